@@ -1,0 +1,146 @@
+# Larder — one non-recursive Makefile.
+#
+#   make            build larder-server and the tools into build/
+#   make run        install missing runtime packages (as root), build, start on conf/larder.conf
+#   make test       install missing test packages (as root), build, run every test
+#   make bench      redis-benchmark: Larder vs Redis side by side, ratios
+#   make compat     Redis's own test suite against larder-server -> redis-compat/COMPAT.md
+#   make SANITIZE=1 ...   the same with ASan+UBSan (objects in build-san/)
+#
+# Sources are found by wildcard: a new .c file in a src/ folder is built without
+# touching this file. Test programs are tests/<kind>/test_*.c, one binary each.
+
+CC      ?= cc
+SANITIZE ?= 0
+OPT     ?= -O2
+
+ifeq ($(SANITIZE),1)
+B        := build-san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+MALLOC_LIBS :=
+MALLOC_DEF  := -DLARDER_NO_JEMALLOC
+else
+B        := build
+SANFLAGS :=
+MALLOC_LIBS := -ljemalloc
+MALLOC_DEF  :=
+endif
+
+CFLAGS  := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -Wno-unused-parameter \
+           -D_GNU_SOURCE -Isrc -Itests $(MALLOC_DEF) $(SANFLAGS) $(EXTRA_CFLAGS)
+LDFLAGS := $(SANFLAGS) $(EXTRA_LDFLAGS)
+LUA_CFLAGS := $(shell pkg-config --cflags lua5.1 2>/dev/null)
+LUA_LIBS   := $(shell pkg-config --libs lua5.1 2>/dev/null)
+SERVER_LIBS := -lev -lssl -lcrypto $(LUA_LIBS) $(MALLOC_LIBS) -lpthread -lm -ldl -rdynamic
+TOOL_LIBS   := $(MALLOC_LIBS) -lpthread -lm
+
+UTIL_SRC   := $(wildcard src/util/*.c)
+RESP_SRC   := $(wildcard src/resp/*.c)
+SQL_SRC    := $(wildcard src/sql/*.c)
+SERVER_SRC := $(wildcard src/server/*.c src/kv/*.c src/commands/*.c src/persist/*.c)
+SERVER_MAIN := src/server/main.c
+
+obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
+UTIL_OBJ   := $(call obj,$(UTIL_SRC))
+RESP_OBJ   := $(call obj,$(RESP_SRC))
+SQL_OBJ    := $(call obj,$(SQL_SRC))
+SERVER_OBJ := $(call obj,$(filter-out $(SERVER_MAIN),$(SERVER_SRC)))
+MAIN_OBJ   := $(call obj,$(SERVER_MAIN))
+
+LIB_SQL    := $(B)/libsqlengine.a
+LIB_CORE   := $(B)/liblarder.a
+
+SERVER_BIN := $(B)/larder-server
+TOOL_SRC   := $(wildcard src/tools/*.c)
+TOOL_BINS  := $(patsubst src/tools/%.c,$(B)/%,$(TOOL_SRC))
+MODULE_SRC := $(wildcard modules/*/*.c)
+MODULE_SOS := $(sort $(foreach d,$(dir $(MODULE_SRC)),$(B)/modules/$(notdir $(patsubst %/,%,$(d))).so))
+
+UNIT_SRC  := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(UNIT_SRC))
+INTEG_SRC := $(wildcard tests/integration/test_*.c)
+INTEG_BINS := $(patsubst tests/integration/%.c,$(B)/tests/integration/%,$(INTEG_SRC))
+INTEG_LIB := $(call obj,$(filter-out $(INTEG_SRC),$(wildcard tests/integration/*.c)))
+SQLT_SRC  := $(wildcard tests/sql/test_*.c tests/crash/test_*.c)
+SQLT_BINS := $(patsubst tests/%.c,$(B)/tests/%,$(SQLT_SRC))
+
+.SECONDARY:
+.PHONY: all deps deps-run deps-test run test test-unit bench bench-store bench-sql compat crash \
+        clean install format
+all: $(SERVER_BIN) $(TOOL_BINS) $(MODULE_SOS)
+
+# ---- packages -------------------------------------------------------------
+deps: deps-test
+deps-run:
+	@sh mk/deps.sh run
+deps-test:
+	@sh mk/deps.sh test
+
+# ---- compile --------------------------------------------------------------
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(if $(findstring src/commands/scripting,$<),$(LUA_CFLAGS)) -MMD -MP -c $< -o $@
+
+$(LIB_SQL): $(SQL_OBJ) $(UTIL_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(LIB_CORE): $(SERVER_OBJ) $(RESP_OBJ) $(SQL_OBJ) $(UTIL_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(SERVER_BIN): $(MAIN_OBJ) $(LIB_CORE)
+	$(CC) $(LDFLAGS) -o $@ $(MAIN_OBJ) -Wl,--whole-archive $(LIB_CORE) -Wl,--no-whole-archive $(SERVER_LIBS)
+
+$(B)/%: $(B)/obj/src/tools/%.o $(LIB_SQL)
+	$(CC) $(LDFLAGS) -o $@ $^ $(TOOL_LIBS)
+
+$(B)/modules/%.so: $(wildcard modules/%/*.c) $(LIB_SQL)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -shared -o $@ $(wildcard modules/$*/*.c) $(LDFLAGS)
+
+$(B)/tests/unit/%: $(B)/obj/tests/unit/%.o $(LIB_CORE)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(SERVER_LIBS)
+
+$(B)/tests/integration/%: $(B)/obj/tests/integration/%.o $(INTEG_LIB) $(LIB_CORE)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lhiredis $(SERVER_LIBS)
+
+$(B)/tests/sql/%: $(B)/obj/tests/sql/%.o $(LIB_SQL)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(TOOL_LIBS) -lsqlite3
+$(B)/tests/crash/%: $(B)/obj/tests/crash/%.o $(LIB_SQL)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(TOOL_LIBS) -lsqlite3
+
+tests-build: all $(UNIT_BINS) $(INTEG_BINS) $(SQLT_BINS)
+
+# ---- run / test / bench ---------------------------------------------------
+run: deps-run all
+	$(SERVER_BIN) conf/larder.conf
+
+test: deps-test
+	@$(MAKE) --no-print-directory tests-build
+	@B=$(B) sh tests/run-all
+
+test-unit: tests-build
+	@B=$(B) sh tests/run-all unit
+
+bench: deps-test all
+	@B=$(B) sh mk/bench.sh
+
+compat: deps-test all
+	@B=$(B) sh redis-compat/run-redis-suite --all
+
+install: all
+	install -d $(DESTDIR)/usr/local/bin
+	install -m 755 $(SERVER_BIN) $(TOOL_BINS) $(DESTDIR)/usr/local/bin/
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-san
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,39 @@
+#!/bin/sh
+# Install the Debian packages Larder needs, only those missing.
+#   mk/deps.sh run    runtime + build packages (make run)
+#   mk/deps.sh test   the above + test/benchmark tools (make test, make bench)
+# As root it runs apt-get (update first); otherwise it lists what is missing.
+# Installing redis-server would start a system Redis on 6379 under systemd;
+# a temporary policy-rc.d denies every service start during the install.
+set -e
+RUN_PKGS="gcc make pkg-config libev-dev libjemalloc-dev libssl-dev liblua5.1-0-dev libpq-dev"
+TEST_PKGS="libhiredis-dev redis-tools redis-server tcl sqlite3 libsqlite3-dev python3 python3-redis
+           dpkg-dev xz-utils nutcracker nodejs npm openssl procps"
+pkgs=$RUN_PKGS
+[ "$1" = "test" ] && pkgs="$RUN_PKGS $TEST_PKGS"
+
+missing=""
+for p in $pkgs; do
+    st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+    case "$st" in *" installed") ;; *) missing="$missing $p" ;; esac
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+    echo "larder: missing Debian packages:$missing" >&2
+    echo "larder: run as root (or: sudo apt-get install$missing)" >&2
+    exit 1
+fi
+echo "larder: installing$missing"
+policy=/usr/sbin/policy-rc.d
+made_policy=0
+if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod 755 "$policy" && made_policy=1
+fi
+cleanup() { [ "$made_policy" = 1 ] && rm -f "$policy"; }
+trap cleanup EXIT
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
+echo "larder: packages installed"
