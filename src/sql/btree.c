@@ -1,0 +1,1516 @@
+/* sql/btree.c — B+trees over the pager: cursors, splits, merges, overflow
+ * chains, and the tree directory. The page format is drawn in btree.h.
+ *
+ * Invariants:
+ *   1. Keys within a node are strictly increasing; separators bound their
+ *      subtrees as btree.h says. All leaves are at the same depth.
+ *   2. A tree's root page never moves: a root split copies the root into a new
+ *      child; a root with one child and no cells takes that child's content.
+ *   3. Only nodes that passed bt_node_sane are parsed, so cell offsets and
+ *      lengths lie inside the page: a corrupt page gives STORE_CORRUPT, never
+ *      a read outside it. Depth is bounded by BT_MAX_DEPTH.
+ *   4. Every cell fits in a quarter of a node (keys <= bt_max_key, values
+ *      beyond bt_max_local spill to overflow pages), so a split of a full node
+ *      plus one cell always leaves two nodes that fit.
+ *   5. A VALID cursor pins the pages on its path. Before a tree changes, every
+ *      other cursor on that tree saves its key and drops its pins (SAVED); it
+ *      finds its place again lazily. The cursor making a change is SAVED
+ *      afterwards unless the change left its path intact.
+ *   6. Directory: key = tree number big-endian (u32), value = kind u8, table
+ *      u32, ncols u32, flags u32. The directory's root is page 2; the catalog
+ *      (page 3) is listed in it; every other tree is listed once.
+ */
+#include "sql/btree.h"
+#include "util/mem.h"
+#include <assert.h>
+
+enum { CUR_NONE, CUR_VALID, CUR_SAVED };
+enum { GAP_ON = 0, GAP_AFTER = 1, GAP_BEFORE = -1 };
+
+struct store_cursor {
+    store_txn *txn;
+    store_tree root;
+    struct store_cursor *next, *prev;
+    int linked;
+    int state;
+    int depth;
+    page *pg[BT_MAX_DEPTH];
+    int idx[BT_MAX_DEPTH];
+    uint8_t *skey; /* saved key (SAVED) or last key seen */
+    size_t sklen, skcap;
+    int gap;
+    uint8_t *prefix;
+    size_t plen, pcap;
+    int has_prefix;
+    uint8_t *vbuf;
+    size_t vcap;
+};
+
+/* ---- varints and cells ---------------------------------------------------------- */
+
+static inline int varint_len(uint64_t v) {
+    int n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+static inline int varint_put(uint8_t *p, uint64_t v) {
+    int n = 0;
+    while (v >= 0x80) {
+        p[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (uint8_t)v;
+    return n;
+}
+
+/* Read a varint of at most 5 bytes from [p, end); 0 on overrun. */
+static inline int varint_get(const uint8_t *p, const uint8_t *end, uint32_t *v) {
+    uint64_t r = 0;
+    for (int i = 0; i < 5 && p + i < end; i++) {
+        r |= (uint64_t)(p[i] & 0x7F) << (7 * i);
+        if (!(p[i] & 0x80)) {
+            if (r > UINT32_MAX) return 0;
+            *v = (uint32_t)r;
+            return i + 1;
+        }
+    }
+    return 0;
+}
+
+uint32_t bt_leaf_local(uint32_t usable, size_t klen, size_t vlen) {
+    uint32_t maxl = bt_max_local(usable), minl = bt_min_local(usable);
+    size_t h = (size_t)varint_len(klen) + (size_t)varint_len(vlen);
+    if (h + klen + vlen <= maxl) return (uint32_t)vlen;
+    size_t room = maxl - h - klen - 4; /* invariant 4: klen <= max_key keeps this >= 0 */
+    size_t lo = minl > h + klen + 4 ? minl - h - klen - 4 : 0;
+    if (lo > room) lo = room;
+    size_t l = lo + (vlen - lo) % bt_ovfl_cap(usable);
+    if (l > room) l = lo;
+    return (uint32_t)l;
+}
+
+/* Parse a cell at offset off, checking bounds against usable; 0 if bad. */
+static int parse_at(const uint8_t *d, uint32_t usable, uint32_t off, int leaf, bt_cell *c) {
+    const uint8_t *p = d + off, *end = d + usable;
+    int n;
+    memset(c, 0, sizeof *c);
+    if (leaf) {
+        if (!(n = varint_get(p, end, &c->klen))) return 0;
+        p += n;
+        if (!(n = varint_get(p, end, &c->vlen))) return 0;
+        p += n;
+        if (c->klen > bt_max_key(usable) || c->vlen > STORE_MAX_VALUE) return 0;
+        c->key = p;
+        c->vlocal = bt_leaf_local(usable, c->klen, c->vlen);
+        c->val = p + c->klen;
+        p += c->klen + c->vlocal;
+        if (c->vlocal < c->vlen) {
+            if (p + 4 > end) return 0;
+            c->ovfl = get32(p);
+            p += 4;
+            if (c->ovfl == 0) return 0;
+        }
+    } else {
+        if (p + 4 > end) return 0;
+        c->child = get32(p);
+        p += 4;
+        if (!(n = varint_get(p, end, &c->klen))) return 0;
+        p += n;
+        if (c->klen > bt_max_key(usable)) return 0;
+        c->key = p;
+        p += c->klen;
+        if (c->child == 0) return 0;
+    }
+    if (p > end) return 0;
+    c->size = (uint32_t)(p - (d + off));
+    return 1;
+}
+
+void bt_parse(const uint8_t *d, uint32_t usable, int i, bt_cell *c) {
+    int ok = parse_at(d, usable, get16(d + NODE_HDR + 2 * i), d[0] == PT_LEAF, c);
+    assert(ok);
+    (void)ok;
+}
+
+int bt_node_sane(const uint8_t *d, uint32_t usable) {
+    if (d[0] != PT_LEAF && d[0] != PT_INTERIOR) return -1;
+    uint32_t n = get16(d + 2), content = get16(d + 4), frag = get16(d + 6);
+    if (NODE_HDR + 2 * n > content || content > usable || frag > usable) return -1;
+    if (d[0] == PT_INTERIOR && get32(d + 8) == 0) return -1;
+    uint32_t used = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t off = get16(d + NODE_HDR + 2 * i);
+        bt_cell c;
+        if (off < content || off >= usable) return -1;
+        if (!parse_at(d, usable, off, d[0] == PT_LEAF, &c)) return -1;
+        used += c.size;
+    }
+    if (used + frag > usable - content) return -1;
+    return 0;
+}
+
+static inline int keycmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen) {
+    size_t n = alen < blen ? alen : blen;
+    int c = memcmp(a, b, n);
+    if (c) return c;
+    return alen < blen ? -1 : alen > blen;
+}
+
+/* Key of cell i without a full parse (hot path of searches). */
+static inline const uint8_t *cell_key(const uint8_t *d, int leaf, int i, uint32_t *klen) {
+    const uint8_t *p = d + get16(d + NODE_HDR + 2 * i);
+    if (!leaf) p += 4;
+    uint32_t k = p[0];
+    if (k < 0x80) {
+        p++;
+    } else {
+        k = (k & 0x7F) | ((uint32_t)(p[1] & 0x7F) << 7);
+        p += 2;
+        if (p[-1] & 0x80) { /* keys are < 2^14 bytes: at most 2 varint bytes */
+            k |= (uint32_t)(p[0] & 0x7F) << 14;
+            p++;
+        }
+    }
+    if (leaf) {
+        while (*p & 0x80) p++;
+        p++;
+    }
+    *klen = k;
+    return p;
+}
+
+/* ---- node editing --------------------------------------------------------------- */
+
+typedef struct bt {
+    store_txn *txn;
+    uint32_t usable;
+} bt;
+
+static inline uint32_t node_free(const uint8_t *d) {
+    return get16(d + 4) - (NODE_HDR + 2u * get16(d + 2)) + get16(d + 6);
+}
+
+static void node_init(uint8_t *d, uint32_t usable, int type) {
+    memset(d, 0, NODE_HDR);
+    d[0] = (uint8_t)type;
+    put16(d + 4, (uint16_t)usable);
+}
+
+static int cell_size_at(const uint8_t *d, uint32_t usable, int i) {
+    bt_cell c;
+    bt_parse(d, usable, i, &c);
+    return (int)c.size;
+}
+
+/* Pack the cells to the end of the page, removing fragmentation. */
+static int node_defrag(uint8_t *d, uint32_t usable, uint8_t *tmp) {
+    int n = bt_ncells(d);
+    uint32_t top = usable;
+    for (int i = 0; i < n; i++) {
+        uint32_t off = get16(d + NODE_HDR + 2 * i);
+        uint32_t sz = (uint32_t)cell_size_at(d, usable, i);
+        if (sz > top - (NODE_HDR + 2u * n)) return STORE_CORRUPT;
+        top -= sz;
+        memcpy(tmp + top, d + off, sz);
+        put16(d + NODE_HDR + 2 * i, (uint16_t)top);
+    }
+    memcpy(d + top, tmp + top, usable - top);
+    put16(d + 4, (uint16_t)top);
+    put16(d + 6, 0);
+    return STORE_OK;
+}
+
+/* Insert a cell at index i if it fits; returns 1 if inserted. */
+static int node_insert(uint8_t *d, uint32_t usable, int i, const uint8_t *cell, uint32_t len,
+                       uint8_t *tmp) {
+    int n = bt_ncells(d);
+    uint32_t need = len + 2;
+    if (node_free(d) < need) return 0;
+    uint32_t content = get16(d + 4);
+    if (content - (NODE_HDR + 2u * n) < need) {
+        if (node_defrag(d, usable, tmp) != STORE_OK) return 0;
+        content = get16(d + 4);
+    }
+    content -= len;
+    memcpy(d + content, cell, len);
+    uint8_t *ptrs = d + NODE_HDR;
+    memmove(ptrs + 2 * (i + 1), ptrs + 2 * i, 2 * (size_t)(n - i));
+    put16(ptrs + 2 * i, (uint16_t)content);
+    put16(d + 2, (uint16_t)(n + 1));
+    put16(d + 4, (uint16_t)content);
+    return 1;
+}
+
+static void node_drop(uint8_t *d, uint32_t usable, int i) {
+    int n = bt_ncells(d);
+    uint32_t off = get16(d + NODE_HDR + 2 * i), sz = (uint32_t)cell_size_at(d, usable, i);
+    uint8_t *ptrs = d + NODE_HDR;
+    memmove(ptrs + 2 * i, ptrs + 2 * (i + 1), 2 * (size_t)(n - i - 1));
+    put16(d + 2, (uint16_t)(n - 1));
+    if (n - 1 == 0) {
+        put16(d + 4, (uint16_t)usable);
+        put16(d + 6, 0);
+    } else if (off == get16(d + 4)) {
+        put16(d + 4, (uint16_t)(off + sz));
+    } else {
+        put16(d + 6, (uint16_t)(get16(d + 6) + sz));
+    }
+}
+
+static void set_child(uint8_t *d, uint32_t usable, int i, uint32_t child) {
+    if (i >= bt_ncells(d)) {
+        put32(d + 8, child);
+    } else {
+        put32(d + get16(d + NODE_HDR + 2 * i), child);
+    }
+    (void)usable;
+}
+
+/* Rebuild a node from a list of cells (pointers into stable memory). */
+typedef struct cellref {
+    const uint8_t *p;
+    uint32_t len;
+} cellref;
+
+static void node_build(uint8_t *d, uint32_t usable, int type, uint32_t right, const cellref *c,
+                       int n) {
+    node_init(d, usable, type);
+    put32(d + 8, right);
+    uint32_t top = usable;
+    for (int i = 0; i < n; i++) {
+        top -= c[i].len;
+        memcpy(d + top, c[i].p, c[i].len);
+        put16(d + NODE_HDR + 2 * i, (uint16_t)top);
+    }
+    assert(top >= NODE_HDR + 2u * n);
+    put16(d + 2, (uint16_t)n);
+    put16(d + 4, (uint16_t)top);
+}
+
+/* ---- page access with sanity checks ----------------------------------------------- */
+
+static int get_node(store_txn *txn, uint32_t pgno, page **out) {
+    int rc = pager_get(txn, pgno, out);
+    if (rc != STORE_OK) return rc;
+    page *p = *out;
+    if (!__atomic_load_n(&p->checked, __ATOMIC_ACQUIRE)) {
+        if (bt_node_sane(p->data, txn->db->usable) != 0) {
+            pager_put(p);
+            *out = NULL;
+            return store_error(STORE_CORRUPT, "%s: page %u is not a valid tree page",
+                               txn->db->path, pgno);
+        }
+        __atomic_store_n(&p->checked, 1, __ATOMIC_RELEASE);
+    }
+    return STORE_OK;
+}
+
+/* ---- cursor stack -------------------------------------------------------------- */
+
+static void release_stack(store_cursor *cur) {
+    for (int i = 0; i < cur->depth; i++) pager_put(cur->pg[i]);
+    cur->depth = 0;
+}
+
+static void save_key(store_cursor *cur, const uint8_t *k, size_t n) {
+    if (n > cur->skcap) {
+        cur->skcap = n < 64 ? 64 : n;
+        cur->skey = xrealloc(cur->skey, cur->skcap);
+    }
+    memcpy(cur->skey, k, n);
+    cur->sklen = n;
+}
+
+static inline const uint8_t *cur_leaf(const store_cursor *cur) {
+    return cur->pg[cur->depth - 1]->data;
+}
+
+static const uint8_t *cur_key(const store_cursor *cur, uint32_t *klen) {
+    return cell_key(cur_leaf(cur), 1, cur->idx[cur->depth - 1], klen);
+}
+
+/* Save position as (current key, gap) and drop pins. */
+static void cursor_save(store_cursor *cur, int gap) {
+    if (cur->state == CUR_VALID) {
+        uint32_t kl;
+        const uint8_t *k = cur_key(cur, &kl);
+        save_key(cur, k, kl);
+        release_stack(cur);
+        cur->state = CUR_SAVED;
+        cur->gap = gap;
+    }
+}
+
+void btree_cursors_save(store_txn *txn, store_tree tree, store_cursor *except) {
+    for (store_cursor *c = txn->cursors; c; c = c->next)
+        if (c != except && (tree == 0 || c->root == tree)) cursor_save(c, GAP_ON);
+}
+
+static int push(store_cursor *cur, uint32_t pgno, int idx) {
+    if (cur->depth >= BT_MAX_DEPTH)
+        return store_error(STORE_CORRUPT, "%s: tree %u is deeper than %d levels",
+                           cur->txn->db->path, cur->root, BT_MAX_DEPTH);
+    page *p;
+    int rc = get_node(cur->txn, pgno, &p);
+    if (rc != STORE_OK) return rc;
+    if (cur->depth > 0 && cur->pg[cur->depth - 1]->data[0] != PT_INTERIOR) {
+        pager_put(p);
+        return STORE_CORRUPT;
+    }
+    cur->pg[cur->depth] = p;
+    cur->idx[cur->depth] = idx;
+    cur->depth++;
+    return STORE_OK;
+}
+
+/* Leaf level must be a leaf, and inner levels interior. */
+static int check_leaf(store_cursor *cur) {
+    if (cur_leaf(cur)[0] != PT_LEAF)
+        return store_error(STORE_CORRUPT, "%s: tree %u: unbalanced levels", cur->txn->db->path,
+                           cur->root);
+    return STORE_OK;
+}
+
+/* Binary search in a node: first index whose key is > k (upper) or >= k. */
+static int node_search(const uint8_t *d, int leaf, const uint8_t *k, size_t klen, int upper,
+                       int *exact) {
+    int lo = 0, hi = bt_ncells(d);
+    *exact = 0;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        uint32_t ml;
+        const uint8_t *mk = cell_key(d, leaf, mid, &ml);
+        int c = keycmp(mk, ml, k, klen);
+        if (c < 0 || (upper && c == 0)) {
+            lo = mid + 1;
+        } else {
+            if (c == 0) *exact = 1;
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+/* Descend to the leaf where k belongs; leaf idx = lower/upper bound. */
+static int moveto(store_cursor *cur, const uint8_t *k, size_t klen, int upper, int *exact) {
+    release_stack(cur);
+    cur->state = CUR_NONE;
+    int rc = push(cur, cur->root, 0);
+    *exact = 0;
+    while (rc == STORE_OK) {
+        const uint8_t *d = cur->pg[cur->depth - 1]->data;
+        if (d[0] == PT_LEAF) {
+            cur->idx[cur->depth - 1] = node_search(d, 1, k, klen, upper, exact);
+            return STORE_OK;
+        }
+        int e;
+        int i = node_search(d, 0, k, klen, 1, &e);
+        cur->idx[cur->depth - 1] = i;
+        rc = push(cur, bt_child(d, cur->txn->db->usable, i), 0);
+    }
+    release_stack(cur);
+    return rc;
+}
+
+/* Descend from the current top to the leftmost (dir < 0) or rightmost leaf. */
+static int descend_edge(store_cursor *cur, int right) {
+    uint32_t usable = cur->txn->db->usable;
+    for (;;) {
+        const uint8_t *d = cur->pg[cur->depth - 1]->data;
+        int n = bt_ncells(d);
+        if (d[0] == PT_LEAF) {
+            cur->idx[cur->depth - 1] = right ? n - 1 : 0;
+            return STORE_OK;
+        }
+        cur->idx[cur->depth - 1] = right ? n : 0;
+        int rc = push(cur, bt_child(d, usable, right ? n : 0), 0);
+        if (rc != STORE_OK) return rc;
+    }
+}
+
+/* Make the position valid going forward: STORE_NOTFOUND if past the end. */
+static int fix_forward(store_cursor *cur) {
+    for (;;) {
+        int L = cur->depth - 1;
+        if (cur->idx[L] < bt_ncells(cur->pg[L]->data)) return check_leaf(cur);
+        /* Climb to an ancestor with a next child. */
+        int l = L - 1;
+        while (l >= 0 && cur->idx[l] >= bt_ncells(cur->pg[l]->data)) l--;
+        if (l < 0) return STORE_NOTFOUND;
+        while (cur->depth > l + 1) pager_put(cur->pg[--cur->depth]);
+        cur->idx[l]++;
+        int rc = push(cur, bt_child(cur->pg[l]->data, cur->txn->db->usable, cur->idx[l]), 0);
+        if (rc == STORE_OK) rc = descend_edge(cur, 0);
+        if (rc != STORE_OK) return rc;
+    }
+}
+
+static int fix_backward(store_cursor *cur) {
+    for (;;) {
+        int L = cur->depth - 1;
+        if (cur->idx[L] >= 0 && cur->idx[L] < bt_ncells(cur->pg[L]->data)) return check_leaf(cur);
+        int l = L - 1;
+        while (l >= 0 && cur->idx[l] == 0) l--;
+        if (l < 0) return STORE_NOTFOUND;
+        while (cur->depth > l + 1) pager_put(cur->pg[--cur->depth]);
+        cur->idx[l]--;
+        int rc = push(cur, bt_child(cur->pg[l]->data, cur->txn->db->usable, cur->idx[l]), 0);
+        if (rc == STORE_OK) rc = descend_edge(cur, 1);
+        if (rc != STORE_OK) return rc;
+    }
+}
+
+/* ---- seeking ------------------------------------------------------------------- */
+
+static int has_prefix(store_cursor *cur) {
+    if (!cur->has_prefix) return 1;
+    uint32_t kl;
+    const uint8_t *k = cur_key(cur, &kl);
+    return kl >= cur->plen && memcmp(k, cur->prefix, cur->plen) == 0;
+}
+
+/* After a positioning attempt: rc OK -> VALID (unless out of the prefix);
+ * NOTFOUND -> SAVED in the gap (gk, gap). forward tells which way the search
+ * went: a key found beyond the prefix parks the cursor just before it (going
+ * forward) or just after it (going backward). */
+static int settle(store_cursor *cur, int rc, const uint8_t *gk, size_t gklen, int gap,
+                  int forward) {
+    if (rc == STORE_OK && !has_prefix(cur)) {
+        uint32_t kl;
+        const uint8_t *k = cur_key(cur, &kl);
+        save_key(cur, k, kl);
+        release_stack(cur);
+        cur->state = CUR_SAVED;
+        cur->gap = forward ? GAP_BEFORE : GAP_AFTER;
+        return STORE_NOTFOUND;
+    }
+    if (rc == STORE_OK) {
+        cur->state = CUR_VALID;
+        return STORE_OK;
+    }
+    release_stack(cur);
+    if (rc != STORE_NOTFOUND) {
+        cur->state = CUR_NONE;
+        return rc;
+    }
+    if (gk) {
+        if (gk != cur->skey) save_key(cur, gk, gklen);
+        cur->state = CUR_SAVED;
+        cur->gap = gap;
+    } else {
+        cur->state = CUR_NONE;
+    }
+    return STORE_NOTFOUND;
+}
+
+static int do_seek(store_cursor *cur, store_seek op, const uint8_t *k, size_t klen) {
+    int exact, rc;
+    switch (op) {
+    case STORE_SEEK_FIRST:
+    case STORE_SEEK_LAST:
+        release_stack(cur);
+        rc = push(cur, cur->root, 0);
+        if (rc == STORE_OK) rc = descend_edge(cur, op == STORE_SEEK_LAST);
+        if (rc == STORE_OK) rc = op == STORE_SEEK_LAST ? fix_backward(cur) : fix_forward(cur);
+        return settle(cur, rc, NULL, 0, 0, op == STORE_SEEK_FIRST);
+    case STORE_SEEK_EQ:
+        rc = moveto(cur, k, klen, 0, &exact);
+        if (rc == STORE_OK && !exact) rc = STORE_NOTFOUND;
+        if (rc == STORE_OK) rc = check_leaf(cur);
+        return settle(cur, rc, k, klen, GAP_BEFORE, 1);
+    case STORE_SEEK_GE:
+    case STORE_SEEK_PREFIX:
+    case STORE_SEEK_GT:
+        rc = moveto(cur, k, klen, op == STORE_SEEK_GT, &exact);
+        if (rc == STORE_OK) rc = fix_forward(cur);
+        return settle(cur, rc, k, klen, op == STORE_SEEK_GT ? GAP_AFTER : GAP_BEFORE, 1);
+    case STORE_SEEK_LE:
+    case STORE_SEEK_LT:
+        rc = moveto(cur, k, klen, op == STORE_SEEK_LE, &exact);
+        if (rc == STORE_OK) {
+            cur->idx[cur->depth - 1]--;
+            rc = fix_backward(cur);
+        }
+        return settle(cur, rc, k, klen, op == STORE_SEEK_LE ? GAP_AFTER : GAP_BEFORE, 0);
+    }
+    return store_error(STORE_MISUSE, "bad seek operation %d", (int)op);
+}
+
+static int cursor_usable(store_cursor *cur) {
+    if (!cur) return store_error(STORE_MISUSE, "no cursor");
+    if (cur->txn->err) return cur->txn->err;
+    return STORE_OK;
+}
+
+int store_cursor_seek(store_cursor *cur, store_seek op, const void *key, size_t klen) {
+    int rc = cursor_usable(cur);
+    if (rc != STORE_OK) return rc;
+    if (!key && op != STORE_SEEK_FIRST && op != STORE_SEEK_LAST)
+        return store_error(STORE_MISUSE, "seek without a key");
+    cur->has_prefix = 0;
+    if (op == STORE_SEEK_PREFIX) {
+        if (klen > cur->pcap) {
+            cur->pcap = klen;
+            cur->prefix = xrealloc(cur->prefix, klen);
+        }
+        memcpy(cur->prefix, key, klen);
+        cur->plen = klen;
+        cur->has_prefix = 1;
+    }
+    return do_seek(cur, op, key, klen);
+}
+
+/* Put a SAVED cursor back on its key if it is still there. */
+static int restore(store_cursor *cur) {
+    if (cur->state != CUR_SAVED || cur->gap != GAP_ON) return STORE_OK;
+    int exact;
+    int rc = moveto(cur, cur->skey, cur->sklen, 0, &exact);
+    if (rc == STORE_OK && exact) {
+        cur->state = CUR_VALID;
+        return check_leaf(cur);
+    }
+    release_stack(cur);
+    cur->state = CUR_SAVED;
+    cur->gap = GAP_BEFORE; /* the key is gone: sit where it was */
+    return rc == STORE_OK ? STORE_NOTFOUND : rc;
+}
+
+static int step(store_cursor *cur, int forward) {
+    int rc = cursor_usable(cur);
+    if (rc != STORE_OK) return rc;
+    if (cur->state == CUR_NONE) {
+        cur->has_prefix = 0;
+        return do_seek(cur, forward ? STORE_SEEK_FIRST : STORE_SEEK_LAST, NULL, 0);
+    }
+    if (cur->state == CUR_SAVED) {
+        store_seek op;
+        if (forward) op = cur->gap == GAP_BEFORE ? STORE_SEEK_GE : STORE_SEEK_GT;
+        else op = cur->gap == GAP_AFTER ? STORE_SEEK_LE : STORE_SEEK_LT;
+        /* Seek from a copy: settle may overwrite skey. */
+        size_t n = cur->sklen;
+        uint8_t small[128], *k = n <= sizeof small ? small : xmalloc(n);
+        memcpy(k, cur->skey, n);
+        rc = do_seek(cur, op, k, n);
+        if (k != small) xfree(k);
+        return rc;
+    }
+    int L = cur->depth - 1;
+    int n = bt_ncells(cur->pg[L]->data);
+    int edge = forward ? cur->idx[L] + 1 >= n : cur->idx[L] == 0;
+    if (edge) { /* leaving this leaf: remember where we were */
+        uint32_t kl;
+        const uint8_t *k = cur_key(cur, &kl);
+        save_key(cur, k, kl);
+    }
+    cur->idx[L] += forward ? 1 : -1;
+    rc = forward ? fix_forward(cur) : fix_backward(cur);
+    if (rc == STORE_OK && !edge && !cur->has_prefix) return STORE_OK;
+    return settle(cur, rc, cur->skey, cur->sklen, forward ? GAP_AFTER : GAP_BEFORE, forward);
+}
+
+int store_cursor_next(store_cursor *cur) {
+    return step(cur, 1);
+}
+
+int store_cursor_prev(store_cursor *cur) {
+    return step(cur, 0);
+}
+
+/* ---- reading entries --------------------------------------------------------------- */
+
+static int positioned(store_cursor *cur) {
+    int rc = cursor_usable(cur);
+    if (rc != STORE_OK) return rc;
+    if (cur->state == CUR_SAVED && cur->gap == GAP_ON) {
+        rc = restore(cur);
+        if (rc == STORE_NOTFOUND) return store_error(STORE_NOTFOUND, "the entry was deleted");
+        if (rc != STORE_OK) return rc;
+    }
+    if (cur->state != CUR_VALID) return store_error(STORE_MISUSE, "cursor is not on an entry");
+    return STORE_OK;
+}
+
+int store_cursor_key(store_cursor *cur, const void **key, size_t *klen) {
+    int rc = positioned(cur);
+    if (rc != STORE_OK) return rc;
+    uint32_t kl;
+    *key = cur_key(cur, &kl);
+    *klen = kl;
+    return STORE_OK;
+}
+
+static void cur_cell(store_cursor *cur, bt_cell *c) {
+    bt_parse(cur_leaf(cur), cur->txn->db->usable, cur->idx[cur->depth - 1], c);
+}
+
+/* Copy n bytes of an overflowing value from offset off (>= local part). */
+static int read_overflow(store_txn *txn, const bt_cell *c, size_t off, uint8_t *out, size_t n) {
+    uint32_t cap = bt_ovfl_cap(txn->db->usable);
+    uint32_t pgno = c->ovfl;
+    size_t pos = c->vlocal; /* value offset where this page's data starts */
+    int rc = STORE_OK;
+    while (n > 0 && rc == STORE_OK) {
+        page *p;
+        if (pgno == 0) return store_error(STORE_CORRUPT, "%s: overflow chain cut short",
+                                          txn->db->path);
+        if ((rc = pager_get(txn, pgno, &p)) != STORE_OK) break;
+        if (p->data[0] != PT_OVERFLOW) {
+            pager_put(p);
+            return store_error(STORE_CORRUPT, "%s: page %u is not an overflow page",
+                               txn->db->path, pgno);
+        }
+        if (off < pos + cap) {
+            size_t from = off - pos, take = cap - from < n ? cap - from : n;
+            memcpy(out, p->data + OVFL_HDR + from, take);
+            out += take;
+            off += take;
+            n -= take;
+        }
+        pos += cap;
+        pgno = get32(p->data + 4);
+        pager_put(p);
+    }
+    return rc;
+}
+
+static int cell_value(store_txn *txn, const bt_cell *c, uint8_t **buf, size_t *cap,
+                      const void **val) {
+    if (!c->ovfl) {
+        *val = c->val;
+        return STORE_OK;
+    }
+    if (*cap < c->vlen || !*buf) {
+        *cap = c->vlen ? c->vlen : 1;
+        xfree(*buf);
+        *buf = xmalloc(*cap);
+    }
+    memcpy(*buf, c->val, c->vlocal);
+    int rc = read_overflow(txn, c, c->vlocal, *buf + c->vlocal, c->vlen - c->vlocal);
+    *val = *buf;
+    return rc;
+}
+
+int store_cursor_value(store_cursor *cur, const void **val, size_t *vlen) {
+    int rc = positioned(cur);
+    if (rc != STORE_OK) return rc;
+    bt_cell c;
+    cur_cell(cur, &c);
+    *vlen = c.vlen;
+    return cell_value(cur->txn, &c, &cur->vbuf, &cur->vcap, val);
+}
+
+int store_cursor_value_size(store_cursor *cur, size_t *vlen) {
+    int rc = positioned(cur);
+    if (rc != STORE_OK) return rc;
+    bt_cell c;
+    cur_cell(cur, &c);
+    *vlen = c.vlen;
+    return STORE_OK;
+}
+
+int store_cursor_value_read(store_cursor *cur, size_t off, void *buf, size_t n) {
+    int rc = positioned(cur);
+    if (rc != STORE_OK) return rc;
+    bt_cell c;
+    cur_cell(cur, &c);
+    if (off > c.vlen || n > c.vlen - off)
+        return store_error(STORE_MISUSE, "read past the end of a %u-byte value", c.vlen);
+    uint8_t *out = buf;
+    if (off < c.vlocal) {
+        size_t take = c.vlocal - off < n ? c.vlocal - off : n;
+        memcpy(out, c.val + off, take);
+        out += take;
+        off += take;
+        n -= take;
+    }
+    return n ? read_overflow(cur->txn, &c, off, out, n) : STORE_OK;
+}
+
+/* ---- writing: cells with overflow chains ---------------------------------------------- */
+
+static int free_chain(store_txn *txn, uint32_t pgno, uint32_t vlen, uint32_t vlocal) {
+    uint32_t cap = bt_ovfl_cap(txn->db->usable);
+    uint64_t left = vlen - vlocal;
+    int rc = STORE_OK;
+    while (left > 0 && rc == STORE_OK) {
+        page *p;
+        if ((rc = pager_get(txn, pgno, &p)) != STORE_OK) break;
+        if (p->data[0] != PT_OVERFLOW) {
+            pager_put(p);
+            return store_error(STORE_CORRUPT, "%s: page %u is not an overflow page",
+                               txn->db->path, pgno);
+        }
+        uint32_t next = get32(p->data + 4);
+        pager_put(p);
+        rc = pager_free(txn, pgno);
+        pgno = next;
+        left -= left < cap ? left : cap;
+    }
+    return rc;
+}
+
+/* Build a leaf cell in out (at most bt_max_local bytes), writing the
+ * overflowing part of the value to new pages. */
+static int build_leaf_cell(store_txn *txn, const uint8_t *k, size_t klen, const uint8_t *v,
+                           size_t vlen, uint8_t *out, uint32_t *len) {
+    uint32_t usable = txn->db->usable, cap = bt_ovfl_cap(usable);
+    uint32_t local = bt_leaf_local(usable, klen, vlen);
+    uint8_t *p = out;
+    p += varint_put(p, klen);
+    p += varint_put(p, vlen);
+    memcpy(p, k, klen);
+    p += klen;
+    memcpy(p, v, local);
+    p += local;
+    if (local < vlen) {
+        const uint8_t *rest = v + local;
+        size_t left = vlen - local;
+        page *prev = NULL;
+        int rc = STORE_OK;
+        uint32_t first = 0;
+        while (left > 0) {
+            page *np;
+            if ((rc = pager_alloc(txn, &np)) != STORE_OK) break;
+            np->data[0] = PT_OVERFLOW;
+            size_t take = left < cap ? left : cap;
+            memcpy(np->data + OVFL_HDR, rest, take);
+            rest += take;
+            left -= take;
+            if (prev) {
+                put32(prev->data + 4, np->pgno);
+                pager_put(prev);
+            } else {
+                first = np->pgno;
+            }
+            prev = np;
+        }
+        pager_put(prev);
+        if (rc != STORE_OK) return rc;
+        put32(p, first);
+        p += 4;
+    }
+    *len = (uint32_t)(p - out);
+    return STORE_OK;
+}
+
+/* ---- splits --------------------------------------------------------------------- */
+
+/* Is every level above `level` at its rightmost child? */
+static int on_right_edge(const store_cursor *cur, int level) {
+    for (int l = 0; l < level; l++)
+        if (cur->idx[l] != bt_ncells(cur->pg[l]->data)) return 0;
+    return 1;
+}
+
+/* Give the root's content to a new child, making the root an interior node
+ * with that one child; the cursor path gains a level below the root. */
+static int deepen_root(store_cursor *cur) {
+    store_txn *txn = cur->txn;
+    uint32_t usable = txn->db->usable;
+    if (cur->depth >= BT_MAX_DEPTH)
+        return store_error(STORE_FULL, "%s: tree %u too deep", txn->db->path, cur->root);
+    page *c;
+    int rc = pager_alloc(txn, &c);
+    if (rc != STORE_OK) return rc;
+    memcpy(c->data, cur->pg[0]->data, usable);
+    __atomic_store_n(&c->checked, 1, __ATOMIC_RELEASE);
+    node_init(cur->pg[0]->data, usable, PT_INTERIOR);
+    put32(cur->pg[0]->data + 8, c->pgno);
+    memmove(&cur->pg[2], &cur->pg[1], sizeof(page *) * (size_t)(cur->depth - 1));
+    memmove(&cur->idx[2], &cur->idx[1], sizeof(int) * (size_t)(cur->depth - 1));
+    cur->pg[1] = c;
+    cur->idx[1] = cur->idx[0];
+    cur->idx[0] = 0;
+    cur->depth++;
+    return STORE_OK;
+}
+
+/* Shortest s with a < s <= b (a < b). */
+static size_t separator_len(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen) {
+    size_t j = 0;
+    while (j < alen && j < blen && a[j] == b[j]) j++;
+    assert(j < blen);
+    return j + 1;
+}
+
+static int insert_cell(store_cursor *cur, int level, int idx, const uint8_t *cell,
+                       uint32_t len, int *split);
+
+/* Split the node at `level` while inserting cell at idx; then post the
+ * separator to the parent. */
+static int split_node(store_cursor *cur, int level, int idx, const uint8_t *cell, uint32_t len,
+                      int *split) {
+    store_txn *txn = cur->txn;
+    uint32_t usable = txn->db->usable;
+    uint8_t *d = cur->pg[level]->data;
+    int leaf = d[0] == PT_LEAF, n = bt_ncells(d);
+    int rc = STORE_OK;
+    *split = 1;
+    /* All cells, in order, copied to scratch (the node is rebuilt in place). */
+    cellref *c = xmalloc(sizeof *c * (size_t)(n + 1));
+    uint8_t *tmp = txn->scratch, *t = tmp;
+    uint32_t total = 0;
+    for (int i = 0, j = 0; i <= n; i++) {
+        if (i == idx) {
+            c[i].p = cell;
+            c[i].len = len;
+        } else {
+            bt_cell bc;
+            bt_parse(d, usable, j, &bc);
+            memcpy(t, d + get16(d + NODE_HDR + 2 * j), bc.size);
+            c[i].p = t;
+            c[i].len = bc.size;
+            t += bc.size;
+            j++;
+        }
+        total += c[i].len + 2;
+    }
+    uint32_t right_child = get32(d + 8);
+    int append = idx == n && on_right_edge(cur, level);
+    page *rp = NULL;
+    uint8_t *sep = NULL;
+    size_t seplen;
+    if ((rc = pager_alloc(txn, &rp)) != STORE_OK) goto fail;
+    __atomic_store_n(&rp->checked, 1, __ATOMIC_RELEASE);
+    if (leaf) {
+        int k; /* cells going left */
+        if (append) {
+            k = n;
+        } else {
+            uint32_t acc = 0;
+            for (k = 0; k < n && acc + c[k].len + 2 <= total / 2; k++) acc += c[k].len + 2;
+            if (k == 0) k = 1;
+        }
+        node_build(d, usable, PT_LEAF, 0, c, k);
+        node_build(rp->data, usable, PT_LEAF, 0, c + k, n + 1 - k);
+        uint32_t al, bl;
+        const uint8_t *a = cell_key(d, 1, k - 1, &al), *b = cell_key(rp->data, 1, 0, &bl);
+        seplen = separator_len(a, al, b, bl);
+        sep = (uint8_t *)xmemdup(b, seplen);
+    } else {
+        int m; /* promoted cell */
+        if (append) {
+            m = n - 1;
+        } else {
+            uint32_t acc = 0;
+            for (m = 0; m < n - 1 && acc + c[m].len + 2 <= total / 2; m++) acc += c[m].len + 2;
+            if (m == 0) m = 1;
+        }
+        uint32_t mchild = get32(c[m].p);
+        const uint8_t *kp = c[m].p + 4;
+        uint32_t kl = 0;
+        int vn = varint_get(kp, kp + 5, &kl);
+        sep = (uint8_t *)xmemdup(kp + vn, kl);
+        seplen = kl;
+        node_build(rp->data, usable, PT_INTERIOR, right_child, c + m + 1, n - m);
+        node_build(d, usable, PT_INTERIOR, mchild, c, m);
+    }
+    /* Post (left, sep) to the parent; the pointer that led here now leads
+     * to the right half. */
+    uint32_t left_pgno = cur->pg[level]->pgno, right_pgno = rp->pgno;
+    pager_put(rp);
+    rp = NULL;
+    int pl = level - 1, pidx = cur->idx[pl];
+    if ((rc = pager_write(txn, &cur->pg[pl])) != STORE_OK) goto fail;
+    set_child(cur->pg[pl]->data, usable, pidx, right_pgno);
+    uint8_t icell[16 + 1024];
+    uint8_t *ic = seplen + 8 <= sizeof icell ? icell : xmalloc(seplen + 8);
+    put32(ic, left_pgno);
+    uint32_t ilen = 4 + (uint32_t)varint_put(ic + 4, seplen);
+    memcpy(ic + ilen, sep, seplen);
+    ilen += (uint32_t)seplen;
+    int dummy;
+    rc = insert_cell(cur, pl, pidx, ic, ilen, &dummy);
+    if (ic != icell) xfree(ic);
+fail:
+    pager_put(rp);
+    xfree(sep);
+    xfree(c);
+    return rc;
+}
+
+/* Insert cell at (level, idx), splitting upwards as needed. *split tells
+ * whether the cursor path changed. */
+static int insert_cell(store_cursor *cur, int level, int idx, const uint8_t *cell,
+                       uint32_t len, int *split) {
+    store_txn *txn = cur->txn;
+    uint32_t usable = txn->db->usable;
+    int rc = pager_write(txn, &cur->pg[level]);
+    if (rc != STORE_OK) return rc;
+    *split = 0;
+    if (node_insert(cur->pg[level]->data, usable, idx, cell, len, txn->scratch + 2 * txn->db->page_size))
+        return STORE_OK;
+    if (level == 0) {
+        /* The cell may point into the root page's scratch copy: keep it. */
+        if ((rc = deepen_root(cur)) != STORE_OK) return rc;
+        level = 1;
+    }
+    /* The cell being inserted may live in scratch (a separator): copy it. */
+    uint8_t *own = (uint8_t *)xmemdup(cell, len);
+    rc = split_node(cur, level, idx, own, len, split);
+    xfree(own);
+    *split = 1;
+    return rc;
+}
+
+/* ---- merges ---------------------------------------------------------------------- */
+
+static uint32_t node_used(const uint8_t *d, uint32_t usable) {
+    return usable - NODE_HDR - node_free(d);
+}
+
+/* After a deletion made the node at `level` small, merge it with a sibling if
+ * both fit in one page, and collapse a root left with a single child. */
+static int rebalance(store_cursor *cur, int level) {
+    store_txn *txn = cur->txn;
+    uint32_t usable = txn->db->usable;
+    int rc = STORE_OK;
+    if (level == 0) {
+        uint8_t *r = cur->pg[0]->data;
+        while (r[0] == PT_INTERIOR && bt_ncells(r) == 0 && rc == STORE_OK) {
+            uint32_t cpg = get32(r + 8);
+            page *c;
+            if ((rc = get_node(txn, cpg, &c)) != STORE_OK) break;
+            if ((rc = pager_write(txn, &cur->pg[0])) == STORE_OK) {
+                r = cur->pg[0]->data;
+                memcpy(r, c->data, usable);
+            }
+            pager_put(c);
+            if (rc == STORE_OK) rc = pager_free(txn, cpg);
+        }
+        return rc;
+    }
+    uint8_t *d = cur->pg[level]->data;
+    if (node_used(d, usable) >= (usable - NODE_HDR) / 3) return STORE_OK;
+    page *parent = cur->pg[level - 1];
+    int pidx = cur->idx[level - 1], pn = bt_ncells(parent->data);
+    if (pn == 0) return STORE_OK;
+    int j = pidx > 0 ? pidx - 1 : pidx; /* separator between left and right */
+    page *lp = NULL, *rp = NULL;
+    uint32_t lpg = bt_child(parent->data, usable, j), rpg = bt_child(parent->data, usable, j + 1);
+    if ((rc = get_node(txn, lpg, &lp)) != STORE_OK) goto done;
+    if ((rc = get_node(txn, rpg, &rp)) != STORE_OK) goto done;
+    if (lp->data[0] != rp->data[0]) {
+        rc = store_error(STORE_CORRUPT, "%s: siblings %u and %u differ in kind", txn->db->path,
+                         lpg, rpg);
+        goto done;
+    }
+    int leaf = lp->data[0] == PT_LEAF;
+    bt_cell sc;
+    bt_parse(parent->data, usable, j, &sc);
+    uint32_t need = node_used(lp->data, usable) + node_used(rp->data, usable);
+    if (!leaf) need += 4 + (uint32_t)varint_len(sc.klen) + sc.klen + 2;
+    if (need > usable - NODE_HDR) goto done;
+    /* Merge right into left. */
+    int ln = bt_ncells(lp->data), rn = bt_ncells(rp->data);
+    cellref *c = xmalloc(sizeof *c * (size_t)(ln + rn + 1));
+    uint8_t *tmp = txn->scratch, *t = tmp;
+    int n = 0;
+    for (int side = 0; side < 2; side++) {
+        const uint8_t *sd = side ? rp->data : lp->data;
+        if (side == 1 && !leaf) { /* pull the separator down */
+            put32(t, get32(lp->data + 8));
+            uint32_t len = 4 + (uint32_t)varint_put(t + 4, sc.klen);
+            memcpy(t + len, sc.key, sc.klen);
+            len += sc.klen;
+            c[n].p = t;
+            c[n++].len = len;
+            t += len;
+        }
+        for (int i = 0; i < bt_ncells(sd); i++) {
+            bt_cell bc;
+            bt_parse(sd, usable, i, &bc);
+            memcpy(t, sd + get16(sd + NODE_HDR + 2 * i), bc.size);
+            c[n].p = t;
+            c[n++].len = bc.size;
+            t += bc.size;
+        }
+    }
+    uint32_t right = get32(rp->data + 8);
+    rc = pager_write(txn, &lp);
+    if (rc == STORE_OK) node_build(lp->data, usable, leaf ? PT_LEAF : PT_INTERIOR, leaf ? 0 : right, c, n);
+    xfree(c);
+    if (rc != STORE_OK) goto done;
+    /* Drop the path below the parent: it is about to change shape. */
+    while (cur->depth > level) pager_put(cur->pg[--cur->depth]);
+    pager_put(rp);
+    rp = NULL;
+    if ((rc = pager_free(txn, rpg)) != STORE_OK) goto done;
+    if ((rc = pager_write(txn, &cur->pg[level - 1])) != STORE_OK) goto done;
+    uint8_t *pd = cur->pg[level - 1]->data;
+    set_child(pd, usable, j + 1, lpg);
+    node_drop(pd, usable, j);
+    cur->idx[level - 1] = j;
+    pager_put(lp);
+    lp = NULL;
+    return rebalance(cur, level - 1);
+done:
+    pager_put(lp);
+    pager_put(rp);
+    return rc;
+}
+
+/* ---- cursor writes ------------------------------------------------------------------- */
+
+static int writable(store_cursor *cur) {
+    int rc = cursor_usable(cur);
+    if (rc != STORE_OK) return rc;
+    if (!cur->txn->write) return store_error(STORE_READONLY, "write through a read transaction");
+    return STORE_OK;
+}
+
+/* Remove the entry at the cursor's leaf position (freeing its overflow). */
+static int drop_entry(store_cursor *cur) {
+    store_txn *txn = cur->txn;
+    uint32_t usable = txn->db->usable;
+    int L = cur->depth - 1;
+    bt_cell c;
+    cur_cell(cur, &c);
+    int rc = STORE_OK;
+    if (c.ovfl) rc = free_chain(txn, c.ovfl, c.vlen, c.vlocal);
+    if (rc == STORE_OK) rc = pager_write(txn, &cur->pg[L]);
+    if (rc == STORE_OK) node_drop(cur->pg[L]->data, usable, cur->idx[L]);
+    return rc;
+}
+
+static int put_at(store_cursor *cur, const uint8_t *k, size_t klen, const uint8_t *v,
+                  size_t vlen, int exact) {
+    store_txn *txn = cur->txn;
+    uint32_t usable = txn->db->usable, len;
+    uint8_t *cell = txn->scratch + txn->db->page_size; /* scratch page 2: cell */
+    int rc = STORE_OK, split = 0, L = cur->depth - 1;
+    if (exact) {
+        bt_cell old;
+        cur_cell(cur, &old);
+        if (!old.ovfl && bt_leaf_local(usable, klen, vlen) == vlen && old.vlen == vlen) {
+            /* Same size, all local: overwrite in place. */
+            if ((rc = pager_write(txn, &cur->pg[L])) != STORE_OK) return rc;
+            cur_cell(cur, &old);
+            memcpy((uint8_t *)old.val, v, vlen);
+            cur->state = CUR_VALID;
+            return STORE_OK;
+        }
+        if ((rc = drop_entry(cur)) != STORE_OK) return rc;
+    }
+    if ((rc = build_leaf_cell(txn, k, klen, v, vlen, cell, &len)) != STORE_OK) return rc;
+    rc = insert_cell(cur, L, cur->idx[L], cell, len, &split);
+    if (rc != STORE_OK) return rc;
+    if (split) {
+        release_stack(cur);
+        save_key(cur, k, klen);
+        cur->state = CUR_SAVED;
+        cur->gap = GAP_ON;
+    } else {
+        cur->state = CUR_VALID;
+    }
+    return STORE_OK;
+}
+
+static int cursor_put(store_cursor *cur, const void *key, size_t klen, const void *val,
+                      size_t vlen, unsigned flags) {
+    store_txn *txn = cur->txn;
+    int rc = writable(cur);
+    if (rc != STORE_OK) return rc;
+    if (flags & ~(STORE_NOOVERWRITE | STORE_APPEND))
+        return store_error(STORE_MISUSE, "bad put flags %#x", flags);
+    if (klen > bt_max_key(txn->db->usable))
+        return store_error(STORE_TOOBIG, "key of %zu bytes exceeds the %u-byte limit", klen,
+                           bt_max_key(txn->db->usable));
+    if (vlen > STORE_MAX_VALUE)
+        return store_error(STORE_TOOBIG, "value of %zu bytes exceeds the limit", vlen);
+    if (!key && klen) return store_error(STORE_MISUSE, "null key");
+    if (!val) val = "";
+    btree_cursors_save(txn, cur->root, cur);
+    int exact = 0;
+    if (flags & STORE_APPEND) {
+        int L = cur->depth - 1;
+        int at_end = cur->state == CUR_VALID && L >= 0 &&
+                     cur->idx[L] == bt_ncells(cur_leaf(cur)) - 1 && on_right_edge(cur, L);
+        if (!at_end) {
+            release_stack(cur);
+            rc = push(cur, cur->root, 0);
+            if (rc == STORE_OK) rc = descend_edge(cur, 1);
+            if (rc == STORE_OK) rc = check_leaf(cur);
+            if (rc != STORE_OK) goto fail;
+            L = cur->depth - 1;
+        }
+        int n = bt_ncells(cur_leaf(cur));
+        if (n > 0) {
+            uint32_t ll;
+            const uint8_t *lk = cell_key(cur_leaf(cur), 1, n - 1, &ll);
+            if (keycmp(lk, ll, key, klen) >= 0) {
+                cur->idx[L] = n - 1;
+                cur->state = CUR_VALID;
+                return store_error(STORE_MISUSE, "STORE_APPEND key does not sort last");
+            }
+        }
+        cur->idx[L] = n;
+    } else {
+        rc = moveto(cur, key, klen, 0, &exact);
+        if (rc == STORE_OK) rc = check_leaf(cur);
+        if (rc != STORE_OK) goto fail;
+        if (exact && (flags & STORE_NOOVERWRITE)) {
+            cur->state = CUR_VALID;
+            return store_error(STORE_EXISTS, "key exists");
+        }
+    }
+    rc = put_at(cur, key, klen, val, vlen, exact);
+fail:
+    if (rc != STORE_OK) {
+        release_stack(cur);
+        cur->state = CUR_NONE;
+        return pager_fail(txn, rc);
+    }
+    return rc;
+}
+
+int store_cursor_put(store_cursor *cur, const void *key, size_t klen, const void *val,
+                     size_t vlen, unsigned flags) {
+    if (!cur) return store_error(STORE_MISUSE, "no cursor");
+    cur->has_prefix = 0;
+    return cursor_put(cur, key, klen, val, vlen, flags);
+}
+
+int store_cursor_update(store_cursor *cur, const void *val, size_t vlen) {
+    int rc = writable(cur);
+    if (rc == STORE_OK) rc = positioned(cur);
+    if (rc != STORE_OK) return rc;
+    if (vlen > STORE_MAX_VALUE)
+        return store_error(STORE_TOOBIG, "value of %zu bytes exceeds the limit", vlen);
+    btree_cursors_save(cur->txn, cur->root, cur);
+    uint32_t kl;
+    const uint8_t *k = cur_key(cur, &kl);
+    save_key(cur, k, kl); /* the cell moves during the update */
+    int ph = cur->has_prefix;
+    rc = put_at(cur, cur->skey, kl, val ? val : (const void *)"", vlen, 1);
+    cur->has_prefix = ph;
+    if (rc != STORE_OK) {
+        release_stack(cur);
+        cur->state = CUR_NONE;
+        return pager_fail(cur->txn, rc);
+    }
+    return STORE_OK;
+}
+
+int store_cursor_delete(store_cursor *cur) {
+    int rc = writable(cur);
+    if (rc == STORE_OK) rc = positioned(cur);
+    if (rc != STORE_OK) return rc;
+    btree_cursors_save(cur->txn, cur->root, cur);
+    uint32_t kl;
+    const uint8_t *k = cur_key(cur, &kl);
+    save_key(cur, k, kl);
+    rc = drop_entry(cur);
+    if (rc == STORE_OK) rc = rebalance(cur, cur->depth - 1);
+    release_stack(cur);
+    cur->state = CUR_SAVED;
+    cur->gap = GAP_BEFORE;
+    return pager_fail(cur->txn, rc);
+}
+
+/* ---- cursor lifetime --------------------------------------------------------------- */
+
+static int check_root(store_txn *txn, store_tree root) {
+    page *p;
+    int rc = get_node(txn, root, &p);
+    if (rc == STORE_CORRUPT)
+        return store_error(STORE_NOTFOUND, "no tree %u (page %u is not a tree root)", root, root);
+    if (rc == STORE_OK) pager_put(p);
+    return rc;
+}
+
+static void cursor_init(store_cursor *c, store_txn *txn, store_tree root) {
+    memset(c, 0, sizeof *c);
+    c->txn = txn;
+    c->root = root;
+}
+
+static void cursor_fini(store_cursor *c) {
+    release_stack(c);
+    xfree(c->skey);
+    xfree(c->prefix);
+    xfree(c->vbuf);
+}
+
+int store_cursor_open(store_txn *txn, store_tree tree, store_cursor **curp) {
+    *curp = NULL;
+    if (!txn) return store_error(STORE_MISUSE, "no transaction");
+    if (txn->err) return txn->err;
+    int rc = check_root(txn, tree);
+    if (rc != STORE_OK) return rc;
+    store_cursor *c = xmalloc(sizeof *c);
+    cursor_init(c, txn, tree);
+    c->linked = 1;
+    c->next = txn->cursors;
+    if (txn->cursors) txn->cursors->prev = c;
+    txn->cursors = c;
+    *curp = c;
+    return STORE_OK;
+}
+
+void store_cursor_close(store_cursor *c) {
+    if (!c) return;
+    store_txn *txn = c->txn;
+    if (c->prev) c->prev->next = c->next;
+    else txn->cursors = c->next;
+    if (c->next) c->next->prev = c->prev;
+    cursor_fini(c);
+    xfree(c);
+}
+
+void btree_cursors_free(store_txn *txn) {
+    while (txn->cursors) store_cursor_close(txn->cursors);
+}
+
+/* ---- point operations ------------------------------------------------------------- */
+
+int store_get(store_txn *txn, store_tree tree, const void *key, size_t klen, const void **val,
+              size_t *vlen) {
+    if (!txn || (!key && klen)) return store_error(STORE_MISUSE, "store_get: bad arguments");
+    if (txn->err) return txn->err;
+    store_cursor c;
+    cursor_init(&c, txn, tree);
+    int exact, rc = moveto(&c, key, klen, 0, &exact);
+    if (rc == STORE_OK) rc = check_leaf(&c);
+    if (rc == STORE_OK && !exact) rc = STORE_NOTFOUND;
+    if (rc == STORE_OK) {
+        bt_cell bc;
+        const void *v;
+        cur_cell(&c, &bc);
+        if (txn->getcap < bc.vlen || !txn->getbuf) {
+            xfree(txn->getbuf);
+            txn->getcap = bc.vlen > 256 ? bc.vlen : 256;
+            txn->getbuf = xmalloc(txn->getcap);
+        }
+        if (!bc.ovfl) {
+            memcpy(txn->getbuf, bc.val, bc.vlen);
+        } else {
+            rc = cell_value(txn, &bc, &c.vbuf, &c.vcap, &v);
+            if (rc == STORE_OK) memcpy(txn->getbuf, v, bc.vlen);
+        }
+        *val = txn->getbuf;
+        *vlen = bc.vlen;
+    }
+    cursor_fini(&c);
+    return rc;
+}
+
+int store_put(store_txn *txn, store_tree tree, const void *key, size_t klen, const void *val,
+              size_t vlen, unsigned flags) {
+    if (!txn) return store_error(STORE_MISUSE, "store_put: no transaction");
+    store_cursor c;
+    cursor_init(&c, txn, tree);
+    int rc = cursor_put(&c, key, klen, val, vlen, flags);
+    cursor_fini(&c);
+    return rc;
+}
+
+int store_del(store_txn *txn, store_tree tree, const void *key, size_t klen) {
+    if (!txn || (!key && klen)) return store_error(STORE_MISUSE, "store_del: bad arguments");
+    if (txn->err) return txn->err;
+    if (!txn->write) return store_error(STORE_READONLY, "delete in a read transaction");
+    store_cursor c;
+    cursor_init(&c, txn, tree);
+    int exact, rc = moveto(&c, key, klen, 0, &exact);
+    if (rc == STORE_OK) rc = check_leaf(&c);
+    if (rc == STORE_OK && !exact) rc = STORE_NOTFOUND;
+    if (rc == STORE_OK) {
+        c.state = CUR_VALID;
+        btree_cursors_save(txn, tree, NULL);
+        rc = drop_entry(&c);
+        if (rc == STORE_OK) rc = rebalance(&c, c.depth - 1);
+        if (rc != STORE_OK) pager_fail(txn, rc);
+    }
+    cursor_fini(&c);
+    return rc;
+}
+
+/* ---- trees and the directory ----------------------------------------------------------- */
+
+static void dir_key(uint8_t k[4], store_tree t) {
+    k[0] = (uint8_t)(t >> 24);
+    k[1] = (uint8_t)(t >> 16);
+    k[2] = (uint8_t)(t >> 8);
+    k[3] = (uint8_t)t;
+}
+
+static void dir_val(uint8_t v[13], const store_tree_info *info) {
+    v[0] = (uint8_t)info->kind;
+    put32(v + 1, info->table);
+    put32(v + 5, info->ncols);
+    put32(v + 9, info->flags);
+}
+
+static int dir_parse(const void *v, size_t n, store_tree_info *info) {
+    const uint8_t *b = v;
+    if (n != 13) return STORE_CORRUPT;
+    info->kind = (store_tree_kind)b[0];
+    info->table = get32(b + 1);
+    info->ncols = get32(b + 5);
+    info->flags = get32(b + 9);
+    return STORE_OK;
+}
+
+int btree_init_db(store_txn *txn) {
+    page *d, *c;
+    int rc = pager_alloc(txn, &d);
+    if (rc != STORE_OK) return rc;
+    uint32_t dpg = d->pgno;
+    node_init(d->data, txn->db->usable, PT_LEAF);
+    pager_put(d);
+    if ((rc = pager_alloc(txn, &c)) != STORE_OK) return rc;
+    uint32_t cpg = c->pgno;
+    node_init(c->data, txn->db->usable, PT_LEAF);
+    pager_put(c);
+    if (dpg != DIR_ROOT || cpg != STORE_CATALOG)
+        return store_error(STORE_CORRUPT, "%s: new database has pages in use", txn->db->path);
+    rc = pager_hdr_put(txn, HDR_OFF_DIRROOT, dpg);
+    if (rc == STORE_OK) rc = pager_hdr_put(txn, HDR_OFF_CATROOT, cpg);
+    store_tree_info info = {STORE_TREE_OTHER, 0, 0, 0};
+    uint8_t k[4], v[13];
+    dir_key(k, cpg);
+    dir_val(v, &info);
+    if (rc == STORE_OK) rc = store_put(txn, DIR_ROOT, k, 4, v, 13, 0);
+    return rc;
+}
+
+int store_tree_create(store_txn *txn, const store_tree_info *info, store_tree *tree) {
+    store_tree_info def = {STORE_TREE_OTHER, 0, 0, 0};
+    if (!txn || !tree) return store_error(STORE_MISUSE, "store_tree_create: bad arguments");
+    if (txn->err) return txn->err;
+    if (!txn->write) return store_error(STORE_READONLY, "create a tree in a read transaction");
+    if (!info) info = &def;
+    if (info->kind < STORE_TREE_TABLE || info->kind > STORE_TREE_OTHER)
+        return store_error(STORE_MISUSE, "bad tree kind %d", (int)info->kind);
+    page *p;
+    int rc = pager_alloc(txn, &p);
+    if (rc != STORE_OK) return rc;
+    node_init(p->data, txn->db->usable, PT_LEAF);
+    __atomic_store_n(&p->checked, 1, __ATOMIC_RELEASE);
+    *tree = p->pgno;
+    pager_put(p);
+    uint8_t k[4], v[13];
+    dir_key(k, *tree);
+    dir_val(v, info);
+    rc = store_put(txn, DIR_ROOT, k, 4, v, 13, STORE_NOOVERWRITE);
+    if (rc == STORE_EXISTS)
+        rc = store_error(STORE_CORRUPT, "%s: directory already lists page %u", txn->db->path, *tree);
+    return pager_fail(txn, rc);
+}
+
+int store_tree_get_info(store_txn *txn, store_tree tree, store_tree_info *info) {
+    uint8_t k[4];
+    const void *v;
+    size_t n;
+    dir_key(k, tree);
+    int rc = store_get(txn, DIR_ROOT, k, 4, &v, &n);
+    if (rc == STORE_NOTFOUND) return store_error(STORE_NOTFOUND, "no tree %u", tree);
+    if (rc == STORE_OK && dir_parse(v, n, info) != STORE_OK)
+        rc = store_error(STORE_CORRUPT, "%s: directory entry of tree %u is damaged",
+                         txn->db->path, tree);
+    return rc;
+}
+
+/* Free every page below (and, if self, including) pgno. */
+static int free_subtree(store_txn *txn, uint32_t pgno, int self, int depth) {
+    uint32_t usable = txn->db->usable;
+    if (depth > BT_MAX_DEPTH)
+        return store_error(STORE_CORRUPT, "%s: tree too deep at page %u", txn->db->path, pgno);
+    page *p;
+    int rc = get_node(txn, pgno, &p);
+    if (rc != STORE_OK) return rc;
+    int n = bt_ncells(p->data), leaf = p->data[0] == PT_LEAF;
+    /* Collect what to free first: freeing changes pages, and p may be one. */
+    uint32_t *kids = xmalloc(sizeof *kids * (size_t)(n + 1) * 3);
+    int nk = 0;
+    for (int i = 0; i < n; i++) {
+        bt_cell c;
+        bt_parse(p->data, usable, i, &c);
+        if (leaf && c.ovfl) {
+            kids[nk++] = c.ovfl;
+            kids[nk++] = c.vlen;
+            kids[nk++] = c.vlocal;
+        } else if (!leaf) {
+            kids[nk++] = c.child;
+        }
+    }
+    if (!leaf) kids[nk++] = get32(p->data + 8);
+    pager_put(p);
+    for (int i = 0; i < nk && rc == STORE_OK;) {
+        if (leaf) {
+            rc = free_chain(txn, kids[i], kids[i + 1], kids[i + 2]);
+            i += 3;
+        } else {
+            rc = free_subtree(txn, kids[i++], 1, depth + 1);
+        }
+    }
+    xfree(kids);
+    if (rc == STORE_OK && self) rc = pager_free(txn, pgno);
+    return rc;
+}
+
+static int tree_modifiable(store_txn *txn, store_tree tree) {
+    if (!txn) return store_error(STORE_MISUSE, "no transaction");
+    if (txn->err) return txn->err;
+    if (!txn->write) return store_error(STORE_READONLY, "tree change in a read transaction");
+    if (tree == DIR_ROOT) return store_error(STORE_MISUSE, "the directory cannot be changed");
+    store_tree_info info;
+    return store_tree_get_info(txn, tree, &info);
+}
+
+int store_tree_clear(store_txn *txn, store_tree tree) {
+    int rc = tree_modifiable(txn, tree);
+    if (rc != STORE_OK) return rc;
+    btree_cursors_save(txn, tree, NULL);
+    rc = free_subtree(txn, tree, 0, 0);
+    page *p = NULL;
+    if (rc == STORE_OK) rc = pager_get(txn, tree, &p);
+    if (rc == STORE_OK) rc = pager_write(txn, &p);
+    if (rc == STORE_OK) node_init(p->data, txn->db->usable, PT_LEAF);
+    pager_put(p);
+    return pager_fail(txn, rc);
+}
+
+int store_tree_drop(store_txn *txn, store_tree tree) {
+    if (tree == STORE_CATALOG) return store_error(STORE_MISUSE, "the catalog cannot be dropped");
+    int rc = tree_modifiable(txn, tree);
+    if (rc != STORE_OK) return rc;
+    uint8_t k[4];
+    dir_key(k, tree);
+    rc = free_subtree(txn, tree, 1, 0);
+    if (rc == STORE_OK) rc = store_del(txn, DIR_ROOT, k, 4);
+    return pager_fail(txn, rc);
+}
+
+int store_tree_foreach(store_txn *txn,
+                       int (*fn)(void *arg, store_tree tree, const store_tree_info *info),
+                       void *arg) {
+    if (!txn || !fn) return store_error(STORE_MISUSE, "store_tree_foreach: bad arguments");
+    store_cursor c;
+    cursor_init(&c, txn, DIR_ROOT);
+    int rc = do_seek(&c, STORE_SEEK_FIRST, NULL, 0);
+    while (rc == STORE_OK) {
+        bt_cell bc;
+        store_tree_info info;
+        cur_cell(&c, &bc);
+        if (bc.klen != 4 || dir_parse(bc.val, bc.vlen, &info) != STORE_OK) {
+            rc = store_error(STORE_CORRUPT, "%s: directory entry is damaged", txn->db->path);
+            break;
+        }
+        store_tree t = (store_tree)bc.key[0] << 24 | (store_tree)bc.key[1] << 16 |
+                       (store_tree)bc.key[2] << 8 | bc.key[3];
+        rc = fn(arg, t, &info);
+        if (rc != STORE_OK) break;
+        rc = step(&c, 1);
+    }
+    cursor_fini(&c);
+    return rc == STORE_NOTFOUND ? STORE_OK : rc;
+}
+
+size_t store_max_key(const store_db *db) {
+    return bt_max_key(db->usable);
+}

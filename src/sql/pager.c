@@ -1,0 +1,1206 @@
+/* sql/pager.c — database files, page cache, transactions, commit, checkpoint.
+ *
+ * Versions. A page may exist in several versions at once: in the main file
+ * (version 0), in log frames (version = frame number), and as the writer's
+ * private dirty copy. A transaction sees, for each page, the newest frame at or
+ * below its mark (readers: the last durable commit when they began; the
+ * writer: everything), or else the main file. The cache holds clean versions
+ * keyed by (page, version), shared by all transactions, and the writer's dirty
+ * pages in its own map.
+ *
+ *   main file  [1][2][3][4]...          log  [f1:p2][f2:p4][f3:p2 commit][f4:p3]...
+ *                                        reader mark=3 sees p2@f3, p4@f2, p3@file
+ *
+ * Invariants (the asserts below check what they can):
+ *   1. A clean cached version never changes while it is in the hash; a page is
+ *      written only as the writer's dirty copy (copy-on-write on first write in
+ *      a transaction), except that the writer may take over its own spilled
+ *      frame (version > base), which no reader can see.
+ *   2. Readers see only frames <= durable_end: a commit is visible once synced.
+ *      The writer's base is written_end: it builds on every written commit.
+ *   3. A checkpoint copies to the main file only the newest version of a page
+ *      at or below min(durable_end, every reader's mark), so no reader ever
+ *      reads a main-file page that a checkpoint is changing: any reader for
+ *      whom the copied page would differ finds a frame instead.
+ *   4. The log restarts (wal_reset, frame numbers from 1) only when every frame
+ *      is in the main file and every reader's mark is the last frame; readers
+ *      then read everything from the main file (mark 0) and cached frame
+ *      versions are re-keyed as main-file versions.
+ *   5. Pins are taken under db->mu; a slot with pins is never evicted or
+ *      reused. The writer holds db->writer_mu from begin until its frames are
+ *      written; checkpoints also run under it.
+ *   6. Savepoints: before the first change to a page after a savepoint opened,
+ *      its content is copied to that savepoint's journal (or NULL when the page
+ *      was free then), so rolling back restores every page exactly.
+ *   7. Every fsync failure poisons the handle: no later write transaction can
+ *      start, so nothing builds on a commit whose durability is unknown.
+ */
+#include "sql/store_int.h"
+#include "util/mem.h"
+#include <assert.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#define DEFAULT_CACHE (8u << 20)
+#define MIN_CACHE_PAGES 32
+#define DEFAULT_AUTOCKPT 1000u
+#define WAL_TRUNCATE_BYTES (64ull << 20)
+
+/* ---- header helpers ------------------------------------------------------ */
+
+static int valid_page_size(uint32_t ps) {
+    return ps >= STORE_MIN_PAGE_SIZE && ps <= STORE_MAX_PAGE_SIZE && (ps & (ps - 1)) == 0;
+}
+
+/* Make a main-file image: header checksum (page 1) and trailer. */
+static void seal_page(uint8_t *buf, uint32_t ps, uint32_t pgno) {
+    if (pgno == 1) put64(buf + HDR_OFF_CKSUM, hdr_checksum(buf));
+    put64(buf + ps - PAGE_TRAILER, page_trailer_checksum(buf, ps, pgno));
+}
+
+static int db_read_page(store_db *db, uint32_t pgno, uint8_t *buf) {
+    size_t got;
+    int rc = vfs_read(db->dbf, buf, db->page_size, (uint64_t)(pgno - 1) * db->page_size, &got);
+    if (rc != STORE_OK) return rc;
+    if (got != db->page_size)
+        return store_error(STORE_CORRUPT, "%s: page %u is beyond the end of the file", db->path,
+                           pgno);
+    if (get64(buf + db->page_size - PAGE_TRAILER) !=
+        page_trailer_checksum(buf, db->page_size, pgno))
+        return store_error(STORE_CORRUPT, "%s: page %u fails its checksum", db->path, pgno);
+    return STORE_OK;
+}
+
+/* ---- cache --------------------------------------------------------------- */
+
+static inline size_t bucket_of(const store_db *db, uint32_t pgno, uint32_t frame) {
+    uint64_t k = ((uint64_t)pgno << 32) | frame;
+    return (size_t)((k * 0x9E3779B97F4A7C15ull) >> 40) & (db->nbuckets - 1);
+}
+
+static page *hash_find(store_db *db, uint32_t pgno, uint32_t frame) {
+    for (page *p = db->buckets[bucket_of(db, pgno, frame)]; p; p = p->hnext)
+        if (p->pgno == pgno && p->frame == frame) return p;
+    return NULL;
+}
+
+static void hash_insert(store_db *db, page *p) {
+    assert(!p->in_hash && !p->dirty);
+    size_t b = bucket_of(db, p->pgno, p->frame);
+    p->hnext = db->buckets[b];
+    db->buckets[b] = p;
+    p->in_hash = 1;
+}
+
+static void hash_remove(store_db *db, page *p) {
+    assert(p->in_hash);
+    page **pp = &db->buckets[bucket_of(db, p->pgno, p->frame)];
+    while (*pp != p) pp = &(*pp)->hnext;
+    *pp = p->hnext;
+    p->hnext = NULL;
+    p->in_hash = 0;
+}
+
+/* Take a version out of the cache: unhashed, and reusable once unpinned. */
+static void detach(store_db *db, page *p) {
+    if (p->in_hash) hash_remove(db, p);
+    if (p->state != SLOT_LOADING) p->state = SLOT_FREE;
+}
+
+static void rehash(store_db *db, size_t nbuckets) {
+    xfree(db->buckets);
+    db->nbuckets = nbuckets;
+    db->buckets = xcalloc(nbuckets, sizeof *db->buckets);
+    for (size_t i = 0; i < db->nslots; i++) {
+        page *p = db->slots[i];
+        if (p->in_hash) {
+            p->in_hash = 0;
+            hash_insert(db, p);
+        }
+    }
+}
+
+static page *slot_new(store_db *db) {
+    if (db->nslots == db->slots_alloc) {
+        db->slots_alloc = db->slots_alloc ? db->slots_alloc * 2 : 64;
+        db->slots = xrealloc(db->slots, sizeof *db->slots * db->slots_alloc);
+    }
+    page *p = xcalloc(1, sizeof *p);
+    p->data = xmalloc(db->page_size);
+    db->slots[db->nslots++] = p;
+    if (db->nslots * 2 > db->nbuckets) rehash(db, db->nbuckets * 2);
+    return p;
+}
+
+/* A free slot, unpinned and unhashed; NULL if every slot is pinned or dirty
+ * and may_grow is 0. Called under db->mu. */
+static page *cache_grab(store_db *db, int may_grow) {
+    if (db->nslots < db->cache_pages) return slot_new(db);
+    for (size_t steps = 0; steps < 2 * db->nslots; steps++) {
+        page *p = db->slots[db->hand];
+        db->hand = (db->hand + 1) % db->nslots;
+        if (atomic_load_explicit(&p->pin, memory_order_acquire) || p->dirty ||
+            p->state == SLOT_LOADING)
+            continue;
+        if (p->state == SLOT_READY && p->ref) {
+            p->ref = 0;
+            continue;
+        }
+        if (p->in_hash) hash_remove(db, p);
+        p->state = SLOT_FREE;
+        return p;
+    }
+    return may_grow ? slot_new(db) : NULL;
+}
+
+static inline void pin(page *p) {
+    atomic_fetch_add_explicit(&p->pin, 1, memory_order_relaxed);
+}
+
+void pager_put(page *p) {
+    if (!p) return;
+    int old = atomic_fetch_sub_explicit(&p->pin, 1, memory_order_release);
+    assert(old > 0);
+    (void)old;
+}
+
+/* ---- the writer's dirty pages --------------------------------------------- */
+
+int pager_fail(store_txn *txn, int rc) {
+    if (txn->write && !txn->err && rc != STORE_OK) txn->err = rc;
+    return rc;
+}
+
+static int cmp_out(const void *a, const void *b) {
+    const wal_out *x = a, *y = b;
+    /* Overwrites (frame != 0) first in frame order, then appends by page. */
+    if ((x->frame != 0) != (y->frame != 0)) return x->frame ? -1 : 1;
+    if (x->frame) return x->frame < y->frame ? -1 : 1;
+    return x->pgno < y->pgno ? -1 : x->pgno > y->pgno;
+}
+
+/* Write dirty pages to the log and make them clean cached versions. With
+ * commit_pages != 0 this is the commit; otherwise a spill of unpinned pages. */
+static int flush_dirty(store_txn *txn, uint32_t commit_pages) {
+    store_db *db = txn->db;
+    wal *w = &db->wal;
+    u32map *m = &txn->dirty;
+    page *p1 = NULL;
+    wal_out *v = NULL;
+    page **pv = NULL;
+    uint32_t n = 0;
+    int rc = STORE_OK;
+    /* Pin page 1 first: loading it may spill, which must not happen while
+     * the list below is being built. */
+    if (commit_pages && (rc = pager_get(txn, 1, &p1)) != STORE_OK) return rc;
+    v = xmalloc(sizeof *v * (m->count + 1));
+    pv = xmalloc(sizeof *pv * (m->count + 1));
+    for (uint32_t i = 0; i < m->cap; i++) {
+        page *p = m->vals[i];
+        if (!m->keys[i]) continue;
+        if (!commit_pages && atomic_load(&p->pin)) continue;
+        if (p->pgno > txn->page_count) continue; /* cut off by a savepoint rollback */
+        uint32_t f = wal_find(w, p->pgno, UINT32_MAX);
+        v[n].pgno = p->pgno;
+        v[n].frame = f > txn->base ? f : 0;
+        v[n].data = p->data;
+        n++;
+    }
+    if (n == 0 && !commit_pages) goto done;
+    qsort(v, n, sizeof *v, cmp_out);
+    if (commit_pages && (n == 0 || v[n - 1].frame != 0)) {
+        /* The commit frame must be a new frame: append page 1 once more. */
+        v[n].pgno = 1;
+        v[n].frame = 0;
+        v[n].data = p1->data;
+        n++;
+    }
+    for (uint32_t i = 0; i < n; i++) pv[i] = u32map_get(m, v[i].pgno);
+    rc = wal_write(w, v, n, txn->base, commit_pages);
+    if (rc != STORE_OK) goto done;
+    atomic_fetch_add(&db->st_frames, n);
+
+    pthread_mutex_lock(&db->mu);
+    wal_index_add(w, v, n);
+    for (uint32_t i = 0; i < n; i++) {
+        page *p = pv[i];
+        if (!p || !p->dirty) continue; /* page 1 appended from the shared cache */
+        page *old = hash_find(db, p->pgno, v[i].frame);
+        if (old) detach(db, old); /* a stale image of an overwritten frame */
+        u32map_del(m, p->pgno);
+        txn->ndirty--;
+        p->dirty = 0;
+        p->frame = v[i].frame;
+        p->sp_gen = 0;
+        p->state = SLOT_READY;
+        hash_insert(db, p);
+    }
+    if (commit_pages) {
+        /* Dirty pages left over lie beyond the database (cut off by a
+         * savepoint rollback): their slots become free. */
+        for (uint32_t i = 0; i < m->cap; i++) {
+            page *p = m->vals[i];
+            if (!m->keys[i]) continue;
+            p->dirty = 0;
+            p->state = SLOT_FREE;
+            atomic_store(&p->pin, 0);
+        }
+        db->written_end = w->n;
+    }
+    pthread_mutex_unlock(&db->mu);
+done:
+    pager_put(p1);
+    xfree(v);
+    xfree(pv);
+    return rc;
+}
+
+static int spill(store_txn *txn) {
+    int rc = flush_dirty(txn, 0);
+    return pager_fail(txn, rc);
+}
+
+/* A slot for the writer: spills when dirty pages crowd the cache. Returns
+ * with db->mu held on success. */
+static int writer_slot(store_txn *txn, page **out) {
+    store_db *db = txn->db;
+    if (txn->ndirty >= db->cache_pages * 3 / 4) {
+        int rc = spill(txn);
+        if (rc != STORE_OK) return rc;
+    }
+    pthread_mutex_lock(&db->mu);
+    page *p = cache_grab(db, 0);
+    if (!p) {
+        pthread_mutex_unlock(&db->mu);
+        int rc = spill(txn);
+        if (rc != STORE_OK) return rc;
+        pthread_mutex_lock(&db->mu);
+        p = cache_grab(db, 1);
+    }
+    *out = p;
+    return STORE_OK;
+}
+
+static void journal_add(savepoint *sp, uint32_t pgno, const uint8_t *data, uint32_t ps) {
+    if (sp->n == sp->cap) {
+        sp->cap = sp->cap ? sp->cap * 2 : 16;
+        sp->e = xrealloc(sp->e, sizeof *sp->e * sp->cap);
+    }
+    sp->e[sp->n].pgno = pgno;
+    sp->e[sp->n].data = data ? (uint8_t *)xmemdup(data, ps) : NULL;
+    sp->n++;
+    u32map_put(&sp->map, pgno, (void *)(uintptr_t)sp->n);
+}
+
+/* Save the pre-image of a page about to change (data NULL: it was free). */
+static void journal(store_txn *txn, page *p, int was_free) {
+    if (txn->nsp == 0 || txn->replaying || p->sp_gen == txn->sp_gen) return;
+    savepoint *sp = &txn->sp[txn->nsp - 1];
+    if (!u32map_get(&sp->map, p->pgno))
+        journal_add(sp, p->pgno, was_free ? NULL : p->data, txn->db->page_size);
+    p->sp_gen = txn->sp_gen;
+}
+
+/* ---- page access ------------------------------------------------------------ */
+
+int pager_get(store_txn *txn, uint32_t pgno, page **out) {
+    store_db *db = txn->db;
+    *out = NULL;
+    if (txn->err) return txn->err;
+    if (pgno == 0 || pgno > txn->page_count)
+        return store_error(STORE_CORRUPT, "%s: page number %u out of range (1..%u)", db->path,
+                           pgno, txn->page_count);
+    if (txn->write) {
+        page *d = u32map_get(&txn->dirty, pgno);
+        if (d) {
+            pin(d);
+            *out = d;
+            return STORE_OK;
+        }
+    }
+    int spilled = 0;
+    pthread_mutex_lock(&db->mu);
+    for (;;) {
+        uint32_t f = wal_find(&db->wal, pgno, txn->mark);
+        page *p = hash_find(db, pgno, f);
+        if (p) {
+            pin(p);
+            p->ref = 1;
+            while (p->state == SLOT_LOADING) pthread_cond_wait(&db->load_cv, &db->mu);
+            if (p->state != SLOT_READY || p->pgno != pgno) {
+                int rc = p->load_rc ? p->load_rc : STORE_IOERR;
+                pager_put(p);
+                pthread_mutex_unlock(&db->mu);
+                return store_error(rc, "%s: page %u could not be read", db->path, pgno);
+            }
+            pthread_mutex_unlock(&db->mu);
+            atomic_fetch_add_explicit(&db->st_hits, 1, memory_order_relaxed);
+            *out = p;
+            return STORE_OK;
+        }
+        p = cache_grab(db, !txn->write || spilled);
+        if (!p) {
+            pthread_mutex_unlock(&db->mu);
+            int rc = spill(txn);
+            if (rc != STORE_OK) return rc;
+            spilled = 1;
+            pthread_mutex_lock(&db->mu);
+            continue; /* the lookup may differ now: retry */
+        }
+        atomic_fetch_add_explicit(&db->st_misses, 1, memory_order_relaxed);
+        p->pgno = pgno;
+        p->frame = f;
+        p->state = SLOT_LOADING;
+        p->load_rc = 0;
+        p->ref = 1;
+        p->sp_gen = 0;
+        p->checked = 0;
+        atomic_store(&p->pin, 1);
+        hash_insert(db, p);
+        pthread_mutex_unlock(&db->mu);
+        int rc = f ? wal_read_page(&db->wal, f, p->data) : db_read_page(db, pgno, p->data);
+        pthread_mutex_lock(&db->mu);
+        if (rc != STORE_OK) {
+            if (p->in_hash) hash_remove(db, p);
+            p->state = SLOT_FREE;
+            p->load_rc = rc;
+            pager_put(p);
+            p = NULL;
+        } else {
+            p->state = SLOT_READY;
+        }
+        pthread_cond_broadcast(&db->load_cv);
+        pthread_mutex_unlock(&db->mu);
+        *out = p;
+        return rc;
+    }
+}
+
+int pager_write(store_txn *txn, page **pgp) {
+    store_db *db = txn->db;
+    page *p = *pgp;
+    if (txn->err) return txn->err;
+    if (!txn->write) return store_error(STORE_MISUSE, "write through a read transaction");
+    if (p->dirty) {
+        journal(txn, p, 0);
+        return STORE_OK;
+    }
+    pthread_mutex_lock(&db->mu);
+    if (p->frame != 0 && p->frame > txn->base && atomic_load(&p->pin) == 1) {
+        /* Our own spilled frame: nobody else can see it, take it over. */
+        hash_remove(db, p);
+        p->dirty = 1;
+        p->frame = PG_DIRTY;
+        p->sp_gen = 0;
+        pthread_mutex_unlock(&db->mu);
+    } else {
+        pthread_mutex_unlock(&db->mu);
+        page *np;
+        int rc = writer_slot(txn, &np);
+        if (rc != STORE_OK) return rc;
+        memcpy(np->data, p->data, db->page_size);
+        np->pgno = p->pgno;
+        np->frame = PG_DIRTY;
+        np->dirty = 1;
+        np->state = SLOT_READY;
+        np->sp_gen = 0;
+        np->checked = p->checked;
+        atomic_store(&np->pin, 1);
+        pthread_mutex_unlock(&db->mu);
+        pager_put(p);
+        p = np;
+        *pgp = np;
+    }
+    u32map_put(&txn->dirty, p->pgno, p);
+    txn->ndirty++;
+    journal(txn, p, 0);
+    return STORE_OK;
+}
+
+/* A zero-filled dirty page for pgno, whose old content does not matter. */
+static int new_page(store_txn *txn, uint32_t pgno, page **out) {
+    page *p = u32map_get(&txn->dirty, pgno);
+    if (p) {
+        pin(p);
+    } else {
+        int rc = writer_slot(txn, &p);
+        if (rc != STORE_OK) return rc;
+        p->pgno = pgno;
+        p->frame = PG_DIRTY;
+        p->dirty = 1;
+        p->state = SLOT_READY;
+        p->sp_gen = 0;
+        atomic_store(&p->pin, 1);
+        pthread_mutex_unlock(&txn->db->mu);
+        u32map_put(&txn->dirty, pgno, p);
+        txn->ndirty++;
+    }
+    journal(txn, p, 1);
+    memset(p->data, 0, txn->db->page_size);
+    p->checked = 0;
+    *out = p;
+    return STORE_OK;
+}
+
+/* Drop the writer's dirty copy of a page (free or rolled back). */
+static void drop_dirty(store_txn *txn, uint32_t pgno) {
+    page *p = u32map_get(&txn->dirty, pgno);
+    if (!p || atomic_load(&p->pin)) return;
+    pthread_mutex_lock(&txn->db->mu);
+    u32map_del(&txn->dirty, pgno);
+    txn->ndirty--;
+    p->dirty = 0;
+    p->state = SLOT_FREE;
+    pthread_mutex_unlock(&txn->db->mu);
+}
+
+/* ---- header fields and the free list ------------------------------------------ */
+
+int pager_hdr_get(store_txn *txn, int off, uint32_t *v) {
+    page *p1;
+    int rc = pager_get(txn, 1, &p1);
+    if (rc != STORE_OK) return rc;
+    *v = get32(p1->data + off);
+    pager_put(p1);
+    return STORE_OK;
+}
+
+int pager_hdr_put(store_txn *txn, int off, uint32_t v) {
+    page *p1;
+    int rc = pager_get(txn, 1, &p1);
+    if (rc == STORE_OK) rc = pager_write(txn, &p1);
+    if (rc == STORE_OK) {
+        put32(p1->data + off, v);
+        if (off == HDR_OFF_PAGECOUNT) txn->page_count = v;
+    }
+    pager_put(p1);
+    return rc;
+}
+
+/* Free-list trunk page:  0 u8 type (4)  4 u32 entries  8 u32 next trunk
+ *                        12 u32[] free page numbers */
+#define PT_FREETRUNK 4
+#define TRUNK_CAP(db) (((db)->usable - 12) / 4)
+
+int pager_alloc(store_txn *txn, page **out) {
+    store_db *db = txn->db;
+    uint32_t trunk, count, pgno;
+    page *tp = NULL;
+    int rc = pager_hdr_get(txn, HDR_OFF_FREETRUNK, &trunk);
+    if (rc == STORE_OK) rc = pager_hdr_get(txn, HDR_OFF_FREECOUNT, &count);
+    if (rc != STORE_OK) return pager_fail(txn, rc);
+    if (trunk) {
+        if ((rc = pager_get(txn, trunk, &tp)) != STORE_OK) goto fail;
+        uint32_t n = get32(tp->data + 4);
+        if (tp->data[0] != PT_FREETRUNK || n > TRUNK_CAP(db) || count == 0) {
+            rc = store_error(STORE_CORRUPT, "%s: free-list trunk %u is damaged", db->path, trunk);
+            goto fail;
+        }
+        if ((rc = pager_write(txn, &tp)) != STORE_OK) goto fail;
+        if (n > 0) {
+            pgno = get32(tp->data + 12 + 4 * (n - 1));
+            put32(tp->data + 4, n - 1);
+        } else {
+            pgno = trunk;
+            rc = pager_hdr_put(txn, HDR_OFF_FREETRUNK, get32(tp->data + 8));
+        }
+        pager_put(tp);
+        tp = NULL;
+        if (rc == STORE_OK) rc = pager_hdr_put(txn, HDR_OFF_FREECOUNT, count - 1);
+        if (rc == STORE_OK && (pgno < 2 || pgno > txn->page_count))
+            rc = store_error(STORE_CORRUPT, "%s: free list holds bad page %u", db->path, pgno);
+    } else {
+        pgno = txn->page_count + 1;
+        if (pgno == 0 || (uint64_t)pgno * db->page_size > (1ull << 46))
+            rc = store_error(STORE_FULL, "%s: database reached its size limit", db->path);
+        else
+            rc = pager_hdr_put(txn, HDR_OFF_PAGECOUNT, pgno);
+    }
+    if (rc == STORE_OK) rc = new_page(txn, pgno, out);
+fail:
+    pager_put(tp);
+    return pager_fail(txn, rc);
+}
+
+int pager_free(store_txn *txn, uint32_t pgno) {
+    store_db *db = txn->db;
+    uint32_t trunk, count;
+    page *tp = NULL;
+    int rc = pager_hdr_get(txn, HDR_OFF_FREETRUNK, &trunk);
+    if (rc == STORE_OK) rc = pager_hdr_get(txn, HDR_OFF_FREECOUNT, &count);
+    if (rc != STORE_OK) return pager_fail(txn, rc);
+    assert(pgno >= 2 && pgno <= txn->page_count);
+    if (trunk) {
+        if ((rc = pager_get(txn, trunk, &tp)) != STORE_OK) goto fail;
+        uint32_t n = get32(tp->data + 4);
+        if (tp->data[0] != PT_FREETRUNK || n > TRUNK_CAP(db)) {
+            rc = store_error(STORE_CORRUPT, "%s: free-list trunk %u is damaged", db->path, trunk);
+            goto fail;
+        }
+        if (n < TRUNK_CAP(db)) {
+            if ((rc = pager_write(txn, &tp)) != STORE_OK) goto fail;
+            put32(tp->data + 12 + 4 * n, pgno);
+            put32(tp->data + 4, n + 1);
+            pager_put(tp);
+            tp = NULL;
+            /* The page's content no longer matters: forget a dirty copy, after
+             * keeping its pre-image for a savepoint. */
+            page *d = u32map_get(&txn->dirty, pgno);
+            if (d && !atomic_load(&d->pin)) {
+                journal(txn, d, 0);
+                drop_dirty(txn, pgno);
+            }
+            rc = pager_hdr_put(txn, HDR_OFF_FREECOUNT, count + 1);
+            goto fail;
+        }
+        pager_put(tp);
+        tp = NULL;
+    }
+    /* The freed page becomes the new first trunk. */
+    if ((rc = pager_get(txn, pgno, &tp)) != STORE_OK) goto fail;
+    if ((rc = pager_write(txn, &tp)) != STORE_OK) goto fail;
+    memset(tp->data, 0, db->page_size);
+    tp->checked = 0;
+    tp->data[0] = PT_FREETRUNK;
+    put32(tp->data + 8, trunk);
+    rc = pager_hdr_put(txn, HDR_OFF_FREETRUNK, pgno);
+    if (rc == STORE_OK) rc = pager_hdr_put(txn, HDR_OFF_FREECOUNT, count + 1);
+fail:
+    pager_put(tp);
+    return pager_fail(txn, rc);
+}
+
+/* ---- checkpoint ---------------------------------------------------------------- */
+
+typedef struct ckpt_item {
+    uint32_t pgno, frame;
+} ckpt_item;
+
+typedef struct ckpt_collect {
+    store_db *db;
+    uint32_t limit;
+    ckpt_item *v;
+    uint32_t n, cap;
+} ckpt_collect;
+
+static void ckpt_visit(void *arg, uint32_t pgno, uint32_t newest) {
+    ckpt_collect *c = arg;
+    (void)newest;
+    uint32_t f = wal_find(&c->db->wal, pgno, c->limit);
+    if (f == 0 || f <= c->db->backfill) return;
+    if (c->n == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 256;
+        c->v = xrealloc(c->v, sizeof *c->v * c->cap);
+    }
+    c->v[c->n].pgno = pgno;
+    c->v[c->n].frame = f;
+    c->n++;
+}
+
+static int cmp_ckpt(const void *a, const void *b) {
+    const ckpt_item *x = a, *y = b;
+    /* Page 1 last: the on-disk header then never promises pages not yet written. */
+    uint32_t px = x->pgno == 1 ? UINT32_MAX : x->pgno, py = y->pgno == 1 ? UINT32_MAX : y->pgno;
+    return px < py ? -1 : px > py;
+}
+
+/* A version's bytes, from the cache if there, else from the log. */
+static int read_version(store_db *db, uint32_t pgno, uint32_t frame, uint8_t *buf) {
+    pthread_mutex_lock(&db->mu);
+    page *p = hash_find(db, pgno, frame);
+    if (p && p->state == SLOT_READY) {
+        memcpy(buf, p->data, db->page_size);
+        pthread_mutex_unlock(&db->mu);
+        return STORE_OK;
+    }
+    pthread_mutex_unlock(&db->mu);
+    return frame ? wal_read_page(&db->wal, frame, buf) : db_read_page(db, pgno, buf);
+}
+
+/* Re-key cached log versions as main-file versions at a log restart. */
+static int reset_allowed(store_db *db) {
+    if (db->backfill != db->written_end) return 0;
+    for (store_txn *r = db->readers; r; r = r->rnext)
+        if (r->mark != db->written_end) return 0;
+    for (size_t i = 0; i < db->nslots; i++)
+        if (db->slots[i]->state == SLOT_LOADING && db->slots[i]->frame != 0) return 0;
+    return 1;
+}
+
+static void reset_log(store_db *db) {
+    wal *w = &db->wal;
+    for (size_t i = 0; i < db->nslots; i++) {
+        page *p = db->slots[i];
+        if (!p->in_hash || p->frame == 0) continue;
+        hash_remove(db, p);
+        if (wal_find(w, p->pgno, UINT32_MAX) == p->frame) {
+            page *old = hash_find(db, p->pgno, 0);
+            if (old) detach(db, old);
+            p->frame = 0;
+            hash_insert(db, p);
+        } else {
+            p->state = SLOT_FREE;
+        }
+    }
+    for (store_txn *r = db->readers; r; r = r->rnext) r->mark = 0;
+    wal_reset(w);
+    db->written_end = db->durable_end = db->backfill = 0;
+}
+
+/* Copy what can be copied; restart the log if everything was. The caller
+ * holds writer_mu. */
+static int checkpoint_locked(store_db *db) {
+    ckpt_collect c = {db, 0, NULL, 0, 0};
+    uint8_t *buf = NULL;
+    int rc = STORE_OK, did_reset = 0;
+    if (db->poisoned) return store_error(STORE_IOERR, "%s: an earlier fsync failed", db->path);
+    pthread_mutex_lock(&db->mu);
+    c.limit = db->durable_end;
+    for (store_txn *r = db->readers; r; r = r->rnext)
+        if (r->mark < c.limit) c.limit = r->mark;
+    if (c.limit > db->backfill) wal_index_foreach(&db->wal, ckpt_visit, &c);
+    pthread_mutex_unlock(&db->mu);
+
+    if (c.n > 0) {
+        const uint32_t batch = 64, ps = db->page_size;
+        qsort(c.v, c.n, sizeof *c.v, cmp_ckpt);
+        buf = xmalloc((size_t)ps * batch);
+        uint32_t page_count = 0;
+        for (uint32_t i = 0; i < c.n && rc == STORE_OK;) {
+            uint32_t j = i;
+            struct iovec iov[64];
+            while (j < c.n && j - i < batch && (j == i || c.v[j].pgno == c.v[j - 1].pgno + 1)) {
+                uint8_t *b = buf + (size_t)(j - i) * ps;
+                if ((rc = read_version(db, c.v[j].pgno, c.v[j].frame, b)) != STORE_OK) break;
+                if (c.v[j].pgno == 1) page_count = get32(b + HDR_OFF_PAGECOUNT);
+                seal_page(b, ps, c.v[j].pgno);
+                iov[j - i].iov_base = b;
+                iov[j - i].iov_len = ps;
+                j++;
+            }
+            if (rc == STORE_OK)
+                rc = vfs_writev(db->dbf, iov, (int)(j - i), (uint64_t)(c.v[i].pgno - 1) * ps);
+            i = j;
+        }
+        uint64_t size;
+        if (rc == STORE_OK && page_count && (rc = vfs_size(db->dbf, &size)) == STORE_OK &&
+            size < (uint64_t)page_count * ps)
+            rc = vfs_truncate(db->dbf, (uint64_t)page_count * ps);
+        if (rc == STORE_OK && !(db->flags & STORE_NOSYNC)) rc = vfs_sync(db->dbf);
+        if (rc != STORE_OK) goto fail;
+    }
+    pthread_mutex_lock(&db->mu);
+    if (c.limit > db->backfill) db->backfill = c.limit;
+    for (uint32_t i = 0; i < c.n; i++) {
+        page *old = hash_find(db, c.v[i].pgno, 0);
+        if (old) detach(db, old);
+    }
+    if (db->wal.n > 0 && reset_allowed(db)) {
+        reset_log(db);
+        did_reset = 1;
+    }
+    pthread_mutex_unlock(&db->mu);
+    atomic_fetch_add(&db->st_ckpts, 1);
+    if (did_reset && db->wal.f) {
+        uint64_t size;
+        if (vfs_size(db->wal.f, &size) == STORE_OK && size > WAL_TRUNCATE_BYTES)
+            rc = vfs_truncate(db->wal.f, 0);
+    }
+fail:
+    xfree(buf);
+    xfree(c.v);
+    return rc;
+}
+
+int store_checkpoint(store_db *db) {
+    if (!db) return store_error(STORE_MISUSE, "store_checkpoint: no database");
+    if (db->flags & STORE_RDONLY) return STORE_OK;
+    pthread_mutex_lock(&db->writer_mu);
+    int rc = checkpoint_locked(db);
+    pthread_mutex_unlock(&db->writer_mu);
+    return rc;
+}
+
+/* ---- transactions ---------------------------------------------------------------- */
+
+static void txn_free(store_txn *txn) {
+    u32map_free(&txn->dirty);
+    for (int i = 0; i < txn->nsp; i++) {
+        for (uint32_t j = 0; j < txn->sp[i].n; j++) xfree(txn->sp[i].e[j].data);
+        xfree(txn->sp[i].e);
+        u32map_free(&txn->sp[i].map);
+    }
+    xfree(txn->sp);
+    xfree(txn->scratch);
+    xfree(txn->getbuf);
+    xfree(txn);
+}
+
+static void reader_unlink(store_txn *txn) {
+    store_db *db = txn->db;
+    pthread_mutex_lock(&db->mu);
+    if (txn->rprev) txn->rprev->rnext = txn->rnext;
+    else db->readers = txn->rnext;
+    if (txn->rnext) txn->rnext->rprev = txn->rprev;
+    db->nreaders--;
+    pthread_mutex_unlock(&db->mu);
+}
+
+int store_begin(store_db *db, unsigned flags, store_txn **txnp) {
+    *txnp = NULL;
+    if (!db || (flags & ~(STORE_TXN_WRITE | STORE_TXN_NOWAIT)))
+        return store_error(STORE_MISUSE, "store_begin: bad arguments");
+    int write = (flags & STORE_TXN_WRITE) != 0;
+    if (write && (db->flags & STORE_RDONLY))
+        return store_error(STORE_READONLY, "%s: opened read-only", db->path);
+    store_txn *txn = xcalloc(1, sizeof *txn);
+    txn->db = db;
+    txn->write = write;
+    txn->page_count = UINT32_MAX;
+    if (write) {
+        if (flags & STORE_TXN_NOWAIT) {
+            if (pthread_mutex_trylock(&db->writer_mu) != 0) {
+                xfree(txn);
+                return store_error(STORE_BUSY, "%s: another write transaction is running",
+                                   db->path);
+            }
+        } else {
+            pthread_mutex_lock(&db->writer_mu);
+        }
+        if (db->poisoned) {
+            pthread_mutex_unlock(&db->writer_mu);
+            xfree(txn);
+            return store_error(STORE_IOERR, "%s: an earlier fsync failed; reopen the database",
+                               db->path);
+        }
+        pthread_mutex_lock(&db->mu);
+        txn->mark = UINT32_MAX;
+        txn->base = db->written_end;
+        pthread_mutex_unlock(&db->mu);
+        txn->scratch = xmalloc((size_t)db->page_size * 3 + 256);
+    } else {
+        pthread_mutex_lock(&db->mu);
+        txn->mark = db->durable_end;
+        txn->rnext = db->readers;
+        if (db->readers) db->readers->rprev = txn;
+        db->readers = txn;
+        db->nreaders++;
+        pthread_mutex_unlock(&db->mu);
+    }
+    uint32_t pc;
+    int rc = pager_hdr_get(txn, HDR_OFF_PAGECOUNT, &pc);
+    if (rc != STORE_OK) {
+        txn->err = 0;
+        store_abort(txn);
+        return rc;
+    }
+    txn->page_count = pc;
+    *txnp = txn;
+    return STORE_OK;
+}
+
+int store_txn_is_write(const store_txn *txn) {
+    return txn && txn->write;
+}
+
+/* Throw away the writer's changes (db->mu not held). */
+static void writer_rollback(store_txn *txn) {
+    store_db *db = txn->db;
+    wal *w = &db->wal;
+    pthread_mutex_lock(&db->mu);
+    for (uint32_t i = 0; i < txn->dirty.cap; i++) {
+        page *p = txn->dirty.vals[i];
+        if (!txn->dirty.keys[i]) continue;
+        p->dirty = 0;
+        p->state = SLOT_FREE;
+        atomic_store(&p->pin, 0);
+    }
+    for (uint32_t f = txn->base + 1; f <= w->n; f++) {
+        page *p = hash_find(db, w->fpg[f], f);
+        if (p) detach(db, p);
+    }
+    wal_index_truncate(w, txn->base);
+    pthread_mutex_unlock(&db->mu);
+}
+
+void store_abort(store_txn *txn) {
+    if (!txn) return;
+    btree_cursors_free(txn);
+    if (txn->write) {
+        writer_rollback(txn);
+        pthread_mutex_unlock(&txn->db->writer_mu);
+    } else {
+        reader_unlink(txn);
+    }
+    txn_free(txn);
+}
+
+/* Group commit: wait until frame `target` is synced, syncing ourselves when no
+ * one else is. One fsync covers every commit written before it began. */
+static int wait_durable(store_db *db, uint32_t target) {
+    int rc = STORE_OK;
+    if (db->flags & STORE_NOSYNC) {
+        pthread_mutex_lock(&db->mu);
+        if (db->durable_end < target) db->durable_end = target;
+        pthread_mutex_unlock(&db->mu);
+        return STORE_OK;
+    }
+    pthread_mutex_lock(&db->sync_mu);
+    for (;;) {
+        pthread_mutex_lock(&db->mu);
+        uint32_t durable = db->durable_end, written = db->written_end;
+        pthread_mutex_unlock(&db->mu);
+        /* A log restart since we wrote means our frame is in the main file. */
+        if (durable >= target || written < target || db->poisoned) break;
+        if (db->sync_running) {
+            pthread_cond_wait(&db->sync_cv, &db->sync_mu);
+            continue;
+        }
+        db->sync_running = 1;
+        pthread_mutex_unlock(&db->sync_mu);
+        int src = vfs_sync(db->wal.f);
+        pthread_mutex_lock(&db->sync_mu);
+        db->sync_running = 0;
+        atomic_fetch_add(&db->st_syncs, 1);
+        if (src != STORE_OK) {
+            db->poisoned = src;
+            rc = src;
+        } else {
+            pthread_mutex_lock(&db->mu);
+            if (db->durable_end < written && db->written_end >= written) db->durable_end = written;
+            pthread_mutex_unlock(&db->mu);
+        }
+        pthread_cond_broadcast(&db->sync_cv);
+    }
+    if (db->poisoned && rc == STORE_OK)
+        rc = store_error(STORE_IOERR, "%s: fsync of the log failed; commit outcome unknown",
+                         db->path);
+    pthread_mutex_unlock(&db->sync_mu);
+    return rc;
+}
+
+int store_commit(store_txn *txn) {
+    if (!txn) return store_error(STORE_MISUSE, "store_commit: no transaction");
+    if (!txn->write) {
+        store_abort(txn);
+        return STORE_OK;
+    }
+    store_db *db = txn->db;
+    btree_cursors_free(txn);
+    int rc = txn->err;
+    if (rc != STORE_OK) {
+        store_abort(txn);
+        return store_error(rc, "%s: transaction failed earlier and was rolled back: %s",
+                           db->path, store_strerror(rc));
+    }
+    if (txn->ndirty == 0 && db->wal.n == txn->base) {
+        pthread_mutex_unlock(&db->writer_mu);
+        txn_free(txn);
+        return STORE_OK;
+    }
+    rc = flush_dirty(txn, txn->page_count);
+    if (rc != STORE_OK) {
+        if (rc != STORE_FULL) db->poisoned = rc; /* a failed write: outcome unknown */
+        store_abort(txn);
+        return rc;
+    }
+    uint32_t target = db->written_end;
+    pthread_mutex_unlock(&db->writer_mu);
+    txn_free(txn);
+    atomic_fetch_add(&db->st_commits, 1);
+    rc = wait_durable(db, target);
+    if (rc == STORE_OK && db->wal.n >= db->autockpt &&
+        pthread_mutex_trylock(&db->writer_mu) == 0) {
+        int crc = checkpoint_locked(db);
+        (void)crc; /* the commit is durable; a failed checkpoint is retried later */
+        pthread_mutex_unlock(&db->writer_mu);
+    }
+    return rc;
+}
+
+/* ---- savepoints --------------------------------------------------------------------- */
+
+int store_savepoint(store_txn *txn, int *level) {
+    if (!txn || !txn->write) return store_error(STORE_MISUSE, "savepoint needs a write transaction");
+    if (txn->err) return txn->err;
+    if (txn->nsp == txn->spcap) {
+        txn->spcap = txn->spcap ? txn->spcap * 2 : 4;
+        txn->sp = xrealloc(txn->sp, sizeof *txn->sp * (size_t)txn->spcap);
+    }
+    savepoint *sp = &txn->sp[txn->nsp++];
+    memset(sp, 0, sizeof *sp);
+    sp->gen = ++txn->sp_counter;
+    txn->sp_gen = sp->gen;
+    *level = txn->nsp;
+    return STORE_OK;
+}
+
+static void sp_clear(savepoint *sp) {
+    for (uint32_t j = 0; j < sp->n; j++) xfree(sp->e[j].data);
+    xfree(sp->e);
+    u32map_free(&sp->map);
+    memset(sp, 0, sizeof *sp);
+}
+
+static int sp_apply(store_txn *txn, const sp_entry *e) {
+    if (!e->data) {
+        drop_dirty(txn, e->pgno);
+        return STORE_OK;
+    }
+    page *p;
+    int rc = pager_get(txn, e->pgno, &p);
+    if (rc == STORE_OK) rc = pager_write(txn, &p);
+    if (rc == STORE_OK) {
+        memcpy(p->data, e->data, txn->db->page_size);
+        p->checked = 0;
+    }
+    pager_put(p);
+    return rc;
+}
+
+int store_rollback_to(store_txn *txn, int level) {
+    if (!txn || !txn->write || level < 1 || level > txn->nsp)
+        return store_error(STORE_MISUSE, "rollback to a savepoint that is not open");
+    if (txn->err) return txn->err;
+    btree_cursors_save(txn, 0, NULL);
+    int rc = STORE_OK;
+    txn->replaying = 1;
+    txn->page_count = UINT32_MAX;
+    for (int i = txn->nsp - 1; i >= level - 1 && rc == STORE_OK; i--)
+        for (uint32_t j = 0; j < txn->sp[i].n && rc == STORE_OK; j++)
+            rc = sp_apply(txn, &txn->sp[i].e[j]);
+    txn->replaying = 0;
+    uint32_t pc = 0;
+    if (rc == STORE_OK) rc = pager_hdr_get(txn, HDR_OFF_PAGECOUNT, &pc);
+    txn->page_count = pc;
+    for (int i = txn->nsp - 1; i >= level - 1; i--) sp_clear(&txn->sp[i]);
+    txn->nsp = level;
+    txn->sp[level - 1].gen = ++txn->sp_counter;
+    txn->sp_gen = txn->sp[level - 1].gen;
+    return pager_fail(txn, rc);
+}
+
+int store_release(store_txn *txn, int level) {
+    if (!txn || !txn->write || level < 1 || level > txn->nsp)
+        return store_error(STORE_MISUSE, "release of a savepoint that is not open");
+    if (level >= 2) {
+        savepoint *to = &txn->sp[level - 2];
+        for (int i = level - 1; i < txn->nsp; i++) {
+            savepoint *from = &txn->sp[i];
+            for (uint32_t j = 0; j < from->n; j++) {
+                sp_entry *e = &from->e[j];
+                if (u32map_get(&to->map, e->pgno)) {
+                    xfree(e->data);
+                } else {
+                    journal_add(to, e->pgno, NULL, 0);
+                    to->e[to->n - 1].data = e->data; /* hand the copy over */
+                }
+                e->data = NULL;
+            }
+            sp_clear(from);
+        }
+    } else {
+        for (int i = 0; i < txn->nsp; i++) sp_clear(&txn->sp[i]);
+    }
+    txn->nsp = level - 1;
+    txn->sp_gen = txn->nsp ? txn->sp[txn->nsp - 1].gen : 0;
+    return txn->err;
+}
+
+int store_meta_get(store_txn *txn, int slot, uint64_t *value) {
+    if (!txn || slot < 0 || slot >= STORE_META_SLOTS)
+        return store_error(STORE_MISUSE, "meta slot %d out of range", slot);
+    page *p1;
+    int rc = pager_get(txn, 1, &p1);
+    if (rc != STORE_OK) return rc;
+    *value = get64(p1->data + HDR_OFF_META + 8 * slot);
+    pager_put(p1);
+    return STORE_OK;
+}
+
+int store_meta_set(store_txn *txn, int slot, uint64_t value) {
+    if (!txn || slot < 0 || slot >= STORE_META_SLOTS)
+        return store_error(STORE_MISUSE, "meta slot %d out of range", slot);
+    if (!txn->write) return store_error(STORE_READONLY, "meta_set in a read transaction");
+    page *p1;
+    int rc = pager_get(txn, 1, &p1);
+    if (rc == STORE_OK) rc = pager_write(txn, &p1);
+    if (rc == STORE_OK) put64(p1->data + HDR_OFF_META + 8 * slot, value);
+    pager_put(p1);
+    return pager_fail(txn, rc);
+}
+
+/* ---- open / close ------------------------------------------------------------------- */
+
+static int create_file(store_db *db, uint32_t ps) {
+    uint8_t *b = xcalloc(1, ps);
+    memcpy(b, HDR_MAGIC, 12);
+    put32(b + HDR_OFF_VERSION, HDR_VERSION);
+    put32(b + HDR_OFF_PAGESIZE, ps);
+    put32(b + HDR_OFF_PAGECOUNT, 1);
+    seal_page(b, ps, 1);
+    /* A log left from an earlier file of this name must not be replayed here. */
+    unlink(db->wal_path);
+    int rc = vfs_write(db->dbf, b, ps, 0);
+    if (rc == STORE_OK && !(db->flags & STORE_NOSYNC)) rc = vfs_sync(db->dbf);
+    if (rc == STORE_OK && !(db->flags & STORE_NOSYNC)) rc = vfs_sync_dir(db->path);
+    xfree(b);
+    return rc;
+}
+
+static int read_header(store_db *db) {
+    uint8_t h[HDR_SIZE];
+    size_t got;
+    uint64_t size;
+    int rc = vfs_size(db->dbf, &size);
+    if (rc == STORE_OK) rc = vfs_read(db->dbf, h, sizeof h, 0, &got);
+    if (rc != STORE_OK) return rc;
+    if (got < sizeof h || memcmp(h, HDR_MAGIC, 12) != 0)
+        return store_error(STORE_NOTADB, "%s: not a Larder store (no store header)", db->path);
+    if (get64(h + HDR_OFF_CKSUM) != hdr_checksum(h))
+        return store_error(STORE_CORRUPT, "%s: the file header fails its checksum", db->path);
+    if (get32(h + HDR_OFF_VERSION) > HDR_VERSION || get32(h + HDR_OFF_VERSION) == 0)
+        return store_error(STORE_VERSION, "%s: format version %u is not supported (this is %u)",
+                           db->path, get32(h + HDR_OFF_VERSION), HDR_VERSION);
+    uint32_t ps = get32(h + HDR_OFF_PAGESIZE);
+    if (!valid_page_size(ps))
+        return store_error(STORE_CORRUPT, "%s: impossible page size %u", db->path, ps);
+    uint32_t pc = get32(h + HDR_OFF_PAGECOUNT);
+    if (pc == 0 || (uint64_t)pc * ps > size)
+        return store_error(STORE_CORRUPT,
+                           "%s: file is truncated: header says %u pages of %u bytes, file has "
+                           "%llu bytes",
+                           db->path, pc, ps, (unsigned long long)size);
+    db->page_size = ps;
+    db->usable = ps - PAGE_TRAILER;
+    return STORE_OK;
+}
+
+static int init_trees(store_db *db) {
+    store_txn *txn;
+    uint32_t root;
+    int rc = store_begin(db, STORE_TXN_WRITE, &txn);
+    if (rc != STORE_OK) return rc;
+    rc = pager_hdr_get(txn, HDR_OFF_DIRROOT, &root);
+    if (rc == STORE_OK && root == 0) rc = btree_init_db(txn);
+    if (rc != STORE_OK) {
+        store_abort(txn);
+        return rc;
+    }
+    return store_commit(txn);
+}
+
+static void db_free(store_db *db) {
+    if (!db) return;
+    wal_close(&db->wal);
+    vfs_close(db->dbf);
+    for (size_t i = 0; i < db->nslots; i++) {
+        xfree(db->slots[i]->data);
+        xfree(db->slots[i]);
+    }
+    xfree(db->slots);
+    xfree(db->buckets);
+    pthread_mutex_destroy(&db->mu);
+    pthread_mutex_destroy(&db->writer_mu);
+    pthread_mutex_destroy(&db->sync_mu);
+    pthread_cond_destroy(&db->load_cv);
+    pthread_cond_destroy(&db->sync_cv);
+    xfree(db->path);
+    xfree(db->wal_path);
+    xfree(db);
+}
+
+int store_open(const char *path, const store_options *opts, store_db **dbp) {
+    store_options def = {0};
+    const store_options *o = opts ? opts : &def;
+    *dbp = NULL;
+    if (!path || (o->flags & ~(STORE_CREATE | STORE_RDONLY | STORE_NOSYNC)) ||
+        (o->page_size && !valid_page_size(o->page_size)))
+        return store_error(STORE_MISUSE, "store_open: bad arguments (page size %u)", o->page_size);
+    store_db *db = xcalloc(1, sizeof *db);
+    db->path = xstrdup(path);
+    size_t plen = strlen(path);
+    db->wal_path = xmalloc(plen + 5);
+    memcpy(db->wal_path, path, plen);
+    memcpy(db->wal_path + plen, "-wal", 5);
+    db->flags = o->flags;
+    db->autockpt = o->autocheckpoint ? o->autocheckpoint : DEFAULT_AUTOCKPT;
+    pthread_mutex_init(&db->mu, NULL);
+    pthread_mutex_init(&db->writer_mu, NULL);
+    pthread_mutex_init(&db->sync_mu, NULL);
+    pthread_cond_init(&db->load_cv, NULL);
+    pthread_cond_init(&db->sync_cv, NULL);
+    int rdonly = (o->flags & STORE_RDONLY) != 0, created = 0;
+    uint64_t size = 0;
+    uint32_t commit_pages;
+    int rc = vfs_open(path, rdonly ? VFS_RDONLY : ((o->flags & STORE_CREATE) ? VFS_CREATE : 0),
+                      &db->dbf, &created);
+    if (rc == STORE_OK) rc = vfs_lock(db->dbf, !rdonly);
+    if (rc == STORE_OK) rc = vfs_size(db->dbf, &size);
+    if (rc == STORE_OK && size == 0) {
+        if (rdonly || !(o->flags & STORE_CREATE))
+            rc = store_error(STORE_NOTADB, "%s: empty file, not a Larder store", path);
+        else
+            rc = create_file(db, o->page_size ? o->page_size : STORE_DEFAULT_PAGE_SIZE);
+    }
+    if (rc == STORE_OK) rc = read_header(db);
+    if (rc == STORE_OK)
+        rc = wal_open(&db->wal, db->wal_path, rdonly, db->page_size, !!(o->flags & STORE_NOSYNC));
+    if (rc == STORE_OK) rc = wal_recover(&db->wal, &commit_pages);
+    if (rc != STORE_OK) goto fail;
+    db->written_end = db->durable_end = db->wal.n;
+    size_t cache = o->cache_size ? o->cache_size : DEFAULT_CACHE;
+    db->cache_pages = cache / db->page_size;
+    if (db->cache_pages < MIN_CACHE_PAGES) db->cache_pages = MIN_CACHE_PAGES;
+    db->nbuckets = 256;
+    db->buckets = xcalloc(db->nbuckets, sizeof *db->buckets);
+    if (!rdonly) {
+        if (db->wal.n > 0 && (rc = store_checkpoint(db)) != STORE_OK) goto fail;
+        if ((rc = init_trees(db)) != STORE_OK) goto fail;
+    }
+    (void)created;
+    *dbp = db;
+    return STORE_OK;
+fail:
+    db_free(db);
+    return rc;
+}
+
+int store_close(store_db *db) {
+    if (!db) return STORE_OK;
+    assert(db->nreaders == 0);
+    int rc = STORE_OK;
+    if (!(db->flags & STORE_RDONLY) && !db->poisoned) {
+        pthread_mutex_lock(&db->writer_mu);
+        rc = checkpoint_locked(db);
+        /* Everything is in the main file (and synced): the log can go. */
+        if (rc == STORE_OK && db->wal.n == 0 && db->backfill == 0) unlink(db->wal_path);
+        pthread_mutex_unlock(&db->writer_mu);
+    }
+    db_free(db);
+    return rc;
+}
+
+uint32_t store_page_size(const store_db *db) {
+    return db->page_size;
+}
+
+void store_get_stats(store_db *db, store_stats *st) {
+    memset(st, 0, sizeof *st);
+    st->cache_hits = atomic_load(&db->st_hits);
+    st->cache_misses = atomic_load(&db->st_misses);
+    st->frames_written = atomic_load(&db->st_frames);
+    st->commits = atomic_load(&db->st_commits);
+    st->syncs = atomic_load(&db->st_syncs);
+    st->checkpoints = atomic_load(&db->st_ckpts);
+    pthread_mutex_lock(&db->mu);
+    st->wal_frames = db->wal.n;
+    st->cache_pages = db->nslots;
+    pthread_mutex_unlock(&db->mu);
+    store_txn *txn;
+    if (store_begin(db, STORE_TXN_READ, &txn) == STORE_OK) {
+        pager_hdr_get(txn, HDR_OFF_PAGECOUNT, &st->page_count);
+        pager_hdr_get(txn, HDR_OFF_FREECOUNT, &st->free_pages);
+        store_abort(txn);
+    }
+}
