@@ -530,6 +530,14 @@ int pager_free(store_txn *txn, uint32_t pgno) {
     if (rc == STORE_OK) rc = pager_hdr_get(txn, HDR_OFF_FREECOUNT, &count);
     if (rc != STORE_OK) return pager_fail(txn, rc);
     assert(pgno >= 2 && pgno <= txn->page_count);
+    if (txn->nsp > 0 && !txn->replaying) {
+        /* Keep the page's content for the savepoint now: once free, the page
+         * may be reused and its (spilled) frame overwritten. */
+        page *d;
+        if ((rc = pager_get(txn, pgno, &d)) != STORE_OK) return pager_fail(txn, rc);
+        journal(txn, d, 0);
+        pager_put(d);
+    }
     if (trunk) {
         if ((rc = pager_get(txn, trunk, &tp)) != STORE_OK) goto fail;
         uint32_t n = get32(tp->data + 4);
@@ -947,9 +955,10 @@ static int sp_apply(store_txn *txn, const sp_entry *e) {
         drop_dirty(txn, e->pgno);
         return STORE_OK;
     }
+    /* Overwrite without reading: the page may exist nowhere but in the
+     * journal (allocated, then freed, in this transaction). */
     page *p;
-    int rc = pager_get(txn, e->pgno, &p);
-    if (rc == STORE_OK) rc = pager_write(txn, &p);
+    int rc = new_page(txn, e->pgno, &p);
     if (rc == STORE_OK) {
         memcpy(p->data, e->data, txn->db->page_size);
         p->checked = 0;
