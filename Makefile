@@ -116,6 +116,16 @@ $(B)/tests/crash/%: $(B)/obj/tests/crash/%.o $(LIB_SQL)
 
 tests-build: all $(UNIT_BINS) $(INTEG_BINS) $(SQLT_BINS)
 
+# ---- the store's benchmark and long crash run (issue 4) ------------------------
+$(B)/bench-store: mk/bench-store.c $(LIB_SQL)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB_SQL) $(TOOL_LIBS) -lsqlite3
+
+bench-store: $(B)/bench-store
+	$(B)/bench-store
+
+crash: tests-build
+	STORE_CRASH_KILLS=2000 $(B)/tests/crash/test_store_crash
+
 # ---- run / test / bench ---------------------------------------------------
 run: deps-run all
 	$(SERVER_BIN) conf/larder.conf

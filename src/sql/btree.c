@@ -200,10 +200,9 @@ static void node_init(uint8_t *d, uint32_t usable, int type) {
     put16(d + 4, (uint16_t)usable);
 }
 
+static uint32_t cell_size_fast(const uint8_t *d, uint32_t usable, int i);
 static int cell_size_at(const uint8_t *d, uint32_t usable, int i) {
-    bt_cell c;
-    bt_parse(d, usable, i, &c);
-    return (int)c.size;
+    return (int)cell_size_fast(d, usable, i);
 }
 
 /* Pack the cells to the end of the page, removing fragmentation. */
@@ -840,96 +839,276 @@ static size_t separator_len(const uint8_t *a, size_t alen, const uint8_t *b, siz
 static int insert_cell(store_cursor *cur, int level, int idx, const uint8_t *cell,
                        uint32_t len, int *split);
 
-/* Split the node at `level` while inserting cell at idx; then post the
- * separator to the parent. */
-static int split_node(store_cursor *cur, int level, int idx, const uint8_t *cell, uint32_t len,
-                      int *split) {
-    store_txn *txn = cur->txn;
-    uint32_t usable = txn->db->usable;
-    uint8_t *d = cur->pg[level]->data;
-    int leaf = d[0] == PT_LEAF, n = bt_ncells(d);
-    int rc = STORE_OK;
-    *split = 1;
-    /* All cells, in order, copied to scratch (the node is rebuilt in place). */
-    cellref *c = xmalloc(sizeof *c * (size_t)(n + 1));
-    uint8_t *tmp = txn->scratch, *t = tmp;
+/* Choose part boundaries for cells c[0..n) so that each of `parts` pages
+ * gets about the same bytes, none is empty and none exceeds cap. k[i] is the
+ * first cell of part i + 1. Returns 0, or -1 if no such split exists. */
+static int choose_parts(const cellref *c, int n, int parts, uint32_t cap, int *k) {
     uint32_t total = 0;
-    for (int i = 0, j = 0; i <= n; i++) {
-        if (i == idx) {
-            c[i].p = cell;
-            c[i].len = len;
-        } else {
-            bt_cell bc;
-            bt_parse(d, usable, j, &bc);
-            memcpy(t, d + get16(d + NODE_HDR + 2 * j), bc.size);
-            c[i].p = t;
-            c[i].len = bc.size;
-            t += bc.size;
-            j++;
-        }
-        total += c[i].len + 2;
+    for (int i = 0; i < n; i++) total += c[i].len + 2;
+    if (n < parts || total > cap * (uint32_t)parts) return -1;
+    uint32_t acc = 0;
+    int at = 0;
+    for (int p = 1; p < parts; p++) {
+        uint32_t goal = (uint32_t)((uint64_t)total * (uint32_t)p / (uint32_t)parts);
+        while (at < n - (parts - p) && acc + (c[at].len + 2) / 2 <= goal) acc += c[at++].len + 2;
+        if (at <= (p > 1 ? k[p - 2] : 0)) acc += c[at++].len + 2; /* never empty */
+        k[p - 1] = at;
     }
-    uint32_t right_child = get32(d + 8);
-    int append = idx == n && on_right_edge(cur, level);
-    page *rp = NULL;
-    uint8_t *sep = NULL;
-    size_t seplen;
-    if ((rc = pager_alloc(txn, &rp)) != STORE_OK) goto fail;
-    __atomic_store_n(&rp->checked, 1, __ATOMIC_RELEASE);
-    if (leaf) {
-        int k; /* cells going left */
-        if (append) {
-            k = n;
-        } else {
-            uint32_t acc = 0;
-            for (k = 0; k < n && acc + c[k].len + 2 <= total / 2; k++) acc += c[k].len + 2;
-            if (k == 0) k = 1;
+    /* Repair parts that came out too big by moving boundaries. */
+    for (int iter = 0; iter < 4 * n; iter++) {
+        int ok = 1;
+        for (int p = 0; p < parts; p++) {
+            int from = p ? k[p - 1] : 0, to = p < parts - 1 ? k[p] : n;
+            uint32_t sz = 0;
+            for (int i = from; i < to; i++) sz += c[i].len + 2;
+            if (sz <= cap) continue;
+            ok = 0;
+            if (p < parts - 1 && to - from > 1) k[p]--;           /* give the last cell right */
+            else if (p > 0 && to - from > 1) k[p - 1]++;          /* or the first cell left */
+            else return -1;
         }
+        if (ok) return 0;
+    }
+    return -1;
+}
+
+/* Size of cell i of a sane node, without the bounds checks of parse_at. */
+static uint32_t cell_size_fast(const uint8_t *d, uint32_t usable, int i) {
+    const uint8_t *p = d + get16(d + NODE_HDR + 2 * i), *q = p;
+    uint32_t kl = 0, vl = 0;
+    int sh = 0;
+    if (d[0] != PT_LEAF) q += 4;
+    do kl |= (uint32_t)(*q & 0x7F) << sh, sh += 7; while (*q++ & 0x80);
+    if (d[0] != PT_LEAF) return (uint32_t)(q - p) + kl;
+    sh = 0;
+    do vl |= (uint32_t)(*q & 0x7F) << sh, sh += 7; while (*q++ & 0x80);
+    uint32_t h = (uint32_t)(q - p);
+    if (h + kl + vl <= bt_max_local(usable)) return h + kl + vl;
+    return h + kl + bt_leaf_local(usable, kl, vl) + 4;
+}
+
+/* Copy the cells of node d into t (stable memory) as refs, inserting extra
+ * cells at index at (n_extra of them). Returns the number of refs. */
+static int gather(const uint8_t *d, uint32_t usable, cellref *c, uint8_t **t, int at,
+                  const cellref *extra, int n_extra) {
+    int n = bt_ncells(d), m = 0;
+    for (int i = 0; i <= n; i++) {
+        if (i == at)
+            for (int e = 0; e < n_extra; e++) c[m++] = extra[e];
+        if (i == n) break;
+        uint32_t sz = cell_size_fast(d, usable, i);
+        memcpy(*t, d + get16(d + NODE_HDR + 2 * i), sz);
+        c[m].p = *t;
+        c[m++].len = sz;
+        *t += sz;
+    }
+    return m;
+}
+
+static void make_icell(uint8_t *out, uint32_t *len, uint32_t child, const uint8_t *k, size_t kl) {
+    put32(out, child);
+    *len = 4 + (uint32_t)varint_put(out + 4, kl);
+    memcpy(out + *len, k, kl);
+    *len += (uint32_t)kl;
+}
+
+/* Post (left, sep) into the parent of `level` where the pointer to left was;
+ * that pointer now leads to right_pgno. */
+static int post_separator(store_cursor *cur, int level, uint32_t left, uint32_t right_pgno,
+                          const uint8_t *sep, size_t seplen) {
+    store_txn *txn = cur->txn;
+    int pl = level - 1, pidx = cur->idx[pl], dummy;
+    int rc = pager_write(txn, &cur->pg[pl]);
+    if (rc != STORE_OK) return rc;
+    set_child(cur->pg[pl]->data, txn->db->usable, pidx, right_pgno);
+    uint8_t *ic = xmalloc(seplen + 16);
+    uint32_t ilen;
+    make_icell(ic, &ilen, left, sep, seplen);
+    rc = insert_cell(cur, pl, pidx, ic, ilen, &dummy);
+    xfree(ic);
+    return rc;
+}
+
+/* Make the node at `level` hold exactly cells c[0..n) (stable memory, not
+ * the node itself) and, for an interior node, rightmost child `right`;
+ * split in two when they do not fit, posting the separator upwards. append:
+ * the caller is appending at the tree's right edge (keep the left page full). */
+static int node_replace(store_cursor *cur, int level, cellref *c, int n, uint32_t right,
+                        int append) {
+    store_txn *txn = cur->txn;
+    uint32_t usable = txn->db->usable, cap = usable - NODE_HDR;
+    int type = cur->pg[level]->data[0], leaf = type == PT_LEAF;
+    uint32_t total = 0;
+    for (int i = 0; i < n; i++) total += c[i].len + 2;
+    int rc = pager_write(txn, &cur->pg[level]);
+    if (rc != STORE_OK) return rc;
+    if (total <= cap) {
+        node_build(cur->pg[level]->data, usable, type, right, c, n);
+        return STORE_OK;
+    }
+    if (level == 0) {
+        if ((rc = deepen_root(cur)) != STORE_OK) return rc;
+        level = 1;
+    }
+    int k;
+    if (append) {
+        k = leaf ? n - 1 : n - 2;
+    } else if (choose_parts(c, n, 2, cap, &k) < 0) {
+        return store_error(STORE_CORRUPT, "%s: cells do not fit in two pages", txn->db->path);
+    } else if (!leaf && k == n - 1) {
+        k--; /* the promoted cell must leave a cell on the right */
+    }
+    page *rp;
+    if ((rc = pager_alloc(txn, &rp)) != STORE_OK) return rc;
+    __atomic_store_n(&rp->checked, 1, __ATOMIC_RELEASE);
+    uint8_t *d = cur->pg[level]->data, *sep;
+    size_t seplen;
+    if (leaf) {
         node_build(d, usable, PT_LEAF, 0, c, k);
-        node_build(rp->data, usable, PT_LEAF, 0, c + k, n + 1 - k);
+        node_build(rp->data, usable, PT_LEAF, 0, c + k, n - k);
         uint32_t al, bl;
         const uint8_t *a = cell_key(d, 1, k - 1, &al), *b = cell_key(rp->data, 1, 0, &bl);
         seplen = separator_len(a, al, b, bl);
         sep = (uint8_t *)xmemdup(b, seplen);
     } else {
-        int m; /* promoted cell */
-        if (append) {
-            m = n - 1;
-        } else {
-            uint32_t acc = 0;
-            for (m = 0; m < n - 1 && acc + c[m].len + 2 <= total / 2; m++) acc += c[m].len + 2;
-            if (m == 0) m = 1;
-        }
-        uint32_t mchild = get32(c[m].p);
-        const uint8_t *kp = c[m].p + 4;
+        /* Cell k moves up: its child becomes the left node's rightmost. */
         uint32_t kl = 0;
+        const uint8_t *kp = c[k].p + 4;
         int vn = varint_get(kp, kp + 5, &kl);
         sep = (uint8_t *)xmemdup(kp + vn, kl);
         seplen = kl;
-        node_build(rp->data, usable, PT_INTERIOR, right_child, c + m + 1, n - m);
-        node_build(d, usable, PT_INTERIOR, mchild, c, m);
+        node_build(rp->data, usable, PT_INTERIOR, right, c + k + 1, n - k - 1);
+        node_build(d, usable, PT_INTERIOR, get32(c[k].p), c, k);
     }
-    /* Post (left, sep) to the parent; the pointer that led here now leads
-     * to the right half. */
-    uint32_t left_pgno = cur->pg[level]->pgno, right_pgno = rp->pgno;
+    uint32_t left = cur->pg[level]->pgno, rpg = rp->pgno;
     pager_put(rp);
-    rp = NULL;
-    int pl = level - 1, pidx = cur->idx[pl];
-    if ((rc = pager_write(txn, &cur->pg[pl])) != STORE_OK) goto fail;
-    set_child(cur->pg[pl]->data, usable, pidx, right_pgno);
-    uint8_t icell[16 + 1024];
-    uint8_t *ic = seplen + 8 <= sizeof icell ? icell : xmalloc(seplen + 8);
-    put32(ic, left_pgno);
-    uint32_t ilen = 4 + (uint32_t)varint_put(ic + 4, seplen);
-    memcpy(ic + ilen, sep, seplen);
-    ilen += (uint32_t)seplen;
-    int dummy;
-    rc = insert_cell(cur, pl, pidx, ic, ilen, &dummy);
-    if (ic != icell) xfree(ic);
-fail:
-    pager_put(rp);
+    rc = post_separator(cur, level, left, rpg, sep, seplen);
     xfree(sep);
+    return rc;
+}
+
+/* Split the node at `level` while inserting cell at idx. */
+static int split_node(store_cursor *cur, int level, int idx, const uint8_t *cell, uint32_t len) {
+    store_txn *txn = cur->txn;
+    uint8_t *d = cur->pg[level]->data, *t = txn->scratch;
+    int n = bt_ncells(d);
+    cellref *c = xmalloc(sizeof *c * (size_t)(n + 1));
+    cellref extra = {cell, len};
+    int m = gather(d, txn->db->usable, c, &t, idx, &extra, 1);
+    int append = idx == n && on_right_edge(cur, level);
+    int rc = node_replace(cur, level, c, m, get32(d + 8), append);
     xfree(c);
+    return rc;
+}
+
+/* A full leaf and its sibling (B*-tree style): if their cells and the new one
+ * fit in two pages with some room, share them out evenly; otherwise spread
+ * them over three pages. Random inserts then fill pages to ~85% instead of the
+ * ~70% of plain halving splits. *done = 0 when the leaf has no sibling. */
+static int balance_leaf(store_cursor *cur, int level, int idx, const uint8_t *cell,
+                        uint32_t len, int *done) {
+    store_txn *txn = cur->txn;
+    uint32_t usable = txn->db->usable, cap = usable - NODE_HDR;
+    int pl = level - 1, i = cur->idx[pl], pn = bt_ncells(cur->pg[pl]->data);
+    *done = 0;
+    if (pn == 0) return STORE_OK;
+    page *sib = NULL, *np = NULL, *other = NULL;
+    cellref *c = NULL;
+    int right = i < pn; /* the sibling with more room; right if only one */
+    int rc = get_node(txn, bt_child(cur->pg[pl]->data, usable, right ? i + 1 : i - 1), &sib);
+    if (rc != STORE_OK) return rc;
+    if (right && i > 0 && node_free(sib->data) < cap / 4 &&
+        get_node(txn, bt_child(cur->pg[pl]->data, usable, i - 1), &other) == STORE_OK) {
+        if (node_free(other->data) > node_free(sib->data)) {
+            page *x = sib;
+            sib = other;
+            other = x;
+            right = 0;
+        }
+        pager_put(other);
+    }
+    int j = right ? i : i - 1; /* separator between the two */
+    if (sib->data[0] != PT_LEAF) goto out;
+    if ((rc = pager_write(txn, &sib)) != STORE_OK) goto out;
+    page *L = cur->pg[level];
+    uint8_t *ad = right ? L->data : sib->data, *bd = right ? sib->data : L->data;
+    int an = bt_ncells(ad), bn = bt_ncells(bd);
+    c = xmalloc(sizeof *c * (size_t)(an + bn + 1));
+    uint8_t *t = txn->scratch;
+    cellref extra = {cell, len};
+    int n = gather(ad, usable, c, &t, right ? idx : an + 1, right ? &extra : NULL, right ? 1 : 0);
+    n += gather(bd, usable, c + n, &t, right ? bn + 1 : idx, right ? NULL : &extra, right ? 0 : 1);
+    uint32_t total = 0;
+    for (int x = 0; x < n; x++) total += c[x].len + 2;
+    int parts = total + cap / 64 <= 2 * cap ? 2 : 3, k[2];
+    if (choose_parts(c, n, parts, cap, k) < 0) goto out; /* fall back to a plain split */
+    uint8_t *pages[3];
+    pages[0] = ad;
+    pages[parts - 1] = bd;
+    if (parts == 3) {
+        if ((rc = pager_alloc(txn, &np)) != STORE_OK) goto out;
+        __atomic_store_n(&np->checked, 1, __ATOMIC_RELEASE);
+        pages[1] = np->data;
+    }
+    for (int p = 0; p < parts; p++) {
+        int from = p ? k[p - 1] : 0, to = p < parts - 1 ? k[p] : n;
+        node_build(pages[p], usable, PT_LEAF, 0, c + from, to - from);
+    }
+    /* New separators between the parts, as parent cells. */
+    uint32_t kids[3] = {right ? L->pgno : sib->pgno, np ? np->pgno : 0, 0};
+    uint8_t *ic = xmalloc(2 * (bt_max_key(usable) + 16)), *icp = ic;
+    cellref pc[2];
+    for (int p = 0; p + 1 < parts; p++) {
+        uint32_t al, bl;
+        const uint8_t *a = cell_key(pages[p], 1, bt_ncells(pages[p]) - 1, &al);
+        const uint8_t *b = cell_key(pages[p + 1], 1, 0, &bl);
+        make_icell(icp, &pc[p].len, kids[p], b, separator_len(a, al, b, bl));
+        pc[p].p = icp;
+        icp += pc[p].len;
+    }
+    xfree(c);
+    c = NULL;
+    pager_put(np);
+    np = NULL;
+    cur->idx[pl] = j;
+    while (cur->depth > level) pager_put(cur->pg[--cur->depth]);
+    *done = 1;
+    if (parts == 2) {
+        /* One separator changes: drop the old, insert the new. */
+        int dummy;
+        if ((rc = pager_write(txn, &cur->pg[pl])) == STORE_OK) {
+            node_drop(cur->pg[pl]->data, usable, j);
+            rc = insert_cell(cur, pl, j, pc[0].p, pc[0].len, &dummy);
+        }
+        xfree(ic);
+        goto out;
+    }
+    /* Parent: cell j (left, old separator) becomes the two new cells. */
+    uint8_t *pd = cur->pg[pl]->data;
+    int ppn = bt_ncells(pd);
+    cellref *cp = xmalloc(sizeof *cp * (size_t)(ppn + 2));
+    t = txn->scratch;
+    int m = 0;
+    for (int x = 0; x < ppn; x++) {
+        if (x == j) {
+            cp[m++] = pc[0];
+            if (parts == 3) cp[m++] = pc[1];
+            continue;
+        }
+        bt_cell bc;
+        bt_parse(pd, usable, x, &bc);
+        memcpy(t, pd + get16(pd + NODE_HDR + 2 * x), bc.size);
+        cp[m].p = t;
+        cp[m++].len = bc.size;
+        t += bc.size;
+    }
+    rc = node_replace(cur, pl, cp, m, get32(pd + 8), 0);
+    xfree(cp);
+    xfree(ic);
+out:
+    xfree(c);
+    pager_put(np);
+    pager_put(sib);
     return rc;
 }
 
@@ -942,18 +1121,18 @@ static int insert_cell(store_cursor *cur, int level, int idx, const uint8_t *cel
     int rc = pager_write(txn, &cur->pg[level]);
     if (rc != STORE_OK) return rc;
     *split = 0;
-    if (node_insert(cur->pg[level]->data, usable, idx, cell, len, txn->scratch + 2 * txn->db->page_size))
+    if (node_insert(cur->pg[level]->data, usable, idx, cell, len,
+                    txn->scratch + 2 * txn->db->page_size))
         return STORE_OK;
-    if (level == 0) {
-        /* The cell may point into the root page's scratch copy: keep it. */
-        if ((rc = deepen_root(cur)) != STORE_OK) return rc;
-        level = 1;
-    }
-    /* The cell being inserted may live in scratch (a separator): copy it. */
-    uint8_t *own = (uint8_t *)xmemdup(cell, len);
-    rc = split_node(cur, level, idx, own, len, split);
-    xfree(own);
     *split = 1;
+    /* The cell may live in scratch (a separator): copy it. */
+    uint8_t *own = (uint8_t *)xmemdup(cell, len);
+    int done = 0;
+    const uint8_t *d = cur->pg[level]->data;
+    if (level > 0 && d[0] == PT_LEAF && !(idx == bt_ncells(d) && on_right_edge(cur, level)))
+        rc = balance_leaf(cur, level, idx, own, len, &done);
+    if (rc == STORE_OK && !done) rc = split_node(cur, level, idx, own, len);
+    xfree(own);
     return rc;
 }
 
