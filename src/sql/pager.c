@@ -44,7 +44,7 @@
 #define DEFAULT_CACHE (8u << 20)
 #define MIN_CACHE_PAGES 32
 #define DEFAULT_AUTOCKPT 1000u
-#define WAL_TRUNCATE_BYTES (64ull << 20)
+#define WAL_RESERVE_MAX 1024u /* frames kept written in the log file */
 
 /* ---- header helpers ------------------------------------------------------ */
 
@@ -655,6 +655,10 @@ static void reset_log(store_db *db) {
     db->written_end = db->durable_end = db->backfill = 0;
 }
 
+static uint32_t wal_reserve_frames(const store_db *db) {
+    return db->autockpt < WAL_RESERVE_MAX ? db->autockpt + 16 : WAL_RESERVE_MAX + 16;
+}
+
 /* Copy what can be copied; restart the log if everything was. The caller
  * holds writer_mu. */
 static int checkpoint_locked(store_db *db) {
@@ -710,9 +714,10 @@ static int checkpoint_locked(store_db *db) {
     pthread_mutex_unlock(&db->mu);
     atomic_fetch_add(&db->st_ckpts, 1);
     if (did_reset && db->wal.f) {
-        uint64_t size;
-        if (vfs_size(db->wal.f, &size) == STORE_OK && size > WAL_TRUNCATE_BYTES)
-            rc = vfs_truncate(db->wal.f, 0);
+        /* Give back what a big transaction grew, keep the reserve. */
+        uint64_t size, keep = wal_frames_bytes(&db->wal, wal_reserve_frames(db));
+        if (vfs_size(db->wal.f, &size) == STORE_OK && size > 2 * keep)
+            rc = vfs_truncate(db->wal.f, keep);
     }
 fail:
     xfree(buf);
@@ -1166,6 +1171,7 @@ int store_open(const char *path, const store_options *opts, store_db **dbp) {
     if (!rdonly) {
         if (db->wal.n > 0 && (rc = store_checkpoint(db)) != STORE_OK) goto fail;
         if ((rc = init_trees(db)) != STORE_OK) goto fail;
+        if ((rc = wal_reserve(&db->wal, wal_reserve_frames(db))) != STORE_OK) goto fail;
     }
     (void)created;
     *dbp = db;

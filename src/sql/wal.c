@@ -204,6 +204,26 @@ int wal_open(wal *w, const char *path, int rdonly, uint32_t page_size, int nosyn
     return vfs_open(path, rdonly ? VFS_RDONLY : VFS_CREATE, &w->f, NULL);
 }
 
+uint64_t wal_frames_bytes(const wal *w, uint32_t frames) {
+    return WAL_HDR_SIZE + (uint64_t)frames * (WAL_FRAME_HDR + w->page_size);
+}
+
+int wal_reserve(wal *w, uint32_t frames) {
+    uint64_t size, want = wal_frames_bytes(w, frames);
+    int rc = vfs_size(w->f, &size);
+    if (rc != STORE_OK || size >= want) return rc;
+    const size_t chunk = 1 << 20;
+    uint8_t *zero = xcalloc(1, chunk);
+    while (rc == STORE_OK && size < want) {
+        size_t n = want - size < chunk ? (size_t)(want - size) : chunk;
+        rc = vfs_write(w->f, zero, n, size);
+        size += n;
+    }
+    xfree(zero);
+    if (rc == STORE_OK && !w->nosync) rc = vfs_sync(w->f);
+    return rc;
+}
+
 void wal_close(wal *w) {
     vfs_close(w->f);
     xfree(w->fpg);

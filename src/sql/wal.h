@@ -76,6 +76,12 @@ void wal_index_truncate(wal *w, uint32_t n);
  * before the next frame. Frames of the old generation become invalid. */
 void wal_reset(wal *w);
 
+/* Make the log file at least `frames` frames long, writing zeros (not a
+ * sparse extension): later commits then overwrite written blocks and their
+ * fsync needs no file-size or extent change. I/O. */
+int wal_reserve(wal *w, uint32_t frames);
+uint64_t wal_frames_bytes(const wal *w, uint32_t frames);
+
 /* Iterate the pages in the index: calls fn(arg, pgno, newest frame). */
 void wal_index_foreach(const wal *w, void (*fn)(void *arg, uint32_t pgno, uint32_t frame),
                        void *arg);
