@@ -714,7 +714,9 @@ static int checkpoint_locked(store_db *db) {
     pthread_mutex_unlock(&db->mu);
     atomic_fetch_add(&db->st_ckpts, 1);
     if (did_reset && db->wal.f) {
-        /* Give back what a big transaction grew, keep the reserve. */
+        /* New salts on disk first (invariant 3 of wal.c), then give back what
+         * a big transaction grew, keeping the reserve. */
+        if ((rc = wal_write_header(&db->wal)) != STORE_OK) goto fail;
         uint64_t size, keep = wal_frames_bytes(&db->wal, wal_reserve_frames(db));
         if (vfs_size(db->wal.f, &size) == STORE_OK && size > 2 * keep)
             rc = vfs_truncate(db->wal.f, keep);

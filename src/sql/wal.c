@@ -31,9 +31,10 @@
  *      never a committed frame; so a stale image left in an overwritten frame
  *      by a torn write fails the digest, and the commit with it.
  *   3. After wal_reset the header with the new salts is written and synced
- *      before any frame of the new generation, so that old frames can never be
- *      mistaken for live ones after a crash (the checkpoint has already copied
- *      them, and replaying an old prefix would roll pages back).
+ *      before the file is touched in any other way (truncated, or overwritten
+ *      by frames of the new generation), so that a crash can never leave the
+ *      old header with only a prefix of the old frames: the checkpoint has
+ *      already copied them, and replaying an old prefix would roll pages back.
  *   4. Index: fprev chains go strictly downwards; mval[pgno] is the newest
  *      frame of pgno; every frame 1..n is on exactly one chain.
  */
@@ -234,7 +235,7 @@ void wal_close(wal *w) {
     memset(w, 0, sizeof *w);
 }
 
-static int write_header(wal *w) {
+int wal_write_header(wal *w) {
     uint8_t h[WAL_HDR_SIZE];
     put32(h, WAL_MAGIC);
     put32(h + 4, WAL_VERSION);
@@ -279,7 +280,7 @@ int wal_write(wal *w, wal_out *v, uint32_t cnt, uint32_t base, uint32_t commit_p
     int rc = STORE_OK;
     uint8_t (*hdrs)[WAL_FRAME_HDR] = xmalloc(WAL_FRAME_HDR * (size_t)(cnt ? cnt : 1));
     uint64_t *patched = NULL;
-    if (!w->hdr_ok) rc = write_header(w);
+    if (!w->hdr_ok) rc = wal_write_header(w);
     if (rc != STORE_OK) goto fail;
 
     /* Checksums: every frame but the commit frame first. */

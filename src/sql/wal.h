@@ -72,9 +72,12 @@ void wal_index_add(wal *w, const wal_out *v, uint32_t cnt);
 /* Forget frames above n (a rolled-back transaction's spills). */
 void wal_index_truncate(wal *w, uint32_t n);
 
-/* Start a new generation: new salts, empty index; the header is written
- * before the next frame. Frames of the old generation become invalid. */
+/* Start a new generation: new salts, empty index. Frames of the old
+ * generation become invalid once wal_write_header has put the new salts on
+ * disk; the caller does that before anything else touches the file. */
 void wal_reset(wal *w);
+/* Write (and unless nosync, fsync) the header with the current salts. I/O. */
+int wal_write_header(wal *w);
 
 /* Make the log file at least `frames` frames long, writing zeros (not a
  * sparse extension): later commits then overwrite written blocks and their
