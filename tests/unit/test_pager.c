@@ -171,17 +171,18 @@ TEST(readers_against_writer_threads) {
     CHECK_EQ(store_commit(w), STORE_OK);
     pthread_t th[3];
     for (int i = 0; i < 3; i++) pthread_create(&th[i], NULL, reader_thread, &s);
-    char k[32];
+    char k[200];
+    memset(k, 'r', sizeof k);
     for (long v = 1; v <= 1500 / SCALE && !s.bad; v++) {
         CHECK_EQ(store_begin(s.db, STORE_TXN_WRITE, &w), STORE_OK);
         CHECK_EQ(set_all(w, s.tree, 60, v), STORE_OK);
         snprintf(k, sizeof k, "row%06ld", v);
-        CHECK_EQ(store_put(w, s.tree, k, strlen(k), k, 200, 0), STORE_OK);
+        CHECK_EQ(store_put(w, s.tree, k, strlen(k), k, sizeof k, 0), STORE_OK);
         if (v % 7 == 0) { /* a rolled-back transaction in between */
             store_abort(w);
             CHECK_EQ(store_begin(s.db, STORE_TXN_WRITE, &w), STORE_OK);
             CHECK_EQ(set_all(w, s.tree, 60, v), STORE_OK);
-            CHECK_EQ(store_put(w, s.tree, k, strlen(k), k, 200, 0), STORE_OK);
+            CHECK_EQ(store_put(w, s.tree, k, strlen(k), k, sizeof k, 0), STORE_OK);
         }
         CHECK_EQ(store_commit(w), STORE_OK);
     }
@@ -207,7 +208,7 @@ static void *commit_thread(void *arg) {
         store_txn *t;
         snprintf(k, sizeof k, "c%d-%05d", c->id, i);
         if (store_begin(c->db, STORE_TXN_WRITE, &t) != STORE_OK ||
-            store_put(t, c->tree, k, strlen(k), k, 64, 0) != STORE_OK ||
+            store_put(t, c->tree, k, strlen(k), k, sizeof k, 0) != STORE_OK ||
             store_commit(t) != STORE_OK)
             c->fails++;
     }
