@@ -195,10 +195,22 @@ static int flush_dirty(store_txn *txn, uint32_t commit_pages) {
     if (commit_pages && (rc = pager_get(txn, 1, &p1)) != STORE_OK) return rc;
     v = xmalloc(sizeof *v * (m->count + 1));
     pv = xmalloc(sizeof *pv * (m->count + 1));
-    for (uint32_t i = 0; i < m->cap; i++) {
+    /* A spill writes half of the dirty pages: first those not used since the
+     * last spill (second chance), then others. The hot half stays dirty and
+     * is not rewritten at every spill. */
+    uint32_t target = commit_pages ? UINT32_MAX : (m->count + 1) / 2, cold = 0;
+    if (!commit_pages)
+        for (uint32_t i = 0; i < m->cap; i++)
+            if (m->keys[i] && !((page *)m->vals[i])->ref) cold++;
+    for (uint32_t i = 0; i < m->cap && n < target; i++) {
         page *p = m->vals[i];
         if (!m->keys[i]) continue;
         if (!commit_pages && atomic_load(&p->pin)) continue;
+        if (!commit_pages && p->ref) {
+            p->ref = 0;
+            if (cold >= target) continue; /* enough cold pages: keep this one */
+            cold++;
+        }
         if (p->pgno > txn->page_count) continue; /* cut off by a savepoint rollback */
         uint32_t f = wal_find(w, p->pgno, UINT32_MAX);
         v[n].pgno = p->pgno;
@@ -314,6 +326,7 @@ int pager_get(store_txn *txn, uint32_t pgno, page **out) {
         page *d = u32map_get(&txn->dirty, pgno);
         if (d) {
             pin(d);
+            d->ref = 1;
             *out = d;
             return STORE_OK;
         }
@@ -404,6 +417,7 @@ int pager_write(store_txn *txn, page **pgp) {
         np->dirty = 1;
         np->state = SLOT_READY;
         np->sp_gen = 0;
+        np->ref = 1;
         np->checked = p->checked;
         atomic_store(&np->pin, 1);
         pthread_mutex_unlock(&db->mu);
