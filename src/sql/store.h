@@ -36,7 +36,13 @@
  * only once it is durable.
  *
  * Savepoints nest inside a write transaction; rolling back to one undoes the
- * changes made since, for statement-level rollback.
+ * changes made since, for statement-level rollback. A savepoint keeps in
+ * memory a copy of each page first changed after it opened, until it is
+ * released or the transaction ends.
+ *
+ * A write transaction larger than the page cache writes ("spills") dirty
+ * pages to the log before it commits; they stay invisible to everyone else
+ * and are discarded if it rolls back.
  *
  * Threads and processes
  * ---------------------
@@ -65,8 +71,22 @@
  * If an fsync of the log fails, the outcome of the commits it covered is in
  * doubt (the kernel may have dropped the dirty pages): those commits return
  * STORE_IOERR, and the handle refuses further write transactions with
- * STORE_IOERR until it is closed and reopened. Recovery at the next open then
- * finds each in-doubt transaction either whole or absent, never in part.
+ * STORE_IOERR until it is closed and reopened. The same holds when writing a
+ * commit's frames fails with an I/O error other than a full disk. Recovery at
+ * the next open then finds each in-doubt transaction either whole or absent,
+ * never in part. A commit that fails with STORE_FULL is definitely absent and
+ * the handle stays usable.
+ *
+ * How it works (details in pager.c, wal.c, btree.c)
+ * -------------------------------------------------
+ * Commits append page images ("frames") to the log; the main file changes
+ * only at checkpoints, which copy the newest committed frames back and then
+ * restart the log. A reader remembers the last frame of the last durable
+ * commit when it began (its mark) and reads every page from the newest frame
+ * at or below the mark, else from the main file; checkpoints never copy past
+ * the oldest reader's mark. So readers never block the writer or each other
+ * and always see a consistent snapshot. A long-lived reader keeps the log
+ * from restarting (it grows) until it ends.
  *
  * Ownership
  * ---------
@@ -112,7 +132,9 @@ typedef enum store_rc {
 const char *store_strerror(int rc);
 
 /* The calling thread's detailed message for the last error a store function
- * returned to it; "" if none. Valid until the thread's next store call. */
+ * returned to it; "" if none. The text lives in thread-local storage: valid
+ * until the thread's next store call. Messages of STORE_NOTFOUND and
+ * STORE_EXISTS are not always set (they are answers, not failures). */
 const char *store_errmsg(void);
 
 /* ---- limits ------------------------------------------------------------- */
@@ -162,8 +184,10 @@ typedef struct store_options {
 int store_open(const char *path, const store_options *opts, store_db **dbp);
 
 /* Checkpoint what it can, release the file locks and free the handle.
- * Every transaction must have ended. Returns the checkpoint's error, if any
- * (the handle is freed regardless; the data stays safe in the log). */
+ * Every transaction must have ended (asserted). After a complete checkpoint
+ * the log file is removed, so a cleanly closed database is one file. Returns
+ * the checkpoint's error, if any (the handle is freed regardless; the data
+ * stays safe in the log). */
 int store_close(store_db *db);
 
 /* Copy committed log frames back into the main file now. Frames still needed
