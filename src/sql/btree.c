@@ -1534,27 +1534,21 @@ static int dir_parse(const void *v, size_t n, store_tree_info *info) {
     return STORE_OK;
 }
 
-int btree_init_db(store_txn *txn) {
-    page *d, *c;
-    int rc = pager_alloc(txn, &d);
-    if (rc != STORE_OK) return rc;
-    uint32_t dpg = d->pgno;
-    node_init(d->data, txn->db->usable, PT_LEAF);
-    pager_put(d);
-    if ((rc = pager_alloc(txn, &c)) != STORE_OK) return rc;
-    uint32_t cpg = c->pgno;
-    node_init(c->data, txn->db->usable, PT_LEAF);
-    pager_put(c);
-    if (dpg != DIR_ROOT || cpg != STORE_CATALOG)
-        return store_error(STORE_CORRUPT, "%s: new database has pages in use", txn->db->path);
-    rc = pager_hdr_put(txn, HDR_OFF_DIRROOT, dpg);
-    if (rc == STORE_OK) rc = pager_hdr_put(txn, HDR_OFF_CATROOT, cpg);
+void btree_format_new(uint8_t *dir_page, uint8_t *cat_page, uint32_t usable) {
     store_tree_info info = {STORE_TREE_OTHER, 0, 0, 0};
-    uint8_t k[4], v[13];
-    dir_key(k, cpg);
+    uint8_t cell[32], k[4], v[13], tmp[1];
+    node_init(cat_page, usable, PT_LEAF);
+    node_init(dir_page, usable, PT_LEAF);
+    dir_key(k, STORE_CATALOG);
     dir_val(v, &info);
-    if (rc == STORE_OK) rc = store_put(txn, DIR_ROOT, k, 4, v, 13, 0);
-    return rc;
+    uint8_t *p = cell;
+    p += varint_put(p, sizeof k);
+    p += varint_put(p, sizeof v);
+    memcpy(p, k, sizeof k);
+    memcpy(p + sizeof k, v, sizeof v);
+    int ok = node_insert(dir_page, usable, 0, cell, (uint32_t)(p - cell) + 17, tmp);
+    assert(ok);
+    (void)ok;
 }
 
 int store_tree_create(store_txn *txn, const store_tree_info *info, store_tree *tree) {

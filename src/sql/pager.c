@@ -38,6 +38,9 @@
 #include "sql/store_int.h"
 #include "util/mem.h"
 #include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -1062,19 +1065,53 @@ int store_meta_set(store_txn *txn, int slot, uint64_t value) {
 
 /* ---- open / close ------------------------------------------------------------------- */
 
-static int create_file(store_db *db, uint32_t ps) {
-    uint8_t *b = xcalloc(1, ps);
+/* The first three pages of a new database: the header, the directory
+ * (listing the catalog) and the empty catalog, each sealed. */
+static uint8_t *new_image(uint32_t ps) {
+    uint8_t *b = xcalloc(3, ps);
     memcpy(b, HDR_MAGIC, 12);
     put32(b + HDR_OFF_VERSION, HDR_VERSION);
     put32(b + HDR_OFF_PAGESIZE, ps);
-    put32(b + HDR_OFF_PAGECOUNT, 1);
-    seal_page(b, ps, 1);
-    /* A log left from an earlier file of this name must not be replayed here. */
-    unlink(db->wal_path);
-    int rc = vfs_write(db->dbf, b, ps, 0);
-    if (rc == STORE_OK && !(db->flags & STORE_NOSYNC)) rc = vfs_sync(db->dbf);
-    if (rc == STORE_OK && !(db->flags & STORE_NOSYNC)) rc = vfs_sync_dir(db->path);
+    put32(b + HDR_OFF_PAGECOUNT, 3);
+    put32(b + HDR_OFF_DIRROOT, DIR_ROOT);
+    put32(b + HDR_OFF_CATROOT, STORE_CATALOG);
+    btree_format_new(b + ps, b + 2 * (size_t)ps, ps - PAGE_TRAILER);
+    for (uint32_t i = 0; i < 3; i++) seal_page(b + (size_t)i * ps, ps, i + 1);
+    return b;
+}
+
+static int write_image(vfs_file *f, uint32_t ps, int nosync) {
+    uint8_t *b = new_image(ps);
+    int rc = vfs_truncate(f, 0);
+    if (rc == STORE_OK) rc = vfs_write(f, b, 3 * (size_t)ps, 0);
+    if (rc == STORE_OK && !nosync) rc = vfs_sync(f);
     xfree(b);
+    return rc;
+}
+
+/* Create path atomically: the image goes to a private temporary file that is
+ * renamed into place, so a crash leaves either no database or a whole one. */
+static int create_new(store_db *db, uint32_t ps) {
+    int nosync = (db->flags & STORE_NOSYNC) != 0;
+    size_t n = strlen(db->path) + 32;
+    char *tmp = xmalloc(n);
+    snprintf(tmp, n, "%s-tmp.%d", db->path, (int)getpid());
+    vfs_file *f;
+    int rc = vfs_open(tmp, VFS_CREATE, &f, NULL);
+    if (rc != STORE_OK) goto out;
+    rc = write_image(f, ps, nosync);
+    vfs_close(f);
+    /* A log left from an earlier file of this name must not be replayed here. */
+    if (rc == STORE_OK && unlink(db->wal_path) != 0 && errno != ENOENT)
+        rc = store_error(STORE_IOERR, "%s: cannot remove a stale log: %s", db->wal_path,
+                         strerror(errno));
+    if (rc == STORE_OK && renameat2(AT_FDCWD, tmp, AT_FDCWD, db->path, RENAME_NOREPLACE) != 0 &&
+        errno != EEXIST) /* EEXIST: another process created it first; use theirs */
+        rc = store_error(STORE_CANTOPEN, "%s: cannot create: %s", db->path, strerror(errno));
+    unlink(tmp);
+    if (rc == STORE_OK && !nosync) rc = vfs_sync_dir(db->path);
+out:
+    xfree(tmp);
     return rc;
 }
 
@@ -1104,20 +1141,6 @@ static int read_header(store_db *db) {
     db->page_size = ps;
     db->usable = ps - PAGE_TRAILER;
     return STORE_OK;
-}
-
-static int init_trees(store_db *db) {
-    store_txn *txn;
-    uint32_t root;
-    int rc = store_begin(db, STORE_TXN_WRITE, &txn);
-    if (rc != STORE_OK) return rc;
-    rc = pager_hdr_get(txn, HDR_OFF_DIRROOT, &root);
-    if (rc == STORE_OK && root == 0) rc = btree_init_db(txn);
-    if (rc != STORE_OK) {
-        store_abort(txn);
-        return rc;
-    }
-    return store_commit(txn);
 }
 
 static void db_free(store_db *db) {
@@ -1160,18 +1183,23 @@ int store_open(const char *path, const store_options *opts, store_db **dbp) {
     pthread_mutex_init(&db->sync_mu, NULL);
     pthread_cond_init(&db->load_cv, NULL);
     pthread_cond_init(&db->sync_cv, NULL);
-    int rdonly = (o->flags & STORE_RDONLY) != 0, created = 0;
+    int rdonly = (o->flags & STORE_RDONLY) != 0, create = !rdonly && (o->flags & STORE_CREATE);
+    uint32_t ps = o->page_size ? o->page_size : STORE_DEFAULT_PAGE_SIZE;
     uint64_t size = 0;
     uint32_t commit_pages;
-    int rc = vfs_open(path, rdonly ? VFS_RDONLY : ((o->flags & STORE_CREATE) ? VFS_CREATE : 0),
-                      &db->dbf, &created);
+    int rc = STORE_OK;
+    if (create && access(path, F_OK) != 0 && errno == ENOENT) rc = create_new(db, ps);
+    if (rc == STORE_OK) rc = vfs_open(path, rdonly ? VFS_RDONLY : 0, &db->dbf, NULL);
     if (rc == STORE_OK) rc = vfs_lock(db->dbf, !rdonly);
     if (rc == STORE_OK) rc = vfs_size(db->dbf, &size);
     if (rc == STORE_OK && size == 0) {
-        if (rdonly || !(o->flags & STORE_CREATE))
+        /* An empty file (made by someone else): format it in place. */
+        if (!create)
             rc = store_error(STORE_NOTADB, "%s: empty file, not a Larder store", path);
+        else if (unlink(db->wal_path) != 0 && errno != ENOENT)
+            rc = store_error(STORE_IOERR, "%s: cannot remove a stale log", db->wal_path);
         else
-            rc = create_file(db, o->page_size ? o->page_size : STORE_DEFAULT_PAGE_SIZE);
+            rc = write_image(db->dbf, ps, !!(o->flags & STORE_NOSYNC));
     }
     if (rc == STORE_OK) rc = read_header(db);
     if (rc == STORE_OK)
@@ -1186,10 +1214,8 @@ int store_open(const char *path, const store_options *opts, store_db **dbp) {
     db->buckets = xcalloc(db->nbuckets, sizeof *db->buckets);
     if (!rdonly) {
         if (db->wal.n > 0 && (rc = store_checkpoint(db)) != STORE_OK) goto fail;
-        if ((rc = init_trees(db)) != STORE_OK) goto fail;
         if ((rc = wal_reserve(&db->wal, wal_reserve_frames(db))) != STORE_OK) goto fail;
     }
-    (void)created;
     *dbp = db;
     return STORE_OK;
 fail:

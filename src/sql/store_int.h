@@ -219,6 +219,7 @@ int pager_fail(store_txn *txn, int rc);
 /* btree.c */
 void btree_cursors_save(store_txn *txn, store_tree tree, struct store_cursor *except);
 void btree_cursors_free(store_txn *txn);
-int btree_init_db(store_txn *txn); /* create directory and catalog in a new file */
+/* The directory (listing the catalog) and the empty catalog of a new file. */
+void btree_format_new(uint8_t *dir_page, uint8_t *cat_page, uint32_t usable);
 
 #endif
