@@ -1001,48 +1001,114 @@ static int split_node(store_cursor *cur, int level, int idx, const uint8_t *cell
     return rc;
 }
 
-/* A full leaf and its sibling (B*-tree style): if their cells and the new one
- * fit in two pages with some room, share them out evenly; otherwise spread
- * them over three pages. Random inserts then fill pages to ~85% instead of the
- * ~70% of plain halving splits. *done = 0 when the leaf has no sibling. */
-static int balance_leaf(store_cursor *cur, int level, int idx, const uint8_t *cell,
-                        uint32_t len, int *done) {
+/* The leaf sibling of the node at `level` with more free room: the right
+ * one, unless the left one has more room while the right one is nearly
+ * full. *right tells which; NULL (STORE_OK) if there is none. */
+static int pick_sibling(store_cursor *cur, int level, page **sibp, int *right) {
     store_txn *txn = cur->txn;
     uint32_t usable = txn->db->usable, cap = usable - NODE_HDR;
-    int pl = level - 1, i = cur->idx[pl], pn = bt_ncells(cur->pg[pl]->data);
-    *done = 0;
+    const uint8_t *pd = cur->pg[level - 1]->data;
+    int i = cur->idx[level - 1], pn = bt_ncells(pd);
+    page *sib, *other;
+    *sibp = NULL;
+    *right = i < pn;
     if (pn == 0) return STORE_OK;
-    page *sib = NULL, *np = NULL, *other = NULL;
-    cellref *c = NULL;
-    int right = i < pn; /* the sibling with more room; right if only one */
-    int rc = get_node(txn, bt_child(cur->pg[pl]->data, usable, right ? i + 1 : i - 1), &sib);
+    int rc = get_node(txn, bt_child(pd, usable, *right ? i + 1 : i - 1), &sib);
     if (rc != STORE_OK) return rc;
-    if (right && i > 0 && node_free(sib->data) < cap / 4 &&
-        get_node(txn, bt_child(cur->pg[pl]->data, usable, i - 1), &other) == STORE_OK) {
+    if (*right && i > 0 && node_free(sib->data) < cap / 4 &&
+        get_node(txn, bt_child(pd, usable, i - 1), &other) == STORE_OK) {
         if (node_free(other->data) > node_free(sib->data)) {
             page *x = sib;
             sib = other;
             other = x;
-            right = 0;
+            *right = 0;
         }
         pager_put(other);
     }
-    int j = right ? i : i - 1; /* separator between the two */
-    if (sib->data[0] != PT_LEAF) goto out;
+    if (sib->data[0] != PT_LEAF) {
+        pager_put(sib);
+        return STORE_OK;
+    }
+    *sibp = sib;
+    return STORE_OK;
+}
+
+/* Parent cell j (left child, old separator) becomes the cells pc[0..n). */
+static int replace_separator(store_cursor *cur, int pl, int j, const cellref *pc, int n) {
+    store_txn *txn = cur->txn;
+    uint32_t usable = txn->db->usable;
+    int rc, dummy;
+    if (n == 1) { /* drop the old, insert the new */
+        if ((rc = pager_write(txn, &cur->pg[pl])) != STORE_OK) return rc;
+        node_drop(cur->pg[pl]->data, usable, j);
+        return insert_cell(cur, pl, j, pc[0].p, pc[0].len, &dummy);
+    }
+    const uint8_t *pd = cur->pg[pl]->data;
+    int ppn = bt_ncells(pd), m = 0;
+    cellref *cp = xmalloc(sizeof *cp * (size_t)(ppn + n));
+    uint8_t *t = txn->scratch;
+    for (int x = 0; x < ppn; x++) {
+        if (x == j) {
+            for (int e = 0; e < n; e++) cp[m++] = pc[e];
+            continue;
+        }
+        uint32_t sz = cell_size_fast(pd, usable, x);
+        memcpy(t, pd + get16(pd + NODE_HDR + 2 * x), sz);
+        cp[m].p = t;
+        cp[m++].len = sz;
+        t += sz;
+    }
+    rc = node_replace(cur, pl, cp, m, get32(pd + 8), 0);
+    xfree(cp);
+    return rc;
+}
+
+/* Lay out cells c[0..n) over `parts` leaves (k: boundaries) and make the
+ * parent cells that separate them in ic (pc[parts - 1]). */
+static void build_parts(uint32_t usable, cellref *c, int n, int parts, const int *k,
+                        uint8_t **pages, const uint32_t *kids, uint8_t *ic, cellref *pc) {
+    for (int p = 0; p < parts; p++) {
+        int from = p ? k[p - 1] : 0, to = p < parts - 1 ? k[p] : n;
+        node_build(pages[p], usable, PT_LEAF, 0, c + from, to - from);
+    }
+    for (int p = 0; p + 1 < parts; p++) {
+        uint32_t al, bl;
+        const uint8_t *a = cell_key(pages[p], 1, bt_ncells(pages[p]) - 1, &al);
+        const uint8_t *b = cell_key(pages[p + 1], 1, 0, &bl);
+        make_icell(ic, &pc[p].len, kids[p], b, separator_len(a, al, b, bl));
+        pc[p].p = ic;
+        ic += pc[p].len;
+    }
+}
+
+/* A full leaf and its sibling (B*-tree style): if their cells and the new one
+ * fit in two pages with a little room, share them out evenly; otherwise
+ * spread them over three pages. Random inserts then fill pages about as
+ * densely as SQLite does, against ~70% for plain halving splits.
+ * *done = 0 when it does not apply (no leaf sibling). */
+static int balance_leaf(store_cursor *cur, int level, int idx, const uint8_t *cell,
+                        uint32_t len, int *done) {
+    store_txn *txn = cur->txn;
+    uint32_t usable = txn->db->usable, cap = usable - NODE_HDR;
+    int pl = level - 1, right, k[2];
+    page *sib = NULL, *np = NULL;
+    cellref *c = NULL, extra = {cell, len}, pc[2];
+    uint8_t *ic = NULL, *pages[3];
+    *done = 0;
+    int rc = pick_sibling(cur, level, &sib, &right);
+    if (rc != STORE_OK || !sib) return rc;
+    int j = right ? cur->idx[pl] : cur->idx[pl] - 1; /* separator between the two */
     if ((rc = pager_write(txn, &sib)) != STORE_OK) goto out;
-    page *L = cur->pg[level];
-    uint8_t *ad = right ? L->data : sib->data, *bd = right ? sib->data : L->data;
+    page *L = cur->pg[level], *A = right ? L : sib;
+    uint8_t *ad = A->data, *bd = right ? sib->data : L->data, *t = txn->scratch;
     int an = bt_ncells(ad), bn = bt_ncells(bd);
     c = xmalloc(sizeof *c * (size_t)(an + bn + 1));
-    uint8_t *t = txn->scratch;
-    cellref extra = {cell, len};
-    int n = gather(ad, usable, c, &t, right ? idx : an + 1, right ? &extra : NULL, right ? 1 : 0);
-    n += gather(bd, usable, c + n, &t, right ? bn + 1 : idx, right ? NULL : &extra, right ? 0 : 1);
+    int n = gather(ad, usable, c, &t, right ? idx : an + 1, &extra, right);
+    n += gather(bd, usable, c + n, &t, right ? bn + 1 : idx, &extra, !right);
     uint32_t total = 0;
     for (int x = 0; x < n; x++) total += c[x].len + 2;
-    int parts = total + cap / 64 <= 2 * cap ? 2 : 3, k[2];
+    int parts = total + cap / 64 <= 2 * cap ? 2 : 3;
     if (choose_parts(c, n, parts, cap, k) < 0) goto out; /* fall back to a plain split */
-    uint8_t *pages[3];
     pages[0] = ad;
     pages[parts - 1] = bd;
     if (parts == 3) {
@@ -1050,62 +1116,15 @@ static int balance_leaf(store_cursor *cur, int level, int idx, const uint8_t *ce
         __atomic_store_n(&np->checked, 1, __ATOMIC_RELEASE);
         pages[1] = np->data;
     }
-    for (int p = 0; p < parts; p++) {
-        int from = p ? k[p - 1] : 0, to = p < parts - 1 ? k[p] : n;
-        node_build(pages[p], usable, PT_LEAF, 0, c + from, to - from);
-    }
-    /* New separators between the parts, as parent cells. */
-    uint32_t kids[3] = {right ? L->pgno : sib->pgno, np ? np->pgno : 0, 0};
-    uint8_t *ic = xmalloc(2 * (bt_max_key(usable) + 16)), *icp = ic;
-    cellref pc[2];
-    for (int p = 0; p + 1 < parts; p++) {
-        uint32_t al, bl;
-        const uint8_t *a = cell_key(pages[p], 1, bt_ncells(pages[p]) - 1, &al);
-        const uint8_t *b = cell_key(pages[p + 1], 1, 0, &bl);
-        make_icell(icp, &pc[p].len, kids[p], b, separator_len(a, al, b, bl));
-        pc[p].p = icp;
-        icp += pc[p].len;
-    }
-    xfree(c);
-    c = NULL;
-    pager_put(np);
-    np = NULL;
+    uint32_t kids[2] = {A->pgno, np ? np->pgno : 0};
+    ic = xmalloc(2 * (bt_max_key(usable) + 16));
+    build_parts(usable, c, n, parts, k, pages, kids, ic, pc);
     cur->idx[pl] = j;
     while (cur->depth > level) pager_put(cur->pg[--cur->depth]);
     *done = 1;
-    if (parts == 2) {
-        /* One separator changes: drop the old, insert the new. */
-        int dummy;
-        if ((rc = pager_write(txn, &cur->pg[pl])) == STORE_OK) {
-            node_drop(cur->pg[pl]->data, usable, j);
-            rc = insert_cell(cur, pl, j, pc[0].p, pc[0].len, &dummy);
-        }
-        xfree(ic);
-        goto out;
-    }
-    /* Parent: cell j (left, old separator) becomes the two new cells. */
-    uint8_t *pd = cur->pg[pl]->data;
-    int ppn = bt_ncells(pd);
-    cellref *cp = xmalloc(sizeof *cp * (size_t)(ppn + 2));
-    t = txn->scratch;
-    int m = 0;
-    for (int x = 0; x < ppn; x++) {
-        if (x == j) {
-            cp[m++] = pc[0];
-            if (parts == 3) cp[m++] = pc[1];
-            continue;
-        }
-        bt_cell bc;
-        bt_parse(pd, usable, x, &bc);
-        memcpy(t, pd + get16(pd + NODE_HDR + 2 * x), bc.size);
-        cp[m].p = t;
-        cp[m++].len = bc.size;
-        t += bc.size;
-    }
-    rc = node_replace(cur, pl, cp, m, get32(pd + 8), 0);
-    xfree(cp);
-    xfree(ic);
+    rc = replace_separator(cur, pl, j, pc, parts - 1);
 out:
+    xfree(ic);
     xfree(c);
     pager_put(np);
     pager_put(sib);
@@ -1142,37 +1161,70 @@ static uint32_t node_used(const uint8_t *d, uint32_t usable) {
     return usable - NODE_HDR - node_free(d);
 }
 
+/* A root left with no cells and one child takes that child's content (the
+ * tree loses a level); the root page keeps its number. */
+static int collapse_root(store_cursor *cur) {
+    store_txn *txn = cur->txn;
+    uint8_t *r = cur->pg[0]->data;
+    int rc = STORE_OK;
+    while (r[0] == PT_INTERIOR && bt_ncells(r) == 0 && rc == STORE_OK) {
+        uint32_t cpg = get32(r + 8);
+        page *c;
+        if ((rc = get_node(txn, cpg, &c)) != STORE_OK) break;
+        if ((rc = pager_write(txn, &cur->pg[0])) == STORE_OK) {
+            r = cur->pg[0]->data;
+            memcpy(r, c->data, txn->db->usable);
+        }
+        pager_put(c);
+        if (rc == STORE_OK) rc = pager_free(txn, cpg);
+    }
+    return rc;
+}
+
+/* The cells of lp, then (interior) the separator sc pulled down with lp's
+ * rightmost child, then the cells of rp, copied to scratch. */
+static int merged_cells(store_txn *txn, const uint8_t *ld, const uint8_t *rd, const bt_cell *sc,
+                        cellref *c) {
+    uint32_t usable = txn->db->usable;
+    uint8_t *t = txn->scratch;
+    int n = 0;
+    for (int side = 0; side < 2; side++) {
+        const uint8_t *sd = side ? rd : ld;
+        if (side == 1 && ld[0] == PT_INTERIOR) {
+            uint32_t len;
+            make_icell(t, &len, get32(ld + 8), sc->key, sc->klen);
+            c[n].p = t;
+            c[n++].len = len;
+            t += len;
+        }
+        for (int i = 0; i < bt_ncells(sd); i++) {
+            uint32_t sz = cell_size_fast(sd, usable, i);
+            memcpy(t, sd + get16(sd + NODE_HDR + 2 * i), sz);
+            c[n].p = t;
+            c[n++].len = sz;
+            t += sz;
+        }
+    }
+    return n;
+}
+
 /* After a deletion made the node at `level` small, merge it with a sibling if
- * both fit in one page, and collapse a root left with a single child. */
+ * both fit in one page (then the parent may in turn be small), and collapse a
+ * root left with a single child. */
 static int rebalance(store_cursor *cur, int level) {
     store_txn *txn = cur->txn;
     uint32_t usable = txn->db->usable;
-    int rc = STORE_OK;
-    if (level == 0) {
-        uint8_t *r = cur->pg[0]->data;
-        while (r[0] == PT_INTERIOR && bt_ncells(r) == 0 && rc == STORE_OK) {
-            uint32_t cpg = get32(r + 8);
-            page *c;
-            if ((rc = get_node(txn, cpg, &c)) != STORE_OK) break;
-            if ((rc = pager_write(txn, &cur->pg[0])) == STORE_OK) {
-                r = cur->pg[0]->data;
-                memcpy(r, c->data, usable);
-            }
-            pager_put(c);
-            if (rc == STORE_OK) rc = pager_free(txn, cpg);
-        }
-        return rc;
-    }
-    uint8_t *d = cur->pg[level]->data;
-    if (node_used(d, usable) >= (usable - NODE_HDR) / 3) return STORE_OK;
-    page *parent = cur->pg[level - 1];
-    int pidx = cur->idx[level - 1], pn = bt_ncells(parent->data);
-    if (pn == 0) return STORE_OK;
+    if (level == 0) return collapse_root(cur);
+    if (node_used(cur->pg[level]->data, usable) >= (usable - NODE_HDR) / 3) return STORE_OK;
+    const uint8_t *pd = cur->pg[level - 1]->data;
+    int pidx = cur->idx[level - 1];
+    if (bt_ncells(pd) == 0) return STORE_OK;
     int j = pidx > 0 ? pidx - 1 : pidx; /* separator between left and right */
     page *lp = NULL, *rp = NULL;
-    uint32_t lpg = bt_child(parent->data, usable, j), rpg = bt_child(parent->data, usable, j + 1);
-    if ((rc = get_node(txn, lpg, &lp)) != STORE_OK) goto done;
-    if ((rc = get_node(txn, rpg, &rp)) != STORE_OK) goto done;
+    uint32_t lpg = bt_child(pd, usable, j), rpg = bt_child(pd, usable, j + 1);
+    int rc = get_node(txn, lpg, &lp);
+    if (rc == STORE_OK) rc = get_node(txn, rpg, &rp);
+    if (rc != STORE_OK) goto done;
     if (lp->data[0] != rp->data[0]) {
         rc = store_error(STORE_CORRUPT, "%s: siblings %u and %u differ in kind", txn->db->path,
                          lpg, rpg);
@@ -1180,52 +1232,27 @@ static int rebalance(store_cursor *cur, int level) {
     }
     int leaf = lp->data[0] == PT_LEAF;
     bt_cell sc;
-    bt_parse(parent->data, usable, j, &sc);
+    bt_parse(pd, usable, j, &sc);
     uint32_t need = node_used(lp->data, usable) + node_used(rp->data, usable);
     if (!leaf) need += 4 + (uint32_t)varint_len(sc.klen) + sc.klen + 2;
     if (need > usable - NODE_HDR) goto done;
-    /* Merge right into left. */
-    int ln = bt_ncells(lp->data), rn = bt_ncells(rp->data);
-    cellref *c = xmalloc(sizeof *c * (size_t)(ln + rn + 1));
-    uint8_t *tmp = txn->scratch, *t = tmp;
-    int n = 0;
-    for (int side = 0; side < 2; side++) {
-        const uint8_t *sd = side ? rp->data : lp->data;
-        if (side == 1 && !leaf) { /* pull the separator down */
-            put32(t, get32(lp->data + 8));
-            uint32_t len = 4 + (uint32_t)varint_put(t + 4, sc.klen);
-            memcpy(t + len, sc.key, sc.klen);
-            len += sc.klen;
-            c[n].p = t;
-            c[n++].len = len;
-            t += len;
-        }
-        for (int i = 0; i < bt_ncells(sd); i++) {
-            bt_cell bc;
-            bt_parse(sd, usable, i, &bc);
-            memcpy(t, sd + get16(sd + NODE_HDR + 2 * i), bc.size);
-            c[n].p = t;
-            c[n++].len = bc.size;
-            t += bc.size;
-        }
-    }
+    /* Merge right into left; the parent loses separator j. */
+    cellref *c = xmalloc(sizeof *c * (size_t)(bt_ncells(lp->data) + bt_ncells(rp->data) + 1));
+    int n = merged_cells(txn, lp->data, rp->data, &sc, c);
     uint32_t right = get32(rp->data + 8);
     rc = pager_write(txn, &lp);
-    if (rc == STORE_OK) node_build(lp->data, usable, leaf ? PT_LEAF : PT_INTERIOR, leaf ? 0 : right, c, n);
+    if (rc == STORE_OK) node_build(lp->data, usable, lp->data[0], leaf ? 0 : right, c, n);
     xfree(c);
     if (rc != STORE_OK) goto done;
-    /* Drop the path below the parent: it is about to change shape. */
-    while (cur->depth > level) pager_put(cur->pg[--cur->depth]);
+    while (cur->depth > level) pager_put(cur->pg[--cur->depth]); /* path below changes */
     pager_put(rp);
     rp = NULL;
     if ((rc = pager_free(txn, rpg)) != STORE_OK) goto done;
     if ((rc = pager_write(txn, &cur->pg[level - 1])) != STORE_OK) goto done;
-    uint8_t *pd = cur->pg[level - 1]->data;
-    set_child(pd, usable, j + 1, lpg);
-    node_drop(pd, usable, j);
+    set_child(cur->pg[level - 1]->data, usable, j + 1, lpg);
+    node_drop(cur->pg[level - 1]->data, usable, j);
     cur->idx[level - 1] = j;
     pager_put(lp);
-    lp = NULL;
     return rebalance(cur, level - 1);
 done:
     pager_put(lp);

@@ -182,61 +182,43 @@ static int cmp_out(const void *a, const void *b) {
     return x->pgno < y->pgno ? -1 : x->pgno > y->pgno;
 }
 
-/* Write dirty pages to the log and make them clean cached versions. With
- * commit_pages != 0 this is the commit; otherwise a spill of unpinned pages. */
-static int flush_dirty(store_txn *txn, uint32_t commit_pages) {
-    store_db *db = txn->db;
-    wal *w = &db->wal;
+/* The dirty pages to write, into v: every one for a commit; for a spill,
+ * half of the unpinned ones, first those not used since the last spill
+ * (second chance), so the hot half stays dirty and is not rewritten at every
+ * spill. Returns how many. */
+static uint32_t collect_dirty(store_txn *txn, int commit, wal_out *v) {
     u32map *m = &txn->dirty;
-    page *p1 = NULL;
-    wal_out *v = NULL;
-    page **pv = NULL;
-    uint32_t n = 0;
-    int rc = STORE_OK;
-    /* Pin page 1 first: loading it may spill, which must not happen while
-     * the list below is being built. */
-    if (commit_pages && (rc = pager_get(txn, 1, &p1)) != STORE_OK) return rc;
-    v = xmalloc(sizeof *v * (m->count + 1));
-    pv = xmalloc(sizeof *pv * (m->count + 1));
-    /* A spill writes half of the dirty pages: first those not used since the
-     * last spill (second chance), then others. The hot half stays dirty and
-     * is not rewritten at every spill. */
-    uint32_t target = commit_pages ? UINT32_MAX : (m->count + 1) / 2, cold = 0;
-    if (!commit_pages)
+    uint32_t target = commit ? UINT32_MAX : (m->count + 1) / 2, cold = 0, n = 0;
+    if (!commit)
         for (uint32_t i = 0; i < m->cap; i++)
             if (m->keys[i] && !((page *)m->vals[i])->ref) cold++;
     for (uint32_t i = 0; i < m->cap && n < target; i++) {
         page *p = m->vals[i];
         if (!m->keys[i]) continue;
-        if (!commit_pages && atomic_load(&p->pin)) continue;
-        if (!commit_pages && p->ref) {
+        if (!commit && atomic_load(&p->pin)) continue;
+        if (!commit && p->ref) {
             p->ref = 0;
             if (cold >= target) continue; /* enough cold pages: keep this one */
             cold++;
         }
         if (p->pgno > txn->page_count) continue; /* cut off by a savepoint rollback */
-        uint32_t f = wal_find(w, p->pgno, UINT32_MAX);
+        uint32_t f = wal_find(&txn->db->wal, p->pgno, UINT32_MAX);
         v[n].pgno = p->pgno;
-        v[n].frame = f > txn->base ? f : 0;
+        v[n].frame = f > txn->base ? f : 0; /* overwrite our own spill, else append */
         v[n].data = p->data;
         n++;
     }
-    if (n == 0 && !commit_pages) goto done;
-    qsort(v, n, sizeof *v, cmp_out);
-    if (commit_pages && (n == 0 || v[n - 1].frame != 0)) {
-        /* The commit frame must be a new frame: append page 1 once more. */
-        v[n].pgno = 1;
-        v[n].frame = 0;
-        v[n].data = p1->data;
-        n++;
-    }
-    for (uint32_t i = 0; i < n; i++) pv[i] = u32map_get(m, v[i].pgno);
-    rc = wal_write(w, v, n, txn->base, commit_pages);
-    if (rc != STORE_OK) goto done;
-    atomic_fetch_add(&db->st_frames, n);
+    return n;
+}
 
+/* After wal_write: index the frames, and turn the written dirty pages into
+ * clean cached versions. A commit also frees what stays dirty (pages beyond
+ * the database) and publishes its end. */
+static void install_flushed(store_txn *txn, const wal_out *v, page **pv, uint32_t n, int commit) {
+    store_db *db = txn->db;
+    u32map *m = &txn->dirty;
     pthread_mutex_lock(&db->mu);
-    wal_index_add(w, v, n);
+    wal_index_add(&db->wal, v, n);
     for (uint32_t i = 0; i < n; i++) {
         page *p = pv[i];
         if (!p || !p->dirty) continue; /* page 1 appended from the shared cache */
@@ -250,9 +232,7 @@ static int flush_dirty(store_txn *txn, uint32_t commit_pages) {
         p->state = SLOT_READY;
         hash_insert(db, p);
     }
-    if (commit_pages) {
-        /* Dirty pages left over lie beyond the database (cut off by a
-         * savepoint rollback): their slots become free. */
+    if (commit) {
         for (uint32_t i = 0; i < m->cap; i++) {
             page *p = m->vals[i];
             if (!m->keys[i]) continue;
@@ -260,9 +240,39 @@ static int flush_dirty(store_txn *txn, uint32_t commit_pages) {
             p->state = SLOT_FREE;
             atomic_store(&p->pin, 0);
         }
-        db->written_end = w->n;
+        db->written_end = db->wal.n;
     }
     pthread_mutex_unlock(&db->mu);
+}
+
+/* Write dirty pages to the log and make them clean cached versions. With
+ * commit_pages != 0 this is the commit (all pages, the last frame marked);
+ * otherwise a spill. */
+static int flush_dirty(store_txn *txn, uint32_t commit_pages) {
+    store_db *db = txn->db;
+    u32map *m = &txn->dirty;
+    page *p1 = NULL;
+    int rc = STORE_OK;
+    /* Pin page 1 first: loading it may spill, which must not happen while
+     * the list below is being built. */
+    if (commit_pages && (rc = pager_get(txn, 1, &p1)) != STORE_OK) return rc;
+    wal_out *v = xmalloc(sizeof *v * (m->count + 1));
+    page **pv = xmalloc(sizeof *pv * (m->count + 1));
+    uint32_t n = collect_dirty(txn, commit_pages != 0, v);
+    if (n == 0 && !commit_pages) goto done;
+    qsort(v, n, sizeof *v, cmp_out);
+    if (commit_pages && (n == 0 || v[n - 1].frame != 0)) {
+        /* The commit frame must be a new frame: append page 1 once more. */
+        v[n].pgno = 1;
+        v[n].frame = 0;
+        v[n].data = p1->data;
+        n++;
+    }
+    for (uint32_t i = 0; i < n; i++) pv[i] = u32map_get(m, v[i].pgno);
+    rc = wal_write(&db->wal, v, n, txn->base, commit_pages);
+    if (rc != STORE_OK) goto done;
+    atomic_fetch_add(&db->st_frames, n);
+    install_flushed(txn, v, pv, n, commit_pages != 0);
 done:
     pager_put(p1);
     xfree(v);
@@ -318,6 +328,49 @@ static void journal(store_txn *txn, page *p, int was_free) {
 
 /* ---- page access ------------------------------------------------------------ */
 
+/* Load version `frame` of pgno into slot p (SLOT_LOADING, pinned by us,
+ * hashed); called and returning with db->mu held, which it drops for I/O.
+ * On error the slot is freed and unpinned. */
+static int load_slot(store_db *db, page *p, uint32_t pgno, uint32_t frame) {
+    p->pgno = pgno;
+    p->frame = frame;
+    p->state = SLOT_LOADING;
+    p->load_rc = 0;
+    p->ref = 1;
+    p->sp_gen = 0;
+    p->checked = 0;
+    atomic_store(&p->pin, 1);
+    hash_insert(db, p);
+    pthread_mutex_unlock(&db->mu);
+    int rc = frame ? wal_read_page(&db->wal, frame, p->data) : db_read_page(db, pgno, p->data);
+    pthread_mutex_lock(&db->mu);
+    if (rc != STORE_OK) {
+        if (p->in_hash) hash_remove(db, p);
+        p->state = SLOT_FREE;
+        p->load_rc = rc;
+        pager_put(p);
+    } else {
+        p->state = SLOT_READY;
+    }
+    pthread_cond_broadcast(&db->load_cv);
+    return rc;
+}
+
+/* Pin a cached version found in the hash (waiting while another thread
+ * loads it). Called with db->mu held. */
+static int pin_cached(store_db *db, page *p, uint32_t pgno) {
+    pin(p);
+    p->ref = 1;
+    while (p->state == SLOT_LOADING) pthread_cond_wait(&db->load_cv, &db->mu);
+    if (p->state != SLOT_READY || p->pgno != pgno) {
+        int rc = p->load_rc ? p->load_rc : STORE_IOERR;
+        pager_put(p);
+        return store_error(rc, "%s: page %u could not be read", db->path, pgno);
+    }
+    atomic_fetch_add_explicit(&db->st_hits, 1, memory_order_relaxed);
+    return STORE_OK;
+}
+
 int pager_get(store_txn *txn, uint32_t pgno, page **out) {
     store_db *db = txn->db;
     *out = NULL;
@@ -334,62 +387,31 @@ int pager_get(store_txn *txn, uint32_t pgno, page **out) {
             return STORE_OK;
         }
     }
-    int spilled = 0;
+    int spilled = 0, rc;
     pthread_mutex_lock(&db->mu);
     for (;;) {
         uint32_t f = wal_find(&db->wal, pgno, txn->mark);
         page *p = hash_find(db, pgno, f);
         if (p) {
-            pin(p);
-            p->ref = 1;
-            while (p->state == SLOT_LOADING) pthread_cond_wait(&db->load_cv, &db->mu);
-            if (p->state != SLOT_READY || p->pgno != pgno) {
-                int rc = p->load_rc ? p->load_rc : STORE_IOERR;
-                pager_put(p);
-                pthread_mutex_unlock(&db->mu);
-                return store_error(rc, "%s: page %u could not be read", db->path, pgno);
-            }
-            pthread_mutex_unlock(&db->mu);
-            atomic_fetch_add_explicit(&db->st_hits, 1, memory_order_relaxed);
-            *out = p;
-            return STORE_OK;
+            rc = pin_cached(db, p, pgno);
+            if (rc == STORE_OK) *out = p;
+            break;
         }
         p = cache_grab(db, !txn->write || spilled);
-        if (!p) {
+        if (!p) { /* the writer's dirty pages fill the cache */
             pthread_mutex_unlock(&db->mu);
-            int rc = spill(txn);
-            if (rc != STORE_OK) return rc;
+            if ((rc = spill(txn)) != STORE_OK) return rc;
             spilled = 1;
             pthread_mutex_lock(&db->mu);
             continue; /* the lookup may differ now: retry */
         }
         atomic_fetch_add_explicit(&db->st_misses, 1, memory_order_relaxed);
-        p->pgno = pgno;
-        p->frame = f;
-        p->state = SLOT_LOADING;
-        p->load_rc = 0;
-        p->ref = 1;
-        p->sp_gen = 0;
-        p->checked = 0;
-        atomic_store(&p->pin, 1);
-        hash_insert(db, p);
-        pthread_mutex_unlock(&db->mu);
-        int rc = f ? wal_read_page(&db->wal, f, p->data) : db_read_page(db, pgno, p->data);
-        pthread_mutex_lock(&db->mu);
-        if (rc != STORE_OK) {
-            if (p->in_hash) hash_remove(db, p);
-            p->state = SLOT_FREE;
-            p->load_rc = rc;
-            pager_put(p);
-            p = NULL;
-        } else {
-            p->state = SLOT_READY;
-        }
-        pthread_cond_broadcast(&db->load_cv);
-        pthread_mutex_unlock(&db->mu);
-        *out = p;
-        return rc;
+        rc = load_slot(db, p, pgno, f);
+        if (rc == STORE_OK) *out = p;
+        break;
     }
+    pthread_mutex_unlock(&db->mu);
+    return rc;
 }
 
 int pager_write(store_txn *txn, page **pgp) {
