@@ -124,7 +124,7 @@ bench-store: $(B)/bench-store
 	$(B)/bench-store
 
 crash: tests-build
-	STORE_CRASH_KILLS=2000 $(B)/tests/crash/test_store_crash
+	STORE_CRASH_KILLS=2000 LARDER_BUILD=$(CURDIR)/$(B) $(B)/tests/crash/test_store_crash
 
 # ---- run / test / bench ---------------------------------------------------
 run: deps-run all

@@ -175,6 +175,8 @@ static void run_store(double *t, long long *size) {
     size[0] = file_size(path);
     size[1] = file_size(wal);
     CK(store_close(db));
+    unlink(path);
+    unlink(wal);
     keyenc_free(&kb);
     if (sum == 42) printf(" ");
 }
@@ -302,6 +304,8 @@ static void run_sqlite(double *t, long long *size) {
     sqlite3_finalize(scan);
     sqlite3_finalize(upd);
     sqlite3_close(db);
+    unlink(path);
+    unlink(wal);
     if (sum == 42) printf(" ");
 }
 
