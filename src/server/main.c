@@ -1,6 +1,129 @@
-/* larder-server entry point (placeholder until the server core lands). */
+/* larder-server entry point: arguments, configuration, start, loop, exit.
+ *
+ *   larder-server [config-file] [--directive value ...]
+ *
+ * As with redis-server, command-line directives are applied after the file
+ * (so they override it), and "-" as the file name reads the config from stdin. */
+#include "server/server.h"
+#include "util/mem.h"
 #include <stdio.h>
-int main(void) {
-    puts("larder-server");
-    return 0;
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+extern void server_preinit(void);
+extern int server_init(char **err);
+extern void server_run(void);
+extern void server_shutdown(void);
+extern const char *server_listen_summary(char *buf, size_t size);
+extern int persist_start(char **err);
+
+static void usage(void) {
+    fprintf(stderr,
+            "Usage: larder-server [/path/to/larder.conf] [options]\n"
+            "       larder-server - (read config from stdin)\n"
+            "       larder-server -v or --version\n"
+            "       larder-server -h or --help\n\n"
+            "Examples:\n"
+            "       larder-server conf/larder.conf\n"
+            "       larder-server conf/larder.conf --port 7777\n"
+            "       larder-server --port 7777 --maxmemory 100mb\n");
+}
+
+/* Quotes a command-line value for a config line when needed. */
+static void append_arg(sbuf *b, const char *v) {
+    if (*v && !strpbrk(v, " \t\"'\\\r\n")) {
+        sbuf_puts(b, v);
+        return;
+    }
+    sbuf_append_repr(b, v, strlen(v));
+}
+
+static char *read_all(FILE *f) {
+    sbuf b = SBUF_INIT;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), f)) > 0) sbuf_append(&b, buf, n);
+    return sbuf_take(&b, NULL);
+}
+
+static int load_config(int argc, char **argv) {
+    sbuf text = SBUF_INIT;
+    int j = 1;
+    if (argc >= 2 && argv[1][0] != '-' ) {
+        server.configfile = realpath(argv[1], NULL);
+        if (!server.configfile) {
+            fprintf(stderr, "Fatal error, can't open config file '%s': No such file or directory\n", argv[1]);
+            return ERR;
+        }
+        FILE *f = fopen(argv[1], "r");
+        if (!f) {
+            fprintf(stderr, "Fatal error, can't open config file '%s'\n", argv[1]);
+            return ERR;
+        }
+        char *all = read_all(f);
+        fclose(f);
+        sbuf_puts(&text, all);
+        sbuf_puts(&text, "\n");
+        free(all);
+        j = 2;
+    } else if (argc >= 2 && !strcmp(argv[1], "-")) {
+        char *all = read_all(stdin);
+        sbuf_puts(&text, all);
+        sbuf_puts(&text, "\n");
+        free(all);
+        j = 2;
+    }
+    for (; j < argc; j++) {
+        const char *a = argv[j];
+        if (a[0] == '-' && a[1] == '-' && a[2]) {
+            if (text.len && text.p[text.len - 1] != '\n') sbuf_puts(&text, "\n");
+            sbuf_puts(&text, a + 2);
+        } else {
+            sbuf_puts(&text, " ");
+            append_arg(&text, a);
+        }
+    }
+    sbuf_puts(&text, "\n");
+    char *err = NULL;
+    int rc = config_load_string(text.p, server.configfile ? server.configfile : "(command line)", &err);
+    if (rc != OK) {
+        fprintf(stderr, "%s\n", err);
+        xfree(err);
+    }
+    sbuf_free(&text);
+    return rc;
+}
+
+int main(int argc, char **argv) {
+    if (argc == 2 && (!strcmp(argv[1], "-v") || !strcmp(argv[1], "--version"))) {
+        printf("Larder server v=%s (Redis %s compatible)\n", LARDER_OWN_VERSION, LARDER_VERSION);
+        return 0;
+    }
+    if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+        usage();
+        return 0;
+    }
+    server_preinit();
+    server.executable = realpath(argv[0], NULL);
+    server.exec_argv = argv;
+    if (load_config(argc, argv) != OK) return 1;
+    char *err = NULL;
+    if (server_init(&err) != OK) {
+        server_log(LL_WARNING, "%s", err);
+        fprintf(stderr, "larder: %s\n", err);
+        return 1;
+    }
+    server_log(LL_NOTICE, "Larder %s (Redis %s compatible) starting, pid=%d, port=%d",
+               LARDER_OWN_VERSION, LARDER_VERSION, (int)getpid(), server.port);
+    if (persist_start(&err) != OK) {
+        server_log(LL_WARNING, "%s", err);
+        fprintf(stderr, "larder: %s\n", err);
+        return 1;
+    }
+    char what[64];
+    server_log(LL_NOTICE, "Ready to accept connections %s", server_listen_summary(what, sizeof(what)));
+    server_run();
+    server_shutdown();
+    return server.shutdown_exit_code;
 }

@@ -1,0 +1,93 @@
+/* commands/commands.h — every command handler, one block per family file,
+ * plus the few helpers that families share. The table that names them is
+ * src/server/cmdtable.c. */
+#ifndef LARDER_COMMANDS_H
+#define LARDER_COMMANDS_H
+#include "server/server.h"
+
+/* ---- shared helpers ---------------------------------------------------------- */
+
+/* An expire argument (relative or absolute, s or ms) to absolute unix ms;
+ * replies "invalid expire time in '<cmd>' command" itself. */
+int expire_arg_or_reply(client *c, const resp_arg *a, int unit, int absolute, int64_t *out);
+/* Sets key to a string value as SET does (expire < 0: none; keepttl keeps the
+ * old one) and signals the write. Does not notify or reply. */
+kobj *set_string_key(client *c, const resp_arg *key, const char *val, size_t vlen, int64_t expire,
+                     int keepttl);
+/* Deletes a key as DEL does (signal + "del" event). Returns 1 if it existed. */
+int delete_key_notify(client *c, db *d, const char *key, size_t len);
+/* Appends a string value reply (bulk). */
+static inline void reply_string_value(client *c, const kobj *o) { reply_bulk(c, kobj_val(o), o->vlen); }
+/* Is the client allowed to block now (not in MULTI, not a script)? */
+int client_can_block(const client *c);
+int blocked_is_reprocessing(void);
+
+/* SCAN-family helpers (keys.c): cursor and COUNT/MATCH/TYPE options. */
+typedef struct scan_opts {
+    long long count;
+    const char *pat;
+    size_t patlen;
+    int use_pattern;
+    const resp_arg *type;
+} scan_opts;
+int scan_cursor_or_reply(client *c, const resp_arg *a, uint64_t *cursor);
+int scan_options_or_reply(client *c, int first, int allow_type, scan_opts *o);
+int scan_matches(const scan_opts *o, const char *s, size_t len);
+
+/* ---- connection.c ---------------------------------------------------------- */
+command_fn ping_command, echo_command, select_command, quit_command, reset_command, hello_command,
+    auth_command, client_command, client_id_command, client_setname_command,
+    client_getname_command, client_list_command, client_info_command, client_kill_command,
+    client_setinfo_command, client_no_evict_command, client_pause_command,
+    client_unpause_command, client_reply_command, client_unblock_command, client_help_command,
+    client_no_touch_command, client_tracking_command, client_caching_command,
+    client_getredir_command, client_trackinginfo_command;
+
+/* ---- server_cmds.c --------------------------------------------------------- */
+command_fn dbsize_command, flushdb_command, flushall_command, time_command, lastsave_command,
+    swapdb_command, info_command, shutdown_command, save_command, bgsave_command,
+    bgrewriteaof_command, wait_command, readonly_command, readwrite_command, lolwut_command,
+    monitor_command, role_command, command_command, command_count_command,
+    command_info_command, command_docs_command, command_list_command,
+    command_getkeys_command, command_getkeysandflags_command, command_help_command,
+    config_get_command, config_set_command, config_resetstat_command, config_rewrite_command,
+    config_help_command, memory_usage_command, memory_stats_command, memory_doctor_command,
+    memory_malloc_stats_command, memory_purge_command, memory_help_command,
+    object_encoding_command, object_freq_command, object_idletime_command,
+    object_refcount_command, object_help_command, debug_command, function_flush_command,
+    function_list_command, function_stats_command, function_help_command,
+    slowlog_get_command, slowlog_len_command, slowlog_reset_command, slowlog_help_command,
+    latency_command;
+
+/* ---- strings.c ----------------------------------------------------------------- */
+command_fn set_command, setnx_command, setex_command, psetex_command, get_command, getdel_command,
+    getex_command, getset_command, mget_command, mset_command, msetnx_command, incr_command,
+    decr_command, incrby_command, decrby_command, incrbyfloat_command, append_command,
+    strlen_command, getrange_command, setrange_command, lcs_command;
+
+/* ---- bitops.c ------------------------------------------------------------------- */
+command_fn setbit_command, getbit_command, bitcount_command, bitpos_command, bitop_command,
+    bitfield_command, bitfield_ro_command;
+
+/* ---- keys.c --------------------------------------------------------------------- */
+command_fn del_command, unlink_command, exists_command, type_command, keys_command, scan_command,
+    rename_command, renamenx_command, randomkey_command, touch_command, copy_command,
+    move_command, dump_command, restore_command, expire_command, pexpire_command,
+    expireat_command, pexpireat_command, ttl_command, pttl_command, expiretime_command,
+    pexpiretime_command, persist_command;
+
+/* ---- sort.c --------------------------------------------------------------------- */
+command_fn sort_command, sort_ro_command;
+
+/* ---- multi.c --------------------------------------------------------------------- */
+command_fn multi_command, exec_command, discard_command, watch_command, unwatch_command;
+
+/* ---- pubsub.c (issue 3) ---------------------------------------------------------- */
+command_fn publish_command, subscribe_command, unsubscribe_command, psubscribe_command,
+    punsubscribe_command, pubsub_channels_command, pubsub_numsub_command,
+    pubsub_numpat_command, pubsub_help_command, ssubscribe_command, sunsubscribe_command,
+    spublish_command, pubsub_shardchannels_command, pubsub_shardnumsub_command;
+
+/* getkeys functions for commands with keys at computed positions */
+command_getkeys_fn getkeys_sort, getkeys_numkeys_at1, getkeys_numkeys_at2, getkeys_lcs;
+#endif

@@ -1,0 +1,391 @@
+/* commands/server_cmds — server administration: DBSIZE FLUSHDB FLUSHALL TIME
+ * LASTSAVE SWAPDB INFO SHUTDOWN WAIT ROLE, CONFIG *, MEMORY *, OBJECT *,
+ * SLOWLOG *, LATENCY, FUNCTION FLUSH/LIST/STATS and DEBUG. */
+#include "commands/commands.h"
+#include "util/clock.h"
+#include "util/mem.h"
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+extern void server_prepare_shutdown(int nosave);
+extern void pause_end(void);
+extern size_t client_query_buffer_bytes(void);
+
+void dbsize_command(client *c) { reply_int(c, (long long)db_size(c->db)); }
+
+static int flush_flags_or_reply(client *c) {
+    if (c->argc == 1) return OK;
+    if (c->argc == 2 && (arg_is(&c->argv[1], "sync") || arg_is(&c->argv[1], "async"))) return OK;
+    reply_error(c, ERR_SYNTAX);
+    return ERR;
+}
+
+void flushdb_command(client *c) {
+    if (flush_flags_or_reply(c) != OK) return;
+    server.dirty += (long long)db_size(c->db);
+    server_flush_db(c->db->id);
+    reply_ok(c);
+    xmem_purge();
+}
+
+void flushall_command(client *c) {
+    if (flush_flags_or_reply(c) != OK) return;
+    for (int i = 0; i < server.databases; i++) server.dirty += (long long)db_size(&server.dbs[i]);
+    server_flush_db(-1);
+    server.dirty++;
+    reply_ok(c);
+    xmem_purge();
+}
+
+void time_command(client *c) {
+    int64_t us = clock_ustime();
+    reply_array(c, 2);
+    reply_bulk_ll(c, us / 1000000);
+    reply_bulk_ll(c, us % 1000000);
+}
+
+void lastsave_command(client *c) { reply_int(c, server.lastsave / 1000); }
+
+void swapdb_command(client *c) {
+    long long a, b;
+    if (arg_long_range_or_reply(c, &c->argv[1], INT_MIN, INT_MAX, &a, "ERR invalid first DB index") != OK) return;
+    if (arg_long_range_or_reply(c, &c->argv[2], INT_MIN, INT_MAX, &b, "ERR invalid second DB index") != OK) return;
+    if (a < 0 || a >= server.databases || b < 0 || b >= server.databases) {
+        reply_error(c, "ERR DB index is out of range");
+        return;
+    }
+    if (a != b) {
+        kv_now_ms = server.mstime;
+        watch_touch_all_keys_in_db((int)a, (int)b);
+        db_swap_contents(&server.dbs[a], &server.dbs[b]);
+        extern void tracking_invalidate_all(void);
+        tracking_invalidate_all();
+        /* clients blocked on keys of either db may now be served */
+        for (int k = 0; k < 2; k++) {
+            db *d = &server.dbs[k ? b : a];
+            if (!d->blocking_keys) continue;
+            dict_iter it;
+            dict_iter_init(&it, d->blocking_keys);
+            void *w;
+            sbuf keys = SBUF_INIT;
+            size_t *lens = NULL, n = 0;
+            while ((w = dict_iter_next(&it))) {
+                size_t len;
+                const char *key = d->blocking_keys->type->entry_key(w, &len);
+                sbuf_append(&keys, key, len);
+                lens = xrealloc(lens, sizeof(size_t) * (n + 1));
+                lens[n++] = len;
+            }
+            dict_iter_done(&it);
+            size_t off = 0;
+            for (size_t i = 0; i < n; i++) {
+                if (db_find(d, keys.p + off, lens[i])) signal_key_as_ready(d, keys.p + off, lens[i]);
+                off += lens[i];
+            }
+            sbuf_free(&keys);
+            xfree(lens);
+        }
+    }
+    server.dirty++;
+    reply_ok(c);
+}
+
+void info_command(client *c) {
+    sbuf b = SBUF_INIT;
+    info_build(&b, c->argc - 1, c->argv + 1);
+    reply_verbatim(c, b.p ? b.p : "", b.len, "txt");
+    sbuf_free(&b);
+}
+
+void shutdown_command(client *c) {
+    int abort = 0;
+    for (int j = 1; j < c->argc; j++) {
+        const resp_arg *a = &c->argv[j];
+        if (arg_is(a, "nosave") || arg_is(a, "save") || arg_is(a, "now") || arg_is(a, "force")) {
+            continue;
+        } else if (arg_is(a, "abort")) {
+            abort = 1;
+        } else {
+            reply_error(c, ERR_SYNTAX);
+            return;
+        }
+    }
+    if (abort) {
+        if (c->argc != 2) {
+            reply_error(c, ERR_SYNTAX);
+            return;
+        }
+        reply_error(c, "ERR No shutdown in progress.");
+        return;
+    }
+    server_log(LL_WARNING, "User requested shutdown...");
+    server.shutdown_asap = 1;
+    ev_break(server.loop, EVBREAK_ALL);
+    /* No reply on success: the connection closes, as with Redis. */
+    c->flags |= CLIENT_CLOSE_ASAP;
+}
+
+void wait_command(client *c) {
+    long long n;
+    int64_t t;
+    if (arg_ll_or_reply(c, &c->argv[1], &n, NULL) != OK) return;
+    if (arg_timeout_or_reply(c, &c->argv[2], &t) != OK) return;
+    reply_int(c, 0); /* no replicas */
+}
+
+void role_command(client *c) {
+    reply_array(c, 3);
+    reply_bulk_cstr(c, "master");
+    reply_int(c, 0);
+    reply_empty_array(c);
+}
+
+void lolwut_command(client *c) {
+    char buf[128];
+    snprintf(buf, sizeof(buf), "Larder ver. %s (Redis %s compatible)\n", LARDER_OWN_VERSION, LARDER_VERSION);
+    reply_verbatim(c, buf, strlen(buf), "txt");
+}
+
+/* ---- CONFIG ---------------------------------------------------------------------- */
+
+extern void config_get_reply(client *c);
+extern int config_set_many(int n, const resp_arg *names, const resp_arg *values, char **err);
+
+void config_get_command(client *c) { config_get_reply(c); }
+
+void config_set_command(client *c) {
+    if ((c->argc - 2) % 2 != 0) {
+        reply_errorf(c, "ERR wrong number of arguments for '%s' command", c->cmd->fullname);
+        return;
+    }
+    int n = (c->argc - 2) / 2;
+    resp_arg *names = xmalloc(sizeof(resp_arg) * (size_t)n), *vals = xmalloc(sizeof(resp_arg) * (size_t)n);
+    for (int i = 0; i < n; i++) {
+        names[i] = c->argv[2 + 2 * i];
+        vals[i] = c->argv[3 + 2 * i];
+    }
+    char *err = NULL;
+    if (config_set_many(n, names, vals, &err) == OK) {
+        reply_ok(c);
+    } else {
+        reply_error(c, err);
+        xfree(err);
+    }
+    xfree(names);
+    xfree(vals);
+}
+
+void config_resetstat_command(client *c) {
+    stats_reset();
+    reply_ok(c);
+}
+
+void config_rewrite_command(client *c) {
+    if (!server.configfile) {
+        reply_error(c, "ERR The server is running without a config file");
+        return;
+    }
+    char *err = NULL;
+    if (config_rewrite(server.configfile, &err) != OK) {
+        reply_errorf(c, "ERR Rewriting config file: %s", err);
+        xfree(err);
+        return;
+    }
+    server_log(LL_NOTICE, "CONFIG REWRITE executed with success.");
+    reply_ok(c);
+}
+
+void config_help_command(client *c) {
+    static const char *const help[] = {
+        "GET <pattern>",
+        "    Return parameters matching the glob-like <pattern> and their values.",
+        "SET <directive> <value>",
+        "    Set the configuration <directive> to <value>.",
+        "RESETSTAT",
+        "    Reset statistics reported by the INFO command.",
+        "REWRITE",
+        "    Rewrite the configuration file.",
+        NULL};
+    reply_help(c, "config", help);
+}
+
+/* ---- MEMORY -------------------------------------------------------------------- */
+
+void memory_usage_command(client *c) {
+    long long samples = 5;
+    for (int j = 3; j < c->argc; j++) {
+        if (arg_is(&c->argv[j], "samples") && j + 1 < c->argc) {
+            if (arg_ll_or_reply(c, &c->argv[++j], &samples, NULL) != OK) return;
+            if (samples < 0) {
+                reply_error(c, ERR_SYNTAX);
+                return;
+            }
+            if (samples == 0) samples = LLONG_MAX;
+        } else {
+            reply_error(c, ERR_SYNTAX);
+            return;
+        }
+    }
+    kobj *o = db_lookup(c->db, c->argv[2].p, c->argv[2].len, LOOKUP_NOTOUCH);
+    if (!o) {
+        reply_null(c);
+        return;
+    }
+    /* entry + its share of the table slots */
+    reply_int(c, (long long)(kobj_mem(o, (size_t)samples) + sizeof(void *)));
+}
+
+void memory_stats_command(client *c) {
+    xmem_stats st;
+    xmem_get_stats(&st);
+    size_t used = used_memory();
+    long long keys = 0;
+    for (int i = 0; i < server.databases; i++) keys += (long long)db_size(&server.dbs[i]);
+    reply_map(c, 8);
+    reply_bulk_cstr(c, "peak.allocated");
+    reply_int(c, (long long)server.stat_peak_memory);
+    reply_bulk_cstr(c, "total.allocated");
+    reply_int(c, (long long)used);
+    reply_bulk_cstr(c, "startup.allocated");
+    reply_int(c, 0);
+    reply_bulk_cstr(c, "keys.count");
+    reply_int(c, keys);
+    reply_bulk_cstr(c, "keys.bytes-per-key");
+    reply_int(c, keys ? (long long)(used / (size_t)keys) : 0);
+    reply_bulk_cstr(c, "allocator.allocated");
+    reply_int(c, (long long)st.allocated);
+    reply_bulk_cstr(c, "allocator.active");
+    reply_int(c, (long long)st.active);
+    reply_bulk_cstr(c, "allocator.resident");
+    reply_int(c, (long long)st.resident);
+}
+
+void memory_doctor_command(client *c) {
+    const char *msg = "Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.";
+    reply_verbatim(c, msg, strlen(msg), "txt");
+}
+
+void memory_malloc_stats_command(client *c) {
+    char *r = xmem_allocator_report();
+    reply_verbatim(c, r, strlen(r), "txt");
+    xfree(r);
+}
+
+void memory_purge_command(client *c) {
+    xmem_purge();
+    reply_ok(c);
+}
+
+void memory_help_command(client *c) {
+    static const char *const help[] = {
+        "DOCTOR", "    Return memory problems reports.",
+        "MALLOC-STATS", "    Return internal statistics report from the memory allocator.",
+        "PURGE", "    Attempt to purge dirty pages for reclamation by the allocator.",
+        "STATS", "    Return information about the memory usage of the server.",
+        "USAGE <key> [SAMPLES <count>]",
+        "    Return memory in bytes used by <key> and its value. Nested values are",
+        "    sampled up to <count> times (default: 5, 0 means sample all).",
+        NULL};
+    reply_help(c, "memory", help);
+}
+
+/* ---- OBJECT ---------------------------------------------------------------------- */
+
+static kobj *object_key(client *c) {
+    kobj *o = db_lookup(c->db, c->argv[2].p, c->argv[2].len, LOOKUP_NOTOUCH);
+    if (!o) reply_null(c);
+    return o;
+}
+
+void object_encoding_command(client *c) {
+    kobj *o = object_key(c);
+    if (o) reply_bulk_cstr(c, kobj_enc_name(o));
+}
+
+void object_refcount_command(client *c) {
+    kobj *o = object_key(c);
+    if (o) reply_int(c, 1);
+}
+
+void object_idletime_command(client *c) {
+    kobj *o = object_key(c);
+    if (!o) return;
+    if (kv_lfu_mode) {
+        reply_error(c, "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
+        return;
+    }
+    reply_int(c, (long long)(kobj_idle_ms(o) / 1000));
+}
+
+void object_freq_command(client *c) {
+    kobj *o = object_key(c);
+    if (!o) return;
+    if (!kv_lfu_mode) {
+        reply_error(c, "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
+        return;
+    }
+    reply_int(c, kobj_lfu_freq(o));
+}
+
+void object_help_command(client *c) {
+    static const char *const help[] = {
+        "ENCODING <key>",
+        "    Return the kind of internal representation used in order to store the value",
+        "    associated with a <key>.",
+        "FREQ <key>",
+        "    Return the access frequency index of the <key>. The returned integer is",
+        "    proportional to the logarithm of the recent access frequency of the key.",
+        "IDLETIME <key>",
+        "    Return the idle time of the <key>, that is the approximated number of",
+        "    seconds elapsed since the last access to the key.",
+        "REFCOUNT <key>",
+        "    Return the number of references of the value associated with the specified",
+        "    <key>.",
+        NULL};
+    reply_help(c, "object", help);
+}
+
+/* ---- FUNCTION (no function engine yet: an empty library set) --------------------- */
+
+void function_flush_command(client *c) {
+    if (c->argc > 3 || (c->argc == 3 && !arg_is(&c->argv[2], "sync") && !arg_is(&c->argv[2], "async"))) {
+        reply_error(c, "ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
+        return;
+    }
+    reply_ok(c);
+}
+
+void function_list_command(client *c) { reply_empty_array(c); }
+
+void function_stats_command(client *c) {
+    reply_map(c, 2);
+    reply_bulk_cstr(c, "running_script");
+    reply_null(c);
+    reply_bulk_cstr(c, "engines");
+    reply_map(c, 0);
+}
+
+void function_help_command(client *c) {
+    static const char *const help[] = {"FLUSH [ASYNC|SYNC]", "    Deletes all the libraries.",
+                                        "LIST", "    List all libraries.", "STATS",
+                                        "    Return information about the running function.", NULL};
+    reply_help(c, "function", help);
+}
+
+/* ---- LATENCY (no latency monitor: empty answers) ------------------------------------ */
+
+void latency_command(client *c) {
+    if (c->argc >= 2 && (arg_is(&c->argv[1], "latest") || arg_is(&c->argv[1], "history"))) {
+        reply_empty_array(c);
+    } else if (c->argc >= 2 && arg_is(&c->argv[1], "reset")) {
+        reply_int(c, 0);
+    } else if (c->argc >= 2 && arg_is(&c->argv[1], "doctor")) {
+        const char *msg = "Dave, no latency spike was observed during the lifetime of this instance, nice job! ;)";
+        reply_verbatim(c, msg, strlen(msg), "txt");
+    } else {
+        reply_subcommand_syntax_error(c);
+    }
+}

@@ -1,0 +1,174 @@
+/* kv/db — see db.h. */
+#include "kv/db.h"
+#include "util/mem.h"
+#include <assert.h>
+
+int64_t kv_now_ms;
+int kv_no_lazy_delete;
+kv_hooks kv_hook;
+
+static const void *kobj_dict_key(const void *e, size_t *len) {
+    const kobj *o = e;
+    *len = o->klen;
+    return kobj_key(o);
+}
+
+const dict_type db_dict_type = {dict_hash_bytes, kobj_dict_key};
+
+void db_init(db *d, int id) {
+    dict_init(&d->keys, &db_dict_type);
+    dict_init(&d->expires, &db_dict_type);
+    d->id = id;
+    d->avg_ttl = 0;
+    d->expires_cursor = 0;
+}
+
+static void free_entry(void *ctx, void *e) {
+    (void)ctx;
+    kobj_free(e);
+}
+
+void db_clear(db *d) {
+    dict_clear(&d->expires, NULL, NULL);
+    dict_clear(&d->keys, free_entry, NULL);
+    d->avg_ttl = 0;
+    d->expires_cursor = 0;
+}
+
+void db_swap_contents(db *a, db *b) {
+    dict t = a->keys;
+    a->keys = b->keys;
+    b->keys = t;
+    t = a->expires;
+    a->expires = b->expires;
+    b->expires = t;
+    long long ttl = a->avg_ttl;
+    a->avg_ttl = b->avg_ttl;
+    b->avg_ttl = ttl;
+    uint64_t c = a->expires_cursor;
+    a->expires_cursor = b->expires_cursor;
+    b->expires_cursor = c;
+}
+
+kobj *db_find(db *d, const char *key, size_t len) { return dict_find(&d->keys, key, len); }
+
+/* The hook runs after the entry left the dicts (so observers see the key
+ * gone, as Redis's watchers do) but before it is freed (so it can read it). */
+static void expire_entry(db *d, kobj *o) {
+    dict_remove(&d->expires, kobj_key(o), o->klen);
+    dict_remove(&d->keys, kobj_key(o), o->klen);
+    if (kv_hook.on_expired) kv_hook.on_expired(d, o);
+    kobj_free(o);
+}
+
+kobj *db_lookup(db *d, const char *key, size_t len, int flags) {
+    kobj *o = dict_find(&d->keys, key, len);
+    if (!o) return NULL;
+    if (kobj_is_expired(o)) {
+        if (!kv_no_lazy_delete) expire_entry(d, o);
+        return NULL;
+    }
+    if (!(flags & LOOKUP_NOTOUCH)) kobj_touch(o);
+    return o;
+}
+
+void db_add(db *d, kobj *o) {
+    dict_add(&d->keys, o);
+    if (o->flags & KF_EXPIRE) dict_add(&d->expires, o);
+}
+
+/* Re-points the dicts from old to n (same key) without freeing anything. */
+static void repoint(db *d, kobj *old, kobj *n) {
+    dict_replace(&d->keys, old, n);
+    int had = (old->flags & KF_EXPIRE) != 0, has = (n->flags & KF_EXPIRE) != 0;
+    if (had && has)
+        dict_replace(&d->expires, old, n);
+    else if (had)
+        dict_remove(&d->expires, kobj_key(old), old->klen);
+    else if (has)
+        dict_add(&d->expires, n);
+}
+
+kobj *db_replace(db *d, kobj *old, kobj *n) {
+    repoint(d, old, n);
+    kobj_free(old);
+    return n;
+}
+
+kobj *db_unlink(db *d, const char *key, size_t len) {
+    kobj *o = dict_remove(&d->keys, key, len);
+    if (o && (o->flags & KF_EXPIRE)) dict_remove(&d->expires, key, len);
+    return o;
+}
+
+int db_delete(db *d, const char *key, size_t len) {
+    kobj *o = db_unlink(d, key, len);
+    if (!o) return 0;
+    kobj_free(o);
+    return 1;
+}
+
+/* Moves o into a new layout and re-points the dicts (o must stay readable
+ * until then: the dicts find its slots through its key). */
+static kobj *relayout(db *d, kobj *o, int with_expire, size_t vcap) {
+    kobj *n = kobj_relayout(o, with_expire, (o->flags & KF_META) != 0, vcap);
+    repoint(d, o, n);
+    xfree(o);
+    return n;
+}
+
+kobj *db_set_expire(db *d, kobj *o, int64_t when) {
+    if (!(o->flags & KF_EXPIRE)) o = relayout(d, o, 1, o->type == OBJ_STRING ? o->vlen : 0);
+    kobj_set_expire_field(o, when);
+    return o;
+}
+
+kobj *db_persist(db *d, kobj *o) {
+    if (!(o->flags & KF_EXPIRE)) return o;
+    return relayout(d, o, 0, o->type == OBJ_STRING ? o->vlen : 0);
+}
+
+kobj *db_reserve_string(db *d, kobj *o, size_t vcap) {
+    assert(o->type == OBJ_STRING);
+    if (kobj_str_capacity(o) >= vcap) return o;
+    return relayout(d, o, (o->flags & KF_EXPIRE) != 0, vcap);
+}
+
+kobj *db_set_string_value(db *d, kobj *o, const char *val, size_t vlen) {
+    assert(o->type == OBJ_STRING);
+    size_t cap = kobj_str_capacity(o);
+    /* Reuse the allocation when it fits and is not wastefully large. */
+    if (vlen > cap || (cap > 64 && vlen < cap / 2)) {
+        kobj *n = kobj_new_string(kobj_key(o), o->klen, val, vlen, vlen);
+        n->lru = o->lru;
+        if (o->flags & (KF_EXPIRE | KF_META)) {
+            kobj *e = kobj_relayout(n, (o->flags & KF_EXPIRE) != 0, (o->flags & KF_META) != 0, vlen);
+            xfree(n);
+            n = e;
+            if (o->flags & KF_EXPIRE) kobj_set_expire_field(n, kobj_expire(o));
+            if (o->flags & KF_META) *kobj_meta_of(n) = *kobj_meta_of(o);
+        }
+        n->flags = o->flags;
+        return db_replace(d, o, n);
+    }
+    memmove(kobj_val(o), val, vlen);
+    o->vlen = (uint32_t)vlen;
+    kobj_string_classify(o);
+    return o;
+}
+
+size_t db_active_expire_step(db *d, size_t samples, size_t *expired) {
+    kobj *pick[64];
+    if (samples > 64) samples = 64;
+    size_t n = dict_sample(&d->expires, (void **)pick, samples);
+    for (size_t i = 0; i < n; i++) {
+        if (kobj_is_expired(pick[i])) {
+            expire_entry(d, pick[i]);
+            (*expired)++;
+        } else {
+            long long ttl = kobj_expire(pick[i]) - kv_now_ms;
+            d->avg_ttl = d->avg_ttl ? (d->avg_ttl * 49 + ttl) / 50 : ttl;
+        }
+    }
+    return n;
+}

@@ -1,0 +1,90 @@
+/* kv/db — one numbered database: the keyspace dict plus the index of entries
+ * that carry an expire time, with lazy expiry on access.
+ *
+ * The db layer owns kobj entries: db_add() takes ownership; db_delete() frees;
+ * db_unlink() hands ownership back. Every function that may move an entry
+ * (object.h, invariant 2) returns its new address.
+ *
+ * Invariants:
+ *  1. An entry is in `expires` exactly when it has KF_EXPIRE.
+ *  2. Both dicts hold the same pointer for an entry.
+ *  3. db_lookup never returns an entry whose expire time has passed
+ *     (expired means now > expire, as in Redis). */
+#ifndef LARDER_KV_DB_H
+#define LARDER_KV_DB_H
+#include "kv/dict.h"
+#include "kv/object.h"
+
+typedef struct db {
+    dict keys;
+    dict expires;
+    int id;
+    long long avg_ttl;
+    uint64_t expires_cursor;
+    /* owned by the server (watched keys, blocked clients); NULL when unused */
+    dict *watched_keys;
+    dict *blocking_keys;
+} db;
+
+/* The time every expiry decision uses: the server sets it to the start time of
+ * the command being run (so a command sees one consistent "now"). */
+extern int64_t kv_now_ms;
+/* When set, lookups report expired keys as missing but do not delete them
+ * (used while a command must not change the keyspace as a side effect). */
+extern int kv_no_lazy_delete;
+
+/* Called when lazy or active expiry (or eviction) removes an entry: after it
+ * left the dicts, before it is freed. */
+typedef struct kv_hooks {
+    void (*on_expired)(db *d, kobj *o);
+    void (*on_evicted)(db *d, kobj *o);
+} kv_hooks;
+extern kv_hooks kv_hook;
+
+extern const dict_type db_dict_type;
+
+void db_init(db *d, int id);
+/* Frees every entry. */
+void db_clear(db *d);
+/* Swaps the contents (keys and expires) of two databases (SWAPDB). */
+void db_swap_contents(db *a, db *b);
+
+static inline size_t db_size(const db *d) { return dict_size(&d->keys); }
+static inline size_t db_expires_size(const db *d) { return dict_size(&d->expires); }
+
+static inline int kobj_is_expired(const kobj *o) {
+    return (o->flags & KF_EXPIRE) && kobj_expire(o) < kv_now_ms;
+}
+
+/* The entry for key without any expiry logic (may be logically expired). */
+kobj *db_find(db *d, const char *key, size_t len);
+
+enum { LOOKUP_NONE = 0, LOOKUP_NOTOUCH = 1 };
+/* The live entry for key or NULL; an expired entry is deleted (unless
+ * kv_no_lazy_delete) and reported to kv_hook.on_expired. Updates LRU/LFU
+ * unless LOOKUP_NOTOUCH. */
+kobj *db_lookup(db *d, const char *key, size_t len, int flags);
+
+/* Adds an entry whose key is absent. */
+void db_add(db *d, kobj *o);
+/* Puts `n` in the place of `old` (same key) and frees old. Expire of `n` is
+ * whatever n carries. Returns n. */
+kobj *db_replace(db *d, kobj *old, kobj *n);
+/* Removes and frees; returns 1 if the key existed. */
+int db_delete(db *d, const char *key, size_t len);
+/* Removes without freeing and returns the entry (NULL if absent). */
+kobj *db_unlink(db *d, const char *key, size_t len);
+
+/* Sets the expire time (absolute unix ms) and returns the entry's new address. */
+kobj *db_set_expire(db *d, kobj *o, int64_t when);
+kobj *db_persist(db *d, kobj *o);
+/* Makes sure a string entry has room for vcap value bytes; returns new address. */
+kobj *db_reserve_string(db *d, kobj *o, size_t vcap);
+/* Replaces a string value in place when it fits, else reallocates; keeps
+ * expire. Returns the entry's address. */
+kobj *db_set_string_value(db *d, kobj *o, const char *val, size_t vlen);
+
+/* One step of active expiry over this db: samples keys with an expire and
+ * deletes expired ones. Returns the number sampled and adds to *expired. */
+size_t db_active_expire_step(db *d, size_t samples, size_t *expired);
+#endif

@@ -1,0 +1,738 @@
+/* server/networking — connections, the query buffer, and reply buffers.
+ *
+ * Input: each client has one query buffer. Requests are parsed in place
+ * (resp_req) and run as soon as they are complete; a pipeline of N requests
+ * read in one read() runs N commands before anything is written.
+ *
+ * Output: replies are appended to a chain of blocks. A client with something
+ * to send is put on server.pending_writes, and the before-sleep hook writes
+ * all of them just before the loop polls again — so a pipeline's replies leave
+ * in one writev(), and a client that cannot take more gets a write watcher.
+ *
+ * Invariants:
+ *  1. A client is never freed while its own command runs (CLIENT_EXECUTING):
+ *     it is closed asynchronously instead (server.clients_to_close).
+ *  2. c->qpos <= c->qlen <= c->qcap; bytes before qpos are consumed.
+ *  3. CLIENT_PENDING_WRITE <=> c is on server.pending_writes.
+ *  4. reply_bytes is the sum over blocks of (used) minus sentlen. */
+#include "server/server.h"
+#include "server/conn.h"
+#include "util/clock.h"
+#include "util/mem.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#define QBUF_CHUNK (16 * 1024)
+#define REPLY_BLOCK (16 * 1024)
+
+static void read_cb(struct ev_loop *loop, ev_io *w, int revents);
+static void write_cb(struct ev_loop *loop, ev_io *w, int revents);
+
+/* ---- client lifecycle -------------------------------------------------------- */
+
+static void fd_to_addr(int fd, int local, char *out, size_t outsz, int *is_unix) {
+    struct sockaddr_storage sa;
+    socklen_t len = sizeof(sa);
+    int rc = local ? getsockname(fd, (struct sockaddr *)&sa, &len)
+                   : getpeername(fd, (struct sockaddr *)&sa, &len);
+    *is_unix = 0;
+    if (rc != 0) {
+        snprintf(out, outsz, "?:0");
+        return;
+    }
+    char ip[INET6_ADDRSTRLEN];
+    if (sa.ss_family == AF_INET) {
+        struct sockaddr_in *s = (struct sockaddr_in *)&sa;
+        inet_ntop(AF_INET, &s->sin_addr, ip, sizeof(ip));
+        snprintf(out, outsz, "%s:%d", ip, ntohs(s->sin_port));
+    } else if (sa.ss_family == AF_INET6) {
+        struct sockaddr_in6 *s = (struct sockaddr_in6 *)&sa;
+        inet_ntop(AF_INET6, &s->sin6_addr, ip, sizeof(ip));
+        snprintf(out, outsz, "[%s]:%d", ip, ntohs(s->sin6_port));
+    } else {
+        *is_unix = 1;
+        snprintf(out, outsz, "%s:0", server.unixsocket ? server.unixsocket : "");
+    }
+}
+
+client *client_create(int fd, int flags) {
+    client *c = xcalloc(1, sizeof(*c));
+    c->id = ++server.next_client_id;
+    c->fd = fd;
+    c->flags = (uint64_t)flags;
+    c->resp = 2;
+    c->db = &server.dbs[0];
+    c->ctime_ms = c->last_interaction_ms = server.mstime;
+    resp_req_init(&c->req, server.proto_max_bulk_len);
+    list_init(&c->watched);
+    if (!server.requirepass) c->flags |= CLIENT_AUTHENTICATED;
+    if (fd >= 0) {
+        int is_unix;
+        fd_to_addr(fd, 0, c->addr, sizeof(c->addr), &is_unix);
+        fd_to_addr(fd, 1, c->laddr, sizeof(c->laddr), &is_unix);
+        if (is_unix) {
+            c->flags |= CLIENT_UNIX_SOCKET;
+            snprintf(c->addr, sizeof(c->addr), "/unixsocket:0");
+        }
+        ev_io_init(&c->rio, read_cb, fd, EV_READ);
+        ev_io_init(&c->wio, write_cb, fd, EV_WRITE);
+        c->rio.data = c->wio.data = c;
+        ev_io_start(server.loop, &c->rio);
+        list_push_back(&server.clients, &c->node);
+        dict_add(server.clients_by_id, c);
+    }
+    return c;
+}
+
+client *client_by_id(uint64_t id) { return dict_find(server.clients_by_id, &id, sizeof(id)); }
+
+static void free_reply_blocks(client *c) {
+    reply_block *b = c->rhead;
+    while (b) {
+        reply_block *n = b->next;
+        xfree(b);
+        b = n;
+    }
+    c->rhead = c->rtail = NULL;
+    c->reply_bytes = 0;
+    c->sentlen = 0;
+}
+
+void client_free_argv_copy(argv_copy *a) {
+    xfree(a->argv);
+    a->argv = NULL;
+    a->argc = 0;
+}
+
+/* One allocation: the arg array followed by the NUL-terminated bytes. */
+void argv_copy_make(argv_copy *dst, int argc, const resp_arg *argv) {
+    size_t bytes = sizeof(resp_arg) * (size_t)argc;
+    for (int i = 0; i < argc; i++) bytes += argv[i].len + 1;
+    resp_arg *a = xmalloc(bytes ? bytes : 1);
+    char *p = (char *)(a + argc);
+    for (int i = 0; i < argc; i++) {
+        memcpy(p, argv[i].p, argv[i].len);
+        p[argv[i].len] = '\0';
+        a[i].p = p;
+        a[i].len = argv[i].len;
+        a[i].off = 0;
+        p += argv[i].len + 1;
+    }
+    dst->argc = argc;
+    dst->argv = a;
+}
+
+/* Hooks other modules register to release their per-client state. */
+extern void pubsub_client_free(client *c);
+extern void tracking_client_free(client *c);
+extern void persist_client_free(client *c);
+
+void client_free(client *c) {
+    if (c->flags & CLIENT_EXECUTING) {
+        client_close_async(c);
+        return;
+    }
+    if (server.current_client == c) server.current_client = NULL;
+    if (c->flags & CLIENT_BLOCKED) unblock_client(c);
+    if (c->flags & CLIENT_UNBLOCKED) {
+        list_remove(&server.unblocked_clients, &c->unblocked_node);
+        c->flags &= ~(uint64_t)CLIENT_UNBLOCKED;
+    }
+    watch_unwatch_all(c);
+    multi_discard(c);
+    pubsub_client_free(c);
+    tracking_client_free(c);
+    persist_client_free(c);
+    if (c->flags & CLIENT_PENDING_WRITE) list_remove(&server.pending_writes, &c->pending_write_node);
+    if (c->flags & CLIENT_CLOSE_ASAP) list_remove(&server.clients_to_close, &c->close_node);
+    if (c->fd >= 0) {
+        ev_io_stop(server.loop, &c->rio);
+        ev_io_stop(server.loop, &c->wio);
+        conn_close(c);
+        list_remove(&server.clients, &c->node);
+        dict_remove(server.clients_by_id, &c->id, sizeof(c->id));
+    }
+    free_reply_blocks(c);
+    resp_req_free(&c->req);
+    xfree(c->qbuf);
+    xfree(c->name);
+    xfree(c->lib_name);
+    xfree(c->lib_ver);
+    xfree(c);
+}
+
+void client_close_async(client *c) {
+    if (c->flags & CLIENT_CLOSE_ASAP) return;
+    c->flags |= CLIENT_CLOSE_ASAP;
+    list_push_back(&server.clients_to_close, &c->close_node);
+}
+
+static void free_clients_to_close(void) {
+    list_node *n;
+    while ((n = list_first(&server.clients_to_close))) {
+        client *c = list_entry(n, client, close_node);
+        if (c->flags & CLIENT_EXECUTING) break; /* cannot happen from before-sleep */
+        list_remove(&server.clients_to_close, n);
+        c->flags &= ~(uint64_t)CLIENT_CLOSE_ASAP;
+        client_free(c);
+    }
+}
+
+void client_set_name(client *c, const char *name, size_t len) {
+    xfree(c->name);
+    c->name = len ? xmemdup(name, len) : NULL;
+}
+
+/* ---- accepting --------------------------------------------------------------- */
+
+static void configure_socket(int fd, int tcp) {
+    if (!tcp) return;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (server.tcp_keepalive > 0) {
+        setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+        int idle = server.tcp_keepalive, intvl = server.tcp_keepalive / 3, cnt = 3;
+        if (intvl == 0) intvl = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+    }
+}
+
+void accept_connection(int lfd, int tcp, int tls) {
+    for (int i = 0; i < 1000; i++) {
+        int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+                server_log(LL_WARNING, "Accepting client connection: %s", strerror(errno));
+            return;
+        }
+        if ((long long)server.clients.len >= server.maxclients) {
+            static const char msg[] = "-ERR max number of clients reached\r\n";
+            if (write(fd, msg, sizeof(msg) - 1) < 0) { /* best effort */
+            }
+            close(fd);
+            server.stat_rejected_conn++;
+            continue;
+        }
+        configure_socket(fd, tcp);
+        client *c = client_create(fd, 0);
+        server.stat_numconnections++;
+        if (tls && conn_tls_accept(c) != OK) {
+            client_free(c);
+            continue;
+        }
+    }
+}
+
+/* ---- input ------------------------------------------------------------------- */
+
+static void compact_query_buffer(client *c) {
+    if (c->qpos == 0) return;
+    if (c->qpos == c->qlen) {
+        c->qpos = c->qlen = 0;
+        return;
+    }
+    memmove(c->qbuf, c->qbuf + c->qpos, c->qlen - c->qpos);
+    c->qlen -= c->qpos;
+    c->qpos = 0;
+}
+
+static void protocol_error(client *c) {
+    reply_error(c, c->req.err);
+    server_log(LL_VERBOSE, "Protocol error (%s) from client: id=%llu addr=%s", c->req.err,
+               (unsigned long long)c->id, c->addr);
+    c->flags |= CLIENT_CLOSE_AFTER_REPLY | CLIENT_PROTOCOL_ERROR;
+}
+
+/* Runs every complete request in the query buffer. Stops at a partial request,
+ * when the client blocks, or when it is to be closed. */
+static void process_input(client *c) {
+    while (c->qpos < c->qlen) {
+        if (c->flags & (CLIENT_BLOCKED | CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP)) break;
+        size_t used = 0;
+        int rc = resp_req_parse(&c->req, c->qbuf + c->qpos, c->qlen - c->qpos, &used);
+        if (rc == RESP_REQ_MORE) break;
+        if (rc == RESP_REQ_ERR) {
+            protocol_error(c);
+            break;
+        }
+        c->argc = c->req.argc;
+        c->argv = c->req.argv;
+        if (c->argc > 0) {
+            c->flags |= CLIENT_EXECUTING;
+            server.current_client = c;
+            process_command(c);
+            server.current_client = NULL;
+            c->flags &= ~(uint64_t)CLIENT_EXECUTING;
+            c->commands_processed++;
+        }
+        c->qpos += used;
+        c->argc = 0;
+        c->argv = NULL;
+        resp_req_reset(&c->req);
+    }
+    compact_query_buffer(c);
+}
+
+void client_resume_input(client *c) {
+    if (c->fd < 0 || (c->flags & (CLIENT_BLOCKED | CLIENT_CLOSE_ASAP))) return;
+    process_input(c);
+}
+
+static void grow_qbuf(client *c, size_t need) {
+    if (c->qcap - c->qlen >= need) return;
+    size_t cap = c->qcap ? c->qcap : QBUF_CHUNK;
+    while (cap - c->qlen < need) cap *= 2;
+    c->qbuf = xrealloc(c->qbuf, cap + 1);
+    c->qcap = cap;
+}
+
+static void read_cb(struct ev_loop *loop, ev_io *w, int revents) {
+    (void)loop;
+    (void)revents;
+    client *c = w->data;
+    size_t readlen = QBUF_CHUNK;
+    /* A big bulk argument: read it whole into a buffer sized once. */
+    size_t need = resp_req_need(&c->req, c->qlen - c->qpos);
+    if (need >= RESP_BIG_ARG) readlen = need;
+    grow_qbuf(c, readlen);
+    ssize_t n = conn_read(c, c->qbuf + c->qlen, c->qcap - c->qlen);
+    if (n == 0) {
+        client_free(c);
+        return;
+    }
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
+        server_log(LL_VERBOSE, "Reading from client: %s", strerror(errno));
+        client_free(c);
+        return;
+    }
+    c->qlen += (size_t)n;
+    c->net_in += (unsigned long long)n;
+    server.stat_net_input_bytes += n;
+    server.stat_io_reads++;
+    c->last_interaction_ms = server.mstime;
+    if (c->qlen - c->qpos > c->qpeak) c->qpeak = c->qlen - c->qpos;
+    if (server.client_max_querybuf_len && c->qlen - c->qpos > server.client_max_querybuf_len) {
+        server_log(LL_WARNING, "Closing client that reached max query buffer length: id=%llu addr=%s (qbuf initial bytes: %.32s)",
+                   (unsigned long long)c->id, c->addr, c->qbuf + c->qpos);
+        server.stat_client_qbuf_limit_disconnections++;
+        client_free(c);
+        return;
+    }
+    process_input(c);
+    if (conn_has_buffered_input(c)) ev_feed_event(server.loop, &c->rio, EV_READ);
+}
+
+/* ---- output ------------------------------------------------------------------ */
+
+int client_has_pending_replies(const client *c) { return c->reply_bytes > 0; }
+
+static void obuf_limit_check(client *c);
+
+static inline void mark_pending(client *c) {
+    if (!(c->flags & CLIENT_PENDING_WRITE) && c->fd >= 0) {
+        c->flags |= CLIENT_PENDING_WRITE;
+        list_push_back(&server.pending_writes, &c->pending_write_node);
+    }
+}
+
+static reply_block *new_block(client *c, size_t min) {
+    size_t size = min > REPLY_BLOCK ? min : REPLY_BLOCK;
+    reply_block *b = xmalloc(sizeof(reply_block) + size);
+    b->next = NULL;
+    b->size = size;
+    b->used = 0;
+    if (c->rtail)
+        c->rtail->next = b;
+    else
+        c->rhead = b;
+    c->rtail = b;
+    return b;
+}
+
+void reply_raw(client *c, const void *p, size_t len) {
+    if (c->flags & (CLIENT_CLOSE_ASAP | CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP)) return;
+    reply_block *b = c->rtail;
+    if (!b || b->size - b->used < len) {
+        if (b && b->size > b->used) { /* fill what is left, then a new block */
+            size_t part = b->size - b->used;
+            memcpy(b->buf + b->used, p, part);
+            b->used += part;
+            c->reply_bytes += part;
+            p = (const char *)p + part;
+            len -= part;
+        }
+        b = new_block(c, len);
+    }
+    memcpy(b->buf + b->used, p, len);
+    b->used += len;
+    c->reply_bytes += len;
+    mark_pending(c);
+    if (c->reply_bytes > 64 * 1024) obuf_limit_check(c);
+}
+
+static inline void reply_hdr(client *c, char type, long long n) {
+    char buf[RESP_HDR_MAX];
+    reply_raw(c, buf, resp_enc_agg(buf, type, n));
+}
+
+void reply_status(client *c, const char *s) {
+    size_t n = strlen(s);
+    char buf[256];
+    if (n + 3 <= sizeof(buf)) {
+        buf[0] = '+';
+        memcpy(buf + 1, s, n);
+        buf[n + 1] = '\r';
+        buf[n + 2] = '\n';
+        reply_raw(c, buf, n + 3);
+        return;
+    }
+    reply_raw(c, "+", 1);
+    reply_raw(c, s, n);
+    reply_raw(c, "\r\n", 2);
+}
+
+void reply_ok(client *c) { reply_raw(c, "+OK\r\n", 5); }
+
+void reply_error(client *c, const char *msg) {
+    if (msg[0] == '-') msg++;
+    size_t n = strlen(msg);
+    char stackbuf[512];
+    char *buf = n + 3 <= sizeof(stackbuf) ? stackbuf : xmalloc(n + 3);
+    buf[0] = '-';
+    for (size_t i = 0; i < n; i++) buf[i + 1] = (msg[i] == '\r' || msg[i] == '\n') ? ' ' : msg[i];
+    buf[n + 1] = '\r';
+    buf[n + 2] = '\n';
+    /* Errors are counted even when replies are off (Redis does too). */
+    stats_record_error(buf + 1);
+    reply_raw(c, buf, n + 3);
+    if (buf != stackbuf) xfree(buf);
+}
+
+void reply_errorf(client *c, const char *fmt, ...) {
+    sbuf b = SBUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    sbuf_vprintf(&b, fmt, ap);
+    va_end(ap);
+    reply_error(c, b.p ? b.p : "ERR");
+    sbuf_free(&b);
+}
+
+void reply_int(client *c, long long v) {
+    if (v == 0) {
+        reply_raw(c, ":0\r\n", 4);
+        return;
+    }
+    if (v == 1) {
+        reply_raw(c, ":1\r\n", 4);
+        return;
+    }
+    char buf[RESP_HDR_MAX];
+    reply_raw(c, buf, resp_enc_int(buf, ':', v));
+}
+
+void reply_bulk(client *c, const void *p, size_t len) {
+    char buf[RESP_HDR_MAX + 64];
+    size_t h = resp_enc_bulk_hdr(buf, len);
+    if (len <= 64) { /* small: one copy */
+        memcpy(buf + h, p, len);
+        buf[h + len] = '\r';
+        buf[h + len + 1] = '\n';
+        reply_raw(c, buf, h + len + 2);
+        return;
+    }
+    reply_raw(c, buf, h);
+    reply_raw(c, p, len);
+    reply_raw(c, "\r\n", 2);
+}
+
+void reply_bulk_cstr(client *c, const char *s) {
+    if (!s)
+        reply_null(c);
+    else
+        reply_bulk(c, s, strlen(s));
+}
+
+void reply_bulk_ll(client *c, long long v) {
+    char buf[LONG_STR_SIZE];
+    reply_bulk(c, buf, (size_t)ll_to_str(buf, v));
+}
+
+void reply_null(client *c) {
+    if (c->resp >= 3)
+        reply_raw(c, "_\r\n", 3);
+    else
+        reply_raw(c, "$-1\r\n", 5);
+}
+
+void reply_null_array(client *c) {
+    if (c->resp >= 3)
+        reply_raw(c, "_\r\n", 3);
+    else
+        reply_raw(c, "*-1\r\n", 5);
+}
+
+void reply_array(client *c, long n) { reply_hdr(c, '*', n); }
+void reply_map(client *c, long n) { reply_hdr(c, c->resp >= 3 ? '%' : '*', c->resp >= 3 ? n : 2 * n); }
+void reply_set(client *c, long n) { reply_hdr(c, c->resp >= 3 ? '~' : '*', n); }
+void reply_push(client *c, long n) { reply_hdr(c, c->resp >= 3 ? '>' : '*', n); }
+void reply_attribute(client *c, long n) { reply_hdr(c, '|', n); }
+void reply_empty_array(client *c) { reply_raw(c, "*0\r\n", 4); }
+
+void reply_double(client *c, double d) {
+    char buf[MAX_D2STRING_CHARS];
+    int n;
+    if (c->resp >= 3) {
+        char out[MAX_D2STRING_CHARS + 4];
+        n = double_to_str(buf, sizeof(buf), d);
+        int m = snprintf(out, sizeof(out), ",%.*s\r\n", n, buf);
+        reply_raw(c, out, (size_t)m);
+    } else {
+        n = double_to_str(buf, sizeof(buf), d);
+        reply_bulk(c, buf, (size_t)n);
+    }
+}
+
+void reply_bool(client *c, int v) {
+    if (c->resp >= 3)
+        reply_raw(c, v ? "#t\r\n" : "#f\r\n", 4);
+    else
+        reply_int(c, v ? 1 : 0);
+}
+
+void reply_bignum(client *c, const char *s, size_t len) {
+    if (c->resp >= 3) {
+        reply_raw(c, "(", 1);
+        reply_raw(c, s, len);
+        reply_raw(c, "\r\n", 2);
+    } else {
+        reply_bulk(c, s, len);
+    }
+}
+
+void reply_verbatim(client *c, const char *s, size_t len, const char *ext) {
+    if (c->resp >= 3) {
+        char buf[RESP_HDR_MAX + 8];
+        size_t h = resp_enc_int(buf, '=', (long long)len + 4);
+        memcpy(buf + h, ext, 3);
+        buf[h + 3] = ':';
+        reply_raw(c, buf, h + 4);
+        reply_raw(c, s, len);
+        reply_raw(c, "\r\n", 2);
+    } else {
+        reply_bulk(c, s, len);
+    }
+}
+
+void reply_help(client *c, const char *cmdname, const char *const *lines) {
+    char upper[64];
+    size_t i;
+    for (i = 0; cmdname[i] && i < sizeof(upper) - 1; i++)
+        upper[i] = (char)((cmdname[i] >= 'a' && cmdname[i] <= 'z') ? cmdname[i] - 32 : cmdname[i]);
+    upper[i] = '\0';
+    long n = 0;
+    while (lines[n]) n++;
+    reply_array(c, n + 3);
+    char head[128];
+    snprintf(head, sizeof(head), "%s <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", upper);
+    reply_status(c, head);
+    for (long j = 0; j < n; j++) reply_status(c, lines[j]);
+    reply_status(c, "HELP");
+    reply_status(c, "    Print this help.");
+}
+
+void reply_subcommand_syntax_error(client *c) {
+    char upper[64];
+    size_t i;
+    const char *name = c->cmd && c->cmd->parent ? c->cmd->parent->name : c->argv[0].p;
+    for (i = 0; name[i] && i < sizeof(upper) - 1; i++)
+        upper[i] = (char)((name[i] >= 'a' && name[i] <= 'z') ? name[i] - 32 : name[i]);
+    upper[i] = '\0';
+    reply_errorf(c, "ERR unknown subcommand or wrong number of arguments for '%.128s'. Try %s HELP.",
+                 c->argv[1].p, upper);
+}
+
+/* A deferred length starts a fresh block with RESP_HDR_MAX bytes of room at
+ * its front; output continues after the room. When the length is known the
+ * header is written at the end of the room and the block's bytes are shifted
+ * down over the unused part (at most one block, within the same command, so
+ * nothing of it has been sent yet). */
+void *reply_defer_len(client *c) {
+    if (c->flags & (CLIENT_CLOSE_ASAP | CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP)) return NULL;
+    reply_block *b = new_block(c, 0);
+    b->used = RESP_HDR_MAX;
+    c->reply_bytes += RESP_HDR_MAX;
+    mark_pending(c);
+    return b;
+}
+
+static void set_deferred(client *c, void *h, char type, long n) {
+    if (!h || (c->flags & CLIENT_CLOSE_ASAP)) return;
+    reply_block *b = h;
+    char buf[RESP_HDR_MAX];
+    size_t len = resp_enc_agg(buf, type, n);
+    size_t skip = RESP_HDR_MAX - len;
+    memcpy(b->buf + skip, buf, len);
+    memmove(b->buf, b->buf + skip, b->used - skip);
+    b->used -= skip;
+    c->reply_bytes -= skip;
+}
+
+void reply_set_deferred_array(client *c, void *h, long n) { set_deferred(c, h, '*', n); }
+void reply_set_deferred_map(client *c, void *h, long n) {
+    set_deferred(c, h, c->resp >= 3 ? '%' : '*', c->resp >= 3 ? n : 2 * n);
+}
+void reply_set_deferred_set(client *c, void *h, long n) { set_deferred(c, h, c->resp >= 3 ? '~' : '*', n); }
+
+/* ---- output buffer limits ---------------------------------------------------- */
+
+static int obuf_class(const client *c) { return (c->flags & CLIENT_PUBSUB) ? OBUF_PUBSUB : OBUF_NORMAL; }
+
+static void obuf_limit_check(client *c) {
+    if (c->fd < 0 || (c->flags & CLIENT_CLOSE_ASAP)) return;
+    const obuf_limit *l = &server.obuf_limits[obuf_class(c)];
+    int hard = l->hard && c->reply_bytes >= l->hard;
+    int soft = 0;
+    if (l->soft && c->reply_bytes >= l->soft) {
+        if (!c->obuf_soft_limit_since_ms)
+            c->obuf_soft_limit_since_ms = server.mstime;
+        else if (server.mstime - c->obuf_soft_limit_since_ms > l->soft_seconds * 1000)
+            soft = 1;
+    } else {
+        c->obuf_soft_limit_since_ms = 0;
+    }
+    if (hard || soft) {
+        server_log(LL_WARNING, "Client id=%llu addr=%s scheduled to be closed ASAP for overcoming of output buffer limits.",
+                   (unsigned long long)c->id, c->addr);
+        server.stat_client_outbuf_limit_disconnections++;
+        free_reply_blocks(c);
+        client_close_async(c);
+    }
+}
+
+/* ---- writing ------------------------------------------------------------------- */
+
+/* Writes as much as the socket takes. Returns ERR if the client was freed. */
+static int write_client(client *c) {
+    while (c->rhead) {
+        struct iovec iov[64];
+        int n = 0;
+        size_t total = 0;
+        reply_block *b = c->rhead;
+        size_t off = c->sentlen;
+        for (; b && n < 64; b = b->next) {
+            if (b->used > off) {
+                iov[n].iov_base = b->buf + off;
+                iov[n].iov_len = b->used - off;
+                total += b->used - off;
+                n++;
+            }
+            off = 0;
+        }
+        if (n == 0) { /* only empty blocks left */
+            free_reply_blocks(c);
+            break;
+        }
+        ssize_t w = conn_writev(c, iov, n);
+        if (w < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) break;
+            server_log(LL_VERBOSE, "Error writing to client: %s", strerror(errno));
+            client_free(c);
+            return ERR;
+        }
+        server.stat_net_output_bytes += w;
+        server.stat_io_writes++;
+        c->net_out += (unsigned long long)w;
+        size_t left = (size_t)w;
+        while (c->rhead && left) {
+            reply_block *h = c->rhead;
+            size_t avail = h->used - c->sentlen;
+            if (left < avail) {
+                c->sentlen += left;
+                c->reply_bytes -= left;
+                left = 0;
+                break;
+            }
+            left -= avail;
+            c->reply_bytes -= avail;
+            c->rhead = h->next;
+            if (!c->rhead) c->rtail = NULL;
+            c->sentlen = 0;
+            if (!c->rhead && h->size == REPLY_BLOCK && !c->rtail) {
+                /* keep one block for the next reply: avoids malloc per reply */
+                h->used = 0;
+                h->next = NULL;
+                c->rhead = c->rtail = h;
+                break;
+            }
+            xfree(h);
+        }
+        if ((size_t)w < total) break;
+    }
+    if (c->reply_bytes == 0) {
+        c->obuf_soft_limit_since_ms = 0;
+        if (ev_is_active(&c->wio)) ev_io_stop(server.loop, &c->wio);
+        if (c->flags & CLIENT_CLOSE_AFTER_REPLY) {
+            client_free(c);
+            return ERR;
+        }
+    } else if (!ev_is_active(&c->wio)) {
+        ev_io_start(server.loop, &c->wio);
+    }
+    return OK;
+}
+
+static void write_cb(struct ev_loop *loop, ev_io *w, int revents) {
+    (void)loop;
+    (void)revents;
+    client *c = w->data;
+    write_client(c);
+}
+
+void flush_pending_writes(void) {
+    list_node *n;
+    while ((n = list_first(&server.pending_writes))) {
+        client *c = list_entry(n, client, pending_write_node);
+        list_remove(&server.pending_writes, n);
+        c->flags &= ~(uint64_t)CLIENT_PENDING_WRITE;
+        if (c->flags & CLIENT_CLOSE_ASAP) continue;
+        if (ev_is_active(&c->wio)) continue; /* the write watcher will do it */
+        write_client(c);
+    }
+    free_clients_to_close();
+}
+
+/* Closes idle clients (timeout) and shrinks idle query buffers. */
+void clients_cron(void) {
+    list_node *n, *t;
+    list_for_each_safe(n, t, &server.clients) {
+        client *c = list_entry(n, client, node);
+        int64_t idle = server.mstime - c->last_interaction_ms;
+        if (server.maxidletime && idle / 1000 > server.maxidletime &&
+            !(c->flags & (CLIENT_BLOCKED | CLIENT_PUBSUB | CLIENT_MULTI))) {
+            server_log(LL_VERBOSE, "Closing idle client");
+            client_free(c);
+            continue;
+        }
+        if (c->qbuf && c->qlen == 0 && idle > 2000) {
+            xfree(c->qbuf);
+            c->qbuf = NULL;
+            c->qcap = 0;
+        }
+        if (c->rhead && c->reply_bytes == 0 && idle > 2000) free_reply_blocks(c);
+        if (c->reply_bytes) obuf_limit_check(c);
+    }
+}

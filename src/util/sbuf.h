@@ -1,0 +1,25 @@
+/* util/sbuf — a growable byte buffer for building text (INFO, CLIENT LIST...).
+ * The buffer is always NUL-terminated. Owner frees with sbuf_free(). */
+#ifndef LARDER_UTIL_SBUF_H
+#define LARDER_UTIL_SBUF_H
+#include <stdarg.h>
+#include <stddef.h>
+
+typedef struct sbuf {
+    char *p;
+    size_t len, cap;
+} sbuf;
+
+#define SBUF_INIT {NULL, 0, 0}
+void sbuf_reserve(sbuf *b, size_t extra);
+void sbuf_append(sbuf *b, const void *p, size_t len);
+void sbuf_puts(sbuf *b, const char *s);
+void sbuf_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sbuf_vprintf(sbuf *b, const char *fmt, va_list ap);
+/* Appends s quoted and escaped like redis-cli prints binary-safe strings. */
+void sbuf_append_repr(sbuf *b, const char *s, size_t len);
+void sbuf_clear(sbuf *b);
+void sbuf_free(sbuf *b);
+/* Takes the bytes out (caller frees with xfree), leaving b empty. */
+char *sbuf_take(sbuf *b, size_t *len);
+#endif
