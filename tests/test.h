@@ -12,8 +12,10 @@
 #include <string.h>
 #include <inttypes.h>
 
-static int test_passed_, test_failed_, test_cur_failed_;
-static const char *test_cur_name_;
+/* Weak globals: a test program and its helper objects (the integration
+ * harness) share one set of counters. */
+__attribute__((weak)) int test_passed_, test_failed_, test_cur_failed_;
+__attribute__((weak)) const char *test_cur_name_ = "-";
 
 #define TEST(name) static void name(void)
 

@@ -340,6 +340,7 @@ static int bf_clamp(__int128 exact, int sign, int bits, int owtype, uint64_t *ou
     __int128 max = sign ? ((__int128)1 << (bits - 1)) - 1 : ((__int128)1 << bits) - 1;
     if (exact >= min && exact <= max) {
         *out = (uint64_t)exact;
+        if (bits < 64) *out &= (1ULL << bits) - 1; /* two's complement in `bits` bits */
         return 0;
     }
     if (owtype == OW_FAIL) return 1;

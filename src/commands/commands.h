@@ -88,6 +88,18 @@ command_fn publish_command, subscribe_command, unsubscribe_command, psubscribe_c
     pubsub_numpat_command, pubsub_help_command, ssubscribe_command, sunsubscribe_command,
     spublish_command, pubsub_shardchannels_command, pubsub_shardnumsub_command;
 
+/* ---- hash.c (issue 3) ----------------------------------------------------------- */
+
+/* ---- set.c (issue 3) ------------------------------------------------------------ */
+
+/* ---- list.c, sort.c (issue 3) --------------------------------------------------- */
+
+/* ---- zset.c (issue 3) ----------------------------------------------------------- */
+
+/* ---- scripting.c, lock.c (issue 7) ---------------------------------------------- */
+
+/* ---- persistence commands (issue 6) ---------------------------------------------- */
+
 /* getkeys functions for commands with keys at computed positions */
 command_getkeys_fn getkeys_sort, getkeys_numkeys_at1, getkeys_numkeys_at2, getkeys_lcs;
 #endif

@@ -13,7 +13,7 @@
  *  2. A client blocked on keys is in the waiter list of each of its keys
  *     (db->blocking_keys), in arrival order, exactly once per distinct key.
  *  3. A ready key is in server.ready_list at most once (server.ready_keys). */
-#include "server/server.h"
+#include "commands/commands.h"
 #include "util/hash.h"
 #include "util/mem.h"
 #include <assert.h>
@@ -276,6 +276,10 @@ void handle_clients_blocked_on_keys(void) {
 }
 
 int blocked_is_reprocessing(void) { return reprocessing; }
+
+int client_can_block(const client *c) {
+    return !(c->flags & (CLIENT_MULTI | CLIENT_DENY_BLOCKING | CLIENT_FAKE)) && !server.in_script;
+}
 
 /* ---- CLIENT PAUSE ------------------------------------------------------------------ */
 

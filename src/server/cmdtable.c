@@ -206,5 +206,16 @@ command command_table[] = {
     {.name = "spublish", .proc = spublish_command, .arity = 3, .flags = "pubsub loading stale fast may_replicate", K1, DOC("pubsub", "7.0.0", "Post a message to a shard channel", "O(N) where N is the number of clients subscribed to the receiving shard channel."), .syntax = "shardchannel message"},
     {.name = "pubsub", .proc = client_command, .arity = -2, .flags = "", .subcommands = pubsub_subs, DOC("pubsub", "2.8.0", "A container for Pub/Sub commands.", "Depends on subcommand."), .syntax = ""},
 
-    /* rows of other families are added below this line by their issues */
+    /* ---- hashes (issue 3) ---- */
+
+    /* ---- sets (issue 3) ---- */
+
+    /* ---- lists and SORT (issue 3) ---- */
+
+    /* ---- sorted sets (issue 3) ---- */
+
+    /* ---- scripting and locks (issue 7) ---- */
+
+    /* ---- persistence, SQL, cache helpers (issue 6) ---- */
+
     END};
