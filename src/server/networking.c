@@ -249,7 +249,7 @@ static void compact_query_buffer(client *c) {
 }
 
 static void protocol_error(client *c) {
-    reply_error(c, c->req.err);
+    reply_errorf(c, "ERR %s", c->req.err);
     server_log(LL_VERBOSE, "Protocol error (%s) from client: id=%llu addr=%s", c->req.err,
                (unsigned long long)c->id, c->addr);
     c->flags |= CLIENT_CLOSE_AFTER_REPLY | CLIENT_PROTOCOL_ERROR;
