@@ -138,7 +138,7 @@ test-unit: tests-build
 	@B=$(B) sh tests/run-all unit
 
 bench: deps-test all
-	@B=$(B) sh mk/bench.sh
+	@LARDER_BUILD=$(CURDIR)/$(B) /usr/bin/python3 mk/bench.py
 
 compat: deps-test all
 	@B=$(B) sh redis-compat/run-redis-suite --all
