@@ -51,8 +51,8 @@ static command command_subs[] = {
     {.name = "info", .proc = command_info_command, .arity = -2, .flags = "loading stale", .acl = "@connection", DOC(NULL, "2.8.13", "Returns information about one, multiple or all commands.", "O(N) where N is the number of commands to look up"), .syntax = "[command-name [command-name ...]]"},
     {.name = "docs", .proc = command_docs_command, .arity = -2, .flags = "loading stale", .acl = "@connection", DOC(NULL, "7.0.0", "Returns documentary information about one, multiple or all commands.", "O(N) where N is the number of commands to look up"), .syntax = "[command-name [command-name ...]]"},
     {.name = "list", .proc = command_list_command, .arity = -2, .flags = "loading stale", .acl = "@connection", DOC(NULL, "7.0.0", "Returns a list of command names.", "O(N) where N is the total number of Redis commands"), .syntax = "[FILTERBY MODULE module-name | ACLCAT category | PATTERN pattern]"},
-    {.name = "getkeys", .proc = command_getkeys_command, .arity = -3, .flags = "loading stale", .acl = "@connection", DOC(NULL, "2.8.13", "Extracts the key names from an arbitrary command.", "O(N) where N is the number of arguments to the command"), .syntax = "command [arg [arg ...]]"},
-    {.name = "getkeysandflags", .proc = command_getkeysandflags_command, .arity = -3, .flags = "loading stale", .acl = "@connection", DOC(NULL, "7.0.0", "Extracts the key names and access flags for an arbitrary command.", "O(N) where N is the number of arguments to the command"), .syntax = "command [arg [arg ...]]"},
+    {.name = "getkeys", .proc = command_getkeys_command, .arity = -4, .flags = "loading stale", .acl = "@connection", DOC(NULL, "2.8.13", "Extracts the key names from an arbitrary command.", "O(N) where N is the number of arguments to the command"), .syntax = "command [arg [arg ...]]"},
+    {.name = "getkeysandflags", .proc = command_getkeysandflags_command, .arity = -4, .flags = "loading stale", .acl = "@connection", DOC(NULL, "7.0.0", "Extracts the key names and access flags for an arbitrary command.", "O(N) where N is the number of arguments to the command"), .syntax = "command [arg [arg ...]]"},
     {.name = "help", .proc = command_help_command, .arity = 2, .flags = "loading stale", .acl = "@connection", DOC(NULL, "5.0.0", "Returns helpful text about the different subcommands.", "O(1)"), .syntax = ""},
     END};
 
@@ -85,6 +85,16 @@ static command slowlog_subs[] = {
     {.name = "len", .proc = slowlog_len_command, .arity = 2, .flags = "admin loading stale", DOC(NULL, "2.2.12", "Returns the number of entries in the slow log.", "O(1)"), .syntax = ""},
     {.name = "reset", .proc = slowlog_reset_command, .arity = 2, .flags = "admin loading stale", DOC(NULL, "2.2.12", "Clears all entries from the slow log.", "O(N) where N is the number of entries in the slowlog"), .syntax = ""},
     {.name = "help", .proc = slowlog_help_command, .arity = 2, .flags = "loading stale", DOC(NULL, "6.2.0", "Show helpful text about the different subcommands", "O(1)"), .syntax = ""},
+    END};
+
+static command latency_subs[] = {
+    {.name = "doctor", .proc = latency_doctor_command, .arity = 2, .flags = "admin noscript loading stale", DOC(NULL, "2.8.13", "Returns a human-readable latency analysis report.", "O(1)"), .syntax = ""},
+    {.name = "graph", .proc = latency_graph_command, .arity = 3, .flags = "admin noscript loading stale", DOC(NULL, "2.8.13", "Returns a latency graph for an event.", "O(1)"), .syntax = "event"},
+    {.name = "histogram", .proc = latency_histogram_command, .arity = -2, .flags = "admin noscript loading stale", DOC(NULL, "7.0.0", "Returns the cumulative distribution of latencies of a subset or all commands.", "O(N) where N is the number of commands with latency information being retrieved."), .syntax = "[command [command ...]]"},
+    {.name = "history", .proc = latency_history_command, .arity = 3, .flags = "admin noscript loading stale", DOC(NULL, "2.8.13", "Returns timestamp-latency samples for an event.", "O(1)"), .syntax = "event"},
+    {.name = "latest", .proc = latency_latest_command, .arity = 2, .flags = "admin noscript loading stale", DOC(NULL, "2.8.13", "Returns the latest latency samples for all events.", "O(1)"), .syntax = ""},
+    {.name = "reset", .proc = latency_reset_command, .arity = -2, .flags = "admin noscript loading stale", DOC(NULL, "2.8.13", "Resets the latency data for one or more events.", "O(1)"), .syntax = "[event [event ...]]"},
+    {.name = "help", .proc = latency_help_command, .arity = 2, .flags = "loading stale", DOC(NULL, "2.8.13", "Returns helpful text about the different subcommands.", "O(1)"), .syntax = ""},
     END};
 
 static command pubsub_subs[] = {
@@ -127,7 +137,7 @@ command command_table[] = {
     {.name = "object", .proc = client_command, .arity = -2, .flags = "", .subcommands = object_subs, DOC("generic", "2.2.3", "A container for object introspection commands.", "Depends on subcommand."), .syntax = ""},
     {.name = "slowlog", .proc = client_command, .arity = -2, .flags = "", .subcommands = slowlog_subs, DOC("server", "2.2.12", "A container for slow log commands.", "Depends on subcommand."), .syntax = ""},
     {.name = "function", .proc = client_command, .arity = -2, .flags = "", .subcommands = function_subs, DOC("scripting", "7.0.0", "A container for function commands.", "Depends on subcommand."), .syntax = ""},
-    {.name = "latency", .proc = latency_command, .arity = -2, .flags = "admin noscript loading stale", DOC("server", "2.8.13", "A container for latency diagnostics commands.", "Depends on subcommand."), .syntax = ""},
+    {.name = "latency", .proc = client_command, .arity = -2, .flags = "", .subcommands = latency_subs, DOC("server", "2.8.13", "A container for latency diagnostics commands.", "Depends on subcommand."), .syntax = ""},
     {.name = "debug", .proc = debug_command, .arity = -2, .flags = "admin noscript loading stale", DOC("server", "1.0.0", "A container for debugging commands.", "Depends on subcommand."), .syntax = "subcommand [arg [arg ...]]"},
 
     /* strings */

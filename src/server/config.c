@@ -47,6 +47,7 @@ struct config_row {
 static const enum_name loglevel_enum[] = {{"debug", LL_DEBUG}, {"verbose", LL_VERBOSE}, {"notice", LL_NOTICE}, {"warning", LL_WARNING}, {"nothing", LL_NOTHING}, {NULL, 0}};
 static const enum_name policy_enum[] = {{"volatile-lru", MAXMEMORY_VOLATILE_LRU}, {"volatile-lfu", MAXMEMORY_VOLATILE_LFU}, {"volatile-random", MAXMEMORY_VOLATILE_RANDOM}, {"volatile-ttl", MAXMEMORY_VOLATILE_TTL}, {"allkeys-lru", MAXMEMORY_ALLKEYS_LRU}, {"allkeys-lfu", MAXMEMORY_ALLKEYS_LFU}, {"allkeys-random", MAXMEMORY_ALLKEYS_RANDOM}, {"noeviction", MAXMEMORY_NOEVICTION}, {NULL, 0}};
 static const enum_name tls_auth_enum[] = {{"no", 0}, {"yes", 1}, {"optional", 2}, {NULL, 0}};
+static const enum_name oom_enum[] = {{"no", 0}, {"yes", 1}, {"relative", 1}, {"absolute", 2}, {NULL, 0}};
 static const enum_name yesno_enum[] = {{"no", 0}, {"yes", 1}, {NULL, 0}};
 
 /* Values of directives accepted for compatibility but without effect here. */
@@ -305,7 +306,7 @@ static config_row rows[] = {
     I("slowlog-max-len", &server.slowlog_max_len, "128", 0, LONG_MAX),
     I("tracking-table-max-keys", &server.tracking_table_max_keys, "1000000", 0, INT_MAX),
     I("busy-reply-threshold", &server.busy_reply_threshold, "5000", 0, LLONG_MAX),
-    I("hash-max-listpack-entries", &server.hash_max_listpack_entries, "128", 0, LLONG_MAX),
+    I("hash-max-listpack-entries", &server.hash_max_listpack_entries, "512", 0, LLONG_MAX),
     I("hash-max-listpack-value", &server.hash_max_listpack_value, "64", 0, LLONG_MAX),
     I("set-max-intset-entries", &server.set_max_intset_entries, "512", 0, LLONG_MAX),
     I("zset-max-listpack-entries", &server.zset_max_listpack_entries, "128", 0, LLONG_MAX),
@@ -325,7 +326,7 @@ static config_row rows[] = {
     B("set-proc-title", &server.set_proc_title, "yes"),
     B("crash-log-enabled", &server.crash_log_enabled, "yes"),
     E("enable-debug-command", &server.enable_debug_cmd, "yes", yesno_enum),
-    I("latency-tracking", &server.latency_tracking, "0", 0, 1),
+    E("latency-tracking", &compat_ints[20], "no", yesno_enum),
     X("save", "", set_save, get_save),
     /* accepted for compatibility with redis.conf files and test harnesses; no effect */
     E("appendonly", &compat_ints[0], "no", yesno_enum),
@@ -333,7 +334,6 @@ static config_row rows[] = {
     I("io-threads", &compat_ints[2], "1", 1, 128),
     B("io-threads-do-reads", &compat_ints[3], "no"),
     B("activerehashing", &compat_ints[4], "yes"),
-    B("lazyfree-lazy-user-flush", &compat_ints[5], "no"),
     I("latency-monitor-threshold", &compat_lls[0], "0", 0, LLONG_MAX),
     B("activedefrag", &compat_ints[6], "no"),
     B("stop-writes-on-bgsave-error", &compat_ints[7], "yes"),
@@ -344,7 +344,7 @@ static config_row rows[] = {
     S("appenddirname", &compat_strs[2], "appendonlydir"),
     S("appendfsync", &compat_strs[3], "everysec"),
     B("jemalloc-bg-thread", &compat_ints[10], "yes"),
-    I("oom-score-adj", &compat_ints[11], "0", 0, 2),
+    E("oom-score-adj", &compat_ints[11], "no", oom_enum),
     S("oom-score-adj-values", &compat_strs[4], "0 200 800"),
     M("maxmemory-clients", &compat_lls[1], "0", 0, LLONG_MAX),
     I("stream-node-max-entries", &compat_lls[2], "100", 0, LLONG_MAX),
