@@ -100,6 +100,8 @@ command_fn publish_command, subscribe_command, unsubscribe_command, psubscribe_c
 /* ---- scripting.c, lock.c (issue 7) ---------------------------------------------- */
 
 /* ---- persistence commands (issue 6) ---------------------------------------------- */
+command_fn sql_query_command, sql_exec_command, wb_flush_command, wb_deadletter_command,
+    cache_get_command, cache_set_command;
 
 /* getkeys functions for commands with keys at computed positions */
 command_getkeys_fn getkeys_sort, getkeys_numkeys_at1, getkeys_numkeys_at2, getkeys_lcs;

@@ -172,3 +172,14 @@ size_t db_active_expire_step(db *d, size_t samples, size_t *expired) {
     }
     return n;
 }
+
+kobj *db_set_meta(db *d, kobj *o, uint32_t delta_ms) {
+    if (!(o->flags & KF_META)) {
+        kobj *n = kobj_relayout(o, (o->flags & KF_EXPIRE) != 0, 1, o->type == OBJ_STRING ? o->vlen : 0);
+        repoint(d, o, n);
+        xfree(o);
+        o = n;
+    }
+    kobj_meta_of(o)->delta_ms = delta_ms;
+    return o;
+}

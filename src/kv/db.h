@@ -78,6 +78,8 @@ kobj *db_unlink(db *d, const char *key, size_t len);
 /* Sets the expire time (absolute unix ms) and returns the entry's new address. */
 kobj *db_set_expire(db *d, kobj *o, int64_t when);
 kobj *db_persist(db *d, kobj *o);
+/* Gives o a metadata block (if it has none) with this load cost; new address. */
+kobj *db_set_meta(db *d, kobj *o, uint32_t delta_ms);
 /* Makes sure a string entry has room for vcap value bytes; returns new address. */
 kobj *db_reserve_string(db *d, kobj *o, size_t vcap);
 /* Replaces a string value in place when it fits, else reallocates; keeps

@@ -227,5 +227,11 @@ command command_table[] = {
     /* ---- scripting and locks (issue 7) ---- */
 
     /* ---- persistence, SQL, cache helpers (issue 6) ---- */
+    {.name = "sql.query", .proc = sql_query_command, .arity = -2, .flags = "readonly noscript store", DOC("larder", "0.1.0", "Runs a read-only SQL statement on the store; rows as arrays (RESP3: maps).", "Depends on the statement"), .syntax = "sql [arg [arg ...]]"},
+    {.name = "sql.exec", .proc = sql_exec_command, .arity = -2, .flags = "write noscript store", DOC("larder", "0.1.0", "Runs an SQL statement on the store and invalidates the cached keys of the rows it changes.", "Depends on the statement"), .syntax = "sql [arg [arg ...]]"},
+    {.name = "wb.flush", .proc = wb_flush_command, .arity = 1, .flags = "admin noscript store", DOC("larder", "0.1.0", "Writes every pending write-behind key to the store and replies when done.", "O(N) where N is the number of pending keys"), .syntax = ""},
+    {.name = "wb.deadletter", .proc = wb_deadletter_command, .arity = -2, .flags = "admin noscript store", DOC("larder", "0.1.0", "Lists, retries or drops rows the store refused for good.", "O(N)"), .syntax = "(LIST [count] | RETRY id | DROP id)"},
+    {.name = "cache.get", .proc = cache_get_command, .arity = -2, .flags = "write fast", K1, .acl = "@string", DOC("larder", "0.1.0", "Gets a value, its remaining TTL and, to one caller at a time, a refresh lease (on a miss or an XFetch early refresh).", "O(1)"), .syntax = "key [BETA beta]"},
+    {.name = "cache.set", .proc = cache_set_command, .arity = -5, .flags = "write denyoom", K1, .acl = "@string", DOC("larder", "0.1.0", "Sets a value with a TTL and its recompute cost; with TOKEN only while that lease is current.", "O(1)"), .syntax = "key value PX milliseconds [DELTA milliseconds] [TOKEN token]"},
 
     END};

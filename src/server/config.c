@@ -200,6 +200,21 @@ static void get_dir(sbuf *out) {
     if (getcwd(buf, sizeof(buf))) sbuf_puts(out, buf);
 }
 
+/* ---- persistence directives (src/persist) ------------------------------------------ */
+#include "persist/persist.h"
+extern int persist_config_loadmodule(const char *val, char **err);
+extern void persist_config_get_loadmodule(sbuf *out);
+extern int persist_config_set_maps(const char *val, char **err);
+extern void persist_config_get_maps(sbuf *out);
+extern void persist_config_fsync_changed(void);
+static const enum_name fsync_enum[] = {{"no", JFSYNC_NO}, {"everysec", JFSYNC_EVERYSEC}, {"always", JFSYNC_ALWAYS}, {NULL, 0}};
+static const enum_name ondelete_enum[] = {{"row", ON_DELETE_ROW}, {"cache", ON_DELETE_CACHE}, {NULL, 0}};
+static int apply_fsync(char **err) {
+    (void)err;
+    persist_config_fsync_changed();
+    return OK;
+}
+
 /* ---- apply hooks -------------------------------------------------------------------- */
 
 static int apply_policy(char **err) {
@@ -328,6 +343,16 @@ static config_row rows[] = {
     E("enable-debug-command", &server.enable_debug_cmd, "yes", yesno_enum),
     E("latency-tracking", &compat_ints[20], "no", yesno_enum),
     X("save", "", set_save, get_save),
+    X("loadmodule", NULL, persist_config_loadmodule, persist_config_get_loadmodule),
+    S("store-path", &pcfg.store_path, NULL),
+    S("journal-path", &pcfg.journal_path, "larder.journal"),
+    E("journal-fsync", &pcfg.journal_fsync, "everysec", fsync_enum),
+    I("write-behind-batch", &pcfg.wb_batch, "1000", 1, 1000000),
+    I("write-behind-delay-ms", &pcfg.wb_delay_ms, "100", 0, 3600000),
+    I("write-behind-max-pending", &pcfg.wb_max_pending, "1000000", 1, LLONG_MAX),
+    I("negative-ttl", &pcfg.negative_ttl, "60", 0, LLONG_MAX),
+    E("on-delete", &pcfg.on_delete, "row", ondelete_enum),
+    X("map", NULL, persist_config_set_maps, persist_config_get_maps),
     /* accepted for compatibility with redis.conf files and test harnesses; no effect */
     E("appendonly", &compat_ints[0], "no", yesno_enum),
     B("always-show-logo", &compat_ints[1], "no"),
@@ -482,6 +507,10 @@ static void attach_hooks(void) {
             r->apply = apply_listen;
         if (!strncmp(r->name, "tls-", 4) && strcmp(r->name, "tls-port") != 0) r->apply = apply_tls;
         if (!strcmp(r->name, "requirepass")) r->apply = apply_requirepass;
+        if (!strcmp(r->name, "journal-fsync")) r->apply = apply_fsync;
+        if (!strcmp(r->name, "loadmodule") || !strcmp(r->name, "store-path") ||
+            !strcmp(r->name, "journal-path"))
+            r->flags |= CF_IMMUTABLE;
         if (!strcmp(r->name, "databases") || !strcmp(r->name, "daemonize") ||
             !strcmp(r->name, "unixsocketperm") || !strcmp(r->name, "logfile") ||
             !strcmp(r->name, "syslog-enabled") || !strcmp(r->name, "tcp-backlog") ||
@@ -496,7 +525,7 @@ void config_apply_defaults(void) {
     attach_hooks();
     for (config_row *r = rows; r->name; r++) {
         char *err = NULL;
-        if (r->type == CT_STRING && !r->def) continue;
+        if ((r->type == CT_STRING || r->type == CT_SPECIAL) && !r->def) continue;
         if (!strcmp(r->name, "dir")) continue;
         if (row_set(r, r->def ? r->def : "", &err) != OK) {
             fprintf(stderr, "config default for %s invalid: %s\n", r->name, err);

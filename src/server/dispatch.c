@@ -298,6 +298,7 @@ void process_command(client *c) {
 
 extern void slowlog_push_if_needed(client *c, const command *cmd, long long usec);
 extern void tracking_after_command(client *c, const command *cmd);
+extern void persist_after_command(client *c, const command *cmd);
 
 void call_command(client *c, const command *cmd) {
     long long errors_before = server.stat_total_error_replies;
@@ -322,6 +323,7 @@ void call_command(client *c, const command *cmd) {
     }
     slowlog_push_if_needed(c, cmd, dur);
     tracking_after_command(c, cmd);
+    persist_after_command(c, cmd);
     c->cmd = saved ? saved : cmd;
     /* CLIENT REPLY SKIP applies to the next command only */
     if (c->flags & CLIENT_REPLY_SKIP) c->flags &= ~(uint64_t)CLIENT_REPLY_SKIP;
