@@ -95,9 +95,12 @@ $(SERVER_BIN): $(MAIN_OBJ) $(LIB_CORE)
 $(B)/%: $(B)/obj/src/tools/%.o $(LIB_SQL)
 	$(CC) $(LDFLAGS) -o $@ $^ $(TOOL_LIBS)
 
-$(B)/modules/%.so: $(wildcard modules/%/*.c) $(LIB_SQL)
+# A store module is an adapter only: the engine's symbols come from the
+# larder-server executable (linked whole and exported with -rdynamic).
+.SECONDEXPANSION:
+$(B)/modules/%.so: $$(wildcard modules/%/*.c) $$(wildcard src/persist/*.h src/sql/sql.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -fPIC -shared -o $@ $(wildcard modules/$*/*.c) $(LDFLAGS)
+	$(CC) $(CFLAGS) -fPIC -shared -o $@ $(filter %.c,$^) $(LDFLAGS)
 
 $(B)/tests/unit/%: $(B)/obj/tests/unit/%.o $(LIB_CORE)
 	@mkdir -p $(dir $@)

@@ -563,6 +563,21 @@ static config_ext *find_ext(const char *name) {
 
 /* Applies one directive line already split in argv. */
 static int apply_directive(int argc, resp_arg *argv, char **err) {
+    if (!strcmp(argv[0].p, "include")) { /* include another file, as redis.conf does */
+        static int depth;
+        if (argc != 2) {
+            *err = xstrdup("include needs one path");
+            return ERR;
+        }
+        if (depth > 8) {
+            *err = xstrdup("include nested too deeply");
+            return ERR;
+        }
+        depth++;
+        int rc = config_load_file(argv[1].p, err);
+        depth--;
+        return rc;
+    }
     config_ext *x = find_ext(argv[0].p);
     if (x) {
         char **av = xmalloc(sizeof(char *) * (size_t)argc);
