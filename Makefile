@@ -54,7 +54,7 @@ SERVER_BIN := $(B)/larder-server
 TOOL_SRC   := $(wildcard src/tools/*.c)
 TOOL_BINS  := $(patsubst src/tools/%.c,$(B)/%,$(TOOL_SRC))
 MODULE_SRC := $(wildcard modules/*/*.c)
-MODULE_SOS := $(sort $(foreach d,$(dir $(MODULE_SRC)),$(B)/modules/$(notdir $(patsubst %/,%,$(d))).so))
+MODULE_SOS := $(if $(wildcard src/sql/sql.h),$(sort $(foreach d,$(dir $(MODULE_SRC)),$(B)/modules/$(notdir $(patsubst %/,%,$(d))).so)))
 
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(UNIT_SRC))
