@@ -26,7 +26,7 @@ static const void *cmd_key(const void *e, size_t *len) {
     *len = strlen(c->name);
     return c->name;
 }
-static const dict_type cmd_dict_type = {hash_bytes, cmd_key};
+static const dict_type cmd_dict_type = {hash_bytes_fast, cmd_key}; /* fixed names: no flooding risk */
 
 /* Subcommand lookup tables, one per parent (indexed by parent id). */
 static dict **subcmd_dicts;
