@@ -76,7 +76,8 @@ void keys_command(client *c) {
 int scan_cursor_or_reply(client *c, const resp_arg *a, uint64_t *cursor) {
     char *end;
     errno = 0;
-    if (a->len == 0 || isspace((unsigned char)a->p[0]) || a->p[0] == '-') goto bad;
+    /* strtoull as Redis's strtoul: "-1" is accepted (it wraps to 2^64-1) */
+    if (a->len == 0 || isspace((unsigned char)a->p[0])) goto bad;
     *cursor = strtoull(a->p, &end, 10);
     if (*end != '\0' || errno == ERANGE) goto bad;
     return OK;
