@@ -134,7 +134,7 @@ static char *full_scan(redisContext *c, cmd *base) {
         freeReplyObject(r);
         if (strcmp(cursor, "0") == 0) break;
     }
-    qsort(items, n, sizeof(char *), cmp_item);
+    if (n) qsort(items, n, sizeof(char *), cmp_item);
     char *out = malloc(cap);
     out[0] = '\0';
     for (size_t i = 0; i < n; i++) {

@@ -205,7 +205,7 @@ static char *full_scan(redisContext *c, cmd *base) {
         freeReplyObject(r);
         if (strcmp(cursor, "0") == 0) break;
     }
-    qsort(items, n, sizeof(char *), cmp_item);
+    if (n) qsort(items, n, sizeof(char *), cmp_item);
     size_t cap = 64, len = 0;
     char *out = malloc(cap);
     out[0] = '\0';
@@ -278,7 +278,10 @@ static int step(dpair *p, trng *r) {
         add(&c, key);
         if (trng_below(r, 3)) add(&c, counts[trng_below(r, 14)]);
         if (trng_below(r, 25) == 0) add(&c, "extra");
-        if (c.argc == 3 && c.argv[2][0] == '9') c.argv[2] = "20"; /* popping 2^63: fine, but keep it readable */
+        if (c.argc == 3 && c.argv[2][0] == '9') { /* popping 2^63-1: all of it, kept readable */
+            c.argv[2] = "20";
+            c.lens[2] = 2;
+        }
         return do_spop(p, &c);
     case 11: {
         add(&c, "SRANDMEMBER");
