@@ -90,8 +90,16 @@ command_fn publish_command, subscribe_command, unsubscribe_command, psubscribe_c
     spublish_command, pubsub_shardchannels_command, pubsub_shardnumsub_command;
 
 /* ---- hash.c (issue 3) ----------------------------------------------------------- */
+command_fn hset_command, hsetnx_command, hget_command, hmget_command, hmset_command, hdel_command,
+    hexists_command, hlen_command, hstrlen_command, hkeys_command, hvals_command, hgetall_command,
+    hincrby_command, hincrbyfloat_command, hrandfield_command, hscan_command;
 
 /* ---- set.c (issue 3) ------------------------------------------------------------ */
+command_fn sadd_command, srem_command, smembers_command, sismember_command, smismember_command,
+    scard_command, spop_command, srandmember_command, smove_command, sinter_command,
+    sintercard_command, sinterstore_command, sunion_command, sunionstore_command, sdiff_command,
+    sdiffstore_command, sscan_command;
+command_getkeys_fn getkeys_sintercard;
 
 /* ---- list.c, sort.c (issue 3) --------------------------------------------------- */
 

@@ -321,6 +321,7 @@ static config_row rows[] = {
     I("slowlog-max-len", &server.slowlog_max_len, "128", 0, LONG_MAX),
     I("tracking-table-max-keys", &server.tracking_table_max_keys, "1000000", 0, INT_MAX),
     I("busy-reply-threshold", &server.busy_reply_threshold, "5000", 0, LLONG_MAX),
+    /* 512: Redis 7.0's built-in default (its sample redis.conf says 128) */
     I("hash-max-listpack-entries", &server.hash_max_listpack_entries, "512", 0, LLONG_MAX),
     I("hash-max-listpack-value", &server.hash_max_listpack_value, "64", 0, LLONG_MAX),
     I("set-max-intset-entries", &server.set_max_intset_entries, "512", 0, LLONG_MAX),

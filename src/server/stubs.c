@@ -48,14 +48,3 @@ void client_caching_command(client *c) { not_yet(c); }
 void client_getredir_command(client *c) { reply_int(c, -1); }
 void client_trackinginfo_command(client *c) { not_yet(c); }
 
-/* hash access for persistence mappings: the hash type defines the real ones */
-__attribute__((weak)) void hash_for_each_field(const kobj *o,
-                                               void (*fn)(void *ctx, const char *f, size_t flen, const char *v, size_t vlen),
-                                               void *ctx) {
-    (void)o, (void)fn, (void)ctx;
-}
-__attribute__((weak)) kobj *hash_entry_from_fields(const char *key, size_t klen, int n, const char *const *fields,
-                                                   const size_t *flens, const char *const *vals, const size_t *vlens) {
-    (void)key, (void)klen, (void)n, (void)fields, (void)flens, (void)vals, (void)vlens;
-    return NULL;
-}
