@@ -62,7 +62,12 @@ static void expire_entry(db *d, kobj *o) {
 }
 
 kobj *db_lookup(db *d, const char *key, size_t len, int flags) {
-    kobj *o = dict_find(&d->keys, key, len);
+    uint64_t h;
+    return db_lookup_h(d, key, len, flags, &h);
+}
+
+kobj *db_lookup_h(db *d, const char *key, size_t len, int flags, uint64_t *h) {
+    kobj *o = dict_find_h(&d->keys, key, len, h);
     if (!o) return NULL;
     if (kobj_is_expired(o)) {
         if (!kv_no_lazy_delete) expire_entry(d, o);
@@ -75,6 +80,11 @@ kobj *db_lookup(db *d, const char *key, size_t len, int flags) {
 void db_add(db *d, kobj *o) {
     dict_add(&d->keys, o);
     if (o->flags & KF_EXPIRE) dict_add(&d->expires, o);
+}
+
+void db_add_h(db *d, kobj *o, uint64_t h) {
+    dict_add_h(&d->keys, o, h);
+    if (o->flags & KF_EXPIRE) dict_add_h(&d->expires, o, h);
 }
 
 /* Re-points the dicts from old to n (same key) without freeing anything. */

@@ -65,8 +65,12 @@ enum { LOOKUP_NONE = 0, LOOKUP_NOTOUCH = 1 };
  * unless LOOKUP_NOTOUCH. */
 kobj *db_lookup(db *d, const char *key, size_t len, int flags);
 
+/* db_lookup that also gives the key's hash, for a following db_add_h. */
+kobj *db_lookup_h(db *d, const char *key, size_t len, int flags, uint64_t *h);
 /* Adds an entry whose key is absent. */
 void db_add(db *d, kobj *o);
+/* db_add with the key's hash from db_lookup_h (saves hashing the key again). */
+void db_add_h(db *d, kobj *o, uint64_t h);
 /* Puts `n` in the place of `old` (same key) and frees old. Expire of `n` is
  * whatever n carries. Returns n. */
 kobj *db_replace(db *d, kobj *old, kobj *n);
