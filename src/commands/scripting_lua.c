@@ -239,20 +239,21 @@ static void table_to_reply(client *c, lua_State *L) {
         return;
     }
     if (raw_field(L, "verbatim_string", LUA_TTABLE)) {
-        int done = 0;
-        if (raw_field(L, "format", LUA_TSTRING)) {
-            if (raw_field(L, "string", LUA_TSTRING) || (lua_pushnil(L), 0)) {
-                size_t n;
-                const char *s = lua_tolstring(L, -1, &n);
-                const char *fmt = lua_tostring(L, -2);
-                char f3[4] = "txt";
-                if (strlen(fmt) >= 3) memcpy(f3, fmt, 3);
-                reply_verbatim(c, s, n, f3);
-                done = 1;
-            }
-            lua_pop(L, 2);
+        int vt = lua_gettop(L), done = 0;
+        lua_pushstring(L, "format");
+        lua_rawget(L, vt);
+        lua_pushstring(L, "string");
+        lua_rawget(L, vt);
+        if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING) {
+            size_t n;
+            const char *str = lua_tolstring(L, -1, &n);
+            const char *fmt = lua_tostring(L, -2);
+            char f3[4] = "txt";
+            if (strlen(fmt) >= 3) memcpy(f3, fmt, 3);
+            reply_verbatim(c, str, n, f3);
+            done = 1;
         }
-        lua_pop(L, 1);
+        lua_settop(L, vt - 1);
         if (done) return;
     }
     if (raw_field(L, "map", LUA_TTABLE)) {
