@@ -274,7 +274,7 @@ static void eval_generic(client *c, int evalsha, int ro) {
     char fname[43] = "f_";
     memcpy(fname + 2, s->sha, 40);
     fname[42] = '\0';
-    run.funcname = fname;
+    run.funcname = fname + 2; /* errors name the script by its sha */
     sl_push_errh(Leval);
     lua_getfield(Leval, LUA_REGISTRYINDEX, fname);
     run_script(Leval, &run, (int)nk, c->argv + 3, c->argc - 3 - (int)nk, c->argv + 3 + nk);
@@ -473,10 +473,20 @@ struct fn_lib {
     fn_def **funcs;
 };
 
+/* Function names are case-insensitive: the dict key is the lowercase copy
+ * stored after the name. */
 static const void *fn_key(const void *e, size_t *len) {
     const fn_def *f = e;
     *len = f->len;
-    return f->name;
+    return f->name + f->len + 1;
+}
+
+static dict *functions;
+static fn_def *fn_find(const char *name, size_t len) {
+    char buf[256];
+    if (len >= sizeof(buf) || !functions) return NULL;
+    for (size_t i = 0; i < len; i++) buf[i] = (char)tolower((unsigned char)name[i]);
+    return dict_find(functions, buf, len);
 }
 static const void *lib_key(const void *e, size_t *len) {
     const fn_lib *l = e;
@@ -531,20 +541,23 @@ int script_register_function(lua_State *L, const char *name, size_t len, int ref
             *err = "Function already exists in the library";
             return ERR;
         }
-    fn_def *f = xmalloc(sizeof(*f) + len + 1);
+    fn_def *f = xmalloc(sizeof(*f) + 2 * (len + 1));
     f->lib = loading_lib;
     f->ref = ref;
     f->flags = flags;
     f->len = len;
     memcpy(f->name, name, len);
     f->name[len] = '\0';
+    for (size_t i = 0; i < len; i++) f->name[len + 1 + i] = (char)tolower((unsigned char)name[i]);
+    f->name[2 * len + 1] = '\0';
     loading_lib->funcs = xrealloc(loading_lib->funcs, sizeof(fn_def *) * (size_t)(loading_lib->nfuncs + 1));
     loading_lib->funcs[loading_lib->nfuncs++] = f;
     return OK;
 }
 
 static void lib_unlink(fn_lib *l) {
-    for (int i = 0; i < l->nfuncs; i++) dict_remove(functions, l->funcs[i]->name, l->funcs[i]->len);
+    for (int i = 0; i < l->nfuncs; i++)
+        dict_remove(functions, l->funcs[i]->name + l->funcs[i]->len + 1, l->funcs[i]->len);
     dict_remove(libraries, l->name, strlen(l->name));
 }
 
@@ -653,7 +666,7 @@ static fn_lib *function_load(const char *code, size_t len, int replace, sbuf *e)
         return NULL;
     }
     for (int i = 0; i < l->nfuncs; i++) {
-        fn_def *other = dict_find(functions, l->funcs[i]->name, l->funcs[i]->len);
+        fn_def *other = fn_find(l->funcs[i]->name, l->funcs[i]->len);
         if (other && other->lib != old) {
             sbuf_printf(e, "ERR Function %s already exists", l->funcs[i]->name);
             lib_free(l, 1);
@@ -694,7 +707,7 @@ void function_load_command(client *c) {
 
 static void fcall_generic(client *c, int ro) {
     func_engine_init();
-    fn_def *f = dict_find(functions, c->argv[1].p, c->argv[1].len);
+    fn_def *f = fn_find(c->argv[1].p, c->argv[1].len);
     if (!f) {
         reply_error(c, "ERR Function not found");
         return;

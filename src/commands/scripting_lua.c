@@ -34,6 +34,7 @@
 #include "util/mem.h"
 #include <lua-bitop.h>
 #include <lua-cjson.h>
+#include <limits.h>
 #include <math.h>
 #include <openssl/sha.h>
 #include <stdio.h>
@@ -194,10 +195,10 @@ static int raw_field(lua_State *L, const char *field, int type) {
     return 0;
 }
 
+/* (long long)n as x86-64 computes it (Redis's reply), without C's UB: NaN and
+ * anything out of range give LLONG_MIN ("integer indefinite"). */
 static long long lua_number_to_ll(lua_Number n) {
-    if (n != n) return LLONG_MIN; /* what x86 gives for NaN; avoids UB */
-    if (n >= 9223372036854775807.0) return LLONG_MAX;
-    if (n <= -9223372036854775808.0) return LLONG_MIN;
+    if (!(n > -9223372036854775809.0 && n < 9223372036854775808.0)) return LLONG_MIN;
     return (long long)n;
 }
 
