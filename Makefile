@@ -30,7 +30,9 @@ CFLAGS  := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -Wno-unused-parameter \
            -D_GNU_SOURCE -Isrc -Itests $(MALLOC_DEF) $(SANFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS := $(SANFLAGS) $(EXTRA_LDFLAGS)
 LUA_CFLAGS := $(shell pkg-config --cflags lua5.1 2>/dev/null)
-LUA_LIBS   := $(shell pkg-config --libs lua5.1 2>/dev/null)
+# cjson and bit for scripts: Debian's static archives (lua-cjson-dev, lua-bitop-dev),
+# linked in so the server needs no extra runtime package.
+LUA_LIBS   := -l:liblua5.1-cjson.a -l:liblua5.1-bitop.a $(shell pkg-config --libs lua5.1 2>/dev/null)
 SERVER_LIBS := -lev -lssl -lcrypto $(LUA_LIBS) $(MALLOC_LIBS) -lpthread -lm -ldl -rdynamic
 TOOL_LIBS   := $(MALLOC_LIBS) -lpthread -lm
 

@@ -6,7 +6,7 @@
 # Installing redis-server would start a system Redis on 6379 under systemd;
 # a temporary policy-rc.d denies every service start during the install.
 set -e
-RUN_PKGS="gcc make pkg-config libev-dev libjemalloc-dev libssl-dev liblua5.1-0-dev libpq-dev"
+RUN_PKGS="gcc make pkg-config libev-dev libjemalloc-dev libssl-dev liblua5.1-0-dev lua-cjson-dev lua-bitop-dev libpq-dev"
 TEST_PKGS="libhiredis-dev redis-tools redis-server tcl sqlite3 libsqlite3-dev python3 python3-redis
            dpkg-dev xz-utils nutcracker nodejs npm openssl procps"
 pkgs=$RUN_PKGS

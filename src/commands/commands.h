@@ -106,6 +106,13 @@ command_getkeys_fn getkeys_sintercard;
 /* ---- zset.c (issue 3) ----------------------------------------------------------- */
 
 /* ---- scripting.c, lock.c (issue 7) ---------------------------------------------- */
+command_fn eval_command, evalsha_command, eval_ro_command, evalsha_ro_command, fcall_command,
+    fcall_ro_command, script_load_command, script_exists_command, script_flush_command,
+    script_kill_command, script_debug_command, script_help_command, function_load_command,
+    function_delete_command, function_kill_command, function_dump_command,
+    function_restore_command, lock_acquire_command, lock_release_command, lock_extend_command,
+    lock_info_command, delifeq_command;
+command_getkeys_fn getkeys_eval;
 
 /* ---- persistence commands (issue 6) ---------------------------------------------- */
 command_fn sql_query_command, sql_exec_command, wb_flush_command, wb_deadletter_command,

@@ -348,32 +348,7 @@ void object_help_command(client *c) {
     reply_help(c, "object", help);
 }
 
-/* ---- FUNCTION (no function engine yet: an empty library set) --------------------- */
-
-void function_flush_command(client *c) {
-    if (c->argc > 3 || (c->argc == 3 && !arg_is(&c->argv[2], "sync") && !arg_is(&c->argv[2], "async"))) {
-        reply_error(c, "ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
-        return;
-    }
-    reply_ok(c);
-}
-
-void function_list_command(client *c) { reply_empty_array(c); }
-
-void function_stats_command(client *c) {
-    reply_map(c, 2);
-    reply_bulk_cstr(c, "running_script");
-    reply_null(c);
-    reply_bulk_cstr(c, "engines");
-    reply_map(c, 0);
-}
-
-void function_help_command(client *c) {
-    static const char *const help[] = {"FLUSH [ASYNC|SYNC]", "    Deletes all the libraries.",
-                                        "LIST", "    List all libraries.", "STATS",
-                                        "    Return information about the running function.", NULL};
-    reply_help(c, "function", help);
-}
+/* FUNCTION lives in scripting.c (issue 7). */
 
 /* ---- LATENCY (no latency monitor: empty answers) ------------------------------------ */
 

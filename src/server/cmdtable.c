@@ -74,10 +74,25 @@ static command object_subs[] = {
     END};
 
 static command function_subs[] = {
+    {.name = "load", .proc = function_load_command, .arity = -3, .flags = "write denyoom noscript", .acl = "@scripting", DOC(NULL, "7.0.0", "Creates a library.", "O(1) (considering compilation time is redundant)"), .syntax = "[REPLACE] function-code"},
+    {.name = "delete", .proc = function_delete_command, .arity = 3, .flags = "write noscript", .acl = "@scripting", DOC(NULL, "7.0.0", "Deletes a library and its functions.", "O(1)"), .syntax = "library-name"},
+    {.name = "dump", .proc = function_dump_command, .arity = 2, .flags = "noscript", .acl = "@scripting", DOC(NULL, "7.0.0", "Dumps all libraries into a serialized binary payload.", "O(N) where N is the number of functions"), .syntax = ""},
+    {.name = "restore", .proc = function_restore_command, .arity = -3, .flags = "write denyoom noscript", .acl = "@scripting", DOC(NULL, "7.0.0", "Restores all libraries from a payload.", "O(N) where N is the number of functions on the payload"), .syntax = "serialized-value [FLUSH | APPEND | REPLACE]"},
+    {.name = "kill", .proc = function_kill_command, .arity = 2, .flags = "noscript allow_busy", .acl = "@scripting", DOC(NULL, "7.0.0", "Terminates a function during execution.", "O(1)"), .syntax = ""},
     {.name = "flush", .proc = function_flush_command, .arity = -2, .flags = "write noscript", .acl = "@scripting", DOC(NULL, "7.0.0", "Deletes all libraries and functions.", "O(N) where N is the number of functions deleted"), .syntax = "[ASYNC | SYNC]"},
     {.name = "list", .proc = function_list_command, .arity = -2, .flags = "noscript", .acl = "@scripting", DOC(NULL, "7.0.0", "Returns information about all libraries.", "O(N) where N is the number of functions"), .syntax = "[LIBRARYNAME library-name-pattern] [WITHCODE]"},
     {.name = "stats", .proc = function_stats_command, .arity = 2, .flags = "noscript allow_busy", .acl = "@scripting", DOC(NULL, "7.0.0", "Returns information about a function during execution.", "O(1)"), .syntax = ""},
     {.name = "help", .proc = function_help_command, .arity = 2, .flags = "loading stale", .acl = "@scripting", DOC(NULL, "7.0.0", "Returns helpful text about the different subcommands.", "O(1)"), .syntax = ""},
+    END};
+
+/* SCRIPT (issue 7) */
+static command script_subs[] = {
+    {.name = "load", .proc = script_load_command, .arity = 3, .flags = "noscript stale", .acl = "@scripting", DOC(NULL, "2.6.0", "Loads a server-side Lua script to the script cache.", "O(N) with N being the length in bytes of the script body."), .syntax = "script"},
+    {.name = "exists", .proc = script_exists_command, .arity = -3, .flags = "noscript", .acl = "@scripting", DOC(NULL, "2.6.0", "Determines whether server-side Lua scripts exist in the script cache.", "O(N) with N being the number of scripts to check (so checking a single script is an O(1) operation)."), .syntax = "sha1 [sha1 ...]"},
+    {.name = "flush", .proc = script_flush_command, .arity = -2, .flags = "noscript", .acl = "@scripting", DOC(NULL, "2.6.0", "Removes all server-side Lua scripts from the script cache.", "O(N) with N being the number of scripts in cache"), .syntax = "[ASYNC | SYNC]"},
+    {.name = "kill", .proc = script_kill_command, .arity = 2, .flags = "noscript allow_busy", .acl = "@scripting", DOC(NULL, "2.6.0", "Terminates a server-side Lua script during execution.", "O(1)"), .syntax = ""},
+    {.name = "debug", .proc = script_debug_command, .arity = 3, .flags = "noscript", .acl = "@scripting", DOC(NULL, "3.2.0", "Sets the debug mode of server-side Lua scripts.", "O(1)"), .syntax = "YES | SYNC | NO"},
+    {.name = "help", .proc = script_help_command, .arity = 2, .flags = "loading stale", .acl = "@scripting", DOC(NULL, "5.0.0", "Returns helpful text about the different subcommands.", "O(1)"), .syntax = ""},
     END};
 
 static command slowlog_subs[] = {
@@ -258,6 +273,18 @@ command command_table[] = {
     /* ---- sorted sets (issue 3) ---- */
 
     /* ---- scripting and locks (issue 7) ---- */
+    {.name = "eval", .proc = eval_command, .arity = -3, .flags = "noscript skip_monitor may_replicate no_mandatory_keys stale movablekeys", KEYS(3, 3, 1), .getkeys = getkeys_eval, .acl = "@scripting", DOC("scripting", "2.6.0", "Executes a server-side Lua script.", "Depends on the script that is executed."), .syntax = "script numkeys [key [key ...]] [arg [arg ...]]"},
+    {.name = "evalsha", .proc = evalsha_command, .arity = -3, .flags = "noscript skip_monitor may_replicate no_mandatory_keys stale movablekeys", KEYS(3, 3, 1), .getkeys = getkeys_eval, .acl = "@scripting", DOC("scripting", "2.6.0", "Executes a server-side Lua script by SHA1 digest.", "Depends on the script that is executed."), .syntax = "sha1 numkeys [key [key ...]] [arg [arg ...]]"},
+    {.name = "eval_ro", .proc = eval_ro_command, .arity = -3, .flags = "noscript skip_monitor no_mandatory_keys stale readonly movablekeys", KEYS(3, 3, 1), .getkeys = getkeys_eval, .acl = "@scripting", DOC("scripting", "7.0.0", "Executes a read-only server-side Lua script.", "Depends on the script that is executed."), .syntax = "script numkeys [key [key ...]] [arg [arg ...]]"},
+    {.name = "evalsha_ro", .proc = evalsha_ro_command, .arity = -3, .flags = "noscript skip_monitor no_mandatory_keys stale readonly movablekeys", KEYS(3, 3, 1), .getkeys = getkeys_eval, .acl = "@scripting", DOC("scripting", "7.0.0", "Executes a read-only server-side Lua script by SHA1 digest.", "Depends on the script that is executed."), .syntax = "sha1 numkeys [key [key ...]] [arg [arg ...]]"},
+    {.name = "fcall", .proc = fcall_command, .arity = -3, .flags = "noscript skip_monitor may_replicate no_mandatory_keys stale movablekeys", KEYS(3, 3, 1), .getkeys = getkeys_eval, .acl = "@scripting", DOC("scripting", "7.0.0", "Invokes a function.", "Depends on the function that is executed."), .syntax = "function numkeys [key [key ...]] [arg [arg ...]]"},
+    {.name = "fcall_ro", .proc = fcall_ro_command, .arity = -3, .flags = "noscript skip_monitor no_mandatory_keys stale readonly movablekeys", KEYS(3, 3, 1), .getkeys = getkeys_eval, .acl = "@scripting", DOC("scripting", "7.0.0", "Invokes a read-only function.", "Depends on the function that is executed."), .syntax = "function numkeys [key [key ...]] [arg [arg ...]]"},
+    {.name = "lock.acquire", .proc = lock_acquire_command, .arity = -3, .flags = "write blocking", .acl = "@scripting", DOC("scripting", "0.1.0", "Acquires a lock with a fencing token, optionally waiting for it in FIFO order (Larder).", "O(1)"), .syntax = "name ttl-ms [WAIT ms]"},
+    {.name = "lock.release", .proc = lock_release_command, .arity = 3, .flags = "write fast", .acl = "@scripting", DOC("scripting", "0.1.0", "Releases a lock held with the given fencing token (Larder).", "O(1)"), .syntax = "name token"},
+    {.name = "lock.extend", .proc = lock_extend_command, .arity = 4, .flags = "write fast", .acl = "@scripting", DOC("scripting", "0.1.0", "Sets a new time to live for a lock held with the given fencing token (Larder).", "O(1)"), .syntax = "name token ttl-ms"},
+    {.name = "lock.info", .proc = lock_info_command, .arity = 2, .flags = "readonly fast", .acl = "@scripting", DOC("scripting", "0.1.0", "Returns the state of a lock: holder's token, time to live, waiters (Larder).", "O(1)"), .syntax = "name"},
+    {.name = "delifeq", .proc = delifeq_command, .arity = 3, .flags = "write fast", K1, .acl = "@string", DOC("string", "0.1.0", "Deletes a string key if its value equals the given value (as Valkey's DELIFEQ).", "O(1)"), .syntax = "key value"},
+    {.name = "script", .proc = client_command, .arity = -2, .flags = "", .subcommands = script_subs, DOC("scripting", "2.6.0", "A container for Lua scripts management commands.", "Depends on subcommand."), .syntax = ""},
 
     /* ---- persistence, SQL, cache helpers (issue 6) ---- */
     {.name = "sql.query", .proc = sql_query_command, .arity = -2, .flags = "readonly noscript store", DOC("larder", "0.1.0", "Runs a read-only SQL statement on the store; rows as arrays (RESP3: maps).", "Depends on the statement"), .syntax = "sql [arg [arg ...]]"},

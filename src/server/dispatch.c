@@ -284,6 +284,11 @@ void process_command(client *c) {
         reject(c, cmd, "LOADING Larder is loading the dataset in memory");
         return;
     }
+    if (server.script_busy && !(cmd->flag_bits & CMD_ALLOW_BUSY)) {
+        extern const char *scripting_busy_error(void);
+        reject(c, cmd, scripting_busy_error()); /* a slow script runs: issue 7 */
+        return;
+    }
     if (!persist_allows_command(c, cmd)) return; /* replied -BUSY itself */
     if ((c->flags & CLIENT_MULTI) && !is_exec && strcmp(cmd->name, "discard") != 0 &&
         strcmp(cmd->name, "multi") != 0 && strcmp(cmd->name, "watch") != 0 &&
@@ -305,7 +310,7 @@ void call_command(client *c, const command *cmd) {
     int64_t start = clock_ustime();
     server.ustime = start;
     server.mstime = start / 1000;
-    kv_now_ms = server.mstime;
+    if (!server.in_script) kv_now_ms = server.mstime; /* a script sees one "now" throughout */
     const command *saved = c->cmd;
     c->cmd = cmd;
     client *prev_exec = server.executing_client;
@@ -318,9 +323,13 @@ void call_command(client *c, const command *cmd) {
     if (!(c->flags & CLIENT_BLOCKED) || c->bstate.type == BLOCKED_STORE) {
         st->calls++;
         st->usec += dur;
+        /* Errors of nested commands (a script's redis.call) were counted by
+         * those commands: only errors after the last of them fail this one. */
+        if (server.stat_error_checkpoint > errors_before) errors_before = server.stat_error_checkpoint;
         if (server.stat_total_error_replies > errors_before) st->failed_calls++;
         server.stat_numcommands++;
     }
+    server.stat_error_checkpoint = server.stat_total_error_replies;
     slowlog_push_if_needed(c, cmd, dur);
     tracking_after_command(c, cmd);
     persist_after_command(c, cmd);

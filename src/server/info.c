@@ -159,20 +159,24 @@ static void sec_memory(sbuf *b) {
     human_bytes(h4, sizeof(h4), server.maxmemory);
     unsigned long long total = (unsigned long long)sysconf(_SC_PHYS_PAGES) * (unsigned long long)sysconf(_SC_PAGESIZE);
     human_bytes(h5, sizeof(h5), total);
+    extern void scripting_info(long long *, long long *, long long *, long long *, long long *);
+    long long lua_mem, scripts_bytes, nscripts, func_mem, nfuncs;
+    scripting_info(&lua_mem, &scripts_bytes, &nscripts, &func_mem, &nfuncs);
     sbuf_printf(b,
                 "# Memory\r\nused_memory:%zu\r\nused_memory_human:%s\r\nused_memory_rss:%zu\r\n"
                 "used_memory_rss_human:%s\r\nused_memory_peak:%zu\r\nused_memory_peak_human:%s\r\n"
                 "used_memory_peak_perc:%.2f%%\r\nused_memory_overhead:0\r\nused_memory_startup:0\r\n"
                 "used_memory_dataset:%zu\r\nused_memory_dataset_perc:100.00%%\r\n"
                 "allocator_allocated:%zu\r\nallocator_active:%zu\r\nallocator_resident:%zu\r\n"
-                "total_system_memory:%llu\r\ntotal_system_memory_human:%s\r\nused_memory_lua:0\r\n"
-                "used_memory_scripts:0\r\nnumber_of_cached_scripts:0\r\nmaxmemory:%llu\r\nmaxmemory_human:%s\r\n"
+                "total_system_memory:%llu\r\ntotal_system_memory_human:%s\r\nused_memory_lua:%lld\r\n"
+                "used_memory_scripts:%lld\r\nnumber_of_cached_scripts:%lld\r\nmaxmemory:%llu\r\nmaxmemory_human:%s\r\n"
                 "maxmemory_policy:%s\r\nallocator_frag_ratio:%.2f\r\nmem_fragmentation_ratio:%.2f\r\n"
                 "mem_not_counted_for_evict:0\r\nmem_clients_normal:0\r\nmem_allocator:%s\r\n"
                 "active_defrag_running:0\r\nlazyfree_pending_objects:0\r\nlazyfreed_objects:0\r\n",
                 used, h1, rss, h2, server.stat_peak_memory, h3,
                 server.stat_peak_memory ? (double)used * 100 / (double)server.stat_peak_memory : 0.0,
-                used, st.allocated, st.active, st.resident, total, h5, server.maxmemory, h4,
+                used, st.allocated, st.active, st.resident, total, h5, lua_mem, scripts_bytes, nscripts,
+                server.maxmemory, h4,
                 maxmemory_policy_name(server.maxmemory_policy),
                 st.allocated ? (double)st.active / (double)st.allocated : 1.0,
                 used ? (double)rss / (double)used : 1.0, xmem_allocator());

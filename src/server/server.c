@@ -35,7 +35,7 @@ extern void persist_cron(void);
 void server_update_time(void) {
     server.ustime = clock_ustime();
     server.mstime = server.ustime / 1000;
-    kv_now_ms = server.mstime;
+    if (!server.in_script) kv_now_ms = server.mstime; /* scripts see their start time */
 }
 
 /* ---- listeners -------------------------------------------------------------------- */

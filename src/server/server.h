@@ -402,6 +402,11 @@ typedef struct server_state {
 
     /* loading (journal replay): commands get -LOADING */
     int loading;
+
+    /* scripting (issue 7) */
+    int script_busy;          /* a script passed busy-reply-threshold: others get -BUSY */
+    int script_busy_is_eval;  /* ...and it is an EVAL (else a FCALL): which -BUSY text */
+    long long stat_error_checkpoint; /* error count after the last command (nested ones too) */
 } server_state;
 
 extern server_state server;
