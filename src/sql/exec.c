@@ -243,13 +243,38 @@ static int in_cmp(const void *a, const void *b) {
     return val_cmp((const sql_value *)a, (const sql_value *)b);
 }
 
+/* The values of IN (SELECT ...) into L->in_vals. */
+static int eval_in_select(vm *v, loop *L, int aff) {
+    const expr *e = L->in_expr;
+    qplan *p = e->sub->plan;
+    int cap = 16, rc = q_open(v, p);
+    L->in_vals = xrealloc(L->in_vals, sizeof(sql_value) * (size_t)cap);
+    while (rc == SQL_OK && (rc = q_next(v, p)) == SQL_ROW) {
+        rc = SQL_OK;
+        if (p->out[0].type == SQL_NULL) continue;
+        if (L->in_n == cap) L->in_vals = xrealloc(L->in_vals, sizeof(sql_value) * (size_t)(cap *= 2));
+        sql_value *o = &L->in_vals[L->in_n++];
+        val_copy(o, &p->out[0]);
+        val_apply_aff(o, aff);
+    }
+    q_close(v, p);
+    return rc == SQL_DONE ? SQL_OK : rc;
+}
+
 static int eval_in_list(vm *v, loop *L, int *empty) {
     for (int i = 0; i < L->in_n; i++) val_free(&L->in_vals[i]);
     const expr *e = L->in_expr;
-    L->in_vals = xrealloc(L->in_vals, sizeof(sql_value) * (size_t)(e->nargs + 1));
     L->in_n = 0;
     int aff = L->eqaff[L->in_term - 1];
-    for (int i = 0; i < e->nargs; i++) {
+    if (e->op == E_IN_SEL) {
+        const query *q = e->sub;
+        while (q->op != SEL_SIMPLE) q = q->left;
+        int rc = eval_in_select(v, L, cmp_affinity(e->l, q->cols[0].e));
+        if (rc != SQL_OK) return rc;
+    } else {
+        L->in_vals = xrealloc(L->in_vals, sizeof(sql_value) * (size_t)(e->nargs + 1));
+    }
+    for (int i = 0; e->op == E_IN_LIST && i < e->nargs; i++) {
         sql_value *o = &L->in_vals[L->in_n];
         int rc = ex_eval(v, e->args[i], o);
         if (rc != SQL_OK) return rc;

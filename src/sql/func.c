@@ -556,6 +556,8 @@ F(f_abs) {
     UNUSED;
     if (a[0].type == SQL_NULL) return SQL_OK;
     sql_value n;
+    if (a[0].type == SQL_TEXT || a[0].type == SQL_BLOB) /* SQLite: a real, 0.0 for non-numbers */
+        return val_set_real(out, fabs(val_real(&a[0]))), SQL_OK;
     if (!num_arg(&a[0], &n)) return val_set_real(out, 0.0), SQL_OK;
     if (n.type == SQL_INTEGER) {
         if (n.u.i == INT64_MIN) return vm_error(v, SQL_ERROR, "integer overflow");

@@ -156,6 +156,7 @@ static char *parse_name(parser *p) {
 static expr *new_expr(parser *p, int op, int pos) {
     expr *e = ar_alloc(p->a, sizeof *e);
     e->op = (uint8_t)op;
+    e->lit.type = SQL_NULL;
     e->pos = pos;
     e->end = p->prev_end;
     e->cur = -1;
@@ -402,7 +403,12 @@ static expr *parse_ident_expr(parser *p) {
 static expr *parse_keyword_primary(parser *p) {
     int pos = p->t.pos;
     switch (p->t.kw) {
-    case KW_NULL: advance(p); return new_expr(p, E_LIT, pos); /* lit zeroed: type 0 */
+    case KW_NULL: {
+        advance(p);
+        expr *e = new_expr(p, E_LIT, pos);
+        val_set_null(&e->lit);
+        return e;
+    }
     case KW_TRUE: advance(p); return lit_int(p, pos, 1);
     case KW_FALSE: advance(p); return lit_int(p, pos, 0);
     case KW_CASE: advance(p); return parse_case(p, pos);
@@ -620,10 +626,10 @@ static expr *parse_is(parser *p, expr *l) {
     }
     expr *r = parse_cmp(p);
     if (neg ^ distinct) {
-        if (r->op == E_LIT && r->lit.type == 0) return null_test(p, l, E_NOTNULL);
+        if (r->op == E_LIT && r->lit.type == SQL_NULL) return null_test(p, l, E_NOTNULL);
         return binop(p, E_ISNOT, l, r);
     }
-    if (r->op == E_LIT && r->lit.type == 0) return null_test(p, l, E_ISNULL);
+    if (r->op == E_LIT && r->lit.type == SQL_NULL) return null_test(p, l, E_ISNULL);
     return binop(p, E_IS, l, r);
 }
 

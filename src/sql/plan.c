@@ -138,15 +138,16 @@ static expr *mk_bin(compiler *c, int op, expr *l, expr *r, int pos) {
 static void classify(planctx *pc, term *t) {
     expr *e = t->e;
     int op = e->op;
+    int in_sel = op == E_IN_SEL && !(e->flags & EF_NOT) && !e->correlated;
     if (op != E_EQ && op != E_IS && op != E_LT && op != E_LE && op != E_GT && op != E_GE &&
-        !(op == E_IN_LIST && !(e->flags & EF_NOT)) && op != E_ISNULL)
+        !(op == E_IN_LIST && !(e->flags & EF_NOT)) && !in_sel && op != E_ISNULL)
         return;
-    if (op == E_ISNULL || op == E_IN_LIST) {
+    if (op == E_ISNULL || op == E_IN_LIST || in_sel) {
         if (e->l->op == E_COL && item_of_cur(pc, e->l->cur) >= 0 && !(e->l->flags & EF_NOCASE)) {
             t->item[0] = item_of_cur(pc, e->l->cur);
             t->col[0] = e->l->col;
-            t->op[0] = op;
-            t->val[0] = op == E_IN_LIST ? e : NULL;
+            t->op[0] = op == E_ISNULL ? op : E_IN_LIST; /* IN (SELECT ...) iterates like a list */
+            t->val[0] = op == E_ISNULL ? NULL : e;
             t->vmask[0] = 0;
             for (int i = 0; op == E_IN_LIST && i < e->nargs; i++) t->vmask[0] |= expr_mask(pc, e->args[i]);
         }
@@ -233,11 +234,16 @@ static int col_used(planctx *pc, int it, int col) {
     return (pc->used_cols[it][col / 64] >> (col % 64)) & 1;
 }
 
+/* Can a covering scan of x produce column col exactly? Values read back from
+ * key components lose what keys do not keep: 2.0 comes back as 2 (fine under
+ * INTEGER, NUMERIC, TEXT and REAL affinity, not for a BLOB column) and a
+ * DECIMAL's scale; INCLUDE columns come from a record and are exact. */
 static int index_has_col(const index_t *x, int col) {
-    for (int k = 0; k < x->ncol; k++)
-        if (x->cols[k] == col) return 1;
     for (int k = 0; k < x->ninc; k++)
         if (x->inc[k] == col) return 1;
+    if (col >= 0 && (x->tab->cols[col].aff == AFF_BLOB || x->tab->cols[col].kind == KIND_DECIMAL)) return 0;
+    for (int k = 0; k < x->ncol; k++)
+        if (x->cols[k] == col) return 1;
     const index_t *pk = &x->tab->pk;
     for (int k = 0; k < pk->ncol; k++)
         if (pk->cols[k] == col) return 1;
@@ -246,6 +252,7 @@ static int index_has_col(const index_t *x, int col) {
 
 static int covers(planctx *pc, int it, const index_t *x) {
     if (x->is_pk) return 1;
+    if (pc->q->dml_scan) return 0; /* UPDATE/DELETE read the whole row */
     table *t = x->tab;
     for (int c = 0; c < t->ncol; c++)
         if (col_used(pc, it, c) && !index_has_col(x, c)) return 0;
@@ -367,7 +374,10 @@ static int find_term(planctx *pc, int it, int col, mask_t avail, int lj, int wan
 static void eval_index(planctx *pc, int it, index_t *x, mask_t avail, path *p) {
     srcitem *s = &pc->q->src[it];
     int lj = s->jointype == JT_LEFT ? it : -1;
-    double n = table_rows(s->tab), logn = log2(n + 1) + 1;
+    /* cost units: one step of a cursor. A seek descends a few levels: about
+     * five steps for a million rows. A table scan also decodes and filters
+     * every row (factor 2); a covering index scan reads narrower entries. */
+    double n = table_rows(s->tab), seek = 1 + log2(n + 1) / 5;
     memset(p, 0, sizeof *p);
     p->idx = x;
     p->lo = p->hi = p->in_at = -1;
@@ -378,7 +388,7 @@ static void eval_index(planctx *pc, int it, index_t *x, mask_t avail, path *p) {
             ti = find_term(pc, it, x->cols[k], avail, lj, 3, -1);
             if (ti >= 0) {
                 p->in_at = k;
-                mult = pc->t[ti].e->nargs ? pc->t[ti].e->nargs : 1;
+                mult = pc->t[ti].e->op == E_IN_SEL ? 10 : pc->t[ti].e->nargs ? pc->t[ti].e->nargs : 1;
             }
         }
         if (ti < 0) break;
@@ -395,8 +405,8 @@ static void eval_index(planctx *pc, int it, index_t *x, mask_t avail, path *p) {
     p->covering = covers(pc, it, x);
     p->access = (p->neq || p->lo >= 0 || p->hi >= 0) ? ACC_SEARCH : ACC_SCAN;
     p->nrow = rows;
-    p->cost = mult * logn + rows * (p->covering ? 1 : 1 + logn);
-    if (p->access == ACC_SCAN) p->cost = n * (p->covering ? (x->is_pk ? 1.0 : 0.9) : 1 + logn);
+    p->cost = mult * seek + rows * (p->covering ? 1 : 1 + seek);
+    if (p->access == ACC_SCAN) p->cost = n * (p->covering ? (x->is_pk ? 2.0 : 1.5) : 1 + seek);
 }
 
 static int partial_ok(planctx *pc, int it, index_t *x) {
@@ -571,7 +581,7 @@ static char *explain_constraints(compiler *c, planctx *pc, int it, path *p) {
             term *t = &pc->t[sides[k]];
             int op = t->item[0] == it && t->col[0] == col ? t->op[0] : t->op[1];
             if (b.n) strb_adds(&b, " AND ");
-            strb_addf(&b, "%s%s?", nm, op == E_GT ? ">" : op == E_GE ? ">=" : op == E_LT ? "<" : "<=");
+            strb_addf(&b, "%s%s?", nm, op == E_GT || op == E_GE ? ">" : "<"); /* SQLite's wording */
         }
     }
     char *r = ar_strdup(c->a, strb_cstr(&b));
@@ -915,15 +925,10 @@ int plan_dml_scan(compiler *c, table *t, int cur, expr *where, qplan **out) {
     q->src[0].cur = cur;
     q->src[0].ncol = t->ncol;
     q->where = where;
-    /* mark every column used: DML needs the whole row */
+    q->dml_scan = 1;
     q->ncol = 0;
     q->cols = ar_alloc(c->a, sizeof(rescol));
-    int rc = plan_simple(c, q, out);
-    if (rc == SQL_OK) {
-        loop *L = &(*out)->loops[0];
-        if (L->idx && !L->idx->is_pk) L->covering = 0;
-    }
-    return rc;
+    return plan_simple(c, q, out);
 }
 
 /* ---- EXPLAIN QUERY PLAN ---------------------------------------------------------------------------- */

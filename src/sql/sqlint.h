@@ -434,6 +434,7 @@ struct query {
     expr **aggs; /* E_AGG nodes by slot */
     int naggs;
     int outer_refs; /* refers to cursors of enclosing queries */
+    int dml_scan;   /* the row search of an UPDATE/DELETE (never covering) */
     query *parent;
     int depth;
     qplan *plan;

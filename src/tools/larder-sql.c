@@ -407,6 +407,7 @@ static int run_stmt(shell *sh, sql_stmt *st, int lineno) {
     free(o.p);
     if (buffered) free_table(&t);
     if (rc != SQL_DONE) {
+        fflush(stdout);
         fprintf(stderr, "Runtime error near line %d: %s\n", lineno, sql_errmsg(sh->db));
         return 1;
     }
@@ -435,6 +436,7 @@ static int run_sql(shell *sh, const char *sql, int lineno) {
         double t0 = now_real(), u0 = cpu(0), s0 = cpu(1);
         int rc = sql_prepare(sh->db, p, -1, &st, &tail);
         if (rc != SQL_OK) {
+            fflush(stdout);
             fprintf(stderr, "Parse error near line %d: %s\n", lineno, sql_errmsg(sh->db));
             errs++;
             break;
