@@ -162,6 +162,7 @@ void agg_final(const expr *e, agg_state *s, sql_value *out) {
             while (sc > 18) m /= 10, sc--;
             __int128 q = m / s->count, r = m % s->count;
             if (2 * (r < 0 ? -r : r) >= s->count) q += m < 0 ? -1 : 1;
+            while (sc > s->dscale && q % 10 == 0) q /= 10, sc--; /* no noise zeros */
             if (q < 1000000000000000000LL && q > -1000000000000000000LL) val_set_dec(out, (int64_t)q, sc);
             else val_set_real(out, dec_to_real(s->dsum, s->dscale) / (double)s->count);
         } else {

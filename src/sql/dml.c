@@ -996,7 +996,7 @@ static int build_insert_row(vm *v, dmlplan *d, const sql_value *src, expr **src_
     for (int i = 0; i < t->ncol; i++) {
         int k = d->colmap[i];
         int rc;
-        if (k < 0 || (src_exprs && src_exprs[k]->op == E_DEFAULT)) {
+        if (k < 0 || !src || (src_exprs && src_exprs[k]->op == E_DEFAULT)) {
             rc = column_default(v, t, i, &row[i]);
         } else {
             val_copy(&row[i], &src[k]);

@@ -677,6 +677,7 @@ static int block_next(vm *v, qplan *p) {
         expr **row = p->q->values[p->values_pos++];
         free_out(p);
         for (int k = 0; k < p->ncol; k++) {
+            if (row[k]->op == E_DEFAULT) continue; /* INSERT supplies the column default */
             int rc = ex_eval(v, row[k], &p->out[k]);
             if (rc != SQL_OK) return rc;
         }

@@ -283,7 +283,7 @@ static expr *parse_blob_lit(parser *p) {
 static char *parse_typename(parser *p) {
     int start = p->t.pos;
     if (!at_name(p)) syntax_error(p);
-    while (at_name(p)) advance(p);
+    while (at_name(p) && !is_kw(p, KW_GENERATED)) advance(p);
     if (accept(p, TK_LP)) {
         if (!accept(p, TK_MINUS)) accept(p, TK_PLUS);
         if (p->t.type != TK_INTEGER && p->t.type != TK_FLOAT) syntax_error(p);
