@@ -977,8 +977,14 @@ int sql_complete(const char *sql) {
         if (t.type == TK_ILLEGAL && (t.z[0] == '\'' || t.z[0] == '"' || t.z[0] == '`' || t.z[0] == '[')) return 0;
         pos += t.len ? t.len : 1;
         if (t.type == TK_SPACE) {
-            if (t.len >= 2 && t.z[0] == '/' && t.z[1] == '*' && (t.len < 4 || t.z[t.len - 1] != '/' || t.z[t.len - 2] != '*'))
-                return 0; /* unterminated comment */
+            /* an unterminated comment runs to the end of the text */
+            const char *open = NULL;
+            for (int i = 0; i + 1 < t.len; i++) {
+                if (!open && t.z[i] == '/' && t.z[i + 1] == '*') open = t.z + i + 2;
+                else if (!open && t.z[i] == '-' && t.z[i + 1] == '-') break;
+                else if (open && t.z + i >= open && t.z[i] == '*' && t.z[i + 1] == '/') open = NULL;
+            }
+            if (open) return 0;
             continue;
         }
         if (t.type == TK_SEMI) {

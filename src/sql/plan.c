@@ -135,6 +135,14 @@ static expr *mk_bin(compiler *c, int op, expr *l, expr *r, int pos) {
     return e;
 }
 
+/* Can an index on column x serve "x op y"? The index keeps values under the
+ * column's affinity, so the comparison must convert compatibly. */
+static int aff_usable(const expr *x, const expr *y) {
+    if (y->flags & EF_NOCASE) return 0;
+    int aff = cmp_affinity(x, y), caff = x->aff;
+    return aff == AFF_NONE || aff == AFF_BLOB || (aff == AFF_TEXT ? caff == AFF_TEXT : AFF_IS_NUMERIC(caff));
+}
+
 static void classify(planctx *pc, term *t) {
     expr *e = t->e;
     int op = e->op;
@@ -143,7 +151,14 @@ static void classify(planctx *pc, term *t) {
         !(op == E_IN_LIST && !(e->flags & EF_NOT)) && !in_sel && op != E_ISNULL)
         return;
     if (op == E_ISNULL || op == E_IN_LIST || in_sel) {
-        if (e->l->op == E_COL && item_of_cur(pc, e->l->cur) >= 0 && !(e->l->flags & EF_NOCASE)) {
+        int ok = 1; /* as for "=": the comparison must convert like the index does */
+        if (in_sel) {
+            const query *q = e->sub;
+            while (q->op != SEL_SIMPLE) q = q->left;
+            ok = aff_usable(e->l, q->cols[0].e);
+        }
+        for (int i = 0; op == E_IN_LIST && i < e->nargs; i++) ok &= aff_usable(e->l, e->args[i]);
+        if (ok && e->l->op == E_COL && item_of_cur(pc, e->l->cur) >= 0 && !(e->l->flags & EF_NOCASE)) {
             t->item[0] = item_of_cur(pc, e->l->cur);
             t->col[0] = e->l->col;
             t->op[0] = op == E_ISNULL ? op : E_IN_LIST; /* IN (SELECT ...) iterates like a list */
@@ -160,11 +175,7 @@ static void classify(planctx *pc, term *t) {
         if (y->op == E_COLLATE) continue;
         int it = item_of_cur(pc, x->cur);
         if (it < 0) continue;
-        /* the index keeps values under the column's affinity: usable only if
-         * the comparison converts compatibly */
-        int aff = cmp_affinity(x, y), caff = x->aff;
-        int ok = aff == AFF_NONE || aff == AFF_BLOB || (aff == AFF_TEXT ? caff == AFF_TEXT : AFF_IS_NUMERIC(caff));
-        if (!ok) continue;
+        if (!aff_usable(x, y)) continue;
         t->item[k] = it;
         t->col[k] = x->col;
         t->op[k] = k == 0 ? op : flip_op(op);

@@ -752,6 +752,130 @@ static void round_once(int queries) {
     unlink(wal);
 }
 
+/* ---- the shells: build/larder-sql against /usr/bin/sqlite3, as text ----------------------------- */
+
+/* Run a shell on a script file; its stdout. */
+static char *run_shell(const char *cmd) {
+    FILE *p = popen(cmd, "r");
+    if (!p) return NULL;
+    sb out = {0};
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0) {
+        if (out.n + n + 1 > out.cap) {
+            out.cap = (out.n + n + 1) * 2;
+            out.p = realloc(out.p, out.cap);
+        }
+        memcpy(out.p + out.n, buf, n);
+        out.n += n;
+        out.p[out.n] = 0;
+    }
+    pclose(p);
+    if (!out.p) out.p = calloc(1, 1);
+    return out.p;
+}
+
+/* Split shell output at "#Q<n>" marker lines into per-query row lists. */
+static int split_sections(char *text, rows *sec, int nsec) {
+    int cur = -1;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        if (line[0] == '#' && line[1] == 'Q') {
+            cur = atoi(line + 2);
+            if (cur < 0 || cur >= nsec) cur = -1;
+            continue;
+        }
+        if (cur >= 0) rows_add(&sec[cur], line);
+    }
+    return 0;
+}
+
+static int ncli;
+
+static void cli_round(int queries) {
+    const char *b = getenv("LARDER_BUILD") ? getenv("LARDER_BUILD") : "build";
+    char shell[512], dbp[96], f1[96], f2[96], cmd[1400];
+    snprintf(shell, sizeof shell, "%s/larder-sql", b);
+    if (access(shell, X_OK) != 0 || access("/usr/bin/sqlite3", X_OK) != 0) {
+        printf("cli diff skipped: %s or /usr/bin/sqlite3 missing\n", shell);
+        return;
+    }
+    snprintf(dbp, sizeof dbp, "/tmp/larder-clidiff-%d.db", (int)getpid());
+    static int round_no;
+    round_no++;
+    snprintf(f1, sizeof f1, "/tmp/larder-clidiff-%d-%d-ours.sql", (int)getpid(), round_no);
+    snprintf(f2, sizeof f2, "/tmp/larder-clidiff-%d-%d-lite.sql", (int)getpid(), round_no);
+    sb d1 = {0}, d2 = {0}, body = {0};
+    for (int i = 0; i < 3; i++) make_table(&d1, &d2, i);
+    for (int i = 0; i < 3; i++) make_indexes(&d1, &d2, i);
+    for (int ti = 0; ti < 3; ti++) {
+        tdef *t = &tabs[ti];
+        int n = 15 + (int)rnd(25);
+        for (int r = 0; r < n; r++) {
+            sb_addf(&body, "INSERT INTO %s VALUES(", t->name);
+            for (int i = 0; i < t->ncol; i++) {
+                if (i) sb_addf(&body, ", ");
+                if (i == 0 && t->pk_kind == 0) sb_addf(&body, "%d", r + 1);
+                else if (i < 2 && t->pk_kind == 1) sb_addf(&body, i == 0 ? "%d" : "'k%d'", i == 0 ? r % 7 : r);
+                else value(&body, t->types[i]);
+            }
+            sb_addf(&body, ");\n");
+        }
+    }
+    int *ordered = calloc((size_t)queries, sizeof *ordered), fails_before = nfail;
+    for (int q = 0; q < queries; q++) {
+        sb_addf(&body, "SELECT '#Q%d';\n", q);
+        gen_query(&body, &ordered[q]);
+        sb_addf(&body, ";\n");
+    }
+    FILE *f = fopen(f1, "w");
+    fprintf(f, "%s%s", d1.p, body.p);
+    fclose(f);
+    f = fopen(f2, "w");
+    fprintf(f, "%s%s", d2.p, body.p);
+    fclose(f);
+    unlink(dbp);
+    snprintf(cmd, sizeof cmd, "%s %s < %s 2>/dev/null", shell, dbp, f1);
+    char *o1 = run_shell(cmd);
+    snprintf(cmd, sizeof cmd, "/usr/bin/sqlite3 :memory: < %s 2>/dev/null", f2);
+    char *o2 = run_shell(cmd);
+    rows *s1 = calloc((size_t)queries, sizeof *s1), *s2 = calloc((size_t)queries, sizeof *s2);
+    split_sections(o1, s1, queries);
+    split_sections(o2, s2, queries);
+    for (int q = 0; q < queries; q++) {
+        char name[200];
+        snprintf(name, sizeof name, "shell query #%d (see %s)", q, f2);
+        ncli++;
+        lenient_groups = 1; /* text of 2 vs 2.0 in ties: see needs_lenience */
+        if (!compare(name, &s2[q], &s1[q], 0)) nfail++;
+        lenient_groups = 0;
+        rows_free(&s1[q]);
+        rows_free(&s2[q]);
+    }
+    free(s1);
+    free(s2);
+    free(o1);
+    free(o2);
+    free(ordered);
+    free(d1.p);
+    free(d2.p);
+    free(body.p);
+    unlink(dbp);
+    char wal[128];
+    snprintf(wal, sizeof wal, "%s-wal", dbp);
+    unlink(wal);
+    if (nfail == fails_before) {
+        unlink(f1);
+        unlink(f2);
+    }
+}
+
+TEST(cli_diff) {
+    int rounds = SANITIZED ? 1 : 3;
+    for (int r = 0; r < rounds && nfail < 20; r++) cli_round(SANITIZED ? 60 : 250);
+    printf("cli diff: %d queries through larder-sql and sqlite3, %d mismatches\n", ncli, nfail);
+    CHECK_EQ(nfail, 0);
+}
+
 TEST(differential) {
     const char *s = getenv("SQL_DIFF_SEED");
     uint64_t seed = s ? strtoull(s, NULL, 10) : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
@@ -767,5 +891,6 @@ TEST(differential) {
 
 int main(void) {
     RUN(differential);
+    RUN(cli_diff);
     return test_report();
 }
