@@ -97,6 +97,7 @@ typedef struct shell {
     int echo;
     int interactive;
     char sep[16];
+    const char *rowsep; /* "\r\n" after .mode csv (RFC 4180, as sqlite3 does) */
     char nullvalue[32];
     int nerr;
     const char *src_name;
@@ -289,13 +290,14 @@ static void print_row(shell *sh, sql_stmt *st, int first, buf *o) {
         return;
     }
     const char *sep = sh->mode == M_CSV ? "," : sh->mode == M_TABS ? "\t" : sh->sep;
+    const char *eol = sh->rowsep ? sh->rowsep : "\n";
     if (first && sh->headers) {
         for (int c = 0; c < n; c++) {
             if (c) badds(o, sep);
             if (sh->mode == M_CSV) out_csv_field(o, sql_column_name(st, c), SQL_TEXT);
             else badds(o, sql_column_name(st, c));
         }
-        badds(o, "\n");
+        badds(o, eol);
     }
     for (int c = 0; c < n; c++) {
         if (c) badds(o, sep);
@@ -303,7 +305,7 @@ static void print_row(shell *sh, sql_stmt *st, int first, buf *o) {
         if (sh->mode == M_CSV) out_csv_field(o, v ? v : (sh->nullvalue[0] ? sh->nullvalue : NULL), sql_column_type(st, c));
         else badds(o, v ? v : sh->nullvalue);
     }
-    badds(o, "\n");
+    badds(o, eol);
 }
 
 /* EXPLAIN QUERY PLAN rows (id, parent, notused, detail) drawn as a tree. */
@@ -903,6 +905,7 @@ static int dot_command(shell *sh, char *line) {
     else if (!strcmp(c, "separator")) snprintf(sh->sep, sizeof sh->sep, "%s", argc > 1 ? argv[1] : "|");
     else if (!strcmp(c, "mode")) {
         const char *m = argc > 1 ? argv[1] : "list";
+        sh->rowsep = !strcmp(m, "csv") ? "\r\n" : NULL;
         if (!strcmp(m, "list")) sh->mode = M_LIST;
         else if (!strcmp(m, "csv")) sh->mode = M_CSV;
         else if (!strcmp(m, "column")) sh->mode = M_COLUMN;

@@ -163,10 +163,8 @@ static void do_query(runner *r, lines *l, int *i, const char *head, int at, int 
     if (rc != SQL_OK) {
         fail_at(r, at, "query failed: %s\n  %s", sql_errmsg(r->db), sql);
     } else {
-        if (rowsort) {
-            qsort(want.v, (size_t)want.n, sizeof *want.v, cmpstr);
-            qsort(got.v, (size_t)got.n, sizeof *got.v, cmpstr);
-        }
+        if (rowsort && want.n) qsort(want.v, (size_t)want.n, sizeof *want.v, cmpstr);
+        if (rowsort && got.n) qsort(got.v, (size_t)got.n, sizeof *got.v, cmpstr);
         int ok = want.n == got.n;
         for (int k = 0; ok && k < want.n; k++) ok = strcmp(want.v[k], got.v[k]) == 0;
         if (!ok) {
