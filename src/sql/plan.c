@@ -274,12 +274,21 @@ static int covers(planctx *pc, int it, const index_t *x) {
 /* ---- partial index implication -------------------------------------------------------- */
 
 static int const_cmp_implies(const expr *q, const expr *ix) {
-    /* q: col = c1 ; ix: col op c2 -> evaluate c1 op c2 */
+    /* q: col = c1 ; ix: col op c2 -> evaluate c1 op c2, both converted the
+     * way the column compares them (a TEXT column compares '10' < '3') */
     if (q->op != E_EQ || q->r->op != E_LIT || ix->r->op != E_LIT) return 0;
     if (q->l->op != E_COL || ix->l->op != E_COL || q->l->col != ix->l->col) return 0;
-    const sql_value *a = &q->r->lit, *b = &ix->r->lit;
-    if (a->type == SQL_NULL || b->type == SQL_NULL || a->type != b->type) return 0;
-    int c = val_cmp(a, b);
+    if (q->r->lit.type == SQL_NULL || ix->r->lit.type == SQL_NULL) return 0;
+    int c = ex_cmp_values(&q->r->lit, &ix->r->lit, 0, 0);
+    int a1 = cmp_affinity(q->l, q->r), a2 = cmp_affinity(ix->l, ix->r);
+    if (a1 != a2) return 0;
+    sql_value x = q->r->lit, y = ix->r->lit;
+    x.owned = y.owned = 0;
+    val_apply_aff(&x, a1 == AFF_TEXT ? AFF_TEXT : AFF_IS_NUMERIC(a1) ? AFF_NUMERIC : AFF_NONE);
+    val_apply_aff(&y, a1 == AFF_TEXT ? AFF_TEXT : AFF_IS_NUMERIC(a1) ? AFF_NUMERIC : AFF_NONE);
+    c = val_cmp(&x, &y);
+    val_free(&x);
+    val_free(&y);
     switch (ix->op) {
     case E_EQ: return c == 0;
     case E_NE: return c != 0;
