@@ -67,7 +67,7 @@ SQLT_SRC  := $(wildcard tests/sql/test_*.c tests/crash/test_*.c)
 SQLT_BINS := $(patsubst tests/%.c,$(B)/tests/%,$(SQLT_SRC))
 
 .SECONDARY:
-.PHONY: all deps deps-run deps-test run test test-unit bench bench-store bench-sql compat crash \
+.PHONY: all deps deps-run deps-test run test test-unit bench bench-store bench-sql fuzz-sql compat crash \
         clean install format
 all: $(SERVER_BIN) $(TOOL_BINS) $(MODULE_SOS)
 
@@ -128,6 +128,26 @@ $(B)/bench-store: mk/bench-store.c $(LIB_SQL)
 bench-store: $(B)/bench-store
 	$(B)/bench-store
 
+# ---- the SQL engine's benchmark and fuzzer (issue 5) ----------------------------
+# bench-sql: the same SQL workload on our engine and on libsqlite3, ratios.
+# fuzz-sql: libFuzzer on the SQL front end with ASan+UBSan (clang), for
+# FUZZ_SECONDS (default 600); the corpus persists in build-fuzz/corpus.
+FUZZ_SECONDS ?= 600
+$(B)/bench-sql: mk/bench-sql.c $(LIB_SQL)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB_SQL) $(TOOL_LIBS) -lsqlite3
+
+bench-sql: $(B)/bench-sql
+	$(B)/bench-sql
+
+build-fuzz/fuzz_sql: tests/fuzz/fuzz_sql.c $(SQL_SRC) $(UTIL_SRC) $(wildcard src/sql/*.h)
+	@mkdir -p build-fuzz/corpus
+	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	  -D_GNU_SOURCE -DLARDER_NO_JEMALLOC -Isrc -o $@ tests/fuzz/fuzz_sql.c $(SQL_SRC) $(UTIL_SRC) -lpthread -lm
+
+fuzz-sql: build-fuzz/fuzz_sql
+	build-fuzz/fuzz_sql -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 \
+	  -dict=tests/fuzz/sql.dict build-fuzz/corpus tests/fuzz/seeds
+
 crash: tests-build
 	STORE_CRASH_KILLS=2000 LARDER_BUILD=$(CURDIR)/$(B) $(B)/tests/crash/test_store_crash
 
@@ -156,6 +176,6 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,332 @@
+/* mk/bench-sql.c — `make bench-sql`: the same SQL workload on Larder's SQL
+ * engine and on SQLite (libsqlite3), side by side, in one run.
+ *
+ * Schema (identical text on both):
+ *   users(id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE, name TEXT,
+ *         city INT, age INT) + INDEX users_city_age(city, age)
+ *   orders(id INTEGER PRIMARY KEY, user_id INT REFERENCES users(id)
+ *          ON DELETE CASCADE, amount INT) + INDEX orders_user(user_id)
+ * Phases (prepared statements, bind/step/reset):
+ *   1. insert N users (1,000,000) in one transaction, ids in random order
+ *   2. insert N/5 orders in one transaction
+ *   3. 100,000 point lookups by primary key (autocommit, one read each)
+ *   4. 100,000 lookups by the unique secondary index (email)
+ *   5. 20 runs of a join with GROUP BY (orders x users by city)
+ *   6. 10,000 deletes of users by key, each cascading to its orders, in one
+ *      transaction
+ * SQLite: WAL, synchronous=NORMAL, foreign_keys=ON, the same page cache
+ * (BENCH_CACHE_MB, default 64) and 4 KiB pages. Ours: same cache; commits
+ * are durable (fsync) — every phase commits once.
+ * Environment: BENCH_N (users), BENCH_DIR (default /tmp).
+ * Prints seconds per phase and ours/SQLite ratios; checks that both engines
+ * computed the same answers.
+ */
+#include "sql/sql.h"
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static long N = 1000000, LOOKUPS = 100000, JOINS = 20, DELETES = 10000;
+static size_t cache_mb = 64;
+static char dir[256] = "/tmp";
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static uint64_t rs = 0x9E3779B97F4A7C15ull;
+static uint64_t rnd(void) {
+    rs ^= rs << 13;
+    rs ^= rs >> 7;
+    rs ^= rs << 17;
+    return rs;
+}
+
+/* A permutation of 1..n (ids inserted in random order). */
+static long *perm;
+static void make_perm(long n) {
+    perm = malloc(sizeof *perm * (size_t)n);
+    for (long i = 0; i < n; i++) perm[i] = i + 1;
+    for (long i = n - 1; i > 0; i--) {
+        long j = (long)(rnd() % (uint64_t)(i + 1)), t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+}
+
+static void email_of(long id, char *buf) {
+    sprintf(buf, "user%ld.%lx@example.com", id, (unsigned long)(id * 2654435761u) & 0xFFFFF);
+}
+
+#define PHASES 6
+static const char *phase_name[PHASES] = {"insert 1M users (pk + unique + composite idx)", "insert 200k orders (fk + idx)",
+                                         "100k point lookups by primary key", "100k lookups by unique index",
+                                         "20x join + GROUP BY (orders x users)", "10k deletes, ON DELETE CASCADE"};
+
+static const char *schema =
+    "CREATE TABLE users(id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE, name TEXT, city INT, age INT);"
+    "CREATE INDEX users_city_age ON users(city, age);"
+    "CREATE TABLE orders(id INTEGER PRIMARY KEY, user_id INT REFERENCES users(id) ON DELETE CASCADE, amount INT);"
+    "CREATE INDEX orders_user ON orders(user_id);";
+static const char *q_ins_user = "INSERT INTO users(id, email, name, city, age) VALUES (?1, ?2, ?3, ?4, ?5)";
+static const char *q_ins_order = "INSERT INTO orders(user_id, amount) VALUES (?1, ?2)";
+static const char *q_by_id = "SELECT email, name, city, age FROM users WHERE id = ?1";
+static const char *q_by_email = "SELECT id, name FROM users WHERE email = ?1";
+static const char *q_join = "SELECT u.city, count(*), sum(o.amount) FROM orders o JOIN users u ON u.id = o.user_id "
+                            "GROUP BY u.city";
+static const char *q_del = "DELETE FROM users WHERE id = ?1";
+
+typedef struct results {
+    double t[PHASES];
+    long long check[PHASES];
+} results;
+
+/* ---- ours ------------------------------------------------------------------------------------ */
+
+#define OK(x)                                                                                      \
+    do {                                                                                           \
+        int rc_ = (x);                                                                             \
+        if (rc_ != SQL_OK && rc_ != SQL_DONE && rc_ != SQL_ROW) {                                 \
+            fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #x, sql_errmsg(db));            \
+            exit(1);                                                                               \
+        }                                                                                          \
+    } while (0)
+
+static sql_stmt *prep(sql_db *db, const char *q) {
+    sql_stmt *st;
+    OK(sql_prepare(db, q, -1, &st, NULL));
+    return st;
+}
+
+static void run_ours(results *r) {
+    char path[512], buf[128];
+    snprintf(path, sizeof path, "%s/bench-sql-larder.db", dir);
+    unlink(path);
+    sql_db *db;
+    sql_options o = {.flags = SQL_OPEN_CREATE, .cache_size = cache_mb << 20};
+    OK(sql_open(path, &o, &db));
+    OK(sql_exec(db, schema, NULL, NULL));
+    double t0 = now();
+    OK(sql_exec(db, "BEGIN", NULL, NULL));
+    sql_stmt *st = prep(db, q_ins_user);
+    for (long i = 0; i < N; i++) {
+        long id = perm[i];
+        email_of(id, buf);
+        sql_bind_int64(st, 1, id);
+        sql_bind_text(st, 2, buf, -1);
+        sql_bind_text(st, 3, buf + 4, 8);
+        sql_bind_int64(st, 4, id % 1000);
+        sql_bind_int64(st, 5, 18 + id % 60);
+        OK(sql_step(st));
+        sql_reset(st);
+    }
+    sql_finalize(st);
+    OK(sql_exec(db, "COMMIT", NULL, NULL));
+    r->t[0] = now() - t0;
+    t0 = now();
+    OK(sql_exec(db, "BEGIN", NULL, NULL));
+    st = prep(db, q_ins_order);
+    for (long i = 0; i < N / 5; i++) {
+        sql_bind_int64(st, 1, perm[(i * 7) % N]);
+        sql_bind_int64(st, 2, (long)(i % 97));
+        OK(sql_step(st));
+        sql_reset(st);
+    }
+    sql_finalize(st);
+    OK(sql_exec(db, "COMMIT", NULL, NULL));
+    r->t[1] = now() - t0;
+    t0 = now();
+    st = prep(db, q_by_id);
+    long long sum = 0;
+    for (long i = 0; i < LOOKUPS; i++) {
+        sql_bind_int64(st, 1, perm[(i * 13) % N]);
+        if (sql_step(st) == SQL_ROW) sum += sql_column_int64(st, 3);
+        sql_reset(st);
+    }
+    sql_finalize(st);
+    r->t[2] = now() - t0;
+    r->check[2] = sum;
+    t0 = now();
+    st = prep(db, q_by_email);
+    sum = 0;
+    for (long i = 0; i < LOOKUPS; i++) {
+        email_of(perm[(i * 17) % N], buf);
+        sql_bind_text(st, 1, buf, -1);
+        if (sql_step(st) == SQL_ROW) sum += sql_column_int64(st, 0);
+        sql_reset(st);
+    }
+    sql_finalize(st);
+    r->t[3] = now() - t0;
+    r->check[3] = sum;
+    t0 = now();
+    st = prep(db, q_join);
+    sum = 0;
+    for (long j = 0; j < JOINS; j++) {
+        while (sql_step(st) == SQL_ROW) sum += sql_column_int64(st, 1) + sql_column_int64(st, 2);
+        sql_reset(st);
+    }
+    sql_finalize(st);
+    r->t[4] = now() - t0;
+    r->check[4] = sum;
+    t0 = now();
+    OK(sql_exec(db, "BEGIN", NULL, NULL));
+    st = prep(db, q_del);
+    for (long i = 0; i < DELETES; i++) {
+        sql_bind_int64(st, 1, perm[(i * 7) % N]);
+        OK(sql_step(st));
+        sql_reset(st);
+    }
+    sql_finalize(st);
+    OK(sql_exec(db, "COMMIT", NULL, NULL));
+    r->t[5] = now() - t0;
+    st = prep(db, "SELECT (SELECT count(*) FROM users) * 1000000 + (SELECT count(*) FROM orders)");
+    if (sql_step(st) == SQL_ROW) r->check[5] = sql_column_int64(st, 0);
+    sql_finalize(st);
+    sql_close(db);
+    unlink(path);
+}
+
+/* ---- SQLite ---------------------------------------------------------------------------------- */
+
+#define LOK(x)                                                                                     \
+    do {                                                                                           \
+        int rc_ = (x);                                                                             \
+        if (rc_ != SQLITE_OK && rc_ != SQLITE_DONE && rc_ != SQLITE_ROW) {                        \
+            fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #x, sqlite3_errmsg(db));        \
+            exit(1);                                                                               \
+        }                                                                                          \
+    } while (0)
+
+static sqlite3_stmt *lprep(sqlite3 *db, const char *q) {
+    sqlite3_stmt *st;
+    LOK(sqlite3_prepare_v2(db, q, -1, &st, NULL));
+    return st;
+}
+
+static void run_sqlite(results *r) {
+    char path[512], buf[128], pragma[128];
+    snprintf(path, sizeof path, "%s/bench-sql-sqlite.db", dir);
+    unlink(path);
+    sqlite3 *db;
+    LOK(sqlite3_open(path, &db));
+    snprintf(pragma, sizeof pragma, "PRAGMA cache_size=-%zu", cache_mb * 1024);
+    LOK(sqlite3_exec(db, "PRAGMA page_size=4096; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON",
+                     NULL, NULL, NULL));
+    LOK(sqlite3_exec(db, pragma, NULL, NULL, NULL));
+    LOK(sqlite3_exec(db, schema, NULL, NULL, NULL));
+    double t0 = now();
+    LOK(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL));
+    sqlite3_stmt *st = lprep(db, q_ins_user);
+    for (long i = 0; i < N; i++) {
+        long id = perm[i];
+        email_of(id, buf);
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_text(st, 2, buf, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 3, buf + 4, 8, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 4, id % 1000);
+        sqlite3_bind_int64(st, 5, 18 + id % 60);
+        LOK(sqlite3_step(st));
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    LOK(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL));
+    r->t[0] = now() - t0;
+    t0 = now();
+    LOK(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL));
+    st = lprep(db, q_ins_order);
+    for (long i = 0; i < N / 5; i++) {
+        sqlite3_bind_int64(st, 1, perm[(i * 7) % N]);
+        sqlite3_bind_int64(st, 2, (long)(i % 97));
+        LOK(sqlite3_step(st));
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    LOK(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL));
+    r->t[1] = now() - t0;
+    t0 = now();
+    st = lprep(db, q_by_id);
+    long long sum = 0;
+    for (long i = 0; i < LOOKUPS; i++) {
+        sqlite3_bind_int64(st, 1, perm[(i * 13) % N]);
+        if (sqlite3_step(st) == SQLITE_ROW) sum += sqlite3_column_int64(st, 3);
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    r->t[2] = now() - t0;
+    r->check[2] = sum;
+    t0 = now();
+    st = lprep(db, q_by_email);
+    sum = 0;
+    for (long i = 0; i < LOOKUPS; i++) {
+        email_of(perm[(i * 17) % N], buf);
+        sqlite3_bind_text(st, 1, buf, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(st) == SQLITE_ROW) sum += sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    r->t[3] = now() - t0;
+    r->check[3] = sum;
+    t0 = now();
+    st = lprep(db, q_join);
+    sum = 0;
+    for (long j = 0; j < JOINS; j++) {
+        while (sqlite3_step(st) == SQLITE_ROW) sum += sqlite3_column_int64(st, 1) + sqlite3_column_int64(st, 2);
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    r->t[4] = now() - t0;
+    r->check[4] = sum;
+    t0 = now();
+    LOK(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL));
+    st = lprep(db, q_del);
+    for (long i = 0; i < DELETES; i++) {
+        sqlite3_bind_int64(st, 1, perm[(i * 7) % N]);
+        LOK(sqlite3_step(st));
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    LOK(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL));
+    r->t[5] = now() - t0;
+    st = lprep(db, "SELECT (SELECT count(*) FROM users) * 1000000 + (SELECT count(*) FROM orders)");
+    if (sqlite3_step(st) == SQLITE_ROW) r->check[5] = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    unlink(path);
+    char wal[600];
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    unlink(wal);
+    snprintf(wal, sizeof wal, "%s-shm", path);
+    unlink(wal);
+}
+
+int main(void) {
+    if (getenv("BENCH_N")) N = atol(getenv("BENCH_N"));
+    if (getenv("BENCH_DIR")) snprintf(dir, sizeof dir, "%s", getenv("BENCH_DIR"));
+    if (getenv("BENCH_CACHE_MB")) cache_mb = (size_t)atol(getenv("BENCH_CACHE_MB"));
+    if (LOOKUPS > N) LOOKUPS = N;
+    if (DELETES > N / 2) DELETES = N / 2;
+    make_perm(N);
+    printf("bench-sql: %ld users, %ld orders, %zu MiB cache, 4 KiB pages, files in %s\n", N, N / 5, cache_mb, dir);
+    printf("SQLite %s: WAL, synchronous=NORMAL, foreign_keys=ON; %s: commits fsynced\n\n", sqlite3_libversion(),
+           sql_version());
+    results ours = {0}, lite = {0};
+    run_sqlite(&lite);
+    run_ours(&ours);
+    printf("%-48s %9s %9s %8s\n", "phase", "larder s", "sqlite s", "ratio");
+    int mismatch = 0;
+    for (int i = 0; i < PHASES; i++) {
+        printf("%-48s %9.3f %9.3f %7.2fx%s\n", phase_name[i], ours.t[i], lite.t[i], ours.t[i] / lite.t[i],
+               ours.check[i] != lite.check[i] ? "  (RESULTS DIFFER)" : "");
+        mismatch |= ours.check[i] != lite.check[i];
+    }
+    double so = 0, sl = 0;
+    for (int i = 0; i < PHASES; i++) so += ours.t[i], sl += lite.t[i];
+    printf("%-48s %9.3f %9.3f %7.2fx\n", "total", so, sl, so / sl);
+    free(perm);
+    return mismatch;
+}

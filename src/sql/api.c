@@ -1,0 +1,1006 @@
+/* sql/api.c — sql.h: connections, statements, transactions, errors, values.
+ *
+ * Transactions (see sql.h for the contract):
+ *   - autocommit read statement: its own read snapshot, from its first step
+ *     to its end or reset (st->own = 1);
+ *   - autocommit write statement: its own write transaction, committed (or
+ *     rolled back) within the sql_step that runs it (st->own = 2);
+ *   - inside BEGIN ... COMMIT (db->txn): every statement uses db->txn; a write
+ *     statement that could fail half-way runs inside a savepoint that is
+ *     released on success and rolled back on failure (statement atomicity).
+ * Write statements run completely in their first sql_step; RETURNING rows
+ * are buffered and handed out afterwards, so no write is ever pending
+ * across sql_step calls and a failure can always be undone.
+ *
+ * Invariants:
+ *   1. Store cursors of a statement are closed before the transaction they
+ *      belong to ends (the store frees them with it).
+ *   2. db->txn is a write transaction (or a read one on a read-only
+ *      connection after BEGIN) and lives exactly from BEGIN/first SAVEPOINT,
+ *      or an autocommit write's start, to its end.
+ *   3. db->sch is the schema of the catalog as seen by db->txn (or the last
+ *      commit): DDL reloads it in the transaction, rollbacks reload it.
+ */
+#include "sql/sqlrt.h"
+#include "util/mem.h"
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+const char *sql_version(void) {
+    return "larder-sql 1.0";
+}
+
+const char *sql_errstr(int rc) {
+    switch (rc) {
+    case SQL_OK: return "not an error";
+    case SQL_ERROR: return "SQL logic error";
+    case SQL_CONSTRAINT: return "constraint failed";
+    case SQL_BUSY: return "database is locked";
+    case SQL_MISUSE: return "bad parameter or other API misuse";
+    case SQL_RANGE: return "column index out of range";
+    case SQL_READONLY: return "attempt to write a readonly database";
+    case SQL_CANTOPEN: return "unable to open database file";
+    case SQL_NOTADB: return "file is not a database";
+    case SQL_CORRUPT: return "database disk image is malformed";
+    case SQL_IOERR: return "disk I/O error";
+    case SQL_FULL: return "database or disk is full";
+    case SQL_TOOBIG: return "string or blob too big";
+    case SQL_ROW: return "another row available";
+    case SQL_DONE: return "no more rows available";
+    default: return "unknown error";
+    }
+}
+
+int rc_from_store(int src) {
+    switch (src) {
+    case STORE_OK: return SQL_OK;
+    case STORE_BUSY: return SQL_BUSY;
+    case STORE_READONLY: return SQL_READONLY;
+    case STORE_CANTOPEN: return SQL_CANTOPEN;
+    case STORE_NOTADB:
+    case STORE_VERSION: return SQL_NOTADB;
+    case STORE_CORRUPT: return SQL_CORRUPT;
+    case STORE_IOERR: return SQL_IOERR;
+    case STORE_FULL: return SQL_FULL;
+    case STORE_TOOBIG: return SQL_TOOBIG;
+    case STORE_MISUSE: return SQL_MISUSE;
+    default: return SQL_ERROR;
+    }
+}
+
+/* ---- errors ------------------------------------------------------------------------------------ */
+
+static void set_err(sql_db *db, int rc, int off, const char *msg) {
+    xfree(db->errmsg);
+    db->errmsg = msg ? xstrdup(msg) : NULL;
+    db->errcode = rc;
+    db->erroff = off;
+}
+
+int db_error(sql_db *db, int rc, int off, const char *fmt, ...) {
+    strb b = {0};
+    va_list ap;
+    va_start(ap, fmt);
+    strb_vaddf(&b, fmt, ap);
+    va_end(ap);
+    set_err(db, rc, off, strb_cstr(&b));
+    strb_free(&b);
+    return rc;
+}
+
+static void clear_err(sql_db *db) {
+    if (db->errcode) set_err(db, SQL_OK, -1, NULL);
+}
+
+int vm_error(vm *v, int rc, const char *fmt, ...) {
+    if (v->errmsg) return rc; /* the first error is the one to report */
+    strb b = {0};
+    va_list ap;
+    va_start(ap, fmt);
+    strb_vaddf(&b, fmt, ap);
+    va_end(ap);
+    v->errmsg = xstrdup(strb_cstr(&b));
+    strb_free(&b);
+    return rc;
+}
+
+int vm_store_error(vm *v, int src) {
+    const char *m = store_errmsg();
+    return vm_error(v, rc_from_store(src), "%s", m && *m ? m : store_strerror(src));
+}
+
+int sql_errcode(sql_db *db) {
+    return db ? db->errcode : SQL_MISUSE;
+}
+
+const char *sql_errmsg(sql_db *db) {
+    if (!db) return "out of memory";
+    if (db->errcode == SQL_OK) return "not an error";
+    return db->errmsg ? db->errmsg : sql_errstr(db->errcode);
+}
+
+int sql_error_offset(sql_db *db) {
+    return db && db->errcode ? db->erroff : -1;
+}
+
+/* ---- schema ------------------------------------------------------------------------------------- */
+
+int db_reload_schema(sql_db *db, store_txn *txn) {
+    schema *s;
+    char *err = NULL;
+    int own = 0, rc;
+    if (!txn) {
+        rc = store_begin(db->store, STORE_TXN_READ, &txn);
+        if (rc != STORE_OK) return db_error(db, rc_from_store(rc), -1, "%s", store_errmsg());
+        own = 1;
+    }
+    rc = schema_load(txn, &s, &err);
+    if (own) store_abort(txn);
+    if (rc != SQL_OK) {
+        db_error(db, rc, -1, "%s", err ? err : "cannot load schema");
+        xfree(err);
+        return rc;
+    }
+    schema_unref(db->sch);
+    db->sch = s;
+    if (!own) db->schema_changed = 1;
+    return SQL_OK;
+}
+
+/* ---- open / close ------------------------------------------------------------------------------- */
+
+int sql_open(const char *path, const sql_options *opts, sql_db **dbp) {
+    sql_db *db = xcalloc(1, sizeof *db);
+    *dbp = db;
+    db->fk_enabled = 1;
+    db->erroff = -1;
+    sql_options o = {.flags = SQL_OPEN_CREATE};
+    if (opts) o = *opts;
+    db->flags = o.flags;
+    db->path = xstrdup(path ? path : "");
+    store_options so = {0};
+    if (o.flags & SQL_OPEN_CREATE) so.flags |= STORE_CREATE;
+    if (o.flags & SQL_OPEN_READONLY) so.flags = STORE_RDONLY;
+    if (o.flags & SQL_OPEN_NOSYNC) so.flags |= STORE_NOSYNC;
+    so.cache_size = o.cache_size;
+    so.page_size = o.page_size;
+    int rc = store_open(path, &so, &db->store);
+    if (rc != STORE_OK) return db_error(db, rc_from_store(rc), -1, "%s", *store_errmsg() ? store_errmsg() : store_strerror(rc));
+    return db_reload_schema(db, NULL);
+}
+
+int sql_close(sql_db *db) {
+    if (!db) return SQL_OK;
+    if (db->nstmt > 0) return db_error(db, SQL_BUSY, -1, "unable to close due to unfinalized statements");
+    if (db->txn) store_abort(db->txn);
+    db->txn = NULL;
+    int rc = SQL_OK;
+    if (db->store && store_close(db->store) != STORE_OK) rc = SQL_IOERR;
+    schema_unref(db->sch);
+    for (int i = 0; i < db->nsp; i++) xfree(db->sps[i].name);
+    xfree(db->sps);
+    xfree(db->errmsg);
+    xfree(db->path);
+    xfree(db);
+    return rc;
+}
+
+int64_t sql_changes(sql_db *db) {
+    return db->changes;
+}
+int64_t sql_total_changes(sql_db *db) {
+    return db->total_changes;
+}
+int64_t sql_last_insert_id(sql_db *db) {
+    return db->last_insert_id;
+}
+int sql_in_transaction(sql_db *db) {
+    return db->explicit_txn != 0;
+}
+void sql_set_change_hook(sql_db *db, sql_change_fn fn, void *ctx) {
+    db->hook = fn;
+    db->hook_ctx = ctx;
+}
+void sql_free(void *p) {
+    xfree(p);
+}
+
+/* ---- compiling ---------------------------------------------------------------------------------- */
+
+static void set_columns(sql_stmt *st, rescol *cols, int n) {
+    st->ncol = n;
+    st->colnames = ar_alloc(&st->ar, sizeof(char *) * (size_t)(n + 1));
+    st->decltypes = ar_alloc(&st->ar, sizeof(char *) * (size_t)(n + 1));
+    for (int i = 0; i < n; i++) {
+        st->colnames[i] = cols[i].name ? cols[i].name : "";
+        expr *e = cols[i].e;
+        st->decltypes[i] = e && e->op == E_COL && e->table && e->col >= 0 ? e->table->cols[e->col].decl : NULL;
+    }
+}
+
+static void set_named_columns(sql_stmt *st, const char *const *names, int n) {
+    st->ncol = n;
+    st->colnames = ar_alloc(&st->ar, sizeof(char *) * (size_t)(n + 1));
+    st->decltypes = ar_alloc(&st->ar, sizeof(char *) * (size_t)(n + 1));
+    for (int i = 0; i < n; i++) st->colnames[i] = (char *)names[i];
+}
+
+static int compile_inner(sql_stmt *st, ast *a, int explain) {
+    compiler *c = &st->comp;
+    switch (a->kind) {
+    case ST_SELECT: {
+        if (resolve_query(c, a->sel, NULL) != SQL_OK || plan_query(c, a->sel, &st->plan) != SQL_OK) return SQL_ERROR;
+        query *f = a->sel;
+        while (f->op != SEL_SIMPLE) f = f->left;
+        if (!explain) set_columns(st, f->cols, f->ncol);
+        st->readonly = 1;
+        return SQL_OK;
+    }
+    case ST_INSERT:
+    case ST_UPDATE:
+    case ST_DELETE:
+        if (compile_dml(c, a, NULL, &st->dml) != SQL_OK) return SQL_ERROR;
+        if (!explain && a->nret) set_columns(st, a->ret, a->nret);
+        return SQL_OK;
+    default: return SQL_OK;
+    }
+}
+
+static int compile(sql_stmt *st) {
+    int next, empty, errpos = 0;
+    char *err = NULL;
+    st->a = parse_statement(&st->ar, st->sql, (int)strlen(st->sql), 0, &next, &empty, &err, &errpos, &st->nparam, &st->pnames);
+    if (!st->a) return db_error(st->db, SQL_ERROR, errpos, "%s", err ? err : "empty statement");
+    compiler *c = &st->comp;
+    memset(c, 0, sizeof *c);
+    c->db = st->db;
+    c->sch = st->sch;
+    c->a = &st->ar;
+    c->sql = st->sql;
+    st->kind = st->a->kind;
+    int rc = SQL_OK;
+    if (st->kind == ST_EXPLAIN) {
+        static const char *names[] = {"id", "parent", "notused", "detail"};
+        set_named_columns(st, names, 4);
+        rc = compile_inner(st, st->a->inner, 1);
+        st->readonly = 1;
+    } else if (st->kind == ST_PRAGMA) {
+        rc = compile_pragma(st);
+    } else {
+        rc = compile_inner(st, st->a, 0);
+    }
+    if (rc != SQL_OK) return db_error(st->db, SQL_ERROR, c->errpos, "%s", c->err ? c->err : "compile error");
+    return SQL_OK;
+}
+
+static void stmt_free_compiled(sql_stmt *st) {
+    vm_close_cursors(&st->v);
+    xfree(st->v.curs);
+    st->v.curs = NULL;
+    st->v.ncur = 0;
+    ar_free(&st->ar);
+    schema_unref(st->sch);
+    st->sch = NULL;
+    st->plan = NULL;
+    st->dml = NULL;
+    st->trigs = NULL;
+    st->ncol = 0;
+    if (st->textbuf) {
+        for (int i = 0; i < st->ntext; i++) xfree(st->textbuf[i]);
+        xfree(st->textbuf);
+        xfree(st->textcap);
+        st->textbuf = NULL;
+        st->textcap = NULL;
+        st->ntext = 0;
+    }
+}
+
+static int build(sql_stmt *st) {
+    st->sch = st->db->sch;
+    st->sch->refs++;
+    int rc = compile(st);
+    st->params = xrealloc(st->params, sizeof(sql_value) * (size_t)(st->nparam + 1));
+    for (int i = st->nparam_alloc; i <= st->nparam; i++) val_set_null(&st->params[i]);
+    if (st->nparam + 1 > st->nparam_alloc) st->nparam_alloc = st->nparam + 1;
+    return rc;
+}
+
+int sql_prepare(sql_db *db, const char *sql, int len, sql_stmt **stmtp, const char **tail) {
+    if (!db || !sql || !stmtp) return SQL_MISUSE;
+    *stmtp = NULL;
+    if (len < 0) len = (int)strlen(sql);
+    clear_err(db);
+    arena scratch = {0};
+    int next, empty, errpos = 0, np;
+    char **pn, *err = NULL;
+    ast *a = parse_statement(&scratch, sql, len, 0, &next, &empty, &err, &errpos, &np, &pn);
+    if (tail) *tail = sql + next;
+    if (!a) {
+        int rc = empty ? SQL_OK : db_error(db, SQL_ERROR, errpos, "%s", err);
+        ar_free(&scratch);
+        return rc;
+    }
+    int start = a->pos, end = a->end;
+    ar_free(&scratch);
+    sql_stmt *st = xcalloc(1, sizeof *st);
+    st->db = db;
+    st->sql = xmemdup(sql + start, (size_t)(end - start));
+    db->nstmt++;
+    int rc = build(st);
+    if (rc != SQL_OK) {
+        db->erroff = db->erroff >= 0 ? db->erroff + start : -1;
+        sql_finalize(st);
+        db->errcode = rc; /* sql_finalize cleared nothing of the error */
+        return rc;
+    }
+    *stmtp = st;
+    return SQL_OK;
+}
+
+const char *sql_stmt_sql(sql_stmt *st) {
+    return st ? st->sql : NULL;
+}
+
+int sql_stmt_readonly(sql_stmt *st) {
+    return st && st->readonly;
+}
+
+/* ---- running ------------------------------------------------------------------------------------ */
+
+static int64_t now_micros(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void release_store_cursors(vm *v) {
+    for (int i = 0; i < v->ncur; i++) {
+        cursor *c = v->curs[i];
+        if (!c) continue;
+        if (c->sc) store_cursor_close(c->sc);
+        if (c->tc) store_cursor_close(c->tc);
+        c->sc = c->tc = NULL;
+        c->pseudo = NULL;
+        c->state = ROW_NONE;
+    }
+}
+
+static void vm_begin(sql_stmt *st) {
+    vm *v = &st->v;
+    v->db = st->db;
+    v->st = st;
+    v->params = st->params;
+    v->nparam = st->nparam;
+    v->now = now_micros();
+    v->nchange = 0;
+    v->depth = 0;
+    v->in_trigger = 0;
+    xfree(v->errmsg);
+    v->errmsg = NULL;
+}
+
+static int vm_fail(sql_stmt *st, int rc) {
+    vm *v = &st->v;
+    if (rc == SQL_OK || rc == SQL_ROW || rc == SQL_DONE) rc = SQL_ERROR;
+    if (rc == RC_IGNORE) rc = SQL_OK;
+    return db_error(st->db, rc, -1, "%s", v->errmsg ? v->errmsg : sql_errstr(rc));
+}
+
+static int is_write_kind(int k) {
+    return k != ST_SELECT && k != ST_EXPLAIN && k != ST_PRAGMA && k != ST_BEGIN && k != ST_COMMIT &&
+           k != ST_ROLLBACK && k != ST_SAVEPOINT && k != ST_RELEASE && k != ST_ROLLBACK_TO;
+}
+
+/* Open the transaction (or savepoint) a statement runs in. */
+static int enter_txn(sql_stmt *st, int write) {
+    sql_db *db = st->db;
+    vm *v = &st->v;
+    st->own = 0;
+    st->splevel = 0;
+    if (write && (db->flags & SQL_OPEN_READONLY))
+        return vm_error(v, SQL_READONLY, "attempt to write a readonly database");
+    if (db->txn) {
+        v->txn = db->txn;
+        db->nactive++;
+        st->in_txn = 1;
+        int need_sp = write && (st->dml ? st->dml->need_sp : 1);
+        if (need_sp && store_txn_is_write(db->txn)) {
+            int rc = store_savepoint(db->txn, &st->splevel);
+            if (rc != STORE_OK) return vm_store_error(v, rc);
+        }
+        return SQL_OK;
+    }
+    int rc = store_begin(db->store, write ? STORE_TXN_WRITE : STORE_TXN_READ, &v->txn);
+    if (rc != STORE_OK) return vm_store_error(v, rc);
+    st->own = write ? 2 : 1;
+    if (write) db->txn = v->txn;
+    return SQL_OK;
+}
+
+/* End a write statement: keep (commit / release) or undo. */
+static int leave_write(sql_stmt *st, int rc) {
+    sql_db *db = st->db;
+    vm *v = &st->v;
+    release_store_cursors(v);
+    if (st->own == 2) {
+        int changed = db->schema_changed;
+        if (rc == SQL_OK) {
+            int src = store_commit(db->txn);
+            if (src != STORE_OK) rc = vm_store_error(v, src);
+        } else {
+            store_abort(db->txn);
+        }
+        db->txn = NULL;
+        db->schema_changed = 0;
+        if (rc != SQL_OK && changed) db_reload_schema(db, NULL);
+    } else if (st->splevel) {
+        if (rc != SQL_OK) {
+            store_rollback_to(db->txn, st->splevel);
+            if (db->sch != st->sch || is_write_kind(st->kind)) {
+                if (st->kind != ST_INSERT && st->kind != ST_UPDATE && st->kind != ST_DELETE) db_reload_schema(db, db->txn);
+            }
+        }
+        store_release(db->txn, st->splevel);
+    }
+    if (st->in_txn) db->nactive--;
+    st->in_txn = 0;
+    st->own = 0;
+    st->splevel = 0;
+    return rc;
+}
+
+static void leave_read(sql_stmt *st) {
+    vm *v = &st->v;
+    release_store_cursors(v);
+    if (st->own == 1) store_abort(v->txn);
+    if (st->in_txn) st->db->nactive--;
+    st->in_txn = 0;
+    st->own = 0;
+    v->txn = NULL;
+}
+
+int run_txn_control(sql_stmt *st);
+
+static int run_explain(sql_stmt *st) {
+    ast *in = st->a->inner;
+    int id = 0;
+    if (in->kind == ST_SELECT && st->plan) plan_explain(st->plan, &st->results, &id, 0);
+    else if (st->dml) explain_dml(st->dml, &st->results, &id);
+    return SQL_OK;
+}
+
+static int start_write(sql_stmt *st) {
+    vm *v = &st->v;
+    int rc = enter_txn(st, 1);
+    if (rc == SQL_OK) {
+        if (st->dml) rc = run_dml(v, st->dml, st->dml->nret ? &st->results : NULL);
+        else rc = run_ddl(v, st);
+        if (rc == RC_IGNORE) rc = SQL_OK;
+        if (rc == SQL_OK && v->npend) rc = fk_deferred_check(v);
+        fk_pending_clear(v);
+    }
+    rc = leave_write(st, rc);
+    if (rc == SQL_OK && st->dml) st->db->changes = v->nchange;
+    return rc;
+}
+
+static int start(sql_stmt *st) {
+    vm *v = &st->v;
+    vm_begin(st);
+    vm_subcache_clear(v);
+    rowbuf_clear(&st->results);
+    st->respos = 0;
+    st->materialized = 1;
+    int rc;
+    switch (st->kind) {
+    case ST_SELECT:
+        st->materialized = 0;
+        rc = enter_txn(st, 0);
+        if (rc == SQL_OK) rc = q_open(v, st->plan);
+        if (rc != SQL_OK) leave_read(st);
+        return rc;
+    case ST_EXPLAIN: return run_explain(st);
+    case ST_PRAGMA:
+        rc = enter_txn(st, 0);
+        if (rc == SQL_OK) rc = run_pragma(v, st, &st->results);
+        leave_read(st);
+        return rc;
+    case ST_BEGIN:
+    case ST_COMMIT:
+    case ST_ROLLBACK:
+    case ST_SAVEPOINT:
+    case ST_RELEASE:
+    case ST_ROLLBACK_TO: return run_txn_control(st);
+    default: return start_write(st);
+    }
+}
+
+static int recompile(sql_stmt *st) {
+    /* keep the bindings: they live in st->params, outside the arena */
+    stmt_free_compiled(st);
+    return build(st);
+}
+
+int sql_step(sql_stmt *st) {
+    if (!st) return SQL_MISUSE;
+    sql_db *db = st->db;
+    clear_err(db);
+    int rc;
+    if (!st->running) {
+        if (st->sch != db->sch && (rc = recompile(st)) != SQL_OK) return rc;
+        rc = start(st);
+        if (rc != SQL_OK) {
+            st->running = 0;
+            return vm_fail(st, rc);
+        }
+        st->running = 1;
+    }
+    if (!st->materialized) {
+        rc = q_next(&st->v, st->plan);
+        if (rc == SQL_ROW) {
+            st->out = st->plan->out;
+            return SQL_ROW;
+        }
+        q_close(&st->v, st->plan);
+        leave_read(st);
+        st->running = 2; /* finished: the next step starts over */
+        if (rc == SQL_DONE) {
+            st->running = 0;
+            return SQL_DONE;
+        }
+        st->running = 0;
+        return vm_fail(st, rc);
+    }
+    if (st->respos < st->results.n) {
+        const sql_value *vals;
+        rowbuf_row(&st->results, st->respos++, &vals, NULL, NULL);
+        st->out = (sql_value *)vals;
+        return SQL_ROW;
+    }
+    rowbuf_clear(&st->results);
+    st->running = 0;
+    return SQL_DONE;
+}
+
+int sql_reset(sql_stmt *st) {
+    if (!st) return SQL_OK;
+    if (st->running && !st->materialized) {
+        q_close(&st->v, st->plan);
+        leave_read(st);
+    }
+    rowbuf_clear(&st->results);
+    st->respos = 0;
+    st->running = 0;
+    st->out = NULL;
+    return SQL_OK;
+}
+
+int sql_finalize(sql_stmt *st) {
+    if (!st) return SQL_OK;
+    sql_reset(st);
+    stmt_free_compiled(st);
+    vm_subcache_clear(&st->v);
+    fk_pending_clear(&st->v);
+    xfree(st->v.fkpend);
+    xfree(st->v.errmsg);
+    keyenc_free(&st->v.kb);
+    keyenc_free(&st->v.kb2);
+    keyenc_free(&st->v.rb);
+    strb_free(&st->v.tmp);
+    for (int i = 0; i < st->nparam_alloc; i++) val_free(&st->params[i]);
+    xfree(st->params);
+    st->db->nstmt--;
+    xfree(st->sql);
+    xfree(st);
+    return SQL_OK;
+}
+
+/* ---- transaction statements ------------------------------------------------------------------------ */
+
+static void clear_savepoints(sql_db *db) {
+    for (int i = 0; i < db->nsp; i++) xfree(db->sps[i].name);
+    db->nsp = 0;
+}
+
+static int end_txn(sql_stmt *st, int commit) {
+    sql_db *db = st->db;
+    vm *v = &st->v;
+    if (!db->txn || !db->explicit_txn)
+        return vm_error(v, SQL_ERROR, "cannot %s - no transaction is active", commit ? "commit" : "rollback");
+    if (db->nactive > 0)
+        return vm_error(v, SQL_BUSY, "cannot %s transaction - SQL statements in progress", commit ? "commit" : "rollback");
+    int rc = SQL_OK, changed = db->schema_changed;
+    if (commit) {
+        int src = store_commit(db->txn);
+        if (src != STORE_OK) rc = vm_store_error(v, src);
+    } else {
+        store_abort(db->txn);
+    }
+    db->txn = NULL;
+    db->explicit_txn = 0;
+    db->schema_changed = 0;
+    clear_savepoints(db);
+    if ((!commit || rc != SQL_OK) && changed) db_reload_schema(db, NULL);
+    return rc;
+}
+
+static int find_savepoint(sql_db *db, const char *name) {
+    for (int i = db->nsp - 1; i >= 0; i--)
+        if (name_eq(db->sps[i].name, name)) return i;
+    return -1;
+}
+
+static int savepoint_stmt(sql_stmt *st) {
+    sql_db *db = st->db;
+    vm *v = &st->v;
+    ast *a = st->a;
+    if (a->kind == ST_SAVEPOINT) {
+        if (!db->txn) {
+            int rc = store_begin(db->store, (db->flags & SQL_OPEN_READONLY) ? STORE_TXN_READ : STORE_TXN_WRITE, &db->txn);
+            if (rc != STORE_OK) return vm_store_error(v, rc);
+            db->explicit_txn = 2;
+        }
+        int level = 0;
+        if (store_txn_is_write(db->txn)) {
+            int rc = store_savepoint(db->txn, &level);
+            if (rc != STORE_OK) return vm_store_error(v, rc);
+        }
+        if (db->nsp == db->capsp) {
+            db->capsp = db->capsp ? db->capsp * 2 : 8;
+            db->sps = xrealloc(db->sps, sizeof *db->sps * (size_t)db->capsp);
+        }
+        db->sps[db->nsp].name = xstrdup(a->name);
+        db->sps[db->nsp++].level = level;
+        return SQL_OK;
+    }
+    int i = find_savepoint(db, a->name);
+    if (i < 0) return vm_error(v, SQL_ERROR, "no such savepoint: %s", a->name);
+    if (db->nactive > 0) return vm_error(v, SQL_BUSY, "cannot release savepoint - SQL statements in progress");
+    int level = db->sps[i].level, rc = STORE_OK;
+    if (a->kind == ST_RELEASE) {
+        if (level) rc = store_release(db->txn, level);
+        for (int k = i; k < db->nsp; k++) xfree(db->sps[k].name);
+        db->nsp = i;
+        if (rc != STORE_OK) return vm_store_error(v, rc);
+        if (db->nsp == 0 && db->explicit_txn == 2) {
+            db->explicit_txn = 1;
+            return end_txn(st, 1);
+        }
+        return SQL_OK;
+    }
+    if (level) rc = store_rollback_to(db->txn, level);
+    for (int k = i + 1; k < db->nsp; k++) xfree(db->sps[k].name);
+    db->nsp = i + 1;
+    if (rc != STORE_OK) return vm_store_error(v, rc);
+    if (db->schema_changed) return db_reload_schema(db, db->txn);
+    return SQL_OK;
+}
+
+int run_txn_control(sql_stmt *st) {
+    sql_db *db = st->db;
+    vm *v = &st->v;
+    switch (st->kind) {
+    case ST_BEGIN: {
+        if (db->txn) return vm_error(v, SQL_ERROR, "cannot start a transaction within a transaction");
+        int rc = store_begin(db->store, (db->flags & SQL_OPEN_READONLY) ? STORE_TXN_READ : STORE_TXN_WRITE, &db->txn);
+        if (rc != STORE_OK) return vm_store_error(v, rc);
+        db->explicit_txn = 1;
+        return SQL_OK;
+    }
+    case ST_COMMIT: return end_txn(st, 1);
+    case ST_ROLLBACK: return end_txn(st, 0);
+    default: return savepoint_stmt(st);
+    }
+}
+
+/* ---- parameters ------------------------------------------------------------------------------------- */
+
+static int bind_slot(sql_stmt *st, int i, sql_value **slot) {
+    if (!st) return SQL_MISUSE;
+    if (st->running) return db_error(st->db, SQL_MISUSE, -1, "bind on a busy statement (reset it first)");
+    if (i < 1 || i > st->nparam) return db_error(st->db, SQL_RANGE, -1, "bind index %d out of range", i);
+    *slot = &st->params[i - 1];
+    val_free(*slot);
+    return SQL_OK;
+}
+
+int sql_bind_parameter_count(sql_stmt *st) {
+    return st ? st->nparam : 0;
+}
+
+int sql_bind_parameter_index(sql_stmt *st, const char *name) {
+    for (int i = 1; st && i <= st->nparam; i++)
+        if (st->pnames && st->pnames[i] && strcmp(st->pnames[i], name) == 0) return i;
+    return 0;
+}
+
+int sql_bind_null(sql_stmt *st, int i) {
+    sql_value *s = NULL;
+    int rc = bind_slot(st, i, &s);
+    if (rc == SQL_OK) val_set_null(s);
+    return rc;
+}
+
+int sql_bind_int64(sql_stmt *st, int i, int64_t x) {
+    sql_value *s = NULL;
+    int rc = bind_slot(st, i, &s);
+    if (rc == SQL_OK) val_set_int(s, x);
+    return rc;
+}
+
+int sql_bind_double(sql_stmt *st, int i, double x) {
+    sql_value *s = NULL;
+    int rc = bind_slot(st, i, &s);
+    if (rc == SQL_OK) {
+        if (x != x) val_set_null(s);
+        else val_set_real(s, x);
+    }
+    return rc;
+}
+
+int sql_bind_text(sql_stmt *st, int i, const char *z, int n) {
+    sql_value *s = NULL;
+    int rc = bind_slot(st, i, &s);
+    if (rc != SQL_OK) return rc;
+    if (!z) return val_set_null(s), SQL_OK;
+    val_set_text_copy(s, z, n < 0 ? strlen(z) : (size_t)n);
+    return SQL_OK;
+}
+
+int sql_bind_blob(sql_stmt *st, int i, const void *p, int n) {
+    sql_value *s = NULL;
+    int rc = bind_slot(st, i, &s);
+    if (rc != SQL_OK) return rc;
+    if (!p) return val_set_null(s), SQL_OK;
+    val_set_blob_own(s, xmemdup(p, (size_t)(n < 0 ? 0 : n)), (size_t)(n < 0 ? 0 : n));
+    return SQL_OK;
+}
+
+int sql_bind_value(sql_stmt *st, int i, const sql_value *x) {
+    sql_value *s = NULL;
+    int rc = bind_slot(st, i, &s);
+    if (rc == SQL_OK) val_copy(s, x);
+    return rc;
+}
+
+int sql_clear_bindings(sql_stmt *st) {
+    if (!st) return SQL_MISUSE;
+    for (int i = 0; i < st->nparam; i++) val_free(&st->params[i]);
+    return SQL_OK;
+}
+
+/* ---- columns ---------------------------------------------------------------------------------------- */
+
+static const sql_value null_v = {.type = SQL_NULL};
+
+static const sql_value *colv(sql_stmt *st, int i) {
+    if (!st || !st->out || !st->running || i < 0 || i >= st->ncol) return &null_v;
+    return &st->out[i];
+}
+
+int sql_column_count(sql_stmt *st) {
+    return st ? st->ncol : 0;
+}
+
+const char *sql_column_name(sql_stmt *st, int i) {
+    return st && i >= 0 && i < st->ncol ? st->colnames[i] : NULL;
+}
+
+const char *sql_column_decltype(sql_stmt *st, int i) {
+    return st && i >= 0 && i < st->ncol ? st->decltypes[i] : NULL;
+}
+
+int sql_column_type(sql_stmt *st, int i) {
+    return colv(st, i)->type;
+}
+
+int64_t sql_column_int64(sql_stmt *st, int i) {
+    return val_int(colv(st, i));
+}
+
+double sql_column_double(sql_stmt *st, int i) {
+    return val_real(colv(st, i));
+}
+
+static char *text_slot(sql_stmt *st, int i, size_t need) {
+    if (st->ntext < st->ncol) {
+        st->textbuf = xrealloc(st->textbuf, sizeof(char *) * (size_t)st->ncol);
+        st->textcap = xrealloc(st->textcap, sizeof(size_t) * (size_t)st->ncol);
+        for (int k = st->ntext; k < st->ncol; k++) st->textbuf[k] = NULL, st->textcap[k] = 0;
+        st->ntext = st->ncol;
+    }
+    if (st->textcap[i] < need) {
+        st->textcap[i] = need < 64 ? 64 : need;
+        st->textbuf[i] = xrealloc(st->textbuf[i], st->textcap[i]);
+    }
+    return st->textbuf[i];
+}
+
+const char *sql_column_text(sql_stmt *st, int i) {
+    const sql_value *v = colv(st, i);
+    if (v->type == SQL_NULL) return NULL;
+    char buf[40];
+    size_t n;
+    const char *z = val_text(v, buf, &n);
+    char *o = text_slot(st, i, n + 1);
+    memcpy(o, z, n);
+    o[n] = 0;
+    return o;
+}
+
+const void *sql_column_blob(sql_stmt *st, int i) {
+    const sql_value *v = colv(st, i);
+    if (v->type == SQL_NULL) return NULL;
+    if (v->type == SQL_BLOB || v->type == SQL_TEXT) return v->z;
+    return sql_column_text(st, i);
+}
+
+int sql_column_bytes(sql_stmt *st, int i) {
+    const sql_value *v = colv(st, i);
+    char buf[40];
+    size_t n = 0;
+    if (v->type != SQL_NULL) val_text(v, buf, &n);
+    return (int)n;
+}
+
+const sql_value *sql_column_value(sql_stmt *st, int i) {
+    return colv(st, i);
+}
+
+int sql_value_type(const sql_value *v) {
+    return v ? v->type : SQL_NULL;
+}
+int64_t sql_value_int64(const sql_value *v) {
+    return v ? val_int(v) : 0;
+}
+double sql_value_double(const sql_value *v) {
+    return v ? val_real(v) : 0;
+}
+
+const char *sql_value_text(const sql_value *v) {
+    static __thread strb ring[4];
+    static __thread int next;
+    if (!v || v->type == SQL_NULL) return NULL;
+    char buf[40];
+    size_t n;
+    const char *z = val_text(v, buf, &n);
+    strb *b = &ring[next++ & 3];
+    b->n = 0;
+    strb_add(b, z, n);
+    return strb_cstr(b);
+}
+
+const void *sql_value_blob(const sql_value *v) {
+    if (!v || v->type == SQL_NULL) return NULL;
+    if (v->type == SQL_BLOB || v->type == SQL_TEXT) return v->z;
+    return sql_value_text(v);
+}
+
+int sql_value_bytes(const sql_value *v) {
+    char buf[40];
+    size_t n = 0;
+    if (v && v->type != SQL_NULL) val_text(v, buf, &n);
+    return (int)n;
+}
+
+/* ---- exec --------------------------------------------------------------------------------------------- */
+
+int sql_exec(sql_db *db, const char *sql, sql_exec_cb cb, void *ctx) {
+    if (!db || !sql) return SQL_MISUSE;
+    const char *p = sql;
+    int rc = SQL_OK;
+    while (rc == SQL_OK && *p) {
+        sql_stmt *st;
+        const char *tail;
+        rc = sql_prepare(db, p, -1, &st, &tail);
+        if (rc != SQL_OK || !st) break;
+        char **vals = NULL, **names = NULL;
+        int n = sql_column_count(st);
+        if (cb && n) {
+            vals = xcalloc((size_t)n, sizeof *vals);
+            names = xcalloc((size_t)n, sizeof *names);
+            for (int i = 0; i < n; i++) names[i] = (char *)sql_column_name(st, i);
+        }
+        while ((rc = sql_step(st)) == SQL_ROW) {
+            if (!cb) continue;
+            for (int i = 0; i < n; i++) vals[i] = (char *)sql_column_text(st, i);
+            if (cb(ctx, n, vals, names)) {
+                sql_finalize(st);
+                xfree(vals);
+                xfree(names);
+                return db_error(db, SQL_ERROR, -1, "callback requested abort");
+            }
+        }
+        int err = rc != SQL_DONE ? db->errcode : SQL_OK;
+        char *msg = err ? xstrdup(sql_errmsg(db)) : NULL;
+        int off = db->erroff;
+        sql_finalize(st);
+        xfree(vals);
+        xfree(names);
+        if (err) {
+            set_err(db, err, off, msg);
+            xfree(msg);
+            return err;
+        }
+        rc = SQL_OK;
+        p = tail;
+    }
+    return rc;
+}
+
+/* ---- introspection ----------------------------------------------------------------------------------- */
+
+int sql_table_columns(sql_db *db, const char *name, sql_column_info **cols, int *ncols) {
+    *cols = NULL;
+    *ncols = 0;
+    table *t = schema_table(db->sch, name);
+    if (!t || t->is_schema) return db_error(db, SQL_ERROR, -1, "no such table: %s", name);
+    size_t bytes = sizeof(sql_column_info) * (size_t)t->ncol;
+    for (int i = 0; i < t->ncol; i++)
+        bytes += strlen(t->cols[i].name) + strlen(t->cols[i].decl) + 2 + (t->cols[i].dflt_text ? strlen(t->cols[i].dflt_text) + 1 : 0);
+    sql_column_info *ci = xcalloc(1, bytes ? bytes : 1);
+    char *p = (char *)(ci + t->ncol);
+    for (int i = 0; i < t->ncol; i++) {
+        column *c = &t->cols[i];
+        ci[i].name = strcpy(p, c->name);
+        p += strlen(c->name) + 1;
+        ci[i].decltype = strcpy(p, c->decl);
+        p += strlen(c->decl) + 1;
+        if (c->dflt_text) {
+            ci[i].dflt = strcpy(p, c->dflt_text);
+            p += strlen(c->dflt_text) + 1;
+        }
+        ci[i].type = c->kind == KIND_DECIMAL ? SQL_DECIMAL
+                     : c->kind == KIND_TIMESTAMP || c->kind == KIND_DATE ? SQL_TEXT
+                     : c->aff == AFF_INTEGER || c->kind == KIND_BOOL ? SQL_INTEGER
+                     : c->aff == AFF_REAL ? SQL_FLOAT
+                     : c->aff == AFF_TEXT ? SQL_TEXT
+                     : c->aff == AFF_BLOB ? SQL_BLOB
+                                          : SQL_NULL;
+        ci[i].notnull = c->notnull;
+        ci[i].pk = c->pk;
+    }
+    *cols = ci;
+    *ncols = t->ncol;
+    return SQL_OK;
+}
+
+/* ---- completeness ------------------------------------------------------------------------------ */
+
+int sql_complete(const char *sql) {
+    int n = (int)strlen(sql), pos = 0, complete = 0, ntok = 0, trigger = 0, prev_end = 0, create = 0;
+    token t;
+    while (pos < n) {
+        lex_token(sql, n, pos, &t);
+        if (t.type == TK_ILLEGAL && (t.z[0] == '\'' || t.z[0] == '"' || t.z[0] == '`' || t.z[0] == '[')) return 0;
+        pos += t.len ? t.len : 1;
+        if (t.type == TK_SPACE) {
+            /* an unterminated comment runs to the end of the text */
+            const char *open = NULL;
+            for (int i = 0; i + 1 < t.len; i++) {
+                if (!open && t.z[i] == '/' && t.z[i + 1] == '*') open = t.z + i + 2;
+                else if (!open && t.z[i] == '-' && t.z[i + 1] == '-') break;
+                else if (open && t.z + i >= open && t.z[i] == '*' && t.z[i + 1] == '/') open = NULL;
+            }
+            if (open) return 0;
+            continue;
+        }
+        if (t.type == TK_SEMI) {
+            if (!trigger || prev_end) {
+                complete = 1;
+                ntok = 0;
+                trigger = 0;
+            }
+            prev_end = 0;
+            continue;
+        }
+        complete = 0;
+        ntok++;
+        if (ntok == 1) create = t.type == TK_KEYWORD && t.kw == KW_CREATE;
+        if (create && t.type == TK_KEYWORD && t.kw == KW_TRIGGER && ntok <= 3) trigger = 1;
+        prev_end = t.type == TK_KEYWORD && t.kw == KW_END;
+    }
+    return complete;
+}

@@ -1,0 +1,1040 @@
+/* sql/plan.c — the query planner: WHERE terms, access paths, join order,
+ * ORDER BY by index, covering and partial indexes, and EXPLAIN QUERY PLAN.
+ *
+ * A query block's FROM items become nested loops. For each order of the
+ * loops (every permutation up to 6 items, greedy beyond), each loop takes its
+ * cheapest access path given the loops before it:
+ *   - the table's key or an index whose leading columns are all bound by
+ *     "=" / "IS" / "IN (list)" terms whose other side is known (constants,
+ *     parameters, outer loops), then at most one range (<, <=, >, >=,
+ *     BETWEEN) on the next column;
+ *   - a partial index only when the WHERE clause implies its predicate;
+ *   - an index that holds every column the query uses is "covering": the
+ *     table is not read;
+ *   - otherwise a full scan.
+ * Costs follow a simple model: a seek costs log2(rows); every visited row
+ * costs 1, plus a table lookup (log2) when the index does not cover. Row
+ * counts come from ANALYZE (stat entries) or defaults (1,000,000 rows per
+ * table, 10 rows per distinct index prefix, 1 for a unique key). A plan whose
+ * first loop already delivers the ORDER BY order skips the sort; with a
+ * LIMIT that is worth a lot, and the two are compared.
+ *
+ * Invariants:
+ *   1. A term used as a key constraint is not checked again (the key
+ *      encoding compares exactly as SQL does under the term's affinity), and
+ *      only when that affinity suits the column (SQLite's rule).
+ *   2. LEFT JOIN: the right item keeps its position relative to the items
+ *      before and after it in FROM; its access path uses only its ON terms;
+ *      WHERE terms on it are filters after the NULL row is decided.
+ *   3. Every WHERE term ends in exactly one place: a key constraint, the
+ *      filters of the first loop where all its items are known, or the
+ *      block's constant filters.
+ */
+#include "sql/sqlrt.h"
+#include "util/mem.h"
+#include <assert.h>
+#include <math.h>
+#include <stdio.h>
+
+typedef uint64_t mask_t;
+
+typedef struct term {
+    expr *e;
+    mask_t mask;  /* FROM items referenced */
+    int on_item;  /* -1: WHERE (or inner ON); else the LEFT JOIN item it belongs to */
+    int used;
+    /* key constraint form: side[s] = (item, col) when that side is a column of
+     * this block; op as seen with the column on the left */
+    int item[2], col[2], op[2];
+    expr *val[2];
+    mask_t vmask[2];
+} term;
+
+typedef struct planctx {
+    compiler *c;
+    query *q;
+    int n;          /* FROM items */
+    term *t;
+    int nt, capt;
+    uint64_t **used_cols; /* per item: bitmap of columns the query reads (bit 63: more) */
+    int *colsz;
+} planctx;
+
+/* ---- masks and term splitting ------------------------------------------------------ */
+
+static int item_of_cur(planctx *pc, int cur) {
+    for (int i = 0; i < pc->n; i++)
+        if (pc->q->src[i].cur == cur) return i;
+    return -1;
+}
+
+static mask_t expr_mask(planctx *pc, const expr *e);
+
+static mask_t query_mask(planctx *pc, const query *q) {
+    mask_t m = 0;
+    if (!q) return 0;
+    if (q->op != SEL_SIMPLE) return query_mask(pc, q->left) | query_mask(pc, q->right);
+    for (int r = 0; r < q->nvalues; r++)
+        for (int k = 0; k < q->ncol; k++) m |= expr_mask(pc, q->values[r][k]);
+    if (q->values) return m;
+    for (int i = 0; i < q->ncol; i++) m |= expr_mask(pc, q->cols[i].e);
+    for (int i = 0; i < q->nsrc; i++) m |= expr_mask(pc, q->src[i].on) | query_mask(pc, q->src[i].sub);
+    m |= expr_mask(pc, q->where) | expr_mask(pc, q->having);
+    for (int i = 0; i < q->ngroup; i++) m |= expr_mask(pc, q->group[i]);
+    for (int i = 0; i < q->norder; i++) m |= expr_mask(pc, q->order[i].e);
+    return m;
+}
+
+static mask_t expr_mask(planctx *pc, const expr *e) {
+    if (!e) return 0;
+    mask_t m = 0;
+    if (e->op == E_COL) {
+        int it = item_of_cur(pc, e->cur);
+        return it >= 0 ? (mask_t)1 << it : 0;
+    }
+    if (e->sub) m |= query_mask(pc, e->sub);
+    m |= expr_mask(pc, e->l) | expr_mask(pc, e->r);
+    for (int i = 0; i < e->nargs; i++) m |= expr_mask(pc, e->args[i]);
+    return m;
+}
+
+static term *add_term(planctx *pc, expr *e, int on_item) {
+    if (pc->nt == pc->capt) {
+        pc->capt = pc->capt ? pc->capt * 2 : 16;
+        term *v = ar_alloc(pc->c->a, sizeof *v * (size_t)pc->capt);
+        if (pc->nt) memcpy(v, pc->t, sizeof *v * (size_t)pc->nt);
+        pc->t = v;
+    }
+    term *t = &pc->t[pc->nt++];
+    memset(t, 0, sizeof *t);
+    t->e = e;
+    t->on_item = on_item;
+    t->mask = expr_mask(pc, e);
+    t->item[0] = t->item[1] = -1;
+    return t;
+}
+
+static int flip_op(int op) {
+    switch (op) {
+    case E_LT: return E_GT;
+    case E_LE: return E_GE;
+    case E_GT: return E_LT;
+    case E_GE: return E_LE;
+    default: return op;
+    }
+}
+
+static expr *mk_bin(compiler *c, int op, expr *l, expr *r, int pos) {
+    expr *e = ar_alloc(c->a, sizeof *e);
+    e->op = (uint8_t)op;
+    e->l = l;
+    e->r = r;
+    e->pos = pos;
+    e->cur = -1;
+    e->slot = -1;
+    return e;
+}
+
+/* Can an index on column x serve "x op y"? The index keeps values under the
+ * column's affinity, so the comparison must convert compatibly. */
+static int aff_usable(const expr *x, const expr *y) {
+    if (y->flags & EF_NOCASE) return 0;
+    int aff = cmp_affinity(x, y), caff = x->aff;
+    return aff == AFF_NONE || aff == AFF_BLOB || (aff == AFF_TEXT ? caff == AFF_TEXT : AFF_IS_NUMERIC(caff));
+}
+
+static void classify(planctx *pc, term *t) {
+    expr *e = t->e;
+    int op = e->op;
+    int in_sel = op == E_IN_SEL && !(e->flags & EF_NOT) && !e->correlated;
+    if (op != E_EQ && op != E_IS && op != E_LT && op != E_LE && op != E_GT && op != E_GE &&
+        !(op == E_IN_LIST && !(e->flags & EF_NOT)) && !in_sel && op != E_ISNULL)
+        return;
+    if (op == E_ISNULL || op == E_IN_LIST || in_sel) {
+        int ok = 1; /* as for "=": the comparison must convert like the index does */
+        if (in_sel) {
+            const query *q = e->sub;
+            while (q->op != SEL_SIMPLE) q = q->left;
+            ok = aff_usable(e->l, q->cols[0].e);
+        }
+        for (int i = 0; op == E_IN_LIST && i < e->nargs; i++) ok &= aff_usable(e->l, e->args[i]);
+        if (ok && e->l->op == E_COL && item_of_cur(pc, e->l->cur) >= 0 && !(e->l->flags & EF_NOCASE)) {
+            t->item[0] = item_of_cur(pc, e->l->cur);
+            t->col[0] = e->l->col;
+            t->op[0] = op == E_ISNULL ? op : E_IN_LIST; /* IN (SELECT ...) iterates like a list */
+            t->val[0] = op == E_ISNULL ? NULL : e;
+            t->vmask[0] = 0;
+            for (int i = 0; op == E_IN_LIST && i < e->nargs; i++) t->vmask[0] |= expr_mask(pc, e->args[i]);
+        }
+        return;
+    }
+    expr *s[2] = {e->l, e->r};
+    for (int k = 0; k < 2; k++) {
+        expr *x = s[k], *y = s[1 - k];
+        if (x->op != E_COL || (x->flags & EF_NOCASE) || (y->flags & EF_NOCASE)) continue;
+        if (y->op == E_COLLATE) continue;
+        int it = item_of_cur(pc, x->cur);
+        if (it < 0) continue;
+        if (!aff_usable(x, y)) continue;
+        t->item[k] = it;
+        t->col[k] = x->col;
+        t->op[k] = k == 0 ? op : flip_op(op);
+        t->val[k] = y;
+        t->vmask[k] = expr_mask(pc, y);
+        if (t->vmask[k] & ((mask_t)1 << it)) t->item[k] = -1;
+    }
+}
+
+static void split(planctx *pc, expr *e, int on_item) {
+    if (!e) return;
+    if (e->op == E_AND) {
+        split(pc, e->l, on_item);
+        split(pc, e->r, on_item);
+        return;
+    }
+    if (e->op == E_BETWEEN && !(e->flags & EF_NOT)) {
+        split(pc, mk_bin(pc->c, E_GE, e->l, e->args[0], e->pos), on_item);
+        split(pc, mk_bin(pc->c, E_LE, e->l, e->args[1], e->pos), on_item);
+        return;
+    }
+    classify(pc, add_term(pc, e, on_item));
+}
+
+/* ---- used columns (covering) -------------------------------------------------------- */
+
+static void mark_cols(planctx *pc, const expr *e);
+
+static void mark_query(planctx *pc, const query *q) {
+    if (!q) return;
+    if (q->op != SEL_SIMPLE) {
+        mark_query(pc, q->left);
+        mark_query(pc, q->right);
+        return;
+    }
+    for (int r = 0; r < q->nvalues; r++)
+        for (int k = 0; k < q->ncol; k++) mark_cols(pc, q->values[r][k]);
+    if (q->values) return;
+    for (int i = 0; i < q->ncol; i++) mark_cols(pc, q->cols[i].e);
+    for (int i = 0; i < q->nsrc; i++) {
+        mark_cols(pc, q->src[i].on);
+        mark_query(pc, q->src[i].sub);
+    }
+    mark_cols(pc, q->where);
+    mark_cols(pc, q->having);
+    for (int i = 0; i < q->ngroup; i++) mark_cols(pc, q->group[i]);
+    for (int i = 0; i < q->norder; i++) mark_cols(pc, q->order[i].e);
+}
+
+static void mark_cols(planctx *pc, const expr *e) {
+    if (!e) return;
+    if (e->op == E_COL) {
+        int it = item_of_cur(pc, e->cur);
+        if (it >= 0) {
+            int col = e->col < 0 ? pc->colsz[it] : e->col;
+            pc->used_cols[it][col / 64] |= (uint64_t)1 << (col % 64);
+        }
+        return;
+    }
+    if (e->sub) mark_query(pc, e->sub);
+    mark_cols(pc, e->l);
+    mark_cols(pc, e->r);
+    for (int i = 0; i < e->nargs; i++) mark_cols(pc, e->args[i]);
+}
+
+static int col_used(planctx *pc, int it, int col) {
+    return (pc->used_cols[it][col / 64] >> (col % 64)) & 1;
+}
+
+/* Can a covering scan of x produce column col exactly? Values read back from
+ * key components lose what keys do not keep: 2.0 comes back as 2 (fine under
+ * INTEGER, NUMERIC, TEXT and REAL affinity, not for a BLOB column) and a
+ * DECIMAL's scale; INCLUDE columns come from a record and are exact. */
+static int index_has_col(const index_t *x, int col) {
+    for (int k = 0; k < x->ninc; k++)
+        if (x->inc[k] == col) return 1;
+    if (col >= 0 && (x->tab->cols[col].aff == AFF_BLOB || x->tab->cols[col].kind == KIND_DECIMAL)) return 0;
+    for (int k = 0; k < x->ncol; k++)
+        if (x->cols[k] == col) return 1;
+    const index_t *pk = &x->tab->pk;
+    for (int k = 0; k < pk->ncol; k++)
+        if (pk->cols[k] == col) return 1;
+    return 0;
+}
+
+static int covers(planctx *pc, int it, const index_t *x) {
+    if (x->is_pk) return 1;
+    if (pc->q->dml_scan) return 0; /* UPDATE/DELETE read the whole row */
+    table *t = x->tab;
+    for (int c = 0; c < t->ncol; c++)
+        if (col_used(pc, it, c) && !index_has_col(x, c)) return 0;
+    if (col_used(pc, it, t->ncol) && !index_has_col(x, -1)) return 0; /* rowid */
+    return 1;
+}
+
+/* ---- partial index implication -------------------------------------------------------- */
+
+static int const_cmp_implies(const expr *q, const expr *ix) {
+    /* q: col = c1 ; ix: col op c2 -> evaluate c1 op c2, both converted the
+     * way the column compares them (a TEXT column compares '10' < '3') */
+    if (q->op != E_EQ || q->r->op != E_LIT || ix->r->op != E_LIT) return 0;
+    if (q->l->op != E_COL || ix->l->op != E_COL || q->l->col != ix->l->col) return 0;
+    if (q->r->lit.type == SQL_NULL || ix->r->lit.type == SQL_NULL) return 0;
+    int c = ex_cmp_values(&q->r->lit, &ix->r->lit, 0, 0);
+    int a1 = cmp_affinity(q->l, q->r), a2 = cmp_affinity(ix->l, ix->r);
+    if (a1 != a2) return 0;
+    sql_value x = q->r->lit, y = ix->r->lit;
+    x.owned = y.owned = 0;
+    val_apply_aff(&x, a1 == AFF_TEXT ? AFF_TEXT : AFF_IS_NUMERIC(a1) ? AFF_NUMERIC : AFF_NONE);
+    val_apply_aff(&y, a1 == AFF_TEXT ? AFF_TEXT : AFF_IS_NUMERIC(a1) ? AFF_NUMERIC : AFF_NONE);
+    c = val_cmp(&x, &y);
+    val_free(&x);
+    val_free(&y);
+    switch (ix->op) {
+    case E_EQ: return c == 0;
+    case E_NE: return c != 0;
+    case E_LT: return c < 0;
+    case E_LE: return c <= 0;
+    case E_GT: return c > 0;
+    case E_GE: return c >= 0;
+    default: return 0;
+    }
+}
+
+/* Does query term qt (on item it) imply the index predicate conjunct ix
+ * (whose columns are CUR_SELF)? */
+static int implies(planctx *pc, int it, const expr *qt, const expr *ix) {
+    int cur = pc->q->src[it].cur;
+    /* compare structurally with the index term's columns mapped to cur */
+    if (ix->op == E_NOTNULL && ix->l->op == E_COL) {
+        int col = ix->l->col;
+        if (qt->op == E_NOTNULL && qt->l->op == E_COL && qt->l->cur == cur && qt->l->col == col) return 1;
+        if ((qt->op == E_EQ || qt->op == E_LT || qt->op == E_LE || qt->op == E_GT || qt->op == E_GE) &&
+            ((qt->l->op == E_COL && qt->l->cur == cur && qt->l->col == col) ||
+             (qt->r->op == E_COL && qt->r->cur == cur && qt->r->col == col)))
+            return 1;
+        return 0;
+    }
+    if (qt->op != ix->op && !(qt->op == E_EQ && ix->l && ix->r)) return 0;
+    if (ix->l && ix->l->op == E_COL && qt->l && qt->l->op == E_COL && qt->l->cur == cur &&
+        qt->l->col == ix->l->col) {
+        if (qt->op == ix->op && expr_equal(qt->r, ix->r)) return 1;
+        expr tq = *qt, tl = *qt->l;
+        tl.cur = CUR_SELF;
+        tq.l = &tl;
+        return const_cmp_implies(&tq, ix);
+    }
+    if (qt->op == ix->op && ix->nargs == 0 && !ix->r && ix->l && qt->l && ix->l->op == E_COL &&
+        qt->l->op == E_COL && qt->l->cur == cur && qt->l->col == ix->l->col)
+        return 1;
+    return 0;
+}
+
+static int conj_implied(planctx *pc, int it, const expr *ix) {
+    if (ix->op == E_AND) return conj_implied(pc, it, ix->l) && conj_implied(pc, it, ix->r);
+    int lj = pc->q->src[it].jointype == JT_LEFT;
+    for (int i = 0; i < pc->nt; i++) {
+        term *t = &pc->t[i];
+        if (lj ? t->on_item != it : t->on_item >= 0) continue;
+        if (implies(pc, it, t->e, ix)) return 1;
+    }
+    return 0;
+}
+
+/* ---- access paths ----------------------------------------------------------------------- */
+
+typedef struct path {
+    index_t *idx;
+    int access;
+    int neq;
+    int eqterm[16];
+    int lo, hi; /* term numbers, -1 */
+    int in_at;  /* eq position fed by an IN list, -1 */
+    int covering;
+    int reverse;
+    double nrow; /* rows per open */
+    double cost; /* per open */
+} path;
+
+static double table_rows(table *t) {
+    return t->nrow_est >= 0 ? (double)(t->nrow_est > 0 ? t->nrow_est : 1) : 1000000.0;
+}
+
+static double eq_rows(index_t *x, int neq, double nrow) {
+    if (neq == 0) return nrow;
+    if (x->stat && neq <= x->ncol) return (double)(x->stat[neq] > 0 ? x->stat[neq] : 1);
+    if (x->unique && neq >= x->ncol) return 1;
+    double r = 10 - (neq - 1) > 2 ? 10 - (neq - 1) : 2;
+    return r > nrow ? nrow : r;
+}
+
+static int usable(const term *t, int side, int it, mask_t avail, int lj_item) {
+    if (t->used || t->item[side] != it) return 0;
+    if ((t->vmask[side] & ~avail) != 0) return 0;
+    /* a LEFT JOIN item uses only its own ON terms */
+    if (lj_item >= 0 ? t->on_item != lj_item : t->on_item >= 0) return 0;
+    return 1;
+}
+
+static int find_term(planctx *pc, int it, int col, mask_t avail, int lj, int want, int excl) {
+    for (int i = 0; i < pc->nt; i++) {
+        term *t = &pc->t[i];
+        if (i == excl) continue;
+        for (int s = 0; s < 2; s++) {
+            if (!usable(t, s, it, avail, lj) || t->col[s] != col) continue;
+            int op = t->op[s];
+            if (want == 0 && (op == E_EQ || op == E_IS || op == E_ISNULL)) return i;
+            if (want == 3 && op == E_IN_LIST) return i;
+            if (want == 1 && (op == E_GT || op == E_GE)) return i;
+            if (want == 2 && (op == E_LT || op == E_LE)) return i;
+        }
+    }
+    return -1;
+}
+
+static void eval_index(planctx *pc, int it, index_t *x, mask_t avail, path *p) {
+    srcitem *s = &pc->q->src[it];
+    int lj = s->jointype == JT_LEFT ? it : -1;
+    /* cost units: one step of a cursor. A seek descends a few levels: about
+     * five steps for a million rows. A table scan also decodes and filters
+     * every row (factor 2); a covering index scan reads narrower entries. */
+    double n = table_rows(s->tab), seek = 1 + log2(n + 1) / 5;
+    memset(p, 0, sizeof *p);
+    p->idx = x;
+    p->lo = p->hi = p->in_at = -1;
+    double mult = 1;
+    for (int k = 0; k < x->ncol && k < 16; k++) {
+        int ti = find_term(pc, it, x->cols[k], avail, lj, 0, -1);
+        if (ti < 0 && p->in_at < 0) {
+            ti = find_term(pc, it, x->cols[k], avail, lj, 3, -1);
+            if (ti >= 0) {
+                p->in_at = k;
+                mult = pc->t[ti].e->op == E_IN_SEL ? 10 : pc->t[ti].e->nargs ? pc->t[ti].e->nargs : 1;
+            }
+        }
+        if (ti < 0) break;
+        p->eqterm[p->neq++] = ti;
+    }
+    double rows = eq_rows(x, p->neq, n) * mult;
+    if (p->neq < x->ncol) {
+        p->lo = find_term(pc, it, x->cols[p->neq], avail, lj, 1, -1);
+        p->hi = find_term(pc, it, x->cols[p->neq], avail, lj, 2, -1);
+        if (p->lo >= 0) rows /= 4;
+        if (p->hi >= 0) rows /= 4;
+    }
+    if (rows < 1) rows = 1;
+    p->covering = covers(pc, it, x);
+    p->access = (p->neq || p->lo >= 0 || p->hi >= 0) ? ACC_SEARCH : ACC_SCAN;
+    p->nrow = rows;
+    p->cost = mult * seek + rows * (p->covering ? 1 : 1 + seek);
+    if (p->access == ACC_SCAN) p->cost = n * (p->covering ? (x->is_pk ? 2.0 : 1.5) : 1 + seek);
+}
+
+static int partial_ok(planctx *pc, int it, index_t *x) {
+    return !x->where || conj_implied(pc, it, x->where);
+}
+
+/* Filters left for item it at this point reduce its output rows. */
+static double filter_factor(planctx *pc, int it, mask_t avail, const path *p) {
+    double f = 1;
+    for (int i = 0; i < pc->nt; i++) {
+        term *t = &pc->t[i];
+        if (!(t->mask & ((mask_t)1 << it)) || (t->mask & ~(avail | ((mask_t)1 << it)))) continue;
+        int used = 0;
+        for (int k = 0; k < p->neq; k++) used |= p->eqterm[k] == i;
+        used |= p->lo == i || p->hi == i;
+        if (!used) f *= t->e->op == E_EQ ? 0.1 : 0.25;
+    }
+    return f;
+}
+
+static void best_path(planctx *pc, int it, mask_t avail, path *best) {
+    srcitem *s = &pc->q->src[it];
+    memset(best, 0, sizeof *best);
+    best->lo = best->hi = best->in_at = -1;
+    if (s->sub || s->schema_vtab) {
+        best->access = s->sub ? ACC_EPHEM : ACC_SCHEMA;
+        best->nrow = s->sub ? 100 : 20;
+        best->cost = best->nrow;
+        return;
+    }
+    eval_index(pc, it, &s->tab->pk, avail, best);
+    for (index_t *x = s->tab->indexes; x; x = x->next) {
+        if (!partial_ok(pc, it, x)) continue;
+        path p;
+        eval_index(pc, it, x, avail, &p);
+        if (p.access == ACC_SCAN && !p.covering) continue;
+        if (p.cost < best->cost) *best = p;
+    }
+}
+
+/* ---- join order -------------------------------------------------------------------------- */
+
+typedef struct order_search {
+    planctx *pc;
+    int n;
+    int perm[64], best_perm[64];
+    path paths[64], best_paths[64];
+    double best_cost;
+    int must_before[64]; /* index of an item that must come before (LEFT JOIN barrier) */
+} order_search;
+
+/* Can item it be placed after the set avail? */
+static int placeable(planctx *pc, int it, mask_t avail) {
+    /* every LEFT JOIN item j: items before j in FROM come before it, items
+     * after j come after it */
+    for (int j = 0; j < pc->n; j++) {
+        if (pc->q->src[j].jointype != JT_LEFT) continue;
+        mask_t before = ((mask_t)1 << j) - 1;
+        if (j == it && (before & ~avail)) return 0;
+        if (it > j && !(avail & ((mask_t)1 << j))) return 0;
+    }
+    return 1;
+}
+
+static void search(order_search *os, int depth, mask_t avail, double rows, double cost) {
+    planctx *pc = os->pc;
+    if (cost >= os->best_cost) return;
+    if (depth == os->n) {
+        os->best_cost = cost;
+        memcpy(os->best_perm, os->perm, sizeof(int) * (size_t)os->n);
+        memcpy(os->best_paths, os->paths, sizeof(path) * (size_t)os->n);
+        return;
+    }
+    for (int it = 0; it < os->n; it++) {
+        if (avail & ((mask_t)1 << it) || !placeable(pc, it, avail)) continue;
+        path p;
+        best_path(pc, it, avail, &p);
+        double out = p.nrow * filter_factor(pc, it, avail, &p);
+        if (out < 1) out = 1;
+        os->perm[depth] = it;
+        os->paths[depth] = p;
+        search(os, depth + 1, avail | ((mask_t)1 << it), rows * out, cost + rows * p.cost);
+    }
+}
+
+static void greedy(order_search *os) {
+    planctx *pc = os->pc;
+    mask_t avail = 0;
+    double rows = 1, cost = 0;
+    for (int d = 0; d < os->n; d++) {
+        int bi = -1;
+        path bp;
+        double bc = 0;
+        for (int it = 0; it < os->n; it++) {
+            if (avail & ((mask_t)1 << it) || !placeable(pc, it, avail)) continue;
+            path p;
+            best_path(pc, it, avail, &p);
+            if (bi < 0 || p.cost < bc) bi = it, bp = p, bc = p.cost;
+        }
+        os->best_perm[d] = bi;
+        os->best_paths[d] = bp;
+        double out = bp.nrow * filter_factor(pc, bi, avail, &bp);
+        cost += rows * bp.cost;
+        rows *= out < 1 ? 1 : out;
+        avail |= (mask_t)1 << bi;
+    }
+    os->best_cost = cost;
+}
+
+/* ---- ORDER BY by index ------------------------------------------------------------------ */
+
+/* The column a sort key reads from item it, or -3. */
+static int key_col(planctx *pc, const expr *e, int it) {
+    if (e->op != E_COL || e->cur != pc->q->src[it].cur) return -3;
+    return e->col;
+}
+
+/* Does path p on item it deliver the ORDER BY terms? Sets p->reverse. */
+static int path_orders(planctx *pc, int it, path *p) {
+    query *q = pc->q;
+    index_t *x = p->idx;
+    if (!x || p->in_at >= 0 || q->norder == 0) return 0;
+    int kcols[64], kdesc[64], nk = 0;
+    for (int k = 0; k < x->ncol && nk < 64; k++) kcols[nk] = x->cols[k], kdesc[nk++] = x->desc[k];
+    if (!x->is_pk)
+        for (int k = 0; k < x->tab->pk.ncol && nk < 64; k++)
+            kcols[nk] = x->tab->pk.cols[k], kdesc[nk++] = x->tab->pk.desc[k];
+    int pos = 0, dir = -1;
+    for (int i = 0; i < q->norder; i++) {
+        orderterm *o = &q->order[i];
+        int col = key_col(pc, o->e, it);
+        if (col == -3 || (o->e->flags & EF_NOCASE)) return 0;
+        for (;;) { /* skip columns fixed by equality */
+            if (pos < p->neq && kcols[pos] != col) {
+                pos++;
+                continue;
+            }
+            break;
+        }
+        if (pos < p->neq && kcols[pos] == col) {
+            /* equal to a constant: any direction */
+            continue;
+        }
+        if (pos >= nk || kcols[pos] != col) return 0;
+        int d = (o->desc != 0) ^ (kdesc[pos] != 0);
+        if (dir >= 0 && d != dir) return 0;
+        dir = d;
+        int dflt_nulls = o->desc ? 2 : 1;
+        if (o->nulls && o->nulls != dflt_nulls) return 0;
+        pos++;
+    }
+    p->reverse = dir == 1;
+    return 1;
+}
+
+/* ---- building loops ------------------------------------------------------------------------ */
+
+static char *explain_constraints(compiler *c, planctx *pc, int it, path *p) {
+    strb b = {0};
+    srcitem *s = &pc->q->src[it];
+    for (int k = 0; k < p->neq; k++) {
+        int col = p->idx->cols[k];
+        if (k) strb_adds(&b, " AND ");
+        strb_addf(&b, "%s=?", col < 0 || (s->tab->ipk == col && p->idx->is_pk) ? "rowid" : s->tab->cols[col].name);
+    }
+    if (p->neq < p->idx->ncol) {
+        int col = p->idx->cols[p->neq];
+        const char *nm = col < 0 || (s->tab->ipk == col && p->idx->is_pk) ? "rowid" : s->tab->cols[col].name;
+        int sides[2] = {p->lo, p->hi};
+        for (int k = 0; k < 2; k++) {
+            if (sides[k] < 0) continue;
+            term *t = &pc->t[sides[k]];
+            int op = t->item[0] == it && t->col[0] == col ? t->op[0] : t->op[1];
+            if (b.n) strb_adds(&b, " AND ");
+            strb_addf(&b, "%s%s?", nm, op == E_GT || op == E_GE ? ">" : "<"); /* SQLite's wording */
+        }
+    }
+    char *r = ar_strdup(c->a, strb_cstr(&b));
+    strb_free(&b);
+    return r;
+}
+
+static void explain_loop(compiler *c, planctx *pc, int it, path *p, loop *L) {
+    srcitem *s = &pc->q->src[it];
+    const char *nm = s->alias ? s->alias : s->name;
+    const char *lj = s->jointype == JT_LEFT ? " LEFT-JOIN" : "";
+    if (p->access == ACC_EPHEM || p->access == ACC_SCHEMA) {
+        L->explain = ar_printf(c->a, "SCAN %s%s", nm, lj);
+        return;
+    }
+    index_t *x = p->idx;
+    const char *kind = p->covering && !x->is_pk ? "COVERING INDEX" : "INDEX";
+    if (p->access == ACC_SCAN) {
+        if (x->is_pk) L->explain = ar_printf(c->a, "SCAN %s%s", nm, lj);
+        else L->explain = ar_printf(c->a, "SCAN %s USING %s %s%s", nm, kind, x->name, lj);
+        return;
+    }
+    char *cons = explain_constraints(c, pc, it, p);
+    if (x->is_pk && (s->tab->rowid || s->tab->ipk >= 0))
+        L->explain = ar_printf(c->a, "SEARCH %s USING INTEGER PRIMARY KEY (%s)%s", nm, cons, lj);
+    else if (x->is_pk)
+        L->explain = ar_printf(c->a, "SEARCH %s USING PRIMARY KEY (%s)%s", nm, cons, lj);
+    else
+        L->explain = ar_printf(c->a, "SEARCH %s USING %s %s (%s)%s", nm, kind, x->name, cons, lj);
+}
+
+static expr *term_val(term *t, int it, int col) {
+    return t->item[0] == it && t->col[0] == col ? t->val[0] : t->val[1];
+}
+static int term_op(term *t, int it, int col) {
+    return t->item[0] == it && t->col[0] == col ? t->op[0] : t->op[1];
+}
+static expr *term_colexpr(term *t, int it, int col) {
+    if (t->e->op == E_IN_LIST || t->e->op == E_ISNULL) return t->e->l;
+    expr *l = t->e->l;
+    (void)it;
+    return l->op == E_COL && l->col == col && t->item[0] >= 0 ? l : t->e->r;
+}
+
+static void setup_keys(compiler *c, planctx *pc, int it, path *p, loop *L) {
+    L->neq = p->neq;
+    L->eq = ar_alloc(c->a, sizeof(expr *) * (size_t)(p->neq + 1));
+    L->eqaff = ar_alloc(c->a, (size_t)p->neq + 1);
+    L->eqis = ar_alloc(c->a, (size_t)p->neq + 1);
+    for (int k = 0; k < p->neq; k++) {
+        term *t = &pc->t[p->eqterm[k]];
+        int col = p->idx->cols[k];
+        int op = term_op(t, it, col);
+        t->used = 1;
+        if (op == E_ISNULL) {
+            L->eq[k] = NULL; /* NULL value */
+            L->eqis[k] = 1;
+            continue;
+        }
+        if (op == E_IN_LIST) {
+            L->in_term = k + 1;
+            L->in_expr = t->e;
+            L->eqaff[k] = (uint8_t)expr_affinity(t->e->l);
+            continue;
+        }
+        L->eq[k] = term_val(t, it, col);
+        L->eqis[k] = op == E_IS;
+        L->eqaff[k] = (uint8_t)cmp_affinity(term_colexpr(t, it, col), L->eq[k]);
+    }
+    int col = p->neq < p->idx->ncol ? p->idx->cols[p->neq] : -3;
+    if (p->lo >= 0) {
+        term *t = &pc->t[p->lo];
+        t->used = 1;
+        L->lo = term_val(t, it, col);
+        L->lo_incl = term_op(t, it, col) == E_GE;
+        L->range_aff = (uint8_t)cmp_affinity(term_colexpr(t, it, col), L->lo);
+    }
+    if (p->hi >= 0) {
+        term *t = &pc->t[p->hi];
+        t->used = 1;
+        L->hi = term_val(t, it, col);
+        L->hi_incl = term_op(t, it, col) == E_LE;
+        L->range_aff = (uint8_t)cmp_affinity(term_colexpr(t, it, col), L->hi);
+    }
+}
+
+static void push_filter(compiler *c, expr ***v, int *n, expr *e) {
+    expr **nv = ar_alloc(c->a, sizeof *nv * (size_t)(*n + 1));
+    if (*n) memcpy(nv, *v, sizeof *nv * (size_t)*n);
+    nv[(*n)++] = e;
+    *v = nv;
+}
+
+static int make_loops(compiler *c, planctx *pc, qplan *qp, order_search *os) {
+    qp->nloop = pc->n;
+    qp->loops = ar_alloc(c->a, sizeof(loop) * (size_t)pc->n);
+    mask_t avail = 0;
+    for (int d = 0; d < pc->n; d++) {
+        int it = os->best_perm[d];
+        path *p = &os->best_paths[d];
+        srcitem *s = &pc->q->src[it];
+        loop *L = &qp->loops[d];
+        L->src = s;
+        L->cur = s->cur;
+        L->tab = s->tab;
+        L->access = p->access;
+        L->idx = p->idx;
+        L->covering = p->covering;
+        L->reverse = p->reverse;
+        L->left = s->jointype == JT_LEFT;
+        L->nrow = p->nrow;
+        L->cost = p->cost;
+        if (s->sub) {
+            if (plan_query(c, s->sub, &L->sub) != SQL_OK) return SQL_ERROR;
+        }
+        if (p->access == ACC_SEARCH) setup_keys(c, pc, it, p, L);
+        explain_loop(c, pc, it, p, L);
+        avail |= (mask_t)1 << it;
+        /* filters: terms now fully known and not consumed */
+        for (int i = 0; i < pc->nt; i++) {
+            term *t = &pc->t[i];
+            if (t->used || (t->mask & ~avail) || !(t->mask & ((mask_t)1 << it))) continue;
+            t->used = 1;
+            if (t->on_item == it) push_filter(c, &L->onf, &L->non, t->e);
+            else push_filter(c, &L->filters, &L->nfilter, t->e);
+        }
+    }
+    for (int i = 0; i < pc->nt; i++) {
+        term *t = &pc->t[i];
+        if (t->used) continue;
+        if (t->mask) return comp_error(c, t->e->pos, "internal error: unplaced WHERE term");
+        /* no column of this block: ON terms of a LEFT JOIN stay with it */
+        if (t->on_item >= 0) {
+            for (int d = 0; d < qp->nloop; d++)
+                if (qp->loops[d].src == &pc->q->src[t->on_item])
+                    push_filter(c, &qp->loops[d].onf, &qp->loops[d].non, t->e);
+        } else {
+            push_filter(c, &qp->cfilters, &qp->ncf, t->e);
+        }
+        t->used = 1;
+    }
+    return SQL_OK;
+}
+
+/* ---- subquery plans inside expressions ------------------------------------------------------- */
+
+static int plan_expr_subs(compiler *c, expr *e) {
+    if (!e) return SQL_OK;
+    if (e->sub && !e->sub->plan) {
+        if (plan_query(c, e->sub, &e->sub->plan) != SQL_OK) return SQL_ERROR;
+        e->sub->plan->subno = ++c->nsubq;
+        e->sub->plan->nocache = c->in_trigger;
+    }
+    if (plan_expr_subs(c, e->l) || plan_expr_subs(c, e->r)) return SQL_ERROR;
+    for (int i = 0; i < e->nargs; i++)
+        if (plan_expr_subs(c, e->args[i])) return SQL_ERROR;
+    return SQL_OK;
+}
+
+static int plan_block_subs(compiler *c, query *q) {
+    for (int i = 0; i < q->ncol; i++)
+        if (plan_expr_subs(c, q->cols[i].e)) return SQL_ERROR;
+    for (int i = 0; i < q->nsrc; i++)
+        if (plan_expr_subs(c, q->src[i].on)) return SQL_ERROR;
+    if (plan_expr_subs(c, q->where) || plan_expr_subs(c, q->having) ||
+        plan_expr_subs(c, q->limit) || plan_expr_subs(c, q->offset))
+        return SQL_ERROR;
+    for (int i = 0; i < q->ngroup; i++)
+        if (plan_expr_subs(c, q->group[i])) return SQL_ERROR;
+    for (int i = 0; i < q->norder; i++)
+        if (plan_expr_subs(c, q->order[i].e)) return SQL_ERROR;
+    for (int r = 0; r < q->nvalues; r++)
+        for (int k = 0; k < q->ncol; k++)
+            if (plan_expr_subs(c, q->values[r][k])) return SQL_ERROR;
+    return SQL_OK;
+}
+
+/* ---- query blocks ------------------------------------------------------------------------------ */
+
+static void setup_output(compiler *c, query *q, qplan *qp) {
+    qp->ncol = q->ncol;
+    qp->res = ar_alloc(c->a, sizeof(expr *) * (size_t)(q->ncol + 1));
+    for (int i = 0; i < q->ncol; i++) qp->res[i] = q->cols[i].e;
+    qp->out = ar_alloc(c->a, sizeof(sql_value) * (size_t)(q->ncol + 1));
+    for (int i = 0; i <= q->ncol; i++) val_set_null(&qp->out[i]);
+    qp->limit = q->limit;
+    qp->offset = q->offset;
+    qp->nkey = q->norder;
+    qp->keys = ar_alloc(c->a, sizeof(expr *) * (size_t)(q->norder + 1));
+    qp->kdesc = ar_alloc(c->a, (size_t)q->norder + 1);
+    qp->knulls = ar_alloc(c->a, (size_t)q->norder + 1);
+    qp->kres = ar_alloc(c->a, sizeof(int) * (size_t)(q->norder + 1));
+    for (int i = 0; i < q->norder; i++) {
+        qp->keys[i] = q->order[i].e;
+        qp->kdesc[i] = (uint8_t)q->order[i].desc;
+        qp->knulls[i] = (uint8_t)q->order[i].nulls;
+        qp->kres[i] = q->order[i].rescol - 1;
+    }
+}
+
+static int plan_compound(compiler *c, query *q, qplan **out) {
+    qplan *qp = ar_alloc(c->a, sizeof *qp);
+    qp->q = q;
+    qp->op = q->op;
+    if (plan_query(c, q->left, &qp->left) != SQL_OK || plan_query(c, q->right, &qp->right) != SQL_OK)
+        return SQL_ERROR;
+    query *first = q;
+    while (first->op != SEL_SIMPLE) first = first->left;
+    qp->ncol = first->ncol;
+    qp->out = ar_alloc(c->a, sizeof(sql_value) * (size_t)(qp->ncol + 1));
+    qp->limit = q->limit;
+    qp->offset = q->offset;
+    if (plan_expr_subs(c, q->limit) || plan_expr_subs(c, q->offset)) return SQL_ERROR;
+    qp->nkey = q->norder;
+    qp->keys = ar_alloc(c->a, sizeof(expr *) * (size_t)(q->norder + 1));
+    qp->kdesc = ar_alloc(c->a, (size_t)q->norder + 1);
+    qp->knulls = ar_alloc(c->a, (size_t)q->norder + 1);
+    qp->kres = ar_alloc(c->a, sizeof(int) * (size_t)(q->norder + 1));
+    for (int i = 0; i < q->norder; i++) {
+        qp->kdesc[i] = (uint8_t)q->order[i].desc;
+        qp->knulls[i] = (uint8_t)q->order[i].nulls;
+        qp->kres[i] = q->order[i].rescol - 1;
+    }
+    qp->sort = q->norder > 0;
+    *out = q->plan = qp;
+    return SQL_OK;
+}
+
+static void init_colmaps(compiler *c, planctx *pc) {
+    pc->used_cols = ar_alloc(c->a, sizeof(uint64_t *) * (size_t)(pc->n + 1));
+    pc->colsz = ar_alloc(c->a, sizeof(int) * (size_t)(pc->n + 1));
+    for (int i = 0; i < pc->n; i++) {
+        pc->colsz[i] = pc->q->src[i].ncol;
+        pc->used_cols[i] = ar_alloc(c->a, sizeof(uint64_t) * (size_t)(pc->colsz[i] / 64 + 2));
+    }
+    mark_query(pc, pc->q);
+}
+
+static void choose_order(compiler *c, planctx *pc, qplan *qp, order_search *os) {
+    os->pc = pc;
+    os->n = pc->n;
+    os->best_cost = INFINITY;
+    if (pc->n <= 6) search(os, 0, 0, 1, 0);
+    else greedy(os);
+    query *q = pc->q;
+    qp->sort = q->norder > 0;
+    if (q->norder == 0 || q->is_agg || pc->n == 0) return;
+    if (path_orders(pc, os->best_perm[0], &os->best_paths[0])) {
+        qp->sort = 0;
+        return;
+    }
+    /* an alternative first loop that delivers the order: worth it with a
+     * LIMIT, or when the sort would be large */
+    int it0 = -1;
+    for (int it = 0; it < pc->n; it++)
+        if (placeable(pc, it, 0) && !pc->q->src[it].sub && !pc->q->src[it].schema_vtab) {
+            it0 = it;
+            path best = {0};
+            double bestc = INFINITY;
+            index_t *cands[65];
+            int nc = 0;
+            cands[nc++] = &pc->q->src[it].tab->pk;
+            for (index_t *x = pc->q->src[it].tab->indexes; x && nc < 65; x = x->next)
+                if (partial_ok(pc, it, x)) cands[nc++] = x;
+            for (int k = 0; k < nc; k++) {
+                path p;
+                eval_index(pc, it, cands[k], 0, &p);
+                if (path_orders(pc, it, &p) && p.cost < bestc) best = p, bestc = p.cost;
+            }
+            if (bestc == INFINITY || pc->n > 1) continue;
+            double frac = 1;
+            if (q->limit && q->limit->op == E_LIT && q->limit->lit.type == SQL_INTEGER && best.nrow > 0) {
+                double lim = (double)q->limit->lit.u.i;
+                frac = lim / (best.nrow * filter_factor(pc, it, 0, &best));
+                if (frac > 1) frac = 1;
+                if (frac < 1e-9) frac = 1e-9;
+            } else if (q->limit && q->limit->op == E_PARAM) {
+                frac = 0.01;
+            }
+            double nout = os->best_paths[0].nrow * filter_factor(pc, os->best_perm[0], 0, &os->best_paths[0]);
+            double sortc = os->best_cost + nout * log2(nout + 2);
+            if (best.cost * frac < sortc) {
+                os->best_perm[0] = it;
+                os->best_paths[0] = best;
+                qp->sort = 0;
+            }
+        }
+    (void)it0;
+}
+
+static int plan_simple(compiler *c, query *q, qplan **out) {
+    qplan *qp = ar_alloc(c->a, sizeof *qp);
+    qp->q = q;
+    q->plan = qp;
+    *out = qp;
+    setup_output(c, q, qp);
+    if (plan_block_subs(c, q) != SQL_OK) return SQL_ERROR;
+    if (q->values) {
+        qp->values_rows = q->nvalues;
+        return SQL_OK;
+    }
+    planctx pc = {0};
+    pc.c = c;
+    pc.q = q;
+    pc.n = q->nsrc;
+    init_colmaps(c, &pc);
+    for (int i = 0; i < q->nsrc; i++) split(&pc, q->src[i].on, q->src[i].jointype == JT_LEFT ? i : -1);
+    split(&pc, q->where, -1);
+    order_search *os = xcalloc(1, sizeof *os);
+    choose_order(c, &pc, qp, os);
+    int rc = make_loops(c, &pc, qp, os);
+    xfree(os);
+    if (rc != SQL_OK) return rc;
+    qp->agg = q->is_agg;
+    qp->ngroup = q->ngroup;
+    qp->group = q->group;
+    qp->naggs = q->naggs;
+    qp->aggs = q->aggs;
+    qp->distinct = q->distinct;
+    qp->nlvl_curs = q->nsrc;
+    qp->lvl_curs = ar_alloc(c->a, sizeof(int) * (size_t)(q->nsrc + 1));
+    for (int i = 0; i < q->nsrc; i++) qp->lvl_curs[i] = q->src[i].cur;
+    qp->eqp_group_temp = q->ngroup > 0;
+    qp->eqp_distinct_temp = q->distinct;
+    qp->eqp_order_temp = qp->sort;
+    if (qp->agg && q->norder) qp->sort = 1, qp->eqp_order_temp = 1;
+    return SQL_OK;
+}
+
+int plan_query(compiler *c, query *q, qplan **out) {
+    if (q->op != SEL_SIMPLE) return plan_compound(c, q, out);
+    return plan_simple(c, q, out);
+}
+
+int plan_dml_scan(compiler *c, table *t, int cur, expr *where, qplan **out) {
+    query *q = ar_alloc(c->a, sizeof *q);
+    q->nsrc = 1;
+    q->src = ar_alloc(c->a, sizeof(srcitem));
+    q->src[0].tab = t;
+    q->src[0].name = t->name;
+    q->src[0].cur = cur;
+    q->src[0].ncol = t->ncol;
+    q->where = where;
+    q->dml_scan = 1;
+    q->ncol = 0;
+    q->cols = ar_alloc(c->a, sizeof(rescol));
+    return plan_simple(c, q, out);
+}
+
+/* ---- EXPLAIN QUERY PLAN ---------------------------------------------------------------------------- */
+
+static void eqp_row(rowbuf *rb, int id, int parent, const char *detail) {
+    sql_value v[4];
+    val_set_int(&v[0], id);
+    val_set_int(&v[1], parent);
+    val_set_int(&v[2], 0);
+    val_set_text_ref(&v[3], detail, strlen(detail));
+    rowbuf_add(rb, NULL, 0, v, 4);
+}
+
+static void explain_expr_subs(const expr *e, rowbuf *rb, int *id, int parent);
+
+static void explain_sub(const expr *e, rowbuf *rb, int *id, int parent) {
+    qplan *sp = e->sub->plan;
+    if (!sp) return;
+    char buf[96];
+    const char *kind = e->op == E_IN_SEL ? "LIST SUBQUERY" : "SCALAR SUBQUERY";
+    snprintf(buf, sizeof buf, "%s%s %d", e->correlated ? "CORRELATED " : "", kind, sp->subno);
+    int me = ++*id;
+    eqp_row(rb, me, parent, buf);
+    plan_explain(sp, rb, id, me);
+}
+
+static void explain_expr_subs(const expr *e, rowbuf *rb, int *id, int parent) {
+    if (!e) return;
+    if (e->sub && (e->op == E_SUBQ || e->op == E_EXISTS || e->op == E_IN_SEL)) explain_sub(e, rb, id, parent);
+    explain_expr_subs(e->l, rb, id, parent);
+    explain_expr_subs(e->r, rb, id, parent);
+    for (int i = 0; i < e->nargs; i++) explain_expr_subs(e->args[i], rb, id, parent);
+}
+
+static void explain_block_subs(qplan *p, rowbuf *rb, int *id, int parent) {
+    for (int d = 0; d < p->nloop; d++) {
+        loop *L = &p->loops[d];
+        for (int k = 0; k < L->neq; k++) explain_expr_subs(L->eq[k], rb, id, parent);
+        explain_expr_subs(L->lo, rb, id, parent);
+        explain_expr_subs(L->hi, rb, id, parent);
+        if (L->in_expr) explain_expr_subs(L->in_expr, rb, id, parent);
+        for (int k = 0; k < L->nfilter; k++) explain_expr_subs(L->filters[k], rb, id, parent);
+        for (int k = 0; k < L->non; k++) explain_expr_subs(L->onf[k], rb, id, parent);
+    }
+    for (int k = 0; k < p->ncf; k++) explain_expr_subs(p->cfilters[k], rb, id, parent);
+    for (int k = 0; k < p->ncol; k++) explain_expr_subs(p->res[k], rb, id, parent);
+    if (p->q && p->q->having) explain_expr_subs(p->q->having, rb, id, parent);
+    for (int k = 0; k < p->nkey; k++)
+        if (p->kres[k] < 0) explain_expr_subs(p->keys[k], rb, id, parent);
+}
+
+void plan_explain(qplan *p, rowbuf *rb, int *id, int parent) {
+    if (p->op != SEL_SIMPLE) {
+        static const char *nm[] = {"", "UNION", "UNION ALL", "INTERSECT", "EXCEPT"};
+        int me = ++*id;
+        char buf[64];
+        snprintf(buf, sizeof buf, "COMPOUND QUERY");
+        eqp_row(rb, me, parent, buf);
+        int l = ++*id;
+        eqp_row(rb, l, me, "LEFT-MOST SUBQUERY");
+        plan_explain(p->left, rb, id, l);
+        int r = ++*id;
+        snprintf(buf, sizeof buf, "%s%s", nm[p->op], p->op == SEL_UNION_ALL ? "" : " USING TEMP B-TREE");
+        eqp_row(rb, r, me, buf);
+        plan_explain(p->right, rb, id, r);
+        if (p->sort) eqp_row(rb, ++*id, parent, "USE TEMP B-TREE FOR ORDER BY");
+        return;
+    }
+    if (p->values_rows) {
+        eqp_row(rb, ++*id, parent, "SCAN CONSTANT ROW");
+        return;
+    }
+    if (p->nloop == 0) eqp_row(rb, ++*id, parent, "SCAN CONSTANT ROW");
+    for (int d = 0; d < p->nloop; d++) {
+        loop *L = &p->loops[d];
+        if (L->sub) {
+            int me = ++*id;
+            char buf[300];
+            snprintf(buf, sizeof buf, "MATERIALIZE %s", L->src->alias ? L->src->alias : "(subquery)");
+            eqp_row(rb, me, parent, buf);
+            plan_explain(L->sub, rb, id, me);
+        }
+        eqp_row(rb, ++*id, parent, L->explain ? L->explain : "SCAN");
+    }
+    explain_block_subs(p, rb, id, parent);
+    if (p->eqp_group_temp) eqp_row(rb, ++*id, parent, "USE TEMP B-TREE FOR GROUP BY");
+    if (p->eqp_distinct_temp) eqp_row(rb, ++*id, parent, "USE TEMP B-TREE FOR DISTINCT");
+    if (p->eqp_order_temp) eqp_row(rb, ++*id, parent, "USE TEMP B-TREE FOR ORDER BY");
+}

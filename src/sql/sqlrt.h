@@ -1,0 +1,408 @@
+/* sql/sqlrt.h — compiler, plan and runtime structures of the SQL front end
+ * (not an API; see sqlint.h for the file map).
+ *
+ * Compilation of a statement:
+ *   parse (AST) -> resolve (names to cursors/columns, '*', aggregates)
+ *   -> plan (qplan per query block: loops with access paths in join order;
+ *      dmlplan for INSERT/UPDATE/DELETE) -> run (vm: cursors + values).
+ * Cursor numbers are global within a statement (its subqueries and trigger
+ * programs included), so a correlated subquery reads an outer cursor's current
+ * row directly.
+ */
+#ifndef LARDER_SQL_SQLRT_H
+#define LARDER_SQL_SQLRT_H
+#include "sql/sqlint.h"
+
+#define CUR_SELF (-2) /* column of the row being checked (CHECK, partial index) */
+
+typedef struct vm vm;
+typedef struct cursor cursor;
+typedef struct loop loop;
+typedef struct dmlplan dmlplan;
+typedef struct trigprog trigprog;
+
+int rc_from_store(int store_rc);
+int table_column(table *t, const char *name); /* -1 rowid, -2 none */
+void schema_link(schema *s);
+int schema_build_trigger(schema *s, ast *a, const char *sql, trigger **out, char **err);
+
+/* ==== functions (func.c) ================================================== */
+enum agg_kind { AGG_COUNT = 1, AGG_COUNT_STAR, AGG_SUM, AGG_TOTAL, AGG_AVG, AGG_MIN, AGG_MAX,
+                AGG_GROUP_CONCAT };
+#define FN_VOLATILE 0x01 /* random(), now(), uuid7(): never constant-folded */
+struct func_def {
+    const char *name;
+    int nmin, nmax; /* argument count range; nmax -1 = any */
+    int agg;        /* enum agg_kind, 0 for scalar */
+    int flags;
+    int (*fn)(vm *v, int argc, sql_value *argv, sql_value *out);
+};
+const func_def *func_find(const char *name, int nargs, int *name_known);
+
+typedef struct agg_state {
+    int64_t count;
+    int64_t isum;
+    double rsum;
+    int64_t dsum; /* decimal mantissa at dscale */
+    int dscale;
+    int kind;     /* 0 none yet, 1 int, 2 real, 3 decimal */
+    int overflow;
+    sql_value best; /* min/max (owned) */
+    strb gc;        /* group_concat */
+    bmap *distinct;
+} agg_state;
+int agg_step(vm *v, const expr *e, agg_state *s, sql_value *args, int nargs);
+void agg_final(const expr *e, agg_state *s, sql_value *out);
+void agg_reset(agg_state *s);
+
+/* ==== compiler ============================================================ */
+typedef struct curdef {
+    table *tab; /* NULL for a subquery / pseudo row */
+    int ncol;
+} curdef;
+
+typedef struct pseudo_tab { /* NEW / OLD / excluded / the DML target */
+    const char *name;
+    table *tab;
+    int cur;
+} pseudo_tab;
+
+typedef struct scope {
+    struct scope *outer;
+    query *q;
+    srcitem *src;
+    int nsrc;
+    pseudo_tab pseudo[3];
+    int npseudo;
+    int allow_agg;
+} scope;
+
+typedef struct compiler {
+    sql_db *db;
+    schema *sch;
+    arena *a;
+    const char *sql;
+    curdef *curs;
+    int ncur, capcur;
+    char *err;
+    int errpos;
+    int nsubq; /* subqueries numbered for EXPLAIN */
+    int in_trigger; /* compiling a trigger program: no subquery caching */
+} compiler;
+
+int comp_error(compiler *c, int pos, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int comp_cursor(compiler *c, table *tab, int ncol);
+
+/* resolve.c */
+int resolve_query(compiler *c, query *q, scope *outer);
+int resolve_expr(compiler *c, expr *e, scope *sc);
+/* DEFAULT/CHECK/partial WHERE: columns of t (CUR_SELF), no subqueries. */
+int resolve_standalone(arena *a, expr *e, table *t, char **err);
+int expr_is_const(const expr *e);
+int expr_equal(const expr *a, const expr *b);
+/* Column name of an expression as a result column. */
+char *expr_name(compiler *c, const expr *e);
+int expr_affinity(const expr *e);
+
+/* ==== plans =============================================================== */
+/* A buffer of rows: each row one allocation holding a sort key, values and
+ * their bytes. */
+typedef struct rowbuf {
+    uint8_t **rows;
+    size_t n, cap;
+    int ncol;
+} rowbuf;
+void rowbuf_add(rowbuf *b, const uint8_t *key, size_t klen, const sql_value *vals, int n);
+void rowbuf_row(const rowbuf *b, size_t i, const sql_value **vals, const uint8_t **key,
+                size_t *klen);
+void rowbuf_sort(rowbuf *b);
+void rowbuf_clear(rowbuf *b);
+
+enum access { ACC_ONE = 1, ACC_SCAN, ACC_SEARCH, ACC_EPHEM, ACC_SCHEMA };
+
+struct loop {
+    srcitem *src;
+    int cur;
+    table *tab;
+    qplan *sub; /* derived table */
+    int access;
+    index_t *idx; /* ACC_SCAN/ACC_SEARCH: tree walked (&tab->pk or an index) */
+    int covering;
+    int neq;
+    expr **eq;     /* values for the first neq key columns */
+    uint8_t *eqaff;
+    uint8_t *eqis; /* IS (matches NULL) rather than = */
+    expr *lo, *hi; /* range on key column neq */
+    int lo_incl, hi_incl;
+    uint8_t range_aff;
+    int in_term;   /* 1 + key position fed by an IN list (its values iterated), 0 */
+    expr *in_expr;
+    int reverse;
+    expr **filters;
+    int nfilter;
+    expr **onf; /* LEFT JOIN: ON terms deciding a match */
+    int non;
+    int left;
+    double nrow;   /* estimated rows per open */
+    double cost;
+    char *explain;
+    /* runtime */
+    keyenc_buf k_lo, k_hi;
+    int has_hi;
+    int seeked;
+    sql_value *eqv; /* evaluated eq values */
+    sql_value lov, hiv;
+    rowbuf *mat; /* ACC_EPHEM / ACC_SCHEMA rows */
+    int mat_done;
+    int opened, exhausted, matched, null_done;
+    int nullrow;
+    size_t ephem_pos;
+    sql_value *in_vals;
+    int in_n, in_pos;
+};
+
+
+
+typedef struct group group;
+
+struct qplan {
+    query *q;
+    int op; /* SEL_*: compound when not SEL_SIMPLE */
+    qplan *left, *right;
+    int nloop;
+    loop *loops;
+    expr **cfilters; /* WHERE terms without columns of this block */
+    int ncf;
+    int ncol;
+    expr **res;
+    int agg;
+    int ngroup;
+    expr **group;
+    int naggs;
+    expr **aggs;
+    int sort; /* materialize and sort the output */
+    int nkey;
+    expr **keys;
+    uint8_t *kdesc, *knulls;
+    int *kres; /* ORDER BY term -> result column (0-based), -1 = expression */
+    int distinct;
+    expr *limit, *offset;
+    int *lvl_curs; /* cursors of this block (agg capture) */
+    int nlvl_curs;
+    int values_rows; /* VALUES: row count */
+    int subno;       /* number for EXPLAIN */
+    int nocache;     /* re-run even when uncorrelated (inside triggers) */
+    int eqp_order_temp, eqp_group_temp, eqp_distinct_temp;
+    /* runtime */
+    int phase;
+    sql_value *out;
+    rowbuf rb;
+    size_t rbpos;
+    bmap dset;
+    int64_t lim, off, nemit;
+    int level;
+    int started;
+    int values_pos;
+    group *cur_group;
+    bmap *rset; /* INTERSECT / EXCEPT: rows of the right side */
+    sql_value *aggvals; /* the current group's aggregate results */
+};
+
+/* Planner entry points (plan.c). */
+int plan_query(compiler *c, query *q, qplan **out);
+int plan_dml_scan(compiler *c, table *t, int cur, expr *where, qplan **out);
+void plan_explain(qplan *p, rowbuf *rb, int *id, int parent);
+void explain_dml(dmlplan *d, rowbuf *rb, int *id);
+
+/* ==== runtime ============================================================= */
+enum { ROW_NONE = 0, ROW_LAZY, ROW_READY, ROW_NULL };
+
+struct cursor {
+    table *tab;
+    int ncol;
+    sql_value *vals; /* ncol + 1: [ncol] is the rowid */
+    int state;
+    const uint8_t *rec;
+    size_t reclen;
+    const uint8_t *key; /* table key of the current row */
+    size_t klen;
+    store_cursor *sc; /* on the tree the loop walks */
+    store_cursor *tc; /* on the table, for index lookups */
+    store_tree sc_tree, tc_tree;
+    keyenc_buf kb; /* copy of the table key when reading through an index */
+    sql_value *pseudo; /* ROW_READY rows set from outside */
+};
+
+typedef struct savepoint_ent {
+    char *name;
+    int level;
+} savepoint_ent;
+
+#define RC_IGNORE 1000 /* internal: RAISE(IGNORE) skips the row */
+
+typedef struct vm_subcache {
+    void *v; /* subcache[] by subquery number (expr.c) */
+    int n;
+} vm_subcache;
+
+struct vm {
+    sql_db *db;
+    sql_stmt *st;
+    store_txn *txn;
+    cursor **curs;
+    int ncur;
+    sql_value *params;
+    int nparam;
+    const sql_value *self; /* CUR_SELF row */
+    char *errmsg;
+    int errpos;
+    int depth;
+    int64_t nchange;
+    int in_trigger;
+    int or_alg; /* conflict algorithm of the running statement */
+    strb tmp;
+    keyenc_buf kb, kb2, rb; /* scratch keys / records */
+    vm_subcache subc;
+    int64_t now;  /* statement time (microseconds since 1970) for now() */
+    void *fkpend; /* deferred NO ACTION checks (fkey.c) */
+    int npend, cappend;
+};
+void vm_subcache_clear(vm *v);
+int ex_like(const sql_value *pat, const sql_value *str, int glob, int esc);
+
+int vm_error(vm *v, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int vm_store_error(vm *v, int src);
+cursor *vm_cursor(vm *v, int cur);
+void vm_close_cursors(vm *v);
+
+/* exec.c */
+const sql_value *cur_col(vm *v, cursor *c, int col);
+int cur_load_key(vm *v, cursor *c); /* make the current row's table key available */
+int q_open(vm *v, qplan *p);
+int q_next(vm *v, qplan *p); /* SQL_ROW (p->out), SQL_DONE or an error */
+void q_close(vm *v, qplan *p);
+int nl_next(vm *v, qplan *p);
+/* Evaluate expressions (expr.c). out must be released with val_free. */
+int ex_eval(vm *v, const expr *e, sql_value *out);
+int ex_truth(vm *v, const expr *e, int *t); /* 1, 0, -1 (NULL) */
+int ex_cmp_values(const sql_value *a, const sql_value *b, int aff, int nocase);
+int cmp_affinity(const expr *l, const expr *r);
+/* Build a row's key for index x from full row values (pk appended). */
+int key_for_index(vm *v, keyenc_buf *k, index_t *x, const sql_value *row, const uint8_t *tkey,
+                  size_t tklen);
+int key_for_table(vm *v, keyenc_buf *k, table *t, const sql_value *row, int64_t rowid);
+/* Decode a full table row from a record (defaults for missing columns). */
+int row_decode(vm *v, table *t, const uint8_t *rec, size_t len, sql_value *out);
+
+/* ==== DML (dml.c, trigger.c) ============================================== */
+struct dmlplan {
+    int kind;
+    table *tab;
+    int cur;  /* target row as a pseudo cursor (NEW values for RETURNING) */
+    int xcur; /* excluded */
+    int ecur; /* upsert: the existing row */
+    /* INSERT */
+    int *colmap; /* table column -> source column, -1 default */
+    qplan *src;
+    int src_reads_target;
+    int default_values;
+    int or_alg;
+    upsert *up;
+    index_t *up_idx; /* conflict target (NULL: any) */
+    /* UPDATE */
+    setitem *sets;
+    int nset;
+    uint8_t *changed;
+    /* UPDATE / DELETE */
+    qplan *scan;
+    int one_row;
+    /* RETURNING */
+    int nret;
+    expr **ret;
+    int need_sp;
+};
+
+int compile_dml(compiler *c, ast *a, scope *outer, dmlplan **out);
+int resolve_returning(compiler *c, table *t, int cur, const char *alias, rescol *cols, int ncol,
+                      scope *outer, rescol **out, int *nout);
+int table_has_triggers(table *t, int event);
+int run_dml(vm *v, dmlplan *d, rowbuf *returning);
+int row_insert(vm *v, table *t, sql_value *row, int or_alg, int *skipped, int64_t *rowid_out);
+int row_delete(vm *v, table *t, const uint8_t *key, size_t klen);
+int row_update(vm *v, table *t, const uint8_t *key, size_t klen, sql_value *oldrow,
+               sql_value *newrow);
+int fire_triggers(vm *v, table *t, int event, int timing, const sql_value *oldrow,
+                  const sql_value *newrow, const uint8_t *changed, int *ignore);
+int fk_child_check(vm *v, table *t, const sql_value *row, const uint8_t *changed);
+int fk_parent_actions(vm *v, table *t, const sql_value *oldrow, const sql_value *newrow,
+                      int is_delete);
+int fk_deferred_check(vm *v);
+void fk_pending_clear(vm *v);
+void report_change(vm *v, table *t, int op, const sql_value *row, const uint8_t *key, size_t klen);
+
+/* ==== connections and statements (api.c) ================================= */
+struct sql_db {
+    store_db *store;
+    char *path;
+    unsigned flags;
+    schema *sch;
+    store_txn *txn;   /* the open write transaction */
+    int explicit_txn; /* BEGIN ... */
+    savepoint_ent *sps;
+    int nsp, capsp;
+    int errcode;
+    char *errmsg;
+    int erroff;
+    int64_t changes, total_changes, last_insert_id;
+    sql_change_fn hook;
+    void *hook_ctx;
+    int nstmt;
+    int fk_enabled;
+    int schema_changed; /* the catalog changed in the open transaction */
+    int active_reads;   /* statements holding their own read snapshot */
+    int nactive;        /* statements running inside db->txn */
+    void *fk_pending;   /* NO ACTION checks of the running statement */
+};
+
+struct sql_stmt {
+    sql_db *db;
+    char *sql;
+    arena ar;
+    schema *sch;
+    compiler comp;
+    ast *a;
+    int kind;
+    int readonly;
+    qplan *plan;
+    dmlplan *dml;
+    int ncol;
+    char **colnames;
+    char **decltypes;
+    sql_value *out; /* current row (borrowed from the plan or results) */
+    char **textbuf; /* per column: formatted text */
+    size_t *textcap;
+    int nparam;
+    char **pnames;
+    sql_value *params;
+    vm v;
+    int running;
+    int own; /* 0 none, 1 own read txn, 2 own write txn */
+    int splevel; /* statement savepoint inside db->txn, 0 if none */
+    int in_txn;  /* counted in db->nactive */
+    int nparam_alloc;
+    int ntext;
+    store_txn *rtxn;
+    rowbuf results;
+    size_t respos;
+    int materialized;
+    trigprog *trigs; /* compiled trigger programs */
+    strb outbuf;
+};
+
+int db_error(sql_db *db, int rc, int off, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+int db_reload_schema(sql_db *db, store_txn *txn);
+int run_ddl(vm *v, sql_stmt *st);
+int run_pragma(vm *v, sql_stmt *st, rowbuf *rb);
+int compile_pragma(sql_stmt *st);
+
+#endif

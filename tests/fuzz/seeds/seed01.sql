@@ -1,0 +1,1 @@
+SELECT * FROM t LEFT JOIN p ON p.tid = t.id WHERE t.id IN (SELECT x FROM u) UNION SELECT 1,2,3,4,5,6,7,8,9

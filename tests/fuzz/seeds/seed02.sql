@@ -1,0 +1,1 @@
+INSERT INTO t(a, b) VALUES (5, 'q') ON CONFLICT (b) DO UPDATE SET a = excluded.a RETURNING *

@@ -1,0 +1,1 @@
+SELECT CASE WHEN x > 1 THEN CAST(y AS INTEGER) ELSE -z END, (SELECT max(id) FROM t WHERE t.a = u.x) FROM u

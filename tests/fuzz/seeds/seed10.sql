@@ -1,0 +1,1 @@
+SELECT strftime('%Y', e), date(e, '+1 month'), d + 0.01, uuid7() FROM t

@@ -1,0 +1,122 @@
+#!/bin/sh
+# tests/sql/shell.test.sh — larder-sql's dot commands and output modes, against
+# sqlite3 where both should print the same text.
+#   .tables .schema .indexes .mode list|csv|column|box|json .headers .timer
+#   .read .import (CSV) .dump (loaded back into sqlite3) .backup, errors and
+#   the exit status, statements spread over lines, triggers in scripts.
+B=${LARDER_BUILD:-build}
+SH="$B/larder-sql"
+T=$(mktemp -d /tmp/larder-shell.XXXXXX)
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $1"; }
+same() { # name file1 file2
+    if cmp -s "$2" "$3"; then ok; else bad "$1"; diff "$2" "$3" | head -20; fi
+}
+
+cat > "$T/setup.sql" <<'EOF'
+CREATE TABLE people(id INTEGER PRIMARY KEY, name TEXT NOT NULL, city TEXT, score REAL);
+CREATE INDEX people_city ON people(city);
+INSERT INTO people VALUES (1, 'Ann', 'Paris', 9.5), (2, 'Bob', NULL, 7),
+  (3, 'Chloé', 'Lyon', NULL), (4, 'Dan "D"', 'Paris', 1e20);
+CREATE TABLE notes(id INTEGER PRIMARY KEY, pid INT REFERENCES people(id), body TEXT);
+INSERT INTO notes(pid, body) VALUES (1, 'it''s, fine'), (2, ' spaced'), (2, 'two
+lines');
+CREATE TRIGGER notes_ai AFTER INSERT ON notes BEGIN
+  UPDATE people SET score = coalesce(score, 0) + 1 WHERE id = NEW.pid;
+END;
+EOF
+cat > "$T/queries.sql" <<'EOF'
+SELECT * FROM people ORDER BY id;
+SELECT name, city, score * 2 FROM people WHERE city IS NOT NULL ORDER BY name;
+.headers on
+.mode csv
+SELECT * FROM notes ORDER BY id;
+.mode column
+SELECT id, name, city FROM people ORDER BY id;
+.mode json
+SELECT id, name, score FROM people ORDER BY id;
+.mode list
+.headers off
+SELECT count(*), sum(score), avg(id) FROM people;
+SELECT
+  city,
+  count(*)
+FROM people
+GROUP BY city
+ORDER BY city;
+EOF
+
+# same text as sqlite3 for the query part
+"$SH" "$T/a.db" < "$T/setup.sql" > "$T/o1" 2>&1 || bad "setup failed: $(cat "$T/o1")"
+sqlite3 "$T/s.db" < "$T/setup.sql" > /dev/null 2>&1
+"$SH" "$T/a.db" < "$T/queries.sql" > "$T/ours" 2>&1
+sqlite3 "$T/s.db" < "$T/queries.sql" > "$T/theirs" 2>&1
+same "queries print like sqlite3" "$T/theirs" "$T/ours"
+
+# .tables .schema .indexes
+"$SH" "$T/a.db" .tables > "$T/o" 2>&1
+printf 'notes   people\n' > "$T/e"
+same ".tables" "$T/e" "$T/o"
+"$SH" "$T/a.db" ".schema people" > "$T/o" 2>&1
+sqlite3 "$T/s.db" ".schema people" > "$T/e" 2>&1
+same ".schema TABLE" "$T/e" "$T/o"
+"$SH" "$T/a.db" .indexes > "$T/o" 2>&1
+printf 'people_city\n' > "$T/e"
+same ".indexes" "$T/e" "$T/o"
+
+# .dump loads into sqlite3 and gives the same data
+"$SH" "$T/a.db" .dump > "$T/dump.sql" 2>&1
+sqlite3 "$T/fromdump.db" < "$T/dump.sql" > "$T/o" 2>&1
+[ -s "$T/o" ] && bad ".dump loads into sqlite3: $(head -3 "$T/o")" || ok
+sqlite3 "$T/fromdump.db" "SELECT * FROM people ORDER BY id; SELECT * FROM notes ORDER BY id" > "$T/o" 2>&1
+sqlite3 "$T/s.db" "SELECT * FROM people ORDER BY id; SELECT * FROM notes ORDER BY id" > "$T/e" 2>&1
+same ".dump round trip (data)" "$T/e" "$T/o"
+# and back into larder-sql
+"$SH" "$T/b.db" < "$T/dump.sql" > "$T/o" 2>&1
+[ -s "$T/o" ] && bad ".dump loads into larder-sql: $(head -3 "$T/o")" || ok
+"$SH" "$T/b.db" "SELECT count(*) FROM notes" "SELECT name FROM larder_schema WHERE type='trigger'" > "$T/o" 2>&1
+printf '3\nnotes_ai\n' > "$T/e"
+same ".dump keeps triggers" "$T/e" "$T/o"
+
+# .backup copies everything; the copy works on its own
+"$SH" "$T/a.db" ".backup $T/copy.db" > "$T/o" 2>&1 && [ ! -s "$T/o" ] && ok || bad ".backup: $(cat "$T/o")"
+"$SH" "$T/copy.db" "INSERT INTO notes(pid, body) VALUES (3, 'x')" "SELECT score FROM people WHERE id = 3" > "$T/o" 2>&1
+printf '1.0\n' > "$T/e"
+same ".backup copy has data, indexes and triggers" "$T/e" "$T/o"
+"$SH" "$T/a.db" ".backup $T/copy.db" > "$T/o" 2>&1 && bad ".backup over an existing file" || ok
+
+# .import: a new table from the header row, then rows into an existing table
+printf 'sku,label,qty\na1,"Apple, red",3\nb2,"say ""hi""",\nc3,plain,7\n' > "$T/in.csv"
+"$SH" "$T/a.db" ".import $T/in.csv stock" "SELECT * FROM stock ORDER BY sku" > "$T/o" 2>&1
+printf 'a1|Apple, red|3\nb2|say "hi"|\nc3|plain|7\n' > "$T/e"
+same ".import creates the table" "$T/e" "$T/o"
+printf 'd4,more,1\n' > "$T/in2.csv"
+"$SH" "$T/a.db" ".import $T/in2.csv stock" "SELECT count(*) FROM stock" > "$T/o" 2>&1
+printf '4\n' > "$T/e"
+same ".import appends to an existing table" "$T/e" "$T/o"
+
+# .read, .timer, errors and exit status
+printf 'SELECT 40 + 2;\n' > "$T/r.sql"
+"$SH" "$T/a.db" ".read $T/r.sql" > "$T/o" 2>&1
+printf '42\n' > "$T/e"
+same ".read" "$T/e" "$T/o"
+"$SH" "$T/a.db" ".timer on" "SELECT 1" > "$T/o" 2>&1
+grep -q '^Run Time: real [0-9.]* user [0-9.]* sys [0-9.]*$' "$T/o" && ok || bad ".timer: $(cat "$T/o")"
+printf 'SELECT 1;\nSELECT * FROM nope;\nSELECT 2;\n' | "$SH" "$T/a.db" > "$T/o" 2> "$T/err"
+st=$?
+printf '1\n2\n' > "$T/e"
+same "errors do not stop a script" "$T/e" "$T/o"
+[ "$st" = 1 ] && ok || bad "exit status after an error: $st"
+grep -q '^Parse error near line 2: no such table: nope$' "$T/err" && ok || bad "error message: $(cat "$T/err")"
+printf 'INSERT INTO people(id, name) VALUES (1, 2);\n' | "$SH" "$T/a.db" > "$T/o" 2> "$T/err"
+grep -q '^Runtime error near line 1: UNIQUE constraint failed: people.id$' "$T/err" && ok || bad "runtime error: $(cat "$T/err")"
+printf '.bail on\nSELECT * FROM nope;\nSELECT 2;\n' | "$SH" "$T/a.db" > "$T/o" 2>/dev/null
+[ ! -s "$T/o" ] && ok || bad ".bail on: $(cat "$T/o")"
+"$SH" "$T/a.db" ".mode nonsense" > /dev/null 2>&1 && bad ".mode rejects unknown modes" || ok
+"$SH" -version | grep -q larder-sql && ok || bad "-version"
+
+rm -rf "$T"
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]

@@ -1,0 +1,346 @@
+/* tests/sql/test_sql_api.c — the sql.h API: open/close, prepare/bind/step,
+ * errors with positions, transactions seen from the API, schema changes
+ * under prepared statements, the change hook, table introspection, values,
+ * sql_exec and sql_complete.
+ */
+#include "sql/sql.h"
+#include "test.h"
+#include <stdlib.h>
+#include <unistd.h>
+
+static char path[128];
+
+static sql_db *fresh(void) {
+    snprintf(path, sizeof path, "/tmp/larder-api-%d.db", (int)getpid());
+    unlink(path);
+    char wal[160];
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    unlink(wal);
+    sql_db *db;
+    sql_options o = {.flags = SQL_OPEN_CREATE | SQL_OPEN_NOSYNC};
+    if (sql_open(path, &o, &db) != SQL_OK) {
+        fprintf(stderr, "open: %s\n", sql_errmsg(db));
+        exit(1);
+    }
+    return db;
+}
+
+static void done(sql_db *db) {
+    CHECK_EQ(sql_close(db), SQL_OK);
+    unlink(path);
+}
+
+/* First column of the first row as text (static buffer). */
+static const char *one(sql_db *db, const char *q) {
+    static char buf[256];
+    sql_stmt *st;
+    buf[0] = 0;
+    if (sql_prepare(db, q, -1, &st, NULL) != SQL_OK || !st) return "ERROR";
+    if (sql_step(st) == SQL_ROW) snprintf(buf, sizeof buf, "%s", sql_column_text(st, 0) ? sql_column_text(st, 0) : "NULL");
+    sql_finalize(st);
+    return buf;
+}
+
+TEST(prepare_bind_step) {
+    sql_db *db = fresh();
+    CHECK_EQ(sql_exec(db, "CREATE TABLE t(id INTEGER PRIMARY KEY, name TEXT, score REAL, data BLOB)", NULL, NULL), SQL_OK);
+    sql_stmt *ins;
+    CHECK_EQ(sql_prepare(db, "INSERT INTO t(name, score, data) VALUES (?, ?2, :blob)", -1, &ins, NULL), SQL_OK);
+    CHECK_EQ(sql_bind_parameter_count(ins), 3);
+    CHECK_EQ(sql_bind_parameter_index(ins, ":blob"), 3);
+    CHECK_EQ(sql_bind_parameter_index(ins, ":nope"), 0);
+    CHECK(sql_stmt_readonly(ins) == 0);
+    for (int i = 0; i < 3; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "n%d", i);
+        CHECK_EQ(sql_bind_text(ins, 1, name, -1), SQL_OK);
+        CHECK_EQ(sql_bind_double(ins, 2, i + 0.5), SQL_OK);
+        CHECK_EQ(sql_bind_blob(ins, 3, "\0\1\2", 3), SQL_OK);
+        CHECK_EQ(sql_step(ins), SQL_DONE);
+        CHECK_EQ(sql_last_insert_id(db), i + 1);
+        CHECK_EQ(sql_changes(db), 1);
+        CHECK_EQ(sql_reset(ins), SQL_OK);
+    }
+    CHECK_EQ(sql_bind_int64(ins, 4, 1), SQL_RANGE);
+    sql_finalize(ins);
+    sql_stmt *q;
+    CHECK_EQ(sql_prepare(db, "SELECT id, name, score, data, NULL AS nothing FROM t WHERE id >= ?1 ORDER BY id", -1, &q, NULL),
+             SQL_OK);
+    CHECK(sql_stmt_readonly(q));
+    CHECK_EQ(sql_column_count(q), 5);
+    CHECK_STR(sql_column_name(q, 1), "name");
+    CHECK_STR(sql_column_name(q, 4), "nothing");
+    CHECK_STR(sql_column_decltype(q, 2), "REAL");
+    CHECK(sql_column_decltype(q, 4) == NULL);
+    sql_bind_int64(q, 1, 2);
+    CHECK_EQ(sql_step(q), SQL_ROW);
+    CHECK_EQ(sql_column_type(q, 0), SQL_INTEGER);
+    CHECK_EQ(sql_column_int64(q, 0), 2);
+    CHECK_STR(sql_column_text(q, 1), "n1");
+    CHECK_EQ(sql_column_type(q, 2), SQL_FLOAT);
+    CHECK_STR(sql_column_text(q, 2), "1.5");
+    CHECK(sql_column_double(q, 2) == 1.5);
+    CHECK_EQ(sql_column_type(q, 3), SQL_BLOB);
+    CHECK_EQ(sql_column_bytes(q, 3), 3);
+    CHECK(memcmp(sql_column_blob(q, 3), "\0\1\2", 3) == 0);
+    CHECK_EQ(sql_column_type(q, 4), SQL_NULL);
+    CHECK(sql_column_text(q, 4) == NULL);
+    CHECK_EQ(sql_bind_int64(q, 1, 1), SQL_MISUSE); /* running */
+    CHECK_EQ(sql_step(q), SQL_ROW);
+    CHECK_EQ(sql_step(q), SQL_DONE);
+    CHECK_EQ(sql_step(q), SQL_ROW); /* starts over */
+    sql_reset(q);
+    sql_clear_bindings(q);
+    CHECK_EQ(sql_step(q), SQL_DONE); /* id >= NULL */
+    sql_finalize(q);
+    done(db);
+}
+
+TEST(errors_and_positions) {
+    sql_db *db = fresh();
+    sql_stmt *st;
+    const char *sql = "SELECT 1;\nSELECT * FORM t";
+    const char *tail;
+    CHECK_EQ(sql_prepare(db, sql, -1, &st, &tail), SQL_OK);
+    sql_finalize(st);
+    CHECK_EQ(sql_prepare(db, tail, -1, &st, &tail), SQL_ERROR);
+    CHECK(st == NULL);
+    CHECK_EQ(sql_errcode(db), SQL_ERROR);
+    CHECK_STR(sql_errmsg(db), "near \"FORM\": syntax error (line 2, column 10)");
+    CHECK_EQ(sql_error_offset(db), 10); /* offsets count from the text given */
+    CHECK_EQ(sql_prepare(db, "SELECT a FROM nope", -1, &st, NULL), SQL_ERROR);
+    CHECK_STR(sql_errmsg(db), "no such table: nope");
+    CHECK_EQ(sql_error_offset(db), 14);
+    CHECK_EQ(sql_exec(db, "CREATE TABLE t(a INT NOT NULL UNIQUE)", NULL, NULL), SQL_OK);
+    CHECK_EQ(sql_prepare(db, "SELECT b FROM t", -1, &st, NULL), SQL_ERROR);
+    CHECK_STR(sql_errmsg(db), "no such column: b");
+    CHECK_EQ(sql_error_offset(db), 7);
+    CHECK_EQ(sql_exec(db, "INSERT INTO t VALUES (1)", NULL, NULL), SQL_OK);
+    CHECK_EQ(sql_exec(db, "INSERT INTO t VALUES (1)", NULL, NULL), SQL_CONSTRAINT);
+    CHECK_STR(sql_errmsg(db), "UNIQUE constraint failed: t.a");
+    CHECK_EQ(sql_exec(db, "INSERT INTO t VALUES (NULL)", NULL, NULL), SQL_CONSTRAINT);
+    CHECK_STR(sql_errmsg(db), "NOT NULL constraint failed: t.a");
+    CHECK_EQ(sql_exec(db, "SELECT 1", NULL, NULL), SQL_OK);
+    CHECK_EQ(sql_errcode(db), SQL_OK);
+    CHECK_STR(sql_errmsg(db), "not an error");
+    CHECK_EQ(sql_error_offset(db), -1);
+    /* empty input and comments */
+    CHECK_EQ(sql_prepare(db, "  ;; -- nothing\n /* here */ ", -1, &st, &tail), SQL_OK);
+    CHECK(st == NULL);
+    CHECK_STR(sql_errstr(SQL_CONSTRAINT), "constraint failed");
+    done(db);
+}
+
+TEST(open_errors) {
+    sql_db *db;
+    sql_options o = {.flags = 0};
+    CHECK_EQ(sql_open("/nonexistent/dir/x.db", &o, &db), SQL_CANTOPEN);
+    CHECK(strlen(sql_errmsg(db)) > 0);
+    CHECK_EQ(sql_close(db), SQL_OK);
+    FILE *f = fopen("/tmp/larder-api-notadb", "w");
+    for (int i = 0; i < 300; i++) fputs("this is not a database file at all\n", f);
+    fclose(f);
+    CHECK_EQ(sql_open("/tmp/larder-api-notadb", NULL, &db), SQL_NOTADB);
+    sql_close(db);
+    unlink("/tmp/larder-api-notadb");
+}
+
+TEST(statements_and_close) {
+    sql_db *db = fresh();
+    sql_stmt *st;
+    CHECK_EQ(sql_prepare(db, "SELECT 1", -1, &st, NULL), SQL_OK);
+    CHECK_EQ(sql_close(db), SQL_BUSY);
+    sql_finalize(st);
+    CHECK_EQ(sql_finalize(NULL), SQL_OK);
+    done(db);
+}
+
+TEST(transactions) {
+    sql_db *db = fresh();
+    CHECK_EQ(sql_exec(db, "CREATE TABLE t(x INT)", NULL, NULL), SQL_OK);
+    CHECK(!sql_in_transaction(db));
+    CHECK_EQ(sql_exec(db, "BEGIN; INSERT INTO t VALUES (1)", NULL, NULL), SQL_OK);
+    CHECK(sql_in_transaction(db));
+    /* a read statement in the middle of the transaction sees it */
+    CHECK_STR(one(db, "SELECT count(*) FROM t"), "1");
+    CHECK_EQ(sql_exec(db, "ROLLBACK", NULL, NULL), SQL_OK);
+    CHECK_STR(one(db, "SELECT count(*) FROM t"), "0");
+    /* COMMIT refuses while a statement is still reading */
+    CHECK_EQ(sql_exec(db, "BEGIN; INSERT INTO t VALUES (1), (2)", NULL, NULL), SQL_OK);
+    sql_stmt *st;
+    sql_prepare(db, "SELECT x FROM t", -1, &st, NULL);
+    CHECK_EQ(sql_step(st), SQL_ROW);
+    CHECK_EQ(sql_exec(db, "COMMIT", NULL, NULL), SQL_BUSY);
+    sql_reset(st);
+    CHECK_EQ(sql_exec(db, "COMMIT", NULL, NULL), SQL_OK);
+    /* an autocommit reader keeps its snapshot while a writer commits */
+    CHECK_EQ(sql_step(st), SQL_ROW);
+    CHECK_EQ(sql_exec(db, "INSERT INTO t VALUES (3)", NULL, NULL), SQL_OK);
+    int n = 1;
+    while (sql_step(st) == SQL_ROW) n++;
+    CHECK_EQ(n, 2);
+    CHECK_STR(one(db, "SELECT count(*) FROM t"), "3");
+    sql_finalize(st);
+    done(db);
+}
+
+TEST(schema_change_recompiles) {
+    sql_db *db = fresh();
+    sql_exec(db, "CREATE TABLE t(a INT); INSERT INTO t VALUES (1)", NULL, NULL);
+    sql_stmt *st;
+    CHECK_EQ(sql_prepare(db, "SELECT * FROM t WHERE a = ?1", -1, &st, NULL), SQL_OK);
+    sql_bind_int64(st, 1, 1);
+    CHECK_EQ(sql_step(st), SQL_ROW);
+    CHECK_EQ(sql_column_count(st), 1);
+    sql_reset(st);
+    CHECK_EQ(sql_exec(db, "ALTER TABLE t ADD COLUMN b TEXT DEFAULT 'x'; CREATE INDEX ta ON t(a)", NULL, NULL), SQL_OK);
+    CHECK_EQ(sql_step(st), SQL_ROW); /* recompiled, binding kept */
+    CHECK_EQ(sql_column_count(st), 2);
+    CHECK_STR(sql_column_text(st, 1), "x");
+    sql_reset(st);
+    CHECK_EQ(sql_exec(db, "DROP TABLE t", NULL, NULL), SQL_OK);
+    CHECK_EQ(sql_step(st), SQL_ERROR);
+    CHECK_STR(sql_errmsg(db), "no such table: t");
+    sql_finalize(st);
+    done(db);
+}
+
+typedef struct hook_log {
+    char lines[64][96];
+    int n;
+} hook_log;
+
+static void on_change(void *ctx, int op, const char *table, int npk, const sql_value *const *pk) {
+    hook_log *l = ctx;
+    if (l->n >= 64) return;
+    char *o = l->lines[l->n++];
+    int k = snprintf(o, 96, "%c %s", op == SQL_CHANGE_INSERT ? 'I' : op == SQL_CHANGE_UPDATE ? 'U' : 'D', table);
+    for (int i = 0; i < npk && k < 90; i++) k += snprintf(o + k, (size_t)(96 - k), " %s", sql_value_text(pk[i]));
+}
+
+TEST(change_hook) {
+    sql_db *db = fresh();
+    hook_log log = {0};
+    sql_exec(db,
+             "CREATE TABLE u(id INTEGER PRIMARY KEY, name TEXT);"
+             "CREATE TABLE p(uid INT REFERENCES u(id) ON DELETE CASCADE, k TEXT, PRIMARY KEY (uid, k));"
+             "CREATE TABLE log(msg TEXT);"
+             "CREATE TRIGGER u_au AFTER UPDATE ON u BEGIN INSERT INTO log VALUES ('x'); END",
+             NULL, NULL);
+    sql_set_change_hook(db, on_change, &log);
+    sql_exec(db, "INSERT INTO u VALUES (1, 'a'), (2, 'b'); INSERT INTO p VALUES (1, 'x'), (1, 'y'), (2, 'z')", NULL, NULL);
+    sql_exec(db, "UPDATE u SET name = 'A' WHERE id = 1", NULL, NULL);
+    sql_exec(db, "UPDATE u SET id = 5 WHERE id = 2", NULL, NULL); /* fails: p references 2 (RESTRICT) */
+    sql_exec(db, "DELETE FROM u WHERE id = 1", NULL, NULL);
+    sql_set_change_hook(db, NULL, NULL);
+    sql_exec(db, "DELETE FROM u", NULL, NULL);
+    const char *want[] = {"I u 1", "I u 2", "I p 1 x", "I p 1 y", "I p 2 z", "U u 1", "I log 1", "D u 1", "D p 1 x", "D p 1 y"};
+    int nw = (int)(sizeof want / sizeof want[0]);
+    CHECK_EQ(log.n, nw);
+    for (int i = 0; i < nw && i < log.n; i++) CHECK_STR(log.lines[i], want[i]);
+    done(db);
+}
+
+TEST(table_columns) {
+    sql_db *db = fresh();
+    sql_exec(db,
+             "CREATE TABLE users(id INTEGER PRIMARY KEY, email VARCHAR(100) NOT NULL, bal DECIMAL(10,2) DEFAULT 0, "
+             "seen TIMESTAMP DEFAULT now(), ok BOOLEAN, pic BLOB, score REAL, misc)",
+             NULL, NULL);
+    sql_column_info *c;
+    int n;
+    CHECK_EQ(sql_table_columns(db, "users", &c, &n), SQL_OK);
+    CHECK_EQ(n, 8);
+    CHECK_STR(c[0].name, "id");
+    CHECK_EQ(c[0].pk, 1);
+    CHECK_EQ(c[0].notnull, 1);
+    CHECK_EQ(c[0].type, SQL_INTEGER);
+    CHECK_STR(c[1].decltype, "VARCHAR(100)");
+    CHECK_EQ(c[1].type, SQL_TEXT);
+    CHECK_EQ(c[1].notnull, 1);
+    CHECK_EQ(c[2].type, SQL_DECIMAL);
+    CHECK_STR(c[2].dflt, "0");
+    CHECK_STR(c[3].dflt, "now()");
+    CHECK_EQ(c[3].type, SQL_TEXT);
+    CHECK_EQ(c[4].type, SQL_INTEGER);
+    CHECK_EQ(c[5].type, SQL_BLOB);
+    CHECK_EQ(c[6].type, SQL_FLOAT);
+    CHECK_STR(c[7].decltype, "");
+    CHECK(c[7].dflt == NULL);
+    sql_free(c);
+    CHECK_EQ(sql_table_columns(db, "nope", &c, &n), SQL_ERROR);
+    CHECK(c == NULL);
+    done(db);
+}
+
+static int count_cb(void *ctx, int ncol, char **vals, char **names) {
+    int *n = ctx;
+    if (ncol == 2 && strcmp(names[1], "b") == 0 && vals[1] == NULL) (*n) += 100;
+    (*n)++;
+    return *n >= 1000 ? 1 : 0;
+}
+
+TEST(exec_and_complete) {
+    sql_db *db = fresh();
+    int n = 0;
+    CHECK_EQ(sql_exec(db, "CREATE TABLE t(a, b); INSERT INTO t VALUES (1, NULL), (2, 3); SELECT a, b FROM t", count_cb, &n),
+             SQL_OK);
+    CHECK_EQ(n, 102);
+    n = 990;
+    CHECK_EQ(sql_exec(db, "SELECT a, b FROM t", count_cb, &n), SQL_ERROR);
+    CHECK_STR(sql_errmsg(db), "callback requested abort");
+    CHECK(sql_complete("SELECT 1;"));
+    CHECK(!sql_complete("SELECT 1"));
+    CHECK(!sql_complete("SELECT ';"));
+    CHECK(sql_complete("SELECT ';'; -- done\n"));
+    CHECK(!sql_complete("CREATE TRIGGER x AFTER INSERT ON t BEGIN SELECT 1;"));
+    CHECK(sql_complete("CREATE TRIGGER x AFTER INSERT ON t BEGIN SELECT 1; END;"));
+    CHECK(sql_complete("DROP TRIGGER x;"));
+    CHECK(!sql_complete("SELECT 1; /* open"));
+    done(db);
+}
+
+TEST(values_and_reopen) {
+    sql_db *db = fresh();
+    sql_exec(db, "CREATE TABLE m(id INTEGER PRIMARY KEY, amt DECIMAL(12,3), at TIMESTAMP, id2 TEXT DEFAULT (uuid7()))", NULL,
+             NULL);
+    sql_exec(db, "INSERT INTO m(amt, at) VALUES ('1234.5', '2024-06-01T08:00:00+02:00')", NULL, NULL);
+    sql_stmt *st;
+    sql_prepare(db, "SELECT amt, at, id2, amt * 2 FROM m", -1, &st, NULL);
+    CHECK_EQ(sql_step(st), SQL_ROW);
+    CHECK_EQ(sql_column_type(st, 0), SQL_DECIMAL);
+    CHECK_STR(sql_column_text(st, 0), "1234.500");
+    CHECK(sql_column_double(st, 0) == 1234.5);
+    CHECK_EQ(sql_column_int64(st, 0), 1234);
+    CHECK_STR(sql_column_text(st, 1), "2024-06-01 06:00:00");
+    const sql_value *v = sql_column_value(st, 2);
+    CHECK_EQ(sql_value_type(v), SQL_TEXT);
+    CHECK_EQ(sql_value_bytes(v), 36);
+    CHECK_STR(sql_column_text(st, 3), "2469.000");
+    sql_stmt *ins;
+    sql_prepare(db, "INSERT INTO m(amt) VALUES (?)", -1, &ins, NULL);
+    sql_bind_value(ins, 1, sql_column_value(st, 0));
+    sql_finalize(st);
+    CHECK_EQ(sql_step(ins), SQL_DONE);
+    sql_finalize(ins);
+    CHECK_EQ(sql_close(db), SQL_OK);
+    sql_options o = {.flags = SQL_OPEN_READONLY};
+    CHECK_EQ(sql_open(path, &o, &db), SQL_OK);
+    CHECK_STR(one(db, "SELECT sum(amt) FROM m"), "2469.000");
+    CHECK_EQ(sql_exec(db, "INSERT INTO m(amt) VALUES (1)", NULL, NULL), SQL_READONLY);
+    done(db);
+}
+
+int main(void) {
+    RUN(prepare_bind_step);
+    RUN(errors_and_positions);
+    RUN(open_errors);
+    RUN(statements_and_close);
+    RUN(transactions);
+    RUN(schema_change_recompiles);
+    RUN(change_hook);
+    RUN(table_columns);
+    RUN(exec_and_complete);
+    RUN(values_and_reopen);
+    return test_report();
+}
