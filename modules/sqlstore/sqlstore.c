@@ -279,6 +279,8 @@ static void op_sql(const store_op *op, sbuf *q) {
         }
         return;
     }
+    /* absent columns (SV_NULL) are left out of the INSERT (DEFAULT applies)
+     * and set to NULL by the UPDATE */
     sbuf_puts(q, "INSERT INTO ");
     quote_ident(q, op->table);
     sbuf_puts(q, " (");
@@ -287,11 +289,15 @@ static void op_sql(const store_op *op, sbuf *q) {
         quote_ident(q, op->keycols[i]);
     }
     for (int i = 0; i < op->ncols; i++) {
+        if (op->vals[i].type == SV_NULL) continue;
         sbuf_puts(q, ", ");
         quote_ident(q, op->cols[i]);
     }
     sbuf_puts(q, ") VALUES (");
-    for (int i = 0; i < op->nkey + op->ncols; i++) sbuf_printf(q, "%s?%d", i ? ", " : "", i + 1);
+    int k = 0;
+    for (int i = 0; i < op->nkey; i++) sbuf_printf(q, "%s?%d", k ? ", " : "", k + 1), k++;
+    for (int i = 0; i < op->ncols; i++)
+        if (op->vals[i].type != SV_NULL) sbuf_printf(q, ", ?%d", k + 1), k++;
     sbuf_puts(q, ") ON CONFLICT (");
     for (int i = 0; i < op->nkey; i++) {
         if (i) sbuf_puts(q, ", ");
@@ -305,8 +311,12 @@ static void op_sql(const store_op *op, sbuf *q) {
     for (int i = 0; i < op->ncols; i++) {
         if (i) sbuf_puts(q, ", ");
         quote_ident(q, op->cols[i]);
-        sbuf_puts(q, " = excluded.");
-        quote_ident(q, op->cols[i]);
+        if (op->vals[i].type == SV_NULL) {
+            sbuf_puts(q, " = NULL");
+        } else {
+            sbuf_puts(q, " = excluded.");
+            quote_ident(q, op->cols[i]);
+        }
     }
 }
 
@@ -329,7 +339,8 @@ static int apply_op(handle *h, store_op *op) {
     int k = 1;
     for (int i = 0; i < op->nkey; i++) bind(st, k++, &op->keyvals[i]);
     if (op->kind == STORE_UPSERT)
-        for (int i = 0; i < op->ncols; i++) bind(st, k++, &op->vals[i]);
+        for (int i = 0; i < op->ncols; i++)
+            if (op->vals[i].type != SV_NULL) bind(st, k++, &op->vals[i]);
     rc = sql_step(st);
     done_with(h, st);
     return rc == SQL_DONE ? SQL_OK : rc;

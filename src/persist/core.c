@@ -344,6 +344,8 @@ static void info_stats(sbuf *b) {
                 ps.st.invalidations);
 }
 
+static void open_done(store_job *j) { (void)j; }
+
 static void run_open(store_job *j, const store_module *m, void *h) {
     (void)h;
     open_job *o = (open_job *)j;
@@ -401,7 +403,7 @@ int persist_start(char **err) {
     }
     open_job o = {.argc = argc, .argv = argv};
     o.job.run = run_open;
-    o.job.done = (void (*)(store_job *))sync_done;
+    o.job.done = open_done;
     storeq_submit(&o.job);
     storeq_drain();
     xfree(argv);
@@ -444,6 +446,44 @@ static int is_write(client *c, const command *cmd) {
     return 0;
 }
 
+/* A mapped key holds one shape: a hash (fields = the table's columns) or a
+ * string (one column). Commands that would store another type, or hash
+ * fields that are not columns, are refused before they run — the store
+ * could never take them. */
+static int shape_ok_or_reply(client *c, const command *cmd, const mapping *m, int keyarg) {
+    const char *g = cmd->group ? cmd->group : "";
+    int writes = (cmd->flag_bits & CMD_WRITE) != 0;
+    if (!writes || !strcmp(g, "generic") || !strcmp(g, "server") || !strcmp(g, "connection") ||
+        !strcmp(g, "transactions") || !strcmp(g, "scripting") || !strcmp(g, "larder"))
+        return OK;
+    int want_hash = m->column == NULL;
+    if ((want_hash && strcmp(g, "hash") != 0) || (!want_hash && strcmp(g, "string") != 0 && strcmp(g, "bitmap") != 0)) {
+        reply_errorf(c, "WRONGTYPE keys of map %s hold %s; '%s' cannot write them", m->name,
+                     want_hash ? "hashes" : "strings", cmd->fullname);
+        return ERR;
+    }
+    if (!want_hash) return OK;
+    /* field arguments: HSET/HMSET key f v [f v ...], HSETNX/HINCRBY/HINCRBYFLOAT key f ... */
+    int step = (!strcmp(cmd->name, "hset") || !strcmp(cmd->name, "hmset")) ? 2 : 0;
+    int last = step ? c->argc - 1 : keyarg + 1;
+    if (strcmp(cmd->name, "hset") && strcmp(cmd->name, "hmset") && strcmp(cmd->name, "hsetnx") &&
+        strcmp(cmd->name, "hincrby") && strcmp(cmd->name, "hincrbyfloat"))
+        return OK;
+    for (int i = keyarg + 1; i <= last && i < c->argc; i += step ? step : 1) {
+        const resp_arg *f = &c->argv[i];
+        int ok = 0;
+        for (int k = 0; k < m->ncols && !ok; k++)
+            ok = !m->cols[k].pk && strlen(m->cols[k].name) == f->len && !strncasecmp(m->cols[k].name, f->p, f->len);
+        if (!ok) {
+            reply_errorf(c, "ERR no such column: %s.%.*s (the fields of map %s are its table's non-key columns)",
+                         m->name, (int)(f->len > 64 ? 64 : f->len), f->p, m->name);
+            return ERR;
+        }
+        if (!step) break;
+    }
+    return OK;
+}
+
 int persist_allows_command(client *c, const command *cmd) {
     if (!ps.enabled || c->db->id != 0 || ps.maps.n == 0) return 1;
     if ((c->flags & CLIENT_MULTI) && strcmp(cmd->name, "exec") != 0) return 1; /* only queued */
@@ -455,6 +495,12 @@ int persist_allows_command(client *c, const command *cmd) {
         size_t pklen;
         const mapping *m = persist_match(c->db, keys[i].p, keys[i].len, &pk, &pklen);
         if (!m || m->mode == MODE_CACHE_ASIDE) continue;
+        if (strcmp(cmd->name, "exec") != 0) {
+            int keyarg = (int)(&keys[i] - keys) + 1; /* key positions start at argv[1] for these commands */
+            for (int a = 1; a < c->argc; a++)
+                if (c->argv[a].p == keys[i].p) keyarg = a;
+            if (shape_ok_or_reply(c, cmd, m, keyarg) != OK) return 0;
+        }
         pkey *k = pkey_find(keys[i].p, keys[i].len);
         if (k && k->locked) { /* a write-through commit is in flight on this key */
             persist_park(c, &k->lock_waiters);

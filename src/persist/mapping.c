@@ -233,9 +233,12 @@ int mapping_state_from_entry(const mapping *m, const kobj *o, sbuf *state, char 
             *err = sb.err;
             return ERR;
         }
-        /* columns absent from the hash are NULL in the row */
+        /* A nullable column absent from the hash is marked absent (NULL): a new
+         * row takes the column's DEFAULT, an existing one gets NULL (the field
+         * was deleted). NOT NULL columns absent from the hash are left out:
+         * the row keeps its value (or DEFAULT). */
         for (int i = 0; i < m->ncols; i++) {
-            if (m->cols[i].pk) continue;
+            if (m->cols[i].pk || m->cols[i].notnull) continue;
             int present = 0;
             size_t off = count_at + 4;
             for (uint32_t k = 0; k < sb.count && !present; k++) {

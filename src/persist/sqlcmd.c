@@ -287,7 +287,7 @@ static void retry_one(retry_job *j, retry_row *r, const store_module *m, void *h
     store_value id = {SV_INT, r->id, 0, NULL, 0};
     int64_t aff;
     e = NULL;
-    m->query(h, "DELETE FROM larder_deadletter WHERE id = ?", 1, &id, 0, NULL, NULL, NULL, &aff, &e);
+    m->query(h, "DELETE FROM wb_deadletter WHERE id = ?", 1, &id, 0, NULL, NULL, NULL, &aff, &e);
     if (e) m->free_error(e);
     j->ok++;
     uint32_t kl = (uint32_t)r->key.len;
@@ -304,8 +304,8 @@ static void run_retry(store_job *sj, const store_module *m, void *h) {
     char *err = NULL;
     int64_t aff;
     store_value idv = {SV_INT, j->only_id, 0, NULL, 0};
-    const char *q = j->only_id ? "SELECT id, map, key, state FROM larder_deadletter WHERE id = ?"
-                               : "SELECT id, map, key, state FROM larder_deadletter ORDER BY id";
+    const char *q = j->only_id ? "SELECT id, map, key, state FROM wb_deadletter WHERE id = ?"
+                               : "SELECT id, map, key, state FROM wb_deadletter ORDER BY id";
     sj->rc = m->query(h, q, j->only_id ? 1 : 0, &idv, 1, &sink, NULL, NULL, &aff, &err);
     if (err) {
         sj->err = xstrdup(err);
@@ -355,10 +355,10 @@ void wb_deadletter_command(client *c) {
             char n[32];
             snprintf(n, sizeof(n), "%lld", count);
             resp_arg arg = {n, strlen(n), 0};
-            static const char q[] = "SELECT id, map, key, op, error, at FROM larder_deadletter ORDER BY id LIMIT ?";
+            static const char q[] = "SELECT id, map, key, op, error, at FROM wb_deadletter ORDER BY id LIMIT ?";
             submit_query(c, q, sizeof(q) - 1, 1, &arg, 1);
         } else {
-            static const char q[] = "SELECT id, map, key, op, error, at FROM larder_deadletter ORDER BY id LIMIT 100";
+            static const char q[] = "SELECT id, map, key, op, error, at FROM wb_deadletter ORDER BY id LIMIT 100";
             submit_query(c, q, sizeof(q) - 1, 0, NULL, 1);
         }
     } else if (arg_is(sub, "retry") && c->argc == 3) {
@@ -375,14 +375,14 @@ void wb_deadletter_command(client *c) {
         storeq_submit(&j->job);
     } else if (arg_is(sub, "drop") && c->argc == 3) {
         if (arg_is(&c->argv[2], "all")) {
-            static const char q[] = "DELETE FROM larder_deadletter";
+            static const char q[] = "DELETE FROM wb_deadletter";
             submit_query(c, q, sizeof(q) - 1, 0, NULL, 0);
             return;
         }
         long long id;
         if (arg_positive_or_reply(c, &c->argv[2], &id, "ERR dead-letter id must be a positive integer or ALL") != OK)
             return;
-        static const char q[] = "DELETE FROM larder_deadletter WHERE id = ?";
+        static const char q[] = "DELETE FROM wb_deadletter WHERE id = ?";
         submit_query(c, q, sizeof(q) - 1, 1, &c->argv[2], 0);
     } else {
         reply_error(c, "ERR usage: WB.DEADLETTER LIST [count] | RETRY id|ALL | DROP id|ALL");

@@ -65,7 +65,9 @@ typedef struct store_op {
     int nkey;              /* primary-key columns and values */
     const char *const *keycols;
     const store_value *keyvals;
-    int ncols;             /* UPSERT: the other columns to set */
+    int ncols;             /* UPSERT: the other columns to set; an SV_NULL value
+                              means "absent": the column takes its DEFAULT in a
+                              new row and becomes NULL in an existing one */
     const char *const *cols;
     const store_value *vals;
     /* filled by apply_batch */

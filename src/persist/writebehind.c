@@ -35,7 +35,6 @@
 #include <string.h>
 
 static ev_timer flush_timer;
-static int replaying;          /* start-up replay: server.loading until done */
 static uint64_t *touch_clients; /* ids of clients that wrote WB keys this turn */
 static size_t ntouch_clients, cap_touch_clients;
 
@@ -108,12 +107,28 @@ static void set_entry_dirty_flag(pkey *k, int on) {
         o->flags &= ~KF_DIRTY;
 }
 
+static void reply_flush_waiters(const char *error);
+static void maybe_compact_journal(void);
+
 static void mark_clean(pkey *k) {
     if (!k->dirty) return;
     list_remove(&ps.dirty, &k->dirty_node);
     k->dirty = 0;
     ps.dirty_count--;
     set_entry_dirty_flag(k, 0);
+}
+
+static int replaying;
+
+/* Everything is in the store: wake WB.FLUSH, end a replay, trim the journal. */
+static void all_flushed(void) {
+    reply_flush_waiters(NULL);
+    if (replaying) {
+        replaying = 0;
+        server.loading = 0;
+        server_log(LL_NOTICE, "write-behind journal replayed into the store");
+    }
+    maybe_compact_journal();
 }
 
 int wb_over_limit(void) { return ps.dirty_count >= pcfg.wb_max_pending || !ps.journal_ok; }
@@ -274,7 +289,7 @@ static void start_batch(void) {
     store_op *op = &b->job.ops[b->job.nops++];
     memset(op, 0, sizeof(*op));
     op->kind = STORE_UPSERT;
-    op->table = "larder_meta";
+    op->table = "wb_meta";
     op->nkey = 1;
     op->keycols = &b->meta_keycol;
     op->keyvals = &b->meta_key;
@@ -376,15 +391,10 @@ static void batch_done(store_job *sj) {
         pkey_maybe_free(k);
     }
     free_batch(b);
-    if (ps.dirty_count == 0) {
-        reply_flush_waiters(NULL);
-        if (replaying) {
-            replaying = 0;
-            server.loading = 0;
-            server_log(LL_NOTICE, "write-behind journal replayed into the store");
-        }
-    }
-    maybe_compact_journal();
+    if (ps.dirty_count == 0)
+        all_flushed();
+    else
+        maybe_compact_journal();
     if (ps.dirty_count && (ps.dirty_count >= pcfg.wb_batch || !list_empty(&ps.flush_waiters) || replaying))
         start_batch();
 }
@@ -408,6 +418,7 @@ static void dl_done(store_job *sj) {
         ps.st.wb_deadletter++;
         server_log(LL_WARNING, "write-behind: key %.*s dead-lettered", (int)k->klen, k->key);
         if (k->version == j->version) mark_clean(k);
+        if (ps.dirty_count == 0 && !ps.batch_in_flight) all_flushed();
     }
     /* on failure the key stays dirty and the flusher tries the row again */
     pkey_maybe_free(k);
@@ -450,7 +461,7 @@ static void deadletter(pkey *k, const char *state, size_t slen, const char *erro
     j->cols[5] = "at";
     j->vals[5] = (store_value){SV_INT, server.mstime, 0, NULL, 0};
     j->job.ops = xcalloc(1, sizeof(store_op));
-    j->job.ops[0] = (store_op){STORE_UPSERT, "larder_deadletter", 1, j->keycols, j->keyvals, 6, j->cols, j->vals, 0, NULL};
+    j->job.ops[0] = (store_op){STORE_UPSERT, "wb_deadletter", 1, j->keycols, j->keyvals, 6, j->cols, j->vals, 0, NULL};
     j->job.nops = 1;
     j->job.done = dl_done;
     storeq_submit(&j->job);
@@ -508,15 +519,15 @@ static void replay_record(void *ctx, uint64_t seq, const char *map, size_t mlen,
 
 int wb_start(char **err) {
     ps.journal_ok = 1;
-    if (persist_query_sync("CREATE TABLE IF NOT EXISTS larder_meta (name TEXT PRIMARY KEY, value INTEGER)", 0,
+    if (persist_query_sync("CREATE TABLE IF NOT EXISTS wb_meta (name TEXT PRIMARY KEY, value INTEGER)", 0,
                            NULL, err) != OK ||
-        persist_query_sync("CREATE TABLE IF NOT EXISTS larder_deadletter (id INTEGER PRIMARY KEY, map TEXT, "
+        persist_query_sync("CREATE TABLE IF NOT EXISTS wb_deadletter (id INTEGER PRIMARY KEY, map TEXT, "
                            "key BLOB, op TEXT, state BLOB, error TEXT, at INTEGER)",
                            0, NULL, err) != OK)
         return ERR;
     int64_t wm = 0, maxid = 0;
-    if (query_int("SELECT value FROM larder_meta WHERE name = 'wb_watermark'", &wm, err) != OK) return ERR;
-    if (query_int("SELECT max(id) FROM larder_deadletter", &maxid, err) != OK) return ERR;
+    if (query_int("SELECT value FROM wb_meta WHERE name = 'wb_watermark'", &wm, err) != OK) return ERR;
+    if (query_int("SELECT max(id) FROM wb_deadletter", &maxid, err) != OK) return ERR;
     ps.watermark = (uint64_t)wm;
     ps.next_deadletter_id = maxid + 1;
     const char *path = pcfg.journal_path ? pcfg.journal_path : "larder.journal";

@@ -77,7 +77,7 @@ typedef struct bmap {
  * entry (or NULL when absent and !create); *added tells whether it is new. */
 bmap_ent *bmap_get(bmap *m, const void *k, size_t klen, int create, int *added);
 void bmap_clear(bmap *m); /* frees keys, not values */
-uint64_t hash_bytes(const void *p, size_t n);
+uint64_t sqlu_hash_bytes(const void *p, size_t n);
 
 int name_eq(const char *a, const char *b); /* identifiers: ASCII case-insensitive */
 

@@ -154,7 +154,7 @@ void strb_ident(strb *b, const char *s) {
 
 /* ---- hashing and the byte-string map --------------------------------------------- */
 
-uint64_t hash_bytes(const void *p, size_t n) {
+uint64_t sqlu_hash_bytes(const void *p, size_t n) {
     const unsigned char *s = p;
     uint64_t h = 0xcbf29ce484222325ull ^ n;
     size_t i = 0;
@@ -190,7 +190,7 @@ bmap_ent *bmap_get(bmap *m, const void *k, size_t klen, int create, int *added) 
         if (!create) return NULL;
         bmap_resize(m, 16);
     }
-    uint64_t h = hash_bytes(k, klen);
+    uint64_t h = sqlu_hash_bytes(k, klen);
     size_t j = h & (m->cap - 1);
     while (m->t[j].k) {
         bmap_ent *e = &m->t[j];
