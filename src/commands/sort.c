@@ -10,10 +10,10 @@
  * Ordering, as Redis: numeric by default (each element, or its BY value,
  * read with strtod; equal scores fall back to a binary comparison of the
  * elements); ALPHA compares with strcoll (the C string, so up to a NUL
- * byte) or, with STORE, binary. The sort is a stable merge sort, like the
- * glibc qsort Redis uses for a full sort. (Redis switches to its own partial
- * quicksort for BY + LIMIT: only the order of elements whose ALPHA BY values
- * compare equal can differ from Redis then.) */
+ * byte) or, with STORE, binary. A full sort is a stable merge sort, as the
+ * glibc qsort Redis calls (so elements that compare equal keep their order);
+ * BY with a LIMIT uses the same partial quicksort as Redis, so ties come out
+ * in the same order there too. */
 #include "commands/commands.h"
 #include "kv/quicklist.h"
 #include "util/mem.h"
@@ -160,6 +160,79 @@ static void merge_sort(sort_item *v, sort_item *tmp, size_t n, const sort_order 
     memcpy(v, tmp, n * sizeof(sort_item));
 }
 
+/* Redis sorts with BY and a LIMIT that does not cover everything using its
+ * partial quicksort (Bentley & McIlroy's engineered quicksort that skips
+ * partitions outside [lo, hi]). It is not stable, so to give ties the same
+ * order as Redis this follows the same steps: the same pivots (median of
+ * three, ninther above 40 elements), the same three-way partition and the
+ * same insertion sort below 7 elements. */
+static void pq_swap(sort_item *v, size_t i, size_t j) {
+    sort_item t = v[i];
+    v[i] = v[j];
+    v[j] = t;
+}
+
+static void pq_vecswap(sort_item *v, size_t i, size_t j, size_t n) {
+    for (size_t k = 0; k < n; k++) pq_swap(v, i + k, j + k);
+}
+
+static size_t pq_med3(sort_item *v, size_t a, size_t b, size_t c, const sort_order *o) {
+    return item_cmp(&v[a], &v[b], o) < 0
+               ? (item_cmp(&v[b], &v[c], o) < 0 ? b : (item_cmp(&v[a], &v[c], o) < 0 ? c : a))
+               : (item_cmp(&v[b], &v[c], o) > 0 ? b : (item_cmp(&v[a], &v[c], o) < 0 ? a : c));
+}
+
+/* Is the span [s, e] disjoint from [lo, hi] on one side? */
+static int pq_outside(size_t s, size_t e, size_t lo, size_t hi) {
+    return (lo < s && hi < s) || (lo > e && hi > e);
+}
+
+static void partial_sort(sort_item *v, size_t base, size_t n, size_t lo, size_t hi, const sort_order *o) {
+    for (;;) {
+        if (n < 7) {
+            for (size_t pm = base + 1; pm < base + n; pm++)
+                for (size_t pl = pm; pl > base && item_cmp(&v[pl - 1], &v[pl], o) > 0; pl--) pq_swap(v, pl, pl - 1);
+            return;
+        }
+        size_t pm = base + n / 2;
+        if (n > 7) {
+            size_t pl = base, pn = base + n - 1;
+            if (n > 40) {
+                size_t d = n / 8;
+                pl = pq_med3(v, pl, pl + d, pl + 2 * d, o);
+                pm = pq_med3(v, pm - d, pm, pm + d, o);
+                pn = pq_med3(v, pn - 2 * d, pn - d, pn, o);
+            }
+            pm = pq_med3(v, pl, pm, pn, o);
+        }
+        pq_swap(v, base, pm);
+        size_t pa = base + 1, pb = base + 1, pc = base + n - 1, pd = base + n - 1;
+        for (;;) {
+            int r;
+            while (pb <= pc && (r = item_cmp(&v[pb], &v[base], o)) <= 0) {
+                if (r == 0) pq_swap(v, pa++, pb);
+                pb++;
+            }
+            while (pb <= pc && (r = item_cmp(&v[pc], &v[base], o)) >= 0) {
+                if (r == 0) pq_swap(v, pc, pd--);
+                pc--;
+            }
+            if (pb > pc) break;
+            pq_swap(v, pb++, pc--);
+        }
+        size_t pn = base + n;
+        size_t r = pa - base < pb - pa ? pa - base : pb - pa;
+        pq_vecswap(v, base, pb - r, r);
+        r = pd - pc < pn - pd - 1 ? pd - pc : pn - pd - 1;
+        pq_vecswap(v, pb, pn - r, r);
+        if ((r = pb - pa) > 1 && !pq_outside(base, base + r - 1, lo, hi)) partial_sort(v, base, r, lo, hi, o);
+        if ((r = pd - pc) <= 1) return;
+        base = pn - r;
+        n = r;
+        if (pq_outside(base, base + r - 1, lo, hi)) return;
+    }
+}
+
 /* ---- the command ----------------------------------------------------------------------- */
 
 typedef struct sort_args {
@@ -230,7 +303,7 @@ static int sort_weights(client *c, sort_vec *sv, const sort_args *a) {
             }
         } else {
             char *end;
-            errno = 0;
+            errno = 0; /* Redis does not clear it, so a stale ERANGE can fail a later SORT there */
             it->score = strtod(by, &end);
             if (end[0] != '\0' || errno == ERANGE || isnan(it->score)) ok = 0;
         }
@@ -337,9 +410,13 @@ static void sort_generic(client *c, int readonly) {
         vec_resolve(&sv);
         if (ok) {
             sort_order ord = {a.desc, a.alpha, a.sortby != NULL, a.storekey != NULL};
-            sort_item *tmp = xmalloc(sizeof(sort_item) * (sv.n ? sv.n : 1));
-            merge_sort(sv.v, tmp, sv.n, &ord);
-            xfree(tmp);
+            if (a.sortby && (start != 0 || end != (long)sv.n - 1)) {
+                partial_sort(sv.v, 0, sv.n, (size_t)start, (size_t)end, &ord);
+            } else {
+                sort_item *tmp = xmalloc(sizeof(sort_item) * (sv.n ? sv.n : 1));
+                merge_sort(sv.v, tmp, sv.n, &ord);
+                xfree(tmp);
+            }
         }
     } else {
         vec_resolve(&sv);
