@@ -367,6 +367,32 @@ static void sort_output(client *c, sort_vec *sv, const sort_args *a, long start,
     reply_int(c, outputlen);
 }
 
+/* Applies LIMIT to the element count (as Redis, clamping into range) and
+ * loads the elements to sort: for lists and sorted sets with BY <constant>
+ * only the range asked for (from the end with DESC), otherwise all. */
+static void sort_load(kobj *o, const sort_type_ops *ops, const sort_args *a, sort_vec *sv, long *startp,
+                      long *endp) {
+    long vectorlen = o ? (long)ops->length(o) : 0;
+    long start = a->limit_start < 0 ? 0 : a->limit_start > vectorlen ? vectorlen : (long)a->limit_start;
+    long count = a->limit_count < -1 ? -1 : a->limit_count > vectorlen ? vectorlen : (long)a->limit_count;
+    long end = count < 0 ? vectorlen - 1 : start + count - 1;
+    if (start >= vectorlen) {
+        start = vectorlen - 1;
+        end = vectorlen - 2;
+    }
+    if (end >= vectorlen) end = vectorlen - 1;
+    if (o && a->dontsort && o->type != OBJ_SET) {
+        if (end >= start)
+            ops->range(o, (unsigned long)start, (unsigned long)(end - start + 1), a->desc, vec_add, sv);
+        end -= start;
+        start = 0;
+    } else if (o) {
+        ops->range(o, 0, (unsigned long)vectorlen, 0, vec_add, sv);
+    }
+    *startp = start;
+    *endp = end;
+}
+
 static void sort_generic(client *c, int readonly) {
     sort_args a;
     sort_vec sv = {NULL, 0, 0, SBUF_INIT};
@@ -378,48 +404,27 @@ static void sort_generic(client *c, int readonly) {
         reply_error(c, ERR_WRONGTYPE);
         goto done;
     }
-    int type = o ? o->type : OBJ_LIST;
     /* A set has no order of its own: with BY <constant> it is still sorted
      * (ALPHA) when stored or in a script, so the result is deterministic. */
-    if (a.dontsort && type == OBJ_SET && (a.storekey || server.in_script)) {
+    if (o && a.dontsort && o->type == OBJ_SET && (a.storekey || server.in_script)) {
         a.dontsort = 0;
         a.alpha = 1;
         a.sortby = NULL;
     }
-    long vectorlen = o ? (long)ops->length(o) : 0;
-    long start = a.limit_start < 0 ? 0 : a.limit_start > vectorlen ? vectorlen : (long)a.limit_start;
-    long count = a.limit_count < -1 ? -1 : a.limit_count > vectorlen ? vectorlen : (long)a.limit_count;
-    long end = count < 0 ? vectorlen - 1 : start + count - 1;
-    if (start >= vectorlen) {
-        start = vectorlen - 1;
-        end = vectorlen - 2;
-    }
-    if (end >= vectorlen) end = vectorlen - 1;
-    /* Lists and sorted sets keep their order with BY <constant>: load only
-     * the range asked for (from the end with DESC). */
-    if (o && a.dontsort && type != OBJ_SET) {
-        if (end >= start) ops->range(o, (unsigned long)start, (unsigned long)(end - start + 1), a.desc, vec_add, &sv);
-        end -= start;
-        start = 0;
-    } else if (o) {
-        ops->range(o, 0, (unsigned long)vectorlen, 0, vec_add, &sv);
-    }
+    long start, end;
+    sort_load(o, ops, &a, &sv, &start, &end);
     int ok = 1;
-    if (!a.dontsort) {
-        ok = sort_weights(c, &sv, &a);
-        vec_resolve(&sv);
-        if (ok) {
-            sort_order ord = {a.desc, a.alpha, a.sortby != NULL, a.storekey != NULL};
-            if (a.sortby && (start != 0 || end != (long)sv.n - 1)) {
-                partial_sort(sv.v, 0, sv.n, (size_t)start, (size_t)end, &ord);
-            } else {
-                sort_item *tmp = xmalloc(sizeof(sort_item) * (sv.n ? sv.n : 1));
-                merge_sort(sv.v, tmp, sv.n, &ord);
-                xfree(tmp);
-            }
+    if (!a.dontsort) ok = sort_weights(c, &sv, &a);
+    vec_resolve(&sv);
+    if (!a.dontsort && ok) {
+        sort_order ord = {a.desc, a.alpha, a.sortby != NULL, a.storekey != NULL};
+        if (a.sortby && (start != 0 || end != (long)sv.n - 1)) {
+            partial_sort(sv.v, 0, sv.n, (size_t)start, (size_t)end, &ord);
+        } else {
+            sort_item *tmp = xmalloc(sizeof(sort_item) * (sv.n ? sv.n : 1));
+            merge_sort(sv.v, tmp, sv.n, &ord);
+            xfree(tmp);
         }
-    } else {
-        vec_resolve(&sv);
     }
     if (!ok)
         reply_error(c, "ERR One or more scores can't be converted into double");
