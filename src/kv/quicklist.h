@@ -7,7 +7,10 @@
  * limits a node's listpack to 4 KiB (-1), 8 KiB (-2), 16 KiB (-3), 32 KiB (-4)
  * or 64 KiB (-5); a positive fill limits the number of entries per node (and
  * such nodes also stay under an 8 KiB safety limit). A single element larger
- * than the limit gets a node of its own.
+ * than the limit gets a node of its own. (Redis 7.0 also keeps elements of
+ * 1 GiB or more in "plain" nodes outside any listpack; here they are simply
+ * one-entry listpack nodes, so DEBUG QUICKLIST-PACKED-THRESHOLD has no
+ * effect. LSET replaces in place, as in Redis 7.0, even past the limit.)
  *
  * Compression (list-compress-depth = d > 0): every node except the d nodes at
  * each end is kept LZ-compressed (own LZ77 coder, see quicklist.c) when that
