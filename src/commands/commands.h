@@ -102,6 +102,46 @@ command_fn sadd_command, srem_command, smembers_command, sismember_command, smis
 command_getkeys_fn getkeys_sintercard;
 
 /* ---- list.c, sort.c (issue 3) --------------------------------------------------- */
+command_fn lpush_command, rpush_command, lpushx_command, rpushx_command, lpop_command, rpop_command,
+    llen_command, lrange_command, lindex_command, lset_command, linsert_command, lrem_command,
+    ltrim_command, lpos_command, lmove_command, rpoplpush_command, lmpop_command, blpop_command,
+    brpop_command, blmove_command, brpoplpush_command, blmpop_command;
+command_getkeys_fn getkeys_lmpop, getkeys_blmpop;
+
+/* SORT's access to values (sort.c). SORT reads the elements of lists, sets
+ * and sorted sets, and the fields of hashes for "key->field" patterns,
+ * through hooks each type registers from its own file (list.c does lists):
+ *
+ *     static const sort_type_ops set_sort_ops = {.length = ..., .range = ...};
+ *     __attribute__((constructor)) static void set_sort_register(void) {
+ *         sort_register_type(OBJ_SET, &set_sort_ops);
+ *     }
+ *
+ * length(o)  the number of elements of o (lists, sets, sorted sets).
+ * range(o, start, count, desc, cb, ctx)
+ *            calls cb(ctx, s, len) for `count` elements (count <= length -
+ *            start), beginning at position `start` of the type's natural
+ *            order: list order; for a sorted set its rank order (score, then
+ *            member); for a set any order (SORT asks sets only for all of
+ *            them: start 0, desc 0). desc = 1 walks from the end instead, and
+ *            start then counts from the end (BY nosort ... DESC on lists and
+ *            sorted sets). s needs to stay valid only during the call; the
+ *            callback never touches the keyspace. Redis converts a listpack
+ *            sorted set to a skiplist here (zsetConvert, visible in OBJECT
+ *            ENCODING afterwards); the zset owner may do the same in range().
+ * field(o, name, nlen, out)
+ *            hashes: appends the value of field `name` to out and returns 1,
+ *            or returns 0 when there is no such field.
+ * Without registered hooks a key of that type is WRONGTYPE for SORT, and a
+ * "key->field" pattern finds nothing. */
+typedef void sort_elem_fn(void *ctx, const char *s, size_t len);
+typedef struct sort_type_ops {
+    unsigned long (*length)(kobj *o);
+    void (*range)(kobj *o, unsigned long start, unsigned long count, int desc, sort_elem_fn *cb,
+                  void *ctx);
+    int (*field)(kobj *o, const char *name, size_t nlen, sbuf *out);
+} sort_type_ops;
+void sort_register_type(int type, const sort_type_ops *ops);
 
 /* ---- zset.c (issue 3) ----------------------------------------------------------- */
 

@@ -174,12 +174,18 @@ unsigned char *lp_seek(lpbuf *lp, long index) {
  * Returns the new listpack. */
 static lpbuf *resize_at(lpbuf *lp, size_t off, long grow) {
     size_t bytes = lp_bytes(lp);
+    /* realloc only when the allocation must change: growing within the bytes
+     * the allocator really gave, or shrinking by less than 1/8 of them (every
+     * jemalloc size class is at least that far from the next smaller one, so
+     * realloc would keep the block anyway), costs nothing. This takes the
+     * allocator out of most LPUSH/LPOP and small HSET/HDEL calls. */
     if (grow > 0) {
-        lp = xrealloc(lp, bytes + (size_t)grow);
+        if (bytes + (size_t)grow > xmem_usable(lp)) lp = xrealloc(lp, bytes + (size_t)grow);
         memmove(lp + off + grow, lp + off, bytes - off);
     } else if (grow < 0) {
         memmove(lp + off, lp + off - grow, bytes - off + (size_t)grow);
-        lp = xrealloc(lp, bytes + (size_t)grow);
+        size_t cap = xmem_usable(lp), now = bytes + (size_t)grow;
+        if (now <= cap - cap / 8) lp = xrealloc(lp, now);
     }
     wr32(lp, (uint32_t)(bytes + (size_t)grow));
     return lp;

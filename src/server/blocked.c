@@ -57,6 +57,7 @@ static const dict_type ready_type = {hash_bytes, ready_key_key};
 
 static int reprocessing;  /* handler re-run for a ready key */
 static int reblocked;     /* ...and it asked to stay blocked */
+static const ready_key *serving; /* the ready key whose waiters are being re-run */
 
 static void blocked_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents);
 
@@ -231,6 +232,7 @@ static void serve_key(ready_key *r) {
     client **cs = xmalloc(sizeof(client *) * n);
     list_node *ln;
     list_for_each(ln, &w->clients) cs[i++] = list_entry(ln, waiter_link, node)->c;
+    serving = r;
     for (i = 0; i < n; i++) {
         client *c = cs[i];
         if (!(c->flags & CLIENT_BLOCKED)) continue; /* served via another key */
@@ -260,6 +262,7 @@ static void serve_key(ready_key *r) {
         }
         if (c->flags & CLIENT_CLOSE_ASAP) continue;
     }
+    serving = NULL;
     xfree(cs);
 }
 
@@ -276,6 +279,12 @@ void handle_clients_blocked_on_keys(void) {
 }
 
 int blocked_is_reprocessing(void) { return reprocessing; }
+
+const char *blocked_ready_key(size_t *len) {
+    if (!reprocessing || !serving) return NULL;
+    *len = serving->klen;
+    return serving->key;
+}
 
 int client_can_block(const client *c) {
     return !(c->flags & (CLIENT_MULTI | CLIENT_DENY_BLOCKING | CLIENT_FAKE)) && !server.in_script;

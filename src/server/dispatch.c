@@ -299,6 +299,9 @@ void process_command(client *c) {
     if (pause_should_wait(c, cmd)) return; /* parked until the pause ends */
     call_command(c, cmd);
     c->lastcmd = cmd;
+    /* As Redis: clients blocked on keys this command made ready are served
+     * before the next command runs (the next one of a pipeline included). */
+    if (server.ready_keys && !list_empty(&server.ready_list)) handle_clients_blocked_on_keys();
 }
 
 extern void slowlog_push_if_needed(client *c, const command *cmd, long long usec);

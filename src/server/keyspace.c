@@ -71,10 +71,13 @@ int arg_long_range_or_reply(client *c, const resp_arg *a, long long min, long lo
     return OK;
 }
 
+/* As Redis's getPositiveLongFromObjectOrReply: without msg, a non-integer
+ * gets the "must be positive" text too. */
 int arg_positive_or_reply(client *c, const resp_arg *a, long long *out, const char *msg) {
+    if (!msg) msg = "ERR value is out of range, must be positive";
     if (arg_ll_or_reply(c, a, out, msg) != OK) return ERR;
     if (*out < 0) {
-        reply_error(c, msg ? msg : "ERR value is out of range, must be positive");
+        reply_error(c, msg);
         return ERR;
     }
     return OK;

@@ -549,6 +549,10 @@ void process_unblocked_clients(void);
 /* Called for a key that was deleted/overwritten (wakes waiters so they can
  * see the type changed, as Redis does for WRONGTYPE). */
 void blocked_key_deleted(db *d, const char *key, size_t len);
+/* While a blocked command is re-run (blocked_is_reprocessing()): the key that
+ * was signalled ready, so the command serves from that key only, as Redis
+ * does; NULL otherwise. */
+const char *blocked_ready_key(size_t *len);
 
 /* ---- multi.c --------------------------------------------------------------- */
 void multi_queue_command(client *c);
