@@ -393,9 +393,11 @@ typedef struct zr_sink {
     zref *v;
     size_t n, cap;
     const resp_arg *dst;
+    long hint; /* the length announced at the start (-1: unknown) */
 } zr_sink;
 
 static void sink_begin(zr_sink *s, long len) {
+    s->hint = len;
     if (s->store) return;
     if (len > 0)
         reply_array(s->c, s->withscores && s->c->resp == 2 ? 2 * len : len);
@@ -415,7 +417,7 @@ static void sink_emit(zr_sink *s, const char *m, size_t len, double score) {
     s->v[s->n++] = (zref){m, len, score};
 }
 
-static void sink_end(zr_sink *s, long count, int rev) {
+static void sink_end(zr_sink *s, long count) {
     client *c = s->c;
     if (!s->store) {
         if (s->defer)
@@ -423,13 +425,17 @@ static void sink_end(zr_sink *s, long count, int rev) {
         return;
     }
     if (count) {
-        if (rev) /* refs came highest first */
-            for (size_t i = 0, j = s->n - 1; i < j; i++, j--) {
-                zref t = s->v[i];
-                s->v[i] = s->v[j];
-                s->v[j] = t;
-            }
-        zset_store_value(c, s->dst, zset_build(s->dst, s->v, s->n));
+        /* Built as Redis does: a listpack unless the announced length is
+         * over the limit, then element by element with ZADD's conversions
+         * (which decides, e.g., whether a -0 score keeps its sign). */
+        zset_limits lim = zset_cmd_limits();
+        kobj *o = zset_new(s->dst->p, s->dst->len,
+                           (long long)s->hint > (long long)lim.entries ? ENC_SKIPLIST : ENC_LISTPACK);
+        for (size_t i = 0; i < s->n; i++) {
+            int out;
+            zset_add(o, s->v[i].score, s->v[i].m, s->v[i].len, 0, &out, NULL, &lim);
+        }
+        zset_store_value(c, s->dst, o);
         reply_int(c, count);
         notify_keyspace_event(NOTIFY_ZSET, "zrangestore", s->dst->p, s->dst->len, c->db->id);
         server.dirty++;
@@ -448,7 +454,7 @@ static void range_by_rank(zr_sink *s, kobj *o, long long start, long long end, i
     if (start < 0) start = 0;
     if (start > end || start >= llen) {
         sink_begin(s, 0);
-        sink_end(s, 0, rev);
+        sink_end(s, 0);
         return;
     }
     if (end >= llen) end = llen - 1;
@@ -466,7 +472,7 @@ static void range_by_rank(zr_sink *s, kobj *o, long long start, long long end, i
             zset_iter_member(&it, &m, &len);
         sink_emit(s, m, len, score);
     }
-    sink_end(s, rangelen, rev);
+    sink_end(s, rangelen);
 }
 
 /* Skips offset elements from the iterator's start (a negative offset skips
@@ -480,7 +486,7 @@ static void range_by_score(zr_sink *s, kobj *o, const zrange_spec *r, long long 
     long n = 0;
     sink_begin(s, -1);
     if (offset > 0 && offset >= (long long)zset_len(o)) {
-        sink_end(s, 0, rev);
+        sink_end(s, 0);
         return;
     }
     zset_iter it;
@@ -496,7 +502,7 @@ static void range_by_score(zr_sink *s, kobj *o, const zrange_spec *r, long long 
         n++;
         zset_iter_next(&it);
     }
-    sink_end(s, n, rev);
+    sink_end(s, n);
 }
 
 static void range_by_lex(zr_sink *s, kobj *o, const zlex_spec *r, long long offset,
@@ -515,7 +521,7 @@ static void range_by_lex(zr_sink *s, kobj *o, const zlex_spec *r, long long offs
         n++;
         zset_iter_next(&it);
     }
-    sink_end(s, n, rev);
+    sink_end(s, n);
 }
 
 typedef struct zr_args {
@@ -588,10 +594,12 @@ static void zrange_generic(client *c, int src, int store, int type, int dir) {
     int rev = a.dir == DIR_REV;
     kobj *o = lookup_read(c, &c->argv[src]);
     if (!o) {
-        if (store)
-            sink_end(&s, 0, rev);
-        else
+        if (store) {
+            sink_begin(&s, -1);
+            sink_end(&s, 0);
+        } else {
             reply_empty_array(c);
+        }
         return;
     }
     if (o->type != OBJ_ZSET) {
@@ -839,10 +847,10 @@ static void zrandmember_count(client *c, long long l, int withscores) {
         zrandmember_repeat(c, o, count, withscores);
         return;
     }
-    if (count >= size) { /* the whole set, in order */
+    if (count >= size) { /* the whole set, highest first (Redis's iteration order) */
         reply_array(c, (long)(withscores && c->resp == 2 ? size * 2 : size));
         zset_iter it;
-        for (zset_iter_at_rank(&it, o, 0, 0); zset_iter_valid(&it); zset_iter_next(&it)) {
+        for (zset_iter_at_rank(&it, o, 0, 1); zset_iter_valid(&it); zset_iter_next(&it)) {
             const char *m;
             size_t len;
             double score;
@@ -975,15 +983,16 @@ void zset_for_each(const kobj *o, long start, int rev, zset_each_fn *fn, void *c
 
 /* ---- key positions ------------------------------------------------------------------------ */
 
-/* Keys counted by argv[numidx], following it; first the destination if any. */
+/* Keys counted by argv[numidx] and following it, then the destination if
+ * any — Redis's genericGetKeys, atoi() and all: no keys when the count is
+ * below 1 or larger than the arguments left. */
 static int numkeys_keys(int argc, const resp_arg *argv, int numidx, int dest, int *keys, int max) {
-    long long n;
+    if (numidx >= argc) return 0;
+    long n = (int)strtol(argv[numidx].p, NULL, 10);
+    if (n < 1 || n > argc - numidx - 1) return 0;
     int k = 0;
-    if (numidx >= argc || !str_to_ll(argv[numidx].p, argv[numidx].len, &n) || n < 0 ||
-        n > argc - numidx - 1)
-        return 0;
+    for (long i = 0; i < n && k < max; i++) keys[k++] = numidx + 1 + (int)i;
     if (dest && k < max) keys[k++] = 1;
-    for (long long i = 0; i < n && k < max; i++) keys[k++] = numidx + 1 + (int)i;
     return k;
 }
 
@@ -1006,10 +1015,13 @@ int getkeys_zset_bzmpop(const command *cmd, int argc, const resp_arg *argv, int 
 
 /* Serialized value (after DUMP's type byte), all integers LEB128:
  *
- *   count | { member length | member bytes | score: 8 bytes, IEEE-754 LE } * count
+ *   enc: 1 byte | count | { member length | member bytes | score: 8 bytes LE } * count
  *
- * in ascending order. RESTORE accepts only exactly this: lengths in bounds,
- * no trailing bytes, no NaN, no repeated member. */
+ * in ascending order; enc is 0 for a listpack, 1 for a skiplist. RESTORE
+ * accepts only exactly this (lengths in bounds, no trailing bytes, no NaN, no
+ * repeated member) and picks the encoding as Redis's RDB loader does: a
+ * listpack stays one unless it has too many entries; a skiplist becomes a
+ * listpack when both limits allow. */
 static void put_varint(sbuf *b, uint64_t v) {
     unsigned char t[10];
     size_t n = 0;
@@ -1036,6 +1048,8 @@ static int get_varint(const unsigned char **p, const unsigned char *end, uint64_
 
 static void zset_serialize(const void *ptr, int enc, sbuf *out) {
     kobj *tmp = kobj_new_ptr(OBJ_ZSET, enc, "", 0, (void *)ptr); /* a view for the iterator */
+    unsigned char e = enc == ENC_LISTPACK ? 0 : 1;
+    sbuf_append(out, &e, 1);
     put_varint(out, zset_len(tmp));
     zset_iter it;
     for (zset_iter_at_rank(&it, tmp, 0, 0); zset_iter_valid(&it); zset_iter_next(&it)) {
@@ -1057,6 +1071,8 @@ static void zset_serialize(const void *ptr, int enc, sbuf *out) {
 static void *zset_deserialize(const char *p, size_t len, int *enc) {
     const unsigned char *u = (const unsigned char *)p, *end = u + len;
     uint64_t count;
+    if (len < 1 || u[0] > 1) return NULL;
+    int was_listpack = *u++ == 0;
     if (get_varint(&u, end, &count) != OK || count == 0 || count > len) return NULL;
     kobj *o = zset_new("", 0, ENC_SKIPLIST); /* the dict finds repeated members */
     zset_sl *z = kobj_ptr(o);
@@ -1079,7 +1095,10 @@ static void *zset_deserialize(const char *p, size_t len, int *enc) {
     }
     if (u != end) goto bad;
     zset_limits lim = zset_cmd_limits();
-    zset_convert(o, zset_build_enc((unsigned long)count, maxlen, totlen, &lim));
+    if (was_listpack)
+        zset_convert(o, count > lim.entries ? ENC_SKIPLIST : ENC_LISTPACK);
+    else
+        zset_convert(o, zset_build_enc((unsigned long)count, maxlen, totlen, &lim));
     *enc = o->enc;
     void *v = kobj_ptr(o);
     xfree(o);

@@ -23,9 +23,11 @@ static inline zset_sl *SL(const kobj *o) { return kobj_ptr(o); }
 #define LPZ_INT_MIN (-999999.0)
 #define LPZ_INT_MAX 9999999.0
 
-/* Integers of at most 7 characters as text, everything else as 8 raw bytes. */
+/* Integers of at most 7 characters as text, everything else as 8 raw bytes.
+ * -0 is stored as 0: Redis's listpack keeps "-0" as the integer 0, so a
+ * listpack-encoded set loses the sign (a skiplist keeps it). */
 static size_t score_enc(double d, char *buf) {
-    if (d >= LPZ_INT_MIN && d <= LPZ_INT_MAX && d == (double)(long long)d && !(d == 0 && signbit(d)))
+    if (d >= LPZ_INT_MIN && d <= LPZ_INT_MAX && d == (double)(long long)d)
         return (size_t)ll_to_str(buf, (long long)d);
     memcpy(buf, &d, 8);
     return 8;
