@@ -87,10 +87,11 @@ static int parse_ext_args(client *c, int first, int is_get, int *flags, int *uni
     return OK;
 }
 
-kobj *set_string_key(client *c, const resp_arg *key, const char *val, size_t vlen, int64_t expire,
-                     int keepttl) {
+/* set_string_key with the key's current entry (old, NULL if absent) and
+ * hash already looked up. */
+static kobj *set_string_key_at(client *c, const resp_arg *key, const char *val, size_t vlen,
+                               int64_t expire, int keepttl, kobj *old, uint64_t h) {
     db *d = c->db;
-    kobj *old = db_find(d, key->p, key->len);
     if (keepttl && old && expire < 0) expire = kobj_expire(old);
     kobj *o;
     if (old && old->type == OBJ_STRING && !(old->flags & KF_META) &&
@@ -108,10 +109,17 @@ kobj *set_string_key(client *c, const resp_arg *key, const char *val, size_t vle
         if (old)
             db_replace(d, old, o);
         else
-            db_add(d, o);
+            db_add_h(d, o, h);
     }
     signal_modified_key(c, d, key->p, key->len);
     return o;
+}
+
+kobj *set_string_key(client *c, const resp_arg *key, const char *val, size_t vlen, int64_t expire,
+                     int keepttl) {
+    uint64_t h;
+    kobj *old = dict_find_h(&c->db->keys, key->p, key->len, &h);
+    return set_string_key_at(c, key, val, vlen, expire, keepttl, old, h);
 }
 
 /* GET's core: replies the value or null. ERR on a wrong type (replied). */
@@ -132,7 +140,9 @@ static void set_generic(client *c, int flags, const resp_arg *key, const resp_ar
     if (expire && expire_arg_or_reply(c, expire, unit, (flags & (SET_EXAT | SET_PXAT)) != 0, &ms) != OK)
         return;
     if ((flags & SET_GET) && get_generic(c) != OK) return;
-    int found = lookup_write(c, key) != NULL;
+    uint64_t h;
+    kobj *old = db_lookup_h(c->db, key->p, key->len, 0, &h); /* expires it if stale */
+    int found = old != NULL;
     if (((flags & SET_NX) && found) || ((flags & SET_XX) && !found)) {
         if (!(flags & SET_GET)) {
             if (abort_reply)
@@ -142,7 +152,7 @@ static void set_generic(client *c, int flags, const resp_arg *key, const resp_ar
         }
         return;
     }
-    set_string_key(c, key, val->p, val->len, ms, (flags & SET_KEEPTTL) != 0);
+    set_string_key_at(c, key, val->p, val->len, ms, (flags & SET_KEEPTTL) != 0, old, h);
     server.dirty++;
     notify_keyspace_event(NOTIFY_STRING, "set", key->p, key->len, c->db->id);
     if (expire) notify_keyspace_event(NOTIFY_GENERIC, "expire", key->p, key->len, c->db->id);

@@ -2,9 +2,7 @@
  * their STORE forms, and ZINTERCARD (Redis 7.0 semantics and error texts).
  *
  * Inputs may be sorted sets or plain sets (every member scoring 1); plain
- * sets are read through the hooks set.c provides (commands.h), referenced
- * weakly here so this file links without them — a set input then replies
- * WRONGTYPE.
+ * sets are read through the hooks set.c provides (commands.h).
  *
  * The arithmetic follows Redis step by step, since the last bits of a sum
  * depend on its order: inputs are ordered by size (a stable sort) for UNION
@@ -18,14 +16,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-#pragma weak set_members_count
-#pragma weak set_has_member
-#pragma weak set_for_each_member
-
-static int have_set_hooks(void) {
-    return set_members_count != NULL && set_has_member != NULL && set_for_each_member != NULL;
-}
 
 enum { OP_UNION, OP_INTER, OP_DIFF };
 enum { AGG_SUM, AGG_MIN, AGG_MAX };
@@ -268,7 +258,7 @@ static int load_inputs(client *c, int numidx, zop_args *a) {
     a->src = xcalloc((size_t)setnum, sizeof(zsrc));
     for (long i = 0; i < setnum; i++) {
         kobj *o = lookup_read(c, &c->argv[numidx + 1 + i]);
-        if (o && o->type != OBJ_ZSET && (o->type != OBJ_SET || !have_set_hooks())) {
+        if (o && o->type != OBJ_ZSET && o->type != OBJ_SET) {
             reply_error(c, ERR_WRONGTYPE);
             return ERR;
         }

@@ -62,7 +62,12 @@ static void expire_entry(db *d, kobj *o) {
 }
 
 kobj *db_lookup(db *d, const char *key, size_t len, int flags) {
-    kobj *o = dict_find(&d->keys, key, len);
+    uint64_t h;
+    return db_lookup_h(d, key, len, flags, &h);
+}
+
+kobj *db_lookup_h(db *d, const char *key, size_t len, int flags, uint64_t *h) {
+    kobj *o = dict_find_h(&d->keys, key, len, h);
     if (!o) return NULL;
     if (kobj_is_expired(o)) {
         if (!kv_no_lazy_delete) expire_entry(d, o);
@@ -75,6 +80,11 @@ kobj *db_lookup(db *d, const char *key, size_t len, int flags) {
 void db_add(db *d, kobj *o) {
     dict_add(&d->keys, o);
     if (o->flags & KF_EXPIRE) dict_add(&d->expires, o);
+}
+
+void db_add_h(db *d, kobj *o, uint64_t h) {
+    dict_add_h(&d->keys, o, h);
+    if (o->flags & KF_EXPIRE) dict_add_h(&d->expires, o, h);
 }
 
 /* Re-points the dicts from old to n (same key) without freeing anything. */
@@ -134,6 +144,16 @@ kobj *db_reserve_string(db *d, kobj *o, size_t vcap) {
     return relayout(d, o, (o->flags & KF_EXPIRE) != 0, vcap);
 }
 
+kobj *db_fit_value(db *d, kobj *o, size_t need) {
+    assert(kobj_is_inline(o));
+    size_t cap = kobj_str_capacity(o);
+    if (cap >= need && !(cap > 64 && need < cap / 2)) return o;
+    /* no slack: the allocator's size classes give room for small growth,
+     * and memory per small collection is what this encoding is for */
+    size_t room = need < o->vlen ? o->vlen : need;
+    return relayout(d, o, (o->flags & KF_EXPIRE) != 0, room);
+}
+
 kobj *db_set_string_value(db *d, kobj *o, const char *val, size_t vlen) {
     assert(o->type == OBJ_STRING);
     size_t cap = kobj_str_capacity(o);
@@ -171,4 +191,15 @@ size_t db_active_expire_step(db *d, size_t samples, size_t *expired) {
         }
     }
     return n;
+}
+
+kobj *db_set_meta(db *d, kobj *o, uint32_t delta_ms) {
+    if (!(o->flags & KF_META)) {
+        kobj *n = kobj_relayout(o, (o->flags & KF_EXPIRE) != 0, 1, o->type == OBJ_STRING ? o->vlen : 0);
+        repoint(d, o, n);
+        xfree(o);
+        o = n;
+    }
+    kobj_meta_of(o)->delta_ms = delta_ms;
+    return o;
 }

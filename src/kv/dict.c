@@ -194,9 +194,15 @@ void dict_reserve(dict *d, size_t n) {
 }
 
 void *dict_find(dict *d, const void *key, size_t len) {
+    uint64_t h;
+    return dict_find_h(d, key, len, &h);
+}
+
+void *dict_find_h(dict *d, const void *key, size_t len, uint64_t *hout) {
+    uint64_t h = d->type->hash(key, len);
+    *hout = h;
     if (dict_size(d) == 0) return NULL;
     step(d);
-    uint64_t h = d->type->hash(key, len);
     for (int i = 0; i < 1 + d->rehashing; i++) {
         long at = table_find(d, &d->t[i], h, key, len);
         if (at >= 0) return slot_ptr(d->t[i].slots[at]);
@@ -204,7 +210,9 @@ void *dict_find(dict *d, const void *key, size_t len) {
     return NULL;
 }
 
-void dict_add(dict *d, void *entry) {
+void dict_add(dict *d, void *entry) { dict_add_h(d, entry, entry_hash(d, entry)); }
+
+void dict_add_h(dict *d, void *entry, uint64_t h) {
     step(d);
     dict_table *t = &d->t[d->rehashing];
     if (!t->slots) start_resize(d, MIN_SIZE);
@@ -219,7 +227,6 @@ void dict_add(dict *d, void *entry) {
             start_resize(d, table_size(&d->t[0]) * 2);
         }
     }
-    uint64_t h = entry_hash(d, entry);
     table_put(&d->t[d->rehashing], make_slot(entry, h), h);
 }
 

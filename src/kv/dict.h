@@ -67,6 +67,10 @@ static inline size_t dict_size(const dict *d) { return d->t[0].used + d->t[1].us
 size_t dict_mem(const dict *d);
 
 void *dict_find(dict *d, const void *key, size_t len);
+/* The same, also giving the key's hash for a following dict_add_h. */
+void *dict_find_h(dict *d, const void *key, size_t len, uint64_t *h);
+/* dict_add with the entry's key hash already known (from dict_find_h). */
+void dict_add_h(dict *d, void *entry, uint64_t h);
 /* Adds an entry whose key is not present (the caller checked with dict_find). */
 void dict_add(dict *d, void *entry);
 /* Removes the entry with this key and returns it (not freed), or NULL. */

@@ -147,9 +147,11 @@ int resp_split_args(char *s, size_t len, resp_arg **argv, int *cap, int *argc) {
     return *argc;
 }
 
-/* Reads a "<c><integer>\r\n" line at buf+r->pos. Returns 1 with *v set, 0 if the
- * line is incomplete, -1 if the integer is malformed. */
-static int read_count_line(resp_req *r, char *buf, size_t len, long long *v, size_t *line_end) {
+/* Reads a "<c><integer>\r\n" line at buf+r->pos the slow, general way
+ * (Redis's rule: the text up to the first '\r' must be a canonical integer).
+ * Returns 1 with *v set, 0 if the line is incomplete, -1 if malformed, -2 if
+ * no '\r' came within RESP_INLINE_MAX bytes. */
+static int read_count_line_slow(resp_req *r, char *buf, size_t len, long long *v, size_t *line_end) {
     char *start = buf + r->pos;
     size_t avail = len - r->pos;
     char *cr = memchr(start, '\r', avail);
@@ -158,6 +160,19 @@ static int read_count_line(resp_req *r, char *buf, size_t len, long long *v, siz
     *line_end = (size_t)(cr - buf) + 2;
     if (!str_to_ll(start + 1, (size_t)(cr - start - 1), v)) return -1;
     return 1;
+}
+
+/* The common case inline: 1-18 digits, no sign, no leading zero, then \r\n. */
+static inline int read_count_line(resp_req *r, char *buf, size_t len, long long *v, size_t *line_end) {
+    const char *p = buf + r->pos + 1, *e = buf + len, *digits = p;
+    long long n = 0;
+    while (p < e && *p >= '0' && *p <= '9' && p - digits < 18) n = n * 10 + (*p++ - '0');
+    if (p + 1 < e && p[0] == '\r' && p[1] == '\n' && p > digits && !(digits[0] == '0' && p - digits > 1)) {
+        *v = n;
+        *line_end = (size_t)(p - buf) + 2;
+        return 1;
+    }
+    return read_count_line_slow(r, buf, len, v, line_end);
 }
 
 static int parse_multibulk(resp_req *r, char *buf, size_t len, size_t *used) {

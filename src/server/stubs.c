@@ -48,10 +48,3 @@ void client_caching_command(client *c) { not_yet(c); }
 void client_getredir_command(client *c) { reply_int(c, -1); }
 void client_trackinginfo_command(client *c) { not_yet(c); }
 
-/* persistence */
-void persist_client_free(client *c) { (void)c; }
-int persist_allows_command(client *c, const command *cmd) { (void)c, (void)cmd; return 1; }
-void persist_before_sleep(void) {}
-void persist_cron(void) {}
-void persist_shutdown(void) {}
-int persist_start(char **err) { (void)err; return OK; }
