@@ -6,8 +6,9 @@
  * servers (and changes them mid-round), so sets are created in and convert
  * between both encodings; OBJECT ENCODING is compared too. Scripts cover
  * every Z* command with their options, exclusive bounds, infinities, LIMIT
- * edge cases, invalid arguments, wrong types, DUMP/RESTORE round trips,
- * COPY/RENAME and DEBUG RELOAD. Left out: replies that are random by design
+ * edge cases, invalid arguments, wrong types, plain sets (intset and
+ * hashtable) as inputs of ZUNION & co, DUMP/RESTORE round trips, COPY/RENAME
+ * and DEBUG RELOAD. Left out: replies that are random by design
  * (ZRANDMEMBER below the set size), and ZSCAN of skiplist sets (hash
  * order). Lex ranges run only on sets whose scores are all 0 (Redis leaves
  * them undefined otherwise).
@@ -161,7 +162,7 @@ static int diff_raw(rconn *l, rconn *r, int argc, const char **argv, const size_
 static const char *zkeys[] = {"z1", "z2", "z3", "d1"};
 static const char *lkeys[] = {"l1", "l2"};
 static const char *members[] = {"a", "b", "c", "d", "e", "f", "g", "h", "aa", "ab", "ba", "",
-                                "0", "1", "-1", "10", "x y", "member_with_a_long_name_1",
+                                "0", "1", "-1", "10", "x y", "007", "12345678901234567890", "member_with_a_long_name_1",
                                 "member_with_a_long_name_2", "\xff\x00z"};
 static const size_t nmembers = sizeof(members) / sizeof(members[0]);
 static const char *scores[] = {"0", "1", "-1", "2", "3", "2.5", "-2.5", "0.1", "1e10", "inf",
@@ -277,7 +278,9 @@ static void gen_setop(trng *r, gen *g, char *nbuf) {
     if (trng_below(r, 30) == 0) n = (int)trng_below(r, 2) - 1;      /* 0 or -1: error */
     snprintf(nbuf, 16, "%d", n);
     add(g, trng_below(r, 40) ? nbuf : "x");
-    for (int i = 0; i < (n > 0 ? n : 1); i++) add(g, trng_below(r, 5) ? PICK(r, zkeys) : ZK(r));
+    static const char *skeys[] = {"st1", "st2"};
+    for (int i = 0; i < (n > 0 ? n : 1); i++)
+        add(g, trng_below(r, 4) ? PICK(r, zkeys) : trng_below(r, 2) ? PICK(r, skeys) : ZK(r));
     if (k != 2 && k != 5 && k != 6) {
         if (trng_below(r, 3) == 0) {
             add(g, "WEIGHTS");
@@ -426,6 +429,10 @@ static void gen_one(trng *r, gen *g, char bufs[][16]) {
             add(g, "0");
             add(g, M(r));
         }
+    } else if (k < 58) { /* plain sets: inputs of ZUNION & co with score 1 */
+        add(g, trng_below(r, 4) ? "SADD" : "SREM");
+        add(g, trng_below(r, 2) ? "st1" : "st2");
+        for (int i = 0; i < 1 + (int)trng_below(r, 4); i++) add(g, M(r));
     } else {
         add(g, "ZMSCORE");
         add(g, ZK(r));
@@ -486,11 +493,13 @@ static void zscan_step(rconn *l, rconn *rd, trng *r) {
 static void set_limits(rconn *l, rconn *rd, trng *r) {
     static const char *entries[] = {"0", "1", "3", "8", "16", "128"};
     static const char *values[] = {"0", "2", "8", "64"};
-    const char *argv[6] = {"CONFIG", "SET", "zset-max-listpack-entries", PICK(r, entries),
-                           "zset-max-listpack-value", PICK(r, values)};
-    size_t lens[6];
-    for (int i = 0; i < 6; i++) lens[i] = strlen(argv[i]);
-    diff_raw(l, rd, 6, argv, lens);
+    static const char *intset[] = {"1", "4", "512"};
+    const char *argv[8] = {"CONFIG", "SET", "zset-max-listpack-entries", PICK(r, entries),
+                           "zset-max-listpack-value", PICK(r, values), "set-max-intset-entries",
+                           PICK(r, intset)};
+    size_t lens[8];
+    for (int i = 0; i < 8; i++) lens[i] = strlen(argv[i]);
+    diff_raw(l, rd, 8, argv, lens);
 }
 
 /* The servers log to a pipe nobody reads during the test; DEBUG RELOAD is
