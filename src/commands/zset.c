@@ -815,7 +815,35 @@ static void zrandmember_repeat(client *c, kobj *o, unsigned long count, int with
 }
 
 /* Positive count below the size: count distinct elements. */
+/* A large skiplist and a small count: distinct random ranks (rejection
+ * sampling through a small open-addressing table), O(count log N). */
+static void zrandmember_sparse(client *c, kobj *o, unsigned long count, int withscores) {
+    unsigned long size = zset_len(o), cap = 16;
+    while (cap < 2 * count) cap <<= 1;
+    unsigned long *seen = xcalloc(cap, sizeof(unsigned long)); /* rank + 1, 0 = empty */
+    reply_array(c, (long)(withscores && c->resp == 2 ? count * 2 : count));
+    for (unsigned long got = 0; got < count;) {
+        unsigned long r = rand_below(size), i = (r * 0x9E3779B97F4A7C15ULL) & (cap - 1);
+        while (seen[i] && seen[i] != r + 1) i = (i + 1) & (cap - 1);
+        if (seen[i]) continue;
+        seen[i] = r + 1;
+        got++;
+        zset_iter it;
+        const char *m;
+        size_t len;
+        double score;
+        zset_iter_at_rank(&it, o, r, 0);
+        zset_iter_get(&it, &m, &len, &score);
+        zset_reply_pair(c, m, len, score, withscores);
+    }
+    xfree(seen);
+}
+
 static void zrandmember_distinct(client *c, kobj *o, unsigned long count, int withscores) {
+    if (o->enc == ENC_SKIPLIST && count * ZRANDMEMBER_SUB_STRATEGY_MUL <= zset_len(o)) {
+        zrandmember_sparse(c, o, count, withscores);
+        return;
+    }
     zpick p;
     pick_all(o, &p);
     /* partial Fisher-Yates: the first count slots become a uniform sample */

@@ -20,31 +20,38 @@ static inline zset_sl *SL(const kobj *o) { return kobj_ptr(o); }
 
 /* ---- listpack scores ------------------------------------------------------------- */
 
-#define LPZ_INT_MIN (-999999.0)
-#define LPZ_INT_MAX 9999999.0
+/* A score is an integer of 1..7 bytes (little-endian two's complement) when
+ * it is integral and fits in 56 bits, else the 8 raw bytes of the double;
+ * the entry's length tells which. Small counters take 1-2 bytes, Unix times
+ * 4-6, geohashes (52-bit) 7. -0 is stored as 0: Redis's listpack keeps "-0"
+ * as the integer 0, so a listpack-encoded set loses the sign (a skiplist
+ * keeps it). */
+#define LPZ_INT_LIMIT 36028797018963968.0 /* 2^55 */
 
-/* Integers of at most 7 characters as text, everything else as 8 raw bytes.
- * -0 is stored as 0: Redis's listpack keeps "-0" as the integer 0, so a
- * listpack-encoded set loses the sign (a skiplist keeps it). */
 static size_t score_enc(double d, char *buf) {
-    if (d >= LPZ_INT_MIN && d <= LPZ_INT_MAX && d == (double)(long long)d)
-        return (size_t)ll_to_str(buf, (long long)d);
+    if (d > -LPZ_INT_LIMIT && d < LPZ_INT_LIMIT && d == (double)(long long)d) {
+        long long v = (long long)d;
+        size_t n = 1;
+        while (n < 7 && (v < -(1LL << (8 * n - 1)) || v >= (1LL << (8 * n - 1)))) n++;
+        for (size_t i = 0; i < n; i++) buf[i] = (char)((unsigned long long)v >> (8 * i));
+        return n;
+    }
     memcpy(buf, &d, 8);
     return 8;
 }
 
 static double score_dec(const unsigned char *sp) {
     size_t len;
-    const char *s = lp_get(sp, &len);
+    const unsigned char *s = (const unsigned char *)lp_get(sp, &len);
     if (len == 8) {
         double d;
         memcpy(&d, s, 8);
         return d;
     }
-    long long v = 0;
-    size_t i = s[0] == '-';
-    for (; i < len; i++) v = v * 10 + (s[i] - '0');
-    return (double)(s[0] == '-' ? -v : v);
+    unsigned long long u = 0;
+    for (size_t i = 0; i < len; i++) u |= (unsigned long long)s[i] << (8 * i);
+    int shift = 64 - 8 * (int)len; /* sign-extend */
+    return (double)((long long)(u << shift) >> shift);
 }
 
 int zset_score_text_listpack(char *buf, size_t size, double d) {
@@ -264,7 +271,8 @@ int zset_add(kobj *o, double score, const char *m, size_t len, int in, int *out,
         if (r != -2) return r;
     }
     zset_sl *z = SL(o);
-    zsl_node *n = dict_find(&z->d, m, len);
+    uint64_t h;
+    zsl_node *n = dict_find_h(&z->d, m, len, &h);
     if (n) {
         double cur = n->score;
         int what = update_existing(in, cur, &score);
@@ -284,7 +292,7 @@ int zset_add(kobj *o, double score, const char *m, size_t len, int in, int *out,
         return 1;
     }
     n = zsl_insert(&z->zsl, score, m, len);
-    dict_add(&z->d, n);
+    dict_add_h(&z->d, n, h);
     if (newscore) *newscore = score;
     *out |= ZADD_OUT_ADDED;
     return 1;

@@ -3,9 +3,9 @@
  *  ENC_LISTPACK  the kobj's pointer is an lpbuf of member,score pairs in
  *                (score, member) order:
  *                  | m0 | s0 | m1 | s1 | ... |
- *                A score is stored as decimal text when it is an integer in
- *                [-999999, 9999999] (1..7 bytes, the common small scores stay
- *                small) and otherwise as the 8 raw bytes of the double; the
+ *                A score is stored as a 1..7-byte integer when it is integral
+ *                and fits in 56 bits (counters, timestamps and geohashes stay
+ *                small), otherwise as the 8 raw bytes of the double; the
  *                length tells which. Nothing but this module writes these
  *                listpacks, and RESTORE never accepts one from a client.
  *  ENC_SKIPLIST  the pointer is a zset_sl: a kv/zskiplist for order and rank
