@@ -144,6 +144,36 @@ typedef struct sort_type_ops {
 void sort_register_type(int type, const sort_type_ops *ops);
 
 /* ---- zset.c (issue 3) ----------------------------------------------------------- */
+command_fn zadd_command, zincrby_command, zrem_command, zcard_command, zcount_command,
+    zlexcount_command, zscore_command, zmscore_command, zrank_command, zrevrank_command,
+    zrange_command, zrangestore_command, zrevrange_command, zrangebyscore_command,
+    zrevrangebyscore_command, zrangebylex_command, zrevrangebylex_command,
+    zremrangebyrank_command, zremrangebyscore_command, zremrangebylex_command, zpopmin_command,
+    zpopmax_command, bzpopmin_command, bzpopmax_command, zmpop_command, bzmpop_command,
+    zrandmember_command, zunion_command, zinter_command, zdiff_command, zunionstore_command,
+    zinterstore_command, zdiffstore_command, zintercard_command, zscan_command;
+/* Key positions: numkeys at argv[1] (ZUNION ZINTER ZDIFF ZINTERCARD ZMPOP), at
+ * argv[2] after a destination at argv[1] (Z*STORE), at argv[2] after the
+ * timeout (BZMPOP). */
+command_getkeys_fn getkeys_zset_numkeys_at1, getkeys_zset_store, getkeys_zset_bzmpop;
+
+/* For SORT (sort.c): the members of a sorted set in rank order (descending
+ * when rev), starting at 0-based rank `start` counted in that direction, until
+ * fn returns non-zero. member/len are valid only during the call; the set
+ * must not be modified from fn. */
+typedef int zset_each_fn(void *ctx, const char *member, size_t len, double score);
+void zset_for_each(const kobj *o, long start, int rev, zset_each_fn *fn, void *ctx);
+/* Number of members of a sorted set. */
+unsigned long zset_length(const kobj *o);
+
+/* Implemented by the set type (set.c) for ZUNION/ZINTER/ZDIFF[STORE] and
+ * ZINTERCARD, which accept sets as inputs with every score 1. set_each_fn
+ * returns non-zero to stop the walk; the member bytes are valid only during
+ * the call (an intset member is passed as its decimal text). */
+typedef int set_each_fn(void *ctx, const char *member, size_t len);
+unsigned long set_members_count(const kobj *set);
+int set_has_member(const kobj *set, const char *member, size_t len);
+void set_for_each_member(const kobj *set, set_each_fn *fn, void *ctx);
 
 /* ---- scripting.c, lock.c (issue 7) ---------------------------------------------- */
 command_fn eval_command, evalsha_command, eval_ro_command, evalsha_ro_command, fcall_command,

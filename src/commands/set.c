@@ -956,3 +956,27 @@ void sscan_command(client *c) {
     sbuf_free(&acc.bytes);
     xfree(acc.lens);
 }
+
+/* ---- hooks for the sorted set family (commands.h) ---------------------------------------- */
+/* ZUNION/ZINTER/ZDIFF[STORE] and ZINTERCARD take sets as inputs (score 1):
+ * they read them through these three functions. */
+
+unsigned long set_members_count(const kobj *set) {
+    sval s = sval_of(set);
+    return (unsigned long)sval_size(&s);
+}
+
+int set_has_member(const kobj *set, const char *member, size_t len) {
+    sval s = sval_of(set);
+    return sval_contains(&s, member, len);
+}
+
+void set_for_each_member(const kobj *set, set_each_fn *fn, void *ctx) {
+    sval s = sval_of(set);
+    siter it;
+    smember m;
+    siter_init(&it, &s);
+    while (siter_next(&it, &m))
+        if (fn(ctx, m.s, m.len)) break;
+    siter_done(&it);
+}
