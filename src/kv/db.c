@@ -75,6 +75,7 @@ kobj *db_lookup(db *d, const char *key, size_t len, int flags) {
 void db_add(db *d, kobj *o) {
     dict_add(&d->keys, o);
     if (o->flags & KF_EXPIRE) dict_add(&d->expires, o);
+    if (kv_hook.on_added) kv_hook.on_added(d, o);
 }
 
 /* Re-points the dicts from old to n (same key) without freeing anything. */

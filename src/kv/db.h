@@ -34,10 +34,12 @@ extern int64_t kv_now_ms;
 extern int kv_no_lazy_delete;
 
 /* Called when lazy or active expiry (or eviction) removes an entry: after it
- * left the dicts, before it is freed. */
+ * left the dicts, before it is freed. on_added: db_add put a key that was
+ * absent into the db (Redis's dbAdd: the "new" keyspace event). */
 typedef struct kv_hooks {
     void (*on_expired)(db *d, kobj *o);
     void (*on_evicted)(db *d, kobj *o);
+    void (*on_added)(db *d, kobj *o);
 } kv_hooks;
 extern kv_hooks kv_hook;
 
@@ -65,7 +67,7 @@ enum { LOOKUP_NONE = 0, LOOKUP_NOTOUCH = 1 };
  * unless LOOKUP_NOTOUCH. */
 kobj *db_lookup(db *d, const char *key, size_t len, int flags);
 
-/* Adds an entry whose key is absent. */
+/* Adds an entry whose key is absent (reported to kv_hook.on_added). */
 void db_add(db *d, kobj *o);
 /* Puts `n` in the place of `old` (same key) and frees old. Expire of `n` is
  * whatever n carries. Returns n. */

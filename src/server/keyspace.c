@@ -3,6 +3,7 @@
  * the side effects of a write (WATCH, tracking, blocked clients, keyspace
  * notifications), and what happens when a key expires or is evicted. */
 #include "server/server.h"
+#include "commands/pubsub.h"
 #include "util/mem.h"
 #include <errno.h>
 #include <limits.h>
@@ -166,6 +167,7 @@ void notify_flags_to_string(int flags, char *out) {
 void notify_keyspace_event(int type, const char *event, const char *key, size_t klen, int dbid) {
     int flags = server.notify_keyspace_events;
     if (!(flags & type)) return;
+    if (pubsub_idle()) return; /* nobody listens: skip building channel names */
     char chan[128];
     if (flags & NOTIFY_KEYSPACE) {
         int n = snprintf(chan, sizeof(chan), "__keyspace@%d__:", dbid);
@@ -199,9 +201,14 @@ static void on_evicted(db *d, kobj *o) {
     notify_keyspace_event(NOTIFY_EVICTED, "evicted", key, o->klen, d->id);
 }
 
+static void on_added(db *d, kobj *o) {
+    notify_keyspace_event(NOTIFY_NEW, "new", kobj_key(o), o->klen, d->id);
+}
+
 void keyspace_init(void) {
     kv_hook.on_expired = on_expired;
     kv_hook.on_evicted = on_evicted;
+    kv_hook.on_added = on_added;
 }
 
 /* ---- whole databases -------------------------------------------------------- */
