@@ -551,7 +551,7 @@ void reply_help(client *c, const char *cmdname, const char *const *lines) {
     reply_status(c, head);
     for (long j = 0; j < n; j++) reply_status(c, lines[j]);
     reply_status(c, "HELP");
-    reply_status(c, "    Print this help.");
+    reply_status(c, "    Prints this help.");
 }
 
 void reply_subcommand_syntax_error(client *c) {
