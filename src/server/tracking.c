@@ -474,18 +474,25 @@ static void bcast_send_prefix(bcast_prefix *p, sbuf *proto, sbuf *adhoc) {
     p->pending = NULL;
 }
 
+/* Sends each prefix's pending keys, prefixes in byte order (as Redis walks
+ * its radix tree), so a client hears of several prefixes in a fixed order. */
 static void bcast_flush(void) {
     if (!bcast_dirty) return;
     bcast_dirty = 0;
-    sbuf proto = SBUF_INIT, adhoc = SBUF_INIT;
+    if (dict_size(prefixes) == 0) return; /* their clients left meanwhile */
+    size_t n = 0;
+    bcast_prefix **dirty = xmalloc(sizeof(*dirty) * dict_size(prefixes)), *p;
     dict_iter it;
     dict_iter_init(&it, prefixes);
-    bcast_prefix *p;
     while ((p = dict_iter_next(&it)))
-        if (p->pending) bcast_send_prefix(p, &proto, &adhoc);
+        if (p->pending) dirty[n++] = p;
     dict_iter_done(&it);
+    qsort(dirty, n, sizeof(*dirty), cmp_prefix);
+    sbuf proto = SBUF_INIT, adhoc = SBUF_INIT;
+    for (size_t i = 0; i < n; i++) bcast_send_prefix(dirty[i], &proto, &adhoc);
     sbuf_free(&proto);
     sbuf_free(&adhoc);
+    xfree(dirty);
 }
 
 /* tracking-table-max-keys: invalidates random keys until under the limit,
