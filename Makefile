@@ -54,7 +54,7 @@ SERVER_BIN := $(B)/larder-server
 TOOL_SRC   := $(wildcard src/tools/*.c)
 TOOL_BINS  := $(patsubst src/tools/%.c,$(B)/%,$(TOOL_SRC))
 MODULE_SRC := $(wildcard modules/*/*.c)
-MODULE_SOS := $(sort $(foreach d,$(dir $(MODULE_SRC)),$(B)/modules/$(notdir $(patsubst %/,%,$(d))).so))
+MODULE_SOS := $(if $(wildcard src/sql/sql.h),$(sort $(foreach d,$(dir $(MODULE_SRC)),$(B)/modules/$(notdir $(patsubst %/,%,$(d))).so)))
 
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(UNIT_SRC))
@@ -95,9 +95,12 @@ $(SERVER_BIN): $(MAIN_OBJ) $(LIB_CORE)
 $(B)/%: $(B)/obj/src/tools/%.o $(LIB_SQL)
 	$(CC) $(LDFLAGS) -o $@ $^ $(TOOL_LIBS)
 
-$(B)/modules/%.so: $(wildcard modules/%/*.c) $(LIB_SQL)
+# A store module is an adapter only: the engine's symbols come from the
+# larder-server executable (linked whole and exported with -rdynamic).
+.SECONDEXPANSION:
+$(B)/modules/%.so: $$(wildcard modules/%/*.c) $$(wildcard src/persist/*.h src/sql/sql.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -fPIC -shared -o $@ $(wildcard modules/$*/*.c) $(LDFLAGS)
+	$(CC) $(CFLAGS) -fPIC -shared -o $@ $(filter %.c,$^) $(LDFLAGS)
 
 $(B)/tests/unit/%: $(B)/obj/tests/unit/%.o $(LIB_CORE)
 	@mkdir -p $(dir $@)
@@ -138,7 +141,7 @@ test-unit: tests-build
 	@B=$(B) sh tests/run-all unit
 
 bench: deps-test all
-	@B=$(B) sh mk/bench.sh
+	@LARDER_BUILD=$(CURDIR)/$(B) /usr/bin/python3 mk/bench.py
 
 compat: deps-test all
 	@B=$(B) sh redis-compat/run-redis-suite --all

@@ -57,7 +57,8 @@ command_fn dbsize_command, flushdb_command, flushall_command, time_command, last
     object_refcount_command, object_help_command, debug_command, function_flush_command,
     function_list_command, function_stats_command, function_help_command,
     slowlog_get_command, slowlog_len_command, slowlog_reset_command, slowlog_help_command,
-    latency_command;
+    latency_latest_command, latency_history_command, latency_reset_command, latency_graph_command,
+    latency_histogram_command, latency_doctor_command, latency_help_command;
 
 /* ---- strings.c ----------------------------------------------------------------- */
 command_fn set_command, setnx_command, setex_command, psetex_command, get_command, getdel_command,
@@ -89,8 +90,16 @@ command_fn publish_command, subscribe_command, unsubscribe_command, psubscribe_c
     spublish_command, pubsub_shardchannels_command, pubsub_shardnumsub_command;
 
 /* ---- hash.c (issue 3) ----------------------------------------------------------- */
+command_fn hset_command, hsetnx_command, hget_command, hmget_command, hmset_command, hdel_command,
+    hexists_command, hlen_command, hstrlen_command, hkeys_command, hvals_command, hgetall_command,
+    hincrby_command, hincrbyfloat_command, hrandfield_command, hscan_command;
 
 /* ---- set.c (issue 3) ------------------------------------------------------------ */
+command_fn sadd_command, srem_command, smembers_command, sismember_command, smismember_command,
+    scard_command, spop_command, srandmember_command, smove_command, sinter_command,
+    sintercard_command, sinterstore_command, sunion_command, sunionstore_command, sdiff_command,
+    sdiffstore_command, sscan_command;
+command_getkeys_fn getkeys_sintercard;
 
 /* ---- list.c, sort.c (issue 3) --------------------------------------------------- */
 
@@ -99,6 +108,8 @@ command_fn publish_command, subscribe_command, unsubscribe_command, psubscribe_c
 /* ---- scripting.c, lock.c (issue 7) ---------------------------------------------- */
 
 /* ---- persistence commands (issue 6) ---------------------------------------------- */
+command_fn sql_query_command, sql_exec_command, wb_flush_command, wb_deadletter_command,
+    cache_get_command, cache_set_command;
 
 /* getkeys functions for commands with keys at computed positions */
 command_getkeys_fn getkeys_sort, getkeys_numkeys_at1, getkeys_numkeys_at2, getkeys_lcs;

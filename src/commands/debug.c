@@ -52,10 +52,31 @@ static void digest_add(unsigned char *acc, const void *p, size_t len) {
     for (int i = 0; i < SHA_DIGEST_LENGTH; i++) acc[i] ^= h[i];
 }
 
-static void digest_of(const kobj *o, unsigned char *out) {
+/* One element of an unordered collection: its digest is XORed in, so the
+ * order of a hash table does not matter (as Redis's DEBUG DIGEST). */
+static void digest_element(void *ctx, const char *a, size_t alen, const char *b, size_t blen) {
+    sbuf t = SBUF_INIT;
+    uint64_t l = alen;
+    sbuf_append(&t, &l, sizeof(l));
+    sbuf_append(&t, a, alen);
+    if (b) sbuf_append(&t, b, blen);
+    digest_add(ctx, t.p, t.len);
+    sbuf_free(&t);
+}
+
+/* DEBUG DIGEST mixes in the key; DIGEST-VALUE does not (a COPY digests alike). */
+static void digest_of(const kobj *o, unsigned char *out, int with_key) {
     sbuf b = SBUF_INIT;
-    sbuf_append(&b, kobj_key(o), o->klen);
-    dump_serialize(o, &b);
+    if (with_key) sbuf_append(&b, kobj_key(o), o->klen);
+    const kobj_type_ops *ops = o->type == OBJ_STRING ? NULL : kobj_type_ops_of(o->type);
+    if (ops && ops->each) {
+        unsigned char elems[SHA_DIGEST_LENGTH] = {0};
+        ops->each(kobj_value(o), o->enc, digest_element, elems);
+        sbuf_append(&b, &o->type, 1);
+        sbuf_append(&b, elems, sizeof(elems));
+    } else {
+        dump_serialize(o, &b);
+    }
     long long exp = kobj_expire(o);
     sbuf_append(&b, &exp, sizeof(exp));
     digest_add(out, b.p, b.len);
@@ -76,7 +97,7 @@ static void debug_digest(client *c) {
         kobj *o;
         while ((o = dict_iter_next(&it))) {
             unsigned char one[20] = {0};
-            digest_of(o, one);
+            digest_of(o, one, 1);
             one[0] ^= (unsigned char)i;
             for (int k = 0; k < 20; k++) acc[k] ^= one[k];
         }
@@ -259,7 +280,7 @@ void debug_command(client *c) {
         for (int j = 2; j < c->argc; j++) {
             unsigned char d[20] = {0};
             kobj *o = db_find(c->db, c->argv[j].p, c->argv[j].len);
-            if (o) digest_of(o, d);
+            if (o) digest_of(o, d, 0);
             reply_hex(c, d);
         }
     } else if (arg_is(sub, "jmap") || arg_is(sub, "change-repl-id") ||

@@ -76,7 +76,8 @@ void keys_command(client *c) {
 int scan_cursor_or_reply(client *c, const resp_arg *a, uint64_t *cursor) {
     char *end;
     errno = 0;
-    if (a->len == 0 || isspace((unsigned char)a->p[0]) || a->p[0] == '-') goto bad;
+    /* strtoull as Redis's strtoul: "-1" is accepted (it wraps to 2^64-1) */
+    if (a->len == 0 || isspace((unsigned char)a->p[0])) goto bad;
     *cursor = strtoull(a->p, &end, 10);
     if (*end != '\0' || errno == ERANGE) goto bad;
     return OK;
@@ -327,7 +328,7 @@ int dump_serialize(const kobj *o, sbuf *b) {
     }
     const kobj_type_ops *ops = kobj_type_ops_of(o->type);
     if (!ops || !ops->serialize) return ERR;
-    ops->serialize(kobj_ptr(o), o->enc, b);
+    ops->serialize(kobj_value(o), o->enc, b);
     return OK;
 }
 
@@ -340,7 +341,7 @@ kobj *dump_deserialize(const char *key, size_t klen, const char *p, size_t len) 
     if (!ops || !ops->deserialize) return NULL;
     int enc = 0;
     void *v = ops->deserialize(p + 1, len - 1, &enc);
-    return v ? kobj_new_ptr(type, enc, key, klen, v) : NULL;
+    return v ? kobj_new_value(type, enc, key, klen, v) : NULL;
 }
 
 void dump_command(client *c) {

@@ -377,15 +377,30 @@ void function_help_command(client *c) {
 
 /* ---- LATENCY (no latency monitor: empty answers) ------------------------------------ */
 
-void latency_command(client *c) {
-    if (c->argc >= 2 && (arg_is(&c->argv[1], "latest") || arg_is(&c->argv[1], "history"))) {
-        reply_empty_array(c);
-    } else if (c->argc >= 2 && arg_is(&c->argv[1], "reset")) {
-        reply_int(c, 0);
-    } else if (c->argc >= 2 && arg_is(&c->argv[1], "doctor")) {
-        const char *msg = "Dave, no latency spike was observed during the lifetime of this instance, nice job! ;)";
-        reply_verbatim(c, msg, strlen(msg), "txt");
-    } else {
-        reply_subcommand_syntax_error(c);
-    }
+void latency_latest_command(client *c) { reply_empty_array(c); }
+void latency_history_command(client *c) { reply_empty_array(c); }
+void latency_reset_command(client *c) { reply_int(c, 0); }
+void latency_graph_command(client *c) {
+    reply_errorf(c, "ERR No samples available for event '%s'", c->argv[2].p);
+}
+void latency_histogram_command(client *c) { reply_map(c, 0); }
+
+void latency_doctor_command(client *c) {
+    const char *msg = "Dave, no latency spike was observed during the lifetime of this instance, nice job! ;)";
+    reply_verbatim(c, msg, strlen(msg), "txt");
+}
+
+void latency_help_command(client *c) {
+    static const char *const help[] = {
+        "DOCTOR", "    Return a human readable latency analysis report.",
+        "GRAPH <event>", "    Return an ASCII latency graph for the <event> class.",
+        "HISTORY <event>", "    Return time-latency samples for the <event> class.",
+        "LATEST", "    Return the latest latency samples for all events.",
+        "RESET [<event> ...]", "    Reset latency data of one or more <event> classes.",
+        "    (default: reset all data for all event classes)",
+        "HISTOGRAM [COMMAND ...]",
+        "    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
+        "    If no commands are specified then all histograms are replied.",
+        NULL};
+    reply_help(c, "latency", help);
 }

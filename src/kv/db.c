@@ -135,6 +135,16 @@ kobj *db_reserve_string(db *d, kobj *o, size_t vcap) {
     return relayout(d, o, (o->flags & KF_EXPIRE) != 0, vcap);
 }
 
+kobj *db_fit_value(db *d, kobj *o, size_t need) {
+    assert(kobj_is_inline(o));
+    size_t cap = kobj_str_capacity(o);
+    if (cap >= need && !(cap > 64 && need < cap / 2)) return o;
+    /* no slack: the allocator's size classes give room for small growth,
+     * and memory per small collection is what this encoding is for */
+    size_t room = need < o->vlen ? o->vlen : need;
+    return relayout(d, o, (o->flags & KF_EXPIRE) != 0, room);
+}
+
 kobj *db_set_string_value(db *d, kobj *o, const char *val, size_t vlen) {
     assert(o->type == OBJ_STRING);
     size_t cap = kobj_str_capacity(o);
@@ -172,4 +182,15 @@ size_t db_active_expire_step(db *d, size_t samples, size_t *expired) {
         }
     }
     return n;
+}
+
+kobj *db_set_meta(db *d, kobj *o, uint32_t delta_ms) {
+    if (!(o->flags & KF_META)) {
+        kobj *n = kobj_relayout(o, (o->flags & KF_EXPIRE) != 0, 1, o->type == OBJ_STRING ? o->vlen : 0);
+        repoint(d, o, n);
+        xfree(o);
+        o = n;
+    }
+    kobj_meta_of(o)->delta_ms = delta_ms;
+    return o;
 }

@@ -80,8 +80,14 @@ kobj *db_unlink(db *d, const char *key, size_t len);
 /* Sets the expire time (absolute unix ms) and returns the entry's new address. */
 kobj *db_set_expire(db *d, kobj *o, int64_t when);
 kobj *db_persist(db *d, kobj *o);
+/* Gives o a metadata block (if it has none) with this load cost; new address. */
+kobj *db_set_meta(db *d, kobj *o, uint32_t delta_ms);
 /* Makes sure a string entry has room for vcap value bytes; returns new address. */
 kobj *db_reserve_string(db *d, kobj *o, size_t vcap);
+/* Inline values (strings, KF_INLINE collections): makes the entry's value
+ * room at least `need` bytes, or shrinks a room far larger than need (the
+ * first vlen bytes move over). Keeps expire and meta. Returns the address. */
+kobj *db_fit_value(db *d, kobj *o, size_t need);
 /* Replaces a string value in place when it fits, else reallocates; keeps
  * expire. Returns the entry's address. */
 kobj *db_set_string_value(db *d, kobj *o, const char *val, size_t vlen);

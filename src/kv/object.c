@@ -61,13 +61,51 @@ kobj *kobj_new_ptr(int type, int enc, const char *key, size_t klen, void *ptr) {
     return o;
 }
 
+kobj *kobj_new_inline(int type, int enc, const char *key, size_t klen, const void *bytes,
+                      size_t len, size_t cap) {
+    if (cap < len) cap = len;
+    kobj *o = alloc_entry(0, klen, cap);
+    o->type = (uint8_t)type;
+    o->enc = (uint8_t)enc;
+    o->flags = KF_INLINE;
+    o->vlen = (uint32_t)len;
+    memcpy(o->data, key, klen);
+    if (len) memcpy(o->data + klen, bytes, len);
+    kobj_init_access(o);
+    return o;
+}
+
+kobj *kobj_new_value(int type, int enc, const char *key, size_t klen, void *ptr) {
+    const kobj_type_ops *ops = kobj_type_ops_of(type);
+    size_t n = ops && ops->inline_size ? ops->inline_size(ptr, enc) : 0;
+    if (!n) return kobj_new_ptr(type, enc, key, klen, ptr);
+    kobj *o = kobj_new_inline(type, enc, key, klen, ptr, n, n);
+    xfree(ptr);
+    return o;
+}
+
+kobj *kobj_with_value(const kobj *o, int enc, const void *ptr_or_bytes, size_t inline_len) {
+    size_t extra = kobj_extra(o), room = inline_len ? inline_len : sizeof(void *);
+    kobj *n = alloc_entry(extra, o->klen, room);
+    memcpy(n, o, sizeof(kobj));
+    n->enc = (uint8_t)enc;
+    n->flags = (uint8_t)((o->flags & ~KF_INLINE) | (inline_len ? KF_INLINE : 0));
+    n->vlen = (uint32_t)inline_len;
+    memcpy(n->data, o->data, extra + o->klen);
+    if (inline_len)
+        memcpy(kobj_val(n), ptr_or_bytes, inline_len);
+    else
+        kobj_set_ptr(n, (void *)ptr_or_bytes);
+    return n;
+}
+
 size_t kobj_str_capacity(const kobj *o) {
     return xmem_usable(o) - sizeof(kobj) - kobj_extra(o) - o->klen;
 }
 
 kobj *kobj_relayout(kobj *o, int with_expire, int with_meta, size_t vcap) {
     size_t vsize = kobj_val_size(o);
-    if (o->type != OBJ_STRING) vcap = sizeof(void *);
+    if (!kobj_is_inline(o)) vcap = sizeof(void *);
     if (vcap < vsize) vcap = vsize;
     size_t extra = (with_expire ? 8 : 0) + (with_meta ? 8 : 0);
     kobj *n = alloc_entry(extra, o->klen, vcap);
@@ -95,7 +133,7 @@ const kobj_type_ops *kobj_type_ops_of(int type) {
 }
 
 kobj *kobj_rekey(kobj *o, const char *key, size_t klen) {
-    size_t extra = kobj_extra(o), vsize = o->type == OBJ_STRING ? kobj_str_capacity(o) : sizeof(void *);
+    size_t extra = kobj_extra(o), vsize = kobj_is_inline(o) ? kobj_str_capacity(o) : sizeof(void *);
     kobj *n = alloc_entry(extra, klen, vsize);
     memcpy(n, o, sizeof(kobj));
     n->klen = (uint32_t)klen;
@@ -108,7 +146,7 @@ kobj *kobj_rekey(kobj *o, const char *key, size_t klen) {
 
 void kobj_free(kobj *o) {
     if (!o) return;
-    if (o->type != OBJ_STRING && type_ops[o->type]) type_ops[o->type]->free_value(kobj_ptr(o), o->enc);
+    if (!kobj_is_inline(o) && type_ops[o->type]) type_ops[o->type]->free_value(kobj_ptr(o), o->enc);
     xfree(o);
 }
 
@@ -117,6 +155,8 @@ kobj *kobj_dup(const kobj *o, const char *key, size_t klen) {
     if (o->type == OBJ_STRING) {
         n = kobj_new_string(key, klen, kobj_val(o), o->vlen, o->vlen);
         n->enc = o->enc;
+    } else if (o->flags & KF_INLINE) {
+        n = kobj_new_inline(o->type, o->enc, key, klen, kobj_val(o), o->vlen, o->vlen);
     } else {
         assert(type_ops[o->type]);
         n = kobj_new_ptr(o->type, o->enc, key, klen, type_ops[o->type]->dup_value(kobj_ptr(o), o->enc));
@@ -132,7 +172,7 @@ kobj *kobj_dup(const kobj *o, const char *key, size_t klen) {
 
 size_t kobj_mem(const kobj *o, size_t samples) {
     size_t n = xmem_usable(o);
-    if (o->type != OBJ_STRING && type_ops[o->type] && type_ops[o->type]->mem_value)
+    if (!kobj_is_inline(o) && type_ops[o->type] && type_ops[o->type]->mem_value)
         n += type_ops[o->type]->mem_value(kobj_ptr(o), o->enc, samples);
     return n;
 }
@@ -152,7 +192,7 @@ const char *kobj_type_name(int type) {
 
 const char *kobj_enc_name(const kobj *o) {
     if (o->type != OBJ_STRING && type_ops[o->type] && type_ops[o->type]->enc_name)
-        return type_ops[o->type]->enc_name(kobj_ptr(o), o->enc);
+        return type_ops[o->type]->enc_name(kobj_value(o), o->enc);
     switch (o->enc) {
     case ENC_RAW: return "raw";
     case ENC_INT: return "int";

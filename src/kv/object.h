@@ -21,7 +21,12 @@
  *     layer, which re-points the hash tables. Never keep a kobj* across a call
  *     that may reallocate it.
  *  3. String values are not NUL-terminated (the byte after may be anything).
- *  4. The pointer of a non-string value is stored unaligned; use kobj_ptr(). */
+ *  4. The pointer of a non-string value is stored unaligned; use kobj_ptr().
+ *  5. KF_INLINE: a collection type may keep a small encoding's bytes inside
+ *     the entry, exactly as strings do (vlen bytes, room = kobj_str_capacity).
+ *     The bytes must be self-delimiting (the type ops get only a pointer:
+ *     kobj_value()). Growing them moves the entry (invariant 2: db_fit_value).
+ *     Small hashes do this: one allocation per small hash instead of two. */
 #ifndef LARDER_KV_OBJECT_H
 #define LARDER_KV_OBJECT_H
 #include <stddef.h>
@@ -49,7 +54,8 @@ enum {
     KF_META = 1 << 1,    /* an 8-byte metadata block is stored (persistence layer) */
     KF_DIRTY = 1 << 2,   /* write-behind: not yet in the store; never evicted */
     KF_LOADING = 1 << 3, /* read-through: a load is in flight */
-    KF_NEGATIVE = 1 << 4 /* read-through: a cached "no such row" */
+    KF_NEGATIVE = 1 << 4, /* read-through: a cached "no such row" */
+    KF_INLINE = 1 << 5    /* a collection's value bytes are inside the entry (invariant 5) */
 };
 
 typedef struct kobj {
@@ -90,9 +96,17 @@ static inline void *kobj_ptr(const kobj *o) {
     return p;
 }
 static inline void kobj_set_ptr(kobj *o, void *p) { memcpy(kobj_val(o), &p, sizeof(p)); }
+/* Are the value's bytes inside the entry (strings, KF_INLINE collections)? */
+static inline int kobj_is_inline(const kobj *o) {
+    return o->type == OBJ_STRING || (o->flags & KF_INLINE);
+}
 /* Bytes the value occupies inside the entry. */
 static inline size_t kobj_val_size(const kobj *o) {
-    return o->type == OBJ_STRING ? o->vlen : sizeof(void *);
+    return kobj_is_inline(o) ? o->vlen : sizeof(void *);
+}
+/* A collection's value as its type ops take it: the inline bytes or the pointer. */
+static inline void *kobj_value(const kobj *o) {
+    return (o->flags & KF_INLINE) ? (void *)kobj_val(o) : kobj_ptr(o);
 }
 
 /* Allocates an entry. For strings, val/vlen are copied (cap: bytes of room to
@@ -102,6 +116,16 @@ kobj *kobj_new_string(const char *key, size_t klen, const char *val, size_t vlen
 kobj *kobj_new_string_ex(const char *key, size_t klen, const char *val, size_t vlen, size_t cap,
                          int64_t expire);
 kobj *kobj_new_ptr(int type, int enc, const char *key, size_t klen, void *ptr);
+/* A collection entry whose value bytes (len, room for cap) live inline. */
+kobj *kobj_new_inline(int type, int enc, const char *key, size_t klen, const void *bytes,
+                      size_t len, size_t cap);
+/* A collection entry for a value a type op returned (deserialize): stored
+ * inline when the type's inline_size says so (ptr is then freed), else as ptr. */
+kobj *kobj_new_value(int type, int enc, const char *key, size_t klen, void *ptr);
+/* A copy of o's shell (key, expire, meta, LRU, flags) holding another value:
+ * ptr (inline_len 0) or inline bytes. o's value is not touched; replace o
+ * with db_replace (which frees o's value: detach it first if still used). */
+kobj *kobj_with_value(const kobj *o, int enc, const void *ptr_or_bytes, size_t inline_len);
 /* A copy of o with a different layout: expire present or not, meta present or
  * not, and room for a value of vcap bytes (strings). The value (bytes or
  * pointer) moves over: release the old shell with xfree(o), not kobj_free. */
@@ -131,6 +155,15 @@ typedef struct kobj_type_ops {
      * bytes are malformed — never trust them, they come from clients). */
     void (*serialize)(const void *ptr, int enc, struct sbuf *out);
     void *(*deserialize)(const char *p, size_t len, int *enc);
+    /* Optional. Encodings kept inline (KF_INLINE): the byte size of such a
+     * value (it is self-delimiting); 0 for encodings held by pointer. */
+    size_t (*inline_size)(const void *ptr, int enc);
+    /* Optional, for unordered types (DEBUG DIGEST must not depend on the
+     * order of a hash table): calls fn once per element (a hash: field and
+     * value; a set: the member and b == NULL). */
+    void (*each)(const void *ptr, int enc,
+                 void (*fn)(void *ctx, const char *a, size_t alen, const char *b, size_t blen),
+                 void *ctx);
 } kobj_type_ops;
 const kobj_type_ops *kobj_type_ops_of(int type);
 /* The same entry under another key (RENAME/MOVE): the value moves over, o's

@@ -51,8 +51,8 @@ static command command_subs[] = {
     {.name = "info", .proc = command_info_command, .arity = -2, .flags = "loading stale", .acl = "@connection", DOC(NULL, "2.8.13", "Returns information about one, multiple or all commands.", "O(N) where N is the number of commands to look up"), .syntax = "[command-name [command-name ...]]"},
     {.name = "docs", .proc = command_docs_command, .arity = -2, .flags = "loading stale", .acl = "@connection", DOC(NULL, "7.0.0", "Returns documentary information about one, multiple or all commands.", "O(N) where N is the number of commands to look up"), .syntax = "[command-name [command-name ...]]"},
     {.name = "list", .proc = command_list_command, .arity = -2, .flags = "loading stale", .acl = "@connection", DOC(NULL, "7.0.0", "Returns a list of command names.", "O(N) where N is the total number of Redis commands"), .syntax = "[FILTERBY MODULE module-name | ACLCAT category | PATTERN pattern]"},
-    {.name = "getkeys", .proc = command_getkeys_command, .arity = -3, .flags = "loading stale", .acl = "@connection", DOC(NULL, "2.8.13", "Extracts the key names from an arbitrary command.", "O(N) where N is the number of arguments to the command"), .syntax = "command [arg [arg ...]]"},
-    {.name = "getkeysandflags", .proc = command_getkeysandflags_command, .arity = -3, .flags = "loading stale", .acl = "@connection", DOC(NULL, "7.0.0", "Extracts the key names and access flags for an arbitrary command.", "O(N) where N is the number of arguments to the command"), .syntax = "command [arg [arg ...]]"},
+    {.name = "getkeys", .proc = command_getkeys_command, .arity = -4, .flags = "loading stale", .acl = "@connection", DOC(NULL, "2.8.13", "Extracts the key names from an arbitrary command.", "O(N) where N is the number of arguments to the command"), .syntax = "command [arg [arg ...]]"},
+    {.name = "getkeysandflags", .proc = command_getkeysandflags_command, .arity = -4, .flags = "loading stale", .acl = "@connection", DOC(NULL, "7.0.0", "Extracts the key names and access flags for an arbitrary command.", "O(N) where N is the number of arguments to the command"), .syntax = "command [arg [arg ...]]"},
     {.name = "help", .proc = command_help_command, .arity = 2, .flags = "loading stale", .acl = "@connection", DOC(NULL, "5.0.0", "Returns helpful text about the different subcommands.", "O(1)"), .syntax = ""},
     END};
 
@@ -85,6 +85,16 @@ static command slowlog_subs[] = {
     {.name = "len", .proc = slowlog_len_command, .arity = 2, .flags = "admin loading stale", DOC(NULL, "2.2.12", "Returns the number of entries in the slow log.", "O(1)"), .syntax = ""},
     {.name = "reset", .proc = slowlog_reset_command, .arity = 2, .flags = "admin loading stale", DOC(NULL, "2.2.12", "Clears all entries from the slow log.", "O(N) where N is the number of entries in the slowlog"), .syntax = ""},
     {.name = "help", .proc = slowlog_help_command, .arity = 2, .flags = "loading stale", DOC(NULL, "6.2.0", "Show helpful text about the different subcommands", "O(1)"), .syntax = ""},
+    END};
+
+static command latency_subs[] = {
+    {.name = "doctor", .proc = latency_doctor_command, .arity = 2, .flags = "admin noscript loading stale", DOC(NULL, "2.8.13", "Returns a human-readable latency analysis report.", "O(1)"), .syntax = ""},
+    {.name = "graph", .proc = latency_graph_command, .arity = 3, .flags = "admin noscript loading stale", DOC(NULL, "2.8.13", "Returns a latency graph for an event.", "O(1)"), .syntax = "event"},
+    {.name = "histogram", .proc = latency_histogram_command, .arity = -2, .flags = "admin noscript loading stale", DOC(NULL, "7.0.0", "Returns the cumulative distribution of latencies of a subset or all commands.", "O(N) where N is the number of commands with latency information being retrieved."), .syntax = "[command [command ...]]"},
+    {.name = "history", .proc = latency_history_command, .arity = 3, .flags = "admin noscript loading stale", DOC(NULL, "2.8.13", "Returns timestamp-latency samples for an event.", "O(1)"), .syntax = "event"},
+    {.name = "latest", .proc = latency_latest_command, .arity = 2, .flags = "admin noscript loading stale", DOC(NULL, "2.8.13", "Returns the latest latency samples for all events.", "O(1)"), .syntax = ""},
+    {.name = "reset", .proc = latency_reset_command, .arity = -2, .flags = "admin noscript loading stale", DOC(NULL, "2.8.13", "Resets the latency data for one or more events.", "O(1)"), .syntax = "[event [event ...]]"},
+    {.name = "help", .proc = latency_help_command, .arity = 2, .flags = "loading stale", DOC(NULL, "2.8.13", "Returns helpful text about the different subcommands.", "O(1)"), .syntax = ""},
     END};
 
 static command pubsub_subs[] = {
@@ -127,7 +137,7 @@ command command_table[] = {
     {.name = "object", .proc = client_command, .arity = -2, .flags = "", .subcommands = object_subs, DOC("generic", "2.2.3", "A container for object introspection commands.", "Depends on subcommand."), .syntax = ""},
     {.name = "slowlog", .proc = client_command, .arity = -2, .flags = "", .subcommands = slowlog_subs, DOC("server", "2.2.12", "A container for slow log commands.", "Depends on subcommand."), .syntax = ""},
     {.name = "function", .proc = client_command, .arity = -2, .flags = "", .subcommands = function_subs, DOC("scripting", "7.0.0", "A container for function commands.", "Depends on subcommand."), .syntax = ""},
-    {.name = "latency", .proc = latency_command, .arity = -2, .flags = "admin noscript loading stale", DOC("server", "2.8.13", "A container for latency diagnostics commands.", "Depends on subcommand."), .syntax = ""},
+    {.name = "latency", .proc = client_command, .arity = -2, .flags = "", .subcommands = latency_subs, DOC("server", "2.8.13", "A container for latency diagnostics commands.", "Depends on subcommand."), .syntax = ""},
     {.name = "debug", .proc = debug_command, .arity = -2, .flags = "admin noscript loading stale", DOC("server", "1.0.0", "A container for debugging commands.", "Depends on subcommand."), .syntax = "subcommand [arg [arg ...]]"},
 
     /* strings */
@@ -207,8 +217,41 @@ command command_table[] = {
     {.name = "pubsub", .proc = client_command, .arity = -2, .flags = "", .subcommands = pubsub_subs, DOC("pubsub", "2.8.0", "A container for Pub/Sub commands.", "Depends on subcommand."), .syntax = ""},
 
     /* ---- hashes (issue 3) ---- */
+    {.name = "hdel", .proc = hdel_command, .arity = -3, .flags = "write fast", K1, .acl = "@hash", DOC("hash", "2.0.0", "Delete one or more hash fields", "O(N) where N is the number of fields to be removed."), .syntax = "key field [field ...]"},
+    {.name = "hexists", .proc = hexists_command, .arity = 3, .flags = "readonly fast", K1, .acl = "@hash", DOC("hash", "2.0.0", "Determine if a hash field exists", "O(1)"), .syntax = "key field"},
+    {.name = "hget", .proc = hget_command, .arity = 3, .flags = "readonly fast", K1, .acl = "@hash", DOC("hash", "2.0.0", "Get the value of a hash field", "O(1)"), .syntax = "key field"},
+    {.name = "hgetall", .proc = hgetall_command, .arity = 2, .flags = "readonly", K1, .acl = "@hash", DOC("hash", "2.0.0", "Get all the fields and values in a hash", "O(N) where N is the size of the hash."), .syntax = "key"},
+    {.name = "hincrby", .proc = hincrby_command, .arity = 4, .flags = "write denyoom fast", K1, .acl = "@hash", DOC("hash", "2.0.0", "Increment the integer value of a hash field by the given number", "O(1)"), .syntax = "key field increment"},
+    {.name = "hincrbyfloat", .proc = hincrbyfloat_command, .arity = 4, .flags = "write denyoom fast", K1, .acl = "@hash", DOC("hash", "2.6.0", "Increment the float value of a hash field by the given amount", "O(1)"), .syntax = "key field increment"},
+    {.name = "hkeys", .proc = hkeys_command, .arity = 2, .flags = "readonly", K1, .acl = "@hash", DOC("hash", "2.0.0", "Get all the fields in a hash", "O(N) where N is the size of the hash."), .syntax = "key"},
+    {.name = "hlen", .proc = hlen_command, .arity = 2, .flags = "readonly fast", K1, .acl = "@hash", DOC("hash", "2.0.0", "Get the number of fields in a hash", "O(1)"), .syntax = "key"},
+    {.name = "hmget", .proc = hmget_command, .arity = -3, .flags = "readonly fast", K1, .acl = "@hash", DOC("hash", "2.0.0", "Get the values of all the given hash fields", "O(N) where N is the number of fields being requested."), .syntax = "key field [field ...]"},
+    {.name = "hmset", .proc = hmset_command, .arity = -4, .flags = "write denyoom fast", K1, .acl = "@hash", DOC("hash", "2.0.0", "Set multiple hash fields to multiple values", "O(N) where N is the number of fields being set."), .syntax = "key field value [field value ...]"},
+    {.name = "hrandfield", .proc = hrandfield_command, .arity = -2, .flags = "readonly", K1, .acl = "@hash", DOC("hash", "6.2.0", "Get one or multiple random fields from a hash", "O(N) where N is the number of fields returned"), .syntax = "key [count [WITHVALUES]]"},
+    {.name = "hscan", .proc = hscan_command, .arity = -3, .flags = "readonly", K1, .acl = "@hash", DOC("hash", "2.8.0", "Incrementally iterate hash fields and associated values", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.."), .syntax = "key cursor [MATCH pattern] [COUNT count]"},
+    {.name = "hset", .proc = hset_command, .arity = -4, .flags = "write denyoom fast", K1, .acl = "@hash", DOC("hash", "2.0.0", "Set the string value of a hash field", "O(1) for each field/value pair added, so O(N) to add N field/value pairs when the command is called with multiple field/value pairs."), .syntax = "key field value [field value ...]"},
+    {.name = "hsetnx", .proc = hsetnx_command, .arity = 4, .flags = "write denyoom fast", K1, .acl = "@hash", DOC("hash", "2.0.0", "Set the value of a hash field, only if the field does not exist", "O(1)"), .syntax = "key field value"},
+    {.name = "hstrlen", .proc = hstrlen_command, .arity = 3, .flags = "readonly fast", K1, .acl = "@hash", DOC("hash", "3.2.0", "Get the length of the value of a hash field", "O(1)"), .syntax = "key field"},
+    {.name = "hvals", .proc = hvals_command, .arity = 2, .flags = "readonly", K1, .acl = "@hash", DOC("hash", "2.0.0", "Get all the values in a hash", "O(N) where N is the size of the hash."), .syntax = "key"},
 
     /* ---- sets (issue 3) ---- */
+    {.name = "sadd", .proc = sadd_command, .arity = -3, .flags = "write denyoom fast", K1, .acl = "@set", DOC("set", "1.0.0", "Add one or more members to a set", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments."), .syntax = "key member [member ...]"},
+    {.name = "scard", .proc = scard_command, .arity = 2, .flags = "readonly fast", K1, .acl = "@set", DOC("set", "1.0.0", "Get the number of members in a set", "O(1)"), .syntax = "key"},
+    {.name = "sdiff", .proc = sdiff_command, .arity = -2, .flags = "readonly", KEYS(1, -1, 1), .acl = "@set", DOC("set", "1.0.0", "Subtract multiple sets", "O(N) where N is the total number of elements in all given sets."), .syntax = "key [key ...]"},
+    {.name = "sdiffstore", .proc = sdiffstore_command, .arity = -3, .flags = "write denyoom", KEYS(1, -1, 1), .acl = "@set", DOC("set", "1.0.0", "Subtract multiple sets and store the resulting set in a key", "O(N) where N is the total number of elements in all given sets."), .syntax = "destination key [key ...]"},
+    {.name = "sinter", .proc = sinter_command, .arity = -2, .flags = "readonly", KEYS(1, -1, 1), .acl = "@set", DOC("set", "1.0.0", "Intersect multiple sets", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets."), .syntax = "key [key ...]"},
+    {.name = "sintercard", .proc = sintercard_command, .arity = -3, .flags = "readonly", KEYS(2, 2, 1), .getkeys = getkeys_sintercard, .acl = "@set", DOC("set", "7.0.0", "Intersect multiple sets and return the cardinality of the result", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets."), .syntax = "numkeys key [key ...] [LIMIT limit]"},
+    {.name = "sinterstore", .proc = sinterstore_command, .arity = -3, .flags = "write denyoom", KEYS(1, -1, 1), .acl = "@set", DOC("set", "1.0.0", "Intersect multiple sets and store the resulting set in a key", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets."), .syntax = "destination key [key ...]"},
+    {.name = "sismember", .proc = sismember_command, .arity = 3, .flags = "readonly fast", K1, .acl = "@set", DOC("set", "1.0.0", "Determine if a given value is a member of a set", "O(1)"), .syntax = "key member"},
+    {.name = "smembers", .proc = smembers_command, .arity = 2, .flags = "readonly", K1, .acl = "@set", DOC("set", "1.0.0", "Get all the members in a set", "O(N) where N is the set cardinality."), .syntax = "key"},
+    {.name = "smismember", .proc = smismember_command, .arity = -3, .flags = "readonly fast", K1, .acl = "@set", DOC("set", "6.2.0", "Returns the membership associated with the given elements for a set", "O(N) where N is the number of elements being checked for membership"), .syntax = "key member [member ...]"},
+    {.name = "smove", .proc = smove_command, .arity = 4, .flags = "write fast", KEYS(1, 2, 1), .acl = "@set", DOC("set", "1.0.0", "Move a member from one set to another", "O(1)"), .syntax = "source destination member"},
+    {.name = "spop", .proc = spop_command, .arity = -2, .flags = "write fast", K1, .acl = "@set", DOC("set", "1.0.0", "Remove and return one or multiple random members from a set", "Without the count argument O(1), otherwise O(N) where N is the value of the passed count."), .syntax = "key [count]"},
+    {.name = "srandmember", .proc = srandmember_command, .arity = -2, .flags = "readonly", K1, .acl = "@set", DOC("set", "1.0.0", "Get one or multiple random members from a set", "Without the count argument O(1), otherwise O(N) where N is the absolute value of the passed count."), .syntax = "key [count]"},
+    {.name = "srem", .proc = srem_command, .arity = -3, .flags = "write fast", K1, .acl = "@set", DOC("set", "1.0.0", "Remove one or more members from a set", "O(N) where N is the number of members to be removed."), .syntax = "key member [member ...]"},
+    {.name = "sscan", .proc = sscan_command, .arity = -3, .flags = "readonly", K1, .acl = "@set", DOC("set", "2.8.0", "Incrementally iterate Set elements", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.."), .syntax = "key cursor [MATCH pattern] [COUNT count]"},
+    {.name = "sunion", .proc = sunion_command, .arity = -2, .flags = "readonly", KEYS(1, -1, 1), .acl = "@set", DOC("set", "1.0.0", "Add multiple sets", "O(N) where N is the total number of elements in all given sets."), .syntax = "key [key ...]"},
+    {.name = "sunionstore", .proc = sunionstore_command, .arity = -3, .flags = "write denyoom", KEYS(1, -1, 1), .acl = "@set", DOC("set", "1.0.0", "Add multiple sets and store the resulting set in a key", "O(N) where N is the total number of elements in all given sets."), .syntax = "destination key [key ...]"},
 
     /* ---- lists and SORT (issue 3) ---- */
 
@@ -217,5 +260,11 @@ command command_table[] = {
     /* ---- scripting and locks (issue 7) ---- */
 
     /* ---- persistence, SQL, cache helpers (issue 6) ---- */
+    {.name = "sql.query", .proc = sql_query_command, .arity = -2, .flags = "readonly noscript store", DOC("larder", "0.1.0", "Runs a read-only SQL statement on the store; rows as arrays (RESP3: maps).", "Depends on the statement"), .syntax = "sql [arg [arg ...]]"},
+    {.name = "sql.exec", .proc = sql_exec_command, .arity = -2, .flags = "write noscript store", DOC("larder", "0.1.0", "Runs an SQL statement on the store and invalidates the cached keys of the rows it changes.", "Depends on the statement"), .syntax = "sql [arg [arg ...]]"},
+    {.name = "wb.flush", .proc = wb_flush_command, .arity = 1, .flags = "admin noscript store", DOC("larder", "0.1.0", "Writes every pending write-behind key to the store and replies when done.", "O(N) where N is the number of pending keys"), .syntax = ""},
+    {.name = "wb.deadletter", .proc = wb_deadletter_command, .arity = -2, .flags = "admin noscript store", DOC("larder", "0.1.0", "Lists, retries or drops rows the store refused for good.", "O(N)"), .syntax = "(LIST [count] | RETRY id | DROP id)"},
+    {.name = "cache.get", .proc = cache_get_command, .arity = -2, .flags = "write fast", K1, .acl = "@string", DOC("larder", "0.1.0", "Gets a value, its remaining TTL and, to one caller at a time, a refresh lease (on a miss or an XFetch early refresh).", "O(1)"), .syntax = "key [BETA beta]"},
+    {.name = "cache.set", .proc = cache_set_command, .arity = -5, .flags = "write denyoom", K1, .acl = "@string", DOC("larder", "0.1.0", "Sets a value with a TTL and its recompute cost; with TOKEN only while that lease is current.", "O(1)"), .syntax = "key value PX milliseconds [DELTA milliseconds] [TOKEN token]"},
 
     END};

@@ -47,6 +47,7 @@ struct config_row {
 static const enum_name loglevel_enum[] = {{"debug", LL_DEBUG}, {"verbose", LL_VERBOSE}, {"notice", LL_NOTICE}, {"warning", LL_WARNING}, {"nothing", LL_NOTHING}, {NULL, 0}};
 static const enum_name policy_enum[] = {{"volatile-lru", MAXMEMORY_VOLATILE_LRU}, {"volatile-lfu", MAXMEMORY_VOLATILE_LFU}, {"volatile-random", MAXMEMORY_VOLATILE_RANDOM}, {"volatile-ttl", MAXMEMORY_VOLATILE_TTL}, {"allkeys-lru", MAXMEMORY_ALLKEYS_LRU}, {"allkeys-lfu", MAXMEMORY_ALLKEYS_LFU}, {"allkeys-random", MAXMEMORY_ALLKEYS_RANDOM}, {"noeviction", MAXMEMORY_NOEVICTION}, {NULL, 0}};
 static const enum_name tls_auth_enum[] = {{"no", 0}, {"yes", 1}, {"optional", 2}, {NULL, 0}};
+static const enum_name oom_enum[] = {{"no", 0}, {"yes", 1}, {"relative", 1}, {"absolute", 2}, {NULL, 0}};
 static const enum_name yesno_enum[] = {{"no", 0}, {"yes", 1}, {NULL, 0}};
 
 /* Values of directives accepted for compatibility but without effect here. */
@@ -199,6 +200,21 @@ static void get_dir(sbuf *out) {
     if (getcwd(buf, sizeof(buf))) sbuf_puts(out, buf);
 }
 
+/* ---- persistence directives (src/persist) ------------------------------------------ */
+#include "persist/persist.h"
+extern int persist_config_loadmodule(const char *val, char **err);
+extern void persist_config_get_loadmodule(sbuf *out);
+extern int persist_config_set_maps(const char *val, char **err);
+extern void persist_config_get_maps(sbuf *out);
+extern void persist_config_fsync_changed(void);
+static const enum_name fsync_enum[] = {{"no", JFSYNC_NO}, {"everysec", JFSYNC_EVERYSEC}, {"always", JFSYNC_ALWAYS}, {NULL, 0}};
+static const enum_name ondelete_enum[] = {{"row", ON_DELETE_ROW}, {"cache", ON_DELETE_CACHE}, {NULL, 0}};
+static int apply_fsync(char **err) {
+    (void)err;
+    persist_config_fsync_changed();
+    return OK;
+}
+
 /* ---- apply hooks -------------------------------------------------------------------- */
 
 static int apply_policy(char **err) {
@@ -305,7 +321,8 @@ static config_row rows[] = {
     I("slowlog-max-len", &server.slowlog_max_len, "128", 0, LONG_MAX),
     I("tracking-table-max-keys", &server.tracking_table_max_keys, "1000000", 0, INT_MAX),
     I("busy-reply-threshold", &server.busy_reply_threshold, "5000", 0, LLONG_MAX),
-    I("hash-max-listpack-entries", &server.hash_max_listpack_entries, "128", 0, LLONG_MAX),
+    /* 512: Redis 7.0's built-in default (its sample redis.conf says 128) */
+    I("hash-max-listpack-entries", &server.hash_max_listpack_entries, "512", 0, LLONG_MAX),
     I("hash-max-listpack-value", &server.hash_max_listpack_value, "64", 0, LLONG_MAX),
     I("set-max-intset-entries", &server.set_max_intset_entries, "512", 0, LLONG_MAX),
     I("zset-max-listpack-entries", &server.zset_max_listpack_entries, "128", 0, LLONG_MAX),
@@ -325,15 +342,24 @@ static config_row rows[] = {
     B("set-proc-title", &server.set_proc_title, "yes"),
     B("crash-log-enabled", &server.crash_log_enabled, "yes"),
     E("enable-debug-command", &server.enable_debug_cmd, "yes", yesno_enum),
-    I("latency-tracking", &server.latency_tracking, "0", 0, 1),
+    E("latency-tracking", &compat_ints[20], "no", yesno_enum),
     X("save", "", set_save, get_save),
+    X("loadmodule", NULL, persist_config_loadmodule, persist_config_get_loadmodule),
+    S("store-path", &pcfg.store_path, NULL),
+    S("journal-path", &pcfg.journal_path, "larder.journal"),
+    E("journal-fsync", &pcfg.journal_fsync, "everysec", fsync_enum),
+    I("write-behind-batch", &pcfg.wb_batch, "1000", 1, 1000000),
+    I("write-behind-delay-ms", &pcfg.wb_delay_ms, "100", 0, 3600000),
+    I("write-behind-max-pending", &pcfg.wb_max_pending, "1000000", 1, LLONG_MAX),
+    I("negative-ttl", &pcfg.negative_ttl, "60", 0, LLONG_MAX),
+    E("on-delete", &pcfg.on_delete, "row", ondelete_enum),
+    X("map", NULL, persist_config_set_maps, persist_config_get_maps),
     /* accepted for compatibility with redis.conf files and test harnesses; no effect */
     E("appendonly", &compat_ints[0], "no", yesno_enum),
     B("always-show-logo", &compat_ints[1], "no"),
     I("io-threads", &compat_ints[2], "1", 1, 128),
     B("io-threads-do-reads", &compat_ints[3], "no"),
     B("activerehashing", &compat_ints[4], "yes"),
-    B("lazyfree-lazy-user-flush", &compat_ints[5], "no"),
     I("latency-monitor-threshold", &compat_lls[0], "0", 0, LLONG_MAX),
     B("activedefrag", &compat_ints[6], "no"),
     B("stop-writes-on-bgsave-error", &compat_ints[7], "yes"),
@@ -344,7 +370,7 @@ static config_row rows[] = {
     S("appenddirname", &compat_strs[2], "appendonlydir"),
     S("appendfsync", &compat_strs[3], "everysec"),
     B("jemalloc-bg-thread", &compat_ints[10], "yes"),
-    I("oom-score-adj", &compat_ints[11], "0", 0, 2),
+    E("oom-score-adj", &compat_ints[11], "no", oom_enum),
     S("oom-score-adj-values", &compat_strs[4], "0 200 800"),
     M("maxmemory-clients", &compat_lls[1], "0", 0, LLONG_MAX),
     I("stream-node-max-entries", &compat_lls[2], "100", 0, LLONG_MAX),
@@ -482,6 +508,10 @@ static void attach_hooks(void) {
             r->apply = apply_listen;
         if (!strncmp(r->name, "tls-", 4) && strcmp(r->name, "tls-port") != 0) r->apply = apply_tls;
         if (!strcmp(r->name, "requirepass")) r->apply = apply_requirepass;
+        if (!strcmp(r->name, "journal-fsync")) r->apply = apply_fsync;
+        if (!strcmp(r->name, "loadmodule") || !strcmp(r->name, "store-path") ||
+            !strcmp(r->name, "journal-path"))
+            r->flags |= CF_IMMUTABLE;
         if (!strcmp(r->name, "databases") || !strcmp(r->name, "daemonize") ||
             !strcmp(r->name, "unixsocketperm") || !strcmp(r->name, "logfile") ||
             !strcmp(r->name, "syslog-enabled") || !strcmp(r->name, "tcp-backlog") ||
@@ -496,7 +526,7 @@ void config_apply_defaults(void) {
     attach_hooks();
     for (config_row *r = rows; r->name; r++) {
         char *err = NULL;
-        if (r->type == CT_STRING && !r->def) continue;
+        if ((r->type == CT_STRING || r->type == CT_SPECIAL) && !r->def) continue;
         if (!strcmp(r->name, "dir")) continue;
         if (row_set(r, r->def ? r->def : "", &err) != OK) {
             fprintf(stderr, "config default for %s invalid: %s\n", r->name, err);
@@ -534,6 +564,21 @@ static config_ext *find_ext(const char *name) {
 
 /* Applies one directive line already split in argv. */
 static int apply_directive(int argc, resp_arg *argv, char **err) {
+    if (!strcmp(argv[0].p, "include")) { /* include another file, as redis.conf does */
+        static int depth;
+        if (argc != 2) {
+            *err = xstrdup("include needs one path");
+            return ERR;
+        }
+        if (depth > 8) {
+            *err = xstrdup("include nested too deeply");
+            return ERR;
+        }
+        depth++;
+        int rc = config_load_file(argv[1].p, err);
+        depth--;
+        return rc;
+    }
     config_ext *x = find_ext(argv[0].p);
     if (x) {
         char **av = xmalloc(sizeof(char *) * (size_t)argc);

@@ -26,7 +26,7 @@ static const void *cmd_key(const void *e, size_t *len) {
     *len = strlen(c->name);
     return c->name;
 }
-static const dict_type cmd_dict_type = {hash_bytes, cmd_key};
+static const dict_type cmd_dict_type = {hash_bytes_fast, cmd_key}; /* fixed names: no flooding risk */
 
 /* Subcommand lookup tables, one per parent (indexed by parent id). */
 static dict **subcmd_dicts;
@@ -298,6 +298,7 @@ void process_command(client *c) {
 
 extern void slowlog_push_if_needed(client *c, const command *cmd, long long usec);
 extern void tracking_after_command(client *c, const command *cmd);
+extern void persist_after_command(client *c, const command *cmd);
 
 void call_command(client *c, const command *cmd) {
     long long errors_before = server.stat_total_error_replies;
@@ -322,6 +323,7 @@ void call_command(client *c, const command *cmd) {
     }
     slowlog_push_if_needed(c, cmd, dur);
     tracking_after_command(c, cmd);
+    persist_after_command(c, cmd);
     c->cmd = saved ? saved : cmd;
     /* CLIENT REPLY SKIP applies to the next command only */
     if (c->flags & CLIENT_REPLY_SKIP) c->flags &= ~(uint64_t)CLIENT_REPLY_SKIP;

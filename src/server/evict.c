@@ -67,8 +67,15 @@ static unsigned long long idle_score(const kobj *o) {
     }
 }
 
+extern int persist_key_pinned(db *d, const char *key, size_t klen);
+
+/* Entries the store does not have yet (write-behind) must stay. */
+static int pinned(int dbid, const kobj *o) {
+    return (o->flags & KF_DIRTY) || persist_key_pinned(&server.dbs[dbid], kobj_key(o), o->klen);
+}
+
 static void pool_insert(int dbid, const kobj *o) {
-    if (o->klen > POOL_KEY_MAX || (o->flags & KF_DIRTY)) return;
+    if (o->klen > POOL_KEY_MAX || pinned(dbid, o)) return;
     unsigned long long idle = idle_score(o);
     int k = 0;
     while (k < POOL_SIZE && pool[k].key && pool[k].idle < idle) k++;
@@ -115,7 +122,7 @@ static int pick_victim(int *dbid, char *out, size_t *klen) {
             dict *src = p == MAXMEMORY_VOLATILE_RANDOM ? &d->expires : &d->keys;
             for (int k = 0; k < 16 && dict_size(src); k++) {
                 kobj *o = dict_random(src);
-                if (o && !(o->flags & KF_DIRTY) && o->klen <= POOL_KEY_MAX) {
+                if (o && !pinned(i, o) && o->klen <= POOL_KEY_MAX) {
                     *dbid = i;
                     *klen = o->klen;
                     memcpy(out, kobj_key(o), o->klen);
@@ -135,7 +142,7 @@ static int pick_victim(int *dbid, char *out, size_t *klen) {
             for (int j = 0; j < POOL_SIZE; j++)
                 if (pool[j].key) pool[j].key = pool[j].buf;
             kobj *o = db_find(&server.dbs[e.dbid], e.buf, e.klen);
-            if (!o || (o->flags & KF_DIRTY) || (volatile_policy() && !(o->flags & KF_EXPIRE))) continue;
+            if (!o || pinned(e.dbid, o) || (volatile_policy() && !(o->flags & KF_EXPIRE))) continue;
             *dbid = e.dbid;
             *klen = e.klen;
             memcpy(out, e.buf, e.klen);

@@ -114,9 +114,12 @@ int arg_timeout_or_reply(client *c, const resp_arg *a, int64_t *abs_ms) {
 
 /* ---- side effects of writes --------------------------------------------------- */
 
+extern void persist_key_modified(client *c, db *d, const char *key, size_t len);
+
 void signal_modified_key(client *c, db *d, const char *key, size_t len) {
     watch_touch_key(d, key, len);
     tracking_invalidate_key(c, key, len);
+    persist_key_modified(c, d, key, len);
 }
 
 void signal_flushed_db(int dbid) {

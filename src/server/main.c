@@ -110,8 +110,7 @@ int main(int argc, char **argv) {
     if (load_config(argc, argv) != OK) return 1;
     char *err = NULL;
     if (server_init(&err) != OK) {
-        server_log(LL_WARNING, "%s", err);
-        fprintf(stderr, "larder: %s\n", err);
+        fprintf(stderr, "larder: %s\n", err); /* one line, on stderr */
         return 1;
     }
     server_log(LL_NOTICE, "Larder %s (Redis %s compatible) starting, pid=%d, port=%d",

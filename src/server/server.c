@@ -265,12 +265,16 @@ static void cron_cb(struct ev_loop *loop, ev_timer *w, int revents) {
     if (used > server.stat_peak_memory) server.stat_peak_memory = used;
     clients_cron();
     if (server.active_expire_enabled) active_expire_cycle(0);
+    /* Resize tables and finish resizes under way: up to 1 ms per cron tick
+     * in total, as Redis's activerehashing does, so idle time completes them. */
+    int64_t rehash_start = clock_mono_us();
     for (int i = 0; i < server.databases; i++) {
         db *d = &server.dbs[i];
         dict_maybe_shrink(&d->keys);
         dict_maybe_shrink(&d->expires);
-        dict_rehash_steps(&d->keys, 100);
-        dict_rehash_steps(&d->expires, 100);
+        while (clock_mono_us() - rehash_start < 1000 &&
+               (dict_rehash_steps(&d->keys, 100) | dict_rehash_steps(&d->expires, 100)))
+            ;
     }
     if (server.maxmemory) evict_perform();
     blocked_cron();

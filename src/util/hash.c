@@ -29,30 +29,36 @@ static inline uint64_t load64(const uint8_t *p) {
 
 static inline uint8_t lower1(uint8_t c) { return (c >= 'A' && c <= 'Z') ? c + 32 : c; }
 
-static uint64_t siphash12(const uint8_t *in, size_t len, int nocase) {
+/* The last 0-7 bytes, little-endian, with the length in the top byte. */
+static inline uint64_t tail_word(const uint8_t *in, size_t len) {
+    uint64_t b = (uint64_t)len << 56;
+    switch (len & 7) {
+    case 7: b |= (uint64_t)in[6] << 48; /* fall through */
+    case 6: b |= (uint64_t)in[5] << 40; /* fall through */
+    case 5: b |= (uint64_t)in[4] << 32; /* fall through */
+    case 4: b |= (uint64_t)in[3] << 24; /* fall through */
+    case 3: b |= (uint64_t)in[2] << 16; /* fall through */
+    case 2: b |= (uint64_t)in[1] << 8;  /* fall through */
+    case 1: b |= (uint64_t)in[0]; break;
+    case 0: break;
+    }
+    return b;
+}
+
+uint64_t hash_bytes(const void *p, size_t len) {
+    const uint8_t *in = p;
     uint64_t v0 = 0x736f6d6570736575ULL ^ k0;
     uint64_t v1 = 0x646f72616e646f6dULL ^ k1;
     uint64_t v2 = 0x6c7967656e657261ULL ^ k0;
     uint64_t v3 = 0x7465646279746573ULL ^ k1;
-    uint64_t b = (uint64_t)len << 56;
-    const uint8_t *end = in + (len - (len % 8));
+    const uint8_t *end = in + (len & ~(size_t)7);
     for (; in != end; in += 8) {
-        uint64_t m;
-        if (nocase) {
-            uint8_t t[8];
-            for (int i = 0; i < 8; i++) t[i] = lower1(in[i]);
-            memcpy(&m, t, 8);
-        } else {
-            m = load64(in);
-        }
+        uint64_t m = load64(in);
         v3 ^= m;
         SIPROUND;
         v0 ^= m;
     }
-    for (size_t i = 0; i < (len & 7); i++) {
-        uint8_t c = nocase ? lower1(in[i]) : in[i];
-        b |= (uint64_t)c << (8 * i);
-    }
+    uint64_t b = tail_word(in, len);
     v3 ^= b;
     SIPROUND;
     v0 ^= b;
@@ -62,5 +68,18 @@ static uint64_t siphash12(const uint8_t *in, size_t len, int nocase) {
     return v0 ^ v1 ^ v2 ^ v3;
 }
 
-uint64_t hash_bytes(const void *p, size_t len) { return siphash12(p, len, 0); }
-uint64_t hash_bytes_nocase(const void *p, size_t len) { return siphash12(p, len, 1); }
+uint64_t hash_bytes_nocase(const void *p, size_t len) {
+    /* rare (command and config names): lowercase into a buffer first */
+    uint8_t buf[256];
+    const uint8_t *in = p;
+    if (len > sizeof(buf)) len = sizeof(buf);
+    for (size_t i = 0; i < len; i++) buf[i] = lower1(in[i]);
+    return hash_bytes(buf, len);
+}
+
+uint64_t hash_bytes_fast(const void *p, size_t len) {
+    const uint8_t *in = p;
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < len; i++) h = (h ^ in[i]) * 0x100000001b3ULL;
+    return hash_u64(h);
+}

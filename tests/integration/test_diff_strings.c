@@ -107,7 +107,7 @@ TEST(random_scripts_match_redis) {
     CHECK(ca && cb);
     if (ca && cb) {
         unsigned long long seed = test_seed("DIFF_SEED", 20261124);
-        int rounds = getenv("DIFF_ROUNDS") ? atoi(getenv("DIFF_ROUNDS")) : 8;
+        int rounds = getenv("DIFF_ROUNDS") ? atoi(getenv("DIFF_ROUNDS")) : 4;
         int mismatches = 0;
         for (int round = 0; round < rounds && mismatches < 5; round++) {
             trng r;

@@ -1,0 +1,166 @@
+#!/usr/bin/python3
+"""make bench — Larder vs Redis side by side, in one run.
+
+Both servers run on this machine on free ports (Debian's redis-server 7.0 with
+persistence off). Every case runs redis-benchmark with the same flags against
+each server, alternating, ROUNDS times; the table shows medians and the
+Larder/Redis ratio (throughput: higher is better for Larder when > 1;
+p99 latency and memory: lower is better when < 1).
+
+  BENCH_ROUNDS=3 BENCH_REQUESTS=200000 make bench
+"""
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.environ.get("LARDER_BUILD", os.path.join(ROOT, "build"))
+LARDER = os.path.join(BUILD, "larder-server")
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+REQUESTS = int(os.environ.get("BENCH_REQUESTS", "200000"))
+CLIENTS = 50
+KEYSPACE = 100000
+
+# name, redis-benchmark test args, preload commands (run once per server)
+CASES = [
+    ("SET", ["-t", "set"], []),
+    ("GET", ["-t", "get"], []),
+    ("INCR", ["-t", "incr"], []),
+    ("MSET (10 keys)", ["-t", "mset"], []),
+]
+# Cases other subsystems add when their types exist (probed with COMMAND INFO).
+TYPE_CASES = [
+    ("LPUSH", ["-t", "lpush"], [], "lpush"),
+    ("LPOP", ["-t", "lpop"], [["DEL", "mylist"]] + [["RPUSH", "mylist"] + ["x"] * 1000] * 0, "lpop"),
+    ("SADD", ["-t", "sadd"], [], "sadd"),
+    ("HSET", ["-t", "hset"], [], "hset"),
+    ("ZADD", ["-t", "zadd"], [], "zadd"),
+    ("ZRANGE 0 99", ["zrange", "bench:z", "0", "99"],
+     [["ZADD", "bench:z"] + [x for i in range(100) for x in (str(i), "m%d" % i)]], "zrange"),
+]
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+class Server:
+    def __init__(self, name, argv):
+        self.name = name
+        self.dir = tempfile.mkdtemp(prefix="larder-bench-")
+        self.port = free_port()
+        self.proc = subprocess.Popen(argv + ["--port", str(self.port), "--dir", self.dir],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for line in self.proc.stdout:
+            if "Ready to accept connections" in line:
+                break
+        else:
+            sys.exit("%s did not start" % name)
+
+    def cli(self, *args):
+        return subprocess.run(["redis-cli", "-p", str(self.port)] + list(args),
+                              stdout=subprocess.PIPE, text=True).stdout
+
+    def info(self, field):
+        for line in self.cli("info", "memory").splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split(":")[1])
+        return 0
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def has_command(srv, name):
+    return "(empty array)" not in srv.cli("command", "info", name) and srv.cli("command", "info", name).strip() not in ("", "(nil)")
+
+
+def bench(srv, args, pipeline):
+    cmd = ["redis-benchmark", "-p", str(srv.port), "-c", str(CLIENTS), "-n", str(REQUESTS),
+           "-r", str(KEYSPACE), "-P", str(pipeline), "--csv", "-q"] + args
+    out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout
+    for line in out.splitlines():
+        parts = [p.strip('"') for p in line.split(",")]
+        if parts and parts[0] != "test" and len(parts) >= 7:
+            try:
+                return float(parts[1]), float(parts[6])  # rps, p99 ms
+            except ValueError:
+                continue
+    return 0.0, 0.0
+
+
+def memory_per_key(srv, n):
+    srv.cli("flushall")
+    before = srv.info("used_memory")
+    rss_before = srv.info("used_memory_rss")
+    payload = "".join("*3\r\n$3\r\nSET\r\n$16\r\nkey:%012d\r\n$16\r\n%016d\r\n" % (i, i) for i in range(n))
+    subprocess.run(["redis-cli", "-p", str(srv.port), "--pipe"], input=payload, text=True,
+                   stdout=subprocess.DEVNULL)
+    after = srv.info("used_memory")
+    rss_after = srv.info("used_memory_rss")
+    return (after - before) / n, (rss_after - rss_before) / n
+
+
+def preload(srv, cmds):
+    for c in cmds:
+        srv.cli(*c)
+
+
+def main():
+    if not os.access(LARDER, os.X_OK):
+        sys.exit("bench: build larder-server first (make)")
+    larder = Server("larder", [LARDER])
+    redis = Server("redis", ["redis-server", "--save", "", "--appendonly", "no"])
+    cases = list(CASES)
+    for name, args, pre, probe in TYPE_CASES:
+        if has_command(larder, probe):
+            cases.append((name, args, pre))
+    print("redis-benchmark: %d clients, %d requests, %d random keys, %d rounds (medians)" % (
+        CLIENTS, REQUESTS, KEYSPACE, ROUNDS))
+    print("%-16s %3s %14s %14s %7s   %9s %9s %7s" % ("case", "-P", "larder rps", "redis rps", "ratio",
+                                                    "l p99 ms", "r p99 ms", "ratio"))
+    ratios = []
+    try:
+        for name, args, pre in cases:
+            preload(larder, pre)
+            preload(redis, pre)
+            for pipeline in (1, 16):
+                res = {"larder": [], "redis": []}
+                for _ in range(ROUNDS):
+                    for srv in (larder, redis):  # alternate
+                        res[srv.name].append(bench(srv, args, pipeline))
+                lr = statistics.median(r[0] for r in res["larder"])
+                rr = statistics.median(r[0] for r in res["redis"])
+                lp = statistics.median(r[1] for r in res["larder"])
+                rp = statistics.median(r[1] for r in res["redis"])
+                ratio = lr / rr if rr else 0
+                ratios.append(ratio)
+                print("%-16s %3d %14.0f %14.0f %6.2fx   %9.3f %9.3f %6.2fx" % (
+                    name, pipeline, lr, rr, ratio, lp, rp, lp / rp if rp else 0), flush=True)
+        n = int(os.environ.get("BENCH_MEMKEYS", "1000000"))
+        lm, lrss = memory_per_key(larder, n)
+        rm, rrss = memory_per_key(redis, n)
+        print("memory per key, %d keys x 16-byte values: larder %.1f B (rss %.1f), redis %.1f B (rss %.1f), ratio %.2fx" % (
+            n, lm, lrss, rm, rrss, lm / rm if rm else 0))
+        extra = os.path.join(ROOT, "mk", "bench-extra.d")
+        if os.path.isdir(extra):
+            for f in sorted(os.listdir(extra)):
+                subprocess.run([os.path.join(extra, f), str(larder.port), str(redis.port)])
+    finally:
+        larder.stop()
+        redis.stop()
+    print("throughput ratio: median %.2fx, min %.2fx" % (statistics.median(ratios), min(ratios)))
+
+
+if __name__ == "__main__":
+    main()

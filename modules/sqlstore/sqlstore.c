@@ -1,0 +1,464 @@
+/* modules/sqlstore — the bundled store module: Larder's store API
+ * (src/persist/store_api.h) over the embedded SQL engine (src/sql/sql.h).
+ *
+ *   loadmodule build/modules/sqlstore.so [cache-size BYTES]
+ *   store-path larder.db
+ *
+ * The engine's symbols come from the larder-server executable itself (it is
+ * linked in and exported), so this object holds only the adapter. Every call
+ * arrives on Larder's store thread; statements are prepared once and cached
+ * by their text.
+ *
+ * A batch is one transaction: BEGIN; per row SAVEPOINT / the row's statement /
+ * RELEASE, or ROLLBACK TO on a constraint failure (that row alone is refused,
+ * permanently); COMMIT, durable when it returns. An I/O error, a full disk or
+ * a busy file rolls back the whole batch and is reported as transient. */
+#include "persist/store_api.h"
+#include "sql/sql.h"
+#include "util/mem.h"
+#include "util/sbuf.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct cached_stmt {
+    char *sql;
+    sql_stmt *stmt;
+    struct cached_stmt *next;
+} cached_stmt;
+
+typedef struct handle {
+    sql_db *db;
+    cached_stmt *stmts;
+    int nstmts;
+    store_change_fn changes;
+    void *changes_ctx;
+} handle;
+
+static char *dup_err(const char *prefix, sql_db *db) {
+    sbuf b = SBUF_INIT;
+    sbuf_printf(&b, "%s%s", prefix, sql_errmsg(db));
+    return sbuf_take(&b, NULL);
+}
+
+/* Permanent: the data or the request can never succeed as is. */
+static int classify(int rc) {
+    switch (rc) {
+    case SQL_CONSTRAINT:
+    case SQL_TOOBIG:
+    case SQL_ERROR:
+    case SQL_RANGE:
+    case SQL_MISUSE:
+    case SQL_READONLY: return STORE_ERR_PERMANENT;
+    default: return STORE_ERR_TRANSIENT; /* BUSY, IOERR, FULL, CORRUPT, CANTOPEN, NOTADB */
+    }
+}
+
+static int m_open(int argc, const char *const *argv, void **out, char **err) {
+    const char *path = "larder.db";
+    sql_options opts = {SQL_OPEN_CREATE, 0, 0};
+    for (int i = 0; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "store-path"))
+            path = argv[i + 1];
+        else if (!strcmp(argv[i], "cache-size"))
+            opts.cache_size = (size_t)strtoull(argv[i + 1], NULL, 10);
+    }
+    handle *h = xcalloc(1, sizeof(*h));
+    int rc = sql_open(path, &opts, &h->db);
+    if (rc != SQL_OK) {
+        sbuf b = SBUF_INIT;
+        sbuf_printf(&b, "cannot open %s: %s", path, sql_errmsg(h->db));
+        *err = sbuf_take(&b, NULL);
+        sql_close(h->db);
+        xfree(h);
+        return STORE_ERR_TRANSIENT;
+    }
+    *out = h;
+    return STORE_OK;
+}
+
+static void m_close(void *hp) {
+    handle *h = hp;
+    if (!h) return;
+    for (cached_stmt *c = h->stmts; c;) {
+        cached_stmt *n = c->next;
+        sql_finalize(c->stmt);
+        xfree(c->sql);
+        xfree(c);
+        c = n;
+    }
+    sql_close(h->db);
+    xfree(h);
+}
+
+static void m_free_error(char *err) { xfree(err); }
+
+/* The prepared statement for text sql (cached), reset and unbound. */
+static sql_stmt *prepare(handle *h, const char *sql, int *rc) {
+    for (cached_stmt *c = h->stmts; c; c = c->next) {
+        if (!strcmp(c->sql, sql)) {
+            sql_reset(c->stmt);
+            sql_clear_bindings(c->stmt);
+            *rc = SQL_OK;
+            return c->stmt;
+        }
+    }
+    sql_stmt *st = NULL;
+    *rc = sql_prepare(h->db, sql, -1, &st, NULL);
+    if (*rc != SQL_OK || !st) {
+        if (*rc == SQL_OK) *rc = SQL_ERROR;
+        return NULL;
+    }
+    if (h->nstmts >= 256) return st; /* not cached: the caller finalizes */
+    cached_stmt *c = xmalloc(sizeof(*c));
+    c->sql = xstrdup(sql);
+    c->stmt = st;
+    c->next = h->stmts;
+    h->stmts = c;
+    h->nstmts++;
+    return st;
+}
+
+static int cached(handle *h, sql_stmt *st) {
+    for (cached_stmt *c = h->stmts; c; c = c->next)
+        if (c->stmt == st) return 1;
+    return 0;
+}
+
+static void done_with(handle *h, sql_stmt *st) {
+    if (cached(h, st))
+        sql_reset(st);
+    else
+        sql_finalize(st);
+}
+
+static int bind(sql_stmt *st, int i, const store_value *v) {
+    switch (v->type) {
+    case SV_NULL: return sql_bind_null(st, i);
+    case SV_INT: return sql_bind_int64(st, i, v->i);
+    case SV_REAL: return sql_bind_double(st, i, v->d);
+    case SV_BLOB: return sql_bind_blob(st, i, v->p, (int)v->len);
+    default: return sql_bind_text(st, i, v->p ? v->p : "", (int)v->len);
+    }
+}
+
+static void quote_ident(sbuf *b, const char *name) {
+    sbuf_puts(b, "\"");
+    for (const char *p = name; *p; p++) {
+        if (*p == '"') sbuf_puts(b, "\"");
+        sbuf_append(b, p, 1);
+    }
+    sbuf_puts(b, "\"");
+}
+
+static void value_of(sql_stmt *st, int i, store_value *v) {
+    memset(v, 0, sizeof(*v));
+    switch (sql_column_type(st, i)) {
+    case SQL_NULL: v->type = SV_NULL; break;
+    case SQL_INTEGER:
+        v->type = SV_INT;
+        v->i = sql_column_int64(st, i);
+        break;
+    case SQL_FLOAT:
+        v->type = SV_REAL;
+        v->d = sql_column_double(st, i);
+        break;
+    case SQL_BLOB:
+        v->type = SV_BLOB;
+        v->p = sql_column_blob(st, i);
+        v->len = (size_t)sql_column_bytes(st, i);
+        break;
+    default: /* TEXT, DECIMAL: their text form */
+        v->type = SV_TEXT;
+        v->p = sql_column_text(st, i);
+        v->len = (size_t)sql_column_bytes(st, i);
+    }
+}
+
+/* Steps st to the end, feeding rows to sink. */
+static int run_rows(sql_stmt *st, store_sink *sink) {
+    int ncol = sql_column_count(st), rc;
+    store_value stackv[32];
+    store_value *vals = ncol <= 32 ? stackv : xmalloc(sizeof(store_value) * (size_t)ncol);
+    int announced = 0;
+    while ((rc = sql_step(st)) == SQL_ROW) {
+        if (!sink) continue;
+        if (!announced && sink->columns) {
+            const char *names[256];
+            const char **np = ncol <= 256 ? names : xmalloc(sizeof(char *) * (size_t)ncol);
+            for (int i = 0; i < ncol; i++) np[i] = sql_column_name(st, i);
+            sink->columns(sink->ctx, ncol, np);
+            if (np != names) xfree(np);
+        }
+        announced = 1;
+        for (int i = 0; i < ncol; i++) value_of(st, i, &vals[i]);
+        if (sink->row) sink->row(sink->ctx, ncol, vals);
+    }
+    if (rc == SQL_DONE && !announced && ncol > 0 && sink && sink->columns) {
+        /* a query without rows still has columns: report them */
+        const char *names[256];
+        for (int i = 0; i < ncol && i < 256; i++) names[i] = sql_column_name(st, i);
+        sink->columns(sink->ctx, ncol < 256 ? ncol : 256, names);
+    }
+    if (vals != stackv) xfree(vals);
+    return rc == SQL_DONE ? SQL_OK : rc;
+}
+
+static int m_describe(void *hp, const char *table, store_column **out, int *n, char **err) {
+    handle *h = hp;
+    sql_column_info *cols = NULL;
+    int ncols = 0;
+    int rc = sql_table_columns(h->db, table, &cols, &ncols);
+    if (rc != SQL_OK) {
+        *err = dup_err("", h->db);
+        return rc == SQL_ERROR ? STORE_ERR_USER : STORE_ERR_TRANSIENT;
+    }
+    store_column *c = xcalloc((size_t)(ncols ? ncols : 1), sizeof(store_column));
+    for (int i = 0; i < ncols; i++) {
+        c[i].name = xstrdup(cols[i].name);
+        c[i].decltype = xstrdup(cols[i].decltype ? cols[i].decltype : "");
+        switch (cols[i].type) {
+        case SQL_INTEGER: c[i].type = SV_INT; break;
+        case SQL_FLOAT:
+        case SQL_DECIMAL: c[i].type = SV_REAL; break;
+        case SQL_TEXT: c[i].type = SV_TEXT; break;
+        case SQL_BLOB: c[i].type = SV_BLOB; break;
+        default: c[i].type = SV_NULL;
+        }
+        c[i].pk = cols[i].pk;
+        c[i].notnull = cols[i].notnull;
+    }
+    sql_free(cols);
+    *out = c;
+    *n = ncols;
+    return STORE_OK;
+}
+
+static void m_free_columns(store_column *cols, int n) {
+    for (int i = 0; i < n; i++) {
+        xfree(cols[i].name);
+        xfree(cols[i].decltype);
+    }
+    xfree(cols);
+}
+
+static int m_get(void *hp, const char *table, int nkey, const char *const *keycols, const store_value *keyvals,
+                 store_sink *sink, char **err) {
+    handle *h = hp;
+    sbuf q = SBUF_INIT;
+    sbuf_puts(&q, "SELECT * FROM ");
+    quote_ident(&q, table);
+    for (int i = 0; i < nkey; i++) {
+        sbuf_puts(&q, i ? " AND " : " WHERE ");
+        quote_ident(&q, keycols[i]);
+        sbuf_printf(&q, " = ?%d", i + 1);
+    }
+    int rc;
+    sql_stmt *st = prepare(h, q.p, &rc);
+    sbuf_free(&q);
+    if (!st) {
+        *err = dup_err("", h->db);
+        return classify(rc) == STORE_ERR_PERMANENT ? STORE_ERR_USER : STORE_ERR_TRANSIENT;
+    }
+    for (int i = 0; i < nkey; i++) bind(st, i + 1, &keyvals[i]);
+    rc = run_rows(st, sink);
+    if (rc != SQL_OK) *err = dup_err("", h->db);
+    done_with(h, st);
+    return rc == SQL_OK ? STORE_OK : classify(rc) == STORE_ERR_PERMANENT ? STORE_ERR_USER : STORE_ERR_TRANSIENT;
+}
+
+/* The statement text of a row operation. */
+static void op_sql(const store_op *op, sbuf *q) {
+    if (op->kind == STORE_DELETE) {
+        sbuf_puts(q, "DELETE FROM ");
+        quote_ident(q, op->table);
+        for (int i = 0; i < op->nkey; i++) {
+            sbuf_puts(q, i ? " AND " : " WHERE ");
+            quote_ident(q, op->keycols[i]);
+            sbuf_printf(q, " = ?%d", i + 1);
+        }
+        return;
+    }
+    sbuf_puts(q, "INSERT INTO ");
+    quote_ident(q, op->table);
+    sbuf_puts(q, " (");
+    for (int i = 0; i < op->nkey; i++) {
+        if (i) sbuf_puts(q, ", ");
+        quote_ident(q, op->keycols[i]);
+    }
+    for (int i = 0; i < op->ncols; i++) {
+        sbuf_puts(q, ", ");
+        quote_ident(q, op->cols[i]);
+    }
+    sbuf_puts(q, ") VALUES (");
+    for (int i = 0; i < op->nkey + op->ncols; i++) sbuf_printf(q, "%s?%d", i ? ", " : "", i + 1);
+    sbuf_puts(q, ") ON CONFLICT (");
+    for (int i = 0; i < op->nkey; i++) {
+        if (i) sbuf_puts(q, ", ");
+        quote_ident(q, op->keycols[i]);
+    }
+    if (op->ncols == 0) {
+        sbuf_puts(q, ") DO NOTHING");
+        return;
+    }
+    sbuf_puts(q, ") DO UPDATE SET ");
+    for (int i = 0; i < op->ncols; i++) {
+        if (i) sbuf_puts(q, ", ");
+        quote_ident(q, op->cols[i]);
+        sbuf_puts(q, " = excluded.");
+        quote_ident(q, op->cols[i]);
+    }
+}
+
+static int exec_simple(handle *h, const char *sql) {
+    int rc;
+    sql_stmt *st = prepare(h, sql, &rc);
+    if (!st) return rc;
+    rc = sql_step(st);
+    done_with(h, st);
+    return rc == SQL_DONE || rc == SQL_ROW ? SQL_OK : rc;
+}
+
+static int apply_op(handle *h, store_op *op) {
+    sbuf q = SBUF_INIT;
+    op_sql(op, &q);
+    int rc;
+    sql_stmt *st = prepare(h, q.p, &rc);
+    sbuf_free(&q);
+    if (!st) return rc;
+    int k = 1;
+    for (int i = 0; i < op->nkey; i++) bind(st, k++, &op->keyvals[i]);
+    if (op->kind == STORE_UPSERT)
+        for (int i = 0; i < op->ncols; i++) bind(st, k++, &op->vals[i]);
+    rc = sql_step(st);
+    done_with(h, st);
+    return rc == SQL_DONE ? SQL_OK : rc;
+}
+
+static int m_apply_batch(void *hp, store_op *ops, int n, char **err) {
+    handle *h = hp;
+    int rc = exec_simple(h, "BEGIN");
+    if (rc != SQL_OK) {
+        *err = dup_err("begin: ", h->db);
+        return STORE_ERR_TRANSIENT;
+    }
+    for (int i = 0; i < n; i++) {
+        ops[i].status = STORE_OK;
+        ops[i].error = NULL;
+        if ((rc = exec_simple(h, "SAVEPOINT larder_row")) != SQL_OK) goto transient;
+        rc = apply_op(h, &ops[i]);
+        if (rc == SQL_OK) {
+            if ((rc = exec_simple(h, "RELEASE larder_row")) != SQL_OK) goto transient;
+            continue;
+        }
+        if (classify(rc) != STORE_ERR_PERMANENT) goto transient;
+        ops[i].status = STORE_ERR_PERMANENT;
+        ops[i].error = dup_err("", h->db);
+        if ((rc = exec_simple(h, "ROLLBACK TO larder_row")) != SQL_OK ||
+            (rc = exec_simple(h, "RELEASE larder_row")) != SQL_OK)
+            goto transient;
+    }
+    if ((rc = exec_simple(h, "COMMIT")) != SQL_OK) goto transient;
+    return STORE_OK;
+transient:
+    *err = dup_err("", h->db);
+    exec_simple(h, "ROLLBACK");
+    for (int i = 0; i < n; i++) {
+        xfree(ops[i].error);
+        ops[i].error = NULL;
+        ops[i].status = STORE_OK;
+    }
+    return STORE_ERR_TRANSIENT;
+}
+
+static void change_hook(void *ctx, int op, const char *table, int npk, const sql_value *const *pk) {
+    (void)op;
+    handle *h = ctx;
+    if (!h->changes) return;
+    store_value vals[8];
+    int n = npk < 8 ? npk : 8;
+    for (int i = 0; i < n; i++) {
+        memset(&vals[i], 0, sizeof(vals[i]));
+        switch (sql_value_type(pk[i])) {
+        case SQL_INTEGER:
+            vals[i].type = SV_INT;
+            vals[i].i = sql_value_int64(pk[i]);
+            break;
+        case SQL_NULL: vals[i].type = SV_NULL; break;
+        default:
+            vals[i].type = SV_TEXT;
+            vals[i].p = sql_value_text(pk[i]);
+            vals[i].len = (size_t)sql_value_bytes(pk[i]);
+        }
+    }
+    h->changes(h->changes_ctx, table, n, vals);
+}
+
+static int m_query(void *hp, const char *sql, int nargs, const store_value *args, int readonly, store_sink *sink,
+                   store_change_fn changes, void *chctx, int64_t *affected, char **err) {
+    handle *h = hp;
+    sql_stmt *st = NULL;
+    const char *tail = NULL;
+    int rc = sql_prepare(h->db, sql, -1, &st, &tail);
+    *affected = 0;
+    if (rc != SQL_OK) {
+        *err = dup_err("", h->db);
+        return classify(rc) == STORE_ERR_PERMANENT ? STORE_ERR_USER : STORE_ERR_TRANSIENT;
+    }
+    if (!st) {
+        *err = xstrdup("empty statement");
+        return STORE_ERR_USER;
+    }
+    int only_space = 1;
+    for (const char *p = tail; p && *p; p++)
+        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r' && *p != ';') only_space = 0;
+    if (!only_space) {
+        sql_finalize(st);
+        *err = xstrdup("send one statement at a time");
+        return STORE_ERR_USER;
+    }
+    if (readonly && !sql_stmt_readonly(st)) {
+        sql_finalize(st);
+        *err = xstrdup("SQL.QUERY runs read-only statements only; use SQL.EXEC");
+        return STORE_ERR_USER;
+    }
+    if (nargs > sql_bind_parameter_count(st)) {
+        sql_finalize(st);
+        sbuf b = SBUF_INIT;
+        sbuf_printf(&b, "%d arguments given, the statement has %d parameters", nargs, sql_bind_parameter_count(st));
+        *err = sbuf_take(&b, NULL);
+        return STORE_ERR_USER;
+    }
+    for (int i = 0; i < nargs; i++) bind(st, i + 1, &args[i]);
+    h->changes = changes;
+    h->changes_ctx = chctx;
+    sql_set_change_hook(h->db, changes ? change_hook : NULL, h);
+    rc = run_rows(st, sink);
+    sql_set_change_hook(h->db, NULL, NULL);
+    h->changes = NULL;
+    if (rc != SQL_OK) *err = dup_err("", h->db);
+    *affected = sql_changes(h->db);
+    sql_finalize(st);
+    if (sql_in_transaction(h->db)) { /* BEGIN over SQL.EXEC would hold the store */
+        exec_simple(h, "ROLLBACK");
+        if (!*err) *err = xstrdup("transaction control (BEGIN/COMMIT/SAVEPOINT) is not available over SQL.EXEC");
+        return STORE_ERR_USER;
+    }
+    if (rc == SQL_OK) return STORE_OK;
+    return classify(rc) == STORE_ERR_PERMANENT ? STORE_ERR_USER : STORE_ERR_TRANSIENT;
+}
+
+static const store_module module = {
+    .api_version = LARDER_STORE_API_VERSION,
+    .name = "sqlstore",
+    .open = m_open,
+    .close = m_close,
+    .free_error = m_free_error,
+    .describe = m_describe,
+    .free_columns = m_free_columns,
+    .get = m_get,
+    .apply_batch = m_apply_batch,
+    .query = m_query,
+};
+
+const store_module *larder_store_module(void) { return &module; }

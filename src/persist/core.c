@@ -1,0 +1,518 @@
+/* persist/core — configuration, the store module, per-key state and the
+ * hooks the server calls (see persist.h for the model).
+ *
+ * Invariants:
+ *  1. The loop thread never waits on the store, except at start-up (opening
+ *     the store, checking mappings, replaying the journal: clients get
+ *     -LOADING meanwhile), CONFIG SET map (an admin command that validates
+ *     against the store) and shutdown.
+ *  2. A client parked by persistence (BLOCKED_STORE) is on exactly one wait
+ *     list and re-runs its whole command when woken. */
+#include "persist/persist.h"
+#include "util/mem.h"
+#include "util/hash.h"
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+persist_config pcfg = {.journal_fsync = JFSYNC_EVERYSEC, .wb_batch = 1000, .wb_delay_ms = 100,
+                       .wb_max_pending = 1000000, .negative_ttl = 60, .on_delete = ON_DELETE_ROW,
+                       .lease_ms = 5000};
+persist_state ps;
+static int config_loading_maps = 1; /* file lines append; CONFIG SET replaces */
+
+/* ---- configuration ------------------------------------------------------------------ */
+
+int persist_config_loadmodule(const char *val, char **err) {
+    if (ps.enabled) {
+        *err = xstrdup("loadmodule can only be given in the configuration file");
+        return ERR;
+    }
+    char *copy = xstrdup(val);
+    resp_arg *argv = NULL;
+    int cap = 0, argc = 0;
+    resp_split_args(copy, strlen(copy), &argv, &cap, &argc);
+    if (argc < 1) {
+        xfree(argv);
+        xfree(copy);
+        *err = xstrdup("loadmodule needs a path");
+        return ERR;
+    }
+    xfree(pcfg.module_path);
+    for (int i = 0; i < pcfg.module_argc; i++) xfree(pcfg.module_args[i]);
+    xfree(pcfg.module_args);
+    pcfg.module_path = xstrdup(argv[0].p);
+    pcfg.module_argc = argc - 1;
+    pcfg.module_args = xcalloc((size_t)argc, sizeof(char *));
+    for (int i = 1; i < argc; i++) pcfg.module_args[i - 1] = xstrdup(argv[i].p);
+    xfree(argv);
+    xfree(copy);
+    return OK;
+}
+
+void persist_config_get_loadmodule(sbuf *out) {
+    if (!pcfg.module_path) return;
+    sbuf_puts(out, pcfg.module_path);
+    for (int i = 0; i < pcfg.module_argc; i++) sbuf_printf(out, " %s", pcfg.module_args[i]);
+}
+
+static int resolve_maps(mapping_set *set, char **err);
+
+/* "spec; spec; ..." (CONFIG SET) or one spec per `map` line (file). */
+int persist_config_set_maps(const char *val, char **err) {
+    mapping_set set = {NULL, 0};
+    char *copy = xstrdup(val);
+    char *save = NULL;
+    int rc = OK;
+    for (char *spec = strtok_r(copy, ";\n", &save); spec; spec = strtok_r(NULL, ";\n", &save)) {
+        resp_arg *argv = NULL;
+        int cap = 0, argc = 0;
+        resp_split_args(spec, strlen(spec), &argv, &cap, &argc);
+        if (argc == 0) {
+            xfree(argv);
+            continue;
+        }
+        char **av = xmalloc(sizeof(char *) * (size_t)argc);
+        for (int i = 0; i < argc; i++) av[i] = argv[i].p;
+        mapping *m = mapping_parse(argc, av, err);
+        xfree(av);
+        xfree(argv);
+        if (!m) {
+            rc = ERR;
+            break;
+        }
+        set.v = xrealloc(set.v, sizeof(mapping *) * (size_t)(set.n + 1));
+        set.v[set.n++] = m;
+    }
+    xfree(copy);
+    if (rc == OK && ps.enabled && !config_loading_maps) {
+        if (ps.dirty_count || ps.batch_in_flight) {
+            *err = xstrdup("write-behind keys are pending; run WB.FLUSH first");
+            rc = ERR;
+        } else {
+            rc = resolve_maps(&set, err);
+        }
+    }
+    if (rc != OK) {
+        mapping_set_free(&set);
+        return ERR;
+    }
+    if (config_loading_maps) { /* a file line adds to the list */
+        for (int i = 0; i < set.n; i++) {
+            ps.maps.v = xrealloc(ps.maps.v, sizeof(mapping *) * (size_t)(ps.maps.n + 1));
+            set.v[i]->index = ps.maps.n;
+            ps.maps.v[ps.maps.n++] = set.v[i];
+        }
+        xfree(set.v);
+    } else {
+        mapping_set_free(&ps.maps);
+        ps.maps = set;
+        for (int i = 0; i < ps.maps.n; i++) ps.maps.v[i]->index = i;
+    }
+    return OK;
+}
+
+void persist_config_get_maps(sbuf *out) {
+    for (int i = 0; i < ps.maps.n; i++) {
+        if (i) sbuf_puts(out, "; ");
+        mapping_format(ps.maps.v[i], out);
+    }
+}
+
+void persist_config_fsync_changed(void) { journal_set_policy(pcfg.journal_fsync); }
+
+/* ---- per-key state -------------------------------------------------------------------- */
+
+static const void *pkey_key(const void *e, size_t *len) {
+    *len = ((const pkey *)e)->klen;
+    return ((const pkey *)e)->key;
+}
+static const dict_type pkey_type = {hash_bytes, pkey_key};
+
+pkey *pkey_find(const char *key, size_t klen) { return ps.pkeys ? dict_find(ps.pkeys, key, klen) : NULL; }
+
+pkey *pkey_get(const char *key, size_t klen, const mapping *m) {
+    pkey *k = pkey_find(key, klen);
+    if (k) return k;
+    k = xcalloc(1, sizeof(*k));
+    k->key = xmemdup(key, klen);
+    k->klen = klen;
+    k->map = m;
+    list_init(&k->load_waiters);
+    list_init(&k->lock_waiters);
+    dict_add(ps.pkeys, k);
+    return k;
+}
+
+void pkey_maybe_free(pkey *k) {
+    if (k->loading || k->refreshing || k->locked || k->dirty || k->in_flight || k->deadlettering ||
+        k->touched || !list_empty(&k->load_waiters) || !list_empty(&k->lock_waiters))
+        return;
+    if (k->negative_until_ms > server.mstime) return;
+    dict_remove(ps.pkeys, k->key, k->klen);
+    sbuf_free(&k->state);
+    xfree(k->key);
+    xfree(k);
+}
+
+const mapping *persist_match(const db *d, const char *key, size_t klen, const char **pk, size_t *pklen) {
+    if (!ps.enabled || d->id != 0 || ps.maps.n == 0) return NULL;
+    return mapping_match(&ps.maps, key, klen, pk, pklen);
+}
+
+/* ---- parking ------------------------------------------------------------------------- */
+
+void persist_park(client *c, list_head *waiters) {
+    pwait *w = xmalloc(sizeof(*w));
+    w->c = c;
+    w->list = waiters;
+    list_push_back(waiters, &w->node);
+    argv_copy_make(&c->bstate.args, c->argc, c->argv);
+    block_client(c, BLOCKED_STORE, 0);
+    c->persist = w;
+}
+
+void persist_wake(list_head *waiters) {
+    list_node *n;
+    while ((n = list_first(waiters))) {
+        pwait *w = list_entry(n, pwait, node);
+        list_remove(waiters, n);
+        client *c = w->c;
+        xfree(w);
+        c->persist = NULL;
+        argv_copy args = c->bstate.args;
+        c->bstate.args.argc = 0;
+        c->bstate.args.argv = NULL;
+        unblock_client(c);
+        c->argc = args.argc;
+        c->argv = args.argv;
+        c->flags |= CLIENT_EXECUTING;
+        process_command(c);
+        c->flags &= ~(uint64_t)CLIENT_EXECUTING;
+        c->argc = 0;
+        c->argv = NULL;
+        client_free_argv_copy(&args);
+    }
+}
+
+/* A parked client that disconnects leaves its wait list. */
+extern void wt_client_gone(client *c);
+
+void persist_client_free(client *c) {
+    wt_client_gone(c);
+    pwait *w = c->persist;
+    if (!w) return;
+    list_remove(w->list, &w->node);
+    xfree(w);
+    c->persist = NULL;
+}
+
+void persist_reply_backend_error(client *c, const char *what, const char *msg) {
+    reply_errorf(c, "BACKEND %s: %s", what, msg ? msg : "store error");
+}
+
+/* ---- start-up ---------------------------------------------------------------------- */
+
+typedef struct sync_job {
+    store_job job;
+    const char *sql;
+    int nargs;
+    const store_value *args;
+    const char *table;
+    store_column *cols;
+    int ncols;
+    int done;
+} sync_job;
+
+static void sync_done(store_job *j) { ((sync_job *)j)->done = 1; }
+
+static void take_err(store_job *j, char *merr, const store_module *m) {
+    if (merr) {
+        j->err = xstrdup(merr);
+        m->free_error(merr);
+    }
+}
+
+static void run_query(store_job *j, const store_module *m, void *h) {
+    sync_job *s = (sync_job *)j;
+    char *err = NULL;
+    int64_t affected = 0;
+    j->rc = m->query(h, s->sql, s->nargs, s->args, 0, NULL, NULL, NULL, &affected, &err);
+    take_err(j, err, m);
+}
+
+int persist_query_sync(const char *sql, int nargs, const store_value *args, char **err) {
+    sync_job s = {.sql = sql, .nargs = nargs, .args = args};
+    s.job.run = run_query;
+    s.job.done = sync_done;
+    storeq_submit(&s.job);
+    storeq_drain();
+    if (s.job.rc != STORE_OK) {
+        *err = s.job.err ? s.job.err : xstrdup("store error");
+        return ERR;
+    }
+    xfree(s.job.err);
+    return OK;
+}
+
+static void run_describe(store_job *j, const store_module *m, void *h) {
+    sync_job *s = (sync_job *)j;
+    char *err = NULL;
+    j->rc = m->describe(h, s->table, &s->cols, &s->ncols, &err);
+    take_err(j, err, m);
+}
+
+/* Copies a module-owned column list into host memory (freed by mapping_free). */
+static store_column *copy_columns(const store_column *cols, int n) {
+    store_column *c = xcalloc((size_t)(n ? n : 1), sizeof(store_column));
+    for (int i = 0; i < n; i++) {
+        c[i] = cols[i];
+        c[i].name = xstrdup(cols[i].name);
+        c[i].decltype = xstrdup(cols[i].decltype ? cols[i].decltype : "");
+    }
+    return c;
+}
+
+static int resolve_maps(mapping_set *set, char **err) {
+    for (int i = 0; i < set->n; i++) {
+        mapping *m = set->v[i];
+        sync_job s = {.table = m->name};
+        s.job.run = run_describe;
+        s.job.done = sync_done;
+        storeq_submit(&s.job);
+        storeq_drain();
+        if (s.job.rc != STORE_OK) {
+            sbuf b = SBUF_INIT;
+            sbuf_printf(&b, "map %s: %s", m->name, s.job.err ? s.job.err : "cannot read the table");
+            xfree(s.job.err);
+            *err = sbuf_take(&b, NULL);
+            return ERR;
+        }
+        store_column *cols = copy_columns(s.cols, s.ncols);
+        ps.mod->free_columns(s.cols, s.ncols);
+        if (mapping_resolve(m, cols, s.ncols, err) != OK) return ERR;
+    }
+    return OK;
+}
+
+typedef struct open_job {
+    store_job job;
+    int argc;
+    const char **argv;
+    void *handle;
+} open_job;
+
+extern void debug_register(const char *name, void (*fn)(client *c));
+extern void info_register(const char *section, void (*fn)(sbuf *out));
+
+static void debug_store_fail(client *c) {
+    long long n;
+    if (c->argc != 3 || arg_ll_or_reply(c, &c->argv[2], &n, NULL) != OK) {
+        if (c->argc != 3) reply_error(c, "ERR DEBUG STORE-FAIL <count>");
+        return;
+    }
+    storeq_inject_failures((long)n);
+    reply_ok(c);
+}
+
+static void debug_store_delay(client *c) {
+    long long ms;
+    if (c->argc != 3 || arg_ll_or_reply(c, &c->argv[2], &ms, NULL) != OK) {
+        if (c->argc != 3) reply_error(c, "ERR DEBUG STORE-DELAY <milliseconds>");
+        return;
+    }
+    storeq_inject_delay((long)ms);
+    reply_ok(c);
+}
+
+static void info_persistence(sbuf *b) {
+    storeq_stats s;
+    storeq_get_stats(&s);
+    sbuf_printf(b, "store_enabled:%d\r\nstore_module:%s\r\nmaps:%d\r\n", ps.enabled,
+                ps.mod ? ps.mod->name : "", ps.maps.n);
+    if (ps.enabled) wb_info(b);
+    sbuf_printf(b, "wt_commits:%lld\r\nwt_group_size_avg:%.2f\r\n", ps.st.wt_commits,
+                ps.st.wt_commits ? ps.wt_group_sum / (double)ps.st.wt_commits : 0.0);
+}
+
+static void info_stats(sbuf *b) {
+    sbuf_printf(b,
+                "hits:%lld\r\nmisses:%lld\r\nloads:%lld\r\nloads_coalesced:%lld\r\nrefreshes_early:%lld\r\n"
+                "invalidations:%lld\r\n",
+                ps.st.hits, ps.st.misses, ps.st.loads, ps.st.loads_coalesced, ps.st.refreshes_early,
+                ps.st.invalidations);
+}
+
+static void run_open(store_job *j, const store_module *m, void *h) {
+    (void)h;
+    open_job *o = (open_job *)j;
+    char *err = NULL;
+    j->rc = m->open(o->argc, o->argv, &o->handle, &err);
+    take_err(j, err, m);
+}
+
+/* Loads the module, opens the store, checks the mappings, replays the journal. */
+int persist_start(char **err) {
+    debug_register("store-fail", debug_store_fail);
+    debug_register("store-delay", debug_store_delay);
+    info_register("persistence", info_persistence);
+    info_register("stats", info_stats);
+    list_init(&ps.touched);
+    list_init(&ps.dirty);
+    list_init(&ps.flush_waiters);
+    ps.pkeys = dict_new(&pkey_type);
+    config_loading_maps = 0;
+    if (!pcfg.module_path) {
+        if (ps.maps.n) {
+            *err = xstrdup("map directives need a store: add `loadmodule` (and `store-path`) to the configuration");
+            return ERR;
+        }
+        return OK;
+    }
+    ps.dl = dlopen(pcfg.module_path, RTLD_NOW | RTLD_LOCAL);
+    if (!ps.dl) {
+        sbuf b = SBUF_INIT;
+        sbuf_printf(&b, "loadmodule %s: %s", pcfg.module_path, dlerror());
+        *err = sbuf_take(&b, NULL);
+        return ERR;
+    }
+    store_module_entry_fn entry = (store_module_entry_fn)dlsym(ps.dl, STORE_MODULE_ENTRY);
+    ps.mod = entry ? entry() : NULL;
+    if (!ps.mod || ps.mod->api_version != LARDER_STORE_API_VERSION) {
+        sbuf b = SBUF_INIT;
+        sbuf_printf(&b, "loadmodule %s: not a Larder store module (no %s with API version %d)",
+                    pcfg.module_path, STORE_MODULE_ENTRY, LARDER_STORE_API_VERSION);
+        *err = sbuf_take(&b, NULL);
+        return ERR;
+    }
+    /* the module gets its loadmodule arguments, then store-path */
+    int argc = pcfg.module_argc;
+    const char **argv = xcalloc((size_t)argc + 3, sizeof(char *));
+    for (int i = 0; i < argc; i++) argv[i] = pcfg.module_args[i];
+    if (pcfg.store_path) {
+        argv[argc++] = "store-path";
+        argv[argc++] = pcfg.store_path;
+    }
+    if (storeq_start(ps.mod, NULL) != OK) {
+        *err = xstrdup("cannot start the store thread");
+        xfree(argv);
+        return ERR;
+    }
+    open_job o = {.argc = argc, .argv = argv};
+    o.job.run = run_open;
+    o.job.done = (void (*)(store_job *))sync_done;
+    storeq_submit(&o.job);
+    storeq_drain();
+    xfree(argv);
+    if (o.job.rc != STORE_OK) {
+        sbuf b = SBUF_INIT;
+        sbuf_printf(&b, "store %s: %s", pcfg.store_path ? pcfg.store_path : "(module default)",
+                    o.job.err ? o.job.err : "cannot open");
+        xfree(o.job.err);
+        *err = sbuf_take(&b, NULL);
+        return ERR;
+    }
+    storeq_set_handle(o.handle);
+    ps.enabled = 1;
+    if (resolve_maps(&ps.maps, err) != OK) return ERR;
+    return wb_start(err);
+}
+
+/* ---- hooks called by the server ---------------------------------------------------- */
+
+/* Keys a command touches (EXEC: those of its queued commands). */
+static int command_touch_keys(client *c, const command *cmd, resp_arg *out, int max) {
+    int n = 0, pos[256];
+    if (!strcmp(cmd->name, "exec")) {
+        for (int i = 0; i < c->mcount && n < max; i++) {
+            int k = command_keys(c->mqueue[i].cmd, c->mqueue[i].args.argc, c->mqueue[i].args.argv, pos, 256);
+            for (int j = 0; j < k && n < max; j++) out[n++] = c->mqueue[i].args.argv[pos[j]];
+        }
+        return n;
+    }
+    int k = command_keys(cmd, c->argc, c->argv, pos, max < 256 ? max : 256);
+    for (int j = 0; j < k; j++) out[n++] = c->argv[pos[j]];
+    return n;
+}
+
+static int is_write(client *c, const command *cmd) {
+    if (cmd->flag_bits & CMD_WRITE) return 1;
+    if (!strcmp(cmd->name, "exec"))
+        for (int i = 0; i < c->mcount; i++)
+            if (c->mqueue[i].cmd->flag_bits & CMD_WRITE) return 1;
+    return 0;
+}
+
+int persist_allows_command(client *c, const command *cmd) {
+    if (!ps.enabled || c->db->id != 0 || ps.maps.n == 0) return 1;
+    if ((c->flags & CLIENT_MULTI) && strcmp(cmd->name, "exec") != 0) return 1; /* only queued */
+    resp_arg keys[256];
+    int n = command_touch_keys(c, cmd, keys, 256), wt = 0, write = is_write(c, cmd);
+    kv_now_ms = server.mstime;
+    for (int i = 0; i < n; i++) {
+        const char *pk;
+        size_t pklen;
+        const mapping *m = persist_match(c->db, keys[i].p, keys[i].len, &pk, &pklen);
+        if (!m || m->mode == MODE_CACHE_ASIDE) continue;
+        pkey *k = pkey_find(keys[i].p, keys[i].len);
+        if (k && k->locked) { /* a write-through commit is in flight on this key */
+            persist_park(c, &k->lock_waiters);
+            return 0;
+        }
+        kobj *o = db_lookup(c->db, keys[i].p, keys[i].len, LOOKUP_NOTOUCH);
+        if (o) {
+            ps.st.hits++;
+            rt_on_hit(c, m, o, pk, pklen);
+        } else if (rt_needs_load(c, cmd, m, keys[i].p, keys[i].len)) {
+            ps.st.misses++;
+            rt_start_load(c, m, keys[i].p, keys[i].len, pk, pklen, 0);
+            return 0;
+        }
+        if (write && m->mode == MODE_WRITE_BEHIND && wb_over_limit()) {
+            reply_errorf(c, "BUSY write-behind queue is full (%ld keys pending); retry later", ps.dirty_count);
+            if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
+            return 0;
+        }
+        if (write && m->mode == MODE_WRITE_THROUGH) wt = 1;
+    }
+    if (wt && !wt_before(c, cmd, keys, n)) return 0;
+    return 1;
+}
+
+void persist_after_command(client *c, const command *cmd) {
+    (void)cmd;
+    if (ps.enabled && wt_active(c)) wt_after(c);
+}
+
+void persist_key_modified(client *c, db *d, const char *key, size_t klen) {
+    if (!ps.enabled || !c) return;
+    const char *pk;
+    size_t pklen;
+    const mapping *m = persist_match(d, key, klen, &pk, &pklen);
+    if (!m) return;
+    pkey *k = pkey_find(key, klen);
+    if (k) k->negative_until_ms = 0;
+    if (m->mode == MODE_WRITE_BEHIND) wb_key_written(d, m, key, klen);
+}
+
+int persist_key_pinned(db *d, const char *key, size_t klen) {
+    if (!ps.enabled || d->id != 0) return 0;
+    pkey *k = pkey_find(key, klen);
+    return k && (k->dirty || k->touched || k->in_flight || k->locked);
+}
+
+void persist_before_sleep(void) {
+    if (ps.enabled) wb_before_sleep();
+}
+
+void persist_cron(void) {
+    if (ps.enabled) wb_cron();
+}
+
+void persist_shutdown(void) {
+    if (!ps.enabled) return;
+    wb_shutdown();
+    storeq_stop();
+    journal_close();
+}

@@ -1,0 +1,271 @@
+/* persist/journal — see journal.h.
+ *
+ * Invariants:
+ *  1. On disk, records are whole and in seq order, except possibly a torn
+ *     last record, which replay removes.
+ *  2. journal_commit() returns OK only after every record appended so far is
+ *     written (and fsync'ed under `always`).
+ *  3. Under `everysec` a background thread fdatasync()s at most once a second
+ *     when something was written since. */
+#include "persist/journal.h"
+#include "util/crc64.h"
+#include "util/mem.h"
+#include "util/sbuf.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAGIC "LJNL"
+#define VERSION 1u
+#define HDR 8
+
+static int fd = -1;
+static char *jpath;
+static int policy;
+static uint64_t next_seq = 1;
+static sbuf pending;
+static long long size_bytes;
+static _Atomic int unsynced;
+static pthread_t syncer;
+static int syncer_running;
+static _Atomic int syncer_stop;
+
+static int errtext(char **err, const char *what) {
+    sbuf b = SBUF_INIT;
+    sbuf_printf(&b, "journal %s %s: %s", what, jpath ? jpath : "", strerror(errno));
+    *err = sbuf_take(&b, NULL);
+    return -1;
+}
+
+static int write_all(int f, const void *p, size_t n) {
+    const char *s = p;
+    while (n) {
+        ssize_t w = write(f, s, n);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        s += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* ---- replay ----------------------------------------------------------------------- */
+
+static int read_file(const char *path, sbuf *out) {
+    int f = open(path, O_RDONLY | O_CLOEXEC);
+    if (f < 0) return errno == ENOENT ? 1 : -1;
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(f, buf, sizeof(buf))) > 0) sbuf_append(out, buf, (size_t)n);
+    close(f);
+    return n < 0 ? -1 : 0;
+}
+
+/* Parses one record at off; returns its total size, 0 when torn/corrupt. */
+static size_t parse_record(const char *p, size_t avail, journal_record_fn fn, void *ctx, uint64_t *seq) {
+    if (avail < 12) return 0;
+    uint32_t len;
+    uint64_t crc;
+    memcpy(&len, p, 4);
+    memcpy(&crc, p + 4, 8);
+    if (len < 14 || len > avail - 12 || crc64(0, p + 12, len) != crc) return 0;
+    const char *q = p + 12;
+    uint16_t mlen;
+    uint32_t klen;
+    memcpy(seq, q, 8);
+    memcpy(&mlen, q + 8, 2);
+    if (10u + mlen + 4 > len) return 0;
+    memcpy(&klen, q + 10 + mlen, 4);
+    size_t head = 10 + (size_t)mlen + 4 + klen;
+    if (head > len) return 0;
+    fn(ctx, *seq, q + 10, mlen, q + 14 + mlen, klen, q + head, len - head);
+    return 12 + (size_t)len;
+}
+
+int journal_replay(const char *path, journal_record_fn fn, void *ctx, uint64_t *nseq, char **err) {
+    sbuf data = SBUF_INIT;
+    int rc = read_file(path, &data);
+    *nseq = 1;
+    jpath = jpath ? jpath : xstrdup(path);
+    if (rc < 0) return errtext(err, "read");
+    if (rc == 1 || data.len == 0) {
+        sbuf_free(&data);
+        return 0;
+    }
+    if (data.len < HDR || memcmp(data.p, MAGIC, 4) != 0) {
+        sbuf b = SBUF_INIT;
+        sbuf_printf(&b, "journal %s is not a Larder journal (bad header)", path);
+        *err = sbuf_take(&b, NULL);
+        sbuf_free(&data);
+        return -1;
+    }
+    size_t off = HDR;
+    uint64_t seq = 0;
+    while (off < data.len) {
+        size_t n = parse_record(data.p + off, data.len - off, fn, ctx, &seq);
+        if (!n) break;
+        off += n;
+        *nseq = seq + 1;
+    }
+    if (off < data.len && truncate(path, (off_t)off) != 0) {
+        sbuf_free(&data);
+        return errtext(err, "truncate");
+    }
+    sbuf_free(&data);
+    return 0;
+}
+
+/* ---- appending ---------------------------------------------------------------------- */
+
+static void *syncer_main(void *arg) {
+    (void)arg;
+    while (!atomic_load(&syncer_stop)) {
+        struct timespec ts = {1, 0};
+        nanosleep(&ts, NULL);
+        if (atomic_exchange(&unsynced, 0) && fd >= 0) fdatasync(fd);
+    }
+    return NULL;
+}
+
+static int write_header(int f) {
+    char h[HDR];
+    uint32_t v = VERSION;
+    memcpy(h, MAGIC, 4);
+    memcpy(h + 4, &v, 4);
+    return write_all(f, h, HDR);
+}
+
+int journal_open(const char *path, int fsync_policy, uint64_t seq, char **err) {
+    xfree(jpath);
+    jpath = xstrdup(path);
+    fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) return errtext(err, "open");
+    struct stat st;
+    fstat(fd, &st);
+    size_bytes = st.st_size;
+    if (st.st_size == 0) {
+        if (write_header(fd) != 0 || fsync(fd) != 0) return errtext(err, "write");
+        size_bytes = HDR;
+    }
+    next_seq = seq;
+    policy = fsync_policy;
+    if (!syncer_running) {
+        atomic_store(&syncer_stop, 0);
+        pthread_create(&syncer, NULL, syncer_main, NULL);
+        syncer_running = 1;
+    }
+    return 0;
+}
+
+void journal_set_policy(int p) { policy = p; }
+uint64_t journal_next_seq(void) { return next_seq; }
+long long journal_bytes(void) { return size_bytes + (long long)pending.len; }
+
+void journal_close(void) {
+    if (syncer_running) {
+        atomic_store(&syncer_stop, 1);
+        pthread_join(syncer, NULL);
+        syncer_running = 0;
+    }
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+    fd = -1;
+    sbuf_free(&pending);
+}
+
+static void encode(sbuf *b, uint64_t seq, const char *map, size_t mlen, const char *key, size_t klen,
+                   const char *state, size_t slen) {
+    uint32_t len = (uint32_t)(8 + 2 + mlen + 4 + klen + slen);
+    size_t at = b->len;
+    sbuf_append(b, &len, 4);
+    uint64_t zero = 0;
+    sbuf_append(b, &zero, 8);
+    sbuf_append(b, &seq, 8);
+    uint16_t ml = (uint16_t)mlen;
+    uint32_t kl = (uint32_t)klen;
+    sbuf_append(b, &ml, 2);
+    sbuf_append(b, map, mlen);
+    sbuf_append(b, &kl, 4);
+    sbuf_append(b, key, klen);
+    sbuf_append(b, state, slen);
+    uint64_t crc = crc64(0, b->p + at + 12, len);
+    memcpy(b->p + at + 4, &crc, 8);
+}
+
+uint64_t journal_append(const char *map, size_t mlen, const char *key, size_t klen, const char *state,
+                        size_t slen) {
+    uint64_t seq = next_seq++;
+    encode(&pending, seq, map, mlen, key, klen, state, slen);
+    return seq;
+}
+
+int journal_commit(char **err) {
+    if (!pending.len) return 0;
+    if (fd < 0) {
+        *err = xstrdup("journal is not open");
+        return -1;
+    }
+    if (write_all(fd, pending.p, pending.len) != 0) return errtext(err, "write");
+    size_bytes += (long long)pending.len;
+    sbuf_clear(&pending);
+    if (policy == JFSYNC_ALWAYS) {
+        if (fdatasync(fd) != 0) return errtext(err, "fsync");
+    } else if (policy == JFSYNC_EVERYSEC) {
+        atomic_store(&unsynced, 1);
+    }
+    return 0;
+}
+
+int journal_truncate(char **err) {
+    if (fd < 0) return 0;
+    if (pending.len) return 0; /* records not yet written belong to live keys */
+    if (ftruncate(fd, HDR) != 0 || fsync(fd) != 0) return errtext(err, "truncate");
+    size_bytes = HDR;
+    return 0;
+}
+
+static sbuf *rewrite_buf;
+static void rewrite_emit(const char *map, size_t mlen, const char *key, size_t klen, const char *state,
+                         size_t slen, uint64_t seq) {
+    encode(rewrite_buf, seq, map, mlen, key, klen, state, slen);
+}
+
+int journal_rewrite(void (*fill)(void *ctx, journal_emit_fn emit), void *ctx, char **err) {
+    if (fd < 0) return 0;
+    sbuf b = SBUF_INIT;
+    char h[HDR];
+    uint32_t v = VERSION;
+    memcpy(h, MAGIC, 4);
+    memcpy(h + 4, &v, 4);
+    sbuf_append(&b, h, HDR);
+    rewrite_buf = &b;
+    fill(ctx, rewrite_emit);
+    rewrite_buf = NULL;
+    sbuf tmp = SBUF_INIT;
+    sbuf_printf(&tmp, "%s.rewrite", jpath);
+    int nf = open(tmp.p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int rc = 0;
+    if (nf < 0 || write_all(nf, b.p, b.len) != 0 || fsync(nf) != 0 || rename(tmp.p, jpath) != 0) {
+        rc = errtext(err, "rewrite");
+        if (nf >= 0) close(nf);
+        unlink(tmp.p);
+    } else {
+        close(fd);
+        fd = open(jpath, O_WRONLY | O_APPEND | O_CLOEXEC);
+        size_bytes = (long long)b.len;
+        if (fd < 0) rc = errtext(err, "reopen");
+    }
+    sbuf_free(&tmp);
+    sbuf_free(&b);
+    return rc;
+}

@@ -1,0 +1,369 @@
+/* persist/mapping — see mapping.h. */
+#include "persist/mapping.h"
+#include "commands/commands.h"
+#include "util/mem.h"
+#include "util/strutil.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *mode_names[] = {"cache-aside", "read-through", "write-through", "write-behind"};
+
+const char *mapping_mode_name(int mode) { return mode_names[mode]; }
+
+void mapping_free(mapping *m) {
+    if (!m) return;
+    xfree(m->name);
+    xfree(m->pattern);
+    xfree(m->prefix);
+    xfree(m->suffix);
+    xfree(m->keycol);
+    xfree(m->column);
+    for (int i = 0; i < m->ncols; i++) {
+        xfree(m->cols[i].name);
+        xfree(m->cols[i].decltype);
+    }
+    xfree(m->cols);
+    xfree(m);
+}
+
+void mapping_set_free(mapping_set *s) {
+    for (int i = 0; i < s->n; i++) mapping_free(s->v[i]);
+    xfree(s->v);
+    s->v = NULL;
+    s->n = 0;
+}
+
+static int fail(char **err, const char *fmt, const char *arg) {
+    sbuf b = SBUF_INIT;
+    sbuf_printf(&b, fmt, arg);
+    *err = sbuf_take(&b, NULL);
+    return ERR;
+}
+
+static int parse_pattern(mapping *m, const char *pat, char **err) {
+    const char *open = strchr(pat, '{'), *close = open ? strchr(open, '}') : NULL;
+    if (!open || !close || close == open + 1 || strchr(close + 1, '{'))
+        return fail(err, "map pattern '%s' needs exactly one {column} placeholder", pat);
+    m->pattern = xstrdup(pat);
+    m->prefix = xmemdup(pat, (size_t)(open - pat));
+    m->plen = (size_t)(open - pat);
+    m->keycol = xmemdup(open + 1, (size_t)(close - open - 1));
+    m->suffix = xstrdup(close + 1);
+    m->slen = strlen(close + 1);
+    return OK;
+}
+
+mapping *mapping_parse(int argc, char **argv, char **err) {
+    if (argc < 4) {
+        fail(err, "%s", "map needs: NAME \"prefix:{column}\" mode MODE [ttl SECONDS] [column NAME] [beta FLOAT]");
+        return NULL;
+    }
+    mapping *m = xcalloc(1, sizeof(*m));
+    m->name = xstrdup(argv[0]);
+    m->beta = 1.0;
+    m->mode = -1;
+    if (parse_pattern(m, argv[1], err) != OK) goto bad;
+    for (int i = 2; i < argc; i += 2) {
+        if (i + 1 >= argc) {
+            fail(err, "map option '%s' needs a value", argv[i]);
+            goto bad;
+        }
+        const char *opt = argv[i], *val = argv[i + 1];
+        if (!strcasecmp(opt, "mode")) {
+            for (int k = 0; k < 4; k++)
+                if (!strcasecmp(val, mode_names[k])) m->mode = k;
+            if (m->mode < 0) {
+                fail(err, "unknown map mode '%s' (cache-aside, read-through, write-through, write-behind)", val);
+                goto bad;
+            }
+        } else if (!strcasecmp(opt, "ttl")) {
+            if (!str_to_ll(val, strlen(val), &m->ttl) || m->ttl < 0) {
+                fail(err, "map ttl '%s' is not a number of seconds", val);
+                goto bad;
+            }
+        } else if (!strcasecmp(opt, "column")) {
+            xfree(m->column);
+            m->column = xstrdup(val);
+        } else if (!strcasecmp(opt, "beta")) {
+            if (!str_to_double(val, strlen(val), &m->beta) || m->beta < 0) {
+                fail(err, "map beta '%s' is not a non-negative number", val);
+                goto bad;
+            }
+        } else {
+            fail(err, "unknown map option '%s' (mode, ttl, column, beta)", opt);
+            goto bad;
+        }
+    }
+    if (m->mode < 0) {
+        fail(err, "map %s needs a mode", m->name);
+        goto bad;
+    }
+    return m;
+bad:
+    mapping_free(m);
+    return NULL;
+}
+
+void mapping_format(const mapping *m, sbuf *out) {
+    sbuf_printf(out, "%s %s mode %s", m->name, m->pattern, mode_names[m->mode]);
+    if (m->ttl) sbuf_printf(out, " ttl %lld", m->ttl);
+    if (m->column) sbuf_printf(out, " column %s", m->column);
+    if (m->beta != 1.0) sbuf_printf(out, " beta %g", m->beta);
+}
+
+const mapping *mapping_match(const mapping_set *s, const char *key, size_t klen, const char **pk,
+                             size_t *pklen) {
+    const mapping *best = NULL;
+    for (int i = 0; i < s->n; i++) {
+        const mapping *m = s->v[i];
+        if (klen <= m->plen + m->slen) continue; /* the key value is not empty */
+        if (memcmp(key, m->prefix, m->plen) != 0) continue;
+        if (m->slen && memcmp(key + klen - m->slen, m->suffix, m->slen) != 0) continue;
+        if (!best || m->plen + m->slen > best->plen + best->slen) best = m;
+    }
+    if (best) {
+        *pk = key + best->plen;
+        *pklen = klen - best->plen - best->slen;
+    }
+    return best;
+}
+
+static int column_index(const mapping *m, const char *name, size_t len) {
+    for (int i = 0; i < m->ncols; i++)
+        if (strlen(m->cols[i].name) == len && strncasecmp(m->cols[i].name, name, len) == 0) return i;
+    return -1;
+}
+
+int mapping_resolve(mapping *m, store_column *cols, int ncols, char **err) {
+    m->cols = cols;
+    m->ncols = ncols;
+    int k = column_index(m, m->keycol, strlen(m->keycol));
+    int npk = 0;
+    for (int i = 0; i < ncols; i++) npk += cols[i].pk > 0;
+    sbuf b = SBUF_INIT;
+    if (k < 0)
+        sbuf_printf(&b, "map %s: table %s has no column '%s' (from the pattern %s)", m->name, m->name,
+                    m->keycol, m->pattern);
+    else if (cols[k].pk != 1 || npk != 1)
+        sbuf_printf(&b, "map %s: column %s.%s must be the table's whole primary key", m->name, m->name,
+                    m->keycol);
+    else if (m->column && column_index(m, m->column, strlen(m->column)) < 0)
+        sbuf_printf(&b, "map %s: table %s has no column '%s'", m->name, m->name, m->column);
+    else if (m->column && !strcasecmp(m->column, m->keycol))
+        sbuf_printf(&b, "map %s: the value column cannot be the key column %s", m->name, m->keycol);
+    else if (m->column) {
+        int t = cols[column_index(m, m->column, strlen(m->column))].type;
+        if (t == SV_INT || t == SV_REAL)
+            sbuf_printf(&b, "map %s: column %s.%s is numeric (%s); a string key needs a TEXT or BLOB column",
+                        m->name, m->name, m->column, cols[column_index(m, m->column, strlen(m->column))].decltype);
+    }
+    if (b.len) {
+        *err = sbuf_take(&b, NULL);
+        return ERR;
+    }
+    sbuf_free(&b);
+    return OK;
+}
+
+/* ---- states ------------------------------------------------------------------------- */
+
+static void put_u32(sbuf *b, uint32_t v) { sbuf_append(b, &v, 4); }
+static uint32_t get_u32(const char *p) {
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+int mapping_state_is_delete(const char *state, size_t len) { return len >= 1 && state[0] == 'D'; }
+
+typedef struct state_builder {
+    const mapping *m;
+    sbuf *out;
+    uint32_t count;
+    char *err;
+} state_builder;
+
+static void add_pair(state_builder *sb, const char *col, size_t clen, const char *val, size_t vlen) {
+    put_u32(sb->out, (uint32_t)clen);
+    sbuf_append(sb->out, col, clen);
+    put_u32(sb->out, (uint32_t)vlen);
+    sbuf_append(sb->out, val, vlen);
+    sb->count++;
+}
+
+extern void hash_for_each_field(const kobj *o, void (*fn)(void *ctx, const char *f, size_t flen, const char *v, size_t vlen), void *ctx);
+
+static void hash_field_cb(void *ctx, const char *f, size_t flen, const char *v, size_t vlen) {
+    state_builder *sb = ctx;
+    if (sb->err) return;
+    int k = column_index(sb->m, f, flen);
+    if (k < 0 || sb->m->cols[k].pk) {
+        sbuf e = SBUF_INIT;
+        sbuf_printf(&e, "%s: %s.%.*s", k < 0 ? "no such column" : "a hash field cannot set the key column", sb->m->name, (int)flen, f);
+        sb->err = sbuf_take(&e, NULL);
+        return;
+    }
+    add_pair(sb, sb->m->cols[k].name, strlen(sb->m->cols[k].name), v, vlen);
+}
+
+int mapping_state_from_entry(const mapping *m, const kobj *o, sbuf *state, char **err) {
+    sbuf_clear(state);
+    if (!o) {
+        sbuf_append(state, "D", 1);
+        return OK;
+    }
+    sbuf_append(state, "R", 1);
+    size_t count_at = state->len;
+    put_u32(state, 0);
+    state_builder sb = {m, state, 0, NULL};
+    if (m->column) {
+        if (o->type != OBJ_STRING) {
+            *err = xstrdup("WRONGTYPE map of a string key holds another type");
+            return ERR;
+        }
+        add_pair(&sb, m->column, strlen(m->column), kobj_val(o), o->vlen);
+    } else {
+        if (o->type != OBJ_HASH) {
+            *err = xstrdup("WRONGTYPE map of a hash key holds another type");
+            return ERR;
+        }
+        hash_for_each_field(o, hash_field_cb, &sb);
+        if (sb.err) {
+            *err = sb.err;
+            return ERR;
+        }
+        /* columns absent from the hash are NULL in the row */
+        for (int i = 0; i < m->ncols; i++) {
+            if (m->cols[i].pk) continue;
+            int present = 0;
+            size_t off = count_at + 4;
+            for (uint32_t k = 0; k < sb.count && !present; k++) {
+                uint32_t cl = get_u32(state->p + off);
+                present = cl == strlen(m->cols[i].name) && !memcmp(state->p + off + 4, m->cols[i].name, cl);
+                off += 4 + cl;
+                off += 4 + get_u32(state->p + off);
+            }
+            if (!present) {
+                put_u32(state, (uint32_t)strlen(m->cols[i].name));
+                sbuf_puts(state, m->cols[i].name);
+                put_u32(state, UINT32_MAX);
+                sb.count++;
+            }
+        }
+    }
+    memcpy(state->p + count_at, &sb.count, 4);
+    return OK;
+}
+
+int mapping_state_to_op(const mapping *m, const char *pk, size_t pklen, const char *state, size_t len,
+                        store_op *op, op_scratch *s) {
+    memset(op, 0, sizeof(*op));
+    memset(s, 0, sizeof(*s));
+    op->table = m->name;
+    s->keycols = xmalloc(sizeof(char *));
+    s->keyvals = xcalloc(1, sizeof(store_value));
+    s->keycols[0] = m->keycol;
+    s->keyvals[0] = (store_value){SV_TEXT, 0, 0, pk, pklen};
+    op->nkey = 1;
+    op->keycols = s->keycols;
+    op->keyvals = s->keyvals;
+    if (mapping_state_is_delete(state, len)) {
+        op->kind = STORE_DELETE;
+        return OK;
+    }
+    if (len < 5 || state[0] != 'R') return ERR;
+    uint32_t n = get_u32(state + 1);
+    op->kind = STORE_UPSERT;
+    s->cols = xcalloc(n ? n : 1, sizeof(char *));
+    s->vals = xcalloc(n ? n : 1, sizeof(store_value));
+    size_t off = 5;
+    for (uint32_t i = 0; i < n; i++) {
+        if (off + 4 > len) return ERR;
+        uint32_t cl = get_u32(state + off);
+        off += 4;
+        if (off + cl + 4 > len) return ERR;
+        /* column names point into the state: NUL-terminated copies are kept
+         * in the mapping's column list, so point at those */
+        int k = column_index(m, state + off, cl);
+        if (k < 0) return ERR;
+        s->cols[i] = m->cols[k].name;
+        off += cl;
+        uint32_t vl = get_u32(state + off);
+        off += 4;
+        if (vl == UINT32_MAX) {
+            s->vals[i] = (store_value){SV_NULL, 0, 0, NULL, 0};
+        } else {
+            if (off + vl > len) return ERR;
+            s->vals[i] = (store_value){SV_TEXT, 0, 0, state + off, vl};
+            off += vl;
+        }
+    }
+    op->ncols = (int)n;
+    op->cols = s->cols;
+    op->vals = s->vals;
+    return OK;
+}
+
+void mapping_op_free(op_scratch *s) {
+    xfree(s->keycols);
+    xfree(s->keyvals);
+    xfree(s->cols);
+    xfree(s->vals);
+    memset(s, 0, sizeof(*s));
+}
+
+void store_value_text(const store_value *v, sbuf *out) {
+    char buf[64];
+    switch (v->type) {
+    case SV_INT: sbuf_printf(out, "%lld", (long long)v->i); break;
+    case SV_REAL:
+        double_to_str_human(buf, sizeof(buf), v->d);
+        sbuf_puts(out, buf);
+        break;
+    case SV_TEXT:
+    case SV_BLOB: sbuf_append(out, v->p, v->len); break;
+    default: break;
+    }
+}
+
+extern kobj *hash_entry_from_fields(const char *key, size_t klen, int n, const char *const *fields,
+                                    const size_t *flens, const char *const *vals, const size_t *vlens);
+
+kobj *mapping_entry_from_row(const mapping *m, const char *key, size_t klen, int n,
+                             const char *const *names, const store_value *vals) {
+    if (m->column) {
+        for (int i = 0; i < n; i++) {
+            if (strcasecmp(names[i], m->column) != 0) continue;
+            if (vals[i].type == SV_NULL) return NULL;
+            sbuf t = SBUF_INIT;
+            store_value_text(&vals[i], &t);
+            kobj *o = kobj_new_string(key, klen, t.p ? t.p : "", t.len, t.len);
+            sbuf_free(&t);
+            return o;
+        }
+        return NULL;
+    }
+    const char **f = xcalloc((size_t)n, sizeof(char *)), **v = xcalloc((size_t)n, sizeof(char *));
+    size_t *fl = xcalloc((size_t)n, sizeof(size_t)), *vl = xcalloc((size_t)n, sizeof(size_t));
+    sbuf *texts = xcalloc((size_t)n, sizeof(sbuf));
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        int ci = column_index(m, names[i], strlen(names[i]));
+        if (vals[i].type == SV_NULL || (ci >= 0 && m->cols[ci].pk)) continue;
+        store_value_text(&vals[i], &texts[k]);
+        f[k] = names[i];
+        fl[k] = strlen(names[i]);
+        v[k] = texts[k].p ? texts[k].p : "";
+        vl[k] = texts[k].len;
+        k++;
+    }
+    kobj *o = k ? hash_entry_from_fields(key, klen, k, f, fl, v, vl) : NULL;
+    for (int i = 0; i < n; i++) sbuf_free(&texts[i]);
+    xfree(texts);
+    xfree(f);
+    xfree(v);
+    xfree(fl);
+    xfree(vl);
+    return o;
+}

@@ -1,0 +1,88 @@
+/* persist/mapping — which keys belong to which table, and how a cached value
+ * becomes a row and back.
+ *
+ *   map users "user:{id}" mode write-behind ttl 3600
+ *   map sessions "session:{id}" mode write-through column data ttl 900
+ *
+ * A key matches a mapping when it starts with the text before {col} and ends
+ * with the text after it; the middle is the primary-key value (one-column
+ * keys). A mapping with `column` maps a STRING key to that column; without,
+ * a HASH key whose fields are the table's other columns (a field absent from
+ * the hash is NULL in the row and vice versa). Mappings apply to database 0.
+ *
+ * Row states are kept as a compact byte string ("state"): the list of
+ * (column, value) pairs of the row, or a delete marker, so the journal, the
+ * flusher and dead letters all use the same representation. */
+#ifndef LARDER_PERSIST_MAPPING_H
+#define LARDER_PERSIST_MAPPING_H
+#include <stddef.h>
+#include "kv/object.h"
+#include "persist/store_api.h"
+#include "util/sbuf.h"
+
+enum { MODE_CACHE_ASIDE = 0, MODE_READ_THROUGH, MODE_WRITE_THROUGH, MODE_WRITE_BEHIND };
+
+typedef struct mapping {
+    char *name;   /* the table */
+    char *pattern;
+    char *prefix, *suffix;
+    size_t plen, slen;
+    char *keycol;
+    int mode;
+    long long ttl;     /* seconds, 0 = none */
+    char *column;      /* string mapping's column; NULL for a hash mapping */
+    double beta;       /* XFetch factor; 0 disables early refresh */
+    int index;         /* position in the mapping list */
+    /* resolved against the store */
+    store_column *cols;
+    int ncols;
+} mapping;
+
+typedef struct mapping_set {
+    mapping **v;
+    int n;
+} mapping_set;
+
+/* Parses "NAME PATTERN mode MODE [ttl S] [column C] [beta F]" (already split). */
+mapping *mapping_parse(int argc, char **argv, char **err);
+void mapping_free(mapping *m);
+void mapping_set_free(mapping_set *s);
+const char *mapping_mode_name(int mode);
+/* One mapping's spec back as text (CONFIG GET / REWRITE). */
+void mapping_format(const mapping *m, sbuf *out);
+
+/* The mapping a key belongs to (longest prefix wins), with the key's primary
+ * key value as a slice of key. NULL when unmapped. */
+const mapping *mapping_match(const mapping_set *s, const char *key, size_t klen, const char **pk,
+                             size_t *pklen);
+/* Checks a mapping against its table's columns; sets m->cols (takes them). */
+int mapping_resolve(mapping *m, store_column *cols, int ncols, char **err);
+
+/* ---- row states --------------------------------------------------------------------- */
+/* state := 'D' (delete)  |  'R' count:u32 { clen:u32 col vlen:u32 value | vlen = 0xFFFFFFFF for NULL } */
+
+/* The row state of a cache entry (NULL entry: a delete). ERR with *err when a
+ * hash field has no column. */
+int mapping_state_from_entry(const mapping *m, const kobj *o, sbuf *state, char **err);
+int mapping_state_is_delete(const char *state, size_t len);
+/* Fills a store_op from a state; arrays are allocated in *scratch (free with
+ * mapping_op_free). */
+typedef struct op_scratch {
+    const char **keycols;
+    store_value *keyvals;
+    const char **cols;
+    store_value *vals;
+} op_scratch;
+int mapping_state_to_op(const mapping *m, const char *pk, size_t pklen, const char *state, size_t len,
+                        store_op *op, op_scratch *scratch);
+void mapping_op_free(op_scratch *scratch);
+
+/* A loaded row (column names and values as the store gave them) into a cache
+ * value: for a string mapping the column's text, for a hash mapping the
+ * non-NULL non-key columns as fields. Returns NULL when there is nothing to
+ * cache (string column NULL). */
+kobj *mapping_entry_from_row(const mapping *m, const char *key, size_t klen, int n,
+                             const char *const *names, const store_value *vals);
+/* Text form of a value (numbers as the store prints them). */
+void store_value_text(const store_value *v, sbuf *out);
+#endif

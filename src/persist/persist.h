@@ -1,0 +1,152 @@
+/* persist/persist.h — the persistence layer's shared state (internal to
+ * src/persist; the rest of the server sees only the hooks in server.h and
+ * the commands).
+ *
+ * Per-key state lives in `pkeys` (a dict keyed by the Redis key) for keys
+ * with something going on: a load in flight, a write-through in flight
+ * (key lock), a write-behind state not yet in the store (dirty), a cached
+ * "no such row" (negative). An idle key has no pkey.
+ *
+ * Modes (DESIGN.md "Caching contract"):
+ *   read-through  a miss parks the client, loads the row on the store thread
+ *                 (one load per key: later misses join it), caches it (or a
+ *                 negative entry), then re-runs the parked commands;
+ *   write-through the command runs speculatively on a snapshot with its key(s)
+ *                 locked and its reply held; the store commits (sharing the
+ *                 transaction with other write-throughs queued meanwhile);
+ *                 then the reply goes out — or, on a store error, the cache
+ *                 is restored and the client gets -BACKEND;
+ *   write-behind  the command runs; before its reply leaves (before-sleep)
+ *                 the key's new row state is appended to the journal (and
+ *                 fsync'ed under `always`); a flusher writes batches of dirty
+ *                 keys to the store in order, retrying with backoff, and
+ *                 dead-letters rows refused for good.
+ * Every loading mode also loads on a miss; cache-aside never touches the store.
+ */
+#ifndef LARDER_PERSIST_PERSIST_H
+#define LARDER_PERSIST_PERSIST_H
+#include "commands/commands.h"
+#include "persist/journal.h"
+#include "persist/mapping.h"
+#include "persist/store_api.h"
+#include "persist/storeq.h"
+
+enum { ON_DELETE_ROW = 0, ON_DELETE_CACHE = 1 };
+
+typedef struct persist_config {
+    char *module_path;
+    char **module_args;
+    int module_argc;
+    char *store_path;
+    char *journal_path;
+    int journal_fsync;
+    long long wb_batch, wb_delay_ms, wb_max_pending;
+    long long negative_ttl;
+    int on_delete;
+    long long lease_ms;
+} persist_config;
+
+typedef struct persist_stats {
+    long long hits, misses, loads, loads_coalesced, refreshes_early;
+    long long wb_batches, wb_flushed_total, wb_retries, wb_deadletter;
+    long long wt_commits, wt_jobs;
+    long long invalidations;
+} persist_stats;
+
+typedef struct pkey {
+    size_t klen;
+    char *key;
+    const mapping *map;
+    /* read-through: a load in flight and the clients waiting for it */
+    int loading;
+    int refreshing;            /* an XFetch reload (no waiters) */
+    list_head load_waiters;    /* of pwait */
+    uint64_t load_version;     /* version when the load started */
+    /* write-through: a commit in flight on this key (the key is locked) */
+    int locked;
+    list_head lock_waiters;    /* of pwait */
+    /* write-behind */
+    int dirty;
+    int in_flight;             /* part of the batch being written */
+    int deadlettering;
+    sbuf state;                /* latest row state (mapping.h format) */
+    uint64_t version;          /* bumps on every write */
+    uint64_t flushing_version;
+    uint64_t first_unflushed;  /* seq of the oldest record not in the store */
+    uint64_t pending_first;    /* first record appended while in flight */
+    int64_t dirty_since_ms;
+    list_node dirty_node;      /* in wb.dirty, ordered by first_unflushed */
+    list_node touched_node;    /* in the keys touched this loop iteration */
+    int touched;
+    /* negative cache */
+    int64_t negative_until_ms;
+} pkey;
+
+/* A client parked on a key (load or lock). */
+typedef struct pwait {
+    list_node node;
+    list_head *list; /* the wait list it is on */
+    client *c;
+} pwait;
+
+typedef struct persist_state {
+    int enabled;          /* a store module is loaded and open */
+    const store_module *mod;
+    void *dl;             /* dlopen handle */
+    mapping_set maps;
+    dict *pkeys;
+    list_head touched;    /* write-behind keys written this iteration */
+    list_head dirty;      /* dirty keys, FIFO by first_unflushed */
+    long dirty_count;
+    int batch_in_flight;
+    int64_t next_flush_ms;
+    int retry_count;
+    int64_t retry_until_ms;
+    list_head flush_waiters; /* WB.FLUSH clients */
+    uint64_t watermark;
+    long long next_deadletter_id;
+    int journal_ok;
+    persist_stats st;
+    double wt_group_sum;
+} persist_state;
+
+extern persist_config pcfg;
+extern persist_state ps;
+
+/* core.c */
+pkey *pkey_get(const char *key, size_t klen, const mapping *m);
+pkey *pkey_find(const char *key, size_t klen);
+void pkey_maybe_free(pkey *k);
+const mapping *persist_match(const db *d, const char *key, size_t klen, const char **pk, size_t *pklen);
+/* Parks c on a list (load or lock); its command re-runs when woken. */
+void persist_park(client *c, list_head *waiters);
+/* Re-runs the commands of every client parked on the list. */
+void persist_wake(list_head *waiters);
+void persist_reply_backend_error(client *c, const char *what, const char *msg);
+
+/* readthrough.c */
+int rt_needs_load(client *c, const command *cmd, const mapping *m, const char *key, size_t klen);
+void rt_start_load(client *c, const mapping *m, const char *key, size_t klen, const char *pk, size_t pklen, int refresh);
+void rt_on_hit(client *c, const mapping *m, kobj *o, const char *pk, size_t pklen);
+int rt_is_negative(pkey *k);
+
+/* writethrough.c */
+int wt_before(client *c, const command *cmd, const resp_arg *keys, int nkeys);
+void wt_after(client *c);
+int wt_active(client *c);
+
+/* writebehind.c */
+int wb_start(char **err);
+void wb_key_written(db *d, const mapping *m, const char *key, size_t klen);
+void wb_before_sleep(void);
+void wb_cron(void);
+void wb_shutdown(void);
+int wb_over_limit(void);
+void wb_info(sbuf *b);
+
+/* sqlcmd.c */
+void sql_invalidate_row(const char *table, const char *pktext, size_t pklen);
+
+/* store queries run synchronously during start-up */
+int persist_query_sync(const char *sql, int nargs, const store_value *args, char **err);
+#endif

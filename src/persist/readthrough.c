@@ -1,0 +1,213 @@
+/* persist/readthrough — loads on a miss (single flight), negative entries,
+ * and refresh-ahead by XFetch.
+ *
+ * XFetch (Vattani et al., "Optimal Probabilistic Cache Stampede Prevention"):
+ * on a hit of an entry with an expire time and a measured load cost delta,
+ * refresh early when  now - delta * beta * ln(random()) >= expiry.  Because
+ * ln(random()) is negative and unbounded, an early refresh gets likelier as
+ * expiry nears and as loads get costlier; one reload runs in the background
+ * while the current value keeps being served.
+ *
+ * Invariants:
+ *  1. At most one load per key is in flight (pkey.loading or .refreshing);
+ *     other misses wait for it (loads_coalesced).
+ *  2. A load's result is installed only if nobody wrote the key since the
+ *     load started (pkey.version unchanged) and, for a miss, the key is still
+ *     absent: a load never overwrites a newer write. */
+#include "persist/persist.h"
+#include "util/mem.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct load_job {
+    store_job job;
+    const mapping *m;
+    char *key;
+    size_t klen;
+    char *pk;
+    size_t pklen;
+    int refresh;
+    uint64_t version;
+    /* the row, copied on the store thread */
+    int found, ncols;
+    char **names;
+    store_value *vals;
+    sbuf bytes; /* text/blob bytes of vals, which point into it */
+} load_job;
+
+int rt_is_negative(pkey *k) { return k && k->negative_until_ms > server.mstime; }
+
+/* Commands that replace a value whole do not need the old one loaded. */
+static int overwrites(client *c, const command *cmd) {
+    const char *n = cmd->name;
+    if (!strcmp(n, "setex") || !strcmp(n, "psetex") || !strcmp(n, "mset")) return 1;
+    if (!strcmp(n, "set")) {
+        for (int i = 3; i < c->argc; i++)
+            if (arg_is(&c->argv[i], "nx") || arg_is(&c->argv[i], "xx") || arg_is(&c->argv[i], "get") ||
+                arg_is(&c->argv[i], "keepttl"))
+                return 0;
+        return 1;
+    }
+    return 0;
+}
+
+int rt_needs_load(client *c, const command *cmd, const mapping *m, const char *key, size_t klen) {
+    (void)m;
+    pkey *k = pkey_find(key, klen);
+    /* a dirty key's truth is the cache (deleted included): never the store */
+    if (k && (k->dirty || k->touched || k->in_flight || k->deadlettering)) return 0;
+    if (rt_is_negative(k)) return 0;
+    if (!strcmp(cmd->name, "exec")) return 1;
+    return !overwrites(c, cmd);
+}
+
+static void sink_columns(void *ctx, int n, const char *const *names) {
+    load_job *j = ctx;
+    j->ncols = n;
+    j->names = xcalloc((size_t)(n ? n : 1), sizeof(char *));
+    for (int i = 0; i < n; i++) j->names[i] = xstrdup(names[i]);
+}
+
+static void sink_row(void *ctx, int n, const store_value *vals) {
+    load_job *j = ctx;
+    j->found = 1;
+    j->vals = xcalloc((size_t)(n ? n : 1), sizeof(store_value));
+    size_t *offs = xcalloc((size_t)(n ? n : 1), sizeof(size_t));
+    for (int i = 0; i < n; i++) {
+        j->vals[i] = vals[i];
+        if (vals[i].type == SV_TEXT || vals[i].type == SV_BLOB) {
+            offs[i] = j->bytes.len;
+            sbuf_append(&j->bytes, vals[i].p ? vals[i].p : "", vals[i].len);
+        }
+    }
+    for (int i = 0; i < n; i++) /* point into the (now stable) copy */
+        if (j->vals[i].type == SV_TEXT || j->vals[i].type == SV_BLOB) j->vals[i].p = j->bytes.p + offs[i];
+    xfree(offs);
+}
+
+static void run_load(store_job *sj, const store_module *mod, void *h) {
+    load_job *j = (load_job *)sj;
+    store_value pk = {SV_TEXT, 0, 0, j->pk, j->pklen};
+    const char *keycol = j->m->keycol;
+    store_sink sink = {j, sink_columns, sink_row};
+    char *err = NULL;
+    sj->rc = mod->get(h, j->m->name, 1, &keycol, &pk, &sink, &err);
+    if (err) {
+        sj->err = xstrdup(err);
+        mod->free_error(err);
+    }
+}
+
+static void free_load(load_job *j) {
+    for (int i = 0; i < j->ncols; i++) xfree(j->names[i]);
+    xfree(j->names);
+    xfree(j->vals);
+    sbuf_free(&j->bytes);
+    xfree(j->key);
+    xfree(j->pk);
+    xfree(j->job.err);
+    xfree(j);
+}
+
+/* Wakes waiters with an error instead of re-running their commands. */
+static void fail_waiters(list_head *waiters, const char *msg) {
+    list_node *n;
+    while ((n = list_first(waiters))) {
+        pwait *w = list_entry(n, pwait, node);
+        list_remove(waiters, n);
+        client *c = w->c;
+        xfree(w);
+        c->persist = NULL;
+        persist_reply_backend_error(c, "load failed", msg);
+        unblock_client(c);
+    }
+}
+
+/* Puts a loaded value in db 0 with the mapping's TTL and its load cost. */
+static void install(load_job *j, int64_t cost_ms) {
+    db *d = &server.dbs[0];
+    kobj *o = mapping_entry_from_row(j->m, j->key, j->klen, j->ncols, (const char *const *)j->names, j->vals);
+    if (!o) return;
+    kobj *old = db_find(d, j->key, j->klen);
+    if (old)
+        db_replace(d, old, o);
+    else
+        db_add(d, o);
+    o = db_set_meta(d, o, (uint32_t)(cost_ms > 0 ? cost_ms : 1));
+    if (j->m->ttl) db_set_expire(d, o, server.mstime + j->m->ttl * 1000);
+}
+
+static void load_done(store_job *sj) {
+    load_job *j = (load_job *)sj;
+    pkey *k = pkey_find(j->key, j->klen);
+    int64_t cost_ms = (sj->finished_us - sj->started_us) / 1000;
+    if (!k) { /* cannot happen: a loading pkey is never freed */
+        free_load(j);
+        return;
+    }
+    int miss = k->loading; /* a miss waits on this load (it may have joined a refresh) */
+    k->refreshing = 0;
+    k->loading = 0;
+    if (sj->rc != STORE_OK) {
+        server_log(LL_WARNING, "read-through load of %.*s failed: %s", (int)j->klen, j->key,
+                   sj->err ? sj->err : "store error");
+        fail_waiters(&k->load_waiters, sj->err);
+    } else {
+        ps.st.loads++;
+        db *d = &server.dbs[0];
+        int untouched = k->version == j->version;
+        kv_now_ms = server.mstime;
+        int present = db_lookup(d, j->key, j->klen, LOOKUP_NOTOUCH) != NULL;
+        if (untouched && j->found) {
+            install(j, cost_ms);
+        } else if (untouched && !j->found && !present && miss && pcfg.negative_ttl > 0) {
+            k->negative_until_ms = server.mstime + pcfg.negative_ttl * 1000;
+        }
+        persist_wake(&k->load_waiters);
+    }
+    pkey_maybe_free(k);
+    free_load(j);
+}
+
+void rt_start_load(client *c, const mapping *m, const char *key, size_t klen, const char *pk, size_t pklen,
+                   int refresh) {
+    pkey *k = pkey_get(key, klen, m);
+    if (!refresh && (k->loading || k->refreshing)) {
+        ps.st.loads_coalesced++;
+        persist_park(c, &k->load_waiters);
+        /* a refresh in flight serves misses too: it installs on a miss only if
+         * a load is marked, so turn it into one */
+        if (k->refreshing) k->loading = 1;
+        return;
+    }
+    if (refresh && (k->loading || k->refreshing)) return;
+    load_job *j = xcalloc(1, sizeof(*j));
+    j->m = m;
+    j->key = xmemdup(key, klen);
+    j->klen = klen;
+    j->pk = xmemdup(pk, pklen);
+    j->pklen = pklen;
+    j->refresh = refresh;
+    j->version = k->version;
+    j->job.run = run_load;
+    j->job.done = load_done;
+    if (refresh) {
+        k->refreshing = 1;
+        ps.st.refreshes_early++;
+    } else {
+        k->loading = 1;
+        persist_park(c, &k->load_waiters);
+    }
+    storeq_submit(&j->job);
+}
+
+void rt_on_hit(client *c, const mapping *m, kobj *o, const char *pk, size_t pklen) {
+    if (m->beta <= 0 || !(o->flags & KF_EXPIRE)) return;
+    kobj_meta *meta = kobj_meta_of(o);
+    if (!meta || !meta->delta_ms) return;
+    double r = ((double)random() + 1.0) / ((double)RAND_MAX + 2.0); /* (0,1) */
+    double gap = (double)meta->delta_ms * m->beta * -log(r);
+    if ((double)server.mstime + gap >= (double)kobj_expire(o))
+        rt_start_load(c, m, kobj_key(o), o->klen, pk, pklen, 1);
+}

@@ -1,0 +1,390 @@
+/* persist/sqlcmd — SQL.QUERY, SQL.EXEC and WB.DEADLETTER over RESP.
+ *
+ *   SQL.QUERY sql [arg ...]   read-only; rows as arrays (RESP3: maps)
+ *   SQL.EXEC sql [arg ...]    any statement; rows if it returns any
+ *                             (RETURNING, SELECT), else the number of rows
+ *                             it changed
+ * Arguments are bound to ?/?N parameters, never spliced into the text.
+ * Rows a write changes invalidate the cached keys of mapped tables (after the
+ * statement committed): the cache entry is dropped and the next read loads
+ * the row again. A key with a write-behind state still pending is left alone
+ * (the cache is the newer truth for it; the pending state will be written).
+ *
+ * The reply is built on the store thread as RESP bytes in the client's
+ * protocol, so no row data crosses threads twice. */
+#include "persist/persist.h"
+#include "util/mem.h"
+#include <stdio.h>
+#include <string.h>
+
+typedef struct query_job {
+    store_job job;
+    uint64_t client_id;
+    char *sql;
+    int nargs;
+    store_value *args;
+    int readonly, resp;
+    int ncols, has_rows;
+    char **names;
+    long nrows;
+    sbuf rows;      /* RESP of the rows */
+    int64_t affected;
+    sbuf changes;   /* table\0 pklen:u32 pk ... */
+    int changes_n;
+} query_job;
+
+static void enc_hdr(sbuf *b, char t, long long n) {
+    char h[RESP_HDR_MAX];
+    sbuf_append(b, h, resp_enc_agg(h, t, n));
+}
+
+static void enc_value(sbuf *b, const store_value *v, int resp) {
+    char buf[128];
+    switch (v->type) {
+    case SV_NULL: sbuf_puts(b, resp >= 3 ? "_\r\n" : "$-1\r\n"); break;
+    case SV_INT: sbuf_append(b, buf, resp_enc_int(buf, ':', v->i)); break;
+    case SV_REAL: {
+        int n = double_to_str_human(buf, sizeof(buf), v->d);
+        if (resp >= 3) {
+            sbuf_puts(b, ",");
+            sbuf_append(b, buf, (size_t)n);
+            sbuf_puts(b, "\r\n");
+        } else {
+            enc_hdr(b, '$', n);
+            sbuf_append(b, buf, (size_t)n);
+            sbuf_puts(b, "\r\n");
+        }
+        break;
+    }
+    default:
+        enc_hdr(b, '$', (long long)v->len);
+        sbuf_append(b, v->p ? v->p : "", v->len);
+        sbuf_puts(b, "\r\n");
+    }
+}
+
+static void q_columns(void *ctx, int n, const char *const *names) {
+    query_job *j = ctx;
+    j->has_rows = 1;
+    j->ncols = n;
+    j->names = xcalloc((size_t)(n ? n : 1), sizeof(char *));
+    for (int i = 0; i < n; i++) j->names[i] = xstrdup(names[i]);
+}
+
+static void q_row(void *ctx, int n, const store_value *vals) {
+    query_job *j = ctx;
+    j->nrows++;
+    enc_hdr(&j->rows, j->resp >= 3 ? '%' : '*', n);
+    for (int i = 0; i < n; i++) {
+        if (j->resp >= 3) {
+            const char *nm = i < j->ncols ? j->names[i] : "?";
+            enc_hdr(&j->rows, '$', (long long)strlen(nm));
+            sbuf_puts(&j->rows, nm);
+            sbuf_puts(&j->rows, "\r\n");
+        }
+        enc_value(&j->rows, &vals[i], j->resp);
+    }
+}
+
+static void q_change(void *ctx, const char *table, int npk, const store_value *pk) {
+    query_job *j = ctx;
+    if (npk != 1) return; /* mapped tables have one-column keys */
+    sbuf t = SBUF_INIT;
+    store_value_text(&pk[0], &t);
+    sbuf_append(&j->changes, table, strlen(table) + 1);
+    uint32_t len = (uint32_t)t.len;
+    sbuf_append(&j->changes, &len, 4);
+    sbuf_append(&j->changes, t.p ? t.p : "", t.len);
+    sbuf_free(&t);
+    j->changes_n++;
+}
+
+static void run_query_job(store_job *sj, const store_module *m, void *h) {
+    query_job *j = (query_job *)sj;
+    store_sink sink = {j, q_columns, q_row};
+    char *err = NULL;
+    sj->rc = m->query(h, j->sql, j->nargs, j->args, j->readonly, &sink, q_change, j, &j->affected, &err);
+    if (err) {
+        sj->err = xstrdup(err);
+        m->free_error(err);
+    }
+}
+
+static void free_query(query_job *j) {
+    for (int i = 0; i < j->ncols; i++) xfree(j->names[i]);
+    xfree(j->names);
+    xfree(j->sql);
+    xfree(j->args);
+    sbuf_free(&j->rows);
+    sbuf_free(&j->changes);
+    xfree(j->job.err);
+    xfree(j);
+}
+
+void sql_invalidate_row(const char *table, const char *pk, size_t pklen) {
+    db *d = &server.dbs[0];
+    for (int i = 0; i < ps.maps.n; i++) {
+        const mapping *m = ps.maps.v[i];
+        if (strcasecmp(m->name, table) != 0) continue;
+        sbuf key = SBUF_INIT;
+        sbuf_append(&key, m->prefix, m->plen);
+        sbuf_append(&key, pk, pklen);
+        sbuf_append(&key, m->suffix, m->slen);
+        pkey *k = pkey_find(key.p, key.len);
+        if (!(k && (k->dirty || k->touched || k->in_flight || k->locked))) {
+            if (k) {
+                k->version++; /* a load in flight must not install the old row */
+                k->negative_until_ms = 0;
+            }
+            if (db_delete(d, key.p, key.len)) {
+                signal_modified_key(NULL, d, key.p, key.len);
+                ps.st.invalidations++;
+            }
+        }
+        sbuf_free(&key);
+    }
+}
+
+static void query_done(store_job *sj) {
+    query_job *j = (query_job *)sj;
+    /* invalidate first: the client may read right after its reply */
+    size_t off = 0;
+    for (int i = 0; i < j->changes_n && sj->rc == STORE_OK; i++) {
+        const char *table = j->changes.p + off;
+        off += strlen(table) + 1;
+        uint32_t len;
+        memcpy(&len, j->changes.p + off, 4);
+        off += 4;
+        sql_invalidate_row(table, j->changes.p + off, len);
+        off += len;
+    }
+    client *c = client_by_id(j->client_id);
+    if (c && (c->flags & CLIENT_BLOCKED) && c->bstate.type == BLOCKED_STORE) {
+        unblock_client(c);
+        if (sj->rc != STORE_OK) {
+            const char *msg = sj->err ? sj->err : "store error";
+            if (sj->rc == STORE_ERR_USER || sj->rc == STORE_ERR_PERMANENT)
+                reply_errorf(c, "ERR %s", msg);
+            else
+                persist_reply_backend_error(c, "store unavailable", msg);
+        } else if (j->has_rows) {
+            reply_array(c, j->nrows);
+            reply_raw(c, j->rows.p, j->rows.len);
+        } else {
+            reply_int(c, j->affected);
+        }
+    }
+    free_query(j);
+}
+
+/* Queues a query for c and parks c until it is done. */
+static void submit_query(client *c, const char *sql, size_t sqllen, int nargs, const resp_arg *args, int readonly) {
+    query_job *j = xcalloc(1, sizeof(*j));
+    j->client_id = c->id;
+    /* the arguments point into the client's buffer: copy them with the SQL */
+    size_t bytes = sqllen + 1;
+    for (int i = 0; i < nargs; i++) bytes += args[i].len + 1;
+    j->sql = xmalloc(bytes);
+    memcpy(j->sql, sql, sqllen);
+    j->sql[sqllen] = '\0';
+    char *p = j->sql + sqllen + 1;
+    j->args = xcalloc((size_t)(nargs ? nargs : 1), sizeof(store_value));
+    for (int i = 0; i < nargs; i++) {
+        memcpy(p, args[i].p, args[i].len);
+        p[args[i].len] = '\0';
+        j->args[i] = (store_value){SV_TEXT, 0, 0, p, args[i].len};
+        p += args[i].len + 1;
+    }
+    j->nargs = nargs;
+    j->readonly = readonly;
+    j->resp = c->resp;
+    j->job.run = run_query_job;
+    j->job.done = query_done;
+    block_client(c, BLOCKED_STORE, 0);
+    storeq_submit(&j->job);
+}
+
+static int store_or_reply(client *c) {
+    if (ps.enabled) return OK;
+    reply_error(c, "ERR no store is configured (add loadmodule and store-path to the configuration)");
+    return ERR;
+}
+
+static int can_wait_or_reply(client *c) {
+    if (client_can_block(c)) return OK;
+    reply_errorf(c, "ERR %s cannot be used inside MULTI or a script", c->cmd->fullname);
+    return ERR;
+}
+
+void sql_query_command(client *c) {
+    if (store_or_reply(c) != OK || can_wait_or_reply(c) != OK) return;
+    submit_query(c, c->argv[1].p, c->argv[1].len, c->argc - 2, c->argv + 2, 1);
+}
+
+void sql_exec_command(client *c) {
+    if (store_or_reply(c) != OK || can_wait_or_reply(c) != OK) return;
+    submit_query(c, c->argv[1].p, c->argv[1].len, c->argc - 2, c->argv + 2, 0);
+}
+
+/* ---- WB.DEADLETTER ------------------------------------------------------------------- */
+
+/* RETRY: read the entries, write each row again; a row that goes through
+ * leaves the dead-letter table and its cached key is invalidated. */
+typedef struct retry_job {
+    store_job job;
+    uint64_t client_id;
+    long long only_id; /* 0 = all */
+    long ok, failed;
+    sbuf keys; /* keys written again: klen:u32 key ... */
+} retry_job;
+
+typedef struct retry_row {
+    int64_t id;
+    sbuf map, key, state;
+} retry_row;
+
+typedef struct retry_rows {
+    retry_row *v;
+    int n;
+} retry_rows;
+
+static void retry_sink_row(void *ctx, int n, const store_value *v) {
+    retry_rows *rs = ctx;
+    if (n < 4) return;
+    rs->v = xrealloc(rs->v, sizeof(retry_row) * (size_t)(rs->n + 1));
+    retry_row *r = &rs->v[rs->n++];
+    memset(r, 0, sizeof(*r));
+    r->id = v[0].i;
+    store_value_text(&v[1], &r->map);
+    store_value_text(&v[2], &r->key);
+    store_value_text(&v[3], &r->state);
+}
+
+/* One dead-letter entry: write its row; on success delete the entry. */
+static void retry_one(retry_job *j, retry_row *r, const store_module *m, void *h) {
+    const mapping *mp = NULL;
+    const char *pk;
+    size_t pklen;
+    mp = r->key.p ? mapping_match(&ps.maps, r->key.p, r->key.len, &pk, &pklen) : NULL;
+    if (mp && r->map.p && strcmp(mp->name, r->map.p) != 0) mp = NULL;
+    store_op op;
+    op_scratch sc;
+    memset(&sc, 0, sizeof(sc));
+    if (!mp || mapping_state_to_op(mp, pk, pklen, r->state.p ? r->state.p : "", r->state.len, &op, &sc) != OK) {
+        j->failed++;
+        mapping_op_free(&sc);
+        return;
+    }
+    char *e = NULL;
+    int rc = m->apply_batch(h, &op, 1, &e);
+    if (e) m->free_error(e);
+    if (op.error) m->free_error(op.error);
+    mapping_op_free(&sc);
+    if (rc != STORE_OK || op.status != STORE_OK) {
+        j->failed++;
+        return;
+    }
+    store_value id = {SV_INT, r->id, 0, NULL, 0};
+    int64_t aff;
+    e = NULL;
+    m->query(h, "DELETE FROM larder_deadletter WHERE id = ?", 1, &id, 0, NULL, NULL, NULL, &aff, &e);
+    if (e) m->free_error(e);
+    j->ok++;
+    uint32_t kl = (uint32_t)r->key.len;
+    sbuf_append(&j->keys, &kl, 4);
+    sbuf_append(&j->keys, r->key.p, r->key.len);
+}
+
+/* Runs on the store thread and only reads the mapping list (CONFIG SET map
+ * waits for the store queue to drain before it swaps mappings). */
+static void run_retry(store_job *sj, const store_module *m, void *h) {
+    retry_job *j = (retry_job *)sj;
+    retry_rows rs = {NULL, 0};
+    store_sink sink = {&rs, NULL, retry_sink_row};
+    char *err = NULL;
+    int64_t aff;
+    store_value idv = {SV_INT, j->only_id, 0, NULL, 0};
+    const char *q = j->only_id ? "SELECT id, map, key, state FROM larder_deadletter WHERE id = ?"
+                               : "SELECT id, map, key, state FROM larder_deadletter ORDER BY id";
+    sj->rc = m->query(h, q, j->only_id ? 1 : 0, &idv, 1, &sink, NULL, NULL, &aff, &err);
+    if (err) {
+        sj->err = xstrdup(err);
+        m->free_error(err);
+    }
+    for (int i = 0; i < rs.n; i++) {
+        if (sj->rc == STORE_OK) retry_one(j, &rs.v[i], m, h);
+        sbuf_free(&rs.v[i].map);
+        sbuf_free(&rs.v[i].key);
+        sbuf_free(&rs.v[i].state);
+    }
+    xfree(rs.v);
+}
+
+static void retry_done(store_job *sj) {
+    retry_job *j = (retry_job *)sj;
+    db *d = &server.dbs[0];
+    for (size_t off = 0; off + 4 <= j->keys.len;) {
+        uint32_t kl;
+        memcpy(&kl, j->keys.p + off, 4);
+        off += 4;
+        pkey *k = pkey_find(j->keys.p + off, kl);
+        if (!(k && (k->dirty || k->touched || k->in_flight)) && db_delete(d, j->keys.p + off, kl))
+            signal_modified_key(NULL, d, j->keys.p + off, kl);
+        off += kl;
+    }
+    client *c = client_by_id(j->client_id);
+    if (c && (c->flags & CLIENT_BLOCKED) && c->bstate.type == BLOCKED_STORE) {
+        unblock_client(c);
+        if (sj->rc != STORE_OK)
+            persist_reply_backend_error(c, "dead-letter retry failed", sj->err);
+        else
+            reply_int(c, j->ok);
+    }
+    sbuf_free(&j->keys);
+    xfree(sj->err);
+    xfree(j);
+}
+
+void wb_deadletter_command(client *c) {
+    if (store_or_reply(c) != OK || can_wait_or_reply(c) != OK) return;
+    const resp_arg *sub = &c->argv[1];
+    if (arg_is(sub, "list") && (c->argc == 2 || c->argc == 3)) {
+        if (c->argc == 3) { /* LIST [count] */
+            long long count;
+            if (arg_positive_or_reply(c, &c->argv[2], &count, NULL) != OK) return;
+            char n[32];
+            snprintf(n, sizeof(n), "%lld", count);
+            resp_arg arg = {n, strlen(n), 0};
+            static const char q[] = "SELECT id, map, key, op, error, at FROM larder_deadletter ORDER BY id LIMIT ?";
+            submit_query(c, q, sizeof(q) - 1, 1, &arg, 1);
+        } else {
+            static const char q[] = "SELECT id, map, key, op, error, at FROM larder_deadletter ORDER BY id LIMIT 100";
+            submit_query(c, q, sizeof(q) - 1, 0, NULL, 1);
+        }
+    } else if (arg_is(sub, "retry") && c->argc == 3) {
+        long long id = 0;
+        if (!arg_is(&c->argv[2], "all") &&
+            arg_positive_or_reply(c, &c->argv[2], &id, "ERR dead-letter id must be a positive integer or ALL") != OK)
+            return;
+        retry_job *j = xcalloc(1, sizeof(*j));
+        j->client_id = c->id;
+        j->only_id = id;
+        j->job.run = run_retry;
+        j->job.done = retry_done;
+        block_client(c, BLOCKED_STORE, 0);
+        storeq_submit(&j->job);
+    } else if (arg_is(sub, "drop") && c->argc == 3) {
+        if (arg_is(&c->argv[2], "all")) {
+            static const char q[] = "DELETE FROM larder_deadletter";
+            submit_query(c, q, sizeof(q) - 1, 0, NULL, 0);
+            return;
+        }
+        long long id;
+        if (arg_positive_or_reply(c, &c->argv[2], &id, "ERR dead-letter id must be a positive integer or ALL") != OK)
+            return;
+        static const char q[] = "DELETE FROM larder_deadletter WHERE id = ?";
+        submit_query(c, q, sizeof(q) - 1, 1, &c->argv[2], 0);
+    } else {
+        reply_error(c, "ERR usage: WB.DEADLETTER LIST [count] | RETRY id|ALL | DROP id|ALL");
+    }
+}

@@ -1,0 +1,217 @@
+/* persist/storeq — see storeq.h. */
+#include "persist/storeq.h"
+#include "server/server.h"
+#include "util/clock.h"
+#include "util/mem.h"
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <time.h>
+
+static const store_module *mod;
+static void *handle;
+static pthread_t thread;
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t idle_cv = PTHREAD_COND_INITIALIZER;
+static store_job *todo_head, *todo_tail; /* loop -> thread */
+static store_job *done_head, *done_tail; /* thread -> loop */
+static long pending;                     /* submitted, done() not yet called */
+static int running, stopping, busy;
+static ev_async wake;
+static _Atomic long inject_failures, inject_delay_ms;
+static storeq_stats stats;
+
+void storeq_inject_failures(long n) { atomic_store(&inject_failures, n); }
+void storeq_inject_delay(long ms) { atomic_store(&inject_delay_ms, ms); }
+
+static int injected(char **err) {
+    long ms = atomic_load(&inject_delay_ms);
+    if (ms > 0) {
+        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    long n = atomic_load(&inject_failures);
+    while (n > 0) {
+        if (atomic_compare_exchange_weak(&inject_failures, &n, n - 1)) {
+            *err = xstrdup("injected store failure (DEBUG STORE-FAIL)");
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void push_done(store_job *j) {
+    j->finished_us = clock_ustime();
+    j->next = NULL;
+    if (done_tail)
+        done_tail->next = j;
+    else
+        done_head = j;
+    done_tail = j;
+}
+
+/* Runs a group of batch jobs in one apply_batch call. */
+static void run_group(store_job **jobs, int n) {
+    int total = 0;
+    for (int i = 0; i < n; i++) total += jobs[i]->nops;
+    store_op *all = xmalloc(sizeof(store_op) * (size_t)(total ? total : 1));
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < jobs[i]->nops; j++) all[k++] = jobs[i]->ops[j];
+    char *err = NULL;
+    int rc, fake = injected(&err);
+    if (fake)
+        rc = STORE_ERR_TRANSIENT;
+    else
+        rc = mod->apply_batch(handle, all, total, &err);
+    k = 0;
+    for (int i = 0; i < n; i++) {
+        for (int j = 0; j < jobs[i]->nops; j++) jobs[i]->ops[j] = all[k++];
+        jobs[i]->rc = rc;
+        jobs[i]->err = err ? xstrdup(err) : NULL;
+        jobs[i]->group_size = n;
+    }
+    if (err) {
+        if (fake)
+            xfree(err);
+        else
+            mod->free_error(err);
+    }
+    xfree(all);
+    stats.transactions++;
+    stats.batches++;
+    stats.batch_jobs += n;
+}
+
+static void run_one(store_job *j) {
+    char *err = NULL;
+    if (injected(&err)) {
+        j->rc = STORE_ERR_TRANSIENT;
+        j->err = err;
+        return;
+    }
+    j->run(j, mod, handle);
+}
+
+static void *thread_main(void *arg) {
+    (void)arg;
+    pthread_mutex_lock(&mu);
+    for (;;) {
+        while (!todo_head && !stopping) pthread_cond_wait(&cv, &mu);
+        if (!todo_head && stopping) break;
+        /* take a run of jobs: either one plain job, or consecutive group jobs */
+        store_job *group[256];
+        int n = 0;
+        if (!todo_head->run && todo_head->group) {
+            while (todo_head && !todo_head->run && todo_head->group && n < 256) {
+                group[n++] = todo_head;
+                todo_head = todo_head->next;
+            }
+        } else {
+            group[n++] = todo_head;
+            todo_head = todo_head->next;
+        }
+        if (!todo_head) todo_tail = NULL;
+        busy = 1;
+        pthread_mutex_unlock(&mu);
+        int64_t now = clock_ustime();
+        for (int i = 0; i < n; i++) group[i]->started_us = now;
+        if (!group[0]->run)
+            run_group(group, n);
+        else
+            run_one(group[0]);
+        pthread_mutex_lock(&mu);
+        busy = 0;
+        for (int i = 0; i < n; i++) push_done(group[i]);
+        ev_async_send(server.loop, &wake);
+        pthread_cond_broadcast(&idle_cv);
+    }
+    pthread_mutex_unlock(&mu);
+    return NULL;
+}
+
+/* Calls done() of completed jobs (loop thread). */
+static void deliver(void) {
+    for (;;) {
+        pthread_mutex_lock(&mu);
+        store_job *list = done_head;
+        done_head = done_tail = NULL;
+        pthread_mutex_unlock(&mu);
+        if (!list) return;
+        while (list) {
+            store_job *next = list->next;
+            pending--;
+            list->done(list);
+            list = next;
+        }
+    }
+}
+
+static void wake_cb(struct ev_loop *loop, ev_async *w, int revents) {
+    (void)loop;
+    (void)w;
+    (void)revents;
+    server_update_time();
+    deliver();
+}
+
+int storeq_start(const store_module *m, void *h) {
+    mod = m;
+    handle = h;
+    ev_async_init(&wake, wake_cb);
+    ev_async_start(server.loop, &wake);
+    stopping = 0;
+    if (pthread_create(&thread, NULL, thread_main, NULL) != 0) return ERR;
+    running = 1;
+    return OK;
+}
+
+void storeq_set_handle(void *h) {
+    pthread_mutex_lock(&mu);
+    handle = h;
+    pthread_mutex_unlock(&mu);
+}
+
+int storeq_running(void) { return running; }
+long storeq_pending(void) { return pending; }
+void storeq_get_stats(storeq_stats *s) { *s = stats; }
+
+void storeq_submit(store_job *j) {
+    j->queued_us = clock_ustime();
+    j->next = NULL;
+    j->rc = STORE_OK;
+    j->err = NULL;
+    pending++;
+    pthread_mutex_lock(&mu);
+    if (todo_tail)
+        todo_tail->next = j;
+    else
+        todo_head = j;
+    todo_tail = j;
+    pthread_cond_signal(&cv);
+    pthread_mutex_unlock(&mu);
+}
+
+void storeq_drain(void) {
+    while (pending > 0) {
+        pthread_mutex_lock(&mu);
+        while (!done_head) pthread_cond_wait(&idle_cv, &mu);
+        pthread_mutex_unlock(&mu);
+        deliver();
+    }
+}
+
+void storeq_stop(void) {
+    if (!running) return;
+    storeq_drain();
+    pthread_mutex_lock(&mu);
+    stopping = 1;
+    pthread_cond_signal(&cv);
+    pthread_mutex_unlock(&mu);
+    pthread_join(thread, NULL);
+    ev_async_stop(server.loop, &wake);
+    running = 0;
+    if (mod && handle) mod->close(handle);
+    handle = NULL;
+}

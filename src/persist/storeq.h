@@ -1,0 +1,60 @@
+/* persist/storeq — the store thread and its job queue.
+ *
+ * The loop thread never waits on the store: it submits jobs; the store thread
+ * runs them one at a time against the module and hands each back through a
+ * completion queue, waking the loop with ev_async. A job's run() executes on
+ * the store thread and may only touch the job and the module; done() runs
+ * later on the loop thread.
+ *
+ * Group commit: consecutive queued jobs that carry row operations and are
+ * marked `group` are applied in ONE module apply_batch call (one transaction,
+ * one fsync); each job then sees its own rows' outcomes.
+ *
+ * Invariants:
+ *  1. Jobs complete in submission order (one thread, FIFO queues).
+ *  2. The module is only called from the store thread. */
+#ifndef LARDER_PERSIST_STOREQ_H
+#define LARDER_PERSIST_STOREQ_H
+#include <stdint.h>
+#include "persist/store_api.h"
+
+typedef struct store_job store_job;
+struct store_job {
+    void (*run)(store_job *j, const store_module *m, void *h); /* store thread (NULL: batch ops) */
+    void (*done)(store_job *j);                                 /* loop thread */
+    store_op *ops;  /* row operations for apply_batch (run == NULL) */
+    int nops;
+    int group;      /* may share a transaction with neighbouring group jobs */
+    int rc;
+    char *err;      /* owned by the job once done (xfree) */
+    int64_t queued_us, started_us, finished_us;
+    int group_size; /* how many jobs shared the transaction */
+    store_job *next;
+};
+
+/* Starts the thread on an opened module handle. */
+int storeq_start(const store_module *m, void *handle);
+/* Sets the module handle jobs get (after an open job returned it). */
+void storeq_set_handle(void *h);
+/* Queues a job (loop thread). */
+void storeq_submit(store_job *j);
+/* Waits until every submitted job has run and its done() was called (used at
+ * start-up replay and shutdown; runs done() callbacks itself). */
+void storeq_drain(void);
+/* Stops the thread after the queue is empty and closes the module. */
+void storeq_stop(void);
+int storeq_running(void);
+/* Jobs queued or running. */
+long storeq_pending(void);
+
+/* Fault injection (DEBUG STORE-FAIL n / STORE-DELAY ms): the next n module
+ * calls fail with STORE_ERR_TRANSIENT; every call is delayed by ms. */
+void storeq_inject_failures(long n);
+void storeq_inject_delay(long ms);
+
+/* Statistics for INFO. */
+typedef struct storeq_stats {
+    long long batches, batch_jobs, transactions;
+} storeq_stats;
+void storeq_get_stats(storeq_stats *s);
+#endif

@@ -1,0 +1,599 @@
+/* persist/writebehind — dirty tracking, the journal, the flusher, dead
+ * letters, and the WB.* commands.
+ *
+ * Life of a write to a write-behind key:
+ *   1. the command runs; signal_modified_key marks the key touched;
+ *   2. before-sleep, before any reply is written: the key's new row state is
+ *      appended to the journal (coalesced per key per loop turn) and the
+ *      journal committed (fsync under journal-fsync always); the key joins the
+ *      dirty FIFO;
+ *   3. the flusher takes up to write-behind-batch keys from the FIFO head when
+ *      write-behind-delay-ms has passed since the oldest got dirty or the
+ *      batch is full, and writes their latest states in one transaction,
+ *      together with the watermark W (below);
+ *   4. a key whose state did not change meanwhile becomes clean; a row the
+ *      store refuses for good goes to the dead-letter table with its error; a
+ *      transient failure retries the whole batch with exponential backoff.
+ *
+ * Watermark: every journal record with seq < W is in the store. W stored with
+ * a batch is the first_unflushed seq of the first dirty key NOT in the batch
+ * (the FIFO is ordered by first_unflushed), or the next seq if none. Replay
+ * at start skips records below the stored W, flushes the rest, then truncates.
+ *
+ * Invariants:
+ *  1. A key is in the dirty FIFO iff pkey.dirty, ordered by first_unflushed.
+ *  2. At most one batch is in flight; its keys have in_flight set.
+ *  3. A dirty key is never evicted and its reads never go to the store.
+ *  4. A write is acknowledged only after its journal record is written (and
+ *     fsync'ed under `always`); if that fails the writer is disconnected
+ *     without a reply and further write-behind writes get -BACKEND. */
+#include "persist/persist.h"
+#include "util/clock.h"
+#include "util/mem.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static ev_timer flush_timer;
+static int replaying;          /* start-up replay: server.loading until done */
+static uint64_t *touch_clients; /* ids of clients that wrote WB keys this turn */
+static size_t ntouch_clients, cap_touch_clients;
+
+static void start_batch(void);
+
+/* ---- meta tables ---------------------------------------------------------------- */
+
+typedef struct int_job {
+    store_job job;
+    const char *sql;
+    int64_t value;
+    int found;
+} int_job;
+
+static void int_sink_row(void *ctx, int n, const store_value *v) {
+    int_job *j = ctx;
+    if (n > 0 && v[0].type == SV_INT) {
+        j->value = v[0].i;
+        j->found = 1;
+    }
+}
+
+static void run_int_query(store_job *sj, const store_module *m, void *h) {
+    int_job *j = (int_job *)sj;
+    store_sink sink = {j, NULL, int_sink_row};
+    char *err = NULL;
+    int64_t aff;
+    sj->rc = m->query(h, j->sql, 0, NULL, 1, &sink, NULL, NULL, &aff, &err);
+    if (err) {
+        sj->err = xstrdup(err);
+        m->free_error(err);
+    }
+}
+
+static void noop_done(store_job *j) { (void)j; }
+
+static int query_int(const char *sql, int64_t *out, char **err) {
+    int_job j = {.sql = sql};
+    j.job.run = run_int_query;
+    j.job.done = noop_done;
+    storeq_submit(&j.job);
+    storeq_drain();
+    if (j.job.rc != STORE_OK) {
+        *err = j.job.err ? j.job.err : xstrdup("store error");
+        return ERR;
+    }
+    *out = j.found ? j.value : 0;
+    return OK;
+}
+
+/* ---- the dirty FIFO ------------------------------------------------------------- */
+
+static void fifo_insert_ordered(pkey *k) {
+    /* from the tail: new seqs are usually the largest */
+    list_node *n = ps.dirty.n.prev;
+    while (n != &ps.dirty.n && list_entry(n, pkey, dirty_node)->first_unflushed > k->first_unflushed) n = n->prev;
+    k->dirty_node.prev = n;
+    k->dirty_node.next = n->next;
+    n->next->prev = &k->dirty_node;
+    n->next = &k->dirty_node;
+    ps.dirty.len++;
+}
+
+static void set_entry_dirty_flag(pkey *k, int on) {
+    kobj *o = db_find(&server.dbs[0], k->key, k->klen);
+    if (!o) return;
+    if (on)
+        o->flags |= KF_DIRTY;
+    else
+        o->flags &= ~KF_DIRTY;
+}
+
+static void mark_clean(pkey *k) {
+    if (!k->dirty) return;
+    list_remove(&ps.dirty, &k->dirty_node);
+    k->dirty = 0;
+    ps.dirty_count--;
+    set_entry_dirty_flag(k, 0);
+}
+
+int wb_over_limit(void) { return ps.dirty_count >= pcfg.wb_max_pending || !ps.journal_ok; }
+
+/* ---- writes ------------------------------------------------------------------------- */
+
+void wb_key_written(db *d, const mapping *m, const char *key, size_t klen) {
+    (void)d;
+    pkey *k = pkey_get(key, klen, m);
+    k->version++;
+    if (!k->touched) {
+        k->touched = 1;
+        list_push_back(&ps.touched, &k->touched_node);
+    }
+    client *c = server.executing_client;
+    if (c && c->fd >= 0) {
+        if (ntouch_clients == cap_touch_clients) {
+            cap_touch_clients = cap_touch_clients ? cap_touch_clients * 2 : 16;
+            touch_clients = xrealloc(touch_clients, sizeof(uint64_t) * cap_touch_clients);
+        }
+        touch_clients[ntouch_clients++] = c->id;
+    }
+}
+
+/* Records a state for k (journal + FIFO). */
+static void record_state(pkey *k, const char *state, size_t len) {
+    if (k->dirty && k->state.len == len && !memcmp(k->state.p, state, len)) return; /* no change */
+    uint64_t seq = journal_append(k->map->name, strlen(k->map->name), k->key, k->klen, state, len);
+    sbuf_clear(&k->state);
+    sbuf_append(&k->state, state, len);
+    if (!k->dirty) {
+        k->dirty = 1;
+        k->first_unflushed = seq;
+        k->dirty_since_ms = server.mstime;
+        fifo_insert_ordered(k);
+        ps.dirty_count++;
+    } else if (k->in_flight && !k->pending_first) {
+        k->pending_first = seq;
+    }
+    set_entry_dirty_flag(k, 1);
+}
+
+static void deadletter(pkey *k, const char *state, size_t slen, const char *error);
+
+/* A journal write failed: nothing of this turn may be acknowledged. */
+static void journal_failed(const char *err) {
+    server_log(LL_WARNING, "write-behind journal failure: %s; disconnecting %zu writers, refusing write-behind writes until the journal works",
+               err, ntouch_clients);
+    for (size_t i = 0; i < ntouch_clients; i++) {
+        client *c = client_by_id(touch_clients[i]);
+        if (!c) continue;
+        /* drop what it would have been told and close it */
+        c->flags |= CLIENT_REPLY_OFF;
+        client_close_async(c);
+    }
+    ps.journal_ok = 0;
+}
+
+void wb_before_sleep(void) {
+    list_node *n;
+    db *d = &server.dbs[0];
+    sbuf state = SBUF_INIT;
+    kv_now_ms = server.mstime;
+    while ((n = list_first(&ps.touched))) {
+        pkey *k = list_entry(n, pkey, touched_node);
+        list_remove(&ps.touched, n);
+        k->touched = 0;
+        kobj *o = db_find(d, k->key, k->klen);
+        if (o && kobj_is_expired(o)) o = NULL;
+        char *err = NULL;
+        if (!o && pcfg.on_delete == ON_DELETE_CACHE) {
+            /* a cache-only delete: the pending state (if any) still goes out */
+        } else if (mapping_state_from_entry(k->map, o, &state, &err) != OK) {
+            deadletter(k, state.p ? state.p : "", state.len, err);
+            xfree(err);
+        } else {
+            record_state(k, state.p, state.len);
+        }
+        pkey_maybe_free(k);
+    }
+    sbuf_free(&state);
+    char *err = NULL;
+    if (journal_commit(&err) != 0) {
+        journal_failed(err);
+        xfree(err);
+    } else if (!ps.journal_ok && ntouch_clients == 0) {
+        ps.journal_ok = 1;
+    }
+    ntouch_clients = 0;
+    if (!ps.batch_in_flight && ps.dirty_count >= pcfg.wb_batch && server.mstime >= ps.retry_until_ms)
+        start_batch();
+}
+
+/* ---- batches ---------------------------------------------------------------------- */
+
+typedef struct batch_job {
+    store_job job;
+    pkey **keys;
+    op_scratch *scratch;
+    int n;
+    uint64_t watermark;
+    sbuf wm_bytes;
+    const char *meta_keycol, *meta_col;
+    store_value meta_key, meta_val;
+} batch_job;
+
+static void batch_done(store_job *sj);
+
+static void free_batch(batch_job *b) {
+    for (int i = 0; i < b->n; i++) mapping_op_free(&b->scratch[i]);
+    xfree(b->scratch);
+    xfree(b->keys);
+    xfree(b->job.ops);
+    xfree(b->job.err);
+    xfree(b);
+}
+
+static void start_batch(void) {
+    if (ps.batch_in_flight || !ps.dirty_count) return;
+    batch_job *b = xcalloc(1, sizeof(*b));
+    size_t max = (size_t)pcfg.wb_batch;
+    b->keys = xmalloc(sizeof(pkey *) * max);
+    b->scratch = xcalloc(max + 1, sizeof(op_scratch));
+    b->job.ops = xcalloc(max + 1, sizeof(store_op));
+    uint64_t wm = 0;
+    list_node *n;
+    list_for_each(n, &ps.dirty) {
+        pkey *k = list_entry(n, pkey, dirty_node);
+        if ((size_t)b->n >= max || k->deadlettering || k->in_flight) {
+            if (!wm) wm = k->first_unflushed; /* first dirty key not in the batch */
+            if ((size_t)b->n >= max) break;
+            continue;
+        }
+        const char *pk = k->key + k->map->plen;
+        size_t pklen = k->klen - k->map->plen - k->map->slen;
+        if (mapping_state_to_op(k->map, pk, pklen, k->state.p, k->state.len, &b->job.ops[b->job.nops],
+                                &b->scratch[b->n]) != OK) {
+            if (!wm) wm = k->first_unflushed;
+            continue;
+        }
+        k->in_flight = 1;
+        k->flushing_version = k->version;
+        k->pending_first = 0;
+        b->keys[b->n++] = k;
+        b->job.nops++;
+    }
+    if (!b->n) {
+        free_batch(b);
+        return;
+    }
+    if (!wm) wm = journal_next_seq();
+    b->watermark = wm;
+    /* the watermark rides in the same transaction */
+    b->meta_keycol = "name";
+    b->meta_col = "value";
+    b->meta_key = (store_value){SV_TEXT, 0, 0, "wb_watermark", 12};
+    b->meta_val = (store_value){SV_INT, (int64_t)wm, 0, NULL, 0};
+    store_op *op = &b->job.ops[b->job.nops++];
+    memset(op, 0, sizeof(*op));
+    op->kind = STORE_UPSERT;
+    op->table = "larder_meta";
+    op->nkey = 1;
+    op->keycols = &b->meta_keycol;
+    op->keyvals = &b->meta_key;
+    op->ncols = 1;
+    op->cols = &b->meta_col;
+    op->vals = &b->meta_val;
+    b->job.done = batch_done;
+    ps.batch_in_flight = 1;
+    storeq_submit(&b->job);
+}
+
+static void reply_flush_waiters(const char *error) {
+    list_node *n;
+    while ((n = list_first(&ps.flush_waiters))) {
+        pwait *w = list_entry(n, pwait, node);
+        list_remove(&ps.flush_waiters, n);
+        client *c = w->c;
+        xfree(w);
+        c->persist = NULL;
+        if (error)
+            reply_errorf(c, "BACKEND write-behind flush failed: %s (%ld keys pending)", error, ps.dirty_count);
+        else
+            reply_ok(c);
+        unblock_client(c);
+    }
+}
+
+static void maybe_compact_journal(void) {
+    char *err = NULL;
+    if (ps.dirty_count == 0) {
+        if (journal_bytes() > 4096 && journal_truncate(&err) != 0) goto fail;
+        return;
+    }
+    long long live = 0;
+    list_node *n;
+    list_for_each(n, &ps.dirty) live += (long long)list_entry(n, pkey, dirty_node)->state.len + 64;
+    if (journal_bytes() < 64LL * 1024 * 1024 || journal_bytes() < 4 * live) return;
+    /* rewrite() below emits the live states; nothing may be buffered */
+    if (journal_commit(&err) != 0) goto fail;
+    extern void wb_fill_journal(void *ctx, journal_emit_fn emit);
+    if (journal_rewrite(wb_fill_journal, NULL, &err) != 0) goto fail;
+    return;
+fail:
+    server_log(LL_WARNING, "write-behind journal maintenance failed: %s", err);
+    xfree(err);
+}
+
+void wb_fill_journal(void *ctx, journal_emit_fn emit) {
+    (void)ctx;
+    list_node *n;
+    list_for_each(n, &ps.dirty) {
+        pkey *k = list_entry(n, pkey, dirty_node);
+        /* keeps each key's seq position: the FIFO order is preserved */
+        emit(k->map->name, strlen(k->map->name), k->key, k->klen, k->state.p, k->state.len, k->first_unflushed);
+    }
+}
+
+static void batch_done(store_job *sj) {
+    batch_job *b = (batch_job *)sj;
+    ps.batch_in_flight = 0;
+    if (sj->rc != STORE_OK) {
+        for (int i = 0; i < b->n; i++) {
+            b->keys[i]->in_flight = 0;
+            if (b->keys[i]->pending_first) b->keys[i]->pending_first = 0;
+        }
+        ps.retry_count++;
+        ps.st.wb_retries++;
+        double backoff = 100.0 * pow(2.0, ps.retry_count - 1);
+        if (backoff > 30000) backoff = 30000;
+        backoff *= 0.75 + 0.5 * ((double)random() / RAND_MAX); /* jitter */
+        ps.retry_until_ms = server.mstime + (int64_t)backoff;
+        server_log(LL_WARNING, "write-behind batch of %d keys failed (%s); retry %d in %.0f ms", b->n,
+                   sj->err ? sj->err : "store error", ps.retry_count, backoff);
+        reply_flush_waiters(sj->err ? sj->err : "store error");
+        free_batch(b);
+        return;
+    }
+    ps.retry_count = 0;
+    ps.st.wb_batches++;
+    ps.watermark = b->watermark;
+    for (int i = 0; i < b->n; i++) {
+        pkey *k = b->keys[i];
+        store_op *op = &sj->ops[i];
+        k->in_flight = 0;
+        if (op->status != STORE_OK) {
+            deadletter(k, k->state.p, k->state.len, op->error ? op->error : "row refused");
+            if (op->error) ps.mod->free_error(op->error);
+        } else {
+            ps.st.wb_flushed_total++;
+            if (k->version == k->flushing_version) {
+                mark_clean(k);
+            } else if (k->pending_first) { /* written again meanwhile: keep it, later in order */
+                list_remove(&ps.dirty, &k->dirty_node);
+                k->first_unflushed = k->pending_first;
+                fifo_insert_ordered(k);
+            }
+        }
+        k->pending_first = 0;
+        pkey_maybe_free(k);
+    }
+    free_batch(b);
+    if (ps.dirty_count == 0) {
+        reply_flush_waiters(NULL);
+        if (replaying) {
+            replaying = 0;
+            server.loading = 0;
+            server_log(LL_NOTICE, "write-behind journal replayed into the store");
+        }
+    }
+    maybe_compact_journal();
+    if (ps.dirty_count && (ps.dirty_count >= pcfg.wb_batch || !list_empty(&ps.flush_waiters) || replaying))
+        start_batch();
+}
+
+/* ---- dead letters ------------------------------------------------------------------- */
+
+typedef struct dl_job {
+    store_job job;
+    pkey *k;
+    uint64_t version;
+    const char *keycols[1], *cols[6];
+    store_value keyvals[1], vals[6];
+    sbuf text;
+} dl_job;
+
+static void dl_done(store_job *sj) {
+    dl_job *j = (dl_job *)sj;
+    pkey *k = j->k;
+    k->deadlettering = 0;
+    if (sj->rc == STORE_OK) {
+        ps.st.wb_deadletter++;
+        server_log(LL_WARNING, "write-behind: key %.*s dead-lettered", (int)k->klen, k->key);
+        if (k->version == j->version) mark_clean(k);
+    }
+    /* on failure the key stays dirty and the flusher tries the row again */
+    pkey_maybe_free(k);
+    sbuf_free(&j->text);
+    xfree(sj->ops);
+    xfree(sj->err);
+    xfree(j);
+}
+
+static void deadletter(pkey *k, const char *state, size_t slen, const char *error) {
+    if (!k->dirty) { /* a state we could not even record: make it dirty first */
+        uint64_t seq = journal_append(k->map->name, strlen(k->map->name), k->key, k->klen, state, slen);
+        sbuf_clear(&k->state);
+        sbuf_append(&k->state, state, slen);
+        k->dirty = 1;
+        k->first_unflushed = seq;
+        k->dirty_since_ms = server.mstime;
+        fifo_insert_ordered(k);
+        ps.dirty_count++;
+    }
+    dl_job *j = xcalloc(1, sizeof(*j));
+    j->k = k;
+    j->version = k->version;
+    k->deadlettering = 1;
+    sbuf_printf(&j->text, "%s", error ? error : "");
+    int64_t id = ps.next_deadletter_id++;
+    j->keycols[0] = "id";
+    j->keyvals[0] = (store_value){SV_INT, id, 0, NULL, 0};
+    j->cols[0] = "map";
+    j->vals[0] = (store_value){SV_TEXT, 0, 0, k->map->name, strlen(k->map->name)};
+    j->cols[1] = "key";
+    j->vals[1] = (store_value){SV_BLOB, 0, 0, k->key, k->klen};
+    j->cols[2] = "op";
+    int del = mapping_state_is_delete(state, slen);
+    j->vals[2] = (store_value){SV_TEXT, 0, 0, del ? "delete" : "upsert", del ? 6 : 6};
+    j->cols[3] = "state";
+    j->vals[3] = (store_value){SV_BLOB, 0, 0, k->state.p, k->state.len};
+    j->cols[4] = "error";
+    j->vals[4] = (store_value){SV_TEXT, 0, 0, j->text.p, j->text.len};
+    j->cols[5] = "at";
+    j->vals[5] = (store_value){SV_INT, server.mstime, 0, NULL, 0};
+    j->job.ops = xcalloc(1, sizeof(store_op));
+    j->job.ops[0] = (store_op){STORE_UPSERT, "larder_deadletter", 1, j->keycols, j->keyvals, 6, j->cols, j->vals, 0, NULL};
+    j->job.nops = 1;
+    j->job.done = dl_done;
+    storeq_submit(&j->job);
+}
+
+/* ---- timers, start, shutdown ------------------------------------------------------- */
+
+static void flush_timer_cb(struct ev_loop *loop, ev_timer *t, int revents) {
+    (void)loop;
+    (void)t;
+    (void)revents;
+    server_update_time();
+    wb_cron();
+}
+
+void wb_cron(void) {
+    if (ps.batch_in_flight || !ps.dirty_count || server.mstime < ps.retry_until_ms) return;
+    pkey *head = list_entry(ps.dirty.n.next, pkey, dirty_node);
+    if (replaying || !list_empty(&ps.flush_waiters) || ps.dirty_count >= pcfg.wb_batch ||
+        server.mstime - head->dirty_since_ms >= pcfg.wb_delay_ms)
+        start_batch();
+}
+
+typedef struct replay_ctx {
+    uint64_t watermark;
+    long records, skipped;
+} replay_ctx;
+
+static void replay_record(void *ctx, uint64_t seq, const char *map, size_t mlen, const char *key, size_t klen,
+                          const char *state, size_t slen) {
+    replay_ctx *r = ctx;
+    if (seq < r->watermark) {
+        r->skipped++;
+        return;
+    }
+    const mapping *m = NULL;
+    for (int i = 0; i < ps.maps.n; i++)
+        if (strlen(ps.maps.v[i]->name) == mlen && !memcmp(ps.maps.v[i]->name, map, mlen)) m = ps.maps.v[i];
+    if (!m) {
+        server_log(LL_WARNING, "journal: record for unknown map %.*s (key %.*s) ignored", (int)mlen, map, (int)klen, key);
+        return;
+    }
+    pkey *k = pkey_get(key, klen, m);
+    sbuf_clear(&k->state);
+    sbuf_append(&k->state, state, slen);
+    if (!k->dirty) {
+        k->dirty = 1;
+        k->first_unflushed = seq;
+        k->dirty_since_ms = server.mstime;
+        fifo_insert_ordered(k);
+        ps.dirty_count++;
+    }
+    r->records++;
+}
+
+int wb_start(char **err) {
+    ps.journal_ok = 1;
+    if (persist_query_sync("CREATE TABLE IF NOT EXISTS larder_meta (name TEXT PRIMARY KEY, value INTEGER)", 0,
+                           NULL, err) != OK ||
+        persist_query_sync("CREATE TABLE IF NOT EXISTS larder_deadletter (id INTEGER PRIMARY KEY, map TEXT, "
+                           "key BLOB, op TEXT, state BLOB, error TEXT, at INTEGER)",
+                           0, NULL, err) != OK)
+        return ERR;
+    int64_t wm = 0, maxid = 0;
+    if (query_int("SELECT value FROM larder_meta WHERE name = 'wb_watermark'", &wm, err) != OK) return ERR;
+    if (query_int("SELECT max(id) FROM larder_deadletter", &maxid, err) != OK) return ERR;
+    ps.watermark = (uint64_t)wm;
+    ps.next_deadletter_id = maxid + 1;
+    const char *path = pcfg.journal_path ? pcfg.journal_path : "larder.journal";
+    replay_ctx r = {(uint64_t)wm, 0, 0};
+    uint64_t next = 1;
+    if (journal_replay(path, replay_record, &r, &next, err) != 0) return ERR;
+    if (next < (uint64_t)wm) next = (uint64_t)wm;
+    if (journal_open(path, pcfg.journal_fsync, next, err) != 0) return ERR;
+    if (r.records) {
+        server_log(LL_NOTICE, "write-behind journal: %ld records to replay (%ld already in the store)", r.records,
+                   r.skipped);
+        replaying = 1;
+        server.loading = 1;
+    } else if (r.skipped) {
+        char *e = NULL;
+        if (journal_truncate(&e) != 0) xfree(e);
+    }
+    double period = (double)(pcfg.wb_delay_ms > 10 ? 10 : pcfg.wb_delay_ms) / 1000.0;
+    ev_timer_init(&flush_timer, flush_timer_cb, period, period > 0 ? period : 0.001);
+    ev_timer_start(server.loop, &flush_timer);
+    if (replaying) start_batch();
+    return OK;
+}
+
+void wb_shutdown(void) {
+    if (!ps.dirty_count && !ps.batch_in_flight) return;
+    server_log(LL_NOTICE, "write-behind: flushing %ld keys before exit", ps.dirty_count);
+    char *err = NULL;
+    journal_commit(&err);
+    xfree(err);
+    for (int attempt = 0; attempt < 5 && (ps.dirty_count || ps.batch_in_flight); attempt++) {
+        ps.retry_until_ms = 0;
+        while (ps.dirty_count || ps.batch_in_flight) {
+            long before = ps.dirty_count;
+            if (!ps.batch_in_flight) start_batch();
+            storeq_drain();
+            if (ps.retry_count) break; /* failed: next attempt */
+            if (ps.dirty_count == before && !ps.batch_in_flight) break;
+        }
+    }
+    if (ps.dirty_count)
+        server_log(LL_WARNING, "write-behind: %ld keys could not be written now; they are in the journal and will be written at the next start",
+                   ps.dirty_count);
+}
+
+void wb_info(sbuf *b) {
+    int64_t lag = 0;
+    if (ps.dirty_count) lag = server.mstime - list_entry(ps.dirty.n.next, pkey, dirty_node)->dirty_since_ms;
+    sbuf_printf(b,
+                "wb_pending:%ld\r\nwb_lag_ms:%lld\r\nwb_batches:%lld\r\nwb_flushed_total:%lld\r\nwb_retries:%lld\r\n"
+                "wb_deadletter:%lld\r\njournal_bytes:%lld\r\njournal_fsync:%s\r\n",
+                ps.dirty_count, (long long)lag, ps.st.wb_batches, ps.st.wb_flushed_total, ps.st.wb_retries,
+                ps.st.wb_deadletter, journal_bytes(),
+                pcfg.journal_fsync == JFSYNC_ALWAYS ? "always" : pcfg.journal_fsync == JFSYNC_EVERYSEC ? "everysec" : "no");
+}
+
+/* ---- WB.FLUSH ------------------------------------------------------------------------ */
+
+void wb_flush_command(client *c) {
+    if (!ps.enabled) {
+        reply_error(c, "ERR no store is configured (loadmodule)");
+        return;
+    }
+    if (!ps.dirty_count && !ps.batch_in_flight && list_empty(&ps.touched)) {
+        reply_ok(c);
+        return;
+    }
+    if (!client_can_block(c)) {
+        reply_error(c, "ERR WB.FLUSH cannot wait inside MULTI or a script");
+        return;
+    }
+    pwait *w = xmalloc(sizeof(*w));
+    w->c = c;
+    w->list = &ps.flush_waiters;
+    list_push_back(&ps.flush_waiters, &w->node);
+    c->persist = w;
+    block_client(c, BLOCKED_STORE, 0);
+    ps.retry_until_ms = 0; /* an explicit flush does not wait out a backoff */
+    if (!ps.batch_in_flight && list_empty(&ps.touched)) start_batch();
+}
