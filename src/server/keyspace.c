@@ -171,14 +171,14 @@ void notify_keyspace_event(int type, const char *event, const char *key, size_t 
     int flags = server.notify_keyspace_events;
     if (!(flags & type)) return;
     if (pubsub_idle()) return; /* nobody listens: skip building channel names */
-    char chan[128];
+    char chan[256];
     if (flags & NOTIFY_KEYSPACE) {
         int n = snprintf(chan, sizeof(chan), "__keyspace@%d__:", dbid);
-        char *full = xmalloc((size_t)n + klen);
-        memcpy(full, chan, (size_t)n);
+        char *full = (size_t)n + klen <= sizeof(chan) ? chan : xmalloc((size_t)n + klen);
+        if (full != chan) memcpy(full, chan, (size_t)n);
         memcpy(full + n, key, klen);
         pubsub_publish(full, (size_t)n + klen, event, strlen(event));
-        xfree(full);
+        if (full != chan) xfree(full);
     }
     if (flags & NOTIFY_KEYEVENT) {
         int n = snprintf(chan, sizeof(chan), "__keyevent@%d__:%s", dbid, event);
