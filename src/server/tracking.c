@@ -567,9 +567,9 @@ void tracking_after_command(client *c, const command *cmd) {
         !(t->flags & CLIENT_TRACKING_BCAST) && !is_ro_script(cmd))
         remember_keys(t);
     if (server.executing_client) return; /* inside EXEC or a script: not the end yet */
-    flush_pending();
+    if (pending_client) flush_pending();
     /* CLIENT CACHING applies to the next command (or transaction) only. */
-    if (!(c->flags & CLIENT_MULTI) && !is_client_command(cmd))
+    if ((c->flags & CLIENT_TRACKING_CACHING) && !(c->flags & CLIENT_MULTI) && !is_client_command(cmd))
         c->flags &= ~(uint64_t)CLIENT_TRACKING_CACHING;
 }
 
