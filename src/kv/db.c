@@ -80,11 +80,13 @@ kobj *db_lookup_h(db *d, const char *key, size_t len, int flags, uint64_t *h) {
 void db_add(db *d, kobj *o) {
     dict_add(&d->keys, o);
     if (o->flags & KF_EXPIRE) dict_add(&d->expires, o);
+    if (kv_hook.on_added) kv_hook.on_added(d, o);
 }
 
 void db_add_h(db *d, kobj *o, uint64_t h) {
     dict_add_h(&d->keys, o, h);
     if (o->flags & KF_EXPIRE) dict_add_h(&d->expires, o, h);
+    if (kv_hook.on_added) kv_hook.on_added(d, o);
 }
 
 /* Re-points the dicts from old to n (same key) without freeing anything. */

@@ -34,10 +34,12 @@ extern int64_t kv_now_ms;
 extern int kv_no_lazy_delete;
 
 /* Called when lazy or active expiry (or eviction) removes an entry: after it
- * left the dicts, before it is freed. */
+ * left the dicts, before it is freed. on_added: db_add put a key that was
+ * absent into the db (Redis's dbAdd: the "new" keyspace event). */
 typedef struct kv_hooks {
     void (*on_expired)(db *d, kobj *o);
     void (*on_evicted)(db *d, kobj *o);
+    void (*on_added)(db *d, kobj *o);
 } kv_hooks;
 extern kv_hooks kv_hook;
 
@@ -67,7 +69,7 @@ kobj *db_lookup(db *d, const char *key, size_t len, int flags);
 
 /* db_lookup that also gives the key's hash, for a following db_add_h. */
 kobj *db_lookup_h(db *d, const char *key, size_t len, int flags, uint64_t *h);
-/* Adds an entry whose key is absent. */
+/* Adds an entry whose key is absent (reported to kv_hook.on_added). */
 void db_add(db *d, kobj *o);
 /* db_add with the key's hash from db_lookup_h (saves hashing the key again). */
 void db_add_h(db *d, kobj *o, uint64_t h);

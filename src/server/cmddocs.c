@@ -352,9 +352,14 @@ static void reply_key_specs(client *c, const command *cmd) {
     reply_map(c, 3);
     reply_bulk_cstr(c, "flags");
     int w = (cmd->flag_bits & CMD_WRITE) != 0;
-    reply_set(c, 2);
-    reply_status(c, w ? "RW" : "RO");
-    reply_status(c, "access");
+    if (cmd->flag_bits & CMD_PUBSUB) { /* shard channels: keys for routing only */
+        reply_set(c, 1);
+        reply_status(c, "not_key");
+    } else {
+        reply_set(c, 2);
+        reply_status(c, w ? "RW" : "RO");
+        reply_status(c, "access");
+    }
     reply_bulk_cstr(c, "begin_search");
     reply_map(c, 2);
     reply_bulk_cstr(c, "type");
@@ -382,6 +387,7 @@ static void reply_command_info(client *c, const command *cmd) {
     reply_bulk_cstr(c, cmd->fullname);
     reply_int(c, cmd->arity);
     uint64_t flags = cmd->flag_bits | (cmd->getkeys ? CMD_MOVABLE_KEYS : 0);
+    flags &= ~(uint64_t)CMD_MAY_REPLICATE; /* Redis hides it on purpose */
     int nf = 0;
     for (size_t i = 0; i < sizeof(flag_out) / sizeof(flag_out[0]); i++) nf += (flags >> i) & 1;
     reply_set(c, nf);

@@ -195,9 +195,13 @@ static void sec_persistence(sbuf *b) {
 }
 
 static void sec_stats(sbuf *b) {
-    long long channels = 0, patterns = 0;
+    long long channels = 0, patterns = 0, shard_channels, tkeys, titems, tprefixes;
     extern void pubsub_counts(long long *channels, long long *patterns);
+    extern long long pubsub_shard_channel_count(void);
+    extern void tracking_stats(long long *keys, long long *items, long long *prefixes);
     pubsub_counts(&channels, &patterns);
+    shard_channels = pubsub_shard_channel_count();
+    tracking_stats(&tkeys, &titems, &tprefixes);
     sbuf_printf(b,
                 "# Stats\r\ntotal_connections_received:%lld\r\ntotal_commands_processed:%lld\r\n"
                 "instantaneous_ops_per_sec:%lld\r\ntotal_net_input_bytes:%lld\r\ntotal_net_output_bytes:%lld\r\n"
@@ -209,11 +213,11 @@ static void sec_stats(sbuf *b) {
                 "expire_cycle_cpu_milliseconds:%lld\r\nevicted_keys:%lld\r\nevicted_clients:0\r\n"
                 "total_eviction_exceeded_time:%lld\r\ncurrent_eviction_exceeded_time:0\r\n"
                 "keyspace_hits:%lld\r\nkeyspace_misses:%lld\r\npubsub_channels:%lld\r\npubsub_patterns:%lld\r\n"
-                "pubsubshard_channels:0\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\n"
+                "pubsubshard_channels:%lld\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\n"
                 "slave_expires_tracked_keys:0\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0\r\n"
                 "active_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\ntotal_active_defrag_time:0\r\n"
                 "current_active_defrag_time:0\r\ntracking_total_keys:%lld\r\ntracking_total_items:%lld\r\n"
-                "tracking_total_prefixes:0\r\nunexpected_error_replies:%lld\r\ntotal_error_replies:%lld\r\n"
+                "tracking_total_prefixes:%lld\r\nunexpected_error_replies:%lld\r\ntotal_error_replies:%lld\r\n"
                 "dump_payload_sanitizations:0\r\ntotal_reads_processed:%lld\r\ntotal_writes_processed:%lld\r\n"
                 "io_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\n"
                 "client_query_buffer_limit_disconnections:%lld\r\nclient_output_buffer_limit_disconnections:%lld\r\n",
@@ -223,7 +227,7 @@ static void sec_stats(sbuf *b) {
                 server.stat_rejected_conn, server.stat_expiredkeys, (double)server.stat_expired_stale_perc,
                 server.stat_expire_cycle_time_used / 1000, server.stat_evictedkeys,
                 server.stat_total_eviction_exceeded_time, server.stat_keyspace_hits, server.stat_keyspace_misses,
-                channels, patterns, server.stat_tracking_keys, server.stat_tracking_keys,
+                channels, patterns, shard_channels, tkeys, titems, tprefixes,
                 server.stat_unexpected_error_replies, server.stat_total_error_replies, server.stat_io_reads,
                 server.stat_io_writes, server.stat_client_qbuf_limit_disconnections,
                 server.stat_client_outbuf_limit_disconnections);

@@ -3,6 +3,7 @@
  * the side effects of a write (WATCH, tracking, blocked clients, keyspace
  * notifications), and what happens when a key expires or is evicted. */
 #include "server/server.h"
+#include "commands/pubsub.h"
 #include "util/mem.h"
 #include <errno.h>
 #include <limits.h>
@@ -172,14 +173,15 @@ void notify_flags_to_string(int flags, char *out) {
 void notify_keyspace_event(int type, const char *event, const char *key, size_t klen, int dbid) {
     int flags = server.notify_keyspace_events;
     if (!(flags & type)) return;
-    char chan[128];
+    if (pubsub_idle()) return; /* nobody listens: skip building channel names */
+    char chan[256];
     if (flags & NOTIFY_KEYSPACE) {
         int n = snprintf(chan, sizeof(chan), "__keyspace@%d__:", dbid);
-        char *full = xmalloc((size_t)n + klen);
-        memcpy(full, chan, (size_t)n);
+        char *full = (size_t)n + klen <= sizeof(chan) ? chan : xmalloc((size_t)n + klen);
+        if (full != chan) memcpy(full, chan, (size_t)n);
         memcpy(full + n, key, klen);
         pubsub_publish(full, (size_t)n + klen, event, strlen(event));
-        xfree(full);
+        if (full != chan) xfree(full);
     }
     if (flags & NOTIFY_KEYEVENT) {
         int n = snprintf(chan, sizeof(chan), "__keyevent@%d__:%s", dbid, event);
@@ -205,9 +207,14 @@ static void on_evicted(db *d, kobj *o) {
     notify_keyspace_event(NOTIFY_EVICTED, "evicted", key, o->klen, d->id);
 }
 
+static void on_added(db *d, kobj *o) {
+    notify_keyspace_event(NOTIFY_NEW, "new", kobj_key(o), o->klen, d->id);
+}
+
 void keyspace_init(void) {
     kv_hook.on_expired = on_expired;
     kv_hook.on_evicted = on_evicted;
+    kv_hook.on_added = on_added;
 }
 
 /* ---- whole databases -------------------------------------------------------- */
