@@ -217,6 +217,11 @@ static int collect_index_keys(vm *v, table *t, index_t *x, rowbuf *keys) {
             r = vm_error(v, SQL_TOOBIG, "key too large for index %s", x->name);
             break;
         }
+        if (index_short_entry(x, row)) { /* the value is the table key */
+            val_set_blob_ref(&inc[0], k, kl);
+            rowbuf_add(keys, v->kb.p, v->kb.len, inc, 1);
+            continue;
+        }
         for (int i = 0; i < ninc; i++) inc[i] = row[x->inc[i]];
         rowbuf_add(keys, v->kb.p, v->kb.len, inc, ninc);
     }
@@ -252,8 +257,12 @@ static int fill_index(vm *v, table *t, index_t *x) {
         }
         pk = k;
         pkl = kl;
+        int nvals;
+        rowbuf_row(&keys, i, NULL, NULL, NULL);
+        nvals = rowbuf_ncols(&keys, i);
+        keyenc_reset(&v->rb);
         if (x->ninc) rec_encode(&v->rb, inc, x->ninc < 64 ? x->ninc : 64);
-        else keyenc_reset(&v->rb);
+        else if (nvals == 1) key_raw(&v->rb, inc[0].z, inc[0].n); /* short unique entry */
         int src = store_put(v->txn, x->tree, k, kl, v->rb.p, v->rb.len, STORE_APPEND);
         if (src != STORE_OK) rc = vm_store_error(v, src);
     }

@@ -77,6 +77,10 @@ void rowbuf_row(const rowbuf *b, size_t i, const sql_value **vals, const uint8_t
     if (vals) *vals = (const sql_value *)(r + sizeof(rowhdr) + align8(h->klen));
 }
 
+int rowbuf_ncols(const rowbuf *b, size_t i) {
+    return (int)((const rowhdr *)b->rows[i])->ncol;
+}
+
 static int row_cmp(const void *a, const void *b) {
     const uint8_t *x = *(const uint8_t *const *)a, *y = *(const uint8_t *const *)b;
     const rowhdr *hx = (const rowhdr *)x, *hy = (const rowhdr *)y;
@@ -401,6 +405,10 @@ static int load_entry(vm *v, loop *L, cursor *c) {
         if (keyenc_skip(k, kl, &pos) != 0) return vm_error(v, SQL_CORRUPT, "malformed key in index %s", x->name);
     c->key = (const uint8_t *)k + pos;
     c->klen = kl - pos;
+    if (c->klen == 0) { /* a unique index's short entry: the table key is the value */
+        c->key = val;
+        c->klen = vl;
+    }
     if (!L->covering) {
         rc = store_cursor_seek(c->tc, STORE_SEEK_EQ, c->key, c->klen);
         if (rc == STORE_OK) rc = store_cursor_value(c->tc, &val, &vl);
@@ -423,11 +431,12 @@ static int load_entry(vm *v, loop *L, cursor *c) {
         if (key_get(k, kl, &pos, x->desc[i], &c->vals[col < 0 ? t->ncol : col]) != 0)
             return vm_error(v, SQL_CORRUPT, "malformed key in index %s", x->name);
     }
+    size_t tpos = 0;
     for (int i = 0; i < t->pk.ncol; i++) {
         int col = t->pk.cols[i];
         sql_value *dst = &c->vals[col < 0 ? t->ncol : col];
         val_free(dst);
-        if (key_get(k, kl, &pos, t->pk.desc[i], dst) != 0)
+        if (key_get(c->key, c->klen, &tpos, t->pk.desc[i], dst) != 0)
             return vm_error(v, SQL_CORRUPT, "malformed key in index %s", x->name);
     }
     for (int i = 0; i < x->ninc; i++) {

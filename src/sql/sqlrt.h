@@ -116,6 +116,7 @@ void rowbuf_add(rowbuf *b, const uint8_t *key, size_t klen, const sql_value *val
 void rowbuf_row(const rowbuf *b, size_t i, const sql_value **vals, const uint8_t **key,
                 size_t *klen);
 void rowbuf_sort(rowbuf *b);
+int rowbuf_ncols(const rowbuf *b, size_t i);
 void rowbuf_clear(rowbuf *b);
 
 enum access { ACC_ONE = 1, ACC_SCAN, ACC_SEARCH, ACC_EPHEM, ACC_SCHEMA };
@@ -291,6 +292,9 @@ int cmp_affinity(const expr *l, const expr *r);
 int key_for_index(vm *v, keyenc_buf *k, index_t *x, const sql_value *row, const uint8_t *tkey,
                   size_t tklen);
 int key_for_table(vm *v, keyenc_buf *k, table *t, const sql_value *row, int64_t rowid);
+/* Does the row's entry in x use the short unique layout (key = columns only,
+ * value = table key)? */
+int index_short_entry(const index_t *x, const sql_value *row);
 /* Decode a full table row from a record (defaults for missing columns). */
 int row_decode(vm *v, table *t, const uint8_t *rec, size_t len, sql_value *out);
 
