@@ -356,6 +356,7 @@ static int64_t now_micros(void) {
 }
 
 static void release_store_cursors(vm *v) {
+    vm_close_row_cursors(v);
     for (int i = 0; i < v->ncur; i++) {
         cursor *c = v->curs[i];
         if (!c) continue;

@@ -743,12 +743,31 @@ int row_insert(vm *v, table *t, sql_value *row, int or_alg, int *skipped, int64_
 
 /* Read the row with this table key into an owned array (ncol + 1). 1 found,
  * 0 absent, < 0: error rc negated. */
+/* A cursor on table t for reading (and deleting) rows by key. */
+static int row_cursor(vm *v, table *t, store_cursor **out) {
+    for (int i = 0; i < 4; i++)
+        if (v->rowcur[i] && v->rowtree[i] == t->tree) return *out = v->rowcur[i], SQL_OK;
+    int i = v->rowcur_next++ & 3;
+    if (v->rowcur[i]) store_cursor_close(v->rowcur[i]);
+    v->rowcur[i] = NULL;
+    int rc = store_cursor_open(v->txn, t->tree, &v->rowcur[i]);
+    if (rc != STORE_OK) return vm_store_error(v, rc);
+    v->rowtree[i] = t->tree;
+    return *out = v->rowcur[i], SQL_OK;
+}
+
+/* Read the row with this table key into an owned array (ncol + 1); the row
+ * cursor of t is left on it. */
 static int read_row(vm *v, table *t, const uint8_t *key, size_t klen, sql_value *row, int *found) {
     const void *val;
     size_t vl;
+    store_cursor *c;
     *found = 0;
-    int rc = store_get(v->txn, t->tree, key, klen, &val, &vl);
+    int rc = row_cursor(v, t, &c);
+    if (rc != SQL_OK) return rc;
+    rc = store_cursor_seek(c, STORE_SEEK_EQ, key, klen);
     if (rc == STORE_NOTFOUND) return SQL_OK;
+    if (rc == STORE_OK) rc = store_cursor_value(c, &val, &vl);
     if (rc != STORE_OK) return vm_store_error(v, rc);
     if ((rc = row_decode(v, t, val, vl, row)) != SQL_OK) return rc;
     val_set_null(&row[t->ncol]);
@@ -775,7 +794,10 @@ static sql_value *new_row(table *t) {
 
 /* ---- delete ------------------------------------------------------------------------------------------- */
 
-static int delete_entries(vm *v, table *t, const sql_value *row, const uint8_t *key, size_t klen) {
+/* Delete a row's index entries and the row. at_cursor: the row cursor of t
+ * still stands on the row (nothing touched t since read_row), so the row is
+ * deleted there without a second search. */
+static int delete_entries(vm *v, table *t, const sql_value *row, const uint8_t *key, size_t klen, int at_cursor) {
     idxkeys ik;
     idxkeys_init(&ik, count_indexes(t));
     int rc = build_index_keys(v, t, row, key, klen, &ik), i = 0;
@@ -784,12 +806,23 @@ static int delete_entries(vm *v, table *t, const sql_value *row, const uint8_t *
         int src = store_del(v->txn, x->tree, ik.k[i].p, ik.k[i].len);
         if (src != STORE_OK && src != STORE_NOTFOUND) rc = vm_store_error(v, src);
     }
+    store_cursor *c = NULL;
+    if (rc == SQL_OK && at_cursor) rc = row_cursor(v, t, &c);
     if (rc == SQL_OK) {
-        int src = store_del(v->txn, t->tree, key, klen);
+        int src = c ? store_cursor_delete(c) : store_del(v->txn, t->tree, key, klen);
         if (src != STORE_OK && src != STORE_NOTFOUND) rc = vm_store_error(v, src);
     }
     idxkeys_free(&ik);
     return rc;
+}
+
+/* Does deleting a row of t read or write t itself before the row goes
+ * (triggers, a foreign key of t to t)? Then its cursor may have moved. */
+static int touches_itself(table *t) {
+    if (t->triggers) return 1;
+    for (fkey *f = t->refs; f; f = f->next_in_parent)
+        if (f->child == t) return 1;
+    return 0;
 }
 
 int row_delete(vm *v, table *t, const uint8_t *key0, size_t klen) {
@@ -809,7 +842,7 @@ int row_delete(vm *v, table *t, const uint8_t *key0, size_t klen) {
     }
     if (rc != SQL_OK || !found || ignore) goto done;
     if (v->db->fk_enabled && t->refs && (rc = fk_parent_actions(v, t, row, NULL, 1)) != SQL_OK) goto done;
-    if ((rc = delete_entries(v, t, row, key, klen)) != SQL_OK) goto done;
+    if ((rc = delete_entries(v, t, row, key, klen, !touches_itself(t))) != SQL_OK) goto done;
     if (v->depth == 1) v->nchange++;
     v->db->total_changes++;
     report_change(v, t, SQL_CHANGE_DELETE, row, key, klen);
@@ -1209,9 +1242,26 @@ static int try_truncate(vm *v, dmlplan *d, int *done) {
     return SQL_OK;
 }
 
+/* UPDATE/DELETE ... WHERE pk = ?: no search for the keys, the row op reads
+ * the row itself. Returns 1 when it applied. */
+static int run_by_pk(vm *v, dmlplan *d, rowbuf *rb, int *rc) {
+    keyenc_buf k;
+    keyenc_init(&k);
+    int empty = 0, handled;
+    *rc = q_open(v, d->scan);
+    handled = *rc == SQL_OK && q_exact_pk(v, d->scan, &k, &empty, rc);
+    q_close(v, d->scan);
+    if (handled && *rc == SQL_OK && !empty)
+        *rc = d->kind == ST_UPDATE ? update_one(v, d, k.p, k.len, rb) : delete_one(v, d, k.p, k.len, rb);
+    keyenc_free(&k);
+    return handled || *rc != SQL_OK;
+}
+
 int run_dml(vm *v, dmlplan *d, rowbuf *rb) {
     if (d->kind == ST_INSERT) return run_insert(v, d, rb);
     int rc, done;
+    v->or_alg = d->or_alg;
+    if (d->one_row && run_by_pk(v, d, rb, &rc)) return rc;
     if (d->kind == ST_DELETE) {
         rc = try_truncate(v, d, &done);
         if (rc != SQL_OK || done) return rc;

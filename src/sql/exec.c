@@ -130,7 +130,16 @@ static void cur_release_vals(cursor *c) {
         if (c->vals[i].owned) val_free(&c->vals[i]);
 }
 
+void vm_close_row_cursors(vm *v) {
+    for (int i = 0; i < 4; i++) {
+        if (v->rowcur[i]) store_cursor_close(v->rowcur[i]);
+        v->rowcur[i] = NULL;
+        v->rowtree[i] = 0;
+    }
+}
+
 void vm_close_cursors(vm *v) {
+    vm_close_row_cursors(v);
     for (int i = 0; i < v->ncur; i++) {
         cursor *c = v->curs[i];
         if (!c) continue;
@@ -319,6 +328,25 @@ static int loop_eval_keys(vm *v, loop *L, int *empty) {
     if (rc == SQL_OK && L->hi) rc = eval_key_value(v, L->hi, L->range_aff, 0, &L->hiv, empty);
     if (rc == SQL_OK && L->in_term) rc = eval_in_list(v, L, empty);
     return rc;
+}
+
+/* For a plan that is one search by every column of the primary key with
+ * nothing else to check (UPDATE/DELETE ... WHERE pk = ?), the table key of
+ * the row it names, without searching: returns 1 and the key in out (or
+ * *empty when a key value is NULL), 0 when the plan is not of that kind.
+ * The plan must be open (q_open). */
+int q_exact_pk(vm *v, qplan *p, keyenc_buf *out, int *empty, int *rc) {
+    *rc = SQL_OK;
+    if (p->nloop != 1 || p->ncf) return 0;
+    loop *L = &p->loops[0];
+    if (L->access != ACC_SEARCH || !L->idx->is_pk || L->neq != L->idx->ncol || L->in_term || L->lo || L->hi ||
+        L->nfilter || L->non)
+        return 0;
+    *rc = loop_eval_keys(v, L, empty);
+    if (*rc != SQL_OK || *empty) return 1;
+    keyenc_reset(out);
+    for (int k = 0; k < L->neq; k++) key_add(out, &L->eqv[k], L->idx->desc[k]);
+    return 1;
 }
 
 /* ---- loops: opening and stepping ----------------------------------------------------------- */

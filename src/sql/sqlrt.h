@@ -265,6 +265,9 @@ struct vm {
     keyenc_buf kb, kb2, rb; /* scratch keys / records */
     vm_subcache subc;
     int64_t now;  /* statement time (microseconds since 1970) for now() */
+    store_cursor *rowcur[4]; /* cursors on tables for row reads and deletes */
+    store_tree rowtree[4];
+    int rowcur_next;
     void *fkpend; /* deferred NO ACTION checks (fkey.c) */
     int npend, cappend;
 };
@@ -275,6 +278,7 @@ int vm_error(vm *v, int rc, const char *fmt, ...) __attribute__((format(printf, 
 int vm_store_error(vm *v, int src);
 cursor *vm_cursor(vm *v, int cur);
 void vm_close_cursors(vm *v);
+void vm_close_row_cursors(vm *v);
 
 /* exec.c */
 const sql_value *cur_col(vm *v, cursor *c, int col);
@@ -283,6 +287,7 @@ int q_open(vm *v, qplan *p);
 int q_next(vm *v, qplan *p); /* SQL_ROW (p->out), SQL_DONE or an error */
 void q_close(vm *v, qplan *p);
 int nl_next(vm *v, qplan *p);
+int q_exact_pk(vm *v, qplan *p, keyenc_buf *out, int *empty, int *rc);
 /* Evaluate expressions (expr.c). out must be released with val_free. */
 int ex_eval(vm *v, const expr *e, sql_value *out);
 int ex_truth(vm *v, const expr *e, int *t); /* 1, 0, -1 (NULL) */
