@@ -412,6 +412,39 @@ static int loop_open(vm *v, loop *L) {
     return SQL_OK;
 }
 
+/* A covering index entry: the row's values come from the index key, the
+ * table key (c->key) and the INCLUDE record (the value). */
+static int load_covering(vm *v, loop *L, cursor *c, const uint8_t *k, size_t kl, const void *val, size_t vl) {
+    index_t *x = L->idx;
+    table *t = L->tab;
+    size_t pos = 0;
+    cur_release_vals(c);
+    for (int i = 0; i <= c->ncol; i++) val_set_null(&c->vals[i]);
+    for (int i = 0; i < x->ncol; i++) {
+        int col = x->cols[i];
+        if (key_get(k, kl, &pos, x->desc[i], &c->vals[col < 0 ? t->ncol : col]) != 0)
+            return vm_error(v, SQL_CORRUPT, "malformed key in index %s", x->name);
+    }
+    size_t tpos = 0;
+    for (int i = 0; i < t->pk.ncol; i++) {
+        int col = t->pk.cols[i];
+        sql_value *dst = &c->vals[col < 0 ? t->ncol : col];
+        val_free(dst);
+        if (key_get(c->key, c->klen, &tpos, t->pk.desc[i], dst) != 0)
+            return vm_error(v, SQL_CORRUPT, "malformed key in index %s", x->name);
+    }
+    for (int i = 0; i < x->ninc; i++) {
+        sql_value tmp;
+        if (rec_column(val, vl, i, &tmp) < 0) return vm_error(v, SQL_CORRUPT, "malformed entry in index %s", x->name);
+        c->vals[x->inc[i]] = tmp;
+    }
+    /* affinity of the columns: keys give 2 for 2.0 */
+    for (int i = 0; i < t->ncol; i++)
+        if (t->cols[i].aff == AFF_REAL && c->vals[i].type == SQL_INTEGER) val_apply_aff(&c->vals[i], AFF_REAL);
+    c->state = ROW_READY;
+    return SQL_OK;
+}
+
 /* Fill the cursor from the entry under c->sc. */
 static int load_entry(vm *v, loop *L, cursor *c) {
     const void *k, *val;
@@ -449,34 +482,7 @@ static int load_entry(vm *v, loop *L, cursor *c) {
         c->state = ROW_LAZY;
         return SQL_OK;
     }
-    /* covering: values from the index key, the table key and INCLUDE */
-    cur_release_vals(c);
-    table *t = L->tab;
-    for (int i = 0; i <= c->ncol; i++) val_set_null(&c->vals[i]);
-    pos = 0;
-    for (int i = 0; i < x->ncol; i++) {
-        int col = x->cols[i];
-        if (key_get(k, kl, &pos, x->desc[i], &c->vals[col < 0 ? t->ncol : col]) != 0)
-            return vm_error(v, SQL_CORRUPT, "malformed key in index %s", x->name);
-    }
-    size_t tpos = 0;
-    for (int i = 0; i < t->pk.ncol; i++) {
-        int col = t->pk.cols[i];
-        sql_value *dst = &c->vals[col < 0 ? t->ncol : col];
-        val_free(dst);
-        if (key_get(c->key, c->klen, &tpos, t->pk.desc[i], dst) != 0)
-            return vm_error(v, SQL_CORRUPT, "malformed key in index %s", x->name);
-    }
-    for (int i = 0; i < x->ninc; i++) {
-        sql_value tmp;
-        if (rec_column(val, vl, i, &tmp) < 0) return vm_error(v, SQL_CORRUPT, "malformed entry in index %s", x->name);
-        c->vals[x->inc[i]] = tmp;
-    }
-    /* affinity of the columns: keys give 2 for 2.0 */
-    for (int i = 0; i < t->ncol; i++)
-        if (t->cols[i].aff == AFF_REAL && c->vals[i].type == SQL_INTEGER) val_apply_aff(&c->vals[i], AFF_REAL);
-    c->state = ROW_READY;
-    return SQL_OK;
+    return load_covering(v, L, c, k, kl, val, vl);
 }
 
 static int next_in_value(vm *v, loop *L) {

@@ -312,8 +312,45 @@ F(f_unicode) {
     return SQL_OK;
 }
 
+/* One printf conversion: spec is "%" plus flags, width and precision. */
+static void printf_one(strb *b, const char *spec, char conv, const sql_value *x) {
+    char tmp[512], fm[80];
+    if (strchr("diuxXoc", conv)) {
+        int64_t iv = x ? val_int(x) : 0;
+        if (conv == 'c') {
+            snprintf(fm, sizeof fm, "%sc", spec);
+            snprintf(tmp, sizeof tmp, fm, (int)iv);
+        } else {
+            snprintf(fm, sizeof fm, "%sll%c", spec, conv == 'i' ? 'd' : conv);
+            snprintf(tmp, sizeof tmp, fm, (long long)iv);
+        }
+        strb_adds(b, tmp);
+    } else if (strchr("feEgG", conv)) {
+        snprintf(fm, sizeof fm, "%s%c", spec, conv);
+        snprintf(tmp, sizeof tmp, fm, x ? val_real(x) : 0.0);
+        strb_adds(b, tmp);
+    } else { /* s q Q */
+        char bb[40];
+        size_t n = 0;
+        int null = !x || x->type == SQL_NULL;
+        const char *z = !null ? text_of(x, bb, &n) : (conv == 'Q' ? "NULL" : "");
+        if (null) n = strlen(z);
+        strb t = {0};
+        int quote = conv == 'q' || (conv == 'Q' && !null);
+        if (conv == 'Q' && quote) strb_addc(&t, '\'');
+        for (size_t k = 0; k < n; k++) {
+            if (quote && z[k] == '\'') strb_addc(&t, '\'');
+            strb_addc(&t, z[k]);
+        }
+        if (conv == 'Q' && quote) strb_addc(&t, '\'');
+        snprintf(fm, sizeof fm, "%ss", spec);
+        strb_addf(b, fm, strb_cstr(&t));
+        strb_free(&t);
+    }
+}
+
 /* printf subset: flags - + space 0 #, width, precision, and d i u x X o c
- * s q Q f e E g G %% (lengths l ll ignored). */
+ * s q Q f e E g G %% (length modifiers l ll ignored). */
 static int do_printf(int argc, sql_value *a, sql_value *out) {
     if (argc < 1 || a[0].type == SQL_NULL) return SQL_OK;
     char b0[40];
@@ -328,71 +365,21 @@ static int do_printf(int argc, sql_value *a, sql_value *out) {
         }
         size_t s = i++;
         while (i < fn && strchr("-+ 0#!", f[i])) i++;
-        while (i < fn && (f[i] >= '0' && f[i] <= '9')) i++;
-        if (i < fn && f[i] == '.') {
-            i++;
-            while (i < fn && f[i] >= '0' && f[i] <= '9') i++;
-        }
+        while (i < fn && f[i] >= '0' && f[i] <= '9') i++;
+        if (i < fn && f[i] == '.')
+            for (i++; i < fn && f[i] >= '0' && f[i] <= '9'; i++) {
+            }
+        size_t spec_end = i;
         while (i < fn && f[i] == 'l') i++;
         if (i >= fn) break;
-        char spec[64];
-        size_t sl = i - s;
-        if (sl > 40) sl = 40;
-        memcpy(spec, f + s, sl);
+        char spec[48];
+        size_t sl = 0;
+        for (size_t k = s; k < spec_end && sl < 40; k++)
+            if (f[k] != '!') spec[sl++] = f[k]; /* SQLite's "alternate form 2": not C's */
         spec[sl] = 0;
-        char conv = f[i];
-        sql_value *x = ai < argc ? &a[ai] : NULL;
-        char tmp[512];
-        if (conv == '%') {
-            strb_addc(&b, '%');
-            continue;
-        }
-        ai++;
-        if (strchr("diuxXoc", conv)) {
-            int64_t iv = x ? val_int(x) : 0;
-            char fm[80];
-            if (conv == 'c') {
-                snprintf(fm, sizeof fm, "%sc", spec);
-                snprintf(tmp, sizeof tmp, fm, (int)iv);
-            } else {
-                snprintf(fm, sizeof fm, "%sll%c", spec, conv == 'i' ? 'd' : conv);
-                snprintf(tmp, sizeof tmp, fm, (long long)iv);
-            }
-            strb_adds(&b, tmp);
-        } else if (strchr("feEgG", conv)) {
-            char fm[80];
-            snprintf(fm, sizeof fm, "%s%c", spec, conv);
-            snprintf(tmp, sizeof tmp, fm, x ? val_real(x) : 0.0);
-            strb_adds(&b, tmp);
-        } else if (conv == 's' || conv == 'q' || conv == 'Q' || conv == 'z') {
-            char bb[40];
-            size_t n = 0;
-            const char *z = x && x->type != SQL_NULL ? text_of(x, bb, &n) : (conv == 'Q' ? "NULL" : "");
-            if (x && x->type == SQL_NULL) n = strlen(z);
-            strb t = {0};
-            if (conv == 'q' || (conv == 'Q' && x && x->type != SQL_NULL)) {
-                if (conv == 'Q') strb_addc(&t, '\'');
-                for (size_t k = 0; k < n; k++) {
-                    if (z[k] == '\'') strb_addc(&t, '\'');
-                    strb_addc(&t, z[k]);
-                }
-                if (conv == 'Q') strb_addc(&t, '\'');
-            } else {
-                strb_add(&t, z, n);
-            }
-            char fm[80];
-            snprintf(fm, sizeof fm, "%s.*s", spec);
-            if (strchr(spec, '.')) { /* precision given: keep it */
-                snprintf(fm, sizeof fm, "%ss", spec);
-                strb_addf(&b, fm, strb_cstr(&t));
-            } else {
-                snprintf(fm, sizeof fm, "%ss", spec);
-                strb_addf(&b, fm, strb_cstr(&t));
-            }
-            strb_free(&t);
-        } else {
-            strb_add(&b, f + s, i - s + 1);
-        }
+        if (f[i] == '%') strb_addc(&b, '%');
+        else if (strchr("diuxXoceEfgGsqQ", f[i])) printf_one(&b, spec, f[i], ai < argc ? &a[ai++] : NULL);
+        else strb_add(&b, f + s, i - s + 1);
     }
     val_set_text_own(out, b.p ? b.p : xstrdup(""), b.n);
     return SQL_OK;
