@@ -602,9 +602,13 @@ typedef struct column {
     int nocase;
 } column;
 
-/* An index, or a table's clustered key (is_pk). Index keys: the ncol index
- * columns then the table key's components; value: the INCLUDE columns as a
- * record (empty if none). */
+/* An index, or a table's clustered key (is_pk). Index entries:
+ *   key = the ncol index columns, then the table key's components;
+ *   value = the INCLUDE columns as a record (empty if none).
+ * Except the "short" entries of a unique index without INCLUDE, for rows
+ * without NULL in its columns: key = the index columns only, value = the
+ * table key (store.h's unique layout), so that a clash is found by the put.
+ * See index_short_entry (dml.c). */
 struct index {
     char *name;
     char *sql;
