@@ -152,6 +152,7 @@ static int compile_upsert(compiler *c, ast *a, table *t, dmlplan *d, scope *oute
 }
 
 static int plan_subs_list(compiler *c, expr **v, int n);
+static int fk_actions_safe(table *t, int is_delete);
 
 static int compile_insert(compiler *c, ast *a, scope *outer, dmlplan *d) {
     table *t = d->tab;
@@ -177,9 +178,12 @@ static int compile_insert(compiler *c, ast *a, scope *outer, dmlplan *d) {
         if (plan_subs_list(c, v, a->up->nset) != SQL_OK) return SQL_ERROR;
     }
     d->up = a->up;
+    /* one row, checked before it is written: no savepoint needed. An upsert's
+     * update of one row is like a one-row UPDATE (see compile_update) */
     int one = a->sel && a->sel->values && a->sel->nvalues == 1;
-    d->need_sp = !one || table_has_triggers(t, ST_INSERT) || (a->up && a->up->do_update) ||
-                 a->or_alg == OE_REPLACE;
+    int upd = a->up && a->up->do_update;
+    d->need_sp = !one || table_has_triggers(t, ST_INSERT) || a->or_alg == OE_REPLACE ||
+                 (upd && (table_has_triggers(t, ST_UPDATE) || !fk_actions_safe(t, 0)));
     return SQL_OK;
 }
 
