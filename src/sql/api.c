@@ -524,6 +524,34 @@ static int recompile(sql_stmt *st) {
     return build(st);
 }
 
+/* Copy the bytes that the current row borrows from database pages into the
+ * statement's buffer: the row then survives writes made by other statements
+ * of the connection before the next sql_step (pages move when trees
+ * change). One memcpy per value, no allocation once the buffer is warm. */
+static void pin_row(sql_stmt *st) {
+    size_t need = 0;
+    for (int i = 0; i < st->ncol; i++) {
+        const sql_value *x = &st->out[i];
+        if ((x->type == SQL_TEXT || x->type == SQL_BLOB) && !x->owned) need += x->n;
+    }
+    st->outbuf.n = 0;
+    if (!need) return;
+    if (st->outbuf.cap < need + 1) {
+        strb_free(&st->outbuf);
+        strb_add(&st->outbuf, "", 0);
+        st->outbuf.p = xrealloc(st->outbuf.p, need + 1);
+        st->outbuf.cap = need + 1;
+    }
+    char *o = st->outbuf.p;
+    for (int i = 0; i < st->ncol; i++) {
+        sql_value *x = &st->out[i];
+        if ((x->type != SQL_TEXT && x->type != SQL_BLOB) || x->owned || !x->n) continue;
+        memcpy(o, x->z, x->n);
+        x->z = o;
+        o += x->n;
+    }
+}
+
 int sql_step(sql_stmt *st) {
     if (!st) return SQL_MISUSE;
     sql_db *db = st->db;
@@ -542,6 +570,7 @@ int sql_step(sql_stmt *st) {
         rc = q_next(&st->v, st->plan);
         if (rc == SQL_ROW) {
             st->out = st->plan->out;
+            pin_row(st);
             return SQL_ROW;
         }
         q_close(&st->v, st->plan);
@@ -590,6 +619,7 @@ int sql_finalize(sql_stmt *st) {
     keyenc_free(&st->v.kb2);
     keyenc_free(&st->v.rb);
     strb_free(&st->v.tmp);
+    strb_free(&st->outbuf);
     for (int i = 0; i < st->nparam_alloc; i++) val_free(&st->params[i]);
     xfree(st->params);
     st->db->nstmt--;
