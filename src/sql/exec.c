@@ -662,6 +662,7 @@ int q_open(vm *v, qplan *p) {
     p->level = 0;
     p->values_pos = 0;
     p->nemit = 0;
+    p->seq = 0;
     if (p->rset) bmap_clear(p->rset);
     reset_loops(p);
     int rc = eval_int_expr(v, p->limit, &p->lim, -1);
@@ -804,16 +805,61 @@ static int sort_key(vm *v, qplan *p, keyenc_buf *k) {
         }
         if (val == &tmp) val_free(&tmp);
     }
-    uint64_t seq = p->rb.n;
+    uint64_t seq = p->seq++;
     for (int s = 7; s >= 0; s--) kb_byte(k, (uint8_t)(seq >> (8 * s)));
     return SQL_OK;
+}
+
+/* ORDER BY ... LIMIT k: keep only the k smallest rows, in a max-heap (by
+ * sort key) over the row buffer, instead of every row. */
+static void heap_down(uint8_t **h, size_t n, size_t i) {
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && row_cmp(&h[l], &h[m]) > 0) m = l;
+        if (r < n && row_cmp(&h[r], &h[m]) > 0) m = r;
+        if (m == i) return;
+        uint8_t *t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
+static void heap_up(uint8_t **h, size_t i) {
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (row_cmp(&h[i], &h[parent]) <= 0) return;
+        uint8_t *t = h[i];
+        h[i] = h[parent];
+        h[parent] = t;
+        i = parent;
+    }
+}
+
+static void topk_add(qplan *p, const uint8_t *key, size_t klen) {
+    rowbuf *b = &p->rb;
+    rowbuf_add(b, key, klen, p->out, p->ncol);
+    if (b->n <= (size_t)p->topk) {
+        heap_up(b->rows, b->n - 1);
+        return;
+    }
+    /* one too many: the new row goes if it is not smaller than the largest */
+    uint8_t *last = b->rows[--b->n];
+    if (row_cmp(&last, &b->rows[0]) < 0) {
+        xfree(b->rows[0]);
+        b->rows[0] = last;
+        heap_down(b->rows, b->n, 0);
+    } else {
+        xfree(last);
+    }
 }
 
 static int add_output_row(vm *v, qplan *p) {
     if (p->sort) {
         int rc = sort_key(v, p, &v->kb);
         if (rc != SQL_OK) return rc;
-        rowbuf_add(&p->rb, v->kb.p, v->kb.len, p->out, p->ncol);
+        if (p->topk > 0) topk_add(p, v->kb.p, v->kb.len);
+        else rowbuf_add(&p->rb, v->kb.p, v->kb.len, p->out, p->ncol);
     } else {
         rowbuf_add(&p->rb, NULL, 0, p->out, p->ncol);
     }
@@ -835,6 +881,7 @@ int agg_emit_row(vm *v, qplan *p) {
 
 static int prepare(vm *v, qplan *p) {
     int rc;
+    p->topk = p->sort && p->lim >= 0 && p->off + p->lim <= 100000 ? p->off + p->lim : 0;
     if (p->agg) {
         rc = run_agg(v, p);
     } else if (p->sort) {

@@ -201,6 +201,8 @@ struct qplan {
     size_t rbpos;
     bmap dset;
     int64_t lim, off, nemit;
+    int64_t topk; /* ORDER BY + LIMIT: rows kept while sorting, 0 = all */
+    uint64_t seq; /* arrival number of sorted rows (ties keep their order) */
     int level;
     int started;
     int values_pos;
