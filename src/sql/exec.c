@@ -752,10 +752,13 @@ static void row_key(keyenc_buf *k, const sql_value *vals, int n) {
     for (int i = 0; i < n; i++) key_add(k, &vals[i], 0);
 }
 
-/* 1 if the output row was seen before (and remembers it). */
+/* 1 if the output row was seen before (and remembers it); NOCASE result
+ * columns compare folded. */
 static int seen_before(vm *v, qplan *p) {
     int added;
-    row_key(&v->kb2, p->out, p->ncol);
+    keyenc_reset(&v->kb2);
+    for (int i = 0; i < p->ncol; i++)
+        key_add_coll(&v->kb2, &p->out[i], 0, p->res && p->res[i] && (p->res[i]->flags & EF_NOCASE));
     bmap_get(&p->dset, v->kb2.p, v->kb2.len, 1, &added);
     return !added;
 }
@@ -793,16 +796,8 @@ static int sort_key(vm *v, qplan *p, keyenc_buf *k) {
         int isnull = val->type == SQL_NULL;
         if (p->knulls[i] == 1 && p->kdesc[i]) kb_byte(k, isnull ? 0 : 1);
         if (p->knulls[i] == 2 && !p->kdesc[i]) kb_byte(k, isnull ? 1 : 0);
-        int nocase = p->kres[i] < 0 && (p->keys[i]->flags & EF_NOCASE);
-        if (nocase && val->type == SQL_TEXT) {
-            char *low = xmemdup(val->z, val->n);
-            for (uint32_t j = 0; j < val->n; j++)
-                if (low[j] >= 'A' && low[j] <= 'Z') low[j] += 32;
-            keyenc_text(k, low, val->n, p->kdesc[i]);
-            xfree(low);
-        } else {
-            key_add(k, val, p->kdesc[i]);
-        }
+        const expr *ke = p->kres[i] >= 0 && p->res ? p->res[p->kres[i]] : p->keys[i];
+        key_add_coll(k, val, p->kdesc[i], ke && (ke->flags & EF_NOCASE));
         if (val == &tmp) val_free(&tmp);
     }
     uint64_t seq = p->seq++;

@@ -219,6 +219,8 @@ int rec_count(const uint8_t *rec, size_t len);
 void key_raw(keyenc_buf *b, const void *p, size_t n);
 /* Append a value as a key component (decimals as their numeric value). */
 void key_add(keyenc_buf *b, const sql_value *v, int desc);
+/* The same under a collation: NOCASE folds ASCII letters of text. */
+void key_add_coll(keyenc_buf *b, const sql_value *v, int desc, int nocase);
 /* Decode a key component into a value (borrowing from key or, when the
  * decoder had to copy, owned). */
 int key_get(const uint8_t *key, size_t len, size_t *pos, int desc, sql_value *out);
