@@ -509,11 +509,16 @@ static int alter_rename_table(vm *v, sql_stmt *st, ast *a) {
         }
         rc = cat_put(v, "index", x->name, isql, x->tree, a->name);
     }
-    for (trigger *g = t->triggers; g && rc == SQL_OK; g = g->next) {
-        ast *ga = reparse(st, g->sql);
-        char *gsql = ga ? replace_at(&st->ar, g->sql, ga->table_pos, a->name) : g->sql;
-        rc = cat_put(v, "trigger", g->name, gsql, 0, a->name);
-    }
+    /* triggers name the table in their header and may use it in their
+     * bodies (any trigger): rewrite those names, not the trigger's own */
+    for (int i = 0; i < s->ntab && rc == SQL_OK; i++)
+        for (trigger *g = s->tabs[i]->triggers; g && rc == SQL_OK; g = g->next) {
+            ast *ga = reparse(st, g->sql);
+            span skip = {ga ? ga->name_pos : 0, ga ? ga->name_pos + 1 : 0};
+            char *gsql = rename_tokens(&st->ar, g->sql, t->name, a->name, &skip, ga ? 1 : 0, 0, 1);
+            if (strcmp(gsql, g->sql) != 0 || g->tab == t)
+                rc = cat_put(v, "trigger", g->name, gsql, 0, g->tab == t ? a->name : g->tab->name);
+        }
     for (int i = 0; i < s->ntab && rc == SQL_OK; i++) { /* REFERENCES old in other tables */
         table *o = s->tabs[i];
         if (o == t) continue;
