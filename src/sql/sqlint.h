@@ -9,12 +9,14 @@
  *   schema.c    catalog <-> in-memory schema (tables, indexes, triggers, stats)
  *   resolve.c   names -> cursors and columns, '*' expansion, aggregates
  *   plan.c      access paths, join order, EXPLAIN QUERY PLAN
- *   exec.c      cursors, loops, SELECT execution (agg.c: grouping, sorting)
+ *   exec.c      cursors, loops, SELECT execution, sorting, compound queries
  *   expr.c      expression evaluation; func.c: the function library;
  *               datetime.c: timestamps, now(), uuid7()
  *   dml.c       INSERT / UPDATE / DELETE, constraints; fkey.c: foreign keys;
  *               trigger.c: trigger programs
- *   ddl.c       CREATE / DROP / ALTER / ANALYZE / PRAGMA
+ *   ddl.c       CREATE / DROP / ALTER / ANALYZE, the rows of larder_schema
+ *   pragma.c    PRAGMA, EXPLAIN of DML
+ *   agg.c       GROUP BY and aggregate states
  *   api.c       sql.h: connections, statements, transactions
  *
  * Memory: everything a statement's compilation produces (AST, plan, names)

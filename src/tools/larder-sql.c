@@ -18,6 +18,15 @@
  *
  * The shell uses only sql.h. The line editor is ours (no readline):
  * arrows, Home/End, ^A ^E ^K ^U ^W ^L ^D ^C, history in ~/.larder_sql_history.
+ *
+ * Invariants:
+ *   1. Values are printed from sql_column_text, which formats them the way
+ *      sqlite3 does; the shell never formats a number itself (except .dump,
+ *      which writes reals with 17 digits so that they load back exactly).
+ *   2. A statement runs only once sql_complete says its text is complete; a
+ *      dot command is recognized only at the start of a statement.
+ *   3. The terminal is in raw mode only inside edit_line, and restored on
+ *      every way out of it.
  */
 #include "sql/sql.h"
 #include <ctype.h>
