@@ -310,6 +310,7 @@ static int build(sql_stmt *st) {
 int sql_prepare(sql_db *db, const char *sql, int len, sql_stmt **stmtp, const char **tail) {
     if (!db || !sql || !stmtp) return SQL_MISUSE;
     *stmtp = NULL;
+    if (!db->store || !db->sch) return db_error(db, SQL_MISUSE, -1, "the connection did not open");
     if (len < 0) len = (int)strlen(sql);
     clear_err(db);
     arena scratch = {0};
@@ -966,6 +967,7 @@ int sql_exec(sql_db *db, const char *sql, sql_exec_cb cb, void *ctx) {
 int sql_table_columns(sql_db *db, const char *name, sql_column_info **cols, int *ncols) {
     *cols = NULL;
     *ncols = 0;
+    if (!db->sch) return db_error(db, SQL_MISUSE, -1, "the connection did not open");
     table *t = schema_table(db->sch, name);
     if (!t || t->is_schema) return db_error(db, SQL_ERROR, -1, "no such table: %s", name);
     size_t bytes = sizeof(sql_column_info) * (size_t)t->ncol;

@@ -136,6 +136,9 @@ TEST(open_errors) {
     sql_options o = {.flags = 0};
     CHECK_EQ(sql_open("/nonexistent/dir/x.db", &o, &db), SQL_CANTOPEN);
     CHECK(strlen(sql_errmsg(db)) > 0);
+    sql_stmt *st;
+    CHECK_EQ(sql_prepare(db, "SELECT 1", -1, &st, NULL), SQL_MISUSE);
+    CHECK_EQ(sql_exec(db, "SELECT 1", NULL, NULL), SQL_MISUSE);
     CHECK_EQ(sql_close(db), SQL_OK);
     FILE *f = fopen("/tmp/larder-api-notadb", "w");
     for (int i = 0; i < 300; i++) fputs("this is not a database file at all\n", f);
