@@ -18,8 +18,10 @@
  * (BENCH_CACHE_MB, default 64) and 4 KiB pages. Ours: same cache; commits
  * are durable (fsync) — every phase commits once.
  * Environment: BENCH_N (users), BENCH_DIR (default /tmp).
- * Prints seconds per phase and ours/SQLite ratios; checks that both engines
- * computed the same answers.
+ * The two engines run phase by phase in lockstep (SQLite's phase, then
+ * ours), both databases open, so that load from other processes hits both
+ * alike. Prints seconds per phase and ours/SQLite ratios; checks that both
+ * engines computed the same answers.
  */
 #include "sql/sql.h"
 #include <sqlite3.h>
@@ -103,92 +105,103 @@ static sql_stmt *prep(sql_db *db, const char *q) {
     return st;
 }
 
-static void run_ours(results *r) {
-    char path[512], buf[128];
-    snprintf(path, sizeof path, "%s/bench-sql-larder.db", dir);
-    unlink(path);
+typedef struct ours_ctx {
     sql_db *db;
+    char path[512];
+} ours_ctx;
+
+static void ours_open(ours_ctx *c) {
+    snprintf(c->path, sizeof c->path, "%s/bench-sql-larder.db", dir);
+    unlink(c->path);
     sql_options o = {.flags = SQL_OPEN_CREATE, .cache_size = cache_mb << 20};
-    OK(sql_open(path, &o, &db));
+    sql_db *db;
+    OK(sql_open(c->path, &o, &db));
+    c->db = db;
     OK(sql_exec(db, schema, NULL, NULL));
-    double t0 = now();
-    OK(sql_exec(db, "BEGIN", NULL, NULL));
-    sql_stmt *st = prep(db, q_ins_user);
-    for (long i = 0; i < N; i++) {
-        long id = perm[i];
-        email_of(id, buf);
-        sql_bind_int64(st, 1, id);
-        sql_bind_text(st, 2, buf, -1);
-        sql_bind_text(st, 3, buf + 4, 8);
-        sql_bind_int64(st, 4, id % 1000);
-        sql_bind_int64(st, 5, 18 + id % 60);
-        OK(sql_step(st));
-        sql_reset(st);
-    }
-    sql_finalize(st);
-    OK(sql_exec(db, "COMMIT", NULL, NULL));
-    r->t[0] = now() - t0;
-    t0 = now();
-    OK(sql_exec(db, "BEGIN", NULL, NULL));
-    st = prep(db, q_ins_order);
-    for (long i = 0; i < N / 5; i++) {
-        sql_bind_int64(st, 1, perm[(i * 7) % N]);
-        sql_bind_int64(st, 2, (long)(i % 97));
-        OK(sql_step(st));
-        sql_reset(st);
-    }
-    sql_finalize(st);
-    OK(sql_exec(db, "COMMIT", NULL, NULL));
-    r->t[1] = now() - t0;
-    t0 = now();
-    st = prep(db, q_by_id);
+}
+
+static long long ours_phase(ours_ctx *c, int phase) {
+    sql_db *db = c->db;
+    sql_stmt *st;
+    char buf[128];
     long long sum = 0;
-    for (long i = 0; i < LOOKUPS; i++) {
-        sql_bind_int64(st, 1, perm[(i * 13) % N]);
-        if (sql_step(st) == SQL_ROW) sum += sql_column_int64(st, 3);
-        sql_reset(st);
+    switch (phase) {
+    case 0:
+        OK(sql_exec(db, "BEGIN", NULL, NULL));
+        st = prep(db, q_ins_user);
+        for (long i = 0; i < N; i++) {
+            long id = perm[i];
+            email_of(id, buf);
+            sql_bind_int64(st, 1, id);
+            sql_bind_text(st, 2, buf, -1);
+            sql_bind_text(st, 3, buf + 4, 8);
+            sql_bind_int64(st, 4, id % 1000);
+            sql_bind_int64(st, 5, 18 + id % 60);
+            OK(sql_step(st));
+            sql_reset(st);
+        }
+        sql_finalize(st);
+        OK(sql_exec(db, "COMMIT", NULL, NULL));
+        return 0;
+    case 1:
+        OK(sql_exec(db, "BEGIN", NULL, NULL));
+        st = prep(db, q_ins_order);
+        for (long i = 0; i < N / 5; i++) {
+            sql_bind_int64(st, 1, perm[(i * 7) % N]);
+            sql_bind_int64(st, 2, (long)(i % 97));
+            OK(sql_step(st));
+            sql_reset(st);
+        }
+        sql_finalize(st);
+        OK(sql_exec(db, "COMMIT", NULL, NULL));
+        return 0;
+    case 2:
+        st = prep(db, q_by_id);
+        for (long i = 0; i < LOOKUPS; i++) {
+            sql_bind_int64(st, 1, perm[(i * 13) % N]);
+            if (sql_step(st) == SQL_ROW) sum += sql_column_int64(st, 3);
+            sql_reset(st);
+        }
+        sql_finalize(st);
+        return sum;
+    case 3:
+        st = prep(db, q_by_email);
+        for (long i = 0; i < LOOKUPS; i++) {
+            email_of(perm[(i * 17) % N], buf);
+            sql_bind_text(st, 1, buf, -1);
+            if (sql_step(st) == SQL_ROW) sum += sql_column_int64(st, 0);
+            sql_reset(st);
+        }
+        sql_finalize(st);
+        return sum;
+    case 4:
+        st = prep(db, q_join);
+        for (long j = 0; j < JOINS; j++) {
+            while (sql_step(st) == SQL_ROW) sum += sql_column_int64(st, 1) + sql_column_int64(st, 2);
+            sql_reset(st);
+        }
+        sql_finalize(st);
+        return sum;
+    default:
+        OK(sql_exec(db, "BEGIN", NULL, NULL));
+        st = prep(db, q_del);
+        for (long i = 0; i < DELETES; i++) {
+            sql_bind_int64(st, 1, perm[(i * 7) % N]);
+            OK(sql_step(st));
+            sql_reset(st);
+        }
+        sql_finalize(st);
+        OK(sql_exec(db, "COMMIT", NULL, NULL));
+        st = prep(db, "SELECT (SELECT count(*) FROM users) * 1000000 + (SELECT count(*) FROM orders)");
+        if (sql_step(st) == SQL_ROW) sum = sql_column_int64(st, 0);
+        sql_finalize(st);
+        return sum;
     }
-    sql_finalize(st);
-    r->t[2] = now() - t0;
-    r->check[2] = sum;
-    t0 = now();
-    st = prep(db, q_by_email);
-    sum = 0;
-    for (long i = 0; i < LOOKUPS; i++) {
-        email_of(perm[(i * 17) % N], buf);
-        sql_bind_text(st, 1, buf, -1);
-        if (sql_step(st) == SQL_ROW) sum += sql_column_int64(st, 0);
-        sql_reset(st);
-    }
-    sql_finalize(st);
-    r->t[3] = now() - t0;
-    r->check[3] = sum;
-    t0 = now();
-    st = prep(db, q_join);
-    sum = 0;
-    for (long j = 0; j < JOINS; j++) {
-        while (sql_step(st) == SQL_ROW) sum += sql_column_int64(st, 1) + sql_column_int64(st, 2);
-        sql_reset(st);
-    }
-    sql_finalize(st);
-    r->t[4] = now() - t0;
-    r->check[4] = sum;
-    t0 = now();
-    OK(sql_exec(db, "BEGIN", NULL, NULL));
-    st = prep(db, q_del);
-    for (long i = 0; i < DELETES; i++) {
-        sql_bind_int64(st, 1, perm[(i * 7) % N]);
-        OK(sql_step(st));
-        sql_reset(st);
-    }
-    sql_finalize(st);
-    OK(sql_exec(db, "COMMIT", NULL, NULL));
-    r->t[5] = now() - t0;
-    st = prep(db, "SELECT (SELECT count(*) FROM users) * 1000000 + (SELECT count(*) FROM orders)");
-    if (sql_step(st) == SQL_ROW) r->check[5] = sql_column_int64(st, 0);
-    sql_finalize(st);
-    sql_close(db);
-    unlink(path);
+}
+
+static void ours_close(ours_ctx *c) {
+    sql_close(c->db);
+    unlink(c->path);
 }
 
 /* ---- SQLite ---------------------------------------------------------------------------------- */
@@ -208,100 +221,118 @@ static sqlite3_stmt *lprep(sqlite3 *db, const char *q) {
     return st;
 }
 
-static void run_sqlite(results *r) {
-    char path[512], buf[128], pragma[128];
-    snprintf(path, sizeof path, "%s/bench-sql-sqlite.db", dir);
-    unlink(path);
+typedef struct lite_ctx {
     sqlite3 *db;
-    LOK(sqlite3_open(path, &db));
+    char path[512];
+} lite_ctx;
+
+static void lite_open(lite_ctx *c) {
+    char pragma[128];
+    snprintf(c->path, sizeof c->path, "%s/bench-sql-sqlite.db", dir);
+    unlink(c->path);
+    sqlite3 *db;
+    LOK(sqlite3_open(c->path, &db));
+    c->db = db;
     snprintf(pragma, sizeof pragma, "PRAGMA cache_size=-%zu", cache_mb * 1024);
     LOK(sqlite3_exec(db, "PRAGMA page_size=4096; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON",
                      NULL, NULL, NULL));
     LOK(sqlite3_exec(db, pragma, NULL, NULL, NULL));
     LOK(sqlite3_exec(db, schema, NULL, NULL, NULL));
-    double t0 = now();
-    LOK(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL));
-    sqlite3_stmt *st = lprep(db, q_ins_user);
-    for (long i = 0; i < N; i++) {
-        long id = perm[i];
-        email_of(id, buf);
-        sqlite3_bind_int64(st, 1, id);
-        sqlite3_bind_text(st, 2, buf, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 3, buf + 4, 8, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 4, id % 1000);
-        sqlite3_bind_int64(st, 5, 18 + id % 60);
-        LOK(sqlite3_step(st));
-        sqlite3_reset(st);
-    }
-    sqlite3_finalize(st);
-    LOK(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL));
-    r->t[0] = now() - t0;
-    t0 = now();
-    LOK(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL));
-    st = lprep(db, q_ins_order);
-    for (long i = 0; i < N / 5; i++) {
-        sqlite3_bind_int64(st, 1, perm[(i * 7) % N]);
-        sqlite3_bind_int64(st, 2, (long)(i % 97));
-        LOK(sqlite3_step(st));
-        sqlite3_reset(st);
-    }
-    sqlite3_finalize(st);
-    LOK(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL));
-    r->t[1] = now() - t0;
-    t0 = now();
-    st = lprep(db, q_by_id);
+}
+
+static long long lite_phase(lite_ctx *c, int phase) {
+    sqlite3 *db = c->db;
+    sqlite3_stmt *st;
+    char buf[128];
     long long sum = 0;
-    for (long i = 0; i < LOOKUPS; i++) {
-        sqlite3_bind_int64(st, 1, perm[(i * 13) % N]);
-        if (sqlite3_step(st) == SQLITE_ROW) sum += sqlite3_column_int64(st, 3);
-        sqlite3_reset(st);
+    switch (phase) {
+    case 0:
+        LOK(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL));
+        st = lprep(db, q_ins_user);
+        for (long i = 0; i < N; i++) {
+            long id = perm[i];
+            email_of(id, buf);
+            sqlite3_bind_int64(st, 1, id);
+            sqlite3_bind_text(st, 2, buf, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_text(st, 3, buf + 4, 8, SQLITE_TRANSIENT);
+            sqlite3_bind_int64(st, 4, id % 1000);
+            sqlite3_bind_int64(st, 5, 18 + id % 60);
+            LOK(sqlite3_step(st));
+            sqlite3_reset(st);
+        }
+        sqlite3_finalize(st);
+        LOK(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL));
+        return 0;
+    case 1:
+        LOK(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL));
+        st = lprep(db, q_ins_order);
+        for (long i = 0; i < N / 5; i++) {
+            sqlite3_bind_int64(st, 1, perm[(i * 7) % N]);
+            sqlite3_bind_int64(st, 2, (long)(i % 97));
+            LOK(sqlite3_step(st));
+            sqlite3_reset(st);
+        }
+        sqlite3_finalize(st);
+        LOK(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL));
+        return 0;
+    case 2:
+        st = lprep(db, q_by_id);
+        for (long i = 0; i < LOOKUPS; i++) {
+            sqlite3_bind_int64(st, 1, perm[(i * 13) % N]);
+            if (sqlite3_step(st) == SQLITE_ROW) sum += sqlite3_column_int64(st, 3);
+            sqlite3_reset(st);
+        }
+        sqlite3_finalize(st);
+        return sum;
+    case 3:
+        st = lprep(db, q_by_email);
+        for (long i = 0; i < LOOKUPS; i++) {
+            email_of(perm[(i * 17) % N], buf);
+            sqlite3_bind_text(st, 1, buf, -1, SQLITE_TRANSIENT);
+            if (sqlite3_step(st) == SQLITE_ROW) sum += sqlite3_column_int64(st, 0);
+            sqlite3_reset(st);
+        }
+        sqlite3_finalize(st);
+        return sum;
+    case 4:
+        st = lprep(db, q_join);
+        for (long j = 0; j < JOINS; j++) {
+            while (sqlite3_step(st) == SQLITE_ROW) sum += sqlite3_column_int64(st, 1) + sqlite3_column_int64(st, 2);
+            sqlite3_reset(st);
+        }
+        sqlite3_finalize(st);
+        return sum;
+    default:
+        LOK(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL));
+        st = lprep(db, q_del);
+        for (long i = 0; i < DELETES; i++) {
+            sqlite3_bind_int64(st, 1, perm[(i * 7) % N]);
+            LOK(sqlite3_step(st));
+            sqlite3_reset(st);
+        }
+        sqlite3_finalize(st);
+        LOK(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL));
+        st = lprep(db, "SELECT (SELECT count(*) FROM users) * 1000000 + (SELECT count(*) FROM orders)");
+        if (sqlite3_step(st) == SQLITE_ROW) sum = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+        return sum;
     }
-    sqlite3_finalize(st);
-    r->t[2] = now() - t0;
-    r->check[2] = sum;
-    t0 = now();
-    st = lprep(db, q_by_email);
-    sum = 0;
-    for (long i = 0; i < LOOKUPS; i++) {
-        email_of(perm[(i * 17) % N], buf);
-        sqlite3_bind_text(st, 1, buf, -1, SQLITE_TRANSIENT);
-        if (sqlite3_step(st) == SQLITE_ROW) sum += sqlite3_column_int64(st, 0);
-        sqlite3_reset(st);
-    }
-    sqlite3_finalize(st);
-    r->t[3] = now() - t0;
-    r->check[3] = sum;
-    t0 = now();
-    st = lprep(db, q_join);
-    sum = 0;
-    for (long j = 0; j < JOINS; j++) {
-        while (sqlite3_step(st) == SQLITE_ROW) sum += sqlite3_column_int64(st, 1) + sqlite3_column_int64(st, 2);
-        sqlite3_reset(st);
-    }
-    sqlite3_finalize(st);
-    r->t[4] = now() - t0;
-    r->check[4] = sum;
-    t0 = now();
-    LOK(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL));
-    st = lprep(db, q_del);
-    for (long i = 0; i < DELETES; i++) {
-        sqlite3_bind_int64(st, 1, perm[(i * 7) % N]);
-        LOK(sqlite3_step(st));
-        sqlite3_reset(st);
-    }
-    sqlite3_finalize(st);
-    LOK(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL));
-    r->t[5] = now() - t0;
-    st = lprep(db, "SELECT (SELECT count(*) FROM users) * 1000000 + (SELECT count(*) FROM orders)");
-    if (sqlite3_step(st) == SQLITE_ROW) r->check[5] = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    unlink(path);
-    char wal[600];
-    snprintf(wal, sizeof wal, "%s-wal", path);
-    unlink(wal);
-    snprintf(wal, sizeof wal, "%s-shm", path);
-    unlink(wal);
+}
+
+static void lite_close(lite_ctx *c) {
+    sqlite3_close(c->db);
+    char p[600];
+    unlink(c->path);
+    snprintf(p, sizeof p, "%s-wal", c->path);
+    unlink(p);
+    snprintf(p, sizeof p, "%s-shm", c->path);
+    unlink(p);
+}
+
+static double cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 int main(void) {
@@ -315,13 +346,28 @@ int main(void) {
     printf("SQLite %s: WAL, synchronous=NORMAL, foreign_keys=ON; %s: commits fsynced\n\n", sqlite3_libversion(),
            sql_version());
     results ours = {0}, lite = {0};
-    run_sqlite(&lite);
-    run_ours(&ours);
-    printf("%-48s %9s %9s %8s\n", "phase", "larder s", "sqlite s", "ratio");
+    double cpu_o[PHASES], cpu_l[PHASES];
+    ours_ctx oc;
+    lite_ctx lc;
+    lite_open(&lc);
+    ours_open(&oc);
+    for (int p = 0; p < PHASES; p++) {
+        double t0 = now(), c0 = cpu_now();
+        lite.check[p] = lite_phase(&lc, p);
+        lite.t[p] = now() - t0;
+        cpu_l[p] = cpu_now() - c0;
+        t0 = now(), c0 = cpu_now();
+        ours.check[p] = ours_phase(&oc, p);
+        ours.t[p] = now() - t0;
+        cpu_o[p] = cpu_now() - c0;
+    }
+    lite_close(&lc);
+    ours_close(&oc);
+    printf("%-48s %9s %9s %8s %10s\n", "phase", "larder s", "sqlite s", "ratio", "cpu ratio");
     int mismatch = 0;
     for (int i = 0; i < PHASES; i++) {
-        printf("%-48s %9.3f %9.3f %7.2fx%s\n", phase_name[i], ours.t[i], lite.t[i], ours.t[i] / lite.t[i],
-               ours.check[i] != lite.check[i] ? "  (RESULTS DIFFER)" : "");
+        printf("%-48s %9.3f %9.3f %7.2fx %9.2fx%s\n", phase_name[i], ours.t[i], lite.t[i], ours.t[i] / lite.t[i],
+               cpu_o[i] / cpu_l[i], ours.check[i] != lite.check[i] ? "  (RESULTS DIFFER)" : "");
         mismatch |= ours.check[i] != lite.check[i];
     }
     double so = 0, sl = 0;

@@ -93,7 +93,7 @@ int agg_step(vm *v, const expr *e, agg_state *s, sql_value *args, int nargs) {
         if (!s->distinct) s->distinct = xcalloc(1, sizeof *s->distinct);
         keyenc_buf *k = &v->kb2;
         keyenc_reset(k);
-        key_add(k, x, 0);
+        key_add_coll(k, x, 0, (e->args[0]->flags & EF_NOCASE) != 0);
         int added;
         bmap_get(s->distinct, k->p, k->len, 1, &added);
         if (!added) return SQL_OK;
@@ -192,15 +192,7 @@ static int group_key(vm *v, qplan *p, keyenc_buf *k) {
         sql_value x;
         int rc = ex_eval(v, p->group[i], &x);
         if (rc != SQL_OK) return rc;
-        if ((p->group[i]->flags & EF_NOCASE) && x.type == SQL_TEXT) {
-            char *low = xmemdup(x.z, x.n);
-            for (uint32_t j = 0; j < x.n; j++)
-                if (low[j] >= 'A' && low[j] <= 'Z') low[j] += 32;
-            keyenc_text(k, low, x.n, 0);
-            xfree(low);
-        } else {
-            key_add(k, &x, 0);
-        }
+        key_add_coll(k, &x, 0, (p->group[i]->flags & EF_NOCASE) != 0);
         val_free(&x);
     }
     return SQL_OK;

@@ -310,6 +310,7 @@ static int build(sql_stmt *st) {
 int sql_prepare(sql_db *db, const char *sql, int len, sql_stmt **stmtp, const char **tail) {
     if (!db || !sql || !stmtp) return SQL_MISUSE;
     *stmtp = NULL;
+    if (!db->store || !db->sch) return db_error(db, SQL_MISUSE, -1, "the connection did not open");
     if (len < 0) len = (int)strlen(sql);
     clear_err(db);
     arena scratch = {0};
@@ -356,6 +357,7 @@ static int64_t now_micros(void) {
 }
 
 static void release_store_cursors(vm *v) {
+    vm_close_row_cursors(v);
     for (int i = 0; i < v->ncur; i++) {
         cursor *c = v->curs[i];
         if (!c) continue;
@@ -523,6 +525,34 @@ static int recompile(sql_stmt *st) {
     return build(st);
 }
 
+/* Copy the bytes that the current row borrows from database pages into the
+ * statement's buffer: the row then survives writes made by other statements
+ * of the connection before the next sql_step (pages move when trees
+ * change). One memcpy per value, no allocation once the buffer is warm. */
+static void pin_row(sql_stmt *st) {
+    size_t need = 0;
+    for (int i = 0; i < st->ncol; i++) {
+        const sql_value *x = &st->out[i];
+        if ((x->type == SQL_TEXT || x->type == SQL_BLOB) && !x->owned) need += x->n;
+    }
+    st->outbuf.n = 0;
+    if (!need) return;
+    if (st->outbuf.cap < need + 1) {
+        strb_free(&st->outbuf);
+        strb_add(&st->outbuf, "", 0);
+        st->outbuf.p = xrealloc(st->outbuf.p, need + 1);
+        st->outbuf.cap = need + 1;
+    }
+    char *o = st->outbuf.p;
+    for (int i = 0; i < st->ncol; i++) {
+        sql_value *x = &st->out[i];
+        if ((x->type != SQL_TEXT && x->type != SQL_BLOB) || x->owned || !x->n) continue;
+        memcpy(o, x->z, x->n);
+        x->z = o;
+        o += x->n;
+    }
+}
+
 int sql_step(sql_stmt *st) {
     if (!st) return SQL_MISUSE;
     sql_db *db = st->db;
@@ -541,6 +571,7 @@ int sql_step(sql_stmt *st) {
         rc = q_next(&st->v, st->plan);
         if (rc == SQL_ROW) {
             st->out = st->plan->out;
+            pin_row(st);
             return SQL_ROW;
         }
         q_close(&st->v, st->plan);
@@ -589,6 +620,7 @@ int sql_finalize(sql_stmt *st) {
     keyenc_free(&st->v.kb2);
     keyenc_free(&st->v.rb);
     strb_free(&st->v.tmp);
+    strb_free(&st->outbuf);
     for (int i = 0; i < st->nparam_alloc; i++) val_free(&st->params[i]);
     xfree(st->params);
     st->db->nstmt--;
@@ -935,6 +967,7 @@ int sql_exec(sql_db *db, const char *sql, sql_exec_cb cb, void *ctx) {
 int sql_table_columns(sql_db *db, const char *name, sql_column_info **cols, int *ncols) {
     *cols = NULL;
     *ncols = 0;
+    if (!db->sch) return db_error(db, SQL_MISUSE, -1, "the connection did not open");
     table *t = schema_table(db->sch, name);
     if (!t || t->is_schema) return db_error(db, SQL_ERROR, -1, "no such table: %s", name);
     size_t bytes = sizeof(sql_column_info) * (size_t)t->ncol;

@@ -217,6 +217,11 @@ static int collect_index_keys(vm *v, table *t, index_t *x, rowbuf *keys) {
             r = vm_error(v, SQL_TOOBIG, "key too large for index %s", x->name);
             break;
         }
+        if (index_short_entry(x, row)) { /* the value is the table key */
+            val_set_blob_ref(&inc[0], k, kl);
+            rowbuf_add(keys, v->kb.p, v->kb.len, inc, 1);
+            continue;
+        }
         for (int i = 0; i < ninc; i++) inc[i] = row[x->inc[i]];
         rowbuf_add(keys, v->kb.p, v->kb.len, inc, ninc);
     }
@@ -252,8 +257,12 @@ static int fill_index(vm *v, table *t, index_t *x) {
         }
         pk = k;
         pkl = kl;
+        int nvals;
+        rowbuf_row(&keys, i, NULL, NULL, NULL);
+        nvals = rowbuf_ncols(&keys, i);
+        keyenc_reset(&v->rb);
         if (x->ninc) rec_encode(&v->rb, inc, x->ninc < 64 ? x->ninc : 64);
-        else keyenc_reset(&v->rb);
+        else if (nvals == 1) key_raw(&v->rb, inc[0].z, inc[0].n); /* short unique entry */
         int src = store_put(v->txn, x->tree, k, kl, v->rb.p, v->rb.len, STORE_APPEND);
         if (src != STORE_OK) rc = vm_store_error(v, src);
     }
@@ -500,11 +509,16 @@ static int alter_rename_table(vm *v, sql_stmt *st, ast *a) {
         }
         rc = cat_put(v, "index", x->name, isql, x->tree, a->name);
     }
-    for (trigger *g = t->triggers; g && rc == SQL_OK; g = g->next) {
-        ast *ga = reparse(st, g->sql);
-        char *gsql = ga ? replace_at(&st->ar, g->sql, ga->table_pos, a->name) : g->sql;
-        rc = cat_put(v, "trigger", g->name, gsql, 0, a->name);
-    }
+    /* triggers name the table in their header and may use it in their
+     * bodies (any trigger): rewrite those names, not the trigger's own */
+    for (int i = 0; i < s->ntab && rc == SQL_OK; i++)
+        for (trigger *g = s->tabs[i]->triggers; g && rc == SQL_OK; g = g->next) {
+            ast *ga = reparse(st, g->sql);
+            span skip = {ga ? ga->name_pos : 0, ga ? ga->name_pos + 1 : 0};
+            char *gsql = rename_tokens(&st->ar, g->sql, t->name, a->name, &skip, ga ? 1 : 0, 0, 1);
+            if (strcmp(gsql, g->sql) != 0 || g->tab == t)
+                rc = cat_put(v, "trigger", g->name, gsql, 0, g->tab == t ? a->name : g->tab->name);
+        }
     for (int i = 0; i < s->ntab && rc == SQL_OK; i++) { /* REFERENCES old in other tables */
         table *o = s->tabs[i];
         if (o == t) continue;

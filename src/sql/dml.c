@@ -152,6 +152,7 @@ static int compile_upsert(compiler *c, ast *a, table *t, dmlplan *d, scope *oute
 }
 
 static int plan_subs_list(compiler *c, expr **v, int n);
+static int fk_actions_safe(table *t, int is_delete);
 
 static int compile_insert(compiler *c, ast *a, scope *outer, dmlplan *d) {
     table *t = d->tab;
@@ -177,9 +178,12 @@ static int compile_insert(compiler *c, ast *a, scope *outer, dmlplan *d) {
         if (plan_subs_list(c, v, a->up->nset) != SQL_OK) return SQL_ERROR;
     }
     d->up = a->up;
+    /* one row, checked before it is written: no savepoint needed. An upsert's
+     * update of one row is like a one-row UPDATE (see compile_update) */
     int one = a->sel && a->sel->values && a->sel->nvalues == 1;
-    d->need_sp = !one || table_has_triggers(t, ST_INSERT) || (a->up && a->up->do_update) ||
-                 a->or_alg == OE_REPLACE;
+    int upd = a->up && a->up->do_update;
+    d->need_sp = !one || table_has_triggers(t, ST_INSERT) || a->or_alg == OE_REPLACE ||
+                 (upd && (table_has_triggers(t, ST_UPDATE) || !fk_actions_safe(t, 0)));
     return SQL_OK;
 }
 
@@ -199,6 +203,20 @@ static int plan_subs_list(compiler *c, expr **v, int n) {
         if (plan_query(c, q, &p) != SQL_OK) return SQL_ERROR;
     }
     return SQL_OK;
+}
+
+/* Can the foreign-key side of changing one row of t fail after a write?
+ * RESTRICT checks happen before any write; a CASCADE delete into a table
+ * that nothing references and no trigger watches cannot fail (but I/O);
+ * everything else (SET NULL/DEFAULT, NO ACTION, cascading updates, deeper
+ * chains) may, and needs the statement savepoint. */
+static int fk_actions_safe(table *t, int is_delete) {
+    for (fkey *f = t->refs; f; f = f->next_in_parent) {
+        int act = is_delete ? f->on_delete : f->on_update;
+        if (act == FK_RESTRICT) continue;
+        if (!is_delete || act != FK_CASCADE || f->child == t || f->child->triggers || f->child->refs) return 0;
+    }
+    return 1;
 }
 
 static int is_one_row(qplan *p) {
@@ -237,7 +255,7 @@ static int compile_update(compiler *c, ast *a, scope *outer, dmlplan *d) {
     if (plan_subs_list(c, v, a->nset) != SQL_OK) return SQL_ERROR;
     if (plan_dml_scan(c, t, d->cur, a->where, &d->scan) != SQL_OK) return SQL_ERROR;
     d->one_row = is_one_row(d->scan);
-    d->need_sp = !d->one_row || table_has_triggers(t, ST_UPDATE) || t->refs != NULL;
+    d->need_sp = !d->one_row || table_has_triggers(t, ST_UPDATE) || !fk_actions_safe(t, 0);
     return SQL_OK;
 }
 
@@ -256,7 +274,7 @@ static int compile_delete(compiler *c, ast *a, scope *outer, dmlplan *d) {
     if (resolve_expr(c, a->where, &sc) != SQL_OK) return SQL_ERROR;
     if (plan_dml_scan(c, t, d->cur, a->where, &d->scan) != SQL_OK) return SQL_ERROR;
     d->one_row = is_one_row(d->scan);
-    d->need_sp = !d->one_row || table_has_triggers(t, ST_DELETE) || t->refs != NULL;
+    d->need_sp = !d->one_row || table_has_triggers(t, ST_DELETE) || !fk_actions_safe(t, 1);
     return SQL_OK;
 }
 
@@ -297,6 +315,17 @@ int key_for_table(vm *v, keyenc_buf *k, table *t, const sql_value *row, int64_t 
     return SQL_OK;
 }
 
+static int row_is_null_in(const sql_value *row, index_t *x, int ncol);
+
+/* A unique index without INCLUDE keeps, for a row without NULL in its
+ * columns, just those columns as the key and the table key as the value (the
+ * layout store.h describes): one entry per value, so a clash is found by the
+ * put itself. Entries of rows with a NULL (never clashing) and entries of
+ * other indexes append the table key to the key. */
+int index_short_entry(const index_t *x, const sql_value *row) {
+    return x->unique && !x->ninc && !row_is_null_in(row, (index_t *)x, x->tab->ncol);
+}
+
 int key_for_index(vm *v, keyenc_buf *k, index_t *x, const sql_value *row, const uint8_t *tkey, size_t tklen) {
     (void)v;
     keyenc_reset(k);
@@ -304,15 +333,17 @@ int key_for_index(vm *v, keyenc_buf *k, index_t *x, const sql_value *row, const 
         int col = x->cols[i];
         key_add(k, &row[col < 0 ? x->tab->ncol : col], x->desc[i]);
     }
-    key_raw(k, tkey, tklen);
+    if (!index_short_entry(x, row)) key_raw(k, tkey, tklen);
     return SQL_OK;
 }
 
-static void index_value(keyenc_buf *out, index_t *x, const sql_value *row) {
-    if (!x->ninc) {
-        keyenc_reset(out);
+static void index_value(keyenc_buf *out, index_t *x, const sql_value *row, const uint8_t *tkey, size_t tklen) {
+    keyenc_reset(out);
+    if (index_short_entry(x, row)) {
+        key_raw(out, tkey, tklen);
         return;
     }
+    if (!x->ninc) return;
     sql_value tmp[64];
     int n = x->ninc < 64 ? x->ninc : 64;
     for (int i = 0; i < n; i++) tmp[i] = row[x->inc[i]];
@@ -473,6 +504,12 @@ static int unique_probe(vm *v, index_t *x, const sql_value *row, const uint8_t *
         if (el < plen || memcmp(ek, k->p, plen) != 0 || (el > plen && ((const uint8_t *)ek)[plen] == 0xFF)) break;
         const uint8_t *tk = (const uint8_t *)ek + plen;
         size_t tl = el - plen;
+        if (tl == 0) { /* a short entry: the table key is the value */
+            const void *val;
+            rc = store_cursor_value(c, &val, &tl);
+            if (rc != STORE_OK) break;
+            tk = val;
+        }
         if (!(self && tl == selflen && memcmp(tk, self, tl) == 0)) {
             *found = 1;
             keyenc_reset(k);
@@ -568,33 +605,79 @@ static int build_index_keys(vm *v, table *t, const sql_value *row, const uint8_t
     return SQL_OK;
 }
 
-static int write_index_entries(vm *v, table *t, const sql_value *row, idxkeys *ik) {
+/* Put the entries of the indexes that cannot clash (non-unique, or rows
+ * with a NULL in a unique index's columns, or unique ones with INCLUDE,
+ * probed beforehand). */
+static int write_index_entries(vm *v, table *t, const sql_value *row, idxkeys *ik, const uint8_t *tkey, size_t tklen,
+                               int only_unique_short) {
     int i = 0;
     for (index_t *x = t->indexes; x; x = x->next, i++) {
-        if (!ik->member[i]) continue;
-        index_value(&v->rb, x, row);
+        if (!ik->member[i] || index_short_entry(x, row) != only_unique_short) continue;
+        index_value(&v->rb, x, row, tkey, tklen);
         int rc = store_put(v->txn, x->tree, ik->k[i].p, ik->k[i].len, v->rb.p, v->rb.len, 0);
         if (rc != STORE_OK) return vm_store_error(v, rc);
     }
     return SQL_OK;
 }
 
-static int resolve_unique_conflicts(vm *v, table *t, const sql_value *row, int or_alg, int *skip) {
-    for (index_t *x = t->indexes; x; x = x->next) {
-        if (!x->unique) continue;
-        int member, found;
-        int rc = index_member(v, x, row, &member);
-        if (rc == SQL_OK && member) rc = unique_probe(v, x, row, NULL, 0, &found);
+/* Undo the short unique entries put so far (indexes before `upto`). */
+static void unput_unique(vm *v, table *t, const sql_value *row, idxkeys *ik, int upto) {
+    int i = 0;
+    for (index_t *x = t->indexes; x && i < upto; x = x->next, i++)
+        if (ik->member[i] && index_short_entry(x, row)) store_del(v->txn, x->tree, ik->k[i].p, ik->k[i].len);
+}
+
+/* Table key of the row owning a short unique entry (into out). */
+static int owner_of(vm *v, index_t *x, const keyenc_buf *k, keyenc_buf *out) {
+    const void *val;
+    size_t vl;
+    int rc = store_get(v->txn, x->tree, k->p, k->len, &val, &vl);
+    if (rc != STORE_OK) return vm_store_error(v, rc);
+    keyenc_reset(out);
+    key_raw(out, val, vl);
+    return SQL_OK;
+}
+
+/* Is there a clash in unique index x (i-th)? Short entries are put so that
+ * the put finds it (*put = 1 when this row's entry went in); unique indexes
+ * with INCLUDE are probed. The other row's table key goes to v->kb2. */
+static int unique_clash(vm *v, index_t *x, const sql_value *row, idxkeys *ik, int i, const uint8_t *tkey, size_t tklen,
+                        int *clash) {
+    *clash = 0;
+    if (!index_short_entry(x, row)) {
+        if (row_is_null_in(row, x, x->tab->ncol)) return SQL_OK;
+        return unique_probe(v, x, row, NULL, 0, clash);
+    }
+    index_value(&v->rb, x, row, tkey, tklen);
+    int src = store_put(v->txn, x->tree, ik->k[i].p, ik->k[i].len, v->rb.p, v->rb.len, STORE_NOOVERWRITE);
+    if (src == STORE_OK) return SQL_OK;
+    if (src != STORE_EXISTS) return vm_store_error(v, src);
+    *clash = 1;
+    return owner_of(v, x, &ik->k[i], &v->kb2);
+}
+
+/* The unique entries first: on a clash IGNORE skips the row, REPLACE deletes
+ * the other row and tries again, anything else is an error; what this row
+ * put is taken back before it gives up, so nothing is half done. */
+static int put_unique_entries(vm *v, table *t, const sql_value *row, idxkeys *ik, const uint8_t *tkey, size_t tklen,
+                              int or_alg, int *skip) {
+    int i = 0;
+    for (index_t *x = t->indexes; x; x = x->next, i++) {
+        if (!x->unique || !ik->member[i]) continue;
+        int clash, rc = unique_clash(v, x, row, ik, i, tkey, tklen, &clash);
+        if (rc == SQL_OK && clash && or_alg == OE_REPLACE) {
+            keyenc_buf other;
+            keyenc_init(&other);
+            key_raw(&other, v->kb2.p, v->kb2.len);
+            rc = row_delete(v, t, other.p, other.len);
+            keyenc_free(&other);
+            if (rc == SQL_OK) rc = unique_clash(v, x, row, ik, i, tkey, tklen, &clash);
+        }
+        if (rc == SQL_OK && !clash) continue;
+        unput_unique(v, t, row, ik, i);
         if (rc != SQL_OK) return rc;
-        if (!member || !found) continue;
         if (or_alg == OE_IGNORE) return *skip = 1, SQL_OK;
-        if (or_alg != OE_REPLACE) return unique_error(v, t, x);
-        keyenc_buf k = {0};
-        keyenc_init(&k);
-        key_raw(&k, v->kb2.p, v->kb2.len);
-        rc = row_delete(v, t, k.p, k.len);
-        keyenc_free(&k);
-        if (rc != SQL_OK) return rc;
+        return unique_error(v, t, x);
     }
     return SQL_OK;
 }
@@ -608,20 +691,39 @@ static int after_insert(vm *v, table *t, sql_value *row, const uint8_t *key, siz
     return t->triggers ? fire_triggers(v, t, ST_INSERT, 2, NULL, row, NULL, &ignore) : SQL_OK;
 }
 
+/* The table write of an insert, after its unique entries: refuses an
+ * existing key (IGNORE skips, REPLACE deletes the old row first). */
+static int put_row(vm *v, table *t, sql_value *row, idxkeys *ik, const keyenc_buf *key, int or_alg, int *skip) {
+    rec_encode(&v->rb, row, t->ncol);
+    int src = store_put(v->txn, t->tree, key->p, key->len, v->rb.p, v->rb.len, STORE_NOOVERWRITE);
+    if (src == STORE_EXISTS && or_alg == OE_REPLACE) {
+        int rc = row_delete(v, t, key->p, key->len);
+        if (rc != SQL_OK) return rc;
+        rec_encode(&v->rb, row, t->ncol);
+        src = store_put(v->txn, t->tree, key->p, key->len, v->rb.p, v->rb.len, STORE_NOOVERWRITE);
+    }
+    if (src == STORE_OK) return SQL_OK;
+    if (src != STORE_EXISTS) return vm_store_error(v, src);
+    unput_unique(v, t, row, ik, 1 << 30);
+    if (or_alg == OE_IGNORE) return *skip = 1, SQL_OK;
+    return unique_error(v, t, &t->pk);
+}
+
+static int insert_checks(vm *v, table *t, sql_value *row, int or_alg, int *skip) {
+    int rc;
+    if ((rc = apply_types(v, t, row, NULL)) != SQL_OK || (rc = assign_rowid(v, t, row)) != SQL_OK) return rc;
+    if (t->triggers) {
+        if ((rc = fire_triggers(v, t, ST_INSERT, 1, NULL, row, NULL, skip)) != SQL_OK || *skip) return rc;
+    }
+    if ((rc = check_row(v, t, row, or_alg, skip)) != SQL_OK || *skip) return rc;
+    if (v->db->fk_enabled && t->nfk) rc = fk_child_check(v, t, row, NULL);
+    return rc;
+}
+
 int row_insert(vm *v, table *t, sql_value *row, int or_alg, int *skipped, int64_t *rowid_out) {
     int rc, skip = 0;
     *skipped = 0;
-    if ((rc = apply_types(v, t, row, NULL)) != SQL_OK || (rc = assign_rowid(v, t, row)) != SQL_OK) return rc;
-    if (t->triggers) {
-        int ignore = 0;
-        if ((rc = fire_triggers(v, t, ST_INSERT, 1, NULL, row, NULL, &ignore)) != SQL_OK) return rc;
-        if (ignore) return *skipped = 1, SQL_OK;
-    }
-    if ((rc = check_row(v, t, row, or_alg, &skip)) != SQL_OK) return rc;
-    if (skip) return *skipped = 1, SQL_OK;
-    if (v->db->fk_enabled && t->nfk && (rc = fk_child_check(v, t, row, NULL)) != SQL_OK) return rc;
-    if ((rc = resolve_unique_conflicts(v, t, row, or_alg, &skip)) != SQL_OK) return rc;
-    if (skip) return *skipped = 1, SQL_OK;
+    if ((rc = insert_checks(v, t, row, or_alg, &skip)) != SQL_OK || skip) return *skipped = skip, rc;
     keyenc_buf key;
     keyenc_init(&key);
     key_for_table(v, &key, t, row, t->rowid ? row[t->ncol].u.i : 0);
@@ -630,25 +732,12 @@ int row_insert(vm *v, table *t, sql_value *row, int or_alg, int *skipped, int64_
     if (key.len > store_max_key(v->db->store))
         rc = vm_error(v, SQL_TOOBIG, "primary key of %s too large: %zu bytes", t->name, key.len);
     if (rc == SQL_OK) rc = build_index_keys(v, t, row, key.p, key.len, &ik);
-    if (rc == SQL_OK) {
-        rec_encode(&v->rb, row, t->ncol);
-        int src = store_put(v->txn, t->tree, key.p, key.len, v->rb.p, v->rb.len, STORE_NOOVERWRITE);
-        if (src == STORE_EXISTS && or_alg == OE_IGNORE) {
-            *skipped = 1;
-            goto done;
-        }
-        if (src == STORE_EXISTS && or_alg == OE_REPLACE) {
-            rc = row_delete(v, t, key.p, key.len);
-            rec_encode(&v->rb, row, t->ncol);
-            if (rc == SQL_OK) src = store_put(v->txn, t->tree, key.p, key.len, v->rb.p, v->rb.len, STORE_NOOVERWRITE);
-        }
-        if (rc == SQL_OK && src == STORE_EXISTS) rc = unique_error(v, t, &t->pk);
-        else if (rc == SQL_OK && src != STORE_OK) rc = vm_store_error(v, src);
-    }
-    if (rc == SQL_OK) rc = write_index_entries(v, t, row, &ik);
-    if (rc == SQL_OK && rowid_out) *rowid_out = t->rowid ? row[t->ncol].u.i : 0;
-    if (rc == SQL_OK) rc = after_insert(v, t, row, key.p, key.len);
-done:
+    if (rc == SQL_OK) rc = put_unique_entries(v, t, row, &ik, key.p, key.len, or_alg, &skip);
+    if (rc == SQL_OK && !skip) rc = put_row(v, t, row, &ik, &key, or_alg, &skip);
+    if (rc == SQL_OK && !skip) rc = write_index_entries(v, t, row, &ik, key.p, key.len, 0);
+    if (rc == SQL_OK && !skip && rowid_out) *rowid_out = t->rowid ? row[t->ncol].u.i : 0;
+    if (rc == SQL_OK && !skip) rc = after_insert(v, t, row, key.p, key.len);
+    *skipped = skip;
     idxkeys_free(&ik);
     keyenc_free(&key);
     return rc;
@@ -658,12 +747,31 @@ done:
 
 /* Read the row with this table key into an owned array (ncol + 1). 1 found,
  * 0 absent, < 0: error rc negated. */
+/* A cursor on table t for reading (and deleting) rows by key. */
+static int row_cursor(vm *v, table *t, store_cursor **out) {
+    for (int i = 0; i < 4; i++)
+        if (v->rowcur[i] && v->rowtree[i] == t->tree) return *out = v->rowcur[i], SQL_OK;
+    int i = v->rowcur_next++ & 3;
+    if (v->rowcur[i]) store_cursor_close(v->rowcur[i]);
+    v->rowcur[i] = NULL;
+    int rc = store_cursor_open(v->txn, t->tree, &v->rowcur[i]);
+    if (rc != STORE_OK) return vm_store_error(v, rc);
+    v->rowtree[i] = t->tree;
+    return *out = v->rowcur[i], SQL_OK;
+}
+
+/* Read the row with this table key into an owned array (ncol + 1); the row
+ * cursor of t is left on it. */
 static int read_row(vm *v, table *t, const uint8_t *key, size_t klen, sql_value *row, int *found) {
     const void *val;
     size_t vl;
+    store_cursor *c;
     *found = 0;
-    int rc = store_get(v->txn, t->tree, key, klen, &val, &vl);
+    int rc = row_cursor(v, t, &c);
+    if (rc != SQL_OK) return rc;
+    rc = store_cursor_seek(c, STORE_SEEK_EQ, key, klen);
     if (rc == STORE_NOTFOUND) return SQL_OK;
+    if (rc == STORE_OK) rc = store_cursor_value(c, &val, &vl);
     if (rc != STORE_OK) return vm_store_error(v, rc);
     if ((rc = row_decode(v, t, val, vl, row)) != SQL_OK) return rc;
     val_set_null(&row[t->ncol]);
@@ -690,7 +798,10 @@ static sql_value *new_row(table *t) {
 
 /* ---- delete ------------------------------------------------------------------------------------------- */
 
-static int delete_entries(vm *v, table *t, const sql_value *row, const uint8_t *key, size_t klen) {
+/* Delete a row's index entries and the row. at_cursor: the row cursor of t
+ * still stands on the row (nothing touched t since read_row), so the row is
+ * deleted there without a second search. */
+static int delete_entries(vm *v, table *t, const sql_value *row, const uint8_t *key, size_t klen, int at_cursor) {
     idxkeys ik;
     idxkeys_init(&ik, count_indexes(t));
     int rc = build_index_keys(v, t, row, key, klen, &ik), i = 0;
@@ -699,12 +810,23 @@ static int delete_entries(vm *v, table *t, const sql_value *row, const uint8_t *
         int src = store_del(v->txn, x->tree, ik.k[i].p, ik.k[i].len);
         if (src != STORE_OK && src != STORE_NOTFOUND) rc = vm_store_error(v, src);
     }
+    store_cursor *c = NULL;
+    if (rc == SQL_OK && at_cursor) rc = row_cursor(v, t, &c);
     if (rc == SQL_OK) {
-        int src = store_del(v->txn, t->tree, key, klen);
+        int src = c ? store_cursor_delete(c) : store_del(v->txn, t->tree, key, klen);
         if (src != STORE_OK && src != STORE_NOTFOUND) rc = vm_store_error(v, src);
     }
     idxkeys_free(&ik);
     return rc;
+}
+
+/* Does deleting a row of t read or write t itself before the row goes
+ * (triggers, a foreign key of t to t)? Then its cursor may have moved. */
+static int touches_itself(table *t) {
+    if (t->triggers) return 1;
+    for (fkey *f = t->refs; f; f = f->next_in_parent)
+        if (f->child == t) return 1;
+    return 0;
 }
 
 int row_delete(vm *v, table *t, const uint8_t *key0, size_t klen) {
@@ -724,7 +846,7 @@ int row_delete(vm *v, table *t, const uint8_t *key0, size_t klen) {
     }
     if (rc != SQL_OK || !found || ignore) goto done;
     if (v->db->fk_enabled && t->refs && (rc = fk_parent_actions(v, t, row, NULL, 1)) != SQL_OK) goto done;
-    if ((rc = delete_entries(v, t, row, key, klen)) != SQL_OK) goto done;
+    if ((rc = delete_entries(v, t, row, key, klen, !touches_itself(t))) != SQL_OK) goto done;
     if (v->depth == 1) v->nchange++;
     v->db->total_changes++;
     report_change(v, t, SQL_CHANGE_DELETE, row, key, klen);
@@ -783,14 +905,14 @@ static int update_indexes(vm *v, table *t, const sql_value *oldrow, const sql_va
     int i = 0;
     for (index_t *x = t->indexes; x && rc == SQL_OK; x = x->next, i++) {
         if (!cols_changed(x, changed, pkchanged)) continue;
-        int same = oi.member[i] && ni.member[i] && oi.k[i].len == ni.k[i].len &&
+        int same = !pkchanged && oi.member[i] && ni.member[i] && oi.k[i].len == ni.k[i].len &&
                    memcmp(oi.k[i].p, ni.k[i].p, oi.k[i].len) == 0;
         if (oi.member[i] && !same) {
             int src = store_del(v->txn, x->tree, oi.k[i].p, oi.k[i].len);
             if (src != STORE_OK && src != STORE_NOTFOUND) rc = vm_store_error(v, src);
         }
         if (rc == SQL_OK && ni.member[i] && (!same || x->ninc)) {
-            index_value(&v->rb, x, newrow);
+            index_value(&v->rb, x, newrow, nk->p, nk->len);
             int src = store_put(v->txn, x->tree, ni.k[i].p, ni.k[i].len, v->rb.p, v->rb.len, 0);
             if (src != STORE_OK) rc = vm_store_error(v, src);
         }
@@ -1124,9 +1246,26 @@ static int try_truncate(vm *v, dmlplan *d, int *done) {
     return SQL_OK;
 }
 
+/* UPDATE/DELETE ... WHERE pk = ?: no search for the keys, the row op reads
+ * the row itself. Returns 1 when it applied. */
+static int run_by_pk(vm *v, dmlplan *d, rowbuf *rb, int *rc) {
+    keyenc_buf k;
+    keyenc_init(&k);
+    int empty = 0, handled;
+    *rc = q_open(v, d->scan);
+    handled = *rc == SQL_OK && q_exact_pk(v, d->scan, &k, &empty, rc);
+    q_close(v, d->scan);
+    if (handled && *rc == SQL_OK && !empty)
+        *rc = d->kind == ST_UPDATE ? update_one(v, d, k.p, k.len, rb) : delete_one(v, d, k.p, k.len, rb);
+    keyenc_free(&k);
+    return handled || *rc != SQL_OK;
+}
+
 int run_dml(vm *v, dmlplan *d, rowbuf *rb) {
     if (d->kind == ST_INSERT) return run_insert(v, d, rb);
     int rc, done;
+    v->or_alg = d->or_alg;
+    if (d->one_row && run_by_pk(v, d, rb, &rc)) return rc;
     if (d->kind == ST_DELETE) {
         rc = try_truncate(v, d, &done);
         if (rc != SQL_OK || done) return rc;

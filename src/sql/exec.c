@@ -77,6 +77,10 @@ void rowbuf_row(const rowbuf *b, size_t i, const sql_value **vals, const uint8_t
     if (vals) *vals = (const sql_value *)(r + sizeof(rowhdr) + align8(h->klen));
 }
 
+int rowbuf_ncols(const rowbuf *b, size_t i) {
+    return (int)((const rowhdr *)b->rows[i])->ncol;
+}
+
 static int row_cmp(const void *a, const void *b) {
     const uint8_t *x = *(const uint8_t *const *)a, *y = *(const uint8_t *const *)b;
     const rowhdr *hx = (const rowhdr *)x, *hy = (const rowhdr *)y;
@@ -126,7 +130,16 @@ static void cur_release_vals(cursor *c) {
         if (c->vals[i].owned) val_free(&c->vals[i]);
 }
 
+void vm_close_row_cursors(vm *v) {
+    for (int i = 0; i < 4; i++) {
+        if (v->rowcur[i]) store_cursor_close(v->rowcur[i]);
+        v->rowcur[i] = NULL;
+        v->rowtree[i] = 0;
+    }
+}
+
 void vm_close_cursors(vm *v) {
+    vm_close_row_cursors(v);
     for (int i = 0; i < v->ncur; i++) {
         cursor *c = v->curs[i];
         if (!c) continue;
@@ -317,6 +330,25 @@ static int loop_eval_keys(vm *v, loop *L, int *empty) {
     return rc;
 }
 
+/* For a plan that is one search by every column of the primary key with
+ * nothing else to check (UPDATE/DELETE ... WHERE pk = ?), the table key of
+ * the row it names, without searching: returns 1 and the key in out (or
+ * *empty when a key value is NULL), 0 when the plan is not of that kind.
+ * The plan must be open (q_open). */
+int q_exact_pk(vm *v, qplan *p, keyenc_buf *out, int *empty, int *rc) {
+    *rc = SQL_OK;
+    if (p->nloop != 1 || p->ncf) return 0;
+    loop *L = &p->loops[0];
+    if (L->access != ACC_SEARCH || !L->idx->is_pk || L->neq != L->idx->ncol || L->in_term || L->lo || L->hi ||
+        L->nfilter || L->non)
+        return 0;
+    *rc = loop_eval_keys(v, L, empty);
+    if (*rc != SQL_OK || *empty) return 1;
+    keyenc_reset(out);
+    for (int k = 0; k < L->neq; k++) key_add(out, &L->eqv[k], L->idx->desc[k]);
+    return 1;
+}
+
 /* ---- loops: opening and stepping ----------------------------------------------------------- */
 
 static int ensure_store_cursor(vm *v, store_cursor **sc, store_tree *have, store_tree want) {
@@ -380,6 +412,39 @@ static int loop_open(vm *v, loop *L) {
     return SQL_OK;
 }
 
+/* A covering index entry: the row's values come from the index key, the
+ * table key (c->key) and the INCLUDE record (the value). */
+static int load_covering(vm *v, loop *L, cursor *c, const uint8_t *k, size_t kl, const void *val, size_t vl) {
+    index_t *x = L->idx;
+    table *t = L->tab;
+    size_t pos = 0;
+    cur_release_vals(c);
+    for (int i = 0; i <= c->ncol; i++) val_set_null(&c->vals[i]);
+    for (int i = 0; i < x->ncol; i++) {
+        int col = x->cols[i];
+        if (key_get(k, kl, &pos, x->desc[i], &c->vals[col < 0 ? t->ncol : col]) != 0)
+            return vm_error(v, SQL_CORRUPT, "malformed key in index %s", x->name);
+    }
+    size_t tpos = 0;
+    for (int i = 0; i < t->pk.ncol; i++) {
+        int col = t->pk.cols[i];
+        sql_value *dst = &c->vals[col < 0 ? t->ncol : col];
+        val_free(dst);
+        if (key_get(c->key, c->klen, &tpos, t->pk.desc[i], dst) != 0)
+            return vm_error(v, SQL_CORRUPT, "malformed key in index %s", x->name);
+    }
+    for (int i = 0; i < x->ninc; i++) {
+        sql_value tmp;
+        if (rec_column(val, vl, i, &tmp) < 0) return vm_error(v, SQL_CORRUPT, "malformed entry in index %s", x->name);
+        c->vals[x->inc[i]] = tmp;
+    }
+    /* affinity of the columns: keys give 2 for 2.0 */
+    for (int i = 0; i < t->ncol; i++)
+        if (t->cols[i].aff == AFF_REAL && c->vals[i].type == SQL_INTEGER) val_apply_aff(&c->vals[i], AFF_REAL);
+    c->state = ROW_READY;
+    return SQL_OK;
+}
+
 /* Fill the cursor from the entry under c->sc. */
 static int load_entry(vm *v, loop *L, cursor *c) {
     const void *k, *val;
@@ -401,6 +466,10 @@ static int load_entry(vm *v, loop *L, cursor *c) {
         if (keyenc_skip(k, kl, &pos) != 0) return vm_error(v, SQL_CORRUPT, "malformed key in index %s", x->name);
     c->key = (const uint8_t *)k + pos;
     c->klen = kl - pos;
+    if (c->klen == 0) { /* a unique index's short entry: the table key is the value */
+        c->key = val;
+        c->klen = vl;
+    }
     if (!L->covering) {
         rc = store_cursor_seek(c->tc, STORE_SEEK_EQ, c->key, c->klen);
         if (rc == STORE_OK) rc = store_cursor_value(c->tc, &val, &vl);
@@ -413,33 +482,7 @@ static int load_entry(vm *v, loop *L, cursor *c) {
         c->state = ROW_LAZY;
         return SQL_OK;
     }
-    /* covering: values from the index key, the table key and INCLUDE */
-    cur_release_vals(c);
-    table *t = L->tab;
-    for (int i = 0; i <= c->ncol; i++) val_set_null(&c->vals[i]);
-    pos = 0;
-    for (int i = 0; i < x->ncol; i++) {
-        int col = x->cols[i];
-        if (key_get(k, kl, &pos, x->desc[i], &c->vals[col < 0 ? t->ncol : col]) != 0)
-            return vm_error(v, SQL_CORRUPT, "malformed key in index %s", x->name);
-    }
-    for (int i = 0; i < t->pk.ncol; i++) {
-        int col = t->pk.cols[i];
-        sql_value *dst = &c->vals[col < 0 ? t->ncol : col];
-        val_free(dst);
-        if (key_get(k, kl, &pos, t->pk.desc[i], dst) != 0)
-            return vm_error(v, SQL_CORRUPT, "malformed key in index %s", x->name);
-    }
-    for (int i = 0; i < x->ninc; i++) {
-        sql_value tmp;
-        if (rec_column(val, vl, i, &tmp) < 0) return vm_error(v, SQL_CORRUPT, "malformed entry in index %s", x->name);
-        c->vals[x->inc[i]] = tmp;
-    }
-    /* affinity of the columns: keys give 2 for 2.0 */
-    for (int i = 0; i < t->ncol; i++)
-        if (t->cols[i].aff == AFF_REAL && c->vals[i].type == SQL_INTEGER) val_apply_aff(&c->vals[i], AFF_REAL);
-    c->state = ROW_READY;
-    return SQL_OK;
+    return load_covering(v, L, c, k, kl, val, vl);
 }
 
 static int next_in_value(vm *v, loop *L) {
@@ -619,6 +662,7 @@ int q_open(vm *v, qplan *p) {
     p->level = 0;
     p->values_pos = 0;
     p->nemit = 0;
+    p->seq = 0;
     if (p->rset) bmap_clear(p->rset);
     reset_loops(p);
     int rc = eval_int_expr(v, p->limit, &p->lim, -1);
@@ -708,10 +752,13 @@ static void row_key(keyenc_buf *k, const sql_value *vals, int n) {
     for (int i = 0; i < n; i++) key_add(k, &vals[i], 0);
 }
 
-/* 1 if the output row was seen before (and remembers it). */
+/* 1 if the output row was seen before (and remembers it); NOCASE result
+ * columns compare folded. */
 static int seen_before(vm *v, qplan *p) {
     int added;
-    row_key(&v->kb2, p->out, p->ncol);
+    keyenc_reset(&v->kb2);
+    for (int i = 0; i < p->ncol; i++)
+        key_add_coll(&v->kb2, &p->out[i], 0, p->res && p->res[i] && (p->res[i]->flags & EF_NOCASE));
     bmap_get(&p->dset, v->kb2.p, v->kb2.len, 1, &added);
     return !added;
 }
@@ -749,28 +796,65 @@ static int sort_key(vm *v, qplan *p, keyenc_buf *k) {
         int isnull = val->type == SQL_NULL;
         if (p->knulls[i] == 1 && p->kdesc[i]) kb_byte(k, isnull ? 0 : 1);
         if (p->knulls[i] == 2 && !p->kdesc[i]) kb_byte(k, isnull ? 1 : 0);
-        int nocase = p->kres[i] < 0 && (p->keys[i]->flags & EF_NOCASE);
-        if (nocase && val->type == SQL_TEXT) {
-            char *low = xmemdup(val->z, val->n);
-            for (uint32_t j = 0; j < val->n; j++)
-                if (low[j] >= 'A' && low[j] <= 'Z') low[j] += 32;
-            keyenc_text(k, low, val->n, p->kdesc[i]);
-            xfree(low);
-        } else {
-            key_add(k, val, p->kdesc[i]);
-        }
+        const expr *ke = p->kres[i] >= 0 && p->res ? p->res[p->kres[i]] : p->keys[i];
+        key_add_coll(k, val, p->kdesc[i], ke && (ke->flags & EF_NOCASE));
         if (val == &tmp) val_free(&tmp);
     }
-    uint64_t seq = p->rb.n;
+    uint64_t seq = p->seq++;
     for (int s = 7; s >= 0; s--) kb_byte(k, (uint8_t)(seq >> (8 * s)));
     return SQL_OK;
+}
+
+/* ORDER BY ... LIMIT k: keep only the k smallest rows, in a max-heap (by
+ * sort key) over the row buffer, instead of every row. */
+static void heap_down(uint8_t **h, size_t n, size_t i) {
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && row_cmp(&h[l], &h[m]) > 0) m = l;
+        if (r < n && row_cmp(&h[r], &h[m]) > 0) m = r;
+        if (m == i) return;
+        uint8_t *t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
+static void heap_up(uint8_t **h, size_t i) {
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (row_cmp(&h[i], &h[parent]) <= 0) return;
+        uint8_t *t = h[i];
+        h[i] = h[parent];
+        h[parent] = t;
+        i = parent;
+    }
+}
+
+static void topk_add(qplan *p, const uint8_t *key, size_t klen) {
+    rowbuf *b = &p->rb;
+    rowbuf_add(b, key, klen, p->out, p->ncol);
+    if (b->n <= (size_t)p->topk) {
+        heap_up(b->rows, b->n - 1);
+        return;
+    }
+    /* one too many: the new row goes if it is not smaller than the largest */
+    uint8_t *last = b->rows[--b->n];
+    if (row_cmp(&last, &b->rows[0]) < 0) {
+        xfree(b->rows[0]);
+        b->rows[0] = last;
+        heap_down(b->rows, b->n, 0);
+    } else {
+        xfree(last);
+    }
 }
 
 static int add_output_row(vm *v, qplan *p) {
     if (p->sort) {
         int rc = sort_key(v, p, &v->kb);
         if (rc != SQL_OK) return rc;
-        rowbuf_add(&p->rb, v->kb.p, v->kb.len, p->out, p->ncol);
+        if (p->topk > 0) topk_add(p, v->kb.p, v->kb.len);
+        else rowbuf_add(&p->rb, v->kb.p, v->kb.len, p->out, p->ncol);
     } else {
         rowbuf_add(&p->rb, NULL, 0, p->out, p->ncol);
     }
@@ -792,6 +876,7 @@ int agg_emit_row(vm *v, qplan *p) {
 
 static int prepare(vm *v, qplan *p) {
     int rc;
+    p->topk = p->sort && p->lim >= 0 && p->off + p->lim <= 100000 ? p->off + p->lim : 0;
     if (p->agg) {
         rc = run_agg(v, p);
     } else if (p->sort) {

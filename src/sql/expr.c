@@ -54,6 +54,28 @@ static int64_t pow10i(int k) {
     return p;
 }
 
+/* Decimal arithmetic that left 18 digits: done in reals. */
+static int dec_as_real(int op, const sql_value *a, const sql_value *b, sql_value *out) {
+    double p = val_real(a), q = val_real(b), res;
+    switch (op) {
+    case E_ADD: res = p + q; break;
+    case E_SUB: res = p - q; break;
+    case E_MUL: res = p * q; break;
+    case E_DIV:
+        if (q == 0) return val_set_null(out), SQL_OK;
+        res = p / q;
+        break;
+    default: {
+        int64_t ia = (int64_t)p, ib = (int64_t)q;
+        if (ib == 0) return val_set_null(out), SQL_OK;
+        if (ib == -1) ib = 1;
+        res = (double)(ia % ib);
+    }
+    }
+    set_real_checked(out, res);
+    return SQL_OK;
+}
+
 static int dec_arith(int op, const sql_value *a, const sql_value *b, sql_value *out) {
     int sa = a->type == SQL_DECIMAL ? a->scale : 0, sb = b->type == SQL_DECIMAL ? b->scale : 0;
     __int128 x = a->u.i, y = b->u.i, r;
@@ -101,26 +123,8 @@ static int dec_arith(int op, const sql_value *a, const sql_value *b, sql_value *
     if (r >= lim || r <= -lim) goto real;
     val_set_dec(out, (int64_t)r, sc);
     return SQL_OK;
-real: {
-    double p = val_real(a), q = val_real(b), res;
-    switch (op) {
-    case E_ADD: res = p + q; break;
-    case E_SUB: res = p - q; break;
-    case E_MUL: res = p * q; break;
-    case E_DIV:
-        if (q == 0) return val_set_null(out), SQL_OK;
-        res = p / q;
-        break;
-    default: {
-        int64_t ia = (int64_t)p, ib = (int64_t)q;
-        if (ib == 0) return val_set_null(out), SQL_OK;
-        if (ib == -1) ib = 1;
-        res = (double)(ia % ib);
-    }
-    }
-    set_real_checked(out, res);
-    return SQL_OK;
-}
+real:
+    return dec_as_real(op, a, b, out);
 }
 
 static int int_arith(int op, int64_t a, int64_t b, sql_value *out) {

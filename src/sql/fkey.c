@@ -182,6 +182,11 @@ static int find_children(vm *v, fkey *f, const sql_value *pvals, rowbuf *keys, i
                 for (int i = 0; i < x->ncol; i++) keyenc_skip(ek, el, &pos);
                 tk += pos;
                 tl -= pos;
+                if (tl == 0) { /* short unique entry: the table key is the value */
+                    store_cursor_value(c, &val, &vl);
+                    tk = val;
+                    tl = vl;
+                }
             }
         } else {
             store_cursor_value(c, &val, &vl);

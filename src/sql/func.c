@@ -312,8 +312,79 @@ F(f_unicode) {
     return SQL_OK;
 }
 
+static void fmt_fixed(double r, int prec, strb *out);
+static void fmt_exp(double r, int prec, char echar, strb *out);
+
+/* %f / %e with SQLite's rounding: digits from digits16, then C's flags
+ * (- + space 0) and width applied around them. */
+static void printf_real(strb *b, const char *spec, char conv, double r) {
+    int left = 0, plus = 0, space = 0, zero = 0, width = 0, prec = 6;
+    const char *p = spec + 1;
+    for (; *p && strchr("-+ 0#", *p); p++) {
+        left |= *p == '-';
+        plus |= *p == '+';
+        space |= *p == ' ';
+        zero |= *p == '0';
+    }
+    width = atoi(p);
+    const char *dot = strchr(p, '.');
+    if (dot) prec = atoi(dot + 1);
+    if (prec > 100) prec = 100;
+    strb body = {0};
+    if (isinf(r) || isnan(r)) strb_adds(&body, isnan(r) ? "nan" : "inf");
+    else if (conv == 'f') fmt_fixed(r, prec, &body);
+    else fmt_exp(r, prec, conv, &body);
+    const char *sign = signbit(r) && !isnan(r) ? "-" : plus ? "+" : space ? " " : "";
+    int len = (int)(strlen(sign) + body.n), pad = width > len ? width - len : 0;
+    if (!left && !zero) for (int i = 0; i < pad; i++) strb_addc(b, ' ');
+    strb_adds(b, sign);
+    if (!left && zero) for (int i = 0; i < pad; i++) strb_addc(b, '0');
+    strb_add(b, strb_cstr(&body), body.n);
+    if (left) for (int i = 0; i < pad; i++) strb_addc(b, ' ');
+    strb_free(&body);
+}
+
+/* One printf conversion: spec is "%" plus flags, width and precision. */
+static void printf_one(strb *b, const char *spec, char conv, const sql_value *x) {
+    char tmp[512], fm[80];
+    if (strchr("diuxXoc", conv)) {
+        int64_t iv = x ? val_int(x) : 0;
+        if (conv == 'c') {
+            snprintf(fm, sizeof fm, "%sc", spec);
+            snprintf(tmp, sizeof tmp, fm, (int)iv);
+        } else {
+            snprintf(fm, sizeof fm, "%sll%c", spec, conv == 'i' ? 'd' : conv);
+            snprintf(tmp, sizeof tmp, fm, (long long)iv);
+        }
+        strb_adds(b, tmp);
+    } else if (strchr("feE", conv)) {
+        printf_real(b, spec, conv, x ? val_real(x) : 0.0);
+    } else if (strchr("gG", conv)) {
+        snprintf(fm, sizeof fm, "%s%c", spec, conv);
+        snprintf(tmp, sizeof tmp, fm, x ? val_real(x) : 0.0);
+        strb_adds(b, tmp);
+    } else { /* s q Q */
+        char bb[40];
+        size_t n = 0;
+        int null = !x || x->type == SQL_NULL;
+        const char *z = !null ? text_of(x, bb, &n) : (conv == 'Q' ? "NULL" : "");
+        if (null) n = strlen(z);
+        strb t = {0};
+        int quote = conv == 'q' || (conv == 'Q' && !null);
+        if (conv == 'Q' && quote) strb_addc(&t, '\'');
+        for (size_t k = 0; k < n; k++) {
+            if (quote && z[k] == '\'') strb_addc(&t, '\'');
+            strb_addc(&t, z[k]);
+        }
+        if (conv == 'Q' && quote) strb_addc(&t, '\'');
+        snprintf(fm, sizeof fm, "%ss", spec);
+        strb_addf(b, fm, strb_cstr(&t));
+        strb_free(&t);
+    }
+}
+
 /* printf subset: flags - + space 0 #, width, precision, and d i u x X o c
- * s q Q f e E g G %% (lengths l ll ignored). */
+ * s q Q f e E g G %% (length modifiers l ll ignored). */
 static int do_printf(int argc, sql_value *a, sql_value *out) {
     if (argc < 1 || a[0].type == SQL_NULL) return SQL_OK;
     char b0[40];
@@ -328,71 +399,21 @@ static int do_printf(int argc, sql_value *a, sql_value *out) {
         }
         size_t s = i++;
         while (i < fn && strchr("-+ 0#!", f[i])) i++;
-        while (i < fn && (f[i] >= '0' && f[i] <= '9')) i++;
-        if (i < fn && f[i] == '.') {
-            i++;
-            while (i < fn && f[i] >= '0' && f[i] <= '9') i++;
-        }
+        while (i < fn && f[i] >= '0' && f[i] <= '9') i++;
+        if (i < fn && f[i] == '.')
+            for (i++; i < fn && f[i] >= '0' && f[i] <= '9'; i++) {
+            }
+        size_t spec_end = i;
         while (i < fn && f[i] == 'l') i++;
         if (i >= fn) break;
-        char spec[64];
-        size_t sl = i - s;
-        if (sl > 40) sl = 40;
-        memcpy(spec, f + s, sl);
+        char spec[48];
+        size_t sl = 0;
+        for (size_t k = s; k < spec_end && sl < 40; k++)
+            if (f[k] != '!') spec[sl++] = f[k]; /* SQLite's "alternate form 2": not C's */
         spec[sl] = 0;
-        char conv = f[i];
-        sql_value *x = ai < argc ? &a[ai] : NULL;
-        char tmp[512];
-        if (conv == '%') {
-            strb_addc(&b, '%');
-            continue;
-        }
-        ai++;
-        if (strchr("diuxXoc", conv)) {
-            int64_t iv = x ? val_int(x) : 0;
-            char fm[80];
-            if (conv == 'c') {
-                snprintf(fm, sizeof fm, "%sc", spec);
-                snprintf(tmp, sizeof tmp, fm, (int)iv);
-            } else {
-                snprintf(fm, sizeof fm, "%sll%c", spec, conv == 'i' ? 'd' : conv);
-                snprintf(tmp, sizeof tmp, fm, (long long)iv);
-            }
-            strb_adds(&b, tmp);
-        } else if (strchr("feEgG", conv)) {
-            char fm[80];
-            snprintf(fm, sizeof fm, "%s%c", spec, conv);
-            snprintf(tmp, sizeof tmp, fm, x ? val_real(x) : 0.0);
-            strb_adds(&b, tmp);
-        } else if (conv == 's' || conv == 'q' || conv == 'Q' || conv == 'z') {
-            char bb[40];
-            size_t n = 0;
-            const char *z = x && x->type != SQL_NULL ? text_of(x, bb, &n) : (conv == 'Q' ? "NULL" : "");
-            if (x && x->type == SQL_NULL) n = strlen(z);
-            strb t = {0};
-            if (conv == 'q' || (conv == 'Q' && x && x->type != SQL_NULL)) {
-                if (conv == 'Q') strb_addc(&t, '\'');
-                for (size_t k = 0; k < n; k++) {
-                    if (z[k] == '\'') strb_addc(&t, '\'');
-                    strb_addc(&t, z[k]);
-                }
-                if (conv == 'Q') strb_addc(&t, '\'');
-            } else {
-                strb_add(&t, z, n);
-            }
-            char fm[80];
-            snprintf(fm, sizeof fm, "%s.*s", spec);
-            if (strchr(spec, '.')) { /* precision given: keep it */
-                snprintf(fm, sizeof fm, "%ss", spec);
-                strb_addf(&b, fm, strb_cstr(&t));
-            } else {
-                snprintf(fm, sizeof fm, "%ss", spec);
-                strb_addf(&b, fm, strb_cstr(&t));
-            }
-            strb_free(&t);
-        } else {
-            strb_add(&b, f + s, i - s + 1);
-        }
+        if (f[i] == '%') strb_addc(&b, '%');
+        else if (strchr("diuxXoceEfgGsqQ", f[i])) printf_one(&b, spec, f[i], ai < argc ? &a[ai++] : NULL);
+        else strb_add(&b, f + s, i - s + 1);
     }
     val_set_text_own(out, b.p ? b.p : xstrdup(""), b.n);
     return SQL_OK;
@@ -579,32 +600,99 @@ F(f_sign) {
     return SQL_OK;
 }
 
-/* Round half away from zero at `digits` decimals, on the decimal expansion
- * of the double (25 digits past the kept ones decide). */
+/* SQLite's printf rounds on the decimal form of a double cut to 15
+ * significant digits, half away from zero (so 2.675 rounds to 2.68 and
+ * 1234.5 to 1.235e+03, where C's printf says 2.67 and 1.234e+03).
+ * digits16 gives |r|'s digits rounded that way to `keep` digits (keep <= 0:
+ * nothing survives but a possible carry); *e is the decimal exponent of the
+ * first digit. Returns the number of digits in d (no NUL). */
+static int digits16(double r, int keep_after_point, int fixed, char *d, int *e) {
+    char buf[48];
+    snprintf(buf, sizeof buf, "%.25e", fabs(r));
+    char all[30];
+    int n = 0;
+    for (char *p = buf; *p && *p != 'e'; p++)
+        if (*p >= '0' && *p <= '9') all[n++] = *p;
+    *e = atoi(strchr(buf, 'e') + 1);
+    /* first to 15 significant digits, half up (what SQLite's printf keeps) */
+    int up15 = all[15] >= '5';
+    n = 15;
+    for (int k = 14; up15 && k >= 0; k--) {
+        if (all[k] == '9') {
+            all[k] = '0';
+            if (k == 0) {
+                memmove(all + 1, all, 14);
+                all[0] = '1';
+                *e += 1;
+            }
+            continue;
+        }
+        all[k]++;
+        up15 = 0;
+    }
+    int keep = fixed ? *e + 1 + keep_after_point : keep_after_point + 1;
+    if (keep >= n) {
+        memcpy(d, all, (size_t)n);
+        return n;
+    }
+    int up = keep >= 0 && all[keep] >= '5';
+    if (keep <= 0) { /* everything rounds away: 0 or one unit */
+        up = keep == 0 && all[0] >= '5';
+        if (!up) return 0;
+        d[0] = '1';
+        *e += 1;
+        return 1;
+    }
+    memcpy(d, all, (size_t)keep);
+    for (int k = keep - 1; up && k >= 0; k--) {
+        if (d[k] == '9') {
+            d[k] = '0';
+            if (k == 0) {
+                memmove(d + 1, d, (size_t)keep);
+                d[0] = '1';
+                *e += 1;
+                keep++;
+            }
+            continue;
+        }
+        d[k]++;
+        up = 0;
+    }
+    return keep;
+}
+
+/* |r| in fixed notation with `prec` decimals, SQLite's rounding. */
+static void fmt_fixed(double r, int prec, strb *out) {
+    char d[40];
+    int e, n = digits16(r, prec, 1, d, &e);
+    if (e < 0 || n == 0) strb_addc(out, '0');
+    for (int k = 0; k <= e && n; k++) strb_addc(out, k < n ? d[k] : '0');
+    if (prec > 0) strb_addc(out, '.');
+    for (int k = 0; k < prec; k++) {
+        int idx = e + 1 + k;
+        strb_addc(out, n && idx >= 0 && idx < n ? d[idx] : '0');
+    }
+}
+
+/* |r| as d.ddde+XX with `prec` decimals, SQLite's rounding. */
+static void fmt_exp(double r, int prec, char echar, strb *out) {
+    char d[40];
+    int e = 0, n = r == 0 ? 0 : digits16(r, prec, 0, d, &e);
+    strb_addc(out, n ? d[0] : '0');
+    if (prec > 0) strb_addc(out, '.');
+    for (int k = 1; k <= prec; k++) strb_addc(out, k < n ? d[k] : '0');
+    strb_addf(out, "%c%c%02d", echar, e < 0 ? '-' : '+', e < 0 ? -e : e);
+}
+
+/* round(r, digits): SQLite rounds through its printf("%.*f"). */
 static double round_digits(double r, int digits) {
     if (digits < 0) digits = 0;
     if (digits > 30) digits = 30;
     if (fabs(r) >= 4503599627370496.0 || isnan(r) || isinf(r)) return r;
-    char buf[400];
-    snprintf(buf, sizeof buf, "%.*f", digits + 25, fabs(r));
-    size_t keep = (size_t)(strchr(buf, '.') - buf) + (digits ? 1 + (size_t)digits : 0);
-    int up = buf[keep + (digits ? 0 : 1)] >= '5';
-    buf[keep] = 0;
-    for (char *e = buf + keep - 1; up && e >= buf; e--) { /* add one in the last place */
-        if (*e == '.') continue;
-        if (*e == '9') {
-            *e = '0';
-            if (e == buf) {
-                memmove(buf + 1, buf, strlen(buf) + 1);
-                buf[0] = '1';
-                break;
-            }
-            continue;
-        }
-        (*e)++;
-        break;
-    }
-    double x = strtod(buf, NULL);
+    strb b = {0};
+    fmt_fixed(r, digits, &b);
+    double x = strtod(strb_cstr(&b), NULL);
+    strb_free(&b);
     return r < 0 ? -x : x;
 }
 

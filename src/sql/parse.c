@@ -1504,6 +1504,25 @@ static void parse_pragma(parser *p, ast *a) {
     }
 }
 
+static void parse_create(parser *p, ast *a) {
+    if (accept_kw(p, KW_TEMP) || accept_kw(p, KW_TEMPORARY)) perr(p, p->prev_end, "temporary tables are not supported");
+    if (accept_kw(p, KW_TABLE)) {
+        parse_create_table(p, a);
+    } else if (accept_kw(p, KW_UNIQUE)) {
+        expect_kw(p, KW_INDEX);
+        a->unique = 1;
+        parse_create_index(p, a);
+    } else if (accept_kw(p, KW_INDEX)) {
+        parse_create_index(p, a);
+    } else if (accept_kw(p, KW_TRIGGER)) {
+        parse_create_trigger(p, a);
+    } else if (p->t.type == TK_ID && p->t.len == 4 && strncasecmp(p->t.z, "view", 4) == 0) {
+        perr(p, p->t.pos, "views are not supported");
+    } else {
+        syntax_error(p);
+    }
+}
+
 static ast *parse_stmt_inner(parser *p) {
     ast *a = ar_alloc(p->a, sizeof *a);
     a->pos = p->t.pos;
@@ -1524,23 +1543,7 @@ static ast *parse_stmt_inner(parser *p) {
         syntax_error(p);
     } else if (kw == KW_CREATE) {
         advance(p);
-        if (accept_kw(p, KW_TEMP) || accept_kw(p, KW_TEMPORARY))
-            perr(p, p->prev_end, "temporary tables are not supported");
-        if (accept_kw(p, KW_TABLE)) {
-            parse_create_table(p, a);
-        } else if (accept_kw(p, KW_UNIQUE)) {
-            expect_kw(p, KW_INDEX);
-            a->unique = 1;
-            parse_create_index(p, a);
-        } else if (accept_kw(p, KW_INDEX)) {
-            parse_create_index(p, a);
-        } else if (accept_kw(p, KW_TRIGGER)) {
-            parse_create_trigger(p, a);
-        } else if (p->t.type == TK_ID && p->t.len == 4 && strncasecmp(p->t.z, "view", 4) == 0) {
-            perr(p, p->t.pos, "views are not supported");
-        } else {
-            syntax_error(p);
-        }
+        parse_create(p, a);
     } else if (kw == KW_DROP) {
         advance(p);
         parse_drop(p, a);

@@ -258,6 +258,18 @@ void key_add(keyenc_buf *b, const sql_value *v, int desc) {
     }
 }
 
+void key_add_coll(keyenc_buf *b, const sql_value *v, int desc, int nocase) {
+    if (!nocase || v->type != SQL_TEXT) {
+        key_add(b, v, desc);
+        return;
+    }
+    char small[128] = {0};
+    char *low = v->n <= sizeof small ? small : xmalloc(v->n);
+    for (uint32_t j = 0; j < v->n; j++) low[j] = (char)(v->z[j] >= 'A' && v->z[j] <= 'Z' ? v->z[j] + 32 : v->z[j]);
+    keyenc_text(b, low, v->n, desc);
+    if (low != small) xfree(low);
+}
+
 int key_get(const uint8_t *key, size_t len, size_t *pos, int desc, sql_value *out) {
     keyenc_value kv;
     if (keyenc_decode(key, len, pos, desc, &kv) != 0) return -1;

@@ -11,8 +11,10 @@
  * text form of values), so results can be compared with sqlite3 as text.
  * Beyond it: exact DECIMAL(p,s), sortable TIMESTAMP/DATE and BOOLEAN columns,
  * foreign keys that are always enforced (RESTRICT by default), covering
- * indexes (INCLUDE) and uuid7()/now(). The statements are listed in README
- * form at the end of this comment.
+ * indexes (INCLUDE) and uuid7()/now(). Where it differs on purpose: primary
+ * key columns are NOT NULL; a single INTEGER, INT or BIGINT primary key
+ * numbers new rows itself (SQLite: INTEGER only). The statements are listed
+ * at the end of this comment.
  *
  * Handles
  * -------
@@ -44,10 +46,14 @@
  * statement committed, before the first one is returned); a read statement
  * reads one snapshot from its first sql_step to its end or reset.
  * BEGIN starts a write transaction that COMMIT makes durable and ROLLBACK
- * undoes; SAVEPOINT name / RELEASE name / ROLLBACK TO name nest inside it.
- * Inside a transaction every statement is atomic: a statement that fails
- * leaves no trace, and the transaction goes on. While a transaction is open,
- * every statement of the connection reads and writes through it.
+ * undoes (on a read-only connection, a read snapshot); SAVEPOINT name /
+ * RELEASE name / ROLLBACK TO name nest inside it (a SAVEPOINT outside a
+ * transaction begins one, and releasing it commits). Inside a transaction
+ * every statement is atomic: a statement that fails leaves no trace, and the
+ * transaction goes on. While a transaction is open, every statement of the
+ * connection reads and writes through it; COMMIT and ROLLBACK fail with
+ * SQL_BUSY while a statement of the connection is still in the middle of its
+ * rows (reset it first).
  * A statement that fails in autocommit mode rolls back its own transaction.
  *
  * Errors
@@ -76,6 +82,7 @@
  *
  * Statements understood (tests/sql has executable examples)
  * ---------------------------------------------------------------------
+ *   CREATE TABLE [IF NOT EXISTS] t AS SELECT ...
  *   CREATE TABLE [IF NOT EXISTS] t (col type [constraints], ..., [table
  *     constraints]) — PRIMARY KEY (single or composite; a single INTEGER or
  *     BIGINT key, or GENERATED ... AS IDENTITY, numbers new rows itself),
@@ -89,10 +96,11 @@
  *   CREATE TRIGGER [IF NOT EXISTS] name BEFORE|AFTER INSERT|UPDATE [OF cols]|
  *     DELETE ON t [FOR EACH ROW] [WHEN expr] BEGIN stmt; ... END
  *   DROP TRIGGER [IF EXISTS] name
- *   INSERT INTO t [(cols)] VALUES (...), (...) | SELECT ... | DEFAULT VALUES
+ *   INSERT [OR IGNORE|REPLACE] INTO t [(cols)] VALUES (...), (...) | SELECT ... |
+ *     DEFAULT VALUES
  *     [ON CONFLICT [(cols)] DO NOTHING | DO UPDATE SET c = expr, ...
  *     [WHERE expr]] [RETURNING exprs]
- *   UPDATE t SET c = expr, ... [FROM ...] [WHERE expr] [RETURNING exprs]
+ *   UPDATE [OR alg] t SET c = expr, ... [WHERE expr] [RETURNING exprs]
  *   DELETE FROM t [WHERE expr] [RETURNING exprs]
  *   SELECT [DISTINCT] exprs FROM ... [WHERE] [GROUP BY] [HAVING]
  *     [UNION [ALL] | INTERSECT | EXCEPT SELECT ...] [ORDER BY] [LIMIT [OFFSET]]
@@ -103,6 +111,10 @@
  *   PRAGMA index_info(i)
  * The schema is readable as the table larder_schema(type, name, tbl_name,
  * rootpage, sql), also under the name sqlite_schema / sqlite_master.
+ * Not supported (a clear error says so): views, WITH (common table
+ * expressions), window functions, RIGHT/FULL joins, UPDATE ... FROM,
+ * deferred foreign keys, ALTER TABLE DROP COLUMN, indexes on expressions,
+ * collations other than BINARY and NOCASE, temporary tables.
  */
 #ifndef LARDER_SQL_SQL_H
 #define LARDER_SQL_SQL_H
@@ -260,17 +272,17 @@ const sql_value *sql_column_value(sql_stmt *stmt, int i);
 int sql_value_type(const sql_value *v);
 int64_t sql_value_int64(const sql_value *v);
 double sql_value_double(const sql_value *v);
-/* Text form as sql_column_text; the pointer is valid as long as v is. For a
- * non-text value the text is formatted into storage owned by v's statement
- * (or, for change-hook values, by the hook call). */
+/* Text form as sql_column_text (NUL-terminated; NULL for SQL NULL). The text
+ * is copied into a small per-thread ring of buffers: the pointer stays valid
+ * until the fourth following sql_value_text call of the same thread. */
 const char *sql_value_text(const sql_value *v);
 const void *sql_value_blob(const sql_value *v);
 int sql_value_bytes(const sql_value *v);
 
 /* ---- connection state --------------------------------------------------- */
 int64_t sql_changes(sql_db *db);        /* rows changed by the last write
-                                           statement (not counting triggers
-                                           and cascades) */
+                                           statement (not counting rows that
+                                           triggers and cascades changed) */
 int64_t sql_total_changes(sql_db *db);  /* since the connection opened */
 int64_t sql_last_insert_id(sql_db *db); /* integer key of the last row a
                                            statement inserted (0 if none) */

@@ -9,12 +9,14 @@
  *   schema.c    catalog <-> in-memory schema (tables, indexes, triggers, stats)
  *   resolve.c   names -> cursors and columns, '*' expansion, aggregates
  *   plan.c      access paths, join order, EXPLAIN QUERY PLAN
- *   exec.c      cursors, loops, SELECT execution (agg.c: grouping, sorting)
+ *   exec.c      cursors, loops, SELECT execution, sorting, compound queries
  *   expr.c      expression evaluation; func.c: the function library;
  *               datetime.c: timestamps, now(), uuid7()
  *   dml.c       INSERT / UPDATE / DELETE, constraints; fkey.c: foreign keys;
  *               trigger.c: trigger programs
- *   ddl.c       CREATE / DROP / ALTER / ANALYZE / PRAGMA
+ *   ddl.c       CREATE / DROP / ALTER / ANALYZE, the rows of larder_schema
+ *   pragma.c    PRAGMA, EXPLAIN of DML
+ *   agg.c       GROUP BY and aggregate states
  *   api.c       sql.h: connections, statements, transactions
  *
  * Memory: everything a statement's compilation produces (AST, plan, names)
@@ -219,6 +221,8 @@ int rec_count(const uint8_t *rec, size_t len);
 void key_raw(keyenc_buf *b, const void *p, size_t n);
 /* Append a value as a key component (decimals as their numeric value). */
 void key_add(keyenc_buf *b, const sql_value *v, int desc);
+/* The same under a collation: NOCASE folds ASCII letters of text. */
+void key_add_coll(keyenc_buf *b, const sql_value *v, int desc, int nocase);
 /* Decode a key component into a value (borrowing from key or, when the
  * decoder had to copy, owned). */
 int key_get(const uint8_t *key, size_t len, size_t *pos, int desc, sql_value *out);
@@ -602,9 +606,13 @@ typedef struct column {
     int nocase;
 } column;
 
-/* An index, or a table's clustered key (is_pk). Index keys: the ncol index
- * columns then the table key's components; value: the INCLUDE columns as a
- * record (empty if none). */
+/* An index, or a table's clustered key (is_pk). Index entries:
+ *   key = the ncol index columns, then the table key's components;
+ *   value = the INCLUDE columns as a record (empty if none).
+ * Except the "short" entries of a unique index without INCLUDE, for rows
+ * without NULL in its columns: key = the index columns only, value = the
+ * table key (store.h's unique layout), so that a clash is found by the put.
+ * See index_short_entry (dml.c). */
 struct index {
     char *name;
     char *sql;

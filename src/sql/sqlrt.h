@@ -116,6 +116,7 @@ void rowbuf_add(rowbuf *b, const uint8_t *key, size_t klen, const sql_value *val
 void rowbuf_row(const rowbuf *b, size_t i, const sql_value **vals, const uint8_t **key,
                 size_t *klen);
 void rowbuf_sort(rowbuf *b);
+int rowbuf_ncols(const rowbuf *b, size_t i);
 void rowbuf_clear(rowbuf *b);
 
 enum access { ACC_ONE = 1, ACC_SCAN, ACC_SEARCH, ACC_EPHEM, ACC_SCHEMA };
@@ -200,6 +201,8 @@ struct qplan {
     size_t rbpos;
     bmap dset;
     int64_t lim, off, nemit;
+    int64_t topk; /* ORDER BY + LIMIT: rows kept while sorting, 0 = all */
+    uint64_t seq; /* arrival number of sorted rows (ties keep their order) */
     int level;
     int started;
     int values_pos;
@@ -264,6 +267,9 @@ struct vm {
     keyenc_buf kb, kb2, rb; /* scratch keys / records */
     vm_subcache subc;
     int64_t now;  /* statement time (microseconds since 1970) for now() */
+    store_cursor *rowcur[4]; /* cursors on tables for row reads and deletes */
+    store_tree rowtree[4];
+    int rowcur_next;
     void *fkpend; /* deferred NO ACTION checks (fkey.c) */
     int npend, cappend;
 };
@@ -274,6 +280,7 @@ int vm_error(vm *v, int rc, const char *fmt, ...) __attribute__((format(printf, 
 int vm_store_error(vm *v, int src);
 cursor *vm_cursor(vm *v, int cur);
 void vm_close_cursors(vm *v);
+void vm_close_row_cursors(vm *v);
 
 /* exec.c */
 const sql_value *cur_col(vm *v, cursor *c, int col);
@@ -282,6 +289,7 @@ int q_open(vm *v, qplan *p);
 int q_next(vm *v, qplan *p); /* SQL_ROW (p->out), SQL_DONE or an error */
 void q_close(vm *v, qplan *p);
 int nl_next(vm *v, qplan *p);
+int q_exact_pk(vm *v, qplan *p, keyenc_buf *out, int *empty, int *rc);
 /* Evaluate expressions (expr.c). out must be released with val_free. */
 int ex_eval(vm *v, const expr *e, sql_value *out);
 int ex_truth(vm *v, const expr *e, int *t); /* 1, 0, -1 (NULL) */
@@ -291,6 +299,9 @@ int cmp_affinity(const expr *l, const expr *r);
 int key_for_index(vm *v, keyenc_buf *k, index_t *x, const sql_value *row, const uint8_t *tkey,
                   size_t tklen);
 int key_for_table(vm *v, keyenc_buf *k, table *t, const sql_value *row, int64_t rowid);
+/* Does the row's entry in x use the short unique layout (key = columns only,
+ * value = table key)? */
+int index_short_entry(const index_t *x, const sql_value *row);
 /* Decode a full table row from a record (defaults for missing columns). */
 int row_decode(vm *v, table *t, const uint8_t *rec, size_t len, sql_value *out);
 

@@ -18,6 +18,15 @@
  *
  * The shell uses only sql.h. The line editor is ours (no readline):
  * arrows, Home/End, ^A ^E ^K ^U ^W ^L ^D ^C, history in ~/.larder_sql_history.
+ *
+ * Invariants:
+ *   1. Values are printed from sql_column_text, which formats them the way
+ *      sqlite3 does; the shell never formats a number itself (except .dump,
+ *      which writes reals with 17 digits so that they load back exactly).
+ *   2. A statement runs only once sql_complete says its text is complete; a
+ *      dot command is recognized only at the start of a statement.
+ *   3. The terminal is in raw mode only inside edit_line, and restored on
+ *      every way out of it.
  */
 #include "sql/sql.h"
 #include <ctype.h>
@@ -753,91 +762,104 @@ static void progress(long done, long total) {
     fprintf(stderr, "] %3d%%", pct);
 }
 
+/* Create the table of an .import from the CSV header row (TEXT columns). */
+static int import_create(shell *sh, FILE *f, const char *table, buf *rec, int **offs, int *cap, long *bytes, int *ncol) {
+    *ncol = csv_record(f, rec, offs, cap, bytes);
+    if (*ncol == 0) {
+        fprintf(stderr, "Error: the CSV file is empty\n");
+        return 1;
+    }
+    buf q = {0};
+    badds(&q, "CREATE TABLE ");
+    quote_ident(&q, table);
+    badds(&q, "(");
+    for (int i = 0; i < *ncol; i++) {
+        if (i) badds(&q, ", ");
+        quote_ident(&q, rec->p + (*offs)[i]);
+        badds(&q, " TEXT");
+    }
+    badds(&q, ")");
+    int err = sql_exec(sh->db, q.p, NULL, NULL) != SQL_OK;
+    if (err) fprintf(stderr, "Error: %s\n", sql_errmsg(sh->db));
+    free(q.p);
+    return err;
+}
+
+typedef struct import_src {
+    FILE *f;
+    const char *file;
+    long total, bytes, lineno;
+    buf rec;
+    int *offs, cap;
+} import_src;
+
+/* Insert every remaining record through ins (ncol parameters). */
+static int import_rows(shell *sh, import_src *in, sql_stmt *ins, int ncol) {
+    int tty = isatty(2), nf, err = 0;
+    long nrec = 0;
+    while (!err && (nf = csv_record(in->f, &in->rec, &in->offs, &in->cap, &in->bytes)) > 0) {
+        in->lineno++;
+        if (nf != ncol)
+            fprintf(stderr, "%s:%ld: expected %d columns but found %d - %s\n", in->file, in->lineno, ncol, nf,
+                    nf < ncol ? "filling the rest with NULL" : "extras ignored");
+        for (int i = 0; i < ncol; i++) {
+            if (i < nf) sql_bind_text(ins, i + 1, in->rec.p + in->offs[i], -1);
+            else sql_bind_null(ins, i + 1);
+        }
+        if (sql_step(ins) != SQL_DONE) {
+            fprintf(stderr, "%s:%ld: INSERT failed: %s\n", in->file, in->lineno, sql_errmsg(sh->db));
+            err = 1;
+        }
+        sql_reset(ins);
+        if (tty && (++nrec & 1023) == 0) progress(in->bytes, in->total);
+    }
+    if (tty && in->total) {
+        progress(in->total, in->total);
+        fputc('\n', stderr);
+    }
+    return err;
+}
+
 static int cmd_import(shell *sh, const char *file, const char *table) {
-    FILE *f = fopen(file, "rb");
-    if (!f) {
+    import_src in = {.file = file};
+    if (!(in.f = fopen(file, "rb"))) {
         fprintf(stderr, "Error: cannot open \"%s\"\n", file);
         return 1;
     }
     struct stat stt;
-    long total = fstat(fileno(f), &stt) == 0 ? (long)stt.st_size : 0, bytes = 0;
-    int tty = isatty(2);
-    buf rec = {0}, q = {0};
-    int *offs = NULL, cap = 0, err = 0;
+    in.total = fstat(fileno(in.f), &stt) == 0 ? (long)stt.st_size : 0;
     strlist cols = {0};
     query_list(sh, "SELECT name FROM larder_schema WHERE type='table' AND name = ?1", table, &cols);
-    int exists = cols.n > 0, ncol;
+    int exists = cols.n > 0, ncol = 0, err = 0;
     sl_free(&cols);
     if (!exists) { /* the first record names the columns */
-        ncol = csv_record(f, &rec, &offs, &cap, &bytes);
-        if (ncol == 0) {
-            fprintf(stderr, "Error: %s is empty\n", file);
-            fclose(f);
-            return 1;
-        }
-        badds(&q, "CREATE TABLE ");
-        quote_ident(&q, table);
-        badds(&q, "(");
-        for (int i = 0; i < ncol; i++) {
-            if (i) badds(&q, ", ");
-            quote_ident(&q, rec.p + offs[i]);
-            badds(&q, " TEXT");
-        }
-        badds(&q, ")");
-        if (sql_exec(sh->db, q.p, NULL, NULL) != SQL_OK) {
-            fprintf(stderr, "Error: %s\n", sql_errmsg(sh->db));
-            fclose(f);
-            free(q.p);
-            free(rec.p);
-            free(offs);
-            return 1;
-        }
+        err = import_create(sh, in.f, table, &in.rec, &in.offs, &in.cap, &in.bytes, &ncol);
+        in.lineno = 1;
     } else {
         sql_column_info *ci;
         if (sql_table_columns(sh->db, table, &ci, &ncol) != SQL_OK) ncol = 0;
         sql_free(ci);
     }
-    q.n = 0;
+    buf q = {0};
     badds(&q, "INSERT INTO ");
     quote_ident(&q, table);
     badds(&q, " VALUES(");
     for (int i = 0; i < ncol; i++) badds(&q, i ? ",?" : "?");
     badds(&q, ")");
-    sql_stmt *ins;
-    int own_txn = !sql_in_transaction(sh->db);
+    sql_stmt *ins = NULL;
+    int own_txn = !err && !sql_in_transaction(sh->db);
     if (own_txn) sql_exec(sh->db, "BEGIN", NULL, NULL);
-    if (sql_prepare(sh->db, q.p, -1, &ins, NULL) != SQL_OK) {
+    if (!err && sql_prepare(sh->db, q.p, -1, &ins, NULL) != SQL_OK) {
         fprintf(stderr, "Error: %s\n", sql_errmsg(sh->db));
         err = 1;
     }
-    long lineno = exists ? 0 : 1, nrec = 0;
-    int nf;
-    while (!err && (nf = csv_record(f, &rec, &offs, &cap, &bytes)) > 0) {
-        lineno++;
-        if (nf != ncol)
-            fprintf(stderr, "%s:%ld: expected %d columns but found %d - %s\n", file, lineno, ncol, nf,
-                    nf < ncol ? "filling the rest with NULL" : "extras ignored");
-        for (int i = 0; i < ncol; i++) {
-            if (i < nf) sql_bind_text(ins, i + 1, rec.p + offs[i], -1);
-            else sql_bind_null(ins, i + 1);
-        }
-        if (sql_step(ins) != SQL_DONE) {
-            fprintf(stderr, "%s:%ld: INSERT failed: %s\n", file, lineno, sql_errmsg(sh->db));
-            err = 1;
-        }
-        sql_reset(ins);
-        if (tty && (++nrec & 1023) == 0) progress(bytes, total);
-    }
-    if (tty && total) {
-        progress(total, total);
-        fputc('\n', stderr);
-    }
+    if (!err) err = import_rows(sh, &in, ins, ncol);
     sql_finalize(ins);
     if (own_txn) sql_exec(sh->db, err ? "ROLLBACK" : "COMMIT", NULL, NULL);
-    fclose(f);
+    fclose(in.f);
     free(q.p);
-    free(rec.p);
-    free(offs);
+    free(in.rec.p);
+    free(in.offs);
     return err;
 }
 
@@ -885,6 +907,19 @@ static void help(void) {
          ".timer on|off           time every statement");
 }
 
+static void set_mode(shell *sh, const char *m) {
+    static const char *names[] = {"list", "csv", "column", "box", "json", "tabs", "line"};
+    static const int modes[] = {M_LIST, M_CSV, M_COLUMN, M_BOX, M_JSON, M_TABS, M_LINE};
+    for (int i = 0; i < 7; i++)
+        if (!strcmp(m, names[i])) {
+            sh->mode = modes[i];
+            sh->rowsep = sh->mode == M_CSV ? "\r\n" : NULL; /* sqlite3's .mode csv ends rows in CRLF */
+            return;
+        }
+    fprintf(stderr, "Error: mode should be one of: box column csv json line list tabs\n");
+    sh->nerr++;
+}
+
 /* Returns 1 to quit, 0 otherwise; errors count in sh->nerr. */
 static int dot_command(shell *sh, char *line) {
     char *argv[8];
@@ -903,21 +938,8 @@ static int dot_command(shell *sh, char *line) {
     else if (!strcmp(c, "echo")) sh->echo = argc > 1 && on_off(argv[1]);
     else if (!strcmp(c, "nullvalue")) snprintf(sh->nullvalue, sizeof sh->nullvalue, "%s", argc > 1 ? argv[1] : "");
     else if (!strcmp(c, "separator")) snprintf(sh->sep, sizeof sh->sep, "%s", argc > 1 ? argv[1] : "|");
-    else if (!strcmp(c, "mode")) {
-        const char *m = argc > 1 ? argv[1] : "list";
-        sh->rowsep = !strcmp(m, "csv") ? "\r\n" : NULL;
-        if (!strcmp(m, "list")) sh->mode = M_LIST;
-        else if (!strcmp(m, "csv")) sh->mode = M_CSV;
-        else if (!strcmp(m, "column")) sh->mode = M_COLUMN;
-        else if (!strcmp(m, "box")) sh->mode = M_BOX;
-        else if (!strcmp(m, "json")) sh->mode = M_JSON;
-        else if (!strcmp(m, "tabs")) sh->mode = M_TABS;
-        else if (!strcmp(m, "line")) sh->mode = M_LINE;
-        else {
-            fprintf(stderr, "Error: mode should be one of: box column csv json line list tabs\n");
-            sh->nerr++;
-        }
-    } else if (!strcmp(c, "read")) {
+    else if (!strcmp(c, "mode")) set_mode(sh, argc > 1 ? argv[1] : "list");
+    else if (!strcmp(c, "read")) {
         FILE *f = argc > 1 ? fopen(argv[1], "r") : NULL;
         if (!f) {
             fprintf(stderr, "Error: cannot open \"%s\"\n", argc > 1 ? argv[1] : "");
@@ -1092,87 +1114,107 @@ static void escape_seq(buf *b, size_t *cur, int *hidx, char *saved, size_t saved
     }
 }
 
+typedef struct editor {
+    buf b;
+    size_t cur;
+    int hidx;
+    char saved[4096];
+} editor;
+
+static void say(const char *s, size_t n) {
+    if (write(1, s, n) < 0) { /* nothing to do about a broken terminal */
+    }
+}
+
+static void insert_char(editor *e, char c) {
+    if (e->b.n + 2 > e->b.cap) {
+        e->b.cap = (e->b.n + 2) * 2;
+        e->b.p = xrealloc_(e->b.p, e->b.cap);
+    }
+    memmove(e->b.p + e->cur + 1, e->b.p + e->cur, e->b.n - e->cur + 1);
+    e->b.p[e->cur++] = c;
+    e->b.n++;
+}
+
+/* One key: 0 go on, 1 the line is done, -1 end of input. */
+static int handle_key(editor *e, char c) {
+    buf *b = &e->b;
+    switch (c) {
+    case '\r':
+    case '\n': return 1;
+    case 4: /* ^D: end of input on an empty line, else delete */
+        if (b->n == 0) return -1;
+        if (e->cur < b->n) erase(b, e->cur, char_right(b, e->cur));
+        return 0;
+    case 3: /* ^C: drop the line */
+        b->n = 0;
+        b->p[0] = 0;
+        e->cur = 0;
+        say("^C\r\n", 4);
+        return 0;
+    case 127:
+    case 8:
+        if (e->cur > 0) {
+            size_t l = char_left(b, e->cur);
+            erase(b, l, e->cur);
+            e->cur = l;
+        }
+        return 0;
+    case 1: e->cur = 0; return 0;
+    case 5: e->cur = b->n; return 0;
+    case 2: e->cur = char_left(b, e->cur); return 0;
+    case 6: e->cur = char_right(b, e->cur); return 0;
+    case 11: erase(b, e->cur, b->n); return 0;
+    case 21:
+        erase(b, 0, e->cur);
+        e->cur = 0;
+        return 0;
+    case 23: {
+        size_t s = e->cur;
+        while (s > 0 && b->p[s - 1] == ' ') s--;
+        while (s > 0 && b->p[s - 1] != ' ') s--;
+        erase(b, s, e->cur);
+        e->cur = s;
+        return 0;
+    }
+    case 12: say("\x1b[H\x1b[2J", 7); return 0;
+    case 27: escape_seq(b, &e->cur, &e->hidx, e->saved, sizeof e->saved); return 0;
+    default:
+        if ((unsigned char)c >= 32 || c == '\t') insert_char(e, c);
+        return 0;
+    }
+}
+
 /* Read a line with editing; NULL at end of input. The caller frees. */
 static char *edit_line(const char *prompt) {
     if (raw_mode() < 0) return NULL;
-    buf b = {0};
-    badds(&b, "");
-    size_t cur = 0;
-    int hidx = hist.n;
-    char saved[4096] = "";
-    refresh(prompt, &b, cur);
+    editor e = {.hidx = hist.n};
+    badds(&e.b, "");
+    refresh(prompt, &e.b, e.cur);
+    int r = 0;
     for (;;) {
         char c;
         if (read(0, &c, 1) != 1) {
-            raw_off();
-            free(b.p);
-            return NULL;
+            r = -1;
+            break;
         }
-        if (c == '\r' || c == '\n') break;
-        if (c == 4) { /* ^D */
-            if (b.n == 0) {
-                raw_off();
-                free(b.p);
-                if (write(1, "\n", 1) < 0) {
-                }
-                return NULL;
-            }
-            if (cur < b.n) erase(&b, cur, char_right(&b, cur));
-        } else if (c == 3) { /* ^C: drop the line */
-            b.n = 0;
-            b.p[0] = 0;
-            cur = 0;
-            if (write(1, "^C\r\n", 4) < 0) {
-            }
-        } else if (c == 127 || c == 8) {
-            if (cur > 0) {
-                size_t l = char_left(&b, cur);
-                erase(&b, l, cur);
-                cur = l;
-            }
-        } else if (c == 1) cur = 0;
-        else if (c == 5) cur = b.n;
-        else if (c == 2) cur = char_left(&b, cur);
-        else if (c == 6) cur = char_right(&b, cur);
-        else if (c == 11) erase(&b, cur, b.n);
-        else if (c == 21) {
-            erase(&b, 0, cur);
-            cur = 0;
-        } else if (c == 23) {
-            size_t s = cur;
-            while (s > 0 && b.p[s - 1] == ' ') s--;
-            while (s > 0 && b.p[s - 1] != ' ') s--;
-            erase(&b, s, cur);
-            cur = s;
-        } else if (c == 12) {
-            if (write(1, "\x1b[H\x1b[2J", 7) < 0) {
-            }
-        } else if (c == 27) {
-            escape_seq(&b, &cur, &hidx, saved, sizeof saved);
-        } else if ((unsigned char)c >= 32 || c == '\t') {
-            if (b.n + 2 > b.cap) {
-                b.cap = (b.n + 2) * 2;
-                b.p = xrealloc_(b.p, b.cap);
-            }
-            memmove(b.p + cur + 1, b.p + cur, b.n - cur + 1);
-            b.p[cur++] = c;
-            b.n++;
-        }
-        refresh(prompt, &b, cur);
+        if ((r = handle_key(&e, c)) != 0) break;
+        refresh(prompt, &e.b, e.cur);
     }
     raw_off();
-    if (write(1, "\r\n", 2) < 0) {
+    say("\r\n", 2);
+    if (r < 0) {
+        free(e.b.p);
+        return NULL;
     }
-    return b.p;
+    return e.b.p;
 }
 
 /* ---- input loop ---------------------------------------------------------------------------------- */
 
 static char *read_line(shell *sh, FILE *in, int continuation) {
     if (sh->interactive) {
-        char *l = edit_line(continuation ? "   ...> " : "larder> ");
-        if (l && *l) hist_add(l);
-        return l;
+        return edit_line(continuation ? "   ...> " : "larder> ");
     }
     buf b = {0};
     int c;
@@ -1205,6 +1247,7 @@ static int process_input(shell *sh, FILE *in, const char *name) {
         lineno++;
         if ((stmt.n == 0 || blank(stmt.p)) && line[0] == '.') {
             stmt.n = 0;
+            if (sh->interactive) hist_add(line);
             int quit = dot_command(sh, line);
             free(line);
             if (quit) {
@@ -1222,6 +1265,14 @@ static int process_input(shell *sh, FILE *in, const char *name) {
         badds(&stmt, "\n");
         free(line);
         if (sql_complete(stmt.p)) {
+            if (sh->interactive) { /* history keeps whole statements, on one line */
+                char *h = dupn(stmt.p, stmt.n);
+                for (char *q = h; *q; q++)
+                    if (*q == '\n') *q = ' ';
+                for (size_t k = strlen(h); k > 0 && h[k - 1] == ' '; k--) h[k - 1] = 0;
+                hist_add(h);
+                free(h);
+            }
             run_sql(sh, stmt.p, start_line);
             stmt.n = 0;
             if (sh->bail && sh->nerr) break;

@@ -55,6 +55,44 @@ sqlite3 "$T/s.db" < "$T/setup.sql" > /dev/null 2>&1
 sqlite3 "$T/s.db" < "$T/queries.sql" > "$T/theirs" 2>&1
 same "queries print like sqlite3" "$T/theirs" "$T/ours"
 
+
+# functions, collations, rounding and printf print exactly like sqlite3's
+cat > "$T/funcs.sql" <<'SQLEOF'
+create table c(a text collate nocase, b text);
+insert into c values ('Abc','Abc'),('abc','abc'),('ABD','x');
+select a from c where a = 'ABC' order by a;
+select b from c where b = 'ABC';
+select count(distinct a), count(distinct b) from c;
+select a from c group by a order by a;
+select 'abc' = 'ABC' collate nocase, 'a' < 'B' collate nocase;
+select * from c where a like 'ab%' order by b;
+select 'x_y' like 'x\_y' escape '\', 'xay' like 'x\_y' escape '\';
+select 'abc' glob 'a[a-c]?', 'a1' glob 'a[!0-9]', 'a1' glob 'a[^0-9]';
+select date('2024-01-31', '+1 month'), datetime('2024-03-10 12:00:00', '-1 day', 'start of month'), julianday('2000-01-01'), unixepoch('2024-01-01'), strftime('%j %w', '2024-12-31');
+select time('12:34:56'), date('now') = date(), typeof(julianday('now'));
+select substr('hello', 4, -2), substr('hello', -1, -2), substr(x'010203', 2, 1), instr(x'0102', x'02');
+select round(2.675, 2), round(-0.5), round(1234.5678, -2), round(5e-324);
+select printf('%5s|%-5s|%05d|%x|%.3e|%q|%%', 'ab', 'cd', 42, 255, 1234.5, 'it''s');
+select 10 / 3.0, 1e308 * 10, -1e308 * 10, 0.0 / 0;
+select max('a', 1, x'00'), min(2, '1'), coalesce(null, null);
+select group_concat(a, '-') from (select 'x' as a union all select NULL union all select 'y');
+select total(a), sum(a), avg(a) from (select '3' as a union all select 'x' union all select 2.5);
+select cast(' 12 ' as integer), cast('-0' as real), cast(1e20 as integer), cast(x'3132' as integer), cast(null as text);
+select 5 between 1 and 10, 'b' between 'a' and 'c', null between 1 and 2, 3 not between 4 and 5;
+select case 1 when 1.0 then 'eq' else 'ne' end, case 'a' when 'A' then 1 else 0 end;
+select typeof(1 || 2), 1 || NULL, x'41' || x'42';
+select hex(randomblob(4)) is not null, length(zeroblob(10)), quote(zeroblob(2));
+select nullif('a', 'A'), ifnull(NULL, 0), iif(NULL, 1, 2);
+select char(65, 0x263A), unicode('é'), upper('é'), length('日本');
+select abs(-9223372036854775807), -(-9223372036854775807), sign(-0.0), sign('x');
+select ltrim('  x  '), rtrim('xyy', 'y'), trim('abcba', 'ab'), replace('aaa', 'a', 'bb');
+SELECT round(0.5), round(2.5, 0), round(-2.675, 2), round(0.045, 2), round(1.005, 2), round(9.995, 2),
+  printf('%.2f|%.0f|%8.3f|%-8.1f|%+.1e|%e|%010.2f', 2.675, 0.5, -3.14159, 2.25, 12345.678, 0.0001234, -1.5);
+SQLEOF
+"$SH" "$T/f.db" < "$T/funcs.sql" > "$T/ours" 2>&1
+sqlite3 :memory: < "$T/funcs.sql" > "$T/theirs" 2>&1
+same "functions print like sqlite3" "$T/theirs" "$T/ours"
+
 # .tables .schema .indexes
 "$SH" "$T/a.db" .tables > "$T/o" 2>&1
 printf 'notes   people\n' > "$T/e"

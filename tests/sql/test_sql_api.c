@@ -136,6 +136,9 @@ TEST(open_errors) {
     sql_options o = {.flags = 0};
     CHECK_EQ(sql_open("/nonexistent/dir/x.db", &o, &db), SQL_CANTOPEN);
     CHECK(strlen(sql_errmsg(db)) > 0);
+    sql_stmt *st;
+    CHECK_EQ(sql_prepare(db, "SELECT 1", -1, &st, NULL), SQL_MISUSE);
+    CHECK_EQ(sql_exec(db, "SELECT 1", NULL, NULL), SQL_MISUSE);
     CHECK_EQ(sql_close(db), SQL_OK);
     FILE *f = fopen("/tmp/larder-api-notadb", "w");
     for (int i = 0; i < 300; i++) fputs("this is not a database file at all\n", f);
@@ -331,7 +334,50 @@ TEST(values_and_reopen) {
     done(db);
 }
 
+/* A row being read stays valid while other statements of the connection
+ * write (the server reads and updates in one transaction). */
+TEST(read_while_writing) {
+    sql_db *db = fresh();
+    sql_exec(db, "CREATE TABLE t(id INTEGER PRIMARY KEY, name TEXT, n INT); CREATE INDEX t_n ON t(n)", NULL, NULL);
+    sql_exec(db, "BEGIN", NULL, NULL);
+    sql_stmt *ins;
+    sql_prepare(db, "INSERT INTO t(name, n) VALUES (?1, ?2)", -1, &ins, NULL);
+    for (int i = 0; i < 2000; i++) {
+        char name[80];
+        snprintf(name, sizeof name, "name-%04d-%s", i, "xxxxxxxxxxxxxxxxxxxxxxxx");
+        sql_bind_text(ins, 1, name, -1);
+        sql_bind_int64(ins, 2, i % 10);
+        sql_step(ins);
+        sql_reset(ins);
+    }
+    sql_finalize(ins);
+    sql_stmt *sel, *upd;
+    sql_prepare(db, "SELECT id, name FROM t WHERE n = 3 ORDER BY id", -1, &sel, NULL);
+    sql_prepare(db, "UPDATE t SET name = name || '-updated-with-a-longer-text', n = n + 100 WHERE id = ?1", -1, &upd, NULL);
+    int rows = 0, ok = 1;
+    while (sql_step(sel) == SQL_ROW) {
+        int64_t id = sql_column_int64(sel, 0);
+        const sql_value *v = sql_column_value(sel, 1);
+        sql_bind_int64(upd, 1, id);
+        if (sql_step(upd) != SQL_DONE) ok = 0;
+        sql_reset(upd);
+        char want[80];
+        snprintf(want, sizeof want, "name-%04d-%s", (int)id - 1, "xxxxxxxxxxxxxxxxxxxxxxxx");
+        if (strcmp(sql_value_text(v), want) != 0) ok = 0;
+        rows++;
+    }
+    CHECK(ok);
+    CHECK_EQ(rows, 200);
+    sql_finalize(sel);
+    sql_finalize(upd);
+    CHECK_EQ(sql_exec(db, "COMMIT", NULL, NULL), SQL_OK);
+    CHECK_STR(one(db, "SELECT count(*) FROM t WHERE n >= 100"), "200");
+    CHECK_STR(one(db, "PRAGMA integrity_check"), "ok");
+    done(db);
+}
+
 int main(void) {
+    RUN(read_while_writing);
     RUN(prepare_bind_step);
     RUN(errors_and_positions);
     RUN(open_errors);
