@@ -302,13 +302,8 @@ static void start_batch(void) {
 }
 
 static void reply_flush_waiters(const char *error) {
-    list_node *n;
-    while ((n = list_first(&ps.flush_waiters))) {
-        pwait *w = list_entry(n, pwait, node);
-        list_remove(&ps.flush_waiters, n);
-        client *c = w->c;
-        xfree(w);
-        c->persist = NULL;
+    client *c;
+    while ((c = persist_wait_pop(&ps.flush_waiters))) {
         if (error)
             reply_errorf(c, "BACKEND write-behind flush failed: %s (%ld keys pending)", error, ps.dirty_count);
         else
@@ -461,7 +456,8 @@ static void deadletter(pkey *k, const char *state, size_t slen, const char *erro
     j->cols[5] = "at";
     j->vals[5] = (store_value){SV_INT, server.mstime, 0, NULL, 0};
     j->job.ops = xcalloc(1, sizeof(store_op));
-    j->job.ops[0] = (store_op){STORE_UPSERT, "wb_deadletter", 1, j->keycols, j->keyvals, 6, j->cols, j->vals, 0, NULL};
+    j->job.ops[0] = (store_op){.kind = STORE_UPSERT, .table = "wb_deadletter", .nkey = 1, .keycols = j->keycols,
+                               .keyvals = j->keyvals, .ncols = 6, .cols = j->cols, .vals = j->vals};
     j->job.nops = 1;
     j->job.done = dl_done;
     storeq_submit(&j->job);
@@ -599,11 +595,7 @@ void wb_flush_command(client *c) {
         reply_error(c, "ERR WB.FLUSH cannot wait inside MULTI or a script");
         return;
     }
-    pwait *w = xmalloc(sizeof(*w));
-    w->c = c;
-    w->list = &ps.flush_waiters;
-    list_push_back(&ps.flush_waiters, &w->node);
-    c->persist = w;
+    persist_wait_on(c, &ps.flush_waiters);
     block_client(c, BLOCKED_STORE, 0);
     ps.retry_until_ms = 0; /* an explicit flush does not wait out a backoff */
     if (!ps.batch_in_flight && list_empty(&ps.touched)) start_batch();

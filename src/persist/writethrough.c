@@ -33,6 +33,8 @@ typedef struct wt_job {
     store_job job;
     list_node node; /* in inflight */
     client *c;      /* NULL once the client disconnected */
+    const command *cmd; /* the command that runs speculatively (EXEC's queued
+                           commands and a script's calls are part of it) */
     wt_key *keys;
     int n;
     sbuf held; /* the command's reply */
@@ -53,12 +55,12 @@ void wt_client_gone(client *c) {
 
 extern void reply_hold(client *c, sbuf *buf); /* networking.c */
 
-int wt_active(client *c) { return cur && cur->c == c; }
+int wt_active(client *c, const command *cmd) { return cur && cur->c == c && cur->cmd == cmd; }
 
 int wt_before(client *c, const command *cmd, const resp_arg *keys, int nkeys) {
-    (void)cmd;
     wt_job *j = xcalloc(1, sizeof(*j));
     j->c = c;
+    j->cmd = cmd;
     j->keys = xcalloc((size_t)nkeys, sizeof(wt_key));
     for (int i = 0; i < nkeys; i++) {
         const char *pk;
