@@ -346,6 +346,8 @@ static int apply_op(handle *h, store_op *op) {
     return rc == SQL_DONE ? SQL_OK : rc;
 }
 
+/* Rows of one unit (store_op.unit) share a savepoint: a refused row undoes
+ * its unit, whose rows all get its error. */
 static int m_apply_batch(void *hp, store_op *ops, int n, char **err) {
     handle *h = hp;
     int rc = exec_simple(h, "BEGIN");
@@ -356,15 +358,27 @@ static int m_apply_batch(void *hp, store_op *ops, int n, char **err) {
     for (int i = 0; i < n; i++) {
         ops[i].status = STORE_OK;
         ops[i].error = NULL;
+    }
+    for (int i = 0, end; i < n; i = end) {
+        end = i + 1;
+        while (ops[i].unit && end < n && ops[end].unit == ops[i].unit) end++;
         if ((rc = exec_simple(h, "SAVEPOINT larder_row")) != SQL_OK) goto transient;
-        rc = apply_op(h, &ops[i]);
-        if (rc == SQL_OK) {
+        int refused = -1;
+        for (int k = i; k < end && refused < 0; k++) {
+            rc = apply_op(h, &ops[k]);
+            if (rc == SQL_OK) continue;
+            if (classify(rc) != STORE_ERR_PERMANENT) goto transient;
+            refused = k;
+        }
+        if (refused < 0) {
             if ((rc = exec_simple(h, "RELEASE larder_row")) != SQL_OK) goto transient;
             continue;
         }
-        if (classify(rc) != STORE_ERR_PERMANENT) goto transient;
-        ops[i].status = STORE_ERR_PERMANENT;
-        ops[i].error = dup_err("", h->db);
+        char *why = dup_err("", h->db);
+        for (int k = i; k < end; k++) {
+            ops[k].status = STORE_ERR_PERMANENT;
+            ops[k].error = k == refused ? why : xstrdup(why);
+        }
         if ((rc = exec_simple(h, "ROLLBACK TO larder_row")) != SQL_OK ||
             (rc = exec_simple(h, "RELEASE larder_row")) != SQL_OK)
             goto transient;

@@ -198,6 +198,10 @@ void wt_after(client *c) {
         free_job(j);
         return;
     }
+    /* the command's rows are one write: all of them commit or none */
+    static int next_unit;
+    if (++next_unit <= 0) next_unit = 1;
+    for (int i = 0; i < j->job.nops; i++) j->job.ops[i].unit = next_unit;
     for (int i = 0; i < j->n; i++) pkey_get(j->keys[i].key, j->keys[i].klen, j->keys[i].m)->locked = 1;
     j->job.group = 1;
     j->job.done = wt_done;
