@@ -28,7 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LARDER_STORE_API_VERSION 2 /* 2: store_op.unit */
+#define LARDER_STORE_API_VERSION 2 /* 2: store_op.unit, .on_refuse */
 
 enum { STORE_OK = 0, STORE_ERR_TRANSIENT = 1, STORE_ERR_PERMANENT = 2, STORE_ERR_USER = 3 };
 enum { SV_NULL = 0, SV_INT = 1, SV_REAL = 2, SV_TEXT = 3, SV_BLOB = 4 };
@@ -70,6 +70,15 @@ typedef struct store_op {
                               new row and becomes NULL in an existing one */
     const char *const *cols;
     const store_value *vals;
+    struct store_op *on_refuse; /* optional, for a row with unit 0: when the
+                              row is refused for good, this op is applied in
+                              its place in the same transaction, with the
+                              refusal message (SV_TEXT) as the value of its
+                              column on_refuse_col (write-behind records its
+                              dead letter this way, atomically with the
+                              batch). If on_refuse is refused too, the whole
+                              batch fails (STORE_ERR_TRANSIENT). */
+    int on_refuse_col;
     int unit;              /* 0: this row stands alone. Otherwise consecutive
                               ops with the same unit are one write (a
                               write-through command's rows): all of them
