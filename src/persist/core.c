@@ -59,6 +59,7 @@ void persist_config_get_loadmodule(sbuf *out) {
 }
 
 static int resolve_maps(mapping_set *set, char **err);
+static void forget_idle_keys(void);
 
 /* "spec; spec; ..." (CONFIG SET) or one spec per `map` line (file). */
 int persist_config_set_maps(const char *val, char **err) {
@@ -88,11 +89,13 @@ int persist_config_set_maps(const char *val, char **err) {
     }
     xfree(copy);
     if (rc == OK && ps.enabled && !config_loading_maps) {
-        if (ps.dirty_count || ps.batch_in_flight) {
+        /* the store queue drains here (resolve_maps asks the store): clients
+         * woken meanwhile may write, so look for pending writes after it */
+        storeq_drain();
+        rc = resolve_maps(&set, err);
+        if (rc == OK && (ps.dirty_count || ps.batch_in_flight || !list_empty(&ps.touched))) {
             *err = xstrdup("write-behind keys are pending; run WB.FLUSH first");
             rc = ERR;
-        } else {
-            rc = resolve_maps(&set, err);
         }
     }
     if (rc != OK) {
@@ -107,6 +110,7 @@ int persist_config_set_maps(const char *val, char **err) {
         }
         xfree(set.v);
     } else {
+        forget_idle_keys();
         mapping_set_free(&ps.maps);
         ps.maps = set;
         for (int i = 0; i < ps.maps.n; i++) ps.maps.v[i]->index = i;
@@ -155,6 +159,19 @@ void pkey_maybe_free(pkey *k) {
     sbuf_free(&k->state);
     xfree(k->key);
     xfree(k);
+}
+
+/* Before the mappings are replaced (nothing is pending, the store queue is
+ * drained): every remaining pkey is idle — a negative entry at most — and
+ * points at a mapping about to be freed. Forget them all. */
+static void forget_idle_keys(void) {
+    pkey *k;
+    while (ps.pkeys && (k = dict_random(ps.pkeys))) {
+        size_t before = dict_size(ps.pkeys);
+        k->negative_until_ms = 0;
+        pkey_maybe_free(k);
+        assert(dict_size(ps.pkeys) < before);
+    }
 }
 
 const mapping *persist_match(const db *d, const char *key, size_t klen, const char **pk, size_t *pklen) {
@@ -618,8 +635,23 @@ void persist_before_sleep(void) {
     if (ps.enabled) wb_before_sleep();
 }
 
+/* Negative entries are kept in pkeys until something touches the key again:
+ * sample a few per tick and drop the expired ones (as Redis's active expire
+ * samples keys with a TTL), so misses on ever new keys do not pile up. */
+static void sweep_negative_entries(void) {
+    for (int i = 0; i < 20 && dict_size(ps.pkeys); i++) {
+        pkey *k = dict_random(ps.pkeys);
+        if (k && k->negative_until_ms && k->negative_until_ms <= server.mstime) {
+            k->negative_until_ms = 0;
+            pkey_maybe_free(k);
+        }
+    }
+}
+
 void persist_cron(void) {
-    if (ps.enabled) wb_cron();
+    if (!ps.enabled) return;
+    wb_cron();
+    sweep_negative_entries();
 }
 
 void persist_shutdown(void) {

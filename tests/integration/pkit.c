@@ -89,6 +89,24 @@ redisReply *pk_cmd(redisContext *c, const char *fmt, ...) {
     return r;
 }
 
+void pk_send(redisContext *c, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    redisvAppendCommand(c, fmt, ap);
+    va_end(ap);
+    int done = 0;
+    while (!done)
+        if (redisBufferWrite(c, &done) != REDIS_OK) break;
+}
+
+char *pk_recv_str(redisContext *c) {
+    redisReply *r = NULL;
+    if (redisGetReply(c, (void **)&r) != REDIS_OK) r = NULL;
+    char *s = reply_str(r);
+    if (r) freeReplyObject(r);
+    return s;
+}
+
 static char *info_text(redisContext *c) {
     redisReply *r = redisCommand(c, "INFO all");
     if (!r) return NULL;

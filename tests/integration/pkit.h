@@ -35,6 +35,11 @@ void pk_cleanup(pk_env *e); /* stops the server if running, removes the data */
 
 /* Runs a command and returns the reply (caller frees with freeReplyObject). */
 redisReply *pk_cmd(redisContext *c, const char *fmt, ...);
+/* Sends a command without waiting for its reply (pipelining, or a client
+ * that will block); pk_recv_str() reads the next reply rendered as text
+ * (caller frees; "(lost)" on a lost connection). */
+void pk_send(redisContext *c, const char *fmt, ...);
+char *pk_recv_str(redisContext *c);
 /* A numeric field of INFO (all sections); -1 when absent or on error. */
 long long pk_info(redisContext *c, const char *field);
 /* A field of INFO as a double (wt_group_size_avg); -1 when absent. */
