@@ -329,7 +329,9 @@ static int exec_simple(handle *h, const char *sql) {
     return rc == SQL_DONE || rc == SQL_ROW ? SQL_OK : rc;
 }
 
-static int apply_op(handle *h, store_op *op) {
+/* Runs one row operation; with override (col >= 0) that column's value is
+ * replaced by the text given (a dead letter's error). */
+static int apply_op(handle *h, const store_op *op, int override_col, const char *override) {
     sbuf q = SBUF_INIT;
     op_sql(op, &q);
     int rc;
@@ -339,13 +341,20 @@ static int apply_op(handle *h, store_op *op) {
     int k = 1;
     for (int i = 0; i < op->nkey; i++) bind(st, k++, &op->keyvals[i]);
     if (op->kind == STORE_UPSERT)
-        for (int i = 0; i < op->ncols; i++)
+        for (int i = 0; i < op->ncols; i++) {
+            if (i == override_col) {
+                sql_bind_text(st, k++, override, (int)strlen(override));
+                continue;
+            }
             if (op->vals[i].type != SV_NULL) bind(st, k++, &op->vals[i]);
+        }
     rc = sql_step(st);
     done_with(h, st);
     return rc == SQL_DONE ? SQL_OK : rc;
 }
 
+/* Rows of one unit (store_op.unit) share a savepoint: a refused row undoes
+ * its unit, whose rows all get its error. */
 static int m_apply_batch(void *hp, store_op *ops, int n, char **err) {
     handle *h = hp;
     int rc = exec_simple(h, "BEGIN");
@@ -356,18 +365,39 @@ static int m_apply_batch(void *hp, store_op *ops, int n, char **err) {
     for (int i = 0; i < n; i++) {
         ops[i].status = STORE_OK;
         ops[i].error = NULL;
+    }
+    for (int i = 0, end; i < n; i = end) {
+        end = i + 1;
+        while (ops[i].unit && end < n && ops[end].unit == ops[i].unit) end++;
         if ((rc = exec_simple(h, "SAVEPOINT larder_row")) != SQL_OK) goto transient;
-        rc = apply_op(h, &ops[i]);
-        if (rc == SQL_OK) {
+        int refused = -1;
+        for (int k = i; k < end && refused < 0; k++) {
+            rc = apply_op(h, &ops[k], -1, NULL);
+            if (rc == SQL_OK) continue;
+            if (classify(rc) != STORE_ERR_PERMANENT) goto transient;
+            refused = k;
+        }
+        if (refused < 0) {
             if ((rc = exec_simple(h, "RELEASE larder_row")) != SQL_OK) goto transient;
             continue;
         }
-        if (classify(rc) != STORE_ERR_PERMANENT) goto transient;
-        ops[i].status = STORE_ERR_PERMANENT;
-        ops[i].error = dup_err("", h->db);
-        if ((rc = exec_simple(h, "ROLLBACK TO larder_row")) != SQL_OK ||
-            (rc = exec_simple(h, "RELEASE larder_row")) != SQL_OK)
-            goto transient;
+        char *why = dup_err("", h->db);
+        for (int k = i; k < end; k++) {
+            ops[k].status = STORE_ERR_PERMANENT;
+            ops[k].error = k == refused ? why : xstrdup(why);
+        }
+        if ((rc = exec_simple(h, "ROLLBACK TO larder_row")) != SQL_OK) goto transient;
+        if (end == i + 1 && ops[i].on_refuse) {
+            const store_op *alt = ops[i].on_refuse;
+            /* the override slot must be a bound (non-NULL) column */
+            if (ops[i].on_refuse_col < 0 || ops[i].on_refuse_col >= alt->ncols ||
+                alt->vals[ops[i].on_refuse_col].type == SV_NULL) {
+                rc = SQL_MISUSE;
+                goto transient;
+            }
+            if ((rc = apply_op(h, alt, ops[i].on_refuse_col, why)) != SQL_OK) goto transient;
+        }
+        if ((rc = exec_simple(h, "RELEASE larder_row")) != SQL_OK) goto transient;
     }
     if ((rc = exec_simple(h, "COMMIT")) != SQL_OK) goto transient;
     return STORE_OK;

@@ -11,6 +11,7 @@
 #include "persist/persist.h"
 #include "util/mem.h"
 #include "util/hash.h"
+#include <assert.h>
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +59,7 @@ void persist_config_get_loadmodule(sbuf *out) {
 }
 
 static int resolve_maps(mapping_set *set, char **err);
+static void forget_idle_keys(void);
 
 /* "spec; spec; ..." (CONFIG SET) or one spec per `map` line (file). */
 int persist_config_set_maps(const char *val, char **err) {
@@ -87,11 +89,13 @@ int persist_config_set_maps(const char *val, char **err) {
     }
     xfree(copy);
     if (rc == OK && ps.enabled && !config_loading_maps) {
-        if (ps.dirty_count || ps.batch_in_flight) {
+        /* the store queue drains here (resolve_maps asks the store): clients
+         * woken meanwhile may write, so look for pending writes after it */
+        storeq_drain();
+        rc = resolve_maps(&set, err);
+        if (rc == OK && (ps.dirty_count || ps.batch_in_flight || !list_empty(&ps.touched))) {
             *err = xstrdup("write-behind keys are pending; run WB.FLUSH first");
             rc = ERR;
-        } else {
-            rc = resolve_maps(&set, err);
         }
     }
     if (rc != OK) {
@@ -106,6 +110,7 @@ int persist_config_set_maps(const char *val, char **err) {
         }
         xfree(set.v);
     } else {
+        forget_idle_keys();
         mapping_set_free(&ps.maps);
         ps.maps = set;
         for (int i = 0; i < ps.maps.n; i++) ps.maps.v[i]->index = i;
@@ -156,6 +161,19 @@ void pkey_maybe_free(pkey *k) {
     xfree(k);
 }
 
+/* Before the mappings are replaced (nothing is pending, the store queue is
+ * drained): every remaining pkey is idle — a negative entry at most — and
+ * points at a mapping about to be freed. Forget them all. */
+static void forget_idle_keys(void) {
+    pkey *k;
+    while (ps.pkeys && (k = dict_random(ps.pkeys))) {
+        size_t before = dict_size(ps.pkeys);
+        k->negative_until_ms = 0;
+        pkey_maybe_free(k);
+        assert(dict_size(ps.pkeys) < before);
+    }
+}
+
 const mapping *persist_match(const db *d, const char *key, size_t klen, const char **pk, size_t *pklen) {
     if (!ps.enabled || d->id != 0 || ps.maps.n == 0) return NULL;
     return mapping_match(&ps.maps, key, klen, pk, pklen);
@@ -163,24 +181,74 @@ const mapping *persist_match(const db *d, const char *key, size_t klen, const ch
 
 /* ---- parking ------------------------------------------------------------------------- */
 
-void persist_park(client *c, list_head *waiters) {
+static pclient *pclient_of(client *c) {
+    if (!c->persist) {
+        pclient *pc = xcalloc(1, sizeof(*pc));
+        c->persist = pc;
+    }
+    return c->persist;
+}
+
+void persist_wait_on(client *c, list_head *waiters) {
+    pclient *pc = pclient_of(c);
+    assert(!pc->wait);
     pwait *w = xmalloc(sizeof(*w));
     w->c = c;
     w->list = waiters;
     list_push_back(waiters, &w->node);
+    pc->wait = w;
+}
+
+client *persist_wait_pop(list_head *waiters) {
+    list_node *n = list_first(waiters);
+    if (!n) return NULL;
+    pwait *w = list_entry(n, pwait, node);
+    list_remove(waiters, n);
+    client *c = w->c;
+    ((pclient *)c->persist)->wait = NULL;
+    xfree(w);
+    return c;
+}
+
+void persist_park(client *c, list_head *waiters) {
+    persist_wait_on(c, waiters);
     argv_copy_make(&c->bstate.args, c->argc, c->argv);
     block_client(c, BLOCKED_STORE, 0);
-    c->persist = w;
+}
+
+static int loaded_has(const pclient *pc, const char *key, size_t klen) {
+    for (size_t off = 0; off + 4 <= pc->loaded.len;) {
+        uint32_t l;
+        memcpy(&l, pc->loaded.p + off, 4);
+        if (l == klen && !memcmp(pc->loaded.p + off + 4, key, klen)) return 1;
+        off += 4 + l;
+    }
+    return 0;
+}
+
+void persist_note_loaded(client *c, const char *key, size_t klen) {
+    pclient *pc = pclient_of(c);
+    if (loaded_has(pc, key, klen)) return;
+    uint32_t l = (uint32_t)klen;
+    sbuf_append(&pc->loaded, &l, 4);
+    sbuf_append(&pc->loaded, key, klen);
 }
 
 void persist_wake(list_head *waiters) {
+    /* Take the whole list first: a re-run command may park on this same
+     * list again (a writer behind the next commit of the key, a reader
+     * joining the next load), and must then wait for the next wake. */
+    list_head now;
+    list_init(&now);
     list_node *n;
     while ((n = list_first(waiters))) {
-        pwait *w = list_entry(n, pwait, node);
         list_remove(waiters, n);
-        client *c = w->c;
-        xfree(w);
-        c->persist = NULL;
+        list_entry(n, pwait, node)->list = &now;
+        list_push_back(&now, n);
+    }
+    client *c;
+    while ((c = persist_wait_pop(&now))) {
+        pclient *pc = c->persist;
         argv_copy args = c->bstate.args;
         c->bstate.args.argc = 0;
         c->bstate.args.argv = NULL;
@@ -188,7 +256,9 @@ void persist_wake(list_head *waiters) {
         c->argc = args.argc;
         c->argv = args.argv;
         c->flags |= CLIENT_EXECUTING;
+        pc->rerun = 1;
         process_command(c);
+        pc->rerun = 0;
         c->flags &= ~(uint64_t)CLIENT_EXECUTING;
         c->argc = 0;
         c->argv = NULL;
@@ -201,10 +271,14 @@ extern void wt_client_gone(client *c);
 
 void persist_client_free(client *c) {
     wt_client_gone(c);
-    pwait *w = c->persist;
-    if (!w) return;
-    list_remove(w->list, &w->node);
-    xfree(w);
+    pclient *pc = c->persist;
+    if (!pc) return;
+    if (pc->wait) {
+        list_remove(pc->wait->list, &pc->wait->node);
+        xfree(pc->wait);
+    }
+    sbuf_free(&pc->loaded);
+    xfree(pc);
     c->persist = NULL;
 }
 
@@ -487,6 +561,8 @@ static int shape_ok_or_reply(client *c, const command *cmd, const mapping *m, in
 int persist_allows_command(client *c, const command *cmd) {
     if (!ps.enabled || c->db->id != 0 || ps.maps.n == 0) return 1;
     if ((c->flags & CLIENT_MULTI) && strcmp(cmd->name, "exec") != 0) return 1; /* only queued */
+    pclient *pc = c->persist;
+    if (pc && !pc->rerun) sbuf_clear(&pc->loaded); /* a new command */
     resp_arg keys[256];
     int n = command_touch_keys(c, cmd, keys, 256), wt = 0, write = is_write(c, cmd);
     kv_now_ms = server.mstime;
@@ -507,10 +583,14 @@ int persist_allows_command(client *c, const command *cmd) {
             return 0;
         }
         kobj *o = db_lookup(c->db, keys[i].p, keys[i].len, LOOKUP_NOTOUCH);
+        /* a key this command already waited for counted as its miss */
+        int waited = pc && pc->rerun && loaded_has(pc, keys[i].p, keys[i].len);
         if (o) {
-            ps.st.hits++;
-            rt_on_hit(c, m, o, pk, pklen);
-        } else if (rt_needs_load(c, cmd, m, keys[i].p, keys[i].len)) {
+            if (!waited) {
+                ps.st.hits++;
+                rt_on_hit(c, m, o, pk, pklen);
+            }
+        } else if (!waited && rt_needs_load(c, cmd, m, keys[i].p, keys[i].len)) {
             ps.st.misses++;
             rt_start_load(c, m, keys[i].p, keys[i].len, pk, pklen, 0);
             return 0;
@@ -527,8 +607,7 @@ int persist_allows_command(client *c, const command *cmd) {
 }
 
 void persist_after_command(client *c, const command *cmd) {
-    (void)cmd;
-    if (ps.enabled && wt_active(c)) wt_after(c);
+    if (ps.enabled && wt_active(c, cmd)) wt_after(c);
 }
 
 void persist_key_modified(client *c, db *d, const char *key, size_t klen) {
@@ -538,8 +617,12 @@ void persist_key_modified(client *c, db *d, const char *key, size_t klen) {
     const mapping *m = persist_match(d, key, klen, &pk, &pklen);
     if (!m) return;
     pkey *k = pkey_find(key, klen);
-    if (k) k->negative_until_ms = 0;
+    if (k) {
+        k->negative_until_ms = 0;
+        k->version++; /* any write: a load in flight must not install an older row */
+    }
     if (m->mode == MODE_WRITE_BEHIND) wb_key_written(d, m, key, klen);
+    if ((k = pkey_find(key, klen))) pkey_maybe_free(k);
 }
 
 int persist_key_pinned(db *d, const char *key, size_t klen) {
@@ -552,8 +635,23 @@ void persist_before_sleep(void) {
     if (ps.enabled) wb_before_sleep();
 }
 
+/* Negative entries are kept in pkeys until something touches the key again:
+ * sample a few per tick and drop the expired ones (as Redis's active expire
+ * samples keys with a TTL), so misses on ever new keys do not pile up. */
+static void sweep_negative_entries(void) {
+    for (int i = 0; i < 20 && dict_size(ps.pkeys); i++) {
+        pkey *k = dict_random(ps.pkeys);
+        if (k && k->negative_until_ms && k->negative_until_ms <= server.mstime) {
+            k->negative_until_ms = 0;
+            pkey_maybe_free(k);
+        }
+    }
+}
+
 void persist_cron(void) {
-    if (ps.enabled) wb_cron();
+    if (!ps.enabled) return;
+    wb_cron();
+    sweep_negative_entries();
 }
 
 void persist_shutdown(void) {

@@ -82,12 +82,24 @@ typedef struct pkey {
     int64_t negative_until_ms;
 } pkey;
 
-/* A client parked on a key (load or lock). */
+/* A client parked on a key (load or lock) or on WB.FLUSH. */
 typedef struct pwait {
     list_node node;
     list_head *list; /* the wait list it is on */
     client *c;
 } pwait;
+
+/* Per-client state (client.persist), created when a client first waits.
+ * `loaded` lists the keys whose load the current command waited for: when
+ * the command re-runs (rerun) those keys count as loaded even if the row was
+ * missing and absence is not cached (negative-ttl 0), so a re-run never
+ * starts the same load again, and a miss is not counted a second time as a
+ * hit. The list is cleared when the client's next command starts. */
+typedef struct pclient {
+    pwait *wait; /* the list it is parked on, NULL when not parked */
+    int rerun;   /* its command is being re-run after a wait */
+    sbuf loaded; /* klen:u32 key ... */
+} pclient;
 
 typedef struct persist_state {
     int enabled;          /* a store module is loaded and open */
@@ -120,8 +132,16 @@ void pkey_maybe_free(pkey *k);
 const mapping *persist_match(const db *d, const char *key, size_t klen, const char **pk, size_t *pklen);
 /* Parks c on a list (load or lock); its command re-runs when woken. */
 void persist_park(client *c, list_head *waiters);
-/* Re-runs the commands of every client parked on the list. */
+/* Re-runs the commands of every client parked on the list (those parked on
+ * it again meanwhile wait for the next wake). */
 void persist_wake(list_head *waiters);
+/* Puts c on a wait list without parking it (WB.FLUSH blocks it itself). */
+void persist_wait_on(client *c, list_head *waiters);
+/* Takes the first waiter off a list (NULL when empty); the caller replies
+ * and unblocks it. */
+client *persist_wait_pop(list_head *waiters);
+/* Records that c's current command waited for the load of key. */
+void persist_note_loaded(client *c, const char *key, size_t klen);
 void persist_reply_backend_error(client *c, const char *what, const char *msg);
 
 /* readthrough.c */
@@ -133,7 +153,7 @@ int rt_is_negative(pkey *k);
 /* writethrough.c */
 int wt_before(client *c, const command *cmd, const resp_arg *keys, int nkeys);
 void wt_after(client *c);
-int wt_active(client *c);
+int wt_active(client *c, const command *cmd);
 
 /* writebehind.c */
 int wb_start(char **err);

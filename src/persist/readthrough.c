@@ -112,16 +112,17 @@ static void free_load(load_job *j) {
 
 /* Wakes waiters with an error instead of re-running their commands. */
 static void fail_waiters(list_head *waiters, const char *msg) {
-    list_node *n;
-    while ((n = list_first(waiters))) {
-        pwait *w = list_entry(n, pwait, node);
-        list_remove(waiters, n);
-        client *c = w->c;
-        xfree(w);
-        c->persist = NULL;
+    client *c;
+    while ((c = persist_wait_pop(waiters))) {
         persist_reply_backend_error(c, "load failed", msg);
         unblock_client(c);
     }
+}
+
+/* The waiters' commands re-run next: this key counts as loaded for them. */
+static void note_loaded(pkey *k) {
+    list_node *n;
+    list_for_each(n, &k->load_waiters) persist_note_loaded(list_entry(n, pwait, node)->c, k->key, k->klen);
 }
 
 /* Puts a loaded value in db 0 with the mapping's TTL and its load cost. */
@@ -164,6 +165,7 @@ static void load_done(store_job *sj) {
         } else if (untouched && !j->found && !present && miss && pcfg.negative_ttl > 0) {
             k->negative_until_ms = server.mstime + pcfg.negative_ttl * 1000;
         }
+        note_loaded(k);
         persist_wake(&k->load_waiters);
     }
     pkey_maybe_free(k);

@@ -132,13 +132,14 @@ void sql_invalidate_row(const char *table, const char *pk, size_t pklen) {
         sbuf_append(&key, m->suffix, m->slen);
         pkey *k = pkey_find(key.p, key.len);
         if (!(k && (k->dirty || k->touched || k->in_flight || k->locked))) {
-            if (k) {
-                k->version++; /* a load in flight must not install the old row */
-                k->negative_until_ms = 0;
-            }
             if (db_delete(d, key.p, key.len)) {
                 signal_modified_key(NULL, d, key.p, key.len);
                 ps.st.invalidations++;
+            }
+            if (k) {
+                k->version++; /* a load in flight must not install the old row */
+                k->negative_until_ms = 0;
+                pkey_maybe_free(k);
             }
         }
         sbuf_free(&key);

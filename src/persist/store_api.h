@@ -28,7 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LARDER_STORE_API_VERSION 1
+#define LARDER_STORE_API_VERSION 2 /* 2: store_op.unit, .on_refuse */
 
 enum { STORE_OK = 0, STORE_ERR_TRANSIENT = 1, STORE_ERR_PERMANENT = 2, STORE_ERR_USER = 3 };
 enum { SV_NULL = 0, SV_INT = 1, SV_REAL = 2, SV_TEXT = 3, SV_BLOB = 4 };
@@ -70,6 +70,20 @@ typedef struct store_op {
                               new row and becomes NULL in an existing one */
     const char *const *cols;
     const store_value *vals;
+    struct store_op *on_refuse; /* optional, for a row with unit 0: when the
+                              row is refused for good, this op is applied in
+                              its place in the same transaction, with the
+                              refusal message (SV_TEXT) as the value of its
+                              column on_refuse_col (write-behind records its
+                              dead letter this way, atomically with the
+                              batch). If on_refuse is refused too, the whole
+                              batch fails (STORE_ERR_TRANSIENT). */
+    int on_refuse_col;
+    int unit;              /* 0: this row stands alone. Otherwise consecutive
+                              ops with the same unit are one write (a
+                              write-through command's rows): all of them
+                              commit or, if one is refused, none does and
+                              each gets the refusal */
     /* filled by apply_batch */
     int status;            /* STORE_OK or STORE_ERR_PERMANENT for this row */
     char *error;           /* message for a refused row (free with free_error) */
@@ -100,7 +114,8 @@ typedef struct store_module {
 
     /* Applies ops in ONE transaction, durable when it returns STORE_OK.
      * A row refused for good (constraint) gets op->status PERMANENT and is
-     * left out; the others commit. A transient failure returns
+     * left out, with the other rows of its unit (see store_op.unit); the
+     * others commit. A transient failure returns
      * STORE_ERR_TRANSIENT with nothing applied. */
     int (*apply_batch)(void *h, store_op *ops, int n, char **err);
 

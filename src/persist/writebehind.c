@@ -224,22 +224,56 @@ void wb_before_sleep(void) {
 
 /* ---- batches ---------------------------------------------------------------------- */
 
+/* A dead letter: a row of wb_deadletter (id, map, key, op, state, error, at).
+ * Its values point into the owner's copies (key text, state). */
+static const char *const dl_keycols[1] = {"id"};
+static const char *const dl_cols[6] = {"map", "key", "op", "state", "error", "at"};
+enum { DL_ERROR_COL = 4 };
+
+typedef struct dl_row {
+    store_value id, vals[6];
+    store_op op;
+} dl_row;
+
+static void dl_row_init(dl_row *d, const pkey *k, const char *state, size_t slen, const char *error) {
+    int del = mapping_state_is_delete(state, slen);
+    d->id = (store_value){SV_INT, ps.next_deadletter_id++, 0, NULL, 0};
+    d->vals[0] = (store_value){SV_TEXT, 0, 0, k->map->name, strlen(k->map->name)};
+    d->vals[1] = (store_value){SV_BLOB, 0, 0, k->key, k->klen};
+    d->vals[2] = (store_value){SV_TEXT, 0, 0, del ? "delete" : "upsert", 6};
+    d->vals[3] = (store_value){SV_BLOB, 0, 0, state, slen};
+    d->vals[4] = (store_value){SV_TEXT, 0, 0, error ? error : "", error ? strlen(error) : 0};
+    d->vals[5] = (store_value){SV_INT, server.mstime, 0, NULL, 0};
+    d->op = (store_op){.kind = STORE_UPSERT, .table = "wb_deadletter", .nkey = 1, .keycols = dl_keycols,
+                       .keyvals = &d->id, .ncols = 6, .cols = dl_cols, .vals = d->vals};
+}
+
+/* One key of a batch. The state is a copy: the key may be written again
+ * while the store thread reads the batch. */
+typedef struct batch_key {
+    pkey *k;
+    sbuf state;
+    op_scratch scratch;
+    dl_row dl; /* applied in the row's place, same transaction, if refused */
+} batch_key;
+
 typedef struct batch_job {
     store_job job;
-    pkey **keys;
-    op_scratch *scratch;
+    batch_key *keys;
     int n;
     uint64_t watermark;
-    sbuf wm_bytes;
     const char *meta_keycol, *meta_col;
     store_value meta_key, meta_val;
 } batch_job;
 
 static void batch_done(store_job *sj);
+static void deadletter(pkey *k, const char *state, size_t slen, const char *error);
 
 static void free_batch(batch_job *b) {
-    for (int i = 0; i < b->n; i++) mapping_op_free(&b->scratch[i]);
-    xfree(b->scratch);
+    for (int i = 0; i < b->n; i++) {
+        mapping_op_free(&b->keys[i].scratch);
+        sbuf_free(&b->keys[i].state);
+    }
     xfree(b->keys);
     xfree(b->job.ops);
     xfree(b->job.err);
@@ -250,29 +284,39 @@ static void start_batch(void) {
     if (ps.batch_in_flight || !ps.dirty_count) return;
     batch_job *b = xcalloc(1, sizeof(*b));
     size_t max = (size_t)pcfg.wb_batch;
-    b->keys = xmalloc(sizeof(pkey *) * max);
-    b->scratch = xcalloc(max + 1, sizeof(op_scratch));
+    b->keys = xcalloc(max, sizeof(batch_key));
     b->job.ops = xcalloc(max + 1, sizeof(store_op));
     uint64_t wm = 0;
-    list_node *n;
-    list_for_each(n, &ps.dirty) {
+    list_node *n, *next;
+    list_for_each_safe(n, next, &ps.dirty) {
         pkey *k = list_entry(n, pkey, dirty_node);
         if ((size_t)b->n >= max || k->deadlettering || k->in_flight) {
             if (!wm) wm = k->first_unflushed; /* first dirty key not in the batch */
             if ((size_t)b->n >= max) break;
             continue;
         }
+        batch_key *bk = &b->keys[b->n];
+        sbuf_append(&bk->state, k->state.p, k->state.len);
         const char *pk = k->key + k->map->plen;
         size_t pklen = k->klen - k->map->plen - k->map->slen;
-        if (mapping_state_to_op(k->map, pk, pklen, k->state.p, k->state.len, &b->job.ops[b->job.nops],
-                                &b->scratch[b->n]) != OK) {
+        store_op *op = &b->job.ops[b->job.nops];
+        if (mapping_state_to_op(k->map, pk, pklen, bk->state.p, bk->state.len, op, &bk->scratch) != OK) {
+            /* a journaled state the mapping cannot write (its columns changed
+             * between runs): set aside, never dropped */
             if (!wm) wm = k->first_unflushed;
+            mapping_op_free(&bk->scratch);
+            sbuf_free(&bk->state);
+            deadletter(k, k->state.p, k->state.len, "the state does not fit the map's columns");
             continue;
         }
+        bk->k = k;
+        dl_row_init(&bk->dl, k, bk->state.p, bk->state.len, NULL);
+        op->on_refuse = &bk->dl.op;
+        op->on_refuse_col = DL_ERROR_COL;
         k->in_flight = 1;
         k->flushing_version = k->version;
         k->pending_first = 0;
-        b->keys[b->n++] = k;
+        b->n++;
         b->job.nops++;
     }
     if (!b->n) {
@@ -302,13 +346,8 @@ static void start_batch(void) {
 }
 
 static void reply_flush_waiters(const char *error) {
-    list_node *n;
-    while ((n = list_first(&ps.flush_waiters))) {
-        pwait *w = list_entry(n, pwait, node);
-        list_remove(&ps.flush_waiters, n);
-        client *c = w->c;
-        xfree(w);
-        c->persist = NULL;
+    client *c;
+    while ((c = persist_wait_pop(&ps.flush_waiters))) {
         if (error)
             reply_errorf(c, "BACKEND write-behind flush failed: %s (%ld keys pending)", error, ps.dirty_count);
         else
@@ -352,8 +391,8 @@ static void batch_done(store_job *sj) {
     ps.batch_in_flight = 0;
     if (sj->rc != STORE_OK) {
         for (int i = 0; i < b->n; i++) {
-            b->keys[i]->in_flight = 0;
-            if (b->keys[i]->pending_first) b->keys[i]->pending_first = 0;
+            b->keys[i].k->in_flight = 0;
+            b->keys[i].k->pending_first = 0;
         }
         ps.retry_count++;
         ps.st.wb_retries++;
@@ -371,21 +410,26 @@ static void batch_done(store_job *sj) {
     ps.st.wb_batches++;
     ps.watermark = b->watermark;
     for (int i = 0; i < b->n; i++) {
-        pkey *k = b->keys[i];
+        pkey *k = b->keys[i].k;
         store_op *op = &sj->ops[i];
         k->in_flight = 0;
         if (op->status != STORE_OK) {
-            deadletter(k, k->state.p, k->state.len, op->error ? op->error : "row refused");
+            /* refused for good: its dead letter went in with the batch */
+            ps.st.wb_deadletter++;
+            server_log(LL_WARNING, "write-behind: key %.*s dead-lettered: %s", (int)k->klen, k->key,
+                       op->error ? op->error : "row refused");
             if (op->error) ps.mod->free_error(op->error);
         } else {
             ps.st.wb_flushed_total++;
-            if (k->version == k->flushing_version) {
-                mark_clean(k);
-            } else if (k->pending_first) { /* written again meanwhile: keep it, later in order */
-                list_remove(&ps.dirty, &k->dirty_node);
-                k->first_unflushed = k->pending_first;
-                fifo_insert_ordered(k);
-            }
+        }
+        if (k->version == k->flushing_version) {
+            mark_clean(k);
+        } else if (k->pending_first) {
+            /* written again meanwhile (a refused state is superseded too):
+             * the newer state goes in a later batch, in its journal order */
+            list_remove(&ps.dirty, &k->dirty_node);
+            k->first_unflushed = k->pending_first;
+            fifo_insert_ordered(k);
         }
         k->pending_first = 0;
         pkey_maybe_free(k);
@@ -401,13 +445,15 @@ static void batch_done(store_job *sj) {
 
 /* ---- dead letters ------------------------------------------------------------------- */
 
+/* States refused before any batch (a cache value the mapping cannot turn into
+ * a row) are written to wb_deadletter by a job of their own; the key stays
+ * dirty (and holds the watermark back) until that is done. */
 typedef struct dl_job {
     store_job job;
     pkey *k;
     uint64_t version;
-    const char *keycols[1], *cols[6];
-    store_value keyvals[1], vals[6];
-    sbuf text;
+    sbuf state, text; /* copies the row points into */
+    dl_row row;
 } dl_job;
 
 static void dl_done(store_job *sj) {
@@ -416,12 +462,14 @@ static void dl_done(store_job *sj) {
     k->deadlettering = 0;
     if (sj->rc == STORE_OK) {
         ps.st.wb_deadletter++;
-        server_log(LL_WARNING, "write-behind: key %.*s dead-lettered", (int)k->klen, k->key);
+        server_log(LL_WARNING, "write-behind: key %.*s dead-lettered: %s", (int)k->klen, k->key,
+                   j->text.p ? j->text.p : "");
         if (k->version == j->version) mark_clean(k);
         if (ps.dirty_count == 0 && !ps.batch_in_flight) all_flushed();
     }
     /* on failure the key stays dirty and the flusher tries the row again */
     pkey_maybe_free(k);
+    sbuf_free(&j->state);
     sbuf_free(&j->text);
     xfree(sj->ops);
     xfree(sj->err);
@@ -443,25 +491,11 @@ static void deadletter(pkey *k, const char *state, size_t slen, const char *erro
     j->k = k;
     j->version = k->version;
     k->deadlettering = 1;
+    sbuf_append(&j->state, state, slen);
     sbuf_printf(&j->text, "%s", error ? error : "");
-    int64_t id = ps.next_deadletter_id++;
-    j->keycols[0] = "id";
-    j->keyvals[0] = (store_value){SV_INT, id, 0, NULL, 0};
-    j->cols[0] = "map";
-    j->vals[0] = (store_value){SV_TEXT, 0, 0, k->map->name, strlen(k->map->name)};
-    j->cols[1] = "key";
-    j->vals[1] = (store_value){SV_BLOB, 0, 0, k->key, k->klen};
-    j->cols[2] = "op";
-    int del = mapping_state_is_delete(state, slen);
-    j->vals[2] = (store_value){SV_TEXT, 0, 0, del ? "delete" : "upsert", del ? 6 : 6};
-    j->cols[3] = "state";
-    j->vals[3] = (store_value){SV_BLOB, 0, 0, k->state.p, k->state.len};
-    j->cols[4] = "error";
-    j->vals[4] = (store_value){SV_TEXT, 0, 0, j->text.p, j->text.len};
-    j->cols[5] = "at";
-    j->vals[5] = (store_value){SV_INT, server.mstime, 0, NULL, 0};
+    dl_row_init(&j->row, k, j->state.p ? j->state.p : "", j->state.len, j->text.p ? j->text.p : "");
     j->job.ops = xcalloc(1, sizeof(store_op));
-    j->job.ops[0] = (store_op){STORE_UPSERT, "wb_deadletter", 1, j->keycols, j->keyvals, 6, j->cols, j->vals, 0, NULL};
+    j->job.ops[0] = j->row.op;
     j->job.nops = 1;
     j->job.done = dl_done;
     storeq_submit(&j->job);
@@ -553,6 +587,9 @@ int wb_start(char **err) {
 }
 
 void wb_shutdown(void) {
+    /* writes of this last loop turn (a SET pipelined before SHUTDOWN) have
+     * not been journaled yet */
+    wb_before_sleep();
     if (!ps.dirty_count && !ps.batch_in_flight) return;
     server_log(LL_NOTICE, "write-behind: flushing %ld keys before exit", ps.dirty_count);
     char *err = NULL;
@@ -599,11 +636,7 @@ void wb_flush_command(client *c) {
         reply_error(c, "ERR WB.FLUSH cannot wait inside MULTI or a script");
         return;
     }
-    pwait *w = xmalloc(sizeof(*w));
-    w->c = c;
-    w->list = &ps.flush_waiters;
-    list_push_back(&ps.flush_waiters, &w->node);
-    c->persist = w;
+    persist_wait_on(c, &ps.flush_waiters);
     block_client(c, BLOCKED_STORE, 0);
     ps.retry_until_ms = 0; /* an explicit flush does not wait out a backoff */
     if (!ps.batch_in_flight && list_empty(&ps.touched)) start_batch();

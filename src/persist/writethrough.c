@@ -33,6 +33,8 @@ typedef struct wt_job {
     store_job job;
     list_node node; /* in inflight */
     client *c;      /* NULL once the client disconnected */
+    const command *cmd; /* the command that runs speculatively (EXEC's queued
+                           commands and a script's calls are part of it) */
     wt_key *keys;
     int n;
     sbuf held; /* the command's reply */
@@ -53,12 +55,12 @@ void wt_client_gone(client *c) {
 
 extern void reply_hold(client *c, sbuf *buf); /* networking.c */
 
-int wt_active(client *c) { return cur && cur->c == c; }
+int wt_active(client *c, const command *cmd) { return cur && cur->c == c && cur->cmd == cmd; }
 
 int wt_before(client *c, const command *cmd, const resp_arg *keys, int nkeys) {
-    (void)cmd;
     wt_job *j = xcalloc(1, sizeof(*j));
     j->c = c;
+    j->cmd = cmd;
     j->keys = xcalloc((size_t)nkeys, sizeof(wt_key));
     for (int i = 0; i < nkeys; i++) {
         const char *pk;
@@ -196,6 +198,10 @@ void wt_after(client *c) {
         free_job(j);
         return;
     }
+    /* the command's rows are one write: all of them commit or none */
+    static int next_unit;
+    if (++next_unit <= 0) next_unit = 1;
+    for (int i = 0; i < j->job.nops; i++) j->job.ops[i].unit = next_unit;
     for (int i = 0; i < j->n; i++) pkey_get(j->keys[i].key, j->keys[i].klen, j->keys[i].m)->locked = 1;
     j->job.group = 1;
     j->job.done = wt_done;

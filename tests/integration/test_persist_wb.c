@@ -1,0 +1,541 @@
+/* Write-behind (issue 6): the reply comes after memory + journal; a flusher
+ * writes batches (coalesced per key, in order), retries with backoff, and
+ * dead-letters rows the store refuses for good; -BUSY above
+ * write-behind-max-pending; dirty keys are never evicted and never read from
+ * the store; WB.FLUSH; SHUTDOWN flushes; a restart replays the journal while
+ * answering -LOADING. Every test ends with "store equals cache after
+ * WB.FLUSH". */
+#include "pkit.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define USER_COLS "name,email,age"
+#define ORDER_COLS "user_id,total"
+#define MAPS                                                                                      \
+    "users user:{id} mode write-behind ttl 3600; orders order:{id} mode write-behind ttl 3600; " \
+    "kv kv:{id} mode write-behind column v"
+
+static void create_schema(redisContext *c) {
+    pk_exec(c, "CREATE TABLE IF NOT EXISTS users (id INTEGER PRIMARY KEY, name TEXT, email TEXT UNIQUE, "
+               "age INTEGER CHECK (age >= 0))");
+    pk_exec(c, "CREATE TABLE IF NOT EXISTS orders (id INTEGER PRIMARY KEY, user_id INTEGER REFERENCES users(id), "
+               "total INTEGER)");
+    pk_exec(c, "CREATE TABLE IF NOT EXISTS kv (id TEXT PRIMARY KEY, v TEXT)");
+}
+
+/* Starts with a long flush delay (nothing is written unless a test flushes
+ * or fills a batch) unless extra says otherwise; maps given on the command
+ * line when the store already has the tables (a restart). */
+static redisContext *start_args(pk_env *e, const char *const *extra, int fresh) {
+    if (fresh) memset(e, 0, sizeof(*e));
+    const char *args[40];
+    int n = 0;
+    args[n++] = "--write-behind-delay-ms";
+    args[n++] = "100000";
+    for (int i = 0; extra && extra[i] && n < 36; i++) args[n++] = extra[i];
+    if (!fresh) {
+        args[n++] = "--map";
+        args[n++] = "users user:{id} mode write-behind ttl 3600";
+        args[n++] = "--map";
+        args[n++] = "orders order:{id} mode write-behind ttl 3600";
+        args[n++] = "--map";
+        args[n++] = "kv kv:{id} mode write-behind column v";
+    }
+    args[n] = NULL;
+    if (pk_start(e, args) != 0) {
+        CHECK(0);
+        return NULL;
+    }
+    redisContext *c = srv_connect(&e->s);
+    if (!c) return NULL;
+    if (fresh) {
+        create_schema(c);
+        CHECK_CMD(c, "+OK", "CONFIG SET map %s", MAPS);
+    }
+    return c;
+}
+
+static redisContext *start(pk_env *e, const char *const *extra) { return start_args(e, extra, 1); }
+
+static void check_all(redisContext *c) {
+    PK_CHECK_MAP(c, "users", "user:", "id", NULL, USER_COLS);
+    PK_CHECK_MAP(c, "orders", "order:", "id", NULL, ORDER_COLS);
+    PK_CHECK_MAP(c, "kv", "kv:", "id", "v", NULL);
+}
+
+static void finish(pk_env *e, redisContext *c) {
+    if (c) {
+        check_all(c);
+        redisFree(c);
+    }
+    pk_cleanup(e);
+}
+
+static int query_count(redisContext *c, const char *sql) {
+    redisReply *r = pk_cmd(c, "SQL.QUERY %s", sql);
+    int n = -1;
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 1 && r->element[0]->elements == 1)
+        n = (int)r->element[0]->element[0]->integer;
+    if (r) freeReplyObject(r);
+    return n;
+}
+
+TEST(wb_write_then_flush) {
+    pk_env e;
+    redisContext *c = start(&e, NULL);
+    if (!c) return;
+    long long batches = pk_info(c, "wb_batches"), flushed = pk_info(c, "wb_flushed_total");
+    long long jb = pk_info(c, "journal_bytes");
+    CHECK_CMD(c, ":2", "HSET user:1 name ann age 30");
+    CHECK_EQ(pk_info(c, "wb_pending"), 1);
+    CHECK(pk_info(c, "journal_bytes") > jb);
+    CHECK_CMD(c, "[]", "SQL.QUERY %s", "SELECT * FROM users"); /* not yet */
+    CHECK_CMD(c, "+OK", "WB.FLUSH");
+    CHECK_CMD(c, "[[:1,ann,(nil),:30]]", "SQL.QUERY %s", "SELECT * FROM users");
+    CHECK_EQ(pk_info(c, "wb_pending"), 0);
+    CHECK_EQ(pk_info(c, "wb_lag_ms"), 0);
+    CHECK_EQ(pk_info(c, "wb_batches"), batches + 1);
+    CHECK_EQ(pk_info(c, "wb_flushed_total"), flushed + 1);
+    /* a deleted field becomes NULL, a new one a value */
+    CHECK_CMD(c, ":1", "HDEL user:1 age");
+    CHECK_CMD(c, ":1", "HSET user:1 email a@x");
+    CHECK_CMD(c, "+OK", "WB.FLUSH");
+    CHECK_CMD(c, "[[ann,a@x,(nil)]]", "SQL.QUERY %s", "SELECT name, email, age FROM users WHERE id = 1");
+    /* WB.FLUSH with nothing pending answers at once */
+    CHECK_CMD(c, "+OK", "WB.FLUSH");
+    /* a full batch goes without waiting for the delay */
+    CHECK_CMD(c, "+OK", "CONFIG SET write-behind-batch 5");
+    for (int i = 0; i < 5; i++) CHECK_CMD(c, "+OK", "SET kv:b%d x", i);
+    CHECK_EQ(pk_wait_info_eq(c, "wb_pending", 0, 5000), 0);
+    CHECK_EQ(query_count(c, "SELECT count(*) FROM kv"), 5);
+    /* and a short delay flushes on its own */
+    CHECK_CMD(c, "+OK", "CONFIG SET write-behind-delay-ms 30");
+    CHECK_CMD(c, "+OK", "SET kv:late y");
+    CHECK_EQ(pk_wait_info_eq(c, "wb_pending", 0, 5000), 0);
+    CHECK_CMD(c, "[[y]]", "SQL.QUERY %s", "SELECT v FROM kv WHERE id = 'late'");
+    finish(&e, c);
+}
+
+/* Many writes to one key become one row write. */
+TEST(wb_coalescing) {
+    pk_env e;
+    redisContext *c = start(&e, NULL);
+    if (!c) return;
+    long long flushed = pk_info(c, "wb_flushed_total");
+    for (int i = 0; i < 200; i++) CHECK_CMD(c, "+OK", "SET kv:c v%d", i);
+    for (int i = 0; i < 50; i++) {
+        redisReply *r = pk_cmd(c, "HINCRBY user:3 age 1");
+        CHECK(r && r->type == REDIS_REPLY_INTEGER && r->integer == i + 1);
+        if (r) freeReplyObject(r);
+    }
+    CHECK_EQ(pk_info(c, "wb_pending"), 2);
+    CHECK_CMD(c, "+OK", "WB.FLUSH");
+    CHECK_EQ(pk_info(c, "wb_flushed_total"), flushed + 2);
+    CHECK_CMD(c, "[[v199]]", "SQL.QUERY %s", "SELECT v FROM kv WHERE id = 'c'");
+    CHECK_CMD(c, "[[:50]]", "SQL.QUERY %s", "SELECT age FROM users WHERE id = 3");
+    finish(&e, c);
+}
+
+/* Per-key order: a DEL made while the key's SET is being written lands after
+ * it (and the other way round). */
+TEST(wb_per_key_order) {
+    pk_env e;
+    redisContext *c = start(&e, NULL);
+    if (!c) return;
+    redisContext *f = srv_connect(&e.s);
+    CHECK_CMD(c, "+OK", "SET kv:o first");
+    CHECK_CMD(c, "+OK", "DEBUG STORE-DELAY 200");
+    pk_send(f, "WB.FLUSH"); /* starts the batch with kv:o = first */
+    CHECK(pk_wait_info_ge(c, "blocked_clients", 1, 2000) >= 1);
+    CHECK_CMD(c, ":1", "DEL kv:o");
+    char *r = pk_recv_str(f);
+    CHECK_STR(r, "+OK");
+    free(r);
+    CHECK_CMD(c, "+OK", "WB.FLUSH");
+    CHECK_CMD(c, "[]", "SQL.QUERY %s", "SELECT v FROM kv WHERE id = 'o'");
+    /* the other way: a delete in flight, then a new value */
+    CHECK_CMD(c, "+OK", "DEBUG STORE-DELAY 0");
+    CHECK_CMD(c, "+OK", "SET kv:p one");
+    CHECK_CMD(c, "+OK", "WB.FLUSH");
+    CHECK_CMD(c, ":1", "DEL kv:p");
+    CHECK_CMD(c, "+OK", "DEBUG STORE-DELAY 200");
+    pk_send(f, "WB.FLUSH");
+    CHECK(pk_wait_info_ge(c, "blocked_clients", 1, 2000) >= 1);
+    CHECK_CMD(c, "+OK", "SET kv:p two");
+    r = pk_recv_str(f);
+    CHECK_STR(r, "+OK");
+    free(r);
+    CHECK_CMD(c, "+OK", "DEBUG STORE-DELAY 0");
+    CHECK_CMD(c, "+OK", "WB.FLUSH");
+    CHECK_CMD(c, "[[two]]", "SQL.QUERY %s", "SELECT v FROM kv WHERE id = 'p'");
+    /* within one batch: SET, DEL, SET, DEL -> no row */
+    CHECK_CMD(c, "+OK", "SET kv:q 1");
+    CHECK_CMD(c, ":1", "DEL kv:q");
+    CHECK_CMD(c, "+OK", "SET kv:q 2");
+    CHECK_CMD(c, ":1", "DEL kv:q");
+    CHECK_CMD(c, "+OK", "WB.FLUSH");
+    CHECK_CMD(c, "[]", "SQL.QUERY %s", "SELECT v FROM kv WHERE id = 'q'");
+    redisFree(f);
+    finish(&e, c);
+}
+
+TEST(wb_on_delete) {
+    pk_env e;
+    const char *args[] = {"--on-delete", "cache", NULL};
+    redisContext *c = start(&e, args);
+    if (!c) return;
+    CHECK_CMD(c, "+OK", "SET kv:d kept");
+    CHECK_CMD(c, "+OK", "WB.FLUSH");
+    CHECK_CMD(c, ":1", "DEL kv:d");
+    CHECK_CMD(c, "+OK", "WB.FLUSH");
+    CHECK_CMD(c, "[[kept]]", "SQL.QUERY %s", "SELECT v FROM kv WHERE id = 'd'");
+    CHECK_CMD(c, "kept", "GET kv:d"); /* loaded back */
+    CHECK_CMD(c, "+OK", "CONFIG SET on-delete row");
+    CHECK_CMD(c, ":1", "DEL kv:d");
+    CHECK_CMD(c, "+OK", "WB.FLUSH");
+    CHECK_CMD(c, "[]", "SQL.QUERY %s", "SELECT v FROM kv WHERE id = 'd'");
+    finish(&e, c);
+}
+
+TEST(wb_busy_above_max_pending) {
+    pk_env e;
+    const char *args[] = {"--write-behind-max-pending", "5", NULL};
+    redisContext *c = start(&e, args);
+    if (!c) return;
+    for (int i = 0; i < 5; i++) CHECK_CMD(c, "+OK", "SET kv:m%d x", i);
+    redisReply *r = pk_cmd(c, "SET kv:m5 x");
+    CHECK(r && r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "BUSY", 4));
+    if (r) freeReplyObject(r);
+    r = pk_cmd(c, "SET kv:m0 again");
+    CHECK(r && r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "BUSY", 4));
+    if (r) freeReplyObject(r);
+    CHECK_CMD(c, "x", "GET kv:m1");           /* reads go on */
+    CHECK_CMD(c, "+OK", "SET plain:key x");   /* unmapped keys too */
+    CHECK_CMD(c, "(nil)", "GET kv:m5");
+    CHECK_CMD(c, "+OK", "WB.FLUSH");
+    CHECK_CMD(c, "+OK", "SET kv:m5 y");
+    CHECK_EQ(query_count(c, "SELECT count(*) FROM kv"), 5);
+    finish(&e, c);
+}
+
+/* Transient store failures: the batch is retried with backoff until it
+ * goes through; WB.FLUSH reports the failure it saw. */
+TEST(wb_retry_with_backoff) {
+    pk_env e;
+    const char *args[] = {"--write-behind-delay-ms", "20", NULL};
+    redisContext *c = start(&e, args);
+    if (!c) return;
+    long long retries = pk_info(c, "wb_retries");
+    CHECK_CMD(c, "+OK", "DEBUG STORE-FAIL 3");
+    double t0 = pk_now_ms();
+    CHECK_CMD(c, "+OK", "SET kv:r v");
+    CHECK_CMD(c, "+OK", "SET kv:r2 v2");
+    CHECK_EQ(pk_wait_info_eq(c, "wb_pending", 0, 10000), 0);
+    double took = pk_now_ms() - t0;
+    CHECK_EQ(pk_info(c, "wb_retries"), retries + 3);
+    printf("3 failed batches, then written after %.0f ms (backoff 100+200+400 ms +-25%%)\n", took);
+    CHECK(took >= 500);
+    CHECK_EQ(query_count(c, "SELECT count(*) FROM kv"), 2);
+    /* WB.FLUSH answers the failure it waited on, and does not wait out the
+     * backoff when asked again */
+    CHECK_CMD(c, "+OK", "SET kv:r v3");
+    CHECK_CMD(c, "+OK", "DEBUG STORE-FAIL 1");
+    redisReply *r = pk_cmd(c, "WB.FLUSH");
+    CHECK(r && r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "BACKEND write-behind flush failed", 33));
+    if (r) freeReplyObject(r);
+    CHECK_CMD(c, "+OK", "WB.FLUSH");
+    CHECK_CMD(c, "[[v3]]", "SQL.QUERY %s", "SELECT v FROM kv WHERE id = 'r'");
+    finish(&e, c);
+}
+
+/* Rows the store refuses for good (CHECK, UNIQUE, FOREIGN KEY) go to the
+ * dead-letter table with their error; LIST, RETRY after fixing the cause,
+ * DROP. */
+TEST(wb_dead_letters) {
+    pk_env e;
+    redisContext *c = start(&e, NULL);
+    if (!c) return;
+    long long dl = pk_info(c, "wb_deadletter");
+    CHECK_CMD(c, ":2", "HSET user:1 name ann email a@x");
+    CHECK_CMD(c, ":2", "HSET user:2 name bob age -1");              /* CHECK */
+    CHECK_CMD(c, ":2", "HSET user:3 name cat email a@x");           /* UNIQUE */
+    CHECK_CMD(c, ":2", "HSET order:10 user_id 77 total 5");         /* FK */
+    CHECK_CMD(c, ":2", "HSET order:11 user_id 1 total 6");          /* fine */
+    CHECK_CMD(c, "+OK", "WB.FLUSH");
+    CHECK_EQ(pk_info(c, "wb_deadletter"), dl + 3);
+    CHECK_EQ(pk_info(c, "wb_pending"), 0);
+    redisReply *r = pk_cmd(c, "WB.DEADLETTER LIST");
+    CHECK(r && r->type == REDIS_REPLY_ARRAY && r->elements == 3);
+    long long id_check = 0, id_unique = 0, id_fk = 0;
+    for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+        redisReply *row = r->element[i];
+        CHECK_EQ(row->elements, 6); /* id, map, key, op, error, at */
+        if (row->elements < 6) continue;
+        const char *key = row->element[2]->str, *err = row->element[4]->str;
+        CHECK_STR(row->element[3]->str, "upsert");
+        if (!strcmp(key, "user:2")) {
+            id_check = row->element[0]->integer;
+            CHECK(strstr(err, "CHECK constraint failed") != NULL);
+            CHECK_STR(row->element[1]->str, "users");
+        } else if (!strcmp(key, "user:3")) {
+            id_unique = row->element[0]->integer;
+            CHECK(strstr(err, "UNIQUE constraint failed") != NULL);
+        } else if (!strcmp(key, "order:10")) {
+            id_fk = row->element[0]->integer;
+            CHECK(strstr(err, "FOREIGN KEY constraint failed") != NULL);
+        }
+    }
+    if (r) freeReplyObject(r);
+    CHECK(id_check && id_unique && id_fk);
+    CHECK_EQ(query_count(c, "SELECT count(*) FROM users"), 1);
+    CHECK_EQ(query_count(c, "SELECT count(*) FROM orders"), 1);
+    CHECK_CMD(c, "[[:1]]", "SQL.QUERY %s", "SELECT count(*) FROM orders WHERE id = 11");
+    /* a retry before the cause is fixed fails again and keeps the entry */
+    CHECK_CMD(c, ":0", "WB.DEADLETTER RETRY %lld", id_fk);
+    /* fix the cause, retry: the row lands, the entry goes, the cached key is
+     * reloaded from the store */
+    pk_exec(c, "INSERT INTO users (id, name) VALUES (77, 'zed')");
+    CHECK_CMD(c, ":1", "WB.DEADLETTER RETRY %lld", id_fk);
+    CHECK_CMD(c, "[[:77,:5]]", "SQL.QUERY %s", "SELECT user_id, total FROM orders WHERE id = 10");
+    CHECK_CMD(c, "5", "HGET order:10 total");
+    /* DROP one entry; the cached values the store refused are fixed by the
+     * application and written again */
+    CHECK_CMD(c, ":1", "WB.DEADLETTER DROP %lld", id_check);
+    CHECK_CMD(c, ":0", "HSET user:2 age 2");
+    CHECK_CMD(c, ":0", "HSET user:3 email c@x");
+    CHECK_CMD(c, "+OK", "WB.FLUSH");
+    CHECK_CMD(c, ":1", "WB.DEADLETTER DROP ALL");
+    CHECK_CMD(c, "[]", "WB.DEADLETTER LIST");
+    CHECK_CMD(c, ":0", "WB.DEADLETTER RETRY ALL");
+    r = pk_cmd(c, "WB.DEADLETTER RETRY nope");
+    CHECK(r && r->type == REDIS_REPLY_ERROR);
+    if (r) freeReplyObject(r);
+    finish(&e, c);
+}
+
+/* A key written again while its batch is in flight: the batch must write
+ * the state it was built with (it once read the key's live buffer, which the
+ * new write changed under the store thread), and when that state is refused
+ * its dead letter holds the refused state while the newer state is still
+ * written. */
+TEST(wb_refused_state_superseded) {
+    pk_env e;
+    redisContext *c = start(&e, NULL);
+    if (!c) return;
+    redisContext *f = srv_connect(&e.s);
+    long long dl = pk_info(c, "wb_deadletter");
+    CHECK_CMD(c, ":2", "HSET user:8 name hal age -5");
+    CHECK_CMD(c, "+OK", "DEBUG STORE-DELAY 200");
+    pk_send(f, "WB.FLUSH");
+    CHECK(pk_wait_info_ge(c, "blocked_clients", 1, 2000) >= 1);
+    CHECK_CMD(c, ":0", "HSET user:8 age 5");
+    char *s = pk_recv_str(f);
+    CHECK_STR(s, "+OK");
+    free(s);
+    CHECK_CMD(c, "+OK", "DEBUG STORE-DELAY 0");
+    CHECK_CMD(c, "+OK", "WB.FLUSH");
+    CHECK_CMD(c, "[[hal,:5]]", "SQL.QUERY %s", "SELECT name, age FROM users WHERE id = 8");
+    CHECK_EQ(pk_info(c, "wb_deadletter"), dl + 1);
+    redisReply *r = pk_cmd(c, "WB.DEADLETTER LIST");
+    CHECK(r && r->type == REDIS_REPLY_ARRAY && r->elements == 1 && r->element[0]->elements == 6 &&
+          !strcmp(r->element[0]->element[2]->str, "user:8") && strstr(r->element[0]->element[4]->str, "CHECK"));
+    if (r) freeReplyObject(r);
+    /* the refused state itself, as a row of the table */
+    CHECK_CMD(c, "[[users,user:8]]", "SQL.QUERY %s", "SELECT map, key FROM wb_deadletter");
+    CHECK_CMD(c, ":1", "WB.DEADLETTER DROP ALL");
+    redisFree(f);
+    finish(&e, c);
+}
+
+/* A refused row's dead letter commits with its batch: a crash right after
+ * the batch (whose watermark says "done") cannot lose the refused write. */
+TEST(wb_deadletter_atomic_with_batch) {
+    pk_env e;
+    redisContext *c = start(&e, NULL);
+    if (!c) return;
+    redisContext *f = srv_connect(&e.s);
+    CHECK_CMD(c, ":2", "HSET user:9 name ivy age -1");
+    CHECK_CMD(c, "+OK", "SET kv:fine yes");
+    long long batches = pk_info(c, "wb_batches");
+    CHECK_CMD(c, "+OK", "DEBUG STORE-DELAY 300"); /* anything after the batch waits */
+    pk_send(f, "WB.FLUSH");
+    CHECK(pk_wait_info_ge(c, "wb_batches", batches + 1, 5000) >= batches + 1);
+    redisFree(f);
+    redisFree(c);
+    pk_kill(&e);
+    c = start_args(&e, NULL, 0);
+    if (!c) return;
+    CHECK_EQ(pk_wait_serving(c, 10000, NULL), 0);
+    CHECK_CMD(c, "[[user:9]]", "SQL.QUERY %s", "SELECT key FROM wb_deadletter");
+    CHECK_CMD(c, "[[yes]]", "SQL.QUERY %s", "SELECT v FROM kv WHERE id = 'fine'");
+    CHECK_CMD(c, "[]", "SQL.QUERY %s", "SELECT * FROM users");
+    CHECK_CMD(c, ":1", "WB.DEADLETTER DROP ALL");
+    finish(&e, c);
+}
+
+/* maxmemory + allkeys-lru: clean keys go, dirty ones stay until written. */
+TEST(wb_dirty_never_evicted) {
+    pk_env e;
+    const char *args[] = {"--maxmemory-policy", "allkeys-lru", NULL};
+    redisContext *c = start(&e, args);
+    if (!c) return;
+    char val[1024];
+    memset(val, 'd', sizeof(val) - 1);
+    val[sizeof(val) - 1] = '\0';
+    enum { DIRTY = 200 };
+    for (int i = 0; i < DIRTY; i++) CHECK_CMD(c, "+OK", "SET kv:e%d %s", i, val);
+    long long used = pk_info(c, "used_memory");
+    CHECK_CMD(c, "+OK", "CONFIG SET maxmemory %lld", used + 300 * 1024);
+    for (int i = 0; i < 3000; i++) {
+        redisReply *r = pk_cmd(c, "SET plain:%d %s", i, val);
+        if (r) freeReplyObject(r);
+    }
+    CHECK(pk_info(c, "evicted_keys") > 0);
+    int present = 0;
+    for (int i = 0; i < DIRTY; i++) {
+        redisReply *r = pk_cmd(c, "STRLEN kv:e%d", i);
+        present += r && r->type == REDIS_REPLY_INTEGER && r->integer == (long long)strlen(val);
+        if (r) freeReplyObject(r);
+    }
+    CHECK_EQ(present, DIRTY);
+    CHECK_CMD(c, "+OK", "CONFIG SET maxmemory 0");
+    CHECK_CMD(c, "+OK", "WB.FLUSH");
+    CHECK_EQ(query_count(c, "SELECT count(*) FROM kv"), DIRTY);
+    finish(&e, c);
+}
+
+/* A dirty key's truth is the cache: reads never load it (SQL.EXEC does not
+ * invalidate it either); a dirty delete reads as absent. */
+TEST(wb_dirty_reads_stay_in_cache) {
+    pk_env e;
+    redisContext *c = start(&e, NULL);
+    if (!c) return;
+    CHECK_CMD(c, ":1", "HSET user:2 name a");
+    CHECK_CMD(c, "+OK", "WB.FLUSH");
+    CHECK_CMD(c, ":0", "HSET user:2 name b");
+    long long loads = pk_info(c, "loads");
+    CHECK_CMD(c, ":1", "SQL.EXEC %s", "UPDATE users SET name = 'sql' WHERE id = 2");
+    CHECK_CMD(c, "b", "HGET user:2 name");
+    CHECK_CMD(c, ":1", "DEL user:2");
+    CHECK_CMD(c, "[]", "HGETALL user:2");
+    CHECK_CMD(c, ":0", "EXISTS user:2");
+    CHECK_EQ(pk_info(c, "loads"), loads);
+    CHECK_CMD(c, "+OK", "WB.FLUSH");
+    CHECK_CMD(c, "[]", "SQL.QUERY %s", "SELECT * FROM users WHERE id = 2");
+    finish(&e, c);
+}
+
+/* SHUTDOWN (and SIGTERM) write every pending key before exit — a write
+ * pipelined just before SHUTDOWN included; the restart has nothing to
+ * replay. */
+TEST(wb_shutdown_flushes) {
+    pk_env e;
+    redisContext *c = start(&e, NULL);
+    if (!c) return;
+    for (int i = 0; i < 50; i++) CHECK_CMD(c, "+OK", "SET kv:s%d v%d", i, i);
+    pk_stop(&e); /* SIGTERM */
+    redisFree(c);
+    c = start_args(&e, NULL, 0);
+    if (!c) return;
+    CHECK_EQ(pk_info(c, "loading"), 0);
+    CHECK_EQ(query_count(c, "SELECT count(*) FROM kv"), 50);
+    /* SHUTDOWN right behind a write, in one packet */
+    pk_send(c, "SET kv:last z");
+    pk_send(c, "SHUTDOWN");
+    char *s = pk_recv_str(c); /* +OK or (lost): SHUTDOWN may close first */
+    CHECK(!strcmp(s, "+OK") || !strcmp(s, "(lost)"));
+    free(s);
+    redisFree(c);
+    pk_stop(&e);
+    c = start_args(&e, NULL, 0);
+    if (!c) return;
+    CHECK_CMD(c, "[[z]]", "SQL.QUERY %s", "SELECT v FROM kv WHERE id = 'last'");
+    finish(&e, c);
+}
+
+/* SIGKILL with keys pending: the restart replays the journal into the store
+ * before serving (-LOADING meanwhile), then truncates it. */
+TEST(wb_restart_replays_journal) {
+    pk_env e;
+    const char *big[] = {"--write-behind-batch", "100000", NULL};
+    redisContext *c = start(&e, big);
+    if (!c) return;
+    enum { N = 1500 };
+    for (int i = 0; i < N; i++) pk_send(c, "SET kv:j%d v%d", i, i);
+    int ok = 0;
+    for (int i = 0; i < N; i++) {
+        char *s = pk_recv_str(c);
+        ok += !strcmp(s, "+OK");
+        free(s);
+    }
+    CHECK_EQ(ok, N);
+    CHECK_CMD(c, ":3", "HSET user:5 name eve email e@x age 9");
+    CHECK_CMD(c, ":1", "DEL kv:j7");
+    CHECK_EQ(pk_info(c, "wb_pending"), N + 1);
+    redisFree(c);
+    pk_kill(&e);
+    /* one row per transaction: the replay takes a while */
+    const char *slow[] = {"--write-behind-batch", "1", NULL};
+    c = start_args(&e, slow, 0);
+    if (!c) return;
+    int loading = 0;
+    CHECK_EQ(pk_wait_serving(c, 60000, &loading), 0);
+    printf("replay of %d keys: %d -LOADING replies seen\n", N + 1, loading);
+    CHECK(loading > 0);
+    CHECK_EQ(pk_info(c, "wb_pending"), 0);
+    CHECK_EQ(query_count(c, "SELECT count(*) FROM kv"), N - 1);
+    CHECK_CMD(c, "[[v1499]]", "SQL.QUERY %s", "SELECT v FROM kv WHERE id = 'j1499'");
+    CHECK_CMD(c, "[[eve,e@x,:9]]", "SQL.QUERY %s", "SELECT name, email, age FROM users WHERE id = 5");
+    CHECK(pk_info(c, "journal_bytes") < 4096);
+    /* and the restarted server serves reads from the store */
+    CHECK_CMD(c, "v3", "GET kv:j3");
+    CHECK_CMD(c, "(nil)", "GET kv:j7");
+    finish(&e, c);
+}
+
+/* Mappings cannot change under pending writes; a key written in the same
+ * loop turn as CONFIG SET map, or a negative entry from before it, must not
+ * keep the old (freed) mapping. */
+TEST(wb_config_set_map_with_pending) {
+    pk_env e;
+    redisContext *c = start(&e, NULL);
+    if (!c) return;
+    CHECK_CMD(c, "+OK", "SET kv:x 1");
+    redisReply *r = pk_cmd(c, "CONFIG SET map %s", MAPS);
+    CHECK(r && r->type == REDIS_REPLY_ERROR && strstr(r->str, "WB.FLUSH"));
+    if (r) freeReplyObject(r);
+    CHECK_CMD(c, "+OK", "WB.FLUSH");
+    CHECK_CMD(c, "(nil)", "GET kv:neg"); /* a negative entry */
+    pk_send(c, "SET kv:y 2");            /* one packet: SET, then the reload */
+    pk_send(c, "CONFIG SET map %s", MAPS);
+    char *s1 = pk_recv_str(c), *s2 = pk_recv_str(c);
+    CHECK_STR(s1, "+OK");
+    printf("CONFIG SET map right after a write: %s\n", s2);
+    free(s1);
+    free(s2);
+    CHECK_CMD(c, "+OK", "WB.FLUSH");
+    CHECK_CMD(c, "+OK", "CONFIG SET map %s", MAPS);
+    CHECK_CMD(c, "+OK", "SET kv:neg 3");
+    CHECK_CMD(c, "+OK", "WB.FLUSH");
+    CHECK_CMD(c, "[[2],[3]]", "SQL.QUERY %s", "SELECT v FROM kv WHERE id IN ('y', 'neg') ORDER BY v");
+    finish(&e, c);
+}
+
+int main(void) {
+    RUN(wb_write_then_flush);
+    RUN(wb_coalescing);
+    RUN(wb_per_key_order);
+    RUN(wb_on_delete);
+    RUN(wb_busy_above_max_pending);
+    RUN(wb_retry_with_backoff);
+    RUN(wb_dead_letters);
+    RUN(wb_refused_state_superseded);
+    RUN(wb_deadletter_atomic_with_batch);
+    RUN(wb_dirty_never_evicted);
+    RUN(wb_dirty_reads_stay_in_cache);
+    RUN(wb_shutdown_flushes);
+    RUN(wb_restart_replays_journal);
+    RUN(wb_config_set_map_with_pending);
+    return test_report();
+}
