@@ -17,6 +17,13 @@ for p in $pkgs; do
     st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
     case "$st" in *" installed") ;; *) missing="$missing $p" ;; esac
 done
+# Node.js and npm (the ioredis/redlock lock test) often come from NodeSource,
+# whose nodejs bundles npm and conflicts with Debian's npm: ask for Debian's
+# packages only when the commands are absent.
+if [ "$1" = "test" ]; then
+    command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+    command -v npm >/dev/null 2>&1 || missing="$missing npm"
+fi
 [ -z "$missing" ] && exit 0
 
 if [ "$(id -u)" != 0 ]; then
