@@ -166,7 +166,7 @@ bench: deps-test all
 	@LARDER_BUILD=$(CURDIR)/$(B) /usr/bin/python3 mk/bench.py
 
 compat: deps-test all
-	@B=$(B) sh redis-compat/run-redis-suite --all
+	@LARDER_BUILD=$(CURDIR)/$(B) /usr/bin/python3 redis-compat/run-redis-suite --all
 
 install: all
 	install -d $(DESTDIR)/usr/local/bin

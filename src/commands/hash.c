@@ -22,6 +22,7 @@
  *
  * DUMP payload of a hash (after the type byte):
  *   varint pairs, then per pair: varint flen, field, varint vlen, value. */
+#include "util/strutil.h"
 #include "commands/commands.h"
 #include "kv/hpack.h"
 #include "util/mem.h"
@@ -456,7 +457,26 @@ static const kobj_type_ops hash_ops = {
     .each = hash_each,
 };
 
-__attribute__((constructor)) static void hash_register(void) { kobj_register_type(OBJ_HASH, &hash_ops); }
+/* SORT's "key->field" patterns read one field. */
+static int hash_sort_field(kobj *o, const char *name, size_t nlen, sbuf *out) {
+    hp_val v;
+    if (!hash_get(o, name, nlen, &v)) return 0;
+    if (v.s) {
+        sbuf_append(out, v.s, v.len);
+    } else {
+        char buf[32];
+        int n = ll_to_str(buf, v.ll);
+        sbuf_append(out, buf, (size_t)n);
+    }
+    return 1;
+}
+
+static const sort_type_ops hash_sort_ops = {.field = hash_sort_field};
+
+__attribute__((constructor)) static void hash_register(void) {
+    kobj_register_type(OBJ_HASH, &hash_ops);
+    sort_register_type(OBJ_HASH, &hash_sort_ops);
+}
 
 /* ---- commands ------------------------------------------------------------------------------ */
 

@@ -1146,4 +1146,35 @@ static const kobj_type_ops zset_ops = {
     .deserialize = zset_deserialize,
 };
 
-__attribute__((constructor)) static void zset_register(void) { kobj_register_type(OBJ_ZSET, &zset_ops); }
+/* SORT reads a sorted set in rank order; like Redis's sortCommand it first
+ * converts a listpack to a skiplist (zsetConvert). */
+typedef struct zsort_ctx {
+    unsigned long left;
+    sort_elem_fn *cb;
+    void *ctx;
+} zsort_ctx;
+
+static int zset_sort_elem(void *ctx, const char *m, size_t len, double score) {
+    zsort_ctx *z = ctx;
+    (void)score;
+    if (!z->left) return 1;
+    z->left--;
+    z->cb(z->ctx, m, len);
+    return 0;
+}
+
+static unsigned long zset_sort_length(kobj *o) { return zset_len(o); }
+
+static void zset_sort_range(kobj *o, unsigned long start, unsigned long count, int desc, sort_elem_fn *cb,
+                            void *ctx) {
+    if (o->enc != ENC_SKIPLIST) zset_convert(o, ENC_SKIPLIST);
+    zsort_ctx z = {count, cb, ctx};
+    if (count) zset_for_each(o, (long)start, desc, zset_sort_elem, &z);
+}
+
+static const sort_type_ops zset_sort_ops = {.length = zset_sort_length, .range = zset_sort_range};
+
+__attribute__((constructor)) static void zset_register(void) {
+    kobj_register_type(OBJ_ZSET, &zset_ops);
+    sort_register_type(OBJ_ZSET, &zset_sort_ops);
+}
