@@ -185,7 +185,7 @@ command_fn eval_command, evalsha_command, eval_ro_command, evalsha_ro_command, f
 command_getkeys_fn getkeys_eval;
 
 /* ---- persistence commands (issue 6) ---------------------------------------------- */
-command_fn sql_query_command, sql_exec_command, wb_flush_command, wb_deadletter_command,
+command_fn save_command, sql_query_command, sql_exec_command, wb_flush_command, wb_deadletter_command,
     cache_get_command, cache_set_command;
 
 /* getkeys functions for commands with keys at computed positions */

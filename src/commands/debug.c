@@ -37,6 +37,7 @@ static void debug_help(client *c) {
         "    it is used instead of the 'key' prefix.",
         "PROTOCOL <type>", "    Reply with a test value of the specified type.",
         "RELOAD", "    Serialize every key and load it back (a DUMP/RESTORE round trip).",
+        "LOADAOF", "    Same as RELOAD (there is no AOF; absolute expire times are kept).",
         "SET-ACTIVE-EXPIRE <0|1>", "    Setting it to 0 disables expiring keys in background.",
         "SLEEP <seconds>", "    Stop the server for <seconds>. Decimals allowed.",
         "STRINGMATCH-TEST", "    Run a fuzz tester against the glob matcher.",
@@ -267,8 +268,8 @@ void debug_command(client *c) {
     } else if (arg_is(sub, "log") && c->argc == 3) {
         server_log(LL_WARNING, "DEBUG LOG: %s", c->argv[2].p);
         reply_ok(c);
-    } else if (arg_is(sub, "reload")) {
-        debug_reload(c);
+    } else if (arg_is(sub, "reload") || arg_is(sub, "loadaof")) {
+        debug_reload(c); /* Larder has no AOF: LOADAOF is the same round trip */
     } else if (arg_is(sub, "protocol") && c->argc == 3) {
         debug_protocol(c);
     } else if (arg_is(sub, "populate") && c->argc >= 3 && c->argc <= 5) {

@@ -210,6 +210,7 @@ static void run_script(lua_State *L, script_run *run, int nkeys, const resp_arg 
     client *fc = sl_fake_client();
     fc->db = run->caller->db;
     fc->resp = 2;
+    fc->script_caller = run->caller; /* tracking: NOLOOP and reads count for the caller */
     run->start_us = clock_ustime();
     script_current = run;
     server.in_script = 1;
@@ -222,6 +223,7 @@ static void run_script(lua_State *L, script_run *run, int nkeys, const resp_arg 
     server.in_script = 0;
     script_current = NULL;
     fc->db = &server.dbs[0];
+    fc->script_caller = NULL;
     kv_now_ms = server.mstime;
 }
 

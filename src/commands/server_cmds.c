@@ -305,9 +305,22 @@ void object_encoding_command(client *c) {
     if (o) reply_bulk_cstr(c, kobj_enc_name(o));
 }
 
+/* Redis keeps the integers 0..9999 as shared objects (refcount INT_MAX)
+ * unless an LRU/LFU policy with a maxmemory needs per-key access data; a
+ * Larder entry is never shared, but OBJECT REFCOUNT answers as Redis would. */
+static int redis_would_share(const kobj *o) {
+    if (o->type != OBJ_STRING || o->enc != ENC_INT || o->vlen > 4) return 0;
+    int p = server.maxmemory_policy;
+    if (server.maxmemory && (p == MAXMEMORY_ALLKEYS_LRU || p == MAXMEMORY_ALLKEYS_LFU ||
+                             p == MAXMEMORY_VOLATILE_LRU || p == MAXMEMORY_VOLATILE_LFU))
+        return 0;
+    const char *v = kobj_val(o);
+    return v[0] != '-'; /* int encoding: canonical digits, at most 4 of them */
+}
+
 void object_refcount_command(client *c) {
     kobj *o = object_key(c);
-    if (o) reply_int(c, 1);
+    if (o) reply_int(c, redis_would_share(o) ? 2147483647 : 1);
 }
 
 void object_idletime_command(client *c) {

@@ -193,9 +193,22 @@ int command_keys(const command *cmd, int argc, const resp_arg *argv, int *keys, 
 
 /* ---- rejecting ------------------------------------------------------------ */
 
+/* As Redis's rejectCommand: inside MULTI the transaction is flagged, and an
+ * EXEC that is itself rejected discards it with EXECABORT and the reason. */
 static void reject(client *c, const command *cmd, const char *msg) {
     if (cmd) server.cmdstats[cmd->id].rejected_calls++;
-    if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
+    if (!(c->flags & CLIENT_MULTI)) {
+        reply_error(c, msg);
+        return;
+    }
+    c->flags |= CLIENT_DIRTY_EXEC;
+    if (cmd && cmd->proc && strcmp(cmd->name, "exec") == 0) {
+        multi_discard(c);
+        char buf[512];
+        snprintf(buf, sizeof buf, "EXECABORT Transaction discarded because of: %s", msg[0] == '-' ? msg + 1 : msg);
+        reply_error(c, buf);
+        return;
+    }
     reply_error(c, msg);
 }
 
