@@ -449,7 +449,7 @@ void restore_command(client *c) {
     db_add(c->db, o);
     if (ttl) o = db_set_expire(c->db, o, ttl);
     if (opt.freq >= 0 && kv_lfu_mode)
-        o->lru = ((kv_lru_clock_now() / 60) & 0xffff) << 8 | (uint32_t)opt.freq;
+        o->lru = kv_lfu_minutes() << 8 | (uint32_t)opt.freq;
     else if (opt.idle >= 0 && !kv_lfu_mode) {
         long long clk = (long long)kv_lru_clock - opt.idle;
         if (clk < 0) clk += LRU_CLOCK_MAX;

@@ -24,7 +24,7 @@ static kobj *alloc_entry(size_t extra, size_t klen, size_t vroom) {
 
 void kobj_init_access(kobj *o) {
     if (kv_lfu_mode)
-        o->lru = ((kv_lru_clock_now() / 60) & 0xffff) << 8 | 5; /* LFU_INIT_VAL */
+        o->lru = kv_lfu_minutes() << 8 | 5; /* LFU_INIT_VAL */
     else
         o->lru = kv_lru_clock;
 }
@@ -220,10 +220,10 @@ unsigned long long kobj_idle_ms(const kobj *o) {
     return (unsigned long long)lru_idle_clock(o) * LRU_CLOCK_RES_MS;
 }
 
-static unsigned lfu_minutes(void) { return (unsigned)((clock_mstime() / 60000) & 0xffff); }
+unsigned kv_lfu_minutes(void) { return (unsigned)((clock_mstime() / 60000) & 0xffff); }
 
 static unsigned lfu_decr(const kobj *o) {
-    unsigned ldt = o->lru >> 8, counter = o->lru & 255, now = lfu_minutes();
+    unsigned ldt = o->lru >> 8, counter = o->lru & 255, now = kv_lfu_minutes();
     unsigned elapsed = now >= ldt ? now - ldt : 65535 - ldt + now;
     unsigned periods = kv_lfu_decay_time ? elapsed / (unsigned)kv_lfu_decay_time : 0;
     return periods > counter ? 0 : counter - periods;
@@ -242,7 +242,7 @@ static unsigned lfu_log_incr(unsigned counter) {
 void kobj_touch(kobj *o) {
     if (kv_lfu_mode) {
         unsigned counter = lfu_log_incr(lfu_decr(o));
-        o->lru = (lfu_minutes() << 8) | counter;
+        o->lru = (kv_lfu_minutes() << 8) | counter;
     } else {
         o->lru = kv_lru_clock;
     }

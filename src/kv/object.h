@@ -178,6 +178,8 @@ extern uint32_t kv_lru_clock; /* updated by the server's cron */
 extern int kv_lfu_mode;       /* maxmemory-policy is an LFU one */
 extern int kv_lfu_log_factor, kv_lfu_decay_time;
 uint32_t kv_lru_clock_now(void);
+/* LFU's 16-bit minute clock (the high bits of an LFU entry's lru field). */
+unsigned kv_lfu_minutes(void);
 /* Records an access (LRU stamp or LFU increment with decay). */
 void kobj_touch(kobj *o);
 /* Seconds since last access (OBJECT IDLETIME). */
