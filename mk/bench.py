@@ -99,11 +99,21 @@ def bench(srv, args, pipeline):
     return 0.0, 0.0
 
 
-def memory_per_key(srv, n):
+def resp(*args):
+    return "*%d\r\n" % len(args) + "".join("$%d\r\n%s\r\n" % (len(a), a) for a in args)
+
+
+def memory_per_key(srv, n, hashes=False):
+    """Bytes per key after loading n keys: 16-byte string values, or small
+    hashes of three fields (listpack in both servers)."""
     srv.cli("flushall")
     before = srv.info("used_memory")
     rss_before = srv.info("used_memory_rss")
-    payload = "".join("*3\r\n$3\r\nSET\r\n$16\r\nkey:%012d\r\n$16\r\n%016d\r\n" % (i, i) for i in range(n))
+    if hashes:
+        payload = "".join(resp("HSET", "user:%012d" % i, "name", "n%07d" % i, "age", str(i % 90),
+                               "city", "c%04d" % (i % 5000)) for i in range(n))
+    else:
+        payload = "".join(resp("SET", "key:%012d" % i, "%016d" % i) for i in range(n))
     subprocess.run(["redis-cli", "-p", str(srv.port), "--pipe"], input=payload, text=True,
                    stdout=subprocess.DEVNULL)
     after = srv.info("used_memory")
@@ -152,6 +162,11 @@ def main():
         rm, rrss = memory_per_key(redis, n)
         print("memory per key, %d keys x 16-byte values: larder %.1f B (rss %.1f), redis %.1f B (rss %.1f), ratio %.2fx" % (
             n, lm, lrss, rm, rrss, lm / rm if rm else 0))
+        if has_command(larder, "hset"):
+            lm, lrss = memory_per_key(larder, n, hashes=True)
+            rm, rrss = memory_per_key(redis, n, hashes=True)
+            print("memory per key, %d hashes x 3 small fields: larder %.1f B (rss %.1f), redis %.1f B (rss %.1f), ratio %.2fx" % (
+                n, lm, lrss, rm, rrss, lm / rm if rm else 0))
         extra = os.path.join(ROOT, "mk", "bench-extra.d")
         if os.path.isdir(extra):
             for f in sorted(os.listdir(extra)):

@@ -81,6 +81,52 @@ def scan_iter(r):
     assert len(seen) == 500
 
 
+def hashes(r):
+    assert r.hset("h", mapping={"a": "1", "b": "2"}) == 2
+    assert r.hget("h", "a") == b"1" and r.hmget("h", "a", "zz") == [b"1", None]
+    assert r.hincrby("h", "a", 4) == 5 and r.hincrbyfloat("h", "f", 0.5) == 0.5
+    assert r.hgetall("h") == {b"a": b"5", b"b": b"2", b"f": b"0.5"}
+    assert r.hlen("h") == 3 and r.hexists("h", "b") and r.hdel("h", "b") == 1
+    assert r.object("encoding", "h") == b"listpack"
+    r.hset("h", "big", "x" * 100)
+    assert r.object("encoding", "h") == b"hashtable"
+    assert dict(r.hscan_iter("h")) == r.hgetall("h")
+
+
+def lists(r):
+    assert r.rpush("l", "a", "b", "c") == 3 and r.lpush("l", "z") == 4
+    assert r.lrange("l", 0, -1) == [b"z", b"a", b"b", b"c"]
+    assert r.lpop("l") == b"z" and r.rpop("l", 2) == [b"c", b"b"]
+    assert r.linsert("l", "after", "a", "x") == 2 and r.lpos("l", "x") == 1
+    assert r.lmove("l", "l2", "LEFT", "RIGHT") == b"a"
+    assert r.blpop(["empty", "l2"], timeout=1) == (b"l2", b"a")
+    assert r.blpop(["empty"], timeout=0.1) is None
+    assert r.object("encoding", "l") == b"quicklist"  # as Redis 7.0
+
+
+def sets(r):
+    assert r.sadd("s1", 1, 2, 3) == 3 and r.object("encoding", "s1") == b"intset"
+    assert r.sadd("s2", "2", "3", "x") == 3 and r.object("encoding", "s2") == b"hashtable"
+    assert r.sinter("s1", "s2") == {b"2", b"3"}
+    assert r.sunion("s1", "s2") == {b"1", b"2", b"3", b"x"}
+    assert r.sdiff("s1", "s2") == {b"1"} and r.sintercard(2, ["s1", "s2"]) == 2
+    assert r.smismember("s1", [1, 9]) == [1, 0] and r.scard("s1") == 3
+    assert r.srem("s1", 1) == 1 and set(r.sscan_iter("s1")) == {b"2", b"3"}
+
+
+def zsets(r):
+    assert r.zadd("z", {"a": 1, "b": 2, "c": 3}) == 3
+    assert r.zrange("z", 0, -1, withscores=True) == [(b"a", 1.0), (b"b", 2.0), (b"c", 3.0)]
+    assert r.zincrby("z", 5, "a") == 6.0 and r.zrank("z", "a") == 2
+    assert r.zrangebyscore("z", 2, "+inf") == [b"b", b"c", b"a"]
+    assert r.zadd("z", {"b": 10}, gt=True, ch=True) == 1 and r.zscore("z", "b") == 10.0
+    assert r.zpopmin("z") == [(b"c", 3.0)]
+    assert r.bzpopmax(["z"], timeout=1) == (b"z", b"b", 10.0)
+    r.zadd("z2", {"a": 1, "q": 2})
+    assert r.zunionstore("zu", ["z", "z2"]) == 2 and r.zscore("zu", "a") == 7.0
+    assert r.zinter(["z", "z2"], withscores=True) == [(b"a", 7.0)]
+
+
 def admin(r):
     info = r.info()
     assert info["redis_version"] == "7.0.15" and "used_memory" in info
@@ -110,6 +156,7 @@ def main():
         r = redis.Redis(port=srv.port)
         for name, fn in [("strings", strings), ("keys_and_ttl", keys_and_ttl), ("pipelines", pipelines),
                          ("watch_transactions", watch_transactions), ("scan_iter", scan_iter),
+                         ("hashes", hashes), ("lists", lists), ("sets", sets), ("zsets", zsets),
                          ("admin", admin), ("errors", errors)]:
             res.run(name, fn, r)
     finally:
