@@ -177,7 +177,10 @@ int cur_load_key(vm *v, cursor *c) {
 }
 
 const sql_value *cur_col(vm *v, cursor *c, int col) {
-    if (c->pseudo) return &c->pseudo[col < 0 ? c->ncol : col];
+    if (c->pseudo) {
+        if (col < 0 && c->pseudo_norowid) return &null_value;
+        return &c->pseudo[col < 0 ? c->ncol : col];
+    }
     if (c->state == ROW_LAZY) {
         cur_release_vals(c);
         if (row_decode(v, c->tab, c->rec, c->reclen, c->vals) != SQL_OK) return &null_value;
@@ -542,6 +545,7 @@ static int loop_step(vm *v, loop *L) {
             const sql_value *vals;
             rowbuf_row(L->mat, L->ephem_pos++, &vals, NULL, NULL);
             c->pseudo = (sql_value *)vals;
+            c->pseudo_norowid = 1;
             c->state = ROW_READY;
         }
         rc = SQL_ROW;

@@ -234,6 +234,7 @@ struct cursor {
     store_tree sc_tree, tc_tree;
     keyenc_buf kb; /* copy of the table key when reading through an index */
     sql_value *pseudo; /* ROW_READY rows set from outside */
+    uint8_t pseudo_norowid; /* rows of a subquery or schema scan: ncol values, no rowid after them */
 };
 
 typedef struct savepoint_ent {
