@@ -166,9 +166,11 @@ static void load_done(store_job *sj) {
             k->negative_until_ms = server.mstime + pcfg.negative_ttl * 1000;
         }
         note_loaded(k);
+        /* a re-run write may free k (persist_key_modified): look it up again */
         persist_wake(&k->load_waiters);
+        k = pkey_find(j->key, j->klen);
     }
-    pkey_maybe_free(k);
+    if (k) pkey_maybe_free(k);
     free_load(j);
 }
 
