@@ -183,6 +183,12 @@ command_fn eval_command, evalsha_command, eval_ro_command, evalsha_ro_command, f
     function_restore_command, lock_acquire_command, lock_release_command, lock_extend_command,
     lock_info_command, delifeq_command;
 command_getkeys_fn getkeys_eval;
+/* Fencing-token counter (lock.c): the last token issued (starting from the wall
+ * clock in microseconds), raising it (never lowers), and a hook told of every
+ * token issued before it is replied (persist/locktokens.c). */
+uint64_t lock_token_last(void);
+void lock_token_raise(uint64_t t);
+void lock_set_token_hook(void (*fn)(uint64_t token));
 
 /* ---- persistence commands (issue 6) ---------------------------------------------- */
 command_fn save_command, sql_query_command, sql_exec_command, wb_flush_command, wb_deadletter_command,

@@ -24,9 +24,10 @@
  * token issued before it, for any lock name (hence per name too). The counter
  * starts at the wall clock in microseconds, so tokens keep increasing across
  * restarts as long as the clock does not step back and fewer than one token
- * per microsecond was issued. Exact persistence (mapped lock names) plugs in
- * through lock_set_persist_ops(): the store tells the last token of a name
- * when its lock is first seen and is told every token issued.
+ * per microsecond was issued. With a store loaded, persist/locktokens.c makes
+ * that exact: it raises the counter at start to a ceiling the store keeps
+ * above every token ever replied (lock_token_raise), and is told every token
+ * issued (lock_set_token_hook) so it can move the ceiling up in time.
  *
  * Keyspace: locks are NOT keys. They live in their own table, shared by all
  * databases: DEL, FLUSHALL, SWAPDB, KEYS, DBSIZE never see or touch them. A
@@ -47,11 +48,6 @@
 #include <assert.h>
 #include <string.h>
 #include <sys/time.h>
-
-typedef struct lock_persist_ops {
-    uint64_t (*last_token)(const char *name, size_t len); /* 0 if unknown */
-    void (*issued)(const char *name, size_t len, uint64_t token);
-} lock_persist_ops;
 
 typedef struct lock {
     uint64_t token;   /* holder's token, 0 = free */
@@ -78,22 +74,45 @@ static const dict_type lock_type = {hash_bytes, lock_key};
 
 static dict *locks;
 static uint64_t last_token;
-static const lock_persist_ops *persist_ops;
+static void (*token_hook)(uint64_t token);
 
-void lock_set_persist_ops(const lock_persist_ops *ops) { persist_ops = ops; }
+void lock_set_token_hook(void (*fn)(uint64_t token)) { token_hook = fn; }
 
-static uint64_t new_token(const lock *l) {
+uint64_t lock_token_last(void) {
     if (!last_token) {
         struct timeval tv;
         gettimeofday(&tv, NULL);
         last_token = (uint64_t)tv.tv_sec * 1000000ULL + (uint64_t)tv.tv_usec;
     }
-    if (persist_ops && persist_ops->last_token) {
-        uint64_t t = persist_ops->last_token(l->name, l->nlen);
-        if (t > last_token) last_token = t;
+    return last_token;
+}
+
+void lock_token_raise(uint64_t t) {
+    if (t > lock_token_last()) last_token = t;
+}
+
+/* DEBUG LOCK-TOKEN n: raises the counter to n (tests use it to put tokens
+ * beyond what the clock would give, to see them outlive a restart). */
+static void debug_lock_token(client *c) {
+    long long n;
+    if (c->argc != 3) {
+        reply_error(c, "ERR DEBUG LOCK-TOKEN <token>");
+        return;
     }
-    uint64_t t = ++last_token;
-    if (persist_ops && persist_ops->issued) persist_ops->issued(l->name, l->nlen, t);
+    if (arg_ll_or_reply(c, &c->argv[2], &n, NULL) != OK) return;
+    if (n > 0) lock_token_raise((uint64_t)n);
+    reply_int(c, (long long)lock_token_last());
+}
+
+void debug_register(const char *name, void (*fn)(client *c));
+__attribute__((constructor)) static void lock_register_debug(void) {
+    debug_register("lock-token", debug_lock_token);
+}
+
+static uint64_t new_token(void) {
+    uint64_t t = lock_token_last() + 1;
+    last_token = t;
+    if (token_hook) token_hook(t);
     return t;
 }
 
@@ -122,7 +141,7 @@ static void lock_maybe_forget(lock *l) {
 }
 
 static void lock_hold(lock *l, int64_t ttl_ms) {
-    l->token = new_token(l);
+    l->token = new_token();
     l->expire_ms = server.mstime + ttl_ms;
     ev_timer_stop(server.loop, &l->timer);
     ev_timer_set(&l->timer, (double)ttl_ms / 1000.0, 0);

@@ -330,6 +330,47 @@ int persist_query_sync(const char *sql, int nargs, const store_value *args, char
     return OK;
 }
 
+typedef struct int_job {
+    store_job job;
+    const char *sql;
+    int64_t value;
+    int found;
+} int_job;
+
+static void int_sink_row(void *ctx, int n, const store_value *v) {
+    int_job *j = ctx;
+    if (n > 0 && v[0].type == SV_INT) {
+        j->value = v[0].i;
+        j->found = 1;
+    }
+}
+
+static void run_int_query(store_job *sj, const store_module *m, void *h) {
+    int_job *j = (int_job *)sj;
+    store_sink sink = {j, NULL, int_sink_row};
+    char *err = NULL;
+    int64_t aff;
+    sj->rc = m->query(h, j->sql, 0, NULL, 1, &sink, NULL, NULL, &aff, &err);
+    take_err(sj, err, m);
+}
+
+static void noop_done(store_job *j) { (void)j; }
+
+int persist_query_int(const char *sql, int64_t *out, char **err) {
+    int_job j = {.sql = sql};
+    j.job.run = run_int_query;
+    j.job.done = noop_done;
+    storeq_submit(&j.job);
+    storeq_drain();
+    if (j.job.rc != STORE_OK) {
+        *err = j.job.err ? j.job.err : xstrdup("store error");
+        return ERR;
+    }
+    xfree(j.job.err);
+    *out = j.found ? j.value : 0;
+    return OK;
+}
+
 static void run_describe(store_job *j, const store_module *m, void *h) {
     sync_job *s = (sync_job *)j;
     char *err = NULL;
@@ -492,6 +533,11 @@ int persist_start(char **err) {
     storeq_set_handle(o.handle);
     ps.enabled = 1;
     if (resolve_maps(&ps.maps, err) != OK) return ERR;
+    /* the store's own key/value table: write-behind's watermark, the lock-token ceiling */
+    if (persist_query_sync("CREATE TABLE IF NOT EXISTS wb_meta (name TEXT PRIMARY KEY, value INTEGER)", 0, NULL,
+                           err) != OK)
+        return ERR;
+    if (ltok_start(err) != OK) return ERR;
     return wb_start(err);
 }
 

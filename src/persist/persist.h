@@ -169,4 +169,9 @@ void sql_invalidate_row(const char *table, const char *pktext, size_t pklen);
 
 /* store queries run synchronously during start-up */
 int persist_query_sync(const char *sql, int nargs, const store_value *args, char **err);
+/* The first column of the first row as an integer (0 when no row or not an integer). */
+int persist_query_int(const char *sql, int64_t *out, char **err);
+
+/* locktokens.c: stores the fencing-token ceiling, raises the counter (start-up) */
+int ltok_start(char **err);
 #endif

@@ -179,6 +179,7 @@ void storeq_get_stats(storeq_stats *s) { *s = stats; }
 
 void storeq_submit(store_job *j) {
     j->queued_us = clock_ustime();
+    j->finished_us = 0;
     j->next = NULL;
     j->rc = STORE_OK;
     j->err = NULL;
@@ -200,6 +201,12 @@ void storeq_drain(void) {
         pthread_mutex_unlock(&mu);
         deliver();
     }
+}
+
+void storeq_wait_job(store_job *j) {
+    pthread_mutex_lock(&mu);
+    while (!j->finished_us) pthread_cond_wait(&idle_cv, &mu);
+    pthread_mutex_unlock(&mu);
 }
 
 void storeq_stop(void) {

@@ -41,6 +41,10 @@ void storeq_submit(store_job *j);
 /* Waits until every submitted job has run and its done() was called (used at
  * start-up replay and shutdown; runs done() callbacks itself). */
 void storeq_drain(void);
+/* Waits until the store thread has run j (its rc and err are then set),
+ * without calling any done(): j's and the others' run later from the loop as
+ * usual, so no other client's command can run meanwhile. */
+void storeq_wait_job(store_job *j);
 /* Stops the thread after the queue is empty and closes the module. */
 void storeq_stop(void);
 int storeq_running(void);

@@ -40,51 +40,6 @@ static size_t ntouch_clients, cap_touch_clients;
 
 static void start_batch(void);
 
-/* ---- meta tables ---------------------------------------------------------------- */
-
-typedef struct int_job {
-    store_job job;
-    const char *sql;
-    int64_t value;
-    int found;
-} int_job;
-
-static void int_sink_row(void *ctx, int n, const store_value *v) {
-    int_job *j = ctx;
-    if (n > 0 && v[0].type == SV_INT) {
-        j->value = v[0].i;
-        j->found = 1;
-    }
-}
-
-static void run_int_query(store_job *sj, const store_module *m, void *h) {
-    int_job *j = (int_job *)sj;
-    store_sink sink = {j, NULL, int_sink_row};
-    char *err = NULL;
-    int64_t aff;
-    sj->rc = m->query(h, j->sql, 0, NULL, 1, &sink, NULL, NULL, &aff, &err);
-    if (err) {
-        sj->err = xstrdup(err);
-        m->free_error(err);
-    }
-}
-
-static void noop_done(store_job *j) { (void)j; }
-
-static int query_int(const char *sql, int64_t *out, char **err) {
-    int_job j = {.sql = sql};
-    j.job.run = run_int_query;
-    j.job.done = noop_done;
-    storeq_submit(&j.job);
-    storeq_drain();
-    if (j.job.rc != STORE_OK) {
-        *err = j.job.err ? j.job.err : xstrdup("store error");
-        return ERR;
-    }
-    *out = j.found ? j.value : 0;
-    return OK;
-}
-
 /* ---- the dirty FIFO ------------------------------------------------------------- */
 
 static void fifo_insert_ordered(pkey *k) {
@@ -553,15 +508,13 @@ static void replay_record(void *ctx, uint64_t seq, const char *map, size_t mlen,
 
 int wb_start(char **err) {
     ps.journal_ok = 1;
-    if (persist_query_sync("CREATE TABLE IF NOT EXISTS wb_meta (name TEXT PRIMARY KEY, value INTEGER)", 0,
-                           NULL, err) != OK ||
-        persist_query_sync("CREATE TABLE IF NOT EXISTS wb_deadletter (id INTEGER PRIMARY KEY, map TEXT, "
+    if (persist_query_sync("CREATE TABLE IF NOT EXISTS wb_deadletter (id INTEGER PRIMARY KEY, map TEXT, "
                            "key BLOB, op TEXT, state BLOB, error TEXT, at INTEGER)",
                            0, NULL, err) != OK)
         return ERR;
     int64_t wm = 0, maxid = 0;
-    if (query_int("SELECT value FROM wb_meta WHERE name = 'wb_watermark'", &wm, err) != OK) return ERR;
-    if (query_int("SELECT max(id) FROM wb_deadletter", &maxid, err) != OK) return ERR;
+    if (persist_query_int("SELECT value FROM wb_meta WHERE name = 'wb_watermark'", &wm, err) != OK) return ERR;
+    if (persist_query_int("SELECT max(id) FROM wb_deadletter", &maxid, err) != OK) return ERR;
     ps.watermark = (uint64_t)wm;
     ps.next_deadletter_id = maxid + 1;
     const char *path = pcfg.journal_path ? pcfg.journal_path : "larder.journal";
