@@ -128,8 +128,10 @@ int resp_split_args(char *s, size_t len, resp_arg **argv, int *cap, int *argc) {
         if (s[i] == '"' || s[i] == '\'') {
             if (split_quoted(s, len, &i, &w) < 0) return -1;
         } else {
-            while (i < len && !is_space((unsigned char)s[i])) i++;
+            /* a quote may also open inside a word (Redis: name="foo" is name=foo) */
+            while (i < len && !is_space((unsigned char)s[i]) && s[i] != '"' && s[i] != '\'') i++;
             w = i;
+            if (i < len && (s[i] == '"' || s[i] == '\'') && split_quoted(s, len, &i, &w) < 0) return -1;
         }
         if (*argc == *cap) {
             *cap = *cap ? *cap * 2 : 8;

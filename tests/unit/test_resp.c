@@ -144,6 +144,22 @@ TEST(split_args_quotes) {
     xfree(argv);
 }
 
+/* As Redis's sdssplitargs: a quote opens inside a word too, and must still be
+ * followed by a space or the end. */
+TEST(split_args_quote_inside_word) {
+    char s[] = "name=\"foo\" a\"b c\" k='x y'";
+    resp_arg *argv = NULL;
+    int cap = 0, argc = 0;
+    CHECK_EQ(resp_split_args(s, strlen(s), &argv, &cap, &argc), 3);
+    CHECK_STR(argv[0].p, "name=foo");
+    CHECK_STR(argv[1].p, "ab c");
+    CHECK_STR(argv[2].p, "k=x y");
+    char bad[] = "a\"b\"c";
+    argc = 0;
+    CHECK_EQ(resp_split_args(bad, strlen(bad), &argv, &cap, &argc), -1);
+    xfree(argv);
+}
+
 int main(void) {
     RUN(whole_buffer);
     RUN(byte_by_byte);
@@ -152,5 +168,6 @@ int main(void) {
     RUN(oversize_lines);
     RUN(bulk_limit_and_need);
     RUN(split_args_quotes);
+    RUN(split_args_quote_inside_word);
     return test_report();
 }
