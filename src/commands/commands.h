@@ -183,6 +183,7 @@ command_fn eval_command, evalsha_command, eval_ro_command, evalsha_ro_command, f
     function_restore_command, lock_acquire_command, lock_release_command, lock_extend_command,
     lock_info_command, delifeq_command;
 command_getkeys_fn getkeys_eval;
+size_t function_library_count(void); /* FUNCTION LOAD'ed libraries */
 /* Fencing-token counter (lock.c): the last token issued (starting from the wall
  * clock in microseconds), raising it (never lowers), and a hook told of every
  * token issued before it is replied (persist/locktokens.c). */

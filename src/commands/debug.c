@@ -123,8 +123,24 @@ static void debug_object(client *c) {
     reply_status(c, buf);
 }
 
-/* Every key goes through DUMP's serializer and back, db by db. */
+/* Every key goes through DUMP's serializer and back, db by db. Options as
+ * Redis's: NOSAVE, NOFLUSH, MERGE. Without an RDB file the reload reads back
+ * what is in memory, so they change nothing, except that NOFLUSH without
+ * MERGE fails as Redis's does when a function library would load twice. */
 static void debug_reload(client *c) {
+    int noflush = 0, merge = 0;
+    for (int j = 2; j < c->argc; j++) {
+        if (arg_is(&c->argv[j], "merge")) merge = 1;
+        else if (arg_is(&c->argv[j], "noflush")) noflush = 1;
+        else if (!arg_is(&c->argv[j], "nosave")) {
+            reply_error(c, "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.");
+            return;
+        }
+    }
+    if (noflush && !merge && function_library_count() > 0) {
+        reply_error(c, "ERR Error trying to load the RDB dump");
+        return;
+    }
     for (int i = 0; i < server.databases; i++) {
         db *d = &server.dbs[i];
         size_t n = db_size(d), k = 0;

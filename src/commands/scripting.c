@@ -24,6 +24,7 @@
 #include "util/clock.h"
 #include "util/hash.h"
 #include "util/mem.h"
+#include <assert.h>
 #include <ctype.h>
 #include <poll.h>
 #include <stdio.h>
@@ -463,6 +464,8 @@ typedef struct fn_def {
     fn_lib *lib;
     int ref;
     unsigned flags;
+    char *desc; /* NULL when not given */
+    size_t desclen;
     size_t len;
     char name[];
 } fn_def;
@@ -498,6 +501,8 @@ static const void *lib_key(const void *e, size_t *len) {
 static const dict_type fn_type = {hash_bytes, fn_key};
 static const dict_type lib_type = {hash_bytes, lib_key};
 
+#define FUNCTION_LOAD_TIMEOUT_MS 500 /* as Redis: library code only registers functions */
+
 static lua_State *Lfunc;
 static dict *functions, *libraries;
 static fn_lib *loading_lib; /* while FUNCTION LOAD runs the library's code */
@@ -519,6 +524,7 @@ static int valid_name(const char *s, size_t n) {
 static void lib_free(fn_lib *l, int unref) {
     for (int i = 0; i < l->nfuncs; i++) {
         if (unref && Lfunc) luaL_unref(Lfunc, LUA_REGISTRYINDEX, l->funcs[i]->ref);
+        xfree(l->funcs[i]->desc);
         xfree(l->funcs[i]);
     }
     xfree(l->funcs);
@@ -527,15 +533,19 @@ static void lib_free(fn_lib *l, int unref) {
     xfree(l);
 }
 
-int script_register_function(lua_State *L, const char *name, size_t len, int ref, unsigned flags,
-                             const char **err) {
-    (void)L;
+size_t function_library_count(void) { return libraries ? dict_size(libraries) : 0; }
+
+int script_loading_library(void) { return loading_lib != NULL; }
+
+int script_register_function(const char *name, size_t len, const char *desc, size_t dlen, int ref,
+                             unsigned flags, const char **err) {
     if (!loading_lib) {
         *err = "redis.register_function can only be called on FUNCTION LOAD command";
         return ERR;
     }
     if (!valid_name(name, len)) {
-        *err = "Function names can only contain letters, numbers, or underscores(_) and must be at least one character long";
+        /* Redis 7.0 says "Library" here too */
+        *err = "Library names can only contain letters, numbers, or underscores(_) and must be at least one character long";
         return ERR;
     }
     for (int i = 0; i < loading_lib->nfuncs; i++)
@@ -544,6 +554,8 @@ int script_register_function(lua_State *L, const char *name, size_t len, int ref
             return ERR;
         }
     fn_def *f = xmalloc(sizeof(*f) + 2 * (len + 1));
+    f->desc = desc ? xmemdup(desc, dlen) : NULL;
+    f->desclen = dlen;
     f->lib = loading_lib;
     f->ref = ref;
     f->flags = flags;
@@ -594,7 +606,11 @@ static int parse_lib_meta(const char *p, size_t len, char **name, size_t *skip, 
     }
     for (int j = 1; rc == OK && j < n; j++) {
         if (strncmp(parts[j].p, "name=", 5) == 0) {
-            xfree(*name);
+            if (*name) {
+                sbuf_puts(e, "ERR Invalid metadata value, name argument was given multiple times");
+                rc = ERR;
+                break;
+            }
             *name = xstrdup(parts[j].p + 5);
         } else {
             sbuf_printf(e, "ERR Invalid metadata value given: %s", parts[j].p);
@@ -620,14 +636,15 @@ static int parse_lib_meta(const char *p, size_t len, char **name, size_t *skip, 
 
 /* Loads a library (replace: an existing one of that name goes). Returns the
  * library or NULL with e filled. */
-static fn_lib *function_load(const char *code, size_t len, int replace, sbuf *e) {
+static fn_lib *function_load(const char *code, size_t len, int replace, int restoring, sbuf *e) {
     func_engine_init();
     char *name;
     size_t skip;
     if (parse_lib_meta(code, len, &name, &skip, e) != OK) return NULL;
     fn_lib *old = dict_find(libraries, name, strlen(name));
     if (old && !replace) {
-        sbuf_printf(e, "ERR Library '%s' already exists", name);
+        /* Redis 7.0's two texts: FUNCTION LOAD quotes the name, FUNCTION RESTORE does not */
+        sbuf_printf(e, restoring ? "ERR Library %s already exists" : "ERR Library '%s' already exists", name);
         xfree(name);
         return NULL;
     }
@@ -643,10 +660,7 @@ static fn_lib *function_load(const char *code, size_t len, int replace, sbuf *e)
         return NULL;
     }
     loading_lib = l;
-    int64_t saved_threshold = server.busy_reply_threshold;
-    server.busy_reply_threshold = 0; /* no -BUSY polling while loading */
-    int rc = lua_pcall(Lfunc, 0, 0, 0);
-    server.busy_reply_threshold = saved_threshold;
+    int rc = sl_run_library(Lfunc, FUNCTION_LOAD_TIMEOUT_MS);
     loading_lib = NULL;
     if (rc) {
         const char *msg = "unknown error";
@@ -698,7 +712,7 @@ void function_load_command(client *c) {
         return;
     }
     sbuf e = SBUF_INIT;
-    fn_lib *l = function_load(c->argv[j].p, c->argv[j].len, replace, &e);
+    fn_lib *l = function_load(c->argv[j].p, c->argv[j].len, replace, 0, &e);
     if (l)
         reply_bulk_cstr(c, l->name);
     else
@@ -763,7 +777,11 @@ static void functions_clear(void) {
 }
 
 void function_flush_command(client *c) {
-    if (c->argc > 3 || (c->argc == 3 && !arg_is(&c->argv[2], "sync") && !arg_is(&c->argv[2], "async"))) {
+    if (c->argc > 3) {
+        reply_subcommand_syntax_error(c);
+        return;
+    }
+    if ((c->argc == 3 && !arg_is(&c->argv[2], "sync") && !arg_is(&c->argv[2], "async"))) {
         reply_error(c, "ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
         return;
     }
@@ -822,7 +840,10 @@ void function_list_command(client *c) {
             reply_bulk_cstr(c, "name");
             reply_bulk_cstr(c, l->funcs[i]->name);
             reply_bulk_cstr(c, "description");
-            reply_null(c);
+            if (l->funcs[i]->desc)
+                reply_bulk(c, l->funcs[i]->desc, l->funcs[i]->desclen);
+            else
+                reply_null(c);
             reply_bulk_cstr(c, "flags");
             reply_flags_set(c, l->funcs[i]->flags);
         }
@@ -866,19 +887,36 @@ void function_stats_command(client *c) {
 
 /* DUMP payload: "LRDFN1" then per library <u32 length><code>, then a CRC-free
  * trailer "END". Only Larder reads it back (Redis's is an RDB fragment). */
-void function_dump_command(client *c) {
-    func_engine_init();
-    sbuf b = SBUF_INIT;
-    sbuf_append(&b, "LRDFN1", 6);
+/* The body of a FUNCTION DUMP payload: every library's code as len:u32 code. */
+static void functions_serialize(sbuf *b) {
     dict_iter it;
     fn_lib *l;
     dict_iter_init(&it, libraries);
     while ((l = dict_iter_next(&it))) {
         uint32_t n = (uint32_t)l->codelen;
-        sbuf_append(&b, &n, 4);
-        sbuf_append(&b, l->code, l->codelen);
+        sbuf_append(b, &n, 4);
+        sbuf_append(b, l->code, l->codelen);
     }
     dict_iter_done(&it);
+}
+
+/* Loads the libraries of a payload body (framing already checked). Returns OK,
+ * or ERR with e filled and the libraries loaded before the failing one kept. */
+static int functions_load_body(const char *p, const char *end, int replace, sbuf *e) {
+    while (p < end) {
+        uint32_t n;
+        memcpy(&n, p, 4);
+        if (!function_load(p + 4, n, replace, 1, e)) return ERR;
+        p += 4 + n;
+    }
+    return OK;
+}
+
+void function_dump_command(client *c) {
+    func_engine_init();
+    sbuf b = SBUF_INIT;
+    sbuf_append(&b, "LRDFN1", 6);
+    functions_serialize(&b);
     sbuf_append(&b, "END", 3);
     reply_bulk(c, b.p, b.len);
     sbuf_free(&b);
@@ -888,7 +926,7 @@ void function_restore_command(client *c) {
     func_engine_init();
     int policy = 1; /* 0 flush, 1 append, 2 replace */
     if (c->argc > 4) {
-        reply_error(c, ERR_SYNTAX);
+        reply_subcommand_syntax_error(c);
         return;
     }
     if (c->argc == 4) {
@@ -915,19 +953,23 @@ void function_restore_command(client *c) {
         if ((size_t)(end - q - 4) < n) goto bad;
         q += 4 + n;
     }
+    /* all or nothing: on a failure the libraries as they were come back */
+    sbuf before = SBUF_INIT, e = SBUF_INIT;
+    functions_serialize(&before);
     if (policy == 0) functions_clear();
-    sbuf e = SBUF_INIT;
-    while (p < end) {
-        uint32_t n;
-        memcpy(&n, p, 4);
-        if (!function_load(p + 4, n, policy == 2, &e)) {
-            reply_error(c, e.p);
-            sbuf_free(&e);
-            return;
-        }
-        p += 4 + n;
+    int rc = functions_load_body(p, end, policy == 2, &e);
+    if (rc != OK) {
+        sbuf again = SBUF_INIT;
+        functions_clear();
+        int back = before.len ? functions_load_body(before.p, before.p + before.len, 0, &again) : OK;
+        assert(back == OK);
+        (void)back;
+        sbuf_free(&again);
+        reply_error(c, e.p);
     }
+    sbuf_free(&before);
     sbuf_free(&e);
+    if (rc != OK) return;
     server.dirty++;
     reply_ok(c);
     return;

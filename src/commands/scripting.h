@@ -39,9 +39,14 @@ typedef struct script_run {
 /* ---- scripting_lua.c ---------------------------------------------------------- */
 
 /* A new Lua state with the libraries, the redis API and the sandbox. With
- * for_functions, redis.register_function is there too (usable only while a
- * library loads). */
+ * for_functions, also the load-time API that library code sees (see
+ * sl_run_library). */
 lua_State *sl_state_new(int for_functions);
+/* Runs the compiled library code on the stack top (popped) as FUNCTION LOAD
+ * does: its globals are only `redis` with register_function, log and the
+ * constants; past timeout_ms it fails with "FUNCTION LOAD timeout". Returns
+ * lua_pcall's code, the error on the stack top when not 0. */
+int sl_run_library(lua_State *L, int64_t timeout_ms);
 void sl_state_free(lua_State *L);
 /* The function on the stack top (error handler below it for eval, see
  * scripting.c) is called; its result or error is replied to run->caller.
@@ -58,7 +63,9 @@ client *sl_fake_client(void);
  * Returns 1 if the script must stop (killed). */
 int script_interrupt(script_run *run);
 /* Function libraries: register_function while `FUNCTION LOAD` runs the code. */
-int script_register_function(lua_State *L, const char *name, size_t len, int ref, unsigned flags,
-                             const char **err);
+int script_register_function(const char *name, size_t len, const char *desc, size_t dlen, int ref,
+                             unsigned flags, const char **err);
+/* Nonzero while FUNCTION LOAD runs a library's code. */
+int script_loading_library(void);
 extern script_run *script_current; /* NULL when no script runs */
 #endif

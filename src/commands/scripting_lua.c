@@ -31,6 +31,7 @@
  *     that do not raise. */
 #include "commands/scripting.h"
 #include "resp/reply.h"
+#include "util/clock.h"
 #include "util/mem.h"
 #include <lua-bitop.h>
 #include <lua-cjson.h>
@@ -40,11 +41,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define RO_ERROR "Attempt to modify a readonly table"
 #define REG_REAL_G "larder.real_G"
 #define REG_PROTECTED "larder.protected"
 #define REG_ERRH "larder.errh"
+#define REG_LIB_API "larder.lib_api"
 
 static client *fake;
 
@@ -746,81 +749,122 @@ static int l_setresp(lua_State *L) {
     return 0;
 }
 
-/* redis.register_function(name, fn) / redis.register_function{function_name=, callback=, flags=} */
-static int l_register_function(lua_State *L) {
-    const char *name = NULL, *err = NULL;
-    size_t nlen = 0;
-    unsigned flags = 0;
-    int argc = lua_gettop(L);
-    if (argc == 1 && lua_istable(L, 1)) {
-        lua_getfield(L, 1, "function_name");
-        lua_getfield(L, 1, "callback");
-        lua_getfield(L, 1, "flags");
-        lua_pushnil(L); /* check for unknown keys */
-        while (lua_next(L, 1)) {
+/* ---- redis.register_function (library load time only) ------------------------------- */
+
+typedef struct reg_args {
+    int name_idx, fn_idx, desc_idx; /* stack slots, 0 = not given */
+    unsigned flags;
+} reg_args;
+
+/* Reads the flags table on the stack top ({'no-writes', ...}, case-insensitive). */
+static int read_flags(lua_State *L, unsigned *flags) {
+    static const struct { const char *name; unsigned flag; } known[] = {
+        {"no-writes", SF_NO_WRITES},   {"allow-oom", SF_ALLOW_OOM},
+        {"allow-stale", SF_ALLOW_STALE}, {"no-cluster", SF_NO_CLUSTER},
+        {"allow-cross-slot-keys", SF_ALLOW_CROSS_SLOT}};
+    for (int j = 1;; j++) {
+        lua_rawgeti(L, -1, j);
+        if (lua_isnil(L, -1)) {
             lua_pop(L, 1);
-            const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
-            if (strcmp(k, "function_name") && strcmp(k, "callback") && strcmp(k, "flags") &&
-                strcmp(k, "description")) {
-                lua_pop(L, 1);
-                push_error(L, "unknown argument given to redis.register_function");
-                return lua_error(L);
-            }
+            return OK;
         }
-        if (lua_type(L, 2) != LUA_TSTRING) {
-            push_error(L, "function_name argument given to redis.register_function must be a string");
-            return lua_error(L);
+        const char *f = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+        size_t k = 0;
+        while (f && k < sizeof(known) / sizeof(known[0]) && strcasecmp(f, known[k].name)) k++;
+        lua_pop(L, 1);
+        if (!f || k == sizeof(known) / sizeof(known[0])) return ERR;
+        *flags |= known[k].flag;
+    }
+}
+
+/* register_function{function_name=, callback=, description=, flags=}: the named
+ * values are pushed on the stack (slots recorded in a); *err on a bad one. */
+static int read_named_args(lua_State *L, reg_args *a, const char **err) {
+    if (!lua_istable(L, 1)) {
+        *err = "calling redis.register_function with a single argument is only applicable to Lua table "
+               "(representing named arguments).";
+        return ERR;
+    }
+    lua_pushnil(L);
+    while (lua_next(L, 1)) {
+        const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+        int *slot = NULL;
+        if (!k) {
+            *err = "named argument key given to redis.register_function is not a string";
+            return ERR;
+        } else if (!strcasecmp(k, "function_name")) {
+            if (!lua_isstring(L, -1)) *err = "function_name argument given to redis.register_function must be a string";
+            slot = &a->name_idx;
+        } else if (!strcasecmp(k, "description")) {
+            if (!lua_isstring(L, -1)) *err = "description argument given to redis.register_function must be a string";
+            slot = &a->desc_idx;
+        } else if (!strcasecmp(k, "callback")) {
+            if (!lua_isfunction(L, -1)) *err = "callback argument given to redis.register_function must be a function";
+            slot = &a->fn_idx;
+        } else if (!strcasecmp(k, "flags")) {
+            if (!lua_istable(L, -1))
+                *err = "flags argument to redis.register_function must be a table representing function flags";
+            else if (read_flags(L, &a->flags) != OK)
+                *err = "unknown flag given";
+        } else {
+            *err = "unknown argument given to redis.register_function";
         }
-        if (!lua_isfunction(L, 3)) {
-            push_error(L, "callback argument given to redis.register_function must be a function");
-            return lua_error(L);
+        if (*err) return ERR;
+        if (slot) {
+            lua_pushvalue(L, -1); /* keep the value on the stack, below the iteration key */
+            lua_insert(L, -3);
+            *slot = lua_gettop(L) - 2;
         }
-        if (!lua_isnil(L, 4)) {
-            if (!lua_istable(L, 4)) {
-                push_error(L, "flags argument to redis.register_function must be a table representing function flags");
-                return lua_error(L);
-            }
-            for (int j = 1;; j++) {
-                lua_rawgeti(L, 4, j);
-                if (lua_isnil(L, -1)) {
-                    lua_pop(L, 1);
-                    break;
-                }
-                const char *f = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
-                if (!strcmp(f, "no-writes")) flags |= SF_NO_WRITES;
-                else if (!strcmp(f, "allow-oom")) flags |= SF_ALLOW_OOM;
-                else if (!strcmp(f, "allow-stale")) flags |= SF_ALLOW_STALE;
-                else if (!strcmp(f, "no-cluster")) flags |= SF_NO_CLUSTER;
-                else if (!strcmp(f, "allow-cross-slot-keys")) flags |= SF_ALLOW_CROSS_SLOT;
-                else {
-                    push_error(L, "unknown flag given");
-                    return lua_error(L);
-                }
-                lua_pop(L, 1);
-            }
-        }
-        name = lua_tolstring(L, 2, &nlen);
-        lua_pushvalue(L, 3);
-    } else if (argc == 2) {
-        if (lua_type(L, 1) != LUA_TSTRING || !lua_isfunction(L, 2)) {
-            push_error(L, "wrong number of arguments to redis.register_function");
-            return lua_error(L);
-        }
-        name = lua_tolstring(L, 1, &nlen);
-        lua_pushvalue(L, 2);
-    } else {
-        push_error(L, "wrong number of arguments to redis.register_function");
+        lua_pop(L, 1);
+    }
+    if (!a->name_idx) *err = "redis.register_function must get a function name argument";
+    else if (!a->fn_idx) *err = "redis.register_function must get a callback argument";
+    return *err ? ERR : OK;
+}
+
+static int read_reg_args(lua_State *L, reg_args *a, const char **err) {
+    int argc = lua_gettop(L);
+    if (argc < 1 || argc > 2) {
+        *err = "wrong number of arguments to redis.register_function";
+        return ERR;
+    }
+    if (argc == 1) return read_named_args(L, a, err);
+    if (!lua_isstring(L, 1)) {
+        *err = "first argument to redis.register_function must be a string";
+        return ERR;
+    }
+    if (!lua_isfunction(L, 2)) {
+        *err = "second argument to redis.register_function must be a function";
+        return ERR;
+    }
+    a->name_idx = 1;
+    a->fn_idx = 2;
+    return OK;
+}
+
+/* redis.register_function(name, fn) / redis.register_function{function_name=, callback=,
+ * description=, flags=}, as Redis 7.0 checks them (same texts). */
+static int l_register_function(lua_State *L) {
+    reg_args a = {0};
+    const char *err = NULL;
+    if (!script_loading_library()) {
+        push_error(L, "redis.register_function can only be called on FUNCTION LOAD command");
         return lua_error(L);
     }
-    char *namecopy = xmemdup(name, nlen);
+    if (read_reg_args(L, &a, &err) != OK) {
+        push_error(L, err);
+        return lua_error(L);
+    }
+    size_t nlen = 0, dlen = 0;
+    const char *name = lua_tolstring(L, a.name_idx, &nlen);
+    const char *desc = a.desc_idx ? lua_tolstring(L, a.desc_idx, &dlen) : NULL;
+    lua_pushvalue(L, a.fn_idx);
     int ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    if (script_register_function(L, namecopy, nlen, ref, flags, &err) != OK) {
-        xfree(namecopy);
+    if (script_register_function(name, nlen, desc, dlen, ref, a.flags, &err) != OK) {
         luaL_unref(L, LUA_REGISTRYINDEX, ref);
         push_error(L, err);
         return lua_error(L);
     }
-    xfree(namecopy);
     return 0;
 }
 
@@ -1034,10 +1078,9 @@ static void open_lib(lua_State *L, const char *name, lua_CFunction open) {
     }
 }
 
-static void register_redis_api(lua_State *L, int for_functions) {
-    lua_newtable(L);
-    set_fn(L, "call", l_redis_call);
-    set_fn(L, "pcall", l_redis_pcall);
+/* redis.log, the LOG_* levels and the version: in both the script and the
+ * library-load `redis` tables (the table on the stack top). */
+static void set_log_and_version(lua_State *L) {
     set_fn(L, "log", l_log);
     set_num(L, "LOG_DEBUG", LL_DEBUG);
     set_num(L, "LOG_VERBOSE", LL_VERBOSE);
@@ -1046,6 +1089,13 @@ static void register_redis_api(lua_State *L, int for_functions) {
     lua_pushstring(L, LARDER_VERSION);
     lua_setfield(L, -2, "REDIS_VERSION");
     set_num(L, "REDIS_VERSION_NUM", 0x0007000f);
+}
+
+static void register_redis_api(lua_State *L) {
+    lua_newtable(L);
+    set_fn(L, "call", l_redis_call);
+    set_fn(L, "pcall", l_redis_pcall);
+    set_log_and_version(L);
     set_fn(L, "setresp", l_setresp);
     set_fn(L, "sha1hex", l_sha1hex);
     set_fn(L, "error_reply", l_error_reply);
@@ -1060,13 +1110,65 @@ static void register_redis_api(lua_State *L, int for_functions) {
     set_fn(L, "replicate_commands", l_replicate_commands);
     set_fn(L, "breakpoint", l_breakpoint);
     set_fn(L, "debug", l_debug);
-    if (for_functions) set_fn(L, "register_function", l_register_function);
     lua_setglobal(L, "redis");
 
     lua_getglobal(L, "math");
     set_fn(L, "random", l_math_random);
     set_fn(L, "randomseed", l_math_randomseed);
     lua_pop(L, 1);
+}
+
+/* What library code sees while FUNCTION LOAD runs it (registry REG_LIB_API): the
+ * only global is `redis`, with register_function, log and the version and log
+ * constants; anything else raises "Script attempted to access nonexistent
+ * global variable". The functions it registers run later with the ordinary
+ * globals, where redis.register_function does not exist. */
+static void create_library_api(lua_State *L) {
+    lua_newtable(L); /* the load-time globals */
+    lua_newtable(L); /* the load-time `redis` */
+    set_fn(L, "register_function", l_register_function);
+    set_log_and_version(L);
+    lua_newtable(L);
+    lua_pushcfunction(L, l_missing_global);
+    lua_setfield(L, -2, "__index");
+    lua_pushvalue(L, -1);
+    lua_setmetatable(L, -3); /* redis.x: missing -> error */
+    lua_setmetatable(L, -3); /* x: missing -> error */
+    push_proxy(L, -1);
+    lua_setfield(L, -3, "redis");
+    lua_pop(L, 1);
+    lua_setfield(L, LUA_REGISTRYINDEX, REG_LIB_API);
+}
+
+/* Points the globals scripts see (the proxy P, see the top of this file) at the
+ * load-time API (on) or back at the real globals. */
+static void set_load_env(lua_State *L, int on) {
+    lua_getmetatable(L, LUA_GLOBALSINDEX);
+    lua_getfield(L, LUA_REGISTRYINDEX, on ? REG_LIB_API : REG_REAL_G);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
+}
+
+static int64_t load_started_us, load_timeout_us;
+
+static void load_hook(lua_State *L, lua_Debug *ar) {
+    (void)ar;
+    if (clock_ustime() - load_started_us > load_timeout_us) {
+        lua_sethook(L, load_hook, LUA_MASKLINE, 0); /* pcall cannot swallow it */
+        push_error(L, "FUNCTION LOAD timeout");
+        lua_error(L);
+    }
+}
+
+int sl_run_library(lua_State *L, int64_t timeout_ms) {
+    set_load_env(L, 1);
+    load_started_us = clock_ustime();
+    load_timeout_us = timeout_ms * 1000;
+    lua_sethook(L, load_hook, LUA_MASKCOUNT, 100000);
+    int rc = lua_pcall(L, 0, 0, 0);
+    lua_sethook(L, NULL, 0, 0);
+    set_load_env(L, 0);
+    return rc;
 }
 
 /* The error handler Redis installs: adds the source and line of the failing
@@ -1167,7 +1269,7 @@ lua_State *sl_state_new(int for_functions) {
         lua_pushnil(L);
         lua_setglobal(L, removed[i]);
     }
-    register_redis_api(L, for_functions);
+    register_redis_api(L);
 
     if (luaL_loadbuffer(L, errh_code, sizeof(errh_code) - 1, "@err_handler_def") || lua_pcall(L, 0, 1, 0))
         abort();
@@ -1175,6 +1277,7 @@ lua_State *sl_state_new(int for_functions) {
     lua_pushnil(L);
     lua_setglobal(L, "debug");
     protect_globals(L);
+    if (for_functions) create_library_api(L);
     rand48_seed((int32_t)random());
     return L;
 }
