@@ -58,6 +58,10 @@ size_t sl_memory(lua_State *L);
 /* The client Lua commands run through (CLIENT_FAKE). */
 client *sl_fake_client(void);
 
+/* ---- scripting_msgpack.c ---------------------------------------------------- */
+/* lua_CFunction that pushes the cmsgpack library table. */
+int sl_open_cmsgpack(lua_State *L);
+
 /* ---- scripting.c: what the engine calls back -------------------------------- */
 /* Called from the Lua count hook: time-limit check, event polling while busy.
  * Returns 1 if the script must stop (killed). */

@@ -53,6 +53,32 @@ static const char *scripts[] = {
     "return redis.REDIS_VERSION_NUM > 0", "return syntax error here", "return (",
     "local a = {}; local b = {a}; a[1] = b; return 1",
     "return redis.call('expire', KEYS[1], 0)", "return redis.log(redis.LOG_DEBUG, 'x')",
+    /* cmsgpack: the bytes, as hex, and the round trips */
+#define HEX "local h = '' for i = 1, #e do h = h .. string.format('%02x', string.byte(e, i)) end return h"
+    "local e = cmsgpack.pack(tonumber(ARGV[1]) or ARGV[1], ARGV[2]) " HEX,
+    "local e = cmsgpack.pack(0, 127, 128, 255, 256, 65535, 65536, 4294967295, 4294967296, 2^53) " HEX,
+    "local e = cmsgpack.pack(-1, -32, -33, -128, -129, -32768, -32769, -2^31, -2^31-1, -2^53) " HEX,
+    "local e = cmsgpack.pack(0.5, -0.25, 0.1, 1e300, -1e-300, 1/0, -1/0, 2^63, -2^63, -0.0) " HEX,
+    "local e = cmsgpack.pack(true, false, nil, {}, {1,2,3}, {[1]=1,[3]=3}, {a=1}, {1,{2,{3}}}) " HEX,
+    "local e = cmsgpack.pack(string.rep('x', 31), string.rep('y', 32), string.rep('z', 256)) " HEX,
+    "local e = cmsgpack.pack(string.rep('q', 65536), print, redis.call) " HEX,
+    "local t = {} for i = 1, 20 do t[i] = i end local e = cmsgpack.pack(t) " HEX,
+    "local t = {} for i = 1, 20 do t['k' .. i] = i end return #cmsgpack.pack(t)",
+    "return {cmsgpack.unpack(cmsgpack.pack(1, 'a', {2, 'b'}, true, -5, 1.5, {k='v'}))}",
+    "return cmsgpack.unpack(cmsgpack.pack({x={y={z=ARGV[1]}}})).x.y.z",
+    "return {cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3), 1)}",
+    "return {cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 2, 0)}",
+    "return {cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 0, 0)}",
+    "return {cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), -1)}",
+    "return {cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3), 9)}", "return {cmsgpack.unpack('')}",
+    "return cmsgpack.unpack('\\205')", "return cmsgpack.unpack('\\193')", "return cmsgpack.pack()",
+    "return {cmsgpack.unpack('\\217\\1c\\218\\0\\1d\\220\\0\\1\\7\\222\\0\\1\\1\\2')}",
+    "return {cmsgpack.unpack('\\219\\0\\0\\0\\1e\\221\\0\\0\\0\\1\\7\\223\\0\\0\\0\\1\\1\\2')}",
+    "return cmsgpack.unpack('\\196\\2ab')", "return cmsgpack.unpack('\\212\\1\\2')",
+    "return cmsgpack.unpack('\\203\\1\\2\\192\\3\\4\\5')[4]",
+    "return {cmsgpack.unpack('\\202\\63\\192\\0\\0\\208\\200\\211\\255\\255\\255\\255\\255\\255\\255\\254')}",
+    "cmsgpack.pack = 1", "return type(cmsgpack.unpack_one)",
+#undef HEX
 };
 
 static const char *argvals[] = {"v", "", "42", "-3", "1.5", "abc def", "9007199254740993", "0x1f"};
