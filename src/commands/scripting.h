@@ -58,9 +58,10 @@ size_t sl_memory(lua_State *L);
 /* The client Lua commands run through (CLIENT_FAKE). */
 client *sl_fake_client(void);
 
-/* ---- scripting_msgpack.c ---------------------------------------------------- */
-/* lua_CFunction that pushes the cmsgpack library table. */
+/* ---- scripting_msgpack.c, scripting_struct.c ----------------------------------- */
+/* lua_CFunctions that push the cmsgpack and struct library tables. */
 int sl_open_cmsgpack(lua_State *L);
+int sl_open_struct(lua_State *L);
 
 /* ---- scripting.c: what the engine calls back -------------------------------- */
 /* Called from the Lua count hook: time-limit check, event polling while busy.

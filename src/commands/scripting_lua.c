@@ -1,7 +1,8 @@
 /* commands/scripting_lua — the embedded Lua 5.1 engine behind EVAL and FCALL.
  *
  * What lives here: creating a sandboxed Lua state (the libraries Redis offers:
- * base, table, string, math, cjson, bit, cmsgpack (scripting_msgpack.c); no os/io/package/loadfile/dofile/
+ * base, table, string, math, cjson, bit, cmsgpack and struct (scripting_msgpack.c,
+ * scripting_struct.c); no os/io/package/loadfile/dofile/
  * print), the `redis` API table (call, pcall, log, setresp, sha1hex,
  * error_reply, status_reply, set_repl, replicate_commands, acl_check_cmd...),
  * the two conversions (a Lua value -> the caller's reply; a command's RESP
@@ -1204,7 +1205,7 @@ static void *lua_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
 static void protect_globals(lua_State *L) {
     lua_pushvalue(L, LUA_GLOBALSINDEX); /* real_G */
     int g = lua_gettop(L);
-    const char *libs[] = {"string", "table", "math", "coroutine", "cjson", "bit", "cmsgpack", "redis", NULL};
+    const char *libs[] = {"string", "table", "math", "coroutine", "cjson", "bit", "cmsgpack", "struct", "redis", NULL};
     for (int i = 0; libs[i]; i++) {
         lua_getfield(L, g, libs[i]);
         if (lua_istable(L, -1)) {
@@ -1247,6 +1248,7 @@ lua_State *sl_state_new(int for_functions) {
     open_lib(L, "cjson", luaopen_cjson);
     open_lib(L, "bit", luaopen_bit);
     open_lib(L, "cmsgpack", sl_open_cmsgpack);
+    open_lib(L, "struct", sl_open_struct);
     lua_newtable(L);
     lua_setfield(L, LUA_REGISTRYINDEX, "larder.proxies");
     lua_newtable(L); /* protected set, weak keys */

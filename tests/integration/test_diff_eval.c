@@ -78,6 +78,26 @@ static const char *scripts[] = {
     "return cmsgpack.unpack('\\203\\1\\2\\192\\3\\4\\5')[4]",
     "return {cmsgpack.unpack('\\202\\63\\192\\0\\0\\208\\200\\211\\255\\255\\255\\255\\255\\255\\255\\254')}",
     "cmsgpack.pack = 1", "return type(cmsgpack.unpack_one)",
+    /* struct */
+    "local e = struct.pack('>i2<i2bBhHlLT', -2, -2, -1, 255, 300, 65535, -5, 7, 9) " HEX,
+    "local e = struct.pack('!4bi4!8bd!bh', 1, 2, 3, 1.5, 4, 5) " HEX,
+    "local e = struct.pack('i3I3i12>i12', -1, 70000, -7, -7) " HEX,
+    "local e = struct.pack('fd>f>d', 0.1, 0.1, -2.5, 1e300) " HEX,
+    "local e = struct.pack('sc3c0xs', 'ab', 'xyz', ARGV[1], ARGV[2]) " HEX,
+    "return {struct.unpack('>i2<i2bBhHlLT', struct.pack('>i2<i2bBhHlLT', -2, -2, -1, 255, 300, 65535, -5, 7, 9))}",
+    "return {struct.unpack('i3I3i12>i12', struct.pack('i3I3i12>i12', -1, 70000, -7, -7))}",
+    "return {struct.unpack('!4bi4!8bd!bh', struct.pack('!4bi4!8bd!bh', 1, 2, 3, 1.5, 4, 5))}",
+    "return {struct.unpack('fd', struct.pack('fd', 0.1, 0.1))}",
+    "return {struct.unpack('sc3bc0xs', struct.pack('sc3bc0xs', 'ab', 'xyz', 2, 'qq', ARGV[1]))}",
+    "return {struct.unpack('i2', 'abcdef', 3)}", "return {struct.unpack('i2', 'abc', 3)}",
+    "return {struct.unpack('i2', 'abc', 0)}", "return {struct.unpack('s', 'abc')}",
+    "return {struct.unpack('c0', 'abc')}", "return {struct.unpack('bc0', '\\2abc')}",
+    "return {struct.size('!4bi4!8bd'), struct.size('i12c5x>')}",
+    "return struct.size('s')", "return struct.size('c0')", "return struct.size('z')",
+    "return struct.pack('z')", "return struct.pack('i40', 1)", "return struct.pack('!3i', 1)",
+    "return struct.pack('c5', 'ab')", "return struct.pack('bb', 1)", "return struct.pack('s', 'a\\0b')",
+    "return struct.pack('i99999999999', 1)", "return struct.pack()", "return #struct.pack('  =!i', 1)",
+    "struct.pack = nil",
 #undef HEX
 };
 
