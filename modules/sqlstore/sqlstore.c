@@ -463,10 +463,11 @@ static int m_query(void *hp, const char *sql, int nargs, const store_value *args
         *err = xstrdup("SQL.QUERY runs read-only statements only; use SQL.EXEC");
         return STORE_ERR_USER;
     }
-    if (nargs > sql_bind_parameter_count(st)) {
+    int nparams = sql_bind_parameter_count(st);
+    if (nargs > nparams) {
         sql_finalize(st);
         sbuf b = SBUF_INIT;
-        sbuf_printf(&b, "%d arguments given, the statement has %d parameters", nargs, sql_bind_parameter_count(st));
+        sbuf_printf(&b, "%d arguments given, the statement has %d parameters", nargs, nparams);
         *err = sbuf_take(&b, NULL);
         return STORE_ERR_USER;
     }

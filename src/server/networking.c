@@ -373,7 +373,7 @@ void reply_hold(client *c, sbuf *buf) {
 }
 
 void reply_raw(client *c, const void *p, size_t len) {
-    if (c->flags & (CLIENT_CLOSE_ASAP | CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP)) return;
+    if (!len || (c->flags & (CLIENT_CLOSE_ASAP | CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP))) return;
     if (c == hold_client) {
         sbuf_append(hold_buf, p, len);
         return;
