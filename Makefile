@@ -118,6 +118,11 @@ $(B)/tests/sql/%: $(B)/obj/tests/sql/%.o $(LIB_SQL)
 $(B)/tests/crash/%: $(B)/obj/tests/crash/%.o $(LIB_SQL)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(TOOL_LIBS) -lsqlite3
+# crash tests of the server (test_persist_*) talk to a real larder-server
+# through the integration harness
+$(B)/tests/crash/test_persist_%: $(B)/obj/tests/crash/test_persist_%.o $(INTEG_LIB) $(LIB_CORE)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lhiredis $(SERVER_LIBS)
 
 tests-build: all $(UNIT_BINS) $(INTEG_BINS) $(SQLT_BINS)
 
@@ -150,6 +155,8 @@ fuzz-sql: build-fuzz/fuzz_sql
 
 crash: tests-build
 	STORE_CRASH_KILLS=2000 LARDER_BUILD=$(CURDIR)/$(B) $(B)/tests/crash/test_store_crash
+	PERSIST_CRASH_KILLS=1000 LARDER_BUILD=$(CURDIR)/$(B) LARDER_SERVER=$(CURDIR)/$(SERVER_BIN) \
+	  $(B)/tests/crash/test_persist_crash
 
 # ---- run / test / bench ---------------------------------------------------
 run: deps-run all

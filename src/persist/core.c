@@ -151,7 +151,7 @@ pkey *pkey_get(const char *key, size_t klen, const mapping *m) {
 }
 
 void pkey_maybe_free(pkey *k) {
-    if (k->loading || k->refreshing || k->locked || k->dirty || k->in_flight || k->deadlettering ||
+    if (k->waking || k->loading || k->refreshing || k->locked || k->dirty || k->in_flight || k->deadlettering ||
         k->touched || !list_empty(&k->load_waiters) || !list_empty(&k->lock_waiters))
         return;
     if (k->negative_until_ms > server.mstime) return;
@@ -264,6 +264,13 @@ void persist_wake(list_head *waiters) {
         c->argv = NULL;
         client_free_argv_copy(&args);
     }
+}
+
+void pkey_wake(pkey *k, list_head *waiters) {
+    k->waking++;
+    persist_wake(waiters);
+    k->waking--;
+    pkey_maybe_free(k);
 }
 
 /* A parked client that disconnects leaves its wait list. */

@@ -125,13 +125,26 @@ int journal_replay(const char *path, journal_record_fn fn, void *ctx, uint64_t *
 
 /* ---- appending ---------------------------------------------------------------------- */
 
+/* The everysec syncer sleeps on a condition variable, not in nanosleep(), so
+ * journal_close() wakes it at once: a clean exit never waits out its second. */
+static pthread_mutex_t syncer_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t syncer_cv;
+
 static void *syncer_main(void *arg) {
     (void)arg;
+    pthread_mutex_lock(&syncer_mu);
     while (!atomic_load(&syncer_stop)) {
-        struct timespec ts = {1, 0};
-        nanosleep(&ts, NULL);
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_sec += 1;
+        while (!atomic_load(&syncer_stop) && pthread_cond_timedwait(&syncer_cv, &syncer_mu, &ts) == 0) {
+        }
+        if (atomic_load(&syncer_stop)) break;
+        pthread_mutex_unlock(&syncer_mu);
         if (atomic_exchange(&unsynced, 0) && fd >= 0) fdatasync(fd);
+        pthread_mutex_lock(&syncer_mu);
     }
+    pthread_mutex_unlock(&syncer_mu);
     return NULL;
 }
 
@@ -159,6 +172,11 @@ int journal_open(const char *path, int fsync_policy, uint64_t seq, char **err) {
     policy = fsync_policy;
     if (!syncer_running) {
         atomic_store(&syncer_stop, 0);
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&syncer_cv, &ca);
+        pthread_condattr_destroy(&ca);
         pthread_create(&syncer, NULL, syncer_main, NULL);
         syncer_running = 1;
     }
@@ -171,8 +189,12 @@ long long journal_bytes(void) { return size_bytes + (long long)pending.len; }
 
 void journal_close(void) {
     if (syncer_running) {
+        pthread_mutex_lock(&syncer_mu);
         atomic_store(&syncer_stop, 1);
+        pthread_cond_signal(&syncer_cv);
+        pthread_mutex_unlock(&syncer_mu);
         pthread_join(syncer, NULL);
+        pthread_cond_destroy(&syncer_cv);
         syncer_running = 0;
     }
     if (fd >= 0) {

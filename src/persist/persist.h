@@ -80,6 +80,7 @@ typedef struct pkey {
     int touched;
     /* negative cache */
     int64_t negative_until_ms;
+    int waking; /* pkey_wake() is re-running its waiters: not freed meanwhile */
 } pkey;
 
 /* A client parked on a key (load or lock) or on WB.FLUSH. */
@@ -135,6 +136,10 @@ void persist_park(client *c, list_head *waiters);
 /* Re-runs the commands of every client parked on the list (those parked on
  * it again meanwhile wait for the next wake). */
 void persist_wake(list_head *waiters);
+/* persist_wake() on one of k's wait lists, then pkey_maybe_free(k). A
+ * re-run command may write the key, and a write frees an idle pkey: k is
+ * held until the last waiter ran, so the caller's k stays valid. */
+void pkey_wake(pkey *k, list_head *waiters);
 /* Puts c on a wait list without parking it (WB.FLUSH blocks it itself). */
 void persist_wait_on(client *c, list_head *waiters);
 /* Takes the first waiter off a list (NULL when empty); the caller replies

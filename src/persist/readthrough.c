@@ -154,6 +154,7 @@ static void load_done(store_job *sj) {
         server_log(LL_WARNING, "read-through load of %.*s failed: %s", (int)j->klen, j->key,
                    sj->err ? sj->err : "store error");
         fail_waiters(&k->load_waiters, sj->err);
+        pkey_maybe_free(k);
     } else {
         ps.st.loads++;
         db *d = &server.dbs[0];
@@ -166,11 +167,8 @@ static void load_done(store_job *sj) {
             k->negative_until_ms = server.mstime + pcfg.negative_ttl * 1000;
         }
         note_loaded(k);
-        /* a re-run write may free k (persist_key_modified): look it up again */
-        persist_wake(&k->load_waiters);
-        k = pkey_find(j->key, j->klen);
+        pkey_wake(k, &k->load_waiters); /* a waiter's write may free an idle k: held meanwhile */
     }
-    if (k) pkey_maybe_free(k);
     free_load(j);
 }
 

@@ -317,10 +317,13 @@ static void maybe_compact_journal(void) {
         if (journal_bytes() > 4096 && journal_truncate(&err) != 0) goto fail;
         return;
     }
+    /* the size test first: summing the live states walks every dirty key,
+     * and this runs after every batch */
+    if (journal_bytes() < 64LL * 1024 * 1024) return;
     long long live = 0;
     list_node *n;
     list_for_each(n, &ps.dirty) live += (long long)list_entry(n, pkey, dirty_node)->state.len + 64;
-    if (journal_bytes() < 64LL * 1024 * 1024 || journal_bytes() < 4 * live) return;
+    if (journal_bytes() < 4 * live) return;
     /* rewrite() below emits the live states; nothing may be buffered */
     if (journal_commit(&err) != 0) goto fail;
     extern void wb_fill_journal(void *ctx, journal_emit_fn emit);

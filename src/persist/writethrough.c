@@ -127,8 +127,7 @@ static void unlock_keys(wt_job *j) {
         pkey *k = pkey_find(j->keys[i].key, j->keys[i].klen);
         if (!k) continue;
         k->locked = 0;
-        persist_wake(&k->lock_waiters); /* may free k: look it up again */
-        if ((k = pkey_find(j->keys[i].key, j->keys[i].klen))) pkey_maybe_free(k);
+        pkey_wake(k, &k->lock_waiters);
     }
 }
 

@@ -302,6 +302,10 @@ void process_command(client *c) {
         reject(c, cmd, scripting_busy_error()); /* a slow script runs: issue 7 */
         return;
     }
+    /* One "now" for the persistence check and the command: a read-through
+     * key the check found alive (a hit, so no load) must not expire before
+     * the handler reads it, or the client would get nil for an existing row. */
+    server_update_time();
     if (!persist_allows_command(c, cmd)) return; /* replied -BUSY itself */
     if ((c->flags & CLIENT_MULTI) && !is_exec && strcmp(cmd->name, "discard") != 0 &&
         strcmp(cmd->name, "multi") != 0 && strcmp(cmd->name, "watch") != 0 &&
@@ -310,7 +314,10 @@ void process_command(client *c) {
         return;
     }
     if (pause_should_wait(c, cmd)) return; /* parked until the pause ends */
+    int pinned = server.clock_pinned;
+    server.clock_pinned = 1;
     call_command(c, cmd);
+    server.clock_pinned = pinned;
     c->lastcmd = cmd;
     /* As Redis: clients blocked on keys this command made ready are served
      * before the next command runs (the next one of a pipeline included). */
@@ -324,8 +331,10 @@ extern void persist_after_command(client *c, const command *cmd);
 void call_command(client *c, const command *cmd) {
     long long errors_before = server.stat_total_error_replies;
     int64_t start = clock_ustime();
-    server.ustime = start;
-    server.mstime = start / 1000;
+    if (!server.clock_pinned) {
+        server.ustime = start;
+        server.mstime = start / 1000;
+    }
     if (!server.in_script) kv_now_ms = server.mstime; /* a script sees one "now" throughout */
     const command *saved = c->cmd;
     c->cmd = cmd;

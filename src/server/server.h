@@ -267,6 +267,7 @@ typedef struct server_state {
     int64_t start_ms;
     int64_t mstime;   /* cached per event-loop turn */
     int64_t ustime;
+    int clock_pinned; /* process_command fixed "now" for this command: call_command keeps it */
     char runid[41];
 
     /* listeners */

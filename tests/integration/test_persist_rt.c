@@ -277,6 +277,30 @@ TEST(rt_xfetch_refresh_ahead) {
 
 /* Reloading the mappings while a negative entry exists must not leave it
  * pointing at the freed old mapping (ASan catches that). */
+/* A key that expires between the read-through check and the command is a
+ * miss and loads. The check used the loop turn's clock, the handler a fresh
+ * one: a key alive for the first and expired for the second was judged a
+ * hit, and the command answered nil for an existing row. Here a busy script
+ * pipelined in front (a script does not advance the server's clock) moves
+ * time past the expiry. */
+TEST(rt_expiry_between_check_and_command) {
+    pk_env e;
+    redisContext *c = start(&e, NULL, NULL);
+    if (!c) return;
+    CHECK_CMD(c, "apple", "HGET product:p1 name");
+    long long loads = pk_info(c, "loads");
+    CHECK_CMD(c, ":1", "PEXPIRE product:p1 30");
+    redisAppendCommand(c, "EVAL %s 0", "local i = 0 while i < 50000000 do i = i + 1 end return 1");
+    redisAppendCommand(c, "HGET product:p1 name");
+    char *a = pk_recv_str(c), *b = pk_recv_str(c);
+    CHECK_STR(a, ":1");
+    CHECK_STR(b, "apple");
+    free(a);
+    free(b);
+    CHECK_EQ(pk_info(c, "loads"), loads + 1);
+    finish(&e, c);
+}
+
 TEST(rt_config_set_map_reload) {
     pk_env e;
     redisContext *c = start(&e, NULL, NULL);
@@ -303,6 +327,7 @@ int main(void) {
     RUN(rt_single_flight);
     RUN(rt_load_does_not_overwrite_newer_write);
     RUN(rt_xfetch_refresh_ahead);
+    RUN(rt_expiry_between_check_and_command);
     RUN(rt_config_set_map_reload);
     return test_report();
 }
