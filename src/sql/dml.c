@@ -33,8 +33,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-int dt_normalize(sql_value *x, int kind, char **err);
-
 /* ---- compile ------------------------------------------------------------------------------------ */
 
 int table_has_triggers(table *t, int event) {
@@ -394,12 +392,8 @@ void report_change(vm *v, table *t, int op, const sql_value *row, const uint8_t 
 static int to_bool(vm *v, table *t, int col, sql_value *x) {
     if (x->type == SQL_NULL) return SQL_OK;
     if (x->type == SQL_TEXT) {
-        static const char *yes[] = {"true", "t", "yes", "y", "on", "1"};
-        static const char *no[] = {"false", "f", "no", "n", "off", "0"};
-        for (int i = 0; i < 6; i++) {
-            if (x->n == strlen(yes[i]) && strncasecmp(x->z, yes[i], x->n) == 0) return val_free(x), val_set_int(x, 1), SQL_OK;
-            if (x->n == strlen(no[i]) && strncasecmp(x->z, no[i], x->n) == 0) return val_free(x), val_set_int(x, 0), SQL_OK;
-        }
+        int b = val_bool_word(x->z, x->n);
+        if (b >= 0) return val_free(x), val_set_int(x, b), SQL_OK;
         return vm_error(v, SQL_CONSTRAINT, "invalid BOOLEAN value for %s.%s: '%.*s'", t->name, t->cols[col].name,
                         (int)(x->n > 40 ? 40 : x->n), x->z);
     }

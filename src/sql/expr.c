@@ -725,13 +725,6 @@ static int eval_cast(vm *v, const expr *e, sql_value *out) {
         val_free(out);
         return vm_error(v, SQL_ERROR, "%s", err ? err : "cannot CAST");
     }
-    if (e->kind == KIND_TIMESTAMP || e->kind == KIND_DATE) {
-        extern int dt_normalize(sql_value *, int kind, char **err);
-        if (dt_normalize(out, e->kind, &err) != 0) {
-            val_free(out);
-            return vm_error(v, SQL_ERROR, "%s", err);
-        }
-    }
     return SQL_OK;
 }
 

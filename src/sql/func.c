@@ -730,9 +730,19 @@ static int math1(int argc, sql_value *a, sql_value *out, double (*fn)(double)) {
     }
 MATH1(f_sqrt, sqrt)
 MATH1(f_exp, exp)
-MATH1(f_ln, log)
-MATH1(f_log10, log10)
-MATH1(f_log2, log2)
+/* logarithms of x <= 0 are NULL, as in SQLite (not -Inf or NaN) */
+static double ln_pos(double x) {
+    return x > 0 ? log(x) : NAN;
+}
+static double log10_pos(double x) {
+    return x > 0 ? log10(x) : NAN;
+}
+static double log2_pos(double x) {
+    return x > 0 ? log2(x) : NAN;
+}
+MATH1(f_ln, ln_pos)
+MATH1(f_log10, log10_pos)
+MATH1(f_log2, log2_pos)
 MATH1(f_sin, sin)
 MATH1(f_cos, cos)
 MATH1(f_tan, tan)
@@ -740,6 +750,21 @@ MATH1(f_asin, asin)
 MATH1(f_acos, acos)
 MATH1(f_atan, atan)
 MATH1(f_trunc, trunc)
+MATH1(f_sinh, sinh)
+MATH1(f_cosh, cosh)
+MATH1(f_tanh, tanh)
+MATH1(f_asinh, asinh)
+MATH1(f_acosh, acosh)
+MATH1(f_atanh, atanh)
+
+static double to_degrees(double r) {
+    return r * (180.0 / M_PI);
+}
+static double to_radians(double d) {
+    return d * (M_PI / 180.0);
+}
+MATH1(f_degrees, to_degrees)
+MATH1(f_radians, to_radians)
 
 static int ceil_floor(sql_value *a, sql_value *out, int up) {
     sql_value n;
@@ -762,9 +787,9 @@ F(f_floor) {
 F(f_log) {
     UNUSED;
     sql_value x, b;
-    if (argc == 1) return math1(argc, a, out, log10);
+    if (argc == 1) return math1(argc, a, out, log10_pos);
     if (!num_arg(&a[0], &b) || !num_arg(&a[1], &x)) return SQL_OK;
-    double r = log(val_real(&x)) / log(val_real(&b));
+    double r = ln_pos(val_real(&x)) / ln_pos(val_real(&b));
     if (!isnan(r)) val_set_real(out, r);
     return SQL_OK;
 }
@@ -820,9 +845,12 @@ int f_current_time(vm *v, int argc, sql_value *a, sql_value *out);
 static const func_def funcs[] = {
     {"abs", 1, 1, 0, 0, f_abs},
     {"acos", 1, 1, 0, 0, f_acos},
+    {"acosh", 1, 1, 0, 0, f_acosh},
     {"asin", 1, 1, 0, 0, f_asin},
+    {"asinh", 1, 1, 0, 0, f_asinh},
     {"atan", 1, 1, 0, 0, f_atan},
     {"atan2", 2, 2, 0, 0, f_atan2},
+    {"atanh", 1, 1, 0, 0, f_atanh},
     {"avg", 1, 1, AGG_AVG, 0, NULL},
     {"ceil", 1, 1, 0, 0, f_ceil},
     {"ceiling", 1, 1, 0, 0, f_ceil},
@@ -830,6 +858,7 @@ static const func_def funcs[] = {
     {"char", 0, -1, 0, 0, f_char},
     {"coalesce", 2, -1, 0, 0, f_coalesce},
     {"cos", 1, 1, 0, 0, f_cos},
+    {"cosh", 1, 1, 0, 0, f_cosh},
     {"count", 0, 0, AGG_COUNT_STAR, 0, NULL},
     {"count", 1, 1, AGG_COUNT, 0, NULL},
     {"current_date", 0, 0, 0, FN_VOLATILE, f_current_date},
@@ -837,6 +866,7 @@ static const func_def funcs[] = {
     {"current_timestamp", 0, 0, 0, FN_VOLATILE, f_current_timestamp},
     {"date", 0, -1, 0, FN_VOLATILE, f_date},
     {"datetime", 0, -1, 0, FN_VOLATILE, f_datetime},
+    {"degrees", 1, 1, 0, 0, f_degrees},
     {"exp", 1, 1, 0, 0, f_exp},
     {"floor", 1, 1, 0, 0, f_floor},
     {"format", 1, -1, 0, 0, f_printf},
@@ -871,6 +901,7 @@ static const func_def funcs[] = {
     {"power", 2, 2, 0, 0, f_pow},
     {"printf", 1, -1, 0, 0, f_printf},
     {"quote", 1, 1, 0, 0, f_quote},
+    {"radians", 1, 1, 0, 0, f_radians},
     {"random", 0, 0, 0, FN_VOLATILE, f_random},
     {"randomblob", 1, 1, 0, FN_VOLATILE, f_randomblob},
     {"replace", 3, 3, 0, 0, f_replace},
@@ -878,6 +909,7 @@ static const func_def funcs[] = {
     {"rtrim", 1, 2, 0, 0, f_rtrim},
     {"sign", 1, 1, 0, 0, f_sign},
     {"sin", 1, 1, 0, 0, f_sin},
+    {"sinh", 1, 1, 0, 0, f_sinh},
     {"sqrt", 1, 1, 0, 0, f_sqrt},
     {"strftime", 1, -1, 0, FN_VOLATILE, f_strftime},
     {"string_agg", 2, 2, AGG_GROUP_CONCAT, 0, NULL},
@@ -885,6 +917,7 @@ static const func_def funcs[] = {
     {"substring", 2, 3, 0, 0, f_substr},
     {"sum", 1, 1, AGG_SUM, 0, NULL},
     {"tan", 1, 1, 0, 0, f_tan},
+    {"tanh", 1, 1, 0, 0, f_tanh},
     {"time", 0, -1, 0, FN_VOLATILE, f_time},
     {"total", 1, 1, AGG_TOTAL, 0, NULL},
     {"total_changes", 0, 0, 0, FN_VOLATILE, f_total_changes},

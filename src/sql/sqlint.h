@@ -186,8 +186,15 @@ int num_prefix(const char *z, size_t n, int64_t *i, double *r, int want_int);
 
 /* Apply a column affinity (SQLite's storage rules). */
 void val_apply_aff(sql_value *v, int aff);
-/* CAST(v AS type) by affinity (and kind for DECIMAL/BOOLEAN/TIMESTAMP). */
+/* CAST(v AS type) by affinity (and kind for DECIMAL/BOOLEAN/TIMESTAMP/DATE:
+ * the same conversions as storing into a column of that type). */
 int val_cast(sql_value *v, int aff, int kind, int p, int s, char **err);
+/* The words a BOOLEAN accepts as text (true/t/yes/y/on/1, false/f/no/n/off/0,
+ * any case): 1, 0, or -1 for other text. */
+int val_bool_word(const char *z, size_t n);
+/* TIMESTAMP/DATE (kind): rewrite v as canonical UTC text; numbers are unix
+ * seconds; NULL stays. -1 with *err (a static message) if v is no time. */
+int dt_normalize(sql_value *v, int kind, char **err);
 
 /* Compare two non-NULL-aware values in SQL order (NULL < numbers < text <
  * blob; numbers by value; text and blob bytewise): <0, 0, >0. */

@@ -441,8 +441,19 @@ static void cast_numeric(sql_value *v) {
     }
 }
 
+int val_bool_word(const char *z, size_t n) {
+    static const char *yes[] = {"true", "t", "yes", "y", "on", "1"};
+    static const char *no[] = {"false", "f", "no", "n", "off", "0"};
+    for (int i = 0; i < 6; i++) {
+        if (n == strlen(yes[i]) && strncasecmp(z, yes[i], n) == 0) return 1;
+        if (n == strlen(no[i]) && strncasecmp(z, no[i], n) == 0) return 0;
+    }
+    return -1;
+}
+
 int val_cast(sql_value *v, int aff, int kind, int p, int s, char **err) {
     if (v->type == SQL_NULL) return 0;
+    if (kind == KIND_TIMESTAMP || kind == KIND_DATE) return dt_normalize(v, kind, err);
     if (kind == KIND_DECIMAL) {
         if (dec_fit(v, p, s) != 0) {
             if (err) *err = "numeric field overflow in CAST";
@@ -451,8 +462,8 @@ int val_cast(sql_value *v, int aff, int kind, int p, int s, char **err) {
         return 0;
     }
     if (kind == KIND_BOOL) {
-        int t = val_truth(v);
-        if (v->type == SQL_TEXT && v->n == 4 && strncasecmp(v->z, "true", 4) == 0) t = 1;
+        int t = v->type == SQL_TEXT ? val_bool_word(v->z, v->n) : -1;
+        if (t < 0) t = val_truth(v);
         val_free(v);
         val_set_int(v, t > 0);
         return 0;
