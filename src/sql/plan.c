@@ -9,8 +9,10 @@
  *     parameters, outer loops), then at most one range (<, <=, >, >=,
  *     BETWEEN) on the next column;
  *   - a partial index only when the WHERE clause implies its predicate;
- *   - an index that holds every column the query uses is "covering": the
- *     table is not read;
+ *     WHERE terms written exactly as one of its predicate's conjuncts
+ *     ("deleted = 0") hold for every entry: a loop over it drops them;
+ *   - an index that holds every column the query uses (leaving out columns
+ *     used only in such dropped terms) is "covering": the table is not read;
  *   - otherwise a full scan.
  * Costs follow a simple model: a seek costs log2(rows); every visited row
  * costs 1, plus a table lookup (log2) when the index does not cover. Row
@@ -57,6 +59,7 @@ typedef struct planctx {
     term *t;
     int nt, capt;
     uint64_t **used_cols; /* per item: bitmap of columns the query reads (bit 63: more) */
+    uint64_t **other_cols; /* the same, leaving out this block's WHERE/ON terms */
     int *colsz;
 } planctx;
 
@@ -204,11 +207,13 @@ static void split(planctx *pc, expr *e, int on_item) {
 
 static void mark_cols(planctx *pc, const expr *e);
 
-static void mark_query(planctx *pc, const query *q) {
+/* Mark the columns q reads; with skip_terms, not those of q's own WHERE and
+ * ON clauses (the terms, whose columns the planner looks at one by one). */
+static void mark_block(planctx *pc, const query *q, int skip_terms) {
     if (!q) return;
     if (q->op != SEL_SIMPLE) {
-        mark_query(pc, q->left);
-        mark_query(pc, q->right);
+        mark_block(pc, q->left, 0);
+        mark_block(pc, q->right, 0);
         return;
     }
     for (int r = 0; r < q->nvalues; r++)
@@ -216,13 +221,17 @@ static void mark_query(planctx *pc, const query *q) {
     if (q->values) return;
     for (int i = 0; i < q->ncol; i++) mark_cols(pc, q->cols[i].e);
     for (int i = 0; i < q->nsrc; i++) {
-        mark_cols(pc, q->src[i].on);
-        mark_query(pc, q->src[i].sub);
+        if (!skip_terms) mark_cols(pc, q->src[i].on);
+        mark_block(pc, q->src[i].sub, 0);
     }
-    mark_cols(pc, q->where);
+    if (!skip_terms) mark_cols(pc, q->where);
     mark_cols(pc, q->having);
     for (int i = 0; i < q->ngroup; i++) mark_cols(pc, q->group[i]);
     for (int i = 0; i < q->norder; i++) mark_cols(pc, q->order[i].e);
+}
+
+static void mark_query(planctx *pc, const query *q) {
+    mark_block(pc, q, 0);
 }
 
 static void mark_cols(planctx *pc, const expr *e) {
@@ -243,6 +252,49 @@ static void mark_cols(planctx *pc, const expr *e) {
 
 static int col_used(planctx *pc, int it, int col) {
     return (pc->used_cols[it][col / 64] >> (col % 64)) & 1;
+}
+
+static int expr_uses_col(planctx *pc, const expr *e, int it, int col) {
+    if (!e) return 0;
+    if (e->op == E_COL) return item_of_cur(pc, e->cur) == it && (e->col < 0 ? pc->colsz[it] : e->col) == col;
+    if (e->sub) return 1; /* a subquery may read it: assume so */
+    if (expr_uses_col(pc, e->l, it, col) || expr_uses_col(pc, e->r, it, col)) return 1;
+    for (int i = 0; i < e->nargs; i++)
+        if (expr_uses_col(pc, e->args[i], it, col)) return 1;
+    return 0;
+}
+
+/* Is term t (on item it) one of the conjuncts of partial index x's predicate,
+ * written the same way ("deleted = 0", "x IS NOT NULL")? Then it holds for
+ * every entry of x: a loop over x need not check it, nor read its column.
+ * Only the terms that decide x's use count (LEFT JOIN: the item's ON terms;
+ * a WHERE term on it must still reject the NULL row). */
+static int term_in_pred(planctx *pc, int it, const term *t, const expr *ix) {
+    if (ix->op == E_AND) return term_in_pred(pc, it, t, ix->l) || term_in_pred(pc, it, t, ix->r);
+    const expr *e = t->e;
+    int lj = pc->q->src[it].jointype == JT_LEFT;
+    if (lj ? t->on_item != it : t->on_item >= 0) return 0;
+    if (e->op != ix->op || e->nargs || ix->nargs || !e->l || !ix->l) return 0;
+    switch (e->op) {
+    case E_EQ: case E_NE: case E_LT: case E_LE: case E_GT: case E_GE: case E_IS: case E_ISNOT:
+        if (!e->r || !ix->r || ix->r->op != E_LIT || !expr_equal(e->r, ix->r)) return 0;
+        break;
+    case E_ISNULL: case E_NOTNULL:
+        if (e->r || ix->r) return 0;
+        break;
+    default: return 0;
+    }
+    return e->l->op == E_COL && ix->l->op == E_COL && item_of_cur(pc, e->l->cur) == it && e->l->col == ix->l->col &&
+           e->l->col >= 0 && (e->l->flags & EF_NOCASE) == (ix->l->flags & EF_NOCASE);
+}
+
+/* A column that the query reads only in terms that partial index x's
+ * predicate guarantees need not be in x for x to cover the query. */
+static int only_in_pred_terms(planctx *pc, int it, const index_t *x, int col) {
+    if (!x->where || ((pc->other_cols[it][col / 64] >> (col % 64)) & 1)) return 0;
+    for (int i = 0; i < pc->nt; i++)
+        if (expr_uses_col(pc, pc->t[i].e, it, col) && !term_in_pred(pc, it, &pc->t[i], x->where)) return 0;
+    return 1;
 }
 
 /* Can a covering scan of x produce column col exactly? Values read back from
@@ -266,7 +318,7 @@ static int covers(planctx *pc, int it, const index_t *x) {
     if (pc->q->dml_scan) return 0; /* UPDATE/DELETE read the whole row */
     table *t = x->tab;
     for (int c = 0; c < t->ncol; c++)
-        if (col_used(pc, it, c) && !index_has_col(x, c)) return 0;
+        if (col_used(pc, it, c) && !index_has_col(x, c) && !only_in_pred_terms(pc, it, x, c)) return 0;
     if (col_used(pc, it, t->ncol) && !index_has_col(x, -1)) return 0; /* rowid */
     return 1;
 }
@@ -718,6 +770,11 @@ static int make_loops(compiler *c, planctx *pc, qplan *qp, order_search *os) {
             if (plan_query(c, s->sub, &L->sub) != SQL_OK) return SQL_ERROR;
         }
         if (p->access == ACC_SEARCH) setup_keys(c, pc, it, p, L);
+        /* terms the partial index guarantees are not checked: a covering
+         * loop may not even have their columns */
+        for (int i = 0; p->idx && p->idx->where && i < pc->nt; i++)
+            if (!pc->t[i].used && pc->t[i].mask == ((mask_t)1 << it) && term_in_pred(pc, it, &pc->t[i], p->idx->where))
+                pc->t[i].used = 1;
         explain_loop(c, pc, it, p, L);
         avail |= (mask_t)1 << it;
         /* filters: terms now fully known and not consumed */
@@ -832,11 +889,17 @@ static int plan_compound(compiler *c, query *q, qplan **out) {
 
 static void init_colmaps(compiler *c, planctx *pc) {
     pc->used_cols = ar_alloc(c->a, sizeof(uint64_t *) * (size_t)(pc->n + 1));
+    pc->other_cols = ar_alloc(c->a, sizeof(uint64_t *) * (size_t)(pc->n + 1));
     pc->colsz = ar_alloc(c->a, sizeof(int) * (size_t)(pc->n + 1));
     for (int i = 0; i < pc->n; i++) {
         pc->colsz[i] = pc->q->src[i].ncol;
         pc->used_cols[i] = ar_alloc(c->a, sizeof(uint64_t) * (size_t)(pc->colsz[i] / 64 + 2));
+        pc->other_cols[i] = ar_alloc(c->a, sizeof(uint64_t) * (size_t)(pc->colsz[i] / 64 + 2));
     }
+    uint64_t **all = pc->used_cols;
+    pc->used_cols = pc->other_cols;
+    mark_block(pc, pc->q, 1);
+    pc->used_cols = all;
     mark_query(pc, pc->q);
 }
 
