@@ -47,6 +47,7 @@ const char *sql_errstr(int rc) {
     case SQL_IOERR: return "disk I/O error";
     case SQL_FULL: return "database or disk is full";
     case SQL_TOOBIG: return "string or blob too big";
+    case SQL_INTERRUPT: return "interrupted";
     case SQL_ROW: return "another row available";
     case SQL_DONE: return "no more rows available";
     default: return "unknown error";
@@ -202,6 +203,12 @@ int sql_in_transaction(sql_db *db) {
 void sql_set_change_hook(sql_db *db, sql_change_fn fn, void *ctx) {
     db->hook = fn;
     db->hook_ctx = ctx;
+}
+void sql_set_progress_handler(sql_db *db, int n, sql_progress_fn fn, void *ctx) {
+    if (n <= 0) fn = NULL;
+    db->progress = fn;
+    db->progress_ctx = ctx;
+    db->progress_n = db->progress_left = fn ? n : 0;
 }
 void sql_free(void *p) {
     xfree(p);

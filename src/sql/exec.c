@@ -524,10 +524,19 @@ static int tree_step(vm *v, loop *L, cursor *c) {
     }
 }
 
+/* The progress handler's count: one per row a loop visits. */
+static int progress_tick(vm *v) {
+    sql_db *db = v->db;
+    if (--db->progress_left > 0) return SQL_OK;
+    db->progress_left = db->progress_n;
+    return db->progress(db->progress_ctx) ? vm_error(v, SQL_INTERRUPT, "interrupted") : SQL_OK;
+}
+
 static int loop_step(vm *v, loop *L) {
     cursor *c = vm_cursor(v, L->cur);
     if (L->exhausted) return SQL_DONE;
     int rc;
+    if (v->db->progress && (rc = progress_tick(v)) != SQL_OK) return rc;
     switch (L->access) {
     case ACC_ONE:
         rc = L->ephem_pos++ == 0 ? SQL_ROW : SQL_DONE;

@@ -367,6 +367,9 @@ struct sql_db {
     int64_t changes, total_changes, last_insert_id;
     sql_change_fn hook;
     void *hook_ctx;
+    sql_progress_fn progress; /* sql_set_progress_handler */
+    void *progress_ctx;
+    int progress_n, progress_left;
     int nstmt;
     int fk_enabled;
     int schema_changed; /* the catalog changed in the open transaction */
