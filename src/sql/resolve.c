@@ -203,10 +203,36 @@ static int lookup_in_pseudo(compiler *c, expr *e, scope *sc) {
     return 0;
 }
 
+static int alias_match(query *q, const expr *e);
+
+static int has_agg(const expr *e) {
+    if (!e) return 0;
+    if (e->op == E_AGG) return 1;
+    if (has_agg(e->l) || has_agg(e->r)) return 1;
+    for (int i = 0; i < e->nargs; i++)
+        if (has_agg(e->args[i])) return 1;
+    return 0;
+}
+
+/* A result column's alias used in WHERE, HAVING or an ORDER BY expression
+ * (SQLite's extension; a FROM column of that name wins): e becomes the
+ * aliased expression. 1 if it was one, 0 if not, -1 on error. */
+static int lookup_alias(compiler *c, expr *e, scope *sc) {
+    int k = sc->use_aliases && sc->q ? alias_match(sc->q, e) : 0;
+    if (!k) return 0;
+    const expr *ae = sc->q->cols[k - 1].e;
+    if (!sc->allow_agg && has_agg(ae)) return comp_error(c, e->pos, "misuse of aliased aggregate %s", e->name), -1;
+    int pos = e->pos;
+    *e = *ae;
+    e->pos = pos;
+    return 1;
+}
+
 static int resolve_column(compiler *c, expr *e, scope *sc) {
     for (scope *s = sc; s; s = s->outer) {
         int r = lookup_in_items(c, e, s);
         if (r == 0) r = lookup_in_pseudo(c, e, s);
+        if (r == 0) r = lookup_alias(c, e, s);
         if (r < 0) return SQL_ERROR;
         if (r == 0) continue;
         for (scope *m = sc; m != s; m = m->outer)
@@ -567,15 +593,19 @@ static int resolve_simple(compiler *c, query *q, scope *outer) {
     sc.nsrc = q->nsrc;
     for (int i = 0; i < q->nsrc; i++)
         if (resolve_expr(c, q->src[i].on, &sc) != SQL_OK) return SQL_ERROR;
-    if (resolve_expr(c, q->where, &sc) != SQL_OK) return SQL_ERROR;
+    /* the result columns first: WHERE, HAVING and ORDER BY may use their aliases */
     sc.allow_agg = 1;
     for (int i = 0; i < q->ncol; i++) {
         if (resolve_expr(c, q->cols[i].e, &sc) != SQL_OK) return SQL_ERROR;
         if (!q->cols[i].name) q->cols[i].name = q->cols[i].alias ? q->cols[i].alias : expr_name(c, q->cols[i].e);
     }
     sc.allow_agg = 0;
+    sc.use_aliases = 1;
+    if (resolve_expr(c, q->where, &sc) != SQL_OK) return SQL_ERROR;
+    sc.use_aliases = 0;
     if (resolve_group(c, q, &sc) != SQL_OK) return SQL_ERROR;
     sc.allow_agg = 1;
+    sc.use_aliases = 1;
     if (resolve_expr(c, q->having, &sc) != SQL_OK) return SQL_ERROR;
     if (resolve_order(c, q, &sc) != SQL_OK) return SQL_ERROR;
     q->is_agg = q->naggs > 0 || q->ngroup > 0;

@@ -75,6 +75,7 @@ typedef struct scope {
     pseudo_tab pseudo[3];
     int npseudo;
     int allow_agg;
+    int use_aliases; /* WHERE, HAVING, ORDER BY: names may be q's result aliases */
 } scope;
 
 typedef struct compiler {
