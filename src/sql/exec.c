@@ -177,7 +177,7 @@ int cur_load_key(vm *v, cursor *c) {
 }
 
 const sql_value *cur_col(vm *v, cursor *c, int col) {
-    if (c->pseudo) return &c->pseudo[col < 0 ? c->ncol : col];
+    if (c->pseudo) return col < 0 && c->norowid ? &null_value : &c->pseudo[col < 0 ? c->ncol : col];
     if (c->state == ROW_LAZY) {
         cur_release_vals(c);
         if (row_decode(v, c->tab, c->rec, c->reclen, c->vals) != SQL_OK) return &null_value;
@@ -551,6 +551,7 @@ static int loop_step(vm *v, loop *L) {
             const sql_value *vals;
             rowbuf_row(L->mat, L->ephem_pos++, &vals, NULL, NULL);
             c->pseudo = (sql_value *)vals;
+            c->norowid = 1;
             c->state = ROW_READY;
         }
         rc = SQL_ROW;

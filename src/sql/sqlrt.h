@@ -235,6 +235,7 @@ struct cursor {
     store_tree sc_tree, tc_tree;
     keyenc_buf kb; /* copy of the table key when reading through an index */
     sql_value *pseudo; /* ROW_READY rows set from outside */
+    int norowid;       /* pseudo rows of a derived table or larder_schema: ncol values, no rowid */
 };
 
 typedef struct savepoint_ent {
