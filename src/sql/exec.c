@@ -470,6 +470,10 @@ static int load_entry(vm *v, loop *L, cursor *c) {
         c->key = val;
         c->klen = vl;
     }
+    if (L->nocols) { /* nothing to decode: the row only counts */
+        c->state = ROW_READY;
+        return SQL_OK;
+    }
     if (!L->covering) {
         rc = store_cursor_seek(c->tc, STORE_SEEK_EQ, c->key, c->klen);
         if (rc == STORE_OK) rc = store_cursor_value(c->tc, &val, &vl);

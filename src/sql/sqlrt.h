@@ -130,6 +130,7 @@ struct loop {
     int access;
     index_t *idx; /* ACC_SCAN/ACC_SEARCH: tree walked (&tab->pk or an index) */
     int covering;
+    int nocols; /* covering, and the query reads no column of it (count(*)) */
     int neq;
     expr **eq;     /* values for the first neq key columns */
     uint8_t *eqaff;
