@@ -20,7 +20,8 @@
  *         -Isrc tests/fuzz/fuzz_sql.c src/sql/ALL.c src/util/mem.c -lpthread -lm \
  *         -o build-fuzz/fuzz_sql
  *   build-fuzz/fuzz_sql -max_total_time=600 -max_len=4096 -timeout=10 \
- *         -dict=tests/fuzz/sql.dict build-fuzz/corpus tests/fuzz/seeds
+ *         -artifact_prefix=build-fuzz/ -dict=tests/fuzz/sql.dict \
+ *         build-fuzz/corpus tests/fuzz/seeds
  */
 #include "sql/sql.h"
 #include <stdint.h>
