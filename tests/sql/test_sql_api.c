@@ -339,10 +339,10 @@ TEST(progress_handler) {
 
 /* func.c's lookup is a binary search: its table must stay sorted by name
  * (a misplaced entry was unreachable: "no such function"). Internal. */
-int func_table_sorted(void);
+int sqli_func_table_sorted(void);
 
 TEST(function_table_sorted) {
-    CHECK(func_table_sorted());
+    CHECK(sqli_func_table_sorted());
     sql_db *db = fresh();
     CHECK_STR(one(db, "SELECT degrees(pi()) || radians(180) || typeof(atanh(0.5)) || typeof(datetime('now'))"),
               "180.03.14159265358979realtext");
