@@ -136,7 +136,8 @@ bench-store: $(B)/bench-store
 # ---- the SQL engine's benchmark and fuzzer (issue 5) ----------------------------
 # bench-sql: the same SQL workload on our engine and on libsqlite3, ratios.
 # fuzz-sql: libFuzzer on the SQL front end with ASan+UBSan (clang), for
-# FUZZ_SECONDS (default 600); the corpus persists in build-fuzz/corpus.
+# FUZZ_SECONDS (default 600); the corpus persists in build-fuzz/corpus, and
+# findings (crash-*, timeout-*, slow-unit-*) land in build-fuzz/.
 FUZZ_SECONDS ?= 600
 $(B)/bench-sql: mk/bench-sql.c $(LIB_SQL)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB_SQL) $(TOOL_LIBS) -lsqlite3
@@ -151,7 +152,7 @@ build-fuzz/fuzz_sql: tests/fuzz/fuzz_sql.c $(SQL_SRC) $(UTIL_SRC) $(wildcard src
 
 fuzz-sql: build-fuzz/fuzz_sql
 	build-fuzz/fuzz_sql -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 \
-	  -dict=tests/fuzz/sql.dict build-fuzz/corpus tests/fuzz/seeds
+	  -artifact_prefix=build-fuzz/ -dict=tests/fuzz/sql.dict build-fuzz/corpus tests/fuzz/seeds
 
 crash: tests-build
 	STORE_CRASH_KILLS=2000 LARDER_BUILD=$(CURDIR)/$(B) $(B)/tests/crash/test_store_crash

@@ -77,8 +77,8 @@ static const char *phase_name[PHASES] = {"insert 1M random keys, 1 txn", "100k p
     do {                                                                                       \
         int rc_ = (x);                                                                         \
         if (rc_ != STORE_OK) {                                                                 \
-            fprintf(stderr, "%s:%d: %s: %s (%s)\n", __FILE__, __LINE__, #x, store_strerror(rc_), \
-                    store_errmsg());                                                           \
+            fprintf(stderr, "%s:%d: %s: %s (%s)\n", __FILE__, __LINE__, #x, sqli_store_strerror(rc_), \
+                    sqli_store_errmsg());                                                           \
             exit(1);                                                                           \
         }                                                                                      \
     } while (0)
@@ -98,86 +98,86 @@ static void run_store(double *t, long long *size) {
     const void *v;
     size_t vl;
     uint64_t sum = 0;
-    keyenc_init(&kb);
-    CK(store_open(path, &o, &db));
+    sqli_keyenc_init(&kb);
+    CK(sqli_store_open(path, &o, &db));
 
     double t0 = now();
-    CK(store_begin(db, STORE_TXN_WRITE, &txn));
-    CK(store_tree_create(txn, NULL, &tree));
+    CK(sqli_store_begin(db, STORE_TXN_WRITE, &txn));
+    CK(sqli_store_tree_create(txn, NULL, &tree));
     for (long i = 0; i < N; i++) {
-        keyenc_reset(&kb);
-        keyenc_int(&kb, keys[i], 0);
+        sqli_keyenc_reset(&kb);
+        sqli_keyenc_int(&kb, keys[i], 0);
         fill_val(val, keys[i], 0);
-        CK(store_put(txn, tree, kb.p, kb.len, val, sizeof val, 0));
+        CK(sqli_store_put(txn, tree, kb.p, kb.len, val, sizeof val, 0));
     }
-    CK(store_commit(txn));
+    CK(sqli_store_commit(txn));
     t[0] = now() - t0;
 
     rs = 1;
     t0 = now();
-    CK(store_begin(db, STORE_TXN_READ, &txn));
+    CK(sqli_store_begin(db, STORE_TXN_READ, &txn));
     for (long i = 0; i < LOOKUPS; i++) {
         int64_t k = keys[rnd() % (uint64_t)N];
-        keyenc_reset(&kb);
-        keyenc_int(&kb, k, 0);
-        CK(store_get(txn, tree, kb.p, kb.len, &v, &vl));
+        sqli_keyenc_reset(&kb);
+        sqli_keyenc_int(&kb, k, 0);
+        CK(sqli_store_get(txn, tree, kb.p, kb.len, &v, &vl));
         sum += ((const uint8_t *)v)[7];
     }
-    store_abort(txn);
+    sqli_store_abort(txn);
     t[1] = now() - t0;
 
     rs = 2;
     t0 = now();
-    CK(store_begin(db, STORE_TXN_READ, &txn));
+    CK(sqli_store_begin(db, STORE_TXN_READ, &txn));
     store_cursor *c;
-    CK(store_cursor_open(txn, tree, &c));
+    CK(sqli_store_cursor_open(txn, tree, &c));
     for (long i = 0; i < SCANS; i++) {
-        keyenc_reset(&kb);
-        keyenc_int(&kb, (int64_t)(rnd() >> 1), 0);
-        int rc = store_cursor_seek(c, STORE_SEEK_GE, kb.p, kb.len);
+        sqli_keyenc_reset(&kb);
+        sqli_keyenc_int(&kb, (int64_t)(rnd() >> 1), 0);
+        int rc = sqli_store_cursor_seek(c, STORE_SEEK_GE, kb.p, kb.len);
         for (long j = 0; j < SCANLEN && rc == STORE_OK; j++) {
             const void *k;
             size_t kl;
-            CK(store_cursor_key(c, &k, &kl));
-            CK(store_cursor_value(c, &v, &vl));
+            CK(sqli_store_cursor_key(c, &k, &kl));
+            CK(sqli_store_cursor_value(c, &v, &vl));
             sum += ((const uint8_t *)v)[3] + kl;
-            rc = store_cursor_next(c);
+            rc = sqli_store_cursor_next(c);
         }
     }
-    store_abort(txn);
+    sqli_store_abort(txn);
     t[2] = now() - t0;
 
     rs = 3;
     t0 = now();
-    CK(store_begin(db, STORE_TXN_WRITE, &txn));
+    CK(sqli_store_begin(db, STORE_TXN_WRITE, &txn));
     for (long i = 0; i < UPDATES; i++) {
         int64_t k = keys[rnd() % (uint64_t)N];
-        keyenc_reset(&kb);
-        keyenc_int(&kb, k, 0);
+        sqli_keyenc_reset(&kb);
+        sqli_keyenc_int(&kb, k, 0);
         fill_val(val, k, 1);
-        CK(store_put(txn, tree, kb.p, kb.len, val, sizeof val, 0));
+        CK(sqli_store_put(txn, tree, kb.p, kb.len, val, sizeof val, 0));
     }
-    CK(store_commit(txn));
+    CK(sqli_store_commit(txn));
     t[3] = now() - t0;
 
     t0 = now();
     for (long i = 0; i < COMMITS; i++) {
         int64_t k = keys[N + i];
-        CK(store_begin(db, STORE_TXN_WRITE, &txn));
-        keyenc_reset(&kb);
-        keyenc_int(&kb, k, 0);
+        CK(sqli_store_begin(db, STORE_TXN_WRITE, &txn));
+        sqli_keyenc_reset(&kb);
+        sqli_keyenc_int(&kb, k, 0);
         fill_val(val, k, 2);
-        CK(store_put(txn, tree, kb.p, kb.len, val, sizeof val, 0));
-        CK(store_commit(txn));
+        CK(sqli_store_put(txn, tree, kb.p, kb.len, val, sizeof val, 0));
+        CK(sqli_store_commit(txn));
     }
     t[4] = now() - t0;
-    CK(store_checkpoint(db));
+    CK(sqli_store_checkpoint(db));
     size[0] = file_size(path);
     size[1] = file_size(wal);
-    CK(store_close(db));
+    CK(sqli_store_close(db));
     unlink(path);
     unlink(wal);
-    keyenc_free(&kb);
+    sqli_keyenc_free(&kb);
     if (sum == 42) printf(" ");
 }
 

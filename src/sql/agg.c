@@ -10,7 +10,7 @@
  *
  * Invariants:
  *   1. A block without GROUP BY has exactly one group, even without input.
- *   2. After run_agg the block's cursors have no pseudo rows left.
+ *   2. After sqli_run_agg the block's cursors have no pseudo rows left.
  *   3. sum() over integers is exact or fails with "integer overflow"; as soon
  *      as a real is seen it is a real sum (SQLite's rules).
  */
@@ -29,11 +29,11 @@ struct group {
 
 /* ---- aggregate states ---------------------------------------------------------------------- */
 
-void agg_reset(agg_state *s) {
+void sqli_agg_reset(agg_state *s) {
     val_free(&s->best);
-    strb_free(&s->gc);
+    sqli_strb_free(&s->gc);
     if (s->distinct) {
-        bmap_clear(s->distinct);
+        sqli_bmap_clear(s->distinct);
         xfree(s->distinct);
     }
     memset(s, 0, sizeof *s);
@@ -46,9 +46,9 @@ static void sum_add(agg_state *s, const sql_value *x) {
     if (n.type == SQL_TEXT || n.type == SQL_BLOB) {
         int64_t i;
         double r;
-        int k = num_parse(n.z, n.n, &i, &r);
+        int k = sqli_num_parse(n.z, n.n, &i, &r);
         if (k == 1) val_set_int(&n, i);
-        else val_set_real(&n, k == 2 ? r : val_real(x));
+        else val_set_real(&n, k == 2 ? r : sqli_val_real(x));
     }
     if (n.type == SQL_INTEGER && (s->kind == 0 || s->kind == 1)) {
         s->kind = 1;
@@ -65,23 +65,23 @@ static void sum_add(agg_state *s, const sql_value *x) {
         s->kind = 3;
         int64_t a, b;
         int ts = sc > s->dscale ? sc : s->dscale;
-        if (dec_rescale(s->dsum, s->dscale, ts, &a) == 0 && dec_rescale(n.u.i, sc, ts, &b) == 0 &&
+        if (sqli_dec_rescale(s->dsum, s->dscale, ts, &a) == 0 && sqli_dec_rescale(n.u.i, sc, ts, &b) == 0 &&
             !__builtin_add_overflow(a, b, &a) && a < 1000000000000000000LL && a > -1000000000000000000LL) {
             s->dsum = a;
             s->dscale = ts;
         } else {
             s->overflow = 1;
         }
-        s->rsum += val_real(&n);
+        s->rsum += sqli_val_real(&n);
         return;
     }
     if (s->kind == 1) s->rsum = (double)s->isum;
-    if (s->kind == 3) s->rsum = dec_to_real(s->dsum, s->dscale);
+    if (s->kind == 3) s->rsum = sqli_dec_to_real(s->dsum, s->dscale);
     s->kind = 2;
-    s->rsum += val_real(&n);
+    s->rsum += sqli_val_real(&n);
 }
 
-int agg_step(vm *v, const expr *e, agg_state *s, sql_value *args, int nargs) {
+int sqli_agg_step(vm *v, const expr *e, agg_state *s, sql_value *args, int nargs) {
     int kind = e->fn->agg;
     if (kind == AGG_COUNT_STAR) {
         s->count++;
@@ -92,10 +92,10 @@ int agg_step(vm *v, const expr *e, agg_state *s, sql_value *args, int nargs) {
     if (e->flags & EF_DISTINCT) {
         if (!s->distinct) s->distinct = xcalloc(1, sizeof *s->distinct);
         keyenc_buf *k = &v->kb2;
-        keyenc_reset(k);
-        key_add_coll(k, x, 0, (e->args[0]->flags & EF_NOCASE) != 0);
+        sqli_keyenc_reset(k);
+        sqli_key_add_coll(k, x, 0, (e->args[0]->flags & EF_NOCASE) != 0);
         int added;
-        bmap_get(s->distinct, k->p, k->len, 1, &added);
+        sqli_bmap_get(s->distinct, k->p, k->len, 1, &added);
         if (!added) return SQL_OK;
     }
     s->count++;
@@ -107,11 +107,11 @@ int agg_step(vm *v, const expr *e, agg_state *s, sql_value *args, int nargs) {
     case AGG_MIN:
     case AGG_MAX: {
         if (s->count > 1) {
-            int c = ex_cmp_values(x, &s->best, AFF_NONE, (e->args[0]->flags & EF_NOCASE) != 0);
+            int c = sqli_ex_cmp_values(x, &s->best, AFF_NONE, (e->args[0]->flags & EF_NOCASE) != 0);
             if (kind == AGG_MIN ? c >= 0 : c <= 0) break;
         }
         val_free(&s->best);
-        val_copy(&s->best, x);
+        sqli_val_copy(&s->best, x);
         break;
     }
     case AGG_GROUP_CONCAT: {
@@ -119,15 +119,15 @@ int agg_step(vm *v, const expr *e, agg_state *s, sql_value *args, int nargs) {
         size_t n;
         if (s->count > 1) {
             if (nargs > 1) {
-                const char *sep = args[1].type == SQL_NULL ? "" : val_text(&args[1], buf, &n);
+                const char *sep = args[1].type == SQL_NULL ? "" : sqli_val_text(&args[1], buf, &n);
                 if (args[1].type == SQL_NULL) n = 0;
-                strb_add(&s->gc, sep, n);
+                sqli_strb_add(&s->gc, sep, n);
             } else {
-                strb_addc(&s->gc, ',');
+                sqli_strb_addc(&s->gc, ',');
             }
         }
-        const char *t = val_text(x, buf, &n);
-        strb_add(&s->gc, t, n);
+        const char *t = sqli_val_text(x, buf, &n);
+        sqli_strb_add(&s->gc, t, n);
         break;
     }
     default: break;
@@ -141,7 +141,7 @@ static void sum_result(agg_state *s, sql_value *out) {
     else val_set_real(out, s->rsum);
 }
 
-void agg_final(const expr *e, agg_state *s, sql_value *out) {
+void sqli_agg_final(const expr *e, agg_state *s, sql_value *out) {
     switch (e->fn->agg) {
     case AGG_COUNT:
     case AGG_COUNT_STAR: val_set_int(out, s->count); return;
@@ -150,7 +150,7 @@ void agg_final(const expr *e, agg_state *s, sql_value *out) {
         else sum_result(s, out);
         return;
     case AGG_TOTAL:
-        val_set_real(out, s->kind == 1 ? (double)s->isum : s->kind == 3 ? dec_to_real(s->dsum, s->dscale) : s->rsum);
+        val_set_real(out, s->kind == 1 ? (double)s->isum : s->kind == 3 ? sqli_dec_to_real(s->dsum, s->dscale) : s->rsum);
         return;
     case AGG_AVG:
         if (s->count == 0) {
@@ -164,9 +164,9 @@ void agg_final(const expr *e, agg_state *s, sql_value *out) {
             if (2 * (r < 0 ? -r : r) >= s->count) q += m < 0 ? -1 : 1;
             while (sc > s->dscale && q % 10 == 0) q /= 10, sc--; /* no noise zeros */
             if (q < 1000000000000000000LL && q > -1000000000000000000LL) val_set_dec(out, (int64_t)q, sc);
-            else val_set_real(out, dec_to_real(s->dsum, s->dscale) / (double)s->count);
+            else val_set_real(out, sqli_dec_to_real(s->dsum, s->dscale) / (double)s->count);
         } else {
-            double sum = s->kind == 1 ? (double)s->isum : s->kind == 3 ? dec_to_real(s->dsum, s->dscale) : s->rsum;
+            double sum = s->kind == 1 ? (double)s->isum : s->kind == 3 ? sqli_dec_to_real(s->dsum, s->dscale) : s->rsum;
             if (s->kind == 1 && s->overflow) sum = s->rsum;
             val_set_real(out, sum / (double)s->count);
         }
@@ -178,7 +178,7 @@ void agg_final(const expr *e, agg_state *s, sql_value *out) {
         return;
     case AGG_GROUP_CONCAT:
         if (s->count == 0) val_set_null(out);
-        else val_set_text_ref(out, strb_cstr(&s->gc), s->gc.n);
+        else val_set_text_ref(out, sqli_strb_cstr(&s->gc), s->gc.n);
         return;
     default: val_set_null(out);
     }
@@ -187,12 +187,12 @@ void agg_final(const expr *e, agg_state *s, sql_value *out) {
 /* ---- grouping -------------------------------------------------------------------------------- */
 
 static int group_key(vm *v, qplan *p, keyenc_buf *k) {
-    keyenc_reset(k);
+    sqli_keyenc_reset(k);
     for (int i = 0; i < p->ngroup; i++) {
         sql_value x;
-        int rc = ex_eval(v, p->group[i], &x);
+        int rc = sqli_ex_eval(v, p->group[i], &x);
         if (rc != SQL_OK) return rc;
-        key_add_coll(k, &x, 0, (p->group[i]->flags & EF_NOCASE) != 0);
+        sqli_key_add_coll(k, &x, 0, (p->group[i]->flags & EF_NOCASE) != 0);
         val_free(&x);
     }
     return SQL_OK;
@@ -200,7 +200,7 @@ static int group_key(vm *v, qplan *p, keyenc_buf *k) {
 
 static int cap_width(vm *v, qplan *p) {
     int w = 0;
-    for (int i = 0; i < p->nlvl_curs; i++) w += vm_cursor(v, p->lvl_curs[i])->ncol + 1;
+    for (int i = 0; i < p->nlvl_curs; i++) w += sqli_vm_cursor(v, p->lvl_curs[i])->ncol + 1;
     return w;
 }
 
@@ -213,10 +213,10 @@ static group *new_group(vm *v, qplan *p, const uint8_t *key, size_t klen, int ca
     int w = cap_width(v, p), o = 0;
     g->cap = xcalloc((size_t)(w ? w : 1), sizeof *g->cap);
     for (int i = 0; i < p->nlvl_curs; i++) {
-        cursor *c = vm_cursor(v, p->lvl_curs[i]);
+        cursor *c = sqli_vm_cursor(v, p->lvl_curs[i]);
         for (int col = 0; col <= c->ncol; col++, o++) {
             val_set_null(&g->cap[o]);
-            if (capture) val_copy(&g->cap[o], cur_col(v, c, col == c->ncol ? -1 : col));
+            if (capture) sqli_val_copy(&g->cap[o], sqli_cur_col(v, c, col == c->ncol ? -1 : col));
         }
     }
     return g;
@@ -225,7 +225,7 @@ static group *new_group(vm *v, qplan *p, const uint8_t *key, size_t klen, int ca
 static void free_group(vm *v, qplan *p, group *g) {
     int w = cap_width(v, p);
     for (int i = 0; i < w; i++) val_free(&g->cap[i]);
-    for (int i = 0; i < p->naggs; i++) agg_reset(&g->st[i]);
+    for (int i = 0; i < p->naggs; i++) sqli_agg_reset(&g->st[i]);
     xfree(g->cap);
     xfree(g->st);
     xfree(g->key);
@@ -237,8 +237,8 @@ static int step_aggs(vm *v, qplan *p, group *g) {
     for (int i = 0; i < p->naggs; i++) {
         const expr *e = p->aggs[i];
         int n = e->nargs < 4 ? e->nargs : 4, rc = SQL_OK, k = 0;
-        for (; k < n && rc == SQL_OK; k++) rc = ex_eval(v, e->args[k], &args[k]);
-        if (rc == SQL_OK) rc = agg_step(v, e, &g->st[i], args, n);
+        for (; k < n && rc == SQL_OK; k++) rc = sqli_ex_eval(v, e->args[k], &args[k]);
+        if (rc == SQL_OK) rc = sqli_agg_step(v, e, &g->st[i], args, n);
         for (int j = 0; j < k; j++) val_free(&args[j]);
         if (rc != SQL_OK) return rc;
     }
@@ -256,37 +256,37 @@ static int gcmp(const void *a, const void *b) {
 static void set_pseudo(vm *v, qplan *p, group *g) {
     int o = 0;
     for (int i = 0; i < p->nlvl_curs; i++) {
-        cursor *c = vm_cursor(v, p->lvl_curs[i]);
+        cursor *c = sqli_vm_cursor(v, p->lvl_curs[i]);
         c->pseudo = g ? &g->cap[o] : NULL;
         o += c->ncol + 1;
     }
 }
 
-int agg_emit_row(vm *v, qplan *p); /* exec.c: distinct + sort key + buffer */
+int sqli_agg_emit_row(vm *v, qplan *p); /* exec.c: distinct + sort key + buffer */
 
 static int emit_group(vm *v, qplan *p, group *g) {
     set_pseudo(v, p, g);
     for (int i = 0; i < p->naggs; i++) {
         val_free(&p->aggvals[i]);
-        agg_final(p->aggs[i], &g->st[i], &p->aggvals[i]);
+        sqli_agg_final(p->aggs[i], &g->st[i], &p->aggvals[i]);
     }
     if (p->q->having) {
-        int t, rc = ex_truth(v, p->q->having, &t);
+        int t, rc = sqli_ex_truth(v, p->q->having, &t);
         if (rc != SQL_OK) return rc;
         if (t != 1) return SQL_OK;
     }
-    return agg_emit_row(v, p);
+    return sqli_agg_emit_row(v, p);
 }
 
-int q_block_next(vm *v, qplan *p);
+int sqli_q_block_next(vm *v, qplan *p);
 
 static int collect(vm *v, qplan *p, bmap *groups, group ***list, size_t *n) {
     size_t cap = 0;
     int rc;
-    while ((rc = q_block_next(v, p)) == SQL_ROW) {
+    while ((rc = sqli_q_block_next(v, p)) == SQL_ROW) {
         if ((rc = group_key(v, p, &v->kb)) != SQL_OK) return rc;
         int added;
-        bmap_ent *e = bmap_get(groups, v->kb.p, v->kb.len, 1, &added);
+        bmap_ent *e = sqli_bmap_get(groups, v->kb.p, v->kb.len, 1, &added);
         if (added) {
             if (*n == cap) {
                 cap = cap ? cap * 2 : 16;
@@ -304,7 +304,7 @@ static int collect(vm *v, qplan *p, bmap *groups, group ***list, size_t *n) {
     return SQL_OK;
 }
 
-int run_agg(vm *v, qplan *p) {
+int sqli_run_agg(vm *v, qplan *p) {
     bmap groups = {0};
     group **list = NULL;
     size_t n = 0;
@@ -322,6 +322,6 @@ int run_agg(vm *v, qplan *p) {
     p->aggvals = NULL;
     for (size_t i = 0; i < n; i++) free_group(v, p, list[i]);
     xfree(list);
-    bmap_clear(&groups);
+    sqli_bmap_clear(&groups);
     return rc;
 }

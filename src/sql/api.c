@@ -47,13 +47,14 @@ const char *sql_errstr(int rc) {
     case SQL_IOERR: return "disk I/O error";
     case SQL_FULL: return "database or disk is full";
     case SQL_TOOBIG: return "string or blob too big";
+    case SQL_INTERRUPT: return "interrupted";
     case SQL_ROW: return "another row available";
     case SQL_DONE: return "no more rows available";
     default: return "unknown error";
     }
 }
 
-int rc_from_store(int src) {
+int sqli_rc_from_store(int src) {
     switch (src) {
     case STORE_OK: return SQL_OK;
     case STORE_BUSY: return SQL_BUSY;
@@ -79,14 +80,14 @@ static void set_err(sql_db *db, int rc, int off, const char *msg) {
     db->erroff = off;
 }
 
-int db_error(sql_db *db, int rc, int off, const char *fmt, ...) {
+int sqli_db_error(sql_db *db, int rc, int off, const char *fmt, ...) {
     strb b = {0};
     va_list ap;
     va_start(ap, fmt);
-    strb_vaddf(&b, fmt, ap);
+    sqli_strb_vaddf(&b, fmt, ap);
     va_end(ap);
-    set_err(db, rc, off, strb_cstr(&b));
-    strb_free(&b);
+    set_err(db, rc, off, sqli_strb_cstr(&b));
+    sqli_strb_free(&b);
     return rc;
 }
 
@@ -94,21 +95,21 @@ static void clear_err(sql_db *db) {
     if (db->errcode) set_err(db, SQL_OK, -1, NULL);
 }
 
-int vm_error(vm *v, int rc, const char *fmt, ...) {
+int sqli_vm_error(vm *v, int rc, const char *fmt, ...) {
     if (v->errmsg) return rc; /* the first error is the one to report */
     strb b = {0};
     va_list ap;
     va_start(ap, fmt);
-    strb_vaddf(&b, fmt, ap);
+    sqli_strb_vaddf(&b, fmt, ap);
     va_end(ap);
-    v->errmsg = xstrdup(strb_cstr(&b));
-    strb_free(&b);
+    v->errmsg = xstrdup(sqli_strb_cstr(&b));
+    sqli_strb_free(&b);
     return rc;
 }
 
-int vm_store_error(vm *v, int src) {
-    const char *m = store_errmsg();
-    return vm_error(v, rc_from_store(src), "%s", m && *m ? m : store_strerror(src));
+int sqli_vm_store_error(vm *v, int src) {
+    const char *m = sqli_store_errmsg();
+    return sqli_vm_error(v, sqli_rc_from_store(src), "%s", m && *m ? m : sqli_store_strerror(src));
 }
 
 int sql_errcode(sql_db *db) {
@@ -127,23 +128,23 @@ int sql_error_offset(sql_db *db) {
 
 /* ---- schema ------------------------------------------------------------------------------------- */
 
-int db_reload_schema(sql_db *db, store_txn *txn) {
+int sqli_db_reload_schema(sql_db *db, store_txn *txn) {
     schema *s;
     char *err = NULL;
     int own = 0, rc;
     if (!txn) {
-        rc = store_begin(db->store, STORE_TXN_READ, &txn);
-        if (rc != STORE_OK) return db_error(db, rc_from_store(rc), -1, "%s", store_errmsg());
+        rc = sqli_store_begin(db->store, STORE_TXN_READ, &txn);
+        if (rc != STORE_OK) return sqli_db_error(db, sqli_rc_from_store(rc), -1, "%s", sqli_store_errmsg());
         own = 1;
     }
-    rc = schema_load(txn, &s, &err);
-    if (own) store_abort(txn);
+    rc = sqli_schema_load(txn, &s, &err);
+    if (own) sqli_store_abort(txn);
     if (rc != SQL_OK) {
-        db_error(db, rc, -1, "%s", err ? err : "cannot load schema");
+        sqli_db_error(db, rc, -1, "%s", err ? err : "cannot load schema");
         xfree(err);
         return rc;
     }
-    schema_unref(db->sch);
+    sqli_schema_unref(db->sch);
     db->sch = s;
     if (!own) db->schema_changed = 1;
     return SQL_OK;
@@ -166,19 +167,19 @@ int sql_open(const char *path, const sql_options *opts, sql_db **dbp) {
     if (o.flags & SQL_OPEN_NOSYNC) so.flags |= STORE_NOSYNC;
     so.cache_size = o.cache_size;
     so.page_size = o.page_size;
-    int rc = store_open(path, &so, &db->store);
-    if (rc != STORE_OK) return db_error(db, rc_from_store(rc), -1, "%s", *store_errmsg() ? store_errmsg() : store_strerror(rc));
-    return db_reload_schema(db, NULL);
+    int rc = sqli_store_open(path, &so, &db->store);
+    if (rc != STORE_OK) return sqli_db_error(db, sqli_rc_from_store(rc), -1, "%s", *sqli_store_errmsg() ? sqli_store_errmsg() : sqli_store_strerror(rc));
+    return sqli_db_reload_schema(db, NULL);
 }
 
 int sql_close(sql_db *db) {
     if (!db) return SQL_OK;
-    if (db->nstmt > 0) return db_error(db, SQL_BUSY, -1, "unable to close due to unfinalized statements");
-    if (db->txn) store_abort(db->txn);
+    if (db->nstmt > 0) return sqli_db_error(db, SQL_BUSY, -1, "unable to close due to unfinalized statements");
+    if (db->txn) sqli_store_abort(db->txn);
     db->txn = NULL;
     int rc = SQL_OK;
-    if (db->store && store_close(db->store) != STORE_OK) rc = SQL_IOERR;
-    schema_unref(db->sch);
+    if (db->store && sqli_store_close(db->store) != STORE_OK) rc = SQL_IOERR;
+    sqli_schema_unref(db->sch);
     for (int i = 0; i < db->nsp; i++) xfree(db->sps[i].name);
     xfree(db->sps);
     xfree(db->errmsg);
@@ -203,6 +204,12 @@ void sql_set_change_hook(sql_db *db, sql_change_fn fn, void *ctx) {
     db->hook = fn;
     db->hook_ctx = ctx;
 }
+void sql_set_progress_handler(sql_db *db, int n, sql_progress_fn fn, void *ctx) {
+    if (n <= 0) fn = NULL;
+    db->progress = fn;
+    db->progress_ctx = ctx;
+    db->progress_n = db->progress_left = fn ? n : 0;
+}
 void sql_free(void *p) {
     xfree(p);
 }
@@ -211,8 +218,8 @@ void sql_free(void *p) {
 
 static void set_columns(sql_stmt *st, rescol *cols, int n) {
     st->ncol = n;
-    st->colnames = ar_alloc(&st->ar, sizeof(char *) * (size_t)(n + 1));
-    st->decltypes = ar_alloc(&st->ar, sizeof(char *) * (size_t)(n + 1));
+    st->colnames = sqli_ar_alloc(&st->ar, sizeof(char *) * (size_t)(n + 1));
+    st->decltypes = sqli_ar_alloc(&st->ar, sizeof(char *) * (size_t)(n + 1));
     for (int i = 0; i < n; i++) {
         st->colnames[i] = cols[i].name ? cols[i].name : "";
         expr *e = cols[i].e;
@@ -222,8 +229,8 @@ static void set_columns(sql_stmt *st, rescol *cols, int n) {
 
 static void set_named_columns(sql_stmt *st, const char *const *names, int n) {
     st->ncol = n;
-    st->colnames = ar_alloc(&st->ar, sizeof(char *) * (size_t)(n + 1));
-    st->decltypes = ar_alloc(&st->ar, sizeof(char *) * (size_t)(n + 1));
+    st->colnames = sqli_ar_alloc(&st->ar, sizeof(char *) * (size_t)(n + 1));
+    st->decltypes = sqli_ar_alloc(&st->ar, sizeof(char *) * (size_t)(n + 1));
     for (int i = 0; i < n; i++) st->colnames[i] = (char *)names[i];
 }
 
@@ -231,7 +238,7 @@ static int compile_inner(sql_stmt *st, ast *a, int explain) {
     compiler *c = &st->comp;
     switch (a->kind) {
     case ST_SELECT: {
-        if (resolve_query(c, a->sel, NULL) != SQL_OK || plan_query(c, a->sel, &st->plan) != SQL_OK) return SQL_ERROR;
+        if (sqli_resolve_query(c, a->sel, NULL) != SQL_OK || sqli_plan_query(c, a->sel, &st->plan) != SQL_OK) return SQL_ERROR;
         query *f = a->sel;
         while (f->op != SEL_SIMPLE) f = f->left;
         if (!explain) set_columns(st, f->cols, f->ncol);
@@ -241,7 +248,7 @@ static int compile_inner(sql_stmt *st, ast *a, int explain) {
     case ST_INSERT:
     case ST_UPDATE:
     case ST_DELETE:
-        if (compile_dml(c, a, NULL, &st->dml) != SQL_OK) return SQL_ERROR;
+        if (sqli_compile_dml(c, a, NULL, &st->dml) != SQL_OK) return SQL_ERROR;
         if (!explain && a->nret) set_columns(st, a->ret, a->nret);
         return SQL_OK;
     default: return SQL_OK;
@@ -251,8 +258,8 @@ static int compile_inner(sql_stmt *st, ast *a, int explain) {
 static int compile(sql_stmt *st) {
     int next, empty, errpos = 0;
     char *err = NULL;
-    st->a = parse_statement(&st->ar, st->sql, (int)strlen(st->sql), 0, &next, &empty, &err, &errpos, &st->nparam, &st->pnames);
-    if (!st->a) return db_error(st->db, SQL_ERROR, errpos, "%s", err ? err : "empty statement");
+    st->a = sqli_parse_statement(&st->ar, st->sql, (int)strlen(st->sql), 0, &next, &empty, &err, &errpos, &st->nparam, &st->pnames);
+    if (!st->a) return sqli_db_error(st->db, SQL_ERROR, errpos, "%s", err ? err : "empty statement");
     compiler *c = &st->comp;
     memset(c, 0, sizeof *c);
     c->db = st->db;
@@ -267,21 +274,21 @@ static int compile(sql_stmt *st) {
         rc = compile_inner(st, st->a->inner, 1);
         st->readonly = 1;
     } else if (st->kind == ST_PRAGMA) {
-        rc = compile_pragma(st);
+        rc = sqli_compile_pragma(st);
     } else {
         rc = compile_inner(st, st->a, 0);
     }
-    if (rc != SQL_OK) return db_error(st->db, SQL_ERROR, c->errpos, "%s", c->err ? c->err : "compile error");
+    if (rc != SQL_OK) return sqli_db_error(st->db, SQL_ERROR, c->errpos, "%s", c->err ? c->err : "compile error");
     return SQL_OK;
 }
 
 static void stmt_free_compiled(sql_stmt *st) {
-    vm_close_cursors(&st->v);
+    sqli_vm_close_cursors(&st->v);
     xfree(st->v.curs);
     st->v.curs = NULL;
     st->v.ncur = 0;
-    ar_free(&st->ar);
-    schema_unref(st->sch);
+    sqli_ar_free(&st->ar);
+    sqli_schema_unref(st->sch);
     st->sch = NULL;
     st->plan = NULL;
     st->dml = NULL;
@@ -310,21 +317,21 @@ static int build(sql_stmt *st) {
 int sql_prepare(sql_db *db, const char *sql, int len, sql_stmt **stmtp, const char **tail) {
     if (!db || !sql || !stmtp) return SQL_MISUSE;
     *stmtp = NULL;
-    if (!db->store || !db->sch) return db_error(db, SQL_MISUSE, -1, "the connection did not open");
+    if (!db->store || !db->sch) return sqli_db_error(db, SQL_MISUSE, -1, "the connection did not open");
     if (len < 0) len = (int)strlen(sql);
     clear_err(db);
     arena scratch = {0};
     int next, empty, errpos = 0, np;
     char **pn, *err = NULL;
-    ast *a = parse_statement(&scratch, sql, len, 0, &next, &empty, &err, &errpos, &np, &pn);
+    ast *a = sqli_parse_statement(&scratch, sql, len, 0, &next, &empty, &err, &errpos, &np, &pn);
     if (tail) *tail = sql + next;
     if (!a) {
-        int rc = empty ? SQL_OK : db_error(db, SQL_ERROR, errpos, "%s", err);
-        ar_free(&scratch);
+        int rc = empty ? SQL_OK : sqli_db_error(db, SQL_ERROR, errpos, "%s", err);
+        sqli_ar_free(&scratch);
         return rc;
     }
     int start = a->pos, end = a->end;
-    ar_free(&scratch);
+    sqli_ar_free(&scratch);
     sql_stmt *st = xcalloc(1, sizeof *st);
     st->db = db;
     st->sql = xmemdup(sql + start, (size_t)(end - start));
@@ -357,12 +364,12 @@ static int64_t now_micros(void) {
 }
 
 static void release_store_cursors(vm *v) {
-    vm_close_row_cursors(v);
+    sqli_vm_close_row_cursors(v);
     for (int i = 0; i < v->ncur; i++) {
         cursor *c = v->curs[i];
         if (!c) continue;
-        if (c->sc) store_cursor_close(c->sc);
-        if (c->tc) store_cursor_close(c->tc);
+        if (c->sc) sqli_store_cursor_close(c->sc);
+        if (c->tc) sqli_store_cursor_close(c->tc);
         c->sc = c->tc = NULL;
         c->pseudo = NULL;
         c->state = ROW_NONE;
@@ -387,7 +394,7 @@ static int vm_fail(sql_stmt *st, int rc) {
     vm *v = &st->v;
     if (rc == SQL_OK || rc == SQL_ROW || rc == SQL_DONE) rc = SQL_ERROR;
     if (rc == RC_IGNORE) rc = SQL_OK;
-    return db_error(st->db, rc, -1, "%s", v->errmsg ? v->errmsg : sql_errstr(rc));
+    return sqli_db_error(st->db, rc, -1, "%s", v->errmsg ? v->errmsg : sql_errstr(rc));
 }
 
 static int is_write_kind(int k) {
@@ -402,20 +409,20 @@ static int enter_txn(sql_stmt *st, int write) {
     st->own = 0;
     st->splevel = 0;
     if (write && (db->flags & SQL_OPEN_READONLY))
-        return vm_error(v, SQL_READONLY, "attempt to write a readonly database");
+        return sqli_vm_error(v, SQL_READONLY, "attempt to write a readonly database");
     if (db->txn) {
         v->txn = db->txn;
         db->nactive++;
         st->in_txn = 1;
         int need_sp = write && (st->dml ? st->dml->need_sp : 1);
-        if (need_sp && store_txn_is_write(db->txn)) {
-            int rc = store_savepoint(db->txn, &st->splevel);
-            if (rc != STORE_OK) return vm_store_error(v, rc);
+        if (need_sp && sqli_store_txn_is_write(db->txn)) {
+            int rc = sqli_store_savepoint(db->txn, &st->splevel);
+            if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
         }
         return SQL_OK;
     }
-    int rc = store_begin(db->store, write ? STORE_TXN_WRITE : STORE_TXN_READ, &v->txn);
-    if (rc != STORE_OK) return vm_store_error(v, rc);
+    int rc = sqli_store_begin(db->store, write ? STORE_TXN_WRITE : STORE_TXN_READ, &v->txn);
+    if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
     st->own = write ? 2 : 1;
     if (write) db->txn = v->txn;
     return SQL_OK;
@@ -429,22 +436,22 @@ static int leave_write(sql_stmt *st, int rc) {
     if (st->own == 2) {
         int changed = db->schema_changed;
         if (rc == SQL_OK) {
-            int src = store_commit(db->txn);
-            if (src != STORE_OK) rc = vm_store_error(v, src);
+            int src = sqli_store_commit(db->txn);
+            if (src != STORE_OK) rc = sqli_vm_store_error(v, src);
         } else {
-            store_abort(db->txn);
+            sqli_store_abort(db->txn);
         }
         db->txn = NULL;
         db->schema_changed = 0;
-        if (rc != SQL_OK && changed) db_reload_schema(db, NULL);
+        if (rc != SQL_OK && changed) sqli_db_reload_schema(db, NULL);
     } else if (st->splevel) {
         if (rc != SQL_OK) {
-            store_rollback_to(db->txn, st->splevel);
+            sqli_store_rollback_to(db->txn, st->splevel);
             if (db->sch != st->sch || is_write_kind(st->kind)) {
-                if (st->kind != ST_INSERT && st->kind != ST_UPDATE && st->kind != ST_DELETE) db_reload_schema(db, db->txn);
+                if (st->kind != ST_INSERT && st->kind != ST_UPDATE && st->kind != ST_DELETE) sqli_db_reload_schema(db, db->txn);
             }
         }
-        store_release(db->txn, st->splevel);
+        sqli_store_release(db->txn, st->splevel);
     }
     if (st->in_txn) db->nactive--;
     st->in_txn = 0;
@@ -456,20 +463,20 @@ static int leave_write(sql_stmt *st, int rc) {
 static void leave_read(sql_stmt *st) {
     vm *v = &st->v;
     release_store_cursors(v);
-    if (st->own == 1) store_abort(v->txn);
+    if (st->own == 1) sqli_store_abort(v->txn);
     if (st->in_txn) st->db->nactive--;
     st->in_txn = 0;
     st->own = 0;
     v->txn = NULL;
 }
 
-int run_txn_control(sql_stmt *st);
+int sqli_run_txn_control(sql_stmt *st);
 
 static int run_explain(sql_stmt *st) {
     ast *in = st->a->inner;
     int id = 0;
-    if (in->kind == ST_SELECT && st->plan) plan_explain(st->plan, &st->results, &id, 0);
-    else if (st->dml) explain_dml(st->dml, &st->results, &id);
+    if (in->kind == ST_SELECT && st->plan) sqli_plan_explain(st->plan, &st->results, &id, 0);
+    else if (st->dml) sqli_explain_dml(st->dml, &st->results, &id);
     return SQL_OK;
 }
 
@@ -477,11 +484,11 @@ static int start_write(sql_stmt *st) {
     vm *v = &st->v;
     int rc = enter_txn(st, 1);
     if (rc == SQL_OK) {
-        if (st->dml) rc = run_dml(v, st->dml, st->dml->nret ? &st->results : NULL);
-        else rc = run_ddl(v, st);
+        if (st->dml) rc = sqli_run_dml(v, st->dml, st->dml->nret ? &st->results : NULL);
+        else rc = sqli_run_ddl(v, st);
         if (rc == RC_IGNORE) rc = SQL_OK;
-        if (rc == SQL_OK && v->npend) rc = fk_deferred_check(v);
-        fk_pending_clear(v);
+        if (rc == SQL_OK && v->npend) rc = sqli_fk_deferred_check(v);
+        sqli_fk_pending_clear(v);
     }
     rc = leave_write(st, rc);
     if (rc == SQL_OK && st->dml) st->db->changes = v->nchange;
@@ -491,8 +498,8 @@ static int start_write(sql_stmt *st) {
 static int start(sql_stmt *st) {
     vm *v = &st->v;
     vm_begin(st);
-    vm_subcache_clear(v);
-    rowbuf_clear(&st->results);
+    sqli_vm_subcache_clear(v);
+    sqli_rowbuf_clear(&st->results);
     st->respos = 0;
     st->materialized = 1;
     int rc;
@@ -500,13 +507,13 @@ static int start(sql_stmt *st) {
     case ST_SELECT:
         st->materialized = 0;
         rc = enter_txn(st, 0);
-        if (rc == SQL_OK) rc = q_open(v, st->plan);
+        if (rc == SQL_OK) rc = sqli_q_open(v, st->plan);
         if (rc != SQL_OK) leave_read(st);
         return rc;
     case ST_EXPLAIN: return run_explain(st);
     case ST_PRAGMA:
         rc = enter_txn(st, 0);
-        if (rc == SQL_OK) rc = run_pragma(v, st, &st->results);
+        if (rc == SQL_OK) rc = sqli_run_pragma(v, st, &st->results);
         leave_read(st);
         return rc;
     case ST_BEGIN:
@@ -514,7 +521,7 @@ static int start(sql_stmt *st) {
     case ST_ROLLBACK:
     case ST_SAVEPOINT:
     case ST_RELEASE:
-    case ST_ROLLBACK_TO: return run_txn_control(st);
+    case ST_ROLLBACK_TO: return sqli_run_txn_control(st);
     default: return start_write(st);
     }
 }
@@ -538,8 +545,8 @@ static void pin_row(sql_stmt *st) {
     st->outbuf.n = 0;
     if (!need) return;
     if (st->outbuf.cap < need + 1) {
-        strb_free(&st->outbuf);
-        strb_add(&st->outbuf, "", 0);
+        sqli_strb_free(&st->outbuf);
+        sqli_strb_add(&st->outbuf, "", 0);
         st->outbuf.p = xrealloc(st->outbuf.p, need + 1);
         st->outbuf.cap = need + 1;
     }
@@ -568,13 +575,13 @@ int sql_step(sql_stmt *st) {
         st->running = 1;
     }
     if (!st->materialized) {
-        rc = q_next(&st->v, st->plan);
+        rc = sqli_q_next(&st->v, st->plan);
         if (rc == SQL_ROW) {
             st->out = st->plan->out;
             pin_row(st);
             return SQL_ROW;
         }
-        q_close(&st->v, st->plan);
+        sqli_q_close(&st->v, st->plan);
         leave_read(st);
         st->running = 2; /* finished: the next step starts over */
         if (rc == SQL_DONE) {
@@ -586,11 +593,11 @@ int sql_step(sql_stmt *st) {
     }
     if (st->respos < st->results.n) {
         const sql_value *vals;
-        rowbuf_row(&st->results, st->respos++, &vals, NULL, NULL);
+        sqli_rowbuf_row(&st->results, st->respos++, &vals, NULL, NULL);
         st->out = (sql_value *)vals;
         return SQL_ROW;
     }
-    rowbuf_clear(&st->results);
+    sqli_rowbuf_clear(&st->results);
     st->running = 0;
     return SQL_DONE;
 }
@@ -598,10 +605,10 @@ int sql_step(sql_stmt *st) {
 int sql_reset(sql_stmt *st) {
     if (!st) return SQL_OK;
     if (st->running && !st->materialized) {
-        q_close(&st->v, st->plan);
+        sqli_q_close(&st->v, st->plan);
         leave_read(st);
     }
-    rowbuf_clear(&st->results);
+    sqli_rowbuf_clear(&st->results);
     st->respos = 0;
     st->running = 0;
     st->out = NULL;
@@ -612,15 +619,15 @@ int sql_finalize(sql_stmt *st) {
     if (!st) return SQL_OK;
     sql_reset(st);
     stmt_free_compiled(st);
-    vm_subcache_clear(&st->v);
-    fk_pending_clear(&st->v);
+    sqli_vm_subcache_clear(&st->v);
+    sqli_fk_pending_clear(&st->v);
     xfree(st->v.fkpend);
     xfree(st->v.errmsg);
-    keyenc_free(&st->v.kb);
-    keyenc_free(&st->v.kb2);
-    keyenc_free(&st->v.rb);
-    strb_free(&st->v.tmp);
-    strb_free(&st->outbuf);
+    sqli_keyenc_free(&st->v.kb);
+    sqli_keyenc_free(&st->v.kb2);
+    sqli_keyenc_free(&st->v.rb);
+    sqli_strb_free(&st->v.tmp);
+    sqli_strb_free(&st->outbuf);
     for (int i = 0; i < st->nparam_alloc; i++) val_free(&st->params[i]);
     xfree(st->params);
     st->db->nstmt--;
@@ -640,27 +647,27 @@ static int end_txn(sql_stmt *st, int commit) {
     sql_db *db = st->db;
     vm *v = &st->v;
     if (!db->txn || !db->explicit_txn)
-        return vm_error(v, SQL_ERROR, "cannot %s - no transaction is active", commit ? "commit" : "rollback");
+        return sqli_vm_error(v, SQL_ERROR, "cannot %s - no transaction is active", commit ? "commit" : "rollback");
     if (db->nactive > 0)
-        return vm_error(v, SQL_BUSY, "cannot %s transaction - SQL statements in progress", commit ? "commit" : "rollback");
+        return sqli_vm_error(v, SQL_BUSY, "cannot %s transaction - SQL statements in progress", commit ? "commit" : "rollback");
     int rc = SQL_OK, changed = db->schema_changed;
     if (commit) {
-        int src = store_commit(db->txn);
-        if (src != STORE_OK) rc = vm_store_error(v, src);
+        int src = sqli_store_commit(db->txn);
+        if (src != STORE_OK) rc = sqli_vm_store_error(v, src);
     } else {
-        store_abort(db->txn);
+        sqli_store_abort(db->txn);
     }
     db->txn = NULL;
     db->explicit_txn = 0;
     db->schema_changed = 0;
     clear_savepoints(db);
-    if ((!commit || rc != SQL_OK) && changed) db_reload_schema(db, NULL);
+    if ((!commit || rc != SQL_OK) && changed) sqli_db_reload_schema(db, NULL);
     return rc;
 }
 
 static int find_savepoint(sql_db *db, const char *name) {
     for (int i = db->nsp - 1; i >= 0; i--)
-        if (name_eq(db->sps[i].name, name)) return i;
+        if (sqli_name_eq(db->sps[i].name, name)) return i;
     return -1;
 }
 
@@ -670,14 +677,14 @@ static int savepoint_stmt(sql_stmt *st) {
     ast *a = st->a;
     if (a->kind == ST_SAVEPOINT) {
         if (!db->txn) {
-            int rc = store_begin(db->store, (db->flags & SQL_OPEN_READONLY) ? STORE_TXN_READ : STORE_TXN_WRITE, &db->txn);
-            if (rc != STORE_OK) return vm_store_error(v, rc);
+            int rc = sqli_store_begin(db->store, (db->flags & SQL_OPEN_READONLY) ? STORE_TXN_READ : STORE_TXN_WRITE, &db->txn);
+            if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
             db->explicit_txn = 2;
         }
         int level = 0;
-        if (store_txn_is_write(db->txn)) {
-            int rc = store_savepoint(db->txn, &level);
-            if (rc != STORE_OK) return vm_store_error(v, rc);
+        if (sqli_store_txn_is_write(db->txn)) {
+            int rc = sqli_store_savepoint(db->txn, &level);
+            if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
         }
         if (db->nsp == db->capsp) {
             db->capsp = db->capsp ? db->capsp * 2 : 8;
@@ -688,36 +695,36 @@ static int savepoint_stmt(sql_stmt *st) {
         return SQL_OK;
     }
     int i = find_savepoint(db, a->name);
-    if (i < 0) return vm_error(v, SQL_ERROR, "no such savepoint: %s", a->name);
-    if (db->nactive > 0) return vm_error(v, SQL_BUSY, "cannot release savepoint - SQL statements in progress");
+    if (i < 0) return sqli_vm_error(v, SQL_ERROR, "no such savepoint: %s", a->name);
+    if (db->nactive > 0) return sqli_vm_error(v, SQL_BUSY, "cannot release savepoint - SQL statements in progress");
     int level = db->sps[i].level, rc = STORE_OK;
     if (a->kind == ST_RELEASE) {
-        if (level) rc = store_release(db->txn, level);
+        if (level) rc = sqli_store_release(db->txn, level);
         for (int k = i; k < db->nsp; k++) xfree(db->sps[k].name);
         db->nsp = i;
-        if (rc != STORE_OK) return vm_store_error(v, rc);
+        if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
         if (db->nsp == 0 && db->explicit_txn == 2) {
             db->explicit_txn = 1;
             return end_txn(st, 1);
         }
         return SQL_OK;
     }
-    if (level) rc = store_rollback_to(db->txn, level);
+    if (level) rc = sqli_store_rollback_to(db->txn, level);
     for (int k = i + 1; k < db->nsp; k++) xfree(db->sps[k].name);
     db->nsp = i + 1;
-    if (rc != STORE_OK) return vm_store_error(v, rc);
-    if (db->schema_changed) return db_reload_schema(db, db->txn);
+    if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
+    if (db->schema_changed) return sqli_db_reload_schema(db, db->txn);
     return SQL_OK;
 }
 
-int run_txn_control(sql_stmt *st) {
+int sqli_run_txn_control(sql_stmt *st) {
     sql_db *db = st->db;
     vm *v = &st->v;
     switch (st->kind) {
     case ST_BEGIN: {
-        if (db->txn) return vm_error(v, SQL_ERROR, "cannot start a transaction within a transaction");
-        int rc = store_begin(db->store, (db->flags & SQL_OPEN_READONLY) ? STORE_TXN_READ : STORE_TXN_WRITE, &db->txn);
-        if (rc != STORE_OK) return vm_store_error(v, rc);
+        if (db->txn) return sqli_vm_error(v, SQL_ERROR, "cannot start a transaction within a transaction");
+        int rc = sqli_store_begin(db->store, (db->flags & SQL_OPEN_READONLY) ? STORE_TXN_READ : STORE_TXN_WRITE, &db->txn);
+        if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
         db->explicit_txn = 1;
         return SQL_OK;
     }
@@ -731,8 +738,8 @@ int run_txn_control(sql_stmt *st) {
 
 static int bind_slot(sql_stmt *st, int i, sql_value **slot) {
     if (!st) return SQL_MISUSE;
-    if (st->running) return db_error(st->db, SQL_MISUSE, -1, "bind on a busy statement (reset it first)");
-    if (i < 1 || i > st->nparam) return db_error(st->db, SQL_RANGE, -1, "bind index %d out of range", i);
+    if (st->running) return sqli_db_error(st->db, SQL_MISUSE, -1, "bind on a busy statement (reset it first)");
+    if (i < 1 || i > st->nparam) return sqli_db_error(st->db, SQL_RANGE, -1, "bind index %d out of range", i);
     *slot = &st->params[i - 1];
     val_free(*slot);
     return SQL_OK;
@@ -777,7 +784,7 @@ int sql_bind_text(sql_stmt *st, int i, const char *z, int n) {
     int rc = bind_slot(st, i, &s);
     if (rc != SQL_OK) return rc;
     if (!z) return val_set_null(s), SQL_OK;
-    val_set_text_copy(s, z, n < 0 ? strlen(z) : (size_t)n);
+    sqli_val_set_text_copy(s, z, n < 0 ? strlen(z) : (size_t)n);
     return SQL_OK;
 }
 
@@ -786,14 +793,14 @@ int sql_bind_blob(sql_stmt *st, int i, const void *p, int n) {
     int rc = bind_slot(st, i, &s);
     if (rc != SQL_OK) return rc;
     if (!p) return val_set_null(s), SQL_OK;
-    val_set_blob_own(s, xmemdup(p, (size_t)(n < 0 ? 0 : n)), (size_t)(n < 0 ? 0 : n));
+    sqli_val_set_blob_own(s, xmemdup(p, (size_t)(n < 0 ? 0 : n)), (size_t)(n < 0 ? 0 : n));
     return SQL_OK;
 }
 
 int sql_bind_value(sql_stmt *st, int i, const sql_value *x) {
     sql_value *s = NULL;
     int rc = bind_slot(st, i, &s);
-    if (rc == SQL_OK) val_copy(s, x);
+    if (rc == SQL_OK) sqli_val_copy(s, x);
     return rc;
 }
 
@@ -829,11 +836,11 @@ int sql_column_type(sql_stmt *st, int i) {
 }
 
 int64_t sql_column_int64(sql_stmt *st, int i) {
-    return val_int(colv(st, i));
+    return sqli_val_int(colv(st, i));
 }
 
 double sql_column_double(sql_stmt *st, int i) {
-    return val_real(colv(st, i));
+    return sqli_val_real(colv(st, i));
 }
 
 static char *text_slot(sql_stmt *st, int i, size_t need) {
@@ -855,7 +862,7 @@ const char *sql_column_text(sql_stmt *st, int i) {
     if (v->type == SQL_NULL) return NULL;
     char buf[40];
     size_t n;
-    const char *z = val_text(v, buf, &n);
+    const char *z = sqli_val_text(v, buf, &n);
     char *o = text_slot(st, i, n + 1);
     memcpy(o, z, n);
     o[n] = 0;
@@ -873,7 +880,7 @@ int sql_column_bytes(sql_stmt *st, int i) {
     const sql_value *v = colv(st, i);
     char buf[40];
     size_t n = 0;
-    if (v->type != SQL_NULL) val_text(v, buf, &n);
+    if (v->type != SQL_NULL) sqli_val_text(v, buf, &n);
     return (int)n;
 }
 
@@ -885,10 +892,10 @@ int sql_value_type(const sql_value *v) {
     return v ? v->type : SQL_NULL;
 }
 int64_t sql_value_int64(const sql_value *v) {
-    return v ? val_int(v) : 0;
+    return v ? sqli_val_int(v) : 0;
 }
 double sql_value_double(const sql_value *v) {
-    return v ? val_real(v) : 0;
+    return v ? sqli_val_real(v) : 0;
 }
 
 const char *sql_value_text(const sql_value *v) {
@@ -897,11 +904,11 @@ const char *sql_value_text(const sql_value *v) {
     if (!v || v->type == SQL_NULL) return NULL;
     char buf[40];
     size_t n;
-    const char *z = val_text(v, buf, &n);
+    const char *z = sqli_val_text(v, buf, &n);
     strb *b = &ring[next++ & 3];
     b->n = 0;
-    strb_add(b, z, n);
-    return strb_cstr(b);
+    sqli_strb_add(b, z, n);
+    return sqli_strb_cstr(b);
 }
 
 const void *sql_value_blob(const sql_value *v) {
@@ -913,7 +920,7 @@ const void *sql_value_blob(const sql_value *v) {
 int sql_value_bytes(const sql_value *v) {
     char buf[40];
     size_t n = 0;
-    if (v && v->type != SQL_NULL) val_text(v, buf, &n);
+    if (v && v->type != SQL_NULL) sqli_val_text(v, buf, &n);
     return (int)n;
 }
 
@@ -942,7 +949,7 @@ int sql_exec(sql_db *db, const char *sql, sql_exec_cb cb, void *ctx) {
                 sql_finalize(st);
                 xfree(vals);
                 xfree(names);
-                return db_error(db, SQL_ERROR, -1, "callback requested abort");
+                return sqli_db_error(db, SQL_ERROR, -1, "callback requested abort");
             }
         }
         int err = rc != SQL_DONE ? db->errcode : SQL_OK;
@@ -967,9 +974,9 @@ int sql_exec(sql_db *db, const char *sql, sql_exec_cb cb, void *ctx) {
 int sql_table_columns(sql_db *db, const char *name, sql_column_info **cols, int *ncols) {
     *cols = NULL;
     *ncols = 0;
-    if (!db->sch) return db_error(db, SQL_MISUSE, -1, "the connection did not open");
-    table *t = schema_table(db->sch, name);
-    if (!t || t->is_schema) return db_error(db, SQL_ERROR, -1, "no such table: %s", name);
+    if (!db->sch) return sqli_db_error(db, SQL_MISUSE, -1, "the connection did not open");
+    table *t = sqli_schema_table(db->sch, name);
+    if (!t || t->is_schema) return sqli_db_error(db, SQL_ERROR, -1, "no such table: %s", name);
     size_t bytes = sizeof(sql_column_info) * (size_t)t->ncol;
     for (int i = 0; i < t->ncol; i++)
         bytes += strlen(t->cols[i].name) + strlen(t->cols[i].decl) + 2 + (t->cols[i].dflt_text ? strlen(t->cols[i].dflt_text) + 1 : 0);
@@ -1006,7 +1013,7 @@ int sql_complete(const char *sql) {
     int n = (int)strlen(sql), pos = 0, complete = 0, ntok = 0, trigger = 0, prev_end = 0, create = 0;
     token t;
     while (pos < n) {
-        lex_token(sql, n, pos, &t);
+        sqli_lex_token(sql, n, pos, &t);
         if (t.type == TK_ILLEGAL && (t.z[0] == '\'' || t.z[0] == '"' || t.z[0] == '`' || t.z[0] == '[')) return 0;
         pos += t.len ? t.len : 1;
         if (t.type == TK_SPACE) {

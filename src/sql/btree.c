@@ -6,7 +6,7 @@
  *      subtrees as btree.h says. All leaves are at the same depth.
  *   2. A tree's root page never moves: a root split copies the root into a new
  *      child; a root with one child and no cells takes that child's content.
- *   3. Only nodes that passed bt_node_sane are parsed, so cell offsets and
+ *   3. Only nodes that passed sqli_bt_node_sane are parsed, so cell offsets and
  *      lengths lie inside the page: a corrupt page gives STORE_CORRUPT, never
  *      a read outside it. Depth is bounded by BT_MAX_DEPTH.
  *   4. Every cell fits in a quarter of a node (keys <= bt_max_key, values
@@ -81,7 +81,7 @@ static inline int varint_get(const uint8_t *p, const uint8_t *end, uint32_t *v) 
     return 0;
 }
 
-uint32_t bt_leaf_local(uint32_t usable, size_t klen, size_t vlen) {
+uint32_t sqli_bt_leaf_local(uint32_t usable, size_t klen, size_t vlen) {
     uint32_t maxl = bt_max_local(usable), minl = bt_min_local(usable);
     size_t h = (size_t)varint_len(klen) + (size_t)varint_len(vlen);
     if (h + klen + vlen <= maxl) return (uint32_t)vlen;
@@ -105,7 +105,7 @@ static int parse_at(const uint8_t *d, uint32_t usable, uint32_t off, int leaf, b
         p += n;
         if (c->klen > bt_max_key(usable) || c->vlen > STORE_MAX_VALUE) return 0;
         c->key = p;
-        c->vlocal = bt_leaf_local(usable, c->klen, c->vlen);
+        c->vlocal = sqli_bt_leaf_local(usable, c->klen, c->vlen);
         c->val = p + c->klen;
         p += c->klen + c->vlocal;
         if (c->vlocal < c->vlen) {
@@ -130,13 +130,13 @@ static int parse_at(const uint8_t *d, uint32_t usable, uint32_t off, int leaf, b
     return 1;
 }
 
-void bt_parse(const uint8_t *d, uint32_t usable, int i, bt_cell *c) {
+void sqli_bt_parse(const uint8_t *d, uint32_t usable, int i, bt_cell *c) {
     int ok = parse_at(d, usable, get16(d + NODE_HDR + 2 * i), d[0] == PT_LEAF, c);
     assert(ok);
     (void)ok;
 }
 
-int bt_node_sane(const uint8_t *d, uint32_t usable) {
+int sqli_bt_node_sane(const uint8_t *d, uint32_t usable) {
     if (d[0] != PT_LEAF && d[0] != PT_INTERIOR) return -1;
     uint32_t n = get16(d + 2), content = get16(d + 4), frag = get16(d + 6);
     if (NODE_HDR + 2 * n > content || content > usable || frag > usable) return -1;
@@ -293,14 +293,14 @@ static void node_build(uint8_t *d, uint32_t usable, int type, uint32_t right, co
 /* ---- page access with sanity checks ----------------------------------------------- */
 
 static int get_node(store_txn *txn, uint32_t pgno, page **out) {
-    int rc = pager_get(txn, pgno, out);
+    int rc = sqli_pager_get(txn, pgno, out);
     if (rc != STORE_OK) return rc;
     page *p = *out;
     if (!__atomic_load_n(&p->checked, __ATOMIC_ACQUIRE)) {
-        if (bt_node_sane(p->data, txn->db->usable) != 0) {
-            pager_put(p);
+        if (sqli_bt_node_sane(p->data, txn->db->usable) != 0) {
+            sqli_pager_put(p);
             *out = NULL;
-            return store_error(STORE_CORRUPT, "%s: page %u is not a valid tree page",
+            return sqli_store_error(STORE_CORRUPT, "%s: page %u is not a valid tree page",
                                txn->db->path, pgno);
         }
         __atomic_store_n(&p->checked, 1, __ATOMIC_RELEASE);
@@ -311,7 +311,7 @@ static int get_node(store_txn *txn, uint32_t pgno, page **out) {
 /* ---- cursor stack -------------------------------------------------------------- */
 
 static void release_stack(store_cursor *cur) {
-    for (int i = 0; i < cur->depth; i++) pager_put(cur->pg[i]);
+    for (int i = 0; i < cur->depth; i++) sqli_pager_put(cur->pg[i]);
     cur->depth = 0;
 }
 
@@ -344,20 +344,20 @@ static void cursor_save(store_cursor *cur, int gap) {
     }
 }
 
-void btree_cursors_save(store_txn *txn, store_tree tree, store_cursor *except) {
+void sqli_btree_cursors_save(store_txn *txn, store_tree tree, store_cursor *except) {
     for (store_cursor *c = txn->cursors; c; c = c->next)
         if (c != except && (tree == 0 || c->root == tree)) cursor_save(c, GAP_ON);
 }
 
 static int push(store_cursor *cur, uint32_t pgno, int idx) {
     if (cur->depth >= BT_MAX_DEPTH)
-        return store_error(STORE_CORRUPT, "%s: tree %u is deeper than %d levels",
+        return sqli_store_error(STORE_CORRUPT, "%s: tree %u is deeper than %d levels",
                            cur->txn->db->path, cur->root, BT_MAX_DEPTH);
     page *p;
     int rc = get_node(cur->txn, pgno, &p);
     if (rc != STORE_OK) return rc;
     if (cur->depth > 0 && cur->pg[cur->depth - 1]->data[0] != PT_INTERIOR) {
-        pager_put(p);
+        sqli_pager_put(p);
         return STORE_CORRUPT;
     }
     cur->pg[cur->depth] = p;
@@ -369,7 +369,7 @@ static int push(store_cursor *cur, uint32_t pgno, int idx) {
 /* Leaf level must be a leaf, and inner levels interior. */
 static int check_leaf(store_cursor *cur) {
     if (cur_leaf(cur)[0] != PT_LEAF)
-        return store_error(STORE_CORRUPT, "%s: tree %u: unbalanced levels", cur->txn->db->path,
+        return sqli_store_error(STORE_CORRUPT, "%s: tree %u: unbalanced levels", cur->txn->db->path,
                            cur->root);
     return STORE_OK;
 }
@@ -440,7 +440,7 @@ static int fix_forward(store_cursor *cur) {
         int l = L - 1;
         while (l >= 0 && cur->idx[l] >= bt_ncells(cur->pg[l]->data)) l--;
         if (l < 0) return STORE_NOTFOUND;
-        while (cur->depth > l + 1) pager_put(cur->pg[--cur->depth]);
+        while (cur->depth > l + 1) sqli_pager_put(cur->pg[--cur->depth]);
         cur->idx[l]++;
         int rc = push(cur, bt_child(cur->pg[l]->data, cur->txn->db->usable, cur->idx[l]), 0);
         if (rc == STORE_OK) rc = descend_edge(cur, 0);
@@ -455,7 +455,7 @@ static int fix_backward(store_cursor *cur) {
         int l = L - 1;
         while (l >= 0 && cur->idx[l] == 0) l--;
         if (l < 0) return STORE_NOTFOUND;
-        while (cur->depth > l + 1) pager_put(cur->pg[--cur->depth]);
+        while (cur->depth > l + 1) sqli_pager_put(cur->pg[--cur->depth]);
         cur->idx[l]--;
         int rc = push(cur, bt_child(cur->pg[l]->data, cur->txn->db->usable, cur->idx[l]), 0);
         if (rc == STORE_OK) rc = descend_edge(cur, 1);
@@ -536,20 +536,20 @@ static int do_seek(store_cursor *cur, store_seek op, const uint8_t *k, size_t kl
         }
         return settle(cur, rc, k, klen, op == STORE_SEEK_LE ? GAP_AFTER : GAP_BEFORE, 0);
     }
-    return store_error(STORE_MISUSE, "bad seek operation %d", (int)op);
+    return sqli_store_error(STORE_MISUSE, "bad seek operation %d", (int)op);
 }
 
 static int cursor_usable(store_cursor *cur) {
-    if (!cur) return store_error(STORE_MISUSE, "no cursor");
+    if (!cur) return sqli_store_error(STORE_MISUSE, "no cursor");
     if (cur->txn->err) return cur->txn->err;
     return STORE_OK;
 }
 
-int store_cursor_seek(store_cursor *cur, store_seek op, const void *key, size_t klen) {
+int sqli_store_cursor_seek(store_cursor *cur, store_seek op, const void *key, size_t klen) {
     int rc = cursor_usable(cur);
     if (rc != STORE_OK) return rc;
     if (!key && op != STORE_SEEK_FIRST && op != STORE_SEEK_LAST)
-        return store_error(STORE_MISUSE, "seek without a key");
+        return sqli_store_error(STORE_MISUSE, "seek without a key");
     cur->has_prefix = 0;
     if (op == STORE_SEEK_PREFIX) {
         if (klen > cur->pcap) {
@@ -611,11 +611,11 @@ static int step(store_cursor *cur, int forward) {
     return settle(cur, rc, cur->skey, cur->sklen, forward ? GAP_AFTER : GAP_BEFORE, forward);
 }
 
-int store_cursor_next(store_cursor *cur) {
+int sqli_store_cursor_next(store_cursor *cur) {
     return step(cur, 1);
 }
 
-int store_cursor_prev(store_cursor *cur) {
+int sqli_store_cursor_prev(store_cursor *cur) {
     return step(cur, 0);
 }
 
@@ -626,14 +626,14 @@ static int positioned(store_cursor *cur) {
     if (rc != STORE_OK) return rc;
     if (cur->state == CUR_SAVED && cur->gap == GAP_ON) {
         rc = restore(cur);
-        if (rc == STORE_NOTFOUND) return store_error(STORE_NOTFOUND, "the entry was deleted");
+        if (rc == STORE_NOTFOUND) return sqli_store_error(STORE_NOTFOUND, "the entry was deleted");
         if (rc != STORE_OK) return rc;
     }
-    if (cur->state != CUR_VALID) return store_error(STORE_MISUSE, "cursor is not on an entry");
+    if (cur->state != CUR_VALID) return sqli_store_error(STORE_MISUSE, "cursor is not on an entry");
     return STORE_OK;
 }
 
-int store_cursor_key(store_cursor *cur, const void **key, size_t *klen) {
+int sqli_store_cursor_key(store_cursor *cur, const void **key, size_t *klen) {
     int rc = positioned(cur);
     if (rc != STORE_OK) return rc;
     uint32_t kl;
@@ -643,7 +643,7 @@ int store_cursor_key(store_cursor *cur, const void **key, size_t *klen) {
 }
 
 static void cur_cell(store_cursor *cur, bt_cell *c) {
-    bt_parse(cur_leaf(cur), cur->txn->db->usable, cur->idx[cur->depth - 1], c);
+    sqli_bt_parse(cur_leaf(cur), cur->txn->db->usable, cur->idx[cur->depth - 1], c);
 }
 
 /* Copy n bytes of an overflowing value from offset off (>= local part). */
@@ -654,12 +654,12 @@ static int read_overflow(store_txn *txn, const bt_cell *c, size_t off, uint8_t *
     int rc = STORE_OK;
     while (n > 0 && rc == STORE_OK) {
         page *p;
-        if (pgno == 0) return store_error(STORE_CORRUPT, "%s: overflow chain cut short",
+        if (pgno == 0) return sqli_store_error(STORE_CORRUPT, "%s: overflow chain cut short",
                                           txn->db->path);
-        if ((rc = pager_get(txn, pgno, &p)) != STORE_OK) break;
+        if ((rc = sqli_pager_get(txn, pgno, &p)) != STORE_OK) break;
         if (p->data[0] != PT_OVERFLOW) {
-            pager_put(p);
-            return store_error(STORE_CORRUPT, "%s: page %u is not an overflow page",
+            sqli_pager_put(p);
+            return sqli_store_error(STORE_CORRUPT, "%s: page %u is not an overflow page",
                                txn->db->path, pgno);
         }
         if (off < pos + cap) {
@@ -671,7 +671,7 @@ static int read_overflow(store_txn *txn, const bt_cell *c, size_t off, uint8_t *
         }
         pos += cap;
         pgno = get32(p->data + 4);
-        pager_put(p);
+        sqli_pager_put(p);
     }
     return rc;
 }
@@ -693,7 +693,7 @@ static int cell_value(store_txn *txn, const bt_cell *c, uint8_t **buf, size_t *c
     return rc;
 }
 
-int store_cursor_value(store_cursor *cur, const void **val, size_t *vlen) {
+int sqli_store_cursor_value(store_cursor *cur, const void **val, size_t *vlen) {
     int rc = positioned(cur);
     if (rc != STORE_OK) return rc;
     bt_cell c;
@@ -702,7 +702,7 @@ int store_cursor_value(store_cursor *cur, const void **val, size_t *vlen) {
     return cell_value(cur->txn, &c, &cur->vbuf, &cur->vcap, val);
 }
 
-int store_cursor_value_size(store_cursor *cur, size_t *vlen) {
+int sqli_store_cursor_value_size(store_cursor *cur, size_t *vlen) {
     int rc = positioned(cur);
     if (rc != STORE_OK) return rc;
     bt_cell c;
@@ -711,13 +711,13 @@ int store_cursor_value_size(store_cursor *cur, size_t *vlen) {
     return STORE_OK;
 }
 
-int store_cursor_value_read(store_cursor *cur, size_t off, void *buf, size_t n) {
+int sqli_store_cursor_value_read(store_cursor *cur, size_t off, void *buf, size_t n) {
     int rc = positioned(cur);
     if (rc != STORE_OK) return rc;
     bt_cell c;
     cur_cell(cur, &c);
     if (off > c.vlen || n > c.vlen - off)
-        return store_error(STORE_MISUSE, "read past the end of a %u-byte value", c.vlen);
+        return sqli_store_error(STORE_MISUSE, "read past the end of a %u-byte value", c.vlen);
     uint8_t *out = buf;
     if (off < c.vlocal) {
         size_t take = c.vlocal - off < n ? c.vlocal - off : n;
@@ -737,15 +737,15 @@ static int free_chain(store_txn *txn, uint32_t pgno, uint32_t vlen, uint32_t vlo
     int rc = STORE_OK;
     while (left > 0 && rc == STORE_OK) {
         page *p;
-        if ((rc = pager_get(txn, pgno, &p)) != STORE_OK) break;
+        if ((rc = sqli_pager_get(txn, pgno, &p)) != STORE_OK) break;
         if (p->data[0] != PT_OVERFLOW) {
-            pager_put(p);
-            return store_error(STORE_CORRUPT, "%s: page %u is not an overflow page",
+            sqli_pager_put(p);
+            return sqli_store_error(STORE_CORRUPT, "%s: page %u is not an overflow page",
                                txn->db->path, pgno);
         }
         uint32_t next = get32(p->data + 4);
-        pager_put(p);
-        rc = pager_free(txn, pgno);
+        sqli_pager_put(p);
+        rc = sqli_pager_free(txn, pgno);
         pgno = next;
         left -= left < cap ? left : cap;
     }
@@ -757,7 +757,7 @@ static int free_chain(store_txn *txn, uint32_t pgno, uint32_t vlen, uint32_t vlo
 static int build_leaf_cell(store_txn *txn, const uint8_t *k, size_t klen, const uint8_t *v,
                            size_t vlen, uint8_t *out, uint32_t *len) {
     uint32_t usable = txn->db->usable, cap = bt_ovfl_cap(usable);
-    uint32_t local = bt_leaf_local(usable, klen, vlen);
+    uint32_t local = sqli_bt_leaf_local(usable, klen, vlen);
     uint8_t *p = out;
     p += varint_put(p, klen);
     p += varint_put(p, vlen);
@@ -773,7 +773,7 @@ static int build_leaf_cell(store_txn *txn, const uint8_t *k, size_t klen, const 
         uint32_t first = 0;
         while (left > 0) {
             page *np;
-            if ((rc = pager_alloc(txn, &np)) != STORE_OK) break;
+            if ((rc = sqli_pager_alloc(txn, &np)) != STORE_OK) break;
             np->data[0] = PT_OVERFLOW;
             size_t take = left < cap ? left : cap;
             memcpy(np->data + OVFL_HDR, rest, take);
@@ -781,13 +781,13 @@ static int build_leaf_cell(store_txn *txn, const uint8_t *k, size_t klen, const 
             left -= take;
             if (prev) {
                 put32(prev->data + 4, np->pgno);
-                pager_put(prev);
+                sqli_pager_put(prev);
             } else {
                 first = np->pgno;
             }
             prev = np;
         }
-        pager_put(prev);
+        sqli_pager_put(prev);
         if (rc != STORE_OK) return rc;
         put32(p, first);
         p += 4;
@@ -811,9 +811,9 @@ static int deepen_root(store_cursor *cur) {
     store_txn *txn = cur->txn;
     uint32_t usable = txn->db->usable;
     if (cur->depth >= BT_MAX_DEPTH)
-        return store_error(STORE_FULL, "%s: tree %u too deep", txn->db->path, cur->root);
+        return sqli_store_error(STORE_FULL, "%s: tree %u too deep", txn->db->path, cur->root);
     page *c;
-    int rc = pager_alloc(txn, &c);
+    int rc = sqli_pager_alloc(txn, &c);
     if (rc != STORE_OK) return rc;
     memcpy(c->data, cur->pg[0]->data, usable);
     __atomic_store_n(&c->checked, 1, __ATOMIC_RELEASE);
@@ -884,7 +884,7 @@ static uint32_t cell_size_fast(const uint8_t *d, uint32_t usable, int i) {
     do vl |= (uint32_t)(*q & 0x7F) << sh, sh += 7; while (*q++ & 0x80);
     uint32_t h = (uint32_t)(q - p);
     if (h + kl + vl <= bt_max_local(usable)) return h + kl + vl;
-    return h + kl + bt_leaf_local(usable, kl, vl) + 4;
+    return h + kl + sqli_bt_leaf_local(usable, kl, vl) + 4;
 }
 
 /* Copy the cells of node d into t (stable memory) as refs, inserting extra
@@ -918,7 +918,7 @@ static int post_separator(store_cursor *cur, int level, uint32_t left, uint32_t 
                           const uint8_t *sep, size_t seplen) {
     store_txn *txn = cur->txn;
     int pl = level - 1, pidx = cur->idx[pl], dummy;
-    int rc = pager_write(txn, &cur->pg[pl]);
+    int rc = sqli_pager_write(txn, &cur->pg[pl]);
     if (rc != STORE_OK) return rc;
     set_child(cur->pg[pl]->data, txn->db->usable, pidx, right_pgno);
     uint8_t *ic = xmalloc(seplen + 16);
@@ -940,7 +940,7 @@ static int node_replace(store_cursor *cur, int level, cellref *c, int n, uint32_
     int type = cur->pg[level]->data[0], leaf = type == PT_LEAF;
     uint32_t total = 0;
     for (int i = 0; i < n; i++) total += c[i].len + 2;
-    int rc = pager_write(txn, &cur->pg[level]);
+    int rc = sqli_pager_write(txn, &cur->pg[level]);
     if (rc != STORE_OK) return rc;
     if (total <= cap) {
         node_build(cur->pg[level]->data, usable, type, right, c, n);
@@ -954,12 +954,12 @@ static int node_replace(store_cursor *cur, int level, cellref *c, int n, uint32_
     if (append) {
         k = leaf ? n - 1 : n - 2;
     } else if (choose_parts(c, n, 2, cap, &k) < 0) {
-        return store_error(STORE_CORRUPT, "%s: cells do not fit in two pages", txn->db->path);
+        return sqli_store_error(STORE_CORRUPT, "%s: cells do not fit in two pages", txn->db->path);
     } else if (!leaf && k == n - 1) {
         k--; /* the promoted cell must leave a cell on the right */
     }
     page *rp;
-    if ((rc = pager_alloc(txn, &rp)) != STORE_OK) return rc;
+    if ((rc = sqli_pager_alloc(txn, &rp)) != STORE_OK) return rc;
     __atomic_store_n(&rp->checked, 1, __ATOMIC_RELEASE);
     uint8_t *d = cur->pg[level]->data, *sep;
     size_t seplen;
@@ -981,7 +981,7 @@ static int node_replace(store_cursor *cur, int level, cellref *c, int n, uint32_
         node_build(d, usable, PT_INTERIOR, get32(c[k].p), c, k);
     }
     uint32_t left = cur->pg[level]->pgno, rpg = rp->pgno;
-    pager_put(rp);
+    sqli_pager_put(rp);
     rc = post_separator(cur, level, left, rpg, sep, seplen);
     xfree(sep);
     return rc;
@@ -1023,10 +1023,10 @@ static int pick_sibling(store_cursor *cur, int level, page **sibp, int *right) {
             other = x;
             *right = 0;
         }
-        pager_put(other);
+        sqli_pager_put(other);
     }
     if (sib->data[0] != PT_LEAF) {
-        pager_put(sib);
+        sqli_pager_put(sib);
         return STORE_OK;
     }
     *sibp = sib;
@@ -1039,7 +1039,7 @@ static int replace_separator(store_cursor *cur, int pl, int j, const cellref *pc
     uint32_t usable = txn->db->usable;
     int rc, dummy;
     if (n == 1) { /* drop the old, insert the new */
-        if ((rc = pager_write(txn, &cur->pg[pl])) != STORE_OK) return rc;
+        if ((rc = sqli_pager_write(txn, &cur->pg[pl])) != STORE_OK) return rc;
         node_drop(cur->pg[pl]->data, usable, j);
         return insert_cell(cur, pl, j, pc[0].p, pc[0].len, &dummy);
     }
@@ -1098,7 +1098,7 @@ static int balance_leaf(store_cursor *cur, int level, int idx, const uint8_t *ce
     int rc = pick_sibling(cur, level, &sib, &right);
     if (rc != STORE_OK || !sib) return rc;
     int j = right ? cur->idx[pl] : cur->idx[pl] - 1; /* separator between the two */
-    if ((rc = pager_write(txn, &sib)) != STORE_OK) goto out;
+    if ((rc = sqli_pager_write(txn, &sib)) != STORE_OK) goto out;
     page *L = cur->pg[level], *A = right ? L : sib;
     uint8_t *ad = A->data, *bd = right ? sib->data : L->data, *t = txn->scratch;
     int an = bt_ncells(ad), bn = bt_ncells(bd);
@@ -1112,7 +1112,7 @@ static int balance_leaf(store_cursor *cur, int level, int idx, const uint8_t *ce
     pages[0] = ad;
     pages[parts - 1] = bd;
     if (parts == 3) {
-        if ((rc = pager_alloc(txn, &np)) != STORE_OK) goto out;
+        if ((rc = sqli_pager_alloc(txn, &np)) != STORE_OK) goto out;
         __atomic_store_n(&np->checked, 1, __ATOMIC_RELEASE);
         pages[1] = np->data;
     }
@@ -1120,14 +1120,14 @@ static int balance_leaf(store_cursor *cur, int level, int idx, const uint8_t *ce
     ic = xmalloc(2 * (bt_max_key(usable) + 16));
     build_parts(usable, c, n, parts, k, pages, kids, ic, pc);
     cur->idx[pl] = j;
-    while (cur->depth > level) pager_put(cur->pg[--cur->depth]);
+    while (cur->depth > level) sqli_pager_put(cur->pg[--cur->depth]);
     *done = 1;
     rc = replace_separator(cur, pl, j, pc, parts - 1);
 out:
     xfree(ic);
     xfree(c);
-    pager_put(np);
-    pager_put(sib);
+    sqli_pager_put(np);
+    sqli_pager_put(sib);
     return rc;
 }
 
@@ -1137,7 +1137,7 @@ static int insert_cell(store_cursor *cur, int level, int idx, const uint8_t *cel
                        uint32_t len, int *split) {
     store_txn *txn = cur->txn;
     uint32_t usable = txn->db->usable;
-    int rc = pager_write(txn, &cur->pg[level]);
+    int rc = sqli_pager_write(txn, &cur->pg[level]);
     if (rc != STORE_OK) return rc;
     *split = 0;
     if (node_insert(cur->pg[level]->data, usable, idx, cell, len,
@@ -1171,12 +1171,12 @@ static int collapse_root(store_cursor *cur) {
         uint32_t cpg = get32(r + 8);
         page *c;
         if ((rc = get_node(txn, cpg, &c)) != STORE_OK) break;
-        if ((rc = pager_write(txn, &cur->pg[0])) == STORE_OK) {
+        if ((rc = sqli_pager_write(txn, &cur->pg[0])) == STORE_OK) {
             r = cur->pg[0]->data;
             memcpy(r, c->data, txn->db->usable);
         }
-        pager_put(c);
-        if (rc == STORE_OK) rc = pager_free(txn, cpg);
+        sqli_pager_put(c);
+        if (rc == STORE_OK) rc = sqli_pager_free(txn, cpg);
     }
     return rc;
 }
@@ -1226,13 +1226,13 @@ static int rebalance(store_cursor *cur, int level) {
     if (rc == STORE_OK) rc = get_node(txn, rpg, &rp);
     if (rc != STORE_OK) goto done;
     if (lp->data[0] != rp->data[0]) {
-        rc = store_error(STORE_CORRUPT, "%s: siblings %u and %u differ in kind", txn->db->path,
+        rc = sqli_store_error(STORE_CORRUPT, "%s: siblings %u and %u differ in kind", txn->db->path,
                          lpg, rpg);
         goto done;
     }
     int leaf = lp->data[0] == PT_LEAF;
     bt_cell sc;
-    bt_parse(pd, usable, j, &sc);
+    sqli_bt_parse(pd, usable, j, &sc);
     uint32_t need = node_used(lp->data, usable) + node_used(rp->data, usable);
     if (!leaf) need += 4 + (uint32_t)varint_len(sc.klen) + sc.klen + 2;
     if (need > usable - NODE_HDR) goto done;
@@ -1240,23 +1240,23 @@ static int rebalance(store_cursor *cur, int level) {
     cellref *c = xmalloc(sizeof *c * (size_t)(bt_ncells(lp->data) + bt_ncells(rp->data) + 1));
     int n = merged_cells(txn, lp->data, rp->data, &sc, c);
     uint32_t right = get32(rp->data + 8);
-    rc = pager_write(txn, &lp);
+    rc = sqli_pager_write(txn, &lp);
     if (rc == STORE_OK) node_build(lp->data, usable, lp->data[0], leaf ? 0 : right, c, n);
     xfree(c);
     if (rc != STORE_OK) goto done;
-    while (cur->depth > level) pager_put(cur->pg[--cur->depth]); /* path below changes */
-    pager_put(rp);
+    while (cur->depth > level) sqli_pager_put(cur->pg[--cur->depth]); /* path below changes */
+    sqli_pager_put(rp);
     rp = NULL;
-    if ((rc = pager_free(txn, rpg)) != STORE_OK) goto done;
-    if ((rc = pager_write(txn, &cur->pg[level - 1])) != STORE_OK) goto done;
+    if ((rc = sqli_pager_free(txn, rpg)) != STORE_OK) goto done;
+    if ((rc = sqli_pager_write(txn, &cur->pg[level - 1])) != STORE_OK) goto done;
     set_child(cur->pg[level - 1]->data, usable, j + 1, lpg);
     node_drop(cur->pg[level - 1]->data, usable, j);
     cur->idx[level - 1] = j;
-    pager_put(lp);
+    sqli_pager_put(lp);
     return rebalance(cur, level - 1);
 done:
-    pager_put(lp);
-    pager_put(rp);
+    sqli_pager_put(lp);
+    sqli_pager_put(rp);
     return rc;
 }
 
@@ -1265,7 +1265,7 @@ done:
 static int writable(store_cursor *cur) {
     int rc = cursor_usable(cur);
     if (rc != STORE_OK) return rc;
-    if (!cur->txn->write) return store_error(STORE_READONLY, "write through a read transaction");
+    if (!cur->txn->write) return sqli_store_error(STORE_READONLY, "write through a read transaction");
     return STORE_OK;
 }
 
@@ -1278,7 +1278,7 @@ static int drop_entry(store_cursor *cur) {
     cur_cell(cur, &c);
     int rc = STORE_OK;
     if (c.ovfl) rc = free_chain(txn, c.ovfl, c.vlen, c.vlocal);
-    if (rc == STORE_OK) rc = pager_write(txn, &cur->pg[L]);
+    if (rc == STORE_OK) rc = sqli_pager_write(txn, &cur->pg[L]);
     if (rc == STORE_OK) node_drop(cur->pg[L]->data, usable, cur->idx[L]);
     return rc;
 }
@@ -1292,9 +1292,9 @@ static int put_at(store_cursor *cur, const uint8_t *k, size_t klen, const uint8_
     if (exact) {
         bt_cell old;
         cur_cell(cur, &old);
-        if (!old.ovfl && bt_leaf_local(usable, klen, vlen) == vlen && old.vlen == vlen) {
+        if (!old.ovfl && sqli_bt_leaf_local(usable, klen, vlen) == vlen && old.vlen == vlen) {
             /* Same size, all local: overwrite in place. */
-            if ((rc = pager_write(txn, &cur->pg[L])) != STORE_OK) return rc;
+            if ((rc = sqli_pager_write(txn, &cur->pg[L])) != STORE_OK) return rc;
             cur_cell(cur, &old);
             memcpy((uint8_t *)old.val, v, vlen);
             cur->state = CUR_VALID;
@@ -1322,15 +1322,15 @@ static int cursor_put(store_cursor *cur, const void *key, size_t klen, const voi
     int rc = writable(cur);
     if (rc != STORE_OK) return rc;
     if (flags & ~(STORE_NOOVERWRITE | STORE_APPEND))
-        return store_error(STORE_MISUSE, "bad put flags %#x", flags);
+        return sqli_store_error(STORE_MISUSE, "bad put flags %#x", flags);
     if (klen > bt_max_key(txn->db->usable))
-        return store_error(STORE_TOOBIG, "key of %zu bytes exceeds the %u-byte limit", klen,
+        return sqli_store_error(STORE_TOOBIG, "key of %zu bytes exceeds the %u-byte limit", klen,
                            bt_max_key(txn->db->usable));
     if (vlen > STORE_MAX_VALUE)
-        return store_error(STORE_TOOBIG, "value of %zu bytes exceeds the limit", vlen);
-    if (!key && klen) return store_error(STORE_MISUSE, "null key");
+        return sqli_store_error(STORE_TOOBIG, "value of %zu bytes exceeds the limit", vlen);
+    if (!key && klen) return sqli_store_error(STORE_MISUSE, "null key");
     if (!val) val = "";
-    btree_cursors_save(txn, cur->root, cur);
+    sqli_btree_cursors_save(txn, cur->root, cur);
     int exact = 0;
     if (flags & STORE_APPEND) {
         int L = cur->depth - 1;
@@ -1351,7 +1351,7 @@ static int cursor_put(store_cursor *cur, const void *key, size_t klen, const voi
             if (keycmp(lk, ll, key, klen) >= 0) {
                 cur->idx[L] = n - 1;
                 cur->state = CUR_VALID;
-                return store_error(STORE_MISUSE, "STORE_APPEND key does not sort last");
+                return sqli_store_error(STORE_MISUSE, "STORE_APPEND key does not sort last");
             }
         }
         cur->idx[L] = n;
@@ -1361,7 +1361,7 @@ static int cursor_put(store_cursor *cur, const void *key, size_t klen, const voi
         if (rc != STORE_OK) goto fail;
         if (exact && (flags & STORE_NOOVERWRITE)) {
             cur->state = CUR_VALID;
-            return store_error(STORE_EXISTS, "key exists");
+            return sqli_store_error(STORE_EXISTS, "key exists");
         }
     }
     rc = put_at(cur, key, klen, val, vlen, exact);
@@ -1369,25 +1369,25 @@ fail:
     if (rc != STORE_OK) {
         release_stack(cur);
         cur->state = CUR_NONE;
-        return pager_fail(txn, rc);
+        return sqli_pager_fail(txn, rc);
     }
     return rc;
 }
 
-int store_cursor_put(store_cursor *cur, const void *key, size_t klen, const void *val,
+int sqli_store_cursor_put(store_cursor *cur, const void *key, size_t klen, const void *val,
                      size_t vlen, unsigned flags) {
-    if (!cur) return store_error(STORE_MISUSE, "no cursor");
+    if (!cur) return sqli_store_error(STORE_MISUSE, "no cursor");
     cur->has_prefix = 0;
     return cursor_put(cur, key, klen, val, vlen, flags);
 }
 
-int store_cursor_update(store_cursor *cur, const void *val, size_t vlen) {
+int sqli_store_cursor_update(store_cursor *cur, const void *val, size_t vlen) {
     int rc = writable(cur);
     if (rc == STORE_OK) rc = positioned(cur);
     if (rc != STORE_OK) return rc;
     if (vlen > STORE_MAX_VALUE)
-        return store_error(STORE_TOOBIG, "value of %zu bytes exceeds the limit", vlen);
-    btree_cursors_save(cur->txn, cur->root, cur);
+        return sqli_store_error(STORE_TOOBIG, "value of %zu bytes exceeds the limit", vlen);
+    sqli_btree_cursors_save(cur->txn, cur->root, cur);
     uint32_t kl;
     const uint8_t *k = cur_key(cur, &kl);
     save_key(cur, k, kl); /* the cell moves during the update */
@@ -1397,16 +1397,16 @@ int store_cursor_update(store_cursor *cur, const void *val, size_t vlen) {
     if (rc != STORE_OK) {
         release_stack(cur);
         cur->state = CUR_NONE;
-        return pager_fail(cur->txn, rc);
+        return sqli_pager_fail(cur->txn, rc);
     }
     return STORE_OK;
 }
 
-int store_cursor_delete(store_cursor *cur) {
+int sqli_store_cursor_delete(store_cursor *cur) {
     int rc = writable(cur);
     if (rc == STORE_OK) rc = positioned(cur);
     if (rc != STORE_OK) return rc;
-    btree_cursors_save(cur->txn, cur->root, cur);
+    sqli_btree_cursors_save(cur->txn, cur->root, cur);
     uint32_t kl;
     const uint8_t *k = cur_key(cur, &kl);
     save_key(cur, k, kl);
@@ -1415,7 +1415,7 @@ int store_cursor_delete(store_cursor *cur) {
     release_stack(cur);
     cur->state = CUR_SAVED;
     cur->gap = GAP_BEFORE;
-    return pager_fail(cur->txn, rc);
+    return sqli_pager_fail(cur->txn, rc);
 }
 
 /* ---- cursor lifetime --------------------------------------------------------------- */
@@ -1424,8 +1424,8 @@ static int check_root(store_txn *txn, store_tree root) {
     page *p;
     int rc = get_node(txn, root, &p);
     if (rc == STORE_CORRUPT)
-        return store_error(STORE_NOTFOUND, "no tree %u (page %u is not a tree root)", root, root);
-    if (rc == STORE_OK) pager_put(p);
+        return sqli_store_error(STORE_NOTFOUND, "no tree %u (page %u is not a tree root)", root, root);
+    if (rc == STORE_OK) sqli_pager_put(p);
     return rc;
 }
 
@@ -1442,9 +1442,9 @@ static void cursor_fini(store_cursor *c) {
     xfree(c->vbuf);
 }
 
-int store_cursor_open(store_txn *txn, store_tree tree, store_cursor **curp) {
+int sqli_store_cursor_open(store_txn *txn, store_tree tree, store_cursor **curp) {
     *curp = NULL;
-    if (!txn) return store_error(STORE_MISUSE, "no transaction");
+    if (!txn) return sqli_store_error(STORE_MISUSE, "no transaction");
     if (txn->err) return txn->err;
     int rc = check_root(txn, tree);
     if (rc != STORE_OK) return rc;
@@ -1458,7 +1458,7 @@ int store_cursor_open(store_txn *txn, store_tree tree, store_cursor **curp) {
     return STORE_OK;
 }
 
-void store_cursor_close(store_cursor *c) {
+void sqli_store_cursor_close(store_cursor *c) {
     if (!c) return;
     store_txn *txn = c->txn;
     if (c->prev) c->prev->next = c->next;
@@ -1468,15 +1468,15 @@ void store_cursor_close(store_cursor *c) {
     xfree(c);
 }
 
-void btree_cursors_free(store_txn *txn) {
-    while (txn->cursors) store_cursor_close(txn->cursors);
+void sqli_btree_cursors_free(store_txn *txn) {
+    while (txn->cursors) sqli_store_cursor_close(txn->cursors);
 }
 
 /* ---- point operations ------------------------------------------------------------- */
 
-int store_get(store_txn *txn, store_tree tree, const void *key, size_t klen, const void **val,
+int sqli_store_get(store_txn *txn, store_tree tree, const void *key, size_t klen, const void **val,
               size_t *vlen) {
-    if (!txn || (!key && klen)) return store_error(STORE_MISUSE, "store_get: bad arguments");
+    if (!txn || (!key && klen)) return sqli_store_error(STORE_MISUSE, "store_get: bad arguments");
     if (txn->err) return txn->err;
     store_cursor c;
     cursor_init(&c, txn, tree);
@@ -1505,9 +1505,9 @@ int store_get(store_txn *txn, store_tree tree, const void *key, size_t klen, con
     return rc;
 }
 
-int store_put(store_txn *txn, store_tree tree, const void *key, size_t klen, const void *val,
+int sqli_store_put(store_txn *txn, store_tree tree, const void *key, size_t klen, const void *val,
               size_t vlen, unsigned flags) {
-    if (!txn) return store_error(STORE_MISUSE, "store_put: no transaction");
+    if (!txn) return sqli_store_error(STORE_MISUSE, "store_put: no transaction");
     store_cursor c;
     cursor_init(&c, txn, tree);
     int rc = cursor_put(&c, key, klen, val, vlen, flags);
@@ -1515,10 +1515,10 @@ int store_put(store_txn *txn, store_tree tree, const void *key, size_t klen, con
     return rc;
 }
 
-int store_del(store_txn *txn, store_tree tree, const void *key, size_t klen) {
-    if (!txn || (!key && klen)) return store_error(STORE_MISUSE, "store_del: bad arguments");
+int sqli_store_del(store_txn *txn, store_tree tree, const void *key, size_t klen) {
+    if (!txn || (!key && klen)) return sqli_store_error(STORE_MISUSE, "store_del: bad arguments");
     if (txn->err) return txn->err;
-    if (!txn->write) return store_error(STORE_READONLY, "delete in a read transaction");
+    if (!txn->write) return sqli_store_error(STORE_READONLY, "delete in a read transaction");
     store_cursor c;
     cursor_init(&c, txn, tree);
     int exact, rc = moveto(&c, key, klen, 0, &exact);
@@ -1526,10 +1526,10 @@ int store_del(store_txn *txn, store_tree tree, const void *key, size_t klen) {
     if (rc == STORE_OK && !exact) rc = STORE_NOTFOUND;
     if (rc == STORE_OK) {
         c.state = CUR_VALID;
-        btree_cursors_save(txn, tree, NULL);
+        sqli_btree_cursors_save(txn, tree, NULL);
         rc = drop_entry(&c);
         if (rc == STORE_OK) rc = rebalance(&c, c.depth - 1);
-        if (rc != STORE_OK) pager_fail(txn, rc);
+        if (rc != STORE_OK) sqli_pager_fail(txn, rc);
     }
     cursor_fini(&c);
     return rc;
@@ -1561,7 +1561,7 @@ static int dir_parse(const void *v, size_t n, store_tree_info *info) {
     return STORE_OK;
 }
 
-void btree_format_new(uint8_t *dir_page, uint8_t *cat_page, uint32_t usable) {
+void sqli_btree_format_new(uint8_t *dir_page, uint8_t *cat_page, uint32_t usable) {
     store_tree_info info = {STORE_TREE_OTHER, 0, 0, 0};
     uint8_t cell[32], k[4], v[13], tmp[1];
     node_init(cat_page, usable, PT_LEAF);
@@ -1578,39 +1578,39 @@ void btree_format_new(uint8_t *dir_page, uint8_t *cat_page, uint32_t usable) {
     (void)ok;
 }
 
-int store_tree_create(store_txn *txn, const store_tree_info *info, store_tree *tree) {
+int sqli_store_tree_create(store_txn *txn, const store_tree_info *info, store_tree *tree) {
     store_tree_info def = {STORE_TREE_OTHER, 0, 0, 0};
-    if (!txn || !tree) return store_error(STORE_MISUSE, "store_tree_create: bad arguments");
+    if (!txn || !tree) return sqli_store_error(STORE_MISUSE, "store_tree_create: bad arguments");
     if (txn->err) return txn->err;
-    if (!txn->write) return store_error(STORE_READONLY, "create a tree in a read transaction");
+    if (!txn->write) return sqli_store_error(STORE_READONLY, "create a tree in a read transaction");
     if (!info) info = &def;
     if (info->kind < STORE_TREE_TABLE || info->kind > STORE_TREE_OTHER)
-        return store_error(STORE_MISUSE, "bad tree kind %d", (int)info->kind);
+        return sqli_store_error(STORE_MISUSE, "bad tree kind %d", (int)info->kind);
     page *p;
-    int rc = pager_alloc(txn, &p);
+    int rc = sqli_pager_alloc(txn, &p);
     if (rc != STORE_OK) return rc;
     node_init(p->data, txn->db->usable, PT_LEAF);
     __atomic_store_n(&p->checked, 1, __ATOMIC_RELEASE);
     *tree = p->pgno;
-    pager_put(p);
+    sqli_pager_put(p);
     uint8_t k[4], v[13];
     dir_key(k, *tree);
     dir_val(v, info);
-    rc = store_put(txn, DIR_ROOT, k, 4, v, 13, STORE_NOOVERWRITE);
+    rc = sqli_store_put(txn, DIR_ROOT, k, 4, v, 13, STORE_NOOVERWRITE);
     if (rc == STORE_EXISTS)
-        rc = store_error(STORE_CORRUPT, "%s: directory already lists page %u", txn->db->path, *tree);
-    return pager_fail(txn, rc);
+        rc = sqli_store_error(STORE_CORRUPT, "%s: directory already lists page %u", txn->db->path, *tree);
+    return sqli_pager_fail(txn, rc);
 }
 
-int store_tree_get_info(store_txn *txn, store_tree tree, store_tree_info *info) {
+int sqli_store_tree_get_info(store_txn *txn, store_tree tree, store_tree_info *info) {
     uint8_t k[4];
     const void *v;
     size_t n;
     dir_key(k, tree);
-    int rc = store_get(txn, DIR_ROOT, k, 4, &v, &n);
-    if (rc == STORE_NOTFOUND) return store_error(STORE_NOTFOUND, "no tree %u", tree);
+    int rc = sqli_store_get(txn, DIR_ROOT, k, 4, &v, &n);
+    if (rc == STORE_NOTFOUND) return sqli_store_error(STORE_NOTFOUND, "no tree %u", tree);
     if (rc == STORE_OK && dir_parse(v, n, info) != STORE_OK)
-        rc = store_error(STORE_CORRUPT, "%s: directory entry of tree %u is damaged",
+        rc = sqli_store_error(STORE_CORRUPT, "%s: directory entry of tree %u is damaged",
                          txn->db->path, tree);
     return rc;
 }
@@ -1619,7 +1619,7 @@ int store_tree_get_info(store_txn *txn, store_tree tree, store_tree_info *info) 
 static int free_subtree(store_txn *txn, uint32_t pgno, int self, int depth) {
     uint32_t usable = txn->db->usable;
     if (depth > BT_MAX_DEPTH)
-        return store_error(STORE_CORRUPT, "%s: tree too deep at page %u", txn->db->path, pgno);
+        return sqli_store_error(STORE_CORRUPT, "%s: tree too deep at page %u", txn->db->path, pgno);
     page *p;
     int rc = get_node(txn, pgno, &p);
     if (rc != STORE_OK) return rc;
@@ -1629,7 +1629,7 @@ static int free_subtree(store_txn *txn, uint32_t pgno, int self, int depth) {
     int nk = 0;
     for (int i = 0; i < n; i++) {
         bt_cell c;
-        bt_parse(p->data, usable, i, &c);
+        sqli_bt_parse(p->data, usable, i, &c);
         if (leaf && c.ovfl) {
             kids[nk++] = c.ovfl;
             kids[nk++] = c.vlen;
@@ -1639,7 +1639,7 @@ static int free_subtree(store_txn *txn, uint32_t pgno, int self, int depth) {
         }
     }
     if (!leaf) kids[nk++] = get32(p->data + 8);
-    pager_put(p);
+    sqli_pager_put(p);
     for (int i = 0; i < nk && rc == STORE_OK;) {
         if (leaf) {
             rc = free_chain(txn, kids[i], kids[i + 1], kids[i + 2]);
@@ -1649,47 +1649,47 @@ static int free_subtree(store_txn *txn, uint32_t pgno, int self, int depth) {
         }
     }
     xfree(kids);
-    if (rc == STORE_OK && self) rc = pager_free(txn, pgno);
+    if (rc == STORE_OK && self) rc = sqli_pager_free(txn, pgno);
     return rc;
 }
 
 static int tree_modifiable(store_txn *txn, store_tree tree) {
-    if (!txn) return store_error(STORE_MISUSE, "no transaction");
+    if (!txn) return sqli_store_error(STORE_MISUSE, "no transaction");
     if (txn->err) return txn->err;
-    if (!txn->write) return store_error(STORE_READONLY, "tree change in a read transaction");
-    if (tree == DIR_ROOT) return store_error(STORE_MISUSE, "the directory cannot be changed");
+    if (!txn->write) return sqli_store_error(STORE_READONLY, "tree change in a read transaction");
+    if (tree == DIR_ROOT) return sqli_store_error(STORE_MISUSE, "the directory cannot be changed");
     store_tree_info info;
-    return store_tree_get_info(txn, tree, &info);
+    return sqli_store_tree_get_info(txn, tree, &info);
 }
 
-int store_tree_clear(store_txn *txn, store_tree tree) {
+int sqli_store_tree_clear(store_txn *txn, store_tree tree) {
     int rc = tree_modifiable(txn, tree);
     if (rc != STORE_OK) return rc;
-    btree_cursors_save(txn, tree, NULL);
+    sqli_btree_cursors_save(txn, tree, NULL);
     rc = free_subtree(txn, tree, 0, 0);
     page *p = NULL;
-    if (rc == STORE_OK) rc = pager_get(txn, tree, &p);
-    if (rc == STORE_OK) rc = pager_write(txn, &p);
+    if (rc == STORE_OK) rc = sqli_pager_get(txn, tree, &p);
+    if (rc == STORE_OK) rc = sqli_pager_write(txn, &p);
     if (rc == STORE_OK) node_init(p->data, txn->db->usable, PT_LEAF);
-    pager_put(p);
-    return pager_fail(txn, rc);
+    sqli_pager_put(p);
+    return sqli_pager_fail(txn, rc);
 }
 
-int store_tree_drop(store_txn *txn, store_tree tree) {
-    if (tree == STORE_CATALOG) return store_error(STORE_MISUSE, "the catalog cannot be dropped");
+int sqli_store_tree_drop(store_txn *txn, store_tree tree) {
+    if (tree == STORE_CATALOG) return sqli_store_error(STORE_MISUSE, "the catalog cannot be dropped");
     int rc = tree_modifiable(txn, tree);
     if (rc != STORE_OK) return rc;
     uint8_t k[4];
     dir_key(k, tree);
     rc = free_subtree(txn, tree, 1, 0);
-    if (rc == STORE_OK) rc = store_del(txn, DIR_ROOT, k, 4);
-    return pager_fail(txn, rc);
+    if (rc == STORE_OK) rc = sqli_store_del(txn, DIR_ROOT, k, 4);
+    return sqli_pager_fail(txn, rc);
 }
 
-int store_tree_foreach(store_txn *txn,
+int sqli_store_tree_foreach(store_txn *txn,
                        int (*fn)(void *arg, store_tree tree, const store_tree_info *info),
                        void *arg) {
-    if (!txn || !fn) return store_error(STORE_MISUSE, "store_tree_foreach: bad arguments");
+    if (!txn || !fn) return sqli_store_error(STORE_MISUSE, "store_tree_foreach: bad arguments");
     store_cursor c;
     cursor_init(&c, txn, DIR_ROOT);
     int rc = do_seek(&c, STORE_SEEK_FIRST, NULL, 0);
@@ -1698,7 +1698,7 @@ int store_tree_foreach(store_txn *txn,
         store_tree_info info;
         cur_cell(&c, &bc);
         if (bc.klen != 4 || dir_parse(bc.val, bc.vlen, &info) != STORE_OK) {
-            rc = store_error(STORE_CORRUPT, "%s: directory entry is damaged", txn->db->path);
+            rc = sqli_store_error(STORE_CORRUPT, "%s: directory entry is damaged", txn->db->path);
             break;
         }
         store_tree t = (store_tree)bc.key[0] << 24 | (store_tree)bc.key[1] << 16 |
@@ -1711,6 +1711,6 @@ int store_tree_foreach(store_txn *txn,
     return rc == STORE_NOTFOUND ? STORE_OK : rc;
 }
 
-size_t store_max_key(const store_db *db) {
+size_t sqli_store_max_key(const store_db *db) {
     return bt_max_key(db->usable);
 }

@@ -59,13 +59,13 @@ typedef struct bt_cell {
 } bt_cell;
 
 /* Local value bytes for a leaf entry of these lengths. */
-uint32_t bt_leaf_local(uint32_t usable, size_t klen, size_t vlen);
+uint32_t sqli_bt_leaf_local(uint32_t usable, size_t klen, size_t vlen);
 
 /* Check a node's header and cell bounds; 0 if sane. */
-int bt_node_sane(const uint8_t *d, uint32_t usable);
+int sqli_bt_node_sane(const uint8_t *d, uint32_t usable);
 
 /* Parse cell i of a node known to be sane. */
-void bt_parse(const uint8_t *d, uint32_t usable, int i, bt_cell *c);
+void sqli_bt_parse(const uint8_t *d, uint32_t usable, int i, bt_cell *c);
 
 static inline int bt_ncells(const uint8_t *d) {
     return get16(d + 2);

@@ -1,11 +1,11 @@
-/* sql/check.c — the integrity checker behind store_check() and larder-check.
+/* sql/check.c — the integrity checker behind sqli_store_check() and larder-check.
  *
  * It reads the database as the given transaction sees it and verifies:
  *   1. the header (page count, free-list fields, tree roots);
  *   2. every page 1..page_count is used exactly once: page 1, a node of a tree
  *      in the directory, an overflow page of one of their entries, a free-list
  *      trunk, or a free page listed in a trunk;
- *   3. every node is sane (bt_node_sane), all leaves of a tree are at one
+ *   3. every node is sane (sqli_bt_node_sane), all leaves of a tree are at one
  *      depth, keys increase strictly within a node and lie within the bounds
  *      the parents' separators set;
  *   4. overflow chains have the length their value needs, and only overflow
@@ -73,9 +73,9 @@ static int claim(checker *k, uint32_t pgno, int owner, const char *what, uint32_
 
 /* Read a page for checking; I/O errors stop the check, corruption is reported. */
 static int fetch(checker *k, uint32_t pgno, page **p) {
-    int rc = pager_get(k->txn, pgno, p);
+    int rc = sqli_pager_get(k->txn, pgno, p);
     if (rc == STORE_CORRUPT) {
-        report(k, "page %u: %s", pgno, store_errmsg());
+        report(k, "page %u: %s", pgno, sqli_store_errmsg());
         return 0;
     }
     if (rc != STORE_OK) {
@@ -103,12 +103,12 @@ static void check_chain(checker *k, uint32_t first, uint32_t vlen, uint32_t vloc
         k->r->overflow_pages++;
         if (p->data[0] != PT_OVERFLOW) {
             report(k, "page %u should be an overflow page (type %u)", pgno, p->data[0]);
-            pager_put(p);
+            sqli_pager_put(p);
             return;
         }
         from = pgno;
         pgno = get32(p->data + 4);
-        pager_put(p);
+        sqli_pager_put(p);
     }
     (void)pgno;
 }
@@ -127,9 +127,9 @@ static void check_node(checker *k, tree_ent *t, uint32_t pgno, uint32_t from, in
     if (!claim(k, pgno, OWN_NODE, "child pointer", from)) return;
     if (!fetch(k, pgno, &p)) return;
     const uint8_t *d = p->data;
-    if (bt_node_sane(d, k->usable) != 0) {
+    if (sqli_bt_node_sane(d, k->usable) != 0) {
         report(k, "tree %u: page %u is not a valid node (type %u)", t->root, pgno, d[0]);
-        pager_put(p);
+        sqli_pager_put(p);
         return;
     }
     int n = bt_ncells(d), leaf = d[0] == PT_LEAF;
@@ -143,7 +143,7 @@ static void check_node(checker *k, tree_ent *t, uint32_t pgno, uint32_t from, in
     size_t prevlen = lolen;
     for (int i = 0; i < n; i++) {
         bt_cell c;
-        bt_parse(d, k->usable, i, &c);
+        sqli_bt_parse(d, k->usable, i, &c);
         int cmp_prev = prev ? cmpk(prev, prevlen, c.key, c.klen) : -1;
         /* Leaf keys are > the previous key and >= the lower bound; a
          * separator likewise must exceed what lies before it. */
@@ -163,7 +163,7 @@ static void check_node(checker *k, tree_ent *t, uint32_t pgno, uint32_t from, in
         prevlen = c.klen;
     }
     if (!leaf) check_node(k, t, get32(d + 8), pgno, depth + 1, prev, prevlen, hi, hilen, leaf_depth);
-    pager_put(p);
+    sqli_pager_put(p);
 }
 
 static void check_tree(checker *k, tree_ent *t) {
@@ -194,14 +194,14 @@ static void check_freelist(checker *k, uint32_t trunk, uint32_t count) {
         uint32_t n = get32(p->data + 4);
         if (p->data[0] != 4 || n > cap) {
             report(k, "free-list trunk %u is damaged (type %u, %u entries)", trunk, p->data[0], n);
-            pager_put(p);
+            sqli_pager_put(p);
             break;
         }
         for (uint32_t i = 0; i < n; i++)
             if (claim(k, get32(p->data + 12 + 4 * i), OWN_FREE, "free-list trunk", trunk)) seen++;
         from = trunk;
         trunk = get32(p->data + 8);
-        pager_put(p);
+        sqli_pager_put(p);
     }
     k->r->free_pages = seen;
     if (seen != count) report(k, "free list holds %u pages, the header says %u", seen, count);
@@ -223,16 +223,16 @@ static void check_index(checker *k, tree_ent *ix) {
         report(k, "index %u has %llu entries, its table %u has %llu", ix->root,
                (unsigned long long)ix->entries, tab->root, (unsigned long long)tab->entries);
     store_cursor *c;
-    if (store_cursor_open(k->txn, ix->root, &c) != STORE_OK) return;
-    int rc = store_cursor_seek(c, STORE_SEEK_FIRST, NULL, 0), bad = 0;
+    if (sqli_store_cursor_open(k->txn, ix->root, &c) != STORE_OK) return;
+    int rc = sqli_store_cursor_seek(c, STORE_SEEK_FIRST, NULL, 0), bad = 0;
     while (rc == STORE_OK && bad < 10) {
         const void *key, *val, *row;
         size_t klen, vlen, rlen, pos = 0;
-        store_cursor_key(c, &key, &klen);
+        sqli_store_cursor_key(c, &key, &klen);
         const uint8_t *kb = key;
         uint32_t i;
         for (i = 0; i < ix->info.ncols; i++)
-            if (keyenc_skip(kb, klen, &pos) < 0) break;
+            if (sqli_keyenc_skip(kb, klen, &pos) < 0) break;
         if (i < ix->info.ncols) {
             report(k, "index %u: an entry's key has fewer than %u columns", ix->root,
                    ix->info.ncols);
@@ -241,11 +241,11 @@ static void check_index(checker *k, tree_ent *ix) {
             const void *tk = kb + pos;
             size_t tklen = klen - pos;
             if (tklen == 0) {
-                if ((rc = store_cursor_value(c, &val, &vlen)) != STORE_OK) break;
+                if ((rc = sqli_store_cursor_value(c, &val, &vlen)) != STORE_OK) break;
                 tk = val;
                 tklen = vlen;
             }
-            int g = store_get(k->txn, tab->root, tk, tklen, &row, &rlen);
+            int g = sqli_store_get(k->txn, tab->root, tk, tklen, &row, &rlen);
             if (g == STORE_NOTFOUND) {
                 report(k, "index %u: an entry names a row missing from table %u", ix->root,
                        tab->root);
@@ -255,34 +255,34 @@ static void check_index(checker *k, tree_ent *ix) {
                 break;
             }
         }
-        rc = store_cursor_next(c);
+        rc = sqli_store_cursor_next(c);
     }
     if (rc != STORE_OK && rc != STORE_NOTFOUND && !k->rc) {
-        if (rc == STORE_CORRUPT) report(k, "index %u: %s", ix->root, store_errmsg());
+        if (rc == STORE_CORRUPT) report(k, "index %u: %s", ix->root, sqli_store_errmsg());
         else k->rc = rc;
     }
-    store_cursor_close(c);
+    sqli_store_cursor_close(c);
 }
 
-int store_check(store_txn *txn, store_check_report *r,
+int sqli_store_check(store_txn *txn, store_check_report *r,
                 void (*problem)(void *arg, const char *msg), void *arg) {
     checker k;
     memset(&k, 0, sizeof k);
     memset(r, 0, sizeof *r);
-    if (!txn) return store_error(STORE_MISUSE, "store_check: no transaction");
+    if (!txn) return sqli_store_error(STORE_MISUSE, "store_check: no transaction");
     k.txn = txn;
     k.usable = txn->db->usable;
     k.r = r;
     k.problem = problem;
     k.arg = arg;
     page *p1;
-    int rc = pager_get(txn, 1, &p1);
+    int rc = sqli_pager_get(txn, 1, &p1);
     if (rc != STORE_OK) return rc;
     uint32_t pc = get32(p1->data + HDR_OFF_PAGECOUNT);
     uint32_t trunk = get32(p1->data + HDR_OFF_FREETRUNK);
     uint32_t fcount = get32(p1->data + HDR_OFF_FREECOUNT);
     uint32_t dir = get32(p1->data + HDR_OFF_DIRROOT), cat = get32(p1->data + HDR_OFF_CATROOT);
-    pager_put(p1);
+    sqli_pager_put(p1);
     k.page_count = r->page_count = pc;
     k.seen = xcalloc((size_t)pc + 1, 1);
     k.seen[1] = OWN_HEADER;
@@ -292,8 +292,8 @@ int store_check(store_txn *txn, store_check_report *r,
     tree_ent dirt = {DIR_ROOT, {STORE_TREE_OTHER, 0, 0, 0}, 0};
     if (pc >= DIR_ROOT) check_tree(&k, &dirt);
     if (!k.rc && dirt.entries > 0) {
-        rc = store_tree_foreach(txn, collect_tree, &k);
-        if (rc == STORE_CORRUPT) report(&k, "directory: %s", store_errmsg());
+        rc = sqli_store_tree_foreach(txn, collect_tree, &k);
+        if (rc == STORE_CORRUPT) report(&k, "directory: %s", sqli_store_errmsg());
         else if (rc != STORE_OK) k.rc = rc;
     }
     r->tree_count = k.ntrees;

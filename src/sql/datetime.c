@@ -13,7 +13,7 @@
  * the proleptic Gregorian calendar.
  *
  * Invariants:
- *   1. dt_normalize leaves NULL alone and either rewrites the value in
+ *   1. sqli_dt_normalize leaves NULL alone and either rewrites the value in
  *      canonical form or fails; it never stores a half-parsed value.
  *   2. uuid7() values made by one thread are strictly increasing (the 12-bit
  *      rand_a field counts up within a millisecond).
@@ -141,13 +141,13 @@ static int parse_offset(const char **z, const char *end, int64_t *off) {
 static int parse_value(vm *v, const sql_value *x, int64_t *t) {
     if (x->type == SQL_NULL) return -1;
     if (x->type == SQL_INTEGER || x->type == SQL_FLOAT || x->type == SQL_DECIMAL) {
-        double jd = val_real(x); /* a Julian day number */
+        double jd = sqli_val_real(x); /* a Julian day number */
         *t = (int64_t)llround((jd - 2440587.5) * 86400000000.0);
         return 0;
     }
     char buf[40];
     size_t n;
-    const char *z = val_text(x, buf, &n), *end = z + n;
+    const char *z = sqli_val_text(x, buf, &n), *end = z + n;
     while (z < end && isspace((unsigned char)*z)) z++;
     while (end > z && isspace((unsigned char)end[-1])) end--;
     if (end - z == 3 && strncasecmp(z, "now", 3) == 0) {
@@ -174,7 +174,7 @@ static int parse_value(vm *v, const sql_value *x, int64_t *t) {
         if (parse_time(&s, end, &p)) {
             int64_t i;
             double r;
-            int k = num_parse(z, (size_t)(end - z), &i, &r);
+            int k = sqli_num_parse(z, (size_t)(end - z), &i, &r);
             if (k == 0) return -1;
             double jd = k == 1 ? (double)i : r;
             *t = (int64_t)llround((jd - 2440587.5) * 86400000000.0);
@@ -212,7 +212,7 @@ static int apply_modifier(const char *z, size_t n, int64_t *t, int *unixepoch_pe
     tm_parts p;
     if (strcmp(m, "unixepoch") == 0) {
         if (!*unixepoch_pending) return -1;
-        *t = (int64_t)llround(val_real(orig) * 1000000.0);
+        *t = (int64_t)llround(sqli_val_real(orig) * 1000000.0);
         *unixepoch_pending = 0;
         return 0;
     }
@@ -265,7 +265,7 @@ static int time_args(vm *v, int argc, sql_value *a, int64_t *t) {
         char buf[40];
         size_t n;
         if (a[i].type == SQL_NULL) return -1;
-        const char *z = val_text(&a[i], buf, &n);
+        const char *z = sqli_val_text(&a[i], buf, &n);
         if (apply_modifier(z, n, t, &pending, &a[0]) != 0) return -1;
         pending = 0;
     }
@@ -295,16 +295,16 @@ static int fmt_canonical(char *b, int64_t t, int kind) {
     return n;
 }
 
-int dt_normalize(sql_value *x, int kind, char **err) {
+int sqli_dt_normalize(sql_value *x, int kind, char **err) {
     if (x->type == SQL_NULL) return 0;
     int64_t t;
     if (x->type == SQL_INTEGER || x->type == SQL_FLOAT) {
-        t = (int64_t)llround(val_real(x) * 1e6); /* unix seconds */
+        t = (int64_t)llround(sqli_val_real(x) * 1e6); /* unix seconds */
     } else if (parse_value(NULL, x, &t) != 0) {
         static __thread char msg[160];
         char buf[40];
         size_t n;
-        const char *z = val_text(x, buf, &n);
+        const char *z = sqli_val_text(x, buf, &n);
         snprintf(msg, sizeof msg, "invalid %s value: '%.*s'", kind == KIND_DATE ? "DATE" : "TIMESTAMP",
                  (int)(n > 60 ? 60 : n), z);
         *err = msg;
@@ -313,23 +313,23 @@ int dt_normalize(sql_value *x, int kind, char **err) {
     char b[64];
     int n = fmt_canonical(b, t, kind);
     val_free(x);
-    val_set_text_copy(x, b, (size_t)n);
+    sqli_val_set_text_copy(x, b, (size_t)n);
     return 0;
 }
 
 static int text_out(sql_value *out, const char *b, int n) {
-    val_set_text_copy(out, b, (size_t)n);
+    sqli_val_set_text_copy(out, b, (size_t)n);
     return SQL_OK;
 }
 
-int f_now(vm *v, int argc, sql_value *a, sql_value *out) {
+int sqli_f_now(vm *v, int argc, sql_value *a, sql_value *out) {
     (void)argc, (void)a;
     char b[64];
     int n = fmt_canonical(b, v && v->st ? v->now : now_us(), KIND_TIMESTAMP);
     return text_out(out, b, n);
 }
 
-int f_current_timestamp(vm *v, int argc, sql_value *a, sql_value *out) {
+int sqli_f_current_timestamp(vm *v, int argc, sql_value *a, sql_value *out) {
     (void)argc, (void)a;
     tm_parts p;
     split_us(v && v->st ? v->now : now_us(), &p);
@@ -339,7 +339,7 @@ int f_current_timestamp(vm *v, int argc, sql_value *a, sql_value *out) {
     return text_out(out, b, n);
 }
 
-int f_current_date(vm *v, int argc, sql_value *a, sql_value *out) {
+int sqli_f_current_date(vm *v, int argc, sql_value *a, sql_value *out) {
     (void)argc, (void)a;
     tm_parts p;
     split_us(v && v->st ? v->now : now_us(), &p);
@@ -347,7 +347,7 @@ int f_current_date(vm *v, int argc, sql_value *a, sql_value *out) {
     return text_out(out, b, fmt_date(b, &p));
 }
 
-int f_current_time(vm *v, int argc, sql_value *a, sql_value *out) {
+int sqli_f_current_time(vm *v, int argc, sql_value *a, sql_value *out) {
     (void)argc, (void)a;
     tm_parts p;
     split_us(v && v->st ? v->now : now_us(), &p);
@@ -355,7 +355,7 @@ int f_current_time(vm *v, int argc, sql_value *a, sql_value *out) {
     return text_out(out, b, sprintf(b, "%02d:%02d:%02d", p.h, p.mi, p.s));
 }
 
-int f_date(vm *v, int argc, sql_value *a, sql_value *out) {
+int sqli_f_date(vm *v, int argc, sql_value *a, sql_value *out) {
     int64_t t;
     if (time_args(v, argc, a, &t)) return SQL_OK;
     tm_parts p;
@@ -364,7 +364,7 @@ int f_date(vm *v, int argc, sql_value *a, sql_value *out) {
     return text_out(out, b, fmt_date(b, &p));
 }
 
-int f_time(vm *v, int argc, sql_value *a, sql_value *out) {
+int sqli_f_time(vm *v, int argc, sql_value *a, sql_value *out) {
     int64_t t;
     if (time_args(v, argc, a, &t)) return SQL_OK;
     tm_parts p;
@@ -373,7 +373,7 @@ int f_time(vm *v, int argc, sql_value *a, sql_value *out) {
     return text_out(out, b, sprintf(b, "%02d:%02d:%02d", p.h, p.mi, p.s));
 }
 
-int f_datetime(vm *v, int argc, sql_value *a, sql_value *out) {
+int sqli_f_datetime(vm *v, int argc, sql_value *a, sql_value *out) {
     int64_t t;
     if (time_args(v, argc, a, &t)) return SQL_OK;
     tm_parts p;
@@ -383,26 +383,26 @@ int f_datetime(vm *v, int argc, sql_value *a, sql_value *out) {
     return text_out(out, b, n + sprintf(b + n, " %02d:%02d:%02d", p.h, p.mi, p.s));
 }
 
-int f_julianday(vm *v, int argc, sql_value *a, sql_value *out) {
+int sqli_f_julianday(vm *v, int argc, sql_value *a, sql_value *out) {
     int64_t t;
     if (time_args(v, argc, a, &t)) return SQL_OK;
     val_set_real(out, (double)t / 86400e6 + 2440587.5);
     return SQL_OK;
 }
 
-int f_unixepoch(vm *v, int argc, sql_value *a, sql_value *out) {
+int sqli_f_unixepoch(vm *v, int argc, sql_value *a, sql_value *out) {
     int64_t t;
     if (time_args(v, argc, a, &t)) return SQL_OK;
     val_set_int(out, floordiv(t, 1000000));
     return SQL_OK;
 }
 
-int f_strftime(vm *v, int argc, sql_value *a, sql_value *out) {
+int sqli_f_strftime(vm *v, int argc, sql_value *a, sql_value *out) {
     int64_t t;
     if (a[0].type == SQL_NULL || time_args(v, argc - 1, a + 1, &t)) return SQL_OK;
     char fb[40];
     size_t fn;
-    const char *f = val_text(&a[0], fb, &fn);
+    const char *f = sqli_val_text(&a[0], fb, &fn);
     tm_parts p;
     split_us(t, &p);
     strb b = {0};
@@ -411,33 +411,33 @@ int f_strftime(vm *v, int argc, sql_value *a, sql_value *out) {
     int wday = (int)((days % 7 + 7 + 4) % 7);
     for (size_t i = 0; i < fn; i++) {
         if (f[i] != '%' || i + 1 >= fn) {
-            strb_addc(&b, f[i]);
+            sqli_strb_addc(&b, f[i]);
             continue;
         }
         switch (f[++i]) {
-        case 'd': strb_addf(&b, "%02d", p.d); break;
-        case 'f': strb_addf(&b, "%02d.%03d", p.s, p.us / 1000); break;
-        case 'H': strb_addf(&b, "%02d", p.h); break;
-        case 'j': strb_addf(&b, "%03d", (int)yday + 1); break;
-        case 'J': strb_addf(&b, "%.16g", (double)t / 86400e6 + 2440587.5); break;
-        case 'm': strb_addf(&b, "%02d", p.mo); break;
-        case 'M': strb_addf(&b, "%02d", p.mi); break;
-        case 's': strb_addf(&b, "%lld", (long long)floordiv(t, 1000000)); break;
-        case 'S': strb_addf(&b, "%02d", p.s); break;
-        case 'w': strb_addf(&b, "%d", wday); break;
-        case 'W': strb_addf(&b, "%02d", (int)((yday + 7 - (wday + 6) % 7) / 7)); break;
-        case 'Y': strb_addf(&b, "%04lld", (long long)p.y); break;
-        case '%': strb_addc(&b, '%'); break;
-        default: strb_free(&b); return SQL_OK;
+        case 'd': sqli_strb_addf(&b, "%02d", p.d); break;
+        case 'f': sqli_strb_addf(&b, "%02d.%03d", p.s, p.us / 1000); break;
+        case 'H': sqli_strb_addf(&b, "%02d", p.h); break;
+        case 'j': sqli_strb_addf(&b, "%03d", (int)yday + 1); break;
+        case 'J': sqli_strb_addf(&b, "%.16g", (double)t / 86400e6 + 2440587.5); break;
+        case 'm': sqli_strb_addf(&b, "%02d", p.mo); break;
+        case 'M': sqli_strb_addf(&b, "%02d", p.mi); break;
+        case 's': sqli_strb_addf(&b, "%lld", (long long)floordiv(t, 1000000)); break;
+        case 'S': sqli_strb_addf(&b, "%02d", p.s); break;
+        case 'w': sqli_strb_addf(&b, "%d", wday); break;
+        case 'W': sqli_strb_addf(&b, "%02d", (int)((yday + 7 - (wday + 6) % 7) / 7)); break;
+        case 'Y': sqli_strb_addf(&b, "%04lld", (long long)p.y); break;
+        case '%': sqli_strb_addc(&b, '%'); break;
+        default: sqli_strb_free(&b); return SQL_OK;
         }
     }
-    val_set_text_own(out, b.p ? b.p : xstrdup(""), b.n);
+    sqli_val_set_text_own(out, b.p ? b.p : xstrdup(""), b.n);
     return SQL_OK;
 }
 
 /* ---- uuid7 --------------------------------------------------------------------------------------- */
 
-int f_uuid7(vm *v, int argc, sql_value *a, sql_value *out) {
+int sqli_f_uuid7(vm *v, int argc, sql_value *a, sql_value *out) {
     (void)v, (void)argc, (void)a;
     static __thread uint64_t last_ms;
     static __thread uint32_t counter;

@@ -27,66 +27,66 @@
 
 static int cat_put(vm *v, const char *type, const char *name, const char *sql, int64_t root, const char *tbl) {
     keyenc_buf k;
-    keyenc_init(&k);
-    cat_key(&k, type, name);
+    sqli_keyenc_init(&k);
+    sqli_cat_key(&k, type, name);
     sql_value vals[3];
     val_set_text_ref(&vals[0], sql, strlen(sql));
     val_set_int(&vals[1], root);
     val_set_text_ref(&vals[2], tbl, strlen(tbl));
-    rec_encode(&v->rb, vals, 3);
-    int rc = store_put(v->txn, STORE_CATALOG, k.p, k.len, v->rb.p, v->rb.len, 0);
-    keyenc_free(&k);
-    return rc == STORE_OK ? SQL_OK : vm_store_error(v, rc);
+    sqli_rec_encode(&v->rb, vals, 3);
+    int rc = sqli_store_put(v->txn, STORE_CATALOG, k.p, k.len, v->rb.p, v->rb.len, 0);
+    sqli_keyenc_free(&k);
+    return rc == STORE_OK ? SQL_OK : sqli_vm_store_error(v, rc);
 }
 
 static int cat_del(vm *v, const char *type, const char *name) {
     keyenc_buf k;
-    keyenc_init(&k);
-    cat_key(&k, type, name);
-    int rc = store_del(v->txn, STORE_CATALOG, k.p, k.len);
-    keyenc_free(&k);
-    return rc == STORE_OK || rc == STORE_NOTFOUND ? SQL_OK : vm_store_error(v, rc);
+    sqli_keyenc_init(&k);
+    sqli_cat_key(&k, type, name);
+    int rc = sqli_store_del(v->txn, STORE_CATALOG, k.p, k.len);
+    sqli_keyenc_free(&k);
+    return rc == STORE_OK || rc == STORE_NOTFOUND ? SQL_OK : sqli_vm_store_error(v, rc);
 }
 
 static int bump_cookie(vm *v) {
     uint64_t c = 0;
-    int rc = store_meta_get(v->txn, 0, &c);
-    if (rc == STORE_OK) rc = store_meta_set(v->txn, 0, c + 1);
-    if (rc != STORE_OK) return vm_store_error(v, rc);
-    return db_reload_schema(v->db, v->txn);
+    int rc = sqli_store_meta_get(v->txn, 0, &c);
+    if (rc == STORE_OK) rc = sqli_store_meta_set(v->txn, 0, c + 1);
+    if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
+    return sqli_db_reload_schema(v->db, v->txn);
 }
 
 static int reserved_name(vm *v, const char *name) {
     if (strncasecmp(name, "sqlite_", 7) == 0 || strncasecmp(name, "larder_", 7) == 0)
-        return vm_error(v, SQL_ERROR, "object name reserved for internal use: %s", name);
+        return sqli_vm_error(v, SQL_ERROR, "object name reserved for internal use: %s", name);
     return SQL_OK;
 }
 
 static int name_taken(vm *v, const char *name, int *taken, const char *what) {
     schema *s = v->db->sch;
     *taken = 0;
-    if (schema_table(s, name)) *taken = 1;
-    else if (schema_index(s, name, NULL)) *taken = 2;
+    if (sqli_schema_table(s, name)) *taken = 1;
+    else if (sqli_schema_index(s, name, NULL)) *taken = 2;
     if (!*taken) return SQL_OK;
     (void)what;
     return SQL_OK;
 }
 
 static char *stmt_text(sql_stmt *st, ast *a) {
-    return ar_strndup(&st->ar, st->sql + a->pos, (size_t)(a->end - a->pos));
+    return sqli_ar_strndup(&st->ar, st->sql + a->pos, (size_t)(a->end - a->pos));
 }
 
 /* ---- CREATE TABLE ------------------------------------------------------------------------------- */
 
 static int create_trees(vm *v, table *t, store_tree *root) {
     store_tree_info info = {.kind = STORE_TREE_TABLE};
-    int rc = store_tree_create(v->txn, &info, root);
-    if (rc != STORE_OK) return vm_store_error(v, rc);
+    int rc = sqli_store_tree_create(v->txn, &info, root);
+    if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
     for (index_t *x = t->indexes; x; x = x->next) {
         store_tree_info ii = {.kind = STORE_TREE_INDEX, .table = *root, .ncols = (uint32_t)x->ncol};
         store_tree it;
-        rc = store_tree_create(v->txn, &ii, &it);
-        if (rc != STORE_OK) return vm_store_error(v, rc);
+        rc = sqli_store_tree_create(v->txn, &ii, &it);
+        if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
         int r = cat_put(v, "index", x->name, "", it, t->name);
         if (r != SQL_OK) return r;
     }
@@ -100,17 +100,17 @@ static int create_table(vm *v, sql_stmt *st, ast *a) {
     name_taken(v, a->table, &taken, "table");
     if (taken) {
         if (a->if_not_exists && taken == 1) return SQL_OK;
-        return vm_error(v, SQL_ERROR, "%s %s already exists", taken == 1 ? "table" : "index", a->table);
+        return sqli_vm_error(v, SQL_ERROR, "%s %s already exists", taken == 1 ? "table" : "index", a->table);
     }
     int rc = reserved_name(v, a->table);
     if (rc != SQL_OK) return rc;
     if (a->sel) return create_table_as(v, st, a);
     char *sql = stmt_text(st, a), *err = NULL;
     table *t;
-    if (schema_build_table(v->db->sch, a, sql, 0, &t, &err) != SQL_OK) return vm_error(v, SQL_ERROR, "%s", err);
+    if (sqli_schema_build_table(v->db->sch, a, sql, 0, &t, &err) != SQL_OK) return sqli_vm_error(v, SQL_ERROR, "%s", err);
     for (index_t *x = t->indexes; x; x = x->next)
-        if (schema_table(v->db->sch, x->name) || schema_index(v->db->sch, x->name, NULL))
-            return vm_error(v, SQL_ERROR, "index %s already exists", x->name);
+        if (sqli_schema_table(v->db->sch, x->name) || sqli_schema_index(v->db->sch, x->name, NULL))
+            return sqli_vm_error(v, SQL_ERROR, "index %s already exists", x->name);
     store_tree root;
     rc = create_trees(v, t, &root);
     if (rc == SQL_OK) rc = cat_put(v, "table", t->name, sql, root, t->name);
@@ -119,7 +119,7 @@ static int create_table(vm *v, sql_stmt *st, ast *a) {
 }
 
 static const char *decl_for(const expr *e) {
-    switch (expr_affinity(e)) {
+    switch (sqli_expr_affinity(e)) {
     case AFF_INTEGER: return "INT";
     case AFF_REAL: return "REAL";
     case AFF_TEXT: return "TEXT";
@@ -130,46 +130,46 @@ static const char *decl_for(const expr *e) {
 
 static int create_table_as(vm *v, sql_stmt *st, ast *a) {
     compiler *c = &st->comp;
-    if (resolve_query(c, a->sel, NULL) != SQL_OK) return vm_error(v, SQL_ERROR, "%s", c->err);
+    if (sqli_resolve_query(c, a->sel, NULL) != SQL_OK) return sqli_vm_error(v, SQL_ERROR, "%s", c->err);
     qplan *p;
-    if (plan_query(c, a->sel, &p) != SQL_OK) return vm_error(v, SQL_ERROR, "%s", c->err);
+    if (sqli_plan_query(c, a->sel, &p) != SQL_OK) return sqli_vm_error(v, SQL_ERROR, "%s", c->err);
     query *f = a->sel;
     while (f->op != SEL_SIMPLE) f = f->left;
     strb b = {0};
-    strb_adds(&b, "CREATE TABLE ");
-    strb_ident(&b, a->table);
-    strb_adds(&b, "(");
+    sqli_strb_adds(&b, "CREATE TABLE ");
+    sqli_strb_ident(&b, a->table);
+    sqli_strb_adds(&b, "(");
     for (int i = 0; i < f->ncol; i++) {
-        if (i) strb_adds(&b, ", ");
-        strb_ident(&b, f->cols[i].name);
+        if (i) sqli_strb_adds(&b, ", ");
+        sqli_strb_ident(&b, f->cols[i].name);
         const char *d = decl_for(f->cols[i].e);
-        if (*d) strb_addf(&b, " %s", d);
+        if (*d) sqli_strb_addf(&b, " %s", d);
     }
-    strb_adds(&b, ")");
-    char *sql = ar_strdup(&st->ar, strb_cstr(&b));
-    strb_free(&b);
+    sqli_strb_adds(&b, ")");
+    char *sql = sqli_ar_strdup(&st->ar, sqli_strb_cstr(&b));
+    sqli_strb_free(&b);
     int next, empty, errpos, np;
     char **pn, *perr, *err = NULL;
-    ast *ta = parse_statement(&st->ar, sql, (int)strlen(sql), 0, &next, &empty, &perr, &errpos, &np, &pn);
+    ast *ta = sqli_parse_statement(&st->ar, sql, (int)strlen(sql), 0, &next, &empty, &perr, &errpos, &np, &pn);
     table *t;
-    if (!ta || schema_build_table(v->db->sch, ta, sql, 0, &t, &err) != SQL_OK)
-        return vm_error(v, SQL_ERROR, "%s", err ? err : perr ? perr : "bad CREATE TABLE AS");
+    if (!ta || sqli_schema_build_table(v->db->sch, ta, sql, 0, &t, &err) != SQL_OK)
+        return sqli_vm_error(v, SQL_ERROR, "%s", err ? err : perr ? perr : "bad CREATE TABLE AS");
     store_tree root;
     int rc = create_trees(v, t, &root);
     if (rc == SQL_OK) rc = cat_put(v, "table", t->name, sql, root, t->name);
     if (rc == SQL_OK) rc = bump_cookie(v);
     if (rc != SQL_OK) return rc;
-    t = schema_table(v->db->sch, a->table);
+    t = sqli_schema_table(v->db->sch, a->table);
     sql_value *row = xcalloc((size_t)t->ncol + 1, sizeof *row);
-    rc = q_open(v, p);
-    while (rc == SQL_OK && (rc = q_next(v, p)) == SQL_ROW) {
-        for (int i = 0; i < t->ncol; i++) val_copy(&row[i], &p->out[i]);
+    rc = sqli_q_open(v, p);
+    while (rc == SQL_OK && (rc = sqli_q_next(v, p)) == SQL_ROW) {
+        for (int i = 0; i < t->ncol; i++) sqli_val_copy(&row[i], &p->out[i]);
         val_set_null(&row[t->ncol]);
         int skipped;
-        rc = row_insert(v, t, row, OE_DEFAULT, &skipped, NULL);
+        rc = sqli_row_insert(v, t, row, OE_DEFAULT, &skipped, NULL);
         for (int i = 0; i <= t->ncol; i++) val_free(&row[i]);
     }
-    q_close(v, p);
+    sqli_q_close(v, p);
     xfree(row);
     return rc == SQL_DONE ? SQL_OK : rc;
 }
@@ -181,7 +181,7 @@ static int same_prefix(const uint8_t *a, size_t al, const uint8_t *b, size_t bl,
     size_t pa = 0, pb = 0;
     for (int i = 0; i < ncol; i++) {
         if (pa >= al || a[pa] == 0x05 || a[pa] == 0xFA) return 0; /* NULL (ASC or DESC) never clashes */
-        if (keyenc_skip(a, al, &pa) || keyenc_skip(b, bl, &pb)) return 0;
+        if (sqli_keyenc_skip(a, al, &pa) || sqli_keyenc_skip(b, bl, &pb)) return 0;
     }
     return pa == pb && memcmp(a, b, pa) == 0;
 }
@@ -189,68 +189,68 @@ static int same_prefix(const uint8_t *a, size_t al, const uint8_t *b, size_t bl,
 /* Every index key of the table's rows, with the INCLUDE values. */
 static int collect_index_keys(vm *v, table *t, index_t *x, rowbuf *keys) {
     store_cursor *c;
-    int rc = store_cursor_open(v->txn, t->tree, &c);
-    if (rc != STORE_OK) return vm_store_error(v, rc);
+    int rc = sqli_store_cursor_open(v->txn, t->tree, &c);
+    if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
     sql_value *row = xcalloc((size_t)t->ncol + 1, sizeof *row);
     sql_value inc[64];
     int ninc = x->ninc < 64 ? x->ninc : 64, r = SQL_OK;
-    for (rc = store_cursor_seek(c, STORE_SEEK_FIRST, NULL, 0); rc == STORE_OK && r == SQL_OK; rc = store_cursor_next(c)) {
+    for (rc = sqli_store_cursor_seek(c, STORE_SEEK_FIRST, NULL, 0); rc == STORE_OK && r == SQL_OK; rc = sqli_store_cursor_next(c)) {
         const void *k, *val;
         size_t kl, vl;
-        store_cursor_key(c, &k, &kl);
-        store_cursor_value(c, &val, &vl);
-        if ((r = row_decode(v, t, val, vl, row)) != SQL_OK) break;
+        sqli_store_cursor_key(c, &k, &kl);
+        sqli_store_cursor_value(c, &val, &vl);
+        if ((r = sqli_row_decode(v, t, val, vl, row)) != SQL_OK) break;
         val_set_null(&row[t->ncol]);
         if (t->rowid) {
             size_t pos = 0;
-            key_get(k, kl, &pos, 0, &row[t->ncol]);
+            sqli_key_get(k, kl, &pos, 0, &row[t->ncol]);
         }
         if (x->where) {
             v->self = row;
             int tv;
-            r = ex_truth(v, x->where, &tv);
+            r = sqli_ex_truth(v, x->where, &tv);
             v->self = NULL;
             if (r != SQL_OK || tv != 1) continue;
         }
-        key_for_index(v, &v->kb, x, row, k, kl);
-        if (v->kb.len > store_max_key(v->db->store)) {
-            r = vm_error(v, SQL_TOOBIG, "key too large for index %s", x->name);
+        sqli_key_for_index(v, &v->kb, x, row, k, kl);
+        if (v->kb.len > sqli_store_max_key(v->db->store)) {
+            r = sqli_vm_error(v, SQL_TOOBIG, "key too large for index %s", x->name);
             break;
         }
-        if (index_short_entry(x, row)) { /* the value is the table key */
+        if (sqli_index_short_entry(x, row)) { /* the value is the table key */
             val_set_blob_ref(&inc[0], k, kl);
-            rowbuf_add(keys, v->kb.p, v->kb.len, inc, 1);
+            sqli_rowbuf_add(keys, v->kb.p, v->kb.len, inc, 1);
             continue;
         }
         for (int i = 0; i < ninc; i++) inc[i] = row[x->inc[i]];
-        rowbuf_add(keys, v->kb.p, v->kb.len, inc, ninc);
+        sqli_rowbuf_add(keys, v->kb.p, v->kb.len, inc, ninc);
     }
     xfree(row);
-    store_cursor_close(c);
+    sqli_store_cursor_close(c);
     if (r != SQL_OK) return r;
-    return rc == STORE_NOTFOUND ? SQL_OK : vm_store_error(v, rc);
+    return rc == STORE_NOTFOUND ? SQL_OK : sqli_vm_store_error(v, rc);
 }
 
 static int unique_fail(vm *v, table *t, index_t *x) {
     strb b = {0};
     for (int k = 0; k < x->ncol; k++)
-        strb_addf(&b, "%s%s.%s", k ? ", " : "", t->name, x->cols[k] < 0 ? "rowid" : t->cols[x->cols[k]].name);
-    int rc = vm_error(v, SQL_CONSTRAINT, "UNIQUE constraint failed: %s", strb_cstr(&b));
-    strb_free(&b);
+        sqli_strb_addf(&b, "%s%s.%s", k ? ", " : "", t->name, x->cols[k] < 0 ? "rowid" : t->cols[x->cols[k]].name);
+    int rc = sqli_vm_error(v, SQL_CONSTRAINT, "UNIQUE constraint failed: %s", sqli_strb_cstr(&b));
+    sqli_strb_free(&b);
     return rc;
 }
 
 static int fill_index(vm *v, table *t, index_t *x) {
     rowbuf keys = {0};
     int rc = collect_index_keys(v, t, x, &keys);
-    if (rc == SQL_OK) rowbuf_sort(&keys);
+    if (rc == SQL_OK) sqli_rowbuf_sort(&keys);
     const uint8_t *pk = NULL;
     size_t pkl = 0;
     for (size_t i = 0; rc == SQL_OK && i < keys.n; i++) {
         const uint8_t *k;
         size_t kl;
         const sql_value *inc;
-        rowbuf_row(&keys, i, &inc, &k, &kl);
+        sqli_rowbuf_row(&keys, i, &inc, &k, &kl);
         if (x->unique && pk && same_prefix(pk, pkl, k, kl, x->ncol)) {
             rc = unique_fail(v, t, x);
             break;
@@ -258,15 +258,15 @@ static int fill_index(vm *v, table *t, index_t *x) {
         pk = k;
         pkl = kl;
         int nvals;
-        rowbuf_row(&keys, i, NULL, NULL, NULL);
-        nvals = rowbuf_ncols(&keys, i);
-        keyenc_reset(&v->rb);
-        if (x->ninc) rec_encode(&v->rb, inc, x->ninc < 64 ? x->ninc : 64);
-        else if (nvals == 1) key_raw(&v->rb, inc[0].z, inc[0].n); /* short unique entry */
-        int src = store_put(v->txn, x->tree, k, kl, v->rb.p, v->rb.len, STORE_APPEND);
-        if (src != STORE_OK) rc = vm_store_error(v, src);
+        sqli_rowbuf_row(&keys, i, NULL, NULL, NULL);
+        nvals = sqli_rowbuf_ncols(&keys, i);
+        sqli_keyenc_reset(&v->rb);
+        if (x->ninc) sqli_rec_encode(&v->rb, inc, x->ninc < 64 ? x->ninc : 64);
+        else if (nvals == 1) sqli_key_raw(&v->rb, inc[0].z, inc[0].n); /* short unique entry */
+        int src = sqli_store_put(v->txn, x->tree, k, kl, v->rb.p, v->rb.len, STORE_APPEND);
+        if (src != STORE_OK) rc = sqli_vm_store_error(v, src);
     }
-    rowbuf_clear(&keys);
+    sqli_rowbuf_clear(&keys);
     return rc;
 }
 
@@ -275,21 +275,21 @@ static int create_index(vm *v, sql_stmt *st, ast *a) {
     name_taken(v, a->name, &taken, "index");
     if (taken) {
         if (a->if_not_exists && taken == 2) return SQL_OK;
-        return vm_error(v, SQL_ERROR, "%s %s already exists", taken == 1 ? "table" : "index", a->name);
+        return sqli_vm_error(v, SQL_ERROR, "%s %s already exists", taken == 1 ? "table" : "index", a->name);
     }
     int rc = reserved_name(v, a->name);
     if (rc != SQL_OK) return rc;
-    table *t = schema_table(v->db->sch, a->table);
-    if (!t) return vm_error(v, SQL_ERROR, "no such table: %s", a->table);
-    if (t->is_schema) return vm_error(v, SQL_ERROR, "table %s may not be indexed", t->name);
+    table *t = sqli_schema_table(v->db->sch, a->table);
+    if (!t) return sqli_vm_error(v, SQL_ERROR, "no such table: %s", a->table);
+    if (t->is_schema) return sqli_vm_error(v, SQL_ERROR, "table %s may not be indexed", t->name);
     char *sql = stmt_text(st, a), *err = NULL;
     index_t *x;
-    if (schema_build_index(v->db->sch, a, sql, 0, &x, &err) != SQL_OK) return vm_error(v, SQL_ERROR, "%s", err);
+    if (sqli_schema_build_index(v->db->sch, a, sql, 0, &x, &err) != SQL_OK) return sqli_vm_error(v, SQL_ERROR, "%s", err);
     /* the WHERE was parsed from the statement: offsets are relative to it */
     store_tree_info info = {.kind = STORE_TREE_INDEX, .table = t->tree, .ncols = (uint32_t)x->ncol,
                             .flags = x->where ? STORE_INDEX_PARTIAL : 0};
-    rc = store_tree_create(v->txn, &info, &x->tree);
-    if (rc != STORE_OK) return vm_store_error(v, rc);
+    rc = sqli_store_tree_create(v->txn, &info, &x->tree);
+    if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
     rc = fill_index(v, t, x);
     if (rc == SQL_OK) rc = cat_put(v, "index", x->name, sql, x->tree, t->name);
     if (rc == SQL_OK) rc = bump_cookie(v);
@@ -299,16 +299,16 @@ static int create_index(vm *v, sql_stmt *st, ast *a) {
 /* ---- CREATE TRIGGER ------------------------------------------------------------------------------ */
 
 static int create_trigger(vm *v, sql_stmt *st, ast *a) {
-    if (schema_trigger(v->db->sch, a->name)) {
+    if (sqli_schema_trigger(v->db->sch, a->name)) {
         if (a->if_not_exists) return SQL_OK;
-        return vm_error(v, SQL_ERROR, "trigger %s already exists", a->name);
+        return sqli_vm_error(v, SQL_ERROR, "trigger %s already exists", a->name);
     }
     int rc = reserved_name(v, a->name);
     if (rc != SQL_OK) return rc;
     char *sql = stmt_text(st, a), *err = NULL;
     trigger *g;
-    if (schema_build_trigger(v->db->sch, a, sql, &g, &err) != SQL_OK) return vm_error(v, SQL_ERROR, "%s", err);
-    if (g->tab->is_schema) return vm_error(v, SQL_ERROR, "cannot create trigger on system table");
+    if (sqli_schema_build_trigger(v->db->sch, a, sql, &g, &err) != SQL_OK) return sqli_vm_error(v, SQL_ERROR, "%s", err);
+    if (g->tab->is_schema) return sqli_vm_error(v, SQL_ERROR, "cannot create trigger on system table");
     rc = cat_put(v, "trigger", g->name, sql, 0, g->tab->name);
     if (rc == SQL_OK) rc = bump_cookie(v);
     return rc;
@@ -319,30 +319,30 @@ static int create_trigger(vm *v, sql_stmt *st, ast *a) {
 static int delete_all_rows(vm *v, table *t) {
     rowbuf keys = {0};
     store_cursor *c;
-    int rc = store_cursor_open(v->txn, t->tree, &c);
-    if (rc != STORE_OK) return vm_store_error(v, rc);
-    for (rc = store_cursor_seek(c, STORE_SEEK_FIRST, NULL, 0); rc == STORE_OK; rc = store_cursor_next(c)) {
+    int rc = sqli_store_cursor_open(v->txn, t->tree, &c);
+    if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
+    for (rc = sqli_store_cursor_seek(c, STORE_SEEK_FIRST, NULL, 0); rc == STORE_OK; rc = sqli_store_cursor_next(c)) {
         const void *k;
         size_t kl;
-        store_cursor_key(c, &k, &kl);
-        rowbuf_add(&keys, k, kl, NULL, 0);
+        sqli_store_cursor_key(c, &k, &kl);
+        sqli_rowbuf_add(&keys, k, kl, NULL, 0);
     }
-    store_cursor_close(c);
-    int r = rc == STORE_NOTFOUND ? SQL_OK : vm_store_error(v, rc);
+    sqli_store_cursor_close(c);
+    int r = rc == STORE_NOTFOUND ? SQL_OK : sqli_vm_store_error(v, rc);
     for (size_t i = 0; i < keys.n && r == SQL_OK; i++) {
         const uint8_t *k;
         size_t kl;
-        rowbuf_row(&keys, i, NULL, &k, &kl);
-        r = row_delete(v, t, k, kl);
+        sqli_rowbuf_row(&keys, i, NULL, &k, &kl);
+        r = sqli_row_delete(v, t, k, kl);
     }
-    rowbuf_clear(&keys);
+    sqli_rowbuf_clear(&keys);
     return r;
 }
 
 static int drop_table(vm *v, ast *a) {
-    table *t = schema_table(v->db->sch, a->name);
-    if (!t) return a->if_exists ? SQL_OK : vm_error(v, SQL_ERROR, "no such table: %s", a->name);
-    if (t->is_schema) return vm_error(v, SQL_ERROR, "table %s may not be dropped", t->name);
+    table *t = sqli_schema_table(v->db->sch, a->name);
+    if (!t) return a->if_exists ? SQL_OK : sqli_vm_error(v, SQL_ERROR, "no such table: %s", a->name);
+    if (t->is_schema) return sqli_vm_error(v, SQL_ERROR, "table %s may not be dropped", t->name);
     int rc = SQL_OK, others = 0;
     for (fkey *f = t->refs; f; f = f->next_in_parent) others |= f->child != t;
     if (others && v->db->fk_enabled) {
@@ -353,19 +353,19 @@ static int drop_table(vm *v, ast *a) {
         saved->triggers = NULL;
         rc = delete_all_rows(v, saved);
         saved->triggers = trg;
-        if (rc == SQL_OK) rc = fk_deferred_check(v);
+        if (rc == SQL_OK) rc = sqli_fk_deferred_check(v);
         if (rc != SQL_OK) return rc;
     }
     for (index_t *x = t->indexes; x && rc == SQL_OK; x = x->next) {
-        int src = store_tree_drop(v->txn, x->tree);
-        if (src != STORE_OK && src != STORE_NOTFOUND) rc = vm_store_error(v, src);
+        int src = sqli_store_tree_drop(v->txn, x->tree);
+        if (src != STORE_OK && src != STORE_NOTFOUND) rc = sqli_vm_store_error(v, src);
         if (rc == SQL_OK) rc = cat_del(v, "index", x->name);
         if (rc == SQL_OK) rc = cat_del(v, "stat", x->name);
     }
     for (trigger *g = t->triggers; g && rc == SQL_OK; g = g->next) rc = cat_del(v, "trigger", g->name);
     if (rc == SQL_OK) {
-        int src = store_tree_drop(v->txn, t->tree);
-        if (src != STORE_OK && src != STORE_NOTFOUND) rc = vm_store_error(v, src);
+        int src = sqli_store_tree_drop(v->txn, t->tree);
+        if (src != STORE_OK && src != STORE_NOTFOUND) rc = sqli_vm_store_error(v, src);
     }
     if (rc == SQL_OK) rc = cat_del(v, "table", t->name);
     if (rc == SQL_OK) rc = cat_del(v, "stat", t->name);
@@ -375,11 +375,11 @@ static int drop_table(vm *v, ast *a) {
 
 static int drop_index(vm *v, ast *a) {
     table *t;
-    index_t *x = schema_index(v->db->sch, a->name, &t);
-    if (!x) return a->if_exists ? SQL_OK : vm_error(v, SQL_ERROR, "no such index: %s", a->name);
-    if (x->auto_made) return vm_error(v, SQL_ERROR, "index associated with UNIQUE or PRIMARY KEY constraint cannot be dropped");
-    int src = store_tree_drop(v->txn, x->tree), rc = SQL_OK;
-    if (src != STORE_OK && src != STORE_NOTFOUND) rc = vm_store_error(v, src);
+    index_t *x = sqli_schema_index(v->db->sch, a->name, &t);
+    if (!x) return a->if_exists ? SQL_OK : sqli_vm_error(v, SQL_ERROR, "no such index: %s", a->name);
+    if (x->auto_made) return sqli_vm_error(v, SQL_ERROR, "index associated with UNIQUE or PRIMARY KEY constraint cannot be dropped");
+    int src = sqli_store_tree_drop(v->txn, x->tree), rc = SQL_OK;
+    if (src != STORE_OK && src != STORE_NOTFOUND) rc = sqli_vm_store_error(v, src);
     if (rc == SQL_OK) rc = cat_del(v, "index", x->name);
     if (rc == SQL_OK) rc = cat_del(v, "stat", x->name);
     if (rc == SQL_OK) rc = bump_cookie(v);
@@ -387,8 +387,8 @@ static int drop_index(vm *v, ast *a) {
 }
 
 static int drop_trigger(vm *v, ast *a) {
-    trigger *g = schema_trigger(v->db->sch, a->name);
-    if (!g) return a->if_exists ? SQL_OK : vm_error(v, SQL_ERROR, "no such trigger: %s", a->name);
+    trigger *g = sqli_schema_trigger(v->db->sch, a->name);
+    if (!g) return a->if_exists ? SQL_OK : sqli_vm_error(v, SQL_ERROR, "no such trigger: %s", a->name);
     int rc = cat_del(v, "trigger", g->name);
     if (rc == SQL_OK) rc = bump_cookie(v);
     return rc;
@@ -397,31 +397,31 @@ static int drop_trigger(vm *v, ast *a) {
 /* ---- ALTER TABLE -------------------------------------------------------------------------------------- */
 
 static int alter_add(vm *v, sql_stmt *st, ast *a) {
-    table *t = schema_table(v->db->sch, a->table);
-    if (!t || t->is_schema) return vm_error(v, SQL_ERROR, "no such table: %s", a->table);
+    table *t = sqli_schema_table(v->db->sch, a->table);
+    if (!t || t->is_schema) return sqli_vm_error(v, SQL_ERROR, "no such table: %s", a->table);
     coldef *cd = &a->coldefs[0];
-    if (cd->pk) return vm_error(v, SQL_ERROR, "Cannot add a PRIMARY KEY column");
-    if (cd->unique) return vm_error(v, SQL_ERROR, "Cannot add a UNIQUE column");
+    if (cd->pk) return sqli_vm_error(v, SQL_ERROR, "Cannot add a PRIMARY KEY column");
+    if (cd->unique) return sqli_vm_error(v, SQL_ERROR, "Cannot add a UNIQUE column");
     if (cd->dflt && cd->dflt->op != E_LIT && !(cd->dflt->op == E_NEG && cd->dflt->l->op == E_LIT))
-        return vm_error(v, SQL_ERROR, "Cannot add a column with non-constant default");
+        return sqli_vm_error(v, SQL_ERROR, "Cannot add a column with non-constant default");
     if (cd->notnull && (!cd->dflt || (cd->dflt->op == E_LIT && cd->dflt->lit.type == SQL_NULL)))
-        return vm_error(v, SQL_ERROR, "Cannot add a NOT NULL column with default value NULL");
+        return sqli_vm_error(v, SQL_ERROR, "Cannot add a NOT NULL column with default value NULL");
     const char *old = t->sql;
     const char *close = strrchr(old, ')');
-    if (!close) return vm_error(v, SQL_CORRUPT, "malformed CREATE TABLE for %s", t->name);
+    if (!close) return sqli_vm_error(v, SQL_CORRUPT, "malformed CREATE TABLE for %s", t->name);
     strb b = {0};
-    strb_add(&b, old, (size_t)(close - old));
-    strb_adds(&b, ", ");
-    strb_add(&b, st->sql + cd->text_start, (size_t)(cd->text_end - cd->text_start));
-    strb_adds(&b, close);
-    char *sql = ar_strdup(&st->ar, strb_cstr(&b));
-    strb_free(&b);
+    sqli_strb_add(&b, old, (size_t)(close - old));
+    sqli_strb_adds(&b, ", ");
+    sqli_strb_add(&b, st->sql + cd->text_start, (size_t)(cd->text_end - cd->text_start));
+    sqli_strb_adds(&b, close);
+    char *sql = sqli_ar_strdup(&st->ar, sqli_strb_cstr(&b));
+    sqli_strb_free(&b);
     int next, empty, errpos, np;
     char **pn, *perr, *err = NULL;
-    ast *ta = parse_statement(&st->ar, sql, (int)strlen(sql), 0, &next, &empty, &perr, &errpos, &np, &pn);
+    ast *ta = sqli_parse_statement(&st->ar, sql, (int)strlen(sql), 0, &next, &empty, &perr, &errpos, &np, &pn);
     table *nt;
-    if (!ta || schema_build_table(v->db->sch, ta, sql, t->tree, &nt, &err) != SQL_OK)
-        return vm_error(v, SQL_ERROR, "%s", err ? err : perr ? perr : "bad column definition");
+    if (!ta || sqli_schema_build_table(v->db->sch, ta, sql, t->tree, &nt, &err) != SQL_OK)
+        return sqli_vm_error(v, SQL_ERROR, "%s", err ? err : perr ? perr : "bad column definition");
     int rc = cat_put(v, "table", t->name, sql, t->tree, t->name);
     if (rc == SQL_OK) rc = bump_cookie(v);
     return rc;
@@ -440,63 +440,63 @@ static char *rename_tokens(arena *ar, const char *sql, const char *from, const c
     int n = (int)strlen(sql), pos = 0, prev_kw = 0;
     token t;
     while (pos < n) {
-        lex_token(sql, n, pos, &t);
+        sqli_lex_token(sql, n, pos, &t);
         int len = t.len ? t.len : 1;
         int hit = 0;
-        if (t.type == TK_ID || (t.type == TK_KEYWORD && !kw_reserved(t.kw))) {
+        if (t.type == TK_ID || (t.type == TK_KEYWORD && !sqli_kw_reserved(t.kw))) {
             char *name = NULL;
-            if (t.z[0] == '"' || t.z[0] == '`' || t.z[0] == '[') name = ar_strndup(ar, t.z + 1, (size_t)len - 2);
-            else name = ar_strndup(ar, t.z, (size_t)len);
-            hit = name_eq(name, from);
+            if (t.z[0] == '"' || t.z[0] == '`' || t.z[0] == '[') name = sqli_ar_strndup(ar, t.z + 1, (size_t)len - 2);
+            else name = sqli_ar_strndup(ar, t.z, (size_t)len);
+            hit = sqli_name_eq(name, from);
             for (int i = 0; i < nskip && hit; i++)
                 if (t.pos >= skip[i].a && t.pos < skip[i].b) hit = 0;
             if (hit && only_after_kw && prev_kw != only_after_kw) hit = 0;
             if (hit && keep_calls) {
                 token nx;
                 int p2 = pos + len;
-                do lex_token(sql, n, p2, &nx), p2 += nx.len ? nx.len : 1;
+                do sqli_lex_token(sql, n, p2, &nx), p2 += nx.len ? nx.len : 1;
                 while (nx.type == TK_SPACE);
                 if (nx.type == TK_LP) hit = 0;
             }
         }
-        if (hit) strb_ident(&b, to);
-        else strb_add(&b, t.z, (size_t)len);
+        if (hit) sqli_strb_ident(&b, to);
+        else sqli_strb_add(&b, t.z, (size_t)len);
         if (t.type != TK_SPACE) prev_kw = t.type == TK_KEYWORD ? t.kw : 0;
         pos += len;
     }
-    char *r = ar_strdup(ar, strb_cstr(&b));
-    strb_free(&b);
+    char *r = sqli_ar_strdup(ar, sqli_strb_cstr(&b));
+    sqli_strb_free(&b);
     return r;
 }
 
 static ast *reparse(sql_stmt *st, const char *sql) {
     int next, empty, errpos, np;
     char **pn, *perr;
-    return parse_statement(&st->ar, sql, (int)strlen(sql), 0, &next, &empty, &perr, &errpos, &np, &pn);
+    return sqli_parse_statement(&st->ar, sql, (int)strlen(sql), 0, &next, &empty, &perr, &errpos, &np, &pn);
 }
 
 static char *replace_at(arena *ar, const char *sql, int pos, const char *to) {
     token t;
-    lex_token(sql, (int)strlen(sql), pos, &t);
+    sqli_lex_token(sql, (int)strlen(sql), pos, &t);
     strb b = {0};
-    strb_add(&b, sql, (size_t)pos);
-    strb_ident(&b, to);
-    strb_adds(&b, sql + pos + t.len);
-    char *r = ar_strdup(ar, strb_cstr(&b));
-    strb_free(&b);
+    sqli_strb_add(&b, sql, (size_t)pos);
+    sqli_strb_ident(&b, to);
+    sqli_strb_adds(&b, sql + pos + t.len);
+    char *r = sqli_ar_strdup(ar, sqli_strb_cstr(&b));
+    sqli_strb_free(&b);
     return r;
 }
 
 static int alter_rename_table(vm *v, sql_stmt *st, ast *a) {
     schema *s = v->db->sch;
-    table *t = schema_table(s, a->table);
-    if (!t || t->is_schema) return vm_error(v, SQL_ERROR, "no such table: %s", a->table);
-    if (schema_table(s, a->name) || schema_index(s, a->name, NULL))
-        return vm_error(v, SQL_ERROR, "there is already another table or index with this name: %s", a->name);
+    table *t = sqli_schema_table(s, a->table);
+    if (!t || t->is_schema) return sqli_vm_error(v, SQL_ERROR, "no such table: %s", a->table);
+    if (sqli_schema_table(s, a->name) || sqli_schema_index(s, a->name, NULL))
+        return sqli_vm_error(v, SQL_ERROR, "there is already another table or index with this name: %s", a->name);
     int rc = reserved_name(v, a->name);
     if (rc != SQL_OK) return rc;
     ast *ta = reparse(st, t->sql);
-    if (!ta) return vm_error(v, SQL_CORRUPT, "malformed schema for %s", t->name);
+    if (!ta) return sqli_vm_error(v, SQL_CORRUPT, "malformed schema for %s", t->name);
     char *sql = replace_at(&st->ar, t->sql, ta->table_pos, a->name);
     sql = rename_tokens(&st->ar, sql, t->name, a->name, NULL, 0, KW_REFERENCES, 0);
     rc = cat_del(v, "table", t->name);
@@ -523,7 +523,7 @@ static int alter_rename_table(vm *v, sql_stmt *st, ast *a) {
         table *o = s->tabs[i];
         if (o == t) continue;
         int refs = 0;
-        for (int k = 0; k < o->nfk; k++) refs |= name_eq(o->fks[k].ptab, t->name);
+        for (int k = 0; k < o->nfk; k++) refs |= sqli_name_eq(o->fks[k].ptab, t->name);
         if (refs) rc = cat_put(v, "table", o->name, rename_tokens(&st->ar, o->sql, t->name, a->name, NULL, 0, KW_REFERENCES, 0), o->tree, o->name);
     }
     if (rc == SQL_OK && t->pk.stat) {
@@ -531,12 +531,12 @@ static int alter_rename_table(vm *v, sql_stmt *st, ast *a) {
         sql_value vals[66];
         int n = t->pk.ncol + 1 < 66 ? t->pk.ncol + 1 : 66;
         for (int k = 0; k < n; k++) val_set_int(&vals[k], t->pk.stat[k]);
-        rec_encode(&v->rb, vals, n);
+        sqli_rec_encode(&v->rb, vals, n);
         keyenc_buf key;
-        keyenc_init(&key);
-        cat_key(&key, "stat", a->name);
-        if (rc == SQL_OK && store_put(v->txn, STORE_CATALOG, key.p, key.len, v->rb.p, v->rb.len, 0) != STORE_OK) rc = SQL_IOERR;
-        keyenc_free(&key);
+        sqli_keyenc_init(&key);
+        sqli_cat_key(&key, "stat", a->name);
+        if (rc == SQL_OK && sqli_store_put(v->txn, STORE_CATALOG, key.p, key.len, v->rb.p, v->rb.len, 0) != STORE_OK) rc = SQL_IOERR;
+        sqli_keyenc_free(&key);
     }
     if (rc == SQL_OK) rc = bump_cookie(v);
     return rc;
@@ -544,15 +544,15 @@ static int alter_rename_table(vm *v, sql_stmt *st, ast *a) {
 
 static int alter_rename_column(vm *v, sql_stmt *st, ast *a) {
     schema *s = v->db->sch;
-    table *t = schema_table(s, a->table);
-    if (!t || t->is_schema) return vm_error(v, SQL_ERROR, "no such table: %s", a->table);
-    int col = table_column(t, a->name);
-    if (col < 0) return vm_error(v, SQL_ERROR, "no such column: \"%s\"", a->name);
-    if (table_column(t, a->name2) >= 0) return vm_error(v, SQL_ERROR, "duplicate column name: %s", a->name2);
+    table *t = sqli_schema_table(s, a->table);
+    if (!t || t->is_schema) return sqli_vm_error(v, SQL_ERROR, "no such table: %s", a->table);
+    int col = sqli_table_column(t, a->name);
+    if (col < 0) return sqli_vm_error(v, SQL_ERROR, "no such column: \"%s\"", a->name);
+    if (sqli_table_column(t, a->name2) >= 0) return sqli_vm_error(v, SQL_ERROR, "duplicate column name: %s", a->name2);
     ast *ta = reparse(st, t->sql);
-    if (!ta) return vm_error(v, SQL_CORRUPT, "malformed schema for %s", t->name);
+    if (!ta) return sqli_vm_error(v, SQL_CORRUPT, "malformed schema for %s", t->name);
     /* skip the table name, type names and the table names after REFERENCES */
-    span *sk = ar_alloc(&st->ar, sizeof(span) * (size_t)(ta->ncoldefs + 2));
+    span *sk = sqli_ar_alloc(&st->ar, sizeof(span) * (size_t)(ta->ncoldefs + 2));
     int nsk = 0;
     sk[nsk++] = (span){ta->table_pos, ta->table_pos + 1};
     for (int i = 0; i < ta->ncoldefs; i++) sk[nsk++] = (span){ta->coldefs[i].type_pos, ta->coldefs[i].type_end};
@@ -560,8 +560,8 @@ static int alter_rename_column(vm *v, sql_stmt *st, ast *a) {
     char *err = NULL;
     table *nt;
     ast *na = reparse(st, sql);
-    if (!na || schema_build_table(s, na, sql, t->tree, &nt, &err) != SQL_OK)
-        return vm_error(v, SQL_ERROR, "cannot rename column: %s", err ? err : "bad definition");
+    if (!na || sqli_schema_build_table(s, na, sql, t->tree, &nt, &err) != SQL_OK)
+        return sqli_vm_error(v, SQL_ERROR, "cannot rename column: %s", err ? err : "bad definition");
     int rc = cat_put(v, "table", t->name, sql, t->tree, t->name);
     for (index_t *x = t->indexes; x && rc == SQL_OK; x = x->next) {
         if (!*x->sql) continue;
@@ -578,21 +578,21 @@ static int alter_rename_column(vm *v, sql_stmt *st, ast *a) {
 
 static int analyze_index(vm *v, index_t *x, const char *name) {
     store_cursor *c;
-    int rc = store_cursor_open(v->txn, x->tree, &c);
-    if (rc != STORE_OK) return vm_store_error(v, rc);
+    int rc = sqli_store_cursor_open(v->txn, x->tree, &c);
+    if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
     int n = x->ncol;
     int64_t nrow = 0, *distinct = xcalloc((size_t)n + 1, sizeof *distinct);
     size_t *prev_end = xcalloc((size_t)n + 1, sizeof *prev_end);
     uint8_t *prev = NULL;
     size_t prevlen = 0;
-    for (rc = store_cursor_seek(c, STORE_SEEK_FIRST, NULL, 0); rc == STORE_OK; rc = store_cursor_next(c)) {
+    for (rc = sqli_store_cursor_seek(c, STORE_SEEK_FIRST, NULL, 0); rc == STORE_OK; rc = sqli_store_cursor_next(c)) {
         const void *k;
         size_t kl, pos = 0;
-        store_cursor_key(c, &k, &kl);
+        sqli_store_cursor_key(c, &k, &kl);
         nrow++;
         int diff = prev == NULL;
         for (int i = 0; i < n; i++) {
-            keyenc_skip(k, kl, &pos);
+            sqli_keyenc_skip(k, kl, &pos);
             if (!diff && (pos != prev_end[i] || memcmp(k, prev, pos) != 0)) diff = 1;
             if (diff) distinct[i]++;
             prev_end[i] = pos;
@@ -603,11 +603,11 @@ static int analyze_index(vm *v, index_t *x, const char *name) {
     }
     (void)prevlen;
     xfree(prev);
-    store_cursor_close(c);
+    sqli_store_cursor_close(c);
     if (rc != STORE_NOTFOUND) {
         xfree(distinct);
         xfree(prev_end);
-        return vm_store_error(v, rc);
+        return sqli_vm_store_error(v, rc);
     }
     sql_value vals[66];
     int nv = n + 1 < 66 ? n + 1 : 66;
@@ -616,13 +616,13 @@ static int analyze_index(vm *v, index_t *x, const char *name) {
         val_set_int(&vals[i], distinct[i - 1] ? (nrow + distinct[i - 1] - 1) / distinct[i - 1] : 1);
     xfree(distinct);
     xfree(prev_end);
-    rec_encode(&v->rb, vals, nv);
+    sqli_rec_encode(&v->rb, vals, nv);
     keyenc_buf key;
-    keyenc_init(&key);
-    cat_key(&key, "stat", name);
-    rc = store_put(v->txn, STORE_CATALOG, key.p, key.len, v->rb.p, v->rb.len, 0);
-    keyenc_free(&key);
-    return rc == STORE_OK ? SQL_OK : vm_store_error(v, rc);
+    sqli_keyenc_init(&key);
+    sqli_cat_key(&key, "stat", name);
+    rc = sqli_store_put(v->txn, STORE_CATALOG, key.p, key.len, v->rb.p, v->rb.len, 0);
+    sqli_keyenc_free(&key);
+    return rc == STORE_OK ? SQL_OK : sqli_vm_store_error(v, rc);
 }
 
 static int analyze(vm *v, ast *a) {
@@ -630,22 +630,22 @@ static int analyze(vm *v, ast *a) {
     int rc = SQL_OK, any = 0;
     for (int i = 0; i < s->ntab && rc == SQL_OK; i++) {
         table *t = s->tabs[i];
-        if (a->name && !name_eq(a->name, t->name)) continue;
+        if (a->name && !sqli_name_eq(a->name, t->name)) continue;
         any = 1;
         rc = analyze_index(v, &t->pk, t->name);
         for (index_t *x = t->indexes; x && rc == SQL_OK; x = x->next) rc = analyze_index(v, x, x->name);
     }
     if (a->name && !any) {
         table *t;
-        index_t *x = schema_index(s, a->name, &t);
-        if (!x) return vm_error(v, SQL_ERROR, "no such table or index: %s", a->name);
+        index_t *x = sqli_schema_index(s, a->name, &t);
+        if (!x) return sqli_vm_error(v, SQL_ERROR, "no such table or index: %s", a->name);
         rc = analyze_index(v, x, x->name);
     }
     if (rc == SQL_OK) rc = bump_cookie(v);
     return rc;
 }
 
-int run_ddl(vm *v, sql_stmt *st) {
+int sqli_run_ddl(vm *v, sql_stmt *st) {
     ast *a = st->a;
     switch (a->kind) {
     case ST_CREATE_TABLE: return create_table(v, st, a);
@@ -658,29 +658,29 @@ int run_ddl(vm *v, sql_stmt *st) {
     case ST_ALTER_RENAME: return alter_rename_table(v, st, a);
     case ST_ALTER_RENAME_COL: return alter_rename_column(v, st, a);
     case ST_ANALYZE: return analyze(v, a);
-    default: return vm_error(v, SQL_MISUSE, "not a schema statement");
+    default: return sqli_vm_error(v, SQL_MISUSE, "not a schema statement");
     }
 }
 
 /* ---- larder_schema ------------------------------------------------------------------------------------ */
 
-int schema_rows(vm *v, rowbuf *rb) {
+int sqli_schema_rows(vm *v, rowbuf *rb) {
     store_cursor *c;
-    int rc = store_cursor_open(v->txn, STORE_CATALOG, &c);
-    if (rc != STORE_OK) return vm_store_error(v, rc);
-    for (rc = store_cursor_seek(c, STORE_SEEK_FIRST, NULL, 0); rc == STORE_OK; rc = store_cursor_next(c)) {
+    int rc = sqli_store_cursor_open(v->txn, STORE_CATALOG, &c);
+    if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
+    for (rc = sqli_store_cursor_seek(c, STORE_SEEK_FIRST, NULL, 0); rc == STORE_OK; rc = sqli_store_cursor_next(c)) {
         const void *k, *val;
         size_t kl, vl, pos = 0;
-        store_cursor_key(c, &k, &kl);
-        store_cursor_value(c, &val, &vl);
+        sqli_store_cursor_key(c, &k, &kl);
+        sqli_store_cursor_value(c, &val, &vl);
         sql_value type, name, rec[3], row[6];
-        if (key_get(k, kl, &pos, 0, &type)) continue;
-        if (key_get(k, kl, &pos, 0, &name)) {
+        if (sqli_key_get(k, kl, &pos, 0, &type)) continue;
+        if (sqli_key_get(k, kl, &pos, 0, &name)) {
             val_free(&type);
             continue;
         }
         int sh;
-        if ((type.n == 4 && memcmp(type.z, "stat", 4) == 0) || rec_decode(val, vl, 3, rec, &sh) != 0) {
+        if ((type.n == 4 && memcmp(type.z, "stat", 4) == 0) || sqli_rec_decode(val, vl, 3, rec, &sh) != 0) {
             val_free(&type);
             val_free(&name);
             continue;
@@ -691,10 +691,10 @@ int schema_rows(vm *v, rowbuf *rb) {
         snprintf(tn, sizeof tn, "%.*s", (int)name.n, name.z);
         val_free(&name);
         /* the catalog key holds the lower-cased name: show the real one */
-        if ((t = schema_table(v->db->sch, tn)) && !t->is_schema) val_set_text_ref(&name, t->name, strlen(t->name));
-        else if ((x = schema_index(v->db->sch, tn, NULL))) val_set_text_ref(&name, x->name, strlen(x->name));
+        if ((t = sqli_schema_table(v->db->sch, tn)) && !t->is_schema) val_set_text_ref(&name, t->name, strlen(t->name));
+        else if ((x = sqli_schema_index(v->db->sch, tn, NULL))) val_set_text_ref(&name, x->name, strlen(x->name));
         else {
-            trigger *g = schema_trigger(v->db->sch, tn);
+            trigger *g = sqli_schema_trigger(v->db->sch, tn);
             if (g) val_set_text_ref(&name, g->name, strlen(g->name));
         }
         if (name.type != SQL_TEXT || name.z == NULL) val_set_text_ref(&name, tn, strlen(tn));
@@ -705,9 +705,9 @@ int schema_rows(vm *v, rowbuf *rb) {
         row[4] = rec[0];
         if (rec[0].type == SQL_TEXT && rec[0].n == 0) val_set_null(&row[4]);
         val_set_null(&row[5]);
-        rowbuf_add(rb, NULL, 0, row, 6);
+        sqli_rowbuf_add(rb, NULL, 0, row, 6);
         val_free(&type);
     }
-    store_cursor_close(c);
-    return rc == STORE_NOTFOUND ? SQL_OK : vm_store_error(v, rc);
+    sqli_store_cursor_close(c);
+    return rc == STORE_NOTFOUND ? SQL_OK : sqli_vm_store_error(v, rc);
 }

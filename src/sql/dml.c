@@ -1,6 +1,6 @@
 /* sql/dml.c — INSERT, UPDATE and DELETE: compiling them, and the row
  * operations every write goes through (statements, triggers, foreign-key
- * actions, upserts): row_insert, row_update, row_delete.
+ * actions, upserts): sqli_row_insert, sqli_row_update, sqli_row_delete.
  *
  * A row operation checks everything before it writes anything:
  *   types (DECIMAL/TIMESTAMP/BOOLEAN), NOT NULL, CHECK, foreign keys of the
@@ -33,24 +33,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-int dt_normalize(sql_value *x, int kind, char **err);
-
 /* ---- compile ------------------------------------------------------------------------------------ */
 
-int table_has_triggers(table *t, int event) {
+int sqli_table_has_triggers(table *t, int event) {
     for (trigger *g = t->triggers; g; g = g->next)
         if (g->event == event) return 1;
     return 0;
 }
 
 static table *dml_table(compiler *c, ast *a) {
-    table *t = schema_table(c->sch, a->table);
+    table *t = sqli_schema_table(c->sch, a->table);
     if (!t) {
-        comp_error(c, a->table_pos, "no such table: %s", a->table);
+        sqli_comp_error(c, a->table_pos, "no such table: %s", a->table);
         return NULL;
     }
     if (t->is_schema) {
-        comp_error(c, a->table_pos, "table %s may not be modified", t->name);
+        sqli_comp_error(c, a->table_pos, "table %s may not be modified", t->name);
         return NULL;
     }
     return t;
@@ -81,13 +79,13 @@ static int query_reads(const query *q, const table *t) {
 }
 
 static int map_columns(compiler *c, ast *a, table *t, dmlplan *d, int *nsrc) {
-    d->colmap = ar_alloc(c->a, sizeof(int) * (size_t)(t->ncol + 1));
+    d->colmap = sqli_ar_alloc(c->a, sizeof(int) * (size_t)(t->ncol + 1));
     for (int i = 0; i < t->ncol; i++) d->colmap[i] = a->ncols ? -1 : i;
     *nsrc = a->ncols ? a->ncols : t->ncol;
     for (int k = 0; k < a->ncols; k++) {
-        int col = table_column(t, a->cols[k]);
-        if (col < 0) return comp_error(c, a->table_pos, "table %s has no column named %s", t->name, a->cols[k]);
-        if (d->colmap[col] >= 0) return comp_error(c, a->table_pos, "column %s specified more than once", a->cols[k]);
+        int col = sqli_table_column(t, a->cols[k]);
+        if (col < 0) return sqli_comp_error(c, a->table_pos, "table %s has no column named %s", t->name, a->cols[k]);
+        if (d->colmap[col] >= 0) return sqli_comp_error(c, a->table_pos, "column %s specified more than once", a->cols[k]);
         d->colmap[col] = k;
     }
     return SQL_OK;
@@ -97,7 +95,7 @@ static index_t *conflict_index(table *t, char **cols, int n) {
     int want[64];
     if (n > 64) return NULL;
     for (int k = 0; k < n; k++) {
-        want[k] = table_column(t, cols[k]);
+        want[k] = sqli_table_column(t, cols[k]);
         if (want[k] < -1) return NULL;
     }
     index_t *cands[66];
@@ -124,12 +122,12 @@ static int compile_upsert(compiler *c, ast *a, table *t, dmlplan *d, scope *oute
     if (u->ncols) {
         d->up_idx = conflict_index(t, u->cols, u->ncols);
         if (!d->up_idx)
-            return comp_error(c, u->pos, "ON CONFLICT clause does not match any PRIMARY KEY or UNIQUE constraint");
+            return sqli_comp_error(c, u->pos, "ON CONFLICT clause does not match any PRIMARY KEY or UNIQUE constraint");
     }
     if (!u->do_update) return SQL_OK;
-    d->ecur = comp_cursor(c, t, t->ncol);
-    d->xcur = comp_cursor(c, t, t->ncol);
-    srcitem *it = ar_alloc(c->a, sizeof *it);
+    d->ecur = sqli_comp_cursor(c, t, t->ncol);
+    d->xcur = sqli_comp_cursor(c, t, t->ncol);
+    srcitem *it = sqli_ar_alloc(c->a, sizeof *it);
     it->tab = t;
     it->name = t->name;
     it->alias = a->alias;
@@ -144,11 +142,11 @@ static int compile_upsert(compiler *c, ast *a, table *t, dmlplan *d, scope *oute
     sc.pseudo[0].cur = d->xcur;
     sc.npseudo = 1;
     for (int i = 0; i < u->nset; i++) {
-        u->sets[i].colidx = table_column(t, u->sets[i].col);
-        if (u->sets[i].colidx < 0) return comp_error(c, u->sets[i].pos, "no such column: %s", u->sets[i].col);
-        if (resolve_expr(c, u->sets[i].e, &sc) != SQL_OK) return SQL_ERROR;
+        u->sets[i].colidx = sqli_table_column(t, u->sets[i].col);
+        if (u->sets[i].colidx < 0) return sqli_comp_error(c, u->sets[i].pos, "no such column: %s", u->sets[i].col);
+        if (sqli_resolve_expr(c, u->sets[i].e, &sc) != SQL_OK) return SQL_ERROR;
     }
-    return resolve_expr(c, u->where, &sc);
+    return sqli_resolve_expr(c, u->where, &sc);
 }
 
 static int plan_subs_list(compiler *c, expr **v, int n);
@@ -161,19 +159,19 @@ static int compile_insert(compiler *c, ast *a, scope *outer, dmlplan *d) {
     d->default_values = a->default_values;
     d->or_alg = a->or_alg;
     if (a->sel) {
-        if (resolve_query(c, a->sel, outer) != SQL_OK) return SQL_ERROR;
+        if (sqli_resolve_query(c, a->sel, outer) != SQL_OK) return SQL_ERROR;
         query *f = a->sel;
         while (f->op != SEL_SIMPLE) f = f->left;
         if (f->ncol != nsrc) {
-            if (a->ncols) return comp_error(c, a->sel->pos, "%d values for %d columns", f->ncol, nsrc);
-            return comp_error(c, a->sel->pos, "table %s has %d columns but %d values were supplied", t->name, t->ncol, f->ncol);
+            if (a->ncols) return sqli_comp_error(c, a->sel->pos, "%d values for %d columns", f->ncol, nsrc);
+            return sqli_comp_error(c, a->sel->pos, "table %s has %d columns but %d values were supplied", t->name, t->ncol, f->ncol);
         }
-        if (plan_query(c, a->sel, &d->src) != SQL_OK) return SQL_ERROR;
+        if (sqli_plan_query(c, a->sel, &d->src) != SQL_OK) return SQL_ERROR;
         d->src_reads_target = query_reads(a->sel, t);
     }
     if (a->up && compile_upsert(c, a, t, d, outer) != SQL_OK) return SQL_ERROR;
     if (a->up && a->up->do_update) {
-        expr **v = ar_alloc(c->a, sizeof(expr *) * (size_t)(a->up->nset + 1));
+        expr **v = sqli_ar_alloc(c->a, sizeof(expr *) * (size_t)(a->up->nset + 1));
         for (int i = 0; i < a->up->nset; i++) v[i] = a->up->sets[i].e;
         if (plan_subs_list(c, v, a->up->nset) != SQL_OK) return SQL_ERROR;
     }
@@ -182,8 +180,8 @@ static int compile_insert(compiler *c, ast *a, scope *outer, dmlplan *d) {
      * update of one row is like a one-row UPDATE (see compile_update) */
     int one = a->sel && a->sel->values && a->sel->nvalues == 1;
     int upd = a->up && a->up->do_update;
-    d->need_sp = !one || table_has_triggers(t, ST_INSERT) || a->or_alg == OE_REPLACE ||
-                 (upd && (table_has_triggers(t, ST_UPDATE) || !fk_actions_safe(t, 0)));
+    d->need_sp = !one || sqli_table_has_triggers(t, ST_INSERT) || a->or_alg == OE_REPLACE ||
+                 (upd && (sqli_table_has_triggers(t, ST_UPDATE) || !fk_actions_safe(t, 0)));
     return SQL_OK;
 }
 
@@ -192,15 +190,15 @@ static int plan_subs_list(compiler *c, expr **v, int n) {
      * planner through a one-column VALUES block */
     for (int i = 0; i < n; i++) {
         if (!v[i]) continue;
-        query *q = ar_alloc(c->a, sizeof *q);
-        q->values = ar_alloc(c->a, sizeof(expr **));
+        query *q = sqli_ar_alloc(c->a, sizeof *q);
+        q->values = sqli_ar_alloc(c->a, sizeof(expr **));
         q->values[0] = &v[i];
         q->nvalues = 1;
         q->ncol = 1;
-        q->cols = ar_alloc(c->a, sizeof(rescol));
+        q->cols = sqli_ar_alloc(c->a, sizeof(rescol));
         q->cols[0].e = v[i];
         qplan *p;
-        if (plan_query(c, q, &p) != SQL_OK) return SQL_ERROR;
+        if (sqli_plan_query(c, q, &p) != SQL_OK) return SQL_ERROR;
     }
     return SQL_OK;
 }
@@ -227,9 +225,9 @@ static int is_one_row(qplan *p) {
 
 static int compile_update(compiler *c, ast *a, scope *outer, dmlplan *d) {
     table *t = d->tab;
-    if (a->nfrom) return comp_error(c, a->pos, "UPDATE ... FROM is not supported");
+    if (a->nfrom) return sqli_comp_error(c, a->pos, "UPDATE ... FROM is not supported");
     d->or_alg = a->or_alg;
-    srcitem *it = ar_alloc(c->a, sizeof *it);
+    srcitem *it = sqli_ar_alloc(c->a, sizeof *it);
     it->tab = t;
     it->name = t->name;
     it->alias = a->alias;
@@ -239,29 +237,29 @@ static int compile_update(compiler *c, ast *a, scope *outer, dmlplan *d) {
     sc.outer = outer;
     sc.src = it;
     sc.nsrc = 1;
-    d->changed = ar_alloc(c->a, (size_t)t->ncol + 1);
+    d->changed = sqli_ar_alloc(c->a, (size_t)t->ncol + 1);
     d->sets = a->sets;
     d->nset = a->nset;
     for (int i = 0; i < a->nset; i++) {
         setitem *s = &a->sets[i];
-        s->colidx = table_column(t, s->col);
-        if (s->colidx < 0) return comp_error(c, s->pos, "no such column: %s", s->col);
+        s->colidx = sqli_table_column(t, s->col);
+        if (s->colidx < 0) return sqli_comp_error(c, s->pos, "no such column: %s", s->col);
         d->changed[s->colidx] = 1;
-        if (resolve_expr(c, s->e, &sc) != SQL_OK) return SQL_ERROR;
+        if (sqli_resolve_expr(c, s->e, &sc) != SQL_OK) return SQL_ERROR;
     }
-    if (resolve_expr(c, a->where, &sc) != SQL_OK) return SQL_ERROR;
-    expr **v = ar_alloc(c->a, sizeof(expr *) * (size_t)(a->nset + 1));
+    if (sqli_resolve_expr(c, a->where, &sc) != SQL_OK) return SQL_ERROR;
+    expr **v = sqli_ar_alloc(c->a, sizeof(expr *) * (size_t)(a->nset + 1));
     for (int i = 0; i < a->nset; i++) v[i] = a->sets[i].e;
     if (plan_subs_list(c, v, a->nset) != SQL_OK) return SQL_ERROR;
-    if (plan_dml_scan(c, t, d->cur, a->where, &d->scan) != SQL_OK) return SQL_ERROR;
+    if (sqli_plan_dml_scan(c, t, d->cur, a->where, &d->scan) != SQL_OK) return SQL_ERROR;
     d->one_row = is_one_row(d->scan);
-    d->need_sp = !d->one_row || table_has_triggers(t, ST_UPDATE) || !fk_actions_safe(t, 0);
+    d->need_sp = !d->one_row || sqli_table_has_triggers(t, ST_UPDATE) || !fk_actions_safe(t, 0);
     return SQL_OK;
 }
 
 static int compile_delete(compiler *c, ast *a, scope *outer, dmlplan *d) {
     table *t = d->tab;
-    srcitem *it = ar_alloc(c->a, sizeof *it);
+    srcitem *it = sqli_ar_alloc(c->a, sizeof *it);
     it->tab = t;
     it->name = t->name;
     it->alias = a->alias;
@@ -271,28 +269,28 @@ static int compile_delete(compiler *c, ast *a, scope *outer, dmlplan *d) {
     sc.outer = outer;
     sc.src = it;
     sc.nsrc = 1;
-    if (resolve_expr(c, a->where, &sc) != SQL_OK) return SQL_ERROR;
-    if (plan_dml_scan(c, t, d->cur, a->where, &d->scan) != SQL_OK) return SQL_ERROR;
+    if (sqli_resolve_expr(c, a->where, &sc) != SQL_OK) return SQL_ERROR;
+    if (sqli_plan_dml_scan(c, t, d->cur, a->where, &d->scan) != SQL_OK) return SQL_ERROR;
     d->one_row = is_one_row(d->scan);
-    d->need_sp = !d->one_row || table_has_triggers(t, ST_DELETE) || !fk_actions_safe(t, 1);
+    d->need_sp = !d->one_row || sqli_table_has_triggers(t, ST_DELETE) || !fk_actions_safe(t, 1);
     return SQL_OK;
 }
 
-int compile_dml(compiler *c, ast *a, scope *outer, dmlplan **out) {
-    dmlplan *d = ar_alloc(c->a, sizeof *d);
+int sqli_compile_dml(compiler *c, ast *a, scope *outer, dmlplan **out) {
+    dmlplan *d = sqli_ar_alloc(c->a, sizeof *d);
     d->kind = a->kind;
     d->tab = dml_table(c, a);
     if (!d->tab) return SQL_ERROR;
-    d->cur = comp_cursor(c, d->tab, d->tab->ncol);
+    d->cur = sqli_comp_cursor(c, d->tab, d->tab->ncol);
     int rc = a->kind == ST_INSERT   ? compile_insert(c, a, outer, d)
              : a->kind == ST_UPDATE ? compile_update(c, a, outer, d)
                                     : compile_delete(c, a, outer, d);
     if (rc != SQL_OK) return rc;
     if (a->nret) {
         rescol *cols;
-        if (resolve_returning(c, d->tab, d->cur, a->alias, a->ret, a->nret, outer, &cols, &d->nret) != SQL_OK)
+        if (sqli_resolve_returning(c, d->tab, d->cur, a->alias, a->ret, a->nret, outer, &cols, &d->nret) != SQL_OK)
             return SQL_ERROR;
-        d->ret = ar_alloc(c->a, sizeof(expr *) * (size_t)d->nret);
+        d->ret = sqli_ar_alloc(c->a, sizeof(expr *) * (size_t)d->nret);
         for (int i = 0; i < d->nret; i++) d->ret[i] = cols[i].e;
         a->ret = cols;
         a->nret = d->nret;
@@ -304,14 +302,14 @@ int compile_dml(compiler *c, ast *a, scope *outer, dmlplan **out) {
 
 /* ---- keys ---------------------------------------------------------------------------------------- */
 
-int key_for_table(vm *v, keyenc_buf *k, table *t, const sql_value *row, int64_t rowid) {
+int sqli_key_for_table(vm *v, keyenc_buf *k, table *t, const sql_value *row, int64_t rowid) {
     (void)v;
-    keyenc_reset(k);
+    sqli_keyenc_reset(k);
     if (t->rowid) {
-        keyenc_int(k, rowid, 0);
+        sqli_keyenc_int(k, rowid, 0);
         return SQL_OK;
     }
-    for (int i = 0; i < t->pk.ncol; i++) key_add(k, &row[t->pk.cols[i]], t->pk.desc[i]);
+    for (int i = 0; i < t->pk.ncol; i++) sqli_key_add(k, &row[t->pk.cols[i]], t->pk.desc[i]);
     return SQL_OK;
 }
 
@@ -322,32 +320,32 @@ static int row_is_null_in(const sql_value *row, index_t *x, int ncol);
  * layout store.h describes): one entry per value, so a clash is found by the
  * put itself. Entries of rows with a NULL (never clashing) and entries of
  * other indexes append the table key to the key. */
-int index_short_entry(const index_t *x, const sql_value *row) {
+int sqli_index_short_entry(const index_t *x, const sql_value *row) {
     return x->unique && !x->ninc && !row_is_null_in(row, (index_t *)x, x->tab->ncol);
 }
 
-int key_for_index(vm *v, keyenc_buf *k, index_t *x, const sql_value *row, const uint8_t *tkey, size_t tklen) {
+int sqli_key_for_index(vm *v, keyenc_buf *k, index_t *x, const sql_value *row, const uint8_t *tkey, size_t tklen) {
     (void)v;
-    keyenc_reset(k);
+    sqli_keyenc_reset(k);
     for (int i = 0; i < x->ncol; i++) {
         int col = x->cols[i];
-        key_add(k, &row[col < 0 ? x->tab->ncol : col], x->desc[i]);
+        sqli_key_add(k, &row[col < 0 ? x->tab->ncol : col], x->desc[i]);
     }
-    if (!index_short_entry(x, row)) key_raw(k, tkey, tklen);
+    if (!sqli_index_short_entry(x, row)) sqli_key_raw(k, tkey, tklen);
     return SQL_OK;
 }
 
 static void index_value(keyenc_buf *out, index_t *x, const sql_value *row, const uint8_t *tkey, size_t tklen) {
-    keyenc_reset(out);
-    if (index_short_entry(x, row)) {
-        key_raw(out, tkey, tklen);
+    sqli_keyenc_reset(out);
+    if (sqli_index_short_entry(x, row)) {
+        sqli_key_raw(out, tkey, tklen);
         return;
     }
     if (!x->ninc) return;
     sql_value tmp[64];
     int n = x->ninc < 64 ? x->ninc : 64;
     for (int i = 0; i < n; i++) tmp[i] = row[x->inc[i]];
-    rec_encode(out, tmp, n);
+    sqli_rec_encode(out, tmp, n);
 }
 
 /* Does the row belong to the (partial) index? */
@@ -356,7 +354,7 @@ static int index_member(vm *v, index_t *x, const sql_value *row, int *member) {
     if (!x->where) return SQL_OK;
     const sql_value *save = v->self;
     v->self = row;
-    int t, rc = ex_truth(v, x->where, &t);
+    int t, rc = sqli_ex_truth(v, x->where, &t);
     v->self = save;
     *member = t == 1;
     return rc;
@@ -372,7 +370,7 @@ static int row_is_null_in(const sql_value *row, index_t *x, int ncol) {
 
 /* ---- change hook ---------------------------------------------------------------------------------- */
 
-void report_change(vm *v, table *t, int op, const sql_value *row, const uint8_t *key, size_t klen) {
+void sqli_report_change(vm *v, table *t, int op, const sql_value *row, const uint8_t *key, size_t klen) {
     sql_db *db = v->db;
     if (!db->hook) return;
     (void)row;
@@ -381,7 +379,7 @@ void report_change(vm *v, table *t, int op, const sql_value *row, const uint8_t 
     int n = 0;
     size_t pos = 0;
     while (pos < klen && n < 64) {
-        if (key_get(key, klen, &pos, t->rowid ? 0 : t->pk.desc[n], &vals[n]) != 0) break;
+        if (sqli_key_get(key, klen, &pos, t->rowid ? 0 : t->pk.desc[n], &vals[n]) != 0) break;
         ptrs[n] = &vals[n];
         n++;
     }
@@ -394,18 +392,14 @@ void report_change(vm *v, table *t, int op, const sql_value *row, const uint8_t 
 static int to_bool(vm *v, table *t, int col, sql_value *x) {
     if (x->type == SQL_NULL) return SQL_OK;
     if (x->type == SQL_TEXT) {
-        static const char *yes[] = {"true", "t", "yes", "y", "on", "1"};
-        static const char *no[] = {"false", "f", "no", "n", "off", "0"};
-        for (int i = 0; i < 6; i++) {
-            if (x->n == strlen(yes[i]) && strncasecmp(x->z, yes[i], x->n) == 0) return val_free(x), val_set_int(x, 1), SQL_OK;
-            if (x->n == strlen(no[i]) && strncasecmp(x->z, no[i], x->n) == 0) return val_free(x), val_set_int(x, 0), SQL_OK;
-        }
-        return vm_error(v, SQL_CONSTRAINT, "invalid BOOLEAN value for %s.%s: '%.*s'", t->name, t->cols[col].name,
+        int b = sqli_val_bool_word(x->z, x->n);
+        if (b >= 0) return val_free(x), val_set_int(x, b), SQL_OK;
+        return sqli_vm_error(v, SQL_CONSTRAINT, "invalid BOOLEAN value for %s.%s: '%.*s'", t->name, t->cols[col].name,
                         (int)(x->n > 40 ? 40 : x->n), x->z);
     }
     if (x->type == SQL_BLOB)
-        return vm_error(v, SQL_CONSTRAINT, "invalid BOOLEAN value for %s.%s", t->name, t->cols[col].name);
-    int tv = val_truth(x);
+        return sqli_vm_error(v, SQL_CONSTRAINT, "invalid BOOLEAN value for %s.%s", t->name, t->cols[col].name);
+    int tv = sqli_val_truth(x);
     val_free(x);
     val_set_int(x, tv);
     return SQL_OK;
@@ -421,19 +415,19 @@ static int apply_types(vm *v, table *t, sql_value *row, const uint8_t *mask) {
         char *err = NULL;
         switch (c->kind) {
         case KIND_DECIMAL:
-            if (dec_fit(x, c->dec_p, c->dec_s) != 0)
-                return vm_error(v, SQL_CONSTRAINT, "numeric field overflow: %s.%s is DECIMAL(%d,%d)", t->name, c->name, c->dec_p, c->dec_s);
+            if (sqli_dec_fit(x, c->dec_p, c->dec_s) != 0)
+                return sqli_vm_error(v, SQL_CONSTRAINT, "numeric field overflow: %s.%s is DECIMAL(%d,%d)", t->name, c->name, c->dec_p, c->dec_s);
             break;
         case KIND_TIMESTAMP:
         case KIND_DATE:
-            if (dt_normalize(x, c->kind, &err) != 0) return vm_error(v, SQL_CONSTRAINT, "%s for %s.%s", err, t->name, c->name);
+            if (sqli_dt_normalize(x, c->kind, &err) != 0) return sqli_vm_error(v, SQL_CONSTRAINT, "%s for %s.%s", err, t->name, c->name);
             break;
         case KIND_BOOL: {
             int rc = to_bool(v, t, i, x);
             if (rc != SQL_OK) return rc;
             break;
         }
-        default: val_apply_aff(x, c->aff);
+        default: sqli_val_apply_aff(x, c->aff);
         }
     }
     return SQL_OK;
@@ -443,7 +437,7 @@ static int check_row(vm *v, table *t, const sql_value *row, int or_alg, int *ski
     for (int i = 0; i < t->ncol; i++)
         if (t->cols[i].notnull && row[i].type == SQL_NULL) {
             if (or_alg == OE_IGNORE) return *skip = 1, SQL_OK;
-            return vm_error(v, SQL_CONSTRAINT, "NOT NULL constraint failed: %s.%s", t->name, t->cols[i].name);
+            return sqli_vm_error(v, SQL_CONSTRAINT, "NOT NULL constraint failed: %s.%s", t->name, t->cols[i].name);
         }
     if (!t->nchecks) return SQL_OK;
     const sql_value *save = v->self;
@@ -451,14 +445,14 @@ static int check_row(vm *v, table *t, const sql_value *row, int or_alg, int *ski
     int rc = SQL_OK;
     for (int k = 0; k < t->nchecks && rc == SQL_OK; k++) {
         int tv;
-        rc = ex_truth(v, t->checks[k], &tv);
+        rc = sqli_ex_truth(v, t->checks[k], &tv);
         if (rc == SQL_OK && tv == 0) {
             if (or_alg == OE_IGNORE) {
                 *skip = 1;
                 break;
             }
-            if (t->check_names[k]) rc = vm_error(v, SQL_CONSTRAINT, "CHECK constraint failed: %s", t->check_names[k]);
-            else rc = vm_error(v, SQL_CONSTRAINT, "CHECK constraint failed: %.*s", t->checks[k]->end - t->checks[k]->pos,
+            if (t->check_names[k]) rc = sqli_vm_error(v, SQL_CONSTRAINT, "CHECK constraint failed: %s", t->check_names[k]);
+            else rc = sqli_vm_error(v, SQL_CONSTRAINT, "CHECK constraint failed: %.*s", t->checks[k]->end - t->checks[k]->pos,
                                t->sql + t->checks[k]->pos);
         }
     }
@@ -469,14 +463,14 @@ static int check_row(vm *v, table *t, const sql_value *row, int or_alg, int *ski
 static int unique_error(vm *v, table *t, index_t *x) {
     strb b = {0};
     for (int i = 0; i < x->ncol; i++) {
-        if (i) strb_adds(&b, ", ");
+        if (i) sqli_strb_adds(&b, ", ");
         int col = x->cols[i];
-        strb_addf(&b, "%s.%s", t->name, col < 0 ? "rowid" : t->cols[col].name);
+        sqli_strb_addf(&b, "%s.%s", t->name, col < 0 ? "rowid" : t->cols[col].name);
     }
     int rc;
-    if (x->is_pk || x->auto_made) rc = vm_error(v, SQL_CONSTRAINT, "UNIQUE constraint failed: %s", strb_cstr(&b));
-    else rc = vm_error(v, SQL_CONSTRAINT, "UNIQUE constraint failed: %s (index %s)", strb_cstr(&b), x->name);
-    strb_free(&b);
+    if (x->is_pk || x->auto_made) rc = sqli_vm_error(v, SQL_CONSTRAINT, "UNIQUE constraint failed: %s", sqli_strb_cstr(&b));
+    else rc = sqli_vm_error(v, SQL_CONSTRAINT, "UNIQUE constraint failed: %s (index %s)", sqli_strb_cstr(&b), x->name);
+    sqli_strb_free(&b);
     return rc;
 }
 
@@ -486,40 +480,40 @@ static int unique_probe(vm *v, index_t *x, const sql_value *row, const uint8_t *
     *found = 0;
     if (row_is_null_in(row, x, x->tab->ncol)) return SQL_OK;
     keyenc_buf *k = &v->kb2;
-    keyenc_reset(k);
+    sqli_keyenc_reset(k);
     for (int i = 0; i < x->ncol; i++) {
         int col = x->cols[i];
-        key_add(k, &row[col < 0 ? x->tab->ncol : col], x->desc[i]);
+        sqli_key_add(k, &row[col < 0 ? x->tab->ncol : col], x->desc[i]);
     }
     size_t plen = k->len;
     store_cursor *c;
-    int rc = store_cursor_open(v->txn, x->tree, &c);
-    if (rc != STORE_OK) return vm_store_error(v, rc);
-    rc = store_cursor_seek(c, STORE_SEEK_GE, k->p, plen);
+    int rc = sqli_store_cursor_open(v->txn, x->tree, &c);
+    if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
+    rc = sqli_store_cursor_seek(c, STORE_SEEK_GE, k->p, plen);
     while (rc == STORE_OK) {
         const void *ek;
         size_t el;
-        rc = store_cursor_key(c, &ek, &el);
+        rc = sqli_store_cursor_key(c, &ek, &el);
         if (rc != STORE_OK) break;
         if (el < plen || memcmp(ek, k->p, plen) != 0 || (el > plen && ((const uint8_t *)ek)[plen] == 0xFF)) break;
         const uint8_t *tk = (const uint8_t *)ek + plen;
         size_t tl = el - plen;
         if (tl == 0) { /* a short entry: the table key is the value */
             const void *val;
-            rc = store_cursor_value(c, &val, &tl);
+            rc = sqli_store_cursor_value(c, &val, &tl);
             if (rc != STORE_OK) break;
             tk = val;
         }
         if (!(self && tl == selflen && memcmp(tk, self, tl) == 0)) {
             *found = 1;
-            keyenc_reset(k);
-            key_raw(k, tk, tl);
+            sqli_keyenc_reset(k);
+            sqli_key_raw(k, tk, tl);
             break;
         }
-        rc = store_cursor_next(c);
+        rc = sqli_store_cursor_next(c);
     }
-    store_cursor_close(c);
-    if (rc != STORE_OK && rc != STORE_NOTFOUND) return vm_store_error(v, rc);
+    sqli_store_cursor_close(c);
+    if (rc != STORE_OK && rc != STORE_NOTFOUND) return sqli_vm_store_error(v, rc);
     return SQL_OK;
 }
 
@@ -527,24 +521,24 @@ static int unique_probe(vm *v, index_t *x, const sql_value *row, const uint8_t *
 
 static int next_rowid(vm *v, table *t, int64_t *out) {
     store_cursor *c;
-    int rc = store_cursor_open(v->txn, t->tree, &c);
-    if (rc != STORE_OK) return vm_store_error(v, rc);
+    int rc = sqli_store_cursor_open(v->txn, t->tree, &c);
+    if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
     int desc = t->rowid ? 0 : t->pk.desc[0];
-    rc = store_cursor_seek(c, desc ? STORE_SEEK_FIRST : STORE_SEEK_LAST, NULL, 0);
+    rc = sqli_store_cursor_seek(c, desc ? STORE_SEEK_FIRST : STORE_SEEK_LAST, NULL, 0);
     int64_t max = 0;
     if (rc == STORE_OK) {
         const void *k;
         size_t kl, pos = 0;
         sql_value x;
-        store_cursor_key(c, &k, &kl);
-        if (key_get(k, kl, &pos, desc, &x) == 0 && x.type == SQL_INTEGER) max = x.u.i;
+        sqli_store_cursor_key(c, &k, &kl);
+        if (sqli_key_get(k, kl, &pos, desc, &x) == 0 && x.type == SQL_INTEGER) max = x.u.i;
         else if (x.type == SQL_FLOAT) max = (int64_t)x.u.r;
         val_free(&x);
         rc = STORE_OK;
     }
-    store_cursor_close(c);
-    if (rc != STORE_OK && rc != STORE_NOTFOUND) return vm_store_error(v, rc);
-    if (max == INT64_MAX) return vm_error(v, SQL_FULL, "database or disk is full (no rowid left in %s)", t->name);
+    sqli_store_cursor_close(c);
+    if (rc != STORE_OK && rc != STORE_NOTFOUND) return sqli_vm_store_error(v, rc);
+    if (max == INT64_MAX) return sqli_vm_error(v, SQL_FULL, "database or disk is full (no rowid left in %s)", t->name);
     *out = max < 0 ? 1 : max + 1;
     return SQL_OK;
 }
@@ -559,8 +553,8 @@ static int assign_rowid(vm *v, table *t, sql_value *row) {
         val_set_int(id, r);
         return SQL_OK;
     }
-    val_apply_aff(id, AFF_INTEGER);
-    if (id->type != SQL_INTEGER) return vm_error(v, SQL_CONSTRAINT, "datatype mismatch: %s.%s must be an integer", t->name,
+    sqli_val_apply_aff(id, AFF_INTEGER);
+    if (id->type != SQL_INTEGER) return sqli_vm_error(v, SQL_CONSTRAINT, "datatype mismatch: %s.%s must be an integer", t->name,
                                                  t->ipk >= 0 ? t->cols[t->ipk].name : "rowid");
     return SQL_OK;
 }
@@ -581,26 +575,26 @@ static void idxkeys_init(idxkeys *ik, int n) {
     ik->n = n;
     ik->k = xcalloc((size_t)(n ? n : 1), sizeof *ik->k);
     ik->member = xcalloc((size_t)(n ? n : 1), sizeof(int));
-    for (int i = 0; i < n; i++) keyenc_init(&ik->k[i]);
+    for (int i = 0; i < n; i++) sqli_keyenc_init(&ik->k[i]);
 }
 
 static void idxkeys_free(idxkeys *ik) {
-    for (int i = 0; i < ik->n; i++) keyenc_free(&ik->k[i]);
+    for (int i = 0; i < ik->n; i++) sqli_keyenc_free(&ik->k[i]);
     xfree(ik->k);
     xfree(ik->member);
 }
 
 /* Index keys of a row (and membership for partial indexes); checks sizes. */
 static int build_index_keys(vm *v, table *t, const sql_value *row, const uint8_t *tkey, size_t tklen, idxkeys *ik) {
-    size_t maxk = store_max_key(v->db->store);
+    size_t maxk = sqli_store_max_key(v->db->store);
     int i = 0;
     for (index_t *x = t->indexes; x; x = x->next, i++) {
         int rc = index_member(v, x, row, &ik->member[i]);
         if (rc != SQL_OK) return rc;
         if (!ik->member[i]) continue;
-        key_for_index(v, &ik->k[i], x, row, tkey, tklen);
+        sqli_key_for_index(v, &ik->k[i], x, row, tkey, tklen);
         if (ik->k[i].len > maxk)
-            return vm_error(v, SQL_TOOBIG, "key too large for index %s: %zu bytes (at most %zu)", x->name, ik->k[i].len, maxk);
+            return sqli_vm_error(v, SQL_TOOBIG, "key too large for index %s: %zu bytes (at most %zu)", x->name, ik->k[i].len, maxk);
     }
     return SQL_OK;
 }
@@ -612,10 +606,10 @@ static int write_index_entries(vm *v, table *t, const sql_value *row, idxkeys *i
                                int only_unique_short) {
     int i = 0;
     for (index_t *x = t->indexes; x; x = x->next, i++) {
-        if (!ik->member[i] || index_short_entry(x, row) != only_unique_short) continue;
+        if (!ik->member[i] || sqli_index_short_entry(x, row) != only_unique_short) continue;
         index_value(&v->rb, x, row, tkey, tklen);
-        int rc = store_put(v->txn, x->tree, ik->k[i].p, ik->k[i].len, v->rb.p, v->rb.len, 0);
-        if (rc != STORE_OK) return vm_store_error(v, rc);
+        int rc = sqli_store_put(v->txn, x->tree, ik->k[i].p, ik->k[i].len, v->rb.p, v->rb.len, 0);
+        if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
     }
     return SQL_OK;
 }
@@ -624,17 +618,17 @@ static int write_index_entries(vm *v, table *t, const sql_value *row, idxkeys *i
 static void unput_unique(vm *v, table *t, const sql_value *row, idxkeys *ik, int upto) {
     int i = 0;
     for (index_t *x = t->indexes; x && i < upto; x = x->next, i++)
-        if (ik->member[i] && index_short_entry(x, row)) store_del(v->txn, x->tree, ik->k[i].p, ik->k[i].len);
+        if (ik->member[i] && sqli_index_short_entry(x, row)) sqli_store_del(v->txn, x->tree, ik->k[i].p, ik->k[i].len);
 }
 
 /* Table key of the row owning a short unique entry (into out). */
 static int owner_of(vm *v, index_t *x, const keyenc_buf *k, keyenc_buf *out) {
     const void *val;
     size_t vl;
-    int rc = store_get(v->txn, x->tree, k->p, k->len, &val, &vl);
-    if (rc != STORE_OK) return vm_store_error(v, rc);
-    keyenc_reset(out);
-    key_raw(out, val, vl);
+    int rc = sqli_store_get(v->txn, x->tree, k->p, k->len, &val, &vl);
+    if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
+    sqli_keyenc_reset(out);
+    sqli_key_raw(out, val, vl);
     return SQL_OK;
 }
 
@@ -644,14 +638,14 @@ static int owner_of(vm *v, index_t *x, const keyenc_buf *k, keyenc_buf *out) {
 static int unique_clash(vm *v, index_t *x, const sql_value *row, idxkeys *ik, int i, const uint8_t *tkey, size_t tklen,
                         int *clash) {
     *clash = 0;
-    if (!index_short_entry(x, row)) {
+    if (!sqli_index_short_entry(x, row)) {
         if (row_is_null_in(row, x, x->tab->ncol)) return SQL_OK;
         return unique_probe(v, x, row, NULL, 0, clash);
     }
     index_value(&v->rb, x, row, tkey, tklen);
-    int src = store_put(v->txn, x->tree, ik->k[i].p, ik->k[i].len, v->rb.p, v->rb.len, STORE_NOOVERWRITE);
+    int src = sqli_store_put(v->txn, x->tree, ik->k[i].p, ik->k[i].len, v->rb.p, v->rb.len, STORE_NOOVERWRITE);
     if (src == STORE_OK) return SQL_OK;
-    if (src != STORE_EXISTS) return vm_store_error(v, src);
+    if (src != STORE_EXISTS) return sqli_vm_store_error(v, src);
     *clash = 1;
     return owner_of(v, x, &ik->k[i], &v->kb2);
 }
@@ -667,10 +661,10 @@ static int put_unique_entries(vm *v, table *t, const sql_value *row, idxkeys *ik
         int clash, rc = unique_clash(v, x, row, ik, i, tkey, tklen, &clash);
         if (rc == SQL_OK && clash && or_alg == OE_REPLACE) {
             keyenc_buf other;
-            keyenc_init(&other);
-            key_raw(&other, v->kb2.p, v->kb2.len);
-            rc = row_delete(v, t, other.p, other.len);
-            keyenc_free(&other);
+            sqli_keyenc_init(&other);
+            sqli_key_raw(&other, v->kb2.p, v->kb2.len);
+            rc = sqli_row_delete(v, t, other.p, other.len);
+            sqli_keyenc_free(&other);
             if (rc == SQL_OK) rc = unique_clash(v, x, row, ik, i, tkey, tklen, &clash);
         }
         if (rc == SQL_OK && !clash) continue;
@@ -686,24 +680,24 @@ static int after_insert(vm *v, table *t, sql_value *row, const uint8_t *key, siz
     if (v->depth == 0) v->nchange++;
     v->db->total_changes++;
     if (t->rowid || t->ipk >= 0) v->db->last_insert_id = row[t->rowid ? t->ncol : t->ipk].u.i;
-    report_change(v, t, SQL_CHANGE_INSERT, row, key, klen);
+    sqli_report_change(v, t, SQL_CHANGE_INSERT, row, key, klen);
     int ignore = 0;
-    return t->triggers ? fire_triggers(v, t, ST_INSERT, 2, NULL, row, NULL, &ignore) : SQL_OK;
+    return t->triggers ? sqli_fire_triggers(v, t, ST_INSERT, 2, NULL, row, NULL, &ignore) : SQL_OK;
 }
 
 /* The table write of an insert, after its unique entries: refuses an
  * existing key (IGNORE skips, REPLACE deletes the old row first). */
 static int put_row(vm *v, table *t, sql_value *row, idxkeys *ik, const keyenc_buf *key, int or_alg, int *skip) {
-    rec_encode(&v->rb, row, t->ncol);
-    int src = store_put(v->txn, t->tree, key->p, key->len, v->rb.p, v->rb.len, STORE_NOOVERWRITE);
+    sqli_rec_encode(&v->rb, row, t->ncol);
+    int src = sqli_store_put(v->txn, t->tree, key->p, key->len, v->rb.p, v->rb.len, STORE_NOOVERWRITE);
     if (src == STORE_EXISTS && or_alg == OE_REPLACE) {
-        int rc = row_delete(v, t, key->p, key->len);
+        int rc = sqli_row_delete(v, t, key->p, key->len);
         if (rc != SQL_OK) return rc;
-        rec_encode(&v->rb, row, t->ncol);
-        src = store_put(v->txn, t->tree, key->p, key->len, v->rb.p, v->rb.len, STORE_NOOVERWRITE);
+        sqli_rec_encode(&v->rb, row, t->ncol);
+        src = sqli_store_put(v->txn, t->tree, key->p, key->len, v->rb.p, v->rb.len, STORE_NOOVERWRITE);
     }
     if (src == STORE_OK) return SQL_OK;
-    if (src != STORE_EXISTS) return vm_store_error(v, src);
+    if (src != STORE_EXISTS) return sqli_vm_store_error(v, src);
     unput_unique(v, t, row, ik, 1 << 30);
     if (or_alg == OE_IGNORE) return *skip = 1, SQL_OK;
     return unique_error(v, t, &t->pk);
@@ -713,24 +707,24 @@ static int insert_checks(vm *v, table *t, sql_value *row, int or_alg, int *skip)
     int rc;
     if ((rc = apply_types(v, t, row, NULL)) != SQL_OK || (rc = assign_rowid(v, t, row)) != SQL_OK) return rc;
     if (t->triggers) {
-        if ((rc = fire_triggers(v, t, ST_INSERT, 1, NULL, row, NULL, skip)) != SQL_OK || *skip) return rc;
+        if ((rc = sqli_fire_triggers(v, t, ST_INSERT, 1, NULL, row, NULL, skip)) != SQL_OK || *skip) return rc;
     }
     if ((rc = check_row(v, t, row, or_alg, skip)) != SQL_OK || *skip) return rc;
-    if (v->db->fk_enabled && t->nfk) rc = fk_child_check(v, t, row, NULL);
+    if (v->db->fk_enabled && t->nfk) rc = sqli_fk_child_check(v, t, row, NULL);
     return rc;
 }
 
-int row_insert(vm *v, table *t, sql_value *row, int or_alg, int *skipped, int64_t *rowid_out) {
+int sqli_row_insert(vm *v, table *t, sql_value *row, int or_alg, int *skipped, int64_t *rowid_out) {
     int rc, skip = 0;
     *skipped = 0;
     if ((rc = insert_checks(v, t, row, or_alg, &skip)) != SQL_OK || skip) return *skipped = skip, rc;
     keyenc_buf key;
-    keyenc_init(&key);
-    key_for_table(v, &key, t, row, t->rowid ? row[t->ncol].u.i : 0);
+    sqli_keyenc_init(&key);
+    sqli_key_for_table(v, &key, t, row, t->rowid ? row[t->ncol].u.i : 0);
     idxkeys ik;
     idxkeys_init(&ik, count_indexes(t));
-    if (key.len > store_max_key(v->db->store))
-        rc = vm_error(v, SQL_TOOBIG, "primary key of %s too large: %zu bytes", t->name, key.len);
+    if (key.len > sqli_store_max_key(v->db->store))
+        rc = sqli_vm_error(v, SQL_TOOBIG, "primary key of %s too large: %zu bytes", t->name, key.len);
     if (rc == SQL_OK) rc = build_index_keys(v, t, row, key.p, key.len, &ik);
     if (rc == SQL_OK) rc = put_unique_entries(v, t, row, &ik, key.p, key.len, or_alg, &skip);
     if (rc == SQL_OK && !skip) rc = put_row(v, t, row, &ik, &key, or_alg, &skip);
@@ -739,7 +733,7 @@ int row_insert(vm *v, table *t, sql_value *row, int or_alg, int *skipped, int64_
     if (rc == SQL_OK && !skip) rc = after_insert(v, t, row, key.p, key.len);
     *skipped = skip;
     idxkeys_free(&ik);
-    keyenc_free(&key);
+    sqli_keyenc_free(&key);
     return rc;
 }
 
@@ -752,10 +746,10 @@ static int row_cursor(vm *v, table *t, store_cursor **out) {
     for (int i = 0; i < 4; i++)
         if (v->rowcur[i] && v->rowtree[i] == t->tree) return *out = v->rowcur[i], SQL_OK;
     int i = v->rowcur_next++ & 3;
-    if (v->rowcur[i]) store_cursor_close(v->rowcur[i]);
+    if (v->rowcur[i]) sqli_store_cursor_close(v->rowcur[i]);
     v->rowcur[i] = NULL;
-    int rc = store_cursor_open(v->txn, t->tree, &v->rowcur[i]);
-    if (rc != STORE_OK) return vm_store_error(v, rc);
+    int rc = sqli_store_cursor_open(v->txn, t->tree, &v->rowcur[i]);
+    if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
     v->rowtree[i] = t->tree;
     return *out = v->rowcur[i], SQL_OK;
 }
@@ -769,17 +763,17 @@ static int read_row(vm *v, table *t, const uint8_t *key, size_t klen, sql_value 
     *found = 0;
     int rc = row_cursor(v, t, &c);
     if (rc != SQL_OK) return rc;
-    rc = store_cursor_seek(c, STORE_SEEK_EQ, key, klen);
+    rc = sqli_store_cursor_seek(c, STORE_SEEK_EQ, key, klen);
     if (rc == STORE_NOTFOUND) return SQL_OK;
-    if (rc == STORE_OK) rc = store_cursor_value(c, &val, &vl);
-    if (rc != STORE_OK) return vm_store_error(v, rc);
-    if ((rc = row_decode(v, t, val, vl, row)) != SQL_OK) return rc;
+    if (rc == STORE_OK) rc = sqli_store_cursor_value(c, &val, &vl);
+    if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
+    if ((rc = sqli_row_decode(v, t, val, vl, row)) != SQL_OK) return rc;
     val_set_null(&row[t->ncol]);
     if (t->rowid) {
         size_t pos = 0;
-        key_get(key, klen, &pos, 0, &row[t->ncol]);
+        sqli_key_get(key, klen, &pos, 0, &row[t->ncol]);
     }
-    for (int i = 0; i <= t->ncol; i++) val_own(&row[i]);
+    for (int i = 0; i <= t->ncol; i++) sqli_val_own(&row[i]);
     *found = 1;
     return SQL_OK;
 }
@@ -807,14 +801,14 @@ static int delete_entries(vm *v, table *t, const sql_value *row, const uint8_t *
     int rc = build_index_keys(v, t, row, key, klen, &ik), i = 0;
     for (index_t *x = t->indexes; x && rc == SQL_OK; x = x->next, i++) {
         if (!ik.member[i]) continue;
-        int src = store_del(v->txn, x->tree, ik.k[i].p, ik.k[i].len);
-        if (src != STORE_OK && src != STORE_NOTFOUND) rc = vm_store_error(v, src);
+        int src = sqli_store_del(v->txn, x->tree, ik.k[i].p, ik.k[i].len);
+        if (src != STORE_OK && src != STORE_NOTFOUND) rc = sqli_vm_store_error(v, src);
     }
     store_cursor *c = NULL;
     if (rc == SQL_OK && at_cursor) rc = row_cursor(v, t, &c);
     if (rc == SQL_OK) {
-        int src = c ? store_cursor_delete(c) : store_del(v->txn, t->tree, key, klen);
-        if (src != STORE_OK && src != STORE_NOTFOUND) rc = vm_store_error(v, src);
+        int src = c ? sqli_store_cursor_delete(c) : sqli_store_del(v->txn, t->tree, key, klen);
+        if (src != STORE_OK && src != STORE_NOTFOUND) rc = sqli_vm_store_error(v, src);
     }
     idxkeys_free(&ik);
     return rc;
@@ -829,29 +823,29 @@ static int touches_itself(table *t) {
     return 0;
 }
 
-int row_delete(vm *v, table *t, const uint8_t *key0, size_t klen) {
+int sqli_row_delete(vm *v, table *t, const uint8_t *key0, size_t klen) {
     if (++v->depth > SQL_MAX_TRIGGER_DEPTH) {
         v->depth--;
-        return vm_error(v, SQL_ERROR, "too many levels of trigger recursion");
+        return sqli_vm_error(v, SQL_ERROR, "too many levels of trigger recursion");
     }
     uint8_t *key = (uint8_t *)xmemdup(key0, klen);
     sql_value *row = new_row(t);
     int found, ignore = 0, rc = read_row(v, t, key, klen, row, &found);
     if (rc == SQL_OK && found && t->triggers) {
-        rc = fire_triggers(v, t, ST_DELETE, 1, row, NULL, NULL, &ignore);
+        rc = sqli_fire_triggers(v, t, ST_DELETE, 1, row, NULL, NULL, &ignore);
         if (rc == SQL_OK && !ignore) { /* the trigger may have changed the row */
             for (int i = 0; i <= t->ncol; i++) val_free(&row[i]);
             rc = read_row(v, t, key, klen, row, &found);
         }
     }
     if (rc != SQL_OK || !found || ignore) goto done;
-    if (v->db->fk_enabled && t->refs && (rc = fk_parent_actions(v, t, row, NULL, 1)) != SQL_OK) goto done;
+    if (v->db->fk_enabled && t->refs && (rc = sqli_fk_parent_actions(v, t, row, NULL, 1)) != SQL_OK) goto done;
     if ((rc = delete_entries(v, t, row, key, klen, !touches_itself(t))) != SQL_OK) goto done;
     if (v->depth == 1) v->nchange++;
     v->db->total_changes++;
-    report_change(v, t, SQL_CHANGE_DELETE, row, key, klen);
-    if (v->db->fk_enabled && t->refs && (rc = fk_parent_actions(v, t, row, NULL, 2)) != SQL_OK) goto done;
-    if (t->triggers) rc = fire_triggers(v, t, ST_DELETE, 2, row, NULL, NULL, &ignore);
+    sqli_report_change(v, t, SQL_CHANGE_DELETE, row, key, klen);
+    if (v->db->fk_enabled && t->refs && (rc = sqli_fk_parent_actions(v, t, row, NULL, 2)) != SQL_OK) goto done;
+    if (t->triggers) rc = sqli_fire_triggers(v, t, ST_DELETE, 2, row, NULL, NULL, &ignore);
 done:
     v->depth--;
     free_row(row, t->ncol + 1);
@@ -882,10 +876,10 @@ static int update_unique_checks(vm *v, table *t, const sql_value *newrow, const 
         if (or_alg == OE_IGNORE) return *skip = 1, SQL_OK;
         if (or_alg == OE_REPLACE) {
             keyenc_buf k;
-            keyenc_init(&k);
-            key_raw(&k, v->kb2.p, v->kb2.len);
-            rc = row_delete(v, t, k.p, k.len);
-            keyenc_free(&k);
+            sqli_keyenc_init(&k);
+            sqli_key_raw(&k, v->kb2.p, v->kb2.len);
+            rc = sqli_row_delete(v, t, k.p, k.len);
+            sqli_keyenc_free(&k);
             if (rc != SQL_OK) return rc;
             continue;
         }
@@ -908,13 +902,13 @@ static int update_indexes(vm *v, table *t, const sql_value *oldrow, const sql_va
         int same = !pkchanged && oi.member[i] && ni.member[i] && oi.k[i].len == ni.k[i].len &&
                    memcmp(oi.k[i].p, ni.k[i].p, oi.k[i].len) == 0;
         if (oi.member[i] && !same) {
-            int src = store_del(v->txn, x->tree, oi.k[i].p, oi.k[i].len);
-            if (src != STORE_OK && src != STORE_NOTFOUND) rc = vm_store_error(v, src);
+            int src = sqli_store_del(v->txn, x->tree, oi.k[i].p, oi.k[i].len);
+            if (src != STORE_OK && src != STORE_NOTFOUND) rc = sqli_vm_store_error(v, src);
         }
         if (rc == SQL_OK && ni.member[i] && (!same || x->ninc)) {
             index_value(&v->rb, x, newrow, nk->p, nk->len);
-            int src = store_put(v->txn, x->tree, ni.k[i].p, ni.k[i].len, v->rb.p, v->rb.len, 0);
-            if (src != STORE_OK) rc = vm_store_error(v, src);
+            int src = sqli_store_put(v->txn, x->tree, ni.k[i].p, ni.k[i].len, v->rb.p, v->rb.len, 0);
+            if (src != STORE_OK) rc = sqli_vm_store_error(v, src);
         }
     }
     idxkeys_free(&oi);
@@ -924,15 +918,15 @@ static int update_indexes(vm *v, table *t, const sql_value *oldrow, const sql_va
 
 static int write_updated_row(vm *v, table *t, const sql_value *newrow, const keyenc_buf *ok, const keyenc_buf *nk,
                              int pkchanged) {
-    rec_encode(&v->rb, newrow, t->ncol);
+    sqli_rec_encode(&v->rb, newrow, t->ncol);
     if (!pkchanged) {
-        int src = store_put(v->txn, t->tree, nk->p, nk->len, v->rb.p, v->rb.len, 0);
-        return src == STORE_OK ? SQL_OK : vm_store_error(v, src);
+        int src = sqli_store_put(v->txn, t->tree, nk->p, nk->len, v->rb.p, v->rb.len, 0);
+        return src == STORE_OK ? SQL_OK : sqli_vm_store_error(v, src);
     }
-    int src = store_put(v->txn, t->tree, nk->p, nk->len, v->rb.p, v->rb.len, STORE_NOOVERWRITE);
+    int src = sqli_store_put(v->txn, t->tree, nk->p, nk->len, v->rb.p, v->rb.len, STORE_NOOVERWRITE);
     if (src == STORE_EXISTS) return unique_error(v, t, &t->pk);
-    if (src == STORE_OK) src = store_del(v->txn, t->tree, ok->p, ok->len);
-    return src == STORE_OK ? SQL_OK : vm_store_error(v, src);
+    if (src == STORE_OK) src = sqli_store_del(v->txn, t->tree, ok->p, ok->len);
+    return src == STORE_OK ? SQL_OK : sqli_vm_store_error(v, src);
 }
 
 static void update_bookkeeping(vm *v, table *t, const sql_value *oldrow, const sql_value *newrow,
@@ -940,63 +934,63 @@ static void update_bookkeeping(vm *v, table *t, const sql_value *oldrow, const s
     if (v->depth == 1) v->nchange++;
     v->db->total_changes++;
     if (pkchanged) {
-        report_change(v, t, SQL_CHANGE_DELETE, oldrow, ok->p, ok->len);
-        report_change(v, t, SQL_CHANGE_INSERT, newrow, nk->p, nk->len);
+        sqli_report_change(v, t, SQL_CHANGE_DELETE, oldrow, ok->p, ok->len);
+        sqli_report_change(v, t, SQL_CHANGE_INSERT, newrow, nk->p, nk->len);
     } else {
-        report_change(v, t, SQL_CHANGE_UPDATE, newrow, nk->p, nk->len);
+        sqli_report_change(v, t, SQL_CHANGE_UPDATE, newrow, nk->p, nk->len);
     }
 }
 
 static int update_prepare(vm *v, table *t, sql_value *oldrow, sql_value *newrow, uint8_t *changed) {
     for (int i = 0; i < t->ncol; i++) {
-        int diff = oldrow[i].type != newrow[i].type || val_cmp(&oldrow[i], &newrow[i]) != 0;
-        if (oldrow[i].type == SQL_TEXT && newrow[i].type == SQL_TEXT) diff = val_cmp(&oldrow[i], &newrow[i]) != 0;
+        int diff = oldrow[i].type != newrow[i].type || sqli_val_cmp(&oldrow[i], &newrow[i]) != 0;
+        if (oldrow[i].type == SQL_TEXT && newrow[i].type == SQL_TEXT) diff = sqli_val_cmp(&oldrow[i], &newrow[i]) != 0;
         changed[i] = (uint8_t)(changed[i] || diff);
     }
     int rc = apply_types(v, t, newrow, changed);
     if (rc == SQL_OK && t->ipk >= 0 && changed[t->ipk]) {
-        val_apply_aff(&newrow[t->ipk], AFF_INTEGER);
+        sqli_val_apply_aff(&newrow[t->ipk], AFF_INTEGER);
         if (newrow[t->ipk].type == SQL_NULL)
-            return vm_error(v, SQL_CONSTRAINT, "NOT NULL constraint failed: %s.%s", t->name, t->cols[t->ipk].name);
+            return sqli_vm_error(v, SQL_CONSTRAINT, "NOT NULL constraint failed: %s.%s", t->name, t->cols[t->ipk].name);
         if (newrow[t->ipk].type != SQL_INTEGER)
-            return vm_error(v, SQL_CONSTRAINT, "datatype mismatch: %s.%s must be an integer", t->name, t->cols[t->ipk].name);
+            return sqli_vm_error(v, SQL_CONSTRAINT, "datatype mismatch: %s.%s must be an integer", t->name, t->cols[t->ipk].name);
     }
     return rc;
 }
 
-int row_update(vm *v, table *t, const uint8_t *key, size_t klen, sql_value *oldrow, sql_value *newrow) {
+int sqli_row_update(vm *v, table *t, const uint8_t *key, size_t klen, sql_value *oldrow, sql_value *newrow) {
     if (++v->depth > SQL_MAX_TRIGGER_DEPTH) {
         v->depth--;
-        return vm_error(v, SQL_ERROR, "too many levels of trigger recursion");
+        return sqli_vm_error(v, SQL_ERROR, "too many levels of trigger recursion");
     }
     uint8_t *changed = xcalloc((size_t)t->ncol + 1, 1);
     keyenc_buf ok, nk;
-    keyenc_init(&ok);
-    keyenc_init(&nk);
-    key_raw(&ok, key, klen);
+    sqli_keyenc_init(&ok);
+    sqli_keyenc_init(&nk);
+    sqli_key_raw(&ok, key, klen);
     int rc = update_prepare(v, t, oldrow, newrow, changed), skip = 0, ignore = 0;
-    if (rc == SQL_OK && t->triggers) rc = fire_triggers(v, t, ST_UPDATE, 1, oldrow, newrow, changed, &ignore);
+    if (rc == SQL_OK && t->triggers) rc = sqli_fire_triggers(v, t, ST_UPDATE, 1, oldrow, newrow, changed, &ignore);
     if (rc != SQL_OK || ignore) goto done;
     if ((rc = check_row(v, t, newrow, v->or_alg, &skip)) != SQL_OK || skip) goto done;
-    if (v->db->fk_enabled && t->nfk && (rc = fk_child_check(v, t, newrow, changed)) != SQL_OK) goto done;
-    key_for_table(v, &nk, t, newrow, t->rowid ? newrow[t->ncol].u.i : 0);
+    if (v->db->fk_enabled && t->nfk && (rc = sqli_fk_child_check(v, t, newrow, changed)) != SQL_OK) goto done;
+    sqli_key_for_table(v, &nk, t, newrow, t->rowid ? newrow[t->ncol].u.i : 0);
     int pkchanged = nk.len != ok.len || memcmp(nk.p, ok.p, ok.len) != 0;
-    if (pkchanged && nk.len > store_max_key(v->db->store)) {
-        rc = vm_error(v, SQL_TOOBIG, "primary key of %s too large", t->name);
+    if (pkchanged && nk.len > sqli_store_max_key(v->db->store)) {
+        rc = sqli_vm_error(v, SQL_TOOBIG, "primary key of %s too large", t->name);
         goto done;
     }
     if ((rc = update_unique_checks(v, t, newrow, changed, pkchanged, ok.p, ok.len, v->or_alg, &skip)) != SQL_OK || skip)
         goto done;
-    if (v->db->fk_enabled && t->refs && (rc = fk_parent_actions(v, t, oldrow, newrow, 1)) != SQL_OK) goto done;
+    if (v->db->fk_enabled && t->refs && (rc = sqli_fk_parent_actions(v, t, oldrow, newrow, 1)) != SQL_OK) goto done;
     if ((rc = write_updated_row(v, t, newrow, &ok, &nk, pkchanged)) != SQL_OK) goto done;
     if ((rc = update_indexes(v, t, oldrow, newrow, changed, pkchanged, &ok, &nk)) != SQL_OK) goto done;
     update_bookkeeping(v, t, oldrow, newrow, &ok, &nk, pkchanged);
-    if (v->db->fk_enabled && t->refs && (rc = fk_parent_actions(v, t, oldrow, newrow, 2)) != SQL_OK) goto done;
-    if (t->triggers) rc = fire_triggers(v, t, ST_UPDATE, 2, oldrow, newrow, changed, &ignore);
+    if (v->db->fk_enabled && t->refs && (rc = sqli_fk_parent_actions(v, t, oldrow, newrow, 2)) != SQL_OK) goto done;
+    if (t->triggers) rc = sqli_fire_triggers(v, t, ST_UPDATE, 2, oldrow, newrow, changed, &ignore);
 done:
     v->depth--;
-    keyenc_free(&ok);
-    keyenc_free(&nk);
+    sqli_keyenc_free(&ok);
+    sqli_keyenc_free(&nk);
     xfree(changed);
     return rc;
 }
@@ -1005,12 +999,12 @@ done:
 
 static int returning_row(vm *v, dmlplan *d, sql_value *row, rowbuf *rb) {
     if (!d->nret || !rb) return SQL_OK;
-    cursor *c = vm_cursor(v, d->cur);
+    cursor *c = sqli_vm_cursor(v, d->cur);
     c->pseudo = row;
     sql_value *vals = xcalloc((size_t)d->nret, sizeof *vals);
     int rc = SQL_OK, n = 0;
-    for (; n < d->nret && rc == SQL_OK; n++) rc = ex_eval(v, d->ret[n], &vals[n]);
-    if (rc == SQL_OK) rowbuf_add(rb, NULL, 0, vals, d->nret);
+    for (; n < d->nret && rc == SQL_OK; n++) rc = sqli_ex_eval(v, d->ret[n], &vals[n]);
+    if (rc == SQL_OK) sqli_rowbuf_add(rb, NULL, 0, vals, d->nret);
     for (int i = 0; i < n; i++) val_free(&vals[i]);
     xfree(vals);
     c->pseudo = NULL;
@@ -1022,8 +1016,8 @@ static int column_default(vm *v, table *t, int i, sql_value *out) {
     column *c = &t->cols[i];
     val_set_null(out);
     if (!c->dflt) return SQL_OK;
-    int rc = ex_eval(v, c->dflt, out);
-    if (rc == SQL_OK) val_own(out);
+    int rc = sqli_ex_eval(v, c->dflt, out);
+    if (rc == SQL_OK) sqli_val_own(out);
     return rc;
 }
 
@@ -1035,12 +1029,12 @@ static int upsert_conflict(vm *v, dmlplan *d, sql_value *row, keyenc_buf *key, i
     if (!d->up_idx || d->up_idx->is_pk) {
         int idnull = (t->rowid && row[t->ncol].type == SQL_NULL) || (t->ipk >= 0 && row[t->ipk].type == SQL_NULL);
         if (!idnull && !(row_is_null_in(row, &t->pk, t->ncol) && !t->rowid)) {
-            key_for_table(v, key, t, row, t->rowid ? row[t->ncol].u.i : 0);
+            sqli_key_for_table(v, key, t, row, t->rowid ? row[t->ncol].u.i : 0);
             const void *val;
             size_t vl;
-            int rc = store_get(v->txn, t->tree, key->p, key->len, &val, &vl);
+            int rc = sqli_store_get(v->txn, t->tree, key->p, key->len, &val, &vl);
             if (rc == STORE_OK) return *found = 1, SQL_OK;
-            if (rc != STORE_NOTFOUND) return vm_store_error(v, rc);
+            if (rc != STORE_NOTFOUND) return sqli_vm_store_error(v, rc);
         }
         if (d->up_idx) return SQL_OK;
     }
@@ -1051,8 +1045,8 @@ static int upsert_conflict(vm *v, dmlplan *d, sql_value *row, keyenc_buf *key, i
         if (rc == SQL_OK && member) rc = unique_probe(v, x, row, NULL, 0, &f);
         if (rc != SQL_OK) return rc;
         if (member && f) {
-            keyenc_reset(key);
-            key_raw(key, v->kb2.p, v->kb2.len);
+            sqli_keyenc_reset(key);
+            sqli_key_raw(key, v->kb2.p, v->kb2.len);
             return *found = 1, SQL_OK;
         }
     }
@@ -1064,24 +1058,24 @@ static int do_upsert_update(vm *v, dmlplan *d, sql_value *proposed, keyenc_buf *
     sql_value *old = new_row(t), *nw = new_row(t);
     int found, rc = read_row(v, t, key->p, key->len, old, &found);
     if (rc != SQL_OK || !found) goto done;
-    cursor *ec = vm_cursor(v, d->ecur), *xc = vm_cursor(v, d->xcur);
+    cursor *ec = sqli_vm_cursor(v, d->ecur), *xc = sqli_vm_cursor(v, d->xcur);
     ec->pseudo = old;
     xc->pseudo = proposed;
     int t1 = 1;
-    if (d->up->where) rc = ex_truth(v, d->up->where, &t1);
-    for (int i = 0; i <= t->ncol; i++) val_copy(&nw[i], &old[i]);
+    if (d->up->where) rc = sqli_ex_truth(v, d->up->where, &t1);
+    for (int i = 0; i <= t->ncol; i++) sqli_val_copy(&nw[i], &old[i]);
     for (int i = 0; rc == SQL_OK && t1 == 1 && i < d->up->nset; i++) {
         setitem *s = &d->up->sets[i];
         sql_value x;
-        rc = ex_eval(v, s->e, &x);
+        rc = sqli_ex_eval(v, s->e, &x);
         if (rc != SQL_OK) break;
-        val_own(&x);
+        sqli_val_own(&x);
         val_free(&nw[s->colidx]);
         nw[s->colidx] = x;
     }
     ec->pseudo = xc->pseudo = NULL;
     if (rc == SQL_OK && t1 == 1) {
-        rc = row_update(v, t, key->p, key->len, old, nw);
+        rc = sqli_row_update(v, t, key->p, key->len, old, nw);
         if (rc == SQL_OK) rc = returning_row(v, d, nw, rb);
     }
 done:
@@ -1094,19 +1088,19 @@ static int insert_one(vm *v, dmlplan *d, sql_value *row, rowbuf *rb) {
     int rc, skipped;
     if (d->up) {
         keyenc_buf key;
-        keyenc_init(&key);
+        sqli_keyenc_init(&key);
         int found;
         rc = apply_types(v, d->tab, row, NULL);
         if (rc == SQL_OK) rc = upsert_conflict(v, d, row, &key, &found);
         if (rc == SQL_OK && found) {
             if (d->up->do_update) rc = do_upsert_update(v, d, row, &key, rb);
-            keyenc_free(&key);
+            sqli_keyenc_free(&key);
             return rc;
         }
-        keyenc_free(&key);
+        sqli_keyenc_free(&key);
         if (rc != SQL_OK) return rc;
     }
-    rc = row_insert(v, d->tab, row, d->or_alg, &skipped, NULL);
+    rc = sqli_row_insert(v, d->tab, row, d->or_alg, &skipped, NULL);
     if (rc == SQL_OK && !skipped) rc = returning_row(v, d, row, rb);
     return rc;
 }
@@ -1121,7 +1115,7 @@ static int build_insert_row(vm *v, dmlplan *d, const sql_value *src, expr **src_
         if (k < 0 || !src || (src_exprs && src_exprs[k]->op == E_DEFAULT)) {
             rc = column_default(v, t, i, &row[i]);
         } else {
-            val_copy(&row[i], &src[k]);
+            sqli_val_copy(&row[i], &src[k]);
             rc = SQL_OK;
         }
         if (rc != SQL_OK) return rc;
@@ -1143,20 +1137,20 @@ static int run_insert(vm *v, dmlplan *d, rowbuf *rb) {
     }
     qplan *p = d->src;
     rowbuf mat = {0};
-    if ((rc = q_open(v, p)) != SQL_OK) goto done;
+    if ((rc = sqli_q_open(v, p)) != SQL_OK) goto done;
     if (d->src_reads_target) { /* read everything before the first write */
-        while ((rc = q_next(v, p)) == SQL_ROW) rowbuf_add(&mat, NULL, 0, p->out, p->ncol);
+        while ((rc = sqli_q_next(v, p)) == SQL_ROW) sqli_rowbuf_add(&mat, NULL, 0, p->out, p->ncol);
         if (rc != SQL_DONE) goto done;
         rc = SQL_OK;
         for (size_t i = 0; i < mat.n && rc == SQL_OK; i++) {
             const sql_value *vals;
-            rowbuf_row(&mat, i, &vals, NULL, NULL);
+            sqli_rowbuf_row(&mat, i, &vals, NULL, NULL);
             rc = build_insert_row(v, d, vals, NULL, row);
             if (rc == SQL_OK) rc = insert_one(v, d, row, rb);
         }
         goto done;
     }
-    while ((rc = q_next(v, p)) == SQL_ROW) {
+    while ((rc = sqli_q_next(v, p)) == SQL_ROW) {
         expr **exprs = p->values_rows ? p->q->values[p->values_pos - 1] : NULL;
         rc = build_insert_row(v, d, p->out, exprs, row);
         if (rc == SQL_OK) rc = insert_one(v, d, row, rb);
@@ -1164,8 +1158,8 @@ static int run_insert(vm *v, dmlplan *d, rowbuf *rb) {
     }
     if (rc == SQL_DONE) rc = SQL_OK;
 done:
-    q_close(v, p);
-    rowbuf_clear(&mat);
+    sqli_q_close(v, p);
+    sqli_rowbuf_clear(&mat);
     free_row(row, t->ncol + 1);
     return rc;
 }
@@ -1173,14 +1167,14 @@ done:
 /* Keys of the rows the WHERE clause selects. */
 static int collect_keys(vm *v, dmlplan *d, rowbuf *keys) {
     qplan *p = d->scan;
-    int rc = q_open(v, p);
-    cursor *c = vm_cursor(v, d->cur);
-    while (rc == SQL_OK && (rc = nl_next(v, p)) == SQL_ROW) {
-        if (!c->key) cur_load_key(v, c);
-        rowbuf_add(keys, c->key, c->klen, NULL, 0);
+    int rc = sqli_q_open(v, p);
+    cursor *c = sqli_vm_cursor(v, d->cur);
+    while (rc == SQL_OK && (rc = sqli_nl_next(v, p)) == SQL_ROW) {
+        if (!c->key) sqli_cur_load_key(v, c);
+        sqli_rowbuf_add(keys, c->key, c->klen, NULL, 0);
         rc = SQL_OK;
     }
-    q_close(v, p);
+    sqli_q_close(v, p);
     return rc == SQL_DONE ? SQL_OK : rc;
 }
 
@@ -1189,21 +1183,21 @@ static int update_one(vm *v, dmlplan *d, const uint8_t *key, size_t klen, rowbuf
     sql_value *old = new_row(t), *nw = new_row(t);
     int found, rc = read_row(v, t, key, klen, old, &found);
     if (rc != SQL_OK || !found) goto done;
-    cursor *c = vm_cursor(v, d->cur);
+    cursor *c = sqli_vm_cursor(v, d->cur);
     c->pseudo = old;
-    for (int i = 0; i <= t->ncol; i++) val_copy(&nw[i], &old[i]);
+    for (int i = 0; i <= t->ncol; i++) sqli_val_copy(&nw[i], &old[i]);
     for (int i = 0; i < d->nset && rc == SQL_OK; i++) {
         setitem *s = &d->sets[i];
         sql_value x;
         if (s->e->op == E_DEFAULT) rc = column_default(v, t, s->colidx, &x);
-        else rc = ex_eval(v, s->e, &x);
+        else rc = sqli_ex_eval(v, s->e, &x);
         if (rc != SQL_OK) break;
-        val_own(&x);
+        sqli_val_own(&x);
         val_free(&nw[s->colidx]);
         nw[s->colidx] = x;
     }
     c->pseudo = NULL;
-    if (rc == SQL_OK) rc = row_update(v, t, key, klen, old, nw);
+    if (rc == SQL_OK) rc = sqli_row_update(v, t, key, klen, old, nw);
     if (rc == SQL_OK) rc = returning_row(v, d, nw, rb);
 done:
     free_row(old, t->ncol + 1);
@@ -1221,7 +1215,7 @@ static int delete_one(vm *v, dmlplan *d, const uint8_t *key, size_t klen, rowbuf
         if (rc == SQL_OK && found) rc = returning_row(v, d, old, rb);
         free_row(old, t->ncol + 1);
     }
-    if (rc == SQL_OK) rc = row_delete(v, t, key, klen);
+    if (rc == SQL_OK) rc = sqli_row_delete(v, t, key, klen);
     return rc;
 }
 
@@ -1231,15 +1225,15 @@ static int try_truncate(vm *v, dmlplan *d, int *done) {
     *done = 0;
     if (d->scan->q->where || t->triggers || (t->refs && v->db->fk_enabled) || d->nret || v->db->hook) return SQL_OK;
     store_cursor *c;
-    int rc = store_cursor_open(v->txn, t->tree, &c);
-    if (rc != STORE_OK) return vm_store_error(v, rc);
+    int rc = sqli_store_cursor_open(v->txn, t->tree, &c);
+    if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
     int64_t n = 0;
-    for (rc = store_cursor_seek(c, STORE_SEEK_FIRST, NULL, 0); rc == STORE_OK; rc = store_cursor_next(c)) n++;
-    store_cursor_close(c);
-    if (rc != STORE_NOTFOUND) return vm_store_error(v, rc);
-    rc = store_tree_clear(v->txn, t->tree);
-    for (index_t *x = t->indexes; x && rc == STORE_OK; x = x->next) rc = store_tree_clear(v->txn, x->tree);
-    if (rc != STORE_OK) return vm_store_error(v, rc);
+    for (rc = sqli_store_cursor_seek(c, STORE_SEEK_FIRST, NULL, 0); rc == STORE_OK; rc = sqli_store_cursor_next(c)) n++;
+    sqli_store_cursor_close(c);
+    if (rc != STORE_NOTFOUND) return sqli_vm_store_error(v, rc);
+    rc = sqli_store_tree_clear(v->txn, t->tree);
+    for (index_t *x = t->indexes; x && rc == STORE_OK; x = x->next) rc = sqli_store_tree_clear(v->txn, x->tree);
+    if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
     v->nchange += n;
     v->db->total_changes += n;
     *done = 1;
@@ -1250,18 +1244,18 @@ static int try_truncate(vm *v, dmlplan *d, int *done) {
  * the row itself. Returns 1 when it applied. */
 static int run_by_pk(vm *v, dmlplan *d, rowbuf *rb, int *rc) {
     keyenc_buf k;
-    keyenc_init(&k);
+    sqli_keyenc_init(&k);
     int empty = 0, handled;
-    *rc = q_open(v, d->scan);
-    handled = *rc == SQL_OK && q_exact_pk(v, d->scan, &k, &empty, rc);
-    q_close(v, d->scan);
+    *rc = sqli_q_open(v, d->scan);
+    handled = *rc == SQL_OK && sqli_q_exact_pk(v, d->scan, &k, &empty, rc);
+    sqli_q_close(v, d->scan);
     if (handled && *rc == SQL_OK && !empty)
         *rc = d->kind == ST_UPDATE ? update_one(v, d, k.p, k.len, rb) : delete_one(v, d, k.p, k.len, rb);
-    keyenc_free(&k);
+    sqli_keyenc_free(&k);
     return handled || *rc != SQL_OK;
 }
 
-int run_dml(vm *v, dmlplan *d, rowbuf *rb) {
+int sqli_run_dml(vm *v, dmlplan *d, rowbuf *rb) {
     if (d->kind == ST_INSERT) return run_insert(v, d, rb);
     int rc, done;
     v->or_alg = d->or_alg;
@@ -1276,9 +1270,9 @@ int run_dml(vm *v, dmlplan *d, rowbuf *rb) {
     for (size_t i = 0; i < keys.n && rc == SQL_OK; i++) {
         const uint8_t *k;
         size_t kl;
-        rowbuf_row(&keys, i, NULL, &k, &kl);
+        sqli_rowbuf_row(&keys, i, NULL, &k, &kl);
         rc = d->kind == ST_UPDATE ? update_one(v, d, k, kl, rb) : delete_one(v, d, k, kl, rb);
     }
-    rowbuf_clear(&keys);
+    sqli_rowbuf_clear(&keys);
     return rc;
 }

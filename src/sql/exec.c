@@ -41,7 +41,7 @@ static size_t align8(size_t n) {
     return (n + 7) & ~(size_t)7;
 }
 
-void rowbuf_add(rowbuf *b, const uint8_t *key, size_t klen, const sql_value *vals, int n) {
+void sqli_rowbuf_add(rowbuf *b, const uint8_t *key, size_t klen, const sql_value *vals, int n) {
     size_t bytes = 0;
     for (int i = 0; i < n; i++)
         if (vals[i].type == SQL_TEXT || vals[i].type == SQL_BLOB) bytes += vals[i].n;
@@ -69,7 +69,7 @@ void rowbuf_add(rowbuf *b, const uint8_t *key, size_t klen, const sql_value *val
     b->rows[b->n++] = r;
 }
 
-void rowbuf_row(const rowbuf *b, size_t i, const sql_value **vals, const uint8_t **key, size_t *klen) {
+void sqli_rowbuf_row(const rowbuf *b, size_t i, const sql_value **vals, const uint8_t **key, size_t *klen) {
     uint8_t *r = b->rows[i];
     rowhdr *h = (rowhdr *)r;
     if (key) *key = r + sizeof(rowhdr);
@@ -77,7 +77,7 @@ void rowbuf_row(const rowbuf *b, size_t i, const sql_value **vals, const uint8_t
     if (vals) *vals = (const sql_value *)(r + sizeof(rowhdr) + align8(h->klen));
 }
 
-int rowbuf_ncols(const rowbuf *b, size_t i) {
+int sqli_rowbuf_ncols(const rowbuf *b, size_t i) {
     return (int)((const rowhdr *)b->rows[i])->ncol;
 }
 
@@ -90,11 +90,11 @@ static int row_cmp(const void *a, const void *b) {
     return hx->klen < hy->klen ? -1 : hx->klen > hy->klen;
 }
 
-void rowbuf_sort(rowbuf *b) {
+void sqli_rowbuf_sort(rowbuf *b) {
     if (b->n > 1) qsort(b->rows, b->n, sizeof *b->rows, row_cmp);
 }
 
-void rowbuf_clear(rowbuf *b) {
+void sqli_rowbuf_clear(rowbuf *b) {
     for (size_t i = 0; i < b->n; i++) xfree(b->rows[i]);
     xfree(b->rows);
     b->rows = NULL;
@@ -103,7 +103,7 @@ void rowbuf_clear(rowbuf *b) {
 
 /* ---- cursors ----------------------------------------------------------------------------- */
 
-cursor *vm_cursor(vm *v, int cur) {
+cursor *sqli_vm_cursor(vm *v, int cur) {
     assert(cur >= 0);
     if (cur >= v->ncur) {
         int n = v->st->comp.ncur > cur ? v->st->comp.ncur : cur + 1;
@@ -119,7 +119,7 @@ cursor *vm_cursor(vm *v, int cur) {
         c->ncol = d->ncol;
         c->vals = xcalloc((size_t)c->ncol + 1, sizeof *c->vals);
         for (int i = 0; i <= c->ncol; i++) val_set_null(&c->vals[i]);
-        keyenc_init(&c->kb);
+        sqli_keyenc_init(&c->kb);
         v->curs[cur] = c;
     }
     return c;
@@ -130,33 +130,33 @@ static void cur_release_vals(cursor *c) {
         if (c->vals[i].owned) val_free(&c->vals[i]);
 }
 
-void vm_close_row_cursors(vm *v) {
+void sqli_vm_close_row_cursors(vm *v) {
     for (int i = 0; i < 4; i++) {
-        if (v->rowcur[i]) store_cursor_close(v->rowcur[i]);
+        if (v->rowcur[i]) sqli_store_cursor_close(v->rowcur[i]);
         v->rowcur[i] = NULL;
         v->rowtree[i] = 0;
     }
 }
 
-void vm_close_cursors(vm *v) {
-    vm_close_row_cursors(v);
+void sqli_vm_close_cursors(vm *v) {
+    sqli_vm_close_row_cursors(v);
     for (int i = 0; i < v->ncur; i++) {
         cursor *c = v->curs[i];
         if (!c) continue;
-        if (c->sc) store_cursor_close(c->sc);
-        if (c->tc) store_cursor_close(c->tc);
+        if (c->sc) sqli_store_cursor_close(c->sc);
+        if (c->tc) sqli_store_cursor_close(c->tc);
         cur_release_vals(c);
         xfree(c->vals);
-        keyenc_free(&c->kb);
+        sqli_keyenc_free(&c->kb);
         xfree(c);
         v->curs[i] = NULL;
     }
 }
 
-int row_decode(vm *v, table *t, const uint8_t *rec, size_t len, sql_value *out) {
+int sqli_row_decode(vm *v, table *t, const uint8_t *rec, size_t len, sql_value *out) {
     int short_from;
-    if (rec_decode(rec, len, t->ncol, out, &short_from) != 0)
-        return vm_error(v, SQL_CORRUPT, "malformed row in table %s", t->name);
+    if (sqli_rec_decode(rec, len, t->ncol, out, &short_from) != 0)
+        return sqli_vm_error(v, SQL_CORRUPT, "malformed row in table %s", t->name);
     for (int i = short_from; i < t->ncol; i++) { /* columns added by ALTER TABLE */
         if (t->cols[i].dflt_const) val_ref(&out[i], &t->cols[i].dflt_val);
         else val_set_null(&out[i]);
@@ -167,23 +167,20 @@ int row_decode(vm *v, table *t, const uint8_t *rec, size_t len, sql_value *out) 
 static int decode_rowid(cursor *c) {
     size_t pos = 0;
     sql_value kv;
-    if (key_get(c->key, c->klen, &pos, 0, &kv) != 0 || kv.type != SQL_INTEGER) return -1;
+    if (sqli_key_get(c->key, c->klen, &pos, 0, &kv) != 0 || kv.type != SQL_INTEGER) return -1;
     c->vals[c->ncol] = kv;
     return 0;
 }
 
-int cur_load_key(vm *v, cursor *c) {
-    return c->key ? SQL_OK : vm_error(v, SQL_MISUSE, "cursor has no row");
+int sqli_cur_load_key(vm *v, cursor *c) {
+    return c->key ? SQL_OK : sqli_vm_error(v, SQL_MISUSE, "cursor has no row");
 }
 
-const sql_value *cur_col(vm *v, cursor *c, int col) {
-    if (c->pseudo) {
-        if (col < 0 && c->pseudo_norowid) return &null_value;
-        return &c->pseudo[col < 0 ? c->ncol : col];
-    }
+const sql_value *sqli_cur_col(vm *v, cursor *c, int col) {
+    if (c->pseudo) return col < 0 && c->norowid ? &null_value : &c->pseudo[col < 0 ? c->ncol : col];
     if (c->state == ROW_LAZY) {
         cur_release_vals(c);
-        if (row_decode(v, c->tab, c->rec, c->reclen, c->vals) != SQL_OK) return &null_value;
+        if (sqli_row_decode(v, c->tab, c->rec, c->reclen, c->vals) != SQL_OK) return &null_value;
         if (c->tab->rowid && decode_rowid(c) != 0) return &null_value;
         c->state = ROW_READY;
     }
@@ -194,20 +191,20 @@ const sql_value *cur_col(vm *v, cursor *c, int col) {
 /* ---- loops: bounds ---------------------------------------------------------------------------- */
 
 static void kb_copy(keyenc_buf *dst, const keyenc_buf *src) {
-    keyenc_reset(dst);
-    key_raw(dst, src->p, src->len);
+    sqli_keyenc_reset(dst);
+    sqli_key_raw(dst, src->p, src->len);
 }
 
 static void kb_byte(keyenc_buf *b, uint8_t c) {
-    key_raw(b, &c, 1);
+    sqli_key_raw(b, &c, 1);
 }
 
 static void build_bounds(loop *L) {
     index_t *x = L->idx;
-    keyenc_reset(&L->k_lo);
+    sqli_keyenc_reset(&L->k_lo);
     for (int k = 0; k < L->neq; k++) {
         const sql_value *val = L->in_term && k == L->in_term - 1 ? &L->in_vals[L->in_pos] : &L->eqv[k];
-        key_add(&L->k_lo, val, x->desc[k]);
+        sqli_key_add(&L->k_lo, val, x->desc[k]);
     }
     kb_copy(&L->k_hi, &L->k_lo);
     L->has_hi = 0;
@@ -222,11 +219,11 @@ static void build_bounds(loop *L) {
     const sql_value *klo = desc ? hiv : lov, *khi = desc ? lov : hiv;
     int klo_incl = desc ? hi_incl : lo_incl, khi_incl = desc ? lo_incl : hi_incl;
     if (klo) {
-        key_add(&L->k_lo, klo, desc);
+        sqli_key_add(&L->k_lo, klo, desc);
         if (!klo_incl) kb_byte(&L->k_lo, 0xFF);
     }
     if (khi) {
-        key_add(&L->k_hi, khi, desc);
+        sqli_key_add(&L->k_hi, khi, desc);
         if (khi_incl) kb_byte(&L->k_hi, 0xFF);
         L->has_hi = 1;
     } else if (L->neq > 0) {
@@ -247,33 +244,33 @@ static int eval_key_value(vm *v, const expr *e, int aff, int is, sql_value *out,
         val_set_null(out);
         return SQL_OK;
     }
-    int rc = ex_eval(v, e, out);
+    int rc = sqli_ex_eval(v, e, out);
     if (rc != SQL_OK) return rc;
     if (out->type == SQL_NULL && !is) *empty = 1;
-    val_apply_aff(out, aff);
-    val_own(out);
+    sqli_val_apply_aff(out, aff);
+    sqli_val_own(out);
     return SQL_OK;
 }
 
 static int in_cmp(const void *a, const void *b) {
-    return val_cmp((const sql_value *)a, (const sql_value *)b);
+    return sqli_val_cmp((const sql_value *)a, (const sql_value *)b);
 }
 
 /* The values of IN (SELECT ...) into L->in_vals. */
 static int eval_in_select(vm *v, loop *L, int aff) {
     const expr *e = L->in_expr;
     qplan *p = e->sub->plan;
-    int cap = 16, rc = q_open(v, p);
+    int cap = 16, rc = sqli_q_open(v, p);
     L->in_vals = xrealloc(L->in_vals, sizeof(sql_value) * (size_t)cap);
-    while (rc == SQL_OK && (rc = q_next(v, p)) == SQL_ROW) {
+    while (rc == SQL_OK && (rc = sqli_q_next(v, p)) == SQL_ROW) {
         rc = SQL_OK;
         if (p->out[0].type == SQL_NULL) continue;
         if (L->in_n == cap) L->in_vals = xrealloc(L->in_vals, sizeof(sql_value) * (size_t)(cap *= 2));
         sql_value *o = &L->in_vals[L->in_n++];
-        val_copy(o, &p->out[0]);
-        val_apply_aff(o, aff);
+        sqli_val_copy(o, &p->out[0]);
+        sqli_val_apply_aff(o, aff);
     }
-    q_close(v, p);
+    sqli_q_close(v, p);
     return rc == SQL_DONE ? SQL_OK : rc;
 }
 
@@ -285,24 +282,24 @@ static int eval_in_list(vm *v, loop *L, int *empty) {
     if (e->op == E_IN_SEL) {
         const query *q = e->sub;
         while (q->op != SEL_SIMPLE) q = q->left;
-        int rc = eval_in_select(v, L, cmp_affinity(e->l, q->cols[0].e));
+        int rc = eval_in_select(v, L, sqli_cmp_affinity(e->l, q->cols[0].e));
         if (rc != SQL_OK) return rc;
     } else {
         L->in_vals = xrealloc(L->in_vals, sizeof(sql_value) * (size_t)(e->nargs + 1));
     }
     for (int i = 0; e->op == E_IN_LIST && i < e->nargs; i++) {
         sql_value *o = &L->in_vals[L->in_n];
-        int rc = ex_eval(v, e->args[i], o);
+        int rc = sqli_ex_eval(v, e->args[i], o);
         if (rc != SQL_OK) return rc;
         if (o->type == SQL_NULL) continue;
-        val_apply_aff(o, cmp_affinity(e->l, e->args[i]) ? cmp_affinity(e->l, e->args[i]) : aff);
-        val_own(o);
+        sqli_val_apply_aff(o, sqli_cmp_affinity(e->l, e->args[i]) ? sqli_cmp_affinity(e->l, e->args[i]) : aff);
+        sqli_val_own(o);
         L->in_n++;
     }
     qsort(L->in_vals, (size_t)L->in_n, sizeof(sql_value), in_cmp);
     int w = 0;
     for (int i = 0; i < L->in_n; i++) {
-        if (w && val_cmp(&L->in_vals[w - 1], &L->in_vals[i]) == 0) {
+        if (w && sqli_val_cmp(&L->in_vals[w - 1], &L->in_vals[i]) == 0) {
             val_free(&L->in_vals[i]);
             continue;
         }
@@ -337,8 +334,8 @@ static int loop_eval_keys(vm *v, loop *L, int *empty) {
  * nothing else to check (UPDATE/DELETE ... WHERE pk = ?), the table key of
  * the row it names, without searching: returns 1 and the key in out (or
  * *empty when a key value is NULL), 0 when the plan is not of that kind.
- * The plan must be open (q_open). */
-int q_exact_pk(vm *v, qplan *p, keyenc_buf *out, int *empty, int *rc) {
+ * The plan must be open (sqli_q_open). */
+int sqli_q_exact_pk(vm *v, qplan *p, keyenc_buf *out, int *empty, int *rc) {
     *rc = SQL_OK;
     if (p->nloop != 1 || p->ncf) return 0;
     loop *L = &p->loops[0];
@@ -347,8 +344,8 @@ int q_exact_pk(vm *v, qplan *p, keyenc_buf *out, int *empty, int *rc) {
         return 0;
     *rc = loop_eval_keys(v, L, empty);
     if (*rc != SQL_OK || *empty) return 1;
-    keyenc_reset(out);
-    for (int k = 0; k < L->neq; k++) key_add(out, &L->eqv[k], L->idx->desc[k]);
+    sqli_keyenc_reset(out);
+    for (int k = 0; k < L->neq; k++) sqli_key_add(out, &L->eqv[k], L->idx->desc[k]);
     return 1;
 }
 
@@ -356,10 +353,10 @@ int q_exact_pk(vm *v, qplan *p, keyenc_buf *out, int *empty, int *rc) {
 
 static int ensure_store_cursor(vm *v, store_cursor **sc, store_tree *have, store_tree want) {
     if (*sc && *have == want) return SQL_OK;
-    if (*sc) store_cursor_close(*sc);
+    if (*sc) sqli_store_cursor_close(*sc);
     *sc = NULL;
-    int rc = store_cursor_open(v->txn, want, sc);
-    if (rc != STORE_OK) return vm_store_error(v, rc);
+    int rc = sqli_store_cursor_open(v->txn, want, sc);
+    if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
     *have = want;
     return SQL_OK;
 }
@@ -367,22 +364,22 @@ static int ensure_store_cursor(vm *v, store_cursor **sc, store_tree *have, store
 static int materialize_sub(vm *v, loop *L) {
     if (L->mat_done) return SQL_OK;
     if (!L->mat) L->mat = xcalloc(1, sizeof *L->mat);
-    rowbuf_clear(L->mat);
-    int rc = q_open(v, L->sub);
-    while (rc == SQL_OK && (rc = q_next(v, L->sub)) == SQL_ROW) {
-        rowbuf_add(L->mat, NULL, 0, L->sub->out, L->sub->ncol);
+    sqli_rowbuf_clear(L->mat);
+    int rc = sqli_q_open(v, L->sub);
+    while (rc == SQL_OK && (rc = sqli_q_next(v, L->sub)) == SQL_ROW) {
+        sqli_rowbuf_add(L->mat, NULL, 0, L->sub->out, L->sub->ncol);
         rc = SQL_OK;
     }
-    q_close(v, L->sub);
+    sqli_q_close(v, L->sub);
     if (rc != SQL_DONE && rc != SQL_OK) return rc;
     L->mat_done = 1;
     return SQL_OK;
 }
 
-int schema_rows(vm *v, rowbuf *rb);
+int sqli_schema_rows(vm *v, rowbuf *rb);
 
 static int loop_open(vm *v, loop *L) {
-    cursor *c = vm_cursor(v, L->cur);
+    cursor *c = sqli_vm_cursor(v, L->cur);
     c->pseudo = NULL;
     c->state = ROW_NONE;
     L->exhausted = L->matched = L->null_done = L->seeked = 0;
@@ -391,8 +388,8 @@ static int loop_open(vm *v, loop *L) {
     case ACC_EPHEM: return materialize_sub(v, L);
     case ACC_SCHEMA:
         if (!L->mat) L->mat = xcalloc(1, sizeof *L->mat);
-        rowbuf_clear(L->mat);
-        return schema_rows(v, L->mat);
+        sqli_rowbuf_clear(L->mat);
+        return sqli_schema_rows(v, L->mat);
     default: break;
     }
     int rc = ensure_store_cursor(v, &c->sc, &c->sc_tree, L->idx->tree);
@@ -409,7 +406,7 @@ static int loop_open(vm *v, loop *L) {
         }
         build_bounds(L);
     } else {
-        keyenc_reset(&L->k_lo);
+        sqli_keyenc_reset(&L->k_lo);
         L->has_hi = 0;
     }
     return SQL_OK;
@@ -425,25 +422,25 @@ static int load_covering(vm *v, loop *L, cursor *c, const uint8_t *k, size_t kl,
     for (int i = 0; i <= c->ncol; i++) val_set_null(&c->vals[i]);
     for (int i = 0; i < x->ncol; i++) {
         int col = x->cols[i];
-        if (key_get(k, kl, &pos, x->desc[i], &c->vals[col < 0 ? t->ncol : col]) != 0)
-            return vm_error(v, SQL_CORRUPT, "malformed key in index %s", x->name);
+        if (sqli_key_get(k, kl, &pos, x->desc[i], &c->vals[col < 0 ? t->ncol : col]) != 0)
+            return sqli_vm_error(v, SQL_CORRUPT, "malformed key in index %s", x->name);
     }
     size_t tpos = 0;
     for (int i = 0; i < t->pk.ncol; i++) {
         int col = t->pk.cols[i];
         sql_value *dst = &c->vals[col < 0 ? t->ncol : col];
         val_free(dst);
-        if (key_get(c->key, c->klen, &tpos, t->pk.desc[i], dst) != 0)
-            return vm_error(v, SQL_CORRUPT, "malformed key in index %s", x->name);
+        if (sqli_key_get(c->key, c->klen, &tpos, t->pk.desc[i], dst) != 0)
+            return sqli_vm_error(v, SQL_CORRUPT, "malformed key in index %s", x->name);
     }
     for (int i = 0; i < x->ninc; i++) {
         sql_value tmp;
-        if (rec_column(val, vl, i, &tmp) < 0) return vm_error(v, SQL_CORRUPT, "malformed entry in index %s", x->name);
+        if (sqli_rec_column(val, vl, i, &tmp) < 0) return sqli_vm_error(v, SQL_CORRUPT, "malformed entry in index %s", x->name);
         c->vals[x->inc[i]] = tmp;
     }
     /* affinity of the columns: keys give 2 for 2.0 */
     for (int i = 0; i < t->ncol; i++)
-        if (t->cols[i].aff == AFF_REAL && c->vals[i].type == SQL_INTEGER) val_apply_aff(&c->vals[i], AFF_REAL);
+        if (t->cols[i].aff == AFF_REAL && c->vals[i].type == SQL_INTEGER) sqli_val_apply_aff(&c->vals[i], AFF_REAL);
     c->state = ROW_READY;
     return SQL_OK;
 }
@@ -452,9 +449,9 @@ static int load_covering(vm *v, loop *L, cursor *c, const uint8_t *k, size_t kl,
 static int load_entry(vm *v, loop *L, cursor *c) {
     const void *k, *val;
     size_t kl, vl;
-    int rc = store_cursor_key(c->sc, &k, &kl);
-    if (rc == STORE_OK) rc = store_cursor_value(c->sc, &val, &vl);
-    if (rc != STORE_OK) return vm_store_error(v, rc);
+    int rc = sqli_store_cursor_key(c->sc, &k, &kl);
+    if (rc == STORE_OK) rc = sqli_store_cursor_value(c->sc, &val, &vl);
+    if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
     if (L->idx->is_pk) {
         c->key = k;
         c->klen = kl;
@@ -466,20 +463,24 @@ static int load_entry(vm *v, loop *L, cursor *c) {
     index_t *x = L->idx;
     size_t pos = 0;
     for (int i = 0; i < x->ncol; i++)
-        if (keyenc_skip(k, kl, &pos) != 0) return vm_error(v, SQL_CORRUPT, "malformed key in index %s", x->name);
+        if (sqli_keyenc_skip(k, kl, &pos) != 0) return sqli_vm_error(v, SQL_CORRUPT, "malformed key in index %s", x->name);
     c->key = (const uint8_t *)k + pos;
     c->klen = kl - pos;
     if (c->klen == 0) { /* a unique index's short entry: the table key is the value */
         c->key = val;
         c->klen = vl;
     }
+    if (L->nocols) { /* nothing to decode: the row only counts */
+        c->state = ROW_READY;
+        return SQL_OK;
+    }
     if (!L->covering) {
-        rc = store_cursor_seek(c->tc, STORE_SEEK_EQ, c->key, c->klen);
-        if (rc == STORE_OK) rc = store_cursor_value(c->tc, &val, &vl);
-        if (rc == STORE_NOTFOUND) return vm_error(v, SQL_CORRUPT, "index %s names a missing row", x->name);
-        if (rc != STORE_OK) return vm_store_error(v, rc);
+        rc = sqli_store_cursor_seek(c->tc, STORE_SEEK_EQ, c->key, c->klen);
+        if (rc == STORE_OK) rc = sqli_store_cursor_value(c->tc, &val, &vl);
+        if (rc == STORE_NOTFOUND) return sqli_vm_error(v, SQL_CORRUPT, "index %s names a missing row", x->name);
+        if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
         c->key = NULL;
-        store_cursor_key(c->tc, (const void **)&c->key, &c->klen);
+        sqli_store_cursor_key(c->tc, (const void **)&c->key, &c->klen);
         c->rec = val;
         c->reclen = vl;
         c->state = ROW_LAZY;
@@ -503,34 +504,43 @@ static int tree_step(vm *v, loop *L, cursor *c) {
         if (!L->seeked) {
             L->seeked = 1;
             if (!L->reverse) {
-                rc = L->k_lo.len ? store_cursor_seek(c->sc, STORE_SEEK_GE, L->k_lo.p, L->k_lo.len)
-                                 : store_cursor_seek(c->sc, STORE_SEEK_FIRST, NULL, 0);
+                rc = L->k_lo.len ? sqli_store_cursor_seek(c->sc, STORE_SEEK_GE, L->k_lo.p, L->k_lo.len)
+                                 : sqli_store_cursor_seek(c->sc, STORE_SEEK_FIRST, NULL, 0);
             } else {
-                rc = L->has_hi ? store_cursor_seek(c->sc, STORE_SEEK_LT, L->k_hi.p, L->k_hi.len)
-                               : store_cursor_seek(c->sc, STORE_SEEK_LAST, NULL, 0);
+                rc = L->has_hi ? sqli_store_cursor_seek(c->sc, STORE_SEEK_LT, L->k_hi.p, L->k_hi.len)
+                               : sqli_store_cursor_seek(c->sc, STORE_SEEK_LAST, NULL, 0);
             }
         } else {
-            rc = L->reverse ? store_cursor_prev(c->sc) : store_cursor_next(c->sc);
+            rc = L->reverse ? sqli_store_cursor_prev(c->sc) : sqli_store_cursor_next(c->sc);
         }
         if (rc == STORE_OK) {
             const void *k;
             size_t kl;
-            rc = store_cursor_key(c->sc, &k, &kl);
-            if (rc != STORE_OK) return vm_store_error(v, rc);
+            rc = sqli_store_cursor_key(c->sc, &k, &kl);
+            if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
             int out = L->reverse ? (L->k_lo.len && keycmp(k, kl, L->k_lo.p, L->k_lo.len) < 0)
                                  : (L->has_hi && keycmp(k, kl, L->k_hi.p, L->k_hi.len) >= 0);
             if (!out) return load_entry(v, L, c) == SQL_OK ? SQL_ROW : SQL_ERROR;
         } else if (rc != STORE_NOTFOUND) {
-            return vm_store_error(v, rc);
+            return sqli_vm_store_error(v, rc);
         }
         if (!next_in_value(v, L)) return SQL_DONE;
     }
 }
 
+/* The progress handler's count: one per row a loop visits. */
+static int progress_tick(vm *v) {
+    sql_db *db = v->db;
+    if (--db->progress_left > 0) return SQL_OK;
+    db->progress_left = db->progress_n;
+    return db->progress(db->progress_ctx) ? sqli_vm_error(v, SQL_INTERRUPT, "interrupted") : SQL_OK;
+}
+
 static int loop_step(vm *v, loop *L) {
-    cursor *c = vm_cursor(v, L->cur);
+    cursor *c = sqli_vm_cursor(v, L->cur);
     if (L->exhausted) return SQL_DONE;
     int rc;
+    if (v->db->progress && (rc = progress_tick(v)) != SQL_OK) return rc;
     switch (L->access) {
     case ACC_ONE:
         rc = L->ephem_pos++ == 0 ? SQL_ROW : SQL_DONE;
@@ -543,9 +553,9 @@ static int loop_step(vm *v, loop *L) {
         }
         {
             const sql_value *vals;
-            rowbuf_row(L->mat, L->ephem_pos++, &vals, NULL, NULL);
+            sqli_rowbuf_row(L->mat, L->ephem_pos++, &vals, NULL, NULL);
             c->pseudo = (sql_value *)vals;
-            c->pseudo_norowid = 1;
+            c->norowid = 1;
             c->state = ROW_READY;
         }
         rc = SQL_ROW;
@@ -564,7 +574,7 @@ static int all_true(vm *v, expr **f, int n, int *ok) {
     *ok = 1;
     for (int i = 0; i < n; i++) {
         int t;
-        int rc = ex_truth(v, f[i], &t);
+        int rc = sqli_ex_truth(v, f[i], &t);
         if (rc != SQL_OK) return rc;
         if (t != 1) {
             *ok = 0;
@@ -575,13 +585,13 @@ static int all_true(vm *v, expr **f, int n, int *ok) {
 }
 
 static void set_null_row(vm *v, loop *L) {
-    cursor *c = vm_cursor(v, L->cur);
+    cursor *c = sqli_vm_cursor(v, L->cur);
     c->pseudo = NULL;
     c->state = ROW_NULL;
 }
 
 /* The next combination of loop rows passing every filter. */
-int nl_next(vm *v, qplan *p) {
+int sqli_nl_next(vm *v, qplan *p) {
     int i, rc, ok;
     if (!p->started) {
         p->started = 1;
@@ -635,14 +645,14 @@ static int eval_int_expr(vm *v, const expr *e, int64_t *out, int64_t dflt) {
     *out = dflt;
     if (!e) return SQL_OK;
     sql_value x;
-    int rc = ex_eval(v, e, &x);
+    int rc = sqli_ex_eval(v, e, &x);
     if (rc != SQL_OK) return rc;
-    val_apply_aff(&x, AFF_NUMERIC);
+    sqli_val_apply_aff(&x, AFF_NUMERIC);
     if (x.type != SQL_INTEGER) {
         int null = x.type == SQL_NULL;
         val_free(&x);
         if (null) return SQL_OK;
-        return vm_error(v, SQL_ERROR, "datatype mismatch: LIMIT and OFFSET need integers");
+        return sqli_vm_error(v, SQL_ERROR, "datatype mismatch: LIMIT and OFFSET need integers");
     }
     *out = x.u.i;
     return SQL_OK;
@@ -656,10 +666,10 @@ static void reset_loops(qplan *p) {
     }
 }
 
-int q_open(vm *v, qplan *p) {
+int sqli_q_open(vm *v, qplan *p) {
     free_out(p);
-    rowbuf_clear(&p->rb);
-    bmap_clear(&p->dset);
+    sqli_rowbuf_clear(&p->rb);
+    sqli_bmap_clear(&p->dset);
     p->rbpos = 0;
     p->phase = 0;
     p->started = 0;
@@ -667,27 +677,27 @@ int q_open(vm *v, qplan *p) {
     p->values_pos = 0;
     p->nemit = 0;
     p->seq = 0;
-    if (p->rset) bmap_clear(p->rset);
+    if (p->rset) sqli_bmap_clear(p->rset);
     reset_loops(p);
     int rc = eval_int_expr(v, p->limit, &p->lim, -1);
     if (rc == SQL_OK) rc = eval_int_expr(v, p->offset, &p->off, 0);
     if (p->lim < 0) p->lim = -1;
     if (p->off < 0) p->off = 0;
     if (rc == SQL_OK && p->op != SEL_SIMPLE) {
-        rc = q_open(v, p->left);
-        if (rc == SQL_OK) rc = q_open(v, p->right);
+        rc = sqli_q_open(v, p->left);
+        if (rc == SQL_OK) rc = sqli_q_open(v, p->right);
     }
     return rc;
 }
 
-void q_close(vm *v, qplan *p) {
+void sqli_q_close(vm *v, qplan *p) {
     free_out(p);
-    rowbuf_clear(&p->rb);
-    bmap_clear(&p->dset);
+    sqli_rowbuf_clear(&p->rb);
+    sqli_bmap_clear(&p->dset);
     for (int d = 0; d < p->nloop; d++) {
         loop *L = &p->loops[d];
         if (L->mat) {
-            rowbuf_clear(L->mat);
+            sqli_rowbuf_clear(L->mat);
             xfree(L->mat);
             L->mat = NULL;
         }
@@ -701,20 +711,20 @@ void q_close(vm *v, qplan *p) {
         L->in_n = 0;
         val_free(&L->lov);
         val_free(&L->hiv);
-        keyenc_free(&L->k_lo);
-        keyenc_free(&L->k_hi);
+        sqli_keyenc_free(&L->k_lo);
+        sqli_keyenc_free(&L->k_hi);
         cursor *c = v->curs && L->cur < v->ncur ? v->curs[L->cur] : NULL;
         if (c) c->pseudo = NULL, c->state = ROW_NONE;
-        if (L->sub) q_close(v, L->sub);
+        if (L->sub) sqli_q_close(v, L->sub);
     }
     if (p->rset) {
-        bmap_clear(p->rset);
+        sqli_bmap_clear(p->rset);
         xfree(p->rset);
         p->rset = NULL;
     }
     if (p->op != SEL_SIMPLE) {
-        q_close(v, p->left);
-        q_close(v, p->right);
+        sqli_q_close(v, p->left);
+        sqli_q_close(v, p->right);
     }
 }
 
@@ -726,7 +736,7 @@ static int block_next(vm *v, qplan *p) {
         free_out(p);
         for (int k = 0; k < p->ncol; k++) {
             if (row[k]->op == E_DEFAULT) continue; /* INSERT supplies the column default */
-            int rc = ex_eval(v, row[k], &p->out[k]);
+            int rc = sqli_ex_eval(v, row[k], &p->out[k]);
             if (rc != SQL_OK) return rc;
         }
         return SQL_ROW;
@@ -738,32 +748,32 @@ static int block_next(vm *v, qplan *p) {
         if (rc != SQL_OK) return rc;
         return ok ? SQL_ROW : SQL_DONE;
     }
-    return nl_next(v, p);
+    return sqli_nl_next(v, p);
 }
 
 static int eval_out(vm *v, qplan *p) {
     if (p->values_rows) return SQL_OK; /* block_next filled it */
     free_out(p);
     for (int i = 0; i < p->ncol; i++) {
-        int rc = ex_eval(v, p->res[i], &p->out[i]);
+        int rc = sqli_ex_eval(v, p->res[i], &p->out[i]);
         if (rc != SQL_OK) return rc;
     }
     return SQL_OK;
 }
 
 static void row_key(keyenc_buf *k, const sql_value *vals, int n) {
-    keyenc_reset(k);
-    for (int i = 0; i < n; i++) key_add(k, &vals[i], 0);
+    sqli_keyenc_reset(k);
+    for (int i = 0; i < n; i++) sqli_key_add(k, &vals[i], 0);
 }
 
 /* 1 if the output row was seen before (and remembers it); NOCASE result
  * columns compare folded. */
 static int seen_before(vm *v, qplan *p) {
     int added;
-    keyenc_reset(&v->kb2);
+    sqli_keyenc_reset(&v->kb2);
     for (int i = 0; i < p->ncol; i++)
-        key_add_coll(&v->kb2, &p->out[i], 0, p->res && p->res[i] && (p->res[i]->flags & EF_NOCASE));
-    bmap_get(&p->dset, v->kb2.p, v->kb2.len, 1, &added);
+        sqli_key_add_coll(&v->kb2, &p->out[i], 0, p->res && p->res[i] && (p->res[i]->flags & EF_NOCASE));
+    sqli_bmap_get(&p->dset, v->kb2.p, v->kb2.len, 1, &added);
     return !added;
 }
 
@@ -786,14 +796,14 @@ static int raw_next(vm *v, qplan *p) {
 /* Sort key of the current output (ORDER BY terms), plus a sequence number
  * that keeps equal rows in arrival order. */
 static int sort_key(vm *v, qplan *p, keyenc_buf *k) {
-    keyenc_reset(k);
+    sqli_keyenc_reset(k);
     for (int i = 0; i < p->nkey; i++) {
         sql_value tmp;
         const sql_value *val;
         if (p->kres[i] >= 0) {
             val = &p->out[p->kres[i]];
         } else {
-            int rc = ex_eval(v, p->keys[i], &tmp);
+            int rc = sqli_ex_eval(v, p->keys[i], &tmp);
             if (rc != SQL_OK) return rc;
             val = &tmp;
         }
@@ -801,7 +811,7 @@ static int sort_key(vm *v, qplan *p, keyenc_buf *k) {
         if (p->knulls[i] == 1 && p->kdesc[i]) kb_byte(k, isnull ? 0 : 1);
         if (p->knulls[i] == 2 && !p->kdesc[i]) kb_byte(k, isnull ? 1 : 0);
         const expr *ke = p->kres[i] >= 0 && p->res ? p->res[p->kres[i]] : p->keys[i];
-        key_add_coll(k, val, p->kdesc[i], ke && (ke->flags & EF_NOCASE));
+        sqli_key_add_coll(k, val, p->kdesc[i], ke && (ke->flags & EF_NOCASE));
         if (val == &tmp) val_free(&tmp);
     }
     uint64_t seq = p->seq++;
@@ -837,7 +847,7 @@ static void heap_up(uint8_t **h, size_t i) {
 
 static void topk_add(qplan *p, const uint8_t *key, size_t klen) {
     rowbuf *b = &p->rb;
-    rowbuf_add(b, key, klen, p->out, p->ncol);
+    sqli_rowbuf_add(b, key, klen, p->out, p->ncol);
     if (b->n <= (size_t)p->topk) {
         heap_up(b->rows, b->n - 1);
         return;
@@ -858,20 +868,20 @@ static int add_output_row(vm *v, qplan *p) {
         int rc = sort_key(v, p, &v->kb);
         if (rc != SQL_OK) return rc;
         if (p->topk > 0) topk_add(p, v->kb.p, v->kb.len);
-        else rowbuf_add(&p->rb, v->kb.p, v->kb.len, p->out, p->ncol);
+        else sqli_rowbuf_add(&p->rb, v->kb.p, v->kb.len, p->out, p->ncol);
     } else {
-        rowbuf_add(&p->rb, NULL, 0, p->out, p->ncol);
+        sqli_rowbuf_add(&p->rb, NULL, 0, p->out, p->ncol);
     }
     return SQL_OK;
 }
 
-int run_agg(vm *v, qplan *p);
+int sqli_run_agg(vm *v, qplan *p);
 
-int q_block_next(vm *v, qplan *p) {
+int sqli_q_block_next(vm *v, qplan *p) {
     return block_next(v, p);
 }
 
-int agg_emit_row(vm *v, qplan *p) {
+int sqli_agg_emit_row(vm *v, qplan *p) {
     int rc = eval_out(v, p);
     if (rc != SQL_OK) return rc;
     if (p->distinct && seen_before(v, p)) return SQL_OK;
@@ -882,7 +892,7 @@ static int prepare(vm *v, qplan *p) {
     int rc;
     p->topk = p->sort && p->lim >= 0 && p->off + p->lim <= 100000 ? p->off + p->lim : 0;
     if (p->agg) {
-        rc = run_agg(v, p);
+        rc = sqli_run_agg(v, p);
     } else if (p->sort) {
         while ((rc = raw_next(v, p)) == SQL_ROW)
             if ((rc = add_output_row(v, p)) != SQL_OK) return rc;
@@ -893,13 +903,13 @@ static int prepare(vm *v, qplan *p) {
         return SQL_OK;
     }
     if (rc != SQL_OK) return rc;
-    if (p->sort) rowbuf_sort(&p->rb);
+    if (p->sort) sqli_rowbuf_sort(&p->rb);
     p->phase = 2;
     p->rbpos = 0;
     return SQL_OK;
 }
 
-int q_next(vm *v, qplan *p) {
+int sqli_q_next(vm *v, qplan *p) {
     int rc;
     if (p->phase == 0 && (rc = prepare(v, p)) != SQL_OK) return rc;
     for (;;) {
@@ -907,7 +917,7 @@ int q_next(vm *v, qplan *p) {
         if (p->phase == 2) {
             if (p->rbpos >= p->rb.n) return SQL_DONE;
             const sql_value *vals;
-            rowbuf_row(&p->rb, p->rbpos++, &vals, NULL, NULL);
+            sqli_rowbuf_row(&p->rb, p->rbpos++, &vals, NULL, NULL);
             free_out(p);
             for (int i = 0; i < p->ncol; i++) val_ref(&p->out[i], &vals[i]);
         } else {
@@ -928,14 +938,14 @@ int q_next(vm *v, qplan *p) {
 
 static void copy_out(qplan *dst, const qplan *src) {
     free_out(dst);
-    for (int i = 0; i < dst->ncol; i++) val_copy(&dst->out[i], &src->out[i]);
+    for (int i = 0; i < dst->ncol; i++) sqli_val_copy(&dst->out[i], &src->out[i]);
 }
 
 static int fill_set(vm *v, qplan *side, bmap *set) {
     int rc;
-    while ((rc = q_next(v, side)) == SQL_ROW) {
+    while ((rc = sqli_q_next(v, side)) == SQL_ROW) {
         row_key(&v->kb2, side->out, side->ncol);
-        bmap_get(set, v->kb2.p, v->kb2.len, 1, NULL);
+        sqli_bmap_get(set, v->kb2.p, v->kb2.len, 1, NULL);
     }
     return rc == SQL_DONE ? SQL_OK : rc;
 }
@@ -950,12 +960,12 @@ static int compound_raw_next(vm *v, qplan *p) {
             if (rc != SQL_OK) return rc;
         }
         bmap *right = p->rset;
-        while ((rc = q_next(v, p->left)) == SQL_ROW) {
+        while ((rc = sqli_q_next(v, p->left)) == SQL_ROW) {
             row_key(&v->kb2, p->left->out, p->left->ncol);
-            int in_right = bmap_get(right, v->kb2.p, v->kb2.len, 0, NULL) != NULL;
+            int in_right = sqli_bmap_get(right, v->kb2.p, v->kb2.len, 0, NULL) != NULL;
             if (in_right != (p->op == SEL_INTERSECT)) continue;
             int added;
-            bmap_get(&p->dset, v->kb2.p, v->kb2.len, 1, &added);
+            sqli_bmap_get(&p->dset, v->kb2.p, v->kb2.len, 1, &added);
             if (!added) continue;
             copy_out(p, p->left);
             return SQL_ROW;
@@ -964,7 +974,7 @@ static int compound_raw_next(vm *v, qplan *p) {
     }
     for (;;) {
         qplan *side = p->level == 0 ? p->left : p->right;
-        rc = q_next(v, side);
+        rc = sqli_q_next(v, side);
         if (rc == SQL_DONE && p->level == 0) {
             p->level = 1;
             continue;

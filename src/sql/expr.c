@@ -1,6 +1,6 @@
 /* sql/expr.c — expression evaluation.
  *
- * ex_eval computes one expression against the current rows of the cursors.
+ * sqli_ex_eval computes one expression against the current rows of the cursors.
  * The result may borrow bytes (from a record, a literal, a parameter); the
  * caller releases it with val_free, which is a no-op for borrowed values.
  *
@@ -34,7 +34,7 @@ static void to_numeric(const sql_value *x, sql_value *n) {
     if (x->type == SQL_TEXT || x->type == SQL_BLOB) {
         int64_t i;
         double r;
-        int k = num_prefix(x->z, x->n, &i, &r, 0);
+        int k = sqli_num_prefix(x->z, x->n, &i, &r, 0);
         if (k == 2) val_set_real(n, r);
         else val_set_int(n, i);
         return;
@@ -56,7 +56,7 @@ static int64_t pow10i(int k) {
 
 /* Decimal arithmetic that left 18 digits: done in reals. */
 static int dec_as_real(int op, const sql_value *a, const sql_value *b, sql_value *out) {
-    double p = val_real(a), q = val_real(b), res;
+    double p = sqli_val_real(a), q = sqli_val_real(b), res;
     switch (op) {
     case E_ADD: res = p + q; break;
     case E_SUB: res = p - q; break;
@@ -161,7 +161,7 @@ static int arith(int op, const sql_value *x, const sql_value *y, sql_value *out)
     to_numeric(y, &b);
     if (a.type == SQL_INTEGER && b.type == SQL_INTEGER) return int_arith(op, a.u.i, b.u.i, out);
     if (a.type != SQL_FLOAT && b.type != SQL_FLOAT) return dec_arith(op, &a, &b, out);
-    double p = val_real(&a), q = val_real(&b);
+    double p = sqli_val_real(&a), q = sqli_val_real(&b);
     switch (op) {
     case E_ADD: set_real_checked(out, p + q); break;
     case E_SUB: set_real_checked(out, p - q); break;
@@ -171,7 +171,7 @@ static int arith(int op, const sql_value *x, const sql_value *y, sql_value *out)
         else set_real_checked(out, p / q);
         break;
     default: {
-        int64_t ia = val_int(&a), ib = val_int(&b);
+        int64_t ia = sqli_val_int(&a), ib = sqli_val_int(&b);
         if (ib == 0) return val_set_null(out), SQL_OK;
         if (ib == -1) ib = 1;
         set_real_checked(out, (double)(ia % ib));
@@ -194,7 +194,7 @@ static int bitop(int op, const sql_value *x, const sql_value *y, sql_value *out)
     sql_value a, b;
     to_numeric(x, &a);
     to_numeric(y, &b);
-    int64_t i = val_int(&a), j = val_int(&b);
+    int64_t i = sqli_val_int(&a), j = sqli_val_int(&b);
     switch (op) {
     case E_BITAND: val_set_int(out, i & j); break;
     case E_BITOR: val_set_int(out, i | j); break;
@@ -218,16 +218,16 @@ static int nocase_cmp(const sql_value *a, const sql_value *b) {
 }
 
 /* Compare under a comparison affinity (applied to copies). */
-int ex_cmp_values(const sql_value *a, const sql_value *b, int aff, int nocase) {
+int sqli_ex_cmp_values(const sql_value *a, const sql_value *b, int aff, int nocase) {
     sql_value x = *a, y = *b;
     x.owned = y.owned = 0;
     if (aff == AFF_TEXT || AFF_IS_NUMERIC(aff)) {
         if (x.type == SQL_TEXT || y.type == SQL_TEXT || aff == AFF_TEXT) {
-            val_apply_aff(&x, aff == AFF_TEXT ? AFF_TEXT : AFF_NUMERIC);
-            val_apply_aff(&y, aff == AFF_TEXT ? AFF_TEXT : AFF_NUMERIC);
+            sqli_val_apply_aff(&x, aff == AFF_TEXT ? AFF_TEXT : AFF_NUMERIC);
+            sqli_val_apply_aff(&y, aff == AFF_TEXT ? AFF_TEXT : AFF_NUMERIC);
         }
     }
-    int c = nocase && x.type == SQL_TEXT && y.type == SQL_TEXT ? nocase_cmp(&x, &y) : val_cmp(&x, &y);
+    int c = nocase && x.type == SQL_TEXT && y.type == SQL_TEXT ? nocase_cmp(&x, &y) : sqli_val_cmp(&x, &y);
     val_free(&x);
     val_free(&y);
     return c;
@@ -242,12 +242,12 @@ static void compare(int op, const expr *l, const expr *r, const sql_value *a, co
                     sql_value *out) {
     int anull = a->type == SQL_NULL, bnull = b->type == SQL_NULL;
     if (op == E_IS || op == E_ISNOT) {
-        int eq = anull || bnull ? anull && bnull : ex_cmp_values(a, b, cmp_affinity(l, r), is_nocase(l, r)) == 0;
+        int eq = anull || bnull ? anull && bnull : sqli_ex_cmp_values(a, b, sqli_cmp_affinity(l, r), is_nocase(l, r)) == 0;
         val_set_int(out, op == E_IS ? eq : !eq);
         return;
     }
     if (anull || bnull) return val_set_null(out);
-    int c = ex_cmp_values(a, b, cmp_affinity(l, r), is_nocase(l, r)), t;
+    int c = sqli_ex_cmp_values(a, b, sqli_cmp_affinity(l, r), is_nocase(l, r)), t;
     switch (op) {
     case E_EQ: t = c == 0; break;
     case E_NE: t = c != 0; break;
@@ -346,10 +346,10 @@ static int pattern_match(const uint8_t *p, size_t pn, const uint8_t *s, size_t s
     return pi == pn;
 }
 
-int ex_like(const sql_value *pat, const sql_value *str, int glob, int esc) {
+int sqli_ex_like(const sql_value *pat, const sql_value *str, int glob, int esc) {
     char b1[40], b2[40];
     size_t pn, sn;
-    const char *p = val_text(pat, b1, &pn), *s = val_text(str, b2, &sn);
+    const char *p = sqli_val_text(pat, b1, &pn), *s = sqli_val_text(str, b2, &sn);
     return pattern_match((const uint8_t *)p, pn, (const uint8_t *)s, sn, glob, esc);
 }
 
@@ -367,14 +367,14 @@ static int eval_like(vm *v, const expr *e, sql_value *out) {
     if (e->nargs) {
         char buf[40];
         size_t n;
-        const char *z = val_text(&esc, buf, &n);
+        const char *z = sqli_val_text(&esc, buf, &n);
         if (n != u8len((const uint8_t *)z, n) || n != 1) {
-            rc = vm_error(v, SQL_ERROR, "ESCAPE expression must be a single character");
+            rc = sqli_vm_error(v, SQL_ERROR, "ESCAPE expression must be a single character");
             goto done;
         }
         ec = (unsigned char)z[0];
     }
-    t = ex_like(&b, &a, (e->flags & EF_GLOB) != 0, ec);
+    t = sqli_ex_like(&b, &a, (e->flags & EF_GLOB) != 0, ec);
     val_set_int(out, (e->flags & EF_NOT) ? !t : t);
 done:
     val_free(&a);
@@ -405,12 +405,12 @@ static subcache *sub_cache(vm *v, const expr *e) {
     return (subcache *)sc->v + no;
 }
 
-void vm_subcache_clear(vm *v) {
+void sqli_vm_subcache_clear(vm *v) {
     subcache *c = v->subc.v;
     for (int i = 0; i < v->subc.n; i++) {
         val_free(&c[i].val);
         if (c[i].set) {
-            bmap_clear(c[i].set);
+            sqli_bmap_clear(c[i].set);
             xfree(c[i].set);
         }
     }
@@ -429,7 +429,7 @@ static int in_list(vm *v, const expr *e, const sql_value *x, sql_value *out) {
             has_null = 1;
             continue;
         }
-        int c = ex_cmp_values(x, &y, cmp_affinity(e->l, e->args[i]), is_nocase(e->l, e->args[i]));
+        int c = sqli_ex_cmp_values(x, &y, sqli_cmp_affinity(e->l, e->args[i]), is_nocase(e->l, e->args[i]));
         val_free(&y);
         if (c == 0) return val_set_int(out, 1), SQL_OK;
     }
@@ -446,17 +446,17 @@ static const expr *sub_first_col(const expr *e) {
 static void set_key_aff(keyenc_buf *k, const sql_value *x, int aff) {
     sql_value t = *x;
     t.owned = 0;
-    val_apply_aff(&t, aff == AFF_TEXT ? AFF_TEXT : AFF_IS_NUMERIC(aff) ? AFF_NUMERIC : AFF_NONE);
-    keyenc_reset(k);
-    key_add(k, &t, 0);
+    sqli_val_apply_aff(&t, aff == AFF_TEXT ? AFF_TEXT : AFF_IS_NUMERIC(aff) ? AFF_NUMERIC : AFF_NONE);
+    sqli_keyenc_reset(k);
+    sqli_key_add(k, &t, 0);
     val_free(&t);
 }
 
 static int build_in_set(vm *v, const expr *e, subcache *c, int aff) {
     qplan *p = e->sub->plan;
     c->set = xcalloc(1, sizeof *c->set);
-    int rc = q_open(v, p);
-    while (rc == SQL_OK && (rc = q_next(v, p)) == SQL_ROW) {
+    int rc = sqli_q_open(v, p);
+    while (rc == SQL_OK && (rc = sqli_q_next(v, p)) == SQL_ROW) {
         rc = SQL_OK;
         c->nrows++;
         if (p->out[0].type == SQL_NULL) {
@@ -464,9 +464,9 @@ static int build_in_set(vm *v, const expr *e, subcache *c, int aff) {
             continue;
         }
         set_key_aff(&v->kb2, &p->out[0], aff);
-        bmap_get(c->set, v->kb2.p, v->kb2.len, 1, NULL);
+        sqli_bmap_get(c->set, v->kb2.p, v->kb2.len, 1, NULL);
     }
-    q_close(v, p);
+    sqli_q_close(v, p);
     if (rc != SQL_DONE && rc != SQL_OK) return rc;
     c->done = 1;
     return SQL_OK;
@@ -474,7 +474,7 @@ static int build_in_set(vm *v, const expr *e, subcache *c, int aff) {
 
 static int in_select(vm *v, const expr *e, const sql_value *x, sql_value *out) {
     const expr *rc0 = sub_first_col(e);
-    int aff = cmp_affinity(e->l, rc0), nocase = is_nocase(e->l, rc0);
+    int aff = sqli_cmp_affinity(e->l, rc0), nocase = is_nocase(e->l, rc0);
     if (!e->correlated && !nocase) {
         subcache *c = sub_cache(v, e);
         if (c && !c->done) {
@@ -485,14 +485,14 @@ static int in_select(vm *v, const expr *e, const sql_value *x, sql_value *out) {
             if (c->nrows == 0) return val_set_int(out, 0), SQL_OK;
             if (x->type == SQL_NULL) return val_set_null(out), SQL_OK;
             set_key_aff(&v->kb2, x, aff);
-            if (bmap_get(c->set, v->kb2.p, v->kb2.len, 0, NULL)) return val_set_int(out, 1), SQL_OK;
+            if (sqli_bmap_get(c->set, v->kb2.p, v->kb2.len, 0, NULL)) return val_set_int(out, 1), SQL_OK;
             set_truth(out, c->has_null ? -1 : 0);
             return SQL_OK;
         }
     }
     qplan *p = e->sub->plan;
-    int rc = q_open(v, p), found = 0, has_null = 0, any = 0;
-    while (rc == SQL_OK && (rc = q_next(v, p)) == SQL_ROW) {
+    int rc = sqli_q_open(v, p), found = 0, has_null = 0, any = 0;
+    while (rc == SQL_OK && (rc = sqli_q_next(v, p)) == SQL_ROW) {
         rc = SQL_OK;
         any = 1;
         if (x->type == SQL_NULL) break;
@@ -500,12 +500,12 @@ static int in_select(vm *v, const expr *e, const sql_value *x, sql_value *out) {
             has_null = 1;
             continue;
         }
-        if (ex_cmp_values(x, &p->out[0], aff, nocase) == 0) {
+        if (sqli_ex_cmp_values(x, &p->out[0], aff, nocase) == 0) {
             found = 1;
             break;
         }
     }
-    q_close(v, p);
+    sqli_q_close(v, p);
     if (rc != SQL_OK && rc != SQL_DONE) return rc;
     if (!any) val_set_int(out, 0);
     else if (found) val_set_int(out, 1);
@@ -537,7 +537,7 @@ static int eval_between(vm *v, const expr *e, sql_value *out) {
     if ((rc = eval(v, e->args[1], &hi)) != SQL_OK) return val_free(&x), val_free(&lo), rc;
     compare(E_GE, e->l, e->args[0], &x, &lo, &a);
     compare(E_LE, e->l, e->args[1], &x, &hi, &b);
-    int ta = val_truth(&a), tb = val_truth(&b), t;
+    int ta = sqli_val_truth(&a), tb = sqli_val_truth(&b), t;
     t = ta == 0 || tb == 0 ? 0 : ta < 0 || tb < 0 ? -1 : 1;
     if ((e->flags & EF_NOT) && t >= 0) t = !t;
     set_truth(out, t);
@@ -558,11 +558,11 @@ static int eval_case(vm *v, const expr *e, sql_value *out) {
             sql_value w;
             if ((rc = eval(v, e->args[i], &w)) != SQL_OK) return val_free(&base), rc;
             hit = base.type != SQL_NULL && w.type != SQL_NULL &&
-                  ex_cmp_values(&base, &w, cmp_affinity(e->l, e->args[i]), is_nocase(e->l, e->args[i])) == 0;
+                  sqli_ex_cmp_values(&base, &w, sqli_cmp_affinity(e->l, e->args[i]), is_nocase(e->l, e->args[i])) == 0;
             val_free(&w);
         } else {
             int t;
-            if ((rc = ex_truth(v, e->args[i], &t)) != SQL_OK) return rc;
+            if ((rc = sqli_ex_truth(v, e->args[i], &t)) != SQL_OK) return rc;
             hit = t == 1;
         }
         if (hit) {
@@ -585,19 +585,19 @@ static int eval_scalar_sub(vm *v, const expr *e, sql_value *out) {
         return SQL_OK;
     }
     qplan *p = e->sub->plan;
-    int rc = q_open(v, p);
+    int rc = sqli_q_open(v, p);
     sql_value r;
     val_set_null(&r);
-    if (rc == SQL_OK) rc = q_next(v, p);
+    if (rc == SQL_OK) rc = sqli_q_next(v, p);
     if (rc == SQL_ROW) {
         if (e->op == E_EXISTS) val_set_int(&r, 1);
-        else val_copy(&r, &p->out[0]);
+        else sqli_val_copy(&r, &p->out[0]);
         rc = SQL_OK;
     } else if (rc == SQL_DONE) {
         if (e->op == E_EXISTS) val_set_int(&r, 0);
         rc = SQL_OK;
     }
-    q_close(v, p);
+    sqli_q_close(v, p);
     if (rc != SQL_OK) return val_free(&r), rc;
     if (c) {
         c->val = r;
@@ -639,7 +639,7 @@ static int eval_unary(vm *v, const expr *e, sql_value *out) {
         return SQL_OK;
     }
     if (e->op == E_NOT) {
-        int t = val_truth(&x);
+        int t = sqli_val_truth(&x);
         val_free(&x);
         val_set_int(out, !t);
         return SQL_OK;
@@ -648,7 +648,7 @@ static int eval_unary(vm *v, const expr *e, sql_value *out) {
     to_numeric(&x, &n);
     val_free(&x);
     if (e->op == E_BITNOT) {
-        val_set_int(out, ~val_int(&n));
+        val_set_int(out, ~sqli_val_int(&n));
     } else if (n.type == SQL_INTEGER) {
         if (n.u.i == INT64_MIN) val_set_real(out, 9223372036854775808.0);
         else val_set_int(out, -n.u.i);
@@ -670,12 +670,12 @@ static int eval_concat(vm *v, const expr *e, sql_value *out) {
     } else {
         char b1[40], b2[40];
         size_t n1, n2;
-        const char *p = val_text(&a, b1, &n1), *q = val_text(&b, b2, &n2);
+        const char *p = sqli_val_text(&a, b1, &n1), *q = sqli_val_text(&b, b2, &n2);
         char *r = xmalloc(n1 + n2 + 1);
         memcpy(r, p, n1);
         memcpy(r + n1, q, n2);
         r[n1 + n2] = 0;
-        val_set_text_own(out, r, n1 + n2);
+        sqli_val_set_text_own(out, r, n1 + n2);
     }
     val_free(&a);
     val_free(&b);
@@ -683,11 +683,11 @@ static int eval_concat(vm *v, const expr *e, sql_value *out) {
 }
 
 static int eval_logic(vm *v, const expr *e, sql_value *out) {
-    int a, b, rc = ex_truth(v, e->l, &a);
+    int a, b, rc = sqli_ex_truth(v, e->l, &a);
     if (rc != SQL_OK) return rc;
     if (e->op == E_AND && a == 0) return val_set_int(out, 0), SQL_OK;
     if (e->op == E_OR && a == 1) return val_set_int(out, 1), SQL_OK;
-    if ((rc = ex_truth(v, e->r, &b)) != SQL_OK) return rc;
+    if ((rc = sqli_ex_truth(v, e->r, &b)) != SQL_OK) return rc;
     int t;
     if (e->op == E_AND) t = b == 0 ? 0 : (a < 0 || b < 0) ? -1 : 1;
     else t = b == 1 ? 1 : (a < 0 || b < 0) ? -1 : 0;
@@ -721,16 +721,9 @@ static int eval_cast(vm *v, const expr *e, sql_value *out) {
     int rc = eval(v, e->l, out);
     if (rc != SQL_OK) return rc;
     char *err = NULL;
-    if (val_cast(out, e->aff, e->kind, e->cast_p, e->cast_s, &err) != 0) {
+    if (sqli_val_cast(out, e->aff, e->kind, e->cast_p, e->cast_s, &err) != 0) {
         val_free(out);
-        return vm_error(v, SQL_ERROR, "%s", err ? err : "cannot CAST");
-    }
-    if (e->kind == KIND_TIMESTAMP || e->kind == KIND_DATE) {
-        extern int dt_normalize(sql_value *, int kind, char **err);
-        if (dt_normalize(out, e->kind, &err) != 0) {
-            val_free(out);
-            return vm_error(v, SQL_ERROR, "%s", err);
-        }
+        return sqli_vm_error(v, SQL_ERROR, "%s", err ? err : "cannot CAST");
     }
     return SQL_OK;
 }
@@ -747,7 +740,7 @@ static int eval(vm *v, const expr *e, sql_value *out) {
             if (v->self && e->col >= 0) val_ref(out, &v->self[e->col]);
             else val_set_null(out);
         } else {
-            val_ref(out, cur_col(v, vm_cursor(v, e->cur), e->col));
+            val_ref(out, sqli_cur_col(v, sqli_vm_cursor(v, e->cur), e->col));
         }
         return SQL_OK;
     case E_AGG: {
@@ -783,24 +776,24 @@ static int eval(vm *v, const expr *e, sql_value *out) {
     case E_EXISTS: return eval_scalar_sub(v, e, out);
     case E_COLLATE: return eval(v, e->l, out);
     case E_RAISE:
-        if (!v->in_trigger) return vm_error(v, SQL_ERROR, "RAISE() may only be used within a trigger-program");
+        if (!v->in_trigger) return sqli_vm_error(v, SQL_ERROR, "RAISE() may only be used within a trigger-program");
         if (e->param == OE_IGNORE) return RC_IGNORE;
-        return vm_error(v, SQL_CONSTRAINT, "%s", e->name);
-    case E_DEFAULT: return vm_error(v, SQL_ERROR, "DEFAULT is only allowed in VALUES and SET");
+        return sqli_vm_error(v, SQL_CONSTRAINT, "%s", e->name);
+    case E_DEFAULT: return sqli_vm_error(v, SQL_ERROR, "DEFAULT is only allowed in VALUES and SET");
     default: return eval_binary(v, e, out);
     }
 }
 
-int ex_eval(vm *v, const expr *e, sql_value *out) {
+int sqli_ex_eval(vm *v, const expr *e, sql_value *out) {
     val_set_null(out);
     return eval(v, e, out);
 }
 
-int ex_truth(vm *v, const expr *e, int *t) {
+int sqli_ex_truth(vm *v, const expr *e, int *t) {
     sql_value x;
-    int rc = ex_eval(v, e, &x);
+    int rc = sqli_ex_eval(v, e, &x);
     if (rc != SQL_OK) return rc;
-    *t = val_truth(&x);
+    *t = sqli_val_truth(&x);
     val_free(&x);
     return SQL_OK;
 }

@@ -15,7 +15,7 @@
  * Invariants:
  *   1. Phase 1 of a parent change (before any write) only reads; phase 2
  *      (after the parent row is written) performs the actions, each through
- *      row_delete / row_update, so actions cascade and fire triggers.
+ *      sqli_row_delete / sqli_row_update, so actions cascade and fire triggers.
  *   2. A pending NO ACTION check holds owned copies of the old key values.
  */
 #include "sql/sqlrt.h"
@@ -30,21 +30,21 @@ typedef struct fkpend {
 
 static int fk_error(vm *v, fkey *f) {
     strb b = {0};
-    for (int j = 0; j < f->ncol; j++) strb_addf(&b, "%s%s", j ? "," : "", f->child->cols[f->ccols[j]].name);
-    strb_addf(&b, " references %s", f->ptab);
+    for (int j = 0; j < f->ncol; j++) sqli_strb_addf(&b, "%s%s", j ? "," : "", f->child->cols[f->ccols[j]].name);
+    sqli_strb_addf(&b, " references %s", f->ptab);
     if (f->parent && f->pcols) {
-        strb_addc(&b, '.');
+        sqli_strb_addc(&b, '.');
         for (int j = 0; j < f->ncol; j++)
-            strb_addf(&b, "%s%s", j ? "," : "", f->pcols[j] < 0 ? "rowid" : f->parent->cols[f->pcols[j]].name);
+            sqli_strb_addf(&b, "%s%s", j ? "," : "", f->pcols[j] < 0 ? "rowid" : f->parent->cols[f->pcols[j]].name);
     }
-    int rc = f->name ? vm_error(v, SQL_CONSTRAINT, "FOREIGN KEY constraint failed: %s (%s.%s)", f->name, f->child->name, strb_cstr(&b))
-                     : vm_error(v, SQL_CONSTRAINT, "FOREIGN KEY constraint failed: %s.%s", f->child->name, strb_cstr(&b));
-    strb_free(&b);
+    int rc = f->name ? sqli_vm_error(v, SQL_CONSTRAINT, "FOREIGN KEY constraint failed: %s (%s.%s)", f->name, f->child->name, sqli_strb_cstr(&b))
+                     : sqli_vm_error(v, SQL_CONSTRAINT, "FOREIGN KEY constraint failed: %s.%s", f->child->name, sqli_strb_cstr(&b));
+    sqli_strb_free(&b);
     return rc;
 }
 
 static int mismatch(vm *v, fkey *f) {
-    return vm_error(v, SQL_ERROR, "foreign key mismatch - \"%s\" referencing \"%s\"", f->child->name, f->ptab);
+    return sqli_vm_error(v, SQL_ERROR, "foreign key mismatch - \"%s\" referencing \"%s\"", f->child->name, f->ptab);
 }
 
 /* Does the parent key (vals, in parent index order, parent affinity applied)
@@ -52,29 +52,29 @@ static int mismatch(vm *v, fkey *f) {
 static int parent_exists(vm *v, fkey *f, const sql_value *vals, int *found) {
     index_t *x = f->pidx;
     keyenc_buf *k = &v->kb2;
-    keyenc_reset(k);
-    for (int j = 0; j < f->ncol; j++) key_add(k, &vals[j], x->desc[j]);
+    sqli_keyenc_reset(k);
+    for (int j = 0; j < f->ncol; j++) sqli_key_add(k, &vals[j], x->desc[j]);
     *found = 0;
     if (x->is_pk) {
         const void *val;
         size_t vl;
-        int rc = store_get(v->txn, x->tree, k->p, k->len, &val, &vl);
+        int rc = sqli_store_get(v->txn, x->tree, k->p, k->len, &val, &vl);
         if (rc == STORE_OK) *found = 1;
-        else if (rc != STORE_NOTFOUND) return vm_store_error(v, rc);
+        else if (rc != STORE_NOTFOUND) return sqli_vm_store_error(v, rc);
         return SQL_OK;
     }
     store_cursor *c;
-    int rc = store_cursor_open(v->txn, x->tree, &c);
-    if (rc != STORE_OK) return vm_store_error(v, rc);
-    rc = store_cursor_seek(c, STORE_SEEK_GE, k->p, k->len);
+    int rc = sqli_store_cursor_open(v->txn, x->tree, &c);
+    if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
+    rc = sqli_store_cursor_seek(c, STORE_SEEK_GE, k->p, k->len);
     if (rc == STORE_OK) {
         const void *ek;
         size_t el;
-        store_cursor_key(c, &ek, &el);
+        sqli_store_cursor_key(c, &ek, &el);
         *found = el >= k->len && memcmp(ek, k->p, k->len) == 0 && (el == k->len || ((const uint8_t *)ek)[k->len] != 0xFF);
     }
-    store_cursor_close(c);
-    if (rc != STORE_OK && rc != STORE_NOTFOUND) return vm_store_error(v, rc);
+    sqli_store_cursor_close(c);
+    if (rc != STORE_OK && rc != STORE_NOTFOUND) return sqli_vm_store_error(v, rc);
     return SQL_OK;
 }
 
@@ -85,7 +85,7 @@ static int child_parent_key(fkey *f, const sql_value *row, sql_value *vals) {
         val_ref(&vals[j], &row[f->ccols[j]]);
         if (vals[j].type == SQL_NULL) return 0;
         int pc = f->pcols[j];
-        val_apply_aff(&vals[j], pc < 0 ? AFF_INTEGER : f->parent->cols[pc].aff);
+        sqli_val_apply_aff(&vals[j], pc < 0 ? AFF_INTEGER : f->parent->cols[pc].aff);
     }
     return 1;
 }
@@ -94,7 +94,7 @@ static void free_vals(sql_value *vals, int n) {
     for (int j = 0; j < n; j++) val_free(&vals[j]);
 }
 
-int fk_child_check(vm *v, table *t, const sql_value *row, const uint8_t *changed) {
+int sqli_fk_child_check(vm *v, table *t, const sql_value *row, const uint8_t *changed) {
     for (int k = 0; k < t->nfk; k++) {
         fkey *f = &t->fks[k];
         int touched = !changed;
@@ -111,7 +111,7 @@ int fk_child_check(vm *v, table *t, const sql_value *row, const uint8_t *changed
             found = 1;
             for (int j = 0; j < f->ncol && found; j++) {
                 int pc = f->pcols[j];
-                found = val_cmp(&vals[j], &row[pc < 0 ? t->ncol : pc]) == 0;
+                found = sqli_val_cmp(&vals[j], &row[pc < 0 ? t->ncol : pc]) == 0;
             }
         }
         if (have && !found) rc = parent_exists(v, f, vals, &found);
@@ -154,64 +154,64 @@ static int find_children(vm *v, fkey *f, const sql_value *pvals, rowbuf *keys, i
     table *ct = f->child;
     index_t *x = child_index(f);
     keyenc_buf k;
-    keyenc_init(&k);
+    sqli_keyenc_init(&k);
     sql_value cv[32];
     for (int j = 0; j < f->ncol; j++) { /* in child column terms */
         val_ref(&cv[j], &pvals[j]);
-        val_apply_aff(&cv[j], ct->cols[f->ccols[j]].aff);
+        sqli_val_apply_aff(&cv[j], ct->cols[f->ccols[j]].aff);
     }
     if (x)
         for (int j = 0; j < f->ncol; j++)
             for (int m = 0; m < f->ncol; m++)
-                if (x->cols[j] == f->ccols[m]) key_add(&k, &cv[m], x->desc[j]);
+                if (x->cols[j] == f->ccols[m]) sqli_key_add(&k, &cv[m], x->desc[j]);
     store_cursor *c;
-    int rc = store_cursor_open(v->txn, x ? x->tree : ct->tree, &c), n = 0;
+    int rc = sqli_store_cursor_open(v->txn, x ? x->tree : ct->tree, &c), n = 0;
     if (rc != STORE_OK) goto out;
-    rc = x ? store_cursor_seek(c, STORE_SEEK_GE, k.p, k.len) : store_cursor_seek(c, STORE_SEEK_FIRST, NULL, 0);
+    rc = x ? sqli_store_cursor_seek(c, STORE_SEEK_GE, k.p, k.len) : sqli_store_cursor_seek(c, STORE_SEEK_FIRST, NULL, 0);
     sql_value *row = xcalloc((size_t)ct->ncol + 1, sizeof *row);
     while (rc == STORE_OK && (limit <= 0 || n < limit)) {
         const void *ek, *val;
         size_t el, vl;
-        store_cursor_key(c, &ek, &el);
+        sqli_store_cursor_key(c, &ek, &el);
         const uint8_t *tk = ek;
         size_t tl = el;
         if (x) {
             if (el < k.len || memcmp(ek, k.p, k.len) != 0 || (el > k.len && tk[k.len] == 0xFF)) break;
             if (!x->is_pk) {
                 size_t pos = 0;
-                for (int i = 0; i < x->ncol; i++) keyenc_skip(ek, el, &pos);
+                for (int i = 0; i < x->ncol; i++) sqli_keyenc_skip(ek, el, &pos);
                 tk += pos;
                 tl -= pos;
                 if (tl == 0) { /* short unique entry: the table key is the value */
-                    store_cursor_value(c, &val, &vl);
+                    sqli_store_cursor_value(c, &val, &vl);
                     tk = val;
                     tl = vl;
                 }
             }
         } else {
-            store_cursor_value(c, &val, &vl);
-            int match = row_decode(v, ct, val, vl, row) == SQL_OK;
+            sqli_store_cursor_value(c, &val, &vl);
+            int match = sqli_row_decode(v, ct, val, vl, row) == SQL_OK;
             for (int j = 0; j < f->ncol && match; j++) {
                 const sql_value *a = &row[f->ccols[j]];
-                match = a->type != SQL_NULL && ex_cmp_values(a, &cv[j], AFF_NONE, 0) == 0;
+                match = a->type != SQL_NULL && sqli_ex_cmp_values(a, &cv[j], AFF_NONE, 0) == 0;
             }
             if (!match) {
-                rc = store_cursor_next(c);
+                rc = sqli_store_cursor_next(c);
                 continue;
             }
         }
         if (!(skip && tl == skiplen && memcmp(tk, skip, tl) == 0)) {
-            rowbuf_add(keys, tk, tl, NULL, 0);
+            sqli_rowbuf_add(keys, tk, tl, NULL, 0);
             n++;
         }
-        rc = store_cursor_next(c);
+        rc = sqli_store_cursor_next(c);
     }
     xfree(row);
-    store_cursor_close(c);
+    sqli_store_cursor_close(c);
 out:
     free_vals(cv, f->ncol);
-    keyenc_free(&k);
-    if (rc != STORE_OK && rc != STORE_NOTFOUND) return vm_store_error(v, rc);
+    sqli_keyenc_free(&k);
+    if (rc != STORE_OK && rc != STORE_NOTFOUND) return sqli_vm_store_error(v, rc);
     return SQL_OK;
 }
 
@@ -225,10 +225,10 @@ static void add_pending(vm *v, fkey *f, const sql_value *vals) {
     fkpend *p = (fkpend *)v->fkpend + v->npend++;
     p->f = f;
     p->vals = xcalloc((size_t)f->ncol, sizeof *p->vals);
-    for (int j = 0; j < f->ncol; j++) val_copy(&p->vals[j], &vals[j]);
+    for (int j = 0; j < f->ncol; j++) sqli_val_copy(&p->vals[j], &vals[j]);
 }
 
-void fk_pending_clear(vm *v) {
+void sqli_fk_pending_clear(vm *v) {
     fkpend *p = v->fkpend;
     for (int i = 0; i < v->npend; i++) {
         free_vals(p[i].vals, p[i].f->ncol);
@@ -237,7 +237,7 @@ void fk_pending_clear(vm *v) {
     v->npend = 0;
 }
 
-int fk_deferred_check(vm *v) {
+int sqli_fk_deferred_check(vm *v) {
     fkpend *p = v->fkpend;
     int rc = SQL_OK;
     for (int i = 0; i < v->npend && rc == SQL_OK; i++) {
@@ -247,9 +247,9 @@ int fk_deferred_check(vm *v) {
         rowbuf keys = {0};
         rc = find_children(v, p[i].f, p[i].vals, &keys, 1, NULL, 0);
         if (rc == SQL_OK && keys.n) rc = fk_error(v, p[i].f);
-        rowbuf_clear(&keys);
+        sqli_rowbuf_clear(&keys);
     }
-    fk_pending_clear(v);
+    sqli_fk_pending_clear(v);
     return rc;
 }
 
@@ -257,29 +257,29 @@ static int key_changed(fkey *f, table *t, const sql_value *oldrow, const sql_val
     if (!newrow) return 1;
     for (int j = 0; j < f->ncol; j++) {
         int pc = f->pcols[j] < 0 ? t->ncol : f->pcols[j];
-        if (oldrow[pc].type != newrow[pc].type || val_cmp(&oldrow[pc], &newrow[pc]) != 0) return 1;
+        if (oldrow[pc].type != newrow[pc].type || sqli_val_cmp(&oldrow[pc], &newrow[pc]) != 0) return 1;
     }
     return 0;
 }
 
 static int apply_action(vm *v, fkey *f, int action, const uint8_t *key, size_t klen, const sql_value *newrow) {
     table *ct = f->child;
-    if (action == FK_CASCADE && !newrow) return row_delete(v, ct, key, klen);
+    if (action == FK_CASCADE && !newrow) return sqli_row_delete(v, ct, key, klen);
     const void *val;
     size_t vl;
-    int rc = store_get(v->txn, ct->tree, key, klen, &val, &vl);
+    int rc = sqli_store_get(v->txn, ct->tree, key, klen, &val, &vl);
     if (rc == STORE_NOTFOUND) return SQL_OK;
-    if (rc != STORE_OK) return vm_store_error(v, rc);
+    if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
     sql_value *old = xcalloc((size_t)ct->ncol + 1, sizeof *old), *nw = xcalloc((size_t)ct->ncol + 1, sizeof *nw);
-    rc = row_decode(v, ct, val, vl, old);
+    rc = sqli_row_decode(v, ct, val, vl, old);
     val_set_null(&old[ct->ncol]);
     if (rc == SQL_OK && ct->rowid) {
         size_t pos = 0;
-        key_get(key, klen, &pos, 0, &old[ct->ncol]);
+        sqli_key_get(key, klen, &pos, 0, &old[ct->ncol]);
     }
     for (int i = 0; rc == SQL_OK && i <= ct->ncol; i++) {
-        val_own(&old[i]);
-        val_copy(&nw[i], &old[i]);
+        sqli_val_own(&old[i]);
+        sqli_val_copy(&nw[i], &old[i]);
     }
     for (int j = 0; rc == SQL_OK && j < f->ncol; j++) {
         int cc = f->ccols[j];
@@ -288,14 +288,14 @@ static int apply_action(vm *v, fkey *f, int action, const uint8_t *key, size_t k
             val_set_null(&nw[cc]);
         } else if (action == FK_SET_DEFAULT) {
             column *col = &ct->cols[cc];
-            if (col->dflt) rc = ex_eval(v, col->dflt, &nw[cc]);
-            val_own(&nw[cc]);
+            if (col->dflt) rc = sqli_ex_eval(v, col->dflt, &nw[cc]);
+            sqli_val_own(&nw[cc]);
         } else {
             int pc = f->pcols[j] < 0 ? f->parent->ncol : f->pcols[j];
-            val_copy(&nw[cc], &newrow[pc]);
+            sqli_val_copy(&nw[cc], &newrow[pc]);
         }
     }
-    if (rc == SQL_OK) rc = row_update(v, ct, key, klen, old, nw);
+    if (rc == SQL_OK) rc = sqli_row_update(v, ct, key, klen, old, nw);
     for (int i = 0; i <= ct->ncol; i++) val_free(&old[i]), val_free(&nw[i]);
     xfree(old);
     xfree(nw);
@@ -316,8 +316,8 @@ static int parent_change(vm *v, table *t, fkey *f, const sql_value *oldrow, cons
     if (anynull) return SQL_OK;
     int action = newrow ? f->on_update : f->on_delete;
     keyenc_buf self;
-    keyenc_init(&self);
-    if (f->child == t) key_for_table(v, &self, t, oldrow, t->rowid ? oldrow[t->ncol].u.i : 0);
+    sqli_keyenc_init(&self);
+    if (f->child == t) sqli_key_for_table(v, &self, t, oldrow, t->rowid ? oldrow[t->ncol].u.i : 0);
     rowbuf keys = {0};
     int rc = SQL_OK;
     if (phase == 1 && (action == FK_RESTRICT || action == FK_NO_ACTION)) {
@@ -331,16 +331,16 @@ static int parent_change(vm *v, table *t, fkey *f, const sql_value *oldrow, cons
         for (size_t i = 0; i < keys.n && rc == SQL_OK; i++) {
             const uint8_t *k;
             size_t kl;
-            rowbuf_row(&keys, i, NULL, &k, &kl);
+            sqli_rowbuf_row(&keys, i, NULL, &k, &kl);
             rc = apply_action(v, f, action, k, kl, newrow);
         }
     }
-    rowbuf_clear(&keys);
-    keyenc_free(&self);
+    sqli_rowbuf_clear(&keys);
+    sqli_keyenc_free(&self);
     return rc;
 }
 
-int fk_parent_actions(vm *v, table *t, const sql_value *oldrow, const sql_value *newrow, int phase) {
+int sqli_fk_parent_actions(vm *v, table *t, const sql_value *oldrow, const sql_value *newrow, int phase) {
     for (fkey *f = t->refs; f; f = f->next_in_parent) {
         if (f->parent != t) continue;
         int rc = parent_change(v, t, f, oldrow, newrow, phase);

@@ -10,8 +10,8 @@
  *   1. A function gets its arguments evaluated (borrowed or owned by the
  *      caller) and writes a result it owns or that borrows from an argument
  *      only when the argument outlives the call (never: results are copies).
- *   2. func_find is a binary search of a table sorted by name (asserted in
- *      the unit test through func_table_sorted).
+ *   2. sqli_func_find is a binary search of a table sorted by name (asserted in
+ *      the unit test through sqli_func_table_sorted).
  */
 #include "sql/sqlrt.h"
 #include "util/mem.h"
@@ -32,12 +32,12 @@ static int any_null(int argc, const sql_value *a) {
 }
 
 static const char *text_of(const sql_value *x, char *buf, size_t *n) {
-    const char *z = val_text(x, buf, n);
+    const char *z = sqli_val_text(x, buf, n);
     return z ? z : "";
 }
 
 static void out_text(sql_value *out, const char *z, size_t n) {
-    val_set_text_copy(out, z, n);
+    sqli_val_set_text_copy(out, z, n);
 }
 
 static size_t utf8_chars(const char *z, size_t n) {
@@ -96,7 +96,7 @@ static int case_map(const sql_value *x, sql_value *out, int upper) {
         r[i] = c;
     }
     r[n] = 0;
-    val_set_text_own(out, r, n);
+    sqli_val_set_text_own(out, r, n);
     return SQL_OK;
 }
 
@@ -117,7 +117,7 @@ F(f_substr) {
     int blob = a[0].type == SQL_BLOB;
     const char *z = text_of(&a[0], buf, &n);
     int64_t len = blob ? (int64_t)n : (int64_t)utf8_chars(z, n);
-    int64_t y = val_int(&a[1]), zc = argc > 2 ? val_int(&a[2]) : INT64_MAX / 4;
+    int64_t y = sqli_val_int(&a[1]), zc = argc > 2 ? sqli_val_int(&a[2]) : INT64_MAX / 4;
     if (y < 0) y += len + 1;
     int64_t from = y, to;
     if (zc < 0) {
@@ -129,13 +129,13 @@ F(f_substr) {
     if (from < 1) from = 1;
     if (to > len + 1) to = len + 1;
     if (to <= from) {
-        if (blob) val_set_blob_own(out, xmalloc(1), 0);
+        if (blob) sqli_val_set_blob_own(out, xmalloc(1), 0);
         else out_text(out, "", 0);
         return SQL_OK;
     }
     size_t b0 = blob ? (size_t)(from - 1) : utf8_off(z, n, (size_t)(from - 1));
     size_t b1 = blob ? (size_t)(to - 1) : utf8_off(z, n, (size_t)(to - 1));
-    if (blob) val_set_blob_own(out, xmemdup(z + b0, b1 - b0), b1 - b0);
+    if (blob) sqli_val_set_blob_own(out, xmemdup(z + b0, b1 - b0), b1 - b0);
     else out_text(out, z + b0, b1 - b0);
     return SQL_OK;
 }
@@ -199,13 +199,13 @@ F(f_replace) {
     strb b = {0};
     for (size_t i = 0; i < n;) {
         if (i + pn <= n && memcmp(z + i, p, pn) == 0) {
-            strb_add(&b, r, rn);
+            sqli_strb_add(&b, r, rn);
             i += pn;
         } else {
-            strb_addc(&b, z[i++]);
+            sqli_strb_addc(&b, z[i++]);
         }
     }
-    val_set_text_own(out, b.p ? b.p : xstrdup(""), b.n);
+    sqli_val_set_text_own(out, b.p ? b.p : xstrdup(""), b.n);
     return SQL_OK;
 }
 
@@ -234,7 +234,7 @@ F(f_hex) {
     char *r = xmalloc(2 * n + 1);
     for (size_t i = 0; i < n; i++) sprintf(r + 2 * i, "%02X", (unsigned char)z[i]);
     r[2 * n] = 0;
-    val_set_text_own(out, r, 2 * n);
+    sqli_val_set_text_own(out, r, 2 * n);
     return SQL_OK;
 }
 
@@ -242,23 +242,23 @@ static void quote_into(strb *b, const sql_value *x) {
     char buf[40];
     size_t n;
     switch (x->type) {
-    case SQL_NULL: strb_adds(b, "NULL"); return;
+    case SQL_NULL: sqli_strb_adds(b, "NULL"); return;
     case SQL_TEXT:
-        strb_addc(b, '\'');
+        sqli_strb_addc(b, '\'');
         for (uint32_t i = 0; i < x->n; i++) {
-            if (x->z[i] == '\'') strb_addc(b, '\'');
-            strb_addc(b, x->z[i]);
+            if (x->z[i] == '\'') sqli_strb_addc(b, '\'');
+            sqli_strb_addc(b, x->z[i]);
         }
-        strb_addc(b, '\'');
+        sqli_strb_addc(b, '\'');
         return;
     case SQL_BLOB:
-        strb_adds(b, "X'");
-        for (uint32_t i = 0; i < x->n; i++) strb_addf(b, "%02X", (unsigned char)x->z[i]);
-        strb_addc(b, '\'');
+        sqli_strb_adds(b, "X'");
+        for (uint32_t i = 0; i < x->n; i++) sqli_strb_addf(b, "%02X", (unsigned char)x->z[i]);
+        sqli_strb_addc(b, '\'');
         return;
     default: {
-        const char *z = val_text(x, buf, &n);
-        strb_add(b, z, n);
+        const char *z = sqli_val_text(x, buf, &n);
+        sqli_strb_add(b, z, n);
     }
     }
 }
@@ -267,7 +267,7 @@ F(f_quote) {
     UNUSED;
     strb b = {0};
     quote_into(&b, &a[0]);
-    val_set_text_own(out, b.p, b.n);
+    sqli_val_set_text_own(out, b.p, b.n);
     return SQL_OK;
 }
 
@@ -275,25 +275,25 @@ F(f_char) {
     UNUSED;
     strb b = {0};
     for (int i = 0; i < argc; i++) {
-        int64_t c = val_int(&a[i]);
+        int64_t c = sqli_val_int(&a[i]);
         if (c < 0 || c > 0x10FFFF) c = 0xFFFD;
         if (c < 0x80) {
-            strb_addc(&b, (char)c);
+            sqli_strb_addc(&b, (char)c);
         } else if (c < 0x800) {
-            strb_addc(&b, (char)(0xC0 | (c >> 6)));
-            strb_addc(&b, (char)(0x80 | (c & 0x3F)));
+            sqli_strb_addc(&b, (char)(0xC0 | (c >> 6)));
+            sqli_strb_addc(&b, (char)(0x80 | (c & 0x3F)));
         } else if (c < 0x10000) {
-            strb_addc(&b, (char)(0xE0 | (c >> 12)));
-            strb_addc(&b, (char)(0x80 | ((c >> 6) & 0x3F)));
-            strb_addc(&b, (char)(0x80 | (c & 0x3F)));
+            sqli_strb_addc(&b, (char)(0xE0 | (c >> 12)));
+            sqli_strb_addc(&b, (char)(0x80 | ((c >> 6) & 0x3F)));
+            sqli_strb_addc(&b, (char)(0x80 | (c & 0x3F)));
         } else {
-            strb_addc(&b, (char)(0xF0 | (c >> 18)));
-            strb_addc(&b, (char)(0x80 | ((c >> 12) & 0x3F)));
-            strb_addc(&b, (char)(0x80 | ((c >> 6) & 0x3F)));
-            strb_addc(&b, (char)(0x80 | (c & 0x3F)));
+            sqli_strb_addc(&b, (char)(0xF0 | (c >> 18)));
+            sqli_strb_addc(&b, (char)(0x80 | ((c >> 12) & 0x3F)));
+            sqli_strb_addc(&b, (char)(0x80 | ((c >> 6) & 0x3F)));
+            sqli_strb_addc(&b, (char)(0x80 | (c & 0x3F)));
         }
     }
-    val_set_text_own(out, b.p ? b.p : xstrdup(""), b.n);
+    sqli_val_set_text_own(out, b.p ? b.p : xstrdup(""), b.n);
     return SQL_OK;
 }
 
@@ -331,24 +331,24 @@ static void printf_real(strb *b, const char *spec, char conv, double r) {
     if (dot) prec = atoi(dot + 1);
     if (prec > 100) prec = 100;
     strb body = {0};
-    if (isinf(r) || isnan(r)) strb_adds(&body, isnan(r) ? "nan" : "inf");
+    if (isinf(r) || isnan(r)) sqli_strb_adds(&body, isnan(r) ? "nan" : "inf");
     else if (conv == 'f') fmt_fixed(r, prec, &body);
     else fmt_exp(r, prec, conv, &body);
     const char *sign = signbit(r) && !isnan(r) ? "-" : plus ? "+" : space ? " " : "";
     int len = (int)(strlen(sign) + body.n), pad = width > len ? width - len : 0;
-    if (!left && !zero) for (int i = 0; i < pad; i++) strb_addc(b, ' ');
-    strb_adds(b, sign);
-    if (!left && zero) for (int i = 0; i < pad; i++) strb_addc(b, '0');
-    strb_add(b, strb_cstr(&body), body.n);
-    if (left) for (int i = 0; i < pad; i++) strb_addc(b, ' ');
-    strb_free(&body);
+    if (!left && !zero) for (int i = 0; i < pad; i++) sqli_strb_addc(b, ' ');
+    sqli_strb_adds(b, sign);
+    if (!left && zero) for (int i = 0; i < pad; i++) sqli_strb_addc(b, '0');
+    sqli_strb_add(b, sqli_strb_cstr(&body), body.n);
+    if (left) for (int i = 0; i < pad; i++) sqli_strb_addc(b, ' ');
+    sqli_strb_free(&body);
 }
 
 /* One printf conversion: spec is "%" plus flags, width and precision. */
 static void printf_one(strb *b, const char *spec, char conv, const sql_value *x) {
     char tmp[512], fm[80];
     if (strchr("diuxXoc", conv)) {
-        int64_t iv = x ? val_int(x) : 0;
+        int64_t iv = x ? sqli_val_int(x) : 0;
         if (conv == 'c') {
             snprintf(fm, sizeof fm, "%sc", spec);
             snprintf(tmp, sizeof tmp, fm, (int)iv);
@@ -356,13 +356,13 @@ static void printf_one(strb *b, const char *spec, char conv, const sql_value *x)
             snprintf(fm, sizeof fm, "%sll%c", spec, conv == 'i' ? 'd' : conv);
             snprintf(tmp, sizeof tmp, fm, (long long)iv);
         }
-        strb_adds(b, tmp);
+        sqli_strb_adds(b, tmp);
     } else if (strchr("feE", conv)) {
-        printf_real(b, spec, conv, x ? val_real(x) : 0.0);
+        printf_real(b, spec, conv, x ? sqli_val_real(x) : 0.0);
     } else if (strchr("gG", conv)) {
         snprintf(fm, sizeof fm, "%s%c", spec, conv);
-        snprintf(tmp, sizeof tmp, fm, x ? val_real(x) : 0.0);
-        strb_adds(b, tmp);
+        snprintf(tmp, sizeof tmp, fm, x ? sqli_val_real(x) : 0.0);
+        sqli_strb_adds(b, tmp);
     } else { /* s q Q */
         char bb[40];
         size_t n = 0;
@@ -371,15 +371,15 @@ static void printf_one(strb *b, const char *spec, char conv, const sql_value *x)
         if (null) n = strlen(z);
         strb t = {0};
         int quote = conv == 'q' || (conv == 'Q' && !null);
-        if (conv == 'Q' && quote) strb_addc(&t, '\'');
+        if (conv == 'Q' && quote) sqli_strb_addc(&t, '\'');
         for (size_t k = 0; k < n; k++) {
-            if (quote && z[k] == '\'') strb_addc(&t, '\'');
-            strb_addc(&t, z[k]);
+            if (quote && z[k] == '\'') sqli_strb_addc(&t, '\'');
+            sqli_strb_addc(&t, z[k]);
         }
-        if (conv == 'Q' && quote) strb_addc(&t, '\'');
+        if (conv == 'Q' && quote) sqli_strb_addc(&t, '\'');
         snprintf(fm, sizeof fm, "%ss", spec);
-        strb_addf(b, fm, strb_cstr(&t));
-        strb_free(&t);
+        sqli_strb_addf(b, fm, sqli_strb_cstr(&t));
+        sqli_strb_free(&t);
     }
 }
 
@@ -394,7 +394,7 @@ static int do_printf(int argc, sql_value *a, sql_value *out) {
     int ai = 1;
     for (size_t i = 0; i < fn; i++) {
         if (f[i] != '%') {
-            strb_addc(&b, f[i]);
+            sqli_strb_addc(&b, f[i]);
             continue;
         }
         size_t s = i++;
@@ -411,11 +411,11 @@ static int do_printf(int argc, sql_value *a, sql_value *out) {
         for (size_t k = s; k < spec_end && sl < 40; k++)
             if (f[k] != '!') spec[sl++] = f[k]; /* SQLite's "alternate form 2": not C's */
         spec[sl] = 0;
-        if (f[i] == '%') strb_addc(&b, '%');
+        if (f[i] == '%') sqli_strb_addc(&b, '%');
         else if (strchr("diuxXoceEfgGsqQ", f[i])) printf_one(&b, spec, f[i], ai < argc ? &a[ai++] : NULL);
-        else strb_add(&b, f + s, i - s + 1);
+        else sqli_strb_add(&b, f + s, i - s + 1);
     }
-    val_set_text_own(out, b.p ? b.p : xstrdup(""), b.n);
+    sqli_val_set_text_own(out, b.p ? b.p : xstrdup(""), b.n);
     return SQL_OK;
 }
 
@@ -432,17 +432,17 @@ F(f_like) {
         char buf[40];
         size_t n;
         const char *z = text_of(&a[2], buf, &n);
-        if (n != 1) return vm_error(v, SQL_ERROR, "ESCAPE expression must be a single character");
+        if (n != 1) return sqli_vm_error(v, SQL_ERROR, "ESCAPE expression must be a single character");
         esc = (unsigned char)z[0];
     }
-    val_set_int(out, ex_like(&a[0], &a[1], 0, esc));
+    val_set_int(out, sqli_ex_like(&a[0], &a[1], 0, esc));
     return SQL_OK;
 }
 
 F(f_glob) {
     UNUSED;
     if (any_null(argc, a)) return SQL_OK;
-    val_set_int(out, ex_like(&a[0], &a[1], 1, -1));
+    val_set_int(out, sqli_ex_like(&a[0], &a[1], 1, -1));
     return SQL_OK;
 }
 
@@ -460,7 +460,7 @@ F(f_coalesce) {
     UNUSED;
     for (int i = 0; i < argc; i++)
         if (a[i].type != SQL_NULL) {
-            val_copy(out, &a[i]);
+            sqli_val_copy(out, &a[i]);
             return SQL_OK;
         }
     return SQL_OK;
@@ -468,14 +468,14 @@ F(f_coalesce) {
 
 F(f_nullif) {
     UNUSED;
-    if (a[0].type != SQL_NULL && a[1].type != SQL_NULL && val_cmp(&a[0], &a[1]) == 0) return SQL_OK;
-    val_copy(out, &a[0]);
+    if (a[0].type != SQL_NULL && a[1].type != SQL_NULL && sqli_val_cmp(&a[0], &a[1]) == 0) return SQL_OK;
+    sqli_val_copy(out, &a[0]);
     return SQL_OK;
 }
 
 F(f_iif) {
     UNUSED;
-    val_copy(out, val_truth(&a[0]) == 1 ? &a[1] : &a[2]);
+    sqli_val_copy(out, sqli_val_truth(&a[0]) == 1 ? &a[1] : &a[2]);
     return SQL_OK;
 }
 
@@ -483,10 +483,10 @@ static int minmax(int argc, sql_value *a, sql_value *out, int want_max) {
     if (any_null(argc, a)) return SQL_OK;
     int best = 0;
     for (int i = 1; i < argc; i++) {
-        int c = val_cmp(&a[i], &a[best]);
+        int c = sqli_val_cmp(&a[i], &a[best]);
         if (want_max ? c > 0 : c < 0) best = i;
     }
-    val_copy(out, &a[best]);
+    sqli_val_copy(out, &a[best]);
     return SQL_OK;
 }
 
@@ -501,7 +501,7 @@ F(f_min) {
 
 F(f_identity) {
     UNUSED;
-    val_copy(out, &a[0]);
+    sqli_val_copy(out, &a[0]);
     return SQL_OK;
 }
 
@@ -515,22 +515,22 @@ F(f_random) {
 
 F(f_randomblob) {
     UNUSED;
-    int64_t n = val_int(&a[0]);
+    int64_t n = sqli_val_int(&a[0]);
     if (n < 1) n = 1;
-    if (n > 1 << 20) return vm_error(v, SQL_TOOBIG, "string or blob too big");
+    if (n > 1 << 20) return sqli_vm_error(v, SQL_TOOBIG, "string or blob too big");
     uint8_t *p = xmalloc((size_t)n);
     if (getrandom(p, (size_t)n, 0) != n)
         for (int64_t i = 0; i < n; i++) p[i] = (uint8_t)rand();
-    val_set_blob_own(out, p, (size_t)n);
+    sqli_val_set_blob_own(out, p, (size_t)n);
     return SQL_OK;
 }
 
 F(f_zeroblob) {
     UNUSED;
-    int64_t n = val_int(&a[0]);
+    int64_t n = sqli_val_int(&a[0]);
     if (n < 0) n = 0;
-    if (n > 1 << 26) return vm_error(v, SQL_TOOBIG, "string or blob too big");
-    val_set_blob_own(out, xcalloc(1, (size_t)n + 1), (size_t)n);
+    if (n > 1 << 26) return sqli_vm_error(v, SQL_TOOBIG, "string or blob too big");
+    sqli_val_set_blob_own(out, xcalloc(1, (size_t)n + 1), (size_t)n);
     return SQL_OK;
 }
 
@@ -562,7 +562,7 @@ static int num_arg(const sql_value *x, sql_value *n) {
     if (x->type == SQL_TEXT || x->type == SQL_BLOB) {
         int64_t i;
         double r;
-        int k = num_parse(x->z, x->n, &i, &r);
+        int k = sqli_num_parse(x->z, x->n, &i, &r);
         if (k == 0) return 0;
         if (k == 1) val_set_int(n, i);
         else val_set_real(n, r);
@@ -578,10 +578,10 @@ F(f_abs) {
     if (a[0].type == SQL_NULL) return SQL_OK;
     sql_value n;
     if (a[0].type == SQL_TEXT || a[0].type == SQL_BLOB) /* SQLite: a real, 0.0 for non-numbers */
-        return val_set_real(out, fabs(val_real(&a[0]))), SQL_OK;
+        return val_set_real(out, fabs(sqli_val_real(&a[0]))), SQL_OK;
     if (!num_arg(&a[0], &n)) return val_set_real(out, 0.0), SQL_OK;
     if (n.type == SQL_INTEGER) {
-        if (n.u.i == INT64_MIN) return vm_error(v, SQL_ERROR, "integer overflow");
+        if (n.u.i == INT64_MIN) return sqli_vm_error(v, SQL_ERROR, "integer overflow");
         val_set_int(out, n.u.i < 0 ? -n.u.i : n.u.i);
     } else if (n.type == SQL_DECIMAL) {
         val_set_dec(out, n.u.i < 0 ? -n.u.i : n.u.i, n.scale);
@@ -595,7 +595,7 @@ F(f_sign) {
     UNUSED;
     sql_value n;
     if (!num_arg(&a[0], &n)) return SQL_OK;
-    double r = val_real(&n);
+    double r = sqli_val_real(&n);
     val_set_int(out, r > 0 ? 1 : r < 0 ? -1 : 0);
     return SQL_OK;
 }
@@ -665,12 +665,12 @@ static int digits16(double r, int keep_after_point, int fixed, char *d, int *e) 
 static void fmt_fixed(double r, int prec, strb *out) {
     char d[40];
     int e, n = digits16(r, prec, 1, d, &e);
-    if (e < 0 || n == 0) strb_addc(out, '0');
-    for (int k = 0; k <= e && n; k++) strb_addc(out, k < n ? d[k] : '0');
-    if (prec > 0) strb_addc(out, '.');
+    if (e < 0 || n == 0) sqli_strb_addc(out, '0');
+    for (int k = 0; k <= e && n; k++) sqli_strb_addc(out, k < n ? d[k] : '0');
+    if (prec > 0) sqli_strb_addc(out, '.');
     for (int k = 0; k < prec; k++) {
         int idx = e + 1 + k;
-        strb_addc(out, n && idx >= 0 && idx < n ? d[idx] : '0');
+        sqli_strb_addc(out, n && idx >= 0 && idx < n ? d[idx] : '0');
     }
 }
 
@@ -678,10 +678,10 @@ static void fmt_fixed(double r, int prec, strb *out) {
 static void fmt_exp(double r, int prec, char echar, strb *out) {
     char d[40];
     int e = 0, n = r == 0 ? 0 : digits16(r, prec, 0, d, &e);
-    strb_addc(out, n ? d[0] : '0');
-    if (prec > 0) strb_addc(out, '.');
-    for (int k = 1; k <= prec; k++) strb_addc(out, k < n ? d[k] : '0');
-    strb_addf(out, "%c%c%02d", echar, e < 0 ? '-' : '+', e < 0 ? -e : e);
+    sqli_strb_addc(out, n ? d[0] : '0');
+    if (prec > 0) sqli_strb_addc(out, '.');
+    for (int k = 1; k <= prec; k++) sqli_strb_addc(out, k < n ? d[k] : '0');
+    sqli_strb_addf(out, "%c%c%02d", echar, e < 0 ? '-' : '+', e < 0 ? -e : e);
 }
 
 /* round(r, digits): SQLite rounds through its printf("%.*f"). */
@@ -691,8 +691,8 @@ static double round_digits(double r, int digits) {
     if (fabs(r) >= 4503599627370496.0 || isnan(r) || isinf(r)) return r;
     strb b = {0};
     fmt_fixed(r, digits, &b);
-    double x = strtod(strb_cstr(&b), NULL);
-    strb_free(&b);
+    double x = strtod(sqli_strb_cstr(&b), NULL);
+    sqli_strb_free(&b);
     return r < 0 ? -x : x;
 }
 
@@ -701,16 +701,16 @@ F(f_round) {
     if (any_null(argc, a)) return SQL_OK;
     sql_value n;
     if (!num_arg(&a[0], &n)) return val_set_real(out, 0.0), SQL_OK;
-    int d = argc > 1 ? (int)val_int(&a[1]) : 0;
+    int d = argc > 1 ? (int)sqli_val_int(&a[1]) : 0;
     if (n.type == SQL_DECIMAL) {
         int64_t m;
         int s = d < 0 ? 0 : d;
         if (s >= n.scale) return val_set_dec(out, n.u.i, n.scale), SQL_OK;
-        dec_rescale(n.u.i, n.scale, s, &m);
+        sqli_dec_rescale(n.u.i, n.scale, s, &m);
         val_set_dec(out, m, s);
         return SQL_OK;
     }
-    val_set_real(out, round_digits(val_real(&n), d));
+    val_set_real(out, round_digits(sqli_val_real(&n), d));
     return SQL_OK;
 }
 
@@ -718,7 +718,7 @@ static int math1(int argc, sql_value *a, sql_value *out, double (*fn)(double)) {
     (void)argc;
     sql_value n;
     if (!num_arg(&a[0], &n)) return SQL_OK;
-    double r = fn(val_real(&n));
+    double r = fn(sqli_val_real(&n));
     if (!isnan(r)) val_set_real(out, r);
     return SQL_OK;
 }
@@ -730,9 +730,19 @@ static int math1(int argc, sql_value *a, sql_value *out, double (*fn)(double)) {
     }
 MATH1(f_sqrt, sqrt)
 MATH1(f_exp, exp)
-MATH1(f_ln, log)
-MATH1(f_log10, log10)
-MATH1(f_log2, log2)
+/* logarithms of x <= 0 are NULL, as in SQLite (not -Inf or NaN) */
+static double ln_pos(double x) {
+    return x > 0 ? log(x) : NAN;
+}
+static double log10_pos(double x) {
+    return x > 0 ? log10(x) : NAN;
+}
+static double log2_pos(double x) {
+    return x > 0 ? log2(x) : NAN;
+}
+MATH1(f_ln, ln_pos)
+MATH1(f_log10, log10_pos)
+MATH1(f_log2, log2_pos)
 MATH1(f_sin, sin)
 MATH1(f_cos, cos)
 MATH1(f_tan, tan)
@@ -740,12 +750,27 @@ MATH1(f_asin, asin)
 MATH1(f_acos, acos)
 MATH1(f_atan, atan)
 MATH1(f_trunc, trunc)
+MATH1(f_sinh, sinh)
+MATH1(f_cosh, cosh)
+MATH1(f_tanh, tanh)
+MATH1(f_asinh, asinh)
+MATH1(f_acosh, acosh)
+MATH1(f_atanh, atanh)
+
+static double to_degrees(double r) {
+    return r * (180.0 / M_PI);
+}
+static double to_radians(double d) {
+    return d * (M_PI / 180.0);
+}
+MATH1(f_degrees, to_degrees)
+MATH1(f_radians, to_radians)
 
 static int ceil_floor(sql_value *a, sql_value *out, int up) {
     sql_value n;
     if (!num_arg(&a[0], &n)) return SQL_OK;
     if (n.type == SQL_INTEGER) return val_set_int(out, n.u.i), SQL_OK;
-    double r = val_real(&n);
+    double r = sqli_val_real(&n);
     val_set_real(out, up ? ceil(r) : floor(r));
     return SQL_OK;
 }
@@ -762,9 +787,9 @@ F(f_floor) {
 F(f_log) {
     UNUSED;
     sql_value x, b;
-    if (argc == 1) return math1(argc, a, out, log10);
+    if (argc == 1) return math1(argc, a, out, log10_pos);
     if (!num_arg(&a[0], &b) || !num_arg(&a[1], &x)) return SQL_OK;
-    double r = log(val_real(&x)) / log(val_real(&b));
+    double r = ln_pos(sqli_val_real(&x)) / ln_pos(sqli_val_real(&b));
     if (!isnan(r)) val_set_real(out, r);
     return SQL_OK;
 }
@@ -773,7 +798,7 @@ F(f_pow) {
     UNUSED;
     sql_value x, y;
     if (!num_arg(&a[0], &x) || !num_arg(&a[1], &y)) return SQL_OK;
-    double r = pow(val_real(&x), val_real(&y));
+    double r = pow(sqli_val_real(&x), sqli_val_real(&y));
     if (!isnan(r)) val_set_real(out, r);
     return SQL_OK;
 }
@@ -782,7 +807,7 @@ F(f_mod) {
     UNUSED;
     sql_value x, y;
     if (!num_arg(&a[0], &x) || !num_arg(&a[1], &y)) return SQL_OK;
-    double r = fmod(val_real(&x), val_real(&y));
+    double r = fmod(sqli_val_real(&x), sqli_val_real(&y));
     if (!isnan(r)) val_set_real(out, r);
     return SQL_OK;
 }
@@ -798,31 +823,34 @@ F(f_atan2) {
     UNUSED;
     sql_value x, y;
     if (!num_arg(&a[0], &y) || !num_arg(&a[1], &x)) return SQL_OK;
-    val_set_real(out, atan2(val_real(&y), val_real(&x)));
+    val_set_real(out, atan2(sqli_val_real(&y), sqli_val_real(&x)));
     return SQL_OK;
 }
 
 /* ---- the table ---------------------------------------------------------------------------------- */
 
-int f_now(vm *v, int argc, sql_value *a, sql_value *out);
-int f_uuid7(vm *v, int argc, sql_value *a, sql_value *out);
-int f_date(vm *v, int argc, sql_value *a, sql_value *out);
-int f_time(vm *v, int argc, sql_value *a, sql_value *out);
-int f_datetime(vm *v, int argc, sql_value *a, sql_value *out);
-int f_julianday(vm *v, int argc, sql_value *a, sql_value *out);
-int f_unixepoch(vm *v, int argc, sql_value *a, sql_value *out);
-int f_strftime(vm *v, int argc, sql_value *a, sql_value *out);
-int f_current_timestamp(vm *v, int argc, sql_value *a, sql_value *out);
-int f_current_date(vm *v, int argc, sql_value *a, sql_value *out);
-int f_current_time(vm *v, int argc, sql_value *a, sql_value *out);
+int sqli_f_now(vm *v, int argc, sql_value *a, sql_value *out);
+int sqli_f_uuid7(vm *v, int argc, sql_value *a, sql_value *out);
+int sqli_f_date(vm *v, int argc, sql_value *a, sql_value *out);
+int sqli_f_time(vm *v, int argc, sql_value *a, sql_value *out);
+int sqli_f_datetime(vm *v, int argc, sql_value *a, sql_value *out);
+int sqli_f_julianday(vm *v, int argc, sql_value *a, sql_value *out);
+int sqli_f_unixepoch(vm *v, int argc, sql_value *a, sql_value *out);
+int sqli_f_strftime(vm *v, int argc, sql_value *a, sql_value *out);
+int sqli_f_current_timestamp(vm *v, int argc, sql_value *a, sql_value *out);
+int sqli_f_current_date(vm *v, int argc, sql_value *a, sql_value *out);
+int sqli_f_current_time(vm *v, int argc, sql_value *a, sql_value *out);
 
 /* sorted by name (then by nmin) */
 static const func_def funcs[] = {
     {"abs", 1, 1, 0, 0, f_abs},
     {"acos", 1, 1, 0, 0, f_acos},
+    {"acosh", 1, 1, 0, 0, f_acosh},
     {"asin", 1, 1, 0, 0, f_asin},
+    {"asinh", 1, 1, 0, 0, f_asinh},
     {"atan", 1, 1, 0, 0, f_atan},
     {"atan2", 2, 2, 0, 0, f_atan2},
+    {"atanh", 1, 1, 0, 0, f_atanh},
     {"avg", 1, 1, AGG_AVG, 0, NULL},
     {"ceil", 1, 1, 0, 0, f_ceil},
     {"ceiling", 1, 1, 0, 0, f_ceil},
@@ -830,24 +858,26 @@ static const func_def funcs[] = {
     {"char", 0, -1, 0, 0, f_char},
     {"coalesce", 2, -1, 0, 0, f_coalesce},
     {"cos", 1, 1, 0, 0, f_cos},
+    {"cosh", 1, 1, 0, 0, f_cosh},
     {"count", 0, 0, AGG_COUNT_STAR, 0, NULL},
     {"count", 1, 1, AGG_COUNT, 0, NULL},
-    {"current_date", 0, 0, 0, FN_VOLATILE, f_current_date},
-    {"current_time", 0, 0, 0, FN_VOLATILE, f_current_time},
-    {"current_timestamp", 0, 0, 0, FN_VOLATILE, f_current_timestamp},
-    {"date", 0, -1, 0, FN_VOLATILE, f_date},
-    {"datetime", 0, -1, 0, FN_VOLATILE, f_datetime},
+    {"current_date", 0, 0, 0, FN_VOLATILE, sqli_f_current_date},
+    {"current_time", 0, 0, 0, FN_VOLATILE, sqli_f_current_time},
+    {"current_timestamp", 0, 0, 0, FN_VOLATILE, sqli_f_current_timestamp},
+    {"date", 0, -1, 0, FN_VOLATILE, sqli_f_date},
+    {"datetime", 0, -1, 0, FN_VOLATILE, sqli_f_datetime},
+    {"degrees", 1, 1, 0, 0, f_degrees},
     {"exp", 1, 1, 0, 0, f_exp},
     {"floor", 1, 1, 0, 0, f_floor},
     {"format", 1, -1, 0, 0, f_printf},
-    {"gen_random_uuid", 0, 0, 0, FN_VOLATILE, f_uuid7},
+    {"gen_random_uuid", 0, 0, 0, FN_VOLATILE, sqli_f_uuid7},
     {"glob", 2, 2, 0, 0, f_glob},
     {"group_concat", 1, 2, AGG_GROUP_CONCAT, 0, NULL},
     {"hex", 1, 1, 0, 0, f_hex},
     {"ifnull", 2, 2, 0, 0, f_coalesce},
     {"iif", 3, 3, 0, 0, f_iif},
     {"instr", 2, 2, 0, 0, f_instr},
-    {"julianday", 0, -1, 0, FN_VOLATILE, f_julianday},
+    {"julianday", 0, -1, 0, FN_VOLATILE, sqli_f_julianday},
     {"last_insert_rowid", 0, 0, 0, FN_VOLATILE, f_last_insert_rowid},
     {"length", 1, 1, 0, 0, f_length},
     {"like", 2, 3, 0, 0, f_like},
@@ -863,7 +893,7 @@ static const func_def funcs[] = {
     {"min", 1, 1, AGG_MIN, 0, NULL},
     {"min", 2, -1, 0, 0, f_min},
     {"mod", 2, 2, 0, 0, f_mod},
-    {"now", 0, 0, 0, FN_VOLATILE, f_now},
+    {"now", 0, 0, 0, FN_VOLATILE, sqli_f_now},
     {"nullif", 2, 2, 0, 0, f_nullif},
     {"octet_length", 1, 1, 0, 0, f_octet_length},
     {"pi", 0, 0, 0, 0, f_pi},
@@ -871,6 +901,7 @@ static const func_def funcs[] = {
     {"power", 2, 2, 0, 0, f_pow},
     {"printf", 1, -1, 0, 0, f_printf},
     {"quote", 1, 1, 0, 0, f_quote},
+    {"radians", 1, 1, 0, 0, f_radians},
     {"random", 0, 0, 0, FN_VOLATILE, f_random},
     {"randomblob", 1, 1, 0, FN_VOLATILE, f_randomblob},
     {"replace", 3, 3, 0, 0, f_replace},
@@ -878,35 +909,37 @@ static const func_def funcs[] = {
     {"rtrim", 1, 2, 0, 0, f_rtrim},
     {"sign", 1, 1, 0, 0, f_sign},
     {"sin", 1, 1, 0, 0, f_sin},
+    {"sinh", 1, 1, 0, 0, f_sinh},
     {"sqrt", 1, 1, 0, 0, f_sqrt},
-    {"strftime", 1, -1, 0, FN_VOLATILE, f_strftime},
+    {"strftime", 1, -1, 0, FN_VOLATILE, sqli_f_strftime},
     {"string_agg", 2, 2, AGG_GROUP_CONCAT, 0, NULL},
     {"substr", 2, 3, 0, 0, f_substr},
     {"substring", 2, 3, 0, 0, f_substr},
     {"sum", 1, 1, AGG_SUM, 0, NULL},
     {"tan", 1, 1, 0, 0, f_tan},
-    {"time", 0, -1, 0, FN_VOLATILE, f_time},
+    {"tanh", 1, 1, 0, 0, f_tanh},
+    {"time", 0, -1, 0, FN_VOLATILE, sqli_f_time},
     {"total", 1, 1, AGG_TOTAL, 0, NULL},
     {"total_changes", 0, 0, 0, FN_VOLATILE, f_total_changes},
     {"trim", 1, 2, 0, 0, f_trim},
     {"trunc", 1, 1, 0, 0, f_trunc},
     {"typeof", 1, 1, 0, 0, f_typeof},
     {"unicode", 1, 1, 0, 0, f_unicode},
-    {"unixepoch", 0, -1, 0, FN_VOLATILE, f_unixepoch},
+    {"unixepoch", 0, -1, 0, FN_VOLATILE, sqli_f_unixepoch},
     {"unlikely", 1, 1, 0, 0, f_identity},
     {"upper", 1, 1, 0, 0, f_upper},
-    {"uuid7", 0, 0, 0, FN_VOLATILE, f_uuid7},
+    {"uuid7", 0, 0, 0, FN_VOLATILE, sqli_f_uuid7},
     {"zeroblob", 1, 1, 0, 0, f_zeroblob},
 };
 #define NFUNCS ((int)(sizeof funcs / sizeof funcs[0]))
 
-int func_table_sorted(void) {
+int sqli_func_table_sorted(void) {
     for (int i = 1; i < NFUNCS; i++)
         if (strcmp(funcs[i - 1].name, funcs[i].name) > 0) return 0;
     return 1;
 }
 
-const func_def *func_find(const char *name, int nargs, int *known) {
+const func_def *sqli_func_find(const char *name, int nargs, int *known) {
     char low[32];
     size_t n = strlen(name);
     *known = 0;

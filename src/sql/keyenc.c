@@ -25,24 +25,24 @@ enum {
     FRAC_MARK = 0xFF,
 };
 
-void keyenc_init(keyenc_buf *b) {
+void sqli_keyenc_init(keyenc_buf *b) {
     b->p = b->small;
     b->len = 0;
     b->cap = sizeof b->small;
 }
 
-void keyenc_reset(keyenc_buf *b) {
-    if (!b->p) keyenc_init(b);
+void sqli_keyenc_reset(keyenc_buf *b) {
+    if (!b->p) sqli_keyenc_init(b);
     b->len = 0;
 }
 
-void keyenc_free(keyenc_buf *b) {
+void sqli_keyenc_free(keyenc_buf *b) {
     if (b->p && b->p != b->small) xfree(b->p);
-    keyenc_init(b);
+    sqli_keyenc_init(b);
 }
 
 static uint8_t *reserve(keyenc_buf *b, size_t n) {
-    if (!b->p) keyenc_init(b);
+    if (!b->p) sqli_keyenc_init(b);
     if (b->len + n > b->cap) {
         size_t cap = b->cap * 2;
         while (cap < b->len + n) cap *= 2;
@@ -100,19 +100,19 @@ static void put_int_raw(keyenc_buf *b, int64_t v) {
     b->len += (size_t)n;
 }
 
-void keyenc_null(keyenc_buf *b, int desc) {
+void sqli_keyenc_null(keyenc_buf *b, int desc) {
     size_t s = b->p ? b->len : 0;
     put_byte(b, TAG_NULL);
     finish(b, s, desc);
 }
 
-void keyenc_int(keyenc_buf *b, int64_t v, int desc) {
+void sqli_keyenc_int(keyenc_buf *b, int64_t v, int desc) {
     size_t s = b->p ? b->len : 0;
     put_int_raw(b, v);
     finish(b, s, desc);
 }
 
-void keyenc_real(keyenc_buf *b, double v, int desc) {
+void sqli_keyenc_real(keyenc_buf *b, double v, int desc) {
     size_t s = b->p ? b->len : 0;
     if (isnan(v)) {
         put_byte(b, TAG_NAN);
@@ -152,19 +152,19 @@ static void put_escaped(keyenc_buf *b, uint8_t tag, const void *s, size_t n, int
     b->len += o;
 }
 
-void keyenc_text(keyenc_buf *b, const void *s, size_t n, int desc) {
+void sqli_keyenc_text(keyenc_buf *b, const void *s, size_t n, int desc) {
     size_t st = b->p ? b->len : 0;
     put_escaped(b, TAG_TEXT, s, n, 1);
     finish(b, st, desc);
 }
 
-void keyenc_blob(keyenc_buf *b, const void *s, size_t n, int desc) {
+void sqli_keyenc_blob(keyenc_buf *b, const void *s, size_t n, int desc) {
     size_t st = b->p ? b->len : 0;
     put_escaped(b, TAG_BLOB, s, n, 1);
     finish(b, st, desc);
 }
 
-void keyenc_text_prefix(keyenc_buf *b, const void *s, size_t n) {
+void sqli_keyenc_text_prefix(keyenc_buf *b, const void *s, size_t n) {
     put_escaped(b, TAG_TEXT, s, n, 0);
 }
 
@@ -224,7 +224,7 @@ static int decode_int(const uint8_t *k, size_t len, size_t *pos, uint8_t x, uint
     return 0;
 }
 
-int keyenc_decode(const uint8_t *k, size_t len, size_t *pos, int desc, keyenc_value *out) {
+int sqli_keyenc_decode(const uint8_t *k, size_t len, size_t *pos, int desc, keyenc_value *out) {
     uint8_t x = desc ? 0xFF : 0x00;
     size_t p = *pos;
     memset(out, 0, sizeof *out);
@@ -290,20 +290,20 @@ int keyenc_decode(const uint8_t *k, size_t len, size_t *pos, int desc, keyenc_va
     return 0;
 }
 
-int keyenc_skip(const uint8_t *k, size_t len, size_t *pos) {
+int sqli_keyenc_skip(const uint8_t *k, size_t len, size_t *pos) {
     if (*pos >= len) return -1;
     int desc = k[*pos] >= 0xBF;
     keyenc_value v;
-    if (keyenc_decode(k, len, pos, desc, &v) < 0) return -1;
+    if (sqli_keyenc_decode(k, len, pos, desc, &v) < 0) return -1;
     if (v.copy) xfree((void *)v.p);
     return 0;
 }
 
-int keyenc_count(const uint8_t *k, size_t len) {
+int sqli_keyenc_count(const uint8_t *k, size_t len) {
     size_t pos = 0;
     int n = 0;
     while (pos < len) {
-        if (keyenc_skip(k, len, &pos) < 0) return -1;
+        if (sqli_keyenc_skip(k, len, &pos) < 0) return -1;
         n++;
     }
     return n;

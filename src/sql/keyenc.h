@@ -38,7 +38,7 @@
  * Ordered double: the IEEE-754 bits, big-endian, with the sign bit flipped for
  * positive numbers and all bits flipped for negative ones.
  *
- * Prefix searches: keyenc_text_prefix writes a text component without its
+ * Prefix searches: sqli_keyenc_text_prefix writes a text component without its
  * terminator, so STORE_SEEK_PREFIX over it finds every text value (in that
  * column position) that starts with the given bytes (SQL LIKE 'abc%' under
  * BINARY collation).
@@ -48,26 +48,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* A growable byte buffer that keys are built in. Start with keyenc_init (or
- * zero it); small keys stay in the inline area; keyenc_free releases memory. */
+/* A growable byte buffer that keys are built in. Start with sqli_keyenc_init (or
+ * zero it); small keys stay in the inline area; sqli_keyenc_free releases memory. */
 typedef struct keyenc_buf {
     uint8_t *p;         /* the encoded bytes so far */
     size_t len, cap;
     uint8_t small[64];  /* inline storage used until a key grows past it */
 } keyenc_buf;
 
-void keyenc_init(keyenc_buf *b);
-void keyenc_reset(keyenc_buf *b); /* len = 0, keeps memory */
-void keyenc_free(keyenc_buf *b);
+void sqli_keyenc_init(keyenc_buf *b);
+void sqli_keyenc_reset(keyenc_buf *b); /* len = 0, keeps memory */
+void sqli_keyenc_free(keyenc_buf *b);
 
 /* Append one component. desc: nonzero for a DESC column. */
-void keyenc_null(keyenc_buf *b, int desc);
-void keyenc_int(keyenc_buf *b, int64_t v, int desc);
-void keyenc_real(keyenc_buf *b, double v, int desc);
-void keyenc_text(keyenc_buf *b, const void *s, size_t n, int desc);
-void keyenc_blob(keyenc_buf *b, const void *s, size_t n, int desc);
+void sqli_keyenc_null(keyenc_buf *b, int desc);
+void sqli_keyenc_int(keyenc_buf *b, int64_t v, int desc);
+void sqli_keyenc_real(keyenc_buf *b, double v, int desc);
+void sqli_keyenc_text(keyenc_buf *b, const void *s, size_t n, int desc);
+void sqli_keyenc_blob(keyenc_buf *b, const void *s, size_t n, int desc);
 /* A text component without terminator, for STORE_SEEK_PREFIX (ASC only). */
-void keyenc_text_prefix(keyenc_buf *b, const void *s, size_t n);
+void sqli_keyenc_text_prefix(keyenc_buf *b, const void *s, size_t n);
 
 /* A decoded component. */
 typedef enum keyenc_type {
@@ -94,13 +94,13 @@ typedef struct keyenc_value {
 /* Decode the component at key[*pos], advancing *pos past it. desc must match
  * how it was encoded. Returns 0, or -1 if the bytes are not a valid component
  * (never reads past key + len). */
-int keyenc_decode(const uint8_t *key, size_t len, size_t *pos, int desc, keyenc_value *out);
+int sqli_keyenc_decode(const uint8_t *key, size_t len, size_t *pos, int desc, keyenc_value *out);
 
 /* Skip one component (ASC or DESC: the first byte tells them apart, every
  * inverted tag being >= BF and every plain one <= 40); -1 on malformed input. */
-int keyenc_skip(const uint8_t *key, size_t len, size_t *pos);
+int sqli_keyenc_skip(const uint8_t *key, size_t len, size_t *pos);
 
 /* Number of components in a key, or -1 if malformed. */
-int keyenc_count(const uint8_t *key, size_t len);
+int sqli_keyenc_count(const uint8_t *key, size_t len);
 
 #endif

@@ -1,12 +1,12 @@
 /* sql/lex.c — the SQL tokenizer.
  *
- * lex_token scans exactly one token at a position: no state, no allocation,
+ * sqli_lex_token scans exactly one token at a position: no state, no allocation,
  * so the parser can look ahead by scanning again and the fuzzer can feed it
  * anything.
  *
  * Invariants:
  *   1. Every call consumes at least one byte unless at the end (TK_EOF with
- *      len 0), so a loop over lex_token terminates.
+ *      len 0), so a loop over sqli_lex_token terminates.
  *   2. A token never extends past n: an unterminated string, quoted name or
  *      comment is TK_ILLEGAL (comments: TK_SPACE to the end, as SQLite does).
  *   3. The keyword table is sorted by name (checked once by an assert).
@@ -29,7 +29,7 @@ static const kwent kwtab[] = {
 };
 #define NKW ((int)(sizeof kwtab / sizeof kwtab[0]))
 
-int kw_lookup(const char *z, int n) {
+int sqli_kw_lookup(const char *z, int n) {
     if (n <= 0 || n > 20) return KW_NONE;
     char up[24];
     for (int i = 0; i < n; i++) up[i] = (char)toupper((unsigned char)z[i]);
@@ -45,12 +45,12 @@ int kw_lookup(const char *z, int n) {
     return KW_NONE;
 }
 
-int kw_reserved(int kw) {
+int sqli_kw_reserved(int kw) {
     assert(kw > 0 && kw <= NKW);
     return kwtab[kw - 1].reserved;
 }
 
-const char *kw_name(int kw) {
+const char *sqli_kw_name(int kw) {
     assert(kw > 0 && kw <= NKW);
     return kwtab[kw - 1].name;
 }
@@ -176,7 +176,7 @@ static int scan_param(const char *z, int n, int i, token *t) {
     return j - i;
 }
 
-int lex_token(const char *z, int n, int pos, token *t) {
+int sqli_lex_token(const char *z, int n, int pos, token *t) {
     t->pos = pos;
     t->z = z + pos;
     t->kw = KW_NONE;
@@ -213,7 +213,7 @@ int lex_token(const char *z, int n, int pos, token *t) {
     } else if (id_char(c)) {
         len = 1;
         while (pos + len < n && id_char((unsigned char)z[pos + len])) len++;
-        t->kw = kw_lookup(z + pos, len);
+        t->kw = sqli_kw_lookup(z + pos, len);
         t->type = t->kw ? TK_KEYWORD : TK_ID;
     } else if (c == '.') {
         t->type = TK_DOT;

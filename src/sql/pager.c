@@ -22,7 +22,7 @@
  *      at or below min(durable_end, every reader's mark), so no reader ever
  *      reads a main-file page that a checkpoint is changing: any reader for
  *      whom the copied page would differ finds a frame instead.
- *   4. The log restarts (wal_reset, frame numbers from 1) only when every frame
+ *   4. The log restarts (sqli_wal_reset, frame numbers from 1) only when every frame
  *      is in the main file and every reader's mark is the last frame; readers
  *      then read everything from the main file (mark 0) and cached frame
  *      versions are re-keyed as main-file versions.
@@ -57,20 +57,20 @@ static int valid_page_size(uint32_t ps) {
 
 /* Make a main-file image: header checksum (page 1) and trailer. */
 static void seal_page(uint8_t *buf, uint32_t ps, uint32_t pgno) {
-    if (pgno == 1) put64(buf + HDR_OFF_CKSUM, hdr_checksum(buf));
-    put64(buf + ps - PAGE_TRAILER, page_trailer_checksum(buf, ps, pgno));
+    if (pgno == 1) put64(buf + HDR_OFF_CKSUM, sqli_hdr_checksum(buf));
+    put64(buf + ps - PAGE_TRAILER, sqli_page_trailer_checksum(buf, ps, pgno));
 }
 
 static int db_read_page(store_db *db, uint32_t pgno, uint8_t *buf) {
     size_t got;
-    int rc = vfs_read(db->dbf, buf, db->page_size, (uint64_t)(pgno - 1) * db->page_size, &got);
+    int rc = sqli_vfs_read(db->dbf, buf, db->page_size, (uint64_t)(pgno - 1) * db->page_size, &got);
     if (rc != STORE_OK) return rc;
     if (got != db->page_size)
-        return store_error(STORE_CORRUPT, "%s: page %u is beyond the end of the file", db->path,
+        return sqli_store_error(STORE_CORRUPT, "%s: page %u is beyond the end of the file", db->path,
                            pgno);
     if (get64(buf + db->page_size - PAGE_TRAILER) !=
-        page_trailer_checksum(buf, db->page_size, pgno))
-        return store_error(STORE_CORRUPT, "%s: page %u fails its checksum", db->path, pgno);
+        sqli_page_trailer_checksum(buf, db->page_size, pgno))
+        return sqli_store_error(STORE_CORRUPT, "%s: page %u fails its checksum", db->path, pgno);
     return STORE_OK;
 }
 
@@ -160,7 +160,7 @@ static inline void pin(page *p) {
     atomic_fetch_add_explicit(&p->pin, 1, memory_order_relaxed);
 }
 
-void pager_put(page *p) {
+void sqli_pager_put(page *p) {
     if (!p) return;
     int old = atomic_fetch_sub_explicit(&p->pin, 1, memory_order_release);
     assert(old > 0);
@@ -169,7 +169,7 @@ void pager_put(page *p) {
 
 /* ---- the writer's dirty pages --------------------------------------------- */
 
-int pager_fail(store_txn *txn, int rc) {
+int sqli_pager_fail(store_txn *txn, int rc) {
     if (txn->write && !txn->err && rc != STORE_OK) txn->err = rc;
     return rc;
 }
@@ -202,7 +202,7 @@ static uint32_t collect_dirty(store_txn *txn, int commit, wal_out *v) {
             cold++;
         }
         if (p->pgno > txn->page_count) continue; /* cut off by a savepoint rollback */
-        uint32_t f = wal_find(&txn->db->wal, p->pgno, UINT32_MAX);
+        uint32_t f = sqli_wal_find(&txn->db->wal, p->pgno, UINT32_MAX);
         v[n].pgno = p->pgno;
         v[n].frame = f > txn->base ? f : 0; /* overwrite our own spill, else append */
         v[n].data = p->data;
@@ -211,20 +211,20 @@ static uint32_t collect_dirty(store_txn *txn, int commit, wal_out *v) {
     return n;
 }
 
-/* After wal_write: index the frames, and turn the written dirty pages into
+/* After sqli_wal_write: index the frames, and turn the written dirty pages into
  * clean cached versions. A commit also frees what stays dirty (pages beyond
  * the database) and publishes its end. */
 static void install_flushed(store_txn *txn, const wal_out *v, page **pv, uint32_t n, int commit) {
     store_db *db = txn->db;
     u32map *m = &txn->dirty;
     pthread_mutex_lock(&db->mu);
-    wal_index_add(&db->wal, v, n);
+    sqli_wal_index_add(&db->wal, v, n);
     for (uint32_t i = 0; i < n; i++) {
         page *p = pv[i];
         if (!p || !p->dirty) continue; /* page 1 appended from the shared cache */
         page *old = hash_find(db, p->pgno, v[i].frame);
         if (old) detach(db, old); /* a stale image of an overwritten frame */
-        u32map_del(m, p->pgno);
+        sqli_u32map_del(m, p->pgno);
         txn->ndirty--;
         p->dirty = 0;
         p->frame = v[i].frame;
@@ -255,7 +255,7 @@ static int flush_dirty(store_txn *txn, uint32_t commit_pages) {
     int rc = STORE_OK;
     /* Pin page 1 first: loading it may spill, which must not happen while
      * the list below is being built. */
-    if (commit_pages && (rc = pager_get(txn, 1, &p1)) != STORE_OK) return rc;
+    if (commit_pages && (rc = sqli_pager_get(txn, 1, &p1)) != STORE_OK) return rc;
     wal_out *v = xmalloc(sizeof *v * (m->count + 1));
     page **pv = xmalloc(sizeof *pv * (m->count + 1));
     uint32_t n = collect_dirty(txn, commit_pages != 0, v);
@@ -268,13 +268,13 @@ static int flush_dirty(store_txn *txn, uint32_t commit_pages) {
         v[n].data = p1->data;
         n++;
     }
-    for (uint32_t i = 0; i < n; i++) pv[i] = u32map_get(m, v[i].pgno);
-    rc = wal_write(&db->wal, v, n, txn->base, commit_pages);
+    for (uint32_t i = 0; i < n; i++) pv[i] = sqli_u32map_get(m, v[i].pgno);
+    rc = sqli_wal_write(&db->wal, v, n, txn->base, commit_pages);
     if (rc != STORE_OK) goto done;
     atomic_fetch_add(&db->st_frames, n);
     install_flushed(txn, v, pv, n, commit_pages != 0);
 done:
-    pager_put(p1);
+    sqli_pager_put(p1);
     xfree(v);
     xfree(pv);
     return rc;
@@ -282,7 +282,7 @@ done:
 
 static int spill(store_txn *txn) {
     int rc = flush_dirty(txn, 0);
-    return pager_fail(txn, rc);
+    return sqli_pager_fail(txn, rc);
 }
 
 /* A slot for the writer: spills when dirty pages crowd the cache. Returns
@@ -314,14 +314,14 @@ static void journal_add(savepoint *sp, uint32_t pgno, const uint8_t *data, uint3
     sp->e[sp->n].pgno = pgno;
     sp->e[sp->n].data = data ? (uint8_t *)xmemdup(data, ps) : NULL;
     sp->n++;
-    u32map_put(&sp->map, pgno, (void *)(uintptr_t)sp->n);
+    sqli_u32map_put(&sp->map, pgno, (void *)(uintptr_t)sp->n);
 }
 
 /* Save the pre-image of a page about to change (data NULL: it was free). */
 static void journal(store_txn *txn, page *p, int was_free) {
     if (txn->nsp == 0 || txn->replaying || p->sp_gen == txn->sp_gen) return;
     savepoint *sp = &txn->sp[txn->nsp - 1];
-    if (!u32map_get(&sp->map, p->pgno))
+    if (!sqli_u32map_get(&sp->map, p->pgno))
         journal_add(sp, p->pgno, was_free ? NULL : p->data, txn->db->page_size);
     p->sp_gen = txn->sp_gen;
 }
@@ -342,13 +342,13 @@ static int load_slot(store_db *db, page *p, uint32_t pgno, uint32_t frame) {
     atomic_store(&p->pin, 1);
     hash_insert(db, p);
     pthread_mutex_unlock(&db->mu);
-    int rc = frame ? wal_read_page(&db->wal, frame, p->data) : db_read_page(db, pgno, p->data);
+    int rc = frame ? sqli_wal_read_page(&db->wal, frame, p->data) : db_read_page(db, pgno, p->data);
     pthread_mutex_lock(&db->mu);
     if (rc != STORE_OK) {
         if (p->in_hash) hash_remove(db, p);
         p->state = SLOT_FREE;
         p->load_rc = rc;
-        pager_put(p);
+        sqli_pager_put(p);
     } else {
         p->state = SLOT_READY;
     }
@@ -364,22 +364,22 @@ static int pin_cached(store_db *db, page *p, uint32_t pgno) {
     while (p->state == SLOT_LOADING) pthread_cond_wait(&db->load_cv, &db->mu);
     if (p->state != SLOT_READY || p->pgno != pgno) {
         int rc = p->load_rc ? p->load_rc : STORE_IOERR;
-        pager_put(p);
-        return store_error(rc, "%s: page %u could not be read", db->path, pgno);
+        sqli_pager_put(p);
+        return sqli_store_error(rc, "%s: page %u could not be read", db->path, pgno);
     }
     atomic_fetch_add_explicit(&db->st_hits, 1, memory_order_relaxed);
     return STORE_OK;
 }
 
-int pager_get(store_txn *txn, uint32_t pgno, page **out) {
+int sqli_pager_get(store_txn *txn, uint32_t pgno, page **out) {
     store_db *db = txn->db;
     *out = NULL;
     if (txn->err) return txn->err;
     if (pgno == 0 || pgno > txn->page_count)
-        return store_error(STORE_CORRUPT, "%s: page number %u out of range (1..%u)", db->path,
+        return sqli_store_error(STORE_CORRUPT, "%s: page number %u out of range (1..%u)", db->path,
                            pgno, txn->page_count);
     if (txn->write) {
-        page *d = u32map_get(&txn->dirty, pgno);
+        page *d = sqli_u32map_get(&txn->dirty, pgno);
         if (d) {
             pin(d);
             d->ref = 1;
@@ -390,7 +390,7 @@ int pager_get(store_txn *txn, uint32_t pgno, page **out) {
     int spilled = 0, rc;
     pthread_mutex_lock(&db->mu);
     for (;;) {
-        uint32_t f = wal_find(&db->wal, pgno, txn->mark);
+        uint32_t f = sqli_wal_find(&db->wal, pgno, txn->mark);
         page *p = hash_find(db, pgno, f);
         if (p) {
             rc = pin_cached(db, p, pgno);
@@ -414,11 +414,11 @@ int pager_get(store_txn *txn, uint32_t pgno, page **out) {
     return rc;
 }
 
-int pager_write(store_txn *txn, page **pgp) {
+int sqli_pager_write(store_txn *txn, page **pgp) {
     store_db *db = txn->db;
     page *p = *pgp;
     if (txn->err) return txn->err;
-    if (!txn->write) return store_error(STORE_MISUSE, "write through a read transaction");
+    if (!txn->write) return sqli_store_error(STORE_MISUSE, "write through a read transaction");
     if (p->dirty) {
         journal(txn, p, 0);
         return STORE_OK;
@@ -446,11 +446,11 @@ int pager_write(store_txn *txn, page **pgp) {
         np->checked = p->checked;
         atomic_store(&np->pin, 1);
         pthread_mutex_unlock(&db->mu);
-        pager_put(p);
+        sqli_pager_put(p);
         p = np;
         *pgp = np;
     }
-    u32map_put(&txn->dirty, p->pgno, p);
+    sqli_u32map_put(&txn->dirty, p->pgno, p);
     txn->ndirty++;
     journal(txn, p, 0);
     return STORE_OK;
@@ -458,7 +458,7 @@ int pager_write(store_txn *txn, page **pgp) {
 
 /* A zero-filled dirty page for pgno, whose old content does not matter. */
 static int new_page(store_txn *txn, uint32_t pgno, page **out) {
-    page *p = u32map_get(&txn->dirty, pgno);
+    page *p = sqli_u32map_get(&txn->dirty, pgno);
     if (p) {
         pin(p);
     } else {
@@ -471,7 +471,7 @@ static int new_page(store_txn *txn, uint32_t pgno, page **out) {
         p->sp_gen = 0;
         atomic_store(&p->pin, 1);
         pthread_mutex_unlock(&txn->db->mu);
-        u32map_put(&txn->dirty, pgno, p);
+        sqli_u32map_put(&txn->dirty, pgno, p);
         txn->ndirty++;
     }
     journal(txn, p, 1);
@@ -483,10 +483,10 @@ static int new_page(store_txn *txn, uint32_t pgno, page **out) {
 
 /* Drop the writer's dirty copy of a page (free or rolled back). */
 static void drop_dirty(store_txn *txn, uint32_t pgno) {
-    page *p = u32map_get(&txn->dirty, pgno);
+    page *p = sqli_u32map_get(&txn->dirty, pgno);
     if (!p || atomic_load(&p->pin)) return;
     pthread_mutex_lock(&txn->db->mu);
-    u32map_del(&txn->dirty, pgno);
+    sqli_u32map_del(&txn->dirty, pgno);
     txn->ndirty--;
     p->dirty = 0;
     p->state = SLOT_FREE;
@@ -495,24 +495,24 @@ static void drop_dirty(store_txn *txn, uint32_t pgno) {
 
 /* ---- header fields and the free list ------------------------------------------ */
 
-int pager_hdr_get(store_txn *txn, int off, uint32_t *v) {
+int sqli_pager_hdr_get(store_txn *txn, int off, uint32_t *v) {
     page *p1;
-    int rc = pager_get(txn, 1, &p1);
+    int rc = sqli_pager_get(txn, 1, &p1);
     if (rc != STORE_OK) return rc;
     *v = get32(p1->data + off);
-    pager_put(p1);
+    sqli_pager_put(p1);
     return STORE_OK;
 }
 
-int pager_hdr_put(store_txn *txn, int off, uint32_t v) {
+int sqli_pager_hdr_put(store_txn *txn, int off, uint32_t v) {
     page *p1;
-    int rc = pager_get(txn, 1, &p1);
-    if (rc == STORE_OK) rc = pager_write(txn, &p1);
+    int rc = sqli_pager_get(txn, 1, &p1);
+    if (rc == STORE_OK) rc = sqli_pager_write(txn, &p1);
     if (rc == STORE_OK) {
         put32(p1->data + off, v);
         if (off == HDR_OFF_PAGECOUNT) txn->page_count = v;
     }
-    pager_put(p1);
+    sqli_pager_put(p1);
     return rc;
 }
 
@@ -521,100 +521,100 @@ int pager_hdr_put(store_txn *txn, int off, uint32_t v) {
 #define PT_FREETRUNK 4
 #define TRUNK_CAP(db) (((db)->usable - 12) / 4)
 
-int pager_alloc(store_txn *txn, page **out) {
+int sqli_pager_alloc(store_txn *txn, page **out) {
     store_db *db = txn->db;
     uint32_t trunk, count, pgno;
     page *tp = NULL;
-    int rc = pager_hdr_get(txn, HDR_OFF_FREETRUNK, &trunk);
-    if (rc == STORE_OK) rc = pager_hdr_get(txn, HDR_OFF_FREECOUNT, &count);
-    if (rc != STORE_OK) return pager_fail(txn, rc);
+    int rc = sqli_pager_hdr_get(txn, HDR_OFF_FREETRUNK, &trunk);
+    if (rc == STORE_OK) rc = sqli_pager_hdr_get(txn, HDR_OFF_FREECOUNT, &count);
+    if (rc != STORE_OK) return sqli_pager_fail(txn, rc);
     if (trunk) {
-        if ((rc = pager_get(txn, trunk, &tp)) != STORE_OK) goto fail;
+        if ((rc = sqli_pager_get(txn, trunk, &tp)) != STORE_OK) goto fail;
         uint32_t n = get32(tp->data + 4);
         if (tp->data[0] != PT_FREETRUNK || n > TRUNK_CAP(db) || count == 0) {
-            rc = store_error(STORE_CORRUPT, "%s: free-list trunk %u is damaged", db->path, trunk);
+            rc = sqli_store_error(STORE_CORRUPT, "%s: free-list trunk %u is damaged", db->path, trunk);
             goto fail;
         }
-        if ((rc = pager_write(txn, &tp)) != STORE_OK) goto fail;
+        if ((rc = sqli_pager_write(txn, &tp)) != STORE_OK) goto fail;
         if (n > 0) {
             pgno = get32(tp->data + 12 + 4 * (n - 1));
             put32(tp->data + 4, n - 1);
         } else {
             pgno = trunk;
-            rc = pager_hdr_put(txn, HDR_OFF_FREETRUNK, get32(tp->data + 8));
+            rc = sqli_pager_hdr_put(txn, HDR_OFF_FREETRUNK, get32(tp->data + 8));
         }
-        pager_put(tp);
+        sqli_pager_put(tp);
         tp = NULL;
-        if (rc == STORE_OK) rc = pager_hdr_put(txn, HDR_OFF_FREECOUNT, count - 1);
+        if (rc == STORE_OK) rc = sqli_pager_hdr_put(txn, HDR_OFF_FREECOUNT, count - 1);
         if (rc == STORE_OK && (pgno < 2 || pgno > txn->page_count))
-            rc = store_error(STORE_CORRUPT, "%s: free list holds bad page %u", db->path, pgno);
+            rc = sqli_store_error(STORE_CORRUPT, "%s: free list holds bad page %u", db->path, pgno);
     } else {
         pgno = txn->page_count + 1;
         if (pgno == 0 || (uint64_t)pgno * db->page_size > (1ull << 46))
-            rc = store_error(STORE_FULL, "%s: database reached its size limit", db->path);
+            rc = sqli_store_error(STORE_FULL, "%s: database reached its size limit", db->path);
         else
-            rc = pager_hdr_put(txn, HDR_OFF_PAGECOUNT, pgno);
+            rc = sqli_pager_hdr_put(txn, HDR_OFF_PAGECOUNT, pgno);
     }
     if (rc == STORE_OK) rc = new_page(txn, pgno, out);
 fail:
-    pager_put(tp);
-    return pager_fail(txn, rc);
+    sqli_pager_put(tp);
+    return sqli_pager_fail(txn, rc);
 }
 
-int pager_free(store_txn *txn, uint32_t pgno) {
+int sqli_pager_free(store_txn *txn, uint32_t pgno) {
     store_db *db = txn->db;
     uint32_t trunk, count;
     page *tp = NULL;
-    int rc = pager_hdr_get(txn, HDR_OFF_FREETRUNK, &trunk);
-    if (rc == STORE_OK) rc = pager_hdr_get(txn, HDR_OFF_FREECOUNT, &count);
-    if (rc != STORE_OK) return pager_fail(txn, rc);
+    int rc = sqli_pager_hdr_get(txn, HDR_OFF_FREETRUNK, &trunk);
+    if (rc == STORE_OK) rc = sqli_pager_hdr_get(txn, HDR_OFF_FREECOUNT, &count);
+    if (rc != STORE_OK) return sqli_pager_fail(txn, rc);
     assert(pgno >= 2 && pgno <= txn->page_count);
     if (txn->nsp > 0 && !txn->replaying) {
         /* Keep the page's content for the savepoint now: once free, the page
          * may be reused and its (spilled) frame overwritten. */
         page *d;
-        if ((rc = pager_get(txn, pgno, &d)) != STORE_OK) return pager_fail(txn, rc);
+        if ((rc = sqli_pager_get(txn, pgno, &d)) != STORE_OK) return sqli_pager_fail(txn, rc);
         journal(txn, d, 0);
-        pager_put(d);
+        sqli_pager_put(d);
     }
     if (trunk) {
-        if ((rc = pager_get(txn, trunk, &tp)) != STORE_OK) goto fail;
+        if ((rc = sqli_pager_get(txn, trunk, &tp)) != STORE_OK) goto fail;
         uint32_t n = get32(tp->data + 4);
         if (tp->data[0] != PT_FREETRUNK || n > TRUNK_CAP(db)) {
-            rc = store_error(STORE_CORRUPT, "%s: free-list trunk %u is damaged", db->path, trunk);
+            rc = sqli_store_error(STORE_CORRUPT, "%s: free-list trunk %u is damaged", db->path, trunk);
             goto fail;
         }
         if (n < TRUNK_CAP(db)) {
-            if ((rc = pager_write(txn, &tp)) != STORE_OK) goto fail;
+            if ((rc = sqli_pager_write(txn, &tp)) != STORE_OK) goto fail;
             put32(tp->data + 12 + 4 * n, pgno);
             put32(tp->data + 4, n + 1);
-            pager_put(tp);
+            sqli_pager_put(tp);
             tp = NULL;
             /* The page's content no longer matters: forget a dirty copy, after
              * keeping its pre-image for a savepoint. */
-            page *d = u32map_get(&txn->dirty, pgno);
+            page *d = sqli_u32map_get(&txn->dirty, pgno);
             if (d && !atomic_load(&d->pin)) {
                 journal(txn, d, 0);
                 drop_dirty(txn, pgno);
             }
-            rc = pager_hdr_put(txn, HDR_OFF_FREECOUNT, count + 1);
+            rc = sqli_pager_hdr_put(txn, HDR_OFF_FREECOUNT, count + 1);
             goto fail;
         }
-        pager_put(tp);
+        sqli_pager_put(tp);
         tp = NULL;
     }
     /* The freed page becomes the new first trunk. */
-    if ((rc = pager_get(txn, pgno, &tp)) != STORE_OK) goto fail;
-    if ((rc = pager_write(txn, &tp)) != STORE_OK) goto fail;
+    if ((rc = sqli_pager_get(txn, pgno, &tp)) != STORE_OK) goto fail;
+    if ((rc = sqli_pager_write(txn, &tp)) != STORE_OK) goto fail;
     memset(tp->data, 0, db->page_size);
     tp->checked = 0;
     tp->data[0] = PT_FREETRUNK;
     put32(tp->data + 8, trunk);
-    rc = pager_hdr_put(txn, HDR_OFF_FREETRUNK, pgno);
-    if (rc == STORE_OK) rc = pager_hdr_put(txn, HDR_OFF_FREECOUNT, count + 1);
+    rc = sqli_pager_hdr_put(txn, HDR_OFF_FREETRUNK, pgno);
+    if (rc == STORE_OK) rc = sqli_pager_hdr_put(txn, HDR_OFF_FREECOUNT, count + 1);
 fail:
-    pager_put(tp);
-    return pager_fail(txn, rc);
+    sqli_pager_put(tp);
+    return sqli_pager_fail(txn, rc);
 }
 
 /* ---- checkpoint ---------------------------------------------------------------- */
@@ -633,7 +633,7 @@ typedef struct ckpt_collect {
 static void ckpt_visit(void *arg, uint32_t pgno, uint32_t newest) {
     ckpt_collect *c = arg;
     (void)newest;
-    uint32_t f = wal_find(&c->db->wal, pgno, c->limit);
+    uint32_t f = sqli_wal_find(&c->db->wal, pgno, c->limit);
     if (f == 0 || f <= c->db->backfill) return;
     if (c->n == c->cap) {
         c->cap = c->cap ? c->cap * 2 : 256;
@@ -661,7 +661,7 @@ static int read_version(store_db *db, uint32_t pgno, uint32_t frame, uint8_t *bu
         return STORE_OK;
     }
     pthread_mutex_unlock(&db->mu);
-    return frame ? wal_read_page(&db->wal, frame, buf) : db_read_page(db, pgno, buf);
+    return frame ? sqli_wal_read_page(&db->wal, frame, buf) : db_read_page(db, pgno, buf);
 }
 
 /* Re-key cached log versions as main-file versions at a log restart. */
@@ -680,7 +680,7 @@ static void reset_log(store_db *db) {
         page *p = db->slots[i];
         if (!p->in_hash || p->frame == 0) continue;
         hash_remove(db, p);
-        if (wal_find(w, p->pgno, UINT32_MAX) == p->frame) {
+        if (sqli_wal_find(w, p->pgno, UINT32_MAX) == p->frame) {
             page *old = hash_find(db, p->pgno, 0);
             if (old) detach(db, old);
             p->frame = 0;
@@ -690,7 +690,7 @@ static void reset_log(store_db *db) {
         }
     }
     for (store_txn *r = db->readers; r; r = r->rnext) r->mark = 0;
-    wal_reset(w);
+    sqli_wal_reset(w);
     db->written_end = db->durable_end = db->backfill = 0;
 }
 
@@ -704,12 +704,12 @@ static int checkpoint_locked(store_db *db) {
     ckpt_collect c = {db, 0, NULL, 0, 0};
     uint8_t *buf = NULL;
     int rc = STORE_OK, did_reset = 0;
-    if (db->poisoned) return store_error(STORE_IOERR, "%s: an earlier fsync failed", db->path);
+    if (db->poisoned) return sqli_store_error(STORE_IOERR, "%s: an earlier fsync failed", db->path);
     pthread_mutex_lock(&db->mu);
     c.limit = db->durable_end;
     for (store_txn *r = db->readers; r; r = r->rnext)
         if (r->mark < c.limit) c.limit = r->mark;
-    if (c.limit > db->backfill) wal_index_foreach(&db->wal, ckpt_visit, &c);
+    if (c.limit > db->backfill) sqli_wal_index_foreach(&db->wal, ckpt_visit, &c);
     pthread_mutex_unlock(&db->mu);
 
     if (c.n > 0) {
@@ -730,14 +730,14 @@ static int checkpoint_locked(store_db *db) {
                 j++;
             }
             if (rc == STORE_OK)
-                rc = vfs_writev(db->dbf, iov, (int)(j - i), (uint64_t)(c.v[i].pgno - 1) * ps);
+                rc = sqli_vfs_writev(db->dbf, iov, (int)(j - i), (uint64_t)(c.v[i].pgno - 1) * ps);
             i = j;
         }
         uint64_t size;
-        if (rc == STORE_OK && page_count && (rc = vfs_size(db->dbf, &size)) == STORE_OK &&
+        if (rc == STORE_OK && page_count && (rc = sqli_vfs_size(db->dbf, &size)) == STORE_OK &&
             size < (uint64_t)page_count * ps)
-            rc = vfs_truncate(db->dbf, (uint64_t)page_count * ps);
-        if (rc == STORE_OK && !(db->flags & STORE_NOSYNC)) rc = vfs_sync(db->dbf);
+            rc = sqli_vfs_truncate(db->dbf, (uint64_t)page_count * ps);
+        if (rc == STORE_OK && !(db->flags & STORE_NOSYNC)) rc = sqli_vfs_sync(db->dbf);
         if (rc != STORE_OK) goto fail;
     }
     pthread_mutex_lock(&db->mu);
@@ -755,10 +755,10 @@ static int checkpoint_locked(store_db *db) {
     if (did_reset && db->wal.f) {
         /* New salts on disk first (invariant 3 of wal.c), then give back what
          * a big transaction grew, keeping the reserve. */
-        if ((rc = wal_write_header(&db->wal)) != STORE_OK) goto fail;
-        uint64_t size, keep = wal_frames_bytes(&db->wal, wal_reserve_frames(db));
-        if (vfs_size(db->wal.f, &size) == STORE_OK && size > 2 * keep)
-            rc = vfs_truncate(db->wal.f, keep);
+        if ((rc = sqli_wal_write_header(&db->wal)) != STORE_OK) goto fail;
+        uint64_t size, keep = sqli_wal_frames_bytes(&db->wal, wal_reserve_frames(db));
+        if (sqli_vfs_size(db->wal.f, &size) == STORE_OK && size > 2 * keep)
+            rc = sqli_vfs_truncate(db->wal.f, keep);
     }
 fail:
     xfree(buf);
@@ -766,8 +766,8 @@ fail:
     return rc;
 }
 
-int store_checkpoint(store_db *db) {
-    if (!db) return store_error(STORE_MISUSE, "store_checkpoint: no database");
+int sqli_store_checkpoint(store_db *db) {
+    if (!db) return sqli_store_error(STORE_MISUSE, "store_checkpoint: no database");
     if (db->flags & STORE_RDONLY) return STORE_OK;
     pthread_mutex_lock(&db->writer_mu);
     int rc = checkpoint_locked(db);
@@ -778,11 +778,11 @@ int store_checkpoint(store_db *db) {
 /* ---- transactions ---------------------------------------------------------------- */
 
 static void txn_free(store_txn *txn) {
-    u32map_free(&txn->dirty);
+    sqli_u32map_free(&txn->dirty);
     for (int i = 0; i < txn->nsp; i++) {
         for (uint32_t j = 0; j < txn->sp[i].n; j++) xfree(txn->sp[i].e[j].data);
         xfree(txn->sp[i].e);
-        u32map_free(&txn->sp[i].map);
+        sqli_u32map_free(&txn->sp[i].map);
     }
     xfree(txn->sp);
     xfree(txn->scratch);
@@ -800,13 +800,13 @@ static void reader_unlink(store_txn *txn) {
     pthread_mutex_unlock(&db->mu);
 }
 
-int store_begin(store_db *db, unsigned flags, store_txn **txnp) {
+int sqli_store_begin(store_db *db, unsigned flags, store_txn **txnp) {
     *txnp = NULL;
     if (!db || (flags & ~(STORE_TXN_WRITE | STORE_TXN_NOWAIT)))
-        return store_error(STORE_MISUSE, "store_begin: bad arguments");
+        return sqli_store_error(STORE_MISUSE, "store_begin: bad arguments");
     int write = (flags & STORE_TXN_WRITE) != 0;
     if (write && (db->flags & STORE_RDONLY))
-        return store_error(STORE_READONLY, "%s: opened read-only", db->path);
+        return sqli_store_error(STORE_READONLY, "%s: opened read-only", db->path);
     store_txn *txn = xcalloc(1, sizeof *txn);
     txn->db = db;
     txn->write = write;
@@ -815,7 +815,7 @@ int store_begin(store_db *db, unsigned flags, store_txn **txnp) {
         if (flags & STORE_TXN_NOWAIT) {
             if (pthread_mutex_trylock(&db->writer_mu) != 0) {
                 xfree(txn);
-                return store_error(STORE_BUSY, "%s: another write transaction is running",
+                return sqli_store_error(STORE_BUSY, "%s: another write transaction is running",
                                    db->path);
             }
         } else {
@@ -824,7 +824,7 @@ int store_begin(store_db *db, unsigned flags, store_txn **txnp) {
         if (db->poisoned) {
             pthread_mutex_unlock(&db->writer_mu);
             xfree(txn);
-            return store_error(STORE_IOERR, "%s: an earlier fsync failed; reopen the database",
+            return sqli_store_error(STORE_IOERR, "%s: an earlier fsync failed; reopen the database",
                                db->path);
         }
         pthread_mutex_lock(&db->mu);
@@ -842,10 +842,10 @@ int store_begin(store_db *db, unsigned flags, store_txn **txnp) {
         pthread_mutex_unlock(&db->mu);
     }
     uint32_t pc;
-    int rc = pager_hdr_get(txn, HDR_OFF_PAGECOUNT, &pc);
+    int rc = sqli_pager_hdr_get(txn, HDR_OFF_PAGECOUNT, &pc);
     if (rc != STORE_OK) {
         txn->err = 0;
-        store_abort(txn);
+        sqli_store_abort(txn);
         return rc;
     }
     txn->page_count = pc;
@@ -853,7 +853,7 @@ int store_begin(store_db *db, unsigned flags, store_txn **txnp) {
     return STORE_OK;
 }
 
-int store_txn_is_write(const store_txn *txn) {
+int sqli_store_txn_is_write(const store_txn *txn) {
     return txn && txn->write;
 }
 
@@ -873,13 +873,13 @@ static void writer_rollback(store_txn *txn) {
         page *p = hash_find(db, w->fpg[f], f);
         if (p) detach(db, p);
     }
-    wal_index_truncate(w, txn->base);
+    sqli_wal_index_truncate(w, txn->base);
     pthread_mutex_unlock(&db->mu);
 }
 
-void store_abort(store_txn *txn) {
+void sqli_store_abort(store_txn *txn) {
     if (!txn) return;
-    btree_cursors_free(txn);
+    sqli_btree_cursors_free(txn);
     if (txn->write) {
         writer_rollback(txn);
         pthread_mutex_unlock(&txn->db->writer_mu);
@@ -912,7 +912,7 @@ static int wait_durable(store_db *db, uint32_t target) {
         }
         db->sync_running = 1;
         pthread_mutex_unlock(&db->sync_mu);
-        int src = vfs_sync(db->wal.f);
+        int src = sqli_vfs_sync(db->wal.f);
         pthread_mutex_lock(&db->sync_mu);
         db->sync_running = 0;
         atomic_fetch_add(&db->st_syncs, 1);
@@ -927,25 +927,25 @@ static int wait_durable(store_db *db, uint32_t target) {
         pthread_cond_broadcast(&db->sync_cv);
     }
     if (db->poisoned && rc == STORE_OK)
-        rc = store_error(STORE_IOERR, "%s: fsync of the log failed; commit outcome unknown",
+        rc = sqli_store_error(STORE_IOERR, "%s: fsync of the log failed; commit outcome unknown",
                          db->path);
     pthread_mutex_unlock(&db->sync_mu);
     return rc;
 }
 
-int store_commit(store_txn *txn) {
-    if (!txn) return store_error(STORE_MISUSE, "store_commit: no transaction");
+int sqli_store_commit(store_txn *txn) {
+    if (!txn) return sqli_store_error(STORE_MISUSE, "store_commit: no transaction");
     if (!txn->write) {
-        store_abort(txn);
+        sqli_store_abort(txn);
         return STORE_OK;
     }
     store_db *db = txn->db;
-    btree_cursors_free(txn);
+    sqli_btree_cursors_free(txn);
     int rc = txn->err;
     if (rc != STORE_OK) {
-        store_abort(txn);
-        return store_error(rc, "%s: transaction failed earlier and was rolled back: %s",
-                           db->path, store_strerror(rc));
+        sqli_store_abort(txn);
+        return sqli_store_error(rc, "%s: transaction failed earlier and was rolled back: %s",
+                           db->path, sqli_store_strerror(rc));
     }
     if (txn->ndirty == 0 && db->wal.n == txn->base) {
         pthread_mutex_unlock(&db->writer_mu);
@@ -955,7 +955,7 @@ int store_commit(store_txn *txn) {
     rc = flush_dirty(txn, txn->page_count);
     if (rc != STORE_OK) {
         if (rc != STORE_FULL) db->poisoned = rc; /* a failed write: outcome unknown */
-        store_abort(txn);
+        sqli_store_abort(txn);
         return rc;
     }
     uint32_t target = db->written_end;
@@ -974,8 +974,8 @@ int store_commit(store_txn *txn) {
 
 /* ---- savepoints --------------------------------------------------------------------- */
 
-int store_savepoint(store_txn *txn, int *level) {
-    if (!txn || !txn->write) return store_error(STORE_MISUSE, "savepoint needs a write transaction");
+int sqli_store_savepoint(store_txn *txn, int *level) {
+    if (!txn || !txn->write) return sqli_store_error(STORE_MISUSE, "savepoint needs a write transaction");
     if (txn->err) return txn->err;
     if (txn->nsp == txn->spcap) {
         txn->spcap = txn->spcap ? txn->spcap * 2 : 4;
@@ -992,7 +992,7 @@ int store_savepoint(store_txn *txn, int *level) {
 static void sp_clear(savepoint *sp) {
     for (uint32_t j = 0; j < sp->n; j++) xfree(sp->e[j].data);
     xfree(sp->e);
-    u32map_free(&sp->map);
+    sqli_u32map_free(&sp->map);
     memset(sp, 0, sizeof *sp);
 }
 
@@ -1009,15 +1009,15 @@ static int sp_apply(store_txn *txn, const sp_entry *e) {
         memcpy(p->data, e->data, txn->db->page_size);
         p->checked = 0;
     }
-    pager_put(p);
+    sqli_pager_put(p);
     return rc;
 }
 
-int store_rollback_to(store_txn *txn, int level) {
+int sqli_store_rollback_to(store_txn *txn, int level) {
     if (!txn || !txn->write || level < 1 || level > txn->nsp)
-        return store_error(STORE_MISUSE, "rollback to a savepoint that is not open");
+        return sqli_store_error(STORE_MISUSE, "rollback to a savepoint that is not open");
     if (txn->err) return txn->err;
-    btree_cursors_save(txn, 0, NULL);
+    sqli_btree_cursors_save(txn, 0, NULL);
     int rc = STORE_OK;
     txn->replaying = 1;
     txn->page_count = UINT32_MAX;
@@ -1026,25 +1026,25 @@ int store_rollback_to(store_txn *txn, int level) {
             rc = sp_apply(txn, &txn->sp[i].e[j]);
     txn->replaying = 0;
     uint32_t pc = 0;
-    if (rc == STORE_OK) rc = pager_hdr_get(txn, HDR_OFF_PAGECOUNT, &pc);
+    if (rc == STORE_OK) rc = sqli_pager_hdr_get(txn, HDR_OFF_PAGECOUNT, &pc);
     txn->page_count = pc;
     for (int i = txn->nsp - 1; i >= level - 1; i--) sp_clear(&txn->sp[i]);
     txn->nsp = level;
     txn->sp[level - 1].gen = ++txn->sp_counter;
     txn->sp_gen = txn->sp[level - 1].gen;
-    return pager_fail(txn, rc);
+    return sqli_pager_fail(txn, rc);
 }
 
-int store_release(store_txn *txn, int level) {
+int sqli_store_release(store_txn *txn, int level) {
     if (!txn || !txn->write || level < 1 || level > txn->nsp)
-        return store_error(STORE_MISUSE, "release of a savepoint that is not open");
+        return sqli_store_error(STORE_MISUSE, "release of a savepoint that is not open");
     if (level >= 2) {
         savepoint *to = &txn->sp[level - 2];
         for (int i = level - 1; i < txn->nsp; i++) {
             savepoint *from = &txn->sp[i];
             for (uint32_t j = 0; j < from->n; j++) {
                 sp_entry *e = &from->e[j];
-                if (u32map_get(&to->map, e->pgno)) {
+                if (sqli_u32map_get(&to->map, e->pgno)) {
                     xfree(e->data);
                 } else {
                     journal_add(to, e->pgno, NULL, 0);
@@ -1062,27 +1062,27 @@ int store_release(store_txn *txn, int level) {
     return txn->err;
 }
 
-int store_meta_get(store_txn *txn, int slot, uint64_t *value) {
+int sqli_store_meta_get(store_txn *txn, int slot, uint64_t *value) {
     if (!txn || slot < 0 || slot >= STORE_META_SLOTS)
-        return store_error(STORE_MISUSE, "meta slot %d out of range", slot);
+        return sqli_store_error(STORE_MISUSE, "meta slot %d out of range", slot);
     page *p1;
-    int rc = pager_get(txn, 1, &p1);
+    int rc = sqli_pager_get(txn, 1, &p1);
     if (rc != STORE_OK) return rc;
     *value = get64(p1->data + HDR_OFF_META + 8 * slot);
-    pager_put(p1);
+    sqli_pager_put(p1);
     return STORE_OK;
 }
 
-int store_meta_set(store_txn *txn, int slot, uint64_t value) {
+int sqli_store_meta_set(store_txn *txn, int slot, uint64_t value) {
     if (!txn || slot < 0 || slot >= STORE_META_SLOTS)
-        return store_error(STORE_MISUSE, "meta slot %d out of range", slot);
-    if (!txn->write) return store_error(STORE_READONLY, "meta_set in a read transaction");
+        return sqli_store_error(STORE_MISUSE, "meta slot %d out of range", slot);
+    if (!txn->write) return sqli_store_error(STORE_READONLY, "meta_set in a read transaction");
     page *p1;
-    int rc = pager_get(txn, 1, &p1);
-    if (rc == STORE_OK) rc = pager_write(txn, &p1);
+    int rc = sqli_pager_get(txn, 1, &p1);
+    if (rc == STORE_OK) rc = sqli_pager_write(txn, &p1);
     if (rc == STORE_OK) put64(p1->data + HDR_OFF_META + 8 * slot, value);
-    pager_put(p1);
-    return pager_fail(txn, rc);
+    sqli_pager_put(p1);
+    return sqli_pager_fail(txn, rc);
 }
 
 /* ---- open / close ------------------------------------------------------------------- */
@@ -1097,16 +1097,16 @@ static uint8_t *new_image(uint32_t ps) {
     put32(b + HDR_OFF_PAGECOUNT, 3);
     put32(b + HDR_OFF_DIRROOT, DIR_ROOT);
     put32(b + HDR_OFF_CATROOT, STORE_CATALOG);
-    btree_format_new(b + ps, b + 2 * (size_t)ps, ps - PAGE_TRAILER);
+    sqli_btree_format_new(b + ps, b + 2 * (size_t)ps, ps - PAGE_TRAILER);
     for (uint32_t i = 0; i < 3; i++) seal_page(b + (size_t)i * ps, ps, i + 1);
     return b;
 }
 
 static int write_image(vfs_file *f, uint32_t ps, int nosync) {
     uint8_t *b = new_image(ps);
-    int rc = vfs_truncate(f, 0);
-    if (rc == STORE_OK) rc = vfs_write(f, b, 3 * (size_t)ps, 0);
-    if (rc == STORE_OK && !nosync) rc = vfs_sync(f);
+    int rc = sqli_vfs_truncate(f, 0);
+    if (rc == STORE_OK) rc = sqli_vfs_write(f, b, 3 * (size_t)ps, 0);
+    if (rc == STORE_OK && !nosync) rc = sqli_vfs_sync(f);
     xfree(b);
     return rc;
 }
@@ -1119,19 +1119,19 @@ static int create_new(store_db *db, uint32_t ps) {
     char *tmp = xmalloc(n);
     snprintf(tmp, n, "%s-tmp.%d", db->path, (int)getpid());
     vfs_file *f;
-    int rc = vfs_open(tmp, VFS_CREATE, &f, NULL);
+    int rc = sqli_vfs_open(tmp, VFS_CREATE, &f, NULL);
     if (rc != STORE_OK) goto out;
     rc = write_image(f, ps, nosync);
-    vfs_close(f);
+    sqli_vfs_close(f);
     /* A log left from an earlier file of this name must not be replayed here. */
     if (rc == STORE_OK && unlink(db->wal_path) != 0 && errno != ENOENT)
-        rc = store_error(STORE_IOERR, "%s: cannot remove a stale log: %s", db->wal_path,
+        rc = sqli_store_error(STORE_IOERR, "%s: cannot remove a stale log: %s", db->wal_path,
                          strerror(errno));
     if (rc == STORE_OK && renameat2(AT_FDCWD, tmp, AT_FDCWD, db->path, RENAME_NOREPLACE) != 0 &&
         errno != EEXIST) /* EEXIST: another process created it first; use theirs */
-        rc = store_error(STORE_CANTOPEN, "%s: cannot create: %s", db->path, strerror(errno));
+        rc = sqli_store_error(STORE_CANTOPEN, "%s: cannot create: %s", db->path, strerror(errno));
     unlink(tmp);
-    if (rc == STORE_OK && !nosync) rc = vfs_sync_dir(db->path);
+    if (rc == STORE_OK && !nosync) rc = sqli_vfs_sync_dir(db->path);
 out:
     xfree(tmp);
     return rc;
@@ -1141,22 +1141,22 @@ static int read_header(store_db *db) {
     uint8_t h[HDR_SIZE];
     size_t got;
     uint64_t size;
-    int rc = vfs_size(db->dbf, &size);
-    if (rc == STORE_OK) rc = vfs_read(db->dbf, h, sizeof h, 0, &got);
+    int rc = sqli_vfs_size(db->dbf, &size);
+    if (rc == STORE_OK) rc = sqli_vfs_read(db->dbf, h, sizeof h, 0, &got);
     if (rc != STORE_OK) return rc;
     if (got < sizeof h || memcmp(h, HDR_MAGIC, 12) != 0)
-        return store_error(STORE_NOTADB, "%s: not a Larder store (no store header)", db->path);
-    if (get64(h + HDR_OFF_CKSUM) != hdr_checksum(h))
-        return store_error(STORE_CORRUPT, "%s: the file header fails its checksum", db->path);
+        return sqli_store_error(STORE_NOTADB, "%s: not a Larder store (no store header)", db->path);
+    if (get64(h + HDR_OFF_CKSUM) != sqli_hdr_checksum(h))
+        return sqli_store_error(STORE_CORRUPT, "%s: the file header fails its checksum", db->path);
     if (get32(h + HDR_OFF_VERSION) > HDR_VERSION || get32(h + HDR_OFF_VERSION) == 0)
-        return store_error(STORE_VERSION, "%s: format version %u is not supported (this is %u)",
+        return sqli_store_error(STORE_VERSION, "%s: format version %u is not supported (this is %u)",
                            db->path, get32(h + HDR_OFF_VERSION), HDR_VERSION);
     uint32_t ps = get32(h + HDR_OFF_PAGESIZE);
     if (!valid_page_size(ps))
-        return store_error(STORE_CORRUPT, "%s: impossible page size %u", db->path, ps);
+        return sqli_store_error(STORE_CORRUPT, "%s: impossible page size %u", db->path, ps);
     uint32_t pc = get32(h + HDR_OFF_PAGECOUNT);
     if (pc == 0 || (uint64_t)pc * ps > size)
-        return store_error(STORE_CORRUPT,
+        return sqli_store_error(STORE_CORRUPT,
                            "%s: file is truncated: header says %u pages of %u bytes, file has "
                            "%llu bytes",
                            db->path, pc, ps, (unsigned long long)size);
@@ -1167,8 +1167,8 @@ static int read_header(store_db *db) {
 
 static void db_free(store_db *db) {
     if (!db) return;
-    wal_close(&db->wal);
-    vfs_close(db->dbf);
+    sqli_wal_close(&db->wal);
+    sqli_vfs_close(db->dbf);
     for (size_t i = 0; i < db->nslots; i++) {
         xfree(db->slots[i]->data);
         xfree(db->slots[i]);
@@ -1185,13 +1185,13 @@ static void db_free(store_db *db) {
     xfree(db);
 }
 
-int store_open(const char *path, const store_options *opts, store_db **dbp) {
+int sqli_store_open(const char *path, const store_options *opts, store_db **dbp) {
     store_options def = {0};
     const store_options *o = opts ? opts : &def;
     *dbp = NULL;
     if (!path || (o->flags & ~(STORE_CREATE | STORE_RDONLY | STORE_NOSYNC)) ||
         (o->page_size && !valid_page_size(o->page_size)))
-        return store_error(STORE_MISUSE, "store_open: bad arguments (page size %u)", o->page_size);
+        return sqli_store_error(STORE_MISUSE, "store_open: bad arguments (page size %u)", o->page_size);
     store_db *db = xcalloc(1, sizeof *db);
     db->path = xstrdup(path);
     size_t plen = strlen(path);
@@ -1211,22 +1211,22 @@ int store_open(const char *path, const store_options *opts, store_db **dbp) {
     uint32_t commit_pages;
     int rc = STORE_OK;
     if (create && access(path, F_OK) != 0 && errno == ENOENT) rc = create_new(db, ps);
-    if (rc == STORE_OK) rc = vfs_open(path, rdonly ? VFS_RDONLY : 0, &db->dbf, NULL);
-    if (rc == STORE_OK) rc = vfs_lock(db->dbf, !rdonly);
-    if (rc == STORE_OK) rc = vfs_size(db->dbf, &size);
+    if (rc == STORE_OK) rc = sqli_vfs_open(path, rdonly ? VFS_RDONLY : 0, &db->dbf, NULL);
+    if (rc == STORE_OK) rc = sqli_vfs_lock(db->dbf, !rdonly);
+    if (rc == STORE_OK) rc = sqli_vfs_size(db->dbf, &size);
     if (rc == STORE_OK && size == 0) {
         /* An empty file (made by someone else): format it in place. */
         if (!create)
-            rc = store_error(STORE_NOTADB, "%s: empty file, not a Larder store", path);
+            rc = sqli_store_error(STORE_NOTADB, "%s: empty file, not a Larder store", path);
         else if (unlink(db->wal_path) != 0 && errno != ENOENT)
-            rc = store_error(STORE_IOERR, "%s: cannot remove a stale log", db->wal_path);
+            rc = sqli_store_error(STORE_IOERR, "%s: cannot remove a stale log", db->wal_path);
         else
             rc = write_image(db->dbf, ps, !!(o->flags & STORE_NOSYNC));
     }
     if (rc == STORE_OK) rc = read_header(db);
     if (rc == STORE_OK)
-        rc = wal_open(&db->wal, db->wal_path, rdonly, db->page_size, !!(o->flags & STORE_NOSYNC));
-    if (rc == STORE_OK) rc = wal_recover(&db->wal, &commit_pages);
+        rc = sqli_wal_open(&db->wal, db->wal_path, rdonly, db->page_size, !!(o->flags & STORE_NOSYNC));
+    if (rc == STORE_OK) rc = sqli_wal_recover(&db->wal, &commit_pages);
     if (rc != STORE_OK) goto fail;
     db->written_end = db->durable_end = db->wal.n;
     size_t cache = o->cache_size ? o->cache_size : DEFAULT_CACHE;
@@ -1235,8 +1235,8 @@ int store_open(const char *path, const store_options *opts, store_db **dbp) {
     db->nbuckets = 256;
     db->buckets = xcalloc(db->nbuckets, sizeof *db->buckets);
     if (!rdonly) {
-        if (db->wal.n > 0 && (rc = store_checkpoint(db)) != STORE_OK) goto fail;
-        if ((rc = wal_reserve(&db->wal, wal_reserve_frames(db))) != STORE_OK) goto fail;
+        if (db->wal.n > 0 && (rc = sqli_store_checkpoint(db)) != STORE_OK) goto fail;
+        if ((rc = sqli_wal_reserve(&db->wal, wal_reserve_frames(db))) != STORE_OK) goto fail;
     }
     *dbp = db;
     return STORE_OK;
@@ -1245,7 +1245,7 @@ fail:
     return rc;
 }
 
-int store_close(store_db *db) {
+int sqli_store_close(store_db *db) {
     if (!db) return STORE_OK;
     assert(db->nreaders == 0);
     int rc = STORE_OK;
@@ -1260,11 +1260,11 @@ int store_close(store_db *db) {
     return rc;
 }
 
-uint32_t store_page_size(const store_db *db) {
+uint32_t sqli_store_page_size(const store_db *db) {
     return db->page_size;
 }
 
-void store_get_stats(store_db *db, store_stats *st) {
+void sqli_store_get_stats(store_db *db, store_stats *st) {
     memset(st, 0, sizeof *st);
     st->cache_hits = atomic_load(&db->st_hits);
     st->cache_misses = atomic_load(&db->st_misses);
@@ -1277,9 +1277,9 @@ void store_get_stats(store_db *db, store_stats *st) {
     st->cache_pages = db->nslots;
     pthread_mutex_unlock(&db->mu);
     store_txn *txn;
-    if (store_begin(db, STORE_TXN_READ, &txn) == STORE_OK) {
-        pager_hdr_get(txn, HDR_OFF_PAGECOUNT, &st->page_count);
-        pager_hdr_get(txn, HDR_OFF_FREECOUNT, &st->free_pages);
-        store_abort(txn);
+    if (sqli_store_begin(db, STORE_TXN_READ, &txn) == STORE_OK) {
+        sqli_pager_hdr_get(txn, HDR_OFF_PAGECOUNT, &st->page_count);
+        sqli_pager_hdr_get(txn, HDR_OFF_FREECOUNT, &st->free_pages);
+        sqli_store_abort(txn);
     }
 }

@@ -1,7 +1,7 @@
 /* sql/parse.c — recursive-descent parser: SQL text -> AST (sqlint.h).
  *
  * One statement per call. Everything is allocated in the caller's arena, so
- * an error anywhere unwinds with longjmp to parse_statement and the arena
+ * an error anywhere unwinds with longjmp to sqli_parse_statement and the arena
  * takes the half-built tree with it: no cleanup code on error paths, which a
  * fuzzed parser would otherwise get wrong.
  *
@@ -46,10 +46,10 @@ static void perr(parser *p, int pos, const char *fmt, ...) {
     strb b = {0};
     va_list ap;
     va_start(ap, fmt);
-    strb_vaddf(&b, fmt, ap);
+    sqli_strb_vaddf(&b, fmt, ap);
     va_end(ap);
-    p->err = ar_strdup(p->a, strb_cstr(&b));
-    strb_free(&b);
+    p->err = sqli_ar_strdup(p->a, sqli_strb_cstr(&b));
+    sqli_strb_free(&b);
     p->errpos = pos;
     longjmp(p->jb, 1);
 }
@@ -80,7 +80,7 @@ static void advance(parser *p) {
     p->prev_end = p->t.pos + p->t.len;
     int pos = p->prev_end;
     for (;;) {
-        lex_token(p->z, p->n, pos, &p->t);
+        sqli_lex_token(p->z, p->n, pos, &p->t);
         if (p->t.type != TK_SPACE) break;
         pos += p->t.len;
     }
@@ -111,7 +111,7 @@ static token peek2(parser *p) {
     token t;
     int pos = p->t.pos + p->t.len;
     for (;;) {
-        lex_token(p->z, p->n, pos, &t);
+        sqli_lex_token(p->z, p->n, pos, &t);
         if (t.type != TK_SPACE) return t;
         pos += t.len;
     }
@@ -127,9 +127,9 @@ static void leave(parser *p) {
 /* Dequote an identifier or string token into the arena. */
 static char *dequote(parser *p, const token *t) {
     char q = t->z[0];
-    if (t->type == TK_ID && q == '[') return ar_strndup(p->a, t->z + 1, (size_t)t->len - 2);
+    if (t->type == TK_ID && q == '[') return sqli_ar_strndup(p->a, t->z + 1, (size_t)t->len - 2);
     if ((t->type == TK_ID || t->type == TK_STRING) && (q == '"' || q == '`' || q == '\'')) {
-        char *o = ar_alloc(p->a, (size_t)t->len);
+        char *o = sqli_ar_alloc(p->a, (size_t)t->len);
         int k = 0;
         for (int i = 1; i < t->len - 1; i++) {
             o[k++] = t->z[i];
@@ -138,11 +138,11 @@ static char *dequote(parser *p, const token *t) {
         o[k] = 0;
         return o;
     }
-    return ar_strndup(p->a, t->z, (size_t)t->len);
+    return sqli_ar_strndup(p->a, t->z, (size_t)t->len);
 }
 
 static int at_name(parser *p) {
-    return p->t.type == TK_ID || (p->t.type == TK_KEYWORD && !kw_reserved(p->t.kw));
+    return p->t.type == TK_ID || (p->t.type == TK_KEYWORD && !sqli_kw_reserved(p->t.kw));
 }
 
 /* An identifier (or non-reserved keyword used as one). */
@@ -154,7 +154,7 @@ static char *parse_name(parser *p) {
 }
 
 static expr *new_expr(parser *p, int op, int pos) {
-    expr *e = ar_alloc(p->a, sizeof *e);
+    expr *e = sqli_ar_alloc(p->a, sizeof *e);
     e->op = (uint8_t)op;
     e->lit.type = SQL_NULL;
     e->pos = pos;
@@ -186,7 +186,7 @@ typedef struct exprlist {
 static void el_push(parser *p, exprlist *l, expr *e) {
     if (l->n == l->cap) {
         int cap = l->cap ? l->cap * 2 : 4;
-        expr **v = ar_alloc(p->a, sizeof *v * (size_t)cap);
+        expr **v = sqli_ar_alloc(p->a, sizeof *v * (size_t)cap);
         if (l->n) memcpy(v, l->v, sizeof *v * (size_t)l->n);
         l->v = v;
         l->cap = cap;
@@ -198,7 +198,7 @@ static void el_push(parser *p, exprlist *l, expr *e) {
 static void *grow(parser *p, void *v, int n, int *cap, size_t sz) {
     if (n < *cap) return v;
     int nc = *cap ? *cap * 2 : 4;
-    void *nv = ar_alloc(p->a, sz * (size_t)nc);
+    void *nv = sqli_ar_alloc(p->a, sz * (size_t)nc);
     if (n) memcpy(nv, v, sz * (size_t)n);
     *cap = nc;
     return nv;
@@ -226,14 +226,14 @@ static int param_index(parser *p, const token *t) {
         if (idx >= p->pcap) {
             int cap = p->pcap ? p->pcap : 8;
             while (cap <= idx) cap *= 2;
-            char **nv = ar_alloc(p->a, sizeof *nv * (size_t)cap);
+            char **nv = sqli_ar_alloc(p->a, sizeof *nv * (size_t)cap);
             if (p->pnames) memcpy(nv, p->pnames, sizeof *nv * (size_t)p->pcap);
             p->pnames = nv;
             p->pcap = cap;
         }
         p->nparam = idx;
     }
-    if (t->z[0] != '?') p->pnames[idx] = ar_strndup(p->a, t->z, (size_t)t->len);
+    if (t->z[0] != '?') p->pnames[idx] = sqli_ar_strndup(p->a, t->z, (size_t)t->len);
     return idx;
 }
 
@@ -255,7 +255,7 @@ static expr *parse_number(parser *p) {
     } else {
         int64_t i;
         double r;
-        int k = num_parse(z, (size_t)n, &i, &r);
+        int k = sqli_num_parse(z, (size_t)n, &i, &r);
         if (k == 1 && p->t.type == TK_INTEGER) val_set_int(&e->lit, i);
         else val_set_real(&e->lit, k == 1 ? (double)i : r);
     }
@@ -267,7 +267,7 @@ static expr *parse_number(parser *p) {
 static expr *parse_blob_lit(parser *p) {
     expr *e = new_expr(p, E_LIT, p->t.pos);
     int nb = (p->t.len - 3) / 2;
-    uint8_t *b = ar_alloc(p->a, (size_t)nb + 1);
+    uint8_t *b = sqli_ar_alloc(p->a, (size_t)nb + 1);
     for (int i = 0; i < nb; i++) {
         char h[3] = {p->t.z[2 + 2 * i], p->t.z[3 + 2 * i], 0};
         b[i] = (uint8_t)strtol(h, NULL, 16);
@@ -295,7 +295,7 @@ static char *parse_typename(parser *p) {
         }
         expect(p, TK_RP);
     }
-    return ar_strndup(p->a, p->z + start, (size_t)(p->prev_end - start));
+    return sqli_ar_strndup(p->a, p->z + start, (size_t)(p->prev_end - start));
 }
 
 static expr *parse_case(parser *p, int pos) {
@@ -388,7 +388,7 @@ static expr *parse_ident_expr(parser *p) {
         if (p->t.type == TK_STAR) syntax_error(p);
         e->name = parse_name(p);
         if (accept(p, TK_DOT)) { /* schema.table.column: schema must be main */
-            if (!name_eq(n1, "main")) perr(p, pos, "unknown database %s", n1);
+            if (!sqli_name_eq(n1, "main")) perr(p, pos, "unknown database %s", n1);
             e->tab = e->name;
             e->name = parse_name(p);
         }
@@ -419,7 +419,7 @@ static expr *parse_keyword_primary(parser *p) {
         e->l = parse_expr(p);
         expect_kw(p, KW_AS);
         e->name = parse_typename(p);
-        type_affinity(e->name, &e->aff, &e->kind, &e->cast_p, &e->cast_s);
+        sqli_type_affinity(e->name, &e->aff, &e->kind, &e->cast_p, &e->cast_s);
         expect(p, TK_RP);
         e->end = p->prev_end;
         return e;
@@ -447,7 +447,7 @@ static expr *parse_keyword_primary(parser *p) {
     }
     case KW_DEFAULT: advance(p); return new_expr(p, E_DEFAULT, pos);
     default:
-        if (!kw_reserved(p->t.kw)) return parse_ident_expr(p);
+        if (!sqli_kw_reserved(p->t.kw)) return parse_ident_expr(p);
         syntax_error(p);
     }
 }
@@ -487,7 +487,7 @@ static expr *parse_postfix(parser *p) {
         expr *c = new_expr(p, E_COLLATE, e->pos);
         c->l = e;
         c->name = parse_name(p);
-        if (!name_eq(c->name, "binary") && !name_eq(c->name, "nocase") && !name_eq(c->name, "rtrim"))
+        if (!sqli_name_eq(c->name, "binary") && !sqli_name_eq(c->name, "nocase") && !sqli_name_eq(c->name, "rtrim"))
             perr(p, c->pos, "no such collation sequence: %s", c->name);
         c->end = p->prev_end;
         e = c;
@@ -638,7 +638,7 @@ static expr *parse_like(parser *p, expr *l, int neg, int glob) {
     if (glob) e->flags |= EF_GLOB;
     if (neg) e->flags |= EF_NOT;
     if (!glob && accept_kw(p, KW_ESCAPE)) {
-        e->args = ar_alloc(p->a, sizeof(expr *));
+        e->args = sqli_ar_alloc(p->a, sizeof(expr *));
         e->args[0] = parse_cmp(p);
         e->nargs = 1;
     }
@@ -649,7 +649,7 @@ static expr *parse_like(parser *p, expr *l, int neg, int glob) {
 static expr *parse_between(parser *p, expr *l, int neg) {
     expr *e = new_expr(p, E_BETWEEN, l->pos);
     e->l = l;
-    e->args = ar_alloc(p->a, 2 * sizeof(expr *));
+    e->args = sqli_ar_alloc(p->a, 2 * sizeof(expr *));
     e->args[0] = parse_cmp(p);
     expect_kw(p, KW_AND);
     e->args[1] = parse_cmp(p);
@@ -807,7 +807,7 @@ static void parse_table_ref(parser *p, srcitem *it) {
     }
     it->name = parse_name(p);
     if (accept(p, TK_DOT)) {
-        if (!name_eq(it->name, "main")) perr(p, it->pos, "unknown database %s", it->name);
+        if (!sqli_name_eq(it->name, "main")) perr(p, it->pos, "unknown database %s", it->name);
         it->name = parse_name(p);
     }
     it->alias = opt_alias(p);
@@ -888,7 +888,7 @@ static void parse_values(parser *p, query *s) {
 }
 
 static query *parse_core(parser *p) {
-    query *s = ar_alloc(p->a, sizeof *s);
+    query *s = sqli_ar_alloc(p->a, sizeof *s);
     s->pos = p->t.pos;
     if (accept_kw(p, KW_VALUES)) {
         parse_values(p, s);
@@ -940,7 +940,7 @@ static query *parse_select(parser *p) {
         else if (accept_kw(p, KW_EXCEPT)) op = SEL_EXCEPT;
         if (!op) break;
         query *r = parse_core(p);
-        query *c = ar_alloc(p->a, sizeof *c);
+        query *c = sqli_ar_alloc(p->a, sizeof *c);
         c->op = op;
         c->left = s;
         c->right = r;
@@ -1005,7 +1005,7 @@ static char **parse_namelist(parser *p, int *n) {
 }
 
 static void parse_upsert(parser *p, ast *a) {
-    upsert *u = ar_alloc(p->a, sizeof *u);
+    upsert *u = sqli_ar_alloc(p->a, sizeof *u);
     u->pos = p->t.pos;
     if (p->t.type == TK_LP) {
         u->cols = parse_namelist(p, &u->ncols);
@@ -1150,13 +1150,13 @@ static expr *parse_default(parser *p, coldef *c) {
     } else {
         e = parse_unary(p);
     }
-    c->dflt_text = ar_strndup(p->a, p->z + start, (size_t)(p->prev_end - start));
+    c->dflt_text = sqli_ar_strndup(p->a, p->z + start, (size_t)(p->prev_end - start));
     return e;
 }
 
 static void add_check(parser *p, coldef *c, expr *e, char *name) {
-    expr **v = ar_alloc(p->a, sizeof *v * (size_t)(c->nchecks + 1));
-    char **nv = ar_alloc(p->a, sizeof *nv * (size_t)(c->nchecks + 1));
+    expr **v = sqli_ar_alloc(p->a, sizeof *v * (size_t)(c->nchecks + 1));
+    char **nv = sqli_ar_alloc(p->a, sizeof *nv * (size_t)(c->nchecks + 1));
     if (c->nchecks) {
         memcpy(v, c->checks, sizeof *v * (size_t)c->nchecks);
         memcpy(nv, c->check_names, sizeof *nv * (size_t)c->nchecks);
@@ -1195,7 +1195,7 @@ static int parse_col_constraint(parser *p, coldef *c) {
         c->dflt = parse_default(p, c);
     } else if (accept_kw(p, KW_COLLATE)) {
         c->collate = parse_name(p);
-        if (!name_eq(c->collate, "binary") && !name_eq(c->collate, "nocase") && !name_eq(c->collate, "rtrim"))
+        if (!sqli_name_eq(c->collate, "binary") && !sqli_name_eq(c->collate, "nocase") && !sqli_name_eq(c->collate, "rtrim"))
             perr(p, p->prev_end, "no such collation sequence: %s", c->collate);
     } else if (accept_kw(p, KW_REFERENCES)) {
         c->fk_name = cname;
@@ -1433,7 +1433,7 @@ static void parse_alter(parser *p, ast *a) {
     if (accept_kw(p, KW_ADD)) {
         accept_kw(p, KW_COLUMN);
         a->kind = ST_ALTER_ADD;
-        a->coldefs = ar_alloc(p->a, sizeof *a->coldefs);
+        a->coldefs = sqli_ar_alloc(p->a, sizeof *a->coldefs);
         a->ncoldefs = 1;
         parse_coldef(p, &a->coldefs[0]);
     } else if (accept_kw(p, KW_RENAME)) {
@@ -1524,7 +1524,7 @@ static void parse_create(parser *p, ast *a) {
 }
 
 static ast *parse_stmt_inner(parser *p) {
-    ast *a = ar_alloc(p->a, sizeof *a);
+    ast *a = sqli_ar_alloc(p->a, sizeof *a);
     a->pos = p->t.pos;
     int kw = p->t.type == TK_KEYWORD ? p->t.kw : 0;
     if (kw == KW_SELECT || kw == KW_VALUES || kw == KW_WITH) {
@@ -1577,7 +1577,7 @@ static ast *parse_stmt_inner(parser *p) {
     return a;
 }
 
-ast *parse_statement(arena *ar, const char *sql, int n, int pos, int *next, int *empty,
+ast *sqli_parse_statement(arena *ar, const char *sql, int n, int pos, int *next, int *empty,
                      char **err, int *errpos, int *nparam, char ***pnames) {
     parser p = {0};
     p.a = ar;
@@ -1610,7 +1610,7 @@ ast *parse_statement(arena *ar, const char *sql, int n, int pos, int *next, int 
     return a;
 }
 
-expr *parse_expr_text(arena *ar, const char *sql, char **err, int *errpos) {
+expr *sqli_parse_expr_text(arena *ar, const char *sql, char **err, int *errpos) {
     parser p = {0};
     p.a = ar;
     p.z = sql;

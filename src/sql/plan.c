@@ -9,8 +9,10 @@
  *     parameters, outer loops), then at most one range (<, <=, >, >=,
  *     BETWEEN) on the next column;
  *   - a partial index only when the WHERE clause implies its predicate;
- *   - an index that holds every column the query uses is "covering": the
- *     table is not read;
+ *     WHERE terms written exactly as one of its predicate's conjuncts
+ *     ("deleted = 0") hold for every entry: a loop over it drops them;
+ *   - an index that holds every column the query uses (leaving out columns
+ *     used only in such dropped terms) is "covering": the table is not read;
  *   - otherwise a full scan.
  * Costs follow a simple model: a seek costs log2(rows); every visited row
  * costs 1, plus a table lookup (log2) when the index does not cover. Row
@@ -57,6 +59,7 @@ typedef struct planctx {
     term *t;
     int nt, capt;
     uint64_t **used_cols; /* per item: bitmap of columns the query reads (bit 63: more) */
+    uint64_t **other_cols; /* the same, leaving out this block's WHERE/ON terms */
     int *colsz;
 } planctx;
 
@@ -101,7 +104,7 @@ static mask_t expr_mask(planctx *pc, const expr *e) {
 static term *add_term(planctx *pc, expr *e, int on_item) {
     if (pc->nt == pc->capt) {
         pc->capt = pc->capt ? pc->capt * 2 : 16;
-        term *v = ar_alloc(pc->c->a, sizeof *v * (size_t)pc->capt);
+        term *v = sqli_ar_alloc(pc->c->a, sizeof *v * (size_t)pc->capt);
         if (pc->nt) memcpy(v, pc->t, sizeof *v * (size_t)pc->nt);
         pc->t = v;
     }
@@ -125,7 +128,7 @@ static int flip_op(int op) {
 }
 
 static expr *mk_bin(compiler *c, int op, expr *l, expr *r, int pos) {
-    expr *e = ar_alloc(c->a, sizeof *e);
+    expr *e = sqli_ar_alloc(c->a, sizeof *e);
     e->op = (uint8_t)op;
     e->l = l;
     e->r = r;
@@ -139,7 +142,7 @@ static expr *mk_bin(compiler *c, int op, expr *l, expr *r, int pos) {
  * column's affinity, so the comparison must convert compatibly. */
 static int aff_usable(const expr *x, const expr *y) {
     if (y->flags & EF_NOCASE) return 0;
-    int aff = cmp_affinity(x, y), caff = x->aff;
+    int aff = sqli_cmp_affinity(x, y), caff = x->aff;
     return aff == AFF_NONE || aff == AFF_BLOB || (aff == AFF_TEXT ? caff == AFF_TEXT : AFF_IS_NUMERIC(caff));
 }
 
@@ -204,11 +207,13 @@ static void split(planctx *pc, expr *e, int on_item) {
 
 static void mark_cols(planctx *pc, const expr *e);
 
-static void mark_query(planctx *pc, const query *q) {
+/* Mark the columns q reads; with skip_terms, not those of q's own WHERE and
+ * ON clauses (the terms, whose columns the planner looks at one by one). */
+static void mark_block(planctx *pc, const query *q, int skip_terms) {
     if (!q) return;
     if (q->op != SEL_SIMPLE) {
-        mark_query(pc, q->left);
-        mark_query(pc, q->right);
+        mark_block(pc, q->left, 0);
+        mark_block(pc, q->right, 0);
         return;
     }
     for (int r = 0; r < q->nvalues; r++)
@@ -216,13 +221,17 @@ static void mark_query(planctx *pc, const query *q) {
     if (q->values) return;
     for (int i = 0; i < q->ncol; i++) mark_cols(pc, q->cols[i].e);
     for (int i = 0; i < q->nsrc; i++) {
-        mark_cols(pc, q->src[i].on);
-        mark_query(pc, q->src[i].sub);
+        if (!skip_terms) mark_cols(pc, q->src[i].on);
+        mark_block(pc, q->src[i].sub, 0);
     }
-    mark_cols(pc, q->where);
+    if (!skip_terms) mark_cols(pc, q->where);
     mark_cols(pc, q->having);
     for (int i = 0; i < q->ngroup; i++) mark_cols(pc, q->group[i]);
     for (int i = 0; i < q->norder; i++) mark_cols(pc, q->order[i].e);
+}
+
+static void mark_query(planctx *pc, const query *q) {
+    mark_block(pc, q, 0);
 }
 
 static void mark_cols(planctx *pc, const expr *e) {
@@ -243,6 +252,56 @@ static void mark_cols(planctx *pc, const expr *e) {
 
 static int col_used(planctx *pc, int it, int col) {
     return (pc->used_cols[it][col / 64] >> (col % 64)) & 1;
+}
+
+/* Does the query read any column of item it (the rowid included)? */
+static int item_cols_used(planctx *pc, int it) {
+    for (int w = 0; w <= pc->colsz[it] / 64; w++)
+        if (pc->used_cols[it][w]) return 1;
+    return 0;
+}
+
+static int expr_uses_col(planctx *pc, const expr *e, int it, int col) {
+    if (!e) return 0;
+    if (e->op == E_COL) return item_of_cur(pc, e->cur) == it && (e->col < 0 ? pc->colsz[it] : e->col) == col;
+    if (e->sub) return 1; /* a subquery may read it: assume so */
+    if (expr_uses_col(pc, e->l, it, col) || expr_uses_col(pc, e->r, it, col)) return 1;
+    for (int i = 0; i < e->nargs; i++)
+        if (expr_uses_col(pc, e->args[i], it, col)) return 1;
+    return 0;
+}
+
+/* Is term t (on item it) one of the conjuncts of partial index x's predicate,
+ * written the same way ("deleted = 0", "x IS NOT NULL")? Then it holds for
+ * every entry of x: a loop over x need not check it, nor read its column.
+ * Only the terms that decide x's use count (LEFT JOIN: the item's ON terms;
+ * a WHERE term on it must still reject the NULL row). */
+static int term_in_pred(planctx *pc, int it, const term *t, const expr *ix) {
+    if (ix->op == E_AND) return term_in_pred(pc, it, t, ix->l) || term_in_pred(pc, it, t, ix->r);
+    const expr *e = t->e;
+    int lj = pc->q->src[it].jointype == JT_LEFT;
+    if (lj ? t->on_item != it : t->on_item >= 0) return 0;
+    if (e->op != ix->op || e->nargs || ix->nargs || !e->l || !ix->l) return 0;
+    switch (e->op) {
+    case E_EQ: case E_NE: case E_LT: case E_LE: case E_GT: case E_GE: case E_IS: case E_ISNOT:
+        if (!e->r || !ix->r || ix->r->op != E_LIT || !sqli_expr_equal(e->r, ix->r)) return 0;
+        break;
+    case E_ISNULL: case E_NOTNULL:
+        if (e->r || ix->r) return 0;
+        break;
+    default: return 0;
+    }
+    return e->l->op == E_COL && ix->l->op == E_COL && item_of_cur(pc, e->l->cur) == it && e->l->col == ix->l->col &&
+           e->l->col >= 0 && (e->l->flags & EF_NOCASE) == (ix->l->flags & EF_NOCASE);
+}
+
+/* A column that the query reads only in terms that partial index x's
+ * predicate guarantees need not be in x for x to cover the query. */
+static int only_in_pred_terms(planctx *pc, int it, const index_t *x, int col) {
+    if (!x->where || ((pc->other_cols[it][col / 64] >> (col % 64)) & 1)) return 0;
+    for (int i = 0; i < pc->nt; i++)
+        if (expr_uses_col(pc, pc->t[i].e, it, col) && !term_in_pred(pc, it, &pc->t[i], x->where)) return 0;
+    return 1;
 }
 
 /* Can a covering scan of x produce column col exactly? Values read back from
@@ -266,7 +325,7 @@ static int covers(planctx *pc, int it, const index_t *x) {
     if (pc->q->dml_scan) return 0; /* UPDATE/DELETE read the whole row */
     table *t = x->tab;
     for (int c = 0; c < t->ncol; c++)
-        if (col_used(pc, it, c) && !index_has_col(x, c)) return 0;
+        if (col_used(pc, it, c) && !index_has_col(x, c) && !only_in_pred_terms(pc, it, x, c)) return 0;
     if (col_used(pc, it, t->ncol) && !index_has_col(x, -1)) return 0; /* rowid */
     return 1;
 }
@@ -279,14 +338,14 @@ static int const_cmp_implies(const expr *q, const expr *ix) {
     if (q->op != E_EQ || q->r->op != E_LIT || ix->r->op != E_LIT) return 0;
     if (q->l->op != E_COL || ix->l->op != E_COL || q->l->col != ix->l->col) return 0;
     if (q->r->lit.type == SQL_NULL || ix->r->lit.type == SQL_NULL) return 0;
-    int c = ex_cmp_values(&q->r->lit, &ix->r->lit, 0, 0);
-    int a1 = cmp_affinity(q->l, q->r), a2 = cmp_affinity(ix->l, ix->r);
+    int c = sqli_ex_cmp_values(&q->r->lit, &ix->r->lit, 0, 0);
+    int a1 = sqli_cmp_affinity(q->l, q->r), a2 = sqli_cmp_affinity(ix->l, ix->r);
     if (a1 != a2) return 0;
     sql_value x = q->r->lit, y = ix->r->lit;
     x.owned = y.owned = 0;
-    val_apply_aff(&x, a1 == AFF_TEXT ? AFF_TEXT : AFF_IS_NUMERIC(a1) ? AFF_NUMERIC : AFF_NONE);
-    val_apply_aff(&y, a1 == AFF_TEXT ? AFF_TEXT : AFF_IS_NUMERIC(a1) ? AFF_NUMERIC : AFF_NONE);
-    c = val_cmp(&x, &y);
+    sqli_val_apply_aff(&x, a1 == AFF_TEXT ? AFF_TEXT : AFF_IS_NUMERIC(a1) ? AFF_NUMERIC : AFF_NONE);
+    sqli_val_apply_aff(&y, a1 == AFF_TEXT ? AFF_TEXT : AFF_IS_NUMERIC(a1) ? AFF_NUMERIC : AFF_NONE);
+    c = sqli_val_cmp(&x, &y);
     val_free(&x);
     val_free(&y);
     switch (ix->op) {
@@ -317,7 +376,7 @@ static int implies(planctx *pc, int it, const expr *qt, const expr *ix) {
     if (qt->op != ix->op && !(qt->op == E_EQ && ix->l && ix->r)) return 0;
     if (ix->l && ix->l->op == E_COL && qt->l && qt->l->op == E_COL && qt->l->cur == cur &&
         qt->l->col == ix->l->col) {
-        if (qt->op == ix->op && expr_equal(qt->r, ix->r)) return 1;
+        if (qt->op == ix->op && sqli_expr_equal(qt->r, ix->r)) return 1;
         expr tq = *qt, tl = *qt->l;
         tl.cur = CUR_SELF;
         tq.l = &tl;
@@ -391,6 +450,23 @@ static int find_term(planctx *pc, int it, int col, mask_t avail, int lj, int wan
     return -1;
 }
 
+/* Rough width of an entry of x in 8-byte words, so that a full covering scan
+ * (count(*)) walks the narrowest index: numbers 1, text and blobs 4. */
+static int entry_width(const index_t *x) {
+    int w = 0;
+    table *t = x->tab;
+    for (int pass = 0; pass < 3; pass++) {
+        const index_t *y = pass == 1 ? &t->pk : x;
+        int n = pass == 0 ? x->ncol : pass == 1 ? (x->is_pk ? 0 : t->pk.ncol) : x->ninc;
+        for (int k = 0; k < n; k++) {
+            int col = pass == 2 ? x->inc[k] : y->cols[k];
+            int aff = col < 0 ? AFF_INTEGER : t->cols[col].aff;
+            w += aff == AFF_TEXT || aff == AFF_BLOB || aff == AFF_NONE ? 4 : 1;
+        }
+    }
+    return w;
+}
+
 static void eval_index(planctx *pc, int it, index_t *x, mask_t avail, path *p) {
     srcitem *s = &pc->q->src[it];
     int lj = s->jointype == JT_LEFT ? it : -1;
@@ -426,7 +502,8 @@ static void eval_index(planctx *pc, int it, index_t *x, mask_t avail, path *p) {
     p->access = (p->neq || p->lo >= 0 || p->hi >= 0) ? ACC_SEARCH : ACC_SCAN;
     p->nrow = rows;
     p->cost = mult * seek + rows * (p->covering ? 1 : 1 + seek);
-    if (p->access == ACC_SCAN) p->cost = n * (p->covering ? (x->is_pk ? 2.0 : 1.5) : 1 + seek);
+    if (p->access == ACC_SCAN)
+        p->cost = n * (p->covering ? (x->is_pk ? 2.0 : 1.5 + 0.01 * (entry_width(x) < 40 ? entry_width(x) : 40)) : 1 + seek);
 }
 
 static int partial_ok(planctx *pc, int it, index_t *x) {
@@ -589,8 +666,8 @@ static char *explain_constraints(compiler *c, planctx *pc, int it, path *p) {
     srcitem *s = &pc->q->src[it];
     for (int k = 0; k < p->neq; k++) {
         int col = p->idx->cols[k];
-        if (k) strb_adds(&b, " AND ");
-        strb_addf(&b, "%s=?", col < 0 || (s->tab->ipk == col && p->idx->is_pk) ? "rowid" : s->tab->cols[col].name);
+        if (k) sqli_strb_adds(&b, " AND ");
+        sqli_strb_addf(&b, "%s=?", col < 0 || (s->tab->ipk == col && p->idx->is_pk) ? "rowid" : s->tab->cols[col].name);
     }
     if (p->neq < p->idx->ncol) {
         int col = p->idx->cols[p->neq];
@@ -600,12 +677,12 @@ static char *explain_constraints(compiler *c, planctx *pc, int it, path *p) {
             if (sides[k] < 0) continue;
             term *t = &pc->t[sides[k]];
             int op = t->item[0] == it && t->col[0] == col ? t->op[0] : t->op[1];
-            if (b.n) strb_adds(&b, " AND ");
-            strb_addf(&b, "%s%s?", nm, op == E_GT || op == E_GE ? ">" : "<"); /* SQLite's wording */
+            if (b.n) sqli_strb_adds(&b, " AND ");
+            sqli_strb_addf(&b, "%s%s?", nm, op == E_GT || op == E_GE ? ">" : "<"); /* SQLite's wording */
         }
     }
-    char *r = ar_strdup(c->a, strb_cstr(&b));
-    strb_free(&b);
+    char *r = sqli_ar_strdup(c->a, sqli_strb_cstr(&b));
+    sqli_strb_free(&b);
     return r;
 }
 
@@ -614,23 +691,23 @@ static void explain_loop(compiler *c, planctx *pc, int it, path *p, loop *L) {
     const char *nm = s->alias ? s->alias : s->name;
     const char *lj = s->jointype == JT_LEFT ? " LEFT-JOIN" : "";
     if (p->access == ACC_EPHEM || p->access == ACC_SCHEMA) {
-        L->explain = ar_printf(c->a, "SCAN %s%s", nm, lj);
+        L->explain = sqli_ar_printf(c->a, "SCAN %s%s", nm, lj);
         return;
     }
     index_t *x = p->idx;
     const char *kind = p->covering && !x->is_pk ? "COVERING INDEX" : "INDEX";
     if (p->access == ACC_SCAN) {
-        if (x->is_pk) L->explain = ar_printf(c->a, "SCAN %s%s", nm, lj);
-        else L->explain = ar_printf(c->a, "SCAN %s USING %s %s%s", nm, kind, x->name, lj);
+        if (x->is_pk) L->explain = sqli_ar_printf(c->a, "SCAN %s%s", nm, lj);
+        else L->explain = sqli_ar_printf(c->a, "SCAN %s USING %s %s%s", nm, kind, x->name, lj);
         return;
     }
     char *cons = explain_constraints(c, pc, it, p);
     if (x->is_pk && (s->tab->rowid || s->tab->ipk >= 0))
-        L->explain = ar_printf(c->a, "SEARCH %s USING INTEGER PRIMARY KEY (%s)%s", nm, cons, lj);
+        L->explain = sqli_ar_printf(c->a, "SEARCH %s USING INTEGER PRIMARY KEY (%s)%s", nm, cons, lj);
     else if (x->is_pk)
-        L->explain = ar_printf(c->a, "SEARCH %s USING PRIMARY KEY (%s)%s", nm, cons, lj);
+        L->explain = sqli_ar_printf(c->a, "SEARCH %s USING PRIMARY KEY (%s)%s", nm, cons, lj);
     else
-        L->explain = ar_printf(c->a, "SEARCH %s USING %s %s (%s)%s", nm, kind, x->name, cons, lj);
+        L->explain = sqli_ar_printf(c->a, "SEARCH %s USING %s %s (%s)%s", nm, kind, x->name, cons, lj);
 }
 
 static expr *term_val(term *t, int it, int col) {
@@ -648,9 +725,9 @@ static expr *term_colexpr(term *t, int it, int col) {
 
 static void setup_keys(compiler *c, planctx *pc, int it, path *p, loop *L) {
     L->neq = p->neq;
-    L->eq = ar_alloc(c->a, sizeof(expr *) * (size_t)(p->neq + 1));
-    L->eqaff = ar_alloc(c->a, (size_t)p->neq + 1);
-    L->eqis = ar_alloc(c->a, (size_t)p->neq + 1);
+    L->eq = sqli_ar_alloc(c->a, sizeof(expr *) * (size_t)(p->neq + 1));
+    L->eqaff = sqli_ar_alloc(c->a, (size_t)p->neq + 1);
+    L->eqis = sqli_ar_alloc(c->a, (size_t)p->neq + 1);
     for (int k = 0; k < p->neq; k++) {
         term *t = &pc->t[p->eqterm[k]];
         int col = p->idx->cols[k];
@@ -664,12 +741,12 @@ static void setup_keys(compiler *c, planctx *pc, int it, path *p, loop *L) {
         if (op == E_IN_LIST) {
             L->in_term = k + 1;
             L->in_expr = t->e;
-            L->eqaff[k] = (uint8_t)expr_affinity(t->e->l);
+            L->eqaff[k] = (uint8_t)sqli_expr_affinity(t->e->l);
             continue;
         }
         L->eq[k] = term_val(t, it, col);
         L->eqis[k] = op == E_IS;
-        L->eqaff[k] = (uint8_t)cmp_affinity(term_colexpr(t, it, col), L->eq[k]);
+        L->eqaff[k] = (uint8_t)sqli_cmp_affinity(term_colexpr(t, it, col), L->eq[k]);
     }
     int col = p->neq < p->idx->ncol ? p->idx->cols[p->neq] : -3;
     if (p->lo >= 0) {
@@ -677,19 +754,19 @@ static void setup_keys(compiler *c, planctx *pc, int it, path *p, loop *L) {
         t->used = 1;
         L->lo = term_val(t, it, col);
         L->lo_incl = term_op(t, it, col) == E_GE;
-        L->range_aff = (uint8_t)cmp_affinity(term_colexpr(t, it, col), L->lo);
+        L->range_aff = (uint8_t)sqli_cmp_affinity(term_colexpr(t, it, col), L->lo);
     }
     if (p->hi >= 0) {
         term *t = &pc->t[p->hi];
         t->used = 1;
         L->hi = term_val(t, it, col);
         L->hi_incl = term_op(t, it, col) == E_LE;
-        L->range_aff = (uint8_t)cmp_affinity(term_colexpr(t, it, col), L->hi);
+        L->range_aff = (uint8_t)sqli_cmp_affinity(term_colexpr(t, it, col), L->hi);
     }
 }
 
 static void push_filter(compiler *c, expr ***v, int *n, expr *e) {
-    expr **nv = ar_alloc(c->a, sizeof *nv * (size_t)(*n + 1));
+    expr **nv = sqli_ar_alloc(c->a, sizeof *nv * (size_t)(*n + 1));
     if (*n) memcpy(nv, *v, sizeof *nv * (size_t)*n);
     nv[(*n)++] = e;
     *v = nv;
@@ -697,7 +774,7 @@ static void push_filter(compiler *c, expr ***v, int *n, expr *e) {
 
 static int make_loops(compiler *c, planctx *pc, qplan *qp, order_search *os) {
     qp->nloop = pc->n;
-    qp->loops = ar_alloc(c->a, sizeof(loop) * (size_t)pc->n);
+    qp->loops = sqli_ar_alloc(c->a, sizeof(loop) * (size_t)pc->n);
     mask_t avail = 0;
     for (int d = 0; d < pc->n; d++) {
         int it = os->best_perm[d];
@@ -710,14 +787,20 @@ static int make_loops(compiler *c, planctx *pc, qplan *qp, order_search *os) {
         L->access = p->access;
         L->idx = p->idx;
         L->covering = p->covering;
+        L->nocols = p->covering && !p->idx->is_pk && !item_cols_used(pc, it);
         L->reverse = p->reverse;
         L->left = s->jointype == JT_LEFT;
         L->nrow = p->nrow;
         L->cost = p->cost;
         if (s->sub) {
-            if (plan_query(c, s->sub, &L->sub) != SQL_OK) return SQL_ERROR;
+            if (sqli_plan_query(c, s->sub, &L->sub) != SQL_OK) return SQL_ERROR;
         }
         if (p->access == ACC_SEARCH) setup_keys(c, pc, it, p, L);
+        /* terms the partial index guarantees are not checked: a covering
+         * loop may not even have their columns */
+        for (int i = 0; p->idx && p->idx->where && i < pc->nt; i++)
+            if (!pc->t[i].used && pc->t[i].mask == ((mask_t)1 << it) && term_in_pred(pc, it, &pc->t[i], p->idx->where))
+                pc->t[i].used = 1;
         explain_loop(c, pc, it, p, L);
         avail |= (mask_t)1 << it;
         /* filters: terms now fully known and not consumed */
@@ -732,7 +815,7 @@ static int make_loops(compiler *c, planctx *pc, qplan *qp, order_search *os) {
     for (int i = 0; i < pc->nt; i++) {
         term *t = &pc->t[i];
         if (t->used) continue;
-        if (t->mask) return comp_error(c, t->e->pos, "internal error: unplaced WHERE term");
+        if (t->mask) return sqli_comp_error(c, t->e->pos, "internal error: unplaced WHERE term");
         /* no column of this block: ON terms of a LEFT JOIN stay with it */
         if (t->on_item >= 0) {
             for (int d = 0; d < qp->nloop; d++)
@@ -751,7 +834,7 @@ static int make_loops(compiler *c, planctx *pc, qplan *qp, order_search *os) {
 static int plan_expr_subs(compiler *c, expr *e) {
     if (!e) return SQL_OK;
     if (e->sub && !e->sub->plan) {
-        if (plan_query(c, e->sub, &e->sub->plan) != SQL_OK) return SQL_ERROR;
+        if (sqli_plan_query(c, e->sub, &e->sub->plan) != SQL_OK) return SQL_ERROR;
         e->sub->plan->subno = ++c->nsubq;
         e->sub->plan->nocache = c->in_trigger;
     }
@@ -783,17 +866,17 @@ static int plan_block_subs(compiler *c, query *q) {
 
 static void setup_output(compiler *c, query *q, qplan *qp) {
     qp->ncol = q->ncol;
-    qp->res = ar_alloc(c->a, sizeof(expr *) * (size_t)(q->ncol + 1));
+    qp->res = sqli_ar_alloc(c->a, sizeof(expr *) * (size_t)(q->ncol + 1));
     for (int i = 0; i < q->ncol; i++) qp->res[i] = q->cols[i].e;
-    qp->out = ar_alloc(c->a, sizeof(sql_value) * (size_t)(q->ncol + 1));
+    qp->out = sqli_ar_alloc(c->a, sizeof(sql_value) * (size_t)(q->ncol + 1));
     for (int i = 0; i <= q->ncol; i++) val_set_null(&qp->out[i]);
     qp->limit = q->limit;
     qp->offset = q->offset;
     qp->nkey = q->norder;
-    qp->keys = ar_alloc(c->a, sizeof(expr *) * (size_t)(q->norder + 1));
-    qp->kdesc = ar_alloc(c->a, (size_t)q->norder + 1);
-    qp->knulls = ar_alloc(c->a, (size_t)q->norder + 1);
-    qp->kres = ar_alloc(c->a, sizeof(int) * (size_t)(q->norder + 1));
+    qp->keys = sqli_ar_alloc(c->a, sizeof(expr *) * (size_t)(q->norder + 1));
+    qp->kdesc = sqli_ar_alloc(c->a, (size_t)q->norder + 1);
+    qp->knulls = sqli_ar_alloc(c->a, (size_t)q->norder + 1);
+    qp->kres = sqli_ar_alloc(c->a, sizeof(int) * (size_t)(q->norder + 1));
     for (int i = 0; i < q->norder; i++) {
         qp->keys[i] = q->order[i].e;
         qp->kdesc[i] = (uint8_t)q->order[i].desc;
@@ -803,23 +886,23 @@ static void setup_output(compiler *c, query *q, qplan *qp) {
 }
 
 static int plan_compound(compiler *c, query *q, qplan **out) {
-    qplan *qp = ar_alloc(c->a, sizeof *qp);
+    qplan *qp = sqli_ar_alloc(c->a, sizeof *qp);
     qp->q = q;
     qp->op = q->op;
-    if (plan_query(c, q->left, &qp->left) != SQL_OK || plan_query(c, q->right, &qp->right) != SQL_OK)
+    if (sqli_plan_query(c, q->left, &qp->left) != SQL_OK || sqli_plan_query(c, q->right, &qp->right) != SQL_OK)
         return SQL_ERROR;
     query *first = q;
     while (first->op != SEL_SIMPLE) first = first->left;
     qp->ncol = first->ncol;
-    qp->out = ar_alloc(c->a, sizeof(sql_value) * (size_t)(qp->ncol + 1));
+    qp->out = sqli_ar_alloc(c->a, sizeof(sql_value) * (size_t)(qp->ncol + 1));
     qp->limit = q->limit;
     qp->offset = q->offset;
     if (plan_expr_subs(c, q->limit) || plan_expr_subs(c, q->offset)) return SQL_ERROR;
     qp->nkey = q->norder;
-    qp->keys = ar_alloc(c->a, sizeof(expr *) * (size_t)(q->norder + 1));
-    qp->kdesc = ar_alloc(c->a, (size_t)q->norder + 1);
-    qp->knulls = ar_alloc(c->a, (size_t)q->norder + 1);
-    qp->kres = ar_alloc(c->a, sizeof(int) * (size_t)(q->norder + 1));
+    qp->keys = sqli_ar_alloc(c->a, sizeof(expr *) * (size_t)(q->norder + 1));
+    qp->kdesc = sqli_ar_alloc(c->a, (size_t)q->norder + 1);
+    qp->knulls = sqli_ar_alloc(c->a, (size_t)q->norder + 1);
+    qp->kres = sqli_ar_alloc(c->a, sizeof(int) * (size_t)(q->norder + 1));
     for (int i = 0; i < q->norder; i++) {
         qp->kdesc[i] = (uint8_t)q->order[i].desc;
         qp->knulls[i] = (uint8_t)q->order[i].nulls;
@@ -831,12 +914,18 @@ static int plan_compound(compiler *c, query *q, qplan **out) {
 }
 
 static void init_colmaps(compiler *c, planctx *pc) {
-    pc->used_cols = ar_alloc(c->a, sizeof(uint64_t *) * (size_t)(pc->n + 1));
-    pc->colsz = ar_alloc(c->a, sizeof(int) * (size_t)(pc->n + 1));
+    pc->used_cols = sqli_ar_alloc(c->a, sizeof(uint64_t *) * (size_t)(pc->n + 1));
+    pc->other_cols = sqli_ar_alloc(c->a, sizeof(uint64_t *) * (size_t)(pc->n + 1));
+    pc->colsz = sqli_ar_alloc(c->a, sizeof(int) * (size_t)(pc->n + 1));
     for (int i = 0; i < pc->n; i++) {
         pc->colsz[i] = pc->q->src[i].ncol;
-        pc->used_cols[i] = ar_alloc(c->a, sizeof(uint64_t) * (size_t)(pc->colsz[i] / 64 + 2));
+        pc->used_cols[i] = sqli_ar_alloc(c->a, sizeof(uint64_t) * (size_t)(pc->colsz[i] / 64 + 2));
+        pc->other_cols[i] = sqli_ar_alloc(c->a, sizeof(uint64_t) * (size_t)(pc->colsz[i] / 64 + 2));
     }
+    uint64_t **all = pc->used_cols;
+    pc->used_cols = pc->other_cols;
+    mark_block(pc, pc->q, 1);
+    pc->used_cols = all;
     mark_query(pc, pc->q);
 }
 
@@ -893,7 +982,7 @@ static void choose_order(compiler *c, planctx *pc, qplan *qp, order_search *os) 
 }
 
 static int plan_simple(compiler *c, query *q, qplan **out) {
-    qplan *qp = ar_alloc(c->a, sizeof *qp);
+    qplan *qp = sqli_ar_alloc(c->a, sizeof *qp);
     qp->q = q;
     q->plan = qp;
     *out = qp;
@@ -922,7 +1011,7 @@ static int plan_simple(compiler *c, query *q, qplan **out) {
     qp->aggs = q->aggs;
     qp->distinct = q->distinct;
     qp->nlvl_curs = q->nsrc;
-    qp->lvl_curs = ar_alloc(c->a, sizeof(int) * (size_t)(q->nsrc + 1));
+    qp->lvl_curs = sqli_ar_alloc(c->a, sizeof(int) * (size_t)(q->nsrc + 1));
     for (int i = 0; i < q->nsrc; i++) qp->lvl_curs[i] = q->src[i].cur;
     qp->eqp_group_temp = q->ngroup > 0;
     qp->eqp_distinct_temp = q->distinct;
@@ -931,15 +1020,15 @@ static int plan_simple(compiler *c, query *q, qplan **out) {
     return SQL_OK;
 }
 
-int plan_query(compiler *c, query *q, qplan **out) {
+int sqli_plan_query(compiler *c, query *q, qplan **out) {
     if (q->op != SEL_SIMPLE) return plan_compound(c, q, out);
     return plan_simple(c, q, out);
 }
 
-int plan_dml_scan(compiler *c, table *t, int cur, expr *where, qplan **out) {
-    query *q = ar_alloc(c->a, sizeof *q);
+int sqli_plan_dml_scan(compiler *c, table *t, int cur, expr *where, qplan **out) {
+    query *q = sqli_ar_alloc(c->a, sizeof *q);
     q->nsrc = 1;
-    q->src = ar_alloc(c->a, sizeof(srcitem));
+    q->src = sqli_ar_alloc(c->a, sizeof(srcitem));
     q->src[0].tab = t;
     q->src[0].name = t->name;
     q->src[0].cur = cur;
@@ -947,7 +1036,7 @@ int plan_dml_scan(compiler *c, table *t, int cur, expr *where, qplan **out) {
     q->where = where;
     q->dml_scan = 1;
     q->ncol = 0;
-    q->cols = ar_alloc(c->a, sizeof(rescol));
+    q->cols = sqli_ar_alloc(c->a, sizeof(rescol));
     return plan_simple(c, q, out);
 }
 
@@ -959,7 +1048,7 @@ static void eqp_row(rowbuf *rb, int id, int parent, const char *detail) {
     val_set_int(&v[1], parent);
     val_set_int(&v[2], 0);
     val_set_text_ref(&v[3], detail, strlen(detail));
-    rowbuf_add(rb, NULL, 0, v, 4);
+    sqli_rowbuf_add(rb, NULL, 0, v, 4);
 }
 
 static void explain_expr_subs(const expr *e, rowbuf *rb, int *id, int parent);
@@ -972,7 +1061,7 @@ static void explain_sub(const expr *e, rowbuf *rb, int *id, int parent) {
     snprintf(buf, sizeof buf, "%s%s %d", e->correlated ? "CORRELATED " : "", kind, sp->subno);
     int me = ++*id;
     eqp_row(rb, me, parent, buf);
-    plan_explain(sp, rb, id, me);
+    sqli_plan_explain(sp, rb, id, me);
 }
 
 static void explain_expr_subs(const expr *e, rowbuf *rb, int *id, int parent) {
@@ -1000,7 +1089,7 @@ static void explain_block_subs(qplan *p, rowbuf *rb, int *id, int parent) {
         if (p->kres[k] < 0) explain_expr_subs(p->keys[k], rb, id, parent);
 }
 
-void plan_explain(qplan *p, rowbuf *rb, int *id, int parent) {
+void sqli_plan_explain(qplan *p, rowbuf *rb, int *id, int parent) {
     if (p->op != SEL_SIMPLE) {
         static const char *nm[] = {"", "UNION", "UNION ALL", "INTERSECT", "EXCEPT"};
         int me = ++*id;
@@ -1009,11 +1098,11 @@ void plan_explain(qplan *p, rowbuf *rb, int *id, int parent) {
         eqp_row(rb, me, parent, buf);
         int l = ++*id;
         eqp_row(rb, l, me, "LEFT-MOST SUBQUERY");
-        plan_explain(p->left, rb, id, l);
+        sqli_plan_explain(p->left, rb, id, l);
         int r = ++*id;
         snprintf(buf, sizeof buf, "%s%s", nm[p->op], p->op == SEL_UNION_ALL ? "" : " USING TEMP B-TREE");
         eqp_row(rb, r, me, buf);
-        plan_explain(p->right, rb, id, r);
+        sqli_plan_explain(p->right, rb, id, r);
         if (p->sort) eqp_row(rb, ++*id, parent, "USE TEMP B-TREE FOR ORDER BY");
         return;
     }
@@ -1029,7 +1118,7 @@ void plan_explain(qplan *p, rowbuf *rb, int *id, int parent) {
             char buf[300];
             snprintf(buf, sizeof buf, "MATERIALIZE %s", L->src->alias ? L->src->alias : "(subquery)");
             eqp_row(rb, me, parent, buf);
-            plan_explain(L->sub, rb, id, me);
+            sqli_plan_explain(L->sub, rb, id, me);
         }
         eqp_row(rb, ++*id, parent, L->explain ? L->explain : "SCAN");
     }

@@ -6,7 +6,7 @@
  *   index_list(t)             seq, name, unique, origin (c|u|pk), partial
  *   index_info(i)             seqno, cid, name
  *   foreign_key_list(t)       id, seq, table, from, to, on_update, on_delete, match
- *   integrity_check           "ok" or one row per problem found by store_check
+ *   integrity_check           "ok" or one row per problem found by sqli_store_check
  *   page_size, page_count     numbers
  * Unknown pragmas do nothing, as in SQLite.
  *
@@ -25,21 +25,21 @@ static const char *const fk_cols[] = {"id", "seq", "table", "from", "to", "on_up
 
 static void named(sql_stmt *st, const char *const *names, int n) {
     st->ncol = n;
-    st->colnames = ar_alloc(&st->ar, sizeof(char *) * (size_t)(n + 1));
-    st->decltypes = ar_alloc(&st->ar, sizeof(char *) * (size_t)(n + 1));
+    st->colnames = sqli_ar_alloc(&st->ar, sizeof(char *) * (size_t)(n + 1));
+    st->decltypes = sqli_ar_alloc(&st->ar, sizeof(char *) * (size_t)(n + 1));
     for (int i = 0; i < n; i++) st->colnames[i] = (char *)names[i];
 }
 
-int compile_pragma(sql_stmt *st) {
+int sqli_compile_pragma(sql_stmt *st) {
     ast *a = st->a;
     const char *n = a->name;
     int has_value = a->pragma_val || a->pragma_arg;
     st->readonly = 1;
-    if (name_eq(n, "table_info")) named(st, ti_cols, 6);
-    else if (name_eq(n, "index_list")) named(st, il_cols, 5);
-    else if (name_eq(n, "index_info")) named(st, ii_cols, 3);
-    else if (name_eq(n, "foreign_key_list")) named(st, fk_cols, 8);
-    else if (name_eq(n, "integrity_check") || name_eq(n, "quick_check")) {
+    if (sqli_name_eq(n, "table_info")) named(st, ti_cols, 6);
+    else if (sqli_name_eq(n, "index_list")) named(st, il_cols, 5);
+    else if (sqli_name_eq(n, "index_info")) named(st, ii_cols, 3);
+    else if (sqli_name_eq(n, "foreign_key_list")) named(st, fk_cols, 8);
+    else if (sqli_name_eq(n, "integrity_check") || sqli_name_eq(n, "quick_check")) {
         static const char *const c[] = {"integrity_check"};
         named(st, c, 1);
     } else if (!has_value) {
@@ -51,7 +51,7 @@ int compile_pragma(sql_stmt *st) {
 }
 
 static void add_row(rowbuf *rb, sql_value *v, int n) {
-    rowbuf_add(rb, NULL, 0, v, n);
+    sqli_rowbuf_add(rb, NULL, 0, v, n);
 }
 
 static void text(sql_value *v, const char *s) {
@@ -146,19 +146,19 @@ static int bool_arg(ast *a, int *out) {
         if (!strcasecmp(s, "off") || !strcasecmp(s, "false") || !strcasecmp(s, "no")) return *out = 0, 1;
         return 0;
     }
-    if (a->pragma_val && a->pragma_val->op == E_LIT) return *out = val_int(&a->pragma_val->lit) != 0, 1;
+    if (a->pragma_val && a->pragma_val->op == E_LIT) return *out = sqli_val_int(&a->pragma_val->lit) != 0, 1;
     return 0;
 }
 
-int run_pragma(vm *v, sql_stmt *st, rowbuf *rb) {
+int sqli_run_pragma(vm *v, sql_stmt *st, rowbuf *rb) {
     ast *a = st->a;
     sql_db *db = v->db;
     const char *n = a->name;
     sql_value r;
-    if (name_eq(n, "foreign_keys")) {
+    if (sqli_name_eq(n, "foreign_keys")) {
         int on;
         if (a->pragma_arg || a->pragma_val) {
-            if (!bool_arg(a, &on)) return vm_error(v, SQL_ERROR, "foreign_keys takes ON or OFF");
+            if (!bool_arg(a, &on)) return sqli_vm_error(v, SQL_ERROR, "foreign_keys takes ON or OFF");
             if (db->explicit_txn) return SQL_OK; /* as in SQLite: no-op inside a transaction */
             db->fk_enabled = on;
             return SQL_OK;
@@ -167,36 +167,36 @@ int run_pragma(vm *v, sql_stmt *st, rowbuf *rb) {
         add_row(rb, &r, 1);
         return SQL_OK;
     }
-    if (name_eq(n, "table_info") || name_eq(n, "index_list") || name_eq(n, "foreign_key_list")) {
-        table *t = a->pragma_arg ? schema_table(db->sch, a->pragma_arg) : NULL;
+    if (sqli_name_eq(n, "table_info") || sqli_name_eq(n, "index_list") || sqli_name_eq(n, "foreign_key_list")) {
+        table *t = a->pragma_arg ? sqli_schema_table(db->sch, a->pragma_arg) : NULL;
         if (!t) return SQL_OK;
-        if (name_eq(n, "table_info")) return table_info(v, t, rb);
-        if (name_eq(n, "index_list")) return index_list(t, rb);
+        if (sqli_name_eq(n, "table_info")) return table_info(v, t, rb);
+        if (sqli_name_eq(n, "index_list")) return index_list(t, rb);
         return fk_list(t, rb);
     }
-    if (name_eq(n, "index_info")) {
-        index_t *x = a->pragma_arg ? schema_index(db->sch, a->pragma_arg, NULL) : NULL;
+    if (sqli_name_eq(n, "index_info")) {
+        index_t *x = a->pragma_arg ? sqli_schema_index(db->sch, a->pragma_arg, NULL) : NULL;
         return x ? index_info(x, rb) : SQL_OK;
     }
-    if (name_eq(n, "integrity_check") || name_eq(n, "quick_check")) {
+    if (sqli_name_eq(n, "integrity_check") || sqli_name_eq(n, "quick_check")) {
         store_check_report rep;
         probs p = {rb, 0};
-        int rc = store_check(v->txn, &rep, on_problem, &p);
-        if (rc != STORE_OK) return vm_store_error(v, rc);
+        int rc = sqli_store_check(v->txn, &rep, on_problem, &p);
+        if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
         if (!p.n) {
             text(&r, "ok");
             add_row(rb, &r, 1);
         }
         return SQL_OK;
     }
-    if (name_eq(n, "page_size")) {
-        val_set_int(&r, store_page_size(db->store));
+    if (sqli_name_eq(n, "page_size")) {
+        val_set_int(&r, sqli_store_page_size(db->store));
         add_row(rb, &r, 1);
         return SQL_OK;
     }
-    if (name_eq(n, "page_count")) {
+    if (sqli_name_eq(n, "page_count")) {
         store_stats s;
-        store_get_stats(db->store, &s);
+        sqli_store_get_stats(db->store, &s);
         val_set_int(&r, s.page_count);
         add_row(rb, &r, 1);
         return SQL_OK;
@@ -204,7 +204,7 @@ int run_pragma(vm *v, sql_stmt *st, rowbuf *rb) {
     return SQL_OK;
 }
 
-void explain_dml(dmlplan *d, rowbuf *rb, int *id) {
-    if (d->scan) plan_explain(d->scan, rb, id, 0);
-    else if (d->src && !d->src->values_rows) plan_explain(d->src, rb, id, 0);
+void sqli_explain_dml(dmlplan *d, rowbuf *rb, int *id) {
+    if (d->scan) sqli_plan_explain(d->scan, rb, id, 0);
+    else if (d->src && !d->src->values_rows) sqli_plan_explain(d->src, rb, id, 0);
 }

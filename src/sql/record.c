@@ -82,7 +82,7 @@ static uint8_t *put_be(uint8_t *p, uint64_t v, int n) {
     return p + n;
 }
 
-void rec_encode(keyenc_buf *out, const sql_value *vals, int n) {
+void sqli_rec_encode(keyenc_buf *out, const sql_value *vals, int n) {
     size_t hdr = 0, body = 0, b;
     for (int i = 0; i < n; i++) {
         hdr += uvarint_len(serial_of(&vals[i], &b));
@@ -92,7 +92,7 @@ void rec_encode(keyenc_buf *out, const sql_value *vals, int n) {
     if (uvarint_len(hdr + hl) != hl) hl++;
     hdr += hl;
     size_t total = hdr + body;
-    keyenc_reset(out);
+    sqli_keyenc_reset(out);
     if (out->cap < total) {
         if (out->p != out->small) xfree(out->p);
         out->cap = total;
@@ -168,7 +168,7 @@ static size_t body_size(uint64_t st) {
     return SIZE_MAX;
 }
 
-int rec_decode(const uint8_t *rec, size_t len, int n, sql_value *out, int *short_from) {
+int sqli_rec_decode(const uint8_t *rec, size_t len, int n, sql_value *out, int *short_from) {
     const uint8_t *end = rec + len, *h, *hend;
     uint64_t hl, st;
     *short_from = n;
@@ -192,7 +192,7 @@ int rec_decode(const uint8_t *rec, size_t len, int n, sql_value *out, int *short
     return 0;
 }
 
-int rec_column(const uint8_t *rec, size_t len, int i, sql_value *out) {
+int sqli_rec_column(const uint8_t *rec, size_t len, int i, sql_value *out) {
     const uint8_t *end = rec + len, *h, *hend;
     uint64_t hl, st;
     val_set_null(out);
@@ -210,7 +210,7 @@ int rec_column(const uint8_t *rec, size_t len, int i, sql_value *out) {
     }
 }
 
-int rec_count(const uint8_t *rec, size_t len) {
+int sqli_rec_count(const uint8_t *rec, size_t len) {
     const uint8_t *end = rec + len, *h, *hend;
     uint64_t hl, st;
     if (len == 0) return 0;
@@ -224,8 +224,8 @@ int rec_count(const uint8_t *rec, size_t len) {
     return n;
 }
 
-void key_raw(keyenc_buf *b, const void *p, size_t n) {
-    if (!b->p) keyenc_init(b);
+void sqli_key_raw(keyenc_buf *b, const void *p, size_t n) {
+    if (!b->p) sqli_keyenc_init(b);
     if (b->len + n > b->cap) {
         size_t cap = b->cap * 2;
         while (cap < b->len + n) cap *= 2;
@@ -241,38 +241,38 @@ void key_raw(keyenc_buf *b, const void *p, size_t n) {
 
 /* ---- key components ---------------------------------------------------------------- */
 
-void key_add(keyenc_buf *b, const sql_value *v, int desc) {
+void sqli_key_add(keyenc_buf *b, const sql_value *v, int desc) {
     switch (v->type) {
-    case SQL_INTEGER: keyenc_int(b, v->u.i, desc); break;
-    case SQL_FLOAT: keyenc_real(b, v->u.r, desc); break;
+    case SQL_INTEGER: sqli_keyenc_int(b, v->u.i, desc); break;
+    case SQL_FLOAT: sqli_keyenc_real(b, v->u.r, desc); break;
     case SQL_DECIMAL: {
         int64_t d = 1;
         for (int k = 0; k < v->scale; k++) d *= 10;
-        if (v->u.i % d == 0) keyenc_int(b, v->u.i / d, desc);
-        else keyenc_real(b, dec_to_real(v->u.i, v->scale), desc);
+        if (v->u.i % d == 0) sqli_keyenc_int(b, v->u.i / d, desc);
+        else sqli_keyenc_real(b, sqli_dec_to_real(v->u.i, v->scale), desc);
         break;
     }
-    case SQL_TEXT: keyenc_text(b, v->z, v->n, desc); break;
-    case SQL_BLOB: keyenc_blob(b, v->z, v->n, desc); break;
-    default: keyenc_null(b, desc); break;
+    case SQL_TEXT: sqli_keyenc_text(b, v->z, v->n, desc); break;
+    case SQL_BLOB: sqli_keyenc_blob(b, v->z, v->n, desc); break;
+    default: sqli_keyenc_null(b, desc); break;
     }
 }
 
-void key_add_coll(keyenc_buf *b, const sql_value *v, int desc, int nocase) {
+void sqli_key_add_coll(keyenc_buf *b, const sql_value *v, int desc, int nocase) {
     if (!nocase || v->type != SQL_TEXT) {
-        key_add(b, v, desc);
+        sqli_key_add(b, v, desc);
         return;
     }
     char small[128] = {0};
     char *low = v->n <= sizeof small ? small : xmalloc(v->n);
     for (uint32_t j = 0; j < v->n; j++) low[j] = (char)(v->z[j] >= 'A' && v->z[j] <= 'Z' ? v->z[j] + 32 : v->z[j]);
-    keyenc_text(b, low, v->n, desc);
+    sqli_keyenc_text(b, low, v->n, desc);
     if (low != small) xfree(low);
 }
 
-int key_get(const uint8_t *key, size_t len, size_t *pos, int desc, sql_value *out) {
+int sqli_key_get(const uint8_t *key, size_t len, size_t *pos, int desc, sql_value *out) {
     keyenc_value kv;
-    if (keyenc_decode(key, len, pos, desc, &kv) != 0) return -1;
+    if (sqli_keyenc_decode(key, len, pos, desc, &kv) != 0) return -1;
     switch (kv.type) {
     case KEYENC_NULL: val_set_null(out); break;
     case KEYENC_INT: val_set_int(out, kv.i); break;

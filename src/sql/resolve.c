@@ -20,23 +20,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-int comp_error(compiler *c, int pos, const char *fmt, ...) {
+int sqli_comp_error(compiler *c, int pos, const char *fmt, ...) {
     if (c->err) return SQL_ERROR; /* keep the first error */
     strb b = {0};
     va_list ap;
     va_start(ap, fmt);
-    strb_vaddf(&b, fmt, ap);
+    sqli_strb_vaddf(&b, fmt, ap);
     va_end(ap);
-    c->err = ar_strdup(c->a, strb_cstr(&b));
+    c->err = sqli_ar_strdup(c->a, sqli_strb_cstr(&b));
     c->errpos = pos;
-    strb_free(&b);
+    sqli_strb_free(&b);
     return SQL_ERROR;
 }
 
-int comp_cursor(compiler *c, table *tab, int ncol) {
+int sqli_comp_cursor(compiler *c, table *tab, int ncol) {
     if (c->ncur == c->capcur) {
         c->capcur = c->capcur ? c->capcur * 2 : 16;
-        curdef *v = ar_alloc(c->a, sizeof *v * (size_t)c->capcur);
+        curdef *v = sqli_ar_alloc(c->a, sizeof *v * (size_t)c->capcur);
         if (c->ncur) memcpy(v, c->curs, sizeof *v * (size_t)c->ncur);
         c->curs = v;
     }
@@ -47,23 +47,23 @@ int comp_cursor(compiler *c, table *tab, int ncol) {
 
 /* ---- expression helpers -------------------------------------------------------------- */
 
-int expr_affinity(const expr *e) {
+int sqli_expr_affinity(const expr *e) {
     switch (e->op) {
     case E_COL: return e->aff;
     case E_CAST: return e->aff;
-    case E_COLLATE: return expr_affinity(e->l);
+    case E_COLLATE: return sqli_expr_affinity(e->l);
     case E_SUBQ: {
         const query *q = e->sub;
         while (q->op != SEL_SIMPLE) q = q->left;
-        if (q->ncol > 0 && q->cols) return expr_affinity(q->cols[0].e);
+        if (q->ncol > 0 && q->cols) return sqli_expr_affinity(q->cols[0].e);
         return AFF_NONE;
     }
     default: return AFF_NONE;
     }
 }
 
-int cmp_affinity(const expr *l, const expr *r) {
-    int a1 = expr_affinity(l), a2 = expr_affinity(r);
+int sqli_cmp_affinity(const expr *l, const expr *r) {
+    int a1 = sqli_expr_affinity(l), a2 = sqli_expr_affinity(r);
     if (a1 > AFF_NONE && a2 > AFF_NONE) {
         if (AFF_IS_NUMERIC(a1) || AFF_IS_NUMERIC(a2)) return AFF_NUMERIC;
         return AFF_BLOB;
@@ -83,7 +83,7 @@ static int val_equal_exact(const sql_value *a, const sql_value *b) {
     }
 }
 
-int expr_equal(const expr *a, const expr *b) {
+int sqli_expr_equal(const expr *a, const expr *b) {
     if (!a || !b) return a == b;
     if (a->op != b->op || (a->flags & ~EF_RESOLVED) != (b->flags & ~EF_RESOLVED)) return 0;
     if (a->nargs != b->nargs) return 0;
@@ -92,21 +92,21 @@ int expr_equal(const expr *a, const expr *b) {
     case E_PARAM: return a->param == b->param;
     case E_COL: return a->cur == b->cur && a->col == b->col;
     case E_FUNC:
-    case E_AGG: if (!name_eq(a->name, b->name)) return 0; break;
+    case E_AGG: if (!sqli_name_eq(a->name, b->name)) return 0; break;
     case E_CAST: if (a->aff != b->aff || a->kind != b->kind) return 0; break;
     case E_SUBQ:
     case E_EXISTS:
-    case E_IN_SEL: return a->sub == b->sub && expr_equal(a->l, b->l);
-    case E_COLLATE: if (!name_eq(a->name, b->name)) return 0; break;
+    case E_IN_SEL: return a->sub == b->sub && sqli_expr_equal(a->l, b->l);
+    case E_COLLATE: if (!sqli_name_eq(a->name, b->name)) return 0; break;
     default: break;
     }
-    if (!expr_equal(a->l, b->l) || !expr_equal(a->r, b->r)) return 0;
+    if (!sqli_expr_equal(a->l, b->l) || !sqli_expr_equal(a->r, b->r)) return 0;
     for (int i = 0; i < a->nargs; i++)
-        if (!expr_equal(a->args[i], b->args[i])) return 0;
+        if (!sqli_expr_equal(a->args[i], b->args[i])) return 0;
     return 1;
 }
 
-int expr_is_const(const expr *e) {
+int sqli_expr_is_const(const expr *e) {
     if (!e) return 1;
     switch (e->op) {
     case E_COL:
@@ -121,33 +121,33 @@ int expr_is_const(const expr *e) {
         break;
     default: break;
     }
-    if (!expr_is_const(e->l) || !expr_is_const(e->r)) return 0;
+    if (!sqli_expr_is_const(e->l) || !sqli_expr_is_const(e->r)) return 0;
     for (int i = 0; i < e->nargs; i++)
-        if (!expr_is_const(e->args[i])) return 0;
+        if (!sqli_expr_is_const(e->args[i])) return 0;
     return 1;
 }
 
-char *expr_name(compiler *c, const expr *e) {
+char *sqli_expr_name(compiler *c, const expr *e) {
     if (e->op == E_COL && e->name) {
         if (e->table && e->col >= 0) return e->table->cols[e->col].name;
         return e->name;
     }
-    if (c->sql && e->end > e->pos) return ar_strndup(c->a, c->sql + e->pos, (size_t)(e->end - e->pos));
-    return ar_strdup(c->a, "?");
+    if (c->sql && e->end > e->pos) return sqli_ar_strndup(c->a, c->sql + e->pos, (size_t)(e->end - e->pos));
+    return sqli_ar_strdup(c->a, "?");
 }
 
 /* ---- column lookup -------------------------------------------------------------------- */
 
 static int item_matches(const srcitem *it, const char *name) {
-    if (it->alias) return name_eq(it->alias, name);
-    return it->name && name_eq(it->name, name);
+    if (it->alias) return sqli_name_eq(it->alias, name);
+    return it->name && sqli_name_eq(it->name, name);
 }
 
 /* Column index of name in a FROM item: >= -1, or -2. */
 static int item_column(const srcitem *it, const char *name) {
-    if (it->tab) return table_column(it->tab, name);
+    if (it->tab) return sqli_table_column(it->tab, name);
     for (int i = 0; i < it->ncol; i++)
-        if (name_eq(it->colnames[i], name)) return i;
+        if (sqli_name_eq(it->colnames[i], name)) return i;
     return -2;
 }
 
@@ -164,7 +164,7 @@ static void set_col(expr *e, int cur, int col, table *t) {
 static void set_sub_aff(expr *e, const srcitem *it, int col) {
     query *q = it->sub;
     while (q && q->op != SEL_SIMPLE) q = q->left;
-    if (q && q->cols && col >= 0 && col < q->ncol) e->aff = (uint8_t)expr_affinity(q->cols[col].e);
+    if (q && q->cols && col >= 0 && col < q->ncol) e->aff = (uint8_t)sqli_expr_affinity(q->cols[col].e);
 }
 
 /* Look name up in one scope's FROM items. 1 found, 0 not, -1 error. */
@@ -175,13 +175,13 @@ static int lookup_in_items(compiler *c, expr *e, scope *sc) {
         if (e->tab && !item_matches(it, e->tab)) continue;
         int col = item_column(it, e->name);
         if (col < -1) {
-            if (e->tab) return comp_error(c, e->pos, "no such column: %s.%s", e->tab, e->name), -1;
+            if (e->tab) return sqli_comp_error(c, e->pos, "no such column: %s.%s", e->tab, e->name), -1;
             continue;
         }
         if (found) {
             /* a USING column appears in both items: take the left one */
             if (it->using_hidden && col >= 0 && it->using_hidden[col]) continue;
-            return comp_error(c, e->pos, "ambiguous column name: %s", e->name), -1;
+            return sqli_comp_error(c, e->pos, "ambiguous column name: %s", e->name), -1;
         }
         found = 1;
         set_col(e, it->cur, col, it->tab);
@@ -194,43 +194,69 @@ static int lookup_in_items(compiler *c, expr *e, scope *sc) {
 static int lookup_in_pseudo(compiler *c, expr *e, scope *sc) {
     for (int i = 0; i < sc->npseudo; i++) {
         pseudo_tab *p = &sc->pseudo[i];
-        if (e->tab ? !name_eq(p->name, e->tab) : !name_eq(p->name, "")) continue;
-        int col = table_column(p->tab, e->name);
-        if (col < -1) return comp_error(c, e->pos, "no such column: %s.%s", e->tab ? e->tab : p->tab->name, e->name), -1;
+        if (e->tab ? !sqli_name_eq(p->name, e->tab) : !sqli_name_eq(p->name, "")) continue;
+        int col = sqli_table_column(p->tab, e->name);
+        if (col < -1) return sqli_comp_error(c, e->pos, "no such column: %s.%s", e->tab ? e->tab : p->tab->name, e->name), -1;
         set_col(e, p->cur, col, p->tab);
         return 1;
     }
     return 0;
 }
 
+static int alias_match(query *q, const expr *e);
+
+static int has_agg(const expr *e) {
+    if (!e) return 0;
+    if (e->op == E_AGG) return 1;
+    if (has_agg(e->l) || has_agg(e->r)) return 1;
+    for (int i = 0; i < e->nargs; i++)
+        if (has_agg(e->args[i])) return 1;
+    return 0;
+}
+
+/* A result column's alias used in WHERE, HAVING or an ORDER BY expression
+ * (SQLite's extension; a FROM column of that name wins): e becomes the
+ * aliased expression. 1 if it was one, 0 if not, -1 on error. */
+static int lookup_alias(compiler *c, expr *e, scope *sc) {
+    int k = sc->use_aliases && sc->q ? alias_match(sc->q, e) : 0;
+    if (!k) return 0;
+    const expr *ae = sc->q->cols[k - 1].e;
+    if (!sc->allow_agg && has_agg(ae)) return sqli_comp_error(c, e->pos, "misuse of aliased aggregate %s", e->name), -1;
+    int pos = e->pos;
+    *e = *ae;
+    e->pos = pos;
+    return 1;
+}
+
 static int resolve_column(compiler *c, expr *e, scope *sc) {
     for (scope *s = sc; s; s = s->outer) {
         int r = lookup_in_items(c, e, s);
         if (r == 0) r = lookup_in_pseudo(c, e, s);
+        if (r == 0) r = lookup_alias(c, e, s);
         if (r < 0) return SQL_ERROR;
         if (r == 0) continue;
         for (scope *m = sc; m != s; m = m->outer)
             if (m->q) m->q->outer_refs = 1;
         return SQL_OK;
     }
-    if (e->tab) return comp_error(c, e->pos, "no such column: %s.%s", e->tab, e->name);
+    if (e->tab) return sqli_comp_error(c, e->pos, "no such column: %s.%s", e->tab, e->name);
     if (e->flags & EF_DQUOTED) { /* SQLite's fallback: "text" that names no column is a string */
         e->op = E_LIT;
         val_set_text_ref(&e->lit, e->name, strlen(e->name));
         return SQL_OK;
     }
-    return comp_error(c, e->pos, "no such column: %s", e->name);
+    return sqli_comp_error(c, e->pos, "no such column: %s", e->name);
 }
 
 /* ---- expressions ---------------------------------------------------------------------- */
 
 static int add_agg(compiler *c, query *q, expr *e) {
     for (int i = 0; i < q->naggs; i++)
-        if (expr_equal(q->aggs[i], e)) {
+        if (sqli_expr_equal(q->aggs[i], e)) {
             e->slot = i;
             return SQL_OK;
         }
-    expr **v = ar_alloc(c->a, sizeof *v * (size_t)(q->naggs + 1));
+    expr **v = sqli_ar_alloc(c->a, sizeof *v * (size_t)(q->naggs + 1));
     if (q->naggs) memcpy(v, q->aggs, sizeof *v * (size_t)q->naggs);
     v[q->naggs] = e;
     e->slot = q->naggs++;
@@ -241,31 +267,31 @@ static int add_agg(compiler *c, query *q, expr *e) {
 static int resolve_func(compiler *c, expr *e, scope *sc) {
     int known = 0;
     int nargs = (e->flags & EF_STAR) ? 0 : e->nargs;
-    const func_def *f = func_find(e->name, nargs, &known);
+    const func_def *f = sqli_func_find(e->name, nargs, &known);
     if (!f) {
-        if (known) return comp_error(c, e->pos, "wrong number of arguments to function %s()", e->name);
-        return comp_error(c, e->pos, "no such function: %s", e->name);
+        if (known) return sqli_comp_error(c, e->pos, "wrong number of arguments to function %s()", e->name);
+        return sqli_comp_error(c, e->pos, "no such function: %s", e->name);
     }
     if ((e->flags & EF_STAR) && f->agg != AGG_COUNT_STAR)
-        return comp_error(c, e->pos, "wrong number of arguments to function %s()", e->name);
+        return sqli_comp_error(c, e->pos, "wrong number of arguments to function %s()", e->name);
     e->fn = f;
     if (f->agg) {
         if (!sc || !sc->allow_agg || !sc->q)
-            return comp_error(c, e->pos, "misuse of aggregate function %s()", e->name);
+            return sqli_comp_error(c, e->pos, "misuse of aggregate function %s()", e->name);
         if ((e->flags & EF_DISTINCT) && e->nargs != 1)
-            return comp_error(c, e->pos, "DISTINCT aggregates must have exactly one argument");
+            return sqli_comp_error(c, e->pos, "DISTINCT aggregates must have exactly one argument");
         int save = sc->allow_agg;
         sc->allow_agg = 0;
         for (int i = 0; i < e->nargs; i++)
-            if (resolve_expr(c, e->args[i], sc) != SQL_OK) return sc->allow_agg = save, SQL_ERROR;
+            if (sqli_resolve_expr(c, e->args[i], sc) != SQL_OK) return sc->allow_agg = save, SQL_ERROR;
         sc->allow_agg = save;
         e->op = E_AGG;
         e->owner = sc->q;
         return add_agg(c, sc->q, e);
     }
-    if (e->flags & EF_DISTINCT) return comp_error(c, e->pos, "DISTINCT is only allowed in aggregate functions");
+    if (e->flags & EF_DISTINCT) return sqli_comp_error(c, e->pos, "DISTINCT is only allowed in aggregate functions");
     for (int i = 0; i < e->nargs; i++)
-        if (resolve_expr(c, e->args[i], sc) != SQL_OK) return SQL_ERROR;
+        if (sqli_resolve_expr(c, e->args[i], sc) != SQL_OK) return SQL_ERROR;
     return SQL_OK;
 }
 
@@ -275,17 +301,17 @@ static int query_ncol(const query *q) {
 }
 
 static int resolve_subquery(compiler *c, expr *e, scope *sc) {
-    if (e->l && resolve_expr(c, e->l, sc) != SQL_OK) return SQL_ERROR;
+    if (e->l && sqli_resolve_expr(c, e->l, sc) != SQL_OK) return SQL_ERROR;
     e->sub->outer_refs = 0;
-    if (resolve_query(c, e->sub, sc) != SQL_OK) return SQL_ERROR;
+    if (sqli_resolve_query(c, e->sub, sc) != SQL_OK) return SQL_ERROR;
     int n = query_ncol(e->sub);
     if (e->op != E_EXISTS && n != 1)
-        return comp_error(c, e->pos, "sub-select returns %d columns - expected 1", n);
+        return sqli_comp_error(c, e->pos, "sub-select returns %d columns - expected 1", n);
     e->correlated = e->sub->outer_refs;
     return SQL_OK;
 }
 
-int resolve_expr(compiler *c, expr *e, scope *sc) {
+int sqli_resolve_expr(compiler *c, expr *e, scope *sc) {
     if (!e) return SQL_OK;
     switch (e->op) {
     case E_COL:
@@ -298,13 +324,13 @@ int resolve_expr(compiler *c, expr *e, scope *sc) {
     case E_IN_SEL: return resolve_subquery(c, e, sc);
     case E_DEFAULT: return SQL_OK; /* INSERT/UPDATE check where it stands */
     case E_COLLATE:
-        if (name_eq(e->name, "nocase")) e->flags |= EF_NOCASE;
+        if (sqli_name_eq(e->name, "nocase")) e->flags |= EF_NOCASE;
         break;
     default: break;
     }
-    if (resolve_expr(c, e->l, sc) != SQL_OK || resolve_expr(c, e->r, sc) != SQL_OK) return SQL_ERROR;
+    if (sqli_resolve_expr(c, e->l, sc) != SQL_OK || sqli_resolve_expr(c, e->r, sc) != SQL_OK) return SQL_ERROR;
     for (int i = 0; i < e->nargs; i++)
-        if (resolve_expr(c, e->args[i], sc) != SQL_OK) return SQL_ERROR;
+        if (sqli_resolve_expr(c, e->args[i], sc) != SQL_OK) return SQL_ERROR;
     if (e->op == E_COLLATE && (e->l->flags & EF_NOCASE)) e->flags |= EF_NOCASE;
     return SQL_OK;
 }
@@ -315,21 +341,21 @@ static int resolve_from(compiler *c, query *q, scope *outer) {
     for (int i = 0; i < q->nsrc; i++) {
         srcitem *it = &q->src[i];
         if (it->sub) {
-            if (resolve_query(c, it->sub, NULL) != SQL_OK) return SQL_ERROR;
+            if (sqli_resolve_query(c, it->sub, NULL) != SQL_OK) return SQL_ERROR;
             query *f = it->sub;
             while (f->op != SEL_SIMPLE) f = f->left;
             it->ncol = f->ncol;
-            it->colnames = ar_alloc(c->a, sizeof(char *) * (size_t)(it->ncol + 1));
+            it->colnames = sqli_ar_alloc(c->a, sizeof(char *) * (size_t)(it->ncol + 1));
             for (int k = 0; k < it->ncol; k++) it->colnames[k] = f->cols[k].name;
-            it->cur = comp_cursor(c, NULL, it->ncol);
+            it->cur = sqli_comp_cursor(c, NULL, it->ncol);
             continue;
         }
-        table *t = schema_table(c->sch, it->name);
-        if (!t) return comp_error(c, it->pos, "no such table: %s", it->name);
+        table *t = sqli_schema_table(c->sch, it->name);
+        if (!t) return sqli_comp_error(c, it->pos, "no such table: %s", it->name);
         it->tab = t;
         it->ncol = t->ncol;
         it->schema_vtab = t->is_schema;
-        it->cur = comp_cursor(c, t, t->ncol);
+        it->cur = sqli_comp_cursor(c, t, t->ncol);
     }
     (void)outer;
     return SQL_OK;
@@ -340,7 +366,7 @@ static char *item_colname(const srcitem *it, int k) {
 }
 
 static expr *col_expr(compiler *c, srcitem *it, int col, int pos) {
-    expr *e = ar_alloc(c->a, sizeof *e);
+    expr *e = sqli_ar_alloc(c->a, sizeof *e);
     e->op = E_COL;
     e->pos = pos;
     e->slot = -1;
@@ -353,7 +379,7 @@ static expr *col_expr(compiler *c, srcitem *it, int col, int pos) {
 
 static expr *and_expr(compiler *c, expr *a, expr *b) {
     if (!a) return b;
-    expr *e = ar_alloc(c->a, sizeof *e);
+    expr *e = sqli_ar_alloc(c->a, sizeof *e);
     e->op = E_AND;
     e->l = a;
     e->r = b;
@@ -373,7 +399,7 @@ static int resolve_using(compiler *c, query *q) {
                 const char *nm = item_colname(it, k);
                 for (int j = 0; j < i; j++)
                     if (item_column(&q->src[j], nm) >= 0) {
-                        char **v = ar_alloc(c->a, sizeof(char *) * (size_t)(it->nusing + 1));
+                        char **v = sqli_ar_alloc(c->a, sizeof(char *) * (size_t)(it->nusing + 1));
                         if (it->nusing) memcpy(v, it->usingv, sizeof(char *) * (size_t)it->nusing);
                         v[it->nusing++] = (char *)nm;
                         it->usingv = v;
@@ -382,15 +408,15 @@ static int resolve_using(compiler *c, query *q) {
             }
         }
         if (!it->nusing) continue;
-        it->using_hidden = ar_alloc(c->a, (size_t)it->ncol + 1);
+        it->using_hidden = sqli_ar_alloc(c->a, (size_t)it->ncol + 1);
         for (int u = 0; u < it->nusing; u++) {
             int rc = item_column(it, it->usingv[u]);
             int j = 0, lc = -2;
             for (; j < i; j++)
                 if ((lc = item_column(&q->src[j], it->usingv[u])) >= 0) break;
             if (rc < 0 || lc < 0)
-                return comp_error(c, it->pos, "cannot join using column %s - column not present in both tables", it->usingv[u]);
-            expr *eq = ar_alloc(c->a, sizeof *eq);
+                return sqli_comp_error(c, it->pos, "cannot join using column %s - column not present in both tables", it->usingv[u]);
+            expr *eq = sqli_ar_alloc(c->a, sizeof *eq);
             eq->op = E_EQ;
             eq->pos = it->pos;
             eq->slot = -1;
@@ -407,7 +433,7 @@ static int resolve_using(compiler *c, query *q) {
 static void push_col(compiler *c, rescol **v, int *n, int *cap, expr *e, char *name) {
     if (*n == *cap) {
         *cap = *cap ? *cap * 2 : 8;
-        rescol *nv = ar_alloc(c->a, sizeof *nv * (size_t)*cap);
+        rescol *nv = sqli_ar_alloc(c->a, sizeof *nv * (size_t)*cap);
         if (*n) memcpy(nv, *v, sizeof *nv * (size_t)*n);
         *v = nv;
     }
@@ -428,7 +454,7 @@ static int expand_stars(compiler *c, query *q) {
             v[n - 1].alias = rc->alias;
             continue;
         }
-        if (q->nsrc == 0) return comp_error(c, e->pos, "no tables specified");
+        if (q->nsrc == 0) return sqli_comp_error(c, e->pos, "no tables specified");
         int any = 0;
         for (int k = 0; k < q->nsrc; k++) {
             srcitem *it = &q->src[k];
@@ -439,9 +465,9 @@ static int expand_stars(compiler *c, query *q) {
                 push_col(c, &v, &n, &cap, col_expr(c, it, col, e->pos), item_colname(it, col));
             }
         }
-        if (!any) return comp_error(c, e->pos, "no such table: %s", e->tab);
+        if (!any) return sqli_comp_error(c, e->pos, "no such table: %s", e->tab);
     }
-    if (n > SQL_MAX_COLUMNS) return comp_error(c, q->pos, "too many columns in result set");
+    if (n > SQL_MAX_COLUMNS) return sqli_comp_error(c, q->pos, "too many columns in result set");
     q->cols = v;
     q->ncol = n;
     return SQL_OK;
@@ -454,7 +480,7 @@ static int term_number(compiler *c, const expr *e, int ncol, const char *what, i
     *err = 0;
     if (e->op != E_LIT || e->lit.type != SQL_INTEGER) return 0;
     if (e->lit.u.i < 1 || e->lit.u.i > ncol) {
-        comp_error(c, e->pos, "%s term out of range - should be between 1 and %d", what, ncol);
+        sqli_comp_error(c, e->pos, "%s term out of range - should be between 1 and %d", what, ncol);
         *err = 1;
         return 0;
     }
@@ -464,7 +490,7 @@ static int term_number(compiler *c, const expr *e, int ncol, const char *what, i
 static int alias_match(query *q, const expr *e) {
     if (e->op != E_COL || e->tab || !e->name || (e->flags & EF_RESOLVED)) return 0;
     for (int i = 0; i < q->ncol; i++)
-        if (q->cols[i].alias && name_eq(q->cols[i].alias, e->name)) return i + 1;
+        if (q->cols[i].alias && sqli_name_eq(q->cols[i].alias, e->name)) return i + 1;
     return 0;
 }
 
@@ -479,7 +505,7 @@ static int resolve_order(compiler *c, query *q, scope *sc) {
             o->e = q->cols[k - 1].e;
             continue;
         }
-        if (resolve_expr(c, o->e, sc) != SQL_OK) return SQL_ERROR;
+        if (sqli_resolve_expr(c, o->e, sc) != SQL_OK) return SQL_ERROR;
     }
     return SQL_OK;
 }
@@ -500,10 +526,10 @@ static int resolve_group(compiler *c, query *q, scope *sc) {
         }
         if (k) {
             q->group[i] = q->cols[k - 1].e;
-            if (q->group[i]->op == E_AGG) return comp_error(c, e->pos, "aggregate functions are not allowed in the GROUP BY clause");
+            if (q->group[i]->op == E_AGG) return sqli_comp_error(c, e->pos, "aggregate functions are not allowed in the GROUP BY clause");
             continue;
         }
-        if (resolve_expr(c, e, sc) != SQL_OK) return SQL_ERROR;
+        if (sqli_resolve_expr(c, e, sc) != SQL_OK) return SQL_ERROR;
     }
     return SQL_OK;
 }
@@ -519,13 +545,13 @@ static int resolve_compound_order(compiler *c, query *q) {
         if (err) return SQL_ERROR;
         if (!k && o->e->op == E_COL && !o->e->tab)
             for (int j = 0; j < first->ncol && !k; j++)
-                if ((first->cols[j].alias && name_eq(first->cols[j].alias, o->e->name)) ||
-                    name_eq(first->cols[j].name, o->e->name))
+                if ((first->cols[j].alias && sqli_name_eq(first->cols[j].alias, o->e->name)) ||
+                    sqli_name_eq(first->cols[j].name, o->e->name))
                     k = j + 1;
         if (!k) {
             const char *ord[] = {"1st", "2nd", "3rd"};
-            if (i < 3) return comp_error(c, o->e->pos, "%s ORDER BY term does not match any column in the result set", ord[i]);
-            return comp_error(c, o->e->pos, "%dth ORDER BY term does not match any column in the result set", i + 1);
+            if (i < 3) return sqli_comp_error(c, o->e->pos, "%s ORDER BY term does not match any column in the result set", ord[i]);
+            return sqli_comp_error(c, o->e->pos, "%dth ORDER BY term does not match any column in the result set", i + 1);
         }
         o->rescol = k;
     }
@@ -538,11 +564,11 @@ static int resolve_values(compiler *c, query *q, scope *outer) {
     sc.q = q;
     for (int r = 0; r < q->nvalues; r++)
         for (int k = 0; k < q->ncol; k++)
-            if (resolve_expr(c, q->values[r][k], &sc) != SQL_OK) return SQL_ERROR;
-    q->cols = ar_alloc(c->a, sizeof *q->cols * (size_t)(q->ncol + 1));
+            if (sqli_resolve_expr(c, q->values[r][k], &sc) != SQL_OK) return SQL_ERROR;
+    q->cols = sqli_ar_alloc(c->a, sizeof *q->cols * (size_t)(q->ncol + 1));
     for (int k = 0; k < q->ncol; k++) {
         q->cols[k].e = q->values[0][k];
-        q->cols[k].name = ar_printf(c->a, "column%d", k + 1);
+        q->cols[k].name = sqli_ar_printf(c->a, "column%d", k + 1);
     }
     return SQL_OK;
 }
@@ -550,13 +576,13 @@ static int resolve_values(compiler *c, query *q, scope *outer) {
 static int resolve_limits(compiler *c, query *q, scope *outer) {
     scope sc = {0};
     sc.outer = outer;
-    if (resolve_expr(c, q->limit, &sc) != SQL_OK || resolve_expr(c, q->offset, &sc) != SQL_OK)
+    if (sqli_resolve_expr(c, q->limit, &sc) != SQL_OK || sqli_resolve_expr(c, q->offset, &sc) != SQL_OK)
         return SQL_ERROR;
     return SQL_OK;
 }
 
 static int resolve_simple(compiler *c, query *q, scope *outer) {
-    if (q->nsrc > 64) return comp_error(c, q->pos, "at most 64 tables in a join");
+    if (q->nsrc > 64) return sqli_comp_error(c, q->pos, "at most 64 tables in a join");
     if (resolve_from(c, q, outer) != SQL_OK || resolve_using(c, q) != SQL_OK ||
         expand_stars(c, q) != SQL_OK)
         return SQL_ERROR;
@@ -566,32 +592,36 @@ static int resolve_simple(compiler *c, query *q, scope *outer) {
     sc.src = q->src;
     sc.nsrc = q->nsrc;
     for (int i = 0; i < q->nsrc; i++)
-        if (resolve_expr(c, q->src[i].on, &sc) != SQL_OK) return SQL_ERROR;
-    if (resolve_expr(c, q->where, &sc) != SQL_OK) return SQL_ERROR;
+        if (sqli_resolve_expr(c, q->src[i].on, &sc) != SQL_OK) return SQL_ERROR;
+    /* the result columns first: WHERE, HAVING and ORDER BY may use their aliases */
     sc.allow_agg = 1;
     for (int i = 0; i < q->ncol; i++) {
-        if (resolve_expr(c, q->cols[i].e, &sc) != SQL_OK) return SQL_ERROR;
-        if (!q->cols[i].name) q->cols[i].name = q->cols[i].alias ? q->cols[i].alias : expr_name(c, q->cols[i].e);
+        if (sqli_resolve_expr(c, q->cols[i].e, &sc) != SQL_OK) return SQL_ERROR;
+        if (!q->cols[i].name) q->cols[i].name = q->cols[i].alias ? q->cols[i].alias : sqli_expr_name(c, q->cols[i].e);
     }
     sc.allow_agg = 0;
+    sc.use_aliases = 1;
+    if (sqli_resolve_expr(c, q->where, &sc) != SQL_OK) return SQL_ERROR;
+    sc.use_aliases = 0;
     if (resolve_group(c, q, &sc) != SQL_OK) return SQL_ERROR;
     sc.allow_agg = 1;
-    if (resolve_expr(c, q->having, &sc) != SQL_OK) return SQL_ERROR;
+    sc.use_aliases = 1;
+    if (sqli_resolve_expr(c, q->having, &sc) != SQL_OK) return SQL_ERROR;
     if (resolve_order(c, q, &sc) != SQL_OK) return SQL_ERROR;
     q->is_agg = q->naggs > 0 || q->ngroup > 0;
-    if (q->having && !q->is_agg) return comp_error(c, q->having->pos, "a GROUP BY clause is required before HAVING");
+    if (q->having && !q->is_agg) return sqli_comp_error(c, q->having->pos, "a GROUP BY clause is required before HAVING");
     return SQL_OK;
 }
 
-int resolve_query(compiler *c, query *q, scope *outer) {
+int sqli_resolve_query(compiler *c, query *q, scope *outer) {
     int rc;
     if (q->op != SEL_SIMPLE) {
-        if (resolve_query(c, q->left, outer) != SQL_OK || resolve_query(c, q->right, outer) != SQL_OK)
+        if (sqli_resolve_query(c, q->left, outer) != SQL_OK || sqli_resolve_query(c, q->right, outer) != SQL_OK)
             return SQL_ERROR;
         q->outer_refs = q->left->outer_refs | q->right->outer_refs;
         if (query_ncol(q->left) != query_ncol(q->right)) {
             static const char *nm[] = {"", "UNION", "UNION ALL", "INTERSECT", "EXCEPT"};
-            return comp_error(c, q->right->pos, "SELECTs to the left and right of %s do not have the same number of result columns", nm[q->op]);
+            return sqli_comp_error(c, q->right->pos, "SELECTs to the left and right of %s do not have the same number of result columns", nm[q->op]);
         }
         rc = resolve_compound_order(c, q);
     } else if (q->values) {
@@ -608,15 +638,15 @@ int resolve_query(compiler *c, query *q, scope *outer) {
 static int no_subqueries(compiler *c, const expr *e) {
     if (!e) return SQL_OK;
     if (e->op == E_SUBQ || e->op == E_EXISTS || e->op == E_IN_SEL)
-        return comp_error(c, e->pos, "subqueries are not allowed here");
-    if (e->op == E_PARAM) return comp_error(c, e->pos, "parameters are not allowed here");
+        return sqli_comp_error(c, e->pos, "subqueries are not allowed here");
+    if (e->op == E_PARAM) return sqli_comp_error(c, e->pos, "parameters are not allowed here");
     if (no_subqueries(c, e->l) || no_subqueries(c, e->r)) return SQL_ERROR;
     for (int i = 0; i < e->nargs; i++)
         if (no_subqueries(c, e->args[i])) return SQL_ERROR;
     return SQL_OK;
 }
 
-int resolve_standalone(arena *a, expr *e, table *t, char **err) {
+int sqli_resolve_standalone(arena *a, expr *e, table *t, char **err) {
     compiler c = {0};
     c.a = a;
     scope sc = {0};
@@ -630,21 +660,21 @@ int resolve_standalone(arena *a, expr *e, table *t, char **err) {
         sc.npseudo = 2;
     }
     int rc = no_subqueries(&c, e);
-    if (rc == SQL_OK) rc = resolve_expr(&c, e, &sc);
+    if (rc == SQL_OK) rc = sqli_resolve_expr(&c, e, &sc);
     if (rc != SQL_OK) {
         *err = c.err;
         return SQL_ERROR;
     }
-    if (expr_is_const(e)) e->flags |= EF_CONST;
+    if (sqli_expr_is_const(e)) e->flags |= EF_CONST;
     return SQL_OK;
 }
 
 /* RETURNING: expressions over the target row (cursor cur), '*' expanded. */
-int resolve_returning(compiler *c, table *t, int cur, const char *alias, rescol *cols, int ncol,
+int sqli_resolve_returning(compiler *c, table *t, int cur, const char *alias, rescol *cols, int ncol,
                       scope *outer, rescol **out, int *nout) {
-    query *q = ar_alloc(c->a, sizeof *q);
+    query *q = sqli_ar_alloc(c->a, sizeof *q);
     q->nsrc = 1;
-    q->src = ar_alloc(c->a, sizeof(srcitem));
+    q->src = sqli_ar_alloc(c->a, sizeof(srcitem));
     q->src[0].tab = t;
     q->src[0].name = t->name;
     q->src[0].alias = (char *)alias;
@@ -658,8 +688,8 @@ int resolve_returning(compiler *c, table *t, int cur, const char *alias, rescol 
     sc.src = q->src;
     sc.nsrc = 1;
     for (int i = 0; i < q->ncol; i++) {
-        if (resolve_expr(c, q->cols[i].e, &sc) != SQL_OK) return SQL_ERROR;
-        if (!q->cols[i].name) q->cols[i].name = q->cols[i].alias ? q->cols[i].alias : expr_name(c, q->cols[i].e);
+        if (sqli_resolve_expr(c, q->cols[i].e, &sc) != SQL_OK) return SQL_ERROR;
+        if (!q->cols[i].name) q->cols[i].name = q->cols[i].alias ? q->cols[i].alias : sqli_expr_name(c, q->cols[i].e);
     }
     *out = q->cols;
     *nout = q->ncol;

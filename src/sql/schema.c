@@ -34,47 +34,47 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-void cat_key(keyenc_buf *k, const char *type, const char *name) {
+void sqli_cat_key(keyenc_buf *k, const char *type, const char *name) {
     char low[256];
     size_t n = strlen(name);
     char *l = n < sizeof low ? low : xmalloc(n + 1);
     for (size_t i = 0; i < n; i++) l[i] = (char)tolower((unsigned char)name[i]);
-    keyenc_reset(k);
-    keyenc_text(k, type, strlen(type), 0);
-    keyenc_text(k, l, n, 0);
+    sqli_keyenc_reset(k);
+    sqli_keyenc_text(k, type, strlen(type), 0);
+    sqli_keyenc_text(k, l, n, 0);
     if (l != low) xfree(l);
 }
 
-table *schema_table(schema *s, const char *name) {
+table *sqli_schema_table(schema *s, const char *name) {
     for (int i = 0; i < s->ntab; i++)
-        if (name_eq(s->tabs[i]->name, name)) return s->tabs[i];
-    if (name_eq(name, "larder_schema") || name_eq(name, "sqlite_schema") ||
-        name_eq(name, "sqlite_master"))
+        if (sqli_name_eq(s->tabs[i]->name, name)) return s->tabs[i];
+    if (sqli_name_eq(name, "larder_schema") || sqli_name_eq(name, "sqlite_schema") ||
+        sqli_name_eq(name, "sqlite_master"))
         return s->schema_tab;
     return NULL;
 }
 
-index_t *schema_index(schema *s, const char *name, table **owner) {
+index_t *sqli_schema_index(schema *s, const char *name, table **owner) {
     for (int i = 0; i < s->ntab; i++)
         for (index_t *x = s->tabs[i]->indexes; x; x = x->next)
-            if (name_eq(x->name, name)) {
+            if (sqli_name_eq(x->name, name)) {
                 if (owner) *owner = s->tabs[i];
                 return x;
             }
     return NULL;
 }
 
-trigger *schema_trigger(schema *s, const char *name) {
+trigger *sqli_schema_trigger(schema *s, const char *name) {
     for (int i = 0; i < s->ntab; i++)
         for (trigger *t = s->tabs[i]->triggers; t; t = t->next)
-            if (name_eq(t->name, name)) return t;
+            if (sqli_name_eq(t->name, name)) return t;
     return NULL;
 }
 
-int table_column(table *t, const char *name) {
+int sqli_table_column(table *t, const char *name) {
     for (int i = 0; i < t->ncol; i++)
-        if (name_eq(t->cols[i].name, name)) return i;
-    if (t->rowid && (name_eq(name, "rowid") || name_eq(name, "oid") || name_eq(name, "_rowid_")))
+        if (sqli_name_eq(t->cols[i].name, name)) return i;
+    if (t->rowid && (sqli_name_eq(name, "rowid") || sqli_name_eq(name, "oid") || sqli_name_eq(name, "_rowid_")))
         return -1;
     return -2;
 }
@@ -82,7 +82,7 @@ int table_column(table *t, const char *name) {
 static void add_table(schema *s, table *t) {
     if (s->ntab == s->cap) {
         s->cap = s->cap ? s->cap * 2 : 16;
-        table **v = ar_alloc(&s->ar, sizeof *v * (size_t)s->cap);
+        table **v = sqli_ar_alloc(&s->ar, sizeof *v * (size_t)s->cap);
         if (s->ntab) memcpy(v, s->tabs, sizeof *v * (size_t)s->ntab);
         s->tabs = v;
     }
@@ -92,28 +92,28 @@ static void add_table(schema *s, table *t) {
 /* ---- building a table from CREATE TABLE ---------------------------------------------- */
 
 static int fail(char **err, arena *a, const char *fmt, const char *x) {
-    *err = ar_printf(a, fmt, x);
+    *err = sqli_ar_printf(a, fmt, x);
     return SQL_ERROR;
 }
 
 static int build_columns(schema *s, table *t, ast *a, char **err) {
     t->ncol = a->ncoldefs;
-    t->cols = ar_alloc(&s->ar, sizeof *t->cols * (size_t)t->ncol);
+    t->cols = sqli_ar_alloc(&s->ar, sizeof *t->cols * (size_t)t->ncol);
     for (int i = 0; i < a->ncoldefs; i++) {
         coldef *cd = &a->coldefs[i];
         column *c = &t->cols[i];
         for (int j = 0; j < i; j++)
-            if (name_eq(t->cols[j].name, cd->name))
+            if (sqli_name_eq(t->cols[j].name, cd->name))
                 return fail(err, &s->ar, "duplicate column name: %s", cd->name);
-        c->name = ar_strdup(&s->ar, cd->name);
-        c->decl = ar_strdup(&s->ar, cd->type);
-        type_affinity(c->decl, &c->aff, &c->kind, &c->dec_p, &c->dec_s);
+        c->name = sqli_ar_strdup(&s->ar, cd->name);
+        c->decl = sqli_ar_strdup(&s->ar, cd->type);
+        sqli_type_affinity(c->decl, &c->aff, &c->kind, &c->dec_p, &c->dec_s);
         if (c->kind == KIND_DECIMAL && (c->dec_p < 1 || c->dec_p > 18 || c->dec_s < 0 || c->dec_s > c->dec_p))
             return fail(err, &s->ar, "DECIMAL precision must be 1..18 and scale 0..precision (column %s)", c->name);
         c->notnull = (uint8_t)cd->notnull;
-        c->nocase = cd->collate && name_eq(cd->collate, "nocase");
+        c->nocase = cd->collate && sqli_name_eq(cd->collate, "nocase");
         c->dflt = cd->dflt;
-        c->dflt_text = cd->dflt_text ? ar_strdup(&s->ar, cd->dflt_text) : NULL;
+        c->dflt_text = cd->dflt_text ? sqli_ar_strdup(&s->ar, cd->dflt_text) : NULL;
         if (cd->identity && c->aff != AFF_INTEGER)
             return fail(err, &s->ar, "an identity column must be an integer: %s", c->name);
     }
@@ -135,21 +135,21 @@ static int build_pk(schema *s, table *t, ast *a, char **err) {
     pk->is_pk = 1;
     pk->unique = 1;
     pk->tab = t;
-    pk->name = ar_printf(&s->ar, "%s", t->name);
+    pk->name = sqli_ar_printf(&s->ar, "%s", t->name);
     t->ipk = -1;
     if (!npk && !pkc) {
         if (a->without_rowid) return fail(err, &s->ar, "PRIMARY KEY missing on table %s", t->name);
         t->rowid = 1;
         pk->ncol = 1;
-        pk->cols = ar_alloc(&s->ar, sizeof(int));
-        pk->desc = ar_alloc(&s->ar, 1);
+        pk->cols = sqli_ar_alloc(&s->ar, sizeof(int));
+        pk->desc = sqli_ar_alloc(&s->ar, 1);
         pk->cols[0] = -1;
         return SQL_OK;
     }
     if (npk) {
         pk->ncol = 1;
-        pk->cols = ar_alloc(&s->ar, sizeof(int));
-        pk->desc = ar_alloc(&s->ar, 1);
+        pk->cols = sqli_ar_alloc(&s->ar, sizeof(int));
+        pk->desc = sqli_ar_alloc(&s->ar, 1);
         for (int i = 0; i < a->ncoldefs; i++)
             if (a->coldefs[i].pk) {
                 pk->cols[0] = i;
@@ -157,10 +157,10 @@ static int build_pk(schema *s, table *t, ast *a, char **err) {
             }
     } else {
         pk->ncol = pkc->ncols;
-        pk->cols = ar_alloc(&s->ar, sizeof(int) * (size_t)pkc->ncols);
-        pk->desc = ar_alloc(&s->ar, (size_t)pkc->ncols);
+        pk->cols = sqli_ar_alloc(&s->ar, sizeof(int) * (size_t)pkc->ncols);
+        pk->desc = sqli_ar_alloc(&s->ar, (size_t)pkc->ncols);
         for (int k = 0; k < pkc->ncols; k++) {
-            int c = table_column(t, pkc->cols[k]);
+            int c = sqli_table_column(t, pkc->cols[k]);
             if (c < 0) return fail(err, &s->ar, "no such column: %s", pkc->cols[k]);
             for (int j = 0; j < k; j++)
                 if (pk->cols[j] == c) return fail(err, &s->ar, "duplicate column in primary key: %s", pkc->cols[k]);
@@ -184,14 +184,14 @@ static int build_pk(schema *s, table *t, ast *a, char **err) {
 }
 
 static index_t *new_unique(schema *s, table *t, const char *name, int n) {
-    index_t *x = ar_alloc(&s->ar, sizeof *x);
+    index_t *x = sqli_ar_alloc(&s->ar, sizeof *x);
     x->tab = t;
     x->unique = 1;
     x->auto_made = 1;
     x->ncol = n;
-    x->cols = ar_alloc(&s->ar, sizeof(int) * (size_t)n);
-    x->desc = ar_alloc(&s->ar, (size_t)n);
-    x->name = ar_strdup(&s->ar, name);
+    x->cols = sqli_ar_alloc(&s->ar, sizeof(int) * (size_t)n);
+    x->desc = sqli_ar_alloc(&s->ar, (size_t)n);
+    x->name = sqli_ar_strdup(&s->ar, name);
     x->sql = "";
     return x;
 }
@@ -219,7 +219,7 @@ static int build_uniques(schema *s, table *t, ast *a, char **err) {
         if (!a->coldefs[i].unique) continue;
         n++;
         char *nm = a->coldefs[i].unique_name ? a->coldefs[i].unique_name
-                                              : ar_printf(&s->ar, "autoindex_%s_%d", t->name, n);
+                                              : sqli_ar_printf(&s->ar, "autoindex_%s_%d", t->name, n);
         index_t *x = new_unique(s, t, nm, 1);
         x->cols[0] = i;
         if (!redundant_unique(t, x)) append_index(t, x);
@@ -228,10 +228,10 @@ static int build_uniques(schema *s, table *t, ast *a, char **err) {
         tabcons *tc = &a->cons[i];
         if (tc->kind != 2) continue;
         n++;
-        char *nm = tc->name ? tc->name : ar_printf(&s->ar, "autoindex_%s_%d", t->name, n);
+        char *nm = tc->name ? tc->name : sqli_ar_printf(&s->ar, "autoindex_%s_%d", t->name, n);
         index_t *x = new_unique(s, t, nm, tc->ncols);
         for (int k = 0; k < tc->ncols; k++) {
-            x->cols[k] = table_column(t, tc->cols[k]);
+            x->cols[k] = sqli_table_column(t, tc->cols[k]);
             if (x->cols[k] < 0) return fail(err, &s->ar, "no such column: %s", tc->cols[k]);
             x->desc[k] = (uint8_t)tc->descs[k];
         }
@@ -241,30 +241,30 @@ static int build_uniques(schema *s, table *t, ast *a, char **err) {
 }
 
 static void add_table_check(schema *s, table *t, expr *e, const char *name) {
-    expr **v = ar_alloc(&s->ar, sizeof *v * (size_t)(t->nchecks + 1));
-    char **nv = ar_alloc(&s->ar, sizeof *nv * (size_t)(t->nchecks + 1));
+    expr **v = sqli_ar_alloc(&s->ar, sizeof *v * (size_t)(t->nchecks + 1));
+    char **nv = sqli_ar_alloc(&s->ar, sizeof *nv * (size_t)(t->nchecks + 1));
     if (t->nchecks) {
         memcpy(v, t->checks, sizeof *v * (size_t)t->nchecks);
         memcpy(nv, t->check_names, sizeof *nv * (size_t)t->nchecks);
     }
     v[t->nchecks] = e;
-    nv[t->nchecks] = name ? ar_strdup(&s->ar, name) : NULL;
+    nv[t->nchecks] = name ? sqli_ar_strdup(&s->ar, name) : NULL;
     t->checks = v;
     t->check_names = nv;
     t->nchecks++;
 }
 
 static fkey *new_fk(schema *s, table *t, const char *name, int ncol) {
-    fkey *f = ar_alloc(&s->ar, sizeof *f);
+    fkey *f = sqli_ar_alloc(&s->ar, sizeof *f);
     f->child = t;
-    f->name = name ? ar_strdup(&s->ar, name) : NULL;
+    f->name = name ? sqli_ar_strdup(&s->ar, name) : NULL;
     f->ncol = ncol;
-    f->ccols = ar_alloc(&s->ar, sizeof(int) * (size_t)ncol);
+    f->ccols = sqli_ar_alloc(&s->ar, sizeof(int) * (size_t)ncol);
     return f;
 }
 
 static void push_fk(schema *s, table *t, fkey *f) {
-    fkey *v = ar_alloc(&s->ar, sizeof *v * (size_t)(t->nfk + 1));
+    fkey *v = sqli_ar_alloc(&s->ar, sizeof *v * (size_t)(t->nfk + 1));
     if (t->nfk) memcpy(v, t->fks, sizeof *v * (size_t)t->nfk);
     v[t->nfk++] = *f;
     t->fks = v;
@@ -272,8 +272,8 @@ static void push_fk(schema *s, table *t, fkey *f) {
 
 static char **copy_names(schema *s, char **v, int n) {
     if (!v) return NULL;
-    char **o = ar_alloc(&s->ar, sizeof *o * (size_t)n);
-    for (int i = 0; i < n; i++) o[i] = ar_strdup(&s->ar, v[i]);
+    char **o = sqli_ar_alloc(&s->ar, sizeof *o * (size_t)n);
+    for (int i = 0; i < n; i++) o[i] = sqli_ar_strdup(&s->ar, v[i]);
     return o;
 }
 
@@ -284,7 +284,7 @@ static int build_constraints(schema *s, table *t, ast *a, char **err) {
         if (cd->fk_table) {
             fkey *f = new_fk(s, t, cd->fk_name, 1);
             f->ccols[0] = i;
-            f->ptab = ar_strdup(&s->ar, cd->fk_table);
+            f->ptab = sqli_ar_strdup(&s->ar, cd->fk_table);
             if (cd->fk_ncols > 1) return fail(err, &s->ar, "foreign key on %s should reference only one column", cd->name);
             f->pcolnames = copy_names(s, cd->fk_cols, cd->fk_ncols);
             f->on_delete = cd->fk_on_delete;
@@ -298,12 +298,12 @@ static int build_constraints(schema *s, table *t, ast *a, char **err) {
         if (tc->kind != 4) continue;
         fkey *f = new_fk(s, t, tc->name, tc->ncols);
         for (int k = 0; k < tc->ncols; k++) {
-            f->ccols[k] = table_column(t, tc->cols[k]);
+            f->ccols[k] = sqli_table_column(t, tc->cols[k]);
             if (f->ccols[k] < 0) return fail(err, &s->ar, "unknown column \"%s\" in foreign key definition", tc->cols[k]);
         }
         if (tc->fk_cols && tc->fk_ncols != tc->ncols)
             return fail(err, &s->ar, "number of columns in foreign key does not match the number of columns in the referenced table %s", tc->fk_table);
-        f->ptab = ar_strdup(&s->ar, tc->fk_table);
+        f->ptab = sqli_ar_strdup(&s->ar, tc->fk_table);
         f->pcolnames = copy_names(s, tc->fk_cols, tc->fk_ncols);
         f->on_delete = tc->fk_on_delete;
         f->on_update = tc->fk_on_update;
@@ -317,7 +317,7 @@ static int resolve_table_exprs(schema *s, table *t, char **err) {
     for (int i = 0; i < t->ncol; i++) {
         column *c = &t->cols[i];
         if (!c->dflt) continue;
-        if (resolve_standalone(&s->ar, c->dflt, NULL, err) != SQL_OK) return SQL_ERROR;
+        if (sqli_resolve_standalone(&s->ar, c->dflt, NULL, err) != SQL_OK) return SQL_ERROR;
         if (c->dflt->op == E_LIT || (c->dflt->flags & EF_CONST)) {
             c->dflt_const = c->dflt->op == E_LIT;
             if (c->dflt->op == E_LIT) c->dflt_val = c->dflt->lit;
@@ -325,14 +325,14 @@ static int resolve_table_exprs(schema *s, table *t, char **err) {
         if (c->dflt->op != E_LIT) t->has_dflt_fn = 1;
     }
     for (int k = 0; k < t->nchecks; k++)
-        if (resolve_standalone(&s->ar, t->checks[k], t, err) != SQL_OK) return SQL_ERROR;
+        if (sqli_resolve_standalone(&s->ar, t->checks[k], t, err) != SQL_OK) return SQL_ERROR;
     return SQL_OK;
 }
 
-int schema_build_table(schema *s, ast *a, const char *sql, store_tree tree, table **out, char **err) {
-    table *t = ar_alloc(&s->ar, sizeof *t);
-    t->name = ar_strdup(&s->ar, a->table);
-    t->sql = ar_strdup(&s->ar, sql);
+int sqli_schema_build_table(schema *s, ast *a, const char *sql, store_tree tree, table **out, char **err) {
+    table *t = sqli_ar_alloc(&s->ar, sizeof *t);
+    t->name = sqli_ar_strdup(&s->ar, a->table);
+    t->sql = sqli_ar_strdup(&s->ar, sql);
     t->tree = tree;
     t->pk.tree = tree;
     t->nrow_est = -1;
@@ -347,35 +347,35 @@ int schema_build_table(schema *s, ast *a, const char *sql, store_tree tree, tabl
     return SQL_OK;
 }
 
-int schema_build_index(schema *s, ast *a, const char *sql, store_tree tree, index_t **out, char **err) {
-    table *t = schema_table(s, a->table);
+int sqli_schema_build_index(schema *s, ast *a, const char *sql, store_tree tree, index_t **out, char **err) {
+    table *t = sqli_schema_table(s, a->table);
     if (!t || t->is_schema) return fail(err, &s->ar, "no such table: %s", a->table);
-    index_t *x = ar_alloc(&s->ar, sizeof *x);
-    x->name = ar_strdup(&s->ar, a->name);
-    x->sql = ar_strdup(&s->ar, sql);
+    index_t *x = sqli_ar_alloc(&s->ar, sizeof *x);
+    x->name = sqli_ar_strdup(&s->ar, a->name);
+    x->sql = sqli_ar_strdup(&s->ar, sql);
     x->tab = t;
     x->tree = tree;
     x->unique = a->unique;
     x->ncol = a->nicols;
-    x->cols = ar_alloc(&s->ar, sizeof(int) * (size_t)x->ncol);
-    x->desc = ar_alloc(&s->ar, (size_t)x->ncol);
+    x->cols = sqli_ar_alloc(&s->ar, sizeof(int) * (size_t)x->ncol);
+    x->desc = sqli_ar_alloc(&s->ar, (size_t)x->ncol);
     for (int k = 0; k < a->nicols; k++) {
-        int c = table_column(t, a->icols[k].name);
+        int c = sqli_table_column(t, a->icols[k].name);
         if (c < -1) return fail(err, &s->ar, "no such column: %s", a->icols[k].name);
         x->cols[k] = c;
         x->desc[k] = (uint8_t)a->icols[k].desc;
     }
     x->ninc = a->ninclude;
-    x->inc = ar_alloc(&s->ar, sizeof(int) * (size_t)(x->ninc + 1));
+    x->inc = sqli_ar_alloc(&s->ar, sizeof(int) * (size_t)(x->ninc + 1));
     for (int k = 0; k < a->ninclude; k++) {
-        int c = table_column(t, a->include[k]);
+        int c = sqli_table_column(t, a->include[k]);
         if (c < 0) return fail(err, &s->ar, "no such column: %s", a->include[k]);
         x->inc[k] = c;
     }
     if (a->iwhere) {
         x->where = a->iwhere;
-        x->where_text = ar_strndup(&s->ar, sql + a->iwhere->pos, (size_t)(a->iwhere->end - a->iwhere->pos));
-        if (resolve_standalone(&s->ar, x->where, t, err) != SQL_OK) return SQL_ERROR;
+        x->where_text = sqli_ar_strndup(&s->ar, sql + a->iwhere->pos, (size_t)(a->iwhere->end - a->iwhere->pos));
+        if (sqli_resolve_standalone(&s->ar, x->where, t, err) != SQL_OK) return SQL_ERROR;
     }
     *out = x;
     return SQL_OK;
@@ -405,12 +405,12 @@ static index_t *key_index(table *p, const int *cols, int n) {
 }
 
 static void resolve_fk(schema *s, fkey *f) {
-    table *p = schema_table(s, f->ptab);
+    table *p = sqli_schema_table(s, f->ptab);
     if (!p || p->is_schema) return;
-    int *pc = ar_alloc(&s->ar, sizeof(int) * (size_t)f->ncol);
+    int *pc = sqli_ar_alloc(&s->ar, sizeof(int) * (size_t)f->ncol);
     if (f->pcolnames) {
         for (int k = 0; k < f->ncol; k++) {
-            pc[k] = table_column(p, f->pcolnames[k]);
+            pc[k] = sqli_table_column(p, f->pcolnames[k]);
             if (pc[k] < 0) return;
         }
     } else {
@@ -421,8 +421,8 @@ static void resolve_fk(schema *s, fkey *f) {
     if (!x) return;
     /* order the pairs by the parent index's columns, so a parent key is built
      * by walking ccols */
-    int *cc = ar_alloc(&s->ar, sizeof(int) * (size_t)f->ncol);
-    int *pp = ar_alloc(&s->ar, sizeof(int) * (size_t)f->ncol);
+    int *cc = sqli_ar_alloc(&s->ar, sizeof(int) * (size_t)f->ncol);
+    int *pp = sqli_ar_alloc(&s->ar, sizeof(int) * (size_t)f->ncol);
     for (int j = 0; j < f->ncol; j++)
         for (int k = 0; k < f->ncol; k++)
             if (pc[k] == x->cols[j]) {
@@ -435,7 +435,7 @@ static void resolve_fk(schema *s, fkey *f) {
     f->pidx = x;
 }
 
-void schema_link(schema *s) {
+void sqli_schema_link(schema *s) {
     for (int i = 0; i < s->ntab; i++) s->tabs[i]->refs = NULL;
     for (int i = 0; i < s->ntab; i++) {
         table *t = s->tabs[i];
@@ -447,7 +447,7 @@ void schema_link(schema *s) {
             if (!f->parent) {
                 /* still listed under a parent by name, so that the parent's
                  * deletes find it (as a mismatch) */
-                table *p = schema_table(s, f->ptab);
+                table *p = sqli_schema_table(s, f->ptab);
                 if (!p || p->is_schema) continue;
                 f->next_in_parent = p->refs;
                 p->refs = f;
@@ -472,20 +472,20 @@ typedef struct catent {
 static int read_entry(schema *s, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, catent *e) {
     size_t pos = 0;
     sql_value a, b;
-    if (key_get(k, kl, &pos, 0, &a) || a.type != SQL_TEXT || key_get(k, kl, &pos, 0, &b) ||
+    if (sqli_key_get(k, kl, &pos, 0, &a) || a.type != SQL_TEXT || sqli_key_get(k, kl, &pos, 0, &b) ||
         b.type != SQL_TEXT || a.n >= sizeof e->type) {
         return -1;
     }
     memcpy(e->type, a.z, a.n);
     e->type[a.n] = 0;
-    e->name = ar_strndup(&s->ar, b.z, b.n);
+    e->name = sqli_ar_strndup(&s->ar, b.z, b.n);
     val_free(&a);
     val_free(&b);
-    int n = rec_count(v, vl);
+    int n = sqli_rec_count(v, vl);
     if (n < 0) return -1;
-    sql_value *vals = ar_alloc(&s->ar, sizeof *vals * (size_t)(n ? n : 1));
+    sql_value *vals = sqli_ar_alloc(&s->ar, sizeof *vals * (size_t)(n ? n : 1));
     int sh;
-    if (rec_decode(v, vl, n, vals, &sh) != 0) return -1;
+    if (sqli_rec_decode(v, vl, n, vals, &sh) != 0) return -1;
     if (strcmp(e->type, "stat") == 0) {
         e->stat = vals;
         e->nstat = n;
@@ -493,9 +493,9 @@ static int read_entry(schema *s, const uint8_t *k, size_t kl, const uint8_t *v, 
     }
     if (n < 3 || vals[0].type != SQL_TEXT || vals[1].type != SQL_INTEGER || vals[2].type != SQL_TEXT)
         return -1;
-    e->sql = ar_strndup(&s->ar, vals[0].z, vals[0].n);
+    e->sql = sqli_ar_strndup(&s->ar, vals[0].z, vals[0].n);
     e->root = vals[1].u.i;
-    e->tbl = ar_strndup(&s->ar, vals[2].z, vals[2].n);
+    e->tbl = sqli_ar_strndup(&s->ar, vals[2].z, vals[2].n);
     return 0;
 }
 
@@ -503,9 +503,9 @@ static int parse_def(schema *s, const char *sql, ast **out, char **err) {
     int next, empty, errpos, np;
     char **pn;
     char *perr;
-    *out = parse_statement(&s->ar, sql, (int)strlen(sql), 0, &next, &empty, &perr, &errpos, &np, &pn);
+    *out = sqli_parse_statement(&s->ar, sql, (int)strlen(sql), 0, &next, &empty, &perr, &errpos, &np, &pn);
     if (!*out) {
-        *err = ar_printf(&s->ar, "malformed schema entry: %s", perr ? perr : "empty");
+        *err = sqli_ar_printf(&s->ar, "malformed schema entry: %s", perr ? perr : "empty");
         return SQL_CORRUPT;
     }
     return SQL_OK;
@@ -516,49 +516,49 @@ static int load_table(schema *s, catent *e, char **err) {
     table *t;
     int rc = parse_def(s, e->sql, &a, err);
     if (rc == SQL_OK && a->kind != ST_CREATE_TABLE) rc = SQL_CORRUPT;
-    if (rc == SQL_OK) rc = schema_build_table(s, a, e->sql, (store_tree)e->root, &t, err);
+    if (rc == SQL_OK) rc = sqli_schema_build_table(s, a, e->sql, (store_tree)e->root, &t, err);
     if (rc == SQL_OK) add_table(s, t);
     return rc;
 }
 
 static int load_index(schema *s, catent *e, char **err) {
-    table *t = schema_table(s, e->tbl);
+    table *t = sqli_schema_table(s, e->tbl);
     if (!t) {
-        *err = ar_printf(&s->ar, "malformed schema: index %s of missing table %s", e->name, e->tbl);
+        *err = sqli_ar_printf(&s->ar, "malformed schema: index %s of missing table %s", e->name, e->tbl);
         return SQL_CORRUPT;
     }
     if (e->sql[0] == 0) { /* made from a UNIQUE constraint */
         for (index_t *x = t->indexes; x; x = x->next)
-            if (x->auto_made && name_eq(x->name, e->name)) {
+            if (x->auto_made && sqli_name_eq(x->name, e->name)) {
                 x->tree = (store_tree)e->root;
                 return SQL_OK;
             }
-        *err = ar_printf(&s->ar, "malformed schema: unknown constraint index %s", e->name);
+        *err = sqli_ar_printf(&s->ar, "malformed schema: unknown constraint index %s", e->name);
         return SQL_CORRUPT;
     }
     ast *a;
     index_t *x;
     int rc = parse_def(s, e->sql, &a, err);
     if (rc == SQL_OK && a->kind != ST_CREATE_INDEX) rc = SQL_CORRUPT;
-    if (rc == SQL_OK) rc = schema_build_index(s, a, e->sql, (store_tree)e->root, &x, err);
+    if (rc == SQL_OK) rc = sqli_schema_build_index(s, a, e->sql, (store_tree)e->root, &x, err);
     if (rc == SQL_OK) append_index(t, x);
     return rc;
 }
 
-int schema_build_trigger(schema *s, ast *a, const char *sql, trigger **out, char **err) {
-    table *t = schema_table(s, a->table);
+int sqli_schema_build_trigger(schema *s, ast *a, const char *sql, trigger **out, char **err) {
+    table *t = sqli_schema_table(s, a->table);
     if (!t || t->is_schema) return fail(err, &s->ar, "no such table: %s", a->table);
-    trigger *g = ar_alloc(&s->ar, sizeof *g);
-    g->name = ar_strdup(&s->ar, a->name);
-    g->sql = ar_strdup(&s->ar, sql);
+    trigger *g = sqli_ar_alloc(&s->ar, sizeof *g);
+    g->name = sqli_ar_strdup(&s->ar, a->name);
+    g->sql = sqli_ar_strdup(&s->ar, sql);
     g->tab = t;
     g->timing = a->timing;
     g->event = a->event;
     g->def = a;
     g->nof_cols = a->nof_cols;
-    g->of_cols = ar_alloc(&s->ar, sizeof(int) * (size_t)(a->nof_cols + 1));
+    g->of_cols = sqli_ar_alloc(&s->ar, sizeof(int) * (size_t)(a->nof_cols + 1));
     for (int k = 0; k < a->nof_cols; k++) {
-        g->of_cols[k] = table_column(t, a->of_cols[k]);
+        g->of_cols[k] = sqli_table_column(t, a->of_cols[k]);
         if (g->of_cols[k] < 0) return fail(err, &s->ar, "no such column: %s", a->of_cols[k]);
     }
     *out = g;
@@ -570,7 +570,7 @@ static int load_trigger(schema *s, catent *e, char **err) {
     trigger *g;
     int rc = parse_def(s, e->sql, &a, err);
     if (rc == SQL_OK && a->kind != ST_CREATE_TRIGGER) rc = SQL_CORRUPT;
-    if (rc == SQL_OK) rc = schema_build_trigger(s, a, e->sql, &g, err);
+    if (rc == SQL_OK) rc = sqli_schema_build_trigger(s, a, e->sql, &g, err);
     if (rc == SQL_OK) {
         trigger **pp = &g->tab->triggers;
         while (*pp) pp = &(*pp)->next;
@@ -580,35 +580,35 @@ static int load_trigger(schema *s, catent *e, char **err) {
 }
 
 static void load_stat(schema *s, catent *e) {
-    table *t = schema_table(s, e->name);
-    index_t *x = t && !t->is_schema ? &t->pk : schema_index(s, e->name, &t);
+    table *t = sqli_schema_table(s, e->name);
+    index_t *x = t && !t->is_schema ? &t->pk : sqli_schema_index(s, e->name, &t);
     if (!x || e->nstat < 1) return;
-    x->stat = ar_alloc(&s->ar, sizeof(int64_t) * (size_t)(x->ncol + 1));
-    for (int k = 0; k <= x->ncol; k++) x->stat[k] = k < e->nstat ? val_int(&e->stat[k]) : 1;
+    x->stat = sqli_ar_alloc(&s->ar, sizeof(int64_t) * (size_t)(x->ncol + 1));
+    for (int k = 0; k <= x->ncol; k++) x->stat[k] = k < e->nstat ? sqli_val_int(&e->stat[k]) : 1;
     if (x->is_pk) t->nrow_est = x->stat[0];
 }
 
 static table *make_schema_table(schema *s) {
     static const char *names[5] = {"type", "name", "tbl_name", "rootpage", "sql"};
     static const char *types[5] = {"TEXT", "TEXT", "TEXT", "INT", "TEXT"};
-    table *t = ar_alloc(&s->ar, sizeof *t);
+    table *t = sqli_ar_alloc(&s->ar, sizeof *t);
     t->name = "larder_schema";
     t->sql = "";
     t->is_schema = 1;
     t->ncol = 5;
-    t->cols = ar_alloc(&s->ar, sizeof *t->cols * 5);
+    t->cols = sqli_ar_alloc(&s->ar, sizeof *t->cols * 5);
     for (int i = 0; i < 5; i++) {
         t->cols[i].name = (char *)names[i];
         t->cols[i].decl = (char *)types[i];
-        type_affinity(types[i], &t->cols[i].aff, &t->cols[i].kind, NULL, NULL);
+        sqli_type_affinity(types[i], &t->cols[i].aff, &t->cols[i].kind, NULL, NULL);
     }
     t->rowid = 1;
     t->ipk = -1;
     t->nrow_est = -1;
     t->pk.ncol = 1;
-    t->pk.cols = ar_alloc(&s->ar, sizeof(int));
+    t->pk.cols = sqli_ar_alloc(&s->ar, sizeof(int));
     t->pk.cols[0] = -1;
-    t->pk.desc = ar_alloc(&s->ar, 1);
+    t->pk.desc = sqli_ar_alloc(&s->ar, 1);
     t->pk.is_pk = 1;
     t->pk.tab = t;
     t->pk.name = t->name;
@@ -617,16 +617,16 @@ static table *make_schema_table(schema *s) {
 
 static int load_entries(store_txn *txn, schema *s, catent **ents, int *nent) {
     store_cursor *c;
-    int rc = store_cursor_open(txn, STORE_CATALOG, &c), cap = 0;
+    int rc = sqli_store_cursor_open(txn, STORE_CATALOG, &c), cap = 0;
     *ents = NULL;
     *nent = 0;
     if (rc != STORE_OK) return rc;
-    rc = store_cursor_seek(c, STORE_SEEK_FIRST, NULL, 0);
+    rc = sqli_store_cursor_seek(c, STORE_SEEK_FIRST, NULL, 0);
     while (rc == STORE_OK) {
         const void *k, *v;
         size_t kl, vl;
-        rc = store_cursor_key(c, &k, &kl);
-        if (rc == STORE_OK) rc = store_cursor_value(c, &v, &vl);
+        rc = sqli_store_cursor_key(c, &k, &kl);
+        if (rc == STORE_OK) rc = sqli_store_cursor_value(c, &v, &vl);
         if (rc != STORE_OK) break;
         if (*nent == cap) {
             cap = cap ? cap * 2 : 32;
@@ -635,13 +635,13 @@ static int load_entries(store_txn *txn, schema *s, catent **ents, int *nent) {
         catent *e = &(*ents)[*nent];
         memset(e, 0, sizeof *e);
         if (read_entry(s, k, kl, v, vl, e) != 0) {
-            store_cursor_close(c);
+            sqli_store_cursor_close(c);
             return STORE_CORRUPT;
         }
         (*nent)++;
-        rc = store_cursor_next(c);
+        rc = sqli_store_cursor_next(c);
     }
-    store_cursor_close(c);
+    sqli_store_cursor_close(c);
     return rc == STORE_NOTFOUND ? STORE_OK : rc;
 }
 
@@ -655,19 +655,19 @@ static int load_kind(schema *s, catent *ents, int n, const char *type,
     return SQL_OK;
 }
 
-int schema_load(store_txn *txn, schema **out, char **err) {
+int sqli_schema_load(store_txn *txn, schema **out, char **err) {
     schema *s = xcalloc(1, sizeof *s);
     s->refs = 1;
     s->schema_tab = make_schema_table(s);
     catent *ents;
     int n, rc;
     *err = NULL;
-    rc = store_meta_get(txn, 0, &s->cookie);
+    rc = sqli_store_meta_get(txn, 0, &s->cookie);
     if (rc == STORE_OK) rc = load_entries(txn, s, &ents, &n);
     if (rc != STORE_OK) {
-        *err = xstrdup(store_errmsg()[0] ? store_errmsg() : store_strerror(rc));
-        schema_unref(s);
-        return rc_from_store(rc);
+        *err = xstrdup(sqli_store_errmsg()[0] ? sqli_store_errmsg() : sqli_store_strerror(rc));
+        sqli_schema_unref(s);
+        return sqli_rc_from_store(rc);
     }
     char *e = NULL;
     rc = load_kind(s, ents, n, "table", load_table, &e);
@@ -679,16 +679,16 @@ int schema_load(store_txn *txn, schema **out, char **err) {
     xfree(ents);
     if (rc != SQL_OK) {
         *err = xstrdup(e ? e : "malformed schema");
-        schema_unref(s);
+        sqli_schema_unref(s);
         return rc == SQL_ERROR ? SQL_CORRUPT : rc;
     }
-    schema_link(s);
+    sqli_schema_link(s);
     *out = s;
     return SQL_OK;
 }
 
-void schema_unref(schema *s) {
+void sqli_schema_unref(schema *s) {
     if (!s || --s->refs > 0) return;
-    ar_free(&s->ar);
+    sqli_ar_free(&s->ar);
     xfree(s);
 }

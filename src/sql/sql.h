@@ -144,6 +144,8 @@ typedef struct sql_value sql_value;
 #define SQL_IOERR 10      /* read, write or fsync failed */
 #define SQL_FULL 11       /* disk full */
 #define SQL_TOOBIG 12     /* a key (indexed values) or value is too long */
+#define SQL_INTERRUPT 13  /* the progress handler stopped the statement; it
+                             was undone like any failed statement */
 #define SQL_ROW 100       /* sql_step: a result row is ready */
 #define SQL_DONE 101      /* sql_step: the statement has finished */
 
@@ -325,6 +327,17 @@ void sql_free(void *p);
 typedef void (*sql_change_fn)(void *ctx, int op, const char *table, int npk,
                               const sql_value *const *pk);
 void sql_set_change_hook(sql_db *db, sql_change_fn fn, void *ctx);
+
+/* ---- progress handler ---------------------------------------------------- */
+/* Calls fn(ctx) once every n rows that running statements visit (rows read
+ * by scans and searches, before filtering; so a join that finds nothing still
+ * counts its work). A nonzero return stops the running statement: sql_step
+ * returns SQL_INTERRUPT with the message "interrupted", and the statement is
+ * undone as after any error (an explicit transaction stays open). Use it for
+ * time or work limits. fn must not call back into the connection. n <= 0 or
+ * fn NULL removes the handler. */
+typedef int (*sql_progress_fn)(void *ctx);
+void sql_set_progress_handler(sql_db *db, int n, sql_progress_fn fn, void *ctx);
 
 /* Library version text ("larder-sql 1.0"). */
 const char *sql_version(void);

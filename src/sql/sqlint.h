@@ -43,25 +43,25 @@ typedef struct arena {
     arena_blk *head;
     size_t used; /* bytes handed out, for reports */
 } arena;
-void *ar_alloc(arena *a, size_t n); /* zeroed, 8-aligned */
-char *ar_strndup(arena *a, const char *s, size_t n);
-char *ar_strdup(arena *a, const char *s);
-char *ar_printf(arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void ar_free(arena *a);
+void *sqli_ar_alloc(arena *a, size_t n); /* zeroed, 8-aligned */
+char *sqli_ar_strndup(arena *a, const char *s, size_t n);
+char *sqli_ar_strdup(arena *a, const char *s);
+char *sqli_ar_printf(arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sqli_ar_free(arena *a);
 
 typedef struct strb {
     char *p;
     size_t n, cap;
 } strb;
-void strb_add(strb *b, const void *s, size_t n);
-void strb_adds(strb *b, const char *s);
-void strb_addc(strb *b, char c);
-void strb_addf(strb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void strb_vaddf(strb *b, const char *fmt, va_list ap);
-const char *strb_cstr(strb *b); /* NUL-terminated, "" when empty */
-void strb_free(strb *b);
+void sqli_strb_add(strb *b, const void *s, size_t n);
+void sqli_strb_adds(strb *b, const char *s);
+void sqli_strb_addc(strb *b, char c);
+void sqli_strb_addf(strb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sqli_strb_vaddf(strb *b, const char *fmt, va_list ap);
+const char *sqli_strb_cstr(strb *b); /* NUL-terminated, "" when empty */
+void sqli_strb_free(strb *b);
 /* Append s as an SQL identifier, quoted with "" when needed. */
-void strb_ident(strb *b, const char *s);
+void sqli_strb_ident(strb *b, const char *s);
 
 /* Byte-string -> pointer map (DISTINCT, UNION, IN sets, GROUP BY). Keys are
  * copied. */
@@ -77,17 +77,17 @@ typedef struct bmap {
 } bmap;
 /* Find key; if absent and create, insert it with value NULL. Returns the
  * entry (or NULL when absent and !create); *added tells whether it is new. */
-bmap_ent *bmap_get(bmap *m, const void *k, size_t klen, int create, int *added);
-void bmap_clear(bmap *m); /* frees keys, not values */
-uint64_t sqlu_hash_bytes(const void *p, size_t n);
+bmap_ent *sqli_bmap_get(bmap *m, const void *k, size_t klen, int create, int *added);
+void sqli_bmap_clear(bmap *m); /* frees keys, not values */
+uint64_t sqli_hash_bytes(const void *p, size_t n);
 
-int name_eq(const char *a, const char *b); /* identifiers: ASCII case-insensitive */
+int sqli_name_eq(const char *a, const char *b); /* identifiers: ASCII case-insensitive */
 
 /* ==== values (value.c) ==================================================== */
 /* struct sql_value: the type, and for text/blob a pointer that is either
  * borrowed (points into a page, a record, the statement's text...) or owned
  * (owned = 1: xmalloc'd, freed by val_free). A borrowed pointer is valid only
- * as long as what it points into; val_own / val_copy make it independent. */
+ * as long as what it points into; sqli_val_own / sqli_val_copy make it independent. */
 struct sql_value {
     uint8_t type;  /* SQL_INTEGER ... SQL_DECIMAL */
     uint8_t owned; /* z is xmalloc'd */
@@ -142,9 +142,9 @@ static inline void val_set_blob_ref(sql_value *v, const void *z, size_t n) {
     v->n = (uint32_t)n;
 }
 /* Take ownership of an xmalloc'd buffer. */
-void val_set_text_own(sql_value *v, char *z, size_t n);
-void val_set_blob_own(sql_value *v, void *z, size_t n);
-void val_set_text_copy(sql_value *v, const char *z, size_t n);
+void sqli_val_set_text_own(sql_value *v, char *z, size_t n);
+void sqli_val_set_blob_own(sql_value *v, void *z, size_t n);
+void sqli_val_set_text_copy(sql_value *v, const char *z, size_t n);
 static inline void val_free(sql_value *v) {
     if (v->owned) {
         extern void xfree(void *);
@@ -153,8 +153,8 @@ static inline void val_free(sql_value *v) {
     }
     v->type = SQL_NULL;
 }
-void val_copy(sql_value *dst, const sql_value *src); /* deep: dst owns */
-void val_own(sql_value *v);                          /* make borrowed bytes owned */
+void sqli_val_copy(sql_value *dst, const sql_value *src); /* deep: dst owns */
+void sqli_val_own(sql_value *v);                          /* make borrowed bytes owned */
 /* Shallow copy: dst borrows src's bytes (src keeps ownership). */
 static inline void val_ref(sql_value *dst, const sql_value *src) {
     *dst = *src;
@@ -164,41 +164,48 @@ static inline void val_ref(sql_value *dst, const sql_value *src) {
 static inline int val_is_num(const sql_value *v) {
     return v->type == SQL_INTEGER || v->type == SQL_FLOAT || v->type == SQL_DECIMAL;
 }
-double val_real(const sql_value *v);   /* numeric value (text: its numeric prefix) */
-int64_t val_int(const sql_value *v);   /* integer value (reals truncated, clamped) */
+double sqli_val_real(const sql_value *v);   /* numeric value (text: its numeric prefix) */
+int64_t sqli_val_int(const sql_value *v);   /* integer value (reals truncated, clamped) */
 /* Truth of a value for WHERE/AND/OR: 1, 0, or -1 for NULL. */
-int val_truth(const sql_value *v);
+int sqli_val_truth(const sql_value *v);
 
 /* Text form (sqlite3's): writes into buf (>= 32 bytes) for numbers, returns
  * the text and its length; NULL for SQL NULL. Text/blob: their bytes. */
-const char *val_text(const sql_value *v, char *buf, size_t *len);
-int fmt_real(double r, char *buf);            /* "1.0", "1.0e+20", "Inf" */
-int fmt_dec(int64_t m, int scale, char *buf); /* "12.50" */
+const char *sqli_val_text(const sql_value *v, char *buf, size_t *len);
+int sqli_fmt_real(double r, char *buf);            /* "1.0", "1.0e+20", "Inf" */
+int sqli_fmt_dec(int64_t m, int scale, char *buf); /* "12.50" */
 /* Convert the value to TEXT in place (numbers formatted; blob bytes kept). */
-void val_to_text(sql_value *v);
+void sqli_val_to_text(sql_value *v);
 
 /* Parse text as a number. Whole-text parse (leading/trailing spaces allowed):
  * returns 1 for an integer (*i), 2 for a real (*r), 0 if not a number. */
-int num_parse(const char *z, size_t n, int64_t *i, double *r);
+int sqli_num_parse(const char *z, size_t n, int64_t *i, double *r);
 /* Longest numeric prefix (CAST AS INTEGER/REAL/NUMERIC, arithmetic on text):
  * returns 1 integer, 2 real; 0 when there is none (value 0). */
-int num_prefix(const char *z, size_t n, int64_t *i, double *r, int want_int);
+int sqli_num_prefix(const char *z, size_t n, int64_t *i, double *r, int want_int);
 
 /* Apply a column affinity (SQLite's storage rules). */
-void val_apply_aff(sql_value *v, int aff);
-/* CAST(v AS type) by affinity (and kind for DECIMAL/BOOLEAN/TIMESTAMP). */
-int val_cast(sql_value *v, int aff, int kind, int p, int s, char **err);
+void sqli_val_apply_aff(sql_value *v, int aff);
+/* CAST(v AS type) by affinity (and kind for DECIMAL/BOOLEAN/TIMESTAMP/DATE:
+ * the same conversions as storing into a column of that type). */
+int sqli_val_cast(sql_value *v, int aff, int kind, int p, int s, char **err);
+/* The words a BOOLEAN accepts as text (true/t/yes/y/on/1, false/f/no/n/off/0,
+ * any case): 1, 0, or -1 for other text. */
+int sqli_val_bool_word(const char *z, size_t n);
+/* TIMESTAMP/DATE (kind): rewrite v as canonical UTC text; numbers are unix
+ * seconds; NULL stays. -1 with *err (a static message) if v is no time. */
+int sqli_dt_normalize(sql_value *v, int kind, char **err);
 
 /* Compare two non-NULL-aware values in SQL order (NULL < numbers < text <
  * blob; numbers by value; text and blob bytewise): <0, 0, >0. */
-int val_cmp(const sql_value *a, const sql_value *b);
+int sqli_val_cmp(const sql_value *a, const sql_value *b);
 
 /* Decimal helpers. */
-int dec_from_text(const char *z, size_t n, int64_t *m, int *scale); /* 0 ok */
-int dec_rescale(int64_t m, int from, int to, int64_t *out);         /* 0 ok, -1 overflow */
-double dec_to_real(int64_t m, int scale);
+int sqli_dec_from_text(const char *z, size_t n, int64_t *m, int *scale); /* 0 ok */
+int sqli_dec_rescale(int64_t m, int from, int to, int64_t *out);         /* 0 ok, -1 overflow */
+double sqli_dec_to_real(int64_t m, int scale);
 /* Round to a DECIMAL(p,s) column; 0 ok, -1 out of range. */
-int dec_fit(sql_value *v, int p, int s);
+int sqli_dec_fit(sql_value *v, int p, int s);
 
 /* ==== records and keys (record.c) ========================================= */
 /* Record: varint header length, one varint serial type per column, then the
@@ -208,24 +215,24 @@ int dec_fit(sql_value *v, int p, int s);
  *   8 bytes mantissa)   >= 16: (t-16)/2 bytes of text (t even) or blob (odd)
  * A record with fewer columns than the table has (ALTER TABLE ADD COLUMN)
  * gives the missing ones their default. */
-void rec_encode(keyenc_buf *out, const sql_value *vals, int n);
+void sqli_rec_encode(keyenc_buf *out, const sql_value *vals, int n);
 /* Decode column i (values borrow from rec). Returns 0, 1 when the record has
  * fewer columns (out = NULL), -1 when the record is malformed. */
-int rec_column(const uint8_t *rec, size_t len, int i, sql_value *out);
+int sqli_rec_column(const uint8_t *rec, size_t len, int i, sql_value *out);
 /* Decode all n columns; missing ones set NULL and flagged in *short_from
  * (index of the first missing column, n if none). -1 when malformed. */
-int rec_decode(const uint8_t *rec, size_t len, int n, sql_value *out, int *short_from);
-int rec_count(const uint8_t *rec, size_t len);
+int sqli_rec_decode(const uint8_t *rec, size_t len, int n, sql_value *out, int *short_from);
+int sqli_rec_count(const uint8_t *rec, size_t len);
 
 /* Append raw bytes to a key buffer. */
-void key_raw(keyenc_buf *b, const void *p, size_t n);
+void sqli_key_raw(keyenc_buf *b, const void *p, size_t n);
 /* Append a value as a key component (decimals as their numeric value). */
-void key_add(keyenc_buf *b, const sql_value *v, int desc);
+void sqli_key_add(keyenc_buf *b, const sql_value *v, int desc);
 /* The same under a collation: NOCASE folds ASCII letters of text. */
-void key_add_coll(keyenc_buf *b, const sql_value *v, int desc, int nocase);
+void sqli_key_add_coll(keyenc_buf *b, const sql_value *v, int desc, int nocase);
 /* Decode a key component into a value (borrowing from key or, when the
  * decoder had to copy, owned). */
-int key_get(const uint8_t *key, size_t len, size_t *pos, int desc, sql_value *out);
+int sqli_key_get(const uint8_t *key, size_t len, size_t *pos, int desc, sql_value *out);
 
 /* ==== tokens (lex.c) ====================================================== */
 enum tok_type {
@@ -304,10 +311,10 @@ typedef struct token {
 } token;
 
 /* Scan one token at z[pos..n); spaces and comments are TK_SPACE. */
-int lex_token(const char *z, int n, int pos, token *t);
-int kw_reserved(int kw);
-const char *kw_name(int kw);
-int kw_lookup(const char *z, int n);
+int sqli_lex_token(const char *z, int n, int pos, token *t);
+int sqli_kw_reserved(int kw);
+const char *sqli_kw_name(int kw);
+int sqli_kw_lookup(const char *z, int n);
 
 /* ==== AST ================================================================= */
 typedef struct expr expr;
@@ -583,11 +590,11 @@ typedef struct ast {
 /* Parse one statement from sql[pos..n). *next is where the next statement
  * starts. Returns NULL with *empty = 1 for nothing but spaces and ';'.
  * On a syntax error returns NULL and fills err / errpos. Allocates in a. */
-ast *parse_statement(arena *a, const char *sql, int n, int pos, int *next, int *empty,
+ast *sqli_parse_statement(arena *a, const char *sql, int n, int pos, int *next, int *empty,
                      char **err, int *errpos, int *nparam, char ***pnames);
 /* Parse a standalone expression (DEFAULT / CHECK / WHERE of a stored
  * definition). */
-expr *parse_expr_text(arena *a, const char *sql, char **err, int *errpos);
+expr *sqli_parse_expr_text(arena *a, const char *sql, char **err, int *errpos);
 
 /* ==== schema (schema.c) =================================================== */
 typedef struct column {
@@ -612,7 +619,7 @@ typedef struct column {
  * Except the "short" entries of a unique index without INCLUDE, for rows
  * without NULL in its columns: key = the index columns only, value = the
  * table key (store.h's unique layout), so that a clash is found by the put.
- * See index_short_entry (dml.c). */
+ * See sqli_index_short_entry (dml.c). */
 struct index {
     char *name;
     char *sql;
@@ -690,21 +697,21 @@ typedef struct schema {
     table *schema_tab;
 } schema;
 
-table *schema_table(schema *s, const char *name);
-index_t *schema_index(schema *s, const char *name, table **owner);
-trigger *schema_trigger(schema *s, const char *name);
+table *sqli_schema_table(schema *s, const char *name);
+index_t *sqli_schema_index(schema *s, const char *name, table **owner);
+trigger *sqli_schema_trigger(schema *s, const char *name);
 /* Load the schema from the catalog through txn. */
-int schema_load(store_txn *txn, schema **out, char **err);
-void schema_unref(schema *s);
+int sqli_schema_load(store_txn *txn, schema **out, char **err);
+void sqli_schema_unref(schema *s);
 /* Build a table from a parsed CREATE TABLE (used by load and by DDL). */
-int schema_build_table(schema *s, ast *a, const char *sql, store_tree tree, table **out,
+int sqli_schema_build_table(schema *s, ast *a, const char *sql, store_tree tree, table **out,
                        char **err);
-int schema_build_index(schema *s, ast *a, const char *sql, store_tree tree, index_t **out,
+int sqli_schema_build_index(schema *s, ast *a, const char *sql, store_tree tree, index_t **out,
                        char **err);
 /* The catalog entry: key ("table"|"index"|"trigger"|"stat", name). */
-void cat_key(keyenc_buf *k, const char *type, const char *name);
+void sqli_cat_key(keyenc_buf *k, const char *type, const char *name);
 
 /* ==== affinity of a declared type ========================================= */
-void type_affinity(const char *decl, uint8_t *aff, uint8_t *kind, int *p, int *s);
+void sqli_type_affinity(const char *decl, uint8_t *aff, uint8_t *kind, int *p, int *s);
 
 #endif

@@ -21,10 +21,10 @@ typedef struct loop loop;
 typedef struct dmlplan dmlplan;
 typedef struct trigprog trigprog;
 
-int rc_from_store(int store_rc);
-int table_column(table *t, const char *name); /* -1 rowid, -2 none */
-void schema_link(schema *s);
-int schema_build_trigger(schema *s, ast *a, const char *sql, trigger **out, char **err);
+int sqli_rc_from_store(int store_rc);
+int sqli_table_column(table *t, const char *name); /* -1 rowid, -2 none */
+void sqli_schema_link(schema *s);
+int sqli_schema_build_trigger(schema *s, ast *a, const char *sql, trigger **out, char **err);
 
 /* ==== functions (func.c) ================================================== */
 enum agg_kind { AGG_COUNT = 1, AGG_COUNT_STAR, AGG_SUM, AGG_TOTAL, AGG_AVG, AGG_MIN, AGG_MAX,
@@ -37,7 +37,7 @@ struct func_def {
     int flags;
     int (*fn)(vm *v, int argc, sql_value *argv, sql_value *out);
 };
-const func_def *func_find(const char *name, int nargs, int *name_known);
+const func_def *sqli_func_find(const char *name, int nargs, int *name_known);
 
 typedef struct agg_state {
     int64_t count;
@@ -51,9 +51,9 @@ typedef struct agg_state {
     strb gc;        /* group_concat */
     bmap *distinct;
 } agg_state;
-int agg_step(vm *v, const expr *e, agg_state *s, sql_value *args, int nargs);
-void agg_final(const expr *e, agg_state *s, sql_value *out);
-void agg_reset(agg_state *s);
+int sqli_agg_step(vm *v, const expr *e, agg_state *s, sql_value *args, int nargs);
+void sqli_agg_final(const expr *e, agg_state *s, sql_value *out);
+void sqli_agg_reset(agg_state *s);
 
 /* ==== compiler ============================================================ */
 typedef struct curdef {
@@ -75,6 +75,7 @@ typedef struct scope {
     pseudo_tab pseudo[3];
     int npseudo;
     int allow_agg;
+    int use_aliases; /* WHERE, HAVING, ORDER BY: names may be q's result aliases */
 } scope;
 
 typedef struct compiler {
@@ -90,19 +91,19 @@ typedef struct compiler {
     int in_trigger; /* compiling a trigger program: no subquery caching */
 } compiler;
 
-int comp_error(compiler *c, int pos, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-int comp_cursor(compiler *c, table *tab, int ncol);
+int sqli_comp_error(compiler *c, int pos, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int sqli_comp_cursor(compiler *c, table *tab, int ncol);
 
 /* resolve.c */
-int resolve_query(compiler *c, query *q, scope *outer);
-int resolve_expr(compiler *c, expr *e, scope *sc);
+int sqli_resolve_query(compiler *c, query *q, scope *outer);
+int sqli_resolve_expr(compiler *c, expr *e, scope *sc);
 /* DEFAULT/CHECK/partial WHERE: columns of t (CUR_SELF), no subqueries. */
-int resolve_standalone(arena *a, expr *e, table *t, char **err);
-int expr_is_const(const expr *e);
-int expr_equal(const expr *a, const expr *b);
+int sqli_resolve_standalone(arena *a, expr *e, table *t, char **err);
+int sqli_expr_is_const(const expr *e);
+int sqli_expr_equal(const expr *a, const expr *b);
 /* Column name of an expression as a result column. */
-char *expr_name(compiler *c, const expr *e);
-int expr_affinity(const expr *e);
+char *sqli_expr_name(compiler *c, const expr *e);
+int sqli_expr_affinity(const expr *e);
 
 /* ==== plans =============================================================== */
 /* A buffer of rows: each row one allocation holding a sort key, values and
@@ -112,12 +113,12 @@ typedef struct rowbuf {
     size_t n, cap;
     int ncol;
 } rowbuf;
-void rowbuf_add(rowbuf *b, const uint8_t *key, size_t klen, const sql_value *vals, int n);
-void rowbuf_row(const rowbuf *b, size_t i, const sql_value **vals, const uint8_t **key,
+void sqli_rowbuf_add(rowbuf *b, const uint8_t *key, size_t klen, const sql_value *vals, int n);
+void sqli_rowbuf_row(const rowbuf *b, size_t i, const sql_value **vals, const uint8_t **key,
                 size_t *klen);
-void rowbuf_sort(rowbuf *b);
-int rowbuf_ncols(const rowbuf *b, size_t i);
-void rowbuf_clear(rowbuf *b);
+void sqli_rowbuf_sort(rowbuf *b);
+int sqli_rowbuf_ncols(const rowbuf *b, size_t i);
+void sqli_rowbuf_clear(rowbuf *b);
 
 enum access { ACC_ONE = 1, ACC_SCAN, ACC_SEARCH, ACC_EPHEM, ACC_SCHEMA };
 
@@ -129,6 +130,7 @@ struct loop {
     int access;
     index_t *idx; /* ACC_SCAN/ACC_SEARCH: tree walked (&tab->pk or an index) */
     int covering;
+    int nocols; /* covering, and the query reads no column of it (count(*)) */
     int neq;
     expr **eq;     /* values for the first neq key columns */
     uint8_t *eqaff;
@@ -212,10 +214,10 @@ struct qplan {
 };
 
 /* Planner entry points (plan.c). */
-int plan_query(compiler *c, query *q, qplan **out);
-int plan_dml_scan(compiler *c, table *t, int cur, expr *where, qplan **out);
-void plan_explain(qplan *p, rowbuf *rb, int *id, int parent);
-void explain_dml(dmlplan *d, rowbuf *rb, int *id);
+int sqli_plan_query(compiler *c, query *q, qplan **out);
+int sqli_plan_dml_scan(compiler *c, table *t, int cur, expr *where, qplan **out);
+void sqli_plan_explain(qplan *p, rowbuf *rb, int *id, int parent);
+void sqli_explain_dml(dmlplan *d, rowbuf *rb, int *id);
 
 /* ==== runtime ============================================================= */
 enum { ROW_NONE = 0, ROW_LAZY, ROW_READY, ROW_NULL };
@@ -234,7 +236,7 @@ struct cursor {
     store_tree sc_tree, tc_tree;
     keyenc_buf kb; /* copy of the table key when reading through an index */
     sql_value *pseudo; /* ROW_READY rows set from outside */
-    uint8_t pseudo_norowid; /* rows of a subquery or schema scan: ncol values, no rowid after them */
+    int norowid;       /* pseudo rows of a derived table or larder_schema: ncol values, no rowid */
 };
 
 typedef struct savepoint_ent {
@@ -274,37 +276,37 @@ struct vm {
     void *fkpend; /* deferred NO ACTION checks (fkey.c) */
     int npend, cappend;
 };
-void vm_subcache_clear(vm *v);
-int ex_like(const sql_value *pat, const sql_value *str, int glob, int esc);
+void sqli_vm_subcache_clear(vm *v);
+int sqli_ex_like(const sql_value *pat, const sql_value *str, int glob, int esc);
 
-int vm_error(vm *v, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-int vm_store_error(vm *v, int src);
-cursor *vm_cursor(vm *v, int cur);
-void vm_close_cursors(vm *v);
-void vm_close_row_cursors(vm *v);
+int sqli_vm_error(vm *v, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int sqli_vm_store_error(vm *v, int src);
+cursor *sqli_vm_cursor(vm *v, int cur);
+void sqli_vm_close_cursors(vm *v);
+void sqli_vm_close_row_cursors(vm *v);
 
 /* exec.c */
-const sql_value *cur_col(vm *v, cursor *c, int col);
-int cur_load_key(vm *v, cursor *c); /* make the current row's table key available */
-int q_open(vm *v, qplan *p);
-int q_next(vm *v, qplan *p); /* SQL_ROW (p->out), SQL_DONE or an error */
-void q_close(vm *v, qplan *p);
-int nl_next(vm *v, qplan *p);
-int q_exact_pk(vm *v, qplan *p, keyenc_buf *out, int *empty, int *rc);
+const sql_value *sqli_cur_col(vm *v, cursor *c, int col);
+int sqli_cur_load_key(vm *v, cursor *c); /* make the current row's table key available */
+int sqli_q_open(vm *v, qplan *p);
+int sqli_q_next(vm *v, qplan *p); /* SQL_ROW (p->out), SQL_DONE or an error */
+void sqli_q_close(vm *v, qplan *p);
+int sqli_nl_next(vm *v, qplan *p);
+int sqli_q_exact_pk(vm *v, qplan *p, keyenc_buf *out, int *empty, int *rc);
 /* Evaluate expressions (expr.c). out must be released with val_free. */
-int ex_eval(vm *v, const expr *e, sql_value *out);
-int ex_truth(vm *v, const expr *e, int *t); /* 1, 0, -1 (NULL) */
-int ex_cmp_values(const sql_value *a, const sql_value *b, int aff, int nocase);
-int cmp_affinity(const expr *l, const expr *r);
+int sqli_ex_eval(vm *v, const expr *e, sql_value *out);
+int sqli_ex_truth(vm *v, const expr *e, int *t); /* 1, 0, -1 (NULL) */
+int sqli_ex_cmp_values(const sql_value *a, const sql_value *b, int aff, int nocase);
+int sqli_cmp_affinity(const expr *l, const expr *r);
 /* Build a row's key for index x from full row values (pk appended). */
-int key_for_index(vm *v, keyenc_buf *k, index_t *x, const sql_value *row, const uint8_t *tkey,
+int sqli_key_for_index(vm *v, keyenc_buf *k, index_t *x, const sql_value *row, const uint8_t *tkey,
                   size_t tklen);
-int key_for_table(vm *v, keyenc_buf *k, table *t, const sql_value *row, int64_t rowid);
+int sqli_key_for_table(vm *v, keyenc_buf *k, table *t, const sql_value *row, int64_t rowid);
 /* Does the row's entry in x use the short unique layout (key = columns only,
  * value = table key)? */
-int index_short_entry(const index_t *x, const sql_value *row);
+int sqli_index_short_entry(const index_t *x, const sql_value *row);
 /* Decode a full table row from a record (defaults for missing columns). */
-int row_decode(vm *v, table *t, const uint8_t *rec, size_t len, sql_value *out);
+int sqli_row_decode(vm *v, table *t, const uint8_t *rec, size_t len, sql_value *out);
 
 /* ==== DML (dml.c, trigger.c) ============================================== */
 struct dmlplan {
@@ -334,23 +336,23 @@ struct dmlplan {
     int need_sp;
 };
 
-int compile_dml(compiler *c, ast *a, scope *outer, dmlplan **out);
-int resolve_returning(compiler *c, table *t, int cur, const char *alias, rescol *cols, int ncol,
+int sqli_compile_dml(compiler *c, ast *a, scope *outer, dmlplan **out);
+int sqli_resolve_returning(compiler *c, table *t, int cur, const char *alias, rescol *cols, int ncol,
                       scope *outer, rescol **out, int *nout);
-int table_has_triggers(table *t, int event);
-int run_dml(vm *v, dmlplan *d, rowbuf *returning);
-int row_insert(vm *v, table *t, sql_value *row, int or_alg, int *skipped, int64_t *rowid_out);
-int row_delete(vm *v, table *t, const uint8_t *key, size_t klen);
-int row_update(vm *v, table *t, const uint8_t *key, size_t klen, sql_value *oldrow,
+int sqli_table_has_triggers(table *t, int event);
+int sqli_run_dml(vm *v, dmlplan *d, rowbuf *returning);
+int sqli_row_insert(vm *v, table *t, sql_value *row, int or_alg, int *skipped, int64_t *rowid_out);
+int sqli_row_delete(vm *v, table *t, const uint8_t *key, size_t klen);
+int sqli_row_update(vm *v, table *t, const uint8_t *key, size_t klen, sql_value *oldrow,
                sql_value *newrow);
-int fire_triggers(vm *v, table *t, int event, int timing, const sql_value *oldrow,
+int sqli_fire_triggers(vm *v, table *t, int event, int timing, const sql_value *oldrow,
                   const sql_value *newrow, const uint8_t *changed, int *ignore);
-int fk_child_check(vm *v, table *t, const sql_value *row, const uint8_t *changed);
-int fk_parent_actions(vm *v, table *t, const sql_value *oldrow, const sql_value *newrow,
+int sqli_fk_child_check(vm *v, table *t, const sql_value *row, const uint8_t *changed);
+int sqli_fk_parent_actions(vm *v, table *t, const sql_value *oldrow, const sql_value *newrow,
                       int is_delete);
-int fk_deferred_check(vm *v);
-void fk_pending_clear(vm *v);
-void report_change(vm *v, table *t, int op, const sql_value *row, const uint8_t *key, size_t klen);
+int sqli_fk_deferred_check(vm *v);
+void sqli_fk_pending_clear(vm *v);
+void sqli_report_change(vm *v, table *t, int op, const sql_value *row, const uint8_t *key, size_t klen);
 
 /* ==== connections and statements (api.c) ================================= */
 struct sql_db {
@@ -368,6 +370,9 @@ struct sql_db {
     int64_t changes, total_changes, last_insert_id;
     sql_change_fn hook;
     void *hook_ctx;
+    sql_progress_fn progress; /* sql_set_progress_handler */
+    void *progress_ctx;
+    int progress_n, progress_left;
     int nstmt;
     int fk_enabled;
     int schema_changed; /* the catalog changed in the open transaction */
@@ -411,10 +416,10 @@ struct sql_stmt {
     strb outbuf;
 };
 
-int db_error(sql_db *db, int rc, int off, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-int db_reload_schema(sql_db *db, store_txn *txn);
-int run_ddl(vm *v, sql_stmt *st);
-int run_pragma(vm *v, sql_stmt *st, rowbuf *rb);
-int compile_pragma(sql_stmt *st);
+int sqli_db_error(sql_db *db, int rc, int off, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+int sqli_db_reload_schema(sql_db *db, store_txn *txn);
+int sqli_run_ddl(vm *v, sql_stmt *st);
+int sqli_run_pragma(vm *v, sql_stmt *st, rowbuf *rb);
+int sqli_compile_pragma(sql_stmt *st);
 
 #endif

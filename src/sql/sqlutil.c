@@ -3,7 +3,7 @@
  * byte strings to pointers.
  *
  * Invariants:
- *   1. Arena memory is zeroed, 8-byte aligned, and lives until ar_free; blocks
+ *   1. Arena memory is zeroed, 8-byte aligned, and lives until sqli_ar_free; blocks
  *      are never moved, so pointers into the arena stay valid.
  *   2. strb: p is NULL or holds n bytes plus a NUL at p[n] (cap > n).
  *   3. bmap: open addressing with linear probing, load factor <= 1/2, no
@@ -24,7 +24,7 @@ struct arena_blk {
     _Alignas(16) unsigned char data[];
 };
 
-void *ar_alloc(arena *a, size_t n) {
+void *sqli_ar_alloc(arena *a, size_t n) {
     n = (n + 7) & ~(size_t)7;
     arena_blk *b = a->head;
     if (!b || b->used + n > b->size) {
@@ -43,29 +43,29 @@ void *ar_alloc(arena *a, size_t n) {
     return p;
 }
 
-char *ar_strndup(arena *a, const char *s, size_t n) {
-    char *p = ar_alloc(a, n + 1);
+char *sqli_ar_strndup(arena *a, const char *s, size_t n) {
+    char *p = sqli_ar_alloc(a, n + 1);
     memcpy(p, s, n);
     p[n] = 0;
     return p;
 }
 
-char *ar_strdup(arena *a, const char *s) {
-    return ar_strndup(a, s, strlen(s));
+char *sqli_ar_strdup(arena *a, const char *s) {
+    return sqli_ar_strndup(a, s, strlen(s));
 }
 
-char *ar_printf(arena *a, const char *fmt, ...) {
+char *sqli_ar_printf(arena *a, const char *fmt, ...) {
     strb b = {0};
     va_list ap;
     va_start(ap, fmt);
-    strb_vaddf(&b, fmt, ap);
+    sqli_strb_vaddf(&b, fmt, ap);
     va_end(ap);
-    char *p = ar_strndup(a, strb_cstr(&b), b.n);
-    strb_free(&b);
+    char *p = sqli_ar_strndup(a, sqli_strb_cstr(&b), b.n);
+    sqli_strb_free(&b);
     return p;
 }
 
-void ar_free(arena *a) {
+void sqli_ar_free(arena *a) {
     arena_blk *b = a->head;
     while (b) {
         arena_blk *n = b->next;
@@ -86,24 +86,24 @@ static void strb_grow(strb *b, size_t more) {
     b->cap = cap;
 }
 
-void strb_add(strb *b, const void *s, size_t n) {
+void sqli_strb_add(strb *b, const void *s, size_t n) {
     strb_grow(b, n);
     if (n) memcpy(b->p + b->n, s, n);
     b->n += n;
     b->p[b->n] = 0;
 }
 
-void strb_adds(strb *b, const char *s) {
-    strb_add(b, s, strlen(s));
+void sqli_strb_adds(strb *b, const char *s) {
+    sqli_strb_add(b, s, strlen(s));
 }
 
-void strb_addc(strb *b, char c) {
+void sqli_strb_addc(strb *b, char c) {
     strb_grow(b, 1);
     b->p[b->n++] = c;
     b->p[b->n] = 0;
 }
 
-void strb_vaddf(strb *b, const char *fmt, va_list ap) {
+void sqli_strb_vaddf(strb *b, const char *fmt, va_list ap) {
     va_list ap2;
     va_copy(ap2, ap);
     int n = vsnprintf(NULL, 0, fmt, ap2);
@@ -114,18 +114,18 @@ void strb_vaddf(strb *b, const char *fmt, va_list ap) {
     b->n += (size_t)n;
 }
 
-void strb_addf(strb *b, const char *fmt, ...) {
+void sqli_strb_addf(strb *b, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    strb_vaddf(b, fmt, ap);
+    sqli_strb_vaddf(b, fmt, ap);
     va_end(ap);
 }
 
-const char *strb_cstr(strb *b) {
+const char *sqli_strb_cstr(strb *b) {
     return b->p ? b->p : "";
 }
 
-void strb_free(strb *b) {
+void sqli_strb_free(strb *b) {
     xfree(b->p);
     b->p = NULL;
     b->n = b->cap = 0;
@@ -135,26 +135,26 @@ static int ident_needs_quotes(const char *s) {
     if (!*s || isdigit((unsigned char)*s)) return 1;
     for (const char *p = s; *p; p++)
         if (!isalnum((unsigned char)*p) && *p != '_' && !((unsigned char)*p & 0x80)) return 1;
-    int kw = kw_lookup(s, (int)strlen(s));
-    return kw && kw_reserved(kw);
+    int kw = sqli_kw_lookup(s, (int)strlen(s));
+    return kw && sqli_kw_reserved(kw);
 }
 
-void strb_ident(strb *b, const char *s) {
+void sqli_strb_ident(strb *b, const char *s) {
     if (!ident_needs_quotes(s)) {
-        strb_adds(b, s);
+        sqli_strb_adds(b, s);
         return;
     }
-    strb_addc(b, '"');
+    sqli_strb_addc(b, '"');
     for (const char *p = s; *p; p++) {
-        if (*p == '"') strb_addc(b, '"');
-        strb_addc(b, *p);
+        if (*p == '"') sqli_strb_addc(b, '"');
+        sqli_strb_addc(b, *p);
     }
-    strb_addc(b, '"');
+    sqli_strb_addc(b, '"');
 }
 
 /* ---- hashing and the byte-string map --------------------------------------------- */
 
-uint64_t sqlu_hash_bytes(const void *p, size_t n) {
+uint64_t sqli_hash_bytes(const void *p, size_t n) {
     const unsigned char *s = p;
     uint64_t h = 0xcbf29ce484222325ull ^ n;
     size_t i = 0;
@@ -184,13 +184,13 @@ static void bmap_resize(bmap *m, size_t cap) {
     xfree(old);
 }
 
-bmap_ent *bmap_get(bmap *m, const void *k, size_t klen, int create, int *added) {
+bmap_ent *sqli_bmap_get(bmap *m, const void *k, size_t klen, int create, int *added) {
     if (added) *added = 0;
     if (m->cap == 0) {
         if (!create) return NULL;
         bmap_resize(m, 16);
     }
-    uint64_t h = sqlu_hash_bytes(k, klen);
+    uint64_t h = sqli_hash_bytes(k, klen);
     size_t j = h & (m->cap - 1);
     while (m->t[j].k) {
         bmap_ent *e = &m->t[j];
@@ -200,7 +200,7 @@ bmap_ent *bmap_get(bmap *m, const void *k, size_t klen, int create, int *added) 
     if (!create) return NULL;
     if ((m->n + 1) * 2 > m->cap) {
         bmap_resize(m, m->cap * 2);
-        return bmap_get(m, k, klen, create, added);
+        return sqli_bmap_get(m, k, klen, create, added);
     }
     bmap_ent *e = &m->t[j];
     e->h = h;
@@ -213,14 +213,14 @@ bmap_ent *bmap_get(bmap *m, const void *k, size_t klen, int create, int *added) 
     return e;
 }
 
-void bmap_clear(bmap *m) {
+void sqli_bmap_clear(bmap *m) {
     for (size_t i = 0; i < m->cap; i++) xfree(m->t[i].k);
     xfree(m->t);
     m->t = NULL;
     m->cap = m->n = 0;
 }
 
-int name_eq(const char *a, const char *b) {
+int sqli_name_eq(const char *a, const char *b) {
     for (;; a++, b++) {
         unsigned char x = (unsigned char)*a, y = (unsigned char)*b;
         if (x >= 'A' && x <= 'Z') x += 32;

@@ -25,10 +25,10 @@
  * at the same time as one write transaction. A read transaction sees the
  * database as it was when it began (a snapshot) however long it lasts and
  * whatever writers commit meanwhile. A write transaction sees its own changes.
- * A second store_begin(STORE_TXN_WRITE) waits until the running writer ends
+ * A second sqli_store_begin(STORE_TXN_WRITE) waits until the running writer ends
  * (or fails with STORE_BUSY under STORE_TXN_NOWAIT).
  *
- * store_commit() returns when the transaction is durable: its log frames have
+ * sqli_store_commit() returns when the transaction is durable: its log frames have
  * been written and fsync'ed. Writers that commit at the same time share one
  * fsync (group commit): a committer releases the writer lock as soon as its
  * frames are written, so the next writer works while the fsync runs, and one
@@ -56,7 +56,7 @@
  * Errors
  * ------
  * Functions that return int return STORE_OK (0) or one of the codes below.
- * store_strerror() names a code; store_errmsg() gives the calling thread's
+ * sqli_store_strerror() names a code; sqli_store_errmsg() gives the calling thread's
  * detailed text for the most recent error a store function returned to it
  * (file name, page number, errno text). The library never prints, never exits
  * and never aborts on bad input: a corrupt, truncated or foreign file gives
@@ -66,7 +66,7 @@
  * When a write transaction hits an error that may leave its in-memory state
  * half changed (I/O error, corruption, disk full while spilling pages), the
  * transaction is failed: every later call on it returns the same error and
- * only store_abort() is useful. Committed data is never affected.
+ * only sqli_store_abort() is useful. Committed data is never affected.
  *
  * If an fsync of the log fails, the outcome of the commits it covered is in
  * doubt (the kernel may have dropped the dirty pages): those commits return
@@ -93,8 +93,8 @@
  * Handles returned through an out-parameter belong to the caller and are given
  * back with the matching close/commit/abort. Key and value pointers returned by
  * cursor and get functions point into the store's memory and stay valid until
- * the next call that moves or modifies that cursor (or, for store_get, the next
- * store_get on that transaction) or until the transaction ends; copy them to
+ * the next call that moves or modifies that cursor (or, for sqli_store_get, the next
+ * sqli_store_get on that transaction) or until the transaction ends; copy them to
  * keep them.
  */
 #ifndef LARDER_SQL_STORE_H
@@ -107,7 +107,7 @@ typedef enum store_rc {
     STORE_OK = 0,   /* success */
     STORE_NOTFOUND, /* no such key, no such tree, or a cursor stepped past either end;
                        an answer rather than a failure: nothing changed */
-    STORE_EXISTS,   /* store_put/store_cursor_put with STORE_NOOVERWRITE on a key
+    STORE_EXISTS,   /* sqli_store_put/sqli_store_cursor_put with STORE_NOOVERWRITE on a key
                        that is present; nothing changed */
     STORE_BUSY,     /* the file is locked by another handle or process; or a
                        second writer under STORE_TXN_NOWAIT */
@@ -120,22 +120,22 @@ typedef enum store_rc {
     STORE_VERSION,  /* a Larder store of a newer format than this library knows */
     STORE_CORRUPT,  /* a page fails its checksum or has an impossible structure,
                        or the file is shorter than its header says */
-    STORE_IOERR,    /* read, write or fsync failed (see store_errmsg for errno) */
+    STORE_IOERR,    /* read, write or fsync failed (see sqli_store_errmsg for errno) */
     STORE_FULL,     /* the disk or quota is full (ENOSPC, EDQUOT, EFBIG) */
-    STORE_TOOBIG,   /* key longer than store_max_key(), or value longer than
+    STORE_TOOBIG,   /* key longer than sqli_store_max_key(), or value longer than
                        STORE_MAX_VALUE */
     STORE_MISUSE,   /* the API was called wrongly: null handle, write through a
                        read transaction, bad flag, unpositioned cursor, ... */
 } store_rc;
 
 /* Static English name of a code ("STORE_CORRUPT: database file is corrupt"). */
-const char *store_strerror(int rc);
+const char *sqli_store_strerror(int rc);
 
 /* The calling thread's detailed message for the last error a store function
  * returned to it; "" if none. The text lives in thread-local storage: valid
  * until the thread's next store call. Messages of STORE_NOTFOUND and
  * STORE_EXISTS are not always set (they are answers, not failures). */
-const char *store_errmsg(void);
+const char *sqli_store_errmsg(void);
 
 /* ---- limits ------------------------------------------------------------- */
 #define STORE_DEFAULT_PAGE_SIZE 4096u
@@ -181,26 +181,26 @@ typedef struct store_options {
  * Errors: STORE_CANTOPEN, STORE_BUSY, STORE_NOTADB, STORE_VERSION,
  * STORE_CORRUPT, STORE_READONLY (read-write open of an unwritable file),
  * STORE_IOERR, STORE_FULL, STORE_MISUSE (bad page size). */
-int store_open(const char *path, const store_options *opts, store_db **dbp);
+int sqli_store_open(const char *path, const store_options *opts, store_db **dbp);
 
 /* Checkpoint what it can, release the file locks and free the handle.
  * Every transaction must have ended (asserted). After a complete checkpoint
  * the log file is removed, so a cleanly closed database is one file. Returns
  * the checkpoint's error, if any (the handle is freed regardless; the data
  * stays safe in the log). */
-int store_close(store_db *db);
+int sqli_store_close(store_db *db);
 
 /* Copy committed log frames back into the main file now. Frames still needed
  * by running readers stay in the log; the log restarts when none are.
  * Must not be called from a thread that has a write transaction open. */
-int store_checkpoint(store_db *db);
+int sqli_store_checkpoint(store_db *db);
 
 /* The file's page size in bytes. */
-uint32_t store_page_size(const store_db *db);
+uint32_t sqli_store_page_size(const store_db *db);
 
-/* The longest key store_put accepts for this page size (about a quarter of a
+/* The longest key sqli_store_put accepts for this page size (about a quarter of a
  * page, see btree.c for the exact rule). */
-size_t store_max_key(const store_db *db);
+size_t sqli_store_max_key(const store_db *db);
 
 /* Counters for tests and INFO-style reports (approximate under concurrency). */
 typedef struct store_stats {
@@ -214,7 +214,7 @@ typedef struct store_stats {
     uint32_t wal_frames;               /* frames in the log now */
     size_t cache_pages;                /* pages the cache holds now */
 } store_stats;
-void store_get_stats(store_db *db, store_stats *st);
+void sqli_store_get_stats(store_db *db, store_stats *st);
 
 /* ---- transactions ------------------------------------------------------- */
 
@@ -228,38 +228,38 @@ void store_get_stats(store_db *db, store_stats *st);
  * STORE_TXN_NOWAIT) and sees every commit before it.
  * Errors: STORE_READONLY (write on a read-only handle), STORE_BUSY,
  * STORE_IOERR (the handle is poisoned by an earlier fsync failure). */
-int store_begin(store_db *db, unsigned flags, store_txn **txnp);
+int sqli_store_begin(store_db *db, unsigned flags, store_txn **txnp);
 
 /* Commit and free the transaction (and its remaining cursors). For a write
  * transaction, returns once the changes are durable. On error nothing of the
  * transaction is visible and the transaction is freed all the same; for
  * STORE_IOERR after an fsync failure see "Errors" above.
- * A read transaction just ends (same as store_abort). */
-int store_commit(store_txn *txn);
+ * A read transaction just ends (same as sqli_store_abort). */
+int sqli_store_commit(store_txn *txn);
 
 /* Roll back and free the transaction and its remaining cursors. */
-void store_abort(store_txn *txn);
+void sqli_store_abort(store_txn *txn);
 
 /* Nonzero for a write transaction. */
-int store_txn_is_write(const store_txn *txn);
+int sqli_store_txn_is_write(const store_txn *txn);
 
-/* Savepoints (write transactions only). store_savepoint opens a new innermost
+/* Savepoints (write transactions only). sqli_store_savepoint opens a new innermost
  * savepoint and returns its level in *level (1 for the outermost).
- * store_rollback_to(level) undoes every change made since that savepoint was
- * opened; the savepoint stays open (SQL's ROLLBACK TO). store_release(level)
+ * sqli_store_rollback_to(level) undoes every change made since that savepoint was
+ * opened; the savepoint stays open (SQL's ROLLBACK TO). sqli_store_release(level)
  * closes that savepoint and every one inside it, keeping their changes.
- * Cursors of the transaction lose their position on store_rollback_to (they
+ * Cursors of the transaction lose their position on sqli_store_rollback_to (they
  * re-seek their last key lazily); cursors on trees created after the savepoint
  * must be closed first.
  * Errors: STORE_MISUSE (read transaction, no such level), STORE_IOERR. */
-int store_savepoint(store_txn *txn, int *level);
-int store_rollback_to(store_txn *txn, int level);
-int store_release(store_txn *txn, int level);
+int sqli_store_savepoint(store_txn *txn, int *level);
+int sqli_store_rollback_to(store_txn *txn, int level);
+int sqli_store_release(store_txn *txn, int level);
 
 /* The SQL layer's header slots, slot in [0, STORE_META_SLOTS). A new database
- * has all slots 0. store_meta_set needs a write transaction. */
-int store_meta_get(store_txn *txn, int slot, uint64_t *value);
-int store_meta_set(store_txn *txn, int slot, uint64_t value);
+ * has all slots 0. sqli_store_meta_set needs a write transaction. */
+int sqli_store_meta_get(store_txn *txn, int slot, uint64_t *value);
+int sqli_store_meta_set(store_txn *txn, int slot, uint64_t value);
 
 /* ---- trees -------------------------------------------------------------- */
 
@@ -288,22 +288,22 @@ typedef struct store_tree_info {
 
 /* Create an empty tree; *tree receives its number (root page). info may be
  * NULL (STORE_TREE_OTHER). Needs a write transaction. */
-int store_tree_create(store_txn *txn, const store_tree_info *info, store_tree *tree);
+int sqli_store_tree_create(store_txn *txn, const store_tree_info *info, store_tree *tree);
 
 /* Drop a tree and give all its pages to the free list. Open cursors on it must
  * be closed first. STORE_NOTFOUND if no such tree; the catalog cannot be
  * dropped (STORE_MISUSE). */
-int store_tree_drop(store_txn *txn, store_tree tree);
+int sqli_store_tree_drop(store_txn *txn, store_tree tree);
 
 /* Delete every entry of a tree, keeping the tree (DELETE without WHERE). */
-int store_tree_clear(store_txn *txn, store_tree tree);
+int sqli_store_tree_clear(store_txn *txn, store_tree tree);
 
 /* Read a tree's description. STORE_NOTFOUND if no such tree. */
-int store_tree_get_info(store_txn *txn, store_tree tree, store_tree_info *info);
+int sqli_store_tree_get_info(store_txn *txn, store_tree tree, store_tree_info *info);
 
 /* Walk the directory: calls fn for every tree (catalog included) in number
  * order; a nonzero return from fn stops the walk and is returned. */
-int store_tree_foreach(store_txn *txn, int (*fn)(void *arg, store_tree tree,
+int sqli_store_tree_foreach(store_txn *txn, int (*fn)(void *arg, store_tree tree,
                                                  const store_tree_info *info),
                        void *arg);
 
@@ -318,16 +318,16 @@ int store_tree_foreach(store_txn *txn, int (*fn)(void *arg, store_tree tree,
 
 /* Look a key up. On STORE_OK *val and *vlen give the value (overflow values are
  * assembled into a buffer owned by the transaction). STORE_NOTFOUND if absent. */
-int store_get(store_txn *txn, store_tree tree, const void *key, size_t klen,
+int sqli_store_get(store_txn *txn, store_tree tree, const void *key, size_t klen,
               const void **val, size_t *vlen);
 
 /* Insert or replace. Errors: STORE_EXISTS (NOOVERWRITE), STORE_TOOBIG,
  * STORE_MISUSE (read transaction; APPEND out of order), STORE_FULL, STORE_IOERR. */
-int store_put(store_txn *txn, store_tree tree, const void *key, size_t klen,
+int sqli_store_put(store_txn *txn, store_tree tree, const void *key, size_t klen,
               const void *val, size_t vlen, unsigned flags);
 
 /* Delete a key. STORE_NOTFOUND if absent. */
-int store_del(store_txn *txn, store_tree tree, const void *key, size_t klen);
+int sqli_store_del(store_txn *txn, store_tree tree, const void *key, size_t klen);
 
 /* ---- cursors ------------------------------------------------------------ */
 
@@ -346,13 +346,13 @@ typedef enum store_seek {
 } store_seek;
 
 /* Open a cursor on a tree; it starts unpositioned. The cursor belongs to txn
- * and is freed by store_cursor_close or when txn ends. */
-int store_cursor_open(store_txn *txn, store_tree tree, store_cursor **curp);
-void store_cursor_close(store_cursor *cur);
+ * and is freed by sqli_store_cursor_close or when txn ends. */
+int sqli_store_cursor_open(store_txn *txn, store_tree tree, store_cursor **curp);
+void sqli_store_cursor_close(store_cursor *cur);
 
 /* Position the cursor. STORE_OK: positioned on an entry. STORE_NOTFOUND: no
  * such entry. */
-int store_cursor_seek(store_cursor *cur, store_seek op, const void *key, size_t klen);
+int sqli_store_cursor_seek(store_cursor *cur, store_seek op, const void *key, size_t klen);
 
 /* Step to the next / previous entry; STORE_NOTFOUND past the end (or past the
  * prefix bound). After any STORE_NOTFOUND the cursor is unpositioned (key and
@@ -360,35 +360,35 @@ int store_cursor_seek(store_cursor *cur, store_seek op, const void *key, size_t 
  * continue from that place, so prev after running off the end gives the last
  * entry, and next after a failed STORE_SEEK_EQ gives the first entry above the
  * key. A cursor never positioned: next = first entry, prev = last entry. */
-int store_cursor_next(store_cursor *cur);
-int store_cursor_prev(store_cursor *cur);
+int sqli_store_cursor_next(store_cursor *cur);
+int sqli_store_cursor_prev(store_cursor *cur);
 
 /* The current entry's key, and its value. Value of an overflowing entry is
- * assembled in a cursor-owned buffer; use store_cursor_value_read to read part
+ * assembled in a cursor-owned buffer; use sqli_store_cursor_value_read to read part
  * of a large value without assembling it. STORE_MISUSE if unpositioned. */
-int store_cursor_key(store_cursor *cur, const void **key, size_t *klen);
-int store_cursor_value(store_cursor *cur, const void **val, size_t *vlen);
-int store_cursor_value_size(store_cursor *cur, size_t *vlen);
+int sqli_store_cursor_key(store_cursor *cur, const void **key, size_t *klen);
+int sqli_store_cursor_value(store_cursor *cur, const void **val, size_t *vlen);
+int sqli_store_cursor_value_size(store_cursor *cur, size_t *vlen);
 /* Copy n bytes of the current value from offset off into buf (n + off must not
  * exceed the value size: STORE_MISUSE). */
-int store_cursor_value_read(store_cursor *cur, size_t off, void *buf, size_t n);
+int sqli_store_cursor_value_read(store_cursor *cur, size_t off, void *buf, size_t n);
 
-/* Insert or replace (flags as for store_put) and leave the cursor on the
+/* Insert or replace (flags as for sqli_store_put) and leave the cursor on the
  * entry. */
-int store_cursor_put(store_cursor *cur, const void *key, size_t klen, const void *val,
+int sqli_store_cursor_put(store_cursor *cur, const void *key, size_t klen, const void *val,
                      size_t vlen, unsigned flags);
 
 /* Replace the value of the current entry, keeping its key. */
-int store_cursor_update(store_cursor *cur, const void *val, size_t vlen);
+int sqli_store_cursor_update(store_cursor *cur, const void *val, size_t vlen);
 
 /* Delete the current entry. The cursor is left unpositioned between the
- * deleted entry's neighbours: store_cursor_next goes to the entry after it,
- * store_cursor_prev to the one before. */
-int store_cursor_delete(store_cursor *cur);
+ * deleted entry's neighbours: sqli_store_cursor_next goes to the entry after it,
+ * sqli_store_cursor_prev to the one before. */
+int sqli_store_cursor_delete(store_cursor *cur);
 
 /* ---- integrity ---------------------------------------------------------- */
 
-/* Result of store_check. Problems are reported through the callback (one
+/* Result of sqli_store_check. Problems are reported through the callback (one
  * line of text each, no newline) and counted; the check goes on after a
  * problem as far as the structure allows. */
 typedef struct store_check_report {
@@ -408,7 +408,7 @@ typedef struct store_check_report {
  * store_tree_info). report receives the counts; problem (may be NULL) each
  * finding. Returns STORE_OK when the check ran (look at report->problems),
  * an error when it could not (I/O error). */
-int store_check(store_txn *txn, store_check_report *report,
+int sqli_store_check(store_txn *txn, store_check_report *report,
                 void (*problem)(void *arg, const char *msg), void *arg);
 
 #endif

@@ -51,10 +51,10 @@ static inline void put64(uint8_t *p, uint64_t v) {
 }
 
 /* Set the calling thread's error message and return rc (errors.c). */
-int store_error(int rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int sqli_store_error(int rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* 64-bit checksum of n bytes (n a multiple of 8) with a seed (errors.c). */
-uint64_t store_cksum(uint64_t seed, const void *p, size_t n);
+uint64_t sqli_store_cksum(uint64_t seed, const void *p, size_t n);
 
 /* ---- file header: page 1 -------------------------------------------------
  *
@@ -94,8 +94,8 @@ uint64_t store_cksum(uint64_t seed, const void *p, size_t n);
 #define PAGE_TRAILER 8
 #define DIR_ROOT 2u
 
-uint64_t hdr_checksum(const uint8_t *page1);
-uint64_t page_trailer_checksum(const uint8_t *page, uint32_t page_size, uint32_t pgno);
+uint64_t sqli_hdr_checksum(const uint8_t *page1);
+uint64_t sqli_page_trailer_checksum(const uint8_t *page, uint32_t page_size, uint32_t pgno);
 
 /* ---- the page cache ------------------------------------------------------ */
 
@@ -127,10 +127,10 @@ typedef struct u32map {
     void **vals;
     uint32_t cap, count;
 } u32map;
-void *u32map_get(const u32map *m, uint32_t k);
-void u32map_put(u32map *m, uint32_t k, void *v);
-void u32map_del(u32map *m, uint32_t k);
-void u32map_free(u32map *m);
+void *sqli_u32map_get(const u32map *m, uint32_t k);
+void sqli_u32map_put(u32map *m, uint32_t k, void *v);
+void sqli_u32map_del(u32map *m, uint32_t k);
+void sqli_u32map_free(u32map *m);
 
 /* Savepoint journal: pre-images of pages first written after it opened. */
 typedef struct sp_entry {
@@ -199,27 +199,27 @@ struct store_db {
 
 /* Pin page pgno as this transaction sees it. STORE_CORRUPT if pgno is 0 or
  * beyond the database. */
-int pager_get(store_txn *txn, uint32_t pgno, page **pg);
+int sqli_pager_get(store_txn *txn, uint32_t pgno, page **pg);
 /* Make a pinned page writable (copy-on-write: *pg may change; the old pin is
  * dropped, the new page is pinned). Journals a pre-image for savepoints. */
-int pager_write(store_txn *txn, page **pg);
+int sqli_pager_write(store_txn *txn, page **pg);
 /* Drop a pin. */
-void pager_put(page *pg);
+void sqli_pager_put(page *pg);
 /* A new page (from the free list or the end of the file), pinned, writable,
  * zero-filled. */
-int pager_alloc(store_txn *txn, page **pg);
+int sqli_pager_alloc(store_txn *txn, page **pg);
 /* Give a page to the free list. The caller holds no pin on it. */
-int pager_free(store_txn *txn, uint32_t pgno);
+int sqli_pager_free(store_txn *txn, uint32_t pgno);
 /* Read a header field of page 1 in this transaction's view. */
-int pager_hdr_get(store_txn *txn, int off, uint32_t *v);
-int pager_hdr_put(store_txn *txn, int off, uint32_t v);
+int sqli_pager_hdr_get(store_txn *txn, int off, uint32_t *v);
+int sqli_pager_hdr_put(store_txn *txn, int off, uint32_t v);
 /* Fail a write transaction: later calls return rc. Returns rc. */
-int pager_fail(store_txn *txn, int rc);
+int sqli_pager_fail(store_txn *txn, int rc);
 
 /* btree.c */
-void btree_cursors_save(store_txn *txn, store_tree tree, struct store_cursor *except);
-void btree_cursors_free(store_txn *txn);
+void sqli_btree_cursors_save(store_txn *txn, store_tree tree, struct store_cursor *except);
+void sqli_btree_cursors_free(store_txn *txn);
 /* The directory (listing the catalog) and the empty catalog of a new file. */
-void btree_format_new(uint8_t *dir_page, uint8_t *cat_page, uint32_t usable);
+void sqli_btree_format_new(uint8_t *dir_page, uint8_t *cat_page, uint32_t usable);
 
 #endif

@@ -35,16 +35,16 @@ struct trigprog {
 
 static int compile_body(compiler *c, trigprog *tp, ast *a, scope *sc) {
     tp->nbody = a->nbody;
-    tp->kinds = ar_alloc(c->a, sizeof(int) * (size_t)(a->nbody + 1));
-    tp->dml = ar_alloc(c->a, sizeof(dmlplan *) * (size_t)(a->nbody + 1));
-    tp->sel = ar_alloc(c->a, sizeof(qplan *) * (size_t)(a->nbody + 1));
+    tp->kinds = sqli_ar_alloc(c->a, sizeof(int) * (size_t)(a->nbody + 1));
+    tp->dml = sqli_ar_alloc(c->a, sizeof(dmlplan *) * (size_t)(a->nbody + 1));
+    tp->sel = sqli_ar_alloc(c->a, sizeof(qplan *) * (size_t)(a->nbody + 1));
     for (int i = 0; i < a->nbody; i++) {
         ast *s = a->body[i];
         tp->kinds[i] = s->kind;
         if (s->kind == ST_SELECT) {
-            if (resolve_query(c, s->sel, sc) != SQL_OK || plan_query(c, s->sel, &tp->sel[i]) != SQL_OK)
+            if (sqli_resolve_query(c, s->sel, sc) != SQL_OK || sqli_plan_query(c, s->sel, &tp->sel[i]) != SQL_OK)
                 return SQL_ERROR;
-        } else if (compile_dml(c, s, sc, &tp->dml[i]) != SQL_OK) {
+        } else if (sqli_compile_dml(c, s, sc, &tp->dml[i]) != SQL_OK) {
             return SQL_ERROR;
         }
     }
@@ -56,12 +56,12 @@ static int compile_trigger(vm *v, trigger *g, trigprog **out) {
     compiler *c = &st->comp;
     int next, empty, errpos, np;
     char **pn, *perr;
-    ast *a = parse_statement(&st->ar, g->sql, (int)strlen(g->sql), 0, &next, &empty, &perr, &errpos, &np, &pn);
-    if (!a || a->kind != ST_CREATE_TRIGGER) return vm_error(v, SQL_CORRUPT, "malformed trigger %s", g->name);
-    trigprog *tp = ar_alloc(&st->ar, sizeof *tp);
+    ast *a = sqli_parse_statement(&st->ar, g->sql, (int)strlen(g->sql), 0, &next, &empty, &perr, &errpos, &np, &pn);
+    if (!a || a->kind != ST_CREATE_TRIGGER) return sqli_vm_error(v, SQL_CORRUPT, "malformed trigger %s", g->name);
+    trigprog *tp = sqli_ar_alloc(&st->ar, sizeof *tp);
     tp->g = g;
-    tp->newcur = comp_cursor(c, g->tab, g->tab->ncol);
-    tp->oldcur = comp_cursor(c, g->tab, g->tab->ncol);
+    tp->newcur = sqli_comp_cursor(c, g->tab, g->tab->ncol);
+    tp->oldcur = sqli_comp_cursor(c, g->tab, g->tab->ncol);
     scope sc = {0};
     sc.pseudo[0].name = "new";
     sc.pseudo[0].tab = g->tab;
@@ -76,24 +76,24 @@ static int compile_trigger(vm *v, trigger *g, trigprog **out) {
     int rc = SQL_OK;
     if (a->when) {
         tp->when = a->when;
-        rc = resolve_expr(c, a->when, &sc);
+        rc = sqli_resolve_expr(c, a->when, &sc);
         if (rc == SQL_OK) {
-            query *q = ar_alloc(c->a, sizeof *q);
-            q->values = ar_alloc(c->a, sizeof(expr **));
+            query *q = sqli_ar_alloc(c->a, sizeof *q);
+            q->values = sqli_ar_alloc(c->a, sizeof(expr **));
             q->values[0] = &tp->when;
             q->nvalues = 1;
             q->ncol = 1;
-            q->cols = ar_alloc(c->a, sizeof(rescol));
+            q->cols = sqli_ar_alloc(c->a, sizeof(rescol));
             q->cols[0].e = tp->when;
             qplan *p;
-            rc = plan_query(c, q, &p);
+            rc = sqli_plan_query(c, q, &p);
         }
     }
     if (rc == SQL_OK) rc = compile_body(c, tp, a, &sc);
     c->in_trigger = 0;
     c->sql = save_sql;
     if (rc != SQL_OK) {
-        rc = vm_error(v, SQL_ERROR, "in trigger %s: %s", g->name, c->err ? c->err : "error");
+        rc = sqli_vm_error(v, SQL_ERROR, "in trigger %s: %s", g->name, c->err ? c->err : "error");
         c->err = NULL;
         return rc;
     }
@@ -107,14 +107,14 @@ static int run_body(vm *v, trigprog *tp) {
     int rc = SQL_OK;
     for (int i = 0; i < tp->nbody && rc == SQL_OK; i++) {
         if (tp->kinds[i] != ST_SELECT) {
-            rc = run_dml(v, tp->dml[i], NULL);
+            rc = sqli_run_dml(v, tp->dml[i], NULL);
             continue;
         }
         qplan *p = tp->sel[i];
-        rc = q_open(v, p);
-        while (rc == SQL_OK && (rc = q_next(v, p)) == SQL_ROW) rc = SQL_OK;
+        rc = sqli_q_open(v, p);
+        while (rc == SQL_OK && (rc = sqli_q_next(v, p)) == SQL_ROW) rc = SQL_OK;
         if (rc == SQL_DONE) rc = SQL_OK;
-        q_close(v, p);
+        sqli_q_close(v, p);
     }
     return rc;
 }
@@ -127,19 +127,19 @@ static int fires_on(trigger *g, const uint8_t *changed) {
 }
 
 static int run_one(vm *v, trigprog *tp, const sql_value *oldrow, const sql_value *newrow, int *ignore) {
-    cursor *nc = vm_cursor(v, tp->newcur), *oc = vm_cursor(v, tp->oldcur);
+    cursor *nc = sqli_vm_cursor(v, tp->newcur), *oc = sqli_vm_cursor(v, tp->oldcur);
     sql_value *save_n = nc->pseudo, *save_o = oc->pseudo;
     nc->pseudo = (sql_value *)newrow;
     oc->pseudo = (sql_value *)oldrow;
     if (!newrow) nc->state = ROW_NULL;
     if (!oldrow) oc->state = ROW_NULL;
     int rc = SQL_OK, t = 1;
-    if (tp->when) rc = ex_truth(v, tp->when, &t);
+    if (tp->when) rc = sqli_ex_truth(v, tp->when, &t);
     if (rc == SQL_OK && t == 1) {
         tp->active = 1;
         v->in_trigger++;
         v->depth++;
-        if (v->depth > SQL_MAX_TRIGGER_DEPTH) rc = vm_error(v, SQL_ERROR, "too many levels of trigger recursion");
+        if (v->depth > SQL_MAX_TRIGGER_DEPTH) rc = sqli_vm_error(v, SQL_ERROR, "too many levels of trigger recursion");
         else rc = run_body(v, tp);
         v->depth--;
         v->in_trigger--;
@@ -154,7 +154,7 @@ static int run_one(vm *v, trigprog *tp, const sql_value *oldrow, const sql_value
     return rc;
 }
 
-int fire_triggers(vm *v, table *t, int event, int timing, const sql_value *oldrow, const sql_value *newrow,
+int sqli_fire_triggers(vm *v, table *t, int event, int timing, const sql_value *oldrow, const sql_value *newrow,
                   const uint8_t *changed, int *ignore) {
     *ignore = 0;
     for (trigger *g = t->triggers; g; g = g->next) {

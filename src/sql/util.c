@@ -2,8 +2,8 @@
  * checksum, and the u32 -> pointer map.
  *
  * Invariants:
- *   1. store_errmsg() is per thread; a function that returns an error code
- *      has set the message (store_error) on the way out.
+ *   1. sqli_store_errmsg() is per thread; a function that returns an error code
+ *      has set the message (sqli_store_error) on the way out.
  *   2. u32map: key 0 is never stored (page numbers start at 1); linear probing
  *      with backward-shift deletion, load factor <= 1/2.
  */
@@ -15,7 +15,7 @@
 
 static __thread char errmsg_buf[512];
 
-const char *store_strerror(int rc) {
+const char *sqli_store_strerror(int rc) {
     switch (rc) {
     case STORE_OK: return "STORE_OK: success";
     case STORE_NOTFOUND: return "STORE_NOTFOUND: not found";
@@ -34,11 +34,11 @@ const char *store_strerror(int rc) {
     }
 }
 
-const char *store_errmsg(void) {
+const char *sqli_store_errmsg(void) {
     return errmsg_buf;
 }
 
-int store_error(int rc, const char *fmt, ...) {
+int sqli_store_error(int rc, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(errmsg_buf, sizeof errmsg_buf, fmt, ap);
@@ -48,7 +48,7 @@ int store_error(int rc, const char *fmt, ...) {
 
 /* Two Fletcher-style lanes over 64-bit words, then a final mix. Not
  * cryptographic: it detects torn and garbled pages, which is its job. */
-uint64_t store_cksum(uint64_t seed, const void *p, size_t n) {
+uint64_t sqli_store_cksum(uint64_t seed, const void *p, size_t n) {
     const uint8_t *b = p;
     uint64_t a1 = seed ^ 0x243F6A8885A308D3ull, b1 = 0x13198A2E03707344ull;
     uint64_t a2 = ~seed, b2 = 0xA4093822299F31D0ull;
@@ -71,12 +71,12 @@ uint64_t store_cksum(uint64_t seed, const void *p, size_t n) {
     return h;
 }
 
-uint64_t hdr_checksum(const uint8_t *page1) {
-    return store_cksum(0x4C617264657248ull, page1, HDR_OFF_CKSUM);
+uint64_t sqli_hdr_checksum(const uint8_t *page1) {
+    return sqli_store_cksum(0x4C617264657248ull, page1, HDR_OFF_CKSUM);
 }
 
-uint64_t page_trailer_checksum(const uint8_t *page, uint32_t page_size, uint32_t pgno) {
-    return store_cksum(0x5061676500000000ull | pgno, page, page_size - PAGE_TRAILER);
+uint64_t sqli_page_trailer_checksum(const uint8_t *page, uint32_t page_size, uint32_t pgno) {
+    return sqli_store_cksum(0x5061676500000000ull | pgno, page, page_size - PAGE_TRAILER);
 }
 
 /* ---- u32map ---------------------------------------------------------------- */
@@ -85,7 +85,7 @@ static inline uint32_t hash32(uint32_t k) {
     return (uint32_t)(((uint64_t)k * 0x9E3779B97F4A7C15ull) >> 32);
 }
 
-void *u32map_get(const u32map *m, uint32_t k) {
+void *sqli_u32map_get(const u32map *m, uint32_t k) {
     if (!m->cap) return NULL;
     uint32_t mask = m->cap - 1;
     for (uint32_t i = hash32(k) & mask;; i = (i + 1) & mask) {
@@ -103,12 +103,12 @@ static void u32map_grow(u32map *m) {
     m->vals = xcalloc(m->cap, sizeof *m->vals);
     m->count = 0;
     for (uint32_t i = 0; i < ocap; i++)
-        if (ok[i]) u32map_put(m, ok[i], ov[i]);
+        if (ok[i]) sqli_u32map_put(m, ok[i], ov[i]);
     xfree(ok);
     xfree(ov);
 }
 
-void u32map_put(u32map *m, uint32_t k, void *v) {
+void sqli_u32map_put(u32map *m, uint32_t k, void *v) {
     assert(k != 0);
     if ((m->count + 1) * 2 > m->cap) u32map_grow(m);
     uint32_t mask = m->cap - 1;
@@ -126,7 +126,7 @@ void u32map_put(u32map *m, uint32_t k, void *v) {
     }
 }
 
-void u32map_del(u32map *m, uint32_t k) {
+void sqli_u32map_del(u32map *m, uint32_t k) {
     if (!m->cap) return;
     uint32_t mask = m->cap - 1, i = hash32(k) & mask;
     while (m->keys[i] != k) {
@@ -150,7 +150,7 @@ void u32map_del(u32map *m, uint32_t k) {
     m->count--;
 }
 
-void u32map_free(u32map *m) {
+void sqli_u32map_free(u32map *m) {
     xfree(m->keys);
     xfree(m->vals);
     memset(m, 0, sizeof *m);

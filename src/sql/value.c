@@ -11,7 +11,7 @@
  *   1. A value with owned = 1 is TEXT or BLOB and its z was xmalloc'd; every
  *      function that replaces a value's content frees what it owned first.
  *   2. A DECIMAL has |mantissa| < 10^18 and 0 <= scale <= 18.
- *   3. fmt_real writes at most 32 bytes including the NUL.
+ *   3. sqli_fmt_real writes at most 32 bytes including the NUL.
  */
 #include "sql/sqlint.h"
 #include "util/mem.h"
@@ -44,25 +44,25 @@ static const int64_t pow10_tab[19] = {1LL,
 
 /* ---- setting and copying ---------------------------------------------------------- */
 
-void val_set_text_own(sql_value *v, char *z, size_t n) {
+void sqli_val_set_text_own(sql_value *v, char *z, size_t n) {
     v->type = SQL_TEXT;
     v->owned = 1;
     v->z = z;
     v->n = (uint32_t)n;
 }
 
-void val_set_blob_own(sql_value *v, void *z, size_t n) {
+void sqli_val_set_blob_own(sql_value *v, void *z, size_t n) {
     v->type = SQL_BLOB;
     v->owned = 1;
     v->z = z;
     v->n = (uint32_t)n;
 }
 
-void val_set_text_copy(sql_value *v, const char *z, size_t n) {
-    val_set_text_own(v, xmemdup(z, n), n);
+void sqli_val_set_text_copy(sql_value *v, const char *z, size_t n) {
+    sqli_val_set_text_own(v, xmemdup(z, n), n);
 }
 
-void val_copy(sql_value *dst, const sql_value *src) {
+void sqli_val_copy(sql_value *dst, const sql_value *src) {
     *dst = *src;
     dst->owned = 0;
     if (src->type == SQL_TEXT || src->type == SQL_BLOB) {
@@ -71,7 +71,7 @@ void val_copy(sql_value *dst, const sql_value *src) {
     }
 }
 
-void val_own(sql_value *v) {
+void sqli_val_own(sql_value *v) {
     if (v->owned || (v->type != SQL_TEXT && v->type != SQL_BLOB)) return;
     v->z = xmemdup(v->z ? v->z : "", v->n);
     v->owned = 1;
@@ -156,7 +156,7 @@ static double parse_real(const char *z, size_t n) {
     return r;
 }
 
-int num_parse(const char *z, size_t n, int64_t *i, double *r) {
+int sqli_num_parse(const char *z, size_t n, int64_t *i, double *r) {
     size_t a = 0, b = n;
     while (a < b && is_space(z[a])) a++;
     while (b > a && is_space(z[b - 1])) b--;
@@ -169,7 +169,7 @@ int num_parse(const char *z, size_t n, int64_t *i, double *r) {
     return 2;
 }
 
-int num_prefix(const char *z, size_t n, int64_t *i, double *r, int want_int) {
+int sqli_num_prefix(const char *z, size_t n, int64_t *i, double *r, int want_int) {
     size_t a = 0;
     while (a < n && is_space(z[a])) a++;
     int isint;
@@ -195,16 +195,16 @@ static int real_is_int(double r, int64_t *out) {
     return 1;
 }
 
-double val_real(const sql_value *v) {
+double sqli_val_real(const sql_value *v) {
     switch (v->type) {
     case SQL_INTEGER: return (double)v->u.i;
     case SQL_FLOAT: return v->u.r;
-    case SQL_DECIMAL: return dec_to_real(v->u.i, v->scale);
+    case SQL_DECIMAL: return sqli_dec_to_real(v->u.i, v->scale);
     case SQL_TEXT:
     case SQL_BLOB: {
         int64_t i;
         double r;
-        int k = num_prefix(v->z, v->n, &i, &r, 0);
+        int k = sqli_num_prefix(v->z, v->n, &i, &r, 0);
         return k == 1 ? (double)i : r;
     }
     default: return 0;
@@ -218,7 +218,7 @@ static int64_t real_to_int(double r) {
     return (int64_t)r;
 }
 
-int64_t val_int(const sql_value *v) {
+int64_t sqli_val_int(const sql_value *v) {
     switch (v->type) {
     case SQL_INTEGER: return v->u.i;
     case SQL_FLOAT: return real_to_int(v->u.r);
@@ -227,20 +227,20 @@ int64_t val_int(const sql_value *v) {
     case SQL_BLOB: {
         int64_t i;
         double r;
-        num_prefix(v->z, v->n, &i, &r, 1);
+        sqli_num_prefix(v->z, v->n, &i, &r, 1);
         return i;
     }
     default: return 0;
     }
 }
 
-int val_truth(const sql_value *v) {
+int sqli_val_truth(const sql_value *v) {
     switch (v->type) {
     case SQL_NULL: return -1;
     case SQL_INTEGER: return v->u.i != 0;
     case SQL_FLOAT: return v->u.r != 0.0;
     case SQL_DECIMAL: return v->u.i != 0;
-    default: return val_real(v) != 0.0;
+    default: return sqli_val_real(v) != 0.0;
     }
 }
 
@@ -249,7 +249,7 @@ int val_truth(const sql_value *v) {
 /* 15 significant digits, rounded half away from zero on the decimal
  * expansion, at least one digit after the point, exponent form when the
  * exponent is below -4 or at least 15 (printf's %g rule). */
-int fmt_real(double r, char *buf) {
+int sqli_fmt_real(double r, char *buf) {
     if (r == 0) return (int)strlen(strcpy(buf, "0.0"));
     if (isinf(r)) return (int)strlen(strcpy(buf, r < 0 ? "-Inf" : "Inf"));
     if (isnan(r)) return (int)strlen(strcpy(buf, "NaN"));
@@ -305,7 +305,7 @@ int fmt_real(double r, char *buf) {
     return (int)(o - buf);
 }
 
-int fmt_dec(int64_t m, int scale, char *buf) {
+int sqli_fmt_dec(int64_t m, int scale, char *buf) {
     char d[24];
     uint64_t u = m < 0 ? (uint64_t)0 - (uint64_t)m : (uint64_t)m;
     int n = sprintf(d, "%llu", (unsigned long long)u);
@@ -331,12 +331,12 @@ int fmt_dec(int64_t m, int scale, char *buf) {
     return (int)(o - buf);
 }
 
-const char *val_text(const sql_value *v, char *buf, size_t *len) {
+const char *sqli_val_text(const sql_value *v, char *buf, size_t *len) {
     int n;
     switch (v->type) {
     case SQL_INTEGER: n = sprintf(buf, "%lld", (long long)v->u.i); break;
-    case SQL_FLOAT: n = fmt_real(v->u.r, buf); break;
-    case SQL_DECIMAL: n = fmt_dec(v->u.i, v->scale, buf); break;
+    case SQL_FLOAT: n = sqli_fmt_real(v->u.r, buf); break;
+    case SQL_DECIMAL: n = sqli_fmt_dec(v->u.i, v->scale, buf); break;
     case SQL_TEXT:
     case SQL_BLOB:
         *len = v->n;
@@ -347,7 +347,7 @@ const char *val_text(const sql_value *v, char *buf, size_t *len) {
     return buf;
 }
 
-void val_to_text(sql_value *v) {
+void sqli_val_to_text(sql_value *v) {
     if (v->type == SQL_TEXT || v->type == SQL_NULL) return;
     if (v->type == SQL_BLOB) {
         v->type = SQL_TEXT;
@@ -355,13 +355,13 @@ void val_to_text(sql_value *v) {
     }
     char buf[40];
     size_t n;
-    val_text(v, buf, &n);
-    val_set_text_copy(v, buf, n);
+    sqli_val_text(v, buf, &n);
+    sqli_val_set_text_copy(v, buf, n);
 }
 
 /* ---- affinity and CAST -------------------------------------------------------------- */
 
-void type_affinity(const char *decl, uint8_t *aff, uint8_t *kind, int *p, int *s) {
+void sqli_type_affinity(const char *decl, uint8_t *aff, uint8_t *kind, int *p, int *s) {
     char up[64];
     size_t n = 0;
     for (const char *c = decl; *c && n < sizeof up - 1; c++) up[n++] = (char)toupper((unsigned char)*c);
@@ -391,17 +391,17 @@ void type_affinity(const char *decl, uint8_t *aff, uint8_t *kind, int *p, int *s
     else *aff = AFF_NUMERIC;
 }
 
-void val_apply_aff(sql_value *v, int aff) {
+void sqli_val_apply_aff(sql_value *v, int aff) {
     int64_t i;
     double r;
     switch (aff) {
     case AFF_TEXT:
-        if (v->type == SQL_INTEGER || v->type == SQL_FLOAT || v->type == SQL_DECIMAL) val_to_text(v);
+        if (v->type == SQL_INTEGER || v->type == SQL_FLOAT || v->type == SQL_DECIMAL) sqli_val_to_text(v);
         return;
     case AFF_NUMERIC:
     case AFF_INTEGER:
         if (v->type == SQL_TEXT) {
-            int k = num_parse(v->z, v->n, &i, &r);
+            int k = sqli_num_parse(v->z, v->n, &i, &r);
             if (k == 0) return;
             val_free(v);
             if (k == 1) val_set_int(v, i);
@@ -413,14 +413,14 @@ void val_apply_aff(sql_value *v, int aff) {
         return;
     case AFF_REAL:
         if (v->type == SQL_TEXT) {
-            int k = num_parse(v->z, v->n, &i, &r);
+            int k = sqli_num_parse(v->z, v->n, &i, &r);
             if (k == 0) return;
             val_free(v);
             val_set_real(v, k == 1 ? (double)i : r);
         } else if (v->type == SQL_INTEGER) {
             val_set_real(v, (double)v->u.i);
         } else if (v->type == SQL_DECIMAL) {
-            val_set_real(v, dec_to_real(v->u.i, v->scale));
+            val_set_real(v, sqli_dec_to_real(v->u.i, v->scale));
         }
         return;
     default: return;
@@ -431,7 +431,7 @@ static void cast_numeric(sql_value *v) {
     int64_t i;
     double r;
     if (v->type == SQL_TEXT || v->type == SQL_BLOB) {
-        int k = num_prefix(v->z, v->n, &i, &r, 0);
+        int k = sqli_num_prefix(v->z, v->n, &i, &r, 0);
         val_free(v);
         if (k == 2 && real_is_int(r, &i)) k = 1;
         if (k == 2) val_set_real(v, r);
@@ -441,39 +441,50 @@ static void cast_numeric(sql_value *v) {
     }
 }
 
-int val_cast(sql_value *v, int aff, int kind, int p, int s, char **err) {
+int sqli_val_bool_word(const char *z, size_t n) {
+    static const char *yes[] = {"true", "t", "yes", "y", "on", "1"};
+    static const char *no[] = {"false", "f", "no", "n", "off", "0"};
+    for (int i = 0; i < 6; i++) {
+        if (n == strlen(yes[i]) && strncasecmp(z, yes[i], n) == 0) return 1;
+        if (n == strlen(no[i]) && strncasecmp(z, no[i], n) == 0) return 0;
+    }
+    return -1;
+}
+
+int sqli_val_cast(sql_value *v, int aff, int kind, int p, int s, char **err) {
     if (v->type == SQL_NULL) return 0;
+    if (kind == KIND_TIMESTAMP || kind == KIND_DATE) return sqli_dt_normalize(v, kind, err);
     if (kind == KIND_DECIMAL) {
-        if (dec_fit(v, p, s) != 0) {
+        if (sqli_dec_fit(v, p, s) != 0) {
             if (err) *err = "numeric field overflow in CAST";
             return -1;
         }
         return 0;
     }
     if (kind == KIND_BOOL) {
-        int t = val_truth(v);
-        if (v->type == SQL_TEXT && v->n == 4 && strncasecmp(v->z, "true", 4) == 0) t = 1;
+        int t = v->type == SQL_TEXT ? sqli_val_bool_word(v->z, v->n) : -1;
+        if (t < 0) t = sqli_val_truth(v);
         val_free(v);
         val_set_int(v, t > 0);
         return 0;
     }
     switch (aff) {
     case AFF_INTEGER: {
-        int64_t i = val_int(v);
+        int64_t i = sqli_val_int(v);
         val_free(v);
         val_set_int(v, i);
         return 0;
     }
     case AFF_REAL: {
-        double r = val_real(v);
+        double r = sqli_val_real(v);
         val_free(v);
         val_set_real(v, r);
         return 0;
     }
-    case AFF_TEXT: val_to_text(v); return 0;
+    case AFF_TEXT: sqli_val_to_text(v); return 0;
     case AFF_BLOB:
         if (v->type != SQL_BLOB) {
-            val_to_text(v);
+            sqli_val_to_text(v);
             v->type = SQL_BLOB;
         }
         return 0;
@@ -521,11 +532,11 @@ static int cmp_num(const sql_value *a, const sql_value *b) {
     if (a->type != SQL_FLOAT && b->type != SQL_FLOAT) return cmp_dec(a, b);
     if (a->type == SQL_INTEGER) return cmp_int_real(a->u.i, b->u.r);
     if (b->type == SQL_INTEGER) return -cmp_int_real(b->u.i, a->u.r);
-    double x = val_real(a), y = val_real(b); /* decimal against real */
+    double x = sqli_val_real(a), y = sqli_val_real(b); /* decimal against real */
     return x < y ? -1 : x > y;
 }
 
-int val_cmp(const sql_value *a, const sql_value *b) {
+int sqli_val_cmp(const sql_value *a, const sql_value *b) {
     int ca = class_of(a->type), cb = class_of(b->type);
     if (ca != cb) return ca < cb ? -1 : 1;
     if (ca == 0) return 0;
@@ -538,7 +549,7 @@ int val_cmp(const sql_value *a, const sql_value *b) {
 
 /* ---- decimals --------------------------------------------------------------------- */
 
-int dec_from_text(const char *z, size_t n, int64_t *m, int *scale) {
+int sqli_dec_from_text(const char *z, size_t n, int64_t *m, int *scale) {
     size_t a = 0, b = n;
     while (a < b && is_space(z[a])) a++;
     while (b > a && is_space(z[b - 1])) b--;
@@ -569,7 +580,7 @@ int dec_from_text(const char *z, size_t n, int64_t *m, int *scale) {
     return 0;
 }
 
-int dec_rescale(int64_t m, int from, int to, int64_t *out) {
+int sqli_dec_rescale(int64_t m, int from, int to, int64_t *out) {
     if (to >= from) {
         __int128 x = (__int128)m * pow10_tab[to - from];
         if (x >= DEC_LIMIT || x <= -DEC_LIMIT) return -1;
@@ -584,11 +595,11 @@ int dec_rescale(int64_t m, int from, int to, int64_t *out) {
     return 0;
 }
 
-double dec_to_real(int64_t m, int scale) {
+double sqli_dec_to_real(int64_t m, int scale) {
     return (double)((long double)m / (long double)pow10_tab[scale]);
 }
 
-int dec_fit(sql_value *v, int p, int s) {
+int sqli_dec_fit(sql_value *v, int p, int s) {
     int64_t m;
     int sc;
     if (p <= 0 || p > 18) p = 18;
@@ -597,11 +608,11 @@ int dec_fit(sql_value *v, int p, int s) {
     switch (v->type) {
     case SQL_NULL: return 0;
     case SQL_INTEGER:
-        if (dec_rescale(v->u.i >= DEC_LIMIT || v->u.i <= -DEC_LIMIT ? DEC_LIMIT : v->u.i, 0, s, &m))
+        if (sqli_dec_rescale(v->u.i >= DEC_LIMIT || v->u.i <= -DEC_LIMIT ? DEC_LIMIT : v->u.i, 0, s, &m))
             return -1;
         break;
     case SQL_DECIMAL:
-        if (dec_rescale(v->u.i, v->scale, s, &m)) return -1;
+        if (sqli_dec_rescale(v->u.i, v->scale, s, &m)) return -1;
         break;
     case SQL_FLOAT: {
         long double x = (long double)v->u.r * pow10_tab[s];
@@ -610,17 +621,17 @@ int dec_fit(sql_value *v, int p, int s) {
         break;
     }
     default:
-        if (dec_from_text(v->z, v->n, &m, &sc) == 0) {
-            if (dec_rescale(m, sc, s, &m)) return -1;
+        if (sqli_dec_from_text(v->z, v->n, &m, &sc) == 0) {
+            if (sqli_dec_rescale(m, sc, s, &m)) return -1;
         } else {
             int64_t i;
             double r;
-            int k = num_parse(v->z, v->n, &i, &r);
+            int k = sqli_num_parse(v->z, v->n, &i, &r);
             if (k == 0) return 0; /* not a number: left as text, like affinity */
             val_free(v);
             if (k == 1) val_set_int(v, i);
             else val_set_real(v, r);
-            return dec_fit(v, p, s);
+            return sqli_dec_fit(v, p, s);
         }
     }
     if (m >= pow10_tab[p] || m <= -pow10_tab[p]) return -1;

@@ -1,7 +1,7 @@
 /* sql/vfs.c — file I/O for the store, with fault injection; see vfs.h.
  *
  * Invariants:
- *   1. A successful vfs_write/vfs_writev wrote every byte; an error return may
+ *   1. A successful sqli_vfs_write/sqli_vfs_writev wrote every byte; an error return may
  *      have written a prefix (as a real short write does), never more.
  *   2. errno is mapped to a store code here and only here.
  */
@@ -23,11 +23,11 @@ struct vfs_file {
     char *path;
 };
 
-vfs_faults vfs_fault;
+vfs_faults sqli_vfs_fault;
 static int write_stuck, sync_stuck; /* a sticky fault has fired */
 
-void vfs_fault_clear(void) {
-    memset(&vfs_fault, 0, sizeof vfs_fault);
+void sqli_vfs_fault_clear(void) {
+    memset(&sqli_vfs_fault, 0, sizeof sqli_vfs_fault);
     write_stuck = sync_stuck = 0;
 }
 
@@ -37,7 +37,7 @@ static int map_errno(int e) {
     return STORE_IOERR;
 }
 
-int vfs_open(const char *path, int flags, vfs_file **fp, int *created) {
+int sqli_vfs_open(const char *path, int flags, vfs_file **fp, int *created) {
     *fp = NULL;
     if (created) *created = 0;
     int oflags = (flags & VFS_RDONLY) ? O_RDONLY : O_RDWR;
@@ -52,14 +52,14 @@ int vfs_open(const char *path, int flags, vfs_file **fp, int *created) {
         if (!(flags & VFS_RDONLY) && (e == EACCES || e == EROFS || e == EPERM)) {
             /* Distinguish "exists but read-only" from "cannot open at all". */
             if (access(path, R_OK) == 0)
-                return store_error(STORE_READONLY, "%s: file is read-only (%s)", path, strerror(e));
+                return sqli_store_error(STORE_READONLY, "%s: file is read-only (%s)", path, strerror(e));
         }
-        return store_error(STORE_CANTOPEN, "%s: cannot open: %s", path, strerror(e));
+        return sqli_store_error(STORE_CANTOPEN, "%s: cannot open: %s", path, strerror(e));
     }
     struct stat st;
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
         close(fd);
-        return store_error(STORE_CANTOPEN, "%s: not a regular file", path);
+        return sqli_store_error(STORE_CANTOPEN, "%s: not a regular file", path);
     }
     vfs_file *f = xcalloc(1, sizeof *f);
     f->fd = fd;
@@ -68,24 +68,24 @@ int vfs_open(const char *path, int flags, vfs_file **fp, int *created) {
     return STORE_OK;
 }
 
-void vfs_close(vfs_file *f) {
+void sqli_vfs_close(vfs_file *f) {
     if (!f) return;
     close(f->fd);
     xfree(f->path);
     xfree(f);
 }
 
-const char *vfs_path(const vfs_file *f) {
+const char *sqli_vfs_path(const vfs_file *f) {
     return f->path;
 }
 
-int vfs_read(vfs_file *f, void *buf, size_t n, uint64_t off, size_t *got) {
+int sqli_vfs_read(vfs_file *f, void *buf, size_t n, uint64_t off, size_t *got) {
     size_t done = 0;
     while (done < n) {
         ssize_t r = pread(f->fd, (char *)buf + done, n - done, (off_t)(off + done));
         if (r < 0) {
             if (errno == EINTR) continue;
-            return store_error(STORE_IOERR, "%s: read at %llu failed: %s", f->path,
+            return sqli_store_error(STORE_IOERR, "%s: read at %llu failed: %s", f->path,
                                (unsigned long long)(off + done), strerror(errno));
         }
         if (r == 0) break;
@@ -104,7 +104,7 @@ static int fires(long *counter) {
 }
 
 static uint64_t fault_rand(void) {
-    uint64_t x = vfs_fault.seed += 0x9E3779B97F4A7C15ull;
+    uint64_t x = sqli_vfs_fault.seed += 0x9E3779B97F4A7C15ull;
     x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
     x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
     return x ^ (x >> 31);
@@ -128,18 +128,18 @@ static void write_prefix(vfs_file *f, const struct iovec *iov, int cnt, uint64_t
 }
 
 static int inject_write(vfs_file *f, const struct iovec *iov, int cnt, uint64_t off) {
-    __atomic_add_fetch(&vfs_fault.writes, 1, __ATOMIC_RELAXED);
-    if (fires(&vfs_fault.kill_countdown)) {
-        if (vfs_fault.kill_torn) {
+    __atomic_add_fetch(&sqli_vfs_fault.writes, 1, __ATOMIC_RELAXED);
+    if (fires(&sqli_vfs_fault.kill_countdown)) {
+        if (sqli_vfs_fault.kill_torn) {
             size_t total = iov_total(iov, cnt);
             write_prefix(f, iov, cnt, off, total ? fault_rand() % total : 0);
         }
         kill(getpid(), SIGKILL);
     }
-    int hit = fires(&vfs_fault.write_countdown) || write_stuck;
+    int hit = fires(&sqli_vfs_fault.write_countdown) || write_stuck;
     if (!hit) return 0;
-    if (vfs_fault.write_sticky) write_stuck = 1;
-    switch (vfs_fault.write_kind) {
+    if (sqli_vfs_fault.write_sticky) write_stuck = 1;
+    switch (sqli_vfs_fault.write_kind) {
     case VFS_FAULT_SHORT:
         write_prefix(f, iov, cnt, off, iov_total(iov, cnt) / 2);
         errno = ENOSPC;
@@ -149,9 +149,9 @@ static int inject_write(vfs_file *f, const struct iovec *iov, int cnt, uint64_t 
     }
 }
 
-int vfs_writev(vfs_file *f, const struct iovec *iov_in, int cnt, uint64_t off) {
+int sqli_vfs_writev(vfs_file *f, const struct iovec *iov_in, int cnt, uint64_t off) {
     if (inject_write(f, iov_in, cnt, off) < 0)
-        return store_error(map_errno(errno), "%s: write at %llu failed: %s (injected)", f->path,
+        return sqli_store_error(map_errno(errno), "%s: write at %llu failed: %s (injected)", f->path,
                            (unsigned long long)off, strerror(errno));
     struct iovec local[64];
     struct iovec *iov = cnt <= 64 ? local : xmalloc(sizeof *iov * (size_t)cnt);
@@ -162,12 +162,12 @@ int vfs_writev(vfs_file *f, const struct iovec *iov_in, int cnt, uint64_t off) {
         ssize_t w = pwritev(f->fd, iov + i, batch, (off_t)off);
         if (w < 0) {
             if (errno == EINTR) continue;
-            rc = store_error(map_errno(errno), "%s: write at %llu failed: %s", f->path,
+            rc = sqli_store_error(map_errno(errno), "%s: write at %llu failed: %s", f->path,
                              (unsigned long long)off, strerror(errno));
             break;
         }
         if (w == 0) {
-            rc = store_error(STORE_FULL, "%s: write at %llu wrote nothing", f->path,
+            rc = sqli_store_error(STORE_FULL, "%s: write at %llu wrote nothing", f->path,
                              (unsigned long long)off);
             break;
         }
@@ -184,57 +184,57 @@ int vfs_writev(vfs_file *f, const struct iovec *iov_in, int cnt, uint64_t off) {
     return rc;
 }
 
-int vfs_write(vfs_file *f, const void *buf, size_t n, uint64_t off) {
+int sqli_vfs_write(vfs_file *f, const void *buf, size_t n, uint64_t off) {
     struct iovec iov = {(void *)buf, n};
-    return vfs_writev(f, &iov, 1, off);
+    return sqli_vfs_writev(f, &iov, 1, off);
 }
 
-int vfs_sync(vfs_file *f) {
-    __atomic_add_fetch(&vfs_fault.syncs, 1, __ATOMIC_RELAXED);
-    if (fires(&vfs_fault.kill_countdown)) kill(getpid(), SIGKILL);
-    if (fires(&vfs_fault.sync_countdown) || sync_stuck) {
-        if (vfs_fault.sync_sticky) sync_stuck = 1;
-        return store_error(STORE_IOERR, "%s: fsync failed: %s (injected)", f->path, strerror(EIO));
+int sqli_vfs_sync(vfs_file *f) {
+    __atomic_add_fetch(&sqli_vfs_fault.syncs, 1, __ATOMIC_RELAXED);
+    if (fires(&sqli_vfs_fault.kill_countdown)) kill(getpid(), SIGKILL);
+    if (fires(&sqli_vfs_fault.sync_countdown) || sync_stuck) {
+        if (sqli_vfs_fault.sync_sticky) sync_stuck = 1;
+        return sqli_store_error(STORE_IOERR, "%s: fsync failed: %s (injected)", f->path, strerror(EIO));
     }
     while (fdatasync(f->fd) < 0) {
         if (errno == EINTR) continue;
-        return store_error(STORE_IOERR, "%s: fsync failed: %s", f->path, strerror(errno));
+        return sqli_store_error(STORE_IOERR, "%s: fsync failed: %s", f->path, strerror(errno));
     }
     return STORE_OK;
 }
 
-int vfs_size(vfs_file *f, uint64_t *size) {
+int sqli_vfs_size(vfs_file *f, uint64_t *size) {
     struct stat st;
     if (fstat(f->fd, &st) < 0)
-        return store_error(STORE_IOERR, "%s: stat failed: %s", f->path, strerror(errno));
+        return sqli_store_error(STORE_IOERR, "%s: stat failed: %s", f->path, strerror(errno));
     *size = (uint64_t)st.st_size;
     return STORE_OK;
 }
 
-int vfs_truncate(vfs_file *f, uint64_t size) {
+int sqli_vfs_truncate(vfs_file *f, uint64_t size) {
     while (ftruncate(f->fd, (off_t)size) < 0) {
         if (errno == EINTR) continue;
-        return store_error(map_errno(errno), "%s: truncate to %llu failed: %s", f->path,
+        return sqli_store_error(map_errno(errno), "%s: truncate to %llu failed: %s", f->path,
                            (unsigned long long)size, strerror(errno));
     }
     return STORE_OK;
 }
 
-int vfs_lock(vfs_file *f, int exclusive) {
+int sqli_vfs_lock(vfs_file *f, int exclusive) {
     struct flock fl;
     memset(&fl, 0, sizeof fl);
     fl.l_type = exclusive ? F_WRLCK : F_RDLCK;
     fl.l_whence = SEEK_SET;
     if (fcntl(f->fd, F_OFD_SETLK, &fl) < 0) {
         if (errno == EAGAIN || errno == EACCES)
-            return store_error(STORE_BUSY, "%s: database is locked by another handle or process",
+            return sqli_store_error(STORE_BUSY, "%s: database is locked by another handle or process",
                                f->path);
-        return store_error(STORE_IOERR, "%s: lock failed: %s", f->path, strerror(errno));
+        return sqli_store_error(STORE_IOERR, "%s: lock failed: %s", f->path, strerror(errno));
     }
     return STORE_OK;
 }
 
-int vfs_sync_dir(const char *path) {
+int sqli_vfs_sync_dir(const char *path) {
     char *dir = xstrdup(path);
     char *slash = strrchr(dir, '/');
     if (slash == dir) slash[1] = 0;
@@ -244,7 +244,7 @@ int vfs_sync_dir(const char *path) {
     int rc = STORE_OK;
     if (fd >= 0) {
         if (fsync(fd) < 0 && errno != EINVAL)
-            rc = store_error(STORE_IOERR, "%s: fsync of directory failed: %s", dir,
+            rc = sqli_store_error(STORE_IOERR, "%s: fsync of directory failed: %s", dir,
                              strerror(errno));
         close(fd);
     }

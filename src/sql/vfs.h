@@ -23,30 +23,30 @@ typedef struct vfs_file vfs_file;
 /* Open path. Errors: STORE_CANTOPEN (missing, directory, permission on a
  * read-only open), STORE_READONLY (read-write open of a file or directory we
  * may only read), STORE_IOERR. *created tells whether the file was created. */
-int vfs_open(const char *path, int flags, vfs_file **f, int *created);
-void vfs_close(vfs_file *f);
-const char *vfs_path(const vfs_file *f);
+int sqli_vfs_open(const char *path, int flags, vfs_file **f, int *created);
+void sqli_vfs_close(vfs_file *f);
+const char *sqli_vfs_path(const vfs_file *f);
 
 /* Read n bytes at off. *got receives the bytes read before end of file (the
  * rest of buf is zeroed); a read error is STORE_IOERR. */
-int vfs_read(vfs_file *f, void *buf, size_t n, uint64_t off, size_t *got);
+int sqli_vfs_read(vfs_file *f, void *buf, size_t n, uint64_t off, size_t *got);
 
 /* Write n bytes (or the iovecs) at off, all of them or an error:
  * STORE_FULL (ENOSPC, EDQUOT, EFBIG), STORE_IOERR. */
-int vfs_write(vfs_file *f, const void *buf, size_t n, uint64_t off);
-int vfs_writev(vfs_file *f, const struct iovec *iov, int cnt, uint64_t off);
+int sqli_vfs_write(vfs_file *f, const void *buf, size_t n, uint64_t off);
+int sqli_vfs_writev(vfs_file *f, const struct iovec *iov, int cnt, uint64_t off);
 
 /* fdatasync. STORE_IOERR on failure. */
-int vfs_sync(vfs_file *f);
-int vfs_size(vfs_file *f, uint64_t *size);
-int vfs_truncate(vfs_file *f, uint64_t size);
+int sqli_vfs_sync(vfs_file *f);
+int sqli_vfs_size(vfs_file *f, uint64_t *size);
+int sqli_vfs_truncate(vfs_file *f, uint64_t size);
 
 /* Take an open-file-description lock on the whole file: exclusive (write) or
  * shared. STORE_BUSY when another description holds a conflicting lock. */
-int vfs_lock(vfs_file *f, int exclusive);
+int sqli_vfs_lock(vfs_file *f, int exclusive);
 
 /* fsync the directory holding path, so that a created file's name is durable. */
-int vfs_sync_dir(const char *path);
+int sqli_vfs_sync_dir(const char *path);
 
 /* Fault injection (tests only). */
 enum vfs_fault_kind {
@@ -65,7 +65,7 @@ typedef struct vfs_faults {
     uint64_t seed;        /* for the torn length */
     long writes, syncs;   /* counted calls (all files), for tests to size countdowns */
 } vfs_faults;
-extern vfs_faults vfs_fault;
-void vfs_fault_clear(void);
+extern vfs_faults sqli_vfs_fault;
+void sqli_vfs_fault_clear(void);
 
 #endif

@@ -30,7 +30,7 @@
  *   2. A writer may overwrite frames above the last commit (its own spills) but
  *      never a committed frame; so a stale image left in an overwritten frame
  *      by a torn write fails the digest, and the commit with it.
- *   3. After wal_reset the header with the new salts is written and synced
+ *   3. After sqli_wal_reset the header with the new salts is written and synced
  *      before the file is touched in any other way (truncated, or overwritten
  *      by frames of the new generation), so that a crash can never leave the
  *      old header with only a prefix of the old frames: the checkpoint has
@@ -131,7 +131,7 @@ static void mdel(wal *w, uint32_t pgno) {
     w->mcount--;
 }
 
-uint32_t wal_find(const wal *w, uint32_t pgno, uint32_t mark) {
+uint32_t sqli_wal_find(const wal *w, uint32_t pgno, uint32_t mark) {
     if (w->mcount == 0 || mark == 0) return 0;
     uint32_t *k = mslot(w, pgno);
     if (*k == 0) return 0;
@@ -155,7 +155,7 @@ static void index_append(wal *w, uint32_t pgno, uint64_t ck) {
     mput(w, pgno, f);
 }
 
-void wal_index_add(wal *w, const wal_out *v, uint32_t cnt) {
+void sqli_wal_index_add(wal *w, const wal_out *v, uint32_t cnt) {
     for (uint32_t i = 0; i < cnt; i++) {
         if (v[i].frame <= w->n) {
             assert(w->fpg[v[i].frame] == v[i].pgno);
@@ -167,7 +167,7 @@ void wal_index_add(wal *w, const wal_out *v, uint32_t cnt) {
     }
 }
 
-void wal_index_truncate(wal *w, uint32_t n) {
+void sqli_wal_index_truncate(wal *w, uint32_t n) {
     while (w->n > n) {
         uint32_t f = w->n--, pgno = w->fpg[f];
         if (w->fprev[f]) mput(w, pgno, w->fprev[f]);
@@ -175,12 +175,12 @@ void wal_index_truncate(wal *w, uint32_t n) {
     }
 }
 
-void wal_index_foreach(const wal *w, void (*fn)(void *, uint32_t, uint32_t), void *arg) {
+void sqli_wal_index_foreach(const wal *w, void (*fn)(void *, uint32_t, uint32_t), void *arg) {
     for (uint32_t i = 0; i < w->mcap; i++)
         if (w->mkey[i]) fn(arg, w->mkey[i], w->mval[i]);
 }
 
-void wal_reset(wal *w) {
+void sqli_wal_reset(wal *w) {
     w->n = 0;
     if (w->mcap) {
         memset(w->mkey, 0, sizeof *w->mkey * w->mcap);
@@ -195,38 +195,38 @@ void wal_reset(wal *w) {
 
 /* ---- file ----------------------------------------------------------------- */
 
-int wal_open(wal *w, const char *path, int rdonly, uint32_t page_size, int nosync) {
+int sqli_wal_open(wal *w, const char *path, int rdonly, uint32_t page_size, int nosync) {
     memset(w, 0, sizeof *w);
     w->page_size = page_size;
     w->nosync = nosync;
     w->salt1 = random32();
     w->salt2 = random32();
     if (rdonly && access(path, F_OK) != 0) return STORE_OK;
-    return vfs_open(path, rdonly ? VFS_RDONLY : VFS_CREATE, &w->f, NULL);
+    return sqli_vfs_open(path, rdonly ? VFS_RDONLY : VFS_CREATE, &w->f, NULL);
 }
 
-uint64_t wal_frames_bytes(const wal *w, uint32_t frames) {
+uint64_t sqli_wal_frames_bytes(const wal *w, uint32_t frames) {
     return WAL_HDR_SIZE + (uint64_t)frames * (WAL_FRAME_HDR + w->page_size);
 }
 
-int wal_reserve(wal *w, uint32_t frames) {
-    uint64_t size, want = wal_frames_bytes(w, frames);
-    int rc = vfs_size(w->f, &size);
+int sqli_wal_reserve(wal *w, uint32_t frames) {
+    uint64_t size, want = sqli_wal_frames_bytes(w, frames);
+    int rc = sqli_vfs_size(w->f, &size);
     if (rc != STORE_OK || size >= want) return rc;
     const size_t chunk = 1 << 20;
     uint8_t *zero = xcalloc(1, chunk);
     while (rc == STORE_OK && size < want) {
         size_t n = want - size < chunk ? (size_t)(want - size) : chunk;
-        rc = vfs_write(w->f, zero, n, size);
+        rc = sqli_vfs_write(w->f, zero, n, size);
         size += n;
     }
     xfree(zero);
-    if (rc == STORE_OK && !w->nosync) rc = vfs_sync(w->f);
+    if (rc == STORE_OK && !w->nosync) rc = sqli_vfs_sync(w->f);
     return rc;
 }
 
-void wal_close(wal *w) {
-    vfs_close(w->f);
+void sqli_wal_close(wal *w) {
+    sqli_vfs_close(w->f);
     xfree(w->fpg);
     xfree(w->fprev);
     xfree(w->fck);
@@ -235,7 +235,7 @@ void wal_close(wal *w) {
     memset(w, 0, sizeof *w);
 }
 
-int wal_write_header(wal *w) {
+int sqli_wal_write_header(wal *w) {
     uint8_t h[WAL_HDR_SIZE];
     put32(h, WAL_MAGIC);
     put32(h + 4, WAL_VERSION);
@@ -243,19 +243,19 @@ int wal_write_header(wal *w) {
     put32(h + 12, w->ckpt_seq);
     put32(h + 16, w->salt1);
     put32(h + 20, w->salt2);
-    put64(h + 24, store_cksum(WAL_MAGIC, h, 24));
-    int rc = vfs_write(w->f, h, sizeof h, 0);
-    if (rc == STORE_OK && !w->nosync) rc = vfs_sync(w->f);
+    put64(h + 24, sqli_store_cksum(WAL_MAGIC, h, 24));
+    int rc = sqli_vfs_write(w->f, h, sizeof h, 0);
+    if (rc == STORE_OK && !w->nosync) rc = sqli_vfs_sync(w->f);
     if (rc == STORE_OK) w->hdr_ok = 1;
     return rc;
 }
 
-int wal_read_page(wal *w, uint32_t f, uint8_t *buf) {
+int sqli_wal_read_page(wal *w, uint32_t f, uint8_t *buf) {
     size_t got;
     assert(f >= 1 && f <= w->n);
-    int rc = vfs_read(w->f, buf, w->page_size, frame_off(w, f) + WAL_FRAME_HDR, &got);
+    int rc = sqli_vfs_read(w->f, buf, w->page_size, frame_off(w, f) + WAL_FRAME_HDR, &got);
     if (rc == STORE_OK && got != w->page_size)
-        rc = store_error(STORE_CORRUPT, "%s: log frame %u is cut short", vfs_path(w->f), f);
+        rc = sqli_store_error(STORE_CORRUPT, "%s: log frame %u is cut short", sqli_vfs_path(w->f), f);
     return rc;
 }
 
@@ -270,17 +270,17 @@ static void fill_frame_header(const wal *w, uint8_t *h, const wal_out *o, uint32
 
 static uint64_t frame_cksum(const wal *w, const uint8_t *h, const uint8_t *data) {
     /* Chain: checksum of the 24 header bytes seeds the checksum of the data. */
-    uint64_t s = store_cksum(salt_seed(w), h, 24);
-    return store_cksum(s, data, w->page_size);
+    uint64_t s = sqli_store_cksum(salt_seed(w), h, 24);
+    return sqli_store_cksum(s, data, w->page_size);
 }
 
 #define WRITE_BATCH 128
 
-int wal_write(wal *w, wal_out *v, uint32_t cnt, uint32_t base, uint32_t commit_pages) {
+int sqli_wal_write(wal *w, wal_out *v, uint32_t cnt, uint32_t base, uint32_t commit_pages) {
     int rc = STORE_OK;
     uint8_t (*hdrs)[WAL_FRAME_HDR] = xmalloc(WAL_FRAME_HDR * (size_t)(cnt ? cnt : 1));
     uint64_t *patched = NULL;
-    if (!w->hdr_ok) rc = wal_write_header(w);
+    if (!w->hdr_ok) rc = sqli_wal_write_header(w);
     if (rc != STORE_OK) goto fail;
 
     /* Checksums: every frame but the commit frame first. */
@@ -320,7 +320,7 @@ int wal_write(wal *w, wal_out *v, uint32_t cnt, uint32_t base, uint32_t commit_p
             iov[niov++].iov_len = w->page_size;
             j++;
         } while (j < cnt && j - i < WRITE_BATCH && v[j].frame == v[j - 1].frame + 1);
-        rc = vfs_writev(w->f, iov, (int)niov, frame_off(w, v[i].frame));
+        rc = sqli_vfs_writev(w->f, iov, (int)niov, frame_off(w, v[i].frame));
         i = j;
     }
 fail:
@@ -333,24 +333,24 @@ fail:
 
 #define SCAN_FRAMES 256
 
-int wal_recover(wal *w, uint32_t *commit_pages) {
+int sqli_wal_recover(wal *w, uint32_t *commit_pages) {
     *commit_pages = 0;
     uint64_t size;
     int rc;
     if (!w->f) return STORE_OK;
-    if ((rc = vfs_size(w->f, &size)) != STORE_OK) return rc;
+    if ((rc = sqli_vfs_size(w->f, &size)) != STORE_OK) return rc;
     uint8_t h[WAL_HDR_SIZE];
     size_t got;
     if (size < WAL_HDR_SIZE) return STORE_OK; /* empty or torn header: nothing logged */
-    if ((rc = vfs_read(w->f, h, sizeof h, 0, &got)) != STORE_OK) return rc;
-    if (get32(h) != WAL_MAGIC || get64(h + 24) != store_cksum(WAL_MAGIC, h, 24))
+    if ((rc = sqli_vfs_read(w->f, h, sizeof h, 0, &got)) != STORE_OK) return rc;
+    if (get32(h) != WAL_MAGIC || get64(h + 24) != sqli_store_cksum(WAL_MAGIC, h, 24))
         return STORE_OK; /* a header never completed: no frame can be valid */
     if (get32(h + 4) != WAL_VERSION)
-        return store_error(STORE_VERSION, "%s: log format version %u unknown", vfs_path(w->f),
+        return sqli_store_error(STORE_VERSION, "%s: log format version %u unknown", sqli_vfs_path(w->f),
                            get32(h + 4));
     if (get32(h + 8) != w->page_size)
-        return store_error(STORE_CORRUPT, "%s: log page size %u differs from the database's %u",
-                           vfs_path(w->f), get32(h + 8), w->page_size);
+        return sqli_store_error(STORE_CORRUPT, "%s: log page size %u differs from the database's %u",
+                           sqli_vfs_path(w->f), get32(h + 8), w->page_size);
     w->ckpt_seq = get32(h + 12);
     w->salt1 = get32(h + 16);
     w->salt2 = get32(h + 20);
@@ -364,7 +364,7 @@ int wal_recover(wal *w, uint32_t *commit_pages) {
     int stop = 0;
     while (!stop && f < maxf) {
         uint32_t batch = (uint32_t)(maxf - f < SCAN_FRAMES ? maxf - f : SCAN_FRAMES);
-        if ((rc = vfs_read(w->f, buf, fsz * batch, frame_off(w, f + 1), &got)) != STORE_OK) break;
+        if ((rc = sqli_vfs_read(w->f, buf, fsz * batch, frame_off(w, f + 1), &got)) != STORE_OK) break;
         for (uint32_t i = 0; i < batch; i++) {
             const uint8_t *fh = buf + fsz * i;
             uint32_t pgno = get32(fh), commit = get32(fh + 4);
@@ -393,6 +393,6 @@ int wal_recover(wal *w, uint32_t *commit_pages) {
         }
     }
     xfree(buf);
-    wal_index_truncate(w, committed);
+    sqli_wal_index_truncate(w, committed);
     return rc;
 }

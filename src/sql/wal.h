@@ -34,7 +34,7 @@ typedef struct wal {
 } wal;
 
 /* One page to write: frame = 0 appends a new frame, else overwrites that
- * (uncommitted) frame in place. wal_write fills cksum and, for appends, frame. */
+ * (uncommitted) frame in place. sqli_wal_write fills cksum and, for appends, frame. */
 typedef struct wal_out {
     uint32_t pgno;
     uint32_t frame;
@@ -44,49 +44,49 @@ typedef struct wal_out {
 
 /* Open (create unless rdonly) the log file. A missing log is fine for rdonly
  * (w->f stays NULL). I/O. */
-int wal_open(wal *w, const char *path, int rdonly, uint32_t page_size, int nosync);
-void wal_close(wal *w);
+int sqli_wal_open(wal *w, const char *path, int rdonly, uint32_t page_size, int nosync);
+void sqli_wal_close(wal *w);
 
 /* Read the log and index every frame up to the last valid commit. A log whose
  * header is unreadable or torn counts as empty; a valid header with another
  * page size is STORE_CORRUPT. *commit_pages receives the database size given
  * by the last commit (0 if none). I/O + index (call before sharing). */
-int wal_recover(wal *w, uint32_t *commit_pages);
+int sqli_wal_recover(wal *w, uint32_t *commit_pages);
 
 /* Newest frame of pgno that is <= mark, or 0. */
-uint32_t wal_find(const wal *w, uint32_t pgno, uint32_t mark);
+uint32_t sqli_wal_find(const wal *w, uint32_t pgno, uint32_t mark);
 
 /* Read frame f's page image into buf (page_size bytes). I/O. */
-int wal_read_page(wal *w, uint32_t f, uint8_t *buf);
+int sqli_wal_read_page(wal *w, uint32_t f, uint8_t *buf);
 
 /* Write the pages. Appended frames get numbers n+1, n+2, ... in array order.
  * If commit_pages != 0 the last element must be an append: it becomes the
  * commit frame, carrying commit_pages and the digest of frames base+1 .. its
  * predecessor. Writes the log header first when needed. I/O only: the caller
- * then calls wal_index_add under the mutex. */
-int wal_write(wal *w, wal_out *v, uint32_t cnt, uint32_t base, uint32_t commit_pages);
+ * then calls sqli_wal_index_add under the mutex. */
+int sqli_wal_write(wal *w, wal_out *v, uint32_t cnt, uint32_t base, uint32_t commit_pages);
 
 /* Record written frames in the index. */
-void wal_index_add(wal *w, const wal_out *v, uint32_t cnt);
+void sqli_wal_index_add(wal *w, const wal_out *v, uint32_t cnt);
 
 /* Forget frames above n (a rolled-back transaction's spills). */
-void wal_index_truncate(wal *w, uint32_t n);
+void sqli_wal_index_truncate(wal *w, uint32_t n);
 
 /* Start a new generation: new salts, empty index. Frames of the old
- * generation become invalid once wal_write_header has put the new salts on
+ * generation become invalid once sqli_wal_write_header has put the new salts on
  * disk; the caller does that before anything else touches the file. */
-void wal_reset(wal *w);
+void sqli_wal_reset(wal *w);
 /* Write (and unless nosync, fsync) the header with the current salts. I/O. */
-int wal_write_header(wal *w);
+int sqli_wal_write_header(wal *w);
 
 /* Make the log file at least `frames` frames long, writing zeros (not a
  * sparse extension): later commits then overwrite written blocks and their
  * fsync needs no file-size or extent change. I/O. */
-int wal_reserve(wal *w, uint32_t frames);
-uint64_t wal_frames_bytes(const wal *w, uint32_t frames);
+int sqli_wal_reserve(wal *w, uint32_t frames);
+uint64_t sqli_wal_frames_bytes(const wal *w, uint32_t frames);
 
 /* Iterate the pages in the index: calls fn(arg, pgno, newest frame). */
-void wal_index_foreach(const wal *w, void (*fn)(void *arg, uint32_t pgno, uint32_t frame),
+void sqli_wal_index_foreach(const wal *w, void (*fn)(void *arg, uint32_t pgno, uint32_t frame),
                        void *arg);
 
 #endif

@@ -3,7 +3,7 @@
  *   larder-check [-q] FILE
  *
  * Opens FILE read-only (committed transactions still in FILE-wal are read,
- * not replayed), runs store_check, prints each problem and a verdict line:
+ * not replayed), runs sqli_store_check, prints each problem and a verdict line:
  *   "FILE: ok (P pages, T trees, E entries, F free)"      exit 0
  *   "FILE: N problems found"                                exit 1
  *   "FILE: cannot check: <error>"                           exit 2
@@ -35,25 +35,25 @@ int main(int argc, char **argv) {
     const char *path = argv[argi];
     store_options o = {STORE_RDONLY, 0, 0, 0};
     store_db *db;
-    int rc = store_open(path, &o, &db);
+    int rc = sqli_store_open(path, &o, &db);
     if (rc != STORE_OK) {
-        printf("%s: cannot check: %s (%s)\n", path, store_errmsg(), store_strerror(rc));
+        printf("%s: cannot check: %s (%s)\n", path, sqli_store_errmsg(), sqli_store_strerror(rc));
         return 2;
     }
     store_txn *txn;
-    rc = store_begin(db, STORE_TXN_READ, &txn);
+    rc = sqli_store_begin(db, STORE_TXN_READ, &txn);
     if (rc != STORE_OK) {
-        printf("%s: cannot check: %s (%s)\n", path, store_errmsg(), store_strerror(rc));
-        store_close(db);
+        printf("%s: cannot check: %s (%s)\n", path, sqli_store_errmsg(), sqli_store_strerror(rc));
+        sqli_store_close(db);
         return 2;
     }
     store_check_report r;
     unsigned long n = 0;
-    rc = store_check(txn, &r, on_problem, &n);
-    store_abort(txn);
-    store_close(db);
+    rc = sqli_store_check(txn, &r, on_problem, &n);
+    sqli_store_abort(txn);
+    sqli_store_close(db);
     if (rc != STORE_OK) {
-        printf("%s: cannot check: %s (%s)\n", path, store_errmsg(), store_strerror(rc));
+        printf("%s: cannot check: %s (%s)\n", path, sqli_store_errmsg(), sqli_store_strerror(rc));
         return 2;
     }
     if (r.problems) {

@@ -117,21 +117,21 @@ static void model_apply(row *m, uint32_t i) {
 /* ---- the child ------------------------------------------------------------------- */
 
 static void ikey(keyenc_buf *b, uint32_t id) {
-    keyenc_reset(b);
-    keyenc_int(b, id, 0);
+    sqli_keyenc_reset(b);
+    sqli_keyenc_int(b, id, 0);
 }
 
 static void ixkey(keyenc_buf *b, uint8_t tag, uint32_t id) {
-    keyenc_reset(b);
-    keyenc_int(b, tag, 0);
-    keyenc_int(b, id, 0);
+    sqli_keyenc_reset(b);
+    sqli_keyenc_int(b, tag, 0);
+    sqli_keyenc_int(b, id, 0);
 }
 
 #define TRY(x)                                                                                 \
     do {                                                                                       \
         int rc_ = (x);                                                                         \
         if (rc_ != STORE_OK) {                                                                 \
-            fprintf(stderr, "child: %s: %s (%s)\n", #x, store_strerror(rc_), store_errmsg());  \
+            fprintf(stderr, "child: %s: %s (%s)\n", #x, sqli_store_strerror(rc_), sqli_store_errmsg());  \
             _exit(10);                                                                         \
         }                                                                                      \
     } while (0)
@@ -140,26 +140,26 @@ static void ixkey(keyenc_buf *b, uint8_t tag, uint32_t id) {
 static void child_op(store_txn *t, store_tree tab, store_tree ix, uint32_t id, uint32_t txn,
                      int del, uint8_t *vbuf) {
     keyenc_buf k;
-    keyenc_init(&k);
+    sqli_keyenc_init(&k);
     const void *old;
     size_t ol;
     ikey(&k, id);
-    int rc = store_get(t, tab, k.p, k.len, &old, &ol);
+    int rc = sqli_store_get(t, tab, k.p, k.len, &old, &ol);
     if (rc != STORE_OK && rc != STORE_NOTFOUND) TRY(rc);
     if (rc == STORE_OK) {
         ixkey(&k, ((const uint8_t *)old)[0], id);
-        TRY(store_del(t, ix, k.p, k.len));
+        TRY(sqli_store_del(t, ix, k.p, k.len));
         ikey(&k, id);
-        if (del) TRY(store_del(t, tab, k.p, k.len));
+        if (del) TRY(sqli_store_del(t, tab, k.p, k.len));
     }
     if (!del) {
         make_val(vbuf, id, txn);
         ikey(&k, id);
-        TRY(store_put(t, tab, k.p, k.len, vbuf, val_len(id, txn), 0));
+        TRY(sqli_store_put(t, tab, k.p, k.len, vbuf, val_len(id, txn), 0));
         ixkey(&k, vbuf[0], id);
-        TRY(store_put(t, ix, k.p, k.len, NULL, 0, 0));
+        TRY(sqli_store_put(t, ix, k.p, k.len, NULL, 0, 0));
     }
-    keyenc_free(&k);
+    sqli_keyenc_free(&k);
 }
 
 static void child_run_txn(store_db *db, store_tree tab, store_tree ix, uint32_t i, int junk,
@@ -167,55 +167,55 @@ static void child_run_txn(store_db *db, store_tree tab, store_tree ix, uint32_t 
     static op ops[1200];
     store_txn *t;
     int levels[3], depth = 0;
-    TRY(store_begin(db, STORE_TXN_WRITE, &t));
+    TRY(sqli_store_begin(db, STORE_TXN_WRITE, &t));
     int n = txn_ops(i, junk, ops, 1200);
     for (int k = 0; k < n; k++) {
         switch (ops[k].kind) {
         case 0:
         case 1: child_op(t, tab, ix, ops[k].id, i, ops[k].kind, vbuf); break;
-        case 2: TRY(store_savepoint(t, &levels[depth++])); break;
-        case 3: TRY(store_rollback_to(t, levels[depth - 1])); break;
-        case 4: TRY(store_release(t, levels[--depth])); break;
+        case 2: TRY(sqli_store_savepoint(t, &levels[depth++])); break;
+        case 3: TRY(sqli_store_rollback_to(t, levels[depth - 1])); break;
+        case 4: TRY(sqli_store_release(t, levels[--depth])); break;
         }
     }
     if (junk) {
-        store_abort(t);
+        sqli_store_abort(t);
         return;
     }
-    TRY(store_put(t, STORE_CATALOG, "n", 1, &i, sizeof i, 0));
-    TRY(store_meta_set(t, 0, i));
-    TRY(store_commit(t));
+    TRY(sqli_store_put(t, STORE_CATALOG, "n", 1, &i, sizeof i, 0));
+    TRY(sqli_store_meta_set(t, 0, i));
+    TRY(sqli_store_commit(t));
 }
 
 static void child(int fd, int kill_at, int torn, int nosync) {
     store_options o = {STORE_CREATE | (nosync ? STORE_NOSYNC : 0), 0, 192 << 10, 40};
     store_db *db;
-    vfs_fault.seed = seed ^ (uint64_t)getpid();
-    vfs_fault.kill_torn = torn;
-    vfs_fault.kill_countdown = kill_at;
-    TRY(store_open(path, &o, &db));
+    sqli_vfs_fault.seed = seed ^ (uint64_t)getpid();
+    sqli_vfs_fault.kill_torn = torn;
+    sqli_vfs_fault.kill_countdown = kill_at;
+    TRY(sqli_store_open(path, &o, &db));
     store_txn *t;
     store_tree tab, ix;
     const void *v;
     size_t vl;
     uint32_t n = 0;
-    TRY(store_begin(db, STORE_TXN_WRITE, &t));
-    if (store_get(t, STORE_CATALOG, "T", 1, &v, &vl) == STORE_OK) {
+    TRY(sqli_store_begin(db, STORE_TXN_WRITE, &t));
+    if (sqli_store_get(t, STORE_CATALOG, "T", 1, &v, &vl) == STORE_OK) {
         memcpy(&tab, v, sizeof tab);
-        TRY(store_get(t, STORE_CATALOG, "I", 1, &v, &vl));
+        TRY(sqli_store_get(t, STORE_CATALOG, "I", 1, &v, &vl));
         memcpy(&ix, v, sizeof ix);
-        TRY(store_get(t, STORE_CATALOG, "n", 1, &v, &vl));
+        TRY(sqli_store_get(t, STORE_CATALOG, "n", 1, &v, &vl));
         memcpy(&n, v, sizeof n);
-        store_abort(t);
+        sqli_store_abort(t);
     } else {
         store_tree_info ti = {STORE_TREE_TABLE, 0, 0, 0};
-        TRY(store_tree_create(t, &ti, &tab));
+        TRY(sqli_store_tree_create(t, &ti, &tab));
         store_tree_info ii = {STORE_TREE_INDEX, tab, 1, 0};
-        TRY(store_tree_create(t, &ii, &ix));
-        TRY(store_put(t, STORE_CATALOG, "T", 1, &tab, sizeof tab, 0));
-        TRY(store_put(t, STORE_CATALOG, "I", 1, &ix, sizeof ix, 0));
-        TRY(store_put(t, STORE_CATALOG, "n", 1, &n, sizeof n, 0));
-        TRY(store_commit(t));
+        TRY(sqli_store_tree_create(t, &ii, &ix));
+        TRY(sqli_store_put(t, STORE_CATALOG, "T", 1, &tab, sizeof tab, 0));
+        TRY(sqli_store_put(t, STORE_CATALOG, "I", 1, &ix, sizeof ix, 0));
+        TRY(sqli_store_put(t, STORE_CATALOG, "n", 1, &n, sizeof n, 0));
+        TRY(sqli_store_commit(t));
     }
     static uint8_t vbuf[40000];
     for (uint32_t i = n + 1;; i++) {
@@ -248,11 +248,11 @@ static uint32_t read_n(void) {
     const void *v;
     size_t vl;
     uint32_t n = 0;
-    if (store_open(path, &o, &db) != STORE_OK) return 0;
-    store_begin(db, STORE_TXN_READ, &t);
-    if (store_get(t, STORE_CATALOG, "n", 1, &v, &vl) == STORE_OK) memcpy(&n, v, sizeof n);
-    store_abort(t);
-    store_close(db);
+    if (sqli_store_open(path, &o, &db) != STORE_OK) return 0;
+    sqli_store_begin(db, STORE_TXN_READ, &t);
+    if (sqli_store_get(t, STORE_CATALOG, "n", 1, &v, &vl) == STORE_OK) memcpy(&n, v, sizeof n);
+    sqli_store_abort(t);
+    sqli_store_close(db);
     return n;
 }
 
@@ -262,57 +262,57 @@ static int verify(const row *m, uint32_t *n_out) {
     store_db *db;
     store_txn *t;
     int bad = 0;
-    if (store_open(path, &o, &db) != STORE_OK) {
-        fprintf(stderr, "verify: open: %s\n", store_errmsg());
+    if (sqli_store_open(path, &o, &db) != STORE_OK) {
+        fprintf(stderr, "verify: open: %s\n", sqli_store_errmsg());
         return 1;
     }
-    store_begin(db, STORE_TXN_READ, &t);
+    sqli_store_begin(db, STORE_TXN_READ, &t);
     const void *v;
     size_t vl;
     store_tree tab = 0, ix = 0;
     uint32_t n = 0;
-    if (store_get(t, STORE_CATALOG, "T", 1, &v, &vl) == STORE_OK) {
+    if (sqli_store_get(t, STORE_CATALOG, "T", 1, &v, &vl) == STORE_OK) {
         memcpy(&tab, v, sizeof tab);
-        store_get(t, STORE_CATALOG, "I", 1, &v, &vl);
+        sqli_store_get(t, STORE_CATALOG, "I", 1, &v, &vl);
         memcpy(&ix, v, sizeof ix);
-        store_get(t, STORE_CATALOG, "n", 1, &v, &vl);
+        sqli_store_get(t, STORE_CATALOG, "n", 1, &v, &vl);
         memcpy(&n, v, sizeof n);
         uint64_t meta;
-        store_meta_get(t, 0, &meta);
+        sqli_store_meta_get(t, 0, &meta);
         if (meta != n) bad++;
     }
     *n_out = n;
     if (tab) {
         store_cursor *c;
-        store_cursor_open(t, tab, &c);
-        int rc = store_cursor_seek(c, STORE_SEEK_FIRST, NULL, 0);
+        sqli_store_cursor_open(t, tab, &c);
+        int rc = sqli_store_cursor_seek(c, STORE_SEEK_FIRST, NULL, 0);
         static uint8_t want[40000];
         for (uint32_t id = 0; id < NID && !bad; id++) {
             if (!m[id].txn) continue;
             const void *k;
             size_t kl, pos = 0;
             keyenc_value kv;
-            if (rc != STORE_OK || store_cursor_key(c, &k, &kl) != STORE_OK ||
-                keyenc_decode(k, kl, &pos, 0, &kv) < 0 || kv.i != id) {
+            if (rc != STORE_OK || sqli_store_cursor_key(c, &k, &kl) != STORE_OK ||
+                sqli_keyenc_decode(k, kl, &pos, 0, &kv) < 0 || kv.i != id) {
                 fprintf(stderr, "verify: row %u missing (n=%u)\n", id, n);
                 bad++;
                 break;
             }
             make_val(want, id, m[id].txn);
-            if (store_cursor_value(c, &v, &vl) != STORE_OK || vl != val_len(id, m[id].txn) ||
+            if (sqli_store_cursor_value(c, &v, &vl) != STORE_OK || vl != val_len(id, m[id].txn) ||
                 memcmp(v, want, vl) != 0) {
                 fprintf(stderr, "verify: row %u has the wrong value (n=%u)\n", id, n);
                 bad++;
             }
-            rc = store_cursor_next(c);
+            rc = sqli_store_cursor_next(c);
         }
         if (!bad && rc != STORE_NOTFOUND) {
             fprintf(stderr, "verify: extra rows (n=%u)\n", n);
             bad++;
         }
     }
-    store_abort(t);
-    store_close(db);
+    sqli_store_abort(t);
+    sqli_store_close(db);
     return bad;
 }
 

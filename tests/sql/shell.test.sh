@@ -88,6 +88,10 @@ select abs(-9223372036854775807), -(-9223372036854775807), sign(-0.0), sign('x')
 select ltrim('  x  '), rtrim('xyy', 'y'), trim('abcba', 'ab'), replace('aaa', 'a', 'bb');
 SELECT round(0.5), round(2.5, 0), round(-2.675, 2), round(0.045, 2), round(1.005, 2), round(9.995, 2),
   printf('%.2f|%.0f|%8.3f|%-8.1f|%+.1e|%e|%010.2f', 2.675, 0.5, -3.14159, 2.25, 12345.678, 0.0001234, -1.5);
+select sqrt(16), pow(2, 10), power(2, 0.5), exp(1), ln(10), ln(0), ln(-1), log(100), log(2, 8), log10(0.001), log2(1024), log2(0);
+select sin(1), cos(1), tan(1), asin(0.5), acos(0.5), atan(1), atan2(1, 2), asin(2), sqrt(-1);
+select sinh(1), cosh(1), tanh(0.5), asinh(1), acosh(2), atanh(0.5), acosh(0.5), degrees(pi()), radians(180), pi();
+select ceil(2.1), ceiling(-1.5), floor(-2.5), floor(3), trunc(-2.7), mod(7, 3), mod(-7.5, 2), sign(-3), degrees('x'), sqrt(NULL);
 SQLEOF
 "$SH" "$T/f.db" < "$T/funcs.sql" > "$T/ours" 2>&1
 sqlite3 :memory: < "$T/funcs.sql" > "$T/theirs" 2>&1

@@ -84,6 +84,8 @@ typedef struct tdef {
     char cols[6][16];
     int types[6];
     int pk_kind; /* 0 integer pk "id", 1 composite (c0, c1), 2 rowid table */
+    char preds[4][64]; /* predicates of its partial indexes (queries repeat them) */
+    int npred;
 } tdef;
 
 static tdef tabs[3];
@@ -92,6 +94,7 @@ static void make_table(sb *ddl_ours, sb *ddl_sqlite, int ti) {
     tdef *t = &tabs[ti];
     snprintf(t->name, sizeof t->name, "t%d", ti + 1);
     t->pk_kind = (int)rnd(3);
+    t->npred = 0;
     t->ncol = 4 + (int)rnd(2);
     for (int i = 0; i < t->ncol; i++) {
         snprintf(t->cols[i], sizeof t->cols[i], "%c%d", 'a' + i, ti + 1);
@@ -124,8 +127,12 @@ static void make_indexes(sb *ours, sb *lite, int ti) {
         sb_addf(&cols, "%s%s", t->cols[c1], chance(30) ? " DESC" : "");
         if (two) sb_addf(&cols, ", %s%s", t->cols[c2], chance(30) ? " DESC" : "");
         char where[64] = "";
+        int pc = 1 + (int)rnd((unsigned)t->ncol - 1); /* a column of the predicate */
         if (partial) snprintf(where, sizeof where, " WHERE %s IS NOT NULL", t->cols[c1]);
         if (partial && chance(50)) snprintf(where, sizeof where, " WHERE %s > 3", t->cols[c1]);
+        if (partial && chance(40)) snprintf(where, sizeof where, " WHERE %s = %d", t->cols[pc], (int)rnd(4));
+        if (partial && chance(20)) snprintf(where, sizeof where, " WHERE %s IS NULL", t->cols[pc]);
+        if (partial && t->npred < 4) snprintf(t->preds[t->npred++], sizeof t->preds[0], "%.56s", where + 7);
         int ci = 1 + (int)rnd((unsigned)t->ncol - 1);
         sb_addf(lite, "CREATE %sINDEX i%d_%d ON %s(%s)%s;\n", uniq ? "UNIQUE " : "", ti + 1, k, t->name, cols.p, where);
         if (cover && ci != c1 && ci != c2)
@@ -378,6 +385,9 @@ static int gen_select(sb *b, int *ordered) {
     if (chance(80)) {
         sb_addf(b, " WHERE ");
         expr(b, &q, 1);
+        /* repeat a partial index's predicate: the index may serve (and cover) */
+        tdef *pt = &tabs[q.tabs[rnd((unsigned)q.ntab)]];
+        if (pt->npred && chance(40)) sb_addf(b, " AND %s", pt->preds[rnd((unsigned)pt->npred)]);
     }
     if (agg && ngroup) {
         sb_addf(b, " GROUP BY %s", group.p);
@@ -576,7 +586,11 @@ static int compare(const char *sql, rows *a, rows *b, int ordered) {
         normalize_rows(&na);
         normalize_rows(&nb);
         int ok = na.n == nb.n;
+        /* normalizing made 46508.0 "46508": next to 46507.9999999993 (a sum in
+         * another order) that is no INTEGER/REAL difference */
+        lenient_groups = 1;
         for (int i = 0; ok && i < na.n; i++) ok = close_enough(na.v[i], nb.v[i]);
+        lenient_groups = 0;
         rows_free(&na);
         rows_free(&nb);
         if (!ok) return compare_report(sql, a, b, 1);
@@ -600,6 +614,7 @@ static int compare_report(const char *sql, rows *a, rows *b, int ordered) {
     int ok = 0;
     if (!ok) {
         fprintf(stderr, "MISMATCH %s\n  (%d rows from sqlite, %d from us; differing lines:)\n", sql, a->n, b->n);
+        if (a->n == 1 && b->n == 1) fprintf(stderr, "  sqlite: %s\n  ours:   %s\n", a->v[0], b->v[0]);
         int i = 0, j = 0, shown = 0;
         while ((i < a->n || j < b->n) && shown < 20) {
             int c = i >= a->n ? 1 : j >= b->n ? -1 : ordered ? (close_enough(a->v[i], b->v[j]) ? 0 : 2) : strcmp(a->v[i], b->v[j]);
@@ -631,7 +646,7 @@ static int compare_tables(sqlite3 *lite, sql_db *ours) {
     int ok = 1;
     for (int i = 0; i < 3; i++) {
         char q[600];
-        snprintf(q, sizeof q, "SELECT * FROM %s", tabs[i].name);
+        snprintf(q, sizeof q, "SELECT * FROM %.15s", tabs[i].name);
         ok &= check_sql(lite, ours, q, 0);
     }
     rows r = {0};

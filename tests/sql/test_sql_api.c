@@ -303,6 +303,52 @@ TEST(exec_and_complete) {
     done(db);
 }
 
+static int stop_after(void *ctx) {
+    int *calls = ctx;
+    return ++*calls > 10;
+}
+
+TEST(progress_handler) {
+    sql_db *db = fresh();
+    CHECK_EQ(sql_exec(db, "CREATE TABLE t(a INTEGER PRIMARY KEY, b); CREATE TABLE u(x, y)", NULL, NULL), SQL_OK);
+    CHECK_EQ(sql_exec(db, "INSERT INTO t(b) VALUES (1),(2),(3),(4),(5),(6),(7),(8),(9),(10)", NULL, NULL), SQL_OK);
+    CHECK_EQ(sql_exec(db, "INSERT INTO t(b) SELECT x.b FROM t x, t y", NULL, NULL), SQL_OK); /* 110 rows */
+    int calls = 0;
+    sql_set_progress_handler(db, 100, stop_after, &calls);
+    /* a join that returns nothing still counts its work: 110^3 rows visited */
+    sql_stmt *st;
+    CHECK_EQ(sql_prepare(db, "SELECT count(*) FROM t a, t b, t c WHERE a.b + b.b + c.b < 0", -1, &st, NULL), SQL_OK);
+    CHECK_EQ(sql_step(st), SQL_INTERRUPT);
+    CHECK_STR(sql_errmsg(db), "interrupted");
+    CHECK_EQ(calls, 11);
+    sql_finalize(st);
+    /* an interrupted write is undone */
+    calls = 0;
+    CHECK_EQ(sql_exec(db, "INSERT INTO u SELECT a.a, b.a FROM t a, t b", NULL, NULL), SQL_INTERRUPT);
+    CHECK_STR(one(db, "SELECT count(*) FROM u"), "0");
+    CHECK_EQ(sql_exec(db, "BEGIN; INSERT INTO u VALUES (1, 2)", NULL, NULL), SQL_OK);
+    calls = 0;
+    CHECK_EQ(sql_exec(db, "DELETE FROM u WHERE x IN (SELECT a.a FROM t a, t b)", NULL, NULL), SQL_INTERRUPT);
+    CHECK_EQ(sql_exec(db, "COMMIT", NULL, NULL), SQL_OK);
+    sql_set_progress_handler(db, 0, NULL, NULL);
+    CHECK_STR(one(db, "SELECT count(*) FROM u"), "1");
+    CHECK_STR(one(db, "SELECT count(*) FROM t a, t b, t c WHERE a.b + b.b + c.b < 0"), "0");
+    CHECK_STR(sql_errstr(SQL_INTERRUPT), "interrupted");
+    done(db);
+}
+
+/* func.c's lookup is a binary search: its table must stay sorted by name
+ * (a misplaced entry was unreachable: "no such function"). Internal. */
+int sqli_func_table_sorted(void);
+
+TEST(function_table_sorted) {
+    CHECK(sqli_func_table_sorted());
+    sql_db *db = fresh();
+    CHECK_STR(one(db, "SELECT degrees(pi()) || radians(180) || typeof(atanh(0.5)) || typeof(datetime('now'))"),
+              "180.03.14159265358979realtext");
+    done(db);
+}
+
 TEST(values_and_reopen) {
     sql_db *db = fresh();
     sql_exec(db, "CREATE TABLE m(id INTEGER PRIMARY KEY, amt DECIMAL(12,3), at TIMESTAMP, id2 TEXT DEFAULT (uuid7()))", NULL,
@@ -388,5 +434,7 @@ int main(void) {
     RUN(table_columns);
     RUN(exec_and_complete);
     RUN(values_and_reopen);
+    RUN(function_table_sorted);
+    RUN(progress_handler);
     return test_report();
 }

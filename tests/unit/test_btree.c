@@ -2,7 +2,7 @@
  *   - a seeded random model test: inserts, updates, deletes (by key and by
  *     cursor) of keys and values of many sizes (overflow included), in
  *     transactions that commit or abort, with nested savepoints rolled back or
- *     released; compared with an in-memory model and checked by store_check.
+ *     released; compared with an in-memory model and checked by sqli_store_check.
  *     STORE_TEST_OPS sets the number of operations (default 2,000,000; a
  *     tenth under sanitizers), STORE_TEST_SEED the seed.
  *   - cursor semantics: every seek kind, both directions, prefix bounds, the
@@ -44,9 +44,9 @@ static void problem(void *arg, const char *msg) {
 static int check_db(store_db *db) {
     store_txn *t;
     store_check_report r;
-    if (store_begin(db, STORE_TXN_READ, &t) != STORE_OK) return -1;
-    int rc = store_check(t, &r, problem, NULL);
-    store_abort(t);
+    if (sqli_store_begin(db, STORE_TXN_READ, &t) != STORE_OK) return -1;
+    int rc = sqli_store_check(t, &r, problem, NULL);
+    sqli_store_abort(t);
     return rc == STORE_OK ? (int)r.problems : -1;
 }
 
@@ -57,8 +57,8 @@ static store_db *fresh(size_t cache, uint32_t ckpt) {
     unlink(wal);
     store_options o = {STORE_CREATE | STORE_NOSYNC, 0, cache, ckpt};
     store_db *db = NULL;
-    int rc = store_open(path, &o, &db);
-    if (rc) fprintf(stderr, "open: %s\n", store_errmsg());
+    int rc = sqli_store_open(path, &o, &db);
+    if (rc) fprintf(stderr, "open: %s\n", sqli_store_errmsg());
     return db;
 }
 
@@ -127,30 +127,30 @@ static int val_ok(uint32_t id, const mstate *m, const void *v, size_t n) {
 
 static int verify_all(store_txn *t, store_tree tree, const mstate *m) {
     store_cursor *c;
-    if (store_cursor_open(t, tree, &c) != STORE_OK) return 0;
-    int rc = store_cursor_seek(c, STORE_SEEK_FIRST, NULL, 0), ok = 1;
+    if (sqli_store_cursor_open(t, tree, &c) != STORE_OK) return 0;
+    int rc = sqli_store_cursor_seek(c, STORE_SEEK_FIRST, NULL, 0), ok = 1;
     for (uint32_t i = 0; i < NK && ok; i++) {
         uint32_t id = order[i];
         if (!m[id].version) continue;
         const void *k, *v;
         size_t kl, vl;
-        if (rc != STORE_OK || store_cursor_key(c, &k, &kl) != STORE_OK ||
+        if (rc != STORE_OK || sqli_store_cursor_key(c, &k, &kl) != STORE_OK ||
             kl != klens[id] || memcmp(k, keys[id], kl) != 0) {
             fprintf(stderr, "  scan: expected id %u at sorted position %u (rc %d)\n", id, i, rc);
             ok = 0;
             break;
         }
-        if (store_cursor_value(c, &v, &vl) != STORE_OK || !val_ok(id, &m[id], v, vl)) {
+        if (sqli_store_cursor_value(c, &v, &vl) != STORE_OK || !val_ok(id, &m[id], v, vl)) {
             fprintf(stderr, "  scan: bad value for id %u\n", id);
             ok = 0;
         }
-        rc = store_cursor_next(c);
+        rc = sqli_store_cursor_next(c);
     }
     if (ok && rc != STORE_NOTFOUND) {
         fprintf(stderr, "  scan: extra entries after the model's last\n");
         ok = 0;
     }
-    store_cursor_close(c);
+    sqli_store_cursor_close(c);
     return ok;
 }
 
@@ -172,52 +172,52 @@ TEST(random_model) {
     if (!db) return;
     store_txn *t;
     store_tree tree;
-    CHECK_EQ(store_begin(db, STORE_TXN_WRITE, &t), STORE_OK);
-    CHECK_EQ(store_tree_create(t, NULL, &tree), STORE_OK);
-    CHECK_EQ(store_commit(t), STORE_OK);
+    CHECK_EQ(sqli_store_begin(db, STORE_TXN_WRITE, &t), STORE_OK);
+    CHECK_EQ(sqli_store_tree_create(t, NULL, &tree), STORE_OK);
+    CHECK_EQ(sqli_store_commit(t), STORE_OK);
     long done = 0;
     uint32_t version = 1;
     int txns = 0, failures = 0;
     while (done < ops && failures == 0) {
-        CHECK_EQ(store_begin(db, STORE_TXN_WRITE, &t), STORE_OK);
+        CHECK_EQ(sqli_store_begin(db, STORE_TXN_WRITE, &t), STORE_OK);
         memcpy(txn_copy, m, sizeof *m * NK);
         int nsp = 0, levels[4];
         store_cursor *cur;
-        CHECK_EQ(store_cursor_open(t, tree, &cur), STORE_OK);
+        CHECK_EQ(sqli_store_cursor_open(t, tree, &cur), STORE_OK);
         long n = 1 + (long)(rnd() % (rnd() % 8 == 0 ? 5000 : 300));
         for (long i = 0; i < n && failures == 0; i++, done++) {
             uint64_t r = rnd() % 1000;
             uint32_t id = (uint32_t)(rnd() % NK);
             int rc;
             if (r < 5 && nsp < 4 && !nosp) {
-                CHECK_EQ(store_savepoint(t, &levels[nsp]), STORE_OK);
+                CHECK_EQ(sqli_store_savepoint(t, &levels[nsp]), STORE_OK);
                 memcpy(sp_copy[nsp], m, sizeof *m * NK);
                 nsp++;
             } else if (r < 10 && nsp > 0) {
                 int lv = (int)(rnd() % (uint64_t)nsp);
                 if (rnd() % 2) {
-                    CHECK_EQ(store_rollback_to(t, levels[lv]), STORE_OK);
+                    CHECK_EQ(sqli_store_rollback_to(t, levels[lv]), STORE_OK);
                     memcpy(m, sp_copy[lv], sizeof *m * NK);
                     nsp = lv + 1;
                 } else {
-                    CHECK_EQ(store_release(t, levels[lv]), STORE_OK);
+                    CHECK_EQ(sqli_store_release(t, levels[lv]), STORE_OK);
                     nsp = lv;
                 }
             } else if (r < 600) { /* put */
                 uint32_t len = pick_vlen();
                 unsigned fl = rnd() % 10 == 0 ? STORE_NOOVERWRITE : 0;
-                rc = store_put(t, tree, keys[id], klens[id], make_val(id, version, len), len, fl);
+                rc = sqli_store_put(t, tree, keys[id], klens[id], make_val(id, version, len), len, fl);
                 if (fl && m[id].version) {
                     if (rc != STORE_EXISTS) failures++;
                 } else if (rc != STORE_OK) {
-                    fprintf(stderr, "put: %s\n", store_errmsg());
+                    fprintf(stderr, "put: %s\n", sqli_store_errmsg());
                     failures++;
                 } else {
                     m[id].version = version++;
                     m[id].vlen = len;
                 }
             } else if (r < 850) { /* delete by key */
-                rc = store_del(t, tree, keys[id], klens[id]);
+                rc = sqli_store_del(t, tree, keys[id], klens[id]);
                 if (rc != (m[id].version ? STORE_OK : STORE_NOTFOUND)) {
                     fprintf(stderr, "del id %u: rc %d, model %u\n", id, rc, m[id].version);
                     failures++;
@@ -226,18 +226,18 @@ TEST(random_model) {
             } else if (r < 950) { /* get */
                 const void *v;
                 size_t vl;
-                rc = store_get(t, tree, keys[id], klens[id], &v, &vl);
+                rc = sqli_store_get(t, tree, keys[id], klens[id], &v, &vl);
                 if (m[id].version ? (rc != STORE_OK || !val_ok(id, &m[id], v, vl))
                                   : rc != STORE_NOTFOUND) {
                     fprintf(stderr, "get id %u: rc %d\n", id, rc);
                     failures++;
                 }
             } else { /* cursor: seek GE, then update or delete a few in a row */
-                rc = store_cursor_seek(cur, STORE_SEEK_GE, keys[id], klens[id]);
+                rc = sqli_store_cursor_seek(cur, STORE_SEEK_GE, keys[id], klens[id]);
                 for (int s = 0; s < 3 && rc == STORE_OK; s++) {
                     const void *k;
                     size_t kl;
-                    CHECK_EQ(store_cursor_key(cur, &k, &kl), STORE_OK);
+                    CHECK_EQ(sqli_store_cursor_key(cur, &k, &kl), STORE_OK);
                     uint32_t cid = ((const uint8_t *)k)[kl - 3] << 16 |
                                    ((const uint8_t *)k)[kl - 2] << 8 | ((const uint8_t *)k)[kl - 1];
                     if (cid >= NK || !m[cid].version) {
@@ -246,44 +246,44 @@ TEST(random_model) {
                     }
                     if (rnd() % 2) {
                         uint32_t len = pick_vlen();
-                        CHECK_EQ(store_cursor_update(cur, make_val(cid, version, len), len),
+                        CHECK_EQ(sqli_store_cursor_update(cur, make_val(cid, version, len), len),
                                  STORE_OK);
                         m[cid].version = version++;
                         m[cid].vlen = len;
                     } else {
-                        CHECK_EQ(store_cursor_delete(cur), STORE_OK);
+                        CHECK_EQ(sqli_store_cursor_delete(cur), STORE_OK);
                         m[cid].version = 0;
                     }
-                    rc = store_cursor_next(cur);
+                    rc = sqli_store_cursor_next(cur);
                 }
             }
         }
-        store_cursor_close(cur);
+        sqli_store_cursor_close(cur);
         if (rnd() % 10 == 0 && !noabort) {
-            store_abort(t);
+            sqli_store_abort(t);
             memcpy(m, txn_copy, sizeof *m * NK);
         } else {
-            CHECK_EQ(store_commit(t), STORE_OK);
+            CHECK_EQ(sqli_store_commit(t), STORE_OK);
         }
         if (++txns % every == 0 || done >= ops) {
             store_txn *rt;
-            CHECK_EQ(store_begin(db, STORE_TXN_READ, &rt), STORE_OK);
+            CHECK_EQ(sqli_store_begin(db, STORE_TXN_READ, &rt), STORE_OK);
             if (!verify_all(rt, tree, m)) failures++;
-            store_abort(rt);
+            sqli_store_abort(rt);
             CHECK_EQ(check_db(db), 0);
         }
     }
     CHECK_EQ(failures, 0);
     /* Reopen: everything must still be there. */
-    CHECK_EQ(store_close(db), STORE_OK);
+    CHECK_EQ(sqli_store_close(db), STORE_OK);
     store_options o = {STORE_NOSYNC, 0, 0, 0};
-    CHECK_EQ(store_open(path, &o, &db), STORE_OK);
+    CHECK_EQ(sqli_store_open(path, &o, &db), STORE_OK);
     store_txn *rt;
-    CHECK_EQ(store_begin(db, STORE_TXN_READ, &rt), STORE_OK);
+    CHECK_EQ(sqli_store_begin(db, STORE_TXN_READ, &rt), STORE_OK);
     CHECK(verify_all(rt, tree, m));
-    store_abort(rt);
+    sqli_store_abort(rt);
     CHECK_EQ(check_db(db), 0);
-    CHECK_EQ(store_close(db), STORE_OK);
+    CHECK_EQ(sqli_store_close(db), STORE_OK);
     printf("random_model: %ld operations in %d transactions\n", done, txns);
     for (int i = 0; i < 4; i++) xfree(sp_copy[i]);
     xfree(m);
@@ -294,16 +294,16 @@ TEST(random_model) {
 /* ---- cursor semantics ------------------------------------------------------------- */
 
 static void ikey(keyenc_buf *b, int64_t v) {
-    keyenc_reset(b);
-    keyenc_int(b, v, 0);
+    sqli_keyenc_reset(b);
+    sqli_keyenc_int(b, v, 0);
 }
 
 static int64_t cur_int(store_cursor *c) {
     const void *k;
     size_t kl, pos = 0;
     keyenc_value v;
-    if (store_cursor_key(c, &k, &kl) != STORE_OK) return -999;
-    if (keyenc_decode(k, kl, &pos, 0, &v) < 0 || v.type != KEYENC_INT) return -998;
+    if (sqli_store_cursor_key(c, &k, &kl) != STORE_OK) return -999;
+    if (sqli_keyenc_decode(k, kl, &pos, 0, &v) < 0 || v.type != KEYENC_INT) return -998;
     return v.i;
 }
 
@@ -311,76 +311,76 @@ static int64_t cur_int(store_cursor *c) {
 static store_tree even_tree(store_txn *t, int n) {
     store_tree tree;
     keyenc_buf b;
-    keyenc_init(&b);
-    store_tree_create(t, NULL, &tree);
+    sqli_keyenc_init(&b);
+    sqli_store_tree_create(t, NULL, &tree);
     for (int i = 1; i <= n; i++) {
         ikey(&b, 10 * i);
-        store_put(t, tree, b.p, b.len, &i, sizeof i, 0);
+        sqli_store_put(t, tree, b.p, b.len, &i, sizeof i, 0);
     }
-    keyenc_free(&b);
+    sqli_keyenc_free(&b);
     return tree;
 }
 
 TEST(cursor_seeks) {
     store_db *db = fresh(0, 0);
     store_txn *t;
-    CHECK_EQ(store_begin(db, STORE_TXN_WRITE, &t), STORE_OK);
+    CHECK_EQ(sqli_store_begin(db, STORE_TXN_WRITE, &t), STORE_OK);
     store_tree tree = even_tree(t, 1000); /* several leaves */
     store_cursor *c;
     keyenc_buf b;
-    keyenc_init(&b);
-    CHECK_EQ(store_cursor_open(t, tree, &c), STORE_OK);
+    sqli_keyenc_init(&b);
+    CHECK_EQ(sqli_store_cursor_open(t, tree, &c), STORE_OK);
     ikey(&b, 500);
-    CHECK_EQ(store_cursor_seek(c, STORE_SEEK_EQ, b.p, b.len), STORE_OK);
+    CHECK_EQ(sqli_store_cursor_seek(c, STORE_SEEK_EQ, b.p, b.len), STORE_OK);
     CHECK_EQ(cur_int(c), 500);
     ikey(&b, 505);
-    CHECK_EQ(store_cursor_seek(c, STORE_SEEK_EQ, b.p, b.len), STORE_NOTFOUND);
-    CHECK_EQ(store_cursor_next(c), STORE_OK); /* gap: next is above 505 */
+    CHECK_EQ(sqli_store_cursor_seek(c, STORE_SEEK_EQ, b.p, b.len), STORE_NOTFOUND);
+    CHECK_EQ(sqli_store_cursor_next(c), STORE_OK); /* gap: next is above 505 */
     CHECK_EQ(cur_int(c), 510);
-    CHECK_EQ(store_cursor_seek(c, STORE_SEEK_EQ, b.p, b.len), STORE_NOTFOUND);
-    CHECK_EQ(store_cursor_prev(c), STORE_OK);
+    CHECK_EQ(sqli_store_cursor_seek(c, STORE_SEEK_EQ, b.p, b.len), STORE_NOTFOUND);
+    CHECK_EQ(sqli_store_cursor_prev(c), STORE_OK);
     CHECK_EQ(cur_int(c), 500);
-    CHECK_EQ(store_cursor_seek(c, STORE_SEEK_GE, b.p, b.len), STORE_OK);
+    CHECK_EQ(sqli_store_cursor_seek(c, STORE_SEEK_GE, b.p, b.len), STORE_OK);
     CHECK_EQ(cur_int(c), 510);
-    CHECK_EQ(store_cursor_seek(c, STORE_SEEK_LE, b.p, b.len), STORE_OK);
+    CHECK_EQ(sqli_store_cursor_seek(c, STORE_SEEK_LE, b.p, b.len), STORE_OK);
     CHECK_EQ(cur_int(c), 500);
     ikey(&b, 500);
-    CHECK_EQ(store_cursor_seek(c, STORE_SEEK_GT, b.p, b.len), STORE_OK);
+    CHECK_EQ(sqli_store_cursor_seek(c, STORE_SEEK_GT, b.p, b.len), STORE_OK);
     CHECK_EQ(cur_int(c), 510);
-    CHECK_EQ(store_cursor_seek(c, STORE_SEEK_GE, b.p, b.len), STORE_OK);
+    CHECK_EQ(sqli_store_cursor_seek(c, STORE_SEEK_GE, b.p, b.len), STORE_OK);
     CHECK_EQ(cur_int(c), 500);
-    CHECK_EQ(store_cursor_seek(c, STORE_SEEK_LT, b.p, b.len), STORE_OK);
+    CHECK_EQ(sqli_store_cursor_seek(c, STORE_SEEK_LT, b.p, b.len), STORE_OK);
     CHECK_EQ(cur_int(c), 490);
-    CHECK_EQ(store_cursor_seek(c, STORE_SEEK_LE, b.p, b.len), STORE_OK);
+    CHECK_EQ(sqli_store_cursor_seek(c, STORE_SEEK_LE, b.p, b.len), STORE_OK);
     CHECK_EQ(cur_int(c), 500);
     /* Ends. */
-    CHECK_EQ(store_cursor_seek(c, STORE_SEEK_FIRST, NULL, 0), STORE_OK);
+    CHECK_EQ(sqli_store_cursor_seek(c, STORE_SEEK_FIRST, NULL, 0), STORE_OK);
     CHECK_EQ(cur_int(c), 10);
-    CHECK_EQ(store_cursor_prev(c), STORE_NOTFOUND);
-    CHECK_EQ(store_cursor_prev(c), STORE_NOTFOUND);
-    CHECK_EQ(store_cursor_next(c), STORE_OK);
+    CHECK_EQ(sqli_store_cursor_prev(c), STORE_NOTFOUND);
+    CHECK_EQ(sqli_store_cursor_prev(c), STORE_NOTFOUND);
+    CHECK_EQ(sqli_store_cursor_next(c), STORE_OK);
     CHECK_EQ(cur_int(c), 10);
-    CHECK_EQ(store_cursor_seek(c, STORE_SEEK_LAST, NULL, 0), STORE_OK);
+    CHECK_EQ(sqli_store_cursor_seek(c, STORE_SEEK_LAST, NULL, 0), STORE_OK);
     CHECK_EQ(cur_int(c), 10000);
-    CHECK_EQ(store_cursor_next(c), STORE_NOTFOUND);
+    CHECK_EQ(sqli_store_cursor_next(c), STORE_NOTFOUND);
     const void *k;
     size_t kl;
-    CHECK_EQ(store_cursor_key(c, &k, &kl), STORE_MISUSE);
-    CHECK_EQ(store_cursor_prev(c), STORE_OK);
+    CHECK_EQ(sqli_store_cursor_key(c, &k, &kl), STORE_MISUSE);
+    CHECK_EQ(sqli_store_cursor_prev(c), STORE_OK);
     CHECK_EQ(cur_int(c), 10000);
     ikey(&b, 20000);
-    CHECK_EQ(store_cursor_seek(c, STORE_SEEK_GE, b.p, b.len), STORE_NOTFOUND);
-    CHECK_EQ(store_cursor_prev(c), STORE_OK);
+    CHECK_EQ(sqli_store_cursor_seek(c, STORE_SEEK_GE, b.p, b.len), STORE_NOTFOUND);
+    CHECK_EQ(sqli_store_cursor_prev(c), STORE_OK);
     CHECK_EQ(cur_int(c), 10000);
     ikey(&b, 5);
-    CHECK_EQ(store_cursor_seek(c, STORE_SEEK_LE, b.p, b.len), STORE_NOTFOUND);
-    CHECK_EQ(store_cursor_next(c), STORE_OK);
+    CHECK_EQ(sqli_store_cursor_seek(c, STORE_SEEK_LE, b.p, b.len), STORE_NOTFOUND);
+    CHECK_EQ(sqli_store_cursor_next(c), STORE_OK);
     CHECK_EQ(cur_int(c), 10);
     /* Full walks both ways. */
     int n = 0;
     int64_t last = 0;
-    for (int rc = store_cursor_seek(c, STORE_SEEK_FIRST, NULL, 0); rc == STORE_OK;
-         rc = store_cursor_next(c)) {
+    for (int rc = sqli_store_cursor_seek(c, STORE_SEEK_FIRST, NULL, 0); rc == STORE_OK;
+         rc = sqli_store_cursor_next(c)) {
         int64_t v = cur_int(c);
         if (v != last + 10) break;
         last = v;
@@ -389,8 +389,8 @@ TEST(cursor_seeks) {
     CHECK_EQ(n, 1000);
     n = 0;
     last = 10010;
-    for (int rc = store_cursor_seek(c, STORE_SEEK_LAST, NULL, 0); rc == STORE_OK;
-         rc = store_cursor_prev(c)) {
+    for (int rc = sqli_store_cursor_seek(c, STORE_SEEK_LAST, NULL, 0); rc == STORE_OK;
+         rc = sqli_store_cursor_prev(c)) {
         int64_t v = cur_int(c);
         if (v != last - 10) break;
         last = v;
@@ -399,17 +399,17 @@ TEST(cursor_seeks) {
     CHECK_EQ(n, 1000);
     /* A never-positioned cursor: next = first, prev = last. */
     store_cursor *c2;
-    CHECK_EQ(store_cursor_open(t, tree, &c2), STORE_OK);
-    CHECK_EQ(store_cursor_prev(c2), STORE_OK);
+    CHECK_EQ(sqli_store_cursor_open(t, tree, &c2), STORE_OK);
+    CHECK_EQ(sqli_store_cursor_prev(c2), STORE_OK);
     CHECK_EQ(cur_int(c2), 10000);
-    store_cursor_close(c2);
-    CHECK_EQ(store_cursor_open(t, tree, &c2), STORE_OK);
-    CHECK_EQ(store_cursor_next(c2), STORE_OK);
+    sqli_store_cursor_close(c2);
+    CHECK_EQ(sqli_store_cursor_open(t, tree, &c2), STORE_OK);
+    CHECK_EQ(sqli_store_cursor_next(c2), STORE_OK);
     CHECK_EQ(cur_int(c2), 10);
-    store_cursor_close(c2);
-    keyenc_free(&b);
-    store_abort(t);
-    store_close(db);
+    sqli_store_cursor_close(c2);
+    sqli_keyenc_free(&b);
+    sqli_store_abort(t);
+    sqli_store_close(db);
 }
 
 TEST(cursor_prefix) {
@@ -417,121 +417,121 @@ TEST(cursor_prefix) {
     store_txn *t;
     store_tree tree;
     keyenc_buf b;
-    keyenc_init(&b);
-    CHECK_EQ(store_begin(db, STORE_TXN_WRITE, &t), STORE_OK);
-    CHECK_EQ(store_tree_create(t, NULL, &tree), STORE_OK);
+    sqli_keyenc_init(&b);
+    CHECK_EQ(sqli_store_begin(db, STORE_TXN_WRITE, &t), STORE_OK);
+    CHECK_EQ(sqli_store_tree_create(t, NULL, &tree), STORE_OK);
     /* Composite keys (a, b) for a in 1..50, b in 1..40. */
     for (int a = 1; a <= 50; a++)
         for (int bb = 1; bb <= 40; bb++) {
-            keyenc_reset(&b);
-            keyenc_int(&b, a, 0);
-            keyenc_int(&b, bb, 0);
-            CHECK_EQ(store_put(t, tree, b.p, b.len, "x", 1, 0), STORE_OK);
+            sqli_keyenc_reset(&b);
+            sqli_keyenc_int(&b, a, 0);
+            sqli_keyenc_int(&b, bb, 0);
+            CHECK_EQ(sqli_store_put(t, tree, b.p, b.len, "x", 1, 0), STORE_OK);
         }
     store_cursor *c;
-    CHECK_EQ(store_cursor_open(t, tree, &c), STORE_OK);
-    keyenc_reset(&b);
-    keyenc_int(&b, 17, 0);
+    CHECK_EQ(sqli_store_cursor_open(t, tree, &c), STORE_OK);
+    sqli_keyenc_reset(&b);
+    sqli_keyenc_int(&b, 17, 0);
     int n = 0;
-    for (int rc = store_cursor_seek(c, STORE_SEEK_PREFIX, b.p, b.len); rc == STORE_OK;
-         rc = store_cursor_next(c))
+    for (int rc = sqli_store_cursor_seek(c, STORE_SEEK_PREFIX, b.p, b.len); rc == STORE_OK;
+         rc = sqli_store_cursor_next(c))
         n++;
     CHECK_EQ(n, 40);
-    CHECK_EQ(store_cursor_next(c), STORE_NOTFOUND);
-    CHECK_EQ(store_cursor_prev(c), STORE_OK); /* back to (17, 40) */
+    CHECK_EQ(sqli_store_cursor_next(c), STORE_NOTFOUND);
+    CHECK_EQ(sqli_store_cursor_prev(c), STORE_OK); /* back to (17, 40) */
     const void *k;
     size_t kl, pos = 0;
     keyenc_value v;
-    store_cursor_key(c, &k, &kl);
-    keyenc_decode(k, kl, &pos, 0, &v);
+    sqli_store_cursor_key(c, &k, &kl);
+    sqli_keyenc_decode(k, kl, &pos, 0, &v);
     CHECK_EQ(v.i, 17);
-    keyenc_decode(k, kl, &pos, 0, &v);
+    sqli_keyenc_decode(k, kl, &pos, 0, &v);
     CHECK_EQ(v.i, 40);
     n = 1;
-    while (store_cursor_prev(c) == STORE_OK) n++;
+    while (sqli_store_cursor_prev(c) == STORE_OK) n++;
     CHECK_EQ(n, 40);
-    keyenc_reset(&b);
-    keyenc_int(&b, 99, 0);
-    CHECK_EQ(store_cursor_seek(c, STORE_SEEK_PREFIX, b.p, b.len), STORE_NOTFOUND);
+    sqli_keyenc_reset(&b);
+    sqli_keyenc_int(&b, 99, 0);
+    CHECK_EQ(sqli_store_cursor_seek(c, STORE_SEEK_PREFIX, b.p, b.len), STORE_NOTFOUND);
     /* Text prefix. */
     store_tree tt;
-    CHECK_EQ(store_tree_create(t, NULL, &tt), STORE_OK);
+    CHECK_EQ(sqli_store_tree_create(t, NULL, &tt), STORE_OK);
     const char *words[] = {"apple", "apricot", "ap", "banana", "a", "apex", "b"};
     for (int i = 0; i < 7; i++) {
-        keyenc_reset(&b);
-        keyenc_text(&b, words[i], strlen(words[i]), 0);
-        CHECK_EQ(store_put(t, tt, b.p, b.len, NULL, 0, 0), STORE_OK);
+        sqli_keyenc_reset(&b);
+        sqli_keyenc_text(&b, words[i], strlen(words[i]), 0);
+        CHECK_EQ(sqli_store_put(t, tt, b.p, b.len, NULL, 0, 0), STORE_OK);
     }
     store_cursor *c3;
-    CHECK_EQ(store_cursor_open(t, tt, &c3), STORE_OK);
-    keyenc_reset(&b);
-    keyenc_text_prefix(&b, "ap", 2);
+    CHECK_EQ(sqli_store_cursor_open(t, tt, &c3), STORE_OK);
+    sqli_keyenc_reset(&b);
+    sqli_keyenc_text_prefix(&b, "ap", 2);
     n = 0;
-    for (int rc = store_cursor_seek(c3, STORE_SEEK_PREFIX, b.p, b.len); rc == STORE_OK;
-         rc = store_cursor_next(c3))
+    for (int rc = sqli_store_cursor_seek(c3, STORE_SEEK_PREFIX, b.p, b.len); rc == STORE_OK;
+         rc = sqli_store_cursor_next(c3))
         n++;
     CHECK_EQ(n, 4); /* ap, apex, apple, apricot */
-    keyenc_free(&b);
-    store_abort(t);
-    store_close(db);
+    sqli_keyenc_free(&b);
+    sqli_store_abort(t);
+    sqli_store_close(db);
 }
 
 TEST(cursor_delete_and_update) {
     store_db *db = fresh(0, 0);
     store_txn *t;
     keyenc_buf b;
-    keyenc_init(&b);
-    CHECK_EQ(store_begin(db, STORE_TXN_WRITE, &t), STORE_OK);
+    sqli_keyenc_init(&b);
+    CHECK_EQ(sqli_store_begin(db, STORE_TXN_WRITE, &t), STORE_OK);
     store_tree tree = even_tree(t, 3000);
     store_cursor *c, *other;
-    CHECK_EQ(store_cursor_open(t, tree, &c), STORE_OK);
-    CHECK_EQ(store_cursor_open(t, tree, &other), STORE_OK);
+    CHECK_EQ(sqli_store_cursor_open(t, tree, &c), STORE_OK);
+    CHECK_EQ(sqli_store_cursor_open(t, tree, &other), STORE_OK);
     ikey(&b, 15000);
-    CHECK_EQ(store_cursor_seek(other, STORE_SEEK_EQ, b.p, b.len), STORE_OK);
+    CHECK_EQ(sqli_store_cursor_seek(other, STORE_SEEK_EQ, b.p, b.len), STORE_OK);
     /* Delete every other entry walking forward. */
-    int rc = store_cursor_seek(c, STORE_SEEK_FIRST, NULL, 0), i = 0;
+    int rc = sqli_store_cursor_seek(c, STORE_SEEK_FIRST, NULL, 0), i = 0;
     while (rc == STORE_OK) {
-        if (i++ % 2 == 0) CHECK_EQ(store_cursor_delete(c), STORE_OK);
-        rc = store_cursor_next(c);
+        if (i++ % 2 == 0) CHECK_EQ(sqli_store_cursor_delete(c), STORE_OK);
+        rc = sqli_store_cursor_next(c);
     }
     CHECK_EQ(rc, STORE_NOTFOUND);
     /* The other cursor kept its place (15000 is the 1500th: deleted? 1500 is even
      * position 1499 -> odd index, kept). */
     CHECK_EQ(cur_int(other), 15000);
-    CHECK_EQ(store_cursor_next(other), STORE_OK);
+    CHECK_EQ(sqli_store_cursor_next(other), STORE_OK);
     CHECK_EQ(cur_int(other), 15020);
     /* Delete backwards all remaining; then the tree is empty and shallow. */
-    rc = store_cursor_seek(c, STORE_SEEK_LAST, NULL, 0);
+    rc = sqli_store_cursor_seek(c, STORE_SEEK_LAST, NULL, 0);
     int n = 0;
     while (rc == STORE_OK) {
-        CHECK_EQ(store_cursor_delete(c), STORE_OK);
+        CHECK_EQ(sqli_store_cursor_delete(c), STORE_OK);
         n++;
-        rc = store_cursor_prev(c);
+        rc = sqli_store_cursor_prev(c);
     }
     CHECK_EQ(n, 1500);
-    CHECK_EQ(store_cursor_seek(c, STORE_SEEK_FIRST, NULL, 0), STORE_NOTFOUND);
-    CHECK_EQ(store_cursor_key(other, &(const void *){0}, &(size_t){0}), STORE_NOTFOUND);
+    CHECK_EQ(sqli_store_cursor_seek(c, STORE_SEEK_FIRST, NULL, 0), STORE_NOTFOUND);
+    CHECK_EQ(sqli_store_cursor_key(other, &(const void *){0}, &(size_t){0}), STORE_NOTFOUND);
     /* Updates growing into overflow and back, keeping the key. */
     ikey(&b, 7);
-    CHECK_EQ(store_put(t, tree, b.p, b.len, "a", 1, 0), STORE_OK);
-    CHECK_EQ(store_cursor_seek(c, STORE_SEEK_EQ, b.p, b.len), STORE_OK);
+    CHECK_EQ(sqli_store_put(t, tree, b.p, b.len, "a", 1, 0), STORE_OK);
+    CHECK_EQ(sqli_store_cursor_seek(c, STORE_SEEK_EQ, b.p, b.len), STORE_OK);
     char *big = xmalloc(100000);
     memset(big, 'z', 100000);
-    CHECK_EQ(store_cursor_update(c, big, 100000), STORE_OK);
+    CHECK_EQ(sqli_store_cursor_update(c, big, 100000), STORE_OK);
     size_t vl;
-    CHECK_EQ(store_cursor_value_size(c, &vl), STORE_OK);
+    CHECK_EQ(sqli_store_cursor_value_size(c, &vl), STORE_OK);
     CHECK_EQ(vl, 100000);
-    CHECK_EQ(store_cursor_update(c, "bb", 2), STORE_OK);
+    CHECK_EQ(sqli_store_cursor_update(c, "bb", 2), STORE_OK);
     const void *v;
-    CHECK_EQ(store_cursor_value(c, &v, &vl), STORE_OK);
+    CHECK_EQ(sqli_store_cursor_value(c, &v, &vl), STORE_OK);
     CHECK(vl == 2 && memcmp(v, "bb", 2) == 0);
     CHECK_EQ(cur_int(c), 7);
     xfree(big);
-    store_cursor_close(other);
-    keyenc_free(&b);
-    CHECK_EQ(store_commit(t), STORE_OK);
+    sqli_store_cursor_close(other);
+    sqli_keyenc_free(&b);
+    CHECK_EQ(sqli_store_commit(t), STORE_OK);
     CHECK_EQ(check_db(db), 0);
-    store_close(db);
+    sqli_store_close(db);
 }
 
 TEST(bulk_load_is_dense) {
@@ -539,26 +539,26 @@ TEST(bulk_load_is_dense) {
     store_txn *t;
     store_tree tree;
     keyenc_buf b;
-    keyenc_init(&b);
+    sqli_keyenc_init(&b);
     char val[100];
     memset(val, 'v', sizeof val);
-    CHECK_EQ(store_begin(db, STORE_TXN_WRITE, &t), STORE_OK);
-    CHECK_EQ(store_tree_create(t, NULL, &tree), STORE_OK);
+    CHECK_EQ(sqli_store_begin(db, STORE_TXN_WRITE, &t), STORE_OK);
+    CHECK_EQ(sqli_store_tree_create(t, NULL, &tree), STORE_OK);
     store_cursor *c;
-    CHECK_EQ(store_cursor_open(t, tree, &c), STORE_OK);
+    CHECK_EQ(sqli_store_cursor_open(t, tree, &c), STORE_OK);
     const int n = SAN ? 20000 : 200000;
     for (int i = 0; i < n; i++) {
         ikey(&b, i);
-        if (store_cursor_put(c, b.p, b.len, val, sizeof val, STORE_APPEND) != STORE_OK) {
+        if (sqli_store_cursor_put(c, b.p, b.len, val, sizeof val, STORE_APPEND) != STORE_OK) {
             CHECK(0);
             break;
         }
     }
     ikey(&b, 5);
-    CHECK_EQ(store_cursor_put(c, b.p, b.len, val, 1, STORE_APPEND), STORE_MISUSE);
-    CHECK_EQ(store_commit(t), STORE_OK);
+    CHECK_EQ(sqli_store_cursor_put(c, b.p, b.len, val, 1, STORE_APPEND), STORE_MISUSE);
+    CHECK_EQ(sqli_store_commit(t), STORE_OK);
     store_stats st;
-    store_get_stats(db, &st);
+    sqli_store_get_stats(db, &st);
     /* Cells of 1 + 1 + <=4 key + 100 value bytes and a 2-byte pointer: a
      * full leaf holds (4088 - 12) / 108 of them. */
     double ideal = (double)n / (double)((4088 - 12) / 108);
@@ -567,49 +567,49 @@ TEST(bulk_load_is_dense) {
            st.page_count, ideal, fill * 100);
     CHECK(fill > 0.97);
     CHECK_EQ(check_db(db), 0);
-    keyenc_free(&b);
-    store_close(db);
+    sqli_keyenc_free(&b);
+    sqli_store_close(db);
 }
 
 TEST(large_values_and_limits) {
     store_db *db = fresh(1 << 20, 0); /* a 1 MiB cache, values larger than it */
     store_txn *t;
     store_tree tree;
-    CHECK_EQ(store_begin(db, STORE_TXN_WRITE, &t), STORE_OK);
-    CHECK_EQ(store_tree_create(t, NULL, &tree), STORE_OK);
+    CHECK_EQ(sqli_store_begin(db, STORE_TXN_WRITE, &t), STORE_OK);
+    CHECK_EQ(sqli_store_tree_create(t, NULL, &tree), STORE_OK);
     size_t big = 6u << 20;
     uint8_t *v = xmalloc(big);
     for (size_t i = 0; i < big; i++) v[i] = (uint8_t)(i * 7 + (i >> 12));
-    CHECK_EQ(store_put(t, tree, "big", 3, v, big, 0), STORE_OK);
-    CHECK_EQ(store_commit(t), STORE_OK);
-    CHECK_EQ(store_begin(db, STORE_TXN_READ, &t), STORE_OK);
+    CHECK_EQ(sqli_store_put(t, tree, "big", 3, v, big, 0), STORE_OK);
+    CHECK_EQ(sqli_store_commit(t), STORE_OK);
+    CHECK_EQ(sqli_store_begin(db, STORE_TXN_READ, &t), STORE_OK);
     const void *got;
     size_t gl;
-    CHECK_EQ(store_get(t, tree, "big", 3, &got, &gl), STORE_OK);
+    CHECK_EQ(sqli_store_get(t, tree, "big", 3, &got, &gl), STORE_OK);
     CHECK(gl == big && memcmp(got, v, big) == 0);
     store_cursor *c;
-    CHECK_EQ(store_cursor_open(t, tree, &c), STORE_OK);
-    CHECK_EQ(store_cursor_seek(c, STORE_SEEK_EQ, "big", 3), STORE_OK);
+    CHECK_EQ(sqli_store_cursor_open(t, tree, &c), STORE_OK);
+    CHECK_EQ(sqli_store_cursor_seek(c, STORE_SEEK_EQ, "big", 3), STORE_OK);
     uint8_t part[10000];
-    CHECK_EQ(store_cursor_value_read(c, 3000000, part, sizeof part), STORE_OK);
+    CHECK_EQ(sqli_store_cursor_value_read(c, 3000000, part, sizeof part), STORE_OK);
     CHECK(memcmp(part, v + 3000000, sizeof part) == 0);
-    CHECK_EQ(store_cursor_value_read(c, big - 5, part, 10), STORE_MISUSE);
-    store_abort(t);
+    CHECK_EQ(sqli_store_cursor_value_read(c, big - 5, part, 10), STORE_MISUSE);
+    sqli_store_abort(t);
     /* Key limit. */
-    CHECK_EQ(store_begin(db, STORE_TXN_WRITE, &t), STORE_OK);
-    size_t mk = store_max_key(db);
+    CHECK_EQ(sqli_store_begin(db, STORE_TXN_WRITE, &t), STORE_OK);
+    size_t mk = sqli_store_max_key(db);
     CHECK(mk >= 900 && mk < 1024);
-    CHECK_EQ(store_put(t, tree, v, mk, "x", 1, 0), STORE_OK);
-    CHECK_EQ(store_put(t, tree, v, mk + 1, "x", 1, 0), STORE_TOOBIG);
-    CHECK_EQ(store_put(t, tree, v, mk, v, 5000, 0), STORE_OK); /* max key + overflow */
-    CHECK_EQ(store_del(t, tree, "big", 3), STORE_OK);
-    CHECK_EQ(store_commit(t), STORE_OK);
+    CHECK_EQ(sqli_store_put(t, tree, v, mk, "x", 1, 0), STORE_OK);
+    CHECK_EQ(sqli_store_put(t, tree, v, mk + 1, "x", 1, 0), STORE_TOOBIG);
+    CHECK_EQ(sqli_store_put(t, tree, v, mk, v, 5000, 0), STORE_OK); /* max key + overflow */
+    CHECK_EQ(sqli_store_del(t, tree, "big", 3), STORE_OK);
+    CHECK_EQ(sqli_store_commit(t), STORE_OK);
     store_stats st;
-    store_get_stats(db, &st);
+    sqli_store_get_stats(db, &st);
     CHECK(st.free_pages > 1400); /* the 6 MiB chain went to the free list */
     CHECK_EQ(check_db(db), 0);
     xfree(v);
-    store_close(db);
+    sqli_store_close(db);
 }
 
 static int count_tree(void *arg, store_tree tree, const store_tree_info *info) {
@@ -622,36 +622,36 @@ static int count_tree(void *arg, store_tree tree, const store_tree_info *info) {
 TEST(trees_drop_clear_meta) {
     store_db *db = fresh(0, 0);
     store_txn *t;
-    CHECK_EQ(store_begin(db, STORE_TXN_WRITE, &t), STORE_OK);
+    CHECK_EQ(sqli_store_begin(db, STORE_TXN_WRITE, &t), STORE_OK);
     store_tree a = even_tree(t, 5000), b = even_tree(t, 5000);
     store_tree_info ti;
-    CHECK_EQ(store_tree_get_info(t, a, &ti), STORE_OK);
+    CHECK_EQ(sqli_store_tree_get_info(t, a, &ti), STORE_OK);
     CHECK_EQ(ti.kind, STORE_TREE_OTHER);
-    CHECK_EQ(store_tree_drop(t, a), STORE_OK);
-    CHECK_EQ(store_tree_get_info(t, a, &ti), STORE_NOTFOUND);
-    CHECK_EQ(store_tree_drop(t, a), STORE_NOTFOUND);
-    CHECK_EQ(store_tree_drop(t, STORE_CATALOG), STORE_MISUSE);
-    CHECK_EQ(store_tree_clear(t, b), STORE_OK);
+    CHECK_EQ(sqli_store_tree_drop(t, a), STORE_OK);
+    CHECK_EQ(sqli_store_tree_get_info(t, a, &ti), STORE_NOTFOUND);
+    CHECK_EQ(sqli_store_tree_drop(t, a), STORE_NOTFOUND);
+    CHECK_EQ(sqli_store_tree_drop(t, STORE_CATALOG), STORE_MISUSE);
+    CHECK_EQ(sqli_store_tree_clear(t, b), STORE_OK);
     store_cursor *c;
-    CHECK_EQ(store_cursor_open(t, b, &c), STORE_OK);
-    CHECK_EQ(store_cursor_seek(c, STORE_SEEK_FIRST, NULL, 0), STORE_NOTFOUND);
-    CHECK_EQ(store_meta_set(t, 3, 0x1122334455667788ull), STORE_OK);
-    CHECK_EQ(store_meta_set(t, STORE_META_SLOTS, 1), STORE_MISUSE);
-    CHECK_EQ(store_put(t, STORE_CATALOG, "schema", 6, "v1", 2, 0), STORE_OK);
-    CHECK_EQ(store_commit(t), STORE_OK);
+    CHECK_EQ(sqli_store_cursor_open(t, b, &c), STORE_OK);
+    CHECK_EQ(sqli_store_cursor_seek(c, STORE_SEEK_FIRST, NULL, 0), STORE_NOTFOUND);
+    CHECK_EQ(sqli_store_meta_set(t, 3, 0x1122334455667788ull), STORE_OK);
+    CHECK_EQ(sqli_store_meta_set(t, STORE_META_SLOTS, 1), STORE_MISUSE);
+    CHECK_EQ(sqli_store_put(t, STORE_CATALOG, "schema", 6, "v1", 2, 0), STORE_OK);
+    CHECK_EQ(sqli_store_commit(t), STORE_OK);
     CHECK_EQ(check_db(db), 0);
-    CHECK_EQ(store_begin(db, STORE_TXN_READ, &t), STORE_OK);
+    CHECK_EQ(sqli_store_begin(db, STORE_TXN_READ, &t), STORE_OK);
     uint64_t mv;
-    CHECK_EQ(store_meta_get(t, 3, &mv), STORE_OK);
+    CHECK_EQ(sqli_store_meta_get(t, 3, &mv), STORE_OK);
     CHECK(mv == 0x1122334455667788ull);
     int count = 0;
-    CHECK_EQ(store_tree_foreach(t, count_tree, &count), STORE_OK);
+    CHECK_EQ(sqli_store_tree_foreach(t, count_tree, &count), STORE_OK);
     CHECK_EQ(count, 2); /* the catalog and b */
-    store_abort(t);
+    sqli_store_abort(t);
     store_stats st;
-    store_get_stats(db, &st);
+    sqli_store_get_stats(db, &st);
     CHECK(st.free_pages > 20);
-    store_close(db);
+    sqli_store_close(db);
 }
 
 TEST(page_layout) {
@@ -659,16 +659,16 @@ TEST(page_layout) {
     store_db *db = fresh(0, 0);
     store_txn *t;
     store_tree tree = 0;
-    CHECK_EQ(store_begin(db, STORE_TXN_WRITE, &t), STORE_OK);
-    CHECK_EQ(store_tree_create(t, NULL, &tree), STORE_OK);
-    CHECK_EQ(store_meta_set(t, 1, 77), STORE_OK);
+    CHECK_EQ(sqli_store_begin(db, STORE_TXN_WRITE, &t), STORE_OK);
+    CHECK_EQ(sqli_store_tree_create(t, NULL, &tree), STORE_OK);
+    CHECK_EQ(sqli_store_meta_set(t, 1, 77), STORE_OK);
     for (int i = 0; i < 500; i++) {
         char k[16];
         snprintf(k, sizeof k, "%06d", i);
-        CHECK_EQ(store_put(t, tree, k, 6, k, 6, 0), STORE_OK);
+        CHECK_EQ(sqli_store_put(t, tree, k, 6, k, 6, 0), STORE_OK);
     }
-    CHECK_EQ(store_commit(t), STORE_OK);
-    CHECK_EQ(store_close(db), STORE_OK);
+    CHECK_EQ(sqli_store_commit(t), STORE_OK);
+    CHECK_EQ(sqli_store_close(db), STORE_OK);
     uint8_t p1[4096], pg[4096];
     int fd = open(path, O_RDONLY);
     CHECK_EQ(pread(fd, p1, sizeof p1, 0), 4096);
@@ -678,23 +678,23 @@ TEST(page_layout) {
     CHECK_EQ(get32(p1 + HDR_OFF_DIRROOT), 2);
     CHECK_EQ(get32(p1 + HDR_OFF_CATROOT), 3);
     CHECK_EQ(get64(p1 + HDR_OFF_META + 8), 77);
-    CHECK(get64(p1 + HDR_OFF_CKSUM) == hdr_checksum(p1));
+    CHECK(get64(p1 + HDR_OFF_CKSUM) == sqli_hdr_checksum(p1));
     uint32_t pc = get32(p1 + HDR_OFF_PAGECOUNT);
     CHECK(pc >= 4);
     for (uint32_t n = 1; n <= pc; n++) {
         CHECK_EQ(pread(fd, pg, sizeof pg, (off_t)(n - 1) * 4096), 4096);
-        CHECK(get64(pg + 4096 - 8) == page_trailer_checksum(pg, 4096, n));
+        CHECK(get64(pg + 4096 - 8) == sqli_page_trailer_checksum(pg, 4096, n));
     }
     CHECK_EQ(pread(fd, pg, sizeof pg, (off_t)(tree - 1) * 4096), 4096);
     CHECK(pg[0] == PT_LEAF || pg[0] == PT_INTERIOR);
-    CHECK_EQ(bt_node_sane(pg, 4088), 0);
+    CHECK_EQ(sqli_bt_node_sane(pg, 4088), 0);
     close(fd);
     /* Local/overflow rule: a cell never exceeds the quarter-page bound, and an
      * overflowing value fills its chain's pages except the last. */
     uint32_t u = 4088, cap = bt_ovfl_cap(u);
     for (size_t kl = 0; kl <= bt_max_key(u); kl += 37)
         for (size_t vl = 0; vl < 50000; vl = vl * 3 / 2 + 1) {
-            uint32_t loc = bt_leaf_local(u, kl, vl);
+            uint32_t loc = sqli_bt_leaf_local(u, kl, vl);
             size_t h = (kl < 128 ? 1 : 2) + (vl < 128 ? 1 : vl < 16384 ? 2 : 3);
             size_t cell = h + kl + loc + (loc < vl ? 4 : 0);
             CHECK(cell <= bt_max_local(u) && loc <= vl);
@@ -717,10 +717,10 @@ TEST(page_layout) {
         put16(g + 2, (uint16_t)(rnd() % 40));
         put16(g + 4, (uint16_t)(rnd() % 4200));
         for (size_t i = 64; i < 4096; i += 8) put64(g + i, rnd());
-        if (bt_node_sane(g, 4088) == 0) {
+        if (sqli_bt_node_sane(g, 4088) == 0) {
             for (int c = 0; c < bt_ncells(g); c++) {
                 bt_cell bc;
-                bt_parse(g, 4088, c, &bc);
+                sqli_bt_parse(g, 4088, c, &bc);
                 CHECK(bc.key + bc.klen <= g + 4088);
             }
         }

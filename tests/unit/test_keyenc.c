@@ -88,11 +88,11 @@ static int sql_cmp(const val *a, const val *b) {
 
 static void enc(keyenc_buf *b, const val *v, int desc) {
     switch (v->type) {
-    case KEYENC_NULL: keyenc_null(b, desc); break;
-    case KEYENC_INT: keyenc_int(b, v->i, desc); break;
-    case KEYENC_REAL: keyenc_real(b, v->r, desc); break;
-    case KEYENC_TEXT: keyenc_text(b, v->s, v->n, desc); break;
-    default: keyenc_blob(b, v->s, v->n, desc); break;
+    case KEYENC_NULL: sqli_keyenc_null(b, desc); break;
+    case KEYENC_INT: sqli_keyenc_int(b, v->i, desc); break;
+    case KEYENC_REAL: sqli_keyenc_real(b, v->r, desc); break;
+    case KEYENC_TEXT: sqli_keyenc_text(b, v->s, v->n, desc); break;
+    default: sqli_keyenc_blob(b, v->s, v->n, desc); break;
     }
 }
 
@@ -105,13 +105,13 @@ static int mem_cmp(const keyenc_buf *a, const keyenc_buf *b) {
 
 TEST(single_component_order) {
     keyenc_buf a, b;
-    keyenc_init(&a);
-    keyenc_init(&b);
+    sqli_keyenc_init(&a);
+    sqli_keyenc_init(&b);
     for (int it = 0; it < 200000; it++) {
         val x = rand_val(), y = rand_val();
         int desc = (int)(rnd() % 2);
-        keyenc_reset(&a);
-        keyenc_reset(&b);
+        sqli_keyenc_reset(&a);
+        sqli_keyenc_reset(&b);
         enc(&a, &x, desc);
         enc(&b, &y, desc);
         int want = sql_cmp(&x, &y) * (desc ? -1 : 1);
@@ -123,21 +123,21 @@ TEST(single_component_order) {
             break;
         }
     }
-    keyenc_free(&a);
-    keyenc_free(&b);
+    sqli_keyenc_free(&a);
+    sqli_keyenc_free(&b);
 }
 
 TEST(composite_order_with_desc) {
     keyenc_buf a, b;
-    keyenc_init(&a);
-    keyenc_init(&b);
+    sqli_keyenc_init(&a);
+    sqli_keyenc_init(&b);
     for (int it = 0; it < 200000; it++) {
         int ncol = 1 + (int)(rnd() % 3);
         int desc[3] = {(int)(rnd() % 2), (int)(rnd() % 2), (int)(rnd() % 2)};
         val x[3], y[3];
         int want = 0;
-        keyenc_reset(&a);
-        keyenc_reset(&b);
+        sqli_keyenc_reset(&a);
+        sqli_keyenc_reset(&b);
         for (int c = 0; c < ncol; c++) {
             x[c] = rand_val();
             y[c] = rnd() % 3 ? x[c] : rand_val(); /* often equal prefixes */
@@ -156,38 +156,38 @@ TEST(composite_order_with_desc) {
             CHECK_EQ(got, want);
             break;
         }
-        CHECK_EQ(keyenc_count(a.p, a.len), ncol);
+        CHECK_EQ(sqli_keyenc_count(a.p, a.len), ncol);
     }
-    keyenc_free(&a);
-    keyenc_free(&b);
+    sqli_keyenc_free(&a);
+    sqli_keyenc_free(&b);
 }
 
 TEST(prefix_keys_sort_first) {
     /* (x) < (x, anything) for every x and direction. */
     keyenc_buf a, b;
-    keyenc_init(&a);
-    keyenc_init(&b);
+    sqli_keyenc_init(&a);
+    sqli_keyenc_init(&b);
     for (int it = 0; it < 50000; it++) {
         val x = rand_val(), y = rand_val();
         int d1 = (int)(rnd() % 2), d2 = (int)(rnd() % 2);
-        keyenc_reset(&a);
-        keyenc_reset(&b);
+        sqli_keyenc_reset(&a);
+        sqli_keyenc_reset(&b);
         enc(&a, &x, d1);
         enc(&b, &x, d1);
         enc(&b, &y, d2);
         CHECK(mem_cmp(&a, &b) < 0);
     }
-    keyenc_free(&a);
-    keyenc_free(&b);
+    sqli_keyenc_free(&a);
+    sqli_keyenc_free(&b);
 }
 
 TEST(round_trip) {
     keyenc_buf a;
-    keyenc_init(&a);
+    sqli_keyenc_init(&a);
     for (int it = 0; it < 100000; it++) {
         val x[3];
         int desc[3];
-        keyenc_reset(&a);
+        sqli_keyenc_reset(&a);
         for (int c = 0; c < 3; c++) {
             x[c] = rand_val();
             desc[c] = (int)(rnd() % 2);
@@ -196,7 +196,7 @@ TEST(round_trip) {
         size_t pos = 0;
         for (int c = 0; c < 3; c++) {
             keyenc_value v;
-            CHECK_EQ(keyenc_decode(a.p, a.len, &pos, desc[c], &v), 0);
+            CHECK_EQ(sqli_keyenc_decode(a.p, a.len, &pos, desc[c], &v), 0);
             val back;
             memset(&back, 0, sizeof back);
             back.type = (int)v.type;
@@ -213,62 +213,62 @@ TEST(round_trip) {
         }
         CHECK_EQ(pos, a.len);
     }
-    keyenc_free(&a);
+    sqli_keyenc_free(&a);
 }
 
 TEST(known_bytes) {
     keyenc_buf a;
-    keyenc_init(&a);
-    keyenc_int(&a, 0, 0);
+    sqli_keyenc_init(&a);
+    sqli_keyenc_int(&a, 0, 0);
     CHECK_EQ(a.len, 1);
     CHECK_EQ(a.p[0], 0x1A);
-    keyenc_reset(&a);
-    keyenc_int(&a, 300, 0);
+    sqli_keyenc_reset(&a);
+    sqli_keyenc_int(&a, 300, 0);
     CHECK_EQ(a.len, 3);
     CHECK_EQ(a.p[0], 0x1C);
     CHECK_EQ(a.p[1], 0x01);
     CHECK_EQ(a.p[2], 0x2C);
-    keyenc_reset(&a);
-    keyenc_int(&a, -1, 0);
+    sqli_keyenc_reset(&a);
+    sqli_keyenc_int(&a, -1, 0);
     CHECK_EQ(a.len, 2);
     CHECK_EQ(a.p[0], 0x19);
     CHECK_EQ(a.p[1], 0xFF);
-    keyenc_reset(&a);
-    keyenc_real(&a, 2.0, 0);
+    sqli_keyenc_reset(&a);
+    sqli_keyenc_real(&a, 2.0, 0);
     CHECK_EQ(a.len, 2); /* same as integer 2 */
-    keyenc_reset(&a);
-    keyenc_text(&a, "a\0b", 3, 0);
+    sqli_keyenc_reset(&a);
+    sqli_keyenc_text(&a, "a\0b", 3, 0);
     CHECK_EQ(a.len, 1 + 4 + 2);
-    keyenc_reset(&a);
+    sqli_keyenc_reset(&a);
     /* Growth past the inline buffer. */
     char big[1000];
     memset(big, 'x', sizeof big);
-    keyenc_text(&a, big, sizeof big, 1);
+    sqli_keyenc_text(&a, big, sizeof big, 1);
     CHECK_EQ(a.len, 1 + 1000 + 2 + 1);
     size_t pos = 0;
     keyenc_value v;
-    CHECK_EQ(keyenc_decode(a.p, a.len, &pos, 1, &v), 0);
+    CHECK_EQ(sqli_keyenc_decode(a.p, a.len, &pos, 1, &v), 0);
     CHECK_EQ(v.n, 1000);
     CHECK(v.copy);
     xfree((void *)v.p);
-    keyenc_free(&a);
+    sqli_keyenc_free(&a);
 }
 
 TEST(text_prefix) {
     keyenc_buf p, k;
-    keyenc_init(&p);
-    keyenc_init(&k);
-    keyenc_text_prefix(&p, "ab", 2);
-    keyenc_text(&k, "abc", 3, 0);
+    sqli_keyenc_init(&p);
+    sqli_keyenc_init(&k);
+    sqli_keyenc_text_prefix(&p, "ab", 2);
+    sqli_keyenc_text(&k, "abc", 3, 0);
     CHECK(k.len > p.len && memcmp(k.p, p.p, p.len) == 0);
-    keyenc_reset(&k);
-    keyenc_text(&k, "ab", 2, 0);
+    sqli_keyenc_reset(&k);
+    sqli_keyenc_text(&k, "ab", 2, 0);
     CHECK(memcmp(k.p, p.p, p.len) == 0);
-    keyenc_reset(&k);
-    keyenc_text(&k, "a", 1, 0);
+    sqli_keyenc_reset(&k);
+    sqli_keyenc_text(&k, "a", 1, 0);
     CHECK(!(k.len >= p.len && memcmp(k.p, p.p, p.len) == 0));
-    keyenc_free(&p);
-    keyenc_free(&k);
+    sqli_keyenc_free(&p);
+    sqli_keyenc_free(&k);
 }
 
 TEST(malformed_rejected) {
@@ -279,21 +279,21 @@ TEST(malformed_rejected) {
         for (size_t j = 0; j < n; j++) junk[j] = (uint8_t)rnd();
         if (n && rnd() % 2) junk[0] = (uint8_t)"\x05\x10\x11\x12\x1a\x1b\x22\x23\x30\x40"[rnd() % 10];
         size_t pos = 0;
-        if (keyenc_decode(junk, n, &pos, (int)(rnd() % 2), &v) == 0) {
+        if (sqli_keyenc_decode(junk, n, &pos, (int)(rnd() % 2), &v) == 0) {
             CHECK(pos <= n);
             if (v.copy) xfree((void *)v.p);
         }
-        (void)keyenc_count(junk, n);
+        (void)sqli_keyenc_count(junk, n);
     }
     uint8_t trunc[] = {0x1C, 0x01}; /* two-byte integer cut short */
     size_t pos = 0;
-    CHECK_EQ(keyenc_decode(trunc, 2, &pos, 0, &v), -1);
+    CHECK_EQ(sqli_keyenc_decode(trunc, 2, &pos, 0, &v), -1);
     uint8_t noncanon[] = {0x1C, 0x00, 0x05};
     pos = 0;
-    CHECK_EQ(keyenc_decode(noncanon, 3, &pos, 0, &v), -1);
+    CHECK_EQ(sqli_keyenc_decode(noncanon, 3, &pos, 0, &v), -1);
     uint8_t unterminated[] = {0x30, 'a', 0x00};
     pos = 0;
-    CHECK_EQ(keyenc_decode(unterminated, 3, &pos, 0, &v), -1);
+    CHECK_EQ(sqli_keyenc_decode(unterminated, 3, &pos, 0, &v), -1);
 }
 
 int main(void) {

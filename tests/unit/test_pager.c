@@ -28,7 +28,7 @@ static store_db *fresh(unsigned flags, size_t cache, uint32_t ckpt) {
     unlink(wal);
     store_options o = {STORE_CREATE | flags, 0, cache, ckpt};
     store_db *db = NULL;
-    if (store_open(path, &o, &db)) fprintf(stderr, "open: %s\n", store_errmsg());
+    if (sqli_store_open(path, &o, &db)) fprintf(stderr, "open: %s\n", sqli_store_errmsg());
     return db;
 }
 
@@ -40,16 +40,16 @@ static void problem(void *arg, const char *msg) {
 static long check_problems(store_db *db) {
     store_txn *t;
     store_check_report r;
-    if (store_begin(db, STORE_TXN_READ, &t) != STORE_OK) return -1;
-    int rc = store_check(t, &r, problem, NULL);
-    store_abort(t);
+    if (sqli_store_begin(db, STORE_TXN_READ, &t) != STORE_OK) return -1;
+    int rc = sqli_store_check(t, &r, problem, NULL);
+    sqli_store_abort(t);
     return rc == STORE_OK ? (long)r.problems : -1;
 }
 
 static int get_int(store_txn *t, store_tree tree, const char *k, long *v) {
     const void *p;
     size_t n;
-    int rc = store_get(t, tree, k, strlen(k), &p, &n);
+    int rc = sqli_store_get(t, tree, k, strlen(k), &p, &n);
     if (rc == STORE_OK) {
         if (n < sizeof *v) return -1;
         memcpy(v, p, sizeof *v);
@@ -65,7 +65,7 @@ static int set_all(store_txn *t, store_tree tree, int n, long v) {
     char k[16];
     for (int i = 0; i < n; i++) {
         snprintf(k, sizeof k, "k%03d", i);
-        int rc = store_put(t, tree, k, strlen(k), buf, sizeof buf, 0);
+        int rc = sqli_store_put(t, tree, k, strlen(k), buf, sizeof buf, 0);
         if (rc) return rc;
     }
     return STORE_OK;
@@ -89,36 +89,36 @@ TEST(snapshot_isolation) {
     store_db *db = fresh(STORE_NOSYNC, 256 << 10, 30);
     store_txn *w, *r1, *r2;
     store_tree tree;
-    CHECK_EQ(store_begin(db, STORE_TXN_WRITE, &w), STORE_OK);
-    CHECK_EQ(store_tree_create(w, NULL, &tree), STORE_OK);
+    CHECK_EQ(sqli_store_begin(db, STORE_TXN_WRITE, &w), STORE_OK);
+    CHECK_EQ(sqli_store_tree_create(w, NULL, &tree), STORE_OK);
     CHECK_EQ(set_all(w, tree, 200, 1), STORE_OK);
-    CHECK_EQ(store_commit(w), STORE_OK);
-    CHECK_EQ(store_begin(db, STORE_TXN_READ, &r1), STORE_OK);
+    CHECK_EQ(sqli_store_commit(w), STORE_OK);
+    CHECK_EQ(sqli_store_begin(db, STORE_TXN_READ, &r1), STORE_OK);
     /* Many commits, with checkpoints (every 30 frames) behind the reader. */
     for (long v = 2; v <= 40; v++) {
-        CHECK_EQ(store_begin(db, STORE_TXN_WRITE, &w), STORE_OK);
+        CHECK_EQ(sqli_store_begin(db, STORE_TXN_WRITE, &w), STORE_OK);
         CHECK_EQ(set_all(w, tree, 200, v), STORE_OK);
         /* The writer sees its own change, the reader does not. */
         CHECK_EQ(same_all(w, tree, 200), v);
         CHECK_EQ(same_all(r1, tree, 200), 1);
-        CHECK_EQ(store_commit(w), STORE_OK);
-        if (v == 20) CHECK_EQ(store_begin(db, STORE_TXN_READ, &r2), STORE_OK);
+        CHECK_EQ(sqli_store_commit(w), STORE_OK);
+        if (v == 20) CHECK_EQ(sqli_store_begin(db, STORE_TXN_READ, &r2), STORE_OK);
     }
     CHECK_EQ(same_all(r1, tree, 200), 1);
     CHECK_EQ(same_all(r2, tree, 200), 20);
     store_stats st;
-    store_get_stats(db, &st);
+    sqli_store_get_stats(db, &st);
     CHECK(st.wal_frames > 0); /* the reader holds the log */
-    store_abort(r1);
-    store_abort(r2);
-    CHECK_EQ(store_checkpoint(db), STORE_OK);
-    store_get_stats(db, &st);
+    sqli_store_abort(r1);
+    sqli_store_abort(r2);
+    CHECK_EQ(sqli_store_checkpoint(db), STORE_OK);
+    sqli_store_get_stats(db, &st);
     CHECK_EQ(st.wal_frames, 0); /* restarted once no reader needed it */
-    CHECK_EQ(store_begin(db, STORE_TXN_READ, &r1), STORE_OK);
+    CHECK_EQ(sqli_store_begin(db, STORE_TXN_READ, &r1), STORE_OK);
     CHECK_EQ(same_all(r1, tree, 200), 40);
-    store_abort(r1);
+    sqli_store_abort(r1);
     CHECK_EQ(check_problems(db), 0);
-    store_close(db);
+    sqli_store_close(db);
 }
 
 typedef struct shared {
@@ -135,7 +135,7 @@ static void *reader_thread(void *arg) {
     long last = 0;
     while (!s->stop) {
         store_txn *t;
-        if (store_begin(s->db, STORE_TXN_READ, &t) != STORE_OK) {
+        if (sqli_store_begin(s->db, STORE_TXN_READ, &t) != STORE_OK) {
             __atomic_add_fetch(&s->bad, 1, __ATOMIC_RELAXED);
             break;
         }
@@ -143,12 +143,12 @@ static void *reader_thread(void *arg) {
         /* Scan: exactly v rows "row..." exist in snapshot v. */
         store_cursor *c;
         long rows = 0;
-        if (store_cursor_open(t, s->tree, &c) == STORE_OK) {
-            for (int rc = store_cursor_seek(c, STORE_SEEK_PREFIX, "row", 3); rc == STORE_OK;
-                 rc = store_cursor_next(c))
+        if (sqli_store_cursor_open(t, s->tree, &c) == STORE_OK) {
+            for (int rc = sqli_store_cursor_seek(c, STORE_SEEK_PREFIX, "row", 3); rc == STORE_OK;
+                 rc = sqli_store_cursor_next(c))
                 rows++;
         }
-        store_abort(t);
+        sqli_store_abort(t);
         if (v < last || v < 0 || rows != v) {
             fprintf(stderr, "reader: value %ld after %ld, %ld rows\n", v, last, rows);
             __atomic_add_fetch(&s->bad, 1, __ATOMIC_RELAXED);
@@ -165,26 +165,26 @@ TEST(readers_against_writer_threads) {
     memset(&s, 0, sizeof s);
     s.db = fresh(STORE_NOSYNC, 512 << 10, 100);
     store_txn *w;
-    CHECK_EQ(store_begin(s.db, STORE_TXN_WRITE, &w), STORE_OK);
-    CHECK_EQ(store_tree_create(w, NULL, &s.tree), STORE_OK);
+    CHECK_EQ(sqli_store_begin(s.db, STORE_TXN_WRITE, &w), STORE_OK);
+    CHECK_EQ(sqli_store_tree_create(w, NULL, &s.tree), STORE_OK);
     CHECK_EQ(set_all(w, s.tree, 60, 0), STORE_OK);
-    CHECK_EQ(store_commit(w), STORE_OK);
+    CHECK_EQ(sqli_store_commit(w), STORE_OK);
     pthread_t th[3];
     for (int i = 0; i < 3; i++) pthread_create(&th[i], NULL, reader_thread, &s);
     char k[200];
     memset(k, 'r', sizeof k);
     for (long v = 1; v <= 1500 / SCALE && !s.bad; v++) {
-        CHECK_EQ(store_begin(s.db, STORE_TXN_WRITE, &w), STORE_OK);
+        CHECK_EQ(sqli_store_begin(s.db, STORE_TXN_WRITE, &w), STORE_OK);
         CHECK_EQ(set_all(w, s.tree, 60, v), STORE_OK);
         snprintf(k, sizeof k, "row%06ld", v);
-        CHECK_EQ(store_put(w, s.tree, k, strlen(k), k, sizeof k, 0), STORE_OK);
+        CHECK_EQ(sqli_store_put(w, s.tree, k, strlen(k), k, sizeof k, 0), STORE_OK);
         if (v % 7 == 0) { /* a rolled-back transaction in between */
-            store_abort(w);
-            CHECK_EQ(store_begin(s.db, STORE_TXN_WRITE, &w), STORE_OK);
+            sqli_store_abort(w);
+            CHECK_EQ(sqli_store_begin(s.db, STORE_TXN_WRITE, &w), STORE_OK);
             CHECK_EQ(set_all(w, s.tree, 60, v), STORE_OK);
-            CHECK_EQ(store_put(w, s.tree, k, strlen(k), k, sizeof k, 0), STORE_OK);
+            CHECK_EQ(sqli_store_put(w, s.tree, k, strlen(k), k, sizeof k, 0), STORE_OK);
         }
-        CHECK_EQ(store_commit(w), STORE_OK);
+        CHECK_EQ(sqli_store_commit(w), STORE_OK);
     }
     s.stop = 1;
     for (int i = 0; i < 3; i++) pthread_join(th[i], NULL);
@@ -192,7 +192,7 @@ TEST(readers_against_writer_threads) {
     CHECK(s.snapshots > 10);
     printf("readers_against_writer_threads: %ld consistent snapshots\n", s.snapshots);
     CHECK_EQ(check_problems(s.db), 0);
-    store_close(s.db);
+    sqli_store_close(s.db);
 }
 
 typedef struct committer {
@@ -207,9 +207,9 @@ static void *commit_thread(void *arg) {
     for (int i = 0; i < c->n; i++) {
         store_txn *t;
         snprintf(k, sizeof k, "c%d-%05d", c->id, i);
-        if (store_begin(c->db, STORE_TXN_WRITE, &t) != STORE_OK ||
-            store_put(t, c->tree, k, strlen(k), k, sizeof k, 0) != STORE_OK ||
-            store_commit(t) != STORE_OK)
+        if (sqli_store_begin(c->db, STORE_TXN_WRITE, &t) != STORE_OK ||
+            sqli_store_put(t, c->tree, k, strlen(k), k, sizeof k, 0) != STORE_OK ||
+            sqli_store_commit(t) != STORE_OK)
             c->fails++;
     }
     return NULL;
@@ -219,11 +219,11 @@ TEST(group_commit_shares_fsyncs) {
     store_db *db = fresh(0, 0, 0); /* real fsyncs */
     store_txn *t;
     store_tree tree;
-    CHECK_EQ(store_begin(db, STORE_TXN_WRITE, &t), STORE_OK);
-    CHECK_EQ(store_tree_create(t, NULL, &tree), STORE_OK);
-    CHECK_EQ(store_commit(t), STORE_OK);
+    CHECK_EQ(sqli_store_begin(db, STORE_TXN_WRITE, &t), STORE_OK);
+    CHECK_EQ(sqli_store_tree_create(t, NULL, &tree), STORE_OK);
+    CHECK_EQ(sqli_store_commit(t), STORE_OK);
     store_stats s0, s1;
-    store_get_stats(db, &s0);
+    sqli_store_get_stats(db, &s0);
     committer c[4];
     pthread_t th[4];
     for (int i = 0; i < 4; i++) {
@@ -231,7 +231,7 @@ TEST(group_commit_shares_fsyncs) {
         pthread_create(&th[i], NULL, commit_thread, &c[i]);
     }
     for (int i = 0; i < 4; i++) pthread_join(th[i], NULL);
-    store_get_stats(db, &s1);
+    sqli_store_get_stats(db, &s1);
     uint64_t commits = s1.commits - s0.commits, syncs = s1.syncs - s0.syncs;
     printf("group commit: %llu commits, %llu log fsyncs\n", (unsigned long long)commits,
            (unsigned long long)syncs);
@@ -239,22 +239,22 @@ TEST(group_commit_shares_fsyncs) {
     CHECK(syncs < commits);
     for (int i = 0; i < 4; i++) CHECK_EQ(c[i].fails, 0);
     /* Every commit is there. */
-    CHECK_EQ(store_begin(db, STORE_TXN_READ, &t), STORE_OK);
+    CHECK_EQ(sqli_store_begin(db, STORE_TXN_READ, &t), STORE_OK);
     store_cursor *cur;
-    CHECK_EQ(store_cursor_open(t, tree, &cur), STORE_OK);
+    CHECK_EQ(sqli_store_cursor_open(t, tree, &cur), STORE_OK);
     int n = 0;
-    for (int rc = store_cursor_seek(cur, STORE_SEEK_FIRST, NULL, 0); rc == STORE_OK;
-         rc = store_cursor_next(cur))
+    for (int rc = sqli_store_cursor_seek(cur, STORE_SEEK_FIRST, NULL, 0); rc == STORE_OK;
+         rc = sqli_store_cursor_next(cur))
         n++;
     CHECK_EQ(n, 4 * (150 / SCALE));
-    store_abort(t);
-    store_close(db);
+    sqli_store_abort(t);
+    sqli_store_close(db);
 }
 
 static int has(store_txn *t, store_tree tree, const char *k) {
     const void *v;
     size_t n;
-    return store_get(t, tree, k, strlen(k), &v, &n) == STORE_OK;
+    return sqli_store_get(t, tree, k, strlen(k), &v, &n) == STORE_OK;
 }
 
 TEST(savepoints) {
@@ -264,51 +264,51 @@ TEST(savepoints) {
     int s1, s2, s3;
     char big[3000];
     memset(big, 'b', sizeof big);
-    CHECK_EQ(store_begin(db, STORE_TXN_WRITE, &t), STORE_OK);
-    CHECK_EQ(store_tree_create(t, NULL, &tree), STORE_OK);
-    CHECK_EQ(store_put(t, tree, "base", 4, "0", 1, 0), STORE_OK);
-    CHECK_EQ(store_savepoint(t, &s1), STORE_OK);
+    CHECK_EQ(sqli_store_begin(db, STORE_TXN_WRITE, &t), STORE_OK);
+    CHECK_EQ(sqli_store_tree_create(t, NULL, &tree), STORE_OK);
+    CHECK_EQ(sqli_store_put(t, tree, "base", 4, "0", 1, 0), STORE_OK);
+    CHECK_EQ(sqli_store_savepoint(t, &s1), STORE_OK);
     CHECK_EQ(s1, 1);
-    CHECK_EQ(store_put(t, tree, "a", 1, "1", 1, 0), STORE_OK);
-    CHECK_EQ(store_savepoint(t, &s2), STORE_OK);
-    CHECK_EQ(store_put(t, tree, "b", 1, "2", 1, 0), STORE_OK);
-    CHECK_EQ(store_del(t, tree, "base", 4), STORE_OK);
-    CHECK_EQ(store_rollback_to(t, s2), STORE_OK);
+    CHECK_EQ(sqli_store_put(t, tree, "a", 1, "1", 1, 0), STORE_OK);
+    CHECK_EQ(sqli_store_savepoint(t, &s2), STORE_OK);
+    CHECK_EQ(sqli_store_put(t, tree, "b", 1, "2", 1, 0), STORE_OK);
+    CHECK_EQ(sqli_store_del(t, tree, "base", 4), STORE_OK);
+    CHECK_EQ(sqli_store_rollback_to(t, s2), STORE_OK);
     CHECK(has(t, tree, "a") && !has(t, tree, "b") && has(t, tree, "base"));
     /* s2 stays open after a rollback to it. */
-    CHECK_EQ(store_put(t, tree, "c", 1, "3", 1, 0), STORE_OK);
-    CHECK_EQ(store_savepoint(t, &s3), STORE_OK);
+    CHECK_EQ(sqli_store_put(t, tree, "c", 1, "3", 1, 0), STORE_OK);
+    CHECK_EQ(sqli_store_savepoint(t, &s3), STORE_OK);
     CHECK_EQ(s3, 3);
     /* Lots of changes inside s3 (splits, overflow, a new tree), spilling. */
-    CHECK_EQ(store_tree_create(t, NULL, &t2), STORE_OK);
+    CHECK_EQ(sqli_store_tree_create(t, NULL, &t2), STORE_OK);
     char k[16];
     for (int i = 0; i < 2000; i++) {
         snprintf(k, sizeof k, "x%05d", i);
-        CHECK_EQ(store_put(t, tree, k, strlen(k), big, 100 + (size_t)i % 2900, 0), STORE_OK);
-        CHECK_EQ(store_put(t, t2, k, strlen(k), big, 50, 0), STORE_OK);
+        CHECK_EQ(sqli_store_put(t, tree, k, strlen(k), big, 100 + (size_t)i % 2900, 0), STORE_OK);
+        CHECK_EQ(sqli_store_put(t, t2, k, strlen(k), big, 50, 0), STORE_OK);
     }
-    CHECK_EQ(store_release(t, s3), STORE_OK); /* merged into s2 */
-    CHECK_EQ(store_rollback_to(t, s2), STORE_OK);
+    CHECK_EQ(sqli_store_release(t, s3), STORE_OK); /* merged into s2 */
+    CHECK_EQ(sqli_store_rollback_to(t, s2), STORE_OK);
     CHECK(!has(t, tree, "x00010") && !has(t, tree, "c") && has(t, tree, "a"));
     store_tree_info ti;
-    CHECK_EQ(store_tree_get_info(t, t2, &ti), STORE_NOTFOUND);
-    CHECK_EQ(store_rollback_to(t, 3), STORE_MISUSE);
-    CHECK_EQ(store_release(t, s1), STORE_OK);
-    CHECK_EQ(store_rollback_to(t, s1), STORE_MISUSE);
-    CHECK_EQ(store_commit(t), STORE_OK);
-    CHECK_EQ(store_begin(db, STORE_TXN_READ, &t), STORE_OK);
+    CHECK_EQ(sqli_store_tree_get_info(t, t2, &ti), STORE_NOTFOUND);
+    CHECK_EQ(sqli_store_rollback_to(t, 3), STORE_MISUSE);
+    CHECK_EQ(sqli_store_release(t, s1), STORE_OK);
+    CHECK_EQ(sqli_store_rollback_to(t, s1), STORE_MISUSE);
+    CHECK_EQ(sqli_store_commit(t), STORE_OK);
+    CHECK_EQ(sqli_store_begin(db, STORE_TXN_READ, &t), STORE_OK);
     CHECK(has(t, tree, "a") && has(t, tree, "base") && !has(t, tree, "b"));
-    CHECK_EQ(store_savepoint(t, &s1), STORE_MISUSE);
-    store_abort(t);
+    CHECK_EQ(sqli_store_savepoint(t, &s1), STORE_MISUSE);
+    sqli_store_abort(t);
     CHECK_EQ(check_problems(db), 0);
-    store_close(db);
+    sqli_store_close(db);
 }
 
 static void *try_writer(void *arg) {
     store_db *db = arg;
     store_txn *t;
-    int rc = store_begin(db, STORE_TXN_WRITE | STORE_TXN_NOWAIT, &t);
-    if (rc == STORE_OK) store_abort(t);
+    int rc = sqli_store_begin(db, STORE_TXN_WRITE | STORE_TXN_NOWAIT, &t);
+    if (rc == STORE_OK) sqli_store_abort(t);
     return (void *)(intptr_t)rc;
 }
 
@@ -316,27 +316,27 @@ TEST(one_writer_and_misuse) {
     store_db *db = fresh(STORE_NOSYNC, 0, 0);
     store_txn *w, *r;
     store_tree tree;
-    CHECK_EQ(store_begin(db, STORE_TXN_WRITE, &w), STORE_OK);
-    CHECK_EQ(store_tree_create(w, NULL, &tree), STORE_OK);
+    CHECK_EQ(sqli_store_begin(db, STORE_TXN_WRITE, &w), STORE_OK);
+    CHECK_EQ(sqli_store_tree_create(w, NULL, &tree), STORE_OK);
     pthread_t th;
     void *res;
     pthread_create(&th, NULL, try_writer, db);
     pthread_join(th, &res);
     CHECK_EQ((int)(intptr_t)res, STORE_BUSY);
-    CHECK_EQ(store_commit(w), STORE_OK);
+    CHECK_EQ(sqli_store_commit(w), STORE_OK);
     pthread_create(&th, NULL, try_writer, db);
     pthread_join(th, &res);
     CHECK_EQ((int)(intptr_t)res, STORE_OK);
-    CHECK_EQ(store_begin(db, STORE_TXN_READ, &r), STORE_OK);
-    CHECK_EQ(store_put(r, tree, "k", 1, "v", 1, 0), STORE_READONLY);
-    CHECK_EQ(store_del(r, tree, "k", 1), STORE_READONLY);
-    CHECK_EQ(store_meta_set(r, 0, 1), STORE_READONLY);
+    CHECK_EQ(sqli_store_begin(db, STORE_TXN_READ, &r), STORE_OK);
+    CHECK_EQ(sqli_store_put(r, tree, "k", 1, "v", 1, 0), STORE_READONLY);
+    CHECK_EQ(sqli_store_del(r, tree, "k", 1), STORE_READONLY);
+    CHECK_EQ(sqli_store_meta_set(r, 0, 1), STORE_READONLY);
     store_cursor *c;
-    CHECK_EQ(store_cursor_open(r, 999999, &c), STORE_NOTFOUND);
-    CHECK_EQ(store_begin(db, 0x80, &w), STORE_MISUSE);
-    store_abort(r);
-    CHECK(strcmp(store_strerror(STORE_CORRUPT), "STORE_CORRUPT: database file is corrupt") == 0);
-    store_close(db);
+    CHECK_EQ(sqli_store_cursor_open(r, 999999, &c), STORE_NOTFOUND);
+    CHECK_EQ(sqli_store_begin(db, 0x80, &w), STORE_MISUSE);
+    sqli_store_abort(r);
+    CHECK(strcmp(sqli_store_strerror(STORE_CORRUPT), "STORE_CORRUPT: database file is corrupt") == 0);
+    sqli_store_close(db);
 }
 
 int main(void) {

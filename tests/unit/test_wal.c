@@ -32,8 +32,8 @@ static void wipe(void) {
 static store_db *open_db(unsigned flags, size_t cache, uint32_t ckpt) {
     store_options o = {flags, 0, cache, ckpt};
     store_db *db = NULL;
-    int rc = store_open(path, &o, &db);
-    if (rc) fprintf(stderr, "  open: %s\n", store_errmsg());
+    int rc = sqli_store_open(path, &o, &db);
+    if (rc) fprintf(stderr, "  open: %s\n", sqli_store_errmsg());
     return db;
 }
 
@@ -45,9 +45,9 @@ static void problem(void *arg, const char *msg) {
 static long check_problems(store_db *db) {
     store_txn *t;
     store_check_report r;
-    if (store_begin(db, STORE_TXN_READ, &t) != STORE_OK) return -1;
-    int rc = store_check(t, &r, problem, NULL);
-    store_abort(t);
+    if (sqli_store_begin(db, STORE_TXN_READ, &t) != STORE_OK) return -1;
+    int rc = sqli_store_check(t, &r, problem, NULL);
+    sqli_store_abort(t);
     return rc == STORE_OK ? (long)r.problems : -1;
 }
 
@@ -55,21 +55,21 @@ static long check_problems(store_db *db) {
 static int write_txn(store_db *db, store_tree tree, int i, int n, size_t vlen) {
     store_txn *t;
     char k[32];
-    int rc = store_begin(db, STORE_TXN_WRITE, &t);
+    int rc = sqli_store_begin(db, STORE_TXN_WRITE, &t);
     if (rc) return rc;
     uint8_t *v = xmalloc(vlen + 1);
     memset(v, 'a' + i % 26, vlen);
     for (int j = 0; j < n && rc == STORE_OK; j++) {
         snprintf(k, sizeof k, "t%04d-%05d", i, j);
-        rc = store_put(t, tree, k, strlen(k), v, vlen, 0);
+        rc = sqli_store_put(t, tree, k, strlen(k), v, vlen, 0);
     }
-    if (rc == STORE_OK) rc = store_put(t, tree, "last", 4, &i, sizeof i, 0);
+    if (rc == STORE_OK) rc = sqli_store_put(t, tree, "last", 4, &i, sizeof i, 0);
     xfree(v);
     if (rc != STORE_OK) {
-        store_abort(t);
+        sqli_store_abort(t);
         return rc;
     }
-    return store_commit(t);
+    return sqli_store_commit(t);
 }
 
 /* Number of keys of transaction i present (0 or n), -1 on a mixed state. */
@@ -77,14 +77,14 @@ static int txn_present(store_db *db, store_tree tree, int i, int n) {
     store_txn *t;
     char k[32];
     int found = 0;
-    if (store_begin(db, STORE_TXN_READ, &t)) return -2;
+    if (sqli_store_begin(db, STORE_TXN_READ, &t)) return -2;
     for (int j = 0; j < n; j++) {
         const void *v;
         size_t vl;
         snprintf(k, sizeof k, "t%04d-%05d", i, j);
-        if (store_get(t, tree, k, strlen(k), &v, &vl) == STORE_OK) found++;
+        if (sqli_store_get(t, tree, k, strlen(k), &v, &vl) == STORE_OK) found++;
     }
-    store_abort(t);
+    sqli_store_abort(t);
     return found == 0 || found == n ? found : -1;
 }
 
@@ -93,18 +93,18 @@ static int last_txn(store_db *db, store_tree tree) {
     const void *v;
     size_t vl;
     int last = -1;
-    if (store_begin(db, STORE_TXN_READ, &t)) return -2;
-    if (store_get(t, tree, "last", 4, &v, &vl) == STORE_OK) memcpy(&last, v, sizeof last);
-    store_abort(t);
+    if (sqli_store_begin(db, STORE_TXN_READ, &t)) return -2;
+    if (sqli_store_get(t, tree, "last", 4, &v, &vl) == STORE_OK) memcpy(&last, v, sizeof last);
+    sqli_store_abort(t);
     return last;
 }
 
 static store_tree make_tree(store_db *db) {
     store_txn *t;
     store_tree tree = 0;
-    store_begin(db, STORE_TXN_WRITE, &t);
-    store_tree_create(t, NULL, &tree);
-    store_commit(t);
+    sqli_store_begin(db, STORE_TXN_WRITE, &t);
+    sqli_store_tree_create(t, NULL, &tree);
+    sqli_store_commit(t);
     return tree;
 }
 
@@ -131,7 +131,7 @@ TEST(recovery_after_kill) {
     CHECK_EQ(last_txn(db, STORE_CATALOG + 1), 19);
     for (int i = 0; i < 20; i++) CHECK_EQ(txn_present(db, STORE_CATALOG + 1, i, 50), 50);
     CHECK_EQ(check_problems(db), 0);
-    store_close(db);
+    sqli_store_close(db);
     /* The log was checkpointed at open and removed at close. */
     CHECK(access(walpath, F_OK) != 0);
 }
@@ -180,7 +180,7 @@ TEST(torn_tail_loses_only_last) {
     CHECK_EQ(txn_present(db, STORE_CATALOG + 1, 9, 40), 0);
     CHECK_EQ(txn_present(db, STORE_CATALOG + 1, 8, 40), 40);
     CHECK_EQ(check_problems(db), 0);
-    store_close(db);
+    sqli_store_close(db);
     /* Damage a frame in the middle of transaction 4 (the frame before its
      * commit frame): 4 and everything after it are lost, 0..3 stay. */
     int fd = open(walpath, O_RDWR);
@@ -197,7 +197,7 @@ TEST(torn_tail_loses_only_last) {
     /* Writing goes on normally after recovery. */
     CHECK_EQ(write_txn(db, STORE_CATALOG + 1, 5, 40, 300), STORE_OK);
     CHECK_EQ(last_txn(db, STORE_CATALOG + 1), 5);
-    store_close(db);
+    sqli_store_close(db);
 }
 
 TEST(truncated_log_and_garbage_tail) {
@@ -213,7 +213,7 @@ TEST(truncated_log_and_garbage_tail) {
     if (!db) return;
     CHECK_EQ(last_txn(db, STORE_CATALOG + 1), 4);
     CHECK_EQ(check_problems(db), 0);
-    store_close(db);
+    sqli_store_close(db);
     /* Random garbage appended after a clean log. */
     wipe();
     crash_after(3, 30, 200, 1 << 20);
@@ -230,7 +230,7 @@ TEST(truncated_log_and_garbage_tail) {
     if (!db) return;
     CHECK_EQ(last_txn(db, STORE_CATALOG + 1), 2);
     CHECK_EQ(check_problems(db), 0);
-    store_close(db);
+    sqli_store_close(db);
 }
 
 TEST(big_spilling_txn_recovers) {
@@ -241,10 +241,10 @@ TEST(big_spilling_txn_recovers) {
     if (pid == 0) {
         store_db *db = open_db(STORE_CREATE, 128 << 10, UINT32_MAX);
         store_tree tree = make_tree(db);
-        long w0 = vfs_fault.writes;
+        long w0 = sqli_vfs_fault.writes;
         if (write_txn(db, tree, 0, 2000, 500) != STORE_OK) _exit(3);
         /* Die half-way through the next, bigger transaction's spills. */
-        vfs_fault.kill_countdown = (vfs_fault.writes - w0) / 2 + 1;
+        sqli_vfs_fault.kill_countdown = (sqli_vfs_fault.writes - w0) / 2 + 1;
         write_txn(db, tree, 1, 5000, 500);
         _exit(4);
     }
@@ -257,7 +257,7 @@ TEST(big_spilling_txn_recovers) {
     CHECK_EQ(txn_present(db, STORE_CATALOG + 1, 0, 2000), 2000);
     CHECK_EQ(txn_present(db, STORE_CATALOG + 1, 1, 5000), 0);
     CHECK_EQ(check_problems(db), 0);
-    store_close(db);
+    sqli_store_close(db);
 }
 
 TEST(short_write_and_nospace) {
@@ -267,37 +267,37 @@ TEST(short_write_and_nospace) {
     CHECK_EQ(write_txn(db, tree, 0, 100, 100), STORE_OK);
     int kinds[] = {VFS_FAULT_SHORT, VFS_FAULT_NOSPC};
     for (int k = 0; k < 2; k++) {
-        vfs_fault_clear();
-        vfs_fault.write_kind = kinds[k];
-        vfs_fault.write_countdown = 1; /* the commit's frame write */
+        sqli_vfs_fault_clear();
+        sqli_vfs_fault.write_kind = kinds[k];
+        sqli_vfs_fault.write_countdown = 1; /* the commit's frame write */
         int rc = write_txn(db, tree, 1, 100, 100);
         CHECK_EQ(rc, STORE_FULL);
-        CHECK(strstr(store_errmsg(), "injected") != NULL || strstr(store_errmsg(), "No space"));
-        vfs_fault_clear();
+        CHECK(strstr(sqli_store_errmsg(), "injected") != NULL || strstr(sqli_store_errmsg(), "No space"));
+        sqli_vfs_fault_clear();
         CHECK_EQ(txn_present(db, tree, 1, 100), 0);
         CHECK_EQ(last_txn(db, tree), 0);
     }
     /* ENOSPC while a big transaction spills: the put fails, the transaction
      * is failed, nothing of it stays. */
-    vfs_fault.write_kind = VFS_FAULT_NOSPC;
-    vfs_fault.write_countdown = 3;
-    vfs_fault.write_sticky = 1;
+    sqli_vfs_fault.write_kind = VFS_FAULT_NOSPC;
+    sqli_vfs_fault.write_countdown = 3;
+    sqli_vfs_fault.write_sticky = 1;
     int rc = write_txn(db, tree, 2, 5000, 500);
     CHECK_EQ(rc, STORE_FULL);
-    vfs_fault_clear();
+    sqli_vfs_fault_clear();
     CHECK_EQ(txn_present(db, tree, 2, 5000), 0);
     /* The disk "has room again": work continues. */
     CHECK_EQ(write_txn(db, tree, 3, 100, 100), STORE_OK);
     CHECK_EQ(last_txn(db, tree), 3);
     CHECK_EQ(check_problems(db), 0);
-    CHECK_EQ(store_close(db), STORE_OK);
+    CHECK_EQ(sqli_store_close(db), STORE_OK);
     db = open_db(0, 0, 0);
     CHECK(db != NULL);
     if (!db) return;
     CHECK_EQ(last_txn(db, tree), 3);
     CHECK_EQ(txn_present(db, tree, 0, 100), 100);
     CHECK_EQ(check_problems(db), 0);
-    store_close(db);
+    sqli_store_close(db);
 }
 
 TEST(fsync_failure_poisons) {
@@ -305,16 +305,16 @@ TEST(fsync_failure_poisons) {
     store_db *db = open_db(STORE_CREATE, 1 << 20, 0);
     store_tree tree = make_tree(db);
     CHECK_EQ(write_txn(db, tree, 0, 100, 100), STORE_OK);
-    vfs_fault_clear();
-    vfs_fault.sync_countdown = 1;
+    sqli_vfs_fault_clear();
+    sqli_vfs_fault.sync_countdown = 1;
     CHECK_EQ(write_txn(db, tree, 1, 100, 100), STORE_IOERR);
-    vfs_fault_clear();
+    sqli_vfs_fault_clear();
     store_txn *t;
-    CHECK_EQ(store_begin(db, STORE_TXN_WRITE, &t), STORE_IOERR);
-    CHECK(strstr(store_errmsg(), "fsync") != NULL);
+    CHECK_EQ(sqli_store_begin(db, STORE_TXN_WRITE, &t), STORE_IOERR);
+    CHECK(strstr(sqli_store_errmsg(), "fsync") != NULL);
     /* Readers still work and see only durable data. */
     CHECK_EQ(last_txn(db, tree), 0);
-    store_close(db);
+    sqli_store_close(db);
     db = open_db(0, 0, 0);
     CHECK(db != NULL);
     if (!db) return;
@@ -323,7 +323,7 @@ TEST(fsync_failure_poisons) {
     CHECK_EQ(txn_present(db, tree, 0, 100), 100);
     CHECK_EQ(check_problems(db), 0);
     CHECK_EQ(write_txn(db, tree, 2, 100, 100), STORE_OK);
-    store_close(db);
+    sqli_store_close(db);
 }
 
 TEST(checkpoint_write_failure) {
@@ -333,15 +333,15 @@ TEST(checkpoint_write_failure) {
     /* Every write fails with EIO for a while: the commit's frames too. */
     CHECK_EQ(write_txn(db, tree, 0, 300, 100), STORE_OK);
     for (int i = 1; i <= 5; i++) {
-        vfs_fault_clear();
-        vfs_fault.write_kind = VFS_FAULT_EIO;
-        vfs_fault.write_countdown = 2; /* the commit writes; the checkpoint's write fails */
+        sqli_vfs_fault_clear();
+        sqli_vfs_fault.write_kind = VFS_FAULT_EIO;
+        sqli_vfs_fault.write_countdown = 2; /* the commit writes; the checkpoint's write fails */
         int rc = write_txn(db, tree, i, 300, 100);
         CHECK(rc == STORE_OK || rc == STORE_IOERR);
-        vfs_fault_clear();
+        sqli_vfs_fault_clear();
         if (rc != STORE_OK) break;
     }
-    store_close(db);
+    sqli_store_close(db);
     db = open_db(0, 0, 0);
     CHECK(db != NULL);
     if (!db) return;
@@ -349,7 +349,7 @@ TEST(checkpoint_write_failure) {
     CHECK(last >= 0);
     for (int i = 0; i <= last; i++) CHECK_EQ(txn_present(db, tree, i, 300), 300);
     CHECK_EQ(check_problems(db), 0);
-    store_close(db);
+    sqli_store_close(db);
 }
 
 static void write_file(const char *p, const void *data, size_t n) {
@@ -362,37 +362,37 @@ TEST(bad_files) {
     store_db *db;
     store_options rw = {0, 0, 0, 0}, create = {STORE_CREATE, 0, 0, 0};
     wipe();
-    CHECK_EQ(store_open(path, &rw, &db), STORE_CANTOPEN);
+    CHECK_EQ(sqli_store_open(path, &rw, &db), STORE_CANTOPEN);
     CHECK(db == NULL);
     write_file(path, "", 0);
-    CHECK_EQ(store_open(path, &rw, &db), STORE_NOTADB);
+    CHECK_EQ(sqli_store_open(path, &rw, &db), STORE_NOTADB);
     char text[5000];
     memset(text, 'x', sizeof text);
     write_file(path, text, sizeof text);
-    CHECK_EQ(store_open(path, &create, &db), STORE_NOTADB);
-    CHECK(strstr(store_errmsg(), "not a Larder store") != NULL);
-    CHECK_EQ(store_open(dir, &rw, &db), STORE_CANTOPEN);
+    CHECK_EQ(sqli_store_open(path, &create, &db), STORE_NOTADB);
+    CHECK(strstr(sqli_store_errmsg(), "not a Larder store") != NULL);
+    CHECK_EQ(sqli_store_open(dir, &rw, &db), STORE_CANTOPEN);
     /* A real database, then damaged in different ways. */
     wipe();
     db = open_db(STORE_CREATE, 0, 0);
     store_tree tree = make_tree(db);
     CHECK_EQ(write_txn(db, tree, 0, 2000, 200), STORE_OK);
-    CHECK_EQ(store_close(db), STORE_OK);
+    CHECK_EQ(sqli_store_close(db), STORE_OK);
     /* Locked by another handle. */
     db = open_db(0, 0, 0);
     store_db *db2;
     store_options ro = {STORE_RDONLY, 0, 0, 0};
-    CHECK_EQ(store_open(path, &rw, &db2), STORE_BUSY);
-    CHECK_EQ(store_open(path, &ro, &db2), STORE_BUSY);
-    store_close(db);
+    CHECK_EQ(sqli_store_open(path, &rw, &db2), STORE_BUSY);
+    CHECK_EQ(sqli_store_open(path, &ro, &db2), STORE_BUSY);
+    sqli_store_close(db);
     /* Read-only handle: reads work, writes are refused. */
-    CHECK_EQ(store_open(path, &ro, &db), STORE_OK);
+    CHECK_EQ(sqli_store_open(path, &ro, &db), STORE_OK);
     store_txn *t;
-    CHECK_EQ(store_begin(db, STORE_TXN_WRITE, &t), STORE_READONLY);
+    CHECK_EQ(sqli_store_begin(db, STORE_TXN_WRITE, &t), STORE_READONLY);
     CHECK_EQ(txn_present(db, tree, 0, 2000), 2000);
-    CHECK_EQ(store_open(path, &ro, &db2), STORE_OK); /* readers share */
-    store_close(db2);
-    store_close(db);
+    CHECK_EQ(sqli_store_open(path, &ro, &db2), STORE_OK); /* readers share */
+    sqli_store_close(db2);
+    sqli_store_close(db);
     /* A damaged tree page: operations fail with STORE_CORRUPT, check reports. */
     struct stat st;
     stat(path, &st);
@@ -406,12 +406,12 @@ TEST(bad_files) {
         int p = txn_present(db, tree, 0, 2000);
         CHECK(p != 2000); /* some keys unreachable: errors, not a crash */
         CHECK(check_problems(db) > 0);
-        store_close(db);
+        sqli_store_close(db);
     }
     /* Header damage. */
     CHECK_EQ(pwrite(fd, img, (size_t)st.st_size, 0), st.st_size);
     flip_byte(path, 22); /* page count byte, header checksum no longer matches */
-    CHECK_EQ(store_open(path, &rw, &db), STORE_CORRUPT);
+    CHECK_EQ(sqli_store_open(path, &rw, &db), STORE_CORRUPT);
     CHECK_EQ(pwrite(fd, img, (size_t)st.st_size, 0), st.st_size);
     /* Newer version with a correct checksum is STORE_VERSION: rewrite by hand. */
     {
@@ -419,17 +419,17 @@ TEST(bad_files) {
         memcpy(h, img, sizeof h);
         h[12] = 2;
         /* Recompute the header checksum with the library's own routine. */
-        extern uint64_t hdr_checksum(const uint8_t *page1);
-        uint64_t ck = hdr_checksum(h);
+        extern uint64_t sqli_hdr_checksum(const uint8_t *page1);
+        uint64_t ck = sqli_hdr_checksum(h);
         memcpy(h + 176, &ck, 8);
         CHECK_EQ(pwrite(fd, h, sizeof h, 0), (ssize_t)sizeof h);
-        CHECK_EQ(store_open(path, &rw, &db), STORE_VERSION);
+        CHECK_EQ(sqli_store_open(path, &rw, &db), STORE_VERSION);
         CHECK_EQ(pwrite(fd, img, (size_t)st.st_size, 0), st.st_size);
     }
     /* Truncated file. */
     CHECK_EQ(ftruncate(fd, st.st_size / 2), 0);
-    CHECK_EQ(store_open(path, &rw, &db), STORE_CORRUPT);
-    CHECK(strstr(store_errmsg(), "truncated") != NULL);
+    CHECK_EQ(sqli_store_open(path, &rw, &db), STORE_CORRUPT);
+    CHECK(strstr(sqli_store_errmsg(), "truncated") != NULL);
     CHECK_EQ(pwrite(fd, img, (size_t)st.st_size, 0), st.st_size);
     close(fd);
     xfree(img);
@@ -437,7 +437,7 @@ TEST(bad_files) {
     CHECK(db != NULL);
     if (db) {
         CHECK_EQ(check_problems(db), 0);
-        store_close(db);
+        sqli_store_close(db);
     }
     /* Read-only file (immutable: even root cannot write it). */
     fd = open(path, O_RDONLY);
@@ -446,16 +446,16 @@ TEST(bad_files) {
         int im = flags | FS_IMMUTABLE_FL;
         if (ioctl(fd, FS_IOC_SETFLAGS, &im) == 0) {
             printf("read-only file: tested with the immutable flag\n");
-            CHECK_EQ(store_open(path, &rw, &db), STORE_READONLY);
-            CHECK(strstr(store_errmsg(), "read-only") != NULL);
-            CHECK_EQ(store_open(path, &ro, &db), STORE_OK);
+            CHECK_EQ(sqli_store_open(path, &rw, &db), STORE_READONLY);
+            CHECK(strstr(sqli_store_errmsg(), "read-only") != NULL);
+            CHECK_EQ(sqli_store_open(path, &ro, &db), STORE_OK);
             CHECK_EQ(txn_present(db, tree, 0, 2000), 2000);
-            store_close(db);
+            sqli_store_close(db);
             ioctl(fd, FS_IOC_SETFLAGS, &flags);
         } else if (geteuid() != 0) {
             printf("read-only file: tested with mode 0444\n");
             chmod(path, 0444);
-            CHECK_EQ(store_open(path, &rw, &db), STORE_READONLY);
+            CHECK_EQ(sqli_store_open(path, &rw, &db), STORE_READONLY);
             chmod(path, 0644);
         }
     }
