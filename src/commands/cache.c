@@ -37,7 +37,7 @@ static const void *lease_key(const void *e, size_t *len) {
     *len = ((const lease *)e)->klen;
     return ((const lease *)e)->key;
 }
-static const dict_type lease_type = {hash_bytes, lease_key};
+static const dict_type lease_type = {hash_bytes, lease_key, NULL};
 static dict *leases;
 
 static lease *lease_find(const char *key, size_t klen) {

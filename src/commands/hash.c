@@ -44,7 +44,7 @@ static const void *hfield_key(const void *e, size_t *len) {
     return h->data;
 }
 
-static const dict_type hfield_dict_type = {dict_hash_bytes, hfield_key};
+static const dict_type hfield_dict_type = {dict_hash_bytes, hfield_key, NULL};
 
 static hfield *hfield_new(const char *f, size_t fl, const char *v, size_t vl) {
     hfield *h = xmalloc(sizeof(hfield) + fl + vl);

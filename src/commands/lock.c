@@ -70,7 +70,7 @@ static const void *lock_key(const void *e, size_t *len) {
     *len = l->nlen;
     return l->name;
 }
-static const dict_type lock_type = {hash_bytes, lock_key};
+static const dict_type lock_type = {hash_bytes, lock_key, NULL};
 
 static dict *locks;
 static uint64_t last_token;

@@ -33,7 +33,7 @@ static const void *wkey_key(const void *e, size_t *len) {
     *len = ((const wkey *)e)->klen;
     return ((const wkey *)e)->key;
 }
-static const dict_type wkey_type = {hash_bytes, wkey_key};
+static const dict_type wkey_type = {hash_bytes, wkey_key, NULL};
 
 void multi_discard(client *c) {
     for (int i = 0; i < c->mcount; i++) client_free_argv_copy(&c->mqueue[i].args);

@@ -62,8 +62,8 @@ static const void *link_key(const void *e, size_t *len) {
     *len = l->ch->len;
     return l->ch->name;
 }
-static const dict_type channel_dict_type = {dict_hash_bytes, channel_key};
-static const dict_type link_dict_type = {dict_hash_bytes, link_key};
+static const dict_type channel_dict_type = {dict_hash_bytes, channel_key, NULL};
+static const dict_type link_dict_type = {dict_hash_bytes, link_key, NULL};
 
 static dict *server_dicts[K_COUNT]; /* created on first subscription */
 static uint64_t next_seq;

@@ -53,7 +53,7 @@ static const void *lscript_key(const void *e, size_t *len) {
     *len = 40;
     return ((const lscript *)e)->sha;
 }
-static const dict_type lscript_type = {hash_bytes, lscript_key};
+static const dict_type lscript_type = {hash_bytes, lscript_key, NULL};
 
 static lua_State *Leval;
 static dict *scripts;
@@ -498,8 +498,8 @@ static const void *lib_key(const void *e, size_t *len) {
     *len = strlen(l->name);
     return l->name;
 }
-static const dict_type fn_type = {hash_bytes, fn_key};
-static const dict_type lib_type = {hash_bytes, lib_key};
+static const dict_type fn_type = {hash_bytes, fn_key, NULL};
+static const dict_type lib_type = {hash_bytes, lib_key, NULL};
 
 #define FUNCTION_LOAD_TIMEOUT_MS 500 /* as Redis: library code only registers functions */
 

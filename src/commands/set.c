@@ -38,7 +38,7 @@ static const void *selem_key(const void *e, size_t *len) {
     return m->s;
 }
 
-static const dict_type selem_dict_type = {dict_hash_bytes, selem_key};
+static const dict_type selem_dict_type = {dict_hash_bytes, selem_key, NULL};
 
 static selem *selem_new(const char *s, size_t len) {
     selem *m = xmalloc(sizeof(selem) + len);

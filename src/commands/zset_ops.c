@@ -127,7 +127,7 @@ static const void *acc_key(const void *e, size_t *len) {
     *len = a->len;
     return a->m;
 }
-static const dict_type acc_type = {dict_hash_bytes, acc_key};
+static const dict_type acc_type = {dict_hash_bytes, acc_key, NULL};
 
 typedef struct union_ctx {
     dict *d;

@@ -13,7 +13,7 @@ static const void *kobj_dict_key(const void *e, size_t *len) {
     return kobj_key(o);
 }
 
-const dict_type db_dict_type = {dict_hash_bytes, kobj_dict_key};
+const dict_type db_dict_type = {dict_hash_bytes, kobj_dict_key, NULL};
 
 void db_init(db *d, int id) {
     dict_init(&d->keys, &db_dict_type);

@@ -21,6 +21,7 @@ static inline uintptr_t slot_tag(uint64_t h) { return (uintptr_t)(h >> TAG_SHIFT
 uint64_t dict_hash_bytes(const void *key, size_t len) { return hash_bytes(key, len); }
 
 static inline uint64_t entry_hash(const dict *d, const void *e) {
+    if (d->type->entry_hash) return d->type->entry_hash(e);
     size_t len;
     const void *k = d->type->entry_key(e, &len);
     return d->type->hash(k, len);

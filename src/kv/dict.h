@@ -38,6 +38,10 @@ typedef struct dict_type {
     uint64_t (*hash)(const void *key, size_t len);
     /* Returns a pointer to the key of a stored entry and its length. */
     const void *(*entry_key)(const void *entry, size_t *len);
+    /* Optional: the hash of a stored entry's key, kept in the entry (it must
+     * equal hash(key)); saves hashing again when a removal shifts a cluster
+     * or a resize moves the table. */
+    uint64_t (*entry_hash)(const void *entry);
 } dict_type;
 
 typedef struct dict_table {

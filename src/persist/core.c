@@ -133,7 +133,8 @@ static const void *pkey_key(const void *e, size_t *len) {
     *len = ((const pkey *)e)->klen;
     return ((const pkey *)e)->key;
 }
-static const dict_type pkey_type = {hash_bytes, pkey_key};
+static uint64_t pkey_hash(const void *e) { return ((const pkey *)e)->hash; }
+static const dict_type pkey_type = {hash_bytes, pkey_key, pkey_hash};
 
 pkey *pkey_find(const char *key, size_t klen) { return ps.pkeys ? dict_find(ps.pkeys, key, klen) : NULL; }
 
@@ -143,10 +144,11 @@ pkey *pkey_get(const char *key, size_t klen, const mapping *m) {
     k = xcalloc(1, sizeof(*k));
     k->key = xmemdup(key, klen);
     k->klen = klen;
+    k->hash = hash_bytes(key, klen);
     k->map = m;
     list_init(&k->load_waiters);
     list_init(&k->lock_waiters);
-    dict_add(ps.pkeys, k);
+    dict_add_h(ps.pkeys, k, k->hash);
     return k;
 }
 
@@ -674,8 +676,11 @@ void persist_key_modified(client *c, db *d, const char *key, size_t klen) {
         k->negative_until_ms = 0;
         k->version++; /* any write: a load in flight must not install an older row */
     }
-    if (m->mode == MODE_WRITE_BEHIND) wb_key_written(d, m, key, klen);
-    if ((k = pkey_find(key, klen))) pkey_maybe_free(k);
+    if (m->mode == MODE_WRITE_BEHIND) {
+        wb_key_written(d, m, key, klen); /* touched: nothing to free this turn */
+        return;
+    }
+    if (k) pkey_maybe_free(k);
 }
 
 int persist_key_pinned(db *d, const char *key, size_t klen) {

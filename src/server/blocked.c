@@ -39,7 +39,7 @@ static const void *waiters_key(const void *e, size_t *len) {
     *len = w->klen;
     return w->key;
 }
-static const dict_type waiters_type = {hash_bytes, waiters_key};
+static const dict_type waiters_type = {hash_bytes, waiters_key, NULL};
 
 typedef struct ready_key {
     list_node node;
@@ -53,7 +53,7 @@ static const void *ready_key_key(const void *e, size_t *len) {
     *len = r->klen + sizeof(int);
     return &r->dbid; /* dbid then key bytes are contiguous */
 }
-static const dict_type ready_type = {hash_bytes, ready_key_key};
+static const dict_type ready_type = {hash_bytes, ready_key_key, NULL};
 
 static int reprocessing;  /* handler re-run for a ready key */
 static int reblocked;     /* ...and it asked to stay blocked */

@@ -26,7 +26,7 @@ static const void *cmd_key(const void *e, size_t *len) {
     *len = strlen(c->name);
     return c->name;
 }
-static const dict_type cmd_dict_type = {hash_bytes_fast, cmd_key}; /* fixed names: no flooding risk */
+static const dict_type cmd_dict_type = {hash_bytes_fast, cmd_key, NULL}; /* fixed names: no flooding risk */
 
 /* Subcommand lookup tables, one per parent (indexed by parent id). */
 static dict **subcmd_dicts;
@@ -316,6 +316,7 @@ void process_command(client *c) {
     if (pause_should_wait(c, cmd)) return; /* parked until the pause ends */
     int pinned = server.clock_pinned;
     server.clock_pinned = 1;
+    server.clock_fresh = 1; /* call_command starts its timing from the reading above */
     call_command(c, cmd);
     server.clock_pinned = pinned;
     c->lastcmd = cmd;
@@ -330,7 +331,10 @@ extern void persist_after_command(client *c, const command *cmd);
 
 void call_command(client *c, const command *cmd) {
     long long errors_before = server.stat_total_error_replies;
-    int64_t start = clock_ustime();
+    /* One clock reading less per command: the one process_command just took
+     * (clock_gettime was 12% of the profile of LPOP -P 16 on this VM). */
+    int64_t start = server.clock_fresh ? server.ustime : clock_ustime();
+    server.clock_fresh = 0;
     if (!server.clock_pinned) {
         server.ustime = start;
         server.mstime = start / 1000;

@@ -39,7 +39,7 @@ static const void *err_key(const void *e, size_t *len) {
     *len = ((const err_count *)e)->len;
     return ((const err_count *)e)->code;
 }
-static const dict_type err_type = {hash_bytes, err_key};
+static const dict_type err_type = {hash_bytes, err_key, NULL};
 
 void stats_record_error(const char *msg) {
     server.stat_total_error_replies++;

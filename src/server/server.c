@@ -337,7 +337,7 @@ static uint64_t id_hash2(const void *k, size_t len) {
     memcpy(&v, k, 8);
     return hash_u64(v);
 }
-static const dict_type clients_by_id_type = {id_hash2, client_id_key2};
+static const dict_type clients_by_id_type = {id_hash2, client_id_key2, NULL};
 
 int server_init(char **err) {
     seed_randomness();

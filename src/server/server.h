@@ -268,6 +268,7 @@ typedef struct server_state {
     int64_t mstime;   /* cached per event-loop turn */
     int64_t ustime;
     int clock_pinned; /* process_command fixed "now" for this command: call_command keeps it */
+    int clock_fresh;  /* server.ustime was read just now by process_command (not yet used) */
     char runid[41];
 
     /* listeners */

@@ -68,7 +68,7 @@ static const void *tracked_key_key(const void *e, size_t *len) {
     *len = t->klen;
     return t->key;
 }
-static const dict_type tracked_key_type = {dict_hash_bytes, tracked_key_key};
+static const dict_type tracked_key_type = {dict_hash_bytes, tracked_key_key, NULL};
 
 static dict *table; /* NULL until tracking is first enabled */
 static long long total_items;
@@ -161,9 +161,9 @@ static const void *bkey_key(const void *e, size_t *len) {
     *len = k->klen;
     return k->key;
 }
-static const dict_type prefix_type = {dict_hash_bytes, prefix_key};
-static const dict_type blink_type = {dict_hash_bytes, blink_key};
-static const dict_type bkey_type = {dict_hash_bytes, bkey_key};
+static const dict_type prefix_type = {dict_hash_bytes, prefix_key, NULL};
+static const dict_type blink_type = {dict_hash_bytes, blink_key, NULL};
+static const dict_type bkey_type = {dict_hash_bytes, bkey_key, NULL};
 
 static dict *prefixes; /* of bcast_prefix, NULL until tracking is first enabled */
 static struct plen_count {

@@ -16,7 +16,7 @@ static const void *ent_key(const void *e, size_t *len) {
     *len = ((const ent *)e)->len;
     return ((const ent *)e)->key;
 }
-static const dict_type TYPE = {dict_hash_bytes, ent_key};
+static const dict_type TYPE = {dict_hash_bytes, ent_key, NULL};
 
 #define N 20000
 static ent *pool[N];
