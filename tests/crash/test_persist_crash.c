@@ -316,10 +316,12 @@ static void run_mode(const char *fsync, int kills, trng *rng, totals *t) {
         }
         redisFree(c);
         if (trng_below(rng, 4) == 0) { /* kill it again during its replay */
-            if (!restart(&e, fsync, delay, batch)) {
+            redisContext *rc = restart(&e, fsync, delay, batch);
+            if (!rc) {
                 CHECK(0);
                 break;
             }
+            redisFree(rc);
             pk_sleep_ms((int)trng_below(rng, 4));
             pk_kill(&e);
             t->kills++;
