@@ -671,13 +671,14 @@ void persist_key_modified(client *c, db *d, const char *key, size_t klen) {
     size_t pklen;
     const mapping *m = persist_match(d, key, klen, &pk, &pklen);
     if (!m) return;
-    pkey *k = pkey_find(key, klen);
+    /* write-behind keeps state for every written key: one lookup finds or makes it */
+    pkey *k = m->mode == MODE_WRITE_BEHIND ? pkey_get(key, klen, m) : pkey_find(key, klen);
     if (k) {
         k->negative_until_ms = 0;
         k->version++; /* any write: a load in flight must not install an older row */
     }
     if (m->mode == MODE_WRITE_BEHIND) {
-        wb_key_written(d, m, key, klen); /* touched: nothing to free this turn */
+        wb_key_written(k); /* touched: nothing to free this turn */
         return;
     }
     if (k) pkey_maybe_free(k);

@@ -163,7 +163,8 @@ int wt_active(client *c, const command *cmd);
 
 /* writebehind.c */
 int wb_start(char **err);
-void wb_key_written(db *d, const mapping *m, const char *key, size_t klen);
+/* A write-behind key was written by the running command (k from pkey_get). */
+void wb_key_written(pkey *k);
 void wb_before_sleep(void);
 void wb_cron(void);
 void wb_shutdown(void);

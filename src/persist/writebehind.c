@@ -90,10 +90,7 @@ int wb_over_limit(void) { return ps.dirty_count >= pcfg.wb_max_pending || !ps.jo
 
 /* ---- writes ------------------------------------------------------------------------- */
 
-void wb_key_written(db *d, const mapping *m, const char *key, size_t klen) {
-    (void)d;
-    pkey *k = pkey_get(key, klen, m);
-    k->version++;
+void wb_key_written(pkey *k) {
     if (!k->touched) {
         k->touched = 1;
         list_push_back(&ps.touched, &k->touched_node);
