@@ -9,9 +9,11 @@
  * arrives on Larder's store thread; statements are prepared once and cached
  * by their text.
  *
- * A batch is one transaction: BEGIN; per row SAVEPOINT / the row's statement /
- * RELEASE, or ROLLBACK TO on a constraint failure (that row alone is refused,
- * permanently); COMMIT, durable when it returns. An I/O error, a full disk or
+ * A batch is one transaction: BEGIN, the rows' statements, COMMIT (durable
+ * when it returns). If a row is refused by a constraint, the batch is rolled
+ * back and run again with each row (unit) in a savepoint: SAVEPOINT / the
+ * row's statements / RELEASE, or ROLLBACK TO for the refused one (that row
+ * alone is refused, permanently). An I/O error, a full disk or
  * a busy file rolls back the whole batch and is reported as transient. */
 #include "persist/store_api.h"
 #include "sql/sql.h"
@@ -56,7 +58,9 @@ static int classify(int rc) {
 
 static int m_open(int argc, const char *const *argv, void **out, char **err) {
     const char *path = "larder.db";
-    sql_options opts = {SQL_OPEN_CREATE, 0, 0};
+    /* write-behind batches rewrite the same pages commit after commit: a
+     * longer log lets a checkpoint copy each page once for many commits */
+    sql_options opts = {SQL_OPEN_CREATE, 0, 0, 16384};
     for (int i = 0; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "store-path"))
             path = argv[i + 1];
@@ -329,14 +333,33 @@ static int exec_simple(handle *h, const char *sql) {
     return rc == SQL_DONE || rc == SQL_ROW ? SQL_OK : rc;
 }
 
+static int same_name(const char *a, const char *b) { return a == b || !strcmp(a, b); }
+
+/* Do a and b have the same statement text (op_sql)? Rows of one map in a
+ * batch usually do, and their names are then the same pointers. */
+static int same_shape(const store_op *a, const store_op *b) {
+    if (a->kind != b->kind || a->nkey != b->nkey || !same_name(a->table, b->table)) return 0;
+    for (int i = 0; i < a->nkey; i++)
+        if (!same_name(a->keycols[i], b->keycols[i])) return 0;
+    if (a->kind == STORE_DELETE) return 1;
+    if (a->ncols != b->ncols) return 0;
+    for (int i = 0; i < a->ncols; i++)
+        if ((a->vals[i].type == SV_NULL) != (b->vals[i].type == SV_NULL) || !same_name(a->cols[i], b->cols[i]))
+            return 0;
+    return 1;
+}
+
 /* Runs one row operation; with override (col >= 0) that column's value is
- * replaced by the text given (a dead letter's error). */
-static int apply_op(handle *h, const store_op *op, int override_col, const char *override) {
-    sbuf q = SBUF_INIT;
-    op_sql(op, &q);
+ * replaced by the text given (a dead letter's error). q holds the statement
+ * text of prev (NULL: none yet) and is rebuilt when op's differs. */
+static int apply_op_sql(handle *h, const store_op *op, const store_op *prev, sbuf *q, int override_col,
+                        const char *override) {
+    if (!prev || !same_shape(op, prev)) {
+        sbuf_clear(q);
+        op_sql(op, q);
+    }
     int rc;
-    sql_stmt *st = prepare(h, q.p, &rc);
-    sbuf_free(&q);
+    sql_stmt *st = prepare(h, q->p, &rc);
     if (!st) return rc;
     int k = 1;
     for (int i = 0; i < op->nkey; i++) bind(st, k++, &op->keyvals[i]);
@@ -353,11 +376,46 @@ static int apply_op(handle *h, const store_op *op, int override_col, const char 
     return rc == SQL_DONE ? SQL_OK : rc;
 }
 
+static int apply_op(handle *h, const store_op *op, int override_col, const char *override) {
+    sbuf q = SBUF_INIT;
+    int rc = apply_op_sql(h, op, NULL, &q, override_col, override);
+    sbuf_free(&q);
+    return rc;
+}
+
+/* The common case first: every row in, no savepoints. A savepoint costs a
+ * copy of each page its row changes (the pager keeps pre-images), which was
+ * most of a write-behind batch's time. Returns STORE_OK (committed),
+ * STORE_ERR_PERMANENT when a row was refused (rolled back: the careful path
+ * runs the batch again) or STORE_ERR_TRANSIENT with *err (rolled back). */
+static int apply_all_or_nothing(handle *h, store_op *ops, int n, char **err) {
+    int rc = exec_simple(h, "BEGIN");
+    if (rc != SQL_OK) {
+        *err = dup_err("begin: ", h->db);
+        return STORE_ERR_TRANSIENT;
+    }
+    sbuf q = SBUF_INIT;
+    for (int i = 0; i < n; i++) {
+        ops[i].status = STORE_OK;
+        ops[i].error = NULL;
+        if ((rc = apply_op_sql(h, &ops[i], i ? &ops[i - 1] : NULL, &q, -1, NULL)) != SQL_OK) break;
+    }
+    sbuf_free(&q);
+    if (rc == SQL_OK && (rc = exec_simple(h, "COMMIT")) == SQL_OK) return STORE_OK;
+    int kind = classify(rc);
+    if (kind != STORE_ERR_PERMANENT) *err = dup_err("", h->db);
+    exec_simple(h, "ROLLBACK");
+    return kind;
+}
+
 /* Rows of one unit (store_op.unit) share a savepoint: a refused row undoes
  * its unit, whose rows all get its error. */
 static int m_apply_batch(void *hp, store_op *ops, int n, char **err) {
     handle *h = hp;
-    int rc = exec_simple(h, "BEGIN");
+    int rc = apply_all_or_nothing(h, ops, n, err);
+    if (rc != STORE_ERR_PERMANENT) return rc;
+    /* a row was refused: again, each unit under its own savepoint */
+    rc = exec_simple(h, "BEGIN");
     if (rc != SQL_OK) {
         *err = dup_err("begin: ", h->db);
         return STORE_ERR_TRANSIENT;

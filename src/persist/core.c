@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-persist_config pcfg = {.journal_fsync = JFSYNC_EVERYSEC, .wb_batch = 1000, .wb_delay_ms = 100,
+persist_config pcfg = {.journal_fsync = JFSYNC_EVERYSEC, .wb_batch = 10000, .wb_delay_ms = 100,
                        .wb_max_pending = 1000000, .negative_ttl = 60, .on_delete = ON_DELETE_ROW,
                        .lease_ms = 5000};
 persist_state ps;
@@ -632,7 +632,8 @@ int persist_allows_command(client *c, const command *cmd) {
                 if (c->argv[a].p == keys[i].p) keyarg = a;
             if (shape_ok_or_reply(c, cmd, m, keyarg) != OK) return 0;
         }
-        pkey *k = pkey_find(keys[i].p, keys[i].len);
+        /* only write-through commits lock keys */
+        pkey *k = m->mode == MODE_WRITE_THROUGH ? pkey_find(keys[i].p, keys[i].len) : NULL;
         if (k && k->locked) { /* a write-through commit is in flight on this key */
             persist_park(c, &k->lock_waiters);
             return 0;

@@ -178,6 +178,7 @@ int journal_open(const char *path, int fsync_policy, uint64_t seq, char **err) {
         pthread_cond_init(&syncer_cv, &ca);
         pthread_condattr_destroy(&ca);
         pthread_create(&syncer, NULL, syncer_main, NULL);
+        pthread_setname_np(syncer, "larder-fsync");
         syncer_running = 1;
     }
     return 0;

@@ -264,8 +264,8 @@ int mapping_state_to_op(const mapping *m, const char *pk, size_t pklen, const ch
     memset(op, 0, sizeof(*op));
     memset(s, 0, sizeof(*s));
     op->table = m->name;
-    s->keycols = xmalloc(sizeof(char *));
-    s->keyvals = xcalloc(1, sizeof(store_value));
+    s->keycols = s->keycol_inl;
+    s->keyvals = s->keyval_inl;
     s->keycols[0] = m->keycol;
     s->keyvals[0] = (store_value){SV_TEXT, 0, 0, pk, pklen};
     op->nkey = 1;
@@ -278,8 +278,13 @@ int mapping_state_to_op(const mapping *m, const char *pk, size_t pklen, const ch
     if (len < 5 || state[0] != 'R') return ERR;
     uint32_t n = get_u32(state + 1);
     op->kind = STORE_UPSERT;
-    s->cols = xcalloc(n ? n : 1, sizeof(char *));
-    s->vals = xcalloc(n ? n : 1, sizeof(store_value));
+    if (n <= SCRATCH_COLS) {
+        s->cols = s->cols_inl;
+        s->vals = s->vals_inl;
+    } else {
+        s->cols = xcalloc(n, sizeof(char *));
+        s->vals = xcalloc(n, sizeof(store_value));
+    }
     size_t off = 5;
     for (uint32_t i = 0; i < n; i++) {
         if (off + 4 > len) return ERR;
@@ -309,10 +314,8 @@ int mapping_state_to_op(const mapping *m, const char *pk, size_t pklen, const ch
 }
 
 void mapping_op_free(op_scratch *s) {
-    xfree(s->keycols);
-    xfree(s->keyvals);
-    xfree(s->cols);
-    xfree(s->vals);
+    if (s->cols != s->cols_inl) xfree(s->cols);
+    if (s->vals != s->vals_inl) xfree(s->vals);
     memset(s, 0, sizeof(*s));
 }
 

@@ -65,13 +65,19 @@ int mapping_resolve(mapping *m, store_column *cols, int ncols, char **err);
  * hash field has no column. */
 int mapping_state_from_entry(const mapping *m, const kobj *o, sbuf *state, char **err);
 int mapping_state_is_delete(const char *state, size_t len);
-/* Fills a store_op from a state; arrays are allocated in *scratch (free with
- * mapping_op_free). */
+/* Fills a store_op from a state; its arrays are in *scratch: inside it for
+ * up to SCRATCH_COLS columns, else allocated (free with mapping_op_free).
+ * The op points into *scratch: scratch must not move while op is used. */
+enum { SCRATCH_COLS = 4 };
 typedef struct op_scratch {
     const char **keycols;
     store_value *keyvals;
     const char **cols;
     store_value *vals;
+    const char *keycol_inl[1];
+    store_value keyval_inl[1];
+    const char *cols_inl[SCRATCH_COLS];
+    store_value vals_inl[SCRATCH_COLS];
 } op_scratch;
 int mapping_state_to_op(const mapping *m, const char *pk, size_t pklen, const char *state, size_t len,
                         store_op *op, op_scratch *scratch);

@@ -54,12 +54,12 @@ static int overwrites(client *c, const command *cmd) {
 
 int rt_needs_load(client *c, const command *cmd, const mapping *m, const char *key, size_t klen) {
     (void)m;
+    int exec = !strcmp(cmd->name, "exec");
+    if (!exec && overwrites(c, cmd)) return 0; /* the cheap test first */
     pkey *k = pkey_find(key, klen);
     /* a dirty key's truth is the cache (deleted included): never the store */
     if (k && (k->dirty || k->touched || k->in_flight || k->deadlettering)) return 0;
-    if (rt_is_negative(k)) return 0;
-    if (!strcmp(cmd->name, "exec")) return 1;
-    return !overwrites(c, cmd);
+    return !rt_is_negative(k);
 }
 
 static void sink_columns(void *ctx, int n, const char *const *names) {

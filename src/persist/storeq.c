@@ -163,6 +163,7 @@ int storeq_start(const store_module *m, void *h) {
     ev_async_start(server.loop, &wake);
     stopping = 0;
     if (pthread_create(&thread, NULL, thread_main, NULL) != 0) return ERR;
+    pthread_setname_np(thread, "larder-store"); /* tells the threads apart in top and perf */
     running = 1;
     return OK;
 }

@@ -53,15 +53,6 @@ static void fifo_insert_ordered(pkey *k) {
     ps.dirty.len++;
 }
 
-static void set_entry_dirty_flag(pkey *k, int on) {
-    kobj *o = db_find(&server.dbs[0], k->key, k->klen);
-    if (!o) return;
-    if (on)
-        o->flags |= KF_DIRTY;
-    else
-        o->flags &= ~KF_DIRTY;
-}
-
 static void reply_flush_waiters(const char *error);
 static void maybe_compact_journal(void);
 
@@ -70,7 +61,6 @@ static void mark_clean(pkey *k) {
     list_remove(&ps.dirty, &k->dirty_node);
     k->dirty = 0;
     ps.dirty_count--;
-    set_entry_dirty_flag(k, 0);
 }
 
 static int replaying;
@@ -120,7 +110,6 @@ static void record_state(pkey *k, const char *state, size_t len) {
     } else if (k->in_flight && !k->pending_first) {
         k->pending_first = seq;
     }
-    set_entry_dirty_flag(k, 1);
 }
 
 static void deadletter(pkey *k, const char *state, size_t slen, const char *error);
@@ -221,13 +210,18 @@ typedef struct batch_job {
 static void batch_done(store_job *sj);
 static void deadletter(pkey *k, const char *state, size_t slen, const char *error);
 
+/* At most one batch is in flight (invariant 2), so its key and op arrays are
+ * kept from one batch to the next: fresh arrays of write-behind-batch
+ * entries cost page faults on every batch. */
+static batch_key *pool_keys;
+static store_op *pool_ops;
+static size_t pool_cap;
+
 static void free_batch(batch_job *b) {
     for (int i = 0; i < b->n; i++) {
         mapping_op_free(&b->keys[i].scratch);
         sbuf_free(&b->keys[i].state);
     }
-    xfree(b->keys);
-    xfree(b->job.ops);
     xfree(b->job.err);
     xfree(b);
 }
@@ -236,8 +230,16 @@ static void start_batch(void) {
     if (ps.batch_in_flight || !ps.dirty_count) return;
     batch_job *b = xcalloc(1, sizeof(*b));
     size_t max = (size_t)pcfg.wb_batch;
-    b->keys = xcalloc(max, sizeof(batch_key));
-    b->job.ops = xcalloc(max + 1, sizeof(store_op));
+    if (max > (size_t)ps.dirty_count) max = (size_t)ps.dirty_count;
+    if (max > pool_cap) {
+        pool_keys = xrealloc(pool_keys, max * sizeof(batch_key));
+        pool_ops = xrealloc(pool_ops, (max + 1) * sizeof(store_op));
+        pool_cap = max;
+    }
+    b->keys = pool_keys;
+    b->job.ops = pool_ops;
+    memset(b->keys, 0, max * sizeof(batch_key));
+    memset(b->job.ops, 0, (max + 1) * sizeof(store_op));
     uint64_t wm = 0;
     list_node *n, *next;
     list_for_each_safe(n, next, &ps.dirty) {

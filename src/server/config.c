@@ -348,7 +348,7 @@ static config_row rows[] = {
     S("store-path", &pcfg.store_path, NULL),
     S("journal-path", &pcfg.journal_path, "larder.journal"),
     E("journal-fsync", &pcfg.journal_fsync, "everysec", fsync_enum),
-    I("write-behind-batch", &pcfg.wb_batch, "1000", 1, 1000000),
+    I("write-behind-batch", &pcfg.wb_batch, "10000", 1, 1000000),
     I("write-behind-delay-ms", &pcfg.wb_delay_ms, "100", 0, 3600000),
     I("write-behind-max-pending", &pcfg.wb_max_pending, "1000000", 1, LLONG_MAX),
     I("negative-ttl", &pcfg.negative_ttl, "60", 0, LLONG_MAX),

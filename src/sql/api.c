@@ -167,6 +167,7 @@ int sql_open(const char *path, const sql_options *opts, sql_db **dbp) {
     if (o.flags & SQL_OPEN_NOSYNC) so.flags |= STORE_NOSYNC;
     so.cache_size = o.cache_size;
     so.page_size = o.page_size;
+    so.autocheckpoint = o.wal_autocheckpoint;
     int rc = sqli_store_open(path, &so, &db->store);
     if (rc != STORE_OK) return sqli_db_error(db, sqli_rc_from_store(rc), -1, "%s", *sqli_store_errmsg() ? sqli_store_errmsg() : sqli_store_strerror(rc));
     return sqli_db_reload_schema(db, NULL);
@@ -357,12 +358,6 @@ int sql_stmt_readonly(sql_stmt *st) {
 
 /* ---- running ------------------------------------------------------------------------------------ */
 
-static int64_t now_micros(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void release_store_cursors(vm *v) {
     sqli_vm_close_row_cursors(v);
     for (int i = 0; i < v->ncur; i++) {
@@ -382,7 +377,7 @@ static void vm_begin(sql_stmt *st) {
     v->st = st;
     v->params = st->params;
     v->nparam = st->nparam;
-    v->now = now_micros();
+    v->now = 0; /* read on first use (datetime.c): most statements never need it */
     v->nchange = 0;
     v->depth = 0;
     v->in_trigger = 0;

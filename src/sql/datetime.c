@@ -82,6 +82,13 @@ static int64_t now_us(void) {
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* The statement's time: one reading per statement, taken when first asked. */
+static int64_t stmt_now(vm *v) {
+    if (!v || !v->st) return now_us();
+    if (!v->now) v->now = now_us();
+    return v->now;
+}
+
 /* ---- parsing ---------------------------------------------------------------------------------- */
 
 static int digits(const char **z, const char *end, int n, int *out) {
@@ -151,7 +158,7 @@ static int parse_value(vm *v, const sql_value *x, int64_t *t) {
     while (z < end && isspace((unsigned char)*z)) z++;
     while (end > z && isspace((unsigned char)end[-1])) end--;
     if (end - z == 3 && strncasecmp(z, "now", 3) == 0) {
-        *t = v && v->st ? v->now : now_us();
+        *t = stmt_now(v);
         return 0;
     }
     tm_parts p = {0};
@@ -256,7 +263,7 @@ static int apply_modifier(const char *z, size_t n, int64_t *t, int *unixepoch_pe
 static int time_args(vm *v, int argc, sql_value *a, int64_t *t) {
     int pending = 0;
     if (argc == 0) {
-        *t = v && v->st ? v->now : now_us();
+        *t = stmt_now(v);
     } else if (parse_value(v, &a[0], t) != 0) {
         return -1;
     }
@@ -325,14 +332,14 @@ static int text_out(sql_value *out, const char *b, int n) {
 int sqli_f_now(vm *v, int argc, sql_value *a, sql_value *out) {
     (void)argc, (void)a;
     char b[64];
-    int n = fmt_canonical(b, v && v->st ? v->now : now_us(), KIND_TIMESTAMP);
+    int n = fmt_canonical(b, stmt_now(v), KIND_TIMESTAMP);
     return text_out(out, b, n);
 }
 
 int sqli_f_current_timestamp(vm *v, int argc, sql_value *a, sql_value *out) {
     (void)argc, (void)a;
     tm_parts p;
-    split_us(v && v->st ? v->now : now_us(), &p);
+    split_us(stmt_now(v), &p);
     char b[64];
     int n = fmt_date(b, &p);
     n += sprintf(b + n, " %02d:%02d:%02d", p.h, p.mi, p.s);
@@ -342,7 +349,7 @@ int sqli_f_current_timestamp(vm *v, int argc, sql_value *a, sql_value *out) {
 int sqli_f_current_date(vm *v, int argc, sql_value *a, sql_value *out) {
     (void)argc, (void)a;
     tm_parts p;
-    split_us(v && v->st ? v->now : now_us(), &p);
+    split_us(stmt_now(v), &p);
     char b[64];
     return text_out(out, b, fmt_date(b, &p));
 }
@@ -350,7 +357,7 @@ int sqli_f_current_date(vm *v, int argc, sql_value *a, sql_value *out) {
 int sqli_f_current_time(vm *v, int argc, sql_value *a, sql_value *out) {
     (void)argc, (void)a;
     tm_parts p;
-    split_us(v && v->st ? v->now : now_us(), &p);
+    split_us(stmt_now(v), &p);
     char b[64];
     return text_out(out, b, sprintf(b, "%02d:%02d:%02d", p.h, p.mi, p.s));
 }

@@ -172,6 +172,8 @@ typedef struct sql_options {
     unsigned flags;     /* SQL_OPEN_* */
     size_t cache_size;  /* page cache in bytes; 0 = the store's default */
     uint32_t page_size; /* for a new file; 0 = 4096 */
+    uint32_t wal_autocheckpoint; /* checkpoint when the log holds this many
+                                    frames; 0 = the store's default (1000) */
 } sql_options;
 
 /* Open the database at path (":memory:" is not special: it is a file name).

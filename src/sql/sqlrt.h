@@ -269,7 +269,7 @@ struct vm {
     strb tmp;
     keyenc_buf kb, kb2, rb; /* scratch keys / records */
     vm_subcache subc;
-    int64_t now;  /* statement time (microseconds since 1970) for now() */
+    int64_t now;  /* statement time (microseconds since 1970), 0 until first asked (datetime.c) */
     store_cursor *rowcur[4]; /* cursors on tables for row reads and deletes */
     store_tree rowtree[4];
     int rowcur_next;
