@@ -141,8 +141,13 @@ pkey *pkey_find(const char *key, size_t klen) { return ps.pkeys ? dict_find(ps.p
 pkey *pkey_get(const char *key, size_t klen, const mapping *m) {
     pkey *k = pkey_find(key, klen);
     if (k) return k;
-    k = xcalloc(1, sizeof(*k));
-    k->key = xmemdup(key, klen);
+    /* one allocation, the key bytes just before the struct: a lookup that
+     * compares the key and then reads the state touches one place */
+    size_t off = (klen + 15) & ~(size_t)15;
+    char *mem = xcalloc(1, off + sizeof(*k));
+    memcpy(mem, key, klen);
+    k = (pkey *)(mem + off);
+    k->key = mem;
     k->klen = klen;
     k->hash = hash_bytes(key, klen);
     k->map = m;
@@ -159,8 +164,7 @@ void pkey_maybe_free(pkey *k) {
     if (k->negative_until_ms > server.mstime) return;
     dict_remove(ps.pkeys, k->key, k->klen);
     sbuf_free(&k->state);
-    xfree(k->key);
-    xfree(k);
+    xfree(k->key); /* the allocation holding k too */
 }
 
 /* Before the mappings are replaced (nothing is pending, the store queue is

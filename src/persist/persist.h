@@ -55,7 +55,7 @@ typedef struct persist_stats {
 
 typedef struct pkey {
     size_t klen;
-    char *key;
+    char *key; /* the start of the allocation holding the pkey (pkey_get) */
     uint64_t hash; /* hash_bytes(key): the pkeys dict's entry_hash */
     const mapping *map;
     /* read-through: a load in flight and the clients waiting for it */
