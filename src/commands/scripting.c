@@ -304,7 +304,7 @@ int getkeys_eval(const command *cmd, int argc, const resp_arg *argv, int *keys, 
 
 /* Serves file events only: accepts, reads (other clients' commands get -BUSY
  * unless allowed), writes. The caller's own socket is left alone. */
-static void busy_poll(client *caller) {
+static void busy_poll_fds(client *caller) {
     static struct pollfd *pf;
     static uint64_t *ids;
     static ev_io **lw;
@@ -357,6 +357,12 @@ static void busy_poll(client *caller) {
         if (c && (pf[i].revents & POLLOUT) && ev_is_active(&c->wio)) ev_invoke(server.loop, &c->wio, EV_WRITE);
     }
     flush_pending_writes();
+}
+
+static void busy_poll(client *caller) {
+    int was = input_defer_pause();
+    busy_poll_fds(caller);
+    input_defer_resume(was);
 }
 
 int script_interrupt(script_run *run) {

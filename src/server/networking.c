@@ -36,6 +36,10 @@
 #define REPLY_BLOCK (16 * 1024)
 
 static void read_cb(struct ev_loop *loop, ev_io *w, int revents);
+static void defer_input(client *c);
+static uint64_t *deferred; /* ids of clients read, not yet served (invoke_pending_in_order) */
+static size_t ndeferred, cap_deferred;
+static int deferring;
 static void write_cb(struct ev_loop *loop, ev_io *w, int revents);
 
 /* ---- client lifecycle -------------------------------------------------------- */
@@ -331,9 +335,59 @@ static void read_cb(struct ev_loop *loop, ev_io *w, int revents) {
         client_free(c);
         return;
     }
+    if (deferring) {
+        defer_input(c);
+        return;
+    }
     process_input(c);
     if (conn_has_buffered_input(c)) ev_feed_event(server.loop, &c->rio, EV_READ);
 }
+
+/* Order of serving. libev runs the callbacks of one poll newest first, while
+ * Redis serves clients in the order the poll reported them (about the order
+ * their requests arrived): two BRPOPLPUSH sent one after the other must block
+ * in that order. So while libev runs a poll's callbacks, reads only read and
+ * note the client; its commands run afterwards, oldest first. The notes are a
+ * stack: libev invoked newest first, so popping gives the oldest first. */
+static void defer_input(client *c) {
+    if (ndeferred == cap_deferred) {
+        cap_deferred = cap_deferred ? cap_deferred * 2 : 64;
+        deferred = xrealloc(deferred, cap_deferred * sizeof(*deferred));
+    }
+    deferred[ndeferred++] = c->id;
+}
+
+/* Serves the noted clients above base, oldest first. */
+static void serve_deferred(size_t base) {
+    while (ndeferred > base) {
+        uint64_t id = deferred[--ndeferred];
+        client *c = client_by_id(id);
+        if (!c || (c->flags & CLIENT_CLOSE_ASAP)) continue;
+        process_input(c);
+        if ((c = client_by_id(id)) && conn_has_buffered_input(c)) ev_feed_event(server.loop, &c->rio, EV_READ);
+    }
+}
+
+void invoke_pending_in_order(struct ev_loop *loop) {
+    size_t base = ndeferred; /* a nested call serves its own notes */
+    int was = deferring;
+    deferring = 1;
+    ev_invoke_pending(loop);
+    deferring = was;
+    serve_deferred(base);
+}
+
+/* A busy script's polling (scripting.c) serves everything read so far, and
+ * the reads it makes, at once: a SCRIPT KILL read in the same poll as the
+ * EVAL it is meant for was noted, not served, when the script started. */
+int input_defer_pause(void) {
+    int was = deferring;
+    deferring = 0;
+    serve_deferred(0);
+    return was;
+}
+
+void input_defer_resume(int was) { deferring = was; }
 
 /* ---- output ------------------------------------------------------------------ */
 

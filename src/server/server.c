@@ -343,6 +343,7 @@ int server_init(char **err) {
     seed_randomness();
     signal(SIGPIPE, SIG_IGN);
     server.loop = ev_default_loop(EVFLAG_AUTO);
+    ev_set_invoke_pending_cb(server.loop, invoke_pending_in_order);
     server_update_time();
     server.start_ms = server.mstime;
     server.lastsave = server.mstime;

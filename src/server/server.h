@@ -532,6 +532,11 @@ void client_resume_input(client *c);
 void clients_cron(void);
 void accept_connection(int lfd, int tcp, int tls);
 void flush_pending_writes(void);
+/* libev's invoke-pending hook: serves the clients a poll read in arrival order. */
+void invoke_pending_in_order(struct ev_loop *loop);
+/* Reads served at once until resumed (a busy script's own polling). */
+int input_defer_pause(void);
+void input_defer_resume(int was);
 
 /* ---- blocking (blocked.c) -------------------------------------------------- */
 
