@@ -32,6 +32,10 @@ typedef struct scan_opts {
 } scan_opts;
 int scan_cursor_or_reply(client *c, const resp_arg *a, uint64_t *cursor);
 int scan_options_or_reply(client *c, int first, int allow_type, scan_opts *o);
+/* HRANDFIELD / ZRANDMEMBER key count [WITHVALUES|WITHSCORES]: the count and
+ * whether the option (with_word) is given; replies the error and returns
+ * ERR on a bad count, a syntax error, or a count too large to pair. */
+int rand_count_args_or_reply(client *c, const char *with_word, long long *count, int *with);
 int scan_matches(const scan_opts *o, const char *s, size_t len);
 
 /* ---- connection.c ---------------------------------------------------------- */

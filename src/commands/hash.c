@@ -74,29 +74,6 @@ static inline void hfield_fld(const hfield *h, hp_val *v) {
 
 /* ---- varints for the DUMP payload ---------------------------------------------- */
 
-static void put_varint(sbuf *b, uint64_t v) {
-    unsigned char t[10];
-    size_t n = 0;
-    do {
-        t[n++] = (unsigned char)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
-        v >>= 7;
-    } while (v);
-    sbuf_append(b, t, n);
-}
-
-static int get_varint(const char **p, const char *end, uint64_t *v) {
-    uint64_t r = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-        if (*p >= end) return 0;
-        unsigned char c = (unsigned char)*(*p)++;
-        r |= (uint64_t)(c & 0x7f) << shift;
-        if (!(c & 0x80)) {
-            *v = r;
-            return 1;
-        }
-    }
-    return 0;
-}
 
 /* ---- reading a hash (either encoding) ------------------------------------------------ */
 
@@ -366,15 +343,15 @@ typedef struct ser_ctx {
 
 static void ser_pair(void *ctx, const char *a, size_t alen, const char *b, size_t blen) {
     sbuf *out = ((ser_ctx *)ctx)->b;
-    put_varint(out, alen);
+    sbuf_put_varint(out, alen);
     sbuf_append(out, a, alen);
-    put_varint(out, blen);
+    sbuf_put_varint(out, blen);
     sbuf_append(out, b, blen);
 }
 
 static void hash_serialize(const void *ptr, int enc, sbuf *out) {
     size_t n = enc == ENC_HASHTABLE ? dict_size((const dict *)ptr) : hp_count(ptr);
-    put_varint(out, n);
+    sbuf_put_varint(out, n);
     ser_ctx ctx = {out};
     hash_each(ptr, enc, ser_pair, &ctx);
 }
@@ -384,13 +361,13 @@ static void hash_serialize(const void *ptr, int enc, sbuf *out) {
 static void *hash_deserialize(const char *p, size_t len, int *enc) {
     const char *end = p + len;
     uint64_t n;
-    if (!get_varint(&p, end, &n) || n == 0 || n > len) return NULL;
+    if (!varint_get(&p, end, &n) || n == 0 || n > len) return NULL;
     /* first pass: bounds, and the longest string */
     const char *q = p;
     uint64_t maxlen = 0;
     for (uint64_t i = 0; i < 2 * n; i++) {
         uint64_t l;
-        if (!get_varint(&q, end, &l) || l > (uint64_t)(end - q)) return NULL;
+        if (!varint_get(&q, end, &l) || l > (uint64_t)(end - q)) return NULL;
         if (l > maxlen) maxlen = l;
         q += l;
     }
@@ -411,10 +388,10 @@ static void *hash_deserialize(const char *p, size_t len, int *enc) {
     int ok = 1;
     for (uint64_t i = 0; i < n; i++) {
         uint64_t fl = 0, vl = 0; /* bounds were checked by the first pass */
-        get_varint(&p, end, &fl);
+        varint_get(&p, end, &fl);
         const char *f = p;
         p += fl;
-        get_varint(&p, end, &vl);
+        varint_get(&p, end, &vl);
         const char *v = p;
         p += vl;
         if (dict_find(ht, f, fl)) {
@@ -832,20 +809,8 @@ static void hrandfield_with_count(client *c, long long l, int withvalues) {
 void hrandfield_command(client *c) {
     if (c->argc >= 3) {
         long long l;
-        int withvalues = 0;
-        if (arg_long_range_or_reply(c, &c->argv[2], -LLONG_MAX, LLONG_MAX, &l, NULL) != OK) return;
-        if (c->argc > 4 || (c->argc == 4 && !arg_is(&c->argv[3], "withvalues"))) {
-            reply_error(c, ERR_SYNTAX);
-            return;
-        }
-        if (c->argc == 4) {
-            withvalues = 1;
-            if (l < -LLONG_MAX / 2 || l > LLONG_MAX / 2) {
-                reply_error(c, "ERR value is out of range");
-                return;
-            }
-        }
-        hrandfield_with_count(c, l, withvalues);
+        int withvalues;
+        if (rand_count_args_or_reply(c, "withvalues", &l, &withvalues) == OK) hrandfield_with_count(c, l, withvalues);
         return;
     }
     int err;

@@ -86,6 +86,23 @@ bad:
     return ERR;
 }
 
+int rand_count_args_or_reply(client *c, const char *with_word, long long *count, int *with) {
+    *with = 0;
+    if (arg_long_range_or_reply(c, &c->argv[2], -LLONG_MAX, LLONG_MAX, count, NULL) != OK) return ERR;
+    if (c->argc > 4 || (c->argc == 4 && !arg_is(&c->argv[3], with_word))) {
+        reply_error(c, ERR_SYNTAX);
+        return ERR;
+    }
+    if (c->argc == 4) {
+        *with = 1;
+        if (*count < -LLONG_MAX / 2 || *count > LLONG_MAX / 2) { /* count * 2 replies */
+            reply_error(c, "ERR value is out of range");
+            return ERR;
+        }
+    }
+    return OK;
+}
+
 int scan_options_or_reply(client *c, int first, int allow_type, scan_opts *o) {
     memset(o, 0, sizeof(*o));
     o->count = 10;

@@ -249,39 +249,16 @@ static void set_each(const void *ptr, int enc,
     siter_done(&it);
 }
 
-static void put_varint(sbuf *b, uint64_t v) {
-    unsigned char t[10];
-    size_t n = 0;
-    do {
-        t[n++] = (unsigned char)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
-        v >>= 7;
-    } while (v);
-    sbuf_append(b, t, n);
-}
-
-static int get_varint(const char **p, const char *end, uint64_t *v) {
-    uint64_t r = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-        if (*p >= end) return 0;
-        unsigned char c = (unsigned char)*(*p)++;
-        r |= (uint64_t)(c & 0x7f) << shift;
-        if (!(c & 0x80)) {
-            *v = r;
-            return 1;
-        }
-    }
-    return 0;
-}
 
 static void ser_member(void *ctx, const char *a, size_t alen, const char *b, size_t blen) {
     (void)b, (void)blen;
-    put_varint(ctx, alen);
+    sbuf_put_varint(ctx, alen);
     sbuf_append(ctx, a, alen);
 }
 
 static void set_serialize(const void *ptr, int enc, sbuf *out) {
     sval s = {enc, (void *)ptr};
-    put_varint(out, sval_size(&s));
+    sbuf_put_varint(out, sval_size(&s));
     set_each(ptr, enc, ser_member, out);
 }
 
@@ -290,12 +267,12 @@ static void set_serialize(const void *ptr, int enc, sbuf *out) {
 static void *set_deserialize(const char *p, size_t len, int *enc) {
     const char *end = p + len;
     uint64_t n;
-    if (!get_varint(&p, end, &n) || n == 0 || n > len) return NULL;
+    if (!varint_get(&p, end, &n) || n == 0 || n > len) return NULL;
     sval s = n <= intset_max_entries() ? sval_new_intset() : (sval){ENC_HASHTABLE, dict_new(&selem_dict_type)};
     if (s.enc == ENC_HASHTABLE) dict_reserve(s.p, n);
     for (uint64_t i = 0; i < n; i++) {
         uint64_t l;
-        if (!get_varint(&p, end, &l) || l > (uint64_t)(end - p) || !sval_add(&s, p, l)) {
+        if (!varint_get(&p, end, &l) || l > (uint64_t)(end - p) || !sval_add(&s, p, l)) {
             sval_free(&s);
             return NULL;
         }

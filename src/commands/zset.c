@@ -893,20 +893,8 @@ static void zrandmember_count(client *c, long long l, int withscores) {
 void zrandmember_command(client *c) {
     if (c->argc >= 3) {
         long long l;
-        if (arg_long_range_or_reply(c, &c->argv[2], -LONG_MAX, LONG_MAX, &l, NULL) != OK) return;
-        int withscores = 0;
-        if (c->argc > 4 || (c->argc == 4 && !arg_is(&c->argv[3], "withscores"))) {
-            reply_error(c, ERR_SYNTAX);
-            return;
-        }
-        if (c->argc == 4) {
-            withscores = 1;
-            if (l < -LONG_MAX / 2 || l > LONG_MAX / 2) {
-                reply_error(c, "ERR value is out of range");
-                return;
-            }
-        }
-        zrandmember_count(c, l, withscores);
+        int withscores;
+        if (rand_count_args_or_reply(c, "withscores", &l, &withscores) == OK) zrandmember_count(c, l, withscores);
         return;
     }
     int err;
@@ -1050,42 +1038,19 @@ int getkeys_zset_bzmpop(const command *cmd, int argc, const resp_arg *argv, int 
  * repeated member) and picks the encoding as Redis's RDB loader does: a
  * listpack stays one unless it has too many entries; a skiplist becomes a
  * listpack when both limits allow. */
-static void put_varint(sbuf *b, uint64_t v) {
-    unsigned char t[10];
-    size_t n = 0;
-    do {
-        t[n++] = (unsigned char)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
-        v >>= 7;
-    } while (v);
-    sbuf_append(b, t, n);
-}
-
-static int get_varint(const unsigned char **p, const unsigned char *end, uint64_t *v) {
-    uint64_t r = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-        if (*p >= end) return ERR;
-        unsigned char b = *(*p)++;
-        r |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) {
-            *v = r;
-            return OK;
-        }
-    }
-    return ERR;
-}
 
 static void zset_serialize(const void *ptr, int enc, sbuf *out) {
     kobj *tmp = kobj_new_ptr(OBJ_ZSET, enc, "", 0, (void *)ptr); /* a view for the iterator */
     unsigned char e = enc == ENC_LISTPACK ? 0 : 1;
     sbuf_append(out, &e, 1);
-    put_varint(out, zset_len(tmp));
+    sbuf_put_varint(out, zset_len(tmp));
     zset_iter it;
     for (zset_iter_at_rank(&it, tmp, 0, 0); zset_iter_valid(&it); zset_iter_next(&it)) {
         const char *m;
         size_t len;
         double score;
         zset_iter_get(&it, &m, &len, &score);
-        put_varint(out, len);
+        sbuf_put_varint(out, len);
         sbuf_append(out, m, len);
         unsigned char sb[8];
         uint64_t bits;
@@ -1097,22 +1062,22 @@ static void zset_serialize(const void *ptr, int enc, sbuf *out) {
 }
 
 static void *zset_deserialize(const char *p, size_t len, int *enc) {
-    const unsigned char *u = (const unsigned char *)p, *end = u + len;
+    const char *u = p, *end = p + len;
     uint64_t count;
-    if (len < 1 || u[0] > 1) return NULL;
+    if (len < 1 || (unsigned char)u[0] > 1) return NULL;
     int was_listpack = *u++ == 0;
-    if (get_varint(&u, end, &count) != OK || count == 0 || count > len) return NULL;
+    if (!varint_get(&u, end, &count) || count == 0 || count > len) return NULL;
     kobj *o = zset_new("", 0, ENC_SKIPLIST); /* the dict finds repeated members */
     zset_sl *z = kobj_ptr(o);
     size_t maxlen = 0, totlen = 0;
     for (uint64_t i = 0; i < count; i++) {
         uint64_t ml;
-        if (get_varint(&u, end, &ml) != OK || ml > (uint64_t)(end - u) || (uint64_t)(end - u) - ml < 8)
+        if (!varint_get(&u, end, &ml) || ml > (uint64_t)(end - u) || (uint64_t)(end - u) - ml < 8)
             goto bad;
-        const char *m = (const char *)u;
+        const char *m = u;
         u += ml;
         uint64_t bits = 0;
-        for (int k = 0; k < 8; k++) bits |= (uint64_t)u[k] << (8 * k);
+        for (int k = 0; k < 8; k++) bits |= (uint64_t)(unsigned char)u[k] << (8 * k);
         u += 8;
         double score;
         memcpy(&score, &bits, 8);

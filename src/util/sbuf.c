@@ -80,3 +80,27 @@ char *sbuf_take(sbuf *b, size_t *len) {
     b->len = b->cap = 0;
     return p;
 }
+
+void sbuf_put_varint(sbuf *b, uint64_t v) {
+    unsigned char t[10];
+    size_t n = 0;
+    do {
+        t[n++] = (unsigned char)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+        v >>= 7;
+    } while (v);
+    sbuf_append(b, t, n);
+}
+
+int varint_get(const char **p, const char *end, uint64_t *v) {
+    uint64_t r = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (*p >= end) return 0;
+        unsigned char c = (unsigned char)*(*p)++;
+        r |= (uint64_t)(c & 0x7f) << shift;
+        if (!(c & 0x80)) {
+            *v = r;
+            return 1;
+        }
+    }
+    return 0;
+}

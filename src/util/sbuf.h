@@ -4,6 +4,7 @@
 #define LARDER_UTIL_SBUF_H
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct sbuf {
     char *p;
@@ -13,6 +14,11 @@ typedef struct sbuf {
 #define SBUF_INIT {NULL, 0, 0}
 void sbuf_reserve(sbuf *b, size_t extra);
 void sbuf_append(sbuf *b, const void *p, size_t len);
+/* Unsigned LEB128 varints (the DUMP payloads of the collection types). */
+void sbuf_put_varint(sbuf *b, uint64_t v);
+/* Reads one from *p (not past end) and advances *p; 0 when truncated or
+ * longer than 64 bits. */
+int varint_get(const char **p, const char *end, uint64_t *v);
 void sbuf_puts(sbuf *b, const char *s);
 void sbuf_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sbuf_vprintf(sbuf *b, const char *fmt, va_list ap);
