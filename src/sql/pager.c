@@ -1137,8 +1137,14 @@ out:
     return rc;
 }
 
-static int read_header(store_db *db) {
+/* *torn: the header fails its checksum but names a valid page size. A
+ * checkpoint writes page 1 last, from the log, and the log is restarted only
+ * after the main file is synced: a crash that tore that write leaves the
+ * page's whole newest version in the log, so the open goes on (with the page
+ * size, which never changes) and recovery decides (sqli_store_open). */
+static int read_header(store_db *db, int *torn) {
     uint8_t h[HDR_SIZE];
+    *torn = 0;
     size_t got;
     uint64_t size;
     int rc = sqli_vfs_size(db->dbf, &size);
@@ -1146,8 +1152,15 @@ static int read_header(store_db *db) {
     if (rc != STORE_OK) return rc;
     if (got < sizeof h || memcmp(h, HDR_MAGIC, 12) != 0)
         return sqli_store_error(STORE_NOTADB, "%s: not a Larder store (no store header)", db->path);
-    if (get64(h + HDR_OFF_CKSUM) != sqli_hdr_checksum(h))
-        return sqli_store_error(STORE_CORRUPT, "%s: the file header fails its checksum", db->path);
+    if (get64(h + HDR_OFF_CKSUM) != sqli_hdr_checksum(h)) {
+        uint32_t ps = get32(h + HDR_OFF_PAGESIZE);
+        if (!valid_page_size(ps))
+            return sqli_store_error(STORE_CORRUPT, "%s: the file header fails its checksum", db->path);
+        *torn = 1;
+        db->page_size = ps;
+        db->usable = ps - PAGE_TRAILER;
+        return STORE_OK;
+    }
     if (get32(h + HDR_OFF_VERSION) > HDR_VERSION || get32(h + HDR_OFF_VERSION) == 0)
         return sqli_store_error(STORE_VERSION, "%s: format version %u is not supported (this is %u)",
                            db->path, get32(h + HDR_OFF_VERSION), HDR_VERSION);
@@ -1223,10 +1236,13 @@ int sqli_store_open(const char *path, const store_options *opts, store_db **dbp)
         else
             rc = write_image(db->dbf, ps, !!(o->flags & STORE_NOSYNC));
     }
-    if (rc == STORE_OK) rc = read_header(db);
+    int torn = 0;
+    if (rc == STORE_OK) rc = read_header(db, &torn);
     if (rc == STORE_OK)
         rc = sqli_wal_open(&db->wal, db->wal_path, rdonly, db->page_size, !!(o->flags & STORE_NOSYNC));
     if (rc == STORE_OK) rc = sqli_wal_recover(&db->wal, &commit_pages);
+    if (rc == STORE_OK && torn && sqli_wal_find(&db->wal, 1, db->wal.n) == 0)
+        rc = sqli_store_error(STORE_CORRUPT, "%s: the file header fails its checksum", db->path);
     if (rc != STORE_OK) goto fail;
     db->written_end = db->durable_end = db->wal.n;
     size_t cache = o->cache_size ? o->cache_size : DEFAULT_CACHE;
