@@ -139,7 +139,8 @@ static const dict_type pkey_type = {hash_bytes, pkey_key, pkey_hash};
 pkey *pkey_find(const char *key, size_t klen) { return ps.pkeys ? dict_find(ps.pkeys, key, klen) : NULL; }
 
 pkey *pkey_get(const char *key, size_t klen, const mapping *m) {
-    pkey *k = pkey_find(key, klen);
+    uint64_t h;
+    pkey *k = dict_find_h(ps.pkeys, key, klen, &h); /* h: the key's hash, for the add */
     if (k) return k;
     /* one allocation, the key bytes just before the struct: a lookup that
      * compares the key and then reads the state touches one place */
@@ -149,7 +150,7 @@ pkey *pkey_get(const char *key, size_t klen, const mapping *m) {
     k = (pkey *)(mem + off);
     k->key = mem;
     k->klen = klen;
-    k->hash = hash_bytes(key, klen);
+    k->hash = h;
     k->map = m;
     list_init(&k->load_waiters);
     list_init(&k->lock_waiters);
