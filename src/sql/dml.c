@@ -754,6 +754,19 @@ static int row_cursor(vm *v, table *t, store_cursor **out) {
     return *out = v->rowcur[i], SQL_OK;
 }
 
+/* A stored row (its table key and value) into an owned array (ncol + 1). */
+static int decode_row(vm *v, table *t, const uint8_t *key, size_t klen, const void *val, size_t vl, sql_value *row) {
+    int rc = sqli_row_decode(v, t, val, vl, row);
+    if (rc != SQL_OK) return rc;
+    val_set_null(&row[t->ncol]);
+    if (t->rowid) {
+        size_t pos = 0;
+        sqli_key_get(key, klen, &pos, 0, &row[t->ncol]);
+    }
+    for (int i = 0; i <= t->ncol; i++) sqli_val_own(&row[i]);
+    return SQL_OK;
+}
+
 /* Read the row with this table key into an owned array (ncol + 1); the row
  * cursor of t is left on it. */
 static int read_row(vm *v, table *t, const uint8_t *key, size_t klen, sql_value *row, int *found) {
@@ -767,13 +780,7 @@ static int read_row(vm *v, table *t, const uint8_t *key, size_t klen, sql_value 
     if (rc == STORE_NOTFOUND) return SQL_OK;
     if (rc == STORE_OK) rc = sqli_store_cursor_value(c, &val, &vl);
     if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
-    if ((rc = sqli_row_decode(v, t, val, vl, row)) != SQL_OK) return rc;
-    val_set_null(&row[t->ncol]);
-    if (t->rowid) {
-        size_t pos = 0;
-        sqli_key_get(key, klen, &pos, 0, &row[t->ncol]);
-    }
-    for (int i = 0; i <= t->ncol; i++) sqli_val_own(&row[i]);
+    if ((rc = decode_row(v, t, key, klen, val, vl, row)) != SQL_OK) return rc;
     *found = 1;
     return SQL_OK;
 }
@@ -1023,9 +1030,13 @@ static int column_default(vm *v, table *t, int i, sql_value *out) {
 
 /* Find a row conflicting with row in the upsert's target (or any unique
  * key); its table key goes to *key. */
-static int upsert_conflict(vm *v, dmlplan *d, sql_value *row, keyenc_buf *key, int *found) {
+/* Finds the row an upsert conflicts with: *found, its table key in key and,
+ * when found by primary key for a DO UPDATE, the row itself in *old (owned;
+ * it saves do_upsert_update a second search). */
+static int upsert_conflict(vm *v, dmlplan *d, sql_value *row, keyenc_buf *key, int *found, sql_value **old) {
     table *t = d->tab;
     *found = 0;
+    *old = NULL;
     if (!d->up_idx || d->up_idx->is_pk) {
         int idnull = (t->rowid && row[t->ncol].type == SQL_NULL) || (t->ipk >= 0 && row[t->ipk].type == SQL_NULL);
         if (!idnull && !(row_is_null_in(row, &t->pk, t->ncol) && !t->rowid)) {
@@ -1033,6 +1044,10 @@ static int upsert_conflict(vm *v, dmlplan *d, sql_value *row, keyenc_buf *key, i
             const void *val;
             size_t vl;
             int rc = sqli_store_get(v->txn, t->tree, key->p, key->len, &val, &vl);
+            if (rc == STORE_OK && d->up->do_update) {
+                *old = new_row(t);
+                if ((rc = decode_row(v, t, key->p, key->len, val, vl, *old)) != SQL_OK) return rc;
+            }
             if (rc == STORE_OK) return *found = 1, SQL_OK;
             if (rc != STORE_NOTFOUND) return sqli_vm_store_error(v, rc);
         }
@@ -1053,10 +1068,15 @@ static int upsert_conflict(vm *v, dmlplan *d, sql_value *row, keyenc_buf *key, i
     return SQL_OK;
 }
 
-static int do_upsert_update(vm *v, dmlplan *d, sql_value *proposed, keyenc_buf *key, rowbuf *rb) {
+/* old: the conflicting row if upsert_conflict read it (owned), else NULL. */
+static int do_upsert_update(vm *v, dmlplan *d, sql_value *proposed, keyenc_buf *key, sql_value *old, rowbuf *rb) {
     table *t = d->tab;
-    sql_value *old = new_row(t), *nw = new_row(t);
-    int found, rc = read_row(v, t, key->p, key->len, old, &found);
+    sql_value *nw = new_row(t);
+    int found = 1, rc = SQL_OK;
+    if (!old) {
+        old = new_row(t);
+        rc = read_row(v, t, key->p, key->len, old, &found);
+    }
     if (rc != SQL_OK || !found) goto done;
     cursor *ec = sqli_vm_cursor(v, d->ecur), *xc = sqli_vm_cursor(v, d->xcur);
     ec->pseudo = old;
@@ -1090,13 +1110,18 @@ static int insert_one(vm *v, dmlplan *d, sql_value *row, rowbuf *rb) {
         keyenc_buf key;
         sqli_keyenc_init(&key);
         int found;
+        sql_value *old = NULL;
         rc = apply_types(v, d->tab, row, NULL);
-        if (rc == SQL_OK) rc = upsert_conflict(v, d, row, &key, &found);
+        if (rc == SQL_OK) rc = upsert_conflict(v, d, row, &key, &found, &old);
         if (rc == SQL_OK && found) {
-            if (d->up->do_update) rc = do_upsert_update(v, d, row, &key, rb);
+            if (d->up->do_update)
+                rc = do_upsert_update(v, d, row, &key, old, rb); /* frees old */
+            else
+                free_row(old, d->tab->ncol + 1);
             sqli_keyenc_free(&key);
             return rc;
         }
+        free_row(old, d->tab->ncol + 1);
         sqli_keyenc_free(&key);
         if (rc != SQL_OK) return rc;
     }
