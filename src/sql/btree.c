@@ -1402,6 +1402,13 @@ int sqli_store_cursor_update(store_cursor *cur, const void *val, size_t vlen) {
     return STORE_OK;
 }
 
+int sqli_store_cursor_is_on(const store_cursor *cur, const void *key, size_t klen) {
+    if (!cur || cur->txn->err || cur->state != CUR_VALID) return 0;
+    uint32_t kl;
+    const uint8_t *k = cur_key(cur, &kl);
+    return kl == klen && memcmp(k, key, klen) == 0;
+}
+
 int sqli_store_cursor_delete(store_cursor *cur) {
     int rc = writable(cur);
     if (rc == STORE_OK) rc = positioned(cur);

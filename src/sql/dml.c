@@ -927,7 +927,14 @@ static int write_updated_row(vm *v, table *t, const sql_value *newrow, const key
                              int pkchanged) {
     sqli_rec_encode(&v->rb, newrow, t->ncol);
     if (!pkchanged) {
-        int src = sqli_store_put(v->txn, t->tree, nk->p, nk->len, v->rb.p, v->rb.len, 0);
+        /* the row cursor of t usually still stands on the row (read_row, the
+         * upsert's conflict check): replace it there, without a search */
+        store_cursor *c = NULL;
+        for (int i = 0; i < 4 && !c; i++)
+            if (v->rowcur[i] && v->rowtree[i] == t->tree) c = v->rowcur[i];
+        int src = c && sqli_store_cursor_is_on(c, nk->p, nk->len)
+                      ? sqli_store_cursor_update(c, v->rb.p, v->rb.len)
+                      : sqli_store_put(v->txn, t->tree, nk->p, nk->len, v->rb.p, v->rb.len, 0);
         return src == STORE_OK ? SQL_OK : sqli_vm_store_error(v, src);
     }
     int src = sqli_store_put(v->txn, t->tree, nk->p, nk->len, v->rb.p, v->rb.len, STORE_NOOVERWRITE);
@@ -1043,7 +1050,12 @@ static int upsert_conflict(vm *v, dmlplan *d, sql_value *row, keyenc_buf *key, i
             sqli_key_for_table(v, key, t, row, t->rowid ? row[t->ncol].u.i : 0);
             const void *val;
             size_t vl;
-            int rc = sqli_store_get(v->txn, t->tree, key->p, key->len, &val, &vl);
+            /* through the row cursor: it is left on the row for the update */
+            store_cursor *c;
+            int rc = row_cursor(v, t, &c);
+            if (rc != SQL_OK) return rc;
+            rc = sqli_store_cursor_seek(c, STORE_SEEK_EQ, key->p, key->len);
+            if (rc == STORE_OK) rc = sqli_store_cursor_value(c, &val, &vl);
             if (rc == STORE_OK && d->up->do_update) {
                 *old = new_row(t);
                 if ((rc = decode_row(v, t, key->p, key->len, val, vl, *old)) != SQL_OK) return rc;

@@ -380,6 +380,9 @@ int sqli_store_cursor_put(store_cursor *cur, const void *key, size_t klen, const
 
 /* Replace the value of the current entry, keeping its key. */
 int sqli_store_cursor_update(store_cursor *cur, const void *val, size_t vlen);
+/* Does cur stand on the entry with this key now (without restoring a saved
+ * position)? 1 or 0; no error is set. */
+int sqli_store_cursor_is_on(const store_cursor *cur, const void *key, size_t klen);
 
 /* Delete the current entry. The cursor is left unpositioned between the
  * deleted entry's neighbours: sqli_store_cursor_next goes to the entry after it,
