@@ -193,3 +193,68 @@ void dk_close(dpair *p) {
     if (p->rs) redisFree(p->rs);
     memset(p, 0, sizeof(*p));
 }
+
+static int cmp_item(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static char *join_set(char **items, size_t n) {
+    if (n) qsort(items, n, sizeof(char *), cmp_item);
+    size_t cap = 64, len = 0;
+    char *out = malloc(cap);
+    out[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        if (i && strcmp(items[i], items[i - 1]) == 0) continue;
+        size_t l = strlen(items[i]);
+        if (len + l + 2 > cap) {
+            cap = (len + l + 2) * 2;
+            out = realloc(out, cap);
+        }
+        memcpy(out + len, items[i], l);
+        len += l;
+        out[len++] = ';';
+        out[len] = '\0';
+    }
+    for (size_t i = 0; i < n; i++) free(items[i]);
+    free(items);
+    return out;
+}
+
+char *dk_full_scan(redisContext *c, int argc, const char **argv, const size_t *lens, int cursor_at, int pairs) {
+    char cursor[32] = "0";
+    const char *qa[64];
+    size_t ql[64];
+    if (argc > 64) argc = 64;
+    memcpy(qa, argv, sizeof(char *) * (size_t)argc);
+    memcpy(ql, lens, sizeof(size_t) * (size_t)argc);
+    qa[cursor_at] = cursor;
+    ql[cursor_at] = 1;
+    size_t n = 0;
+    char **items = NULL;
+    for (int iter = 0; iter < 10000; iter++) {
+        redisReply *r = dk_run(c, argc, qa, ql);
+        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+            char *s = reply_str(r);
+            if (r) freeReplyObject(r);
+            for (size_t i = 0; i < n; i++) free(items[i]);
+            free(items);
+            return s;
+        }
+        const redisReply *els = r->element[1];
+        for (size_t i = 0; i + (pairs ? 1 : 0) < els->elements; i += pairs ? 2 : 1) {
+            const redisReply *f = els->element[i], *v = pairs ? els->element[i + 1] : NULL;
+            size_t l = f->len + (v ? v->len + 1 : 0);
+            items = realloc(items, sizeof(char *) * (n + 1));
+            items[n] = malloc(l + 1);
+            memcpy(items[n], f->str, f->len);
+            if (v) {
+                items[n][f->len] = '=';
+                memcpy(items[n] + f->len + 1, v->str, v->len);
+            }
+            items[n++][l] = '\0';
+        }
+        snprintf(cursor, sizeof(cursor), "%.*s", (int)r->element[0]->len, r->element[0]->str);
+        ql[cursor_at] = strlen(cursor);
+        freeReplyObject(r);
+        if (strcmp(cursor, "0") == 0) break;
+    }
+    return join_set(items, n);
+}

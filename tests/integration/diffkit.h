@@ -29,6 +29,11 @@ void dk_close(dpair *p);
 
 /* Rendering with the top-level aggregate sorted in groups (group 0: as is). */
 char *dk_render_sorted(const redisReply *r, int group);
+/* A whole SCAN-family iteration of argv (argv[cursor_at] is replaced by each
+ * cursor): the items returned (field=value when pairs), sorted, repeats
+ * dropped, each followed by ';'; or the rendered reply that was not a scan
+ * page (an error). Caller frees. */
+char *dk_full_scan(redisContext *c, int argc, const char **argv, const size_t *lens, int cursor_at, int pairs);
 /* Runs argv on c and returns the reply (caller frees; NULL when lost). */
 redisReply *dk_run(redisContext *c, int argc, const char **argv, const size_t *lens);
 /* The same from a printf-like format, rendered (caller frees). */

@@ -99,59 +99,8 @@ static void check_hrandfield(dpair *p, cmd *c) {
     if (b) freeReplyObject(b);
 }
 
-static int cmp_item(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-/* A whole HSCAN iteration: the pairs returned, sorted and deduplicated. */
 static char *full_scan(redisContext *c, cmd *base) {
-    char cursor[32] = "0";
-    cmd q = *base;
-    q.argv[2] = cursor;
-    q.lens[2] = 1;
-    size_t cap = 1024, len = 0, n = 0;
-    char **items = NULL;
-    for (int iter = 0; iter < 10000; iter++) {
-        redisReply *r = dk_run(c, q.argc, q.argv, q.lens);
-        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
-            char *s = reply_str(r);
-            if (r) freeReplyObject(r);
-            for (size_t i = 0; i < n; i++) free(items[i]);
-            free(items);
-            return s;
-        }
-        const redisReply *els = r->element[1];
-        for (size_t i = 0; i + 1 < els->elements; i += 2) {
-            items = realloc(items, sizeof(char *) * (n + 1));
-            size_t l = els->element[i]->len + els->element[i + 1]->len + 2;
-            items[n] = malloc(l);
-            memcpy(items[n], els->element[i]->str, els->element[i]->len);
-            items[n][els->element[i]->len] = '=';
-            memcpy(items[n] + els->element[i]->len + 1, els->element[i + 1]->str, els->element[i + 1]->len);
-            items[n][l - 1] = '\0';
-            n++;
-        }
-        snprintf(cursor, sizeof(cursor), "%.*s", (int)r->element[0]->len, r->element[0]->str);
-        q.lens[2] = strlen(cursor);
-        freeReplyObject(r);
-        if (strcmp(cursor, "0") == 0) break;
-    }
-    if (n) qsort(items, n, sizeof(char *), cmp_item);
-    char *out = malloc(cap);
-    out[0] = '\0';
-    for (size_t i = 0; i < n; i++) {
-        if (i && strcmp(items[i], items[i - 1]) == 0) continue;
-        size_t l = strlen(items[i]);
-        if (len + l + 2 > cap) {
-            cap = (len + l + 2) * 2;
-            out = realloc(out, cap);
-        }
-        memcpy(out + len, items[i], l);
-        len += l;
-        out[len++] = ';';
-        out[len] = '\0';
-    }
-    for (size_t i = 0; i < n; i++) free(items[i]);
-    free(items);
-    return out;
+    return dk_full_scan(c, base->argc, base->argv, base->lens, 2, 1);
 }
 
 static void check_hscan(dpair *p, cmd *c) {

@@ -39,7 +39,6 @@ static const char *K(trng *r) { return keys[trng_below(r, 8) < 7 ? trng_below(r,
 /* members biased towards integers so intsets live long enough to matter */
 static const char *M(trng *r) { return members[trng_below(r, 3) ? trng_below(r, 10) : trng_below(r, NM)]; }
 
-static int cmp_item(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 static int encoding_is(redisContext *c, const char *key, const char *enc) {
     redisReply *e = redisCommand(c, "OBJECT ENCODING %s", key);
@@ -178,52 +177,7 @@ static void check_srandmember(dpair *p, cmd *c) {
 }
 
 static char *full_scan(redisContext *c, cmd *base) {
-    char cursor[32] = "0";
-    cmd q = *base;
-    q.argv[2] = cursor;
-    q.lens[2] = 1;
-    size_t n = 0;
-    char **items = NULL;
-    for (int iter = 0; iter < 10000; iter++) {
-        redisReply *r = dk_run(c, q.argc, q.argv, q.lens);
-        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
-            char *s = reply_str(r);
-            if (r) freeReplyObject(r);
-            for (size_t i = 0; i < n; i++) free(items[i]);
-            free(items);
-            return s;
-        }
-        const redisReply *els = r->element[1];
-        for (size_t i = 0; i < els->elements; i++) {
-            items = realloc(items, sizeof(char *) * (n + 1));
-            items[n] = malloc(els->element[i]->len + 1);
-            memcpy(items[n], els->element[i]->str, els->element[i]->len);
-            items[n++][els->element[i]->len] = '\0';
-        }
-        snprintf(cursor, sizeof(cursor), "%.*s", (int)r->element[0]->len, r->element[0]->str);
-        q.lens[2] = strlen(cursor);
-        freeReplyObject(r);
-        if (strcmp(cursor, "0") == 0) break;
-    }
-    if (n) qsort(items, n, sizeof(char *), cmp_item);
-    size_t cap = 64, len = 0;
-    char *out = malloc(cap);
-    out[0] = '\0';
-    for (size_t i = 0; i < n; i++) {
-        if (i && strcmp(items[i], items[i - 1]) == 0) continue;
-        size_t l = strlen(items[i]);
-        if (len + l + 2 > cap) {
-            cap = (len + l + 2) * 2;
-            out = realloc(out, cap);
-        }
-        memcpy(out + len, items[i], l);
-        len += l;
-        out[len++] = ';';
-        out[len] = '\0';
-    }
-    for (size_t i = 0; i < n; i++) free(items[i]);
-    free(items);
-    return out;
+    return dk_full_scan(c, base->argc, base->argv, base->lens, 2, 0);
 }
 
 static void check_sscan(dpair *p, cmd *c) {
