@@ -310,10 +310,29 @@ typedef struct sync_job {
     const char *table;
     store_column *cols;
     int ncols;
-    int done;
 } sync_job;
 
-static void sync_done(store_job *j) { ((sync_job *)j)->done = 1; }
+static void sync_done(store_job *j) { (void)j; }
+
+/* Runs j on the store thread and waits for it (start-up, reloads): returns
+ * j's rc; its err is j->job.err. */
+static int run_sync(store_job *j, void (*run)(store_job *j, const store_module *m, void *h)) {
+    j->run = run;
+    j->done = sync_done;
+    storeq_submit(j);
+    storeq_drain();
+    return j->rc;
+}
+
+/* After run_sync: OK, or ERR with *err (j's error, given over to the caller). */
+static int sync_result(store_job *j, char **err) {
+    if (j->rc != STORE_OK) {
+        *err = j->err ? j->err : xstrdup("store error");
+        return ERR;
+    }
+    xfree(j->err);
+    return OK;
+}
 
 static void take_err(store_job *j, char *merr, const store_module *m) {
     if (merr) {
@@ -332,16 +351,8 @@ static void run_query(store_job *j, const store_module *m, void *h) {
 
 int persist_query_sync(const char *sql, int nargs, const store_value *args, char **err) {
     sync_job s = {.sql = sql, .nargs = nargs, .args = args};
-    s.job.run = run_query;
-    s.job.done = sync_done;
-    storeq_submit(&s.job);
-    storeq_drain();
-    if (s.job.rc != STORE_OK) {
-        *err = s.job.err ? s.job.err : xstrdup("store error");
-        return ERR;
-    }
-    xfree(s.job.err);
-    return OK;
+    run_sync(&s.job, run_query);
+    return sync_result(&s.job, err);
 }
 
 typedef struct int_job {
@@ -368,19 +379,10 @@ static void run_int_query(store_job *sj, const store_module *m, void *h) {
     take_err(sj, err, m);
 }
 
-static void noop_done(store_job *j) { (void)j; }
-
 int persist_query_int(const char *sql, int64_t *out, char **err) {
     int_job j = {.sql = sql};
-    j.job.run = run_int_query;
-    j.job.done = noop_done;
-    storeq_submit(&j.job);
-    storeq_drain();
-    if (j.job.rc != STORE_OK) {
-        *err = j.job.err ? j.job.err : xstrdup("store error");
-        return ERR;
-    }
-    xfree(j.job.err);
+    run_sync(&j.job, run_int_query);
+    if (sync_result(&j.job, err) != OK) return ERR;
     *out = j.found ? j.value : 0;
     return OK;
 }
@@ -407,11 +409,7 @@ static int resolve_maps(mapping_set *set, char **err) {
     for (int i = 0; i < set->n; i++) {
         mapping *m = set->v[i];
         sync_job s = {.table = m->name};
-        s.job.run = run_describe;
-        s.job.done = sync_done;
-        storeq_submit(&s.job);
-        storeq_drain();
-        if (s.job.rc != STORE_OK) {
+        if (run_sync(&s.job, run_describe) != STORE_OK) {
             sbuf b = SBUF_INIT;
             sbuf_printf(&b, "map %s: %s", m->name, s.job.err ? s.job.err : "cannot read the table");
             xfree(s.job.err);
@@ -473,8 +471,6 @@ static void info_stats(sbuf *b) {
                 ps.st.invalidations);
 }
 
-static void open_done(store_job *j) { (void)j; }
-
 static void run_open(store_job *j, const store_module *m, void *h) {
     (void)h;
     open_job *o = (open_job *)j;
@@ -531,12 +527,9 @@ int persist_start(char **err) {
         return ERR;
     }
     open_job o = {.argc = argc, .argv = argv};
-    o.job.run = run_open;
-    o.job.done = open_done;
-    storeq_submit(&o.job);
-    storeq_drain();
+    int rc = run_sync(&o.job, run_open);
     xfree(argv);
-    if (o.job.rc != STORE_OK) {
+    if (rc != STORE_OK) {
         sbuf b = SBUF_INIT;
         sbuf_printf(&b, "store %s: %s", pcfg.store_path ? pcfg.store_path : "(module default)",
                     o.job.err ? o.job.err : "cannot open");
