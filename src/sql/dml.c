@@ -739,12 +739,16 @@ int sqli_row_insert(vm *v, table *t, sql_value *row, int or_alg, int *skipped, i
 
 /* ---- reading a row by key -------------------------------------------------------------------------- */
 
-/* Read the row with this table key into an owned array (ncol + 1). 1 found,
- * 0 absent, < 0: error rc negated. */
+/* t's row cursor if the vm has one open, else NULL. */
+static store_cursor *open_row_cursor(vm *v, table *t) {
+    for (int i = 0; i < 4; i++)
+        if (v->rowcur[i] && v->rowtree[i] == t->tree) return v->rowcur[i];
+    return NULL;
+}
+
 /* A cursor on table t for reading (and deleting) rows by key. */
 static int row_cursor(vm *v, table *t, store_cursor **out) {
-    for (int i = 0; i < 4; i++)
-        if (v->rowcur[i] && v->rowtree[i] == t->tree) return *out = v->rowcur[i], SQL_OK;
+    if ((*out = open_row_cursor(v, t))) return SQL_OK;
     int i = v->rowcur_next++ & 3;
     if (v->rowcur[i]) sqli_store_cursor_close(v->rowcur[i]);
     v->rowcur[i] = NULL;
@@ -754,21 +758,9 @@ static int row_cursor(vm *v, table *t, store_cursor **out) {
     return *out = v->rowcur[i], SQL_OK;
 }
 
-/* A stored row (its table key and value) into an owned array (ncol + 1). */
-static int decode_row(vm *v, table *t, const uint8_t *key, size_t klen, const void *val, size_t vl, sql_value *row) {
-    int rc = sqli_row_decode(v, t, val, vl, row);
-    if (rc != SQL_OK) return rc;
-    val_set_null(&row[t->ncol]);
-    if (t->rowid) {
-        size_t pos = 0;
-        sqli_key_get(key, klen, &pos, 0, &row[t->ncol]);
-    }
-    for (int i = 0; i <= t->ncol; i++) sqli_val_own(&row[i]);
-    return SQL_OK;
-}
-
 /* Read the row with this table key into an owned array (ncol + 1); the row
- * cursor of t is left on it. */
+ * cursor of t is left on it. A cursor already on the row (an upsert's
+ * conflict check) is not moved: no second search. */
 static int read_row(vm *v, table *t, const uint8_t *key, size_t klen, sql_value *row, int *found) {
     const void *val;
     size_t vl;
@@ -776,11 +768,17 @@ static int read_row(vm *v, table *t, const uint8_t *key, size_t klen, sql_value 
     *found = 0;
     int rc = row_cursor(v, t, &c);
     if (rc != SQL_OK) return rc;
-    rc = sqli_store_cursor_seek(c, STORE_SEEK_EQ, key, klen);
+    rc = sqli_store_cursor_is_on(c, key, klen) ? STORE_OK : sqli_store_cursor_seek(c, STORE_SEEK_EQ, key, klen);
     if (rc == STORE_NOTFOUND) return SQL_OK;
     if (rc == STORE_OK) rc = sqli_store_cursor_value(c, &val, &vl);
     if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
-    if ((rc = decode_row(v, t, key, klen, val, vl, row)) != SQL_OK) return rc;
+    if ((rc = sqli_row_decode(v, t, val, vl, row)) != SQL_OK) return rc;
+    val_set_null(&row[t->ncol]);
+    if (t->rowid) {
+        size_t pos = 0;
+        sqli_key_get(key, klen, &pos, 0, &row[t->ncol]);
+    }
+    for (int i = 0; i <= t->ncol; i++) sqli_val_own(&row[i]);
     *found = 1;
     return SQL_OK;
 }
@@ -929,9 +927,7 @@ static int write_updated_row(vm *v, table *t, const sql_value *newrow, const key
     if (!pkchanged) {
         /* the row cursor of t usually still stands on the row (read_row, the
          * upsert's conflict check): replace it there, without a search */
-        store_cursor *c = NULL;
-        for (int i = 0; i < 4 && !c; i++)
-            if (v->rowcur[i] && v->rowtree[i] == t->tree) c = v->rowcur[i];
+        store_cursor *c = open_row_cursor(v, t);
         int src = c && sqli_store_cursor_is_on(c, nk->p, nk->len)
                       ? sqli_store_cursor_update(c, v->rb.p, v->rb.len)
                       : sqli_store_put(v->txn, t->tree, nk->p, nk->len, v->rb.p, v->rb.len, 0);
@@ -1037,29 +1033,19 @@ static int column_default(vm *v, table *t, int i, sql_value *out) {
 
 /* Find a row conflicting with row in the upsert's target (or any unique
  * key); its table key goes to *key. */
-/* Finds the row an upsert conflicts with: *found, its table key in key and,
- * when found by primary key for a DO UPDATE, the row itself in *old (owned;
- * it saves do_upsert_update a second search). */
-static int upsert_conflict(vm *v, dmlplan *d, sql_value *row, keyenc_buf *key, int *found, sql_value **old) {
+static int upsert_conflict(vm *v, dmlplan *d, sql_value *row, keyenc_buf *key, int *found) {
     table *t = d->tab;
     *found = 0;
-    *old = NULL;
     if (!d->up_idx || d->up_idx->is_pk) {
         int idnull = (t->rowid && row[t->ncol].type == SQL_NULL) || (t->ipk >= 0 && row[t->ipk].type == SQL_NULL);
         if (!idnull && !(row_is_null_in(row, &t->pk, t->ncol) && !t->rowid)) {
             sqli_key_for_table(v, key, t, row, t->rowid ? row[t->ncol].u.i : 0);
-            const void *val;
-            size_t vl;
-            /* through the row cursor: it is left on the row for the update */
+            /* through the row cursor: it is left on the row, where the
+             * update reads (read_row) and writes (write_updated_row) it */
             store_cursor *c;
             int rc = row_cursor(v, t, &c);
             if (rc != SQL_OK) return rc;
             rc = sqli_store_cursor_seek(c, STORE_SEEK_EQ, key->p, key->len);
-            if (rc == STORE_OK) rc = sqli_store_cursor_value(c, &val, &vl);
-            if (rc == STORE_OK && d->up->do_update) {
-                *old = new_row(t);
-                if ((rc = decode_row(v, t, key->p, key->len, val, vl, *old)) != SQL_OK) return rc;
-            }
             if (rc == STORE_OK) return *found = 1, SQL_OK;
             if (rc != STORE_NOTFOUND) return sqli_vm_store_error(v, rc);
         }
@@ -1080,15 +1066,10 @@ static int upsert_conflict(vm *v, dmlplan *d, sql_value *row, keyenc_buf *key, i
     return SQL_OK;
 }
 
-/* old: the conflicting row if upsert_conflict read it (owned), else NULL. */
-static int do_upsert_update(vm *v, dmlplan *d, sql_value *proposed, keyenc_buf *key, sql_value *old, rowbuf *rb) {
+static int do_upsert_update(vm *v, dmlplan *d, sql_value *proposed, keyenc_buf *key, rowbuf *rb) {
     table *t = d->tab;
-    sql_value *nw = new_row(t);
-    int found = 1, rc = SQL_OK;
-    if (!old) {
-        old = new_row(t);
-        rc = read_row(v, t, key->p, key->len, old, &found);
-    }
+    sql_value *old = new_row(t), *nw = new_row(t);
+    int found, rc = read_row(v, t, key->p, key->len, old, &found);
     if (rc != SQL_OK || !found) goto done;
     cursor *ec = sqli_vm_cursor(v, d->ecur), *xc = sqli_vm_cursor(v, d->xcur);
     ec->pseudo = old;
@@ -1122,18 +1103,13 @@ static int insert_one(vm *v, dmlplan *d, sql_value *row, rowbuf *rb) {
         keyenc_buf key;
         sqli_keyenc_init(&key);
         int found;
-        sql_value *old = NULL;
         rc = apply_types(v, d->tab, row, NULL);
-        if (rc == SQL_OK) rc = upsert_conflict(v, d, row, &key, &found, &old);
+        if (rc == SQL_OK) rc = upsert_conflict(v, d, row, &key, &found);
         if (rc == SQL_OK && found) {
-            if (d->up->do_update)
-                rc = do_upsert_update(v, d, row, &key, old, rb); /* frees old */
-            else
-                free_row(old, d->tab->ncol + 1);
+            if (d->up->do_update) rc = do_upsert_update(v, d, row, &key, rb);
             sqli_keyenc_free(&key);
             return rc;
         }
-        free_row(old, d->tab->ncol + 1);
         sqli_keyenc_free(&key);
         if (rc != SQL_OK) return rc;
     }
