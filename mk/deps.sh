@@ -3,12 +3,16 @@
 #   mk/deps.sh run    runtime + build packages (make run)
 #   mk/deps.sh test   the above + test/benchmark tools (make test, make bench)
 # As root it runs apt-get (update first); otherwise it lists what is missing.
+# Exit status: 0 when nothing is missing or the install succeeded, 1 when
+# packages are missing and we are not root, apt-get's status when it fails.
 # Installing redis-server would start a system Redis on 6379 under systemd;
 # a temporary policy-rc.d denies every service start during the install.
 set -e
-RUN_PKGS="gcc make pkg-config libev-dev libjemalloc-dev libssl-dev liblua5.1-0-dev lua-cjson-dev lua-bitop-dev libpq-dev"
+# redis-tools is in RUN_PKGS: README's tour uses redis-cli right after make run.
+RUN_PKGS="gcc make pkg-config libev-dev libjemalloc-dev libssl-dev liblua5.1-0-dev lua-cjson-dev lua-bitop-dev
+          libpq-dev redis-tools"
 TEST_PKGS="libhiredis-dev redis-tools redis-server tcl sqlite3 libsqlite3-dev python3 python3-redis
-           dpkg-dev xz-utils openssl procps"
+           dpkg-dev xz-utils openssl procps clang-format"
 pkgs=$RUN_PKGS
 [ "$1" = "test" ] && pkgs="$RUN_PKGS $TEST_PKGS"
 
@@ -32,15 +36,21 @@ if [ "$(id -u)" != 0 ]; then
     exit 1
 fi
 echo "larder: installing$missing"
-policy=/usr/sbin/policy-rc.d
+# A policy-rc.d that was already there (container images ship one) is left
+# as it is; only one made here is removed. The trap must not turn "nothing to
+# remove" into a failing exit status, hence the if (not `test && rm`).
+policy=${LARDER_POLICY_RC:-/usr/sbin/policy-rc.d}
 made_policy=0
 if [ ! -e "$policy" ]; then
     printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod 755 "$policy" && made_policy=1
 fi
-cleanup() { [ "$made_policy" = 1 ] && rm -f "$policy"; }
+cleanup() {
+    if [ "$made_policy" = 1 ]; then rm -f "$policy"; fi
+}
 trap cleanup EXIT
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >/dev/null
 echo "larder: packages installed"
+exit 0
