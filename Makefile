@@ -68,7 +68,7 @@ SQLT_BINS := $(patsubst tests/%.c,$(B)/tests/%,$(SQLT_SRC))
 
 .SECONDARY:
 .PHONY: all deps deps-run deps-test run test test-unit bench bench-store bench-sql fuzz-sql compat crash \
-        clean install format
+        clean install format format-check
 all: $(SERVER_BIN) $(TOOL_BINS) $(MODULE_SOS)
 
 # ---- packages -------------------------------------------------------------
@@ -164,6 +164,7 @@ run: deps-run all
 	$(SERVER_BIN) conf/larder.conf
 
 test: deps-test
+	@$(MAKE) --no-print-directory format-check
 	@$(MAKE) --no-print-directory tests-build
 	@B=$(B) sh tests/run-all
 
@@ -180,8 +181,15 @@ install: all
 	install -d $(DESTDIR)/usr/local/bin
 	install -m 755 $(SERVER_BIN) $(TOOL_BINS) $(DESTDIR)/usr/local/bin/
 
+# Every C file follows .clang-format; make test runs format-check first.
+FORMAT_FILES = $$(git ls-files '*.c' '*.h' 2>/dev/null || find src tests modules mk -name '*.[ch]')
 format:
-	clang-format -i $$(git ls-files '*.c' '*.h')
+	clang-format -i $(FORMAT_FILES)
+format-check:
+	@clang-format --dry-run -Werror $(FORMAT_FILES) 2>&1 | grep -m 20 'error:' ; \
+	 if clang-format --dry-run -Werror $(FORMAT_FILES) >/dev/null 2>&1; then \
+	   echo "format-check: every C file follows .clang-format"; \
+	 else echo "format-check: run 'make format' (files above differ from .clang-format)"; exit 1; fi
 
 clean:
 	rm -rf build build-san build-fuzz

@@ -10,8 +10,10 @@
 #include <string.h>
 #include <time.h>
 
-static const char *ACQ = "if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 else return 0 end";
-static const char *REL = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+static const char *ACQ =
+    "if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 else return 0 end";
+static const char *REL = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', "
+                         "KEYS[1]) else return 0 end";
 
 static double now_s(void) {
     struct timespec ts;
@@ -32,7 +34,10 @@ static double native_pairs(redisContext *c, long n) {
     double t = now_s();
     for (long i = 0; i < n; i++) {
         redisReply *r = redisCommand(c, "LOCK.ACQUIRE bench:lock 10000");
-        if (!r || r->type != REDIS_REPLY_INTEGER) { fprintf(stderr, "bench-lock: acquire failed\n"); exit(1); }
+        if (!r || r->type != REDIS_REPLY_INTEGER) {
+            fprintf(stderr, "bench-lock: acquire failed\n");
+            exit(1);
+        }
         long long tok = r->integer;
         freeReplyObject(r);
         r = redisCommand(c, "LOCK.RELEASE bench:lock %lld", tok);
@@ -45,7 +50,10 @@ static double script_pairs(redisContext *c, long n) {
     double t = now_s();
     for (long i = 0; i < n; i++) {
         redisReply *r = redisCommand(c, "EVAL %s 1 bench:key tok%ld 10000", ACQ, i);
-        if (!r || r->type != REDIS_REPLY_INTEGER || r->integer != 1) { fprintf(stderr, "bench-lock: eval acquire failed\n"); exit(1); }
+        if (!r || r->type != REDIS_REPLY_INTEGER || r->integer != 1) {
+            fprintf(stderr, "bench-lock: eval acquire failed\n");
+            exit(1);
+        }
         freeReplyObject(r);
         r = redisCommand(c, "EVAL %s 1 bench:key tok%ld", REL, i);
         freeReplyObject(r);

@@ -66,21 +66,27 @@ static void email_of(long id, char *buf) {
 }
 
 #define PHASES 6
-static const char *phase_name[PHASES] = {"insert 1M users (pk + unique + composite idx)", "insert 200k orders (fk + idx)",
-                                         "100k point lookups by primary key", "100k lookups by unique index",
-                                         "20x join + GROUP BY (orders x users)", "10k deletes, ON DELETE CASCADE"};
+static const char *phase_name[PHASES] = {"insert 1M users (pk + unique + composite idx)",
+                                         "insert 200k orders (fk + idx)",
+                                         "100k point lookups by primary key",
+                                         "100k lookups by unique index",
+                                         "20x join + GROUP BY (orders x users)",
+                                         "10k deletes, ON DELETE CASCADE"};
 
-static const char *schema =
-    "CREATE TABLE users(id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE, name TEXT, city INT, age INT);"
-    "CREATE INDEX users_city_age ON users(city, age);"
-    "CREATE TABLE orders(id INTEGER PRIMARY KEY, user_id INT REFERENCES users(id) ON DELETE CASCADE, amount INT);"
-    "CREATE INDEX orders_user ON orders(user_id);";
-static const char *q_ins_user = "INSERT INTO users(id, email, name, city, age) VALUES (?1, ?2, ?3, ?4, ?5)";
+static const char *schema = "CREATE TABLE users(id INTEGER PRIMARY KEY, email TEXT NOT NULL "
+                            "UNIQUE, name TEXT, city INT, age INT);"
+                            "CREATE INDEX users_city_age ON users(city, age);"
+                            "CREATE TABLE orders(id INTEGER PRIMARY KEY, user_id INT REFERENCES "
+                            "users(id) ON DELETE CASCADE, amount INT);"
+                            "CREATE INDEX orders_user ON orders(user_id);";
+static const char *q_ins_user =
+    "INSERT INTO users(id, email, name, city, age) VALUES (?1, ?2, ?3, ?4, ?5)";
 static const char *q_ins_order = "INSERT INTO orders(user_id, amount) VALUES (?1, ?2)";
 static const char *q_by_id = "SELECT email, name, city, age FROM users WHERE id = ?1";
 static const char *q_by_email = "SELECT id, name FROM users WHERE email = ?1";
-static const char *q_join = "SELECT u.city, count(*), sum(o.amount) FROM orders o JOIN users u ON u.id = o.user_id "
-                            "GROUP BY u.city";
+static const char *q_join =
+    "SELECT u.city, count(*), sum(o.amount) FROM orders o JOIN users u ON u.id = o.user_id "
+    "GROUP BY u.city";
 static const char *q_del = "DELETE FROM users WHERE id = ?1";
 
 typedef struct results {
@@ -93,7 +99,7 @@ typedef struct results {
 #define OK(x)                                                                                      \
     do {                                                                                           \
         int rc_ = (x);                                                                             \
-        if (rc_ != SQL_OK && rc_ != SQL_DONE && rc_ != SQL_ROW) {                                 \
+        if (rc_ != SQL_OK && rc_ != SQL_DONE && rc_ != SQL_ROW) {                                  \
             fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #x, sql_errmsg(db));            \
             exit(1);                                                                               \
         }                                                                                          \
@@ -177,7 +183,8 @@ static long long ours_phase(ours_ctx *c, int phase) {
     case 4:
         st = prep(db, q_join);
         for (long j = 0; j < JOINS; j++) {
-            while (sql_step(st) == SQL_ROW) sum += sql_column_int64(st, 1) + sql_column_int64(st, 2);
+            while (sql_step(st) == SQL_ROW)
+                sum += sql_column_int64(st, 1) + sql_column_int64(st, 2);
             sql_reset(st);
         }
         sql_finalize(st);
@@ -192,7 +199,8 @@ static long long ours_phase(ours_ctx *c, int phase) {
         }
         sql_finalize(st);
         OK(sql_exec(db, "COMMIT", NULL, NULL));
-        st = prep(db, "SELECT (SELECT count(*) FROM users) * 1000000 + (SELECT count(*) FROM orders)");
+        st = prep(db,
+                  "SELECT (SELECT count(*) FROM users) * 1000000 + (SELECT count(*) FROM orders)");
         if (sql_step(st) == SQL_ROW) sum = sql_column_int64(st, 0);
         sql_finalize(st);
         return sum;
@@ -209,7 +217,7 @@ static void ours_close(ours_ctx *c) {
 #define LOK(x)                                                                                     \
     do {                                                                                           \
         int rc_ = (x);                                                                             \
-        if (rc_ != SQLITE_OK && rc_ != SQLITE_DONE && rc_ != SQLITE_ROW) {                        \
+        if (rc_ != SQLITE_OK && rc_ != SQLITE_DONE && rc_ != SQLITE_ROW) {                         \
             fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #x, sqlite3_errmsg(db));        \
             exit(1);                                                                               \
         }                                                                                          \
@@ -234,7 +242,9 @@ static void lite_open(lite_ctx *c) {
     LOK(sqlite3_open(c->path, &db));
     c->db = db;
     snprintf(pragma, sizeof pragma, "PRAGMA cache_size=-%zu", cache_mb * 1024);
-    LOK(sqlite3_exec(db, "PRAGMA page_size=4096; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON",
+    LOK(sqlite3_exec(db,
+                     "PRAGMA page_size=4096; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                     "PRAGMA foreign_keys=ON",
                      NULL, NULL, NULL));
     LOK(sqlite3_exec(db, pragma, NULL, NULL, NULL));
     LOK(sqlite3_exec(db, schema, NULL, NULL, NULL));
@@ -297,7 +307,8 @@ static long long lite_phase(lite_ctx *c, int phase) {
     case 4:
         st = lprep(db, q_join);
         for (long j = 0; j < JOINS; j++) {
-            while (sqlite3_step(st) == SQLITE_ROW) sum += sqlite3_column_int64(st, 1) + sqlite3_column_int64(st, 2);
+            while (sqlite3_step(st) == SQLITE_ROW)
+                sum += sqlite3_column_int64(st, 1) + sqlite3_column_int64(st, 2);
             sqlite3_reset(st);
         }
         sqlite3_finalize(st);
@@ -312,7 +323,8 @@ static long long lite_phase(lite_ctx *c, int phase) {
         }
         sqlite3_finalize(st);
         LOK(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL));
-        st = lprep(db, "SELECT (SELECT count(*) FROM users) * 1000000 + (SELECT count(*) FROM orders)");
+        st = lprep(db,
+                   "SELECT (SELECT count(*) FROM users) * 1000000 + (SELECT count(*) FROM orders)");
         if (sqlite3_step(st) == SQLITE_ROW) sum = sqlite3_column_int64(st, 0);
         sqlite3_finalize(st);
         return sum;
@@ -342,9 +354,10 @@ int main(void) {
     if (LOOKUPS > N) LOOKUPS = N;
     if (DELETES > N / 2) DELETES = N / 2;
     make_perm(N);
-    printf("bench-sql: %ld users, %ld orders, %zu MiB cache, 4 KiB pages, files in %s\n", N, N / 5, cache_mb, dir);
-    printf("SQLite %s: WAL, synchronous=NORMAL, foreign_keys=ON; %s: commits fsynced\n\n", sqlite3_libversion(),
-           sql_version());
+    printf("bench-sql: %ld users, %ld orders, %zu MiB cache, 4 KiB pages, files in %s\n", N, N / 5,
+           cache_mb, dir);
+    printf("SQLite %s: WAL, synchronous=NORMAL, foreign_keys=ON; %s: commits fsynced\n\n",
+           sqlite3_libversion(), sql_version());
     results ours = {0}, lite = {0};
     double cpu_o[PHASES], cpu_l[PHASES];
     ours_ctx oc;
@@ -366,8 +379,9 @@ int main(void) {
     printf("%-48s %9s %9s %8s %10s\n", "phase", "larder s", "sqlite s", "ratio", "cpu ratio");
     int mismatch = 0;
     for (int i = 0; i < PHASES; i++) {
-        printf("%-48s %9.3f %9.3f %7.2fx %9.2fx%s\n", phase_name[i], ours.t[i], lite.t[i], ours.t[i] / lite.t[i],
-               cpu_o[i] / cpu_l[i], ours.check[i] != lite.check[i] ? "  (RESULTS DIFFER)" : "");
+        printf("%-48s %9.3f %9.3f %7.2fx %9.2fx%s\n", phase_name[i], ours.t[i], lite.t[i],
+               ours.t[i] / lite.t[i], cpu_o[i] / cpu_l[i],
+               ours.check[i] != lite.check[i] ? "  (RESULTS DIFFER)" : "");
         mismatch |= ours.check[i] != lite.check[i];
     }
     double so = 0, sl = 0;

@@ -73,14 +73,14 @@ static const char *phase_name[PHASES] = {"insert 1M random keys, 1 txn", "100k p
 
 /* ---- the store ------------------------------------------------------------------- */
 
-#define CK(x)                                                                                  \
-    do {                                                                                       \
-        int rc_ = (x);                                                                         \
-        if (rc_ != STORE_OK) {                                                                 \
-            fprintf(stderr, "%s:%d: %s: %s (%s)\n", __FILE__, __LINE__, #x, sqli_store_strerror(rc_), \
-                    sqli_store_errmsg());                                                           \
-            exit(1);                                                                           \
-        }                                                                                      \
+#define CK(x)                                                                                      \
+    do {                                                                                           \
+        int rc_ = (x);                                                                             \
+        if (rc_ != STORE_OK) {                                                                     \
+            fprintf(stderr, "%s:%d: %s: %s (%s)\n", __FILE__, __LINE__, #x,                        \
+                    sqli_store_strerror(rc_), sqli_store_errmsg());                                \
+            exit(1);                                                                               \
+        }                                                                                          \
     } while (0)
 
 static void run_store(double *t, long long *size) {
@@ -213,8 +213,9 @@ static void run_sqlite(double *t, long long *size) {
     exec(db, "CREATE TABLE t(k INTEGER PRIMARY KEY, v BLOB)");
     sq(db, sqlite3_prepare_v2(db, "INSERT INTO t VALUES(?,?)", -1, &ins, NULL), "prep");
     sq(db, sqlite3_prepare_v2(db, "SELECT v FROM t WHERE k=?", -1, &get, NULL), "prep");
-    sq(db, sqlite3_prepare_v2(db, "SELECT k, v FROM t WHERE k>=? ORDER BY k LIMIT 1000", -1,
-                              &scan, NULL),
+    sq(db,
+       sqlite3_prepare_v2(db, "SELECT k, v FROM t WHERE k>=? ORDER BY k LIMIT 1000", -1, &scan,
+                          NULL),
        "prep");
     sq(db, sqlite3_prepare_v2(db, "UPDATE t SET v=? WHERE k=?", -1, &upd, NULL), "prep");
 

@@ -19,46 +19,46 @@ __attribute__((weak)) const char *test_cur_name_ = "-";
 
 #define TEST(name) static void name(void)
 
-#define CHECK(cond)                                                                       \
-    do {                                                                                  \
-        if (!(cond)) {                                                                    \
-            test_cur_failed_++;                                                           \
-            fprintf(stderr, "%s:%d: [%s] CHECK failed: %s\n", __FILE__, __LINE__,         \
-                    test_cur_name_, #cond);                                               \
-        }                                                                                 \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            test_cur_failed_++;                                                                    \
+            fprintf(stderr, "%s:%d: [%s] CHECK failed: %s\n", __FILE__, __LINE__, test_cur_name_,  \
+                    #cond);                                                                        \
+        }                                                                                          \
     } while (0)
 
-#define CHECK_EQ(a, b)                                                                    \
-    do {                                                                                  \
-        long long a_ = (long long)(a), b_ = (long long)(b);                               \
-        if (a_ != b_) {                                                                   \
-            test_cur_failed_++;                                                           \
-            fprintf(stderr, "%s:%d: [%s] CHECK_EQ failed: %s == %lld, %s == %lld\n",      \
-                    __FILE__, __LINE__, test_cur_name_, #a, a_, #b, b_);                   \
-        }                                                                                 \
+#define CHECK_EQ(a, b)                                                                             \
+    do {                                                                                           \
+        long long a_ = (long long)(a), b_ = (long long)(b);                                        \
+        if (a_ != b_) {                                                                            \
+            test_cur_failed_++;                                                                    \
+            fprintf(stderr, "%s:%d: [%s] CHECK_EQ failed: %s == %lld, %s == %lld\n", __FILE__,     \
+                    __LINE__, test_cur_name_, #a, a_, #b, b_);                                     \
+        }                                                                                          \
     } while (0)
 
-#define CHECK_STR(a, b)                                                                   \
-    do {                                                                                  \
-        const char *a_ = (a), *b_ = (b);                                                  \
-        if (!a_ || !b_ || strcmp(a_, b_) != 0) {                                          \
-            test_cur_failed_++;                                                           \
-            fprintf(stderr, "%s:%d: [%s] CHECK_STR failed: \"%s\" != \"%s\"\n", __FILE__, \
-                    __LINE__, test_cur_name_, a_ ? a_ : "(null)", b_ ? b_ : "(null)");     \
-        }                                                                                 \
+#define CHECK_STR(a, b)                                                                            \
+    do {                                                                                           \
+        const char *a_ = (a), *b_ = (b);                                                           \
+        if (!a_ || !b_ || strcmp(a_, b_) != 0) {                                                   \
+            test_cur_failed_++;                                                                    \
+            fprintf(stderr, "%s:%d: [%s] CHECK_STR failed: \"%s\" != \"%s\"\n", __FILE__,          \
+                    __LINE__, test_cur_name_, a_ ? a_ : "(null)", b_ ? b_ : "(null)");             \
+        }                                                                                          \
     } while (0)
 
-#define RUN(name)                                                                         \
-    do {                                                                                  \
-        test_cur_name_ = #name;                                                           \
-        test_cur_failed_ = 0;                                                             \
-        name();                                                                           \
-        if (test_cur_failed_) {                                                           \
-            test_failed_++;                                                               \
-            fprintf(stderr, "FAIL %s\n", #name);                                          \
-        } else {                                                                          \
-            test_passed_++;                                                               \
-        }                                                                                 \
+#define RUN(name)                                                                                  \
+    do {                                                                                           \
+        test_cur_name_ = #name;                                                                    \
+        test_cur_failed_ = 0;                                                                      \
+        name();                                                                                    \
+        if (test_cur_failed_) {                                                                    \
+            test_failed_++;                                                                        \
+            fprintf(stderr, "FAIL %s\n", #name);                                                   \
+        } else {                                                                                   \
+            test_passed_++;                                                                        \
+        }                                                                                          \
     } while (0)
 
 static inline int test_report(void) {

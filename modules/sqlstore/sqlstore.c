@@ -51,8 +51,10 @@ static int classify(int rc) {
     case SQL_ERROR:
     case SQL_RANGE:
     case SQL_MISUSE:
-    case SQL_READONLY: return STORE_ERR_PERMANENT;
-    default: return STORE_ERR_TRANSIENT; /* BUSY, IOERR, FULL, CORRUPT, CANTOPEN, NOTADB */
+    case SQL_READONLY:
+        return STORE_ERR_PERMANENT;
+    default:
+        return STORE_ERR_TRANSIENT; /* BUSY, IOERR, FULL, CORRUPT, CANTOPEN, NOTADB */
     }
 }
 
@@ -95,7 +97,9 @@ static void m_close(void *hp) {
     xfree(h);
 }
 
-static void m_free_error(char *err) { xfree(err); }
+static void m_free_error(char *err) {
+    xfree(err);
+}
 
 /* The prepared statement for text sql (cached), reset and unbound. */
 static sql_stmt *prepare(handle *h, const char *sql, int *rc) {
@@ -138,11 +142,16 @@ static void done_with(handle *h, sql_stmt *st) {
 
 static int bind(sql_stmt *st, int i, const store_value *v) {
     switch (v->type) {
-    case SV_NULL: return sql_bind_null(st, i);
-    case SV_INT: return sql_bind_int64(st, i, v->i);
-    case SV_REAL: return sql_bind_double(st, i, v->d);
-    case SV_BLOB: return sql_bind_blob(st, i, v->p, (int)v->len);
-    default: return sql_bind_text(st, i, v->p ? v->p : "", (int)v->len);
+    case SV_NULL:
+        return sql_bind_null(st, i);
+    case SV_INT:
+        return sql_bind_int64(st, i, v->i);
+    case SV_REAL:
+        return sql_bind_double(st, i, v->d);
+    case SV_BLOB:
+        return sql_bind_blob(st, i, v->p, (int)v->len);
+    default:
+        return sql_bind_text(st, i, v->p ? v->p : "", (int)v->len);
     }
 }
 
@@ -158,7 +167,9 @@ static void quote_ident(sbuf *b, const char *name) {
 static void value_of(sql_stmt *st, int i, store_value *v) {
     memset(v, 0, sizeof(*v));
     switch (sql_column_type(st, i)) {
-    case SQL_NULL: v->type = SV_NULL; break;
+    case SQL_NULL:
+        v->type = SV_NULL;
+        break;
     case SQL_INTEGER:
         v->type = SV_INT;
         v->i = sql_column_int64(st, i);
@@ -222,12 +233,21 @@ static int m_describe(void *hp, const char *table, store_column **out, int *n, c
         c[i].name = xstrdup(cols[i].name);
         c[i].decltype = xstrdup(cols[i].decltype ? cols[i].decltype : "");
         switch (cols[i].type) {
-        case SQL_INTEGER: c[i].type = SV_INT; break;
+        case SQL_INTEGER:
+            c[i].type = SV_INT;
+            break;
         case SQL_FLOAT:
-        case SQL_DECIMAL: c[i].type = SV_REAL; break;
-        case SQL_TEXT: c[i].type = SV_TEXT; break;
-        case SQL_BLOB: c[i].type = SV_BLOB; break;
-        default: c[i].type = SV_NULL;
+        case SQL_DECIMAL:
+            c[i].type = SV_REAL;
+            break;
+        case SQL_TEXT:
+            c[i].type = SV_TEXT;
+            break;
+        case SQL_BLOB:
+            c[i].type = SV_BLOB;
+            break;
+        default:
+            c[i].type = SV_NULL;
         }
         c[i].pk = cols[i].pk;
         c[i].notnull = cols[i].notnull;
@@ -246,8 +266,8 @@ static void m_free_columns(store_column *cols, int n) {
     xfree(cols);
 }
 
-static int m_get(void *hp, const char *table, int nkey, const char *const *keycols, const store_value *keyvals,
-                 store_sink *sink, char **err) {
+static int m_get(void *hp, const char *table, int nkey, const char *const *keycols,
+                 const store_value *keyvals, store_sink *sink, char **err) {
     handle *h = hp;
     sbuf q = SBUF_INIT;
     sbuf_puts(&q, "SELECT * FROM ");
@@ -268,7 +288,9 @@ static int m_get(void *hp, const char *table, int nkey, const char *const *keyco
     rc = run_rows(st, sink);
     if (rc != SQL_OK) *err = dup_err("", h->db);
     done_with(h, st);
-    return rc == SQL_OK ? STORE_OK : classify(rc) == STORE_ERR_PERMANENT ? STORE_ERR_USER : STORE_ERR_TRANSIENT;
+    return rc == SQL_OK                          ? STORE_OK
+           : classify(rc) == STORE_ERR_PERMANENT ? STORE_ERR_USER
+                                                 : STORE_ERR_TRANSIENT;
 }
 
 /* The statement text of a row operation. */
@@ -333,7 +355,9 @@ static int exec_simple(handle *h, const char *sql) {
     return rc == SQL_DONE || rc == SQL_ROW ? SQL_OK : rc;
 }
 
-static int same_name(const char *a, const char *b) { return a == b || !strcmp(a, b); }
+static int same_name(const char *a, const char *b) {
+    return a == b || !strcmp(a, b);
+}
 
 /* Do a and b have the same statement text (op_sql)? Rows of one map in a
  * batch usually do, and their names are then the same pointers. */
@@ -344,7 +368,8 @@ static int same_shape(const store_op *a, const store_op *b) {
     if (a->kind == STORE_DELETE) return 1;
     if (a->ncols != b->ncols) return 0;
     for (int i = 0; i < a->ncols; i++)
-        if ((a->vals[i].type == SV_NULL) != (b->vals[i].type == SV_NULL) || !same_name(a->cols[i], b->cols[i]))
+        if ((a->vals[i].type == SV_NULL) != (b->vals[i].type == SV_NULL) ||
+            !same_name(a->cols[i], b->cols[i]))
             return 0;
     return 1;
 }
@@ -352,8 +377,8 @@ static int same_shape(const store_op *a, const store_op *b) {
 /* Runs one row operation; with override (col >= 0) that column's value is
  * replaced by the text given (a dead letter's error). q holds the statement
  * text of prev (NULL: none yet) and is rebuilt when op's differs. */
-static int apply_op_sql(handle *h, const store_op *op, const store_op *prev, sbuf *q, int override_col,
-                        const char *override) {
+static int apply_op_sql(handle *h, const store_op *op, const store_op *prev, sbuf *q,
+                        int override_col, const char *override) {
     if (!prev || !same_shape(op, prev)) {
         sbuf_clear(q);
         op_sql(op, q);
@@ -483,7 +508,9 @@ static void change_hook(void *ctx, int op, const char *table, int npk, const sql
             vals[i].type = SV_INT;
             vals[i].i = sql_value_int64(pk[i]);
             break;
-        case SQL_NULL: vals[i].type = SV_NULL; break;
+        case SQL_NULL:
+            vals[i].type = SV_NULL;
+            break;
         default:
             vals[i].type = SV_TEXT;
             vals[i].p = sql_value_text(pk[i]);
@@ -493,8 +520,9 @@ static void change_hook(void *ctx, int op, const char *table, int npk, const sql
     h->changes(h->changes_ctx, table, n, vals);
 }
 
-static int m_query(void *hp, const char *sql, int nargs, const store_value *args, int readonly, store_sink *sink,
-                   store_change_fn changes, void *chctx, int64_t *affected, char **err) {
+static int m_query(void *hp, const char *sql, int nargs, const store_value *args, int readonly,
+                   store_sink *sink, store_change_fn changes, void *chctx, int64_t *affected,
+                   char **err) {
     handle *h = hp;
     sql_stmt *st = NULL;
     const char *tail = NULL;
@@ -541,7 +569,9 @@ static int m_query(void *hp, const char *sql, int nargs, const store_value *args
     sql_finalize(st);
     if (sql_in_transaction(h->db)) { /* BEGIN over SQL.EXEC would hold the store */
         exec_simple(h, "ROLLBACK");
-        if (!*err) *err = xstrdup("transaction control (BEGIN/COMMIT/SAVEPOINT) is not available over SQL.EXEC");
+        if (!*err)
+            *err = xstrdup(
+                "transaction control (BEGIN/COMMIT/SAVEPOINT) is not available over SQL.EXEC");
         return STORE_ERR_USER;
     }
     if (rc == SQL_OK) return STORE_OK;
@@ -561,4 +591,6 @@ static const store_module module = {
     .query = m_query,
 };
 
-const store_module *larder_store_module(void) { return &module; }
+const store_module *larder_store_module(void) {
+    return &module;
+}

@@ -55,7 +55,8 @@ void setbit_command(client *c) {
     uint64_t off;
     long long on;
     if (bit_offset_or_reply(c, &c->argv[2], &off, 0, 0) != OK) return;
-    if (arg_ll_or_reply(c, &c->argv[3], &on, "ERR bit is not an integer or out of range") != OK) return;
+    if (arg_ll_or_reply(c, &c->argv[3], &on, "ERR bit is not an integer or out of range") != OK)
+        return;
     if (on & ~1LL) {
         reply_error(c, "ERR bit is not an integer or out of range");
         return;
@@ -82,7 +83,8 @@ void getbit_command(client *c) {
     kobj *o = lookup_read_or_reply(c, &c->argv[1], OBJ_STRING, &err);
     if (err) return;
     int bit = 0;
-    if (o && (off >> 3) < o->vlen) bit = (((unsigned char *)kobj_val(o))[off >> 3] >> (7 - (off & 7))) & 1;
+    if (o && (off >> 3) < o->vlen)
+        bit = (((unsigned char *)kobj_val(o))[off >> 3] >> (7 - (off & 7))) & 1;
     reply_int(c, bit);
 }
 
@@ -122,7 +124,9 @@ static int parse_unit(client *c, const resp_arg *a, int *isbit) {
     return OK;
 }
 
-static inline int bit_at(const unsigned char *p, long long i) { return (p[i >> 3] >> (7 - (i & 7))) & 1; }
+static inline int bit_at(const unsigned char *p, long long i) {
+    return (p[i >> 3] >> (7 - (i & 7))) & 1;
+}
 
 void bitcount_command(client *c) {
     int err;
@@ -302,7 +306,8 @@ static int bf_type_or_reply(client *c, const resp_arg *a, int *sign, int *bits) 
             return OK;
         }
     }
-    reply_error(c, "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.");
+    reply_error(c, "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not "
+                   "supported but i64 is.");
     return ERR;
 }
 
@@ -388,7 +393,8 @@ static int bf_parse(client *c, bf_op **ops, int *nops, int *readonly, uint64_t *
         if (opcode != BF_GET) {
             long long v;
             *readonly = 0;
-            if (op.offset + (uint64_t)op.bits - 1 > *highest) *highest = op.offset + (uint64_t)op.bits - 1;
+            if (op.offset + (uint64_t)op.bits - 1 > *highest)
+                *highest = op.offset + (uint64_t)op.bits - 1;
             if (arg_ll_or_reply(c, &c->argv[j + 3], &v, NULL) != OK) return ERR;
             op.arg = v;
         }
@@ -451,5 +457,9 @@ done:
     xfree(ops);
 }
 
-void bitfield_command(client *c) { bitfield_generic(c, 0); }
-void bitfield_ro_command(client *c) { bitfield_generic(c, 1); }
+void bitfield_command(client *c) {
+    bitfield_generic(c, 0);
+}
+void bitfield_ro_command(client *c) {
+    bitfield_generic(c, 1);
+}

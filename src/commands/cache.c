@@ -128,7 +128,8 @@ void cache_set_command(client *c) {
                 return;
             }
         } else if (arg_is(&c->argv[j], "delta") && more) {
-            if (arg_long_range_or_reply(c, &c->argv[++j], 0, UINT32_MAX, &delta, NULL) != OK) return;
+            if (arg_long_range_or_reply(c, &c->argv[++j], 0, UINT32_MAX, &delta, NULL) != OK)
+                return;
         } else if (arg_is(&c->argv[j], "token") && more) {
             token = &c->argv[++j];
         } else {

@@ -34,7 +34,9 @@ void ping_command(client *c) {
         reply_bulk(c, c->argv[1].p, c->argv[1].len);
 }
 
-void echo_command(client *c) { reply_bulk(c, c->argv[1].p, c->argv[1].len); }
+void echo_command(client *c) {
+    reply_bulk(c, c->argv[1].p, c->argv[1].len);
+}
 
 void select_command(client *c) {
     long long id;
@@ -65,7 +67,8 @@ void auth_command(client *c) {
     }
     const resp_arg *user = c->argc == 3 ? &c->argv[1] : NULL, *pass = &c->argv[c->argc - 1];
     if (!user && !server.requirepass) {
-        reply_error(c, "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
+        reply_error(c, "ERR AUTH <password> called without any password configured for the default "
+                       "user. Are you sure your configuration is correct?");
         return;
     }
     if (check_password(user ? user->p : "default", user ? user->len : 7, pass->p, pass->len)) {
@@ -95,7 +98,8 @@ void hello_command(client *c) {
     long long ver = 0;
     int next = 1;
     if (c->argc >= 2) {
-        if (arg_ll_or_reply(c, &c->argv[next++], &ver, "ERR Protocol version is not an integer or out of range") != OK)
+        if (arg_ll_or_reply(c, &c->argv[next++], &ver,
+                            "ERR Protocol version is not an integer or out of range") != OK)
             return;
         if (ver < 2 || ver > 3) {
             reply_error(c, "NOPROTO unsupported protocol version");
@@ -105,7 +109,8 @@ void hello_command(client *c) {
     for (int j = next; j < c->argc; j++) {
         int more = c->argc - 1 - j;
         if (arg_is(&c->argv[j], "auth") && more >= 2) {
-            if (!check_password(c->argv[j + 1].p, c->argv[j + 1].len, c->argv[j + 2].p, c->argv[j + 2].len)) {
+            if (!check_password(c->argv[j + 1].p, c->argv[j + 1].len, c->argv[j + 2].p,
+                                c->argv[j + 2].len)) {
                 reply_error(c, "WRONGPASS invalid username-password pair or user is disabled.");
                 return;
             }
@@ -120,7 +125,9 @@ void hello_command(client *c) {
         }
     }
     if (!(c->flags & CLIENT_AUTHENTICATED)) {
-        reply_error(c, "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+        reply_error(c, "NOAUTH HELLO must be called with the client already authenticated, "
+                       "otherwise the HELLO AUTH <user> <pass> option can be used to authenticate "
+                       "the client and select the RESP protocol version at the same time");
         return;
     }
     if (ver) c->resp = (int)ver;
@@ -157,7 +164,9 @@ void reset_command(client *c) {
 
 /* ---- CLIENT ------------------------------------------------------------------------ */
 
-void client_command(client *c) { reply_subcommand_syntax_error(c); }
+void client_command(client *c) {
+    reply_subcommand_syntax_error(c);
+}
 
 void client_help_command(client *c) {
     static const char *const help[] = {
@@ -216,7 +225,9 @@ void client_help_command(client *c) {
     reply_help(c, "client", help);
 }
 
-void client_id_command(client *c) { reply_int(c, (long long)c->id); }
+void client_id_command(client *c) {
+    reply_int(c, (long long)c->id);
+}
 
 void client_setname_command(client *c) {
     if (setname_or_reply(c, &c->argv[2]) == OK) reply_ok(c);
@@ -257,7 +268,9 @@ static int client_type_by_name(const char *s, size_t len) {
     return -1;
 }
 
-static int client_type_of(const client *c) { return (c->flags & CLIENT_PUBSUB) ? 2 : 0; }
+static int client_type_of(const client *c) {
+    return (c->flags & CLIENT_PUBSUB) ? 2 : 0;
+}
 
 void client_list_command(client *c) {
     int type = -1;
@@ -273,7 +286,8 @@ void client_list_command(client *c) {
         ids = xmalloc(sizeof(uint64_t) * (size_t)(c->argc - 3));
         for (int j = 3; j < c->argc; j++) {
             long long id;
-            if (arg_long_range_or_reply(c, &c->argv[j], 1, LLONG_MAX, &id, "ERR Invalid client ID") != OK) {
+            if (arg_long_range_or_reply(c, &c->argv[j], 1, LLONG_MAX, &id,
+                                        "ERR Invalid client ID") != OK) {
                 xfree(ids);
                 return;
             }
@@ -345,11 +359,15 @@ void client_info_string(sbuf *b, client *c) {
     for (int i = 0; i < c->mcount; i++)
         for (int j = 0; j < c->mqueue[i].args.argc; j++) multi_mem += c->mqueue[i].args.argv[j].len;
     size_t tot = sizeof(client) + c->qcap + obuf + argv_mem + multi_mem;
-    long long age = (server.mstime - c->ctime_ms) / 1000, idle = (server.mstime - c->last_interaction_ms) / 1000;
+    long long age = (server.mstime - c->ctime_ms) / 1000,
+              idle = (server.mstime - c->last_interaction_ms) / 1000;
     sbuf_printf(b,
-                "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=%d psub=%d ssub=%d multi=%d qbuf=%zu qbuf-free=%zu argv-mem=%zu multi-mem=%zu rbs=%zu rbp=%zu obl=%zu oll=%zu omem=%zu tot-mem=%zu events=%s cmd=%s user=default redir=%lld resp=%d lib-name=%s lib-ver=%s",
-                (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "", age, idle,
-                flags, c->db->id, c->pubsub_channels ? (int)dict_size(c->pubsub_channels) : 0,
+                "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=%d "
+                "psub=%d ssub=%d multi=%d qbuf=%zu qbuf-free=%zu argv-mem=%zu multi-mem=%zu "
+                "rbs=%zu rbp=%zu obl=%zu oll=%zu omem=%zu tot-mem=%zu events=%s cmd=%s "
+                "user=default redir=%lld resp=%d lib-name=%s lib-ver=%s",
+                (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "", age,
+                idle, flags, c->db->id, c->pubsub_channels ? (int)dict_size(c->pubsub_channels) : 0,
                 c->pubsub_patterns ? (int)dict_size(c->pubsub_patterns) : 0,
                 c->pubsub_shard_channels ? (int)dict_size(c->pubsub_shard_channels) : 0,
                 (c->flags & CLIENT_MULTI) ? c->mcount : -1, c->qlen, c->qcap - c->qlen, argv_mem,
@@ -383,7 +401,8 @@ static int kill_parse(client *c, kill_filter *f) {
         const resp_arg *o = &c->argv[i], *v = &c->argv[i + 1];
         if (arg_is(o, "id")) {
             long long id;
-            if (arg_long_range_or_reply(c, v, 1, LLONG_MAX, &id, "ERR client-id should be greater than 0") != OK)
+            if (arg_long_range_or_reply(c, v, 1, LLONG_MAX, &id,
+                                        "ERR client-id should be greater than 0") != OK)
                 return ERR;
             f->id = (uint64_t)id;
         } else if (arg_is(o, "type")) {
@@ -473,8 +492,12 @@ static void on_off_flag(client *c, uint64_t flag) {
     }
 }
 
-void client_no_evict_command(client *c) { on_off_flag(c, CLIENT_NO_EVICT); }
-void client_no_touch_command(client *c) { on_off_flag(c, CLIENT_NO_TOUCH); }
+void client_no_evict_command(client *c) {
+    on_off_flag(c, CLIENT_NO_EVICT);
+}
+void client_no_touch_command(client *c) {
+    on_off_flag(c, CLIENT_NO_TOUCH);
+}
 
 void client_unblock_command(client *c) {
     int as_error = 0;
@@ -517,7 +540,8 @@ void client_pause_command(client *c) {
         }
     }
     long long ms;
-    if (arg_ll_or_reply(c, &c->argv[2], &ms, "ERR timeout is not an integer or out of range") != OK) return;
+    if (arg_ll_or_reply(c, &c->argv[2], &ms, "ERR timeout is not an integer or out of range") != OK)
+        return;
     if (ms < 0) {
         reply_error(c, "ERR timeout is negative");
         return;

@@ -25,24 +25,39 @@ void debug_register(const char *name, void (*fn)(client *c)) {
 
 static void debug_help(client *c) {
     static const char *const help[] = {
-        "CHANGE-REPL-ID", "    Accepted and ignored (no replication).",
-        "DIGEST", "    Output a hex signature representing the current DB content.",
-        "DIGEST-VALUE <key> [<key> ...]", "    Output a hex signature of the values of all the specified keys.",
-        "JMAP", "    Accepted for compatibility; prints nothing.",
-        "LOG <message>", "    Write <message> to the server log.",
-        "OBJECT <key>", "    Show low level info about the key and associated value.",
-        "PAUSE-CRON <0|1>", "    Stop periodic cron job processing.",
+        "CHANGE-REPL-ID",
+        "    Accepted and ignored (no replication).",
+        "DIGEST",
+        "    Output a hex signature representing the current DB content.",
+        "DIGEST-VALUE <key> [<key> ...]",
+        "    Output a hex signature of the values of all the specified keys.",
+        "JMAP",
+        "    Accepted for compatibility; prints nothing.",
+        "LOG <message>",
+        "    Write <message> to the server log.",
+        "OBJECT <key>",
+        "    Show low level info about the key and associated value.",
+        "PAUSE-CRON <0|1>",
+        "    Stop periodic cron job processing.",
         "POPULATE <count> [<prefix>] [<size>]",
         "    Create <count> string keys named key:<num>. If <prefix> is specified then",
         "    it is used instead of the 'key' prefix.",
-        "PROTOCOL <type>", "    Reply with a test value of the specified type.",
-        "RELOAD", "    Serialize every key and load it back (a DUMP/RESTORE round trip).",
-        "LOADAOF", "    Same as RELOAD (there is no AOF; absolute expire times are kept).",
-        "SET-ACTIVE-EXPIRE <0|1>", "    Setting it to 0 disables expiring keys in background.",
-        "SLEEP <seconds>", "    Stop the server for <seconds>. Decimals allowed.",
-        "STRINGMATCH-TEST", "    Run a fuzz tester against the glob matcher.",
-        "STORE-FAIL <n>", "    (Larder) Make the next n store operations fail.",
-        "STORE-DELAY <ms>", "    (Larder) Delay every store operation by ms.",
+        "PROTOCOL <type>",
+        "    Reply with a test value of the specified type.",
+        "RELOAD",
+        "    Serialize every key and load it back (a DUMP/RESTORE round trip).",
+        "LOADAOF",
+        "    Same as RELOAD (there is no AOF; absolute expire times are kept).",
+        "SET-ACTIVE-EXPIRE <0|1>",
+        "    Setting it to 0 disables expiring keys in background.",
+        "SLEEP <seconds>",
+        "    Stop the server for <seconds>. Decimals allowed.",
+        "STRINGMATCH-TEST",
+        "    Run a fuzz tester against the glob matcher.",
+        "STORE-FAIL <n>",
+        "    (Larder) Make the next n store operations fail.",
+        "STORE-DELAY <ms>",
+        "    (Larder) Delay every store operation by ms.",
         NULL};
     reply_help(c, "debug", help);
 }
@@ -130,8 +145,10 @@ static void debug_object(client *c) {
 static void debug_reload(client *c) {
     int noflush = 0, merge = 0;
     for (int j = 2; j < c->argc; j++) {
-        if (arg_is(&c->argv[j], "merge")) merge = 1;
-        else if (arg_is(&c->argv[j], "noflush")) noflush = 1;
+        if (arg_is(&c->argv[j], "merge"))
+            merge = 1;
+        else if (arg_is(&c->argv[j], "noflush"))
+            noflush = 1;
         else if (!arg_is(&c->argv[j], "nosave")) {
             reply_error(c, "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.");
             return;
@@ -222,7 +239,9 @@ static void debug_protocol(client *c) {
     } else if (arg_is(t, "verbatim")) {
         reply_verbatim(c, "This is a verbatim\nstring", 25, "txt");
     } else {
-        reply_error(c, "ERR Wrong protocol type name. Please use one of the following: string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false");
+        reply_error(
+            c, "ERR Wrong protocol type name. Please use one of the following: "
+               "string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false");
     }
 }
 
@@ -301,7 +320,8 @@ void debug_command(client *c) {
             reply_hex(c, d);
         }
     } else if (arg_is(sub, "jmap") || arg_is(sub, "change-repl-id") ||
-               arg_is(sub, "quicklist-packed-threshold") || arg_is(sub, "set-skip-checksum-validation") ||
+               arg_is(sub, "quicklist-packed-threshold") ||
+               arg_is(sub, "set-skip-checksum-validation") ||
                arg_is(sub, "config-rewrite-force-all") || arg_is(sub, "pause-cron") ||
                arg_is(sub, "listpack") || arg_is(sub, "quicklist") || arg_is(sub, "replybuffer")) {
         reply_ok(c);

@@ -74,10 +74,11 @@ static inline void hfield_fld(const hfield *h, hp_val *v) {
 
 /* ---- varints for the DUMP payload ---------------------------------------------- */
 
-
 /* ---- reading a hash (either encoding) ------------------------------------------------ */
 
-static inline unsigned char *hp_of(const kobj *o) { return (unsigned char *)kobj_val(o); }
+static inline unsigned char *hp_of(const kobj *o) {
+    return (unsigned char *)kobj_val(o);
+}
 
 static size_t hash_length(const kobj *o) {
     return o->enc == ENC_LISTPACK ? hp_count(hp_of(o)) : dict_size(kobj_ptr(o));
@@ -138,7 +139,9 @@ static void reply_hval(client *c, const hp_val *v) {
         reply_bulk_ll(c, v->ll);
 }
 
-static size_t hval_strlen(const hp_val *v) { return v->s ? v->len : (size_t)ll_digits(v->ll); }
+static size_t hval_strlen(const hp_val *v) {
+    return v->s ? v->len : (size_t)ll_digits(v->ll);
+}
 
 /* ---- changing a hash ------------------------------------------------------------------ */
 
@@ -164,7 +167,8 @@ static kobj *hash_convert(db *d, kobj *o) {
 }
 
 /* Replaces oldsz bytes at offset off of o's hpack with n bytes of src. */
-static kobj *hp_splice(db *d, kobj *o, size_t off, size_t oldsz, const unsigned char *src, size_t n) {
+static kobj *hp_splice(db *d, kobj *o, size_t off, size_t oldsz, const unsigned char *src,
+                       size_t n) {
     size_t len = o->vlen, nlen = len - oldsz + n;
     if (nlen > len) o = db_fit_value(d, o, nlen);
     unsigned char *b = hp_of(o);
@@ -191,8 +195,8 @@ static kobj *hash_try_conversion(db *d, kobj *o, const resp_arg *argv, int first
 /* Sets field f to v. *updated: 1 when f existed. Returns the entry. */
 static kobj *hash_set(db *d, kobj *o, const char *f, size_t fl, const char *v, size_t vl,
                       int *updated) {
-    if (o->enc == ENC_LISTPACK &&
-        ((long long)fl > server.hash_max_listpack_value || (long long)vl > server.hash_max_listpack_value))
+    if (o->enc == ENC_LISTPACK && ((long long)fl > server.hash_max_listpack_value ||
+                                   (long long)vl > server.hash_max_listpack_value))
         o = hash_convert(d, o);
     if (o->enc == ENC_LISTPACK) {
         unsigned char *hp = hp_of(o);
@@ -421,7 +425,9 @@ static void *hash_deserialize(const char *p, size_t len, int *enc) {
     return ht;
 }
 
-static size_t hash_inline_size(const void *ptr, int enc) { return enc == ENC_LISTPACK ? hp_bytes(ptr) : 0; }
+static size_t hash_inline_size(const void *ptr, int enc) {
+    return enc == ENC_LISTPACK ? hp_bytes(ptr) : 0;
+}
 
 static const kobj_type_ops hash_ops = {
     .name = "hash",
@@ -475,7 +481,8 @@ static void hset_generic(client *c, int is_hmset) {
     long long created = 0;
     for (int i = 2; i < c->argc; i += 2) {
         int updated;
-        o = hash_set(c->db, o, c->argv[i].p, c->argv[i].len, c->argv[i + 1].p, c->argv[i + 1].len, &updated);
+        o = hash_set(c->db, o, c->argv[i].p, c->argv[i].len, c->argv[i + 1].p, c->argv[i + 1].len,
+                     &updated);
         created += !updated;
     }
     if (o->enc == ENC_LISTPACK) db_fit_value(c->db, o, o->vlen);
@@ -488,8 +495,12 @@ static void hset_generic(client *c, int is_hmset) {
     server.dirty += (c->argc - 2) / 2;
 }
 
-void hset_command(client *c) { hset_generic(c, 0); }
-void hmset_command(client *c) { hset_generic(c, 1); }
+void hset_command(client *c) {
+    hset_generic(c, 0);
+}
+void hmset_command(client *c) {
+    hset_generic(c, 1);
+}
 
 void hsetnx_command(client *c) {
     const resp_arg *key = &c->argv[1];
@@ -577,7 +588,8 @@ void hstrlen_command(client *c) {
     kobj *o = lookup_read_or_reply(c, &c->argv[1], OBJ_HASH, &err);
     if (err) return;
     hp_val v;
-    reply_int(c, o && hash_get(o, c->argv[2].p, c->argv[2].len, &v) ? (long long)hval_strlen(&v) : 0);
+    reply_int(c,
+              o && hash_get(o, c->argv[2].p, c->argv[2].len, &v) ? (long long)hval_strlen(&v) : 0);
 }
 
 void hexists_command(client *c) {
@@ -610,9 +622,15 @@ static void hgetall_generic(client *c, int what) {
     hiter_done(&it);
 }
 
-void hkeys_command(client *c) { hgetall_generic(c, H_KEYS); }
-void hvals_command(client *c) { hgetall_generic(c, H_VALS); }
-void hgetall_command(client *c) { hgetall_generic(c, H_KEYS | H_VALS); }
+void hkeys_command(client *c) {
+    hgetall_generic(c, H_KEYS);
+}
+void hvals_command(client *c) {
+    hgetall_generic(c, H_VALS);
+}
+void hgetall_command(client *c) {
+    hgetall_generic(c, H_KEYS | H_VALS);
+}
 
 void hincrby_command(client *c) {
     const resp_arg *key = &c->argv[1], *field = &c->argv[2];
@@ -679,7 +697,9 @@ void hincrbyfloat_command(client *c) {
 
 /* ---- HRANDFIELD ------------------------------------------------------------------------------ */
 
-static uint64_t rand64(void) { return (uint64_t)random() << 33 ^ (uint64_t)random() << 11 ^ (uint64_t)random(); }
+static uint64_t rand64(void) {
+    return (uint64_t)random() << 33 ^ (uint64_t)random() << 11 ^ (uint64_t)random();
+}
 
 /* Every pair of the hash, in iteration order (pointers into it: valid until it changes). */
 typedef struct hpairs {
@@ -810,7 +830,8 @@ void hrandfield_command(client *c) {
     if (c->argc >= 3) {
         long long l;
         int withvalues;
-        if (rand_count_args_or_reply(c, "withvalues", &l, &withvalues) == OK) hrandfield_with_count(c, l, withvalues);
+        if (rand_count_args_or_reply(c, "withvalues", &l, &withvalues) == OK)
+            hrandfield_with_count(c, l, withvalues);
         return;
     }
     int err;

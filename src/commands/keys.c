@@ -30,8 +30,12 @@ static void del_generic(client *c) {
     reply_int(c, n);
 }
 
-void del_command(client *c) { del_generic(c); }
-void unlink_command(client *c) { del_generic(c); }
+void del_command(client *c) {
+    del_generic(c);
+}
+void unlink_command(client *c) {
+    del_generic(c);
+}
 
 void exists_command(client *c) {
     long long n = 0;
@@ -88,7 +92,8 @@ bad:
 
 int rand_count_args_or_reply(client *c, const char *with_word, long long *count, int *with) {
     *with = 0;
-    if (arg_long_range_or_reply(c, &c->argv[2], -LLONG_MAX, LLONG_MAX, count, NULL) != OK) return ERR;
+    if (arg_long_range_or_reply(c, &c->argv[2], -LLONG_MAX, LLONG_MAX, count, NULL) != OK)
+        return ERR;
     if (c->argc > 4 || (c->argc == 4 && !arg_is(&c->argv[3], with_word))) {
         reply_error(c, ERR_SYNTAX);
         return ERR;
@@ -136,7 +141,7 @@ int scan_matches(const scan_opts *o, const char *s, size_t len) {
 }
 
 typedef struct scan_acc {
-    sbuf keys;   /* key bytes, concatenated */
+    sbuf keys; /* key bytes, concatenated */
     size_t *lens;
     size_t n, cap;
 } scan_acc;
@@ -223,8 +228,12 @@ static void rename_generic(client *c, int nx) {
         reply_ok(c);
 }
 
-void rename_command(client *c) { rename_generic(c, 0); }
-void renamenx_command(client *c) { rename_generic(c, 1); }
+void rename_command(client *c) {
+    rename_generic(c, 0);
+}
+void renamenx_command(client *c) {
+    rename_generic(c, 1);
+}
 
 static int db_index_or_reply(client *c, const resp_arg *a, long long *id) {
     if (!str_to_ll(a->p, a->len, id) || *id < INT_MIN || *id > INT_MAX) {
@@ -557,10 +566,18 @@ bad_time:
     reply_errorf(c, "ERR invalid expire time in '%s' command", c->cmd->fullname);
 }
 
-void expire_command(client *c) { expire_generic(c, server.mstime, UNIT_SECONDS); }
-void pexpire_command(client *c) { expire_generic(c, server.mstime, UNIT_MS); }
-void expireat_command(client *c) { expire_generic(c, 0, UNIT_SECONDS); }
-void pexpireat_command(client *c) { expire_generic(c, 0, UNIT_MS); }
+void expire_command(client *c) {
+    expire_generic(c, server.mstime, UNIT_SECONDS);
+}
+void pexpire_command(client *c) {
+    expire_generic(c, server.mstime, UNIT_MS);
+}
+void expireat_command(client *c) {
+    expire_generic(c, 0, UNIT_SECONDS);
+}
+void pexpireat_command(client *c) {
+    expire_generic(c, 0, UNIT_MS);
+}
 
 static void ttl_generic(client *c, int ms, int absolute) {
     kobj *o = db_lookup(c->db, c->argv[1].p, c->argv[1].len, LOOKUP_NOTOUCH);
@@ -578,10 +595,18 @@ static void ttl_generic(client *c, int ms, int absolute) {
     reply_int(c, ms ? ttl : (ttl + 500) / 1000);
 }
 
-void ttl_command(client *c) { ttl_generic(c, 0, 0); }
-void pttl_command(client *c) { ttl_generic(c, 1, 0); }
-void expiretime_command(client *c) { ttl_generic(c, 0, 1); }
-void pexpiretime_command(client *c) { ttl_generic(c, 1, 1); }
+void ttl_command(client *c) {
+    ttl_generic(c, 0, 0);
+}
+void pttl_command(client *c) {
+    ttl_generic(c, 1, 0);
+}
+void expiretime_command(client *c) {
+    ttl_generic(c, 0, 1);
+}
+void pexpiretime_command(client *c) {
+    ttl_generic(c, 1, 1);
+}
 
 void persist_command(client *c) {
     kobj *o = lookup_write(c, &c->argv[1]);

@@ -120,7 +120,9 @@ static const kobj_type_ops list_ops = {
 };
 
 /* SORT's view of a list (commands.h, sort_type_ops). */
-static unsigned long list_sort_length(kobj *o) { return ql_count(kobj_ptr(o)); }
+static unsigned long list_sort_length(kobj *o) {
+    return ql_count(kobj_ptr(o));
+}
 
 static void list_sort_range(kobj *o, unsigned long start, unsigned long count, int desc,
                             sort_elem_fn *cb, void *ctx) {
@@ -147,7 +149,9 @@ __attribute__((constructor)) static void list_register(void) {
 
 enum { LIST_HEAD = QL_HEAD, LIST_TAIL = QL_TAIL };
 
-static inline quicklist *ql_of(kobj *o) { return kobj_ptr(o); }
+static inline quicklist *ql_of(kobj *o) {
+    return kobj_ptr(o);
+}
 
 /* A new, empty list under key (the caller pushes at once). Like Redis's
  * dbAdd, the creation wakes clients blocked on the key. */
@@ -183,7 +187,8 @@ static int list_delete_if_empty(client *c, const resp_arg *key, quicklist *ql) {
 
 /* Replies elements start..end (inclusive; negative from the end), reversed
  * when asked, as an array (Redis's addListRangeReply). */
-static void reply_list_range(client *c, quicklist *ql, long long start, long long end, int reverse) {
+static void reply_list_range(client *c, quicklist *ql, long long start, long long end,
+                             int reverse) {
     long long llen = (long long)ql_count(ql);
     if (start < 0) start = llen + start;
     if (end < 0) end = llen + end;
@@ -261,10 +266,18 @@ static void push_generic(client *c, int where, int xx) {
                           c->db->id);
 }
 
-void lpush_command(client *c) { push_generic(c, LIST_HEAD, 0); }
-void rpush_command(client *c) { push_generic(c, LIST_TAIL, 0); }
-void lpushx_command(client *c) { push_generic(c, LIST_HEAD, 1); }
-void rpushx_command(client *c) { push_generic(c, LIST_TAIL, 1); }
+void lpush_command(client *c) {
+    push_generic(c, LIST_HEAD, 0);
+}
+void rpush_command(client *c) {
+    push_generic(c, LIST_TAIL, 0);
+}
+void lpushx_command(client *c) {
+    push_generic(c, LIST_HEAD, 1);
+}
+void rpushx_command(client *c) {
+    push_generic(c, LIST_TAIL, 1);
+}
 
 /* ---- LPOP RPOP ------------------------------------------------------------------ */
 
@@ -303,8 +316,12 @@ static void pop_generic(client *c, int where) {
     }
 }
 
-void lpop_command(client *c) { pop_generic(c, LIST_HEAD); }
-void rpop_command(client *c) { pop_generic(c, LIST_TAIL); }
+void lpop_command(client *c) {
+    pop_generic(c, LIST_HEAD);
+}
+void rpop_command(client *c) {
+    pop_generic(c, LIST_TAIL);
+}
 
 /* ---- LLEN LRANGE LINDEX LSET ------------------------------------------------------ */
 
@@ -502,15 +519,18 @@ static int lpos_parse(client *c, lpos_opts *o) {
         if (arg_is(a, "rank") && more) {
             if (arg_ll_or_reply(c, &c->argv[++j], &o->rank, NULL) != OK) return ERR;
             if (o->rank == 0) {
-                reply_error(c, "ERR RANK can't be zero: use 1 to start from the first match, 2 from "
-                               "the second ... or use negative to start from the end of the list");
+                reply_error(c,
+                            "ERR RANK can't be zero: use 1 to start from the first match, 2 from "
+                            "the second ... or use negative to start from the end of the list");
                 return ERR;
             }
         } else if (arg_is(a, "count") && more) {
-            if (arg_positive_or_reply(c, &c->argv[++j], &o->count, "ERR COUNT can't be negative") != OK)
+            if (arg_positive_or_reply(c, &c->argv[++j], &o->count, "ERR COUNT can't be negative") !=
+                OK)
                 return ERR;
         } else if (arg_is(a, "maxlen") && more) {
-            if (arg_positive_or_reply(c, &c->argv[++j], &o->maxlen, "ERR MAXLEN can't be negative") != OK)
+            if (arg_positive_or_reply(c, &c->argv[++j], &o->maxlen,
+                                      "ERR MAXLEN can't be negative") != OK)
                 return ERR;
         } else {
             reply_error(c, ERR_SYNTAX);
@@ -577,8 +597,8 @@ static void lmove_push(client *c, const resp_arg *dstkey, kobj *dst, const char 
     quicklist *ql = dst ? ql_of(dst) : list_create_key(c->db, dstkey->p, dstkey->len);
     signal_modified_key(c, c->db, dstkey->p, dstkey->len);
     ql_push(ql, s, len, where);
-    notify_keyspace_event(NOTIFY_LIST, where == LIST_HEAD ? "lpush" : "rpush", dstkey->p, dstkey->len,
-                          c->db->id);
+    notify_keyspace_event(NOTIFY_LIST, where == LIST_HEAD ? "lpush" : "rpush", dstkey->p,
+                          dstkey->len, c->db->id);
     reply_bulk(c, s, len);
 }
 
@@ -621,11 +641,14 @@ static void lmove_generic(client *c, int wherefrom, int whereto) {
 
 void lmove_command(client *c) {
     int from, to;
-    if (where_or_reply(c, &c->argv[3], &from) != OK || where_or_reply(c, &c->argv[4], &to) != OK) return;
+    if (where_or_reply(c, &c->argv[3], &from) != OK || where_or_reply(c, &c->argv[4], &to) != OK)
+        return;
     lmove_generic(c, from, to);
 }
 
-void rpoplpush_command(client *c) { lmove_generic(c, LIST_TAIL, LIST_HEAD); }
+void rpoplpush_command(client *c) {
+    lmove_generic(c, LIST_TAIL, LIST_HEAD);
+}
 
 static int is_ready_key(const resp_arg *key, const char *ready, size_t rlen) {
     return key->len == rlen && memcmp(key->p, ready, rlen) == 0;
@@ -659,11 +682,14 @@ static void blmove_generic(client *c, int wherefrom, int whereto, const resp_arg
 
 void blmove_command(client *c) {
     int from, to;
-    if (where_or_reply(c, &c->argv[3], &from) != OK || where_or_reply(c, &c->argv[4], &to) != OK) return;
+    if (where_or_reply(c, &c->argv[3], &from) != OK || where_or_reply(c, &c->argv[4], &to) != OK)
+        return;
     blmove_generic(c, from, to, &c->argv[5]);
 }
 
-void brpoplpush_command(client *c) { blmove_generic(c, LIST_TAIL, LIST_HEAD, &c->argv[3]); }
+void brpoplpush_command(client *c) {
+    blmove_generic(c, LIST_TAIL, LIST_HEAD, &c->argv[3]);
+}
 
 /* ---- BLPOP BRPOP, LMPOP BLMPOP ----------------------------------------------------- */
 
@@ -710,8 +736,12 @@ static void bpop_generic(client *c, const resp_arg *keys, int numkeys, int where
     block_for_keys(c, BLOCKED_LIST, keys, numkeys, timeout, NULL);
 }
 
-void blpop_command(client *c) { bpop_generic(c, c->argv + 1, c->argc - 2, LIST_HEAD, c->argc - 1, -1); }
-void brpop_command(client *c) { bpop_generic(c, c->argv + 1, c->argc - 2, LIST_TAIL, c->argc - 1, -1); }
+void blpop_command(client *c) {
+    bpop_generic(c, c->argv + 1, c->argc - 2, LIST_HEAD, c->argc - 1, -1);
+}
+void brpop_command(client *c) {
+    bpop_generic(c, c->argv + 1, c->argc - 2, LIST_TAIL, c->argc - 1, -1);
+}
 
 static void mpop_generic(client *c, const resp_arg *keys, int numkeys, int where, long long count) {
     for (int j = 0; j < numkeys; j++) {
@@ -758,8 +788,12 @@ static void lmpop_generic(client *c, int numkeys_idx, int blocking) {
         mpop_generic(c, c->argv + numkeys_idx + 1, (int)numkeys, where, count);
 }
 
-void lmpop_command(client *c) { lmpop_generic(c, 1, 0); }
-void blmpop_command(client *c) { lmpop_generic(c, 2, 1); }
+void lmpop_command(client *c) {
+    lmpop_generic(c, 1, 0);
+}
+void blmpop_command(client *c) {
+    lmpop_generic(c, 2, 1);
+}
 
 /* Keys of LMPOP (numkeys at 1) and BLMPOP (at 2), as Redis's genericGetKeys:
  * none when numkeys is not a usable count. */

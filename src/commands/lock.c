@@ -50,7 +50,7 @@
 #include <sys/time.h>
 
 typedef struct lock {
-    uint64_t token;   /* holder's token, 0 = free */
+    uint64_t token; /* holder's token, 0 = free */
     int64_t expire_ms;
     ev_timer timer;
     list_head waiters; /* of lock_waiter, FIFO */
@@ -76,7 +76,9 @@ static dict *locks;
 static uint64_t last_token;
 static void (*token_hook)(uint64_t token);
 
-void lock_set_token_hook(void (*fn)(uint64_t token)) { token_hook = fn; }
+void lock_set_token_hook(void (*fn)(uint64_t token)) {
+    token_hook = fn;
+}
 
 uint64_t lock_token_last(void) {
     if (!last_token) {
@@ -188,7 +190,9 @@ static void lock_expire_if_needed(lock *l) {
 
 /* ---- waiting ---------------------------------------------------------------------------- */
 
-static void waiter_timeout(client *c) { reply_null(c); }
+static void waiter_timeout(client *c) {
+    reply_null(c);
+}
 
 static void waiter_unblock(client *c) {
     lock_waiter *w = c->bstate.priv;

@@ -129,19 +129,19 @@ static void touch_all_in_db(db *emptied, db *replaced) {
     wkey *k;
     while ((k = dict_iter_next(&it))) {
         kobj *oe = db_find(emptied, k->key, k->klen);
-        kobj *or = replaced ? db_find(replaced, k->key, k->klen) : NULL;
-        if (!oe && !or) continue;
+        kobj * or = replaced ? db_find(replaced, k->key, k->klen) : NULL;
+        if (!oe && ! or) continue;
         list_node *n;
         list_for_each(n, &k->watchers) {
             watched_key *w = list_entry(n, watched_key, knode);
             if (w->expired) {
-                if (!or) {
+                if (! or) {
                     w->expired = 0;
                     continue;
                 } else if (kobj_is_expired(or)) {
                     continue;
                 }
-            } else if (!oe && or && kobj_is_expired(or)) {
+            } else if (!oe && or &&kobj_is_expired(or)) {
                 w->expired = 1;
                 continue;
             }

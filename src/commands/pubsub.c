@@ -48,9 +48,8 @@ typedef struct sub_link {
 
 static const struct {
     const char *sub, *unsub;
-} kind_names[K_COUNT] = {{"subscribe", "unsubscribe"},
-                         {"psubscribe", "punsubscribe"},
-                         {"ssubscribe", "sunsubscribe"}};
+} kind_names[K_COUNT] = {
+    {"subscribe", "unsubscribe"}, {"psubscribe", "punsubscribe"}, {"ssubscribe", "sunsubscribe"}};
 
 static const void *channel_key(const void *e, size_t *len) {
     const channel *ch = e;
@@ -75,13 +74,18 @@ static dict *server_dict(int kind) {
 
 static dict **client_dict(client *c, int kind) {
     switch (kind) {
-    case K_CHANNEL: return &c->pubsub_channels;
-    case K_PATTERN: return &c->pubsub_patterns;
-    default: return &c->pubsub_shard_channels;
+    case K_CHANNEL:
+        return &c->pubsub_channels;
+    case K_PATTERN:
+        return &c->pubsub_patterns;
+    default:
+        return &c->pubsub_shard_channels;
     }
 }
 
-static size_t dsize(const dict *d) { return d ? dict_size(d) : 0; }
+static size_t dsize(const dict *d) {
+    return d ? dict_size(d) : 0;
+}
 
 /* The count Redis reports in confirmations of this kind. */
 static long long sub_count(client *c, int kind) {
@@ -206,7 +210,8 @@ static void drop_link(sub_link *l, int kind, int notify) {
         dict_free(*cd, NULL, NULL);
         *cd = NULL;
     }
-    if (notify) reply_confirmation(c, kind_names[kind].unsub, ch->name, ch->len, sub_count(c, kind));
+    if (notify)
+        reply_confirmation(c, kind_names[kind].unsub, ch->name, ch->len, sub_count(c, kind));
     list_remove(&ch->subs, &l->node);
     xfree(l);
     if (list_empty(&ch->subs)) {
@@ -256,14 +261,18 @@ void pubsub_unsubscribe_all(client *c, int notify) {
     update_pubsub_flag(c);
 }
 
-void pubsub_client_free(client *c) { pubsub_unsubscribe_all(c, 0); }
+void pubsub_client_free(client *c) {
+    pubsub_unsubscribe_all(c, 0);
+}
 
 void pubsub_counts(long long *channels, long long *patterns) {
     *channels = (long long)dsize(server_dicts[K_CHANNEL]);
     *patterns = (long long)dsize(server_dicts[K_PATTERN]);
 }
 
-long long pubsub_shard_channel_count(void) { return (long long)dsize(server_dicts[K_SHARD]); }
+long long pubsub_shard_channel_count(void) {
+    return (long long)dsize(server_dicts[K_SHARD]);
+}
 
 int pubsub_idle(void) {
     return !dsize(server_dicts[K_CHANNEL]) && !dsize(server_dicts[K_PATTERN]) &&
@@ -272,9 +281,9 @@ int pubsub_idle(void) {
 
 /* RESP2 subscribed mode: what the dispatcher lets through. */
 int pubsub_context_allows(const command *cmd) {
-    static const char *const ok[] = {"subscribe",    "ssubscribe", "unsubscribe", "sunsubscribe",
-                                     "psubscribe",   "punsubscribe", "ping",      "quit",
-                                     "reset",        NULL};
+    static const char *const ok[] = {
+        "subscribe",    "ssubscribe", "unsubscribe", "sunsubscribe", "psubscribe",
+        "punsubscribe", "ping",       "quit",        "reset",        NULL};
     if (cmd->parent) return 0; /* "slowlog|reset" is not RESET */
     for (int i = 0; ok[i]; i++)
         if (!strcmp(cmd->name, ok[i])) return 1;
@@ -365,9 +374,15 @@ void ssubscribe_command(client *c) {
     subscribe_generic(c, K_SHARD);
 }
 
-void unsubscribe_command(client *c) { unsubscribe_generic(c, K_CHANNEL); }
-void punsubscribe_command(client *c) { unsubscribe_generic(c, K_PATTERN); }
-void sunsubscribe_command(client *c) { unsubscribe_generic(c, K_SHARD); }
+void unsubscribe_command(client *c) {
+    unsubscribe_generic(c, K_CHANNEL);
+}
+void punsubscribe_command(client *c) {
+    unsubscribe_generic(c, K_PATTERN);
+}
+void sunsubscribe_command(client *c) {
+    unsubscribe_generic(c, K_SHARD);
+}
 
 void publish_command(client *c) {
     reply_int(c, publish(K_CHANNEL, c->argv[1].p, c->argv[1].len, c->argv[2].p, c->argv[2].len));
@@ -414,11 +429,21 @@ static void numsub(client *c, int kind) {
     }
 }
 
-void pubsub_channels_command(client *c) { channel_list(c, K_CHANNEL); }
-void pubsub_shardchannels_command(client *c) { channel_list(c, K_SHARD); }
-void pubsub_numsub_command(client *c) { numsub(c, K_CHANNEL); }
-void pubsub_shardnumsub_command(client *c) { numsub(c, K_SHARD); }
-void pubsub_numpat_command(client *c) { reply_int(c, (long long)dsize(server_dicts[K_PATTERN])); }
+void pubsub_channels_command(client *c) {
+    channel_list(c, K_CHANNEL);
+}
+void pubsub_shardchannels_command(client *c) {
+    channel_list(c, K_SHARD);
+}
+void pubsub_numsub_command(client *c) {
+    numsub(c, K_CHANNEL);
+}
+void pubsub_shardnumsub_command(client *c) {
+    numsub(c, K_SHARD);
+}
+void pubsub_numpat_command(client *c) {
+    reply_int(c, (long long)dsize(server_dicts[K_PATTERN]));
+}
 
 void pubsub_help_command(client *c) {
     static const char *const help[] = {

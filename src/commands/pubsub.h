@@ -19,7 +19,9 @@ static inline uint64_t push_begin(client *c) {
     c->flags &= ~saved;
     return saved;
 }
-static inline void push_end(client *c, uint64_t saved) { c->flags |= saved; }
+static inline void push_end(client *c, uint64_t saved) {
+    c->flags |= saved;
+}
 
 /* Writes the first two elements of a "message" push on channel ch (the
  * 3-element header, "message", the channel); the caller appends the payload

@@ -37,8 +37,10 @@ void scripting_set_disable_deny(int on);
 void debug_register(const char *name, void (*fn)(client *c));
 
 #define ERR_NOSCRIPT "NOSCRIPT No matching script. Please use EVAL."
-#define ERR_BUSY_EVAL "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
-#define ERR_BUSY_FUNC "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
+#define ERR_BUSY_EVAL                                                                              \
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+#define ERR_BUSY_FUNC                                                                              \
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
 
 /* ---- the script cache ---------------------------------------------------------------- */
 
@@ -86,8 +88,10 @@ static void eval_engine_reset(void) {
 static const struct {
     const char *name;
     unsigned flag;
-} flag_names[] = {{"no-writes", SF_NO_WRITES},     {"allow-oom", SF_ALLOW_OOM},
-                  {"allow-stale", SF_ALLOW_STALE}, {"no-cluster", SF_NO_CLUSTER},
+} flag_names[] = {{"no-writes", SF_NO_WRITES},
+                  {"allow-oom", SF_ALLOW_OOM},
+                  {"allow-stale", SF_ALLOW_STALE},
+                  {"no-cluster", SF_NO_CLUSTER},
                   {"allow-cross-slot-keys", SF_ALLOW_CROSS_SLOT}};
 
 /* Parses "#!lua flags=a,b" at the head of an EVAL body. *skip gets the
@@ -128,7 +132,8 @@ static int parse_shebang(const char *body, size_t len, unsigned *flags, size_t *
                 size_t fl = strcspn(f, ",");
                 size_t k;
                 for (k = 0; k < sizeof(flag_names) / sizeof(flag_names[0]); k++)
-                    if (strlen(flag_names[k].name) == fl && !strncmp(flag_names[k].name, f, fl)) break;
+                    if (strlen(flag_names[k].name) == fl && !strncmp(flag_names[k].name, f, fl))
+                        break;
                 if (k == sizeof(flag_names) / sizeof(flag_names[0])) {
                     sbuf_printf(&e, "ERR Unexpected flag in script shebang: %.*s", (int)fl, f);
                     rc = ERR;
@@ -192,7 +197,8 @@ static int prepare_run(client *c, script_run *run, unsigned sflags, int ro, int 
             return ERR;
         }
         if (oom && !(sflags & (SF_ALLOW_OOM | SF_NO_WRITES))) {
-            reply_error(c, "OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'");
+            reply_error(c, "OOM allow-oom flag is not set on the script, can not run it when used "
+                           "memory > 'maxmemory'");
             return ERR;
         }
     }
@@ -283,10 +289,18 @@ static void eval_generic(client *c, int evalsha, int ro) {
     run_script(Leval, &run, (int)nk, c->argv + 3, c->argc - 3 - (int)nk, c->argv + 3 + nk);
 }
 
-void eval_command(client *c) { eval_generic(c, 0, 0); }
-void evalsha_command(client *c) { eval_generic(c, 1, 0); }
-void eval_ro_command(client *c) { eval_generic(c, 0, 1); }
-void evalsha_ro_command(client *c) { eval_generic(c, 1, 1); }
+void eval_command(client *c) {
+    eval_generic(c, 0, 0);
+}
+void evalsha_command(client *c) {
+    eval_generic(c, 1, 0);
+}
+void eval_ro_command(client *c) {
+    eval_generic(c, 0, 1);
+}
+void evalsha_ro_command(client *c) {
+    eval_generic(c, 1, 1);
+}
 
 /* EVAL script numkeys key... / FCALL function numkeys key... */
 int getkeys_eval(const command *cmd, int argc, const resp_arg *argv, int *keys, int max) {
@@ -300,7 +314,8 @@ int getkeys_eval(const command *cmd, int argc, const resp_arg *argv, int *keys, 
     return n;
 }
 
-/* ---- busy scripts ----------------------------------------------------------------------------- */
+/* ---- busy scripts -----------------------------------------------------------------------------
+ */
 
 /* Serves file events only: accepts, reads (other clients' commands get -BUSY
  * unless allowed), writes. The caller's own socket is left alone. */
@@ -354,7 +369,8 @@ static void busy_poll_fds(client *caller) {
         if (c && (pf[i].revents & (POLLIN | POLLHUP | POLLERR)) && ev_is_active(&c->rio))
             ev_invoke(server.loop, &c->rio, EV_READ);
         c = client_by_id(ids[i]);
-        if (c && (pf[i].revents & POLLOUT) && ev_is_active(&c->wio)) ev_invoke(server.loop, &c->wio, EV_WRITE);
+        if (c && (pf[i].revents & POLLOUT) && ev_is_active(&c->wio))
+            ev_invoke(server.loop, &c->wio, EV_WRITE);
     }
     flush_pending_writes();
 }
@@ -383,16 +399,19 @@ int script_interrupt(script_run *run) {
     return (run->flags & RUN_KILLED) != 0;
 }
 
-const char *scripting_busy_error(void) { return server.script_busy_is_eval ? ERR_BUSY_EVAL : ERR_BUSY_FUNC; }
+const char *scripting_busy_error(void) {
+    return server.script_busy_is_eval ? ERR_BUSY_EVAL : ERR_BUSY_FUNC;
+}
 
 static void script_kill(client *c, int is_eval) {
     script_run *run = script_current;
     if (!run) {
         reply_error(c, "NOTBUSY No scripts in execution right now.");
     } else if (run->flags & RUN_WRITE_DIRTY) {
-        reply_error(c, "UNKILLABLE Sorry the script already executed write commands against the "
-                       "dataset. You can either wait the script termination or kill the server in a "
-                       "hard way using the SHUTDOWN NOSAVE command.");
+        reply_error(c,
+                    "UNKILLABLE Sorry the script already executed write commands against the "
+                    "dataset. You can either wait the script termination or kill the server in a "
+                    "hard way using the SHUTDOWN NOSAVE command.");
     } else if (is_eval && !(run->flags & RUN_EVAL_MODE)) {
         reply_error(c, ERR_BUSY_FUNC);
     } else if (!is_eval && (run->flags & RUN_EVAL_MODE)) {
@@ -403,7 +422,8 @@ static void script_kill(client *c, int is_eval) {
     }
 }
 
-/* ---- SCRIPT ------------------------------------------------------------------------------------- */
+/* ---- SCRIPT -------------------------------------------------------------------------------------
+ */
 
 void script_load_command(client *c) {
     lscript *s = script_create(c, c->argv[2].p, c->argv[2].len);
@@ -425,7 +445,8 @@ void script_exists_command(client *c) {
 }
 
 void script_flush_command(client *c) {
-    if (c->argc > 3 || (c->argc == 3 && !arg_is(&c->argv[2], "sync") && !arg_is(&c->argv[2], "async"))) {
+    if (c->argc > 3 ||
+        (c->argc == 3 && !arg_is(&c->argv[2], "sync") && !arg_is(&c->argv[2], "async"))) {
         reply_error(c, "ERR SCRIPT FLUSH only support SYNC|ASYNC option");
         return;
     }
@@ -433,7 +454,9 @@ void script_flush_command(client *c) {
     reply_ok(c);
 }
 
-void script_kill_command(client *c) { script_kill(c, 1); }
+void script_kill_command(client *c) {
+    script_kill(c, 1);
+}
 
 void script_debug_command(client *c) {
     if (arg_is(&c->argv[2], "no")) {
@@ -463,7 +486,8 @@ void script_help_command(client *c) {
     reply_help(c, "script", help);
 }
 
-/* ---- FUNCTION ----------------------------------------------------------------------------------- */
+/* ---- FUNCTION -----------------------------------------------------------------------------------
+ */
 
 typedef struct fn_lib fn_lib;
 typedef struct fn_def {
@@ -539,9 +563,13 @@ static void lib_free(fn_lib *l, int unref) {
     xfree(l);
 }
 
-size_t function_library_count(void) { return libraries ? dict_size(libraries) : 0; }
+size_t function_library_count(void) {
+    return libraries ? dict_size(libraries) : 0;
+}
 
-int script_loading_library(void) { return loading_lib != NULL; }
+int script_loading_library(void) {
+    return loading_lib != NULL;
+}
 
 int script_register_function(const char *name, size_t len, const char *desc, size_t dlen, int ref,
                              unsigned flags, const char **err) {
@@ -551,7 +579,8 @@ int script_register_function(const char *name, size_t len, const char *desc, siz
     }
     if (!valid_name(name, len)) {
         /* Redis 7.0 says "Library" here too */
-        *err = "Library names can only contain letters, numbers, or underscores(_) and must be at least one character long";
+        *err = "Library names can only contain letters, numbers, or underscores(_) and must be at "
+               "least one character long";
         return ERR;
     }
     for (int i = 0; i < loading_lib->nfuncs; i++)
@@ -570,7 +599,8 @@ int script_register_function(const char *name, size_t len, const char *desc, siz
     f->name[len] = '\0';
     for (size_t i = 0; i < len; i++) f->name[len + 1 + i] = (char)tolower((unsigned char)name[i]);
     f->name[2 * len + 1] = '\0';
-    loading_lib->funcs = xrealloc(loading_lib->funcs, sizeof(fn_def *) * (size_t)(loading_lib->nfuncs + 1));
+    loading_lib->funcs =
+        xrealloc(loading_lib->funcs, sizeof(fn_def *) * (size_t)(loading_lib->nfuncs + 1));
     loading_lib->funcs[loading_lib->nfuncs++] = f;
     return OK;
 }
@@ -628,7 +658,8 @@ static int parse_lib_meta(const char *p, size_t len, char **name, size_t *skip, 
         rc = ERR;
     }
     if (rc == OK && !valid_name(*name, strlen(*name))) {
-        sbuf_puts(e, "ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one character long");
+        sbuf_puts(e, "ERR Library names can only contain letters, numbers, or underscores(_) and "
+                     "must be at least one character long");
         rc = ERR;
     }
     if (rc != OK) {
@@ -650,7 +681,9 @@ static fn_lib *function_load(const char *code, size_t len, int replace, int rest
     fn_lib *old = dict_find(libraries, name, strlen(name));
     if (old && !replace) {
         /* Redis 7.0's two texts: FUNCTION LOAD quotes the name, FUNCTION RESTORE does not */
-        sbuf_printf(e, restoring ? "ERR Library %s already exists" : "ERR Library '%s' already exists", name);
+        sbuf_printf(e,
+                    restoring ? "ERR Library %s already exists" : "ERR Library '%s' already exists",
+                    name);
         xfree(name);
         return NULL;
     }
@@ -744,8 +777,12 @@ static void fcall_generic(client *c, int ro) {
     run_script(Lfunc, &run, (int)nk, c->argv + 3, c->argc - 3 - (int)nk, c->argv + 3 + nk);
 }
 
-void fcall_command(client *c) { fcall_generic(c, 0); }
-void fcall_ro_command(client *c) { fcall_generic(c, 1); }
+void fcall_command(client *c) {
+    fcall_generic(c, 0);
+}
+void fcall_ro_command(client *c) {
+    fcall_generic(c, 1);
+}
 
 void function_delete_command(client *c) {
     func_engine_init();
@@ -796,7 +833,9 @@ void function_flush_command(client *c) {
     reply_ok(c);
 }
 
-void function_kill_command(client *c) { script_kill(c, 0); }
+void function_kill_command(client *c) {
+    script_kill(c, 0);
+}
 
 static void reply_flags_set(client *c, unsigned flags) {
     int n = 0;
@@ -936,11 +975,16 @@ void function_restore_command(client *c) {
         return;
     }
     if (c->argc == 4) {
-        if (arg_is(&c->argv[3], "flush")) policy = 0;
-        else if (arg_is(&c->argv[3], "append")) policy = 1;
-        else if (arg_is(&c->argv[3], "replace")) policy = 2;
+        if (arg_is(&c->argv[3], "flush"))
+            policy = 0;
+        else if (arg_is(&c->argv[3], "append"))
+            policy = 1;
+        else if (arg_is(&c->argv[3], "replace"))
+            policy = 2;
         else {
-            reply_error(c, "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.");
+            reply_error(
+                c,
+                "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.");
             return;
         }
     }
@@ -967,7 +1011,8 @@ void function_restore_command(client *c) {
     if (rc != OK) {
         sbuf again = SBUF_INIT;
         functions_clear();
-        int back = before.len ? functions_load_body(before.p, before.p + before.len, 0, &again) : OK;
+        int back =
+            before.len ? functions_load_body(before.p, before.p + before.len, 0, &again) : OK;
         assert(back == OK);
         (void)back;
         sbuf_free(&again);
@@ -996,7 +1041,8 @@ void function_help_command(client *c) {
         "    * Library description",
         "    * Functions list",
         "    * Library code (if WITHCODE is given)",
-        "    It also possible to get only function that matches a pattern using LIBRARYNAME argument.",
+        "    It also possible to get only function that matches a pattern using LIBRARYNAME "
+        "argument.",
         "STATS",
         "    Return information about the current function running:",
         "    * Function name",
@@ -1013,23 +1059,29 @@ void function_help_command(client *c) {
         "    * ASYNC: Asynchronously flush the libraries.",
         "    * SYNC: Synchronously flush the libraries.",
         "DUMP",
-        "    Return a serialized payload representing the current libraries, can be restored using FUNCTION RESTORE command",
+        "    Return a serialized payload representing the current libraries, can be restored using "
+        "FUNCTION RESTORE command",
         "RESTORE <PAYLOAD> [FLUSH|APPEND|REPLACE]",
-        "    Restore the libraries represented by the given payload, it is possible to give a restore policy to",
+        "    Restore the libraries represented by the given payload, it is possible to give a "
+        "restore policy to",
         "    control how to handle existing libraries (default APPEND):",
         "    * FLUSH: delete all existing libraries.",
-        "    * APPEND: appends the restored libraries to the existing libraries. On collision, abort.",
-        "    * REPLACE: appends the restored libraries to the existing libraries, On collision, replace the old",
-        "      libraries with the new libraries (notice that even on this option there is a chance of failure",
+        "    * APPEND: appends the restored libraries to the existing libraries. On collision, "
+        "abort.",
+        "    * REPLACE: appends the restored libraries to the existing libraries, On collision, "
+        "replace the old",
+        "      libraries with the new libraries (notice that even on this option there is a chance "
+        "of failure",
         "      in case of functions name collision with another library).",
         NULL};
     reply_help(c, "function", help);
 }
 
-/* ---- INFO and DEBUG hooks --------------------------------------------------------------------- */
+/* ---- INFO and DEBUG hooks ---------------------------------------------------------------------
+ */
 
-void scripting_info(long long *lua_mem, long long *scripts_bytes, long long *nscripts, long long *func_mem,
-                    long long *nfuncs) {
+void scripting_info(long long *lua_mem, long long *scripts_bytes, long long *nscripts,
+                    long long *func_mem, long long *nfuncs) {
     *lua_mem = (long long)sl_memory(Leval);
     *scripts_bytes = (long long)scripts_mem;
     *nscripts = scripts ? (long long)dict_size(scripts) : 0;

@@ -24,8 +24,8 @@ enum {
     RUN_WRITE_DIRTY = 1 << 1, /* a write command ran: SCRIPT KILL refused */
     RUN_KILLED = 1 << 2,
     RUN_ALLOW_OOM = 1 << 3,
-    RUN_EVAL_MODE = 1 << 4,   /* EVAL (vs FCALL): KEYS/ARGV are globals */
-    RUN_TIMEDOUT = 1 << 5,    /* past busy-reply-threshold: others get -BUSY */
+    RUN_EVAL_MODE = 1 << 4, /* EVAL (vs FCALL): KEYS/ARGV are globals */
+    RUN_TIMEDOUT = 1 << 5,  /* past busy-reply-threshold: others get -BUSY */
     RUN_OOM_AT_START = 1 << 6,
 };
 

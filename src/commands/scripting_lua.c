@@ -85,7 +85,9 @@ static void push_error_table(lua_State *L, const char *e, size_t len) {
     sbuf_free(&b);
 }
 
-static void push_error(lua_State *L, const char *e) { push_error_table(L, e, strlen(e)); }
+static void push_error(lua_State *L, const char *e) {
+    push_error_table(L, e, strlen(e));
+}
 
 static void mark_ignore_stats(lua_State *L) {
     lua_pushstring(L, "ignore_error_stats_update");
@@ -154,15 +156,21 @@ static int reply_to_lua(lua_State *L, resp_reply_reader *r) {
         mark_ignore_stats(L);
         break;
     }
-    case RESP_T_INT: lua_pushnumber(L, (lua_Number)it.integer); break;
-    case RESP_T_BULK: lua_pushlstring(L, it.str, it.len); break;
+    case RESP_T_INT:
+        lua_pushnumber(L, (lua_Number)it.integer);
+        break;
+    case RESP_T_BULK:
+        lua_pushlstring(L, it.str, it.len);
+        break;
     case RESP_T_NULL:
         if (it.null_kind == '_')
             lua_pushnil(L);
         else
             lua_pushboolean(L, 0);
         break;
-    case RESP_T_BOOL: lua_pushboolean(L, (int)it.integer); break;
+    case RESP_T_BOOL:
+        lua_pushboolean(L, (int)it.integer);
+        break;
     case RESP_T_DOUBLE:
         lua_pushnumber(L, it.dbl);
         push_field_table(L, "double");
@@ -181,7 +189,8 @@ static int reply_to_lua(lua_State *L, resp_reply_reader *r) {
         lua_settable(L, -3);
         push_field_table(L, "verbatim_string");
         break;
-    default: return agg_to_lua(L, r, &it);
+    default:
+        return agg_to_lua(L, r, &it);
     }
     return OK;
 }
@@ -335,9 +344,14 @@ static void lua_to_reply(client *c, lua_State *L) {
             reply_bool(c, lua_toboolean(L, -1));
         }
         break;
-    case LUA_TNUMBER: reply_int(c, lua_number_to_ll(lua_tonumber(L, -1))); break;
-    case LUA_TTABLE: table_to_reply(c, L); break;
-    default: reply_null(c);
+    case LUA_TNUMBER:
+        reply_int(c, lua_number_to_ll(lua_tonumber(L, -1)));
+        break;
+    case LUA_TTABLE:
+        table_to_reply(c, L);
+        break;
+    default:
+        reply_null(c);
     }
     lua_pop(L, 1);
 }
@@ -414,10 +428,13 @@ static void reply_lua_error_table(client *c, lua_State *L) {
 script_run *script_current;
 static int disable_deny_scripts;
 
-void scripting_set_disable_deny(int on) { disable_deny_scripts = on; }
+void scripting_set_disable_deny(int on) {
+    disable_deny_scripts = on;
+}
 
 /* Rejects a command before it runs, as Redis's scriptCall checks do. NULL if allowed. */
-static const char *script_check_command(script_run *run, const command *cmd, int argc, int sub_missing) {
+static const char *script_check_command(script_run *run, const command *cmd, int argc,
+                                        int sub_missing) {
     if (!cmd || sub_missing) return "Unknown Redis command called from script";
     if ((cmd->arity > 0 && cmd->arity != argc) || argc < -cmd->arity)
         return "Wrong number of args calling Redis command from script";
@@ -532,7 +549,8 @@ static int redis_generic_call(lua_State *L, int raise) {
         return raise ? lua_error(L) : 1;
     }
     if (inuse) {
-        push_error(L, "luaRedisGenericCommand() recursive call detected. Are you doing funny stuff with Lua debug hooks?");
+        push_error(L, "luaRedisGenericCommand() recursive call detected. Are you doing funny stuff "
+                      "with Lua debug hooks?");
         return 1;
     }
     inuse++;
@@ -573,8 +591,12 @@ static int redis_generic_call(lua_State *L, int raise) {
     return 1;
 }
 
-static int l_redis_call(lua_State *L) { return redis_generic_call(L, 1); }
-static int l_redis_pcall(lua_State *L) { return redis_generic_call(L, 0); }
+static int l_redis_call(lua_State *L) {
+    return redis_generic_call(L, 1);
+}
+static int l_redis_pcall(lua_State *L) {
+    return redis_generic_call(L, 0);
+}
 
 /* pcall replacement: an error table becomes its err string (Redis 7 compat). */
 static int l_pcall(lua_State *L) {
@@ -608,7 +630,9 @@ static void sha1_hex(char out[41], const void *p, size_t len) {
     out[40] = '\0';
 }
 
-void scripting_sha1hex(char out[41], const void *p, size_t len) { sha1_hex(out, p, len); }
+void scripting_sha1hex(char out[41], const void *p, size_t len) {
+    sha1_hex(out, p, len);
+}
 
 static int l_sha1hex(lua_State *L) {
     if (lua_gettop(L) != 1) {
@@ -662,7 +686,8 @@ static int l_set_repl(lua_State *L) {
     }
     int flags = (int)lua_tonumber(L, -1);
     if ((flags & ~3) != 0) {
-        push_error(L, "Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.");
+        push_error(L,
+                   "Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.");
         return lua_error(L);
     }
     return 0; /* no replication in Larder: accepted, nothing to do */
@@ -759,10 +784,14 @@ typedef struct reg_args {
 
 /* Reads the flags table on the stack top ({'no-writes', ...}, case-insensitive). */
 static int read_flags(lua_State *L, unsigned *flags) {
-    static const struct { const char *name; unsigned flag; } known[] = {
-        {"no-writes", SF_NO_WRITES},   {"allow-oom", SF_ALLOW_OOM},
-        {"allow-stale", SF_ALLOW_STALE}, {"no-cluster", SF_NO_CLUSTER},
-        {"allow-cross-slot-keys", SF_ALLOW_CROSS_SLOT}};
+    static const struct {
+        const char *name;
+        unsigned flag;
+    } known[] = {{"no-writes", SF_NO_WRITES},
+                 {"allow-oom", SF_ALLOW_OOM},
+                 {"allow-stale", SF_ALLOW_STALE},
+                 {"no-cluster", SF_NO_CLUSTER},
+                 {"allow-cross-slot-keys", SF_ALLOW_CROSS_SLOT}};
     for (int j = 1;; j++) {
         lua_rawgeti(L, -1, j);
         if (lua_isnil(L, -1)) {
@@ -782,7 +811,8 @@ static int read_flags(lua_State *L, unsigned *flags) {
  * values are pushed on the stack (slots recorded in a); *err on a bad one. */
 static int read_named_args(lua_State *L, reg_args *a, const char **err) {
     if (!lua_istable(L, 1)) {
-        *err = "calling redis.register_function with a single argument is only applicable to Lua table "
+        *err = "calling redis.register_function with a single argument is only applicable to Lua "
+               "table "
                "(representing named arguments).";
         return ERR;
     }
@@ -794,17 +824,21 @@ static int read_named_args(lua_State *L, reg_args *a, const char **err) {
             *err = "named argument key given to redis.register_function is not a string";
             return ERR;
         } else if (!strcasecmp(k, "function_name")) {
-            if (!lua_isstring(L, -1)) *err = "function_name argument given to redis.register_function must be a string";
+            if (!lua_isstring(L, -1))
+                *err = "function_name argument given to redis.register_function must be a string";
             slot = &a->name_idx;
         } else if (!strcasecmp(k, "description")) {
-            if (!lua_isstring(L, -1)) *err = "description argument given to redis.register_function must be a string";
+            if (!lua_isstring(L, -1))
+                *err = "description argument given to redis.register_function must be a string";
             slot = &a->desc_idx;
         } else if (!strcasecmp(k, "callback")) {
-            if (!lua_isfunction(L, -1)) *err = "callback argument given to redis.register_function must be a function";
+            if (!lua_isfunction(L, -1))
+                *err = "callback argument given to redis.register_function must be a function";
             slot = &a->fn_idx;
         } else if (!strcasecmp(k, "flags")) {
             if (!lua_istable(L, -1))
-                *err = "flags argument to redis.register_function must be a table representing function flags";
+                *err = "flags argument to redis.register_function must be a table representing "
+                       "function flags";
             else if (read_flags(L, &a->flags) != OK)
                 *err = "unknown flag given";
         } else {
@@ -818,8 +852,10 @@ static int read_named_args(lua_State *L, reg_args *a, const char **err) {
         }
         lua_pop(L, 1);
     }
-    if (!a->name_idx) *err = "redis.register_function must get a function name argument";
-    else if (!a->fn_idx) *err = "redis.register_function must get a callback argument";
+    if (!a->name_idx)
+        *err = "redis.register_function must get a function name argument";
+    else if (!a->fn_idx)
+        *err = "redis.register_function must get a callback argument";
     return *err ? ERR : OK;
 }
 
@@ -878,12 +914,16 @@ static int32_t rand48_next(void) {
     return (int32_t)(rand48_state >> 17);
 }
 
-static void rand48_seed(int32_t seed) { rand48_state = (((uint64_t)(uint32_t)seed) << 16) | 0x330E; }
+static void rand48_seed(int32_t seed) {
+    rand48_state = (((uint64_t)(uint32_t)seed) << 16) | 0x330E;
+}
 
 static int l_math_random(lua_State *L) {
     lua_Number r = (lua_Number)(rand48_next() % 2147483647) / (lua_Number)2147483647;
     switch (lua_gettop(L)) {
-    case 0: lua_pushnumber(L, r); break;
+    case 0:
+        lua_pushnumber(L, r);
+        break;
     case 1: {
         int u = luaL_checkint(L, 1);
         luaL_argcheck(L, 1 <= u, 1, "interval is empty");
@@ -896,7 +936,8 @@ static int l_math_random(lua_State *L) {
         lua_pushnumber(L, floor(r * (u - l + 1)) + l);
         break;
     }
-    default: return luaL_error(L, "wrong number of arguments");
+    default:
+        return luaL_error(L, "wrong number of arguments");
     }
     return 1;
 }
@@ -908,7 +949,9 @@ static int l_math_randomseed(lua_State *L) {
 
 /* ---- sandbox ------------------------------------------------------------------------- */
 
-static int l_ro_error(lua_State *L) { return luaL_error(L, RO_ERROR); }
+static int l_ro_error(lua_State *L) {
+    return luaL_error(L, RO_ERROR);
+}
 
 static int l_missing_global(lua_State *L) {
     const char *name = lua_tostring(L, 2);
@@ -1174,22 +1217,21 @@ int sl_run_library(lua_State *L, int64_t timeout_ms) {
 
 /* The error handler Redis installs: adds the source and line of the failing
  * user code to the error, turning a string error into {err="ERR ..."}. */
-static const char errh_code[] =
-    "local dbg = debug\n"
-    "return function(err)\n"
-    "  local i = dbg.getinfo(2,'nSl')\n"
-    "  if i and i.what == 'C' then\n"
-    "    i = dbg.getinfo(3,'nSl')\n"
-    "  end\n"
-    "  if type(err) ~= 'table' then\n"
-    "    err = {err='ERR ' .. tostring(err)}\n"
-    "  end\n"
-    "  if i then\n"
-    "    err['source'] = i.source\n"
-    "    err['line'] = i.currentline\n"
-    "  end\n"
-    "  return err\n"
-    "end\n";
+static const char errh_code[] = "local dbg = debug\n"
+                                "return function(err)\n"
+                                "  local i = dbg.getinfo(2,'nSl')\n"
+                                "  if i and i.what == 'C' then\n"
+                                "    i = dbg.getinfo(3,'nSl')\n"
+                                "  end\n"
+                                "  if type(err) ~= 'table' then\n"
+                                "    err = {err='ERR ' .. tostring(err)}\n"
+                                "  end\n"
+                                "  if i then\n"
+                                "    err['source'] = i.source\n"
+                                "    err['line'] = i.currentline\n"
+                                "  end\n"
+                                "  return err\n"
+                                "end\n";
 
 static void *lua_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     (void)ud;
@@ -1205,7 +1247,8 @@ static void *lua_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
 static void protect_globals(lua_State *L) {
     lua_pushvalue(L, LUA_GLOBALSINDEX); /* real_G */
     int g = lua_gettop(L);
-    const char *libs[] = {"string", "table", "math", "coroutine", "cjson", "bit", "cmsgpack", "struct", "redis", NULL};
+    const char *libs[] = {"string", "table",    "math",   "coroutine", "cjson",
+                          "bit",    "cmsgpack", "struct", "redis",     NULL};
     for (int i = 0; libs[i]; i++) {
         lua_getfield(L, g, libs[i]);
         if (lua_istable(L, -1)) {
@@ -1274,7 +1317,8 @@ lua_State *sl_state_new(int for_functions) {
     }
     register_redis_api(L);
 
-    if (luaL_loadbuffer(L, errh_code, sizeof(errh_code) - 1, "@err_handler_def") || lua_pcall(L, 0, 1, 0))
+    if (luaL_loadbuffer(L, errh_code, sizeof(errh_code) - 1, "@err_handler_def") ||
+        lua_pcall(L, 0, 1, 0))
         abort();
     lua_setfield(L, LUA_REGISTRYINDEX, REG_ERRH);
     lua_pushnil(L);
@@ -1289,9 +1333,13 @@ void sl_state_free(lua_State *L) {
     if (L) lua_close(L);
 }
 
-size_t sl_memory(lua_State *L) { return L ? (size_t)lua_gc(L, LUA_GCCOUNT, 0) * 1024 : 0; }
+size_t sl_memory(lua_State *L) {
+    return L ? (size_t)lua_gc(L, LUA_GCCOUNT, 0) * 1024 : 0;
+}
 
-void sl_push_errh(lua_State *L) { lua_getfield(L, LUA_REGISTRYINDEX, REG_ERRH); }
+void sl_push_errh(lua_State *L) {
+    lua_getfield(L, LUA_REGISTRYINDEX, REG_ERRH);
+}
 
 /* ---- running a script --------------------------------------------------------------------- */
 

@@ -157,8 +157,12 @@ static void pack_table(lua_State *L, sbuf *b, int idx, int level) {
 static void pack_value(lua_State *L, sbuf *b, int idx, int level) {
     static const unsigned char nil = 0xc0, no = 0xc2, yes = 0xc3;
     switch (lua_type(L, idx)) {
-    case LUA_TBOOLEAN: sbuf_append(b, lua_toboolean(L, idx) ? &yes : &no, 1); break;
-    case LUA_TNUMBER: pack_number(b, lua_tonumber(L, idx)); break;
+    case LUA_TBOOLEAN:
+        sbuf_append(b, lua_toboolean(L, idx) ? &yes : &no, 1);
+        break;
+    case LUA_TNUMBER:
+        pack_number(b, lua_tonumber(L, idx));
+        break;
     case LUA_TSTRING: {
         size_t len;
         const char *s = lua_tolstring(L, idx, &len);
@@ -172,7 +176,9 @@ static void pack_value(lua_State *L, sbuf *b, int idx, int level) {
         else
             sbuf_append(b, &nil, 1); /* too deep */
         break;
-    default: sbuf_append(b, &nil, 1); break;
+    default:
+        sbuf_append(b, &nil, 1);
+        break;
     }
 }
 
@@ -290,23 +296,40 @@ static void unpack_value(lua_State *L, cursor *c) {
     if (!need(c, 1)) return;
     unsigned char t = *c->p++;
     c->left--;
-    if (t <= 0x7f) lua_pushnumber(L, t);
-    else if (t >= 0xe0) lua_pushnumber(L, (int8_t)t);
-    else if (t >= 0xa0 && t <= 0xbf) unpack_string(L, c, t & 0x1f);
-    else if (t >= 0x90 && t <= 0x9f) unpack_array(L, c, t & 0x0f);
-    else if (t >= 0x80 && t <= 0x8f) unpack_map(L, c, t & 0x0f);
-    else if (t >= 0xcc && t <= 0xd3) unpack_number(L, c, t);
-    else if (t == 0xca || t == 0xcb) unpack_float(L, c, t);
-    else if (t == 0xc0) lua_pushnil(L);
-    else if (t == 0xc2 || t == 0xc3) lua_pushboolean(L, t == 0xc3);
-    else if (t == 0xd9) { if (take_len(c, 1, &n)) unpack_string(L, c, n); }
-    else if (t == 0xda) { if (take_len(c, 2, &n)) unpack_string(L, c, n); }
-    else if (t == 0xdb) { if (take_len(c, 4, &n)) unpack_string(L, c, n); }
-    else if (t == 0xdc) { if (take_len(c, 2, &n)) unpack_array(L, c, n); }
-    else if (t == 0xdd) { if (take_len(c, 4, &n)) unpack_array(L, c, n); }
-    else if (t == 0xde) { if (take_len(c, 2, &n)) unpack_map(L, c, n); }
-    else if (t == 0xdf) { if (take_len(c, 4, &n)) unpack_map(L, c, n); }
-    else c->err = CUR_BADFMT;
+    if (t <= 0x7f)
+        lua_pushnumber(L, t);
+    else if (t >= 0xe0)
+        lua_pushnumber(L, (int8_t)t);
+    else if (t >= 0xa0 && t <= 0xbf)
+        unpack_string(L, c, t & 0x1f);
+    else if (t >= 0x90 && t <= 0x9f)
+        unpack_array(L, c, t & 0x0f);
+    else if (t >= 0x80 && t <= 0x8f)
+        unpack_map(L, c, t & 0x0f);
+    else if (t >= 0xcc && t <= 0xd3)
+        unpack_number(L, c, t);
+    else if (t == 0xca || t == 0xcb)
+        unpack_float(L, c, t);
+    else if (t == 0xc0)
+        lua_pushnil(L);
+    else if (t == 0xc2 || t == 0xc3)
+        lua_pushboolean(L, t == 0xc3);
+    else if (t == 0xd9) {
+        if (take_len(c, 1, &n)) unpack_string(L, c, n);
+    } else if (t == 0xda) {
+        if (take_len(c, 2, &n)) unpack_string(L, c, n);
+    } else if (t == 0xdb) {
+        if (take_len(c, 4, &n)) unpack_string(L, c, n);
+    } else if (t == 0xdc) {
+        if (take_len(c, 2, &n)) unpack_array(L, c, n);
+    } else if (t == 0xdd) {
+        if (take_len(c, 4, &n)) unpack_array(L, c, n);
+    } else if (t == 0xde) {
+        if (take_len(c, 2, &n)) unpack_map(L, c, n);
+    } else if (t == 0xdf) {
+        if (take_len(c, 4, &n)) unpack_map(L, c, n);
+    } else
+        c->err = CUR_BADFMT;
 }
 
 /* Decodes up to limit values from offset and puts the next offset (-1 at the
@@ -319,17 +342,20 @@ static int unpack_from(lua_State *L, lua_Integer limit, lua_Integer offset) {
     const char *s = luaL_checklstring(L, 1, &len);
     int all = limit == 0 && offset == 0;
     if (offset < 0 || limit < 0)
-        return luaL_error(L, "Invalid request to unpack with offset of %d and limit of %d.", (int)offset,
-                          (int)len);
+        return luaL_error(L, "Invalid request to unpack with offset of %d and limit of %d.",
+                          (int)offset, (int)len);
     if ((size_t)offset > len)
-        return luaL_error(L, "Start offset %d greater than input length %d.", (int)offset, (int)len);
+        return luaL_error(L, "Start offset %d greater than input length %d.", (int)offset,
+                          (int)len);
     lua_settop(L, 1);
     cursor c = {(const unsigned char *)s + offset, len - (size_t)offset, CUR_OK};
     int count = 0;
     while (c.left > 0 && (all || count < limit)) {
         luaL_checkstack(L, 1, "cmsgpack: too many values");
         unpack_value(L, &c);
-        if (c.err) return luaL_error(L, c.err == CUR_EOF ? "Missing bytes in input." : "Bad data format in input.");
+        if (c.err)
+            return luaL_error(L, c.err == CUR_EOF ? "Missing bytes in input."
+                                                  : "Bad data format in input.");
         count++;
     }
     if (all) return count;
@@ -338,9 +364,13 @@ static int unpack_from(lua_State *L, lua_Integer limit, lua_Integer offset) {
     return count + 1;
 }
 
-static int l_unpack(lua_State *L) { return unpack_from(L, 0, 0); }
+static int l_unpack(lua_State *L) {
+    return unpack_from(L, 0, 0);
+}
 
-static int l_unpack_one(lua_State *L) { return unpack_from(L, 1, luaL_optinteger(L, 2, 0)); }
+static int l_unpack_one(lua_State *L) {
+    return unpack_from(L, 1, luaL_optinteger(L, 2, 0));
+}
 
 static int l_unpack_limit(lua_State *L) {
     return unpack_from(L, luaL_checkinteger(L, 2), luaL_optinteger(L, 3, 0));

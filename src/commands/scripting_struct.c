@@ -47,17 +47,31 @@ static int read_num(lua_State *L, const char **fmt, int dflt) {
 /* Size of option opt (its digits consumed from *fmt); 0 for control options. */
 static size_t opt_size(lua_State *L, int opt, const char **fmt) {
     switch (opt) {
-    case 'b': case 'B': case 'x': return 1;
-    case 'h': case 'H': return 2;
-    case 'l': case 'L': case 'T': case 'd': return 8;
-    case 'f': return 4;
-    case 'c': return (size_t)read_num(L, fmt, 1);
-    case 'i': case 'I': {
+    case 'b':
+    case 'B':
+    case 'x':
+        return 1;
+    case 'h':
+    case 'H':
+        return 2;
+    case 'l':
+    case 'L':
+    case 'T':
+    case 'd':
+        return 8;
+    case 'f':
+        return 4;
+    case 'c':
+        return (size_t)read_num(L, fmt, 1);
+    case 'i':
+    case 'I': {
         int n = read_num(L, fmt, 4);
-        if (n > MAX_INT_SIZE) luaL_error(L, "integral size %d is larger than limit of %d", n, MAX_INT_SIZE);
+        if (n > MAX_INT_SIZE)
+            luaL_error(L, "integral size %d is larger than limit of %d", n, MAX_INT_SIZE);
         return (size_t)n;
     }
-    default: return 0;
+    default:
+        return 0;
     }
 }
 
@@ -71,27 +85,36 @@ static size_t padding(size_t pos, const fmt_state *st, int opt, size_t size) {
 /* Endianness, alignment and ' '; anything else is not an option. */
 static void control_option(lua_State *L, int opt, const char **fmt, fmt_state *st) {
     switch (opt) {
-    case ' ': return;
-    case '>': st->little = 0; return;
-    case '<': st->little = 1; return;
+    case ' ':
+        return;
+    case '>':
+        st->little = 0;
+        return;
+    case '<':
+        st->little = 1;
+        return;
     case '!': {
         int a = read_num(L, fmt, MAX_ALIGN);
         if (a <= 0 || (a & (a - 1))) luaL_error(L, "alignment %d is not a power of 2", a);
         st->align = (size_t)a;
         return;
     }
-    default: luaL_argerror(L, 1, lua_pushfstring(L, "invalid format option '%c'", opt));
+    default:
+        luaL_argerror(L, 1, lua_pushfstring(L, "invalid format option '%c'", opt));
     }
 }
 
-static int is_int_opt(int opt) { return opt && strchr("bBhHlLTiI", opt) != NULL; }
+static int is_int_opt(int opt) {
+    return opt && strchr("bBhHlLTiI", opt) != NULL;
+}
 
 /* The low 8 bytes of the value in the chosen order; wider fields get zeros
  * above them (as Redis's library: no sign extension past 8 bytes). */
 static void put_int(luaL_Buffer *b, lua_Number n, size_t size, int little) {
     uint64_t v = n < 0 ? (uint64_t)(int64_t)n : (uint64_t)n;
     char out[MAX_INT_SIZE];
-    for (size_t i = 0; i < size; i++) out[little ? i : size - 1 - i] = i < 8 ? (char)(v >> (8 * i)) : 0;
+    for (size_t i = 0; i < size; i++)
+        out[little ? i : size - 1 - i] = i < 8 ? (char)(v >> (8 * i)) : 0;
     luaL_addlstring(b, out, size);
 }
 
@@ -104,7 +127,8 @@ static void put_float(luaL_Buffer *b, lua_Number n, size_t size, int little) {
         double d = (double)n;
         memcpy(raw, &d, 8);
     }
-    for (size_t i = 0; i < size; i++) out[little ? i : size - 1 - i] = raw[i]; /* the host is little-endian */
+    for (size_t i = 0; i < size; i++)
+        out[little ? i : size - 1 - i] = raw[i]; /* the host is little-endian */
     luaL_addlstring(b, out, size);
 }
 
@@ -116,7 +140,8 @@ static int l_pack(lua_State *L) {
     int arg = 2;
     size_t total = 0;
     luaL_Buffer b;
-    lua_pushnil(L); /* keeps the buffer off the arguments: a missing one reads as nil, as in Redis */
+    lua_pushnil(
+        L); /* keeps the buffer off the arguments: a missing one reads as nil, as in Redis */
     luaL_buffinit(L, &b);
     while (*fmt) {
         int opt = *fmt++;
@@ -135,7 +160,8 @@ static int l_pack(lua_State *L) {
             size_t len;
             const char *s = luaL_checklstring(L, arg++, &len);
             if (size == 0) size = len;
-            luaL_argcheck(L, len >= size, arg, "string too short"); /* Redis names the next argument */
+            luaL_argcheck(L, len >= size, arg,
+                          "string too short"); /* Redis names the next argument */
             luaL_addlstring(&b, s, size);
             if (opt == 's') {
                 luaL_addchar(&b, '\0');
@@ -196,7 +222,8 @@ static int l_unpack(lua_State *L) {
             n++;
         } else if (opt == 'c') {
             if (size == 0) {
-                if (n == 0 || !lua_isnumber(L, -1)) luaL_error(L, "format 'c0' needs a previous size");
+                if (n == 0 || !lua_isnumber(L, -1))
+                    luaL_error(L, "format 'c0' needs a previous size");
                 size = (size_t)lua_tonumber(L, -1);
                 lua_pop(L, 1);
                 n--;

@@ -14,7 +14,9 @@ extern void server_prepare_shutdown(int nosave);
 extern void pause_end(void);
 extern size_t client_query_buffer_bytes(void);
 
-void dbsize_command(client *c) { reply_int(c, (long long)db_size(c->db)); }
+void dbsize_command(client *c) {
+    reply_int(c, (long long)db_size(c->db));
+}
 
 static int flush_flags_or_reply(client *c) {
     if (c->argc == 1) return OK;
@@ -47,12 +49,18 @@ void time_command(client *c) {
     reply_bulk_ll(c, us % 1000000);
 }
 
-void lastsave_command(client *c) { reply_int(c, server.lastsave / 1000); }
+void lastsave_command(client *c) {
+    reply_int(c, server.lastsave / 1000);
+}
 
 void swapdb_command(client *c) {
     long long a, b;
-    if (arg_long_range_or_reply(c, &c->argv[1], INT_MIN, INT_MAX, &a, "ERR invalid first DB index") != OK) return;
-    if (arg_long_range_or_reply(c, &c->argv[2], INT_MIN, INT_MAX, &b, "ERR invalid second DB index") != OK) return;
+    if (arg_long_range_or_reply(c, &c->argv[1], INT_MIN, INT_MAX, &a,
+                                "ERR invalid first DB index") != OK)
+        return;
+    if (arg_long_range_or_reply(c, &c->argv[2], INT_MIN, INT_MAX, &b,
+                                "ERR invalid second DB index") != OK)
+        return;
     if (a < 0 || a >= server.databases || b < 0 || b >= server.databases) {
         reply_error(c, "ERR DB index is out of range");
         return;
@@ -82,7 +90,8 @@ void swapdb_command(client *c) {
             dict_iter_done(&it);
             size_t off = 0;
             for (size_t i = 0; i < n; i++) {
-                if (db_find(d, keys.p + off, lens[i])) signal_key_as_ready(d, keys.p + off, lens[i]);
+                if (db_find(d, keys.p + off, lens[i]))
+                    signal_key_as_ready(d, keys.p + off, lens[i]);
                 off += lens[i];
             }
             sbuf_free(&keys);
@@ -145,7 +154,8 @@ void role_command(client *c) {
 
 void lolwut_command(client *c) {
     char buf[128];
-    snprintf(buf, sizeof(buf), "Larder ver. %s (Redis %s compatible)\n", LARDER_OWN_VERSION, LARDER_VERSION);
+    snprintf(buf, sizeof(buf), "Larder ver. %s (Redis %s compatible)\n", LARDER_OWN_VERSION,
+             LARDER_VERSION);
     reply_verbatim(c, buf, strlen(buf), "txt");
 }
 
@@ -154,7 +164,9 @@ void lolwut_command(client *c) {
 extern void config_get_reply(client *c);
 extern int config_set_many(int n, const resp_arg *names, const resp_arg *values, char **err);
 
-void config_get_command(client *c) { config_get_reply(c); }
+void config_get_command(client *c) {
+    config_get_reply(c);
+}
 
 void config_set_command(client *c) {
     if ((c->argc - 2) % 2 != 0) {
@@ -162,7 +174,8 @@ void config_set_command(client *c) {
         return;
     }
     int n = (c->argc - 2) / 2;
-    resp_arg *names = xmalloc(sizeof(resp_arg) * (size_t)n), *vals = xmalloc(sizeof(resp_arg) * (size_t)n);
+    resp_arg *names = xmalloc(sizeof(resp_arg) * (size_t)n),
+             *vals = xmalloc(sizeof(resp_arg) * (size_t)n);
     for (int i = 0; i < n; i++) {
         names[i] = c->argv[2 + 2 * i];
         vals[i] = c->argv[3 + 2 * i];
@@ -264,7 +277,8 @@ void memory_stats_command(client *c) {
 }
 
 void memory_doctor_command(client *c) {
-    const char *msg = "Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.";
+    const char *msg = "Hi Sam, I can't find any memory issue in your instance. I can only account "
+                      "for what occurs on this base.";
     reply_verbatim(c, msg, strlen(msg), "txt");
 }
 
@@ -281,10 +295,14 @@ void memory_purge_command(client *c) {
 
 void memory_help_command(client *c) {
     static const char *const help[] = {
-        "DOCTOR", "    Return memory problems reports.",
-        "MALLOC-STATS", "    Return internal statistics report from the memory allocator.",
-        "PURGE", "    Attempt to purge dirty pages for reclamation by the allocator.",
-        "STATS", "    Return information about the memory usage of the server.",
+        "DOCTOR",
+        "    Return memory problems reports.",
+        "MALLOC-STATS",
+        "    Return internal statistics report from the memory allocator.",
+        "PURGE",
+        "    Attempt to purge dirty pages for reclamation by the allocator.",
+        "STATS",
+        "    Return information about the memory usage of the server.",
         "USAGE <key> [SAMPLES <count>]",
         "    Return memory in bytes used by <key> and its value. Nested values are",
         "    sampled up to <count> times (default: 5, 0 means sample all).",
@@ -327,7 +345,9 @@ void object_idletime_command(client *c) {
     kobj *o = object_key(c);
     if (!o) return;
     if (kv_lfu_mode) {
-        reply_error(c, "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
+        reply_error(c, "ERR An LFU maxmemory policy is selected, idle time not tracked. Please "
+                       "note that when switching between policies at runtime LRU and LFU data will "
+                       "take some time to adjust.");
         return;
     }
     reply_int(c, (long long)(kobj_idle_ms(o) / 1000));
@@ -337,7 +357,9 @@ void object_freq_command(client *c) {
     kobj *o = object_key(c);
     if (!o) return;
     if (!kv_lfu_mode) {
-        reply_error(c, "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
+        reply_error(c, "ERR An LFU maxmemory policy is not selected, access frequency not tracked. "
+                       "Please note that when switching between policies at runtime LRU and LFU "
+                       "data will take some time to adjust.");
         return;
     }
     reply_int(c, kobj_lfu_freq(o));
@@ -365,29 +387,44 @@ void object_help_command(client *c) {
 
 /* ---- LATENCY (no latency monitor: empty answers) ------------------------------------ */
 
-void latency_latest_command(client *c) { reply_empty_array(c); }
-void latency_history_command(client *c) { reply_empty_array(c); }
-void latency_reset_command(client *c) { reply_int(c, 0); }
+void latency_latest_command(client *c) {
+    reply_empty_array(c);
+}
+void latency_history_command(client *c) {
+    reply_empty_array(c);
+}
+void latency_reset_command(client *c) {
+    reply_int(c, 0);
+}
 void latency_graph_command(client *c) {
     reply_errorf(c, "ERR No samples available for event '%s'", c->argv[2].p);
 }
-void latency_histogram_command(client *c) { reply_map(c, 0); }
+void latency_histogram_command(client *c) {
+    reply_map(c, 0);
+}
 
 void latency_doctor_command(client *c) {
-    const char *msg = "Dave, no latency spike was observed during the lifetime of this instance, nice job! ;)";
+    const char *msg =
+        "Dave, no latency spike was observed during the lifetime of this instance, nice job! ;)";
     reply_verbatim(c, msg, strlen(msg), "txt");
 }
 
 void latency_help_command(client *c) {
     static const char *const help[] = {
-        "DOCTOR", "    Return a human readable latency analysis report.",
-        "GRAPH <event>", "    Return an ASCII latency graph for the <event> class.",
-        "HISTORY <event>", "    Return time-latency samples for the <event> class.",
-        "LATEST", "    Return the latest latency samples for all events.",
-        "RESET [<event> ...]", "    Reset latency data of one or more <event> classes.",
+        "DOCTOR",
+        "    Return a human readable latency analysis report.",
+        "GRAPH <event>",
+        "    Return an ASCII latency graph for the <event> class.",
+        "HISTORY <event>",
+        "    Return time-latency samples for the <event> class.",
+        "LATEST",
+        "    Return the latest latency samples for all events.",
+        "RESET [<event> ...]",
+        "    Reset latency data of one or more <event> classes.",
         "    (default: reset all data for all event classes)",
         "HISTOGRAM [COMMAND ...]",
-        "    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
+        "    Return a cumulative distribution of latencies in the format of a histogram for the "
+        "specified command names.",
         "    If no commands are specified then all histograms are replied.",
         NULL};
     reply_help(c, "latency", help);

@@ -59,13 +59,17 @@ typedef struct sval {
     void *p; /* intset* or dict* */
 } sval;
 
-static inline sval sval_of(const kobj *o) { return (sval){o->enc, kobj_ptr(o)}; }
+static inline sval sval_of(const kobj *o) {
+    return (sval){o->enc, kobj_ptr(o)};
+}
 static inline void sval_store(kobj *o, const sval *s) {
     o->enc = (uint8_t)s->enc;
     kobj_set_ptr(o, s->p);
 }
 
-static int as_int(const char *s, size_t len, long long *v) { return len <= 20 && str_to_ll(s, len, v); }
+static int as_int(const char *s, size_t len, long long *v) {
+    return len <= 20 && str_to_ll(s, len, v);
+}
 
 /* Redis's setTypeCreate: an intset when the first member is an integer. */
 static sval sval_new_for(const char *s, size_t len) {
@@ -74,7 +78,9 @@ static sval sval_new_for(const char *s, size_t len) {
     return (sval){ENC_HASHTABLE, dict_new(&selem_dict_type)};
 }
 
-static sval sval_new_intset(void) { return (sval){ENC_INTSET, intset_new()}; }
+static sval sval_new_intset(void) {
+    return (sval){ENC_INTSET, intset_new()};
+}
 
 static size_t sval_size(const sval *s) {
     return s->enc == ENC_INTSET ? intset_len(s->p) : dict_size(s->p);
@@ -191,7 +197,9 @@ static void siter_done(siter *it) {
     if (it->sv->enc == ENC_HASHTABLE) dict_iter_done(&it->di);
 }
 
-static uint64_t rand64(void) { return (uint64_t)random() << 33 ^ (uint64_t)random() << 11 ^ (uint64_t)random(); }
+static uint64_t rand64(void) {
+    return (uint64_t)random() << 33 ^ (uint64_t)random() << 11 ^ (uint64_t)random();
+}
 
 static void sval_random(const sval *s, smember *m) {
     if (s->enc == ENC_INTSET) {
@@ -249,7 +257,6 @@ static void set_each(const void *ptr, int enc,
     siter_done(&it);
 }
 
-
 static void ser_member(void *ctx, const char *a, size_t alen, const char *b, size_t blen) {
     (void)b, (void)blen;
     sbuf_put_varint(ctx, alen);
@@ -268,7 +275,8 @@ static void *set_deserialize(const char *p, size_t len, int *enc) {
     const char *end = p + len;
     uint64_t n;
     if (!varint_get(&p, end, &n) || n == 0 || n > len) return NULL;
-    sval s = n <= intset_max_entries() ? sval_new_intset() : (sval){ENC_HASHTABLE, dict_new(&selem_dict_type)};
+    sval s = n <= intset_max_entries() ? sval_new_intset()
+                                       : (sval){ENC_HASHTABLE, dict_new(&selem_dict_type)};
     if (s.enc == ENC_HASHTABLE) dict_reserve(s.p, n);
     for (uint64_t i = 0; i < n; i++) {
         uint64_t l;
@@ -309,10 +317,12 @@ static int set_sort_elem(void *ctx, const char *m, size_t len) {
     return 0;
 }
 
-static unsigned long set_sort_length(kobj *o) { return set_members_count(o); }
+static unsigned long set_sort_length(kobj *o) {
+    return set_members_count(o);
+}
 
-static void set_sort_range(kobj *o, unsigned long start, unsigned long count, int desc, sort_elem_fn *cb,
-                           void *ctx) {
+static void set_sort_range(kobj *o, unsigned long start, unsigned long count, int desc,
+                           sort_elem_fn *cb, void *ctx) {
     (void)start, (void)count, (void)desc;
     ssort_ctx s = {cb, ctx};
     set_for_each_member(o, set_sort_elem, &s);
@@ -327,10 +337,14 @@ __attribute__((constructor)) static void set_register(void) {
 
 /* ---- keyspace helpers ---------------------------------------------------------------------- */
 
-static void reply_member(client *c, const smember *m) { reply_bulk(c, m->s, m->len); }
+static void reply_member(client *c, const smember *m) {
+    reply_bulk(c, m->s, m->len);
+}
 
 /* Deletes key because its set became empty (no notification). */
-static void drop_key(client *c, const resp_arg *key) { db_delete(c->db, key->p, key->len); }
+static void drop_key(client *c, const resp_arg *key) {
+    db_delete(c->db, key->p, key->len);
+}
 
 /* Stores the set s at dst (replacing whatever was there, expire dropped, as
  * Redis's setKey) or deletes dst when s is empty. Returns the size stored. */
@@ -474,7 +488,8 @@ void smismember_command(client *c) {
     sval s;
     if (o) s = sval_of(o);
     reply_array(c, c->argc - 2);
-    for (int j = 2; j < c->argc; j++) reply_int(c, o && sval_contains(&s, c->argv[j].p, c->argv[j].len));
+    for (int j = 2; j < c->argc; j++)
+        reply_int(c, o && sval_contains(&s, c->argv[j].p, c->argv[j].len));
 }
 
 void scard_command(client *c) {
@@ -503,7 +518,8 @@ static void reply_whole_set(client *c, const sval *s) {
 static void spop_with_count(client *c) {
     const resp_arg *key = &c->argv[1];
     long long l;
-    if (arg_long_range_or_reply(c, &c->argv[2], 0, LLONG_MAX, &l, "ERR value is out of range, must be positive") != OK)
+    if (arg_long_range_or_reply(c, &c->argv[2], 0, LLONG_MAX, &l,
+                                "ERR value is out of range, must be positive") != OK)
         return;
     unsigned long long count = (unsigned long long)l;
     int err;
@@ -779,13 +795,20 @@ done:
     xfree(present);
 }
 
-void smembers_command(client *c) { sinter_generic(c, &c->argv[1], 1, NULL, 0, 0); }
-void sinter_command(client *c) { sinter_generic(c, &c->argv[1], c->argc - 1, NULL, 0, 0); }
-void sinterstore_command(client *c) { sinter_generic(c, &c->argv[2], c->argc - 2, &c->argv[1], 0, 0); }
+void smembers_command(client *c) {
+    sinter_generic(c, &c->argv[1], 1, NULL, 0, 0);
+}
+void sinter_command(client *c) {
+    sinter_generic(c, &c->argv[1], c->argc - 1, NULL, 0, 0);
+}
+void sinterstore_command(client *c) {
+    sinter_generic(c, &c->argv[2], c->argc - 2, &c->argv[1], 0, 0);
+}
 
 void sintercard_command(client *c) {
     long long numkeys, limit = 0;
-    if (arg_long_range_or_reply(c, &c->argv[1], 1, LLONG_MAX, &numkeys, "ERR numkeys should be greater than 0") != OK)
+    if (arg_long_range_or_reply(c, &c->argv[1], 1, LLONG_MAX, &numkeys,
+                                "ERR numkeys should be greater than 0") != OK)
         return;
     if (numkeys > c->argc - 2) {
         reply_error(c, "ERR Number of keys can't be greater than number of args");
@@ -795,7 +818,8 @@ void sintercard_command(client *c) {
         int more = c->argc - 1 - j;
         if (arg_is(&c->argv[j], "limit") && more) {
             j++;
-            if (arg_long_range_or_reply(c, &c->argv[j], 0, LLONG_MAX, &limit, "ERR LIMIT can't be negative") != OK)
+            if (arg_long_range_or_reply(c, &c->argv[j], 0, LLONG_MAX, &limit,
+                                        "ERR LIMIT can't be negative") != OK)
                 return;
         } else {
             reply_error(c, ERR_SYNTAX);
@@ -816,9 +840,12 @@ int getkeys_sintercard(const command *cmd, int argc, const resp_arg *argv, int *
 
 enum { SET_OP_UNION, SET_OP_DIFF };
 
-static int cmp_by_size_desc(const void *a, const void *b) { return cmp_by_size(b, a); }
+static int cmp_by_size_desc(const void *a, const void *b) {
+    return cmp_by_size(b, a);
+}
 
-static void sunion_diff_generic(client *c, const resp_arg *keys, int n, const resp_arg *dst, int op) {
+static void sunion_diff_generic(client *c, const resp_arg *keys, int n, const resp_arg *dst,
+                                int op) {
     sval *sets = xmalloc(sizeof(sval) * (size_t)n);
     int *present = xmalloc(sizeof(int) * (size_t)n);
     if (load_sets(c, keys, n, sets, present) != OK) goto done;
@@ -880,17 +907,26 @@ static void sunion_diff_generic(client *c, const resp_arg *keys, int n, const re
         reply_whole_set(c, &out);
         sval_free(&out);
     } else {
-        reply_int(c, (long long)store_result(c, dst, &out, op == SET_OP_UNION ? "sunionstore" : "sdiffstore"));
+        reply_int(c, (long long)store_result(c, dst, &out,
+                                             op == SET_OP_UNION ? "sunionstore" : "sdiffstore"));
     }
 done:
     xfree(sets);
     xfree(present);
 }
 
-void sunion_command(client *c) { sunion_diff_generic(c, &c->argv[1], c->argc - 1, NULL, SET_OP_UNION); }
-void sunionstore_command(client *c) { sunion_diff_generic(c, &c->argv[2], c->argc - 2, &c->argv[1], SET_OP_UNION); }
-void sdiff_command(client *c) { sunion_diff_generic(c, &c->argv[1], c->argc - 1, NULL, SET_OP_DIFF); }
-void sdiffstore_command(client *c) { sunion_diff_generic(c, &c->argv[2], c->argc - 2, &c->argv[1], SET_OP_DIFF); }
+void sunion_command(client *c) {
+    sunion_diff_generic(c, &c->argv[1], c->argc - 1, NULL, SET_OP_UNION);
+}
+void sunionstore_command(client *c) {
+    sunion_diff_generic(c, &c->argv[2], c->argc - 2, &c->argv[1], SET_OP_UNION);
+}
+void sdiff_command(client *c) {
+    sunion_diff_generic(c, &c->argv[1], c->argc - 1, NULL, SET_OP_DIFF);
+}
+void sdiffstore_command(client *c) {
+    sunion_diff_generic(c, &c->argv[2], c->argc - 2, &c->argv[1], SET_OP_DIFF);
+}
 
 /* ---- SSCAN ---------------------------------------------------------------------------------- */
 

@@ -71,8 +71,9 @@ static void slowlog_reset(void) {
 
 void slowlog_get_command(client *c) {
     long long count = 10;
-    if (c->argc == 3 && arg_long_range_or_reply(c, &c->argv[2], -1, LONG_MAX, &count,
-                                                "ERR count should be greater than or equal to -1") != OK)
+    if (c->argc == 3 &&
+        arg_long_range_or_reply(c, &c->argv[2], -1, LONG_MAX, &count,
+                                "ERR count should be greater than or equal to -1") != OK)
         return;
     if (count == -1) count = LONG_MAX;
     if (!server.slowlog.n.next) list_init(&server.slowlog);
@@ -88,13 +89,16 @@ void slowlog_get_command(client *c) {
         reply_int(c, e->time);
         reply_int(c, e->duration);
         reply_array(c, e->args.argc);
-        for (int j = 0; j < e->args.argc; j++) reply_bulk(c, e->args.argv[j].p, e->args.argv[j].len);
+        for (int j = 0; j < e->args.argc; j++)
+            reply_bulk(c, e->args.argv[j].p, e->args.argv[j].len);
         reply_bulk_cstr(c, e->peer);
         reply_bulk_cstr(c, e->name);
     }
 }
 
-void slowlog_len_command(client *c) { reply_int(c, server.slowlog.n.next ? (long long)server.slowlog.len : 0); }
+void slowlog_len_command(client *c) {
+    reply_int(c, server.slowlog.n.next ? (long long)server.slowlog.len : 0);
+}
 
 void slowlog_reset_command(client *c) {
     slowlog_reset();

@@ -31,7 +31,9 @@ void sort_register_type(int type, const sort_type_ops *ops) {
 
 /* ALPHA sorts collate like Redis, which sets LC_COLLATE from the
  * environment at start-up. */
-__attribute__((constructor)) static void sort_locale(void) { setlocale(LC_COLLATE, ""); }
+__attribute__((constructor)) static void sort_locale(void) {
+    setlocale(LC_COLLATE, "");
+}
 
 /* ---- the vector to sort ------------------------------------------------------------ */
 
@@ -40,7 +42,7 @@ typedef struct sort_item {
     size_t cmp_off, cmp_len; /* ALPHA BY value in the arena, when has_cmp */
     int has_cmp;
     double score;
-    const char *s, *cmp;     /* resolved once the arena stops moving */
+    const char *s, *cmp; /* resolved once the arena stops moving */
 } sort_item;
 
 typedef struct sort_vec {
@@ -82,7 +84,8 @@ static void vec_resolve(sort_vec *sv) {
  * the key's string value is taken, or with "key->field" (an arrow after the
  * '*' followed by a non-empty name) a hash field. 0 when there is none. The
  * pattern is read as a C string where Redis does (strchr, strstr). */
-static int pattern_value(client *c, const resp_arg *pat, const char *sub, size_t sublen, sbuf *out) {
+static int pattern_value(client *c, const resp_arg *pat, const char *sub, size_t sublen,
+                         sbuf *out) {
     const char *spat = pat->p;
     if (spat[0] == '#' && spat[1] == '\0') {
         sbuf_append(out, sub, sublen);
@@ -104,7 +107,8 @@ static int pattern_value(client *c, const resp_arg *pat, const char *sub, size_t
     int found = 0;
     if (o && fieldlen) {
         const sort_type_ops *ops = sort_ops[OBJ_HASH];
-        if (o->type == OBJ_HASH && ops && ops->field) found = ops->field(o, arrow + 2, fieldlen, out);
+        if (o->type == OBJ_HASH && ops && ops->field)
+            found = ops->field(o, arrow + 2, fieldlen, out);
     } else if (o && o->type == OBJ_STRING) {
         sbuf_append(out, kobj_val(o), o->vlen);
         found = 1;
@@ -139,7 +143,8 @@ static int item_cmp(const sort_item *a, const sort_item *b, const sort_order *o)
         if (!a->cmp || !b->cmp)
             cmp = a->cmp == b->cmp ? 0 : !a->cmp ? -1 : 1;
         else
-            cmp = o->store ? bin_cmp(a->cmp, a->cmp_len, b->cmp, b->cmp_len) : strcoll(a->cmp, b->cmp);
+            cmp = o->store ? bin_cmp(a->cmp, a->cmp_len, b->cmp, b->cmp_len)
+                           : strcoll(a->cmp, b->cmp);
     } else {
         cmp = o->store ? bin_cmp(a->s, a->len, b->s, b->len) : strcoll(a->s, b->s);
     }
@@ -187,11 +192,13 @@ static int pq_outside(size_t s, size_t e, size_t lo, size_t hi) {
     return (lo < s && hi < s) || (lo > e && hi > e);
 }
 
-static void partial_sort(sort_item *v, size_t base, size_t n, size_t lo, size_t hi, const sort_order *o) {
+static void partial_sort(sort_item *v, size_t base, size_t n, size_t lo, size_t hi,
+                         const sort_order *o) {
     for (;;) {
         if (n < 7) {
             for (size_t pm = base + 1; pm < base + n; pm++)
-                for (size_t pl = pm; pl > base && item_cmp(&v[pl - 1], &v[pl], o) > 0; pl--) pq_swap(v, pl, pl - 1);
+                for (size_t pl = pm; pl > base && item_cmp(&v[pl - 1], &v[pl], o) > 0; pl--)
+                    pq_swap(v, pl, pl - 1);
             return;
         }
         size_t pm = base + n / 2;
@@ -225,7 +232,8 @@ static void partial_sort(sort_item *v, size_t base, size_t n, size_t lo, size_t 
         pq_vecswap(v, base, pb - r, r);
         r = pd - pc < pn - pd - 1 ? pd - pc : pn - pd - 1;
         pq_vecswap(v, pb, pn - r, r);
-        if ((r = pb - pa) > 1 && !pq_outside(base, base + r - 1, lo, hi)) partial_sort(v, base, r, lo, hi, o);
+        if ((r = pb - pa) > 1 && !pq_outside(base, base + r - 1, lo, hi))
+            partial_sort(v, base, r, lo, hi, o);
         if ((r = pd - pc) <= 1) return;
         base = pn - r;
         n = r;
@@ -370,11 +378,15 @@ static void sort_output(client *c, sort_vec *sv, const sort_args *a, long start,
 /* Applies LIMIT to the element count (as Redis, clamping into range) and
  * loads the elements to sort: for lists and sorted sets with BY <constant>
  * only the range asked for (from the end with DESC), otherwise all. */
-static void sort_load(kobj *o, const sort_type_ops *ops, const sort_args *a, sort_vec *sv, long *startp,
-                      long *endp) {
+static void sort_load(kobj *o, const sort_type_ops *ops, const sort_args *a, sort_vec *sv,
+                      long *startp, long *endp) {
     long vectorlen = o ? (long)ops->length(o) : 0;
-    long start = a->limit_start < 0 ? 0 : a->limit_start > vectorlen ? vectorlen : (long)a->limit_start;
-    long count = a->limit_count < -1 ? -1 : a->limit_count > vectorlen ? vectorlen : (long)a->limit_count;
+    long start = a->limit_start < 0           ? 0
+                 : a->limit_start > vectorlen ? vectorlen
+                                              : (long)a->limit_start;
+    long count = a->limit_count < -1          ? -1
+                 : a->limit_count > vectorlen ? vectorlen
+                                              : (long)a->limit_count;
     long end = count < 0 ? vectorlen - 1 : start + count - 1;
     if (start >= vectorlen) {
         start = vectorlen - 1;
@@ -383,7 +395,8 @@ static void sort_load(kobj *o, const sort_type_ops *ops, const sort_args *a, sor
     if (end >= vectorlen) end = vectorlen - 1;
     if (o && a->dontsort && o->type != OBJ_SET) {
         if (end >= start)
-            ops->range(o, (unsigned long)start, (unsigned long)(end - start + 1), a->desc, vec_add, sv);
+            ops->range(o, (unsigned long)start, (unsigned long)(end - start + 1), a->desc, vec_add,
+                       sv);
         end -= start;
         start = 0;
     } else if (o) {
@@ -436,8 +449,12 @@ done:
     sbuf_free(&sv.arena);
 }
 
-void sort_command(client *c) { sort_generic(c, 0); }
-void sort_ro_command(client *c) { sort_generic(c, 1); }
+void sort_command(client *c) {
+    sort_generic(c, 0);
+}
+void sort_ro_command(client *c) {
+    sort_generic(c, 1);
+}
 
 /* SORT's keys: the sorted key, and the destination of the last STORE.
  * Options with arguments are skipped as Redis's sortGetKeys does. */

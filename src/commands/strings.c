@@ -65,17 +65,21 @@ static int parse_ext_args(client *c, int first, int is_get, int *flags, int *uni
             *flags |= SET_KEEPTTL;
         } else if (arg_is(a, "persist") && is_get && !(f & (SET_ANY_EXPIRE | SET_KEEPTTL))) {
             *flags |= SET_PERSIST;
-        } else if (arg_is(a, "ex") && !(f & (SET_KEEPTTL | SET_PERSIST | SET_EXAT | SET_PX | SET_PXAT)) && next) {
+        } else if (arg_is(a, "ex") &&
+                   !(f & (SET_KEEPTTL | SET_PERSIST | SET_EXAT | SET_PX | SET_PXAT)) && next) {
             *flags |= SET_EX;
             *expire = &c->argv[++j];
-        } else if (arg_is(a, "px") && !(f & (SET_KEEPTTL | SET_PERSIST | SET_EX | SET_EXAT | SET_PXAT)) && next) {
+        } else if (arg_is(a, "px") &&
+                   !(f & (SET_KEEPTTL | SET_PERSIST | SET_EX | SET_EXAT | SET_PXAT)) && next) {
             *flags |= SET_PX;
             *unit = UNIT_MS;
             *expire = &c->argv[++j];
-        } else if (arg_is(a, "exat") && !(f & (SET_KEEPTTL | SET_PERSIST | SET_EX | SET_PX | SET_PXAT)) && next) {
+        } else if (arg_is(a, "exat") &&
+                   !(f & (SET_KEEPTTL | SET_PERSIST | SET_EX | SET_PX | SET_PXAT)) && next) {
             *flags |= SET_EXAT;
             *expire = &c->argv[++j];
-        } else if (arg_is(a, "pxat") && !(f & (SET_KEEPTTL | SET_PERSIST | SET_EX | SET_EXAT | SET_PX)) && next) {
+        } else if (arg_is(a, "pxat") &&
+                   !(f & (SET_KEEPTTL | SET_PERSIST | SET_EX | SET_EXAT | SET_PX)) && next) {
             *flags |= SET_PXAT;
             *unit = UNIT_MS;
             *expire = &c->argv[++j];
@@ -135,9 +139,11 @@ static int get_generic(client *c) {
 }
 
 static void set_generic(client *c, int flags, const resp_arg *key, const resp_arg *val,
-                        const resp_arg *expire, int unit, const char *ok_reply, const char *abort_reply) {
+                        const resp_arg *expire, int unit, const char *ok_reply,
+                        const char *abort_reply) {
     int64_t ms = -1;
-    if (expire && expire_arg_or_reply(c, expire, unit, (flags & (SET_EXAT | SET_PXAT)) != 0, &ms) != OK)
+    if (expire &&
+        expire_arg_or_reply(c, expire, unit, (flags & (SET_EXAT | SET_PXAT)) != 0, &ms) != OK)
         return;
     if ((flags & SET_GET) && get_generic(c) != OK) return;
     uint64_t h;
@@ -183,7 +189,9 @@ void psetex_command(client *c) {
     set_generic(c, SET_PX, &c->argv[1], &c->argv[3], &c->argv[2], UNIT_MS, NULL, NULL);
 }
 
-void get_command(client *c) { get_generic(c); }
+void get_command(client *c) {
+    get_generic(c);
+}
 
 void getex_command(client *c) {
     int flags = 0, unit = UNIT_SECONDS;
@@ -197,7 +205,8 @@ void getex_command(client *c) {
         return;
     }
     int64_t ms = 0;
-    if (expire && expire_arg_or_reply(c, expire, unit, (flags & (SET_EXAT | SET_PXAT)) != 0, &ms) != OK)
+    if (expire &&
+        expire_arg_or_reply(c, expire, unit, (flags & (SET_EXAT | SET_PXAT)) != 0, &ms) != OK)
         return;
     reply_string_value(c, o);
     const resp_arg *key = &c->argv[1];
@@ -274,8 +283,12 @@ static void mset_generic(client *c, int nx) {
         reply_ok(c);
 }
 
-void mset_command(client *c) { mset_generic(c, 0); }
-void msetnx_command(client *c) { mset_generic(c, 1); }
+void mset_command(client *c) {
+    mset_generic(c, 0);
+}
+void msetnx_command(client *c) {
+    mset_generic(c, 1);
+}
 
 /* Writes a new string value into an existing or new key, keeping its expire. */
 static kobj *store_value(client *c, kobj *o, const resp_arg *key, const char *val, size_t vlen) {
@@ -309,8 +322,12 @@ static void incr_decr(client *c, long long incr) {
     reply_int(c, value);
 }
 
-void incr_command(client *c) { incr_decr(c, 1); }
-void decr_command(client *c) { incr_decr(c, -1); }
+void incr_command(client *c) {
+    incr_decr(c, 1);
+}
+void decr_command(client *c) {
+    incr_decr(c, -1);
+}
 
 void incrby_command(client *c) {
     long long incr;
@@ -553,7 +570,8 @@ void lcs_command(client *c) {
     uint32_t alen = oa ? oa->vlen : 0, blen = ob ? ob->vlen : 0;
     unsigned long long cells = (unsigned long long)(alen + 1) * (blen + 1);
     if (cells * sizeof(uint32_t) > (unsigned long long)server.proto_max_bulk_len) {
-        reply_error(c, "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len");
+        reply_error(c,
+                    "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len");
         return;
     }
     uint32_t *t = xmalloc(cells * sizeof(uint32_t));

@@ -111,7 +111,8 @@ static int parse_lex_bound(const resp_arg *a, zlex_bound *b) {
         b->s = s + 1;
         b->len = a->len - 1;
         return OK;
-    default: return ERR;
+    default:
+        return ERR;
     }
 }
 
@@ -224,8 +225,12 @@ done:
     if (scores != stack) xfree(scores);
 }
 
-void zadd_command(client *c) { zadd_generic(c, 0); }
-void zincrby_command(client *c) { zadd_generic(c, ZADD_INCR); }
+void zadd_command(client *c) {
+    zadd_generic(c, 0);
+}
+void zincrby_command(client *c) {
+    zadd_generic(c, ZADD_INCR);
+}
 
 /* ---- ZREM / ZREMRANGEBY* ---------------------------------------------------------------- */
 
@@ -311,9 +316,15 @@ static void zremrange_generic(client *c, int type) {
     reply_int(c, (long long)deleted);
 }
 
-void zremrangebyrank_command(client *c) { zremrange_generic(c, ZR_RANK); }
-void zremrangebyscore_command(client *c) { zremrange_generic(c, ZR_SCORE); }
-void zremrangebylex_command(client *c) { zremrange_generic(c, ZR_LEX); }
+void zremrangebyrank_command(client *c) {
+    zremrange_generic(c, ZR_RANK);
+}
+void zremrangebyscore_command(client *c) {
+    zremrange_generic(c, ZR_SCORE);
+}
+void zremrangebylex_command(client *c) {
+    zremrange_generic(c, ZR_LEX);
+}
 
 /* ---- point reads ------------------------------------------------------------------------ */
 
@@ -360,8 +371,12 @@ static void zrank_generic(client *c, int rev) {
         reply_null(c);
 }
 
-void zrank_command(client *c) { zrank_generic(c, 0); }
-void zrevrank_command(client *c) { zrank_generic(c, 1); }
+void zrank_command(client *c) {
+    zrank_generic(c, 0);
+}
+void zrevrank_command(client *c) {
+    zrank_generic(c, 1);
+}
 
 void zcount_command(client *c) {
     zrange_spec r;
@@ -421,7 +436,8 @@ static void sink_end(zr_sink *s, long count) {
     client *c = s->c;
     if (!s->store) {
         if (s->defer)
-            reply_set_deferred_array(c, s->defer, s->withscores && c->resp == 2 ? 2 * count : count);
+            reply_set_deferred_array(c, s->defer,
+                                     s->withscores && c->resp == 2 ? 2 * count : count);
         return;
     }
     if (count) {
@@ -429,8 +445,9 @@ static void sink_end(zr_sink *s, long count) {
          * over the limit, then element by element with ZADD's conversions
          * (which decides, e.g., whether a -0 score keeps its sign). */
         zset_limits lim = zset_cmd_limits();
-        kobj *o = zset_new(s->dst->p, s->dst->len,
-                           (long long)s->hint > (long long)lim.entries ? ENC_SKIPLIST : ENC_LISTPACK);
+        kobj *o =
+            zset_new(s->dst->p, s->dst->len,
+                     (long long)s->hint > (long long)lim.entries ? ENC_SKIPLIST : ENC_LISTPACK);
         for (size_t i = 0; i < s->n; i++) {
             int out;
             zset_add(o, s->v[i].score, s->v[i].m, s->v[i].len, 0, &out, NULL, &lim);
@@ -505,8 +522,8 @@ static void range_by_score(zr_sink *s, kobj *o, const zrange_spec *r, long long 
     sink_end(s, n);
 }
 
-static void range_by_lex(zr_sink *s, kobj *o, const zlex_spec *r, long long offset,
-                         long long limit, int rev) {
+static void range_by_lex(zr_sink *s, kobj *o, const zlex_spec *r, long long offset, long long limit,
+                         int rev) {
     long n = 0;
     sink_begin(s, -1);
     zset_iter it;
@@ -614,13 +631,27 @@ static void zrange_generic(client *c, int src, int store, int type, int dir) {
         range_by_lex(&s, o, &a.lr, a.offset, a.limit, rev);
 }
 
-void zrange_command(client *c) { zrange_generic(c, 1, 0, ZR_AUTO, DIR_AUTO); }
-void zrangestore_command(client *c) { zrange_generic(c, 2, 1, ZR_AUTO, DIR_AUTO); }
-void zrevrange_command(client *c) { zrange_generic(c, 1, 0, ZR_RANK, DIR_REV); }
-void zrangebyscore_command(client *c) { zrange_generic(c, 1, 0, ZR_SCORE, DIR_FWD); }
-void zrevrangebyscore_command(client *c) { zrange_generic(c, 1, 0, ZR_SCORE, DIR_REV); }
-void zrangebylex_command(client *c) { zrange_generic(c, 1, 0, ZR_LEX, DIR_FWD); }
-void zrevrangebylex_command(client *c) { zrange_generic(c, 1, 0, ZR_LEX, DIR_REV); }
+void zrange_command(client *c) {
+    zrange_generic(c, 1, 0, ZR_AUTO, DIR_AUTO);
+}
+void zrangestore_command(client *c) {
+    zrange_generic(c, 2, 1, ZR_AUTO, DIR_AUTO);
+}
+void zrevrange_command(client *c) {
+    zrange_generic(c, 1, 0, ZR_RANK, DIR_REV);
+}
+void zrangebyscore_command(client *c) {
+    zrange_generic(c, 1, 0, ZR_SCORE, DIR_FWD);
+}
+void zrevrangebyscore_command(client *c) {
+    zrange_generic(c, 1, 0, ZR_SCORE, DIR_REV);
+}
+void zrangebylex_command(client *c) {
+    zrange_generic(c, 1, 0, ZR_LEX, DIR_FWD);
+}
+void zrevrangebylex_command(client *c) {
+    zrange_generic(c, 1, 0, ZR_LEX, DIR_REV);
+}
 
 /* ---- pops ------------------------------------------------------------------------------------ */
 
@@ -696,8 +727,12 @@ static void zpop_minmax(client *c, int max) {
     zpop_generic(c, &c->argv[1], 1, max, count, c->resp > 2 && count != -1 ? POP_NESTED : 0);
 }
 
-void zpopmin_command(client *c) { zpop_minmax(c, 0); }
-void zpopmax_command(client *c) { zpop_minmax(c, 1); }
+void zpopmin_command(client *c) {
+    zpop_minmax(c, 0);
+}
+void zpopmax_command(client *c) {
+    zpop_minmax(c, 1);
+}
 
 /* The blocking pops: serve from the first non-empty key, else block. */
 static void bzpop_generic(client *c, const resp_arg *keys, int nkeys, int max, int timeout_idx,
@@ -723,8 +758,12 @@ static void bzpop_generic(client *c, const resp_arg *keys, int nkeys, int max, i
     block_for_keys(c, BLOCKED_ZSET, keys, nkeys, timeout, NULL);
 }
 
-void bzpopmin_command(client *c) { bzpop_generic(c, c->argv + 1, c->argc - 2, 0, c->argc - 1, -1, 0); }
-void bzpopmax_command(client *c) { bzpop_generic(c, c->argv + 1, c->argc - 2, 1, c->argc - 1, -1, 0); }
+void bzpopmin_command(client *c) {
+    bzpop_generic(c, c->argv + 1, c->argc - 2, 0, c->argc - 1, -1, 0);
+}
+void bzpopmax_command(client *c) {
+    bzpop_generic(c, c->argv + 1, c->argc - 2, 1, c->argc - 1, -1, 0);
+}
 
 /* [B]ZMPOP [timeout] numkeys key [key ...] MIN | MAX [COUNT count] */
 static void zmpop_generic(client *c, int numkeys_idx, int block) {
@@ -764,8 +803,12 @@ static void zmpop_generic(client *c, int numkeys_idx, int block) {
         zpop_generic(c, keys, (int)numkeys, max, count, POP_EMITKEY | POP_NESTED | POP_NIL_EMPTY);
 }
 
-void zmpop_command(client *c) { zmpop_generic(c, 1, 0); }
-void bzmpop_command(client *c) { zmpop_generic(c, 2, 1); }
+void zmpop_command(client *c) {
+    zmpop_generic(c, 1, 0);
+}
+void bzmpop_command(client *c) {
+    zmpop_generic(c, 2, 1);
+}
 
 /* ---- ZRANDMEMBER ------------------------------------------------------------------------ */
 
@@ -854,7 +897,8 @@ static void zrandmember_distinct(client *c, kobj *o, unsigned long count, int wi
         p.v[j] = t;
     }
     reply_array(c, (long)(withscores && c->resp == 2 ? count * 2 : count));
-    for (unsigned long i = 0; i < count; i++) zset_reply_pair(c, p.v[i].m, p.v[i].len, p.v[i].score, withscores);
+    for (unsigned long i = 0; i < count; i++)
+        zset_reply_pair(c, p.v[i].m, p.v[i].len, p.v[i].score, withscores);
     xfree(p.v);
 }
 
@@ -894,7 +938,8 @@ void zrandmember_command(client *c) {
     if (c->argc >= 3) {
         long long l;
         int withscores;
-        if (rand_count_args_or_reply(c, "withscores", &l, &withscores) == OK) zrandmember_count(c, l, withscores);
+        if (rand_count_args_or_reply(c, "withscores", &l, &withscores) == OK)
+            zrandmember_count(c, l, withscores);
         return;
     }
     int err;
@@ -982,7 +1027,9 @@ void zscan_command(client *c) {
 
 /* ---- hooks for other families ----------------------------------------------------------- */
 
-unsigned long zset_length(const kobj *o) { return zset_len(o); }
+unsigned long zset_length(const kobj *o) {
+    return zset_len(o);
+}
 
 void zset_for_each(const kobj *o, long start, int rev, zset_each_fn *fn, void *ctx) {
     if (start < 0) start = 0;
@@ -1012,7 +1059,8 @@ static int numkeys_keys(int argc, const resp_arg *argv, int numidx, int dest, in
     return k;
 }
 
-int getkeys_zset_numkeys_at1(const command *cmd, int argc, const resp_arg *argv, int *keys, int max) {
+int getkeys_zset_numkeys_at1(const command *cmd, int argc, const resp_arg *argv, int *keys,
+                             int max) {
     (void)cmd;
     return numkeys_keys(argc, argv, 1, 0, keys, max);
 }
@@ -1128,10 +1176,12 @@ static int zset_sort_elem(void *ctx, const char *m, size_t len, double score) {
     return 0;
 }
 
-static unsigned long zset_sort_length(kobj *o) { return zset_len(o); }
+static unsigned long zset_sort_length(kobj *o) {
+    return zset_len(o);
+}
 
-static void zset_sort_range(kobj *o, unsigned long start, unsigned long count, int desc, sort_elem_fn *cb,
-                            void *ctx) {
+static void zset_sort_range(kobj *o, unsigned long start, unsigned long count, int desc,
+                            sort_elem_fn *cb, void *ctx) {
     if (o->enc != ENC_SKIPLIST) zset_convert(o, ENC_SKIPLIST);
     zsort_ctx z = {count, cb, ctx};
     if (count) zset_for_each(o, (long)start, desc, zset_sort_elem, &z);

@@ -86,7 +86,7 @@ typedef struct zres {
     struct zres_ent {
         size_t off, len;
         double score;
-    } *v;
+    } * v;
     size_t n, cap;
 } zres;
 
@@ -109,7 +109,8 @@ static int cmp_ref(const void *a, const void *b) {
 /* The results as refs in sorted-set order (caller frees). */
 static zref *res_sorted(const zres *r) {
     zref *v = xmalloc(sizeof(zref) * (r->n ? r->n : 1));
-    for (size_t i = 0; i < r->n; i++) v[i] = (zref){r->arena.p + r->v[i].off, r->v[i].len, r->v[i].score};
+    for (size_t i = 0; i < r->n; i++)
+        v[i] = (zref){r->arena.p + r->v[i].off, r->v[i].len, r->v[i].score};
     qsort(v, r->n, sizeof(zref), cmp_ref);
     return v;
 }
@@ -373,10 +374,24 @@ done:
     xfree(a.src);
 }
 
-void zunionstore_command(client *c) { zop_generic(c, &c->argv[1], 2, OP_UNION, 0); }
-void zinterstore_command(client *c) { zop_generic(c, &c->argv[1], 2, OP_INTER, 0); }
-void zdiffstore_command(client *c) { zop_generic(c, &c->argv[1], 2, OP_DIFF, 0); }
-void zunion_command(client *c) { zop_generic(c, NULL, 1, OP_UNION, 0); }
-void zinter_command(client *c) { zop_generic(c, NULL, 1, OP_INTER, 0); }
-void zintercard_command(client *c) { zop_generic(c, NULL, 1, OP_INTER, 1); }
-void zdiff_command(client *c) { zop_generic(c, NULL, 1, OP_DIFF, 0); }
+void zunionstore_command(client *c) {
+    zop_generic(c, &c->argv[1], 2, OP_UNION, 0);
+}
+void zinterstore_command(client *c) {
+    zop_generic(c, &c->argv[1], 2, OP_INTER, 0);
+}
+void zdiffstore_command(client *c) {
+    zop_generic(c, &c->argv[1], 2, OP_DIFF, 0);
+}
+void zunion_command(client *c) {
+    zop_generic(c, NULL, 1, OP_UNION, 0);
+}
+void zinter_command(client *c) {
+    zop_generic(c, NULL, 1, OP_INTER, 0);
+}
+void zintercard_command(client *c) {
+    zop_generic(c, NULL, 1, OP_INTER, 1);
+}
+void zdiff_command(client *c) {
+    zop_generic(c, NULL, 1, OP_DIFF, 0);
+}

@@ -50,7 +50,9 @@ void db_swap_contents(db *a, db *b) {
     b->expires_cursor = c;
 }
 
-kobj *db_find(db *d, const char *key, size_t len) { return dict_find(&d->keys, key, len); }
+kobj *db_find(db *d, const char *key, size_t len) {
+    return dict_find(&d->keys, key, len);
+}
 
 /* The hook runs after the entry left the dicts (so observers see the key
  * gone, as Redis's watchers do) but before it is freed (so it can read it). */
@@ -164,7 +166,8 @@ kobj *db_set_string_value(db *d, kobj *o, const char *val, size_t vlen) {
         kobj *n = kobj_new_string(kobj_key(o), o->klen, val, vlen, vlen);
         n->lru = o->lru;
         if (o->flags & (KF_EXPIRE | KF_META)) {
-            kobj *e = kobj_relayout(n, (o->flags & KF_EXPIRE) != 0, (o->flags & KF_META) != 0, vlen);
+            kobj *e =
+                kobj_relayout(n, (o->flags & KF_EXPIRE) != 0, (o->flags & KF_META) != 0, vlen);
             xfree(n);
             n = e;
             if (o->flags & KF_EXPIRE) kobj_set_expire_field(n, kobj_expire(o));
@@ -197,7 +200,8 @@ size_t db_active_expire_step(db *d, size_t samples, size_t *expired) {
 
 kobj *db_set_meta(db *d, kobj *o, uint32_t delta_ms) {
     if (!(o->flags & KF_META)) {
-        kobj *n = kobj_relayout(o, (o->flags & KF_EXPIRE) != 0, 1, o->type == OBJ_STRING ? o->vlen : 0);
+        kobj *n =
+            kobj_relayout(o, (o->flags & KF_EXPIRE) != 0, 1, o->type == OBJ_STRING ? o->vlen : 0);
         repoint(d, o, n);
         xfree(o);
         o = n;

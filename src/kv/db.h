@@ -51,8 +51,12 @@ void db_clear(db *d);
 /* Swaps the contents (keys and expires) of two databases (SWAPDB). */
 void db_swap_contents(db *a, db *b);
 
-static inline size_t db_size(const db *d) { return dict_size(&d->keys); }
-static inline size_t db_expires_size(const db *d) { return dict_size(&d->expires); }
+static inline size_t db_size(const db *d) {
+    return dict_size(&d->keys);
+}
+static inline size_t db_expires_size(const db *d) {
+    return dict_size(&d->expires);
+}
 
 static inline int kobj_is_expired(const kobj *o) {
     return (o->flags & KF_EXPIRE) && kobj_expire(o) < kv_now_ms;

@@ -15,10 +15,16 @@ static inline uintptr_t make_slot(void *e, uint64_t h) {
     assert(p && (p & ~PTR_MASK) == 0); /* invariant 5 */
     return p | ((uintptr_t)(h >> TAG_SHIFT) << TAG_SHIFT);
 }
-static inline void *slot_ptr(uintptr_t s) { return (void *)(s & PTR_MASK); }
-static inline uintptr_t slot_tag(uint64_t h) { return (uintptr_t)(h >> TAG_SHIFT) << TAG_SHIFT; }
+static inline void *slot_ptr(uintptr_t s) {
+    return (void *)(s & PTR_MASK);
+}
+static inline uintptr_t slot_tag(uint64_t h) {
+    return (uintptr_t)(h >> TAG_SHIFT) << TAG_SHIFT;
+}
 
-uint64_t dict_hash_bytes(const void *key, size_t len) { return hash_bytes(key, len); }
+uint64_t dict_hash_bytes(const void *key, size_t len) {
+    return hash_bytes(key, len);
+}
 
 static inline uint64_t entry_hash(const dict *d, const void *e) {
     if (d->type->entry_hash) return d->type->entry_hash(e);
@@ -45,7 +51,9 @@ dict *dict_new(const dict_type *type) {
     return d;
 }
 
-static size_t table_size(const dict_table *t) { return t->slots ? t->mask + 1 : 0; }
+static size_t table_size(const dict_table *t) {
+    return t->slots ? t->mask + 1 : 0;
+}
 
 size_t dict_mem(const dict *d) {
     return (table_size(&d->t[0]) + table_size(&d->t[1])) * sizeof(uintptr_t);
@@ -89,7 +97,8 @@ static void table_put(dict_table *t, uintptr_t s, uint64_t h) {
 }
 
 /* Index of the key in t, or -1. */
-static long table_find(const dict *d, const dict_table *t, uint64_t h, const void *key, size_t len) {
+static long table_find(const dict *d, const dict_table *t, uint64_t h, const void *key,
+                       size_t len) {
     if (!t->slots || !t->used) return -1;
     size_t i = h & t->mask;
     for (;;) {
@@ -211,7 +220,9 @@ void *dict_find_h(dict *d, const void *key, size_t len, uint64_t *hout) {
     return NULL;
 }
 
-void dict_add(dict *d, void *entry) { dict_add_h(d, entry, entry_hash(d, entry)); }
+void dict_add(dict *d, void *entry) {
+    dict_add_h(d, entry, entry_hash(d, entry));
+}
 
 void dict_add_h(dict *d, void *entry, uint64_t h) {
     step(d);

@@ -66,7 +66,9 @@ void dict_init(dict *d, const dict_type *type);
 void dict_clear(dict *d, void (*free_entry)(void *ctx, void *entry), void *ctx);
 void dict_free(dict *d, void (*free_entry)(void *ctx, void *entry), void *ctx);
 
-static inline size_t dict_size(const dict *d) { return d->t[0].used + d->t[1].used; }
+static inline size_t dict_size(const dict *d) {
+    return d->t[0].used + d->t[1].used;
+}
 /* Bytes of the slot arrays (for MEMORY USAGE / INFO). */
 size_t dict_mem(const dict *d);
 

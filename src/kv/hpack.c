@@ -33,11 +33,16 @@ size_t hp_entry_size(const unsigned char *p) {
     if ((b & 0xE0) == 0xC0) return 2;
     if ((b & 0xF0) == 0xE0) return 2 + ((size_t)(b & 0x0F) << 8 | p[1]);
     switch (b) {
-    case 0xF0: return 5 + (size_t)rd_u32(p + 1);
-    case 0xF1: return 3;
-    case 0xF2: return 4;
-    case 0xF3: return 5;
-    default: return 9; /* 0xF4 */
+    case 0xF0:
+        return 5 + (size_t)rd_u32(p + 1);
+    case 0xF1:
+        return 3;
+    case 0xF2:
+        return 4;
+    case 0xF3:
+        return 5;
+    default:
+        return 9; /* 0xF4 */
     }
 }
 
@@ -96,7 +101,9 @@ static size_t int_size(long long v) {
     return 9;
 }
 
-static int as_int(const char *s, size_t len, long long *v) { return len <= 20 && str_to_ll(s, len, v); }
+static int as_int(const char *s, size_t len, long long *v) {
+    return len <= 20 && str_to_ll(s, len, v);
+}
 
 size_t hp_enc_size(const char *s, size_t len) {
     long long v;

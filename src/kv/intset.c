@@ -46,9 +46,13 @@ intset *intset_new(void) {
     return is;
 }
 
-void intset_free(intset *is) { xfree(is); }
+void intset_free(intset *is) {
+    xfree(is);
+}
 
-size_t intset_blob_len(const intset *is) { return sizeof(intset) + (size_t)is->width * is->length; }
+size_t intset_blob_len(const intset *is) {
+    return sizeof(intset) + (size_t)is->width * is->length;
+}
 
 intset *intset_dup(const intset *is) {
     size_t n = intset_blob_len(is);
@@ -104,8 +108,8 @@ intset *intset_add(intset *is, int64_t v, int *added) {
     }
     is = resize(is, is->length + 1);
     if (pos < is->length)
-        memmove(is->contents + (size_t)(pos + 1) * is->width, is->contents + (size_t)pos * is->width,
-                (size_t)(is->length - pos) * is->width);
+        memmove(is->contents + (size_t)(pos + 1) * is->width,
+                is->contents + (size_t)pos * is->width, (size_t)(is->length - pos) * is->width);
     set_w(is, pos, is->width, v);
     is->length++;
     return is;
@@ -117,7 +121,8 @@ intset *intset_remove(intset *is, int64_t v, int *removed) {
     if (width_for(v) > is->width || !search(is, v, &pos)) return is;
     if (removed) *removed = 1;
     if (pos + 1 < is->length)
-        memmove(is->contents + (size_t)pos * is->width, is->contents + (size_t)(pos + 1) * is->width,
+        memmove(is->contents + (size_t)pos * is->width,
+                is->contents + (size_t)(pos + 1) * is->width,
                 (size_t)(is->length - pos - 1) * is->width);
     is->length--;
     return resize(is, is->length);
@@ -134,7 +139,9 @@ int intset_get(const intset *is, uint32_t pos, int64_t *v) {
     return 1;
 }
 
-int64_t intset_random(const intset *is, uint64_t r) { return get_w(is, (uint32_t)(r % is->length), is->width); }
+int64_t intset_random(const intset *is, uint64_t r) {
+    return get_w(is, (uint32_t)(r % is->length), is->width);
+}
 
 int intset_validate(const void *p, size_t size) {
     intset hdr;

@@ -37,7 +37,9 @@ intset *intset_remove(intset *is, int64_t v, int *removed);
 int intset_find(const intset *is, int64_t v);
 /* The member at pos (0-based, ascending order); 0 when pos is out of range. */
 int intset_get(const intset *is, uint32_t pos, int64_t *v);
-static inline uint32_t intset_len(const intset *is) { return is->length; }
+static inline uint32_t intset_len(const intset *is) {
+    return is->length;
+}
 /* Bytes of the whole structure (header + data). */
 size_t intset_blob_len(const intset *is);
 /* A uniformly chosen member (the set must not be empty); r is a random number. */

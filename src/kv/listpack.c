@@ -13,10 +13,16 @@ static inline uint32_t rd32(const unsigned char *p) {
     memcpy(&v, p, 4);
     return v;
 }
-static inline void wr32(unsigned char *p, uint32_t v) { memcpy(p, &v, 4); }
+static inline void wr32(unsigned char *p, uint32_t v) {
+    memcpy(p, &v, 4);
+}
 
-size_t lp_bytes(const lpbuf *lp) { return rd32(lp); }
-uint32_t lp_count(const lpbuf *lp) { return rd32(lp + 4); }
+size_t lp_bytes(const lpbuf *lp) {
+    return rd32(lp);
+}
+uint32_t lp_count(const lpbuf *lp) {
+    return rd32(lp + 4);
+}
 
 lpbuf *lp_new(void) {
     lpbuf *lp = xmalloc(HDR + 1);
@@ -26,7 +32,9 @@ lpbuf *lp_new(void) {
     return lp;
 }
 
-void lp_free(lpbuf *lp) { xfree(lp); }
+void lp_free(lpbuf *lp) {
+    xfree(lp);
+}
 
 lpbuf *lp_dup(const lpbuf *lp) {
     lpbuf *n = xmalloc(lp_bytes(lp));
@@ -79,7 +87,8 @@ static size_t enc_back(unsigned char *out, uint32_t v) {
         chunk[n++] = (unsigned char)(v & 0x7f);
         v >>= 7;
     } while (v);
-    for (size_t k = 0; k < n; k++) out[n - 1 - k] = (unsigned char)(chunk[k] | (k < n - 1 ? 0x80 : 0));
+    for (size_t k = 0; k < n; k++)
+        out[n - 1 - k] = (unsigned char)(chunk[k] | (k < n - 1 ? 0x80 : 0));
     return n;
 }
 
@@ -135,7 +144,9 @@ int lp_get_ll(const unsigned char *p, long long *v) {
     return str_to_ll(s, len, v);
 }
 
-unsigned char *lp_first(lpbuf *lp) { return lp[HDR] == END ? NULL : lp + HDR; }
+unsigned char *lp_first(lpbuf *lp) {
+    return lp[HDR] == END ? NULL : lp + HDR;
+}
 
 unsigned char *lp_next(lpbuf *lp, unsigned char *p) {
     (void)lp;
@@ -215,8 +226,12 @@ lpbuf *lp_insert(lpbuf *lp, unsigned char *p, const char *s, size_t len, int whe
     return lp;
 }
 
-lpbuf *lp_append(lpbuf *lp, const char *s, size_t len) { return lp_insert(lp, NULL, s, len, LP_AFTER, NULL); }
-lpbuf *lp_prepend(lpbuf *lp, const char *s, size_t len) { return lp_insert(lp, NULL, s, len, LP_BEFORE, NULL); }
+lpbuf *lp_append(lpbuf *lp, const char *s, size_t len) {
+    return lp_insert(lp, NULL, s, len, LP_AFTER, NULL);
+}
+lpbuf *lp_prepend(lpbuf *lp, const char *s, size_t len) {
+    return lp_insert(lp, NULL, s, len, LP_BEFORE, NULL);
+}
 
 lpbuf *lp_delete(lpbuf *lp, unsigned char *p, unsigned char **next) {
     size_t off = (size_t)(p - lp), sz = entry_size(p);

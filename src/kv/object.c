@@ -12,7 +12,9 @@ uint32_t kv_lru_clock;
 int kv_lfu_mode;
 int kv_lfu_log_factor = 10, kv_lfu_decay_time = 1;
 
-void kobj_register_type(int type, const kobj_type_ops *ops) { type_ops[type] = ops; }
+void kobj_register_type(int type, const kobj_type_ops *ops) {
+    type_ops[type] = ops;
+}
 
 static kobj *alloc_entry(size_t extra, size_t klen, size_t vroom) {
     assert(klen <= UINT32_MAX && vroom <= UINT32_MAX);
@@ -159,7 +161,8 @@ kobj *kobj_dup(const kobj *o, const char *key, size_t klen) {
         n = kobj_new_inline(o->type, o->enc, key, klen, kobj_val(o), o->vlen, o->vlen);
     } else {
         assert(type_ops[o->type]);
-        n = kobj_new_ptr(o->type, o->enc, key, klen, type_ops[o->type]->dup_value(kobj_ptr(o), o->enc));
+        n = kobj_new_ptr(o->type, o->enc, key, klen,
+                         type_ops[o->type]->dup_value(kobj_ptr(o), o->enc));
     }
     if (o->flags & KF_EXPIRE) {
         kobj *e = kobj_relayout(n, 1, 0, n->vlen);
@@ -194,22 +197,33 @@ const char *kobj_enc_name(const kobj *o) {
     if (o->type != OBJ_STRING && type_ops[o->type] && type_ops[o->type]->enc_name)
         return type_ops[o->type]->enc_name(kobj_value(o), o->enc);
     switch (o->enc) {
-    case ENC_RAW: return "raw";
-    case ENC_INT: return "int";
-    case ENC_EMBSTR: return "embstr";
-    case ENC_HASHTABLE: return "hashtable";
-    case ENC_LISTPACK: return "listpack";
-    case ENC_QUICKLIST: return "quicklist";
-    case ENC_INTSET: return "intset";
-    case ENC_SKIPLIST: return "skiplist";
-    case ENC_LINKEDLIST: return "linkedlist";
+    case ENC_RAW:
+        return "raw";
+    case ENC_INT:
+        return "int";
+    case ENC_EMBSTR:
+        return "embstr";
+    case ENC_HASHTABLE:
+        return "hashtable";
+    case ENC_LISTPACK:
+        return "listpack";
+    case ENC_QUICKLIST:
+        return "quicklist";
+    case ENC_INTSET:
+        return "intset";
+    case ENC_SKIPLIST:
+        return "skiplist";
+    case ENC_LINKEDLIST:
+        return "linkedlist";
     }
     return "unknown";
 }
 
 /* ---- LRU / LFU (Redis's approximations, same parameters) ----------------- */
 
-uint32_t kv_lru_clock_now(void) { return (uint32_t)((clock_mstime() / LRU_CLOCK_RES_MS) & LRU_CLOCK_MAX); }
+uint32_t kv_lru_clock_now(void) {
+    return (uint32_t)((clock_mstime() / LRU_CLOCK_RES_MS) & LRU_CLOCK_MAX);
+}
 
 static unsigned long lru_idle_clock(const kobj *o) {
     uint32_t now = kv_lru_clock;
@@ -220,7 +234,9 @@ unsigned long long kobj_idle_ms(const kobj *o) {
     return (unsigned long long)lru_idle_clock(o) * LRU_CLOCK_RES_MS;
 }
 
-unsigned kv_lfu_minutes(void) { return (unsigned)((clock_mstime() / 60000) & 0xffff); }
+unsigned kv_lfu_minutes(void) {
+    return (unsigned)((clock_mstime() / 60000) & 0xffff);
+}
 
 static unsigned lfu_decr(const kobj *o) {
     unsigned ldt = o->lru >> 8, counter = o->lru & 255, now = kv_lfu_minutes();
@@ -229,7 +245,9 @@ static unsigned lfu_decr(const kobj *o) {
     return periods > counter ? 0 : counter - periods;
 }
 
-unsigned kobj_lfu_freq(const kobj *o) { return lfu_decr(o); }
+unsigned kobj_lfu_freq(const kobj *o) {
+    return lfu_decr(o);
+}
 
 static unsigned lfu_log_incr(unsigned counter) {
     if (counter == 255) return 255;

@@ -50,10 +50,10 @@ enum {
 };
 
 enum {
-    KF_EXPIRE = 1 << 0,  /* an expire time is stored */
-    KF_META = 1 << 1,    /* an 8-byte metadata block is stored (persistence layer) */
+    KF_EXPIRE = 1 << 0, /* an expire time is stored */
+    KF_META = 1 << 1,   /* an 8-byte metadata block is stored (persistence layer) */
     /* 1 << 2 is free (it was KF_DIRTY: persist_key_pinned decides now) */
-    KF_LOADING = 1 << 3, /* read-through: a load is in flight */
+    KF_LOADING = 1 << 3,  /* read-through: a load is in flight */
     KF_NEGATIVE = 1 << 4, /* read-through: a cached "no such row" */
     KF_INLINE = 1 << 5    /* a collection's value bytes are inside the entry (invariant 5) */
 };
@@ -78,15 +78,21 @@ typedef struct kobj_meta {
 static inline size_t kobj_extra(const kobj *o) {
     return ((o->flags & KF_EXPIRE) ? 8 : 0) + ((o->flags & KF_META) ? 8 : 0);
 }
-static inline char *kobj_key(const kobj *o) { return (char *)o->data + kobj_extra(o); }
-static inline char *kobj_val(const kobj *o) { return kobj_key(o) + o->klen; }
+static inline char *kobj_key(const kobj *o) {
+    return (char *)o->data + kobj_extra(o);
+}
+static inline char *kobj_val(const kobj *o) {
+    return kobj_key(o) + o->klen;
+}
 static inline int64_t kobj_expire(const kobj *o) {
     int64_t t;
     if (!(o->flags & KF_EXPIRE)) return -1;
     memcpy(&t, o->data, 8);
     return t;
 }
-static inline void kobj_set_expire_field(kobj *o, int64_t when) { memcpy(o->data, &when, 8); }
+static inline void kobj_set_expire_field(kobj *o, int64_t when) {
+    memcpy(o->data, &when, 8);
+}
 static inline kobj_meta *kobj_meta_of(kobj *o) {
     return (o->flags & KF_META) ? (kobj_meta *)(o->data + ((o->flags & KF_EXPIRE) ? 8 : 0)) : NULL;
 }
@@ -95,7 +101,9 @@ static inline void *kobj_ptr(const kobj *o) {
     memcpy(&p, kobj_val(o), sizeof(p));
     return p;
 }
-static inline void kobj_set_ptr(kobj *o, void *p) { memcpy(kobj_val(o), &p, sizeof(p)); }
+static inline void kobj_set_ptr(kobj *o, void *p) {
+    memcpy(kobj_val(o), &p, sizeof(p));
+}
 /* Are the value's bytes inside the entry (strings, KF_INLINE collections)? */
 static inline int kobj_is_inline(const kobj *o) {
     return o->type == OBJ_STRING || (o->flags & KF_INLINE);

@@ -212,7 +212,8 @@ static inline int allow_insert(const ql_node *n, int fill, size_t len) {
 
 static int allow_merge(const ql_node *a, const ql_node *b, int fill) {
     if (!a || !b || (unsigned long)a->count + b->count > NODE_COUNT_MAX) return 0;
-    return size_ok((size_t)a->sz + b->sz - LP_EMPTY_BYTES, fill, (unsigned long)a->count + b->count);
+    return size_ok((size_t)a->sz + b->sz - LP_EMPTY_BYTES, fill,
+                   (unsigned long)a->count + b->count);
 }
 
 /* ---- compression maintenance ----------------------------------------------------
@@ -655,7 +656,8 @@ int ql_replace_at(quicklist *ql, long index, const char *s, size_t len) {
 
 size_t ql_mem(const quicklist *ql) {
     size_t total = xmem_usable(ql);
-    for (const ql_node *n = ql->head; n; n = n->next) total += xmem_usable(n) + xmem_usable(n->data);
+    for (const ql_node *n = ql->head; n; n = n->next)
+        total += xmem_usable(n) + xmem_usable(n->data);
     return total;
 }
 

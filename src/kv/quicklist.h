@@ -81,7 +81,9 @@ void ql_set_options(quicklist *ql, int fill, int compress);
 void ql_free(quicklist *ql);
 /* A deep copy with the same options and node layout. */
 quicklist *ql_dup(const quicklist *ql);
-static inline unsigned long ql_count(const quicklist *ql) { return ql->count; }
+static inline unsigned long ql_count(const quicklist *ql) {
+    return ql->count;
+}
 
 /* Adds an element at the head or tail. */
 void ql_push(quicklist *ql, const char *s, size_t len, int where);

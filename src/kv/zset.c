@@ -15,8 +15,12 @@ static const void *node_key(const void *e, size_t *len) {
 }
 static const dict_type zset_dict_type = {dict_hash_bytes, node_key, NULL};
 
-static inline lpbuf *LP(const kobj *o) { return kobj_ptr(o); }
-static inline zset_sl *SL(const kobj *o) { return kobj_ptr(o); }
+static inline lpbuf *LP(const kobj *o) {
+    return kobj_ptr(o);
+}
+static inline zset_sl *SL(const kobj *o) {
+    return kobj_ptr(o);
+}
 
 /* ---- listpack scores ------------------------------------------------------------- */
 

@@ -12,7 +12,9 @@
 
 static uint64_t level_state = 0x9E3779B97F4A7C15ULL;
 
-void zsl_seed(uint64_t seed) { level_state = seed ? seed : 0x9E3779B97F4A7C15ULL; }
+void zsl_seed(uint64_t seed) {
+    level_state = seed ? seed : 0x9E3779B97F4A7C15ULL;
+}
 
 /* Height of a new node: 1 + the number of leading 2-bit groups that are zero,
  * so each extra level has probability 1/4 (Redis's ZSKIPLIST_P). */
@@ -60,7 +62,9 @@ static zsl_node *node_new(int height, double score, const char *m, size_t len) {
     return n;
 }
 
-void zsl_node_free(zsl_node *n) { xfree(n); }
+void zsl_node_free(zsl_node *n) {
+    xfree(n);
+}
 
 void zsl_init(zskiplist *zsl) {
     zsl->level = 1;
@@ -287,7 +291,8 @@ zsl_node *zsl_last_in_lex(const zskiplist *zsl, const zlex_spec *r) {
 typedef int zsl_keep_fn(const zsl_node *x, const void *spec);
 
 static unsigned long delete_run(zskiplist *zsl, zsl_node **update, zsl_node *x, zsl_keep_fn *inside,
-                                const void *spec, unsigned long limit, zsl_removed_fn *fn, void *ctx) {
+                                const void *spec, unsigned long limit, zsl_removed_fn *fn,
+                                void *ctx) {
     unsigned long removed = 0;
     while (x && removed < limit && inside(x, spec)) {
         zsl_node *next = x->level[0].forward;
@@ -300,7 +305,9 @@ static unsigned long delete_run(zskiplist *zsl, zsl_node **update, zsl_node *x, 
     return removed;
 }
 
-static int score_inside(const zsl_node *x, const void *spec) { return zrange_lte_max(x->score, spec); }
+static int score_inside(const zsl_node *x, const void *spec) {
+    return zrange_lte_max(x->score, spec);
+}
 static int lex_inside(const zsl_node *x, const void *spec) {
     return zlex_lte_max(zsl_member(x), x->len, spec);
 }
@@ -318,7 +325,8 @@ unsigned long zsl_delete_range_by_score(zskiplist *zsl, const zrange_spec *r, zs
             x = x->level[i].forward;
         update[i] = x;
     }
-    return delete_run(zsl, update, x->level[0].forward, score_inside, r, (unsigned long)-1, fn, ctx);
+    return delete_run(zsl, update, x->level[0].forward, score_inside, r, (unsigned long)-1, fn,
+                      ctx);
 }
 
 unsigned long zsl_delete_range_by_lex(zskiplist *zsl, const zlex_spec *r, zsl_removed_fn *fn,

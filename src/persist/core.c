@@ -17,8 +17,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-persist_config pcfg = {.journal_fsync = JFSYNC_EVERYSEC, .wb_batch = 10000, .wb_delay_ms = 100,
-                       .wb_max_pending = 1000000, .negative_ttl = 60, .on_delete = ON_DELETE_ROW,
+persist_config pcfg = {.journal_fsync = JFSYNC_EVERYSEC,
+                       .wb_batch = 10000,
+                       .wb_delay_ms = 100,
+                       .wb_max_pending = 1000000,
+                       .negative_ttl = 60,
+                       .on_delete = ON_DELETE_ROW,
                        .lease_ms = 5000};
 persist_state ps;
 static int config_loading_maps = 1; /* file lines append; CONFIG SET replaces */
@@ -125,7 +129,9 @@ void persist_config_get_maps(sbuf *out) {
     }
 }
 
-void persist_config_fsync_changed(void) { journal_set_policy(pcfg.journal_fsync); }
+void persist_config_fsync_changed(void) {
+    journal_set_policy(pcfg.journal_fsync);
+}
 
 /* ---- per-key state -------------------------------------------------------------------- */
 
@@ -133,10 +139,14 @@ static const void *pkey_key(const void *e, size_t *len) {
     *len = ((const pkey *)e)->klen;
     return ((const pkey *)e)->key;
 }
-static uint64_t pkey_hash(const void *e) { return ((const pkey *)e)->hash; }
+static uint64_t pkey_hash(const void *e) {
+    return ((const pkey *)e)->hash;
+}
 static const dict_type pkey_type = {hash_bytes, pkey_key, pkey_hash};
 
-pkey *pkey_find(const char *key, size_t klen) { return ps.pkeys ? dict_find(ps.pkeys, key, klen) : NULL; }
+pkey *pkey_find(const char *key, size_t klen) {
+    return ps.pkeys ? dict_find(ps.pkeys, key, klen) : NULL;
+}
 
 pkey *pkey_get(const char *key, size_t klen, const mapping *m) {
     uint64_t h;
@@ -159,8 +169,9 @@ pkey *pkey_get(const char *key, size_t klen, const mapping *m) {
 }
 
 void pkey_maybe_free(pkey *k) {
-    if (k->waking || k->loading || k->refreshing || k->locked || k->dirty || k->in_flight || k->deadlettering ||
-        k->touched || !list_empty(&k->load_waiters) || !list_empty(&k->lock_waiters))
+    if (k->waking || k->loading || k->refreshing || k->locked || k->dirty || k->in_flight ||
+        k->deadlettering || k->touched || !list_empty(&k->load_waiters) ||
+        !list_empty(&k->lock_waiters))
         return;
     if (k->negative_until_ms > server.mstime) return;
     dict_remove(ps.pkeys, k->key, k->klen);
@@ -181,7 +192,8 @@ static void forget_idle_keys(void) {
     }
 }
 
-const mapping *persist_match(const db *d, const char *key, size_t klen, const char **pk, size_t *pklen) {
+const mapping *persist_match(const db *d, const char *key, size_t klen, const char **pk,
+                             size_t *pklen) {
     if (!ps.enabled || d->id != 0 || ps.maps.n == 0) return NULL;
     return mapping_match(&ps.maps, key, klen, pk, pklen);
 }
@@ -312,7 +324,9 @@ typedef struct sync_job {
     int ncols;
 } sync_job;
 
-static void sync_done(store_job *j) { (void)j; }
+static void sync_done(store_job *j) {
+    (void)j;
+}
 
 /* Runs j on the store thread and waits for it (start-up, reloads): returns
  * j's rc; its err is j->job.err. */
@@ -464,11 +478,12 @@ static void info_persistence(sbuf *b) {
 }
 
 static void info_stats(sbuf *b) {
-    sbuf_printf(b,
-                "hits:%lld\r\nmisses:%lld\r\nloads:%lld\r\nloads_coalesced:%lld\r\nrefreshes_early:%lld\r\n"
-                "invalidations:%lld\r\n",
-                ps.st.hits, ps.st.misses, ps.st.loads, ps.st.loads_coalesced, ps.st.refreshes_early,
-                ps.st.invalidations);
+    sbuf_printf(
+        b,
+        "hits:%lld\r\nmisses:%lld\r\nloads:%lld\r\nloads_coalesced:%lld\r\nrefreshes_early:%lld\r\n"
+        "invalidations:%lld\r\n",
+        ps.st.hits, ps.st.misses, ps.st.loads, ps.st.loads_coalesced, ps.st.refreshes_early,
+        ps.st.invalidations);
 }
 
 static void run_open(store_job *j, const store_module *m, void *h) {
@@ -492,7 +507,8 @@ int persist_start(char **err) {
     config_loading_maps = 0;
     if (!pcfg.module_path) {
         if (ps.maps.n) {
-            *err = xstrdup("map directives need a store: add `loadmodule` (and `store-path`) to the configuration");
+            *err = xstrdup("map directives need a store: add `loadmodule` (and `store-path`) to "
+                           "the configuration");
             return ERR;
         }
         return OK;
@@ -541,8 +557,9 @@ int persist_start(char **err) {
     ps.enabled = 1;
     if (resolve_maps(&ps.maps, err) != OK) return ERR;
     /* the store's own key/value table: write-behind's watermark, the lock-token ceiling */
-    if (persist_query_sync("CREATE TABLE IF NOT EXISTS wb_meta (name TEXT PRIMARY KEY, value INTEGER)", 0, NULL,
-                           err) != OK)
+    if (persist_query_sync(
+            "CREATE TABLE IF NOT EXISTS wb_meta (name TEXT PRIMARY KEY, value INTEGER)", 0, NULL,
+            err) != OK)
         return ERR;
     if (ltok_start(err) != OK) return ERR;
     return wb_start(err);
@@ -555,7 +572,8 @@ static int command_touch_keys(client *c, const command *cmd, resp_arg *out, int 
     int n = 0, pos[256];
     if (!strcmp(cmd->name, "exec")) {
         for (int i = 0; i < c->mcount && n < max; i++) {
-            int k = command_keys(c->mqueue[i].cmd, c->mqueue[i].args.argc, c->mqueue[i].args.argv, pos, 256);
+            int k = command_keys(c->mqueue[i].cmd, c->mqueue[i].args.argc, c->mqueue[i].args.argv,
+                                 pos, 256);
             for (int j = 0; j < k && n < max; j++) out[n++] = c->mqueue[i].args.argv[pos[j]];
         }
         return n;
@@ -584,7 +602,8 @@ static int shape_ok_or_reply(client *c, const command *cmd, const mapping *m, in
         !strcmp(g, "transactions") || !strcmp(g, "scripting") || !strcmp(g, "larder"))
         return OK;
     int want_hash = m->column == NULL;
-    if ((want_hash && strcmp(g, "hash") != 0) || (!want_hash && strcmp(g, "string") != 0 && strcmp(g, "bitmap") != 0)) {
+    if ((want_hash && strcmp(g, "hash") != 0) ||
+        (!want_hash && strcmp(g, "string") != 0 && strcmp(g, "bitmap") != 0)) {
         reply_errorf(c, "WRONGTYPE keys of map %s hold %s; '%s' cannot write them", m->name,
                      want_hash ? "hashes" : "strings", cmd->fullname);
         return ERR;
@@ -600,9 +619,12 @@ static int shape_ok_or_reply(client *c, const command *cmd, const mapping *m, in
         const resp_arg *f = &c->argv[i];
         int ok = 0;
         for (int k = 0; k < m->ncols && !ok; k++)
-            ok = !m->cols[k].pk && strlen(m->cols[k].name) == f->len && !strncasecmp(m->cols[k].name, f->p, f->len);
+            ok = !m->cols[k].pk && strlen(m->cols[k].name) == f->len &&
+                 !strncasecmp(m->cols[k].name, f->p, f->len);
         if (!ok) {
-            reply_errorf(c, "ERR no such column: %s.%.*s (the fields of map %s are its table's non-key columns)",
+            reply_errorf(c,
+                         "ERR no such column: %s.%.*s (the fields of map %s are its table's "
+                         "non-key columns)",
                          m->name, (int)(f->len > 64 ? 64 : f->len), f->p, m->name);
             return ERR;
         }
@@ -625,7 +647,8 @@ int persist_allows_command(client *c, const command *cmd) {
         const mapping *m = persist_match(c->db, keys[i].p, keys[i].len, &pk, &pklen);
         if (!m || m->mode == MODE_CACHE_ASIDE) continue;
         if (strcmp(cmd->name, "exec") != 0) {
-            int keyarg = (int)(&keys[i] - keys) + 1; /* key positions start at argv[1] for these commands */
+            int keyarg =
+                (int)(&keys[i] - keys) + 1; /* key positions start at argv[1] for these commands */
             for (int a = 1; a < c->argc; a++)
                 if (c->argv[a].p == keys[i].p) keyarg = a;
             if (shape_ok_or_reply(c, cmd, m, keyarg) != OK) return 0;
@@ -650,7 +673,8 @@ int persist_allows_command(client *c, const command *cmd) {
             return 0;
         }
         if (write && m->mode == MODE_WRITE_BEHIND && wb_over_limit()) {
-            reply_errorf(c, "BUSY write-behind queue is full (%ld keys pending); retry later", ps.dirty_count);
+            reply_errorf(c, "BUSY write-behind queue is full (%ld keys pending); retry later",
+                         ps.dirty_count);
             if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
             return 0;
         }

@@ -70,7 +70,8 @@ static int read_file(const char *path, sbuf *out) {
 }
 
 /* Parses one record at off; returns its total size, 0 when torn/corrupt. */
-static size_t parse_record(const char *p, size_t avail, journal_record_fn fn, void *ctx, uint64_t *seq) {
+static size_t parse_record(const char *p, size_t avail, journal_record_fn fn, void *ctx,
+                           uint64_t *seq) {
     if (avail < 12) return 0;
     uint32_t len;
     uint64_t crc;
@@ -137,7 +138,8 @@ static void *syncer_main(void *arg) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         ts.tv_sec += 1;
-        while (!atomic_load(&syncer_stop) && pthread_cond_timedwait(&syncer_cv, &syncer_mu, &ts) == 0) {
+        while (!atomic_load(&syncer_stop) &&
+               pthread_cond_timedwait(&syncer_cv, &syncer_mu, &ts) == 0) {
         }
         if (atomic_load(&syncer_stop)) break;
         pthread_mutex_unlock(&syncer_mu);
@@ -184,9 +186,15 @@ int journal_open(const char *path, int fsync_policy, uint64_t seq, char **err) {
     return 0;
 }
 
-void journal_set_policy(int p) { policy = p; }
-uint64_t journal_next_seq(void) { return next_seq; }
-long long journal_bytes(void) { return size_bytes + (long long)pending.len; }
+void journal_set_policy(int p) {
+    policy = p;
+}
+uint64_t journal_next_seq(void) {
+    return next_seq;
+}
+long long journal_bytes(void) {
+    return size_bytes + (long long)pending.len;
+}
 
 void journal_close(void) {
     if (syncer_running) {
@@ -206,8 +214,8 @@ void journal_close(void) {
     sbuf_free(&pending);
 }
 
-static void encode(sbuf *b, uint64_t seq, const char *map, size_t mlen, const char *key, size_t klen,
-                   const char *state, size_t slen) {
+static void encode(sbuf *b, uint64_t seq, const char *map, size_t mlen, const char *key,
+                   size_t klen, const char *state, size_t slen) {
     uint32_t len = (uint32_t)(8 + 2 + mlen + 4 + klen + slen);
     size_t at = b->len;
     sbuf_append(b, &len, 4);
@@ -225,8 +233,8 @@ static void encode(sbuf *b, uint64_t seq, const char *map, size_t mlen, const ch
     memcpy(b->p + at + 4, &crc, 8);
 }
 
-uint64_t journal_append(const char *map, size_t mlen, const char *key, size_t klen, const char *state,
-                        size_t slen) {
+uint64_t journal_append(const char *map, size_t mlen, const char *key, size_t klen,
+                        const char *state, size_t slen) {
     uint64_t seq = next_seq++;
     encode(&pending, seq, map, mlen, key, klen, state, slen);
     return seq;
@@ -258,8 +266,8 @@ int journal_truncate(char **err) {
 }
 
 static sbuf *rewrite_buf;
-static void rewrite_emit(const char *map, size_t mlen, const char *key, size_t klen, const char *state,
-                         size_t slen, uint64_t seq) {
+static void rewrite_emit(const char *map, size_t mlen, const char *key, size_t klen,
+                         const char *state, size_t slen, uint64_t seq) {
     encode(rewrite_buf, seq, map, mlen, key, klen, state, slen);
 }
 

@@ -23,14 +23,15 @@ typedef void (*journal_record_fn)(void *ctx, uint64_t seq, const char *map, size
 
 /* Reads path (missing file: nothing), calling fn for each intact record;
  * cuts a torn tail. *next_seq receives the seq after the last record. */
-int journal_replay(const char *path, journal_record_fn fn, void *ctx, uint64_t *next_seq, char **err);
+int journal_replay(const char *path, journal_record_fn fn, void *ctx, uint64_t *next_seq,
+                   char **err);
 /* Opens path for appending (creating it), continuing at next_seq. */
 int journal_open(const char *path, int fsync_policy, uint64_t next_seq, char **err);
 void journal_close(void);
 void journal_set_policy(int fsync_policy);
 /* Buffers one record; returns its seq. */
-uint64_t journal_append(const char *map, size_t mlen, const char *key, size_t klen, const char *state,
-                        size_t slen);
+uint64_t journal_append(const char *map, size_t mlen, const char *key, size_t klen,
+                        const char *state, size_t slen);
 /* Writes buffered records; fsyncs them when the policy is `always`. Must
  * succeed before the replies of the commands that made them are sent.
  * ERR (with errno-derived text) on a write or fsync failure. */

@@ -34,8 +34,8 @@ typedef struct ceiling_job {
     uint64_t ceiling;
 } ceiling_job;
 
-static uint64_t durable;    /* the ceiling committed in the store */
-static uint64_t in_flight;  /* the ceiling being written, 0 if none */
+static uint64_t durable;   /* the ceiling committed in the store */
+static uint64_t in_flight; /* the ceiling being written, 0 if none */
 
 static void ceiling_done(store_job *sj) {
     ceiling_job *j = (ceiling_job *)sj;
@@ -93,14 +93,16 @@ static void token_issued(uint64_t t) {
 
 int ltok_start(char **err) {
     int64_t stored = 0;
-    if (persist_query_int("SELECT value FROM wb_meta WHERE name = 'lock_token_ceiling'", &stored, err) != OK)
+    if (persist_query_int("SELECT value FROM wb_meta WHERE name = 'lock_token_ceiling'", &stored,
+                          err) != OK)
         return ERR;
     if (stored > 0) lock_token_raise((uint64_t)stored);
     ceiling_job *j = submit_ceiling(lock_token_last() + RESERVE);
     storeq_wait_job(&j->job);
     if (j->job.rc != STORE_OK) {
         sbuf b = SBUF_INIT;
-        sbuf_printf(&b, "lock tokens: cannot store the token ceiling: %s", j->job.err ? j->job.err : "store error");
+        sbuf_printf(&b, "lock tokens: cannot store the token ceiling: %s",
+                    j->job.err ? j->job.err : "store error");
         *err = sbuf_take(&b, NULL);
         return ERR; /* j is freed by its done() */
     }

@@ -9,7 +9,9 @@
 
 static const char *mode_names[] = {"cache-aside", "read-through", "write-through", "write-behind"};
 
-const char *mapping_mode_name(int mode) { return mode_names[mode]; }
+const char *mapping_mode_name(int mode) {
+    return mode_names[mode];
+}
 
 void mapping_free(mapping *m) {
     if (!m) return;
@@ -56,7 +58,9 @@ static int parse_pattern(mapping *m, const char *pat, char **err) {
 
 mapping *mapping_parse(int argc, char **argv, char **err) {
     if (argc < 4) {
-        fail(err, "%s", "map needs: NAME \"prefix:{column}\" mode MODE [ttl SECONDS] [column NAME] [beta FLOAT]");
+        fail(err, "%s",
+             "map needs: NAME \"prefix:{column}\" mode MODE [ttl SECONDS] [column NAME] [beta "
+             "FLOAT]");
         return NULL;
     }
     mapping *m = xcalloc(1, sizeof(*m));
@@ -74,7 +78,10 @@ mapping *mapping_parse(int argc, char **argv, char **err) {
             for (int k = 0; k < 4; k++)
                 if (!strcasecmp(val, mode_names[k])) m->mode = k;
             if (m->mode < 0) {
-                fail(err, "unknown map mode '%s' (cache-aside, read-through, write-through, write-behind)", val);
+                fail(err,
+                     "unknown map mode '%s' (cache-aside, read-through, write-through, "
+                     "write-behind)",
+                     val);
                 goto bad;
             }
         } else if (!strcasecmp(opt, "ttl")) {
@@ -131,7 +138,8 @@ const mapping *mapping_match(const mapping_set *s, const char *key, size_t klen,
 
 static int column_index(const mapping *m, const char *name, size_t len) {
     for (int i = 0; i < m->ncols; i++)
-        if (strlen(m->cols[i].name) == len && strncasecmp(m->cols[i].name, name, len) == 0) return i;
+        if (strlen(m->cols[i].name) == len && strncasecmp(m->cols[i].name, name, len) == 0)
+            return i;
     return -1;
 }
 
@@ -143,11 +151,11 @@ int mapping_resolve(mapping *m, store_column *cols, int ncols, char **err) {
     for (int i = 0; i < ncols; i++) npk += cols[i].pk > 0;
     sbuf b = SBUF_INIT;
     if (k < 0)
-        sbuf_printf(&b, "map %s: table %s has no column '%s' (from the pattern %s)", m->name, m->name,
-                    m->keycol, m->pattern);
+        sbuf_printf(&b, "map %s: table %s has no column '%s' (from the pattern %s)", m->name,
+                    m->name, m->keycol, m->pattern);
     else if (cols[k].pk != 1 || npk != 1)
-        sbuf_printf(&b, "map %s: column %s.%s must be the table's whole primary key", m->name, m->name,
-                    m->keycol);
+        sbuf_printf(&b, "map %s: column %s.%s must be the table's whole primary key", m->name,
+                    m->name, m->keycol);
     else if (m->column && column_index(m, m->column, strlen(m->column)) < 0)
         sbuf_printf(&b, "map %s: table %s has no column '%s'", m->name, m->name, m->column);
     else if (m->column && !strcasecmp(m->column, m->keycol))
@@ -155,8 +163,11 @@ int mapping_resolve(mapping *m, store_column *cols, int ncols, char **err) {
     else if (m->column) {
         int t = cols[column_index(m, m->column, strlen(m->column))].type;
         if (t == SV_INT || t == SV_REAL)
-            sbuf_printf(&b, "map %s: column %s.%s is numeric (%s); a string key needs a TEXT or BLOB column",
-                        m->name, m->name, m->column, cols[column_index(m, m->column, strlen(m->column))].decltype);
+            sbuf_printf(
+                &b,
+                "map %s: column %s.%s is numeric (%s); a string key needs a TEXT or BLOB column",
+                m->name, m->name, m->column,
+                cols[column_index(m, m->column, strlen(m->column))].decltype);
     }
     if (b.len) {
         *err = sbuf_take(&b, NULL);
@@ -168,14 +179,18 @@ int mapping_resolve(mapping *m, store_column *cols, int ncols, char **err) {
 
 /* ---- states ------------------------------------------------------------------------- */
 
-static void put_u32(sbuf *b, uint32_t v) { sbuf_append(b, &v, 4); }
+static void put_u32(sbuf *b, uint32_t v) {
+    sbuf_append(b, &v, 4);
+}
 static uint32_t get_u32(const char *p) {
     uint32_t v;
     memcpy(&v, p, 4);
     return v;
 }
 
-int mapping_state_is_delete(const char *state, size_t len) { return len >= 1 && state[0] == 'D'; }
+int mapping_state_is_delete(const char *state, size_t len) {
+    return len >= 1 && state[0] == 'D';
+}
 
 typedef struct state_builder {
     const mapping *m;
@@ -184,7 +199,8 @@ typedef struct state_builder {
     char *err;
 } state_builder;
 
-static void add_pair(state_builder *sb, const char *col, size_t clen, const char *val, size_t vlen) {
+static void add_pair(state_builder *sb, const char *col, size_t clen, const char *val,
+                     size_t vlen) {
     put_u32(sb->out, (uint32_t)clen);
     sbuf_append(sb->out, col, clen);
     put_u32(sb->out, (uint32_t)vlen);
@@ -192,7 +208,10 @@ static void add_pair(state_builder *sb, const char *col, size_t clen, const char
     sb->count++;
 }
 
-extern void hash_for_each_field(const kobj *o, void (*fn)(void *ctx, const char *f, size_t flen, const char *v, size_t vlen), void *ctx);
+extern void hash_for_each_field(const kobj *o,
+                                void (*fn)(void *ctx, const char *f, size_t flen, const char *v,
+                                           size_t vlen),
+                                void *ctx);
 
 static void hash_field_cb(void *ctx, const char *f, size_t flen, const char *v, size_t vlen) {
     state_builder *sb = ctx;
@@ -200,7 +219,9 @@ static void hash_field_cb(void *ctx, const char *f, size_t flen, const char *v, 
     int k = column_index(sb->m, f, flen);
     if (k < 0 || sb->m->cols[k].pk) {
         sbuf e = SBUF_INIT;
-        sbuf_printf(&e, "%s: %s.%.*s", k < 0 ? "no such column" : "a hash field cannot set the key column", sb->m->name, (int)flen, f);
+        sbuf_printf(&e, "%s: %s.%.*s",
+                    k < 0 ? "no such column" : "a hash field cannot set the key column",
+                    sb->m->name, (int)flen, f);
         sb->err = sbuf_take(&e, NULL);
         return;
     }
@@ -243,7 +264,8 @@ int mapping_state_from_entry(const mapping *m, const kobj *o, sbuf *state, char 
             size_t off = count_at + 4;
             for (uint32_t k = 0; k < sb.count && !present; k++) {
                 uint32_t cl = get_u32(state->p + off);
-                present = cl == strlen(m->cols[i].name) && !memcmp(state->p + off + 4, m->cols[i].name, cl);
+                present = cl == strlen(m->cols[i].name) &&
+                          !memcmp(state->p + off + 4, m->cols[i].name, cl);
                 off += 4 + cl;
                 off += 4 + get_u32(state->p + off);
             }
@@ -259,8 +281,8 @@ int mapping_state_from_entry(const mapping *m, const kobj *o, sbuf *state, char 
     return OK;
 }
 
-int mapping_state_to_op(const mapping *m, const char *pk, size_t pklen, const char *state, size_t len,
-                        store_op *op, op_scratch *s) {
+int mapping_state_to_op(const mapping *m, const char *pk, size_t pklen, const char *state,
+                        size_t len, store_op *op, op_scratch *s) {
     memset(op, 0, sizeof(*op));
     memset(s, 0, sizeof(*s));
     op->table = m->name;
@@ -322,19 +344,25 @@ void mapping_op_free(op_scratch *s) {
 void store_value_text(const store_value *v, sbuf *out) {
     char buf[64];
     switch (v->type) {
-    case SV_INT: sbuf_printf(out, "%lld", (long long)v->i); break;
+    case SV_INT:
+        sbuf_printf(out, "%lld", (long long)v->i);
+        break;
     case SV_REAL:
         double_to_str_human(buf, sizeof(buf), v->d);
         sbuf_puts(out, buf);
         break;
     case SV_TEXT:
-    case SV_BLOB: sbuf_append(out, v->p, v->len); break;
-    default: break;
+    case SV_BLOB:
+        sbuf_append(out, v->p, v->len);
+        break;
+    default:
+        break;
     }
 }
 
 extern kobj *hash_entry_from_fields(const char *key, size_t klen, int n, const char *const *fields,
-                                    const size_t *flens, const char *const *vals, const size_t *vlens);
+                                    const size_t *flens, const char *const *vals,
+                                    const size_t *vlens);
 
 kobj *mapping_entry_from_row(const mapping *m, const char *key, size_t klen, int n,
                              const char *const *names, const store_value *vals) {

@@ -23,16 +23,16 @@
 enum { MODE_CACHE_ASIDE = 0, MODE_READ_THROUGH, MODE_WRITE_THROUGH, MODE_WRITE_BEHIND };
 
 typedef struct mapping {
-    char *name;   /* the table */
+    char *name; /* the table */
     char *pattern;
     char *prefix, *suffix;
     size_t plen, slen;
     char *keycol;
     int mode;
-    long long ttl;     /* seconds, 0 = none */
-    char *column;      /* string mapping's column; NULL for a hash mapping */
-    double beta;       /* XFetch factor; 0 disables early refresh */
-    int index;         /* position in the mapping list */
+    long long ttl; /* seconds, 0 = none */
+    char *column;  /* string mapping's column; NULL for a hash mapping */
+    double beta;   /* XFetch factor; 0 disables early refresh */
+    int index;     /* position in the mapping list */
     /* resolved against the store */
     store_column *cols;
     int ncols;
@@ -59,7 +59,8 @@ const mapping *mapping_match(const mapping_set *s, const char *key, size_t klen,
 int mapping_resolve(mapping *m, store_column *cols, int ncols, char **err);
 
 /* ---- row states --------------------------------------------------------------------- */
-/* state := 'D' (delete)  |  'R' count:u32 { clen:u32 col vlen:u32 value | vlen = 0xFFFFFFFF for NULL } */
+/* state := 'D' (delete)  |  'R' count:u32 { clen:u32 col vlen:u32 value | vlen = 0xFFFFFFFF for
+ * NULL } */
 
 /* The row state of a cache entry (NULL entry: a delete). ERR with *err when a
  * hash field has no column. */
@@ -79,8 +80,8 @@ typedef struct op_scratch {
     const char *cols_inl[SCRATCH_COLS];
     store_value vals_inl[SCRATCH_COLS];
 } op_scratch;
-int mapping_state_to_op(const mapping *m, const char *pk, size_t pklen, const char *state, size_t len,
-                        store_op *op, op_scratch *scratch);
+int mapping_state_to_op(const mapping *m, const char *pk, size_t pklen, const char *state,
+                        size_t len, store_op *op, op_scratch *scratch);
 void mapping_op_free(op_scratch *scratch);
 
 /* A loaded row (column names and values as the store gave them) into a cache

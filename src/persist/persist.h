@@ -55,29 +55,29 @@ typedef struct persist_stats {
 
 typedef struct pkey {
     size_t klen;
-    char *key; /* the start of the allocation holding the pkey (pkey_get) */
+    char *key;     /* the start of the allocation holding the pkey (pkey_get) */
     uint64_t hash; /* hash_bytes(key): the pkeys dict's entry_hash */
     const mapping *map;
     /* read-through: a load in flight and the clients waiting for it */
     int loading;
-    int refreshing;            /* an XFetch reload (no waiters) */
-    list_head load_waiters;    /* of pwait */
-    uint64_t load_version;     /* version when the load started */
+    int refreshing;         /* an XFetch reload (no waiters) */
+    list_head load_waiters; /* of pwait */
+    uint64_t load_version;  /* version when the load started */
     /* write-through: a commit in flight on this key (the key is locked) */
     int locked;
-    list_head lock_waiters;    /* of pwait */
+    list_head lock_waiters; /* of pwait */
     /* write-behind */
     int dirty;
-    int in_flight;             /* part of the batch being written */
+    int in_flight; /* part of the batch being written */
     int deadlettering;
-    sbuf state;                /* latest row state (mapping.h format) */
-    uint64_t version;          /* bumps on every write */
+    sbuf state;       /* latest row state (mapping.h format) */
+    uint64_t version; /* bumps on every write */
     uint64_t flushing_version;
-    uint64_t first_unflushed;  /* seq of the oldest record not in the store */
-    uint64_t pending_first;    /* first record appended while in flight */
+    uint64_t first_unflushed; /* seq of the oldest record not in the store */
+    uint64_t pending_first;   /* first record appended while in flight */
     int64_t dirty_since_ms;
-    list_node dirty_node;      /* in wb.dirty, ordered by first_unflushed */
-    list_node touched_node;    /* in the keys touched this loop iteration */
+    list_node dirty_node;   /* in wb.dirty, ordered by first_unflushed */
+    list_node touched_node; /* in the keys touched this loop iteration */
     int touched;
     /* negative cache */
     int64_t negative_until_ms;
@@ -104,13 +104,13 @@ typedef struct pclient {
 } pclient;
 
 typedef struct persist_state {
-    int enabled;          /* a store module is loaded and open */
+    int enabled; /* a store module is loaded and open */
     const store_module *mod;
-    void *dl;             /* dlopen handle */
+    void *dl; /* dlopen handle */
     mapping_set maps;
     dict *pkeys;
-    list_head touched;    /* write-behind keys written this iteration */
-    list_head dirty;      /* dirty keys, FIFO by first_unflushed */
+    list_head touched; /* write-behind keys written this iteration */
+    list_head dirty;   /* dirty keys, FIFO by first_unflushed */
     long dirty_count;
     int batch_in_flight;
     int64_t next_flush_ms;
@@ -131,7 +131,8 @@ extern persist_state ps;
 pkey *pkey_get(const char *key, size_t klen, const mapping *m);
 pkey *pkey_find(const char *key, size_t klen);
 void pkey_maybe_free(pkey *k);
-const mapping *persist_match(const db *d, const char *key, size_t klen, const char **pk, size_t *pklen);
+const mapping *persist_match(const db *d, const char *key, size_t klen, const char **pk,
+                             size_t *pklen);
 /* Parks c on a list (load or lock); its command re-runs when woken. */
 void persist_park(client *c, list_head *waiters);
 /* Re-runs the commands of every client parked on the list (those parked on
@@ -152,7 +153,8 @@ void persist_reply_backend_error(client *c, const char *what, const char *msg);
 
 /* readthrough.c */
 int rt_needs_load(client *c, const command *cmd, const mapping *m, const char *key, size_t klen);
-void rt_start_load(client *c, const mapping *m, const char *key, size_t klen, const char *pk, size_t pklen, int refresh);
+void rt_start_load(client *c, const mapping *m, const char *key, size_t klen, const char *pk,
+                   size_t pklen, int refresh);
 void rt_on_hit(client *c, const mapping *m, kobj *o, const char *pk, size_t pklen);
 int rt_is_negative(pkey *k);
 

@@ -36,7 +36,9 @@ typedef struct load_job {
     sbuf bytes; /* text/blob bytes of vals, which point into it */
 } load_job;
 
-int rt_is_negative(pkey *k) { return k && k->negative_until_ms > server.mstime; }
+int rt_is_negative(pkey *k) {
+    return k && k->negative_until_ms > server.mstime;
+}
 
 /* Commands that replace a value whole do not need the old one loaded. */
 static int overwrites(client *c, const command *cmd) {
@@ -44,8 +46,8 @@ static int overwrites(client *c, const command *cmd) {
     if (!strcmp(n, "setex") || !strcmp(n, "psetex") || !strcmp(n, "mset")) return 1;
     if (!strcmp(n, "set")) {
         for (int i = 3; i < c->argc; i++)
-            if (arg_is(&c->argv[i], "nx") || arg_is(&c->argv[i], "xx") || arg_is(&c->argv[i], "get") ||
-                arg_is(&c->argv[i], "keepttl"))
+            if (arg_is(&c->argv[i], "nx") || arg_is(&c->argv[i], "xx") ||
+                arg_is(&c->argv[i], "get") || arg_is(&c->argv[i], "keepttl"))
                 return 0;
         return 1;
     }
@@ -82,7 +84,8 @@ static void sink_row(void *ctx, int n, const store_value *vals) {
         }
     }
     for (int i = 0; i < n; i++) /* point into the (now stable) copy */
-        if (j->vals[i].type == SV_TEXT || j->vals[i].type == SV_BLOB) j->vals[i].p = j->bytes.p + offs[i];
+        if (j->vals[i].type == SV_TEXT || j->vals[i].type == SV_BLOB)
+            j->vals[i].p = j->bytes.p + offs[i];
     xfree(offs);
 }
 
@@ -122,13 +125,15 @@ static void fail_waiters(list_head *waiters, const char *msg) {
 /* The waiters' commands re-run next: this key counts as loaded for them. */
 static void note_loaded(pkey *k) {
     list_node *n;
-    list_for_each(n, &k->load_waiters) persist_note_loaded(list_entry(n, pwait, node)->c, k->key, k->klen);
+    list_for_each(n, &k->load_waiters)
+        persist_note_loaded(list_entry(n, pwait, node)->c, k->key, k->klen);
 }
 
 /* Puts a loaded value in db 0 with the mapping's TTL and its load cost. */
 static void install(load_job *j, int64_t cost_ms) {
     db *d = &server.dbs[0];
-    kobj *o = mapping_entry_from_row(j->m, j->key, j->klen, j->ncols, (const char *const *)j->names, j->vals);
+    kobj *o = mapping_entry_from_row(j->m, j->key, j->klen, j->ncols, (const char *const *)j->names,
+                                     j->vals);
     if (!o) return;
     kobj *old = db_find(d, j->key, j->klen);
     if (old)
@@ -172,8 +177,8 @@ static void load_done(store_job *sj) {
     free_load(j);
 }
 
-void rt_start_load(client *c, const mapping *m, const char *key, size_t klen, const char *pk, size_t pklen,
-                   int refresh) {
+void rt_start_load(client *c, const mapping *m, const char *key, size_t klen, const char *pk,
+                   size_t pklen, int refresh) {
     pkey *k = pkey_get(key, klen, m);
     if (!refresh && (k->loading || k->refreshing)) {
         ps.st.loads_coalesced++;

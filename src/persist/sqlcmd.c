@@ -27,9 +27,9 @@ typedef struct query_job {
     int ncols, has_rows;
     char **names;
     long nrows;
-    sbuf rows;      /* RESP of the rows */
+    sbuf rows; /* RESP of the rows */
     int64_t affected;
-    sbuf changes;   /* table\0 pklen:u32 pk ... */
+    sbuf changes; /* table\0 pklen:u32 pk ... */
     int changes_n;
 } query_job;
 
@@ -41,8 +41,12 @@ static void enc_hdr(sbuf *b, char t, long long n) {
 static void enc_value(sbuf *b, const store_value *v, int resp) {
     char buf[128];
     switch (v->type) {
-    case SV_NULL: sbuf_puts(b, resp >= 3 ? "_\r\n" : "$-1\r\n"); break;
-    case SV_INT: sbuf_append(b, buf, resp_enc_int(buf, ':', v->i)); break;
+    case SV_NULL:
+        sbuf_puts(b, resp >= 3 ? "_\r\n" : "$-1\r\n");
+        break;
+    case SV_INT:
+        sbuf_append(b, buf, resp_enc_int(buf, ':', v->i));
+        break;
     case SV_REAL: {
         int n = double_to_str_human(buf, sizeof(buf), v->d);
         if (resp >= 3) {
@@ -103,7 +107,8 @@ static void run_query_job(store_job *sj, const store_module *m, void *h) {
     query_job *j = (query_job *)sj;
     store_sink sink = {j, q_columns, q_row};
     char *err = NULL;
-    sj->rc = m->query(h, j->sql, j->nargs, j->args, j->readonly, &sink, q_change, j, &j->affected, &err);
+    sj->rc =
+        m->query(h, j->sql, j->nargs, j->args, j->readonly, &sink, q_change, j, &j->affected, &err);
     if (err) {
         sj->err = xstrdup(err);
         m->free_error(err);
@@ -179,7 +184,8 @@ static void query_done(store_job *sj) {
 }
 
 /* Queues a query for c and parks c until it is done. */
-static void submit_query(client *c, const char *sql, size_t sqllen, int nargs, const resp_arg *args, int readonly) {
+static void submit_query(client *c, const char *sql, size_t sqllen, int nargs, const resp_arg *args,
+                         int readonly) {
     query_job *j = xcalloc(1, sizeof(*j));
     j->client_id = c->id;
     /* the arguments point into the client's buffer: copy them with the SQL */
@@ -207,7 +213,8 @@ static void submit_query(client *c, const char *sql, size_t sqllen, int nargs, c
 
 static int store_or_reply(client *c) {
     if (ps.enabled) return OK;
-    reply_error(c, "ERR no store is configured (add loadmodule and store-path to the configuration)");
+    reply_error(c,
+                "ERR no store is configured (add loadmodule and store-path to the configuration)");
     return ERR;
 }
 
@@ -271,7 +278,8 @@ static void retry_one(retry_job *j, retry_row *r, const store_module *m, void *h
     store_op op;
     op_scratch sc;
     memset(&sc, 0, sizeof(sc));
-    if (!mp || mapping_state_to_op(mp, pk, pklen, r->state.p ? r->state.p : "", r->state.len, &op, &sc) != OK) {
+    if (!mp || mapping_state_to_op(mp, pk, pklen, r->state.p ? r->state.p : "", r->state.len, &op,
+                                   &sc) != OK) {
         j->failed++;
         mapping_op_free(&sc);
         return;
@@ -356,16 +364,19 @@ void wb_deadletter_command(client *c) {
             char n[32];
             snprintf(n, sizeof(n), "%lld", count);
             resp_arg arg = {n, strlen(n), 0};
-            static const char q[] = "SELECT id, map, key, op, error, at FROM wb_deadletter ORDER BY id LIMIT ?";
+            static const char q[] =
+                "SELECT id, map, key, op, error, at FROM wb_deadletter ORDER BY id LIMIT ?";
             submit_query(c, q, sizeof(q) - 1, 1, &arg, 1);
         } else {
-            static const char q[] = "SELECT id, map, key, op, error, at FROM wb_deadletter ORDER BY id LIMIT 100";
+            static const char q[] =
+                "SELECT id, map, key, op, error, at FROM wb_deadletter ORDER BY id LIMIT 100";
             submit_query(c, q, sizeof(q) - 1, 0, NULL, 1);
         }
     } else if (arg_is(sub, "retry") && c->argc == 3) {
         long long id = 0;
         if (!arg_is(&c->argv[2], "all") &&
-            arg_positive_or_reply(c, &c->argv[2], &id, "ERR dead-letter id must be a positive integer or ALL") != OK)
+            arg_positive_or_reply(c, &c->argv[2], &id,
+                                  "ERR dead-letter id must be a positive integer or ALL") != OK)
             return;
         retry_job *j = xcalloc(1, sizeof(*j));
         j->client_id = c->id;
@@ -381,7 +392,8 @@ void wb_deadletter_command(client *c) {
             return;
         }
         long long id;
-        if (arg_positive_or_reply(c, &c->argv[2], &id, "ERR dead-letter id must be a positive integer or ALL") != OK)
+        if (arg_positive_or_reply(c, &c->argv[2], &id,
+                                  "ERR dead-letter id must be a positive integer or ALL") != OK)
             return;
         static const char q[] = "DELETE FROM wb_deadletter WHERE id = ?";
         submit_query(c, q, sizeof(q) - 1, 1, &c->argv[2], 0);

@@ -62,12 +62,12 @@ enum { STORE_UPSERT = 1, STORE_DELETE = 2 };
 typedef struct store_op {
     int kind;
     const char *table;
-    int nkey;              /* primary-key columns and values */
+    int nkey; /* primary-key columns and values */
     const char *const *keycols;
     const store_value *keyvals;
-    int ncols;             /* UPSERT: the other columns to set; an SV_NULL value
-                              means "absent": the column takes its DEFAULT in a
-                              new row and becomes NULL in an existing one */
+    int ncols; /* UPSERT: the other columns to set; an SV_NULL value
+                  means "absent": the column takes its DEFAULT in a
+                  new row and becomes NULL in an existing one */
     const char *const *cols;
     const store_value *vals;
     struct store_op *on_refuse; /* optional, for a row with unit 0: when the
@@ -79,14 +79,14 @@ typedef struct store_op {
                               batch). If on_refuse is refused too, the whole
                               batch fails (STORE_ERR_TRANSIENT). */
     int on_refuse_col;
-    int unit;              /* 0: this row stands alone. Otherwise consecutive
-                              ops with the same unit are one write (a
-                              write-through command's rows): all of them
-                              commit or, if one is refused, none does and
-                              each gets the refusal */
+    int unit; /* 0: this row stands alone. Otherwise consecutive
+                 ops with the same unit are one write (a
+                 write-through command's rows): all of them
+                 commit or, if one is refused, none does and
+                 each gets the refusal */
     /* filled by apply_batch */
-    int status;            /* STORE_OK or STORE_ERR_PERMANENT for this row */
-    char *error;           /* message for a refused row (free with free_error) */
+    int status;  /* STORE_OK or STORE_ERR_PERMANENT for this row */
+    char *error; /* message for a refused row (free with free_error) */
 } store_op;
 
 /* Called for each row a query changed (table, primary-key values), so cached

@@ -22,8 +22,12 @@ static ev_async wake;
 static _Atomic long inject_failures, inject_delay_ms;
 static storeq_stats stats;
 
-void storeq_inject_failures(long n) { atomic_store(&inject_failures, n); }
-void storeq_inject_delay(long ms) { atomic_store(&inject_delay_ms, ms); }
+void storeq_inject_failures(long n) {
+    atomic_store(&inject_failures, n);
+}
+void storeq_inject_delay(long ms) {
+    atomic_store(&inject_delay_ms, ms);
+}
 
 static int injected(char **err) {
     long ms = atomic_load(&inject_delay_ms);
@@ -174,9 +178,15 @@ void storeq_set_handle(void *h) {
     pthread_mutex_unlock(&mu);
 }
 
-int storeq_running(void) { return running; }
-long storeq_pending(void) { return pending; }
-void storeq_get_stats(storeq_stats *s) { *s = stats; }
+int storeq_running(void) {
+    return running;
+}
+long storeq_pending(void) {
+    return pending;
+}
+void storeq_get_stats(storeq_stats *s) {
+    *s = stats;
+}
 
 void storeq_submit(store_job *j) {
     j->queued_us = clock_ustime();

@@ -21,12 +21,12 @@
 typedef struct store_job store_job;
 struct store_job {
     void (*run)(store_job *j, const store_module *m, void *h); /* store thread (NULL: batch ops) */
-    void (*done)(store_job *j);                                 /* loop thread */
-    store_op *ops;  /* row operations for apply_batch (run == NULL) */
+    void (*done)(store_job *j);                                /* loop thread */
+    store_op *ops; /* row operations for apply_batch (run == NULL) */
     int nops;
-    int group;      /* may share a transaction with neighbouring group jobs */
+    int group; /* may share a transaction with neighbouring group jobs */
     int rc;
-    char *err;      /* owned by the job once done (xfree) */
+    char *err; /* owned by the job once done (xfree) */
     int64_t queued_us, started_us, finished_us;
     int group_size; /* how many jobs shared the transaction */
     store_job *next;

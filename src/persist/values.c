@@ -5,7 +5,9 @@
 #include "util/mem.h"
 #include <string.h>
 
-void hash_for_each_field(const kobj *o, void (*fn)(void *ctx, const char *f, size_t flen, const char *v, size_t vlen),
+void hash_for_each_field(const kobj *o,
+                         void (*fn)(void *ctx, const char *f, size_t flen, const char *v,
+                                    size_t vlen),
                          void *ctx) {
     const kobj_type_ops *ops = kobj_type_ops_of(OBJ_HASH);
     if (!ops || !ops->each || o->type != OBJ_HASH) return;
@@ -14,8 +16,8 @@ void hash_for_each_field(const kobj *o, void (*fn)(void *ctx, const char *f, siz
 
 /* The hash type's DUMP payload: varint pairs, then varint flen, field,
  * varint vlen, value per pair (see commands/hash.c). */
-kobj *hash_entry_from_fields(const char *key, size_t klen, int n, const char *const *fields, const size_t *flens,
-                             const char *const *vals, const size_t *vlens) {
+kobj *hash_entry_from_fields(const char *key, size_t klen, int n, const char *const *fields,
+                             const size_t *flens, const char *const *vals, const size_t *vlens) {
     const kobj_type_ops *ops = kobj_type_ops_of(OBJ_HASH);
     if (!ops || !ops->deserialize || n <= 0) return NULL;
     sbuf b = SBUF_INIT;

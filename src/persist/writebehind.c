@@ -45,7 +45,9 @@ static void start_batch(void);
 static void fifo_insert_ordered(pkey *k) {
     /* from the tail: new seqs are usually the largest */
     list_node *n = ps.dirty.n.prev;
-    while (n != &ps.dirty.n && list_entry(n, pkey, dirty_node)->first_unflushed > k->first_unflushed) n = n->prev;
+    while (n != &ps.dirty.n &&
+           list_entry(n, pkey, dirty_node)->first_unflushed > k->first_unflushed)
+        n = n->prev;
     k->dirty_node.prev = n;
     k->dirty_node.next = n->next;
     n->next->prev = &k->dirty_node;
@@ -76,7 +78,9 @@ static void all_flushed(void) {
     maybe_compact_journal();
 }
 
-int wb_over_limit(void) { return ps.dirty_count >= pcfg.wb_max_pending || !ps.journal_ok; }
+int wb_over_limit(void) {
+    return ps.dirty_count >= pcfg.wb_max_pending || !ps.journal_ok;
+}
 
 /* ---- writes ------------------------------------------------------------------------- */
 
@@ -116,7 +120,9 @@ static void deadletter(pkey *k, const char *state, size_t slen, const char *erro
 
 /* A journal write failed: nothing of this turn may be acknowledged. */
 static void journal_failed(const char *err) {
-    server_log(LL_WARNING, "write-behind journal failure: %s; disconnecting %zu writers, refusing write-behind writes until the journal works",
+    server_log(LL_WARNING,
+               "write-behind journal failure: %s; disconnecting %zu writers, refusing write-behind "
+               "writes until the journal works",
                err, ntouch_clients);
     for (size_t i = 0; i < ntouch_clients; i++) {
         client *c = client_by_id(touch_clients[i]);
@@ -159,7 +165,8 @@ void wb_before_sleep(void) {
         ps.journal_ok = 1;
     }
     ntouch_clients = 0;
-    if (!ps.batch_in_flight && ps.dirty_count >= pcfg.wb_batch && server.mstime >= ps.retry_until_ms)
+    if (!ps.batch_in_flight && ps.dirty_count >= pcfg.wb_batch &&
+        server.mstime >= ps.retry_until_ms)
         start_batch();
 }
 
@@ -176,7 +183,8 @@ typedef struct dl_row {
     store_op op;
 } dl_row;
 
-static void dl_row_init(dl_row *d, const pkey *k, const char *state, size_t slen, const char *error) {
+static void dl_row_init(dl_row *d, const pkey *k, const char *state, size_t slen,
+                        const char *error) {
     int del = mapping_state_is_delete(state, slen);
     d->id = (store_value){SV_INT, ps.next_deadletter_id++, 0, NULL, 0};
     d->vals[0] = (store_value){SV_TEXT, 0, 0, k->map->name, strlen(k->map->name)};
@@ -185,8 +193,14 @@ static void dl_row_init(dl_row *d, const pkey *k, const char *state, size_t slen
     d->vals[3] = (store_value){SV_BLOB, 0, 0, state, slen};
     d->vals[4] = (store_value){SV_TEXT, 0, 0, error ? error : "", error ? strlen(error) : 0};
     d->vals[5] = (store_value){SV_INT, server.mstime, 0, NULL, 0};
-    d->op = (store_op){.kind = STORE_UPSERT, .table = "wb_deadletter", .nkey = 1, .keycols = dl_keycols,
-                       .keyvals = &d->id, .ncols = 6, .cols = dl_cols, .vals = d->vals};
+    d->op = (store_op){.kind = STORE_UPSERT,
+                       .table = "wb_deadletter",
+                       .nkey = 1,
+                       .keycols = dl_keycols,
+                       .keyvals = &d->id,
+                       .ncols = 6,
+                       .cols = dl_cols,
+                       .vals = d->vals};
 }
 
 /* One key of a batch. The state is a copy: the key may be written again
@@ -254,7 +268,8 @@ static void start_batch(void) {
         const char *pk = k->key + k->map->plen;
         size_t pklen = k->klen - k->map->plen - k->map->slen;
         store_op *op = &b->job.ops[b->job.nops];
-        if (mapping_state_to_op(k->map, pk, pklen, bk->state.p, bk->state.len, op, &bk->scratch) != OK) {
+        if (mapping_state_to_op(k->map, pk, pklen, bk->state.p, bk->state.len, op, &bk->scratch) !=
+            OK) {
             /* a journaled state the mapping cannot write (its columns changed
              * between runs): set aside, never dropped */
             if (!wm) wm = k->first_unflushed;
@@ -303,7 +318,8 @@ static void reply_flush_waiters(const char *error) {
     client *c;
     while ((c = persist_wait_pop(&ps.flush_waiters))) {
         if (error)
-            reply_errorf(c, "BACKEND write-behind flush failed: %s (%ld keys pending)", error, ps.dirty_count);
+            reply_errorf(c, "BACKEND write-behind flush failed: %s (%ld keys pending)", error,
+                         ps.dirty_count);
         else
             reply_ok(c);
         unblock_client(c);
@@ -339,7 +355,8 @@ void wb_fill_journal(void *ctx, journal_emit_fn emit) {
     list_for_each(n, &ps.dirty) {
         pkey *k = list_entry(n, pkey, dirty_node);
         /* keeps each key's seq position: the FIFO order is preserved */
-        emit(k->map->name, strlen(k->map->name), k->key, k->klen, k->state.p, k->state.len, k->first_unflushed);
+        emit(k->map->name, strlen(k->map->name), k->key, k->klen, k->state.p, k->state.len,
+             k->first_unflushed);
     }
 }
 
@@ -357,8 +374,8 @@ static void batch_done(store_job *sj) {
         if (backoff > 30000) backoff = 30000;
         backoff *= 0.75 + 0.5 * ((double)random() / RAND_MAX); /* jitter */
         ps.retry_until_ms = server.mstime + (int64_t)backoff;
-        server_log(LL_WARNING, "write-behind batch of %d keys failed (%s); retry %d in %.0f ms", b->n,
-                   sj->err ? sj->err : "store error", ps.retry_count, backoff);
+        server_log(LL_WARNING, "write-behind batch of %d keys failed (%s); retry %d in %.0f ms",
+                   b->n, sj->err ? sj->err : "store error", ps.retry_count, backoff);
         reply_flush_waiters(sj->err ? sj->err : "store error");
         free_batch(b);
         return;
@@ -396,7 +413,8 @@ static void batch_done(store_job *sj) {
         all_flushed();
     else
         maybe_compact_journal();
-    if (ps.dirty_count && (ps.dirty_count >= pcfg.wb_batch || !list_empty(&ps.flush_waiters) || replaying))
+    if (ps.dirty_count &&
+        (ps.dirty_count >= pcfg.wb_batch || !list_empty(&ps.flush_waiters) || replaying))
         start_batch();
 }
 
@@ -435,7 +453,8 @@ static void dl_done(store_job *sj) {
 
 static void deadletter(pkey *k, const char *state, size_t slen, const char *error) {
     if (!k->dirty) { /* a state we could not even record: make it dirty first */
-        uint64_t seq = journal_append(k->map->name, strlen(k->map->name), k->key, k->klen, state, slen);
+        uint64_t seq =
+            journal_append(k->map->name, strlen(k->map->name), k->key, k->klen, state, slen);
         sbuf_clear(&k->state);
         sbuf_append(&k->state, state, slen);
         k->dirty = 1;
@@ -481,8 +500,8 @@ typedef struct replay_ctx {
     long records, skipped;
 } replay_ctx;
 
-static void replay_record(void *ctx, uint64_t seq, const char *map, size_t mlen, const char *key, size_t klen,
-                          const char *state, size_t slen) {
+static void replay_record(void *ctx, uint64_t seq, const char *map, size_t mlen, const char *key,
+                          size_t klen, const char *state, size_t slen) {
     replay_ctx *r = ctx;
     if (seq < r->watermark) {
         r->skipped++;
@@ -490,9 +509,11 @@ static void replay_record(void *ctx, uint64_t seq, const char *map, size_t mlen,
     }
     const mapping *m = NULL;
     for (int i = 0; i < ps.maps.n; i++)
-        if (strlen(ps.maps.v[i]->name) == mlen && !memcmp(ps.maps.v[i]->name, map, mlen)) m = ps.maps.v[i];
+        if (strlen(ps.maps.v[i]->name) == mlen && !memcmp(ps.maps.v[i]->name, map, mlen))
+            m = ps.maps.v[i];
     if (!m) {
-        server_log(LL_WARNING, "journal: record for unknown map %.*s (key %.*s) ignored", (int)mlen, map, (int)klen, key);
+        server_log(LL_WARNING, "journal: record for unknown map %.*s (key %.*s) ignored", (int)mlen,
+                   map, (int)klen, key);
         return;
     }
     pkey *k = pkey_get(key, klen, m);
@@ -510,12 +531,14 @@ static void replay_record(void *ctx, uint64_t seq, const char *map, size_t mlen,
 
 int wb_start(char **err) {
     ps.journal_ok = 1;
-    if (persist_query_sync("CREATE TABLE IF NOT EXISTS wb_deadletter (id INTEGER PRIMARY KEY, map TEXT, "
-                           "key BLOB, op TEXT, state BLOB, error TEXT, at INTEGER)",
-                           0, NULL, err) != OK)
+    if (persist_query_sync(
+            "CREATE TABLE IF NOT EXISTS wb_deadletter (id INTEGER PRIMARY KEY, map TEXT, "
+            "key BLOB, op TEXT, state BLOB, error TEXT, at INTEGER)",
+            0, NULL, err) != OK)
         return ERR;
     int64_t wm = 0, maxid = 0;
-    if (persist_query_int("SELECT value FROM wb_meta WHERE name = 'wb_watermark'", &wm, err) != OK) return ERR;
+    if (persist_query_int("SELECT value FROM wb_meta WHERE name = 'wb_watermark'", &wm, err) != OK)
+        return ERR;
     if (persist_query_int("SELECT max(id) FROM wb_deadletter", &maxid, err) != OK) return ERR;
     ps.watermark = (uint64_t)wm;
     ps.next_deadletter_id = maxid + 1;
@@ -526,8 +549,9 @@ int wb_start(char **err) {
     if (next < (uint64_t)wm) next = (uint64_t)wm;
     if (journal_open(path, pcfg.journal_fsync, next, err) != 0) return ERR;
     if (r.records) {
-        server_log(LL_NOTICE, "write-behind journal: %ld records to replay (%ld already in the store)", r.records,
-                   r.skipped);
+        server_log(LL_NOTICE,
+                   "write-behind journal: %ld records to replay (%ld already in the store)",
+                   r.records, r.skipped);
         replaying = 1;
         server.loading = 1;
     } else if (r.skipped) {
@@ -561,19 +585,25 @@ void wb_shutdown(void) {
         }
     }
     if (ps.dirty_count)
-        server_log(LL_WARNING, "write-behind: %ld keys could not be written now; they are in the journal and will be written at the next start",
+        server_log(LL_WARNING,
+                   "write-behind: %ld keys could not be written now; they are in the journal and "
+                   "will be written at the next start",
                    ps.dirty_count);
 }
 
 void wb_info(sbuf *b) {
     int64_t lag = 0;
-    if (ps.dirty_count) lag = server.mstime - list_entry(ps.dirty.n.next, pkey, dirty_node)->dirty_since_ms;
+    if (ps.dirty_count)
+        lag = server.mstime - list_entry(ps.dirty.n.next, pkey, dirty_node)->dirty_since_ms;
     sbuf_printf(b,
-                "wb_pending:%ld\r\nwb_lag_ms:%lld\r\nwb_batches:%lld\r\nwb_flushed_total:%lld\r\nwb_retries:%lld\r\n"
+                "wb_pending:%ld\r\nwb_lag_ms:%lld\r\nwb_batches:%lld\r\nwb_flushed_total:%"
+                "lld\r\nwb_retries:%lld\r\n"
                 "wb_deadletter:%lld\r\njournal_bytes:%lld\r\njournal_fsync:%s\r\n",
-                ps.dirty_count, (long long)lag, ps.st.wb_batches, ps.st.wb_flushed_total, ps.st.wb_retries,
-                ps.st.wb_deadletter, journal_bytes(),
-                pcfg.journal_fsync == JFSYNC_ALWAYS ? "always" : pcfg.journal_fsync == JFSYNC_EVERYSEC ? "everysec" : "no");
+                ps.dirty_count, (long long)lag, ps.st.wb_batches, ps.st.wb_flushed_total,
+                ps.st.wb_retries, ps.st.wb_deadletter, journal_bytes(),
+                pcfg.journal_fsync == JFSYNC_ALWAYS     ? "always"
+                : pcfg.journal_fsync == JFSYNC_EVERYSEC ? "everysec"
+                                                        : "no");
 }
 
 /* ---- WB.FLUSH ------------------------------------------------------------------------ */

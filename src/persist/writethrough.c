@@ -31,8 +31,8 @@ typedef struct wt_key {
 
 typedef struct wt_job {
     store_job job;
-    list_node node; /* in inflight */
-    client *c;      /* NULL once the client disconnected */
+    list_node node;     /* in inflight */
+    client *c;          /* NULL once the client disconnected */
     const command *cmd; /* the command that runs speculatively (EXEC's queued
                            commands and a script's calls are part of it) */
     wt_key *keys;
@@ -55,7 +55,9 @@ void wt_client_gone(client *c) {
 
 extern void reply_hold(client *c, sbuf *buf); /* networking.c */
 
-int wt_active(client *c, const command *cmd) { return cur && cur->c == c && cur->cmd == cmd; }
+int wt_active(client *c, const command *cmd) {
+    return cur && cur->c == c && cur->cmd == cmd;
+}
 
 int wt_before(client *c, const command *cmd, const resp_arg *keys, int nkeys) {
     wt_job *j = xcalloc(1, sizeof(*j));
@@ -69,7 +71,8 @@ int wt_before(client *c, const command *cmd, const resp_arg *keys, int nkeys) {
         if (!m || m->mode != MODE_WRITE_THROUGH) continue;
         int dup = 0;
         for (int k = 0; k < j->n; k++)
-            if (j->keys[k].klen == keys[i].len && !memcmp(j->keys[k].key, keys[i].p, keys[i].len)) dup = 1;
+            if (j->keys[k].klen == keys[i].len && !memcmp(j->keys[k].key, keys[i].p, keys[i].len))
+                dup = 1;
         if (dup) continue;
         wt_key *w = &j->keys[j->n++];
         w->key = xmemdup(keys[i].p, keys[i].len);
@@ -138,7 +141,8 @@ static void wt_done(store_job *sj) {
     const char *failure = NULL;
     if (sj->rc != STORE_OK) failure = sj->err ? sj->err : "store error";
     for (int i = 0; i < sj->nops && !failure; i++)
-        if (sj->ops[i].status != STORE_OK) failure = sj->ops[i].error ? sj->ops[i].error : "row refused";
+        if (sj->ops[i].status != STORE_OK)
+            failure = sj->ops[i].error ? sj->ops[i].error : "row refused";
     if (c) unblock_client(c);
     if (failure) {
         restore(j);
@@ -179,8 +183,8 @@ void wt_after(client *c) {
             sbuf_free(&before);
             if (same) continue;
         }
-        mapping_state_to_op(w->m, w->pk, w->pklen, w->state.p, w->state.len, &j->job.ops[j->job.nops],
-                            &w->scratch);
+        mapping_state_to_op(w->m, w->pk, w->pklen, w->state.p, w->state.len,
+                            &j->job.ops[j->job.nops], &w->scratch);
         j->job.nops++;
         changed = 1;
     }
@@ -201,7 +205,8 @@ void wt_after(client *c) {
     static int next_unit;
     if (++next_unit <= 0) next_unit = 1;
     for (int i = 0; i < j->job.nops; i++) j->job.ops[i].unit = next_unit;
-    for (int i = 0; i < j->n; i++) pkey_get(j->keys[i].key, j->keys[i].klen, j->keys[i].m)->locked = 1;
+    for (int i = 0; i < j->n; i++)
+        pkey_get(j->keys[i].key, j->keys[i].klen, j->keys[i].m)->locked = 1;
     j->job.group = 1;
     j->job.done = wt_done;
     list_push_back(&inflight, &j->node);

@@ -10,6 +10,12 @@ static size_t enc_prefixed(char *dst, char type, long long v) {
     return n;
 }
 
-size_t resp_enc_int(char *dst, char type, long long v) { return enc_prefixed(dst, type, v); }
-size_t resp_enc_agg(char *dst, char type, long long n) { return enc_prefixed(dst, type, n); }
-size_t resp_enc_bulk_hdr(char *dst, size_t len) { return enc_prefixed(dst, '$', (long long)len); }
+size_t resp_enc_int(char *dst, char type, long long v) {
+    return enc_prefixed(dst, type, v);
+}
+size_t resp_enc_agg(char *dst, char type, long long n) {
+    return enc_prefixed(dst, type, n);
+}
+size_t resp_enc_bulk_hdr(char *dst, size_t len) {
+    return enc_prefixed(dst, '$', (long long)len);
+}

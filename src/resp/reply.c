@@ -87,9 +87,12 @@ int resp_reply_next(resp_reply_reader *r, resp_item *it) {
         memcpy(tmp, s, n);
         tmp[n] = 0;
         char *e;
-        if (!strcmp(tmp, "inf")) it->dbl = 1.0 / 0.0;
-        else if (!strcmp(tmp, "-inf")) it->dbl = -1.0 / 0.0;
-        else if (!strcmp(tmp, "nan")) it->dbl = 0.0 / 0.0;
+        if (!strcmp(tmp, "inf"))
+            it->dbl = 1.0 / 0.0;
+        else if (!strcmp(tmp, "-inf"))
+            it->dbl = -1.0 / 0.0;
+        else if (!strcmp(tmp, "nan"))
+            it->dbl = 0.0 / 0.0;
         else {
             it->dbl = strtod(tmp, &e);
             if (*e) return fail(r, "bad double");
@@ -161,7 +164,9 @@ int resp_reply_skip(resp_reply_reader *r) {
         }
         pending--;
         switch (it.type) {
-        case RESP_T_ARRAY: case RESP_T_SET: case RESP_T_PUSH:
+        case RESP_T_ARRAY:
+        case RESP_T_SET:
+        case RESP_T_PUSH:
             pending += (unsigned long long)it.integer;
             break;
         case RESP_T_MAP:

@@ -27,18 +27,18 @@ enum {
     RESP_T_SET = '~',
     RESP_T_PUSH = '>',
     RESP_T_ATTR = '|',
-    RESP_T_NULL = '_',      /* RESP3 null, and RESP2 "$-1" / "*-1" (see null_kind) */
+    RESP_T_NULL = '_', /* RESP3 null, and RESP2 "$-1" / "*-1" (see null_kind) */
     RESP_T_BOOL = '#',
     RESP_T_DOUBLE = ',',
     RESP_T_BIGNUM = '(',
     RESP_T_VERBATIM = '=',
-    RESP_T_BLOBERR = '!',   /* RESP3 blob error: reported as RESP_T_ERROR */
+    RESP_T_BLOBERR = '!', /* RESP3 blob error: reported as RESP_T_ERROR */
 };
 
 typedef struct resp_item {
-    int type;          /* RESP_T_* */
-    int null_kind;     /* for RESP_T_NULL: '_' RESP3, '$' null bulk, '*' null array */
-    const char *str;   /* STATUS, ERROR, BULK, BIGNUM, VERBATIM (text after "xxx:"), DOUBLE text */
+    int type;        /* RESP_T_* */
+    int null_kind;   /* for RESP_T_NULL: '_' RESP3, '$' null bulk, '*' null array */
+    const char *str; /* STATUS, ERROR, BULK, BIGNUM, VERBATIM (text after "xxx:"), DOUBLE text */
     size_t len;
     char fmt[4];       /* VERBATIM: the 3-letter format, NUL-terminated */
     long long integer; /* INT, BOOL (0/1), aggregate element count */

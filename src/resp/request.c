@@ -83,7 +83,9 @@ static int hexval(int c) {
     return -1;
 }
 
-static int is_space(int c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+static int is_space(int c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
 
 /* Reads one quoted argument starting at s[*i] (the quote), unescaping into s at
  * *w. Returns 0, or -1 on an unbalanced quote. */
@@ -99,7 +101,12 @@ static int split_quoted(char *s, size_t len, size_t *i, size_t *w) {
             k += 4;
         } else if (q == '"' && c == '\\' && k + 1 < len) {
             char e = s[k + 1];
-            s[o++] = e == 'n' ? '\n' : e == 'r' ? '\r' : e == 't' ? '\t' : e == 'b' ? '\b' : e == 'a' ? '\a' : e;
+            s[o++] = e == 'n'   ? '\n'
+                     : e == 'r' ? '\r'
+                     : e == 't' ? '\t'
+                     : e == 'b' ? '\b'
+                     : e == 'a' ? '\a'
+                                : e;
             k += 2;
         } else if (q == '\'' && c == '\\' && k + 1 < len && s[k + 1] == '\'') {
             s[o++] = '\'';
@@ -131,7 +138,8 @@ int resp_split_args(char *s, size_t len, resp_arg **argv, int *cap, int *argc) {
             /* a quote may also open inside a word (Redis: name="foo" is name=foo) */
             while (i < len && !is_space((unsigned char)s[i]) && s[i] != '"' && s[i] != '\'') i++;
             w = i;
-            if (i < len && (s[i] == '"' || s[i] == '\'') && split_quoted(s, len, &i, &w) < 0) return -1;
+            if (i < len && (s[i] == '"' || s[i] == '\'') && split_quoted(s, len, &i, &w) < 0)
+                return -1;
         }
         if (*argc == *cap) {
             *cap = *cap ? *cap * 2 : 8;
@@ -153,7 +161,8 @@ int resp_split_args(char *s, size_t len, resp_arg **argv, int *cap, int *argc) {
  * (Redis's rule: the text up to the first '\r' must be a canonical integer).
  * Returns 1 with *v set, 0 if the line is incomplete, -1 if malformed, -2 if
  * no '\r' came within RESP_INLINE_MAX bytes. */
-static int read_count_line_slow(resp_req *r, char *buf, size_t len, long long *v, size_t *line_end) {
+static int read_count_line_slow(resp_req *r, char *buf, size_t len, long long *v,
+                                size_t *line_end) {
     char *start = buf + r->pos;
     size_t avail = len - r->pos;
     char *cr = memchr(start, '\r', avail);
@@ -165,11 +174,13 @@ static int read_count_line_slow(resp_req *r, char *buf, size_t len, long long *v
 }
 
 /* The common case inline: 1-18 digits, no sign, no leading zero, then \r\n. */
-static inline int read_count_line(resp_req *r, char *buf, size_t len, long long *v, size_t *line_end) {
+static inline int read_count_line(resp_req *r, char *buf, size_t len, long long *v,
+                                  size_t *line_end) {
     const char *p = buf + r->pos + 1, *e = buf + len, *digits = p;
     long long n = 0;
     while (p < e && *p >= '0' && *p <= '9' && p - digits < 18) n = n * 10 + (*p++ - '0');
-    if (p + 1 < e && p[0] == '\r' && p[1] == '\n' && p > digits && !(digits[0] == '0' && p - digits > 1)) {
+    if (p + 1 < e && p[0] == '\r' && p[1] == '\n' && p > digits &&
+        !(digits[0] == '0' && p - digits > 1)) {
         *v = n;
         *line_end = (size_t)(p - buf) + 2;
         return 1;

@@ -21,7 +21,7 @@
 #define RESP_BIG_ARG (32 * 1024)    /* args this large get a buffer of their own size */
 
 typedef struct resp_arg {
-    char *p;    /* valid after RESP_REQ_DONE */
+    char *p; /* valid after RESP_REQ_DONE */
     size_t len;
     size_t off; /* offset from the request start while parsing */
 } resp_arg;
@@ -56,7 +56,8 @@ int resp_req_parse(resp_req *r, char *buf, size_t len, size_t *used);
 size_t resp_req_need(const resp_req *r, size_t have);
 
 /* Reply headers. type is one of '*' array, '%' map, '~' set, '>' push, '|' attribute. */
-size_t resp_enc_int(char *dst, char type, long long v);  /* ":v\r\n" (type ':'), "$v\r\n" (type '$') ... */
+size_t resp_enc_int(char *dst, char type,
+                    long long v); /* ":v\r\n" (type ':'), "$v\r\n" (type '$') ... */
 size_t resp_enc_agg(char *dst, char type, long long n);
 size_t resp_enc_bulk_hdr(char *dst, size_t len);
 /* Split "a b 'c d' \"e\\x41\"" as Redis's inline parser and config reader do: quotes,

@@ -44,7 +44,7 @@ static const dict_type waiters_type = {hash_bytes, waiters_key, NULL};
 typedef struct ready_key {
     list_node node;
     size_t klen;
-    int dbid;   /* dbid and key are contiguous: together they are the dict key */
+    int dbid; /* dbid and key are contiguous: together they are the dict key */
     char key[];
 } ready_key;
 
@@ -55,8 +55,8 @@ static const void *ready_key_key(const void *e, size_t *len) {
 }
 static const dict_type ready_type = {hash_bytes, ready_key_key, NULL};
 
-static int reprocessing;  /* handler re-run for a ready key */
-static int reblocked;     /* ...and it asked to stay blocked */
+static int reprocessing;         /* handler re-run for a ready key */
+static int reblocked;            /* ...and it asked to stay blocked */
 static const ready_key *serving; /* the ready key whose waiters are being re-run */
 
 static void blocked_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents);
@@ -99,7 +99,8 @@ void block_for_keys(client *c, int type, const resp_arg *keys, int nkeys, int64_
     for (int i = 0; i < nkeys; i++) {
         int dup = 0;
         for (int j = 0; j < b->nkeys; j++)
-            if (b->keylens[j] == keys[i].len && memcmp(b->keys[j], keys[i].p, keys[i].len) == 0) dup = 1;
+            if (b->keylens[j] == keys[i].len && memcmp(b->keys[j], keys[i].p, keys[i].len) == 0)
+                dup = 1;
         if (dup) continue;
         b->keys[b->nkeys] = xmemdup(keys[i].p, keys[i].len);
         b->keylens[b->nkeys] = keys[i].len;
@@ -132,7 +133,8 @@ static void remove_from_waiters(client *c) {
     block_state *b = &c->bstate;
     db *d = &server.dbs[b->dbid];
     for (int i = 0; i < b->nkeys; i++) {
-        waiters *w = d->blocking_keys ? dict_find(d->blocking_keys, b->keys[i], b->keylens[i]) : NULL;
+        waiters *w =
+            d->blocking_keys ? dict_find(d->blocking_keys, b->keys[i], b->keylens[i]) : NULL;
         if (!w) continue;
         list_node *n, *t;
         list_for_each_safe(n, t, &w->clients) {
@@ -217,7 +219,9 @@ void signal_key_as_ready(db *d, const char *key, size_t len) {
     list_push_back(&server.ready_list, &r->node);
 }
 
-void blocked_key_deleted(db *d, const char *key, size_t len) { signal_key_as_ready(d, key, len); }
+void blocked_key_deleted(db *d, const char *key, size_t len) {
+    signal_key_as_ready(d, key, len);
+}
 
 /* Re-runs the blocked command of each waiter of one key, oldest first, for as
  * long as waiters are served. */
@@ -278,7 +282,9 @@ void handle_clients_blocked_on_keys(void) {
     }
 }
 
-int blocked_is_reprocessing(void) { return reprocessing; }
+int blocked_is_reprocessing(void) {
+    return reprocessing;
+}
 
 const char *blocked_ready_key(size_t *len) {
     if (!reprocessing || !serving) return NULL;

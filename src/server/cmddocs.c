@@ -57,7 +57,9 @@ static void lex_next(lexer *l) {
         return;
     }
     size_t n = 0;
-    while (l->p[n] && !strchr(" []()|", l->p[n]) && strncmp(l->p + n, "...", 3) && n < sizeof(l->tok) - 1) n++;
+    while (l->p[n] && !strchr(" []()|", l->p[n]) && strncmp(l->p + n, "...", 3) &&
+           n < sizeof(l->tok) - 1)
+        n++;
     memcpy(l->tok, l->p, n);
     l->tok[n] = '\0';
     l->p += n;
@@ -81,13 +83,16 @@ static int is_upper_word(const char *s) {
 }
 
 static const char *infer_type(const char *name) {
-    static const char *ints[] = {"count", "offset", "start", "end", "seconds", "milliseconds", "index",
-                                 "numkeys", "db", "increment", "decrement", "numreplicas", "client-id",
-                                 "index1", "index2", "protover", "frequency", "ttl", "min-match-len",
-                                 "destination-db", "timeout", "port", "bit", "limit", NULL};
+    static const char *ints[] = {"count",     "offset",       "start",         "end",
+                                 "seconds",   "milliseconds", "index",         "numkeys",
+                                 "db",        "increment",    "decrement",     "numreplicas",
+                                 "client-id", "index1",       "index2",        "protover",
+                                 "frequency", "ttl",          "min-match-len", "destination-db",
+                                 "timeout",   "port",         "bit",           "limit",
+                                 NULL};
     size_t n = strlen(name);
-    if (!strcmp(name, "key") || (n > 3 && !strcmp(name + n - 3, "key")) || !strcmp(name, "destination") ||
-        !strcmp(name, "source") || !strncmp(name, "key", 3))
+    if (!strcmp(name, "key") || (n > 3 && !strcmp(name + n - 3, "key")) ||
+        !strcmp(name, "destination") || !strcmp(name, "source") || !strncmp(name, "key", 3))
         return "key";
     if (strstr(name, "pattern")) return "pattern";
     if (!strncmp(name, "unix-time", 9)) return "unix-time";
@@ -128,7 +133,8 @@ static void parse_alts(lexer *l, int *nalts, doc_list **alts);
 
 static char *join_names(const doc_arg *v, int n) {
     sbuf name = SBUF_INIT;
-    for (int i = 0; i < n && name.len < 48; i++) sbuf_printf(&name, "%s%s", i ? "-" : "", v[i].name);
+    for (int i = 0; i < n && name.len < 48; i++)
+        sbuf_printf(&name, "%s%s", i ? "-" : "", v[i].name);
     return sbuf_take(&name, NULL);
 }
 
@@ -168,8 +174,8 @@ static doc_arg group_arg(doc_list *alts, int nalts) {
 static void seq_fixup(doc_list *s) {
     for (int i = 0; i + 1 < s->n; i++) {
         doc_arg *t = &s->v[i], *n = &s->v[i + 1];
-        if (!strcmp(t->type, "pure-token") && !t->optional && !t->multiple && !n->token && !n->optional &&
-            !n->nargs && strcmp(n->type, "pure-token")) {
+        if (!strcmp(t->type, "pure-token") && !t->optional && !t->multiple && !n->token &&
+            !n->optional && !n->nargs && strcmp(n->type, "pure-token")) {
             xfree(n->token);
             n->token = t->token;
             t->token = NULL;
@@ -270,7 +276,8 @@ static doc_list parse_syntax(const char *syntax) {
 /* ---- replies ------------------------------------------------------------------------- */
 
 static void reply_doc_arg(client *c, const doc_arg *a) {
-    int fields = 2 + (a->token != NULL) + (a->optional || a->multiple || a->multiple_token) + (a->nargs > 0);
+    int fields =
+        2 + (a->token != NULL) + (a->optional || a->multiple || a->multiple_token) + (a->nargs > 0);
     reply_map(c, fields);
     reply_bulk_cstr(c, "name");
     reply_bulk_cstr(c, a->name);
@@ -336,10 +343,11 @@ static void reply_docs_entry(client *c, const command *cmd) {
     }
 }
 
-static const char *const flag_out[] = {"write", "readonly", "denyoom", "admin", "pubsub", "noscript",
-                                       "blocking", "loading", "stale", "skip_monitor", "skip_slowlog",
-                                       "fast", "no_auth", "may_replicate", "no_multi", "movablekeys",
-                                       "allow_busy", "no_mandatory_keys", "no_async_loading"};
+static const char *const flag_out[] = {
+    "write",        "readonly",   "denyoom",           "admin",           "pubsub",
+    "noscript",     "blocking",   "loading",           "stale",           "skip_monitor",
+    "skip_slowlog", "fast",       "no_auth",           "may_replicate",   "no_multi",
+    "movablekeys",  "allow_busy", "no_mandatory_keys", "no_async_loading"};
 
 extern const char *const acl_category_names[];
 
@@ -425,7 +433,9 @@ void command_command(client *c) {
     for (const command *cmd = command_table; cmd->name; cmd++) reply_command_info(c, cmd);
 }
 
-void command_count_command(client *c) { reply_int(c, top_level_count()); }
+void command_count_command(client *c) {
+    reply_int(c, top_level_count());
+}
 
 void command_info_command(client *c) {
     if (c->argc == 2) {
@@ -490,8 +500,9 @@ void command_list_command(client *c) {
     for (const command *cmd = command_table; cmd->name; cmd++) {
         for (int sub = -1; sub < subcommand_count(cmd); sub++) {
             const command *x = sub < 0 ? cmd : &cmd->subcommands[sub];
-            int ok = mode == 0 || (mode == 1 && bit >= 0 && ((x->acl_bits >> bit) & 1)) ||
-                     (mode == 2 && glob_match(val->p, val->len, x->fullname, strlen(x->fullname), 1));
+            int ok =
+                mode == 0 || (mode == 1 && bit >= 0 && ((x->acl_bits >> bit) & 1)) ||
+                (mode == 2 && glob_match(val->p, val->len, x->fullname, strlen(x->fullname), 1));
             if (!ok) continue;
             reply_bulk_cstr(c, x->fullname);
             n++;
@@ -521,8 +532,9 @@ static void getkeys_generic(client *c, int with_flags) {
     int keys[256];
     int n = command_keys(cmd, c->argc - 2, c->argv + 2, keys, 256);
     if (n == 0) {
-        reply_error(c, cmd->first_key > 0 || cmd->getkeys ? "ERR Invalid arguments specified for command"
-                                                          : "ERR The command has no key arguments");
+        reply_error(c, cmd->first_key > 0 || cmd->getkeys
+                           ? "ERR Invalid arguments specified for command"
+                           : "ERR The command has no key arguments");
         return;
     }
     reply_array(c, n);
@@ -540,8 +552,12 @@ static void getkeys_generic(client *c, int with_flags) {
     }
 }
 
-void command_getkeys_command(client *c) { getkeys_generic(c, 0); }
-void command_getkeysandflags_command(client *c) { getkeys_generic(c, 1); }
+void command_getkeys_command(client *c) {
+    getkeys_generic(c, 0);
+}
+void command_getkeysandflags_command(client *c) {
+    getkeys_generic(c, 1);
+}
 
 void command_help_command(client *c) {
     static const char *const help[] = {

@@ -33,9 +33,9 @@ typedef struct config_row config_row;
 struct config_row {
     const char *name, *alias;
     int type, flags;
-    void *ptr;             /* int* (BOOL/ENUM), long long* (INT/MEM), char** (STRING) */
-    int ptr_size;          /* sizeof the int target for CT_INT (4 or 8) */
-    const char *def;       /* default, as text */
+    void *ptr;       /* int* (BOOL/ENUM), long long* (INT/MEM), char** (STRING) */
+    int ptr_size;    /* sizeof the int target for CT_INT (4 or 8) */
+    const char *def; /* default, as text */
     long long min, max;
     const enum_name *enums;
     /* CT_SPECIAL: parse text into the live value / print it */
@@ -44,10 +44,21 @@ struct config_row {
     int (*apply)(char **err); /* after a change; ERR rolls the change back */
 };
 
-static const enum_name loglevel_enum[] = {{"debug", LL_DEBUG}, {"verbose", LL_VERBOSE}, {"notice", LL_NOTICE}, {"warning", LL_WARNING}, {"nothing", LL_NOTHING}, {NULL, 0}};
-static const enum_name policy_enum[] = {{"volatile-lru", MAXMEMORY_VOLATILE_LRU}, {"volatile-lfu", MAXMEMORY_VOLATILE_LFU}, {"volatile-random", MAXMEMORY_VOLATILE_RANDOM}, {"volatile-ttl", MAXMEMORY_VOLATILE_TTL}, {"allkeys-lru", MAXMEMORY_ALLKEYS_LRU}, {"allkeys-lfu", MAXMEMORY_ALLKEYS_LFU}, {"allkeys-random", MAXMEMORY_ALLKEYS_RANDOM}, {"noeviction", MAXMEMORY_NOEVICTION}, {NULL, 0}};
+static const enum_name loglevel_enum[] = {{"debug", LL_DEBUG},     {"verbose", LL_VERBOSE},
+                                          {"notice", LL_NOTICE},   {"warning", LL_WARNING},
+                                          {"nothing", LL_NOTHING}, {NULL, 0}};
+static const enum_name policy_enum[] = {{"volatile-lru", MAXMEMORY_VOLATILE_LRU},
+                                        {"volatile-lfu", MAXMEMORY_VOLATILE_LFU},
+                                        {"volatile-random", MAXMEMORY_VOLATILE_RANDOM},
+                                        {"volatile-ttl", MAXMEMORY_VOLATILE_TTL},
+                                        {"allkeys-lru", MAXMEMORY_ALLKEYS_LRU},
+                                        {"allkeys-lfu", MAXMEMORY_ALLKEYS_LFU},
+                                        {"allkeys-random", MAXMEMORY_ALLKEYS_RANDOM},
+                                        {"noeviction", MAXMEMORY_NOEVICTION},
+                                        {NULL, 0}};
 static const enum_name tls_auth_enum[] = {{"no", 0}, {"yes", 1}, {"optional", 2}, {NULL, 0}};
-static const enum_name oom_enum[] = {{"no", 0}, {"yes", 1}, {"relative", 1}, {"absolute", 2}, {NULL, 0}};
+static const enum_name oom_enum[] = {
+    {"no", 0}, {"yes", 1}, {"relative", 1}, {"absolute", 2}, {NULL, 0}};
 static const enum_name yesno_enum[] = {{"no", 0}, {"yes", 1}, {NULL, 0}};
 
 /* Values of directives accepted for compatibility but without effect here. */
@@ -77,7 +88,8 @@ static int set_bind(const char *val, char **err) {
 }
 
 static void get_bind(sbuf *out) {
-    for (int i = 0; i < server.bind_count; i++) sbuf_printf(out, "%s%s", i ? " " : "", server.bind[i]);
+    for (int i = 0; i < server.bind_count; i++)
+        sbuf_printf(out, "%s%s", i ? " " : "", server.bind[i]);
 }
 
 static int set_unixsocketperm(const char *val, char **err) {
@@ -92,7 +104,9 @@ static int set_unixsocketperm(const char *val, char **err) {
     return OK;
 }
 
-static void get_unixsocketperm(sbuf *out) { sbuf_printf(out, "%o", server.unixsocketperm); }
+static void get_unixsocketperm(sbuf *out) {
+    sbuf_printf(out, "%o", server.unixsocketperm);
+}
 
 static int set_notify(const char *val, char **err) {
     int f = notify_flags_from_string(val, strlen(val));
@@ -117,10 +131,17 @@ static int parse_memory(const char *s, unsigned long long *out) {
     static const struct {
         const char *sfx;
         unsigned long long mul;
-    } units[] = {{"k", 1000}, {"kb", 1024}, {"m", 1000000}, {"mb", 1024 * 1024}, {"g", 1000000000ULL}, {"gb", 1024ULL * 1024 * 1024}, {"b", 1}};
+    } units[] = {{"k", 1000},
+                 {"kb", 1024},
+                 {"m", 1000000},
+                 {"mb", 1024 * 1024},
+                 {"g", 1000000000ULL},
+                 {"gb", 1024ULL * 1024 * 1024},
+                 {"b", 1}};
     for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
         size_t sl = strlen(units[i].sfx);
-        if (len > sl && strcasecmp(s + len - sl, units[i].sfx) == 0 && isdigit((unsigned char)s[len - sl - 1])) {
+        if (len > sl && strcasecmp(s + len - sl, units[i].sfx) == 0 &&
+            isdigit((unsigned char)s[len - sl - 1])) {
             mul = units[i].mul;
             numlen = len - sl;
             break;
@@ -183,7 +204,9 @@ static int set_save(const char *val, char **err) {
     save_param = xstrdup(val);
     return OK;
 }
-static void get_save(sbuf *out) { sbuf_puts(out, save_param ? save_param : ""); }
+static void get_save(sbuf *out) {
+    sbuf_puts(out, save_param ? save_param : "");
+}
 
 static int set_dir(const char *val, char **err) {
     if (chdir(val) != 0) {
@@ -207,8 +230,10 @@ extern void persist_config_get_loadmodule(sbuf *out);
 extern int persist_config_set_maps(const char *val, char **err);
 extern void persist_config_get_maps(sbuf *out);
 extern void persist_config_fsync_changed(void);
-static const enum_name fsync_enum[] = {{"no", JFSYNC_NO}, {"everysec", JFSYNC_EVERYSEC}, {"always", JFSYNC_ALWAYS}, {NULL, 0}};
-static const enum_name ondelete_enum[] = {{"row", ON_DELETE_ROW}, {"cache", ON_DELETE_CACHE}, {NULL, 0}};
+static const enum_name fsync_enum[] = {
+    {"no", JFSYNC_NO}, {"everysec", JFSYNC_EVERYSEC}, {"always", JFSYNC_ALWAYS}, {NULL, 0}};
+static const enum_name ondelete_enum[] = {
+    {"row", ON_DELETE_ROW}, {"cache", ON_DELETE_CACHE}, {NULL, 0}};
 static int apply_fsync(char **err) {
     (void)err;
     persist_config_fsync_changed();
@@ -234,7 +259,10 @@ static int apply_lfu(char **err) {
 static int apply_maxmemory(char **err) {
     (void)err;
     if (server.maxmemory && used_memory() > server.maxmemory)
-        server_log(LL_WARNING, "WARNING: the new maxmemory value set via CONFIG SET (%llu) is smaller than the current memory usage (%zu). This will result in key eviction and/or the inability to accept new write commands depending on the maxmemory-policy.",
+        server_log(LL_WARNING,
+                   "WARNING: the new maxmemory value set via CONFIG SET (%llu) is smaller than the "
+                   "current memory usage (%zu). This will result in key eviction and/or the "
+                   "inability to accept new write commands depending on the maxmemory-policy.",
                    server.maxmemory, used_memory());
     evict_perform();
     return OK;
@@ -243,7 +271,8 @@ static int apply_maxmemory(char **err) {
 static int apply_bulk_len(char **err) {
     (void)err;
     list_node *n;
-    list_for_each(n, &server.clients) list_entry(n, client, node)->req.max_bulk = server.proto_max_bulk_len;
+    list_for_each(n, &server.clients) list_entry(n, client, node)->req.max_bulk =
+        server.proto_max_bulk_len;
     return OK;
 }
 
@@ -256,7 +285,9 @@ static int apply_hz(char **err) {
 }
 
 extern int server_rebind(char **err);
-static int apply_listen(char **err) { return server.loop ? server_rebind(err) : OK; }
+static int apply_listen(char **err) {
+    return server.loop ? server_rebind(err) : OK;
+}
 
 static int apply_tls(char **err) {
     if (!server.loop || !server.tls_port) return OK;
@@ -274,12 +305,24 @@ static int apply_requirepass(char **err) {
 
 /* ---- the table -------------------------------------------------------------------- */
 
-#define B(n, p, d) {.name = n, .type = CT_BOOL, .ptr = p, .def = d}
-#define I(n, p, d, lo, hi) {.name = n, .type = CT_INT, .ptr = p, .ptr_size = sizeof(*(p)), .def = d, .min = lo, .max = hi}
-#define M(n, p, d, lo, hi) {.name = n, .type = CT_MEM, .ptr = p, .ptr_size = sizeof(*(p)), .def = d, .min = lo, .max = hi}
-#define S(n, p, d) {.name = n, .type = CT_STRING, .ptr = p, .def = d}
-#define E(n, p, d, e) {.name = n, .type = CT_ENUM, .ptr = p, .def = d, .enums = e}
-#define X(n, d, s, g) {.name = n, .type = CT_SPECIAL, .def = d, .set = s, .get = g}
+#define B(n, p, d)                                                                                 \
+    { .name = n, .type = CT_BOOL, .ptr = p, .def = d }
+#define I(n, p, d, lo, hi)                                                                         \
+    {                                                                                              \
+        .name = n, .type = CT_INT, .ptr = p, .ptr_size = sizeof(*(p)), .def = d, .min = lo,        \
+        .max = hi                                                                                  \
+    }
+#define M(n, p, d, lo, hi)                                                                         \
+    {                                                                                              \
+        .name = n, .type = CT_MEM, .ptr = p, .ptr_size = sizeof(*(p)), .def = d, .min = lo,        \
+        .max = hi                                                                                  \
+    }
+#define S(n, p, d)                                                                                 \
+    { .name = n, .type = CT_STRING, .ptr = p, .def = d }
+#define E(n, p, d, e)                                                                              \
+    { .name = n, .type = CT_ENUM, .ptr = p, .def = d, .enums = e }
+#define X(n, d, s, g)                                                                              \
+    { .name = n, .type = CT_SPECIAL, .def = d, .set = s, .get = g }
 
 static config_row rows[] = {
     X("bind", "127.0.0.1 -::1", set_bind, get_bind),
@@ -304,7 +347,9 @@ static config_row rows[] = {
     I("maxmemory-eviction-tenacity", &server.maxmemory_eviction_tenacity, "10", 0, 100),
     M("proto-max-bulk-len", &server.proto_max_bulk_len, "512mb", 1024 * 1024, UINT32_MAX),
     M("client-query-buffer-limit", &server.client_max_querybuf_len, "1gb", 1024 * 1024, LLONG_MAX),
-    X("client-output-buffer-limit", "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60", set_obuf_limit, get_obuf_limit),
+    X("client-output-buffer-limit",
+      "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60", set_obuf_limit,
+      get_obuf_limit),
     I("hz", &server.config_hz, "10", 0, INT_MAX),
     B("dynamic-hz", &server.dynamic_hz, "yes"),
     S("requirepass", &server.requirepass, NULL),
@@ -412,7 +457,9 @@ static config_row *find_row(const char *name) {
 
 static void row_get(const config_row *r, sbuf *out) {
     switch (r->type) {
-    case CT_BOOL: sbuf_puts(out, *(int *)r->ptr ? "yes" : "no"); break;
+    case CT_BOOL:
+        sbuf_puts(out, *(int *)r->ptr ? "yes" : "no");
+        break;
     case CT_INT:
     case CT_MEM:
         if (r->ptr_size == sizeof(int))
@@ -427,8 +474,12 @@ static void row_get(const config_row *r, sbuf *out) {
                 break;
             }
         break;
-    case CT_STRING: sbuf_puts(out, *(char **)r->ptr ? *(char **)r->ptr : ""); break;
-    case CT_SPECIAL: r->get(out); break;
+    case CT_STRING:
+        sbuf_puts(out, *(char **)r->ptr ? *(char **)r->ptr : "");
+        break;
+    case CT_SPECIAL:
+        r->get(out);
+        break;
     }
 }
 
@@ -480,7 +531,8 @@ static int row_set(config_row *r, const char *val, char **err) {
         {
             sbuf b = SBUF_INIT;
             sbuf_puts(&b, "argument(s) must be one of the following: ");
-            for (const enum_name *e = r->enums; e->name; e++) sbuf_printf(&b, "%s%s", e == r->enums ? "" : ", ", e->name);
+            for (const enum_name *e = r->enums; e->name; e++)
+                sbuf_printf(&b, "%s%s", e == r->enums ? "" : ", ", e->name);
             *err = sbuf_take(&b, NULL);
         }
         return ERR;
@@ -491,7 +543,8 @@ static int row_set(config_row *r, const char *val, char **err) {
         if (!val[0] && !r->def) *p = NULL;
         return OK;
     }
-    case CT_SPECIAL: return r->set(val, err);
+    case CT_SPECIAL:
+        return r->set(val, err);
     }
     return ERR;
 }
@@ -499,7 +552,8 @@ static int row_set(config_row *r, const char *val, char **err) {
 static void attach_hooks(void) {
     for (config_row *r = rows; r->name; r++) {
         if (!strcmp(r->name, "maxmemory-policy")) r->apply = apply_policy;
-        if (!strcmp(r->name, "lfu-log-factor") || !strcmp(r->name, "lfu-decay-time")) r->apply = apply_lfu;
+        if (!strcmp(r->name, "lfu-log-factor") || !strcmp(r->name, "lfu-decay-time"))
+            r->apply = apply_lfu;
         if (!strcmp(r->name, "maxmemory")) r->apply = apply_maxmemory;
         if (!strcmp(r->name, "proto-max-bulk-len")) r->apply = apply_bulk_len;
         if (!strcmp(r->name, "hz")) r->apply = apply_hz;
@@ -630,7 +684,9 @@ int config_load_string(const char *text, const char *origin, char **err) {
         }
         if (lerr) {
             sbuf b = SBUF_INIT;
-            sbuf_printf(&b, "\n*** FATAL CONFIG FILE ERROR (Redis %s) ***\nReading the configuration file, at line %d\n>>> '%s'\n%s",
+            sbuf_printf(&b,
+                        "\n*** FATAL CONFIG FILE ERROR (Redis %s) ***\nReading the configuration "
+                        "file, at line %d\n>>> '%s'\n%s",
                         LARDER_VERSION, lineno, line, lerr);
             (void)origin;
             xfree(lerr);
@@ -703,7 +759,8 @@ int config_set_many(int n, const resp_arg *names, const resp_arg *values, char *
         rs[i] = find_row(names[i].p);
         if (!rs[i] || (rs[i]->flags & CF_HIDDEN)) {
             sbuf b = SBUF_INIT;
-            sbuf_printf(&b, "ERR Unknown option or number of arguments for CONFIG SET - '%s'", names[i].p);
+            sbuf_printf(&b, "ERR Unknown option or number of arguments for CONFIG SET - '%s'",
+                        names[i].p);
             *err = sbuf_take(&b, NULL);
             rc = ERR;
             goto done;
@@ -711,14 +768,20 @@ int config_set_many(int n, const resp_arg *names, const resp_arg *values, char *
         for (int k = 0; k < i; k++)
             if (rs[k] == rs[i]) {
                 sbuf b = SBUF_INIT;
-                sbuf_printf(&b, "ERR CONFIG SET failed (possibly related to argument '%s') - duplicate parameter", names[i].p);
+                sbuf_printf(&b,
+                            "ERR CONFIG SET failed (possibly related to argument '%s') - duplicate "
+                            "parameter",
+                            names[i].p);
                 *err = sbuf_take(&b, NULL);
                 rc = ERR;
                 goto done;
             }
         if (rs[i]->flags & CF_IMMUTABLE) {
             sbuf b = SBUF_INIT;
-            sbuf_printf(&b, "ERR CONFIG SET failed (possibly related to argument '%s') - can't set immutable config", names[i].p);
+            sbuf_printf(&b,
+                        "ERR CONFIG SET failed (possibly related to argument '%s') - can't set "
+                        "immutable config",
+                        names[i].p);
             *err = sbuf_take(&b, NULL);
             rc = ERR;
             goto done;
@@ -756,7 +819,8 @@ int config_set_many(int n, const resp_arg *names, const resp_arg *values, char *
             xfree(ignore);
         }
         sbuf b = SBUF_INIT;
-        sbuf_printf(&b, "ERR CONFIG SET failed (possibly related to argument '%s') - %s", bad, e ? e : "error");
+        sbuf_printf(&b, "ERR CONFIG SET failed (possibly related to argument '%s') - %s", bad,
+                    e ? e : "error");
         xfree(e);
         *err = sbuf_take(&b, NULL);
         rc = ERR;

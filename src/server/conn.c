@@ -15,7 +15,9 @@
 
 static SSL_CTX *tls_ctx;
 
-int tls_enabled(void) { return tls_ctx != NULL; }
+int tls_enabled(void) {
+    return tls_ctx != NULL;
+}
 
 ssize_t conn_read(struct client *c, void *buf, size_t len) {
     if (!c->tls) return read(c->fd, buf, len);
@@ -48,7 +50,9 @@ ssize_t conn_writev(struct client *c, const struct iovec *iov, int n) {
     return total;
 }
 
-int conn_has_buffered_input(struct client *c) { return c->tls && SSL_pending(c->tls) > 0; }
+int conn_has_buffered_input(struct client *c) {
+    return c->tls && SSL_pending(c->tls) > 0;
+}
 
 void conn_close(struct client *c) {
     if (c->tls) {
@@ -95,7 +99,8 @@ int tls_configure(char **err) {
     if (server.tls_ciphersuites && SSL_CTX_set_ciphersuites(ctx, server.tls_ciphersuites) <= 0)
         goto fail;
     if (server.tls_ca_cert_file || server.tls_ca_cert_dir) {
-        if (SSL_CTX_load_verify_locations(ctx, server.tls_ca_cert_file, server.tls_ca_cert_dir) <= 0)
+        if (SSL_CTX_load_verify_locations(ctx, server.tls_ca_cert_file, server.tls_ca_cert_dir) <=
+            0)
             goto fail;
     }
     if (server.tls_auth_clients == 1)

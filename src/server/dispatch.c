@@ -26,7 +26,8 @@ static const void *cmd_key(const void *e, size_t *len) {
     *len = strlen(c->name);
     return c->name;
 }
-static const dict_type cmd_dict_type = {hash_bytes_fast, cmd_key, NULL}; /* fixed names: no flooding risk */
+static const dict_type cmd_dict_type = {hash_bytes_fast, cmd_key,
+                                        NULL}; /* fixed names: no flooding risk */
 
 /* Subcommand lookup tables, one per parent (indexed by parent id). */
 static dict **subcmd_dicts;
@@ -35,25 +36,40 @@ static const struct {
     const char *name;
     uint64_t bit;
 } flag_names[] = {
-    {"write", CMD_WRITE}, {"readonly", CMD_READONLY}, {"denyoom", CMD_DENYOOM},
-    {"admin", CMD_ADMIN}, {"pubsub", CMD_PUBSUB}, {"noscript", CMD_NOSCRIPT},
-    {"blocking", CMD_BLOCKING}, {"loading", CMD_LOADING}, {"stale", CMD_STALE},
-    {"skip_monitor", CMD_SKIP_MONITOR}, {"skip_slowlog", CMD_SKIP_SLOWLOG}, {"fast", CMD_FAST},
-    {"no_auth", CMD_NO_AUTH}, {"may_replicate", CMD_MAY_REPLICATE}, {"no_multi", CMD_NO_MULTI},
-    {"movablekeys", CMD_MOVABLE_KEYS}, {"allow_busy", CMD_ALLOW_BUSY},
-    {"no_mandatory_keys", CMD_NO_MANDATORY_KEYS}, {"no_async_loading", CMD_NO_ASYNC_LOADING},
-    {"touches_arbitrary_keys", CMD_TOUCHES_ARBITRARY_KEYS}, {"sentinel", CMD_SENTINEL},
-    {"only_sentinel", CMD_ONLY_SENTINEL}, {"store", CMD_STORE},
+    {"write", CMD_WRITE},
+    {"readonly", CMD_READONLY},
+    {"denyoom", CMD_DENYOOM},
+    {"admin", CMD_ADMIN},
+    {"pubsub", CMD_PUBSUB},
+    {"noscript", CMD_NOSCRIPT},
+    {"blocking", CMD_BLOCKING},
+    {"loading", CMD_LOADING},
+    {"stale", CMD_STALE},
+    {"skip_monitor", CMD_SKIP_MONITOR},
+    {"skip_slowlog", CMD_SKIP_SLOWLOG},
+    {"fast", CMD_FAST},
+    {"no_auth", CMD_NO_AUTH},
+    {"may_replicate", CMD_MAY_REPLICATE},
+    {"no_multi", CMD_NO_MULTI},
+    {"movablekeys", CMD_MOVABLE_KEYS},
+    {"allow_busy", CMD_ALLOW_BUSY},
+    {"no_mandatory_keys", CMD_NO_MANDATORY_KEYS},
+    {"no_async_loading", CMD_NO_ASYNC_LOADING},
+    {"touches_arbitrary_keys", CMD_TOUCHES_ARBITRARY_KEYS},
+    {"sentinel", CMD_SENTINEL},
+    {"only_sentinel", CMD_ONLY_SENTINEL},
+    {"store", CMD_STORE},
 };
 
 const char *const acl_category_names[] = {
-    "keyspace", "read", "write", "set", "sortedset", "list", "hash", "string", "bitmap",
-    "hyperloglog", "geo", "stream", "pubsub", "admin", "fast", "slow", "blocking", "dangerous",
-    "connection", "transaction", "scripting", NULL};
+    "keyspace", "read",        "write",      "set",         "sortedset", "list",  "hash", "string",
+    "bitmap",   "hyperloglog", "geo",        "stream",      "pubsub",    "admin", "fast", "slow",
+    "blocking", "dangerous",   "connection", "transaction", "scripting", NULL};
 
 int acl_category_bit(const char *name, size_t len) {
     for (int i = 0; acl_category_names[i]; i++)
-        if (strlen(acl_category_names[i]) == len && strncasecmp(acl_category_names[i], name, len) == 0)
+        if (strlen(acl_category_names[i]) == len &&
+            strncasecmp(acl_category_names[i], name, len) == 0)
             return i;
     return -1;
 }
@@ -186,7 +202,8 @@ int command_keys(const command *cmd, int argc, const resp_arg *argv, int *keys, 
     if (cmd->first_key <= 0) return 0;
     int last = cmd->last_key < 0 ? argc + cmd->last_key : cmd->last_key;
     int n = 0;
-    for (int i = cmd->first_key; i <= last && i < argc && n < max; i += cmd->key_step ? cmd->key_step : 1)
+    for (int i = cmd->first_key; i <= last && i < argc && n < max;
+         i += cmd->key_step ? cmd->key_step : 1)
         keys[n++] = i;
     return n;
 }
@@ -205,7 +222,8 @@ static void reject(client *c, const command *cmd, const char *msg) {
     if (cmd && cmd->proc && strcmp(cmd->name, "exec") == 0) {
         multi_discard(c);
         char buf[512];
-        snprintf(buf, sizeof buf, "EXECABORT Transaction discarded because of: %s", msg[0] == '-' ? msg + 1 : msg);
+        snprintf(buf, sizeof buf, "EXECABORT Transaction discarded because of: %s",
+                 msg[0] == '-' ? msg + 1 : msg);
         reply_error(c, buf);
         return;
     }
@@ -215,7 +233,8 @@ static void reject(client *c, const command *cmd, const char *msg) {
 static void reject_unknown(client *c) {
     sbuf args = SBUF_INIT;
     for (int i = 1; i < c->argc && args.len < 128; i++)
-        sbuf_printf(&args, "'%.*s' ", (int)(c->argv[i].len > 128 - args.len ? 128 - args.len : c->argv[i].len),
+        sbuf_printf(&args, "'%.*s' ",
+                    (int)(c->argv[i].len > 128 - args.len ? 128 - args.len : c->argv[i].len),
                     c->argv[i].p);
     char *msg;
     sbuf m = SBUF_INIT;
@@ -239,7 +258,11 @@ extern int persist_allows_command(client *c, const command *cmd);
 void process_command(client *c) {
     /* Security: HTTP-looking requests are cross-protocol attacks. */
     if (arg_is(&c->argv[0], "host:") || arg_is(&c->argv[0], "post")) {
-        server_log(LL_WARNING, "Possible SECURITY ATTACK detected. It looks like somebody is sending POST or Host: commands to Redis. This is likely due to an attacker attempting to use Cross Protocol Scripting to compromise your Redis instance. Connection aborted.");
+        server_log(
+            LL_WARNING,
+            "Possible SECURITY ATTACK detected. It looks like somebody is sending POST or Host: "
+            "commands to Redis. This is likely due to an attacker attempting to use Cross Protocol "
+            "Scripting to compromise your Redis instance. Connection aborted.");
         client_close_async(c);
         return;
     }
@@ -253,10 +276,12 @@ void process_command(client *c) {
     if (sub_missing) {
         char upper[64];
         size_t i;
-        for (i = 0; cmd->name[i] && i < sizeof(upper) - 1; i++) upper[i] = (char)toupper(cmd->name[i]);
+        for (i = 0; cmd->name[i] && i < sizeof(upper) - 1; i++)
+            upper[i] = (char)toupper(cmd->name[i]);
         upper[i] = 0;
         char msg[512];
-        snprintf(msg, sizeof(msg), "ERR unknown subcommand '%.128s'. Try %s HELP.", c->argv[1].p, upper);
+        snprintf(msg, sizeof(msg), "ERR unknown subcommand '%.128s'. Try %s HELP.", c->argv[1].p,
+                 upper);
         reject(c, NULL, msg);
         return;
     }
@@ -289,7 +314,10 @@ void process_command(client *c) {
     }
     if ((c->flags & CLIENT_PUBSUB) && c->resp == 2 && !pubsub_context_allows(cmd)) {
         char msg[256];
-        snprintf(msg, sizeof(msg), "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", cmd->fullname);
+        snprintf(msg, sizeof(msg),
+                 "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / "
+                 "RESET are allowed in this context",
+                 cmd->fullname);
         reject(c, cmd, msg);
         return;
     }
@@ -354,7 +382,8 @@ void call_command(client *c, const command *cmd) {
         st->usec += dur;
         /* Errors of nested commands (a script's redis.call) were counted by
          * those commands: only errors after the last of them fail this one. */
-        if (server.stat_error_checkpoint > errors_before) errors_before = server.stat_error_checkpoint;
+        if (server.stat_error_checkpoint > errors_before)
+            errors_before = server.stat_error_checkpoint;
         if (server.stat_total_error_replies > errors_before) st->failed_calls++;
         server.stat_numcommands++;
     }

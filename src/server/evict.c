@@ -31,10 +31,11 @@ static pool_entry pool[POOL_SIZE];
 static const struct {
     const char *name;
     int policy;
-} policy_names[] = {{"volatile-lru", MAXMEMORY_VOLATILE_LRU}, {"volatile-lfu", MAXMEMORY_VOLATILE_LFU},
-                    {"volatile-random", MAXMEMORY_VOLATILE_RANDOM}, {"volatile-ttl", MAXMEMORY_VOLATILE_TTL},
-                    {"allkeys-lru", MAXMEMORY_ALLKEYS_LRU}, {"allkeys-lfu", MAXMEMORY_ALLKEYS_LFU},
-                    {"allkeys-random", MAXMEMORY_ALLKEYS_RANDOM}, {"noeviction", MAXMEMORY_NOEVICTION}};
+} policy_names[] = {
+    {"volatile-lru", MAXMEMORY_VOLATILE_LRU},       {"volatile-lfu", MAXMEMORY_VOLATILE_LFU},
+    {"volatile-random", MAXMEMORY_VOLATILE_RANDOM}, {"volatile-ttl", MAXMEMORY_VOLATILE_TTL},
+    {"allkeys-lru", MAXMEMORY_ALLKEYS_LRU},         {"allkeys-lfu", MAXMEMORY_ALLKEYS_LFU},
+    {"allkeys-random", MAXMEMORY_ALLKEYS_RANDOM},   {"noeviction", MAXMEMORY_NOEVICTION}};
 
 const char *maxmemory_policy_name(int p) {
     for (size_t i = 0; i < sizeof(policy_names) / sizeof(policy_names[0]); i++)
@@ -48,22 +49,29 @@ int maxmemory_policy_parse(const char *s) {
     return -1;
 }
 
-size_t used_memory(void) { return xmem_used(); }
+size_t used_memory(void) {
+    return xmem_used();
+}
 
-int over_maxmemory(void) { return server.maxmemory && used_memory() > server.maxmemory; }
+int over_maxmemory(void) {
+    return server.maxmemory && used_memory() > server.maxmemory;
+}
 
 static int volatile_policy(void) {
     int p = server.maxmemory_policy;
-    return p == MAXMEMORY_VOLATILE_LRU || p == MAXMEMORY_VOLATILE_LFU || p == MAXMEMORY_VOLATILE_RANDOM ||
-           p == MAXMEMORY_VOLATILE_TTL;
+    return p == MAXMEMORY_VOLATILE_LRU || p == MAXMEMORY_VOLATILE_LFU ||
+           p == MAXMEMORY_VOLATILE_RANDOM || p == MAXMEMORY_VOLATILE_TTL;
 }
 
 static unsigned long long idle_score(const kobj *o) {
     switch (server.maxmemory_policy) {
     case MAXMEMORY_ALLKEYS_LFU:
-    case MAXMEMORY_VOLATILE_LFU: return 255 - kobj_lfu_freq(o);
-    case MAXMEMORY_VOLATILE_TTL: return ULLONG_MAX - (unsigned long long)kobj_expire(o);
-    default: return kobj_idle_ms(o);
+    case MAXMEMORY_VOLATILE_LFU:
+        return 255 - kobj_lfu_freq(o);
+    case MAXMEMORY_VOLATILE_TTL:
+        return ULLONG_MAX - (unsigned long long)kobj_expire(o);
+    default:
+        return kobj_idle_ms(o);
     }
 }
 

@@ -57,5 +57,6 @@ void active_expire_cycle(int fast) {
     int64_t elapsed = clock_mono_us() - start;
     server.stat_expire_cycle_time_used += elapsed;
     double perc = sampled_total ? (double)expired_total * 100 / (double)sampled_total : 0;
-    server.stat_expired_stale_perc = (long long)(perc * 0.05 + (double)server.stat_expired_stale_perc * 0.95);
+    server.stat_expired_stale_perc =
+        (long long)(perc * 0.05 + (double)server.stat_expired_stale_perc * 0.95);
 }

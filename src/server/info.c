@@ -70,7 +70,8 @@ void stats_reset(void) {
     server.stat_net_input_bytes = server.stat_net_output_bytes = 0;
     server.stat_total_error_replies = server.stat_unexpected_error_replies = 0;
     server.stat_io_reads = server.stat_io_writes = 0;
-    server.stat_client_qbuf_limit_disconnections = server.stat_client_outbuf_limit_disconnections = 0;
+    server.stat_client_qbuf_limit_disconnections = server.stat_client_outbuf_limit_disconnections =
+        0;
     server.stat_peak_memory = used_memory();
     memset(server.cmdstats, 0, sizeof(command_stats) * (size_t)server.command_count);
     if (server.errors) dict_clear(server.errors, free_err, NULL);
@@ -114,20 +115,21 @@ static void sec_server(sbuf *b) {
     struct utsname u;
     uname(&u);
     int64_t up = (server.mstime - server.start_ms) / 1000;
-    sbuf_printf(b,
-                "# Server\r\nredis_version:%s\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\n"
-                "redis_build_id:0\r\nredis_mode:standalone\r\nlarder_version:%s\r\nos:%s %s %s\r\n"
-                "arch_bits:64\r\nmonotonic_clock:POSIX clock_gettime\r\nmultiplexing_api:libev-%s\r\n"
-                "atomicvar_api:c11-builtin\r\ngcc_version:%d.%d.%d\r\nprocess_id:%d\r\nprocess_supervised:no\r\n"
-                "run_id:%s\r\ntcp_port:%d\r\nserver_time_usec:%lld\r\nuptime_in_seconds:%lld\r\n"
-                "uptime_in_days:%lld\r\nhz:%d\r\nconfigured_hz:%d\r\nlru_clock:%u\r\nexecutable:%s\r\n"
-                "config_file:%s\r\nio_threads_active:0\r\n",
-                LARDER_VERSION, LARDER_OWN_VERSION, u.sysname, u.release, u.machine,
-                ev_backend(server.loop) == EVBACKEND_EPOLL ? "epoll" : "other", __GNUC__,
-                __GNUC_MINOR__, __GNUC_PATCHLEVEL__, (int)server.pid, server.runid, server.port,
-                (long long)clock_ustime(), (long long)up, (long long)(up / 86400), server.hz,
-                server.config_hz, kv_lru_clock, server.executable ? server.executable : "",
-                server.configfile ? server.configfile : "");
+    sbuf_printf(
+        b,
+        "# Server\r\nredis_version:%s\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\n"
+        "redis_build_id:0\r\nredis_mode:standalone\r\nlarder_version:%s\r\nos:%s %s %s\r\n"
+        "arch_bits:64\r\nmonotonic_clock:POSIX clock_gettime\r\nmultiplexing_api:libev-%s\r\n"
+        "atomicvar_api:c11-builtin\r\ngcc_version:%d.%d.%d\r\nprocess_id:%d\r\nprocess_supervised:"
+        "no\r\n"
+        "run_id:%s\r\ntcp_port:%d\r\nserver_time_usec:%lld\r\nuptime_in_seconds:%lld\r\n"
+        "uptime_in_days:%lld\r\nhz:%d\r\nconfigured_hz:%d\r\nlru_clock:%u\r\nexecutable:%s\r\n"
+        "config_file:%s\r\nio_threads_active:0\r\n",
+        LARDER_VERSION, LARDER_OWN_VERSION, u.sysname, u.release, u.machine,
+        ev_backend(server.loop) == EVBACKEND_EPOLL ? "epoll" : "other", __GNUC__, __GNUC_MINOR__,
+        __GNUC_PATCHLEVEL__, (int)server.pid, server.runid, server.port, (long long)clock_ustime(),
+        (long long)up, (long long)(up / 86400), server.hz, server.config_hz, kv_lru_clock,
+        server.executable ? server.executable : "", server.configfile ? server.configfile : "");
 }
 
 static void sec_clients(sbuf *b) {
@@ -143,8 +145,8 @@ static void sec_clients(sbuf *b) {
                 "client_recent_max_input_buffer:%zu\r\nclient_recent_max_output_buffer:%zu\r\n"
                 "blocked_clients:%lu\r\ntracking_clients:%lu\r\nclients_in_timeout_table:%lu\r\n",
                 server.clients.len, server.maxclients, maxin, maxout,
-                server.blocked_clients - server.blocked_by_type[BLOCKED_PAUSE], server.tracking_clients,
-                server.blocked_clients);
+                server.blocked_clients - server.blocked_by_type[BLOCKED_PAUSE],
+                server.tracking_clients, server.blocked_clients);
 }
 
 static void sec_memory(sbuf *b) {
@@ -157,40 +159,46 @@ static void sec_memory(sbuf *b) {
     human_bytes(h2, sizeof(h2), rss);
     human_bytes(h3, sizeof(h3), server.stat_peak_memory);
     human_bytes(h4, sizeof(h4), server.maxmemory);
-    unsigned long long total = (unsigned long long)sysconf(_SC_PHYS_PAGES) * (unsigned long long)sysconf(_SC_PAGESIZE);
+    unsigned long long total =
+        (unsigned long long)sysconf(_SC_PHYS_PAGES) * (unsigned long long)sysconf(_SC_PAGESIZE);
     human_bytes(h5, sizeof(h5), total);
     extern void scripting_info(long long *, long long *, long long *, long long *, long long *);
     long long lua_mem, scripts_bytes, nscripts, func_mem, nfuncs;
     scripting_info(&lua_mem, &scripts_bytes, &nscripts, &func_mem, &nfuncs);
-    sbuf_printf(b,
-                "# Memory\r\nused_memory:%zu\r\nused_memory_human:%s\r\nused_memory_rss:%zu\r\n"
-                "used_memory_rss_human:%s\r\nused_memory_peak:%zu\r\nused_memory_peak_human:%s\r\n"
-                "used_memory_peak_perc:%.2f%%\r\nused_memory_overhead:0\r\nused_memory_startup:0\r\n"
-                "used_memory_dataset:%zu\r\nused_memory_dataset_perc:100.00%%\r\n"
-                "allocator_allocated:%zu\r\nallocator_active:%zu\r\nallocator_resident:%zu\r\n"
-                "total_system_memory:%llu\r\ntotal_system_memory_human:%s\r\nused_memory_lua:%lld\r\n"
-                "used_memory_scripts:%lld\r\nnumber_of_cached_scripts:%lld\r\nmaxmemory:%llu\r\nmaxmemory_human:%s\r\n"
-                "maxmemory_policy:%s\r\nallocator_frag_ratio:%.2f\r\nmem_fragmentation_ratio:%.2f\r\n"
-                "mem_not_counted_for_evict:0\r\nmem_clients_normal:0\r\nmem_allocator:%s\r\n"
-                "active_defrag_running:0\r\nlazyfree_pending_objects:0\r\nlazyfreed_objects:0\r\n",
-                used, h1, rss, h2, server.stat_peak_memory, h3,
-                server.stat_peak_memory ? (double)used * 100 / (double)server.stat_peak_memory : 0.0,
-                used, st.allocated, st.active, st.resident, total, h5, lua_mem, scripts_bytes, nscripts,
-                server.maxmemory, h4,
-                maxmemory_policy_name(server.maxmemory_policy),
-                st.allocated ? (double)st.active / (double)st.allocated : 1.0,
-                used ? (double)rss / (double)used : 1.0, xmem_allocator());
+    sbuf_printf(
+        b,
+        "# Memory\r\nused_memory:%zu\r\nused_memory_human:%s\r\nused_memory_rss:%zu\r\n"
+        "used_memory_rss_human:%s\r\nused_memory_peak:%zu\r\nused_memory_peak_human:%s\r\n"
+        "used_memory_peak_perc:%.2f%%\r\nused_memory_overhead:0\r\nused_memory_startup:0\r\n"
+        "used_memory_dataset:%zu\r\nused_memory_dataset_perc:100.00%%\r\n"
+        "allocator_allocated:%zu\r\nallocator_active:%zu\r\nallocator_resident:%zu\r\n"
+        "total_system_memory:%llu\r\ntotal_system_memory_human:%s\r\nused_memory_lua:%lld\r\n"
+        "used_memory_scripts:%lld\r\nnumber_of_cached_scripts:%lld\r\nmaxmemory:%llu\r\nmaxmemory_"
+        "human:%s\r\n"
+        "maxmemory_policy:%s\r\nallocator_frag_ratio:%.2f\r\nmem_fragmentation_ratio:%.2f\r\n"
+        "mem_not_counted_for_evict:0\r\nmem_clients_normal:0\r\nmem_allocator:%s\r\n"
+        "active_defrag_running:0\r\nlazyfree_pending_objects:0\r\nlazyfreed_objects:0\r\n",
+        used, h1, rss, h2, server.stat_peak_memory, h3,
+        server.stat_peak_memory ? (double)used * 100 / (double)server.stat_peak_memory : 0.0, used,
+        st.allocated, st.active, st.resident, total, h5, lua_mem, scripts_bytes, nscripts,
+        server.maxmemory, h4, maxmemory_policy_name(server.maxmemory_policy),
+        st.allocated ? (double)st.active / (double)st.allocated : 1.0,
+        used ? (double)rss / (double)used : 1.0, xmem_allocator());
 }
 
 static void sec_persistence(sbuf *b) {
-    sbuf_printf(b,
-                "# Persistence\r\nloading:%d\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\n"
-                "rdb_changes_since_last_save:%lld\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:%lld\r\n"
-                "rdb_last_bgsave_status:ok\r\nrdb_last_bgsave_time_sec:-1\r\nrdb_current_bgsave_time_sec:-1\r\n"
-                "rdb_saves:0\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\n"
-                "aof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\n"
-                "aof_rewrites:0\r\naof_last_write_status:ok\r\nmodule_fork_in_progress:0\r\n",
-                server.loading, server.dirty, (long long)server.lastsave / 1000);
+    sbuf_printf(
+        b,
+        "# Persistence\r\nloading:%d\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\n"
+        "rdb_changes_since_last_save:%lld\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:%"
+        "lld\r\n"
+        "rdb_last_bgsave_status:ok\r\nrdb_last_bgsave_time_sec:-1\r\nrdb_current_bgsave_time_sec:-"
+        "1\r\n"
+        "rdb_saves:0\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\n"
+        "aof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_"
+        "status:ok\r\n"
+        "aof_rewrites:0\r\naof_last_write_status:ok\r\nmodule_fork_in_progress:0\r\n",
+        server.loading, server.dirty, (long long)server.lastsave / 1000);
     run_exts("persistence", b);
 }
 
@@ -202,45 +210,56 @@ static void sec_stats(sbuf *b) {
     pubsub_counts(&channels, &patterns);
     shard_channels = pubsub_shard_channel_count();
     tracking_stats(&tkeys, &titems, &tprefixes);
-    sbuf_printf(b,
-                "# Stats\r\ntotal_connections_received:%lld\r\ntotal_commands_processed:%lld\r\n"
-                "instantaneous_ops_per_sec:%lld\r\ntotal_net_input_bytes:%lld\r\ntotal_net_output_bytes:%lld\r\n"
-                "total_net_repl_input_bytes:0\r\ntotal_net_repl_output_bytes:0\r\n"
-                "instantaneous_input_kbps:%.2f\r\ninstantaneous_output_kbps:%.2f\r\n"
-                "instantaneous_input_repl_kbps:0.00\r\ninstantaneous_output_repl_kbps:0.00\r\n"
-                "rejected_connections:%lld\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\n"
-                "expired_keys:%lld\r\nexpired_stale_perc:%.2f\r\nexpired_time_cap_reached_count:0\r\n"
-                "expire_cycle_cpu_milliseconds:%lld\r\nevicted_keys:%lld\r\nevicted_clients:0\r\n"
-                "total_eviction_exceeded_time:%lld\r\ncurrent_eviction_exceeded_time:0\r\n"
-                "keyspace_hits:%lld\r\nkeyspace_misses:%lld\r\npubsub_channels:%lld\r\npubsub_patterns:%lld\r\n"
-                "pubsubshard_channels:%lld\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\n"
-                "slave_expires_tracked_keys:0\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0\r\n"
-                "active_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\ntotal_active_defrag_time:0\r\n"
-                "current_active_defrag_time:0\r\ntracking_total_keys:%lld\r\ntracking_total_items:%lld\r\n"
-                "tracking_total_prefixes:%lld\r\nunexpected_error_replies:%lld\r\ntotal_error_replies:%lld\r\n"
-                "dump_payload_sanitizations:0\r\ntotal_reads_processed:%lld\r\ntotal_writes_processed:%lld\r\n"
-                "io_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\n"
-                "client_query_buffer_limit_disconnections:%lld\r\nclient_output_buffer_limit_disconnections:%lld\r\n",
-                server.stat_numconnections, server.stat_numcommands, instantaneous(server.ops_sec_samples),
-                server.stat_net_input_bytes, server.stat_net_output_bytes,
-                (double)instantaneous(server.ops_sec_net_in) / 1024, (double)instantaneous(server.ops_sec_net_out) / 1024,
-                server.stat_rejected_conn, server.stat_expiredkeys, (double)server.stat_expired_stale_perc,
-                server.stat_expire_cycle_time_used / 1000, server.stat_evictedkeys,
-                server.stat_total_eviction_exceeded_time, server.stat_keyspace_hits, server.stat_keyspace_misses,
-                channels, patterns, shard_channels, tkeys, titems, tprefixes,
-                server.stat_unexpected_error_replies, server.stat_total_error_replies, server.stat_io_reads,
-                server.stat_io_writes, server.stat_client_qbuf_limit_disconnections,
-                server.stat_client_outbuf_limit_disconnections);
+    sbuf_printf(
+        b,
+        "# Stats\r\ntotal_connections_received:%lld\r\ntotal_commands_processed:%lld\r\n"
+        "instantaneous_ops_per_sec:%lld\r\ntotal_net_input_bytes:%lld\r\ntotal_net_output_bytes:%"
+        "lld\r\n"
+        "total_net_repl_input_bytes:0\r\ntotal_net_repl_output_bytes:0\r\n"
+        "instantaneous_input_kbps:%.2f\r\ninstantaneous_output_kbps:%.2f\r\n"
+        "instantaneous_input_repl_kbps:0.00\r\ninstantaneous_output_repl_kbps:0.00\r\n"
+        "rejected_connections:%lld\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\n"
+        "expired_keys:%lld\r\nexpired_stale_perc:%.2f\r\nexpired_time_cap_reached_count:0\r\n"
+        "expire_cycle_cpu_milliseconds:%lld\r\nevicted_keys:%lld\r\nevicted_clients:0\r\n"
+        "total_eviction_exceeded_time:%lld\r\ncurrent_eviction_exceeded_time:0\r\n"
+        "keyspace_hits:%lld\r\nkeyspace_misses:%lld\r\npubsub_channels:%lld\r\npubsub_patterns:%"
+        "lld\r\n"
+        "pubsubshard_channels:%lld\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_"
+        "sockets:0\r\n"
+        "slave_expires_tracked_keys:0\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0\r\n"
+        "active_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\ntotal_active_defrag_time:0\r\n"
+        "current_active_defrag_time:0\r\ntracking_total_keys:%lld\r\ntracking_total_items:%lld\r\n"
+        "tracking_total_prefixes:%lld\r\nunexpected_error_replies:%lld\r\ntotal_error_replies:%"
+        "lld\r\n"
+        "dump_payload_sanitizations:0\r\ntotal_reads_processed:%lld\r\ntotal_writes_processed:%"
+        "lld\r\n"
+        "io_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\n"
+        "client_query_buffer_limit_disconnections:%lld\r\nclient_output_buffer_limit_"
+        "disconnections:%lld\r\n",
+        server.stat_numconnections, server.stat_numcommands, instantaneous(server.ops_sec_samples),
+        server.stat_net_input_bytes, server.stat_net_output_bytes,
+        (double)instantaneous(server.ops_sec_net_in) / 1024,
+        (double)instantaneous(server.ops_sec_net_out) / 1024, server.stat_rejected_conn,
+        server.stat_expiredkeys, (double)server.stat_expired_stale_perc,
+        server.stat_expire_cycle_time_used / 1000, server.stat_evictedkeys,
+        server.stat_total_eviction_exceeded_time, server.stat_keyspace_hits,
+        server.stat_keyspace_misses, channels, patterns, shard_channels, tkeys, titems, tprefixes,
+        server.stat_unexpected_error_replies, server.stat_total_error_replies, server.stat_io_reads,
+        server.stat_io_writes, server.stat_client_qbuf_limit_disconnections,
+        server.stat_client_outbuf_limit_disconnections);
     run_exts("stats", b);
 }
 
 static void sec_replication(sbuf *b) {
-    sbuf_printf(b,
-                "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\n"
-                "master_replid:%s\r\nmaster_replid2:0000000000000000000000000000000000000000\r\n"
-                "master_repl_offset:0\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\n"
-                "repl_backlog_size:1048576\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n",
-                server.runid);
+    sbuf_printf(
+        b,
+        "# "
+        "Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\n"
+        "master_replid:%s\r\nmaster_replid2:0000000000000000000000000000000000000000\r\n"
+        "master_repl_offset:0\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\n"
+        "repl_backlog_size:1048576\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:"
+        "0\r\n",
+        server.runid);
 }
 
 static void sec_cpu(sbuf *b) {
@@ -250,7 +269,8 @@ static void sec_cpu(sbuf *b) {
 #define TV(t) ((double)(t).tv_sec + (double)(t).tv_usec / 1000000.0)
     sbuf_printf(b,
                 "# CPU\r\nused_cpu_sys:%.6f\r\nused_cpu_user:%.6f\r\nused_cpu_sys_children:%.6f\r\n"
-                "used_cpu_user_children:%.6f\r\nused_cpu_sys_main_thread:%.6f\r\nused_cpu_user_main_thread:%.6f\r\n",
+                "used_cpu_user_children:%.6f\r\nused_cpu_sys_main_thread:%.6f\r\nused_cpu_user_"
+                "main_thread:%.6f\r\n",
                 TV(self.ru_stime), TV(self.ru_utime), TV(children.ru_stime), TV(children.ru_utime),
                 TV(self.ru_stime), TV(self.ru_utime));
 #undef TV
@@ -262,9 +282,12 @@ static void sec_commandstats(sbuf *b) {
         command_stats *s = &server.cmdstats[i];
         if (!s->calls && !s->failed_calls && !s->rejected_calls) continue;
         const command *c = server.command_by_id[i];
-        sbuf_printf(b, "cmdstat_%s:calls=%lld,usec=%lld,usec_per_call=%.2f,rejected_calls=%lld,failed_calls=%lld\r\n",
-                    c->fullname, s->calls, s->usec, s->calls ? (double)s->usec / (double)s->calls : 0.0,
-                    s->rejected_calls, s->failed_calls);
+        sbuf_printf(b,
+                    "cmdstat_%s:calls=%lld,usec=%lld,usec_per_call=%.2f,rejected_calls=%lld,failed_"
+                    "calls=%lld\r\n",
+                    c->fullname, s->calls, s->usec,
+                    s->calls ? (double)s->usec / (double)s->calls : 0.0, s->rejected_calls,
+                    s->failed_calls);
     }
 }
 
@@ -274,7 +297,8 @@ static void sec_errorstats(sbuf *b) {
     dict_iter it;
     dict_iter_init(&it, server.errors);
     err_count *e;
-    while ((e = dict_iter_next(&it))) sbuf_printf(b, "errorstat_%.*s:count=%lld\r\n", (int)e->len, e->code, e->count);
+    while ((e = dict_iter_next(&it)))
+        sbuf_printf(b, "errorstat_%.*s:count=%lld\r\n", (int)e->len, e->code, e->count);
     dict_iter_done(&it);
 }
 
@@ -283,13 +307,20 @@ static void sec_keyspace(sbuf *b) {
     for (int i = 0; i < server.databases; i++) {
         db *d = &server.dbs[i];
         if (!db_size(d)) continue;
-        sbuf_printf(b, "db%d:keys=%zu,expires=%zu,avg_ttl=%lld\r\n", i, db_size(d), db_expires_size(d), d->avg_ttl);
+        sbuf_printf(b, "db%d:keys=%zu,expires=%zu,avg_ttl=%lld\r\n", i, db_size(d),
+                    db_expires_size(d), d->avg_ttl);
     }
 }
 
-static void sec_cluster(sbuf *b) { sbuf_puts(b, "# Cluster\r\ncluster_enabled:0\r\n"); }
-static void sec_modules(sbuf *b) { sbuf_puts(b, "# Modules\r\n"); }
-static void sec_latencystats(sbuf *b) { sbuf_puts(b, "# Latencystats\r\n"); }
+static void sec_cluster(sbuf *b) {
+    sbuf_puts(b, "# Cluster\r\ncluster_enabled:0\r\n");
+}
+static void sec_modules(sbuf *b) {
+    sbuf_puts(b, "# Modules\r\n");
+}
+static void sec_latencystats(sbuf *b) {
+    sbuf_puts(b, "# Latencystats\r\n");
+}
 
 typedef struct section {
     const char *name;
@@ -297,14 +328,20 @@ typedef struct section {
     int in_default, in_all;
 } section;
 
-static const section sections[] = {
-    {"server", sec_server, 1, 1},           {"clients", sec_clients, 1, 1},
-    {"memory", sec_memory, 1, 1},           {"persistence", sec_persistence, 1, 1},
-    {"stats", sec_stats, 1, 1},             {"replication", sec_replication, 1, 1},
-    {"cpu", sec_cpu, 1, 1},                 {"modules", sec_modules, 1, 1},
-    {"commandstats", sec_commandstats, 0, 1}, {"errorstats", sec_errorstats, 1, 1},
-    {"latencystats", sec_latencystats, 0, 1}, {"cluster", sec_cluster, 1, 1},
-    {"keyspace", sec_keyspace, 1, 1},       {NULL, NULL, 0, 0}};
+static const section sections[] = {{"server", sec_server, 1, 1},
+                                   {"clients", sec_clients, 1, 1},
+                                   {"memory", sec_memory, 1, 1},
+                                   {"persistence", sec_persistence, 1, 1},
+                                   {"stats", sec_stats, 1, 1},
+                                   {"replication", sec_replication, 1, 1},
+                                   {"cpu", sec_cpu, 1, 1},
+                                   {"modules", sec_modules, 1, 1},
+                                   {"commandstats", sec_commandstats, 0, 1},
+                                   {"errorstats", sec_errorstats, 1, 1},
+                                   {"latencystats", sec_latencystats, 0, 1},
+                                   {"cluster", sec_cluster, 1, 1},
+                                   {"keyspace", sec_keyspace, 1, 1},
+                                   {NULL, NULL, 0, 0}};
 
 void info_build(sbuf *b, int argc, const resp_arg *argv) {
     int want[16] = {0};
@@ -315,8 +352,9 @@ void info_build(sbuf *b, int argc, const resp_arg *argv) {
         const resp_arg *a = &argv[j];
         int is_all = arg_is(a, "all") || arg_is(a, "everything");
         for (int i = 0; sections[i].name; i++) {
-            if (is_all ? sections[i].in_all
-                       : arg_is(a, "default") ? sections[i].in_default : arg_is(a, sections[i].name))
+            if (is_all                 ? sections[i].in_all
+                : arg_is(a, "default") ? sections[i].in_default
+                                       : arg_is(a, sections[i].name))
                 want[i] = 1;
         }
     }

@@ -27,7 +27,9 @@ kobj *lookup_read(client *c, const resp_arg *key) {
     return o;
 }
 
-kobj *lookup_write(client *c, const resp_arg *key) { return db_lookup(c->db, key->p, key->len, 0); }
+kobj *lookup_write(client *c, const resp_arg *key) {
+    return db_lookup(c->db, key->p, key->len, 0);
+}
 
 kobj *lookup_read_or_reply(client *c, const resp_arg *key, int type, int *err) {
     *err = 0;
@@ -66,7 +68,8 @@ int arg_long_range_or_reply(client *c, const resp_arg *a, long long min, long lo
         if (msg)
             reply_error(c, msg);
         else
-            reply_errorf(c, "ERR value is out of range, value must between %lld and %lld", min, max);
+            reply_errorf(c, "ERR value is out of range, value must between %lld and %lld", min,
+                         max);
         return ERR;
     }
     return OK;
@@ -131,18 +134,23 @@ void signal_flushed_db(int dbid) {
 }
 
 static const char notify_class_chars[] = "g$lshzxetmdn";
-static const int notify_class_bits[] = {NOTIFY_GENERIC, NOTIFY_STRING, NOTIFY_LIST,
-                                        NOTIFY_SET,     NOTIFY_HASH,   NOTIFY_ZSET,
-                                        NOTIFY_EXPIRED, NOTIFY_EVICTED, NOTIFY_STREAM,
-                                        NOTIFY_KEY_MISS, NOTIFY_MODULE, NOTIFY_NEW};
+static const int notify_class_bits[] = {
+    NOTIFY_GENERIC, NOTIFY_STRING,  NOTIFY_LIST,   NOTIFY_SET,      NOTIFY_HASH,   NOTIFY_ZSET,
+    NOTIFY_EXPIRED, NOTIFY_EVICTED, NOTIFY_STREAM, NOTIFY_KEY_MISS, NOTIFY_MODULE, NOTIFY_NEW};
 
 int notify_flags_from_string(const char *s, size_t len) {
     int flags = 0;
     for (size_t i = 0; i < len; i++) {
         switch (s[i]) {
-        case 'A': flags |= NOTIFY_ALL; break;
-        case 'K': flags |= NOTIFY_KEYSPACE; break;
-        case 'E': flags |= NOTIFY_KEYEVENT; break;
+        case 'A':
+            flags |= NOTIFY_ALL;
+            break;
+        case 'K':
+            flags |= NOTIFY_KEYSPACE;
+            break;
+        case 'E':
+            flags |= NOTIFY_KEYEVENT;
+            break;
         default: {
             const char *p = strchr(notify_class_chars, s[i]);
             if (!p || !s[i]) return -1;

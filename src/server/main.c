@@ -19,15 +19,14 @@ extern const char *server_listen_summary(char *buf, size_t size);
 extern int persist_start(char **err);
 
 static void usage(void) {
-    fprintf(stderr,
-            "Usage: larder-server [/path/to/larder.conf] [options]\n"
-            "       larder-server - (read config from stdin)\n"
-            "       larder-server -v or --version\n"
-            "       larder-server -h or --help\n\n"
-            "Examples:\n"
-            "       larder-server conf/larder.conf\n"
-            "       larder-server conf/larder.conf --port 7777\n"
-            "       larder-server --port 7777 --maxmemory 100mb\n");
+    fprintf(stderr, "Usage: larder-server [/path/to/larder.conf] [options]\n"
+                    "       larder-server - (read config from stdin)\n"
+                    "       larder-server -v or --version\n"
+                    "       larder-server -h or --help\n\n"
+                    "Examples:\n"
+                    "       larder-server conf/larder.conf\n"
+                    "       larder-server conf/larder.conf --port 7777\n"
+                    "       larder-server --port 7777 --maxmemory 100mb\n");
 }
 
 /* Quotes a command-line value for a config line when needed. */
@@ -50,10 +49,11 @@ static char *read_all(FILE *f) {
 static int load_config(int argc, char **argv) {
     sbuf text = SBUF_INIT;
     int j = 1;
-    if (argc >= 2 && argv[1][0] != '-' ) {
+    if (argc >= 2 && argv[1][0] != '-') {
         server.configfile = realpath(argv[1], NULL);
         if (!server.configfile) {
-            fprintf(stderr, "Fatal error, can't open config file '%s': No such file or directory\n", argv[1]);
+            fprintf(stderr, "Fatal error, can't open config file '%s': No such file or directory\n",
+                    argv[1]);
             return ERR;
         }
         FILE *f = fopen(argv[1], "r");
@@ -86,7 +86,8 @@ static int load_config(int argc, char **argv) {
     }
     sbuf_puts(&text, "\n");
     char *err = NULL;
-    int rc = config_load_string(text.p, server.configfile ? server.configfile : "(command line)", &err);
+    int rc =
+        config_load_string(text.p, server.configfile ? server.configfile : "(command line)", &err);
     if (rc != OK) {
         fprintf(stderr, "%s\n", err);
         xfree(err);
@@ -121,7 +122,8 @@ int main(int argc, char **argv) {
         return 1;
     }
     char what[64];
-    server_log(LL_NOTICE, "Ready to accept connections %s", server_listen_summary(what, sizeof(what)));
+    server_log(LL_NOTICE, "Ready to accept connections %s",
+               server_listen_summary(what, sizeof(what)));
     server_run();
     server_shutdown();
     return server.shutdown_exit_code;

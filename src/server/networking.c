@@ -98,7 +98,9 @@ client *client_create(int fd, int flags) {
     return c;
 }
 
-client *client_by_id(uint64_t id) { return dict_find(server.clients_by_id, &id, sizeof(id)); }
+client *client_by_id(uint64_t id) {
+    return dict_find(server.clients_by_id, &id, sizeof(id));
+}
 
 static void free_reply_blocks(client *c) {
     reply_block *b = c->rhead;
@@ -157,7 +159,8 @@ void client_free(client *c) {
     pubsub_client_free(c);
     tracking_client_free(c);
     persist_client_free(c);
-    if (c->flags & CLIENT_PENDING_WRITE) list_remove(&server.pending_writes, &c->pending_write_node);
+    if (c->flags & CLIENT_PENDING_WRITE)
+        list_remove(&server.pending_writes, &c->pending_write_node);
     if (c->flags & CLIENT_CLOSE_ASAP) list_remove(&server.clients_to_close, &c->close_node);
     if (c->fd >= 0) {
         ev_io_stop(server.loop, &c->rio);
@@ -329,7 +332,9 @@ static void read_cb(struct ev_loop *loop, ev_io *w, int revents) {
     c->last_interaction_ms = server.mstime;
     if (c->qlen - c->qpos > c->qpeak) c->qpeak = c->qlen - c->qpos;
     if (server.client_max_querybuf_len && c->qlen - c->qpos > server.client_max_querybuf_len) {
-        server_log(LL_WARNING, "Closing client that reached max query buffer length: id=%llu addr=%s (qbuf initial bytes: %.32s)",
+        server_log(LL_WARNING,
+                   "Closing client that reached max query buffer length: id=%llu addr=%s (qbuf "
+                   "initial bytes: %.32s)",
                    (unsigned long long)c->id, c->addr, c->qbuf + c->qpos);
         server.stat_client_qbuf_limit_disconnections++;
         client_free(c);
@@ -364,7 +369,8 @@ static void serve_deferred(size_t base) {
         client *c = client_by_id(id);
         if (!c || (c->flags & CLIENT_CLOSE_ASAP)) continue;
         process_input(c);
-        if ((c = client_by_id(id)) && conn_has_buffered_input(c)) ev_feed_event(server.loop, &c->rio, EV_READ);
+        if ((c = client_by_id(id)) && conn_has_buffered_input(c))
+            ev_feed_event(server.loop, &c->rio, EV_READ);
     }
 }
 
@@ -387,11 +393,15 @@ int input_defer_pause(void) {
     return was;
 }
 
-void input_defer_resume(int was) { deferring = was; }
+void input_defer_resume(int was) {
+    deferring = was;
+}
 
 /* ---- output ------------------------------------------------------------------ */
 
-int client_has_pending_replies(const client *c) { return c->reply_bytes > 0; }
+int client_has_pending_replies(const client *c) {
+    return c->reply_bytes > 0;
+}
 
 static void obuf_limit_check(client *c);
 
@@ -472,7 +482,9 @@ void reply_status(client *c, const char *s) {
     reply_raw(c, "\r\n", 2);
 }
 
-void reply_ok(client *c) { reply_raw(c, "+OK\r\n", 5); }
+void reply_ok(client *c) {
+    reply_raw(c, "+OK\r\n", 5);
+}
 
 void reply_error(client *c, const char *msg) {
     if (msg[0] == '-') msg++;
@@ -553,12 +565,24 @@ void reply_null_array(client *c) {
         reply_raw(c, "*-1\r\n", 5);
 }
 
-void reply_array(client *c, long n) { reply_hdr(c, '*', n); }
-void reply_map(client *c, long n) { reply_hdr(c, c->resp >= 3 ? '%' : '*', c->resp >= 3 ? n : 2 * n); }
-void reply_set(client *c, long n) { reply_hdr(c, c->resp >= 3 ? '~' : '*', n); }
-void reply_push(client *c, long n) { reply_hdr(c, c->resp >= 3 ? '>' : '*', n); }
-void reply_attribute(client *c, long n) { reply_hdr(c, '|', n); }
-void reply_empty_array(client *c) { reply_raw(c, "*0\r\n", 4); }
+void reply_array(client *c, long n) {
+    reply_hdr(c, '*', n);
+}
+void reply_map(client *c, long n) {
+    reply_hdr(c, c->resp >= 3 ? '%' : '*', c->resp >= 3 ? n : 2 * n);
+}
+void reply_set(client *c, long n) {
+    reply_hdr(c, c->resp >= 3 ? '~' : '*', n);
+}
+void reply_push(client *c, long n) {
+    reply_hdr(c, c->resp >= 3 ? '>' : '*', n);
+}
+void reply_attribute(client *c, long n) {
+    reply_hdr(c, '|', n);
+}
+void reply_empty_array(client *c) {
+    reply_raw(c, "*0\r\n", 4);
+}
 
 void reply_double(client *c, double d) {
     char buf[MAX_D2STRING_CHARS];
@@ -615,7 +639,8 @@ void reply_help(client *c, const char *cmdname, const char *const *lines) {
     while (lines[n]) n++;
     reply_array(c, n + 3);
     char head[128];
-    snprintf(head, sizeof(head), "%s <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", upper);
+    snprintf(head, sizeof(head),
+             "%s <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", upper);
     reply_status(c, head);
     for (long j = 0; j < n; j++) reply_status(c, lines[j]);
     reply_status(c, "HELP");
@@ -629,7 +654,8 @@ void reply_subcommand_syntax_error(client *c) {
     for (i = 0; name[i] && i < sizeof(upper) - 1; i++)
         upper[i] = (char)((name[i] >= 'a' && name[i] <= 'z') ? name[i] - 32 : name[i]);
     upper[i] = '\0';
-    reply_errorf(c, "ERR unknown subcommand or wrong number of arguments for '%.128s'. Try %s HELP.",
+    reply_errorf(c,
+                 "ERR unknown subcommand or wrong number of arguments for '%.128s'. Try %s HELP.",
                  c->argv[1].p, upper);
 }
 
@@ -661,7 +687,8 @@ static void set_deferred(client *c, void *h, char type, long n) {
         char hdr[RESP_HDR_MAX];
         size_t len = resp_enc_agg(hdr, type, n);
         memcpy(hold_buf->p + off, hdr, len);
-        memmove(hold_buf->p + off + len, hold_buf->p + off + RESP_HDR_MAX, hold_buf->len - off - RESP_HDR_MAX);
+        memmove(hold_buf->p + off + len, hold_buf->p + off + RESP_HDR_MAX,
+                hold_buf->len - off - RESP_HDR_MAX);
         hold_buf->len -= RESP_HDR_MAX - len;
         return;
     }
@@ -675,15 +702,21 @@ static void set_deferred(client *c, void *h, char type, long n) {
     c->reply_bytes -= skip;
 }
 
-void reply_set_deferred_array(client *c, void *h, long n) { set_deferred(c, h, '*', n); }
+void reply_set_deferred_array(client *c, void *h, long n) {
+    set_deferred(c, h, '*', n);
+}
 void reply_set_deferred_map(client *c, void *h, long n) {
     set_deferred(c, h, c->resp >= 3 ? '%' : '*', c->resp >= 3 ? n : 2 * n);
 }
-void reply_set_deferred_set(client *c, void *h, long n) { set_deferred(c, h, c->resp >= 3 ? '~' : '*', n); }
+void reply_set_deferred_set(client *c, void *h, long n) {
+    set_deferred(c, h, c->resp >= 3 ? '~' : '*', n);
+}
 
 /* ---- output buffer limits ---------------------------------------------------- */
 
-static int obuf_class(const client *c) { return (c->flags & CLIENT_PUBSUB) ? OBUF_PUBSUB : OBUF_NORMAL; }
+static int obuf_class(const client *c) {
+    return (c->flags & CLIENT_PUBSUB) ? OBUF_PUBSUB : OBUF_NORMAL;
+}
 
 static void obuf_limit_check(client *c) {
     if (c->fd < 0 || (c->flags & CLIENT_CLOSE_ASAP)) return;
@@ -699,7 +732,9 @@ static void obuf_limit_check(client *c) {
         c->obuf_soft_limit_since_ms = 0;
     }
     if (hard || soft) {
-        server_log(LL_WARNING, "Client id=%llu addr=%s scheduled to be closed ASAP for overcoming of output buffer limits.",
+        server_log(LL_WARNING,
+                   "Client id=%llu addr=%s scheduled to be closed ASAP for overcoming of output "
+                   "buffer limits.",
                    (unsigned long long)c->id, c->addr);
         server.stat_client_outbuf_limit_disconnections++;
         free_reply_blocks(c);

@@ -70,7 +70,8 @@ static int listen_tcp(const char *addr, int port, char **err) {
     int rc = getaddrinfo(addr, portstr, &hints, &res);
     sbuf e = SBUF_INIT;
     if (rc != 0) {
-        sbuf_printf(&e, "Could not create server TCP listening socket %s:%d: %s", addr, port, gai_strerror(rc));
+        sbuf_printf(&e, "Could not create server TCP listening socket %s:%d: %s", addr, port,
+                    gai_strerror(rc));
         *err = sbuf_take(&e, NULL);
         return -1;
     }
@@ -78,10 +79,13 @@ static int listen_tcp(const char *addr, int port, char **err) {
     int one = 1;
     if (fd >= 0) {
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        if (res->ai_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+        if (res->ai_family == AF_INET6)
+            setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
     }
-    if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, server.tcp_backlog) != 0) {
-        sbuf_printf(&e, "Could not create server TCP listening socket %s:%d: %s", addr, port, strerror(errno));
+    if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) != 0 ||
+        listen(fd, server.tcp_backlog) != 0) {
+        sbuf_printf(&e, "Could not create server TCP listening socket %s:%d: %s", addr, port,
+                    strerror(errno));
         *err = sbuf_take(&e, NULL);
         if (fd >= 0) close(fd);
         fd = -1;
@@ -101,7 +105,8 @@ static int listen_unix(const char *path, char **err) {
     memset(&sa, 0, sizeof(sa));
     sa.sun_family = AF_UNIX;
     strcpy(sa.sun_path, path);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(fd, server.tcp_backlog) != 0) {
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+        listen(fd, server.tcp_backlog) != 0) {
         sbuf e = SBUF_INIT;
         sbuf_printf(&e, "Failed opening Unix socket %s: %s", path, strerror(errno));
         *err = sbuf_take(&e, NULL);
@@ -159,11 +164,13 @@ static int open_port(int port, int tls, int *fds, ev_io *ws, int *count, char **
 }
 
 static int open_listeners(char **err) {
-    if (server.port && open_port(server.port, 0, server.ipfd, server.ipfd_w, &server.ipfd_count, err) != OK)
+    if (server.port &&
+        open_port(server.port, 0, server.ipfd, server.ipfd_w, &server.ipfd_count, err) != OK)
         return ERR;
     if (server.tls_port) {
         if (tls_configure(err) != OK) return ERR;
-        if (open_port(server.tls_port, 1, server.tlsfd, server.tlsfd_w, &server.tlsfd_count, err) != OK)
+        if (open_port(server.tls_port, 1, server.tlsfd, server.tlsfd_w, &server.tlsfd_count, err) !=
+            OK)
             return ERR;
     }
     if (server.unixsocket && server.unixsocket[0]) {
@@ -247,7 +254,8 @@ static void track_ops(void) {
     int i = server.ops_sec_idx;
     server.ops_sec_samples[i] = (server.stat_numcommands - server.ops_sec_last_cmds) * 1000 / dt;
     server.ops_sec_net_in[i] = (server.stat_net_input_bytes - server.ops_sec_last_in) * 1000 / dt;
-    server.ops_sec_net_out[i] = (server.stat_net_output_bytes - server.ops_sec_last_out) * 1000 / dt;
+    server.ops_sec_net_out[i] =
+        (server.stat_net_output_bytes - server.ops_sec_last_out) * 1000 / dt;
     server.ops_sec_idx = (i + 1) % 16;
     server.ops_sec_last_cmds = server.stat_numcommands;
     server.ops_sec_last_in = server.stat_net_input_bytes;
@@ -287,7 +295,8 @@ static void cron_cb(struct ev_loop *loop, ev_timer *w, int revents) {
 
 static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents) {
     (void)revents;
-    server_log(LL_WARNING, "Received %s scheduling shutdown...", w->signum == SIGINT ? "SIGINT" : "SIGTERM");
+    server_log(LL_WARNING, "Received %s scheduling shutdown...",
+               w->signum == SIGINT ? "SIGINT" : "SIGTERM");
     server.shutdown_asap = 1;
     ev_break(loop, EVBREAK_ALL);
 }
@@ -298,7 +307,8 @@ static void seed_randomness(void) {
     uint8_t key[16];
     unsigned seed;
     int fd = open("/dev/urandom", O_RDONLY);
-    if (fd < 0 || read(fd, key, sizeof(key)) != sizeof(key) || read(fd, &seed, sizeof(seed)) != sizeof(seed)) {
+    if (fd < 0 || read(fd, key, sizeof(key)) != sizeof(key) ||
+        read(fd, &seed, sizeof(seed)) != sizeof(seed)) {
         uint64_t t = (uint64_t)clock_ustime() ^ (uint64_t)getpid();
         memcpy(key, &t, 8);
         memcpy(key + 8, &t, 8);

@@ -25,7 +25,7 @@
 #include "util/sbuf.h"
 #include "util/strutil.h"
 
-#define LARDER_VERSION "7.0.15"       /* the Redis version whose behaviour we follow */
+#define LARDER_VERSION "7.0.15" /* the Redis version whose behaviour we follow */
 #define LARDER_OWN_VERSION "0.1.0"
 #define OK 0
 #define ERR (-1)
@@ -68,13 +68,13 @@ typedef int command_getkeys_fn(const command *cmd, int argc, const resp_arg *arg
                                int max);
 
 struct command {
-    const char *name;   /* lowercase; subcommands: "get" under "config" */
+    const char *name; /* lowercase; subcommands: "get" under "config" */
     command_fn *proc;
-    int arity;          /* > 0 exact, < 0 at least -arity */
-    const char *flags;  /* "write denyoom fast" */
+    int arity;         /* > 0 exact, < 0 at least -arity */
+    const char *flags; /* "write denyoom fast" */
     int first_key, last_key, key_step;
-    const char *acl;    /* "@string @fast" extra categories */
-    const char *group;  /* COMMAND DOCS group */
+    const char *acl;   /* "@string @fast" extra categories */
+    const char *group; /* COMMAND DOCS group */
     const char *since;
     const char *summary;
     const char *complexity;
@@ -118,7 +118,7 @@ enum {
     CLIENT_EXECUTING = 1 << 18, /* inside its own command (do not free now) */
     CLIENT_UNBLOCKED = 1 << 19, /* in the queue of clients to resume */
     CLIENT_PENDING_COMMAND = 1 << 20,
-    CLIENT_FAKE = 1 << 21,      /* no connection (Lua, replay) */
+    CLIENT_FAKE = 1 << 21, /* no connection (Lua, replay) */
     CLIENT_DENY_BLOCKING = 1 << 22,
     CLIENT_IN_TO_TABLE = 1 << 23,
     CLIENT_AUTHENTICATED = 1 << 24,
@@ -133,12 +133,12 @@ enum {
 /* Why a client is blocked. */
 enum {
     BLOCKED_NONE = 0,
-    BLOCKED_LIST,   /* BLPOP & co: woken by key readiness */
+    BLOCKED_LIST, /* BLPOP & co: woken by key readiness */
     BLOCKED_ZSET,
-    BLOCKED_SLEEP,  /* DEBUG SLEEP-like waits, WAIT */
-    BLOCKED_PAUSE,  /* CLIENT PAUSE */
-    BLOCKED_STORE,  /* waiting for the store thread (persistence) */
-    BLOCKED_LOCK,   /* LOCK.ACQUIRE WAIT */
+    BLOCKED_SLEEP, /* DEBUG SLEEP-like waits, WAIT */
+    BLOCKED_PAUSE, /* CLIENT PAUSE */
+    BLOCKED_STORE, /* waiting for the store thread (persistence) */
+    BLOCKED_LOCK,  /* LOCK.ACQUIRE WAIT */
     BLOCKED_MODULE,
 };
 
@@ -163,16 +163,16 @@ typedef struct reply_block {
  * owns timeout handling and unblocking. */
 typedef struct block_state {
     int type;
-    int64_t timeout_ms;  /* absolute unix ms, 0 = forever */
-    argv_copy args;      /* the blocked command, re-run when a key is ready */
+    int64_t timeout_ms; /* absolute unix ms, 0 = forever */
+    argv_copy args;     /* the blocked command, re-run when a key is ready */
     const command *cmd;
     int nkeys;
-    char **keys;         /* owned copies of the keys waited on */
+    char **keys; /* owned copies of the keys waited on */
     size_t *keylens;
     int dbid;
-    void *priv;          /* type-specific state */
-    void (*on_timeout)(client *c);   /* reply on timeout (default: null array) */
-    void (*on_unblock)(client *c);   /* release priv */
+    void *priv;                    /* type-specific state */
+    void (*on_timeout)(client *c); /* reply on timeout (default: null array) */
+    void (*on_unblock)(client *c); /* release priv */
     ev_timer timer;
     list_node timeout_node;
 } block_state;
@@ -202,8 +202,8 @@ struct client {
 
     /* output */
     reply_block *rhead, *rtail;
-    size_t reply_bytes;   /* bytes queued, not yet written */
-    size_t sentlen;       /* bytes of rhead already written */
+    size_t reply_bytes; /* bytes queued, not yet written */
+    size_t sentlen;     /* bytes of rhead already written */
     int64_t obuf_soft_limit_since_ms;
     list_node pending_write_node;
     unsigned long long net_in, net_out;
@@ -227,11 +227,11 @@ struct client {
     dict *tracking_prefixes;
 
     /* loop bookkeeping */
-    list_node node;            /* in server.clients */
-    list_node close_node;      /* in server.clients_to_close */
-    void *user;                /* ACL user */
-    void *persist;             /* persistence layer per-client state */
-    void *script_caller;       /* Lua: the real client running the script */
+    list_node node;       /* in server.clients */
+    list_node close_node; /* in server.clients_to_close */
+    void *user;           /* ACL user */
+    void *persist;        /* persistence layer per-client state */
+    void *script_caller;  /* Lua: the real client running the script */
 };
 
 /* ---- server state ----------------------------------------------------------- */
@@ -265,7 +265,7 @@ typedef struct server_state {
     int shutdown_asap;
     int shutdown_exit_code;
     int64_t start_ms;
-    int64_t mstime;   /* cached per event-loop turn */
+    int64_t mstime; /* cached per event-loop turn */
     int64_t ustime;
     int clock_pinned; /* process_command fixed "now" for this command: call_command keeps it */
     int clock_fresh;  /* server.ustime was read just now by process_command (not yet used) */
@@ -406,8 +406,8 @@ typedef struct server_state {
     int loading;
 
     /* scripting (issue 7) */
-    int script_busy;          /* a script passed busy-reply-threshold: others get -BUSY */
-    int script_busy_is_eval;  /* ...and it is an EVAL (else a FCALL): which -BUSY text */
+    int script_busy;                 /* a script passed busy-reply-threshold: others get -BUSY */
+    int script_busy_is_eval;         /* ...and it is an EVAL (else a FCALL): which -BUSY text */
     long long stat_error_checkpoint; /* error count after the last command (nested ones too) */
 } server_state;
 
@@ -416,7 +416,7 @@ extern server_state server;
 /* ---- replies (networking.c) -------------------------------------------------- */
 
 void reply_raw(client *c, const void *p, size_t len);
-void reply_status(client *c, const char *s);        /* +s */
+void reply_status(client *c, const char *s); /* +s */
 void reply_ok(client *c);
 /* msg is the whole error text including its code: "ERR syntax error",
  * "WRONGTYPE ...". A leading '-' is accepted and dropped. Newlines are
@@ -427,8 +427,8 @@ void reply_int(client *c, long long v);
 void reply_bulk(client *c, const void *p, size_t len);
 void reply_bulk_cstr(client *c, const char *s);
 void reply_bulk_ll(client *c, long long v);
-void reply_null(client *c);        /* $-1 / _ */
-void reply_null_array(client *c);  /* *-1 / _ */
+void reply_null(client *c);       /* $-1 / _ */
+void reply_null_array(client *c); /* *-1 / _ */
 void reply_array(client *c, long n);
 void reply_map(client *c, long n); /* RESP2: array of 2n */
 void reply_set(client *c, long n);
@@ -465,7 +465,9 @@ int arg_double_or_reply(client *c, const resp_arg *a, double *out, const char *m
 int arg_ldouble_or_reply(client *c, const resp_arg *a, long double *out, const char *msg);
 /* Timeout argument of blocking commands (seconds, may be fractional) -> abs ms. */
 int arg_timeout_or_reply(client *c, const resp_arg *a, int64_t *abs_ms);
-static inline int arg_is(const resp_arg *a, const char *s) { return str_eq_nocase(a->p, a->len, s); }
+static inline int arg_is(const resp_arg *a, const char *s) {
+    return str_eq_nocase(a->p, a->len, s);
+}
 /* The key's entry if it has the type (NULL if missing); on a type mismatch
  * replies WRONGTYPE and sets *err. */
 kobj *lookup_read_or_reply(client *c, const resp_arg *key, int type, int *err);
@@ -502,8 +504,8 @@ enum {
                  NOTIFY_ZSET | NOTIFY_EXPIRED | NOTIFY_EVICTED | NOTIFY_STREAM | NOTIFY_MODULE,
 };
 void notify_keyspace_event(int type, const char *event, const char *key, size_t klen, int dbid);
-int notify_flags_from_string(const char *s, size_t len);  /* -1 on bad char */
-void notify_flags_to_string(int flags, char *out);        /* out >= 32 bytes */
+int notify_flags_from_string(const char *s, size_t len); /* -1 on bad char */
+void notify_flags_to_string(int flags, char *out);       /* out >= 32 bytes */
 /* Pub/sub delivery (pubsub.c). Returns receivers. */
 long long pubsub_publish(const char *ch, size_t chlen, const char *msg, size_t mlen);
 
@@ -577,7 +579,9 @@ void server_log_raw(int level, const char *msg);
 
 /* ---- time ------------------------------------------------------------------- */
 void server_update_time(void);
-static inline int64_t now_ms(void) { return server.mstime; }
+static inline int64_t now_ms(void) {
+    return server.mstime;
+}
 
 /* ---- memory / eviction ---------------------------------------------------- */
 /* Frees memory by the policy until under maxmemory; OK, or ERR if it cannot. */

@@ -166,9 +166,7 @@ static const dict_type blink_type = {dict_hash_bytes, blink_key, NULL};
 static const dict_type bkey_type = {dict_hash_bytes, bkey_key, NULL};
 
 static dict *prefixes; /* of bcast_prefix, NULL until tracking is first enabled */
-static struct plen_count {
-    size_t len, count;
-} *plens;
+static struct plen_count { size_t len, count; } * plens;
 static size_t nplens, plens_cap;
 static int bcast_dirty; /* some prefix has pending keys */
 
@@ -373,7 +371,8 @@ static void invalidate_entry(tracked_key *t) {
         uint64_t id = t->cap ? t->ids.tab[i] : t->ids.one;
         if (!id) continue;
         client *target = client_by_id(id);
-        if (!target || !(target->flags & CLIENT_TRACKING) || (target->flags & CLIENT_TRACKING_BCAST))
+        if (!target || !(target->flags & CLIENT_TRACKING) ||
+            (target->flags & CLIENT_TRACKING_BCAST))
             continue; /* gone, off, or switched to BCAST since it read the key */
         if ((target->flags & CLIENT_TRACKING_NOLOOP) && target == acting) continue;
         deliver(target, PAYLOAD_KEY, t->key, t->klen);
@@ -569,17 +568,20 @@ void tracking_after_command(client *c, const command *cmd) {
     if (server.executing_client) return; /* inside EXEC or a script: not the end yet */
     if (pending_client) flush_pending();
     /* CLIENT CACHING applies to the next command (or transaction) only. */
-    if ((c->flags & CLIENT_TRACKING_CACHING) && !(c->flags & CLIENT_MULTI) && !is_client_command(cmd))
+    if ((c->flags & CLIENT_TRACKING_CACHING) && !(c->flags & CLIENT_MULTI) &&
+        !is_client_command(cmd))
         c->flags &= ~(uint64_t)CLIENT_TRACKING_CACHING;
 }
 
 /* ---- enabling and disabling ----------------------------------------------------------- */
 
-static void enable_tracking(client *c, uint64_t redirect, uint64_t options, resp_arg **pfx, int npfx) {
+static void enable_tracking(client *c, uint64_t redirect, uint64_t options, resp_arg **pfx,
+                            int npfx) {
     if (!(c->flags & CLIENT_TRACKING)) server.tracking_clients++;
     c->flags |= CLIENT_TRACKING;
-    c->flags &= ~(uint64_t)(CLIENT_TRACKING_BROKEN_REDIR | CLIENT_TRACKING_BCAST | CLIENT_TRACKING_OPTIN |
-                            CLIENT_TRACKING_OPTOUT | CLIENT_TRACKING_NOLOOP);
+    c->flags &=
+        ~(uint64_t)(CLIENT_TRACKING_BROKEN_REDIR | CLIENT_TRACKING_BCAST | CLIENT_TRACKING_OPTIN |
+                    CLIENT_TRACKING_OPTOUT | CLIENT_TRACKING_NOLOOP);
     c->tracking_redirect = redirect;
     if (!table) {
         table = dict_new(&tracked_key_type);
@@ -600,9 +602,10 @@ void tracking_disable(client *c) {
     }
     if (c->flags & CLIENT_TRACKING) {
         server.tracking_clients--;
-        c->flags &= ~(uint64_t)(CLIENT_TRACKING | CLIENT_TRACKING_BROKEN_REDIR | CLIENT_TRACKING_BCAST |
-                                CLIENT_TRACKING_OPTIN | CLIENT_TRACKING_OPTOUT |
-                                CLIENT_TRACKING_CACHING | CLIENT_TRACKING_NOLOOP);
+        c->flags &=
+            ~(uint64_t)(CLIENT_TRACKING | CLIENT_TRACKING_BROKEN_REDIR | CLIENT_TRACKING_BCAST |
+                        CLIENT_TRACKING_OPTIN | CLIENT_TRACKING_OPTOUT | CLIENT_TRACKING_CACHING |
+                        CLIENT_TRACKING_NOLOOP);
     }
 }
 
@@ -634,16 +637,18 @@ static int prefixes_ok_or_reply(client *c, resp_arg **pfx, int npfx) {
     for (int i = 0; ok && i < npfx; i++) {
         for (size_t k = 0; ok && k < nold; k++) {
             if (overlaps(old[k]->prefix, old[k]->plen, pfx[i]->p, pfx[i]->len)) {
-                reply_errorf(c, "ERR Prefix '%s' overlaps with an existing prefix '%s'. "
-                                "Prefixes for a single client must not overlap.",
+                reply_errorf(c,
+                             "ERR Prefix '%s' overlaps with an existing prefix '%s'. "
+                             "Prefixes for a single client must not overlap.",
                              pfx[i]->p, old[k]->prefix);
                 ok = 0;
             }
         }
         for (int j = i + 1; ok && j < npfx; j++) {
             if (overlaps(pfx[i]->p, pfx[i]->len, pfx[j]->p, pfx[j]->len)) {
-                reply_errorf(c, "ERR Prefix '%s' overlaps with another provided prefix '%s'. "
-                                "Prefixes for a single client must not overlap.",
+                reply_errorf(c,
+                             "ERR Prefix '%s' overlaps with another provided prefix '%s'. "
+                             "Prefixes for a single client must not overlap.",
                              pfx[i]->p, pfx[j]->p);
                 ok = 0;
             }
@@ -736,12 +741,14 @@ void client_caching_command(client *c) {
     const resp_arg *opt = &c->argv[2];
     if (arg_is(opt, "yes")) {
         if (!(c->flags & CLIENT_TRACKING_OPTIN)) {
-            reply_error(c, "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.");
+            reply_error(
+                c, "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.");
             return;
         }
     } else if (arg_is(opt, "no")) {
         if (!(c->flags & CLIENT_TRACKING_OPTOUT)) {
-            reply_error(c, "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.");
+            reply_error(
+                c, "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.");
             return;
         }
     } else {

@@ -47,8 +47,10 @@ static void sum_add(agg_state *s, const sql_value *x) {
         int64_t i;
         double r;
         int k = sqli_num_parse(n.z, n.n, &i, &r);
-        if (k == 1) val_set_int(&n, i);
-        else val_set_real(&n, k == 2 ? r : sqli_val_real(x));
+        if (k == 1)
+            val_set_int(&n, i);
+        else
+            val_set_real(&n, k == 2 ? r : sqli_val_real(x));
     }
     if (n.type == SQL_INTEGER && (s->kind == 0 || s->kind == 1)) {
         s->kind = 1;
@@ -56,7 +58,8 @@ static void sum_add(agg_state *s, const sql_value *x) {
         s->rsum += (double)n.u.i;
         return;
     }
-    if ((n.type == SQL_DECIMAL || n.type == SQL_INTEGER) && (s->kind == 0 || s->kind == 1 || s->kind == 3)) {
+    if ((n.type == SQL_DECIMAL || n.type == SQL_INTEGER) &&
+        (s->kind == 0 || s->kind == 1 || s->kind == 3)) {
         int sc = n.type == SQL_DECIMAL ? n.scale : 0;
         if (s->kind == 1) { /* integers so far: continue as decimal */
             s->dsum = s->isum;
@@ -65,8 +68,9 @@ static void sum_add(agg_state *s, const sql_value *x) {
         s->kind = 3;
         int64_t a, b;
         int ts = sc > s->dscale ? sc : s->dscale;
-        if (sqli_dec_rescale(s->dsum, s->dscale, ts, &a) == 0 && sqli_dec_rescale(n.u.i, sc, ts, &b) == 0 &&
-            !__builtin_add_overflow(a, b, &a) && a < 1000000000000000000LL && a > -1000000000000000000LL) {
+        if (sqli_dec_rescale(s->dsum, s->dscale, ts, &a) == 0 &&
+            sqli_dec_rescale(n.u.i, sc, ts, &b) == 0 && !__builtin_add_overflow(a, b, &a) &&
+            a < 1000000000000000000LL && a > -1000000000000000000LL) {
             s->dsum = a;
             s->dscale = ts;
         } else {
@@ -100,10 +104,13 @@ int sqli_agg_step(vm *v, const expr *e, agg_state *s, sql_value *args, int nargs
     }
     s->count++;
     switch (kind) {
-    case AGG_COUNT: break;
+    case AGG_COUNT:
+        break;
     case AGG_SUM:
     case AGG_TOTAL:
-    case AGG_AVG: sum_add(s, x); break;
+    case AGG_AVG:
+        sum_add(s, x);
+        break;
     case AGG_MIN:
     case AGG_MAX: {
         if (s->count > 1) {
@@ -130,27 +137,37 @@ int sqli_agg_step(vm *v, const expr *e, agg_state *s, sql_value *args, int nargs
         sqli_strb_add(&s->gc, t, n);
         break;
     }
-    default: break;
+    default:
+        break;
     }
     return SQL_OK;
 }
 
 static void sum_result(agg_state *s, sql_value *out) {
-    if (s->kind == 1) val_set_int(out, s->isum);
-    else if (s->kind == 3) val_set_dec(out, s->dsum, s->dscale);
-    else val_set_real(out, s->rsum);
+    if (s->kind == 1)
+        val_set_int(out, s->isum);
+    else if (s->kind == 3)
+        val_set_dec(out, s->dsum, s->dscale);
+    else
+        val_set_real(out, s->rsum);
 }
 
 void sqli_agg_final(const expr *e, agg_state *s, sql_value *out) {
     switch (e->fn->agg) {
     case AGG_COUNT:
-    case AGG_COUNT_STAR: val_set_int(out, s->count); return;
+    case AGG_COUNT_STAR:
+        val_set_int(out, s->count);
+        return;
     case AGG_SUM:
-        if (s->count == 0) val_set_null(out);
-        else sum_result(s, out);
+        if (s->count == 0)
+            val_set_null(out);
+        else
+            sum_result(s, out);
         return;
     case AGG_TOTAL:
-        val_set_real(out, s->kind == 1 ? (double)s->isum : s->kind == 3 ? sqli_dec_to_real(s->dsum, s->dscale) : s->rsum);
+        val_set_real(out, s->kind == 1   ? (double)s->isum
+                          : s->kind == 3 ? sqli_dec_to_real(s->dsum, s->dscale)
+                                         : s->rsum);
         return;
     case AGG_AVG:
         if (s->count == 0) {
@@ -163,24 +180,33 @@ void sqli_agg_final(const expr *e, agg_state *s, sql_value *out) {
             __int128 q = m / s->count, r = m % s->count;
             if (2 * (r < 0 ? -r : r) >= s->count) q += m < 0 ? -1 : 1;
             while (sc > s->dscale && q % 10 == 0) q /= 10, sc--; /* no noise zeros */
-            if (q < 1000000000000000000LL && q > -1000000000000000000LL) val_set_dec(out, (int64_t)q, sc);
-            else val_set_real(out, sqli_dec_to_real(s->dsum, s->dscale) / (double)s->count);
+            if (q < 1000000000000000000LL && q > -1000000000000000000LL)
+                val_set_dec(out, (int64_t)q, sc);
+            else
+                val_set_real(out, sqli_dec_to_real(s->dsum, s->dscale) / (double)s->count);
         } else {
-            double sum = s->kind == 1 ? (double)s->isum : s->kind == 3 ? sqli_dec_to_real(s->dsum, s->dscale) : s->rsum;
+            double sum = s->kind == 1   ? (double)s->isum
+                         : s->kind == 3 ? sqli_dec_to_real(s->dsum, s->dscale)
+                                        : s->rsum;
             if (s->kind == 1 && s->overflow) sum = s->rsum;
             val_set_real(out, sum / (double)s->count);
         }
         return;
     case AGG_MIN:
     case AGG_MAX:
-        if (s->count == 0) val_set_null(out);
-        else val_ref(out, &s->best);
+        if (s->count == 0)
+            val_set_null(out);
+        else
+            val_ref(out, &s->best);
         return;
     case AGG_GROUP_CONCAT:
-        if (s->count == 0) val_set_null(out);
-        else val_set_text_ref(out, sqli_strb_cstr(&s->gc), s->gc.n);
+        if (s->count == 0)
+            val_set_null(out);
+        else
+            val_set_text_ref(out, sqli_strb_cstr(&s->gc), s->gc.n);
         return;
-    default: val_set_null(out);
+    default:
+        val_set_null(out);
     }
 }
 

@@ -34,44 +34,73 @@ const char *sql_version(void) {
 
 const char *sql_errstr(int rc) {
     switch (rc) {
-    case SQL_OK: return "not an error";
-    case SQL_ERROR: return "SQL logic error";
-    case SQL_CONSTRAINT: return "constraint failed";
-    case SQL_BUSY: return "database is locked";
-    case SQL_MISUSE: return "bad parameter or other API misuse";
-    case SQL_RANGE: return "column index out of range";
-    case SQL_READONLY: return "attempt to write a readonly database";
-    case SQL_CANTOPEN: return "unable to open database file";
-    case SQL_NOTADB: return "file is not a database";
-    case SQL_CORRUPT: return "database disk image is malformed";
-    case SQL_IOERR: return "disk I/O error";
-    case SQL_FULL: return "database or disk is full";
-    case SQL_TOOBIG: return "string or blob too big";
-    case SQL_INTERRUPT: return "interrupted";
-    case SQL_ROW: return "another row available";
-    case SQL_DONE: return "no more rows available";
-    default: return "unknown error";
+    case SQL_OK:
+        return "not an error";
+    case SQL_ERROR:
+        return "SQL logic error";
+    case SQL_CONSTRAINT:
+        return "constraint failed";
+    case SQL_BUSY:
+        return "database is locked";
+    case SQL_MISUSE:
+        return "bad parameter or other API misuse";
+    case SQL_RANGE:
+        return "column index out of range";
+    case SQL_READONLY:
+        return "attempt to write a readonly database";
+    case SQL_CANTOPEN:
+        return "unable to open database file";
+    case SQL_NOTADB:
+        return "file is not a database";
+    case SQL_CORRUPT:
+        return "database disk image is malformed";
+    case SQL_IOERR:
+        return "disk I/O error";
+    case SQL_FULL:
+        return "database or disk is full";
+    case SQL_TOOBIG:
+        return "string or blob too big";
+    case SQL_INTERRUPT:
+        return "interrupted";
+    case SQL_ROW:
+        return "another row available";
+    case SQL_DONE:
+        return "no more rows available";
+    default:
+        return "unknown error";
     }
 }
 
 int sqli_rc_from_store(int src) {
     switch (src) {
-    case STORE_OK: return SQL_OK;
-    case STORE_BUSY: return SQL_BUSY;
-    case STORE_READONLY: return SQL_READONLY;
-    case STORE_CANTOPEN: return SQL_CANTOPEN;
+    case STORE_OK:
+        return SQL_OK;
+    case STORE_BUSY:
+        return SQL_BUSY;
+    case STORE_READONLY:
+        return SQL_READONLY;
+    case STORE_CANTOPEN:
+        return SQL_CANTOPEN;
     case STORE_NOTADB:
-    case STORE_VERSION: return SQL_NOTADB;
-    case STORE_CORRUPT: return SQL_CORRUPT;
-    case STORE_IOERR: return SQL_IOERR;
-    case STORE_FULL: return SQL_FULL;
-    case STORE_TOOBIG: return SQL_TOOBIG;
-    case STORE_MISUSE: return SQL_MISUSE;
-    default: return SQL_ERROR;
+    case STORE_VERSION:
+        return SQL_NOTADB;
+    case STORE_CORRUPT:
+        return SQL_CORRUPT;
+    case STORE_IOERR:
+        return SQL_IOERR;
+    case STORE_FULL:
+        return SQL_FULL;
+    case STORE_TOOBIG:
+        return SQL_TOOBIG;
+    case STORE_MISUSE:
+        return SQL_MISUSE;
+    default:
+        return SQL_ERROR;
     }
 }
 
-/* ---- errors ------------------------------------------------------------------------------------ */
+/* ---- errors ------------------------------------------------------------------------------------
+ */
 
 static void set_err(sql_db *db, int rc, int off, const char *msg) {
     xfree(db->errmsg);
@@ -126,7 +155,8 @@ int sql_error_offset(sql_db *db) {
     return db && db->errcode ? db->erroff : -1;
 }
 
-/* ---- schema ------------------------------------------------------------------------------------- */
+/* ---- schema -------------------------------------------------------------------------------------
+ */
 
 int sqli_db_reload_schema(sql_db *db, store_txn *txn) {
     schema *s;
@@ -134,7 +164,8 @@ int sqli_db_reload_schema(sql_db *db, store_txn *txn) {
     int own = 0, rc;
     if (!txn) {
         rc = sqli_store_begin(db->store, STORE_TXN_READ, &txn);
-        if (rc != STORE_OK) return sqli_db_error(db, sqli_rc_from_store(rc), -1, "%s", sqli_store_errmsg());
+        if (rc != STORE_OK)
+            return sqli_db_error(db, sqli_rc_from_store(rc), -1, "%s", sqli_store_errmsg());
         own = 1;
     }
     rc = sqli_schema_load(txn, &s, &err);
@@ -150,7 +181,8 @@ int sqli_db_reload_schema(sql_db *db, store_txn *txn) {
     return SQL_OK;
 }
 
-/* ---- open / close ------------------------------------------------------------------------------- */
+/* ---- open / close -------------------------------------------------------------------------------
+ */
 
 int sql_open(const char *path, const sql_options *opts, sql_db **dbp) {
     sql_db *db = xcalloc(1, sizeof *db);
@@ -169,13 +201,16 @@ int sql_open(const char *path, const sql_options *opts, sql_db **dbp) {
     so.page_size = o.page_size;
     so.autocheckpoint = o.wal_autocheckpoint;
     int rc = sqli_store_open(path, &so, &db->store);
-    if (rc != STORE_OK) return sqli_db_error(db, sqli_rc_from_store(rc), -1, "%s", *sqli_store_errmsg() ? sqli_store_errmsg() : sqli_store_strerror(rc));
+    if (rc != STORE_OK)
+        return sqli_db_error(db, sqli_rc_from_store(rc), -1, "%s",
+                             *sqli_store_errmsg() ? sqli_store_errmsg() : sqli_store_strerror(rc));
     return sqli_db_reload_schema(db, NULL);
 }
 
 int sql_close(sql_db *db) {
     if (!db) return SQL_OK;
-    if (db->nstmt > 0) return sqli_db_error(db, SQL_BUSY, -1, "unable to close due to unfinalized statements");
+    if (db->nstmt > 0)
+        return sqli_db_error(db, SQL_BUSY, -1, "unable to close due to unfinalized statements");
     if (db->txn) sqli_store_abort(db->txn);
     db->txn = NULL;
     int rc = SQL_OK;
@@ -215,7 +250,8 @@ void sql_free(void *p) {
     xfree(p);
 }
 
-/* ---- compiling ---------------------------------------------------------------------------------- */
+/* ---- compiling ----------------------------------------------------------------------------------
+ */
 
 static void set_columns(sql_stmt *st, rescol *cols, int n) {
     st->ncol = n;
@@ -224,7 +260,8 @@ static void set_columns(sql_stmt *st, rescol *cols, int n) {
     for (int i = 0; i < n; i++) {
         st->colnames[i] = cols[i].name ? cols[i].name : "";
         expr *e = cols[i].e;
-        st->decltypes[i] = e && e->op == E_COL && e->table && e->col >= 0 ? e->table->cols[e->col].decl : NULL;
+        st->decltypes[i] =
+            e && e->op == E_COL && e->table && e->col >= 0 ? e->table->cols[e->col].decl : NULL;
     }
 }
 
@@ -239,7 +276,9 @@ static int compile_inner(sql_stmt *st, ast *a, int explain) {
     compiler *c = &st->comp;
     switch (a->kind) {
     case ST_SELECT: {
-        if (sqli_resolve_query(c, a->sel, NULL) != SQL_OK || sqli_plan_query(c, a->sel, &st->plan) != SQL_OK) return SQL_ERROR;
+        if (sqli_resolve_query(c, a->sel, NULL) != SQL_OK ||
+            sqli_plan_query(c, a->sel, &st->plan) != SQL_OK)
+            return SQL_ERROR;
         query *f = a->sel;
         while (f->op != SEL_SIMPLE) f = f->left;
         if (!explain) set_columns(st, f->cols, f->ncol);
@@ -252,15 +291,18 @@ static int compile_inner(sql_stmt *st, ast *a, int explain) {
         if (sqli_compile_dml(c, a, NULL, &st->dml) != SQL_OK) return SQL_ERROR;
         if (!explain && a->nret) set_columns(st, a->ret, a->nret);
         return SQL_OK;
-    default: return SQL_OK;
+    default:
+        return SQL_OK;
     }
 }
 
 static int compile(sql_stmt *st) {
     int next, empty, errpos = 0;
     char *err = NULL;
-    st->a = sqli_parse_statement(&st->ar, st->sql, (int)strlen(st->sql), 0, &next, &empty, &err, &errpos, &st->nparam, &st->pnames);
-    if (!st->a) return sqli_db_error(st->db, SQL_ERROR, errpos, "%s", err ? err : "empty statement");
+    st->a = sqli_parse_statement(&st->ar, st->sql, (int)strlen(st->sql), 0, &next, &empty, &err,
+                                 &errpos, &st->nparam, &st->pnames);
+    if (!st->a)
+        return sqli_db_error(st->db, SQL_ERROR, errpos, "%s", err ? err : "empty statement");
     compiler *c = &st->comp;
     memset(c, 0, sizeof *c);
     c->db = st->db;
@@ -279,7 +321,8 @@ static int compile(sql_stmt *st) {
     } else {
         rc = compile_inner(st, st->a, 0);
     }
-    if (rc != SQL_OK) return sqli_db_error(st->db, SQL_ERROR, c->errpos, "%s", c->err ? c->err : "compile error");
+    if (rc != SQL_OK)
+        return sqli_db_error(st->db, SQL_ERROR, c->errpos, "%s", c->err ? c->err : "compile error");
     return SQL_OK;
 }
 
@@ -318,7 +361,8 @@ static int build(sql_stmt *st) {
 int sql_prepare(sql_db *db, const char *sql, int len, sql_stmt **stmtp, const char **tail) {
     if (!db || !sql || !stmtp) return SQL_MISUSE;
     *stmtp = NULL;
-    if (!db->store || !db->sch) return sqli_db_error(db, SQL_MISUSE, -1, "the connection did not open");
+    if (!db->store || !db->sch)
+        return sqli_db_error(db, SQL_MISUSE, -1, "the connection did not open");
     if (len < 0) len = (int)strlen(sql);
     clear_err(db);
     arena scratch = {0};
@@ -356,7 +400,8 @@ int sql_stmt_readonly(sql_stmt *st) {
     return st && st->readonly;
 }
 
-/* ---- running ------------------------------------------------------------------------------------ */
+/* ---- running ------------------------------------------------------------------------------------
+ */
 
 static void release_store_cursors(vm *v) {
     sqli_vm_close_row_cursors(v);
@@ -443,7 +488,8 @@ static int leave_write(sql_stmt *st, int rc) {
         if (rc != SQL_OK) {
             sqli_store_rollback_to(db->txn, st->splevel);
             if (db->sch != st->sch || is_write_kind(st->kind)) {
-                if (st->kind != ST_INSERT && st->kind != ST_UPDATE && st->kind != ST_DELETE) sqli_db_reload_schema(db, db->txn);
+                if (st->kind != ST_INSERT && st->kind != ST_UPDATE && st->kind != ST_DELETE)
+                    sqli_db_reload_schema(db, db->txn);
             }
         }
         sqli_store_release(db->txn, st->splevel);
@@ -470,8 +516,10 @@ int sqli_run_txn_control(sql_stmt *st);
 static int run_explain(sql_stmt *st) {
     ast *in = st->a->inner;
     int id = 0;
-    if (in->kind == ST_SELECT && st->plan) sqli_plan_explain(st->plan, &st->results, &id, 0);
-    else if (st->dml) sqli_explain_dml(st->dml, &st->results, &id);
+    if (in->kind == ST_SELECT && st->plan)
+        sqli_plan_explain(st->plan, &st->results, &id, 0);
+    else if (st->dml)
+        sqli_explain_dml(st->dml, &st->results, &id);
     return SQL_OK;
 }
 
@@ -479,8 +527,10 @@ static int start_write(sql_stmt *st) {
     vm *v = &st->v;
     int rc = enter_txn(st, 1);
     if (rc == SQL_OK) {
-        if (st->dml) rc = sqli_run_dml(v, st->dml, st->dml->nret ? &st->results : NULL);
-        else rc = sqli_run_ddl(v, st);
+        if (st->dml)
+            rc = sqli_run_dml(v, st->dml, st->dml->nret ? &st->results : NULL);
+        else
+            rc = sqli_run_ddl(v, st);
         if (rc == RC_IGNORE) rc = SQL_OK;
         if (rc == SQL_OK && v->npend) rc = sqli_fk_deferred_check(v);
         sqli_fk_pending_clear(v);
@@ -505,7 +555,8 @@ static int start(sql_stmt *st) {
         if (rc == SQL_OK) rc = sqli_q_open(v, st->plan);
         if (rc != SQL_OK) leave_read(st);
         return rc;
-    case ST_EXPLAIN: return run_explain(st);
+    case ST_EXPLAIN:
+        return run_explain(st);
     case ST_PRAGMA:
         rc = enter_txn(st, 0);
         if (rc == SQL_OK) rc = sqli_run_pragma(v, st, &st->results);
@@ -516,8 +567,10 @@ static int start(sql_stmt *st) {
     case ST_ROLLBACK:
     case ST_SAVEPOINT:
     case ST_RELEASE:
-    case ST_ROLLBACK_TO: return sqli_run_txn_control(st);
-    default: return start_write(st);
+    case ST_ROLLBACK_TO:
+        return sqli_run_txn_control(st);
+    default:
+        return start_write(st);
     }
 }
 
@@ -631,7 +684,8 @@ int sql_finalize(sql_stmt *st) {
     return SQL_OK;
 }
 
-/* ---- transaction statements ------------------------------------------------------------------------ */
+/* ---- transaction statements
+ * ------------------------------------------------------------------------ */
 
 static void clear_savepoints(sql_db *db) {
     for (int i = 0; i < db->nsp; i++) xfree(db->sps[i].name);
@@ -642,9 +696,11 @@ static int end_txn(sql_stmt *st, int commit) {
     sql_db *db = st->db;
     vm *v = &st->v;
     if (!db->txn || !db->explicit_txn)
-        return sqli_vm_error(v, SQL_ERROR, "cannot %s - no transaction is active", commit ? "commit" : "rollback");
+        return sqli_vm_error(v, SQL_ERROR, "cannot %s - no transaction is active",
+                             commit ? "commit" : "rollback");
     if (db->nactive > 0)
-        return sqli_vm_error(v, SQL_BUSY, "cannot %s transaction - SQL statements in progress", commit ? "commit" : "rollback");
+        return sqli_vm_error(v, SQL_BUSY, "cannot %s transaction - SQL statements in progress",
+                             commit ? "commit" : "rollback");
     int rc = SQL_OK, changed = db->schema_changed;
     if (commit) {
         int src = sqli_store_commit(db->txn);
@@ -672,7 +728,9 @@ static int savepoint_stmt(sql_stmt *st) {
     ast *a = st->a;
     if (a->kind == ST_SAVEPOINT) {
         if (!db->txn) {
-            int rc = sqli_store_begin(db->store, (db->flags & SQL_OPEN_READONLY) ? STORE_TXN_READ : STORE_TXN_WRITE, &db->txn);
+            int rc = sqli_store_begin(
+                db->store, (db->flags & SQL_OPEN_READONLY) ? STORE_TXN_READ : STORE_TXN_WRITE,
+                &db->txn);
             if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
             db->explicit_txn = 2;
         }
@@ -691,7 +749,8 @@ static int savepoint_stmt(sql_stmt *st) {
     }
     int i = find_savepoint(db, a->name);
     if (i < 0) return sqli_vm_error(v, SQL_ERROR, "no such savepoint: %s", a->name);
-    if (db->nactive > 0) return sqli_vm_error(v, SQL_BUSY, "cannot release savepoint - SQL statements in progress");
+    if (db->nactive > 0)
+        return sqli_vm_error(v, SQL_BUSY, "cannot release savepoint - SQL statements in progress");
     int level = db->sps[i].level, rc = STORE_OK;
     if (a->kind == ST_RELEASE) {
         if (level) rc = sqli_store_release(db->txn, level);
@@ -717,24 +776,33 @@ int sqli_run_txn_control(sql_stmt *st) {
     vm *v = &st->v;
     switch (st->kind) {
     case ST_BEGIN: {
-        if (db->txn) return sqli_vm_error(v, SQL_ERROR, "cannot start a transaction within a transaction");
-        int rc = sqli_store_begin(db->store, (db->flags & SQL_OPEN_READONLY) ? STORE_TXN_READ : STORE_TXN_WRITE, &db->txn);
+        if (db->txn)
+            return sqli_vm_error(v, SQL_ERROR, "cannot start a transaction within a transaction");
+        int rc = sqli_store_begin(
+            db->store, (db->flags & SQL_OPEN_READONLY) ? STORE_TXN_READ : STORE_TXN_WRITE,
+            &db->txn);
         if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
         db->explicit_txn = 1;
         return SQL_OK;
     }
-    case ST_COMMIT: return end_txn(st, 1);
-    case ST_ROLLBACK: return end_txn(st, 0);
-    default: return savepoint_stmt(st);
+    case ST_COMMIT:
+        return end_txn(st, 1);
+    case ST_ROLLBACK:
+        return end_txn(st, 0);
+    default:
+        return savepoint_stmt(st);
     }
 }
 
-/* ---- parameters ------------------------------------------------------------------------------------- */
+/* ---- parameters
+ * ------------------------------------------------------------------------------------- */
 
 static int bind_slot(sql_stmt *st, int i, sql_value **slot) {
     if (!st) return SQL_MISUSE;
-    if (st->running) return sqli_db_error(st->db, SQL_MISUSE, -1, "bind on a busy statement (reset it first)");
-    if (i < 1 || i > st->nparam) return sqli_db_error(st->db, SQL_RANGE, -1, "bind index %d out of range", i);
+    if (st->running)
+        return sqli_db_error(st->db, SQL_MISUSE, -1, "bind on a busy statement (reset it first)");
+    if (i < 1 || i > st->nparam)
+        return sqli_db_error(st->db, SQL_RANGE, -1, "bind index %d out of range", i);
     *slot = &st->params[i - 1];
     val_free(*slot);
     return SQL_OK;
@@ -768,8 +836,10 @@ int sql_bind_double(sql_stmt *st, int i, double x) {
     sql_value *s = NULL;
     int rc = bind_slot(st, i, &s);
     if (rc == SQL_OK) {
-        if (x != x) val_set_null(s);
-        else val_set_real(s, x);
+        if (x != x)
+            val_set_null(s);
+        else
+            val_set_real(s, x);
     }
     return rc;
 }
@@ -805,7 +875,8 @@ int sql_clear_bindings(sql_stmt *st) {
     return SQL_OK;
 }
 
-/* ---- columns ---------------------------------------------------------------------------------------- */
+/* ---- columns
+ * ---------------------------------------------------------------------------------------- */
 
 static const sql_value null_v = {.type = SQL_NULL};
 
@@ -919,7 +990,8 @@ int sql_value_bytes(const sql_value *v) {
     return (int)n;
 }
 
-/* ---- exec --------------------------------------------------------------------------------------------- */
+/* ---- exec
+ * --------------------------------------------------------------------------------------------- */
 
 int sql_exec(sql_db *db, const char *sql, sql_exec_cb cb, void *ctx) {
     if (!db || !sql) return SQL_MISUSE;
@@ -964,7 +1036,8 @@ int sql_exec(sql_db *db, const char *sql, sql_exec_cb cb, void *ctx) {
     return rc;
 }
 
-/* ---- introspection ----------------------------------------------------------------------------------- */
+/* ---- introspection
+ * ----------------------------------------------------------------------------------- */
 
 int sql_table_columns(sql_db *db, const char *name, sql_column_info **cols, int *ncols) {
     *cols = NULL;
@@ -974,7 +1047,8 @@ int sql_table_columns(sql_db *db, const char *name, sql_column_info **cols, int 
     if (!t || t->is_schema) return sqli_db_error(db, SQL_ERROR, -1, "no such table: %s", name);
     size_t bytes = sizeof(sql_column_info) * (size_t)t->ncol;
     for (int i = 0; i < t->ncol; i++)
-        bytes += strlen(t->cols[i].name) + strlen(t->cols[i].decl) + 2 + (t->cols[i].dflt_text ? strlen(t->cols[i].dflt_text) + 1 : 0);
+        bytes += strlen(t->cols[i].name) + strlen(t->cols[i].decl) + 2 +
+                 (t->cols[i].dflt_text ? strlen(t->cols[i].dflt_text) + 1 : 0);
     sql_column_info *ci = xcalloc(1, bytes ? bytes : 1);
     char *p = (char *)(ci + t->ncol);
     for (int i = 0; i < t->ncol; i++) {
@@ -987,13 +1061,13 @@ int sql_table_columns(sql_db *db, const char *name, sql_column_info **cols, int 
             ci[i].dflt = strcpy(p, c->dflt_text);
             p += strlen(c->dflt_text) + 1;
         }
-        ci[i].type = c->kind == KIND_DECIMAL ? SQL_DECIMAL
+        ci[i].type = c->kind == KIND_DECIMAL                             ? SQL_DECIMAL
                      : c->kind == KIND_TIMESTAMP || c->kind == KIND_DATE ? SQL_TEXT
-                     : c->aff == AFF_INTEGER || c->kind == KIND_BOOL ? SQL_INTEGER
-                     : c->aff == AFF_REAL ? SQL_FLOAT
-                     : c->aff == AFF_TEXT ? SQL_TEXT
-                     : c->aff == AFF_BLOB ? SQL_BLOB
-                                          : SQL_NULL;
+                     : c->aff == AFF_INTEGER || c->kind == KIND_BOOL     ? SQL_INTEGER
+                     : c->aff == AFF_REAL                                ? SQL_FLOAT
+                     : c->aff == AFF_TEXT                                ? SQL_TEXT
+                     : c->aff == AFF_BLOB                                ? SQL_BLOB
+                                                                         : SQL_NULL;
         ci[i].notnull = c->notnull;
         ci[i].pk = c->pk;
     }
@@ -1002,22 +1076,29 @@ int sql_table_columns(sql_db *db, const char *name, sql_column_info **cols, int 
     return SQL_OK;
 }
 
-/* ---- completeness ------------------------------------------------------------------------------ */
+/* ---- completeness ------------------------------------------------------------------------------
+ */
 
 int sql_complete(const char *sql) {
-    int n = (int)strlen(sql), pos = 0, complete = 0, ntok = 0, trigger = 0, prev_end = 0, create = 0;
+    int n = (int)strlen(sql), pos = 0, complete = 0, ntok = 0, trigger = 0, prev_end = 0,
+        create = 0;
     token t;
     while (pos < n) {
         sqli_lex_token(sql, n, pos, &t);
-        if (t.type == TK_ILLEGAL && (t.z[0] == '\'' || t.z[0] == '"' || t.z[0] == '`' || t.z[0] == '[')) return 0;
+        if (t.type == TK_ILLEGAL &&
+            (t.z[0] == '\'' || t.z[0] == '"' || t.z[0] == '`' || t.z[0] == '['))
+            return 0;
         pos += t.len ? t.len : 1;
         if (t.type == TK_SPACE) {
             /* an unterminated comment runs to the end of the text */
             const char *open = NULL;
             for (int i = 0; i + 1 < t.len; i++) {
-                if (!open && t.z[i] == '/' && t.z[i + 1] == '*') open = t.z + i + 2;
-                else if (!open && t.z[i] == '-' && t.z[i + 1] == '-') break;
-                else if (open && t.z + i >= open && t.z[i] == '*' && t.z[i + 1] == '/') open = NULL;
+                if (!open && t.z[i] == '/' && t.z[i + 1] == '*')
+                    open = t.z + i + 2;
+                else if (!open && t.z[i] == '-' && t.z[i + 1] == '-')
+                    break;
+                else if (open && t.z + i >= open && t.z[i] == '*' && t.z[i + 1] == '/')
+                    open = NULL;
             }
             if (open) return 0;
             continue;

@@ -301,7 +301,7 @@ static int get_node(store_txn *txn, uint32_t pgno, page **out) {
             sqli_pager_put(p);
             *out = NULL;
             return sqli_store_error(STORE_CORRUPT, "%s: page %u is not a valid tree page",
-                               txn->db->path, pgno);
+                                    txn->db->path, pgno);
         }
         __atomic_store_n(&p->checked, 1, __ATOMIC_RELEASE);
     }
@@ -352,7 +352,7 @@ void sqli_btree_cursors_save(store_txn *txn, store_tree tree, store_cursor *exce
 static int push(store_cursor *cur, uint32_t pgno, int idx) {
     if (cur->depth >= BT_MAX_DEPTH)
         return sqli_store_error(STORE_CORRUPT, "%s: tree %u is deeper than %d levels",
-                           cur->txn->db->path, cur->root, BT_MAX_DEPTH);
+                                cur->txn->db->path, cur->root, BT_MAX_DEPTH);
     page *p;
     int rc = get_node(cur->txn, pgno, &p);
     if (rc != STORE_OK) return rc;
@@ -370,7 +370,7 @@ static int push(store_cursor *cur, uint32_t pgno, int idx) {
 static int check_leaf(store_cursor *cur) {
     if (cur_leaf(cur)[0] != PT_LEAF)
         return sqli_store_error(STORE_CORRUPT, "%s: tree %u: unbalanced levels", cur->txn->db->path,
-                           cur->root);
+                                cur->root);
     return STORE_OK;
 }
 
@@ -587,8 +587,10 @@ static int step(store_cursor *cur, int forward) {
     }
     if (cur->state == CUR_SAVED) {
         store_seek op;
-        if (forward) op = cur->gap == GAP_BEFORE ? STORE_SEEK_GE : STORE_SEEK_GT;
-        else op = cur->gap == GAP_AFTER ? STORE_SEEK_LE : STORE_SEEK_LT;
+        if (forward)
+            op = cur->gap == GAP_BEFORE ? STORE_SEEK_GE : STORE_SEEK_GT;
+        else
+            op = cur->gap == GAP_AFTER ? STORE_SEEK_LE : STORE_SEEK_LT;
         /* Seek from a copy: settle may overwrite skey. */
         size_t n = cur->sklen;
         uint8_t small[128], *k = n <= sizeof small ? small : xmalloc(n);
@@ -654,13 +656,13 @@ static int read_overflow(store_txn *txn, const bt_cell *c, size_t off, uint8_t *
     int rc = STORE_OK;
     while (n > 0 && rc == STORE_OK) {
         page *p;
-        if (pgno == 0) return sqli_store_error(STORE_CORRUPT, "%s: overflow chain cut short",
-                                          txn->db->path);
+        if (pgno == 0)
+            return sqli_store_error(STORE_CORRUPT, "%s: overflow chain cut short", txn->db->path);
         if ((rc = sqli_pager_get(txn, pgno, &p)) != STORE_OK) break;
         if (p->data[0] != PT_OVERFLOW) {
             sqli_pager_put(p);
             return sqli_store_error(STORE_CORRUPT, "%s: page %u is not an overflow page",
-                               txn->db->path, pgno);
+                                    txn->db->path, pgno);
         }
         if (off < pos + cap) {
             size_t from = off - pos, take = cap - from < n ? cap - from : n;
@@ -741,7 +743,7 @@ static int free_chain(store_txn *txn, uint32_t pgno, uint32_t vlen, uint32_t vlo
         if (p->data[0] != PT_OVERFLOW) {
             sqli_pager_put(p);
             return sqli_store_error(STORE_CORRUPT, "%s: page %u is not an overflow page",
-                               txn->db->path, pgno);
+                                    txn->db->path, pgno);
         }
         uint32_t next = get32(p->data + 4);
         sqli_pager_put(p);
@@ -836,8 +838,8 @@ static size_t separator_len(const uint8_t *a, size_t alen, const uint8_t *b, siz
     return j + 1;
 }
 
-static int insert_cell(store_cursor *cur, int level, int idx, const uint8_t *cell,
-                       uint32_t len, int *split);
+static int insert_cell(store_cursor *cur, int level, int idx, const uint8_t *cell, uint32_t len,
+                       int *split);
 
 /* Choose part boundaries for cells c[0..n) so that each of `parts` pages
  * gets about the same bytes, none is empty and none exceeds cap. k[i] is the
@@ -863,9 +865,12 @@ static int choose_parts(const cellref *c, int n, int parts, uint32_t cap, int *k
             for (int i = from; i < to; i++) sz += c[i].len + 2;
             if (sz <= cap) continue;
             ok = 0;
-            if (p < parts - 1 && to - from > 1) k[p]--;           /* give the last cell right */
-            else if (p > 0 && to - from > 1) k[p - 1]++;          /* or the first cell left */
-            else return -1;
+            if (p < parts - 1 && to - from > 1)
+                k[p]--; /* give the last cell right */
+            else if (p > 0 && to - from > 1)
+                k[p - 1]++; /* or the first cell left */
+            else
+                return -1;
         }
         if (ok) return 0;
     }
@@ -878,10 +883,12 @@ static uint32_t cell_size_fast(const uint8_t *d, uint32_t usable, int i) {
     uint32_t kl = 0, vl = 0;
     int sh = 0;
     if (d[0] != PT_LEAF) q += 4;
-    do kl |= (uint32_t)(*q & 0x7F) << sh, sh += 7; while (*q++ & 0x80);
+    do kl |= (uint32_t)(*q & 0x7F) << sh, sh += 7;
+    while (*q++ & 0x80);
     if (d[0] != PT_LEAF) return (uint32_t)(q - p) + kl;
     sh = 0;
-    do vl |= (uint32_t)(*q & 0x7F) << sh, sh += 7; while (*q++ & 0x80);
+    do vl |= (uint32_t)(*q & 0x7F) << sh, sh += 7;
+    while (*q++ & 0x80);
     uint32_t h = (uint32_t)(q - p);
     if (h + kl + vl <= bt_max_local(usable)) return h + kl + vl;
     return h + kl + sqli_bt_leaf_local(usable, kl, vl) + 4;
@@ -1086,8 +1093,8 @@ static void build_parts(uint32_t usable, cellref *c, int n, int parts, const int
  * spread them over three pages. Random inserts then fill pages about as
  * densely as SQLite does, against ~70% for plain halving splits.
  * *done = 0 when it does not apply (no leaf sibling). */
-static int balance_leaf(store_cursor *cur, int level, int idx, const uint8_t *cell,
-                        uint32_t len, int *done) {
+static int balance_leaf(store_cursor *cur, int level, int idx, const uint8_t *cell, uint32_t len,
+                        int *done) {
     store_txn *txn = cur->txn;
     uint32_t usable = txn->db->usable, cap = usable - NODE_HDR;
     int pl = level - 1, right, k[2];
@@ -1133,8 +1140,8 @@ out:
 
 /* Insert cell at (level, idx), splitting upwards as needed. *split tells
  * whether the cursor path changed. */
-static int insert_cell(store_cursor *cur, int level, int idx, const uint8_t *cell,
-                       uint32_t len, int *split) {
+static int insert_cell(store_cursor *cur, int level, int idx, const uint8_t *cell, uint32_t len,
+                       int *split) {
     store_txn *txn = cur->txn;
     uint32_t usable = txn->db->usable;
     int rc = sqli_pager_write(txn, &cur->pg[level]);
@@ -1227,7 +1234,7 @@ static int rebalance(store_cursor *cur, int level) {
     if (rc != STORE_OK) goto done;
     if (lp->data[0] != rp->data[0]) {
         rc = sqli_store_error(STORE_CORRUPT, "%s: siblings %u and %u differ in kind", txn->db->path,
-                         lpg, rpg);
+                              lpg, rpg);
         goto done;
     }
     int leaf = lp->data[0] == PT_LEAF;
@@ -1265,7 +1272,8 @@ done:
 static int writable(store_cursor *cur) {
     int rc = cursor_usable(cur);
     if (rc != STORE_OK) return rc;
-    if (!cur->txn->write) return sqli_store_error(STORE_READONLY, "write through a read transaction");
+    if (!cur->txn->write)
+        return sqli_store_error(STORE_READONLY, "write through a read transaction");
     return STORE_OK;
 }
 
@@ -1283,8 +1291,8 @@ static int drop_entry(store_cursor *cur) {
     return rc;
 }
 
-static int put_at(store_cursor *cur, const uint8_t *k, size_t klen, const uint8_t *v,
-                  size_t vlen, int exact) {
+static int put_at(store_cursor *cur, const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen,
+                  int exact) {
     store_txn *txn = cur->txn;
     uint32_t usable = txn->db->usable, len;
     uint8_t *cell = txn->scratch + txn->db->page_size; /* scratch page 2: cell */
@@ -1316,8 +1324,8 @@ static int put_at(store_cursor *cur, const uint8_t *k, size_t klen, const uint8_
     return STORE_OK;
 }
 
-static int cursor_put(store_cursor *cur, const void *key, size_t klen, const void *val,
-                      size_t vlen, unsigned flags) {
+static int cursor_put(store_cursor *cur, const void *key, size_t klen, const void *val, size_t vlen,
+                      unsigned flags) {
     store_txn *txn = cur->txn;
     int rc = writable(cur);
     if (rc != STORE_OK) return rc;
@@ -1325,7 +1333,7 @@ static int cursor_put(store_cursor *cur, const void *key, size_t klen, const voi
         return sqli_store_error(STORE_MISUSE, "bad put flags %#x", flags);
     if (klen > bt_max_key(txn->db->usable))
         return sqli_store_error(STORE_TOOBIG, "key of %zu bytes exceeds the %u-byte limit", klen,
-                           bt_max_key(txn->db->usable));
+                                bt_max_key(txn->db->usable));
     if (vlen > STORE_MAX_VALUE)
         return sqli_store_error(STORE_TOOBIG, "value of %zu bytes exceeds the limit", vlen);
     if (!key && klen) return sqli_store_error(STORE_MISUSE, "null key");
@@ -1375,7 +1383,7 @@ fail:
 }
 
 int sqli_store_cursor_put(store_cursor *cur, const void *key, size_t klen, const void *val,
-                     size_t vlen, unsigned flags) {
+                          size_t vlen, unsigned flags) {
     if (!cur) return sqli_store_error(STORE_MISUSE, "no cursor");
     cur->has_prefix = 0;
     return cursor_put(cur, key, klen, val, vlen, flags);
@@ -1431,7 +1439,8 @@ static int check_root(store_txn *txn, store_tree root) {
     page *p;
     int rc = get_node(txn, root, &p);
     if (rc == STORE_CORRUPT)
-        return sqli_store_error(STORE_NOTFOUND, "no tree %u (page %u is not a tree root)", root, root);
+        return sqli_store_error(STORE_NOTFOUND, "no tree %u (page %u is not a tree root)", root,
+                                root);
     if (rc == STORE_OK) sqli_pager_put(p);
     return rc;
 }
@@ -1468,8 +1477,10 @@ int sqli_store_cursor_open(store_txn *txn, store_tree tree, store_cursor **curp)
 void sqli_store_cursor_close(store_cursor *c) {
     if (!c) return;
     store_txn *txn = c->txn;
-    if (c->prev) c->prev->next = c->next;
-    else txn->cursors = c->next;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        txn->cursors = c->next;
     if (c->next) c->next->prev = c->prev;
     cursor_fini(c);
     xfree(c);
@@ -1482,7 +1493,7 @@ void sqli_btree_cursors_free(store_txn *txn) {
 /* ---- point operations ------------------------------------------------------------- */
 
 int sqli_store_get(store_txn *txn, store_tree tree, const void *key, size_t klen, const void **val,
-              size_t *vlen) {
+                   size_t *vlen) {
     if (!txn || (!key && klen)) return sqli_store_error(STORE_MISUSE, "store_get: bad arguments");
     if (txn->err) return txn->err;
     store_cursor c;
@@ -1513,7 +1524,7 @@ int sqli_store_get(store_txn *txn, store_tree tree, const void *key, size_t klen
 }
 
 int sqli_store_put(store_txn *txn, store_tree tree, const void *key, size_t klen, const void *val,
-              size_t vlen, unsigned flags) {
+                   size_t vlen, unsigned flags) {
     if (!txn) return sqli_store_error(STORE_MISUSE, "store_put: no transaction");
     store_cursor c;
     cursor_init(&c, txn, tree);
@@ -1605,7 +1616,8 @@ int sqli_store_tree_create(store_txn *txn, const store_tree_info *info, store_tr
     dir_val(v, info);
     rc = sqli_store_put(txn, DIR_ROOT, k, 4, v, 13, STORE_NOOVERWRITE);
     if (rc == STORE_EXISTS)
-        rc = sqli_store_error(STORE_CORRUPT, "%s: directory already lists page %u", txn->db->path, *tree);
+        rc = sqli_store_error(STORE_CORRUPT, "%s: directory already lists page %u", txn->db->path,
+                              *tree);
     return sqli_pager_fail(txn, rc);
 }
 
@@ -1618,7 +1630,7 @@ int sqli_store_tree_get_info(store_txn *txn, store_tree tree, store_tree_info *i
     if (rc == STORE_NOTFOUND) return sqli_store_error(STORE_NOTFOUND, "no tree %u", tree);
     if (rc == STORE_OK && dir_parse(v, n, info) != STORE_OK)
         rc = sqli_store_error(STORE_CORRUPT, "%s: directory entry of tree %u is damaged",
-                         txn->db->path, tree);
+                              txn->db->path, tree);
     return rc;
 }
 
@@ -1683,7 +1695,8 @@ int sqli_store_tree_clear(store_txn *txn, store_tree tree) {
 }
 
 int sqli_store_tree_drop(store_txn *txn, store_tree tree) {
-    if (tree == STORE_CATALOG) return sqli_store_error(STORE_MISUSE, "the catalog cannot be dropped");
+    if (tree == STORE_CATALOG)
+        return sqli_store_error(STORE_MISUSE, "the catalog cannot be dropped");
     int rc = tree_modifiable(txn, tree);
     if (rc != STORE_OK) return rc;
     uint8_t k[4];
@@ -1694,8 +1707,8 @@ int sqli_store_tree_drop(store_txn *txn, store_tree tree) {
 }
 
 int sqli_store_tree_foreach(store_txn *txn,
-                       int (*fn)(void *arg, store_tree tree, const store_tree_info *info),
-                       void *arg) {
+                            int (*fn)(void *arg, store_tree tree, const store_tree_info *info),
+                            void *arg) {
     if (!txn || !fn) return sqli_store_error(STORE_MISUSE, "store_tree_foreach: bad arguments");
     store_cursor c;
     cursor_init(&c, txn, DIR_ROOT);

@@ -41,8 +41,8 @@ typedef struct checker {
 } checker;
 
 enum { OWN_HEADER = 1, OWN_NODE, OWN_OVERFLOW, OWN_TRUNK, OWN_FREE };
-static const char *own_name[] = {"", "header", "tree node", "overflow page", "free-list trunk",
-                                 "free page"};
+static const char *own_name[] = {
+    "", "header", "tree node", "overflow page", "free-list trunk", "free page"};
 
 static void report(checker *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void report(checker *k, const char *fmt, ...) {
@@ -91,8 +91,7 @@ static int cmpk(const uint8_t *a, size_t al, const uint8_t *b, size_t bl) {
     return c ? c : (al < bl ? -1 : al > bl);
 }
 
-static void check_chain(checker *k, uint32_t first, uint32_t vlen, uint32_t vlocal,
-                        uint32_t leaf) {
+static void check_chain(checker *k, uint32_t first, uint32_t vlen, uint32_t vlocal, uint32_t leaf) {
     uint32_t cap = bt_ovfl_cap(k->usable);
     uint64_t need = ((uint64_t)(vlen - vlocal) + cap - 1) / cap;
     uint32_t pgno = first, from = leaf;
@@ -134,7 +133,8 @@ static void check_node(checker *k, tree_ent *t, uint32_t pgno, uint32_t from, in
     }
     int n = bt_ncells(d), leaf = d[0] == PT_LEAF;
     if (leaf) {
-        if (*leaf_depth < 0) *leaf_depth = depth;
+        if (*leaf_depth < 0)
+            *leaf_depth = depth;
         else if (*leaf_depth != depth)
             report(k, "tree %u: leaf %u at depth %d, others at %d", t->root, pgno, depth,
                    *leaf_depth);
@@ -150,8 +150,8 @@ static void check_node(checker *k, tree_ent *t, uint32_t pgno, uint32_t from, in
         if (prev && (cmp_prev > 0 || (cmp_prev == 0 && (i > 0 || !leaf))))
             report(k, "tree %u: page %u: key %d is out of order", t->root, pgno, i);
         if (hi && cmpk(c.key, c.klen, hi, hilen) >= 0)
-            report(k, "tree %u: page %u: key %d is not below its parent's separator", t->root,
-                   pgno, i);
+            report(k, "tree %u: page %u: key %d is not below its parent's separator", t->root, pgno,
+                   i);
         if (leaf) {
             t->entries++;
             k->r->entries++;
@@ -162,7 +162,8 @@ static void check_node(checker *k, tree_ent *t, uint32_t pgno, uint32_t from, in
         prev = c.key;
         prevlen = c.klen;
     }
-    if (!leaf) check_node(k, t, get32(d + 8), pgno, depth + 1, prev, prevlen, hi, hilen, leaf_depth);
+    if (!leaf)
+        check_node(k, t, get32(d + 8), pgno, depth + 1, prev, prevlen, hi, hilen, leaf_depth);
     sqli_pager_put(p);
 }
 
@@ -258,14 +259,16 @@ static void check_index(checker *k, tree_ent *ix) {
         rc = sqli_store_cursor_next(c);
     }
     if (rc != STORE_OK && rc != STORE_NOTFOUND && !k->rc) {
-        if (rc == STORE_CORRUPT) report(k, "index %u: %s", ix->root, sqli_store_errmsg());
-        else k->rc = rc;
+        if (rc == STORE_CORRUPT)
+            report(k, "index %u: %s", ix->root, sqli_store_errmsg());
+        else
+            k->rc = rc;
     }
     sqli_store_cursor_close(c);
 }
 
 int sqli_store_check(store_txn *txn, store_check_report *r,
-                void (*problem)(void *arg, const char *msg), void *arg) {
+                     void (*problem)(void *arg, const char *msg), void *arg) {
     checker k;
     memset(&k, 0, sizeof k);
     memset(r, 0, sizeof *r);
@@ -288,13 +291,15 @@ int sqli_store_check(store_txn *txn, store_check_report *r,
     k.seen[1] = OWN_HEADER;
     if (dir != DIR_ROOT || cat != STORE_CATALOG)
         report(&k, "header names directory %u and catalog %u (expected %u and %u)", dir, cat,
-                   DIR_ROOT, STORE_CATALOG);
+               DIR_ROOT, STORE_CATALOG);
     tree_ent dirt = {DIR_ROOT, {STORE_TREE_OTHER, 0, 0, 0}, 0};
     if (pc >= DIR_ROOT) check_tree(&k, &dirt);
     if (!k.rc && dirt.entries > 0) {
         rc = sqli_store_tree_foreach(txn, collect_tree, &k);
-        if (rc == STORE_CORRUPT) report(&k, "directory: %s", sqli_store_errmsg());
-        else if (rc != STORE_OK) k.rc = rc;
+        if (rc == STORE_CORRUPT)
+            report(&k, "directory: %s", sqli_store_errmsg());
+        else if (rc != STORE_OK)
+            k.rc = rc;
     }
     r->tree_count = k.ntrees;
     if (!find_tree(&k, STORE_CATALOG) && pc >= STORE_CATALOG)

@@ -89,7 +89,8 @@ static int64_t stmt_now(vm *v) {
     return v->now;
 }
 
-/* ---- parsing ---------------------------------------------------------------------------------- */
+/* ---- parsing ----------------------------------------------------------------------------------
+ */
 
 static int digits(const char **z, const char *end, int n, int *out) {
     int v = 0;
@@ -169,7 +170,8 @@ static int parse_value(vm *v, const sql_value *x, int64_t *t) {
     if (digits(&s, end, 4, &y) == 0 && s < end && *s == '-') {
         p.y = neg ? -y : y;
         s++;
-        if (digits(&s, end, 2, &p.mo) || s >= end || *s++ != '-' || digits(&s, end, 2, &p.d)) return -1;
+        if (digits(&s, end, 2, &p.mo) || s >= end || *s++ != '-' || digits(&s, end, 2, &p.d))
+            return -1;
         if (p.mo < 1 || p.mo > 12 || p.d < 1 || p.d > 31) return -1;
         if (s < end && (*s == ' ' || *s == 'T' || *s == 't')) {
             s++;
@@ -194,7 +196,8 @@ static int parse_value(vm *v, const sql_value *x, int64_t *t) {
     return 0;
 }
 
-/* ---- modifiers --------------------------------------------------------------------------------- */
+/* ---- modifiers ---------------------------------------------------------------------------------
+ */
 
 static int add_months(int64_t *t, int64_t months) {
     tm_parts p;
@@ -211,7 +214,8 @@ static int add_months(int64_t *t, int64_t months) {
     return 0;
 }
 
-static int apply_modifier(const char *z, size_t n, int64_t *t, int *unixepoch_pending, const sql_value *orig) {
+static int apply_modifier(const char *z, size_t n, int64_t *t, int *unixepoch_pending,
+                          const sql_value *orig) {
     char m[64];
     if (n >= sizeof m) return -1;
     for (size_t i = 0; i < n; i++) m[i] = (char)tolower((unsigned char)z[i]);
@@ -249,13 +253,20 @@ static int apply_modifier(const char *z, size_t n, int64_t *t, int *unixepoch_pe
     while (*endp == ' ') endp++;
     size_t ul = strlen(endp);
     if (ul && endp[ul - 1] == 's') endp[--ul] = 0;
-    if (strcmp(endp, "day") == 0) *t += (int64_t)llround(amt * US_PER_DAY);
-    else if (strcmp(endp, "hour") == 0) *t += (int64_t)llround(amt * 3600e6);
-    else if (strcmp(endp, "minute") == 0) *t += (int64_t)llround(amt * 60e6);
-    else if (strcmp(endp, "second") == 0) *t += (int64_t)llround(amt * 1e6);
-    else if (strcmp(endp, "month") == 0) add_months(t, (int64_t)amt);
-    else if (strcmp(endp, "year") == 0) add_months(t, (int64_t)amt * 12);
-    else return -1;
+    if (strcmp(endp, "day") == 0)
+        *t += (int64_t)llround(amt * US_PER_DAY);
+    else if (strcmp(endp, "hour") == 0)
+        *t += (int64_t)llround(amt * 3600e6);
+    else if (strcmp(endp, "minute") == 0)
+        *t += (int64_t)llround(amt * 60e6);
+    else if (strcmp(endp, "second") == 0)
+        *t += (int64_t)llround(amt * 1e6);
+    else if (strcmp(endp, "month") == 0)
+        add_months(t, (int64_t)amt);
+    else if (strcmp(endp, "year") == 0)
+        add_months(t, (int64_t)amt * 12);
+    else
+        return -1;
     return 0;
 }
 
@@ -279,7 +290,8 @@ static int time_args(vm *v, int argc, sql_value *a, int64_t *t) {
     return 0;
 }
 
-/* ---- formatting ------------------------------------------------------------------------------- */
+/* ---- formatting -------------------------------------------------------------------------------
+ */
 
 static int fmt_date(char *b, const tm_parts *p) {
     return sprintf(b, "%04lld-%02d-%02d", (long long)p->y, p->mo, p->d);
@@ -312,8 +324,8 @@ int sqli_dt_normalize(sql_value *x, int kind, char **err) {
         char buf[40];
         size_t n;
         const char *z = sqli_val_text(x, buf, &n);
-        snprintf(msg, sizeof msg, "invalid %s value: '%.*s'", kind == KIND_DATE ? "DATE" : "TIMESTAMP",
-                 (int)(n > 60 ? 60 : n), z);
+        snprintf(msg, sizeof msg, "invalid %s value: '%.*s'",
+                 kind == KIND_DATE ? "DATE" : "TIMESTAMP", (int)(n > 60 ? 60 : n), z);
         *err = msg;
         return -1;
     }
@@ -422,27 +434,56 @@ int sqli_f_strftime(vm *v, int argc, sql_value *a, sql_value *out) {
             continue;
         }
         switch (f[++i]) {
-        case 'd': sqli_strb_addf(&b, "%02d", p.d); break;
-        case 'f': sqli_strb_addf(&b, "%02d.%03d", p.s, p.us / 1000); break;
-        case 'H': sqli_strb_addf(&b, "%02d", p.h); break;
-        case 'j': sqli_strb_addf(&b, "%03d", (int)yday + 1); break;
-        case 'J': sqli_strb_addf(&b, "%.16g", (double)t / 86400e6 + 2440587.5); break;
-        case 'm': sqli_strb_addf(&b, "%02d", p.mo); break;
-        case 'M': sqli_strb_addf(&b, "%02d", p.mi); break;
-        case 's': sqli_strb_addf(&b, "%lld", (long long)floordiv(t, 1000000)); break;
-        case 'S': sqli_strb_addf(&b, "%02d", p.s); break;
-        case 'w': sqli_strb_addf(&b, "%d", wday); break;
-        case 'W': sqli_strb_addf(&b, "%02d", (int)((yday + 7 - (wday + 6) % 7) / 7)); break;
-        case 'Y': sqli_strb_addf(&b, "%04lld", (long long)p.y); break;
-        case '%': sqli_strb_addc(&b, '%'); break;
-        default: sqli_strb_free(&b); return SQL_OK;
+        case 'd':
+            sqli_strb_addf(&b, "%02d", p.d);
+            break;
+        case 'f':
+            sqli_strb_addf(&b, "%02d.%03d", p.s, p.us / 1000);
+            break;
+        case 'H':
+            sqli_strb_addf(&b, "%02d", p.h);
+            break;
+        case 'j':
+            sqli_strb_addf(&b, "%03d", (int)yday + 1);
+            break;
+        case 'J':
+            sqli_strb_addf(&b, "%.16g", (double)t / 86400e6 + 2440587.5);
+            break;
+        case 'm':
+            sqli_strb_addf(&b, "%02d", p.mo);
+            break;
+        case 'M':
+            sqli_strb_addf(&b, "%02d", p.mi);
+            break;
+        case 's':
+            sqli_strb_addf(&b, "%lld", (long long)floordiv(t, 1000000));
+            break;
+        case 'S':
+            sqli_strb_addf(&b, "%02d", p.s);
+            break;
+        case 'w':
+            sqli_strb_addf(&b, "%d", wday);
+            break;
+        case 'W':
+            sqli_strb_addf(&b, "%02d", (int)((yday + 7 - (wday + 6) % 7) / 7));
+            break;
+        case 'Y':
+            sqli_strb_addf(&b, "%04lld", (long long)p.y);
+            break;
+        case '%':
+            sqli_strb_addc(&b, '%');
+            break;
+        default:
+            sqli_strb_free(&b);
+            return SQL_OK;
         }
     }
     sqli_val_set_text_own(out, b.p ? b.p : xstrdup(""), b.n);
     return SQL_OK;
 }
 
-/* ---- uuid7 --------------------------------------------------------------------------------------- */
+/* ---- uuid7
+ * --------------------------------------------------------------------------------------- */
 
 int sqli_f_uuid7(vm *v, int argc, sql_value *a, sql_value *out) {
     (void)v, (void)argc, (void)a;

@@ -25,7 +25,8 @@
 
 /* ---- catalog writes -------------------------------------------------------------------------- */
 
-static int cat_put(vm *v, const char *type, const char *name, const char *sql, int64_t root, const char *tbl) {
+static int cat_put(vm *v, const char *type, const char *name, const char *sql, int64_t root,
+                   const char *tbl) {
     keyenc_buf k;
     sqli_keyenc_init(&k);
     sqli_cat_key(&k, type, name);
@@ -65,8 +66,10 @@ static int reserved_name(vm *v, const char *name) {
 static int name_taken(vm *v, const char *name, int *taken, const char *what) {
     schema *s = v->db->sch;
     *taken = 0;
-    if (sqli_schema_table(s, name)) *taken = 1;
-    else if (sqli_schema_index(s, name, NULL)) *taken = 2;
+    if (sqli_schema_table(s, name))
+        *taken = 1;
+    else if (sqli_schema_index(s, name, NULL))
+        *taken = 2;
     if (!*taken) return SQL_OK;
     (void)what;
     return SQL_OK;
@@ -76,7 +79,8 @@ static char *stmt_text(sql_stmt *st, ast *a) {
     return sqli_ar_strndup(&st->ar, st->sql + a->pos, (size_t)(a->end - a->pos));
 }
 
-/* ---- CREATE TABLE ------------------------------------------------------------------------------- */
+/* ---- CREATE TABLE -------------------------------------------------------------------------------
+ */
 
 static int create_trees(vm *v, table *t, store_tree *root) {
     store_tree_info info = {.kind = STORE_TREE_TABLE};
@@ -100,14 +104,16 @@ static int create_table(vm *v, sql_stmt *st, ast *a) {
     name_taken(v, a->table, &taken, "table");
     if (taken) {
         if (a->if_not_exists && taken == 1) return SQL_OK;
-        return sqli_vm_error(v, SQL_ERROR, "%s %s already exists", taken == 1 ? "table" : "index", a->table);
+        return sqli_vm_error(v, SQL_ERROR, "%s %s already exists", taken == 1 ? "table" : "index",
+                             a->table);
     }
     int rc = reserved_name(v, a->table);
     if (rc != SQL_OK) return rc;
     if (a->sel) return create_table_as(v, st, a);
     char *sql = stmt_text(st, a), *err = NULL;
     table *t;
-    if (sqli_schema_build_table(v->db->sch, a, sql, 0, &t, &err) != SQL_OK) return sqli_vm_error(v, SQL_ERROR, "%s", err);
+    if (sqli_schema_build_table(v->db->sch, a, sql, 0, &t, &err) != SQL_OK)
+        return sqli_vm_error(v, SQL_ERROR, "%s", err);
     for (index_t *x = t->indexes; x; x = x->next)
         if (sqli_schema_table(v->db->sch, x->name) || sqli_schema_index(v->db->sch, x->name, NULL))
             return sqli_vm_error(v, SQL_ERROR, "index %s already exists", x->name);
@@ -120,17 +126,23 @@ static int create_table(vm *v, sql_stmt *st, ast *a) {
 
 static const char *decl_for(const expr *e) {
     switch (sqli_expr_affinity(e)) {
-    case AFF_INTEGER: return "INT";
-    case AFF_REAL: return "REAL";
-    case AFF_TEXT: return "TEXT";
-    case AFF_NUMERIC: return "NUM";
-    default: return "";
+    case AFF_INTEGER:
+        return "INT";
+    case AFF_REAL:
+        return "REAL";
+    case AFF_TEXT:
+        return "TEXT";
+    case AFF_NUMERIC:
+        return "NUM";
+    default:
+        return "";
     }
 }
 
 static int create_table_as(vm *v, sql_stmt *st, ast *a) {
     compiler *c = &st->comp;
-    if (sqli_resolve_query(c, a->sel, NULL) != SQL_OK) return sqli_vm_error(v, SQL_ERROR, "%s", c->err);
+    if (sqli_resolve_query(c, a->sel, NULL) != SQL_OK)
+        return sqli_vm_error(v, SQL_ERROR, "%s", c->err);
     qplan *p;
     if (sqli_plan_query(c, a->sel, &p) != SQL_OK) return sqli_vm_error(v, SQL_ERROR, "%s", c->err);
     query *f = a->sel;
@@ -150,7 +162,8 @@ static int create_table_as(vm *v, sql_stmt *st, ast *a) {
     sqli_strb_free(&b);
     int next, empty, errpos, np;
     char **pn, *perr, *err = NULL;
-    ast *ta = sqli_parse_statement(&st->ar, sql, (int)strlen(sql), 0, &next, &empty, &perr, &errpos, &np, &pn);
+    ast *ta = sqli_parse_statement(&st->ar, sql, (int)strlen(sql), 0, &next, &empty, &perr, &errpos,
+                                   &np, &pn);
     table *t;
     if (!ta || sqli_schema_build_table(v->db->sch, ta, sql, 0, &t, &err) != SQL_OK)
         return sqli_vm_error(v, SQL_ERROR, "%s", err ? err : perr ? perr : "bad CREATE TABLE AS");
@@ -174,13 +187,15 @@ static int create_table_as(vm *v, sql_stmt *st, ast *a) {
     return rc == SQL_DONE ? SQL_OK : rc;
 }
 
-/* ---- CREATE INDEX ------------------------------------------------------------------------------- */
+/* ---- CREATE INDEX -------------------------------------------------------------------------------
+ */
 
 /* Is the first ncol-component prefix of two keys equal (no NULLs)? */
 static int same_prefix(const uint8_t *a, size_t al, const uint8_t *b, size_t bl, int ncol) {
     size_t pa = 0, pb = 0;
     for (int i = 0; i < ncol; i++) {
-        if (pa >= al || a[pa] == 0x05 || a[pa] == 0xFA) return 0; /* NULL (ASC or DESC) never clashes */
+        if (pa >= al || a[pa] == 0x05 || a[pa] == 0xFA)
+            return 0; /* NULL (ASC or DESC) never clashes */
         if (sqli_keyenc_skip(a, al, &pa) || sqli_keyenc_skip(b, bl, &pb)) return 0;
     }
     return pa == pb && memcmp(a, b, pa) == 0;
@@ -194,7 +209,8 @@ static int collect_index_keys(vm *v, table *t, index_t *x, rowbuf *keys) {
     sql_value *row = xcalloc((size_t)t->ncol + 1, sizeof *row);
     sql_value inc[64];
     int ninc = x->ninc < 64 ? x->ninc : 64, r = SQL_OK;
-    for (rc = sqli_store_cursor_seek(c, STORE_SEEK_FIRST, NULL, 0); rc == STORE_OK && r == SQL_OK; rc = sqli_store_cursor_next(c)) {
+    for (rc = sqli_store_cursor_seek(c, STORE_SEEK_FIRST, NULL, 0); rc == STORE_OK && r == SQL_OK;
+         rc = sqli_store_cursor_next(c)) {
         const void *k, *val;
         size_t kl, vl;
         sqli_store_cursor_key(c, &k, &kl);
@@ -234,7 +250,8 @@ static int collect_index_keys(vm *v, table *t, index_t *x, rowbuf *keys) {
 static int unique_fail(vm *v, table *t, index_t *x) {
     strb b = {0};
     for (int k = 0; k < x->ncol; k++)
-        sqli_strb_addf(&b, "%s%s.%s", k ? ", " : "", t->name, x->cols[k] < 0 ? "rowid" : t->cols[x->cols[k]].name);
+        sqli_strb_addf(&b, "%s%s.%s", k ? ", " : "", t->name,
+                       x->cols[k] < 0 ? "rowid" : t->cols[x->cols[k]].name);
     int rc = sqli_vm_error(v, SQL_CONSTRAINT, "UNIQUE constraint failed: %s", sqli_strb_cstr(&b));
     sqli_strb_free(&b);
     return rc;
@@ -261,8 +278,10 @@ static int fill_index(vm *v, table *t, index_t *x) {
         sqli_rowbuf_row(&keys, i, NULL, NULL, NULL);
         nvals = sqli_rowbuf_ncols(&keys, i);
         sqli_keyenc_reset(&v->rb);
-        if (x->ninc) sqli_rec_encode(&v->rb, inc, x->ninc < 64 ? x->ninc : 64);
-        else if (nvals == 1) sqli_key_raw(&v->rb, inc[0].z, inc[0].n); /* short unique entry */
+        if (x->ninc)
+            sqli_rec_encode(&v->rb, inc, x->ninc < 64 ? x->ninc : 64);
+        else if (nvals == 1)
+            sqli_key_raw(&v->rb, inc[0].z, inc[0].n); /* short unique entry */
         int src = sqli_store_put(v->txn, x->tree, k, kl, v->rb.p, v->rb.len, STORE_APPEND);
         if (src != STORE_OK) rc = sqli_vm_store_error(v, src);
     }
@@ -275,7 +294,8 @@ static int create_index(vm *v, sql_stmt *st, ast *a) {
     name_taken(v, a->name, &taken, "index");
     if (taken) {
         if (a->if_not_exists && taken == 2) return SQL_OK;
-        return sqli_vm_error(v, SQL_ERROR, "%s %s already exists", taken == 1 ? "table" : "index", a->name);
+        return sqli_vm_error(v, SQL_ERROR, "%s %s already exists", taken == 1 ? "table" : "index",
+                             a->name);
     }
     int rc = reserved_name(v, a->name);
     if (rc != SQL_OK) return rc;
@@ -284,9 +304,12 @@ static int create_index(vm *v, sql_stmt *st, ast *a) {
     if (t->is_schema) return sqli_vm_error(v, SQL_ERROR, "table %s may not be indexed", t->name);
     char *sql = stmt_text(st, a), *err = NULL;
     index_t *x;
-    if (sqli_schema_build_index(v->db->sch, a, sql, 0, &x, &err) != SQL_OK) return sqli_vm_error(v, SQL_ERROR, "%s", err);
+    if (sqli_schema_build_index(v->db->sch, a, sql, 0, &x, &err) != SQL_OK)
+        return sqli_vm_error(v, SQL_ERROR, "%s", err);
     /* the WHERE was parsed from the statement: offsets are relative to it */
-    store_tree_info info = {.kind = STORE_TREE_INDEX, .table = t->tree, .ncols = (uint32_t)x->ncol,
+    store_tree_info info = {.kind = STORE_TREE_INDEX,
+                            .table = t->tree,
+                            .ncols = (uint32_t)x->ncol,
                             .flags = x->where ? STORE_INDEX_PARTIAL : 0};
     rc = sqli_store_tree_create(v->txn, &info, &x->tree);
     if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
@@ -296,7 +319,8 @@ static int create_index(vm *v, sql_stmt *st, ast *a) {
     return rc;
 }
 
-/* ---- CREATE TRIGGER ------------------------------------------------------------------------------ */
+/* ---- CREATE TRIGGER
+ * ------------------------------------------------------------------------------ */
 
 static int create_trigger(vm *v, sql_stmt *st, ast *a) {
     if (sqli_schema_trigger(v->db->sch, a->name)) {
@@ -307,21 +331,25 @@ static int create_trigger(vm *v, sql_stmt *st, ast *a) {
     if (rc != SQL_OK) return rc;
     char *sql = stmt_text(st, a), *err = NULL;
     trigger *g;
-    if (sqli_schema_build_trigger(v->db->sch, a, sql, &g, &err) != SQL_OK) return sqli_vm_error(v, SQL_ERROR, "%s", err);
-    if (g->tab->is_schema) return sqli_vm_error(v, SQL_ERROR, "cannot create trigger on system table");
+    if (sqli_schema_build_trigger(v->db->sch, a, sql, &g, &err) != SQL_OK)
+        return sqli_vm_error(v, SQL_ERROR, "%s", err);
+    if (g->tab->is_schema)
+        return sqli_vm_error(v, SQL_ERROR, "cannot create trigger on system table");
     rc = cat_put(v, "trigger", g->name, sql, 0, g->tab->name);
     if (rc == SQL_OK) rc = bump_cookie(v);
     return rc;
 }
 
-/* ---- DROP ------------------------------------------------------------------------------------------ */
+/* ---- DROP
+ * ------------------------------------------------------------------------------------------ */
 
 static int delete_all_rows(vm *v, table *t) {
     rowbuf keys = {0};
     store_cursor *c;
     int rc = sqli_store_cursor_open(v->txn, t->tree, &c);
     if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
-    for (rc = sqli_store_cursor_seek(c, STORE_SEEK_FIRST, NULL, 0); rc == STORE_OK; rc = sqli_store_cursor_next(c)) {
+    for (rc = sqli_store_cursor_seek(c, STORE_SEEK_FIRST, NULL, 0); rc == STORE_OK;
+         rc = sqli_store_cursor_next(c)) {
         const void *k;
         size_t kl;
         sqli_store_cursor_key(c, &k, &kl);
@@ -341,7 +369,8 @@ static int delete_all_rows(vm *v, table *t) {
 
 static int drop_table(vm *v, ast *a) {
     table *t = sqli_schema_table(v->db->sch, a->name);
-    if (!t) return a->if_exists ? SQL_OK : sqli_vm_error(v, SQL_ERROR, "no such table: %s", a->name);
+    if (!t)
+        return a->if_exists ? SQL_OK : sqli_vm_error(v, SQL_ERROR, "no such table: %s", a->name);
     if (t->is_schema) return sqli_vm_error(v, SQL_ERROR, "table %s may not be dropped", t->name);
     int rc = SQL_OK, others = 0;
     for (fkey *f = t->refs; f; f = f->next_in_parent) others |= f->child != t;
@@ -362,7 +391,8 @@ static int drop_table(vm *v, ast *a) {
         if (rc == SQL_OK) rc = cat_del(v, "index", x->name);
         if (rc == SQL_OK) rc = cat_del(v, "stat", x->name);
     }
-    for (trigger *g = t->triggers; g && rc == SQL_OK; g = g->next) rc = cat_del(v, "trigger", g->name);
+    for (trigger *g = t->triggers; g && rc == SQL_OK; g = g->next)
+        rc = cat_del(v, "trigger", g->name);
     if (rc == SQL_OK) {
         int src = sqli_store_tree_drop(v->txn, t->tree);
         if (src != STORE_OK && src != STORE_NOTFOUND) rc = sqli_vm_store_error(v, src);
@@ -376,8 +406,12 @@ static int drop_table(vm *v, ast *a) {
 static int drop_index(vm *v, ast *a) {
     table *t;
     index_t *x = sqli_schema_index(v->db->sch, a->name, &t);
-    if (!x) return a->if_exists ? SQL_OK : sqli_vm_error(v, SQL_ERROR, "no such index: %s", a->name);
-    if (x->auto_made) return sqli_vm_error(v, SQL_ERROR, "index associated with UNIQUE or PRIMARY KEY constraint cannot be dropped");
+    if (!x)
+        return a->if_exists ? SQL_OK : sqli_vm_error(v, SQL_ERROR, "no such index: %s", a->name);
+    if (x->auto_made)
+        return sqli_vm_error(
+            v, SQL_ERROR,
+            "index associated with UNIQUE or PRIMARY KEY constraint cannot be dropped");
     int src = sqli_store_tree_drop(v->txn, x->tree), rc = SQL_OK;
     if (src != STORE_OK && src != STORE_NOTFOUND) rc = sqli_vm_store_error(v, src);
     if (rc == SQL_OK) rc = cat_del(v, "index", x->name);
@@ -388,13 +422,15 @@ static int drop_index(vm *v, ast *a) {
 
 static int drop_trigger(vm *v, ast *a) {
     trigger *g = sqli_schema_trigger(v->db->sch, a->name);
-    if (!g) return a->if_exists ? SQL_OK : sqli_vm_error(v, SQL_ERROR, "no such trigger: %s", a->name);
+    if (!g)
+        return a->if_exists ? SQL_OK : sqli_vm_error(v, SQL_ERROR, "no such trigger: %s", a->name);
     int rc = cat_del(v, "trigger", g->name);
     if (rc == SQL_OK) rc = bump_cookie(v);
     return rc;
 }
 
-/* ---- ALTER TABLE -------------------------------------------------------------------------------------- */
+/* ---- ALTER TABLE
+ * -------------------------------------------------------------------------------------- */
 
 static int alter_add(vm *v, sql_stmt *st, ast *a) {
     table *t = sqli_schema_table(v->db->sch, a->table);
@@ -418,7 +454,8 @@ static int alter_add(vm *v, sql_stmt *st, ast *a) {
     sqli_strb_free(&b);
     int next, empty, errpos, np;
     char **pn, *perr, *err = NULL;
-    ast *ta = sqli_parse_statement(&st->ar, sql, (int)strlen(sql), 0, &next, &empty, &perr, &errpos, &np, &pn);
+    ast *ta = sqli_parse_statement(&st->ar, sql, (int)strlen(sql), 0, &next, &empty, &perr, &errpos,
+                                   &np, &pn);
     table *nt;
     if (!ta || sqli_schema_build_table(v->db->sch, ta, sql, t->tree, &nt, &err) != SQL_OK)
         return sqli_vm_error(v, SQL_ERROR, "%s", err ? err : perr ? perr : "bad column definition");
@@ -434,8 +471,8 @@ typedef struct span {
     int a, b;
 } span;
 
-static char *rename_tokens(arena *ar, const char *sql, const char *from, const char *to, const span *skip,
-                           int nskip, int only_after_kw, int keep_calls) {
+static char *rename_tokens(arena *ar, const char *sql, const char *from, const char *to,
+                           const span *skip, int nskip, int only_after_kw, int keep_calls) {
     strb b = {0};
     int n = (int)strlen(sql), pos = 0, prev_kw = 0;
     token t;
@@ -445,8 +482,10 @@ static char *rename_tokens(arena *ar, const char *sql, const char *from, const c
         int hit = 0;
         if (t.type == TK_ID || (t.type == TK_KEYWORD && !sqli_kw_reserved(t.kw))) {
             char *name = NULL;
-            if (t.z[0] == '"' || t.z[0] == '`' || t.z[0] == '[') name = sqli_ar_strndup(ar, t.z + 1, (size_t)len - 2);
-            else name = sqli_ar_strndup(ar, t.z, (size_t)len);
+            if (t.z[0] == '"' || t.z[0] == '`' || t.z[0] == '[')
+                name = sqli_ar_strndup(ar, t.z + 1, (size_t)len - 2);
+            else
+                name = sqli_ar_strndup(ar, t.z, (size_t)len);
             hit = sqli_name_eq(name, from);
             for (int i = 0; i < nskip && hit; i++)
                 if (t.pos >= skip[i].a && t.pos < skip[i].b) hit = 0;
@@ -459,8 +498,10 @@ static char *rename_tokens(arena *ar, const char *sql, const char *from, const c
                 if (nx.type == TK_LP) hit = 0;
             }
         }
-        if (hit) sqli_strb_ident(&b, to);
-        else sqli_strb_add(&b, t.z, (size_t)len);
+        if (hit)
+            sqli_strb_ident(&b, to);
+        else
+            sqli_strb_add(&b, t.z, (size_t)len);
         if (t.type != TK_SPACE) prev_kw = t.type == TK_KEYWORD ? t.kw : 0;
         pos += len;
     }
@@ -472,7 +513,8 @@ static char *rename_tokens(arena *ar, const char *sql, const char *from, const c
 static ast *reparse(sql_stmt *st, const char *sql) {
     int next, empty, errpos, np;
     char **pn, *perr;
-    return sqli_parse_statement(&st->ar, sql, (int)strlen(sql), 0, &next, &empty, &perr, &errpos, &np, &pn);
+    return sqli_parse_statement(&st->ar, sql, (int)strlen(sql), 0, &next, &empty, &perr, &errpos,
+                                &np, &pn);
 }
 
 static char *replace_at(arena *ar, const char *sql, int pos, const char *to) {
@@ -492,7 +534,8 @@ static int alter_rename_table(vm *v, sql_stmt *st, ast *a) {
     table *t = sqli_schema_table(s, a->table);
     if (!t || t->is_schema) return sqli_vm_error(v, SQL_ERROR, "no such table: %s", a->table);
     if (sqli_schema_table(s, a->name) || sqli_schema_index(s, a->name, NULL))
-        return sqli_vm_error(v, SQL_ERROR, "there is already another table or index with this name: %s", a->name);
+        return sqli_vm_error(v, SQL_ERROR,
+                             "there is already another table or index with this name: %s", a->name);
     int rc = reserved_name(v, a->name);
     if (rc != SQL_OK) return rc;
     ast *ta = reparse(st, t->sql);
@@ -524,7 +567,11 @@ static int alter_rename_table(vm *v, sql_stmt *st, ast *a) {
         if (o == t) continue;
         int refs = 0;
         for (int k = 0; k < o->nfk; k++) refs |= sqli_name_eq(o->fks[k].ptab, t->name);
-        if (refs) rc = cat_put(v, "table", o->name, rename_tokens(&st->ar, o->sql, t->name, a->name, NULL, 0, KW_REFERENCES, 0), o->tree, o->name);
+        if (refs)
+            rc =
+                cat_put(v, "table", o->name,
+                        rename_tokens(&st->ar, o->sql, t->name, a->name, NULL, 0, KW_REFERENCES, 0),
+                        o->tree, o->name);
     }
     if (rc == SQL_OK && t->pk.stat) {
         rc = cat_del(v, "stat", t->name);
@@ -535,7 +582,9 @@ static int alter_rename_table(vm *v, sql_stmt *st, ast *a) {
         keyenc_buf key;
         sqli_keyenc_init(&key);
         sqli_cat_key(&key, "stat", a->name);
-        if (rc == SQL_OK && sqli_store_put(v->txn, STORE_CATALOG, key.p, key.len, v->rb.p, v->rb.len, 0) != STORE_OK) rc = SQL_IOERR;
+        if (rc == SQL_OK && sqli_store_put(v->txn, STORE_CATALOG, key.p, key.len, v->rb.p,
+                                           v->rb.len, 0) != STORE_OK)
+            rc = SQL_IOERR;
         sqli_keyenc_free(&key);
     }
     if (rc == SQL_OK) rc = bump_cookie(v);
@@ -548,33 +597,39 @@ static int alter_rename_column(vm *v, sql_stmt *st, ast *a) {
     if (!t || t->is_schema) return sqli_vm_error(v, SQL_ERROR, "no such table: %s", a->table);
     int col = sqli_table_column(t, a->name);
     if (col < 0) return sqli_vm_error(v, SQL_ERROR, "no such column: \"%s\"", a->name);
-    if (sqli_table_column(t, a->name2) >= 0) return sqli_vm_error(v, SQL_ERROR, "duplicate column name: %s", a->name2);
+    if (sqli_table_column(t, a->name2) >= 0)
+        return sqli_vm_error(v, SQL_ERROR, "duplicate column name: %s", a->name2);
     ast *ta = reparse(st, t->sql);
     if (!ta) return sqli_vm_error(v, SQL_CORRUPT, "malformed schema for %s", t->name);
     /* skip the table name, type names and the table names after REFERENCES */
     span *sk = sqli_ar_alloc(&st->ar, sizeof(span) * (size_t)(ta->ncoldefs + 2));
     int nsk = 0;
     sk[nsk++] = (span){ta->table_pos, ta->table_pos + 1};
-    for (int i = 0; i < ta->ncoldefs; i++) sk[nsk++] = (span){ta->coldefs[i].type_pos, ta->coldefs[i].type_end};
+    for (int i = 0; i < ta->ncoldefs; i++)
+        sk[nsk++] = (span){ta->coldefs[i].type_pos, ta->coldefs[i].type_end};
     char *sql = rename_tokens(&st->ar, t->sql, a->name, a->name2, sk, nsk, 0, 1);
     char *err = NULL;
     table *nt;
     ast *na = reparse(st, sql);
     if (!na || sqli_schema_build_table(s, na, sql, t->tree, &nt, &err) != SQL_OK)
-        return sqli_vm_error(v, SQL_ERROR, "cannot rename column: %s", err ? err : "bad definition");
+        return sqli_vm_error(v, SQL_ERROR, "cannot rename column: %s",
+                             err ? err : "bad definition");
     int rc = cat_put(v, "table", t->name, sql, t->tree, t->name);
     for (index_t *x = t->indexes; x && rc == SQL_OK; x = x->next) {
         if (!*x->sql) continue;
         ast *ia = reparse(st, x->sql);
         if (!ia) continue;
         span isk[2] = {{ia->name_pos, ia->name_pos + 1}, {ia->table_pos, ia->table_pos + 1}};
-        rc = cat_put(v, "index", x->name, rename_tokens(&st->ar, x->sql, a->name, a->name2, isk, 2, 0, 1), x->tree, t->name);
+        rc = cat_put(v, "index", x->name,
+                     rename_tokens(&st->ar, x->sql, a->name, a->name2, isk, 2, 0, 1), x->tree,
+                     t->name);
     }
     if (rc == SQL_OK) rc = bump_cookie(v);
     return rc;
 }
 
-/* ---- ANALYZE ------------------------------------------------------------------------------------------ */
+/* ---- ANALYZE
+ * ------------------------------------------------------------------------------------------ */
 
 static int analyze_index(vm *v, index_t *x, const char *name) {
     store_cursor *c;
@@ -585,7 +640,8 @@ static int analyze_index(vm *v, index_t *x, const char *name) {
     size_t *prev_end = xcalloc((size_t)n + 1, sizeof *prev_end);
     uint8_t *prev = NULL;
     size_t prevlen = 0;
-    for (rc = sqli_store_cursor_seek(c, STORE_SEEK_FIRST, NULL, 0); rc == STORE_OK; rc = sqli_store_cursor_next(c)) {
+    for (rc = sqli_store_cursor_seek(c, STORE_SEEK_FIRST, NULL, 0); rc == STORE_OK;
+         rc = sqli_store_cursor_next(c)) {
         const void *k;
         size_t kl, pos = 0;
         sqli_store_cursor_key(c, &k, &kl);
@@ -633,7 +689,8 @@ static int analyze(vm *v, ast *a) {
         if (a->name && !sqli_name_eq(a->name, t->name)) continue;
         any = 1;
         rc = analyze_index(v, &t->pk, t->name);
-        for (index_t *x = t->indexes; x && rc == SQL_OK; x = x->next) rc = analyze_index(v, x, x->name);
+        for (index_t *x = t->indexes; x && rc == SQL_OK; x = x->next)
+            rc = analyze_index(v, x, x->name);
     }
     if (a->name && !any) {
         table *t;
@@ -648,27 +705,40 @@ static int analyze(vm *v, ast *a) {
 int sqli_run_ddl(vm *v, sql_stmt *st) {
     ast *a = st->a;
     switch (a->kind) {
-    case ST_CREATE_TABLE: return create_table(v, st, a);
-    case ST_CREATE_INDEX: return create_index(v, st, a);
-    case ST_CREATE_TRIGGER: return create_trigger(v, st, a);
-    case ST_DROP_TABLE: return drop_table(v, a);
-    case ST_DROP_INDEX: return drop_index(v, a);
-    case ST_DROP_TRIGGER: return drop_trigger(v, a);
-    case ST_ALTER_ADD: return alter_add(v, st, a);
-    case ST_ALTER_RENAME: return alter_rename_table(v, st, a);
-    case ST_ALTER_RENAME_COL: return alter_rename_column(v, st, a);
-    case ST_ANALYZE: return analyze(v, a);
-    default: return sqli_vm_error(v, SQL_MISUSE, "not a schema statement");
+    case ST_CREATE_TABLE:
+        return create_table(v, st, a);
+    case ST_CREATE_INDEX:
+        return create_index(v, st, a);
+    case ST_CREATE_TRIGGER:
+        return create_trigger(v, st, a);
+    case ST_DROP_TABLE:
+        return drop_table(v, a);
+    case ST_DROP_INDEX:
+        return drop_index(v, a);
+    case ST_DROP_TRIGGER:
+        return drop_trigger(v, a);
+    case ST_ALTER_ADD:
+        return alter_add(v, st, a);
+    case ST_ALTER_RENAME:
+        return alter_rename_table(v, st, a);
+    case ST_ALTER_RENAME_COL:
+        return alter_rename_column(v, st, a);
+    case ST_ANALYZE:
+        return analyze(v, a);
+    default:
+        return sqli_vm_error(v, SQL_MISUSE, "not a schema statement");
     }
 }
 
-/* ---- larder_schema ------------------------------------------------------------------------------------ */
+/* ---- larder_schema
+ * ------------------------------------------------------------------------------------ */
 
 int sqli_schema_rows(vm *v, rowbuf *rb) {
     store_cursor *c;
     int rc = sqli_store_cursor_open(v->txn, STORE_CATALOG, &c);
     if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
-    for (rc = sqli_store_cursor_seek(c, STORE_SEEK_FIRST, NULL, 0); rc == STORE_OK; rc = sqli_store_cursor_next(c)) {
+    for (rc = sqli_store_cursor_seek(c, STORE_SEEK_FIRST, NULL, 0); rc == STORE_OK;
+         rc = sqli_store_cursor_next(c)) {
         const void *k, *val;
         size_t kl, vl, pos = 0;
         sqli_store_cursor_key(c, &k, &kl);
@@ -680,7 +750,8 @@ int sqli_schema_rows(vm *v, rowbuf *rb) {
             continue;
         }
         int sh;
-        if ((type.n == 4 && memcmp(type.z, "stat", 4) == 0) || sqli_rec_decode(val, vl, 3, rec, &sh) != 0) {
+        if ((type.n == 4 && memcmp(type.z, "stat", 4) == 0) ||
+            sqli_rec_decode(val, vl, 3, rec, &sh) != 0) {
             val_free(&type);
             val_free(&name);
             continue;
@@ -691,8 +762,10 @@ int sqli_schema_rows(vm *v, rowbuf *rb) {
         snprintf(tn, sizeof tn, "%.*s", (int)name.n, name.z);
         val_free(&name);
         /* the catalog key holds the lower-cased name: show the real one */
-        if ((t = sqli_schema_table(v->db->sch, tn)) && !t->is_schema) val_set_text_ref(&name, t->name, strlen(t->name));
-        else if ((x = sqli_schema_index(v->db->sch, tn, NULL))) val_set_text_ref(&name, x->name, strlen(x->name));
+        if ((t = sqli_schema_table(v->db->sch, tn)) && !t->is_schema)
+            val_set_text_ref(&name, t->name, strlen(t->name));
+        else if ((x = sqli_schema_index(v->db->sch, tn, NULL)))
+            val_set_text_ref(&name, x->name, strlen(x->name));
         else {
             trigger *g = sqli_schema_trigger(v->db->sch, tn);
             if (g) val_set_text_ref(&name, g->name, strlen(g->name));

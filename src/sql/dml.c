@@ -33,7 +33,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* ---- compile ------------------------------------------------------------------------------------ */
+/* ---- compile ------------------------------------------------------------------------------------
+ */
 
 int sqli_table_has_triggers(table *t, int event) {
     for (trigger *g = t->triggers; g; g = g->next)
@@ -69,7 +70,8 @@ static int query_reads(const query *q, const table *t) {
     if (!q) return 0;
     if (q->op != SEL_SIMPLE) return query_reads(q->left, t) || query_reads(q->right, t);
     for (int i = 0; i < q->nsrc; i++)
-        if (q->src[i].tab == t || query_reads(q->src[i].sub, t) || expr_reads(q->src[i].on, t)) return 1;
+        if (q->src[i].tab == t || query_reads(q->src[i].sub, t) || expr_reads(q->src[i].on, t))
+            return 1;
     for (int i = 0; i < q->ncol; i++)
         if (expr_reads(q->cols[i].e, t)) return 1;
     for (int r = 0; r < q->nvalues; r++)
@@ -84,8 +86,12 @@ static int map_columns(compiler *c, ast *a, table *t, dmlplan *d, int *nsrc) {
     *nsrc = a->ncols ? a->ncols : t->ncol;
     for (int k = 0; k < a->ncols; k++) {
         int col = sqli_table_column(t, a->cols[k]);
-        if (col < 0) return sqli_comp_error(c, a->table_pos, "table %s has no column named %s", t->name, a->cols[k]);
-        if (d->colmap[col] >= 0) return sqli_comp_error(c, a->table_pos, "column %s specified more than once", a->cols[k]);
+        if (col < 0)
+            return sqli_comp_error(c, a->table_pos, "table %s has no column named %s", t->name,
+                                   a->cols[k]);
+        if (d->colmap[col] >= 0)
+            return sqli_comp_error(c, a->table_pos, "column %s specified more than once",
+                                   a->cols[k]);
         d->colmap[col] = k;
     }
     return SQL_OK;
@@ -122,7 +128,9 @@ static int compile_upsert(compiler *c, ast *a, table *t, dmlplan *d, scope *oute
     if (u->ncols) {
         d->up_idx = conflict_index(t, u->cols, u->ncols);
         if (!d->up_idx)
-            return sqli_comp_error(c, u->pos, "ON CONFLICT clause does not match any PRIMARY KEY or UNIQUE constraint");
+            return sqli_comp_error(
+                c, u->pos,
+                "ON CONFLICT clause does not match any PRIMARY KEY or UNIQUE constraint");
     }
     if (!u->do_update) return SQL_OK;
     d->ecur = sqli_comp_cursor(c, t, t->ncol);
@@ -143,7 +151,8 @@ static int compile_upsert(compiler *c, ast *a, table *t, dmlplan *d, scope *oute
     sc.npseudo = 1;
     for (int i = 0; i < u->nset; i++) {
         u->sets[i].colidx = sqli_table_column(t, u->sets[i].col);
-        if (u->sets[i].colidx < 0) return sqli_comp_error(c, u->sets[i].pos, "no such column: %s", u->sets[i].col);
+        if (u->sets[i].colidx < 0)
+            return sqli_comp_error(c, u->sets[i].pos, "no such column: %s", u->sets[i].col);
         if (sqli_resolve_expr(c, u->sets[i].e, &sc) != SQL_OK) return SQL_ERROR;
     }
     return sqli_resolve_expr(c, u->where, &sc);
@@ -163,8 +172,11 @@ static int compile_insert(compiler *c, ast *a, scope *outer, dmlplan *d) {
         query *f = a->sel;
         while (f->op != SEL_SIMPLE) f = f->left;
         if (f->ncol != nsrc) {
-            if (a->ncols) return sqli_comp_error(c, a->sel->pos, "%d values for %d columns", f->ncol, nsrc);
-            return sqli_comp_error(c, a->sel->pos, "table %s has %d columns but %d values were supplied", t->name, t->ncol, f->ncol);
+            if (a->ncols)
+                return sqli_comp_error(c, a->sel->pos, "%d values for %d columns", f->ncol, nsrc);
+            return sqli_comp_error(c, a->sel->pos,
+                                   "table %s has %d columns but %d values were supplied", t->name,
+                                   t->ncol, f->ncol);
         }
         if (sqli_plan_query(c, a->sel, &d->src) != SQL_OK) return SQL_ERROR;
         d->src_reads_target = query_reads(a->sel, t);
@@ -212,7 +224,9 @@ static int fk_actions_safe(table *t, int is_delete) {
     for (fkey *f = t->refs; f; f = f->next_in_parent) {
         int act = is_delete ? f->on_delete : f->on_update;
         if (act == FK_RESTRICT) continue;
-        if (!is_delete || act != FK_CASCADE || f->child == t || f->child->triggers || f->child->refs) return 0;
+        if (!is_delete || act != FK_CASCADE || f->child == t || f->child->triggers ||
+            f->child->refs)
+            return 0;
     }
     return 1;
 }
@@ -288,7 +302,8 @@ int sqli_compile_dml(compiler *c, ast *a, scope *outer, dmlplan **out) {
     if (rc != SQL_OK) return rc;
     if (a->nret) {
         rescol *cols;
-        if (sqli_resolve_returning(c, d->tab, d->cur, a->alias, a->ret, a->nret, outer, &cols, &d->nret) != SQL_OK)
+        if (sqli_resolve_returning(c, d->tab, d->cur, a->alias, a->ret, a->nret, outer, &cols,
+                                   &d->nret) != SQL_OK)
             return SQL_ERROR;
         d->ret = sqli_ar_alloc(c->a, sizeof(expr *) * (size_t)d->nret);
         for (int i = 0; i < d->nret; i++) d->ret[i] = cols[i].e;
@@ -300,7 +315,8 @@ int sqli_compile_dml(compiler *c, ast *a, scope *outer, dmlplan **out) {
     return SQL_OK;
 }
 
-/* ---- keys ---------------------------------------------------------------------------------------- */
+/* ---- keys
+ * ---------------------------------------------------------------------------------------- */
 
 int sqli_key_for_table(vm *v, keyenc_buf *k, table *t, const sql_value *row, int64_t rowid) {
     (void)v;
@@ -324,7 +340,8 @@ int sqli_index_short_entry(const index_t *x, const sql_value *row) {
     return x->unique && !x->ninc && !row_is_null_in(row, (index_t *)x, x->tab->ncol);
 }
 
-int sqli_key_for_index(vm *v, keyenc_buf *k, index_t *x, const sql_value *row, const uint8_t *tkey, size_t tklen) {
+int sqli_key_for_index(vm *v, keyenc_buf *k, index_t *x, const sql_value *row, const uint8_t *tkey,
+                       size_t tklen) {
     (void)v;
     sqli_keyenc_reset(k);
     for (int i = 0; i < x->ncol; i++) {
@@ -335,7 +352,8 @@ int sqli_key_for_index(vm *v, keyenc_buf *k, index_t *x, const sql_value *row, c
     return SQL_OK;
 }
 
-static void index_value(keyenc_buf *out, index_t *x, const sql_value *row, const uint8_t *tkey, size_t tklen) {
+static void index_value(keyenc_buf *out, index_t *x, const sql_value *row, const uint8_t *tkey,
+                        size_t tklen) {
     sqli_keyenc_reset(out);
     if (sqli_index_short_entry(x, row)) {
         sqli_key_raw(out, tkey, tklen);
@@ -368,9 +386,11 @@ static int row_is_null_in(const sql_value *row, index_t *x, int ncol) {
     return 0;
 }
 
-/* ---- change hook ---------------------------------------------------------------------------------- */
+/* ---- change hook
+ * ---------------------------------------------------------------------------------- */
 
-void sqli_report_change(vm *v, table *t, int op, const sql_value *row, const uint8_t *key, size_t klen) {
+void sqli_report_change(vm *v, table *t, int op, const sql_value *row, const uint8_t *key,
+                        size_t klen) {
     sql_db *db = v->db;
     if (!db->hook) return;
     (void)row;
@@ -387,18 +407,20 @@ void sqli_report_change(vm *v, table *t, int op, const sql_value *row, const uin
     for (int i = 0; i < n; i++) val_free(&vals[i]);
 }
 
-/* ---- column types ----------------------------------------------------------------------------------- */
+/* ---- column types
+ * ----------------------------------------------------------------------------------- */
 
 static int to_bool(vm *v, table *t, int col, sql_value *x) {
     if (x->type == SQL_NULL) return SQL_OK;
     if (x->type == SQL_TEXT) {
         int b = sqli_val_bool_word(x->z, x->n);
         if (b >= 0) return val_free(x), val_set_int(x, b), SQL_OK;
-        return sqli_vm_error(v, SQL_CONSTRAINT, "invalid BOOLEAN value for %s.%s: '%.*s'", t->name, t->cols[col].name,
-                        (int)(x->n > 40 ? 40 : x->n), x->z);
+        return sqli_vm_error(v, SQL_CONSTRAINT, "invalid BOOLEAN value for %s.%s: '%.*s'", t->name,
+                             t->cols[col].name, (int)(x->n > 40 ? 40 : x->n), x->z);
     }
     if (x->type == SQL_BLOB)
-        return sqli_vm_error(v, SQL_CONSTRAINT, "invalid BOOLEAN value for %s.%s", t->name, t->cols[col].name);
+        return sqli_vm_error(v, SQL_CONSTRAINT, "invalid BOOLEAN value for %s.%s", t->name,
+                             t->cols[col].name);
     int tv = sqli_val_truth(x);
     val_free(x);
     val_set_int(x, tv);
@@ -416,18 +438,22 @@ static int apply_types(vm *v, table *t, sql_value *row, const uint8_t *mask) {
         switch (c->kind) {
         case KIND_DECIMAL:
             if (sqli_dec_fit(x, c->dec_p, c->dec_s) != 0)
-                return sqli_vm_error(v, SQL_CONSTRAINT, "numeric field overflow: %s.%s is DECIMAL(%d,%d)", t->name, c->name, c->dec_p, c->dec_s);
+                return sqli_vm_error(v, SQL_CONSTRAINT,
+                                     "numeric field overflow: %s.%s is DECIMAL(%d,%d)", t->name,
+                                     c->name, c->dec_p, c->dec_s);
             break;
         case KIND_TIMESTAMP:
         case KIND_DATE:
-            if (sqli_dt_normalize(x, c->kind, &err) != 0) return sqli_vm_error(v, SQL_CONSTRAINT, "%s for %s.%s", err, t->name, c->name);
+            if (sqli_dt_normalize(x, c->kind, &err) != 0)
+                return sqli_vm_error(v, SQL_CONSTRAINT, "%s for %s.%s", err, t->name, c->name);
             break;
         case KIND_BOOL: {
             int rc = to_bool(v, t, i, x);
             if (rc != SQL_OK) return rc;
             break;
         }
-        default: sqli_val_apply_aff(x, c->aff);
+        default:
+            sqli_val_apply_aff(x, c->aff);
         }
     }
     return SQL_OK;
@@ -437,7 +463,8 @@ static int check_row(vm *v, table *t, const sql_value *row, int or_alg, int *ski
     for (int i = 0; i < t->ncol; i++)
         if (t->cols[i].notnull && row[i].type == SQL_NULL) {
             if (or_alg == OE_IGNORE) return *skip = 1, SQL_OK;
-            return sqli_vm_error(v, SQL_CONSTRAINT, "NOT NULL constraint failed: %s.%s", t->name, t->cols[i].name);
+            return sqli_vm_error(v, SQL_CONSTRAINT, "NOT NULL constraint failed: %s.%s", t->name,
+                                 t->cols[i].name);
         }
     if (!t->nchecks) return SQL_OK;
     const sql_value *save = v->self;
@@ -451,9 +478,13 @@ static int check_row(vm *v, table *t, const sql_value *row, int or_alg, int *ski
                 *skip = 1;
                 break;
             }
-            if (t->check_names[k]) rc = sqli_vm_error(v, SQL_CONSTRAINT, "CHECK constraint failed: %s", t->check_names[k]);
-            else rc = sqli_vm_error(v, SQL_CONSTRAINT, "CHECK constraint failed: %.*s", t->checks[k]->end - t->checks[k]->pos,
-                               t->sql + t->checks[k]->pos);
+            if (t->check_names[k])
+                rc = sqli_vm_error(v, SQL_CONSTRAINT, "CHECK constraint failed: %s",
+                                   t->check_names[k]);
+            else
+                rc = sqli_vm_error(v, SQL_CONSTRAINT, "CHECK constraint failed: %.*s",
+                                   t->checks[k]->end - t->checks[k]->pos,
+                                   t->sql + t->checks[k]->pos);
         }
     }
     v->self = save;
@@ -468,15 +499,19 @@ static int unique_error(vm *v, table *t, index_t *x) {
         sqli_strb_addf(&b, "%s.%s", t->name, col < 0 ? "rowid" : t->cols[col].name);
     }
     int rc;
-    if (x->is_pk || x->auto_made) rc = sqli_vm_error(v, SQL_CONSTRAINT, "UNIQUE constraint failed: %s", sqli_strb_cstr(&b));
-    else rc = sqli_vm_error(v, SQL_CONSTRAINT, "UNIQUE constraint failed: %s (index %s)", sqli_strb_cstr(&b), x->name);
+    if (x->is_pk || x->auto_made)
+        rc = sqli_vm_error(v, SQL_CONSTRAINT, "UNIQUE constraint failed: %s", sqli_strb_cstr(&b));
+    else
+        rc = sqli_vm_error(v, SQL_CONSTRAINT, "UNIQUE constraint failed: %s (index %s)",
+                           sqli_strb_cstr(&b), x->name);
     sqli_strb_free(&b);
     return rc;
 }
 
 /* Is there a row other than self (table key) with the same values in the
  * unique index x? *found receives its table key (in v->kb2). */
-static int unique_probe(vm *v, index_t *x, const sql_value *row, const uint8_t *self, size_t selflen, int *found) {
+static int unique_probe(vm *v, index_t *x, const sql_value *row, const uint8_t *self,
+                        size_t selflen, int *found) {
     *found = 0;
     if (row_is_null_in(row, x, x->tab->ncol)) return SQL_OK;
     keyenc_buf *k = &v->kb2;
@@ -495,7 +530,9 @@ static int unique_probe(vm *v, index_t *x, const sql_value *row, const uint8_t *
         size_t el;
         rc = sqli_store_cursor_key(c, &ek, &el);
         if (rc != STORE_OK) break;
-        if (el < plen || memcmp(ek, k->p, plen) != 0 || (el > plen && ((const uint8_t *)ek)[plen] == 0xFF)) break;
+        if (el < plen || memcmp(ek, k->p, plen) != 0 ||
+            (el > plen && ((const uint8_t *)ek)[plen] == 0xFF))
+            break;
         const uint8_t *tk = (const uint8_t *)ek + plen;
         size_t tl = el - plen;
         if (tl == 0) { /* a short entry: the table key is the value */
@@ -517,7 +554,8 @@ static int unique_probe(vm *v, index_t *x, const sql_value *row, const uint8_t *
     return SQL_OK;
 }
 
-/* ---- insert -------------------------------------------------------------------------------------------- */
+/* ---- insert
+ * -------------------------------------------------------------------------------------------- */
 
 static int next_rowid(vm *v, table *t, int64_t *out) {
     store_cursor *c;
@@ -531,14 +569,18 @@ static int next_rowid(vm *v, table *t, int64_t *out) {
         size_t kl, pos = 0;
         sql_value x;
         sqli_store_cursor_key(c, &k, &kl);
-        if (sqli_key_get(k, kl, &pos, desc, &x) == 0 && x.type == SQL_INTEGER) max = x.u.i;
-        else if (x.type == SQL_FLOAT) max = (int64_t)x.u.r;
+        if (sqli_key_get(k, kl, &pos, desc, &x) == 0 && x.type == SQL_INTEGER)
+            max = x.u.i;
+        else if (x.type == SQL_FLOAT)
+            max = (int64_t)x.u.r;
         val_free(&x);
         rc = STORE_OK;
     }
     sqli_store_cursor_close(c);
     if (rc != STORE_OK && rc != STORE_NOTFOUND) return sqli_vm_store_error(v, rc);
-    if (max == INT64_MAX) return sqli_vm_error(v, SQL_FULL, "database or disk is full (no rowid left in %s)", t->name);
+    if (max == INT64_MAX)
+        return sqli_vm_error(v, SQL_FULL, "database or disk is full (no rowid left in %s)",
+                             t->name);
     *out = max < 0 ? 1 : max + 1;
     return SQL_OK;
 }
@@ -554,8 +596,9 @@ static int assign_rowid(vm *v, table *t, sql_value *row) {
         return SQL_OK;
     }
     sqli_val_apply_aff(id, AFF_INTEGER);
-    if (id->type != SQL_INTEGER) return sqli_vm_error(v, SQL_CONSTRAINT, "datatype mismatch: %s.%s must be an integer", t->name,
-                                                 t->ipk >= 0 ? t->cols[t->ipk].name : "rowid");
+    if (id->type != SQL_INTEGER)
+        return sqli_vm_error(v, SQL_CONSTRAINT, "datatype mismatch: %s.%s must be an integer",
+                             t->name, t->ipk >= 0 ? t->cols[t->ipk].name : "rowid");
     return SQL_OK;
 }
 
@@ -585,7 +628,8 @@ static void idxkeys_free(idxkeys *ik) {
 }
 
 /* Index keys of a row (and membership for partial indexes); checks sizes. */
-static int build_index_keys(vm *v, table *t, const sql_value *row, const uint8_t *tkey, size_t tklen, idxkeys *ik) {
+static int build_index_keys(vm *v, table *t, const sql_value *row, const uint8_t *tkey,
+                            size_t tklen, idxkeys *ik) {
     size_t maxk = sqli_store_max_key(v->db->store);
     int i = 0;
     for (index_t *x = t->indexes; x; x = x->next, i++) {
@@ -594,7 +638,9 @@ static int build_index_keys(vm *v, table *t, const sql_value *row, const uint8_t
         if (!ik->member[i]) continue;
         sqli_key_for_index(v, &ik->k[i], x, row, tkey, tklen);
         if (ik->k[i].len > maxk)
-            return sqli_vm_error(v, SQL_TOOBIG, "key too large for index %s: %zu bytes (at most %zu)", x->name, ik->k[i].len, maxk);
+            return sqli_vm_error(v, SQL_TOOBIG,
+                                 "key too large for index %s: %zu bytes (at most %zu)", x->name,
+                                 ik->k[i].len, maxk);
     }
     return SQL_OK;
 }
@@ -602,8 +648,8 @@ static int build_index_keys(vm *v, table *t, const sql_value *row, const uint8_t
 /* Put the entries of the indexes that cannot clash (non-unique, or rows
  * with a NULL in a unique index's columns, or unique ones with INCLUDE,
  * probed beforehand). */
-static int write_index_entries(vm *v, table *t, const sql_value *row, idxkeys *ik, const uint8_t *tkey, size_t tklen,
-                               int only_unique_short) {
+static int write_index_entries(vm *v, table *t, const sql_value *row, idxkeys *ik,
+                               const uint8_t *tkey, size_t tklen, int only_unique_short) {
     int i = 0;
     for (index_t *x = t->indexes; x; x = x->next, i++) {
         if (!ik->member[i] || sqli_index_short_entry(x, row) != only_unique_short) continue;
@@ -618,7 +664,8 @@ static int write_index_entries(vm *v, table *t, const sql_value *row, idxkeys *i
 static void unput_unique(vm *v, table *t, const sql_value *row, idxkeys *ik, int upto) {
     int i = 0;
     for (index_t *x = t->indexes; x && i < upto; x = x->next, i++)
-        if (ik->member[i] && sqli_index_short_entry(x, row)) sqli_store_del(v->txn, x->tree, ik->k[i].p, ik->k[i].len);
+        if (ik->member[i] && sqli_index_short_entry(x, row))
+            sqli_store_del(v->txn, x->tree, ik->k[i].p, ik->k[i].len);
 }
 
 /* Table key of the row owning a short unique entry (into out). */
@@ -635,15 +682,16 @@ static int owner_of(vm *v, index_t *x, const keyenc_buf *k, keyenc_buf *out) {
 /* Is there a clash in unique index x (i-th)? Short entries are put so that
  * the put finds it (*put = 1 when this row's entry went in); unique indexes
  * with INCLUDE are probed. The other row's table key goes to v->kb2. */
-static int unique_clash(vm *v, index_t *x, const sql_value *row, idxkeys *ik, int i, const uint8_t *tkey, size_t tklen,
-                        int *clash) {
+static int unique_clash(vm *v, index_t *x, const sql_value *row, idxkeys *ik, int i,
+                        const uint8_t *tkey, size_t tklen, int *clash) {
     *clash = 0;
     if (!sqli_index_short_entry(x, row)) {
         if (row_is_null_in(row, x, x->tab->ncol)) return SQL_OK;
         return unique_probe(v, x, row, NULL, 0, clash);
     }
     index_value(&v->rb, x, row, tkey, tklen);
-    int src = sqli_store_put(v->txn, x->tree, ik->k[i].p, ik->k[i].len, v->rb.p, v->rb.len, STORE_NOOVERWRITE);
+    int src = sqli_store_put(v->txn, x->tree, ik->k[i].p, ik->k[i].len, v->rb.p, v->rb.len,
+                             STORE_NOOVERWRITE);
     if (src == STORE_OK) return SQL_OK;
     if (src != STORE_EXISTS) return sqli_vm_store_error(v, src);
     *clash = 1;
@@ -653,8 +701,8 @@ static int unique_clash(vm *v, index_t *x, const sql_value *row, idxkeys *ik, in
 /* The unique entries first: on a clash IGNORE skips the row, REPLACE deletes
  * the other row and tries again, anything else is an error; what this row
  * put is taken back before it gives up, so nothing is half done. */
-static int put_unique_entries(vm *v, table *t, const sql_value *row, idxkeys *ik, const uint8_t *tkey, size_t tklen,
-                              int or_alg, int *skip) {
+static int put_unique_entries(vm *v, table *t, const sql_value *row, idxkeys *ik,
+                              const uint8_t *tkey, size_t tklen, int or_alg, int *skip) {
     int i = 0;
     for (index_t *x = t->indexes; x; x = x->next, i++) {
         if (!x->unique || !ik->member[i]) continue;
@@ -687,14 +735,17 @@ static int after_insert(vm *v, table *t, sql_value *row, const uint8_t *key, siz
 
 /* The table write of an insert, after its unique entries: refuses an
  * existing key (IGNORE skips, REPLACE deletes the old row first). */
-static int put_row(vm *v, table *t, sql_value *row, idxkeys *ik, const keyenc_buf *key, int or_alg, int *skip) {
+static int put_row(vm *v, table *t, sql_value *row, idxkeys *ik, const keyenc_buf *key, int or_alg,
+                   int *skip) {
     sqli_rec_encode(&v->rb, row, t->ncol);
-    int src = sqli_store_put(v->txn, t->tree, key->p, key->len, v->rb.p, v->rb.len, STORE_NOOVERWRITE);
+    int src =
+        sqli_store_put(v->txn, t->tree, key->p, key->len, v->rb.p, v->rb.len, STORE_NOOVERWRITE);
     if (src == STORE_EXISTS && or_alg == OE_REPLACE) {
         int rc = sqli_row_delete(v, t, key->p, key->len);
         if (rc != SQL_OK) return rc;
         sqli_rec_encode(&v->rb, row, t->ncol);
-        src = sqli_store_put(v->txn, t->tree, key->p, key->len, v->rb.p, v->rb.len, STORE_NOOVERWRITE);
+        src = sqli_store_put(v->txn, t->tree, key->p, key->len, v->rb.p, v->rb.len,
+                             STORE_NOOVERWRITE);
     }
     if (src == STORE_OK) return SQL_OK;
     if (src != STORE_EXISTS) return sqli_vm_store_error(v, src);
@@ -705,9 +756,11 @@ static int put_row(vm *v, table *t, sql_value *row, idxkeys *ik, const keyenc_bu
 
 static int insert_checks(vm *v, table *t, sql_value *row, int or_alg, int *skip) {
     int rc;
-    if ((rc = apply_types(v, t, row, NULL)) != SQL_OK || (rc = assign_rowid(v, t, row)) != SQL_OK) return rc;
+    if ((rc = apply_types(v, t, row, NULL)) != SQL_OK || (rc = assign_rowid(v, t, row)) != SQL_OK)
+        return rc;
     if (t->triggers) {
-        if ((rc = sqli_fire_triggers(v, t, ST_INSERT, 1, NULL, row, NULL, skip)) != SQL_OK || *skip) return rc;
+        if ((rc = sqli_fire_triggers(v, t, ST_INSERT, 1, NULL, row, NULL, skip)) != SQL_OK || *skip)
+            return rc;
     }
     if ((rc = check_row(v, t, row, or_alg, skip)) != SQL_OK || *skip) return rc;
     if (v->db->fk_enabled && t->nfk) rc = sqli_fk_child_check(v, t, row, NULL);
@@ -717,14 +770,16 @@ static int insert_checks(vm *v, table *t, sql_value *row, int or_alg, int *skip)
 int sqli_row_insert(vm *v, table *t, sql_value *row, int or_alg, int *skipped, int64_t *rowid_out) {
     int rc, skip = 0;
     *skipped = 0;
-    if ((rc = insert_checks(v, t, row, or_alg, &skip)) != SQL_OK || skip) return *skipped = skip, rc;
+    if ((rc = insert_checks(v, t, row, or_alg, &skip)) != SQL_OK || skip)
+        return *skipped = skip, rc;
     keyenc_buf key;
     sqli_keyenc_init(&key);
     sqli_key_for_table(v, &key, t, row, t->rowid ? row[t->ncol].u.i : 0);
     idxkeys ik;
     idxkeys_init(&ik, count_indexes(t));
     if (key.len > sqli_store_max_key(v->db->store))
-        rc = sqli_vm_error(v, SQL_TOOBIG, "primary key of %s too large: %zu bytes", t->name, key.len);
+        rc = sqli_vm_error(v, SQL_TOOBIG, "primary key of %s too large: %zu bytes", t->name,
+                           key.len);
     if (rc == SQL_OK) rc = build_index_keys(v, t, row, key.p, key.len, &ik);
     if (rc == SQL_OK) rc = put_unique_entries(v, t, row, &ik, key.p, key.len, or_alg, &skip);
     if (rc == SQL_OK && !skip) rc = put_row(v, t, row, &ik, &key, or_alg, &skip);
@@ -737,7 +792,8 @@ int sqli_row_insert(vm *v, table *t, sql_value *row, int or_alg, int *skipped, i
     return rc;
 }
 
-/* ---- reading a row by key -------------------------------------------------------------------------- */
+/* ---- reading a row by key
+ * -------------------------------------------------------------------------- */
 
 /* t's row cursor if the vm has one open, else NULL. */
 static store_cursor *open_row_cursor(vm *v, table *t) {
@@ -768,7 +824,9 @@ static int read_row(vm *v, table *t, const uint8_t *key, size_t klen, sql_value 
     *found = 0;
     int rc = row_cursor(v, t, &c);
     if (rc != SQL_OK) return rc;
-    rc = sqli_store_cursor_is_on(c, key, klen) ? STORE_OK : sqli_store_cursor_seek(c, STORE_SEEK_EQ, key, klen);
+    rc = sqli_store_cursor_is_on(c, key, klen)
+             ? STORE_OK
+             : sqli_store_cursor_seek(c, STORE_SEEK_EQ, key, klen);
     if (rc == STORE_NOTFOUND) return SQL_OK;
     if (rc == STORE_OK) rc = sqli_store_cursor_value(c, &val, &vl);
     if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
@@ -795,12 +853,14 @@ static sql_value *new_row(table *t) {
     return r;
 }
 
-/* ---- delete ------------------------------------------------------------------------------------------- */
+/* ---- delete
+ * ------------------------------------------------------------------------------------------- */
 
 /* Delete a row's index entries and the row. at_cursor: the row cursor of t
  * still stands on the row (nothing touched t since read_row), so the row is
  * deleted there without a second search. */
-static int delete_entries(vm *v, table *t, const sql_value *row, const uint8_t *key, size_t klen, int at_cursor) {
+static int delete_entries(vm *v, table *t, const sql_value *row, const uint8_t *key, size_t klen,
+                          int at_cursor) {
     idxkeys ik;
     idxkeys_init(&ik, count_indexes(t));
     int rc = build_index_keys(v, t, row, key, klen, &ik), i = 0;
@@ -844,12 +904,14 @@ int sqli_row_delete(vm *v, table *t, const uint8_t *key0, size_t klen) {
         }
     }
     if (rc != SQL_OK || !found || ignore) goto done;
-    if (v->db->fk_enabled && t->refs && (rc = sqli_fk_parent_actions(v, t, row, NULL, 1)) != SQL_OK) goto done;
+    if (v->db->fk_enabled && t->refs && (rc = sqli_fk_parent_actions(v, t, row, NULL, 1)) != SQL_OK)
+        goto done;
     if ((rc = delete_entries(v, t, row, key, klen, !touches_itself(t))) != SQL_OK) goto done;
     if (v->depth == 1) v->nchange++;
     v->db->total_changes++;
     sqli_report_change(v, t, SQL_CHANGE_DELETE, row, key, klen);
-    if (v->db->fk_enabled && t->refs && (rc = sqli_fk_parent_actions(v, t, row, NULL, 2)) != SQL_OK) goto done;
+    if (v->db->fk_enabled && t->refs && (rc = sqli_fk_parent_actions(v, t, row, NULL, 2)) != SQL_OK)
+        goto done;
     if (t->triggers) rc = sqli_fire_triggers(v, t, ST_DELETE, 2, row, NULL, NULL, &ignore);
 done:
     v->depth--;
@@ -858,7 +920,8 @@ done:
     return rc;
 }
 
-/* ---- update ------------------------------------------------------------------------------------------- */
+/* ---- update
+ * ------------------------------------------------------------------------------------------- */
 
 static int cols_changed(index_t *x, const uint8_t *changed, int pkchanged) {
     if (pkchanged) return 1;
@@ -869,8 +932,9 @@ static int cols_changed(index_t *x, const uint8_t *changed, int pkchanged) {
     return x->where != NULL; /* membership may change with any column */
 }
 
-static int update_unique_checks(vm *v, table *t, const sql_value *newrow, const uint8_t *changed, int pkchanged,
-                                const uint8_t *oldkey, size_t oldklen, int or_alg, int *skip) {
+static int update_unique_checks(vm *v, table *t, const sql_value *newrow, const uint8_t *changed,
+                                int pkchanged, const uint8_t *oldkey, size_t oldklen, int or_alg,
+                                int *skip) {
     for (index_t *x = t->indexes; x; x = x->next) {
         if (!x->unique || !cols_changed(x, changed, pkchanged)) continue;
         int member, found;
@@ -893,8 +957,9 @@ static int update_unique_checks(vm *v, table *t, const sql_value *newrow, const 
     return SQL_OK;
 }
 
-static int update_indexes(vm *v, table *t, const sql_value *oldrow, const sql_value *newrow, const uint8_t *changed,
-                          int pkchanged, const keyenc_buf *ok, const keyenc_buf *nk) {
+static int update_indexes(vm *v, table *t, const sql_value *oldrow, const sql_value *newrow,
+                          const uint8_t *changed, int pkchanged, const keyenc_buf *ok,
+                          const keyenc_buf *nk) {
     idxkeys oi, ni;
     int n = count_indexes(t);
     idxkeys_init(&oi, n);
@@ -912,7 +977,8 @@ static int update_indexes(vm *v, table *t, const sql_value *oldrow, const sql_va
         }
         if (rc == SQL_OK && ni.member[i] && (!same || x->ninc)) {
             index_value(&v->rb, x, newrow, nk->p, nk->len);
-            int src = sqli_store_put(v->txn, x->tree, ni.k[i].p, ni.k[i].len, v->rb.p, v->rb.len, 0);
+            int src =
+                sqli_store_put(v->txn, x->tree, ni.k[i].p, ni.k[i].len, v->rb.p, v->rb.len, 0);
             if (src != STORE_OK) rc = sqli_vm_store_error(v, src);
         }
     }
@@ -921,8 +987,8 @@ static int update_indexes(vm *v, table *t, const sql_value *oldrow, const sql_va
     return rc;
 }
 
-static int write_updated_row(vm *v, table *t, const sql_value *newrow, const keyenc_buf *ok, const keyenc_buf *nk,
-                             int pkchanged) {
+static int write_updated_row(vm *v, table *t, const sql_value *newrow, const keyenc_buf *ok,
+                             const keyenc_buf *nk, int pkchanged) {
     sqli_rec_encode(&v->rb, newrow, t->ncol);
     if (!pkchanged) {
         /* the row cursor of t usually still stands on the row (read_row, the
@@ -933,7 +999,8 @@ static int write_updated_row(vm *v, table *t, const sql_value *newrow, const key
                       : sqli_store_put(v->txn, t->tree, nk->p, nk->len, v->rb.p, v->rb.len, 0);
         return src == STORE_OK ? SQL_OK : sqli_vm_store_error(v, src);
     }
-    int src = sqli_store_put(v->txn, t->tree, nk->p, nk->len, v->rb.p, v->rb.len, STORE_NOOVERWRITE);
+    int src =
+        sqli_store_put(v->txn, t->tree, nk->p, nk->len, v->rb.p, v->rb.len, STORE_NOOVERWRITE);
     if (src == STORE_EXISTS) return unique_error(v, t, &t->pk);
     if (src == STORE_OK) src = sqli_store_del(v->txn, t->tree, ok->p, ok->len);
     return src == STORE_OK ? SQL_OK : sqli_vm_store_error(v, src);
@@ -954,21 +1021,25 @@ static void update_bookkeeping(vm *v, table *t, const sql_value *oldrow, const s
 static int update_prepare(vm *v, table *t, sql_value *oldrow, sql_value *newrow, uint8_t *changed) {
     for (int i = 0; i < t->ncol; i++) {
         int diff = oldrow[i].type != newrow[i].type || sqli_val_cmp(&oldrow[i], &newrow[i]) != 0;
-        if (oldrow[i].type == SQL_TEXT && newrow[i].type == SQL_TEXT) diff = sqli_val_cmp(&oldrow[i], &newrow[i]) != 0;
+        if (oldrow[i].type == SQL_TEXT && newrow[i].type == SQL_TEXT)
+            diff = sqli_val_cmp(&oldrow[i], &newrow[i]) != 0;
         changed[i] = (uint8_t)(changed[i] || diff);
     }
     int rc = apply_types(v, t, newrow, changed);
     if (rc == SQL_OK && t->ipk >= 0 && changed[t->ipk]) {
         sqli_val_apply_aff(&newrow[t->ipk], AFF_INTEGER);
         if (newrow[t->ipk].type == SQL_NULL)
-            return sqli_vm_error(v, SQL_CONSTRAINT, "NOT NULL constraint failed: %s.%s", t->name, t->cols[t->ipk].name);
+            return sqli_vm_error(v, SQL_CONSTRAINT, "NOT NULL constraint failed: %s.%s", t->name,
+                                 t->cols[t->ipk].name);
         if (newrow[t->ipk].type != SQL_INTEGER)
-            return sqli_vm_error(v, SQL_CONSTRAINT, "datatype mismatch: %s.%s must be an integer", t->name, t->cols[t->ipk].name);
+            return sqli_vm_error(v, SQL_CONSTRAINT, "datatype mismatch: %s.%s must be an integer",
+                                 t->name, t->cols[t->ipk].name);
     }
     return rc;
 }
 
-int sqli_row_update(vm *v, table *t, const uint8_t *key, size_t klen, sql_value *oldrow, sql_value *newrow) {
+int sqli_row_update(vm *v, table *t, const uint8_t *key, size_t klen, sql_value *oldrow,
+                    sql_value *newrow) {
     if (++v->depth > SQL_MAX_TRIGGER_DEPTH) {
         v->depth--;
         return sqli_vm_error(v, SQL_ERROR, "too many levels of trigger recursion");
@@ -979,23 +1050,32 @@ int sqli_row_update(vm *v, table *t, const uint8_t *key, size_t klen, sql_value 
     sqli_keyenc_init(&nk);
     sqli_key_raw(&ok, key, klen);
     int rc = update_prepare(v, t, oldrow, newrow, changed), skip = 0, ignore = 0;
-    if (rc == SQL_OK && t->triggers) rc = sqli_fire_triggers(v, t, ST_UPDATE, 1, oldrow, newrow, changed, &ignore);
+    if (rc == SQL_OK && t->triggers)
+        rc = sqli_fire_triggers(v, t, ST_UPDATE, 1, oldrow, newrow, changed, &ignore);
     if (rc != SQL_OK || ignore) goto done;
     if ((rc = check_row(v, t, newrow, v->or_alg, &skip)) != SQL_OK || skip) goto done;
-    if (v->db->fk_enabled && t->nfk && (rc = sqli_fk_child_check(v, t, newrow, changed)) != SQL_OK) goto done;
+    if (v->db->fk_enabled && t->nfk && (rc = sqli_fk_child_check(v, t, newrow, changed)) != SQL_OK)
+        goto done;
     sqli_key_for_table(v, &nk, t, newrow, t->rowid ? newrow[t->ncol].u.i : 0);
     int pkchanged = nk.len != ok.len || memcmp(nk.p, ok.p, ok.len) != 0;
     if (pkchanged && nk.len > sqli_store_max_key(v->db->store)) {
         rc = sqli_vm_error(v, SQL_TOOBIG, "primary key of %s too large", t->name);
         goto done;
     }
-    if ((rc = update_unique_checks(v, t, newrow, changed, pkchanged, ok.p, ok.len, v->or_alg, &skip)) != SQL_OK || skip)
+    if ((rc = update_unique_checks(v, t, newrow, changed, pkchanged, ok.p, ok.len, v->or_alg,
+                                   &skip)) != SQL_OK ||
+        skip)
         goto done;
-    if (v->db->fk_enabled && t->refs && (rc = sqli_fk_parent_actions(v, t, oldrow, newrow, 1)) != SQL_OK) goto done;
+    if (v->db->fk_enabled && t->refs &&
+        (rc = sqli_fk_parent_actions(v, t, oldrow, newrow, 1)) != SQL_OK)
+        goto done;
     if ((rc = write_updated_row(v, t, newrow, &ok, &nk, pkchanged)) != SQL_OK) goto done;
-    if ((rc = update_indexes(v, t, oldrow, newrow, changed, pkchanged, &ok, &nk)) != SQL_OK) goto done;
+    if ((rc = update_indexes(v, t, oldrow, newrow, changed, pkchanged, &ok, &nk)) != SQL_OK)
+        goto done;
     update_bookkeeping(v, t, oldrow, newrow, &ok, &nk, pkchanged);
-    if (v->db->fk_enabled && t->refs && (rc = sqli_fk_parent_actions(v, t, oldrow, newrow, 2)) != SQL_OK) goto done;
+    if (v->db->fk_enabled && t->refs &&
+        (rc = sqli_fk_parent_actions(v, t, oldrow, newrow, 2)) != SQL_OK)
+        goto done;
     if (t->triggers) rc = sqli_fire_triggers(v, t, ST_UPDATE, 2, oldrow, newrow, changed, &ignore);
 done:
     v->depth--;
@@ -1005,7 +1085,8 @@ done:
     return rc;
 }
 
-/* ---- running statements ------------------------------------------------------------------------------ */
+/* ---- running statements
+ * ------------------------------------------------------------------------------ */
 
 static int returning_row(vm *v, dmlplan *d, sql_value *row, rowbuf *rb) {
     if (!d->nret || !rb) return SQL_OK;
@@ -1037,7 +1118,8 @@ static int upsert_conflict(vm *v, dmlplan *d, sql_value *row, keyenc_buf *key, i
     table *t = d->tab;
     *found = 0;
     if (!d->up_idx || d->up_idx->is_pk) {
-        int idnull = (t->rowid && row[t->ncol].type == SQL_NULL) || (t->ipk >= 0 && row[t->ipk].type == SQL_NULL);
+        int idnull = (t->rowid && row[t->ncol].type == SQL_NULL) ||
+                     (t->ipk >= 0 && row[t->ipk].type == SQL_NULL);
         if (!idnull && !(row_is_null_in(row, &t->pk, t->ncol) && !t->rowid)) {
             sqli_key_for_table(v, key, t, row, t->rowid ? row[t->ncol].u.i : 0);
             /* through the row cursor: it is left on the row, where the
@@ -1119,7 +1201,8 @@ static int insert_one(vm *v, dmlplan *d, sql_value *row, rowbuf *rb) {
 }
 
 /* Build the table row from one source row. */
-static int build_insert_row(vm *v, dmlplan *d, const sql_value *src, expr **src_exprs, sql_value *row) {
+static int build_insert_row(vm *v, dmlplan *d, const sql_value *src, expr **src_exprs,
+                            sql_value *row) {
     table *t = d->tab;
     for (int i = 0; i <= t->ncol; i++) val_free(&row[i]);
     for (int i = 0; i < t->ncol; i++) {
@@ -1202,8 +1285,10 @@ static int update_one(vm *v, dmlplan *d, const uint8_t *key, size_t klen, rowbuf
     for (int i = 0; i < d->nset && rc == SQL_OK; i++) {
         setitem *s = &d->sets[i];
         sql_value x;
-        if (s->e->op == E_DEFAULT) rc = column_default(v, t, s->colidx, &x);
-        else rc = sqli_ex_eval(v, s->e, &x);
+        if (s->e->op == E_DEFAULT)
+            rc = column_default(v, t, s->colidx, &x);
+        else
+            rc = sqli_ex_eval(v, s->e, &x);
         if (rc != SQL_OK) break;
         sqli_val_own(&x);
         val_free(&nw[s->colidx]);
@@ -1236,16 +1321,21 @@ static int delete_one(vm *v, dmlplan *d, const uint8_t *key, size_t klen, rowbuf
 static int try_truncate(vm *v, dmlplan *d, int *done) {
     table *t = d->tab;
     *done = 0;
-    if (d->scan->q->where || t->triggers || (t->refs && v->db->fk_enabled) || d->nret || v->db->hook) return SQL_OK;
+    if (d->scan->q->where || t->triggers || (t->refs && v->db->fk_enabled) || d->nret ||
+        v->db->hook)
+        return SQL_OK;
     store_cursor *c;
     int rc = sqli_store_cursor_open(v->txn, t->tree, &c);
     if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
     int64_t n = 0;
-    for (rc = sqli_store_cursor_seek(c, STORE_SEEK_FIRST, NULL, 0); rc == STORE_OK; rc = sqli_store_cursor_next(c)) n++;
+    for (rc = sqli_store_cursor_seek(c, STORE_SEEK_FIRST, NULL, 0); rc == STORE_OK;
+         rc = sqli_store_cursor_next(c))
+        n++;
     sqli_store_cursor_close(c);
     if (rc != STORE_NOTFOUND) return sqli_vm_store_error(v, rc);
     rc = sqli_store_tree_clear(v->txn, t->tree);
-    for (index_t *x = t->indexes; x && rc == STORE_OK; x = x->next) rc = sqli_store_tree_clear(v->txn, x->tree);
+    for (index_t *x = t->indexes; x && rc == STORE_OK; x = x->next)
+        rc = sqli_store_tree_clear(v->txn, x->tree);
     if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
     v->nchange += n;
     v->db->total_changes += n;
@@ -1263,7 +1353,8 @@ static int run_by_pk(vm *v, dmlplan *d, rowbuf *rb, int *rc) {
     handled = *rc == SQL_OK && sqli_q_exact_pk(v, d->scan, &k, &empty, rc);
     sqli_q_close(v, d->scan);
     if (handled && *rc == SQL_OK && !empty)
-        *rc = d->kind == ST_UPDATE ? update_one(v, d, k.p, k.len, rb) : delete_one(v, d, k.p, k.len, rb);
+        *rc = d->kind == ST_UPDATE ? update_one(v, d, k.p, k.len, rb)
+                                   : delete_one(v, d, k.p, k.len, rb);
     sqli_keyenc_free(&k);
     return handled || *rc != SQL_OK;
 }

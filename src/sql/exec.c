@@ -69,7 +69,8 @@ void sqli_rowbuf_add(rowbuf *b, const uint8_t *key, size_t klen, const sql_value
     b->rows[b->n++] = r;
 }
 
-void sqli_rowbuf_row(const rowbuf *b, size_t i, const sql_value **vals, const uint8_t **key, size_t *klen) {
+void sqli_rowbuf_row(const rowbuf *b, size_t i, const sql_value **vals, const uint8_t **key,
+                     size_t *klen) {
     uint8_t *r = b->rows[i];
     rowhdr *h = (rowhdr *)r;
     if (key) *key = r + sizeof(rowhdr);
@@ -158,8 +159,10 @@ int sqli_row_decode(vm *v, table *t, const uint8_t *rec, size_t len, sql_value *
     if (sqli_rec_decode(rec, len, t->ncol, out, &short_from) != 0)
         return sqli_vm_error(v, SQL_CORRUPT, "malformed row in table %s", t->name);
     for (int i = short_from; i < t->ncol; i++) { /* columns added by ALTER TABLE */
-        if (t->cols[i].dflt_const) val_ref(&out[i], &t->cols[i].dflt_val);
-        else val_set_null(&out[i]);
+        if (t->cols[i].dflt_const)
+            val_ref(&out[i], &t->cols[i].dflt_val);
+        else
+            val_set_null(&out[i]);
     }
     return SQL_OK;
 }
@@ -188,7 +191,8 @@ const sql_value *sqli_cur_col(vm *v, cursor *c, int col) {
     return &c->vals[col < 0 ? c->ncol : col];
 }
 
-/* ---- loops: bounds ---------------------------------------------------------------------------- */
+/* ---- loops: bounds ----------------------------------------------------------------------------
+ */
 
 static void kb_copy(keyenc_buf *dst, const keyenc_buf *src) {
     sqli_keyenc_reset(dst);
@@ -203,7 +207,8 @@ static void build_bounds(loop *L) {
     index_t *x = L->idx;
     sqli_keyenc_reset(&L->k_lo);
     for (int k = 0; k < L->neq; k++) {
-        const sql_value *val = L->in_term && k == L->in_term - 1 ? &L->in_vals[L->in_pos] : &L->eqv[k];
+        const sql_value *val =
+            L->in_term && k == L->in_term - 1 ? &L->in_vals[L->in_pos] : &L->eqv[k];
         sqli_key_add(&L->k_lo, val, x->desc[k]);
     }
     kb_copy(&L->k_hi, &L->k_lo);
@@ -265,7 +270,8 @@ static int eval_in_select(vm *v, loop *L, int aff) {
     while (rc == SQL_OK && (rc = sqli_q_next(v, p)) == SQL_ROW) {
         rc = SQL_OK;
         if (p->out[0].type == SQL_NULL) continue;
-        if (L->in_n == cap) L->in_vals = xrealloc(L->in_vals, sizeof(sql_value) * (size_t)(cap *= 2));
+        if (L->in_n == cap)
+            L->in_vals = xrealloc(L->in_vals, sizeof(sql_value) * (size_t)(cap *= 2));
         sql_value *o = &L->in_vals[L->in_n++];
         sqli_val_copy(o, &p->out[0]);
         sqli_val_apply_aff(o, aff);
@@ -292,7 +298,8 @@ static int eval_in_list(vm *v, loop *L, int *empty) {
         int rc = sqli_ex_eval(v, e->args[i], o);
         if (rc != SQL_OK) return rc;
         if (o->type == SQL_NULL) continue;
-        sqli_val_apply_aff(o, sqli_cmp_affinity(e->l, e->args[i]) ? sqli_cmp_affinity(e->l, e->args[i]) : aff);
+        sqli_val_apply_aff(
+            o, sqli_cmp_affinity(e->l, e->args[i]) ? sqli_cmp_affinity(e->l, e->args[i]) : aff);
         sqli_val_own(o);
         L->in_n++;
     }
@@ -339,8 +346,8 @@ int sqli_q_exact_pk(vm *v, qplan *p, keyenc_buf *out, int *empty, int *rc) {
     *rc = SQL_OK;
     if (p->nloop != 1 || p->ncf) return 0;
     loop *L = &p->loops[0];
-    if (L->access != ACC_SEARCH || !L->idx->is_pk || L->neq != L->idx->ncol || L->in_term || L->lo || L->hi ||
-        L->nfilter || L->non)
+    if (L->access != ACC_SEARCH || !L->idx->is_pk || L->neq != L->idx->ncol || L->in_term ||
+        L->lo || L->hi || L->nfilter || L->non)
         return 0;
     *rc = loop_eval_keys(v, L, empty);
     if (*rc != SQL_OK || *empty) return 1;
@@ -385,12 +392,14 @@ static int loop_open(vm *v, loop *L) {
     L->exhausted = L->matched = L->null_done = L->seeked = 0;
     L->ephem_pos = 0;
     switch (L->access) {
-    case ACC_EPHEM: return materialize_sub(v, L);
+    case ACC_EPHEM:
+        return materialize_sub(v, L);
     case ACC_SCHEMA:
         if (!L->mat) L->mat = xcalloc(1, sizeof *L->mat);
         sqli_rowbuf_clear(L->mat);
         return sqli_schema_rows(v, L->mat);
-    default: break;
+    default:
+        break;
     }
     int rc = ensure_store_cursor(v, &c->sc, &c->sc_tree, L->idx->tree);
     if (rc == SQL_OK && !L->idx->is_pk && !L->covering)
@@ -414,7 +423,8 @@ static int loop_open(vm *v, loop *L) {
 
 /* A covering index entry: the row's values come from the index key, the
  * table key (c->key) and the INCLUDE record (the value). */
-static int load_covering(vm *v, loop *L, cursor *c, const uint8_t *k, size_t kl, const void *val, size_t vl) {
+static int load_covering(vm *v, loop *L, cursor *c, const uint8_t *k, size_t kl, const void *val,
+                         size_t vl) {
     index_t *x = L->idx;
     table *t = L->tab;
     size_t pos = 0;
@@ -435,12 +445,14 @@ static int load_covering(vm *v, loop *L, cursor *c, const uint8_t *k, size_t kl,
     }
     for (int i = 0; i < x->ninc; i++) {
         sql_value tmp;
-        if (sqli_rec_column(val, vl, i, &tmp) < 0) return sqli_vm_error(v, SQL_CORRUPT, "malformed entry in index %s", x->name);
+        if (sqli_rec_column(val, vl, i, &tmp) < 0)
+            return sqli_vm_error(v, SQL_CORRUPT, "malformed entry in index %s", x->name);
         c->vals[x->inc[i]] = tmp;
     }
     /* affinity of the columns: keys give 2 for 2.0 */
     for (int i = 0; i < t->ncol; i++)
-        if (t->cols[i].aff == AFF_REAL && c->vals[i].type == SQL_INTEGER) sqli_val_apply_aff(&c->vals[i], AFF_REAL);
+        if (t->cols[i].aff == AFF_REAL && c->vals[i].type == SQL_INTEGER)
+            sqli_val_apply_aff(&c->vals[i], AFF_REAL);
     c->state = ROW_READY;
     return SQL_OK;
 }
@@ -463,7 +475,8 @@ static int load_entry(vm *v, loop *L, cursor *c) {
     index_t *x = L->idx;
     size_t pos = 0;
     for (int i = 0; i < x->ncol; i++)
-        if (sqli_keyenc_skip(k, kl, &pos) != 0) return sqli_vm_error(v, SQL_CORRUPT, "malformed key in index %s", x->name);
+        if (sqli_keyenc_skip(k, kl, &pos) != 0)
+            return sqli_vm_error(v, SQL_CORRUPT, "malformed key in index %s", x->name);
     c->key = (const uint8_t *)k + pos;
     c->klen = kl - pos;
     if (c->klen == 0) { /* a unique index's short entry: the table key is the value */
@@ -477,7 +490,8 @@ static int load_entry(vm *v, loop *L, cursor *c) {
     if (!L->covering) {
         rc = sqli_store_cursor_seek(c->tc, STORE_SEEK_EQ, c->key, c->klen);
         if (rc == STORE_OK) rc = sqli_store_cursor_value(c->tc, &val, &vl);
-        if (rc == STORE_NOTFOUND) return sqli_vm_error(v, SQL_CORRUPT, "index %s names a missing row", x->name);
+        if (rc == STORE_NOTFOUND)
+            return sqli_vm_error(v, SQL_CORRUPT, "index %s names a missing row", x->name);
         if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
         c->key = NULL;
         sqli_store_cursor_key(c->tc, (const void **)&c->key, &c->klen);
@@ -504,11 +518,13 @@ static int tree_step(vm *v, loop *L, cursor *c) {
         if (!L->seeked) {
             L->seeked = 1;
             if (!L->reverse) {
-                rc = L->k_lo.len ? sqli_store_cursor_seek(c->sc, STORE_SEEK_GE, L->k_lo.p, L->k_lo.len)
-                                 : sqli_store_cursor_seek(c->sc, STORE_SEEK_FIRST, NULL, 0);
+                rc = L->k_lo.len
+                         ? sqli_store_cursor_seek(c->sc, STORE_SEEK_GE, L->k_lo.p, L->k_lo.len)
+                         : sqli_store_cursor_seek(c->sc, STORE_SEEK_FIRST, NULL, 0);
             } else {
-                rc = L->has_hi ? sqli_store_cursor_seek(c->sc, STORE_SEEK_LT, L->k_hi.p, L->k_hi.len)
-                               : sqli_store_cursor_seek(c->sc, STORE_SEEK_LAST, NULL, 0);
+                rc = L->has_hi
+                         ? sqli_store_cursor_seek(c->sc, STORE_SEEK_LT, L->k_hi.p, L->k_hi.len)
+                         : sqli_store_cursor_seek(c->sc, STORE_SEEK_LAST, NULL, 0);
             }
         } else {
             rc = L->reverse ? sqli_store_cursor_prev(c->sc) : sqli_store_cursor_next(c->sc);
@@ -560,7 +576,9 @@ static int loop_step(vm *v, loop *L) {
         }
         rc = SQL_ROW;
         break;
-    default: rc = tree_step(v, L, c); break;
+    default:
+        rc = tree_step(v, L, c);
+        break;
     }
     if (rc == SQL_DONE) {
         L->exhausted = 1;
@@ -772,7 +790,8 @@ static int seen_before(vm *v, qplan *p) {
     int added;
     sqli_keyenc_reset(&v->kb2);
     for (int i = 0; i < p->ncol; i++)
-        sqli_key_add_coll(&v->kb2, &p->out[i], 0, p->res && p->res[i] && (p->res[i]->flags & EF_NOCASE));
+        sqli_key_add_coll(&v->kb2, &p->out[i], 0,
+                          p->res && p->res[i] && (p->res[i]->flags & EF_NOCASE));
     sqli_bmap_get(&p->dset, v->kb2.p, v->kb2.len, 1, &added);
     return !added;
 }
@@ -867,8 +886,10 @@ static int add_output_row(vm *v, qplan *p) {
     if (p->sort) {
         int rc = sort_key(v, p, &v->kb);
         if (rc != SQL_OK) return rc;
-        if (p->topk > 0) topk_add(p, v->kb.p, v->kb.len);
-        else sqli_rowbuf_add(&p->rb, v->kb.p, v->kb.len, p->out, p->ncol);
+        if (p->topk > 0)
+            topk_add(p, v->kb.p, v->kb.len);
+        else
+            sqli_rowbuf_add(&p->rb, v->kb.p, v->kb.len, p->out, p->ncol);
     } else {
         sqli_rowbuf_add(&p->rb, NULL, 0, p->out, p->ncol);
     }
@@ -985,4 +1006,3 @@ static int compound_raw_next(vm *v, qplan *p) {
         return SQL_ROW;
     }
 }
-

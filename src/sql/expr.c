@@ -24,7 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-
 static int eval(vm *v, const expr *e, sql_value *out);
 
 /* ---- numbers --------------------------------------------------------------------------------- */
@@ -35,8 +34,10 @@ static void to_numeric(const sql_value *x, sql_value *n) {
         int64_t i;
         double r;
         int k = sqli_num_prefix(x->z, x->n, &i, &r, 0);
-        if (k == 2) val_set_real(n, r);
-        else val_set_int(n, i);
+        if (k == 2)
+            val_set_real(n, r);
+        else
+            val_set_int(n, i);
         return;
     }
     *n = *x;
@@ -44,8 +45,10 @@ static void to_numeric(const sql_value *x, sql_value *n) {
 }
 
 static void set_real_checked(sql_value *out, double r) {
-    if (isnan(r)) val_set_null(out);
-    else val_set_real(out, r);
+    if (isnan(r))
+        val_set_null(out);
+    else
+        val_set_real(out, r);
 }
 
 static int64_t pow10i(int k) {
@@ -58,9 +61,15 @@ static int64_t pow10i(int k) {
 static int dec_as_real(int op, const sql_value *a, const sql_value *b, sql_value *out) {
     double p = sqli_val_real(a), q = sqli_val_real(b), res;
     switch (op) {
-    case E_ADD: res = p + q; break;
-    case E_SUB: res = p - q; break;
-    case E_MUL: res = p * q; break;
+    case E_ADD:
+        res = p + q;
+        break;
+    case E_SUB:
+        res = p - q;
+        break;
+    case E_MUL:
+        res = p * q;
+        break;
     case E_DIV:
         if (q == 0) return val_set_null(out), SQL_OK;
         res = p / q;
@@ -94,8 +103,10 @@ static int dec_arith(int op, const sql_value *a, const sql_value *b, sql_value *
         while (sc > 18 || (r >= lim || r <= -lim)) {
             if (sc == 0) goto real;
             __int128 q = r / 10, m = r % 10;
-            if (m >= 5) q++;
-            else if (m <= -5) q--;
+            if (m >= 5)
+                q++;
+            else if (m <= -5)
+                q--;
             r = q;
             sc--;
         }
@@ -118,7 +129,8 @@ static int dec_arith(int op, const sql_value *a, const sql_value *b, sql_value *
         while (sc > 0 && r % 10 == 0 && sc > (sa > sb ? sa : sb)) r /= 10, sc--;
         break;
     }
-    default: goto real;
+    default:
+        goto real;
     }
     if (r >= lim || r <= -lim) goto real;
     val_set_dec(out, (int64_t)r, sc);
@@ -131,13 +143,16 @@ static int int_arith(int op, int64_t a, int64_t b, sql_value *out) {
     int64_t r;
     switch (op) {
     case E_ADD:
-        if (__builtin_add_overflow(a, b, &r)) return set_real_checked(out, (double)a + (double)b), SQL_OK;
+        if (__builtin_add_overflow(a, b, &r))
+            return set_real_checked(out, (double)a + (double)b), SQL_OK;
         break;
     case E_SUB:
-        if (__builtin_sub_overflow(a, b, &r)) return set_real_checked(out, (double)a - (double)b), SQL_OK;
+        if (__builtin_sub_overflow(a, b, &r))
+            return set_real_checked(out, (double)a - (double)b), SQL_OK;
         break;
     case E_MUL:
-        if (__builtin_mul_overflow(a, b, &r)) return set_real_checked(out, (double)a * (double)b), SQL_OK;
+        if (__builtin_mul_overflow(a, b, &r))
+            return set_real_checked(out, (double)a * (double)b), SQL_OK;
         break;
     case E_DIV:
         if (b == 0) return val_set_null(out), SQL_OK;
@@ -163,12 +178,20 @@ static int arith(int op, const sql_value *x, const sql_value *y, sql_value *out)
     if (a.type != SQL_FLOAT && b.type != SQL_FLOAT) return dec_arith(op, &a, &b, out);
     double p = sqli_val_real(&a), q = sqli_val_real(&b);
     switch (op) {
-    case E_ADD: set_real_checked(out, p + q); break;
-    case E_SUB: set_real_checked(out, p - q); break;
-    case E_MUL: set_real_checked(out, p * q); break;
+    case E_ADD:
+        set_real_checked(out, p + q);
+        break;
+    case E_SUB:
+        set_real_checked(out, p - q);
+        break;
+    case E_MUL:
+        set_real_checked(out, p * q);
+        break;
     case E_DIV:
-        if (q == 0) val_set_null(out);
-        else set_real_checked(out, p / q);
+        if (q == 0)
+            val_set_null(out);
+        else
+            set_real_checked(out, p / q);
         break;
     default: {
         int64_t ia = sqli_val_int(&a), ib = sqli_val_int(&b);
@@ -196,15 +219,24 @@ static int bitop(int op, const sql_value *x, const sql_value *y, sql_value *out)
     to_numeric(y, &b);
     int64_t i = sqli_val_int(&a), j = sqli_val_int(&b);
     switch (op) {
-    case E_BITAND: val_set_int(out, i & j); break;
-    case E_BITOR: val_set_int(out, i | j); break;
-    case E_SHL: val_set_int(out, shift_left(i, j)); break;
-    default: val_set_int(out, j == INT64_MIN ? shift_left(i, INT64_MAX) : shift_left(i, -j)); break;
+    case E_BITAND:
+        val_set_int(out, i & j);
+        break;
+    case E_BITOR:
+        val_set_int(out, i | j);
+        break;
+    case E_SHL:
+        val_set_int(out, shift_left(i, j));
+        break;
+    default:
+        val_set_int(out, j == INT64_MIN ? shift_left(i, INT64_MAX) : shift_left(i, -j));
+        break;
     }
     return SQL_OK;
 }
 
-/* ---- comparison ------------------------------------------------------------------------------- */
+/* ---- comparison -------------------------------------------------------------------------------
+ */
 
 static int nocase_cmp(const sql_value *a, const sql_value *b) {
     size_t n = a->n < b->n ? a->n : b->n;
@@ -227,7 +259,8 @@ int sqli_ex_cmp_values(const sql_value *a, const sql_value *b, int aff, int noca
             sqli_val_apply_aff(&y, aff == AFF_TEXT ? AFF_TEXT : AFF_NUMERIC);
         }
     }
-    int c = nocase && x.type == SQL_TEXT && y.type == SQL_TEXT ? nocase_cmp(&x, &y) : sqli_val_cmp(&x, &y);
+    int c = nocase && x.type == SQL_TEXT && y.type == SQL_TEXT ? nocase_cmp(&x, &y)
+                                                               : sqli_val_cmp(&x, &y);
     val_free(&x);
     val_free(&y);
     return c;
@@ -242,29 +275,46 @@ static void compare(int op, const expr *l, const expr *r, const sql_value *a, co
                     sql_value *out) {
     int anull = a->type == SQL_NULL, bnull = b->type == SQL_NULL;
     if (op == E_IS || op == E_ISNOT) {
-        int eq = anull || bnull ? anull && bnull : sqli_ex_cmp_values(a, b, sqli_cmp_affinity(l, r), is_nocase(l, r)) == 0;
+        int eq = anull || bnull
+                     ? anull && bnull
+                     : sqli_ex_cmp_values(a, b, sqli_cmp_affinity(l, r), is_nocase(l, r)) == 0;
         val_set_int(out, op == E_IS ? eq : !eq);
         return;
     }
     if (anull || bnull) return val_set_null(out);
     int c = sqli_ex_cmp_values(a, b, sqli_cmp_affinity(l, r), is_nocase(l, r)), t;
     switch (op) {
-    case E_EQ: t = c == 0; break;
-    case E_NE: t = c != 0; break;
-    case E_LT: t = c < 0; break;
-    case E_LE: t = c <= 0; break;
-    case E_GT: t = c > 0; break;
-    default: t = c >= 0; break;
+    case E_EQ:
+        t = c == 0;
+        break;
+    case E_NE:
+        t = c != 0;
+        break;
+    case E_LT:
+        t = c < 0;
+        break;
+    case E_LE:
+        t = c <= 0;
+        break;
+    case E_GT:
+        t = c > 0;
+        break;
+    default:
+        t = c >= 0;
+        break;
     }
     val_set_int(out, t);
 }
 
 static void set_truth(sql_value *out, int t) {
-    if (t < 0) val_set_null(out);
-    else val_set_int(out, t);
+    if (t < 0)
+        val_set_null(out);
+    else
+        val_set_int(out, t);
 }
 
-/* ---- LIKE / GLOB -------------------------------------------------------------------------------- */
+/* ---- LIKE / GLOB --------------------------------------------------------------------------------
+ */
 
 static size_t u8len(const uint8_t *s, size_t n) {
     if (n == 0) return 0;
@@ -301,7 +351,8 @@ static size_t glob_class(const uint8_t *p, size_t pn, const uint8_t *ch, size_t 
     return i + 1;
 }
 
-static int pattern_match(const uint8_t *p, size_t pn, const uint8_t *s, size_t sn, int glob, int esc) {
+static int pattern_match(const uint8_t *p, size_t pn, const uint8_t *s, size_t sn, int glob,
+                         int esc) {
     size_t pi = 0, si = 0, star_p = (size_t)-1, star_s = 0;
     int many = glob ? '*' : '%', one = glob ? '?' : '_';
     while (si < sn) {
@@ -309,7 +360,8 @@ static int pattern_match(const uint8_t *p, size_t pn, const uint8_t *s, size_t s
             int c = p[pi];
             if (esc >= 0 && c == esc && pi + 1 < pn) {
                 size_t l = u8len(p + pi + 1, pn - pi - 1), sl = u8len(s + si, sn - si);
-                if (l == sl && (l > 1 ? memcmp(p + pi + 1, s + si, l) == 0 : fold(p[pi + 1], !glob) == fold(s[si], !glob))) {
+                if (l == sl && (l > 1 ? memcmp(p + pi + 1, s + si, l) == 0
+                                      : fold(p[pi + 1], !glob) == fold(s[si], !glob))) {
                     pi += 1 + l;
                     si += sl;
                     continue;
@@ -383,7 +435,8 @@ done:
     return rc;
 }
 
-/* ---- IN, BETWEEN, CASE -------------------------------------------------------------------------- */
+/* ---- IN, BETWEEN, CASE --------------------------------------------------------------------------
+ */
 
 typedef struct subcache {
     int done;
@@ -429,7 +482,8 @@ static int in_list(vm *v, const expr *e, const sql_value *x, sql_value *out) {
             has_null = 1;
             continue;
         }
-        int c = sqli_ex_cmp_values(x, &y, sqli_cmp_affinity(e->l, e->args[i]), is_nocase(e->l, e->args[i]));
+        int c = sqli_ex_cmp_values(x, &y, sqli_cmp_affinity(e->l, e->args[i]),
+                                   is_nocase(e->l, e->args[i]));
         val_free(&y);
         if (c == 0) return val_set_int(out, 1), SQL_OK;
     }
@@ -446,7 +500,9 @@ static const expr *sub_first_col(const expr *e) {
 static void set_key_aff(keyenc_buf *k, const sql_value *x, int aff) {
     sql_value t = *x;
     t.owned = 0;
-    sqli_val_apply_aff(&t, aff == AFF_TEXT ? AFF_TEXT : AFF_IS_NUMERIC(aff) ? AFF_NUMERIC : AFF_NONE);
+    sqli_val_apply_aff(&t, aff == AFF_TEXT       ? AFF_TEXT
+                           : AFF_IS_NUMERIC(aff) ? AFF_NUMERIC
+                                                 : AFF_NONE);
     sqli_keyenc_reset(k);
     sqli_key_add(k, &t, 0);
     val_free(&t);
@@ -485,7 +541,8 @@ static int in_select(vm *v, const expr *e, const sql_value *x, sql_value *out) {
             if (c->nrows == 0) return val_set_int(out, 0), SQL_OK;
             if (x->type == SQL_NULL) return val_set_null(out), SQL_OK;
             set_key_aff(&v->kb2, x, aff);
-            if (sqli_bmap_get(c->set, v->kb2.p, v->kb2.len, 0, NULL)) return val_set_int(out, 1), SQL_OK;
+            if (sqli_bmap_get(c->set, v->kb2.p, v->kb2.len, 0, NULL))
+                return val_set_int(out, 1), SQL_OK;
             set_truth(out, c->has_null ? -1 : 0);
             return SQL_OK;
         }
@@ -507,9 +564,12 @@ static int in_select(vm *v, const expr *e, const sql_value *x, sql_value *out) {
     }
     sqli_q_close(v, p);
     if (rc != SQL_OK && rc != SQL_DONE) return rc;
-    if (!any) val_set_int(out, 0);
-    else if (found) val_set_int(out, 1);
-    else set_truth(out, x->type == SQL_NULL || has_null ? -1 : 0);
+    if (!any)
+        val_set_int(out, 0);
+    else if (found)
+        val_set_int(out, 1);
+    else
+        set_truth(out, x->type == SQL_NULL || has_null ? -1 : 0);
     return SQL_OK;
 }
 
@@ -518,9 +578,12 @@ static int eval_in(vm *v, const expr *e, sql_value *out) {
     int rc = eval(v, e->l, &x);
     if (rc != SQL_OK) return rc;
     if (e->op == E_IN_LIST) {
-        if (e->nargs == 0) val_set_int(out, 0);
-        else if (x.type == SQL_NULL) val_set_null(out);
-        else rc = in_list(v, e, &x, out);
+        if (e->nargs == 0)
+            val_set_int(out, 0);
+        else if (x.type == SQL_NULL)
+            val_set_null(out);
+        else
+            rc = in_list(v, e, &x, out);
     } else {
         rc = in_select(v, e, &x, out);
     }
@@ -558,7 +621,8 @@ static int eval_case(vm *v, const expr *e, sql_value *out) {
             sql_value w;
             if ((rc = eval(v, e->args[i], &w)) != SQL_OK) return val_free(&base), rc;
             hit = base.type != SQL_NULL && w.type != SQL_NULL &&
-                  sqli_ex_cmp_values(&base, &w, sqli_cmp_affinity(e->l, e->args[i]), is_nocase(e->l, e->args[i])) == 0;
+                  sqli_ex_cmp_values(&base, &w, sqli_cmp_affinity(e->l, e->args[i]),
+                                     is_nocase(e->l, e->args[i])) == 0;
             val_free(&w);
         } else {
             int t;
@@ -576,7 +640,8 @@ static int eval_case(vm *v, const expr *e, sql_value *out) {
     return SQL_OK;
 }
 
-/* ---- subqueries ---------------------------------------------------------------------------------- */
+/* ---- subqueries
+ * ---------------------------------------------------------------------------------- */
 
 static int eval_scalar_sub(vm *v, const expr *e, sql_value *out) {
     subcache *c = e->correlated ? NULL : sub_cache(v, e);
@@ -590,8 +655,10 @@ static int eval_scalar_sub(vm *v, const expr *e, sql_value *out) {
     val_set_null(&r);
     if (rc == SQL_OK) rc = sqli_q_next(v, p);
     if (rc == SQL_ROW) {
-        if (e->op == E_EXISTS) val_set_int(&r, 1);
-        else sqli_val_copy(&r, &p->out[0]);
+        if (e->op == E_EXISTS)
+            val_set_int(&r, 1);
+        else
+            sqli_val_copy(&r, &p->out[0]);
         rc = SQL_OK;
     } else if (rc == SQL_DONE) {
         if (e->op == E_EXISTS) val_set_int(&r, 0);
@@ -609,10 +676,12 @@ static int eval_scalar_sub(vm *v, const expr *e, sql_value *out) {
     return SQL_OK;
 }
 
-/* ---- functions and the rest ------------------------------------------------------------------------ */
+/* ---- functions and the rest
+ * ------------------------------------------------------------------------ */
 
 static int eval_func(vm *v, const expr *e, sql_value *out) {
-    sql_value small[8], *args = e->nargs <= 8 ? small : xmalloc(sizeof(sql_value) * (size_t)e->nargs);
+    sql_value small[8],
+        *args = e->nargs <= 8 ? small : xmalloc(sizeof(sql_value) * (size_t)e->nargs);
     int rc = SQL_OK, n = 0;
     for (; n < e->nargs && rc == SQL_OK; n++) rc = eval(v, e->args[n], &args[n]);
     if (rc == SQL_OK) {
@@ -650,8 +719,10 @@ static int eval_unary(vm *v, const expr *e, sql_value *out) {
     if (e->op == E_BITNOT) {
         val_set_int(out, ~sqli_val_int(&n));
     } else if (n.type == SQL_INTEGER) {
-        if (n.u.i == INT64_MIN) val_set_real(out, 9223372036854775808.0);
-        else val_set_int(out, -n.u.i);
+        if (n.u.i == INT64_MIN)
+            val_set_real(out, 9223372036854775808.0);
+        else
+            val_set_int(out, -n.u.i);
     } else if (n.type == SQL_DECIMAL) {
         val_set_dec(out, -n.u.i, n.scale);
     } else {
@@ -689,8 +760,10 @@ static int eval_logic(vm *v, const expr *e, sql_value *out) {
     if (e->op == E_OR && a == 1) return val_set_int(out, 1), SQL_OK;
     if ((rc = sqli_ex_truth(v, e->r, &b)) != SQL_OK) return rc;
     int t;
-    if (e->op == E_AND) t = b == 0 ? 0 : (a < 0 || b < 0) ? -1 : 1;
-    else t = b == 1 ? 1 : (a < 0 || b < 0) ? -1 : 0;
+    if (e->op == E_AND)
+        t = b == 0 ? 0 : (a < 0 || b < 0) ? -1 : 1;
+    else
+        t = b == 1 ? 1 : (a < 0 || b < 0) ? -1 : 0;
     set_truth(out, t);
     return SQL_OK;
 }
@@ -705,12 +778,18 @@ static int eval_binary(vm *v, const expr *e, sql_value *out) {
     case E_SUB:
     case E_MUL:
     case E_DIV:
-    case E_MOD: rc = arith(e->op, &a, &b, out); break;
+    case E_MOD:
+        rc = arith(e->op, &a, &b, out);
+        break;
     case E_BITAND:
     case E_BITOR:
     case E_SHL:
-    case E_SHR: rc = bitop(e->op, &a, &b, out); break;
-    default: compare(e->op, e->l, e->r, &a, &b, out); break;
+    case E_SHR:
+        rc = bitop(e->op, &a, &b, out);
+        break;
+    default:
+        compare(e->op, e->l, e->r, &a, &b, out);
+        break;
     }
     val_free(&a);
     val_free(&b);
@@ -730,32 +809,43 @@ static int eval_cast(vm *v, const expr *e, sql_value *out) {
 
 static int eval(vm *v, const expr *e, sql_value *out) {
     switch (e->op) {
-    case E_LIT: val_ref(out, &e->lit); return SQL_OK;
+    case E_LIT:
+        val_ref(out, &e->lit);
+        return SQL_OK;
     case E_PARAM:
-        if (e->param <= v->nparam) val_ref(out, &v->params[e->param - 1]);
-        else val_set_null(out);
+        if (e->param <= v->nparam)
+            val_ref(out, &v->params[e->param - 1]);
+        else
+            val_set_null(out);
         return SQL_OK;
     case E_COL:
         if (e->cur == CUR_SELF) {
-            if (v->self && e->col >= 0) val_ref(out, &v->self[e->col]);
-            else val_set_null(out);
+            if (v->self && e->col >= 0)
+                val_ref(out, &v->self[e->col]);
+            else
+                val_set_null(out);
         } else {
             val_ref(out, sqli_cur_col(v, sqli_vm_cursor(v, e->cur), e->col));
         }
         return SQL_OK;
     case E_AGG: {
         qplan *p = e->owner->plan;
-        if (p && p->aggvals) val_ref(out, &p->aggvals[e->slot]);
-        else val_set_null(out);
+        if (p && p->aggvals)
+            val_ref(out, &p->aggvals[e->slot]);
+        else
+            val_set_null(out);
         return SQL_OK;
     }
     case E_NEG:
     case E_POS:
     case E_NOT:
-    case E_BITNOT: return eval_unary(v, e, out);
+    case E_BITNOT:
+        return eval_unary(v, e, out);
     case E_AND:
-    case E_OR: return eval_logic(v, e, out);
-    case E_CONCAT: return eval_concat(v, e, out);
+    case E_OR:
+        return eval_logic(v, e, out);
+    case E_CONCAT:
+        return eval_concat(v, e, out);
     case E_ISNULL:
     case E_NOTNULL: {
         sql_value x;
@@ -765,22 +855,33 @@ static int eval(vm *v, const expr *e, sql_value *out) {
         val_free(&x);
         return SQL_OK;
     }
-    case E_BETWEEN: return eval_between(v, e, out);
+    case E_BETWEEN:
+        return eval_between(v, e, out);
     case E_IN_LIST:
-    case E_IN_SEL: return eval_in(v, e, out);
-    case E_LIKE: return eval_like(v, e, out);
-    case E_CASE: return eval_case(v, e, out);
-    case E_CAST: return eval_cast(v, e, out);
-    case E_FUNC: return eval_func(v, e, out);
+    case E_IN_SEL:
+        return eval_in(v, e, out);
+    case E_LIKE:
+        return eval_like(v, e, out);
+    case E_CASE:
+        return eval_case(v, e, out);
+    case E_CAST:
+        return eval_cast(v, e, out);
+    case E_FUNC:
+        return eval_func(v, e, out);
     case E_SUBQ:
-    case E_EXISTS: return eval_scalar_sub(v, e, out);
-    case E_COLLATE: return eval(v, e->l, out);
+    case E_EXISTS:
+        return eval_scalar_sub(v, e, out);
+    case E_COLLATE:
+        return eval(v, e->l, out);
     case E_RAISE:
-        if (!v->in_trigger) return sqli_vm_error(v, SQL_ERROR, "RAISE() may only be used within a trigger-program");
+        if (!v->in_trigger)
+            return sqli_vm_error(v, SQL_ERROR, "RAISE() may only be used within a trigger-program");
         if (e->param == OE_IGNORE) return RC_IGNORE;
         return sqli_vm_error(v, SQL_CONSTRAINT, "%s", e->name);
-    case E_DEFAULT: return sqli_vm_error(v, SQL_ERROR, "DEFAULT is only allowed in VALUES and SET");
-    default: return eval_binary(v, e, out);
+    case E_DEFAULT:
+        return sqli_vm_error(v, SQL_ERROR, "DEFAULT is only allowed in VALUES and SET");
+    default:
+        return eval_binary(v, e, out);
     }
 }
 

@@ -30,21 +30,26 @@ typedef struct fkpend {
 
 static int fk_error(vm *v, fkey *f) {
     strb b = {0};
-    for (int j = 0; j < f->ncol; j++) sqli_strb_addf(&b, "%s%s", j ? "," : "", f->child->cols[f->ccols[j]].name);
+    for (int j = 0; j < f->ncol; j++)
+        sqli_strb_addf(&b, "%s%s", j ? "," : "", f->child->cols[f->ccols[j]].name);
     sqli_strb_addf(&b, " references %s", f->ptab);
     if (f->parent && f->pcols) {
         sqli_strb_addc(&b, '.');
         for (int j = 0; j < f->ncol; j++)
-            sqli_strb_addf(&b, "%s%s", j ? "," : "", f->pcols[j] < 0 ? "rowid" : f->parent->cols[f->pcols[j]].name);
+            sqli_strb_addf(&b, "%s%s", j ? "," : "",
+                           f->pcols[j] < 0 ? "rowid" : f->parent->cols[f->pcols[j]].name);
     }
-    int rc = f->name ? sqli_vm_error(v, SQL_CONSTRAINT, "FOREIGN KEY constraint failed: %s (%s.%s)", f->name, f->child->name, sqli_strb_cstr(&b))
-                     : sqli_vm_error(v, SQL_CONSTRAINT, "FOREIGN KEY constraint failed: %s.%s", f->child->name, sqli_strb_cstr(&b));
+    int rc = f->name ? sqli_vm_error(v, SQL_CONSTRAINT, "FOREIGN KEY constraint failed: %s (%s.%s)",
+                                     f->name, f->child->name, sqli_strb_cstr(&b))
+                     : sqli_vm_error(v, SQL_CONSTRAINT, "FOREIGN KEY constraint failed: %s.%s",
+                                     f->child->name, sqli_strb_cstr(&b));
     sqli_strb_free(&b);
     return rc;
 }
 
 static int mismatch(vm *v, fkey *f) {
-    return sqli_vm_error(v, SQL_ERROR, "foreign key mismatch - \"%s\" referencing \"%s\"", f->child->name, f->ptab);
+    return sqli_vm_error(v, SQL_ERROR, "foreign key mismatch - \"%s\" referencing \"%s\"",
+                         f->child->name, f->ptab);
 }
 
 /* Does the parent key (vals, in parent index order, parent affinity applied)
@@ -59,8 +64,10 @@ static int parent_exists(vm *v, fkey *f, const sql_value *vals, int *found) {
         const void *val;
         size_t vl;
         int rc = sqli_store_get(v->txn, x->tree, k->p, k->len, &val, &vl);
-        if (rc == STORE_OK) *found = 1;
-        else if (rc != STORE_NOTFOUND) return sqli_vm_store_error(v, rc);
+        if (rc == STORE_OK)
+            *found = 1;
+        else if (rc != STORE_NOTFOUND)
+            return sqli_vm_store_error(v, rc);
         return SQL_OK;
     }
     store_cursor *c;
@@ -71,7 +78,8 @@ static int parent_exists(vm *v, fkey *f, const sql_value *vals, int *found) {
         const void *ek;
         size_t el;
         sqli_store_cursor_key(c, &ek, &el);
-        *found = el >= k->len && memcmp(ek, k->p, k->len) == 0 && (el == k->len || ((const uint8_t *)ek)[k->len] != 0xFF);
+        *found = el >= k->len && memcmp(ek, k->p, k->len) == 0 &&
+                 (el == k->len || ((const uint8_t *)ek)[k->len] != 0xFF);
     }
     sqli_store_cursor_close(c);
     if (rc != STORE_OK && rc != STORE_NOTFOUND) return sqli_vm_store_error(v, rc);
@@ -167,7 +175,8 @@ static int find_children(vm *v, fkey *f, const sql_value *pvals, rowbuf *keys, i
     store_cursor *c;
     int rc = sqli_store_cursor_open(v->txn, x ? x->tree : ct->tree, &c), n = 0;
     if (rc != STORE_OK) goto out;
-    rc = x ? sqli_store_cursor_seek(c, STORE_SEEK_GE, k.p, k.len) : sqli_store_cursor_seek(c, STORE_SEEK_FIRST, NULL, 0);
+    rc = x ? sqli_store_cursor_seek(c, STORE_SEEK_GE, k.p, k.len)
+           : sqli_store_cursor_seek(c, STORE_SEEK_FIRST, NULL, 0);
     sql_value *row = xcalloc((size_t)ct->ncol + 1, sizeof *row);
     while (rc == STORE_OK && (limit <= 0 || n < limit)) {
         const void *ek, *val;
@@ -176,7 +185,8 @@ static int find_children(vm *v, fkey *f, const sql_value *pvals, rowbuf *keys, i
         const uint8_t *tk = ek;
         size_t tl = el;
         if (x) {
-            if (el < k.len || memcmp(ek, k.p, k.len) != 0 || (el > k.len && tk[k.len] == 0xFF)) break;
+            if (el < k.len || memcmp(ek, k.p, k.len) != 0 || (el > k.len && tk[k.len] == 0xFF))
+                break;
             if (!x->is_pk) {
                 size_t pos = 0;
                 for (int i = 0; i < x->ncol; i++) sqli_keyenc_skip(ek, el, &pos);
@@ -215,7 +225,8 @@ out:
     return SQL_OK;
 }
 
-/* ---- parent side -------------------------------------------------------------------------------- */
+/* ---- parent side --------------------------------------------------------------------------------
+ */
 
 static void add_pending(vm *v, fkey *f, const sql_value *vals) {
     if (v->npend == v->cappend) {
@@ -257,12 +268,14 @@ static int key_changed(fkey *f, table *t, const sql_value *oldrow, const sql_val
     if (!newrow) return 1;
     for (int j = 0; j < f->ncol; j++) {
         int pc = f->pcols[j] < 0 ? t->ncol : f->pcols[j];
-        if (oldrow[pc].type != newrow[pc].type || sqli_val_cmp(&oldrow[pc], &newrow[pc]) != 0) return 1;
+        if (oldrow[pc].type != newrow[pc].type || sqli_val_cmp(&oldrow[pc], &newrow[pc]) != 0)
+            return 1;
     }
     return 0;
 }
 
-static int apply_action(vm *v, fkey *f, int action, const uint8_t *key, size_t klen, const sql_value *newrow) {
+static int apply_action(vm *v, fkey *f, int action, const uint8_t *key, size_t klen,
+                        const sql_value *newrow) {
     table *ct = f->child;
     if (action == FK_CASCADE && !newrow) return sqli_row_delete(v, ct, key, klen);
     const void *val;
@@ -270,7 +283,8 @@ static int apply_action(vm *v, fkey *f, int action, const uint8_t *key, size_t k
     int rc = sqli_store_get(v->txn, ct->tree, key, klen, &val, &vl);
     if (rc == STORE_NOTFOUND) return SQL_OK;
     if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
-    sql_value *old = xcalloc((size_t)ct->ncol + 1, sizeof *old), *nw = xcalloc((size_t)ct->ncol + 1, sizeof *nw);
+    sql_value *old = xcalloc((size_t)ct->ncol + 1, sizeof *old),
+              *nw = xcalloc((size_t)ct->ncol + 1, sizeof *nw);
     rc = sqli_row_decode(v, ct, val, vl, old);
     val_set_null(&old[ct->ncol]);
     if (rc == SQL_OK && ct->rowid) {
@@ -302,7 +316,8 @@ static int apply_action(vm *v, fkey *f, int action, const uint8_t *key, size_t k
     return rc;
 }
 
-static int parent_change(vm *v, table *t, fkey *f, const sql_value *oldrow, const sql_value *newrow, int phase) {
+static int parent_change(vm *v, table *t, fkey *f, const sql_value *oldrow, const sql_value *newrow,
+                         int phase) {
     if (!f->pidx || !key_changed(f, t, oldrow, newrow)) return SQL_OK;
     sql_value pv[32];
     if (f->ncol > 32) return SQL_OK;
@@ -323,8 +338,10 @@ static int parent_change(vm *v, table *t, fkey *f, const sql_value *oldrow, cons
     if (phase == 1 && (action == FK_RESTRICT || action == FK_NO_ACTION)) {
         rc = find_children(v, f, pv, &keys, 1, f->child == t ? self.p : NULL, self.len);
         if (rc == SQL_OK && keys.n) {
-            if (action == FK_RESTRICT) rc = fk_error(v, f);
-            else add_pending(v, f, pv);
+            if (action == FK_RESTRICT)
+                rc = fk_error(v, f);
+            else
+                add_pending(v, f, pv);
         }
     } else if (phase == 2 && action != FK_RESTRICT && action != FK_NO_ACTION) {
         rc = find_children(v, f, pv, &keys, 0, NULL, 0);
@@ -340,7 +357,8 @@ static int parent_change(vm *v, table *t, fkey *f, const sql_value *oldrow, cons
     return rc;
 }
 
-int sqli_fk_parent_actions(vm *v, table *t, const sql_value *oldrow, const sql_value *newrow, int phase) {
+int sqli_fk_parent_actions(vm *v, table *t, const sql_value *oldrow, const sql_value *newrow,
+                           int phase) {
     for (fkey *f = t->refs; f; f = f->next_in_parent) {
         if (f->parent != t) continue;
         int rc = parent_change(v, t, f, oldrow, newrow, phase);

@@ -129,14 +129,18 @@ F(f_substr) {
     if (from < 1) from = 1;
     if (to > len + 1) to = len + 1;
     if (to <= from) {
-        if (blob) sqli_val_set_blob_own(out, xmalloc(1), 0);
-        else out_text(out, "", 0);
+        if (blob)
+            sqli_val_set_blob_own(out, xmalloc(1), 0);
+        else
+            out_text(out, "", 0);
         return SQL_OK;
     }
     size_t b0 = blob ? (size_t)(from - 1) : utf8_off(z, n, (size_t)(from - 1));
     size_t b1 = blob ? (size_t)(to - 1) : utf8_off(z, n, (size_t)(to - 1));
-    if (blob) sqli_val_set_blob_own(out, xmemdup(z + b0, b1 - b0), b1 - b0);
-    else out_text(out, z + b0, b1 - b0);
+    if (blob)
+        sqli_val_set_blob_own(out, xmemdup(z + b0, b1 - b0), b1 - b0);
+    else
+        out_text(out, z + b0, b1 - b0);
     return SQL_OK;
 }
 
@@ -191,7 +195,8 @@ F(f_replace) {
     if (any_null(argc, a)) return SQL_OK;
     char b1[40], b2[40], b3[40];
     size_t n, pn, rn;
-    const char *z = text_of(&a[0], b1, &n), *p = text_of(&a[1], b2, &pn), *r = text_of(&a[2], b3, &rn);
+    const char *z = text_of(&a[0], b1, &n), *p = text_of(&a[1], b2, &pn),
+               *r = text_of(&a[2], b3, &rn);
     if (pn == 0) {
         out_text(out, z, n);
         return SQL_OK;
@@ -242,7 +247,9 @@ static void quote_into(strb *b, const sql_value *x) {
     char buf[40];
     size_t n;
     switch (x->type) {
-    case SQL_NULL: sqli_strb_adds(b, "NULL"); return;
+    case SQL_NULL:
+        sqli_strb_adds(b, "NULL");
+        return;
     case SQL_TEXT:
         sqli_strb_addc(b, '\'');
         for (uint32_t i = 0; i < x->n; i++) {
@@ -331,16 +338,22 @@ static void printf_real(strb *b, const char *spec, char conv, double r) {
     if (dot) prec = atoi(dot + 1);
     if (prec > 100) prec = 100;
     strb body = {0};
-    if (isinf(r) || isnan(r)) sqli_strb_adds(&body, isnan(r) ? "nan" : "inf");
-    else if (conv == 'f') fmt_fixed(r, prec, &body);
-    else fmt_exp(r, prec, conv, &body);
+    if (isinf(r) || isnan(r))
+        sqli_strb_adds(&body, isnan(r) ? "nan" : "inf");
+    else if (conv == 'f')
+        fmt_fixed(r, prec, &body);
+    else
+        fmt_exp(r, prec, conv, &body);
     const char *sign = signbit(r) && !isnan(r) ? "-" : plus ? "+" : space ? " " : "";
     int len = (int)(strlen(sign) + body.n), pad = width > len ? width - len : 0;
-    if (!left && !zero) for (int i = 0; i < pad; i++) sqli_strb_addc(b, ' ');
+    if (!left && !zero)
+        for (int i = 0; i < pad; i++) sqli_strb_addc(b, ' ');
     sqli_strb_adds(b, sign);
-    if (!left && zero) for (int i = 0; i < pad; i++) sqli_strb_addc(b, '0');
+    if (!left && zero)
+        for (int i = 0; i < pad; i++) sqli_strb_addc(b, '0');
     sqli_strb_add(b, sqli_strb_cstr(&body), body.n);
-    if (left) for (int i = 0; i < pad; i++) sqli_strb_addc(b, ' ');
+    if (left)
+        for (int i = 0; i < pad; i++) sqli_strb_addc(b, ' ');
     sqli_strb_free(&body);
 }
 
@@ -411,9 +424,12 @@ static int do_printf(int argc, sql_value *a, sql_value *out) {
         for (size_t k = s; k < spec_end && sl < 40; k++)
             if (f[k] != '!') spec[sl++] = f[k]; /* SQLite's "alternate form 2": not C's */
         spec[sl] = 0;
-        if (f[i] == '%') sqli_strb_addc(&b, '%');
-        else if (strchr("diuxXoceEfgGsqQ", f[i])) printf_one(&b, spec, f[i], ai < argc ? &a[ai++] : NULL);
-        else sqli_strb_add(&b, f + s, i - s + 1);
+        if (f[i] == '%')
+            sqli_strb_addc(&b, '%');
+        else if (strchr("diuxXoceEfgGsqQ", f[i]))
+            printf_one(&b, spec, f[i], ai < argc ? &a[ai++] : NULL);
+        else
+            sqli_strb_add(&b, f + s, i - s + 1);
     }
     sqli_val_set_text_own(out, b.p ? b.p : xstrdup(""), b.n);
     return SQL_OK;
@@ -432,7 +448,8 @@ F(f_like) {
         char buf[40];
         size_t n;
         const char *z = text_of(&a[2], buf, &n);
-        if (n != 1) return sqli_vm_error(v, SQL_ERROR, "ESCAPE expression must be a single character");
+        if (n != 1)
+            return sqli_vm_error(v, SQL_ERROR, "ESCAPE expression must be a single character");
         esc = (unsigned char)z[0];
     }
     val_set_int(out, sqli_ex_like(&a[0], &a[1], 0, esc));
@@ -446,7 +463,8 @@ F(f_glob) {
     return SQL_OK;
 }
 
-/* ---- misc ------------------------------------------------------------------------------------- */
+/* ---- misc -------------------------------------------------------------------------------------
+ */
 
 F(f_typeof) {
     UNUSED;
@@ -468,7 +486,8 @@ F(f_coalesce) {
 
 F(f_nullif) {
     UNUSED;
-    if (a[0].type != SQL_NULL && a[1].type != SQL_NULL && sqli_val_cmp(&a[0], &a[1]) == 0) return SQL_OK;
+    if (a[0].type != SQL_NULL && a[1].type != SQL_NULL && sqli_val_cmp(&a[0], &a[1]) == 0)
+        return SQL_OK;
     sqli_val_copy(out, &a[0]);
     return SQL_OK;
 }
@@ -555,7 +574,8 @@ F(f_total_changes) {
     return SQL_OK;
 }
 
-/* ---- math ------------------------------------------------------------------------------------- */
+/* ---- math -------------------------------------------------------------------------------------
+ */
 
 static int num_arg(const sql_value *x, sql_value *n) {
     if (x->type == SQL_NULL) return 0;
@@ -564,8 +584,10 @@ static int num_arg(const sql_value *x, sql_value *n) {
         double r;
         int k = sqli_num_parse(x->z, x->n, &i, &r);
         if (k == 0) return 0;
-        if (k == 1) val_set_int(n, i);
-        else val_set_real(n, r);
+        if (k == 1)
+            val_set_int(n, i);
+        else
+            val_set_real(n, r);
         return 1;
     }
     *n = *x;
@@ -827,7 +849,8 @@ F(f_atan2) {
     return SQL_OK;
 }
 
-/* ---- the table ---------------------------------------------------------------------------------- */
+/* ---- the table ----------------------------------------------------------------------------------
+ */
 
 int sqli_f_now(vm *v, int argc, sql_value *a, sql_value *out);
 int sqli_f_uuid7(vm *v, int argc, sql_value *a, sql_value *out);
@@ -944,7 +967,8 @@ const func_def *sqli_func_find(const char *name, int nargs, int *known) {
     size_t n = strlen(name);
     *known = 0;
     if (n >= sizeof low) return NULL;
-    for (size_t i = 0; i <= n; i++) low[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + 32 : name[i]);
+    for (size_t i = 0; i <= n; i++)
+        low[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + 32 : name[i]);
     int lo = 0, hi = NFUNCS - 1;
     while (lo <= hi) {
         int mid = (lo + hi) / 2, c = strcmp(low, funcs[mid].name);
@@ -953,11 +977,14 @@ const func_def *sqli_func_find(const char *name, int nargs, int *known) {
             while (lo > 0 && strcmp(funcs[lo - 1].name, low) == 0) lo--;
             *known = 1;
             for (int i = lo; i < NFUNCS && strcmp(funcs[i].name, low) == 0; i++)
-                if (nargs >= funcs[i].nmin && (funcs[i].nmax < 0 || nargs <= funcs[i].nmax)) return &funcs[i];
+                if (nargs >= funcs[i].nmin && (funcs[i].nmax < 0 || nargs <= funcs[i].nmax))
+                    return &funcs[i];
             return NULL;
         }
-        if (c < 0) hi = mid - 1;
-        else lo = mid + 1;
+        if (c < 0)
+            hi = mid - 1;
+        else
+            lo = mid + 1;
     }
     return NULL;
 }

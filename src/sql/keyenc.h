@@ -51,9 +51,9 @@
 /* A growable byte buffer that keys are built in. Start with sqli_keyenc_init (or
  * zero it); small keys stay in the inline area; sqli_keyenc_free releases memory. */
 typedef struct keyenc_buf {
-    uint8_t *p;         /* the encoded bytes so far */
+    uint8_t *p; /* the encoded bytes so far */
     size_t len, cap;
-    uint8_t small[64];  /* inline storage used until a key grows past it */
+    uint8_t small[64]; /* inline storage used until a key grows past it */
 } keyenc_buf;
 
 void sqli_keyenc_init(keyenc_buf *b);

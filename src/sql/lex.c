@@ -39,8 +39,10 @@ int sqli_kw_lookup(const char *z, int n) {
         int mid = (lo + hi) / 2;
         int c = strcmp(up, kwtab[mid].name);
         if (c == 0) return kwtab[mid].kw;
-        if (c < 0) hi = mid - 1;
-        else lo = mid + 1;
+        if (c < 0)
+            hi = mid - 1;
+        else
+            lo = mid + 1;
     }
     return KW_NONE;
 }
@@ -129,22 +131,46 @@ static int op2(const char *z, int n, int i, char c) {
 /* Operators and punctuation; 0 if z[i] starts none. */
 static int scan_op(const char *z, int n, int i, token *t) {
     switch (z[i]) {
-    case ';': t->type = TK_SEMI; return 1;
-    case '(': t->type = TK_LP; return 1;
-    case ')': t->type = TK_RP; return 1;
-    case ',': t->type = TK_COMMA; return 1;
-    case '+': t->type = TK_PLUS; return 1;
-    case '-': t->type = TK_MINUS; return 1;
-    case '*': t->type = TK_STAR; return 1;
-    case '/': t->type = TK_SLASH; return 1;
-    case '%': t->type = TK_PERCENT; return 1;
-    case '~': t->type = TK_BITNOT; return 1;
-    case '&': t->type = TK_BITAND; return 1;
+    case ';':
+        t->type = TK_SEMI;
+        return 1;
+    case '(':
+        t->type = TK_LP;
+        return 1;
+    case ')':
+        t->type = TK_RP;
+        return 1;
+    case ',':
+        t->type = TK_COMMA;
+        return 1;
+    case '+':
+        t->type = TK_PLUS;
+        return 1;
+    case '-':
+        t->type = TK_MINUS;
+        return 1;
+    case '*':
+        t->type = TK_STAR;
+        return 1;
+    case '/':
+        t->type = TK_SLASH;
+        return 1;
+    case '%':
+        t->type = TK_PERCENT;
+        return 1;
+    case '~':
+        t->type = TK_BITNOT;
+        return 1;
+    case '&':
+        t->type = TK_BITAND;
+        return 1;
     case '|':
         if (op2(z, n, i, '|')) return t->type = TK_CONCAT, 2;
         t->type = TK_BITOR;
         return 1;
-    case '=': t->type = TK_EQ; return op2(z, n, i, '=') ? 2 : 1;
+    case '=':
+        t->type = TK_EQ;
+        return op2(z, n, i, '=') ? 2 : 1;
     case '!':
         if (op2(z, n, i, '=')) return t->type = TK_NE, 2;
         t->type = TK_ILLEGAL;
@@ -160,7 +186,8 @@ static int scan_op(const char *z, int n, int i, token *t) {
         if (op2(z, n, i, '>')) return t->type = TK_SHR, 2;
         t->type = TK_GT;
         return 1;
-    default: return 0;
+    default:
+        return 0;
     }
 }
 

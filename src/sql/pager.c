@@ -66,8 +66,8 @@ static int db_read_page(store_db *db, uint32_t pgno, uint8_t *buf) {
     int rc = sqli_vfs_read(db->dbf, buf, db->page_size, (uint64_t)(pgno - 1) * db->page_size, &got);
     if (rc != STORE_OK) return rc;
     if (got != db->page_size)
-        return sqli_store_error(STORE_CORRUPT, "%s: page %u is beyond the end of the file", db->path,
-                           pgno);
+        return sqli_store_error(STORE_CORRUPT, "%s: page %u is beyond the end of the file",
+                                db->path, pgno);
     if (get64(buf + db->page_size - PAGE_TRAILER) !=
         sqli_page_trailer_checksum(buf, db->page_size, pgno))
         return sqli_store_error(STORE_CORRUPT, "%s: page %u fails its checksum", db->path, pgno);
@@ -377,7 +377,7 @@ int sqli_pager_get(store_txn *txn, uint32_t pgno, page **out) {
     if (txn->err) return txn->err;
     if (pgno == 0 || pgno > txn->page_count)
         return sqli_store_error(STORE_CORRUPT, "%s: page number %u out of range (1..%u)", db->path,
-                           pgno, txn->page_count);
+                                pgno, txn->page_count);
     if (txn->write) {
         page *d = sqli_u32map_get(&txn->dirty, pgno);
         if (d) {
@@ -532,7 +532,8 @@ int sqli_pager_alloc(store_txn *txn, page **out) {
         if ((rc = sqli_pager_get(txn, trunk, &tp)) != STORE_OK) goto fail;
         uint32_t n = get32(tp->data + 4);
         if (tp->data[0] != PT_FREETRUNK || n > TRUNK_CAP(db) || count == 0) {
-            rc = sqli_store_error(STORE_CORRUPT, "%s: free-list trunk %u is damaged", db->path, trunk);
+            rc = sqli_store_error(STORE_CORRUPT, "%s: free-list trunk %u is damaged", db->path,
+                                  trunk);
             goto fail;
         }
         if ((rc = sqli_pager_write(txn, &tp)) != STORE_OK) goto fail;
@@ -581,7 +582,8 @@ int sqli_pager_free(store_txn *txn, uint32_t pgno) {
         if ((rc = sqli_pager_get(txn, trunk, &tp)) != STORE_OK) goto fail;
         uint32_t n = get32(tp->data + 4);
         if (tp->data[0] != PT_FREETRUNK || n > TRUNK_CAP(db)) {
-            rc = sqli_store_error(STORE_CORRUPT, "%s: free-list trunk %u is damaged", db->path, trunk);
+            rc = sqli_store_error(STORE_CORRUPT, "%s: free-list trunk %u is damaged", db->path,
+                                  trunk);
             goto fail;
         }
         if (n < TRUNK_CAP(db)) {
@@ -793,8 +795,10 @@ static void txn_free(store_txn *txn) {
 static void reader_unlink(store_txn *txn) {
     store_db *db = txn->db;
     pthread_mutex_lock(&db->mu);
-    if (txn->rprev) txn->rprev->rnext = txn->rnext;
-    else db->readers = txn->rnext;
+    if (txn->rprev)
+        txn->rprev->rnext = txn->rnext;
+    else
+        db->readers = txn->rnext;
     if (txn->rnext) txn->rnext->rprev = txn->rprev;
     db->nreaders--;
     pthread_mutex_unlock(&db->mu);
@@ -816,7 +820,7 @@ int sqli_store_begin(store_db *db, unsigned flags, store_txn **txnp) {
             if (pthread_mutex_trylock(&db->writer_mu) != 0) {
                 xfree(txn);
                 return sqli_store_error(STORE_BUSY, "%s: another write transaction is running",
-                                   db->path);
+                                        db->path);
             }
         } else {
             pthread_mutex_lock(&db->writer_mu);
@@ -825,7 +829,7 @@ int sqli_store_begin(store_db *db, unsigned flags, store_txn **txnp) {
             pthread_mutex_unlock(&db->writer_mu);
             xfree(txn);
             return sqli_store_error(STORE_IOERR, "%s: an earlier fsync failed; reopen the database",
-                               db->path);
+                                    db->path);
         }
         pthread_mutex_lock(&db->mu);
         txn->mark = UINT32_MAX;
@@ -928,7 +932,7 @@ static int wait_durable(store_db *db, uint32_t target) {
     }
     if (db->poisoned && rc == STORE_OK)
         rc = sqli_store_error(STORE_IOERR, "%s: fsync of the log failed; commit outcome unknown",
-                         db->path);
+                              db->path);
     pthread_mutex_unlock(&db->sync_mu);
     return rc;
 }
@@ -945,7 +949,7 @@ int sqli_store_commit(store_txn *txn) {
     if (rc != STORE_OK) {
         sqli_store_abort(txn);
         return sqli_store_error(rc, "%s: transaction failed earlier and was rolled back: %s",
-                           db->path, sqli_store_strerror(rc));
+                                db->path, sqli_store_strerror(rc));
     }
     if (txn->ndirty == 0 && db->wal.n == txn->base) {
         pthread_mutex_unlock(&db->writer_mu);
@@ -963,8 +967,7 @@ int sqli_store_commit(store_txn *txn) {
     txn_free(txn);
     atomic_fetch_add(&db->st_commits, 1);
     rc = wait_durable(db, target);
-    if (rc == STORE_OK && db->wal.n >= db->autockpt &&
-        pthread_mutex_trylock(&db->writer_mu) == 0) {
+    if (rc == STORE_OK && db->wal.n >= db->autockpt && pthread_mutex_trylock(&db->writer_mu) == 0) {
         int crc = checkpoint_locked(db);
         (void)crc; /* the commit is durable; a failed checkpoint is retried later */
         pthread_mutex_unlock(&db->writer_mu);
@@ -975,7 +978,8 @@ int sqli_store_commit(store_txn *txn) {
 /* ---- savepoints --------------------------------------------------------------------- */
 
 int sqli_store_savepoint(store_txn *txn, int *level) {
-    if (!txn || !txn->write) return sqli_store_error(STORE_MISUSE, "savepoint needs a write transaction");
+    if (!txn || !txn->write)
+        return sqli_store_error(STORE_MISUSE, "savepoint needs a write transaction");
     if (txn->err) return txn->err;
     if (txn->nsp == txn->spcap) {
         txn->spcap = txn->spcap ? txn->spcap * 2 : 4;
@@ -1126,7 +1130,7 @@ static int create_new(store_db *db, uint32_t ps) {
     /* A log left from an earlier file of this name must not be replayed here. */
     if (rc == STORE_OK && unlink(db->wal_path) != 0 && errno != ENOENT)
         rc = sqli_store_error(STORE_IOERR, "%s: cannot remove a stale log: %s", db->wal_path,
-                         strerror(errno));
+                              strerror(errno));
     if (rc == STORE_OK && renameat2(AT_FDCWD, tmp, AT_FDCWD, db->path, RENAME_NOREPLACE) != 0 &&
         errno != EEXIST) /* EEXIST: another process created it first; use theirs */
         rc = sqli_store_error(STORE_CANTOPEN, "%s: cannot create: %s", db->path, strerror(errno));
@@ -1155,24 +1159,26 @@ static int read_header(store_db *db, int *torn) {
     if (get64(h + HDR_OFF_CKSUM) != sqli_hdr_checksum(h)) {
         uint32_t ps = get32(h + HDR_OFF_PAGESIZE);
         if (!valid_page_size(ps))
-            return sqli_store_error(STORE_CORRUPT, "%s: the file header fails its checksum", db->path);
+            return sqli_store_error(STORE_CORRUPT, "%s: the file header fails its checksum",
+                                    db->path);
         *torn = 1;
         db->page_size = ps;
         db->usable = ps - PAGE_TRAILER;
         return STORE_OK;
     }
     if (get32(h + HDR_OFF_VERSION) > HDR_VERSION || get32(h + HDR_OFF_VERSION) == 0)
-        return sqli_store_error(STORE_VERSION, "%s: format version %u is not supported (this is %u)",
-                           db->path, get32(h + HDR_OFF_VERSION), HDR_VERSION);
+        return sqli_store_error(STORE_VERSION,
+                                "%s: format version %u is not supported (this is %u)", db->path,
+                                get32(h + HDR_OFF_VERSION), HDR_VERSION);
     uint32_t ps = get32(h + HDR_OFF_PAGESIZE);
     if (!valid_page_size(ps))
         return sqli_store_error(STORE_CORRUPT, "%s: impossible page size %u", db->path, ps);
     uint32_t pc = get32(h + HDR_OFF_PAGECOUNT);
     if (pc == 0 || (uint64_t)pc * ps > size)
         return sqli_store_error(STORE_CORRUPT,
-                           "%s: file is truncated: header says %u pages of %u bytes, file has "
-                           "%llu bytes",
-                           db->path, pc, ps, (unsigned long long)size);
+                                "%s: file is truncated: header says %u pages of %u bytes, file has "
+                                "%llu bytes",
+                                db->path, pc, ps, (unsigned long long)size);
     db->page_size = ps;
     db->usable = ps - PAGE_TRAILER;
     return STORE_OK;
@@ -1204,7 +1210,8 @@ int sqli_store_open(const char *path, const store_options *opts, store_db **dbp)
     *dbp = NULL;
     if (!path || (o->flags & ~(STORE_CREATE | STORE_RDONLY | STORE_NOSYNC)) ||
         (o->page_size && !valid_page_size(o->page_size)))
-        return sqli_store_error(STORE_MISUSE, "store_open: bad arguments (page size %u)", o->page_size);
+        return sqli_store_error(STORE_MISUSE, "store_open: bad arguments (page size %u)",
+                                o->page_size);
     store_db *db = xcalloc(1, sizeof *db);
     db->path = xstrdup(path);
     size_t plen = strlen(path);
@@ -1239,7 +1246,8 @@ int sqli_store_open(const char *path, const store_options *opts, store_db **dbp)
     int torn = 0;
     if (rc == STORE_OK) rc = read_header(db, &torn);
     if (rc == STORE_OK)
-        rc = sqli_wal_open(&db->wal, db->wal_path, rdonly, db->page_size, !!(o->flags & STORE_NOSYNC));
+        rc = sqli_wal_open(&db->wal, db->wal_path, rdonly, db->page_size,
+                           !!(o->flags & STORE_NOSYNC));
     if (rc == STORE_OK) rc = sqli_wal_recover(&db->wal, &commit_pages);
     if (rc == STORE_OK && torn && sqli_wal_find(&db->wal, 1, db->wal.n) == 0)
         rc = sqli_store_error(STORE_CORRUPT, "%s: the file header fails its checksum", db->path);

@@ -41,7 +41,8 @@ typedef struct parser {
     int in_trigger;
 } parser;
 
-static void perr(parser *p, int pos, const char *fmt, ...) __attribute__((noreturn, format(printf, 3, 4)));
+static void perr(parser *p, int pos, const char *fmt, ...)
+    __attribute__((noreturn, format(printf, 3, 4)));
 static void perr(parser *p, int pos, const char *fmt, ...) {
     strb b = {0};
     va_list ap;
@@ -58,8 +59,10 @@ static void line_col(const char *z, int pos, int *line, int *col) {
     *line = 1;
     *col = 1;
     for (int i = 0; i < pos; i++) {
-        if (z[i] == '\n') (*line)++, *col = 1;
-        else (*col)++;
+        if (z[i] == '\n')
+            (*line)++, *col = 1;
+        else
+            (*col)++;
     }
 }
 
@@ -67,8 +70,7 @@ static void syntax_error(parser *p) __attribute__((noreturn));
 static void syntax_error(parser *p) {
     int line, col;
     line_col(p->z, p->t.pos, &line, &col);
-    if (p->t.type == TK_EOF)
-        perr(p, p->t.pos, "incomplete input (line %d, column %d)", line, col);
+    if (p->t.type == TK_EOF) perr(p, p->t.pos, "incomplete input (line %d, column %d)", line, col);
     if (p->t.type == TK_ILLEGAL)
         perr(p, p->t.pos, "unrecognized token: \"%.*s\" (line %d, column %d)",
              p->t.len > 40 ? 40 : p->t.len, p->t.z, line, col);
@@ -118,7 +120,8 @@ static token peek2(parser *p) {
 }
 
 static void enter(parser *p) {
-    if (++p->depth > SQL_MAX_DEPTH) perr(p, p->t.pos, "statement too deeply nested (over %d levels)", SQL_MAX_DEPTH);
+    if (++p->depth > SQL_MAX_DEPTH)
+        perr(p, p->t.pos, "statement too deeply nested (over %d levels)", SQL_MAX_DEPTH);
 }
 static void leave(parser *p) {
     p->depth--;
@@ -250,14 +253,19 @@ static expr *parse_number(parser *p) {
     if (p->t.type == TK_INTEGER && n > 2 && z[0] == '0' && (z[1] == 'x' || z[1] == 'X')) {
         if (n - 2 > 16) perr(p, p->t.pos, "hex literal too big: %.*s", n, z);
         uint64_t u = 0;
-        for (int i = 2; i < n; i++) u = u * 16 + (uint64_t)(isdigit((unsigned char)z[i]) ? z[i] - '0' : (tolower((unsigned char)z[i]) - 'a' + 10));
+        for (int i = 2; i < n; i++)
+            u = u * 16 + (uint64_t)(isdigit((unsigned char)z[i])
+                                        ? z[i] - '0'
+                                        : (tolower((unsigned char)z[i]) - 'a' + 10));
         val_set_int(&e->lit, (int64_t)u);
     } else {
         int64_t i;
         double r;
         int k = sqli_num_parse(z, (size_t)n, &i, &r);
-        if (k == 1 && p->t.type == TK_INTEGER) val_set_int(&e->lit, i);
-        else val_set_real(&e->lit, k == 1 ? (double)i : r);
+        if (k == 1 && p->t.type == TK_INTEGER)
+            val_set_int(&e->lit, i);
+        else
+            val_set_real(&e->lit, k == 1 ? (double)i : r);
     }
     advance(p);
     e->end = p->prev_end;
@@ -324,8 +332,10 @@ static expr *parse_func(parser *p, char *name, int pos) {
     if (accept(p, TK_STAR)) {
         e->flags |= EF_STAR;
     } else if (p->t.type != TK_RP) {
-        if (accept_kw(p, KW_DISTINCT)) e->flags |= EF_DISTINCT;
-        else accept_kw(p, KW_ALL);
+        if (accept_kw(p, KW_DISTINCT))
+            e->flags |= EF_DISTINCT;
+        else
+            accept_kw(p, KW_ALL);
         do el_push(p, &l, parse_expr(p));
         while (accept(p, TK_COMMA));
     }
@@ -346,10 +356,14 @@ static expr *parse_raise(parser *p, int pos) {
     if (accept_kw(p, KW_IGNORE)) {
         e->param = OE_IGNORE;
     } else {
-        if (accept_kw(p, KW_ABORT)) e->param = OE_ABORT;
-        else if (accept_kw(p, KW_FAIL)) e->param = OE_FAIL;
-        else if (accept_kw(p, KW_ROLLBACK)) e->param = OE_ROLLBACK;
-        else syntax_error(p);
+        if (accept_kw(p, KW_ABORT))
+            e->param = OE_ABORT;
+        else if (accept_kw(p, KW_FAIL))
+            e->param = OE_FAIL;
+        else if (accept_kw(p, KW_ROLLBACK))
+            e->param = OE_ROLLBACK;
+        else
+            syntax_error(p);
         expect(p, TK_COMMA);
         if (p->t.type != TK_STRING) syntax_error(p);
         e->name = dequote(p, &p->t);
@@ -409,9 +423,15 @@ static expr *parse_keyword_primary(parser *p) {
         val_set_null(&e->lit);
         return e;
     }
-    case KW_TRUE: advance(p); return lit_int(p, pos, 1);
-    case KW_FALSE: advance(p); return lit_int(p, pos, 0);
-    case KW_CASE: advance(p); return parse_case(p, pos);
+    case KW_TRUE:
+        advance(p);
+        return lit_int(p, pos, 1);
+    case KW_FALSE:
+        advance(p);
+        return lit_int(p, pos, 0);
+    case KW_CASE:
+        advance(p);
+        return parse_case(p, pos);
     case KW_CAST: {
         advance(p);
         expect(p, TK_LP);
@@ -433,7 +453,9 @@ static expr *parse_keyword_primary(parser *p) {
         e->end = p->prev_end;
         return e;
     }
-    case KW_RAISE: advance(p); return parse_raise(p, pos);
+    case KW_RAISE:
+        advance(p);
+        return parse_raise(p, pos);
     case KW_CURRENT_TIMESTAMP:
     case KW_CURRENT_DATE:
     case KW_CURRENT_TIME: {
@@ -445,7 +467,9 @@ static expr *parse_keyword_primary(parser *p) {
         e->end = p->prev_end;
         return e;
     }
-    case KW_DEFAULT: advance(p); return new_expr(p, E_DEFAULT, pos);
+    case KW_DEFAULT:
+        advance(p);
+        return new_expr(p, E_DEFAULT, pos);
     default:
         if (!sqli_kw_reserved(p->t.kw)) return parse_ident_expr(p);
         syntax_error(p);
@@ -457,7 +481,8 @@ static expr *parse_primary(parser *p) {
     expr *e;
     switch (p->t.type) {
     case TK_INTEGER:
-    case TK_FLOAT: return parse_number(p);
+    case TK_FLOAT:
+        return parse_number(p);
     case TK_STRING: {
         e = new_expr(p, E_LIT, pos);
         char *s = dequote(p, &p->t);
@@ -466,17 +491,23 @@ static expr *parse_primary(parser *p) {
         e->end = p->prev_end;
         return e;
     }
-    case TK_BLOB: return parse_blob_lit(p);
+    case TK_BLOB:
+        return parse_blob_lit(p);
     case TK_PARAM:
         e = new_expr(p, E_PARAM, pos);
         e->param = param_index(p, &p->t);
         advance(p);
         e->end = p->prev_end;
         return e;
-    case TK_LP: advance(p); return parse_paren(p, pos);
-    case TK_ID: return parse_ident_expr(p);
-    case TK_KEYWORD: return parse_keyword_primary(p);
-    default: syntax_error(p);
+    case TK_LP:
+        advance(p);
+        return parse_paren(p, pos);
+    case TK_ID:
+        return parse_ident_expr(p);
+    case TK_KEYWORD:
+        return parse_keyword_primary(p);
+    default:
+        syntax_error(p);
     }
 }
 
@@ -487,7 +518,8 @@ static expr *parse_postfix(parser *p) {
         expr *c = new_expr(p, E_COLLATE, e->pos);
         c->l = e;
         c->name = parse_name(p);
-        if (!sqli_name_eq(c->name, "binary") && !sqli_name_eq(c->name, "nocase") && !sqli_name_eq(c->name, "rtrim"))
+        if (!sqli_name_eq(c->name, "binary") && !sqli_name_eq(c->name, "nocase") &&
+            !sqli_name_eq(c->name, "rtrim"))
             perr(p, c->pos, "no such collation sequence: %s", c->name);
         c->end = p->prev_end;
         e = c;
@@ -497,9 +529,12 @@ static expr *parse_postfix(parser *p) {
 
 static expr *parse_unary(parser *p) {
     int pos = p->t.pos, op = 0;
-    if (p->t.type == TK_MINUS) op = E_NEG;
-    else if (p->t.type == TK_PLUS) op = E_POS;
-    else if (p->t.type == TK_BITNOT) op = E_BITNOT;
+    if (p->t.type == TK_MINUS)
+        op = E_NEG;
+    else if (p->t.type == TK_PLUS)
+        op = E_POS;
+    else if (p->t.type == TK_BITNOT)
+        op = E_BITNOT;
     if (!op) return parse_postfix(p);
     advance(p);
     enter(p);
@@ -540,7 +575,10 @@ static expr *parse_concat(parser *p) {
 static expr *parse_mul(parser *p) {
     expr *e = parse_concat(p);
     for (;;) {
-        int op = p->t.type == TK_STAR ? E_MUL : p->t.type == TK_SLASH ? E_DIV : p->t.type == TK_PERCENT ? E_MOD : 0;
+        int op = p->t.type == TK_STAR      ? E_MUL
+                 : p->t.type == TK_SLASH   ? E_DIV
+                 : p->t.type == TK_PERCENT ? E_MOD
+                                           : 0;
         if (!op) return e;
         advance(p);
         e = binop(p, op, e, parse_concat(p));
@@ -686,15 +724,35 @@ static expr *parse_eq(parser *p) {
         }
         int kw = p->t.kw;
         switch (kw) {
-        case KW_IS: advance(p); e = parse_is(p, e); break;
-        case KW_ISNULL: advance(p); e = null_test(p, e, E_ISNULL); break;
-        case KW_NOTNULL: advance(p); e = null_test(p, e, E_NOTNULL); break;
-        case KW_IN: advance(p); e = parse_in_rhs(p, e, neg); break;
+        case KW_IS:
+            advance(p);
+            e = parse_is(p, e);
+            break;
+        case KW_ISNULL:
+            advance(p);
+            e = null_test(p, e, E_ISNULL);
+            break;
+        case KW_NOTNULL:
+            advance(p);
+            e = null_test(p, e, E_NOTNULL);
+            break;
+        case KW_IN:
+            advance(p);
+            e = parse_in_rhs(p, e, neg);
+            break;
         case KW_LIKE:
-        case KW_GLOB: advance(p); e = parse_like(p, e, neg, kw == KW_GLOB); break;
-        case KW_BETWEEN: advance(p); e = parse_between(p, e, neg); break;
-        case KW_REGEXP: perr(p, p->t.pos, "REGEXP is not supported");
-        default: return e;
+        case KW_GLOB:
+            advance(p);
+            e = parse_like(p, e, neg, kw == KW_GLOB);
+            break;
+        case KW_BETWEEN:
+            advance(p);
+            e = parse_between(p, e, neg);
+            break;
+        case KW_REGEXP:
+            perr(p, p->t.pos, "REGEXP is not supported");
+        default:
+            return e;
         }
     }
 }
@@ -811,7 +869,8 @@ static void parse_table_ref(parser *p, srcitem *it) {
         it->name = parse_name(p);
     }
     it->alias = opt_alias(p);
-    if (is_kw(p, KW_INDEX) || (p->t.type == TK_ID && p->t.len == 7 && strncasecmp(p->t.z, "indexed", 7) == 0))
+    if (is_kw(p, KW_INDEX) ||
+        (p->t.type == TK_ID && p->t.len == 7 && strncasecmp(p->t.z, "indexed", 7) == 0))
         perr(p, p->t.pos, "INDEXED BY is not supported");
 }
 
@@ -880,7 +939,8 @@ static void parse_values(parser *p, query *s) {
         int n;
         parse_exprlist(p, &row, &n);
         expect(p, TK_RP);
-        if (s->nvalues && n != s->ncol) perr(p, p->prev_end, "all VALUES must have the same number of terms");
+        if (s->nvalues && n != s->ncol)
+            perr(p, p->prev_end, "all VALUES must have the same number of terms");
         s->ncol = n;
         s->values = grow(p, s->values, s->nvalues, &cap, sizeof *s->values);
         s->values[s->nvalues++] = row;
@@ -895,8 +955,10 @@ static query *parse_core(parser *p) {
         return s;
     }
     expect_kw(p, KW_SELECT);
-    if (accept_kw(p, KW_DISTINCT)) s->distinct = 1;
-    else accept_kw(p, KW_ALL);
+    if (accept_kw(p, KW_DISTINCT))
+        s->distinct = 1;
+    else
+        accept_kw(p, KW_ALL);
     parse_rescols(p, s);
     if (accept_kw(p, KW_FROM)) parse_from(p, s);
     if (accept_kw(p, KW_WHERE)) s->where = parse_expr(p);
@@ -917,12 +979,17 @@ static void parse_order(parser *p, orderterm **out, int *nout) {
         orderterm *o = &v[n++];
         memset(o, 0, sizeof *o);
         o->e = parse_expr(p);
-        if (accept_kw(p, KW_DESC)) o->desc = 1;
-        else accept_kw(p, KW_ASC);
+        if (accept_kw(p, KW_DESC))
+            o->desc = 1;
+        else
+            accept_kw(p, KW_ASC);
         if (accept_kw(p, KW_NULLS)) {
-            if (accept_kw(p, KW_FIRST)) o->nulls = 1;
-            else if (accept_kw(p, KW_LAST)) o->nulls = 2;
-            else syntax_error(p);
+            if (accept_kw(p, KW_FIRST))
+                o->nulls = 1;
+            else if (accept_kw(p, KW_LAST))
+                o->nulls = 2;
+            else
+                syntax_error(p);
         }
     } while (accept(p, TK_COMMA));
     *out = v;
@@ -935,9 +1002,12 @@ static query *parse_select(parser *p) {
     query *s = parse_core(p);
     for (;;) {
         int op = 0;
-        if (accept_kw(p, KW_UNION)) op = accept_kw(p, KW_ALL) ? SEL_UNION_ALL : SEL_UNION;
-        else if (accept_kw(p, KW_INTERSECT)) op = SEL_INTERSECT;
-        else if (accept_kw(p, KW_EXCEPT)) op = SEL_EXCEPT;
+        if (accept_kw(p, KW_UNION))
+            op = accept_kw(p, KW_ALL) ? SEL_UNION_ALL : SEL_UNION;
+        else if (accept_kw(p, KW_INTERSECT))
+            op = SEL_INTERSECT;
+        else if (accept_kw(p, KW_EXCEPT))
+            op = SEL_EXCEPT;
         if (!op) break;
         query *r = parse_core(p);
         query *c = sqli_ar_alloc(p->a, sizeof *c);
@@ -1063,8 +1133,10 @@ static void parse_update(parser *p, ast *a) {
     a->table_pos = p->t.pos;
     a->table = parse_name(p);
     if (accept(p, TK_DOT)) a->table = parse_name(p);
-    if (accept_kw(p, KW_AS)) a->alias = parse_name(p);
-    else if (p->t.type == TK_ID) a->alias = parse_name(p);
+    if (accept_kw(p, KW_AS))
+        a->alias = parse_name(p);
+    else if (p->t.type == TK_ID)
+        a->alias = parse_name(p);
     expect_kw(p, KW_SET);
     parse_sets(p, &a->sets, &a->nset);
     if (accept_kw(p, KW_FROM)) {
@@ -1083,8 +1155,10 @@ static void parse_delete(parser *p, ast *a) {
     a->table_pos = p->t.pos;
     a->table = parse_name(p);
     if (accept(p, TK_DOT)) a->table = parse_name(p);
-    if (accept_kw(p, KW_AS)) a->alias = parse_name(p);
-    else if (p->t.type == TK_ID) a->alias = parse_name(p);
+    if (accept_kw(p, KW_AS))
+        a->alias = parse_name(p);
+    else if (p->t.type == TK_ID)
+        a->alias = parse_name(p);
     if (accept_kw(p, KW_WHERE)) a->where = parse_expr(p);
     parse_returning(p, a);
 }
@@ -1107,7 +1181,8 @@ static int parse_fk_action(parser *p) {
 }
 
 /* REFERENCES t [(cols)] [ON DELETE a] [ON UPDATE a] [MATCH x] [[NOT] DEFERRABLE ...] */
-static void parse_references(parser *p, char **tab, char ***cols, int *ncols, int *ondel, int *onupd) {
+static void parse_references(parser *p, char **tab, char ***cols, int *ncols, int *ondel,
+                             int *onupd) {
     *tab = parse_name(p);
     *cols = NULL;
     *ncols = 0;
@@ -1115,9 +1190,12 @@ static void parse_references(parser *p, char **tab, char ***cols, int *ncols, in
     if (p->t.type == TK_LP) *cols = parse_namelist(p, ncols);
     for (;;) {
         if (accept_kw(p, KW_ON)) {
-            if (accept_kw(p, KW_DELETE)) *ondel = parse_fk_action(p);
-            else if (accept_kw(p, KW_UPDATE)) *onupd = parse_fk_action(p);
-            else syntax_error(p);
+            if (accept_kw(p, KW_DELETE))
+                *ondel = parse_fk_action(p);
+            else if (accept_kw(p, KW_UPDATE))
+                *onupd = parse_fk_action(p);
+            else
+                syntax_error(p);
         } else if (p->t.type == TK_ID && p->t.len == 5 && strncasecmp(p->t.z, "match", 5) == 0) {
             advance(p);
             parse_name(p);
@@ -1174,8 +1252,10 @@ static int parse_col_constraint(parser *p, coldef *c) {
     if (accept_kw(p, KW_PRIMARY)) {
         expect_kw(p, KW_KEY);
         c->pk = 1;
-        if (accept_kw(p, KW_DESC)) c->pk_desc = 1;
-        else accept_kw(p, KW_ASC);
+        if (accept_kw(p, KW_DESC))
+            c->pk_desc = 1;
+        else
+            accept_kw(p, KW_ASC);
         parse_conflict_clause(p);
         if (accept_kw(p, KW_AUTOINCREMENT)) c->autoinc = 1;
     } else if (accept_kw(p, KW_NOT)) {
@@ -1195,7 +1275,8 @@ static int parse_col_constraint(parser *p, coldef *c) {
         c->dflt = parse_default(p, c);
     } else if (accept_kw(p, KW_COLLATE)) {
         c->collate = parse_name(p);
-        if (!sqli_name_eq(c->collate, "binary") && !sqli_name_eq(c->collate, "nocase") && !sqli_name_eq(c->collate, "rtrim"))
+        if (!sqli_name_eq(c->collate, "binary") && !sqli_name_eq(c->collate, "nocase") &&
+            !sqli_name_eq(c->collate, "rtrim"))
             perr(p, p->prev_end, "no such collation sequence: %s", c->collate);
     } else if (accept_kw(p, KW_REFERENCES)) {
         c->fk_name = cname;
@@ -1345,7 +1426,9 @@ static void parse_create_index(parser *p, ast *a) {
         idxcol *ic = &a->icols[a->nicols++];
         ic->pos = p->t.pos;
         ic->name = parse_name(p);
-        if (p->t.type == TK_LP || p->t.type == TK_DOT || (p->t.type != TK_COMMA && p->t.type != TK_RP && !is_kw(p, KW_ASC) && !is_kw(p, KW_DESC) && !is_kw(p, KW_COLLATE)))
+        if (p->t.type == TK_LP || p->t.type == TK_DOT ||
+            (p->t.type != TK_COMMA && p->t.type != TK_RP && !is_kw(p, KW_ASC) &&
+             !is_kw(p, KW_DESC) && !is_kw(p, KW_COLLATE)))
             perr(p, ic->pos, "indexes on expressions are not supported");
         if (accept_kw(p, KW_COLLATE)) parse_name(p);
         ic->desc = accept_kw(p, KW_DESC);
@@ -1367,10 +1450,14 @@ static void parse_create_trigger(parser *p, ast *a) {
     }
     a->name_pos = p->t.pos;
     a->name = parse_name(p);
-    if (accept_kw(p, KW_BEFORE)) a->timing = 1;
-    else if (accept_kw(p, KW_AFTER)) a->timing = 2;
-    else if (accept_kw(p, KW_INSTEAD)) perr(p, p->prev_end, "INSTEAD OF triggers are not supported (no views)");
-    else a->timing = 1;
+    if (accept_kw(p, KW_BEFORE))
+        a->timing = 1;
+    else if (accept_kw(p, KW_AFTER))
+        a->timing = 2;
+    else if (accept_kw(p, KW_INSTEAD))
+        perr(p, p->prev_end, "INSTEAD OF triggers are not supported (no views)");
+    else
+        a->timing = 1;
     if (accept_kw(p, KW_INSERT)) {
         a->event = ST_INSERT;
     } else if (accept_kw(p, KW_DELETE)) {
@@ -1401,7 +1488,8 @@ static void parse_create_trigger(parser *p, ast *a) {
     do {
         if (is_kw(p, KW_END) && a->nbody) break;
         ast *s = parse_stmt_inner(p);
-        if (s->kind != ST_INSERT && s->kind != ST_UPDATE && s->kind != ST_DELETE && s->kind != ST_SELECT)
+        if (s->kind != ST_INSERT && s->kind != ST_UPDATE && s->kind != ST_DELETE &&
+            s->kind != ST_SELECT)
             perr(p, s->pos, "only INSERT, UPDATE, DELETE and SELECT are allowed in a trigger");
         a->body = grow(p, a->body, a->nbody, &cap, sizeof *a->body);
         a->body[a->nbody++] = s;
@@ -1412,10 +1500,14 @@ static void parse_create_trigger(parser *p, ast *a) {
 }
 
 static void parse_drop(parser *p, ast *a) {
-    if (accept_kw(p, KW_TABLE)) a->kind = ST_DROP_TABLE;
-    else if (accept_kw(p, KW_INDEX)) a->kind = ST_DROP_INDEX;
-    else if (accept_kw(p, KW_TRIGGER)) a->kind = ST_DROP_TRIGGER;
-    else syntax_error(p);
+    if (accept_kw(p, KW_TABLE))
+        a->kind = ST_DROP_TABLE;
+    else if (accept_kw(p, KW_INDEX))
+        a->kind = ST_DROP_INDEX;
+    else if (accept_kw(p, KW_TRIGGER))
+        a->kind = ST_DROP_TRIGGER;
+    else
+        syntax_error(p);
     if (accept_kw(p, KW_IF)) {
         expect_kw(p, KW_EXISTS);
         a->if_exists = 1;
@@ -1505,7 +1597,8 @@ static void parse_pragma(parser *p, ast *a) {
 }
 
 static void parse_create(parser *p, ast *a) {
-    if (accept_kw(p, KW_TEMP) || accept_kw(p, KW_TEMPORARY)) perr(p, p->prev_end, "temporary tables are not supported");
+    if (accept_kw(p, KW_TEMP) || accept_kw(p, KW_TEMPORARY))
+        perr(p, p->prev_end, "temporary tables are not supported");
     if (accept_kw(p, KW_TABLE)) {
         parse_create_table(p, a);
     } else if (accept_kw(p, KW_UNIQUE)) {
@@ -1578,7 +1671,7 @@ static ast *parse_stmt_inner(parser *p) {
 }
 
 ast *sqli_parse_statement(arena *ar, const char *sql, int n, int pos, int *next, int *empty,
-                     char **err, int *errpos, int *nparam, char ***pnames) {
+                          char **err, int *errpos, int *nparam, char ***pnames) {
     parser p = {0};
     p.a = ar;
     p.z = sql;

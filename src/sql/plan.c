@@ -42,8 +42,8 @@ typedef uint64_t mask_t;
 
 typedef struct term {
     expr *e;
-    mask_t mask;  /* FROM items referenced */
-    int on_item;  /* -1: WHERE (or inner ON); else the LEFT JOIN item it belongs to */
+    mask_t mask; /* FROM items referenced */
+    int on_item; /* -1: WHERE (or inner ON); else the LEFT JOIN item it belongs to */
     int used;
     /* key constraint form: side[s] = (item, col) when that side is a column of
      * this block; op as seen with the column on the left */
@@ -55,10 +55,10 @@ typedef struct term {
 typedef struct planctx {
     compiler *c;
     query *q;
-    int n;          /* FROM items */
+    int n; /* FROM items */
     term *t;
     int nt, capt;
-    uint64_t **used_cols; /* per item: bitmap of columns the query reads (bit 63: more) */
+    uint64_t **used_cols;  /* per item: bitmap of columns the query reads (bit 63: more) */
     uint64_t **other_cols; /* the same, leaving out this block's WHERE/ON terms */
     int *colsz;
 } planctx;
@@ -81,7 +81,8 @@ static mask_t query_mask(planctx *pc, const query *q) {
         for (int k = 0; k < q->ncol; k++) m |= expr_mask(pc, q->values[r][k]);
     if (q->values) return m;
     for (int i = 0; i < q->ncol; i++) m |= expr_mask(pc, q->cols[i].e);
-    for (int i = 0; i < q->nsrc; i++) m |= expr_mask(pc, q->src[i].on) | query_mask(pc, q->src[i].sub);
+    for (int i = 0; i < q->nsrc; i++)
+        m |= expr_mask(pc, q->src[i].on) | query_mask(pc, q->src[i].sub);
     m |= expr_mask(pc, q->where) | expr_mask(pc, q->having);
     for (int i = 0; i < q->ngroup; i++) m |= expr_mask(pc, q->group[i]);
     for (int i = 0; i < q->norder; i++) m |= expr_mask(pc, q->order[i].e);
@@ -119,11 +120,16 @@ static term *add_term(planctx *pc, expr *e, int on_item) {
 
 static int flip_op(int op) {
     switch (op) {
-    case E_LT: return E_GT;
-    case E_LE: return E_GE;
-    case E_GT: return E_LT;
-    case E_GE: return E_LE;
-    default: return op;
+    case E_LT:
+        return E_GT;
+    case E_LE:
+        return E_GE;
+    case E_GT:
+        return E_LT;
+    case E_GE:
+        return E_LE;
+    default:
+        return op;
     }
 }
 
@@ -143,7 +149,8 @@ static expr *mk_bin(compiler *c, int op, expr *l, expr *r, int pos) {
 static int aff_usable(const expr *x, const expr *y) {
     if (y->flags & EF_NOCASE) return 0;
     int aff = sqli_cmp_affinity(x, y), caff = x->aff;
-    return aff == AFF_NONE || aff == AFF_BLOB || (aff == AFF_TEXT ? caff == AFF_TEXT : AFF_IS_NUMERIC(caff));
+    return aff == AFF_NONE || aff == AFF_BLOB ||
+           (aff == AFF_TEXT ? caff == AFF_TEXT : AFF_IS_NUMERIC(caff));
 }
 
 static void classify(planctx *pc, term *t) {
@@ -161,13 +168,15 @@ static void classify(planctx *pc, term *t) {
             ok = aff_usable(e->l, q->cols[0].e);
         }
         for (int i = 0; op == E_IN_LIST && i < e->nargs; i++) ok &= aff_usable(e->l, e->args[i]);
-        if (ok && e->l->op == E_COL && item_of_cur(pc, e->l->cur) >= 0 && !(e->l->flags & EF_NOCASE)) {
+        if (ok && e->l->op == E_COL && item_of_cur(pc, e->l->cur) >= 0 &&
+            !(e->l->flags & EF_NOCASE)) {
             t->item[0] = item_of_cur(pc, e->l->cur);
             t->col[0] = e->l->col;
             t->op[0] = op == E_ISNULL ? op : E_IN_LIST; /* IN (SELECT ...) iterates like a list */
             t->val[0] = op == E_ISNULL ? NULL : e;
             t->vmask[0] = 0;
-            for (int i = 0; op == E_IN_LIST && i < e->nargs; i++) t->vmask[0] |= expr_mask(pc, e->args[i]);
+            for (int i = 0; op == E_IN_LIST && i < e->nargs; i++)
+                t->vmask[0] |= expr_mask(pc, e->args[i]);
         }
         return;
     }
@@ -263,7 +272,8 @@ static int item_cols_used(planctx *pc, int it) {
 
 static int expr_uses_col(planctx *pc, const expr *e, int it, int col) {
     if (!e) return 0;
-    if (e->op == E_COL) return item_of_cur(pc, e->cur) == it && (e->col < 0 ? pc->colsz[it] : e->col) == col;
+    if (e->op == E_COL)
+        return item_of_cur(pc, e->cur) == it && (e->col < 0 ? pc->colsz[it] : e->col) == col;
     if (e->sub) return 1; /* a subquery may read it: assume so */
     if (expr_uses_col(pc, e->l, it, col) || expr_uses_col(pc, e->r, it, col)) return 1;
     for (int i = 0; i < e->nargs; i++)
@@ -283,16 +293,26 @@ static int term_in_pred(planctx *pc, int it, const term *t, const expr *ix) {
     if (lj ? t->on_item != it : t->on_item >= 0) return 0;
     if (e->op != ix->op || e->nargs || ix->nargs || !e->l || !ix->l) return 0;
     switch (e->op) {
-    case E_EQ: case E_NE: case E_LT: case E_LE: case E_GT: case E_GE: case E_IS: case E_ISNOT:
+    case E_EQ:
+    case E_NE:
+    case E_LT:
+    case E_LE:
+    case E_GT:
+    case E_GE:
+    case E_IS:
+    case E_ISNOT:
         if (!e->r || !ix->r || ix->r->op != E_LIT || !sqli_expr_equal(e->r, ix->r)) return 0;
         break;
-    case E_ISNULL: case E_NOTNULL:
+    case E_ISNULL:
+    case E_NOTNULL:
         if (e->r || ix->r) return 0;
         break;
-    default: return 0;
+    default:
+        return 0;
     }
-    return e->l->op == E_COL && ix->l->op == E_COL && item_of_cur(pc, e->l->cur) == it && e->l->col == ix->l->col &&
-           e->l->col >= 0 && (e->l->flags & EF_NOCASE) == (ix->l->flags & EF_NOCASE);
+    return e->l->op == E_COL && ix->l->op == E_COL && item_of_cur(pc, e->l->cur) == it &&
+           e->l->col == ix->l->col && e->l->col >= 0 &&
+           (e->l->flags & EF_NOCASE) == (ix->l->flags & EF_NOCASE);
 }
 
 /* A column that the query reads only in terms that partial index x's
@@ -300,7 +320,8 @@ static int term_in_pred(planctx *pc, int it, const term *t, const expr *ix) {
 static int only_in_pred_terms(planctx *pc, int it, const index_t *x, int col) {
     if (!x->where || ((pc->other_cols[it][col / 64] >> (col % 64)) & 1)) return 0;
     for (int i = 0; i < pc->nt; i++)
-        if (expr_uses_col(pc, pc->t[i].e, it, col) && !term_in_pred(pc, it, &pc->t[i], x->where)) return 0;
+        if (expr_uses_col(pc, pc->t[i].e, it, col) && !term_in_pred(pc, it, &pc->t[i], x->where))
+            return 0;
     return 1;
 }
 
@@ -311,7 +332,8 @@ static int only_in_pred_terms(planctx *pc, int it, const index_t *x, int col) {
 static int index_has_col(const index_t *x, int col) {
     for (int k = 0; k < x->ninc; k++)
         if (x->inc[k] == col) return 1;
-    if (col >= 0 && (x->tab->cols[col].aff == AFF_BLOB || x->tab->cols[col].kind == KIND_DECIMAL)) return 0;
+    if (col >= 0 && (x->tab->cols[col].aff == AFF_BLOB || x->tab->cols[col].kind == KIND_DECIMAL))
+        return 0;
     for (int k = 0; k < x->ncol; k++)
         if (x->cols[k] == col) return 1;
     const index_t *pk = &x->tab->pk;
@@ -325,7 +347,8 @@ static int covers(planctx *pc, int it, const index_t *x) {
     if (pc->q->dml_scan) return 0; /* UPDATE/DELETE read the whole row */
     table *t = x->tab;
     for (int c = 0; c < t->ncol; c++)
-        if (col_used(pc, it, c) && !index_has_col(x, c) && !only_in_pred_terms(pc, it, x, c)) return 0;
+        if (col_used(pc, it, c) && !index_has_col(x, c) && !only_in_pred_terms(pc, it, x, c))
+            return 0;
     if (col_used(pc, it, t->ncol) && !index_has_col(x, -1)) return 0; /* rowid */
     return 1;
 }
@@ -349,13 +372,20 @@ static int const_cmp_implies(const expr *q, const expr *ix) {
     val_free(&x);
     val_free(&y);
     switch (ix->op) {
-    case E_EQ: return c == 0;
-    case E_NE: return c != 0;
-    case E_LT: return c < 0;
-    case E_LE: return c <= 0;
-    case E_GT: return c > 0;
-    case E_GE: return c >= 0;
-    default: return 0;
+    case E_EQ:
+        return c == 0;
+    case E_NE:
+        return c != 0;
+    case E_LT:
+        return c < 0;
+    case E_LE:
+        return c <= 0;
+    case E_GT:
+        return c > 0;
+    case E_GE:
+        return c >= 0;
+    default:
+        return 0;
     }
 }
 
@@ -366,8 +396,10 @@ static int implies(planctx *pc, int it, const expr *qt, const expr *ix) {
     /* compare structurally with the index term's columns mapped to cur */
     if (ix->op == E_NOTNULL && ix->l->op == E_COL) {
         int col = ix->l->col;
-        if (qt->op == E_NOTNULL && qt->l->op == E_COL && qt->l->cur == cur && qt->l->col == col) return 1;
-        if ((qt->op == E_EQ || qt->op == E_LT || qt->op == E_LE || qt->op == E_GT || qt->op == E_GE) &&
+        if (qt->op == E_NOTNULL && qt->l->op == E_COL && qt->l->cur == cur && qt->l->col == col)
+            return 1;
+        if ((qt->op == E_EQ || qt->op == E_LT || qt->op == E_LE || qt->op == E_GT ||
+             qt->op == E_GE) &&
             ((qt->l->op == E_COL && qt->l->cur == cur && qt->l->col == col) ||
              (qt->r->op == E_COL && qt->r->cur == cur && qt->r->col == col)))
             return 1;
@@ -484,7 +516,9 @@ static void eval_index(planctx *pc, int it, index_t *x, mask_t avail, path *p) {
             ti = find_term(pc, it, x->cols[k], avail, lj, 3, -1);
             if (ti >= 0) {
                 p->in_at = k;
-                mult = pc->t[ti].e->op == E_IN_SEL ? 10 : pc->t[ti].e->nargs ? pc->t[ti].e->nargs : 1;
+                mult = pc->t[ti].e->op == E_IN_SEL ? 10
+                       : pc->t[ti].e->nargs        ? pc->t[ti].e->nargs
+                                                   : 1;
             }
         }
         if (ti < 0) break;
@@ -503,7 +537,10 @@ static void eval_index(planctx *pc, int it, index_t *x, mask_t avail, path *p) {
     p->nrow = rows;
     p->cost = mult * seek + rows * (p->covering ? 1 : 1 + seek);
     if (p->access == ACC_SCAN)
-        p->cost = n * (p->covering ? (x->is_pk ? 2.0 : 1.5 + 0.01 * (entry_width(x) < 40 ? entry_width(x) : 40)) : 1 + seek);
+        p->cost =
+            n * (p->covering
+                     ? (x->is_pk ? 2.0 : 1.5 + 0.01 * (entry_width(x) < 40 ? entry_width(x) : 40))
+                     : 1 + seek);
 }
 
 static int partial_ok(planctx *pc, int it, index_t *x) {
@@ -667,18 +704,22 @@ static char *explain_constraints(compiler *c, planctx *pc, int it, path *p) {
     for (int k = 0; k < p->neq; k++) {
         int col = p->idx->cols[k];
         if (k) sqli_strb_adds(&b, " AND ");
-        sqli_strb_addf(&b, "%s=?", col < 0 || (s->tab->ipk == col && p->idx->is_pk) ? "rowid" : s->tab->cols[col].name);
+        sqli_strb_addf(&b, "%s=?",
+                       col < 0 || (s->tab->ipk == col && p->idx->is_pk) ? "rowid"
+                                                                        : s->tab->cols[col].name);
     }
     if (p->neq < p->idx->ncol) {
         int col = p->idx->cols[p->neq];
-        const char *nm = col < 0 || (s->tab->ipk == col && p->idx->is_pk) ? "rowid" : s->tab->cols[col].name;
+        const char *nm =
+            col < 0 || (s->tab->ipk == col && p->idx->is_pk) ? "rowid" : s->tab->cols[col].name;
         int sides[2] = {p->lo, p->hi};
         for (int k = 0; k < 2; k++) {
             if (sides[k] < 0) continue;
             term *t = &pc->t[sides[k]];
             int op = t->item[0] == it && t->col[0] == col ? t->op[0] : t->op[1];
             if (b.n) sqli_strb_adds(&b, " AND ");
-            sqli_strb_addf(&b, "%s%s?", nm, op == E_GT || op == E_GE ? ">" : "<"); /* SQLite's wording */
+            sqli_strb_addf(&b, "%s%s?", nm,
+                           op == E_GT || op == E_GE ? ">" : "<"); /* SQLite's wording */
         }
     }
     char *r = sqli_ar_strdup(c->a, sqli_strb_cstr(&b));
@@ -697,17 +738,21 @@ static void explain_loop(compiler *c, planctx *pc, int it, path *p, loop *L) {
     index_t *x = p->idx;
     const char *kind = p->covering && !x->is_pk ? "COVERING INDEX" : "INDEX";
     if (p->access == ACC_SCAN) {
-        if (x->is_pk) L->explain = sqli_ar_printf(c->a, "SCAN %s%s", nm, lj);
-        else L->explain = sqli_ar_printf(c->a, "SCAN %s USING %s %s%s", nm, kind, x->name, lj);
+        if (x->is_pk)
+            L->explain = sqli_ar_printf(c->a, "SCAN %s%s", nm, lj);
+        else
+            L->explain = sqli_ar_printf(c->a, "SCAN %s USING %s %s%s", nm, kind, x->name, lj);
         return;
     }
     char *cons = explain_constraints(c, pc, it, p);
     if (x->is_pk && (s->tab->rowid || s->tab->ipk >= 0))
-        L->explain = sqli_ar_printf(c->a, "SEARCH %s USING INTEGER PRIMARY KEY (%s)%s", nm, cons, lj);
+        L->explain =
+            sqli_ar_printf(c->a, "SEARCH %s USING INTEGER PRIMARY KEY (%s)%s", nm, cons, lj);
     else if (x->is_pk)
         L->explain = sqli_ar_printf(c->a, "SEARCH %s USING PRIMARY KEY (%s)%s", nm, cons, lj);
     else
-        L->explain = sqli_ar_printf(c->a, "SEARCH %s USING %s %s (%s)%s", nm, kind, x->name, cons, lj);
+        L->explain =
+            sqli_ar_printf(c->a, "SEARCH %s USING %s %s (%s)%s", nm, kind, x->name, cons, lj);
 }
 
 static expr *term_val(term *t, int it, int col) {
@@ -799,7 +844,8 @@ static int make_loops(compiler *c, planctx *pc, qplan *qp, order_search *os) {
         /* terms the partial index guarantees are not checked: a covering
          * loop may not even have their columns */
         for (int i = 0; p->idx && p->idx->where && i < pc->nt; i++)
-            if (!pc->t[i].used && pc->t[i].mask == ((mask_t)1 << it) && term_in_pred(pc, it, &pc->t[i], p->idx->where))
+            if (!pc->t[i].used && pc->t[i].mask == ((mask_t)1 << it) &&
+                term_in_pred(pc, it, &pc->t[i], p->idx->where))
                 pc->t[i].used = 1;
         explain_loop(c, pc, it, p, L);
         avail |= (mask_t)1 << it;
@@ -808,8 +854,10 @@ static int make_loops(compiler *c, planctx *pc, qplan *qp, order_search *os) {
             term *t = &pc->t[i];
             if (t->used || (t->mask & ~avail) || !(t->mask & ((mask_t)1 << it))) continue;
             t->used = 1;
-            if (t->on_item == it) push_filter(c, &L->onf, &L->non, t->e);
-            else push_filter(c, &L->filters, &L->nfilter, t->e);
+            if (t->on_item == it)
+                push_filter(c, &L->onf, &L->non, t->e);
+            else
+                push_filter(c, &L->filters, &L->nfilter, t->e);
         }
     }
     for (int i = 0; i < pc->nt; i++) {
@@ -862,7 +910,8 @@ static int plan_block_subs(compiler *c, query *q) {
     return SQL_OK;
 }
 
-/* ---- query blocks ------------------------------------------------------------------------------ */
+/* ---- query blocks ------------------------------------------------------------------------------
+ */
 
 static void setup_output(compiler *c, query *q, qplan *qp) {
     qp->ncol = q->ncol;
@@ -889,7 +938,8 @@ static int plan_compound(compiler *c, query *q, qplan **out) {
     qplan *qp = sqli_ar_alloc(c->a, sizeof *qp);
     qp->q = q;
     qp->op = q->op;
-    if (sqli_plan_query(c, q->left, &qp->left) != SQL_OK || sqli_plan_query(c, q->right, &qp->right) != SQL_OK)
+    if (sqli_plan_query(c, q->left, &qp->left) != SQL_OK ||
+        sqli_plan_query(c, q->right, &qp->right) != SQL_OK)
         return SQL_ERROR;
     query *first = q;
     while (first->op != SEL_SIMPLE) first = first->left;
@@ -933,8 +983,10 @@ static void choose_order(compiler *c, planctx *pc, qplan *qp, order_search *os) 
     os->pc = pc;
     os->n = pc->n;
     os->best_cost = INFINITY;
-    if (pc->n <= 6) search(os, 0, 0, 1, 0);
-    else greedy(os);
+    if (pc->n <= 6)
+        search(os, 0, 0, 1, 0);
+    else
+        greedy(os);
     query *q = pc->q;
     qp->sort = q->norder > 0;
     if (q->norder == 0 || q->is_agg || pc->n == 0) return;
@@ -962,7 +1014,8 @@ static void choose_order(compiler *c, planctx *pc, qplan *qp, order_search *os) 
             }
             if (bestc == INFINITY || pc->n > 1) continue;
             double frac = 1;
-            if (q->limit && q->limit->op == E_LIT && q->limit->lit.type == SQL_INTEGER && best.nrow > 0) {
+            if (q->limit && q->limit->op == E_LIT && q->limit->lit.type == SQL_INTEGER &&
+                best.nrow > 0) {
                 double lim = (double)q->limit->lit.u.i;
                 frac = lim / (best.nrow * filter_factor(pc, it, 0, &best));
                 if (frac > 1) frac = 1;
@@ -970,7 +1023,8 @@ static void choose_order(compiler *c, planctx *pc, qplan *qp, order_search *os) 
             } else if (q->limit && q->limit->op == E_PARAM) {
                 frac = 0.01;
             }
-            double nout = os->best_paths[0].nrow * filter_factor(pc, os->best_perm[0], 0, &os->best_paths[0]);
+            double nout =
+                os->best_paths[0].nrow * filter_factor(pc, os->best_perm[0], 0, &os->best_paths[0]);
             double sortc = os->best_cost + nout * log2(nout + 2);
             if (best.cost * frac < sortc) {
                 os->best_perm[0] = it;
@@ -997,7 +1051,8 @@ static int plan_simple(compiler *c, query *q, qplan **out) {
     pc.q = q;
     pc.n = q->nsrc;
     init_colmaps(c, &pc);
-    for (int i = 0; i < q->nsrc; i++) split(&pc, q->src[i].on, q->src[i].jointype == JT_LEFT ? i : -1);
+    for (int i = 0; i < q->nsrc; i++)
+        split(&pc, q->src[i].on, q->src[i].jointype == JT_LEFT ? i : -1);
     split(&pc, q->where, -1);
     order_search *os = xcalloc(1, sizeof *os);
     choose_order(c, &pc, qp, os);
@@ -1040,7 +1095,8 @@ int sqli_plan_dml_scan(compiler *c, table *t, int cur, expr *where, qplan **out)
     return plan_simple(c, q, out);
 }
 
-/* ---- EXPLAIN QUERY PLAN ---------------------------------------------------------------------------- */
+/* ---- EXPLAIN QUERY PLAN
+ * ---------------------------------------------------------------------------- */
 
 static void eqp_row(rowbuf *rb, int id, int parent, const char *detail) {
     sql_value v[4];
@@ -1066,7 +1122,8 @@ static void explain_sub(const expr *e, rowbuf *rb, int *id, int parent) {
 
 static void explain_expr_subs(const expr *e, rowbuf *rb, int *id, int parent) {
     if (!e) return;
-    if (e->sub && (e->op == E_SUBQ || e->op == E_EXISTS || e->op == E_IN_SEL)) explain_sub(e, rb, id, parent);
+    if (e->sub && (e->op == E_SUBQ || e->op == E_EXISTS || e->op == E_IN_SEL))
+        explain_sub(e, rb, id, parent);
     explain_expr_subs(e->l, rb, id, parent);
     explain_expr_subs(e->r, rb, id, parent);
     for (int i = 0; i < e->nargs; i++) explain_expr_subs(e->args[i], rb, id, parent);
@@ -1100,7 +1157,8 @@ void sqli_plan_explain(qplan *p, rowbuf *rb, int *id, int parent) {
         eqp_row(rb, l, me, "LEFT-MOST SUBQUERY");
         sqli_plan_explain(p->left, rb, id, l);
         int r = ++*id;
-        snprintf(buf, sizeof buf, "%s%s", nm[p->op], p->op == SEL_UNION_ALL ? "" : " USING TEMP B-TREE");
+        snprintf(buf, sizeof buf, "%s%s", nm[p->op],
+                 p->op == SEL_UNION_ALL ? "" : " USING TEMP B-TREE");
         eqp_row(rb, r, me, buf);
         sqli_plan_explain(p->right, rb, id, r);
         if (p->sort) eqp_row(rb, ++*id, parent, "USE TEMP B-TREE FOR ORDER BY");
@@ -1116,7 +1174,8 @@ void sqli_plan_explain(qplan *p, rowbuf *rb, int *id, int parent) {
         if (L->sub) {
             int me = ++*id;
             char buf[300];
-            snprintf(buf, sizeof buf, "MATERIALIZE %s", L->src->alias ? L->src->alias : "(subquery)");
+            snprintf(buf, sizeof buf, "MATERIALIZE %s",
+                     L->src->alias ? L->src->alias : "(subquery)");
             eqp_row(rb, me, parent, buf);
             sqli_plan_explain(L->sub, rb, id, me);
         }

@@ -21,7 +21,8 @@
 static const char *const ti_cols[] = {"cid", "name", "type", "notnull", "dflt_value", "pk"};
 static const char *const il_cols[] = {"seq", "name", "unique", "origin", "partial"};
 static const char *const ii_cols[] = {"seqno", "cid", "name"};
-static const char *const fk_cols[] = {"id", "seq", "table", "from", "to", "on_update", "on_delete", "match"};
+static const char *const fk_cols[] = {"id", "seq",       "table",     "from",
+                                      "to", "on_update", "on_delete", "match"};
 
 static void named(sql_stmt *st, const char *const *names, int n) {
     st->ncol = n;
@@ -35,10 +36,14 @@ int sqli_compile_pragma(sql_stmt *st) {
     const char *n = a->name;
     int has_value = a->pragma_val || a->pragma_arg;
     st->readonly = 1;
-    if (sqli_name_eq(n, "table_info")) named(st, ti_cols, 6);
-    else if (sqli_name_eq(n, "index_list")) named(st, il_cols, 5);
-    else if (sqli_name_eq(n, "index_info")) named(st, ii_cols, 3);
-    else if (sqli_name_eq(n, "foreign_key_list")) named(st, fk_cols, 8);
+    if (sqli_name_eq(n, "table_info"))
+        named(st, ti_cols, 6);
+    else if (sqli_name_eq(n, "index_list"))
+        named(st, il_cols, 5);
+    else if (sqli_name_eq(n, "index_info"))
+        named(st, ii_cols, 3);
+    else if (sqli_name_eq(n, "foreign_key_list"))
+        named(st, fk_cols, 8);
     else if (sqli_name_eq(n, "integrity_check") || sqli_name_eq(n, "quick_check")) {
         static const char *const c[] = {"integrity_check"};
         named(st, c, 1);
@@ -55,8 +60,10 @@ static void add_row(rowbuf *rb, sql_value *v, int n) {
 }
 
 static void text(sql_value *v, const char *s) {
-    if (s) val_set_text_ref(v, s, strlen(s));
-    else val_set_null(v);
+    if (s)
+        val_set_text_ref(v, s, strlen(s));
+    else
+        val_set_null(v);
 }
 
 static const char *action_name(int a) {
@@ -115,7 +122,8 @@ static int fk_list(table *t, rowbuf *rb) {
             text(&r[2], f->ptab);
             text(&r[3], t->cols[f->ccols[k]].name);
             const char *to = f->pcolnames ? f->pcolnames[k] : NULL;
-            if (f->parent && f->pcols) to = f->pcols[k] < 0 ? "rowid" : f->parent->cols[f->pcols[k]].name;
+            if (f->parent && f->pcols)
+                to = f->pcols[k] < 0 ? "rowid" : f->parent->cols[f->pcols[k]].name;
             text(&r[4], to);
             text(&r[5], action_name(f->on_update));
             text(&r[6], action_name(f->on_delete));
@@ -142,11 +150,14 @@ static void on_problem(void *arg, const char *msg) {
 static int bool_arg(ast *a, int *out) {
     if (a->pragma_arg) {
         const char *s = a->pragma_arg;
-        if (!strcasecmp(s, "on") || !strcasecmp(s, "true") || !strcasecmp(s, "yes")) return *out = 1, 1;
-        if (!strcasecmp(s, "off") || !strcasecmp(s, "false") || !strcasecmp(s, "no")) return *out = 0, 1;
+        if (!strcasecmp(s, "on") || !strcasecmp(s, "true") || !strcasecmp(s, "yes"))
+            return *out = 1, 1;
+        if (!strcasecmp(s, "off") || !strcasecmp(s, "false") || !strcasecmp(s, "no"))
+            return *out = 0, 1;
         return 0;
     }
-    if (a->pragma_val && a->pragma_val->op == E_LIT) return *out = sqli_val_int(&a->pragma_val->lit) != 0, 1;
+    if (a->pragma_val && a->pragma_val->op == E_LIT)
+        return *out = sqli_val_int(&a->pragma_val->lit) != 0, 1;
     return 0;
 }
 
@@ -158,7 +169,8 @@ int sqli_run_pragma(vm *v, sql_stmt *st, rowbuf *rb) {
     if (sqli_name_eq(n, "foreign_keys")) {
         int on;
         if (a->pragma_arg || a->pragma_val) {
-            if (!bool_arg(a, &on)) return sqli_vm_error(v, SQL_ERROR, "foreign_keys takes ON or OFF");
+            if (!bool_arg(a, &on))
+                return sqli_vm_error(v, SQL_ERROR, "foreign_keys takes ON or OFF");
             if (db->explicit_txn) return SQL_OK; /* as in SQLite: no-op inside a transaction */
             db->fk_enabled = on;
             return SQL_OK;
@@ -167,7 +179,8 @@ int sqli_run_pragma(vm *v, sql_stmt *st, rowbuf *rb) {
         add_row(rb, &r, 1);
         return SQL_OK;
     }
-    if (sqli_name_eq(n, "table_info") || sqli_name_eq(n, "index_list") || sqli_name_eq(n, "foreign_key_list")) {
+    if (sqli_name_eq(n, "table_info") || sqli_name_eq(n, "index_list") ||
+        sqli_name_eq(n, "foreign_key_list")) {
         table *t = a->pragma_arg ? sqli_schema_table(db->sch, a->pragma_arg) : NULL;
         if (!t) return SQL_OK;
         if (sqli_name_eq(n, "table_info")) return table_info(v, t, rb);
@@ -205,6 +218,8 @@ int sqli_run_pragma(vm *v, sql_stmt *st, rowbuf *rb) {
 }
 
 void sqli_explain_dml(dmlplan *d, rowbuf *rb, int *id) {
-    if (d->scan) sqli_plan_explain(d->scan, rb, id, 0);
-    else if (d->src && !d->src->values_rows) sqli_plan_explain(d->src, rb, id, 0);
+    if (d->scan)
+        sqli_plan_explain(d->scan, rb, id, 0);
+    else if (d->src && !d->src->values_rows)
+        sqli_plan_explain(d->src, rb, id, 0);
 }

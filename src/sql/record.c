@@ -69,11 +69,16 @@ static uint64_t serial_of(const sql_value *v, size_t *body) {
         if (v->u.i == 1) return *body = 0, 10;
         *body = (size_t)int_bytes(v->u.i);
         return *body;
-    case SQL_FLOAT: return *body = 8, 11;
-    case SQL_DECIMAL: return *body = 9, 12;
-    case SQL_TEXT: return *body = v->n, 16 + 2 * (uint64_t)v->n;
-    case SQL_BLOB: return *body = v->n, 17 + 2 * (uint64_t)v->n;
-    default: return *body = 0, 0;
+    case SQL_FLOAT:
+        return *body = 8, 11;
+    case SQL_DECIMAL:
+        return *body = 9, 12;
+    case SQL_TEXT:
+        return *body = v->n, 16 + 2 * (uint64_t)v->n;
+    case SQL_BLOB:
+        return *body = v->n, 17 + 2 * (uint64_t)v->n;
+    default:
+        return *body = 0, 0;
     }
 }
 
@@ -133,11 +138,16 @@ static const uint8_t *body_decode(uint64_t st, const uint8_t *p, const uint8_t *
     size_t need;
     if (st == 0) return val_set_null(out), p;
     if (st == 9 || st == 10) return val_set_int(out, st == 10), p;
-    if (st <= 8) need = st;
-    else if (st == 11) need = 8;
-    else if (st == 12) need = 9;
-    else if (st >= 16) need = (st - 16) / 2;
-    else return NULL;
+    if (st <= 8)
+        need = st;
+    else if (st == 11)
+        need = 8;
+    else if (st == 12)
+        need = 9;
+    else if (st >= 16)
+        need = (st - 16) / 2;
+    else
+        return NULL;
     if ((size_t)(end - p) < need) return NULL;
     if (st <= 8) {
         val_set_int(out, get_be_signed(p, (int)st));
@@ -243,18 +253,30 @@ void sqli_key_raw(keyenc_buf *b, const void *p, size_t n) {
 
 void sqli_key_add(keyenc_buf *b, const sql_value *v, int desc) {
     switch (v->type) {
-    case SQL_INTEGER: sqli_keyenc_int(b, v->u.i, desc); break;
-    case SQL_FLOAT: sqli_keyenc_real(b, v->u.r, desc); break;
+    case SQL_INTEGER:
+        sqli_keyenc_int(b, v->u.i, desc);
+        break;
+    case SQL_FLOAT:
+        sqli_keyenc_real(b, v->u.r, desc);
+        break;
     case SQL_DECIMAL: {
         int64_t d = 1;
         for (int k = 0; k < v->scale; k++) d *= 10;
-        if (v->u.i % d == 0) sqli_keyenc_int(b, v->u.i / d, desc);
-        else sqli_keyenc_real(b, sqli_dec_to_real(v->u.i, v->scale), desc);
+        if (v->u.i % d == 0)
+            sqli_keyenc_int(b, v->u.i / d, desc);
+        else
+            sqli_keyenc_real(b, sqli_dec_to_real(v->u.i, v->scale), desc);
         break;
     }
-    case SQL_TEXT: sqli_keyenc_text(b, v->z, v->n, desc); break;
-    case SQL_BLOB: sqli_keyenc_blob(b, v->z, v->n, desc); break;
-    default: sqli_keyenc_null(b, desc); break;
+    case SQL_TEXT:
+        sqli_keyenc_text(b, v->z, v->n, desc);
+        break;
+    case SQL_BLOB:
+        sqli_keyenc_blob(b, v->z, v->n, desc);
+        break;
+    default:
+        sqli_keyenc_null(b, desc);
+        break;
     }
 }
 
@@ -265,7 +287,8 @@ void sqli_key_add_coll(keyenc_buf *b, const sql_value *v, int desc, int nocase) 
     }
     char small[128] = {0};
     char *low = v->n <= sizeof small ? small : xmalloc(v->n);
-    for (uint32_t j = 0; j < v->n; j++) low[j] = (char)(v->z[j] >= 'A' && v->z[j] <= 'Z' ? v->z[j] + 32 : v->z[j]);
+    for (uint32_t j = 0; j < v->n; j++)
+        low[j] = (char)(v->z[j] >= 'A' && v->z[j] <= 'Z' ? v->z[j] + 32 : v->z[j]);
     sqli_keyenc_text(b, low, v->n, desc);
     if (low != small) xfree(low);
 }
@@ -274,9 +297,15 @@ int sqli_key_get(const uint8_t *key, size_t len, size_t *pos, int desc, sql_valu
     keyenc_value kv;
     if (sqli_keyenc_decode(key, len, pos, desc, &kv) != 0) return -1;
     switch (kv.type) {
-    case KEYENC_NULL: val_set_null(out); break;
-    case KEYENC_INT: val_set_int(out, kv.i); break;
-    case KEYENC_REAL: val_set_real(out, kv.r); break;
+    case KEYENC_NULL:
+        val_set_null(out);
+        break;
+    case KEYENC_INT:
+        val_set_int(out, kv.i);
+        break;
+    case KEYENC_REAL:
+        val_set_real(out, kv.r);
+        break;
     case KEYENC_TEXT:
         val_set_text_ref(out, (const char *)kv.p, kv.n);
         out->owned = (uint8_t)kv.copy;
@@ -285,7 +314,8 @@ int sqli_key_get(const uint8_t *key, size_t len, size_t *pos, int desc, sql_valu
         val_set_blob_ref(out, kv.p, kv.n);
         out->owned = (uint8_t)kv.copy;
         break;
-    default: return -1;
+    default:
+        return -1;
     }
     return 0;
 }

@@ -49,16 +49,20 @@ int sqli_comp_cursor(compiler *c, table *tab, int ncol) {
 
 int sqli_expr_affinity(const expr *e) {
     switch (e->op) {
-    case E_COL: return e->aff;
-    case E_CAST: return e->aff;
-    case E_COLLATE: return sqli_expr_affinity(e->l);
+    case E_COL:
+        return e->aff;
+    case E_CAST:
+        return e->aff;
+    case E_COLLATE:
+        return sqli_expr_affinity(e->l);
     case E_SUBQ: {
         const query *q = e->sub;
         while (q->op != SEL_SIMPLE) q = q->left;
         if (q->ncol > 0 && q->cols) return sqli_expr_affinity(q->cols[0].e);
         return AFF_NONE;
     }
-    default: return AFF_NONE;
+    default:
+        return AFF_NONE;
     }
 }
 
@@ -74,12 +78,17 @@ int sqli_cmp_affinity(const expr *l, const expr *r) {
 static int val_equal_exact(const sql_value *a, const sql_value *b) {
     if (a->type != b->type) return 0;
     switch (a->type) {
-    case SQL_INTEGER: return a->u.i == b->u.i;
-    case SQL_FLOAT: return memcmp(&a->u.r, &b->u.r, sizeof(double)) == 0;
-    case SQL_DECIMAL: return a->u.i == b->u.i && a->scale == b->scale;
+    case SQL_INTEGER:
+        return a->u.i == b->u.i;
+    case SQL_FLOAT:
+        return memcmp(&a->u.r, &b->u.r, sizeof(double)) == 0;
+    case SQL_DECIMAL:
+        return a->u.i == b->u.i && a->scale == b->scale;
     case SQL_TEXT:
-    case SQL_BLOB: return a->n == b->n && (a->n == 0 || memcmp(a->z, b->z, a->n) == 0);
-    default: return 1;
+    case SQL_BLOB:
+        return a->n == b->n && (a->n == 0 || memcmp(a->z, b->z, a->n) == 0);
+    default:
+        return 1;
     }
 }
 
@@ -88,17 +97,28 @@ int sqli_expr_equal(const expr *a, const expr *b) {
     if (a->op != b->op || (a->flags & ~EF_RESOLVED) != (b->flags & ~EF_RESOLVED)) return 0;
     if (a->nargs != b->nargs) return 0;
     switch (a->op) {
-    case E_LIT: return val_equal_exact(&a->lit, &b->lit);
-    case E_PARAM: return a->param == b->param;
-    case E_COL: return a->cur == b->cur && a->col == b->col;
+    case E_LIT:
+        return val_equal_exact(&a->lit, &b->lit);
+    case E_PARAM:
+        return a->param == b->param;
+    case E_COL:
+        return a->cur == b->cur && a->col == b->col;
     case E_FUNC:
-    case E_AGG: if (!sqli_name_eq(a->name, b->name)) return 0; break;
-    case E_CAST: if (a->aff != b->aff || a->kind != b->kind) return 0; break;
+    case E_AGG:
+        if (!sqli_name_eq(a->name, b->name)) return 0;
+        break;
+    case E_CAST:
+        if (a->aff != b->aff || a->kind != b->kind) return 0;
+        break;
     case E_SUBQ:
     case E_EXISTS:
-    case E_IN_SEL: return a->sub == b->sub && sqli_expr_equal(a->l, b->l);
-    case E_COLLATE: if (!sqli_name_eq(a->name, b->name)) return 0; break;
-    default: break;
+    case E_IN_SEL:
+        return a->sub == b->sub && sqli_expr_equal(a->l, b->l);
+    case E_COLLATE:
+        if (!sqli_name_eq(a->name, b->name)) return 0;
+        break;
+    default:
+        break;
     }
     if (!sqli_expr_equal(a->l, b->l) || !sqli_expr_equal(a->r, b->r)) return 0;
     for (int i = 0; i < a->nargs; i++)
@@ -112,14 +132,18 @@ int sqli_expr_is_const(const expr *e) {
     case E_COL:
     case E_AGG:
     case E_RAISE:
-    case E_DEFAULT: return 0;
+    case E_DEFAULT:
+        return 0;
     case E_SUBQ:
-    case E_EXISTS: return 0;
-    case E_IN_SEL: return 0;
+    case E_EXISTS:
+        return 0;
+    case E_IN_SEL:
+        return 0;
     case E_FUNC:
         if (e->fn && (e->fn->flags & FN_VOLATILE)) return 0;
         break;
-    default: break;
+    default:
+        break;
     }
     if (!sqli_expr_is_const(e->l) || !sqli_expr_is_const(e->r)) return 0;
     for (int i = 0; i < e->nargs; i++)
@@ -132,7 +156,8 @@ char *sqli_expr_name(compiler *c, const expr *e) {
         if (e->table && e->col >= 0) return e->table->cols[e->col].name;
         return e->name;
     }
-    if (c->sql && e->end > e->pos) return sqli_ar_strndup(c->a, c->sql + e->pos, (size_t)(e->end - e->pos));
+    if (c->sql && e->end > e->pos)
+        return sqli_ar_strndup(c->a, c->sql + e->pos, (size_t)(e->end - e->pos));
     return sqli_ar_strdup(c->a, "?");
 }
 
@@ -164,7 +189,8 @@ static void set_col(expr *e, int cur, int col, table *t) {
 static void set_sub_aff(expr *e, const srcitem *it, int col) {
     query *q = it->sub;
     while (q && q->op != SEL_SIMPLE) q = q->left;
-    if (q && q->cols && col >= 0 && col < q->ncol) e->aff = (uint8_t)sqli_expr_affinity(q->cols[col].e);
+    if (q && q->cols && col >= 0 && col < q->ncol)
+        e->aff = (uint8_t)sqli_expr_affinity(q->cols[col].e);
 }
 
 /* Look name up in one scope's FROM items. 1 found, 0 not, -1 error. */
@@ -175,7 +201,8 @@ static int lookup_in_items(compiler *c, expr *e, scope *sc) {
         if (e->tab && !item_matches(it, e->tab)) continue;
         int col = item_column(it, e->name);
         if (col < -1) {
-            if (e->tab) return sqli_comp_error(c, e->pos, "no such column: %s.%s", e->tab, e->name), -1;
+            if (e->tab)
+                return sqli_comp_error(c, e->pos, "no such column: %s.%s", e->tab, e->name), -1;
             continue;
         }
         if (found) {
@@ -196,7 +223,10 @@ static int lookup_in_pseudo(compiler *c, expr *e, scope *sc) {
         pseudo_tab *p = &sc->pseudo[i];
         if (e->tab ? !sqli_name_eq(p->name, e->tab) : !sqli_name_eq(p->name, "")) continue;
         int col = sqli_table_column(p->tab, e->name);
-        if (col < -1) return sqli_comp_error(c, e->pos, "no such column: %s.%s", e->tab ? e->tab : p->tab->name, e->name), -1;
+        if (col < -1)
+            return sqli_comp_error(c, e->pos, "no such column: %s.%s",
+                                   e->tab ? e->tab : p->tab->name, e->name),
+                   -1;
         set_col(e, p->cur, col, p->tab);
         return 1;
     }
@@ -221,7 +251,8 @@ static int lookup_alias(compiler *c, expr *e, scope *sc) {
     int k = sc->use_aliases && sc->q ? alias_match(sc->q, e) : 0;
     if (!k) return 0;
     const expr *ae = sc->q->cols[k - 1].e;
-    if (!sc->allow_agg && has_agg(ae)) return sqli_comp_error(c, e->pos, "misuse of aliased aggregate %s", e->name), -1;
+    if (!sc->allow_agg && has_agg(ae))
+        return sqli_comp_error(c, e->pos, "misuse of aliased aggregate %s", e->name), -1;
     int pos = e->pos;
     *e = *ae;
     e->pos = pos;
@@ -269,7 +300,9 @@ static int resolve_func(compiler *c, expr *e, scope *sc) {
     int nargs = (e->flags & EF_STAR) ? 0 : e->nargs;
     const func_def *f = sqli_func_find(e->name, nargs, &known);
     if (!f) {
-        if (known) return sqli_comp_error(c, e->pos, "wrong number of arguments to function %s()", e->name);
+        if (known)
+            return sqli_comp_error(c, e->pos, "wrong number of arguments to function %s()",
+                                   e->name);
         return sqli_comp_error(c, e->pos, "no such function: %s", e->name);
     }
     if ((e->flags & EF_STAR) && f->agg != AGG_COUNT_STAR)
@@ -283,13 +316,15 @@ static int resolve_func(compiler *c, expr *e, scope *sc) {
         int save = sc->allow_agg;
         sc->allow_agg = 0;
         for (int i = 0; i < e->nargs; i++)
-            if (sqli_resolve_expr(c, e->args[i], sc) != SQL_OK) return sc->allow_agg = save, SQL_ERROR;
+            if (sqli_resolve_expr(c, e->args[i], sc) != SQL_OK)
+                return sc->allow_agg = save, SQL_ERROR;
         sc->allow_agg = save;
         e->op = E_AGG;
         e->owner = sc->q;
         return add_agg(c, sc->q, e);
     }
-    if (e->flags & EF_DISTINCT) return sqli_comp_error(c, e->pos, "DISTINCT is only allowed in aggregate functions");
+    if (e->flags & EF_DISTINCT)
+        return sqli_comp_error(c, e->pos, "DISTINCT is only allowed in aggregate functions");
     for (int i = 0; i < e->nargs; i++)
         if (sqli_resolve_expr(c, e->args[i], sc) != SQL_OK) return SQL_ERROR;
     return SQL_OK;
@@ -317,18 +352,24 @@ int sqli_resolve_expr(compiler *c, expr *e, scope *sc) {
     case E_COL:
         if (e->flags & EF_RESOLVED) return SQL_OK;
         return resolve_column(c, e, sc);
-    case E_FUNC: return resolve_func(c, e, sc);
-    case E_AGG: return SQL_OK;
+    case E_FUNC:
+        return resolve_func(c, e, sc);
+    case E_AGG:
+        return SQL_OK;
     case E_SUBQ:
     case E_EXISTS:
-    case E_IN_SEL: return resolve_subquery(c, e, sc);
-    case E_DEFAULT: return SQL_OK; /* INSERT/UPDATE check where it stands */
+    case E_IN_SEL:
+        return resolve_subquery(c, e, sc);
+    case E_DEFAULT:
+        return SQL_OK; /* INSERT/UPDATE check where it stands */
     case E_COLLATE:
         if (sqli_name_eq(e->name, "nocase")) e->flags |= EF_NOCASE;
         break;
-    default: break;
+    default:
+        break;
     }
-    if (sqli_resolve_expr(c, e->l, sc) != SQL_OK || sqli_resolve_expr(c, e->r, sc) != SQL_OK) return SQL_ERROR;
+    if (sqli_resolve_expr(c, e->l, sc) != SQL_OK || sqli_resolve_expr(c, e->r, sc) != SQL_OK)
+        return SQL_ERROR;
     for (int i = 0; i < e->nargs; i++)
         if (sqli_resolve_expr(c, e->args[i], sc) != SQL_OK) return SQL_ERROR;
     if (e->op == E_COLLATE && (e->l->flags & EF_NOCASE)) e->flags |= EF_NOCASE;
@@ -415,7 +456,9 @@ static int resolve_using(compiler *c, query *q) {
             for (; j < i; j++)
                 if ((lc = item_column(&q->src[j], it->usingv[u])) >= 0) break;
             if (rc < 0 || lc < 0)
-                return sqli_comp_error(c, it->pos, "cannot join using column %s - column not present in both tables", it->usingv[u]);
+                return sqli_comp_error(
+                    c, it->pos, "cannot join using column %s - column not present in both tables",
+                    it->usingv[u]);
             expr *eq = sqli_ar_alloc(c->a, sizeof *eq);
             eq->op = E_EQ;
             eq->pos = it->pos;
@@ -449,7 +492,8 @@ static int expand_stars(compiler *c, query *q) {
     for (int i = 0; i < q->ncol; i++) {
         rescol *rc = &q->cols[i];
         expr *e = rc->e;
-        if (!(e->op == E_COL && e->name && strcmp(e->name, "*") == 0 && !(e->flags & EF_RESOLVED))) {
+        if (!(e->op == E_COL && e->name && strcmp(e->name, "*") == 0 &&
+              !(e->flags & EF_RESOLVED))) {
             push_col(c, &v, &n, &cap, e, rc->alias);
             v[n - 1].alias = rc->alias;
             continue;
@@ -526,7 +570,9 @@ static int resolve_group(compiler *c, query *q, scope *sc) {
         }
         if (k) {
             q->group[i] = q->cols[k - 1].e;
-            if (q->group[i]->op == E_AGG) return sqli_comp_error(c, e->pos, "aggregate functions are not allowed in the GROUP BY clause");
+            if (q->group[i]->op == E_AGG)
+                return sqli_comp_error(
+                    c, e->pos, "aggregate functions are not allowed in the GROUP BY clause");
             continue;
         }
         if (sqli_resolve_expr(c, e, sc) != SQL_OK) return SQL_ERROR;
@@ -550,8 +596,13 @@ static int resolve_compound_order(compiler *c, query *q) {
                     k = j + 1;
         if (!k) {
             const char *ord[] = {"1st", "2nd", "3rd"};
-            if (i < 3) return sqli_comp_error(c, o->e->pos, "%s ORDER BY term does not match any column in the result set", ord[i]);
-            return sqli_comp_error(c, o->e->pos, "%dth ORDER BY term does not match any column in the result set", i + 1);
+            if (i < 3)
+                return sqli_comp_error(
+                    c, o->e->pos, "%s ORDER BY term does not match any column in the result set",
+                    ord[i]);
+            return sqli_comp_error(c, o->e->pos,
+                                   "%dth ORDER BY term does not match any column in the result set",
+                                   i + 1);
         }
         o->rescol = k;
     }
@@ -576,7 +627,8 @@ static int resolve_values(compiler *c, query *q, scope *outer) {
 static int resolve_limits(compiler *c, query *q, scope *outer) {
     scope sc = {0};
     sc.outer = outer;
-    if (sqli_resolve_expr(c, q->limit, &sc) != SQL_OK || sqli_resolve_expr(c, q->offset, &sc) != SQL_OK)
+    if (sqli_resolve_expr(c, q->limit, &sc) != SQL_OK ||
+        sqli_resolve_expr(c, q->offset, &sc) != SQL_OK)
         return SQL_ERROR;
     return SQL_OK;
 }
@@ -597,7 +649,8 @@ static int resolve_simple(compiler *c, query *q, scope *outer) {
     sc.allow_agg = 1;
     for (int i = 0; i < q->ncol; i++) {
         if (sqli_resolve_expr(c, q->cols[i].e, &sc) != SQL_OK) return SQL_ERROR;
-        if (!q->cols[i].name) q->cols[i].name = q->cols[i].alias ? q->cols[i].alias : sqli_expr_name(c, q->cols[i].e);
+        if (!q->cols[i].name)
+            q->cols[i].name = q->cols[i].alias ? q->cols[i].alias : sqli_expr_name(c, q->cols[i].e);
     }
     sc.allow_agg = 0;
     sc.use_aliases = 1;
@@ -609,19 +662,24 @@ static int resolve_simple(compiler *c, query *q, scope *outer) {
     if (sqli_resolve_expr(c, q->having, &sc) != SQL_OK) return SQL_ERROR;
     if (resolve_order(c, q, &sc) != SQL_OK) return SQL_ERROR;
     q->is_agg = q->naggs > 0 || q->ngroup > 0;
-    if (q->having && !q->is_agg) return sqli_comp_error(c, q->having->pos, "a GROUP BY clause is required before HAVING");
+    if (q->having && !q->is_agg)
+        return sqli_comp_error(c, q->having->pos, "a GROUP BY clause is required before HAVING");
     return SQL_OK;
 }
 
 int sqli_resolve_query(compiler *c, query *q, scope *outer) {
     int rc;
     if (q->op != SEL_SIMPLE) {
-        if (sqli_resolve_query(c, q->left, outer) != SQL_OK || sqli_resolve_query(c, q->right, outer) != SQL_OK)
+        if (sqli_resolve_query(c, q->left, outer) != SQL_OK ||
+            sqli_resolve_query(c, q->right, outer) != SQL_OK)
             return SQL_ERROR;
         q->outer_refs = q->left->outer_refs | q->right->outer_refs;
         if (query_ncol(q->left) != query_ncol(q->right)) {
             static const char *nm[] = {"", "UNION", "UNION ALL", "INTERSECT", "EXCEPT"};
-            return sqli_comp_error(c, q->right->pos, "SELECTs to the left and right of %s do not have the same number of result columns", nm[q->op]);
+            return sqli_comp_error(
+                c, q->right->pos,
+                "SELECTs to the left and right of %s do not have the same number of result columns",
+                nm[q->op]);
         }
         rc = resolve_compound_order(c, q);
     } else if (q->values) {
@@ -670,8 +728,8 @@ int sqli_resolve_standalone(arena *a, expr *e, table *t, char **err) {
 }
 
 /* RETURNING: expressions over the target row (cursor cur), '*' expanded. */
-int sqli_resolve_returning(compiler *c, table *t, int cur, const char *alias, rescol *cols, int ncol,
-                      scope *outer, rescol **out, int *nout) {
+int sqli_resolve_returning(compiler *c, table *t, int cur, const char *alias, rescol *cols,
+                           int ncol, scope *outer, rescol **out, int *nout) {
     query *q = sqli_ar_alloc(c->a, sizeof *q);
     q->nsrc = 1;
     q->src = sqli_ar_alloc(c->a, sizeof(srcitem));
@@ -689,7 +747,8 @@ int sqli_resolve_returning(compiler *c, table *t, int cur, const char *alias, re
     sc.nsrc = 1;
     for (int i = 0; i < q->ncol; i++) {
         if (sqli_resolve_expr(c, q->cols[i].e, &sc) != SQL_OK) return SQL_ERROR;
-        if (!q->cols[i].name) q->cols[i].name = q->cols[i].alias ? q->cols[i].alias : sqli_expr_name(c, q->cols[i].e);
+        if (!q->cols[i].name)
+            q->cols[i].name = q->cols[i].alias ? q->cols[i].alias : sqli_expr_name(c, q->cols[i].e);
     }
     *out = q->cols;
     *nout = q->ncol;

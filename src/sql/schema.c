@@ -74,7 +74,8 @@ trigger *sqli_schema_trigger(schema *s, const char *name) {
 int sqli_table_column(table *t, const char *name) {
     for (int i = 0; i < t->ncol; i++)
         if (sqli_name_eq(t->cols[i].name, name)) return i;
-    if (t->rowid && (sqli_name_eq(name, "rowid") || sqli_name_eq(name, "oid") || sqli_name_eq(name, "_rowid_")))
+    if (t->rowid &&
+        (sqli_name_eq(name, "rowid") || sqli_name_eq(name, "oid") || sqli_name_eq(name, "_rowid_")))
         return -1;
     return -2;
 }
@@ -108,8 +109,11 @@ static int build_columns(schema *s, table *t, ast *a, char **err) {
         c->name = sqli_ar_strdup(&s->ar, cd->name);
         c->decl = sqli_ar_strdup(&s->ar, cd->type);
         sqli_type_affinity(c->decl, &c->aff, &c->kind, &c->dec_p, &c->dec_s);
-        if (c->kind == KIND_DECIMAL && (c->dec_p < 1 || c->dec_p > 18 || c->dec_s < 0 || c->dec_s > c->dec_p))
-            return fail(err, &s->ar, "DECIMAL precision must be 1..18 and scale 0..precision (column %s)", c->name);
+        if (c->kind == KIND_DECIMAL &&
+            (c->dec_p < 1 || c->dec_p > 18 || c->dec_s < 0 || c->dec_s > c->dec_p))
+            return fail(err, &s->ar,
+                        "DECIMAL precision must be 1..18 and scale 0..precision (column %s)",
+                        c->name);
         c->notnull = (uint8_t)cd->notnull;
         c->nocase = cd->collate && sqli_name_eq(cd->collate, "nocase");
         c->dflt = cd->dflt;
@@ -127,7 +131,8 @@ static int build_pk(schema *s, table *t, ast *a, char **err) {
     tabcons *pkc = NULL;
     for (int i = 0; i < a->ncons; i++)
         if (a->cons[i].kind == 1) {
-            if (pkc || npk) return fail(err, &s->ar, "table \"%s\" has more than one primary key", t->name);
+            if (pkc || npk)
+                return fail(err, &s->ar, "table \"%s\" has more than one primary key", t->name);
             pkc = &a->cons[i];
         }
     if (npk > 1) return fail(err, &s->ar, "table \"%s\" has more than one primary key", t->name);
@@ -163,7 +168,8 @@ static int build_pk(schema *s, table *t, ast *a, char **err) {
             int c = sqli_table_column(t, pkc->cols[k]);
             if (c < 0) return fail(err, &s->ar, "no such column: %s", pkc->cols[k]);
             for (int j = 0; j < k; j++)
-                if (pk->cols[j] == c) return fail(err, &s->ar, "duplicate column in primary key: %s", pkc->cols[k]);
+                if (pk->cols[j] == c)
+                    return fail(err, &s->ar, "duplicate column in primary key: %s", pkc->cols[k]);
             pk->cols[k] = c;
             pk->desc[k] = (uint8_t)pkc->descs[k];
         }
@@ -179,7 +185,8 @@ static int build_pk(schema *s, table *t, ast *a, char **err) {
     }
     for (int i = 0; i < a->ncoldefs; i++)
         if (a->coldefs[i].identity && t->ipk != i)
-            return fail(err, &s->ar, "an identity column must be the integer primary key: %s", t->cols[i].name);
+            return fail(err, &s->ar, "an identity column must be the integer primary key: %s",
+                        t->cols[i].name);
     return SQL_OK;
 }
 
@@ -218,8 +225,9 @@ static int build_uniques(schema *s, table *t, ast *a, char **err) {
     for (int i = 0; i < a->ncoldefs; i++) {
         if (!a->coldefs[i].unique) continue;
         n++;
-        char *nm = a->coldefs[i].unique_name ? a->coldefs[i].unique_name
-                                              : sqli_ar_printf(&s->ar, "autoindex_%s_%d", t->name, n);
+        char *nm = a->coldefs[i].unique_name
+                       ? a->coldefs[i].unique_name
+                       : sqli_ar_printf(&s->ar, "autoindex_%s_%d", t->name, n);
         index_t *x = new_unique(s, t, nm, 1);
         x->cols[0] = i;
         if (!redundant_unique(t, x)) append_index(t, x);
@@ -280,12 +288,15 @@ static char **copy_names(schema *s, char **v, int n) {
 static int build_constraints(schema *s, table *t, ast *a, char **err) {
     for (int i = 0; i < a->ncoldefs; i++) {
         coldef *cd = &a->coldefs[i];
-        for (int k = 0; k < cd->nchecks; k++) add_table_check(s, t, cd->checks[k], cd->check_names[k]);
+        for (int k = 0; k < cd->nchecks; k++)
+            add_table_check(s, t, cd->checks[k], cd->check_names[k]);
         if (cd->fk_table) {
             fkey *f = new_fk(s, t, cd->fk_name, 1);
             f->ccols[0] = i;
             f->ptab = sqli_ar_strdup(&s->ar, cd->fk_table);
-            if (cd->fk_ncols > 1) return fail(err, &s->ar, "foreign key on %s should reference only one column", cd->name);
+            if (cd->fk_ncols > 1)
+                return fail(err, &s->ar, "foreign key on %s should reference only one column",
+                            cd->name);
             f->pcolnames = copy_names(s, cd->fk_cols, cd->fk_ncols);
             f->on_delete = cd->fk_on_delete;
             f->on_update = cd->fk_on_update;
@@ -299,10 +310,15 @@ static int build_constraints(schema *s, table *t, ast *a, char **err) {
         fkey *f = new_fk(s, t, tc->name, tc->ncols);
         for (int k = 0; k < tc->ncols; k++) {
             f->ccols[k] = sqli_table_column(t, tc->cols[k]);
-            if (f->ccols[k] < 0) return fail(err, &s->ar, "unknown column \"%s\" in foreign key definition", tc->cols[k]);
+            if (f->ccols[k] < 0)
+                return fail(err, &s->ar, "unknown column \"%s\" in foreign key definition",
+                            tc->cols[k]);
         }
         if (tc->fk_cols && tc->fk_ncols != tc->ncols)
-            return fail(err, &s->ar, "number of columns in foreign key does not match the number of columns in the referenced table %s", tc->fk_table);
+            return fail(err, &s->ar,
+                        "number of columns in foreign key does not match the number of columns in "
+                        "the referenced table %s",
+                        tc->fk_table);
         f->ptab = sqli_ar_strdup(&s->ar, tc->fk_table);
         f->pcolnames = copy_names(s, tc->fk_cols, tc->fk_ncols);
         f->on_delete = tc->fk_on_delete;
@@ -329,7 +345,8 @@ static int resolve_table_exprs(schema *s, table *t, char **err) {
     return SQL_OK;
 }
 
-int sqli_schema_build_table(schema *s, ast *a, const char *sql, store_tree tree, table **out, char **err) {
+int sqli_schema_build_table(schema *s, ast *a, const char *sql, store_tree tree, table **out,
+                            char **err) {
     table *t = sqli_ar_alloc(&s->ar, sizeof *t);
     t->name = sqli_ar_strdup(&s->ar, a->table);
     t->sql = sqli_ar_strdup(&s->ar, sql);
@@ -347,7 +364,8 @@ int sqli_schema_build_table(schema *s, ast *a, const char *sql, store_tree tree,
     return SQL_OK;
 }
 
-int sqli_schema_build_index(schema *s, ast *a, const char *sql, store_tree tree, index_t **out, char **err) {
+int sqli_schema_build_index(schema *s, ast *a, const char *sql, store_tree tree, index_t **out,
+                            char **err) {
     table *t = sqli_schema_table(s, a->table);
     if (!t || t->is_schema) return fail(err, &s->ar, "no such table: %s", a->table);
     index_t *x = sqli_ar_alloc(&s->ar, sizeof *x);
@@ -374,7 +392,8 @@ int sqli_schema_build_index(schema *s, ast *a, const char *sql, store_tree tree,
     }
     if (a->iwhere) {
         x->where = a->iwhere;
-        x->where_text = sqli_ar_strndup(&s->ar, sql + a->iwhere->pos, (size_t)(a->iwhere->end - a->iwhere->pos));
+        x->where_text = sqli_ar_strndup(&s->ar, sql + a->iwhere->pos,
+                                        (size_t)(a->iwhere->end - a->iwhere->pos));
         if (sqli_resolve_standalone(&s->ar, x->where, t, err) != SQL_OK) return SQL_ERROR;
     }
     *out = x;
@@ -469,11 +488,12 @@ typedef struct catent {
     int nstat;
 } catent;
 
-static int read_entry(schema *s, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, catent *e) {
+static int read_entry(schema *s, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
+                      catent *e) {
     size_t pos = 0;
     sql_value a, b;
-    if (sqli_key_get(k, kl, &pos, 0, &a) || a.type != SQL_TEXT || sqli_key_get(k, kl, &pos, 0, &b) ||
-        b.type != SQL_TEXT || a.n >= sizeof e->type) {
+    if (sqli_key_get(k, kl, &pos, 0, &a) || a.type != SQL_TEXT ||
+        sqli_key_get(k, kl, &pos, 0, &b) || b.type != SQL_TEXT || a.n >= sizeof e->type) {
         return -1;
     }
     memcpy(e->type, a.z, a.n);
@@ -491,7 +511,8 @@ static int read_entry(schema *s, const uint8_t *k, size_t kl, const uint8_t *v, 
         e->nstat = n;
         return 0;
     }
-    if (n < 3 || vals[0].type != SQL_TEXT || vals[1].type != SQL_INTEGER || vals[2].type != SQL_TEXT)
+    if (n < 3 || vals[0].type != SQL_TEXT || vals[1].type != SQL_INTEGER ||
+        vals[2].type != SQL_TEXT)
         return -1;
     e->sql = sqli_ar_strndup(&s->ar, vals[0].z, vals[0].n);
     e->root = vals[1].u.i;
@@ -503,7 +524,8 @@ static int parse_def(schema *s, const char *sql, ast **out, char **err) {
     int next, empty, errpos, np;
     char **pn;
     char *perr;
-    *out = sqli_parse_statement(&s->ar, sql, (int)strlen(sql), 0, &next, &empty, &perr, &errpos, &np, &pn);
+    *out = sqli_parse_statement(&s->ar, sql, (int)strlen(sql), 0, &next, &empty, &perr, &errpos,
+                                &np, &pn);
     if (!*out) {
         *err = sqli_ar_printf(&s->ar, "malformed schema entry: %s", perr ? perr : "empty");
         return SQL_CORRUPT;
@@ -524,7 +546,8 @@ static int load_table(schema *s, catent *e, char **err) {
 static int load_index(schema *s, catent *e, char **err) {
     table *t = sqli_schema_table(s, e->tbl);
     if (!t) {
-        *err = sqli_ar_printf(&s->ar, "malformed schema: index %s of missing table %s", e->name, e->tbl);
+        *err = sqli_ar_printf(&s->ar, "malformed schema: index %s of missing table %s", e->name,
+                              e->tbl);
         return SQL_CORRUPT;
     }
     if (e->sql[0] == 0) { /* made from a UNIQUE constraint */

@@ -126,28 +126,33 @@ typedef struct sql_stmt sql_stmt;
 typedef struct sql_value sql_value;
 
 /* ---- return codes ------------------------------------------------------- */
-#define SQL_OK 0          /* success */
-#define SQL_ERROR 1       /* an SQL error: syntax, no such table or column,
-                             type error, misuse of an aggregate, ... */
-#define SQL_CONSTRAINT 2  /* a constraint failed: PRIMARY KEY, UNIQUE, NOT
-                             NULL, CHECK, FOREIGN KEY; the statement was
-                             undone */
-#define SQL_BUSY 3        /* the file is locked by another handle, or
-                             sql_close with statements still open */
-#define SQL_MISUSE 4      /* the API was called wrongly (NULL handle, step on
-                             a finalized statement, ...) */
-#define SQL_RANGE 5       /* bind or column index out of range */
-#define SQL_READONLY 6    /* write on a read-only connection */
-#define SQL_CANTOPEN 7    /* the file cannot be opened */
-#define SQL_NOTADB 8      /* not a Larder store, or a newer format */
-#define SQL_CORRUPT 9     /* the file is corrupt */
-#define SQL_IOERR 10      /* read, write or fsync failed */
-#define SQL_FULL 11       /* disk full */
-#define SQL_TOOBIG 12     /* a key (indexed values) or value is too long */
-#define SQL_INTERRUPT 13  /* the progress handler stopped the statement; it
-                             was undone like any failed statement */
-#define SQL_ROW 100       /* sql_step: a result row is ready */
-#define SQL_DONE 101      /* sql_step: the statement has finished */
+#define SQL_OK 0 /* success */
+#define SQL_ERROR                                                                                  \
+    1 /* an SQL error: syntax, no such table or column,                                            \
+         type error, misuse of an aggregate, ... */
+#define SQL_CONSTRAINT                                                                             \
+    2 /* a constraint failed: PRIMARY KEY, UNIQUE, NOT                                             \
+         NULL, CHECK, FOREIGN KEY; the statement was                                               \
+         undone */
+#define SQL_BUSY                                                                                   \
+    3 /* the file is locked by another handle, or                                                  \
+         sql_close with statements still open */
+#define SQL_MISUSE                                                                                 \
+    4                  /* the API was called wrongly (NULL handle, step on                         \
+                          a finalized statement, ...) */
+#define SQL_RANGE 5    /* bind or column index out of range */
+#define SQL_READONLY 6 /* write on a read-only connection */
+#define SQL_CANTOPEN 7 /* the file cannot be opened */
+#define SQL_NOTADB 8   /* not a Larder store, or a newer format */
+#define SQL_CORRUPT 9  /* the file is corrupt */
+#define SQL_IOERR 10   /* read, write or fsync failed */
+#define SQL_FULL 11    /* disk full */
+#define SQL_TOOBIG 12  /* a key (indexed values) or value is too long */
+#define SQL_INTERRUPT                                                                              \
+    13               /* the progress handler stopped the statement; it                             \
+                        was undone like any failed statement */
+#define SQL_ROW 100  /* sql_step: a result row is ready */
+#define SQL_DONE 101 /* sql_step: the statement has finished */
 
 /* Static English text for a code ("constraint failed"). */
 const char *sql_errstr(int rc);
@@ -165,13 +170,14 @@ const char *sql_errstr(int rc);
 /* Open flags. */
 #define SQL_OPEN_CREATE 0x01u   /* create the file if missing */
 #define SQL_OPEN_READONLY 0x02u /* read-only: writes fail with SQL_READONLY */
-#define SQL_OPEN_NOSYNC 0x04u   /* commits atomic but not durable (no fsync);
-                                   for tests, bulk loads and benchmarks */
+#define SQL_OPEN_NOSYNC                                                                            \
+    0x04u /* commits atomic but not durable (no fsync);                                            \
+             for tests, bulk loads and benchmarks */
 
 typedef struct sql_options {
-    unsigned flags;     /* SQL_OPEN_* */
-    size_t cache_size;  /* page cache in bytes; 0 = the store's default */
-    uint32_t page_size; /* for a new file; 0 = 4096 */
+    unsigned flags;              /* SQL_OPEN_* */
+    size_t cache_size;           /* page cache in bytes; 0 = the store's default */
+    uint32_t page_size;          /* for a new file; 0 = 4096 */
     uint32_t wal_autocheckpoint; /* checkpoint when the log holds this many
                                     frames; 0 = the store's default (1000) */
 } sql_options;
@@ -295,14 +301,14 @@ int sql_in_transaction(sql_db *db);     /* nonzero between BEGIN and
 
 /* ---- schema introspection ----------------------------------------------- */
 typedef struct sql_column_info {
-    const char *name;    /* column name as declared */
+    const char *name;     /* column name as declared */
     const char *decltype; /* declared type text ("VARCHAR(20)"), "" if none */
-    int type;            /* the type values are kept as: SQL_INTEGER,
-                            SQL_FLOAT, SQL_TEXT, SQL_BLOB (no conversion) or
-                            SQL_DECIMAL; SQL_NULL for NUMERIC affinity */
-    int notnull;         /* NOT NULL (primary key columns included) */
-    int pk;              /* 1-based position in the primary key, 0 if not */
-    const char *dflt;    /* DEFAULT expression as written, NULL if none */
+    int type;             /* the type values are kept as: SQL_INTEGER,
+                             SQL_FLOAT, SQL_TEXT, SQL_BLOB (no conversion) or
+                             SQL_DECIMAL; SQL_NULL for NUMERIC affinity */
+    int notnull;          /* NOT NULL (primary key columns included) */
+    int pk;               /* 1-based position in the primary key, 0 if not */
+    const char *dflt;     /* DEFAULT expression as written, NULL if none */
 } sql_column_info;
 
 /* The columns of table, in declaration order. *cols is one allocation (the

@@ -34,7 +34,7 @@
 #include <string.h>
 
 #define SQL_MAX_COLUMNS 2000
-#define SQL_MAX_DEPTH 200       /* parser nesting (expressions, subqueries) */
+#define SQL_MAX_DEPTH 200        /* parser nesting (expressions, subqueries) */
 #define SQL_MAX_TRIGGER_DEPTH 64 /* nested trigger / cascade levels */
 
 /* ==== arena, text buffer, hash map (sqlutil.c) ============================ */
@@ -164,8 +164,8 @@ static inline void val_ref(sql_value *dst, const sql_value *src) {
 static inline int val_is_num(const sql_value *v) {
     return v->type == SQL_INTEGER || v->type == SQL_FLOAT || v->type == SQL_DECIMAL;
 }
-double sqli_val_real(const sql_value *v);   /* numeric value (text: its numeric prefix) */
-int64_t sqli_val_int(const sql_value *v);   /* integer value (reals truncated, clamped) */
+double sqli_val_real(const sql_value *v); /* numeric value (text: its numeric prefix) */
+int64_t sqli_val_int(const sql_value *v); /* integer value (reals truncated, clamped) */
 /* Truth of a value for WHERE/AND/OR: 1, 0, or -1 for NULL. */
 int sqli_val_truth(const sql_value *v);
 
@@ -272,6 +272,7 @@ enum tok_type {
 
 /* Keywords. KW_* values index lex.c's table; the reserved ones cannot be
  * used as bare identifiers. */
+// clang-format off
 #define KEYWORDS(X)                                                                          \
     X(ABORT, 0) X(ACTION, 0) X(ADD, 0) X(AFTER, 0) X(ALL, 1) X(ALTER, 1) X(ALWAYS, 0)         \
     X(ANALYZE, 0) X(AND, 1) X(AS, 1) X(ASC, 0) X(AUTOINCREMENT, 0) X(BEFORE, 0) X(BEGIN, 0)  \
@@ -293,6 +294,7 @@ enum tok_type {
     X(TEMPORARY, 0) X(THEN, 1) X(TO, 1) X(TRANSACTION, 0) X(TRIGGER, 0) X(TRUE, 0)          \
     X(UNION, 1) X(UNIQUE, 1) X(UPDATE, 1) X(USING, 1) X(VALUES, 1) X(WHEN, 1) X(WHERE, 1)   \
     X(WITH, 1) X(WITHOUT, 0)
+// clang-format on
 
 enum keyword {
     KW_NONE = 0,
@@ -330,11 +332,32 @@ enum expr_op {
     E_LIT = 1, /* lit */
     E_PARAM,   /* param (1-based) */
     E_COL,     /* column reference: tab.name -> cur, col (-1 = rowid) */
-    E_NEG, E_POS, E_NOT, E_BITNOT,
-    E_ADD, E_SUB, E_MUL, E_DIV, E_MOD, E_CONCAT, E_BITAND, E_BITOR, E_SHL, E_SHR,
-    E_EQ, E_NE, E_LT, E_LE, E_GT, E_GE, E_IS, E_ISNOT,
-    E_AND, E_OR,
-    E_ISNULL, E_NOTNULL,
+    E_NEG,
+    E_POS,
+    E_NOT,
+    E_BITNOT,
+    E_ADD,
+    E_SUB,
+    E_MUL,
+    E_DIV,
+    E_MOD,
+    E_CONCAT,
+    E_BITAND,
+    E_BITOR,
+    E_SHL,
+    E_SHR,
+    E_EQ,
+    E_NE,
+    E_LT,
+    E_LE,
+    E_GT,
+    E_GE,
+    E_IS,
+    E_ISNOT,
+    E_AND,
+    E_OR,
+    E_ISNULL,
+    E_NOTNULL,
     E_BETWEEN, /* l BETWEEN args[0] AND args[1] */
     E_IN_LIST, /* l IN (args) */
     E_IN_SEL,  /* l IN (sub) */
@@ -355,31 +378,31 @@ enum expr_op {
 #define EF_STAR 0x04     /* count(*) */
 #define EF_GLOB 0x08
 #define EF_RESOLVED 0x10
-#define EF_NOCASE 0x20   /* COLLATE NOCASE applied */
-#define EF_CONST 0x40    /* no column, param-free constant */
-#define EF_DQUOTED 0x80  /* a "double-quoted" name: a string if no column has it */
+#define EF_NOCASE 0x20  /* COLLATE NOCASE applied */
+#define EF_CONST 0x40   /* no column, param-free constant */
+#define EF_DQUOTED 0x80 /* a "double-quoted" name: a string if no column has it */
 
 struct expr {
     uint8_t op;
     uint8_t flags;
-    uint8_t aff;   /* affinity of the expression (column refs, CAST) */
-    uint8_t kind;  /* CAST kind */
-    int pos, end;  /* span in the statement's text */
+    uint8_t aff;  /* affinity of the expression (column refs, CAST) */
+    uint8_t kind; /* CAST kind */
+    int pos, end; /* span in the statement's text */
     expr *l, *r;
     expr **args;
     int nargs;
-    sql_value lit;      /* E_LIT */
-    int param;          /* E_PARAM */
-    char *name;         /* column / function / collation name; RAISE msg */
-    char *tab;          /* column qualifier */
+    sql_value lit; /* E_LIT */
+    int param;     /* E_PARAM */
+    char *name;    /* column / function / collation name; RAISE msg */
+    char *tab;     /* column qualifier */
     int tab_pos;
     /* resolved */
     int cur;            /* E_COL: cursor number */
     int col;            /* E_COL: column index, -1 rowid */
     table *table;       /* E_COL: the table (NULL for subquery columns) */
     int slot;           /* E_AGG: slot; E_SUBQ cache slot */
-    query *owner;      /* E_AGG: the select that aggregates it */
-    query *sub;        /* E_SUBQ, E_EXISTS, E_IN_SEL */
+    query *owner;       /* E_AGG: the select that aggregates it */
+    query *sub;         /* E_SUBQ, E_EXISTS, E_IN_SEL */
     const func_def *fn; /* E_FUNC, E_AGG */
     int cast_p, cast_s; /* E_CAST DECIMAL(p,s) */
     int correlated;     /* subquery refers to outer cursors */
@@ -408,15 +431,15 @@ typedef struct srcitem {
     table *tab;
     int cur;
     int ncol;
-    char **colnames; /* subquery columns */
-    int schema_vtab; /* larder_schema */
+    char **colnames;       /* subquery columns */
+    int schema_vtab;       /* larder_schema */
     uint8_t *using_hidden; /* columns hidden from '*' (USING/NATURAL right side) */
 } srcitem;
 
 typedef struct orderterm {
     expr *e;
     int desc;
-    int nulls; /* 0 default, 1 first, 2 last */
+    int nulls;  /* 0 default, 1 first, 2 last */
     int rescol; /* resolved: 1-based result column it refers to, 0 = expr */
 } orderterm;
 
@@ -519,12 +542,28 @@ typedef struct idxcol {
 } idxcol;
 
 enum stmt_kind {
-    ST_SELECT = 1, ST_INSERT, ST_UPDATE, ST_DELETE,
-    ST_CREATE_TABLE, ST_CREATE_INDEX, ST_CREATE_TRIGGER,
-    ST_DROP_TABLE, ST_DROP_INDEX, ST_DROP_TRIGGER,
-    ST_ALTER_ADD, ST_ALTER_RENAME, ST_ALTER_RENAME_COL,
-    ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO,
-    ST_PRAGMA, ST_ANALYZE, ST_EXPLAIN,
+    ST_SELECT = 1,
+    ST_INSERT,
+    ST_UPDATE,
+    ST_DELETE,
+    ST_CREATE_TABLE,
+    ST_CREATE_INDEX,
+    ST_CREATE_TRIGGER,
+    ST_DROP_TABLE,
+    ST_DROP_INDEX,
+    ST_DROP_TRIGGER,
+    ST_ALTER_ADD,
+    ST_ALTER_RENAME,
+    ST_ALTER_RENAME_COL,
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_SAVEPOINT,
+    ST_RELEASE,
+    ST_ROLLBACK_TO,
+    ST_PRAGMA,
+    ST_ANALYZE,
+    ST_EXPLAIN,
 };
 
 enum conflict_alg { OE_DEFAULT = 0, OE_ABORT, OE_IGNORE, OE_REPLACE, OE_FAIL, OE_ROLLBACK };
@@ -591,7 +630,7 @@ typedef struct ast {
  * starts. Returns NULL with *empty = 1 for nothing but spaces and ';'.
  * On a syntax error returns NULL and fills err / errpos. Allocates in a. */
 ast *sqli_parse_statement(arena *a, const char *sql, int n, int pos, int *next, int *empty,
-                     char **err, int *errpos, int *nparam, char ***pnames);
+                          char **err, int *errpos, int *nparam, char ***pnames);
 /* Parse a standalone expression (DEFAULT / CHECK / WHERE of a stored
  * definition). */
 expr *sqli_parse_expr_text(arena *a, const char *sql, char **err, int *errpos);
@@ -599,14 +638,14 @@ expr *sqli_parse_expr_text(arena *a, const char *sql, char **err, int *errpos);
 /* ==== schema (schema.c) =================================================== */
 typedef struct column {
     char *name;
-    char *decl;    /* declared type text, "" if none */
+    char *decl; /* declared type text, "" if none */
     uint8_t aff;
-    uint8_t kind;  /* KIND_* */
+    uint8_t kind; /* KIND_* */
     uint8_t notnull;
-    uint8_t pk;    /* 1-based position in the primary key */
+    uint8_t pk; /* 1-based position in the primary key */
     uint8_t autoinc;
     int dec_p, dec_s;
-    expr *dflt;     /* NULL: no DEFAULT */
+    expr *dflt; /* NULL: no DEFAULT */
     char *dflt_text;
     int dflt_const; /* default is a literal (usable for ALTER ADD COLUMN rows) */
     sql_value dflt_val;
@@ -644,8 +683,8 @@ struct fkey {
     char *name;
     table *child;
     int ncol;
-    int *ccols;  /* child column numbers */
-    char *ptab;  /* parent table name */
+    int *ccols;       /* child column numbers */
+    char *ptab;       /* parent table name */
     char **pcolnames; /* NULL: parent's primary key */
     int on_delete, on_update;
     /* resolved against the current schema (NULL if the parent is missing) */
@@ -672,16 +711,16 @@ struct table {
     int ncol;
     column *cols;
     store_tree tree;
-    index_t pk;  /* clustered key */
-    int rowid;   /* no declared key: hidden integer rowid */
-    int ipk;     /* column that is the integer key (auto-numbered), -1 */
+    index_t pk; /* clustered key */
+    int rowid;  /* no declared key: hidden integer rowid */
+    int ipk;    /* column that is the integer key (auto-numbered), -1 */
     index_t *indexes;
     int nchecks;
     expr **checks;
     char **check_names;
-    fkey *fks;      /* foreign keys of this table (child side) */
+    fkey *fks; /* foreign keys of this table (child side) */
     int nfk;
-    fkey *refs;     /* foreign keys referencing this table (list by next_in_parent) */
+    fkey *refs; /* foreign keys referencing this table (list by next_in_parent) */
     trigger *triggers;
     int64_t nrow_est; /* from ANALYZE, -1 if not analyzed */
     int is_schema;    /* the larder_schema pseudo-table */
@@ -705,9 +744,9 @@ int sqli_schema_load(store_txn *txn, schema **out, char **err);
 void sqli_schema_unref(schema *s);
 /* Build a table from a parsed CREATE TABLE (used by load and by DDL). */
 int sqli_schema_build_table(schema *s, ast *a, const char *sql, store_tree tree, table **out,
-                       char **err);
+                            char **err);
 int sqli_schema_build_index(schema *s, ast *a, const char *sql, store_tree tree, index_t **out,
-                       char **err);
+                            char **err);
 /* The catalog entry: key ("table"|"index"|"trigger"|"stat", name). */
 void sqli_cat_key(keyenc_buf *k, const char *type, const char *name);
 

@@ -27,8 +27,16 @@ void sqli_schema_link(schema *s);
 int sqli_schema_build_trigger(schema *s, ast *a, const char *sql, trigger **out, char **err);
 
 /* ==== functions (func.c) ================================================== */
-enum agg_kind { AGG_COUNT = 1, AGG_COUNT_STAR, AGG_SUM, AGG_TOTAL, AGG_AVG, AGG_MIN, AGG_MAX,
-                AGG_GROUP_CONCAT };
+enum agg_kind {
+    AGG_COUNT = 1,
+    AGG_COUNT_STAR,
+    AGG_SUM,
+    AGG_TOTAL,
+    AGG_AVG,
+    AGG_MIN,
+    AGG_MAX,
+    AGG_GROUP_CONCAT
+};
 #define FN_VOLATILE 0x01 /* random(), now(), uuid7(): never constant-folded */
 struct func_def {
     const char *name;
@@ -45,7 +53,7 @@ typedef struct agg_state {
     double rsum;
     int64_t dsum; /* decimal mantissa at dscale */
     int dscale;
-    int kind;     /* 0 none yet, 1 int, 2 real, 3 decimal */
+    int kind; /* 0 none yet, 1 int, 2 real, 3 decimal */
     int overflow;
     sql_value best; /* min/max (owned) */
     strb gc;        /* group_concat */
@@ -87,11 +95,12 @@ typedef struct compiler {
     int ncur, capcur;
     char *err;
     int errpos;
-    int nsubq; /* subqueries numbered for EXPLAIN */
+    int nsubq;      /* subqueries numbered for EXPLAIN */
     int in_trigger; /* compiling a trigger program: no subquery caching */
 } compiler;
 
-int sqli_comp_error(compiler *c, int pos, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int sqli_comp_error(compiler *c, int pos, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 int sqli_comp_cursor(compiler *c, table *tab, int ncol);
 
 /* resolve.c */
@@ -115,7 +124,7 @@ typedef struct rowbuf {
 } rowbuf;
 void sqli_rowbuf_add(rowbuf *b, const uint8_t *key, size_t klen, const sql_value *vals, int n);
 void sqli_rowbuf_row(const rowbuf *b, size_t i, const sql_value **vals, const uint8_t **key,
-                size_t *klen);
+                     size_t *klen);
 void sqli_rowbuf_sort(rowbuf *b);
 int sqli_rowbuf_ncols(const rowbuf *b, size_t i);
 void sqli_rowbuf_clear(rowbuf *b);
@@ -132,13 +141,13 @@ struct loop {
     int covering;
     int nocols; /* covering, and the query reads no column of it (count(*)) */
     int neq;
-    expr **eq;     /* values for the first neq key columns */
+    expr **eq; /* values for the first neq key columns */
     uint8_t *eqaff;
     uint8_t *eqis; /* IS (matches NULL) rather than = */
     expr *lo, *hi; /* range on key column neq */
     int lo_incl, hi_incl;
     uint8_t range_aff;
-    int in_term;   /* 1 + key position fed by an IN list (its values iterated), 0 */
+    int in_term; /* 1 + key position fed by an IN list (its values iterated), 0 */
     expr *in_expr;
     int reverse;
     expr **filters;
@@ -146,7 +155,7 @@ struct loop {
     expr **onf; /* LEFT JOIN: ON terms deciding a match */
     int non;
     int left;
-    double nrow;   /* estimated rows per open */
+    double nrow; /* estimated rows per open */
     double cost;
     char *explain;
     /* runtime */
@@ -163,8 +172,6 @@ struct loop {
     sql_value *in_vals;
     int in_n, in_pos;
 };
-
-
 
 typedef struct group group;
 
@@ -209,7 +216,7 @@ struct qplan {
     int started;
     int values_pos;
     group *cur_group;
-    bmap *rset; /* INTERSECT / EXCEPT: rows of the right side */
+    bmap *rset;         /* INTERSECT / EXCEPT: rows of the right side */
     sql_value *aggvals; /* the current group's aggregate results */
 };
 
@@ -234,7 +241,7 @@ struct cursor {
     store_cursor *sc; /* on the tree the loop walks */
     store_cursor *tc; /* on the table, for index lookups */
     store_tree sc_tree, tc_tree;
-    keyenc_buf kb; /* copy of the table key when reading through an index */
+    keyenc_buf kb;     /* copy of the table key when reading through an index */
     sql_value *pseudo; /* ROW_READY rows set from outside */
     int norowid;       /* pseudo rows of a derived table or larder_schema: ncol values, no rowid */
 };
@@ -269,7 +276,7 @@ struct vm {
     strb tmp;
     keyenc_buf kb, kb2, rb; /* scratch keys / records */
     vm_subcache subc;
-    int64_t now;  /* statement time (microseconds since 1970), 0 until first asked (datetime.c) */
+    int64_t now; /* statement time (microseconds since 1970), 0 until first asked (datetime.c) */
     store_cursor *rowcur[4]; /* cursors on tables for row reads and deletes */
     store_tree rowtree[4];
     int rowcur_next;
@@ -300,7 +307,7 @@ int sqli_ex_cmp_values(const sql_value *a, const sql_value *b, int aff, int noca
 int sqli_cmp_affinity(const expr *l, const expr *r);
 /* Build a row's key for index x from full row values (pk appended). */
 int sqli_key_for_index(vm *v, keyenc_buf *k, index_t *x, const sql_value *row, const uint8_t *tkey,
-                  size_t tklen);
+                       size_t tklen);
 int sqli_key_for_table(vm *v, keyenc_buf *k, table *t, const sql_value *row, int64_t rowid);
 /* Does the row's entry in x use the short unique layout (key = columns only,
  * value = table key)? */
@@ -337,22 +344,23 @@ struct dmlplan {
 };
 
 int sqli_compile_dml(compiler *c, ast *a, scope *outer, dmlplan **out);
-int sqli_resolve_returning(compiler *c, table *t, int cur, const char *alias, rescol *cols, int ncol,
-                      scope *outer, rescol **out, int *nout);
+int sqli_resolve_returning(compiler *c, table *t, int cur, const char *alias, rescol *cols,
+                           int ncol, scope *outer, rescol **out, int *nout);
 int sqli_table_has_triggers(table *t, int event);
 int sqli_run_dml(vm *v, dmlplan *d, rowbuf *returning);
 int sqli_row_insert(vm *v, table *t, sql_value *row, int or_alg, int *skipped, int64_t *rowid_out);
 int sqli_row_delete(vm *v, table *t, const uint8_t *key, size_t klen);
 int sqli_row_update(vm *v, table *t, const uint8_t *key, size_t klen, sql_value *oldrow,
-               sql_value *newrow);
+                    sql_value *newrow);
 int sqli_fire_triggers(vm *v, table *t, int event, int timing, const sql_value *oldrow,
-                  const sql_value *newrow, const uint8_t *changed, int *ignore);
+                       const sql_value *newrow, const uint8_t *changed, int *ignore);
 int sqli_fk_child_check(vm *v, table *t, const sql_value *row, const uint8_t *changed);
 int sqli_fk_parent_actions(vm *v, table *t, const sql_value *oldrow, const sql_value *newrow,
-                      int is_delete);
+                           int is_delete);
 int sqli_fk_deferred_check(vm *v);
 void sqli_fk_pending_clear(vm *v);
-void sqli_report_change(vm *v, table *t, int op, const sql_value *row, const uint8_t *key, size_t klen);
+void sqli_report_change(vm *v, table *t, int op, const sql_value *row, const uint8_t *key,
+                        size_t klen);
 
 /* ==== connections and statements (api.c) ================================= */
 struct sql_db {
@@ -403,7 +411,7 @@ struct sql_stmt {
     sql_value *params;
     vm v;
     int running;
-    int own; /* 0 none, 1 own read txn, 2 own write txn */
+    int own;     /* 0 none, 1 own read txn, 2 own write txn */
     int splevel; /* statement savepoint inside db->txn, 0 if none */
     int in_txn;  /* counted in db->nactive */
     int nparam_alloc;
@@ -416,7 +424,8 @@ struct sql_stmt {
     strb outbuf;
 };
 
-int sqli_db_error(sql_db *db, int rc, int off, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+int sqli_db_error(sql_db *db, int rc, int off, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 int sqli_db_reload_schema(sql_db *db, store_txn *txn);
 int sqli_run_ddl(vm *v, sql_stmt *st);
 int sqli_run_pragma(vm *v, sql_stmt *st, rowbuf *rb);

@@ -141,8 +141,8 @@ const char *sqli_store_errmsg(void);
 #define STORE_DEFAULT_PAGE_SIZE 4096u
 #define STORE_MIN_PAGE_SIZE 1024u
 #define STORE_MAX_PAGE_SIZE 65536u
-#define STORE_MAX_VALUE (1u << 30)  /* 1 GiB per value */
-#define STORE_META_SLOTS 16         /* 64-bit header slots for the SQL layer */
+#define STORE_MAX_VALUE (1u << 30)    /* 1 GiB per value */
+#define STORE_META_SLOTS 16           /* 64-bit header slots for the SQL layer */
 #define STORE_CATALOG ((store_tree)3) /* the SQL layer's schema tree */
 
 /* ---- handles ------------------------------------------------------------ */
@@ -155,11 +155,13 @@ typedef uint32_t store_tree;              /* a tree: its root page number */
 
 /* Open flags (store_options.flags). */
 #define STORE_CREATE 0x01u /* create the file if it does not exist */
-#define STORE_RDONLY 0x02u /* open read-only: no writes, no checkpoints, no log
-                              file created; committed log frames left by a crash
-                              are read, not replayed into the file */
-#define STORE_NOSYNC 0x04u /* never fsync: commits are atomic but not durable.
-                              For tests and benchmarks only */
+#define STORE_RDONLY                                                                               \
+    0x02u /* open read-only: no writes, no checkpoints, no log                                     \
+             file created; committed log frames left by a crash                                    \
+             are read, not replayed into the file */
+#define STORE_NOSYNC                                                                               \
+    0x04u /* never fsync: commits are atomic but not durable.                                      \
+             For tests and benchmarks only */
 
 typedef struct store_options {
     unsigned flags;          /* STORE_CREATE | STORE_RDONLY | STORE_NOSYNC */
@@ -218,10 +220,11 @@ void sqli_store_get_stats(store_db *db, store_stats *st);
 
 /* ---- transactions ------------------------------------------------------- */
 
-#define STORE_TXN_READ 0x00u   /* a read-only snapshot */
-#define STORE_TXN_WRITE 0x01u  /* the one write transaction */
-#define STORE_TXN_NOWAIT 0x02u /* with WRITE: fail with STORE_BUSY instead of
-                                  waiting for the running writer */
+#define STORE_TXN_READ 0x00u  /* a read-only snapshot */
+#define STORE_TXN_WRITE 0x01u /* the one write transaction */
+#define STORE_TXN_NOWAIT                                                                           \
+    0x02u /* with WRITE: fail with STORE_BUSY instead of                                           \
+             waiting for the running writer */
 
 /* Begin a transaction. A read transaction pins the snapshot of the latest
  * durable commit. A write transaction waits for the writer lock (unless
@@ -270,8 +273,9 @@ typedef enum store_tree_kind {
     STORE_TREE_OTHER = 3, /* anything else: no cross-checks */
 } store_tree_kind;
 
-#define STORE_INDEX_PARTIAL 0x01u /* an index over part of the table's rows:
-                                     the checker does not compare row counts */
+#define STORE_INDEX_PARTIAL                                                                        \
+    0x01u /* an index over part of the table's rows:                                               \
+             the checker does not compare row counts */
 
 /* Description of a tree. For an index: table is the indexed table's tree; an
  * index key is ncols keyenc components (the indexed columns) followed by the
@@ -303,28 +307,29 @@ int sqli_store_tree_get_info(store_txn *txn, store_tree tree, store_tree_info *i
 
 /* Walk the directory: calls fn for every tree (catalog included) in number
  * order; a nonzero return from fn stops the walk and is returned. */
-int sqli_store_tree_foreach(store_txn *txn, int (*fn)(void *arg, store_tree tree,
-                                                 const store_tree_info *info),
-                       void *arg);
+int sqli_store_tree_foreach(store_txn *txn,
+                            int (*fn)(void *arg, store_tree tree, const store_tree_info *info),
+                            void *arg);
 
 /* ---- point operations --------------------------------------------------- */
 
 /* Put flags. */
 #define STORE_NOOVERWRITE 0x01u /* fail with STORE_EXISTS if the key is present */
-#define STORE_APPEND 0x02u      /* the key sorts after every key in the tree:
-                                   skips the search and splits pages so that
-                                   they stay full (bulk loading in key order);
-                                   STORE_MISUSE if the key does not sort last */
+#define STORE_APPEND                                                                               \
+    0x02u /* the key sorts after every key in the tree:                                            \
+             skips the search and splits pages so that                                             \
+             they stay full (bulk loading in key order);                                           \
+             STORE_MISUSE if the key does not sort last */
 
 /* Look a key up. On STORE_OK *val and *vlen give the value (overflow values are
  * assembled into a buffer owned by the transaction). STORE_NOTFOUND if absent. */
-int sqli_store_get(store_txn *txn, store_tree tree, const void *key, size_t klen,
-              const void **val, size_t *vlen);
+int sqli_store_get(store_txn *txn, store_tree tree, const void *key, size_t klen, const void **val,
+                   size_t *vlen);
 
 /* Insert or replace. Errors: STORE_EXISTS (NOOVERWRITE), STORE_TOOBIG,
  * STORE_MISUSE (read transaction; APPEND out of order), STORE_FULL, STORE_IOERR. */
-int sqli_store_put(store_txn *txn, store_tree tree, const void *key, size_t klen,
-              const void *val, size_t vlen, unsigned flags);
+int sqli_store_put(store_txn *txn, store_tree tree, const void *key, size_t klen, const void *val,
+                   size_t vlen, unsigned flags);
 
 /* Delete a key. STORE_NOTFOUND if absent. */
 int sqli_store_del(store_txn *txn, store_tree tree, const void *key, size_t klen);
@@ -376,7 +381,7 @@ int sqli_store_cursor_value_read(store_cursor *cur, size_t off, void *buf, size_
 /* Insert or replace (flags as for sqli_store_put) and leave the cursor on the
  * entry. */
 int sqli_store_cursor_put(store_cursor *cur, const void *key, size_t klen, const void *val,
-                     size_t vlen, unsigned flags);
+                          size_t vlen, unsigned flags);
 
 /* Replace the value of the current entry, keeping its key. */
 int sqli_store_cursor_update(store_cursor *cur, const void *val, size_t vlen);
@@ -395,12 +400,12 @@ int sqli_store_cursor_delete(store_cursor *cur);
  * line of text each, no newline) and counted; the check goes on after a
  * problem as far as the structure allows. */
 typedef struct store_check_report {
-    uint32_t page_count;  /* pages in the database */
-    uint32_t tree_count;  /* trees in the directory */
-    uint32_t free_pages;  /* pages on the free list */
-    uint64_t entries;     /* entries in all trees */
+    uint32_t page_count; /* pages in the database */
+    uint32_t tree_count; /* trees in the directory */
+    uint32_t free_pages; /* pages on the free list */
+    uint64_t entries;    /* entries in all trees */
     uint64_t overflow_pages;
-    uint64_t problems;    /* inconsistencies found */
+    uint64_t problems; /* inconsistencies found */
 } store_check_report;
 
 /* Check the database seen by txn (any kind): the header; every page reachable
@@ -412,6 +417,6 @@ typedef struct store_check_report {
  * finding. Returns STORE_OK when the check ran (look at report->problems),
  * an error when it could not (I/O error). */
 int sqli_store_check(store_txn *txn, store_check_report *report,
-                void (*problem)(void *arg, const char *msg), void *arg);
+                     void (*problem)(void *arg, const char *msg), void *arg);
 
 #endif

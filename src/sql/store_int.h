@@ -107,13 +107,13 @@ enum { SLOT_FREE = 0, SLOT_LOADING, SLOT_READY };
  * and never change while pinned. Dirty slots belong to the write transaction
  * (found through its dirty map, not the hash). */
 typedef struct page {
-    uint8_t *data;   /* page_size bytes */
+    uint8_t *data; /* page_size bytes */
     uint32_t pgno;
     uint32_t frame;  /* version: 0 = main file, f = log frame f, PG_DIRTY */
     _Atomic int pin; /* incremented under db->mu only; decremented anywhere */
     uint8_t state;   /* SLOT_* */
     uint8_t dirty;
-    uint8_t ref;     /* clock bit */
+    uint8_t ref; /* clock bit */
     uint8_t in_hash;
     uint8_t checked; /* btree.c verified this content as a sane node */
     uint32_t sp_gen; /* savepoint generation whose pre-image is saved */
@@ -139,7 +139,7 @@ typedef struct sp_entry {
 } sp_entry;
 typedef struct savepoint {
     uint32_t gen;
-    u32map map;    /* pgno -> index + 1 into e */
+    u32map map; /* pgno -> index + 1 into e */
     sp_entry *e;
     uint32_t n, cap;
 } savepoint;
@@ -147,21 +147,21 @@ typedef struct savepoint {
 struct store_txn {
     store_db *db;
     int write;
-    int err;             /* write txn: sticky failure, only abort remains */
-    uint32_t mark;       /* newest log frame visible; UINT32_MAX for the writer */
-    uint32_t base;       /* writer: frames committed when it began */
-    uint32_t page_count; /* the database's size in this transaction's view */
+    int err;                  /* write txn: sticky failure, only abort remains */
+    uint32_t mark;            /* newest log frame visible; UINT32_MAX for the writer */
+    uint32_t base;            /* writer: frames committed when it began */
+    uint32_t page_count;      /* the database's size in this transaction's view */
     store_txn *rnext, *rprev; /* readers list (db->mu) */
     struct store_cursor *cursors;
     /* writer only */
-    u32map dirty;        /* pgno -> page */
+    u32map dirty; /* pgno -> page */
     uint32_t ndirty;
     savepoint *sp;
     int nsp, spcap;
     uint32_t sp_gen, sp_counter;
-    int replaying;       /* inside rollback_to: no journaling */
+    int replaying; /* inside rollback_to: no journaling */
     /* buffers */
-    uint8_t *scratch;    /* 3 pages + slack, for page rebuilds */
+    uint8_t *scratch; /* 3 pages + slack, for page rebuilds */
     uint8_t *getbuf;
     size_t getcap;
 };
@@ -172,17 +172,17 @@ struct store_db {
     unsigned flags;
     uint32_t page_size, usable;
     uint32_t autockpt;
-    pthread_mutex_t mu;       /* cache, log index, readers, ends */
-    pthread_cond_t load_cv;   /* a slot finished loading */
-    pthread_mutex_t writer_mu;/* held by the write transaction */
-    pthread_mutex_t sync_mu;  /* group commit */
+    pthread_mutex_t mu;        /* cache, log index, readers, ends */
+    pthread_cond_t load_cv;    /* a slot finished loading */
+    pthread_mutex_t writer_mu; /* held by the write transaction */
+    pthread_mutex_t sync_mu;   /* group commit */
     pthread_cond_t sync_cv;
     int sync_running;
-    int poisoned;             /* an fsync failed: no more writes */
+    int poisoned; /* an fsync failed: no more writes */
     wal wal;
-    uint32_t written_end;     /* last committed frame written */
-    uint32_t durable_end;     /* last committed frame known synced */
-    uint32_t backfill;        /* frames copied to the main file */
+    uint32_t written_end; /* last committed frame written */
+    uint32_t durable_end; /* last committed frame known synced */
+    uint32_t backfill;    /* frames copied to the main file */
     uint32_t nreaders;
     store_txn *readers;
     /* cache */

@@ -42,7 +42,8 @@ static int compile_body(compiler *c, trigprog *tp, ast *a, scope *sc) {
         ast *s = a->body[i];
         tp->kinds[i] = s->kind;
         if (s->kind == ST_SELECT) {
-            if (sqli_resolve_query(c, s->sel, sc) != SQL_OK || sqli_plan_query(c, s->sel, &tp->sel[i]) != SQL_OK)
+            if (sqli_resolve_query(c, s->sel, sc) != SQL_OK ||
+                sqli_plan_query(c, s->sel, &tp->sel[i]) != SQL_OK)
                 return SQL_ERROR;
         } else if (sqli_compile_dml(c, s, sc, &tp->dml[i]) != SQL_OK) {
             return SQL_ERROR;
@@ -56,8 +57,10 @@ static int compile_trigger(vm *v, trigger *g, trigprog **out) {
     compiler *c = &st->comp;
     int next, empty, errpos, np;
     char **pn, *perr;
-    ast *a = sqli_parse_statement(&st->ar, g->sql, (int)strlen(g->sql), 0, &next, &empty, &perr, &errpos, &np, &pn);
-    if (!a || a->kind != ST_CREATE_TRIGGER) return sqli_vm_error(v, SQL_CORRUPT, "malformed trigger %s", g->name);
+    ast *a = sqli_parse_statement(&st->ar, g->sql, (int)strlen(g->sql), 0, &next, &empty, &perr,
+                                  &errpos, &np, &pn);
+    if (!a || a->kind != ST_CREATE_TRIGGER)
+        return sqli_vm_error(v, SQL_CORRUPT, "malformed trigger %s", g->name);
     trigprog *tp = sqli_ar_alloc(&st->ar, sizeof *tp);
     tp->g = g;
     tp->newcur = sqli_comp_cursor(c, g->tab, g->tab->ncol);
@@ -126,7 +129,8 @@ static int fires_on(trigger *g, const uint8_t *changed) {
     return 0;
 }
 
-static int run_one(vm *v, trigprog *tp, const sql_value *oldrow, const sql_value *newrow, int *ignore) {
+static int run_one(vm *v, trigprog *tp, const sql_value *oldrow, const sql_value *newrow,
+                   int *ignore) {
     cursor *nc = sqli_vm_cursor(v, tp->newcur), *oc = sqli_vm_cursor(v, tp->oldcur);
     sql_value *save_n = nc->pseudo, *save_o = oc->pseudo;
     nc->pseudo = (sql_value *)newrow;
@@ -139,8 +143,10 @@ static int run_one(vm *v, trigprog *tp, const sql_value *oldrow, const sql_value
         tp->active = 1;
         v->in_trigger++;
         v->depth++;
-        if (v->depth > SQL_MAX_TRIGGER_DEPTH) rc = sqli_vm_error(v, SQL_ERROR, "too many levels of trigger recursion");
-        else rc = run_body(v, tp);
+        if (v->depth > SQL_MAX_TRIGGER_DEPTH)
+            rc = sqli_vm_error(v, SQL_ERROR, "too many levels of trigger recursion");
+        else
+            rc = run_body(v, tp);
         v->depth--;
         v->in_trigger--;
         tp->active = 0;
@@ -154,8 +160,8 @@ static int run_one(vm *v, trigprog *tp, const sql_value *oldrow, const sql_value
     return rc;
 }
 
-int sqli_fire_triggers(vm *v, table *t, int event, int timing, const sql_value *oldrow, const sql_value *newrow,
-                  const uint8_t *changed, int *ignore) {
+int sqli_fire_triggers(vm *v, table *t, int event, int timing, const sql_value *oldrow,
+                       const sql_value *newrow, const uint8_t *changed, int *ignore) {
     *ignore = 0;
     for (trigger *g = t->triggers; g; g = g->next) {
         if (g->event != event || g->timing != timing || !fires_on(g, changed)) continue;

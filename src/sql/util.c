@@ -17,20 +17,34 @@ static __thread char errmsg_buf[512];
 
 const char *sqli_store_strerror(int rc) {
     switch (rc) {
-    case STORE_OK: return "STORE_OK: success";
-    case STORE_NOTFOUND: return "STORE_NOTFOUND: not found";
-    case STORE_EXISTS: return "STORE_EXISTS: key exists";
-    case STORE_BUSY: return "STORE_BUSY: database is locked";
-    case STORE_READONLY: return "STORE_READONLY: database is read-only";
-    case STORE_CANTOPEN: return "STORE_CANTOPEN: cannot open database file";
-    case STORE_NOTADB: return "STORE_NOTADB: file is not a Larder store";
-    case STORE_VERSION: return "STORE_VERSION: unsupported file format version";
-    case STORE_CORRUPT: return "STORE_CORRUPT: database file is corrupt";
-    case STORE_IOERR: return "STORE_IOERR: I/O error";
-    case STORE_FULL: return "STORE_FULL: disk full";
-    case STORE_TOOBIG: return "STORE_TOOBIG: key or value too big";
-    case STORE_MISUSE: return "STORE_MISUSE: library used incorrectly";
-    default: return "STORE_?: unknown error code";
+    case STORE_OK:
+        return "STORE_OK: success";
+    case STORE_NOTFOUND:
+        return "STORE_NOTFOUND: not found";
+    case STORE_EXISTS:
+        return "STORE_EXISTS: key exists";
+    case STORE_BUSY:
+        return "STORE_BUSY: database is locked";
+    case STORE_READONLY:
+        return "STORE_READONLY: database is read-only";
+    case STORE_CANTOPEN:
+        return "STORE_CANTOPEN: cannot open database file";
+    case STORE_NOTADB:
+        return "STORE_NOTADB: file is not a Larder store";
+    case STORE_VERSION:
+        return "STORE_VERSION: unsupported file format version";
+    case STORE_CORRUPT:
+        return "STORE_CORRUPT: database file is corrupt";
+    case STORE_IOERR:
+        return "STORE_IOERR: I/O error";
+    case STORE_FULL:
+        return "STORE_FULL: disk full";
+    case STORE_TOOBIG:
+        return "STORE_TOOBIG: key or value too big";
+    case STORE_MISUSE:
+        return "STORE_MISUSE: library used incorrectly";
+    default:
+        return "STORE_?: unknown error code";
     }
 }
 

@@ -197,9 +197,12 @@ static int real_is_int(double r, int64_t *out) {
 
 double sqli_val_real(const sql_value *v) {
     switch (v->type) {
-    case SQL_INTEGER: return (double)v->u.i;
-    case SQL_FLOAT: return v->u.r;
-    case SQL_DECIMAL: return sqli_dec_to_real(v->u.i, v->scale);
+    case SQL_INTEGER:
+        return (double)v->u.i;
+    case SQL_FLOAT:
+        return v->u.r;
+    case SQL_DECIMAL:
+        return sqli_dec_to_real(v->u.i, v->scale);
     case SQL_TEXT:
     case SQL_BLOB: {
         int64_t i;
@@ -207,7 +210,8 @@ double sqli_val_real(const sql_value *v) {
         int k = sqli_num_prefix(v->z, v->n, &i, &r, 0);
         return k == 1 ? (double)i : r;
     }
-    default: return 0;
+    default:
+        return 0;
     }
 }
 
@@ -220,9 +224,12 @@ static int64_t real_to_int(double r) {
 
 int64_t sqli_val_int(const sql_value *v) {
     switch (v->type) {
-    case SQL_INTEGER: return v->u.i;
-    case SQL_FLOAT: return real_to_int(v->u.r);
-    case SQL_DECIMAL: return v->u.i / pow10_tab[v->scale];
+    case SQL_INTEGER:
+        return v->u.i;
+    case SQL_FLOAT:
+        return real_to_int(v->u.r);
+    case SQL_DECIMAL:
+        return v->u.i / pow10_tab[v->scale];
     case SQL_TEXT:
     case SQL_BLOB: {
         int64_t i;
@@ -230,17 +237,23 @@ int64_t sqli_val_int(const sql_value *v) {
         sqli_num_prefix(v->z, v->n, &i, &r, 1);
         return i;
     }
-    default: return 0;
+    default:
+        return 0;
     }
 }
 
 int sqli_val_truth(const sql_value *v) {
     switch (v->type) {
-    case SQL_NULL: return -1;
-    case SQL_INTEGER: return v->u.i != 0;
-    case SQL_FLOAT: return v->u.r != 0.0;
-    case SQL_DECIMAL: return v->u.i != 0;
-    default: return sqli_val_real(v) != 0.0;
+    case SQL_NULL:
+        return -1;
+    case SQL_INTEGER:
+        return v->u.i != 0;
+    case SQL_FLOAT:
+        return v->u.r != 0.0;
+    case SQL_DECIMAL:
+        return v->u.i != 0;
+    default:
+        return sqli_val_real(v) != 0.0;
     }
 }
 
@@ -334,14 +347,22 @@ int sqli_fmt_dec(int64_t m, int scale, char *buf) {
 const char *sqli_val_text(const sql_value *v, char *buf, size_t *len) {
     int n;
     switch (v->type) {
-    case SQL_INTEGER: n = sprintf(buf, "%lld", (long long)v->u.i); break;
-    case SQL_FLOAT: n = sqli_fmt_real(v->u.r, buf); break;
-    case SQL_DECIMAL: n = sqli_fmt_dec(v->u.i, v->scale, buf); break;
+    case SQL_INTEGER:
+        n = sprintf(buf, "%lld", (long long)v->u.i);
+        break;
+    case SQL_FLOAT:
+        n = sqli_fmt_real(v->u.r, buf);
+        break;
+    case SQL_DECIMAL:
+        n = sqli_fmt_dec(v->u.i, v->scale, buf);
+        break;
     case SQL_TEXT:
     case SQL_BLOB:
         *len = v->n;
         return v->z ? v->z : "";
-    default: *len = 0; return NULL;
+    default:
+        *len = 0;
+        return NULL;
     }
     *len = (size_t)n;
     return buf;
@@ -364,7 +385,8 @@ void sqli_val_to_text(sql_value *v) {
 void sqli_type_affinity(const char *decl, uint8_t *aff, uint8_t *kind, int *p, int *s) {
     char up[64];
     size_t n = 0;
-    for (const char *c = decl; *c && n < sizeof up - 1; c++) up[n++] = (char)toupper((unsigned char)*c);
+    for (const char *c = decl; *c && n < sizeof up - 1; c++)
+        up[n++] = (char)toupper((unsigned char)*c);
     up[n] = 0;
     *kind = KIND_PLAIN;
     if (p) *p = 18;
@@ -384,11 +406,16 @@ void sqli_type_affinity(const char *decl, uint8_t *aff, uint8_t *kind, int *p, i
     } else if (strcmp(up, "DATE") == 0) {
         *kind = KIND_DATE;
     }
-    if (strstr(up, "INT")) *aff = AFF_INTEGER;
-    else if (strstr(up, "CHAR") || strstr(up, "CLOB") || strstr(up, "TEXT")) *aff = AFF_TEXT;
-    else if (strstr(up, "BLOB") || n == 0) *aff = AFF_BLOB;
-    else if (strstr(up, "REAL") || strstr(up, "FLOA") || strstr(up, "DOUB")) *aff = AFF_REAL;
-    else *aff = AFF_NUMERIC;
+    if (strstr(up, "INT"))
+        *aff = AFF_INTEGER;
+    else if (strstr(up, "CHAR") || strstr(up, "CLOB") || strstr(up, "TEXT"))
+        *aff = AFF_TEXT;
+    else if (strstr(up, "BLOB") || n == 0)
+        *aff = AFF_BLOB;
+    else if (strstr(up, "REAL") || strstr(up, "FLOA") || strstr(up, "DOUB"))
+        *aff = AFF_REAL;
+    else
+        *aff = AFF_NUMERIC;
 }
 
 void sqli_val_apply_aff(sql_value *v, int aff) {
@@ -396,7 +423,8 @@ void sqli_val_apply_aff(sql_value *v, int aff) {
     double r;
     switch (aff) {
     case AFF_TEXT:
-        if (v->type == SQL_INTEGER || v->type == SQL_FLOAT || v->type == SQL_DECIMAL) sqli_val_to_text(v);
+        if (v->type == SQL_INTEGER || v->type == SQL_FLOAT || v->type == SQL_DECIMAL)
+            sqli_val_to_text(v);
         return;
     case AFF_NUMERIC:
     case AFF_INTEGER:
@@ -404,9 +432,12 @@ void sqli_val_apply_aff(sql_value *v, int aff) {
             int k = sqli_num_parse(v->z, v->n, &i, &r);
             if (k == 0) return;
             val_free(v);
-            if (k == 1) val_set_int(v, i);
-            else if (real_is_int(r, &i)) val_set_int(v, i);
-            else val_set_real(v, r);
+            if (k == 1)
+                val_set_int(v, i);
+            else if (real_is_int(r, &i))
+                val_set_int(v, i);
+            else
+                val_set_real(v, r);
         } else if (v->type == SQL_FLOAT && real_is_int(v->u.r, &i)) {
             val_set_int(v, i);
         }
@@ -423,7 +454,8 @@ void sqli_val_apply_aff(sql_value *v, int aff) {
             val_set_real(v, sqli_dec_to_real(v->u.i, v->scale));
         }
         return;
-    default: return;
+    default:
+        return;
     }
 }
 
@@ -434,8 +466,10 @@ static void cast_numeric(sql_value *v) {
         int k = sqli_num_prefix(v->z, v->n, &i, &r, 0);
         val_free(v);
         if (k == 2 && real_is_int(r, &i)) k = 1;
-        if (k == 2) val_set_real(v, r);
-        else val_set_int(v, i);
+        if (k == 2)
+            val_set_real(v, r);
+        else
+            val_set_int(v, i);
     } else if (v->type == SQL_FLOAT && real_is_int(v->u.r, &i)) {
         val_set_int(v, i);
     }
@@ -481,14 +515,18 @@ int sqli_val_cast(sql_value *v, int aff, int kind, int p, int s, char **err) {
         val_set_real(v, r);
         return 0;
     }
-    case AFF_TEXT: sqli_val_to_text(v); return 0;
+    case AFF_TEXT:
+        sqli_val_to_text(v);
+        return 0;
     case AFF_BLOB:
         if (v->type != SQL_BLOB) {
             sqli_val_to_text(v);
             v->type = SQL_BLOB;
         }
         return 0;
-    default: cast_numeric(v); return 0;
+    default:
+        cast_numeric(v);
+        return 0;
     }
 }
 
@@ -496,12 +534,16 @@ int sqli_val_cast(sql_value *v, int aff, int kind, int p, int s, char **err) {
 
 static int class_of(int t) {
     switch (t) {
-    case SQL_NULL: return 0;
+    case SQL_NULL:
+        return 0;
     case SQL_INTEGER:
     case SQL_FLOAT:
-    case SQL_DECIMAL: return 1;
-    case SQL_TEXT: return 2;
-    default: return 3;
+    case SQL_DECIMAL:
+        return 1;
+    case SQL_TEXT:
+        return 2;
+    default:
+        return 3;
     }
 }
 
@@ -520,15 +562,17 @@ static int cmp_dec(const sql_value *a, const sql_value *b) {
     /* both numeric, at least one DECIMAL, no FLOAT */
     __int128 x = a->u.i, y = b->u.i;
     int sa = a->type == SQL_DECIMAL ? a->scale : 0, sb = b->type == SQL_DECIMAL ? b->scale : 0;
-    if (sa < sb) x *= pow10_tab[sb - sa];
-    else if (sb < sa) y *= pow10_tab[sa - sb];
+    if (sa < sb)
+        x *= pow10_tab[sb - sa];
+    else if (sb < sa)
+        y *= pow10_tab[sa - sb];
     return x < y ? -1 : x > y;
 }
 
 static int cmp_num(const sql_value *a, const sql_value *b) {
-    if (a->type == SQL_INTEGER && b->type == SQL_INTEGER) return a->u.i < b->u.i ? -1 : a->u.i > b->u.i;
-    if (a->type == SQL_FLOAT && b->type == SQL_FLOAT)
-        return a->u.r < b->u.r ? -1 : a->u.r > b->u.r;
+    if (a->type == SQL_INTEGER && b->type == SQL_INTEGER)
+        return a->u.i < b->u.i ? -1 : a->u.i > b->u.i;
+    if (a->type == SQL_FLOAT && b->type == SQL_FLOAT) return a->u.r < b->u.r ? -1 : a->u.r > b->u.r;
     if (a->type != SQL_FLOAT && b->type != SQL_FLOAT) return cmp_dec(a, b);
     if (a->type == SQL_INTEGER) return cmp_int_real(a->u.i, b->u.r);
     if (b->type == SQL_INTEGER) return -cmp_int_real(b->u.i, a->u.r);
@@ -589,8 +633,10 @@ int sqli_dec_rescale(int64_t m, int from, int to, int64_t *out) {
     }
     int64_t d = pow10_tab[from - to];
     int64_t q = m / d, r = m % d;
-    if (r * 2 >= d) q++;
-    else if (r * 2 <= -d) q--;
+    if (r * 2 >= d)
+        q++;
+    else if (r * 2 <= -d)
+        q--;
     *out = q;
     return 0;
 }
@@ -606,9 +652,11 @@ int sqli_dec_fit(sql_value *v, int p, int s) {
     if (s < 0) s = 0;
     if (s > p) s = p;
     switch (v->type) {
-    case SQL_NULL: return 0;
+    case SQL_NULL:
+        return 0;
     case SQL_INTEGER:
-        if (sqli_dec_rescale(v->u.i >= DEC_LIMIT || v->u.i <= -DEC_LIMIT ? DEC_LIMIT : v->u.i, 0, s, &m))
+        if (sqli_dec_rescale(v->u.i >= DEC_LIMIT || v->u.i <= -DEC_LIMIT ? DEC_LIMIT : v->u.i, 0, s,
+                             &m))
             return -1;
         break;
     case SQL_DECIMAL:
@@ -629,8 +677,10 @@ int sqli_dec_fit(sql_value *v, int p, int s) {
             int k = sqli_num_parse(v->z, v->n, &i, &r);
             if (k == 0) return 0; /* not a number: left as text, like affinity */
             val_free(v);
-            if (k == 1) val_set_int(v, i);
-            else val_set_real(v, r);
+            if (k == 1)
+                val_set_int(v, i);
+            else
+                val_set_real(v, r);
             return sqli_dec_fit(v, p, s);
         }
     }

@@ -52,7 +52,8 @@ int sqli_vfs_open(const char *path, int flags, vfs_file **fp, int *created) {
         if (!(flags & VFS_RDONLY) && (e == EACCES || e == EROFS || e == EPERM)) {
             /* Distinguish "exists but read-only" from "cannot open at all". */
             if (access(path, R_OK) == 0)
-                return sqli_store_error(STORE_READONLY, "%s: file is read-only (%s)", path, strerror(e));
+                return sqli_store_error(STORE_READONLY, "%s: file is read-only (%s)", path,
+                                        strerror(e));
         }
         return sqli_store_error(STORE_CANTOPEN, "%s: cannot open: %s", path, strerror(e));
     }
@@ -86,7 +87,7 @@ int sqli_vfs_read(vfs_file *f, void *buf, size_t n, uint64_t off, size_t *got) {
         if (r < 0) {
             if (errno == EINTR) continue;
             return sqli_store_error(STORE_IOERR, "%s: read at %llu failed: %s", f->path,
-                               (unsigned long long)(off + done), strerror(errno));
+                                    (unsigned long long)(off + done), strerror(errno));
         }
         if (r == 0) break;
         done += (size_t)r;
@@ -144,15 +145,19 @@ static int inject_write(vfs_file *f, const struct iovec *iov, int cnt, uint64_t 
         write_prefix(f, iov, cnt, off, iov_total(iov, cnt) / 2);
         errno = ENOSPC;
         return -1;
-    case VFS_FAULT_EIO: errno = EIO; return -1;
-    default: errno = ENOSPC; return -1;
+    case VFS_FAULT_EIO:
+        errno = EIO;
+        return -1;
+    default:
+        errno = ENOSPC;
+        return -1;
     }
 }
 
 int sqli_vfs_writev(vfs_file *f, const struct iovec *iov_in, int cnt, uint64_t off) {
     if (inject_write(f, iov_in, cnt, off) < 0)
-        return sqli_store_error(map_errno(errno), "%s: write at %llu failed: %s (injected)", f->path,
-                           (unsigned long long)off, strerror(errno));
+        return sqli_store_error(map_errno(errno), "%s: write at %llu failed: %s (injected)",
+                                f->path, (unsigned long long)off, strerror(errno));
     struct iovec local[64];
     struct iovec *iov = cnt <= 64 ? local : xmalloc(sizeof *iov * (size_t)cnt);
     memcpy(iov, iov_in, sizeof *iov * (size_t)cnt);
@@ -163,12 +168,12 @@ int sqli_vfs_writev(vfs_file *f, const struct iovec *iov_in, int cnt, uint64_t o
         if (w < 0) {
             if (errno == EINTR) continue;
             rc = sqli_store_error(map_errno(errno), "%s: write at %llu failed: %s", f->path,
-                             (unsigned long long)off, strerror(errno));
+                                  (unsigned long long)off, strerror(errno));
             break;
         }
         if (w == 0) {
             rc = sqli_store_error(STORE_FULL, "%s: write at %llu wrote nothing", f->path,
-                             (unsigned long long)off);
+                                  (unsigned long long)off);
             break;
         }
         off += (uint64_t)w;
@@ -194,7 +199,8 @@ int sqli_vfs_sync(vfs_file *f) {
     if (fires(&sqli_vfs_fault.kill_countdown)) kill(getpid(), SIGKILL);
     if (fires(&sqli_vfs_fault.sync_countdown) || sync_stuck) {
         if (sqli_vfs_fault.sync_sticky) sync_stuck = 1;
-        return sqli_store_error(STORE_IOERR, "%s: fsync failed: %s (injected)", f->path, strerror(EIO));
+        return sqli_store_error(STORE_IOERR, "%s: fsync failed: %s (injected)", f->path,
+                                strerror(EIO));
     }
     while (fdatasync(f->fd) < 0) {
         if (errno == EINTR) continue;
@@ -215,7 +221,7 @@ int sqli_vfs_truncate(vfs_file *f, uint64_t size) {
     while (ftruncate(f->fd, (off_t)size) < 0) {
         if (errno == EINTR) continue;
         return sqli_store_error(map_errno(errno), "%s: truncate to %llu failed: %s", f->path,
-                           (unsigned long long)size, strerror(errno));
+                                (unsigned long long)size, strerror(errno));
     }
     return STORE_OK;
 }
@@ -227,8 +233,8 @@ int sqli_vfs_lock(vfs_file *f, int exclusive) {
     fl.l_whence = SEEK_SET;
     if (fcntl(f->fd, F_OFD_SETLK, &fl) < 0) {
         if (errno == EAGAIN || errno == EACCES)
-            return sqli_store_error(STORE_BUSY, "%s: database is locked by another handle or process",
-                               f->path);
+            return sqli_store_error(STORE_BUSY,
+                                    "%s: database is locked by another handle or process", f->path);
         return sqli_store_error(STORE_IOERR, "%s: lock failed: %s", f->path, strerror(errno));
     }
     return STORE_OK;
@@ -237,15 +243,18 @@ int sqli_vfs_lock(vfs_file *f, int exclusive) {
 int sqli_vfs_sync_dir(const char *path) {
     char *dir = xstrdup(path);
     char *slash = strrchr(dir, '/');
-    if (slash == dir) slash[1] = 0;
-    else if (slash) *slash = 0;
-    else strcpy(dir, ".");
+    if (slash == dir)
+        slash[1] = 0;
+    else if (slash)
+        *slash = 0;
+    else
+        strcpy(dir, ".");
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     int rc = STORE_OK;
     if (fd >= 0) {
         if (fsync(fd) < 0 && errno != EINVAL)
             rc = sqli_store_error(STORE_IOERR, "%s: fsync of directory failed: %s", dir,
-                             strerror(errno));
+                                  strerror(errno));
         close(fd);
     }
     xfree(dir);

@@ -60,10 +60,10 @@ typedef struct vfs_faults {
     int write_sticky;     /* once failed, every later write fails too */
     long sync_countdown;  /* the fsync that brings this from 1 to 0 fails (EIO) */
     int sync_sticky;
-    long kill_countdown;  /* the write or fsync that brings this to 0: SIGKILL */
-    int kill_torn;        /* ... after writing a random prefix of that write */
-    uint64_t seed;        /* for the torn length */
-    long writes, syncs;   /* counted calls (all files), for tests to size countdowns */
+    long kill_countdown; /* the write or fsync that brings this to 0: SIGKILL */
+    int kill_torn;       /* ... after writing a random prefix of that write */
+    uint64_t seed;       /* for the torn length */
+    long writes, syncs;  /* counted calls (all files), for tests to size countdowns */
 } vfs_faults;
 extern vfs_faults sqli_vfs_fault;
 void sqli_vfs_fault_clear(void);

@@ -170,8 +170,10 @@ void sqli_wal_index_add(wal *w, const wal_out *v, uint32_t cnt) {
 void sqli_wal_index_truncate(wal *w, uint32_t n) {
     while (w->n > n) {
         uint32_t f = w->n--, pgno = w->fpg[f];
-        if (w->fprev[f]) mput(w, pgno, w->fprev[f]);
-        else mdel(w, pgno);
+        if (w->fprev[f])
+            mput(w, pgno, w->fprev[f]);
+        else
+            mdel(w, pgno);
     }
 }
 
@@ -255,7 +257,8 @@ int sqli_wal_read_page(wal *w, uint32_t f, uint8_t *buf) {
     assert(f >= 1 && f <= w->n);
     int rc = sqli_vfs_read(w->f, buf, w->page_size, frame_off(w, f) + WAL_FRAME_HDR, &got);
     if (rc == STORE_OK && got != w->page_size)
-        rc = sqli_store_error(STORE_CORRUPT, "%s: log frame %u is cut short", sqli_vfs_path(w->f), f);
+        rc = sqli_store_error(STORE_CORRUPT, "%s: log frame %u is cut short", sqli_vfs_path(w->f),
+                              f);
     return rc;
 }
 
@@ -278,7 +281,7 @@ static uint64_t frame_cksum(const wal *w, const uint8_t *h, const uint8_t *data)
 
 int sqli_wal_write(wal *w, wal_out *v, uint32_t cnt, uint32_t base, uint32_t commit_pages) {
     int rc = STORE_OK;
-    uint8_t (*hdrs)[WAL_FRAME_HDR] = xmalloc(WAL_FRAME_HDR * (size_t)(cnt ? cnt : 1));
+    uint8_t(*hdrs)[WAL_FRAME_HDR] = xmalloc(WAL_FRAME_HDR * (size_t)(cnt ? cnt : 1));
     uint64_t *patched = NULL;
     if (!w->hdr_ok) rc = sqli_wal_write_header(w);
     if (rc != STORE_OK) goto fail;
@@ -346,11 +349,12 @@ int sqli_wal_recover(wal *w, uint32_t *commit_pages) {
     if (get32(h) != WAL_MAGIC || get64(h + 24) != sqli_store_cksum(WAL_MAGIC, h, 24))
         return STORE_OK; /* a header never completed: no frame can be valid */
     if (get32(h + 4) != WAL_VERSION)
-        return sqli_store_error(STORE_VERSION, "%s: log format version %u unknown", sqli_vfs_path(w->f),
-                           get32(h + 4));
+        return sqli_store_error(STORE_VERSION, "%s: log format version %u unknown",
+                                sqli_vfs_path(w->f), get32(h + 4));
     if (get32(h + 8) != w->page_size)
-        return sqli_store_error(STORE_CORRUPT, "%s: log page size %u differs from the database's %u",
-                           sqli_vfs_path(w->f), get32(h + 8), w->page_size);
+        return sqli_store_error(STORE_CORRUPT,
+                                "%s: log page size %u differs from the database's %u",
+                                sqli_vfs_path(w->f), get32(h + 8), w->page_size);
     w->ckpt_seq = get32(h + 12);
     w->salt1 = get32(h + 16);
     w->salt2 = get32(h + 20);
@@ -364,7 +368,8 @@ int sqli_wal_recover(wal *w, uint32_t *commit_pages) {
     int stop = 0;
     while (!stop && f < maxf) {
         uint32_t batch = (uint32_t)(maxf - f < SCAN_FRAMES ? maxf - f : SCAN_FRAMES);
-        if ((rc = sqli_vfs_read(w->f, buf, fsz * batch, frame_off(w, f + 1), &got)) != STORE_OK) break;
+        if ((rc = sqli_vfs_read(w->f, buf, fsz * batch, frame_off(w, f + 1), &got)) != STORE_OK)
+            break;
         for (uint32_t i = 0; i < batch; i++) {
             const uint8_t *fh = buf + fsz * i;
             uint32_t pgno = get32(fh), commit = get32(fh + 4);

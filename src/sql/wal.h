@@ -22,13 +22,13 @@ typedef struct wal {
     vfs_file *f;
     uint32_t page_size;
     uint32_t salt1, salt2, ckpt_seq;
-    int hdr_ok;          /* the file's header carries our salts: frames may follow */
-    int nosync;          /* STORE_NOSYNC: skip the header fsync */
-    uint32_t n;          /* frames in the index: frame numbers 1..n */
+    int hdr_ok; /* the file's header carries our salts: frames may follow */
+    int nosync; /* STORE_NOSYNC: skip the header fsync */
+    uint32_t n; /* frames in the index: frame numbers 1..n */
     uint32_t cap;
-    uint32_t *fpg;       /* [f]: page number of frame f */
-    uint32_t *fprev;     /* [f]: older frame of the same page, 0 = none */
-    uint64_t *fck;       /* [f]: checksum of frame f (for the commit digest) */
+    uint32_t *fpg;         /* [f]: page number of frame f */
+    uint32_t *fprev;       /* [f]: older frame of the same page, 0 = none */
+    uint64_t *fck;         /* [f]: checksum of frame f (for the commit digest) */
     uint32_t *mkey, *mval; /* open addressing: page number -> newest frame */
     uint32_t mcap, mcount;
 } wal;
@@ -87,6 +87,6 @@ uint64_t sqli_wal_frames_bytes(const wal *w, uint32_t frames);
 
 /* Iterate the pages in the index: calls fn(arg, pgno, newest frame). */
 void sqli_wal_index_foreach(const wal *w, void (*fn)(void *arg, uint32_t pgno, uint32_t frame),
-                       void *arg);
+                            void *arg);
 
 #endif

@@ -92,7 +92,8 @@ static void baddf(buf *b, const char *fmt, ...) {
     free(big);
 }
 
-/* ---- state ------------------------------------------------------------------------------------ */
+/* ---- state ------------------------------------------------------------------------------------
+ */
 
 enum { M_LIST, M_CSV, M_COLUMN, M_BOX, M_JSON, M_TABS, M_LINE };
 
@@ -157,16 +158,32 @@ static void out_json_string(buf *o, const char *s) {
     badd(o, "\"", 1);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         switch (*p) {
-        case '"': badds(o, "\\\""); break;
-        case '\\': badds(o, "\\\\"); break;
-        case '\n': badds(o, "\\n"); break;
-        case '\r': badds(o, "\\r"); break;
-        case '\t': badds(o, "\\t"); break;
-        case '\b': badds(o, "\\b"); break;
-        case '\f': badds(o, "\\f"); break;
+        case '"':
+            badds(o, "\\\"");
+            break;
+        case '\\':
+            badds(o, "\\\\");
+            break;
+        case '\n':
+            badds(o, "\\n");
+            break;
+        case '\r':
+            badds(o, "\\r");
+            break;
+        case '\t':
+            badds(o, "\\t");
+            break;
+        case '\b':
+            badds(o, "\\b");
+            break;
+        case '\f':
+            badds(o, "\\f");
+            break;
         default:
-            if (*p < 0x20) baddf(o, "\\u%04x", *p);
-            else badd(o, (const char *)p, 1);
+            if (*p < 0x20)
+                baddf(o, "\\u%04x", *p);
+            else
+                badd(o, (const char *)p, 1);
         }
     }
     badd(o, "\"", 1);
@@ -227,7 +244,8 @@ static void print_columns(shell *sh, table_out *t, buf *o) {
             for (int c = 0; c < t->ncol; c++) {
                 badd(o, " ", 1);
                 int ty = t->types[r * (size_t)t->ncol + (size_t)c];
-                pad(o, t->rows[r][c] ? t->rows[r][c] : sh->nullvalue, w[c], ty == SQL_INTEGER || ty == SQL_FLOAT || ty == SQL_DECIMAL);
+                pad(o, t->rows[r][c] ? t->rows[r][c] : sh->nullvalue, w[c],
+                    ty == SQL_INTEGER || ty == SQL_FLOAT || ty == SQL_DECIMAL);
                 badds(o, " │");
             }
             badds(o, "\n");
@@ -291,9 +309,12 @@ static void print_row(shell *sh, sql_stmt *st, int first, buf *o) {
             badd(o, ":", 1);
             int ty = sql_column_type(st, c);
             const char *v = sql_column_text(st, c);
-            if (ty == SQL_NULL) badds(o, "null");
-            else if (ty == SQL_INTEGER || ty == SQL_FLOAT || ty == SQL_DECIMAL) badds(o, v);
-            else out_json_string(o, v);
+            if (ty == SQL_NULL)
+                badds(o, "null");
+            else if (ty == SQL_INTEGER || ty == SQL_FLOAT || ty == SQL_DECIMAL)
+                badds(o, v);
+            else
+                out_json_string(o, v);
         }
         badds(o, "}");
         return;
@@ -303,16 +324,21 @@ static void print_row(shell *sh, sql_stmt *st, int first, buf *o) {
     if (first && sh->headers) {
         for (int c = 0; c < n; c++) {
             if (c) badds(o, sep);
-            if (sh->mode == M_CSV) out_csv_field(o, sql_column_name(st, c), SQL_TEXT);
-            else badds(o, sql_column_name(st, c));
+            if (sh->mode == M_CSV)
+                out_csv_field(o, sql_column_name(st, c), SQL_TEXT);
+            else
+                badds(o, sql_column_name(st, c));
         }
         badds(o, eol);
     }
     for (int c = 0; c < n; c++) {
         if (c) badds(o, sep);
         const char *v = sql_column_text(st, c);
-        if (sh->mode == M_CSV) out_csv_field(o, v ? v : (sh->nullvalue[0] ? sh->nullvalue : NULL), sql_column_type(st, c));
-        else badds(o, v ? v : sh->nullvalue);
+        if (sh->mode == M_CSV)
+            out_csv_field(o, v ? v : (sh->nullvalue[0] ? sh->nullvalue : NULL),
+                          sql_column_type(st, c));
+        else
+            badds(o, v ? v : sh->nullvalue);
     }
     badds(o, eol);
 }
@@ -355,7 +381,8 @@ static void print_plan(table_out *t, buf *o) {
         int last = 1;
         for (size_t q = r + 1; q < t->nrow; q++)
             if (parents[q] == parents[r]) last = 0;
-        baddf(o, "%s%s%s\n", prefix.p ? prefix.p : "", last ? "`--" : "|--", t->rows[r][3] ? t->rows[r][3] : "");
+        baddf(o, "%s%s%s\n", prefix.p ? prefix.p : "", last ? "`--" : "|--",
+              t->rows[r][3] ? t->rows[r][3] : "");
         free(prefix.p);
     }
     free(ids);
@@ -398,7 +425,8 @@ static int run_stmt(shell *sh, sql_stmt *st, int lineno) {
     if (buffered) {
         t.ncol = n;
         t.names = xrealloc_(NULL, sizeof *t.names * (size_t)(n ? n : 1));
-        for (int c = 0; c < n; c++) t.names[c] = dupn(sql_column_name(st, c), strlen(sql_column_name(st, c)));
+        for (int c = 0; c < n; c++)
+            t.names[c] = dupn(sql_column_name(st, c), strlen(sql_column_name(st, c)));
     }
     while ((rc = sql_step(st)) == SQL_ROW) {
         if (buffered) {
@@ -411,8 +439,10 @@ static int run_stmt(shell *sh, sql_stmt *st, int lineno) {
     }
     if (sh->mode == M_JSON && !first && !buffered) badds(&o, "]\n");
     if (buffered && t.nrow) {
-        if (is_eqp(st)) print_plan(&t, &o);
-        else print_columns(sh, &t, &o);
+        if (is_eqp(st))
+            print_plan(&t, &o);
+        else
+            print_columns(sh, &t, &o);
     }
     flush(&o);
     free(o.p);
@@ -457,7 +487,8 @@ static int run_sql(shell *sh, const char *sql, int lineno) {
         errs += run_stmt(sh, st, lineno);
         sql_finalize(st);
         if (sh->timer)
-            printf("Run Time: real %.3f user %.6f sys %.6f\n", now_real() - t0, cpu(0) - u0, cpu(1) - s0);
+            printf("Run Time: real %.3f user %.6f sys %.6f\n", now_real() - t0, cpu(0) - u0,
+                   cpu(1) - s0);
         for (const char *q = p; q < tail; q++)
             if (*q == '\n') lineno++;
         p = tail;
@@ -505,10 +536,11 @@ static int query_list(shell *sh, const char *sql, const char *arg, strlist *out)
 
 static void cmd_tables(shell *sh, const char *pat) {
     strlist l = {0};
-    query_list(sh,
-               pat ? "SELECT name FROM larder_schema WHERE type='table' AND name LIKE ?1 ORDER BY name"
-                   : "SELECT name FROM larder_schema WHERE type='table' ORDER BY name",
-               pat, &l);
+    query_list(
+        sh,
+        pat ? "SELECT name FROM larder_schema WHERE type='table' AND name LIKE ?1 ORDER BY name"
+            : "SELECT name FROM larder_schema WHERE type='table' ORDER BY name",
+        pat, &l);
     if (!l.n) return;
     size_t w = 0;
     for (int i = 0; i < l.n; i++)
@@ -531,9 +563,11 @@ static void cmd_tables(shell *sh, const char *pat) {
 static void cmd_schema(shell *sh, const char *name) {
     strlist l = {0};
     query_list(sh,
-               name ? "SELECT sql FROM larder_schema WHERE sql IS NOT NULL AND (tbl_name LIKE ?1 OR name LIKE ?1) "
+               name ? "SELECT sql FROM larder_schema WHERE sql IS NOT NULL AND (tbl_name LIKE ?1 "
+                      "OR name LIKE ?1) "
                       "ORDER BY tbl_name, type DESC, name"
-                    : "SELECT sql FROM larder_schema WHERE sql IS NOT NULL ORDER BY tbl_name, type DESC, name",
+                    : "SELECT sql FROM larder_schema WHERE sql IS NOT NULL ORDER BY tbl_name, type "
+                      "DESC, name",
                name, &l);
     for (int i = 0; i < l.n; i++) printf("%s;\n", l.v[i]);
     sl_free(&l);
@@ -541,10 +575,11 @@ static void cmd_schema(shell *sh, const char *name) {
 
 static void cmd_indexes(shell *sh, const char *tab) {
     strlist l = {0};
-    query_list(sh,
-               tab ? "SELECT name FROM larder_schema WHERE type='index' AND tbl_name LIKE ?1 ORDER BY name"
-                   : "SELECT name FROM larder_schema WHERE type='index' ORDER BY name",
-               tab, &l);
+    query_list(
+        sh,
+        tab ? "SELECT name FROM larder_schema WHERE type='index' AND tbl_name LIKE ?1 ORDER BY name"
+            : "SELECT name FROM larder_schema WHERE type='index' ORDER BY name",
+        tab, &l);
     for (int i = 0; i < l.n; i++) printf("%s\n", l.v[i]);
     sl_free(&l);
 }
@@ -622,7 +657,8 @@ static void dump_rows(shell *sh, const char *table, FILE *out) {
 
 static void cmd_dump(shell *sh, const char *only) {
     strlist l = {0};
-    query_list(sh, "SELECT name, sql FROM larder_schema WHERE type='table' ORDER BY rowid", NULL, &l);
+    query_list(sh, "SELECT name, sql FROM larder_schema WHERE type='table' ORDER BY rowid", NULL,
+               &l);
     printf("PRAGMA foreign_keys=OFF;\nBEGIN TRANSACTION;\n");
     for (int i = 0; i + 1 < l.n; i += 2) {
         if (only && strcasecmp(only, l.v[i]) != 0) continue;
@@ -631,7 +667,10 @@ static void cmd_dump(shell *sh, const char *only) {
         dump_rows(sh, l.v[i], stdout);
     }
     sl_free(&l);
-    query_list(sh, "SELECT tbl_name, sql FROM larder_schema WHERE type IN ('index','trigger') AND sql IS NOT NULL ORDER BY type, name", NULL, &l);
+    query_list(sh,
+               "SELECT tbl_name, sql FROM larder_schema WHERE type IN ('index','trigger') AND sql "
+               "IS NOT NULL ORDER BY type, name",
+               NULL, &l);
     for (int i = 0; i + 1 < l.n; i += 2)
         if (!only || strcasecmp(only, l.v[i]) == 0) printf("%s;\n", l.v[i + 1]);
     sl_free(&l);
@@ -655,7 +694,8 @@ static int cmd_backup(shell *sh, const char *dest) {
     strlist l = {0};
     int err = 0;
     sql_exec(to, "PRAGMA foreign_keys=OFF; BEGIN", NULL, NULL);
-    query_list(sh, "SELECT name, sql FROM larder_schema WHERE type='table' ORDER BY rowid", NULL, &l);
+    query_list(sh, "SELECT name, sql FROM larder_schema WHERE type='table' ORDER BY rowid", NULL,
+               &l);
     for (int i = 0; i + 1 < l.n && !err; i += 2) {
         if (sql_exec(to, l.v[i + 1], NULL, NULL) != SQL_OK) {
             err = 1;
@@ -685,7 +725,10 @@ static int cmd_backup(shell *sh, const char *dest) {
         free(qi.p);
     }
     sl_free(&l);
-    query_list(sh, "SELECT sql FROM larder_schema WHERE type IN ('index','trigger') AND sql IS NOT NULL ORDER BY type, name", NULL, &l);
+    query_list(sh,
+               "SELECT sql FROM larder_schema WHERE type IN ('index','trigger') AND sql IS NOT "
+               "NULL ORDER BY type, name",
+               NULL, &l);
     for (int i = 0; i < l.n && !err; i++)
         if (sql_exec(to, l.v[i], NULL, NULL) != SQL_OK) err = 1;
     sl_free(&l);
@@ -763,7 +806,8 @@ static void progress(long done, long total) {
 }
 
 /* Create the table of an .import from the CSV header row (TEXT columns). */
-static int import_create(shell *sh, FILE *f, const char *table, buf *rec, int **offs, int *cap, long *bytes, int *ncol) {
+static int import_create(shell *sh, FILE *f, const char *table, buf *rec, int **offs, int *cap,
+                         long *bytes, int *ncol) {
     *ncol = csv_record(f, rec, offs, cap, bytes);
     if (*ncol == 0) {
         fprintf(stderr, "Error: the CSV file is empty\n");
@@ -800,14 +844,17 @@ static int import_rows(shell *sh, import_src *in, sql_stmt *ins, int ncol) {
     while (!err && (nf = csv_record(in->f, &in->rec, &in->offs, &in->cap, &in->bytes)) > 0) {
         in->lineno++;
         if (nf != ncol)
-            fprintf(stderr, "%s:%ld: expected %d columns but found %d - %s\n", in->file, in->lineno, ncol, nf,
-                    nf < ncol ? "filling the rest with NULL" : "extras ignored");
+            fprintf(stderr, "%s:%ld: expected %d columns but found %d - %s\n", in->file, in->lineno,
+                    ncol, nf, nf < ncol ? "filling the rest with NULL" : "extras ignored");
         for (int i = 0; i < ncol; i++) {
-            if (i < nf) sql_bind_text(ins, i + 1, in->rec.p + in->offs[i], -1);
-            else sql_bind_null(ins, i + 1);
+            if (i < nf)
+                sql_bind_text(ins, i + 1, in->rec.p + in->offs[i], -1);
+            else
+                sql_bind_null(ins, i + 1);
         }
         if (sql_step(ins) != SQL_DONE) {
-            fprintf(stderr, "%s:%ld: INSERT failed: %s\n", in->file, in->lineno, sql_errmsg(sh->db));
+            fprintf(stderr, "%s:%ld: INSERT failed: %s\n", in->file, in->lineno,
+                    sql_errmsg(sh->db));
             err = 1;
         }
         sql_reset(ins);
@@ -863,7 +910,8 @@ static int cmd_import(shell *sh, const char *file, const char *table) {
     return err;
 }
 
-/* ---- dot commands ------------------------------------------------------------------------------ */
+/* ---- dot commands ------------------------------------------------------------------------------
+ */
 
 static int split_args(char *line, char **argv, int max) {
     int n = 0;
@@ -886,7 +934,8 @@ static int split_args(char *line, char **argv, int max) {
 }
 
 static int on_off(const char *s) {
-    return !strcasecmp(s, "on") || !strcasecmp(s, "yes") || !strcmp(s, "1") || !strcasecmp(s, "true");
+    return !strcasecmp(s, "on") || !strcasecmp(s, "yes") || !strcmp(s, "1") ||
+           !strcasecmp(s, "true");
 }
 
 static void help(void) {
@@ -895,7 +944,8 @@ static void help(void) {
          ".dump [TABLE]           the database (or one table) as SQL\n"
          ".echo on|off            print each statement before running it\n"
          ".headers on|off         column names in list, csv and column modes\n"
-         ".import FILE TABLE      load CSV FILE into TABLE (created from the header row if missing)\n"
+         ".import FILE TABLE      load CSV FILE into TABLE (created from the header row if "
+         "missing)\n"
          ".indexes [TABLE]        index names\n"
          ".mode MODE              list csv column box json tabs line\n"
          ".nullvalue TEXT         how NULL is shown\n"
@@ -913,7 +963,8 @@ static void set_mode(shell *sh, const char *m) {
     for (int i = 0; i < 7; i++)
         if (!strcmp(m, names[i])) {
             sh->mode = modes[i];
-            sh->rowsep = sh->mode == M_CSV ? "\r\n" : NULL; /* sqlite3's .mode csv ends rows in CRLF */
+            sh->rowsep =
+                sh->mode == M_CSV ? "\r\n" : NULL; /* sqlite3's .mode csv ends rows in CRLF */
             return;
         }
     fprintf(stderr, "Error: mode should be one of: box column csv json line list tabs\n");
@@ -927,18 +978,30 @@ static int dot_command(shell *sh, char *line) {
     if (argc == 0) return 0;
     const char *c = argv[0];
     if (!strcmp(c, "quit") || !strcmp(c, "exit") || !strcmp(c, "q")) return 1;
-    if (!strcmp(c, "help")) help();
-    else if (!strcmp(c, "tables")) cmd_tables(sh, argc > 1 ? argv[1] : NULL);
-    else if (!strcmp(c, "schema")) cmd_schema(sh, argc > 1 ? argv[1] : NULL);
-    else if (!strcmp(c, "indexes") || !strcmp(c, "indices")) cmd_indexes(sh, argc > 1 ? argv[1] : NULL);
-    else if (!strcmp(c, "dump")) cmd_dump(sh, argc > 1 ? argv[1] : NULL);
-    else if (!strcmp(c, "headers") || !strcmp(c, "header")) sh->headers = argc > 1 && on_off(argv[1]);
-    else if (!strcmp(c, "timer")) sh->timer = argc > 1 && on_off(argv[1]);
-    else if (!strcmp(c, "bail")) sh->bail = argc > 1 && on_off(argv[1]);
-    else if (!strcmp(c, "echo")) sh->echo = argc > 1 && on_off(argv[1]);
-    else if (!strcmp(c, "nullvalue")) snprintf(sh->nullvalue, sizeof sh->nullvalue, "%s", argc > 1 ? argv[1] : "");
-    else if (!strcmp(c, "separator")) snprintf(sh->sep, sizeof sh->sep, "%s", argc > 1 ? argv[1] : "|");
-    else if (!strcmp(c, "mode")) set_mode(sh, argc > 1 ? argv[1] : "list");
+    if (!strcmp(c, "help"))
+        help();
+    else if (!strcmp(c, "tables"))
+        cmd_tables(sh, argc > 1 ? argv[1] : NULL);
+    else if (!strcmp(c, "schema"))
+        cmd_schema(sh, argc > 1 ? argv[1] : NULL);
+    else if (!strcmp(c, "indexes") || !strcmp(c, "indices"))
+        cmd_indexes(sh, argc > 1 ? argv[1] : NULL);
+    else if (!strcmp(c, "dump"))
+        cmd_dump(sh, argc > 1 ? argv[1] : NULL);
+    else if (!strcmp(c, "headers") || !strcmp(c, "header"))
+        sh->headers = argc > 1 && on_off(argv[1]);
+    else if (!strcmp(c, "timer"))
+        sh->timer = argc > 1 && on_off(argv[1]);
+    else if (!strcmp(c, "bail"))
+        sh->bail = argc > 1 && on_off(argv[1]);
+    else if (!strcmp(c, "echo"))
+        sh->echo = argc > 1 && on_off(argv[1]);
+    else if (!strcmp(c, "nullvalue"))
+        snprintf(sh->nullvalue, sizeof sh->nullvalue, "%s", argc > 1 ? argv[1] : "");
+    else if (!strcmp(c, "separator"))
+        snprintf(sh->sep, sizeof sh->sep, "%s", argc > 1 ? argv[1] : "|");
+    else if (!strcmp(c, "mode"))
+        set_mode(sh, argc > 1 ? argv[1] : "list");
     else if (!strcmp(c, "read")) {
         FILE *f = argc > 1 ? fopen(argv[1], "r") : NULL;
         if (!f) {
@@ -968,7 +1031,9 @@ static int dot_command(shell *sh, char *line) {
             sh->nerr += cmd_backup(sh, argv[argc - 1]);
         }
     } else {
-        fprintf(stderr, "Error: unknown command or invalid arguments:  \"%s\". Enter \".help\" for help\n", c);
+        fprintf(stderr,
+                "Error: unknown command or invalid arguments:  \"%s\". Enter \".help\" for help\n",
+                c);
         sh->nerr++;
     }
     return 0;
@@ -1107,10 +1172,18 @@ static void escape_seq(buf *b, size_t *cur, int *hidx, char *saved, size_t saved
             set_line(b, cur, *hidx == hist.n ? saved : hist.v[*hidx]);
         }
         break;
-    case 'C': *cur = char_right(b, *cur); break;
-    case 'D': *cur = char_left(b, *cur); break;
-    case 'H': *cur = 0; break;
-    case 'F': *cur = b->n; break;
+    case 'C':
+        *cur = char_right(b, *cur);
+        break;
+    case 'D':
+        *cur = char_left(b, *cur);
+        break;
+    case 'H':
+        *cur = 0;
+        break;
+    case 'F':
+        *cur = b->n;
+        break;
     }
 }
 
@@ -1141,7 +1214,8 @@ static int handle_key(editor *e, char c) {
     buf *b = &e->b;
     switch (c) {
     case '\r':
-    case '\n': return 1;
+    case '\n':
+        return 1;
     case 4: /* ^D: end of input on an empty line, else delete */
         if (b->n == 0) return -1;
         if (e->cur < b->n) erase(b, e->cur, char_right(b, e->cur));
@@ -1160,11 +1234,21 @@ static int handle_key(editor *e, char c) {
             e->cur = l;
         }
         return 0;
-    case 1: e->cur = 0; return 0;
-    case 5: e->cur = b->n; return 0;
-    case 2: e->cur = char_left(b, e->cur); return 0;
-    case 6: e->cur = char_right(b, e->cur); return 0;
-    case 11: erase(b, e->cur, b->n); return 0;
+    case 1:
+        e->cur = 0;
+        return 0;
+    case 5:
+        e->cur = b->n;
+        return 0;
+    case 2:
+        e->cur = char_left(b, e->cur);
+        return 0;
+    case 6:
+        e->cur = char_right(b, e->cur);
+        return 0;
+    case 11:
+        erase(b, e->cur, b->n);
+        return 0;
     case 21:
         erase(b, 0, e->cur);
         e->cur = 0;
@@ -1177,8 +1261,12 @@ static int handle_key(editor *e, char c) {
         e->cur = s;
         return 0;
     }
-    case 12: say("\x1b[H\x1b[2J", 7); return 0;
-    case 27: escape_seq(b, &e->cur, &e->hidx, e->saved, sizeof e->saved); return 0;
+    case 12:
+        say("\x1b[H\x1b[2J", 7);
+        return 0;
+    case 27:
+        escape_seq(b, &e->cur, &e->hidx, e->saved, sizeof e->saved);
+        return 0;
     default:
         if ((unsigned char)c >= 32 || c == '\t') insert_char(e, c);
         return 0;
@@ -1210,7 +1298,8 @@ static char *edit_line(const char *prompt) {
     return e.b.p;
 }
 
-/* ---- input loop ---------------------------------------------------------------------------------- */
+/* ---- input loop
+ * ---------------------------------------------------------------------------------- */
 
 static char *read_line(shell *sh, FILE *in, int continuation) {
     if (sh->interactive) {
@@ -1283,10 +1372,12 @@ static int process_input(shell *sh, FILE *in, const char *name) {
     return 0;
 }
 
-/* ---- main -------------------------------------------------------------------------------------- */
+/* ---- main --------------------------------------------------------------------------------------
+ */
 
 static void usage(void) {
-    fprintf(stderr, "Usage: larder-sql [-batch] [-bail] [-header] [-csv|-json|-box|-column|-list] [-cmd COMMAND] FILE [SQL]...\n");
+    fprintf(stderr, "Usage: larder-sql [-batch] [-bail] [-header] [-csv|-json|-box|-column|-list] "
+                    "[-cmd COMMAND] FILE [SQL]...\n");
     exit(2);
 }
 
@@ -1297,20 +1388,31 @@ int main(int argc, char **argv) {
     int ncmd = 0, force_batch = 0, a = 1;
     for (; a < argc && argv[a][0] == '-'; a++) {
         const char *o = argv[a] + (argv[a][1] == '-' ? 2 : 1);
-        if (!strcmp(o, "batch")) force_batch = 1;
-        else if (!strcmp(o, "bail")) sh.bail = 1;
-        else if (!strcmp(o, "header") || !strcmp(o, "headers")) sh.headers = 1;
-        else if (!strcmp(o, "noheader")) sh.headers = 0;
-        else if (!strcmp(o, "csv")) sh.mode = M_CSV;
-        else if (!strcmp(o, "json")) sh.mode = M_JSON;
-        else if (!strcmp(o, "box")) sh.mode = M_BOX;
-        else if (!strcmp(o, "column")) sh.mode = M_COLUMN;
-        else if (!strcmp(o, "list")) sh.mode = M_LIST;
-        else if (!strcmp(o, "cmd") && a + 1 < argc && ncmd < 16) cmds[ncmd++] = argv[++a];
+        if (!strcmp(o, "batch"))
+            force_batch = 1;
+        else if (!strcmp(o, "bail"))
+            sh.bail = 1;
+        else if (!strcmp(o, "header") || !strcmp(o, "headers"))
+            sh.headers = 1;
+        else if (!strcmp(o, "noheader"))
+            sh.headers = 0;
+        else if (!strcmp(o, "csv"))
+            sh.mode = M_CSV;
+        else if (!strcmp(o, "json"))
+            sh.mode = M_JSON;
+        else if (!strcmp(o, "box"))
+            sh.mode = M_BOX;
+        else if (!strcmp(o, "column"))
+            sh.mode = M_COLUMN;
+        else if (!strcmp(o, "list"))
+            sh.mode = M_LIST;
+        else if (!strcmp(o, "cmd") && a + 1 < argc && ncmd < 16)
+            cmds[ncmd++] = argv[++a];
         else if (!strcmp(o, "version")) {
             printf("%s\n", sql_version());
             return 0;
-        } else usage();
+        } else
+            usage();
     }
     if (a >= argc) usage();
     sh.path = argv[a++];
@@ -1321,8 +1423,10 @@ int main(int argc, char **argv) {
     }
     for (int i = 0; i < ncmd; i++) {
         char *c = dupn(cmds[i], strlen(cmds[i]));
-        if (c[0] == '.') dot_command(&sh, c);
-        else run_sql(&sh, c, 1);
+        if (c[0] == '.')
+            dot_command(&sh, c);
+        else
+            run_sql(&sh, c, 1);
         free(c);
     }
     if (a < argc) {

@@ -21,8 +21,12 @@ static inline void list_init(list_head *h) {
     h->n.prev = h->n.next = &h->n;
     h->len = 0;
 }
-static inline int list_empty(const list_head *h) { return h->n.next == &h->n; }
-static inline int list_linked(const list_node *n) { return n->next != NULL; }
+static inline int list_empty(const list_head *h) {
+    return h->n.next == &h->n;
+}
+static inline int list_linked(const list_node *n) {
+    return n->next != NULL;
+}
 static inline void list_push_back(list_head *h, list_node *n) {
     n->prev = h->n.prev;
     n->next = &h->n;
@@ -43,5 +47,7 @@ static inline void list_remove(list_head *h, list_node *n) {
     n->prev = n->next = NULL;
     h->len--;
 }
-static inline list_node *list_first(const list_head *h) { return list_empty(h) ? NULL : h->n.next; }
+static inline list_node *list_first(const list_head *h) {
+    return list_empty(h) ? NULL : h->n.next;
+}
 #endif

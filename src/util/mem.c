@@ -66,11 +66,17 @@ char *xmemdup(const void *p, size_t len) {
     return s;
 }
 
-char *xstrdup(const char *s) { return xmemdup(s, strlen(s)); }
+char *xstrdup(const char *s) {
+    return xmemdup(s, strlen(s));
+}
 
-size_t xmem_usable(const void *p) { return p ? malloc_usable_size((void *)p) : 0; }
+size_t xmem_usable(const void *p) {
+    return p ? malloc_usable_size((void *)p) : 0;
+}
 
-size_t xmem_used(void) { return atomic_load_explicit(&used_bytes, memory_order_relaxed); }
+size_t xmem_used(void) {
+    return atomic_load_explicit(&used_bytes, memory_order_relaxed);
+}
 
 #ifndef LARDER_NO_JEMALLOC
 const char *xmem_allocator(void) {
@@ -125,11 +131,17 @@ void xmem_purge(void) {
     mallctl(cmd, NULL, NULL, NULL, 0);
 }
 #else
-const char *xmem_allocator(void) { return "libc"; }
+const char *xmem_allocator(void) {
+    return "libc";
+}
 void xmem_get_stats(xmem_stats *st) {
     memset(st, 0, sizeof(*st));
     st->allocated = xmem_used();
 }
-char *xmem_allocator_report(void) { return xstrdup("Stats not supported for the current allocator\n"); }
-void xmem_purge(void) { malloc_trim(0); }
+char *xmem_allocator_report(void) {
+    return xstrdup("Stats not supported for the current allocator\n");
+}
+void xmem_purge(void) {
+    malloc_trim(0);
+}
 #endif

@@ -19,7 +19,9 @@ void sbuf_append(sbuf *b, const void *p, size_t len) {
     b->p[b->len] = '\0';
 }
 
-void sbuf_puts(sbuf *b, const char *s) { sbuf_append(b, s, strlen(s)); }
+void sbuf_puts(sbuf *b, const char *s) {
+    sbuf_append(b, s, strlen(s));
+}
 
 void sbuf_vprintf(sbuf *b, const char *fmt, va_list ap) {
     va_list cp;
@@ -44,13 +46,27 @@ void sbuf_append_repr(sbuf *b, const char *s, size_t len) {
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         switch (c) {
-        case '\\': sbuf_append(b, "\\\\", 2); break;
-        case '"': sbuf_append(b, "\\\"", 2); break;
-        case '\n': sbuf_append(b, "\\n", 2); break;
-        case '\r': sbuf_append(b, "\\r", 2); break;
-        case '\t': sbuf_append(b, "\\t", 2); break;
-        case '\a': sbuf_append(b, "\\a", 2); break;
-        case '\b': sbuf_append(b, "\\b", 2); break;
+        case '\\':
+            sbuf_append(b, "\\\\", 2);
+            break;
+        case '"':
+            sbuf_append(b, "\\\"", 2);
+            break;
+        case '\n':
+            sbuf_append(b, "\\n", 2);
+            break;
+        case '\r':
+            sbuf_append(b, "\\r", 2);
+            break;
+        case '\t':
+            sbuf_append(b, "\\t", 2);
+            break;
+        case '\a':
+            sbuf_append(b, "\\a", 2);
+            break;
+        case '\b':
+            sbuf_append(b, "\\b", 2);
+            break;
         default:
             if (c >= 32 && c < 127)
                 sbuf_append(b, &s[i], 1);

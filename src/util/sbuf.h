@@ -11,7 +11,8 @@ typedef struct sbuf {
     size_t len, cap;
 } sbuf;
 
-#define SBUF_INIT {NULL, 0, 0}
+#define SBUF_INIT                                                                                  \
+    { NULL, 0, 0 }
 void sbuf_reserve(sbuf *b, size_t extra);
 void sbuf_append(sbuf *b, const void *p, size_t len);
 /* Unsigned LEB128 varints (the DUMP payloads of the collection types). */

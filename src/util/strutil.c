@@ -122,7 +122,8 @@ int double_to_str_human(char *buf, size_t size, double d) {
     if (isnan(d)) return snprintf(buf, size, "nan");
     if (d == 0) return snprintf(buf, size, signbit(d) ? "-0" : "0");
     /* Integers that are exactly representable print without exponent. */
-    if (d == (double)(long long)d && fabs(d) < 1e17) return snprintf(buf, size, "%lld", (long long)d);
+    if (d == (double)(long long)d && fabs(d) < 1e17)
+        return snprintf(buf, size, "%lld", (long long)d);
     for (int prec = 1; prec <= 17; prec++) {
         int n = snprintf(buf, size, "%.*g", prec, d);
         if (strtod(buf, NULL) == d) return n;
@@ -147,7 +148,9 @@ int ldouble_to_str(char *buf, size_t size, long double d) {
     return n;
 }
 
-static inline int fold(int c, int nocase) { return nocase ? tolower(c) : c; }
+static inline int fold(int c, int nocase) {
+    return nocase ? tolower(c) : c;
+}
 
 /* Matches the bracket class starting after '['; *pp is advanced past ']'.
  * Returns 1 when c is in the class. */

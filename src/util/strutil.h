@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LONG_STR_SIZE 21      /* digits of LLONG_MIN plus NUL */
+#define LONG_STR_SIZE 21 /* digits of LLONG_MIN plus NUL */
 #define MAX_LONG_DOUBLE_CHARS 5 * 1024
 #define MAX_D2STRING_CHARS 128
 

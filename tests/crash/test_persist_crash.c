@@ -33,8 +33,8 @@
 #include <time.h>
 
 #define NCLIENTS 4
-#define NKEYS 12   /* per client and per mapping */
-#define WINDOW 8   /* pipelined writes in flight per client */
+#define NKEYS 12 /* per client and per mapping */
+#define WINDOW 8 /* pipelined writes in flight per client */
 #define STATE_MAX 64
 
 /* ---- the model -------------------------------------------------------------------- */
@@ -65,7 +65,8 @@ typedef struct client_ctx {
 static void hash_state(char *out, int has_v, const char *v, int has_n, long long n) {
     out[0] = '\0';
     if (has_v) snprintf(out, STATE_MAX, "v=%.40s", v);
-    if (has_n) snprintf(out + strlen(out), STATE_MAX - strlen(out), "%sn=%lld", has_v ? ";" : "", n);
+    if (has_n)
+        snprintf(out + strlen(out), STATE_MAX - strlen(out), "%sn=%lld", has_v ? ";" : "", n);
 }
 
 /* The fields of a hash state (the inverse of hash_state). */
@@ -85,7 +86,9 @@ static void parse_hash(const char *s, int *has_v, char *v, int *has_n, long long
     }
 }
 
-static const char *current(const kmodel *k) { return k->nops ? k->ops[k->nops - 1].state : k->base; }
+static const char *current(const kmodel *k) {
+    return k->nops ? k->ops[k->nops - 1].state : k->base;
+}
 
 static wop *push_op(kmodel *k) {
     if (k->nops == k->cap) {
@@ -175,7 +178,9 @@ static void *client_main(void *arg) {
 /* ---- reading the store back ---------------------------------------------------------- */
 
 static int parse_id(const char *id, int *cl, int *i) {
-    return sscanf(id, "%d.%d", cl, i) == 2 && *cl >= 0 && *cl < NCLIENTS && *i >= 0 && *i < NKEYS ? 0 : -1;
+    return sscanf(id, "%d.%d", cl, i) == 2 && *cl >= 0 && *cl < NCLIENTS && *i >= 0 && *i < NKEYS
+               ? 0
+               : -1;
 }
 
 /* Fills rows[c][key] with the store's rows; -1 when the query failed. */
@@ -192,13 +197,15 @@ static int read_store(redisContext *c, char rows[NCLIENTS][2 * NKEYS][STATE_MAX]
         redisReply **col = h->element[r]->element;
         if (parse_id(col[0]->str, &cl, &i) != 0) goto out;
         int has_v = col[1]->type == REDIS_REPLY_STRING, has_n = col[2]->type == REDIS_REPLY_INTEGER;
-        hash_state(rows[cl][i], has_v, has_v ? col[1]->str : "", has_n, has_n ? col[2]->integer : 0);
+        hash_state(rows[cl][i], has_v, has_v ? col[1]->str : "", has_n,
+                   has_n ? col[2]->integer : 0);
         if (!has_v && !has_n) snprintf(rows[cl][i], STATE_MAX, "(empty row)");
     }
     for (size_t r = 0; r < s->elements; r++) {
         redisReply **col = s->element[r]->element;
         if (parse_id(col[0]->str, &cl, &i) != 0) goto out;
-        snprintf(rows[cl][NKEYS + i], STATE_MAX, "%s", col[1]->type == REDIS_REPLY_STRING ? col[1]->str : "(null)");
+        snprintf(rows[cl][NKEYS + i], STATE_MAX, "%s",
+                 col[1]->type == REDIS_REPLY_STRING ? col[1]->str : "(null)");
     }
     rc = 0;
 out:
@@ -208,8 +215,8 @@ out:
 }
 
 typedef struct verdict {
-    long lost, bad;   /* acknowledged writes lost; rows matching no write */
-    double max_age;   /* age at the kill of the oldest lost write (ms) */
+    long lost, bad; /* acknowledged writes lost; rows matching no write */
+    double max_age; /* age at the kill of the oldest lost write (ms) */
 } verdict;
 
 /* Checks one key's row against its writes; the row becomes the next base. */
@@ -219,13 +226,14 @@ static void verify_key(kmodel *k, const char *row, const char *name, double kill
         if (!strcmp(j >= 0 ? k->ops[j].state : k->base, row)) found = j;
     if (found == -2) {
         v->bad++;
-        fprintf(stderr, "key %s: the store has \"%s\", which no write made (last acked \"%s\")\n", name, row,
-                k->nacked ? k->ops[k->nacked - 1].state : k->base);
+        fprintf(stderr, "key %s: the store has \"%s\", which no write made (last acked \"%s\")\n",
+                name, row, k->nacked ? k->ops[k->nacked - 1].state : k->base);
     } else if (found < k->nacked - 1) {
         v->lost += k->nacked - 1 - found;
         double age = kill_ms - k->ops[found + 1].ack_ms;
         if (age > v->max_age) v->max_age = age;
-        fprintf(stderr, "key %s: %d acknowledged writes lost (the oldest %.0f ms before the kill)\n", name,
+        fprintf(stderr,
+                "key %s: %d acknowledged writes lost (the oldest %.0f ms before the kill)\n", name,
                 k->nacked - 1 - found, age);
     }
     size_t len = strnlen(row, STATE_MAX - 1);
@@ -254,9 +262,17 @@ static const char *const MAP_ARGS[] = {"--map", "hk h:{id} mode write-behind ttl
                                        "sk s:{id} mode write-behind column v ttl 3600"};
 
 static redisContext *restart(pk_env *e, const char *fsync, const char *delay, const char *batch) {
-    const char *args[] = {"--journal-fsync",          fsync,       "--write-behind-delay-ms", delay,
-                          "--write-behind-batch",     batch,       MAP_ARGS[0],              MAP_ARGS[1],
-                          MAP_ARGS[2],                MAP_ARGS[3], NULL};
+    const char *args[] = {"--journal-fsync",
+                          fsync,
+                          "--write-behind-delay-ms",
+                          delay,
+                          "--write-behind-batch",
+                          batch,
+                          MAP_ARGS[0],
+                          MAP_ARGS[1],
+                          MAP_ARGS[2],
+                          MAP_ARGS[3],
+                          NULL};
     if (pk_start(e, args) != 0) return NULL;
     return srv_connect(&e->s);
 }
@@ -285,7 +301,8 @@ static void run_mode(const char *fsync, int kills, trng *rng, totals *t) {
     pk_exec(c, "CREATE TABLE sk (id TEXT PRIMARY KEY, v TEXT)");
     redisFree(c);
     pk_stop(&e);
-    static const char *const delays[] = {"1", "5", "20", "100"}, *const batches[] = {"4", "64", "1000"};
+    static const char *const delays[] = {"1", "5", "20", "100"}, *const batches[] = {"4", "64",
+                                                                                     "1000"};
     long long errors = 0;
     char last_error[128] = "";
     while (t->kills < kills) {
@@ -373,7 +390,8 @@ TEST(crash_fsync_always) {
     totals t = {0};
     double start = pk_now_ms();
     run_mode("always", nkills(), &rng, &t);
-    printf("journal-fsync always: %d kills (%d during replay), %lld acknowledged writes, %ld lost, %ld bad rows "
+    printf("journal-fsync always: %d kills (%d during replay), %lld acknowledged writes, %ld lost, "
+           "%ld bad rows "
            "(%.1f s)\n",
            t.kills, t.replay_kills, t.acked, t.v.lost, t.v.bad, (pk_now_ms() - start) / 1000);
     CHECK(t.kills >= nkills());
@@ -389,9 +407,11 @@ TEST(crash_fsync_everysec) {
     double start = pk_now_ms();
     int kills = nkills() / 2 > 10 ? nkills() / 2 : 10;
     run_mode("everysec", kills, &rng, &t);
-    printf("journal-fsync everysec: %d kills (%d during replay), %lld acknowledged writes, %ld lost, "
-           "max loss age %.0f ms, %ld bad rows (%.1f s)\n",
-           t.kills, t.replay_kills, t.acked, t.v.lost, t.v.max_age, t.v.bad, (pk_now_ms() - start) / 1000);
+    printf(
+        "journal-fsync everysec: %d kills (%d during replay), %lld acknowledged writes, %ld lost, "
+        "max loss age %.0f ms, %ld bad rows (%.1f s)\n",
+        t.kills, t.replay_kills, t.acked, t.v.lost, t.v.max_age, t.v.bad,
+        (pk_now_ms() - start) / 1000);
     CHECK(t.kills >= kills);
     CHECK(t.acked > 0);
     CHECK(t.v.max_age <= 1200); /* one second of fsync period, plus slack */

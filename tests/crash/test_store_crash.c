@@ -105,11 +105,21 @@ static void model_apply(row *m, uint32_t i) {
     int n = txn_ops(i, 0, ops, 1200), depth = 0;
     for (int k = 0; k < n; k++) {
         switch (ops[k].kind) {
-        case 0: m[ops[k].id].txn = i; break;
-        case 1: m[ops[k].id].txn = 0; break;
-        case 2: memcpy(sp[depth++], m, sizeof sp[0]); break;
-        case 3: memcpy(m, sp[depth - 1], sizeof sp[0]); break;
-        case 4: depth--; break;
+        case 0:
+            m[ops[k].id].txn = i;
+            break;
+        case 1:
+            m[ops[k].id].txn = 0;
+            break;
+        case 2:
+            memcpy(sp[depth++], m, sizeof sp[0]);
+            break;
+        case 3:
+            memcpy(m, sp[depth - 1], sizeof sp[0]);
+            break;
+        case 4:
+            depth--;
+            break;
         }
     }
 }
@@ -127,13 +137,14 @@ static void ixkey(keyenc_buf *b, uint8_t tag, uint32_t id) {
     sqli_keyenc_int(b, id, 0);
 }
 
-#define TRY(x)                                                                                 \
-    do {                                                                                       \
-        int rc_ = (x);                                                                         \
-        if (rc_ != STORE_OK) {                                                                 \
-            fprintf(stderr, "child: %s: %s (%s)\n", #x, sqli_store_strerror(rc_), sqli_store_errmsg());  \
-            _exit(10);                                                                         \
-        }                                                                                      \
+#define TRY(x)                                                                                     \
+    do {                                                                                           \
+        int rc_ = (x);                                                                             \
+        if (rc_ != STORE_OK) {                                                                     \
+            fprintf(stderr, "child: %s: %s (%s)\n", #x, sqli_store_strerror(rc_),                  \
+                    sqli_store_errmsg());                                                          \
+            _exit(10);                                                                             \
+        }                                                                                          \
     } while (0)
 
 /* Put or delete row id, keeping the index consistent. */
@@ -172,10 +183,18 @@ static void child_run_txn(store_db *db, store_tree tab, store_tree ix, uint32_t 
     for (int k = 0; k < n; k++) {
         switch (ops[k].kind) {
         case 0:
-        case 1: child_op(t, tab, ix, ops[k].id, i, ops[k].kind, vbuf); break;
-        case 2: TRY(sqli_store_savepoint(t, &levels[depth++])); break;
-        case 3: TRY(sqli_store_rollback_to(t, levels[depth - 1])); break;
-        case 4: TRY(sqli_store_release(t, levels[--depth])); break;
+        case 1:
+            child_op(t, tab, ix, ops[k].id, i, ops[k].kind, vbuf);
+            break;
+        case 2:
+            TRY(sqli_store_savepoint(t, &levels[depth++]));
+            break;
+        case 3:
+            TRY(sqli_store_rollback_to(t, levels[depth - 1]));
+            break;
+        case 4:
+            TRY(sqli_store_release(t, levels[--depth]));
+            break;
         }
     }
     if (junk) {
@@ -349,9 +368,12 @@ TEST(sigkill_recovery) {
         uint32_t acked = verified, x;
         for (;;) {
             ssize_t got = read(fds[0], &x, sizeof x);
-            if (got == sizeof x) acked = x;
-            else if (got < 0 && errno == EINTR) continue;
-            else break;
+            if (got == sizeof x)
+                acked = x;
+            else if (got < 0 && errno == EINTR)
+                continue;
+            else
+                break;
             if (by_hook && x > verified + 3000) kill(pid, SIGKILL); /* safety net */
         }
         close(fds[0]);
@@ -362,8 +384,10 @@ TEST(sigkill_recovery) {
             failures++;
             break;
         }
-        if (by_hook) hook_kills++;
-        else timer_kills++;
+        if (by_hook)
+            hook_kills++;
+        else
+            timer_kills++;
         if (access(path, F_OK) != 0) { /* killed before the file was created */
             if (acked != 0) failures++;
             continue;

@@ -35,13 +35,16 @@ static long runs;
 static char path[128];
 
 static const char *schema =
-    "CREATE TABLE t(id INTEGER PRIMARY KEY, a INT, b TEXT UNIQUE, c REAL, d DECIMAL(8,2), e TIMESTAMP);"
+    "CREATE TABLE t(id INTEGER PRIMARY KEY, a INT, b TEXT UNIQUE, c REAL, d DECIMAL(8,2), e "
+    "TIMESTAMP);"
     "CREATE TABLE u(x INT, y TEXT, z, PRIMARY KEY(x, y));"
     "CREATE TABLE p(id INTEGER PRIMARY KEY, tid INT REFERENCES t(id) ON DELETE CASCADE, v TEXT);"
     "CREATE INDEX t_ab ON t(a, b DESC) INCLUDE (c);"
     "CREATE INDEX u_z ON u(z) WHERE z > 0;"
-    "CREATE TRIGGER p_ai AFTER INSERT ON p BEGIN UPDATE t SET a = coalesce(a, 0) + 1 WHERE id = NEW.tid; END;"
-    "INSERT INTO t(a, b, c, d, e) VALUES (1, 'x', 1.5, 2.25, '2024-01-01'), (2, 'y', NULL, 0, NULL), (NULL, NULL, -3, 1, 0);"
+    "CREATE TRIGGER p_ai AFTER INSERT ON p BEGIN UPDATE t SET a = coalesce(a, 0) + 1 WHERE id = "
+    "NEW.tid; END;"
+    "INSERT INTO t(a, b, c, d, e) VALUES (1, 'x', 1.5, 2.25, '2024-01-01'), (2, 'y', NULL, 0, "
+    "NULL), (NULL, NULL, -3, 1, 0);"
     "INSERT INTO u VALUES (1, 'a', 1), (2, 'b', NULL), (3, 'c', 'z');"
     "INSERT INTO p(tid, v) VALUES (1, 'p1'), (2, 'p2');";
 
@@ -66,7 +69,9 @@ static void reset_db(void) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!db || ++runs % 2000 == 0) {
-        if (!path[0]) snprintf(path, sizeof path, "%s/fuzz-sql-%d.db", access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp", (int)getpid());
+        if (!path[0])
+            snprintf(path, sizeof path, "%s/fuzz-sql-%d.db",
+                     access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp", (int)getpid());
         reset_db();
     }
     char *sql = malloc(size + 1);

@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
 
 char *dk_render_sorted(const redisReply *r, int group) {
     if (!r || group <= 0 || r->type != REDIS_REPLY_ARRAY) return reply_str(r);
@@ -54,8 +56,8 @@ char *dk_fmt(redisContext *c, const char *fmt, ...) {
 }
 
 void dk_fail(dpair *p, const char *what, const char *larder, const char *redis) {
-    fprintf(stderr, "DIFF %s (%s)\n  larder: %.400s\n  redis:  %.400s\n", what, p->where ? p->where : "",
-            larder, redis);
+    fprintf(stderr, "DIFF %s (%s)\n  larder: %.400s\n  redis:  %.400s\n", what,
+            p->where ? p->where : "", larder, redis);
     p->mismatches++;
     CHECK(!"differential mismatch");
 }
@@ -88,7 +90,8 @@ int dk_check(dpair *p, int argc, const char **argv, const size_t *lens, int grou
     return dk_events(p, 1) && same;
 }
 
-int dk_check_enc(dpair *p, int argc, const char **argv, const size_t *lens, const char *key, int group) {
+int dk_check_enc(dpair *p, int argc, const char **argv, const size_t *lens, const char *key,
+                 int group) {
     redisReply *e = redisCommand(p->r, "OBJECT ENCODING %s", key);
     int ht = e && e->type == REDIS_REPLY_STRING && strcmp(e->str, "hashtable") == 0;
     if (e) freeReplyObject(e);
@@ -122,7 +125,8 @@ static char *drain(redisContext *c) {
             return strdup("(lost)");
         }
         int done = r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
-                   r->element[0]->type == REDIS_REPLY_STRING && strcmp(r->element[0]->str, "pong") == 0;
+                   r->element[0]->type == REDIS_REPLY_STRING &&
+                   strcmp(r->element[0]->str, "pong") == 0;
         if (!done && r->type == REDIS_REPLY_ARRAY && r->elements == 4) {
             const redisReply *ch = r->element[2], *msg = r->element[3];
             size_t need = len + ch->len + msg->len + 3;
@@ -194,7 +198,9 @@ void dk_close(dpair *p) {
     memset(p, 0, sizeof(*p));
 }
 
-static int cmp_item(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+static int cmp_item(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
 
 static char *join_set(char **items, size_t n) {
     if (n) qsort(items, n, sizeof(char *), cmp_item);
@@ -218,7 +224,8 @@ static char *join_set(char **items, size_t n) {
     return out;
 }
 
-char *dk_full_scan(redisContext *c, int argc, const char **argv, const size_t *lens, int cursor_at, int pairs) {
+char *dk_full_scan(redisContext *c, int argc, const char **argv, const size_t *lens, int cursor_at,
+                   int pairs) {
     char cursor[32] = "0";
     const char *qa[64];
     size_t ql[64];

@@ -20,7 +20,7 @@ typedef struct dpair {
     redisContext *l, *r;   /* larder, redis */
     redisContext *ls, *rs; /* subscribers; NULL while larder-server has no pub/sub */
     int mismatches;
-    const char *where;     /* printed with a mismatch: "seed N round R step S" */
+    const char *where; /* printed with a mismatch: "seed N round R step S" */
 } dpair;
 
 /* Connects to both servers (started by the caller); 0 on success. */
@@ -33,7 +33,8 @@ char *dk_render_sorted(const redisReply *r, int group);
  * cursor): the items returned (field=value when pairs), sorted, repeats
  * dropped, each followed by ';'; or the rendered reply that was not a scan
  * page (an error). Caller frees. */
-char *dk_full_scan(redisContext *c, int argc, const char **argv, const size_t *lens, int cursor_at, int pairs);
+char *dk_full_scan(redisContext *c, int argc, const char **argv, const size_t *lens, int cursor_at,
+                   int pairs);
 /* Runs argv on c and returns the reply (caller frees; NULL when lost). */
 redisReply *dk_run(redisContext *c, int argc, const char **argv, const size_t *lens);
 /* The same from a printf-like format, rendered (caller frees). */
@@ -43,7 +44,8 @@ char *dk_fmt(redisContext *c, const char *fmt, ...);
  * group > 0), then the notifications. 1 when all equal. */
 int dk_check(dpair *p, int argc, const char **argv, const size_t *lens, int group);
 /* dk_check that sorts only when `key` is hashtable-encoded (asked of redis). */
-int dk_check_enc(dpair *p, int argc, const char **argv, const size_t *lens, const char *key, int group);
+int dk_check_enc(dpair *p, int argc, const char **argv, const size_t *lens, const char *key,
+                 int group);
 /* Compares OBJECT ENCODING of key on both. */
 int dk_same_encoding(dpair *p, const char *key);
 /* Compares the notifications published since the last call (compare = 0:

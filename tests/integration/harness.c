@@ -109,7 +109,9 @@ int srv_start(srv *s, const char *const *extra) {
     signal(SIGPIPE, SIG_IGN); /* tests write to sockets the server may close */
     return start(s, larder_server_path(), extra, 0);
 }
-int srv_start_redis(srv *s, const char *const *extra) { return start(s, "/usr/bin/redis-server", extra, 1); }
+int srv_start_redis(srv *s, const char *const *extra) {
+    return start(s, "/usr/bin/redis-server", extra, 1);
+}
 
 static void cleanup(srv *s) {
     if (s->out_fd > 0) close(s->out_fd);
@@ -192,11 +194,23 @@ static void bput(buf *b, const char *s, size_t n) {
 static void render(buf *b, const redisReply *r) {
     char tmp[64];
     switch (r->type) {
-    case REDIS_REPLY_STRING: bput(b, r->str, r->len); break;
-    case REDIS_REPLY_STATUS: bput(b, "+", 1); bput(b, r->str, r->len); break;
-    case REDIS_REPLY_ERROR: bput(b, "-", 1); bput(b, r->str, r->len); break;
-    case REDIS_REPLY_INTEGER: bput(b, tmp, (size_t)snprintf(tmp, sizeof(tmp), ":%lld", r->integer)); break;
-    case REDIS_REPLY_NIL: bput(b, "(nil)", 5); break;
+    case REDIS_REPLY_STRING:
+        bput(b, r->str, r->len);
+        break;
+    case REDIS_REPLY_STATUS:
+        bput(b, "+", 1);
+        bput(b, r->str, r->len);
+        break;
+    case REDIS_REPLY_ERROR:
+        bput(b, "-", 1);
+        bput(b, r->str, r->len);
+        break;
+    case REDIS_REPLY_INTEGER:
+        bput(b, tmp, (size_t)snprintf(tmp, sizeof(tmp), ":%lld", r->integer));
+        break;
+    case REDIS_REPLY_NIL:
+        bput(b, "(nil)", 5);
+        break;
     case REDIS_REPLY_ARRAY: {
         bput(b, "[", 1);
         for (size_t i = 0; i < r->elements; i++) {
@@ -206,7 +220,8 @@ static void render(buf *b, const redisReply *r) {
         bput(b, "]", 1);
         break;
     }
-    default: bput(b, "?", 1);
+    default:
+        bput(b, "?", 1);
     }
 }
 
@@ -242,7 +257,8 @@ int diff_check(redisContext *a, redisContext *b, int argc, const char **argv, co
     int same = strcmp(x, y) == 0;
     if (!same) {
         fprintf(stderr, "DIFF on:");
-        for (int i = 0; i < argc; i++) fprintf(stderr, " '%.*s'", (int)(lens ? lens[i] : strlen(argv[i])), argv[i]);
+        for (int i = 0; i < argc; i++)
+            fprintf(stderr, " '%.*s'", (int)(lens ? lens[i] : strlen(argv[i])), argv[i]);
         fprintf(stderr, "\n  larder: %.300s\n  redis:  %.300s\n", x, y);
     }
     CHECK(same);
@@ -253,7 +269,9 @@ int diff_check(redisContext *a, redisContext *b, int argc, const char **argv, co
 
 /* ---- seeded randomness -------------------------------------------------------------- */
 
-void trng_seed(trng *r, unsigned long long seed) { r->s = seed ? seed : 0x9e3779b97f4a7c15ULL; }
+void trng_seed(trng *r, unsigned long long seed) {
+    r->s = seed ? seed : 0x9e3779b97f4a7c15ULL;
+}
 
 unsigned long long trng_next(trng *r) {
     r->s ^= r->s >> 12;
@@ -345,13 +363,29 @@ static int raw_render(rbuf *r, buf *b) {
     char t = line[0];
     long long n = atoll(line + 1);
     switch (t) {
-    case '+': bput(b, "+", 1); bput(b, line + 1, strlen(line + 1)); return 0;
-    case '-': bput(b, "-", 1); bput(b, line + 1, strlen(line + 1)); return 0;
-    case ':': bput(b, line, strlen(line)); return 0;
-    case ',': bput(b, line, strlen(line)); return 0;
-    case '#': bput(b, line, strlen(line)); return 0;
-    case '(': bput(b, line, strlen(line)); return 0;
-    case '_': bput(b, "(nil)", 5); return 0;
+    case '+':
+        bput(b, "+", 1);
+        bput(b, line + 1, strlen(line + 1));
+        return 0;
+    case '-':
+        bput(b, "-", 1);
+        bput(b, line + 1, strlen(line + 1));
+        return 0;
+    case ':':
+        bput(b, line, strlen(line));
+        return 0;
+    case ',':
+        bput(b, line, strlen(line));
+        return 0;
+    case '#':
+        bput(b, line, strlen(line));
+        return 0;
+    case '(':
+        bput(b, line, strlen(line));
+        return 0;
+    case '_':
+        bput(b, "(nil)", 5);
+        return 0;
     case '$':
     case '=':
         if (n < 0) {
@@ -368,7 +402,11 @@ static int raw_render(rbuf *r, buf *b) {
             bput(b, "(nil)", 5);
             return 0;
         }
-        const char *open = t == '%' ? "{" : t == '~' ? "~[" : t == '>' ? ">[" : t == '|' ? "|{" : "[";
+        const char *open = t == '%'   ? "{"
+                           : t == '~' ? "~["
+                           : t == '>' ? ">["
+                           : t == '|' ? "|{"
+                                      : "[";
         bput(b, open, strlen(open));
         long long count = (t == '%' || t == '|') ? n * 2 : n;
         for (long long i = 0; i < count; i++) {
@@ -379,7 +417,10 @@ static int raw_render(rbuf *r, buf *b) {
         if (t == '|') return raw_render(r, b); /* the real reply follows an attribute */
         return 0;
     }
-    default: bput(b, "?", 1); bput(b, line, strlen(line)); return 0;
+    default:
+        bput(b, "?", 1);
+        bput(b, line, strlen(line));
+        return 0;
     }
 }
 

@@ -18,8 +18,8 @@
 typedef struct srv {
     pid_t pid;
     int port;
-    int out_fd;        /* the server's stdout+stderr */
-    char dir[256];     /* its working directory (removed at stop) */
+    int out_fd;    /* the server's stdout+stderr */
+    char dir[256]; /* its working directory (removed at stop) */
     int is_redis;
 } srv;
 
@@ -45,11 +45,11 @@ char *cmd_argv_str(redisContext *c, int argc, const char **argv, const size_t *l
 char *reply_str(const redisReply *r);
 
 /* CHECK that a command's rendered reply equals expected. */
-#define CHECK_CMD(ctx, expected, ...)                                                    \
-    do {                                                                                 \
-        char *got_ = cmd_str(ctx, __VA_ARGS__);                                          \
-        CHECK_STR(got_, expected);                                                       \
-        free(got_);                                                                      \
+#define CHECK_CMD(ctx, expected, ...)                                                              \
+    do {                                                                                           \
+        char *got_ = cmd_str(ctx, __VA_ARGS__);                                                    \
+        CHECK_STR(got_, expected);                                                                 \
+        free(got_);                                                                                \
     } while (0)
 
 /* Sends argv to both and CHECKs identical replies; returns 1 if equal. */
@@ -69,7 +69,9 @@ typedef struct trng {
 } trng;
 void trng_seed(trng *r, unsigned long long seed);
 unsigned long long trng_next(trng *r);
-static inline unsigned trng_below(trng *r, unsigned n) { return n ? (unsigned)(trng_next(r) % n) : 0; }
+static inline unsigned trng_below(trng *r, unsigned n) {
+    return n ? (unsigned)(trng_next(r) % n) : 0;
+}
 /* Seed from env var (if set) else default; prints it so failures replay. */
 unsigned long long test_seed(const char *envname, unsigned long long def);
 #endif

@@ -214,15 +214,17 @@ static int value_equal(const char *cache, size_t clen, const redisReply *col) {
     return num_equal(a, b);
 }
 
-static int check_one(redisContext *c, const char *table, const char *key, const char *id, const char *keycol,
-                     const char *column, const char *cols) {
+static int check_one(redisContext *c, const char *table, const char *key, const char *id,
+                     const char *keycol, const char *column, const char *cols) {
     char sql[512];
-    snprintf(sql, sizeof(sql), "SELECT %s FROM %s WHERE %s = ?", column ? column : cols, table, keycol);
+    snprintf(sql, sizeof(sql), "SELECT %s FROM %s WHERE %s = ?", column ? column : cols, table,
+             keycol);
     redisReply *row = redisCommand(c, "SQL.QUERY %s %s", sql, id);
     redisReply *val = column ? redisCommand(c, "GET %s", key) : redisCommand(c, "HGETALL %s", key);
     int diffs = 0;
     if (!row || !val || row->type != REDIS_REPLY_ARRAY) {
-        fprintf(stderr, "check %s: query failed: %s\n", key, row && row->type == REDIS_REPLY_ERROR ? row->str : "?");
+        fprintf(stderr, "check %s: query failed: %s\n", key,
+                row && row->type == REDIS_REPLY_ERROR ? row->str : "?");
         diffs = 1;
         goto out;
     }
@@ -251,7 +253,8 @@ static int check_one(redisContext *c, const char *table, const char *key, const 
     snprintf(names, sizeof(names), "%s", cols);
     int i = 0;
     size_t matched = 0;
-    for (char *save = NULL, *n = strtok_r(names, ", ", &save); n; n = strtok_r(NULL, ", ", &save), i++) {
+    for (char *save = NULL, *n = strtok_r(names, ", ", &save); n;
+         n = strtok_r(NULL, ", ", &save), i++) {
         const redisReply *f = NULL;
         for (size_t k = 0; k + 1 < val->elements; k += 2)
             if (!strcasecmp(val->element[k]->str, n)) f = val->element[k + 1];
@@ -264,15 +267,16 @@ static int check_one(redisContext *c, const char *table, const char *key, const 
         matched += f != NULL;
         if (!ok) {
             char *b = cv ? reply_str(cv) : strdup("(no column)");
-            fprintf(stderr, "check %s.%s: cache '%.*s' != store '%s'\n", key, n, f ? (int)f->len : 6,
-                    f ? f->str : "absent", b);
+            fprintf(stderr, "check %s.%s: cache '%.*s' != store '%s'\n", key, n,
+                    f ? (int)f->len : 6, f ? f->str : "absent", b);
             free(b);
             diffs++;
         }
     }
     if (matched * 2 != val->elements) {
         char *a = reply_str(val);
-        fprintf(stderr, "check %s: the hash has fields that are not columns (%s): %s\n", key, cols, a);
+        fprintf(stderr, "check %s: the hash has fields that are not columns (%s): %s\n", key, cols,
+                a);
         free(a);
         diffs++;
     }
@@ -282,8 +286,8 @@ out:
     return diffs;
 }
 
-int pk_check_map(redisContext *c, const char *table, const char *prefix, const char *keycol, const char *column,
-                 const char *cols, int *compared) {
+int pk_check_map(redisContext *c, const char *table, const char *prefix, const char *keycol,
+                 const char *column, const char *cols, int *compared) {
     int diffs = 0, n = 0;
     redisReply *f = redisCommand(c, "WB.FLUSH");
     if (!f || f->type != REDIS_REPLY_STATUS) {

@@ -14,7 +14,7 @@
 
 typedef struct pk_env {
     srv s;
-    char data[256];    /* the data directory (store + journal) */
+    char data[256]; /* the data directory (store + journal) */
     char store[320];
     char journal[320];
     int running;
@@ -64,11 +64,11 @@ int pk_wait_serving(redisContext *c, int timeout_ms, int *loading_seen);
 int pk_check_map(redisContext *c, const char *table, const char *prefix, const char *keycol,
                  const char *column, const char *cols, int *compared);
 /* Convenience: CHECK(pk_check_map(...) == 0). */
-#define PK_CHECK_MAP(c, table, prefix, keycol, column, cols)                                \
-    do {                                                                                    \
-        int n_ = -1;                                                                        \
-        int d_ = pk_check_map(c, table, prefix, keycol, column, cols, &n_);                 \
-        CHECK_EQ(d_, 0);                                                                    \
+#define PK_CHECK_MAP(c, table, prefix, keycol, column, cols)                                       \
+    do {                                                                                           \
+        int n_ = -1;                                                                               \
+        int d_ = pk_check_map(c, table, prefix, keycol, column, cols, &n_);                        \
+        CHECK_EQ(d_, 0);                                                                           \
     } while (0)
 
 double pk_now_ms(void); /* monotonic */

@@ -53,10 +53,16 @@ static inline long reply_end(const char *p, size_t len, size_t off) {
     size_t line_end = (size_t)(nl - p) + 1;
     long n = atol(p + off + 1);
     switch (p[off]) {
-    case '$': case '=': case '!':
+    case '$':
+    case '=':
+    case '!':
         if (n < 0) return (long)line_end;
         return line_end + (size_t)n + 2 <= len ? (long)(line_end + (size_t)n + 2) : -1;
-    case '*': case '~': case '>': case '%': case '|': {
+    case '*':
+    case '~':
+    case '>':
+    case '%':
+    case '|': {
         long items = n < 0 ? 0 : (p[off] == '%' || p[off] == '|' ? 2 * n : n);
         long at = (long)line_end;
         for (long i = 0; i < items; i++) {
@@ -66,7 +72,8 @@ static inline long reply_end(const char *p, size_t len, size_t off) {
         if (p[off] == '|') return reply_end(p, len, (size_t)at); /* the reply it decorates */
         return at;
     }
-    default: return (long)line_end;
+    default:
+        return (long)line_end;
     }
 }
 
@@ -97,7 +104,8 @@ static inline char *rc_cmd(rconn *c, int argc, const char **argv, const size_t *
     return rc_read(c);
 }
 
-static inline char *rc_cmdv(rconn *c, const char *a0, const char *a1, const char *a2, const char *a3) {
+static inline char *rc_cmdv(rconn *c, const char *a0, const char *a1, const char *a2,
+                            const char *a3) {
     const char *argv[4] = {a0, a1, a2, a3};
     size_t lens[4];
     int argc = 0;

@@ -27,7 +27,8 @@ static void tr_add(tr *t, const char *fmt, ...) {
     va_start(ap, fmt);
     int n = vsnprintf(t->buf + t->len, sizeof(t->buf) - t->len, fmt, ap);
     va_end(ap);
-    if (n > 0) t->len += (size_t)n < sizeof(t->buf) - t->len ? (size_t)n : sizeof(t->buf) - t->len - 1;
+    if (n > 0)
+        t->len += (size_t)n < sizeof(t->buf) - t->len ? (size_t)n : sizeof(t->buf) - t->len - 1;
 }
 
 static long long now_ms(void) {
@@ -407,14 +408,30 @@ static void run(const char *name, scenario_fn *fn) {
     srv_stop(&b);
 }
 
-TEST(fifo_order) { run("fifo", sc_fifo); }
-TEST(timeouts) { run("timeouts", sc_timeouts); }
-TEST(multi_exec) { run("multi", sc_multi); }
-TEST(blmove_chains_and_types) { run("chains", sc_chains); }
-TEST(pipelined_push_pop) { run("pipeline", sc_pipeline); }
-TEST(client_unblock_and_disconnect) { run("unblock", sc_unblock); }
-TEST(several_keys) { run("multikey", sc_multikey); }
-TEST(null_replies_resp2_resp3) { run("raw nulls", sc_raw_nulls); }
+TEST(fifo_order) {
+    run("fifo", sc_fifo);
+}
+TEST(timeouts) {
+    run("timeouts", sc_timeouts);
+}
+TEST(multi_exec) {
+    run("multi", sc_multi);
+}
+TEST(blmove_chains_and_types) {
+    run("chains", sc_chains);
+}
+TEST(pipelined_push_pop) {
+    run("pipeline", sc_pipeline);
+}
+TEST(client_unblock_and_disconnect) {
+    run("unblock", sc_unblock);
+}
+TEST(several_keys) {
+    run("multikey", sc_multikey);
+}
+TEST(null_replies_resp2_resp3) {
+    run("raw nulls", sc_raw_nulls);
+}
 
 int main(void) {
     RUN(fifo_order);

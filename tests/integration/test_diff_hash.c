@@ -13,18 +13,59 @@
 #include <unistd.h>
 
 static const char *keys[] = {"h0", "h1", "h2", "{t}h3", "str", "s"};
-static const char *fields[] = {"f1", "f2", "f3", "a", "b", "1", "2", "-7", "300", "70000",
-                               "9223372036854775807", "01", "", "field-with-a-longer-name-xx",
-                               "x y", "9223372036854775808"};
-static const char *vals[] = {"v1", "", "0", "1", "-1", "10", "123456789", "9223372036854775807",
-                             "-9223372036854775808", "3.14", "1e3", " 1", "01", "abc",
-                             "a longer value over sixteen bytes", "inf", "1.5", "-0", "5.0e3",
+static const char *fields[] = {"f1",
+                               "f2",
+                               "f3",
+                               "a",
+                               "b",
+                               "1",
+                               "2",
+                               "-7",
+                               "300",
+                               "70000",
+                               "9223372036854775807",
+                               "01",
+                               "",
+                               "field-with-a-longer-name-xx",
+                               "x y",
+                               "9223372036854775808"};
+static const char *vals[] = {"v1",
+                             "",
+                             "0",
+                             "1",
+                             "-1",
+                             "10",
+                             "123456789",
+                             "9223372036854775807",
+                             "-9223372036854775808",
+                             "3.14",
+                             "1e3",
+                             " 1",
+                             "01",
+                             "abc",
+                             "a longer value over sixteen bytes",
+                             "inf",
+                             "1.5",
+                             "-0",
+                             "5.0e3",
                              "\x00\xff\x10"};
 static const size_t val_lens[] = {2, 0, 1, 1, 2, 2, 9, 19, 20, 4, 3, 2, 2, 3, 33, 3, 3, 2, 5, 3};
-static const char *nums[] = {"1", "-1", "0", "5", "-100", "9223372036854775807", "-9223372036854775808",
-                             "abc", "1.5", "", "100000"};
-static const char *counts[] = {"0", "1", "2", "3", "5", "20", "-1", "-3", "-20", "abc",
-                               "-9223372036854775808", "9223372036854775807", "-4611686018427387904"};
+static const char *nums[] = {
+    "1",   "-1",  "0", "5",     "-100", "9223372036854775807", "-9223372036854775808",
+    "abc", "1.5", "",  "100000"};
+static const char *counts[] = {"0",
+                               "1",
+                               "2",
+                               "3",
+                               "5",
+                               "20",
+                               "-1",
+                               "-3",
+                               "-20",
+                               "abc",
+                               "-9223372036854775808",
+                               "9223372036854775807",
+                               "-4611686018427387904"};
 
 #define NK 6
 #define NF 16
@@ -47,8 +88,12 @@ static void add_val(cmd *c, trng *r) {
 }
 
 /* A hash key mostly; sometimes one of another type (WRONGTYPE paths). */
-static const char *K(trng *r) { return keys[trng_below(r, 8) < 7 ? trng_below(r, 4) : 4 + trng_below(r, 2)]; }
-static const char *F(trng *r) { return fields[trng_below(r, NF)]; }
+static const char *K(trng *r) {
+    return keys[trng_below(r, 8) < 7 ? trng_below(r, 4) : 4 + trng_below(r, 2)];
+}
+static const char *F(trng *r) {
+    return fields[trng_below(r, NF)];
+}
 
 static int is_err_or_empty(const redisReply *x) {
     return !x || x->type == REDIS_REPLY_ERROR || x->type == REDIS_REPLY_NIL ||
@@ -58,7 +103,8 @@ static int is_err_or_empty(const redisReply *x) {
 /* HRANDFIELD: the same errors/emptiness; otherwise the right number of
  * fields, all present in redis's copy (values equal), distinct when count >= 0. */
 static void check_hrandfield(dpair *p, cmd *c) {
-    redisReply *a = dk_run(p->l, c->argc, c->argv, c->lens), *b = dk_run(p->r, c->argc, c->argv, c->lens);
+    redisReply *a = dk_run(p->l, c->argc, c->argv, c->lens),
+               *b = dk_run(p->r, c->argc, c->argv, c->lens);
     dk_events(p, 1);
     if (is_err_or_empty(a) || is_err_or_empty(b)) {
         char *x = reply_str(a), *y = reply_str(b);
@@ -67,7 +113,8 @@ static void check_hrandfield(dpair *p, cmd *c) {
         free(y);
     } else if (c->argc == 2) {
         redisReply *e = redisCommand(p->r, "HEXISTS %s %b", c->argv[1], a->str, a->len);
-        if (a->type != REDIS_REPLY_STRING || !e || e->integer != 1) dk_fail(p, "HRANDFIELD member", a->str, "(not a field)");
+        if (a->type != REDIS_REPLY_STRING || !e || e->integer != 1)
+            dk_fail(p, "HRANDFIELD member", a->str, "(not a field)");
         if (e) freeReplyObject(e);
     } else {
         long long n = atoll(c->argv[2]);
@@ -83,15 +130,20 @@ static void check_hrandfield(dpair *p, cmd *c) {
             dk_fail(p, "HRANDFIELD count", x, y);
         }
         for (size_t i = 0; i + (size_t)step <= a->elements; i += (size_t)step) {
-            redisReply *v = redisCommand(p->r, "HGET %s %b", c->argv[1], a->element[i]->str, a->element[i]->len);
+            redisReply *v = redisCommand(p->r, "HGET %s %b", c->argv[1], a->element[i]->str,
+                                         a->element[i]->len);
             int ok = v && v->type == REDIS_REPLY_STRING;
-            if (ok && wv) ok = v->len == a->element[i + 1]->len && memcmp(v->str, a->element[i + 1]->str, v->len) == 0;
+            if (ok && wv)
+                ok = v->len == a->element[i + 1]->len &&
+                     memcmp(v->str, a->element[i + 1]->str, v->len) == 0;
             if (ok && n >= 0)
                 for (size_t k = 0; k < i; k += (size_t)step)
                     if (a->element[k]->len == a->element[i]->len &&
                         memcmp(a->element[k]->str, a->element[i]->str, a->element[i]->len) == 0)
                         ok = 0;
-            if (!ok) dk_fail(p, "HRANDFIELD element", a->element[i]->str, "(not a field, wrong value or repeated)");
+            if (!ok)
+                dk_fail(p, "HRANDFIELD element", a->element[i]->str,
+                        "(not a field, wrong value or repeated)");
             if (v) freeReplyObject(v);
         }
     }
@@ -111,7 +163,8 @@ static void check_hscan(dpair *p, cmd *c) {
     int bad_cursor = strcmp(c->argv[2], "0") != 0;
     if (ht && bad_cursor && strcmp(c->argv[2], "-1") == 0) {
         /* a cursor of 2^64-1: valid, but where it lands depends on the table size */
-        redisReply *a = dk_run(p->l, c->argc, c->argv, c->lens), *b = dk_run(p->r, c->argc, c->argv, c->lens);
+        redisReply *a = dk_run(p->l, c->argc, c->argv, c->lens),
+                   *b = dk_run(p->r, c->argc, c->argv, c->lens);
         int ok = a && b && a->type == b->type;
         if (!ok) dk_fail(p, "HSCAN -1", "", "");
         if (a) freeReplyObject(a);
@@ -160,7 +213,8 @@ static void resync_hash(dpair *p, const char *key) {
     }
     freeReplyObject(redisCommand(p->l, "DEL %s", key));
     freeReplyObject(redisCommandArgv(p->l, (int)n, argv, lens));
-    if (ttl && ttl->integer > 0) freeReplyObject(redisCommand(p->l, "PEXPIRE %s %lld", key, ttl->integer));
+    if (ttl && ttl->integer > 0)
+        freeReplyObject(redisCommand(p->l, "PEXPIRE %s %lld", key, ttl->integer));
     if (ttl) freeReplyObject(ttl);
     free(argv);
     free(lens);
@@ -188,19 +242,76 @@ static int step(dpair *p, trng *r) {
         write = 1;
         break;
     }
-    case 3: add(&c, "HSETNX"); add(&c, key); add(&c, F(r)); add_val(&c, r); write = 1; break;
-    case 4: add(&c, "HGET"); add(&c, key); add(&c, F(r)); break;
-    case 5: add(&c, "HMGET"); add(&c, key); for (int i = 0, n = 1 + (int)trng_below(r, 4); i < n; i++) add(&c, F(r)); break;
+    case 3:
+        add(&c, "HSETNX");
+        add(&c, key);
+        add(&c, F(r));
+        add_val(&c, r);
+        write = 1;
+        break;
+    case 4:
+        add(&c, "HGET");
+        add(&c, key);
+        add(&c, F(r));
+        break;
+    case 5:
+        add(&c, "HMGET");
+        add(&c, key);
+        for (int i = 0, n = 1 + (int)trng_below(r, 4); i < n; i++) add(&c, F(r));
+        break;
     case 6:
-    case 7: add(&c, "HDEL"); add(&c, key); for (int i = 0, n = 1 + (int)trng_below(r, 4); i < n; i++) add(&c, F(r)); write = 1; break;
-    case 8: add(&c, "HEXISTS"); add(&c, key); add(&c, F(r)); break;
-    case 9: add(&c, "HLEN"); add(&c, key); break;
-    case 10: add(&c, "HSTRLEN"); add(&c, key); add(&c, F(r)); break;
-    case 11: add(&c, "HKEYS"); add(&c, key); enc_dep = 1; group = 1; break;
-    case 12: add(&c, "HVALS"); add(&c, key); enc_dep = 1; group = 1; break;
-    case 13: add(&c, "HGETALL"); add(&c, key); enc_dep = 1; group = 2; break;
-    case 14: add(&c, "HINCRBY"); add(&c, key); add(&c, F(r)); add(&c, nums[trng_below(r, 11)]); write = 1; break;
-    case 15: add(&c, "HINCRBYFLOAT"); add(&c, key); add(&c, F(r)); add_val(&c, r); write = 1; break;
+    case 7:
+        add(&c, "HDEL");
+        add(&c, key);
+        for (int i = 0, n = 1 + (int)trng_below(r, 4); i < n; i++) add(&c, F(r));
+        write = 1;
+        break;
+    case 8:
+        add(&c, "HEXISTS");
+        add(&c, key);
+        add(&c, F(r));
+        break;
+    case 9:
+        add(&c, "HLEN");
+        add(&c, key);
+        break;
+    case 10:
+        add(&c, "HSTRLEN");
+        add(&c, key);
+        add(&c, F(r));
+        break;
+    case 11:
+        add(&c, "HKEYS");
+        add(&c, key);
+        enc_dep = 1;
+        group = 1;
+        break;
+    case 12:
+        add(&c, "HVALS");
+        add(&c, key);
+        enc_dep = 1;
+        group = 1;
+        break;
+    case 13:
+        add(&c, "HGETALL");
+        add(&c, key);
+        enc_dep = 1;
+        group = 2;
+        break;
+    case 14:
+        add(&c, "HINCRBY");
+        add(&c, key);
+        add(&c, F(r));
+        add(&c, nums[trng_below(r, 11)]);
+        write = 1;
+        break;
+    case 15:
+        add(&c, "HINCRBYFLOAT");
+        add(&c, key);
+        add(&c, F(r));
+        add_val(&c, r);
+        write = 1;
+        break;
     case 16:
         add(&c, "HRANDFIELD");
         add(&c, key);
@@ -217,23 +328,55 @@ static int step(dpair *p, trng *r) {
         add(&c, "HSCAN");
         add(&c, key);
         add(&c, trng_below(r, 10) ? "0" : (trng_below(r, 2) ? "abc" : "-1"));
-        if (trng_below(r, 2)) { add(&c, "MATCH"); add(&c, trng_below(r, 2) ? "f*" : "*1*"); }
-        if (trng_below(r, 2)) { add(&c, "COUNT"); add(&c, trng_below(r, 6) ? "3" : "0"); }
+        if (trng_below(r, 2)) {
+            add(&c, "MATCH");
+            add(&c, trng_below(r, 2) ? "f*" : "*1*");
+        }
+        if (trng_below(r, 2)) {
+            add(&c, "COUNT");
+            add(&c, trng_below(r, 6) ? "3" : "0");
+        }
         if (trng_below(r, 15) == 0) add(&c, "TYPE");
         check_hscan(p, &c);
         return 1;
-    case 18: add(&c, trng_below(r, 3) ? "EXISTS" : "TYPE"); add(&c, key); break;
-    case 19: add(&c, "DEL"); add(&c, key); write = 1; break;
-    case 20:
-        if (trng_below(r, 2)) { add(&c, "SET"); add(&c, "str"); add(&c, "x"); }
-        else { add(&c, "SADD"); add(&c, "s"); add(&c, "m"); }
+    case 18:
+        add(&c, trng_below(r, 3) ? "EXISTS" : "TYPE");
+        add(&c, key);
         break;
-    case 21: add(&c, "COPY"); add(&c, key); add(&c, K(r)); if (trng_below(r, 2)) add(&c, "REPLACE"); write = 1; break;
-    case 22: add(&c, "RENAME"); add(&c, key); add(&c, K(r)); write = 1; break;
+    case 19:
+        add(&c, "DEL");
+        add(&c, key);
+        write = 1;
+        break;
+    case 20:
+        if (trng_below(r, 2)) {
+            add(&c, "SET");
+            add(&c, "str");
+            add(&c, "x");
+        } else {
+            add(&c, "SADD");
+            add(&c, "s");
+            add(&c, "m");
+        }
+        break;
+    case 21:
+        add(&c, "COPY");
+        add(&c, key);
+        add(&c, K(r));
+        if (trng_below(r, 2)) add(&c, "REPLACE");
+        write = 1;
+        break;
+    case 22:
+        add(&c, "RENAME");
+        add(&c, key);
+        add(&c, K(r));
+        write = 1;
+        break;
     case 23: {
         /* DUMP/RESTORE within each server (the payload formats differ) */
         const char *dst = K(r);
-        redisReply *da = redisCommand(p->l, "DUMP %s", key), *db = redisCommand(p->r, "DUMP %s", key);
+        redisReply *da = redisCommand(p->l, "DUMP %s", key),
+                   *db = redisCommand(p->r, "DUMP %s", key);
         int was_ht = is_hashtable(p->r, key);
         if (da && db && da->type == REDIS_REPLY_STRING && db->type == REDIS_REPLY_STRING) {
             char *x = dk_fmt(p->l, "RESTORE %s 0 %b REPLACE", dst, da->str, da->len);
@@ -255,7 +398,8 @@ static int step(dpair *p, trng *r) {
     }
     case 24: {
         /* MEMORY USAGE: both a number or both nil */
-        redisReply *a = redisCommand(p->l, "MEMORY USAGE %s", key), *b = redisCommand(p->r, "MEMORY USAGE %s", key);
+        redisReply *a = redisCommand(p->l, "MEMORY USAGE %s", key),
+                   *b = redisCommand(p->r, "MEMORY USAGE %s", key);
         int ok = a && b && a->type == b->type && (a->type != REDIS_REPLY_INTEGER || a->integer > 0);
         if (!ok) {
             char *x = reply_str(a), *y = reply_str(b);
@@ -268,10 +412,14 @@ static int step(dpair *p, trng *r) {
         return ok;
     }
     case 25: { /* wrong arity */
-        static const char *cmds[] = {"HGET", "HSET", "HSETNX", "HDEL", "HLEN", "HINCRBY", "HKEYS", "HSTRLEN", "HRANDFIELD", "HSCAN"};
+        static const char *cmds[] = {"HGET",    "HSET",  "HSETNX",  "HDEL",       "HLEN",
+                                     "HINCRBY", "HKEYS", "HSTRLEN", "HRANDFIELD", "HSCAN"};
         add(&c, cmds[trng_below(r, 10)]);
         if (trng_below(r, 2) && strcmp(c.argv[0], "HRANDFIELD")) add(&c, key);
-        if (!strcmp(c.argv[0], "HLEN") || !strcmp(c.argv[0], "HKEYS")) { add(&c, key); add(&c, "x"); }
+        if (!strcmp(c.argv[0], "HLEN") || !strcmp(c.argv[0], "HKEYS")) {
+            add(&c, key);
+            add(&c, "x");
+        }
         break;
     }
     default:
@@ -286,11 +434,15 @@ static int step(dpair *p, trng *r) {
                 ok &= dk_same_encoding(p, keys[k]);
             }
             return ok;
+        } else {
+            add(&c, "OBJECT");
+            add(&c, "ENCODING");
+            add(&c, key);
         }
-        else { add(&c, "OBJECT"); add(&c, "ENCODING"); add(&c, key); }
         break;
     }
-    int ok = enc_dep ? dk_check_enc(p, c.argc, c.argv, c.lens, key, group) : dk_check(p, c.argc, c.argv, c.lens, group);
+    int ok = enc_dep ? dk_check_enc(p, c.argc, c.argv, c.lens, key, group)
+                     : dk_check(p, c.argc, c.argv, c.lens, group);
     if (write) ok &= dk_same_encoding(p, key);
     if (write && c.argc >= 3 && (!strcmp(c.argv[0], "COPY") || !strcmp(c.argv[0], "RENAME")))
         ok &= dk_same_encoding(p, c.argv[2]);
@@ -298,8 +450,13 @@ static int step(dpair *p, trng *r) {
 }
 
 TEST(random_scripts_match_redis) {
-    static const char *const extra[] = {"--hash-max-listpack-entries", "8", "--hash-max-listpack-value", "16",
-                                        "--enable-debug-command", "yes", NULL};
+    static const char *const extra[] = {"--hash-max-listpack-entries",
+                                        "8",
+                                        "--hash-max-listpack-value",
+                                        "16",
+                                        "--enable-debug-command",
+                                        "yes",
+                                        NULL};
     srv a, b;
     CHECK(srv_start(&a, extra) == 0);
     CHECK(srv_start_redis(&b, extra) == 0);
@@ -316,8 +473,10 @@ TEST(random_scripts_match_redis) {
         freeReplyObject(redisCommand(p.r, "FLUSHALL"));
         for (int s = 0; s < 2; s++) {
             redisContext *ctx = s ? p.r : p.l;
-            freeReplyObject(redisCommand(ctx, "CONFIG SET hash-max-listpack-entries %s", entries[round % 6]));
-            freeReplyObject(redisCommand(ctx, "CONFIG SET hash-max-listpack-value %s", values[round % 6]));
+            freeReplyObject(
+                redisCommand(ctx, "CONFIG SET hash-max-listpack-entries %s", entries[round % 6]));
+            freeReplyObject(
+                redisCommand(ctx, "CONFIG SET hash-max-listpack-value %s", values[round % 6]));
         }
         dk_events(&p, 0);
         char where[96];
@@ -339,10 +498,22 @@ TEST(resp3_replies_match_redis) {
     CHECK(srv_start_redis(&b, NULL) == 0);
     int fa = srv_raw_socket(&a), fb = srv_raw_socket(&b);
     CHECK(fa >= 0 && fb >= 0);
-    static const char *script[] = {
-        "HSET h a 1 b 2 c 3", "HGETALL h", "HGETALL nosuch", "HKEYS h", "HVALS h", "HMGET h a x",
-        "HRANDFIELD h 0", "HRANDFIELD nosuch 3 WITHVALUES", "HRANDFIELD h 3 WITHVALUES", "HRANDFIELD h 5", "HSCAN h 0",
-        "HINCRBYFLOAT h a 1.5", "HGET h nosuch", "HRANDFIELD nosuch", "HSTRLEN h a", NULL};
+    static const char *script[] = {"HSET h a 1 b 2 c 3",
+                                   "HGETALL h",
+                                   "HGETALL nosuch",
+                                   "HKEYS h",
+                                   "HVALS h",
+                                   "HMGET h a x",
+                                   "HRANDFIELD h 0",
+                                   "HRANDFIELD nosuch 3 WITHVALUES",
+                                   "HRANDFIELD h 3 WITHVALUES",
+                                   "HRANDFIELD h 5",
+                                   "HSCAN h 0",
+                                   "HINCRBYFLOAT h a 1.5",
+                                   "HGET h nosuch",
+                                   "HRANDFIELD nosuch",
+                                   "HSTRLEN h a",
+                                   NULL};
     for (int i = 0; script[i]; i++) {
         if (i == 1) {
             char *x = raw_cmd_str(fa, "HELLO 3"), *y = raw_cmd_str(fb, "HELLO 3");
@@ -350,7 +521,8 @@ TEST(resp3_replies_match_redis) {
             free(y);
         }
         char *x = raw_cmd_str(fa, script[i]), *y = raw_cmd_str(fb, script[i]);
-        if (strcmp(x, y) != 0) fprintf(stderr, "RESP3 DIFF on %s\n  larder: %s\n  redis:  %s\n", script[i], x, y);
+        if (strcmp(x, y) != 0)
+            fprintf(stderr, "RESP3 DIFF on %s\n  larder: %s\n  redis:  %s\n", script[i], x, y);
         CHECK_STR(x, y);
         free(x);
         free(y);

@@ -21,15 +21,29 @@
 
 static const char *lkeys[] = {"l0", "l1", "l2", "{t}l3", "str", "none"};
 static char longv[3][200];
-static const char *vals[] = {"a", "b", "c", "1", "2", "10", "-3", "3.5", "x y", "", "abc",
-                             "9223372036854775807", "1e30", "nan", NULL, NULL, NULL, "B", "aa", "0"};
+static const char *vals[] = {
+    "a",    "b",   "c",  "1",  "2",  "10", "-3", "3.5", "x y", "", "abc", "9223372036854775807",
+    "1e30", "nan", NULL, NULL, NULL, "B",  "aa", "0"};
 #define NVALS 20
 
-static const char *K(trng *r) { return lkeys[trng_below(r, trng_below(r, 8) ? 4 : 6)]; }
-static const char *V(trng *r) { return vals[trng_below(r, NVALS)]; }
+static const char *K(trng *r) {
+    return lkeys[trng_below(r, trng_below(r, 8) ? 4 : 6)];
+}
+static const char *V(trng *r) {
+    return vals[trng_below(r, NVALS)];
+}
 static const char *N(trng *r, char *buf) {
-    static const char *specials[] = {"0", "-1", "1", "abc", "-100", "100", "9223372036854775807",
-                                     "-9223372036854775808", "3.5", "", "2147483648"};
+    static const char *specials[] = {"0",
+                                     "-1",
+                                     "1",
+                                     "abc",
+                                     "-100",
+                                     "100",
+                                     "9223372036854775807",
+                                     "-9223372036854775808",
+                                     "3.5",
+                                     "",
+                                     "2147483648"};
     if (trng_below(r, 6) == 0) return specials[trng_below(r, 11)];
     snprintf(buf, 32, "%d", (int)trng_below(r, 25) - 12);
     return buf;
@@ -49,12 +63,25 @@ static int gen_sort(trng *r, const char **argv, char bufs[][32], int ro) {
     int n = 0;
     argv[n++] = ro ? "SORT_RO" : "SORT";
     argv[n++] = K(r);
-    if (trng_below(r, 2)) { argv[n++] = "BY"; argv[n++] = bys[trng_below(r, 6)]; }
-    if (trng_below(r, 3) == 0) { argv[n++] = "LIMIT"; argv[n++] = N(r, bufs[0]); argv[n++] = N(r, bufs[1]); }
-    for (int g = (int)trng_below(r, 4); g > 1; g--) { argv[n++] = "GET"; argv[n++] = gets[trng_below(r, 5)]; }
+    if (trng_below(r, 2)) {
+        argv[n++] = "BY";
+        argv[n++] = bys[trng_below(r, 6)];
+    }
+    if (trng_below(r, 3) == 0) {
+        argv[n++] = "LIMIT";
+        argv[n++] = N(r, bufs[0]);
+        argv[n++] = N(r, bufs[1]);
+    }
+    for (int g = (int)trng_below(r, 4); g > 1; g--) {
+        argv[n++] = "GET";
+        argv[n++] = gets[trng_below(r, 5)];
+    }
     if (trng_below(r, 3) == 0) argv[n++] = trng_below(r, 2) ? "ASC" : "DESC";
     if (trng_below(r, 2)) argv[n++] = "ALPHA";
-    if (trng_below(r, ro ? 20 : 3) == 0) { argv[n++] = "STORE"; argv[n++] = K(r); }
+    if (trng_below(r, ro ? 20 : 3) == 0) {
+        argv[n++] = "STORE";
+        argv[n++] = K(r);
+    }
     if (trng_below(r, 30) == 0) argv[n++] = "BOGUS";
     return n;
 }
@@ -63,94 +90,219 @@ static int gen_sort(trng *r, const char **argv, char bufs[][32], int ro) {
 static int gen(trng *r, const char **argv, char bufs[][32]) {
     int n = 0;
     switch (trng_below(r, 37)) {
-    case 0: case 1: case 2:
-        argv[n++] = trng_below(r, 2) ? "LPUSH" : "RPUSH"; argv[n++] = K(r);
+    case 0:
+    case 1:
+    case 2:
+        argv[n++] = trng_below(r, 2) ? "LPUSH" : "RPUSH";
+        argv[n++] = K(r);
         for (int k = 1 + (int)trng_below(r, 4); k > 0; k--) argv[n++] = V(r);
         break;
     case 3:
-        argv[n++] = trng_below(r, 2) ? "LPUSHX" : "RPUSHX"; argv[n++] = K(r); argv[n++] = V(r);
+        argv[n++] = trng_below(r, 2) ? "LPUSHX" : "RPUSHX";
+        argv[n++] = K(r);
+        argv[n++] = V(r);
         if (trng_below(r, 2)) argv[n++] = V(r);
         break;
-    case 4: case 5:
-        argv[n++] = trng_below(r, 2) ? "LPOP" : "RPOP"; argv[n++] = K(r);
+    case 4:
+    case 5:
+        argv[n++] = trng_below(r, 2) ? "LPOP" : "RPOP";
+        argv[n++] = K(r);
         if (trng_below(r, 2)) argv[n++] = N(r, bufs[0]);
         if (trng_below(r, 20) == 0) argv[n++] = "1";
         break;
-    case 6: argv[n++] = "LLEN"; argv[n++] = K(r); break;
-    case 7: case 8:
-        argv[n++] = "LRANGE"; argv[n++] = K(r); argv[n++] = N(r, bufs[0]); argv[n++] = N(r, bufs[1]);
+    case 6:
+        argv[n++] = "LLEN";
+        argv[n++] = K(r);
         break;
-    case 9: argv[n++] = "LINDEX"; argv[n++] = K(r); argv[n++] = N(r, bufs[0]); break;
-    case 10: argv[n++] = "LSET"; argv[n++] = K(r); argv[n++] = N(r, bufs[0]); argv[n++] = V(r); break;
-    case 11: case 12: {
+    case 7:
+    case 8:
+        argv[n++] = "LRANGE";
+        argv[n++] = K(r);
+        argv[n++] = N(r, bufs[0]);
+        argv[n++] = N(r, bufs[1]);
+        break;
+    case 9:
+        argv[n++] = "LINDEX";
+        argv[n++] = K(r);
+        argv[n++] = N(r, bufs[0]);
+        break;
+    case 10:
+        argv[n++] = "LSET";
+        argv[n++] = K(r);
+        argv[n++] = N(r, bufs[0]);
+        argv[n++] = V(r);
+        break;
+    case 11:
+    case 12: {
         static const char *wh[] = {"BEFORE", "AFTER", "before", "after", "between"};
-        argv[n++] = "LINSERT"; argv[n++] = K(r); argv[n++] = wh[trng_below(r, trng_below(r, 10) ? 4 : 5)];
-        argv[n++] = V(r); argv[n++] = V(r);
+        argv[n++] = "LINSERT";
+        argv[n++] = K(r);
+        argv[n++] = wh[trng_below(r, trng_below(r, 10) ? 4 : 5)];
+        argv[n++] = V(r);
+        argv[n++] = V(r);
         break;
     }
-    case 13: argv[n++] = "LREM"; argv[n++] = K(r); argv[n++] = N(r, bufs[0]); argv[n++] = V(r); break;
-    case 14: argv[n++] = "LTRIM"; argv[n++] = K(r); argv[n++] = N(r, bufs[0]); argv[n++] = N(r, bufs[1]); break;
-    case 15: case 16: {
+    case 13:
+        argv[n++] = "LREM";
+        argv[n++] = K(r);
+        argv[n++] = N(r, bufs[0]);
+        argv[n++] = V(r);
+        break;
+    case 14:
+        argv[n++] = "LTRIM";
+        argv[n++] = K(r);
+        argv[n++] = N(r, bufs[0]);
+        argv[n++] = N(r, bufs[1]);
+        break;
+    case 15:
+    case 16: {
         static const char *opts[] = {"RANK", "COUNT", "MAXLEN", "rank", "BAD"};
-        argv[n++] = "LPOS"; argv[n++] = K(r); argv[n++] = V(r);
+        argv[n++] = "LPOS";
+        argv[n++] = K(r);
+        argv[n++] = V(r);
         for (int k = (int)trng_below(r, 4); k > 0; k--) {
             argv[n++] = opts[trng_below(r, trng_below(r, 10) ? 4 : 5)];
             if (trng_below(r, 15)) argv[n++] = N(r, bufs[k]);
         }
         break;
     }
-    case 17: case 18:
-        argv[n++] = "LMOVE"; argv[n++] = K(r); argv[n++] = K(r); argv[n++] = WHERE(r); argv[n++] = WHERE(r);
+    case 17:
+    case 18:
+        argv[n++] = "LMOVE";
+        argv[n++] = K(r);
+        argv[n++] = K(r);
+        argv[n++] = WHERE(r);
+        argv[n++] = WHERE(r);
         break;
-    case 19: argv[n++] = "RPOPLPUSH"; argv[n++] = K(r); argv[n++] = K(r); break;
-    case 20: case 21: {
+    case 19:
+        argv[n++] = "RPOPLPUSH";
+        argv[n++] = K(r);
+        argv[n++] = K(r);
+        break;
+    case 20:
+    case 21: {
         argv[n++] = "LMPOP";
         int nk = 1 + (int)trng_below(r, 3);
         argv[n++] = trng_below(r, 12) ? (snprintf(bufs[0], 32, "%d", nk), bufs[0]) : N(r, bufs[0]);
         for (int k = 0; k < nk; k++) argv[n++] = K(r);
         argv[n++] = WHERE(r);
-        if (trng_below(r, 2)) { argv[n++] = "COUNT"; argv[n++] = N(r, bufs[1]); }
+        if (trng_below(r, 2)) {
+            argv[n++] = "COUNT";
+            argv[n++] = N(r, bufs[1]);
+        }
         if (trng_below(r, 25) == 0) argv[n++] = "COUNT";
         break;
     }
-    case 22: case 23: n = gen_sort(r, argv, bufs, trng_below(r, 3) == 0); break;
+    case 22:
+    case 23:
+        n = gen_sort(r, argv, bufs, trng_below(r, 3) == 0);
+        break;
     case 24: {
         /* weights for SORT BY/GET, numeric or not */
         static char wk[64];
         const char *v = V(r);
         snprintf(wk, sizeof(wk), "w_%s", v);
-        argv[n++] = "SET"; argv[n++] = wk; argv[n++] = trng_below(r, 5) ? N(r, bufs[0]) : V(r);
+        argv[n++] = "SET";
+        argv[n++] = wk;
+        argv[n++] = trng_below(r, 5) ? N(r, bufs[0]) : V(r);
         break;
     }
-    case 25: argv[n++] = "DEL"; argv[n++] = K(r); break;
-    case 26: argv[n++] = "SET"; argv[n++] = "str"; argv[n++] = V(r); break;
-    case 27: argv[n++] = "TYPE"; argv[n++] = K(r); break;
-    case 28: argv[n++] = "OBJECT"; argv[n++] = "ENCODING"; argv[n++] = K(r); break;
-    case 29: argv[n++] = "EXISTS"; argv[n++] = K(r); break;
+    case 25:
+        argv[n++] = "DEL";
+        argv[n++] = K(r);
+        break;
+    case 26:
+        argv[n++] = "SET";
+        argv[n++] = "str";
+        argv[n++] = V(r);
+        break;
+    case 27:
+        argv[n++] = "TYPE";
+        argv[n++] = K(r);
+        break;
+    case 28:
+        argv[n++] = "OBJECT";
+        argv[n++] = "ENCODING";
+        argv[n++] = K(r);
+        break;
+    case 29:
+        argv[n++] = "EXISTS";
+        argv[n++] = K(r);
+        break;
     case 30: /* blocking commands with data or a short timeout */
         switch (trng_below(r, 5)) {
-        case 0: argv[n++] = "BLPOP"; argv[n++] = K(r); if (trng_below(r, 2)) argv[n++] = K(r); argv[n++] = TIMEOUT(r); break;
-        case 1: argv[n++] = "BRPOP"; argv[n++] = K(r); argv[n++] = TIMEOUT(r); break;
-        case 2: argv[n++] = "BLMOVE"; argv[n++] = K(r); argv[n++] = K(r); argv[n++] = WHERE(r); argv[n++] = WHERE(r); argv[n++] = TIMEOUT(r); break;
-        case 3: argv[n++] = "BRPOPLPUSH"; argv[n++] = K(r); argv[n++] = K(r); argv[n++] = TIMEOUT(r); break;
-        default:
-            argv[n++] = "BLMPOP"; argv[n++] = TIMEOUT(r); argv[n++] = "2"; argv[n++] = K(r); argv[n++] = K(r);
+        case 0:
+            argv[n++] = "BLPOP";
+            argv[n++] = K(r);
+            if (trng_below(r, 2)) argv[n++] = K(r);
+            argv[n++] = TIMEOUT(r);
+            break;
+        case 1:
+            argv[n++] = "BRPOP";
+            argv[n++] = K(r);
+            argv[n++] = TIMEOUT(r);
+            break;
+        case 2:
+            argv[n++] = "BLMOVE";
+            argv[n++] = K(r);
+            argv[n++] = K(r);
             argv[n++] = WHERE(r);
-            if (trng_below(r, 2)) { argv[n++] = "COUNT"; argv[n++] = N(r, bufs[0]); }
+            argv[n++] = WHERE(r);
+            argv[n++] = TIMEOUT(r);
+            break;
+        case 3:
+            argv[n++] = "BRPOPLPUSH";
+            argv[n++] = K(r);
+            argv[n++] = K(r);
+            argv[n++] = TIMEOUT(r);
+            break;
+        default:
+            argv[n++] = "BLMPOP";
+            argv[n++] = TIMEOUT(r);
+            argv[n++] = "2";
+            argv[n++] = K(r);
+            argv[n++] = K(r);
+            argv[n++] = WHERE(r);
+            if (trng_below(r, 2)) {
+                argv[n++] = "COUNT";
+                argv[n++] = N(r, bufs[0]);
+            }
             break;
         }
         break;
-    case 31: argv[n++] = "COPY"; argv[n++] = K(r); argv[n++] = K(r); if (trng_below(r, 2)) argv[n++] = "REPLACE"; break;
-    case 32: argv[n++] = "RENAME"; argv[n++] = K(r); argv[n++] = K(r); break;
-    case 33: argv[n++] = "LRANGE"; argv[n++] = K(r); argv[n++] = "0"; argv[n++] = "-1"; break;
-    case 34: argv[n++] = trng_below(r, 2) ? "LPUSH" : "RPUSH"; argv[n++] = K(r);
-        argv[n++] = longv[trng_below(r, 3)]; argv[n++] = V(r);
+    case 31:
+        argv[n++] = "COPY";
+        argv[n++] = K(r);
+        argv[n++] = K(r);
+        if (trng_below(r, 2)) argv[n++] = "REPLACE";
+        break;
+    case 32:
+        argv[n++] = "RENAME";
+        argv[n++] = K(r);
+        argv[n++] = K(r);
+        break;
+    case 33:
+        argv[n++] = "LRANGE";
+        argv[n++] = K(r);
+        argv[n++] = "0";
+        argv[n++] = "-1";
+        break;
+    case 34:
+        argv[n++] = trng_below(r, 2) ? "LPUSH" : "RPUSH";
+        argv[n++] = K(r);
+        argv[n++] = longv[trng_below(r, 3)];
+        argv[n++] = V(r);
         break;
     case 35: /* a burst, so lists grow over many nodes */
-        argv[n++] = trng_below(r, 2) ? "LPUSH" : "RPUSH"; argv[n++] = K(r);
+        argv[n++] = trng_below(r, 2) ? "LPUSH" : "RPUSH";
+        argv[n++] = K(r);
         for (int k = 10 + (int)trng_below(r, 30); k > 0; k--) argv[n++] = V(r);
         break;
-    default: argv[n++] = "LLEN"; argv[n++] = K(r); argv[n++] = "extra"; break;
+    default:
+        argv[n++] = "LLEN";
+        argv[n++] = K(r);
+        argv[n++] = "extra";
+        break;
     }
     return n;
 }
@@ -169,14 +321,39 @@ static int multi_blocking(trng *r, redisContext *a, redisContext *b) {
     if (!send_both(a, b, 1, m)) return 0;
     int n = 0;
     switch (trng_below(r, 4)) {
-    case 0: argv[n++] = "BLPOP"; argv[n++] = K(r); argv[n++] = "0"; break;
-    case 1: argv[n++] = "BRPOPLPUSH"; argv[n++] = K(r); argv[n++] = K(r); argv[n++] = "0"; break;
-    case 2: argv[n++] = "BLMOVE"; argv[n++] = K(r); argv[n++] = K(r); argv[n++] = "LEFT"; argv[n++] = "RIGHT"; argv[n++] = "0"; break;
-    default: argv[n++] = "BLMPOP"; argv[n++] = "0"; argv[n++] = "1"; argv[n++] = K(r); argv[n++] = "RIGHT"; argv[n++] = "COUNT"; argv[n++] = "2"; break;
+    case 0:
+        argv[n++] = "BLPOP";
+        argv[n++] = K(r);
+        argv[n++] = "0";
+        break;
+    case 1:
+        argv[n++] = "BRPOPLPUSH";
+        argv[n++] = K(r);
+        argv[n++] = K(r);
+        argv[n++] = "0";
+        break;
+    case 2:
+        argv[n++] = "BLMOVE";
+        argv[n++] = K(r);
+        argv[n++] = K(r);
+        argv[n++] = "LEFT";
+        argv[n++] = "RIGHT";
+        argv[n++] = "0";
+        break;
+    default:
+        argv[n++] = "BLMPOP";
+        argv[n++] = "0";
+        argv[n++] = "1";
+        argv[n++] = K(r);
+        argv[n++] = "RIGHT";
+        argv[n++] = "COUNT";
+        argv[n++] = "2";
+        break;
     }
     if (!send_both(a, b, n, argv)) return 0;
     n = gen(r, argv, bufs);
-    if (strncmp(argv[0], "BL", 2) && strncmp(argv[0], "BR", 2) && !send_both(a, b, n, argv)) return 0;
+    if (strncmp(argv[0], "BL", 2) && strncmp(argv[0], "BR", 2) && !send_both(a, b, n, argv))
+        return 0;
     return send_both(a, b, 1, e);
 }
 
@@ -231,8 +408,8 @@ TEST(random_list_scripts_match_redis) {
                 }
                 total++;
                 if (!ok) {
-                    fprintf(stderr, "  (seed %llu round %d step %d, fill %s depth %s)\n", seed, round, i,
-                            fills[round % 8], depths[(round / 2) % 4]);
+                    fprintf(stderr, "  (seed %llu round %d step %d, fill %s depth %s)\n", seed,
+                            round, i, fills[round % 8], depths[(round / 2) % 4]);
                     mismatches++;
                     break;
                 }

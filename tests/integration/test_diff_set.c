@@ -15,11 +15,40 @@
 #include <unistd.h>
 
 static const char *keys[] = {"s0", "s1", "s2", "{t}s3", "str", "h"};
-static const char *members[] = {"1", "2", "3", "-7", "300", "70000", "5000000000", "9223372036854775807",
-                                "-9223372036854775808", "0", "a", "b", "c", "01", "", "x y",
-                                "9223372036854775808", "a-longer-member-name", "-0", "+1"};
-static const char *counts[] = {"0", "1", "2", "3", "5", "20", "-1", "-3", "-20", "abc", "-5", "1.5",
-                               "9223372036854775807", "-9223372036854775808"};
+static const char *members[] = {"1",
+                                "2",
+                                "3",
+                                "-7",
+                                "300",
+                                "70000",
+                                "5000000000",
+                                "9223372036854775807",
+                                "-9223372036854775808",
+                                "0",
+                                "a",
+                                "b",
+                                "c",
+                                "01",
+                                "",
+                                "x y",
+                                "9223372036854775808",
+                                "a-longer-member-name",
+                                "-0",
+                                "+1"};
+static const char *counts[] = {"0",
+                               "1",
+                               "2",
+                               "3",
+                               "5",
+                               "20",
+                               "-1",
+                               "-3",
+                               "-20",
+                               "abc",
+                               "-5",
+                               "1.5",
+                               "9223372036854775807",
+                               "-9223372036854775808"};
 
 #define NK 6
 #define NM 20
@@ -35,10 +64,13 @@ static void add(cmd *c, const char *s) {
     c->lens[c->argc++] = strlen(s);
 }
 
-static const char *K(trng *r) { return keys[trng_below(r, 8) < 7 ? trng_below(r, 4) : 4 + trng_below(r, 2)]; }
+static const char *K(trng *r) {
+    return keys[trng_below(r, 8) < 7 ? trng_below(r, 4) : 4 + trng_below(r, 2)];
+}
 /* members biased towards integers so intsets live long enough to matter */
-static const char *M(trng *r) { return members[trng_below(r, 3) ? trng_below(r, 10) : trng_below(r, NM)]; }
-
+static const char *M(trng *r) {
+    return members[trng_below(r, 3) ? trng_below(r, 10) : trng_below(r, NM)];
+}
 
 static int encoding_is(redisContext *c, const char *key, const char *enc) {
     redisReply *e = redisCommand(c, "OBJECT ENCODING %s", key);
@@ -100,7 +132,8 @@ static int do_spop(dpair *p, cmd *c) {
     dk_events(p, 0);
     long long count = c->argc == 3 ? atoll(c->argv[2]) : 1;
     long long want = count < size ? count : size;
-    const redisReply **popped = malloc(sizeof(redisReply *) * (a->type == REDIS_REPLY_ARRAY ? a->elements + 1 : 1));
+    const redisReply **popped =
+        malloc(sizeof(redisReply *) * (a->type == REDIS_REPLY_ARRAY ? a->elements + 1 : 1));
     size_t np = 0;
     if (a->type == REDIS_REPLY_ARRAY)
         for (size_t i = 0; i < a->elements; i++) popped[np++] = a->element[i];
@@ -135,7 +168,8 @@ static int do_spop(dpair *p, cmd *c) {
         }
         freeReplyObject(redisCommand(p->r, "DEL %s", key));
         freeReplyObject(redisCommandArgv(p->r, (int)left->elements + 2, argv, lens));
-        if (ttl && ttl->integer > 0) freeReplyObject(redisCommand(p->r, "PEXPIRE %s %lld", key, ttl->integer));
+        if (ttl && ttl->integer > 0)
+            freeReplyObject(redisCommand(p->r, "PEXPIRE %s %lld", key, ttl->integer));
         if (ttl) freeReplyObject(ttl);
         free(argv);
         free(lens);
@@ -152,7 +186,8 @@ static int do_spop(dpair *p, cmd *c) {
 
 /* SRANDMEMBER: same errors/emptiness, else the right count of members. */
 static void check_srandmember(dpair *p, cmd *c) {
-    redisReply *a = dk_run(p->l, c->argc, c->argv, c->lens), *b = dk_run(p->r, c->argc, c->argv, c->lens);
+    redisReply *a = dk_run(p->l, c->argc, c->argv, c->lens),
+               *b = dk_run(p->r, c->argc, c->argv, c->lens);
     dk_events(p, 1);
     int simple = !a || !b || a->type == REDIS_REPLY_ERROR || a->type == REDIS_REPLY_NIL ||
                  (a->type == REDIS_REPLY_ARRAY && a->elements == 0) || b->type != a->type;
@@ -162,11 +197,13 @@ static void check_srandmember(dpair *p, cmd *c) {
         free(x);
         free(y);
     } else if (a->type == REDIS_REPLY_STRING) {
-        if (!is_member(p->r, c->argv[1], a)) dk_fail(p, "SRANDMEMBER member", a->str, "(not a member)");
+        if (!is_member(p->r, c->argv[1], a))
+            dk_fail(p, "SRANDMEMBER member", a->str, "(not a member)");
     } else {
         long long n = atoll(c->argv[2]), size = integer_of(p->r, "SCARD %s", c->argv[1]);
         long long want = n >= 0 ? (n < size ? n : size) : -n;
-        if ((long long)a->elements != want || (long long)b->elements != want || (n >= 0 && !distinct(a)))
+        if ((long long)a->elements != want || (long long)b->elements != want ||
+            (n >= 0 && !distinct(a)))
             dk_fail(p, "SRANDMEMBER count", "", "");
         for (size_t i = 0; i < a->elements; i++)
             if (!is_member(p->r, c->argv[1], a->element[i]))
@@ -184,7 +221,8 @@ static void check_sscan(dpair *p, cmd *c) {
     int ht = encoding_is(p->r, c->argv[1], "hashtable");
     if (!ht || strcmp(c->argv[2], "0") != 0) {
         if (ht) { /* a valid far cursor lands where the table size says */
-            redisReply *a = dk_run(p->l, c->argc, c->argv, c->lens), *b = dk_run(p->r, c->argc, c->argv, c->lens);
+            redisReply *a = dk_run(p->l, c->argc, c->argv, c->lens),
+                       *b = dk_run(p->r, c->argc, c->argv, c->lens);
             if (!a || !b || a->type != b->type) dk_fail(p, "SSCAN far cursor", "", "");
             if (a) freeReplyObject(a);
             if (b) freeReplyObject(b);
@@ -213,7 +251,8 @@ static int step(dpair *p, trng *r) {
     case 3:
         add(&c, "SADD");
         add(&c, key);
-        for (int i = 0, n = 1 + (int)trng_below(r, trng_below(r, 4) ? 3 : 20); i < n; i++) add(&c, M(r));
+        for (int i = 0, n = 1 + (int)trng_below(r, trng_below(r, 4) ? 3 : 20); i < n; i++)
+            add(&c, M(r));
         written[0] = key;
         break;
     case 4:
@@ -223,10 +262,26 @@ static int step(dpair *p, trng *r) {
         for (int i = 0, n = 1 + (int)trng_below(r, 4); i < n; i++) add(&c, M(r));
         written[0] = key;
         break;
-    case 6: add(&c, "SMEMBERS"); add(&c, key); enc_dep = 1; group = 1; break;
-    case 7: add(&c, "SISMEMBER"); add(&c, key); add(&c, M(r)); break;
-    case 8: add(&c, "SMISMEMBER"); add(&c, key); for (int i = 0, n = 1 + (int)trng_below(r, 4); i < n; i++) add(&c, M(r)); break;
-    case 9: add(&c, "SCARD"); add(&c, key); break;
+    case 6:
+        add(&c, "SMEMBERS");
+        add(&c, key);
+        enc_dep = 1;
+        group = 1;
+        break;
+    case 7:
+        add(&c, "SISMEMBER");
+        add(&c, key);
+        add(&c, M(r));
+        break;
+    case 8:
+        add(&c, "SMISMEMBER");
+        add(&c, key);
+        for (int i = 0, n = 1 + (int)trng_below(r, 4); i < n; i++) add(&c, M(r));
+        break;
+    case 9:
+        add(&c, "SCARD");
+        add(&c, key);
+        break;
     case 10:
         add(&c, "SPOP");
         add(&c, key);
@@ -276,22 +331,46 @@ static int step(dpair *p, trng *r) {
         add(&c, "SINTERCARD");
         add(&c, nk[trng_below(r, 7)]);
         for (int i = 0, n = 1 + (int)trng_below(r, 3); i < n; i++) add(&c, K(r));
-        if (trng_below(r, 2)) { add(&c, trng_below(r, 8) ? "LIMIT" : "BOGUS"); if (trng_below(r, 10)) add(&c, lim[trng_below(r, 6)]); }
+        if (trng_below(r, 2)) {
+            add(&c, trng_below(r, 8) ? "LIMIT" : "BOGUS");
+            if (trng_below(r, 10)) add(&c, lim[trng_below(r, 6)]);
+        }
         break;
     }
     case 18:
         add(&c, "SSCAN");
         add(&c, key);
         add(&c, trng_below(r, 10) ? "0" : (trng_below(r, 2) ? "abc" : "-1"));
-        if (trng_below(r, 2)) { add(&c, "MATCH"); add(&c, trng_below(r, 2) ? "1*" : "*a*"); }
-        if (trng_below(r, 2)) { add(&c, "COUNT"); add(&c, trng_below(r, 6) ? "3" : "0"); }
+        if (trng_below(r, 2)) {
+            add(&c, "MATCH");
+            add(&c, trng_below(r, 2) ? "1*" : "*a*");
+        }
+        if (trng_below(r, 2)) {
+            add(&c, "COUNT");
+            add(&c, trng_below(r, 6) ? "3" : "0");
+        }
         check_sscan(p, &c);
         return 1;
-    case 19: add(&c, trng_below(r, 2) ? "EXISTS" : "TYPE"); add(&c, key); break;
-    case 20: add(&c, "DEL"); add(&c, key); written[0] = key; break;
+    case 19:
+        add(&c, trng_below(r, 2) ? "EXISTS" : "TYPE");
+        add(&c, key);
+        break;
+    case 20:
+        add(&c, "DEL");
+        add(&c, key);
+        written[0] = key;
+        break;
     case 21:
-        if (trng_below(r, 2)) { add(&c, "SET"); add(&c, "str"); add(&c, "x"); }
-        else { add(&c, "HSET"); add(&c, "h"); add(&c, "f"); add(&c, "v"); }
+        if (trng_below(r, 2)) {
+            add(&c, "SET");
+            add(&c, "str");
+            add(&c, "x");
+        } else {
+            add(&c, "HSET");
+            add(&c, "h");
+            add(&c, "f");
+            add(&c, "v");
+        }
         break;
     case 22:
         add(&c, trng_below(r, 2) ? "COPY" : "RENAME");
@@ -303,7 +382,8 @@ static int step(dpair *p, trng *r) {
         break;
     case 23: {
         const char *dst = K(r);
-        redisReply *da = redisCommand(p->l, "DUMP %s", key), *db = redisCommand(p->r, "DUMP %s", key);
+        redisReply *da = redisCommand(p->l, "DUMP %s", key),
+                   *db = redisCommand(p->r, "DUMP %s", key);
         if (da && db && da->type == REDIS_REPLY_STRING && db->type == REDIS_REPLY_STRING) {
             char *x = dk_fmt(p->l, "RESTORE %s 0 %b REPLACE", dst, da->str, da->len);
             char *y = dk_fmt(p->r, "RESTORE %s 0 %b REPLACE", dst, db->str, db->len);
@@ -322,10 +402,14 @@ static int step(dpair *p, trng *r) {
         return dk_same_encoding(p, dst);
     }
     case 24: { /* wrong arity and syntax */
-        static const char *cmds[] = {"SADD", "SREM", "SCARD", "SISMEMBER", "SMOVE", "SINTERCARD", "SINTERSTORE", "SMISMEMBER"};
+        static const char *cmds[] = {"SADD",  "SREM",       "SCARD",       "SISMEMBER",
+                                     "SMOVE", "SINTERCARD", "SINTERSTORE", "SMISMEMBER"};
         add(&c, cmds[trng_below(r, 8)]);
         if (trng_below(r, 2)) add(&c, key);
-        if (!strcmp(c.argv[0], "SCARD")) { add(&c, key); add(&c, "x"); }
+        if (!strcmp(c.argv[0], "SCARD")) {
+            add(&c, key);
+            add(&c, "x");
+        }
         break;
     }
     default:
@@ -341,13 +425,15 @@ static int step(dpair *p, trng *r) {
         add(&c, key);
         break;
     }
-    int ok = enc_dep ? dk_check_enc(p, c.argc, c.argv, c.lens, key, group) : dk_check(p, c.argc, c.argv, c.lens, group);
+    int ok = enc_dep ? dk_check_enc(p, c.argc, c.argv, c.lens, key, group)
+                     : dk_check(p, c.argc, c.argv, c.lens, group);
     for (int i = 0; i < 3 && written[i]; i++) ok &= dk_same_encoding(p, written[i]);
     return ok;
 }
 
 TEST(random_scripts_match_redis) {
-    static const char *const extra[] = {"--set-max-intset-entries", "8", "--enable-debug-command", "yes", NULL};
+    static const char *const extra[] = {"--set-max-intset-entries", "8", "--enable-debug-command",
+                                        "yes", NULL};
     srv a, b;
     CHECK(srv_start(&a, extra) == 0);
     CHECK(srv_start_redis(&b, extra) == 0);
@@ -361,8 +447,10 @@ TEST(random_scripts_match_redis) {
         trng_seed(&r, seed + (unsigned long long)round);
         freeReplyObject(redisCommand(p.l, "FLUSHALL"));
         freeReplyObject(redisCommand(p.r, "FLUSHALL"));
-        freeReplyObject(redisCommand(p.l, "CONFIG SET set-max-intset-entries %s", limits[round % 6]));
-        freeReplyObject(redisCommand(p.r, "CONFIG SET set-max-intset-entries %s", limits[round % 6]));
+        freeReplyObject(
+            redisCommand(p.l, "CONFIG SET set-max-intset-entries %s", limits[round % 6]));
+        freeReplyObject(
+            redisCommand(p.r, "CONFIG SET set-max-intset-entries %s", limits[round % 6]));
         dk_events(&p, 0);
         char where[96];
         p.where = where;
@@ -383,14 +471,31 @@ TEST(resp3_replies_match_redis) {
     CHECK(srv_start_redis(&b, NULL) == 0);
     int fa = srv_raw_socket(&a), fb = srv_raw_socket(&b);
     CHECK(fa >= 0 && fb >= 0);
-    static const char *script[] = {
-        "HELLO 3", "SADD s 3 1 2", "SADD t 2 3 4", "SMEMBERS s", "SMEMBERS nosuch", "SINTER s t", "SUNION s t",
-        "SDIFF s t", "SINTER s nosuch", "SPOP s 0", "SPOP nosuch 2", "SPOP nosuch", "SRANDMEMBER s 0",
-        "SRANDMEMBER s 5", "SRANDMEMBER nosuch 2", "SRANDMEMBER nosuch", "SMISMEMBER s 1 9",
-        "SINTERCARD 2 s t LIMIT 1", "SSCAN s 0", "SPOP t 3", NULL};
+    static const char *script[] = {"HELLO 3",
+                                   "SADD s 3 1 2",
+                                   "SADD t 2 3 4",
+                                   "SMEMBERS s",
+                                   "SMEMBERS nosuch",
+                                   "SINTER s t",
+                                   "SUNION s t",
+                                   "SDIFF s t",
+                                   "SINTER s nosuch",
+                                   "SPOP s 0",
+                                   "SPOP nosuch 2",
+                                   "SPOP nosuch",
+                                   "SRANDMEMBER s 0",
+                                   "SRANDMEMBER s 5",
+                                   "SRANDMEMBER nosuch 2",
+                                   "SRANDMEMBER nosuch",
+                                   "SMISMEMBER s 1 9",
+                                   "SINTERCARD 2 s t LIMIT 1",
+                                   "SSCAN s 0",
+                                   "SPOP t 3",
+                                   NULL};
     for (int i = 0; script[i]; i++) {
         char *x = raw_cmd_str(fa, script[i]), *y = raw_cmd_str(fb, script[i]);
-        if (i && strcmp(x, y) != 0) fprintf(stderr, "RESP3 DIFF on %s\n  larder: %s\n  redis:  %s\n", script[i], x, y);
+        if (i && strcmp(x, y) != 0)
+            fprintf(stderr, "RESP3 DIFF on %s\n  larder: %s\n  redis:  %s\n", script[i], x, y);
         if (i) CHECK_STR(x, y);
         free(x);
         free(y);

@@ -62,24 +62,90 @@ static int diff_raw(rconn *l, rconn *r, int argc, const char **argv, const size_
 
 static const char *zkeys[] = {"z1", "z2", "z3", "d1"};
 static const char *lkeys[] = {"l1", "l2"};
-static const char *members[] = {"a", "b", "c", "d", "e", "f", "g", "h", "aa", "ab", "ba", "",
-                                "0", "1", "-1", "10", "x y", "007", "12345678901234567890", "member_with_a_long_name_1",
-                                "member_with_a_long_name_2", "\xff\x00z"};
+static const char *members[] = {"a",
+                                "b",
+                                "c",
+                                "d",
+                                "e",
+                                "f",
+                                "g",
+                                "h",
+                                "aa",
+                                "ab",
+                                "ba",
+                                "",
+                                "0",
+                                "1",
+                                "-1",
+                                "10",
+                                "x y",
+                                "007",
+                                "12345678901234567890",
+                                "member_with_a_long_name_1",
+                                "member_with_a_long_name_2",
+                                "\xff\x00z"};
 static const size_t nmembers = sizeof(members) / sizeof(members[0]);
-static const char *scores[] = {"0", "1", "-1", "2", "3", "2.5", "-2.5", "0.1", "1e10", "inf",
-                               "-inf", "+inf", "1e-5", "-0", "100000000000000000", "7", "5",
-                               "3.14159", "12345678", "-999999", "nan", "abc", "", " 1", "(1",
-                               "0x10", "1e400", "127", "128", "-128", "-129", "32767", "-32769",
-                               "8388608", "2147483648", "1700000000000", "4503599627370496",
-                               "36028797018963967", "-36028797018963968", "36028797018963968",
-                               "9007199254740993", "-0.0"};
-static const char *sbounds[] = {"-inf", "+inf", "inf", "0", "1", "(1", "2", "(2", "2.5",
-                                "(2.5", "-1", "(-1", "5", "(5", "1e10", "(inf", "(-inf", "abc",
-                                "(", "", " 1", "nan", "0x2", "1e400", "3", "(3"};
-static const char *lbounds[] = {"-", "+", "[a", "(a", "[b", "(b", "[c", "(aa", "[ab", "[",
-                                "(", "[z", "(0", "[1", "a", "", "+x", "-x", "[member", "(g"};
-static const char *ranks[] = {"0", "1", "2", "-1", "-2", "3", "5", "-5", "100", "-100",
-                              "9223372036854775807", "-9223372036854775808", "x", "1.5"};
+static const char *scores[] = {"0",
+                               "1",
+                               "-1",
+                               "2",
+                               "3",
+                               "2.5",
+                               "-2.5",
+                               "0.1",
+                               "1e10",
+                               "inf",
+                               "-inf",
+                               "+inf",
+                               "1e-5",
+                               "-0",
+                               "100000000000000000",
+                               "7",
+                               "5",
+                               "3.14159",
+                               "12345678",
+                               "-999999",
+                               "nan",
+                               "abc",
+                               "",
+                               " 1",
+                               "(1",
+                               "0x10",
+                               "1e400",
+                               "127",
+                               "128",
+                               "-128",
+                               "-129",
+                               "32767",
+                               "-32769",
+                               "8388608",
+                               "2147483648",
+                               "1700000000000",
+                               "4503599627370496",
+                               "36028797018963967",
+                               "-36028797018963968",
+                               "36028797018963968",
+                               "9007199254740993",
+                               "-0.0"};
+static const char *sbounds[] = {
+    "-inf", "+inf", "inf",  "0",     "1",   "(1", "2", "(2", "2.5", "(2.5", "-1",    "(-1", "5",
+    "(5",   "1e10", "(inf", "(-inf", "abc", "(",  "",  " 1", "nan", "0x2",  "1e400", "3",   "(3"};
+static const char *lbounds[] = {"-", "+",  "[a", "(a", "[b", "(b", "[c", "(aa", "[ab",     "[",
+                                "(", "[z", "(0", "[1", "a",  "",   "+x", "-x",  "[member", "(g"};
+static const char *ranks[] = {"0",
+                              "1",
+                              "2",
+                              "-1",
+                              "-2",
+                              "3",
+                              "5",
+                              "-5",
+                              "100",
+                              "-100",
+                              "9223372036854775807",
+                              "-9223372036854775808",
+                              "x",
+                              "1.5"};
 static const char *counts[] = {"0", "1", "2", "3", "10", "-1", "x", "1000", "-3"};
 
 #define PICK(r, arr) (arr[trng_below(r, sizeof(arr) / sizeof(arr[0]))])
@@ -102,9 +168,15 @@ static const char *DST(trng *r) {
     static const char *d[] = {"d1", "d2", "z1", "z2", "z3", "s2"};
     return PICK(r, d);
 }
-static const char *M(trng *r) { return members[trng_below(r, (unsigned)nmembers)]; }
-static const char *S(trng *r) { return trng_below(r, 8) ? PICK(r, scores) : scores[trng_below(r, 20)]; }
-static const char *VS(trng *r) { return scores[trng_below(r, 20)]; } /* valid scores only */
+static const char *M(trng *r) {
+    return members[trng_below(r, (unsigned)nmembers)];
+}
+static const char *S(trng *r) {
+    return trng_below(r, 8) ? PICK(r, scores) : scores[trng_below(r, 20)];
+}
+static const char *VS(trng *r) {
+    return scores[trng_below(r, 20)];
+} /* valid scores only */
 
 typedef struct gen {
     const char *argv[64];
@@ -143,8 +215,9 @@ static void gen_range(trng *r, gen *g) {
         add(g, DST(r));
         add(g, key);
     } else {
-        static const char *names[] = {"ZRANGE", "ZRANGE", "ZRANGE", "ZREVRANGE", "ZRANGEBYSCORE",
-                                      "ZREVRANGEBYSCORE", "ZRANGEBYLEX", "ZREVRANGEBYLEX"};
+        static const char *names[] = {"ZRANGE",      "ZRANGE",        "ZRANGE",
+                                      "ZREVRANGE",   "ZRANGEBYSCORE", "ZREVRANGEBYSCORE",
+                                      "ZRANGEBYLEX", "ZREVRANGEBYLEX"};
         add(g, names[k]);
         add(g, key);
     }
@@ -152,7 +225,7 @@ static void gen_range(trng *r, gen *g) {
     if (k == 8) by = (int)trng_below(r, 3);
     if (k == 8 && by == 2 && key[0] != 'l') by = 1;
     const char *const *b = by == 0 ? ranks : by == 1 ? sbounds : lbounds;
-    size_t nb = by == 0 ? sizeof(ranks) / sizeof(ranks[0])
+    size_t nb = by == 0   ? sizeof(ranks) / sizeof(ranks[0])
                 : by == 1 ? sizeof(sbounds) / sizeof(sbounds[0])
                           : sizeof(lbounds) / sizeof(lbounds[0]);
     add(g, b[trng_below(r, (unsigned)nb)]);
@@ -163,7 +236,8 @@ static void gen_range(trng *r, gen *g) {
         if (trng_below(r, 3) == 0) add(g, "REV");
         if (trng_below(r, 30) == 0) add(g, trng_below(r, 2) ? "BYSCORE" : "REV");
     }
-    if (trng_below(r, 3) == 0 && k != 8 && (by != 2 || trng_below(r, 10) == 0)) add(g, "WITHSCORES");
+    if (trng_below(r, 3) == 0 && k != 8 && (by != 2 || trng_below(r, 10) == 0))
+        add(g, "WITHSCORES");
     if (trng_below(r, 3) == 0 && (by != 0 || trng_below(r, 8) == 0)) {
         add(g, "LIMIT");
         add(g, PICK(r, counts));
@@ -173,13 +247,13 @@ static void gen_range(trng *r, gen *g) {
 }
 
 static void gen_setop(trng *r, gen *g, char *nbuf) {
-    static const char *names[] = {"ZUNION", "ZINTER", "ZDIFF", "ZUNIONSTORE", "ZINTERSTORE",
-                                  "ZDIFFSTORE", "ZINTERCARD"};
+    static const char *names[] = {"ZUNION",      "ZINTER",     "ZDIFF",     "ZUNIONSTORE",
+                                  "ZINTERSTORE", "ZDIFFSTORE", "ZINTERCARD"};
     unsigned k = trng_below(r, 7);
     add(g, names[k]);
     if (k >= 3 && k <= 5) add(g, DST(r));
     int n = 1 + (int)trng_below(r, 3);
-    if (trng_below(r, 30) == 0) n = (int)trng_below(r, 2) - 1;      /* 0 or -1: error */
+    if (trng_below(r, 30) == 0) n = (int)trng_below(r, 2) - 1; /* 0 or -1: error */
     snprintf(nbuf, 16, "%d", n);
     add(g, trng_below(r, 40) ? nbuf : "x");
     static const char *skeys[] = {"st1", "st2"};
@@ -295,7 +369,8 @@ static void gen_one(trng *r, gen *g, char bufs[][16]) {
         add(g, "ENCODING");
         add(g, ZK(r));
     } else if (k < 49) {
-        static const char *c[] = {"1000", "0", "1000", "-9223372036854775808", "x", "4611686018427387904"};
+        static const char *c[] = {
+            "1000", "0", "1000", "-9223372036854775808", "x", "4611686018427387904"};
         add(g, "ZRANDMEMBER");
         add(g, trng_below(r, 4) ? ZK(r) : "none");
         add(g, PICK(r, c));
@@ -398,8 +473,13 @@ static void set_limits(rconn *l, rconn *rd, trng *r) {
     static const char *entries[] = {"0", "1", "3", "8", "16", "128"};
     static const char *values[] = {"0", "2", "8", "64"};
     static const char *intset[] = {"1", "4", "512"};
-    const char *argv[8] = {"CONFIG", "SET", "zset-max-listpack-entries", PICK(r, entries),
-                           "zset-max-listpack-value", PICK(r, values), "set-max-intset-entries",
+    const char *argv[8] = {"CONFIG",
+                           "SET",
+                           "zset-max-listpack-entries",
+                           PICK(r, entries),
+                           "zset-max-listpack-value",
+                           PICK(r, values),
+                           "set-max-intset-entries",
                            PICK(r, intset)};
     size_t lens[8];
     for (int i = 0; i < 8; i++) lens[i] = strlen(argv[i]);
@@ -446,7 +526,8 @@ static int run_round(rconn *l, rconn *rd, unsigned long long seed, int steps) {
             diff_raw(l, rd, 1, (const char *[]){"MULTI"}, (size_t[]){5});
             diff_raw(l, rd, 3, (const char *[]){"BZPOPMIN", "none", "0"}, (size_t[]){8, 4, 1});
             diff_raw(l, rd, 4, (const char *[]){"ZADD", "z1", "1", "q"}, (size_t[]){4, 2, 1, 1});
-            diff_raw(l, rd, 5, (const char *[]){"BZMPOP", "0", "1", "z1", "MAX"}, (size_t[]){6, 1, 1, 2, 3});
+            diff_raw(l, rd, 5, (const char *[]){"BZMPOP", "0", "1", "z1", "MAX"},
+                     (size_t[]){6, 1, 1, 2, 3});
             if (!diff_raw(l, rd, 1, (const char *[]){"EXEC"}, (size_t[]){4})) return 0;
         } else {
             gen g = {.argc = 0};

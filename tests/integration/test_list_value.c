@@ -36,7 +36,9 @@ static void fill(redisContext *c, const char *key, int n) {
 }
 
 /* LRANGE 0 -1 of key rendered, caller frees. */
-static char *contents(redisContext *c, const char *key) { return cmd_str(c, "LRANGE %s 0 -1", key); }
+static char *contents(redisContext *c, const char *key) {
+    return cmd_str(c, "LRANGE %s 0 -1", key);
+}
 
 TEST(dump_restore_every_fill_and_depth) {
     srv s;
@@ -120,7 +122,8 @@ TEST(restore_rejects_damaged_lists) {
             freeReplyObject(cmd(c, "DEL bad"));
         }
         CHECK(rejected > 0);
-        printf("damaged payloads: %d rejected, %d accepted as other valid lists\n", rejected, accepted);
+        printf("damaged payloads: %d rejected, %d accepted as other valid lists\n", rejected,
+               accepted);
         free(buf);
     }
     freeReplyObject(dump);

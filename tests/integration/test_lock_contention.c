@@ -28,11 +28,10 @@ static long long shared_counter;
 static long long last_token; /* guarded by the lock under test */
 static atomic_int token_violations;
 
-static const char *ACQ_SCRIPT =
-    "if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then "
-    "return redis.call('incr', KEYS[2]) else return false end";
-static const char *REL_SCRIPT =
-    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+static const char *ACQ_SCRIPT = "if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then "
+                                "return redis.call('incr', KEYS[2]) else return false end";
+static const char *REL_SCRIPT = "if redis.call('get', KEYS[1]) == ARGV[1] then return "
+                                "redis.call('del', KEYS[1]) else return 0 end";
 
 static double now_s(void) {
     struct timespec ts;
@@ -89,14 +88,17 @@ static void *script_worker(void *arg) {
         long long fence = -1;
         unsigned backoff = 50; /* us, doubled per failed try up to 4 ms, jittered */
         for (;;) {
-            redisReply *r = redisCommand(c, "EVAL %s 2 lockkey fence %s 10000", ACQ_SCRIPT, mytoken);
+            redisReply *r =
+                redisCommand(c, "EVAL %s 2 lockkey fence %s 10000", ACQ_SCRIPT, mytoken);
             if (!r) {
                 atomic_fetch_add(&errors, 1);
                 redisFree(c);
                 return NULL;
             }
-            if (r->type == REDIS_REPLY_INTEGER) fence = r->integer;
-            else if (r->type != REDIS_REPLY_NIL) atomic_fetch_add(&errors, 1);
+            if (r->type == REDIS_REPLY_INTEGER)
+                fence = r->integer;
+            else if (r->type != REDIS_REPLY_NIL)
+                atomic_fetch_add(&errors, 1);
             freeReplyObject(r);
             if (fence >= 0) break;
             usleep(backoff / 2 + rand_r(&seed) % backoff); /* as client libraries retry */
@@ -127,8 +129,8 @@ static double run_flavour(void *(*fn)(void *)) {
 TEST(native_locks) {
     double secs = run_flavour(native_worker);
     long long total = (long long)nthreads * iters;
-    printf("LOCK.*: %d clients x %d acquisitions in %.2fs (%.0f handoffs/s)\n", nthreads, iters, secs,
-           (double)total / secs);
+    printf("LOCK.*: %d clients x %d acquisitions in %.2fs (%.0f handoffs/s)\n", nthreads, iters,
+           secs, (double)total / secs);
     CHECK_EQ(errors, 0);
     CHECK_EQ(violations, 0);
     CHECK_EQ(token_violations, 0);
@@ -141,8 +143,8 @@ TEST(native_locks) {
 TEST(set_nx_and_lua_release) {
     double secs = run_flavour(script_worker);
     long long total = (long long)nthreads * iters;
-    printf("SET NX PX + Lua: %d clients x %d acquisitions in %.2fs (%.0f handoffs/s)\n", nthreads, iters,
-           secs, (double)total / secs);
+    printf("SET NX PX + Lua: %d clients x %d acquisitions in %.2fs (%.0f handoffs/s)\n", nthreads,
+           iters, secs, (double)total / secs);
     CHECK_EQ(errors, 0);
     CHECK_EQ(violations, 0);
     CHECK_EQ(token_violations, 0);

@@ -24,8 +24,10 @@ static unsigned long long now_us(void) {
 static unsigned long long ll_cmd(redisContext *c, const char *fmt, const char *a, const char *b) {
     redisReply *r = pk_cmd(c, fmt, a, b);
     unsigned long long v = 0;
-    if (r && r->type == REDIS_REPLY_INTEGER) v = (unsigned long long)r->integer;
-    else printf("unexpected reply to %s: %s\n", fmt, r ? reply_str(r) : "(lost)");
+    if (r && r->type == REDIS_REPLY_INTEGER)
+        v = (unsigned long long)r->integer;
+    else
+        printf("unexpected reply to %s: %s\n", fmt, r ? reply_str(r) : "(lost)");
     if (r) freeReplyObject(r);
     return v;
 }
@@ -78,15 +80,18 @@ static void survive_restart(int kill) {
     CHECK(held > last);
     CHECK(ceiling(c) >= held);
     redisFree(c);
-    if (kill) pk_kill(&e);
-    else pk_stop(&e);
+    if (kill)
+        pk_kill(&e);
+    else
+        pk_stop(&e);
     c = start(&e);
     if (!c) {
         pk_cleanup(&e);
         return;
     }
     unsigned long long after = acquire(c, "stock");
-    printf("%s: last token %llu, first after restart %llu\n", kill ? "SIGKILL" : "SIGTERM", held, after);
+    printf("%s: last token %llu, first after restart %llu\n", kill ? "SIGKILL" : "SIGTERM", held,
+           after);
     CHECK(after > held);
     CHECK(acquire(c, "orders") > after);
     CHECK(ceiling(c) >= after);
@@ -94,8 +99,12 @@ static void survive_restart(int kill) {
     pk_cleanup(&e);
 }
 
-TEST(tokens_survive_sigterm) { survive_restart(0); }
-TEST(tokens_survive_sigkill) { survive_restart(1); }
+TEST(tokens_survive_sigterm) {
+    survive_restart(0);
+}
+TEST(tokens_survive_sigkill) {
+    survive_restart(1);
+}
 
 /* Near the ceiling a background write moves it up; past the ceiling the token
  * waits for a synchronous write; either way a crash right after keeps order. */

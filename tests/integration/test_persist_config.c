@@ -97,8 +97,11 @@ static void expect_start_error(const char *const *args, const char *want) {
         snprintf(line, sizeof(line), "%.*s", (int)n, p);
     }
     int ok = rc > 0 && p != NULL;
-    if (!ok) fprintf(stderr, "expected a start-up error with \"%s\"; exit %d, output:\n%s\n", want, rc, out);
-    else printf("  %s\n", line);
+    if (!ok)
+        fprintf(stderr, "expected a start-up error with \"%s\"; exit %d, output:\n%s\n", want, rc,
+                out);
+    else
+        printf("  %s\n", line);
     CHECK(ok);
 }
 
@@ -119,27 +122,35 @@ static void make_store(void) {
 }
 
 TEST(start_bad_maps) {
-    const char *base[] = {"--loadmodule", pk_module_path(), "--store-path", env.store, "--journal-path", env.journal};
-#define WITH_MAP(spec, want)                                                                                 \
-    do {                                                                                                     \
-        const char *a[] = {base[0], base[1], base[2], base[3], base[4], base[5], "--map", spec, NULL};     \
-        expect_start_error(a, want);                                                                         \
+    const char *base[] = {"--loadmodule", pk_module_path(), "--store-path",
+                          env.store,      "--journal-path", env.journal};
+#define WITH_MAP(spec, want)                                                                       \
+    do {                                                                                           \
+        const char *a[] = {base[0], base[1], base[2], base[3], base[4],                            \
+                           base[5], "--map", spec,    NULL};                                       \
+        expect_start_error(a, want);                                                               \
     } while (0)
     WITH_MAP("nope nope:{id} mode read-through", "map nope: no such table: nope");
     WITH_MAP("users user:{uid} mode read-through", "map users: table users has no column 'uid'");
-    WITH_MAP("users user:{name} mode read-through", "column users.name must be the table's whole primary key");
-    WITH_MAP("pairs pair:{a} mode read-through", "column pairs.a must be the table's whole primary key");
-    WITH_MAP("byname n:{name} mode read-through", "column byname.name must be the table's whole primary key");
+    WITH_MAP("users user:{name} mode read-through",
+             "column users.name must be the table's whole primary key");
+    WITH_MAP("pairs pair:{a} mode read-through",
+             "column pairs.a must be the table's whole primary key");
+    WITH_MAP("byname n:{name} mode read-through",
+             "column byname.name must be the table's whole primary key");
     WITH_MAP("users user:{id} mode write-through column age", "column users.age is numeric");
     WITH_MAP("users user:{id} mode write-through column score", "column users.score is numeric");
     WITH_MAP("users user:{id} mode write-through column nope", "table users has no column 'nope'");
-    WITH_MAP("users user:{id} mode write-through column id", "the value column cannot be the key column");
+    WITH_MAP("users user:{id} mode write-through column id",
+             "the value column cannot be the key column");
     WITH_MAP("users user:id mode read-through", "needs exactly one {column} placeholder");
     WITH_MAP("users user:{id}:{x} mode read-through", "needs exactly one {column} placeholder");
     WITH_MAP("users user:{id} mode sometimes", "unknown map mode 'sometimes'");
     WITH_MAP("users user:{id} ttl 5", "map users needs a mode");
-    WITH_MAP("users user:{id} mode read-through ttl soon", "map ttl 'soon' is not a number of seconds");
-    WITH_MAP("users user:{id} mode read-through beta -1", "map beta '-1' is not a non-negative number");
+    WITH_MAP("users user:{id} mode read-through ttl soon",
+             "map ttl 'soon' is not a number of seconds");
+    WITH_MAP("users user:{id} mode read-through beta -1",
+             "map beta '-1' is not a non-negative number");
     WITH_MAP("users user:{id} mode read-through colour red", "unknown map option 'colour'");
     WITH_MAP("users", "map needs: NAME");
 #undef WITH_MAP
@@ -149,19 +160,26 @@ TEST(start_bad_module) {
     const char *a1[] = {"--loadmodule", "/nonexistent/sqlstore.so", NULL};
     expect_start_error(a1, "loadmodule /nonexistent/sqlstore.so: ");
     /* a shared object that is not a store module */
-    const char *libm = access("/lib/x86_64-linux-gnu/libm.so.6", R_OK) == 0 ? "/lib/x86_64-linux-gnu/libm.so.6"
-                                                                          : "/usr/lib/x86_64-linux-gnu/libm.so.6";
+    const char *libm = access("/lib/x86_64-linux-gnu/libm.so.6", R_OK) == 0
+                           ? "/lib/x86_64-linux-gnu/libm.so.6"
+                           : "/usr/lib/x86_64-linux-gnu/libm.so.6";
     const char *a2[] = {"--loadmodule", libm, NULL};
     expect_start_error(a2, "not a Larder store module");
     /* a module whose store cannot open */
-    const char *a3[] = {"--loadmodule", pk_module_path(), "--store-path", "/nonexistent-dir/x.db", NULL};
+    const char *a3[] = {"--loadmodule", pk_module_path(), "--store-path", "/nonexistent-dir/x.db",
+                        NULL};
     expect_start_error(a3, "store /nonexistent-dir/x.db: cannot open");
     /* maps without a store */
     const char *a4[] = {"--map", "users user:{id} mode read-through", NULL};
     expect_start_error(a4, "map directives need a store");
     /* a journal that cannot be written, or is not a journal */
-    const char *a5[] = {"--loadmodule", pk_module_path(), "--store-path", env.store, "--journal-path",
-                        "/nonexistent-dir/j", NULL};
+    const char *a5[] = {"--loadmodule",
+                        pk_module_path(),
+                        "--store-path",
+                        env.store,
+                        "--journal-path",
+                        "/nonexistent-dir/j",
+                        NULL};
     expect_start_error(a5, "journal");
     char bad[400];
     snprintf(bad, sizeof(bad), "%s/bad.journal", env.data);
@@ -170,7 +188,8 @@ TEST(start_bad_module) {
         fputs("this is not a journal", f);
         fclose(f);
     }
-    const char *a6[] = {"--loadmodule", pk_module_path(), "--store-path", env.store, "--journal-path", bad, NULL};
+    const char *a6[] = {
+        "--loadmodule", pk_module_path(), "--store-path", env.store, "--journal-path", bad, NULL};
     expect_start_error(a6, "is not a Larder journal");
 }
 
@@ -187,18 +206,21 @@ TEST(config_set_bad_maps) {
         {"nope nope:{id} mode read-through", "map nope: no such table: nope"},
         {"users user:{name} mode read-through", "must be the table's whole primary key"},
         {"users user:{id} mode write-through column age", "is numeric"},
-        {"users user:{id} mode read-through; byname x:{zz} mode read-through", "map byname: table byname has no column 'zz'"},
+        {"users user:{id} mode read-through; byname x:{zz} mode read-through",
+         "map byname: table byname has no column 'zz'"},
         {"users user:{id} mode nope", "unknown map mode 'nope'"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         redisReply *r = pk_cmd(c, "CONFIG SET map %s", bad[i][0]);
         int ok = r && r->type == REDIS_REPLY_ERROR && strstr(r->str, bad[i][1]);
-        if (!ok) fprintf(stderr, "CONFIG SET map %s -> %s\n", bad[i][0], r && r->str ? r->str : "?");
+        if (!ok)
+            fprintf(stderr, "CONFIG SET map %s -> %s\n", bad[i][0], r && r->str ? r->str : "?");
         CHECK(ok);
         if (r) freeReplyObject(r);
     }
     redisReply *r = pk_cmd(c, "CONFIG GET map");
-    CHECK(r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 && !strcmp(r->element[1]->str, "users user:{id} mode read-through ttl 60"));
+    CHECK(r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+          !strcmp(r->element[1]->str, "users user:{id} mode read-through ttl 60"));
     if (r) freeReplyObject(r);
     /* the maps still work; an empty value removes them all */
     pk_exec(c, "INSERT INTO users (id, name) VALUES (1, 'ann')");
@@ -225,12 +247,18 @@ TEST(shape_checks) {
     redisContext *c = srv_connect(&env.s);
     CHECK_CMD(c, "+OK", "CONFIG SET map %s",
               "users user:{id} mode write-through; byname bn:{id} mode write-behind column v");
-    CHECK_CMD(c, "-WRONGTYPE keys of map users hold hashes; 'set' cannot write them", "SET user:7 x");
-    CHECK_CMD(c, "-WRONGTYPE keys of map byname hold strings; 'hset' cannot write them", "HSET bn:1 f v");
-    CHECK_CMD(c, "-ERR no such column: users.colour (the fields of map users are its table's non-key columns)",
+    CHECK_CMD(c, "-WRONGTYPE keys of map users hold hashes; 'set' cannot write them",
+              "SET user:7 x");
+    CHECK_CMD(c, "-WRONGTYPE keys of map byname hold strings; 'hset' cannot write them",
+              "HSET bn:1 f v");
+    CHECK_CMD(c,
+              "-ERR no such column: users.colour (the fields of map users are its table's non-key "
+              "columns)",
               "HSET user:7 name ann colour red");
-    CHECK_CMD(c, "-ERR no such column: users.id (the fields of map users are its table's non-key columns)",
-              "HSET user:7 id 5");
+    CHECK_CMD(
+        c,
+        "-ERR no such column: users.id (the fields of map users are its table's non-key columns)",
+        "HSET user:7 id 5");
     CHECK_CMD(c, "[]", "SQL.QUERY %s", "SELECT * FROM users WHERE id = 7");
     CHECK_CMD(c, ":2", "HSET user:7 name ann age 3");
     CHECK_CMD(c, "+OK", "SET bn:1 v");

@@ -17,11 +17,13 @@
 static void setup(redisContext *c, const char *extra_maps) {
     pk_exec(c, "CREATE TABLE products (sku TEXT PRIMARY KEY, name TEXT, price INTEGER)");
     pk_exec(c, "CREATE TABLE notes (id TEXT PRIMARY KEY, body TEXT)");
-    pk_exec(c, "INSERT INTO products VALUES ('p1', 'apple', 3), ('p2', 'pear', 4), ('p3', 'plum', 5)");
+    pk_exec(c,
+            "INSERT INTO products VALUES ('p1', 'apple', 3), ('p2', 'pear', 4), ('p3', 'plum', 5)");
     pk_exec(c, "INSERT INTO notes VALUES ('n1', 'hello'), ('n2', 'stored')");
     char maps[512];
     snprintf(maps, sizeof(maps),
-             "products product:{sku} mode read-through ttl 600; notes note:{id} mode read-through column body ttl 600%s",
+             "products product:{sku} mode read-through ttl 600; notes note:{id} mode read-through "
+             "column body ttl 600%s",
              extra_maps ? extra_maps : "");
     CHECK_CMD(c, "+OK", "CONFIG SET map %s", maps);
 }
@@ -130,7 +132,8 @@ TEST(rt_invalidation_by_sql_exec) {
     CHECK_CMD(c, "pear", "HGET product:p2 name");
     CHECK_CMD(c, "hello", "GET note:n1");
     long long inv = pk_info(c, "invalidations"), loads = pk_info(c, "loads");
-    CHECK_CMD(c, ":1", "SQL.EXEC %s %s %s", "UPDATE products SET name = ? WHERE sku = ?", "green apple", "p1");
+    CHECK_CMD(c, ":1", "SQL.EXEC %s %s %s", "UPDATE products SET name = ? WHERE sku = ?",
+              "green apple", "p1");
     CHECK_EQ(pk_info(c, "invalidations"), inv + 1);
     CHECK_CMD(c, "[product:p2]", "KEYS product:*"); /* p1 dropped, p2 kept */
     CHECK_CMD(c, "green apple", "HGET product:p1 name");
@@ -190,7 +193,8 @@ TEST(rt_single_flight) {
     redisContext *w[N];
     for (int i = 0; i < N; i++) w[i] = srv_connect(&e.s);
     CHECK_CMD(c, "+OK", "DEBUG STORE-DELAY 100");
-    long long coal = pk_info(c, "loads_coalesced"), loads = pk_info(c, "loads"), misses = pk_info(c, "misses");
+    long long coal = pk_info(c, "loads_coalesced"), loads = pk_info(c, "loads"),
+              misses = pk_info(c, "misses");
     for (int i = 0; i < N; i++) {
         redisAppendCommand(w[i], i % 2 ? "HGET product:p3 price" : "HGETALL product:p3");
         redisBufferWrite(w[i], &(int){0});
@@ -249,7 +253,8 @@ TEST(rt_xfetch_refresh_ahead) {
     if (!c) return;
     pk_exec(c, "CREATE TABLE IF NOT EXISTS hot (id TEXT PRIMARY KEY, body TEXT)");
     CHECK_CMD(c, "+OK", "CONFIG SET map %s",
-              "products product:{sku} mode read-through ttl 600; notes note:{id} mode read-through column body ttl 600; "
+              "products product:{sku} mode read-through ttl 600; notes note:{id} mode read-through "
+              "column body ttl 600; "
               "hot hot:{id} mode read-through column body ttl 1 beta 8");
     pk_exec(c, "INSERT INTO hot VALUES ('k', 'v')");
     CHECK_CMD(c, "+OK", "DEBUG STORE-DELAY 30");
@@ -308,12 +313,14 @@ TEST(rt_config_set_map_reload) {
     CHECK_CMD(c, "[]", "HGETALL product:gone");    /* negative entry */
     CHECK_CMD(c, "apple", "HGET product:p1 name"); /* cached */
     CHECK_CMD(c, "+OK", "CONFIG SET map %s",
-              "products product:{sku} mode read-through ttl 300; notes note:{id} mode read-through column body ttl 300");
+              "products product:{sku} mode read-through ttl 300; notes note:{id} mode read-through "
+              "column body ttl 300");
     CHECK_CMD(c, "[]", "HGETALL product:gone");
     pk_exec(c, "INSERT INTO products VALUES ('gone', 'back', 1)");
     CHECK_CMD(c, "back", "HGET product:gone name");
     redisReply *r = pk_cmd(c, "CONFIG GET map");
-    CHECK(r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 && strstr(r->element[1]->str, "ttl 300"));
+    CHECK(r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+          strstr(r->element[1]->str, "ttl 300"));
     if (r) freeReplyObject(r);
     finish(&e, c);
 }

@@ -17,11 +17,13 @@ static redisContext *start(pk_env *e) {
     if (!c) return NULL;
     pk_exec(c, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT, r REAL)");
     pk_exec(c, "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)");
-    pk_exec(c, "CREATE TABLE orders (id INTEGER PRIMARY KEY, user_id INTEGER REFERENCES users(id) ON DELETE "
+    pk_exec(c, "CREATE TABLE orders (id INTEGER PRIMARY KEY, user_id INTEGER REFERENCES users(id) "
+               "ON DELETE "
                "CASCADE, total INTEGER)");
-    CHECK_CMD(c, "+OK", "CONFIG SET map %s",
-              "t t:{id} mode read-through column v ttl 600; users user:{id} mode read-through ttl 600; "
-              "orders order:{id} mode read-through ttl 600");
+    CHECK_CMD(
+        c, "+OK", "CONFIG SET map %s",
+        "t t:{id} mode read-through column v ttl 600; users user:{id} mode read-through ttl 600; "
+        "orders order:{id} mode read-through ttl 600");
     return c;
 }
 
@@ -41,11 +43,13 @@ TEST(sql_bound_args_and_replies) {
     if (!c) return;
     const char *evil = "x'); DROP TABLE t; --";
     CHECK_CMD(c, ":1", "SQL.EXEC %s %s %s %s", "INSERT INTO t VALUES (?, ?, ?)", "1", evil, "1.5");
-    CHECK_CMD(c, ":2", "SQL.EXEC %s %s %s", "INSERT INTO t (id, v) VALUES (?1, ?2), (?1 + 1, ?2 || '!')", "2", "two");
+    CHECK_CMD(c, ":2", "SQL.EXEC %s %s %s",
+              "INSERT INTO t (id, v) VALUES (?1, ?2), (?1 + 1, ?2 || '!')", "2", "two");
     char want[128];
     snprintf(want, sizeof(want), "[[:1,%s,1.5]]", evil);
     CHECK_CMD(c, want, "SQL.QUERY %s %s", "SELECT id, v, r FROM t WHERE id = ?", "1");
-    CHECK_CMD(c, "[[:2,two,(nil)],[:3,two!,(nil)]]", "SQL.QUERY %s %s", "SELECT * FROM t WHERE id >= ? ORDER BY id", "2");
+    CHECK_CMD(c, "[[:2,two,(nil)],[:3,two!,(nil)]]", "SQL.QUERY %s %s",
+              "SELECT * FROM t WHERE id >= ? ORDER BY id", "2");
     CHECK_CMD(c, "[]", "SQL.QUERY %s", "SELECT * FROM t WHERE id > 100");
     CHECK_CMD(c, "[[:3]]", "SQL.QUERY %s", "SELECT count(*) FROM t");
     /* SQL.EXEC: a count, or rows when the statement returns some */
@@ -71,8 +75,10 @@ TEST(sql_errors) {
     CHECK_CMD(c, "-ERR no such table: nope", "SQL.QUERY %s", "SELECT * FROM nope");
     CHECK_CMD(c, "-ERR SQL.QUERY runs read-only statements only; use SQL.EXEC", "SQL.QUERY %s",
               "INSERT INTO t VALUES (9, 'x', 0)");
-    CHECK_CMD(c, "-ERR SQL.QUERY runs read-only statements only; use SQL.EXEC", "SQL.QUERY %s", "DELETE FROM t");
-    CHECK_CMD(c, "-ERR SQL.QUERY runs read-only statements only; use SQL.EXEC", "SQL.QUERY %s", "DROP TABLE t");
+    CHECK_CMD(c, "-ERR SQL.QUERY runs read-only statements only; use SQL.EXEC", "SQL.QUERY %s",
+              "DELETE FROM t");
+    CHECK_CMD(c, "-ERR SQL.QUERY runs read-only statements only; use SQL.EXEC", "SQL.QUERY %s",
+              "DROP TABLE t");
     CHECK_CMD(c, "[]", "SQL.QUERY %s", "SELECT * FROM t"); /* nothing happened */
     CHECK_CMD(c, "-ERR 2 arguments given, the statement has 1 parameters", "SQL.QUERY %s %s %s",
               "SELECT * FROM t WHERE id = ?", "1", "2");
@@ -91,7 +97,8 @@ TEST(sql_errors) {
     CHECK_CMD(c, "+OK", "MULTI");
     CHECK_CMD(c, "+QUEUED", "SQL.QUERY %s", "SELECT 1");
     r = pk_cmd(c, "EXEC");
-    CHECK(r && r->type == REDIS_REPLY_ARRAY && r->elements == 1 && r->element[0]->type == REDIS_REPLY_ERROR);
+    CHECK(r && r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
+          r->element[0]->type == REDIS_REPLY_ERROR);
     if (r) freeReplyObject(r);
     /* a failing store: -BACKEND */
     CHECK_CMD(c, "+OK", "DEBUG STORE-FAIL 1");
@@ -165,8 +172,8 @@ TEST(sql_without_store) {
         return;
     }
     redisContext *c = srv_connect(&s);
-    CHECK_CMD(c, "-ERR no store is configured (add loadmodule and store-path to the configuration)", "SQL.QUERY %s",
-              "SELECT 1");
+    CHECK_CMD(c, "-ERR no store is configured (add loadmodule and store-path to the configuration)",
+              "SQL.QUERY %s", "SELECT 1");
     CHECK_CMD(c, "-ERR no store is configured (loadmodule)", "WB.FLUSH");
     redisReply *r = pk_cmd(c, "INFO persistence");
     CHECK(r && r->str && strstr(r->str, "store_enabled:0") != NULL);
@@ -178,7 +185,8 @@ TEST(sql_without_store) {
 /* ---- CACHE.GET / CACHE.SET ------------------------------------------------------- */
 
 static char *token_of(redisReply *r) {
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3 || r->element[2]->type != REDIS_REPLY_STRING)
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+        r->element[2]->type != REDIS_REPLY_STRING)
         return NULL;
     return strdup(r->element[2]->str);
 }
@@ -190,21 +198,22 @@ TEST(cache_leases) {
     redisContext *c2 = srv_connect(&e.s);
     /* a miss: one caller gets the lease, the next gets none */
     redisReply *r = pk_cmd(c, "CACHE.GET page:1");
-    CHECK(r && r->type == REDIS_REPLY_ARRAY && r->elements == 3 && r->element[0]->type == REDIS_REPLY_NIL &&
-          r->element[1]->integer == -2);
+    CHECK(r && r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+          r->element[0]->type == REDIS_REPLY_NIL && r->element[1]->integer == -2);
     char *tok = token_of(r);
     CHECK(tok && strlen(tok) == 32);
     if (r) freeReplyObject(r);
     CHECK_CMD(c2, "[(nil),:-2,(nil)]", "CACHE.GET page:1");
-    CHECK_CMD(c2, "-ERR stale token: the lease expired or belongs to another caller", "CACHE.SET page:1 x PX 10000 TOKEN %s",
-              "0123456789abcdef0123456789abcdef");
+    CHECK_CMD(c2, "-ERR stale token: the lease expired or belongs to another caller",
+              "CACHE.SET page:1 x PX 10000 TOKEN %s", "0123456789abcdef0123456789abcdef");
     CHECK_CMD(c, "+OK", "CACHE.SET page:1 v1 PX 10000 DELTA 5 TOKEN %s", tok ? tok : "");
     /* the lease is used up */
-    CHECK_CMD(c, "-ERR stale token: the lease expired or belongs to another caller", "CACHE.SET page:1 v2 PX 10000 TOKEN %s",
-              tok ? tok : "");
+    CHECK_CMD(c, "-ERR stale token: the lease expired or belongs to another caller",
+              "CACHE.SET page:1 v2 PX 10000 TOKEN %s", tok ? tok : "");
     r = pk_cmd(c2, "CACHE.GET page:1");
-    CHECK(r && r->type == REDIS_REPLY_ARRAY && r->elements == 3 && r->element[0]->type == REDIS_REPLY_STRING &&
-          !strcmp(r->element[0]->str, "v1") && r->element[1]->integer > 9000 && r->element[1]->integer <= 10000 &&
+    CHECK(r && r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+          r->element[0]->type == REDIS_REPLY_STRING && !strcmp(r->element[0]->str, "v1") &&
+          r->element[1]->integer > 9000 && r->element[1]->integer <= 10000 &&
           r->element[2]->type == REDIS_REPLY_NIL);
     if (r) freeReplyObject(r);
     free(tok);
@@ -214,8 +223,8 @@ TEST(cache_leases) {
     if (r) freeReplyObject(r);
     CHECK(tok != NULL);
     CHECK_CMD(c2, "+OK", "CACHE.SET page:2 other PX 10000");
-    CHECK_CMD(c, "-ERR stale token: the lease expired or belongs to another caller", "CACHE.SET page:2 mine PX 10000 TOKEN %s",
-              tok ? tok : "");
+    CHECK_CMD(c, "-ERR stale token: the lease expired or belongs to another caller",
+              "CACHE.SET page:2 mine PX 10000 TOKEN %s", tok ? tok : "");
     CHECK_CMD(c, "other", "GET page:2");
     free(tok);
     /* a lease expires (1 s on a miss): then another caller gets one */
@@ -231,8 +240,8 @@ TEST(cache_leases) {
         if (!tok2) pk_sleep_ms(50);
     }
     CHECK(tok2 != NULL && tok && strcmp(tok, tok2) != 0);
-    CHECK_CMD(c, "-ERR stale token: the lease expired or belongs to another caller", "CACHE.SET page:3 late PX 1000 TOKEN %s",
-              tok ? tok : "");
+    CHECK_CMD(c, "-ERR stale token: the lease expired or belongs to another caller",
+              "CACHE.SET page:3 late PX 1000 TOKEN %s", tok ? tok : "");
     CHECK_CMD(c2, "+OK", "CACHE.SET page:3 fresh PX 1000 TOKEN %s", tok2 ? tok2 : "");
     free(tok);
     free(tok2);
@@ -248,7 +257,8 @@ TEST(cache_xfetch_token) {
     CHECK_CMD(c, "+OK", "CACHE.SET k1 v PX 100000 DELTA 1");
     for (int i = 0; i < 20; i++) {
         redisReply *r = pk_cmd(c, "CACHE.GET k1 BETA 1");
-        CHECK(r && r->type == REDIS_REPLY_ARRAY && r->elements == 3 && r->element[2]->type == REDIS_REPLY_NIL);
+        CHECK(r && r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+              r->element[2]->type == REDIS_REPLY_NIL);
         if (r) freeReplyObject(r);
     }
     /* close to expiry with a costly value: XFetch hands out one token, the
@@ -256,15 +266,18 @@ TEST(cache_xfetch_token) {
     CHECK_CMD(c, "+OK", "CACHE.SET k2 v PX 300 DELTA 1000");
     redisReply *r = pk_cmd(c, "CACHE.GET k2 BETA 100");
     char *tok = token_of(r);
-    CHECK(tok != NULL && r->element[0]->type == REDIS_REPLY_STRING && !strcmp(r->element[0]->str, "v"));
+    CHECK(tok != NULL && r->element[0]->type == REDIS_REPLY_STRING &&
+          !strcmp(r->element[0]->str, "v"));
     if (r) freeReplyObject(r);
     r = pk_cmd(c, "CACHE.GET k2 BETA 100");
-    CHECK(r && r->type == REDIS_REPLY_ARRAY && r->elements == 3 && r->element[2]->type == REDIS_REPLY_NIL);
+    CHECK(r && r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+          r->element[2]->type == REDIS_REPLY_NIL);
     if (r) freeReplyObject(r);
     /* BETA 0: never early */
     CHECK_CMD(c, "+OK", "CACHE.SET k3 v PX 300 DELTA 1000");
     r = pk_cmd(c, "CACHE.GET k3 BETA 0");
-    CHECK(r && r->type == REDIS_REPLY_ARRAY && r->elements == 3 && r->element[2]->type == REDIS_REPLY_NIL);
+    CHECK(r && r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+          r->element[2]->type == REDIS_REPLY_NIL);
     if (r) freeReplyObject(r);
     CHECK_CMD(c, "+OK", "CACHE.SET k2 v2 PX 10000 DELTA 1000 TOKEN %s", tok ? tok : "");
     free(tok);
@@ -273,7 +286,8 @@ TEST(cache_xfetch_token) {
     CHECK_CMD(c, "-ERR BETA must be >= 0", "CACHE.GET k4 BETA -1");
     CHECK_CMD(c, "-ERR invalid expire time in 'cache.set' command", "CACHE.SET k4 v PX 0");
     CHECK_CMD(c, ":1", "HSET ahash f x");
-    CHECK_CMD(c, "-WRONGTYPE Operation against a key holding the wrong kind of value", "CACHE.GET ahash");
+    CHECK_CMD(c, "-WRONGTYPE Operation against a key holding the wrong kind of value",
+              "CACHE.GET ahash");
     finish(&e, c);
 }
 
@@ -290,9 +304,11 @@ TEST(info_fields) {
     redisContext *c = srv_connect(&e.s);
     pk_exec(c, "CREATE TABLE kv (id TEXT PRIMARY KEY, v TEXT)");
     CHECK_CMD(c, "+OK", "CONFIG SET map %s", "kv kv:{id} mode write-behind column v");
-    static const char *persistence[] = {"wb_pending", "wb_lag_ms", "wb_batches", "wb_flushed_total", "wb_retries",
-                                        "wb_deadletter", "wt_commits", "wt_group_size_avg", "journal_bytes", NULL};
-    static const char *stats[] = {"hits", "misses", "loads", "loads_coalesced", "refreshes_early", NULL};
+    static const char *persistence[] = {
+        "wb_pending",    "wb_lag_ms",  "wb_batches",        "wb_flushed_total", "wb_retries",
+        "wb_deadletter", "wt_commits", "wt_group_size_avg", "journal_bytes",    NULL};
+    static const char *stats[] = {"hits", "misses", "loads", "loads_coalesced", "refreshes_early",
+                                  NULL};
     redisReply *r = pk_cmd(c, "INFO persistence");
     for (int i = 0; persistence[i]; i++) {
         char f[64];

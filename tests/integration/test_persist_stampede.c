@@ -33,11 +33,11 @@
 typedef struct sc {
     int fd;
     redisReader *rd;
-    int waiting;       /* a command is out, its reply not yet read */
-    double sent_ms;    /* when it went out */
-    double wake_ms;    /* next command not before (a retry, a recomputation) */
-    char token[64];    /* a lease this client holds (cache-aside) */
-    int finish;        /* owes one more command even after the run ends */
+    int waiting;    /* a command is out, its reply not yet read */
+    double sent_ms; /* when it went out */
+    double wake_ms; /* next command not before (a retry, a recomputation) */
+    char token[64]; /* a lease this client holds (cache-aside) */
+    int finish;     /* owes one more command even after the run ends */
 } sc;
 
 typedef struct drive_ops {
@@ -115,7 +115,8 @@ static int drive(sc *cl, double ms, const drive_ops *ops) {
         if ((now >= end && !out) || now > drain_end) break;
         if (poll(pf, NCLIENTS, timeout) <= 0) continue;
         for (int i = 0; i < NCLIENTS; i++)
-            if (pf[i].fd >= 0 && (pf[i].revents & (POLLIN | POLLHUP | POLLERR)) && sc_read(&cl[i], ops) != 0) {
+            if (pf[i].fd >= 0 && (pf[i].revents & (POLLIN | POLLHUP | POLLERR)) &&
+                sc_read(&cl[i], ops) != 0) {
                 close(cl[i].fd);
                 cl[i].fd = -1;
                 lost++;
@@ -178,13 +179,19 @@ typedef struct rt_ctx {
     double max_latency;
 } rt_ctx;
 
-static void rt_ready(sc *c, void *ctx) { sc_send(c, "HGET %s name", ((rt_ctx *)ctx)->key); }
+static void rt_ready(sc *c, void *ctx) {
+    sc_send(c, "HGET %s name", ((rt_ctx *)ctx)->key);
+}
 
 static void rt_reply(sc *c, redisReply *r, double latency, void *ctx) {
     rt_ctx *x = ctx;
     x->replies++;
     if (r->type != REDIS_REPLY_STRING || strcmp(r->str, "apple") != 0) {
-        if (x->bad++ == 0) { char *t = reply_str(r); fprintf(stderr, "unexpected reply: %s\n", t); free(t); }
+        if (x->bad++ == 0) {
+            char *t = reply_str(r);
+            fprintf(stderr, "unexpected reply: %s\n", t);
+            free(t);
+        }
     }
     (void)c;
     if (latency > x->max_latency) x->max_latency = latency;
@@ -200,7 +207,8 @@ static redisContext *start_rt(pk_env *e) {
     pk_exec(c, "INSERT INTO products VALUES ('p1', 'apple')");
     pk_exec(c, "INSERT INTO hot VALUES ('p1', 'apple')");
     CHECK_CMD(c, "+OK", "CONFIG SET map %s",
-              "products product:{sku} mode read-through ttl 1 beta 0; hot hot:{sku} mode read-through ttl 1 beta 1.0");
+              "products product:{sku} mode read-through ttl 1 beta 0; hot hot:{sku} mode "
+              "read-through ttl 1 beta 1.0");
     CHECK_CMD(c, "+OK", "DEBUG STORE-DELAY %d", LOAD_MS);
     return c;
 }
@@ -265,18 +273,20 @@ static int rt_run_timed(const char *key, double ms, rt_result *r) {
     for (int attempt = 0;; attempt++) {
         if (rt_run(key, ms, r) != 0) return -1;
         if (r->x.max_latency < 3 * LOAD_MS || attempt == 1) return 0;
-        printf("%s: a reply took %.1f ms (the machine is busy?): once more\n", key, r->x.max_latency);
+        printf("%s: a reply took %.1f ms (the machine is busy?): once more\n", key,
+               r->x.max_latency);
     }
 }
 
 TEST(stampede_read_through) {
     rt_result r;
     if (rt_run_timed("product:p1", 3300, &r) != 0) return;
-    printf("read-through: %ld replies, %d expiries, %lld loads, %lld misses (%lld coalesced), max wait %.1f ms\n",
+    printf("read-through: %ld replies, %d expiries, %lld loads, %lld misses (%lld coalesced), max "
+           "wait %.1f ms\n",
            r.x.replies, r.expiries, r.loads, r.misses, r.coalesced, r.x.max_latency);
     CHECK_EQ(r.x.bad, 0);
     CHECK(r.expiries >= 2);
-    CHECK_EQ(r.loads, r.expiries);            /* one load per expiry */
+    CHECK_EQ(r.loads, r.expiries);             /* one load per expiry */
     CHECK_EQ(r.misses, r.loads + r.coalesced); /* every other miss joined a load */
     CHECK(r.coalesced >= r.expiries);          /* and there were others */
     CHECK_EQ(r.early, 0);
@@ -287,14 +297,15 @@ TEST(stampede_read_through) {
 TEST(stampede_read_through_xfetch) {
     rt_result r;
     if (rt_run_timed("hot:p1", 2600, &r) != 0) return;
-    printf("read-through + XFetch: %ld replies, %lld early refreshes, %lld loads, %lld misses, %d expiries, "
+    printf("read-through + XFetch: %ld replies, %lld early refreshes, %lld loads, %lld misses, %d "
+           "expiries, "
            "max wait %.1f ms\n",
            r.x.replies, r.early, r.loads, r.misses, r.expiries, r.x.max_latency);
     CHECK_EQ(r.x.bad, 0);
-    CHECK(r.early >= 2);      /* two expiries' worth of time: refreshed ahead each time */
+    CHECK(r.early >= 2);        /* two expiries' worth of time: refreshed ahead each time */
     CHECK_EQ(r.loads, r.early); /* every load was an early refresh */
-    CHECK_EQ(r.misses, 0);    /* the hot key never missed */
-    CHECK_EQ(r.expiries, 0);  /* nor expired */
+    CHECK_EQ(r.misses, 0);      /* the hot key never missed */
+    CHECK_EQ(r.expiries, 0);    /* nor expired */
     CHECK(r.x.max_latency < 3 * LOAD_MS); /* scheduling noise only: nobody waited for a load */
 }
 
@@ -314,7 +325,8 @@ static void ca_ready(sc *c, void *ctx) {
     ca_ctx *x = ctx;
     c->finish = 0;
     if (c->token[0]) /* its recomputation is done: store the value under the lease */
-        sc_send(c, "CACHE.SET %s v%ld PX 1000 DELTA %d TOKEN %s", x->key, ++x->gen, LOAD_MS, c->token);
+        sc_send(c, "CACHE.SET %s v%ld PX 1000 DELTA %d TOKEN %s", x->key, ++x->gen, LOAD_MS,
+                c->token);
     else
         sc_send(c, "CACHE.GET %s BETA %g", x->key, x->beta);
 }
@@ -378,8 +390,8 @@ static void run_cache_aside(const char *key, double beta, double ms, ca_ctx *x) 
 TEST(stampede_cache_aside_leases) {
     ca_ctx x = {0};
     run_cache_aside("ca:hot", 0, 2600, &x);
-    printf("cache-aside leases: %ld hits, %ld misses, %d expiries, %d tokens, %d sets, %ld stale\n", x.hits,
-           x.misses, x.expiries, x.granted.n, x.set.n, x.stale);
+    printf("cache-aside leases: %ld hits, %ld misses, %d expiries, %d tokens, %d sets, %ld stale\n",
+           x.hits, x.misses, x.expiries, x.granted.n, x.set.n, x.stale);
     CHECK_EQ(x.bad, 0);
     CHECK_EQ(x.stale, 0);
     CHECK(x.expiries >= 2);
@@ -388,7 +400,8 @@ TEST(stampede_cache_aside_leases) {
     CHECK_EQ(x.granted.n, x.expiries + x.alive);
     CHECK_EQ(x.early_tokens, 0); /* BETA 0: only a miss grants */
     CHECK_EQ(x.set.n, x.granted.n);
-    for (int i = 1; i < x.granted.n && i <= x.set.n; i++) CHECK(x.granted.v[i] > x.set.v[i - 1]); /* no overlap */
+    for (int i = 1; i < x.granted.n && i <= x.set.n; i++)
+        CHECK(x.granted.v[i] > x.set.v[i - 1]); /* no overlap */
     free(x.granted.v);
     free(x.set.v);
 }
@@ -405,7 +418,8 @@ TEST(stampede_cache_aside_xfetch) {
     }
     printf("cache-aside + XFetch: %ld hits, %ld misses (%ld after warm-up), %d expiries, %d tokens "
            "(%ld early), %d sets, %ld stale\n",
-           x.hits, x.misses, x.late_misses, x.expiries, x.granted.n, x.early_tokens, x.set.n, x.stale);
+           x.hits, x.misses, x.late_misses, x.expiries, x.granted.n, x.early_tokens, x.set.n,
+           x.stale);
     CHECK_EQ(x.bad, 0);
     CHECK_EQ(x.stale, 0);
     CHECK(x.granted.n >= 3);
@@ -413,7 +427,8 @@ TEST(stampede_cache_aside_xfetch) {
     CHECK_EQ(x.set.n, x.granted.n);
     CHECK_EQ(x.late_misses, 0); /* after warm-up the value never went missing */
     CHECK_EQ(x.expiries, 0);
-    for (int i = 1; i < x.granted.n && i <= x.set.n; i++) CHECK(x.granted.v[i] > x.set.v[i - 1]); /* no overlap */
+    for (int i = 1; i < x.granted.n && i <= x.set.n; i++)
+        CHECK(x.granted.v[i] > x.set.v[i - 1]); /* no overlap */
     free(x.granted.v);
     free(x.set.v);
 }

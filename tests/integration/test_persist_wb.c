@@ -12,14 +12,17 @@
 
 #define USER_COLS "name,email,age"
 #define ORDER_COLS "user_id,total"
-#define MAPS                                                                                      \
-    "users user:{id} mode write-behind ttl 3600; orders order:{id} mode write-behind ttl 3600; " \
+#define MAPS                                                                                       \
+    "users user:{id} mode write-behind ttl 3600; orders order:{id} mode write-behind ttl 3600; "   \
     "kv kv:{id} mode write-behind column v"
 
 static void create_schema(redisContext *c) {
-    pk_exec(c, "CREATE TABLE IF NOT EXISTS users (id INTEGER PRIMARY KEY, name TEXT, email TEXT UNIQUE, "
-               "age INTEGER CHECK (age >= 0))");
-    pk_exec(c, "CREATE TABLE IF NOT EXISTS orders (id INTEGER PRIMARY KEY, user_id INTEGER REFERENCES users(id), "
+    pk_exec(
+        c,
+        "CREATE TABLE IF NOT EXISTS users (id INTEGER PRIMARY KEY, name TEXT, email TEXT UNIQUE, "
+        "age INTEGER CHECK (age >= 0))");
+    pk_exec(c, "CREATE TABLE IF NOT EXISTS orders (id INTEGER PRIMARY KEY, user_id INTEGER "
+               "REFERENCES users(id), "
                "total INTEGER)");
     pk_exec(c, "CREATE TABLE IF NOT EXISTS kv (id TEXT PRIMARY KEY, v TEXT)");
 }
@@ -56,7 +59,9 @@ static redisContext *start_args(pk_env *e, const char *const *extra, int fresh) 
     return c;
 }
 
-static redisContext *start(pk_env *e, const char *const *extra) { return start_args(e, extra, 1); }
+static redisContext *start(pk_env *e, const char *const *extra) {
+    return start_args(e, extra, 1);
+}
 
 static void check_all(redisContext *c) {
     PK_CHECK_MAP(c, "users", "user:", "id", NULL, USER_COLS);
@@ -101,7 +106,8 @@ TEST(wb_write_then_flush) {
     CHECK_CMD(c, ":1", "HDEL user:1 age");
     CHECK_CMD(c, ":1", "HSET user:1 email a@x");
     CHECK_CMD(c, "+OK", "WB.FLUSH");
-    CHECK_CMD(c, "[[ann,a@x,(nil)]]", "SQL.QUERY %s", "SELECT name, email, age FROM users WHERE id = 1");
+    CHECK_CMD(c, "[[ann,a@x,(nil)]]", "SQL.QUERY %s",
+              "SELECT name, email, age FROM users WHERE id = 1");
     /* WB.FLUSH with nothing pending answers at once */
     CHECK_CMD(c, "+OK", "WB.FLUSH");
     /* a full batch goes without waiting for the delay */
@@ -210,8 +216,8 @@ TEST(wb_busy_above_max_pending) {
     r = pk_cmd(c, "SET kv:m0 again");
     CHECK(r && r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "BUSY", 4));
     if (r) freeReplyObject(r);
-    CHECK_CMD(c, "x", "GET kv:m1");           /* reads go on */
-    CHECK_CMD(c, "+OK", "SET plain:key x");   /* unmapped keys too */
+    CHECK_CMD(c, "x", "GET kv:m1");         /* reads go on */
+    CHECK_CMD(c, "+OK", "SET plain:key x"); /* unmapped keys too */
     CHECK_CMD(c, "(nil)", "GET kv:m5");
     CHECK_CMD(c, "+OK", "WB.FLUSH");
     CHECK_CMD(c, "+OK", "SET kv:m5 y");
@@ -242,7 +248,8 @@ TEST(wb_retry_with_backoff) {
     CHECK_CMD(c, "+OK", "SET kv:r v3");
     CHECK_CMD(c, "+OK", "DEBUG STORE-FAIL 1");
     redisReply *r = pk_cmd(c, "WB.FLUSH");
-    CHECK(r && r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "BACKEND write-behind flush failed", 33));
+    CHECK(r && r->type == REDIS_REPLY_ERROR &&
+          !strncmp(r->str, "BACKEND write-behind flush failed", 33));
     if (r) freeReplyObject(r);
     CHECK_CMD(c, "+OK", "WB.FLUSH");
     CHECK_CMD(c, "[[v3]]", "SQL.QUERY %s", "SELECT v FROM kv WHERE id = 'r'");
@@ -258,10 +265,10 @@ TEST(wb_dead_letters) {
     if (!c) return;
     long long dl = pk_info(c, "wb_deadletter");
     CHECK_CMD(c, ":2", "HSET user:1 name ann email a@x");
-    CHECK_CMD(c, ":2", "HSET user:2 name bob age -1");              /* CHECK */
-    CHECK_CMD(c, ":2", "HSET user:3 name cat email a@x");           /* UNIQUE */
-    CHECK_CMD(c, ":2", "HSET order:10 user_id 77 total 5");         /* FK */
-    CHECK_CMD(c, ":2", "HSET order:11 user_id 1 total 6");          /* fine */
+    CHECK_CMD(c, ":2", "HSET user:2 name bob age -1");      /* CHECK */
+    CHECK_CMD(c, ":2", "HSET user:3 name cat email a@x");   /* UNIQUE */
+    CHECK_CMD(c, ":2", "HSET order:10 user_id 77 total 5"); /* FK */
+    CHECK_CMD(c, ":2", "HSET order:11 user_id 1 total 6");  /* fine */
     CHECK_CMD(c, "+OK", "WB.FLUSH");
     CHECK_EQ(pk_info(c, "wb_deadletter"), dl + 3);
     CHECK_EQ(pk_info(c, "wb_pending"), 0);
@@ -339,7 +346,8 @@ TEST(wb_refused_state_superseded) {
     CHECK_EQ(pk_info(c, "wb_deadletter"), dl + 1);
     redisReply *r = pk_cmd(c, "WB.DEADLETTER LIST");
     CHECK(r && r->type == REDIS_REPLY_ARRAY && r->elements == 1 && r->element[0]->elements == 6 &&
-          !strcmp(r->element[0]->element[2]->str, "user:8") && strstr(r->element[0]->element[4]->str, "CHECK"));
+          !strcmp(r->element[0]->element[2]->str, "user:8") &&
+          strstr(r->element[0]->element[4]->str, "CHECK"));
     if (r) freeReplyObject(r);
     /* the refused state itself, as a row of the table */
     CHECK_CMD(c, "[[users,user:8]]", "SQL.QUERY %s", "SELECT map, key FROM wb_deadletter");
@@ -491,7 +499,8 @@ TEST(wb_restart_replays_journal) {
     CHECK_EQ(pk_info(c, "wb_pending"), 0);
     CHECK_EQ(query_count(c, "SELECT count(*) FROM kv"), N - 1);
     CHECK_CMD(c, "[[v1499]]", "SQL.QUERY %s", "SELECT v FROM kv WHERE id = 'j1499'");
-    CHECK_CMD(c, "[[eve,e@x,:9]]", "SQL.QUERY %s", "SELECT name, email, age FROM users WHERE id = 5");
+    CHECK_CMD(c, "[[eve,e@x,:9]]", "SQL.QUERY %s",
+              "SELECT name, email, age FROM users WHERE id = 5");
     CHECK(pk_info(c, "journal_bytes") < 4096);
     /* and the restarted server serves reads from the store */
     CHECK_CMD(c, "v3", "GET kv:j3");
@@ -523,7 +532,8 @@ TEST(wb_config_set_map_with_pending) {
     CHECK_CMD(c, "+OK", "CONFIG SET map %s", MAPS);
     CHECK_CMD(c, "+OK", "SET kv:neg 3");
     CHECK_CMD(c, "+OK", "WB.FLUSH");
-    CHECK_CMD(c, "[[2],[3]]", "SQL.QUERY %s", "SELECT v FROM kv WHERE id IN ('y', 'neg') ORDER BY v");
+    CHECK_CMD(c, "[[2],[3]]", "SQL.QUERY %s",
+              "SELECT v FROM kv WHERE id IN ('y', 'neg') ORDER BY v");
     finish(&e, c);
 }
 

@@ -17,8 +17,9 @@ static redisContext *start(pk_env *e, const char *const *extra) {
     redisContext *c = srv_connect(&e->s);
     if (!c) return NULL;
     pk_exec(c, "CREATE TABLE sessions (id TEXT PRIMARY KEY, data TEXT)");
-    pk_exec(c, "CREATE TABLE accounts (id INTEGER PRIMARY KEY, owner TEXT NOT NULL, balance INTEGER "
-               "CHECK (balance >= 0))");
+    pk_exec(c,
+            "CREATE TABLE accounts (id INTEGER PRIMARY KEY, owner TEXT NOT NULL, balance INTEGER "
+            "CHECK (balance >= 0))");
     pk_exec(c, "INSERT INTO accounts VALUES (1, 'ann', 100)");
     CHECK_CMD(c, "+OK", "CONFIG SET map %s",
               "sessions session:{id} mode write-through column data ttl 900; "
@@ -70,7 +71,8 @@ TEST(wt_row_before_reply) {
     CHECK_CMD(c, "+QUEUED", "SET session:m1 a");
     CHECK_CMD(c, "+QUEUED", "SET session:m2 b");
     CHECK_CMD(c, "[+OK,+OK]", "EXEC");
-    CHECK_CMD(q, "[[m1,a],[m2,b]]", "SQL.QUERY %s", "SELECT id, data FROM sessions WHERE id LIKE 'm%' ORDER BY id");
+    CHECK_CMD(q, "[[m1,a],[m2,b]]", "SQL.QUERY %s",
+              "SELECT id, data FROM sessions WHERE id LIKE 'm%' ORDER BY id");
     redisFree(q);
     finish(&e, c);
 }
@@ -83,7 +85,8 @@ TEST(wt_store_failure_leaves_cache) {
     CHECK_CMD(c, "+OK", "SET session:a old");
     CHECK_CMD(c, "+OK", "DEBUG STORE-FAIL 1");
     redisReply *r = pk_cmd(c, "SET session:a new");
-    CHECK(r && r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "BACKEND write-through failed", 28));
+    CHECK(r && r->type == REDIS_REPLY_ERROR &&
+          !strncmp(r->str, "BACKEND write-through failed", 28));
     if (r) freeReplyObject(r);
     CHECK_CMD(c, "old", "GET session:a");
     CHECK_CMD(c, "[[old]]", "SQL.QUERY %s", "SELECT data FROM sessions WHERE id = 'a'");
@@ -135,7 +138,8 @@ TEST(wt_group_commit) {
         }
         for (int i = 0; i < N; i++) {
             redisReply *r = NULL;
-            if (redisGetReply(w[i], (void **)&r) == REDIS_OK && r && r->type == REDIS_REPLY_STATUS) ok++;
+            if (redisGetReply(w[i], (void **)&r) == REDIS_OK && r && r->type == REDIS_REPLY_STATUS)
+                ok++;
             if (r) freeReplyObject(r);
         }
     }
@@ -211,7 +215,8 @@ TEST(wt_many_writers_few_keys) {
     redisContext *c = start(&e, NULL);
     if (!c) return;
     enum { N = 40, ROUNDS = 60, KEYS = 5 };
-    pk_exec(c, "INSERT INTO accounts VALUES (2, 'bo', 0), (3, 'cy', 0), (4, 'di', 0), (5, 'ed', 0)");
+    pk_exec(c,
+            "INSERT INTO accounts VALUES (2, 'bo', 0), (3, 'cy', 0), (4, 'di', 0), (5, 'ed', 0)");
     redisContext *w[N];
     for (int i = 0; i < N; i++) w[i] = srv_connect(&e.s);
     trng rng;
@@ -222,12 +227,14 @@ TEST(wt_many_writers_few_keys) {
             if (trng_below(&rng, 2))
                 redisAppendCommand(w[i], "SET session:k%u r%d", trng_below(&rng, KEYS), round);
             else
-                redisAppendCommand(w[i], "HINCRBY account:%u balance 1", 1 + trng_below(&rng, KEYS));
+                redisAppendCommand(w[i], "HINCRBY account:%u balance 1",
+                                   1 + trng_below(&rng, KEYS));
             redisBufferWrite(w[i], &(int){0});
         }
         for (int i = 0; i < N; i++) {
             redisReply *r = NULL;
-            if (redisGetReply(w[i], (void **)&r) == REDIS_OK && r && r->type != REDIS_REPLY_ERROR) ok++;
+            if (redisGetReply(w[i], (void **)&r) == REDIS_OK && r && r->type != REDIS_REPLY_ERROR)
+                ok++;
             if (r) freeReplyObject(r);
         }
     }

@@ -66,7 +66,13 @@ TEST(inline_and_pipelining) {
     /* 2000 pipelined commands in one write, replies in order */
     size_t n = 2000, len = 0;
     char *batch = malloc(n * 40);
-    for (size_t i = 0; i < n; i++) len += (size_t)sprintf(batch + len, "*2\r\n$4\r\nECHO\r\n$%d\r\n%d\r\n", i < 10 ? 1 : i < 100 ? 2 : i < 1000 ? 3 : 4, (int)i);
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)sprintf(batch + len, "*2\r\n$4\r\nECHO\r\n$%d\r\n%d\r\n",
+                               i < 10     ? 1
+                               : i < 100  ? 2
+                               : i < 1000 ? 3
+                                          : 4,
+                               (int)i);
     raw_send(fd, batch, len);
     int inorder = 1;
     for (size_t i = 0; i < n; i++) {
@@ -97,7 +103,8 @@ TEST(bulk_length_limit) {
     redisContext *c = srv_connect(&s);
     CHECK_CMD(c, "+OK", "CONFIG SET proto-max-bulk-len 1048576");
     redisFree(c);
-    expect_protocol_error("*2\r\n$3\r\nSET\r\n$1048577\r\n", "-ERR Protocol error: invalid bulk length");
+    expect_protocol_error("*2\r\n$3\r\nSET\r\n$1048577\r\n",
+                          "-ERR Protocol error: invalid bulk length");
     c = srv_connect(&s);
     CHECK_CMD(c, "+OK", "CONFIG SET proto-max-bulk-len 512mb");
     redisFree(c);

@@ -30,7 +30,9 @@ static void tr_add(transcript *t, char *s) { /* takes s */
     t->line[t->n++] = s;
 }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
 
 /* Sorts the elements of the last line, a flat array "[x,y,...]" of plain
  * names (a reply whose order is the server's hash order). */
@@ -63,9 +65,11 @@ static void tr_compare(const char *what, transcript *a, transcript *b) {
     int n = a->n > b->n ? a->n : b->n;
     int diffs = 0;
     for (int i = 0; i < n && diffs < 5; i++) {
-        const char *x = i < a->n ? a->line[i] : "(missing)", *y = i < b->n ? b->line[i] : "(missing)";
+        const char *x = i < a->n ? a->line[i] : "(missing)",
+                   *y = i < b->n ? b->line[i] : "(missing)";
         if (strcmp(x, y) != 0) {
-            fprintf(stderr, "%s: line %d differs\n  larder: %.300s\n  redis:  %.300s\n", what, i, x, y);
+            fprintf(stderr, "%s: line %d differs\n  larder: %.300s\n  redis:  %.300s\n", what, i, x,
+                    y);
             diffs++;
         }
     }
@@ -86,7 +90,8 @@ static void tr_cmd(transcript *t, redisContext *c, const char *fmt, ...) {
 static void tr_line(transcript *t, redisContext *c, const char *line) {
     char *copy = strdup(line), *argv[32];
     int argc = 0;
-    for (char *tok = strtok(copy, " "); tok && argc < 32; tok = strtok(NULL, " ")) argv[argc++] = tok;
+    for (char *tok = strtok(copy, " "); tok && argc < 32; tok = strtok(NULL, " "))
+        argv[argc++] = tok;
     redisReply *r = redisCommandArgv(c, argc, (const char **)argv, NULL);
     tr_add(t, reply_str(r));
     if (r) freeReplyObject(r);
@@ -252,7 +257,8 @@ TEST(pubsub_resp2_matches_redis) {
     CHECK(tr_has(&t, "[message,a,hello]"));
     CHECK(tr_has(&t, "[pmessage,a?,ab,m2]"));
     CHECK(tr_has(&t, "[pong,]"));
-    CHECK(tr_has(&t, "-ERR Can't execute 'client|id': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"));
+    CHECK(tr_has(&t, "-ERR Can't execute 'client|id': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / "
+                     "PING / QUIT / RESET are allowed in this context"));
     CHECK(tr_has(&t, "[a,:1,b,:1,zz,:0]"));
     CHECK(tr_has(&t, "[unsubscribe,(nil),:0]"));
     tr_free(&t);
@@ -404,28 +410,79 @@ static void notify_script(srv *s, transcript *t, const char *flags, const char *
     redisFree(sub);
 }
 
-static const char *const string_cmds[] = {
-    "SET s1 v", "SET s1 v2 EX 100", "SET s1 v3 KEEPTTL", "SETNX s1 x", "SETNX s2 x", "APPEND s2 yz",
-    "INCR n", "INCRBY n 5", "DECR n", "DECRBY n 2", "INCRBYFLOAT f 1.5", "SETRANGE s3 2 ab",
-    "GETSET s3 new", "GETDEL s3", "GETDEL s3", "GETEX s1 PX 5000", "GETEX s1 PERSIST",
-    "MSET m1 a m2 b", "MSETNX m3 a m1 b", "MSETNX m4 a m5 b", "SETEX s4 100 v", "PSETEX s5 100000 v",
-    "SETBIT b1 7 1", "BITOP OR b2 b1 b1", "BITOP AND b3 nokey nokey", "BITFIELD b4 SET u8 0 1",
-    "SET s1 x GET", "SET s6 x NX GET", "GET nokey", "MGET nokey s1", "STRLEN nokey",
-    "EXISTS nokey", "TYPE nokey", NULL};
+static const char *const string_cmds[] = {"SET s1 v",
+                                          "SET s1 v2 EX 100",
+                                          "SET s1 v3 KEEPTTL",
+                                          "SETNX s1 x",
+                                          "SETNX s2 x",
+                                          "APPEND s2 yz",
+                                          "INCR n",
+                                          "INCRBY n 5",
+                                          "DECR n",
+                                          "DECRBY n 2",
+                                          "INCRBYFLOAT f 1.5",
+                                          "SETRANGE s3 2 ab",
+                                          "GETSET s3 new",
+                                          "GETDEL s3",
+                                          "GETDEL s3",
+                                          "GETEX s1 PX 5000",
+                                          "GETEX s1 PERSIST",
+                                          "MSET m1 a m2 b",
+                                          "MSETNX m3 a m1 b",
+                                          "MSETNX m4 a m5 b",
+                                          "SETEX s4 100 v",
+                                          "PSETEX s5 100000 v",
+                                          "SETBIT b1 7 1",
+                                          "BITOP OR b2 b1 b1",
+                                          "BITOP AND b3 nokey nokey",
+                                          "BITFIELD b4 SET u8 0 1",
+                                          "SET s1 x GET",
+                                          "SET s6 x NX GET",
+                                          "GET nokey",
+                                          "MGET nokey s1",
+                                          "STRLEN nokey",
+                                          "EXISTS nokey",
+                                          "TYPE nokey",
+                                          NULL};
 
-static const char *const generic_cmds[] = {
-    "SET g1 v", "EXPIRE g1 100", "PEXPIRE g1 100000", "EXPIREAT g1 99999999999", "PERSIST g1",
-    "PERSIST g1", "TTL g1", "RENAME g1 g2", "RENAMENX g2 g3", "SET g4 v", "RENAMENX g3 g4",
-    "COPY g3 g5", "MOVE g5 1", "DEL g3 g4 nokey", "SET g6 v", "UNLINK g6", "SET g7 v",
-    "EXPIRE g7 -1", "SET g8 v", "PEXPIREAT g8 1", "SET g9 v", "TOUCH g9 nokey", "RESTORE g9 0 x",
-    "SWAPDB 0 1", "SWAPDB 0 1", "FLUSHDB", NULL};
+static const char *const generic_cmds[] = {"SET g1 v",
+                                           "EXPIRE g1 100",
+                                           "PEXPIRE g1 100000",
+                                           "EXPIREAT g1 99999999999",
+                                           "PERSIST g1",
+                                           "PERSIST g1",
+                                           "TTL g1",
+                                           "RENAME g1 g2",
+                                           "RENAMENX g2 g3",
+                                           "SET g4 v",
+                                           "RENAMENX g3 g4",
+                                           "COPY g3 g5",
+                                           "MOVE g5 1",
+                                           "DEL g3 g4 nokey",
+                                           "SET g6 v",
+                                           "UNLINK g6",
+                                           "SET g7 v",
+                                           "EXPIRE g7 -1",
+                                           "SET g8 v",
+                                           "PEXPIREAT g8 1",
+                                           "SET g9 v",
+                                           "TOUCH g9 nokey",
+                                           "RESTORE g9 0 x",
+                                           "SWAPDB 0 1",
+                                           "SWAPDB 0 1",
+                                           "FLUSHDB",
+                                           NULL};
 
-static void sc_notify_strings(srv *s, transcript *t) { notify_script(s, t, "KEA", string_cmds); }
-static void sc_notify_generic(srv *s, transcript *t) { notify_script(s, t, "KEA", generic_cmds); }
+static void sc_notify_strings(srv *s, transcript *t) {
+    notify_script(s, t, "KEA", string_cmds);
+}
+static void sc_notify_generic(srv *s, transcript *t) {
+    notify_script(s, t, "KEA", generic_cmds);
+}
 static void sc_notify_miss_new(srv *s, transcript *t) {
-    static const char *const cmds[] = {"GET nokey", "SET a 1", "SET a 2", "MGET a b c",
-                                       "INCR cnt", "COPY a a2", "RENAME a2 a3", "GETRANGE zz 0 1",
-                                       "SETRANGE r 0 x", "APPEND ap x", NULL};
+    static const char *const cmds[] = {
+        "GET nokey",    "SET a 1",         "SET a 2",        "MGET a b c",  "INCR cnt", "COPY a a2",
+        "RENAME a2 a3", "GETRANGE zz 0 1", "SETRANGE r 0 x", "APPEND ap x", NULL};
     notify_script(s, t, "KEmn", cmds);
 }
 static void sc_notify_masks(srv *s, transcript *t) {

@@ -43,9 +43,11 @@ static void tr_free(transcript *t) {
 static void tr_compare(const char *what, transcript *a, transcript *b) {
     int n = a->n > b->n ? a->n : b->n, diffs = 0;
     for (int i = 0; i < n && diffs < 5; i++) {
-        const char *x = i < a->n ? a->line[i] : "(missing)", *y = i < b->n ? b->line[i] : "(missing)";
+        const char *x = i < a->n ? a->line[i] : "(missing)",
+                   *y = i < b->n ? b->line[i] : "(missing)";
         if (strcmp(x, y) != 0) {
-            fprintf(stderr, "%s: line %d differs\n  larder: %.300s\n  redis:  %.300s\n", what, i, x, y);
+            fprintf(stderr, "%s: line %d differs\n  larder: %.300s\n  redis:  %.300s\n", what, i, x,
+                    y);
             diffs++;
         }
     }
@@ -95,7 +97,8 @@ static char *mask_id(char *s, long long rid) {
 }
 
 static void run_script(srv *s, transcript *t, const char *const *script) {
-    redisContext *T = srv_connect(s), *W = srv_connect(s), *Rc = srv_connect(s), *M = srv_connect(s);
+    redisContext *T = srv_connect(s), *W = srv_connect(s), *Rc = srv_connect(s),
+                 *M = srv_connect(s);
     redisReply *r = redisCommand(Rc, "CLIENT ID");
     long long rid = r ? r->integer : -1;
     if (r) freeReplyObject(r);
@@ -130,7 +133,9 @@ static void run_script(srv *s, transcript *t, const char *const *script) {
 }
 
 static const char *const *current_script;
-static void sc_script(srv *s, transcript *t) { run_script(s, t, current_script); }
+static void sc_script(srv *s, transcript *t) {
+    run_script(s, t, current_script);
+}
 
 static transcript run_both(const char *name, const char *const *script) {
     transcript a = {0}, b = {0};
@@ -146,50 +151,163 @@ static transcript run_both(const char *name, const char *const *script) {
     return a;
 }
 
-static const char *const script_default[] = {
-    "T CLIENT TRACKING on REDIRECT {rid}", "T GET a", "T MGET b c", "W SET a 1", "W SET a 2",
-    "W MSET b 1 c 1 d 1", "T GET a", "T SET a x", "T GET e", "W EXPIRE e 100", "W SET e v",
-    "W DEL e", "T GET f", "T STRLEN g", "T EXISTS h", "W MSET f 1 g 1 h 1", "T GET i", "W FLUSHDB",
-    "W SET i 1", "T GET j", "T CLIENT TRACKING off", "W SET j v", "T CLIENT TRACKING on REDIRECT {rid} NOLOOP",
-    "T GET k", "T SET k 1", "W SET k 2", "T GET l", "W SET l 1", "T GET m", "W INCR m", "W APPEND m x",
-    "T GETRANGE n 0 1", "W SETRANGE n 0 x", "T GETBIT o 1", "W SETBIT o 1 1", "T TTL p", "W SET p v EX 100",
-    "T TYPE q", "W SET q v", "T GET r", "W RENAME q r", "T GET s", "W COPY r s", "T GET t", "W MOVE t 1",
-    "T GET u", "W SET u v", "W MULTI", "W INCR u", "W INCR u", "W EXEC", "T GETEX v", "W SET v 1",
-    "T GETDEL w", "W SET w 1", NULL};
+static const char *const script_default[] = {"T CLIENT TRACKING on REDIRECT {rid}",
+                                             "T GET a",
+                                             "T MGET b c",
+                                             "W SET a 1",
+                                             "W SET a 2",
+                                             "W MSET b 1 c 1 d 1",
+                                             "T GET a",
+                                             "T SET a x",
+                                             "T GET e",
+                                             "W EXPIRE e 100",
+                                             "W SET e v",
+                                             "W DEL e",
+                                             "T GET f",
+                                             "T STRLEN g",
+                                             "T EXISTS h",
+                                             "W MSET f 1 g 1 h 1",
+                                             "T GET i",
+                                             "W FLUSHDB",
+                                             "W SET i 1",
+                                             "T GET j",
+                                             "T CLIENT TRACKING off",
+                                             "W SET j v",
+                                             "T CLIENT TRACKING on REDIRECT {rid} NOLOOP",
+                                             "T GET k",
+                                             "T SET k 1",
+                                             "W SET k 2",
+                                             "T GET l",
+                                             "W SET l 1",
+                                             "T GET m",
+                                             "W INCR m",
+                                             "W APPEND m x",
+                                             "T GETRANGE n 0 1",
+                                             "W SETRANGE n 0 x",
+                                             "T GETBIT o 1",
+                                             "W SETBIT o 1 1",
+                                             "T TTL p",
+                                             "W SET p v EX 100",
+                                             "T TYPE q",
+                                             "W SET q v",
+                                             "T GET r",
+                                             "W RENAME q r",
+                                             "T GET s",
+                                             "W COPY r s",
+                                             "T GET t",
+                                             "W MOVE t 1",
+                                             "T GET u",
+                                             "W SET u v",
+                                             "W MULTI",
+                                             "W INCR u",
+                                             "W INCR u",
+                                             "W EXEC",
+                                             "T GETEX v",
+                                             "W SET v 1",
+                                             "T GETDEL w",
+                                             "W SET w 1",
+                                             NULL};
 
-static const char *const script_opt[] = {
-    "T CLIENT TRACKING on REDIRECT {rid} OPTIN", "T GET a", "W SET a 1", "T CLIENT CACHING yes",
-    "T GET a", "T GET b", "W MSET a 2 b 2", "T CLIENT CACHING yes", "T MULTI", "T GET c", "T GET d",
-    "T EXEC", "T GET e", "W MSET c 1 d 1 e 1", "T CLIENT TRACKING off",
-    "T CLIENT TRACKING on REDIRECT {rid} OPTOUT", "T CLIENT CACHING no", "T GET f", "T GET g",
-    "W MSET f 1 g 1", "T CLIENT CACHING no", "T PING", "T GET h", "W SET h 1",
-    "T CLIENT TRACKINGINFO", "T CLIENT TRACKING off", "T CLIENT TRACKINGINFO", NULL};
+static const char *const script_opt[] = {"T CLIENT TRACKING on REDIRECT {rid} OPTIN",
+                                         "T GET a",
+                                         "W SET a 1",
+                                         "T CLIENT CACHING yes",
+                                         "T GET a",
+                                         "T GET b",
+                                         "W MSET a 2 b 2",
+                                         "T CLIENT CACHING yes",
+                                         "T MULTI",
+                                         "T GET c",
+                                         "T GET d",
+                                         "T EXEC",
+                                         "T GET e",
+                                         "W MSET c 1 d 1 e 1",
+                                         "T CLIENT TRACKING off",
+                                         "T CLIENT TRACKING on REDIRECT {rid} OPTOUT",
+                                         "T CLIENT CACHING no",
+                                         "T GET f",
+                                         "T GET g",
+                                         "W MSET f 1 g 1",
+                                         "T CLIENT CACHING no",
+                                         "T PING",
+                                         "T GET h",
+                                         "W SET h 1",
+                                         "T CLIENT TRACKINGINFO",
+                                         "T CLIENT TRACKING off",
+                                         "T CLIENT TRACKINGINFO",
+                                         NULL};
 
 static const char *const script_bcast[] = {
     "T CLIENT TRACKING on REDIRECT {rid} BCAST PREFIX user: PREFIX item:",
-    "W MSET user:1 a item:1 b other c", "W MULTI", "W SET user:2 x", "W SET user:3 y", "W DEL item:1",
-    "W SET user:2 z", "W EXEC", "W SET other 1", "T SET user:9 v",
-    "T CLIENT TRACKING on REDIRECT {rid} BCAST PREFIX z:", "W SET z:1 1", "T CLIENT TRACKINGINFO",
-    "T CLIENT TRACKING off", "T CLIENT TRACKING on REDIRECT {rid} BCAST NOLOOP", "T SET mine 1",
-    "W SET yours 1", "T MSET mine 2 mine2 2", "W FLUSHALL", "T CLIENT TRACKING off",
-    "T CLIENT TRACKING on REDIRECT {rid} BCAST PREFIX a PREFIX b", "W SET abc 1", "W SET x 1",
-    "T CLIENT TRACKING on REDIRECT {rid} BCAST", "W SET x 2", "T CLIENT TRACKINGINFO", NULL};
-
-static const char *const script_errors[] = {
-    "T CLIENT TRACKING on PREFIX a", "T CLIENT TRACKING on BCAST OPTIN", "T CLIENT TRACKING on BCAST OPTOUT",
-    "T CLIENT TRACKING on OPTIN OPTOUT", "T CLIENT TRACKING on REDIRECT 99999999",
-    "T CLIENT TRACKING on REDIRECT abc", "T CLIENT TRACKING on REDIRECT {rid} REDIRECT {rid}",
-    "T CLIENT TRACKING maybe", "T CLIENT TRACKING on FOO", "T CLIENT TRACKING on REDIRECT",
-    "T CLIENT TRACKING on PREFIX", "T CLIENT TRACKING", "T CLIENT TRACKING off FOO",
-    "T CLIENT TRACKING on BCAST PREFIX FOOBAR PREFIX FOO", "T CLIENT TRACKING on BCAST PREFIX FOO PREFIX FOOBAR",
+    "W MSET user:1 a item:1 b other c",
+    "W MULTI",
+    "W SET user:2 x",
+    "W SET user:3 y",
+    "W DEL item:1",
+    "W SET user:2 z",
+    "W EXEC",
+    "W SET other 1",
+    "T SET user:9 v",
+    "T CLIENT TRACKING on REDIRECT {rid} BCAST PREFIX z:",
+    "W SET z:1 1",
     "T CLIENT TRACKINGINFO",
-    "T CLIENT TRACKING on BCAST PREFIX FOO PREFIX BAR", "T CLIENT TRACKING on BCAST PREFIX FO",
-    "T CLIENT TRACKING on BCAST PREFIX BARB", "T CLIENT TRACKING on BCAST PREFIX FOO", "T CLIENT TRACKING on",
-    "T CLIENT TRACKINGINFO", "T CLIENT TRACKING off", "T CLIENT CACHING yes", "T CLIENT CACHING no",
-    "T CLIENT TRACKING on", "T CLIENT CACHING yes", "T CLIENT CACHING no", "T CLIENT CACHING maybe",
-    "T CLIENT CACHING", "T CLIENT GETREDIR", "T CLIENT TRACKING on OPTIN", "T CLIENT TRACKING on OPTOUT",
-    "T CLIENT TRACKING on BCAST", "T CLIENT CACHING yes", "T CLIENT CACHING no", "T CLIENT TRACKINGINFO",
-    "T CLIENT TRACKING off", "T CLIENT GETREDIR", "T CLIENT TRACKINGINFO", "T CLIENT GETREDIR x", NULL};
+    "T CLIENT TRACKING off",
+    "T CLIENT TRACKING on REDIRECT {rid} BCAST NOLOOP",
+    "T SET mine 1",
+    "W SET yours 1",
+    "T MSET mine 2 mine2 2",
+    "W FLUSHALL",
+    "T CLIENT TRACKING off",
+    "T CLIENT TRACKING on REDIRECT {rid} BCAST PREFIX a PREFIX b",
+    "W SET abc 1",
+    "W SET x 1",
+    "T CLIENT TRACKING on REDIRECT {rid} BCAST",
+    "W SET x 2",
+    "T CLIENT TRACKINGINFO",
+    NULL};
+
+static const char *const script_errors[] = {"T CLIENT TRACKING on PREFIX a",
+                                            "T CLIENT TRACKING on BCAST OPTIN",
+                                            "T CLIENT TRACKING on BCAST OPTOUT",
+                                            "T CLIENT TRACKING on OPTIN OPTOUT",
+                                            "T CLIENT TRACKING on REDIRECT 99999999",
+                                            "T CLIENT TRACKING on REDIRECT abc",
+                                            "T CLIENT TRACKING on REDIRECT {rid} REDIRECT {rid}",
+                                            "T CLIENT TRACKING maybe",
+                                            "T CLIENT TRACKING on FOO",
+                                            "T CLIENT TRACKING on REDIRECT",
+                                            "T CLIENT TRACKING on PREFIX",
+                                            "T CLIENT TRACKING",
+                                            "T CLIENT TRACKING off FOO",
+                                            "T CLIENT TRACKING on BCAST PREFIX FOOBAR PREFIX FOO",
+                                            "T CLIENT TRACKING on BCAST PREFIX FOO PREFIX FOOBAR",
+                                            "T CLIENT TRACKINGINFO",
+                                            "T CLIENT TRACKING on BCAST PREFIX FOO PREFIX BAR",
+                                            "T CLIENT TRACKING on BCAST PREFIX FO",
+                                            "T CLIENT TRACKING on BCAST PREFIX BARB",
+                                            "T CLIENT TRACKING on BCAST PREFIX FOO",
+                                            "T CLIENT TRACKING on",
+                                            "T CLIENT TRACKINGINFO",
+                                            "T CLIENT TRACKING off",
+                                            "T CLIENT CACHING yes",
+                                            "T CLIENT CACHING no",
+                                            "T CLIENT TRACKING on",
+                                            "T CLIENT CACHING yes",
+                                            "T CLIENT CACHING no",
+                                            "T CLIENT CACHING maybe",
+                                            "T CLIENT CACHING",
+                                            "T CLIENT GETREDIR",
+                                            "T CLIENT TRACKING on OPTIN",
+                                            "T CLIENT TRACKING on OPTOUT",
+                                            "T CLIENT TRACKING on BCAST",
+                                            "T CLIENT CACHING yes",
+                                            "T CLIENT CACHING no",
+                                            "T CLIENT TRACKINGINFO",
+                                            "T CLIENT TRACKING off",
+                                            "T CLIENT GETREDIR",
+                                            "T CLIENT TRACKINGINFO",
+                                            "T CLIENT GETREDIR x",
+                                            NULL};
 
 TEST(tracking_resp2_redirect_matches_redis) {
     transcript t = run_both("default", script_default);
@@ -203,7 +321,9 @@ TEST(tracking_resp2_redirect_matches_redis) {
     CHECK(tr_has(&t, "[message,__redis__:invalidate,[user:2,user:3]]"));
     tr_free(&t);
     t = run_both("errors", script_errors);
-    CHECK(tr_has(&t, "T CLIENT TRACKING on PREFIX a -> -ERR PREFIX option requires BCAST mode to be enabled"));
+    CHECK(tr_has(
+        &t,
+        "T CLIENT TRACKING on PREFIX a -> -ERR PREFIX option requires BCAST mode to be enabled"));
     tr_free(&t);
 }
 
@@ -427,7 +547,9 @@ TEST(tracking_broken_redirect) {
  * later pair of the given prefixes overlaps; Larder replies the error only. */
 TEST(tracking_prefix_overlap_single_reply) {
     redisContext *c = srv_connect(&L);
-    CHECK_CMD(c, "-ERR Prefix 'b' overlaps with another provided prefix 'bc'. Prefixes for a single client must not overlap.",
+    CHECK_CMD(c,
+              "-ERR Prefix 'b' overlaps with another provided prefix 'bc'. Prefixes for a single "
+              "client must not overlap.",
               "CLIENT TRACKING on BCAST PREFIX a PREFIX b PREFIX bc");
     CHECK_CMD(c, "[flags,[off],redirect,:-1,prefixes,[]]", "CLIENT TRACKINGINFO");
     redisFree(c);

@@ -36,18 +36,18 @@ static char *rc_line(rconn *c, const char *line) {
     return rc_read(c);
 }
 
-#define EXPECT_LINE(conn, line, want)                                                    \
-    do {                                                                                  \
-        char *got_ = rc_line(conn, line);                                                 \
-        CHECK_STR(got_, want);                                                            \
-        free(got_);                                                                       \
+#define EXPECT_LINE(conn, line, want)                                                              \
+    do {                                                                                           \
+        char *got_ = rc_line(conn, line);                                                          \
+        CHECK_STR(got_, want);                                                                     \
+        free(got_);                                                                                \
     } while (0)
 
-#define EXPECT_READ(conn, want)                                                          \
-    do {                                                                                  \
-        char *got_ = rc_read(conn);                                                       \
-        CHECK_STR(got_, want);                                                            \
-        free(got_);                                                                       \
+#define EXPECT_READ(conn, want)                                                                    \
+    do {                                                                                           \
+        char *got_ = rc_read(conn);                                                                \
+        CHECK_STR(got_, want);                                                                     \
+        free(got_);                                                                                \
     } while (0)
 
 static long blocked_clients(rconn *c) {
@@ -71,7 +71,9 @@ static int wait_blocked(rconn *c, long n) {
 static srv S;
 static rconn ctl;
 
-static void open_client(rconn *c) { CHECK(rc_open(c, &S) == 0); }
+static void open_client(rconn *c) {
+    CHECK(rc_open(c, &S) == 0);
+}
 
 TEST(bzpopmin_wakes_on_zadd) {
     rconn a;
@@ -115,7 +117,8 @@ TEST(bzmpop_counts_and_second_key) {
     rc_line_send(&b, "BZMPOP 0 2 m1 m2 MIN COUNT 10");
     CHECK(wait_blocked(&ctl, 2));
     EXPECT_LINE(&ctl, "ZADD m2 1 a 2 b 3 c", ":3\r\n");
-    EXPECT_READ(&a, "*2\r\n$2\r\nm2\r\n*2\r\n*2\r\n$1\r\nc\r\n$1\r\n3\r\n*2\r\n$1\r\nb\r\n$1\r\n2\r\n");
+    EXPECT_READ(&a,
+                "*2\r\n$2\r\nm2\r\n*2\r\n*2\r\n$1\r\nc\r\n$1\r\n3\r\n*2\r\n$1\r\nb\r\n$1\r\n2\r\n");
     EXPECT_READ(&b, "*2\r\n$2\r\nm2\r\n*1\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n");
     EXPECT_LINE(&ctl, "EXISTS m2", ":0\r\n");
     rc_close(&a);
@@ -174,7 +177,8 @@ TEST(type_change_does_not_wake_waiter) {
     EXPECT_READ(&a, "*3\r\n$2\r\ntc\r\n$3\r\nbar\r\n$1\r\n1\r\n");
     /* a wrong type found at the first try is an error */
     EXPECT_LINE(&ctl, "SET tc x", "+OK\r\n");
-    EXPECT_LINE(&a, "BZPOPMIN tc 0", "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
+    EXPECT_LINE(&a, "BZPOPMIN tc 0",
+                "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
     rc_close(&a);
 }
 
@@ -246,7 +250,8 @@ TEST(restore_rejects_malformed_payloads) {
     n += put_elem(b + n, "a", 1);
     n += put_elem(b + n, "b", 2.5);
     restore_body(b, n, "+OK\r\n");
-    EXPECT_LINE(&ctl, "ZRANGE rk 0 -1 WITHSCORES", "*4\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\nb\r\n$3\r\n2.5\r\n");
+    EXPECT_LINE(&ctl, "ZRANGE rk 0 -1 WITHSCORES",
+                "*4\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\nb\r\n$3\r\n2.5\r\n");
     restore_body(b, n - 1, bad); /* truncated score */
     b[n] = 0;
     restore_body(b, n + 1, bad); /* trailing byte */
@@ -292,7 +297,8 @@ TEST(restore_rejects_malformed_payloads) {
     CHECK_STR(r, "+OK\r\n");
     free(r);
     free(d);
-    char *x = rc_line(&ctl, "ZRANGE big 0 -1 WITHSCORES"), *y = rc_line(&ctl, "ZRANGE big2 0 -1 WITHSCORES");
+    char *x = rc_line(&ctl, "ZRANGE big 0 -1 WITHSCORES"),
+         *y = rc_line(&ctl, "ZRANGE big2 0 -1 WITHSCORES");
     CHECK_STR(x, y);
     free(x);
     free(y);
@@ -328,14 +334,32 @@ TEST(copy_is_independent_and_memory_usage_grows) {
 
 /* ---- keyspace notifications, compared with redis-server ------------------------------- */
 
-static const char *notify_script[] = {
-    "ZADD nk 1 a 2 b 3 c 4 d 5 e", "ZADD nk XX 1 zz", "ZADD nk 1 a", "ZINCRBY nk 1 a",
-    "ZADD nk INCR 1 b", "ZREM nk nosuch", "ZREM nk a", "ZREMRANGEBYSCORE nk 2 2",
-    "ZREMRANGEBYSCORE nk 100 200", "ZREMRANGEBYRANK nk 0 0", "ZADD nl 0 a 0 b 0 c",
-    "ZREMRANGEBYLEX nl [a [a", "ZPOPMIN nk", "ZPOPMAX nk 5", "ZADD nk 1 x 2 y",
-    "ZUNIONSTORE nu 2 nk nl", "ZINTERSTORE ni 2 nk nl", "ZDIFFSTORE nd 1 nk",
-    "ZRANGESTORE nr nk 0 -1", "ZRANGESTORE nr nothere 0 -1", "ZINTERSTORE nu 2 nk nothere",
-    "ZMPOP 1 nl MIN COUNT 10", "BZPOPMIN nk 0", "BZMPOP 0 1 nk MAX", "ZREM nd x y", NULL};
+static const char *notify_script[] = {"ZADD nk 1 a 2 b 3 c 4 d 5 e",
+                                      "ZADD nk XX 1 zz",
+                                      "ZADD nk 1 a",
+                                      "ZINCRBY nk 1 a",
+                                      "ZADD nk INCR 1 b",
+                                      "ZREM nk nosuch",
+                                      "ZREM nk a",
+                                      "ZREMRANGEBYSCORE nk 2 2",
+                                      "ZREMRANGEBYSCORE nk 100 200",
+                                      "ZREMRANGEBYRANK nk 0 0",
+                                      "ZADD nl 0 a 0 b 0 c",
+                                      "ZREMRANGEBYLEX nl [a [a",
+                                      "ZPOPMIN nk",
+                                      "ZPOPMAX nk 5",
+                                      "ZADD nk 1 x 2 y",
+                                      "ZUNIONSTORE nu 2 nk nl",
+                                      "ZINTERSTORE ni 2 nk nl",
+                                      "ZDIFFSTORE nd 1 nk",
+                                      "ZRANGESTORE nr nk 0 -1",
+                                      "ZRANGESTORE nr nothere 0 -1",
+                                      "ZINTERSTORE nu 2 nk nothere",
+                                      "ZMPOP 1 nl MIN COUNT 10",
+                                      "BZPOPMIN nk 0",
+                                      "BZMPOP 0 1 nk MAX",
+                                      "ZREM nd x y",
+                                      NULL};
 
 static char *event_stream(const srv *s, int *supported) {
     rconn sub, c;

@@ -50,7 +50,8 @@ static int chance(int pct) {
     return (int)rnd(100) < pct;
 }
 
-/* ---- text buffer ------------------------------------------------------------------------------ */
+/* ---- text buffer ------------------------------------------------------------------------------
+ */
 
 typedef struct sb {
     char *p;
@@ -73,7 +74,8 @@ static void sb_addf(sb *b, const char *fmt, ...) {
     b->n += (size_t)n;
 }
 
-/* ---- schema model --------------------------------------------------------------------------------- */
+/* ---- schema model
+ * --------------------------------------------------------------------------------- */
 
 enum { T_INT, T_TEXT, T_REAL, T_NUM, T_NONE };
 static const char *type_names[] = {"INTEGER", "TEXT", "REAL", "NUMERIC", ""};
@@ -83,7 +85,7 @@ typedef struct tdef {
     int ncol;
     char cols[6][16];
     int types[6];
-    int pk_kind; /* 0 integer pk "id", 1 composite (c0, c1), 2 rowid table */
+    int pk_kind;       /* 0 integer pk "id", 1 composite (c0, c1), 2 rowid table */
     char preds[4][64]; /* predicates of its partial indexes (queries repeat them) */
     int npred;
 } tdef;
@@ -122,7 +124,8 @@ static void make_indexes(sb *ours, sb *lite, int ti) {
     int n = (int)rnd(4);
     for (int k = 0; k < n; k++) {
         int c1 = 1 + (int)rnd((unsigned)t->ncol - 1), c2 = 1 + (int)rnd((unsigned)t->ncol - 1);
-        int uniq = chance(15), two = chance(50) && c2 != c1, partial = chance(25), cover = chance(30);
+        int uniq = chance(15), two = chance(50) && c2 != c1, partial = chance(25),
+            cover = chance(30);
         sb cols = {0};
         sb_addf(&cols, "%s%s", t->cols[c1], chance(30) ? " DESC" : "");
         if (two) sb_addf(&cols, ", %s%s", t->cols[c2], chance(30) ? " DESC" : "");
@@ -130,23 +133,29 @@ static void make_indexes(sb *ours, sb *lite, int ti) {
         int pc = 1 + (int)rnd((unsigned)t->ncol - 1); /* a column of the predicate */
         if (partial) snprintf(where, sizeof where, " WHERE %s IS NOT NULL", t->cols[c1]);
         if (partial && chance(50)) snprintf(where, sizeof where, " WHERE %s > 3", t->cols[c1]);
-        if (partial && chance(40)) snprintf(where, sizeof where, " WHERE %s = %d", t->cols[pc], (int)rnd(4));
+        if (partial && chance(40))
+            snprintf(where, sizeof where, " WHERE %s = %d", t->cols[pc], (int)rnd(4));
         if (partial && chance(20)) snprintf(where, sizeof where, " WHERE %s IS NULL", t->cols[pc]);
-        if (partial && t->npred < 4) snprintf(t->preds[t->npred++], sizeof t->preds[0], "%.56s", where + 7);
+        if (partial && t->npred < 4)
+            snprintf(t->preds[t->npred++], sizeof t->preds[0], "%.56s", where + 7);
         int ci = 1 + (int)rnd((unsigned)t->ncol - 1);
-        sb_addf(lite, "CREATE %sINDEX i%d_%d ON %s(%s)%s;\n", uniq ? "UNIQUE " : "", ti + 1, k, t->name, cols.p, where);
+        sb_addf(lite, "CREATE %sINDEX i%d_%d ON %s(%s)%s;\n", uniq ? "UNIQUE " : "", ti + 1, k,
+                t->name, cols.p, where);
         if (cover && ci != c1 && ci != c2)
-            sb_addf(ours, "CREATE %sINDEX i%d_%d ON %s(%s) INCLUDE (%s)%s;\n", uniq ? "UNIQUE " : "", ti + 1, k, t->name, cols.p,
-                    t->cols[ci], where);
+            sb_addf(ours, "CREATE %sINDEX i%d_%d ON %s(%s) INCLUDE (%s)%s;\n",
+                    uniq ? "UNIQUE " : "", ti + 1, k, t->name, cols.p, t->cols[ci], where);
         else
-            sb_addf(ours, "CREATE %sINDEX i%d_%d ON %s(%s)%s;\n", uniq ? "UNIQUE " : "", ti + 1, k, t->name, cols.p, where);
+            sb_addf(ours, "CREATE %sINDEX i%d_%d ON %s(%s)%s;\n", uniq ? "UNIQUE " : "", ti + 1, k,
+                    t->name, cols.p, where);
         free(cols.p);
     }
 }
 
-/* ---- values and expressions ---------------------------------------------------------------------- */
+/* ---- values and expressions
+ * ---------------------------------------------------------------------- */
 
-static const char *texts[] = {"'a'", "'b'", "'ab'", "'B'", "''", "'abc'", "'a%'", "'x_y'", "'10'", "' 5'", "'2.5'", "'zz'"};
+static const char *texts[] = {"'a'",  "'b'",   "'ab'", "'B'",  "''",    "'abc'",
+                              "'a%'", "'x_y'", "'10'", "' 5'", "'2.5'", "'zz'"};
 
 static void value(sb *b, int type) {
     int r = (int)rnd(100);
@@ -182,8 +191,10 @@ typedef struct qctx {
 static void expr(sb *b, qctx *q, int bool_ctx);
 
 static void any_col(sb *b, qctx *q) {
-    if (q->outer_tab >= 0 && chance(15)) column_ref(b, q->outer_tab);
-    else column_ref(b, q->tabs[rnd((unsigned)q->ntab)]);
+    if (q->outer_tab >= 0 && chance(15))
+        column_ref(b, q->outer_tab);
+    else
+        column_ref(b, q->tabs[rnd((unsigned)q->ntab)]);
 }
 
 static void scalar(sb *b, qctx *q) {
@@ -202,7 +213,8 @@ static void scalar(sb *b, qctx *q) {
         q->depth--;
         sb_addf(b, ")");
     } else if (r < 92) {
-        static const char *fns[] = {"abs", "coalesce", "length", "upper", "typeof", "ifnull", "nullif", "lower"};
+        static const char *fns[] = {"abs",    "coalesce", "length", "upper",
+                                    "typeof", "ifnull",   "nullif", "lower"};
         int f = (int)rnd(8);
         q->depth++;
         sb_addf(b, "%s(", fns[f]);
@@ -229,11 +241,15 @@ static void scalar(sb *b, qctx *q) {
 static void subquery_pred(sb *b, qctx *q) {
     int ti = (int)rnd(3);
     tdef *t = &tabs[ti];
-    qctx sq = {.tabs = {ti}, .ntab = 1, .depth = q->depth + 2, .outer_tab = q->tabs[rnd((unsigned)q->ntab)]};
+    qctx sq = {.tabs = {ti},
+               .ntab = 1,
+               .depth = q->depth + 2,
+               .outer_tab = q->tabs[rnd((unsigned)q->ntab)]};
     if (sq.outer_tab == ti) sq.outer_tab = -1;
     if (chance(50)) {
         any_col(b, q);
-        sb_addf(b, " %sIN (SELECT %s.%s FROM %s WHERE ", chance(30) ? "NOT " : "", t->name, t->cols[rnd((unsigned)t->ncol)], t->name);
+        sb_addf(b, " %sIN (SELECT %s.%s FROM %s WHERE ", chance(30) ? "NOT " : "", t->name,
+                t->cols[rnd((unsigned)t->ncol)], t->name);
         expr(b, &sq, 1);
         sb_addf(b, ")");
     } else {
@@ -305,11 +321,14 @@ static void expr(sb *b, qctx *q, int bool_ctx) {
     static const char *cmp[] = {"=", "<>", "<", "<=", ">", ">=", "=", "IS"};
     any_col(b, q);
     sb_addf(b, " %s ", cmp[rnd(8)]);
-    if (chance(60)) value(b, (int)rnd(5));
-    else scalar(b, q);
+    if (chance(60))
+        value(b, (int)rnd(5));
+    else
+        scalar(b, q);
 }
 
-/* ---- queries ---------------------------------------------------------------------------------------- */
+/* ---- queries
+ * ---------------------------------------------------------------------------------------- */
 
 static int gen_select(sb *b, int *ordered) {
     qctx q = {.outer_tab = -1};
@@ -336,13 +355,16 @@ static int gen_select(sb *b, int *ordered) {
             sb_addf(&cols, "%s%s", i ? ", " : "", g.p);
             free(g.p);
         }
-        static const char *aggs[] = {"count(*)", "count(%s)", "sum(%s)", "min(%s)", "max(%s)", "count(DISTINCT %s)", "avg(%s)", "total(%s)"};
+        static const char *aggs[] = {"count(*)", "count(%s)",          "sum(%s)", "min(%s)",
+                                     "max(%s)",  "count(DISTINCT %s)", "avg(%s)", "total(%s)"};
         int na = 1 + (int)rnd(2);
         for (int i = 0; i < na; i++) {
             sb c = {0};
             int k = (int)rnd(8);
-            if (k == 6 || k == 7 || k == 2) column_ref(&c, q.tabs[0]); /* numeric-ish */
-            else any_col(&c, &q);
+            if (k == 6 || k == 7 || k == 2)
+                column_ref(&c, q.tabs[0]); /* numeric-ish */
+            else
+                any_col(&c, &q);
             sb a = {0};
             sb_addf(&a, aggs[k], c.p);
             sb_addf(&cols, "%s%s", cols.n ? ", " : "", a.p);
@@ -356,7 +378,8 @@ static int gen_select(sb *b, int *ordered) {
             if (chance(10) && q.depth == 0) {
                 int ti = (int)rnd(3);
                 tdef *t = &tabs[ti];
-                sb_addf(&c, "(SELECT count(*) FROM %s WHERE %s.%s = ", t->name, t->name, t->cols[1 + rnd((unsigned)t->ncol - 1)]);
+                sb_addf(&c, "(SELECT count(*) FROM %s WHERE %s.%s = ", t->name, t->name,
+                        t->cols[1 + rnd((unsigned)t->ncol - 1)]);
                 any_col(&c, &q);
                 sb_addf(&c, ")");
             } else {
@@ -398,7 +421,8 @@ static int gen_select(sb *b, int *ordered) {
     *ordered = 0;
     if (chance(35)) {
         sb_addf(b, " ORDER BY ");
-        for (int i = 1; i <= ncol; i++) sb_addf(b, "%s%d%s", i > 1 ? ", " : "", i, chance(30) ? " DESC" : "");
+        for (int i = 1; i <= ncol; i++)
+            sb_addf(b, "%s%d%s", i > 1 ? ", " : "", i, chance(30) ? " DESC" : "");
         *ordered = 1;
         if (chance(40)) sb_addf(b, " LIMIT %d", 1 + (int)rnd(5));
         if (chance(20)) sb_addf(b, " OFFSET %d", (int)rnd(3));
@@ -425,7 +449,8 @@ static void gen_query(sb *b, int *ordered) {
     }
 }
 
-/* ---- running both ---------------------------------------------------------------------------------- */
+/* ---- running both
+ * ---------------------------------------------------------------------------------- */
 
 typedef struct rows {
     char **v;
@@ -518,7 +543,9 @@ static void normalize_rows(rows *r) {
         char *s = r->v[i], *w = s;
         for (char *p = s; *p;) {
             size_t len = strcspn(p, "|");
-            if (len >= 3 && p[len - 1] == '0' && p[len - 2] == '.' && isdigit((unsigned char)p[len - 3])) len -= 2;
+            if (len >= 3 && p[len - 1] == '0' && p[len - 2] == '.' &&
+                isdigit((unsigned char)p[len - 3]))
+                len -= 2;
             memmove(w, p, len);
             w += len;
             p += strcspn(p, "|");
@@ -535,8 +562,8 @@ static int lenient_groups;
 
 static int needs_lenience(const char *q) {
     /* LIMIT: which of two tied rows (2 and 2.0) makes the cut is arbitrary */
-    return strstr(q, "GROUP BY") || strstr(q, "DISTINCT") || strstr(q, "UNION") || strstr(q, "INTERSECT") ||
-           strstr(q, "EXCEPT") || strstr(q, "LIMIT");
+    return strstr(q, "GROUP BY") || strstr(q, "DISTINCT") || strstr(q, "UNION") ||
+           strstr(q, "INTERSECT") || strstr(q, "EXCEPT") || strstr(q, "LIMIT");
 }
 
 /* Reals may differ in the 15th digit between printf implementations. */
@@ -550,7 +577,8 @@ static int close_enough(const char *a, const char *b) {
             char *e1, *e2;
             double d1 = strtod(x, &e1), d2 = strtod(y, &e2);
             ok = !*e1 && !*e2 && fabs(d1 - d2) <= 1e-12 * fmax(1, fmax(fabs(d1), fabs(d2)));
-            if (ok && !lenient_groups && (strchr(x, '.') != NULL) != (strchr(y, '.') != NULL)) ok = 0;
+            if (ok && !lenient_groups && (strchr(x, '.') != NULL) != (strchr(y, '.') != NULL))
+                ok = 0;
         }
         x = strtok_r(NULL, "|", &sa);
         y = strtok_r(NULL, "|", &sbp);
@@ -570,11 +598,12 @@ static int compare(const char *sql, rows *a, rows *b, int ordered) {
     if (a->err || b->err) {
         if (a->err && b->err) {
             nboth_err++;
-            if (getenv("SQL_DIFF_VERBOSE")) fprintf(stderr, "  both failed: %s | %s\n", a->errmsg, b->errmsg);
+            if (getenv("SQL_DIFF_VERBOSE"))
+                fprintf(stderr, "  both failed: %s | %s\n", a->errmsg, b->errmsg);
             return 1;
         }
-        fprintf(stderr, "MISMATCH (error) %s\n  sqlite: %s\n  ours:   %s\n", sql, a->err ? a->errmsg : "ok",
-                b->err ? b->errmsg : "ok");
+        fprintf(stderr, "MISMATCH (error) %s\n  sqlite: %s\n  ours:   %s\n", sql,
+                a->err ? a->errmsg : "ok", b->err ? b->errmsg : "ok");
         return 0;
     }
     if (ordered && !lenient_groups) {
@@ -613,19 +642,27 @@ static int compare(const char *sql, rows *a, rows *b, int ordered) {
 static int compare_report(const char *sql, rows *a, rows *b, int ordered) {
     int ok = 0;
     if (!ok) {
-        fprintf(stderr, "MISMATCH %s\n  (%d rows from sqlite, %d from us; differing lines:)\n", sql, a->n, b->n);
-        if (a->n == 1 && b->n == 1) fprintf(stderr, "  sqlite: %s\n  ours:   %s\n", a->v[0], b->v[0]);
+        fprintf(stderr, "MISMATCH %s\n  (%d rows from sqlite, %d from us; differing lines:)\n", sql,
+                a->n, b->n);
+        if (a->n == 1 && b->n == 1)
+            fprintf(stderr, "  sqlite: %s\n  ours:   %s\n", a->v[0], b->v[0]);
         int i = 0, j = 0, shown = 0;
         while ((i < a->n || j < b->n) && shown < 20) {
-            int c = i >= a->n ? 1 : j >= b->n ? -1 : ordered ? (close_enough(a->v[i], b->v[j]) ? 0 : 2) : strcmp(a->v[i], b->v[j]);
+            int c = i >= a->n   ? 1
+                    : j >= b->n ? -1
+                    : ordered   ? (close_enough(a->v[i], b->v[j]) ? 0 : 2)
+                                : strcmp(a->v[i], b->v[j]);
             if (c == 0 || (!ordered && i < a->n && j < b->n && close_enough(a->v[i], b->v[j]))) {
                 i++, j++;
                 continue;
             }
             shown++;
-            if (c == 2) fprintf(stderr, "  sqlite: %s\n  ours:   %s\n", a->v[i++], b->v[j++]);
-            else if (c < 0) fprintf(stderr, "  sqlite only: %s\n", a->v[i++]);
-            else fprintf(stderr, "  ours only:   %s\n", b->v[j++]);
+            if (c == 2)
+                fprintf(stderr, "  sqlite: %s\n  ours:   %s\n", a->v[i++], b->v[j++]);
+            else if (c < 0)
+                fprintf(stderr, "  sqlite only: %s\n", a->v[i++]);
+            else
+                fprintf(stderr, "  ours only:   %s\n", b->v[j++]);
         }
     }
     return ok;
@@ -676,8 +713,10 @@ static void gen_write(sb *b) {
         sb_addf(b, "INSERT INTO %s VALUES(", t->name);
         for (int i = 0; i < t->ncol; i++) {
             if (i) sb_addf(b, ", ");
-            if (i == 0 && t->pk_kind == 0) sb_addf(b, chance(50) ? "NULL" : "%d", 1 + (int)rnd(80));
-            else value(b, t->types[i]);
+            if (i == 0 && t->pk_kind == 0)
+                sb_addf(b, chance(50) ? "NULL" : "%d", 1 + (int)rnd(80));
+            else
+                value(b, t->types[i]);
         }
         sb_addf(b, ")");
     }
@@ -691,9 +730,12 @@ static void fill(sqlite3 *lite, sql_db *ours, int ti) {
         sb_addf(&b, "INSERT INTO %s VALUES(", t->name);
         for (int i = 0; i < t->ncol; i++) {
             if (i) sb_addf(&b, ", ");
-            if (i == 0 && t->pk_kind == 0) sb_addf(&b, "%d", r + 1);
-            else if (i < 2 && t->pk_kind == 1) sb_addf(&b, i == 0 ? "%d" : "'k%d'", i == 0 ? r % 7 : r);
-            else value(&b, t->types[i]);
+            if (i == 0 && t->pk_kind == 0)
+                sb_addf(&b, "%d", r + 1);
+            else if (i < 2 && t->pk_kind == 1)
+                sb_addf(&b, i == 0 ? "%d" : "'k%d'", i == 0 ? r % 7 : r);
+            else
+                value(&b, t->types[i]);
         }
         sb_addf(&b, ")");
         check_sql(lite, ours, b.p, 0);
@@ -768,7 +810,8 @@ static void round_once(int queries) {
     unlink(wal);
 }
 
-/* ---- the shells: build/larder-sql against /usr/bin/sqlite3, as text ----------------------------- */
+/* ---- the shells: build/larder-sql against /usr/bin/sqlite3, as text -----------------------------
+ */
 
 /* Run a shell on a script file; its stdout. */
 static char *run_shell(const char *cmd) {
@@ -830,9 +873,12 @@ static void cli_round(int queries) {
             sb_addf(&body, "INSERT INTO %s VALUES(", t->name);
             for (int i = 0; i < t->ncol; i++) {
                 if (i) sb_addf(&body, ", ");
-                if (i == 0 && t->pk_kind == 0) sb_addf(&body, "%d", r + 1);
-                else if (i < 2 && t->pk_kind == 1) sb_addf(&body, i == 0 ? "%d" : "'k%d'", i == 0 ? r % 7 : r);
-                else value(&body, t->types[i]);
+                if (i == 0 && t->pk_kind == 0)
+                    sb_addf(&body, "%d", r + 1);
+                else if (i < 2 && t->pk_kind == 1)
+                    sb_addf(&body, i == 0 ? "%d" : "'k%d'", i == 0 ? r % 7 : r);
+                else
+                    value(&body, t->types[i]);
             }
             sb_addf(&body, ");\n");
         }
@@ -898,10 +944,12 @@ TEST(differential) {
     printf("differential seed %llu (SQL_DIFF_SEED to repeat)\n", (unsigned long long)seed);
     rs = seed * 2654435761u + 1;
     int rounds = getenv("SQL_DIFF_ROUNDS") ? atoi(getenv("SQL_DIFF_ROUNDS")) : 30;
-    int queries = getenv("SQL_DIFF_QUERIES") ? atoi(getenv("SQL_DIFF_QUERIES")) : (SANITIZED ? 80 : 260);
+    int queries =
+        getenv("SQL_DIFF_QUERIES") ? atoi(getenv("SQL_DIFF_QUERIES")) : (SANITIZED ? 80 : 260);
     for (int r = 0; r < rounds && nfail < 20; r++) round_once(queries);
-    printf("differential: %d queries, %d writes, %d rows compared, %d failed on both, %d mismatches\n", nqueries,
-           nwrites, nrows, nboth_err, nfail);
+    printf(
+        "differential: %d queries, %d writes, %d rows compared, %d failed on both, %d mismatches\n",
+        nqueries, nwrites, nrows, nboth_err, nfail);
     CHECK_EQ(nfail, 0);
 }
 

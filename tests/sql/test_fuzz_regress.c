@@ -47,7 +47,8 @@ static void replay(const char *name) {
 }
 
 int main(void) {
-    snprintf(dir, sizeof dir, "%s", getenv("SQL_FUZZ_REGRESS") ? getenv("SQL_FUZZ_REGRESS") : "tests/fuzz/regress");
+    snprintf(dir, sizeof dir, "%s",
+             getenv("SQL_FUZZ_REGRESS") ? getenv("SQL_FUZZ_REGRESS") : "tests/fuzz/regress");
     DIR *d = opendir(dir);
     if (!d) {
         fprintf(stderr, "no %s\n", dir);
@@ -59,8 +60,10 @@ int main(void) {
         test_cur_name_ = e->d_name;
         test_cur_failed_ = 0;
         replay(e->d_name);
-        if (test_cur_failed_) test_failed_++, fprintf(stderr, "FAIL %s\n", e->d_name);
-        else test_passed_++;
+        if (test_cur_failed_)
+            test_failed_++, fprintf(stderr, "FAIL %s\n", e->d_name);
+        else
+            test_passed_++;
     }
     closedir(d);
     if (db) sql_close(db);

@@ -36,16 +36,22 @@ static const char *one(sql_db *db, const char *q) {
     sql_stmt *st;
     buf[0] = 0;
     if (sql_prepare(db, q, -1, &st, NULL) != SQL_OK || !st) return "ERROR";
-    if (sql_step(st) == SQL_ROW) snprintf(buf, sizeof buf, "%s", sql_column_text(st, 0) ? sql_column_text(st, 0) : "NULL");
+    if (sql_step(st) == SQL_ROW)
+        snprintf(buf, sizeof buf, "%s", sql_column_text(st, 0) ? sql_column_text(st, 0) : "NULL");
     sql_finalize(st);
     return buf;
 }
 
 TEST(prepare_bind_step) {
     sql_db *db = fresh();
-    CHECK_EQ(sql_exec(db, "CREATE TABLE t(id INTEGER PRIMARY KEY, name TEXT, score REAL, data BLOB)", NULL, NULL), SQL_OK);
+    CHECK_EQ(sql_exec(db,
+                      "CREATE TABLE t(id INTEGER PRIMARY KEY, name TEXT, score REAL, data BLOB)",
+                      NULL, NULL),
+             SQL_OK);
     sql_stmt *ins;
-    CHECK_EQ(sql_prepare(db, "INSERT INTO t(name, score, data) VALUES (?, ?2, :blob)", -1, &ins, NULL), SQL_OK);
+    CHECK_EQ(
+        sql_prepare(db, "INSERT INTO t(name, score, data) VALUES (?, ?2, :blob)", -1, &ins, NULL),
+        SQL_OK);
     CHECK_EQ(sql_bind_parameter_count(ins), 3);
     CHECK_EQ(sql_bind_parameter_index(ins, ":blob"), 3);
     CHECK_EQ(sql_bind_parameter_index(ins, ":nope"), 0);
@@ -64,7 +70,10 @@ TEST(prepare_bind_step) {
     CHECK_EQ(sql_bind_int64(ins, 4, 1), SQL_RANGE);
     sql_finalize(ins);
     sql_stmt *q;
-    CHECK_EQ(sql_prepare(db, "SELECT id, name, score, data, NULL AS nothing FROM t WHERE id >= ?1 ORDER BY id", -1, &q, NULL),
+    CHECK_EQ(sql_prepare(
+                 db,
+                 "SELECT id, name, score, data, NULL AS nothing FROM t WHERE id >= ?1 ORDER BY id",
+                 -1, &q, NULL),
              SQL_OK);
     CHECK(sql_stmt_readonly(q));
     CHECK_EQ(sql_column_count(q), 5);
@@ -196,7 +205,9 @@ TEST(schema_change_recompiles) {
     CHECK_EQ(sql_step(st), SQL_ROW);
     CHECK_EQ(sql_column_count(st), 1);
     sql_reset(st);
-    CHECK_EQ(sql_exec(db, "ALTER TABLE t ADD COLUMN b TEXT DEFAULT 'x'; CREATE INDEX ta ON t(a)", NULL, NULL), SQL_OK);
+    CHECK_EQ(sql_exec(db, "ALTER TABLE t ADD COLUMN b TEXT DEFAULT 'x'; CREATE INDEX ta ON t(a)",
+                      NULL, NULL),
+             SQL_OK);
     CHECK_EQ(sql_step(st), SQL_ROW); /* recompiled, binding kept */
     CHECK_EQ(sql_column_count(st), 2);
     CHECK_STR(sql_column_text(st, 1), "x");
@@ -217,27 +228,38 @@ static void on_change(void *ctx, int op, const char *table, int npk, const sql_v
     hook_log *l = ctx;
     if (l->n >= 64) return;
     char *o = l->lines[l->n++];
-    int k = snprintf(o, 96, "%c %s", op == SQL_CHANGE_INSERT ? 'I' : op == SQL_CHANGE_UPDATE ? 'U' : 'D', table);
-    for (int i = 0; i < npk && k < 90; i++) k += snprintf(o + k, (size_t)(96 - k), " %s", sql_value_text(pk[i]));
+    int k = snprintf(o, 96, "%c %s",
+                     op == SQL_CHANGE_INSERT   ? 'I'
+                     : op == SQL_CHANGE_UPDATE ? 'U'
+                                               : 'D',
+                     table);
+    for (int i = 0; i < npk && k < 90; i++)
+        k += snprintf(o + k, (size_t)(96 - k), " %s", sql_value_text(pk[i]));
 }
 
 TEST(change_hook) {
     sql_db *db = fresh();
     hook_log log = {0};
-    sql_exec(db,
-             "CREATE TABLE u(id INTEGER PRIMARY KEY, name TEXT);"
-             "CREATE TABLE p(uid INT REFERENCES u(id) ON DELETE CASCADE, k TEXT, PRIMARY KEY (uid, k));"
-             "CREATE TABLE log(msg TEXT);"
-             "CREATE TRIGGER u_au AFTER UPDATE ON u BEGIN INSERT INTO log VALUES ('x'); END",
-             NULL, NULL);
+    sql_exec(
+        db,
+        "CREATE TABLE u(id INTEGER PRIMARY KEY, name TEXT);"
+        "CREATE TABLE p(uid INT REFERENCES u(id) ON DELETE CASCADE, k TEXT, PRIMARY KEY (uid, k));"
+        "CREATE TABLE log(msg TEXT);"
+        "CREATE TRIGGER u_au AFTER UPDATE ON u BEGIN INSERT INTO log VALUES ('x'); END",
+        NULL, NULL);
     sql_set_change_hook(db, on_change, &log);
-    sql_exec(db, "INSERT INTO u VALUES (1, 'a'), (2, 'b'); INSERT INTO p VALUES (1, 'x'), (1, 'y'), (2, 'z')", NULL, NULL);
+    sql_exec(db,
+             "INSERT INTO u VALUES (1, 'a'), (2, 'b'); INSERT INTO p VALUES (1, 'x'), (1, 'y'), "
+             "(2, 'z')",
+             NULL, NULL);
     sql_exec(db, "UPDATE u SET name = 'A' WHERE id = 1", NULL, NULL);
-    sql_exec(db, "UPDATE u SET id = 5 WHERE id = 2", NULL, NULL); /* fails: p references 2 (RESTRICT) */
+    sql_exec(db, "UPDATE u SET id = 5 WHERE id = 2", NULL,
+             NULL); /* fails: p references 2 (RESTRICT) */
     sql_exec(db, "DELETE FROM u WHERE id = 1", NULL, NULL);
     sql_set_change_hook(db, NULL, NULL);
     sql_exec(db, "DELETE FROM u", NULL, NULL);
-    const char *want[] = {"I u 1", "I u 2", "I p 1 x", "I p 1 y", "I p 2 z", "U u 1", "I log 1", "D u 1", "D p 1 x", "D p 1 y"};
+    const char *want[] = {"I u 1", "I u 2",   "I p 1 x", "I p 1 y", "I p 2 z",
+                          "U u 1", "I log 1", "D u 1",   "D p 1 x", "D p 1 y"};
     int nw = (int)(sizeof want / sizeof want[0]);
     CHECK_EQ(log.n, nw);
     for (int i = 0; i < nw && i < log.n; i++) CHECK_STR(log.lines[i], want[i]);
@@ -247,7 +269,8 @@ TEST(change_hook) {
 TEST(table_columns) {
     sql_db *db = fresh();
     sql_exec(db,
-             "CREATE TABLE users(id INTEGER PRIMARY KEY, email VARCHAR(100) NOT NULL, bal DECIMAL(10,2) DEFAULT 0, "
+             "CREATE TABLE users(id INTEGER PRIMARY KEY, email VARCHAR(100) NOT NULL, bal "
+             "DECIMAL(10,2) DEFAULT 0, "
              "seen TIMESTAMP DEFAULT now(), ok BOOLEAN, pic BLOB, score REAL, misc)",
              NULL, NULL);
     sql_column_info *c;
@@ -286,8 +309,11 @@ static int count_cb(void *ctx, int ncol, char **vals, char **names) {
 TEST(exec_and_complete) {
     sql_db *db = fresh();
     int n = 0;
-    CHECK_EQ(sql_exec(db, "CREATE TABLE t(a, b); INSERT INTO t VALUES (1, NULL), (2, 3); SELECT a, b FROM t", count_cb, &n),
-             SQL_OK);
+    CHECK_EQ(
+        sql_exec(db,
+                 "CREATE TABLE t(a, b); INSERT INTO t VALUES (1, NULL), (2, 3); SELECT a, b FROM t",
+                 count_cb, &n),
+        SQL_OK);
     CHECK_EQ(n, 102);
     n = 990;
     CHECK_EQ(sql_exec(db, "SELECT a, b FROM t", count_cb, &n), SQL_ERROR);
@@ -310,25 +336,34 @@ static int stop_after(void *ctx) {
 
 TEST(progress_handler) {
     sql_db *db = fresh();
-    CHECK_EQ(sql_exec(db, "CREATE TABLE t(a INTEGER PRIMARY KEY, b); CREATE TABLE u(x, y)", NULL, NULL), SQL_OK);
-    CHECK_EQ(sql_exec(db, "INSERT INTO t(b) VALUES (1),(2),(3),(4),(5),(6),(7),(8),(9),(10)", NULL, NULL), SQL_OK);
-    CHECK_EQ(sql_exec(db, "INSERT INTO t(b) SELECT x.b FROM t x, t y", NULL, NULL), SQL_OK); /* 110 rows */
+    CHECK_EQ(
+        sql_exec(db, "CREATE TABLE t(a INTEGER PRIMARY KEY, b); CREATE TABLE u(x, y)", NULL, NULL),
+        SQL_OK);
+    CHECK_EQ(sql_exec(db, "INSERT INTO t(b) VALUES (1),(2),(3),(4),(5),(6),(7),(8),(9),(10)", NULL,
+                      NULL),
+             SQL_OK);
+    CHECK_EQ(sql_exec(db, "INSERT INTO t(b) SELECT x.b FROM t x, t y", NULL, NULL),
+             SQL_OK); /* 110 rows */
     int calls = 0;
     sql_set_progress_handler(db, 100, stop_after, &calls);
     /* a join that returns nothing still counts its work: 110^3 rows visited */
     sql_stmt *st;
-    CHECK_EQ(sql_prepare(db, "SELECT count(*) FROM t a, t b, t c WHERE a.b + b.b + c.b < 0", -1, &st, NULL), SQL_OK);
+    CHECK_EQ(sql_prepare(db, "SELECT count(*) FROM t a, t b, t c WHERE a.b + b.b + c.b < 0", -1,
+                         &st, NULL),
+             SQL_OK);
     CHECK_EQ(sql_step(st), SQL_INTERRUPT);
     CHECK_STR(sql_errmsg(db), "interrupted");
     CHECK_EQ(calls, 11);
     sql_finalize(st);
     /* an interrupted write is undone */
     calls = 0;
-    CHECK_EQ(sql_exec(db, "INSERT INTO u SELECT a.a, b.a FROM t a, t b", NULL, NULL), SQL_INTERRUPT);
+    CHECK_EQ(sql_exec(db, "INSERT INTO u SELECT a.a, b.a FROM t a, t b", NULL, NULL),
+             SQL_INTERRUPT);
     CHECK_STR(one(db, "SELECT count(*) FROM u"), "0");
     CHECK_EQ(sql_exec(db, "BEGIN; INSERT INTO u VALUES (1, 2)", NULL, NULL), SQL_OK);
     calls = 0;
-    CHECK_EQ(sql_exec(db, "DELETE FROM u WHERE x IN (SELECT a.a FROM t a, t b)", NULL, NULL), SQL_INTERRUPT);
+    CHECK_EQ(sql_exec(db, "DELETE FROM u WHERE x IN (SELECT a.a FROM t a, t b)", NULL, NULL),
+             SQL_INTERRUPT);
     CHECK_EQ(sql_exec(db, "COMMIT", NULL, NULL), SQL_OK);
     sql_set_progress_handler(db, 0, NULL, NULL);
     CHECK_STR(one(db, "SELECT count(*) FROM u"), "1");
@@ -344,16 +379,20 @@ int sqli_func_table_sorted(void);
 TEST(function_table_sorted) {
     CHECK(sqli_func_table_sorted());
     sql_db *db = fresh();
-    CHECK_STR(one(db, "SELECT degrees(pi()) || radians(180) || typeof(atanh(0.5)) || typeof(datetime('now'))"),
+    CHECK_STR(one(db, "SELECT degrees(pi()) || radians(180) || typeof(atanh(0.5)) || "
+                      "typeof(datetime('now'))"),
               "180.03.14159265358979realtext");
     done(db);
 }
 
 TEST(values_and_reopen) {
     sql_db *db = fresh();
-    sql_exec(db, "CREATE TABLE m(id INTEGER PRIMARY KEY, amt DECIMAL(12,3), at TIMESTAMP, id2 TEXT DEFAULT (uuid7()))", NULL,
+    sql_exec(db,
+             "CREATE TABLE m(id INTEGER PRIMARY KEY, amt DECIMAL(12,3), at TIMESTAMP, id2 TEXT "
+             "DEFAULT (uuid7()))",
+             NULL, NULL);
+    sql_exec(db, "INSERT INTO m(amt, at) VALUES ('1234.5', '2024-06-01T08:00:00+02:00')", NULL,
              NULL);
-    sql_exec(db, "INSERT INTO m(amt, at) VALUES ('1234.5', '2024-06-01T08:00:00+02:00')", NULL, NULL);
     sql_stmt *st;
     sql_prepare(db, "SELECT amt, at, id2, amt * 2 FROM m", -1, &st, NULL);
     CHECK_EQ(sql_step(st), SQL_ROW);
@@ -384,7 +423,9 @@ TEST(values_and_reopen) {
  * write (the server reads and updates in one transaction). */
 TEST(read_while_writing) {
     sql_db *db = fresh();
-    sql_exec(db, "CREATE TABLE t(id INTEGER PRIMARY KEY, name TEXT, n INT); CREATE INDEX t_n ON t(n)", NULL, NULL);
+    sql_exec(db,
+             "CREATE TABLE t(id INTEGER PRIMARY KEY, name TEXT, n INT); CREATE INDEX t_n ON t(n)",
+             NULL, NULL);
     sql_exec(db, "BEGIN", NULL, NULL);
     sql_stmt *ins;
     sql_prepare(db, "INSERT INTO t(name, n) VALUES (?1, ?2)", -1, &ins, NULL);
@@ -399,7 +440,9 @@ TEST(read_while_writing) {
     sql_finalize(ins);
     sql_stmt *sel, *upd;
     sql_prepare(db, "SELECT id, name FROM t WHERE n = 3 ORDER BY id", -1, &sel, NULL);
-    sql_prepare(db, "UPDATE t SET name = name || '-updated-with-a-longer-text', n = n + 100 WHERE id = ?1", -1, &upd, NULL);
+    sql_prepare(
+        db, "UPDATE t SET name = name || '-updated-with-a-longer-text', n = n + 100 WHERE id = ?1",
+        -1, &upd, NULL);
     int rows = 0, ok = 1;
     while (sql_step(sel) == SQL_ROW) {
         int64_t id = sql_column_int64(sel, 0);

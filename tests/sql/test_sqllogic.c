@@ -136,7 +136,8 @@ static void do_statement(runner *r, lines *l, int *i, const char *head, int at) 
     } else {
         const char *want = head + strlen("statement error");
         while (*want == ' ') want++;
-        if (rc == SQL_OK) fail_at(r, at, "statement should have failed: %s%s", sql, NULL);
+        if (rc == SQL_OK)
+            fail_at(r, at, "statement should have failed: %s%s", sql, NULL);
         else if (*want && !strstr(sql_errmsg(r->db), want))
             fail_at(r, at, "wrong error: %s (wanted: %s)", sql_errmsg(r->db), want);
     }
@@ -170,7 +171,8 @@ static void do_query(runner *r, lines *l, int *i, const char *head, int at, int 
         if (!ok) {
             fail_at(r, at, "wrong result for: %s%s", sql, NULL);
             for (int k = 0; k < want.n || k < got.n; k++)
-                fprintf(stderr, "    want %-40s got %s\n", k < want.n ? want.v[k] : "-", k < got.n ? got.v[k] : "-");
+                fprintf(stderr, "    want %-40s got %s\n", k < want.n ? want.v[k] : "-",
+                        k < got.n ? got.v[k] : "-");
         }
     }
     free(eqp);
@@ -207,13 +209,15 @@ static int run_file(const char *path) {
         } else if (strncmp(h, "plan", 4) == 0) {
             do_query(&r, &l, &i, h, at, 1);
         } else if (strcmp(h, "reopen") == 0) {
-            if (sql_close(r.db) != SQL_OK) fail_at(&r, at, "close failed: %s%s", sql_errmsg(r.db), NULL);
+            if (sql_close(r.db) != SQL_OK)
+                fail_at(&r, at, "close failed: %s%s", sql_errmsg(r.db), NULL);
             open_db(&r);
         } else {
             fail_at(&r, at, "unknown record: %s%s", h, NULL);
         }
     }
-    if (r.db && sql_close(r.db) != SQL_OK) fail_at(&r, l.n, "close failed (statements left?)%s%s", NULL, NULL);
+    if (r.db && sql_close(r.db) != SQL_OK)
+        fail_at(&r, l.n, "close failed (statements left?)%s%s", NULL, NULL);
     unlink(r.path);
     unlink(wal);
     free_lines(&l);
@@ -237,8 +241,10 @@ int main(int argc, char **argv) {
     if (argc > 1) {
         for (int a = 1; a < argc; a++) {
             test_cur_name_ = argv[a];
-            if (run_file(argv[a])) test_failed_++, fprintf(stderr, "FAIL %s\n", argv[a]);
-            else test_passed_++;
+            if (run_file(argv[a]))
+                test_failed_++, fprintf(stderr, "FAIL %s\n", argv[a]);
+            else
+                test_passed_++;
         }
         return test_report();
     }

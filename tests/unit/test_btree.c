@@ -134,8 +134,8 @@ static int verify_all(store_txn *t, store_tree tree, const mstate *m) {
         if (!m[id].version) continue;
         const void *k, *v;
         size_t kl, vl;
-        if (rc != STORE_OK || sqli_store_cursor_key(c, &k, &kl) != STORE_OK ||
-            kl != klens[id] || memcmp(k, keys[id], kl) != 0) {
+        if (rc != STORE_OK || sqli_store_cursor_key(c, &k, &kl) != STORE_OK || kl != klens[id] ||
+            memcmp(k, keys[id], kl) != 0) {
             fprintf(stderr, "  scan: expected id %u at sorted position %u (rc %d)\n", id, i, rc);
             ok = 0;
             break;
@@ -206,7 +206,8 @@ TEST(random_model) {
             } else if (r < 600) { /* put */
                 uint32_t len = pick_vlen();
                 unsigned fl = rnd() % 10 == 0 ? STORE_NOOVERWRITE : 0;
-                rc = sqli_store_put(t, tree, keys[id], klens[id], make_val(id, version, len), len, fl);
+                rc = sqli_store_put(t, tree, keys[id], klens[id], make_val(id, version, len), len,
+                                    fl);
                 if (fl && m[id].version) {
                     if (rc != STORE_EXISTS) failures++;
                 } else if (rc != STORE_OK) {

@@ -84,7 +84,9 @@ TEST(random_ops_match_model) {
 typedef struct seen {
     unsigned char *hit;
 } seen;
-static void mark(void *ctx, void *e) { ((seen *)ctx)->hit[((ent *)e)->id]++; }
+static void mark(void *ctx, void *e) {
+    ((seen *)ctx)->hit[((ent *)e)->id]++;
+}
 
 TEST(scan_guarantee_across_resizes) {
     for (int round = 0; round < 20; round++) {

@@ -30,12 +30,35 @@ static int reads_back(const unsigned char *p, const char *s) {
 }
 
 TEST(encodings_round_trip) {
-    static const char *vals[] = {"0", "127", "128", "-1", "-4096", "4095", "4096", "-4097",
-                                 "32767", "-32768", "32768", "8388607", "-8388608", "8388608",
-                                 "2147483647", "-2147483648", "2147483648",
-                                 "9223372036854775807", "-9223372036854775808",
-                                 "9223372036854775808", "01", "+1", "-0", " 1", "", "a",
-                                 "1.5", "abc", NULL};
+    static const char *vals[] = {"0",
+                                 "127",
+                                 "128",
+                                 "-1",
+                                 "-4096",
+                                 "4095",
+                                 "4096",
+                                 "-4097",
+                                 "32767",
+                                 "-32768",
+                                 "32768",
+                                 "8388607",
+                                 "-8388608",
+                                 "8388608",
+                                 "2147483647",
+                                 "-2147483648",
+                                 "2147483648",
+                                 "9223372036854775807",
+                                 "-9223372036854775808",
+                                 "9223372036854775808",
+                                 "01",
+                                 "+1",
+                                 "-0",
+                                 " 1",
+                                 "",
+                                 "a",
+                                 "1.5",
+                                 "abc",
+                                 NULL};
     int n = 0;
     while (vals[n]) n++;
     size_t len;
@@ -54,11 +77,11 @@ TEST(encodings_round_trip) {
 }
 
 TEST(sizes_are_compact) {
-    CHECK_EQ(hp_enc_size("7", 1), 1);         /* Redis: 2 */
-    CHECK_EQ(hp_enc_size("-300", 4), 2);      /* Redis: 3 */
-    CHECK_EQ(hp_enc_size("v1", 2), 3);        /* Redis: 4 */
-    CHECK_EQ(hp_enc_size("12345678", 8), 5);  /* int32 */
-    CHECK_EQ(hp_enc_size("01", 2), 3);        /* not canonical: a string */
+    CHECK_EQ(hp_enc_size("7", 1), 1);        /* Redis: 2 */
+    CHECK_EQ(hp_enc_size("-300", 4), 2);     /* Redis: 3 */
+    CHECK_EQ(hp_enc_size("v1", 2), 3);       /* Redis: 4 */
+    CHECK_EQ(hp_enc_size("12345678", 8), 5); /* int32 */
+    CHECK_EQ(hp_enc_size("01", 2), 3);       /* not canonical: a string */
     static char big[5000];
     memset(big, 'x', sizeof(big));
     CHECK_EQ(hp_enc_size(big, 63), 64);

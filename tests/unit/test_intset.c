@@ -10,20 +10,36 @@
 static int64_t model[MAXN];
 static int mn;
 
-static uint64_t rnd64(void) { return (uint64_t)rand() << 42 ^ (uint64_t)rand() << 21 ^ (uint64_t)rand(); }
+static uint64_t rnd64(void) {
+    return (uint64_t)rand() << 42 ^ (uint64_t)rand() << 21 ^ (uint64_t)rand();
+}
 
 /* A value from one of the width classes, biased to collide with the model. */
 static int64_t pick(void) {
     switch (rand() % 6) {
-    case 0: return (int64_t)(rand() % 200) - 100;
-    case 1: return (int64_t)(rand() % 65536) - 32768;
-    case 2: return (int64_t)(rnd64() % 4294967296ULL) - 2147483648LL;
-    case 3: return (int64_t)rnd64();
-    case 4: return mn ? model[rand() % mn] : 0;
+    case 0:
+        return (int64_t)(rand() % 200) - 100;
+    case 1:
+        return (int64_t)(rand() % 65536) - 32768;
+    case 2:
+        return (int64_t)(rnd64() % 4294967296ULL) - 2147483648LL;
+    case 3:
+        return (int64_t)rnd64();
+    case 4:
+        return mn ? model[rand() % mn] : 0;
     default: {
-        static const int64_t edges[] = {INT16_MIN, INT16_MAX, INT16_MIN - 1, INT16_MAX + 1,
-                                        INT32_MIN, INT32_MAX, (int64_t)INT32_MIN - 1, (int64_t)INT32_MAX + 1,
-                                        INT64_MIN, INT64_MAX, 0, -1};
+        static const int64_t edges[] = {INT16_MIN,
+                                        INT16_MAX,
+                                        INT16_MIN - 1,
+                                        INT16_MAX + 1,
+                                        INT32_MIN,
+                                        INT32_MAX,
+                                        (int64_t)INT32_MIN - 1,
+                                        (int64_t)INT32_MAX + 1,
+                                        INT64_MIN,
+                                        INT64_MAX,
+                                        0,
+                                        -1};
         return edges[rand() % 12];
     }
     }
@@ -143,8 +159,8 @@ TEST(validate_rejects_corrupt) {
     for (int i = 0; i < 5; i++) is = intset_add(is, i * 3, NULL);
     size_t n = intset_blob_len(is);
     CHECK(intset_validate(is, n));
-    CHECK(!intset_validate(is, n - 1));     /* truncated */
-    CHECK(!intset_validate(is, 7));         /* shorter than the header */
+    CHECK(!intset_validate(is, n - 1)); /* truncated */
+    CHECK(!intset_validate(is, 7));     /* shorter than the header */
     unsigned char *b = xmalloc(n);
     memcpy(b, is, n);
     b[0] = 3; /* bad width */

@@ -23,29 +23,74 @@ static uint64_t rnd(void) {
     return rng_state;
 }
 
-static const int64_t edge_ints[] = {0, 1, -1, 255, 256, -255, -256, -257, 65535, 65536,
-                                    INT64_MAX, INT64_MIN, INT64_MAX - 1, INT64_MIN + 1,
-                                    (1ll << 53), (1ll << 53) + 1, -(1ll << 53) - 1};
-static const double edge_reals[] = {0.5, -0.5, 1.5, -1.5, 1e-300, -1e-300, 2.0, -2.0,
-                                    9.3e18, -9.3e18, 9223372036854775808.0,
-                                    -9223372036854775808.0, 1e300, -1e300, 0.1, -0.1,
-                                    4503599627370495.5, -4503599627370495.5};
+static const int64_t edge_ints[] = {0,
+                                    1,
+                                    -1,
+                                    255,
+                                    256,
+                                    -255,
+                                    -256,
+                                    -257,
+                                    65535,
+                                    65536,
+                                    INT64_MAX,
+                                    INT64_MIN,
+                                    INT64_MAX - 1,
+                                    INT64_MIN + 1,
+                                    (1ll << 53),
+                                    (1ll << 53) + 1,
+                                    -(1ll << 53) - 1};
+static const double edge_reals[] = {0.5,
+                                    -0.5,
+                                    1.5,
+                                    -1.5,
+                                    1e-300,
+                                    -1e-300,
+                                    2.0,
+                                    -2.0,
+                                    9.3e18,
+                                    -9.3e18,
+                                    9223372036854775808.0,
+                                    -9223372036854775808.0,
+                                    1e300,
+                                    -1e300,
+                                    0.1,
+                                    -0.1,
+                                    4503599627370495.5,
+                                    -4503599627370495.5};
 
 static val rand_val(void) {
     val v;
     memset(&v, 0, sizeof v);
     switch (rnd() % 8) {
-    case 0: v.type = KEYENC_NULL; break;
-    case 1: v.type = KEYENC_INT; v.i = edge_ints[rnd() % (sizeof edge_ints / 8)]; break;
-    case 2: v.type = KEYENC_INT; v.i = (int64_t)(rnd() % 2000) - 1000; break;
-    case 3: v.type = KEYENC_INT; v.i = (int64_t)rnd() >> (rnd() % 64); break;
-    case 4: v.type = KEYENC_REAL; v.r = edge_reals[rnd() % (sizeof edge_reals / 8)]; break;
-    case 5: v.type = KEYENC_REAL; v.r = ((double)(rnd() % 4000) - 2000) / 8; break;
+    case 0:
+        v.type = KEYENC_NULL;
+        break;
+    case 1:
+        v.type = KEYENC_INT;
+        v.i = edge_ints[rnd() % (sizeof edge_ints / 8)];
+        break;
+    case 2:
+        v.type = KEYENC_INT;
+        v.i = (int64_t)(rnd() % 2000) - 1000;
+        break;
+    case 3:
+        v.type = KEYENC_INT;
+        v.i = (int64_t)rnd() >> (rnd() % 64);
+        break;
+    case 4:
+        v.type = KEYENC_REAL;
+        v.r = edge_reals[rnd() % (sizeof edge_reals / 8)];
+        break;
+    case 5:
+        v.type = KEYENC_REAL;
+        v.r = ((double)(rnd() % 4000) - 2000) / 8;
+        break;
     case 6:
     case 7:
         v.type = rnd() % 2 ? KEYENC_TEXT : KEYENC_BLOB;
         v.n = rnd() % 5;
-        for (size_t j = 0; j < v.n; j++) v.s[j] = (uint8_t)"\0\1a\xff"[rnd() % 4];
+        for (size_t j = 0; j < v.n; j++) v.s[j] = (uint8_t) "\0\1a\xff"[rnd() % 4];
         break;
     }
     return v;
@@ -73,8 +118,7 @@ static int sql_cmp(const val *a, const val *b) {
     if (ca != cb) return ca < cb ? -1 : 1;
     if (ca == 0) return 0;
     if (ca == 1) {
-        if (a->type == KEYENC_INT && b->type == KEYENC_INT)
-            return a->i < b->i ? -1 : a->i > b->i;
+        if (a->type == KEYENC_INT && b->type == KEYENC_INT) return a->i < b->i ? -1 : a->i > b->i;
         if (a->type == KEYENC_INT) return cmp_int_real(a->i, b->r);
         if (b->type == KEYENC_INT) return -cmp_int_real(b->i, a->r);
         if (isnan(a->r) || isnan(b->r)) return isnan(a->r) ? (isnan(b->r) ? 0 : -1) : 1;
@@ -88,11 +132,21 @@ static int sql_cmp(const val *a, const val *b) {
 
 static void enc(keyenc_buf *b, const val *v, int desc) {
     switch (v->type) {
-    case KEYENC_NULL: sqli_keyenc_null(b, desc); break;
-    case KEYENC_INT: sqli_keyenc_int(b, v->i, desc); break;
-    case KEYENC_REAL: sqli_keyenc_real(b, v->r, desc); break;
-    case KEYENC_TEXT: sqli_keyenc_text(b, v->s, v->n, desc); break;
-    default: sqli_keyenc_blob(b, v->s, v->n, desc); break;
+    case KEYENC_NULL:
+        sqli_keyenc_null(b, desc);
+        break;
+    case KEYENC_INT:
+        sqli_keyenc_int(b, v->i, desc);
+        break;
+    case KEYENC_REAL:
+        sqli_keyenc_real(b, v->r, desc);
+        break;
+    case KEYENC_TEXT:
+        sqli_keyenc_text(b, v->s, v->n, desc);
+        break;
+    default:
+        sqli_keyenc_blob(b, v->s, v->n, desc);
+        break;
     }
 }
 
@@ -140,7 +194,7 @@ TEST(composite_order_with_desc) {
         sqli_keyenc_reset(&b);
         for (int c = 0; c < ncol; c++) {
             x[c] = rand_val();
-            y[c] = rnd() % 3 ? x[c] : rand_val(); /* often equal prefixes */
+            y[c] = rnd() % 3 ? x[c] : rand_val();            /* often equal prefixes */
             if (rnd() % 4 == 0 && x[c].type == KEYENC_INT) { /* i versus i + fraction */
                 y[c].type = KEYENC_REAL;
                 y[c].r = (double)x[c].i + (rnd() % 2 ? 0.5 : -0.5);
@@ -277,7 +331,8 @@ TEST(malformed_rejected) {
     for (int it = 0; it < 200000; it++) {
         size_t n = rnd() % sizeof junk;
         for (size_t j = 0; j < n; j++) junk[j] = (uint8_t)rnd();
-        if (n && rnd() % 2) junk[0] = (uint8_t)"\x05\x10\x11\x12\x1a\x1b\x22\x23\x30\x40"[rnd() % 10];
+        if (n && rnd() % 2)
+            junk[0] = (uint8_t) "\x05\x10\x11\x12\x1a\x1b\x22\x23\x30\x40"[rnd() % 10];
         size_t pos = 0;
         if (sqli_keyenc_decode(junk, n, &pos, (int)(rnd() % 2), &v) == 0) {
             CHECK(pos <= n);

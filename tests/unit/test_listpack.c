@@ -12,7 +12,10 @@ static int mn;
 
 static void rand_str(char *buf, size_t *len) {
     int kind = rand() % 4;
-    *len = kind == 0 ? 0 : kind == 1 ? (size_t)(rand() % 10) : kind == 2 ? (size_t)(60 + rand() % 10) : (size_t)(rand() % 20000);
+    *len = kind == 0   ? 0
+           : kind == 1 ? (size_t)(rand() % 10)
+           : kind == 2 ? (size_t)(60 + rand() % 10)
+                       : (size_t)(rand() % 20000);
     for (size_t i = 0; i < *len; i++) buf[i] = (char)(rand() & 0xff);
 }
 

@@ -83,8 +83,10 @@ static long same_all(store_txn *t, store_tree tree, int n) {
         long v;
         snprintf(k, sizeof k, "k%03d", i);
         if (get_int(t, tree, k, &v) != STORE_OK) return -1;
-        if (first == -2) first = v;
-        else if (v != first) return -1;
+        if (first == -2)
+            first = v;
+        else if (v != first)
+            return -1;
     }
     return first;
 }
@@ -339,7 +341,8 @@ TEST(one_writer_and_misuse) {
     CHECK_EQ(sqli_store_cursor_open(r, 999999, &c), STORE_NOTFOUND);
     CHECK_EQ(sqli_store_begin(db, 0x80, &w), STORE_MISUSE);
     sqli_store_abort(r);
-    CHECK(strcmp(sqli_store_strerror(STORE_CORRUPT), "STORE_CORRUPT: database file is corrupt") == 0);
+    CHECK(strcmp(sqli_store_strerror(STORE_CORRUPT), "STORE_CORRUPT: database file is corrupt") ==
+          0);
     sqli_store_close(db);
 }
 

@@ -16,7 +16,9 @@ static unsigned long long rnd(void) {
     rng_state ^= rng_state << 17;
     return rng_state;
 }
-static unsigned below(unsigned n) { return n ? (unsigned)(rnd() % n) : 0; }
+static unsigned below(unsigned n) {
+    return n ? (unsigned)(rnd() % n) : 0;
+}
 
 /* ---- model: an array of owned strings ------------------------------------------ */
 typedef struct item {
@@ -106,7 +108,8 @@ static int random_ops(int fill, int depth, int steps) {
         unsigned op = below(100);
         /* phases: two of growth (deletes mostly turned into inserts), one of shrinking */
         int grow = (step / 400) % 3 != 2;
-        if (grow && op >= 30 && op < 78 && (op < 45 || op >= 55) && below(4)) op = below(2) ? below(30) : 45 + below(10);
+        if (grow && op >= 30 && op < 78 && (op < 45 || op >= 55) && below(4))
+            op = below(2) ? below(30) : 45 + below(10);
         size_t len = gen_value(buf, below(20) == 0);
         if (op < 30) {
             int where = below(2) ? QL_HEAD : QL_TAIL;
@@ -129,7 +132,8 @@ static int random_ops(int fill, int depth, int steps) {
             int dir = below(2) ? QL_FWD : QL_REV;
             ql_iter it;
             ql_entry e;
-            if (!ql_iter_init_at(&it, ql, (long)at, dir) || !ql_next(&it, &e)) ok = 0;
+            if (!ql_iter_init_at(&it, ql, (long)at, dir) || !ql_next(&it, &e))
+                ok = 0;
             else {
                 ql_iter_insert(&it, &e, buf, len, after);
                 m_insert(&m, at + (size_t)after, buf, len);
@@ -221,7 +225,9 @@ static int random_ops(int fill, int depth, int steps) {
         }
         if (!ql_check(ql)) ok = 0;
         if (step % 50 == 0 && !same(ql, &m)) ok = 0;
-        if (!ok) fprintf(stderr, "  fill %d depth %d: mismatch at step %d (op %u)\n", fill, depth, step, op);
+        if (!ok)
+            fprintf(stderr, "  fill %d depth %d: mismatch at step %d (op %u)\n", fill, depth, step,
+                    op);
     }
     if (ok && !same(ql, &m)) ok = 0;
     if (getenv("QL_STATS")) {
@@ -240,7 +246,8 @@ TEST(lz_round_trip) {
     for (int round = 0; round < 300; round++) {
         size_t len = below(round < 100 ? 300 : 70000);
         unsigned alphabet = 1 + below(round % 3 == 0 ? 256 : 4);
-        for (size_t i = 0; i < len; i++) in[i] = (unsigned char)(below(8) == 0 ? below(256) : below(alphabet));
+        for (size_t i = 0; i < len; i++)
+            in[i] = (unsigned char)(below(8) == 0 ? below(256) : below(alphabet));
         size_t c = ql_lz_compress(in, len, out, sizeof(out));
         if (len) CHECK(c > 0);
         size_t d = ql_lz_decompress(out, c, back, sizeof(back));

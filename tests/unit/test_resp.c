@@ -6,8 +6,8 @@
 
 /* Feeds `in` in chunks of the given sizes (0 = all at once) into a growing
  * buffer, as the server does, and collects requests as "a|b|c;" text. */
-static void parse_all(const char *in, size_t len, unsigned seed, int chunked, char *out, size_t outsz,
-                      const char **err) {
+static void parse_all(const char *in, size_t len, unsigned seed, int chunked, char *out,
+                      size_t outsz, const char **err) {
     resp_req r;
     resp_req_init(&r, 512LL * 1024 * 1024);
     char *buf = xmalloc(len + 1);
@@ -32,8 +32,8 @@ static void parse_all(const char *in, size_t len, unsigned seed, int chunked, ch
             }
             if (rc == RESP_REQ_MORE) break;
             for (int i = 0; i < r.argc; i++) {
-                o += (size_t)snprintf(out + o, outsz - o, "%s%.*s", i ? "|" : "", (int)r.argv[i].len,
-                                      r.argv[i].p);
+                o += (size_t)snprintf(out + o, outsz - o, "%s%.*s", i ? "|" : "",
+                                      (int)r.argv[i].len, r.argv[i].p);
                 CHECK(r.argv[i].p[r.argv[i].len] == '\0');
             }
             o += (size_t)snprintf(out + o, outsz - o, ";");
@@ -50,14 +50,13 @@ done:
     xfree(buf);
 }
 
-static const char *STREAM =
-    "*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$5\r\nva\r\nl\r\n"
-    "PING\r\n"
-    "*1\r\n$4\r\nPING\r\n"
-    "set a   \"b c\\x41\\n\"\r\n"
-    "*0\r\n"
-    "\r\n"
-    "*2\r\n$4\r\nECHO\r\n$0\r\n\r\n";
+static const char *STREAM = "*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$5\r\nva\r\nl\r\n"
+                            "PING\r\n"
+                            "*1\r\n$4\r\nPING\r\n"
+                            "set a   \"b c\\x41\\n\"\r\n"
+                            "*0\r\n"
+                            "\r\n"
+                            "*2\r\n$4\r\nECHO\r\n$0\r\n\r\n";
 static const char *EXPECT = "SET|key|va\r\nl;PING;PING;set|a|b cA\n;;;ECHO|;";
 
 TEST(whole_buffer) {

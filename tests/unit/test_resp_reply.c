@@ -10,14 +10,30 @@ static int render(resp_reply_reader *r, char *out, size_t *o, size_t cap) {
     if (rc != RESP_REPLY_OK) return rc;
     long long kids = 0;
     switch (it.type) {
-    case RESP_T_STATUS: *o += (size_t)snprintf(out + *o, cap - *o, "+%.*s", (int)it.len, it.str); break;
-    case RESP_T_ERROR: *o += (size_t)snprintf(out + *o, cap - *o, "-%.*s", (int)it.len, it.str); break;
-    case RESP_T_INT: *o += (size_t)snprintf(out + *o, cap - *o, ":%lld", it.integer); break;
-    case RESP_T_BULK: *o += (size_t)snprintf(out + *o, cap - *o, "\"%.*s\"", (int)it.len, it.str); break;
-    case RESP_T_NULL: *o += (size_t)snprintf(out + *o, cap - *o, "nil%c", it.null_kind); break;
-    case RESP_T_BOOL: *o += (size_t)snprintf(out + *o, cap - *o, "#%lld", it.integer); break;
-    case RESP_T_DOUBLE: *o += (size_t)snprintf(out + *o, cap - *o, ",%g", it.dbl); break;
-    case RESP_T_BIGNUM: *o += (size_t)snprintf(out + *o, cap - *o, "(%.*s", (int)it.len, it.str); break;
+    case RESP_T_STATUS:
+        *o += (size_t)snprintf(out + *o, cap - *o, "+%.*s", (int)it.len, it.str);
+        break;
+    case RESP_T_ERROR:
+        *o += (size_t)snprintf(out + *o, cap - *o, "-%.*s", (int)it.len, it.str);
+        break;
+    case RESP_T_INT:
+        *o += (size_t)snprintf(out + *o, cap - *o, ":%lld", it.integer);
+        break;
+    case RESP_T_BULK:
+        *o += (size_t)snprintf(out + *o, cap - *o, "\"%.*s\"", (int)it.len, it.str);
+        break;
+    case RESP_T_NULL:
+        *o += (size_t)snprintf(out + *o, cap - *o, "nil%c", it.null_kind);
+        break;
+    case RESP_T_BOOL:
+        *o += (size_t)snprintf(out + *o, cap - *o, "#%lld", it.integer);
+        break;
+    case RESP_T_DOUBLE:
+        *o += (size_t)snprintf(out + *o, cap - *o, ",%g", it.dbl);
+        break;
+    case RESP_T_BIGNUM:
+        *o += (size_t)snprintf(out + *o, cap - *o, "(%.*s", (int)it.len, it.str);
+        break;
     case RESP_T_VERBATIM:
         *o += (size_t)snprintf(out + *o, cap - *o, "=%s:%.*s", it.fmt, (int)it.len, it.str);
         break;
@@ -51,11 +67,10 @@ static const char *render_all(const char *in, size_t len, int *rc_out) {
     return out;
 }
 
-static const char sample[] =
-    "+OK\r\n-ERR bad thing\r\n:-42\r\n$5\r\nhel\r\n\r\n$-1\r\n*-1\r\n_\r\n"
-    "*3\r\n:1\r\n*0\r\n$0\r\n\r\n%1\r\n$1\r\nk\r\n~2\r\n#t\r\n#f\r\n"
-    ",3.5\r\n,inf\r\n(123456789012345678901234567890\r\n=8\r\ntxt:abcd\r\n"
-    "|1\r\n+a\r\n:1\r\n+real\r\n>2\r\n$1\r\nm\r\n:7\r\n!5\r\nERR x\r\n";
+static const char sample[] = "+OK\r\n-ERR bad thing\r\n:-42\r\n$5\r\nhel\r\n\r\n$-1\r\n*-1\r\n_\r\n"
+                             "*3\r\n:1\r\n*0\r\n$0\r\n\r\n%1\r\n$1\r\nk\r\n~2\r\n#t\r\n#f\r\n"
+                             ",3.5\r\n,inf\r\n(123456789012345678901234567890\r\n=8\r\ntxt:abcd\r\n"
+                             "|1\r\n+a\r\n:1\r\n+real\r\n>2\r\n$1\r\nm\r\n:7\r\n!5\r\nERR x\r\n";
 
 TEST(all_types) {
     int rc;
@@ -94,8 +109,8 @@ TEST(skip_nested_and_attributes) {
 }
 
 TEST(malformed) {
-    const char *bad[] = {"?x\r\n", ":12a\r\n", "$3\r\nabcd\r\n", "*-2\r\n", "#x\r\n", ",abc\r\n",
-                         "_x\r\n", "=3\r\ntxt\r\n", "$-5\r\n", NULL};
+    const char *bad[] = {"?x\r\n",   ":12a\r\n", "$3\r\nabcd\r\n", "*-2\r\n", "#x\r\n",
+                         ",abc\r\n", "_x\r\n",   "=3\r\ntxt\r\n",  "$-5\r\n", NULL};
     for (int i = 0; bad[i]; i++) {
         resp_reply_reader r;
         resp_reply_init(&r, bad[i], strlen(bad[i]));

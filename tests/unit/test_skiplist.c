@@ -32,7 +32,9 @@ static uint64_t rnd(void) {
     rs ^= rs << 17;
     return rs;
 }
-static unsigned below(unsigned n) { return (unsigned)(rnd() % n); }
+static unsigned below(unsigned n) {
+    return (unsigned)(rnd() % n);
+}
 
 static int before(int a, int b) { /* model order */
     if (M.score[a] != M.score[b]) return M.score[a] < M.score[b];
@@ -69,14 +71,20 @@ static void model_remove(int id) {
 static int score_mode;
 static double random_score(void) {
     switch (score_mode) {
-    case 0: return (double)below(20);           /* many ties */
-    case 1: return 0;                           /* lex sets */
+    case 0:
+        return (double)below(20); /* many ties */
+    case 1:
+        return 0; /* lex sets */
     default:
         switch (below(10)) {
-        case 0: return INFINITY;
-        case 1: return -INFINITY;
-        case 2: return (double)below(5);
-        default: return ((double)rnd() / 18446744073709551616.0 - 0.5) * 1e6;
+        case 0:
+            return INFINITY;
+        case 1:
+            return -INFINITY;
+        case 2:
+            return (double)below(5);
+        default:
+            return ((double)rnd() / 18446744073709551616.0 - 0.5) * 1e6;
         }
     }
 }
@@ -97,9 +105,9 @@ static void reset(void) {
 /* ---- checks ----------------------------------------------------------------------- */
 
 static int bad;
-#define EXPECT(c)                                                                         \
-    do {                                                                                  \
-        if (!(c) && bad++ < 10) fprintf(stderr, "line %d: %s\n", __LINE__, #c);            \
+#define EXPECT(c)                                                                                  \
+    do {                                                                                           \
+        if (!(c) && bad++ < 10) fprintf(stderr, "line %d: %s\n", __LINE__, #c);                    \
     } while (0)
 
 static void full_compare(void) {
@@ -211,7 +219,8 @@ static void op_delete(void) {
     M.node[id] = NULL;
     /* deleting an absent member finds nothing */
     int other = (int)below(MAXID);
-    if (!M.present[other]) EXPECT(zsl_unlink(&Z, random_score(), M.name[other], M.nlen[other]) == NULL);
+    if (!M.present[other])
+        EXPECT(zsl_unlink(&Z, random_score(), M.name[other], M.nlen[other]) == NULL);
 }
 
 static void op_rank(void) {
@@ -274,7 +283,8 @@ static void op_delete_range(int lexmode) {
     } else {
         return;
     }
-    if (got != (unsigned long)(hi - lo)) fprintf(stderr, "kind %u got %lu want %d\n", kind, got, hi - lo);
+    if (got != (unsigned long)(hi - lo))
+        fprintf(stderr, "kind %u got %lu want %d\n", kind, got, hi - lo);
     EXPECT(got == (unsigned long)(hi - lo));
 }
 
@@ -317,7 +327,8 @@ static void run_phase(int mode, long ops, int target) {
 }
 
 TEST(random_ops_match_sorted_array) {
-    unsigned long long seed = getenv("ZSL_SEED") ? strtoull(getenv("ZSL_SEED"), NULL, 10) : 20240603;
+    unsigned long long seed =
+        getenv("ZSL_SEED") ? strtoull(getenv("ZSL_SEED"), NULL, 10) : 20240603;
     printf("seed %llu\n", seed);
     rs = seed;
     zsl_seed(seed * 7 + 1);

@@ -192,7 +192,8 @@ TEST(torn_tail_loses_only_last) {
     CHECK(db != NULL);
     if (!db) return;
     CHECK_EQ(last_txn(db, STORE_CATALOG + 1), 3);
-    for (int i = 0; i < 10; i++) CHECK_EQ(txn_present(db, STORE_CATALOG + 1, i, 40), i <= 3 ? 40 : 0);
+    for (int i = 0; i < 10; i++)
+        CHECK_EQ(txn_present(db, STORE_CATALOG + 1, i, 40), i <= 3 ? 40 : 0);
     CHECK_EQ(check_problems(db), 0);
     /* Writing goes on normally after recovery. */
     CHECK_EQ(write_txn(db, STORE_CATALOG + 1, 5, 40, 300), STORE_OK);
@@ -272,7 +273,8 @@ TEST(short_write_and_nospace) {
         sqli_vfs_fault.write_countdown = 1; /* the commit's frame write */
         int rc = write_txn(db, tree, 1, 100, 100);
         CHECK_EQ(rc, STORE_FULL);
-        CHECK(strstr(sqli_store_errmsg(), "injected") != NULL || strstr(sqli_store_errmsg(), "No space"));
+        CHECK(strstr(sqli_store_errmsg(), "injected") != NULL ||
+              strstr(sqli_store_errmsg(), "No space"));
         sqli_vfs_fault_clear();
         CHECK_EQ(txn_present(db, tree, 1, 100), 0);
         CHECK_EQ(last_txn(db, tree), 0);
