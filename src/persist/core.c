@@ -293,8 +293,6 @@ void pkey_wake(pkey *k, list_head *waiters) {
 }
 
 /* A parked client that disconnects leaves its wait list. */
-extern void wt_client_gone(client *c);
-
 void persist_client_free(client *c) {
     wt_client_gone(c);
     pclient *pc = c->persist;
@@ -443,9 +441,6 @@ typedef struct open_job {
     const char **argv;
     void *handle;
 } open_job;
-
-extern void debug_register(const char *name, void (*fn)(client *c));
-extern void info_register(const char *section, void (*fn)(sbuf *out));
 
 static void debug_store_fail(client *c) {
     long long n;

@@ -1,6 +1,6 @@
 /* persist/persist.h — the persistence layer's shared state (internal to
- * src/persist; the rest of the server sees only the hooks in server.h and
- * the commands).
+ * src/persist; the rest of the server sees only persist_api.h and the hooks
+ * it installs, server/hooks.h).
  *
  * Per-key state lives in `pkeys` (a dict keyed by the Redis key) for keys
  * with something going on: a load in flight, a write-through in flight
@@ -30,6 +30,7 @@
 #include "persist/mapping.h"
 #include "persist/store_api.h"
 #include "persist/storeq.h"
+#include "server/hooks.h"
 
 enum { ON_DELETE_ROW = 0, ON_DELETE_CACHE = 1 };
 
@@ -151,6 +152,23 @@ client *persist_wait_pop(list_head *waiters);
 void persist_note_loaded(client *c, const char *key, size_t klen);
 void persist_reply_backend_error(client *c, const char *what, const char *msg);
 
+/* The observer's hooks (observer.c installs them; server/hooks.h says when
+ * each runs) and its configuration directives. */
+int persist_start(char **err);
+int persist_allows_command(client *c, const command *cmd);
+void persist_after_command(client *c, const command *cmd);
+void persist_key_modified(client *c, db *d, const char *key, size_t klen);
+int persist_key_pinned(db *d, const char *key, size_t klen);
+void persist_before_sleep(void);
+void persist_cron(void);
+void persist_client_free(client *c);
+void persist_shutdown(void);
+int persist_config_loadmodule(const char *val, char **err);
+void persist_config_get_loadmodule(sbuf *out);
+int persist_config_set_maps(const char *val, char **err);
+void persist_config_get_maps(sbuf *out);
+void persist_config_fsync_changed(void);
+
 /* readthrough.c */
 int rt_needs_load(client *c, const command *cmd, const mapping *m, const char *key, size_t klen);
 void rt_start_load(client *c, const mapping *m, const char *key, size_t klen, const char *pk,
@@ -162,6 +180,8 @@ int rt_is_negative(pkey *k);
 int wt_before(client *c, const command *cmd, const resp_arg *keys, int nkeys);
 void wt_after(client *c);
 int wt_active(client *c, const command *cmd);
+/* Drops a freed client's write-through state. */
+void wt_client_gone(client *c);
 
 /* writebehind.c */
 int wb_start(char **err);

@@ -2,9 +2,9 @@
  * syntax), --name value command-line overrides, CONFIG GET/SET/REWRITE.
  *
  * Every directive is one row: name, type, where its value lives, default,
- * bounds, flags, and an optional apply hook run after a change. Directives
- * that take several arguments or belong to another subsystem (map,
- * loadmodule, …) are handled by extensions registered at start-up.
+ * bounds, flags, and an optional apply hook run after a change. The rows of
+ * another subsystem (map, loadmodule, …) are registered by it at start-up
+ * (config_register, server/hooks.h).
  *
  * Invariants:
  *  1. Parsing never changes a value unless the whole value is valid.
@@ -12,6 +12,7 @@
  *     are restored and apply hooks re-run on failure). */
 #include "commands/commands.h"
 #include "server/conn.h"
+#include "server/hooks.h"
 #include "util/mem.h"
 #include <ctype.h>
 #include <errno.h>
@@ -21,28 +22,8 @@
 #include <string.h>
 #include <unistd.h>
 
-enum { CT_BOOL, CT_INT, CT_MEM, CT_ENUM, CT_STRING, CT_SPECIAL };
-enum { CF_IMMUTABLE = 1, CF_HIDDEN = 2, CF_ALIAS_ONLY = 4, CF_EMPTY_IS_NULL = 8 };
-
-typedef struct enum_name {
-    const char *name;
-    int value;
-} enum_name;
-
-typedef struct config_row config_row;
-struct config_row {
-    const char *name, *alias;
-    int type, flags;
-    void *ptr;       /* int* (BOOL/ENUM), long long* (INT/MEM), char** (STRING) */
-    int ptr_size;    /* sizeof the int target for CT_INT (4 or 8) */
-    const char *def; /* default, as text */
-    long long min, max;
-    const enum_name *enums;
-    /* CT_SPECIAL: parse text into the live value / print it */
-    int (*set)(const char *val, char **err);
-    void (*get)(sbuf *out);
-    int (*apply)(char **err); /* after a change; ERR rolls the change back */
-};
+/* A row of the table: the directive type that subsystems register too. */
+typedef config_directive config_row;
 
 static const enum_name loglevel_enum[] = {{"debug", LL_DEBUG},     {"verbose", LL_VERBOSE},
                                           {"notice", LL_NOTICE},   {"warning", LL_WARNING},
@@ -223,23 +204,6 @@ static void get_dir(sbuf *out) {
     if (getcwd(buf, sizeof(buf))) sbuf_puts(out, buf);
 }
 
-/* ---- persistence directives (src/persist) ------------------------------------------ */
-#include "persist/persist.h"
-extern int persist_config_loadmodule(const char *val, char **err);
-extern void persist_config_get_loadmodule(sbuf *out);
-extern int persist_config_set_maps(const char *val, char **err);
-extern void persist_config_get_maps(sbuf *out);
-extern void persist_config_fsync_changed(void);
-static const enum_name fsync_enum[] = {
-    {"no", JFSYNC_NO}, {"everysec", JFSYNC_EVERYSEC}, {"always", JFSYNC_ALWAYS}, {NULL, 0}};
-static const enum_name ondelete_enum[] = {
-    {"row", ON_DELETE_ROW}, {"cache", ON_DELETE_CACHE}, {NULL, 0}};
-static int apply_fsync(char **err) {
-    (void)err;
-    persist_config_fsync_changed();
-    return OK;
-}
-
 /* ---- apply hooks -------------------------------------------------------------------- */
 
 static int apply_policy(char **err) {
@@ -324,7 +288,7 @@ static int apply_requirepass(char **err) {
 #define X(n, d, s, g)                                                                              \
     { .name = n, .type = CT_SPECIAL, .def = d, .set = s, .get = g }
 
-static config_row rows[] = {
+static config_row builtin_rows[] = {
     X("bind", "127.0.0.1 -::1", set_bind, get_bind),
     I("port", &server.port, "6379", 0, 65535),
     S("unixsocket", &server.unixsocket, NULL),
@@ -389,16 +353,6 @@ static config_row rows[] = {
     E("enable-debug-command", &server.enable_debug_cmd, "yes", yesno_enum),
     E("latency-tracking", &compat_ints[20], "no", yesno_enum),
     X("save", "", set_save, get_save),
-    X("loadmodule", NULL, persist_config_loadmodule, persist_config_get_loadmodule),
-    S("store-path", &pcfg.store_path, NULL),
-    S("journal-path", &pcfg.journal_path, "larder.journal"),
-    E("journal-fsync", &pcfg.journal_fsync, "everysec", fsync_enum),
-    I("write-behind-batch", &pcfg.wb_batch, "10000", 1, 1000000),
-    I("write-behind-delay-ms", &pcfg.wb_delay_ms, "100", 0, 3600000),
-    I("write-behind-max-pending", &pcfg.wb_max_pending, "1000000", 1, LLONG_MAX),
-    I("negative-ttl", &pcfg.negative_ttl, "60", 0, LLONG_MAX),
-    E("on-delete", &pcfg.on_delete, "row", ondelete_enum),
-    X("map", NULL, persist_config_set_maps, persist_config_get_maps),
     /* accepted for compatibility with redis.conf files and test harnesses; no effect */
     E("appendonly", &compat_ints[0], "no", yesno_enum),
     B("always-show-logo", &compat_ints[1], "no"),
@@ -432,6 +386,22 @@ static config_row rows[] = {
     B("rdb-del-sync-files", &compat_ints[18], "no"),
     B("sanitize-dump-payload", &compat_ints[19], "no"),
     {.name = NULL}};
+
+/* The built-in rows, then those other subsystems registered, ended by a row
+ * with a NULL name; nrows does not count that end row. */
+static config_row *rows = builtin_rows;
+static size_t nrows = sizeof(builtin_rows) / sizeof(builtin_rows[0]) - 1;
+
+void config_register(const config_directive *add) {
+    size_t n = 0;
+    while (add[n].name) n++;
+    config_row *all = xmalloc((nrows + n + 1) * sizeof(*all));
+    memcpy(all, rows, nrows * sizeof(*all));
+    memcpy(all + nrows, add, (n + 1) * sizeof(*all));
+    if (rows != builtin_rows) xfree(rows);
+    rows = all;
+    nrows += n;
+}
 
 /* Aliases Redis keeps for old names. */
 static const struct {
@@ -562,10 +532,6 @@ static void attach_hooks(void) {
             r->apply = apply_listen;
         if (!strncmp(r->name, "tls-", 4) && strcmp(r->name, "tls-port") != 0) r->apply = apply_tls;
         if (!strcmp(r->name, "requirepass")) r->apply = apply_requirepass;
-        if (!strcmp(r->name, "journal-fsync")) r->apply = apply_fsync;
-        if (!strcmp(r->name, "loadmodule") || !strcmp(r->name, "store-path") ||
-            !strcmp(r->name, "journal-path"))
-            r->flags |= CF_IMMUTABLE;
         if (!strcmp(r->name, "databases") || !strcmp(r->name, "daemonize") ||
             !strcmp(r->name, "unixsocketperm") || !strcmp(r->name, "logfile") ||
             !strcmp(r->name, "syslog-enabled") || !strcmp(r->name, "tcp-backlog") ||
@@ -723,7 +689,7 @@ int config_load_file(const char *path, char **err) {
 void config_get_reply(client *c) {
     void *h = reply_defer_len(c);
     long n = 0;
-    unsigned char *seen = xcalloc(sizeof(rows) / sizeof(rows[0]), 1);
+    unsigned char *seen = xcalloc(nrows + 1, 1);
     for (int j = 2; j < c->argc; j++) {
         const resp_arg *pat = &c->argv[j];
         int i = 0;
@@ -863,7 +829,7 @@ static int row_is_default(const config_row *r) {
 int config_rewrite(const char *path, char **err) {
     FILE *f = fopen(path, "r");
     sbuf out = SBUF_INIT;
-    unsigned char *done = xcalloc(sizeof(rows) / sizeof(rows[0]), 1);
+    unsigned char *done = xcalloc(nrows + 1, 1);
     if (f) {
         char line[8192];
         while (fgets(line, sizeof(line), f)) {

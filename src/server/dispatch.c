@@ -11,6 +11,7 @@
  *  2. kv_now_ms is set once per call_command, before the handler runs, so a
  *     command sees one consistent "now" for every expiry decision. */
 #include "server/server.h"
+#include "server/hooks.h"
 #include "util/clock.h"
 #include "util/hash.h"
 #include "util/mem.h"
@@ -253,7 +254,6 @@ static int arity_ok(const command *cmd, int argc) {
 
 extern int pubsub_context_allows(const command *cmd);
 extern int pause_should_wait(client *c, const command *cmd);
-extern int persist_allows_command(client *c, const command *cmd);
 
 void process_command(client *c) {
     /* Security: HTTP-looking requests are cross-protocol attacks. */
@@ -334,7 +334,7 @@ void process_command(client *c) {
      * key the check found alive (a hit, so no load) must not expire before
      * the handler reads it, or the client would get nil for an existing row. */
     server_update_time();
-    if (!persist_allows_command(c, cmd)) return; /* replied -BUSY itself */
+    if (!hooks.allow_command(c, cmd)) return; /* replied or parked it */
     if ((c->flags & CLIENT_MULTI) && !is_exec && strcmp(cmd->name, "discard") != 0 &&
         strcmp(cmd->name, "multi") != 0 && strcmp(cmd->name, "watch") != 0 &&
         strcmp(cmd->name, "quit") != 0 && strcmp(cmd->name, "reset") != 0) {
@@ -355,7 +355,6 @@ void process_command(client *c) {
 
 extern void slowlog_push_if_needed(client *c, const command *cmd, long long usec);
 extern void tracking_after_command(client *c, const command *cmd);
-extern void persist_after_command(client *c, const command *cmd);
 
 void call_command(client *c, const command *cmd) {
     long long errors_before = server.stat_total_error_replies;
@@ -390,7 +389,7 @@ void call_command(client *c, const command *cmd) {
     server.stat_error_checkpoint = server.stat_total_error_replies;
     slowlog_push_if_needed(c, cmd, dur);
     tracking_after_command(c, cmd);
-    persist_after_command(c, cmd);
+    hooks.after_command(c, cmd);
     c->cmd = saved ? saved : cmd;
     /* CLIENT REPLY SKIP applies to the next command only */
     if (c->flags & CLIENT_REPLY_SKIP) c->flags &= ~(uint64_t)CLIENT_REPLY_SKIP;

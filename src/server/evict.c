@@ -3,13 +3,14 @@
  * Redis's approximated LRU/LFU/TTL: sample maxmemory-samples keys per db into
  * a pool of the 16 best candidates (highest idle score), evict the best, and
  * repeat until under maxmemory. Random policies pick any key. Entries with a
- * write-behind write pending (persist_key_pinned) are never evicted: they
+ * write-behind write pending (the key_pinned hook) are never evicted: they
  * are not in the store yet, so evicting them would lose an acknowledged write.
  *
  * Invariants:
  *  1. pool[] is sorted by ascending idle score; empty slots have key == NULL.
  *  2. A pool entry owns a copy of its key (the entry itself may be gone). */
 #include "server/server.h"
+#include "server/hooks.h"
 #include "util/clock.h"
 #include "util/mem.h"
 #include <limits.h>
@@ -75,11 +76,9 @@ static unsigned long long idle_score(const kobj *o) {
     }
 }
 
-extern int persist_key_pinned(db *d, const char *key, size_t klen);
-
 /* Entries the store does not have yet (write-behind) must stay. */
 static int pinned(int dbid, const kobj *o) {
-    return persist_key_pinned(&server.dbs[dbid], kobj_key(o), o->klen);
+    return hooks.key_pinned(&server.dbs[dbid], kobj_key(o), o->klen);
 }
 
 static void pool_insert(int dbid, const kobj *o) {

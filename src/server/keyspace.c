@@ -3,6 +3,7 @@
  * the side effects of a write (WATCH, tracking, blocked clients, keyspace
  * notifications), and what happens when a key expires or is evicted. */
 #include "server/server.h"
+#include "server/hooks.h"
 #include "commands/pubsub.h"
 #include "util/mem.h"
 #include <errno.h>
@@ -120,12 +121,10 @@ int arg_timeout_or_reply(client *c, const resp_arg *a, int64_t *abs_ms) {
 
 /* ---- side effects of writes --------------------------------------------------- */
 
-extern void persist_key_modified(client *c, db *d, const char *key, size_t len);
-
 void signal_modified_key(client *c, db *d, const char *key, size_t len) {
     watch_touch_key(d, key, len);
     tracking_invalidate_key(c, key, len);
-    persist_key_modified(c, d, key, len);
+    hooks.key_modified(c, d, key, len);
 }
 
 void signal_flushed_db(int dbid) {

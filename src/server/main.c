@@ -5,6 +5,8 @@
  * As with redis-server, command-line directives are applied after the file
  * (so they override it), and "-" as the file name reads the config from stdin. */
 #include "server/server.h"
+#include "server/hooks.h"
+#include "persist/persist_api.h"
 #include "util/mem.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +18,6 @@ extern int server_init(char **err);
 extern void server_run(void);
 extern void server_shutdown(void);
 extern const char *server_listen_summary(char *buf, size_t size);
-extern int persist_start(char **err);
 
 static void usage(void) {
     fprintf(stderr, "Usage: larder-server [/path/to/larder.conf] [options]\n"
@@ -105,6 +106,7 @@ int main(int argc, char **argv) {
         usage();
         return 0;
     }
+    persist_register(); /* the composition root: the one place that names both */
     server_preinit();
     server.executable = realpath(argv[0], NULL);
     server.exec_argv = argv;
@@ -116,7 +118,7 @@ int main(int argc, char **argv) {
     }
     server_log(LL_NOTICE, "Larder %s (Redis %s compatible) starting, pid=%d, port=%d",
                LARDER_OWN_VERSION, LARDER_VERSION, (int)getpid(), server.port);
-    if (persist_start(&err) != OK) {
+    if (hooks.start(&err) != OK) {
         server_log(LL_WARNING, "%s", err);
         fprintf(stderr, "larder: %s\n", err);
         return 1;

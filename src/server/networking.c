@@ -16,6 +16,7 @@
  *  3. CLIENT_PENDING_WRITE <=> c is on server.pending_writes.
  *  4. reply_bytes is the sum over blocks of (used) minus sentlen. */
 #include "server/server.h"
+#include "server/hooks.h"
 #include "server/conn.h"
 #include "util/clock.h"
 #include "util/mem.h"
@@ -141,7 +142,6 @@ void argv_copy_make(argv_copy *dst, int argc, const resp_arg *argv) {
 /* Hooks other modules register to release their per-client state. */
 extern void pubsub_client_free(client *c);
 extern void tracking_client_free(client *c);
-extern void persist_client_free(client *c);
 
 void client_free(client *c) {
     if (c->flags & CLIENT_EXECUTING) {
@@ -158,7 +158,7 @@ void client_free(client *c) {
     multi_discard(c);
     pubsub_client_free(c);
     tracking_client_free(c);
-    persist_client_free(c);
+    hooks.client_freed(c);
     if (c->flags & CLIENT_PENDING_WRITE)
         list_remove(&server.pending_writes, &c->pending_write_node);
     if (c->flags & CLIENT_CLOSE_ASAP) list_remove(&server.clients_to_close, &c->close_node);

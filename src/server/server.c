@@ -7,6 +7,7 @@
  * pending replies; an ev_check (runs right after it wakes) refreshes the
  * cached clock. SIGTERM/SIGINT break the loop for a clean shutdown. */
 #include "server/server.h"
+#include "server/hooks.h"
 #include "server/conn.h"
 #include "util/clock.h"
 #include "util/hash.h"
@@ -27,10 +28,7 @@
 server_state server;
 
 extern void keyspace_init(void);
-extern void persist_before_sleep(void);
 extern void tracking_before_sleep(void);
-extern void persist_shutdown(void);
-extern void persist_cron(void);
 
 void server_update_time(void) {
     server.ustime = clock_ustime();
@@ -234,7 +232,7 @@ static void before_sleep_cb(struct ev_loop *loop, ev_prepare *w, int revents) {
     handle_clients_blocked_on_keys();
     process_unblocked_clients();
     handle_clients_blocked_on_keys();
-    persist_before_sleep();
+    hooks.before_sleep();
     if (server.active_expire_enabled) active_expire_cycle(1);
     tracking_before_sleep();
     flush_pending_writes();
@@ -286,7 +284,7 @@ static void cron_cb(struct ev_loop *loop, ev_timer *w, int revents) {
     }
     if (server.maxmemory) evict_perform();
     blocked_cron();
-    persist_cron();
+    hooks.cron();
     if (server.hz != (int)(1.0 / w->repeat + 0.5)) {
         w->repeat = 1.0 / server.hz;
         ev_timer_again(server.loop, w);
@@ -391,7 +389,7 @@ void server_run(void) {
 }
 
 void server_shutdown(void) {
-    persist_shutdown();
+    hooks.shutdown();
     flush_pending_writes();
     close_listeners();
     if (server.unixsocket && server.unixsocket[0]) unlink(server.unixsocket);

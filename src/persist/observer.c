@@ -1,0 +1,60 @@
+/* persist/observer — the persistence layer's side of server/hooks.h: the
+ * hooks it fills and the configuration directives it owns. The server core
+ * reaches persistence only through what persist_register() installs here. */
+#include "persist/persist.h"
+#include "persist/persist_api.h"
+#include "server/hooks.h"
+#include <limits.h>
+
+static const enum_name fsync_enum[] = {
+    {"no", JFSYNC_NO}, {"everysec", JFSYNC_EVERYSEC}, {"always", JFSYNC_ALWAYS}, {NULL, 0}};
+static const enum_name ondelete_enum[] = {
+    {"row", ON_DELETE_ROW}, {"cache", ON_DELETE_CACHE}, {NULL, 0}};
+
+static int apply_fsync(char **err) {
+    persist_config_fsync_changed();
+    return OK;
+}
+
+/* Names fixed by DESIGN.md ("Config directives of the persistence layer"). */
+static config_directive directives[] = {
+    {.name = "loadmodule",
+     .type = CT_SPECIAL,
+     .flags = CF_IMMUTABLE,
+     .set = persist_config_loadmodule,
+     .get = persist_config_get_loadmodule},
+    {.name = "store-path", .type = CT_STRING, .flags = CF_IMMUTABLE, .ptr = &pcfg.store_path},
+    {.name = "journal-path",
+     .type = CT_STRING,
+     .flags = CF_IMMUTABLE,
+     .ptr = &pcfg.journal_path,
+     .def = "larder.journal"},
+    {.name = "journal-fsync",
+     .type = CT_ENUM,
+     .ptr = &pcfg.journal_fsync,
+     .def = "everysec",
+     .enums = fsync_enum,
+     .apply = apply_fsync},
+    CONFIG_INT("write-behind-batch", &pcfg.wb_batch, "10000", 1, 1000000),
+    CONFIG_INT("write-behind-delay-ms", &pcfg.wb_delay_ms, "100", 0, 3600000),
+    CONFIG_INT("write-behind-max-pending", &pcfg.wb_max_pending, "1000000", 1, LLONG_MAX),
+    CONFIG_INT("negative-ttl", &pcfg.negative_ttl, "60", 0, LLONG_MAX),
+    CONFIG_ENUM("on-delete", &pcfg.on_delete, "row", ondelete_enum),
+    CONFIG_SPECIAL("map", NULL, persist_config_set_maps, persist_config_get_maps),
+    {.name = NULL}};
+
+void persist_register(void) {
+    static const server_hooks h = {
+        .allow_command = persist_allows_command,
+        .after_command = persist_after_command,
+        .key_modified = persist_key_modified,
+        .key_pinned = persist_key_pinned,
+        .before_sleep = persist_before_sleep,
+        .cron = persist_cron,
+        .client_freed = persist_client_free,
+        .start = persist_start,
+        .shutdown = persist_shutdown,
+    };
+    hooks_set(&h);
+    config_register(directives);
+}
