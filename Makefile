@@ -39,7 +39,7 @@ TOOL_LIBS   := $(MALLOC_LIBS) -lpthread -lm
 UTIL_SRC   := $(wildcard src/util/*.c)
 RESP_SRC   := $(wildcard src/resp/*.c)
 SQL_SRC    := $(wildcard src/sql/*.c)
-SERVER_SRC := $(wildcard src/server/*.c src/kv/*.c src/commands/*.c src/persist/*.c)
+SERVER_SRC := $(wildcard src/server/*.c src/kv/*.c src/commands/*.c src/scripting/*.c src/persist/*.c)
 SERVER_MAIN := src/server/main.c
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
@@ -81,7 +81,7 @@ deps-test:
 # ---- compile --------------------------------------------------------------
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(if $(findstring src/commands/scripting,$<),$(LUA_CFLAGS)) -MMD -MP -c $< -o $@
+	$(CC) $(CFLAGS) $(if $(findstring src/scripting/,$<),$(LUA_CFLAGS)) -MMD -MP -c $< -o $@
 
 $(LIB_SQL): $(SQL_OBJ) $(UTIL_OBJ)
 	@mkdir -p $(dir $@)

@@ -1,4 +1,4 @@
-/* commands/scripting.h — internal interface between the Lua engine
+/* scripting/scripting.h — internal interface between the Lua engine
  * (scripting_lua.c) and the EVAL / SCRIPT / FUNCTION commands (scripting.c).
  * Nothing outside these two files includes it. */
 #ifndef LARDER_SCRIPTING_H

@@ -1,4 +1,4 @@
-/* commands/scripting — EVAL, EVALSHA, EVAL_RO, EVALSHA_RO, SCRIPT *, FCALL,
+/* scripting/scripting — EVAL, EVALSHA, EVAL_RO, EVALSHA_RO, SCRIPT *, FCALL,
  * FCALL_RO and FUNCTION *, on the Lua engine of scripting_lua.c.
  *
  * Two Lua states, as in Redis: one for EVAL scripts (reset by SCRIPT FLUSH),
@@ -20,7 +20,7 @@
  *  1. server.in_script <=> script_current != NULL (one script at a time).
  *  2. server.script_busy => a script runs and passed the threshold.
  *  3. Every cached script's function is in the eval state's registry. */
-#include "commands/scripting.h"
+#include "scripting/scripting.h"
 #include "util/clock.h"
 #include "util/hash.h"
 #include "util/mem.h"

@@ -1,4 +1,4 @@
-/* commands/scripting_lua — the embedded Lua 5.1 engine behind EVAL and FCALL.
+/* scripting/scripting_lua — the embedded Lua 5.1 engine behind EVAL and FCALL.
  *
  * What lives here: creating a sandboxed Lua state (the libraries Redis offers:
  * base, table, string, math, cjson, bit, cmsgpack and struct (scripting_msgpack.c,
@@ -30,7 +30,7 @@
  *  2. The fake client's reply blocks are empty between two redis.call()s.
  *  3. No C function here leaves the Lua stack unbalanced on return paths
  *     that do not raise. */
-#include "commands/scripting.h"
+#include "scripting/scripting.h"
 #include "resp/reply.h"
 #include "util/clock.h"
 #include "util/mem.h"

@@ -1,4 +1,4 @@
-/* commands/scripting_struct — the `struct` Lua library Redis scripts use:
+/* scripting/scripting_struct — the `struct` Lua library Redis scripts use:
  *
  *   struct.pack(fmt, v1, ...)   -> a binary string
  *   struct.unpack(fmt, s [, i]) -> the values, then the position after them (1-based)
@@ -19,7 +19,7 @@
  *   x             one padding byte;   ' ' ignored
  * Numbers cross as Lua numbers (doubles): a negative one is converted to a
  * 64-bit signed integer, any other to unsigned, and its low bytes written. */
-#include "commands/scripting.h"
+#include "scripting/scripting.h"
 #include <ctype.h>
 #include <limits.h>
 #include <stdint.h>

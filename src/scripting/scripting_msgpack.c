@@ -1,4 +1,4 @@
-/* commands/scripting_msgpack — the `cmsgpack` Lua library Redis scripts use:
+/* scripting/scripting_msgpack — the `cmsgpack` Lua library Redis scripts use:
  *
  *   cmsgpack.pack(v1, ...)            -> the MessagePack encodings of v1..vn, concatenated
  *   cmsgpack.unpack(s)                -> every value in s (multiple results)
@@ -19,7 +19,7 @@
  * arrays into tables indexed from 1, maps into tables (a nil key drops its
  * pair); a truncated input raises "Missing bytes in input.", any other type
  * byte (bin, ext, c1) "Bad data format in input.", as in Redis. */
-#include "commands/scripting.h"
+#include "scripting/scripting.h"
 #include "util/mem.h"
 #include <math.h>
 #include <stdint.h>
