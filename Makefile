@@ -26,7 +26,7 @@ MALLOC_LIBS := -ljemalloc
 MALLOC_DEF  :=
 endif
 
-CFLAGS  := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -Wno-unused-parameter \
+CFLAGS  := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -Wno-unused-parameter -Wmissing-prototypes -Wstrict-prototypes \
            -D_GNU_SOURCE -Isrc -Itests $(MALLOC_DEF) $(SANFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS := $(SANFLAGS) $(EXTRA_LDFLAGS)
 LUA_CFLAGS := $(shell pkg-config --cflags lua5.1 2>/dev/null)

@@ -24,6 +24,10 @@ static inline void reply_string_value(client *c, const kobj *o) {
 int client_can_block(const client *c);
 int blocked_is_reprocessing(void);
 
+/* DUMP/RESTORE's payload of a value (keys.c; DEBUG uses it too). */
+int dump_serialize(const kobj *o, sbuf *out);
+kobj *dump_deserialize(const char *key, size_t klen, const char *p, size_t len);
+
 /* SCAN-family helpers (keys.c): cursor and COUNT/MATCH/TYPE options. */
 typedef struct scan_opts {
     long long count;

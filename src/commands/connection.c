@@ -1,18 +1,10 @@
 /* commands/connection — PING ECHO SELECT QUIT RESET HELLO AUTH and CLIENT *. */
 #include "commands/commands.h"
+#include "commands/pubsub.h"
 #include "util/mem.h"
 #include <limits.h>
 #include <openssl/crypto.h>
 #include <string.h>
-
-extern void pubsub_unsubscribe_all(client *c, int notify);
-extern void tracking_disable(client *c);
-extern void pause_end(void);
-extern void pause_set(int64_t end_ms, int write_only);
-extern void client_tracking_command(client *c);
-extern void client_caching_command(client *c);
-extern void client_getredir_command(client *c);
-extern void client_trackinginfo_command(client *c);
 
 void ping_command(client *c) {
     if (c->argc > 2) {

@@ -2,15 +2,13 @@
  * Larder-specific ones (fault injection for the store) are registered by
  * the persistence layer through debug_register(). */
 #include "commands/commands.h"
+#include "server/hooks.h"
 #include "util/mem.h"
 #include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-extern int dump_serialize(const kobj *o, sbuf *out);
-extern kobj *dump_deserialize(const char *key, size_t klen, const char *p, size_t len);
 
 typedef struct debug_ext {
     const char *name;

@@ -42,6 +42,7 @@
  *     its waiter record, linked in exactly one lock's queue.
  *  3. A lock in the table is held or has waiters. */
 #include "commands/commands.h"
+#include "server/hooks.h"
 #include "util/clock.h"
 #include "util/hash.h"
 #include "util/mem.h"
@@ -106,7 +107,6 @@ static void debug_lock_token(client *c) {
     reply_int(c, (long long)lock_token_last());
 }
 
-void debug_register(const char *name, void (*fn)(client *c));
 __attribute__((constructor)) static void lock_register_debug(void) {
     debug_register("lock-token", debug_lock_token);
 }

@@ -10,10 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-extern void server_prepare_shutdown(int nosave);
-extern void pause_end(void);
-extern size_t client_query_buffer_bytes(void);
-
 void dbsize_command(client *c) {
     reply_int(c, (long long)db_size(c->db));
 }
@@ -69,7 +65,6 @@ void swapdb_command(client *c) {
         kv_now_ms = server.mstime;
         watch_touch_all_keys_in_db((int)a, (int)b);
         db_swap_contents(&server.dbs[a], &server.dbs[b]);
-        extern void tracking_invalidate_all(void);
         tracking_invalidate_all();
         /* clients blocked on keys of either db may now be served */
         for (int k = 0; k < 2; k++) {
@@ -160,9 +155,6 @@ void lolwut_command(client *c) {
 }
 
 /* ---- CONFIG ---------------------------------------------------------------------- */
-
-extern void config_get_reply(client *c);
-extern int config_set_many(int n, const resp_arg *names, const resp_arg *values, char **err);
 
 void config_get_command(client *c) {
     config_get_reply(c);

@@ -92,4 +92,14 @@ kobj *mapping_entry_from_row(const mapping *m, const char *key, size_t klen, int
                              const char *const *names, const store_value *vals);
 /* Text form of a value (numbers as the store prints them). */
 void store_value_text(const store_value *v, sbuf *out);
+
+/* values.c: a hash key's fields as a row and back, through the hash type's
+ * own operations. hash_entry_from_fields returns a new entry (the caller
+ * owns it), NULL when n <= 0 or the hash type gives none. */
+void hash_for_each_field(const kobj *o,
+                         void (*fn)(void *ctx, const char *f, size_t flen, const char *v,
+                                    size_t vlen),
+                         void *ctx);
+kobj *hash_entry_from_fields(const char *key, size_t klen, int n, const char *const *fields,
+                             const size_t *flens, const char *const *vals, const size_t *vlens);
 #endif

@@ -192,6 +192,8 @@ void wb_cron(void);
 void wb_shutdown(void);
 int wb_over_limit(void);
 void wb_info(sbuf *b);
+/* Writes every key's latest state through emit (a journal rewrite). */
+void wb_fill_journal(void *ctx, journal_emit_fn emit);
 
 /* sqlcmd.c */
 void sql_invalidate_row(const char *table, const char *pktext, size_t pklen);

@@ -130,4 +130,6 @@ typedef struct store_module {
 
 typedef const store_module *(*store_module_entry_fn)(void);
 #define STORE_MODULE_ENTRY "larder_store_module"
+/* The entry every module defines (looked up by name with dlsym). */
+const store_module *larder_store_module(void);
 #endif

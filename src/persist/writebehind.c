@@ -341,7 +341,6 @@ static void maybe_compact_journal(void) {
     if (journal_bytes() < 4 * live) return;
     /* rewrite() below emits the live states; nothing may be buffered */
     if (journal_commit(&err) != 0) goto fail;
-    extern void wb_fill_journal(void *ctx, journal_emit_fn emit);
     if (journal_rewrite(wb_fill_journal, NULL, &err) != 0) goto fail;
     return;
 fail:

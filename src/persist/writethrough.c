@@ -53,8 +53,6 @@ void wt_client_gone(client *c) {
     }
 }
 
-extern void reply_hold(client *c, sbuf *buf); /* networking.c */
-
 int wt_active(client *c, const command *cmd) {
     return cur && cur->c == c && cur->cmd == cmd;
 }

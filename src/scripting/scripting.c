@@ -31,11 +31,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-void sl_push_errh(lua_State *L);
-void scripting_sha1hex(char out[41], const void *p, size_t len);
-void scripting_set_disable_deny(int on);
-void debug_register(const char *name, void (*fn)(client *c));
-
 #define ERR_NOSCRIPT "NOSCRIPT No matching script. Please use EVAL."
 #define ERR_BUSY_EVAL                                                                              \
     "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."

@@ -7,6 +7,7 @@
 #include <lua.h>
 #include <lualib.h>
 #include "commands/commands.h"
+#include "server/hooks.h"
 
 /* Script flags: from a "#!lua flags=..." shebang or register_function's flags. */
 enum {
@@ -60,6 +61,13 @@ client *sl_fake_client(void);
 
 /* ---- scripting_msgpack.c, scripting_struct.c ----------------------------------- */
 /* lua_CFunctions that push the cmsgpack and struct library tables. */
+/* Pushes the message handler lua_pcall uses for script errors (made when the
+ * state is created). */
+void sl_push_errh(lua_State *L);
+/* SHA1 of p as 40 lowercase hex characters and a NUL. */
+void scripting_sha1hex(char out[41], const void *p, size_t len);
+/* DEBUG SET-DISABLE-DENY-SCRIPTS: while on, scripts may call no-script commands. */
+void scripting_set_disable_deny(int on);
 int sl_open_cmsgpack(lua_State *L);
 int sl_open_struct(lua_State *L);
 

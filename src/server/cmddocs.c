@@ -349,8 +349,6 @@ static const char *const flag_out[] = {
     "skip_slowlog", "fast",       "no_auth",           "may_replicate",   "no_multi",
     "movablekeys",  "allow_busy", "no_mandatory_keys", "no_async_loading"};
 
-extern const char *const acl_category_names[];
-
 static void reply_key_specs(client *c, const command *cmd) {
     if (cmd->first_key <= 0) {
         reply_empty_array(c);
@@ -420,8 +418,6 @@ static void reply_command_info(client *c, const command *cmd) {
     for (const command *s = cmd->subcommands; s && s->name; s++) reply_command_info(c, s);
 }
 
-extern command command_table[];
-
 static int top_level_count(void) {
     int n = 0;
     for (const command *c = command_table; c->name; c++) n++;
@@ -472,8 +468,6 @@ void command_docs_command(client *c) {
     }
     reply_set_deferred_map(c, h, n);
 }
-
-extern int acl_category_bit(const char *name, size_t len);
 
 void command_list_command(client *c) {
     int mode = 0; /* 0 all, 1 aclcat, 2 pattern, 3 module */

@@ -248,7 +248,6 @@ static int apply_hz(char **err) {
     return OK;
 }
 
-extern int server_rebind(char **err);
 static int apply_listen(char **err) {
     return server.loop ? server_rebind(err) : OK;
 }

@@ -12,6 +12,7 @@
  *     command sees one consistent "now" for every expiry decision. */
 #include "server/server.h"
 #include "server/hooks.h"
+#include "commands/pubsub.h"
 #include "util/clock.h"
 #include "util/hash.h"
 #include "util/mem.h"
@@ -19,8 +20,6 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
-
-extern command command_table[];
 
 static const void *cmd_key(const void *e, size_t *len) {
     const command *c = e;
@@ -252,9 +251,6 @@ static int arity_ok(const command *cmd, int argc) {
     return cmd->arity > 0 ? argc == cmd->arity : argc >= -cmd->arity;
 }
 
-extern int pubsub_context_allows(const command *cmd);
-extern int pause_should_wait(client *c, const command *cmd);
-
 void process_command(client *c) {
     /* Security: HTTP-looking requests are cross-protocol attacks. */
     if (arg_is(&c->argv[0], "host:") || arg_is(&c->argv[0], "post")) {
@@ -326,7 +322,6 @@ void process_command(client *c) {
         return;
     }
     if (server.script_busy && !(cmd->flag_bits & CMD_ALLOW_BUSY)) {
-        extern const char *scripting_busy_error(void);
         reject(c, cmd, scripting_busy_error()); /* a slow script runs: issue 7 */
         return;
     }
@@ -352,9 +347,6 @@ void process_command(client *c) {
      * before the next command runs (the next one of a pipeline included). */
     if (server.ready_keys && !list_empty(&server.ready_list)) handle_clients_blocked_on_keys();
 }
-
-extern void slowlog_push_if_needed(client *c, const command *cmd, long long usec);
-extern void tracking_after_command(client *c, const command *cmd);
 
 void call_command(client *c, const command *cmd) {
     long long errors_before = server.stat_total_error_replies;

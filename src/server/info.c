@@ -1,6 +1,8 @@
 /* server/info — INFO sections with Redis's field names (clients such as
  * ioredis parse them: `loading:0` must be there), stats and errorstats. */
 #include "server/server.h"
+#include "server/hooks.h"
+#include "commands/pubsub.h"
 #include "util/clock.h"
 #include "util/hash.h"
 #include "util/mem.h"
@@ -162,7 +164,6 @@ static void sec_memory(sbuf *b) {
     unsigned long long total =
         (unsigned long long)sysconf(_SC_PHYS_PAGES) * (unsigned long long)sysconf(_SC_PAGESIZE);
     human_bytes(h5, sizeof(h5), total);
-    extern void scripting_info(long long *, long long *, long long *, long long *, long long *);
     long long lua_mem, scripts_bytes, nscripts, func_mem, nfuncs;
     scripting_info(&lua_mem, &scripts_bytes, &nscripts, &func_mem, &nfuncs);
     sbuf_printf(
@@ -204,9 +205,6 @@ static void sec_persistence(sbuf *b) {
 
 static void sec_stats(sbuf *b) {
     long long channels = 0, patterns = 0, shard_channels, tkeys, titems, tprefixes;
-    extern void pubsub_counts(long long *channels, long long *patterns);
-    extern long long pubsub_shard_channel_count(void);
-    extern void tracking_stats(long long *keys, long long *items, long long *prefixes);
     pubsub_counts(&channels, &patterns);
     shard_channels = pubsub_shard_channel_count();
     tracking_stats(&tkeys, &titems, &tprefixes);

@@ -12,9 +12,6 @@
 #include <stdio.h>
 #include <string.h>
 
-extern void tracking_invalidate_key(client *c, const char *key, size_t len);
-extern void tracking_invalidate_all(void);
-
 /* ---- lookups ------------------------------------------------------------------ */
 
 kobj *lookup_read(client *c, const resp_arg *key) {

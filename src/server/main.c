@@ -13,12 +13,6 @@
 #include <string.h>
 #include <unistd.h>
 
-extern void server_preinit(void);
-extern int server_init(char **err);
-extern void server_run(void);
-extern void server_shutdown(void);
-extern const char *server_listen_summary(char *buf, size_t size);
-
 static void usage(void) {
     fprintf(stderr, "Usage: larder-server [/path/to/larder.conf] [options]\n"
                     "       larder-server - (read config from stdin)\n"

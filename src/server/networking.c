@@ -17,6 +17,7 @@
  *  4. reply_bytes is the sum over blocks of (used) minus sentlen. */
 #include "server/server.h"
 #include "server/hooks.h"
+#include "commands/pubsub.h"
 #include "server/conn.h"
 #include "util/clock.h"
 #include "util/mem.h"
@@ -140,8 +141,6 @@ void argv_copy_make(argv_copy *dst, int argc, const resp_arg *argv) {
 }
 
 /* Hooks other modules register to release their per-client state. */
-extern void pubsub_client_free(client *c);
-extern void tracking_client_free(client *c);
 
 void client_free(client *c) {
     if (c->flags & CLIENT_EXECUTING) {

@@ -27,9 +27,6 @@
 
 server_state server;
 
-extern void keyspace_init(void);
-extern void tracking_before_sleep(void);
-
 void server_update_time(void) {
     server.ustime = clock_ustime();
     server.mstime = server.ustime / 1000;

@@ -610,6 +610,57 @@ int config_rewrite(const char *path, char **err);
 typedef int config_extension_fn(const char *name, int argc, char **argv, char **err);
 void config_register_extension(const char *directive, config_extension_fn *fn);
 
+/* ---- start-up and shutdown (server.c, keyspace.c) ------------------------------- */
+void server_preinit(void);
+int server_init(char **err);
+void server_run(void);
+void server_shutdown(void);
+/* "on port 6379, unix socket ..." for the ready line; buf holds the text. */
+const char *server_listen_summary(char *buf, size_t size);
+/* Closes and reopens the listeners after bind/port changes. */
+int server_rebind(char **err);
+void keyspace_init(void);
+
+/* ---- the command table (cmdtable.c, dispatch.c) -------------------------------- */
+extern command command_table[];
+extern const char *const acl_category_names[];
+/* The bit of an ACL category ("fast") in command.acl_bits, -1 if unknown. */
+int acl_category_bit(const char *name, size_t len);
+
+/* ---- CLIENT PAUSE (blocked.c) --------------------------------------------------- */
+/* Parks c when a pause is in effect for cmd; 1 if it did. */
+int pause_should_wait(client *c, const command *cmd);
+void pause_set(int64_t end_ms, int write_only);
+void pause_end(void);
+
+/* ---- CONFIG GET/SET (config.c) ------------------------------------------------- */
+void config_get_reply(client *c);
+/* Sets n parameters atomically (all or none); *err (caller frees) on ERR. */
+int config_set_many(int n, const resp_arg *names, const resp_arg *values, char **err);
+
+/* ---- write-through reply holding (networking.c) -------------------------------- */
+/* Until called again with buf NULL, c's replies go to buf, not the socket. */
+void reply_hold(client *c, sbuf *buf);
+
+/* ---- slow log (slowlog.c) ------------------------------------------------------- */
+void slowlog_push_if_needed(client *c, const command *cmd, long long usec);
+
+/* ---- client-side caching (tracking.c) ------------------------------------------- */
+void tracking_invalidate_key(client *c, const char *key, size_t len);
+void tracking_invalidate_all(void);
+void tracking_before_sleep(void);
+void tracking_after_command(client *c, const command *cmd);
+void tracking_disable(client *c);
+void tracking_client_free(client *c);
+void tracking_stats(long long *keys, long long *items, long long *prefixes);
+
+/* ---- implemented by scripting (src/scripting) ----------------------------------- */
+/* The -BUSY error text while a slow script runs. */
+const char *scripting_busy_error(void);
+/* INFO memory's figures of the Lua VM, the script cache and the functions. */
+void scripting_info(long long *lua_mem, long long *scripts_bytes, long long *nscripts,
+                    long long *func_mem, long long *nfuncs);
+
 /* ---- keyspace-wide helpers -------------------------------------------------- */
 void server_flush_db(int dbid); /* -1: all */
 int select_db(client *c, long long id);

@@ -288,8 +288,6 @@ static void set_pseudo(vm *v, qplan *p, group *g) {
     }
 }
 
-int sqli_agg_emit_row(vm *v, qplan *p); /* exec.c: distinct + sort key + buffer */
-
 static int emit_group(vm *v, qplan *p, group *g) {
     set_pseudo(v, p, g);
     for (int i = 0; i < p->naggs; i++) {
@@ -303,8 +301,6 @@ static int emit_group(vm *v, qplan *p, group *g) {
     }
     return sqli_agg_emit_row(v, p);
 }
-
-int sqli_q_block_next(vm *v, qplan *p);
 
 static int collect(vm *v, qplan *p, bmap *groups, group ***list, size_t *n) {
     size_t cap = 0;

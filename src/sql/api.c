@@ -511,7 +511,7 @@ static void leave_read(sql_stmt *st) {
     v->txn = NULL;
 }
 
-int sqli_run_txn_control(sql_stmt *st);
+static int sqli_run_txn_control(sql_stmt *st);
 
 static int run_explain(sql_stmt *st) {
     ast *in = st->a->inner;
@@ -771,7 +771,7 @@ static int savepoint_stmt(sql_stmt *st) {
     return SQL_OK;
 }
 
-int sqli_run_txn_control(sql_stmt *st) {
+static int sqli_run_txn_control(sql_stmt *st) {
     sql_db *db = st->db;
     vm *v = &st->v;
     switch (st->kind) {

@@ -383,8 +383,6 @@ static int materialize_sub(vm *v, loop *L) {
     return SQL_OK;
 }
 
-int sqli_schema_rows(vm *v, rowbuf *rb);
-
 static int loop_open(vm *v, loop *L) {
     cursor *c = sqli_vm_cursor(v, L->cur);
     c->pseudo = NULL;
@@ -895,8 +893,6 @@ static int add_output_row(vm *v, qplan *p) {
     }
     return SQL_OK;
 }
-
-int sqli_run_agg(vm *v, qplan *p);
 
 int sqli_q_block_next(vm *v, qplan *p) {
     return block_next(v, p);

@@ -852,18 +852,6 @@ F(f_atan2) {
 /* ---- the table ----------------------------------------------------------------------------------
  */
 
-int sqli_f_now(vm *v, int argc, sql_value *a, sql_value *out);
-int sqli_f_uuid7(vm *v, int argc, sql_value *a, sql_value *out);
-int sqli_f_date(vm *v, int argc, sql_value *a, sql_value *out);
-int sqli_f_time(vm *v, int argc, sql_value *a, sql_value *out);
-int sqli_f_datetime(vm *v, int argc, sql_value *a, sql_value *out);
-int sqli_f_julianday(vm *v, int argc, sql_value *a, sql_value *out);
-int sqli_f_unixepoch(vm *v, int argc, sql_value *a, sql_value *out);
-int sqli_f_strftime(vm *v, int argc, sql_value *a, sql_value *out);
-int sqli_f_current_timestamp(vm *v, int argc, sql_value *a, sql_value *out);
-int sqli_f_current_date(vm *v, int argc, sql_value *a, sql_value *out);
-int sqli_f_current_time(vm *v, int argc, sql_value *a, sql_value *out);
-
 /* sorted by name (then by nmin) */
 static const func_def funcs[] = {
     {"abs", 1, 1, 0, 0, f_abs},

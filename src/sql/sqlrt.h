@@ -430,5 +430,22 @@ int sqli_db_reload_schema(sql_db *db, store_txn *txn);
 int sqli_run_ddl(vm *v, sql_stmt *st);
 int sqli_run_pragma(vm *v, sql_stmt *st, rowbuf *rb);
 int sqli_compile_pragma(sql_stmt *st);
+int sqli_schema_rows(vm *v, rowbuf *rb); /* ddl.c */
+int sqli_run_agg(vm *v, qplan *p);       /* agg.c */
+int sqli_agg_emit_row(vm *v, qplan *p);  /* exec.c: distinct + sort key + buffer */
+int sqli_q_block_next(vm *v, qplan *p);  /* exec.c */
+int sqli_func_table_sorted(void);        /* func.c: 1 when the table is sorted */
+/* datetime.c: the date and time functions of func.c's table */
+int sqli_f_now(vm *v, int argc, sql_value *a, sql_value *out);
+int sqli_f_uuid7(vm *v, int argc, sql_value *a, sql_value *out);
+int sqli_f_date(vm *v, int argc, sql_value *a, sql_value *out);
+int sqli_f_time(vm *v, int argc, sql_value *a, sql_value *out);
+int sqli_f_datetime(vm *v, int argc, sql_value *a, sql_value *out);
+int sqli_f_julianday(vm *v, int argc, sql_value *a, sql_value *out);
+int sqli_f_unixepoch(vm *v, int argc, sql_value *a, sql_value *out);
+int sqli_f_strftime(vm *v, int argc, sql_value *a, sql_value *out);
+int sqli_f_current_timestamp(vm *v, int argc, sql_value *a, sql_value *out);
+int sqli_f_current_date(vm *v, int argc, sql_value *a, sql_value *out);
+int sqli_f_current_time(vm *v, int argc, sql_value *a, sql_value *out);
 
 #endif

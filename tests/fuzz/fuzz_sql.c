@@ -67,6 +67,8 @@ static void reset_db(void) {
     sql_set_progress_handler(db, 1000, over_budget, NULL);
 }
 
+/* libFuzzer's entry point (its runtime calls it; the regression test too). */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!db || ++runs % 2000 == 0) {
         if (!path[0])
