@@ -1,6 +1,6 @@
 /* persist/mapping — see mapping.h. */
 #include "persist/mapping.h"
-#include "commands/commands.h"
+#include "server/server.h"
 #include "util/mem.h"
 #include "util/strutil.h"
 #include <stdio.h>

@@ -43,6 +43,10 @@ static config_directive directives[] = {
     CONFIG_SPECIAL("map", NULL, persist_config_set_maps, persist_config_get_maps),
     {.name = NULL}};
 
+int persist_enabled(void) {
+    return ps.enabled;
+}
+
 void persist_register(void) {
     static const server_hooks h = {
         .allow_command = persist_allows_command,

@@ -25,7 +25,8 @@
  */
 #ifndef LARDER_PERSIST_PERSIST_H
 #define LARDER_PERSIST_PERSIST_H
-#include "commands/commands.h"
+#include "server/server.h"
+#include "persist/persist_api.h"
 #include "persist/journal.h"
 #include "persist/mapping.h"
 #include "persist/store_api.h"

@@ -1,4 +1,5 @@
-/* persist/sqlcmd — SQL.QUERY, SQL.EXEC and WB.DEADLETTER over RESP.
+/* persist/sqlcmd — the store's side of SQL.QUERY, SQL.EXEC and WB.DEADLETTER
+ * (their handlers: commands/sql.c, commands/wb.c).
  *
  *   SQL.QUERY sql [arg ...]   read-only; rows as arrays (RESP3: maps)
  *   SQL.EXEC sql [arg ...]    any statement; rows if it returns any
@@ -211,27 +212,9 @@ static void submit_query(client *c, const char *sql, size_t sqllen, int nargs, c
     storeq_submit(&j->job);
 }
 
-static int store_or_reply(client *c) {
-    if (ps.enabled) return OK;
-    reply_error(c,
-                "ERR no store is configured (add loadmodule and store-path to the configuration)");
-    return ERR;
-}
-
-static int can_wait_or_reply(client *c) {
-    if (client_can_block(c)) return OK;
-    reply_errorf(c, "ERR %s cannot be used inside MULTI or a script", c->cmd->fullname);
-    return ERR;
-}
-
-void sql_query_command(client *c) {
-    if (store_or_reply(c) != OK || can_wait_or_reply(c) != OK) return;
-    submit_query(c, c->argv[1].p, c->argv[1].len, c->argc - 2, c->argv + 2, 1);
-}
-
-void sql_exec_command(client *c) {
-    if (store_or_reply(c) != OK || can_wait_or_reply(c) != OK) return;
-    submit_query(c, c->argv[1].p, c->argv[1].len, c->argc - 2, c->argv + 2, 0);
+void persist_sql_submit(client *c, const char *sql, size_t len, int nargs, const resp_arg *args,
+                        int readonly) {
+    submit_query(c, sql, len, nargs, args, readonly);
 }
 
 /* ---- WB.DEADLETTER ------------------------------------------------------------------- */
@@ -354,50 +337,34 @@ static void retry_done(store_job *sj) {
     xfree(j);
 }
 
-void wb_deadletter_command(client *c) {
-    if (store_or_reply(c) != OK || can_wait_or_reply(c) != OK) return;
-    const resp_arg *sub = &c->argv[1];
-    if (arg_is(sub, "list") && (c->argc == 2 || c->argc == 3)) {
-        if (c->argc == 3) { /* LIST [count] */
-            long long count;
-            if (arg_positive_or_reply(c, &c->argv[2], &count, NULL) != OK) return;
-            char n[32];
-            snprintf(n, sizeof(n), "%lld", count);
-            resp_arg arg = {n, strlen(n), 0};
-            static const char q[] =
-                "SELECT id, map, key, op, error, at FROM wb_deadletter ORDER BY id LIMIT ?";
-            submit_query(c, q, sizeof(q) - 1, 1, &arg, 1);
-        } else {
-            static const char q[] =
-                "SELECT id, map, key, op, error, at FROM wb_deadletter ORDER BY id LIMIT 100";
-            submit_query(c, q, sizeof(q) - 1, 0, NULL, 1);
-        }
-    } else if (arg_is(sub, "retry") && c->argc == 3) {
-        long long id = 0;
-        if (!arg_is(&c->argv[2], "all") &&
-            arg_positive_or_reply(c, &c->argv[2], &id,
-                                  "ERR dead-letter id must be a positive integer or ALL") != OK)
-            return;
-        retry_job *j = xcalloc(1, sizeof(*j));
-        j->client_id = c->id;
-        j->only_id = id;
-        j->job.run = run_retry;
-        j->job.done = retry_done;
-        block_client(c, BLOCKED_STORE, 0);
-        storeq_submit(&j->job);
-    } else if (arg_is(sub, "drop") && c->argc == 3) {
-        if (arg_is(&c->argv[2], "all")) {
-            static const char q[] = "DELETE FROM wb_deadletter";
-            submit_query(c, q, sizeof(q) - 1, 0, NULL, 0);
-            return;
-        }
-        long long id;
-        if (arg_positive_or_reply(c, &c->argv[2], &id,
-                                  "ERR dead-letter id must be a positive integer or ALL") != OK)
-            return;
-        static const char q[] = "DELETE FROM wb_deadletter WHERE id = ?";
-        submit_query(c, q, sizeof(q) - 1, 1, &c->argv[2], 0);
-    } else {
-        reply_error(c, "ERR usage: WB.DEADLETTER LIST [count] | RETRY id|ALL | DROP id|ALL");
+void persist_deadletter_list(client *c, long long count) {
+    char n[32];
+    snprintf(n, sizeof(n), "%lld", count);
+    resp_arg arg = {n, strlen(n), 0};
+    static const char q[] =
+        "SELECT id, map, key, op, error, at FROM wb_deadletter ORDER BY id LIMIT ?";
+    submit_query(c, q, sizeof(q) - 1, 1, &arg, 1);
+}
+
+void persist_deadletter_retry(client *c, long long id) {
+    retry_job *j = xcalloc(1, sizeof(*j));
+    j->client_id = c->id;
+    j->only_id = id;
+    j->job.run = run_retry;
+    j->job.done = retry_done;
+    block_client(c, BLOCKED_STORE, 0);
+    storeq_submit(&j->job);
+}
+
+void persist_deadletter_drop(client *c, long long id) {
+    if (!id) {
+        static const char q[] = "DELETE FROM wb_deadletter";
+        submit_query(c, q, sizeof(q) - 1, 0, NULL, 0);
+        return;
     }
+    char n[32];
+    snprintf(n, sizeof(n), "%lld", id);
+    resp_arg arg = {n, strlen(n), 0};
+    static const char q[] = "DELETE FROM wb_deadletter WHERE id = ?";
+    submit_query(c, q, sizeof(q) - 1, 1, &arg, 0);
 }

@@ -607,23 +607,7 @@ void wb_info(sbuf *b) {
 
 /* ---- WB.FLUSH ------------------------------------------------------------------------ */
 
-/* SAVE: Larder's data on disk is the store, so saving means writing every
- * pending write-behind key to it (WB.FLUSH); without a store there is
- * nothing to save. */
-void save_command(client *c) {
-    server.lastsave = server.mstime;
-    if (!ps.enabled) {
-        reply_ok(c);
-        return;
-    }
-    wb_flush_command(c);
-}
-
-void wb_flush_command(client *c) {
-    if (!ps.enabled) {
-        reply_error(c, "ERR no store is configured (loadmodule)");
-        return;
-    }
+void persist_wb_flush(client *c) {
     if (!ps.dirty_count && !ps.batch_in_flight && list_empty(&ps.touched)) {
         reply_ok(c);
         return;

@@ -6,7 +6,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
-#include "commands/commands.h"
+#include "commands/handlers.h"
 #include "server/hooks.h"
 
 /* Script flags: from a "#!lua flags=..." shebang or register_function's flags. */

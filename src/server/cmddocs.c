@@ -10,7 +10,7 @@
  * An UPPERCASE word is a token; "TOKEN name" becomes one argument with that
  * token; "x [x ...]" and "a b [a b ...]" collapse into a repeated argument or
  * block, as the Redis docs model them. redis-cli builds its hints from this. */
-#include "commands/commands.h"
+#include "commands/handlers.h"
 #include "util/mem.h"
 #include <ctype.h>
 #include <stdio.h>

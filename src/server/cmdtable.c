@@ -8,7 +8,7 @@
  * usage line: [optional], a | b alternatives, "..." repeats, UPPERCASE tokens.
  *
  * Adding a command is one handler in src/commands/ and one row here. */
-#include "commands/commands.h"
+#include "commands/handlers.h"
 
 #define KEYS(f, l, s) .first_key = f, .last_key = l, .key_step = s
 #define K1 KEYS(1, 1, 1)

@@ -10,7 +10,7 @@
  *  1. Parsing never changes a value unless the whole value is valid.
  *  2. CONFIG SET of several parameters is atomic: all apply or none (values
  *     are restored and apply hooks re-run on failure). */
-#include "commands/commands.h"
+#include "commands/handlers.h"
 #include "server/conn.h"
 #include "server/hooks.h"
 #include "util/mem.h"

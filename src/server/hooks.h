@@ -12,6 +12,7 @@
 #ifndef LARDER_SERVER_HOOKS_H
 #define LARDER_SERVER_HOOKS_H
 #include <stddef.h>
+#include <stdint.h>
 #include "util/sbuf.h"
 
 typedef struct client client;
@@ -96,6 +97,14 @@ typedef struct config_directive {
 /* Adds directives (an array ended by a row with a NULL name; it must
  * outlive the server). Call before the configuration is read. */
 void config_register(const config_directive *rows);
+
+/* ---- fencing tokens (commands/lock.c) ---------------------------------------------------
+ * The last token issued (starting from the wall clock in microseconds),
+ * raising it (never lowers), and a hook told of every token issued before it
+ * is replied (persistence keeps a ceiling above it in the store). */
+uint64_t lock_token_last(void);
+void lock_token_raise(uint64_t t);
+void lock_set_token_hook(void (*fn)(uint64_t token));
 
 /* ---- INFO and DEBUG ------------------------------------------------------------------ */
 /* Appends lines ("name:value\r\n") to an INFO section each time it is shown. */

@@ -558,6 +558,10 @@ void process_unblocked_clients(void);
 /* Called for a key that was deleted/overwritten (wakes waiters so they can
  * see the type changed, as Redis does for WRONGTYPE). */
 void blocked_key_deleted(db *d, const char *key, size_t len);
+/* Is the client allowed to block now (not in MULTI, not a script)? */
+int client_can_block(const client *c);
+/* Is a blocked command being re-run now (its key became ready)? */
+int blocked_is_reprocessing(void);
 /* While a blocked command is re-run (blocked_is_reprocessing()): the key that
  * was signalled ready, so the command serves from that key only, as Redis
  * does; NULL otherwise. */
@@ -655,6 +659,7 @@ void tracking_client_free(client *c);
 void tracking_stats(long long *keys, long long *items, long long *prefixes);
 
 /* ---- implemented by scripting (src/scripting) ----------------------------------- */
+size_t function_library_count(void); /* FUNCTION LOAD'ed libraries */
 /* The -BUSY error text while a slow script runs. */
 const char *scripting_busy_error(void);
 /* INFO memory's figures of the Lua VM, the script cache and the functions. */

@@ -40,7 +40,7 @@
  *  4. server.tracking_clients counts the clients with CLIENT_TRACKING.
  *  5. Pending invalidations belong to pending_client, which is alive
  *     (tracking_client_free drops them). */
-#include "commands/commands.h"
+#include "commands/handlers.h"
 #include "commands/pubsub.h"
 #include "util/hash.h"
 #include "util/mem.h"
