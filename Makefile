@@ -68,7 +68,7 @@ SQLT_BINS := $(patsubst tests/%.c,$(B)/tests/%,$(SQLT_SRC))
 
 .SECONDARY:
 .PHONY: all deps deps-run deps-test run test test-unit bench bench-store bench-sql fuzz-sql compat crash \
-        clean install format format-check
+        clean install format format-check depcheck
 all: $(SERVER_BIN) $(TOOL_BINS) $(MODULE_SOS)
 
 # ---- packages -------------------------------------------------------------
@@ -165,6 +165,7 @@ run: deps-run all
 
 test: deps-test
 	@$(MAKE) --no-print-directory format-check
+	@$(MAKE) --no-print-directory depcheck
 	@$(MAKE) --no-print-directory tests-build
 	@B=$(B) sh tests/run-all
 
@@ -190,6 +191,11 @@ format-check:
 	 if clang-format --dry-run -Werror $(FORMAT_FILES) >/dev/null 2>&1; then \
 	   echo "format-check: every C file follows .clang-format"; \
 	 else echo "format-check: run 'make format' (files above differ from .clang-format)"; exit 1; fi
+
+# The include edges between src/ folders stay within the set at the top of
+# mk/depcheck.py; make test runs it.
+depcheck:
+	@/usr/bin/python3 mk/depcheck.py
 
 clean:
 	rm -rf build build-san build-fuzz
