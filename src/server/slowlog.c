@@ -1,6 +1,6 @@
-/* commands/slowlog — SLOWLOG GET/LEN/RESET/HELP and the log itself.
+/* server/slowlog — SLOWLOG GET/LEN/RESET/HELP and the log itself.
  * Entries keep up to 32 arguments, each cut at 128 bytes, as Redis does. */
-#include "commands/commands.h"
+#include "commands/handlers.h"
 #include "util/mem.h"
 #include <limits.h>
 #include <stdio.h>
