@@ -197,6 +197,7 @@ int sql_open(const char *path, const sql_options *opts, sql_db **dbp) {
     if (o.flags & SQL_OPEN_CREATE) so.flags |= STORE_CREATE;
     if (o.flags & SQL_OPEN_READONLY) so.flags = STORE_RDONLY;
     if (o.flags & SQL_OPEN_NOSYNC) so.flags |= STORE_NOSYNC;
+    if (o.flags & SQL_OPEN_MEMORY) so.flags |= STORE_MEMORY;
     so.cache_size = o.cache_size;
     so.page_size = o.page_size;
     so.autocheckpoint = o.wal_autocheckpoint;

@@ -1208,7 +1208,8 @@ int sqli_store_open(const char *path, const store_options *opts, store_db **dbp)
     store_options def = {0};
     const store_options *o = opts ? opts : &def;
     *dbp = NULL;
-    if (!path || (o->flags & ~(STORE_CREATE | STORE_RDONLY | STORE_NOSYNC)) ||
+    if (!path || (o->flags & ~(STORE_CREATE | STORE_RDONLY | STORE_NOSYNC | STORE_MEMORY)) ||
+        ((o->flags & STORE_MEMORY) && (o->flags & STORE_RDONLY)) ||
         (o->page_size && !valid_page_size(o->page_size)))
         return sqli_store_error(STORE_MISUSE, "store_open: bad arguments (page size %u)",
                                 o->page_size);
@@ -1219,35 +1220,40 @@ int sqli_store_open(const char *path, const store_options *opts, store_db **dbp)
     memcpy(db->wal_path, path, plen);
     memcpy(db->wal_path + plen, "-wal", 5);
     db->flags = o->flags;
+    if (db->flags & STORE_MEMORY) db->flags |= STORE_CREATE | STORE_NOSYNC;
     db->autockpt = o->autocheckpoint ? o->autocheckpoint : DEFAULT_AUTOCKPT;
     pthread_mutex_init(&db->mu, NULL);
     pthread_mutex_init(&db->writer_mu, NULL);
     pthread_mutex_init(&db->sync_mu, NULL);
     pthread_cond_init(&db->load_cv, NULL);
     pthread_cond_init(&db->sync_cv, NULL);
-    int rdonly = (o->flags & STORE_RDONLY) != 0, create = !rdonly && (o->flags & STORE_CREATE);
+    int rdonly = (db->flags & STORE_RDONLY) != 0, create = !rdonly && (db->flags & STORE_CREATE);
+    int memory = (db->flags & STORE_MEMORY) != 0, nosync = (db->flags & STORE_NOSYNC) != 0;
     uint32_t ps = o->page_size ? o->page_size : STORE_DEFAULT_PAGE_SIZE;
     uint64_t size = 0;
     uint32_t commit_pages;
     int rc = STORE_OK;
-    if (create && access(path, F_OK) != 0 && errno == ENOENT) rc = create_new(db, ps);
-    if (rc == STORE_OK) rc = sqli_vfs_open(path, rdonly ? VFS_RDONLY : 0, &db->dbf, NULL);
+    if (memory)
+        rc = sqli_vfs_open(path, VFS_MEMORY, &db->dbf, NULL);
+    else if (create && access(path, F_OK) != 0 && errno == ENOENT)
+        rc = create_new(db, ps);
+    if (rc == STORE_OK && !memory)
+        rc = sqli_vfs_open(path, rdonly ? VFS_RDONLY : 0, &db->dbf, NULL);
     if (rc == STORE_OK) rc = sqli_vfs_lock(db->dbf, !rdonly);
     if (rc == STORE_OK) rc = sqli_vfs_size(db->dbf, &size);
     if (rc == STORE_OK && size == 0) {
-        /* An empty file (made by someone else): format it in place. */
+        /* An empty file (made by someone else, or a new memfd): format it in place. */
         if (!create)
             rc = sqli_store_error(STORE_NOTADB, "%s: empty file, not a Larder store", path);
-        else if (unlink(db->wal_path) != 0 && errno != ENOENT)
+        else if (!memory && unlink(db->wal_path) != 0 && errno != ENOENT)
             rc = sqli_store_error(STORE_IOERR, "%s: cannot remove a stale log", db->wal_path);
         else
-            rc = write_image(db->dbf, ps, !!(o->flags & STORE_NOSYNC));
+            rc = write_image(db->dbf, ps, nosync);
     }
     int torn = 0;
     if (rc == STORE_OK) rc = read_header(db, &torn);
     if (rc == STORE_OK)
-        rc = sqli_wal_open(&db->wal, db->wal_path, rdonly, db->page_size,
-                           !!(o->flags & STORE_NOSYNC));
+        rc = sqli_wal_open(&db->wal, db->wal_path, rdonly, db->page_size, nosync, memory);
     if (rc == STORE_OK) rc = sqli_wal_recover(&db->wal, &commit_pages);
     if (rc == STORE_OK && torn && sqli_wal_find(&db->wal, 1, db->wal.n) == 0)
         rc = sqli_store_error(STORE_CORRUPT, "%s: the file header fails its checksum", db->path);
@@ -1277,7 +1283,8 @@ int sqli_store_close(store_db *db) {
         pthread_mutex_lock(&db->writer_mu);
         rc = checkpoint_locked(db);
         /* Everything is in the main file (and synced): the log can go. */
-        if (rc == STORE_OK && db->wal.n == 0 && db->backfill == 0) unlink(db->wal_path);
+        if (rc == STORE_OK && db->wal.n == 0 && db->backfill == 0 && !(db->flags & STORE_MEMORY))
+            unlink(db->wal_path);
         pthread_mutex_unlock(&db->writer_mu);
     }
     db_free(db);

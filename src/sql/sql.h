@@ -173,6 +173,11 @@ const char *sql_errstr(int rc);
 #define SQL_OPEN_NOSYNC                                                                            \
     0x04u /* commits atomic but not durable (no fsync);                                            \
              for tests, bulk loads and benchmarks */
+/* A transient database in memory, gone at sql_close: path only names it in
+ * messages and nothing is created in the file system (larder-sql opens
+ * ":memory:" and "no FILE" this way). Implies SQL_OPEN_CREATE; with
+ * SQL_OPEN_READONLY the open fails with SQL_MISUSE. */
+#define SQL_OPEN_MEMORY 0x08u
 
 typedef struct sql_options {
     unsigned flags;              /* SQL_OPEN_* */
@@ -182,7 +187,8 @@ typedef struct sql_options {
                                     frames; 0 = the store's default (1000) */
 } sql_options;
 
-/* Open the database at path (":memory:" is not special: it is a file name).
+/* Open the database at path (":memory:" is not special: it is a file name;
+ * SQL_OPEN_MEMORY asks for an in-memory database).
  *   opts: NULL means SQL_OPEN_CREATE with defaults.
  * On success *dbp is the connection. On failure *dbp is still a connection,
  * holding only the error (sql_errmsg works on it), which must be closed with

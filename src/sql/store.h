@@ -162,9 +162,14 @@ typedef uint32_t store_tree;              /* a tree: its root page number */
 #define STORE_NOSYNC                                                                               \
     0x04u /* never fsync: commits are atomic but not durable.                                      \
              For tests and benchmarks only */
+/* A transient database in memory: the file and the log are anonymous memfds,
+ * path only names it in messages, nothing touches the file system and
+ * everything is gone at close. Implies STORE_CREATE and STORE_NOSYNC; not
+ * with STORE_RDONLY (STORE_MISUSE). */
+#define STORE_MEMORY 0x08u
 
 typedef struct store_options {
-    unsigned flags;          /* STORE_CREATE | STORE_RDONLY | STORE_NOSYNC */
+    unsigned flags;          /* STORE_CREATE | STORE_RDONLY | STORE_NOSYNC | STORE_MEMORY */
     uint32_t page_size;      /* for a new file; power of two within
                                 [STORE_MIN_PAGE_SIZE, STORE_MAX_PAGE_SIZE]; 0 = 4096.
                                 An existing file keeps its own page size */

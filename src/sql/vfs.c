@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -37,10 +38,26 @@ static int map_errno(int e) {
     return STORE_IOERR;
 }
 
+static int wrap_fd(int fd, const char *path, vfs_file **fp) {
+    vfs_file *f = xcalloc(1, sizeof *f);
+    f->fd = fd;
+    f->path = xstrdup(path);
+    *fp = f;
+    return STORE_OK;
+}
+
 int sqli_vfs_open(const char *path, int flags, vfs_file **fp, int *created) {
     *fp = NULL;
     if (created) *created = 0;
     int oflags = (flags & VFS_RDONLY) ? O_RDONLY : O_RDWR;
+    if (flags & VFS_MEMORY) {
+        int fd = memfd_create(path, MFD_CLOEXEC);
+        if (fd < 0)
+            return sqli_store_error(STORE_CANTOPEN, "%s: cannot create an in-memory file: %s", path,
+                                    strerror(errno));
+        if (created) *created = 1;
+        return wrap_fd(fd, path, fp);
+    }
     int fd = open(path, oflags | O_CLOEXEC);
     if (fd < 0 && errno == ENOENT && (flags & VFS_CREATE)) {
         fd = open(path, oflags | O_CLOEXEC | O_CREAT | O_EXCL, 0644);
@@ -62,11 +79,7 @@ int sqli_vfs_open(const char *path, int flags, vfs_file **fp, int *created) {
         close(fd);
         return sqli_store_error(STORE_CANTOPEN, "%s: not a regular file", path);
     }
-    vfs_file *f = xcalloc(1, sizeof *f);
-    f->fd = fd;
-    f->path = xstrdup(path);
-    *fp = f;
-    return STORE_OK;
+    return wrap_fd(fd, path, fp);
 }
 
 void sqli_vfs_close(vfs_file *f) {

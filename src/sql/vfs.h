@@ -19,10 +19,13 @@ typedef struct vfs_file vfs_file;
 
 #define VFS_RDONLY 0x01 /* open for reading only */
 #define VFS_CREATE 0x02 /* create if missing */
+/* An anonymous in-memory file (memfd): path only names it in messages and
+ * nothing is created in the file system. */
+#define VFS_MEMORY 0x04
 
-/* Open path. Errors: STORE_CANTOPEN (missing, directory, permission on a
- * read-only open), STORE_READONLY (read-write open of a file or directory we
- * may only read), STORE_IOERR. *created tells whether the file was created. */
+/* Open path (with VFS_MEMORY: a new, empty, unnamed file). Errors: STORE_CANTOPEN (missing,
+ * directory, permission on a read-only open), STORE_READONLY (read-write open of a file or
+ * directory we may only read), STORE_IOERR. *created tells whether the file was created. */
 int sqli_vfs_open(const char *path, int flags, vfs_file **f, int *created);
 void sqli_vfs_close(vfs_file *f);
 const char *sqli_vfs_path(const vfs_file *f);

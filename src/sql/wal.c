@@ -197,14 +197,16 @@ void sqli_wal_reset(wal *w) {
 
 /* ---- file ----------------------------------------------------------------- */
 
-int sqli_wal_open(wal *w, const char *path, int rdonly, uint32_t page_size, int nosync) {
+int sqli_wal_open(wal *w, const char *path, int rdonly, uint32_t page_size, int nosync,
+                  int memory) {
     memset(w, 0, sizeof *w);
     w->page_size = page_size;
     w->nosync = nosync;
     w->salt1 = random32();
     w->salt2 = random32();
     if (rdonly && access(path, F_OK) != 0) return STORE_OK;
-    return sqli_vfs_open(path, rdonly ? VFS_RDONLY : VFS_CREATE, &w->f, NULL);
+    return sqli_vfs_open(path, rdonly ? VFS_RDONLY : VFS_CREATE | (memory ? VFS_MEMORY : 0), &w->f,
+                         NULL);
 }
 
 uint64_t sqli_wal_frames_bytes(const wal *w, uint32_t frames) {

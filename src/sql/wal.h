@@ -43,8 +43,8 @@ typedef struct wal_out {
 } wal_out;
 
 /* Open (create unless rdonly) the log file. A missing log is fine for rdonly
- * (w->f stays NULL). I/O. */
-int sqli_wal_open(wal *w, const char *path, int rdonly, uint32_t page_size, int nosync);
+ * (w->f stays NULL). memory: a new in-memory log (VFS_MEMORY). I/O. */
+int sqli_wal_open(wal *w, const char *path, int rdonly, uint32_t page_size, int nosync, int memory);
 void sqli_wal_close(wal *w);
 
 /* Read the log and index every frame up to the last valid commit. A log whose

@@ -157,6 +157,34 @@ TEST(open_errors) {
     unlink("/tmp/larder-api-notadb");
 }
 
+/* SQL_OPEN_MEMORY: two databases of the same name are independent, enough
+ * rows to spill the cache and checkpoint the log stay readable, and no file
+ * of that name is created. */
+TEST(memory_databases) {
+    char name[64];
+    snprintf(name, sizeof name, "/tmp/larder-api-mem-%d", (int)getpid());
+    sql_options o = {.flags = SQL_OPEN_MEMORY, .cache_size = 64 * 1024, .wal_autocheckpoint = 50};
+    sql_db *a, *b;
+    CHECK_EQ(sql_open(name, &o, &a), SQL_OK);
+    CHECK_EQ(sql_open(name, &o, &b), SQL_OK);
+    CHECK_EQ(sql_exec(a, "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)", NULL, NULL), SQL_OK);
+    CHECK_EQ(sql_exec(a, "INSERT INTO t(v) VALUES (printf('%0300d', 1))", NULL, NULL), SQL_OK);
+    for (int i = 0; i < 10; i++)
+        CHECK_EQ(sql_exec(a, "INSERT INTO t(v) SELECT v FROM t", NULL, NULL), SQL_OK);
+    CHECK_STR(one(a, "SELECT count(*) FROM t"), "1024");
+    CHECK_STR(one(b, "SELECT count(*) FROM larder_schema"), "0");
+    CHECK(access(name, F_OK) != 0);
+    char wal[96];
+    snprintf(wal, sizeof wal, "%s-wal", name);
+    CHECK(access(wal, F_OK) != 0);
+    CHECK_EQ(sql_close(a), SQL_OK);
+    CHECK_EQ(sql_close(b), SQL_OK);
+    o.flags = SQL_OPEN_MEMORY | SQL_OPEN_READONLY;
+    CHECK_EQ(sql_open(name, &o, &a), SQL_MISUSE);
+    sql_close(a);
+    CHECK(access(name, F_OK) != 0);
+}
+
 TEST(statements_and_close) {
     sql_db *db = fresh();
     sql_stmt *st;
@@ -470,6 +498,7 @@ int main(void) {
     RUN(prepare_bind_step);
     RUN(errors_and_positions);
     RUN(open_errors);
+    RUN(memory_databases);
     RUN(statements_and_close);
     RUN(transactions);
     RUN(schema_change_recompiles);
