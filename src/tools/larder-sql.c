@@ -1377,7 +1377,8 @@ static int process_input(shell *sh, FILE *in, const char *name) {
 
 static void usage(void) {
     fprintf(stderr, "Usage: larder-sql [-batch] [-bail] [-header] [-csv|-json|-box|-column|-list] "
-                    "[-cmd COMMAND] FILE [SQL]...\n");
+                    "[-cmd COMMAND] [FILE [SQL]...]\n"
+                    "  FILE \":memory:\", or no FILE: a transient in-memory database\n");
     exit(2);
 }
 
@@ -1414,9 +1415,12 @@ int main(int argc, char **argv) {
         } else
             usage();
     }
-    if (a >= argc) usage();
-    sh.path = argv[a++];
-    if (sql_open(sh.path, NULL, &sh.db) != SQL_OK) {
+    /* As sqlite3: ":memory:", or no FILE at all, is a database that lives and
+     * dies with this process; no file of that name is created. */
+    sh.path = a < argc ? argv[a++] : ":memory:";
+    int memory = !strcmp(sh.path, ":memory:");
+    sql_options opts = {.flags = memory ? SQL_OPEN_MEMORY : SQL_OPEN_CREATE};
+    if (sql_open(sh.path, &opts, &sh.db) != SQL_OK) {
         fprintf(stderr, "Error: unable to open database \"%s\": %s\n", sh.path, sql_errmsg(sh.db));
         sql_close(sh.db);
         return 1;
@@ -1444,6 +1448,7 @@ int main(int argc, char **argv) {
         sh.interactive = !force_batch && isatty(0) && isatty(1);
         if (sh.interactive) {
             printf("%s\nEnter \".help\" for usage hints.\n", sql_version());
+            if (memory) printf("Connected to a transient in-memory database.\n");
             hist_load();
             signal(SIGPIPE, SIG_IGN);
         }

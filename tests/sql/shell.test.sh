@@ -159,6 +159,26 @@ printf '.bail on\nSELECT * FROM nope;\nSELECT 2;\n' | "$SH" "$T/a.db" > "$T/o" 2
 "$SH" "$T/a.db" ".mode nonsense" > /dev/null 2>&1 && bad ".mode rejects unknown modes" || ok
 "$SH" -version | grep -q larder-sql && ok || bad "-version"
 
+# ":memory:" and no FILE: a transient database, as in sqlite3; nothing is
+# created in the working directory (not a file named ":memory:", not a log)
+mkdir "$T/mem"
+SHA=$(cd "$(dirname "$SH")" && pwd)/$(basename "$SH")
+{
+    echo "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT);"
+    echo "INSERT INTO t(v) VALUES (printf('%0500d', 7));"
+    for i in 1 2 3 4 5 6 7 8 9 10 11 12 13; do echo "INSERT INTO t(v) SELECT v FROM t;"; done
+    echo "SELECT count(*), sum(length(v)) FROM t;"
+} > "$T/mem.sql"
+printf '8192|4096000\n' > "$T/e"
+(cd "$T/mem" && "$SHA" :memory: < "$T/mem.sql") > "$T/o" 2>&1
+same ":memory: is a working database" "$T/e" "$T/o"
+(cd "$T/mem" && "$SHA" < "$T/mem.sql") > "$T/o" 2>&1
+same "no FILE is a working database" "$T/e" "$T/o"
+(cd "$T/mem" && printf 'SELECT count(*) FROM larder_schema;\n' | "$SHA" :memory:) > "$T/o" 2>&1
+printf '0\n' > "$T/e"
+same "each :memory: database starts empty" "$T/e" "$T/o"
+[ -z "$(ls -A "$T/mem")" ] && ok || bad "in-memory databases created files: $(ls -A "$T/mem")"
+
 rm -rf "$T"
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
