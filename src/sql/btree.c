@@ -344,7 +344,7 @@ static void cursor_save(store_cursor *cur, int gap) {
     }
 }
 
-void sqli_btree_cursors_save(store_txn *txn, store_tree tree, store_cursor *except) {
+static void cursors_save(store_txn *txn, store_tree tree, store_cursor *except) {
     for (store_cursor *c = txn->cursors; c; c = c->next)
         if (c != except && (tree == 0 || c->root == tree)) cursor_save(c, GAP_ON);
 }
@@ -1338,7 +1338,7 @@ static int cursor_put(store_cursor *cur, const void *key, size_t klen, const voi
         return sqli_store_error(STORE_TOOBIG, "value of %zu bytes exceeds the limit", vlen);
     if (!key && klen) return sqli_store_error(STORE_MISUSE, "null key");
     if (!val) val = "";
-    sqli_btree_cursors_save(txn, cur->root, cur);
+    cursors_save(txn, cur->root, cur);
     int exact = 0;
     if (flags & STORE_APPEND) {
         int L = cur->depth - 1;
@@ -1395,7 +1395,7 @@ int sqli_store_cursor_update(store_cursor *cur, const void *val, size_t vlen) {
     if (rc != STORE_OK) return rc;
     if (vlen > STORE_MAX_VALUE)
         return sqli_store_error(STORE_TOOBIG, "value of %zu bytes exceeds the limit", vlen);
-    sqli_btree_cursors_save(cur->txn, cur->root, cur);
+    cursors_save(cur->txn, cur->root, cur);
     uint32_t kl;
     const uint8_t *k = cur_key(cur, &kl);
     save_key(cur, k, kl); /* the cell moves during the update */
@@ -1421,7 +1421,7 @@ int sqli_store_cursor_delete(store_cursor *cur) {
     int rc = writable(cur);
     if (rc == STORE_OK) rc = positioned(cur);
     if (rc != STORE_OK) return rc;
-    sqli_btree_cursors_save(cur->txn, cur->root, cur);
+    cursors_save(cur->txn, cur->root, cur);
     uint32_t kl;
     const uint8_t *k = cur_key(cur, &kl);
     save_key(cur, k, kl);
@@ -1486,7 +1486,7 @@ void sqli_store_cursor_close(store_cursor *c) {
     xfree(c);
 }
 
-void sqli_btree_cursors_free(store_txn *txn) {
+static void cursors_free(store_txn *txn) {
     while (txn->cursors) sqli_store_cursor_close(txn->cursors);
 }
 
@@ -1544,7 +1544,7 @@ int sqli_store_del(store_txn *txn, store_tree tree, const void *key, size_t klen
     if (rc == STORE_OK && !exact) rc = STORE_NOTFOUND;
     if (rc == STORE_OK) {
         c.state = CUR_VALID;
-        sqli_btree_cursors_save(txn, tree, NULL);
+        cursors_save(txn, tree, NULL);
         rc = drop_entry(&c);
         if (rc == STORE_OK) rc = rebalance(&c, c.depth - 1);
         if (rc != STORE_OK) sqli_pager_fail(txn, rc);
@@ -1579,7 +1579,7 @@ static int dir_parse(const void *v, size_t n, store_tree_info *info) {
     return STORE_OK;
 }
 
-void sqli_btree_format_new(uint8_t *dir_page, uint8_t *cat_page, uint32_t usable) {
+static void format_new(uint8_t *dir_page, uint8_t *cat_page, uint32_t usable) {
     store_tree_info info = {STORE_TREE_OTHER, 0, 0, 0};
     uint8_t cell[32], k[4], v[13], tmp[1];
     node_init(cat_page, usable, PT_LEAF);
@@ -1594,6 +1594,21 @@ void sqli_btree_format_new(uint8_t *dir_page, uint8_t *cat_page, uint32_t usable
     int ok = node_insert(dir_page, usable, 0, cell, (uint32_t)(p - cell) + 17, tmp);
     assert(ok);
     (void)ok;
+}
+
+/* The pager reaches this layer only through these (store_int.h). */
+static void pages_changing(store_txn *txn) {
+    cursors_save(txn, 0, NULL);
+}
+
+static const pager_upper btree_upper = {
+    .format_new = format_new,
+    .pages_changing = pages_changing,
+    .txn_ending = cursors_free,
+};
+
+int sqli_store_open(const char *path, const store_options *opts, store_db **dbp) {
+    return sqli_pager_open(path, opts, &btree_upper, dbp);
 }
 
 int sqli_store_tree_create(store_txn *txn, const store_tree_info *info, store_tree *tree) {
@@ -1684,7 +1699,7 @@ static int tree_modifiable(store_txn *txn, store_tree tree) {
 int sqli_store_tree_clear(store_txn *txn, store_tree tree) {
     int rc = tree_modifiable(txn, tree);
     if (rc != STORE_OK) return rc;
-    sqli_btree_cursors_save(txn, tree, NULL);
+    cursors_save(txn, tree, NULL);
     rc = free_subtree(txn, tree, 0, 0);
     page *p = NULL;
     if (rc == STORE_OK) rc = sqli_pager_get(txn, tree, &p);

@@ -883,7 +883,7 @@ static void writer_rollback(store_txn *txn) {
 
 void sqli_store_abort(store_txn *txn) {
     if (!txn) return;
-    sqli_btree_cursors_free(txn);
+    txn->db->up->txn_ending(txn);
     if (txn->write) {
         writer_rollback(txn);
         pthread_mutex_unlock(&txn->db->writer_mu);
@@ -944,7 +944,7 @@ int sqli_store_commit(store_txn *txn) {
         return STORE_OK;
     }
     store_db *db = txn->db;
-    sqli_btree_cursors_free(txn);
+    db->up->txn_ending(txn);
     int rc = txn->err;
     if (rc != STORE_OK) {
         sqli_store_abort(txn);
@@ -1021,7 +1021,7 @@ int sqli_store_rollback_to(store_txn *txn, int level) {
     if (!txn || !txn->write || level < 1 || level > txn->nsp)
         return sqli_store_error(STORE_MISUSE, "rollback to a savepoint that is not open");
     if (txn->err) return txn->err;
-    sqli_btree_cursors_save(txn, 0, NULL);
+    txn->db->up->pages_changing(txn);
     int rc = STORE_OK;
     txn->replaying = 1;
     txn->page_count = UINT32_MAX;
@@ -1093,7 +1093,7 @@ int sqli_store_meta_set(store_txn *txn, int slot, uint64_t value) {
 
 /* The first three pages of a new database: the header, the directory
  * (listing the catalog) and the empty catalog, each sealed. */
-static uint8_t *new_image(uint32_t ps) {
+static uint8_t *new_image(const pager_upper *up, uint32_t ps) {
     uint8_t *b = xcalloc(3, ps);
     memcpy(b, HDR_MAGIC, 12);
     put32(b + HDR_OFF_VERSION, HDR_VERSION);
@@ -1101,13 +1101,13 @@ static uint8_t *new_image(uint32_t ps) {
     put32(b + HDR_OFF_PAGECOUNT, 3);
     put32(b + HDR_OFF_DIRROOT, DIR_ROOT);
     put32(b + HDR_OFF_CATROOT, STORE_CATALOG);
-    sqli_btree_format_new(b + ps, b + 2 * (size_t)ps, ps - PAGE_TRAILER);
+    up->format_new(b + ps, b + 2 * (size_t)ps, ps - PAGE_TRAILER);
     for (uint32_t i = 0; i < 3; i++) seal_page(b + (size_t)i * ps, ps, i + 1);
     return b;
 }
 
-static int write_image(vfs_file *f, uint32_t ps, int nosync) {
-    uint8_t *b = new_image(ps);
+static int write_image(const pager_upper *up, vfs_file *f, uint32_t ps, int nosync) {
+    uint8_t *b = new_image(up, ps);
     int rc = sqli_vfs_truncate(f, 0);
     if (rc == STORE_OK) rc = sqli_vfs_write(f, b, 3 * (size_t)ps, 0);
     if (rc == STORE_OK && !nosync) rc = sqli_vfs_sync(f);
@@ -1125,7 +1125,7 @@ static int create_new(store_db *db, uint32_t ps) {
     vfs_file *f;
     int rc = sqli_vfs_open(tmp, VFS_CREATE, &f, NULL);
     if (rc != STORE_OK) goto out;
-    rc = write_image(f, ps, nosync);
+    rc = write_image(db->up, f, ps, nosync);
     sqli_vfs_close(f);
     /* A log left from an earlier file of this name must not be replayed here. */
     if (rc == STORE_OK && unlink(db->wal_path) != 0 && errno != ENOENT)
@@ -1204,7 +1204,8 @@ static void db_free(store_db *db) {
     xfree(db);
 }
 
-int sqli_store_open(const char *path, const store_options *opts, store_db **dbp) {
+int sqli_pager_open(const char *path, const store_options *opts, const pager_upper *up,
+                    store_db **dbp) {
     store_options def = {0};
     const store_options *o = opts ? opts : &def;
     *dbp = NULL;
@@ -1214,6 +1215,7 @@ int sqli_store_open(const char *path, const store_options *opts, store_db **dbp)
         return sqli_store_error(STORE_MISUSE, "store_open: bad arguments (page size %u)",
                                 o->page_size);
     store_db *db = xcalloc(1, sizeof *db);
+    db->up = up;
     db->path = xstrdup(path);
     size_t plen = strlen(path);
     db->wal_path = xmalloc(plen + 5);
@@ -1248,7 +1250,7 @@ int sqli_store_open(const char *path, const store_options *opts, store_db **dbp)
         else if (!memory && unlink(db->wal_path) != 0 && errno != ENOENT)
             rc = sqli_store_error(STORE_IOERR, "%s: cannot remove a stale log", db->wal_path);
         else
-            rc = write_image(db->dbf, ps, nosync);
+            rc = write_image(db->up, db->dbf, ps, nosync);
     }
     int torn = 0;
     if (rc == STORE_OK) rc = read_header(db, &torn);

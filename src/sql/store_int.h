@@ -144,6 +144,8 @@ typedef struct savepoint {
     uint32_t n, cap;
 } savepoint;
 
+typedef struct pager_upper pager_upper;
+
 struct store_txn {
     store_db *db;
     int write;
@@ -168,6 +170,7 @@ struct store_txn {
 
 struct store_db {
     char *path, *wal_path;
+    const pager_upper *up; /* the B-tree's callbacks */
     vfs_file *dbf;
     unsigned flags;
     uint32_t page_size, usable;
@@ -216,10 +219,25 @@ int sqli_pager_hdr_put(store_txn *txn, int off, uint32_t v);
 /* Fail a write transaction: later calls return rc. Returns rc. */
 int sqli_pager_fail(store_txn *txn, int rc);
 
-/* btree.c */
-void sqli_btree_cursors_save(store_txn *txn, store_tree tree, struct store_cursor *except);
-void sqli_btree_cursors_free(store_txn *txn);
-/* The directory (listing the catalog) and the empty catalog of a new file. */
-void sqli_btree_format_new(uint8_t *dir_page, uint8_t *cat_page, uint32_t usable);
+/* ---- the layer above the pager ------------------------------------------
+ * The pager names no B-tree function: the B-tree hands it these callbacks at
+ * open (btree.c's sqli_store_open calls sqli_pager_open), as SQLite's btree
+ * hands its pager the page reinitializer. txn->cursors belongs to that layer;
+ * the pager never reads it. */
+struct pager_upper {
+    /* Lay out the directory (listing the catalog) and the empty catalog of a
+     * new file. */
+    void (*format_new)(uint8_t *dir_page, uint8_t *cat_page, uint32_t usable);
+    /* The transaction's pages are about to be replaced (rollback to a
+     * savepoint): open cursors save their positions. */
+    void (*pages_changing)(store_txn *txn);
+    /* The transaction is ending (commit or abort): its cursors are closed. */
+    void (*txn_ending)(store_txn *txn);
+};
+
+/* sqli_store_open's work below the B-tree, with the callbacks of the layer
+ * above (kept, not copied: up must outlive the handle). */
+int sqli_pager_open(const char *path, const store_options *opts, const pager_upper *up,
+                    store_db **dbp);
 
 #endif
