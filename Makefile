@@ -33,7 +33,7 @@ LUA_CFLAGS := $(shell pkg-config --cflags lua5.1 2>/dev/null)
 # cjson and bit for scripts: Debian's static archives (lua-cjson-dev, lua-bitop-dev),
 # linked in so the server needs no extra runtime package.
 LUA_LIBS   := -l:liblua5.1-cjson.a -l:liblua5.1-bitop.a $(shell pkg-config --libs lua5.1 2>/dev/null)
-SERVER_LIBS := -lev -lssl -lcrypto $(LUA_LIBS) $(MALLOC_LIBS) -lpthread -lm -ldl -rdynamic
+SERVER_LIBS := -lev -lssl -lcrypto $(LUA_LIBS) $(MALLOC_LIBS) -lpthread -lm -ldl
 TOOL_LIBS   := $(MALLOC_LIBS) -lpthread -lm
 
 UTIL_SRC   := $(wildcard src/util/*.c)
@@ -43,6 +43,7 @@ SERVER_SRC := $(wildcard src/server/*.c src/kv/*.c src/commands/*.c src/scriptin
 SERVER_MAIN := src/server/main.c
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
+pic = $(patsubst %.c,$(B)/pic/%.o,$(1))
 UTIL_OBJ   := $(call obj,$(UTIL_SRC))
 RESP_OBJ   := $(call obj,$(RESP_SRC))
 SQL_OBJ    := $(call obj,$(SQL_SRC))
@@ -51,6 +52,8 @@ MAIN_OBJ   := $(call obj,$(SERVER_MAIN))
 
 LIB_SQL    := $(B)/libsqlengine.a
 LIB_CORE   := $(B)/liblarder.a
+# the engine again, position-independent, for the store module
+MODULE_LIB_OBJ := $(call pic,$(SQL_SRC) $(UTIL_SRC))
 
 SERVER_BIN := $(B)/larder-server
 TOOL_SRC   := $(wildcard src/tools/*.c)
@@ -87,24 +90,42 @@ $(LIB_SQL): $(SQL_OBJ) $(UTIL_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(LIB_CORE): $(SERVER_OBJ) $(RESP_OBJ) $(SQL_OBJ) $(UTIL_OBJ)
+$(B)/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -MMD -MP -c $< -o $@
+
+$(LIB_CORE): $(SERVER_OBJ) $(RESP_OBJ) $(UTIL_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(SERVER_BIN): $(MAIN_OBJ) $(LIB_CORE)
-	$(CC) $(LDFLAGS) -o $@ $(MAIN_OBJ) -Wl,--whole-archive $(LIB_CORE) -Wl,--no-whole-archive $(SERVER_LIBS)
+$(SERVER_BIN): $(MAIN_OBJ) $(LIB_CORE) mk/server.dynlist
+	$(CC) $(LDFLAGS) -o $@ $(MAIN_OBJ) -Wl,--whole-archive $(LIB_CORE) -Wl,--no-whole-archive \
+	  -Wl,--dynamic-list=mk/server.dynlist $(SERVER_LIBS)
 
 $(B)/%: $(B)/obj/src/tools/%.o $(LIB_SQL)
 	$(CC) $(LDFLAGS) -o $@ $^ $(TOOL_LIBS)
 
-# A store module is an adapter only: the engine's symbols come from the
-# larder-server executable (linked whole and exported with -rdynamic).
+# Packaging of the engine: sqlstore.so carries the SQL engine; larder-server
+# does not. Why this way round rather than a statically registered store:
+#  - the dependency runs one way (server -> store API -> module -> engine): the
+#    server links no engine object, so nothing in it can call the engine
+#    around the store API, and a server that stores in PostgreSQL (or in
+#    nothing) carries none of it;
+#  - every store, bundled or not, is loaded and configured the same way
+#    (loadmodule PATH), so there is one code path to test;
+#  - the module links with -Wl,--no-undefined: it is complete by itself.
+# The module's symbols are local (mk/module.map) except its entry point and
+# the util allocator: those stay global so that, inside larder-server, the
+# module's allocations go through the server's own xmalloc (exported by
+# mk/server.dynlist, the server's only exports) and count in INFO memory.
 .SECONDEXPANSION:
-$(B)/modules/%.so: $$(wildcard modules/%/*.c) $$(wildcard src/persist/*.h src/sql/sql.h)
+$(B)/modules/%.so: $$(wildcard modules/%/*.c) $(MODULE_LIB_OBJ) mk/module.map \
+                   $$(wildcard src/persist/*.h src/sql/sql.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -fPIC -shared -o $@ $(filter %.c,$^) $(LDFLAGS)
+	$(CC) $(CFLAGS) -fPIC -shared -o $@ $(filter %.c,$^) $(MODULE_LIB_OBJ) $(LDFLAGS) \
+	  -Wl,--version-script=mk/module.map -Wl,--no-undefined $(MALLOC_LIBS) -lpthread -lm
 
-$(B)/tests/unit/%: $(B)/obj/tests/unit/%.o $(LIB_CORE)
+$(B)/tests/unit/%: $(B)/obj/tests/unit/%.o $(LIB_CORE) $(LIB_SQL)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(SERVER_LIBS)
 
@@ -178,9 +199,22 @@ bench: deps-test all
 compat: deps-test all
 	@LARDER_BUILD=$(CURDIR)/$(B) /usr/bin/python3 redis-compat/run-redis-suite --all
 
+# make install [PREFIX=/usr/local] [DESTDIR=staging root]: the binaries in
+# $(PREFIX)/bin, the store modules in $(PREFIX)/lib/larder/modules, and
+# conf/larder.conf in $(SYSCONFDIR)/larder with its loadmodule line pointing at
+# the installed module (PREFIX is where the files will live; DESTDIR only
+# stages them). Relative paths left in the conf (store-path, journal-path)
+# are relative to the server's working directory.
+PREFIX     ?= /usr/local
+SYSCONFDIR ?= $(PREFIX)/etc
+MODULEDIR  ?= $(PREFIX)/lib/larder/modules
 install: all
-	install -d $(DESTDIR)/usr/local/bin
-	install -m 755 $(SERVER_BIN) $(TOOL_BINS) $(DESTDIR)/usr/local/bin/
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(MODULEDIR) $(DESTDIR)$(SYSCONFDIR)/larder
+	install -m 755 $(SERVER_BIN) $(TOOL_BINS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(MODULE_SOS) $(DESTDIR)$(MODULEDIR)/
+	sed 's|^loadmodule build/modules/|loadmodule $(MODULEDIR)/|' conf/larder.conf \
+	  > $(DESTDIR)$(SYSCONFDIR)/larder/larder.conf
+	chmod 644 $(DESTDIR)$(SYSCONFDIR)/larder/larder.conf
 
 # Every C file follows .clang-format; make test runs format-check first.
 FORMAT_FILES = $$(git ls-files '*.c' '*.h' 2>/dev/null || find src tests modules mk -name '*.[ch]')
@@ -200,4 +234,4 @@ depcheck:
 clean:
 	rm -rf build build-san build-fuzz
 
--include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(B)/obj $(B)/pic -name '*.d' 2>/dev/null)

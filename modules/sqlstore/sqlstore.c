@@ -4,8 +4,8 @@
  *   loadmodule build/modules/sqlstore.so [cache-size BYTES]
  *   store-path larder.db
  *
- * The engine's symbols come from the larder-server executable itself (it is
- * linked in and exported), so this object holds only the adapter. Every call
+ * This object carries the engine itself (larder-server links none of it; the
+ * Makefile says why); only its entry point is exported. Every call
  * arrives on Larder's store thread; statements are prepared once and cached
  * by their text.
  *
