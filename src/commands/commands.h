@@ -96,7 +96,6 @@ void sort_register_type(int type, const sort_type_ops *ops);
 typedef int zset_each_fn(void *ctx, const char *member, size_t len, double score);
 void zset_for_each(const kobj *o, long start, int rev, zset_each_fn *fn, void *ctx);
 /* Number of members of a sorted set. */
-unsigned long zset_length(const kobj *o);
 
 /* Implemented by the set type (set.c) for ZUNION/ZINTER/ZDIFF[STORE] and
  * ZINTERCARD, which accept sets as inputs with every score 1. set_each_fn

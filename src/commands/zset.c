@@ -1027,10 +1027,6 @@ void zscan_command(client *c) {
 
 /* ---- hooks for other families ----------------------------------------------------------- */
 
-unsigned long zset_length(const kobj *o) {
-    return zset_len(o);
-}
-
 void zset_for_each(const kobj *o, long start, int rev, zset_each_fn *fn, void *ctx) {
     if (start < 0) start = 0;
     zset_iter it;

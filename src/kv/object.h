@@ -52,10 +52,7 @@ enum {
 enum {
     KF_EXPIRE = 1 << 0, /* an expire time is stored */
     KF_META = 1 << 1,   /* an 8-byte metadata block is stored (persistence layer) */
-    /* 1 << 2 is free (it was KF_DIRTY: persist_key_pinned decides now) */
-    KF_LOADING = 1 << 3,  /* read-through: a load is in flight */
-    KF_NEGATIVE = 1 << 4, /* read-through: a cached "no such row" */
-    KF_INLINE = 1 << 5    /* a collection's value bytes are inside the entry (invariant 5) */
+    KF_INLINE = 1 << 5  /* a collection's value bytes are inside the entry (invariant 5) */
 };
 
 typedef struct kobj {

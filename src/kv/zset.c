@@ -611,32 +611,3 @@ size_t zset_mem_value(const void *ptr, int enc, size_t samples) {
     if (seen) total += (size_t)((double)bytes / (double)seen * (double)z->zsl.length);
     return total;
 }
-
-void zset_check(const kobj *o) {
-    assert(o->type == OBJ_ZSET);
-    if (o->enc == ENC_LISTPACK) {
-        lpbuf *lp = LP(o);
-        assert(lp_count(lp) % 2 == 0);
-        unsigned char *prev = NULL;
-        for (unsigned char *ep = lp_first(lp); ep; ep = lpz_next_pair(lp, ep)) {
-            double s = score_dec(lp_next(lp, ep));
-            assert(!isnan(s));
-            size_t l;
-            const char *m = lp_get(ep, &l);
-            if (prev) {
-                size_t pl;
-                const char *pm = lp_get(prev, &pl);
-                double ps = score_dec(lp_next(lp, prev));
-                assert(ps < s || (ps == s && zsl_cmp_member(pm, pl, m, l) < 0));
-            }
-            assert(lpz_find(lp, m, l, NULL) == ep); /* unique */
-            prev = ep;
-        }
-        return;
-    }
-    zset_sl *z = SL(o);
-    assert(zsl_check(&z->zsl));
-    assert(dict_size(&z->d) == z->zsl.length);
-    for (zsl_node *n = z->zsl.header->level[0].forward; n; n = n->level[0].forward)
-        assert(dict_find(&z->d, zsl_member(n), n->len) == n);
-}

@@ -116,5 +116,4 @@ int zset_score_text_listpack(char *buf, size_t size, double d);
 void zset_free_value(void *ptr, int enc);
 void *zset_dup_value(const void *ptr, int enc);
 size_t zset_mem_value(const void *ptr, int enc, size_t samples);
-void zset_check(const kobj *o); /* asserts the invariants (tests, DEBUG) */
 #endif

@@ -9,10 +9,6 @@
 
 static const char *mode_names[] = {"cache-aside", "read-through", "write-through", "write-behind"};
 
-const char *mapping_mode_name(int mode) {
-    return mode_names[mode];
-}
-
 void mapping_free(mapping *m) {
     if (!m) return;
     xfree(m->name);

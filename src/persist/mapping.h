@@ -47,7 +47,6 @@ typedef struct mapping_set {
 mapping *mapping_parse(int argc, char **argv, char **err);
 void mapping_free(mapping *m);
 void mapping_set_free(mapping_set *s);
-const char *mapping_mode_name(int mode);
 /* One mapping's spec back as text (CONFIG GET / REWRITE). */
 void mapping_format(const mapping *m, sbuf *out);
 

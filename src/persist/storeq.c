@@ -178,12 +178,6 @@ void storeq_set_handle(void *h) {
     pthread_mutex_unlock(&mu);
 }
 
-int storeq_running(void) {
-    return running;
-}
-long storeq_pending(void) {
-    return pending;
-}
 void storeq_get_stats(storeq_stats *s) {
     *s = stats;
 }

@@ -47,9 +47,7 @@ void storeq_drain(void);
 void storeq_wait_job(store_job *j);
 /* Stops the thread after the queue is empty and closes the module. */
 void storeq_stop(void);
-int storeq_running(void);
 /* Jobs queued or running. */
-long storeq_pending(void);
 
 /* Fault injection (DEBUG STORE-FAIL n / STORE-DELAY ms): the next n module
  * calls fail with STORE_ERR_TRANSIENT; every call is delayed by ms. */

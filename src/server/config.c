@@ -557,28 +557,6 @@ void config_apply_defaults(void) {
     server.hz = server.config_hz;
 }
 
-/* ---- extensions --------------------------------------------------------------------- */
-
-typedef struct config_ext {
-    const char *name;
-    config_extension_fn *fn;
-    sbuf lines; /* the directive's lines, for CONFIG GET/REWRITE */
-} config_ext;
-static config_ext exts[16];
-static int nexts;
-
-void config_register_extension(const char *directive, config_extension_fn *fn) {
-    exts[nexts].name = directive;
-    exts[nexts].fn = fn;
-    nexts++;
-}
-
-static config_ext *find_ext(const char *name) {
-    for (int i = 0; i < nexts; i++)
-        if (strcasecmp(exts[i].name, name) == 0) return &exts[i];
-    return NULL;
-}
-
 /* ---- loading ----------------------------------------------------------------------- */
 
 /* Applies one directive line already split in argv. */
@@ -596,14 +574,6 @@ static int apply_directive(int argc, resp_arg *argv, char **err) {
         depth++;
         int rc = config_load_file(argv[1].p, err);
         depth--;
-        return rc;
-    }
-    config_ext *x = find_ext(argv[0].p);
-    if (x) {
-        char **av = xmalloc(sizeof(char *) * (size_t)argc);
-        for (int i = 0; i < argc; i++) av[i] = argv[i].p;
-        int rc = x->fn(argv[0].p, argc - 1, av + 1, err);
-        xfree(av);
         return rc;
     }
     config_row *r = find_row(argv[0].p);
@@ -795,11 +765,6 @@ done:
     xfree(old);
     xfree(rs);
     return rc;
-}
-
-int config_set_one(const char *name, const char *value, char **err) {
-    resp_arg nm = {(char *)name, strlen(name), 0}, v = {(char *)value, strlen(value), 0};
-    return config_set_many(1, &nm, &v, err);
 }
 
 /* ---- CONFIG REWRITE ------------------------------------------------------------------- */

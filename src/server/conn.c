@@ -15,10 +15,6 @@
 
 static SSL_CTX *tls_ctx;
 
-int tls_enabled(void) {
-    return tls_ctx != NULL;
-}
-
 ssize_t conn_read(struct client *c, void *buf, size_t len) {
     if (!c->tls) return read(c->fd, buf, len);
     int n = SSL_read(c->tls, buf, len > INT32_MAX ? INT32_MAX : (int)len);

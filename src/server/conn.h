@@ -15,5 +15,4 @@ int conn_has_buffered_input(struct client *c);
 int conn_tls_accept(struct client *c);
 /* Loads certificates from the tls-* configuration. OK/ERR with *err set. */
 int tls_configure(char **err);
-int tls_enabled(void);
 #endif

@@ -44,12 +44,6 @@ const char *maxmemory_policy_name(int p) {
     return "unknown";
 }
 
-int maxmemory_policy_parse(const char *s) {
-    for (size_t i = 0; i < sizeof(policy_names) / sizeof(policy_names[0]); i++)
-        if (!strcasecmp(policy_names[i].name, s)) return policy_names[i].policy;
-    return -1;
-}
-
 size_t used_memory(void) {
     return xmem_used();
 }

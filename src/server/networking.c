@@ -398,10 +398,6 @@ void input_defer_resume(int was) {
 
 /* ---- output ------------------------------------------------------------------ */
 
-int client_has_pending_replies(const client *c) {
-    return c->reply_bytes > 0;
-}
-
 static void obuf_limit_check(client *c);
 
 static inline void mark_pending(client *c) {

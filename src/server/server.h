@@ -528,7 +528,6 @@ void client_set_name(client *c, const char *name, size_t len);
 /* Appends CLIENT LIST/INFO text for c. */
 void client_info_string(sbuf *b, client *c);
 client *client_by_id(uint64_t id);
-int client_has_pending_replies(const client *c);
 /* Resumes a client's pending input after it was unblocked. */
 void client_resume_input(client *c);
 void clients_cron(void);
@@ -593,7 +592,6 @@ int evict_perform(void);
 size_t used_memory(void);
 int over_maxmemory(void);
 const char *maxmemory_policy_name(int p);
-int maxmemory_policy_parse(const char *s);
 
 /* ---- expiry ----------------------------------------------------------------- */
 void active_expire_cycle(int fast);
@@ -607,12 +605,8 @@ void stats_reset(void);
 /* ---- config.c ---------------------------------------------------------------- */
 int config_load_file(const char *path, char **err);
 int config_load_string(const char *text, const char *origin, char **err);
-int config_set_one(const char *name, const char *value, char **err);
 void config_apply_defaults(void);
 int config_rewrite(const char *path, char **err);
-/* Hooks run after a successful CONFIG SET of a parameter (notably maps). */
-typedef int config_extension_fn(const char *name, int argc, char **argv, char **err);
-void config_register_extension(const char *directive, config_extension_fn *fn);
 
 /* ---- start-up and shutdown (server.c, keyspace.c) ------------------------------- */
 void server_preinit(void);

@@ -89,15 +89,6 @@ uint64_t hash_bytes(const void *p, size_t len) {
     return v0 ^ v1 ^ v2 ^ v3;
 }
 
-uint64_t hash_bytes_nocase(const void *p, size_t len) {
-    /* rare (command and config names): lowercase into a buffer first */
-    uint8_t buf[256];
-    const uint8_t *in = p;
-    if (len > sizeof(buf)) len = sizeof(buf);
-    for (size_t i = 0; i < len; i++) buf[i] = lower1(in[i]);
-    return hash_bytes(buf, len);
-}
-
 uint64_t hash_bytes_fast(const void *p, size_t len) {
     const uint8_t *in = p;
     uint64_t h = 0xcbf29ce484222325ULL;

@@ -11,7 +11,6 @@
 void hash_seed(const uint8_t key[16]);
 uint64_t hash_bytes(const void *p, size_t len);
 /* The same hash of the ASCII-lowercased bytes (command names, config names). */
-uint64_t hash_bytes_nocase(const void *p, size_t len);
 /* FNV-1a then mixed: NOT flooding-safe, for tables of fixed names (commands). */
 uint64_t hash_bytes_fast(const void *p, size_t len);
 /* A fast non-keyed 64-bit mixer for integers (not flooding-safe). */
