@@ -52,11 +52,6 @@ int sqli_kw_reserved(int kw) {
     return kwtab[kw - 1].reserved;
 }
 
-const char *sqli_kw_name(int kw) {
-    assert(kw > 0 && kw <= NKW);
-    return kwtab[kw - 1].name;
-}
-
 static int id_char(unsigned char c) {
     return isalnum(c) || c == '_' || c == '$' || c >= 0x80;
 }

@@ -1702,22 +1702,3 @@ ast *sqli_parse_statement(arena *ar, const char *sql, int n, int pos, int *next,
     *pnames = p.pnames;
     return a;
 }
-
-expr *sqli_parse_expr_text(arena *ar, const char *sql, char **err, int *errpos) {
-    parser p = {0};
-    p.a = ar;
-    p.z = sql;
-    p.n = (int)strlen(sql);
-    *err = NULL;
-    if (setjmp(p.jb)) {
-        *err = p.err;
-        *errpos = p.errpos;
-        return NULL;
-    }
-    p.t.pos = 0;
-    p.t.len = 0;
-    advance(&p);
-    expr *e = parse_expr(&p);
-    if (p.t.type != TK_EOF) syntax_error(&p);
-    return e;
-}

@@ -315,7 +315,6 @@ typedef struct token {
 /* Scan one token at z[pos..n); spaces and comments are TK_SPACE. */
 int sqli_lex_token(const char *z, int n, int pos, token *t);
 int sqli_kw_reserved(int kw);
-const char *sqli_kw_name(int kw);
 int sqli_kw_lookup(const char *z, int n);
 
 /* ==== AST ================================================================= */
@@ -631,9 +630,6 @@ typedef struct ast {
  * On a syntax error returns NULL and fills err / errpos. Allocates in a. */
 ast *sqli_parse_statement(arena *a, const char *sql, int n, int pos, int *next, int *empty,
                           char **err, int *errpos, int *nparam, char ***pnames);
-/* Parse a standalone expression (DEFAULT / CHECK / WHERE of a stored
- * definition). */
-expr *sqli_parse_expr_text(arena *a, const char *sql, char **err, int *errpos);
 
 /* ==== schema (schema.c) =================================================== */
 typedef struct column {
