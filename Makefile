@@ -147,14 +147,14 @@ $(B)/tests/crash/test_persist_%: $(B)/obj/tests/crash/test_persist_%.o $(INTEG_L
 
 tests-build: all $(UNIT_BINS) $(INTEG_BINS) $(SQLT_BINS)
 
-# ---- the store's benchmark and long crash run (issue 4) ------------------------
+# ---- the store's benchmark and long crash run ----------------------------------
 $(B)/bench-store: mk/bench-store.c $(LIB_SQL)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB_SQL) $(TOOL_LIBS) -lsqlite3
 
 bench-store: $(B)/bench-store
 	$(B)/bench-store
 
-# ---- the SQL engine's benchmark and fuzzer (issue 5) ----------------------------
+# ---- the SQL engine's benchmark and fuzzer --------------------------------------
 # bench-sql: the same SQL workload on our engine and on libsqlite3, ratios.
 # fuzz-sql: libFuzzer on the SQL front end with ASan+UBSan (clang), for
 # FUZZ_SECONDS (default 600); the corpus persists in build-fuzz/corpus, and

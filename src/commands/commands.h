@@ -54,7 +54,7 @@ int scan_matches(const scan_opts *o, const char *s, size_t len);
  * through hooks each type registers from its own file (list.c does lists):
  *
  *     static const sort_type_ops set_sort_ops = {.length = ..., .range = ...};
- *     __attribute__((constructor)) static void set_sort_register(void) {
+ *     __attribute__((constructor)) static void set_register(void) {
  *         sort_register_type(OBJ_SET, &set_sort_ops);
  *     }
  *

@@ -375,7 +375,7 @@ void object_help_command(client *c) {
     reply_help(c, "object", help);
 }
 
-/* FUNCTION lives in scripting.c (issue 7). */
+/* FUNCTION lives in scripting.c. */
 
 /* ---- LATENCY (no latency monitor: empty answers) ------------------------------------ */
 

@@ -48,7 +48,7 @@ bad:
     return ERR;
 }
 
-/* Parses SET's (command_get=0) or GETEX's (1) options from argv[first]. */
+/* Parses SET's (is_get=0) or GETEX's (1) options from argv[first]. */
 static int parse_ext_args(client *c, int first, int is_get, int *flags, int *unit,
                           const resp_arg **expire) {
     for (int j = first; j < c->argc; j++) {

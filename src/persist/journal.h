@@ -10,7 +10,7 @@
  * record after a crash) is cut off at replay: it was never acknowledged,
  * because a reply waits for its record's write (and fsync when required).
  * The store keeps a watermark W: every record with seq < W is already in the
- * store (see persist.c), so replay skips them and a rewrite may drop them. */
+ * store (see writebehind.c), so replay skips them and a rewrite may drop them. */
 #ifndef LARDER_PERSIST_JOURNAL_H
 #define LARDER_PERSIST_JOURNAL_H
 #include <stddef.h>

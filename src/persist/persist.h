@@ -7,7 +7,7 @@
  * (key lock), a write-behind state not yet in the store (dirty), a cached
  * "no such row" (negative). An idle key has no pkey.
  *
- * Modes (DESIGN.md "Caching contract"):
+ * Modes (README.md, "Keeping a store consistent: mappings"):
  *   read-through  a miss parks the client, loads the row on the store thread
  *                 (one load per key: later misses join it), caches it (or a
  *                 negative entry), then re-runs the parked commands;

@@ -395,7 +395,7 @@ static command function_subs[] = {
      .syntax = ""},
     END};
 
-/* SCRIPT (issue 7) */
+/* SCRIPT */
 static command script_subs[] = {
     {.name = "load",
      .proc = script_load_command,
@@ -1386,7 +1386,7 @@ command command_table[] = {
      DOC("pubsub", "2.8.0", "A container for Pub/Sub commands.", "Depends on subcommand."),
      .syntax = ""},
 
-    /* ---- hashes (issue 3) ---- */
+    /* ---- hashes -------------- */
     {.name = "hdel",
      .proc = hdel_command,
      .arity = -3,
@@ -1527,7 +1527,7 @@ command command_table[] = {
      DOC("hash", "2.0.0", "Get all the values in a hash", "O(N) where N is the size of the hash."),
      .syntax = "key"},
 
-    /* ---- sets (issue 3) ---- */
+    /* ---- sets -------------- */
     {.name = "sadd",
      .proc = sadd_command,
      .arity = -3,
@@ -1686,7 +1686,7 @@ command command_table[] = {
          "O(N) where N is the total number of elements in all given sets."),
      .syntax = "destination key [key ...]"},
 
-    /* ---- lists and SORT (issue 3) ---- */
+    /* ---- lists and SORT -------------- */
     {.name = "lpush",
      .proc = lpush_command,
      .arity = -3,
@@ -1929,7 +1929,7 @@ command command_table[] = {
      .syntax = "key [BY pattern] [LIMIT offset count] [GET pattern [GET pattern ...]] [ASC | DESC] "
                "[ALPHA]"},
 
-    /* ---- sorted sets (issue 3) ---- */
+    /* ---- sorted sets -------------- */
     {.name = "zadd",
      .proc = zadd_command,
      .arity = -4,
@@ -2317,7 +2317,7 @@ command command_table[] = {
          "the cursor to return back to 0. N is the number of elements inside the collection."),
      .syntax = "key cursor [MATCH pattern] [COUNT count]"},
 
-    /* ---- scripting and locks (issue 7) ---- */
+    /* ---- scripting and locks -------------- */
     {.name = "eval",
      .proc = eval_command,
      .arity = -3,
@@ -2428,7 +2428,7 @@ command command_table[] = {
          "Depends on subcommand."),
      .syntax = ""},
 
-    /* ---- persistence, SQL, cache helpers (issue 6) ---- */
+    /* ---- persistence, SQL, cache helpers -------------- */
     {.name = "sql.query",
      .proc = sql_query_command,
      .arity = -2,

@@ -322,7 +322,7 @@ void process_command(client *c) {
         return;
     }
     if (server.script_busy && !(cmd->flag_bits & CMD_ALLOW_BUSY)) {
-        reject(c, cmd, scripting_busy_error()); /* a slow script runs: issue 7 */
+        reject(c, cmd, scripting_busy_error()); /* a slow script runs */
         return;
     }
     /* One "now" for the persistence check and the command: a read-through

@@ -1,6 +1,7 @@
 /* server/server.h — the server's shared state and the API command handlers use.
  *
- * Threading: everything here belongs to the loop thread (STYLE.md rule 9).
+ * Threading: everything here belongs to the loop thread; other threads reach
+ * it only through queues and ev_async.
  * Other threads talk to it only through queues and ev_async.
  *
  * A command handler reads: parse -> validate (helpers that reply the error
@@ -211,13 +212,13 @@ struct client {
     /* MULTI/EXEC and WATCH */
     multi_cmd *mqueue;
     int mcount, mcap;
-    list_head watched; /* of watched_key (server/multi.c) */
+    list_head watched; /* of watched_key (commands/multi.c) */
 
     /* blocking */
     block_state bstate;
     list_node unblocked_node;
 
-    /* pub/sub (server/pubsub.c) */
+    /* pub/sub (commands/pubsub.c) */
     dict *pubsub_channels;
     dict *pubsub_patterns;
     dict *pubsub_shard_channels;
@@ -358,7 +359,7 @@ typedef struct server_state {
     int set_proc_title;
     int crash_log_enabled;
     int enable_debug_cmd;
-    /* data type thresholds (issue 3 types read these) */
+    /* data type thresholds (the collection types read these) */
     long long hash_max_listpack_entries, hash_max_listpack_value;
     long long set_max_intset_entries;
     long long zset_max_listpack_entries, zset_max_listpack_value;
@@ -405,7 +406,7 @@ typedef struct server_state {
     /* loading (journal replay): commands get -LOADING */
     int loading;
 
-    /* scripting (issue 7) */
+    /* scripting */
     int script_busy;                 /* a script passed busy-reply-threshold: others get -BUSY */
     int script_busy_is_eval;         /* ...and it is an EVAL (else a FCALL): which -BUSY text */
     long long stat_error_checkpoint; /* error count after the last command (nested ones too) */

@@ -5,7 +5,7 @@
  *   value.c     values: conversions, affinity, comparison, text form, decimals
  *   record.c    row records and key building (keyenc.h) for rows and indexes
  *   lex.c       tokens
- *   parse.c     statements -> AST (parse_expr.c: expressions)
+ *   parse.c     statements and expressions -> AST
  *   schema.c    catalog <-> in-memory schema (tables, indexes, triggers, stats)
  *   resolve.c   names -> cursors and columns, '*' expansion, aggregates
  *   plan.c      access paths, join order, EXPLAIN QUERY PLAN

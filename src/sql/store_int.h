@@ -50,10 +50,10 @@ static inline void put64(uint8_t *p, uint64_t v) {
     memcpy(p, &v, 8);
 }
 
-/* Set the calling thread's error message and return rc (errors.c). */
+/* Set the calling thread's error message and return rc (util.c). */
 int sqli_store_error(int rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* 64-bit checksum of n bytes (n a multiple of 8) with a seed (errors.c). */
+/* 64-bit checksum of n bytes (n a multiple of 8) with a seed (util.c). */
 uint64_t sqli_store_cksum(uint64_t seed, const void *p, size_t n);
 
 /* ---- file header: page 1 -------------------------------------------------

@@ -1,4 +1,4 @@
-/* Crash test for write-behind (issue 6): client threads write continuously to
+/* Crash test for write-behind: client threads write continuously to
  * write-behind keys (HSET/HDEL/DEL on a hash mapping, SET/DEL on a string
  * mapping), pipelined, each recording every acknowledged write with its
  * value and the time its reply arrived; the server is killed with SIGKILL at

@@ -1,4 +1,4 @@
-/* tests/integration/pkit — helpers for the persistence tests (issue 6).
+/* tests/integration/pkit — helpers for the persistence tests.
  *
  * pk_start() runs larder-server with the bundled store module
  * ($LARDER_BUILD/modules/sqlstore.so, absolute), a store file and a journal in

@@ -1,4 +1,4 @@
-/* Fencing tokens across restarts (issue 7): with a store loaded, LOCK.ACQUIRE's
+/* Fencing tokens across restarts: with a store loaded, LOCK.ACQUIRE's
  * tokens keep strictly increasing after SIGTERM and after SIGKILL, even when
  * the tokens ran far ahead of the wall clock the counter starts from (DEBUG
  * LOCK-TOKEN puts them there, so only the store's ceiling can explain a larger

@@ -1,4 +1,4 @@
-/* Bad input to the persistence layer (issue 6): bad map specs at start-up
+/* Bad input to the persistence layer: bad map specs at start-up
  * (unknown table or column, key column not the primary key, numeric column
  * for a string map, bad syntax) and through CONFIG SET map; a missing or
  * failing store module; a bad journal. Start-up errors must stop the server

@@ -1,4 +1,4 @@
-/* Read-through (issue 6): a miss loads the row on the store thread, concurrent
+/* Read-through: a miss loads the row on the store thread, concurrent
  * misses share one load, a missing row becomes a negative entry for
  * negative-ttl, SQL.EXEC invalidates, a failed load answers -BACKEND to every
  * waiter, XFetch refreshes early. Every test ends with "store equals cache

@@ -1,5 +1,5 @@
 /* SQL.QUERY / SQL.EXEC, CACHE.GET / CACHE.SET leases, and the INFO fields of
- * the persistence layer (issue 6). Every test ends with "store equals cache
+ * the persistence layer. Every test ends with "store equals cache
  * after WB.FLUSH". */
 #include "pkit.h"
 #include <stdio.h>

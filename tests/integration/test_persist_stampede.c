@@ -1,4 +1,4 @@
-/* Stampede protection (issue 6): 200 concurrent clients — non-blocking
+/* Stampede protection: 200 concurrent clients — non-blocking
  * sockets driven by one poll() loop in this process — hammer one hot key
  * that expires every second and whose load takes 50 ms (DEBUG STORE-DELAY
  * 50).

@@ -1,4 +1,4 @@
-/* Write-behind (issue 6): the reply comes after memory + journal; a flusher
+/* Write-behind: the reply comes after memory + journal; a flusher
  * writes batches (coalesced per key, in order), retries with backoff, and
  * dead-letters rows the store refuses for good; -BUSY above
  * write-behind-max-pending; dirty keys are never evicted and never read from
@@ -436,8 +436,8 @@ TEST(wb_dirty_reads_stay_in_cache) {
 
 /* SHUTDOWN (and SIGTERM) write every pending key before exit — a write
  * pipelined just before SHUTDOWN included; the restart has nothing to
- * replay. The exit is prompt: the journal's everysec syncer used to hold it
- * for up to a second (sleeping out its period before it could be joined). */
+ * replay. The exit is prompt: the journal's everysec syncer is joined at
+ * once, not after sleeping out its period (up to a second). */
 TEST(wb_shutdown_flushes) {
     pk_env e;
     redisContext *c = start(&e, NULL);

@@ -1,4 +1,4 @@
-/* Write-through (issue 6): the store commits first, then the cache changes,
+/* Write-through: the store commits first, then the cache changes,
  * then the reply; a store error gives -BACKEND and leaves the cache as it
  * was; concurrent writers share one commit (group commit); a reader of a key
  * being written waits for the commit and sees the committed value. Every test
