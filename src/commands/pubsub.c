@@ -126,15 +126,14 @@ static void reply_confirmation(client *c, const char *what, const char *name, si
 }
 
 void pubsub_message_head(client *c, const char *ch, size_t chlen) {
-    if (c->resp >= 3)
-        reply_raw(c, ">3\r\n$7\r\nmessage\r\n", 17);
-    else
-        reply_raw(c, "*3\r\n$7\r\nmessage\r\n", 17);
+    reply_push(c, 3);
+    reply_bulk(c, "message", 7);
     reply_bulk(c, ch, chlen);
 }
 
-/* The part of a published message every receiver gets the same:
- * "$<chlen>\r\n<channel>\r\n$<mlen>\r\n", then the message bytes and CRLF. */
+/* The part of a published message every receiver gets the same, encoded
+ * once: the channel as a bulk and the message's bulk header; the message
+ * bytes and RESP_END follow. */
 typedef struct frame {
     char *tail;
     size_t taillen;
@@ -144,13 +143,9 @@ typedef struct frame {
 } frame;
 
 static void frame_init(frame *f, const char *ch, size_t chlen, const char *msg, size_t mlen) {
-    size_t need = chlen + 2 * RESP_HDR_MAX + 2;
+    size_t need = chlen + 2 * RESP_HDR_MAX + RESP_END_LEN;
     f->tail = need <= sizeof(f->small) ? f->small : xmalloc(need);
-    size_t o = resp_enc_bulk_hdr(f->tail, chlen);
-    memcpy(f->tail + o, ch, chlen);
-    o += chlen;
-    f->tail[o++] = '\r';
-    f->tail[o++] = '\n';
+    size_t o = resp_enc_bulk(f->tail, ch, chlen);
     o += resp_enc_bulk_hdr(f->tail + o, mlen);
     f->taillen = o;
     f->msg = msg;
@@ -161,15 +156,19 @@ static void frame_free(frame *f) {
     if (f->tail != f->small) xfree(f->tail);
 }
 
-/* head: the aggregate header and the message type, for RESP2 and RESP3. */
-static void send_frame(client *c, const char *head2, const char *head3, size_t headlen,
-                       const channel *pattern, const frame *f) {
+/* A push of the message type (message, smessage, pmessage), the pattern for
+ * pmessage, the channel and the message. */
+static void send_frame(client *c, const char *type, size_t typelen, const channel *pattern,
+                       const frame *f) {
     uint64_t saved = push_begin(c);
-    reply_raw(c, c->resp >= 3 ? head3 : head2, headlen);
+    char head[2 * RESP_HDR_MAX + 8 + RESP_END_LEN];
+    size_t h = resp_enc_agg(head, c->resp, RESP_PUSH, pattern ? 4 : 3);
+    h += resp_enc_bulk(head + h, type, typelen);
+    reply_raw(c, head, h);
     if (pattern) reply_bulk(c, pattern->name, pattern->len);
     reply_raw(c, f->tail, f->taillen);
     reply_raw(c, f->msg, f->mlen);
-    reply_raw(c, "\r\n", 2);
+    reply_raw(c, RESP_END, RESP_END_LEN);
     push_end(c, saved);
 }
 
@@ -305,9 +304,9 @@ static long long publish(int kind, const char *ch, size_t chlen, const char *msg
         list_for_each(n, &chan->subs) {
             client *c = list_entry(n, sub_link, node)->c;
             if (kind == K_SHARD)
-                send_frame(c, "*3\r\n$8\r\nsmessage\r\n", ">3\r\n$8\r\nsmessage\r\n", 18, NULL, &f);
+                send_frame(c, "smessage", 8, NULL, &f);
             else
-                send_frame(c, "*3\r\n$7\r\nmessage\r\n", ">3\r\n$7\r\nmessage\r\n", 17, NULL, &f);
+                send_frame(c, "message", 7, NULL, &f);
             receivers++;
         }
     }
@@ -320,7 +319,7 @@ static long long publish(int kind, const char *ch, size_t chlen, const char *msg
             list_node *n;
             list_for_each(n, &p->subs) {
                 client *c = list_entry(n, sub_link, node)->c;
-                send_frame(c, "*4\r\n$8\r\npmessage\r\n", ">4\r\n$8\r\npmessage\r\n", 18, p, &f);
+                send_frame(c, "pmessage", 8, p, &f);
                 receivers++;
             }
         }

@@ -34,37 +34,22 @@ typedef struct query_job {
     int changes_n;
 } query_job;
 
-static void enc_hdr(sbuf *b, char t, long long n) {
-    char h[RESP_HDR_MAX];
-    sbuf_append(b, h, resp_enc_agg(h, t, n));
-}
-
 static void enc_value(sbuf *b, const store_value *v, int resp) {
-    char buf[128];
     switch (v->type) {
     case SV_NULL:
-        sbuf_puts(b, resp >= 3 ? "_\r\n" : "$-1\r\n");
+        resp_sb_null(b, resp);
         break;
     case SV_INT:
-        sbuf_append(b, buf, resp_enc_int(buf, ':', v->i));
+        resp_sb_int(b, v->i);
         break;
     case SV_REAL: {
+        char buf[MAX_D2STRING_CHARS];
         int n = double_to_str_human(buf, sizeof(buf), v->d);
-        if (resp >= 3) {
-            sbuf_puts(b, ",");
-            sbuf_append(b, buf, (size_t)n);
-            sbuf_puts(b, "\r\n");
-        } else {
-            enc_hdr(b, '$', n);
-            sbuf_append(b, buf, (size_t)n);
-            sbuf_puts(b, "\r\n");
-        }
+        resp_sb_double_text(b, resp, buf, (size_t)n);
         break;
     }
     default:
-        enc_hdr(b, '$', (long long)v->len);
-        sbuf_append(b, v->p ? v->p : "", v->len);
-        sbuf_puts(b, "\r\n");
+        resp_sb_bulk(b, v->p ? v->p : "", v->len);
     }
 }
 
@@ -79,13 +64,12 @@ static void q_columns(void *ctx, int n, const char *const *names) {
 static void q_row(void *ctx, int n, const store_value *vals) {
     query_job *j = ctx;
     j->nrows++;
-    enc_hdr(&j->rows, j->resp >= 3 ? '%' : '*', n);
+    /* RESP3: a map of column name to value; RESP2: an array of the values */
+    resp_sb_agg(&j->rows, j->resp, j->resp >= 3 ? RESP_MAP : RESP_ARRAY, n);
     for (int i = 0; i < n; i++) {
         if (j->resp >= 3) {
             const char *nm = i < j->ncols ? j->names[i] : "?";
-            enc_hdr(&j->rows, '$', (long long)strlen(nm));
-            sbuf_puts(&j->rows, nm);
-            sbuf_puts(&j->rows, "\r\n");
+            resp_sb_bulk(&j->rows, nm, strlen(nm));
         }
         enc_value(&j->rows, &vals[i], j->resp);
     }

@@ -9,14 +9,13 @@
  * stay valid until the caller moves or frees the buffer. Errors are sticky in
  * `err` with Redis's exact texts ("Protocol error: ...").
  *
- * Replies: resp_enc_* write a reply header into a caller-provided buffer of at
- * least RESP_HDR_MAX bytes and return its length. */
+ * Replies are encoded by resp/encode.h (included here). */
 #ifndef LARDER_RESP_H
 #define LARDER_RESP_H
+#include "resp/encode.h"
 #include <stddef.h>
 #include <stdint.h>
 
-#define RESP_HDR_MAX 32
 #define RESP_INLINE_MAX (64 * 1024) /* longest inline request / count line */
 #define RESP_BIG_ARG (32 * 1024)    /* args this large get a buffer of their own size */
 
@@ -55,11 +54,6 @@ int resp_req_parse(resp_req *r, char *buf, size_t len, size_t *used);
  * at least (0 when unknown). Lets the reader size its buffer once. */
 size_t resp_req_need(const resp_req *r, size_t have);
 
-/* Reply headers. type is one of '*' array, '%' map, '~' set, '>' push, '|' attribute. */
-size_t resp_enc_int(char *dst, char type,
-                    long long v); /* ":v\r\n" (type ':'), "$v\r\n" (type '$') ... */
-size_t resp_enc_agg(char *dst, char type, long long n);
-size_t resp_enc_bulk_hdr(char *dst, size_t len);
 /* Split "a b 'c d' \"e\\x41\"" as Redis's inline parser and config reader do: quotes,
  * \xHH and \n-style escapes. Splits s in place (each arg NUL-terminated, s[len]
  * must be writable), appending slices to *argv (grown with xrealloc, capacity

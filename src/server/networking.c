@@ -224,8 +224,10 @@ void accept_connection(int lfd, int tcp, int tls) {
             return;
         }
         if ((long long)server.clients.len >= server.maxclients) {
-            static const char msg[] = "-ERR max number of clients reached\r\n";
-            if (write(fd, msg, sizeof(msg) - 1) < 0) { /* best effort */
+            static const char msg[] = "ERR max number of clients reached";
+            char line[sizeof(msg) + 3];
+            size_t n = resp_enc_line(line, '-', msg, sizeof(msg) - 1);
+            if (write(fd, line, n) < 0) { /* best effort */
             }
             close(fd);
             server.stat_rejected_conn++;
@@ -456,44 +458,33 @@ void reply_raw(client *c, const void *p, size_t len) {
     if (c->reply_bytes > 64 * 1024) obuf_limit_check(c);
 }
 
-static inline void reply_hdr(client *c, char type, long long n) {
+static inline void reply_hdr(client *c, int type, long long n) {
     char buf[RESP_HDR_MAX];
-    reply_raw(c, buf, resp_enc_agg(buf, type, n));
+    reply_raw(c, buf, resp_enc_agg(buf, c->resp, type, n));
+}
+
+/* A simple string or an error line, encoded on the stack when it fits. */
+static void reply_line(client *c, char type, const char *s, size_t n) {
+    char stackbuf[512];
+    char *buf = n + 3 <= sizeof(stackbuf) ? stackbuf : xmalloc(n + 3);
+    size_t len = resp_enc_line(buf, type, s, n);
+    /* Errors are counted even when replies are off (Redis does too). */
+    if (type == '-') stats_record_error(buf + 1);
+    reply_raw(c, buf, len);
+    if (buf != stackbuf) xfree(buf);
 }
 
 void reply_status(client *c, const char *s) {
-    size_t n = strlen(s);
-    char buf[256];
-    if (n + 3 <= sizeof(buf)) {
-        buf[0] = '+';
-        memcpy(buf + 1, s, n);
-        buf[n + 1] = '\r';
-        buf[n + 2] = '\n';
-        reply_raw(c, buf, n + 3);
-        return;
-    }
-    reply_raw(c, "+", 1);
-    reply_raw(c, s, n);
-    reply_raw(c, "\r\n", 2);
+    reply_line(c, '+', s, strlen(s));
 }
 
 void reply_ok(client *c) {
-    reply_raw(c, "+OK\r\n", 5);
+    reply_raw(c, RESP_OK, RESP_OK_LEN);
 }
 
 void reply_error(client *c, const char *msg) {
     if (msg[0] == '-') msg++;
-    size_t n = strlen(msg);
-    char stackbuf[512];
-    char *buf = n + 3 <= sizeof(stackbuf) ? stackbuf : xmalloc(n + 3);
-    buf[0] = '-';
-    for (size_t i = 0; i < n; i++) buf[i + 1] = (msg[i] == '\r' || msg[i] == '\n') ? ' ' : msg[i];
-    buf[n + 1] = '\r';
-    buf[n + 2] = '\n';
-    /* Errors are counted even when replies are off (Redis does too). */
-    stats_record_error(buf + 1);
-    reply_raw(c, buf, n + 3);
-    if (buf != stackbuf) xfree(buf);
+    reply_line(c, '-', msg, strlen(msg));
 }
 
 void reply_errorf(client *c, const char *fmt, ...) {
@@ -507,31 +498,26 @@ void reply_errorf(client *c, const char *fmt, ...) {
 }
 
 void reply_int(client *c, long long v) {
-    if (v == 0) {
-        reply_raw(c, ":0\r\n", 4);
-        return;
-    }
-    if (v == 1) {
-        reply_raw(c, ":1\r\n", 4);
-        return;
-    }
     char buf[RESP_HDR_MAX];
-    reply_raw(c, buf, resp_enc_int(buf, ':', v));
+    reply_raw(c, buf, resp_enc_int(buf, v));
+}
+
+/* A payload after its head: copied with the head when small, else in place. */
+static void reply_payload(client *c, char *head, size_t h, const void *p, size_t len) {
+    if (len <= 64) { /* head has room for 64 bytes and the end */
+        memcpy(head + h, p, len);
+        memcpy(head + h + len, RESP_END, RESP_END_LEN);
+        reply_raw(c, head, h + len + RESP_END_LEN);
+        return;
+    }
+    reply_raw(c, head, h);
+    reply_raw(c, p, len);
+    reply_raw(c, RESP_END, RESP_END_LEN);
 }
 
 void reply_bulk(client *c, const void *p, size_t len) {
-    char buf[RESP_HDR_MAX + 64];
-    size_t h = resp_enc_bulk_hdr(buf, len);
-    if (len <= 64) { /* small: one copy */
-        memcpy(buf + h, p, len);
-        buf[h + len] = '\r';
-        buf[h + len + 1] = '\n';
-        reply_raw(c, buf, h + len + 2);
-        return;
-    }
-    reply_raw(c, buf, h);
-    reply_raw(c, p, len);
-    reply_raw(c, "\r\n", 2);
+    char buf[RESP_HDR_MAX + 64 + RESP_END_LEN];
+    reply_payload(c, buf, resp_enc_bulk_hdr(buf, len), p, len);
 }
 
 void reply_bulk_cstr(client *c, const char *s) {
@@ -547,81 +533,52 @@ void reply_bulk_ll(client *c, long long v) {
 }
 
 void reply_null(client *c) {
-    if (c->resp >= 3)
-        reply_raw(c, "_\r\n", 3);
-    else
-        reply_raw(c, "$-1\r\n", 5);
+    char buf[RESP_HDR_MAX];
+    reply_raw(c, buf, resp_enc_null(buf, c->resp));
 }
 
 void reply_null_array(client *c) {
-    if (c->resp >= 3)
-        reply_raw(c, "_\r\n", 3);
-    else
-        reply_raw(c, "*-1\r\n", 5);
+    char buf[RESP_HDR_MAX];
+    reply_raw(c, buf, resp_enc_null_array(buf, c->resp));
 }
 
 void reply_array(client *c, long n) {
-    reply_hdr(c, '*', n);
+    reply_hdr(c, RESP_ARRAY, n);
 }
 void reply_map(client *c, long n) {
-    reply_hdr(c, c->resp >= 3 ? '%' : '*', c->resp >= 3 ? n : 2 * n);
+    reply_hdr(c, RESP_MAP, n);
 }
 void reply_set(client *c, long n) {
-    reply_hdr(c, c->resp >= 3 ? '~' : '*', n);
+    reply_hdr(c, RESP_SET, n);
 }
 void reply_push(client *c, long n) {
-    reply_hdr(c, c->resp >= 3 ? '>' : '*', n);
+    reply_hdr(c, RESP_PUSH, n);
 }
 void reply_attribute(client *c, long n) {
-    reply_hdr(c, '|', n);
+    reply_hdr(c, RESP_ATTR, n);
 }
 void reply_empty_array(client *c) {
-    reply_raw(c, "*0\r\n", 4);
+    reply_hdr(c, RESP_ARRAY, 0);
 }
 
 void reply_double(client *c, double d) {
-    char buf[MAX_D2STRING_CHARS];
-    int n;
-    if (c->resp >= 3) {
-        char out[MAX_D2STRING_CHARS + 4];
-        n = double_to_str(buf, sizeof(buf), d);
-        int m = snprintf(out, sizeof(out), ",%.*s\r\n", n, buf);
-        reply_raw(c, out, (size_t)m);
-    } else {
-        n = double_to_str(buf, sizeof(buf), d);
-        reply_bulk(c, buf, (size_t)n);
-    }
+    char buf[RESP_DOUBLE_MAX];
+    reply_raw(c, buf, resp_enc_double(buf, c->resp, d));
 }
 
 void reply_bool(client *c, int v) {
-    if (c->resp >= 3)
-        reply_raw(c, v ? "#t\r\n" : "#f\r\n", 4);
-    else
-        reply_int(c, v ? 1 : 0);
+    char buf[RESP_HDR_MAX];
+    reply_raw(c, buf, resp_enc_bool(buf, c->resp, v));
 }
 
 void reply_bignum(client *c, const char *s, size_t len) {
-    if (c->resp >= 3) {
-        reply_raw(c, "(", 1);
-        reply_raw(c, s, len);
-        reply_raw(c, "\r\n", 2);
-    } else {
-        reply_bulk(c, s, len);
-    }
+    char buf[RESP_HDR_MAX + 64 + RESP_END_LEN];
+    reply_payload(c, buf, resp_enc_bignum_hdr(buf, c->resp, len), s, len);
 }
 
 void reply_verbatim(client *c, const char *s, size_t len, const char *ext) {
-    if (c->resp >= 3) {
-        char buf[RESP_HDR_MAX + 8];
-        size_t h = resp_enc_int(buf, '=', (long long)len + 4);
-        memcpy(buf + h, ext, 3);
-        buf[h + 3] = ':';
-        reply_raw(c, buf, h + 4);
-        reply_raw(c, s, len);
-        reply_raw(c, "\r\n", 2);
-    } else {
-        reply_bulk(c, s, len);
-    }
+    char buf[RESP_HDR_MAX + 64 + RESP_END_LEN];
+    reply_payload(c, buf, resp_enc_verbatim_hdr(buf, c->resp, len, ext), s, len);
 }
 
 void reply_help(client *c, const char *cmdname, const char *const *lines) {
@@ -675,12 +632,12 @@ void *reply_defer_len(client *c) {
     return b;
 }
 
-static void set_deferred(client *c, void *h, char type, long n) {
+static void set_deferred(client *c, void *h, int type, long n) {
     if (!h || (c->flags & CLIENT_CLOSE_ASAP)) return;
     if ((uintptr_t)h & 1) {
         size_t off = (uintptr_t)h >> 1;
         char hdr[RESP_HDR_MAX];
-        size_t len = resp_enc_agg(hdr, type, n);
+        size_t len = resp_enc_agg(hdr, c->resp, type, n);
         memcpy(hold_buf->p + off, hdr, len);
         memmove(hold_buf->p + off + len, hold_buf->p + off + RESP_HDR_MAX,
                 hold_buf->len - off - RESP_HDR_MAX);
@@ -689,7 +646,7 @@ static void set_deferred(client *c, void *h, char type, long n) {
     }
     reply_block *b = h;
     char buf[RESP_HDR_MAX];
-    size_t len = resp_enc_agg(buf, type, n);
+    size_t len = resp_enc_agg(buf, c->resp, type, n);
     size_t skip = RESP_HDR_MAX - len;
     memcpy(b->buf + skip, buf, len);
     memmove(b->buf, b->buf + skip, b->used - skip);
@@ -698,13 +655,13 @@ static void set_deferred(client *c, void *h, char type, long n) {
 }
 
 void reply_set_deferred_array(client *c, void *h, long n) {
-    set_deferred(c, h, '*', n);
+    set_deferred(c, h, RESP_ARRAY, n);
 }
 void reply_set_deferred_map(client *c, void *h, long n) {
-    set_deferred(c, h, c->resp >= 3 ? '%' : '*', c->resp >= 3 ? n : 2 * n);
+    set_deferred(c, h, RESP_MAP, n);
 }
 void reply_set_deferred_set(client *c, void *h, long n) {
-    set_deferred(c, h, c->resp >= 3 ? '~' : '*', n);
+    set_deferred(c, h, RESP_SET, n);
 }
 
 /* ---- output buffer limits ---------------------------------------------------- */

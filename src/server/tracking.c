@@ -435,13 +435,10 @@ static size_t build_key_array(sbuf *b, bcast_key **keys, size_t n, uint64_t skip
     for (size_t i = 0; i < n; i++)
         if (!skip_id || keys[i]->last_id != skip_id) count++;
     if (!count) return 0;
-    char hdr[RESP_HDR_MAX];
-    sbuf_append(b, hdr, resp_enc_agg(hdr, '*', (long long)count));
+    resp_sb_agg(b, 2, RESP_ARRAY, (long long)count);
     for (size_t i = 0; i < n; i++) {
         if (skip_id && keys[i]->last_id == skip_id) continue;
-        sbuf_append(b, hdr, resp_enc_bulk_hdr(hdr, keys[i]->klen));
-        sbuf_append(b, keys[i]->key, keys[i]->klen);
-        sbuf_append(b, "\r\n", 2);
+        resp_sb_bulk(b, keys[i]->key, keys[i]->klen);
     }
     return count;
 }
