@@ -226,13 +226,10 @@ static void table_to_reply(client *c, lua_State *L) {
     if (raw_field(L, "ok", LUA_TSTRING)) {
         size_t n;
         const char *s = lua_tolstring(L, -1, &n);
-        char *ok = xmemdup(s, n);
-        for (size_t i = 0; i < n; i++)
-            if (ok[i] == '\r' || ok[i] == '\n') ok[i] = ' ';
-        reply_raw(c, "+", 1);
-        reply_raw(c, ok, n);
-        reply_raw(c, "\r\n", 2);
-        xfree(ok);
+        sbuf b = SBUF_INIT;
+        resp_sb_line(&b, '+', s, n); /* CR and LF become spaces, as Redis does */
+        reply_raw(c, b.p, b.len);
+        sbuf_free(&b);
         lua_pop(L, 1);
         return;
     }
@@ -397,9 +394,7 @@ static void err_info_free(err_info *e) {
 static void reply_error_nostats(client *c, const char *msg) {
     if (msg[0] == '-') msg++;
     sbuf b = SBUF_INIT;
-    sbuf_append(&b, "-", 1);
-    for (const char *p = msg; *p; p++) sbuf_append(&b, (*p == '\r' || *p == '\n') ? " " : p, 1);
-    sbuf_append(&b, "\r\n", 2);
+    resp_sb_line(&b, '-', msg, strlen(msg));
     reply_raw(c, b.p, b.len);
     sbuf_free(&b);
     if (c->cmd) server.cmdstats[c->cmd->id].failed_calls++;
