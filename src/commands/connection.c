@@ -21,7 +21,7 @@ void ping_command(client *c) {
         return;
     }
     if (c->argc == 1)
-        reply_raw(c, "+PONG\r\n", 7);
+        reply_status(c, "PONG");
     else
         reply_bulk(c, c->argv[1].p, c->argv[1].len);
 }

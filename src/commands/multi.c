@@ -55,7 +55,7 @@ void multi_queue_command(client *c) {
         m->cmd = c->cmd;
         argv_copy_make(&m->args, c->argc, c->argv);
     }
-    reply_raw(c, "+QUEUED\r\n", 9);
+    reply_status(c, "QUEUED");
 }
 
 static void unwatch_one(watched_key *w) {

@@ -138,9 +138,9 @@ static int get_generic(client *c) {
     return OK;
 }
 
+/* int_reply: SETNX's replies, 1 when set and 0 when not, in place of OK and nil. */
 static void set_generic(client *c, int flags, const resp_arg *key, const resp_arg *val,
-                        const resp_arg *expire, int unit, const char *ok_reply,
-                        const char *abort_reply) {
+                        const resp_arg *expire, int unit, int int_reply) {
     int64_t ms = -1;
     if (expire &&
         expire_arg_or_reply(c, expire, unit, (flags & (SET_EXAT | SET_PXAT)) != 0, &ms) != OK)
@@ -151,8 +151,8 @@ static void set_generic(client *c, int flags, const resp_arg *key, const resp_ar
     int found = old != NULL;
     if (((flags & SET_NX) && found) || ((flags & SET_XX) && !found)) {
         if (!(flags & SET_GET)) {
-            if (abort_reply)
-                reply_raw(c, abort_reply, strlen(abort_reply));
+            if (int_reply)
+                reply_int(c, 0);
             else
                 reply_null(c);
         }
@@ -163,8 +163,8 @@ static void set_generic(client *c, int flags, const resp_arg *key, const resp_ar
     notify_keyspace_event(NOTIFY_STRING, "set", key->p, key->len, c->db->id);
     if (expire) notify_keyspace_event(NOTIFY_GENERIC, "expire", key->p, key->len, c->db->id);
     if (!(flags & SET_GET)) {
-        if (ok_reply)
-            reply_raw(c, ok_reply, strlen(ok_reply));
+        if (int_reply)
+            reply_int(c, 1);
         else
             reply_ok(c);
     }
@@ -174,19 +174,19 @@ void set_command(client *c) {
     int flags = 0, unit = UNIT_SECONDS;
     const resp_arg *expire = NULL;
     if (parse_ext_args(c, 3, 0, &flags, &unit, &expire) != OK) return;
-    set_generic(c, flags, &c->argv[1], &c->argv[2], expire, unit, NULL, NULL);
+    set_generic(c, flags, &c->argv[1], &c->argv[2], expire, unit, 0);
 }
 
 void setnx_command(client *c) {
-    set_generic(c, SET_NX, &c->argv[1], &c->argv[2], NULL, 0, ":1\r\n", ":0\r\n");
+    set_generic(c, SET_NX, &c->argv[1], &c->argv[2], NULL, 0, 1);
 }
 
 void setex_command(client *c) {
-    set_generic(c, SET_EX, &c->argv[1], &c->argv[3], &c->argv[2], UNIT_SECONDS, NULL, NULL);
+    set_generic(c, SET_EX, &c->argv[1], &c->argv[3], &c->argv[2], UNIT_SECONDS, 0);
 }
 
 void psetex_command(client *c) {
-    set_generic(c, SET_PX, &c->argv[1], &c->argv[3], &c->argv[2], UNIT_MS, NULL, NULL);
+    set_generic(c, SET_PX, &c->argv[1], &c->argv[3], &c->argv[2], UNIT_MS, 0);
 }
 
 void get_command(client *c) {
