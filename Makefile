@@ -52,8 +52,10 @@ MAIN_OBJ   := $(call obj,$(SERVER_MAIN))
 
 LIB_SQL    := $(B)/libsqlengine.a
 LIB_CORE   := $(B)/liblarder.a
-# the engine again, position-independent, for the store module
-MODULE_LIB_OBJ := $(call pic,$(SQL_SRC) $(UTIL_SRC))
+# position-independent objects for the store modules: util for every module,
+# the SQL engine for sqlstore only (MODULE_OBJ_<name>: a module's extra objects)
+MODULE_UTIL_OBJ := $(call pic,$(UTIL_SRC))
+MODULE_OBJ_sqlstore := $(call pic,$(SQL_SRC))
 
 SERVER_BIN := $(B)/larder-server
 TOOL_SRC   := $(wildcard src/tools/*.c)
@@ -118,12 +120,14 @@ $(B)/%: $(B)/obj/src/tools/%.o $(LIB_SQL)
 # the util allocator: those stay global so that, inside larder-server, the
 # module's allocations go through the server's own xmalloc (exported by
 # mk/server.dynlist, the server's only exports) and count in INFO memory.
+# MODULE_FLAGS_<name>: a module's own compiler and linker flags (libraries).
 .SECONDEXPANSION:
-$(B)/modules/%.so: $$(wildcard modules/%/*.c) $(MODULE_LIB_OBJ) mk/module.map \
+$(B)/modules/%.so: $$(wildcard modules/%/*.c) $$(MODULE_OBJ_$$*) $(MODULE_UTIL_OBJ) mk/module.map \
                    $$(wildcard src/persist/*.h src/sql/sql.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -fPIC -shared -o $@ $(filter %.c,$^) $(MODULE_LIB_OBJ) $(LDFLAGS) \
-	  -Wl,--version-script=mk/module.map -Wl,--no-undefined $(MALLOC_LIBS) -lpthread -lm
+	$(CC) $(CFLAGS) -fPIC -shared -o $@ $(filter %.c,$^) $(MODULE_OBJ_$*) $(MODULE_UTIL_OBJ) \
+	  $(LDFLAGS) $(MODULE_FLAGS_$*) -Wl,--version-script=mk/module.map -Wl,--no-undefined \
+	  $(MALLOC_LIBS) -lpthread -lm
 
 $(B)/tests/unit/%: $(B)/obj/tests/unit/%.o $(LIB_CORE) $(LIB_SQL)
 	@mkdir -p $(dir $@)
