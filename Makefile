@@ -5,6 +5,7 @@
 #   make test       install missing test packages (as root), build, run every test
 #   make bench      redis-benchmark: Larder vs Redis side by side, ratios
 #   make compat     Redis's own test suite against larder-server -> redis-compat/COMPAT.md
+#   make install    binaries, store modules and a conf that finds them (PREFIX, DESTDIR)
 #   make SANITIZE=1 ...   the same with ASan+UBSan (objects in build-san/)
 #
 # Sources are found by wildcard: a new .c file in a src/ folder is built without
