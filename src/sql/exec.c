@@ -383,6 +383,67 @@ static int materialize_sub(vm *v, loop *L) {
     return SQL_OK;
 }
 
+static int all_true(vm *v, expr **f, int n, int *ok);
+
+/* One scan of the table: every row passing the loop's build filters goes
+ * into L->mat (its table key and record), chained under its hash key. */
+static int hash_build(vm *v, loop *L, cursor *c) {
+    if (!L->mat) L->mat = xcalloc(1, sizeof *L->mat);
+    if (!L->hmap) L->hmap = xcalloc(1, sizeof *L->hmap);
+    sqli_rowbuf_clear(L->mat);
+    sqli_bmap_clear(L->hmap);
+    size_t cap = 0;
+    int rc = ensure_store_cursor(v, &c->sc, &c->sc_tree, L->idx->tree);
+    if (rc != SQL_OK) return rc;
+    int src = sqli_store_cursor_seek(c->sc, STORE_SEEK_FIRST, NULL, 0);
+    while (src == STORE_OK) {
+        const void *k, *val;
+        size_t kl, vl;
+        src = sqli_store_cursor_key(c->sc, &k, &kl);
+        if (src == STORE_OK) src = sqli_store_cursor_value(c->sc, &val, &vl);
+        if (src != STORE_OK) break;
+        c->key = k, c->klen = kl, c->rec = val, c->reclen = vl, c->state = ROW_LAZY;
+        int ok;
+        if ((rc = all_true(v, L->hfilters, L->nhfilter, &ok)) != SQL_OK) return rc;
+        if (ok) {
+            sqli_keyenc_reset(&L->k_lo);
+            for (int i = 0; i < L->neq; i++)
+                sqli_key_add(&L->k_lo, sqli_cur_col(v, c, L->hcol[i]), 0);
+            sql_value rec;
+            val_set_blob_ref(&rec, val, vl);
+            sqli_rowbuf_add(L->mat, k, kl, &rec, 1);
+            if (L->mat->n > cap) {
+                cap = cap ? cap * 2 : 64;
+                L->hnext = xrealloc(L->hnext, sizeof *L->hnext * cap);
+            }
+            bmap_ent *e = sqli_bmap_get(L->hmap, L->k_lo.p, L->k_lo.len, 1, NULL);
+            L->hnext[L->mat->n - 1] = (size_t)(uintptr_t)e->v;
+            e->v = (void *)(uintptr_t)L->mat->n;
+        }
+        src = sqli_store_cursor_next(c->sc);
+    }
+    c->state = ROW_NONE;
+    if (src != STORE_NOTFOUND) return sqli_vm_store_error(v, src);
+    L->mat_done = 1;
+    return SQL_OK;
+}
+
+/* Open a hash loop: build on first use, then find this open's key. */
+static int hash_open(vm *v, loop *L, cursor *c) {
+    int rc = L->mat_done ? SQL_OK : hash_build(v, L, c), empty;
+    if (rc == SQL_OK) rc = loop_eval_keys(v, L, &empty);
+    if (rc != SQL_OK) return rc;
+    if (empty) {
+        L->exhausted = 1;
+        return SQL_OK;
+    }
+    sqli_keyenc_reset(&L->k_lo);
+    for (int i = 0; i < L->neq; i++) sqli_key_add(&L->k_lo, &L->eqv[i], 0);
+    bmap_ent *e = sqli_bmap_get(L->hmap, L->k_lo.p, L->k_lo.len, 0, NULL);
+    L->ephem_pos = e ? (size_t)(uintptr_t)e->v : 0;
+    return SQL_OK;
+}
+
 static int loop_open(vm *v, loop *L) {
     cursor *c = sqli_vm_cursor(v, L->cur);
     c->pseudo = NULL;
@@ -396,6 +457,8 @@ static int loop_open(vm *v, loop *L) {
         if (!L->mat) L->mat = xcalloc(1, sizeof *L->mat);
         sqli_rowbuf_clear(L->mat);
         return sqli_schema_rows(v, L->mat);
+    case ACC_HASH:
+        return hash_open(v, L, c);
     default:
         break;
     }
@@ -574,6 +637,22 @@ static int loop_step(vm *v, loop *L) {
         }
         rc = SQL_ROW;
         break;
+    case ACC_HASH:
+        if (!L->ephem_pos) {
+            rc = SQL_DONE;
+            break;
+        }
+        {
+            size_t r = L->ephem_pos - 1;
+            const sql_value *vals;
+            L->ephem_pos = L->hnext[r];
+            sqli_rowbuf_row(L->mat, r, &vals, &c->key, &c->klen);
+            c->rec = (const uint8_t *)vals[0].z;
+            c->reclen = vals[0].n;
+            c->state = ROW_LAZY;
+        }
+        rc = SQL_ROW;
+        break;
     default:
         rc = tree_step(v, L, c);
         break;
@@ -718,6 +797,13 @@ void sqli_q_close(vm *v, qplan *p) {
             L->mat = NULL;
         }
         L->mat_done = 0;
+        if (L->hmap) {
+            sqli_bmap_clear(L->hmap);
+            xfree(L->hmap);
+            L->hmap = NULL;
+        }
+        xfree(L->hnext);
+        L->hnext = NULL;
         for (int k = 0; L->eqv && k < L->neq; k++) val_free(&L->eqv[k]);
         xfree(L->eqv);
         L->eqv = NULL;

@@ -129,7 +129,9 @@ void sqli_rowbuf_sort(rowbuf *b);
 int sqli_rowbuf_ncols(const rowbuf *b, size_t i);
 void sqli_rowbuf_clear(rowbuf *b);
 
-enum access { ACC_ONE = 1, ACC_SCAN, ACC_SEARCH, ACC_EPHEM, ACC_SCHEMA };
+/* ACC_HASH: a hash table of the table's rows keyed by hcol, built on the
+ * loop's first open, probed by eq on every open (plan.c, hash_path). */
+enum access { ACC_ONE = 1, ACC_SCAN, ACC_SEARCH, ACC_EPHEM, ACC_SCHEMA, ACC_HASH };
 
 struct loop {
     srcitem *src;
@@ -154,6 +156,9 @@ struct loop {
     int nfilter;
     expr **onf; /* LEFT JOIN: ON terms deciding a match */
     int non;
+    int *hcol;       /* ACC_HASH: table column of each key part */
+    expr **hfilters; /* ACC_HASH: single-table terms, checked while building */
+    int nhfilter;
     int left;
     double nrow; /* estimated rows per open */
     double cost;
@@ -171,6 +176,8 @@ struct loop {
     size_t ephem_pos;
     sql_value *in_vals;
     int in_n, in_pos;
+    bmap *hmap;    /* ACC_HASH: key -> 1 + first row in mat */
+    size_t *hnext; /* ACC_HASH: per row in mat, 1 + next row of the same key, 0 */
 };
 
 typedef struct group group;
