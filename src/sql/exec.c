@@ -280,9 +280,23 @@ static int eval_in_select(vm *v, loop *L, int aff) {
     return rc == SQL_DONE ? SQL_OK : rc;
 }
 
+/* Are the values of IN list e the same on every open of its loop within one
+ * run of the statement (literals and parameters)? */
+static int in_list_fixed(const expr *e) {
+    if (e->op != E_IN_LIST) return 0;
+    for (int i = 0; i < e->nargs; i++)
+        if (e->args[i]->op != E_LIT && e->args[i]->op != E_PARAM) return 0;
+    return 1;
+}
+
 static int eval_in_list(vm *v, loop *L, int *empty) {
-    for (int i = 0; i < L->in_n; i++) val_free(&L->in_vals[i]);
     const expr *e = L->in_expr;
+    if (L->in_fixed) { /* evaluated, sorted and deduplicated by an earlier open */
+        L->in_pos = L->reverse ? L->in_n - 1 : 0;
+        if (L->in_n == 0) *empty = 1;
+        return SQL_OK;
+    }
+    for (int i = 0; i < L->in_n; i++) val_free(&L->in_vals[i]);
     L->in_n = 0;
     int aff = L->eqaff[L->in_term - 1];
     if (e->op == E_IN_SEL) {
@@ -314,6 +328,7 @@ static int eval_in_list(vm *v, loop *L, int *empty) {
     }
     L->in_n = w;
     L->in_pos = L->reverse ? w - 1 : 0;
+    L->in_fixed = in_list_fixed(e);
     if (w == 0) *empty = 1;
     return SQL_OK;
 }
@@ -758,6 +773,7 @@ static void reset_loops(qplan *p) {
         p->loops[d].nullrow = 0;
         p->loops[d].exhausted = 0;
         p->loops[d].mat_done = 0;
+        p->loops[d].in_fixed = 0;
     }
 }
 
@@ -811,6 +827,7 @@ void sqli_q_close(vm *v, qplan *p) {
         xfree(L->in_vals);
         L->in_vals = NULL;
         L->in_n = 0;
+        L->in_fixed = 0;
         val_free(&L->lov);
         val_free(&L->hiv);
         sqli_keyenc_free(&L->k_lo);

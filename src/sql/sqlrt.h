@@ -176,6 +176,7 @@ struct loop {
     size_t ephem_pos;
     sql_value *in_vals;
     int in_n, in_pos;
+    int in_fixed;  /* in_vals hold the list's values for this whole run */
     bmap *hmap;    /* ACC_HASH: key -> 1 + first row in mat */
     size_t *hnext; /* ACC_HASH: per row in mat, 1 + next row of the same key, 0 */
 };
