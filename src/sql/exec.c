@@ -28,6 +28,7 @@
 #include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 static const sql_value null_value = {.type = SQL_NULL};
 
@@ -461,6 +462,7 @@ static int hash_open(vm *v, loop *L, cursor *c) {
 
 static int loop_open(vm *v, loop *L) {
     cursor *c = sqli_vm_cursor(v, L->cur);
+    L->st_loops++;
     c->pseudo = NULL;
     c->state = ROW_NONE;
     L->exhausted = L->matched = L->null_done = L->seeked = 0;
@@ -700,16 +702,34 @@ static void set_null_row(vm *v, loop *L) {
     c->state = ROW_NULL;
 }
 
-/* The next combination of loop rows passing every filter. */
+static uint64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* EXPLAIN ANALYZE: the time since *t goes to loop L. */
+static inline void charge(vm *v, loop *L, uint64_t *t) {
+    if (!v->analyze) return;
+    uint64_t n = now_ns();
+    L->st_ns += n - *t;
+    *t = n;
+}
+
+/* The next combination of loop rows passing every filter. Every stretch of
+ * work is charged to the loop it was done for (charge). */
 int sqli_nl_next(vm *v, qplan *p) {
     int i, rc, ok;
+    uint64_t t = v->analyze ? now_ns() : 0;
     if (!p->started) {
         p->started = 1;
         rc = all_true(v, p->cfilters, p->ncf, &ok);
         if (rc != SQL_OK) return rc;
         if (!ok) return SQL_DONE;
         i = 0;
-        if ((rc = loop_open(v, &p->loops[0])) != SQL_OK) return rc;
+        rc = loop_open(v, &p->loops[0]);
+        charge(v, &p->loops[0], &t);
+        if (rc != SQL_OK) return rc;
     } else {
         i = p->level;
     }
@@ -718,11 +738,15 @@ int sqli_nl_next(vm *v, qplan *p) {
         rc = L->nullrow ? SQL_DONE : loop_step(v, L);
         if (rc == SQL_ROW) {
             if ((rc = all_true(v, L->onf, L->non, &ok)) != SQL_OK) return rc;
-            if (!ok) continue;
+            if (!ok) {
+                charge(v, L, &t);
+                continue;
+            }
             L->matched = 1;
         } else if (rc == SQL_DONE) {
             L->nullrow = 0;
             if (!(L->left && !L->matched && !L->null_done)) {
+                charge(v, L, &t);
                 if (i == 0) return SQL_DONE;
                 i--;
                 continue;
@@ -734,14 +758,18 @@ int sqli_nl_next(vm *v, qplan *p) {
             return rc;
         }
         if ((rc = all_true(v, L->filters, L->nfilter, &ok)) != SQL_OK) return rc;
+        charge(v, L, &t);
         if (!ok) continue;
+        L->st_rows++;
         if (i == p->nloop - 1) {
             p->level = i;
             return SQL_ROW;
         }
         i++;
         p->loops[i].nullrow = 0;
-        if ((rc = loop_open(v, &p->loops[i])) != SQL_OK) return rc;
+        rc = loop_open(v, &p->loops[i]);
+        charge(v, &p->loops[i], &t);
+        if (rc != SQL_OK) return rc;
     }
 }
 

@@ -1265,77 +1265,89 @@ int sqli_plan_dml_scan(compiler *c, table *t, int cur, expr *where, qplan **out)
 /* ---- EXPLAIN QUERY PLAN
  * ---------------------------------------------------------------------------- */
 
-static void eqp_row(rowbuf *rb, int id, int parent, const char *detail) {
-    sql_value v[4];
+static void eqp_row(rowbuf *rb, int id, int parent, const char *detail, loop *L, int mode) {
+    if (mode == EQP_RESET) {
+        if (L) L->st_loops = L->st_rows = L->st_ns = 0;
+        return;
+    }
+    sql_value v[7];
     val_set_int(&v[0], id);
     val_set_int(&v[1], parent);
     val_set_int(&v[2], 0);
     val_set_text_ref(&v[3], detail, strlen(detail));
-    sqli_rowbuf_add(rb, NULL, 0, v, 4);
+    for (int k = 4; k < 7; k++) val_set_null(&v[k]);
+    if (L) {
+        val_set_int(&v[4], (int64_t)L->st_rows);
+        val_set_int(&v[5], (int64_t)L->st_loops);
+        val_set_real(&v[6], round((double)L->st_ns / 1e3) / 1e3);
+    }
+    sqli_rowbuf_add(rb, NULL, 0, v, mode == EQP_ANALYZE ? 7 : 4);
 }
 
-static void explain_expr_subs(const expr *e, rowbuf *rb, int *id, int parent);
+static void explain_expr_subs(const expr *e, rowbuf *rb, int *id, int parent, int mode);
 
-static void explain_sub(const expr *e, rowbuf *rb, int *id, int parent) {
+static void explain_sub(const expr *e, rowbuf *rb, int *id, int parent, int mode) {
     qplan *sp = e->sub->plan;
     if (!sp) return;
     char buf[96];
     const char *kind = e->op == E_IN_SEL ? "LIST SUBQUERY" : "SCALAR SUBQUERY";
     snprintf(buf, sizeof buf, "%s%s %d", e->correlated ? "CORRELATED " : "", kind, sp->subno);
     int me = ++*id;
-    eqp_row(rb, me, parent, buf);
-    sqli_plan_explain(sp, rb, id, me);
+    eqp_row(rb, me, parent, buf, NULL, mode);
+    sqli_plan_explain(sp, rb, id, me, mode);
 }
 
-static void explain_expr_subs(const expr *e, rowbuf *rb, int *id, int parent) {
+static void explain_expr_subs(const expr *e, rowbuf *rb, int *id, int parent, int mode) {
     if (!e) return;
     if (e->sub && (e->op == E_SUBQ || e->op == E_EXISTS || e->op == E_IN_SEL))
-        explain_sub(e, rb, id, parent);
-    explain_expr_subs(e->l, rb, id, parent);
-    explain_expr_subs(e->r, rb, id, parent);
-    for (int i = 0; i < e->nargs; i++) explain_expr_subs(e->args[i], rb, id, parent);
+        explain_sub(e, rb, id, parent, mode);
+    explain_expr_subs(e->l, rb, id, parent, mode);
+    explain_expr_subs(e->r, rb, id, parent, mode);
+    for (int i = 0; i < e->nargs; i++) explain_expr_subs(e->args[i], rb, id, parent, mode);
 }
 
-static void explain_block_subs(qplan *p, rowbuf *rb, int *id, int parent) {
+static void explain_block_subs(qplan *p, rowbuf *rb, int *id, int parent, int mode) {
     for (int d = 0; d < p->nloop; d++) {
         loop *L = &p->loops[d];
-        for (int k = 0; k < L->neq; k++) explain_expr_subs(L->eq[k], rb, id, parent);
-        explain_expr_subs(L->lo, rb, id, parent);
-        explain_expr_subs(L->hi, rb, id, parent);
-        if (L->in_expr) explain_expr_subs(L->in_expr, rb, id, parent);
-        for (int k = 0; k < L->nfilter; k++) explain_expr_subs(L->filters[k], rb, id, parent);
-        for (int k = 0; k < L->non; k++) explain_expr_subs(L->onf[k], rb, id, parent);
+        for (int k = 0; k < L->neq; k++) explain_expr_subs(L->eq[k], rb, id, parent, mode);
+        explain_expr_subs(L->lo, rb, id, parent, mode);
+        explain_expr_subs(L->hi, rb, id, parent, mode);
+        if (L->in_expr) explain_expr_subs(L->in_expr, rb, id, parent, mode);
+        for (int k = 0; k < L->nfilter; k++) explain_expr_subs(L->filters[k], rb, id, parent, mode);
+        for (int k = 0; k < L->non; k++) explain_expr_subs(L->onf[k], rb, id, parent, mode);
+        for (int k = 0; k < L->nhfilter; k++)
+            explain_expr_subs(L->hfilters[k], rb, id, parent, mode);
     }
-    for (int k = 0; k < p->ncf; k++) explain_expr_subs(p->cfilters[k], rb, id, parent);
-    for (int k = 0; k < p->ncol; k++) explain_expr_subs(p->res[k], rb, id, parent);
-    if (p->q && p->q->having) explain_expr_subs(p->q->having, rb, id, parent);
+    for (int k = 0; k < p->ncf; k++) explain_expr_subs(p->cfilters[k], rb, id, parent, mode);
+    for (int k = 0; k < p->ncol; k++) explain_expr_subs(p->res[k], rb, id, parent, mode);
+    if (p->q && p->q->having) explain_expr_subs(p->q->having, rb, id, parent, mode);
     for (int k = 0; k < p->nkey; k++)
-        if (p->kres[k] < 0) explain_expr_subs(p->keys[k], rb, id, parent);
+        if (p->kres[k] < 0) explain_expr_subs(p->keys[k], rb, id, parent, mode);
 }
 
-void sqli_plan_explain(qplan *p, rowbuf *rb, int *id, int parent) {
+void sqli_plan_explain(qplan *p, rowbuf *rb, int *id, int parent, int mode) {
     if (p->op != SEL_SIMPLE) {
         static const char *nm[] = {"", "UNION", "UNION ALL", "INTERSECT", "EXCEPT"};
         int me = ++*id;
         char buf[64];
         snprintf(buf, sizeof buf, "COMPOUND QUERY");
-        eqp_row(rb, me, parent, buf);
+        eqp_row(rb, me, parent, buf, NULL, mode);
         int l = ++*id;
-        eqp_row(rb, l, me, "LEFT-MOST SUBQUERY");
-        sqli_plan_explain(p->left, rb, id, l);
+        eqp_row(rb, l, me, "LEFT-MOST SUBQUERY", NULL, mode);
+        sqli_plan_explain(p->left, rb, id, l, mode);
         int r = ++*id;
         snprintf(buf, sizeof buf, "%s%s", nm[p->op],
                  p->op == SEL_UNION_ALL ? "" : " USING TEMP B-TREE");
-        eqp_row(rb, r, me, buf);
-        sqli_plan_explain(p->right, rb, id, r);
-        if (p->sort) eqp_row(rb, ++*id, parent, "USE TEMP B-TREE FOR ORDER BY");
+        eqp_row(rb, r, me, buf, NULL, mode);
+        sqli_plan_explain(p->right, rb, id, r, mode);
+        if (p->sort) eqp_row(rb, ++*id, parent, "USE TEMP B-TREE FOR ORDER BY", NULL, mode);
         return;
     }
     if (p->values_rows) {
-        eqp_row(rb, ++*id, parent, "SCAN CONSTANT ROW");
+        eqp_row(rb, ++*id, parent, "SCAN CONSTANT ROW", NULL, mode);
         return;
     }
-    if (p->nloop == 0) eqp_row(rb, ++*id, parent, "SCAN CONSTANT ROW");
+    if (p->nloop == 0) eqp_row(rb, ++*id, parent, "SCAN CONSTANT ROW", NULL, mode);
     for (int d = 0; d < p->nloop; d++) {
         loop *L = &p->loops[d];
         if (L->sub) {
@@ -1343,13 +1355,14 @@ void sqli_plan_explain(qplan *p, rowbuf *rb, int *id, int parent) {
             char buf[300];
             snprintf(buf, sizeof buf, "MATERIALIZE %s",
                      L->src->alias ? L->src->alias : "(subquery)");
-            eqp_row(rb, me, parent, buf);
-            sqli_plan_explain(L->sub, rb, id, me);
+            eqp_row(rb, me, parent, buf, NULL, mode);
+            sqli_plan_explain(L->sub, rb, id, me, mode);
         }
-        eqp_row(rb, ++*id, parent, L->explain ? L->explain : "SCAN");
+        eqp_row(rb, ++*id, parent, L->explain ? L->explain : "SCAN", L, mode);
     }
-    explain_block_subs(p, rb, id, parent);
-    if (p->eqp_group_temp) eqp_row(rb, ++*id, parent, "USE TEMP B-TREE FOR GROUP BY");
-    if (p->eqp_distinct_temp) eqp_row(rb, ++*id, parent, "USE TEMP B-TREE FOR DISTINCT");
-    if (p->eqp_order_temp) eqp_row(rb, ++*id, parent, "USE TEMP B-TREE FOR ORDER BY");
+    explain_block_subs(p, rb, id, parent, mode);
+    if (p->eqp_group_temp) eqp_row(rb, ++*id, parent, "USE TEMP B-TREE FOR GROUP BY", NULL, mode);
+    if (p->eqp_distinct_temp)
+        eqp_row(rb, ++*id, parent, "USE TEMP B-TREE FOR DISTINCT", NULL, mode);
+    if (p->eqp_order_temp) eqp_row(rb, ++*id, parent, "USE TEMP B-TREE FOR ORDER BY", NULL, mode);
 }

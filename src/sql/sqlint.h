@@ -623,7 +623,7 @@ typedef struct ast {
     char *pragma_arg;
     /* EXPLAIN */
     struct ast *inner;
-    int explain_qp;
+    int explain_qp; /* 1 EXPLAIN QUERY PLAN, 2 EXPLAIN ANALYZE (runs inner) */
 } ast;
 
 /* Parse one statement from sql[pos..n). *next is where the next statement

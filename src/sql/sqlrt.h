@@ -176,7 +176,10 @@ struct loop {
     size_t ephem_pos;
     sql_value *in_vals;
     int in_n, in_pos;
-    int in_fixed;  /* in_vals hold the list's values for this whole run */
+    int in_fixed; /* in_vals hold the list's values for this whole run */
+    /* EXPLAIN ANALYZE: opens, rows passing the filters, time spent in this
+     * loop (nanoseconds, counted only while vm.analyze) */
+    uint64_t st_loops, st_rows, st_ns;
     bmap *hmap;    /* ACC_HASH: key -> 1 + first row in mat */
     size_t *hnext; /* ACC_HASH: per row in mat, 1 + next row of the same key, 0 */
 };
@@ -231,8 +234,12 @@ struct qplan {
 /* Planner entry points (plan.c). */
 int sqli_plan_query(compiler *c, query *q, qplan **out);
 int sqli_plan_dml_scan(compiler *c, table *t, int cur, expr *where, qplan **out);
-void sqli_plan_explain(qplan *p, rowbuf *rb, int *id, int parent);
-void sqli_explain_dml(dmlplan *d, rowbuf *rb, int *id);
+/* EXPLAIN rows (id, parent, notused, detail) of a plan. EQP_ANALYZE adds
+ * rows, loops and time_ms from the loops' counters (NULL for nodes that are
+ * no loop); EQP_RESET emits nothing and zeroes those counters. */
+enum { EQP_PLAIN = 0, EQP_ANALYZE, EQP_RESET };
+void sqli_plan_explain(qplan *p, rowbuf *rb, int *id, int parent, int mode);
+void sqli_explain_dml(dmlplan *d, rowbuf *rb, int *id, int mode);
 
 /* ==== runtime ============================================================= */
 enum { ROW_NONE = 0, ROW_LAZY, ROW_READY, ROW_NULL };
@@ -290,6 +297,7 @@ struct vm {
     int rowcur_next;
     void *fkpend; /* deferred NO ACTION checks (fkey.c) */
     int npend, cappend;
+    int analyze; /* EXPLAIN ANALYZE is running: loops time themselves */
 };
 void sqli_vm_subcache_clear(vm *v);
 int sqli_ex_like(const sql_value *pat, const sql_value *str, int glob, int esc);
@@ -430,6 +438,7 @@ struct sql_stmt {
     int materialized;
     trigprog *trigs; /* compiled trigger programs */
     strb outbuf;
+    double plan_ms; /* parsing and planning time of the last compile */
 };
 
 int sqli_db_error(sql_db *db, int rc, int off, const char *fmt, ...)
