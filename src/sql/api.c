@@ -217,6 +217,7 @@ int sql_close(sql_db *db) {
     int rc = SQL_OK;
     if (db->store && sqli_store_close(db->store) != STORE_OK) rc = SQL_IOERR;
     sqli_schema_unref(db->sch);
+    sqli_usage_free(db);
     for (int i = 0; i < db->nsp; i++) xfree(db->sps[i].name);
     xfree(db->sps);
     xfree(db->errmsg);

@@ -411,6 +411,8 @@ static int hash_build(vm *v, loop *L, cursor *c) {
     size_t cap = 0;
     int rc = ensure_store_cursor(v, &c->sc, &c->sc_tree, L->idx->tree);
     if (rc != SQL_OK) return rc;
+    usage_stat *u = sqli_usage(v->db, L->idx);
+    sqli_usage_scan(v->db, L->idx);
     int src = sqli_store_cursor_seek(c->sc, STORE_SEEK_FIRST, NULL, 0);
     while (src == STORE_OK) {
         const void *k, *val;
@@ -419,6 +421,7 @@ static int hash_build(vm *v, loop *L, cursor *c) {
         if (src == STORE_OK) src = sqli_store_cursor_value(c->sc, &val, &vl);
         if (src != STORE_OK) break;
         c->key = k, c->klen = kl, c->rec = val, c->reclen = vl, c->state = ROW_LAZY;
+        u->rows_read++;
         int ok;
         if ((rc = all_true(v, L->hfilters, L->nhfilter, &ok)) != SQL_OK) return rc;
         if (ok) {
@@ -473,12 +476,14 @@ static int loop_open(vm *v, loop *L) {
     case ACC_SCHEMA:
         if (!L->mat) L->mat = xcalloc(1, sizeof *L->mat);
         sqli_rowbuf_clear(L->mat);
-        return sqli_schema_rows(v, L->mat);
+        return L->tab->is_schema == SYS_STAT_INDEXES ? sqli_usage_rows(v, L->mat)
+                                                     : sqli_schema_rows(v, L->mat);
     case ACC_HASH:
         return hash_open(v, L, c);
     default:
         break;
     }
+    sqli_usage_scan(v->db, L->idx);
     int rc = ensure_store_cursor(v, &c->sc, &c->sc_tree, L->idx->tree);
     if (rc == SQL_OK && !L->idx->is_pk && !L->covering)
         rc = ensure_store_cursor(v, &c->tc, &c->tc_tree, L->tab->tree);
@@ -614,7 +619,10 @@ static int tree_step(vm *v, loop *L, cursor *c) {
             if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
             int out = L->reverse ? (L->k_lo.len && keycmp(k, kl, L->k_lo.p, L->k_lo.len) < 0)
                                  : (L->has_hi && keycmp(k, kl, L->k_hi.p, L->k_hi.len) >= 0);
-            if (!out) return load_entry(v, L, c) == SQL_OK ? SQL_ROW : SQL_ERROR;
+            if (!out) {
+                sqli_usage(v->db, L->idx)->rows_read++;
+                return load_entry(v, L, c) == SQL_OK ? SQL_ROW : SQL_ERROR;
+            }
         } else if (rc != STORE_NOTFOUND) {
             return sqli_vm_store_error(v, rc);
         }

@@ -299,6 +299,20 @@ struct vm {
     int npend, cappend;
     int analyze; /* EXPLAIN ANALYZE is running: loops time themselves */
 };
+
+/* ==== index usage statistics (istat.c) ==================================== */
+typedef struct usage_stat {
+    int64_t scans, rows_read;
+    int64_t last_used;                    /* unix seconds of the last scan, 0 none */
+    int64_t ent_ins, ent_del;             /* index entries written / removed */
+    int64_t rows_ins, rows_upd, rows_del; /* the table's rows (kept on its key) */
+} usage_stat;
+/* The counters of index x (or of its table's key) in db, made on first use. */
+usage_stat *sqli_usage(sql_db *db, index_t *x);
+void sqli_usage_scan(sql_db *db, index_t *x); /* one more scan, now */
+void sqli_usage_free(sql_db *db);
+table *sqli_usage_table(schema *s);     /* the larder_stat_indexes pseudo-table */
+int sqli_usage_rows(vm *v, rowbuf *rb); /* its rows */
 void sqli_vm_subcache_clear(vm *v);
 int sqli_ex_like(const sql_value *pat, const sql_value *str, int glob, int esc);
 
@@ -403,6 +417,7 @@ struct sql_db {
     int active_reads;   /* statements holding their own read snapshot */
     int nactive;        /* statements running inside db->txn */
     void *fk_pending;   /* NO ACTION checks of the running statement */
+    bmap *usage;        /* "table\0index" -> usage_stat (istat.c) */
 };
 
 struct sql_stmt {
