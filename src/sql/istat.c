@@ -11,6 +11,8 @@
  *   last_used        time of the last scan (UTC text), NULL if none
  *   rows_inserted/updated/deleted  the table's row writes
  *   entries_inserted/deleted       the index's upkeep (NULL for the key)
+ *   stat             ANALYZE's statistics as sqlite_stat1 writes them (rows,
+ *                    then rows per distinct prefix), NULL if not analyzed
  * Writes count when they are made, also when their transaction later rolls
  * back. An index's counters are found by its table's and its own name, so
  * that a schema reload (any DDL) keeps them; a renamed table starts anew.
@@ -69,13 +71,13 @@ void sqli_usage_free(sql_db *db) {
 /* ---- larder_stat_indexes ------------------------------------------------------------------ */
 
 static const char *const stat_names[] = {
-    "table_name",    "index_name",   "is_primary",       "scans",
-    "rows_read",     "last_used",    "rows_inserted",    "rows_updated",
-    "rows_deleted",  "entries_inserted", "entries_deleted"};
-static const char *const stat_types[] = {"TEXT", "TEXT", "INTEGER", "INTEGER",
-                                         "INTEGER", "TEXT", "INTEGER", "INTEGER",
-                                         "INTEGER", "INTEGER", "INTEGER"};
-#define NSTAT 11
+    "table_name",   "index_name",       "is_primary",      "scans",
+    "rows_read",    "last_used",        "rows_inserted",   "rows_updated",
+    "rows_deleted", "entries_inserted", "entries_deleted", "stat"};
+static const char *const stat_types[] = {"TEXT",    "TEXT",    "INTEGER", "INTEGER",
+                                         "INTEGER", "TEXT",    "INTEGER", "INTEGER",
+                                         "INTEGER", "INTEGER", "INTEGER", "TEXT"};
+#define NSTAT 12
 
 table *sqli_usage_table(schema *s) {
     table *t = sqli_ar_alloc(&s->ar, sizeof *t);
@@ -105,7 +107,7 @@ table *sqli_usage_table(schema *s) {
 static void stat_row(sql_db *db, rowbuf *rb, index_t *x) {
     usage_stat *u = sqli_usage(db, x), *tu = sqli_usage(db, &x->tab->pk);
     sql_value r[NSTAT + 1];
-    char when[32];
+    char when[32], st[512];
     val_set_text_ref(&r[0], x->tab->name, strlen(x->tab->name));
     if (x->is_pk)
         val_set_null(&r[1]);
@@ -131,6 +133,14 @@ static void stat_row(sql_db *db, rowbuf *rb, index_t *x) {
     } else {
         val_set_int(&r[9], u->ent_ins);
         val_set_int(&r[10], u->ent_del);
+    }
+    val_set_null(&r[11]);
+    if (x->stat) {
+        size_t n = 0;
+        for (int k = 0; k <= x->ncol && n < sizeof st - 24; k++)
+            n += (size_t)snprintf(st + n, sizeof st - n, "%s%lld", k ? " " : "",
+                                  (long long)x->stat[k]);
+        val_set_text_ref(&r[11], st, n);
     }
     val_set_null(&r[NSTAT]); /* rowid */
     sqli_rowbuf_add(rb, NULL, 0, r, NSTAT + 1);

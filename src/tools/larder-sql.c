@@ -682,6 +682,21 @@ static void cmd_dump(shell *sh, const char *only) {
     for (int i = 0; i + 1 < l.n; i += 2)
         if (!only || strcasecmp(only, l.v[i]) == 0) printf("%s;\n", l.v[i + 1]);
     sl_free(&l);
+    /* ANALYZE's statistics follow from the rows: analyzing the same tables
+     * again gives the same ones */
+    query_list(sh,
+               "SELECT DISTINCT table_name, table_name FROM larder_stat_indexes WHERE stat IS "
+               "NOT NULL ORDER BY 1",
+               NULL, &l);
+    for (int i = 0; i + 1 < l.n; i += 2) {
+        if (only && strcasecmp(only, l.v[i]) != 0) continue;
+        buf q = {0};
+        badds(&q, "ANALYZE ");
+        quote_ident(&q, l.v[i]);
+        printf("%s;\n", q.p);
+        free(q.p);
+    }
+    sl_free(&l);
     printf("COMMIT;\n");
 }
 
