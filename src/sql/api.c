@@ -24,6 +24,7 @@
 #include "sql/sqlrt.h"
 #include "util/mem.h"
 #include <assert.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -217,6 +218,7 @@ int sql_close(sql_db *db) {
     int rc = SQL_OK;
     if (db->store && sqli_store_close(db->store) != STORE_OK) rc = SQL_IOERR;
     sqli_schema_unref(db->sch);
+    sqli_usage_free(db);
     for (int i = 0; i < db->nsp; i++) xfree(db->sps[i].name);
     xfree(db->sps);
     xfree(db->errmsg);
@@ -297,7 +299,14 @@ static int compile_inner(sql_stmt *st, ast *a, int explain) {
     }
 }
 
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 static int compile(sql_stmt *st) {
+    double t0 = now_ms();
     int next, empty, errpos = 0;
     char *err = NULL;
     st->a = sqli_parse_statement(&st->ar, st->sql, (int)strlen(st->sql), 0, &next, &empty, &err,
@@ -313,10 +322,15 @@ static int compile(sql_stmt *st) {
     st->kind = st->a->kind;
     int rc = SQL_OK;
     if (st->kind == ST_EXPLAIN) {
-        static const char *names[] = {"id", "parent", "notused", "detail"};
-        set_named_columns(st, names, 4);
+        static const char *names[] = {"id",   "parent", "notused", "detail",
+                                      "rows", "loops",  "time_ms"};
+        int analyze = st->a->explain_qp == 2;
+        set_named_columns(st, names, analyze ? 7 : 4);
         rc = compile_inner(st, st->a->inner, 1);
-        st->readonly = 1;
+        st->readonly = !(analyze && st->dml);
+        if (rc == SQL_OK && analyze && !st->plan && !st->dml)
+            return sqli_db_error(st->db, SQL_ERROR, st->a->inner->pos,
+                                 "EXPLAIN ANALYZE runs a SELECT, INSERT, UPDATE or DELETE");
     } else if (st->kind == ST_PRAGMA) {
         rc = sqli_compile_pragma(st);
     } else {
@@ -324,6 +338,7 @@ static int compile(sql_stmt *st) {
     }
     if (rc != SQL_OK)
         return sqli_db_error(st->db, SQL_ERROR, c->errpos, "%s", c->err ? c->err : "compile error");
+    st->plan_ms = now_ms() - t0;
     return SQL_OK;
 }
 
@@ -518,9 +533,9 @@ static int run_explain(sql_stmt *st) {
     ast *in = st->a->inner;
     int id = 0;
     if (in->kind == ST_SELECT && st->plan)
-        sqli_plan_explain(st->plan, &st->results, &id, 0);
+        sqli_plan_explain(st->plan, &st->results, &id, 0, EQP_PLAIN);
     else if (st->dml)
-        sqli_explain_dml(st->dml, &st->results, &id);
+        sqli_explain_dml(st->dml, &st->results, &id, EQP_PLAIN);
     return SQL_OK;
 }
 
@@ -541,6 +556,56 @@ static int start_write(sql_stmt *st) {
     return rc;
 }
 
+/* A row of EXPLAIN ANALYZE's summary: rows (or -1 for NULL) and time. */
+static void analyze_row(sql_stmt *st, int id, const char *what, int64_t rows, double ms) {
+    sql_value r[7];
+    val_set_int(&r[0], id);
+    val_set_int(&r[1], 0);
+    val_set_int(&r[2], 0);
+    val_set_text_ref(&r[3], what, strlen(what));
+    if (rows >= 0)
+        val_set_int(&r[4], rows), val_set_int(&r[5], 1);
+    else
+        val_set_null(&r[4]), val_set_null(&r[5]);
+    val_set_real(&r[6], round(ms * 1e3) / 1e3);
+    sqli_rowbuf_add(&st->results, NULL, 0, r, 7);
+}
+
+/* EXPLAIN ANALYZE: run the statement to its end (a write is kept, as in
+ * PostgreSQL), its rows discarded; then the plan with each loop's actual
+ * rows, opens and time, and the statement's rows, planning and execution
+ * time. */
+static int run_analyze(sql_stmt *st) {
+    vm *v = &st->v;
+    int id = 0, rc;
+    int64_t nrows = 0;
+    if (st->plan) sqli_plan_explain(st->plan, NULL, &id, 0, EQP_RESET);
+    if (st->dml) sqli_explain_dml(st->dml, NULL, &id, EQP_RESET);
+    double t0 = now_ms();
+    v->analyze = 1;
+    if (st->plan) {
+        rc = enter_txn(st, 0);
+        if (rc == SQL_OK) rc = sqli_q_open(v, st->plan);
+        while (rc == SQL_OK && (rc = sqli_q_next(v, st->plan)) == SQL_ROW) nrows++, rc = SQL_OK;
+        if (rc == SQL_DONE) rc = SQL_OK;
+        sqli_q_close(v, st->plan);
+        leave_read(st);
+    } else {
+        rc = start_write(st);
+        nrows = v->nchange;
+    }
+    v->analyze = 0;
+    double exec_ms = now_ms() - t0;
+    sqli_rowbuf_clear(&st->results); /* RETURNING rows */
+    if (rc != SQL_OK) return rc;
+    id = 0;
+    if (st->plan) sqli_plan_explain(st->plan, &st->results, &id, 0, EQP_ANALYZE);
+    if (st->dml) sqli_explain_dml(st->dml, &st->results, &id, EQP_ANALYZE);
+    analyze_row(st, ++id, "PLANNING", -1, st->plan_ms);
+    analyze_row(st, ++id, "EXECUTION", nrows, exec_ms);
+    return SQL_OK;
+}
+
 static int start(sql_stmt *st) {
     vm *v = &st->v;
     vm_begin(st);
@@ -557,7 +622,7 @@ static int start(sql_stmt *st) {
         if (rc != SQL_OK) leave_read(st);
         return rc;
     case ST_EXPLAIN:
-        return run_explain(st);
+        return st->a->explain_qp == 2 ? run_analyze(st) : run_explain(st);
     case ST_PRAGMA:
         rc = enter_txn(st, 0);
         if (rc == SQL_OK) rc = sqli_run_pragma(v, st, &st->results);

@@ -656,6 +656,7 @@ static int write_index_entries(vm *v, table *t, const sql_value *row, idxkeys *i
         index_value(&v->rb, x, row, tkey, tklen);
         int rc = sqli_store_put(v->txn, x->tree, ik->k[i].p, ik->k[i].len, v->rb.p, v->rb.len, 0);
         if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
+        sqli_usage(v->db, x)->ent_ins++;
     }
     return SQL_OK;
 }
@@ -664,8 +665,9 @@ static int write_index_entries(vm *v, table *t, const sql_value *row, idxkeys *i
 static void unput_unique(vm *v, table *t, const sql_value *row, idxkeys *ik, int upto) {
     int i = 0;
     for (index_t *x = t->indexes; x && i < upto; x = x->next, i++)
-        if (ik->member[i] && sqli_index_short_entry(x, row))
-            sqli_store_del(v->txn, x->tree, ik->k[i].p, ik->k[i].len);
+        if (ik->member[i] && sqli_index_short_entry(x, row) &&
+            sqli_store_del(v->txn, x->tree, ik->k[i].p, ik->k[i].len) == STORE_OK)
+            sqli_usage(v->db, x)->ent_del++;
 }
 
 /* Table key of the row owning a short unique entry (into out). */
@@ -692,7 +694,7 @@ static int unique_clash(vm *v, index_t *x, const sql_value *row, idxkeys *ik, in
     index_value(&v->rb, x, row, tkey, tklen);
     int src = sqli_store_put(v->txn, x->tree, ik->k[i].p, ik->k[i].len, v->rb.p, v->rb.len,
                              STORE_NOOVERWRITE);
-    if (src == STORE_OK) return SQL_OK;
+    if (src == STORE_OK) return sqli_usage(v->db, x)->ent_ins++, SQL_OK;
     if (src != STORE_EXISTS) return sqli_vm_store_error(v, src);
     *clash = 1;
     return owner_of(v, x, &ik->k[i], &v->kb2);
@@ -726,6 +728,7 @@ static int put_unique_entries(vm *v, table *t, const sql_value *row, idxkeys *ik
 
 static int after_insert(vm *v, table *t, sql_value *row, const uint8_t *key, size_t klen) {
     if (v->depth == 0) v->nchange++;
+    sqli_usage(v->db, &t->pk)->rows_ins++;
     v->db->total_changes++;
     if (t->rowid || t->ipk >= 0) v->db->last_insert_id = row[t->rowid ? t->ncol : t->ipk].u.i;
     sqli_report_change(v, t, SQL_CHANGE_INSERT, row, key, klen);
@@ -868,6 +871,7 @@ static int delete_entries(vm *v, table *t, const sql_value *row, const uint8_t *
         if (!ik.member[i]) continue;
         int src = sqli_store_del(v->txn, x->tree, ik.k[i].p, ik.k[i].len);
         if (src != STORE_OK && src != STORE_NOTFOUND) rc = sqli_vm_store_error(v, src);
+        if (src == STORE_OK) sqli_usage(v->db, x)->ent_del++;
     }
     store_cursor *c = NULL;
     if (rc == SQL_OK && at_cursor) rc = row_cursor(v, t, &c);
@@ -907,6 +911,7 @@ int sqli_row_delete(vm *v, table *t, const uint8_t *key0, size_t klen) {
     if (v->db->fk_enabled && t->refs && (rc = sqli_fk_parent_actions(v, t, row, NULL, 1)) != SQL_OK)
         goto done;
     if ((rc = delete_entries(v, t, row, key, klen, !touches_itself(t))) != SQL_OK) goto done;
+    sqli_usage(v->db, &t->pk)->rows_del++;
     if (v->depth == 1) v->nchange++;
     v->db->total_changes++;
     sqli_report_change(v, t, SQL_CHANGE_DELETE, row, key, klen);
@@ -974,12 +979,14 @@ static int update_indexes(vm *v, table *t, const sql_value *oldrow, const sql_va
         if (oi.member[i] && !same) {
             int src = sqli_store_del(v->txn, x->tree, oi.k[i].p, oi.k[i].len);
             if (src != STORE_OK && src != STORE_NOTFOUND) rc = sqli_vm_store_error(v, src);
+            if (src == STORE_OK) sqli_usage(v->db, x)->ent_del++;
         }
         if (rc == SQL_OK && ni.member[i] && (!same || x->ninc)) {
             index_value(&v->rb, x, newrow, nk->p, nk->len);
             int src =
                 sqli_store_put(v->txn, x->tree, ni.k[i].p, ni.k[i].len, v->rb.p, v->rb.len, 0);
             if (src != STORE_OK) rc = sqli_vm_store_error(v, src);
+            if (src == STORE_OK) sqli_usage(v->db, x)->ent_ins++;
         }
     }
     idxkeys_free(&oi);
@@ -1010,6 +1017,7 @@ static void update_bookkeeping(vm *v, table *t, const sql_value *oldrow, const s
                                const keyenc_buf *ok, const keyenc_buf *nk, int pkchanged) {
     if (v->depth == 1) v->nchange++;
     v->db->total_changes++;
+    sqli_usage(v->db, &t->pk)->rows_upd++;
     if (pkchanged) {
         sqli_report_change(v, t, SQL_CHANGE_DELETE, oldrow, ok->p, ok->len);
         sqli_report_change(v, t, SQL_CHANGE_INSERT, newrow, nk->p, nk->len);
@@ -1339,6 +1347,7 @@ static int try_truncate(vm *v, dmlplan *d, int *done) {
     if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
     v->nchange += n;
     v->db->total_changes += n;
+    sqli_usage(v->db, &t->pk)->rows_del += n;
     *done = 1;
     return SQL_OK;
 }
@@ -1352,9 +1361,15 @@ static int run_by_pk(vm *v, dmlplan *d, rowbuf *rb, int *rc) {
     *rc = sqli_q_open(v, d->scan);
     handled = *rc == SQL_OK && sqli_q_exact_pk(v, d->scan, &k, &empty, rc);
     sqli_q_close(v, d->scan);
+    if (handled) { /* the key lookup stands for the scan's one loop */
+        sqli_usage_scan(v->db, &d->tab->pk);
+        d->scan->loops[0].st_loops++;
+    }
+    int64_t before = v->nchange;
     if (handled && *rc == SQL_OK && !empty)
         *rc = d->kind == ST_UPDATE ? update_one(v, d, k.p, k.len, rb)
                                    : delete_one(v, d, k.p, k.len, rb);
+    if (handled) d->scan->loops[0].st_rows += (uint64_t)(v->nchange > before);
     sqli_keyenc_free(&k);
     return handled || *rc != SQL_OK;
 }

@@ -28,6 +28,7 @@
 #include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 static const sql_value null_value = {.type = SQL_NULL};
 
@@ -280,9 +281,23 @@ static int eval_in_select(vm *v, loop *L, int aff) {
     return rc == SQL_DONE ? SQL_OK : rc;
 }
 
+/* Are the values of IN list e the same on every open of its loop within one
+ * run of the statement (literals and parameters)? */
+static int in_list_fixed(const expr *e) {
+    if (e->op != E_IN_LIST) return 0;
+    for (int i = 0; i < e->nargs; i++)
+        if (e->args[i]->op != E_LIT && e->args[i]->op != E_PARAM) return 0;
+    return 1;
+}
+
 static int eval_in_list(vm *v, loop *L, int *empty) {
-    for (int i = 0; i < L->in_n; i++) val_free(&L->in_vals[i]);
     const expr *e = L->in_expr;
+    if (L->in_fixed) { /* evaluated, sorted and deduplicated by an earlier open */
+        L->in_pos = L->reverse ? L->in_n - 1 : 0;
+        if (L->in_n == 0) *empty = 1;
+        return SQL_OK;
+    }
+    for (int i = 0; i < L->in_n; i++) val_free(&L->in_vals[i]);
     L->in_n = 0;
     int aff = L->eqaff[L->in_term - 1];
     if (e->op == E_IN_SEL) {
@@ -314,6 +329,7 @@ static int eval_in_list(vm *v, loop *L, int *empty) {
     }
     L->in_n = w;
     L->in_pos = L->reverse ? w - 1 : 0;
+    L->in_fixed = in_list_fixed(e);
     if (w == 0) *empty = 1;
     return SQL_OK;
 }
@@ -383,8 +399,73 @@ static int materialize_sub(vm *v, loop *L) {
     return SQL_OK;
 }
 
+static int all_true(vm *v, expr **f, int n, int *ok);
+
+/* One scan of the table: every row passing the loop's build filters goes
+ * into L->mat (its table key and record), chained under its hash key. */
+static int hash_build(vm *v, loop *L, cursor *c) {
+    if (!L->mat) L->mat = xcalloc(1, sizeof *L->mat);
+    if (!L->hmap) L->hmap = xcalloc(1, sizeof *L->hmap);
+    sqli_rowbuf_clear(L->mat);
+    sqli_bmap_clear(L->hmap);
+    size_t cap = 0;
+    int rc = ensure_store_cursor(v, &c->sc, &c->sc_tree, L->idx->tree);
+    if (rc != SQL_OK) return rc;
+    usage_stat *u = sqli_usage(v->db, L->idx);
+    sqli_usage_scan(v->db, L->idx);
+    int src = sqli_store_cursor_seek(c->sc, STORE_SEEK_FIRST, NULL, 0);
+    while (src == STORE_OK) {
+        const void *k, *val;
+        size_t kl, vl;
+        src = sqli_store_cursor_key(c->sc, &k, &kl);
+        if (src == STORE_OK) src = sqli_store_cursor_value(c->sc, &val, &vl);
+        if (src != STORE_OK) break;
+        c->key = k, c->klen = kl, c->rec = val, c->reclen = vl, c->state = ROW_LAZY;
+        u->rows_read++;
+        int ok;
+        if ((rc = all_true(v, L->hfilters, L->nhfilter, &ok)) != SQL_OK) return rc;
+        if (ok) {
+            sqli_keyenc_reset(&L->k_lo);
+            for (int i = 0; i < L->neq; i++)
+                sqli_key_add(&L->k_lo, sqli_cur_col(v, c, L->hcol[i]), 0);
+            sql_value rec;
+            val_set_blob_ref(&rec, val, vl);
+            sqli_rowbuf_add(L->mat, k, kl, &rec, 1);
+            if (L->mat->n > cap) {
+                cap = cap ? cap * 2 : 64;
+                L->hnext = xrealloc(L->hnext, sizeof *L->hnext * cap);
+            }
+            bmap_ent *e = sqli_bmap_get(L->hmap, L->k_lo.p, L->k_lo.len, 1, NULL);
+            L->hnext[L->mat->n - 1] = (size_t)(uintptr_t)e->v;
+            e->v = (void *)(uintptr_t)L->mat->n;
+        }
+        src = sqli_store_cursor_next(c->sc);
+    }
+    c->state = ROW_NONE;
+    if (src != STORE_NOTFOUND) return sqli_vm_store_error(v, src);
+    L->mat_done = 1;
+    return SQL_OK;
+}
+
+/* Open a hash loop: build on first use, then find this open's key. */
+static int hash_open(vm *v, loop *L, cursor *c) {
+    int rc = L->mat_done ? SQL_OK : hash_build(v, L, c), empty;
+    if (rc == SQL_OK) rc = loop_eval_keys(v, L, &empty);
+    if (rc != SQL_OK) return rc;
+    if (empty) {
+        L->exhausted = 1;
+        return SQL_OK;
+    }
+    sqli_keyenc_reset(&L->k_lo);
+    for (int i = 0; i < L->neq; i++) sqli_key_add(&L->k_lo, &L->eqv[i], 0);
+    bmap_ent *e = sqli_bmap_get(L->hmap, L->k_lo.p, L->k_lo.len, 0, NULL);
+    L->ephem_pos = e ? (size_t)(uintptr_t)e->v : 0;
+    return SQL_OK;
+}
+
 static int loop_open(vm *v, loop *L) {
     cursor *c = sqli_vm_cursor(v, L->cur);
+    L->st_loops++;
     c->pseudo = NULL;
     c->state = ROW_NONE;
     L->exhausted = L->matched = L->null_done = L->seeked = 0;
@@ -395,10 +476,14 @@ static int loop_open(vm *v, loop *L) {
     case ACC_SCHEMA:
         if (!L->mat) L->mat = xcalloc(1, sizeof *L->mat);
         sqli_rowbuf_clear(L->mat);
-        return sqli_schema_rows(v, L->mat);
+        return L->tab->is_schema == SYS_STAT_INDEXES ? sqli_usage_rows(v, L->mat)
+                                                     : sqli_schema_rows(v, L->mat);
+    case ACC_HASH:
+        return hash_open(v, L, c);
     default:
         break;
     }
+    sqli_usage_scan(v->db, L->idx);
     int rc = ensure_store_cursor(v, &c->sc, &c->sc_tree, L->idx->tree);
     if (rc == SQL_OK && !L->idx->is_pk && !L->covering)
         rc = ensure_store_cursor(v, &c->tc, &c->tc_tree, L->tab->tree);
@@ -534,7 +619,10 @@ static int tree_step(vm *v, loop *L, cursor *c) {
             if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
             int out = L->reverse ? (L->k_lo.len && keycmp(k, kl, L->k_lo.p, L->k_lo.len) < 0)
                                  : (L->has_hi && keycmp(k, kl, L->k_hi.p, L->k_hi.len) >= 0);
-            if (!out) return load_entry(v, L, c) == SQL_OK ? SQL_ROW : SQL_ERROR;
+            if (!out) {
+                sqli_usage(v->db, L->idx)->rows_read++;
+                return load_entry(v, L, c) == SQL_OK ? SQL_ROW : SQL_ERROR;
+            }
         } else if (rc != STORE_NOTFOUND) {
             return sqli_vm_store_error(v, rc);
         }
@@ -574,6 +662,22 @@ static int loop_step(vm *v, loop *L) {
         }
         rc = SQL_ROW;
         break;
+    case ACC_HASH:
+        if (!L->ephem_pos) {
+            rc = SQL_DONE;
+            break;
+        }
+        {
+            size_t r = L->ephem_pos - 1;
+            const sql_value *vals;
+            L->ephem_pos = L->hnext[r];
+            sqli_rowbuf_row(L->mat, r, &vals, &c->key, &c->klen);
+            c->rec = (const uint8_t *)vals[0].z;
+            c->reclen = vals[0].n;
+            c->state = ROW_LAZY;
+        }
+        rc = SQL_ROW;
+        break;
     default:
         rc = tree_step(v, L, c);
         break;
@@ -606,16 +710,34 @@ static void set_null_row(vm *v, loop *L) {
     c->state = ROW_NULL;
 }
 
-/* The next combination of loop rows passing every filter. */
+static uint64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* EXPLAIN ANALYZE: the time since *t goes to loop L. */
+static inline void charge(vm *v, loop *L, uint64_t *t) {
+    if (!v->analyze) return;
+    uint64_t n = now_ns();
+    L->st_ns += n - *t;
+    *t = n;
+}
+
+/* The next combination of loop rows passing every filter. Every stretch of
+ * work is charged to the loop it was done for (charge). */
 int sqli_nl_next(vm *v, qplan *p) {
     int i, rc, ok;
+    uint64_t t = v->analyze ? now_ns() : 0;
     if (!p->started) {
         p->started = 1;
         rc = all_true(v, p->cfilters, p->ncf, &ok);
         if (rc != SQL_OK) return rc;
         if (!ok) return SQL_DONE;
         i = 0;
-        if ((rc = loop_open(v, &p->loops[0])) != SQL_OK) return rc;
+        rc = loop_open(v, &p->loops[0]);
+        charge(v, &p->loops[0], &t);
+        if (rc != SQL_OK) return rc;
     } else {
         i = p->level;
     }
@@ -624,11 +746,15 @@ int sqli_nl_next(vm *v, qplan *p) {
         rc = L->nullrow ? SQL_DONE : loop_step(v, L);
         if (rc == SQL_ROW) {
             if ((rc = all_true(v, L->onf, L->non, &ok)) != SQL_OK) return rc;
-            if (!ok) continue;
+            if (!ok) {
+                charge(v, L, &t);
+                continue;
+            }
             L->matched = 1;
         } else if (rc == SQL_DONE) {
             L->nullrow = 0;
             if (!(L->left && !L->matched && !L->null_done)) {
+                charge(v, L, &t);
                 if (i == 0) return SQL_DONE;
                 i--;
                 continue;
@@ -640,14 +766,18 @@ int sqli_nl_next(vm *v, qplan *p) {
             return rc;
         }
         if ((rc = all_true(v, L->filters, L->nfilter, &ok)) != SQL_OK) return rc;
+        charge(v, L, &t);
         if (!ok) continue;
+        L->st_rows++;
         if (i == p->nloop - 1) {
             p->level = i;
             return SQL_ROW;
         }
         i++;
         p->loops[i].nullrow = 0;
-        if ((rc = loop_open(v, &p->loops[i])) != SQL_OK) return rc;
+        rc = loop_open(v, &p->loops[i]);
+        charge(v, &p->loops[i], &t);
+        if (rc != SQL_OK) return rc;
     }
 }
 
@@ -679,6 +809,7 @@ static void reset_loops(qplan *p) {
         p->loops[d].nullrow = 0;
         p->loops[d].exhausted = 0;
         p->loops[d].mat_done = 0;
+        p->loops[d].in_fixed = 0;
     }
 }
 
@@ -718,6 +849,13 @@ void sqli_q_close(vm *v, qplan *p) {
             L->mat = NULL;
         }
         L->mat_done = 0;
+        if (L->hmap) {
+            sqli_bmap_clear(L->hmap);
+            xfree(L->hmap);
+            L->hmap = NULL;
+        }
+        xfree(L->hnext);
+        L->hnext = NULL;
         for (int k = 0; L->eqv && k < L->neq; k++) val_free(&L->eqv[k]);
         xfree(L->eqv);
         L->eqv = NULL;
@@ -725,6 +863,7 @@ void sqli_q_close(vm *v, qplan *p) {
         xfree(L->in_vals);
         L->in_vals = NULL;
         L->in_n = 0;
+        L->in_fixed = 0;
         val_free(&L->lov);
         val_free(&L->hiv);
         sqli_keyenc_free(&L->k_lo);

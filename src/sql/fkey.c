@@ -60,6 +60,7 @@ static int parent_exists(vm *v, fkey *f, const sql_value *vals, int *found) {
     sqli_keyenc_reset(k);
     for (int j = 0; j < f->ncol; j++) sqli_key_add(k, &vals[j], x->desc[j]);
     *found = 0;
+    sqli_usage_scan(v->db, x);
     if (x->is_pk) {
         const void *val;
         size_t vl;
@@ -173,6 +174,7 @@ static int find_children(vm *v, fkey *f, const sql_value *pvals, rowbuf *keys, i
             for (int m = 0; m < f->ncol; m++)
                 if (x->cols[j] == f->ccols[m]) sqli_key_add(&k, &cv[m], x->desc[j]);
     store_cursor *c;
+    sqli_usage_scan(v->db, x ? x : &ct->pk);
     int rc = sqli_store_cursor_open(v->txn, x ? x->tree : ct->tree, &c), n = 0;
     if (rc != STORE_OK) goto out;
     rc = x ? sqli_store_cursor_seek(c, STORE_SEEK_GE, k.p, k.len)

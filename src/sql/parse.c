@@ -1660,6 +1660,8 @@ static ast *parse_stmt_inner(parser *p) {
         if (accept_kw(p, KW_QUERY)) {
             expect_kw(p, KW_PLAN);
             a->explain_qp = 1;
+        } else if (accept_kw(p, KW_ANALYZE)) {
+            a->explain_qp = 2;
         }
         if (is_kw(p, KW_EXPLAIN)) syntax_error(p);
         a->inner = parse_stmt_inner(p);

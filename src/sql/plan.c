@@ -2,12 +2,16 @@
  * ORDER BY by index, covering and partial indexes, and EXPLAIN QUERY PLAN.
  *
  * A query block's FROM items become nested loops. For each order of the
- * loops (every permutation up to 6 items, greedy beyond), each loop takes its
- * cheapest access path given the loops before it:
+ * loops (every permutation up to 6 items, a bounded search in the manner of
+ * SQLite's next-generation planner up to 10, greedy beyond), each loop takes
+ * its cheapest access path given the loops before it:
  *   - the table's key or an index whose leading columns are all bound by
  *     "=" / "IS" / "IN (list)" terms whose other side is known (constants,
  *     parameters, outer loops), then at most one range (<, <=, >, >=,
- *     BETWEEN) on the next column;
+ *     BETWEEN) on the next column; "x = 1 OR x = 2" counts as an IN list;
+ *   - when no index serves the item's equality terms, a hash table of its
+ *     rows built once per statement (hash_path) may beat scanning it again
+ *     for every row of the loops before it;
  *   - a partial index only when the WHERE clause implies its predicate;
  *     WHERE terms written exactly as one of its predicate's conjuncts
  *     ("deleted = 0") hold for every entry: a loop over it drops them;
@@ -37,6 +41,7 @@
 #include <assert.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 typedef uint64_t mask_t;
 
@@ -197,8 +202,42 @@ static void classify(planctx *pc, term *t) {
     }
 }
 
+/* Collect the disjuncts of "x = c1 OR x = c2 OR ..." where every one
+ * compares the same column with a literal or a parameter: *col gets x. */
+static int or_eq_collect(expr *e, expr **col, expr **vals, int *n, int max) {
+    if (e->op == E_OR)
+        return or_eq_collect(e->l, col, vals, n, max) && or_eq_collect(e->r, col, vals, n, max);
+    if (e->op != E_EQ || *n >= max) return 0;
+    expr *x = e->l, *y = e->r;
+    if (x->op != E_COL) x = e->r, y = e->l;
+    if (x->op != E_COL || (x->flags & EF_NOCASE) || (y->op != E_LIT && y->op != E_PARAM) ||
+        (y->flags & EF_NOCASE))
+        return 0;
+    if (*col && ((*col)->cur != x->cur || (*col)->col != x->col || (*col)->aff != x->aff)) return 0;
+    *col = x;
+    vals[(*n)++] = y;
+    return 1;
+}
+
+/* "x = 1 OR x = 2" is the term "x IN (1, 2)": IN compares each value as "="
+ * does (the same affinity and collation), and as an IN list an index on x
+ * serves it with one seek per value. */
+static expr *or_to_in(compiler *c, expr *e) {
+    expr *vals[64], *col = NULL;
+    int n = 0;
+    if (!or_eq_collect(e, &col, vals, &n, 64)) return e;
+    expr *in = mk_bin(c, E_IN_LIST, col, NULL, e->pos);
+    in->end = e->end;
+    in->flags = e->flags & EF_RESOLVED;
+    in->args = sqli_ar_alloc(c->a, sizeof(expr *) * (size_t)n);
+    memcpy(in->args, vals, sizeof(expr *) * (size_t)n);
+    in->nargs = n;
+    return in;
+}
+
 static void split(planctx *pc, expr *e, int on_item) {
     if (!e) return;
+    if (e->op == E_OR) e = or_to_in(pc->c, e);
     if (e->op == E_AND) {
         split(pc, e->l, on_item);
         split(pc, e->r, on_item);
@@ -442,8 +481,10 @@ typedef struct path {
     int in_at;  /* eq position fed by an IN list, -1 */
     int covering;
     int reverse;
+    int hash;    /* ACC_HASH: eqterm[0..neq) are the hash key's terms */
     double nrow; /* rows per open */
     double cost; /* per open */
+    double once; /* paid once per statement (building a hash table) */
 } path;
 
 static double table_rows(table *t) {
@@ -561,7 +602,47 @@ static double filter_factor(planctx *pc, int it, mask_t avail, const path *p) {
     return f;
 }
 
-static void best_path(planctx *pc, int it, mask_t avail, path *best) {
+/* A hash table over item it's rows, keyed by the columns its equality terms
+ * compare with values known at this point, when no index serves them.
+ *
+ * Why a hash table rather than a transient B-tree index (SQLite's automatic
+ * index) or a sort-merge join: the loop only ever probes it by equality, so
+ * ordering buys nothing; a hash is built in one pass without sorting, and a
+ * probe costs one lookup whatever the table's size. It is built on the
+ * loop's first open from one scan of the table (single-table filters applied
+ * during the scan, so only rows that can match are kept) and lives until
+ * the statement closes; each later open is a probe, not a scan. Not for
+ * UPDATE/DELETE scans, which need the store cursor on the row. */
+static void hash_path(planctx *pc, int it, mask_t avail, path *p) {
+    srcitem *s = &pc->q->src[it];
+    int lj = s->jointype == JT_LEFT ? it : -1;
+    memset(p, 0, sizeof *p);
+    p->lo = p->hi = p->in_at = -1;
+    if (pc->q->dml_scan || s->sub || s->schema_vtab) return;
+    for (int i = 0; i < pc->nt && p->neq < 16; i++) {
+        term *t = &pc->t[i];
+        for (int k = 0; k < 2; k++) {
+            if (!usable(t, k, it, avail, lj) || (t->op[k] != E_EQ && t->op[k] != E_IS)) continue;
+            int dup = 0;
+            for (int j = 0; j < p->neq; j++) dup |= p->eqterm[j] == i;
+            if (!dup) p->eqterm[p->neq++] = i;
+        }
+    }
+    if (p->neq == 0) return;
+    double n = table_rows(s->tab), rows = n;
+    for (int k = 0; k < p->neq; k++) rows *= 0.1;
+    p->idx = &s->tab->pk;
+    p->hash = 1;
+    p->covering = 1;
+    p->access = ACC_HASH;
+    p->nrow = rows < 1 ? 1 : rows;
+    p->cost = 1 + p->nrow;
+    p->once = 3 * n;
+}
+
+/* The cheapest way to loop over item it after the items in avail, when the
+ * loop opens `outer` times. */
+static void best_path(planctx *pc, int it, mask_t avail, double outer, path *best) {
     srcitem *s = &pc->q->src[it];
     memset(best, 0, sizeof *best);
     best->lo = best->hi = best->in_at = -1;
@@ -578,6 +659,11 @@ static void best_path(planctx *pc, int it, mask_t avail, path *best) {
         eval_index(pc, it, x, avail, &p);
         if (p.access == ACC_SCAN && !p.covering) continue;
         if (p.cost < best->cost) *best = p;
+    }
+    if (best->neq == 0) {
+        path h;
+        hash_path(pc, it, avail, &h);
+        if (h.hash && outer * h.cost + h.once < outer * best->cost) *best = h;
     }
 }
 
@@ -617,37 +703,79 @@ static void search(order_search *os, int depth, mask_t avail, double rows, doubl
     for (int it = 0; it < os->n; it++) {
         if (avail & ((mask_t)1 << it) || !placeable(pc, it, avail)) continue;
         path p;
-        best_path(pc, it, avail, &p);
+        best_path(pc, it, avail, rows, &p);
         double out = p.nrow * filter_factor(pc, it, avail, &p);
         if (out < 1) out = 1;
         os->perm[depth] = it;
         os->paths[depth] = p;
-        search(os, depth + 1, avail | ((mask_t)1 << it), rows * out, cost + rows * p.cost);
+        search(os, depth + 1, avail | ((mask_t)1 << it), rows * out, cost + rows * p.cost + p.once);
     }
 }
 
-static void greedy(order_search *os) {
+/* A partial join order: the first depth items of perm. */
+typedef struct partial {
+    mask_t avail;
+    double rows, cost;
+    int perm[64];
+} partial;
+
+static int partial_cmp(const void *a, const void *b) {
+    const partial *x = a, *y = b;
+    if (x->cost != y->cost) return x->cost < y->cost ? -1 : 1;
+    return x->rows < y->rows ? -1 : x->rows > y->rows;
+}
+
+/* SQLite's next-generation planner: level by level, extend each of the
+ * `width` cheapest partial orders by every item that may come next, merge
+ * those that placed the same set of items (keeping the cheaper), and keep
+ * the `width` cheapest. Planning costs width * n^2 path evaluations rather
+ * than n!; width 1 is the greedy order. Each step's cost counts the rows
+ * the loops before it produce, so a selective item is drawn to the front. */
+static void beam(order_search *os, int width) {
     planctx *pc = os->pc;
-    mask_t avail = 0;
-    double rows = 1, cost = 0;
-    for (int d = 0; d < os->n; d++) {
-        int bi = -1;
-        path bp;
-        double bc = 0;
-        for (int it = 0; it < os->n; it++) {
-            if (avail & ((mask_t)1 << it) || !placeable(pc, it, avail)) continue;
-            path p;
-            best_path(pc, it, avail, &p);
-            if (bi < 0 || p.cost < bc) bi = it, bp = p, bc = p.cost;
+    int n = os->n, nb = 1;
+    partial *cur = xcalloc((size_t)width, sizeof *cur);
+    partial *next = xcalloc((size_t)width * (size_t)n, sizeof *next);
+    cur[0].rows = 1;
+    for (int d = 0; d < n; d++) {
+        int nn = 0;
+        for (int b = 0; b < nb; b++) {
+            for (int it = 0; it < n; it++) {
+                if (cur[b].avail & ((mask_t)1 << it) || !placeable(pc, it, cur[b].avail)) continue;
+                path p;
+                best_path(pc, it, cur[b].avail, cur[b].rows, &p);
+                double out = p.nrow * filter_factor(pc, it, cur[b].avail, &p);
+                partial x = cur[b];
+                x.perm[d] = it;
+                x.avail |= (mask_t)1 << it;
+                x.cost += x.rows * p.cost + p.once;
+                x.rows *= out < 1 ? 1 : out;
+                int k = 0;
+                while (k < nn && next[k].avail != x.avail) k++;
+                if (k == nn)
+                    next[nn++] = x;
+                else if (partial_cmp(&x, &next[k]) < 0)
+                    next[k] = x;
+            }
         }
-        os->best_perm[d] = bi;
-        os->best_paths[d] = bp;
-        double out = bp.nrow * filter_factor(pc, bi, avail, &bp);
-        cost += rows * bp.cost;
-        rows *= out < 1 ? 1 : out;
-        avail |= (mask_t)1 << bi;
+        qsort(next, (size_t)nn, sizeof *next, partial_cmp);
+        nb = nn < width ? nn : width;
+        memcpy(cur, next, sizeof *cur * (size_t)nb);
     }
-    os->best_cost = cost;
+    /* replay the winner to get its paths */
+    mask_t avail = 0;
+    double rows = 1;
+    for (int d = 0; d < n; d++) {
+        int it = cur[0].perm[d];
+        os->best_perm[d] = it;
+        best_path(pc, it, avail, rows, &os->best_paths[d]);
+        double out = os->best_paths[d].nrow * filter_factor(pc, it, avail, &os->best_paths[d]);
+        rows *= out < 1 ? 1 : out;
+        avail |= (mask_t)1 << it;
+    }
+    os->best_cost = cur[0].cost;
+    xfree(cur);
+    xfree(next);
 }
 
 /* ---- ORDER BY by index ------------------------------------------------------------------ */
@@ -662,7 +790,7 @@ static int key_col(planctx *pc, const expr *e, int it) {
 static int path_orders(planctx *pc, int it, path *p) {
     query *q = pc->q;
     index_t *x = p->idx;
-    if (!x || p->in_at >= 0 || q->norder == 0) return 0;
+    if (!x || p->in_at >= 0 || p->hash || q->norder == 0) return 0;
     int kcols[64], kdesc[64], nk = 0;
     for (int k = 0; k < x->ncol && nk < 64; k++) kcols[nk] = x->cols[k], kdesc[nk++] = x->desc[k];
     if (!x->is_pk)
@@ -731,6 +859,16 @@ static void explain_loop(compiler *c, planctx *pc, int it, path *p, loop *L) {
     srcitem *s = &pc->q->src[it];
     const char *nm = s->alias ? s->alias : s->name;
     const char *lj = s->jointype == JT_LEFT ? " LEFT-JOIN" : "";
+    if (p->access == ACC_HASH) { /* SQLite's words for its transient lookup structure */
+        strb b = {0};
+        for (int k = 0; k < L->neq; k++)
+            sqli_strb_addf(&b, "%s%s=?", k ? " AND " : "",
+                           L->hcol[k] < 0 ? "rowid" : s->tab->cols[L->hcol[k]].name);
+        L->explain = sqli_ar_printf(c->a, "SEARCH %s USING AUTOMATIC COVERING INDEX (%s)%s", nm,
+                                    sqli_strb_cstr(&b), lj);
+        sqli_strb_free(&b);
+        return;
+    }
     if (p->access == ACC_EPHEM || p->access == ACC_SCHEMA) {
         L->explain = sqli_ar_printf(c->a, "SCAN %s%s", nm, lj);
         return;
@@ -810,6 +948,26 @@ static void setup_keys(compiler *c, planctx *pc, int it, path *p, loop *L) {
     }
 }
 
+/* The hash key of an ACC_HASH loop: column hcol[k] of its table equals
+ * eq[k], compared under eqaff[k]. */
+static void setup_hash(compiler *c, planctx *pc, int it, path *p, loop *L) {
+    L->neq = p->neq;
+    L->eq = sqli_ar_alloc(c->a, sizeof(expr *) * (size_t)(p->neq + 1));
+    L->eqaff = sqli_ar_alloc(c->a, (size_t)p->neq + 1);
+    L->eqis = sqli_ar_alloc(c->a, (size_t)p->neq + 1);
+    L->hcol = sqli_ar_alloc(c->a, sizeof(int) * (size_t)(p->neq + 1));
+    for (int k = 0; k < p->neq; k++) {
+        term *t = &pc->t[p->eqterm[k]];
+        int s = t->item[0] == it ? 0 : 1;
+        int col = t->col[s];
+        t->used = 1;
+        L->hcol[k] = col;
+        L->eq[k] = t->val[s];
+        L->eqis[k] = t->op[s] == E_IS;
+        L->eqaff[k] = (uint8_t)sqli_cmp_affinity(s == 0 ? t->e->l : t->e->r, L->eq[k]);
+    }
+}
+
 static void push_filter(compiler *c, expr ***v, int *n, expr *e) {
     expr **nv = sqli_ar_alloc(c->a, sizeof *nv * (size_t)(*n + 1));
     if (*n) memcpy(nv, *v, sizeof *nv * (size_t)*n);
@@ -841,6 +999,7 @@ static int make_loops(compiler *c, planctx *pc, qplan *qp, order_search *os) {
             if (sqli_plan_query(c, s->sub, &L->sub) != SQL_OK) return SQL_ERROR;
         }
         if (p->access == ACC_SEARCH) setup_keys(c, pc, it, p, L);
+        if (p->access == ACC_HASH) setup_hash(c, pc, it, p, L);
         /* terms the partial index guarantees are not checked: a covering
          * loop may not even have their columns */
         for (int i = 0; p->idx && p->idx->where && i < pc->nt; i++)
@@ -854,7 +1013,13 @@ static int make_loops(compiler *c, planctx *pc, qplan *qp, order_search *os) {
             term *t = &pc->t[i];
             if (t->used || (t->mask & ~avail) || !(t->mask & ((mask_t)1 << it))) continue;
             t->used = 1;
-            if (t->on_item == it)
+            /* a hash loop checks its single-table terms while it builds
+             * (for a LEFT JOIN item only its ON terms: a WHERE term must
+             * still see the NULL row) */
+            if (p->access == ACC_HASH && t->mask == ((mask_t)1 << it) &&
+                (L->left ? t->on_item == it : t->on_item < 0))
+                push_filter(c, &L->hfilters, &L->nhfilter, t->e);
+            else if (t->on_item == it)
                 push_filter(c, &L->onf, &L->non, t->e);
             else
                 push_filter(c, &L->filters, &L->nfilter, t->e);
@@ -983,10 +1148,12 @@ static void choose_order(compiler *c, planctx *pc, qplan *qp, order_search *os) 
     os->pc = pc;
     os->n = pc->n;
     os->best_cost = INFINITY;
+    /* every order up to 6 items (720 at most, pruned by cost); a bounded
+     * search up to 10; greedy beyond */
     if (pc->n <= 6)
         search(os, 0, 0, 1, 0);
     else
-        greedy(os);
+        beam(os, pc->n <= 10 ? 12 : 1);
     query *q = pc->q;
     qp->sort = q->norder > 0;
     if (q->norder == 0 || q->is_agg || pc->n == 0) return;
@@ -1098,77 +1265,89 @@ int sqli_plan_dml_scan(compiler *c, table *t, int cur, expr *where, qplan **out)
 /* ---- EXPLAIN QUERY PLAN
  * ---------------------------------------------------------------------------- */
 
-static void eqp_row(rowbuf *rb, int id, int parent, const char *detail) {
-    sql_value v[4];
+static void eqp_row(rowbuf *rb, int id, int parent, const char *detail, loop *L, int mode) {
+    if (mode == EQP_RESET) {
+        if (L) L->st_loops = L->st_rows = L->st_ns = 0;
+        return;
+    }
+    sql_value v[7];
     val_set_int(&v[0], id);
     val_set_int(&v[1], parent);
     val_set_int(&v[2], 0);
     val_set_text_ref(&v[3], detail, strlen(detail));
-    sqli_rowbuf_add(rb, NULL, 0, v, 4);
+    for (int k = 4; k < 7; k++) val_set_null(&v[k]);
+    if (L) {
+        val_set_int(&v[4], (int64_t)L->st_rows);
+        val_set_int(&v[5], (int64_t)L->st_loops);
+        val_set_real(&v[6], round((double)L->st_ns / 1e3) / 1e3);
+    }
+    sqli_rowbuf_add(rb, NULL, 0, v, mode == EQP_ANALYZE ? 7 : 4);
 }
 
-static void explain_expr_subs(const expr *e, rowbuf *rb, int *id, int parent);
+static void explain_expr_subs(const expr *e, rowbuf *rb, int *id, int parent, int mode);
 
-static void explain_sub(const expr *e, rowbuf *rb, int *id, int parent) {
+static void explain_sub(const expr *e, rowbuf *rb, int *id, int parent, int mode) {
     qplan *sp = e->sub->plan;
     if (!sp) return;
     char buf[96];
     const char *kind = e->op == E_IN_SEL ? "LIST SUBQUERY" : "SCALAR SUBQUERY";
     snprintf(buf, sizeof buf, "%s%s %d", e->correlated ? "CORRELATED " : "", kind, sp->subno);
     int me = ++*id;
-    eqp_row(rb, me, parent, buf);
-    sqli_plan_explain(sp, rb, id, me);
+    eqp_row(rb, me, parent, buf, NULL, mode);
+    sqli_plan_explain(sp, rb, id, me, mode);
 }
 
-static void explain_expr_subs(const expr *e, rowbuf *rb, int *id, int parent) {
+static void explain_expr_subs(const expr *e, rowbuf *rb, int *id, int parent, int mode) {
     if (!e) return;
     if (e->sub && (e->op == E_SUBQ || e->op == E_EXISTS || e->op == E_IN_SEL))
-        explain_sub(e, rb, id, parent);
-    explain_expr_subs(e->l, rb, id, parent);
-    explain_expr_subs(e->r, rb, id, parent);
-    for (int i = 0; i < e->nargs; i++) explain_expr_subs(e->args[i], rb, id, parent);
+        explain_sub(e, rb, id, parent, mode);
+    explain_expr_subs(e->l, rb, id, parent, mode);
+    explain_expr_subs(e->r, rb, id, parent, mode);
+    for (int i = 0; i < e->nargs; i++) explain_expr_subs(e->args[i], rb, id, parent, mode);
 }
 
-static void explain_block_subs(qplan *p, rowbuf *rb, int *id, int parent) {
+static void explain_block_subs(qplan *p, rowbuf *rb, int *id, int parent, int mode) {
     for (int d = 0; d < p->nloop; d++) {
         loop *L = &p->loops[d];
-        for (int k = 0; k < L->neq; k++) explain_expr_subs(L->eq[k], rb, id, parent);
-        explain_expr_subs(L->lo, rb, id, parent);
-        explain_expr_subs(L->hi, rb, id, parent);
-        if (L->in_expr) explain_expr_subs(L->in_expr, rb, id, parent);
-        for (int k = 0; k < L->nfilter; k++) explain_expr_subs(L->filters[k], rb, id, parent);
-        for (int k = 0; k < L->non; k++) explain_expr_subs(L->onf[k], rb, id, parent);
+        for (int k = 0; k < L->neq; k++) explain_expr_subs(L->eq[k], rb, id, parent, mode);
+        explain_expr_subs(L->lo, rb, id, parent, mode);
+        explain_expr_subs(L->hi, rb, id, parent, mode);
+        if (L->in_expr) explain_expr_subs(L->in_expr, rb, id, parent, mode);
+        for (int k = 0; k < L->nfilter; k++) explain_expr_subs(L->filters[k], rb, id, parent, mode);
+        for (int k = 0; k < L->non; k++) explain_expr_subs(L->onf[k], rb, id, parent, mode);
+        for (int k = 0; k < L->nhfilter; k++)
+            explain_expr_subs(L->hfilters[k], rb, id, parent, mode);
     }
-    for (int k = 0; k < p->ncf; k++) explain_expr_subs(p->cfilters[k], rb, id, parent);
-    for (int k = 0; k < p->ncol; k++) explain_expr_subs(p->res[k], rb, id, parent);
-    if (p->q && p->q->having) explain_expr_subs(p->q->having, rb, id, parent);
+    for (int k = 0; k < p->ncf; k++) explain_expr_subs(p->cfilters[k], rb, id, parent, mode);
+    for (int k = 0; k < p->ncol; k++) explain_expr_subs(p->res[k], rb, id, parent, mode);
+    if (p->q && p->q->having) explain_expr_subs(p->q->having, rb, id, parent, mode);
     for (int k = 0; k < p->nkey; k++)
-        if (p->kres[k] < 0) explain_expr_subs(p->keys[k], rb, id, parent);
+        if (p->kres[k] < 0) explain_expr_subs(p->keys[k], rb, id, parent, mode);
 }
 
-void sqli_plan_explain(qplan *p, rowbuf *rb, int *id, int parent) {
+void sqli_plan_explain(qplan *p, rowbuf *rb, int *id, int parent, int mode) {
     if (p->op != SEL_SIMPLE) {
         static const char *nm[] = {"", "UNION", "UNION ALL", "INTERSECT", "EXCEPT"};
         int me = ++*id;
         char buf[64];
         snprintf(buf, sizeof buf, "COMPOUND QUERY");
-        eqp_row(rb, me, parent, buf);
+        eqp_row(rb, me, parent, buf, NULL, mode);
         int l = ++*id;
-        eqp_row(rb, l, me, "LEFT-MOST SUBQUERY");
-        sqli_plan_explain(p->left, rb, id, l);
+        eqp_row(rb, l, me, "LEFT-MOST SUBQUERY", NULL, mode);
+        sqli_plan_explain(p->left, rb, id, l, mode);
         int r = ++*id;
         snprintf(buf, sizeof buf, "%s%s", nm[p->op],
                  p->op == SEL_UNION_ALL ? "" : " USING TEMP B-TREE");
-        eqp_row(rb, r, me, buf);
-        sqli_plan_explain(p->right, rb, id, r);
-        if (p->sort) eqp_row(rb, ++*id, parent, "USE TEMP B-TREE FOR ORDER BY");
+        eqp_row(rb, r, me, buf, NULL, mode);
+        sqli_plan_explain(p->right, rb, id, r, mode);
+        if (p->sort) eqp_row(rb, ++*id, parent, "USE TEMP B-TREE FOR ORDER BY", NULL, mode);
         return;
     }
     if (p->values_rows) {
-        eqp_row(rb, ++*id, parent, "SCAN CONSTANT ROW");
+        eqp_row(rb, ++*id, parent, "SCAN CONSTANT ROW", NULL, mode);
         return;
     }
-    if (p->nloop == 0) eqp_row(rb, ++*id, parent, "SCAN CONSTANT ROW");
+    if (p->nloop == 0) eqp_row(rb, ++*id, parent, "SCAN CONSTANT ROW", NULL, mode);
     for (int d = 0; d < p->nloop; d++) {
         loop *L = &p->loops[d];
         if (L->sub) {
@@ -1176,13 +1355,14 @@ void sqli_plan_explain(qplan *p, rowbuf *rb, int *id, int parent) {
             char buf[300];
             snprintf(buf, sizeof buf, "MATERIALIZE %s",
                      L->src->alias ? L->src->alias : "(subquery)");
-            eqp_row(rb, me, parent, buf);
-            sqli_plan_explain(L->sub, rb, id, me);
+            eqp_row(rb, me, parent, buf, NULL, mode);
+            sqli_plan_explain(L->sub, rb, id, me, mode);
         }
-        eqp_row(rb, ++*id, parent, L->explain ? L->explain : "SCAN");
+        eqp_row(rb, ++*id, parent, L->explain ? L->explain : "SCAN", L, mode);
     }
-    explain_block_subs(p, rb, id, parent);
-    if (p->eqp_group_temp) eqp_row(rb, ++*id, parent, "USE TEMP B-TREE FOR GROUP BY");
-    if (p->eqp_distinct_temp) eqp_row(rb, ++*id, parent, "USE TEMP B-TREE FOR DISTINCT");
-    if (p->eqp_order_temp) eqp_row(rb, ++*id, parent, "USE TEMP B-TREE FOR ORDER BY");
+    explain_block_subs(p, rb, id, parent, mode);
+    if (p->eqp_group_temp) eqp_row(rb, ++*id, parent, "USE TEMP B-TREE FOR GROUP BY", NULL, mode);
+    if (p->eqp_distinct_temp)
+        eqp_row(rb, ++*id, parent, "USE TEMP B-TREE FOR DISTINCT", NULL, mode);
+    if (p->eqp_order_temp) eqp_row(rb, ++*id, parent, "USE TEMP B-TREE FOR ORDER BY", NULL, mode);
 }

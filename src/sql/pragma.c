@@ -217,9 +217,9 @@ int sqli_run_pragma(vm *v, sql_stmt *st, rowbuf *rb) {
     return SQL_OK;
 }
 
-void sqli_explain_dml(dmlplan *d, rowbuf *rb, int *id) {
+void sqli_explain_dml(dmlplan *d, rowbuf *rb, int *id, int mode) {
     if (d->scan)
-        sqli_plan_explain(d->scan, rb, id, 0);
+        sqli_plan_explain(d->scan, rb, id, 0, mode);
     else if (d->src && !d->src->values_rows)
-        sqli_plan_explain(d->src, rb, id, 0);
+        sqli_plan_explain(d->src, rb, id, 0, mode);
 }

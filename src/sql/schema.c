@@ -51,6 +51,7 @@ table *sqli_schema_table(schema *s, const char *name) {
     if (sqli_name_eq(name, "larder_schema") || sqli_name_eq(name, "sqlite_schema") ||
         sqli_name_eq(name, "sqlite_master"))
         return s->schema_tab;
+    if (sqli_name_eq(name, "larder_stat_indexes")) return s->stat_tab;
     return NULL;
 }
 
@@ -617,7 +618,7 @@ static table *make_schema_table(schema *s) {
     table *t = sqli_ar_alloc(&s->ar, sizeof *t);
     t->name = "larder_schema";
     t->sql = "";
-    t->is_schema = 1;
+    t->is_schema = SYS_SCHEMA;
     t->ncol = 5;
     t->cols = sqli_ar_alloc(&s->ar, sizeof *t->cols * 5);
     for (int i = 0; i < 5; i++) {
@@ -682,6 +683,7 @@ int sqli_schema_load(store_txn *txn, schema **out, char **err) {
     schema *s = xcalloc(1, sizeof *s);
     s->refs = 1;
     s->schema_tab = make_schema_table(s);
+    s->stat_tab = sqli_usage_table(s);
     catent *ents;
     int n, rc;
     *err = NULL;

@@ -16,6 +16,7 @@
  *               trigger.c: trigger programs
  *   ddl.c       CREATE / DROP / ALTER / ANALYZE, the rows of larder_schema
  *   pragma.c    PRAGMA, EXPLAIN of DML
+ *   istat.c     index usage statistics, the larder_stat_indexes table
  *   agg.c       GROUP BY and aggregate states
  *   api.c       sql.h: connections, statements, transactions
  *
@@ -622,7 +623,7 @@ typedef struct ast {
     char *pragma_arg;
     /* EXPLAIN */
     struct ast *inner;
-    int explain_qp;
+    int explain_qp; /* 1 EXPLAIN QUERY PLAN, 2 EXPLAIN ANALYZE (runs inner) */
 } ast;
 
 /* Parse one statement from sql[pos..n). *next is where the next statement
@@ -673,6 +674,8 @@ struct index {
     /* statistics: nrow and avg rows per distinct prefix (ANALYZE) */
     int64_t *stat; /* ncol + 1 entries, NULL if not analyzed */
     index_t *next;
+    struct usage_stat *ustat; /* its usage counters in ustat_db (istat.c), a cache */
+    sql_db *ustat_db;
 };
 
 struct fkey {
@@ -719,9 +722,13 @@ struct table {
     fkey *refs; /* foreign keys referencing this table (list by next_in_parent) */
     trigger *triggers;
     int64_t nrow_est; /* from ANALYZE, -1 if not analyzed */
-    int is_schema;    /* the larder_schema pseudo-table */
+    int is_schema;    /* a read-only system table: SYS_SCHEMA or SYS_STAT_INDEXES */
     int has_dflt_fn;  /* some DEFAULT is not a literal */
 };
+
+/* System tables (table.is_schema): larder_schema (the catalog, ddl.c) and
+ * larder_stat_indexes (index usage, istat.c). */
+enum { SYS_SCHEMA = 1, SYS_STAT_INDEXES };
 
 typedef struct schema {
     arena ar;
@@ -730,6 +737,7 @@ typedef struct schema {
     uint64_t cookie;
     int refs;
     table *schema_tab;
+    table *stat_tab;
 } schema;
 
 table *sqli_schema_table(schema *s, const char *name);

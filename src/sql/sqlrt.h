@@ -129,7 +129,9 @@ void sqli_rowbuf_sort(rowbuf *b);
 int sqli_rowbuf_ncols(const rowbuf *b, size_t i);
 void sqli_rowbuf_clear(rowbuf *b);
 
-enum access { ACC_ONE = 1, ACC_SCAN, ACC_SEARCH, ACC_EPHEM, ACC_SCHEMA };
+/* ACC_HASH: a hash table of the table's rows keyed by hcol, built on the
+ * loop's first open, probed by eq on every open (plan.c, hash_path). */
+enum access { ACC_ONE = 1, ACC_SCAN, ACC_SEARCH, ACC_EPHEM, ACC_SCHEMA, ACC_HASH };
 
 struct loop {
     srcitem *src;
@@ -154,6 +156,9 @@ struct loop {
     int nfilter;
     expr **onf; /* LEFT JOIN: ON terms deciding a match */
     int non;
+    int *hcol;       /* ACC_HASH: table column of each key part */
+    expr **hfilters; /* ACC_HASH: single-table terms, checked while building */
+    int nhfilter;
     int left;
     double nrow; /* estimated rows per open */
     double cost;
@@ -171,6 +176,12 @@ struct loop {
     size_t ephem_pos;
     sql_value *in_vals;
     int in_n, in_pos;
+    int in_fixed; /* in_vals hold the list's values for this whole run */
+    /* EXPLAIN ANALYZE: opens, rows passing the filters, time spent in this
+     * loop (nanoseconds, counted only while vm.analyze) */
+    uint64_t st_loops, st_rows, st_ns;
+    bmap *hmap;    /* ACC_HASH: key -> 1 + first row in mat */
+    size_t *hnext; /* ACC_HASH: per row in mat, 1 + next row of the same key, 0 */
 };
 
 typedef struct group group;
@@ -223,8 +234,12 @@ struct qplan {
 /* Planner entry points (plan.c). */
 int sqli_plan_query(compiler *c, query *q, qplan **out);
 int sqli_plan_dml_scan(compiler *c, table *t, int cur, expr *where, qplan **out);
-void sqli_plan_explain(qplan *p, rowbuf *rb, int *id, int parent);
-void sqli_explain_dml(dmlplan *d, rowbuf *rb, int *id);
+/* EXPLAIN rows (id, parent, notused, detail) of a plan. EQP_ANALYZE adds
+ * rows, loops and time_ms from the loops' counters (NULL for nodes that are
+ * no loop); EQP_RESET emits nothing and zeroes those counters. */
+enum { EQP_PLAIN = 0, EQP_ANALYZE, EQP_RESET };
+void sqli_plan_explain(qplan *p, rowbuf *rb, int *id, int parent, int mode);
+void sqli_explain_dml(dmlplan *d, rowbuf *rb, int *id, int mode);
 
 /* ==== runtime ============================================================= */
 enum { ROW_NONE = 0, ROW_LAZY, ROW_READY, ROW_NULL };
@@ -282,7 +297,22 @@ struct vm {
     int rowcur_next;
     void *fkpend; /* deferred NO ACTION checks (fkey.c) */
     int npend, cappend;
+    int analyze; /* EXPLAIN ANALYZE is running: loops time themselves */
 };
+
+/* ==== index usage statistics (istat.c) ==================================== */
+typedef struct usage_stat {
+    int64_t scans, rows_read;
+    int64_t last_used;                    /* unix seconds of the last scan, 0 none */
+    int64_t ent_ins, ent_del;             /* index entries written / removed */
+    int64_t rows_ins, rows_upd, rows_del; /* the table's rows (kept on its key) */
+} usage_stat;
+/* The counters of index x (or of its table's key) in db, made on first use. */
+usage_stat *sqli_usage(sql_db *db, index_t *x);
+void sqli_usage_scan(sql_db *db, index_t *x); /* one more scan, now */
+void sqli_usage_free(sql_db *db);
+table *sqli_usage_table(schema *s);     /* the larder_stat_indexes pseudo-table */
+int sqli_usage_rows(vm *v, rowbuf *rb); /* its rows */
 void sqli_vm_subcache_clear(vm *v);
 int sqli_ex_like(const sql_value *pat, const sql_value *str, int glob, int esc);
 
@@ -387,6 +417,7 @@ struct sql_db {
     int active_reads;   /* statements holding their own read snapshot */
     int nactive;        /* statements running inside db->txn */
     void *fk_pending;   /* NO ACTION checks of the running statement */
+    bmap *usage;        /* "table\0index" -> usage_stat (istat.c) */
 };
 
 struct sql_stmt {
@@ -422,6 +453,7 @@ struct sql_stmt {
     int materialized;
     trigprog *trigs; /* compiled trigger programs */
     strb outbuf;
+    double plan_ms; /* parsing and planning time of the last compile */
 };
 
 int sqli_db_error(sql_db *db, int rc, int off, const char *fmt, ...)

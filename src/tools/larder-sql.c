@@ -343,7 +343,8 @@ static void print_row(shell *sh, sql_stmt *st, int first, buf *o) {
     badds(o, eol);
 }
 
-/* EXPLAIN QUERY PLAN rows (id, parent, notused, detail) drawn as a tree. */
+/* EXPLAIN QUERY PLAN rows (id, parent, notused, detail) drawn as a tree;
+ * EXPLAIN ANALYZE's rows, loops and time_ms follow each node's detail. */
 static void print_plan(table_out *t, buf *o) {
     badds(o, "QUERY PLAN\n");
     int *ids = calloc(t->nrow + 1, sizeof *ids), *parents = calloc(t->nrow + 1, sizeof *parents);
@@ -381,8 +382,14 @@ static void print_plan(table_out *t, buf *o) {
         int last = 1;
         for (size_t q = r + 1; q < t->nrow; q++)
             if (parents[q] == parents[r]) last = 0;
-        baddf(o, "%s%s%s\n", prefix.p ? prefix.p : "", last ? "`--" : "|--",
+        baddf(o, "%s%s%s", prefix.p ? prefix.p : "", last ? "`--" : "|--",
               t->rows[r][3] ? t->rows[r][3] : "");
+        if (t->ncol == 7 && t->rows[r][4])
+            baddf(o, " (rows=%s loops=%s time=%s ms)", t->rows[r][4], t->rows[r][5],
+                  t->rows[r][6] ? t->rows[r][6] : "");
+        else if (t->ncol == 7 && t->rows[r][6])
+            baddf(o, " (time=%s ms)", t->rows[r][6]);
+        badds(o, "\n");
         free(prefix.p);
     }
     free(ids);
@@ -392,7 +399,8 @@ static void print_plan(table_out *t, buf *o) {
 static int is_eqp(sql_stmt *st) {
     const char *s = sql_stmt_sql(st);
     while (*s && isspace((unsigned char)*s)) s++;
-    return strncasecmp(s, "explain", 7) == 0 && sql_column_count(st) == 4 &&
+    int n = sql_column_count(st);
+    return strncasecmp(s, "explain", 7) == 0 && (n == 4 || n == 7) &&
            strcmp(sql_column_name(st, 3), "detail") == 0;
 }
 
@@ -673,6 +681,21 @@ static void cmd_dump(shell *sh, const char *only) {
                NULL, &l);
     for (int i = 0; i + 1 < l.n; i += 2)
         if (!only || strcasecmp(only, l.v[i]) == 0) printf("%s;\n", l.v[i + 1]);
+    sl_free(&l);
+    /* ANALYZE's statistics follow from the rows: analyzing the same tables
+     * again gives the same ones */
+    query_list(sh,
+               "SELECT DISTINCT table_name, table_name FROM larder_stat_indexes WHERE stat IS "
+               "NOT NULL ORDER BY 1",
+               NULL, &l);
+    for (int i = 0; i + 1 < l.n; i += 2) {
+        if (only && strcasecmp(only, l.v[i]) != 0) continue;
+        buf q = {0};
+        badds(&q, "ANALYZE ");
+        quote_ident(&q, l.v[i]);
+        printf("%s;\n", q.p);
+        free(q.p);
+    }
     sl_free(&l);
     printf("COMMIT;\n");
 }

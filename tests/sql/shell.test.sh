@@ -122,6 +122,19 @@ same ".dump round trip (data)" "$T/e" "$T/o"
 printf '3\nnotes_ai\n' > "$T/e"
 same ".dump keeps triggers" "$T/e" "$T/o"
 
+# ANALYZE's statistics: .dump ends with ANALYZE of the analyzed tables, and
+# the database loaded from it has the same statistics
+"$SH" "$T/a.db" "ANALYZE people" > /dev/null 2>&1
+"$SH" "$T/a.db" .dump > "$T/dump2.sql" 2>&1
+grep -q '^ANALYZE people;$' "$T/dump2.sql" && ! grep -q '^ANALYZE notes;$' "$T/dump2.sql" && ok ||
+    bad ".dump has ANALYZE of the analyzed tables"
+"$SH" "$T/c.db" < "$T/dump2.sql" > /dev/null 2>&1
+q="SELECT table_name, index_name, stat FROM larder_stat_indexes ORDER BY 1, 2"
+"$SH" "$T/a.db" "$q" > "$T/e" 2>&1
+"$SH" "$T/c.db" "$q" > "$T/o" 2>&1
+grep -q '^people|people_city|4 ' "$T/o" && same ".dump keeps ANALYZE statistics" "$T/e" "$T/o" ||
+    bad ".dump keeps ANALYZE statistics: $(cat "$T/o")"
+
 # .backup copies everything; the copy works on its own
 "$SH" "$T/a.db" ".backup $T/copy.db" > "$T/o" 2>&1 && [ ! -s "$T/o" ] && ok || bad ".backup: $(cat "$T/o")"
 "$SH" "$T/copy.db" "INSERT INTO notes(pid, body) VALUES (3, 'x')" "SELECT score FROM people WHERE id = 3" > "$T/o" 2>&1

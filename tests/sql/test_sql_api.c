@@ -449,6 +449,38 @@ TEST(values_and_reopen) {
 
 /* A row being read stays valid while other statements of the connection
  * write (the server reads and updates in one transaction). */
+/* EXPLAIN ANALYZE: seven columns, times as non-negative reals, and a
+ * prepared statement that runs again counts afresh. */
+TEST(explain_analyze_columns) {
+    sql_db *db = fresh();
+    CHECK_EQ(sql_exec(db,
+                      "CREATE TABLE t(a INT); INSERT INTO t VALUES (1), (2), (3);"
+                      "CREATE TABLE u(b INT); INSERT INTO u VALUES (1), (1), (3)",
+                      NULL, NULL),
+             SQL_OK);
+    sql_stmt *st;
+    CHECK_EQ(sql_prepare(db, "EXPLAIN ANALYZE SELECT * FROM t JOIN u ON u.b = t.a", -1, &st, NULL),
+             SQL_OK);
+    static const char *names[] = {"id", "parent", "notused", "detail", "rows", "loops", "time_ms"};
+    CHECK_EQ(sql_column_count(st), 7);
+    for (int i = 0; i < 7; i++) CHECK_STR(sql_column_name(st, i), names[i]);
+    for (int run = 0; run < 2; run++) {
+        int64_t rows[8] = {0}, n = 0;
+        while (sql_step(st) == SQL_ROW && n < 8) {
+            CHECK_EQ(sql_column_type(st, 6), SQL_FLOAT);
+            CHECK(sql_column_double(st, 6) >= 0);
+            rows[n++] = sql_column_int64(st, 4);
+        }
+        CHECK_EQ(n, 4);       /* t, u, PLANNING, EXECUTION */
+        CHECK_EQ(rows[0], 3); /* the first loop's rows */
+        CHECK_EQ(rows[1], 3); /* rows of the join: 1-1, 1-1, 3-3 */
+        CHECK_EQ(rows[3], 3); /* the statement's rows */
+        sql_reset(st);
+    }
+    sql_finalize(st);
+    done(db);
+}
+
 TEST(read_while_writing) {
     sql_db *db = fresh();
     sql_exec(db,
@@ -495,6 +527,7 @@ TEST(read_while_writing) {
 
 int main(void) {
     RUN(read_while_writing);
+    RUN(explain_analyze_columns);
     RUN(prepare_bind_step);
     RUN(errors_and_positions);
     RUN(open_errors);

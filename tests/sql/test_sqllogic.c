@@ -11,6 +11,9 @@
  *   plan                         EXPLAIN QUERY PLAN of the SQL: the detail
  *   SQL                          column of its rows must equal the lines
  *   ----                         after "----"
+ *   analyze                      EXPLAIN ANALYZE of the SQL (which runs it):
+ *   SQL                          detail|rows|loops of its rows (times left
+ *   ----                         out) must equal the lines after "----"
  *   reopen                       close and reopen the database (durability)
  *   # ...                        comment
  *
@@ -61,7 +64,9 @@ static int cmpstr(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Run sql; rows as text lines; returns the sql_step/prepare code. */
+/* Run sql; rows as text lines; returns the sql_step/prepare code.
+ * detail_only: 1 the columns from "detail" on (EXPLAIN), 2 detail, rows
+ * and loops (EXPLAIN ANALYZE, without its times). */
 static int run(sql_db *db, const char *sql, lines *rows, int detail_only) {
     const char *tail = sql;
     int rc = SQL_OK;
@@ -74,7 +79,8 @@ static int run(sql_db *db, const char *sql, lines *rows, int detail_only) {
         while ((rc = sql_step(st)) == SQL_ROW) {
             size_t o = 0;
             buf[0] = 0;
-            for (int c = detail_only ? 3 : 0; c < sql_column_count(st); c++) {
+            int end = detail_only == 2 ? 6 : sql_column_count(st);
+            for (int c = detail_only ? 3 : 0; c < end && c < sql_column_count(st); c++) {
                 const char *t = sql_column_text(st, c);
                 o += (size_t)snprintf(buf + o, sizeof buf - o > 0 ? sizeof buf - o : 0, "%s%s",
                                       c > (detail_only ? 3 : 0) ? "|" : "", t ? t : "NULL");
@@ -157,7 +163,7 @@ static void do_query(runner *r, lines *l, int *i, const char *head, int at, int 
     char *eqp = NULL;
     if (plan) {
         eqp = malloc(strlen(sql) + 32);
-        sprintf(eqp, "EXPLAIN QUERY PLAN %s", sql);
+        sprintf(eqp, plan == 2 ? "EXPLAIN ANALYZE %s" : "EXPLAIN QUERY PLAN %s", sql);
         q = eqp;
     }
     int rc = run(r->db, q, &got, plan);
@@ -208,6 +214,8 @@ static int run_file(const char *path) {
             do_query(&r, &l, &i, h, at, 0);
         } else if (strncmp(h, "plan", 4) == 0) {
             do_query(&r, &l, &i, h, at, 1);
+        } else if (strncmp(h, "analyze", 7) == 0) {
+            do_query(&r, &l, &i, h, at, 2);
         } else if (strcmp(h, "reopen") == 0) {
             if (sql_close(r.db) != SQL_OK)
                 fail_at(&r, at, "close failed: %s%s", sql_errmsg(r.db), NULL);
