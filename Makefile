@@ -99,18 +99,26 @@ $(B)/%: $(B)/obj/src/tools/%.o $(LIB_SQL)
 
 # A store module is an adapter only: the engine's symbols come from the
 # larder-server executable (linked whole and exported with -rdynamic).
+# MODULE_FLAGS_<name> adds a module's own compiler and linker flags: pgstore
+# links libpq (Debian libpq-dev).
+PQ_CFLAGS := $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)
+PQ_LIBS   := $(shell pkg-config --libs libpq 2>/dev/null || echo -lpq)
+MODULE_FLAGS_pgstore := $(PQ_CFLAGS) $(PQ_LIBS)
 .SECONDEXPANSION:
 $(B)/modules/%.so: $$(wildcard modules/%/*.c) $$(wildcard src/persist/*.h src/sql/sql.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -fPIC -shared -o $@ $(filter %.c,$^) $(LDFLAGS)
+	$(CC) $(CFLAGS) -fPIC -shared -o $@ $(filter %.c,$^) $(LDFLAGS) $(MODULE_FLAGS_$*)
 
 $(B)/tests/unit/%: $(B)/obj/tests/unit/%.o $(LIB_CORE)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(SERVER_LIBS)
 
+# integration tests named test_pg* also talk to PostgreSQL through libpq
+$(B)/obj/tests/integration/test_pg%.o: CFLAGS += $(PQ_CFLAGS)
+$(B)/tests/integration/test_pg%: TEST_LIBS = $(PQ_LIBS)
 $(B)/tests/integration/%: $(B)/obj/tests/integration/%.o $(INTEG_LIB) $(LIB_CORE)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ -lhiredis $(SERVER_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ -lhiredis $(TEST_LIBS) $(SERVER_LIBS)
 
 $(B)/tests/sql/%: $(B)/obj/tests/sql/%.o $(LIB_SQL)
 	@mkdir -p $(dir $@)
