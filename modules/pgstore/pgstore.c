@@ -3,11 +3,14 @@
  *
  *   loadmodule build/modules/pgstore.so "host=db.internal dbname=app user=larder sslmode=require"
  *
- * The first loadmodule argument is a libpq connection string (key=value
- * pairs or a postgresql:// URI); every libpq option passes through (sslmode,
- * sslrootcert, ...). connect_timeout defaults to 5 seconds unless the string
- * sets it. A trailing "store-path FILE" pair (Larder adds it when the conf
- * names one) is ignored. The module links only libc and libpq, so any
+ * The loadmodule arguments are a libpq connection string (key=value pairs,
+ * as one argument or several, joined with spaces; or a postgresql:// URI);
+ * every libpq option passes through (sslmode, sslrootcert, ...). A value
+ * that holds a space is best given in a URI (percent-encoded): the server's
+ * configuration splits arguments at spaces even inside quotes.
+ * connect_timeout defaults to 5 seconds unless the string sets it. A
+ * trailing "store-path FILE" pair (Larder adds it when the conf names one)
+ * is ignored. The module links only libc and libpq, so any
  * process can dlopen it (the tests do).
  *
  * Invariants:
@@ -333,14 +336,21 @@ static int ensure_conn(handle *h, char **err) {
 }
 
 static int m_open(int argc, const char *const *argv, void **out, char **err) {
-    const char *conninfo = "";
-    if (argc >= 1 && strcmp(argv[0], "store-path") != 0) conninfo = argv[0];
+    /* the arguments before "store-path" joined by spaces: the server's
+     * configuration splits a quoted connection string at its spaces */
+    buf ci = {0};
+    for (int i = 0; i < argc && strcmp(argv[i], "store-path") != 0; i++) {
+        if (i) buf_puts(&ci, " ");
+        buf_puts(&ci, argv[i]);
+    }
+    const char *conninfo = ci.p ? ci.p : "";
     /* connect_timeout first: the connection string, expanded at dbname's
      * place, overrides it */
     const char *keys[] = {"connect_timeout", "application_name", "dbname", NULL};
     const char *vals[] = {"5", "larder", conninfo, NULL};
     handle *h = pg_alloc(sizeof(*h));
     h->conn = PQconnectdbParams(keys, vals, 1);
+    free(ci.p);
     if (!h->conn) abort(); /* libpq is out of memory */
     int rc = after_connect(h, err);
     if (rc != STORE_OK) {
