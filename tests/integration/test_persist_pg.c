@@ -48,9 +48,11 @@ static void remove_journal_dir(void) {
 }
 
 static redisContext *start_server(void) {
-    if (!mkdtemp(jdir)) return NULL;
-    atexit(remove_journal_dir);
-    snprintf(journal, sizeof(journal), "%s/wb.journal", jdir);
+    if (!journal[0]) {
+        if (!mkdtemp(jdir)) return NULL;
+        atexit(remove_journal_dir);
+        snprintf(journal, sizeof(journal), "%s/wb.journal", jdir);
+    }
     const char *argv[] = {"--loadmodule",
                           module_path(),
                           pg_conninfo(),
@@ -207,6 +209,25 @@ TEST(sql_commands) {
     redisFree(c);
 }
 
+/* SIGKILL before the flush: the journal (fsync always) is replayed into
+ * PostgreSQL at the next start. */
+TEST(journal_replayed_after_kill) {
+    redisContext *c = srv_connect(&s);
+    CHECK_CMD(c, "+OK", "CONFIG SET write-behind-delay-ms 60000");
+    CHECK_CMD(c, ":2", "HSET user:10 name zed plan pro");
+    CHECK_CMD(c, ":0", "HSET user:1 name ann2");
+    CHECK_CMD(c, "[]", "SQL.QUERY %s", "SELECT name FROM users WHERE id = 10");
+    redisFree(c);
+    srv_kill(&s);
+    c = start_server();
+    CHECK(c != NULL);
+    if (!c) return;
+    CHECK_EQ(pk_wait_serving(c, 10000, NULL), 0);
+    CHECK_CMD(c, "[[ann2,free],[zed,pro]]", "SQL.QUERY %s",
+              "SELECT name, plan FROM users WHERE id IN (1, 10) ORDER BY id");
+    redisFree(c);
+}
+
 TEST(store_equals_cache_after_flush) {
     redisContext *c = srv_connect(&s);
     PK_CHECK_MAP(c, "products", "product:", "sku", NULL, "name,price");
@@ -236,6 +257,7 @@ int main(void) {
     RUN(write_behind);
     RUN(cache_aside);
     RUN(sql_commands);
+    RUN(journal_replayed_after_kill);
     RUN(store_equals_cache_after_flush);
     srv_stop(&s);
     pg_stop();
