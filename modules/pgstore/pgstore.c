@@ -85,6 +85,7 @@
  *
  * get: a key that cannot be a value of the key column's type (user:abc
  * for an integer id; SQLSTATE class 22) is simply not found. */
+#include "pgstore.h"
 #include "persist/store_api.h"
 #include <libpq-fe.h>
 #include <stdarg.h>
@@ -335,6 +336,12 @@ static int ensure_conn(handle *h, char **err) {
     return STORE_ERR_TRANSIENT;
 }
 
+/* PostgreSQL's notices (NOTICE: ... skipping) are not errors: a library
+ * does not print them. */
+static void ignore_notice(void *arg, const char *message) {
+    (void)arg, (void)message;
+}
+
 static int m_open(int argc, const char *const *argv, void **out, char **err) {
     /* the arguments before "store-path" joined by spaces: the server's
      * configuration splits a quoted connection string at its spaces */
@@ -352,6 +359,7 @@ static int m_open(int argc, const char *const *argv, void **out, char **err) {
     h->conn = PQconnectdbParams(keys, vals, 1);
     free(ci.p);
     if (!h->conn) abort(); /* libpq is out of memory */
+    PQsetNoticeProcessor(h->conn, ignore_notice, NULL);
     int rc = after_connect(h, err);
     if (rc != STORE_OK) {
         PQfinish(h->conn);
@@ -1177,6 +1185,115 @@ static int m_query(void *hp, const char *sql, int nargs, const store_value *args
         return STORE_ERR_USER;
     }
     return STORE_OK;
+}
+
+/* ---- the invalidation log ------------------------------------------------------ */
+
+/* Why row triggers writing a log table plus NOTIFY, and not logical
+ * decoding:
+ *  - logical decoding needs wal_level=logical and a replication slot per
+ *    sidecar (or one shared), which many managed PostgreSQL services do not
+ *    give to an application role, and a slot left behind by a dead sidecar
+ *    keeps WAL forever; triggers need only CREATE on the schema;
+ *  - the log table is a durable position: a sidecar remembers the last id it
+ *    applied and catches up with `SELECT ... WHERE id > $1 ORDER BY id`
+ *    after a disconnection or a restart; NOTIFY only wakes it (a missed
+ *    notification loses nothing, and notifications are delivered at commit,
+ *    so nothing uncommitted is seen);
+ *  - every writer is covered: a sidecar's batches, SQL.EXEC, psql, an ORM.
+ * The cost is one extra row insert per changed row in the writer's
+ * transaction; the log is pruned by id by whoever consumes it.
+ * Ids come from a sequence, so a transaction that commits late can log a
+ * smaller id than one already seen: a consumer re-reads a short window below
+ * its position (or by `at`) rather than trusting strict id order. */
+static const char invalidation_sql[] =
+    "SELECT pg_advisory_xact_lock(hashtext('larder_changes'));"
+    "CREATE TABLE IF NOT EXISTS larder_changes (id bigserial PRIMARY KEY, tbl text NOT NULL, "
+    "  op char NOT NULL, pk jsonb NOT NULL, at timestamptz NOT NULL DEFAULT now());"
+    "CREATE OR REPLACE FUNCTION larder_log_change() RETURNS trigger LANGUAGE plpgsql AS $body$\n"
+    "DECLARE\n"
+    "  c text;\n"
+    "  newk jsonb := '{}';\n"
+    "  oldk jsonb := '{}';\n"
+    "  logid bigint;\n"
+    "BEGIN\n"
+    "  IF TG_OP = 'TRUNCATE' THEN\n"
+    "    INSERT INTO larder_changes (tbl, op, pk) VALUES (TG_TABLE_NAME, 'T', '{}')\n"
+    "      RETURNING id INTO logid;\n"
+    "    PERFORM pg_notify('larder_changes', logid::text);\n"
+    "    RETURN NULL;\n"
+    "  END IF;\n"
+    "  FOREACH c IN ARRAY TG_ARGV LOOP\n"
+    "    IF TG_OP <> 'DELETE' THEN newk := newk || jsonb_build_object(c, to_jsonb(NEW) -> c); "
+    "END IF;\n"
+    "    IF TG_OP <> 'INSERT' THEN oldk := oldk || jsonb_build_object(c, to_jsonb(OLD) -> c); "
+    "END IF;\n"
+    "  END LOOP;\n"
+    "  IF TG_OP = 'UPDATE' AND oldk <> newk THEN\n"
+    "    INSERT INTO larder_changes (tbl, op, pk) VALUES (TG_TABLE_NAME, 'D', oldk)\n"
+    "      RETURNING id INTO logid;\n"
+    "    PERFORM pg_notify('larder_changes', logid::text);\n"
+    "  END IF;\n"
+    "  INSERT INTO larder_changes (tbl, op, pk)\n"
+    "    VALUES (TG_TABLE_NAME, left(TG_OP, 1), CASE WHEN TG_OP = 'DELETE' THEN oldk ELSE newk "
+    "END)\n"
+    "    RETURNING id INTO logid;\n"
+    "  PERFORM pg_notify('larder_changes', logid::text);\n"
+    "  RETURN NULL;\n"
+    "END\n"
+    "$body$;";
+
+/* The triggers of one table: its primary-key columns are the row trigger's
+ * arguments. Identifiers and arguments are quoted by libpq (DDL takes no
+ * parameters). */
+static int install_table(handle *h, const char *table, buf *q, char **err) {
+    int rc;
+    PGresult *res = describe_rows(h, table, &rc, err);
+    if (!res) return rc;
+    int n = PQntuples(res), npk = 0;
+    const char *keys[32];
+    for (int pos = 1; pos <= 32; pos++)
+        for (int i = 0; i < n; i++)
+            if (atoi(PQgetvalue(res, i, 4)) == pos) keys[npk++] = PQgetvalue(res, i, 0);
+    if (npk == 0) {
+        *err = n ? msgf("table %s has no primary key", table) : msgf("no such table: %s", table);
+        PQclear(res);
+        return STORE_ERR_USER;
+    }
+    char *t = PQescapeIdentifier(h->conn, table, strlen(table));
+    buf_printf(q, "DROP TRIGGER IF EXISTS larder_changes_row ON %s;", t);
+    buf_printf(q, "DROP TRIGGER IF EXISTS larder_changes_truncate ON %s;", t);
+    buf_printf(q,
+               "CREATE TRIGGER larder_changes_row AFTER INSERT OR UPDATE OR DELETE ON %s "
+               "FOR EACH ROW EXECUTE FUNCTION larder_log_change(",
+               t);
+    for (int i = 0; i < npk; i++) {
+        char *lit = PQescapeLiteral(h->conn, keys[i], strlen(keys[i]));
+        buf_printf(q, "%s%s", i ? ", " : "", lit ? lit : "''");
+        PQfreemem(lit);
+    }
+    buf_printf(q,
+               ");CREATE TRIGGER larder_changes_truncate AFTER TRUNCATE ON %s "
+               "FOR EACH STATEMENT EXECUTE FUNCTION larder_log_change();",
+               t);
+    PQfreemem(t);
+    PQclear(res);
+    return STORE_OK;
+}
+
+int pgstore_install_invalidation(void *hp, int ntables, const char *const *tables, char **err) {
+    handle *h = hp;
+    int rc = ensure_conn(h, err);
+    if (rc != STORE_OK) return rc;
+    buf q = {0};
+    buf_puts(&q, "BEGIN;");
+    buf_puts(&q, invalidation_sql);
+    for (int i = 0; i < ntables && rc == STORE_OK; i++) rc = install_table(h, tables[i], &q, err);
+    buf_puts(&q, "COMMIT;");
+    if (rc == STORE_OK) rc = exec_cmd(h, q.p, err);
+    free(q.p);
+    if (!h->broken && PQtransactionStatus(h->conn) != PQTRANS_IDLE) exec_cmd(h, "ROLLBACK", NULL);
+    return rc;
 }
 
 static const store_module module = {

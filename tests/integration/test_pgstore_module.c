@@ -3,9 +3,12 @@
  * type both ways, refused rows and units, queries, and a kill -9 of the
  * postmaster with the reconnection after it. */
 #include "pgkit.h"
+#include "../../modules/pgstore/pgstore.h"
 #include "persist/store_api.h"
 #include "test.h"
 #include <dlfcn.h>
+#include <libpq-fe.h>
+#include <sys/select.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +17,7 @@
 
 static const store_module *M;
 static void *H;
+static void *DL;
 
 static void sleep_ms(int ms) {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
@@ -507,6 +511,99 @@ TEST(postgres_killed_then_back) {
     CHECK_STR(t.out, "T:crash|T:during\n");
 }
 
+/* Waits up to ms for notifications on conn; appends their payloads to out
+ * as "id," and returns how many came. */
+static int collect_notifications(PGconn *conn, int want, int ms, char *out, size_t outsz) {
+    int got = 0;
+    for (int waited = 0; got < want && waited < ms; waited += 50) {
+        fd_set fds;
+        FD_ZERO(&fds);
+        FD_SET(PQsocket(conn), &fds);
+        struct timeval tv = {0, 50000};
+        select(PQsocket(conn) + 1, &fds, NULL, NULL, &tv);
+        PQconsumeInput(conn);
+        PGnotify *n;
+        while ((n = PQnotifies(conn)) != NULL) {
+            if (!strcmp(n->relname, PGSTORE_CHANNEL)) {
+                strncat(out, n->extra, outsz - strlen(out) - 2);
+                strcat(out, ",");
+                got++;
+            }
+            PQfreemem(n);
+        }
+    }
+    return got;
+}
+
+TEST(invalidation_log_and_notify) {
+    typedef int (*install_fn)(void *, int, const char *const *, char **);
+    install_fn install = (install_fn)dlsym(DL, PGSTORE_INSTALL_INVALIDATION);
+    CHECK(install != NULL);
+    if (!install) return;
+    exec_ok("CREATE TABLE inv (id int PRIMARY KEY, v text)");
+    exec_ok("CREATE TABLE inv2 (b int, a text, v text, PRIMARY KEY (a, b))");
+    const char *tables[] = {"inv", "inv2"};
+    char *err = NULL;
+    for (int round = 0; round < 2; round++) { /* idempotent */
+        CHECK_EQ(install(H, 2, tables, &err), STORE_OK);
+        if (err) fprintf(stderr, "  install: %s\n", err);
+        M->free_error(err);
+        err = NULL;
+    }
+    CHECK_STR(rows_of("SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'larder_changes%'"),
+              "I:4\n");
+    const char *none[] = {"no_such"};
+    CHECK_EQ(install(H, 1, none, &err), STORE_ERR_USER);
+    M->free_error(err);
+    err = NULL;
+    exec_ok("CREATE TABLE nokey (v text)");
+    const char *nokey[] = {"nokey"};
+    CHECK_EQ(install(H, 1, nokey, &err), STORE_ERR_USER);
+    CHECK(err && strstr(err, "no primary key"));
+    M->free_error(err);
+    err = NULL;
+
+    PGconn *listener = PQconnectdb(pg_conninfo());
+    CHECK_EQ(PQstatus(listener), CONNECTION_OK);
+    PGresult *r = PQexec(listener, "LISTEN " PGSTORE_CHANNEL);
+    CHECK_EQ(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    /* psql-style writes from another program */
+    CHECK_EQ(pg_psql("INSERT INTO inv VALUES (1, 'a'), (2, 'b');"
+                     "UPDATE inv SET v = 'c' WHERE id = 1;"
+                     "UPDATE inv SET id = 3 WHERE id = 2;"
+                     "DELETE FROM inv WHERE id = 1;"
+                     "INSERT INTO inv2 VALUES (7, 'x', 'y');"
+                     "TRUNCATE inv2;"),
+             0);
+    CHECK_STR(rows_of("SELECT tbl, op, pk::text FROM larder_changes ORDER BY id"),
+              "T:inv|T:I|T:{\"id\": 1}\n"
+              "T:inv|T:I|T:{\"id\": 2}\n"
+              "T:inv|T:U|T:{\"id\": 1}\n"
+              "T:inv|T:D|T:{\"id\": 2}\n"
+              "T:inv|T:U|T:{\"id\": 3}\n"
+              "T:inv|T:D|T:{\"id\": 1}\n"
+              "T:inv2|T:I|T:{\"a\": \"x\", \"b\": 7}\n"
+              "T:inv2|T:T|T:{}\n");
+    static text_sink ids;
+    q("SELECT string_agg(id::text, ',' ORDER BY id) || ',' FROM larder_changes", 1, &ids);
+    char got[512] = "";
+    CHECK_EQ(collect_notifications(listener, 8, 5000, got, sizeof(got)), 8);
+    char want[512];
+    snprintf(want, sizeof(want), "%.*s", (int)strcspn(ids.out + 2, "\n"), ids.out + 2);
+    CHECK_STR(got, want);
+    /* a sidecar's own batch is logged too, and a rolled-back one is not */
+    static const char *key[] = {"id"}, *cols[] = {"v"};
+    store_value k = tv("9"), v = tv("z");
+    store_op op = {STORE_UPSERT, "inv", 1, key, &k, 1, cols, &v, NULL, 0, 0, 0, NULL};
+    CHECK_EQ(batch(&op, 1), STORE_OK);
+    got[0] = 0;
+    CHECK_EQ(collect_notifications(listener, 1, 5000, got, sizeof(got)), 1);
+    CHECK_STR(rows_of("SELECT op, pk::text FROM larder_changes ORDER BY id DESC LIMIT 1"),
+              "T:I|T:{\"id\": 9}\n");
+    PQfinish(listener);
+}
+
 int main(void) {
     if (pg_start() != 0) {
         fprintf(stderr, "cannot start PostgreSQL\n");
@@ -517,7 +614,7 @@ int main(void) {
     char rel[PATH_MAX], path[PATH_MAX];
     snprintf(rel, sizeof(rel), "%s/modules/pgstore.so", b && *b ? b : "build");
     if (!realpath(rel, path)) snprintf(path, sizeof(path), "%s", rel);
-    void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    void *dl = DL = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     store_module_entry_fn entry = dl ? (store_module_entry_fn)dlsym(dl, STORE_MODULE_ENTRY) : NULL;
     M = entry ? entry() : NULL;
     if (!M || M->api_version != LARDER_STORE_API_VERSION) {
@@ -541,6 +638,7 @@ int main(void) {
     RUN(refused_rows_go_to_the_dead_letter);
     RUN(a_unit_commits_whole_or_not_at_all);
     RUN(query_binds_parameters);
+    RUN(invalidation_log_and_notify);
     RUN(postgres_killed_then_back);
     M->close(H);
     pg_stop();
