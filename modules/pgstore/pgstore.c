@@ -8,7 +8,9 @@
  * every libpq option passes through (sslmode, sslrootcert, ...). A value
  * that holds a space is best given in a URI (percent-encoded): the server's
  * configuration splits arguments at spaces even inside quotes.
- * connect_timeout defaults to 5 seconds unless the string sets it. A
+ * connect_timeout defaults to 5 seconds and TCP keepalives to 30 s idle,
+ * 10 s between probes, 3 probes (a dead server is noticed even while a call
+ * waits for its answer) unless the string sets them. A
  * trailing "store-path FILE" pair (Larder adds it when the conf names one)
  * is ignored. The module links only libc and libpq, so any
  * process can dlopen it (the tests do).
@@ -353,8 +355,14 @@ static int m_open(int argc, const char *const *argv, void **out, char **err) {
     const char *conninfo = ci.p ? ci.p : "";
     /* connect_timeout first: the connection string, expanded at dbname's
      * place, overrides it */
-    const char *keys[] = {"connect_timeout", "application_name", "dbname", NULL};
-    const char *vals[] = {"5", "larder", conninfo, NULL};
+    const char *keys[] = {"connect_timeout",
+                          "application_name",
+                          "keepalives_idle",
+                          "keepalives_interval",
+                          "keepalives_count",
+                          "dbname",
+                          NULL};
+    const char *vals[] = {"5", "larder", "30", "10", "3", conninfo, NULL};
     handle *h = pg_alloc(sizeof(*h));
     h->conn = PQconnectdbParams(keys, vals, 1);
     free(ci.p);

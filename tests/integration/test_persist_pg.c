@@ -209,6 +209,40 @@ TEST(sql_commands) {
     redisFree(c);
 }
 
+/* PostgreSQL killed (kill -9) and restarted: cached keys are still served,
+ * the flush fails meanwhile, and the pending write lands after the restart. */
+TEST(postgres_restart_under_write_behind) {
+    redisContext *c = srv_connect(&s);
+    CHECK_CMD(c, ":1", "HSET user:30 name before");
+    CHECK_CMD(c, "+OK", "WB.FLUSH");
+    CHECK_EQ(pg_kill9(), 0);
+    CHECK_CMD(c, ":0", "HSET user:30 name during");
+    char *r = cmd_str(c, "WB.FLUSH");
+    CHECK(r && !strncmp(r, "-BACKEND write-behind flush failed", 34));
+    fprintf(stderr, "  (while PostgreSQL is down: %s)\n", r ? r : "?");
+    free(r);
+    CHECK_CMD(c, "kept", "GET session:s2");
+    r = cmd_str(c, "SET session:s3 x");
+    CHECK(r && !strncmp(r, "-BACKEND", 8));
+    free(r);
+    r = cmd_str(c, "GET session:s3"); /* a miss: the load fails too */
+    CHECK(r && !strncmp(r, "-BACKEND load failed", 20));
+    free(r);
+    CHECK_EQ(pg_restart(), 0);
+    int ok = 0;
+    for (int i = 0; i < 50 && !ok; i++) {
+        r = cmd_str(c, "WB.FLUSH");
+        ok = r && !strcmp(r, "+OK");
+        free(r);
+        if (!ok) pk_sleep_ms(100);
+    }
+    CHECK(ok);
+    CHECK_CMD(c, "[[during]]", "SQL.QUERY %s", "SELECT name FROM users WHERE id = 30");
+    CHECK_CMD(c, "+OK", "SET session:s3 x");
+    CHECK_CMD(c, "[[x]]", "SQL.QUERY %s", "SELECT data FROM sessions WHERE id = 's3'");
+    redisFree(c);
+}
+
 /* SIGKILL before the flush: the journal (fsync always) is replayed into
  * PostgreSQL at the next start. */
 TEST(journal_replayed_after_kill) {
@@ -257,6 +291,7 @@ int main(void) {
     RUN(write_behind);
     RUN(cache_aside);
     RUN(sql_commands);
+    RUN(postgres_restart_under_write_behind);
     RUN(journal_replayed_after_kill);
     RUN(store_equals_cache_after_flush);
     srv_stop(&s);
