@@ -1055,6 +1055,11 @@ static int m_apply_batch(void *hp, store_op *ops, int n, char **err) {
 
 /* ---- query ------------------------------------------------------------------------ */
 
+static int is_word_char(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '$' || (unsigned char)c >= 0x80;
+}
+
 /* Copies sql with `?` parameters numbered $1.. when it has no `$n` of its
  * own; literals ('..', E'..', $tag$..$tag$), quoted identifiers and comments
  * are copied as they are. Returns a malloc'd string. */
@@ -1066,7 +1071,9 @@ static char *number_params(const char *sql) {
         while (*p) {
             if (*p == '\'' || *p == '"') {
                 char qc = *p;
-                int esc = qc == '\'' && p > sql && (p[-1] == 'E' || p[-1] == 'e');
+                /* E'..' (backslash escapes): E must be a word of its own */
+                int esc = qc == '\'' && p > sql && (p[-1] == 'E' || p[-1] == 'e') &&
+                          (p - 1 == sql || !is_word_char(p[-2]));
                 const char *s = p++;
                 while (*p) {
                     if (esc && *p == '\\' && p[1]) {

@@ -407,6 +407,46 @@ TEST(a_unit_commits_whole_or_not_at_all) {
     free_op_errors(ops, 3);
 }
 
+/* A dead-letter op that is refused too fails the whole batch. */
+TEST(refused_dead_letter_fails_the_batch) {
+    static const char *key[] = {"id"}, *cols[] = {"pid", "email", "qty", "name"};
+    static const char *dcols[] = {"tbl", "nosuchcol"};
+    store_value k[2] = {tv("30"), tv("31")};
+    store_value v[2][4] = {{tv("1"), tv("u30"), tv("1"), tv("n30")},
+                           {tv("1"), tv("u31"), tv("-1"), tv("n31")}};
+    store_value dk = iv(200), dv[2] = {tv("child"), tv("x")};
+    store_op dl = {STORE_UPSERT, "dead", 1, key, &dk, 2, dcols, dv, NULL, 0, 0, 0, NULL};
+    store_op ops[2];
+    for (int i = 0; i < 2; i++)
+        ops[i] =
+            (store_op){STORE_UPSERT, "child", 1, key, &k[i], 4, cols, v[i], &dl, 1, 0, 0, NULL};
+    char *err = NULL;
+    CHECK_EQ(M->apply_batch(H, ops, 2, &err), STORE_ERR_TRANSIENT);
+    CHECK(err && strstr(err, "dead letter refused"));
+    M->free_error(err);
+    CHECK(ops[0].error == NULL && ops[1].error == NULL);
+    CHECK_STR(rows_of("SELECT count(*) FROM child WHERE id >= 30"), "I:0\n");
+    CHECK_STR(rows_of("SELECT count(*) FROM dead WHERE id = 200"), "I:0\n");
+}
+
+/* A composite primary key, both ways. */
+TEST(composite_key) {
+    static const char *key[] = {"student", "course"}, *cols[] = {"grade"};
+    store_value k[2] = {iv(7), tv("101")}, g = tv("A");
+    store_op op = {STORE_UPSERT, "enroll", 2, key, k, 1, cols, &g, NULL, 0, 0, 0, NULL};
+    CHECK_EQ(batch(&op, 1), STORE_OK);
+    text_sink t;
+    store_sink s = sink_of(&t);
+    char *err = NULL;
+    CHECK_EQ(M->get(H, "enroll", 2, key, k, &s, &err), STORE_OK);
+    CHECK_STR(t.out, "I:101|I:7|T:A\n");
+    op.kind = STORE_DELETE;
+    CHECK_EQ(batch(&op, 1), STORE_OK);
+    s = sink_of(&t);
+    CHECK_EQ(M->get(H, "enroll", 2, key, k, &s, &err), STORE_OK);
+    CHECK_EQ(t.rows, 0);
+}
+
 TEST(query_binds_parameters) {
     exec_ok("CREATE TABLE notes (id serial PRIMARY KEY, body text, tag text)");
     const char *evil = "x'); DROP TABLE notes; --";
@@ -431,6 +471,12 @@ TEST(query_binds_parameters) {
              STORE_OK);
     CHECK_STR(t.cols, "q?,body");
     CHECK_STR(t.out, "T:?|T:x'); DROP TABLE notes; --\n");
+    /* an E'' string with an escaped quote, a dollar-quoted string */
+    s = sink_of(&t);
+    CHECK_EQ(M->query(H, "SELECT E'it\\'s ?', $x$ ? $x$, ?::text", 1, &args[1], 1, &s, NULL, NULL,
+                      &aff, &err),
+             STORE_OK);
+    CHECK_STR(t.out, "T:it's ?|T: ? |T:what?\n");
     /* no rows: columns still reported */
     s = sink_of(&t);
     CHECK_EQ(
@@ -637,6 +683,8 @@ int main(void) {
     RUN(big_batch_pipelined);
     RUN(refused_rows_go_to_the_dead_letter);
     RUN(a_unit_commits_whole_or_not_at_all);
+    RUN(refused_dead_letter_fails_the_batch);
+    RUN(composite_key);
     RUN(query_binds_parameters);
     RUN(invalidation_log_and_notify);
     RUN(postgres_killed_then_back);
