@@ -174,10 +174,16 @@ static char *msgf(const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(tmp, sizeof(tmp), fmt, ap);
     va_end(ap);
-    for (char *p = tmp; *p; p++)
-        if (*p == '\n' || *p == '\r' || *p == '\t') *p = ' ';
-    size_t n = strlen(tmp);
-    while (n && tmp[n - 1] == ' ') tmp[--n] = 0;
+    /* libpq's messages span lines ("...failed\n\tIs the server running"):
+     * one space between the pieces */
+    size_t n = 0;
+    for (char *p = tmp; *p; p++) {
+        char c = *p == '\n' || *p == '\r' || *p == '\t' ? ' ' : *p;
+        if (c == ' ' && (n == 0 || tmp[n - 1] == ' ')) continue;
+        tmp[n++] = c;
+    }
+    while (n && tmp[n - 1] == ' ') n--;
+    tmp[n] = 0;
     return pg_strdup(tmp);
 }
 
@@ -265,9 +271,14 @@ static int result_error(handle *h, PGresult *res, char **err) {
         cls = classify_sqlstate(st);
     else
         cls = STORE_ERR_USER; /* refused by libpq itself */
+    /* the server is ending this session (shutdown, crash, connection
+     * failure): reconnect at the next call rather than fail once more */
+    if (st && (!strncmp(st, "57P", 3) || (!strncmp(st, "08", 2) && strcmp(st, "08P01") != 0)))
+        h->broken = 1;
     if (err) {
         if (cls == STORE_ERR_TRANSIENT && h->broken)
-            *err = msgf("PostgreSQL connection lost: %s", PQerrorMessage(h->conn));
+            *err =
+                msgf("PostgreSQL connection lost: %s", primary ? primary : PQerrorMessage(h->conn));
         else if (primary)
             *err = msgf("%s", primary);
         else
