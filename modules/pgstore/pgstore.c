@@ -23,7 +23,9 @@
  *     cache is dropped on reconnect, so statements are prepared again.
  *  3. apply_batch is ONE transaction. The fast path pipelines every row
  *     (libpq pipeline mode) in the implicit transaction that ends at the
- *     pipeline's Sync: one round trip per 256 rows, no savepoints. Only when
+ *     pipeline's Sync: one round trip per 256 statements, no savepoints,
+ *     and consecutive upserts of one shape share a multi-row
+ *     INSERT ... ON CONFLICT DO UPDATE (up to 64 rows). Only when
  *     a row is refused for good is the batch run again the careful way:
  *     BEGIN, a SAVEPOINT per row (per unit), ROLLBACK TO for a refused one
  *     and its on_refuse op (the dead letter) in its place, COMMIT.
@@ -727,9 +729,10 @@ static int m_get(void *hp, const char *table, int nkey, const char *const *keyco
 /* ---- row operations ------------------------------------------------------------- */
 
 /* The statement text of a row operation ($1.. the key, then the present
- * columns). Absent columns (SV_NULL) are left out of the INSERT (DEFAULT
- * applies) and set to NULL by the UPDATE. */
-static void op_sql(handle *h, const store_op *op, buf *q) {
+ * columns), for rows operations of the same shape at once (an UPSERT's
+ * VALUES list; rows is 1 for a DELETE). Absent columns (SV_NULL) are left
+ * out of the INSERT (DEFAULT applies) and set to NULL by the UPDATE. */
+static void op_sql_rows(handle *h, const store_op *op, int rows, buf *q) {
     if (op->kind == STORE_DELETE) {
         buf_puts(q, "DELETE FROM ");
         quote_ident(h, q, op->table);
@@ -747,17 +750,20 @@ static void op_sql(handle *h, const store_op *op, buf *q) {
         if (i) buf_puts(q, ", ");
         quote_ident(h, q, op->keycols[i]);
     }
+    int per_row = op->nkey;
     for (int i = 0; i < op->ncols; i++) {
         if (op->vals[i].type == SV_NULL) continue;
         buf_puts(q, ", ");
         quote_ident(h, q, op->cols[i]);
+        per_row++;
     }
-    buf_puts(q, ") VALUES (");
-    int k = 0;
-    for (int i = 0; i < op->nkey; i++, k++) buf_printf(q, "%s$%d", k ? ", " : "", k + 1);
-    for (int i = 0; i < op->ncols; i++)
-        if (op->vals[i].type != SV_NULL) buf_printf(q, ", $%d", ++k);
-    buf_puts(q, ") ON CONFLICT (");
+    buf_puts(q, ") VALUES ");
+    for (int r = 0, k = 0; r < rows; r++) {
+        buf_puts(q, r ? ", (" : "(");
+        for (int i = 0; i < per_row; i++) buf_printf(q, "%s$%d", i ? ", " : "", ++k);
+        buf_puts(q, ")");
+    }
+    buf_puts(q, " ON CONFLICT (");
     for (int i = 0; i < op->nkey; i++) {
         if (i) buf_puts(q, ", ");
         quote_ident(h, q, op->keycols[i]);
@@ -779,6 +785,10 @@ static void op_sql(handle *h, const store_op *op, buf *q) {
     }
 }
 
+static void op_sql(handle *h, const store_op *op, buf *q) {
+    op_sql_rows(h, op, 1, q);
+}
+
 static int same_name(const char *a, const char *b) {
     return a == b || !strcmp(a, b);
 }
@@ -797,14 +807,19 @@ static int same_shape(const store_op *a, const store_op *b) {
     return 1;
 }
 
-/* The parameters of a row operation; with override_col >= 0 that column's
- * value is replaced by the text override (a dead letter's error). */
-static int op_params(const store_op *op, const tcols *t, int override_col, const char *override,
-                     params *p, char **err) {
-    int rc = STORE_OK, n = op->nkey, k = 0;
+static int op_nparams(const store_op *op) {
+    int n = op->nkey;
     if (op->kind == STORE_UPSERT)
         for (int i = 0; i < op->ncols; i++) n += op->vals[i].type != SV_NULL;
-    params_init(p, n);
+    return n;
+}
+
+/* Binds a row operation's values as parameters k, k+1, ... of p; with
+ * override_col >= 0 that column's value is replaced by the text override (a
+ * dead letter's error). */
+static int op_params_at(const store_op *op, const tcols *t, int override_col, const char *override,
+                        params *p, int k, char **err) {
+    int rc = STORE_OK;
     for (int i = 0; i < op->nkey && rc == STORE_OK; i++, k++)
         rc = param_set(p, k, &op->keyvals[i], is_bytea(t, op->keycols[i]), err);
     for (int i = 0; op->kind == STORE_UPSERT && i < op->ncols && rc == STORE_OK; i++) {
@@ -814,6 +829,12 @@ static int op_params(const store_op *op, const tcols *t, int override_col, const
         rc = param_set(p, k++, v, is_bytea(t, op->cols[i]), err);
     }
     return rc;
+}
+
+static int op_params(const store_op *op, const tcols *t, int override_col, const char *override,
+                     params *p, char **err) {
+    params_init(p, op_nparams(op));
+    return op_params_at(op, t, override_col, override, p, 0, err);
 }
 
 /* Runs one row operation synchronously (the careful path). */
@@ -927,30 +948,49 @@ static int run_pipeline(handle *h, const char *const *names, const params *pa, i
     return ps.rc;
 }
 
+/* How many rows from ops[i] go in one statement: UPSERTs of one shape that
+ * follow each other share a multi-row INSERT, in steps of 64, 16, 4 and 1
+ * rows (so a shape has at most four prepared statements) and within
+ * PostgreSQL's 65535 parameters. A key twice in one statement is refused by
+ * PostgreSQL (21000); the careful path then applies the rows one by one. */
+#define ROWS_PER_STATEMENT 64
+static int statement_rows(const store_op *ops, int i, int n) {
+    if (ops[i].kind != STORE_UPSERT) return 1;
+    int run = 1;
+    while (run < ROWS_PER_STATEMENT && i + run < n && same_shape(&ops[i + run], &ops[i])) run++;
+    int per_row = op_nparams(&ops[i]);
+    for (int step = ROWS_PER_STATEMENT; step > 1; step /= 4)
+        if (run >= step && step * per_row <= 65535) return step;
+    return 1;
+}
+
 /* Every row in one pipeline, one implicit transaction committed at its
  * Sync. Returns STORE_OK (committed), STORE_ERR_PERMANENT / USER when a row
  * was refused (nothing applied: the careful path runs the batch again) or
  * STORE_ERR_TRANSIENT with *err (nothing applied, or, if the connection
  * dropped after the Sync, unknown). */
 static int apply_pipelined(handle *h, store_op *ops, int n, char **err) {
+    /* at most one statement per row; fewer when rows of one shape follow
+     * each other (then up to ROWS_PER_STATEMENT share one) */
     const char **names = pg_alloc(sizeof(char *) * (size_t)n);
     params *pa = pg_alloc(sizeof(params) * (size_t)n);
     buf q = {0};
-    int rc = STORE_OK, built = 0;
+    int rc = STORE_OK, nsend = 0;
     /* prepare and bind everything first: once the pipeline runs, a row that
      * cannot be sent would leave the rows before it to be committed */
-    for (int i = 0; i < n && rc == STORE_OK; i++, built++) {
+    for (int i = 0, rows; i < n && rc == STORE_OK; i += rows) {
         const tcols *t = table_types(h, ops[i].table, &rc, err);
         if (rc != STORE_OK) break;
-        if (i && same_shape(&ops[i], &ops[i - 1])) {
-            names[i] = names[i - 1];
-        } else {
-            buf_clear(&q);
-            op_sql(h, &ops[i], &q);
-            names[i] = stmt_for(h, q.p, &rc, err);
-            if (!names[i]) break;
-        }
-        rc = op_params(&ops[i], t, -1, NULL, &pa[i], err);
+        rows = statement_rows(ops, i, n);
+        buf_clear(&q);
+        op_sql_rows(h, &ops[i], rows, &q);
+        names[nsend] = stmt_for(h, q.p, &rc, err);
+        if (!names[nsend]) break;
+        params *p = &pa[nsend++];
+        int per_row = op_nparams(&ops[i]);
+        params_init(p, per_row * rows);
+        for (int r = 0; r < rows && rc == STORE_OK; r++)
+            rc = op_params_at(&ops[i + r], t, -1, NULL, p, r * per_row, err);
     }
     free(q.p);
     if (rc == STORE_OK && !PQenterPipelineMode(h->conn)) {
@@ -958,9 +998,8 @@ static int apply_pipelined(handle *h, store_op *ops, int n, char **err) {
         conn_lost(h);
         rc = STORE_ERR_TRANSIENT;
     }
-    if (rc == STORE_OK) rc = run_pipeline(h, names, pa, n, err);
-    for (int i = 0; i < built; i++) params_free(&pa[i]);
-    if (built < n && pa[built].v) params_free(&pa[built]);
+    if (rc == STORE_OK) rc = run_pipeline(h, names, pa, nsend, err);
+    for (int i = 0; i < nsend; i++) params_free(&pa[i]);
     free(pa);
     free(names);
     return rc;
