@@ -322,17 +322,18 @@ TEST(big_batch_pipelined) {
     ops[5000].kind = STORE_DELETE;
     CHECK_EQ(batch(ops, N), STORE_OK);
     CHECK_STR(rows_of("SELECT count(*) FROM kv"), "I:9999\n");
-    /* one key twice in a batch (rows of one statement): applied in order */
-    store_value dupv[3] = {tv("first"), tv("second"), tv("other")};
-    store_value dupk[3] = {tv("dup"), tv("dup"), tv("dup2")};
-    store_op dup[3];
-    for (int i = 0; i < 3; i++)
+    /* one key twice in a batch (rows of one 4-row statement, which
+     * PostgreSQL refuses): applied in order all the same */
+    store_value dupv[4] = {tv("first"), tv("second"), tv("other"), tv("third")};
+    store_value dupk[4] = {tv("dup"), tv("dup"), tv("dup2"), tv("dup3")};
+    store_op dup[4];
+    for (int i = 0; i < 4; i++)
         dup[i] = (store_op){STORE_UPSERT, "kv", 1, key, &dupk[i], 1,   cols,
                             &dupv[i],     NULL, 0, 0,   0,        NULL};
-    CHECK_EQ(batch(dup, 3), STORE_OK);
-    for (int i = 0; i < 3; i++) CHECK_EQ(dup[i].status, STORE_OK);
+    CHECK_EQ(batch(dup, 4), STORE_OK);
+    for (int i = 0; i < 4; i++) CHECK_EQ(dup[i].status, STORE_OK);
     CHECK_STR(rows_of("SELECT k, v FROM kv WHERE k LIKE 'dup%' ORDER BY k"),
-              "T:dup|T:second\nT:dup2|T:other\n");
+              "T:dup|T:second\nT:dup2|T:other\nT:dup3|T:third\n");
 }
 
 static const char refuse_ddl[] =
