@@ -169,6 +169,18 @@ TEST(write_behind) {
     CHECK(r && strstr(r, "invalid input syntax for type boolean"));
     fprintf(stderr, "  (dead letter: %s)\n", r ? r : "?");
     free(r);
+    redisReply *dl = pk_cmd(c, "WB.DEADLETTER LIST");
+    CHECK(dl && dl->type == REDIS_REPLY_ARRAY && dl->elements == 1);
+    long long id = 0;
+    if (dl && dl->type == REDIS_REPLY_ARRAY && dl->elements == 1 && dl->element[0]->elements == 6) {
+        id = dl->element[0]->element[0]->integer;
+        CHECK_STR(dl->element[0]->element[2]->str, "user:4");
+        CHECK(strstr(dl->element[0]->element[4]->str, "boolean") != NULL);
+    }
+    if (dl) freeReplyObject(dl);
+    CHECK_CMD(c, ":0", "WB.DEADLETTER RETRY %lld", id); /* refused again, kept */
+    CHECK_CMD(c, ":1", "WB.DEADLETTER DROP ALL");
+    CHECK_CMD(c, "[]", "WB.DEADLETTER LIST");
     /* the server keeps the refused entry cached (with either module): the
      * refused-rows rule of issue 12 is server work; drop it here */
     CHECK_CMD(c, ":1", "DEL user:4");
@@ -206,6 +218,29 @@ TEST(sql_commands) {
     free(r);
     CHECK_CMD(c, ":1", "SQL.EXEC %s %s %s", "UPDATE products SET name = ? WHERE sku = ?", "jug",
               "p3");
+    redisFree(c);
+}
+
+/* Lock tokens: the ceiling is kept in PostgreSQL (wb_meta). */
+TEST(lock_token_ceiling) {
+    redisContext *c = srv_connect(&s);
+    redisReply *r = pk_cmd(c, "LOCK.ACQUIRE %s %s", "pglock", "60000");
+    CHECK(r && r->type == REDIS_REPLY_INTEGER);
+    long long tok = r && r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
+    if (r) freeReplyObject(r);
+    long long ceiling = 0;
+    for (int i = 0; i < 100 && ceiling < tok; i++) {
+        r = pk_cmd(c, "SQL.QUERY %s",
+                   "SELECT value FROM wb_meta WHERE name = 'lock_token_ceiling'");
+        if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 1)
+            ceiling = r->element[0]->element[0]->integer;
+        if (r) freeReplyObject(r);
+        if (ceiling < tok) pk_sleep_ms(20);
+    }
+    CHECK(tok > 0 && ceiling >= tok);
+    char t[32];
+    snprintf(t, sizeof(t), "%lld", tok);
+    CHECK_CMD(c, ":1", "LOCK.RELEASE %s %s", "pglock", t);
     redisFree(c);
 }
 
@@ -291,6 +326,7 @@ int main(void) {
     RUN(write_behind);
     RUN(cache_aside);
     RUN(sql_commands);
+    RUN(lock_token_ceiling);
     RUN(postgres_restart_under_write_behind);
     RUN(journal_replayed_after_kill);
     RUN(store_equals_cache_after_flush);
