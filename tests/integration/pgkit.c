@@ -155,6 +155,51 @@ static int pg_ctl_start(void) {
     return 0;
 }
 
+/* A watchdog process that outlives a test killed with SIGKILL (which no
+ * handler sees): it waits for the end of a pipe whose write end only the
+ * test holds (close-on-exec, so no server the test runs keeps it open) and
+ * then stops PostgreSQL and removes the folder. */
+static pid_t watchdog_pid = -1;
+static int watchdog_fd = -1;
+
+static void start_watchdog(void) {
+    int fds[2];
+    if (pipe(fds) != 0) return;
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return;
+    }
+    if (pid == 0) {
+        close(fds[1]);
+        int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+        for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) signal(sigs[i], SIG_IGN);
+        char c;
+        while (read(fds[0], &c, 1) != 0 && errno == EINTR) {
+        }
+        if (pg.up) {
+            pid_t pm = pg_postmaster_pid();
+            if (pm > 0) kill(pm, SIGQUIT);
+            for (int i = 0; i < 100 && alive(pm); i++) sleep_ms(50);
+        }
+        remove_dir();
+        _exit(0);
+    }
+    close(fds[0]);
+    fcntl(fds[1], F_SETFD, FD_CLOEXEC);
+    watchdog_pid = pid;
+    watchdog_fd = fds[1];
+}
+
+static void stop_watchdog(void) {
+    if (watchdog_pid <= 0) return;
+    close(watchdog_fd); /* the watchdog finds nothing left to do */
+    waitpid(watchdog_pid, NULL, 0);
+    watchdog_pid = -1;
+    watchdog_fd = -1;
+}
+
 int pg_start(void) {
     if (pg.up) return 0;
     if (find_bin() != 0) {
@@ -183,6 +228,9 @@ int pg_start(void) {
     }
     snprintf(pg.data, sizeof(pg.data), "%s/data", pg.dir);
     snprintf(pg.log, sizeof(pg.log), "%s/server.log", pg.dir);
+    pg.up = 1; /* for the watchdog: whatever runs in the folder is stopped */
+    start_watchdog();
+    pg.up = 0;
     atexit(pg_stop);
     int sigs[] = {SIGINT, SIGTERM, SIGABRT, SIGSEGV, SIGBUS, SIGHUP};
     for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) signal(sigs[i], on_signal);
@@ -217,6 +265,7 @@ void pg_stop(void) {
         pg.up = 0;
     }
     remove_dir();
+    stop_watchdog();
 }
 
 const char *pg_conninfo(void) {

@@ -12,7 +12,9 @@
  * folder removed by pg_stop(), at exit (atexit), and when the test dies on a
  * signal (SIGINT, SIGTERM, SIGABRT, SIGSEGV, SIGBUS: the handler sends the
  * postmaster SIGQUIT, waits for it, removes the folder and re-raises). A
- * test process must call pg_start() before it starts threads. */
+ * test process must call pg_start() before it starts threads. A watchdog
+ * process stops the server and removes the folder when the test dies of
+ * SIGKILL, which no handler sees. */
 #ifndef LARDER_TEST_PGKIT_H
 #define LARDER_TEST_PGKIT_H
 #include <sys/types.h>
