@@ -10,6 +10,8 @@
 #include "pgkit.h"
 #include "pkit.h"
 #include <limits.h>
+#include <poll.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,6 +108,8 @@ static redisContext *start_server(void) {
 
 TEST(read_through) {
     redisContext *c = srv_connect(&s);
+    CHECK(c != NULL);
+    if (!c) return;
     CHECK_CMD(c, "[name,kettle,price,24.50]", "HGETALL product:p1");
     CHECK_CMD(c, "[]", "HGETALL product:nope");
     CHECK_EQ(pg_psql("INSERT INTO products VALUES ('p2', 'mug', 7)"), 0);
@@ -117,6 +121,8 @@ TEST(read_through) {
 
 TEST(write_through) {
     redisContext *c = srv_connect(&s);
+    CHECK(c != NULL);
+    if (!c) return;
     CHECK_CMD(c, "+OK", "SET session:s1 hello");
     CHECK_CMD(c, "[[hello]]", "SQL.QUERY %s %s", "SELECT data FROM sessions WHERE id = ?", "s1");
     CHECK_CMD(c, "hello", "GET session:s1");
@@ -143,6 +149,8 @@ TEST(write_through) {
 
 TEST(write_behind) {
     redisContext *c = srv_connect(&s);
+    CHECK(c != NULL);
+    if (!c) return;
     CHECK_CMD(c, ":3", "HSET user:1 name ann plan free active t");
     CHECK_CMD(c, ":3", "HSET user:2 name bob plan pro active f");
     CHECK_CMD(c, ":2", "HSET user:3 name cy seen %s", "2024-05-01 10:00:00+00");
@@ -162,7 +170,7 @@ TEST(write_behind) {
     CHECK_CMD(c, "[[bob49]]", "SQL.QUERY %s", "SELECT name FROM users WHERE id = 2");
     CHECK_CMD(c, "[]", "SQL.QUERY %s", "SELECT name FROM users WHERE id = 3");
     /* a bad boolean is refused by PostgreSQL (dead letter, entry dropped) */
-    CHECK_CMD(c, ":1", "HSET user:4 active maybe");
+    CHECK_CMD(c, ":2", "HSET user:4 name dee active maybe");
     CHECK_CMD(c, "+OK", "WB.FLUSH");
     CHECK_CMD(c, "[]", "SQL.QUERY %s", "SELECT id FROM users WHERE id = 4");
     char *r = cmd_str(c, "SQL.QUERY %s", "SELECT map, op, error FROM wb_deadletter");
@@ -190,6 +198,8 @@ TEST(write_behind) {
 
 TEST(cache_aside) {
     redisContext *c = srv_connect(&s);
+    CHECK(c != NULL);
+    if (!c) return;
     CHECK_CMD(c, "+OK", "SET note:n1 first");
     CHECK_CMD(c, "first", "GET note:n1");
     /* cache-aside: the application writes the store itself */
@@ -202,6 +212,8 @@ TEST(cache_aside) {
 
 TEST(sql_commands) {
     redisContext *c = srv_connect(&s);
+    CHECK(c != NULL);
+    if (!c) return;
     CHECK_CMD(c, ":1", "SQL.EXEC %s %s %s %s", "INSERT INTO products VALUES (?, ?, ?)", "p3",
               "x'); DROP TABLE products; --", "9.99");
     CHECK_CMD(c, "[[x'); DROP TABLE products; --,9.99]]", "SQL.QUERY %s %s",
@@ -224,6 +236,8 @@ TEST(sql_commands) {
 /* Lock tokens: the ceiling is kept in PostgreSQL (wb_meta). */
 TEST(lock_token_ceiling) {
     redisContext *c = srv_connect(&s);
+    CHECK(c != NULL);
+    if (!c) return;
     redisReply *r = pk_cmd(c, "LOCK.ACQUIRE %s %s", "pglock", "60000");
     CHECK(r && r->type == REDIS_REPLY_INTEGER);
     long long tok = r && r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
@@ -248,7 +262,9 @@ TEST(lock_token_ceiling) {
  * the flush fails meanwhile, and the pending write lands after the restart. */
 TEST(postgres_restart_under_write_behind) {
     redisContext *c = srv_connect(&s);
-    CHECK_CMD(c, ":1", "HSET user:30 name before");
+    CHECK(c != NULL);
+    if (!c) return;
+    CHECK_CMD(c, ":2", "HSET user:30 name before plan free");
     CHECK_CMD(c, "+OK", "WB.FLUSH");
     CHECK_EQ(pg_kill9(), 0);
     CHECK_CMD(c, ":0", "HSET user:30 name during");
@@ -282,6 +298,8 @@ TEST(postgres_restart_under_write_behind) {
  * PostgreSQL at the next start. */
 TEST(journal_replayed_after_kill) {
     redisContext *c = srv_connect(&s);
+    CHECK(c != NULL);
+    if (!c) return;
     CHECK_CMD(c, "+OK", "CONFIG SET write-behind-delay-ms 60000");
     CHECK_CMD(c, ":2", "HSET user:10 name zed plan pro");
     CHECK_CMD(c, ":0", "HSET user:1 name ann2");
@@ -299,11 +317,29 @@ TEST(journal_replayed_after_kill) {
 
 TEST(store_equals_cache_after_flush) {
     redisContext *c = srv_connect(&s);
+    CHECK(c != NULL);
+    if (!c) return;
     PK_CHECK_MAP(c, "products", "product:", "sku", NULL, "name,price");
     PK_CHECK_MAP(c, "sessions", "session:", "id", "data", NULL);
     PK_CHECK_MAP(c, "accounts", "account:", "id", NULL, "owner,balance");
     PK_CHECK_MAP(c, "users", "user:", "id", NULL, "name,plan,active,seen");
     redisFree(c);
+}
+
+/* After a failure: the end of what the server wrote (a sanitizer's report,
+ * a crash), for the test's log. */
+static void dump_server_output(void) {
+    static char out[1 << 16];
+    size_t used = 0;
+    struct pollfd p = {s.out_fd, POLLIN, 0};
+    while (used < sizeof(out) - 1 && poll(&p, 1, 200) > 0) {
+        ssize_t n = read(s.out_fd, out + used, sizeof(out) - 1 - used);
+        if (n <= 0) break;
+        used += (size_t)n;
+    }
+    out[used] = 0;
+    const char *tail = used > 6000 ? out + used - 6000 : out;
+    fprintf(stderr, "--- the server's output (end) ---\n%s\n---\n", tail);
 }
 
 int main(void) {
@@ -330,6 +366,7 @@ int main(void) {
     RUN(postgres_restart_under_write_behind);
     RUN(journal_replayed_after_kill);
     RUN(store_equals_cache_after_flush);
+    if (test_failed_) dump_server_output();
     srv_stop(&s);
     pg_stop();
     return test_report();
