@@ -122,6 +122,10 @@ $(B)/%: $(B)/obj/src/tools/%.o $(LIB_SQL)
 # module's allocations go through the server's own xmalloc (exported by
 # mk/server.dynlist, the server's only exports) and count in INFO memory.
 # MODULE_FLAGS_<name>: a module's own compiler and linker flags (libraries).
+# pgstore links libpq (Debian libpq-dev).
+PQ_CFLAGS := $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)
+PQ_LIBS   := $(shell pkg-config --libs libpq 2>/dev/null || echo -lpq)
+MODULE_FLAGS_pgstore := $(PQ_CFLAGS) $(PQ_LIBS)
 .SECONDEXPANSION:
 $(B)/modules/%.so: $$(wildcard modules/%/*.c) $$(MODULE_OBJ_$$*) $(MODULE_UTIL_OBJ) mk/module.map \
                    $$(wildcard src/persist/*.h src/sql/sql.h)
@@ -134,9 +138,12 @@ $(B)/tests/unit/%: $(B)/obj/tests/unit/%.o $(LIB_CORE) $(LIB_SQL)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(SERVER_LIBS)
 
+# integration tests named test_pg* also talk to PostgreSQL through libpq
+$(B)/obj/tests/integration/test_pg%.o: CFLAGS += $(PQ_CFLAGS)
+$(B)/tests/integration/test_pg%: TEST_LIBS = $(PQ_LIBS)
 $(B)/tests/integration/%: $(B)/obj/tests/integration/%.o $(INTEG_LIB) $(LIB_CORE)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ -lhiredis $(SERVER_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ -lhiredis $(TEST_LIBS) $(SERVER_LIBS)
 
 $(B)/tests/sql/%: $(B)/obj/tests/sql/%.o $(LIB_SQL)
 	@mkdir -p $(dir $@)

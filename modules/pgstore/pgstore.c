@@ -1,0 +1,1379 @@
+/* modules/pgstore — Larder's store API (src/persist/store_api.h) over
+ * PostgreSQL through libpq.
+ *
+ *   loadmodule build/modules/pgstore.so "host=db.internal dbname=app user=larder sslmode=require"
+ *
+ * The loadmodule arguments are a libpq connection string (key=value pairs,
+ * as one argument or several, joined with spaces; or a postgresql:// URI);
+ * every libpq option passes through (sslmode, sslrootcert, ...). A value
+ * that holds a space is best given in a URI (percent-encoded): the server's
+ * configuration splits arguments at spaces even inside quotes.
+ * connect_timeout defaults to 5 seconds and TCP keepalives to 30 s idle,
+ * 10 s between probes, 3 probes (a dead server is noticed even while a call
+ * waits for its answer) unless the string sets them. A
+ * trailing "store-path FILE" pair (Larder adds it when the conf names one)
+ * is ignored. The module links only libc and libpq, so any
+ * process can dlopen it (the tests do).
+ *
+ * Invariants:
+ *  1. Every value is bound as a parameter, never spliced into SQL text;
+ *     identifiers are quoted with PQescapeIdentifier.
+ *  2. A statement is prepared once per connection and per text (its shape:
+ *     table, key columns, present columns) and cached by that text; the
+ *     cache is dropped on reconnect, so statements are prepared again.
+ *  3. apply_batch is ONE transaction. The fast path pipelines every row
+ *     (libpq pipeline mode) in the implicit transaction that ends at the
+ *     pipeline's Sync: one round trip per 256 statements, no savepoints,
+ *     and consecutive upserts of one shape share a multi-row
+ *     INSERT ... ON CONFLICT DO UPDATE (up to 64 rows). Only when
+ *     a row is refused for good is the batch run again the careful way:
+ *     BEGIN, a SAVEPOINT per row (per unit), ROLLBACK TO for a refused one
+ *     and its on_refuse op (the dead letter) in its place, COMMIT.
+ *  4. A lost connection makes the failing call return STORE_ERR_TRANSIENT;
+ *     the next call reconnects (PQreset). Failed attempts are spaced by an
+ *     exponential backoff (50 ms doubling, at most 1 s); a call made before
+ *     the next attempt is due fails at once: the module never sleeps, since
+ *     its callers (write-behind, read-through) retry with their own backoff.
+ *     If the connection drops after COMMIT was sent, the outcome is unknown
+ *     and reported as transient: Larder's batches are upserts and deletes by
+ *     primary key, so applying one twice is harmless.
+ *
+ * Values in text form (the session is set to DateStyle ISO, TimeZone UTC,
+ * bytea_output hex, client_encoding UTF8 at every connect):
+ *   int2/int4/int8 (oid)  SV_INT both ways; "42" from a client is parsed by
+ *                         PostgreSQL.
+ *   float4/float8         SV_REAL; sent as %.17g ("inf", "nan" accepted).
+ *   numeric               SV_TEXT, PostgreSQL's exact text ("12.50").
+ *   bool                  SV_TEXT: Larder sends what the client wrote and
+ *                         PostgreSQL parses it (t/f, true/false, yes/no,
+ *                         on/off, 1/0); it reads back as "t" or "f".
+ *   date, timestamp,      SV_TEXT in ISO form: "2024-05-01",
+ *   timestamptz           "2024-05-01 12:00:00", "2024-05-01 12:00:00+00"
+ *                         (timestamptz in UTC).
+ *   uuid, json, jsonb     SV_TEXT: PostgreSQL's output form (jsonb is
+ *                         normalised: key order and spacing are its own).
+ *   text, varchar, bpchar SV_TEXT as is (bpchar is blank-padded). A NUL
+ *                         byte cannot be stored in PostgreSQL text: such a
+ *                         value is refused (permanent).
+ *   bytea                 SV_BLOB: the raw bytes, bound as a binary
+ *                         parameter whenever the target column is bytea
+ *                         (also when Larder hands them over as SV_TEXT, as
+ *                         hash fields are), read back unescaped.
+ *   anything else         SV_TEXT in PostgreSQL's output form.
+ *
+ * Errors, by SQLSTATE:
+ *   TRANSIENT  class 08 (connection; but 08P01, a wrong parameter count, is
+ *              USER), 40001 serialization, 40P01 deadlock, 55P03 lock not
+ *              available, 57014 statement timeout, 57P01-57P03 shutdown /
+ *              cannot connect now, class 53 (resources), a lost connection.
+ *   PERMANENT  class 23 (integrity: unique, foreign key, check, not null)
+ *              and 22 (data exception: a bad value for the type).
+ *   USER       the rest: class 42 (syntax, undefined table/column), 25006
+ *              (a write in SQL.QUERY's read-only transaction), ...
+ * The message is PostgreSQL's primary message (PG_DIAG_MESSAGE_PRIMARY),
+ * without prefix: Larder prefixes it itself ("BACKEND write-through
+ * refused: ...", "ERR ..."). Line breaks are flattened so it fits a RESP
+ * error.
+ *
+ * query: parameters are written `?` (as for the bundled store) or `$1..$n`.
+ * When the statement has no `$n`, each `?` outside literals, quoted
+ * identifiers and comments becomes the next `$n`; write jsonb's `?`
+ * operator as jsonb_exists() or use `$n` parameters in that statement.
+ * A read-only query runs in BEGIN READ ONLY ... COMMIT. The `changes`
+ * callback is never called: which rows an arbitrary statement changed is
+ * not known without rewriting it (RETURNING works only for a plain
+ * INSERT/UPDATE/DELETE of one table and would change its result), and the
+ * invalidation log (pgstore_install_invalidation's triggers) reports every
+ * committed change, SQL.EXEC's included, once the server consumes it.
+ * Until then SQL.EXEC does not invalidate cached keys with this module.
+ *
+ * get: a key that cannot be a value of the key column's type (user:abc
+ * for an integer id; SQLSTATE class 22) is simply not found. */
+#include "pgstore.h"
+#include "persist/store_api.h"
+#include <libpq-fe.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define OID_BYTEA 17
+#define PIPELINE_CHUNK 256 /* rows sent before their results are read */
+#define MAX_STMTS 1024     /* cached statements before DEALLOCATE ALL */
+#define BACKOFF_FIRST_MS 50
+#define BACKOFF_MAX_MS 1000
+
+/* ---- memory and text ---------------------------------------------------------------- */
+
+static void *pg_alloc(size_t n) {
+    void *p = calloc(1, n ? n : 1);
+    if (!p) abort();
+    return p;
+}
+
+static char *pg_strndup(const char *s, size_t n) {
+    char *p = pg_alloc(n + 1);
+    memcpy(p, s, n);
+    return p;
+}
+
+static char *pg_strdup(const char *s) {
+    return pg_strndup(s, strlen(s));
+}
+
+typedef struct buf {
+    char *p;
+    size_t len, cap;
+} buf;
+
+static void buf_put(buf *b, const char *s, size_t n) {
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 256;
+        while (cap < b->len + n + 1) cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p) abort();
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = 0;
+}
+
+static void buf_puts(buf *b, const char *s) {
+    buf_put(b, s, strlen(s));
+}
+
+static void buf_printf(buf *b, const char *fmt, ...) {
+    char tmp[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    va_end(ap);
+    if (n < 0) return;
+    if ((size_t)n < sizeof(tmp)) {
+        buf_put(b, tmp, (size_t)n);
+        return;
+    }
+    char *big = pg_alloc((size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    buf_put(b, big, (size_t)n);
+    free(big);
+}
+
+static void buf_clear(buf *b) {
+    b->len = 0;
+    if (b->p) b->p[0] = 0;
+}
+
+/* A message for *err (caller frees with free_error): one line, trimmed. */
+static char *msgf(const char *fmt, ...) {
+    char tmp[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    va_end(ap);
+    /* libpq's messages span lines ("...failed\n\tIs the server running"):
+     * one space between the pieces */
+    size_t n = 0;
+    for (char *p = tmp; *p; p++) {
+        char c = *p == '\n' || *p == '\r' || *p == '\t' ? ' ' : *p;
+        if (c == ' ' && (n == 0 || tmp[n - 1] == ' ')) continue;
+        tmp[n++] = c;
+    }
+    while (n && tmp[n - 1] == ' ') n--;
+    tmp[n] = 0;
+    return pg_strdup(tmp);
+}
+
+static long long now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- the handle ------------------------------------------------------------------- */
+
+typedef struct pstmt {
+    char *sql;
+    char name[24];
+    struct pstmt *next;
+} pstmt;
+
+/* A table's column names and type oids (bytea columns are bound in binary). */
+typedef struct tcols {
+    char *table;
+    int n;
+    char **names;
+    unsigned *types;
+    struct tcols *next;
+} tcols;
+
+typedef struct handle {
+    PGconn *conn;
+    int broken; /* the connection is lost: reconnect before the next call */
+    long long retry_at_ms;
+    int backoff_ms;
+    char *last_conn_err;
+    pstmt *stmts;
+    int nstmts;
+    unsigned next_name;
+    tcols *tables;
+} handle;
+
+static void drop_caches(handle *h) {
+    for (pstmt *s = h->stmts, *n; s; s = n) {
+        n = s->next;
+        free(s->sql);
+        free(s);
+    }
+    h->stmts = NULL;
+    h->nstmts = 0;
+    for (tcols *t = h->tables, *n; t; t = n) {
+        n = t->next;
+        for (int i = 0; i < t->n; i++) free(t->names[i]);
+        free(t->names);
+        free(t->types);
+        free(t->table);
+        free(t);
+    }
+    h->tables = NULL;
+}
+
+/* ---- errors ----------------------------------------------------------------------- */
+
+static int classify_sqlstate(const char *st) {
+    if (!strcmp(st, "08P01")) return STORE_ERR_USER; /* protocol: wrong parameter count */
+    if (!strncmp(st, "08", 2) || !strncmp(st, "53", 2) || !strcmp(st, "40001") ||
+        !strcmp(st, "40P01") || !strcmp(st, "55P03") || !strcmp(st, "57014") ||
+        !strcmp(st, "57P01") || !strcmp(st, "57P02") || !strcmp(st, "57P03"))
+        return STORE_ERR_TRANSIENT;
+    if (!strncmp(st, "23", 2) || !strncmp(st, "22", 2)) return STORE_ERR_PERMANENT;
+    return STORE_ERR_USER;
+}
+
+static int conn_lost(handle *h) {
+    if (PQstatus(h->conn) != CONNECTION_BAD) return 0;
+    h->broken = 1;
+    return 1;
+}
+
+/* The class of a failed result (NULL: no result at all) and its message in
+ * *err (if err is not NULL). Clears res. */
+static int result_error(handle *h, PGresult *res, char **err) {
+    const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    int cls;
+    if (conn_lost(h))
+        cls = STORE_ERR_TRANSIENT;
+    else if (st && *st)
+        cls = classify_sqlstate(st);
+    else
+        cls = STORE_ERR_USER; /* refused by libpq itself */
+    /* the server is ending this session (shutdown, crash, connection
+     * failure): reconnect at the next call rather than fail once more */
+    if (st && (!strncmp(st, "57P", 3) || (!strncmp(st, "08", 2) && strcmp(st, "08P01") != 0)))
+        h->broken = 1;
+    if (err) {
+        if (cls == STORE_ERR_TRANSIENT && h->broken)
+            *err =
+                msgf("PostgreSQL connection lost: %s", primary ? primary : PQerrorMessage(h->conn));
+        else if (primary)
+            *err = msgf("%s", primary);
+        else
+            *err = msgf("%s", PQerrorMessage(h->conn));
+    }
+    PQclear(res);
+    return cls;
+}
+
+/* Runs a command without parameters; STORE_OK or the error class. */
+static int exec_cmd(handle *h, const char *sql, char **err) {
+    PGresult *res = PQexec(h->conn, sql);
+    ExecStatusType s = PQresultStatus(res);
+    if (res && (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK)) {
+        PQclear(res);
+        return STORE_OK;
+    }
+    return result_error(h, res, err);
+}
+
+/* ---- connection ------------------------------------------------------------------- */
+
+/* Settings that fix the text forms documented above. */
+static const char session_setup[] = "SET DateStyle = 'ISO, YMD'; SET TimeZone = 'UTC'; "
+                                    "SET IntervalStyle = 'iso_8601'; SET bytea_output = 'hex'";
+
+static int after_connect(handle *h, char **err) {
+    if (PQstatus(h->conn) != CONNECTION_OK) {
+        *err = msgf("cannot connect to PostgreSQL: %s", PQerrorMessage(h->conn));
+        return STORE_ERR_TRANSIENT;
+    }
+    if (PQsetClientEncoding(h->conn, "UTF8") != 0) {
+        *err = msgf("PostgreSQL: cannot set client_encoding UTF8: %s", PQerrorMessage(h->conn));
+        return STORE_ERR_TRANSIENT;
+    }
+    return exec_cmd(h, session_setup, err);
+}
+
+/* STORE_OK when the connection is usable; reconnects a lost one when the
+ * backoff allows it, else STORE_ERR_TRANSIENT at once. */
+static int ensure_conn(handle *h, char **err) {
+    if (!h->broken && PQstatus(h->conn) == CONNECTION_OK) return STORE_OK;
+    long long now = now_ms();
+    if (now < h->retry_at_ms) {
+        *err = msgf("PostgreSQL unreachable (%s); next reconnect attempt in %lld ms",
+                    h->last_conn_err ? h->last_conn_err : "connection lost", h->retry_at_ms - now);
+        return STORE_ERR_TRANSIENT;
+    }
+    drop_caches(h); /* prepared statements die with the session */
+    PQreset(h->conn);
+    char *why = NULL;
+    int rc = after_connect(h, &why);
+    if (rc == STORE_OK) {
+        h->broken = 0;
+        h->backoff_ms = 0;
+        h->retry_at_ms = 0;
+        free(h->last_conn_err);
+        h->last_conn_err = NULL;
+        return STORE_OK;
+    }
+    h->broken = 1;
+    h->backoff_ms = h->backoff_ms ? h->backoff_ms * 2 : BACKOFF_FIRST_MS;
+    if (h->backoff_ms > BACKOFF_MAX_MS) h->backoff_ms = BACKOFF_MAX_MS;
+    h->retry_at_ms = now_ms() + h->backoff_ms;
+    free(h->last_conn_err);
+    h->last_conn_err = why;
+    *err = msgf("%s", why);
+    return STORE_ERR_TRANSIENT;
+}
+
+/* PostgreSQL's notices (NOTICE: ... skipping) are not errors: a library
+ * does not print them. */
+static void ignore_notice(void *arg, const char *message) {
+    (void)arg, (void)message;
+}
+
+static int m_open(int argc, const char *const *argv, void **out, char **err) {
+    /* the arguments before "store-path" joined by spaces: the server's
+     * configuration splits a quoted connection string at its spaces */
+    buf ci = {0};
+    for (int i = 0; i < argc && strcmp(argv[i], "store-path") != 0; i++) {
+        if (i) buf_puts(&ci, " ");
+        buf_puts(&ci, argv[i]);
+    }
+    const char *conninfo = ci.p ? ci.p : "";
+    /* connect_timeout first: the connection string, expanded at dbname's
+     * place, overrides it */
+    const char *keys[] = {"connect_timeout",
+                          "application_name",
+                          "keepalives_idle",
+                          "keepalives_interval",
+                          "keepalives_count",
+                          "dbname",
+                          NULL};
+    const char *vals[] = {"5", "larder", "30", "10", "3", conninfo, NULL};
+    handle *h = pg_alloc(sizeof(*h));
+    h->conn = PQconnectdbParams(keys, vals, 1);
+    free(ci.p);
+    if (!h->conn) abort(); /* libpq is out of memory */
+    PQsetNoticeProcessor(h->conn, ignore_notice, NULL);
+    int rc = after_connect(h, err);
+    if (rc != STORE_OK) {
+        PQfinish(h->conn);
+        free(h);
+        return rc == STORE_ERR_TRANSIENT ? STORE_ERR_TRANSIENT : STORE_ERR_USER;
+    }
+    *out = h;
+    return STORE_OK;
+}
+
+static void m_close(void *hp) {
+    handle *h = hp;
+    if (!h) return;
+    drop_caches(h);
+    PQfinish(h->conn);
+    free(h->last_conn_err);
+    free(h);
+}
+
+static void m_free_error(char *err) {
+    free(err);
+}
+
+/* ---- statements ------------------------------------------------------------------- */
+
+static void quote_ident(handle *h, buf *b, const char *name) {
+    char *q = PQescapeIdentifier(h->conn, name, strlen(name));
+    if (!q) { /* invalid encoding: quoted by hand, PostgreSQL will refuse it */
+        buf_puts(b, "\"\"");
+        return;
+    }
+    buf_puts(b, q);
+    PQfreemem(q);
+}
+
+/* The name of the prepared statement for sql (prepared on first use), or
+ * NULL with the error class in *rc and message in *err. */
+static const char *stmt_for(handle *h, const char *sql, int *rc, char **err) {
+    for (pstmt *s = h->stmts; s; s = s->next)
+        if (!strcmp(s->sql, sql)) return s->name;
+    pstmt *s = pg_alloc(sizeof(*s));
+    snprintf(s->name, sizeof(s->name), "larder_%u", ++h->next_name);
+    PGresult *res = PQprepare(h->conn, s->name, sql, 0, NULL);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        *rc = result_error(h, res, err);
+        free(s);
+        return NULL;
+    }
+    PQclear(res);
+    s->sql = pg_strdup(sql);
+    s->next = h->stmts;
+    h->stmts = s;
+    h->nstmts++;
+    return s->name;
+}
+
+/* Bounded cache: called between calls, never while a batch holds names. */
+static void trim_stmts(handle *h) {
+    if (h->nstmts < MAX_STMTS) return;
+    if (exec_cmd(h, "DEALLOCATE ALL", NULL) != STORE_OK) return;
+    for (pstmt *s = h->stmts, *n; s; s = n) {
+        n = s->next;
+        free(s->sql);
+        free(s);
+    }
+    h->stmts = NULL;
+    h->nstmts = 0;
+}
+
+/* ---- describe --------------------------------------------------------------------- */
+
+/* Columns in order: name, declared type, base type name, not null, position
+ * in the primary key (1-based, 0 if none), base type oid. A domain counts as
+ * its base type. */
+static const char describe_sql[] =
+    "SELECT a.attname, format_type(a.atttypid, a.atttypmod), coalesce(b.typname, t.typname), "
+    "a.attnotnull, coalesce((SELECT k.n FROM pg_index i, unnest(i.indkey) WITH ORDINALITY "
+    "AS k(att, n) WHERE i.indrelid = a.attrelid AND i.indisprimary AND k.att = a.attnum), 0), "
+    "coalesce(b.oid, t.oid) "
+    "FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
+    "LEFT JOIN pg_type b ON b.oid = t.typbasetype AND t.typtype = 'd' "
+    "WHERE a.attrelid = to_regclass(quote_ident($1)) AND a.attnum > 0 AND NOT a.attisdropped "
+    "ORDER BY a.attnum";
+
+static int sv_type_of(const char *typname) {
+    if (!strcmp(typname, "int2") || !strcmp(typname, "int4") || !strcmp(typname, "int8") ||
+        !strcmp(typname, "oid"))
+        return SV_INT;
+    if (!strcmp(typname, "float4") || !strcmp(typname, "float8")) return SV_REAL;
+    if (!strcmp(typname, "bytea")) return SV_BLOB;
+    return SV_TEXT;
+}
+
+/* Runs describe_sql for table; the result (caller clears) or NULL with the
+ * class in *rc. A table that does not exist gives a result with no rows. */
+static PGresult *describe_rows(handle *h, const char *table, int *rc, char **err) {
+    const char *name = stmt_for(h, describe_sql, rc, err);
+    if (!name) return NULL;
+    const char *vals[1] = {table};
+    PGresult *res = PQexecPrepared(h->conn, name, 1, vals, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        *rc = result_error(h, res, err);
+        return NULL;
+    }
+    *rc = STORE_OK;
+    return res;
+}
+
+/* The cached column types of table (NULL if it does not exist, or on an
+ * error: *rc tells which). */
+static const tcols *table_types(handle *h, const char *table, int *rc, char **err) {
+    *rc = STORE_OK;
+    for (tcols *t = h->tables; t; t = t->next)
+        if (!strcmp(t->table, table)) return t;
+    PGresult *res = describe_rows(h, table, rc, err);
+    if (!res) return NULL;
+    int n = PQntuples(res);
+    if (n == 0) {
+        PQclear(res);
+        return NULL;
+    }
+    tcols *t = pg_alloc(sizeof(*t));
+    t->table = pg_strdup(table);
+    t->n = n;
+    t->names = pg_alloc(sizeof(char *) * (size_t)n);
+    t->types = pg_alloc(sizeof(unsigned) * (size_t)n);
+    for (int i = 0; i < n; i++) {
+        t->names[i] = pg_strdup(PQgetvalue(res, i, 0));
+        t->types[i] = (unsigned)strtoul(PQgetvalue(res, i, 5), NULL, 10);
+    }
+    PQclear(res);
+    t->next = h->tables;
+    h->tables = t;
+    return t;
+}
+
+static int is_bytea(const tcols *t, const char *col) {
+    if (!t) return 0;
+    for (int i = 0; i < t->n; i++)
+        if (!strcmp(t->names[i], col)) return t->types[i] == OID_BYTEA;
+    return 0;
+}
+
+static int m_describe(void *hp, const char *table, store_column **out, int *n, char **err) {
+    handle *h = hp;
+    int rc = ensure_conn(h, err);
+    if (rc != STORE_OK) return rc;
+    PGresult *res = describe_rows(h, table, &rc, err);
+    if (!res) return rc;
+    int nr = PQntuples(res);
+    if (nr == 0) {
+        PQclear(res);
+        *err = msgf("no such table: %s", table);
+        return STORE_ERR_USER;
+    }
+    store_column *c = pg_alloc(sizeof(store_column) * (size_t)nr);
+    for (int i = 0; i < nr; i++) {
+        c[i].name = pg_strdup(PQgetvalue(res, i, 0));
+        c[i].decltype = pg_strdup(PQgetvalue(res, i, 1));
+        c[i].type = sv_type_of(PQgetvalue(res, i, 2));
+        c[i].notnull = PQgetvalue(res, i, 3)[0] == 't';
+        c[i].pk = atoi(PQgetvalue(res, i, 4));
+    }
+    PQclear(res);
+    *out = c;
+    *n = nr;
+    return STORE_OK;
+}
+
+static void m_free_columns(store_column *cols, int n) {
+    for (int i = 0; i < n; i++) {
+        free(cols[i].name);
+        free(cols[i].decltype);
+    }
+    free(cols);
+}
+
+/* ---- parameters ------------------------------------------------------------------- */
+
+typedef struct params {
+    int n;
+    const char **v;
+    int *len;
+    int *fmt;
+    char **own; /* NUL-terminated copies and number texts */
+} params;
+
+static void params_init(params *p, int n) {
+    p->n = n;
+    p->v = pg_alloc(sizeof(char *) * (size_t)(n ? n : 1));
+    p->len = pg_alloc(sizeof(int) * (size_t)(n ? n : 1));
+    p->fmt = pg_alloc(sizeof(int) * (size_t)(n ? n : 1));
+    p->own = pg_alloc(sizeof(char *) * (size_t)(n ? n : 1));
+}
+
+static void params_free(params *p) {
+    for (int i = 0; i < p->n; i++) free(p->own[i]);
+    free(p->v);
+    free(p->len);
+    free(p->fmt);
+    free(p->own);
+}
+
+/* Binds v as parameter i: binary for a bytea target, else its text form.
+ * STORE_OK, or STORE_ERR_PERMANENT with *err for text PostgreSQL cannot
+ * hold. */
+static int param_set(params *p, int i, const store_value *v, int binary, char **err) {
+    char num[64];
+    switch (v->type) {
+    case SV_NULL:
+        p->v[i] = NULL;
+        return STORE_OK;
+    case SV_INT:
+        snprintf(num, sizeof(num), "%lld", (long long)v->i);
+        p->own[i] = pg_strdup(num);
+        break;
+    case SV_REAL:
+        snprintf(num, sizeof(num), "%.17g", v->d);
+        p->own[i] = pg_strdup(num);
+        break;
+    default:
+        if (binary) {
+            p->v[i] = v->p ? v->p : "";
+            p->len[i] = (int)v->len;
+            p->fmt[i] = 1;
+            return STORE_OK;
+        }
+        if (v->len && memchr(v->p, 0, v->len)) {
+            if (err) *err = msgf("a NUL byte cannot be stored in a PostgreSQL text value");
+            return STORE_ERR_PERMANENT;
+        }
+        p->own[i] = pg_strndup(v->p ? v->p : "", v->len);
+    }
+    p->v[i] = p->own[i];
+    p->len[i] = (int)strlen(p->own[i]);
+    return STORE_OK;
+}
+
+/* ---- rows ------------------------------------------------------------------------- */
+
+/* Feeds a result's rows to sink (columns first, also when there is no row). */
+static void send_rows(PGresult *res, store_sink *sink) {
+    if (!sink) return;
+    int nc = PQnfields(res), nr = PQntuples(res);
+    const char **names = pg_alloc(sizeof(char *) * (size_t)(nc ? nc : 1));
+    store_value *vals = pg_alloc(sizeof(store_value) * (size_t)(nc ? nc : 1));
+    unsigned char **blobs = pg_alloc(sizeof(char *) * (size_t)(nc ? nc : 1));
+    for (int i = 0; i < nc; i++) names[i] = PQfname(res, i);
+    if (sink->columns) sink->columns(sink->ctx, nc, names);
+    for (int r = 0; r < nr && sink->row; r++) {
+        for (int i = 0; i < nc; i++) {
+            store_value *v = &vals[i];
+            memset(v, 0, sizeof(*v));
+            if (PQgetisnull(res, r, i)) {
+                v->type = SV_NULL;
+                continue;
+            }
+            const char *s = PQgetvalue(res, r, i);
+            int sv = SV_TEXT;
+            switch (PQftype(res, i)) {
+            case 20: /* int8 */
+            case 21: /* int2 */
+            case 23: /* int4 */
+            case 26: /* oid */
+                sv = SV_INT;
+                break;
+            case 700: /* float4 */
+            case 701: /* float8 */
+                sv = SV_REAL;
+                break;
+            case OID_BYTEA:
+                sv = SV_BLOB;
+                break;
+            }
+            v->type = sv;
+            if (sv == SV_INT) {
+                v->i = strtoll(s, NULL, 10);
+            } else if (sv == SV_REAL) {
+                v->d = strtod(s, NULL);
+            } else if (sv == SV_BLOB) {
+                size_t n = 0;
+                blobs[i] = PQunescapeBytea((const unsigned char *)s, &n);
+                v->p = (const char *)blobs[i];
+                v->len = n;
+            } else {
+                v->p = s;
+                v->len = (size_t)PQgetlength(res, r, i);
+            }
+        }
+        sink->row(sink->ctx, nc, vals);
+        for (int i = 0; i < nc; i++) {
+            if (blobs[i]) PQfreemem(blobs[i]);
+            blobs[i] = NULL;
+        }
+    }
+    free(names);
+    free(vals);
+    free(blobs);
+}
+
+/* ---- get -------------------------------------------------------------------------- */
+
+static int m_get(void *hp, const char *table, int nkey, const char *const *keycols,
+                 const store_value *keyvals, store_sink *sink, char **err) {
+    handle *h = hp;
+    int rc = ensure_conn(h, err);
+    if (rc != STORE_OK) return rc;
+    trim_stmts(h);
+    const tcols *t = table_types(h, table, &rc, err);
+    if (rc != STORE_OK) return rc;
+    buf q = {0};
+    buf_puts(&q, "SELECT * FROM ");
+    quote_ident(h, &q, table);
+    for (int i = 0; i < nkey; i++) {
+        buf_puts(&q, i ? " AND " : " WHERE ");
+        quote_ident(h, &q, keycols[i]);
+        buf_printf(&q, " = $%d", i + 1);
+    }
+    const char *name = stmt_for(h, q.p, &rc, err);
+    free(q.p);
+    if (!name) return rc == STORE_ERR_PERMANENT ? STORE_ERR_USER : rc;
+    params p;
+    params_init(&p, nkey);
+    for (int i = 0; i < nkey && rc == STORE_OK; i++)
+        rc = param_set(&p, i, &keyvals[i], is_bytea(t, keycols[i]), NULL);
+    if (rc != STORE_OK) { /* a key PostgreSQL text cannot hold is in no row */
+        params_free(&p);
+        return STORE_OK;
+    }
+    PGresult *res = PQexecPrepared(h->conn, name, nkey, p.v, p.len, p.fmt, 0);
+    params_free(&p);
+    if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+        if (PQntuples(res) > 0) send_rows(res, sink);
+        PQclear(res);
+        return STORE_OK;
+    }
+    const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    if (st && !strncmp(st, "22", 2) && PQstatus(h->conn) == CONNECTION_OK) {
+        PQclear(res); /* the key is not a value of the column's type */
+        return STORE_OK;
+    }
+    rc = result_error(h, res, err);
+    return rc == STORE_ERR_PERMANENT ? STORE_ERR_USER : rc;
+}
+
+/* ---- row operations ------------------------------------------------------------- */
+
+/* The statement text of a row operation ($1.. the key, then the present
+ * columns), for rows operations of the same shape at once (an UPSERT's
+ * VALUES list; rows is 1 for a DELETE). Absent columns (SV_NULL) are left
+ * out of the INSERT (DEFAULT applies) and set to NULL by the UPDATE. */
+static void op_sql_rows(handle *h, const store_op *op, int rows, buf *q) {
+    if (op->kind == STORE_DELETE) {
+        buf_puts(q, "DELETE FROM ");
+        quote_ident(h, q, op->table);
+        for (int i = 0; i < op->nkey; i++) {
+            buf_puts(q, i ? " AND " : " WHERE ");
+            quote_ident(h, q, op->keycols[i]);
+            buf_printf(q, " = $%d", i + 1);
+        }
+        return;
+    }
+    buf_puts(q, "INSERT INTO ");
+    quote_ident(h, q, op->table);
+    buf_puts(q, " (");
+    for (int i = 0; i < op->nkey; i++) {
+        if (i) buf_puts(q, ", ");
+        quote_ident(h, q, op->keycols[i]);
+    }
+    int per_row = op->nkey;
+    for (int i = 0; i < op->ncols; i++) {
+        if (op->vals[i].type == SV_NULL) continue;
+        buf_puts(q, ", ");
+        quote_ident(h, q, op->cols[i]);
+        per_row++;
+    }
+    buf_puts(q, ") VALUES ");
+    for (int r = 0, k = 0; r < rows; r++) {
+        buf_puts(q, r ? ", (" : "(");
+        for (int i = 0; i < per_row; i++) buf_printf(q, "%s$%d", i ? ", " : "", ++k);
+        buf_puts(q, ")");
+    }
+    buf_puts(q, " ON CONFLICT (");
+    for (int i = 0; i < op->nkey; i++) {
+        if (i) buf_puts(q, ", ");
+        quote_ident(h, q, op->keycols[i]);
+    }
+    if (op->ncols == 0) {
+        buf_puts(q, ") DO NOTHING");
+        return;
+    }
+    buf_puts(q, ") DO UPDATE SET ");
+    for (int i = 0; i < op->ncols; i++) {
+        if (i) buf_puts(q, ", ");
+        quote_ident(h, q, op->cols[i]);
+        if (op->vals[i].type == SV_NULL) {
+            buf_puts(q, " = NULL");
+        } else {
+            buf_puts(q, " = excluded.");
+            quote_ident(h, q, op->cols[i]);
+        }
+    }
+}
+
+static void op_sql(handle *h, const store_op *op, buf *q) {
+    op_sql_rows(h, op, 1, q);
+}
+
+static int same_name(const char *a, const char *b) {
+    return a == b || !strcmp(a, b);
+}
+
+/* Do a and b have the same statement text (op_sql)? */
+static int same_shape(const store_op *a, const store_op *b) {
+    if (a->kind != b->kind || a->nkey != b->nkey || !same_name(a->table, b->table)) return 0;
+    for (int i = 0; i < a->nkey; i++)
+        if (!same_name(a->keycols[i], b->keycols[i])) return 0;
+    if (a->kind == STORE_DELETE) return 1;
+    if (a->ncols != b->ncols) return 0;
+    for (int i = 0; i < a->ncols; i++)
+        if ((a->vals[i].type == SV_NULL) != (b->vals[i].type == SV_NULL) ||
+            !same_name(a->cols[i], b->cols[i]))
+            return 0;
+    return 1;
+}
+
+static int op_nparams(const store_op *op) {
+    int n = op->nkey;
+    if (op->kind == STORE_UPSERT)
+        for (int i = 0; i < op->ncols; i++) n += op->vals[i].type != SV_NULL;
+    return n;
+}
+
+/* Binds a row operation's values as parameters k, k+1, ... of p; with
+ * override_col >= 0 that column's value is replaced by the text override (a
+ * dead letter's error). */
+static int op_params_at(const store_op *op, const tcols *t, int override_col, const char *override,
+                        params *p, int k, char **err) {
+    int rc = STORE_OK;
+    for (int i = 0; i < op->nkey && rc == STORE_OK; i++, k++)
+        rc = param_set(p, k, &op->keyvals[i], is_bytea(t, op->keycols[i]), err);
+    for (int i = 0; op->kind == STORE_UPSERT && i < op->ncols && rc == STORE_OK; i++) {
+        if (op->vals[i].type == SV_NULL) continue;
+        store_value ov = {SV_TEXT, 0, 0, override, override ? strlen(override) : 0};
+        const store_value *v = i == override_col ? &ov : &op->vals[i];
+        rc = param_set(p, k++, v, is_bytea(t, op->cols[i]), err);
+    }
+    return rc;
+}
+
+static int op_params(const store_op *op, const tcols *t, int override_col, const char *override,
+                     params *p, char **err) {
+    params_init(p, op_nparams(op));
+    return op_params_at(op, t, override_col, override, p, 0, err);
+}
+
+/* Runs one row operation synchronously (the careful path). */
+static int run_op(handle *h, const store_op *op, int override_col, const char *override,
+                  char **err) {
+    buf q = {0};
+    op_sql(h, op, &q);
+    int rc;
+    const char *name = stmt_for(h, q.p, &rc, err);
+    free(q.p);
+    if (!name) return rc;
+    const tcols *t = table_types(h, op->table, &rc, err);
+    if (rc != STORE_OK) return rc;
+    params p;
+    rc = op_params(op, t, override_col, override, &p, err);
+    if (rc != STORE_OK) {
+        params_free(&p);
+        return rc;
+    }
+    PGresult *res = PQexecPrepared(h->conn, name, p.n, p.v, p.len, p.fmt, 0);
+    params_free(&p);
+    if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+        PQclear(res);
+        return STORE_OK;
+    }
+    return result_error(h, res, err);
+}
+
+/* ---- apply_batch: the fast path ------------------------------------------------- */
+
+typedef struct pipe_state {
+    int rc;       /* STORE_OK or the class of the first error */
+    char *err;    /* its message */
+    int received; /* results read so far */
+} pipe_state;
+
+/* Reads the results of the queries sent up to index upto (exclusive). */
+static void read_results(handle *h, pipe_state *ps, int upto) {
+    while (ps->received < upto) {
+        PGresult *res = PQgetResult(h->conn);
+        if (!res) { /* lost, or out of step: either way the batch is void */
+            if (ps->rc == STORE_OK) {
+                conn_lost(h);
+                ps->rc = STORE_ERR_TRANSIENT;
+                ps->err = msgf("PostgreSQL connection lost: %s", PQerrorMessage(h->conn));
+            }
+            h->broken = 1;
+            return;
+        }
+        ExecStatusType s = PQresultStatus(res);
+        if (s == PGRES_FATAL_ERROR && ps->rc == STORE_OK) {
+            ps->rc = result_error(h, res, &ps->err);
+        } else {
+            PQclear(res);
+        }
+        while ((res = PQgetResult(h->conn)) != NULL) PQclear(res); /* the query's end */
+        ps->received++;
+        if (conn_lost(h)) {
+            if (ps->rc == STORE_OK) {
+                ps->rc = STORE_ERR_TRANSIENT;
+                ps->err = msgf("PostgreSQL connection lost: %s", PQerrorMessage(h->conn));
+            }
+            return;
+        }
+    }
+}
+
+/* Sends the prepared rows in pipeline mode (entered by the caller) and
+ * reads their results; the Sync commits. */
+static int run_pipeline(handle *h, const char *const *names, const params *pa, int n, char **err) {
+    pipe_state ps = {STORE_OK, NULL, 0};
+    int sent = 0;
+    for (int i = 0; i < n && ps.rc == STORE_OK; i++) {
+        const params *p = &pa[i];
+        if (!PQsendQueryPrepared(h->conn, names[i], p->n, p->v, p->len, p->fmt, 0)) {
+            conn_lost(h);
+            h->broken = 1;
+            ps.rc = STORE_ERR_TRANSIENT;
+            ps.err = msgf("PostgreSQL: %s", PQerrorMessage(h->conn));
+            break;
+        }
+        sent++;
+        if (sent % PIPELINE_CHUNK == 0 && sent < n) {
+            PQsendFlushRequest(h->conn);
+            PQflush(h->conn);
+            read_results(h, &ps, sent);
+        }
+    }
+    if (!h->broken && PQpipelineSync(h->conn)) {
+        read_results(h, &ps, sent);
+        if (!h->broken) {
+            PGresult *res = PQgetResult(h->conn);
+            if (PQresultStatus(res) != PGRES_PIPELINE_SYNC && ps.rc == STORE_OK) {
+                ps.rc = STORE_ERR_TRANSIENT;
+                ps.err = msgf("PostgreSQL: the batch's commit did not complete: %s",
+                              PQerrorMessage(h->conn));
+                h->broken = 1;
+            }
+            PQclear(res);
+        }
+    } else if (ps.rc == STORE_OK) {
+        ps.rc = STORE_ERR_TRANSIENT;
+        ps.err = msgf("PostgreSQL connection lost: %s", PQerrorMessage(h->conn));
+        h->broken = 1;
+    }
+    if (!PQexitPipelineMode(h->conn)) h->broken = 1; /* out of step: start afresh */
+    if (ps.rc == STORE_ERR_TRANSIENT)
+        *err = ps.err;
+    else
+        free(ps.err);
+    return ps.rc;
+}
+
+/* How many rows from ops[i] go in one statement: UPSERTs of one shape that
+ * follow each other share a multi-row INSERT, in steps of 64, 16, 4 and 1
+ * rows (so a shape has at most four prepared statements) and within
+ * PostgreSQL's 65535 parameters. A key twice in one statement is refused by
+ * PostgreSQL (21000); the careful path then applies the rows one by one. */
+#define ROWS_PER_STATEMENT 64
+static int statement_rows(const store_op *ops, int i, int n) {
+    if (ops[i].kind != STORE_UPSERT) return 1;
+    int run = 1;
+    while (run < ROWS_PER_STATEMENT && i + run < n && same_shape(&ops[i + run], &ops[i])) run++;
+    int per_row = op_nparams(&ops[i]);
+    for (int step = ROWS_PER_STATEMENT; step > 1; step /= 4)
+        if (run >= step && step * per_row <= 65535) return step;
+    return 1;
+}
+
+/* Every row in one pipeline, one implicit transaction committed at its
+ * Sync. Returns STORE_OK (committed), STORE_ERR_PERMANENT / USER when a row
+ * was refused (nothing applied: the careful path runs the batch again) or
+ * STORE_ERR_TRANSIENT with *err (nothing applied, or, if the connection
+ * dropped after the Sync, unknown). */
+static int apply_pipelined(handle *h, store_op *ops, int n, char **err) {
+    /* at most one statement per row; fewer when rows of one shape follow
+     * each other (then up to ROWS_PER_STATEMENT share one) */
+    const char **names = pg_alloc(sizeof(char *) * (size_t)n);
+    params *pa = pg_alloc(sizeof(params) * (size_t)n);
+    buf q = {0};
+    int rc = STORE_OK, nsend = 0;
+    /* prepare and bind everything first: once the pipeline runs, a row that
+     * cannot be sent would leave the rows before it to be committed */
+    for (int i = 0, rows; i < n && rc == STORE_OK; i += rows) {
+        const tcols *t = table_types(h, ops[i].table, &rc, err);
+        if (rc != STORE_OK) break;
+        rows = statement_rows(ops, i, n);
+        buf_clear(&q);
+        op_sql_rows(h, &ops[i], rows, &q);
+        names[nsend] = stmt_for(h, q.p, &rc, err);
+        if (!names[nsend]) break;
+        params *p = &pa[nsend++];
+        int per_row = op_nparams(&ops[i]);
+        params_init(p, per_row * rows);
+        for (int r = 0; r < rows && rc == STORE_OK; r++)
+            rc = op_params_at(&ops[i + r], t, -1, NULL, p, r * per_row, err);
+    }
+    free(q.p);
+    if (rc == STORE_OK && !PQenterPipelineMode(h->conn)) {
+        *err = msgf("PostgreSQL: cannot enter pipeline mode: %s", PQerrorMessage(h->conn));
+        conn_lost(h);
+        rc = STORE_ERR_TRANSIENT;
+    }
+    if (rc == STORE_OK) rc = run_pipeline(h, names, pa, nsend, err);
+    for (int i = 0; i < nsend; i++) params_free(&pa[i]);
+    free(pa);
+    free(names);
+    return rc;
+}
+
+/* ---- apply_batch: the careful path ---------------------------------------------- */
+
+/* One unit (ops[i..end)) under a savepoint. STORE_OK whether it was applied
+ * or refused (its ops then carry the refusal, and a lone row's on_refuse op
+ * is applied); STORE_ERR_TRANSIENT with *err when the batch must fail. */
+static int apply_unit(handle *h, store_op *ops, int i, int end, char **err) {
+    if (exec_cmd(h, "SAVEPOINT larder_row", err) != STORE_OK) return STORE_ERR_TRANSIENT;
+    int refused = -1, rc = STORE_OK;
+    char *why = NULL;
+    for (int k = i; k < end && refused < 0; k++) {
+        rc = run_op(h, &ops[k], -1, NULL, &why);
+        if (rc == STORE_OK) continue;
+        if (rc == STORE_ERR_TRANSIENT) {
+            *err = why;
+            return rc;
+        }
+        refused = k;
+    }
+    if (refused < 0)
+        return exec_cmd(h, "RELEASE larder_row", err) == STORE_OK ? STORE_OK : STORE_ERR_TRANSIENT;
+    for (int k = i; k < end; k++) {
+        ops[k].status = STORE_ERR_PERMANENT;
+        ops[k].error = pg_strdup(why);
+    }
+    if (exec_cmd(h, "ROLLBACK TO larder_row", err) != STORE_OK) {
+        free(why);
+        return STORE_ERR_TRANSIENT;
+    }
+    if (end == i + 1 && ops[i].on_refuse) {
+        const store_op *alt = ops[i].on_refuse;
+        int col = ops[i].on_refuse_col;
+        char *aerr = NULL;
+        if (col < 0 || col >= alt->ncols || alt->vals[col].type == SV_NULL)
+            aerr = msgf("on_refuse_col %d is not a bound column of the dead-letter op", col);
+        else if (run_op(h, alt, col, why, &aerr) == STORE_OK)
+            aerr = NULL;
+        else if (!aerr)
+            aerr = msgf("dead-letter row refused");
+        if (aerr) {
+            *err = msgf("dead letter refused: %s (row refused: %s)", aerr, why);
+            free(aerr);
+            free(why);
+            return STORE_ERR_TRANSIENT;
+        }
+    }
+    free(why);
+    return exec_cmd(h, "RELEASE larder_row", err) == STORE_OK ? STORE_OK : STORE_ERR_TRANSIENT;
+}
+
+static void reset_status(store_op *ops, int n) {
+    for (int i = 0; i < n; i++) {
+        free(ops[i].error);
+        ops[i].error = NULL;
+        ops[i].status = STORE_OK;
+    }
+}
+
+static int apply_careful(handle *h, store_op *ops, int n, char **err) {
+    if (exec_cmd(h, "BEGIN", err) != STORE_OK) return STORE_ERR_TRANSIENT;
+    int rc = STORE_OK;
+    for (int i = 0, end; i < n && rc == STORE_OK; i = end) {
+        end = i + 1;
+        while (ops[i].unit && end < n && ops[end].unit == ops[i].unit) end++;
+        rc = apply_unit(h, ops, i, end, err);
+    }
+    if (rc == STORE_OK) {
+        char *cerr = NULL;
+        if (exec_cmd(h, "COMMIT", &cerr) == STORE_OK) return STORE_OK;
+        *err = msgf("commit: %s", cerr ? cerr : "failed");
+        free(cerr);
+    }
+    if (!h->broken) exec_cmd(h, "ROLLBACK", NULL);
+    reset_status(ops, n);
+    return STORE_ERR_TRANSIENT;
+}
+
+static int m_apply_batch(void *hp, store_op *ops, int n, char **err) {
+    handle *h = hp;
+    for (int i = 0; i < n; i++) {
+        ops[i].status = STORE_OK;
+        ops[i].error = NULL;
+    }
+    int rc = ensure_conn(h, err);
+    if (rc != STORE_OK) return rc;
+    if (n == 0) return STORE_OK;
+    trim_stmts(h);
+    char *why = NULL;
+    rc = apply_pipelined(h, ops, n, &why);
+    if (rc == STORE_OK) return STORE_OK;
+    if (rc == STORE_ERR_TRANSIENT) {
+        *err = why;
+        return rc;
+    }
+    free(why);
+    /* a row was refused: again, each unit under its own savepoint */
+    return apply_careful(h, ops, n, err);
+}
+
+/* ---- query ------------------------------------------------------------------------ */
+
+static int is_word_char(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '$' || (unsigned char)c >= 0x80;
+}
+
+/* Copies sql with `?` parameters numbered $1.. when it has no `$n` of its
+ * own; literals ('..', E'..', $tag$..$tag$), quoted identifiers and comments
+ * are copied as they are. Returns a malloc'd string. */
+static char *number_params(const char *sql) {
+    for (int pass = 0; pass < 2; pass++) {
+        buf out = {0};
+        int k = 0, has_dollar = 0;
+        const char *p = sql;
+        while (*p) {
+            if (*p == '\'' || *p == '"') {
+                char qc = *p;
+                /* E'..' (backslash escapes): E must be a word of its own */
+                int esc = qc == '\'' && p > sql && (p[-1] == 'E' || p[-1] == 'e') &&
+                          (p - 1 == sql || !is_word_char(p[-2]));
+                const char *s = p++;
+                while (*p) {
+                    if (esc && *p == '\\' && p[1]) {
+                        p += 2;
+                        continue;
+                    }
+                    if (*p == qc) {
+                        if (p[1] == qc) {
+                            p += 2;
+                            continue;
+                        }
+                        p++;
+                        break;
+                    }
+                    p++;
+                }
+                buf_put(&out, s, (size_t)(p - s));
+            } else if (p[0] == '-' && p[1] == '-') {
+                const char *s = p;
+                while (*p && *p != '\n') p++;
+                buf_put(&out, s, (size_t)(p - s));
+            } else if (p[0] == '/' && p[1] == '*') {
+                const char *s = p;
+                int depth = 0;
+                while (*p) {
+                    if (p[0] == '/' && p[1] == '*')
+                        depth++, p += 2;
+                    else if (p[0] == '*' && p[1] == '/') {
+                        p += 2;
+                        if (--depth == 0) break;
+                    } else
+                        p++;
+                }
+                buf_put(&out, s, (size_t)(p - s));
+            } else if (*p == '$' && p[1] >= '0' && p[1] <= '9') {
+                has_dollar = 1;
+                buf_put(&out, p++, 1);
+            } else if (*p == '$') { /* $tag$ ... $tag$ */
+                const char *e = p + 1;
+                while (*e == '_' || (*e >= 'a' && *e <= 'z') || (*e >= 'A' && *e <= 'Z') ||
+                       (*e >= '0' && *e <= '9'))
+                    e++;
+                if (*e != '$') {
+                    buf_put(&out, p++, 1);
+                    continue;
+                }
+                size_t tl = (size_t)(e - p + 1);
+                const char *end;
+                for (end = e + 1; *end && strncmp(end, p, tl) != 0; end++) {
+                }
+                const char *stop = *end ? end + tl : end;
+                buf_put(&out, p, (size_t)(stop - p));
+                p = stop;
+            } else if (*p == '?' && pass == 1) {
+                buf_printf(&out, "$%d", ++k);
+                p++;
+            } else {
+                if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_') {
+                    /* a word (E'..' needs its E kept next to the quote) */
+                    const char *s = p;
+                    while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_' ||
+                           (*p >= '0' && *p <= '9') || *p == '$')
+                        p++;
+                    buf_put(&out, s, (size_t)(p - s));
+                    continue;
+                }
+                buf_put(&out, p++, 1);
+            }
+        }
+        if (pass == 0 && has_dollar) return out.p ? out.p : pg_strdup("");
+        if (pass == 1) return out.p ? out.p : pg_strdup("");
+        free(out.p);
+    }
+    return pg_strdup(sql);
+}
+
+static int m_query(void *hp, const char *sql, int nargs, const store_value *args, int readonly,
+                   store_sink *sink, store_change_fn changes, void *chctx, int64_t *affected,
+                   char **err) {
+    (void)changes, (void)chctx; /* see the file header: invalidation comes from the log */
+    handle *h = hp;
+    *affected = 0;
+    int rc = ensure_conn(h, err);
+    if (rc != STORE_OK) return rc;
+    trim_stmts(h);
+    params p;
+    params_init(&p, nargs);
+    for (int i = 0; i < nargs && rc == STORE_OK; i++)
+        rc = param_set(&p, i, &args[i], args[i].type == SV_BLOB, err);
+    if (rc != STORE_OK) {
+        params_free(&p);
+        return STORE_ERR_USER;
+    }
+    if (readonly && (rc = exec_cmd(h, "BEGIN READ ONLY", err)) != STORE_OK) {
+        params_free(&p);
+        return rc;
+    }
+    char *text = number_params(sql);
+    PGresult *res = PQexecParams(h->conn, text, nargs, NULL, p.v, p.len, p.fmt, 0);
+    free(text);
+    params_free(&p);
+    ExecStatusType s = PQresultStatus(res);
+    if (s == PGRES_TUPLES_OK || s == PGRES_COMMAND_OK) {
+        if (s == PGRES_TUPLES_OK) send_rows(res, sink);
+        *affected = strtoll(PQcmdTuples(res), NULL, 10);
+        PQclear(res);
+        if (readonly) return exec_cmd(h, "COMMIT", err);
+    } else {
+        const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        int ro = readonly && st && !strcmp(st, "25006");
+        rc = result_error(h, res, err);
+        if (ro) {
+            char *pgmsg = *err;
+            *err = msgf("SQL.QUERY runs read-only statements only; use SQL.EXEC (%s)", pgmsg);
+            free(pgmsg);
+        }
+        if (!h->broken && PQtransactionStatus(h->conn) != PQTRANS_IDLE)
+            exec_cmd(h, "ROLLBACK", NULL);
+        return rc;
+    }
+    if (PQtransactionStatus(h->conn) != PQTRANS_IDLE) { /* BEGIN over SQL.EXEC would hold it */
+        exec_cmd(h, "ROLLBACK", NULL);
+        *err = msgf("transaction control (BEGIN/COMMIT/SAVEPOINT) is not available over SQL.EXEC");
+        return STORE_ERR_USER;
+    }
+    return STORE_OK;
+}
+
+/* ---- the invalidation log ------------------------------------------------------ */
+
+/* Why row triggers writing a log table plus NOTIFY, and not logical
+ * decoding:
+ *  - logical decoding needs wal_level=logical and a replication slot per
+ *    sidecar (or one shared), which many managed PostgreSQL services do not
+ *    give to an application role, and a slot left behind by a dead sidecar
+ *    keeps WAL forever; triggers need only CREATE on the schema;
+ *  - the log table is a durable position: a sidecar remembers the last id it
+ *    applied and catches up with `SELECT ... WHERE id > $1 ORDER BY id`
+ *    after a disconnection or a restart; NOTIFY only wakes it (a missed
+ *    notification loses nothing, and notifications are delivered at commit,
+ *    so nothing uncommitted is seen);
+ *  - every writer is covered: a sidecar's batches, SQL.EXEC, psql, an ORM.
+ * The cost is one extra row insert per changed row in the writer's
+ * transaction; the log is pruned by id by whoever consumes it.
+ * Ids come from a sequence, so a transaction that commits late can log a
+ * smaller id than one already seen: a consumer re-reads a short window below
+ * its position (or by `at`) rather than trusting strict id order. */
+static const char invalidation_sql[] =
+    "SELECT pg_advisory_xact_lock(hashtext('larder_changes'));"
+    "CREATE TABLE IF NOT EXISTS larder_changes (id bigserial PRIMARY KEY, tbl text NOT NULL, "
+    "  op char NOT NULL, pk jsonb NOT NULL, at timestamptz NOT NULL DEFAULT now());"
+    "CREATE OR REPLACE FUNCTION larder_log_change() RETURNS trigger LANGUAGE plpgsql AS $body$\n"
+    "DECLARE\n"
+    "  c text;\n"
+    "  newk jsonb := '{}';\n"
+    "  oldk jsonb := '{}';\n"
+    "  logid bigint;\n"
+    "BEGIN\n"
+    "  IF TG_OP = 'TRUNCATE' THEN\n"
+    "    INSERT INTO larder_changes (tbl, op, pk) VALUES (TG_TABLE_NAME, 'T', '{}')\n"
+    "      RETURNING id INTO logid;\n"
+    "    PERFORM pg_notify('larder_changes', logid::text);\n"
+    "    RETURN NULL;\n"
+    "  END IF;\n"
+    "  FOREACH c IN ARRAY TG_ARGV LOOP\n"
+    "    IF TG_OP <> 'DELETE' THEN newk := newk || jsonb_build_object(c, to_jsonb(NEW) -> c); "
+    "END IF;\n"
+    "    IF TG_OP <> 'INSERT' THEN oldk := oldk || jsonb_build_object(c, to_jsonb(OLD) -> c); "
+    "END IF;\n"
+    "  END LOOP;\n"
+    "  IF TG_OP = 'UPDATE' AND oldk <> newk THEN\n"
+    "    INSERT INTO larder_changes (tbl, op, pk) VALUES (TG_TABLE_NAME, 'D', oldk)\n"
+    "      RETURNING id INTO logid;\n"
+    "    PERFORM pg_notify('larder_changes', logid::text);\n"
+    "  END IF;\n"
+    "  INSERT INTO larder_changes (tbl, op, pk)\n"
+    "    VALUES (TG_TABLE_NAME, left(TG_OP, 1), CASE WHEN TG_OP = 'DELETE' THEN oldk ELSE newk "
+    "END)\n"
+    "    RETURNING id INTO logid;\n"
+    "  PERFORM pg_notify('larder_changes', logid::text);\n"
+    "  RETURN NULL;\n"
+    "END\n"
+    "$body$;";
+
+/* The triggers of one table: its primary-key columns are the row trigger's
+ * arguments. Identifiers and arguments are quoted by libpq (DDL takes no
+ * parameters). */
+static int install_table(handle *h, const char *table, buf *q, char **err) {
+    int rc;
+    PGresult *res = describe_rows(h, table, &rc, err);
+    if (!res) return rc;
+    int n = PQntuples(res), npk = 0;
+    const char *keys[32];
+    for (int pos = 1; pos <= 32; pos++)
+        for (int i = 0; i < n; i++)
+            if (atoi(PQgetvalue(res, i, 4)) == pos) keys[npk++] = PQgetvalue(res, i, 0);
+    if (npk == 0) {
+        *err = n ? msgf("table %s has no primary key", table) : msgf("no such table: %s", table);
+        PQclear(res);
+        return STORE_ERR_USER;
+    }
+    char *t = PQescapeIdentifier(h->conn, table, strlen(table));
+    buf_printf(q, "DROP TRIGGER IF EXISTS larder_changes_row ON %s;", t);
+    buf_printf(q, "DROP TRIGGER IF EXISTS larder_changes_truncate ON %s;", t);
+    buf_printf(q,
+               "CREATE TRIGGER larder_changes_row AFTER INSERT OR UPDATE OR DELETE ON %s "
+               "FOR EACH ROW EXECUTE FUNCTION larder_log_change(",
+               t);
+    for (int i = 0; i < npk; i++) {
+        char *lit = PQescapeLiteral(h->conn, keys[i], strlen(keys[i]));
+        buf_printf(q, "%s%s", i ? ", " : "", lit ? lit : "''");
+        PQfreemem(lit);
+    }
+    buf_printf(q,
+               ");CREATE TRIGGER larder_changes_truncate AFTER TRUNCATE ON %s "
+               "FOR EACH STATEMENT EXECUTE FUNCTION larder_log_change();",
+               t);
+    PQfreemem(t);
+    PQclear(res);
+    return STORE_OK;
+}
+
+int pgstore_install_invalidation(void *hp, int ntables, const char *const *tables, char **err) {
+    handle *h = hp;
+    int rc = ensure_conn(h, err);
+    if (rc != STORE_OK) return rc;
+    buf q = {0};
+    buf_puts(&q, "BEGIN;");
+    buf_puts(&q, invalidation_sql);
+    for (int i = 0; i < ntables && rc == STORE_OK; i++) rc = install_table(h, tables[i], &q, err);
+    buf_puts(&q, "COMMIT;");
+    if (rc == STORE_OK) rc = exec_cmd(h, q.p, err);
+    free(q.p);
+    if (!h->broken && PQtransactionStatus(h->conn) != PQTRANS_IDLE) exec_cmd(h, "ROLLBACK", NULL);
+    return rc;
+}
+
+static const store_module module = {
+    .api_version = LARDER_STORE_API_VERSION,
+    .name = "pgstore",
+    .open = m_open,
+    .close = m_close,
+    .free_error = m_free_error,
+    .describe = m_describe,
+    .free_columns = m_free_columns,
+    .get = m_get,
+    .apply_batch = m_apply_batch,
+    .query = m_query,
+};
+
+const store_module *larder_store_module(void) {
+    return &module;
+}

@@ -1,0 +1,19 @@
+/* modules/pgstore — what pgstore.so exports beyond the store API
+ * (src/persist/store_api.h). Look the functions up with dlsym on the
+ * module's handle; they take the handle its open() returned and are called
+ * on the store thread like every entry point. */
+#ifndef LARDER_MODULES_PGSTORE_H
+#define LARDER_MODULES_PGSTORE_H
+
+/* Installs the invalidation log for the tables (each needs a primary key):
+ * the table larder_changes (id bigserial, tbl, op 'I'/'U'/'D'/'T', pk jsonb,
+ * at), the function larder_log_change() and, on each table, a row trigger
+ * that logs every committed INSERT/UPDATE/DELETE (an UPDATE that changes the
+ * key logs the old key as a 'D' too) and a statement trigger for TRUNCATE
+ * ('T', pk {}), each followed by pg_notify('larder_changes', id). Safe to
+ * run twice, and from several sidecars at once (one transaction under an
+ * advisory lock). Returns a STORE_* code; *err is freed with free_error. */
+int pgstore_install_invalidation(void *handle, int ntables, const char *const *tables, char **err);
+#define PGSTORE_INSTALL_INVALIDATION "pgstore_install_invalidation"
+#define PGSTORE_CHANNEL "larder_changes"
+#endif
