@@ -574,6 +574,18 @@ TEST(postgres_killed_then_back) {
     CHECK_STR(t.out, "T:crash|T:during\n");
 }
 
+static char changes_seen[256];
+
+static void note_change(void *ctx, const char *table, int npk, const store_value *pk) {
+    (void)ctx;
+    size_t l = strlen(changes_seen);
+    l += (size_t)snprintf(changes_seen + l, sizeof(changes_seen) - l, "%s:", table);
+    for (int i = 0; i < npk && l < sizeof(changes_seen); i++)
+        l += (size_t)snprintf(changes_seen + l, sizeof(changes_seen) - l, "%s%.*s", i ? "," : "",
+                              (int)pk[i].len, pk[i].p ? pk[i].p : "");
+    if (l < sizeof(changes_seen) - 1) strcat(changes_seen, ";");
+}
+
 /* Waits up to ms for notifications on conn; appends their payloads to out
  * as "id," and returns how many came. */
 static int collect_notifications(PGconn *conn, int want, int ms, char *out, size_t outsz) {
@@ -665,6 +677,33 @@ TEST(invalidation_log_and_notify) {
     CHECK_STR(rows_of("SELECT op, pk::text FROM larder_changes ORDER BY id DESC LIMIT 1"),
               "T:I|T:{\"id\": 9}\n");
     PQfinish(listener);
+    /* with the log, query reports the rows a write changed */
+    changes_seen[0] = 0;
+    int64_t aff = 0;
+    CHECK_EQ(M->query(H, "UPDATE inv SET v = ? WHERE id IN (3, 9)", 1, &v, 0, NULL, note_change,
+                      NULL, &aff, &err),
+             STORE_OK);
+    CHECK_EQ(aff, 2);
+    CHECK_STR(changes_seen, "inv:3;inv:9;");
+    changes_seen[0] = 0;
+    CHECK_EQ(M->query(H, "INSERT INTO inv2 VALUES (?, 'k', 'v')", 1, &v, 0, NULL, note_change, NULL,
+                      &aff, &err),
+             STORE_ERR_PERMANENT); /* 'z' is no integer: nothing to report */
+    M->free_error(err);
+    err = NULL;
+    store_value eight = tv("8");
+    CHECK_EQ(M->query(H, "INSERT INTO inv2 VALUES (?, 'k', 'v')", 1, &eight, 0, NULL, note_change,
+                      NULL, &aff, &err),
+             STORE_OK);
+    CHECK_STR(changes_seen, "inv2:k,8;");
+    /* VACUUM cannot run in the transaction that reads the log back */
+    CHECK_EQ(M->query(H, "VACUUM inv", 0, NULL, 0, NULL, note_change, NULL, &aff, &err), STORE_OK);
+    M->free_error(err);
+    err = NULL;
+    /* transaction control stays refused, with or without the log */
+    CHECK_EQ(M->query(H, "COMMIT", 0, NULL, 0, NULL, note_change, NULL, &aff, &err),
+             STORE_ERR_USER);
+    M->free_error(err);
 }
 
 int main(void) {
