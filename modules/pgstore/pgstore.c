@@ -1334,17 +1334,17 @@ static int m_query(void *hp, const char *sql, int nargs, const store_value *args
  *    sidecar (or one shared), which many managed PostgreSQL services do not
  *    give to an application role, and a slot left behind by a dead sidecar
  *    keeps WAL forever; triggers need only CREATE on the schema;
- *  - the log table is a durable position: a sidecar remembers the last id it
- *    applied and catches up with `SELECT ... WHERE id > $1 ORDER BY id`
- *    after a disconnection or a restart; NOTIFY only wakes it (a missed
- *    notification loses nothing, and notifications are delivered at commit,
- *    so nothing uncommitted is seen);
+ *  - the log table is a durable position: a sidecar remembers how far it
+ *    applied and catches up after a disconnection or a restart
+ *    (pgstore_changes_since, by transaction-id horizon: log ids come from
+ *    a sequence, so a transaction that commits late can log a smaller id
+ *    than one already seen); NOTIFY only wakes it (a missed notification
+ *    loses nothing, and notifications are delivered at commit, so nothing
+ *    uncommitted is seen);
  *  - every writer is covered: a sidecar's batches, SQL.EXEC, psql, an ORM.
  * The cost is one extra row insert per changed row in the writer's
- * transaction; the log is pruned by id by whoever consumes it.
- * Ids come from a sequence, so a transaction that commits late can log a
- * smaller id than one already seen: a consumer re-reads a short window below
- * its position (or by `at`) rather than trusting strict id order. */
+ * transaction; pruning the log (rows below every sidecar's position) is
+ * left to its consumer. */
 static const char invalidation_sql[] =
     "SELECT pg_advisory_xact_lock(hashtext('larder_changes'));"
     "CREATE TABLE IF NOT EXISTS larder_changes (id bigserial PRIMARY KEY, tbl text NOT NULL, "
@@ -1444,6 +1444,53 @@ int pgstore_install_invalidation(void *hp, int ntables, const char *const *table
     free(q.p);
     if (!h->broken && PQtransactionStatus(h->conn) != PQTRANS_IDLE) exec_cmd(h, "ROLLBACK", NULL);
     return rc;
+}
+
+/* The horizon is txid_snapshot_xmin: every transaction with a smaller txid
+ * has ended, so its log rows are all visible now and none will appear
+ * later. Reading up to it (not up to the highest log id, which a
+ * transaction that commits late can undercut) is what makes catch-up miss
+ * nothing; a long-running transaction holds the horizon back and delays
+ * invalidations, never loses them. */
+int pgstore_changes_since(void *hp, int64_t *pos, store_change_fn fn, void *ctx, char **err) {
+    static const char horizon_sql[] = "SELECT txid_snapshot_xmin(txid_current_snapshot())";
+    static const char rows_sql[] =
+        "SELECT l.id, l.tbl, u.v FROM larder_changes l "
+        "LEFT JOIN LATERAL unnest(l.pkv) WITH ORDINALITY AS u(v, n) ON true "
+        "WHERE l.xid >= $1 AND l.xid < $2 ORDER BY l.id, u.n";
+    handle *h = hp;
+    int rc = ensure_conn(h, err);
+    if (rc != STORE_OK) return rc;
+    PGresult *res = PQexec(h->conn, horizon_sql);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) return result_error(h, res, err);
+    long long horizon = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    if (*pos <= 0 || *pos >= horizon) { /* the first call starts from now */
+        if (*pos <= 0) *pos = horizon;
+        return STORE_OK;
+    }
+    const char *name = stmt_for(h, rows_sql, &rc, err);
+    if (!name) return rc;
+    char from[24], to[24];
+    snprintf(from, sizeof(from), "%lld", (long long)*pos);
+    snprintf(to, sizeof(to), "%lld", horizon);
+    const char *vals[2] = {from, to};
+    res = PQexecPrepared(h->conn, name, 2, vals, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) return result_error(h, res, err);
+    int nr = PQntuples(res);
+    for (int r = 0, end; r < nr; r = end) {
+        store_value pk[16];
+        int npk = 0;
+        for (end = r; end < nr && !strcmp(PQgetvalue(res, end, 0), PQgetvalue(res, r, 0)); end++)
+            if (npk < 16 && !PQgetisnull(res, end, 2)) {
+                const char *v = PQgetvalue(res, end, 2);
+                pk[npk++] = (store_value){SV_TEXT, 0, 0, v, strlen(v)};
+            }
+        fn(ctx, PQgetvalue(res, r, 1), npk, pk);
+    }
+    PQclear(res);
+    *pos = horizon;
+    return STORE_OK;
 }
 
 static const store_module module = {

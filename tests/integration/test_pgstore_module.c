@@ -704,6 +704,42 @@ TEST(invalidation_log_and_notify) {
     CHECK_EQ(M->query(H, "COMMIT", 0, NULL, 0, NULL, note_change, NULL, &aff, &err),
              STORE_ERR_USER);
     M->free_error(err);
+    err = NULL;
+}
+
+TEST(catch_up_misses_nothing) {
+    typedef int (*since_fn)(void *, int64_t *, store_change_fn, void *, char **);
+    since_fn since = (since_fn)dlsym(DL, PGSTORE_CHANGES_SINCE);
+    CHECK(since != NULL);
+    if (!since) return;
+    int64_t pos = 0;
+    char *err = NULL;
+    changes_seen[0] = 0;
+    CHECK_EQ(since(H, &pos, note_change, NULL, &err), STORE_OK); /* from now on */
+    CHECK(pos > 0);
+    CHECK_STR(changes_seen, "");
+    CHECK_EQ(pg_psql("UPDATE inv SET v = 'w' WHERE id = 3; DELETE FROM inv WHERE id = 9;"
+                     "TRUNCATE inv2;"),
+             0);
+    CHECK_EQ(since(H, &pos, note_change, NULL, &err), STORE_OK);
+    CHECK_STR(changes_seen, "inv:3;inv:9;inv2:;");
+    changes_seen[0] = 0;
+    CHECK_EQ(since(H, &pos, note_change, NULL, &err), STORE_OK);
+    CHECK_STR(changes_seen, "");
+    /* a transaction that took its log id first and commits last */
+    PGconn *slow = PQconnectdb(pg_conninfo());
+    PQclear(PQexec(slow, "BEGIN"));
+    PGresult *r = PQexec(slow, "INSERT INTO inv VALUES (50, 'slow')");
+    CHECK_EQ(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    CHECK_EQ(pg_psql("UPDATE inv SET v = 'fast' WHERE id = 3"), 0);
+    CHECK_EQ(since(H, &pos, note_change, NULL, &err), STORE_OK);
+    CHECK_STR(changes_seen, ""); /* held back by the open transaction */
+    PQclear(PQexec(slow, "COMMIT"));
+    CHECK_EQ(since(H, &pos, note_change, NULL, &err), STORE_OK);
+    CHECK_STR(changes_seen, "inv:50;inv:3;");
+    PQfinish(slow);
+    M->free_error(err);
 }
 
 int main(void) {
@@ -743,6 +779,7 @@ int main(void) {
     RUN(composite_key);
     RUN(query_binds_parameters);
     RUN(invalidation_log_and_notify);
+    RUN(catch_up_misses_nothing);
     RUN(postgres_killed_then_back);
     M->close(H);
     pg_stop();
