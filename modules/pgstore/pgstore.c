@@ -227,6 +227,7 @@ typedef struct handle {
     tcols *tables;
     int has_log; /* larder_changes exists: -1 not known yet (per session) */
     long long log_checked_ms;
+    int altered; /* get runs again after an ALTER TABLE (once) */
 } handle;
 
 static void drop_caches(handle *h) {
@@ -691,6 +692,23 @@ static void send_rows(PGresult *res, store_sink *sink) {
 /* ---- get -------------------------------------------------------------------------- */
 
 static int m_get(void *hp, const char *table, int nkey, const char *const *keycols,
+                 const store_value *keyvals, store_sink *sink, char **err);
+
+/* A table's columns changed (ALTER TABLE) since its SELECT * was prepared:
+ * PostgreSQL refuses to run the statement ("cached plan must not change
+ * result type"). Every statement and column cache is dropped and the read
+ * runs once more. */
+static int get_after_alter(handle *h, const char *table, int nkey, const char *const *keycols,
+                           const store_value *keyvals, store_sink *sink, char **err) {
+    if (exec_cmd(h, "DEALLOCATE ALL", err) != STORE_OK) return STORE_ERR_TRANSIENT;
+    drop_caches(h);
+    h->altered = 1;
+    int rc = m_get(h, table, nkey, keycols, keyvals, sink, err);
+    h->altered = 0;
+    return rc;
+}
+
+static int m_get(void *hp, const char *table, int nkey, const char *const *keycols,
                  const store_value *keyvals, store_sink *sink, char **err) {
     handle *h = hp;
     int rc = ensure_conn(h, err);
@@ -728,6 +746,10 @@ static int m_get(void *hp, const char *table, int nkey, const char *const *keyco
     if (st && !strncmp(st, "22", 2) && PQstatus(h->conn) == CONNECTION_OK) {
         PQclear(res); /* the key is not a value of the column's type */
         return STORE_OK;
+    }
+    if (st && !strcmp(st, "0A000") && !h->altered && PQstatus(h->conn) == CONNECTION_OK) {
+        PQclear(res);
+        return get_after_alter(h, table, nkey, keycols, keyvals, sink, err);
     }
     rc = result_error(h, res, err);
     return rc == STORE_ERR_PERMANENT ? STORE_ERR_USER : rc;

@@ -278,6 +278,13 @@ TEST(every_type_round_trips) {
     CHECK_EQ(batch(&op, 1), STORE_OK);
     CHECK_EQ(get_row("types", "id", tv("2"), &t), STORE_OK);
     CHECK_STR(t.out, "I:2|I:-3|I:2147483647|T:-0.01|N|N|N|N|N|N|N|B:|R:0.25|N\n");
+    /* the table altered under a prepared SELECT *: read again */
+    exec_ok("ALTER TABLE types ADD COLUMN extra int DEFAULT 5");
+    CHECK_EQ(get_row("types", "id", tv("2"), &t), STORE_OK);
+    CHECK_STR(t.out, "I:2|I:-3|I:2147483647|T:-0.01|N|N|N|N|N|N|N|B:|R:0.25|N|I:5\n");
+    exec_ok("ALTER TABLE types DROP COLUMN extra");
+    CHECK_EQ(get_row("types", "id", tv("2"), &t), STORE_OK);
+    CHECK_STR(t.out, "I:2|I:-3|I:2147483647|T:-0.01|N|N|N|N|N|N|N|B:|R:0.25|N\n");
     /* delete; a missing row; a key that is no integer at all */
     store_op del = {STORE_DELETE, "types", 1, key, &k2, 0, NULL, NULL, NULL, 0, 0, 0, NULL};
     CHECK_EQ(batch(&del, 1), STORE_OK);
