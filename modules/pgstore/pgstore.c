@@ -79,13 +79,16 @@
  * When the statement has no `$n`, each `?` outside literals, quoted
  * identifiers and comments becomes the next `$n`; write jsonb's `?`
  * operator as jsonb_exists() or use `$n` parameters in that statement.
- * A read-only query runs in BEGIN READ ONLY ... COMMIT. The `changes`
- * callback is never called: which rows an arbitrary statement changed is
- * not known without rewriting it (RETURNING works only for a plain
- * INSERT/UPDATE/DELETE of one table and would change its result), and the
- * invalidation log (pgstore_install_invalidation's triggers) reports every
- * committed change, SQL.EXEC's included, once the server consumes it.
- * Until then SQL.EXEC does not invalidate cached keys with this module.
+ * A read-only query runs in BEGIN READ ONLY ... COMMIT. Transaction
+ * control (BEGIN, COMMIT, SAVEPOINT, ...) is refused: it would hold the
+ * store's only session. `changes` is called only when the invalidation log
+ * is installed (pgstore_install_invalidation): the write then runs in its
+ * own transaction and the log rows it wrote (by txid_current(): cascades
+ * and other triggers' writes included) are reported before COMMIT. Without
+ * the log it is not called: which rows an arbitrary statement changed is
+ * not known without rewriting it (RETURNING fits only a plain single-table
+ * INSERT/UPDATE/DELETE and would change its result). A TRUNCATE is logged
+ * ('T') but has no key to report.
  *
  * get: a key that cannot be a value of the key column's type (user:abc
  * for an integer id; SQLSTATE class 22) is simply not found. */
@@ -222,6 +225,9 @@ typedef struct handle {
     int nstmts;
     unsigned next_name;
     tcols *tables;
+    int has_log; /* larder_changes exists: -1 not known yet (per session) */
+    long long log_checked_ms;
+    int altered; /* get runs again after an ALTER TABLE (once) */
 } handle;
 
 static void drop_caches(handle *h) {
@@ -241,6 +247,7 @@ static void drop_caches(handle *h) {
         free(t);
     }
     h->tables = NULL;
+    h->has_log = -1;
 }
 
 /* ---- errors ----------------------------------------------------------------------- */
@@ -377,6 +384,7 @@ static int m_open(int argc, const char *const *argv, void **out, char **err) {
                           NULL};
     const char *vals[] = {"5", "larder", "30", "10", "3", conninfo, NULL};
     handle *h = pg_alloc(sizeof(*h));
+    h->has_log = -1;
     h->conn = PQconnectdbParams(keys, vals, 1);
     free(ci.p);
     if (!h->conn) abort(); /* libpq is out of memory */
@@ -684,6 +692,23 @@ static void send_rows(PGresult *res, store_sink *sink) {
 /* ---- get -------------------------------------------------------------------------- */
 
 static int m_get(void *hp, const char *table, int nkey, const char *const *keycols,
+                 const store_value *keyvals, store_sink *sink, char **err);
+
+/* A table's columns changed (ALTER TABLE) since its SELECT * was prepared:
+ * PostgreSQL refuses to run the statement ("cached plan must not change
+ * result type"). Every statement and column cache is dropped and the read
+ * runs once more. */
+static int get_after_alter(handle *h, const char *table, int nkey, const char *const *keycols,
+                           const store_value *keyvals, store_sink *sink, char **err) {
+    if (exec_cmd(h, "DEALLOCATE ALL", err) != STORE_OK) return STORE_ERR_TRANSIENT;
+    drop_caches(h);
+    h->altered = 1;
+    int rc = m_get(h, table, nkey, keycols, keyvals, sink, err);
+    h->altered = 0;
+    return rc;
+}
+
+static int m_get(void *hp, const char *table, int nkey, const char *const *keycols,
                  const store_value *keyvals, store_sink *sink, char **err) {
     handle *h = hp;
     int rc = ensure_conn(h, err);
@@ -721,6 +746,10 @@ static int m_get(void *hp, const char *table, int nkey, const char *const *keyco
     if (st && !strncmp(st, "22", 2) && PQstatus(h->conn) == CONNECTION_OK) {
         PQclear(res); /* the key is not a value of the column's type */
         return STORE_OK;
+    }
+    if (st && !strcmp(st, "0A000") && !h->altered && PQstatus(h->conn) == CONNECTION_OK) {
+        PQclear(res);
+        return get_after_alter(h, table, nkey, keycols, keyvals, sink, err);
     }
     rc = result_error(h, res, err);
     return rc == STORE_ERR_PERMANENT ? STORE_ERR_USER : rc;
@@ -1200,10 +1229,64 @@ static char *number_params(const char *sql) {
     return pg_strdup(sql);
 }
 
+/* Does this session see the invalidation log (pgstore_install_invalidation)?
+ * Asked once per session, and again every 10 s while it is absent (another
+ * sidecar may install it). */
+static int log_exists(handle *h) {
+    static const char sql[] = "SELECT 1 FROM pg_attribute WHERE attrelid = "
+                              "to_regclass('larder_changes') AND attname = 'xid'";
+    long long now = now_ms();
+    if (h->has_log == 1 || (h->has_log == 0 && now < h->log_checked_ms + 10000))
+        return h->has_log == 1;
+    PGresult *res = PQexec(h->conn, sql);
+    if (PQresultStatus(res) == PGRES_TUPLES_OK) h->has_log = PQntuples(res) > 0;
+    h->log_checked_ms = now;
+    PQclear(res);
+    return h->has_log == 1;
+}
+
+/* Reports to changes every row the current transaction logged (the rows a
+ * statement changed, its cascades and triggers included). */
+static int report_changes(handle *h, store_change_fn changes, void *chctx, char **err) {
+    static const char sql[] =
+        "SELECT l.id, l.tbl, u.v FROM larder_changes l, unnest(l.pkv) WITH ORDINALITY AS u(v, n) "
+        "WHERE l.xid = txid_current() ORDER BY l.id, u.n";
+    int rc;
+    const char *name = stmt_for(h, sql, &rc, err);
+    if (!name) return rc;
+    PGresult *res = PQexecPrepared(h->conn, name, 0, NULL, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) return result_error(h, res, err);
+    int nr = PQntuples(res);
+    for (int r = 0, end; r < nr; r = end) {
+        store_value pk[16];
+        int npk = 0;
+        for (end = r; end < nr && !strcmp(PQgetvalue(res, end, 0), PQgetvalue(res, r, 0)); end++)
+            if (npk < 16) {
+                const char *v = PQgetvalue(res, end, 2);
+                pk[npk++] = PQgetisnull(res, end, 2) ? (store_value){SV_NULL, 0, 0, NULL, 0}
+                                                     : (store_value){SV_TEXT, 0, 0, v, strlen(v)};
+            }
+        changes(chctx, PQgetvalue(res, r, 1), npk, pk);
+    }
+    PQclear(res);
+    return STORE_OK;
+}
+
+/* BEGIN, COMMIT, SAVEPOINT ... by PostgreSQL's command tag. */
+static int is_transaction_control(const char *tag) {
+    static const char *const tags[] = {
+        "BEGIN",   "START TRANSACTION",  "COMMIT", "ROLLBACK", "SAVEPOINT",
+        "RELEASE", "PREPARE TRANSACTION"};
+    for (size_t i = 0; i < sizeof(tags) / sizeof(tags[0]); i++)
+        if (!strncmp(tag, tags[i], strlen(tags[i]))) return 1;
+    return 0;
+}
+
+/* A write with changes to report runs in its own transaction, so that the
+ * log rows it wrote can be read back (by txid) before COMMIT. */
 static int m_query(void *hp, const char *sql, int nargs, const store_value *args, int readonly,
                    store_sink *sink, store_change_fn changes, void *chctx, int64_t *affected,
                    char **err) {
-    (void)changes, (void)chctx; /* see the file header: invalidation comes from the log */
     handle *h = hp;
     *affected = 0;
     int rc = ensure_conn(h, err);
@@ -1217,7 +1300,9 @@ static int m_query(void *hp, const char *sql, int nargs, const store_value *args
         params_free(&p);
         return STORE_ERR_USER;
     }
-    if (readonly && (rc = exec_cmd(h, "BEGIN READ ONLY", err)) != STORE_OK) {
+    int track = !readonly && changes && log_exists(h);
+    if ((readonly || track) &&
+        (rc = exec_cmd(h, readonly ? "BEGIN READ ONLY" : "BEGIN", err)) != STORE_OK) {
         params_free(&p);
         return rc;
     }
@@ -1226,29 +1311,40 @@ static int m_query(void *hp, const char *sql, int nargs, const store_value *args
     free(text);
     params_free(&p);
     ExecStatusType s = PQresultStatus(res);
-    if (s == PGRES_TUPLES_OK || s == PGRES_COMMAND_OK) {
-        if (s == PGRES_TUPLES_OK) send_rows(res, sink);
-        *affected = strtoll(PQcmdTuples(res), NULL, 10);
-        PQclear(res);
-        if (readonly) return exec_cmd(h, "COMMIT", err);
-    } else {
+    if (s != PGRES_TUPLES_OK && s != PGRES_COMMAND_OK) {
         const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
         int ro = readonly && st && !strcmp(st, "25006");
+        int outside = track && st && !strcmp(st, "25001"); /* VACUUM and the like */
         rc = result_error(h, res, err);
+        if (!h->broken && PQtransactionStatus(h->conn) != PQTRANS_IDLE)
+            exec_cmd(h, "ROLLBACK", NULL);
+        if (outside && !h->broken) { /* again, outside a transaction, nothing to report */
+            free(*err);
+            *err = NULL;
+            return m_query(hp, sql, nargs, args, readonly, sink, NULL, NULL, affected, err);
+        }
         if (ro) {
             char *pgmsg = *err;
             *err = msgf("SQL.QUERY runs read-only statements only; use SQL.EXEC (%s)", pgmsg);
             free(pgmsg);
         }
-        if (!h->broken && PQtransactionStatus(h->conn) != PQTRANS_IDLE)
-            exec_cmd(h, "ROLLBACK", NULL);
         return rc;
     }
-    if (PQtransactionStatus(h->conn) != PQTRANS_IDLE) { /* BEGIN over SQL.EXEC would hold it */
-        exec_cmd(h, "ROLLBACK", NULL);
+    if (is_transaction_control(PQcmdStatus(res))) { /* it would hold the store's session */
+        PQclear(res);
+        if (PQtransactionStatus(h->conn) != PQTRANS_IDLE) exec_cmd(h, "ROLLBACK", NULL);
         *err = msgf("transaction control (BEGIN/COMMIT/SAVEPOINT) is not available over SQL.EXEC");
         return STORE_ERR_USER;
     }
+    if (s == PGRES_TUPLES_OK) send_rows(res, sink);
+    *affected = strtoll(PQcmdTuples(res), NULL, 10);
+    PQclear(res);
+    if (track && (rc = report_changes(h, changes, chctx, err)) != STORE_OK) {
+        if (!h->broken) exec_cmd(h, "ROLLBACK", NULL);
+        *affected = 0;
+        return rc;
+    }
+    if (readonly || track) return exec_cmd(h, "COMMIT", err);
     return STORE_OK;
 }
 
@@ -1260,26 +1356,31 @@ static int m_query(void *hp, const char *sql, int nargs, const store_value *args
  *    sidecar (or one shared), which many managed PostgreSQL services do not
  *    give to an application role, and a slot left behind by a dead sidecar
  *    keeps WAL forever; triggers need only CREATE on the schema;
- *  - the log table is a durable position: a sidecar remembers the last id it
- *    applied and catches up with `SELECT ... WHERE id > $1 ORDER BY id`
- *    after a disconnection or a restart; NOTIFY only wakes it (a missed
- *    notification loses nothing, and notifications are delivered at commit,
- *    so nothing uncommitted is seen);
+ *  - the log table is a durable position: a sidecar remembers how far it
+ *    applied and catches up after a disconnection or a restart
+ *    (pgstore_changes_since, by transaction-id horizon: log ids come from
+ *    a sequence, so a transaction that commits late can log a smaller id
+ *    than one already seen); NOTIFY only wakes it (a missed notification
+ *    loses nothing, and notifications are delivered at commit, so nothing
+ *    uncommitted is seen);
  *  - every writer is covered: a sidecar's batches, SQL.EXEC, psql, an ORM.
  * The cost is one extra row insert per changed row in the writer's
- * transaction; the log is pruned by id by whoever consumes it.
- * Ids come from a sequence, so a transaction that commits late can log a
- * smaller id than one already seen: a consumer re-reads a short window below
- * its position (or by `at`) rather than trusting strict id order. */
+ * transaction; pruning the log (rows below every sidecar's position) is
+ * left to its consumer. */
 static const char invalidation_sql[] =
     "SELECT pg_advisory_xact_lock(hashtext('larder_changes'));"
     "CREATE TABLE IF NOT EXISTS larder_changes (id bigserial PRIMARY KEY, tbl text NOT NULL, "
     "  op char NOT NULL, pk jsonb NOT NULL, at timestamptz NOT NULL DEFAULT now());"
+    "ALTER TABLE larder_changes ADD COLUMN IF NOT EXISTS pkv text[], "
+    "  ADD COLUMN IF NOT EXISTS xid bigint DEFAULT txid_current();"
+    "CREATE INDEX IF NOT EXISTS larder_changes_xid ON larder_changes (xid);"
     "CREATE OR REPLACE FUNCTION larder_log_change() RETURNS trigger LANGUAGE plpgsql AS $body$\n"
     "DECLARE\n"
     "  c text;\n"
     "  newk jsonb := '{}';\n"
     "  oldk jsonb := '{}';\n"
+    "  newv text[] := '{}';\n"
+    "  oldv text[] := '{}';\n"
     "  logid bigint;\n"
     "BEGIN\n"
     "  IF TG_OP = 'TRUNCATE' THEN\n"
@@ -1289,19 +1390,24 @@ static const char invalidation_sql[] =
     "    RETURN NULL;\n"
     "  END IF;\n"
     "  FOREACH c IN ARRAY TG_ARGV LOOP\n"
-    "    IF TG_OP <> 'DELETE' THEN newk := newk || jsonb_build_object(c, to_jsonb(NEW) -> c); "
-    "END IF;\n"
-    "    IF TG_OP <> 'INSERT' THEN oldk := oldk || jsonb_build_object(c, to_jsonb(OLD) -> c); "
-    "END IF;\n"
+    "    IF TG_OP <> 'DELETE' THEN\n"
+    "      newk := newk || jsonb_build_object(c, to_jsonb(NEW) -> c);\n"
+    "      newv := newv || (to_jsonb(NEW) ->> c);\n"
+    "    END IF;\n"
+    "    IF TG_OP <> 'INSERT' THEN\n"
+    "      oldk := oldk || jsonb_build_object(c, to_jsonb(OLD) -> c);\n"
+    "      oldv := oldv || (to_jsonb(OLD) ->> c);\n"
+    "    END IF;\n"
     "  END LOOP;\n"
     "  IF TG_OP = 'UPDATE' AND oldk <> newk THEN\n"
-    "    INSERT INTO larder_changes (tbl, op, pk) VALUES (TG_TABLE_NAME, 'D', oldk)\n"
+    "    INSERT INTO larder_changes (tbl, op, pk, pkv) VALUES (TG_TABLE_NAME, 'D', oldk, oldv)\n"
     "      RETURNING id INTO logid;\n"
     "    PERFORM pg_notify('larder_changes', logid::text);\n"
     "  END IF;\n"
-    "  INSERT INTO larder_changes (tbl, op, pk)\n"
+    "  INSERT INTO larder_changes (tbl, op, pk, pkv)\n"
     "    VALUES (TG_TABLE_NAME, left(TG_OP, 1), CASE WHEN TG_OP = 'DELETE' THEN oldk ELSE newk "
-    "END)\n"
+    "END,\n"
+    "            CASE WHEN TG_OP = 'DELETE' THEN oldv ELSE newv END)\n"
     "    RETURNING id INTO logid;\n"
     "  PERFORM pg_notify('larder_changes', logid::text);\n"
     "  RETURN NULL;\n"
@@ -1356,9 +1462,57 @@ int pgstore_install_invalidation(void *hp, int ntables, const char *const *table
     for (int i = 0; i < ntables && rc == STORE_OK; i++) rc = install_table(h, tables[i], &q, err);
     buf_puts(&q, "COMMIT;");
     if (rc == STORE_OK) rc = exec_cmd(h, q.p, err);
+    if (rc == STORE_OK) h->has_log = 1;
     free(q.p);
     if (!h->broken && PQtransactionStatus(h->conn) != PQTRANS_IDLE) exec_cmd(h, "ROLLBACK", NULL);
     return rc;
+}
+
+/* The horizon is txid_snapshot_xmin: every transaction with a smaller txid
+ * has ended, so its log rows are all visible now and none will appear
+ * later. Reading up to it (not up to the highest log id, which a
+ * transaction that commits late can undercut) is what makes catch-up miss
+ * nothing; a long-running transaction holds the horizon back and delays
+ * invalidations, never loses them. */
+int pgstore_changes_since(void *hp, int64_t *pos, store_change_fn fn, void *ctx, char **err) {
+    static const char horizon_sql[] = "SELECT txid_snapshot_xmin(txid_current_snapshot())";
+    static const char rows_sql[] =
+        "SELECT l.id, l.tbl, u.v FROM larder_changes l "
+        "LEFT JOIN LATERAL unnest(l.pkv) WITH ORDINALITY AS u(v, n) ON true "
+        "WHERE l.xid >= $1 AND l.xid < $2 ORDER BY l.id, u.n";
+    handle *h = hp;
+    int rc = ensure_conn(h, err);
+    if (rc != STORE_OK) return rc;
+    PGresult *res = PQexec(h->conn, horizon_sql);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) return result_error(h, res, err);
+    long long horizon = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    if (*pos <= 0 || *pos >= horizon) { /* the first call starts from now */
+        if (*pos <= 0) *pos = horizon;
+        return STORE_OK;
+    }
+    const char *name = stmt_for(h, rows_sql, &rc, err);
+    if (!name) return rc;
+    char from[24], to[24];
+    snprintf(from, sizeof(from), "%lld", (long long)*pos);
+    snprintf(to, sizeof(to), "%lld", horizon);
+    const char *vals[2] = {from, to};
+    res = PQexecPrepared(h->conn, name, 2, vals, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) return result_error(h, res, err);
+    int nr = PQntuples(res);
+    for (int r = 0, end; r < nr; r = end) {
+        store_value pk[16];
+        int npk = 0;
+        for (end = r; end < nr && !strcmp(PQgetvalue(res, end, 0), PQgetvalue(res, r, 0)); end++)
+            if (npk < 16 && !PQgetisnull(res, end, 2)) {
+                const char *v = PQgetvalue(res, end, 2);
+                pk[npk++] = (store_value){SV_TEXT, 0, 0, v, strlen(v)};
+            }
+        fn(ctx, PQgetvalue(res, r, 1), npk, pk);
+    }
+    PQclear(res);
+    *pos = horizon;
+    return STORE_OK;
 }
 
 static const store_module module = {

@@ -278,6 +278,13 @@ TEST(every_type_round_trips) {
     CHECK_EQ(batch(&op, 1), STORE_OK);
     CHECK_EQ(get_row("types", "id", tv("2"), &t), STORE_OK);
     CHECK_STR(t.out, "I:2|I:-3|I:2147483647|T:-0.01|N|N|N|N|N|N|N|B:|R:0.25|N\n");
+    /* the table altered under a prepared SELECT *: read again */
+    exec_ok("ALTER TABLE types ADD COLUMN extra int DEFAULT 5");
+    CHECK_EQ(get_row("types", "id", tv("2"), &t), STORE_OK);
+    CHECK_STR(t.out, "I:2|I:-3|I:2147483647|T:-0.01|N|N|N|N|N|N|N|B:|R:0.25|N|I:5\n");
+    exec_ok("ALTER TABLE types DROP COLUMN extra");
+    CHECK_EQ(get_row("types", "id", tv("2"), &t), STORE_OK);
+    CHECK_STR(t.out, "I:2|I:-3|I:2147483647|T:-0.01|N|N|N|N|N|N|N|B:|R:0.25|N\n");
     /* delete; a missing row; a key that is no integer at all */
     store_op del = {STORE_DELETE, "types", 1, key, &k2, 0, NULL, NULL, NULL, 0, 0, 0, NULL};
     CHECK_EQ(batch(&del, 1), STORE_OK);
@@ -574,6 +581,18 @@ TEST(postgres_killed_then_back) {
     CHECK_STR(t.out, "T:crash|T:during\n");
 }
 
+static char changes_seen[256];
+
+static void note_change(void *ctx, const char *table, int npk, const store_value *pk) {
+    (void)ctx;
+    size_t l = strlen(changes_seen);
+    l += (size_t)snprintf(changes_seen + l, sizeof(changes_seen) - l, "%s:", table);
+    for (int i = 0; i < npk && l < sizeof(changes_seen); i++)
+        l += (size_t)snprintf(changes_seen + l, sizeof(changes_seen) - l, "%s%.*s", i ? "," : "",
+                              (int)pk[i].len, pk[i].p ? pk[i].p : "");
+    if (l < sizeof(changes_seen) - 1) strcat(changes_seen, ";");
+}
+
 /* Waits up to ms for notifications on conn; appends their payloads to out
  * as "id," and returns how many came. */
 static int collect_notifications(PGconn *conn, int want, int ms, char *out, size_t outsz) {
@@ -665,6 +684,69 @@ TEST(invalidation_log_and_notify) {
     CHECK_STR(rows_of("SELECT op, pk::text FROM larder_changes ORDER BY id DESC LIMIT 1"),
               "T:I|T:{\"id\": 9}\n");
     PQfinish(listener);
+    /* with the log, query reports the rows a write changed */
+    changes_seen[0] = 0;
+    int64_t aff = 0;
+    CHECK_EQ(M->query(H, "UPDATE inv SET v = ? WHERE id IN (3, 9)", 1, &v, 0, NULL, note_change,
+                      NULL, &aff, &err),
+             STORE_OK);
+    CHECK_EQ(aff, 2);
+    CHECK_STR(changes_seen, "inv:3;inv:9;");
+    changes_seen[0] = 0;
+    CHECK_EQ(M->query(H, "INSERT INTO inv2 VALUES (?, 'k', 'v')", 1, &v, 0, NULL, note_change, NULL,
+                      &aff, &err),
+             STORE_ERR_PERMANENT); /* 'z' is no integer: nothing to report */
+    M->free_error(err);
+    err = NULL;
+    store_value eight = tv("8");
+    CHECK_EQ(M->query(H, "INSERT INTO inv2 VALUES (?, 'k', 'v')", 1, &eight, 0, NULL, note_change,
+                      NULL, &aff, &err),
+             STORE_OK);
+    CHECK_STR(changes_seen, "inv2:k,8;");
+    /* VACUUM cannot run in the transaction that reads the log back */
+    CHECK_EQ(M->query(H, "VACUUM inv", 0, NULL, 0, NULL, note_change, NULL, &aff, &err), STORE_OK);
+    M->free_error(err);
+    err = NULL;
+    /* transaction control stays refused, with or without the log */
+    CHECK_EQ(M->query(H, "COMMIT", 0, NULL, 0, NULL, note_change, NULL, &aff, &err),
+             STORE_ERR_USER);
+    M->free_error(err);
+    err = NULL;
+}
+
+TEST(catch_up_misses_nothing) {
+    typedef int (*since_fn)(void *, int64_t *, store_change_fn, void *, char **);
+    since_fn since = (since_fn)dlsym(DL, PGSTORE_CHANGES_SINCE);
+    CHECK(since != NULL);
+    if (!since) return;
+    int64_t pos = 0;
+    char *err = NULL;
+    changes_seen[0] = 0;
+    CHECK_EQ(since(H, &pos, note_change, NULL, &err), STORE_OK); /* from now on */
+    CHECK(pos > 0);
+    CHECK_STR(changes_seen, "");
+    CHECK_EQ(pg_psql("UPDATE inv SET v = 'w' WHERE id = 3; DELETE FROM inv WHERE id = 9;"
+                     "TRUNCATE inv2;"),
+             0);
+    CHECK_EQ(since(H, &pos, note_change, NULL, &err), STORE_OK);
+    CHECK_STR(changes_seen, "inv:3;inv:9;inv2:;");
+    changes_seen[0] = 0;
+    CHECK_EQ(since(H, &pos, note_change, NULL, &err), STORE_OK);
+    CHECK_STR(changes_seen, "");
+    /* a transaction that took its log id first and commits last */
+    PGconn *slow = PQconnectdb(pg_conninfo());
+    PQclear(PQexec(slow, "BEGIN"));
+    PGresult *r = PQexec(slow, "INSERT INTO inv VALUES (50, 'slow')");
+    CHECK_EQ(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    CHECK_EQ(pg_psql("UPDATE inv SET v = 'fast' WHERE id = 3"), 0);
+    CHECK_EQ(since(H, &pos, note_change, NULL, &err), STORE_OK);
+    CHECK_STR(changes_seen, ""); /* held back by the open transaction */
+    PQclear(PQexec(slow, "COMMIT"));
+    CHECK_EQ(since(H, &pos, note_change, NULL, &err), STORE_OK);
+    CHECK_STR(changes_seen, "inv:50;inv:3;");
+    PQfinish(slow);
+    M->free_error(err);
 }
 
 int main(void) {
@@ -704,6 +786,7 @@ int main(void) {
     RUN(composite_key);
     RUN(query_binds_parameters);
     RUN(invalidation_log_and_notify);
+    RUN(catch_up_misses_nothing);
     RUN(postgres_killed_then_back);
     M->close(H);
     pg_stop();
