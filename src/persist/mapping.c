@@ -263,7 +263,9 @@ int mapping_state_from_entry(const mapping *m, const kobj *o, sbuf *state, char 
                 present = cl == strlen(m->cols[i].name) &&
                           !memcmp(state->p + off + 4, m->cols[i].name, cl);
                 off += 4 + cl;
-                off += 4 + get_u32(state->p + off);
+                /* an absent column's length is UINT32_MAX and no bytes follow */
+                uint32_t vl = get_u32(state->p + off);
+                off += 4 + (vl == UINT32_MAX ? 0 : (size_t)vl);
             }
             if (!present) {
                 put_u32(state, (uint32_t)strlen(m->cols[i].name));

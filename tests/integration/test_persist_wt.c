@@ -275,6 +275,30 @@ TEST(wt_on_delete_cache) {
     finish(&e, c);
 }
 
+/* A hash that lacks several nullable columns: each absent one is written as
+ * NULL. Building the row state once stepped over an absent marker as if it
+ * were a value length and read past the state buffer from the third. */
+TEST(wt_many_absent_columns) {
+    pk_env e;
+    redisContext *c = start(&e, NULL);
+    if (!c) return;
+    pk_exec(c, "CREATE TABLE profiles (id INTEGER PRIMARY KEY, a TEXT, b TEXT, c TEXT, d TEXT, "
+               "f TEXT)");
+    CHECK_CMD(c, "+OK", "CONFIG SET map %s",
+              "sessions session:{id} mode write-through column data ttl 900; "
+              "accounts account:{id} mode write-through ttl 900; "
+              "profiles profile:{id} mode write-through ttl 900");
+    CHECK_CMD(c, ":1", "HSET profile:1 a x");
+    CHECK_CMD(c, "[[x,(nil),(nil),(nil),(nil)]]", "SQL.QUERY %s",
+              "SELECT a, b, c, d, f FROM profiles WHERE id = 1");
+    CHECK_CMD(c, ":1", "HSET profile:1 f y");
+    CHECK_CMD(c, ":1", "HDEL profile:1 a");
+    CHECK_CMD(c, "[[(nil),(nil),(nil),(nil),y]]", "SQL.QUERY %s",
+              "SELECT a, b, c, d, f FROM profiles WHERE id = 1");
+    PK_CHECK_MAP(c, "profiles", "profile:", "id", NULL, "a,b,c,d,f");
+    finish(&e, c);
+}
+
 int main(void) {
     RUN(wt_row_before_reply);
     RUN(wt_store_failure_leaves_cache);
@@ -283,5 +307,6 @@ int main(void) {
     RUN(wt_many_writers_few_keys);
     RUN(wt_client_gone_mid_commit);
     RUN(wt_on_delete_cache);
+    RUN(wt_many_absent_columns);
     return test_report();
 }
