@@ -4,7 +4,6 @@
 #include <assert.h>
 
 int64_t kv_now_ms;
-int kv_no_lazy_delete;
 kv_hooks kv_hook;
 
 static const void *kobj_dict_key(const void *e, size_t *len) {
@@ -13,7 +12,7 @@ static const void *kobj_dict_key(const void *e, size_t *len) {
     return kobj_key(o);
 }
 
-const dict_type db_dict_type = {dict_hash_bytes, kobj_dict_key, NULL};
+static const dict_type db_dict_type = {dict_hash_bytes, kobj_dict_key, NULL};
 
 void db_init(db *d, int id) {
     dict_init(&d->keys, &db_dict_type);
@@ -72,7 +71,7 @@ kobj *db_lookup_h(db *d, const char *key, size_t len, int flags, uint64_t *h) {
     kobj *o = dict_find_h(&d->keys, key, len, h);
     if (!o) return NULL;
     if (kobj_is_expired(o)) {
-        if (!kv_no_lazy_delete) expire_entry(d, o);
+        expire_entry(d, o);
         return NULL;
     }
     if (!(flags & LOOKUP_NOTOUCH)) kobj_touch(o);

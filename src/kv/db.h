@@ -29,9 +29,6 @@ typedef struct db {
 /* The time every expiry decision uses: the server sets it to the start time of
  * the command being run (so a command sees one consistent "now"). */
 extern int64_t kv_now_ms;
-/* When set, lookups report expired keys as missing but do not delete them
- * (used while a command must not change the keyspace as a side effect). */
-extern int kv_no_lazy_delete;
 
 /* Called when lazy or active expiry (or eviction) removes an entry: after it
  * left the dicts, before it is freed. on_added: db_add put a key that was
@@ -42,8 +39,6 @@ typedef struct kv_hooks {
     void (*on_added)(db *d, kobj *o);
 } kv_hooks;
 extern kv_hooks kv_hook;
-
-extern const dict_type db_dict_type;
 
 void db_init(db *d, int id);
 /* Frees every entry. */
@@ -66,9 +61,8 @@ static inline int kobj_is_expired(const kobj *o) {
 kobj *db_find(db *d, const char *key, size_t len);
 
 enum { LOOKUP_NONE = 0, LOOKUP_NOTOUCH = 1 };
-/* The live entry for key or NULL; an expired entry is deleted (unless
- * kv_no_lazy_delete) and reported to kv_hook.on_expired. Updates LRU/LFU
- * unless LOOKUP_NOTOUCH. */
+/* The live entry for key or NULL; an expired entry is deleted and reported
+ * to kv_hook.on_expired. Updates LRU/LFU unless LOOKUP_NOTOUCH. */
 kobj *db_lookup(db *d, const char *key, size_t len, int flags);
 
 /* db_lookup that also gives the key's hash, for a following db_add_h. */

@@ -16,7 +16,8 @@ static int apply_fsync(char **err) {
     return OK;
 }
 
-/* Names fixed by DESIGN.md ("Config directives of the persistence layer"). */
+/* The persistence directives; their names are fixed (README.md, "Configuration
+ * reference"). */
 static config_directive directives[] = {
     {.name = "loadmodule",
      .type = CT_SPECIAL,

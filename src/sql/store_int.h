@@ -161,7 +161,7 @@ struct store_txn {
     savepoint *sp;
     int nsp, spcap;
     uint32_t sp_gen, sp_counter;
-    int replaying; /* inside rollback_to: no journaling */
+    int replaying; /* inside sqli_store_rollback_to: no journaling */
     /* buffers */
     uint8_t *scratch; /* 3 pages + slack, for page rebuilds */
     uint8_t *getbuf;

@@ -17,7 +17,7 @@
  *   make fuzz-sql FUZZ_SECONDS=600
  * which is
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -DLARDER_NO_JEMALLOC \
- *         -Isrc tests/fuzz/fuzz_sql.c src/sql/ALL.c src/util/mem.c -lpthread -lm \
+ *         -Isrc tests/fuzz/fuzz_sql.c $(SQL_SRC) $(UTIL_SRC) -lpthread -lm \
  *         -o build-fuzz/fuzz_sql
  *   build-fuzz/fuzz_sql -max_total_time=600 -max_len=4096 -timeout=10 \
  *         -artifact_prefix=build-fuzz/ -dict=tests/fuzz/sql.dict \

@@ -214,8 +214,8 @@ TEST(write_behind) {
     CHECK_CMD(c, ":0", "WB.DEADLETTER RETRY %lld", id); /* refused again, kept */
     CHECK_CMD(c, ":1", "WB.DEADLETTER DROP ALL");
     CHECK_CMD(c, "[]", "WB.DEADLETTER LIST");
-    /* the server keeps the refused entry cached (with either module): the
-     * refused-rows rule of issue 12 is server work; drop it here */
+    /* the server keeps the refused entry cached (with either module):
+     * dropping it is the server's work, not the module's; drop it here */
     CHECK_CMD(c, ":1", "DEL user:4");
     CHECK_CMD(c, "+OK", "WB.FLUSH");
     redisFree(c);
