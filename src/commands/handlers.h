@@ -24,10 +24,12 @@ command_fn dbsize_command, flushdb_command, flushall_command, time_command, last
     memory_stats_command, memory_doctor_command, memory_malloc_stats_command, memory_purge_command,
     memory_help_command, object_encoding_command, object_freq_command, object_idletime_command,
     object_refcount_command, object_help_command, debug_command, function_flush_command,
-    function_list_command, function_stats_command, function_help_command, slowlog_get_command,
-    slowlog_len_command, slowlog_reset_command, slowlog_help_command, latency_latest_command,
+    function_list_command, function_stats_command, function_help_command, latency_latest_command,
     latency_history_command, latency_reset_command, latency_graph_command,
     latency_histogram_command, latency_doctor_command, latency_help_command;
+
+/* ---- slowlog.c ----------------------------------------------------------- */
+command_fn slowlog_get_command, slowlog_len_command, slowlog_reset_command, slowlog_help_command;
 
 /* ---- strings.c ----------------------------------------------------------- */
 command_fn set_command, setnx_command, setex_command, psetex_command, get_command, getdel_command,

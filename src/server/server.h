@@ -642,7 +642,19 @@ int config_set_many(int n, const resp_arg *names, const resp_arg *values, char *
 void reply_hold(client *c, sbuf *buf);
 
 /* ---- slow log (slowlog.c) ------------------------------------------------------- */
+typedef struct slowlog_entry {
+    list_node node;
+    long long id, duration; /* duration in microseconds */
+    int64_t time;           /* unix seconds */
+    argv_copy args;         /* up to 32 arguments, each cut at 128 bytes */
+    char *peer, *name;
+} slowlog_entry;
 void slowlog_push_if_needed(client *c, const command *cmd, long long usec);
+/* The entries, newest first: slowlog_next(NULL) is the newest, NULL after
+ * the oldest. */
+const slowlog_entry *slowlog_next(const slowlog_entry *prev);
+size_t slowlog_len(void);
+void slowlog_reset(void);
 
 /* ---- client-side caching (tracking.c) ------------------------------------------- */
 void tracking_invalidate_key(client *c, const char *key, size_t len);
