@@ -1,4 +1,4 @@
-/* commands/multi — MULTI / EXEC / DISCARD / WATCH / UNWATCH.
+/* server/multi — MULTI / EXEC / DISCARD / WATCH / UNWATCH.
  *
  * WATCH: each db maps a watched key to the list of its watchers; each client
  * lists what it watches. Any write to a key (signal_modified_key) marks its
@@ -10,7 +10,7 @@
  *  1. A watched_key is in its client's list and in its key's list, or in none.
  *  2. A key's entry exists in db->watched_keys iff its list is not empty. */
 #include "server/server.h"
-#include "commands/commands.h"
+#include "commands/handlers.h"
 #include "util/hash.h"
 #include "util/mem.h"
 #include <string.h>
