@@ -1,4 +1,5 @@
-/* server/multi — MULTI / EXEC / DISCARD / WATCH / UNWATCH.
+/* server/multi — the MULTI queue and WATCH bookkeeping (the MULTI, EXEC,
+ * DISCARD, WATCH and UNWATCH handlers: commands/multi.c).
  *
  * WATCH: each db maps a watched key to the list of its watchers; each client
  * lists what it watches. Any write to a key (signal_modified_key) marks its
@@ -10,7 +11,6 @@
  *  1. A watched_key is in its client's list and in its key's list, or in none.
  *  2. A key's entry exists in db->watched_keys iff its list is not empty. */
 #include "server/server.h"
-#include "commands/handlers.h"
 #include "util/hash.h"
 #include "util/mem.h"
 #include <string.h>
@@ -75,7 +75,7 @@ void watch_unwatch_all(client *c) {
     if (had) server.watching_clients--;
 }
 
-static void watch_key(client *c, const resp_arg *key) {
+void watch_key(client *c, const resp_arg *key) {
     list_node *n;
     list_for_each(n, &c->watched) {
         watched_key *w = list_entry(n, watched_key, cnode);
@@ -162,7 +162,7 @@ void watch_touch_all_keys_in_db(int dbid, int dbid2) {
     }
 }
 
-static int watched_key_expired(client *c) {
+int watch_any_expired(client *c) {
     list_node *n;
     list_for_each(n, &c->watched) {
         watched_key *w = list_entry(n, watched_key, cnode);
@@ -171,84 +171,4 @@ static int watched_key_expired(client *c) {
         if (o && kobj_is_expired(o)) return 1;
     }
     return 0;
-}
-
-void multi_command(client *c) {
-    if (c->flags & CLIENT_MULTI) {
-        reply_error(c, "ERR MULTI calls can not be nested");
-        return;
-    }
-    c->flags |= CLIENT_MULTI;
-    reply_ok(c);
-}
-
-void discard_command(client *c) {
-    if (!(c->flags & CLIENT_MULTI)) {
-        reply_error(c, "ERR DISCARD without MULTI");
-        return;
-    }
-    multi_discard(c);
-    reply_ok(c);
-}
-
-void exec_command(client *c) {
-    if (!(c->flags & CLIENT_MULTI)) {
-        reply_error(c, "ERR EXEC without MULTI");
-        return;
-    }
-    kv_now_ms = server.mstime;
-    if (watched_key_expired(c)) c->flags |= CLIENT_DIRTY_CAS;
-    if (c->flags & (CLIENT_DIRTY_CAS | CLIENT_DIRTY_EXEC)) {
-        if (c->flags & CLIENT_DIRTY_EXEC)
-            reply_error(c, "EXECABORT Transaction discarded because of previous errors.");
-        else
-            reply_null_array(c);
-        multi_discard(c);
-        return;
-    }
-    uint64_t old = c->flags;
-    c->flags |= CLIENT_DENY_BLOCKING;
-    watch_unwatch_all(c);
-    server.in_exec = 1;
-    int argc = c->argc;
-    resp_arg *argv = c->argv;
-    const command *cmd = c->cmd;
-    reply_array(c, c->mcount);
-    /* The queue is detached first: a queued command may not touch it. */
-    multi_cmd *q = c->mqueue;
-    int n = c->mcount;
-    c->mqueue = NULL;
-    c->mcount = c->mcap = 0;
-    for (int i = 0; i < n; i++) {
-        c->argc = q[i].args.argc;
-        c->argv = q[i].args.argv;
-        call_command(c, q[i].cmd);
-    }
-    for (int i = 0; i < n; i++) client_free_argv_copy(&q[i].args);
-    xfree(q);
-    c->argc = argc;
-    c->argv = argv;
-    c->cmd = cmd;
-    if (!(old & CLIENT_DENY_BLOCKING)) c->flags &= ~(uint64_t)CLIENT_DENY_BLOCKING;
-    c->flags &= ~(uint64_t)(CLIENT_MULTI | CLIENT_DIRTY_CAS | CLIENT_DIRTY_EXEC);
-    server.in_exec = 0;
-}
-
-void watch_command(client *c) {
-    if (c->flags & CLIENT_MULTI) {
-        reply_error(c, "ERR WATCH inside MULTI is not allowed");
-        return;
-    }
-    if (c->flags & CLIENT_DIRTY_CAS) { /* no point in watching a doomed client */
-        reply_ok(c);
-        return;
-    }
-    for (int i = 1; i < c->argc; i++) watch_key(c, &c->argv[i]);
-    reply_ok(c);
-}
-
-void unwatch_command(client *c) {
-    watch_unwatch_all(c);
-    c->flags &= ~(uint64_t)CLIENT_DIRTY_CAS;
-    reply_ok(c);
 }

@@ -574,6 +574,11 @@ void watch_unwatch_all(client *c);
 void watch_touch_key(db *d, const char *key, size_t len);
 void watch_touch_all_keys_in_db(int dbid, int dbid2); /* -1: all */
 void watch_touch_expired_if_watched(db *d, const char *key, size_t len);
+/* Watches key in c's db (once; a key already logically expired is noted so
+ * its deletion is no change). */
+void watch_key(client *c, const resp_arg *key);
+/* Has a key c watches expired since (which dirties the transaction)? */
+int watch_any_expired(client *c);
 
 /* ---- logging ----------------------------------------------------------------- */
 void server_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
