@@ -47,7 +47,7 @@ PENDING = {
     ("scripting", "server/server.h"),
     ("persist", "server/server.h"),
     ("server", "commands/commands.h"),
-    ("server", "commands/pubsub.h"),
+    ("commands", "server/pubsub.h"),
     ("persist", "commands/commands.h"),
 }
 

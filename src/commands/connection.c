@@ -1,6 +1,6 @@
 /* commands/connection — PING ECHO SELECT QUIT RESET HELLO AUTH and CLIENT *. */
 #include "commands/commands.h"
-#include "commands/pubsub.h"
+#include "server/pubsub.h"
 #include "util/mem.h"
 #include <limits.h>
 #include <openssl/crypto.h>

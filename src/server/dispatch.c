@@ -12,7 +12,7 @@
  *     command sees one consistent "now" for every expiry decision. */
 #include "server/server.h"
 #include "server/hooks.h"
-#include "commands/pubsub.h"
+#include "server/pubsub.h"
 #include "util/clock.h"
 #include "util/hash.h"
 #include "util/mem.h"

@@ -41,7 +41,7 @@
  *  5. Pending invalidations belong to pending_client, which is alive
  *     (tracking_client_free drops them). */
 #include "commands/handlers.h"
-#include "commands/pubsub.h"
+#include "server/pubsub.h"
 #include "util/hash.h"
 #include "util/mem.h"
 #include <stdint.h>

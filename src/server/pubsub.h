@@ -1,4 +1,4 @@
-/* commands/pubsub.h — what pub/sub shares with the rest of the server.
+/* server/pubsub.h — what pub/sub shares with the rest of the server.
  *
  * The core reaches pub/sub through the few functions declared in server.h
  * (pubsub_publish) and by extern declarations at the call sites
@@ -6,8 +6,8 @@
  * pubsub_context_allows). Client-side caching (server/tracking.c) also sends
  * pub/sub messages — invalidations to a RESP2 redirect client on
  * __redis__:invalidate — and out-of-band pushes; it uses this header. */
-#ifndef LARDER_COMMANDS_PUBSUB_H
-#define LARDER_COMMANDS_PUBSUB_H
+#ifndef LARDER_SERVER_PUBSUB_H
+#define LARDER_SERVER_PUBSUB_H
 #include "server/server.h"
 
 /* Out-of-band data (pub/sub messages, invalidations, subscribe

@@ -1,4 +1,4 @@
-/* commands/pubsub — SUBSCRIBE UNSUBSCRIBE PSUBSCRIBE PUNSUBSCRIBE PUBLISH,
+/* server/pubsub — SUBSCRIBE UNSUBSCRIBE PSUBSCRIBE PUNSUBSCRIBE PUBLISH,
  * SSUBSCRIBE SUNSUBSCRIBE SPUBLISH and PUBSUB *; message delivery for
  * keyspace notifications (pubsub_publish) and client-side caching.
  *
@@ -25,8 +25,8 @@
  *     (after each (un)subscribe command; server.pubsub_clients counts them).
  *  4. PUBLISH allocates nothing per receiver: the part of the message common
  *     to all receivers is encoded once and copied into each reply buffer. */
-#include "commands/pubsub.h"
-#include "commands/commands.h"
+#include "server/pubsub.h"
+#include "commands/handlers.h"
 #include "util/mem.h"
 #include <stdlib.h>
 #include <string.h>
