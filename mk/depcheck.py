@@ -47,7 +47,6 @@ PENDING = {
     ("scripting", "server/server.h"),
     ("persist", "server/server.h"),
     ("server", "commands/commands.h"),
-    ("commands", "server/pubsub.h"),
     ("persist", "commands/commands.h"),
 }
 

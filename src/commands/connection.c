@@ -1,6 +1,5 @@
 /* commands/connection — PING ECHO SELECT QUIT RESET HELLO AUTH and CLIENT *. */
 #include "commands/commands.h"
-#include "server/pubsub.h"
 #include "util/mem.h"
 #include <limits.h>
 #include <openssl/crypto.h>

@@ -1,6 +1,6 @@
-/* server/pubsub — SUBSCRIBE UNSUBSCRIBE PSUBSCRIBE PUNSUBSCRIBE PUBLISH,
- * SSUBSCRIBE SUNSUBSCRIBE SPUBLISH and PUBSUB *; message delivery for
- * keyspace notifications (pubsub_publish) and client-side caching.
+/* server/pubsub — subscriptions and message delivery: for the SUBSCRIBE,
+ * PUBLISH and PUBSUB families (their handlers: commands/pubsub.c), keyspace
+ * notifications (pubsub_publish) and client-side caching.
  *
  * Three namespaces: channels, patterns and shard channels. Each is a server
  * dict of `channel` entries (the name and the list of its subscribers). A
@@ -26,12 +26,11 @@
  *  4. PUBLISH allocates nothing per receiver: the part of the message common
  *     to all receivers is encoded once and copied into each reply buffer. */
 #include "server/pubsub.h"
-#include "commands/handlers.h"
 #include "util/mem.h"
 #include <stdlib.h>
 #include <string.h>
 
-enum { K_CHANNEL = 0, K_PATTERN, K_SHARD, K_COUNT };
+enum { K_CHANNEL = PUBSUB_CHANNEL, K_PATTERN = PUBSUB_PATTERN, K_SHARD = PUBSUB_SHARD, K_COUNT };
 
 typedef struct channel {
     list_head subs; /* of sub_link, oldest subscription first */
@@ -333,130 +332,41 @@ long long pubsub_publish(const char *ch, size_t chlen, const char *msg, size_t m
     return publish(K_CHANNEL, ch, chlen, msg, mlen);
 }
 
-/* ---- commands ------------------------------------------------------------------------ */
+/* ---- for the handlers (commands/pubsub.c) ------------------------------------------ */
 
-static void subscribe_generic(client *c, int kind) {
-    for (int j = 1; j < c->argc; j++) subscribe_one(c, kind, c->argv[j].p, c->argv[j].len);
+long long pubsub_publish_kind(int kind, const char *ch, size_t chlen, const char *msg,
+                              size_t mlen) {
+    return publish(kind, ch, chlen, msg, mlen);
+}
+
+void pubsub_subscribe(client *c, int kind, const resp_arg *names, int n) {
+    for (int j = 0; j < n; j++) subscribe_one(c, kind, names[j].p, names[j].len);
     update_pubsub_flag(c);
 }
 
-static void unsubscribe_generic(client *c, int kind) {
-    if (c->argc == 1)
+void pubsub_unsubscribe(client *c, int kind, const resp_arg *names, int n) {
+    if (n == 0)
         unsubscribe_all(c, kind, 1);
     else
-        for (int j = 1; j < c->argc; j++) unsubscribe_one(c, kind, c->argv[j].p, c->argv[j].len);
+        for (int j = 0; j < n; j++) unsubscribe_one(c, kind, names[j].p, names[j].len);
     update_pubsub_flag(c);
 }
 
-/* A client that needs one reply per command (EXEC aside, for compatibility)
- * cannot enter subscribed mode. */
-static int may_subscribe_or_reply(client *c, const char *name, int multi_ok) {
-    if ((c->flags & CLIENT_DENY_BLOCKING) && !(multi_ok && (c->flags & CLIENT_MULTI))) {
-        reply_errorf(c, "ERR %s isn't allowed for a DENY BLOCKING client", name);
-        return ERR;
-    }
-    return OK;
+size_t pubsub_channel_count(int kind) {
+    return dsize(server_dicts[kind]);
 }
 
-void subscribe_command(client *c) {
-    if (may_subscribe_or_reply(c, "SUBSCRIBE", 1) != OK) return;
-    subscribe_generic(c, K_CHANNEL);
+long long pubsub_subscriber_count(int kind, const char *name, size_t len) {
+    channel *ch = server_dicts[kind] ? dict_find(server_dicts[kind], name, len) : NULL;
+    return ch ? (long long)ch->subs.len : 0;
 }
 
-void psubscribe_command(client *c) {
-    if (may_subscribe_or_reply(c, "PSUBSCRIBE", 1) != OK) return;
-    subscribe_generic(c, K_PATTERN);
-}
-
-void ssubscribe_command(client *c) {
-    if (may_subscribe_or_reply(c, "SSUBSCRIBE", 0) != OK) return;
-    subscribe_generic(c, K_SHARD);
-}
-
-void unsubscribe_command(client *c) {
-    unsubscribe_generic(c, K_CHANNEL);
-}
-void punsubscribe_command(client *c) {
-    unsubscribe_generic(c, K_PATTERN);
-}
-void sunsubscribe_command(client *c) {
-    unsubscribe_generic(c, K_SHARD);
-}
-
-void publish_command(client *c) {
-    reply_int(c, publish(K_CHANNEL, c->argv[1].p, c->argv[1].len, c->argv[2].p, c->argv[2].len));
-}
-
-void spublish_command(client *c) {
-    reply_int(c, publish(K_SHARD, c->argv[1].p, c->argv[1].len, c->argv[2].p, c->argv[2].len));
-}
-
-/* PUBSUB CHANNELS / SHARDCHANNELS [pattern] */
-static void channel_list(client *c, int kind) {
-    if (c->argc > 3) {
-        reply_subcommand_syntax_error(c);
-        return;
-    }
-    const resp_arg *pat = c->argc == 3 ? &c->argv[2] : NULL;
-    dict *sd = server_dicts[kind];
-    if (dsize(sd) == 0) {
-        reply_empty_array(c);
-        return;
-    }
-    void *h = reply_defer_len(c);
-    long n = 0;
+void pubsub_for_each_channel(int kind, void (*fn)(void *ctx, const char *name, size_t len),
+                             void *ctx) {
+    if (dsize(server_dicts[kind]) == 0) return;
     dict_iter it;
-    dict_iter_init(&it, sd);
+    dict_iter_init(&it, server_dicts[kind]);
     channel *ch;
-    while ((ch = dict_iter_next(&it))) {
-        if (pat && !glob_match(pat->p, pat->len, ch->name, ch->len, 0)) continue;
-        reply_bulk(c, ch->name, ch->len);
-        n++;
-    }
+    while ((ch = dict_iter_next(&it))) fn(ctx, ch->name, ch->len);
     dict_iter_done(&it);
-    reply_set_deferred_array(c, h, n);
-}
-
-/* PUBSUB NUMSUB / SHARDNUMSUB [channel ...]: a flat array name, count, ... */
-static void numsub(client *c, int kind) {
-    dict *sd = server_dicts[kind];
-    reply_array(c, (long)(c->argc - 2) * 2);
-    for (int j = 2; j < c->argc; j++) {
-        channel *ch = sd ? dict_find(sd, c->argv[j].p, c->argv[j].len) : NULL;
-        reply_bulk(c, c->argv[j].p, c->argv[j].len);
-        reply_int(c, ch ? (long long)ch->subs.len : 0);
-    }
-}
-
-void pubsub_channels_command(client *c) {
-    channel_list(c, K_CHANNEL);
-}
-void pubsub_shardchannels_command(client *c) {
-    channel_list(c, K_SHARD);
-}
-void pubsub_numsub_command(client *c) {
-    numsub(c, K_CHANNEL);
-}
-void pubsub_shardnumsub_command(client *c) {
-    numsub(c, K_SHARD);
-}
-void pubsub_numpat_command(client *c) {
-    reply_int(c, (long long)dsize(server_dicts[K_PATTERN]));
-}
-
-void pubsub_help_command(client *c) {
-    static const char *const help[] = {
-        "CHANNELS [<pattern>]",
-        "    Return the currently active channels matching a <pattern> (default: '*').",
-        "NUMPAT",
-        "    Return number of subscriptions to patterns.",
-        "NUMSUB [<channel> ...]",
-        "    Return the number of subscribers for the specified channels, excluding",
-        "    pattern subscriptions(default: no channels).",
-        "SHARDCHANNELS [<pattern>]",
-        "    Return the currently active shard level channels matching a <pattern> (default: '*').",
-        "SHARDNUMSUB [<shardchannel> ...]",
-        "    Return the number of subscribers for the specified shard level channel(s)",
-        NULL};
-    reply_help(c, "pubsub", help);
 }

@@ -35,8 +35,6 @@ long long pubsub_shard_channel_count(void);
 /* True when no client is subscribed to anything: keyspace notifications
  * return early without building channel names. */
 int pubsub_idle(void);
-/* Drops every subscription of c (notify: reply the unsubscribe messages). */
-void pubsub_unsubscribe_all(client *c, int notify);
 void pubsub_client_free(client *c);
 /* May cmd run in c's current (RESP2 subscribed) context? */
 int pubsub_context_allows(const command *cmd);

@@ -646,6 +646,24 @@ int config_set_many(int n, const resp_arg *names, const resp_arg *values, char *
 /* Until called again with buf NULL, c's replies go to buf, not the socket. */
 void reply_hold(client *c, sbuf *buf);
 
+/* ---- pub/sub (pubsub.c; more for the core in pubsub.h) ------------------------ */
+/* The three namespaces: channels, patterns, shard channels. */
+enum { PUBSUB_CHANNEL = 0, PUBSUB_PATTERN, PUBSUB_SHARD };
+/* Subscribes c to (or unsubscribes it from) the n names of a kind, with a
+ * confirmation reply per name; unsubscribing from n = 0 names drops them all. */
+void pubsub_subscribe(client *c, int kind, const resp_arg *names, int n);
+void pubsub_unsubscribe(client *c, int kind, const resp_arg *names, int n);
+/* Delivers msg on channel ch (patterns too for PUBSUB_CHANNEL); the number of
+ * receivers. */
+long long pubsub_publish_kind(int kind, const char *ch, size_t chlen, const char *msg, size_t mlen);
+/* Channels (or patterns) with subscribers; subscribers of one name; each name. */
+size_t pubsub_channel_count(int kind);
+long long pubsub_subscriber_count(int kind, const char *name, size_t len);
+void pubsub_for_each_channel(int kind, void (*fn)(void *ctx, const char *name, size_t len),
+                             void *ctx);
+/* Drops every subscription of c (notify: reply the unsubscribe messages). */
+void pubsub_unsubscribe_all(client *c, int notify);
+
 /* ---- slow log (slowlog.c) ------------------------------------------------------- */
 typedef struct slowlog_entry {
     list_node node;
