@@ -10,8 +10,11 @@ command_fn ping_command, echo_command, select_command, quit_command, reset_comma
     auth_command, client_command, client_id_command, client_setname_command, client_getname_command,
     client_list_command, client_info_command, client_kill_command, client_setinfo_command,
     client_no_evict_command, client_pause_command, client_unpause_command, client_reply_command,
-    client_unblock_command, client_help_command, client_no_touch_command, client_tracking_command,
-    client_caching_command, client_getredir_command, client_trackinginfo_command;
+    client_unblock_command, client_help_command, client_no_touch_command;
+
+/* ---- tracking.c ---------------------------------------------------------- */
+command_fn client_tracking_command, client_caching_command, client_getredir_command,
+    client_trackinginfo_command;
 
 /* ---- server_cmds.c ------------------------------------------------------- */
 command_fn dbsize_command, flushdb_command, flushall_command, time_command, lastsave_command,

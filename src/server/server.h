@@ -687,6 +687,12 @@ void tracking_after_command(client *c, const command *cmd);
 void tracking_disable(client *c);
 void tracking_client_free(client *c);
 void tracking_stats(long long *keys, long long *items, long long *prefixes);
+/* CLIENT TRACKING ON with checked options (CLIENT_TRACKING_* flags) and
+ * BCAST prefixes. */
+void tracking_enable(client *c, uint64_t redirect, uint64_t options, resp_arg **pfx, int npfx);
+/* c's BCAST prefixes in byte order; p is valid only during the call. */
+void tracking_for_each_prefix(client *c, void (*fn)(void *ctx, const char *p, size_t len),
+                              void *ctx);
 
 /* ---- implemented by scripting (src/scripting) ----------------------------------- */
 size_t function_library_count(void); /* FUNCTION LOAD'ed libraries */
