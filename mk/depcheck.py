@@ -39,15 +39,17 @@ ALLOWED = {
     "tools": ["sql", "util"],
 }
 
-# ---- edges that exist today and wait for the handler API split --------------------------
-# Each is reported (not failed) so the list only shrinks; an edge missing
-# from both lists fails.
+# ---- edges that exist today and wait for more of the handler API -----------------------
+# The server's administrative commands and scripting still read server state
+# that the handler API has no accessor for yet (listeners, client list,
+# command statistics, configuration file). Each edge is reported, not
+# failed, so the list only shrinks; an edge in neither list fails.
 PENDING = {
-    ("commands", "server/server.h"),
-    ("scripting", "server/server.h"),
-    ("persist", "server/server.h"),
-    ("server", "commands/commands.h"),
-    ("persist", "commands/commands.h"),
+    ("commands/server_cmds.c", "server/server.h"),
+    ("commands/connection.c", "server/server.h"),
+    ("commands/debug.c", "server/server.h"),
+    ("commands/cmddocs.c", "server/server.h"),
+    ("scripting/scripting.h", "server/server.h"),
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
@@ -92,8 +94,8 @@ def main():
                             continue  # a module's own header
                         if allowed(src_rel, folder, target):
                             continue
-                        if (folder, target) in PENDING:
-                            pending.add((folder, target))
+                        if (src_rel, target) in PENDING:
+                            pending.add((src_rel, target))
                             continue
                         bad.append("%s:%d: %s -> %s not allowed" % (path, lineno, folder, target))
     for b in bad:

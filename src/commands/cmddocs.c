@@ -11,6 +11,7 @@
  * token; "x [x ...]" and "a b [a b ...]" collapse into a repeated argument or
  * block, as the Redis docs model them. redis-cli builds its hints from this. */
 #include "commands/commands.h"
+#include "server/server.h"
 #include "util/mem.h"
 #include <ctype.h>
 #include <stdio.h>

@@ -1,5 +1,6 @@
 /* commands/connection — PING ECHO SELECT QUIT RESET HELLO AUTH and CLIENT *. */
 #include "commands/commands.h"
+#include "server/server.h"
 #include "util/mem.h"
 #include <limits.h>
 #include <openssl/crypto.h>

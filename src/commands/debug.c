@@ -2,6 +2,7 @@
  * Larder-specific ones (fault injection for the store) are registered by
  * the persistence layer through debug_register(). */
 #include "commands/commands.h"
+#include "server/server.h"
 #include "server/hooks.h"
 #include "util/mem.h"
 #include <openssl/sha.h>

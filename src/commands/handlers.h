@@ -3,7 +3,7 @@
  * handlers (src/scripting) are here too, so the table needs this one header. */
 #ifndef LARDER_COMMANDS_HANDLERS_H
 #define LARDER_COMMANDS_HANDLERS_H
-#include "server/server.h"
+#include "server/api.h"
 
 /* ---- connection.c -------------------------------------------------------- */
 command_fn ping_command, echo_command, select_command, quit_command, reset_command, hello_command,

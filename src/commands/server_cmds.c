@@ -2,6 +2,7 @@
  * LASTSAVE SWAPDB INFO SHUTDOWN WAIT ROLE, CONFIG *, MEMORY *, OBJECT *,
  * SLOWLOG *, LATENCY, FUNCTION FLUSH/LIST/STATS and DEBUG. */
 #include "commands/commands.h"
+#include "server/server.h"
 #include "util/clock.h"
 #include "util/mem.h"
 #include <limits.h>

@@ -12,7 +12,7 @@
  * pending write-behind key to it (WB.FLUSH); without a store there is
  * nothing to save. */
 void save_command(client *c) {
-    server.lastsave = server.mstime;
+    server_note_save();
     if (!persist_enabled()) {
         reply_ok(c);
         return;

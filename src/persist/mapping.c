@@ -1,6 +1,6 @@
 /* persist/mapping — see mapping.h. */
 #include "persist/mapping.h"
-#include "server/server.h"
+#include "server/api.h"
 #include "util/mem.h"
 #include "util/strutil.h"
 #include <stdio.h>

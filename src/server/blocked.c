@@ -14,6 +14,7 @@
  *     (db->blocking_keys), in arrival order, exactly once per distinct key.
  *  3. A ready key is in server.ready_list at most once (server.ready_keys). */
 #include "commands/handlers.h"
+#include "server/server.h"
 #include "util/hash.h"
 #include "util/mem.h"
 #include <assert.h>

@@ -9,6 +9,7 @@
  *
  * Adding a command is one handler in src/commands/ and one row here. */
 #include "commands/handlers.h"
+#include "server/server.h"
 
 #define KEYS(f, l, s) .first_key = f, .last_key = l, .key_step = s
 #define K1 KEYS(1, 1, 1)

@@ -172,3 +172,32 @@ int watch_any_expired(client *c) {
     }
     return 0;
 }
+
+void multi_exec(client *c) {
+    uint64_t old = c->flags;
+    c->flags |= CLIENT_DENY_BLOCKING;
+    watch_unwatch_all(c);
+    server.in_exec = 1;
+    int argc = c->argc;
+    resp_arg *argv = c->argv;
+    const command *cmd = c->cmd;
+    reply_array(c, c->mcount);
+    /* The queue is detached first: a queued command may not touch it. */
+    multi_cmd *q = c->mqueue;
+    int n = c->mcount;
+    c->mqueue = NULL;
+    c->mcount = c->mcap = 0;
+    for (int i = 0; i < n; i++) {
+        c->argc = q[i].args.argc;
+        c->argv = q[i].args.argv;
+        call_command(c, q[i].cmd);
+    }
+    for (int i = 0; i < n; i++) client_free_argv_copy(&q[i].args);
+    xfree(q);
+    c->argc = argc;
+    c->argv = argv;
+    c->cmd = cmd;
+    if (!(old & CLIENT_DENY_BLOCKING)) c->flags &= ~(uint64_t)CLIENT_DENY_BLOCKING;
+    c->flags &= ~(uint64_t)(CLIENT_MULTI | CLIENT_DIRTY_CAS | CLIENT_DIRTY_EXEC);
+    server.in_exec = 0;
+}
