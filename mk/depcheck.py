@@ -39,19 +39,6 @@ ALLOWED = {
     "tools": ["sql", "util"],
 }
 
-# ---- edges that exist today and wait for more of the handler API -----------------------
-# The server's administrative commands and scripting still read server state
-# that the handler API has no accessor for yet (listeners, client list,
-# command statistics, configuration file). Each edge is reported, not
-# failed, so the list only shrinks; an edge in neither list fails.
-PENDING = {
-    ("commands/server_cmds.c", "server/server.h"),
-    ("commands/connection.c", "server/server.h"),
-    ("commands/debug.c", "server/server.h"),
-    ("commands/cmddocs.c", "server/server.h"),
-    ("scripting/scripting.h", "server/server.h"),
-}
-
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
 
 
@@ -74,7 +61,7 @@ def allowed(src_rel, src_folder, target):
 
 def main():
     root = sys.argv[1] if len(sys.argv) > 1 else "."
-    bad, pending, nfiles = [], set(), 0
+    bad, nfiles = [], 0
     for top in ("src", "modules"):
         for dirpath, _, files in sorted(os.walk(os.path.join(root, top))):
             for name in sorted(files):
@@ -94,18 +81,13 @@ def main():
                             continue  # a module's own header
                         if allowed(src_rel, folder, target):
                             continue
-                        if (src_rel, target) in PENDING:
-                            pending.add((src_rel, target))
-                            continue
                         bad.append("%s:%d: %s -> %s not allowed" % (path, lineno, folder, target))
     for b in bad:
         print("depcheck: " + b)
-    for p in sorted(pending):
-        print("depcheck: pending %s -> %s" % p)
     if bad:
         print("depcheck: %d include(s) outside the allowed edges (rules: mk/depcheck.py)" % len(bad))
         return 1
-    print("depcheck: %d files, every include edge allowed (%d pending)" % (nfiles, len(pending)))
+    print("depcheck: %d files, every include edge allowed" % nfiles)
     return 0
 
 

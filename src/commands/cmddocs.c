@@ -11,7 +11,6 @@
  * token; "x [x ...]" and "a b [a b ...]" collapse into a repeated argument or
  * block, as the Redis docs model them. redis-cli builds its hints from this. */
 #include "commands/commands.h"
-#include "server/server.h"
 #include "util/mem.h"
 #include <ctype.h>
 #include <stdio.h>
@@ -305,7 +304,7 @@ static void reply_doc_arg(client *c, const doc_arg *a) {
 static doc_list *parsed; /* by command id */
 
 static const doc_list *doc_args(const command *cmd) {
-    if (!parsed) parsed = xcalloc((size_t)server.command_count, sizeof(doc_list));
+    if (!parsed) parsed = xcalloc((size_t)server_command_count(), sizeof(doc_list));
     doc_list *d = &parsed[cmd->id];
     if (!d->v && cmd->syntax && cmd->syntax[0] && d->n == 0) *d = parse_syntax(cmd->syntax);
     return d;

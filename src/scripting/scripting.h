@@ -7,7 +7,6 @@
 #include <lua.h>
 #include <lualib.h>
 #include "commands/handlers.h"
-#include "server/server.h"
 #include "server/hooks.h"
 
 /* Script flags: from a "#!lua flags=..." shebang or register_function's flags. */

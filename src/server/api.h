@@ -461,6 +461,9 @@ void tracking_for_each_prefix(client *c, void (*fn)(void *ctx, const char *p, si
 
 /* ---- implemented by scripting (src/scripting) ----------------------------------- */
 size_t function_library_count(void); /* FUNCTION LOAD'ed libraries */
+/* INFO memory's figures of the Lua VM, the script cache and the functions. */
+void scripting_info(long long *lua_mem, long long *scripts_bytes, long long *nscripts,
+                    long long *func_mem, long long *nfuncs);
 
 /* ---- keyspace-wide helpers -------------------------------------------------- */
 void server_flush_db(int dbid); /* -1: all */
@@ -499,4 +502,56 @@ typedef struct type_limits {
     long long list_max_listpack_size, list_compress_depth;
 } type_limits;
 const type_limits *server_type_limits(void);
+unsigned long long server_maxmemory(void); /* 0: no limit */
+/* Is a message of this level logged (loglevel)? */
+int server_log_enabled(int level);
+
+/* For the administrative commands (server_cmds.c, connection.c, debug.c,
+ * cmddocs.c). */
+int64_t server_lastsave(void);        /* unix ms */
+const char *server_requirepass(void); /* NULL: no password */
+list_head *server_clients(void);      /* of client via node, connection order */
+const char *server_configfile(void);  /* absolute path, NULL without one */
+size_t server_peak_memory(void);
+int server_command_count(void);        /* command ids run from 0 to this */
+void server_set_active_expire(int on); /* DEBUG SET-ACTIVE-EXPIRE */
+/* Is maxmemory-policy an LRU or LFU one (keys carry access data)? */
+int server_policy_tracks_access(void);
+/* SHUTDOWN: the loop stops after this turn and the server exits. */
+void server_request_shutdown(void);
+/* The command table (cmdtable.c), ended by a row with a NULL name, and the
+ * ACL categories (NULL-terminated; bit i of command.acl_bits is category i). */
+extern command command_table[];
+extern const char *const acl_category_names[];
+/* The bit of an ACL category ("fast") in command.acl_bits, -1 if unknown. */
+int acl_category_bit(const char *name, size_t len);
+/* CLIENT PAUSE (blocked.c): until end_ms, for writes only or every command. */
+void pause_set(int64_t end_ms, int write_only);
+void pause_end(void);
+/* CONFIG GET (replies itself), CONFIG SET of n parameters at once (all or
+ * none; *err, which the caller frees, on ERR), CONFIG REWRITE, INFO. */
+void config_get_reply(client *c);
+int config_set_many(int n, const resp_arg *names, const resp_arg *values, char **err);
+int config_rewrite(const char *path, char **err);
+void info_build(sbuf *b, int argc, const resp_arg *argv);
+void stats_reset(void);
+
+/* For scripting: a script runs (commands it calls see one "now"); a slow one
+ * passed busy-reply-threshold, and others get err until it ends (NULL). */
+void server_set_in_script(int on);
+void server_set_script_busy(const char *err);
+long long server_busy_reply_threshold(void);
+/* SHUTDOWN was asked for (a busy script is killed). */
+int server_shutting_down(void);
+/* Serves other clients once while a slow script runs (busy.c): accepts,
+ * reads (their commands get -BUSY unless allowed), writes; the caller's own
+ * socket is left alone. */
+void server_serve_while_busy(client *caller);
+/* The command statistics of a call a script made: it failed / it was
+ * rejected before it ran; errors so far belong to earlier commands. */
+void server_count_failed_call(const command *cmd);
+void server_count_rejected_call(const command *cmd);
+void server_error_checkpoint(void);
+/* INFO errorstats: one more error reply with this code ("ERR", "WRONGTYPE"...). */
+void stats_record_error(const char *msg);
 #endif

@@ -321,8 +321,8 @@ void process_command(client *c) {
         reject(c, cmd, "LOADING Larder is loading the dataset in memory");
         return;
     }
-    if (server.script_busy && !(cmd->flag_bits & CMD_ALLOW_BUSY)) {
-        reject(c, cmd, scripting_busy_error()); /* a slow script runs */
+    if (server.script_busy_error && !(cmd->flag_bits & CMD_ALLOW_BUSY)) {
+        reject(c, cmd, server.script_busy_error); /* a slow script runs */
         return;
     }
     /* One "now" for the persistence check and the command: a read-through

@@ -174,8 +174,7 @@ typedef struct server_state {
     int loading;
 
     /* scripting */
-    int script_busy;                 /* a script passed busy-reply-threshold: others get -BUSY */
-    int script_busy_is_eval;         /* ...and it is an EVAL (else a FCALL): which -BUSY text */
+    const char *script_busy_error;   /* a script passed busy-reply-threshold: others get this */
     long long stat_error_checkpoint; /* error count after the last command (nested ones too) */
 } server_state;
 
@@ -183,18 +182,11 @@ extern server_state server;
 
 /* ---- expiry ----------------------------------------------------------------- */
 void active_expire_cycle(int fast);
-/* Parses the expire options of SET-like commands: see strings.c. */
-
-/* ---- info.c ------------------------------------------------------------------ */
-void info_build(sbuf *b, int argc, const resp_arg *argv);
-void stats_record_error(const char *msg);
-void stats_reset(void);
 
 /* ---- config.c ---------------------------------------------------------------- */
 int config_load_file(const char *path, char **err);
 int config_load_string(const char *text, const char *origin, char **err);
 void config_apply_defaults(void);
-int config_rewrite(const char *path, char **err);
 
 /* ---- start-up and shutdown (server.c, keyspace.c) ------------------------------- */
 void server_preinit(void);
@@ -207,41 +199,25 @@ const char *server_listen_summary(char *buf, size_t size);
 int server_rebind(char **err);
 void keyspace_init(void);
 
-/* ---- the command table (cmdtable.c, dispatch.c) -------------------------------- */
-extern command command_table[];
-extern const char *const acl_category_names[];
-/* The bit of an ACL category ("fast") in command.acl_bits, -1 if unknown. */
-int acl_category_bit(const char *name, size_t len);
-
 /* ---- CLIENT PAUSE (blocked.c) --------------------------------------------------- */
 /* Parks c when a pause is in effect for cmd; 1 if it did. */
 int pause_should_wait(client *c, const command *cmd);
-void pause_set(int64_t end_ms, int write_only);
-void pause_end(void);
 
-/* ---- CONFIG GET/SET (config.c) ------------------------------------------------- */
-void config_get_reply(client *c);
-/* Sets n parameters atomically (all or none); *err (caller frees) on ERR. */
-int config_set_many(int n, const resp_arg *names, const resp_arg *values, char **err);
-
-/* ---- moved here from the handler API: the core's own entry points ---------------- */
+/* ---- the loop's own entry points (networking.c, cmdtable.c, blocked.c) ---------- */
 void clients_cron(void);
 void accept_connection(int lfd, int tcp, int tls);
 void flush_pending_writes(void);
 /* libev's invoke-pending hook: serves the clients a poll read in arrival order. */
 void invoke_pending_in_order(struct ev_loop *loop);
 void commands_init(void);
+void blocked_cron(void);
+void process_unblocked_clients(void);
+
+/* ---- after each command, and on writes (slowlog.c, tracking.c) ---------------------- */
 void slowlog_push_if_needed(client *c, const command *cmd, long long usec);
 void tracking_invalidate_key(client *c, const char *key, size_t len);
 void tracking_before_sleep(void);
 void tracking_after_command(client *c, const command *cmd);
 void tracking_client_free(client *c);
 void tracking_stats(long long *keys, long long *items, long long *prefixes);
-/* The -BUSY error text while a slow script runs. */
-const char *scripting_busy_error(void);
-/* INFO memory's figures of the Lua VM, the script cache and the functions. */
-void scripting_info(long long *lua_mem, long long *scripts_bytes, long long *nscripts,
-                    long long *func_mem, long long *nfuncs);
-void blocked_cron(void);
-void process_unblocked_clients(void);
 #endif
