@@ -23,7 +23,9 @@ ALLOWED = {
     "resp": ["util"],
     "kv": ["util"],
     "sql": ["util"],
-    "server": ["resp", "kv", "util", "commands/handlers.h"],
+    "server": ["resp", "kv", "util"],
+    # the command table's view of the handlers
+    "server/cmdtable.c": ["commands/handlers.h"],
     # the composition root: wires persistence in as the server's observer
     "server/main.c": ["persist/persist_api.h"],
     # handlers.h: the signatures the command table expects; hooks.h: to

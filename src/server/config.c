@@ -10,7 +10,6 @@
  *  1. Parsing never changes a value unless the whole value is valid.
  *  2. CONFIG SET of several parameters is atomic: all apply or none (values
  *     are restored and apply hooks re-run on failure). */
-#include "commands/handlers.h"
 #include "server/server.h"
 #include "server/conn.h"
 #include "server/hooks.h"

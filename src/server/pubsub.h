@@ -1,11 +1,8 @@
-/* server/pubsub.h — what pub/sub shares with the rest of the server.
- *
- * The core reaches pub/sub through the few functions declared in server.h
- * (pubsub_publish) and by extern declarations at the call sites
- * (pubsub_client_free, pubsub_unsubscribe_all, pubsub_counts,
- * pubsub_context_allows). Client-side caching (server/tracking.c) also sends
- * pub/sub messages — invalidations to a RESP2 redirect client on
- * __redis__:invalidate — and out-of-band pushes; it uses this header. */
+/* server/pubsub.h — what pub/sub shares with the rest of src/server: the
+ * handlers' part (subscribe, publish, channel queries) is in server/api.h.
+ * Client-side caching (server/tracking.c) also sends pub/sub messages —
+ * invalidations to a RESP2 redirect client on __redis__:invalidate — and
+ * out-of-band pushes; it uses this header. */
 #ifndef LARDER_SERVER_PUBSUB_H
 #define LARDER_SERVER_PUBSUB_H
 #include "server/server.h"
