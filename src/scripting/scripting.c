@@ -8,7 +8,8 @@
  *
  * A script is atomic: the loop runs nothing else while it runs, except when
  * it passes busy-reply-threshold. From then on the count hook
- * (script_interrupt) polls the sockets itself every 100000 Lua instructions:
+ * (script_interrupt) has the server poll the sockets (server_serve_while_busy)
+ * every 100000 Lua instructions:
  * new connections are accepted, other clients' commands are read and get
  * -BUSY, except commands flagged allow_busy (SCRIPT KILL, FUNCTION KILL,
  * SHUTDOWN NOSAVE, MULTI...). Only file events run in that poll — no timers,
