@@ -552,6 +552,7 @@ void server_serve_while_busy(client *caller);
 void server_count_failed_call(const command *cmd);
 void server_count_rejected_call(const command *cmd);
 void server_error_checkpoint(void);
-/* INFO errorstats: one more error reply with this code ("ERR", "WRONGTYPE"...). */
+/* INFO errorstats: one more error reply; msg is its text without the "-" (its
+ * first word, "ERR" or "WRONGTYPE"..., is what is counted). */
 void stats_record_error(const char *msg);
 #endif
