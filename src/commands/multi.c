@@ -1,7 +1,6 @@
 /* commands/multi — MULTI / EXEC / DISCARD / WATCH / UNWATCH over the
  * server's transaction queue and WATCH bookkeeping (server/multi.c). */
 #include "commands/commands.h"
-#include "util/mem.h"
 
 void multi_command(client *c) {
     if (c->flags & CLIENT_MULTI) {
