@@ -17,7 +17,7 @@ static int bit_offset_or_reply(client *c, const resp_arg *a, uint64_t *off, int 
         if (v > 0 && v > (long long)(UINT64_MAX >> 8) / bits) goto bad;
         v *= bits;
     }
-    if (v < 0 || (v >> 3) >= server.proto_max_bulk_len) goto bad;
+    if (v < 0 || (v >> 3) >= server_proto_max_bulk_len()) goto bad;
     *off = (uint64_t)v;
     return OK;
 bad:
@@ -71,7 +71,7 @@ void setbit_command(client *c) {
     if (grew || old != on) {
         signal_modified_key(c, c->db, c->argv[1].p, c->argv[1].len);
         notify_keyspace_event(NOTIFY_STRING, "setbit", c->argv[1].p, c->argv[1].len, c->db->id);
-        server.dirty++;
+        server_add_dirty(1);
     }
     reply_int(c, old);
 }
@@ -274,11 +274,11 @@ void bitop_command(client *c) {
     if (maxlen) {
         set_string_key(c, dest, (const char *)res, maxlen, -1, 0);
         notify_keyspace_event(NOTIFY_STRING, "set", dest->p, dest->len, c->db->id);
-        server.dirty++;
+        server_add_dirty(1);
     } else if (db_delete(c->db, dest->p, dest->len)) {
         signal_modified_key(c, c->db, dest->p, dest->len);
         notify_keyspace_event(NOTIFY_GENERIC, "del", dest->p, dest->len, c->db->id);
-        server.dirty++;
+        server_add_dirty(1);
     }
     reply_int(c, (long long)maxlen);
     xfree(res);
@@ -451,7 +451,7 @@ static void bitfield_generic(client *c, int ro) {
     if (changes) {
         signal_modified_key(c, c->db, c->argv[1].p, c->argv[1].len);
         notify_keyspace_event(NOTIFY_STRING, "setbit", c->argv[1].p, c->argv[1].len, c->db->id);
-        server.dirty += changes;
+        server_add_dirty(changes);
     }
 done:
     xfree(ops);

@@ -43,7 +43,7 @@ static dict *leases;
 static lease *lease_find(const char *key, size_t klen) {
     if (!leases) return NULL;
     lease *l = dict_find(leases, key, klen);
-    if (l && l->expires_ms <= server.mstime) {
+    if (l && l->expires_ms <= server_mstime()) {
         dict_remove(leases, key, klen);
         xfree(l);
         l = NULL;
@@ -64,7 +64,7 @@ static lease *lease_grant(const char *key, size_t klen, uint32_t delta_ms) {
     int64_t span = (int64_t)delta_ms * 10;
     if (span < 1000) span = 1000;
     if (span > 30000) span = 30000;
-    l->expires_ms = server.mstime + span;
+    l->expires_ms = server_mstime() + span;
     unsigned char raw[16];
     if (RAND_bytes(raw, sizeof(raw)) != 1)
         for (size_t i = 0; i < sizeof(raw); i++) raw[i] = (unsigned char)random();
@@ -102,12 +102,13 @@ void cache_get_command(client *c) {
     }
     reply_string_value(c, o);
     long long expire = kobj_expire(o);
-    reply_int(c, expire < 0 ? -1 : (expire - server.mstime > 0 ? expire - server.mstime : 0));
+    reply_int(c, expire < 0 ? -1 : (expire - server_mstime() > 0 ? expire - server_mstime() : 0));
     kobj_meta *meta = kobj_meta_of(o);
     int refresh = 0;
     if (!held && expire >= 0 && meta && meta->delta_ms && beta > 0) {
         double r = ((double)random() + 1.0) / ((double)RAND_MAX + 2.0);
-        refresh = (double)server.mstime + (double)meta->delta_ms * beta * -log(r) >= (double)expire;
+        refresh =
+            (double)server_mstime() + (double)meta->delta_ms * beta * -log(r) >= (double)expire;
     }
     if (refresh)
         reply_bulk_cstr(c, lease_grant(key->p, key->len, meta->delta_ms)->token);
@@ -152,10 +153,10 @@ void cache_set_command(client *c) {
         }
     }
     lease_drop(key->p, key->len);
-    kobj *o = set_string_key(c, key, val->p, val->len, server.mstime + px, 0);
+    kobj *o = set_string_key(c, key, val->p, val->len, server_mstime() + px, 0);
     if (delta >= 0) db_set_meta(c->db, o, (uint32_t)delta);
     notify_keyspace_event(NOTIFY_STRING, "set", key->p, key->len, c->db->id);
     notify_keyspace_event(NOTIFY_GENERIC, "expire", key->p, key->len, c->db->id);
-    server.dirty++;
+    server_add_dirty(1);
     reply_ok(c);
 }

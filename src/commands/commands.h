@@ -3,7 +3,7 @@
  * src/server/cmdtable.c, includes on its own). */
 #ifndef LARDER_COMMANDS_H
 #define LARDER_COMMANDS_H
-#include "server/server.h"
+#include "server/api.h"
 #include "commands/handlers.h"
 
 /* ---- shared helpers ---------------------------------------------------------- */

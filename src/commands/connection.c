@@ -1,6 +1,5 @@
 /* commands/connection — PING ECHO SELECT QUIT RESET HELLO AUTH and CLIENT *. */
 #include "commands/commands.h"
-#include "commands/pubsub.h"
 #include "util/mem.h"
 #include <limits.h>
 #include <openssl/crypto.h>
@@ -47,9 +46,9 @@ void quit_command(client *c) {
 
 static int check_password(const char *user, size_t ulen, const char *pass, size_t plen) {
     if (ulen != 7 || memcmp(user, "default", 7) != 0) return 0;
-    if (!server.requirepass) return 1; /* nopass default user */
-    size_t n = strlen(server.requirepass);
-    return n == plen && CRYPTO_memcmp(server.requirepass, pass, n) == 0;
+    if (!server_requirepass()) return 1; /* nopass default user */
+    size_t n = strlen(server_requirepass());
+    return n == plen && CRYPTO_memcmp(server_requirepass(), pass, n) == 0;
 }
 
 void auth_command(client *c) {
@@ -58,7 +57,7 @@ void auth_command(client *c) {
         return;
     }
     const resp_arg *user = c->argc == 3 ? &c->argv[1] : NULL, *pass = &c->argv[c->argc - 1];
-    if (!user && !server.requirepass) {
+    if (!user && !server_requirepass()) {
         reply_error(c, "ERR AUTH <password> called without any password configured for the default "
                        "user. Are you sure your configuration is correct?");
         return;
@@ -143,14 +142,14 @@ void hello_command(client *c) {
 void reset_command(client *c) {
     multi_discard(c);
     watch_unwatch_all(c);
-    c->db = &server.dbs[0];
+    c->db = server_db(0);
     c->resp = 2;
     tracking_disable(c);
     pubsub_unsubscribe_all(c, 0);
     c->flags &= ~(uint64_t)(CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP | CLIENT_REPLY_SKIP_NEXT |
                             CLIENT_NO_EVICT | CLIENT_NO_TOUCH | CLIENT_PUBSUB);
     client_set_name(c, NULL, 0);
-    if (server.requirepass) c->flags &= ~(uint64_t)CLIENT_AUTHENTICATED;
+    if (server_requirepass()) c->flags &= ~(uint64_t)CLIENT_AUTHENTICATED;
     reply_status(c, "RESET");
 }
 
@@ -297,7 +296,7 @@ void client_list_command(client *c) {
         }
     } else {
         list_node *n;
-        list_for_each(n, &server.clients) {
+        list_for_each(n, server_clients()) {
             client *o = list_entry(n, client, node);
             if (type != -1 && client_type_of(o) != type) continue;
             client_info_string(&b, o);
@@ -351,8 +350,8 @@ void client_info_string(sbuf *b, client *c) {
     for (int i = 0; i < c->mcount; i++)
         for (int j = 0; j < c->mqueue[i].args.argc; j++) multi_mem += c->mqueue[i].args.argv[j].len;
     size_t tot = sizeof(client) + c->qcap + obuf + argv_mem + multi_mem;
-    long long age = (server.mstime - c->ctime_ms) / 1000,
-              idle = (server.mstime - c->last_interaction_ms) / 1000;
+    long long age = (server_mstime() - c->ctime_ms) / 1000,
+              idle = (server_mstime() - c->last_interaction_ms) / 1000;
     sbuf_printf(b,
                 "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=%d "
                 "psub=%d ssub=%d multi=%d qbuf=%zu qbuf-free=%zu argv-mem=%zu multi-mem=%zu "
@@ -434,7 +433,7 @@ void client_kill_command(client *c) {
     long long killed = 0;
     int close_self = 0;
     list_node *n, *t;
-    list_for_each_safe(n, t, &server.clients) {
+    list_for_each_safe(n, t, server_clients()) {
         client *o = list_entry(n, client, node);
         if (f.addr && strcmp(o->addr, f.addr) != 0) continue;
         if (f.laddr && strcmp(o->laddr, f.laddr) != 0) continue;
@@ -538,7 +537,7 @@ void client_pause_command(client *c) {
         reply_error(c, "ERR timeout is negative");
         return;
     }
-    pause_set(server.mstime + ms, write_only);
+    pause_set(server_mstime() + ms, write_only);
     reply_ok(c);
 }
 

@@ -105,9 +105,9 @@ static void reply_hex(client *c, const unsigned char *d) {
 
 static void debug_digest(client *c) {
     unsigned char acc[20] = {0};
-    for (int i = 0; i < server.databases; i++) {
+    for (int i = 0; i < server_db_count(); i++) {
         dict_iter it;
-        dict_iter_init(&it, &server.dbs[i].keys);
+        dict_iter_init(&it, &server_db(i)->keys);
         kobj *o;
         while ((o = dict_iter_next(&it))) {
             unsigned char one[20] = {0};
@@ -156,8 +156,8 @@ static void debug_reload(client *c) {
         reply_error(c, "ERR Error trying to load the RDB dump");
         return;
     }
-    for (int i = 0; i < server.databases; i++) {
-        db *d = &server.dbs[i];
+    for (int i = 0; i < server_db_count(); i++) {
+        db *d = server_db(i);
         size_t n = db_size(d), k = 0;
         if (!n) continue;
         kobj **all = xmalloc(sizeof(kobj *) * n);
@@ -294,7 +294,7 @@ void debug_command(client *c) {
         server_update_time();
         reply_ok(c);
     } else if (arg_is(sub, "set-active-expire") && c->argc == 3) {
-        server.active_expire_enabled = atoi(c->argv[2].p);
+        server_set_active_expire(atoi(c->argv[2].p));
         reply_ok(c);
     } else if (arg_is(sub, "object") && c->argc == 3) {
         debug_object(c);

@@ -3,31 +3,39 @@
  * handlers (src/scripting) are here too, so the table needs this one header. */
 #ifndef LARDER_COMMANDS_HANDLERS_H
 #define LARDER_COMMANDS_HANDLERS_H
-#include "server/server.h"
+#include "server/api.h"
 
 /* ---- connection.c -------------------------------------------------------- */
 command_fn ping_command, echo_command, select_command, quit_command, reset_command, hello_command,
     auth_command, client_command, client_id_command, client_setname_command, client_getname_command,
     client_list_command, client_info_command, client_kill_command, client_setinfo_command,
     client_no_evict_command, client_pause_command, client_unpause_command, client_reply_command,
-    client_unblock_command, client_help_command, client_no_touch_command, client_tracking_command,
-    client_caching_command, client_getredir_command, client_trackinginfo_command;
+    client_unblock_command, client_help_command, client_no_touch_command;
+
+/* ---- tracking.c ---------------------------------------------------------- */
+command_fn client_tracking_command, client_caching_command, client_getredir_command,
+    client_trackinginfo_command;
 
 /* ---- server_cmds.c ------------------------------------------------------- */
 command_fn dbsize_command, flushdb_command, flushall_command, time_command, lastsave_command,
-    swapdb_command, info_command, shutdown_command, save_command, bgsave_command,
-    bgrewriteaof_command, wait_command, readonly_command, readwrite_command, lolwut_command,
-    monitor_command, role_command, command_command, command_count_command, command_info_command,
-    command_docs_command, command_list_command, command_getkeys_command,
-    command_getkeysandflags_command, command_help_command, config_get_command, config_set_command,
-    config_resetstat_command, config_rewrite_command, config_help_command, memory_usage_command,
-    memory_stats_command, memory_doctor_command, memory_malloc_stats_command, memory_purge_command,
-    memory_help_command, object_encoding_command, object_freq_command, object_idletime_command,
-    object_refcount_command, object_help_command, debug_command, function_flush_command,
-    function_list_command, function_stats_command, function_help_command, slowlog_get_command,
-    slowlog_len_command, slowlog_reset_command, slowlog_help_command, latency_latest_command,
-    latency_history_command, latency_reset_command, latency_graph_command,
-    latency_histogram_command, latency_doctor_command, latency_help_command;
+    swapdb_command, info_command, shutdown_command, bgsave_command, bgrewriteaof_command,
+    wait_command, readonly_command, readwrite_command, lolwut_command, monitor_command,
+    role_command, config_get_command, config_set_command, config_resetstat_command,
+    config_rewrite_command, config_help_command, memory_usage_command, memory_stats_command,
+    memory_doctor_command, memory_malloc_stats_command, memory_purge_command, memory_help_command,
+    object_encoding_command, object_freq_command, object_idletime_command, object_refcount_command,
+    object_help_command, debug_command, function_flush_command, function_list_command,
+    function_stats_command, function_help_command, latency_latest_command, latency_history_command,
+    latency_reset_command, latency_graph_command, latency_histogram_command, latency_doctor_command,
+    latency_help_command;
+
+/* ---- slowlog.c ----------------------------------------------------------- */
+command_fn slowlog_get_command, slowlog_len_command, slowlog_reset_command, slowlog_help_command;
+
+/* ---- cmddocs.c ----------------------------------------------------------- */
+command_fn command_command, command_count_command, command_info_command, command_docs_command,
+    command_list_command, command_getkeys_command, command_getkeysandflags_command,
+    command_help_command;
 
 /* ---- strings.c ----------------------------------------------------------- */
 command_fn set_command, setnx_command, setex_command, psetex_command, get_command, getdel_command,

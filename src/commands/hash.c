@@ -185,7 +185,8 @@ static kobj *hash_try_conversion(db *d, kobj *o, const resp_arg *argv, int first
     if (o->enc != ENC_LISTPACK) return o;
     size_t sum = 0;
     for (int i = first; i <= last; i++) {
-        if ((long long)argv[i].len > server.hash_max_listpack_value) return hash_convert(d, o);
+        if ((long long)argv[i].len > server_type_limits()->hash_max_listpack_value)
+            return hash_convert(d, o);
         sum += argv[i].len;
     }
     if (o->vlen + sum > HP_SAFETY_SIZE) return hash_convert(d, o);
@@ -195,8 +196,8 @@ static kobj *hash_try_conversion(db *d, kobj *o, const resp_arg *argv, int first
 /* Sets field f to v. *updated: 1 when f existed. Returns the entry. */
 static kobj *hash_set(db *d, kobj *o, const char *f, size_t fl, const char *v, size_t vl,
                       int *updated) {
-    if (o->enc == ENC_LISTPACK && ((long long)fl > server.hash_max_listpack_value ||
-                                   (long long)vl > server.hash_max_listpack_value))
+    if (o->enc == ENC_LISTPACK && ((long long)fl > server_type_limits()->hash_max_listpack_value ||
+                                   (long long)vl > server_type_limits()->hash_max_listpack_value))
         o = hash_convert(d, o);
     if (o->enc == ENC_LISTPACK) {
         unsigned char *hp = hp_of(o);
@@ -217,7 +218,8 @@ static kobj *hash_set(db *d, kobj *o, const char *f, size_t fl, const char *v, s
             o = hp_splice(d, o, o->vlen - 1, 0, tmp, n);
             hp_set_count(hp_of(o), count + 1);
             *updated = 0;
-            if ((long long)count + 1 > server.hash_max_listpack_entries) o = hash_convert(d, o);
+            if ((long long)count + 1 > server_type_limits()->hash_max_listpack_entries)
+                o = hash_convert(d, o);
         }
         if (tmp != stackbuf) xfree(tmp);
         return o;
@@ -376,8 +378,9 @@ static void *hash_deserialize(const char *p, size_t len, int *enc) {
         q += l;
     }
     if (q != end) return NULL;
-    int small = (long long)n <= server.hash_max_listpack_entries &&
-                (long long)maxlen <= server.hash_max_listpack_value && len < HP_SAFETY_SIZE;
+    int small = (long long)n <= server_type_limits()->hash_max_listpack_entries &&
+                (long long)maxlen <= server_type_limits()->hash_max_listpack_value &&
+                len < HP_SAFETY_SIZE;
     /* a dict of the fields catches repeats in O(n) (hfields point into the payload
      * only while building the listpack) */
     dict *ht = dict_new(&hfield_dict_type);
@@ -492,7 +495,7 @@ static void hset_generic(client *c, int is_hmset) {
         reply_int(c, created);
     signal_modified_key(c, c->db, key->p, key->len);
     notify_keyspace_event(NOTIFY_HASH, "hset", key->p, key->len, c->db->id);
-    server.dirty += (c->argc - 2) / 2;
+    server_add_dirty((c->argc - 2) / 2);
 }
 
 void hset_command(client *c) {
@@ -517,7 +520,7 @@ void hsetnx_command(client *c) {
     reply_int(c, 1);
     signal_modified_key(c, c->db, key->p, key->len);
     notify_keyspace_event(NOTIFY_HASH, "hset", key->p, key->len, c->db->id);
-    server.dirty++;
+    server_add_dirty(1);
 }
 
 void hget_command(client *c) {
@@ -571,7 +574,7 @@ void hdel_command(client *c) {
         signal_modified_key(c, c->db, key->p, key->len);
         notify_keyspace_event(NOTIFY_HASH, "hdel", key->p, key->len, c->db->id);
         if (removed) notify_keyspace_event(NOTIFY_GENERIC, "del", key->p, key->len, c->db->id);
-        server.dirty += deleted;
+        server_add_dirty(deleted);
     }
     reply_int(c, deleted);
 }
@@ -659,7 +662,7 @@ void hincrby_command(client *c) {
     reply_int(c, value);
     signal_modified_key(c, c->db, key->p, key->len);
     notify_keyspace_event(NOTIFY_HASH, "hincrby", key->p, key->len, c->db->id);
-    server.dirty++;
+    server_add_dirty(1);
 }
 
 void hincrbyfloat_command(client *c) {
@@ -692,7 +695,7 @@ void hincrbyfloat_command(client *c) {
     reply_bulk(c, buf, (size_t)n);
     signal_modified_key(c, c->db, key->p, key->len);
     notify_keyspace_event(NOTIFY_HASH, "hincrbyfloat", key->p, key->len, c->db->id);
-    server.dirty++;
+    server_add_dirty(1);
 }
 
 /* ---- HRANDFIELD ------------------------------------------------------------------------------ */

@@ -221,7 +221,7 @@ static void rename_generic(client *c, int nx) {
     blocked_key_deleted(c->db, dst->p, dst->len);
     notify_keyspace_event(NOTIFY_GENERIC, "rename_from", src->p, src->len, c->db->id);
     notify_keyspace_event(NOTIFY_GENERIC, "rename_to", dst->p, dst->len, c->db->id);
-    server.dirty++;
+    server_add_dirty(1);
     if (nx)
         reply_int(c, 1);
     else
@@ -240,7 +240,7 @@ static int db_index_or_reply(client *c, const resp_arg *a, long long *id) {
         reply_error(c, ERR_NOT_INT);
         return ERR;
     }
-    if (*id < 0 || *id >= server.databases) {
+    if (*id < 0 || *id >= server_db_count()) {
         reply_error(c, "ERR DB index is out of range");
         return ERR;
     }
@@ -250,7 +250,7 @@ static int db_index_or_reply(client *c, const resp_arg *a, long long *id) {
 void move_command(client *c) {
     long long id;
     if (db_index_or_reply(c, &c->argv[2], &id) != OK) return;
-    db *src = c->db, *dst = &server.dbs[id];
+    db *src = c->db, *dst = server_db(id);
     if (src == dst) {
         reply_error(c, "ERR source and destination objects are the same");
         return;
@@ -261,7 +261,7 @@ void move_command(client *c) {
         reply_int(c, 0);
         return;
     }
-    kv_now_ms = server.mstime;
+    kv_now_ms = server_mstime();
     if (db_lookup(dst, key->p, key->len, LOOKUP_NOTOUCH)) {
         reply_int(c, 0);
         return;
@@ -273,7 +273,7 @@ void move_command(client *c) {
     signal_key_as_ready(dst, key->p, key->len);
     notify_keyspace_event(NOTIFY_GENERIC, "move_from", key->p, key->len, src->id);
     notify_keyspace_event(NOTIFY_GENERIC, "move_to", key->p, key->len, dst->id);
-    server.dirty++;
+    server_add_dirty(1);
     reply_int(c, 1);
 }
 
@@ -287,7 +287,7 @@ void copy_command(client *c) {
         } else if (arg_is(&c->argv[j], "db") && j + 1 < c->argc) {
             long long id;
             if (db_index_or_reply(c, &c->argv[++j], &id) != OK) return;
-            dstdb = &server.dbs[id];
+            dstdb = server_db(id);
         } else {
             reply_error(c, ERR_SYNTAX);
             return;
@@ -315,7 +315,7 @@ void copy_command(client *c) {
     signal_modified_key(c, dstdb, dst->p, dst->len);
     signal_key_as_ready(dstdb, dst->p, dst->len);
     notify_keyspace_event(NOTIFY_GENERIC, "copy_to", dst->p, dst->len, dstdb->id);
-    server.dirty++;
+    server_add_dirty(1);
     reply_int(c, 1);
 }
 
@@ -461,12 +461,12 @@ void restore_command(client *c) {
         return;
     }
     int deleted = opt.replace && db_delete(c->db, key->p, key->len);
-    if (ttl && !opt.absttl) ttl += server.mstime;
-    if (ttl && ttl <= server.mstime) {
+    if (ttl && !opt.absttl) ttl += server_mstime();
+    if (ttl && ttl <= server_mstime()) {
         if (deleted) {
             signal_modified_key(c, c->db, key->p, key->len);
             notify_keyspace_event(NOTIFY_GENERIC, "del", key->p, key->len, c->db->id);
-            server.dirty++;
+            server_add_dirty(1);
         }
         kobj_free(o);
         reply_ok(c);
@@ -484,7 +484,7 @@ void restore_command(client *c) {
     signal_modified_key(c, c->db, key->p, key->len);
     signal_key_as_ready(c->db, key->p, key->len);
     notify_keyspace_event(NOTIFY_GENERIC, "restore", key->p, key->len, c->db->id);
-    server.dirty++;
+    server_add_dirty(1);
     reply_ok(c);
 }
 
@@ -550,7 +550,7 @@ static void expire_generic(client *c, long long basetime, int unit) {
         reply_int(c, 0);
         return;
     }
-    if (when <= server.mstime && !server.loading) {
+    if (when <= server_mstime() && !server_loading()) {
         db_delete(c->db, key->p, key->len);
         signal_modified_key(c, c->db, key->p, key->len);
         notify_keyspace_event(NOTIFY_GENERIC, "del", key->p, key->len, c->db->id);
@@ -559,7 +559,7 @@ static void expire_generic(client *c, long long basetime, int unit) {
         signal_modified_key(c, c->db, key->p, key->len);
         notify_keyspace_event(NOTIFY_GENERIC, "expire", key->p, key->len, c->db->id);
     }
-    server.dirty++;
+    server_add_dirty(1);
     reply_int(c, 1);
     return;
 bad_time:
@@ -567,10 +567,10 @@ bad_time:
 }
 
 void expire_command(client *c) {
-    expire_generic(c, server.mstime, UNIT_SECONDS);
+    expire_generic(c, server_mstime(), UNIT_SECONDS);
 }
 void pexpire_command(client *c) {
-    expire_generic(c, server.mstime, UNIT_MS);
+    expire_generic(c, server_mstime(), UNIT_MS);
 }
 void expireat_command(client *c) {
     expire_generic(c, 0, UNIT_SECONDS);
@@ -590,7 +590,7 @@ static void ttl_generic(client *c, int ms, int absolute) {
         reply_int(c, -1);
         return;
     }
-    long long ttl = absolute ? expire : expire - server.mstime;
+    long long ttl = absolute ? expire : expire - server_mstime();
     if (ttl < 0) ttl = 0;
     reply_int(c, ms ? ttl : (ttl + 500) / 1000);
 }
@@ -617,6 +617,6 @@ void persist_command(client *c) {
     db_persist(c->db, o);
     signal_modified_key(c, c->db, c->argv[1].p, c->argv[1].len);
     notify_keyspace_event(NOTIFY_GENERIC, "persist", c->argv[1].p, c->argv[1].len, c->db->id);
-    server.dirty++;
+    server_add_dirty(1);
     reply_int(c, 1);
 }

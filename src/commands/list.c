@@ -79,7 +79,8 @@ static void list_serialize(const void *p, int enc, sbuf *out) {
 }
 
 static quicklist *list_new(void) {
-    return ql_new((int)server.list_max_listpack_size, (int)server.list_compress_depth);
+    return ql_new((int)server_type_limits()->list_max_listpack_size,
+                  (int)server_type_limits()->list_compress_depth);
 }
 
 static void *list_deserialize(const char *p, size_t len, int *enc) {
@@ -174,7 +175,7 @@ static void list_removed(client *c, const char *key, size_t klen, int where, qui
     }
     if (deleted) *deleted = gone;
     signal_modified_key(c, c->db, key, klen);
-    server.dirty += count;
+    server_add_dirty(count);
 }
 
 /* Deletes the key of a list that an operation emptied; 1 if it did. */
@@ -259,7 +260,7 @@ static void push_generic(client *c, int where, int xx) {
         ql = ql_of(o);
     }
     for (int j = 2; j < c->argc; j++) ql_push(ql, c->argv[j].p, c->argv[j].len, where);
-    server.dirty += c->argc - 2;
+    server_add_dirty(c->argc - 2);
     reply_int(c, (long long)ql_count(ql));
     signal_modified_key(c, c->db, key->p, key->len);
     notify_keyspace_event(NOTIFY_LIST, where == LIST_HEAD ? "lpush" : "rpush", key->p, key->len,
@@ -384,7 +385,7 @@ void lset_command(client *c) {
     reply_ok(c);
     signal_modified_key(c, c->db, key->p, key->len);
     notify_keyspace_event(NOTIFY_LIST, "lset", key->p, key->len, c->db->id);
-    server.dirty++;
+    server_add_dirty(1);
 }
 
 /* ---- LINSERT LREM LTRIM LPOS ---------------------------------------------------- */
@@ -426,7 +427,7 @@ void linsert_command(client *c) {
     }
     signal_modified_key(c, c->db, key->p, key->len);
     notify_keyspace_event(NOTIFY_LIST, "linsert", key->p, key->len, c->db->id);
-    server.dirty++;
+    server_add_dirty(1);
     reply_int(c, (long long)ql_count(ql));
 }
 
@@ -456,7 +457,7 @@ void lrem_command(client *c) {
     while (ql_next(&it, &e)) {
         if (ql_entry_eq(&e, ele->p, ele->len)) {
             ql_iter_delete(&it, &e);
-            server.dirty++;
+            server_add_dirty(1);
             removed++;
             if (toremove && removed == toremove) break;
         }
@@ -501,7 +502,7 @@ void ltrim_command(client *c) {
     notify_keyspace_event(NOTIFY_LIST, "ltrim", key->p, key->len, c->db->id);
     list_delete_if_empty(c, key, ql);
     signal_modified_key(c, c->db, key->p, key->len);
-    server.dirty += ltrim + rtrim;
+    server_add_dirty(ltrim + rtrim);
     reply_ok(c);
 }
 
@@ -625,7 +626,7 @@ static void lmove_from(client *c, kobj *src, int wherefrom, int whereto) {
                           srckey->len, c->db->id);
     list_delete_if_empty(c, srckey, sql);
     signal_modified_key(c, c->db, srckey->p, srckey->len);
-    server.dirty++;
+    server_add_dirty(1);
 }
 
 static void lmove_generic(client *c, int wherefrom, int whereto) {

@@ -137,31 +137,31 @@ static lock *lock_get(const char *name, size_t len, int create) {
 /* Forgets a free lock without waiters (invariant 3). */
 static void lock_maybe_forget(lock *l) {
     if (l->token || !list_empty(&l->waiters)) return;
-    ev_timer_stop(server.loop, &l->timer);
+    ev_timer_stop(server_loop(), &l->timer);
     dict_remove(locks, l->name, l->nlen);
     xfree(l);
 }
 
 static void lock_hold(lock *l, int64_t ttl_ms) {
     l->token = new_token();
-    l->expire_ms = server.mstime + ttl_ms;
-    ev_timer_stop(server.loop, &l->timer);
+    l->expire_ms = server_mstime() + ttl_ms;
+    ev_timer_stop(server_loop(), &l->timer);
     ev_timer_set(&l->timer, (double)ttl_ms / 1000.0, 0);
-    ev_timer_start(server.loop, &l->timer);
+    ev_timer_start(server_loop(), &l->timer);
 }
 
 static void lock_set_ttl(lock *l, int64_t ttl_ms) {
-    l->expire_ms = server.mstime + ttl_ms;
-    ev_timer_stop(server.loop, &l->timer);
+    l->expire_ms = server_mstime() + ttl_ms;
+    ev_timer_stop(server_loop(), &l->timer);
     ev_timer_set(&l->timer, (double)ttl_ms / 1000.0, 0);
-    ev_timer_start(server.loop, &l->timer);
+    ev_timer_start(server_loop(), &l->timer);
 }
 
 /* The lock became free: the oldest waiter gets it (replied its token, unblocked).
  * Returns with the lock held by that waiter, or free and possibly forgotten. */
 static void lock_release_and_pass(lock *l) {
     l->token = 0;
-    ev_timer_stop(server.loop, &l->timer);
+    ev_timer_stop(server_loop(), &l->timer);
     list_node *n = list_first(&l->waiters);
     if (n) {
         lock_waiter *w = list_entry(n, lock_waiter, node);
@@ -185,7 +185,7 @@ static void lock_expired_cb(struct ev_loop *loop, ev_timer *t, int revents) {
 /* A held lock past its expiry that the timer has not released yet (the timer
  * fires on the next loop turn) is released now, so every command sees the TTL. */
 static void lock_expire_if_needed(lock *l) {
-    if (l && l->token && l->expire_ms <= server.mstime) lock_release_and_pass(l);
+    if (l && l->token && l->expire_ms <= server_mstime()) lock_release_and_pass(l);
 }
 
 /* ---- waiting ---------------------------------------------------------------------------- */
@@ -212,7 +212,7 @@ static void lock_wait(client *c, lock *l, int64_t ttl_ms, int64_t wait_ms) {
     w->c = c;
     w->ttl_ms = ttl_ms;
     list_push_back(&l->waiters, &w->node);
-    block_client(c, BLOCKED_LOCK, wait_ms ? server.mstime + wait_ms : 0);
+    block_client(c, BLOCKED_LOCK, wait_ms ? server_mstime() + wait_ms : 0);
     c->bstate.priv = w;
     c->bstate.on_timeout = waiter_timeout;
     c->bstate.on_unblock = waiter_unblock;
@@ -254,7 +254,7 @@ void lock_acquire_command(client *c) {
     if (!l->token && list_empty(&l->waiters)) {
         lock_hold(l, ttl);
         reply_int(c, (long long)l->token);
-        server.dirty++;
+        server_add_dirty(1);
         return;
     }
     if (wait < 0 || !client_can_block(c)) {
@@ -287,7 +287,7 @@ void lock_release_command(client *c) {
     lock *l = held_lock_or_reply(c, &c->argv[1], &c->argv[2]);
     if (!l) return;
     reply_int(c, 1);
-    server.dirty++;
+    server_add_dirty(1);
     lock_release_and_pass(l);
 }
 
@@ -297,7 +297,7 @@ void lock_extend_command(client *c) {
     lock *l = held_lock_or_reply(c, &c->argv[1], &c->argv[2]);
     if (!l) return;
     lock_set_ttl(l, ttl);
-    server.dirty++;
+    server_add_dirty(1);
     reply_int(c, 1);
 }
 
@@ -314,7 +314,7 @@ void lock_info_command(client *c) {
     else
         reply_null(c);
     reply_bulk_cstr(c, "ttl_ms");
-    reply_int(c, l && l->token ? (long long)(l->expire_ms - server.mstime) : -1);
+    reply_int(c, l && l->token ? (long long)(l->expire_ms - server_mstime()) : -1);
     reply_bulk_cstr(c, "waiters");
     reply_int(c, l ? (long long)l->waiters.len : 0);
 }
@@ -328,6 +328,6 @@ void delifeq_command(client *c) {
         return;
     }
     delete_key_notify(c, c->db, c->argv[1].p, c->argv[1].len);
-    server.dirty++;
+    server_add_dirty(1);
     reply_int(c, 1);
 }

@@ -23,7 +23,7 @@ static int flush_flags_or_reply(client *c) {
 
 void flushdb_command(client *c) {
     if (flush_flags_or_reply(c) != OK) return;
-    server.dirty += (long long)db_size(c->db);
+    server_add_dirty((long long)db_size(c->db));
     server_flush_db(c->db->id);
     reply_ok(c);
     xmem_purge();
@@ -31,9 +31,9 @@ void flushdb_command(client *c) {
 
 void flushall_command(client *c) {
     if (flush_flags_or_reply(c) != OK) return;
-    for (int i = 0; i < server.databases; i++) server.dirty += (long long)db_size(&server.dbs[i]);
+    for (int i = 0; i < server_db_count(); i++) server_add_dirty((long long)db_size(server_db(i)));
     server_flush_db(-1);
-    server.dirty++;
+    server_add_dirty(1);
     reply_ok(c);
     xmem_purge();
 }
@@ -46,7 +46,7 @@ void time_command(client *c) {
 }
 
 void lastsave_command(client *c) {
-    reply_int(c, server.lastsave / 1000);
+    reply_int(c, server_lastsave() / 1000);
 }
 
 void swapdb_command(client *c) {
@@ -57,18 +57,18 @@ void swapdb_command(client *c) {
     if (arg_long_range_or_reply(c, &c->argv[2], INT_MIN, INT_MAX, &b,
                                 "ERR invalid second DB index") != OK)
         return;
-    if (a < 0 || a >= server.databases || b < 0 || b >= server.databases) {
+    if (a < 0 || a >= server_db_count() || b < 0 || b >= server_db_count()) {
         reply_error(c, "ERR DB index is out of range");
         return;
     }
     if (a != b) {
-        kv_now_ms = server.mstime;
+        kv_now_ms = server_mstime();
         watch_touch_all_keys_in_db((int)a, (int)b);
-        db_swap_contents(&server.dbs[a], &server.dbs[b]);
+        db_swap_contents(server_db(a), server_db(b));
         tracking_invalidate_all();
         /* clients blocked on keys of either db may now be served */
         for (int k = 0; k < 2; k++) {
-            db *d = &server.dbs[k ? b : a];
+            db *d = server_db(k ? b : a);
             if (!d->blocking_keys) continue;
             dict_iter it;
             dict_iter_init(&it, d->blocking_keys);
@@ -93,7 +93,7 @@ void swapdb_command(client *c) {
             xfree(lens);
         }
     }
-    server.dirty++;
+    server_add_dirty(1);
     reply_ok(c);
 }
 
@@ -126,8 +126,7 @@ void shutdown_command(client *c) {
         return;
     }
     server_log(LL_WARNING, "User requested shutdown...");
-    server.shutdown_asap = 1;
-    ev_break(server.loop, EVBREAK_ALL);
+    server_request_shutdown();
     /* No reply on success: the connection closes, as with Redis. */
     c->flags |= CLIENT_CLOSE_ASAP;
 }
@@ -189,12 +188,12 @@ void config_resetstat_command(client *c) {
 }
 
 void config_rewrite_command(client *c) {
-    if (!server.configfile) {
+    if (!server_configfile()) {
         reply_error(c, "ERR The server is running without a config file");
         return;
     }
     char *err = NULL;
-    if (config_rewrite(server.configfile, &err) != OK) {
+    if (config_rewrite(server_configfile(), &err) != OK) {
         reply_errorf(c, "ERR Rewriting config file: %s", err);
         xfree(err);
         return;
@@ -248,10 +247,10 @@ void memory_stats_command(client *c) {
     xmem_get_stats(&st);
     size_t used = used_memory();
     long long keys = 0;
-    for (int i = 0; i < server.databases; i++) keys += (long long)db_size(&server.dbs[i]);
+    for (int i = 0; i < server_db_count(); i++) keys += (long long)db_size(server_db(i));
     reply_map(c, 8);
     reply_bulk_cstr(c, "peak.allocated");
-    reply_int(c, (long long)server.stat_peak_memory);
+    reply_int(c, (long long)server_peak_memory());
     reply_bulk_cstr(c, "total.allocated");
     reply_int(c, (long long)used);
     reply_bulk_cstr(c, "startup.allocated");
@@ -320,10 +319,7 @@ void object_encoding_command(client *c) {
  * Larder entry is never shared, but OBJECT REFCOUNT answers as Redis would. */
 static int redis_would_share(const kobj *o) {
     if (o->type != OBJ_STRING || o->enc != ENC_INT || o->vlen > 4) return 0;
-    int p = server.maxmemory_policy;
-    if (server.maxmemory && (p == MAXMEMORY_ALLKEYS_LRU || p == MAXMEMORY_ALLKEYS_LFU ||
-                             p == MAXMEMORY_VOLATILE_LRU || p == MAXMEMORY_VOLATILE_LFU))
-        return 0;
+    if (server_maxmemory() && server_policy_tracks_access()) return 0;
     const char *v = kobj_val(o);
     return v[0] != '-'; /* int encoding: canonical digits, at most 4 of them */
 }

@@ -110,7 +110,7 @@ static void sval_convert(sval *s) {
 }
 
 static size_t intset_max_entries(void) {
-    long long m = server.set_max_intset_entries;
+    long long m = server_type_limits()->set_max_intset_entries;
     if (m >= 1LL << 30) m = 1LL << 30; /* as Redis: intset internals */
     return (size_t)m;
 }
@@ -357,7 +357,7 @@ static size_t store_result(client *c, const resp_arg *dst, sval *s, const char *
             db_delete(c->db, dst->p, dst->len);
             signal_modified_key(c, c->db, dst->p, dst->len);
             notify_keyspace_event(NOTIFY_GENERIC, "del", dst->p, dst->len, c->db->id);
-            server.dirty++;
+            server_add_dirty(1);
         }
         return 0;
     }
@@ -368,7 +368,7 @@ static size_t store_result(client *c, const resp_arg *dst, sval *s, const char *
         db_add(c->db, o);
     signal_modified_key(c, c->db, dst->p, dst->len);
     notify_keyspace_event(NOTIFY_SET, event, dst->p, dst->len, c->db->id);
-    server.dirty++;
+    server_add_dirty(1);
     return n;
 }
 
@@ -392,7 +392,7 @@ void sadd_command(client *c) {
         signal_modified_key(c, c->db, key->p, key->len);
         notify_keyspace_event(NOTIFY_SET, "sadd", key->p, key->len, c->db->id);
     }
-    server.dirty += added;
+    server_add_dirty(added);
     reply_int(c, added);
 }
 
@@ -423,7 +423,7 @@ void srem_command(client *c) {
         signal_modified_key(c, c->db, key->p, key->len);
         notify_keyspace_event(NOTIFY_SET, "srem", key->p, key->len, c->db->id);
         if (removed) notify_keyspace_event(NOTIFY_GENERIC, "del", key->p, key->len, c->db->id);
-        server.dirty += deleted;
+        server_add_dirty(deleted);
     }
     reply_int(c, deleted);
 }
@@ -460,12 +460,12 @@ void smove_command(client *c) {
         db_add(c->db, dob);
     }
     signal_modified_key(c, c->db, src->p, src->len);
-    server.dirty++;
+    server_add_dirty(1);
     sval ds = sval_of(dob);
     int added = sval_add(&ds, ele->p, ele->len);
     sval_store(dob, &ds);
     if (added) {
-        server.dirty++;
+        server_add_dirty(1);
         signal_modified_key(c, c->db, dst->p, dst->len);
         notify_keyspace_event(NOTIFY_SET, "sadd", dst->p, dst->len, c->db->id);
     }
@@ -532,7 +532,7 @@ static void spop_with_count(client *c) {
     sval s = sval_of(o);
     size_t size = sval_size(&s);
     notify_keyspace_event(NOTIFY_SET, "spop", key->p, key->len, c->db->id);
-    server.dirty += (long long)(count >= size ? size : count);
+    server_add_dirty((long long)(count >= size ? size : count));
     /* CASE 1: everything (in the order a fresh set built from it iterates) */
     if (count >= size) {
         sval tmp = sval_new_intset();
@@ -617,7 +617,7 @@ void spop_command(client *c) {
         notify_keyspace_event(NOTIFY_GENERIC, "del", key->p, key->len, c->db->id);
     }
     signal_modified_key(c, c->db, key->p, key->len);
-    server.dirty++;
+    server_add_dirty(1);
 }
 
 #define SRANDMEMBER_SUB_STRATEGY_MUL 3

@@ -340,7 +340,8 @@ static void sort_output(client *c, sort_vec *sv, const sort_args *a, long start,
         sbuf_free(&val);
         return;
     }
-    quicklist *ql = ql_new((int)server.list_max_listpack_size, (int)server.list_compress_depth);
+    quicklist *ql = ql_new((int)server_type_limits()->list_max_listpack_size,
+                           (int)server_type_limits()->list_compress_depth);
     for (long j = start; j <= end; j++) {
         const sort_item *it = &sv->v[j];
         if (!a->ngets) ql_push(ql, it->s, it->len, QL_TAIL);
@@ -363,13 +364,13 @@ static void sort_output(client *c, sort_vec *sv, const sort_args *a, long start,
         }
         signal_modified_key(c, c->db, dst->p, dst->len);
         notify_keyspace_event(NOTIFY_LIST, "sortstore", dst->p, dst->len, c->db->id);
-        server.dirty += outputlen;
+        server_add_dirty(outputlen);
     } else {
         ql_free(ql);
         if (lookup_write(c, dst) && db_delete(c->db, dst->p, dst->len)) {
             signal_modified_key(c, c->db, dst->p, dst->len);
             notify_keyspace_event(NOTIFY_GENERIC, "del", dst->p, dst->len, c->db->id);
-            server.dirty++;
+            server_add_dirty(1);
         }
     }
     reply_int(c, outputlen);
@@ -419,7 +420,7 @@ static void sort_generic(client *c, int readonly) {
     }
     /* A set has no order of its own: with BY <constant> it is still sorted
      * (ALPHA) when stored or in a script, so the result is deterministic. */
-    if (o && a.dontsort && o->type == OBJ_SET && (a.storekey || server.in_script)) {
+    if (o && a.dontsort && o->type == OBJ_SET && (a.storekey || server_in_script())) {
         a.dontsort = 0;
         a.alpha = 1;
         a.sortby = NULL;

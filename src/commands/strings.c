@@ -24,7 +24,7 @@ enum {
 
 static int check_string_length(client *c, long long size, long long append) {
     long long total = (long long)((unsigned long long)size + (unsigned long long)append);
-    if (total > server.proto_max_bulk_len || total < size || total < append) {
+    if (total > server_proto_max_bulk_len() || total < size || total < append) {
         reply_error(c, "ERR string exceeds maximum allowed size (proto-max-bulk-len)");
         return ERR;
     }
@@ -37,8 +37,8 @@ int expire_arg_or_reply(client *c, const resp_arg *a, int unit, int absolute, in
     if (v <= 0 || (unit == UNIT_SECONDS && v > LLONG_MAX / 1000)) goto bad;
     if (unit == UNIT_SECONDS) v *= 1000;
     if (!absolute) {
-        if (v > LLONG_MAX - server.mstime) goto bad;
-        v += server.mstime;
+        if (v > LLONG_MAX - server_mstime()) goto bad;
+        v += server_mstime();
     }
     if (v <= 0) goto bad;
     *out = v;
@@ -159,7 +159,7 @@ static void set_generic(client *c, int flags, const resp_arg *key, const resp_ar
         return;
     }
     set_string_key_at(c, key, val->p, val->len, ms, (flags & SET_KEEPTTL) != 0, old, h);
-    server.dirty++;
+    server_add_dirty(1);
     notify_keyspace_event(NOTIFY_STRING, "set", key->p, key->len, c->db->id);
     if (expire) notify_keyspace_event(NOTIFY_GENERIC, "expire", key->p, key->len, c->db->id);
     if (!(flags & SET_GET)) {
@@ -210,21 +210,21 @@ void getex_command(client *c) {
         return;
     reply_string_value(c, o);
     const resp_arg *key = &c->argv[1];
-    if ((flags & (SET_PXAT | SET_EXAT)) && ms < server.mstime) {
+    if ((flags & (SET_PXAT | SET_EXAT)) && ms < server_mstime()) {
         db_delete(c->db, key->p, key->len);
         signal_modified_key(c, c->db, key->p, key->len);
         notify_keyspace_event(NOTIFY_GENERIC, "del", key->p, key->len, c->db->id);
-        server.dirty++;
+        server_add_dirty(1);
     } else if (expire) {
         db_set_expire(c->db, o, ms);
         signal_modified_key(c, c->db, key->p, key->len);
         notify_keyspace_event(NOTIFY_GENERIC, "expire", key->p, key->len, c->db->id);
-        server.dirty++;
+        server_add_dirty(1);
     } else if ((flags & SET_PERSIST) && (o->flags & KF_EXPIRE)) {
         db_persist(c->db, o);
         signal_modified_key(c, c->db, key->p, key->len);
         notify_keyspace_event(NOTIFY_GENERIC, "persist", key->p, key->len, c->db->id);
-        server.dirty++;
+        server_add_dirty(1);
     }
 }
 
@@ -232,7 +232,7 @@ int delete_key_notify(client *c, db *d, const char *key, size_t len) {
     if (!db_delete(d, key, len)) return 0;
     signal_modified_key(c, d, key, len);
     notify_keyspace_event(NOTIFY_GENERIC, "del", key, len, d->id);
-    server.dirty++;
+    server_add_dirty(1);
     return 1;
 }
 
@@ -245,7 +245,7 @@ void getset_command(client *c) {
     if (get_generic(c) != OK) return;
     set_string_key(c, &c->argv[1], c->argv[2].p, c->argv[2].len, -1, 0);
     notify_keyspace_event(NOTIFY_STRING, "set", c->argv[1].p, c->argv[1].len, c->db->id);
-    server.dirty++;
+    server_add_dirty(1);
 }
 
 void mget_command(client *c) {
@@ -276,7 +276,7 @@ static void mset_generic(client *c, int nx) {
         set_string_key(c, &c->argv[j], c->argv[j + 1].p, c->argv[j + 1].len, -1, 0);
         notify_keyspace_event(NOTIFY_STRING, "set", c->argv[j].p, c->argv[j].len, c->db->id);
     }
-    server.dirty += (c->argc - 1) / 2;
+    server_add_dirty((c->argc - 1) / 2);
     if (nx)
         reply_int(c, 1);
     else
@@ -318,7 +318,7 @@ static void incr_decr(client *c, long long incr) {
     store_value(c, o, &c->argv[1], buf, (size_t)n);
     signal_modified_key(c, c->db, c->argv[1].p, c->argv[1].len);
     notify_keyspace_event(NOTIFY_STRING, "incrby", c->argv[1].p, c->argv[1].len, c->db->id);
-    server.dirty++;
+    server_add_dirty(1);
     reply_int(c, value);
 }
 
@@ -365,7 +365,7 @@ void incrbyfloat_command(client *c) {
     store_value(c, o, &c->argv[1], buf, (size_t)n);
     signal_modified_key(c, c->db, c->argv[1].p, c->argv[1].len);
     notify_keyspace_event(NOTIFY_STRING, "incrbyfloat", c->argv[1].p, c->argv[1].len, c->db->id);
-    server.dirty++;
+    server_add_dirty(1);
     reply_bulk(c, buf, (size_t)n);
 }
 
@@ -393,7 +393,7 @@ void append_command(client *c) {
     }
     signal_modified_key(c, c->db, key->p, key->len);
     notify_keyspace_event(NOTIFY_STRING, "append", key->p, key->len, c->db->id);
-    server.dirty++;
+    server_add_dirty(1);
     reply_int(c, (long long)total);
 }
 
@@ -471,7 +471,7 @@ void setrange_command(client *c) {
     o->enc = ENC_RAW;
     signal_modified_key(c, c->db, key->p, key->len);
     notify_keyspace_event(NOTIFY_STRING, "setrange", key->p, key->len, c->db->id);
-    server.dirty++;
+    server_add_dirty(1);
     reply_int(c, o->vlen);
 }
 
@@ -569,7 +569,7 @@ void lcs_command(client *c) {
     const char *a = oa ? kobj_val(oa) : "", *b = ob ? kobj_val(ob) : "";
     uint32_t alen = oa ? oa->vlen : 0, blen = ob ? ob->vlen : 0;
     unsigned long long cells = (unsigned long long)(alen + 1) * (blen + 1);
-    if (cells * sizeof(uint32_t) > (unsigned long long)server.proto_max_bulk_len) {
+    if (cells * sizeof(uint32_t) > (unsigned long long)server_proto_max_bulk_len()) {
         reply_error(c,
                     "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len");
         return;

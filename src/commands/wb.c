@@ -6,13 +6,12 @@
  *   WB.DEADLETTER DROP id|ALL      forget them */
 #include "commands/commands.h"
 #include "persist/persist_api.h"
-#include <stdio.h>
 
 /* SAVE: Larder's data on disk is the store, so saving means writing every
  * pending write-behind key to it (WB.FLUSH); without a store there is
  * nothing to save. */
 void save_command(client *c) {
-    server.lastsave = server.mstime;
+    server_note_save();
     if (!persist_enabled()) {
         reply_ok(c);
         return;

@@ -54,7 +54,7 @@ void zset_store_empty(client *c, const resp_arg *key) {
     db_delete(c->db, key->p, key->len);
     signal_modified_key(c, c->db, key->p, key->len);
     notify_keyspace_event(NOTIFY_GENERIC, "del", key->p, key->len, c->db->id);
-    server.dirty++;
+    server_add_dirty(1);
 }
 
 void zset_reply_pair(client *c, const char *m, size_t len, double score, int withscores) {
@@ -204,7 +204,7 @@ static void zadd_generic(client *c, int in) {
             score = ns;
         }
     }
-    server.dirty += added + updated;
+    server_add_dirty(added + updated);
 reply:
     if (in & ZADD_INCR) {
         if (processed)
@@ -256,7 +256,7 @@ void zrem_command(client *c) {
         notify_keyspace_event(NOTIFY_ZSET, "zrem", key->p, key->len, c->db->id);
         if (removed) delete_emptied(c, key);
         signal_modified_key(c, c->db, key->p, key->len);
-        server.dirty += deleted;
+        server_add_dirty(deleted);
     }
     reply_int(c, deleted);
 }
@@ -312,7 +312,7 @@ static void zremrange_generic(client *c, int type) {
         notify_keyspace_event(NOTIFY_ZSET, event, key->p, key->len, c->db->id);
         if (removed) notify_keyspace_event(NOTIFY_GENERIC, "del", key->p, key->len, c->db->id);
     }
-    server.dirty += (long long)deleted;
+    server_add_dirty((long long)deleted);
     reply_int(c, (long long)deleted);
 }
 
@@ -455,7 +455,7 @@ static void sink_end(zr_sink *s, long count) {
         zset_store_value(c, s->dst, o);
         reply_int(c, count);
         notify_keyspace_event(NOTIFY_ZSET, "zrangestore", s->dst->p, s->dst->len, c->db->id);
-        server.dirty++;
+        server_add_dirty(1);
     } else {
         reply_int(c, 0);
         zset_store_empty(c, s->dst);
@@ -708,7 +708,7 @@ static void zpop_generic(client *c, const resp_arg *keys, int nkeys, int max, lo
         zset_remove_range_by_rank(o, (unsigned long)(llen - n), (unsigned long)(llen - 1));
     else
         zset_remove_range_by_rank(o, 0, (unsigned long)(n - 1));
-    server.dirty += n;
+    server_add_dirty(n);
     notify_keyspace_event(NOTIFY_ZSET, max ? "zpopmax" : "zpopmin", key->p, key->len, c->db->id);
     signal_modified_key(c, c->db, key->p, key->len);
     if (n == llen) delete_emptied(c, key);

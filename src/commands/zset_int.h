@@ -8,8 +8,8 @@
 
 /* zset-max-listpack-entries / -value as kv/zset wants them. */
 static inline zset_limits zset_cmd_limits(void) {
-    zset_limits l = {(unsigned long long)server.zset_max_listpack_entries,
-                     (unsigned long long)server.zset_max_listpack_value};
+    zset_limits l = {(unsigned long long)server_type_limits()->zset_max_listpack_entries,
+                     (unsigned long long)server_type_limits()->zset_max_listpack_value};
     return l;
 }
 

@@ -330,7 +330,7 @@ static void emit(client *c, const resp_arg *dst, int op, const zref *v, size_t n
         zset_store_value(c, dst, zset_build(dst, v, n));
         reply_int(c, (long long)n);
         notify_keyspace_event(NOTIFY_ZSET, events[op], dst->p, dst->len, c->db->id);
-        server.dirty++;
+        server_add_dirty(1);
     } else {
         reply_int(c, 0);
         zset_store_empty(c, dst);

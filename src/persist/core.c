@@ -173,7 +173,7 @@ void pkey_maybe_free(pkey *k) {
         k->deadlettering || k->touched || !list_empty(&k->load_waiters) ||
         !list_empty(&k->lock_waiters))
         return;
-    if (k->negative_until_ms > server.mstime) return;
+    if (k->negative_until_ms > server_mstime()) return;
     dict_remove(ps.pkeys, k->key, k->klen);
     sbuf_free(&k->state);
     xfree(k->key); /* the allocation holding k too */
@@ -635,7 +635,7 @@ int persist_allows_command(client *c, const command *cmd) {
     if (pc && !pc->rerun) sbuf_clear(&pc->loaded); /* a new command */
     resp_arg keys[256];
     int n = command_touch_keys(c, cmd, keys, 256), wt = 0, write = is_write(c, cmd);
-    kv_now_ms = server.mstime;
+    kv_now_ms = server_mstime();
     for (int i = 0; i < n; i++) {
         const char *pk;
         size_t pklen;
@@ -718,7 +718,7 @@ void persist_before_sleep(void) {
 static void sweep_negative_entries(void) {
     for (int i = 0; i < 20 && dict_size(ps.pkeys); i++) {
         pkey *k = dict_random(ps.pkeys);
-        if (k && k->negative_until_ms && k->negative_until_ms <= server.mstime) {
+        if (k && k->negative_until_ms && k->negative_until_ms <= server_mstime()) {
             k->negative_until_ms = 0;
             pkey_maybe_free(k);
         }

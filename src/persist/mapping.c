@@ -1,6 +1,6 @@
 /* persist/mapping — see mapping.h. */
 #include "persist/mapping.h"
-#include "server/server.h"
+#include "server/api.h"
 #include "util/mem.h"
 #include "util/strutil.h"
 #include <stdio.h>
@@ -204,11 +204,6 @@ static void add_pair(state_builder *sb, const char *col, size_t clen, const char
     sb->count++;
 }
 
-extern void hash_for_each_field(const kobj *o,
-                                void (*fn)(void *ctx, const char *f, size_t flen, const char *v,
-                                           size_t vlen),
-                                void *ctx);
-
 static void hash_field_cb(void *ctx, const char *f, size_t flen, const char *v, size_t vlen) {
     state_builder *sb = ctx;
     if (sb->err) return;
@@ -357,10 +352,6 @@ void store_value_text(const store_value *v, sbuf *out) {
         break;
     }
 }
-
-extern kobj *hash_entry_from_fields(const char *key, size_t klen, int n, const char *const *fields,
-                                    const size_t *flens, const char *const *vals,
-                                    const size_t *vlens);
 
 kobj *mapping_entry_from_row(const mapping *m, const char *key, size_t klen, int n,
                              const char *const *names, const store_value *vals) {

@@ -25,7 +25,7 @@
  */
 #ifndef LARDER_PERSIST_PERSIST_H
 #define LARDER_PERSIST_PERSIST_H
-#include "server/server.h"
+#include "server/api.h"
 #include "persist/persist_api.h"
 #include "persist/journal.h"
 #include "persist/mapping.h"

@@ -37,7 +37,7 @@ typedef struct load_job {
 } load_job;
 
 int rt_is_negative(pkey *k) {
-    return k && k->negative_until_ms > server.mstime;
+    return k && k->negative_until_ms > server_mstime();
 }
 
 /* Commands that replace a value whole do not need the old one loaded. */
@@ -131,7 +131,7 @@ static void note_loaded(pkey *k) {
 
 /* Puts a loaded value in db 0 with the mapping's TTL and its load cost. */
 static void install(load_job *j, int64_t cost_ms) {
-    db *d = &server.dbs[0];
+    db *d = server_db(0);
     kobj *o = mapping_entry_from_row(j->m, j->key, j->klen, j->ncols, (const char *const *)j->names,
                                      j->vals);
     if (!o) return;
@@ -141,7 +141,7 @@ static void install(load_job *j, int64_t cost_ms) {
     else
         db_add(d, o);
     o = db_set_meta(d, o, (uint32_t)(cost_ms > 0 ? cost_ms : 1));
-    if (j->m->ttl) db_set_expire(d, o, server.mstime + j->m->ttl * 1000);
+    if (j->m->ttl) db_set_expire(d, o, server_mstime() + j->m->ttl * 1000);
 }
 
 static void load_done(store_job *sj) {
@@ -162,14 +162,14 @@ static void load_done(store_job *sj) {
         pkey_maybe_free(k);
     } else {
         ps.st.loads++;
-        db *d = &server.dbs[0];
+        db *d = server_db(0);
         int untouched = k->version == j->version;
-        kv_now_ms = server.mstime;
+        kv_now_ms = server_mstime();
         int present = db_lookup(d, j->key, j->klen, LOOKUP_NOTOUCH) != NULL;
         if (untouched && j->found) {
             install(j, cost_ms);
         } else if (untouched && !j->found && !present && miss && pcfg.negative_ttl > 0) {
-            k->negative_until_ms = server.mstime + pcfg.negative_ttl * 1000;
+            k->negative_until_ms = server_mstime() + pcfg.negative_ttl * 1000;
         }
         note_loaded(k);
         pkey_wake(k, &k->load_waiters); /* a waiter's write may free an idle k: held meanwhile */
@@ -215,6 +215,6 @@ void rt_on_hit(client *c, const mapping *m, kobj *o, const char *pk, size_t pkle
     if (!meta || !meta->delta_ms) return;
     double r = ((double)random() + 1.0) / ((double)RAND_MAX + 2.0); /* (0,1) */
     double gap = (double)meta->delta_ms * m->beta * -log(r);
-    if ((double)server.mstime + gap >= (double)kobj_expire(o))
+    if ((double)server_mstime() + gap >= (double)kobj_expire(o))
         rt_start_load(c, m, kobj_key(o), o->klen, pk, pklen, 1);
 }

@@ -112,7 +112,7 @@ static void free_query(query_job *j) {
 }
 
 void sql_invalidate_row(const char *table, const char *pk, size_t pklen) {
-    db *d = &server.dbs[0];
+    db *d = server_db(0);
     for (int i = 0; i < ps.maps.n; i++) {
         const mapping *m = ps.maps.v[i];
         if (strcasecmp(m->name, table) != 0) continue;
@@ -298,7 +298,7 @@ static void run_retry(store_job *sj, const store_module *m, void *h) {
 
 static void retry_done(store_job *sj) {
     retry_job *j = (retry_job *)sj;
-    db *d = &server.dbs[0];
+    db *d = server_db(0);
     for (size_t off = 0; off + 4 <= j->keys.len;) {
         uint32_t kl;
         memcpy(&kl, j->keys.p + off, 4);

@@ -1,6 +1,6 @@
 /* persist/storeq — see storeq.h. */
 #include "persist/storeq.h"
-#include "server/server.h"
+#include "server/api.h"
 #include "util/clock.h"
 #include "util/mem.h"
 #include <pthread.h>
@@ -128,7 +128,7 @@ static void *thread_main(void *arg) {
         pthread_mutex_lock(&mu);
         busy = 0;
         for (int i = 0; i < n; i++) push_done(group[i]);
-        ev_async_send(server.loop, &wake);
+        ev_async_send(server_loop(), &wake);
         pthread_cond_broadcast(&idle_cv);
     }
     pthread_mutex_unlock(&mu);
@@ -164,7 +164,7 @@ int storeq_start(const store_module *m, void *h) {
     mod = m;
     handle = h;
     ev_async_init(&wake, wake_cb);
-    ev_async_start(server.loop, &wake);
+    ev_async_start(server_loop(), &wake);
     stopping = 0;
     if (pthread_create(&thread, NULL, thread_main, NULL) != 0) return ERR;
     pthread_setname_np(thread, "larder-store"); /* tells the threads apart in top and perf */
@@ -222,7 +222,7 @@ void storeq_stop(void) {
     pthread_cond_signal(&cv);
     pthread_mutex_unlock(&mu);
     pthread_join(thread, NULL);
-    ev_async_stop(server.loop, &wake);
+    ev_async_stop(server_loop(), &wake);
     running = 0;
     if (mod && handle) mod->close(handle);
     handle = NULL;

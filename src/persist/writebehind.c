@@ -72,7 +72,7 @@ static void all_flushed(void) {
     reply_flush_waiters(NULL);
     if (replaying) {
         replaying = 0;
-        server.loading = 0;
+        server_set_loading(0);
         server_log(LL_NOTICE, "write-behind journal replayed into the store");
     }
     maybe_compact_journal();
@@ -89,7 +89,7 @@ void wb_key_written(pkey *k) {
         k->touched = 1;
         list_push_back(&ps.touched, &k->touched_node);
     }
-    client *c = server.executing_client;
+    client *c = server_executing_client();
     if (c && c->fd >= 0) {
         if (ntouch_clients == cap_touch_clients) {
             cap_touch_clients = cap_touch_clients ? cap_touch_clients * 2 : 16;
@@ -108,7 +108,7 @@ static void record_state(pkey *k, const char *state, size_t len) {
     if (!k->dirty) {
         k->dirty = 1;
         k->first_unflushed = seq;
-        k->dirty_since_ms = server.mstime;
+        k->dirty_since_ms = server_mstime();
         fifo_insert_ordered(k);
         ps.dirty_count++;
     } else if (k->in_flight && !k->pending_first) {
@@ -136,9 +136,9 @@ static void journal_failed(const char *err) {
 
 void wb_before_sleep(void) {
     list_node *n;
-    db *d = &server.dbs[0];
+    db *d = server_db(0);
     sbuf state = SBUF_INIT;
-    kv_now_ms = server.mstime;
+    kv_now_ms = server_mstime();
     while ((n = list_first(&ps.touched))) {
         pkey *k = list_entry(n, pkey, touched_node);
         list_remove(&ps.touched, n);
@@ -166,7 +166,7 @@ void wb_before_sleep(void) {
     }
     ntouch_clients = 0;
     if (!ps.batch_in_flight && ps.dirty_count >= pcfg.wb_batch &&
-        server.mstime >= ps.retry_until_ms)
+        server_mstime() >= ps.retry_until_ms)
         start_batch();
 }
 
@@ -192,7 +192,7 @@ static void dl_row_init(dl_row *d, const pkey *k, const char *state, size_t slen
     d->vals[2] = (store_value){SV_TEXT, 0, 0, del ? "delete" : "upsert", 6};
     d->vals[3] = (store_value){SV_BLOB, 0, 0, state, slen};
     d->vals[4] = (store_value){SV_TEXT, 0, 0, error ? error : "", error ? strlen(error) : 0};
-    d->vals[5] = (store_value){SV_INT, server.mstime, 0, NULL, 0};
+    d->vals[5] = (store_value){SV_INT, server_mstime(), 0, NULL, 0};
     d->op = (store_op){.kind = STORE_UPSERT,
                        .table = "wb_deadletter",
                        .nkey = 1,
@@ -372,7 +372,7 @@ static void batch_done(store_job *sj) {
         double backoff = 100.0 * pow(2.0, ps.retry_count - 1);
         if (backoff > 30000) backoff = 30000;
         backoff *= 0.75 + 0.5 * ((double)random() / RAND_MAX); /* jitter */
-        ps.retry_until_ms = server.mstime + (int64_t)backoff;
+        ps.retry_until_ms = server_mstime() + (int64_t)backoff;
         server_log(LL_WARNING, "write-behind batch of %d keys failed (%s); retry %d in %.0f ms",
                    b->n, sj->err ? sj->err : "store error", ps.retry_count, backoff);
         reply_flush_waiters(sj->err ? sj->err : "store error");
@@ -458,7 +458,7 @@ static void deadletter(pkey *k, const char *state, size_t slen, const char *erro
         sbuf_append(&k->state, state, slen);
         k->dirty = 1;
         k->first_unflushed = seq;
-        k->dirty_since_ms = server.mstime;
+        k->dirty_since_ms = server_mstime();
         fifo_insert_ordered(k);
         ps.dirty_count++;
     }
@@ -487,10 +487,10 @@ static void flush_timer_cb(struct ev_loop *loop, ev_timer *t, int revents) {
 }
 
 void wb_cron(void) {
-    if (ps.batch_in_flight || !ps.dirty_count || server.mstime < ps.retry_until_ms) return;
+    if (ps.batch_in_flight || !ps.dirty_count || server_mstime() < ps.retry_until_ms) return;
     pkey *head = list_entry(ps.dirty.n.next, pkey, dirty_node);
     if (replaying || !list_empty(&ps.flush_waiters) || ps.dirty_count >= pcfg.wb_batch ||
-        server.mstime - head->dirty_since_ms >= pcfg.wb_delay_ms)
+        server_mstime() - head->dirty_since_ms >= pcfg.wb_delay_ms)
         start_batch();
 }
 
@@ -521,7 +521,7 @@ static void replay_record(void *ctx, uint64_t seq, const char *map, size_t mlen,
     if (!k->dirty) {
         k->dirty = 1;
         k->first_unflushed = seq;
-        k->dirty_since_ms = server.mstime;
+        k->dirty_since_ms = server_mstime();
         fifo_insert_ordered(k);
         ps.dirty_count++;
     }
@@ -552,14 +552,14 @@ int wb_start(char **err) {
                    "write-behind journal: %ld records to replay (%ld already in the store)",
                    r.records, r.skipped);
         replaying = 1;
-        server.loading = 1;
+        server_set_loading(1);
     } else if (r.skipped) {
         char *e = NULL;
         if (journal_truncate(&e) != 0) xfree(e);
     }
     double period = (double)(pcfg.wb_delay_ms > 10 ? 10 : pcfg.wb_delay_ms) / 1000.0;
     ev_timer_init(&flush_timer, flush_timer_cb, period, period > 0 ? period : 0.001);
-    ev_timer_start(server.loop, &flush_timer);
+    ev_timer_start(server_loop(), &flush_timer);
     if (replaying) start_batch();
     return OK;
 }
@@ -593,7 +593,7 @@ void wb_shutdown(void) {
 void wb_info(sbuf *b) {
     int64_t lag = 0;
     if (ps.dirty_count)
-        lag = server.mstime - list_entry(ps.dirty.n.next, pkey, dirty_node)->dirty_since_ms;
+        lag = server_mstime() - list_entry(ps.dirty.n.next, pkey, dirty_node)->dirty_since_ms;
     sbuf_printf(b,
                 "wb_pending:%ld\r\nwb_lag_ms:%lld\r\nwb_batches:%lld\r\nwb_flushed_total:%"
                 "lld\r\nwb_retries:%lld\r\n"

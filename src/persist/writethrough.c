@@ -106,7 +106,7 @@ static void free_job(wt_job *j) {
 
 /* Puts the snapshots back (the command's effect on mapped keys is undone). */
 static void restore(wt_job *j) {
-    db *d = &server.dbs[0];
+    db *d = server_db(0);
     for (int i = 0; i < j->n; i++) {
         wt_key *w = &j->keys[i];
         kobj *o = db_find(d, w->key, w->klen);
@@ -160,7 +160,7 @@ void wt_after(client *c) {
     wt_job *j = cur;
     cur = NULL;
     reply_hold(c, NULL);
-    db *d = &server.dbs[0];
+    db *d = server_db(0);
     int changed = 0;
     char *err = NULL;
     j->job.ops = xcalloc((size_t)(j->n ? j->n : 1), sizeof(store_op));

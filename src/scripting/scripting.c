@@ -8,7 +8,8 @@
  *
  * A script is atomic: the loop runs nothing else while it runs, except when
  * it passes busy-reply-threshold. From then on the count hook
- * (script_interrupt) polls the sockets itself every 100000 Lua instructions:
+ * (script_interrupt) has the server poll the sockets (server_serve_while_busy)
+ * every 100000 Lua instructions:
  * new connections are accepted, other clients' commands are read and get
  * -BUSY, except commands flagged allow_busy (SCRIPT KILL, FUNCTION KILL,
  * SHUTDOWN NOSAVE, MULTI...). Only file events run in that poll — no timers,
@@ -17,8 +18,9 @@
  * its pipelined commands wait until the script ends.
  *
  * Invariants:
- *  1. server.in_script <=> script_current != NULL (one script at a time).
- *  2. server.script_busy => a script runs and passed the threshold.
+ *  1. server_in_script() <=> script_current != NULL (one script at a time).
+ *  2. a -BUSY error is set (server_set_script_busy) => a script runs and passed
+ *     the threshold.
  *  3. Every cached script's function is in the eval state's registry. */
 #include "scripting/scripting.h"
 #include "util/clock.h"
@@ -26,7 +28,6 @@
 #include "util/mem.h"
 #include <assert.h>
 #include <ctype.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,7 +186,7 @@ static lscript *script_create(client *c, const char *body, size_t len) {
 /* Checks of Redis's scriptPrepareForRun that apply to Larder (no replication,
  * no cluster): ERR after replying. Fills the run flags. */
 static int prepare_run(client *c, script_run *run, unsigned sflags, int ro, int eval_mode) {
-    int oom = server.maxmemory && over_maxmemory();
+    int oom = over_maxmemory();
     if (!(sflags & SF_EVAL_COMPAT)) {
         if (!(sflags & SF_NO_WRITES) && ro) {
             reply_error(c, "ERR Can not execute a script with write flag using *_ro command.");
@@ -215,18 +216,18 @@ static void run_script(lua_State *L, script_run *run, int nkeys, const resp_arg 
     fc->script_caller = run->caller; /* tracking: NOLOOP and reads count for the caller */
     run->start_us = clock_ustime();
     script_current = run;
-    server.in_script = 1;
+    server_set_in_script(1);
     sl_call(L, run, nkeys, keys, nargs, args);
     if (run->flags & RUN_TIMEDOUT) {
-        server.script_busy = 0;
+        server_set_script_busy(NULL);
         server_log(LL_WARNING, "Slow script finished after %lld milliseconds.",
                    (long long)(clock_ustime() - run->start_us) / 1000);
     }
-    server.in_script = 0;
+    server_set_in_script(0);
     script_current = NULL;
-    fc->db = &server.dbs[0];
+    fc->db = server_db(0);
     fc->script_caller = NULL;
-    kv_now_ms = server.mstime;
+    kv_now_ms = server_mstime();
 }
 
 /* numkeys at argv[2]: ERR after replying. */
@@ -312,90 +313,21 @@ int getkeys_eval(const command *cmd, int argc, const resp_arg *argv, int *keys, 
 /* ---- busy scripts -----------------------------------------------------------------------------
  */
 
-/* Serves file events only: accepts, reads (other clients' commands get -BUSY
- * unless allowed), writes. The caller's own socket is left alone. */
-static void busy_poll_fds(client *caller) {
-    static struct pollfd *pf;
-    static uint64_t *ids;
-    static ev_io **lw;
-    static size_t cap;
-    size_t need = (size_t)server.ipfd_count + (size_t)server.tlsfd_count + 1 + server.clients.len;
-    if (need > cap) {
-        cap = need * 2;
-        pf = xrealloc(pf, cap * sizeof(*pf));
-        ids = xrealloc(ids, cap * sizeof(*ids));
-        lw = xrealloc(lw, cap * sizeof(*lw));
-    }
-    size_t n = 0;
-    for (int i = 0; i < server.ipfd_count; i++, n++) {
-        pf[n] = (struct pollfd){.fd = server.ipfd[i], .events = POLLIN};
-        lw[n] = &server.ipfd_w[i];
-    }
-    for (int i = 0; i < server.tlsfd_count; i++, n++) {
-        pf[n] = (struct pollfd){.fd = server.tlsfd[i], .events = POLLIN};
-        lw[n] = &server.tlsfd_w[i];
-    }
-    if (server.sofd >= 0) {
-        pf[n] = (struct pollfd){.fd = server.sofd, .events = POLLIN};
-        lw[n++] = &server.sofd_w;
-    }
-    size_t nl = n;
-    list_node *ln;
-    list_for_each(ln, &server.clients) {
-        client *c = list_entry(ln, client, node);
-        if (c == caller || c->fd < 0 || (c->flags & CLIENT_CLOSE_ASAP)) continue;
-        short ev = ev_is_active(&c->rio) ? POLLIN : 0;
-        if (ev_is_active(&c->wio)) ev |= POLLOUT;
-        if (!ev) continue;
-        pf[n] = (struct pollfd){.fd = c->fd, .events = ev};
-        ids[n++] = c->id;
-    }
-    if (poll(pf, n, 0) <= 0) {
-        flush_pending_writes();
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (!pf[i].revents) continue;
-        if (i < nl) {
-            ev_invoke(server.loop, lw[i], EV_READ);
-            continue;
-        }
-        client *c = client_by_id(ids[i]);
-        if (c && (pf[i].revents & (POLLIN | POLLHUP | POLLERR)) && ev_is_active(&c->rio))
-            ev_invoke(server.loop, &c->rio, EV_READ);
-        c = client_by_id(ids[i]);
-        if (c && (pf[i].revents & POLLOUT) && ev_is_active(&c->wio))
-            ev_invoke(server.loop, &c->wio, EV_WRITE);
-    }
-    flush_pending_writes();
-}
-
-static void busy_poll(client *caller) {
-    int was = input_defer_pause();
-    busy_poll_fds(caller);
-    input_defer_resume(was);
-}
-
 int script_interrupt(script_run *run) {
     if (!(run->flags & RUN_TIMEDOUT)) {
         long long elapsed = (clock_ustime() - run->start_us) / 1000;
-        if (elapsed < server.busy_reply_threshold) return 0;
+        if (elapsed < server_busy_reply_threshold()) return 0;
         server_log(LL_WARNING,
                    "Slow script detected: still in execution after %lld milliseconds. You can try "
                    "killing the script using the %s command. Script name is: %s.",
                    elapsed, (run->flags & RUN_EVAL_MODE) ? "SCRIPT KILL" : "FUNCTION KILL",
                    run->funcname);
         run->flags |= RUN_TIMEDOUT;
-        server.script_busy = 1;
-        server.script_busy_is_eval = (run->flags & RUN_EVAL_MODE) != 0;
+        server_set_script_busy((run->flags & RUN_EVAL_MODE) ? ERR_BUSY_EVAL : ERR_BUSY_FUNC);
     }
-    busy_poll(run->caller);
-    if (server.shutdown_asap) run->flags |= RUN_KILLED; /* SHUTDOWN NOSAVE wins over anything */
+    server_serve_while_busy(run->caller);
+    if (server_shutting_down()) run->flags |= RUN_KILLED; /* SHUTDOWN NOSAVE wins over anything */
     return (run->flags & RUN_KILLED) != 0;
-}
-
-const char *scripting_busy_error(void) {
-    return server.script_busy_is_eval ? ERR_BUSY_EVAL : ERR_BUSY_FUNC;
 }
 
 static void script_kill(client *c, int is_eval) {
@@ -752,7 +684,7 @@ void function_load_command(client *c) {
     else
         reply_error(c, e.p);
     sbuf_free(&e);
-    server.dirty++;
+    server_add_dirty(1);
 }
 
 static void fcall_generic(client *c, int ro) {
@@ -788,7 +720,7 @@ void function_delete_command(client *c) {
     }
     lib_unlink(l);
     lib_free(l, 1);
-    server.dirty++;
+    server_add_dirty(1);
     reply_ok(c);
 }
 
@@ -824,7 +756,7 @@ void function_flush_command(client *c) {
         return;
     }
     functions_clear();
-    server.dirty++;
+    server_add_dirty(1);
     reply_ok(c);
 }
 
@@ -1016,7 +948,7 @@ void function_restore_command(client *c) {
     sbuf_free(&before);
     sbuf_free(&e);
     if (rc != OK) return;
-    server.dirty++;
+    server_add_dirty(1);
     reply_ok(c);
     return;
 bad:

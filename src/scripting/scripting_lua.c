@@ -397,7 +397,7 @@ static void reply_error_nostats(client *c, const char *msg) {
     resp_sb_line(&b, '-', msg, strlen(msg));
     reply_raw(c, b.p, b.len);
     sbuf_free(&b);
-    if (c->cmd) server.cmdstats[c->cmd->id].failed_calls++;
+    if (c->cmd) server_count_failed_call(c->cmd);
 }
 
 static void reply_with_err_info(client *c, const err_info *e, const char *suffix) {
@@ -437,7 +437,7 @@ static const char *script_check_command(script_run *run, const command *cmd, int
         return "This Redis command is not allowed from script";
     if ((run->flags & RUN_READ_ONLY) && (cmd->flag_bits & (CMD_WRITE | CMD_MAY_REPLICATE)))
         return "Write commands are not allowed from read-only scripts.";
-    if (!(run->flags & RUN_ALLOW_OOM) && server.maxmemory && !(run->flags & RUN_WRITE_DIRTY) &&
+    if (!(run->flags & RUN_ALLOW_OOM) && server_maxmemory() && !(run->flags & RUN_WRITE_DIRTY) &&
         (run->flags & RUN_OOM_AT_START) && (cmd->flag_bits & CMD_DENYOOM))
         return "-" ERR_OOM;
     return NULL;
@@ -521,8 +521,8 @@ static void reset_reply(client *fc) {
 static void reject_in_script(const command *cmd, const char *err) {
     /* counted like Redis's afterErrorReply: the code of a "-CODE msg" text, else ERR */
     stats_record_error(err[0] == '-' ? err + 1 : "ERR");
-    if (cmd) server.cmdstats[cmd->id].rejected_calls++;
-    server.stat_error_checkpoint = server.stat_total_error_replies;
+    if (cmd) server_count_rejected_call(cmd);
+    server_error_checkpoint();
 }
 
 static int redis_generic_call(lua_State *L, int raise) {
@@ -738,7 +738,7 @@ static int l_log(lua_State *L) {
         push_error(L, "Invalid debug level.");
         return lua_error(L);
     }
-    if (level < server.verbosity) return 0;
+    if (!server_log_enabled(level)) return 0;
     sbuf b = SBUF_INIT;
     for (int j = 2; j <= argc; j++) {
         size_t n;
@@ -1367,7 +1367,7 @@ static void set_real_global(lua_State *L, const char *name) {
 void sl_call(lua_State *L, script_run *run, int nkeys, const resp_arg *keys, int nargs,
              const resp_arg *args) {
     client *c = run->caller;
-    int hooked = server.busy_reply_threshold > 0;
+    int hooked = server_busy_reply_threshold() > 0;
     if (hooked) lua_sethook(L, count_hook, LUA_MASKCOUNT, 100000);
     int err;
     if (run->flags & RUN_EVAL_MODE) {

@@ -13,7 +13,7 @@
  *  2. A client blocked on keys is in the waiter list of each of its keys
  *     (db->blocking_keys), in arrival order, exactly once per distinct key.
  *  3. A ready key is in server.ready_list at most once (server.ready_keys). */
-#include "commands/handlers.h"
+#include "server/server.h"
 #include "util/hash.h"
 #include "util/mem.h"
 #include <assert.h>

@@ -4,11 +4,12 @@
  * (first, last, step; last < 0 counts from the end), extra ACL categories,
  * the COMMAND DOCS group, since, summary, complexity, and the argument
  * syntax as the docs print it. COMMAND DOCS and redis-cli's hints are built
- * from the syntax string (server/cmddocs.c), so it is written exactly like a
+ * from the syntax string (commands/cmddocs.c), so it is written exactly like a
  * usage line: [optional], a | b alternatives, "..." repeats, UPPERCASE tokens.
  *
  * Adding a command is one handler in src/commands/ and one row here. */
 #include "commands/handlers.h"
+#include "server/server.h"
 
 #define KEYS(f, l, s) .first_key = f, .last_key = l, .key_step = s
 #define K1 KEYS(1, 1, 1)

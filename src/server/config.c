@@ -10,7 +10,7 @@
  *  1. Parsing never changes a value unless the whole value is valid.
  *  2. CONFIG SET of several parameters is atomic: all apply or none (values
  *     are restored and apply hooks re-run on failure). */
-#include "commands/handlers.h"
+#include "server/server.h"
 #include "server/conn.h"
 #include "server/hooks.h"
 #include "util/mem.h"
@@ -330,13 +330,13 @@ static config_row builtin_rows[] = {
     I("tracking-table-max-keys", &server.tracking_table_max_keys, "1000000", 0, INT_MAX),
     I("busy-reply-threshold", &server.busy_reply_threshold, "5000", 0, LLONG_MAX),
     /* 512: Redis 7.0's built-in default (its sample redis.conf says 128) */
-    I("hash-max-listpack-entries", &server.hash_max_listpack_entries, "512", 0, LLONG_MAX),
-    I("hash-max-listpack-value", &server.hash_max_listpack_value, "64", 0, LLONG_MAX),
-    I("set-max-intset-entries", &server.set_max_intset_entries, "512", 0, LLONG_MAX),
-    I("zset-max-listpack-entries", &server.zset_max_listpack_entries, "128", 0, LLONG_MAX),
-    I("zset-max-listpack-value", &server.zset_max_listpack_value, "64", 0, LLONG_MAX),
-    I("list-max-listpack-size", &server.list_max_listpack_size, "-2", INT_MIN, INT_MAX),
-    I("list-compress-depth", &server.list_compress_depth, "0", 0, INT_MAX),
+    I("hash-max-listpack-entries", &server.limits.hash_max_listpack_entries, "512", 0, LLONG_MAX),
+    I("hash-max-listpack-value", &server.limits.hash_max_listpack_value, "64", 0, LLONG_MAX),
+    I("set-max-intset-entries", &server.limits.set_max_intset_entries, "512", 0, LLONG_MAX),
+    I("zset-max-listpack-entries", &server.limits.zset_max_listpack_entries, "128", 0, LLONG_MAX),
+    I("zset-max-listpack-value", &server.limits.zset_max_listpack_value, "64", 0, LLONG_MAX),
+    I("list-max-listpack-size", &server.limits.list_max_listpack_size, "-2", INT_MIN, INT_MAX),
+    I("list-compress-depth", &server.limits.list_compress_depth, "0", 0, INT_MAX),
     I("tls-port", &server.tls_port, "0", 0, 65535),
     S("tls-cert-file", &server.tls_cert_file, NULL),
     S("tls-key-file", &server.tls_key_file, NULL),

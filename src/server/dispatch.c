@@ -12,7 +12,7 @@
  *     command sees one consistent "now" for every expiry decision. */
 #include "server/server.h"
 #include "server/hooks.h"
-#include "commands/pubsub.h"
+#include "server/pubsub.h"
 #include "util/clock.h"
 #include "util/hash.h"
 #include "util/mem.h"
@@ -321,8 +321,8 @@ void process_command(client *c) {
         reject(c, cmd, "LOADING Larder is loading the dataset in memory");
         return;
     }
-    if (server.script_busy && !(cmd->flag_bits & CMD_ALLOW_BUSY)) {
-        reject(c, cmd, scripting_busy_error()); /* a slow script runs */
+    if (server.script_busy_error && !(cmd->flag_bits & CMD_ALLOW_BUSY)) {
+        reject(c, cmd, server.script_busy_error); /* a slow script runs */
         return;
     }
     /* One "now" for the persistence check and the command: a read-through

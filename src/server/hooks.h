@@ -20,11 +20,13 @@ typedef struct command command;
 typedef struct db db;
 
 typedef struct server_hooks {
-    /* Before a command runs (after ACL, arity and MULTI queueing checks).
-     * Returns 0 when the command must not run now: the hook replied (an
-     * error) or parked the client, whose command is re-run later. */
+    /* Before a client's command runs or is queued in MULTI (after the
+     * server's own checks: ACL, arity, maxmemory, loading, a busy script). Returns 0 when the
+     * command must not run now: the hook replied (an error) or parked the
+     * client, whose command is re-run later. */
     int (*allow_command)(client *c, const command *cmd);
-    /* After a command ran (its reply is buffered, not yet written). */
+    /* After a command ran, EXEC's and scripts' commands included (its reply
+     * is buffered, not yet written). */
     void (*after_command)(client *c, const command *cmd);
     /* A key was written or deleted (signal_modified_key); c may be NULL
      * (expiry, eviction, the server's own changes). */

@@ -2,7 +2,7 @@
  * ioredis parse them: `loading:0` must be there), stats and errorstats. */
 #include "server/server.h"
 #include "server/hooks.h"
-#include "commands/pubsub.h"
+#include "server/pubsub.h"
 #include "util/clock.h"
 #include "util/hash.h"
 #include "util/mem.h"

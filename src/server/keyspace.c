@@ -4,7 +4,7 @@
  * notifications), and what happens when a key expires or is evicted. */
 #include "server/server.h"
 #include "server/hooks.h"
-#include "commands/pubsub.h"
+#include "server/pubsub.h"
 #include "util/mem.h"
 #include <errno.h>
 #include <limits.h>

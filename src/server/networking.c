@@ -17,7 +17,7 @@
  *  4. reply_bytes is the sum over blocks of (used) minus sentlen. */
 #include "server/server.h"
 #include "server/hooks.h"
-#include "commands/pubsub.h"
+#include "server/pubsub.h"
 #include "server/conn.h"
 #include "util/clock.h"
 #include "util/mem.h"

@@ -1,243 +1,14 @@
-/* server/server.h — the server's shared state and the API command handlers use.
+/* server/server.h — the server's own state and the functions its files
+ * share; private to src/server (command handlers use server/api.h).
  *
  * Threading: everything here belongs to the loop thread; other threads reach
- * it only through queues and ev_async.
- * Other threads talk to it only through queues and ev_async.
- *
- * A command handler reads: parse -> validate (helpers that reply the error
- * themselves and return ERR, named *_or_reply) -> act -> reply -> side effects
- * (signal_modified_key, notify_keyspace_event, server.dirty++).
- *
- * Arguments: c->argv[i].p / .len point into the client's query buffer and are
- * NUL-terminated; they are valid only while the handler runs (a command that
- * must outlive that — queued in MULTI, blocked — is copied by the server). */
+ * it only through queues and ev_async. */
 #ifndef LARDER_SERVER_H
 #define LARDER_SERVER_H
-#include <ev.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <sys/types.h>
-#include "kv/db.h"
-#include "kv/dict.h"
-#include "kv/object.h"
-#include "resp/resp.h"
-#include "util/list.h"
-#include "util/sbuf.h"
-#include "util/strutil.h"
-
-#define LARDER_VERSION "7.0.15" /* the Redis version whose behaviour we follow */
-#define LARDER_OWN_VERSION "0.1.0"
-#define OK 0
-#define ERR (-1)
-
-typedef struct client client;
-typedef struct command command;
-typedef void command_fn(client *c);
-
-/* ---- command table ------------------------------------------------------- */
-
-enum {
-    CMD_WRITE = 1ULL << 0,
-    CMD_READONLY = 1ULL << 1,
-    CMD_DENYOOM = 1ULL << 2,
-    CMD_ADMIN = 1ULL << 3,
-    CMD_PUBSUB = 1ULL << 4,
-    CMD_NOSCRIPT = 1ULL << 5,
-    CMD_BLOCKING = 1ULL << 6,
-    CMD_LOADING = 1ULL << 7, /* allowed while loading */
-    CMD_STALE = 1ULL << 8,
-    CMD_SKIP_MONITOR = 1ULL << 9,
-    CMD_SKIP_SLOWLOG = 1ULL << 10,
-    CMD_FAST = 1ULL << 11,
-    CMD_NO_AUTH = 1ULL << 12,
-    CMD_MAY_REPLICATE = 1ULL << 13,
-    CMD_NO_MULTI = 1ULL << 14,
-    CMD_MOVABLE_KEYS = 1ULL << 15,
-    CMD_ALLOW_BUSY = 1ULL << 16,
-    CMD_NO_MANDATORY_KEYS = 1ULL << 17,
-    CMD_NO_ASYNC_LOADING = 1ULL << 18,
-    CMD_TOUCHES_ARBITRARY_KEYS = 1ULL << 19,
-    CMD_SENTINEL = 1ULL << 20,
-    CMD_ONLY_SENTINEL = 1ULL << 21,
-    CMD_STORE = 1ULL << 22, /* Larder: may wait on the store thread */
-};
-
-/* Key extraction for commands whose keys are not at fixed positions. Fills
- * positions into keys (up to max), returns the count. */
-typedef int command_getkeys_fn(const command *cmd, int argc, const resp_arg *argv, int *keys,
-                               int max);
-
-struct command {
-    const char *name; /* lowercase; subcommands: "get" under "config" */
-    command_fn *proc;
-    int arity;         /* > 0 exact, < 0 at least -arity */
-    const char *flags; /* "write denyoom fast" */
-    int first_key, last_key, key_step;
-    const char *acl;   /* "@string @fast" extra categories */
-    const char *group; /* COMMAND DOCS group */
-    const char *since;
-    const char *summary;
-    const char *complexity;
-    const char *syntax; /* arguments, as in the docs: "key value [NX | XX]" */
-    command_getkeys_fn *getkeys;
-    const command *subcommands; /* terminated by a row with name == NULL */
-    /* filled at start-up */
-    uint64_t flag_bits;
-    uint64_t acl_bits;
-    const command *parent;
-    char *fullname; /* "config|get" */
-    int id;
-};
-
-/* Per-command statistics, indexed by command id. */
-typedef struct command_stats {
-    long long calls, usec, rejected_calls, failed_calls;
-} command_stats;
-
-/* ---- clients ---------------------------------------------------------------- */
-
-enum {
-    CLIENT_CLOSE_AFTER_REPLY = 1 << 0,
-    CLIENT_CLOSE_ASAP = 1 << 1,
-    CLIENT_MULTI = 1 << 2,
-    CLIENT_DIRTY_CAS = 1 << 3,  /* a WATCHed key changed */
-    CLIENT_DIRTY_EXEC = 1 << 4, /* a command queued in MULTI was rejected */
-    CLIENT_BLOCKED = 1 << 5,
-    CLIENT_PENDING_WRITE = 1 << 6,
-    CLIENT_PUBSUB = 1 << 7,
-    CLIENT_TRACKING = 1 << 8,
-    CLIENT_TRACKING_BCAST = 1 << 9,
-    CLIENT_TRACKING_OPTIN = 1 << 10,
-    CLIENT_TRACKING_OPTOUT = 1 << 11,
-    CLIENT_TRACKING_CACHING = 1 << 12,
-    CLIENT_TRACKING_NOLOOP = 1 << 13,
-    CLIENT_TRACKING_BROKEN_REDIR = 1 << 14,
-    CLIENT_NO_EVICT = 1 << 15,
-    CLIENT_UNIX_SOCKET = 1 << 16,
-    CLIENT_PROTOCOL_ERROR = 1 << 17,
-    CLIENT_EXECUTING = 1 << 18, /* inside its own command (do not free now) */
-    CLIENT_UNBLOCKED = 1 << 19, /* in the queue of clients to resume */
-    CLIENT_PENDING_COMMAND = 1 << 20,
-    CLIENT_FAKE = 1 << 21, /* no connection (Lua, replay) */
-    CLIENT_DENY_BLOCKING = 1 << 22,
-    CLIENT_IN_TO_TABLE = 1 << 23,
-    CLIENT_AUTHENTICATED = 1 << 24,
-    CLIENT_REPLY_OFF = 1 << 25,
-    CLIENT_REPLY_SKIP_NEXT = 1 << 26,
-    CLIENT_REPLY_SKIP = 1 << 27,
-    CLIENT_NO_TOUCH = 1 << 28,
-    CLIENT_TLS = 1 << 29,
-    CLIENT_MONITOR = 1 << 30,
-};
-
-/* Why a client is blocked. */
-enum {
-    BLOCKED_NONE = 0,
-    BLOCKED_LIST, /* BLPOP & co: woken by key readiness */
-    BLOCKED_ZSET,
-    BLOCKED_SLEEP, /* DEBUG SLEEP-like waits, WAIT */
-    BLOCKED_PAUSE, /* CLIENT PAUSE */
-    BLOCKED_STORE, /* waiting for the store thread (persistence) */
-    BLOCKED_LOCK,  /* LOCK.ACQUIRE WAIT */
-    BLOCKED_MODULE,
-};
-
-/* An owned copy of a command's arguments (one allocation). */
-typedef struct argv_copy {
-    int argc;
-    resp_arg *argv;
-} argv_copy;
-
-typedef struct multi_cmd {
-    const command *cmd;
-    argv_copy args;
-} multi_cmd;
-
-typedef struct reply_block {
-    struct reply_block *next;
-    size_t size, used;
-    char buf[];
-} reply_block;
-
-/* A blocked client's wait. Handlers fill the fields they need; the server
- * owns timeout handling and unblocking. */
-typedef struct block_state {
-    int type;
-    int64_t timeout_ms; /* absolute unix ms, 0 = forever */
-    argv_copy args;     /* the blocked command, re-run when a key is ready */
-    const command *cmd;
-    int nkeys;
-    char **keys; /* owned copies of the keys waited on */
-    size_t *keylens;
-    int dbid;
-    void *priv;                    /* type-specific state */
-    void (*on_timeout)(client *c); /* reply on timeout (default: null array) */
-    void (*on_unblock)(client *c); /* release priv */
-    ev_timer timer;
-    list_node timeout_node;
-} block_state;
-
-struct client {
-    uint64_t id;
-    int fd;
-    void *tls; /* SSL* when a TLS connection */
-    ev_io rio, wio;
-    uint64_t flags;
-    int resp; /* 2 or 3 */
-    db *db;
-    char *name;
-    char *lib_name, *lib_ver;
-    char addr[64], laddr[64];
-    int64_t ctime_ms, last_interaction_ms;
-
-    /* input */
-    char *qbuf;
-    size_t qlen, qcap, qpos; /* bytes in buffer; capacity; start of unparsed data */
-    size_t qpeak;
-    resp_req req;
-    int argc;
-    resp_arg *argv;
-    const command *cmd, *lastcmd;
-    long long commands_processed;
-
-    /* output */
-    reply_block *rhead, *rtail;
-    size_t reply_bytes; /* bytes queued, not yet written */
-    size_t sentlen;     /* bytes of rhead already written */
-    int64_t obuf_soft_limit_since_ms;
-    list_node pending_write_node;
-    unsigned long long net_in, net_out;
-
-    /* MULTI/EXEC and WATCH */
-    multi_cmd *mqueue;
-    int mcount, mcap;
-    list_head watched; /* of watched_key (commands/multi.c) */
-
-    /* blocking */
-    block_state bstate;
-    list_node unblocked_node;
-
-    /* pub/sub (commands/pubsub.c) */
-    dict *pubsub_channels;
-    dict *pubsub_patterns;
-    dict *pubsub_shard_channels;
-
-    /* client-side caching (server/tracking.c) */
-    uint64_t tracking_redirect;
-    dict *tracking_prefixes;
-
-    /* loop bookkeeping */
-    list_node node;       /* in server.clients */
-    list_node close_node; /* in server.clients_to_close */
-    void *user;           /* ACL user */
-    void *persist;        /* persistence layer per-client state */
-    void *script_caller;  /* Lua: the real client running the script */
-};
+#include "server/api.h"
 
 /* ---- server state ----------------------------------------------------------- */
 
-enum { LL_DEBUG = 0, LL_VERBOSE, LL_NOTICE, LL_WARNING, LL_NOTHING };
 enum {
     MAXMEMORY_NOEVICTION = 0,
     MAXMEMORY_ALLKEYS_LRU,
@@ -359,11 +130,7 @@ typedef struct server_state {
     int set_proc_title;
     int crash_log_enabled;
     int enable_debug_cmd;
-    /* data type thresholds (the collection types read these) */
-    long long hash_max_listpack_entries, hash_max_listpack_value;
-    long long set_max_intset_entries;
-    long long zset_max_listpack_entries, zset_max_listpack_value;
-    long long list_max_listpack_size, list_compress_depth;
+    type_limits limits; /* the data types' encoding thresholds */
     /* TLS */
     char *tls_cert_file, *tls_key_file, *tls_ca_cert_file, *tls_ca_cert_dir;
     char *tls_protocols, *tls_ciphers, *tls_ciphersuites;
@@ -407,207 +174,19 @@ typedef struct server_state {
     int loading;
 
     /* scripting */
-    int script_busy;                 /* a script passed busy-reply-threshold: others get -BUSY */
-    int script_busy_is_eval;         /* ...and it is an EVAL (else a FCALL): which -BUSY text */
+    const char *script_busy_error;   /* a script passed busy-reply-threshold: others get this */
     long long stat_error_checkpoint; /* error count after the last command (nested ones too) */
 } server_state;
 
 extern server_state server;
 
-/* ---- replies (networking.c) -------------------------------------------------- */
-
-void reply_raw(client *c, const void *p, size_t len);
-void reply_status(client *c, const char *s); /* +s */
-void reply_ok(client *c);
-/* msg is the whole error text including its code: "ERR syntax error",
- * "WRONGTYPE ...". A leading '-' is accepted and dropped. Newlines are
- * replaced by spaces (an error is one line). Counted in INFO errorstats. */
-void reply_error(client *c, const char *msg);
-void reply_errorf(client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void reply_int(client *c, long long v);
-void reply_bulk(client *c, const void *p, size_t len);
-void reply_bulk_cstr(client *c, const char *s);
-void reply_bulk_ll(client *c, long long v);
-void reply_null(client *c);       /* $-1 / _ */
-void reply_null_array(client *c); /* *-1 / _ */
-void reply_array(client *c, long n);
-void reply_map(client *c, long n); /* RESP2: array of 2n */
-void reply_set(client *c, long n);
-void reply_push(client *c, long n);
-void reply_attribute(client *c, long n);
-void reply_double(client *c, double d);
-void reply_bool(client *c, int v);
-void reply_bignum(client *c, const char *s, size_t len);
-void reply_verbatim(client *c, const char *s, size_t len, const char *ext);
-void reply_empty_array(client *c);
-void reply_help(client *c, const char *cmdname, const char *const *lines);
-void reply_subcommand_syntax_error(client *c);
-/* Deferred aggregate length: reserve now, set when the count is known. */
-void *reply_defer_len(client *c);
-void reply_set_deferred_array(client *c, void *h, long n);
-void reply_set_deferred_map(client *c, void *h, long n);
-void reply_set_deferred_set(client *c, void *h, long n);
-/* Shared error texts */
-#define ERR_WRONGTYPE "WRONGTYPE Operation against a key holding the wrong kind of value"
-#define ERR_SYNTAX "ERR syntax error"
-#define ERR_NOT_INT "ERR value is not an integer or out of range"
-#define ERR_NOT_FLOAT "ERR value is not a valid float"
-#define ERR_NO_KEY "ERR no such key"
-#define ERR_OUT_OF_RANGE "ERR index out of range"
-#define ERR_OOM "OOM command not allowed when used memory > 'maxmemory'."
-
-/* ---- argument helpers: reply the error themselves and return ERR ------------ */
-
-int arg_ll_or_reply(client *c, const resp_arg *a, long long *out, const char *msg);
-int arg_long_range_or_reply(client *c, const resp_arg *a, long long min, long long max,
-                            long long *out, const char *msg);
-int arg_positive_or_reply(client *c, const resp_arg *a, long long *out, const char *msg);
-int arg_double_or_reply(client *c, const resp_arg *a, double *out, const char *msg);
-int arg_ldouble_or_reply(client *c, const resp_arg *a, long double *out, const char *msg);
-/* Timeout argument of blocking commands (seconds, may be fractional) -> abs ms. */
-int arg_timeout_or_reply(client *c, const resp_arg *a, int64_t *abs_ms);
-static inline int arg_is(const resp_arg *a, const char *s) {
-    return str_eq_nocase(a->p, a->len, s);
-}
-/* The key's entry if it has the type (NULL if missing); on a type mismatch
- * replies WRONGTYPE and sets *err. */
-kobj *lookup_read_or_reply(client *c, const resp_arg *key, int type, int *err);
-kobj *lookup_write_typed(client *c, const resp_arg *key, int type, int *err);
-/* Reads with keyspace hit/miss stats (Redis's lookupKeyRead). */
-kobj *lookup_read(client *c, const resp_arg *key);
-kobj *lookup_write(client *c, const resp_arg *key);
-
-/* ---- keyspace side effects ------------------------------------------------- */
-
-/* Every write to a key calls this: WATCH, client-side caching, blocked clients. */
-void signal_modified_key(client *c, db *d, const char *key, size_t len);
-/* A key got elements that blocked clients may want (LPUSH, ZADD...). */
-void signal_key_as_ready(db *d, const char *key, size_t len);
-void signal_flushed_db(int dbid); /* -1: all */
-/* notify-keyspace-events classes */
-enum {
-    NOTIFY_KEYSPACE = 1 << 0,
-    NOTIFY_KEYEVENT = 1 << 1,
-    NOTIFY_GENERIC = 1 << 2,
-    NOTIFY_STRING = 1 << 3,
-    NOTIFY_LIST = 1 << 4,
-    NOTIFY_SET = 1 << 5,
-    NOTIFY_HASH = 1 << 6,
-    NOTIFY_ZSET = 1 << 7,
-    NOTIFY_EXPIRED = 1 << 8,
-    NOTIFY_EVICTED = 1 << 9,
-    NOTIFY_STREAM = 1 << 10,
-    NOTIFY_KEY_MISS = 1 << 11,
-    NOTIFY_LOADED = 1 << 12,
-    NOTIFY_MODULE = 1 << 13,
-    NOTIFY_NEW = 1 << 14,
-    NOTIFY_ALL = NOTIFY_GENERIC | NOTIFY_STRING | NOTIFY_LIST | NOTIFY_SET | NOTIFY_HASH |
-                 NOTIFY_ZSET | NOTIFY_EXPIRED | NOTIFY_EVICTED | NOTIFY_STREAM | NOTIFY_MODULE,
-};
-void notify_keyspace_event(int type, const char *event, const char *key, size_t klen, int dbid);
-int notify_flags_from_string(const char *s, size_t len); /* -1 on bad char */
-void notify_flags_to_string(int flags, char *out);       /* out >= 32 bytes */
-/* Pub/sub delivery (pubsub.c). Returns receivers. */
-long long pubsub_publish(const char *ch, size_t chlen, const char *msg, size_t mlen);
-
-/* ---- dispatch and client lifecycle --------------------------------------- */
-
-const command *command_lookup(const resp_arg *argv, int argc, int *sub_missing);
-const command *command_lookup_name(const char *name, size_t len);
-/* Runs one command for c (argv already set): the whole processCommand path. */
-void process_command(client *c);
-/* Executes the handler and accounts for it (used by EXEC and scripts too). */
-void call_command(client *c, const command *cmd);
-int command_keys(const command *cmd, int argc, const resp_arg *argv, int *keys, int max);
-void commands_init(void);
-client *client_create(int fd, int flags);
-void client_free(client *c);
-void client_close_async(client *c);
-void client_free_argv_copy(argv_copy *a);
-void argv_copy_make(argv_copy *dst, int argc, const resp_arg *argv);
-void client_set_name(client *c, const char *name, size_t len);
-/* Appends CLIENT LIST/INFO text for c. */
-void client_info_string(sbuf *b, client *c);
-client *client_by_id(uint64_t id);
-/* Resumes a client's pending input after it was unblocked. */
-void client_resume_input(client *c);
-void clients_cron(void);
-void accept_connection(int lfd, int tcp, int tls);
-void flush_pending_writes(void);
-/* libev's invoke-pending hook: serves the clients a poll read in arrival order. */
-void invoke_pending_in_order(struct ev_loop *loop);
-/* Reads served at once until resumed (a busy script's own polling). */
-int input_defer_pause(void);
-void input_defer_resume(int was);
-
-/* ---- blocking (blocked.c) -------------------------------------------------- */
-
-/* Parks c: its current command (argv copied) re-runs when one of the keys is
- * signalled ready or replies on timeout. timeout_ms absolute, 0 = forever. */
-void block_for_keys(client *c, int type, const resp_arg *keys, int nkeys, int64_t timeout_ms,
-                    void *priv);
-/* Parks c without keys (store waits, sleeps): woken by unblock_client. */
-void block_client(client *c, int type, int64_t timeout_ms);
-/* Ends the wait; the reply (if any) has been added by the caller. */
-void unblock_client(client *c);
-/* Handles keys signalled ready: re-runs the blocked commands of waiting
- * clients in FIFO order while the key can serve them. */
-void handle_clients_blocked_on_keys(void);
-void blocked_cron(void);
-void process_unblocked_clients(void);
-/* Called for a key that was deleted/overwritten (wakes waiters so they can
- * see the type changed, as Redis does for WRONGTYPE). */
-void blocked_key_deleted(db *d, const char *key, size_t len);
-/* Is the client allowed to block now (not in MULTI, not a script)? */
-int client_can_block(const client *c);
-/* Is a blocked command being re-run now (its key became ready)? */
-int blocked_is_reprocessing(void);
-/* While a blocked command is re-run (blocked_is_reprocessing()): the key that
- * was signalled ready, so the command serves from that key only, as Redis
- * does; NULL otherwise. */
-const char *blocked_ready_key(size_t *len);
-
-/* ---- multi.c --------------------------------------------------------------- */
-void multi_queue_command(client *c);
-void multi_discard(client *c);
-void watch_unwatch_all(client *c);
-void watch_touch_key(db *d, const char *key, size_t len);
-void watch_touch_all_keys_in_db(int dbid, int dbid2); /* -1: all */
-void watch_touch_expired_if_watched(db *d, const char *key, size_t len);
-
-/* ---- logging ----------------------------------------------------------------- */
-void server_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void server_log_raw(int level, const char *msg);
-#define LOG_WARN(...) server_log(LL_WARNING, __VA_ARGS__)
-#define LOG_NOTICE(...) server_log(LL_NOTICE, __VA_ARGS__)
-
-/* ---- time ------------------------------------------------------------------- */
-void server_update_time(void);
-static inline int64_t now_ms(void) {
-    return server.mstime;
-}
-
-/* ---- memory / eviction ---------------------------------------------------- */
-/* Frees memory by the policy until under maxmemory; OK, or ERR if it cannot. */
-int evict_perform(void);
-size_t used_memory(void);
-int over_maxmemory(void);
-const char *maxmemory_policy_name(int p);
-
 /* ---- expiry ----------------------------------------------------------------- */
 void active_expire_cycle(int fast);
-/* Parses the expire options of SET-like commands: see strings.c. */
-
-/* ---- info.c ------------------------------------------------------------------ */
-void info_build(sbuf *b, int argc, const resp_arg *argv);
-void stats_record_error(const char *msg);
-void stats_reset(void);
 
 /* ---- config.c ---------------------------------------------------------------- */
 int config_load_file(const char *path, char **err);
 int config_load_string(const char *text, const char *origin, char **err);
 void config_apply_defaults(void);
-int config_rewrite(const char *path, char **err);
 
 /* ---- start-up and shutdown (server.c, keyspace.c) ------------------------------- */
 void server_preinit(void);
@@ -620,51 +199,25 @@ const char *server_listen_summary(char *buf, size_t size);
 int server_rebind(char **err);
 void keyspace_init(void);
 
-/* ---- the command table (cmdtable.c, dispatch.c) -------------------------------- */
-extern command command_table[];
-extern const char *const acl_category_names[];
-/* The bit of an ACL category ("fast") in command.acl_bits, -1 if unknown. */
-int acl_category_bit(const char *name, size_t len);
-
 /* ---- CLIENT PAUSE (blocked.c) --------------------------------------------------- */
 /* Parks c when a pause is in effect for cmd; 1 if it did. */
 int pause_should_wait(client *c, const command *cmd);
-void pause_set(int64_t end_ms, int write_only);
-void pause_end(void);
 
-/* ---- CONFIG GET/SET (config.c) ------------------------------------------------- */
-void config_get_reply(client *c);
-/* Sets n parameters atomically (all or none); *err (caller frees) on ERR. */
-int config_set_many(int n, const resp_arg *names, const resp_arg *values, char **err);
+/* ---- the loop's own entry points (networking.c, cmdtable.c, blocked.c) ---------- */
+void clients_cron(void);
+void accept_connection(int lfd, int tcp, int tls);
+void flush_pending_writes(void);
+/* libev's invoke-pending hook: serves the clients a poll read in arrival order. */
+void invoke_pending_in_order(struct ev_loop *loop);
+void commands_init(void);
+void blocked_cron(void);
+void process_unblocked_clients(void);
 
-/* ---- write-through reply holding (networking.c) -------------------------------- */
-/* Until called again with buf NULL, c's replies go to buf, not the socket. */
-void reply_hold(client *c, sbuf *buf);
-
-/* ---- slow log (slowlog.c) ------------------------------------------------------- */
+/* ---- after each command, and on writes (slowlog.c, tracking.c) ---------------------- */
 void slowlog_push_if_needed(client *c, const command *cmd, long long usec);
-
-/* ---- client-side caching (tracking.c) ------------------------------------------- */
 void tracking_invalidate_key(client *c, const char *key, size_t len);
-void tracking_invalidate_all(void);
 void tracking_before_sleep(void);
 void tracking_after_command(client *c, const command *cmd);
-void tracking_disable(client *c);
 void tracking_client_free(client *c);
 void tracking_stats(long long *keys, long long *items, long long *prefixes);
-
-/* ---- implemented by scripting (src/scripting) ----------------------------------- */
-size_t function_library_count(void); /* FUNCTION LOAD'ed libraries */
-/* The -BUSY error text while a slow script runs. */
-const char *scripting_busy_error(void);
-/* INFO memory's figures of the Lua VM, the script cache and the functions. */
-void scripting_info(long long *lua_mem, long long *scripts_bytes, long long *nscripts,
-                    long long *func_mem, long long *nfuncs);
-
-/* ---- keyspace-wide helpers -------------------------------------------------- */
-void server_flush_db(int dbid); /* -1: all */
-int select_db(client *c, long long id);
-/* Shared helper for ms expire arguments: relative/absolute, unit */
-#define UNIT_SECONDS 0
-#define UNIT_MS 1
 #endif

@@ -1,21 +1,12 @@
-/* server/slowlog — SLOWLOG GET/LEN/RESET/HELP and the log itself.
+/* server/slowlog — the slow log (SLOWLOG's handlers: commands/slowlog.c).
  * Entries keep up to 32 arguments, each cut at 128 bytes, as Redis does. */
-#include "commands/handlers.h"
+#include "server/server.h"
 #include "util/mem.h"
-#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
 #define SLOWLOG_MAX_ARGC 32
 #define SLOWLOG_MAX_ARGLEN 128
-
-typedef struct slowlog_entry {
-    list_node node;
-    long long id, duration;
-    int64_t time;
-    argv_copy args;
-    char *peer, *name;
-} slowlog_entry;
 
 static void entry_free(slowlog_entry *e) {
     client_free_argv_copy(&e->args);
@@ -60,7 +51,7 @@ void slowlog_push_if_needed(client *c, const command *cmd, long long usec) {
     }
 }
 
-static void slowlog_reset(void) {
+void slowlog_reset(void) {
     if (!server.slowlog.n.next) return;
     list_node *n;
     while ((n = list_first(&server.slowlog))) {
@@ -69,53 +60,12 @@ static void slowlog_reset(void) {
     }
 }
 
-void slowlog_get_command(client *c) {
-    long long count = 10;
-    if (c->argc == 3 &&
-        arg_long_range_or_reply(c, &c->argv[2], -1, LONG_MAX, &count,
-                                "ERR count should be greater than or equal to -1") != OK)
-        return;
-    if (count == -1) count = LONG_MAX;
-    if (!server.slowlog.n.next) list_init(&server.slowlog);
-    long n = (long)(server.slowlog.len < (size_t)count ? server.slowlog.len : (size_t)count);
-    reply_array(c, n);
-    list_node *ln;
-    long i = 0;
-    list_for_each(ln, &server.slowlog) {
-        if (i++ >= n) break;
-        slowlog_entry *e = list_entry(ln, slowlog_entry, node);
-        reply_array(c, 6);
-        reply_int(c, e->id);
-        reply_int(c, e->time);
-        reply_int(c, e->duration);
-        reply_array(c, e->args.argc);
-        for (int j = 0; j < e->args.argc; j++)
-            reply_bulk(c, e->args.argv[j].p, e->args.argv[j].len);
-        reply_bulk_cstr(c, e->peer);
-        reply_bulk_cstr(c, e->name);
-    }
+size_t slowlog_len(void) {
+    return server.slowlog.n.next ? server.slowlog.len : 0;
 }
 
-void slowlog_len_command(client *c) {
-    reply_int(c, server.slowlog.n.next ? (long long)server.slowlog.len : 0);
-}
-
-void slowlog_reset_command(client *c) {
-    slowlog_reset();
-    reply_ok(c);
-}
-
-void slowlog_help_command(client *c) {
-    static const char *const help[] = {
-        "GET [<count>]",
-        "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
-        "    Entries are made of:",
-        "    id, timestamp, time in microseconds, arguments array, client IP and port,",
-        "    client name",
-        "LEN",
-        "    Return the length of the slowlog.",
-        "RESET",
-        "    Reset the slowlog.",
-        NULL};
-    reply_help(c, "slowlog", help);
+const slowlog_entry *slowlog_next(const slowlog_entry *prev) {
+    if (!server.slowlog.n.next) return NULL;
+    list_node *n = prev ? prev->node.next : server.slowlog.n.next;
+    return n == &server.slowlog.n ? NULL : list_entry(n, slowlog_entry, node);
 }

@@ -1,13 +1,10 @@
-/* commands/pubsub.h — what pub/sub shares with the rest of the server.
- *
- * The core reaches pub/sub through the few functions declared in server.h
- * (pubsub_publish) and by extern declarations at the call sites
- * (pubsub_client_free, pubsub_unsubscribe_all, pubsub_counts,
- * pubsub_context_allows). Client-side caching (server/tracking.c) also sends
- * pub/sub messages — invalidations to a RESP2 redirect client on
- * __redis__:invalidate — and out-of-band pushes; it uses this header. */
-#ifndef LARDER_COMMANDS_PUBSUB_H
-#define LARDER_COMMANDS_PUBSUB_H
+/* server/pubsub.h — what pub/sub shares with the rest of src/server: the
+ * handlers' part (subscribe, publish, channel queries) is in server/api.h.
+ * Client-side caching (server/tracking.c) also sends pub/sub messages —
+ * invalidations to a RESP2 redirect client on __redis__:invalidate — and
+ * out-of-band pushes; it uses this header. */
+#ifndef LARDER_SERVER_PUBSUB_H
+#define LARDER_SERVER_PUBSUB_H
 #include "server/server.h"
 
 /* Out-of-band data (pub/sub messages, invalidations, subscribe
@@ -35,8 +32,6 @@ long long pubsub_shard_channel_count(void);
 /* True when no client is subscribed to anything: keyspace notifications
  * return early without building channel names. */
 int pubsub_idle(void);
-/* Drops every subscription of c (notify: reply the unsubscribe messages). */
-void pubsub_unsubscribe_all(client *c, int notify);
 void pubsub_client_free(client *c);
 /* May cmd run in c's current (RESP2 subscribed) context? */
 int pubsub_context_allows(const command *cmd);

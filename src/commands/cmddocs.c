@@ -1,4 +1,4 @@
-/* server/cmddocs — COMMAND and its subcommands (COUNT INFO DOCS LIST GETKEYS
+/* commands/cmddocs — COMMAND and its subcommands (COUNT INFO DOCS LIST GETKEYS
  * GETKEYSANDFLAGS HELP).
  *
  * COMMAND DOCS' argument trees come from each row's syntax string, parsed
@@ -10,7 +10,7 @@
  * An UPPERCASE word is a token; "TOKEN name" becomes one argument with that
  * token; "x [x ...]" and "a b [a b ...]" collapse into a repeated argument or
  * block, as the Redis docs model them. redis-cli builds its hints from this. */
-#include "commands/handlers.h"
+#include "commands/commands.h"
 #include "util/mem.h"
 #include <ctype.h>
 #include <stdio.h>
@@ -304,7 +304,7 @@ static void reply_doc_arg(client *c, const doc_arg *a) {
 static doc_list *parsed; /* by command id */
 
 static const doc_list *doc_args(const command *cmd) {
-    if (!parsed) parsed = xcalloc((size_t)server.command_count, sizeof(doc_list));
+    if (!parsed) parsed = xcalloc((size_t)server_command_count(), sizeof(doc_list));
     doc_list *d = &parsed[cmd->id];
     if (!d->v && cmd->syntax && cmd->syntax[0] && d->n == 0) *d = parse_syntax(cmd->syntax);
     return d;
