@@ -16,7 +16,7 @@
  *      products, 2 order_items per order (one transaction)
  *   7. 4-, 5-, 6- and 7-table joins of users, orders, order_items, products
  *      and the small tables, with selective filters, FROM listed in a bad
- *      order (the planner must find the good one); 50 runs each
+ *      order (the planner must find the good one); 10 runs each
  *   8. the many-table case: 7 tables t1..t7 of 10 rows and 5 indexed
  *      integer columns, six filtered by IN lists, two joined by one
  *      equality; count(*) of the join, 5 runs
@@ -81,7 +81,7 @@ static const char *phase_name[PHASES] = {"insert 1M users (pk + unique + composi
                                          "100k lookups by unique index",
                                          "20x join + GROUP BY (orders x users)",
                                          "load products, order_items, small tables",
-                                         "4-7 table joins, 4x50 runs",
+                                         "4-7 table joins, 4x10 runs",
                                          "7-table IN-list join (10-row tables), 5x",
                                          "10k deletes, ON DELETE CASCADE"};
 
@@ -466,7 +466,7 @@ static long long shop_phase(eng *e) {
     long long sum = 0;
     for (int q = 0; q < 4; q++) {
         void *st = e_prep(e, shop_joins[q]);
-        for (long r = 0; r < 50; r++) {
+        for (long r = 0; r < 10; r++) {
             long p[2] = {(r * 37) % 1000, 18 + (r * 11) % 60};
             sum += e_run(e, st, p, 2);
         }

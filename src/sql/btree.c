@@ -394,8 +394,25 @@ static int node_search(const uint8_t *d, int leaf, const uint8_t *k, size_t klen
     return lo;
 }
 
-/* Descend to the leaf where k belongs; leaf idx = lower/upper bound. */
+/* Descend to the leaf where k belongs; leaf idx = lower/upper bound.
+ * A key between the first and the last key of the leaf a valid cursor
+ * stands on can only be in that leaf (keys are unique), and the cursor's
+ * stack is the path to it: that leaf alone is searched. Lookups in key
+ * order (a join probing a table's key) then skip the descent. */
 static int moveto(store_cursor *cur, const uint8_t *k, size_t klen, int upper, int *exact) {
+    if (cur->state == CUR_VALID && cur->depth > 0 && cur_leaf(cur)[0] == PT_LEAF) {
+        const uint8_t *d = cur_leaf(cur);
+        int n = bt_ncells(d);
+        uint32_t fl, ll;
+        if (n > 0) {
+            const uint8_t *f = cell_key(d, 1, 0, &fl), *l = cell_key(d, 1, n - 1, &ll);
+            if (keycmp(f, fl, k, klen) <= 0 && keycmp(k, klen, l, ll) <= 0) {
+                cur->state = CUR_NONE;
+                cur->idx[cur->depth - 1] = node_search(d, 1, k, klen, upper, exact);
+                return STORE_OK;
+            }
+        }
+    }
     release_stack(cur);
     cur->state = CUR_NONE;
     int rc = push(cur, cur->root, 0);

@@ -1348,6 +1348,9 @@ static int try_truncate(vm *v, dmlplan *d, int *done) {
     v->nchange += n;
     v->db->total_changes += n;
     sqli_usage(v->db, &t->pk)->rows_del += n;
+    sqli_usage_scan(v->db, &t->pk);
+    d->scan->loops[0].st_loops++; /* the walk above stands for the scan's loop */
+    d->scan->loops[0].st_rows += (uint64_t)n;
     *done = 1;
     return SQL_OK;
 }

@@ -475,6 +475,13 @@ void sqli_vm_subcache_clear(vm *v) {
 static int in_list(vm *v, const expr *e, const sql_value *x, sql_value *out) {
     int has_null = 0;
     for (int i = 0; i < e->nargs; i++) {
+        const expr *a = e->args[i];
+        /* two integers are equal under any affinity and collation: no need
+         * to evaluate the literal or work out how to compare */
+        if (x->type == SQL_INTEGER && a->op == E_LIT && a->lit.type == SQL_INTEGER) {
+            if (a->lit.u.i == x->u.i) return val_set_int(out, 1), SQL_OK;
+            continue;
+        }
         sql_value y;
         int rc = eval(v, e->args[i], &y);
         if (rc != SQL_OK) return rc;

@@ -9,9 +9,10 @@
  * a spanning tree of equalities (=, sometimes IS, in WHERE or in ON, a few
  * LEFT JOINs), so that the join's size stays small; a few queries add a
  * non-equality or leave two parts unconnected. Filters per table: =, IN
- * lists, OR of equalities, ranges, IS NULL, BETWEEN. Results: count and
- * sums, or the joined columns (order-insensitive), or ORDER BY every output
- * column with LIMIT.
+ * lists, OR of equalities, ranges, IS NULL, BETWEEN, and sometimes a
+ * correlated EXISTS over a join of two tables. Results: count and sums, the
+ * joined columns (order-insensitive), ORDER BY every output column with
+ * LIMIT, or GROUP BY.
  *
  * What it guards: join order and access paths (bounded search, greedy),
  * pushed-down terms, IN lists and OR-of-equalities as index lookups, hash
@@ -338,10 +339,13 @@ static void gen_query(sb *b, int *ordered) {
     }
     int unconnected = n <= 4 && chance(5) ? 1 + (int)rnd((unsigned)n - 1) : -1;
     /* the select list */
-    int kind = (int)rnd(3);
+    int kind = (int)rnd(4);
     *ordered = 0;
     if (kind == 0) {
         sb_addf(b, "SELECT count(*), sum(t%d.a), total(t%d.x)", tabs[0], tabs[n - 1]);
+    } else if (kind == 3) { /* grouped: one row per group, in any order */
+        sb_addf(b, "SELECT t%d.%s, count(*), max(t%d.c)", tabs[rnd((unsigned)n)], cols[rnd(3)],
+                tabs[rnd((unsigned)n)]);
     } else {
         sb_addf(b, "SELECT ");
         int k = 1 + (int)rnd(4);
@@ -378,8 +382,18 @@ static void gen_query(sb *b, int *ordered) {
     }
     for (int i = 0; i < n; i++)
         if (chance(45)) AND_W(), filter(&where, tabs[i]);
+    if (chance(10)) { /* a correlated join inside: its plan runs once per outer row */
+        int x = (int)rnd(NTAB), y = (int)rnd(NTAB);
+        AND_W();
+        sb_addf(&where,
+                "%sEXISTS (SELECT 1 FROM t%d AS sx JOIN t%d AS sy ON sy.%s = sx.%s WHERE sx.%s = "
+                "t%d.%s)",
+                chance(30) ? "NOT " : "", x, y, cols[rnd(NCOL)], cols[rnd(NCOL)], cols[rnd(NCOL)],
+                tabs[rnd((unsigned)n)], cols[rnd(NCOL)]);
+    }
     if (nw) sb_addf(b, " WHERE %s", where.p);
     free(where.p);
+    if (kind == 3) sb_addf(b, " GROUP BY 1");
     if (*ordered) {
         sb_addf(b, " ORDER BY ");
         for (int i = 1; i <= *ordered; i++) sb_addf(b, "%s%d", i > 1 ? ", " : "", i);

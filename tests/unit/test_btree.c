@@ -322,6 +322,69 @@ static store_tree even_tree(store_txn *t, int n) {
     return tree;
 }
 
+/* The answer of a seek in even_tree(t, 1000) (keys 10, 20, ..., 10000): the
+ * key, or -1 for NOTFOUND. */
+static int64_t seek_model(store_seek op, int64_t v) {
+    int64_t r;
+    switch (op) {
+    case STORE_SEEK_EQ:
+        return v % 10 == 0 && v >= 10 && v <= 10000 ? v : -1;
+    case STORE_SEEK_GE:
+    case STORE_SEEK_GT:
+        r = op == STORE_SEEK_GE ? (v + 9) / 10 * 10 : v / 10 * 10 + 10;
+        if (r < 10) r = 10;
+        return r <= 10000 ? r : -1;
+    default:
+        r = op == STORE_SEEK_LE ? v / 10 * 10 : (v - 1) / 10 * 10;
+        if (v <= 0) r = -1;
+        if (r > 10000) r = 10000;
+        return r >= 10 ? r : -1;
+    }
+}
+
+/* Many seeks in a row on one cursor (each may start from the leaf the last
+ * one left), of every kind, near leaf edges and far, with steps between. */
+TEST(cursor_seeks_in_a_row) {
+    store_db *db = fresh(0, 0);
+    store_txn *t;
+    CHECK_EQ(sqli_store_begin(db, STORE_TXN_WRITE, &t), STORE_OK);
+    store_tree tree = even_tree(t, 1000);
+    store_cursor *c;
+    keyenc_buf b;
+    sqli_keyenc_init(&b);
+    CHECK_EQ(sqli_store_cursor_open(t, tree, &c), STORE_OK);
+    static const store_seek ops[] = {STORE_SEEK_EQ, STORE_SEEK_GE, STORE_SEEK_GT, STORE_SEEK_LE,
+                                     STORE_SEEK_LT};
+    rs = seed ^ 0x5EEC;
+    int64_t at = -1, bad = 0;
+    for (int i = 0; i < 50000 && bad < 5; i++) {
+        int64_t v =
+            at > 0 && rnd() % 4 ? at + (int64_t)(rnd() % 41) - 20 : (int64_t)(rnd() % 10030);
+        store_seek op = ops[rnd() % 5];
+        ikey(&b, v);
+        int rc = sqli_store_cursor_seek(c, op, b.p, b.len);
+        int64_t want = seek_model(op, v), got = rc == STORE_OK ? cur_int(c) : -1;
+        if (got != want) {
+            fprintf(stderr, "  seek %d of %lld: got %lld, want %lld\n", (int)op, (long long)v,
+                    (long long)got, (long long)want);
+            bad++;
+        }
+        at = got;
+        if (got > 0 && rnd() % 3 == 0) { /* a step, then seek again from there */
+            int fwd = (int)(rnd() % 2);
+            rc = fwd ? sqli_store_cursor_next(c) : sqli_store_cursor_prev(c);
+            int64_t w = fwd ? (got < 10000 ? got + 10 : -1) : (got > 10 ? got - 10 : -1);
+            at = rc == STORE_OK ? cur_int(c) : -1;
+            if (at != w) bad++;
+        }
+    }
+    CHECK_EQ(bad, 0);
+    sqli_store_cursor_close(c);
+    sqli_keyenc_free(&b);
+    sqli_store_abort(t);
+    sqli_store_close(db);
+}
+
 TEST(cursor_seeks) {
     store_db *db = fresh(0, 0);
     store_txn *t;
@@ -736,6 +799,7 @@ int main(void) {
     if (!mkdtemp(dir)) return 1;
     snprintf(path, sizeof path, "%s/t.db", dir);
     RUN(cursor_seeks);
+    RUN(cursor_seeks_in_a_row);
     RUN(cursor_prefix);
     RUN(cursor_delete_and_update);
     RUN(bulk_load_is_dense);
