@@ -6,8 +6,9 @@
  *     the store, checking mappings, replaying the journal: clients get
  *     -LOADING meanwhile), CONFIG SET map (an admin command that validates
  *     against the store) and shutdown.
- *  2. A client parked by persistence (BLOCKED_STORE) is on exactly one wait
- *     list and re-runs its whole command when woken. */
+ *  2. A client parked by persistence (BLOCKED_STORE) waits on one or more
+ *     wait lists (pclient.waits, never empty while parked) and re-runs its
+ *     whole command when the last of them wakes it. */
 #include "persist/persist.h"
 #include "util/mem.h"
 #include "util/hash.h"
@@ -200,9 +201,31 @@ const mapping *persist_match(const db *d, const char *key, size_t klen, const ch
 
 /* ---- parking ------------------------------------------------------------------------- */
 
+/* An entry of pclient.loaded: the key bytes follow the struct. */
+typedef struct loaded_key {
+    size_t klen;
+    uint64_t hash;
+    char key[];
+} loaded_key;
+
+static const void *loaded_key_key(const void *e, size_t *len) {
+    *len = ((const loaded_key *)e)->klen;
+    return ((const loaded_key *)e)->key;
+}
+static uint64_t loaded_key_hash(const void *e) {
+    return ((const loaded_key *)e)->hash;
+}
+static const dict_type loaded_type = {hash_bytes, loaded_key_key, loaded_key_hash};
+
+static void free_loaded(void *ctx, void *e) {
+    (void)ctx;
+    xfree(e);
+}
+
 static pclient *pclient_of(client *c) {
     if (!c->persist) {
         pclient *pc = xcalloc(1, sizeof(*pc));
+        list_init(&pc->waits);
         c->persist = pc;
     }
     return c->persist;
@@ -210,47 +233,73 @@ static pclient *pclient_of(client *c) {
 
 void persist_wait_on(client *c, list_head *waiters) {
     pclient *pc = pclient_of(c);
-    assert(!pc->wait);
     pwait *w = xmalloc(sizeof(*w));
     w->c = c;
     w->list = waiters;
     list_push_back(waiters, &w->node);
-    pc->wait = w;
+    list_push_back(&pc->waits, &w->cnode);
+}
+
+static void wait_free(pclient *pc, pwait *w) {
+    list_remove(w->list, &w->node);
+    list_remove(&pc->waits, &w->cnode);
+    xfree(w);
+}
+
+/* Takes c off every list it waits on. */
+static void wait_cancel_all(client *c) {
+    pclient *pc = c->persist;
+    list_node *n;
+    while (pc && (n = list_first(&pc->waits))) wait_free(pc, list_entry(n, pwait, cnode));
 }
 
 client *persist_wait_pop(list_head *waiters) {
     list_node *n = list_first(waiters);
     if (!n) return NULL;
-    pwait *w = list_entry(n, pwait, node);
-    list_remove(waiters, n);
-    client *c = w->c;
-    ((pclient *)c->persist)->wait = NULL;
-    xfree(w);
+    client *c = list_entry(n, pwait, node)->c;
+    wait_cancel_all(c); /* it is answered now: its other waits are moot */
     return c;
 }
 
-void persist_park(client *c, list_head *waiters) {
-    persist_wait_on(c, waiters);
+void persist_park(client *c) {
+    assert(!list_empty(&pclient_of(c)->waits));
     argv_copy_make(&c->bstate.args, c->argc, c->argv);
     block_client(c, BLOCKED_STORE, 0);
 }
 
 static int loaded_has(const pclient *pc, const char *key, size_t klen) {
-    for (size_t off = 0; off + 4 <= pc->loaded.len;) {
-        uint32_t l;
-        memcpy(&l, pc->loaded.p + off, 4);
-        if (l == klen && !memcmp(pc->loaded.p + off + 4, key, klen)) return 1;
-        off += 4 + l;
-    }
-    return 0;
+    return pc->loaded && dict_find(pc->loaded, key, klen) != NULL;
 }
 
 void persist_note_loaded(client *c, const char *key, size_t klen) {
     pclient *pc = pclient_of(c);
-    if (loaded_has(pc, key, klen)) return;
-    uint32_t l = (uint32_t)klen;
-    sbuf_append(&pc->loaded, &l, 4);
-    sbuf_append(&pc->loaded, key, klen);
+    if (!pc->loaded) pc->loaded = dict_new(&loaded_type);
+    uint64_t h;
+    if (dict_find_h(pc->loaded, key, klen, &h)) return;
+    loaded_key *e = xmalloc(sizeof(*e) + klen);
+    e->klen = klen;
+    e->hash = h;
+    memcpy(e->key, key, klen);
+    dict_add_h(pc->loaded, e, h);
+}
+
+/* Re-runs c's parked command. */
+static void rerun(client *c) {
+    pclient *pc = c->persist;
+    argv_copy args = c->bstate.args;
+    c->bstate.args.argc = 0;
+    c->bstate.args.argv = NULL;
+    unblock_client(c);
+    c->argc = args.argc;
+    c->argv = args.argv;
+    c->flags |= CLIENT_EXECUTING;
+    pc->rerun = 1;
+    process_command(c);
+    pc->rerun = 0;
+    c->flags &= ~(uint64_t)CLIENT_EXECUTING;
+    c->argc = 0;
+    c->argv = NULL;
+    client_free_argv_copy(&args);
 }
 
 void persist_wake(list_head *waiters) {
@@ -265,23 +314,12 @@ void persist_wake(list_head *waiters) {
         list_entry(n, pwait, node)->list = &now;
         list_push_back(&now, n);
     }
-    client *c;
-    while ((c = persist_wait_pop(&now))) {
+    while ((n = list_first(&now))) {
+        pwait *w = list_entry(n, pwait, node);
+        client *c = w->c;
         pclient *pc = c->persist;
-        argv_copy args = c->bstate.args;
-        c->bstate.args.argc = 0;
-        c->bstate.args.argv = NULL;
-        unblock_client(c);
-        c->argc = args.argc;
-        c->argv = args.argv;
-        c->flags |= CLIENT_EXECUTING;
-        pc->rerun = 1;
-        process_command(c);
-        pc->rerun = 0;
-        c->flags &= ~(uint64_t)CLIENT_EXECUTING;
-        c->argc = 0;
-        c->argv = NULL;
-        client_free_argv_copy(&args);
+        wait_free(pc, w);
+        if (list_empty(&pc->waits)) rerun(c); /* the last of its waits */
     }
 }
 
@@ -297,11 +335,8 @@ void persist_client_free(client *c) {
     wt_client_gone(c);
     pclient *pc = c->persist;
     if (!pc) return;
-    if (pc->wait) {
-        list_remove(pc->wait->list, &pc->wait->node);
-        xfree(pc->wait);
-    }
-    sbuf_free(&pc->loaded);
+    wait_cancel_all(c);
+    if (pc->loaded) dict_free(pc->loaded, free_loaded, NULL);
     xfree(pc);
     c->persist = NULL;
 }
@@ -562,27 +597,52 @@ int persist_start(char **err) {
 
 /* ---- hooks called by the server ---------------------------------------------------- */
 
-/* Keys a command touches (EXEC: those of its queued commands). */
-static int command_touch_keys(client *c, const command *cmd, resp_arg *out, int max) {
-    int n = 0, pos[256];
-    if (!strcmp(cmd->name, "exec")) {
-        for (int i = 0; i < c->mcount && n < max; i++) {
-            int k = command_keys(c->mqueue[i].cmd, c->mqueue[i].args.argc, c->mqueue[i].args.argv,
-                                 pos, 256);
-            for (int j = 0; j < k && n < max; j++) out[n++] = c->mqueue[i].args.argv[pos[j]];
-        }
+/* The keys a command touches (EXEC: those of its queued commands), in
+ * buffers that grow to the largest command seen: a command names at most one
+ * key per argument, so argc bounds the count. pos[i] is keys[i]'s argument
+ * index (unused for EXEC). */
+static resp_arg *touch_keys;
+static int *touch_pos;
+static int touch_cap;
+
+static void touch_reserve(int n) {
+    if (n <= touch_cap) return;
+    touch_cap = n < 64 ? 64 : n;
+    touch_keys = xrealloc(touch_keys, sizeof(resp_arg) * (size_t)touch_cap);
+    touch_pos = xrealloc(touch_pos, sizeof(int) * (size_t)touch_cap);
+}
+
+static int command_touch_keys(client *c, const command *cmd) {
+    if (strcmp(cmd->name, "exec") != 0) {
+        touch_reserve(c->argc);
+        int n = command_keys(cmd, c->argc, c->argv, touch_pos, c->argc);
+        for (int j = 0; j < n; j++) touch_keys[j] = c->argv[touch_pos[j]];
         return n;
     }
-    int k = command_keys(cmd, c->argc, c->argv, pos, max < 256 ? max : 256);
-    for (int j = 0; j < k; j++) out[n++] = c->argv[pos[j]];
+    int total = 0;
+    for (int i = 0; i < c->mcount; i++) total += c->mqueue[i].args.argc;
+    touch_reserve(total);
+    int n = 0;
+    for (int i = 0; i < c->mcount; i++) {
+        const argv_copy *a = &c->mqueue[i].args;
+        int k = command_keys(c->mqueue[i].cmd, a->argc, a->argv, touch_pos + n, total - n);
+        for (int j = 0; j < k; j++) touch_keys[n + j] = a->argv[touch_pos[n + j]];
+        n += k;
+    }
     return n;
 }
 
+/* A script that may write (EVAL, FCALL: may_replicate) counts as a write of
+ * its keys: it is not flagged write, yet its calls write them. */
+static int writes(const command *cmd) {
+    return (cmd->flag_bits & (CMD_WRITE | CMD_MAY_REPLICATE)) != 0;
+}
+
 static int is_write(client *c, const command *cmd) {
-    if (cmd->flag_bits & CMD_WRITE) return 1;
+    if (writes(cmd)) return 1;
     if (!strcmp(cmd->name, "exec"))
         for (int i = 0; i < c->mcount; i++)
-            if (c->mqueue[i].cmd->flag_bits & CMD_WRITE) return 1;
+            if (writes(c->mqueue[i].cmd)) return 1;
     return 0;
 }
 
@@ -632,31 +692,31 @@ int persist_allows_command(client *c, const command *cmd) {
     if (!ps.enabled || c->db->id != 0 || ps.maps.n == 0) return 1;
     if ((c->flags & CLIENT_MULTI) && strcmp(cmd->name, "exec") != 0) return 1; /* only queued */
     pclient *pc = c->persist;
-    if (pc && !pc->rerun) sbuf_clear(&pc->loaded); /* a new command */
-    resp_arg keys[256];
-    int n = command_touch_keys(c, cmd, keys, 256), wt = 0, write = is_write(c, cmd);
+    if (pc && !pc->rerun && pc->loaded) dict_clear(pc->loaded, free_loaded, NULL); /* new command */
+    int n = command_touch_keys(c, cmd), wt = 0, write = is_write(c, cmd), waits = 0;
+    int exec = !strcmp(cmd->name, "exec");
+    resp_arg *keys = touch_keys;
     kv_now_ms = server_mstime();
+    /* Every key is looked at before the client parks: it waits for all its
+     * keys' commits and loads at once, and re-runs when the last is done. */
     for (int i = 0; i < n; i++) {
         const char *pk;
         size_t pklen;
         const mapping *m = persist_match(c->db, keys[i].p, keys[i].len, &pk, &pklen);
         if (!m || m->mode == MODE_CACHE_ASIDE) continue;
-        if (strcmp(cmd->name, "exec") != 0) {
-            int keyarg =
-                (int)(&keys[i] - keys) + 1; /* key positions start at argv[1] for these commands */
-            for (int a = 1; a < c->argc; a++)
-                if (c->argv[a].p == keys[i].p) keyarg = a;
-            if (shape_ok_or_reply(c, cmd, m, keyarg) != OK) return 0;
-        }
+        if (!exec && shape_ok_or_reply(c, cmd, m, touch_pos[i]) != OK) goto refused;
         /* only write-through commits lock keys */
         pkey *k = m->mode == MODE_WRITE_THROUGH ? pkey_find(keys[i].p, keys[i].len) : NULL;
         if (k && k->locked) { /* a write-through commit is in flight on this key */
-            persist_park(c, &k->lock_waiters);
-            return 0;
+            persist_wait_on(c, &k->lock_waiters);
+            waits++;
+            continue;
         }
         kobj *o = db_lookup(c->db, keys[i].p, keys[i].len, LOOKUP_NOTOUCH);
-        /* a key this command already waited for counted as its miss */
-        int waited = pc && pc->rerun && loaded_has(pc, keys[i].p, keys[i].len);
+        /* a key this command already waited for (or waits for, named twice)
+         * counted as its miss */
+        pc = c->persist;
+        int waited = pc && loaded_has(pc, keys[i].p, keys[i].len);
         if (o) {
             if (!waited) {
                 ps.st.hits++;
@@ -665,18 +725,26 @@ int persist_allows_command(client *c, const command *cmd) {
         } else if (!waited && rt_needs_load(c, cmd, m, keys[i].p, keys[i].len)) {
             ps.st.misses++;
             rt_start_load(c, m, keys[i].p, keys[i].len, pk, pklen, 0);
-            return 0;
+            waits++;
+            continue;
         }
         if (write && m->mode == MODE_WRITE_BEHIND && wb_over_limit()) {
             reply_errorf(c, "BUSY write-behind queue is full (%ld keys pending); retry later",
                          ps.dirty_count);
             if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
-            return 0;
+            goto refused;
         }
         if (write && m->mode == MODE_WRITE_THROUGH) wt = 1;
     }
+    if (waits) {
+        persist_park(c);
+        return 0;
+    }
     if (wt && !wt_before(c, cmd, keys, n)) return 0;
     return 1;
+refused: /* loads started for it go on (as refreshes do), without it */
+    wait_cancel_all(c);
+    return 0;
 }
 
 void persist_after_command(client *c, const command *cmd) {

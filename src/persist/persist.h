@@ -86,23 +86,26 @@ typedef struct pkey {
     int waking; /* pkey_wake() is re-running its waiters: not freed meanwhile */
 } pkey;
 
-/* A client parked on a key (load or lock) or on WB.FLUSH. */
+/* A client waiting on one list: a key's load or lock, or WB.FLUSH. A client
+ * may wait on many lists at once (a command over many keys). */
 typedef struct pwait {
-    list_node node;
+    list_node node;  /* in *list */
+    list_node cnode; /* in the client's pclient.waits */
     list_head *list; /* the wait list it is on */
     client *c;
 } pwait;
 
 /* Per-client state (client.persist), created when a client first waits.
- * `loaded` lists the keys whose load the current command waited for: when
- * the command re-runs (rerun) those keys count as loaded even if the row was
- * missing and absence is not cached (negative-ttl 0), so a re-run never
- * starts the same load again, and a miss is not counted a second time as a
- * hit. The list is cleared when the client's next command starts. */
+ * `loaded` holds the keys whose load the current command waits or waited
+ * for: when the command re-runs (rerun) those keys count as loaded even if
+ * the row was missing and absence is not cached (negative-ttl 0), so a
+ * re-run never starts the same load again, a key named twice is loaded once,
+ * and a miss is not counted a second time as a hit. It is emptied when the
+ * client's next command starts. */
 typedef struct pclient {
-    pwait *wait; /* the list it is parked on, NULL when not parked */
-    int rerun;   /* its command is being re-run after a wait */
-    sbuf loaded; /* klen:u32 key ... */
+    list_head waits; /* of pwait (cnode): parked until the last is woken */
+    int rerun;       /* its command is being re-run after a wait */
+    dict *loaded;    /* of keys, NULL until the first load */
 } pclient;
 
 typedef struct persist_state {
@@ -135,21 +138,24 @@ pkey *pkey_find(const char *key, size_t klen);
 void pkey_maybe_free(pkey *k);
 const mapping *persist_match(const db *d, const char *key, size_t klen, const char **pk,
                              size_t *pklen);
-/* Parks c on a list (load or lock); its command re-runs when woken. */
-void persist_park(client *c, list_head *waiters);
-/* Re-runs the commands of every client parked on the list (those parked on
- * it again meanwhile wait for the next wake). */
+/* Parks c, which waits on one or more lists (persist_wait_on): its command
+ * re-runs when the last of them is woken. */
+void persist_park(client *c);
+/* Takes every client off the list; re-runs the commands of those that wait
+ * on no other list (those parked on it again meanwhile wait for the next
+ * wake). */
 void persist_wake(list_head *waiters);
 /* persist_wake() on one of k's wait lists, then pkey_maybe_free(k). A
  * re-run command may write the key, and a write frees an idle pkey: k is
  * held until the last waiter ran, so the caller's k stays valid. */
 void pkey_wake(pkey *k, list_head *waiters);
-/* Puts c on a wait list without parking it (WB.FLUSH blocks it itself). */
+/* Puts c on a wait list without parking it (persist_park parks it; WB.FLUSH
+ * blocks it itself). */
 void persist_wait_on(client *c, list_head *waiters);
-/* Takes the first waiter off a list (NULL when empty); the caller replies
- * and unblocks it. */
+/* Takes the first waiter off a list, and off every other list it waits on
+ * (NULL when empty); the caller replies and unblocks it. */
 client *persist_wait_pop(list_head *waiters);
-/* Records that c's current command waited for the load of key. */
+/* Records that c's current command waits for the load of key. */
 void persist_note_loaded(client *c, const char *key, size_t klen);
 void persist_reply_backend_error(client *c, const char *what, const char *msg);
 
@@ -172,6 +178,8 @@ void persist_config_fsync_changed(void);
 
 /* readthrough.c */
 int rt_needs_load(client *c, const command *cmd, const mapping *m, const char *key, size_t klen);
+/* Starts (or joins) the load of key; a miss (refresh 0) puts c on its wait
+ * list, and the caller parks c (persist_park). */
 void rt_start_load(client *c, const mapping *m, const char *key, size_t klen, const char *pk,
                    size_t pklen, int refresh);
 void rt_on_hit(client *c, const mapping *m, kobj *o, const char *pk, size_t pklen);

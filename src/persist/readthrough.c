@@ -122,13 +122,6 @@ static void fail_waiters(list_head *waiters, const char *msg) {
     }
 }
 
-/* The waiters' commands re-run next: this key counts as loaded for them. */
-static void note_loaded(pkey *k) {
-    list_node *n;
-    list_for_each(n, &k->load_waiters)
-        persist_note_loaded(list_entry(n, pwait, node)->c, k->key, k->klen);
-}
-
 /* Puts a loaded value in db 0 with the mapping's TTL and its load cost. */
 static void install(load_job *j, int64_t cost_ms) {
     db *d = server_db(0);
@@ -171,10 +164,15 @@ static void load_done(store_job *sj) {
         } else if (untouched && !j->found && !present && miss && pcfg.negative_ttl > 0) {
             k->negative_until_ms = server_mstime() + pcfg.negative_ttl * 1000;
         }
-        note_loaded(k);
         pkey_wake(k, &k->load_waiters); /* a waiter's write may free an idle k: held meanwhile */
     }
     free_load(j);
+}
+
+/* The client waits for key's load: the command re-runs with the key loaded. */
+static void wait_load(client *c, pkey *k) {
+    persist_wait_on(c, &k->load_waiters);
+    persist_note_loaded(c, k->key, k->klen);
 }
 
 void rt_start_load(client *c, const mapping *m, const char *key, size_t klen, const char *pk,
@@ -182,7 +180,7 @@ void rt_start_load(client *c, const mapping *m, const char *key, size_t klen, co
     pkey *k = pkey_get(key, klen, m);
     if (!refresh && (k->loading || k->refreshing)) {
         ps.st.loads_coalesced++;
-        persist_park(c, &k->load_waiters);
+        wait_load(c, k);
         /* a refresh in flight serves misses too: it installs on a miss only if
          * a load is marked, so turn it into one */
         if (k->refreshing) k->loading = 1;
@@ -204,7 +202,7 @@ void rt_start_load(client *c, const mapping *m, const char *key, size_t klen, co
         ps.st.refreshes_early++;
     } else {
         k->loading = 1;
-        persist_park(c, &k->load_waiters);
+        wait_load(c, k);
     }
     storeq_submit(&j->job);
 }

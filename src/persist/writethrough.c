@@ -15,6 +15,7 @@
  *     (KEYS/SCAN/DBSIZE, which name no key, are the documented exception).
  *  2. At most one speculation is active (commands run one at a time). */
 #include "persist/persist.h"
+#include "util/hash.h"
 #include "util/mem.h"
 #include <string.h>
 
@@ -57,21 +58,25 @@ int wt_active(client *c, const command *cmd) {
     return cur && cur->c == c && cur->cmd == cmd;
 }
 
+static const void *wt_key_key(const void *e, size_t *len) {
+    *len = ((const wt_key *)e)->klen;
+    return ((const wt_key *)e)->key;
+}
+static const dict_type wt_key_type = {hash_bytes, wt_key_key, NULL};
+
 int wt_before(client *c, const command *cmd, const resp_arg *keys, int nkeys) {
     wt_job *j = xcalloc(1, sizeof(*j));
     j->c = c;
     j->cmd = cmd;
     j->keys = xcalloc((size_t)nkeys, sizeof(wt_key));
+    dict seen; /* the job's keys: a key named twice is snapshotted once */
+    dict_init(&seen, &wt_key_type);
     for (int i = 0; i < nkeys; i++) {
         const char *pk;
         size_t pklen;
         const mapping *m = persist_match(c->db, keys[i].p, keys[i].len, &pk, &pklen);
         if (!m || m->mode != MODE_WRITE_THROUGH) continue;
-        int dup = 0;
-        for (int k = 0; k < j->n; k++)
-            if (j->keys[k].klen == keys[i].len && !memcmp(j->keys[k].key, keys[i].p, keys[i].len))
-                dup = 1;
-        if (dup) continue;
+        if (dict_find(&seen, keys[i].p, keys[i].len)) continue;
         wt_key *w = &j->keys[j->n++];
         w->key = xmemdup(keys[i].p, keys[i].len);
         w->klen = keys[i].len;
@@ -82,7 +87,9 @@ int wt_before(client *c, const command *cmd, const resp_arg *keys, int nkeys) {
         w->snapshot = o ? kobj_dup(o, kobj_key(o), o->klen) : NULL;
         /* version bump marks the key written, so a load in flight is dropped */
         pkey_get(w->key, w->klen, m)->version++;
+        dict_add(&seen, w);
     }
+    dict_clear(&seen, NULL, NULL);
     cur = j;
     reply_hold(c, &j->held);
     return 1;
