@@ -434,13 +434,6 @@ int persist_query_int(const char *sql, int64_t *out, char **err) {
     return OK;
 }
 
-static void run_describe(store_job *j, const store_module *m, void *h) {
-    sync_job *s = (sync_job *)j;
-    char *err = NULL;
-    j->rc = m->describe(h, s->table, &s->cols, &s->ncols, &err);
-    take_err(j, err, m);
-}
-
 /* Copies a module-owned column list into host memory (freed by mapping_free). */
 static store_column *copy_columns(const store_column *cols, int n) {
     store_column *c = xcalloc((size_t)(n ? n : 1), sizeof(store_column));
@@ -450,6 +443,19 @@ static store_column *copy_columns(const store_column *cols, int n) {
         c[i].decltype = xstrdup(cols[i].decltype ? cols[i].decltype : "");
     }
     return c;
+}
+
+/* s->cols: a host copy of the table's columns (the module's list is freed
+ * here, on the store thread). */
+static void run_describe(store_job *j, const store_module *m, void *h) {
+    sync_job *s = (sync_job *)j;
+    char *err = NULL;
+    store_column *cols = NULL;
+    j->rc = m->describe(h, s->table, &cols, &s->ncols, &err);
+    take_err(j, err, m);
+    if (j->rc != STORE_OK) return;
+    s->cols = copy_columns(cols, s->ncols);
+    m->free_columns(cols, s->ncols);
 }
 
 static int resolve_maps(mapping_set *set, char **err) {
@@ -463,9 +469,7 @@ static int resolve_maps(mapping_set *set, char **err) {
             *err = sbuf_take(&b, NULL);
             return ERR;
         }
-        store_column *cols = copy_columns(s.cols, s.ncols);
-        ps.mod->free_columns(s.cols, s.ncols);
-        if (mapping_resolve(m, cols, s.ncols, err) != OK) return ERR;
+        if (mapping_resolve(m, s.cols, s.ncols, err) != OK) return ERR;
     }
     return OK;
 }
@@ -528,6 +532,7 @@ static void run_open(store_job *j, const store_module *m, void *h) {
 int persist_start(char **err) {
     debug_register("store-fail", debug_store_fail);
     debug_register("store-delay", debug_store_delay);
+    debug_register("journal-hold", wb_debug_journal_hold);
     info_register("persistence", info_persistence);
     info_register("stats", info_stats);
     list_init(&ps.touched);

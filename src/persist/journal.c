@@ -6,7 +6,12 @@
  *  2. journal_commit() returns OK only after every record appended so far is
  *     written (and fsync'ed under `always`).
  *  3. Under `everysec` a background thread fdatasync()s at most once a second
- *     when something was written since. */
+ *     when something was written since.
+ *  4. committed_seq <= written_seq < next_seq: records up to committed_seq
+ *     are committed (written, and fsync'ed under `always`); replies wait for
+ *     it (journal_committed_seq).
+ *  5. fd changes only under syncer_mu, and the syncer uses it only under
+ *     syncer_mu: it never syncs a descriptor being closed or reused. */
 #include "persist/journal.h"
 #include "util/crc64.h"
 #include "util/mem.h"
@@ -29,6 +34,8 @@ static int fd = -1;
 static char *jpath;
 static int policy;
 static uint64_t next_seq = 1;
+static uint64_t written_seq, committed_seq;
+static int held; /* DEBUG JOURNAL-HOLD: fsyncs under `always` wait */
 static sbuf pending;
 static long long size_bytes;
 static _Atomic int unsynced;
@@ -142,9 +149,7 @@ static void *syncer_main(void *arg) {
                pthread_cond_timedwait(&syncer_cv, &syncer_mu, &ts) == 0) {
         }
         if (atomic_load(&syncer_stop)) break;
-        pthread_mutex_unlock(&syncer_mu);
         if (atomic_exchange(&unsynced, 0) && fd >= 0) fdatasync(fd);
-        pthread_mutex_lock(&syncer_mu);
     }
     pthread_mutex_unlock(&syncer_mu);
     return NULL;
@@ -161,7 +166,10 @@ static int write_header(int f) {
 int journal_open(const char *path, int fsync_policy, uint64_t seq, char **err) {
     xfree(jpath);
     jpath = xstrdup(path);
-    fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    int f = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    pthread_mutex_lock(&syncer_mu);
+    fd = f;
+    pthread_mutex_unlock(&syncer_mu);
     if (fd < 0) return errtext(err, "open");
     struct stat st;
     fstat(fd, &st);
@@ -171,6 +179,7 @@ int journal_open(const char *path, int fsync_policy, uint64_t seq, char **err) {
         size_bytes = HDR;
     }
     next_seq = seq;
+    written_seq = committed_seq = seq - 1;
     policy = fsync_policy;
     if (!syncer_running) {
         atomic_store(&syncer_stop, 0);
@@ -211,6 +220,7 @@ void journal_close(void) {
         close(fd);
     }
     fd = -1;
+    committed_seq = written_seq;
     sbuf_free(&pending);
 }
 
@@ -241,20 +251,33 @@ uint64_t journal_append(const char *map, size_t mlen, const char *key, size_t kl
 }
 
 int journal_commit(char **err) {
-    if (!pending.len) return 0;
-    if (fd < 0) {
-        *err = xstrdup("journal is not open");
-        return -1;
+    if (pending.len) {
+        if (fd < 0) {
+            *err = xstrdup("journal is not open");
+            return -1;
+        }
+        if (write_all(fd, pending.p, pending.len) != 0) return errtext(err, "write");
+        size_bytes += (long long)pending.len;
+        sbuf_clear(&pending);
+        written_seq = next_seq - 1;
     }
-    if (write_all(fd, pending.p, pending.len) != 0) return errtext(err, "write");
-    size_bytes += (long long)pending.len;
-    sbuf_clear(&pending);
+    if (committed_seq == written_seq) return 0;
     if (policy == JFSYNC_ALWAYS) {
+        if (held) return 0;
         if (fdatasync(fd) != 0) return errtext(err, "fsync");
     } else if (policy == JFSYNC_EVERYSEC) {
         atomic_store(&unsynced, 1);
     }
+    committed_seq = written_seq;
     return 0;
+}
+
+uint64_t journal_committed_seq(void) {
+    return committed_seq;
+}
+
+void journal_hold(int on) {
+    held = on;
 }
 
 int journal_truncate(char **err) {
@@ -291,8 +314,10 @@ int journal_rewrite(void (*fill)(void *ctx, journal_emit_fn emit), void *ctx, ch
         if (nf >= 0) close(nf);
         unlink(tmp.p);
     } else {
+        pthread_mutex_lock(&syncer_mu);
         close(fd);
         fd = open(jpath, O_WRONLY | O_APPEND | O_CLOEXEC);
+        pthread_mutex_unlock(&syncer_mu);
         size_bytes = (long long)b.len;
         if (fd < 0) rc = errtext(err, "reopen");
     }

@@ -36,6 +36,13 @@ uint64_t journal_append(const char *map, size_t mlen, const char *key, size_t kl
  * succeed before the replies of the commands that made them are sent.
  * ERR (with errno-derived text) on a write or fsync failure. */
 int journal_commit(char **err);
+/* The last seq committed (written, and fsync'ed under `always`): a reply
+ * that acknowledges record N may leave once this is >= N. */
+uint64_t journal_committed_seq(void);
+/* DEBUG JOURNAL-HOLD: while on, commits under `always` write but do not
+ * fsync, so the committed seq stays behind; the next commit after it is
+ * turned off fsyncs. */
+void journal_hold(int on);
 /* Empties the journal (every record is in the store). */
 int journal_truncate(char **err);
 /* Replaces the journal by the records fn yields (each call of emit adds one),

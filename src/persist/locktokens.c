@@ -46,6 +46,7 @@ static void ceiling_done(store_job *sj) {
                    sj->err ? sj->err : "store error");
     }
     if (in_flight == j->ceiling) in_flight = 0;
+    xfree(j->op.error);
     xfree(sj->err);
     xfree(j);
 }

@@ -203,6 +203,8 @@ int wb_over_limit(void);
 void wb_info(sbuf *b);
 /* Writes every key's latest state through emit (a journal rewrite). */
 void wb_fill_journal(void *ctx, journal_emit_fn emit);
+/* DEBUG JOURNAL-HOLD on|off (journal_hold). */
+void wb_debug_journal_hold(client *c);
 
 /* sqlcmd.c */
 void sql_invalidate_row(const char *table, const char *pktext, size_t pklen);

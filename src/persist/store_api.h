@@ -86,7 +86,8 @@ typedef struct store_op {
                  each gets the refusal */
     /* filled by apply_batch */
     int status;  /* STORE_OK or STORE_ERR_PERMANENT for this row */
-    char *error; /* message for a refused row (free with free_error) */
+    char *error; /* message for a refused row (free with free_error; once a
+                    store job is done, a host copy: xfree) */
 } store_op;
 
 /* Called for each row a query changed (table, primary-key values), so cached

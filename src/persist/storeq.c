@@ -20,7 +20,8 @@ static long pending;                     /* submitted, done() not yet called */
 static int running, stopping, busy;
 static ev_async wake;
 static _Atomic long inject_failures, inject_delay_ms;
-static storeq_stats stats;
+/* written by the store thread, read by INFO on the loop thread */
+static struct { _Atomic long long batches, batch_jobs, transactions; } stats;
 
 void storeq_inject_failures(long n) {
     atomic_store(&inject_failures, n);
@@ -69,6 +70,14 @@ static void run_group(store_job **jobs, int n) {
         rc = STORE_ERR_TRANSIENT;
     else
         rc = mod->apply_batch(handle, all, total, &err);
+    /* the loop thread reads the refusals: copies in host memory, and the
+     * module's own freed here, on the only thread that calls the module */
+    for (k = 0; k < total; k++) {
+        if (!all[k].error) continue;
+        char *copy = xstrdup(all[k].error);
+        if (!fake) mod->free_error(all[k].error);
+        all[k].error = copy;
+    }
     k = 0;
     for (int i = 0; i < n; i++) {
         for (int j = 0; j < jobs[i]->nops; j++) jobs[i]->ops[j] = all[k++];
@@ -83,9 +92,9 @@ static void run_group(store_job **jobs, int n) {
             mod->free_error(err);
     }
     xfree(all);
-    stats.transactions++;
-    stats.batches++;
-    stats.batch_jobs += n;
+    atomic_fetch_add(&stats.transactions, 1);
+    atomic_fetch_add(&stats.batches, 1);
+    atomic_fetch_add(&stats.batch_jobs, n);
 }
 
 static void run_one(store_job *j) {
@@ -131,7 +140,10 @@ static void *thread_main(void *arg) {
         ev_async_send(server_loop(), &wake);
         pthread_cond_broadcast(&idle_cv);
     }
+    void *h = handle;
+    handle = NULL;
     pthread_mutex_unlock(&mu);
+    if (mod && h) mod->close(h); /* the module's last call, on its own thread */
     return NULL;
 }
 
@@ -179,7 +191,9 @@ void storeq_set_handle(void *h) {
 }
 
 void storeq_get_stats(storeq_stats *s) {
-    *s = stats;
+    s->batches = atomic_load(&stats.batches);
+    s->batch_jobs = atomic_load(&stats.batch_jobs);
+    s->transactions = atomic_load(&stats.transactions);
 }
 
 void storeq_submit(store_job *j) {
@@ -224,6 +238,4 @@ void storeq_stop(void) {
     pthread_join(thread, NULL);
     ev_async_stop(server_loop(), &wake);
     running = 0;
-    if (mod && handle) mod->close(handle);
-    handle = NULL;
 }

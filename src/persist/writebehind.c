@@ -90,6 +90,7 @@ void wb_key_written(pkey *k) {
         list_push_back(&ps.touched, &k->touched_node);
     }
     client *c = server_executing_client();
+    if (c && c->script_caller) c = c->script_caller; /* a script's write: its caller's reply */
     if (c && c->fd >= 0) {
         if (ntouch_clients == cap_touch_clients) {
             cap_touch_clients = cap_touch_clients ? cap_touch_clients * 2 : 16;
@@ -157,6 +158,14 @@ void wb_before_sleep(void) {
         pkey_maybe_free(k);
     }
     sbuf_free(&state);
+    /* the writers' replies acknowledge every record so far (a write that
+     * changed nothing, the latest state of its key): they leave once the
+     * journal has committed up to here (networking's reply barrier) */
+    uint64_t last = journal_next_seq() - 1;
+    for (size_t i = 0; i < ntouch_clients; i++) {
+        client *c = client_by_id(touch_clients[i]);
+        if (c && c->reply_after < last) c->reply_after = last;
+    }
     char *err = NULL;
     if (journal_commit(&err) != 0) {
         journal_failed(err);
@@ -164,6 +173,7 @@ void wb_before_sleep(void) {
     } else if (!ps.journal_ok && ntouch_clients == 0) {
         ps.journal_ok = 1;
     }
+    replies_durable(journal_committed_seq());
     ntouch_clients = 0;
     if (!ps.batch_in_flight && ps.dirty_count >= pcfg.wb_batch &&
         server_mstime() >= ps.retry_until_ms)
@@ -391,7 +401,7 @@ static void batch_done(store_job *sj) {
             ps.st.wb_deadletter++;
             server_log(LL_WARNING, "write-behind: key %.*s dead-lettered: %s", (int)k->klen, k->key,
                        op->error ? op->error : "row refused");
-            if (op->error) ps.mod->free_error(op->error);
+            xfree(op->error);
         } else {
             ps.st.wb_flushed_total++;
         }
@@ -445,6 +455,7 @@ static void dl_done(store_job *sj) {
     pkey_maybe_free(k);
     sbuf_free(&j->state);
     sbuf_free(&j->text);
+    xfree(sj->ops[0].error);
     xfree(sj->ops);
     xfree(sj->err);
     xfree(j);
@@ -528,6 +539,25 @@ static void replay_record(void *ctx, uint64_t seq, const char *map, size_t mlen,
     r->records++;
 }
 
+/* DEBUG JOURNAL-HOLD on|off: holds the journal's fsyncs (journal-fsync
+ * always), so a test can see that a write's reply waits for its record. */
+void wb_debug_journal_hold(client *c) {
+    int on = c->argc == 3 && arg_is(&c->argv[2], "on");
+    if (c->argc != 3 || (!on && !arg_is(&c->argv[2], "off"))) {
+        reply_error(c, "ERR DEBUG JOURNAL-HOLD on|off");
+        return;
+    }
+    journal_hold(on);
+    char *err = NULL;
+    if (!on && journal_commit(&err) != 0) {
+        reply_errorf(c, "ERR %s", err);
+        xfree(err);
+        return;
+    }
+    replies_durable(journal_committed_seq());
+    reply_ok(c);
+}
+
 int wb_start(char **err) {
     ps.journal_ok = 1;
     if (persist_query_sync(
@@ -547,6 +577,7 @@ int wb_start(char **err) {
     if (journal_replay(path, replay_record, &r, &next, err) != 0) return ERR;
     if (next < (uint64_t)wm) next = (uint64_t)wm;
     if (journal_open(path, pcfg.journal_fsync, next, err) != 0) return ERR;
+    replies_durable(journal_committed_seq());
     if (r.records) {
         server_log(LL_NOTICE,
                    "write-behind journal: %ld records to replay (%ld already in the store)",
@@ -597,9 +628,12 @@ void wb_info(sbuf *b) {
     sbuf_printf(b,
                 "wb_pending:%ld\r\nwb_lag_ms:%lld\r\nwb_batches:%lld\r\nwb_flushed_total:%"
                 "lld\r\nwb_retries:%lld\r\n"
-                "wb_deadletter:%lld\r\njournal_bytes:%lld\r\njournal_fsync:%s\r\n",
+                "wb_deadletter:%lld\r\njournal_bytes:%lld\r\njournal_last_seq:%llu\r\n"
+                "journal_committed_seq:%llu\r\njournal_fsync:%s\r\n",
                 ps.dirty_count, (long long)lag, ps.st.wb_batches, ps.st.wb_flushed_total,
                 ps.st.wb_retries, ps.st.wb_deadletter, journal_bytes(),
+                (unsigned long long)(journal_next_seq() - 1),
+                (unsigned long long)journal_committed_seq(),
                 pcfg.journal_fsync == JFSYNC_ALWAYS     ? "always"
                 : pcfg.journal_fsync == JFSYNC_EVERYSEC ? "everysec"
                                                         : "no");

@@ -157,8 +157,7 @@ static void wt_done(store_job *sj) {
         ps.st.wt_commits++;
         ps.wt_group_sum += sj->group_size;
     }
-    for (int i = 0; i < sj->nops; i++)
-        if (sj->ops[i].error) ps.mod->free_error(sj->ops[i].error);
+    for (int i = 0; i < sj->nops; i++) xfree(sj->ops[i].error);
     unlock_keys(j);
     free_job(j);
 }

@@ -211,6 +211,12 @@ struct client {
     int64_t obuf_soft_limit_since_ms;
     list_node pending_write_node;
     unsigned long long net_in, net_out;
+    /* Reply barrier: the replies queued so far acknowledge writes that are
+     * durable once the server's durable position reaches reply_after (a
+     * write-behind journal record); until then nothing is written
+     * (barrier_node: on the server's list of barred clients). */
+    uint64_t reply_after;
+    list_node barrier_node;
 
     /* MULTI/EXEC and WATCH */
     multi_cmd *mqueue;
@@ -413,9 +419,12 @@ size_t used_memory(void);
 int over_maxmemory(void);
 const char *maxmemory_policy_name(int p);
 
-/* ---- write-through reply holding (networking.c) -------------------------------- */
+/* ---- reply holding and the reply barrier (networking.c) ------------------------ */
 /* Until called again with buf NULL, c's replies go to buf, not the socket. */
 void reply_hold(client *c, sbuf *buf);
+/* Writes up to pos are durable: replies barred below it may leave (they are
+ * written at the next flush). */
+void replies_durable(uint64_t pos);
 
 /* ---- pub/sub (pubsub.c; more for the core in pubsub.h) ------------------------ */
 /* The three namespaces: channels, patterns, shard channels. */

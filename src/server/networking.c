@@ -160,6 +160,7 @@ void client_free(client *c) {
     hooks.client_freed(c);
     if (c->flags & CLIENT_PENDING_WRITE)
         list_remove(&server.pending_writes, &c->pending_write_node);
+    if (list_linked(&c->barrier_node)) list_remove(&server.reply_barred, &c->barrier_node);
     if (c->flags & CLIENT_CLOSE_ASAP) list_remove(&server.clients_to_close, &c->close_node);
     if (c->fd >= 0) {
         ev_io_stop(server.loop, &c->rio);
@@ -696,8 +697,37 @@ static void obuf_limit_check(client *c) {
 
 /* ---- writing ------------------------------------------------------------------- */
 
+/* The reply barrier: no reply leaves before the write it acknowledges is
+ * durable (c->reply_after <= server.durable_pos). Checked here, where every
+ * write to a client's socket starts, so no order of callbacks can let one
+ * through; a barred client waits on server.reply_barred. Building with
+ * -DLARDER_NO_REPLY_BARRIER removes the check (to see the barrier's test fail). */
+static int reply_barred(client *c) {
+#ifndef LARDER_NO_REPLY_BARRIER
+    if (c->reply_after > server.durable_pos) {
+        if (!list_linked(&c->barrier_node)) list_push_back(&server.reply_barred, &c->barrier_node);
+        if (ev_is_active(&c->wio)) ev_io_stop(server.loop, &c->wio);
+        return 1;
+    }
+#endif
+    (void)c;
+    return 0;
+}
+
+void replies_durable(uint64_t pos) {
+    if (pos > server.durable_pos) server.durable_pos = pos;
+    list_node *n, *t;
+    list_for_each_safe(n, t, &server.reply_barred) {
+        client *c = list_entry(n, client, barrier_node);
+        if (c->reply_after > server.durable_pos) continue;
+        list_remove(&server.reply_barred, n);
+        mark_pending(c);
+    }
+}
+
 /* Writes as much as the socket takes. Returns ERR if the client was freed. */
 static int write_client(client *c) {
+    if (reply_barred(c)) return OK;
     while (c->rhead) {
         struct iovec iov[64];
         int n = 0;

@@ -324,6 +324,7 @@ void server_preinit(void) {
     server.active_expire_enabled = 1;
     list_init(&server.clients);
     list_init(&server.pending_writes);
+    list_init(&server.reply_barred);
     list_init(&server.clients_to_close);
     list_init(&server.unblocked_clients);
     list_init(&server.blocked_timeouts);

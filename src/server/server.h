@@ -61,6 +61,8 @@ typedef struct server_state {
     /* clients */
     list_head clients;
     list_head pending_writes;
+    list_head reply_barred; /* clients whose replies wait for durable_pos */
+    uint64_t durable_pos;   /* the position up to which writes are durable */
     list_head clients_to_close;
     list_head unblocked_clients;
     list_head blocked_timeouts;

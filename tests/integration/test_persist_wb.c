@@ -6,6 +6,7 @@
  * answering -LOADING. Every test ends with "store equals cache after
  * WB.FLUSH". */
 #include "pkit.h"
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -537,6 +538,48 @@ TEST(wb_config_set_map_with_pending) {
     finish(&e, c);
 }
 
+/* No reply leaves before the journal record it acknowledges is committed.
+ * With the journal's fsyncs held (journal-fsync always) a write's record is
+ * written but not committed, and its reply stays in the server while other
+ * clients are served; released, the reply arrives. */
+TEST(wb_reply_waits_for_journal_commit) {
+    pk_env e;
+    const char *extra[] = {"--journal-fsync", "always", NULL};
+    redisContext *c = start(&e, extra);
+    if (!c) return;
+    redisContext *w = srv_connect(&e.s);
+    CHECK_CMD(c, "+OK", "DEBUG JOURNAL-HOLD on");
+    long long before = pk_info(c, "journal_last_seq");
+    pk_send(w, "SET kv:held v1");
+    /* the record is appended in the before-sleep that flushes replies: once
+     * INFO shows it, the reply would already be in w's socket if it had left */
+    CHECK_EQ(pk_wait_info_ge(c, "journal_last_seq", before + 1, 5000), before + 1);
+    CHECK_EQ(pk_info(c, "journal_committed_seq"), before);
+    struct pollfd p = {w->fd, POLLIN, 0};
+    CHECK_EQ(poll(&p, 1, 200), 0);
+    CHECK_CMD(c, "v1", "GET kv:held"); /* others are served meanwhile */
+    CHECK_CMD(c, "+OK", "DEBUG JOURNAL-HOLD off");
+    char *s = pk_recv_str(w);
+    CHECK_STR(s, "+OK");
+    free(s);
+    CHECK_EQ(pk_info(c, "journal_committed_seq"), before + 1);
+    /* a pipeline behind the held write waits with it, in order */
+    CHECK_CMD(c, "+OK", "DEBUG JOURNAL-HOLD on");
+    pk_send(w, "SET kv:held v2");
+    pk_send(w, "GET kv:held");
+    CHECK_EQ(pk_wait_info_ge(c, "journal_last_seq", before + 2, 5000), before + 2);
+    CHECK_EQ(poll(&p, 1, 200), 0);
+    CHECK_CMD(c, "+OK", "DEBUG JOURNAL-HOLD off");
+    s = pk_recv_str(w);
+    CHECK_STR(s, "+OK");
+    free(s);
+    s = pk_recv_str(w);
+    CHECK_STR(s, "v2");
+    free(s);
+    redisFree(w);
+    finish(&e, c);
+}
+
 int main(void) {
     RUN(wb_write_then_flush);
     RUN(wb_coalescing);
@@ -552,5 +595,6 @@ int main(void) {
     RUN(wb_shutdown_flushes);
     RUN(wb_restart_replays_journal);
     RUN(wb_config_set_map_with_pending);
+    RUN(wb_reply_waits_for_journal_commit);
     return test_report();
 }
