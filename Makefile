@@ -7,6 +7,8 @@
 #   make compat     Redis's own test suite against larder-server -> redis-compat/COMPAT.md
 #   make install    binaries, store modules and a conf that finds them (PREFIX, DESTDIR)
 #   make SANITIZE=1 ...   the same with ASan+UBSan (objects in build-san/)
+#   make SANITIZE=thread ...   ThreadSanitizer (objects in build-tsan/); make test
+#                   also runs the persistence and lock tests against this server
 #
 # Sources are found by wildcard: a new .c file in a src/ folder is built without
 # touching this file. Test programs are tests/<kind>/test_*.c, one binary each.
@@ -18,6 +20,12 @@ OPT     ?= -O2
 ifeq ($(SANITIZE),1)
 B        := build-san
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+MALLOC_LIBS :=
+MALLOC_DEF  := -DLARDER_NO_JEMALLOC
+else ifeq ($(SANITIZE),thread)
+B        := build-tsan
+SANFLAGS := -fsanitize=thread -fno-omit-frame-pointer
+OPT      := -O1
 MALLOC_LIBS :=
 MALLOC_DEF  := -DLARDER_NO_JEMALLOC
 else
@@ -73,7 +81,7 @@ SQLT_SRC  := $(wildcard tests/sql/test_*.c tests/crash/test_*.c)
 SQLT_BINS := $(patsubst tests/%.c,$(B)/tests/%,$(SQLT_SRC))
 
 .SECONDARY:
-.PHONY: all deps deps-run deps-test run test test-unit bench bench-store bench-sql fuzz-sql compat crash \
+.PHONY: all deps deps-run deps-test run test test-tsan test-unit bench bench-store bench-sql fuzz-sql compat crash \
         clean install format format-check depcheck
 all: $(SERVER_BIN) $(TOOL_BINS) $(MODULE_SOS)
 
@@ -201,6 +209,14 @@ test: deps-test
 	@$(MAKE) --no-print-directory depcheck
 	@$(MAKE) --no-print-directory tests-build
 	@B=$(B) sh tests/run-all
+	@if [ "$(SANITIZE)" = 0 ]; then $(MAKE) --no-print-directory test-tsan; fi
+
+# The store thread, the journal's fsync thread and the loop share state: the
+# persistence and lock tests run against a ThreadSanitizer server and its
+# store module (build-tsan/), driven by the test programs of this build.
+test-tsan:
+	@$(MAKE) --no-print-directory SANITIZE=thread all
+	@B=$(B) TSAN_BUILD=build-tsan sh tests/run-all tsan
 
 test-unit: tests-build
 	@B=$(B) sh tests/run-all unit
@@ -244,6 +260,6 @@ depcheck:
 	@/usr/bin/python3 mk/depcheck.py
 
 clean:
-	rm -rf build build-san build-fuzz
+	rm -rf build build-san build-tsan build-fuzz
 
 -include $(shell find $(B)/obj $(B)/pic -name '*.d' 2>/dev/null)

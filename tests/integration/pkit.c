@@ -33,9 +33,9 @@ const char *pk_module_path(void) {
 
 int pk_sanitized(void) {
     const char *b = getenv("LARDER_BUILD");
-    if (b && strstr(b, "-san")) return 1;
+    if (b && (strstr(b, "-san") || strstr(b, "-tsan"))) return 1;
     const char *s = larder_server_path();
-    return s && strstr(s, "-san") != NULL;
+    return s && (strstr(s, "-san") || strstr(s, "-tsan"));
 }
 
 int pk_start(pk_env *e, const char *const *extra) {

@@ -22,7 +22,8 @@ typedef struct pk_env {
 
 /* Absolute path of the store module under test. */
 const char *pk_module_path(void);
-/* Nonzero when the binaries were built with ASan (LARDER_BUILD ends in -san):
+/* Nonzero when the binaries were built with ASan or TSan (LARDER_BUILD ends
+ * in -san or -tsan):
  * heavy tests scale down. */
 int pk_sanitized(void);
 /* Creates the data directory (first call) and starts the server with
