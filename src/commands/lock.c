@@ -75,9 +75,9 @@ static const dict_type lock_type = {hash_bytes, lock_key, NULL};
 
 static dict *locks;
 static uint64_t last_token;
-static void (*token_hook)(uint64_t token);
+static void (*token_hook)(client *to, uint64_t token);
 
-void lock_set_token_hook(void (*fn)(uint64_t token)) {
+void lock_set_token_hook(void (*fn)(client *to, uint64_t token)) {
     token_hook = fn;
 }
 
@@ -111,10 +111,11 @@ __attribute__((constructor)) static void lock_register_debug(void) {
     debug_register("lock-token", debug_lock_token);
 }
 
-static uint64_t new_token(void) {
+/* A token for client to, which is replied it next. */
+static uint64_t new_token(client *to) {
     uint64_t t = lock_token_last() + 1;
     last_token = t;
-    if (token_hook) token_hook(t);
+    if (token_hook) token_hook(to, t);
     return t;
 }
 
@@ -142,8 +143,8 @@ static void lock_maybe_forget(lock *l) {
     xfree(l);
 }
 
-static void lock_hold(lock *l, int64_t ttl_ms) {
-    l->token = new_token();
+static void lock_hold(lock *l, int64_t ttl_ms, client *holder) {
+    l->token = new_token(holder);
     l->expire_ms = server_mstime() + ttl_ms;
     ev_timer_stop(server_loop(), &l->timer);
     ev_timer_set(&l->timer, (double)ttl_ms / 1000.0, 0);
@@ -167,7 +168,7 @@ static void lock_release_and_pass(lock *l) {
         lock_waiter *w = list_entry(n, lock_waiter, node);
         list_remove(&l->waiters, n);
         w->l = NULL; /* on_unblock must not unlink it again */
-        lock_hold(l, w->ttl_ms);
+        lock_hold(l, w->ttl_ms, w->c);
         reply_int(w->c, (long long)l->token);
         unblock_client(w->c); /* frees w through on_unblock */
         return;
@@ -252,7 +253,7 @@ void lock_acquire_command(client *c) {
     lock_expire_if_needed(l);
     l = lock_get(c->argv[1].p, c->argv[1].len, 1);
     if (!l->token && list_empty(&l->waiters)) {
-        lock_hold(l, ttl);
+        lock_hold(l, ttl, c);
         reply_int(c, (long long)l->token);
         server_add_dirty(1);
         return;

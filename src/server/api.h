@@ -216,6 +216,7 @@ struct client {
      * write-behind journal record); until then nothing is written
      * (barrier_node: on the server's list of barred clients). */
     uint64_t reply_after;
+    int reply_holds; /* reply_barrier_hold() calls not yet released: barred too */
     list_node barrier_node;
 
     /* MULTI/EXEC and WATCH */
@@ -425,6 +426,10 @@ void reply_hold(client *c, sbuf *buf);
 /* Writes up to pos are durable: replies barred below it may leave (they are
  * written at the next flush). */
 void replies_durable(uint64_t pos);
+/* Bars c's replies (those queued and to come) until the matching release:
+ * a reply that must wait for something the loop does not wait for. */
+void reply_barrier_hold(client *c);
+void reply_barrier_release(client *c);
 
 /* ---- pub/sub (pubsub.c; more for the core in pubsub.h) ------------------------ */
 /* The three namespaces: channels, patterns, shard channels. */

@@ -102,11 +102,12 @@ void config_register(const config_directive *rows);
 
 /* ---- fencing tokens (commands/lock.c) ---------------------------------------------------
  * The last token issued (starting from the wall clock in microseconds),
- * raising it (never lowers), and a hook told of every token issued before it
- * is replied (persistence keeps a ceiling above it in the store). */
+ * raising it (never lowers), and a hook told of every token issued, and the
+ * client it goes to, before it is replied (persistence keeps a ceiling above
+ * it in the store, and may hold that client's replies until it is stored). */
 uint64_t lock_token_last(void);
 void lock_token_raise(uint64_t t);
-void lock_set_token_hook(void (*fn)(uint64_t token));
+void lock_set_token_hook(void (*fn)(client *to, uint64_t token));
 
 /* ---- INFO and DEBUG ------------------------------------------------------------------ */
 /* Appends lines ("name:value\r\n") to an INFO section each time it is shown. */

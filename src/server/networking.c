@@ -698,13 +698,14 @@ static void obuf_limit_check(client *c) {
 /* ---- writing ------------------------------------------------------------------- */
 
 /* The reply barrier: no reply leaves before the write it acknowledges is
- * durable (c->reply_after <= server.durable_pos). Checked here, where every
+ * durable (c->reply_after <= server.durable_pos) or while something holds it
+ * (c->reply_holds: a fencing token above the stored ceiling). Checked here, where every
  * write to a client's socket starts, so no order of callbacks can let one
  * through; a barred client waits on server.reply_barred. Building with
  * -DLARDER_NO_REPLY_BARRIER removes the check (to see the barrier's test fail). */
 static int reply_barred(client *c) {
 #ifndef LARDER_NO_REPLY_BARRIER
-    if (c->reply_after > server.durable_pos) {
+    if (c->reply_after > server.durable_pos || c->reply_holds) {
         if (!list_linked(&c->barrier_node)) list_push_back(&server.reply_barred, &c->barrier_node);
         if (ev_is_active(&c->wio)) ev_io_stop(server.loop, &c->wio);
         return 1;
@@ -719,10 +720,22 @@ void replies_durable(uint64_t pos) {
     list_node *n, *t;
     list_for_each_safe(n, t, &server.reply_barred) {
         client *c = list_entry(n, client, barrier_node);
-        if (c->reply_after > server.durable_pos) continue;
+        if (c->reply_after > server.durable_pos || c->reply_holds) continue;
         list_remove(&server.reply_barred, n);
         mark_pending(c);
     }
+}
+
+void reply_barrier_hold(client *c) {
+    c->reply_holds++;
+}
+
+void reply_barrier_release(client *c) {
+    if (c->reply_holds > 0) c->reply_holds--;
+    if (c->reply_holds || c->reply_after > server.durable_pos || !list_linked(&c->barrier_node))
+        return;
+    list_remove(&server.reply_barred, &c->barrier_node);
+    mark_pending(c);
 }
 
 /* Writes as much as the socket takes. Returns ERR if the client was freed. */
