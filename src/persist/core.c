@@ -4,8 +4,8 @@
  * Invariants:
  *  1. The loop thread never waits on the store, except at start-up (opening
  *     the store, checking mappings, replaying the journal: clients get
- *     -LOADING meanwhile), CONFIG SET map (an admin command that validates
- *     against the store) and shutdown.
+ *     -LOADING meanwhile) and shutdown. A command that needs the store
+ *     (CONFIG SET map included) parks its client.
  *  2. A client parked by persistence (BLOCKED_STORE) waits on one or more
  *     wait lists (pclient.waits, never empty while parked) and re-runs its
  *     whole command when the last of them wakes it. */
@@ -65,6 +65,15 @@ void persist_config_get_loadmodule(sbuf *out) {
 
 static int resolve_maps(mapping_set *set, char **err);
 static void forget_idle_keys(void);
+static int map_change_begin(mapping_set *set, char **err);
+static int command_touch_keys(client *c, const command *cmd);
+
+static void replace_maps(mapping_set *set) {
+    forget_idle_keys();
+    mapping_set_free(&ps.maps);
+    ps.maps = *set;
+    for (int i = 0; i < ps.maps.n; i++) ps.maps.v[i]->index = i;
+}
 
 /* "spec; spec; ..." (CONFIG SET) or one spec per `map` line (file). */
 int persist_config_set_maps(const char *val, char **err) {
@@ -93,16 +102,8 @@ int persist_config_set_maps(const char *val, char **err) {
         set.v[set.n++] = m;
     }
     xfree(copy);
-    if (rc == OK && ps.enabled && !config_loading_maps) {
-        /* the store queue drains here (resolve_maps asks the store): clients
-         * woken meanwhile may write, so look for pending writes after it */
-        storeq_drain();
-        rc = resolve_maps(&set, err);
-        if (rc == OK && (ps.dirty_count || ps.batch_in_flight || !list_empty(&ps.touched))) {
-            *err = xstrdup("write-behind keys are pending; run WB.FLUSH first");
-            rc = ERR;
-        }
-    }
+    if (rc == OK && ps.enabled && !config_loading_maps)
+        return map_change_begin(&set, err); /* checked against the store, then replaced */
     if (rc != OK) {
         mapping_set_free(&set);
         return ERR;
@@ -115,10 +116,7 @@ int persist_config_set_maps(const char *val, char **err) {
         }
         xfree(set.v);
     } else {
-        forget_idle_keys();
-        mapping_set_free(&ps.maps);
-        ps.maps = set;
-        for (int i = 0; i < ps.maps.n; i++) ps.maps.v[i]->index = i;
+        replace_maps(&set);
     }
     return OK;
 }
@@ -474,6 +472,155 @@ static int resolve_maps(mapping_set *set, char **err) {
     return OK;
 }
 
+/* ---- CONFIG SET map -------------------------------------------------------------------- */
+
+/* A CONFIG SET map under way. Its client's reply is held and the client
+ * parked while the store thread reads the new maps' tables; meanwhile every
+ * command that names a key or reaches the store waits on ps.map_waiters, so
+ * when the outcome comes back (FIFO: every job queued before it is done) no
+ * load, commit or SQL job is using the maps being replaced. */
+typedef struct map_change {
+    store_job job;
+    mapping_set set;
+    uint64_t client_id;
+    int submitted;
+    sbuf held;           /* CONFIG SET's own reply */
+    store_column **cols; /* per map: host copies made on the store thread */
+    int *ncols;
+} map_change;
+
+static map_change *change;
+
+static void free_columns_copy(store_column *cols, int n) {
+    for (int i = 0; i < n; i++) {
+        xfree(cols[i].name);
+        xfree(cols[i].decltype);
+    }
+    xfree(cols);
+}
+
+static void run_describe_maps(store_job *sj, const store_module *m, void *h) {
+    map_change *mc = (map_change *)sj;
+    for (int i = 0; i < mc->set.n && sj->rc == STORE_OK; i++) {
+        store_column *cols = NULL;
+        int n = 0;
+        char *err = NULL;
+        sj->rc = m->describe(h, mc->set.v[i]->name, &cols, &n, &err);
+        if (sj->rc != STORE_OK) {
+            sbuf b = SBUF_INIT;
+            sbuf_printf(&b, "map %s: %s", mc->set.v[i]->name, err ? err : "cannot read the table");
+            if (err) m->free_error(err);
+            sj->err = sbuf_take(&b, NULL);
+            break;
+        }
+        mc->cols[i] = copy_columns(cols, n);
+        mc->ncols[i] = n;
+        m->free_columns(cols, n);
+    }
+}
+
+static void free_change(map_change *mc) {
+    for (int i = 0; i < mc->set.n; i++)
+        if (mc->cols[i]) free_columns_copy(mc->cols[i], mc->ncols[i]);
+    mapping_set_free(&mc->set);
+    xfree(mc->cols);
+    xfree(mc->ncols);
+    sbuf_free(&mc->held);
+    xfree(mc->job.err);
+    xfree(mc);
+}
+
+/* Every pkey is idle (a negative entry at most): the maps can be replaced. */
+static int pkeys_idle(void) {
+    dict_iter it;
+    dict_iter_init(&it, ps.pkeys);
+    pkey *k;
+    int idle = 1;
+    while (idle && (k = dict_iter_next(&it)))
+        idle = !(k->waking || k->loading || k->refreshing || k->locked || k->dirty ||
+                 k->in_flight || k->deadlettering || k->touched || !list_empty(&k->load_waiters) ||
+                 !list_empty(&k->lock_waiters));
+    dict_iter_done(&it);
+    return idle;
+}
+
+static void map_change_done(store_job *sj) {
+    map_change *mc = (map_change *)sj;
+    change = NULL;
+    char *err = sj->rc != STORE_OK ? xstrdup(sj->err ? sj->err : "store error") : NULL;
+    for (int i = 0; i < mc->set.n && !err; i++) {
+        /* the mapping owns its columns from here, resolved or not */
+        mapping_resolve(mc->set.v[i], mc->cols[i], mc->ncols[i], &err);
+        mc->cols[i] = NULL;
+    }
+    if (!err && (ps.dirty_count || ps.batch_in_flight || !list_empty(&ps.touched)))
+        err = xstrdup("write-behind keys are pending; run WB.FLUSH first");
+    if (!err && !pkeys_idle()) err = xstrdup("keys of the maps are busy; retry");
+    if (!err) {
+        replace_maps(&mc->set);
+        mc->set = (mapping_set){NULL, 0};
+    }
+    client *c = client_by_id(mc->client_id);
+    if (c) {
+        unblock_client(c);
+        if (err)
+            reply_errorf(c, "ERR CONFIG SET failed (possibly related to argument 'map') - %s", err);
+        else
+            reply_raw(c, mc->held.p, mc->held.len);
+    }
+    xfree(err);
+    free_change(mc);
+    persist_wake(&ps.map_waiters);
+}
+
+/* Called by the map setter during CONFIG SET: takes set over and holds the
+ * client's reply; persist_after_command() then parks the client and asks the
+ * store. */
+static int map_change_begin(mapping_set *set, char **err) {
+    client *c = server_executing_client();
+    if (change && c && change->client_id == c->id && !change->submitted) {
+        /* the same CONFIG SET sets map again: its rollback to the current
+         * maps after another parameter failed */
+        reply_hold(c, NULL);
+        free_change(change);
+        change = NULL;
+        mapping_set_free(set);
+        return OK;
+    }
+    if (!c || change || !client_can_block(c)) {
+        mapping_set_free(set);
+        *err = xstrdup(!c || !client_can_block(c)
+                           ? "CONFIG SET map cannot run inside MULTI or a script"
+                           : "another CONFIG SET map is under way; retry");
+        return ERR;
+    }
+    map_change *mc = xcalloc(1, sizeof(*mc));
+    mc->set = *set;
+    mc->client_id = c->id;
+    mc->cols = xcalloc((size_t)(set->n ? set->n : 1), sizeof(store_column *));
+    mc->ncols = xcalloc((size_t)(set->n ? set->n : 1), sizeof(int));
+    change = mc;
+    reply_hold(c, &mc->held);
+    return OK;
+}
+
+static void map_change_submit(client *c) {
+    reply_hold(c, NULL);
+    change->submitted = 1;
+    block_client(c, BLOCKED_STORE, 0);
+    change->job.run = run_describe_maps;
+    change->job.done = map_change_done;
+    storeq_submit(&change->job);
+}
+
+/* While a map change is under way, commands that name a key (EXEC: its
+ * queued commands) or reach the store wait for it. */
+static int waits_for_map_change(client *c, const command *cmd) {
+    if (!change || change->client_id == c->id) return 0;
+    if (cmd->flag_bits & CMD_STORE) return 1;
+    return c->db->id == 0 && command_touch_keys(c, cmd) > 0;
+}
+
 typedef struct open_job {
     store_job job;
     int argc;
@@ -504,8 +651,8 @@ static void debug_store_delay(client *c) {
 static void info_persistence(sbuf *b) {
     storeq_stats s;
     storeq_get_stats(&s);
-    sbuf_printf(b, "store_enabled:%d\r\nstore_module:%s\r\nmaps:%d\r\n", ps.enabled,
-                ps.mod ? ps.mod->name : "", ps.maps.n);
+    sbuf_printf(b, "store_enabled:%d\r\nstore_module:%s\r\nmaps:%d\r\nmap_change_pending:%d\r\n",
+                ps.enabled, ps.mod ? ps.mod->name : "", ps.maps.n, change != NULL);
     if (ps.enabled) wb_info(b);
     sbuf_printf(b, "wt_commits:%lld\r\nwt_group_size_avg:%.2f\r\n", ps.st.wt_commits,
                 ps.st.wt_commits ? ps.wt_group_sum / (double)ps.st.wt_commits : 0.0);
@@ -538,6 +685,7 @@ int persist_start(char **err) {
     list_init(&ps.touched);
     list_init(&ps.dirty);
     list_init(&ps.flush_waiters);
+    list_init(&ps.map_waiters);
     ps.pkeys = dict_new(&pkey_type);
     config_loading_maps = 0;
     if (!pcfg.module_path) {
@@ -694,8 +842,14 @@ static int shape_ok_or_reply(client *c, const command *cmd, const mapping *m, in
 }
 
 int persist_allows_command(client *c, const command *cmd) {
-    if (!ps.enabled || c->db->id != 0 || ps.maps.n == 0) return 1;
+    if (!ps.enabled) return 1;
     if ((c->flags & CLIENT_MULTI) && strcmp(cmd->name, "exec") != 0) return 1; /* only queued */
+    if (waits_for_map_change(c, cmd)) {
+        persist_wait_on(c, &ps.map_waiters);
+        persist_park(c);
+        return 0;
+    }
+    if (c->db->id != 0 || ps.maps.n == 0) return 1;
     pclient *pc = c->persist;
     if (pc && !pc->rerun && pc->loaded) dict_clear(pc->loaded, free_loaded, NULL); /* new command */
     int n = command_touch_keys(c, cmd), wt = 0, write = is_write(c, cmd), waits = 0;
@@ -753,7 +907,9 @@ refused: /* loads started for it go on (as refreshes do), without it */
 }
 
 void persist_after_command(client *c, const command *cmd) {
-    if (ps.enabled && wt_active(c, cmd)) wt_after(c);
+    if (!ps.enabled) return;
+    if (wt_active(c, cmd)) wt_after(c);
+    if (change && !change->submitted && change->client_id == c->id) map_change_submit(c);
 }
 
 void persist_key_modified(client *c, db *d, const char *key, size_t klen) {

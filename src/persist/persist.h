@@ -122,6 +122,7 @@ typedef struct persist_state {
     int retry_count;
     int64_t retry_until_ms;
     list_head flush_waiters; /* WB.FLUSH clients */
+    list_head map_waiters;   /* commands waiting for a CONFIG SET map */
     uint64_t watermark;
     long long next_deadletter_id;
     int journal_ok;

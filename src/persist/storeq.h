@@ -11,8 +11,10 @@
  * one fsync); each job then sees its own rows' outcomes.
  *
  * Invariants:
- *  1. Jobs complete in submission order (one thread, FIFO queues).
- *  2. The module is only called from the store thread. */
+ *  1. Jobs complete in submission order (one thread, FIFO queues), and their
+ *     done() callbacks run in that order.
+ *  2. The module is only called from the store thread (its errors and column
+ *     lists are copied there; it is closed there). */
 #ifndef LARDER_PERSIST_STOREQ_H
 #define LARDER_PERSIST_STOREQ_H
 #include <stdint.h>
@@ -38,12 +40,13 @@ int storeq_start(const store_module *m, void *handle);
 void storeq_set_handle(void *h);
 /* Queues a job (loop thread). */
 void storeq_submit(store_job *j);
-/* Waits until every submitted job has run and its done() was called (used at
- * start-up replay and shutdown; runs done() callbacks itself). */
+/* Waits until every submitted job has run and its done() was called; runs
+ * done() callbacks itself. Start-up (before clients are served) and shutdown
+ * only: at run time the loop never waits on the store. */
 void storeq_drain(void);
 /* Waits until the store thread has run j (its rc and err are then set),
  * without calling any done(): j's and the others' run later from the loop as
- * usual, so no other client's command can run meanwhile. */
+ * usual. Start-up only, like storeq_drain. */
 void storeq_wait_job(store_job *j);
 /* Stops the thread after the queue is empty and closes the module. */
 void storeq_stop(void);

@@ -268,12 +268,55 @@ TEST(shape_checks) {
     pk_stop(&env);
 }
 
+/* CONFIG SET map asks the store without stopping the loop: with the store
+ * slow, a command that names no key is served at once, one that names a key
+ * waits for the new maps, and CONFIG SET's reply comes when they are checked.
+ * Another parameter failing in the same CONFIG SET rolls the maps back. */
+TEST(config_set_map_parks) {
+    if (pk_start(&env, NULL) != 0) {
+        CHECK(0);
+        return;
+    }
+    redisContext *c = srv_connect(&env.s), *a = srv_connect(&env.s);
+    const char *rt = "users user:{id} mode read-through ttl 60";
+    CHECK_CMD(c, "+OK", "CONFIG SET map %s", "");
+    CHECK_CMD(c, "+OK", "DEBUG STORE-DELAY 300");
+    pk_send(a, "CONFIG SET map %s", rt);
+    CHECK_EQ(pk_wait_info_eq(c, "map_change_pending", 1, 5000), 1);
+    CHECK_CMD(c, "+PONG", "PING");
+    struct pollfd p = {a->fd, POLLIN, 0};
+    CHECK_EQ(poll(&p, 1, 50), 0);
+    pk_send(c, "HGET user:1 name"); /* a key: waits, then read-through under the new map */
+    char *s = pk_recv_str(a);
+    CHECK_STR(s, "+OK");
+    free(s);
+    s = pk_recv_str(c);
+    CHECK_STR(s, "ann");
+    free(s);
+    CHECK_CMD(c, "+OK", "DEBUG STORE-DELAY 0");
+    CHECK_EQ(pk_info(c, "map_change_pending"), 0);
+    redisReply *r = pk_cmd(c, "CONFIG SET map %s maxmemory-policy %s",
+                           "users user:{id} mode write-through ttl 60", "nope");
+    CHECK(r && r->type == REDIS_REPLY_ERROR && strstr(r->str, "maxmemory-policy"));
+    if (r) freeReplyObject(r);
+    r = pk_cmd(c, "CONFIG GET map");
+    CHECK(r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 && !strcmp(r->element[1]->str, rt));
+    if (r) freeReplyObject(r);
+    CHECK_EQ(pk_info(c, "map_change_pending"), 0);
+    CHECK_CMD(c, "ann", "HGET user:1 name");
+    PK_CHECK_MAP(c, "users", "user:", "id", NULL, "name,age,score");
+    redisFree(a);
+    redisFree(c);
+    pk_stop(&env);
+}
+
 int main(void) {
     make_store();
     RUN(start_bad_maps);
     RUN(start_bad_module);
     RUN(config_set_bad_maps);
     RUN(shape_checks);
+    RUN(config_set_map_parks);
     pk_cleanup(&env);
     return test_report();
 }
