@@ -317,7 +317,9 @@ void persist_wake(list_head *waiters) {
         client *c = w->c;
         pclient *pc = c->persist;
         wait_free(pc, w);
-        if (list_empty(&pc->waits)) rerun(c); /* the last of its waits */
+        /* the last of its waits; during shutdown nothing runs any more: a
+         * write run now would be acknowledged without being journaled */
+        if (list_empty(&pc->waits) && !ps.stopping) rerun(c);
     }
 }
 
@@ -962,6 +964,7 @@ void persist_cron(void) {
 
 void persist_shutdown(void) {
     if (!ps.enabled) return;
+    ps.stopping = 1;
     wb_shutdown();
     storeq_stop();
     journal_close();

@@ -109,7 +109,8 @@ typedef struct pclient {
 } pclient;
 
 typedef struct persist_state {
-    int enabled; /* a store module is loaded and open */
+    int enabled;  /* a store module is loaded and open */
+    int stopping; /* shutting down: parked commands are not re-run */
     const store_module *mod;
     void *dl; /* dlopen handle */
     mapping_set maps;

@@ -468,6 +468,32 @@ TEST(wb_shutdown_flushes) {
     finish(&e, c);
 }
 
+/* SHUTDOWN while a write waits for its key's load: the load completes during
+ * the shutdown; the write must not then run and be acknowledged without
+ * reaching the journal. */
+TEST(wb_shutdown_with_parked_write) {
+    pk_env e;
+    redisContext *c = start(&e, NULL);
+    if (!c) return;
+    redisContext *a = srv_connect(&e.s);
+    CHECK_CMD(c, "+OK", "DEBUG STORE-DELAY 300");
+    pk_send(a, "HSET user:77 name zed"); /* not cached: waits for the load */
+    CHECK_EQ(pk_wait_info_ge(c, "blocked_clients", 1, 5000), 1);
+    pk_send(c, "SHUTDOWN");
+    char *s = pk_recv_str(a);
+    int acked = !strcmp(s, ":1");
+    printf("write parked at SHUTDOWN: %s\n", s);
+    free(s);
+    redisFree(a);
+    redisFree(c);
+    pk_stop(&e);
+    c = start_args(&e, NULL, 0);
+    if (!c) return;
+    int rows = query_count(c, "SELECT count(*) FROM users WHERE id = 77 AND name = 'zed'");
+    CHECK(!acked || rows == 1);
+    finish(&e, c);
+}
+
 /* SIGKILL with keys pending: the restart replays the journal into the store
  * before serving (-LOADING meanwhile), then truncates it. */
 TEST(wb_restart_replays_journal) {
@@ -593,6 +619,7 @@ int main(void) {
     RUN(wb_dirty_never_evicted);
     RUN(wb_dirty_reads_stay_in_cache);
     RUN(wb_shutdown_flushes);
+    RUN(wb_shutdown_with_parked_write);
     RUN(wb_restart_replays_journal);
     RUN(wb_config_set_map_with_pending);
     RUN(wb_reply_waits_for_journal_commit);
