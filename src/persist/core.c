@@ -658,6 +658,8 @@ static void info_persistence(sbuf *b) {
     if (ps.enabled) wb_info(b);
     sbuf_printf(b, "wt_commits:%lld\r\nwt_group_size_avg:%.2f\r\n", ps.st.wt_commits,
                 ps.st.wt_commits ? ps.wt_group_sum / (double)ps.st.wt_commits : 0.0);
+    sbuf_printf(b, "store_transactions:%lld\r\nstore_transaction_jobs:%lld\r\n", s.transactions,
+                s.batch_jobs);
 }
 
 static void info_stats(sbuf *b) {

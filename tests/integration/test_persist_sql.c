@@ -304,9 +304,21 @@ TEST(info_fields) {
     redisContext *c = srv_connect(&e.s);
     pk_exec(c, "CREATE TABLE kv (id TEXT PRIMARY KEY, v TEXT)");
     CHECK_CMD(c, "+OK", "CONFIG SET map %s", "kv kv:{id} mode write-behind column v");
-    static const char *persistence[] = {
-        "wb_pending",    "wb_lag_ms",  "wb_batches",        "wb_flushed_total", "wb_retries",
-        "wb_deadletter", "wt_commits", "wt_group_size_avg", "journal_bytes",    NULL};
+    static const char *persistence[] = {"wb_pending",
+                                        "wb_lag_ms",
+                                        "wb_batches",
+                                        "wb_flushed_total",
+                                        "wb_retries",
+                                        "wb_deadletter",
+                                        "wt_commits",
+                                        "wt_group_size_avg",
+                                        "journal_bytes",
+                                        "journal_last_seq",
+                                        "journal_committed_seq",
+                                        "map_change_pending",
+                                        "store_transactions",
+                                        "store_transaction_jobs",
+                                        NULL};
     static const char *stats[] = {"hits", "misses", "loads", "loads_coalesced", "refreshes_early",
                                   NULL};
     redisReply *r = pk_cmd(c, "INFO persistence");
