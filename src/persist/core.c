@@ -627,6 +627,8 @@ typedef struct open_job {
     store_job job;
     int argc;
     const char **argv;
+    store_module_entry_fn entry; /* the module's entry point (dlsym), NULL if none */
+    const store_module *mod;     /* what it returned, NULL if not a store module */
     void *handle;
 } open_job;
 
@@ -671,9 +673,18 @@ static void info_stats(sbuf *b) {
         ps.st.invalidations);
 }
 
-static void run_open(store_job *j, const store_module *m, void *h) {
+/* The module's first calls, on the store thread like all the others: its
+ * entry point, then open. */
+static void run_open(store_job *j, const store_module *none, void *h) {
+    (void)none;
     (void)h;
     open_job *o = (open_job *)j;
+    const store_module *m = o->entry ? o->entry() : NULL;
+    if (!m || m->api_version != LARDER_STORE_API_VERSION) {
+        j->rc = STORE_ERR_PERMANENT;
+        return;
+    }
+    o->mod = m;
     char *err = NULL;
     j->rc = m->open(o->argc, o->argv, &o->handle, &err);
     take_err(j, err, m);
@@ -707,15 +718,6 @@ int persist_start(char **err) {
         *err = sbuf_take(&b, NULL);
         return ERR;
     }
-    store_module_entry_fn entry = (store_module_entry_fn)dlsym(ps.dl, STORE_MODULE_ENTRY);
-    ps.mod = entry ? entry() : NULL;
-    if (!ps.mod || ps.mod->api_version != LARDER_STORE_API_VERSION) {
-        sbuf b = SBUF_INIT;
-        sbuf_printf(&b, "loadmodule %s: not a Larder store module (no %s with API version %d)",
-                    pcfg.module_path, STORE_MODULE_ENTRY, LARDER_STORE_API_VERSION);
-        *err = sbuf_take(&b, NULL);
-        return ERR;
-    }
     /* the module gets its loadmodule arguments, then store-path */
     int argc = pcfg.module_argc;
     const char **argv = xcalloc((size_t)argc + 3, sizeof(char *));
@@ -724,14 +726,24 @@ int persist_start(char **err) {
         argv[argc++] = "store-path";
         argv[argc++] = pcfg.store_path;
     }
-    if (storeq_start(ps.mod, NULL) != OK) {
+    if (storeq_start() != OK) {
         *err = xstrdup("cannot start the store thread");
         xfree(argv);
         return ERR;
     }
-    open_job o = {.argc = argc, .argv = argv};
+    open_job o = {.argc = argc,
+                  .argv = argv,
+                  .entry = (store_module_entry_fn)dlsym(ps.dl, STORE_MODULE_ENTRY)};
     int rc = run_sync(&o.job, run_open);
     xfree(argv);
+    if (!o.mod) {
+        sbuf b = SBUF_INIT;
+        sbuf_printf(&b, "loadmodule %s: not a Larder store module (no %s with API version %d)",
+                    pcfg.module_path, STORE_MODULE_ENTRY, LARDER_STORE_API_VERSION);
+        *err = sbuf_take(&b, NULL);
+        return ERR;
+    }
+    ps.mod = o.mod;
     if (rc != STORE_OK) {
         sbuf b = SBUF_INIT;
         sbuf_printf(&b, "store %s: %s", pcfg.store_path ? pcfg.store_path : "(module default)",
@@ -740,7 +752,7 @@ int persist_start(char **err) {
         *err = sbuf_take(&b, NULL);
         return ERR;
     }
-    storeq_set_handle(o.handle);
+    storeq_set_module(o.mod, o.handle);
     ps.enabled = 1;
     if (resolve_maps(&ps.maps, err) != OK) return ERR;
     /* the store's own key/value table: write-behind's watermark, the lock-token ceiling */

@@ -172,9 +172,7 @@ static void wake_cb(struct ev_loop *loop, ev_async *w, int revents) {
     deliver();
 }
 
-int storeq_start(const store_module *m, void *h) {
-    mod = m;
-    handle = h;
+int storeq_start(void) {
     ev_async_init(&wake, wake_cb);
     ev_async_start(server_loop(), &wake);
     stopping = 0;
@@ -184,8 +182,9 @@ int storeq_start(const store_module *m, void *h) {
     return OK;
 }
 
-void storeq_set_handle(void *h) {
+void storeq_set_module(const store_module *m, void *h) {
     pthread_mutex_lock(&mu);
+    mod = m;
     handle = h;
     pthread_mutex_unlock(&mu);
 }

@@ -34,10 +34,11 @@ struct store_job {
     store_job *next;
 };
 
-/* Starts the thread on an opened module handle. */
-int storeq_start(const store_module *m, void *handle);
-/* Sets the module handle jobs get (after an open job returned it). */
-void storeq_set_handle(void *h);
+/* Starts the thread, with no module yet: the first job (run() gets a NULL
+ * module) finds and opens it. */
+int storeq_start(void);
+/* Sets the module and handle later jobs get (after the open job). */
+void storeq_set_module(const store_module *m, void *h);
 /* Queues a job (loop thread). */
 void storeq_submit(store_job *j);
 /* Waits until every submitted job has run and its done() was called; runs
