@@ -97,6 +97,10 @@ void wb_key_written(pkey *k) {
             touch_clients = xrealloc(touch_clients, sizeof(uint64_t) * cap_touch_clients);
         }
         touch_clients[ntouch_clients++] = c->id;
+        /* bar its replies now: a write watcher or a busy script's polling
+         * may write to it before this turn's before-sleep journals the
+         * record; wb_before_sleep() sets the exact position */
+        c->reply_after = journal_next_seq();
     }
 }
 
@@ -160,11 +164,12 @@ void wb_before_sleep(void) {
     sbuf_free(&state);
     /* the writers' replies acknowledge every record so far (a write that
      * changed nothing, the latest state of its key): they leave once the
-     * journal has committed up to here (networking's reply barrier) */
+     * journal has committed up to here (networking's reply barrier); the
+     * positions only grow, so this replaces wb_key_written's provisional one */
     uint64_t last = journal_next_seq() - 1;
     for (size_t i = 0; i < ntouch_clients; i++) {
         client *c = client_by_id(touch_clients[i]);
-        if (c && c->reply_after < last) c->reply_after = last;
+        if (c) c->reply_after = last;
     }
     char *err = NULL;
     if (journal_commit(&err) != 0) {

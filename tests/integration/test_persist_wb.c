@@ -606,6 +606,40 @@ TEST(wb_reply_waits_for_journal_commit) {
     finish(&e, c);
 }
 
+/* The barrier holds for replies written before the turn's journal commit:
+ * a busy script's polling writes other clients' replies mid-turn. A write
+ * and a long script arrive together (queued behind a short blocking script);
+ * while the script is busy the write's reply must not go out. */
+TEST(wb_reply_waits_during_busy_script) {
+    pk_env e;
+    const char *extra[] = {"--journal-fsync", "always", "--busy-reply-threshold", "50", NULL};
+    redisContext *c = start(&e, extra);
+    if (!c) return;
+    redisContext *w = srv_connect(&e.s), *b = srv_connect(&e.s);
+    CHECK_CMD(c, "+OK", "DEBUG JOURNAL-HOLD on");
+    const char *spin = "local t = redis.call('TIME') local s = t[1] * 1000000 + t[2] "
+                       "repeat t = redis.call('TIME') until t[1] * 1000000 + t[2] - s > "
+                       "tonumber(ARGV[1]) * 1000 return 1";
+    pk_send(c, "EVAL %s 0 %s", spin, "40");  /* blocks the loop, not yet busy */
+    pk_send(w, "SET kv:busy v1");            /* both read in the turn after it */
+    pk_send(b, "EVAL %s 0 %s", spin, "300"); /* busy: polls and writes others */
+    char *s = pk_recv_str(c);
+    CHECK_STR(s, ":1");
+    free(s);
+    s = pk_recv_str(b);
+    CHECK_STR(s, ":1");
+    free(s);
+    struct pollfd p = {w->fd, POLLIN, 0};
+    CHECK_EQ(poll(&p, 1, 100), 0);
+    CHECK_CMD(c, "+OK", "DEBUG JOURNAL-HOLD off");
+    s = pk_recv_str(w);
+    CHECK_STR(s, "+OK");
+    free(s);
+    redisFree(w);
+    redisFree(b);
+    finish(&e, c);
+}
+
 int main(void) {
     RUN(wb_write_then_flush);
     RUN(wb_coalescing);
@@ -623,5 +657,6 @@ int main(void) {
     RUN(wb_restart_replays_journal);
     RUN(wb_config_set_map_with_pending);
     RUN(wb_reply_waits_for_journal_commit);
+    RUN(wb_reply_waits_during_busy_script);
     return test_report();
 }
