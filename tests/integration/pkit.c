@@ -38,6 +38,11 @@ int pk_sanitized(void) {
     return s && (strstr(s, "-san") || strstr(s, "-tsan"));
 }
 
+int pk_tsan(void) {
+    const char *b = getenv("LARDER_BUILD");
+    return b && strstr(b, "-tsan") != NULL;
+}
+
 int pk_start(pk_env *e, const char *const *extra) {
     if (!e->data[0]) {
         snprintf(e->data, sizeof(e->data), "/tmp/larder-ptest-XXXXXX");

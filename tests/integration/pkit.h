@@ -26,6 +26,9 @@ const char *pk_module_path(void);
  * in -san or -tsan):
  * heavy tests scale down. */
 int pk_sanitized(void);
+/* Nonzero under ThreadSanitizer (LARDER_BUILD ends in -tsan): the server runs
+ * several times slower, so bounds on wall time do not hold there. */
+int pk_tsan(void);
 /* Creates the data directory (first call) and starts the server with
  * --loadmodule, --store-path, --journal-path plus extra ("--name", "value",
  * ..., NULL). 0 on success. */

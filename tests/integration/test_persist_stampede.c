@@ -285,13 +285,13 @@ TEST(stampede_read_through) {
            "wait %.1f ms\n",
            r.x.replies, r.expiries, r.loads, r.misses, r.coalesced, r.x.max_latency);
     CHECK_EQ(r.x.bad, 0);
-    CHECK(r.expiries >= 2);
+    CHECK(r.expiries >= (pk_tsan() ? 1 : 2));
     CHECK_EQ(r.loads, r.expiries);             /* one load per expiry */
     CHECK_EQ(r.misses, r.loads + r.coalesced); /* every other miss joined a load */
     CHECK(r.coalesced >= r.expiries);          /* and there were others */
     CHECK_EQ(r.early, 0);
     /* nobody waits for more than one load (plus scheduling noise on a busy machine) */
-    CHECK(r.x.max_latency < 3 * LOAD_MS);
+    CHECK(pk_tsan() || r.x.max_latency < 3 * LOAD_MS);
 }
 
 TEST(stampede_read_through_xfetch) {
@@ -306,7 +306,8 @@ TEST(stampede_read_through_xfetch) {
     CHECK_EQ(r.loads, r.early); /* every load was an early refresh */
     CHECK_EQ(r.misses, 0);      /* the hot key never missed */
     CHECK_EQ(r.expiries, 0);    /* nor expired */
-    CHECK(r.x.max_latency < 3 * LOAD_MS); /* scheduling noise only: nobody waited for a load */
+    /* scheduling noise only: nobody waited for a load */
+    CHECK(pk_tsan() || r.x.max_latency < 3 * LOAD_MS);
 }
 
 /* ---- cache-aside with leases -------------------------------------------------------- */
@@ -394,7 +395,7 @@ TEST(stampede_cache_aside_leases) {
            x.hits, x.misses, x.expiries, x.granted.n, x.set.n, x.stale);
     CHECK_EQ(x.bad, 0);
     CHECK_EQ(x.stale, 0);
-    CHECK(x.expiries >= 2);
+    CHECK(x.expiries >= (pk_tsan() ? 1 : 2));
     /* one recomputation per expiry: the first miss, then one per expiry but
      * the last if the run ended before anyone asked again */
     CHECK_EQ(x.granted.n, x.expiries + x.alive);
