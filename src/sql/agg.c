@@ -54,7 +54,7 @@ static void sum_add(agg_state *s, const sql_value *x) {
     }
     if (n.type == SQL_INTEGER && (s->kind == 0 || s->kind == 1)) {
         s->kind = 1;
-        if (__builtin_add_overflow(s->isum, n.u.i, &s->isum)) s->overflow = 1;
+        if (__builtin_add_overflow(s->isum, n.u.i, &s->isum)) s->overflow = s->ioverflow = 1;
         s->rsum += (double)n.u.i;
         return;
     }
@@ -79,7 +79,6 @@ static void sum_add(agg_state *s, const sql_value *x) {
         s->rsum += sqli_val_real(&n);
         return;
     }
-    if (s->kind == 1) s->rsum = (double)s->isum;
     if (s->kind == 3) s->rsum = sqli_dec_to_real(s->dsum, s->dscale);
     s->kind = 2;
     s->rsum += sqli_val_real(&n);
@@ -152,23 +151,22 @@ static void sum_result(agg_state *s, sql_value *out) {
         val_set_real(out, s->rsum);
 }
 
-void sqli_agg_final(const expr *e, agg_state *s, sql_value *out) {
+int sqli_agg_final(vm *v, const expr *e, agg_state *s, sql_value *out) {
     switch (e->fn->agg) {
     case AGG_COUNT:
     case AGG_COUNT_STAR:
         val_set_int(out, s->count);
-        return;
+        return SQL_OK;
     case AGG_SUM:
+        if (s->ioverflow) return sqli_vm_error(v, SQL_ERROR, "integer overflow");
         if (s->count == 0)
             val_set_null(out);
         else
             sum_result(s, out);
-        return;
-    case AGG_TOTAL:
-        val_set_real(out, s->kind == 1   ? (double)s->isum
-                          : s->kind == 3 ? sqli_dec_to_real(s->dsum, s->dscale)
-                                         : s->rsum);
-        return;
+        return SQL_OK;
+    case AGG_TOTAL: /* integers are added as reals: total() never overflows */
+        val_set_real(out, s->kind == 3 ? sqli_dec_to_real(s->dsum, s->dscale) : s->rsum);
+        return SQL_OK;
     case AGG_AVG:
         if (s->count == 0) {
             val_set_null(out);
@@ -185,29 +183,27 @@ void sqli_agg_final(const expr *e, agg_state *s, sql_value *out) {
             else
                 val_set_real(out, sqli_dec_to_real(s->dsum, s->dscale) / (double)s->count);
         } else {
-            double sum = s->kind == 1   ? (double)s->isum
-                         : s->kind == 3 ? sqli_dec_to_real(s->dsum, s->dscale)
-                                        : s->rsum;
-            if (s->kind == 1 && s->overflow) sum = s->rsum;
+            double sum = s->kind == 3 ? sqli_dec_to_real(s->dsum, s->dscale) : s->rsum;
             val_set_real(out, sum / (double)s->count);
         }
-        return;
+        return SQL_OK;
     case AGG_MIN:
     case AGG_MAX:
         if (s->count == 0)
             val_set_null(out);
         else
             val_ref(out, &s->best);
-        return;
+        return SQL_OK;
     case AGG_GROUP_CONCAT:
         if (s->count == 0)
             val_set_null(out);
         else
             val_set_text_ref(out, sqli_strb_cstr(&s->gc), s->gc.n);
-        return;
+        return SQL_OK;
     default:
         val_set_null(out);
     }
+    return SQL_OK;
 }
 
 /* ---- grouping -------------------------------------------------------------------------------- */
@@ -292,7 +288,8 @@ static int emit_group(vm *v, qplan *p, group *g) {
     set_pseudo(v, p, g);
     for (int i = 0; i < p->naggs; i++) {
         val_free(&p->aggvals[i]);
-        sqli_agg_final(p->aggs[i], &g->st[i], &p->aggvals[i]);
+        int rc = sqli_agg_final(v, p->aggs[i], &g->st[i], &p->aggvals[i]);
+        if (rc != SQL_OK) return rc;
     }
     if (p->q->having) {
         int t, rc = sqli_ex_truth(v, p->q->having, &t);

@@ -118,7 +118,9 @@ static term *add_term(planctx *pc, expr *e, int on_item) {
     memset(t, 0, sizeof *t);
     t->e = e;
     t->on_item = on_item;
-    t->mask = expr_mask(pc, e);
+    /* a LEFT JOIN's ON term decides the match at its item, even one that
+     * names only earlier items: it must never filter those */
+    t->mask = expr_mask(pc, e) | (on_item >= 0 ? (mask_t)1 << on_item : 0);
     t->item[0] = t->item[1] = -1;
     return t;
 }

@@ -55,12 +55,13 @@ typedef struct agg_state {
     int dscale;
     int kind; /* 0 none yet, 1 int, 2 real, 3 decimal */
     int overflow;
+    int ioverflow;  /* an integer addition overflowed: sum() fails, as in SQLite */
     sql_value best; /* min/max (owned) */
     strb gc;        /* group_concat */
     bmap *distinct;
 } agg_state;
 int sqli_agg_step(vm *v, const expr *e, agg_state *s, sql_value *args, int nargs);
-void sqli_agg_final(const expr *e, agg_state *s, sql_value *out);
+int sqli_agg_final(vm *v, const expr *e, agg_state *s, sql_value *out); /* sum: integer overflow */
 void sqli_agg_reset(agg_state *s);
 
 /* ==== compiler ============================================================ */

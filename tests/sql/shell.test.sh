@@ -192,6 +192,25 @@ printf '0\n' > "$T/e"
 same "each :memory: database starts empty" "$T/e" "$T/o"
 [ -z "$(ls -A "$T/mem")" ] && ok || bad "in-memory databases created files: $(ls -A "$T/mem")"
 
+# JSON mode: reals with every digit a reader needs to get the same double back
+"$SH" -json "$T/a.db" "SELECT 0.1 AS a, 2.0 AS b, 1e20 AS c, 1.0 / 3 AS d, 9e999 AS e, -2.5e-7 AS f" > "$T/o" 2>&1
+printf '[{"a":0.10000000000000001,"b":2.0,"c":1.0e+20,"d":0.33333333333333331,"e":1e999,"f":-2.4999999999999999e-07}]\n' > "$T/e"
+same "json reals round-trip" "$T/e" "$T/o"
+
+# output through a pipe is flushed after each statement: a program driving
+# the shell sees a result before it sends the next statement
+mkfifo "$T/fifo"
+"$SH" "$T/a.db" < "$T/fifo" > "$T/piped" 2>&1 &
+shpid=$!
+exec 3> "$T/fifo"
+printf 'SELECT 40 + 2;\n' >&3
+i=0
+while [ $i -lt 50 ] && [ ! -s "$T/piped" ]; do sleep 0.1; i=$((i + 1)); done
+printf '42\n' > "$T/e"
+same "each statement's output is flushed to a pipe" "$T/e" "$T/piped"
+exec 3>&-
+wait $shpid
+
 rm -rf "$T"
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -5,10 +5,9 @@
  * composite, DESC, UNIQUE, partial; covering ones get INCLUDE columns on our
  * side only, SQLite has no INCLUDE), fills them with small values chosen to
  * collide (NULLs, equal ints and reals, numeric text, empty text), then runs
- * random queries (joins, LEFT JOIN, aggregates, GROUP BY/HAVING, DISTINCT,
- * compound SELECTs, IN/EXISTS/scalar subqueries, correlated ones, ORDER BY +
- * LIMIT) and random UPDATE/DELETE/INSERT statements on both engines, in
- * process (libsqlite3), and compares:
+ * random queries (joins, LEFT JOIN with ON terms on one side only, aggregates, GROUP BY/HAVING,
+ * DISTINCT, compound SELECTs, IN/EXISTS/scalar subqueries, correlated ones, ORDER BY + LIMIT) and
+ * random UPDATE/DELETE/INSERT statements on both engines, in process (libsqlite3), and compares:
  *   - results as sqlite3 prints them (order-insensitive without ORDER BY;
  *     ORDER BY lists end with every output column, so order is total);
  *   - errors: both fail or neither;
@@ -407,9 +406,21 @@ static int gen_select(sb *b, int *ordered) {
             sb_addf(b, ", %s", tabs[q.tabs[i]].name);
         } else {
             sb_addf(b, " %s %s ON ", kind == 1 ? "JOIN" : "LEFT JOIN", tabs[q.tabs[i]].name);
+            /* ON terms naming only the tables to the left decide a LEFT
+             * JOIN's match; they never filter the left side */
+            qctx lq = {.tabs = {q.tabs[0], q.tabs[1]}, .ntab = i, .depth = 2, .outer_tab = -1};
+            int one_sided = (int)rnd(10);
+            if (one_sided == 0) {
+                expr(b, &lq, 1);
+                continue;
+            }
             column_ref(b, q.tabs[i]);
             sb_addf(b, " = ");
             column_ref(b, q.tabs[rnd((unsigned)i)]);
+            if (one_sided < 3) {
+                sb_addf(b, " AND ");
+                expr(b, &lq, 1);
+            }
         }
     }
     if (chance(80)) {
