@@ -171,6 +171,14 @@ int sqli_db_reload_schema(sql_db *db, store_txn *txn) {
     }
     rc = sqli_schema_load(txn, &s, &err);
     if (own) sqli_store_abort(txn);
+    for (int i = 0; rc == SQL_OK && i < db->ntemp_views; i++) {
+        char *verr = NULL;
+        if (sqli_schema_add_view(s, db->temp_views[i], 1, &verr) != SQL_OK) {
+            sqli_schema_unref(s);
+            err = xstrdup(verr ? verr : "malformed temporary view");
+            rc = SQL_CORRUPT;
+        }
+    }
     if (rc != SQL_OK) {
         sqli_db_error(db, rc, -1, "%s", err ? err : "cannot load schema");
         xfree(err);
@@ -221,6 +229,8 @@ int sql_close(sql_db *db) {
     sqli_usage_free(db);
     for (int i = 0; i < db->nsp; i++) xfree(db->sps[i].name);
     xfree(db->sps);
+    for (int i = 0; i < db->ntemp_views; i++) xfree(db->temp_views[i]);
+    xfree(db->temp_views);
     xfree(db->errmsg);
     xfree(db->path);
     xfree(db);

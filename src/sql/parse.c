@@ -96,6 +96,14 @@ static int accept_kw(parser *p, int kw) {
     advance(p);
     return 1;
 }
+/* A word that is no keyword of ours (VIEW), as a bare identifier. */
+static int accept_word(parser *p, const char *w) {
+    if (p->t.type != TK_ID || p->t.len != (int)strlen(w) || strncasecmp(p->t.z, w, strlen(w)))
+        return 0;
+    advance(p);
+    return 1;
+}
+
 static void expect_kw(parser *p, int kw) {
     if (!accept_kw(p, kw)) syntax_error(p);
 }
@@ -1506,6 +1514,8 @@ static void parse_drop(parser *p, ast *a) {
         a->kind = ST_DROP_INDEX;
     else if (accept_kw(p, KW_TRIGGER))
         a->kind = ST_DROP_TRIGGER;
+    else if (accept_word(p, "view"))
+        a->kind = ST_DROP_VIEW;
     else
         syntax_error(p);
     if (accept_kw(p, KW_IF)) {
@@ -1596,9 +1606,39 @@ static void parse_pragma(parser *p, ast *a) {
     }
 }
 
+/* CREATE [TEMP] VIEW [IF NOT EXISTS] name [(cols)] AS select */
+static void parse_create_view(parser *p, ast *a) {
+    a->kind = ST_CREATE_VIEW;
+    if (accept_kw(p, KW_IF)) {
+        expect_kw(p, KW_NOT);
+        expect_kw(p, KW_EXISTS);
+        a->if_not_exists = 1;
+    }
+    a->name_pos = a->table_pos = p->t.pos;
+    a->name = parse_name(p);
+    if (accept(p, TK_DOT)) {
+        if (sqli_name_eq(a->name, "temp"))
+            a->temp = 1;
+        else if (!sqli_name_eq(a->name, "main"))
+            perr(p, a->name_pos, "unknown database %s", a->name);
+        a->name = parse_name(p);
+    }
+    a->table = a->name;
+    if (p->t.type == TK_LP) a->cols = parse_namelist(p, &a->ncols);
+    expect_kw(p, KW_AS);
+    int np = p->nparam;
+    a->sel = parse_select(p);
+    if (p->nparam != np) perr(p, a->pos, "parameters are not allowed in views");
+}
+
 static void parse_create(parser *p, ast *a) {
-    if (accept_kw(p, KW_TEMP) || accept_kw(p, KW_TEMPORARY))
-        perr(p, p->prev_end, "temporary tables are not supported");
+    int temp = accept_kw(p, KW_TEMP) || accept_kw(p, KW_TEMPORARY);
+    if (accept_word(p, "view")) {
+        a->temp = temp;
+        parse_create_view(p, a);
+        return;
+    }
+    if (temp) perr(p, p->prev_end, "temporary tables are not supported");
     if (accept_kw(p, KW_TABLE)) {
         parse_create_table(p, a);
     } else if (accept_kw(p, KW_UNIQUE)) {
@@ -1609,8 +1649,6 @@ static void parse_create(parser *p, ast *a) {
         parse_create_index(p, a);
     } else if (accept_kw(p, KW_TRIGGER)) {
         parse_create_trigger(p, a);
-    } else if (p->t.type == TK_ID && p->t.len == 4 && strncasecmp(p->t.z, "view", 4) == 0) {
-        perr(p, p->t.pos, "views are not supported");
     } else {
         syntax_error(p);
     }

@@ -1356,7 +1356,9 @@ void sqli_plan_explain(qplan *p, rowbuf *rb, int *id, int parent, int mode) {
             int me = ++*id;
             char buf[300];
             snprintf(buf, sizeof buf, "MATERIALIZE %s",
-                     L->src->alias ? L->src->alias : "(subquery)");
+                     L->src->alias  ? L->src->alias
+                     : L->src->name ? L->src->name
+                                    : "(subquery)");
             eqp_row(rb, me, parent, buf, NULL, mode);
             sqli_plan_explain(L->sub, rb, id, me, mode);
         }

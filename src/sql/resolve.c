@@ -378,21 +378,86 @@ int sqli_resolve_expr(compiler *c, expr *e, scope *sc) {
 
 /* ---- FROM, '*', USING ------------------------------------------------------------------ */
 
+/* The column names of a derived table, a view or a CTE: the given list, or
+ * the result columns' names made unique as sqlite3 does ("a", "a:1"). */
+static int derived_names(compiler *c, srcitem *it, query *f, char **cols, int ncols,
+                         const char *what) {
+    it->ncol = f->ncol;
+    it->colnames = sqli_ar_alloc(c->a, sizeof(char *) * (size_t)(it->ncol + 1));
+    if (cols && ncols != f->ncol)
+        return sqli_comp_error(c, it->pos, "expected %d columns for '%s' but got %d", ncols, what,
+                               f->ncol);
+    for (int k = 0; k < it->ncol; k++) {
+        char *nm = cols ? cols[k] : f->cols[k].name;
+        for (unsigned cnt = 0;;) {
+            int j = 0;
+            while (j < k && !sqli_name_eq(it->colnames[j], nm)) j++;
+            if (j == k) break;
+            size_t n = strlen(nm);
+            while (n > 1 && nm[n - 1] >= '0' && nm[n - 1] <= '9') n--;
+            if (nm[n - 1] != ':' || n == 1) n = strlen(nm) + 1;
+            nm = sqli_ar_printf(c->a, "%.*s:%u", (int)n - 1, nm, ++cnt);
+        }
+        it->colnames[k] = nm;
+    }
+    return SQL_OK;
+}
+
+/* A derived table: q resolved on its own (it sees no outer columns). */
+static int resolve_derived(compiler *c, srcitem *it, query *q, char **cols, int ncols,
+                           const char *what) {
+    it->sub = q;
+    if (sqli_resolve_query(c, q, NULL) != SQL_OK) return SQL_ERROR;
+    query *f = q;
+    while (f->op != SEL_SIMPLE) f = f->left;
+    if (derived_names(c, it, f, cols, ncols, what) != SQL_OK) return SQL_ERROR;
+    it->cur = sqli_comp_cursor(c, NULL, it->ncol);
+    return SQL_OK;
+}
+
+/* A view used in FROM: a fresh parse of its text, resolved as a derived
+ * table in its own name space (the statement's CTEs are not visible). */
+static int expand_view(compiler *c, srcitem *it, view *w) {
+    for (int i = 0; i < c->nviews; i++)
+        if (c->views[i] == w)
+            return sqli_comp_error(c, it->pos, "view %s is circularly defined", w->name);
+    if (c->nviews == (int)(sizeof c->views / sizeof c->views[0]))
+        return sqli_comp_error(c, it->pos, "views nested too deeply: %s", w->name);
+    int next, empty, errpos, np;
+    char **pn, *perr;
+    ast *a = sqli_parse_statement(c->a, w->sql, (int)strlen(w->sql), 0, &next, &empty, &perr,
+                                  &errpos, &np, &pn);
+    if (!a || a->kind != ST_CREATE_VIEW)
+        return sqli_comp_error(c, it->pos, "malformed view %s", w->name);
+    const char *save_sql = c->sql;
+    struct with_scope *save_with = c->with;
+    c->sql = w->sql;
+    c->with = NULL;
+    c->views[c->nviews++] = w;
+    int rc = resolve_derived(c, it, a->sel, a->cols, a->ncols, w->name);
+    c->nviews--;
+    c->sql = save_sql;
+    c->with = save_with;
+    if (rc != SQL_OK) c->errpos = it->pos; /* the view's text is not the statement's */
+    return rc;
+}
+
 static int resolve_from(compiler *c, query *q, scope *outer) {
     for (int i = 0; i < q->nsrc; i++) {
         srcitem *it = &q->src[i];
         if (it->sub) {
-            if (sqli_resolve_query(c, it->sub, NULL) != SQL_OK) return SQL_ERROR;
-            query *f = it->sub;
-            while (f->op != SEL_SIMPLE) f = f->left;
-            it->ncol = f->ncol;
-            it->colnames = sqli_ar_alloc(c->a, sizeof(char *) * (size_t)(it->ncol + 1));
-            for (int k = 0; k < it->ncol; k++) it->colnames[k] = f->cols[k].name;
-            it->cur = sqli_comp_cursor(c, NULL, it->ncol);
+            if (resolve_derived(c, it, it->sub, NULL, 0, "") != SQL_OK) return SQL_ERROR;
             continue;
         }
         table *t = sqli_schema_table(c->sch, it->name);
-        if (!t) return sqli_comp_error(c, it->pos, "no such table: %s", it->name);
+        view *w = t ? NULL : sqli_schema_view(c->sch, it->name);
+        if (w) {
+            if (expand_view(c, it, w) != SQL_OK) return SQL_ERROR;
+            continue;
+        }
+        if (!t)
+            return sqli_comp_error(c, it->pos, "no such table: %s%s", c->nviews ? "main." : "",
+                                   it->name);
         it->tab = t;
         it->ncol = t->ncol;
         it->schema_vtab = t->is_schema;

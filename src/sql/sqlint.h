@@ -564,6 +564,8 @@ enum stmt_kind {
     ST_PRAGMA,
     ST_ANALYZE,
     ST_EXPLAIN,
+    ST_CREATE_VIEW,
+    ST_DROP_VIEW,
 };
 
 enum conflict_alg { OE_DEFAULT = 0, OE_ABORT, OE_IGNORE, OE_REPLACE, OE_FAIL, OE_ROLLBACK };
@@ -624,6 +626,8 @@ typedef struct ast {
     /* EXPLAIN */
     struct ast *inner;
     int explain_qp; /* 1 EXPLAIN QUERY PLAN, 2 EXPLAIN ANALYZE (runs inner) */
+    /* CREATE VIEW: TEMP (name in name, column names in cols, body in sel) */
+    int temp;
 } ast;
 
 /* Parse one statement from sql[pos..n). *next is where the next statement
@@ -704,6 +708,17 @@ struct trigger {
     trigger *next;
 };
 
+/* A view: its CREATE VIEW text, parsed afresh wherever it is used (each use
+ * resolves its own copy). TEMP views belong to the connection (sql_db) and
+ * are added to every schema it loads; they are never in the catalog. */
+typedef struct view view;
+struct view {
+    char *name;
+    char *sql;
+    int temp;
+    view *next;
+};
+
 struct table {
     char *name;
     char *sql;
@@ -738,9 +753,13 @@ typedef struct schema {
     int refs;
     table *schema_tab;
     table *stat_tab;
+    view *views;
 } schema;
 
 table *sqli_schema_table(schema *s, const char *name);
+view *sqli_schema_view(schema *s, const char *name);
+/* Add a view from its CREATE VIEW text (copied into the schema's arena). */
+int sqli_schema_add_view(schema *s, const char *sql, int temp, char **err);
 index_t *sqli_schema_index(schema *s, const char *name, table **owner);
 trigger *sqli_schema_trigger(schema *s, const char *name);
 /* Load the schema from the catalog through txn. */
@@ -751,7 +770,7 @@ int sqli_schema_build_table(schema *s, ast *a, const char *sql, store_tree tree,
                             char **err);
 int sqli_schema_build_index(schema *s, ast *a, const char *sql, store_tree tree, index_t **out,
                             char **err);
-/* The catalog entry: key ("table"|"index"|"trigger"|"stat", name). */
+/* The catalog entry: key ("table"|"index"|"trigger"|"view"|"stat", name). */
 void sqli_cat_key(keyenc_buf *k, const char *type, const char *name);
 
 /* ==== affinity of a declared type ========================================= */

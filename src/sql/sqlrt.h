@@ -96,8 +96,11 @@ typedef struct compiler {
     int ncur, capcur;
     char *err;
     int errpos;
-    int nsubq;      /* subqueries numbered for EXPLAIN */
-    int in_trigger; /* compiling a trigger program: no subquery caching */
+    int nsubq;       /* subqueries numbered for EXPLAIN */
+    int in_trigger;  /* compiling a trigger program: no subquery caching */
+    view *views[32]; /* views being expanded, innermost last (circular definitions) */
+    int nviews;
+    struct with_scope *with; /* CTEs in scope, innermost first */
 } compiler;
 
 int sqli_comp_error(compiler *c, int pos, const char *fmt, ...)
@@ -419,6 +422,8 @@ struct sql_db {
     int nactive;        /* statements running inside db->txn */
     void *fk_pending;   /* NO ACTION checks of the running statement */
     bmap *usage;        /* "table\0index" -> usage_stat (istat.c) */
+    char **temp_views;  /* CREATE TEMP VIEW texts (xmalloc'd), added to each loaded schema */
+    int ntemp_views;
 };
 
 struct sql_stmt {

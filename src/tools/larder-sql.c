@@ -580,8 +580,9 @@ static void cmd_tables(shell *sh, const char *pat) {
     strlist l = {0};
     query_list(
         sh,
-        pat ? "SELECT name FROM larder_schema WHERE type='table' AND name LIKE ?1 ORDER BY name"
-            : "SELECT name FROM larder_schema WHERE type='table' ORDER BY name",
+        pat ? "SELECT name FROM larder_schema WHERE type IN ('table','view') AND name LIKE ?1 "
+              "ORDER BY name"
+            : "SELECT name FROM larder_schema WHERE type IN ('table','view') ORDER BY name",
         pat, &l);
     if (!l.n) return;
     size_t w = 0;
@@ -709,9 +710,10 @@ static void cmd_dump(shell *sh, const char *only) {
         dump_rows(sh, l.v[i], stdout);
     }
     sl_free(&l);
+    /* views after every table they may read, before triggers that may use them */
     query_list(sh,
-               "SELECT tbl_name, sql FROM larder_schema WHERE type IN ('index','trigger') AND sql "
-               "IS NOT NULL ORDER BY type, name",
+               "SELECT tbl_name, sql FROM larder_schema WHERE type IN ('view','index','trigger') "
+               "AND sql IS NOT NULL ORDER BY type = 'view' DESC, type, name",
                NULL, &l);
     for (int i = 0; i + 1 < l.n; i += 2)
         if (!only || strcasecmp(only, l.v[i]) == 0) printf("%s;\n", l.v[i + 1]);
@@ -783,8 +785,8 @@ static int cmd_backup(shell *sh, const char *dest) {
     }
     sl_free(&l);
     query_list(sh,
-               "SELECT sql FROM larder_schema WHERE type IN ('index','trigger') AND sql IS NOT "
-               "NULL ORDER BY type, name",
+               "SELECT sql FROM larder_schema WHERE type IN ('view','index','trigger') AND sql "
+               "IS NOT NULL ORDER BY type = 'view' DESC, type, name",
                NULL, &l);
     for (int i = 0; i < l.n && !err; i++)
         if (sql_exec(to, l.v[i], NULL, NULL) != SQL_OK) err = 1;

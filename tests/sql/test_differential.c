@@ -3,11 +3,13 @@
  *
  * Each round makes 3 tables with random column types, random indexes (single,
  * composite, DESC, UNIQUE, partial; covering ones get INCLUDE columns on our
- * side only, SQLite has no INCLUDE), fills them with small values chosen to
- * collide (NULLs, equal ints and reals, numeric text, empty text), then runs
- * random queries (joins, LEFT JOIN with ON terms on one side only, aggregates, GROUP BY/HAVING,
- * DISTINCT, compound SELECTs, IN/EXISTS/scalar subqueries, correlated ones, ORDER BY + LIMIT) and
- * random UPDATE/DELETE/INSERT statements on both engines, in process (libsqlite3), and compares:
+ * side only, SQLite has no INCLUDE) and a view over each table, fills them
+ * with small values chosen to collide (NULLs, equal ints and reals, numeric
+ * text, empty text), then runs random queries (joins, LEFT JOIN with ON terms
+ * on one side only, views standing in for tables, aggregates, GROUP BY/HAVING,
+ * DISTINCT, compound SELECTs, IN/EXISTS/scalar subqueries, correlated ones,
+ * ORDER BY + LIMIT) and random UPDATE/DELETE/INSERT statements on both
+ * engines, in process (libsqlite3), and compares:
  *   - results as sqlite3 prints them (order-insensitive without ORDER BY;
  *     ORDER BY lists end with every output column, so order is total);
  *   - errors: both fail or neither;
@@ -333,6 +335,30 @@ static void expr(sb *b, qctx *q, int bool_ctx) {
         scalar(b, q);
 }
 
+/* ---- views: vN has tN's columns (SELECT * over a random filter), so "vN AS
+ * tN" can stand wherever tN does ----------------------------------------------------------- */
+
+static void make_view(sb *ours, sb *lite, int ti) {
+    qctx q = {.tabs = {ti}, .ntab = 1, .depth = 1, .outer_tab = -1};
+    sb d = {0};
+    sb_addf(&d, "CREATE VIEW v%d AS SELECT %s* FROM %s", ti + 1, chance(20) ? "DISTINCT " : "",
+            tabs[ti].name);
+    if (chance(70)) {
+        sb_addf(&d, " WHERE ");
+        expr(&d, &q, 1);
+    }
+    sb_addf(ours, "%s;\n", d.p);
+    sb_addf(lite, "%s;\n", d.p);
+    free(d.p);
+}
+
+static void from_item(sb *b, int ti) {
+    if (chance(20))
+        sb_addf(b, "v%d AS %s", ti + 1, tabs[ti].name);
+    else
+        sb_addf(b, "%s", tabs[ti].name);
+}
+
 /* ---- queries
  * ---------------------------------------------------------------------------------------- */
 
@@ -398,14 +424,17 @@ static int gen_select(sb *b, int *ordered) {
     sb_addf(b, "SELECT %s%s FROM ", distinct ? "DISTINCT " : "", cols.p);
     for (int i = 0; i < q.ntab; i++) {
         if (i == 0) {
-            sb_addf(b, "%s", tabs[q.tabs[i]].name);
+            from_item(b, q.tabs[i]);
             continue;
         }
         int kind = (int)rnd(3);
         if (kind == 0) {
-            sb_addf(b, ", %s", tabs[q.tabs[i]].name);
+            sb_addf(b, ", ");
+            from_item(b, q.tabs[i]);
         } else {
-            sb_addf(b, " %s %s ON ", kind == 1 ? "JOIN" : "LEFT JOIN", tabs[q.tabs[i]].name);
+            sb_addf(b, " %s ", kind == 1 ? "JOIN" : "LEFT JOIN");
+            from_item(b, q.tabs[i]);
+            sb_addf(b, " ON ");
             /* ON terms naming only the tables to the left decide a LEFT
              * JOIN's match; they never filter the left side */
             qctx lq = {.tabs = {q.tabs[0], q.tabs[1]}, .ntab = i, .depth = 2, .outer_tab = -1};
@@ -780,6 +809,7 @@ static void round_once(int queries) {
     sb d1 = {0}, d2 = {0};
     for (int i = 0; i < 3; i++) make_table(&d1, &d2, i);
     for (int i = 0; i < 3; i++) make_indexes(&d1, &d2, i);
+    for (int i = 0; i < 3; i++) make_view(&d1, &d2, i);
     rows a = {0}, b = {0};
     if (getenv("SQL_DIFF_VERBOSE"))
         fprintf(stderr, "-- schema (ours)\n%s-- schema (sqlite)\n%s", d1.p, d2.p);
@@ -886,6 +916,7 @@ static void cli_round(int queries) {
     sb d1 = {0}, d2 = {0}, body = {0};
     for (int i = 0; i < 3; i++) make_table(&d1, &d2, i);
     for (int i = 0; i < 3; i++) make_indexes(&d1, &d2, i);
+    for (int i = 0; i < 3; i++) make_view(&d1, &d2, i);
     for (int ti = 0; ti < 3; ti++) {
         tdef *t = &tabs[ti];
         int n = 15 + (int)rnd(25);
