@@ -198,6 +198,7 @@ int sql_open(const char *path, const sql_options *opts, sql_db **dbp) {
     *dbp = db;
     db->fk_enabled = 1;
     db->erroff = -1;
+    db->max_recursive_rows = SQL_DEFAULT_MAX_RECURSIVE_ROWS;
     sql_options o = {.flags = SQL_OPEN_CREATE};
     if (opts) o = *opts;
     db->flags = o.flags;
@@ -253,6 +254,12 @@ void sql_set_change_hook(sql_db *db, sql_change_fn fn, void *ctx) {
     db->hook = fn;
     db->hook_ctx = ctx;
 }
+void sql_set_max_recursive_rows(sql_db *db, int64_t n) {
+    db->max_recursive_rows = n > 0 ? n : 0;
+}
+int64_t sql_max_recursive_rows(sql_db *db) {
+    return db->max_recursive_rows;
+}
 void sql_set_progress_handler(sql_db *db, int n, sql_progress_fn fn, void *ctx) {
     if (n <= 0) fn = NULL;
     db->progress = fn;
@@ -300,10 +307,15 @@ static int compile_inner(sql_stmt *st, ast *a, int explain) {
     }
     case ST_INSERT:
     case ST_UPDATE:
-    case ST_DELETE:
-        if (sqli_compile_dml(c, a, NULL, &st->dml) != SQL_OK) return SQL_ERROR;
+    case ST_DELETE: {
+        with_scope ws;
+        if (a->with) sqli_with_push(c, &ws, a->with);
+        int rc = sqli_compile_dml(c, a, NULL, &st->dml);
+        if (a->with) c->with = ws.outer;
+        if (rc != SQL_OK) return SQL_ERROR;
         if (!explain && a->nret) set_columns(st, a->ret, a->nret);
         return SQL_OK;
+    }
     default:
         return SQL_OK;
     }

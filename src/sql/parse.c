@@ -1004,9 +1004,39 @@ static void parse_order(parser *p, orderterm **out, int *nout) {
     *nout = n;
 }
 
+static char **parse_namelist(parser *p, int *n);
+
+/* After WITH: [RECURSIVE] name [(cols)] AS [[NOT] MATERIALIZED] (select), ... */
+static with_clause *parse_with(parser *p) {
+    with_clause *w = sqli_ar_alloc(p->a, sizeof *w);
+    w->recursive = accept_kw(p, KW_RECURSIVE);
+    int cap = 0;
+    do {
+        w->v = grow(p, w->v, w->n, &cap, sizeof *w->v);
+        cte *c = &w->v[w->n++];
+        memset(c, 0, sizeof *c);
+        c->pos = p->t.pos;
+        c->name = parse_name(p);
+        for (int i = 0; i < w->n - 1; i++)
+            if (sqli_name_eq(w->v[i].name, c->name))
+                perr(p, c->pos, "duplicate WITH table name: %s", c->name);
+        if (p->t.type == TK_LP) c->cols = parse_namelist(p, &c->ncols);
+        expect_kw(p, KW_AS);
+        if (accept_kw(p, KW_NOT)) {
+            if (!accept_word(p, "materialized")) syntax_error(p);
+        } else {
+            accept_word(p, "materialized");
+        }
+        expect(p, TK_LP);
+        c->body = parse_select(p);
+        expect(p, TK_RP);
+    } while (accept(p, TK_COMMA));
+    return w;
+}
+
 static query *parse_select(parser *p) {
     enter(p);
-    if (is_kw(p, KW_WITH)) perr(p, p->t.pos, "WITH (common table expressions) is not supported");
+    with_clause *with = accept_kw(p, KW_WITH) ? parse_with(p) : NULL;
     query *s = parse_core(p);
     for (;;) {
         int op = 0;
@@ -1038,6 +1068,7 @@ static query *parse_select(parser *p) {
             s->limit = parse_expr(p);
         }
     }
+    s->with = with;
     leave(p);
     return s;
 }
@@ -1658,7 +1689,23 @@ static ast *parse_stmt_inner(parser *p) {
     ast *a = sqli_ar_alloc(p->a, sizeof *a);
     a->pos = p->t.pos;
     int kw = p->t.type == TK_KEYWORD ? p->t.kw : 0;
-    if (kw == KW_SELECT || kw == KW_VALUES || kw == KW_WITH) {
+    if (kw == KW_WITH) { /* WITH ... SELECT, or WITH ... INSERT / UPDATE / DELETE */
+        advance(p);
+        with_clause *w = parse_with(p);
+        kw = p->t.type == TK_KEYWORD ? p->t.kw : 0;
+        if (kw != KW_SELECT && kw != KW_VALUES && kw != KW_INSERT && kw != KW_REPLACE &&
+            kw != KW_UPDATE && kw != KW_DELETE)
+            syntax_error(p);
+        if (kw == KW_SELECT || kw == KW_VALUES) {
+            a->kind = ST_SELECT;
+            a->sel = parse_select(p);
+            a->sel->with = w;
+            a->end = p->prev_end;
+            return a;
+        }
+        a->with = w;
+    }
+    if (kw == KW_SELECT || kw == KW_VALUES) {
         a->kind = ST_SELECT;
         a->sel = parse_select(p);
     } else if (kw == KW_INSERT || kw == KW_REPLACE) {

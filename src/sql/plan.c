@@ -648,9 +648,9 @@ static void best_path(planctx *pc, int it, mask_t avail, double outer, path *bes
     srcitem *s = &pc->q->src[it];
     memset(best, 0, sizeof *best);
     best->lo = best->hi = best->in_at = -1;
-    if (s->sub || s->schema_vtab) {
-        best->access = s->sub ? ACC_EPHEM : ACC_SCHEMA;
-        best->nrow = s->sub ? 100 : 20;
+    if (s->sub || s->schema_vtab || s->cte_self) {
+        best->access = s->sub ? ACC_EPHEM : s->cte_self ? ACC_QUEUE : ACC_SCHEMA;
+        best->nrow = s->sub ? 100 : s->cte_self ? 1 : 20;
         best->cost = best->nrow;
         return;
     }
@@ -871,7 +871,7 @@ static void explain_loop(compiler *c, planctx *pc, int it, path *p, loop *L) {
         sqli_strb_free(&b);
         return;
     }
-    if (p->access == ACC_EPHEM || p->access == ACC_SCHEMA) {
+    if (p->access == ACC_EPHEM || p->access == ACC_SCHEMA || p->access == ACC_QUEUE) {
         L->explain = sqli_ar_printf(c->a, "SCAN %s%s", nm, lj);
         return;
     }
@@ -999,6 +999,9 @@ static int make_loops(compiler *c, planctx *pc, qplan *qp, order_search *os) {
         L->cost = p->cost;
         if (s->sub) {
             if (sqli_plan_query(c, s->sub, &L->sub) != SQL_OK) return SQL_ERROR;
+            /* the first loop is opened once per run of the block: no need to keep
+             * its rows, and a LIMIT can stop an endless recursive CTE */
+            L->stream = d == 0;
         }
         if (p->access == ACC_SEARCH) setup_keys(c, pc, it, p, L);
         if (p->access == ACC_HASH) setup_hash(c, pc, it, p, L);
@@ -1126,6 +1129,9 @@ static int plan_compound(compiler *c, query *q, qplan **out) {
         qp->kres[i] = q->order[i].rescol - 1;
     }
     qp->sort = q->norder > 0;
+    if (q->recursive)
+        for (int d = 0; d < qp->right->nloop; d++)
+            if (qp->right->loops[d].access == ACC_QUEUE) qp->rec_loop = &qp->right->loops[d];
     *out = q->plan = qp;
     return SQL_OK;
 }
@@ -1167,7 +1173,7 @@ static void choose_order(compiler *c, planctx *pc, qplan *qp, order_search *os) 
      * LIMIT, or when the sort would be large */
     int it0 = -1;
     for (int it = 0; it < pc->n; it++)
-        if (placeable(pc, it, 0) && !pc->q->src[it].sub && !pc->q->src[it].schema_vtab) {
+        if (placeable(pc, it, 0) && pc->q->src[it].tab && !pc->q->src[it].schema_vtab) {
             it0 = it;
             path best = {0};
             double bestc = INFINITY;
@@ -1332,6 +1338,14 @@ void sqli_plan_explain(qplan *p, rowbuf *rb, int *id, int parent, int mode) {
         static const char *nm[] = {"", "UNION", "UNION ALL", "INTERSECT", "EXCEPT"};
         int me = ++*id;
         char buf[64];
+        if (p->rec_loop) { /* as sqlite3 shows a recursive CTE */
+            eqp_row(rb, me, parent, "SETUP", NULL, mode);
+            sqli_plan_explain(p->left, rb, id, me, mode);
+            int r = ++*id;
+            eqp_row(rb, r, parent, "RECURSIVE STEP", NULL, mode);
+            sqli_plan_explain(p->right, rb, id, r, mode);
+            return;
+        }
         snprintf(buf, sizeof buf, "COMPOUND QUERY");
         eqp_row(rb, me, parent, buf, NULL, mode);
         int l = ++*id;
@@ -1355,7 +1369,7 @@ void sqli_plan_explain(qplan *p, rowbuf *rb, int *id, int parent, int mode) {
         if (L->sub) {
             int me = ++*id;
             char buf[300];
-            snprintf(buf, sizeof buf, "MATERIALIZE %s",
+            snprintf(buf, sizeof buf, "%s %s", L->stream ? "CO-ROUTINE" : "MATERIALIZE",
                      L->src->alias  ? L->src->alias
                      : L->src->name ? L->src->name
                                     : "(subquery)");

@@ -380,13 +380,16 @@ int sqli_resolve_expr(compiler *c, expr *e, scope *sc) {
 
 /* The column names of a derived table, a view or a CTE: the given list, or
  * the result columns' names made unique as sqlite3 does ("a", "a:1"). */
-static int derived_names(compiler *c, srcitem *it, query *f, char **cols, int ncols,
-                         const char *what) {
+int sqli_derived_names(compiler *c, srcitem *it, const query *f, char **cols, int ncols,
+                       const view *w) {
     it->ncol = f->ncol;
     it->colnames = sqli_ar_alloc(c->a, sizeof(char *) * (size_t)(it->ncol + 1));
+    if (cols && ncols != f->ncol && w)
+        return sqli_comp_error(c, it->pos, "expected %d columns for '%s' but got %d", ncols,
+                               w->name, f->ncol);
     if (cols && ncols != f->ncol)
-        return sqli_comp_error(c, it->pos, "expected %d columns for '%s' but got %d", ncols, what,
-                               f->ncol);
+        return sqli_comp_error(c, it->pos, "table %s has %d values for %d columns", it->name,
+                               f->ncol, ncols);
     for (int k = 0; k < it->ncol; k++) {
         char *nm = cols ? cols[k] : f->cols[k].name;
         for (unsigned cnt = 0;;) {
@@ -404,13 +407,13 @@ static int derived_names(compiler *c, srcitem *it, query *f, char **cols, int nc
 }
 
 /* A derived table: q resolved on its own (it sees no outer columns). */
-static int resolve_derived(compiler *c, srcitem *it, query *q, char **cols, int ncols,
-                           const char *what) {
+int sqli_resolve_derived(compiler *c, srcitem *it, query *q, char **cols, int ncols,
+                         const view *w) {
     it->sub = q;
     if (sqli_resolve_query(c, q, NULL) != SQL_OK) return SQL_ERROR;
     query *f = q;
     while (f->op != SEL_SIMPLE) f = f->left;
-    if (derived_names(c, it, f, cols, ncols, what) != SQL_OK) return SQL_ERROR;
+    if (sqli_derived_names(c, it, f, cols, ncols, w) != SQL_OK) return SQL_ERROR;
     it->cur = sqli_comp_cursor(c, NULL, it->ncol);
     return SQL_OK;
 }
@@ -434,7 +437,10 @@ static int expand_view(compiler *c, srcitem *it, view *w) {
     c->sql = w->sql;
     c->with = NULL;
     c->views[c->nviews++] = w;
-    int rc = resolve_derived(c, it, a->sel, a->cols, a->ncols, w->name);
+    struct cte_use *save_ctes = c->ctes;
+    c->ctes = NULL;
+    int rc = sqli_resolve_derived(c, it, a->sel, a->cols, a->ncols, w);
+    c->ctes = save_ctes;
     c->nviews--;
     c->sql = save_sql;
     c->with = save_with;
@@ -446,9 +452,12 @@ static int resolve_from(compiler *c, query *q, scope *outer) {
     for (int i = 0; i < q->nsrc; i++) {
         srcitem *it = &q->src[i];
         if (it->sub) {
-            if (resolve_derived(c, it, it->sub, NULL, 0, "") != SQL_OK) return SQL_ERROR;
+            if (sqli_resolve_derived(c, it, it->sub, NULL, 0, NULL) != SQL_OK) return SQL_ERROR;
             continue;
         }
+        int r = sqli_cte_expand(c, q, it);
+        if (r < 0) return SQL_ERROR;
+        if (r) continue;
         table *t = sqli_schema_table(c->sch, it->name);
         view *w = t ? NULL : sqli_schema_view(c->sch, it->name);
         if (w) {
@@ -732,7 +741,18 @@ static int resolve_simple(compiler *c, query *q, scope *outer) {
     return SQL_OK;
 }
 
+static int resolve_query(compiler *c, query *q, scope *outer);
+
 int sqli_resolve_query(compiler *c, query *q, scope *outer) {
+    if (!q->with) return resolve_query(c, q, outer);
+    with_scope ws;
+    sqli_with_push(c, &ws, q->with);
+    int rc = resolve_query(c, q, outer);
+    c->with = ws.outer;
+    return rc;
+}
+
+static int resolve_query(compiler *c, query *q, scope *outer) {
     int rc;
     if (q->op != SEL_SIMPLE) {
         if (sqli_resolve_query(c, q->left, outer) != SQL_OK ||

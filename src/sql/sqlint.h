@@ -434,6 +434,7 @@ typedef struct srcitem {
     char **colnames;       /* subquery columns */
     int schema_vtab;       /* larder_schema */
     uint8_t *using_hidden; /* columns hidden from '*' (USING/NATURAL right side) */
+    int cte_self;          /* a recursive CTE's reference to itself: reads the current row */
 } srcitem;
 
 typedef struct orderterm {
@@ -444,6 +445,21 @@ typedef struct orderterm {
 } orderterm;
 
 enum sel_op { SEL_SIMPLE = 0, SEL_UNION, SEL_UNION_ALL, SEL_INTERSECT, SEL_EXCEPT };
+
+/* WITH: common table expressions. A CTE's body stays as parsed; each use in
+ * FROM resolves a copy of it (cte.c). */
+typedef struct cte {
+    char *name;
+    int pos;
+    char **cols; /* (cols) after the name, or NULL */
+    int ncols;
+    query *body;
+} cte;
+typedef struct with_clause {
+    cte *v;
+    int n;
+    int recursive; /* WITH RECURSIVE (a CTE may refer to itself with or without it) */
+} with_clause;
 
 struct query {
     int op;
@@ -463,6 +479,8 @@ struct query {
     expr ***values; /* VALUES rows (each ncol exprs) */
     int nvalues;
     int pos;
+    with_clause *with; /* WITH before this (compound) select */
+    int recursive;     /* a recursive CTE's body: left arm the setup, right arm the step */
     /* resolution */
     int is_agg;
     expr **aggs; /* E_AGG nodes by slot */
@@ -628,6 +646,8 @@ typedef struct ast {
     int explain_qp; /* 1 EXPLAIN QUERY PLAN, 2 EXPLAIN ANALYZE (runs inner) */
     /* CREATE VIEW: TEMP (name in name, column names in cols, body in sel) */
     int temp;
+    /* WITH before INSERT / UPDATE / DELETE */
+    with_clause *with;
 } ast;
 
 /* Parse one statement from sql[pos..n). *next is where the next statement

@@ -100,8 +100,32 @@ typedef struct compiler {
     int in_trigger;  /* compiling a trigger program: no subquery caching */
     view *views[32]; /* views being expanded, innermost last (circular definitions) */
     int nviews;
-    struct with_scope *with; /* CTEs in scope, innermost first */
+    struct with_scope *with; /* WITH clauses in scope, innermost first */
+    struct cte_use *ctes;    /* CTEs being expanded, innermost first */
 } compiler;
+
+/* cte.c: WITH clauses in scope, and the CTEs whose copies are being
+ * resolved (a name met again is a recursive reference or a cycle). */
+typedef struct with_scope {
+    with_clause *w;
+    struct with_scope *outer;
+} with_scope;
+typedef struct cte_use {
+    cte *def;
+    query *body;   /* the copy being resolved */
+    query *step;   /* its right arm, when the body can be "setup UNION [ALL] step" */
+    srcitem *self; /* the step's reference to the CTE, once met */
+    struct cte_use *outer;
+} cte_use;
+void sqli_with_push(compiler *c, with_scope *ws, with_clause *w);
+/* it names a CTE in scope: resolve it as a derived table (or the recursive
+ * reference). 1 done, 0 no CTE of that name, -1 error. */
+int sqli_cte_expand(compiler *c, query *q, srcitem *it);
+/* resolve.c, for cte.c: a derived table's columns (the names given, or
+ * f's result names made unique) and its resolution; w: the view it is. */
+int sqli_derived_names(compiler *c, srcitem *it, const query *f, char **cols, int ncols,
+                       const view *w);
+int sqli_resolve_derived(compiler *c, srcitem *it, query *q, char **cols, int ncols, const view *w);
 
 int sqli_comp_error(compiler *c, int pos, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -134,8 +158,9 @@ int sqli_rowbuf_ncols(const rowbuf *b, size_t i);
 void sqli_rowbuf_clear(rowbuf *b);
 
 /* ACC_HASH: a hash table of the table's rows keyed by hcol, built on the
- * loop's first open, probed by eq on every open (plan.c, hash_path). */
-enum access { ACC_ONE = 1, ACC_SCAN, ACC_SEARCH, ACC_EPHEM, ACC_SCHEMA, ACC_HASH };
+ * loop's first open, probed by eq on every open (plan.c, hash_path).
+ * ACC_QUEUE: a recursive CTE's own name in its step (the row being expanded). */
+enum access { ACC_ONE = 1, ACC_SCAN, ACC_SEARCH, ACC_EPHEM, ACC_SCHEMA, ACC_HASH, ACC_QUEUE };
 
 struct loop {
     srcitem *src;
@@ -173,6 +198,7 @@ struct loop {
     int seeked;
     sql_value *eqv; /* evaluated eq values */
     sql_value lov, hiv;
+    int stream;  /* ACC_EPHEM as the first loop: sub's rows read as produced, not kept */
     rowbuf *mat; /* ACC_EPHEM / ACC_SCHEMA rows */
     int mat_done;
     int opened, exhausted, matched, null_done;
@@ -231,9 +257,14 @@ struct qplan {
     int started;
     int values_pos;
     group *cur_group;
-    bmap *rset;         /* INTERSECT / EXCEPT: rows of the right side */
-    sql_value *aggvals; /* the current group's aggregate results */
+    bmap *rset;          /* INTERSECT / EXCEPT: rows of the right side */
+    sql_value *aggvals;  /* the current group's aggregate results */
+    loop *rec_loop;      /* recursive CTE: the step's ACC_QUEUE loop */
+    struct cte_run *rec; /* recursive CTE: queue and seen rows (cte.c) */
 };
+/* cte.c: the next row of a recursive CTE (p->q->recursive); its state. */
+int sqli_cte_next(vm *v, qplan *p);
+void sqli_cte_close(qplan *p);
 
 /* Planner entry points (plan.c). */
 int sqli_plan_query(compiler *c, query *q, qplan **out);
@@ -424,6 +455,7 @@ struct sql_db {
     bmap *usage;        /* "table\0index" -> usage_stat (istat.c) */
     char **temp_views;  /* CREATE TEMP VIEW texts (xmalloc'd), added to each loaded schema */
     int ntemp_views;
+    int64_t max_recursive_rows; /* rows one recursive CTE may produce; 0 = no limit */
 };
 
 struct sql_stmt {

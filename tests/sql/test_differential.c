@@ -8,7 +8,8 @@
  * text, empty text), then runs random queries (joins, LEFT JOIN with ON terms
  * on one side only, views standing in for tables, aggregates, GROUP BY/HAVING,
  * DISTINCT, compound SELECTs, IN/EXISTS/scalar subqueries, correlated ones,
- * ORDER BY + LIMIT) and random UPDATE/DELETE/INSERT statements on both
+ * ORDER BY + LIMIT, queries read through a CTE, recursive CTEs joined to a
+ * table) and random UPDATE/DELETE/INSERT statements on both
  * engines, in process (libsqlite3), and compares:
  *   - results as sqlite3 prints them (order-insensitive without ORDER BY;
  *     ORDER BY lists end with every output column, so order is total);
@@ -479,7 +480,45 @@ static int gen_select(sb *b, int *ordered) {
     return ncol;
 }
 
+/* WITH: a random query read through a CTE, or a recursive counter joined
+ * to a table. */
+static void gen_cte_query(sb *b, int *ordered) {
+    if (chance(50)) {
+        sb inner = {0};
+        int o;
+        gen_select(&inner, &o);
+        sb_addf(b, "WITH w AS (%s) SELECT * FROM w%s", inner.p, chance(30) ? " AS x" : "");
+        free(inner.p);
+        *ordered = 0;
+        return;
+    }
+    int ti = (int)rnd(3);
+    qctx q = {.tabs = {ti}, .ntab = 1, .depth = 1, .outer_tab = -1};
+    int uni = chance(40), start = (int)rnd(4) - 1, step = 1 + (int)rnd(3), end = 3 + (int)rnd(12);
+    if (uni)
+        sb_addf(b, "WITH RECURSIVE r(n) AS (SELECT %d UNION SELECT (n + %d) %% %d FROM r) ", start,
+                step, end);
+    else
+        sb_addf(b,
+                "WITH RECURSIVE r(n) AS (SELECT %d UNION ALL SELECT n + %d FROM r WHERE n < %d) ",
+                start, step, end);
+    sb_addf(b, "SELECT r.n, ");
+    column_ref(b, ti);
+    sb_addf(b, " FROM r %s %s ON ", chance(50) ? "JOIN" : "LEFT JOIN", tabs[ti].name);
+    column_ref(b, ti);
+    sb_addf(b, " = r.n");
+    if (chance(50)) {
+        sb_addf(b, " WHERE ");
+        expr(b, &q, 1);
+    }
+    *ordered = 0;
+}
+
 static void gen_query(sb *b, int *ordered) {
+    if (chance(8)) {
+        gen_cte_query(b, ordered);
+        return;
+    }
     int ncol = gen_select(b, ordered);
     if (!*ordered && chance(10)) {
         static const char *ops[] = {"UNION", "UNION ALL", "INTERSECT", "EXCEPT"};
