@@ -91,7 +91,8 @@ static query *copy_query(arena *a, const query *q) {
     return n;
 }
 
-/* ---- names in FROM ------------------------------------------------------------------------------ */
+/* ---- names in FROM ------------------------------------------------------------------------------
+ */
 
 void sqli_with_push(compiler *c, with_scope *ws, with_clause *w) {
     ws->w = w;
@@ -104,8 +105,7 @@ void sqli_with_push(compiler *c, with_scope *ws, with_clause *w) {
 static int self_reference(compiler *c, srcitem *it, cte_use *u) {
     const query *f = u->body->left;
     while (f->op != SEL_SIMPLE) f = f->left;
-    if (sqli_derived_names(c, it, f, u->def->cols, u->def->ncols, NULL) != SQL_OK)
-        return SQL_ERROR;
+    if (sqli_derived_names(c, it, f, u->def->cols, u->def->ncols, NULL) != SQL_OK) return SQL_ERROR;
     it->cur = sqli_comp_cursor(c, NULL, it->ncol);
     it->cte_self = 1;
     u->self = it;
@@ -150,7 +150,8 @@ int sqli_cte_expand(compiler *c, query *q, srcitem *it) {
     return 1;
 }
 
-/* ---- running a recursive CTE ------------------------------------------------------------------- */
+/* ---- running a recursive CTE -------------------------------------------------------------------
+ */
 
 struct cte_run {
     rowbuf queue; /* rows waiting for their step; [head, n) live */

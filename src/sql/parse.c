@@ -631,7 +631,34 @@ static expr *parse_cmp(parser *p) {
     }
 }
 
+/* "x IN name": x IN (SELECT * FROM name), name a table, view or CTE. */
+static expr *parse_in_table(parser *p, expr *l, int neg) {
+    query *s = sqli_ar_alloc(p->a, sizeof *s);
+    s->pos = p->t.pos;
+    s->cols = sqli_ar_alloc(p->a, sizeof *s->cols);
+    s->ncol = 1;
+    s->cols[0].e = new_expr(p, E_COL, p->t.pos);
+    s->cols[0].e->name = "*";
+    s->src = sqli_ar_alloc(p->a, sizeof *s->src);
+    s->nsrc = 1;
+    s->src[0].cur = -1;
+    s->src[0].pos = p->t.pos;
+    s->src[0].name = parse_name(p);
+    if (accept(p, TK_DOT)) {
+        if (!sqli_name_eq(s->src[0].name, "main"))
+            perr(p, s->pos, "unknown database %s", s->src[0].name);
+        s->src[0].name = parse_name(p);
+    }
+    expr *e = new_expr(p, E_IN_SEL, l->pos);
+    e->sub = s;
+    e->l = l;
+    if (neg) e->flags |= EF_NOT;
+    e->end = p->prev_end;
+    return e;
+}
+
 static expr *parse_in_rhs(parser *p, expr *l, int neg) {
+    if (p->t.type != TK_LP && at_name(p)) return parse_in_table(p, l, neg);
     expect(p, TK_LP);
     expr *e;
     if (is_kw(p, KW_SELECT) || is_kw(p, KW_VALUES) || is_kw(p, KW_WITH)) {
@@ -876,10 +903,18 @@ static void parse_table_ref(parser *p, srcitem *it) {
         if (!sqli_name_eq(it->name, "main")) perr(p, it->pos, "unknown database %s", it->name);
         it->name = parse_name(p);
     }
-    it->alias = opt_alias(p);
-    if (is_kw(p, KW_INDEX) ||
-        (p->t.type == TK_ID && p->t.len == 7 && strncasecmp(p->t.z, "indexed", 7) == 0))
-        perr(p, p->t.pos, "INDEXED BY is not supported");
+    token t2 = peek2(p);
+    int indexed_next = p->t.type == TK_ID && p->t.len == 7 &&
+                       strncasecmp(p->t.z, "indexed", 7) == 0 && t2.type == TK_KEYWORD &&
+                       t2.kw == KW_BY;
+    if (!indexed_next) it->alias = opt_alias(p);
+    if (accept_word(p, "indexed")) {
+        expect_kw(p, KW_BY);
+        it->indexed_by = parse_name(p);
+    } else if (accept_kw(p, KW_NOT)) {
+        if (!accept_word(p, "indexed")) syntax_error(p);
+        it->not_indexed = 1;
+    }
 }
 
 /* Join operator before the next table; returns 0 at the end of the list. */

@@ -654,8 +654,12 @@ static void best_path(planctx *pc, int it, mask_t avail, double outer, path *bes
         best->cost = best->nrow;
         return;
     }
+    if (s->forced_idx) { /* INDEXED BY: that index, even for a full scan */
+        eval_index(pc, it, s->forced_idx, avail, best);
+        return;
+    }
     eval_index(pc, it, &s->tab->pk, avail, best);
-    for (index_t *x = s->tab->indexes; x; x = x->next) {
+    for (index_t *x = s->tab->indexes; x && !s->not_indexed; x = x->next) {
         if (!partial_ok(pc, it, x)) continue;
         path p;
         eval_index(pc, it, x, avail, &p);
@@ -667,6 +671,20 @@ static void best_path(planctx *pc, int it, mask_t avail, double outer, path *bes
         hash_path(pc, it, avail, &h);
         if (h.hash && outer * h.cost + h.once < outer * best->cost) *best = h;
     }
+}
+
+/* The trees a FROM item may be read through (INDEXED BY / NOT INDEXED). */
+static int item_candidates(planctx *pc, int it, index_t **cands, int max) {
+    srcitem *s = &pc->q->src[it];
+    int nc = 0;
+    if (s->forced_idx) {
+        cands[nc++] = s->forced_idx;
+        return nc;
+    }
+    cands[nc++] = &s->tab->pk;
+    for (index_t *x = s->tab->indexes; x && nc < max && !s->not_indexed; x = x->next)
+        if (partial_ok(pc, it, x)) cands[nc++] = x;
+    return nc;
 }
 
 /* ---- join order -------------------------------------------------------------------------- */
@@ -1178,10 +1196,7 @@ static void choose_order(compiler *c, planctx *pc, qplan *qp, order_search *os) 
             path best = {0};
             double bestc = INFINITY;
             index_t *cands[65];
-            int nc = 0;
-            cands[nc++] = &pc->q->src[it].tab->pk;
-            for (index_t *x = pc->q->src[it].tab->indexes; x && nc < 65; x = x->next)
-                if (partial_ok(pc, it, x)) cands[nc++] = x;
+            int nc = item_candidates(pc, it, cands, 65);
             for (int k = 0; k < nc; k++) {
                 path p;
                 eval_index(pc, it, cands[k], 0, &p);
@@ -1231,6 +1246,11 @@ static int plan_simple(compiler *c, query *q, qplan **out) {
     split(&pc, q->where, -1);
     order_search *os = xcalloc(1, sizeof *os);
     choose_order(c, &pc, qp, os);
+    for (int i = 0; i < q->nsrc; i++) /* sqlite3's answer to a forced index it cannot use */
+        if (q->src[i].forced_idx && !partial_ok(&pc, i, q->src[i].forced_idx)) {
+            xfree(os);
+            return sqli_comp_error(c, q->src[i].pos, "no query solution");
+        }
     int rc = make_loops(c, &pc, qp, os);
     xfree(os);
     if (rc != SQL_OK) return rc;

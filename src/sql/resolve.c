@@ -457,8 +457,14 @@ static int resolve_from(compiler *c, query *q, scope *outer) {
         }
         int r = sqli_cte_expand(c, q, it);
         if (r < 0) return SQL_ERROR;
+        table *t = r ? NULL : sqli_schema_table(c->sch, it->name);
+        if (it->indexed_by) {
+            table *owner = NULL;
+            it->forced_idx = sqli_schema_index(c->sch, it->indexed_by, &owner);
+            if (!it->forced_idx || owner != t || !t)
+                return sqli_comp_error(c, it->pos, "no such index: %s", it->indexed_by);
+        }
         if (r) continue;
-        table *t = sqli_schema_table(c->sch, it->name);
         view *w = t ? NULL : sqli_schema_view(c->sch, it->name);
         if (w) {
             if (expand_view(c, it, w) != SQL_OK) return SQL_ERROR;

@@ -435,6 +435,9 @@ typedef struct srcitem {
     int schema_vtab;       /* larder_schema */
     uint8_t *using_hidden; /* columns hidden from '*' (USING/NATURAL right side) */
     int cte_self;          /* a recursive CTE's reference to itself: reads the current row */
+    char *indexed_by;      /* INDEXED BY name: the only index the planner may use */
+    int not_indexed;       /* NOT INDEXED: only the table's own key */
+    index_t *forced_idx;   /* resolved INDEXED BY */
 } srcitem;
 
 typedef struct orderterm {
