@@ -889,8 +889,6 @@ static void parse_using(parser *p, srcitem *it) {
 static void parse_table_ref(parser *p, srcitem *it) {
     it->pos = p->t.pos;
     if (accept(p, TK_LP)) {
-        if (!(is_kw(p, KW_SELECT) || is_kw(p, KW_VALUES) || is_kw(p, KW_WITH)))
-            perr(p, p->t.pos, "parenthesized joins are not supported");
         enter(p);
         it->sub = parse_select(p);
         leave(p);
@@ -940,10 +938,49 @@ static int parse_join_op(parser *p, srcitem *it) {
     return 1;
 }
 
-static void parse_from(parser *p, query *s) {
-    int cap = 0, jt = JT_INNER, nat = 0;
+static void parse_from_list(parser *p, query *s, int *cap, expr **group_on);
+
+/* "( join-clause )" in FROM, after an inner join or first: its items join
+ * the block's FROM list (inner joins associate), its ON becomes a WHERE
+ * term. */
+static void parse_join_group(parser *p, query *s, int *cap, int jt, int nat, expr **group_on) {
+    int pos = p->t.pos, first = s->nsrc;
+    if (jt == JT_LEFT || nat)
+        perr(p, pos, "a parenthesized join after a LEFT or NATURAL join is not supported");
+    expect(p, TK_LP);
+    enter(p);
+    parse_from_list(p, s, cap, group_on);
+    leave(p);
+    expect(p, TK_RP);
+    s->src[first].jointype = jt;
+    if (accept_kw(p, KW_ON)) {
+        if (first == 0) perr(p, p->prev_end, "a JOIN clause is required before ON");
+        expr *e = parse_expr(p);
+        *group_on = *group_on ? binop(p, E_AND, *group_on, e) : e;
+    } else if (is_kw(p, KW_USING)) {
+        perr(p, p->t.pos, "USING after a parenthesized join is not supported");
+    }
+}
+
+static int join_group_next(parser *p) {
+    if (p->t.type != TK_LP) return 0;
+    token t2 = peek2(p);
+    return !(t2.type == TK_KEYWORD &&
+             (t2.kw == KW_SELECT || t2.kw == KW_VALUES || t2.kw == KW_WITH));
+}
+
+static void parse_from_list(parser *p, query *s, int *cap, expr **group_on) {
+    int jt = JT_INNER, nat = 0;
     for (;;) {
-        s->src = grow(p, s->src, s->nsrc, &cap, sizeof *s->src);
+        if (join_group_next(p)) {
+            parse_join_group(p, s, cap, jt, nat, group_on);
+            srcitem op = {0};
+            if (!parse_join_op(p, &op)) return;
+            jt = op.jointype;
+            nat = op.natural;
+            continue;
+        }
+        s->src = grow(p, s->src, s->nsrc, cap, sizeof *s->src);
         srcitem *it = &s->src[s->nsrc++];
         memset(it, 0, sizeof *it);
         it->cur = -1;
@@ -964,6 +1001,14 @@ static void parse_from(parser *p, query *s) {
         jt = op.jointype;
         nat = op.natural;
     }
+}
+
+/* The FROM list; returns the ON terms of parenthesized joins (WHERE terms). */
+static expr *parse_from(parser *p, query *s) {
+    int cap = 0;
+    expr *group_on = NULL;
+    parse_from_list(p, s, &cap, &group_on);
+    return group_on;
 }
 
 static void parse_exprlist(parser *p, expr ***v, int *n) {
@@ -1003,8 +1048,9 @@ static query *parse_core(parser *p) {
     else
         accept_kw(p, KW_ALL);
     parse_rescols(p, s);
-    if (accept_kw(p, KW_FROM)) parse_from(p, s);
+    expr *group_on = accept_kw(p, KW_FROM) ? parse_from(p, s) : NULL;
     if (accept_kw(p, KW_WHERE)) s->where = parse_expr(p);
+    if (group_on) s->where = s->where ? binop(p, E_AND, s->where, group_on) : group_on;
     if (accept_kw(p, KW_GROUP)) {
         expect_kw(p, KW_BY);
         parse_exprlist(p, &s->group, &s->ngroup);
@@ -1215,9 +1261,11 @@ static void parse_update(parser *p, ast *a) {
     parse_sets(p, &a->sets, &a->nset);
     if (accept_kw(p, KW_FROM)) {
         query tmp = {0};
-        parse_from(p, &tmp);
+        expr *group_on = parse_from(p, &tmp);
         a->from = tmp.src;
         a->nfrom = tmp.nsrc;
+        if (group_on)
+            perr(p, group_on->pos, "a parenthesized join in UPDATE FROM is not supported");
     }
     if (accept_kw(p, KW_WHERE)) a->where = parse_expr(p);
     parse_returning(p, a);
