@@ -259,6 +259,11 @@ static int step_aggs(vm *v, qplan *p, group *g) {
     for (int i = 0; i < p->naggs; i++) {
         const expr *e = p->aggs[i];
         int n = e->nargs < 4 ? e->nargs : 4, rc = SQL_OK, k = 0;
+        if (e->r) { /* FILTER (WHERE r): only rows where it is true */
+            int t;
+            if ((rc = sqli_ex_truth(v, e->r, &t)) != SQL_OK) return rc;
+            if (t != 1) continue;
+        }
         for (; k < n && rc == SQL_OK; k++) rc = sqli_ex_eval(v, e->args[k], &args[k]);
         if (rc == SQL_OK) rc = sqli_agg_step(v, e, &g->st[i], args, n);
         for (int j = 0; j < k; j++) val_free(&args[j]);

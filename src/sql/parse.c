@@ -350,8 +350,13 @@ static expr *parse_func(parser *p, char *name, int pos) {
     expect(p, TK_RP);
     if (p->t.type == TK_ID && p->t.len == 4 && strncasecmp(p->t.z, "over", 4) == 0)
         perr(p, p->t.pos, "window functions are not supported");
-    if (p->t.type == TK_ID && p->t.len == 6 && strncasecmp(p->t.z, "filter", 6) == 0)
-        perr(p, p->t.pos, "FILTER clauses are not supported");
+    token t2 = peek2(p);
+    if (t2.type == TK_LP && accept_word(p, "filter")) { /* the filter lives in r */
+        expect(p, TK_LP);
+        expect_kw(p, KW_WHERE);
+        e->r = parse_expr(p);
+        expect(p, TK_RP);
+    }
     e->args = l.v;
     e->nargs = l.n;
     e->end = p->prev_end;

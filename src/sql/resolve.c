@@ -318,6 +318,8 @@ static int resolve_func(compiler *c, expr *e, scope *sc) {
         for (int i = 0; i < e->nargs; i++)
             if (sqli_resolve_expr(c, e->args[i], sc) != SQL_OK)
                 return sc->allow_agg = save, SQL_ERROR;
+        if (e->r && sqli_resolve_expr(c, e->r, sc) != SQL_OK)
+            return sc->allow_agg = save, SQL_ERROR;
         sc->allow_agg = save;
         e->op = E_AGG;
         e->owner = sc->q;
@@ -325,6 +327,9 @@ static int resolve_func(compiler *c, expr *e, scope *sc) {
     }
     if (e->flags & EF_DISTINCT)
         return sqli_comp_error(c, e->pos, "DISTINCT is only allowed in aggregate functions");
+    if (e->r)
+        return sqli_comp_error(c, e->pos, "FILTER may not be used with non-aggregate %s()",
+                               e->name);
     for (int i = 0; i < e->nargs; i++)
         if (sqli_resolve_expr(c, e->args[i], sc) != SQL_OK) return SQL_ERROR;
     return SQL_OK;

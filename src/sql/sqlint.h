@@ -364,8 +364,8 @@ enum expr_op {
     E_LIKE,    /* l LIKE r [ESCAPE args[0]] ; EF_GLOB for GLOB */
     E_CASE,    /* CASE [l] WHEN args[2i] THEN args[2i+1] ... ELSE r END */
     E_CAST,    /* CAST(l AS type) */
-    E_FUNC,    /* name(args) */
-    E_AGG,     /* aggregate call (after resolution): slot in its query */
+    E_FUNC,    /* name(args) [FILTER (WHERE r)] */
+    E_AGG,     /* aggregate call (after resolution): slot in its query; r: its FILTER */
     E_SUBQ,    /* scalar subquery */
     E_EXISTS,
     E_COLLATE, /* l COLLATE name */

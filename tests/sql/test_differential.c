@@ -6,7 +6,8 @@
  * side only, SQLite has no INCLUDE) and a view over each table, fills them
  * with small values chosen to collide (NULLs, equal ints and reals, numeric
  * text, empty text), then runs random queries (joins, LEFT JOIN with ON terms
- * on one side only, views standing in for tables, aggregates, GROUP BY/HAVING,
+ * on one side only, views standing in for tables, aggregates (FILTER too),
+ * GROUP BY/HAVING,
  * DISTINCT, compound SELECTs, IN/EXISTS/scalar subqueries, correlated ones,
  * ORDER BY + LIMIT, queries read through a CTE, recursive CTEs joined to a
  * table) and random UPDATE/DELETE/INSERT statements on both
@@ -400,6 +401,11 @@ static int gen_select(sb *b, int *ordered) {
                 any_col(&c, &q);
             sb a = {0};
             sb_addf(&a, aggs[k], c.p);
+            if (chance(15)) {
+                sb_addf(&a, " FILTER (WHERE ");
+                expr(&a, &q, 1);
+                sb_addf(&a, ")");
+            }
             sb_addf(&cols, "%s%s", cols.n ? ", " : "", a.p);
             free(a.p);
             free(c.p);
