@@ -41,7 +41,11 @@ static expr *copy_expr(arena *a, const expr *e) {
         for (int i = 0; i < e->nargs; i++) n->args[i] = copy_expr(a, e->args[i]);
     }
     n->sub = copy_query(a, e->sub);
-    return n;
+    return n; /* e->win stays shared: each use copies it (window.c) */
+}
+
+expr *sqli_expr_copy(arena *a, const expr *e) {
+    return copy_expr(a, e);
 }
 
 static expr **copy_exprs(arena *a, expr **v, int n) {

@@ -891,6 +891,7 @@ void sqli_q_close(vm *v, qplan *p) {
         p->rset = NULL;
     }
     sqli_cte_close(p);
+    sqli_win_close(p);
     if (p->op != SEL_SIMPLE) {
         sqli_q_close(v, p->left);
         sqli_q_close(v, p->right);
@@ -1051,7 +1052,14 @@ int sqli_q_block_next(vm *v, qplan *p) {
     return block_next(v, p);
 }
 
+int sqli_emit_row(vm *v, qplan *p);
+
 int sqli_agg_emit_row(vm *v, qplan *p) {
+    if (p->nwin) return sqli_win_capture(v, p); /* windows come first */
+    return sqli_emit_row(v, p);
+}
+
+int sqli_emit_row(vm *v, qplan *p) {
     int rc = eval_out(v, p);
     if (rc != SQL_OK) return rc;
     if (p->distinct && seen_before(v, p)) return SQL_OK;
@@ -1061,6 +1069,13 @@ int sqli_agg_emit_row(vm *v, qplan *p) {
 static int prepare(vm *v, qplan *p) {
     int rc;
     p->topk = p->sort && p->lim >= 0 && p->off + p->lim <= 100000 ? p->off + p->lim : 0;
+    if (p->nwin) {
+        if ((rc = sqli_win_prepare(v, p)) != SQL_OK) return rc;
+        if (p->sort) sqli_rowbuf_sort(&p->rb);
+        p->phase = 2;
+        p->rbpos = 0;
+        return SQL_OK;
+    }
     if (p->agg) {
         rc = sqli_run_agg(v, p);
     } else if (p->sort) {

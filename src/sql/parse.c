@@ -332,6 +332,73 @@ static expr *parse_case(parser *p, int pos) {
     return e;
 }
 
+static void parse_order(parser *p, orderterm **out, int *nout);
+static expr *parse_not(parser *p);
+
+static int is_word(parser *p, const char *w) {
+    return p->t.type == TK_ID && p->t.len == (int)strlen(w) && !strncasecmp(p->t.z, w, strlen(w));
+}
+
+/* A frame bound: UNBOUNDED PRECEDING|FOLLOWING, CURRENT ROW, expr
+ * PRECEDING|FOLLOWING. */
+static int parse_frame_bound(parser *p, expr **n) {
+    if (accept_word(p, "unbounded")) {
+        if (accept_word(p, "preceding")) return FB_UNB_PREC;
+        if (accept_word(p, "following")) return FB_UNB_FOLL;
+        syntax_error(p);
+    }
+    if (accept_word(p, "current")) {
+        expect_kw(p, KW_ROW);
+        return FB_CURRENT;
+    }
+    *n = parse_not(p); /* not AND: BETWEEN n PRECEDING AND ... */
+    if (accept_word(p, "preceding")) return FB_PREC;
+    if (accept_word(p, "following")) return FB_FOLL;
+    syntax_error(p);
+}
+
+/* The inside of OVER (...) / WINDOW name AS (...). */
+static windef *parse_window_spec(parser *p) {
+    windef *w = sqli_ar_alloc(p->a, sizeof *w);
+    w->pos = p->t.pos;
+    expect(p, TK_LP);
+    if (p->t.type == TK_ID && !is_word(p, "partition") && !is_word(p, "rows") &&
+        !is_word(p, "range") && !is_word(p, "groups"))
+        w->base = parse_name(p);
+    if (accept_word(p, "partition")) {
+        expect_kw(p, KW_BY);
+        exprlist l = {0};
+        do el_push(p, &l, parse_expr(p));
+        while (accept(p, TK_COMMA));
+        w->part = l.v;
+        w->npart = l.n;
+    }
+    if (accept_kw(p, KW_ORDER)) {
+        expect_kw(p, KW_BY);
+        parse_order(p, &w->order, &w->norder);
+    }
+    if (accept_word(p, "rows"))
+        w->frame = FR_ROWS;
+    else if (accept_word(p, "range"))
+        w->frame = FR_RANGE;
+    else if (accept_word(p, "groups"))
+        w->frame = FR_GROUPS;
+    if (w->frame) {
+        if (accept_kw(p, KW_BETWEEN)) {
+            w->start = parse_frame_bound(p, &w->start_n);
+            expect_kw(p, KW_AND);
+            w->end = parse_frame_bound(p, &w->end_n);
+        } else {
+            w->start = parse_frame_bound(p, &w->start_n);
+            w->end = FB_CURRENT;
+        }
+        if (accept_word(p, "exclude")) w->exclude = 1;
+    }
+    if (w->exclude) perr(p, p->prev_end, "EXCLUDE in a window frame is not supported");
+    expect(p, TK_RP);
+    return w;
+}
+
 static expr *parse_func(parser *p, char *name, int pos) {
     expr *e = new_expr(p, E_FUNC, pos);
     e->name = name;
@@ -348,14 +415,22 @@ static expr *parse_func(parser *p, char *name, int pos) {
         while (accept(p, TK_COMMA));
     }
     expect(p, TK_RP);
-    if (p->t.type == TK_ID && p->t.len == 4 && strncasecmp(p->t.z, "over", 4) == 0)
-        perr(p, p->t.pos, "window functions are not supported");
     token t2 = peek2(p);
     if (t2.type == TK_LP && accept_word(p, "filter")) { /* the filter lives in r */
         expect(p, TK_LP);
         expect_kw(p, KW_WHERE);
         e->r = parse_expr(p);
         expect(p, TK_RP);
+        t2 = peek2(p);
+    }
+    if ((t2.type == TK_LP || t2.type == TK_ID) && accept_word(p, "over")) {
+        if (p->t.type == TK_LP) {
+            e->win = parse_window_spec(p);
+        } else {
+            e->win = sqli_ar_alloc(p->a, sizeof *e->win);
+            e->win->pos = p->t.pos;
+            e->win->name = parse_name(p);
+        }
     }
     e->args = l.v;
     e->nargs = l.n;
@@ -877,7 +952,11 @@ static void parse_rescols(parser *p, query *s) {
 
 static char *opt_alias(parser *p) {
     if (accept_kw(p, KW_AS)) return parse_name(p);
-    if (p->t.type == TK_ID) return parse_name(p);
+    if (p->t.type == TK_ID) {
+        token t2 = peek2(p); /* "FROM t WINDOW w AS (...)": WINDOW starts a clause */
+        if (is_word(p, "window") && t2.type == TK_ID) return NULL;
+        return parse_name(p);
+    }
     return NULL;
 }
 
@@ -1062,6 +1141,19 @@ static query *parse_core(parser *p) {
     }
     if (accept_kw(p, KW_HAVING)) s->having = parse_expr(p);
     if (is_kw(p, KW_GROUP)) perr(p, p->t.pos, "GROUP BY must come before HAVING");
+    if (accept_word(p, "window")) {
+        int cap = 0;
+        do {
+            s->windows = grow(p, s->windows, s->nwindows, &cap, sizeof *s->windows);
+            int npos = p->t.pos;
+            char *nm = parse_name(p);
+            expect_kw(p, KW_AS);
+            windef *w = parse_window_spec(p);
+            w->name = nm;
+            w->pos = npos;
+            s->windows[s->nwindows++] = *w;
+        } while (accept(p, TK_COMMA));
+    }
     return s;
 }
 

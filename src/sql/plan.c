@@ -1259,6 +1259,8 @@ static int plan_simple(compiler *c, query *q, qplan **out) {
     qp->group = q->group;
     qp->naggs = q->naggs;
     qp->aggs = q->aggs;
+    qp->nwin = q->nwins;
+    qp->wins = q->wins;
     qp->distinct = q->distinct;
     qp->nlvl_curs = q->nsrc;
     qp->lvl_curs = sqli_ar_alloc(c->a, sizeof(int) * (size_t)(q->nsrc + 1));
@@ -1400,6 +1402,9 @@ void sqli_plan_explain(qplan *p, rowbuf *rb, int *id, int parent, int mode) {
     }
     explain_block_subs(p, rb, id, parent, mode);
     if (p->eqp_group_temp) eqp_row(rb, ++*id, parent, "USE TEMP B-TREE FOR GROUP BY", NULL, mode);
+    for (int w = 0; w < p->nwin; w++)
+        if (p->wins[w]->win->npart || p->wins[w]->win->norder)
+            eqp_row(rb, ++*id, parent, "USE TEMP B-TREE FOR WINDOW", NULL, mode);
     if (p->eqp_distinct_temp)
         eqp_row(rb, ++*id, parent, "USE TEMP B-TREE FOR DISTINCT", NULL, mode);
     if (p->eqp_order_temp) eqp_row(rb, ++*id, parent, "USE TEMP B-TREE FOR ORDER BY", NULL, mode);

@@ -235,13 +235,17 @@ static int lookup_in_pseudo(compiler *c, expr *e, scope *sc) {
 
 static int alias_match(query *q, const expr *e);
 
-static int has_agg(const expr *e) {
+static int has_op(const expr *e, int op) {
     if (!e) return 0;
-    if (e->op == E_AGG) return 1;
-    if (has_agg(e->l) || has_agg(e->r)) return 1;
+    if (e->op == op) return 1;
+    if (has_op(e->l, op) || has_op(e->r, op)) return 1;
     for (int i = 0; i < e->nargs; i++)
-        if (has_agg(e->args[i])) return 1;
+        if (has_op(e->args[i], op)) return 1;
     return 0;
+}
+
+static int has_agg(const expr *e) {
+    return has_op(e, E_AGG);
 }
 
 /* A result column's alias used in WHERE, HAVING or an ORDER BY expression
@@ -253,6 +257,8 @@ static int lookup_alias(compiler *c, expr *e, scope *sc) {
     const expr *ae = sc->q->cols[k - 1].e;
     if (!sc->allow_agg && has_agg(ae))
         return sqli_comp_error(c, e->pos, "misuse of aliased aggregate %s", e->name), -1;
+    if (!sc->allow_win && has_op(ae, E_WIN))
+        return sqli_comp_error(c, e->pos, "misuse of aliased window function %s", e->name), -1;
     int pos = e->pos;
     *e = *ae;
     e->pos = pos;
@@ -296,9 +302,12 @@ static int add_agg(compiler *c, query *q, expr *e) {
 }
 
 static int resolve_func(compiler *c, expr *e, scope *sc) {
+    if (e->win) return sqli_win_resolve(c, e, sc);
     int known = 0;
     int nargs = (e->flags & EF_STAR) ? 0 : e->nargs;
     const func_def *f = sqli_func_find(e->name, nargs, &known);
+    if (!f && sqli_win_only(e->name))
+        return sqli_comp_error(c, e->pos, "misuse of window function %s()", e->name);
     if (!f) {
         if (known)
             return sqli_comp_error(c, e->pos, "wrong number of arguments to function %s()",
@@ -360,6 +369,7 @@ int sqli_resolve_expr(compiler *c, expr *e, scope *sc) {
     case E_FUNC:
         return resolve_func(c, e, sc);
     case E_AGG:
+    case E_WIN:
         return SQL_OK;
     case E_SUBQ:
     case E_EXISTS:
@@ -732,12 +742,14 @@ static int resolve_simple(compiler *c, query *q, scope *outer) {
         if (sqli_resolve_expr(c, q->src[i].on, &sc) != SQL_OK) return SQL_ERROR;
     /* the result columns first: WHERE, HAVING and ORDER BY may use their aliases */
     sc.allow_agg = 1;
+    sc.allow_win = 1;
     for (int i = 0; i < q->ncol; i++) {
         if (sqli_resolve_expr(c, q->cols[i].e, &sc) != SQL_OK) return SQL_ERROR;
         if (!q->cols[i].name)
             q->cols[i].name = q->cols[i].alias ? q->cols[i].alias : sqli_expr_name(c, q->cols[i].e);
     }
     sc.allow_agg = 0;
+    sc.allow_win = 0;
     sc.use_aliases = 1;
     if (sqli_resolve_expr(c, q->where, &sc) != SQL_OK) return SQL_ERROR;
     sc.use_aliases = 0;
@@ -745,6 +757,7 @@ static int resolve_simple(compiler *c, query *q, scope *outer) {
     sc.allow_agg = 1;
     sc.use_aliases = 1;
     if (sqli_resolve_expr(c, q->having, &sc) != SQL_OK) return SQL_ERROR;
+    sc.allow_win = 1;
     if (resolve_order(c, q, &sc) != SQL_OK) return SQL_ERROR;
     q->is_agg = q->naggs > 0 || q->ngroup > 0;
     if (q->having && !q->is_agg)

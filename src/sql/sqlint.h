@@ -371,6 +371,8 @@ enum expr_op {
     E_COLLATE, /* l COLLATE name */
     E_RAISE,   /* RAISE(ABORT|FAIL|ROLLBACK|IGNORE, msg) */
     E_DEFAULT, /* DEFAULT in VALUES or SET */
+    E_WIN,     /* window function call (after resolution): slot in its query's windows */
+    E_LIST,    /* args only: a window's PARTITION BY, ORDER BY and frame offsets */
 };
 
 #define EF_NOT 0x01      /* NOT IN / NOT LIKE / NOT BETWEEN */
@@ -407,7 +409,27 @@ struct expr {
     int cast_p, cast_s; /* E_CAST DECIMAL(p,s) */
     int correlated;     /* subquery refers to outer cursors */
     void *rt;           /* runtime cache (uncorrelated subquery results) */
+    struct windef *win; /* E_FUNC / E_WIN: OVER (...) */
 };
+
+/* OVER (...) or WINDOW name AS (...). Frames: ROWS/RANGE/GROUPS BETWEEN
+ * start AND end; without one, RANGE UNBOUNDED PRECEDING to CURRENT ROW (to
+ * UNBOUNDED FOLLOWING without ORDER BY). */
+enum { FR_ROWS = 1, FR_RANGE, FR_GROUPS };
+enum { FB_UNB_PREC = 1, FB_PREC, FB_CURRENT, FB_FOLL, FB_UNB_FOLL };
+typedef struct windef {
+    char *name; /* WINDOW name, or the name after OVER */
+    char *base; /* OVER (base ...) */
+    int pos;
+    expr **part;
+    int npart;
+    struct orderterm *order;
+    int norder;
+    int frame; /* 0: the default */
+    int start, end;
+    expr *start_n, *end_n;
+    int exclude; /* EXCLUDE: refused */
+} windef;
 
 /* A result column of a SELECT. */
 typedef struct rescol {
@@ -440,12 +462,13 @@ typedef struct srcitem {
     index_t *forced_idx;   /* resolved INDEXED BY */
 } srcitem;
 
-typedef struct orderterm {
+typedef struct orderterm orderterm;
+struct orderterm {
     expr *e;
     int desc;
     int nulls;  /* 0 default, 1 first, 2 last */
     int rescol; /* resolved: 1-based result column it refers to, 0 = expr */
-} orderterm;
+};
 
 enum sel_op { SEL_SIMPLE = 0, SEL_UNION, SEL_UNION_ALL, SEL_INTERSECT, SEL_EXCEPT };
 
@@ -484,6 +507,10 @@ struct query {
     int pos;
     with_clause *with; /* WITH before this (compound) select */
     int recursive;     /* a recursive CTE's body: left arm the setup, right arm the step */
+    windef *windows;   /* WINDOW clause */
+    int nwindows;
+    expr **wins; /* E_WIN nodes by slot (resolution) */
+    int nwins;
     /* resolution */
     int is_agg;
     expr **aggs; /* E_AGG nodes by slot */

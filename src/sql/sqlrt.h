@@ -84,6 +84,7 @@ typedef struct scope {
     pseudo_tab pseudo[3];
     int npseudo;
     int allow_agg;
+    int allow_win;   /* result columns and ORDER BY: window functions */
     int use_aliases; /* WHERE, HAVING, ORDER BY: names may be q's result aliases */
 } scope;
 
@@ -118,6 +119,8 @@ typedef struct cte_use {
     struct cte_use *outer;
 } cte_use;
 void sqli_with_push(compiler *c, with_scope *ws, with_clause *w);
+expr *sqli_expr_copy(arena *a, const expr *e);         /* deep, of a parsed expression */
+int sqli_win_resolve(compiler *c, expr *e, scope *sc); /* window.c: a call with OVER */
 /* it names a CTE in scope: resolve it as a derived table (or the recursive
  * reference). 1 done, 0 no CTE of that name, -1 error. */
 int sqli_cte_expand(compiler *c, query *q, srcitem *it);
@@ -261,7 +264,16 @@ struct qplan {
     sql_value *aggvals;  /* the current group's aggregate results */
     loop *rec_loop;      /* recursive CTE: the step's ACC_QUEUE loop */
     struct cte_run *rec; /* recursive CTE: queue and seen rows (cte.c) */
+    int nwin;            /* window functions of the block (E_WIN by slot) */
+    expr **wins;
+    sql_value *winvals;  /* the current row's window values */
+    struct win_run *wrt; /* captured rows and results (window.c) */
 };
+/* window.c */
+int sqli_win_only(const char *name); /* row_number() & co.: only with OVER */
+int sqli_win_capture(vm *v, qplan *p);
+int sqli_win_prepare(vm *v, qplan *p); /* every output row into p->rb */
+void sqli_win_close(qplan *p);
 /* cte.c: the next row of a recursive CTE (p->q->recursive); its state. */
 int sqli_cte_next(vm *v, qplan *p);
 void sqli_cte_close(qplan *p);

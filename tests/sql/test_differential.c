@@ -9,8 +9,8 @@
  * on one side only, views standing in for tables, aggregates (FILTER too),
  * GROUP BY/HAVING,
  * DISTINCT, compound SELECTs, IN/EXISTS/scalar subqueries, correlated ones,
- * ORDER BY + LIMIT, queries read through a CTE, recursive CTEs joined to a
- * table) and random UPDATE/DELETE/INSERT statements on both
+ * ORDER BY + LIMIT, window functions with frames, queries read through a
+ * CTE, recursive CTEs joined to a table) and random UPDATE/DELETE/INSERT statements on both
  * engines, in process (libsqlite3), and compares:
  *   - results as sqlite3 prints them (order-insensitive without ORDER BY;
  *     ORDER BY lists end with every output column, so order is total);
@@ -196,6 +196,8 @@ typedef struct qctx {
     int depth;
     int allow_agg;
     int outer_tab; /* for correlated subqueries, -1 */
+    int no_like;   /* LEFT JOIN ON terms and views: sqlite3 3.40 drops rows for
+                      "ipk LIKE 'a%'" on the right of a LEFT JOIN */
 } qctx;
 
 static void expr(sb *b, qctx *q, int bool_ctx);
@@ -254,7 +256,8 @@ static void subquery_pred(sb *b, qctx *q) {
     qctx sq = {.tabs = {ti},
                .ntab = 1,
                .depth = q->depth + 2,
-               .outer_tab = q->tabs[rnd((unsigned)q->ntab)]};
+               .outer_tab = q->tabs[rnd((unsigned)q->ntab)],
+               .no_like = q->no_like};
     if (sq.outer_tab == ti) sq.outer_tab = -1;
     if (chance(50)) {
         any_col(b, q);
@@ -316,7 +319,7 @@ static void expr(sb *b, qctx *q, int bool_ctx) {
         value(b, T_INT);
         return;
     }
-    if (r < 51) {
+    if (r < 51 && !q->no_like) {
         any_col(b, q);
         static const char *pats[] = {"'a%'", "'%b'", "'_'", "'%'", "'A%'", "'1%'"};
         sb_addf(b, " %sLIKE %s", chance(20) ? "NOT " : "", pats[rnd(6)]);
@@ -341,7 +344,7 @@ static void expr(sb *b, qctx *q, int bool_ctx) {
  * tN" can stand wherever tN does ----------------------------------------------------------- */
 
 static void make_view(sb *ours, sb *lite, int ti) {
-    qctx q = {.tabs = {ti}, .ntab = 1, .depth = 1, .outer_tab = -1};
+    qctx q = {.tabs = {ti}, .ntab = 1, .depth = 1, .outer_tab = -1, .no_like = 1};
     sb d = {0};
     sb_addf(&d, "CREATE VIEW v%d AS SELECT %s* FROM %s", ti + 1, chance(20) ? "DISTINCT " : "",
             tabs[ti].name);
@@ -359,6 +362,57 @@ static void from_item(sb *b, int ti) {
         sb_addf(b, "v%d AS %s", ti + 1, tabs[ti].name);
     else
         sb_addf(b, "%s", tabs[ti].name);
+}
+
+/* A window function call. Over one table its ORDER BY ends with the key, so
+ * the order is total and any function and frame is deterministic; over a
+ * join only functions that treat peers alike (rank, count, min, ...) with
+ * the default frame are. */
+static void window_call(sb *b, qctx *q) {
+    int ti = q->tabs[0], total = q->ntab == 1 && tabs[ti].pk_kind != 2;
+    tdef *t = &tabs[ti];
+    static const char *peer_fns[] = {"rank()",  "dense_rank()", "count(*)",       "min(%s)",
+                                     "max(%s)", "count(%s)",    "percent_rank()", "cume_dist()"};
+    static const char *any_fns[] = {
+        "row_number()",   "sum(%s)",          "lag(%s)",  "lead(%s, 2, 0)", "first_value(%s)",
+        "last_value(%s)", "nth_value(%s, 2)", "ntile(3)", "avg(%s)",        "total(%s)"};
+    sb arg = {0};
+    column_ref(&arg, ti);
+    int ordered = chance(80), fn = -1;
+    if (!ordered) total = 0; /* without ORDER BY every row is a peer */
+    if (total && chance(60))
+        sb_addf(b, any_fns[fn = (int)rnd(10)], arg.p);
+    else
+        sb_addf(b, peer_fns[rnd(8)], arg.p);
+    /* sums of reals over a sliding frame: sqlite3 adds and subtracts as the
+     * frame moves, we add each frame's rows; the last bits differ */
+    int sums = fn == 1 || fn == 8 || fn == 9;
+    free(arg.p);
+    sb_addf(b, " OVER (");
+    if (chance(50)) {
+        sb_addf(b, "PARTITION BY ");
+        column_ref(b, q->tabs[rnd((unsigned)q->ntab)]);
+        sb_addf(b, " ");
+    }
+    if (ordered) {
+        sb_addf(b, "ORDER BY ");
+        column_ref(b, q->tabs[rnd((unsigned)q->ntab)]);
+        sb_addf(b, "%s", chance(30) ? " DESC" : "");
+        if (total) {
+            sb_addf(b, ", %s.%s", t->name, t->cols[0]);
+            if (t->pk_kind == 1) sb_addf(b, ", %s.%s", t->name, t->cols[1]);
+            static const char *frames[] = {"",
+                                           " ROWS UNBOUNDED PRECEDING",
+                                           " ROWS BETWEEN UNBOUNDED PRECEDING AND 1 FOLLOWING",
+                                           " ROWS BETWEEN 1 PRECEDING AND 1 FOLLOWING",
+                                           " ROWS 2 PRECEDING",
+                                           " ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING",
+                                           " GROUPS BETWEEN 1 PRECEDING AND CURRENT ROW",
+                                           " ROWS BETWEEN 2 FOLLOWING AND 3 FOLLOWING"};
+            sb_addf(b, "%s", frames[rnd(sums ? 3 : 8)]);
+        }
+    }
+    sb_addf(b, ")");
 }
 
 /* ---- queries
@@ -414,7 +468,9 @@ static int gen_select(sb *b, int *ordered) {
     } else {
         for (int i = 0; i < ncol; i++) {
             sb c = {0};
-            if (chance(10) && q.depth == 0) {
+            if (chance(8)) {
+                window_call(&c, &q);
+            } else if (chance(10) && q.depth == 0) {
                 int ti = (int)rnd(3);
                 tdef *t = &tabs[ti];
                 sb_addf(&c, "(SELECT count(*) FROM %s WHERE %s.%s = ", t->name, t->name,
@@ -444,7 +500,11 @@ static int gen_select(sb *b, int *ordered) {
             sb_addf(b, " ON ");
             /* ON terms naming only the tables to the left decide a LEFT
              * JOIN's match; they never filter the left side */
-            qctx lq = {.tabs = {q.tabs[0], q.tabs[1]}, .ntab = i, .depth = 2, .outer_tab = -1};
+            qctx lq = {.tabs = {q.tabs[0], q.tabs[1]},
+                       .ntab = i,
+                       .depth = 2,
+                       .outer_tab = -1,
+                       .no_like = 1};
             int one_sided = (int)rnd(10);
             if (one_sided == 0) {
                 expr(b, &lq, 1);
