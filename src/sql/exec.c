@@ -1052,8 +1052,6 @@ int sqli_q_block_next(vm *v, qplan *p) {
     return block_next(v, p);
 }
 
-int sqli_emit_row(vm *v, qplan *p);
-
 int sqli_agg_emit_row(vm *v, qplan *p) {
     if (p->nwin) return sqli_win_capture(v, p); /* windows come first */
     return sqli_emit_row(v, p);

@@ -48,11 +48,16 @@ static const struct {
     const char *name;
     int nmin, nmax, kind;
 } win_funcs[] = {
-    {"row_number", 0, 0, WF_ROW_NUMBER},   {"rank", 0, 0, WF_RANK},
-    {"dense_rank", 0, 0, WF_DENSE_RANK},   {"percent_rank", 0, 0, WF_PERCENT_RANK},
-    {"cume_dist", 0, 0, WF_CUME_DIST},     {"ntile", 1, 1, WF_NTILE},
-    {"lag", 1, 3, WF_LAG},                 {"lead", 1, 3, WF_LEAD},
-    {"first_value", 1, 1, WF_FIRST_VALUE}, {"last_value", 1, 1, WF_LAST_VALUE},
+    {"row_number", 0, 0, WF_ROW_NUMBER},
+    {"rank", 0, 0, WF_RANK},
+    {"dense_rank", 0, 0, WF_DENSE_RANK},
+    {"percent_rank", 0, 0, WF_PERCENT_RANK},
+    {"cume_dist", 0, 0, WF_CUME_DIST},
+    {"ntile", 1, 1, WF_NTILE},
+    {"lag", 1, 3, WF_LAG},
+    {"lead", 1, 3, WF_LEAD},
+    {"first_value", 1, 1, WF_FIRST_VALUE},
+    {"last_value", 1, 1, WF_LAST_VALUE},
     {"nth_value", 2, 2, WF_NTH_VALUE},
 };
 
@@ -123,8 +128,8 @@ static int check_frame(compiler *c, const windef *w) {
         return sqli_comp_error(c, w->pos, "unsupported frame specification");
     if (w->frame == FR_RANGE && (s == FB_PREC || s == FB_FOLL || e == FB_PREC || e == FB_FOLL) &&
         w->norder != 1)
-        return sqli_comp_error(c, w->pos,
-                               "RANGE with offset PRECEDING/FOLLOWING requires one ORDER BY expression");
+        return sqli_comp_error(
+            c, w->pos, "RANGE with offset PRECEDING/FOLLOWING requires one ORDER BY expression");
     return SQL_OK;
 }
 
@@ -161,8 +166,7 @@ int sqli_win_resolve(compiler *c, expr *e, scope *sc) {
                                    e->name);
         if (!f) return sqli_comp_error(c, e->pos, "no such function: %s", e->name);
         if (!f->agg)
-            return sqli_comp_error(c, e->pos, "%s() may not be used as a window function",
-                                   e->name);
+            return sqli_comp_error(c, e->pos, "%s() may not be used as a window function", e->name);
         if ((e->flags & EF_STAR) && f->agg != AGG_COUNT_STAR)
             return sqli_comp_error(c, e->pos, "wrong number of arguments to function %s()",
                                    e->name);
@@ -172,8 +176,9 @@ int sqli_win_resolve(compiler *c, expr *e, scope *sc) {
     if (e->flags & EF_DISTINCT)
         return sqli_comp_error(c, e->pos, "DISTINCT is not supported for window functions");
     if (kind != WF_AGG && e->r)
-        return sqli_comp_error(c, e->pos, "FILTER clause may only be used with aggregate window "
-                                          "functions");
+        return sqli_comp_error(c, e->pos,
+                               "FILTER clause may only be used with aggregate window "
+                               "functions");
     windef *w = NULL;
     if (window_of(c, e, sc->q, &w) != SQL_OK || check_frame(c, w) != SQL_OK) return SQL_ERROR;
     e->win = w;
@@ -203,11 +208,11 @@ int sqli_win_resolve(compiler *c, expr *e, scope *sc) {
 
 struct win_run {
     rowbuf rows;
-    int ncap;         /* cursor values per row */
+    int ncap; /* cursor values per row */
     int nwin;
-    int *inoff;       /* per window: offset of its inputs in a row */
-    sql_value *res;   /* rows.n * nwin results (owned) */
-    size_t *order;    /* the emission order (last window's sort) */
+    int *inoff;     /* per window: offset of its inputs in a row */
+    sql_value *res; /* rows.n * nwin results (owned) */
+    size_t *order;  /* the emission order (last window's sort) */
 };
 
 static int win_inputs(const expr *e) {
@@ -249,7 +254,8 @@ int sqli_win_capture(vm *v, qplan *p) {
     return rc;
 }
 
-/* ---- computing one window ---------------------------------------------------------------------- */
+/* ---- computing one window ----------------------------------------------------------------------
+ */
 
 typedef struct wkey {
     uint8_t *k;
@@ -276,7 +282,7 @@ static void kb_byte(keyenc_buf *b, uint8_t c) {
     sqli_key_raw(b, &c, 1);
 }
 
-static wkey *sort_rows(vm *v, struct win_run *r, const expr *e, int w) {
+static wkey *sort_rows(struct win_run *r, const expr *e, int w) {
     const windef *wd = e->win;
     size_t n = r->rows.n;
     wkey *keys = xcalloc(n ? n : 1, sizeof *keys);
@@ -303,7 +309,6 @@ static wkey *sort_rows(vm *v, struct win_run *r, const expr *e, int w) {
     }
     sqli_keyenc_free(&kb);
     qsort(keys, n, sizeof *keys, wkey_cmp);
-    (void)v;
     return keys;
 }
 
@@ -319,7 +324,8 @@ static int frame_offset(vm *v, const expr *x, int frame, int starting, double *o
     int rc = sqli_ex_eval(v, x, &n);
     if (rc != SQL_OK) return rc;
     int ok = val_is_num(&n) && sqli_val_real(&n) >= 0 &&
-             (frame == FR_RANGE || (n.type == SQL_INTEGER || sqli_val_real(&n) == floor(sqli_val_real(&n))));
+             (frame == FR_RANGE ||
+              (n.type == SQL_INTEGER || sqli_val_real(&n) == floor(sqli_val_real(&n))));
     *out = ok ? sqli_val_real(&n) : 0;
     val_free(&n);
     if (!ok)
@@ -331,10 +337,10 @@ static int frame_offset(vm *v, const expr *x, int frame, int starting, double *o
 
 typedef struct part {
     wkey *keys;
-    size_t ps, pe; /* the partition, in sorted positions */
-    size_t *gs;    /* per position: start of its peer group */
-    size_t *ge;    /* per position: end of its peer group */
-    size_t *gno;   /* per position: peer group number in the partition */
+    size_t ps, pe;  /* the partition, in sorted positions */
+    size_t *gs;     /* per position: start of its peer group */
+    size_t *ge;     /* per position: end of its peer group */
+    size_t *gno;    /* per position: peer group number in the partition */
     size_t *gstart; /* per group number: its first position */
     size_t ngroups;
     size_t first_fs; /* the first frame's start: rows from there on have entered */
@@ -417,7 +423,7 @@ static size_t bound_pos(struct win_run *r, const expr *e, int w, const part *pt,
     /* GROUPS */
     size_t g = pt->gno[i];
     if (bound == FB_PREC) {
-        if (g < ni) return is_end ? pt->ps : pt->ps;
+        if (g < ni) return pt->ps;
         size_t tg = g - ni;
         return is_end ? (tg + 1 < pt->ngroups ? pt->gstart[tg + 1] : pt->pe) : pt->gstart[tg];
     }
@@ -503,7 +509,8 @@ static int value_fn(vm *v, struct win_run *r, const expr *e, int w, const part *
         if (a->type == SQL_NULL || nt <= 0)
             return sqli_vm_error(v, SQL_ERROR, "argument of ntile must be a positive integer");
         int64_t size = (int64_t)np / nt, large = (int64_t)np % nt, k = (int64_t)(i - pt->ps);
-        int64_t b = k < large * (size + 1) ? k / (size + 1) : (k - large * (size + 1)) / size + large;
+        int64_t b =
+            k < large * (size + 1) ? k / (size + 1) : (k - large * (size + 1)) / size + large;
         val_set_int(out, b + 1);
         return SQL_OK;
     }
@@ -546,8 +553,40 @@ static int value_fn(vm *v, struct win_run *r, const expr *e, int w, const part *
     }
 }
 
-static int compute_partition(vm *v, struct win_run *r, const expr *e, int w, part *pt,
-                             double offs, double offe) {
+/* A frame that ends at the partition's end and whose start moves: taken
+ * from the last row backwards, the frame only grows (one pass, not one per
+ * row). Not for group_concat, whose result depends on the order. */
+static int agg_suffixes(vm *v, struct win_run *r, const expr *e, int w, part *pt, double offs) {
+    agg_state st;
+    memset(&st, 0, sizeof st);
+    val_set_null(&st.best);
+    sql_value args[4];
+    int n = e->nargs < 4 ? e->nargs : 4, rc = SQL_OK, was_real = 0;
+    size_t lo = pt->pe;
+    pt->first_fs = bound_pos(r, e, w, pt, pt->ps, e->win->start, offs, 0);
+    for (size_t k = pt->first_fs; k < pt->pe && e->fn->agg == AGG_SUM; k++)
+        if (filter_at(r, e, w, pt, k) && not_int(arg_at(r, e, w, pt, k, 0))) was_real = 1;
+    for (size_t i = pt->pe; i-- > pt->ps && rc == SQL_OK;) {
+        size_t fs = bound_pos(r, e, w, pt, i, e->win->start, offs, 0);
+        while (lo > fs && rc == SQL_OK) {
+            lo--;
+            if (!filter_at(r, e, w, pt, lo)) continue;
+            for (int k = 0; k < n; k++) val_ref(&args[k], arg_at(r, e, w, pt, lo, k));
+            rc = sqli_agg_step(v, e, &st, args, n);
+        }
+        sql_value tmp, *res = &r->res[pt->keys[i].row * (size_t)r->nwin + (size_t)w];
+        val_set_null(&tmp);
+        if (rc == SQL_OK) rc = sqli_agg_final(v, e, &st, &tmp);
+        if (rc == SQL_OK) sqli_val_copy(res, &tmp);
+        if (res->type == SQL_INTEGER && e->fn->agg == AGG_SUM && was_real && fs != pt->ps)
+            val_set_real(res, (double)res->u.i);
+    }
+    sqli_agg_reset(&st);
+    return rc;
+}
+
+static int compute_partition(vm *v, struct win_run *r, const expr *e, int w, part *pt, double offs,
+                             double offe) {
     const windef *wd = e->win;
     size_t ng = 0;
     for (size_t i = pt->ps; i < pt->pe;) { /* peer groups */
@@ -559,6 +598,9 @@ static int compute_partition(vm *v, struct win_run *r, const expr *e, int w, par
         i = j;
     }
     pt->ngroups = ng;
+    if (e->param == WF_AGG && wd->end == FB_UNB_FOLL && wd->start != FB_UNB_PREC &&
+        e->fn->agg != AGG_GROUP_CONCAT)
+        return agg_suffixes(v, r, e, w, pt, offs);
     agg_state st;
     memset(&st, 0, sizeof st);
     val_set_null(&st.best);
@@ -587,7 +629,7 @@ static int compute_window(vm *v, qplan *p, int w) {
     if (rc == SQL_OK) rc = frame_offset(v, e->win->end_n, e->win->frame, 0, &offe);
     if (rc != SQL_OK) return rc;
     size_t n = r->rows.n;
-    wkey *keys = sort_rows(v, r, e, w);
+    wkey *keys = sort_rows(r, e, w);
     part pt = {.keys = keys};
     pt.gs = xcalloc(n + 1, sizeof(size_t));
     pt.ge = xcalloc(n + 1, sizeof(size_t));
@@ -614,10 +656,6 @@ static int compute_window(vm *v, qplan *p, int w) {
 }
 
 /* ---- the block's output ---------------------------------------------------------------------- */
-
-int sqli_emit_row(vm *v, qplan *p); /* exec.c: result columns, DISTINCT, buffer */
-int sqli_run_agg(vm *v, qplan *p);
-int sqli_q_block_next(vm *v, qplan *p);
 
 static void set_row(vm *v, qplan *p, const sql_value *vals) {
     int o = 0;
