@@ -371,19 +371,21 @@ static void from_item(sb *b, int ti) {
 static void window_call(sb *b, qctx *q) {
     int ti = q->tabs[0], total = q->ntab == 1 && tabs[ti].pk_kind != 2;
     tdef *t = &tabs[ti];
-    static const char *peer_fns[] = {"rank()",  "dense_rank()", "count(*)",       "min(%s)",
-                                     "max(%s)", "count(%s)",    "percent_rank()", "cume_dist()"};
-    static const char *any_fns[] = {
-        "row_number()",   "sum(%s)",          "lag(%s)",  "lead(%s, 2, 0)", "first_value(%s)",
-        "last_value(%s)", "nth_value(%s, 2)", "ntile(3)", "avg(%s)",        "total(%s)"};
+    /* min/max are order-sensitive too: 10 and 10.0 are equal, the first wins */
+    static const char *peer_fns[] = {"rank()",    "dense_rank()",   "count(*)",
+                                     "count(%s)", "percent_rank()", "cume_dist()"};
+    static const char *any_fns[] = {"row_number()",     "sum(%s)",         "lag(%s)",
+                                    "lead(%s, 2, 0)",   "first_value(%s)", "last_value(%s)",
+                                    "nth_value(%s, 2)", "ntile(3)",        "avg(%s)",
+                                    "total(%s)",        "min(%s)",         "max(%s)"};
     sb arg = {0};
     column_ref(&arg, ti);
     int ordered = chance(80), fn = -1;
     if (!ordered) total = 0; /* without ORDER BY every row is a peer */
     if (total && chance(60))
-        sb_addf(b, any_fns[fn = (int)rnd(10)], arg.p);
+        sb_addf(b, any_fns[fn = (int)rnd(12)], arg.p);
     else
-        sb_addf(b, peer_fns[rnd(8)], arg.p);
+        sb_addf(b, peer_fns[rnd(6)], arg.p);
     /* sums of reals over a sliding frame: sqlite3 adds and subtracts as the
      * frame moves, we add each frame's rows; the last bits differ */
     int sums = fn == 1 || fn == 8 || fn == 9;
