@@ -651,13 +651,35 @@ static expr *parse_unary(parser *p) {
     return e;
 }
 
+/* "->" and "->>" lex as "-" ">" and "-" ">>" written together: 1 or 2. */
+static int json_arrow(parser *p) {
+    if (p->t.type != TK_MINUS) return 0;
+    token t2 = peek2(p);
+    if (t2.pos != p->t.pos + 1 || (t2.type != TK_GT && t2.type != TK_SHR)) return 0;
+    return t2.type == TK_GT ? 1 : 2;
+}
+
 static expr *parse_concat(parser *p) {
     expr *e = parse_unary(p);
-    while (p->t.type == TK_CONCAT) {
-        advance(p);
-        e = binop(p, E_CONCAT, e, parse_unary(p));
+    for (int arrow;;) {
+        if (p->t.type == TK_CONCAT) {
+            advance(p);
+            e = binop(p, E_CONCAT, e, parse_unary(p));
+        } else if ((arrow = json_arrow(p))) { /* x -> p: the function "->"(x, p) */
+            advance(p);
+            advance(p);
+            expr *f = new_expr(p, E_FUNC, e->pos);
+            f->name = arrow == 1 ? "->" : "->>";
+            f->args = sqli_ar_alloc(p->a, sizeof(expr *) * 2);
+            f->args[0] = e;
+            f->args[1] = parse_unary(p);
+            f->nargs = 2;
+            f->end = p->prev_end;
+            e = f;
+        } else {
+            return e;
+        }
     }
-    return e;
 }
 
 static expr *parse_mul(parser *p) {

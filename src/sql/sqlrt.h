@@ -525,6 +525,17 @@ int sqli_f_date(vm *v, int argc, sql_value *a, sql_value *out);
 int sqli_f_time(vm *v, int argc, sql_value *a, sql_value *out);
 int sqli_f_datetime(vm *v, int argc, sql_value *a, sql_value *out);
 int sqli_f_julianday(vm *v, int argc, sql_value *a, sql_value *out);
+/* json.c */
+int sqli_f_json(vm *v, int argc, sql_value *a, sql_value *out);
+int sqli_f_json_valid(vm *v, int argc, sql_value *a, sql_value *out);
+int sqli_f_json_type(vm *v, int argc, sql_value *a, sql_value *out);
+int sqli_f_json_array_length(vm *v, int argc, sql_value *a, sql_value *out);
+int sqli_f_json_extract(vm *v, int argc, sql_value *a, sql_value *out);
+int sqli_f_json_quote(vm *v, int argc, sql_value *a, sql_value *out);
+int sqli_f_json_array(vm *v, int argc, sql_value *a, sql_value *out);
+int sqli_f_json_object(vm *v, int argc, sql_value *a, sql_value *out);
+int sqli_f_json_arrow(vm *v, int argc, sql_value *a, sql_value *out);  /* x -> p */
+int sqli_f_json_arrow2(vm *v, int argc, sql_value *a, sql_value *out); /* x ->> p */
 int sqli_f_unixepoch(vm *v, int argc, sql_value *a, sql_value *out);
 int sqli_f_strftime(vm *v, int argc, sql_value *a, sql_value *out);
 int sqli_f_current_timestamp(vm *v, int argc, sql_value *a, sql_value *out);

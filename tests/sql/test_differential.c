@@ -9,9 +9,9 @@
  * on one side only, views standing in for tables, aggregates (FILTER too),
  * GROUP BY/HAVING,
  * DISTINCT, compound SELECTs, IN/EXISTS/scalar subqueries, correlated ones,
- * ORDER BY + LIMIT, window functions with frames, queries read through a
- * CTE, recursive CTEs joined to a table) and random UPDATE/DELETE/INSERT statements on both
- * engines, in process (libsqlite3), and compares:
+ * ORDER BY + LIMIT, window functions with frames, JSON functions, queries
+ * read through a CTE, recursive CTEs joined to a table) and random UPDATE/DELETE/INSERT statements
+ * on both engines, in process (libsqlite3), and compares:
  *   - results as sqlite3 prints them (order-insensitive without ORDER BY;
  *     ORDER BY lists end with every output column, so order is total);
  *   - errors: both fail or neither;
@@ -229,6 +229,19 @@ static void scalar(sb *b, qctx *q) {
                                     "typeof", "ifnull",   "nullif", "lower"};
         int f = (int)rnd(8);
         q->depth++;
+        if (chance(15)) { /* JSON built from values, and read back */
+            static const char *js[] = {"json_array(%s, %s) ->> 1", "json_object('k', %s) -> 'k'",
+                                       "json_type(json_array(%s, %s), '$[0]')",
+                                       "json_extract(json_array(%s), '$[0]')", "json_quote(%s)"};
+            sb x = {0}, y = {0};
+            scalar(&x, q);
+            scalar(&y, q);
+            sb_addf(b, js[rnd(5)], x.p, y.p);
+            free(x.p);
+            free(y.p);
+            q->depth--;
+            return;
+        }
         sb_addf(b, "%s(", fns[f]);
         scalar(b, q);
         if (f == 1 || f == 5 || f == 6) {
