@@ -92,7 +92,7 @@ int sqli_name_eq(const char *a, const char *b); /* identifiers: ASCII case-insen
 struct sql_value {
     uint8_t type;  /* SQL_INTEGER ... SQL_DECIMAL */
     uint8_t owned; /* z is xmalloc'd */
-    int16_t scale; /* SQL_DECIMAL: digits after the point */
+    int16_t scale; /* SQL_DECIMAL: digits after the point; TEXT: JSON mark (json.c) */
     uint32_t n;    /* text/blob: bytes */
     union {
         int64_t i; /* INTEGER; DECIMAL: mantissa (value = i / 10^scale) */
@@ -133,6 +133,7 @@ static inline void val_set_dec(sql_value *v, int64_t m, int scale) {
 static inline void val_set_text_ref(sql_value *v, const char *z, size_t n) {
     v->type = SQL_TEXT;
     v->owned = 0;
+    v->scale = 0; /* for text: 0, or json.c's mark of JSON text */
     v->z = z;
     v->n = (uint32_t)n;
 }
