@@ -84,12 +84,33 @@ static void sum_add(agg_state *s, const sql_value *x) {
     s->rsum += sqli_val_real(&n);
 }
 
+/* json_group_array(x) / json_group_object(k, x): NULLs are kept, as JSON
+ * null (a NULL label, as in sqlite3 3.40, is written as nothing). */
+static int json_step(vm *v, int kind, agg_state *s, sql_value *args) {
+    if (s->count++) sqli_strb_addc(&s->gc, ',');
+    if (kind == AGG_JSON_OBJECT) {
+        if (args[0].type != SQL_NULL) {
+            char buf[40];
+            size_t n;
+            const char *k = sqli_val_text(&args[0], buf, &n);
+            sql_value label;
+            val_set_text_ref(&label, k, n);
+            int rc = sqli_json_append(v, &s->gc, &label);
+            if (rc != SQL_OK) return rc;
+        }
+        sqli_strb_addc(&s->gc, ':');
+        return sqli_json_append(v, &s->gc, &args[1]);
+    }
+    return sqli_json_append(v, &s->gc, &args[0]);
+}
+
 int sqli_agg_step(vm *v, const expr *e, agg_state *s, sql_value *args, int nargs) {
     int kind = e->fn->agg;
     if (kind == AGG_COUNT_STAR) {
         s->count++;
         return SQL_OK;
     }
+    if (kind == AGG_JSON_ARRAY || kind == AGG_JSON_OBJECT) return json_step(v, kind, s, args);
     sql_value *x = &args[0];
     if (x->type == SQL_NULL) return SQL_OK;
     if (e->flags & EF_DISTINCT) {
@@ -194,6 +215,15 @@ int sqli_agg_final(vm *v, const expr *e, agg_state *s, sql_value *out) {
         else
             val_ref(out, &s->best);
         return SQL_OK;
+    case AGG_JSON_ARRAY:
+    case AGG_JSON_OBJECT: {
+        strb b = {0};
+        sqli_strb_addc(&b, e->fn->agg == AGG_JSON_ARRAY ? '[' : '{');
+        sqli_strb_add(&b, s->gc.p ? s->gc.p : "", s->gc.n);
+        sqli_strb_addc(&b, e->fn->agg == AGG_JSON_ARRAY ? ']' : '}');
+        sqli_json_result(out, &b);
+        return SQL_OK;
+    }
     case AGG_GROUP_CONCAT:
         if (s->count == 0)
             val_set_null(out);

@@ -894,6 +894,8 @@ static const func_def funcs[] = {
     {"json_array", 0, -1, 0, 0, sqli_f_json_array},
     {"json_array_length", 1, 2, 0, 0, sqli_f_json_array_length},
     {"json_extract", 2, -1, 0, 0, sqli_f_json_extract},
+    {"json_group_array", 1, 1, AGG_JSON_ARRAY, 0, NULL},
+    {"json_group_object", 2, 2, AGG_JSON_OBJECT, 0, NULL},
     {"json_object", 0, -1, 0, 0, sqli_f_json_object},
     {"json_quote", 1, 1, 0, 0, sqli_f_json_quote},
     {"json_type", 1, 2, 0, 0, sqli_f_json_type},

@@ -28,8 +28,8 @@
 #define JSON_MARK (-12345) /* scale of a TEXT value that is JSON (see above) */
 
 enum { J_NULL, J_TRUE, J_FALSE, J_INT, J_REAL, J_STRING, J_ARRAY, J_OBJECT };
-static const char *const type_names[] = {"null", "true",  "false", "integer",
-                                         "real", "text",  "array", "object"};
+static const char *const type_names[] = {"null", "true", "false", "integer",
+                                         "real", "text", "array", "object"};
 
 typedef struct jnode {
     uint8_t type;
@@ -272,11 +272,21 @@ static void unescape(const jnode *n, strb *b) {
         }
         c = n->z[++i];
         switch (c) {
-        case 'b': sqli_strb_addc(b, '\b'); break;
-        case 'f': sqli_strb_addc(b, '\f'); break;
-        case 'n': sqli_strb_addc(b, '\n'); break;
-        case 'r': sqli_strb_addc(b, '\r'); break;
-        case 't': sqli_strb_addc(b, '\t'); break;
+        case 'b':
+            sqli_strb_addc(b, '\b');
+            break;
+        case 'f':
+            sqli_strb_addc(b, '\f');
+            break;
+        case 'n':
+            sqli_strb_addc(b, '\n');
+            break;
+        case 'r':
+            sqli_strb_addc(b, '\r');
+            break;
+        case 't':
+            sqli_strb_addc(b, '\t');
+            break;
         case 'u': {
             unsigned u = hex4(n->z + i + 1);
             i += 4;
@@ -291,12 +301,14 @@ static void unescape(const jnode *n, strb *b) {
             utf8(b, u);
             break;
         }
-        default: sqli_strb_addc(b, c); break;
+        default:
+            sqli_strb_addc(b, c);
+            break;
         }
     }
 }
 
-static void set_json_text(sql_value *out, strb *b) {
+void sqli_json_result(sql_value *out, strb *b) {
     size_t n = b->n;
     sqli_val_set_text_own(out, b->p ? b->p : xstrdup(""), n);
     b->p = NULL;
@@ -339,7 +351,7 @@ static void node_value(const jparse *p, size_t i, sql_value *out) {
         return;
     default:
         render(p, i, &b);
-        set_json_text(out, &b);
+        sqli_json_result(out, &b);
     }
 }
 
@@ -454,7 +466,7 @@ int sqli_f_json(vm *v, int argc, sql_value *a, sql_value *out) {
     if (jparse_value(&p, &a[0])) return jparse_free(&p, &a[0]), malformed(v);
     strb b = {0};
     render(&p, 0, &b);
-    set_json_text(out, &b);
+    sqli_json_result(out, &b);
     jparse_free(&p, &a[0]);
     (void)argc;
     return SQL_OK;
@@ -491,7 +503,7 @@ static int with_node(vm *v, int argc, sql_value *a, sql_value *out, int what) {
             if (rc == SQL_OK && node >= 0) render(&p, (size_t)node, &b);
         }
         sqli_strb_addc(&b, ']');
-        if (rc == SQL_OK) set_json_text(out, &b);
+        if (rc == SQL_OK) sqli_json_result(out, &b);
         sqli_strb_free(&b);
         jparse_free(&p, &a[0]);
         return rc;
@@ -553,7 +565,7 @@ static void quote_string(strb *b, const char *z, size_t n) {
 }
 
 /* A SQL value as JSON (text from a JSON function goes in as JSON). */
-static int append_value(vm *v, strb *b, const sql_value *x) {
+int sqli_json_append(vm *v, strb *b, const sql_value *x) {
     char buf[40];
     size_t n;
     switch (x->type) {
@@ -579,8 +591,8 @@ static int append_value(vm *v, strb *b, const sql_value *x) {
 
 int sqli_f_json_quote(vm *v, int argc, sql_value *a, sql_value *out) {
     strb b = {0};
-    int rc = append_value(v, &b, &a[0]);
-    if (rc == SQL_OK) set_json_text(out, &b);
+    int rc = sqli_json_append(v, &b, &a[0]);
+    if (rc == SQL_OK) sqli_json_result(out, &b);
     sqli_strb_free(&b);
     (void)argc;
     return rc;
@@ -592,10 +604,10 @@ int sqli_f_json_array(vm *v, int argc, sql_value *a, sql_value *out) {
     sqli_strb_addc(&b, '[');
     for (int i = 0; i < argc && rc == SQL_OK; i++) {
         if (i) sqli_strb_addc(&b, ',');
-        rc = append_value(v, &b, &a[i]);
+        rc = sqli_json_append(v, &b, &a[i]);
     }
     sqli_strb_addc(&b, ']');
-    if (rc == SQL_OK) set_json_text(out, &b);
+    if (rc == SQL_OK) sqli_json_result(out, &b);
     sqli_strb_free(&b);
     return rc;
 }
@@ -614,10 +626,10 @@ int sqli_f_json_object(vm *v, int argc, sql_value *a, sql_value *out) {
         if (i) sqli_strb_addc(&b, ',');
         quote_string(&b, a[i].z, a[i].n);
         sqli_strb_addc(&b, ':');
-        rc = append_value(v, &b, &a[i + 1]);
+        rc = sqli_json_append(v, &b, &a[i + 1]);
     }
     sqli_strb_addc(&b, '}');
-    if (rc == SQL_OK) set_json_text(out, &b);
+    if (rc == SQL_OK) sqli_json_result(out, &b);
     sqli_strb_free(&b);
     return rc;
 }
@@ -654,7 +666,7 @@ static int arrow(vm *v, sql_value *a, sql_value *out, int sql_value_wanted) {
         } else if (rc == SQL_OK) {
             strb b = {0};
             render(&p, (size_t)node, &b);
-            set_json_text(out, &b);
+            sqli_json_result(out, &b);
         }
     }
     jparse_free(&p, &a[0]);

@@ -35,7 +35,9 @@ enum agg_kind {
     AGG_AVG,
     AGG_MIN,
     AGG_MAX,
-    AGG_GROUP_CONCAT
+    AGG_GROUP_CONCAT,
+    AGG_JSON_ARRAY, /* json_group_array */
+    AGG_JSON_OBJECT /* json_group_object */
 };
 #define FN_VOLATILE 0x01 /* random(), now(), uuid7(): never constant-folded */
 struct func_def {
@@ -536,6 +538,9 @@ int sqli_f_json_array(vm *v, int argc, sql_value *a, sql_value *out);
 int sqli_f_json_object(vm *v, int argc, sql_value *a, sql_value *out);
 int sqli_f_json_arrow(vm *v, int argc, sql_value *a, sql_value *out);  /* x -> p */
 int sqli_f_json_arrow2(vm *v, int argc, sql_value *a, sql_value *out); /* x ->> p */
+/* For json_group_array/object (agg.c): x as JSON onto b; b as JSON text. */
+int sqli_json_append(vm *v, strb *b, const sql_value *x);
+void sqli_json_result(sql_value *out, strb *b);
 int sqli_f_unixepoch(vm *v, int argc, sql_value *a, sql_value *out);
 int sqli_f_strftime(vm *v, int argc, sql_value *a, sql_value *out);
 int sqli_f_current_timestamp(vm *v, int argc, sql_value *a, sql_value *out);

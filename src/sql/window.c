@@ -555,7 +555,8 @@ static int value_fn(vm *v, struct win_run *r, const expr *e, int w, const part *
 
 /* A frame that ends at the partition's end and whose start moves: taken
  * from the last row backwards, the frame only grows (one pass, not one per
- * row). Not for group_concat, whose result depends on the order. */
+ * row). Not for group_concat and the JSON aggregates, whose results depend on
+ * the order. */
 static int agg_suffixes(vm *v, struct win_run *r, const expr *e, int w, part *pt, double offs) {
     agg_state st;
     memset(&st, 0, sizeof st);
@@ -599,7 +600,8 @@ static int compute_partition(vm *v, struct win_run *r, const expr *e, int w, par
     }
     pt->ngroups = ng;
     if (e->param == WF_AGG && wd->end == FB_UNB_FOLL && wd->start != FB_UNB_PREC &&
-        e->fn->agg != AGG_GROUP_CONCAT)
+        e->fn->agg != AGG_GROUP_CONCAT && e->fn->agg != AGG_JSON_ARRAY &&
+        e->fn->agg != AGG_JSON_OBJECT)
         return agg_suffixes(v, r, e, w, pt, offs);
     agg_state st;
     memset(&st, 0, sizeof st);
