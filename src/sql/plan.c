@@ -666,7 +666,7 @@ static void best_path(planctx *pc, int it, mask_t avail, double outer, path *bes
         if (p.access == ACC_SCAN && !p.covering) continue;
         if (p.cost < best->cost) *best = p;
     }
-    if (best->neq == 0) {
+    if (best->neq == 0 && !s->not_indexed) { /* NOT INDEXED: no automatic index either */
         path h;
         hash_path(pc, it, avail, &h);
         if (h.hash && outer * h.cost + h.once < outer * best->cost) *best = h;
