@@ -131,6 +131,7 @@ int sqli_expr_is_const(const expr *e) {
     switch (e->op) {
     case E_COL:
     case E_AGG:
+    case E_WIN:
     case E_RAISE:
     case E_DEFAULT:
         return 0;
