@@ -54,7 +54,7 @@ static void sum_add(agg_state *s, const sql_value *x) {
     }
     if (n.type == SQL_INTEGER && (s->kind == 0 || s->kind == 1)) {
         s->kind = 1;
-        if (__builtin_add_overflow(s->isum, n.u.i, &s->isum)) s->overflow = 1;
+        if (__builtin_add_overflow(s->isum, n.u.i, &s->isum)) s->overflow = s->ioverflow = 1;
         s->rsum += (double)n.u.i;
         return;
     }
@@ -79,10 +79,29 @@ static void sum_add(agg_state *s, const sql_value *x) {
         s->rsum += sqli_val_real(&n);
         return;
     }
-    if (s->kind == 1) s->rsum = (double)s->isum;
     if (s->kind == 3) s->rsum = sqli_dec_to_real(s->dsum, s->dscale);
     s->kind = 2;
     s->rsum += sqli_val_real(&n);
+}
+
+/* json_group_array(x) / json_group_object(k, x): NULLs are kept, as JSON
+ * null (a NULL label, as in sqlite3 3.40, is written as nothing). */
+static int json_step(vm *v, int kind, agg_state *s, sql_value *args) {
+    if (s->count++) sqli_strb_addc(&s->gc, ',');
+    if (kind == AGG_JSON_OBJECT) {
+        if (args[0].type != SQL_NULL) {
+            char buf[40];
+            size_t n;
+            const char *k = sqli_val_text(&args[0], buf, &n);
+            sql_value label;
+            val_set_text_ref(&label, k, n);
+            int rc = sqli_json_append(v, &s->gc, &label);
+            if (rc != SQL_OK) return rc;
+        }
+        sqli_strb_addc(&s->gc, ':');
+        return sqli_json_append(v, &s->gc, &args[1]);
+    }
+    return sqli_json_append(v, &s->gc, &args[0]);
 }
 
 int sqli_agg_step(vm *v, const expr *e, agg_state *s, sql_value *args, int nargs) {
@@ -91,6 +110,7 @@ int sqli_agg_step(vm *v, const expr *e, agg_state *s, sql_value *args, int nargs
         s->count++;
         return SQL_OK;
     }
+    if (kind == AGG_JSON_ARRAY || kind == AGG_JSON_OBJECT) return json_step(v, kind, s, args);
     sql_value *x = &args[0];
     if (x->type == SQL_NULL) return SQL_OK;
     if (e->flags & EF_DISTINCT) {
@@ -152,23 +172,22 @@ static void sum_result(agg_state *s, sql_value *out) {
         val_set_real(out, s->rsum);
 }
 
-void sqli_agg_final(const expr *e, agg_state *s, sql_value *out) {
+int sqli_agg_final(vm *v, const expr *e, agg_state *s, sql_value *out) {
     switch (e->fn->agg) {
     case AGG_COUNT:
     case AGG_COUNT_STAR:
         val_set_int(out, s->count);
-        return;
+        return SQL_OK;
     case AGG_SUM:
+        if (s->ioverflow) return sqli_vm_error(v, SQL_ERROR, "integer overflow");
         if (s->count == 0)
             val_set_null(out);
         else
             sum_result(s, out);
-        return;
-    case AGG_TOTAL:
-        val_set_real(out, s->kind == 1   ? (double)s->isum
-                          : s->kind == 3 ? sqli_dec_to_real(s->dsum, s->dscale)
-                                         : s->rsum);
-        return;
+        return SQL_OK;
+    case AGG_TOTAL: /* integers are added as reals: total() never overflows */
+        val_set_real(out, s->kind == 3 ? sqli_dec_to_real(s->dsum, s->dscale) : s->rsum);
+        return SQL_OK;
     case AGG_AVG:
         if (s->count == 0) {
             val_set_null(out);
@@ -185,29 +204,36 @@ void sqli_agg_final(const expr *e, agg_state *s, sql_value *out) {
             else
                 val_set_real(out, sqli_dec_to_real(s->dsum, s->dscale) / (double)s->count);
         } else {
-            double sum = s->kind == 1   ? (double)s->isum
-                         : s->kind == 3 ? sqli_dec_to_real(s->dsum, s->dscale)
-                                        : s->rsum;
-            if (s->kind == 1 && s->overflow) sum = s->rsum;
+            double sum = s->kind == 3 ? sqli_dec_to_real(s->dsum, s->dscale) : s->rsum;
             val_set_real(out, sum / (double)s->count);
         }
-        return;
+        return SQL_OK;
     case AGG_MIN:
     case AGG_MAX:
         if (s->count == 0)
             val_set_null(out);
         else
             val_ref(out, &s->best);
-        return;
+        return SQL_OK;
+    case AGG_JSON_ARRAY:
+    case AGG_JSON_OBJECT: {
+        strb b = {0};
+        sqli_strb_addc(&b, e->fn->agg == AGG_JSON_ARRAY ? '[' : '{');
+        sqli_strb_add(&b, s->gc.p ? s->gc.p : "", s->gc.n);
+        sqli_strb_addc(&b, e->fn->agg == AGG_JSON_ARRAY ? ']' : '}');
+        sqli_json_result(out, &b);
+        return SQL_OK;
+    }
     case AGG_GROUP_CONCAT:
         if (s->count == 0)
             val_set_null(out);
         else
             val_set_text_ref(out, sqli_strb_cstr(&s->gc), s->gc.n);
-        return;
+        return SQL_OK;
     default:
         val_set_null(out);
     }
+    return SQL_OK;
 }
 
 /* ---- grouping -------------------------------------------------------------------------------- */
@@ -263,6 +289,11 @@ static int step_aggs(vm *v, qplan *p, group *g) {
     for (int i = 0; i < p->naggs; i++) {
         const expr *e = p->aggs[i];
         int n = e->nargs < 4 ? e->nargs : 4, rc = SQL_OK, k = 0;
+        if (e->r) { /* FILTER (WHERE r): only rows where it is true */
+            int t;
+            if ((rc = sqli_ex_truth(v, e->r, &t)) != SQL_OK) return rc;
+            if (t != 1) continue;
+        }
         for (; k < n && rc == SQL_OK; k++) rc = sqli_ex_eval(v, e->args[k], &args[k]);
         if (rc == SQL_OK) rc = sqli_agg_step(v, e, &g->st[i], args, n);
         for (int j = 0; j < k; j++) val_free(&args[j]);
@@ -292,7 +323,8 @@ static int emit_group(vm *v, qplan *p, group *g) {
     set_pseudo(v, p, g);
     for (int i = 0; i < p->naggs; i++) {
         val_free(&p->aggvals[i]);
-        sqli_agg_final(p->aggs[i], &g->st[i], &p->aggvals[i]);
+        int rc = sqli_agg_final(v, p->aggs[i], &g->st[i], &p->aggvals[i]);
+        if (rc != SQL_OK) return rc;
     }
     if (p->q->having) {
         int t, rc = sqli_ex_truth(v, p->q->having, &t);

@@ -171,6 +171,14 @@ int sqli_db_reload_schema(sql_db *db, store_txn *txn) {
     }
     rc = sqli_schema_load(txn, &s, &err);
     if (own) sqli_store_abort(txn);
+    for (int i = 0; rc == SQL_OK && i < db->ntemp_views; i++) {
+        char *verr = NULL;
+        if (sqli_schema_add_view(s, db->temp_views[i], 1, &verr) != SQL_OK) {
+            sqli_schema_unref(s);
+            err = xstrdup(verr ? verr : "malformed temporary view");
+            rc = SQL_CORRUPT;
+        }
+    }
     if (rc != SQL_OK) {
         sqli_db_error(db, rc, -1, "%s", err ? err : "cannot load schema");
         xfree(err);
@@ -190,6 +198,7 @@ int sql_open(const char *path, const sql_options *opts, sql_db **dbp) {
     *dbp = db;
     db->fk_enabled = 1;
     db->erroff = -1;
+    db->max_recursive_rows = SQL_DEFAULT_MAX_RECURSIVE_ROWS;
     sql_options o = {.flags = SQL_OPEN_CREATE};
     if (opts) o = *opts;
     db->flags = o.flags;
@@ -221,6 +230,8 @@ int sql_close(sql_db *db) {
     sqli_usage_free(db);
     for (int i = 0; i < db->nsp; i++) xfree(db->sps[i].name);
     xfree(db->sps);
+    for (int i = 0; i < db->ntemp_views; i++) xfree(db->temp_views[i]);
+    xfree(db->temp_views);
     xfree(db->errmsg);
     xfree(db->path);
     xfree(db);
@@ -242,6 +253,12 @@ int sql_in_transaction(sql_db *db) {
 void sql_set_change_hook(sql_db *db, sql_change_fn fn, void *ctx) {
     db->hook = fn;
     db->hook_ctx = ctx;
+}
+void sql_set_max_recursive_rows(sql_db *db, int64_t n) {
+    db->max_recursive_rows = n > 0 ? n : 0;
+}
+int64_t sql_max_recursive_rows(sql_db *db) {
+    return db->max_recursive_rows;
 }
 void sql_set_progress_handler(sql_db *db, int n, sql_progress_fn fn, void *ctx) {
     if (n <= 0) fn = NULL;
@@ -290,10 +307,15 @@ static int compile_inner(sql_stmt *st, ast *a, int explain) {
     }
     case ST_INSERT:
     case ST_UPDATE:
-    case ST_DELETE:
-        if (sqli_compile_dml(c, a, NULL, &st->dml) != SQL_OK) return SQL_ERROR;
+    case ST_DELETE: {
+        with_scope ws;
+        if (a->with) sqli_with_push(c, &ws, a->with);
+        int rc = sqli_compile_dml(c, a, NULL, &st->dml);
+        if (a->with) c->with = ws.outer;
+        if (rc != SQL_OK) return SQL_ERROR;
         if (!explain && a->nret) set_columns(st, a->ret, a->nret);
         return SQL_OK;
+    }
     default:
         return SQL_OK;
     }

@@ -70,9 +70,15 @@ static int name_taken(vm *v, const char *name, int *taken, const char *what) {
         *taken = 1;
     else if (sqli_schema_index(s, name, NULL))
         *taken = 2;
+    else if (sqli_schema_view(s, name))
+        *taken = 3;
     if (!*taken) return SQL_OK;
     (void)what;
     return SQL_OK;
+}
+
+static const char *taken_what(int taken) {
+    return taken == 1 ? "table" : taken == 2 ? "index" : "view";
 }
 
 static char *stmt_text(sql_stmt *st, ast *a) {
@@ -104,8 +110,7 @@ static int create_table(vm *v, sql_stmt *st, ast *a) {
     name_taken(v, a->table, &taken, "table");
     if (taken) {
         if (a->if_not_exists && taken == 1) return SQL_OK;
-        return sqli_vm_error(v, SQL_ERROR, "%s %s already exists", taken == 1 ? "table" : "index",
-                             a->table);
+        return sqli_vm_error(v, SQL_ERROR, "%s %s already exists", taken_what(taken), a->table);
     }
     int rc = reserved_name(v, a->table);
     if (rc != SQL_OK) return rc;
@@ -294,12 +299,13 @@ static int create_index(vm *v, sql_stmt *st, ast *a) {
     name_taken(v, a->name, &taken, "index");
     if (taken) {
         if (a->if_not_exists && taken == 2) return SQL_OK;
-        return sqli_vm_error(v, SQL_ERROR, "%s %s already exists", taken == 1 ? "table" : "index",
-                             a->name);
+        return sqli_vm_error(v, SQL_ERROR, "%s %s already exists", taken_what(taken), a->name);
     }
     int rc = reserved_name(v, a->name);
     if (rc != SQL_OK) return rc;
     table *t = sqli_schema_table(v->db->sch, a->table);
+    if (!t && sqli_schema_view(v->db->sch, a->table))
+        return sqli_vm_error(v, SQL_ERROR, "views may not be indexed");
     if (!t) return sqli_vm_error(v, SQL_ERROR, "no such table: %s", a->table);
     if (t->is_schema) return sqli_vm_error(v, SQL_ERROR, "table %s may not be indexed", t->name);
     char *sql = stmt_text(st, a), *err = NULL;
@@ -340,6 +346,56 @@ static int create_trigger(vm *v, sql_stmt *st, ast *a) {
     return rc;
 }
 
+/* ---- CREATE VIEW / DROP VIEW
+ * ---------------------------------------------------------------------------- */
+
+/* The view's body is checked where it is used (as sqlite3 does): a view may
+ * name a table that does not exist yet, or no longer. A TEMP view lives in
+ * the connection, outside the catalog and outside transactions. */
+static int create_view(vm *v, sql_stmt *st, ast *a) {
+    int taken;
+    name_taken(v, a->name, &taken, "view");
+    if (taken) {
+        if (a->if_not_exists && taken == 3) return SQL_OK;
+        return sqli_vm_error(v, SQL_ERROR, "%s %s already exists", taken_what(taken), a->name);
+    }
+    int rc = reserved_name(v, a->name);
+    if (rc != SQL_OK) return rc;
+    char *sql = stmt_text(st, a);
+    sql_db *db = v->db;
+    if (!a->temp) {
+        rc = cat_put(v, "view", a->name, sql, 0, a->name);
+        return rc == SQL_OK ? bump_cookie(v) : rc;
+    }
+    db->temp_views = xrealloc(db->temp_views, sizeof(char *) * (size_t)(db->ntemp_views + 1));
+    db->temp_views[db->ntemp_views++] = xstrdup(sql);
+    return sqli_db_reload_schema(db, v->txn);
+}
+
+static int drop_view(vm *v, ast *a) {
+    sql_db *db = v->db;
+    view *w = sqli_schema_view(db->sch, a->name);
+    if (!w) {
+        table *t = sqli_schema_table(db->sch, a->name);
+        if (t && !t->is_schema)
+            return sqli_vm_error(v, SQL_ERROR, "use DROP TABLE to delete table %s", t->name);
+        return a->if_exists ? SQL_OK : sqli_vm_error(v, SQL_ERROR, "no such view: %s", a->name);
+    }
+    if (!w->temp) {
+        int rc = cat_del(v, "view", w->name);
+        return rc == SQL_OK ? bump_cookie(v) : rc;
+    }
+    for (int i = 0; i < db->ntemp_views; i++) {
+        if (strcmp(db->temp_views[i], w->sql) != 0) continue;
+        xfree(db->temp_views[i]);
+        memmove(&db->temp_views[i], &db->temp_views[i + 1],
+                sizeof(char *) * (size_t)(db->ntemp_views - i - 1));
+        db->ntemp_views--;
+        break;
+    }
+    return sqli_db_reload_schema(db, v->txn);
+}
+
 /* ---- DROP
  * ------------------------------------------------------------------------------------------ */
 
@@ -369,6 +425,9 @@ static int delete_all_rows(vm *v, table *t) {
 
 static int drop_table(vm *v, ast *a) {
     table *t = sqli_schema_table(v->db->sch, a->name);
+    if (!t && sqli_schema_view(v->db->sch, a->name))
+        return sqli_vm_error(v, SQL_ERROR, "use DROP VIEW to delete view %s",
+                             sqli_schema_view(v->db->sch, a->name)->name);
     if (!t)
         return a->if_exists ? SQL_OK : sqli_vm_error(v, SQL_ERROR, "no such table: %s", a->name);
     if (t->is_schema) return sqli_vm_error(v, SQL_ERROR, "table %s may not be dropped", t->name);
@@ -717,6 +776,10 @@ int sqli_run_ddl(vm *v, sql_stmt *st) {
         return drop_index(v, a);
     case ST_DROP_TRIGGER:
         return drop_trigger(v, a);
+    case ST_CREATE_VIEW:
+        return create_view(v, st, a);
+    case ST_DROP_VIEW:
+        return drop_view(v, a);
     case ST_ALTER_ADD:
         return alter_add(v, st, a);
     case ST_ALTER_RENAME:
@@ -766,6 +829,9 @@ int sqli_schema_rows(vm *v, rowbuf *rb) {
             val_set_text_ref(&name, t->name, strlen(t->name));
         else if ((x = sqli_schema_index(v->db->sch, tn, NULL)))
             val_set_text_ref(&name, x->name, strlen(x->name));
+        else if (sqli_schema_view(v->db->sch, tn))
+            val_set_text_ref(&name, sqli_schema_view(v->db->sch, tn)->name,
+                             strlen(sqli_schema_view(v->db->sch, tn)->name));
         else {
             trigger *g = sqli_schema_trigger(v->db->sch, tn);
             if (g) val_set_text_ref(&name, g->name, strlen(g->name));

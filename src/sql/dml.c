@@ -44,6 +44,10 @@ int sqli_table_has_triggers(table *t, int event) {
 
 static table *dml_table(compiler *c, ast *a) {
     table *t = sqli_schema_table(c->sch, a->table);
+    if (!t && sqli_schema_view(c->sch, a->table)) {
+        sqli_comp_error(c, a->table_pos, "cannot modify %s because it is a view", a->table);
+        return NULL;
+    }
     if (!t) {
         sqli_comp_error(c, a->table_pos, "no such table: %s", a->table);
         return NULL;

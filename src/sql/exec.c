@@ -472,7 +472,9 @@ static int loop_open(vm *v, loop *L) {
     L->ephem_pos = 0;
     switch (L->access) {
     case ACC_EPHEM:
-        return materialize_sub(v, L);
+        return L->stream ? sqli_q_open(v, L->sub) : materialize_sub(v, L);
+    case ACC_QUEUE: /* the recursive CTE set L->mat to the row being expanded */
+        return SQL_OK;
     case ACC_SCHEMA:
         if (!L->mat) L->mat = xcalloc(1, sizeof *L->mat);
         sqli_rowbuf_clear(L->mat);
@@ -648,8 +650,18 @@ static int loop_step(vm *v, loop *L) {
         rc = L->ephem_pos++ == 0 ? SQL_ROW : SQL_DONE;
         break;
     case ACC_EPHEM:
+        if (L->stream) {
+            rc = sqli_q_next(v, L->sub);
+            if (rc != SQL_ROW) break;
+            c->pseudo = L->sub->out;
+            c->norowid = 1;
+            c->state = ROW_READY;
+            break;
+        }
+        /* fall through */
     case ACC_SCHEMA:
-        if (L->ephem_pos >= L->mat->n) {
+    case ACC_QUEUE:
+        if (!L->mat || L->ephem_pos >= L->mat->n) {
             rc = SQL_DONE;
             break;
         }
@@ -825,12 +837,13 @@ int sqli_q_open(vm *v, qplan *p) {
     p->nemit = 0;
     p->seq = 0;
     if (p->rset) sqli_bmap_clear(p->rset);
+    sqli_cte_close(p);
     reset_loops(p);
     int rc = eval_int_expr(v, p->limit, &p->lim, -1);
     if (rc == SQL_OK) rc = eval_int_expr(v, p->offset, &p->off, 0);
     if (p->lim < 0) p->lim = -1;
     if (p->off < 0) p->off = 0;
-    if (rc == SQL_OK && p->op != SEL_SIMPLE) {
+    if (rc == SQL_OK && p->op != SEL_SIMPLE && !p->rec_loop) {
         rc = sqli_q_open(v, p->left);
         if (rc == SQL_OK) rc = sqli_q_open(v, p->right);
     }
@@ -843,7 +856,7 @@ void sqli_q_close(vm *v, qplan *p) {
     sqli_bmap_clear(&p->dset);
     for (int d = 0; d < p->nloop; d++) {
         loop *L = &p->loops[d];
-        if (L->mat) {
+        if (L->mat && L->access != ACC_QUEUE) { /* the queue's row is the CTE's */
             sqli_rowbuf_clear(L->mat);
             xfree(L->mat);
             L->mat = NULL;
@@ -877,6 +890,8 @@ void sqli_q_close(vm *v, qplan *p) {
         xfree(p->rset);
         p->rset = NULL;
     }
+    sqli_cte_close(p);
+    sqli_win_close(p);
     if (p->op != SEL_SIMPLE) {
         sqli_q_close(v, p->left);
         sqli_q_close(v, p->right);
@@ -1038,6 +1053,11 @@ int sqli_q_block_next(vm *v, qplan *p) {
 }
 
 int sqli_agg_emit_row(vm *v, qplan *p) {
+    if (p->nwin) return sqli_win_capture(v, p); /* windows come first */
+    return sqli_emit_row(v, p);
+}
+
+int sqli_emit_row(vm *v, qplan *p) {
     int rc = eval_out(v, p);
     if (rc != SQL_OK) return rc;
     if (p->distinct && seen_before(v, p)) return SQL_OK;
@@ -1047,6 +1067,13 @@ int sqli_agg_emit_row(vm *v, qplan *p) {
 static int prepare(vm *v, qplan *p) {
     int rc;
     p->topk = p->sort && p->lim >= 0 && p->off + p->lim <= 100000 ? p->off + p->lim : 0;
+    if (p->nwin) {
+        if ((rc = sqli_win_prepare(v, p)) != SQL_OK) return rc;
+        if (p->sort) sqli_rowbuf_sort(&p->rb);
+        p->phase = 2;
+        p->rbpos = 0;
+        return SQL_OK;
+    }
     if (p->agg) {
         rc = sqli_run_agg(v, p);
     } else if (p->sort) {
@@ -1108,6 +1135,7 @@ static int fill_set(vm *v, qplan *side, bmap *set) {
 
 static int compound_raw_next(vm *v, qplan *p) {
     int rc;
+    if (p->rec_loop) return sqli_cte_next(v, p);
     if (p->op == SEL_INTERSECT || p->op == SEL_EXCEPT) {
         if (!p->started) {
             p->started = 1;

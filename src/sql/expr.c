@@ -843,6 +843,14 @@ static int eval(vm *v, const expr *e, sql_value *out) {
             val_set_null(out);
         return SQL_OK;
     }
+    case E_WIN: {
+        qplan *p = e->owner->plan;
+        if (p && p->winvals)
+            val_ref(out, &p->winvals[e->slot]);
+        else
+            val_set_null(out);
+        return SQL_OK;
+    }
     case E_NEG:
     case E_POS:
     case E_NOT:

@@ -854,6 +854,8 @@ F(f_atan2) {
 
 /* sorted by name (then by nmin) */
 static const func_def funcs[] = {
+    {"->", 2, 2, 0, 0, sqli_f_json_arrow},
+    {"->>", 2, 2, 0, 0, sqli_f_json_arrow2},
     {"abs", 1, 1, 0, 0, f_abs},
     {"acos", 1, 1, 0, 0, f_acos},
     {"acosh", 1, 1, 0, 0, f_acosh},
@@ -888,6 +890,16 @@ static const func_def funcs[] = {
     {"ifnull", 2, 2, 0, 0, f_coalesce},
     {"iif", 3, 3, 0, 0, f_iif},
     {"instr", 2, 2, 0, 0, f_instr},
+    {"json", 1, 1, 0, 0, sqli_f_json},
+    {"json_array", 0, -1, 0, 0, sqli_f_json_array},
+    {"json_array_length", 1, 2, 0, 0, sqli_f_json_array_length},
+    {"json_extract", 2, -1, 0, 0, sqli_f_json_extract},
+    {"json_group_array", 1, 1, AGG_JSON_ARRAY, 0, NULL},
+    {"json_group_object", 2, 2, AGG_JSON_OBJECT, 0, NULL},
+    {"json_object", 0, -1, 0, 0, sqli_f_json_object},
+    {"json_quote", 1, 1, 0, 0, sqli_f_json_quote},
+    {"json_type", 1, 2, 0, 0, sqli_f_json_type},
+    {"json_valid", 1, 1, 0, 0, sqli_f_json_valid},
     {"julianday", 0, -1, 0, FN_VOLATILE, sqli_f_julianday},
     {"last_insert_rowid", 0, 0, 0, FN_VOLATILE, f_last_insert_rowid},
     {"length", 1, 1, 0, 0, f_length},

@@ -96,6 +96,14 @@ static int accept_kw(parser *p, int kw) {
     advance(p);
     return 1;
 }
+/* A word that is no keyword of ours (VIEW), as a bare identifier. */
+static int accept_word(parser *p, const char *w) {
+    if (p->t.type != TK_ID || p->t.len != (int)strlen(w) || strncasecmp(p->t.z, w, strlen(w)))
+        return 0;
+    advance(p);
+    return 1;
+}
+
 static void expect_kw(parser *p, int kw) {
     if (!accept_kw(p, kw)) syntax_error(p);
 }
@@ -324,6 +332,73 @@ static expr *parse_case(parser *p, int pos) {
     return e;
 }
 
+static void parse_order(parser *p, orderterm **out, int *nout);
+static expr *parse_not(parser *p);
+
+static int is_word(parser *p, const char *w) {
+    return p->t.type == TK_ID && p->t.len == (int)strlen(w) && !strncasecmp(p->t.z, w, strlen(w));
+}
+
+/* A frame bound: UNBOUNDED PRECEDING|FOLLOWING, CURRENT ROW, expr
+ * PRECEDING|FOLLOWING. */
+static int parse_frame_bound(parser *p, expr **n) {
+    if (accept_word(p, "unbounded")) {
+        if (accept_word(p, "preceding")) return FB_UNB_PREC;
+        if (accept_word(p, "following")) return FB_UNB_FOLL;
+        syntax_error(p);
+    }
+    if (accept_word(p, "current")) {
+        expect_kw(p, KW_ROW);
+        return FB_CURRENT;
+    }
+    *n = parse_not(p); /* not AND: BETWEEN n PRECEDING AND ... */
+    if (accept_word(p, "preceding")) return FB_PREC;
+    if (accept_word(p, "following")) return FB_FOLL;
+    syntax_error(p);
+}
+
+/* The inside of OVER (...) / WINDOW name AS (...). */
+static windef *parse_window_spec(parser *p) {
+    windef *w = sqli_ar_alloc(p->a, sizeof *w);
+    w->pos = p->t.pos;
+    expect(p, TK_LP);
+    if (p->t.type == TK_ID && !is_word(p, "partition") && !is_word(p, "rows") &&
+        !is_word(p, "range") && !is_word(p, "groups"))
+        w->base = parse_name(p);
+    if (accept_word(p, "partition")) {
+        expect_kw(p, KW_BY);
+        exprlist l = {0};
+        do el_push(p, &l, parse_expr(p));
+        while (accept(p, TK_COMMA));
+        w->part = l.v;
+        w->npart = l.n;
+    }
+    if (accept_kw(p, KW_ORDER)) {
+        expect_kw(p, KW_BY);
+        parse_order(p, &w->order, &w->norder);
+    }
+    if (accept_word(p, "rows"))
+        w->frame = FR_ROWS;
+    else if (accept_word(p, "range"))
+        w->frame = FR_RANGE;
+    else if (accept_word(p, "groups"))
+        w->frame = FR_GROUPS;
+    if (w->frame) {
+        if (accept_kw(p, KW_BETWEEN)) {
+            w->start = parse_frame_bound(p, &w->start_n);
+            expect_kw(p, KW_AND);
+            w->end = parse_frame_bound(p, &w->end_n);
+        } else {
+            w->start = parse_frame_bound(p, &w->start_n);
+            w->end = FB_CURRENT;
+        }
+        if (accept_word(p, "exclude")) w->exclude = 1;
+    }
+    if (w->exclude) perr(p, p->prev_end, "EXCLUDE in a window frame is not supported");
+    expect(p, TK_RP);
+    return w;
+}
+
 static expr *parse_func(parser *p, char *name, int pos) {
     expr *e = new_expr(p, E_FUNC, pos);
     e->name = name;
@@ -340,10 +415,23 @@ static expr *parse_func(parser *p, char *name, int pos) {
         while (accept(p, TK_COMMA));
     }
     expect(p, TK_RP);
-    if (p->t.type == TK_ID && p->t.len == 4 && strncasecmp(p->t.z, "over", 4) == 0)
-        perr(p, p->t.pos, "window functions are not supported");
-    if (p->t.type == TK_ID && p->t.len == 6 && strncasecmp(p->t.z, "filter", 6) == 0)
-        perr(p, p->t.pos, "FILTER clauses are not supported");
+    token t2 = peek2(p);
+    if (t2.type == TK_LP && accept_word(p, "filter")) { /* the filter lives in r */
+        expect(p, TK_LP);
+        expect_kw(p, KW_WHERE);
+        e->r = parse_expr(p);
+        expect(p, TK_RP);
+        t2 = peek2(p);
+    }
+    if ((t2.type == TK_LP || t2.type == TK_ID) && accept_word(p, "over")) {
+        if (p->t.type == TK_LP) {
+            e->win = parse_window_spec(p);
+        } else {
+            e->win = sqli_ar_alloc(p->a, sizeof *e->win);
+            e->win->pos = p->t.pos;
+            e->win->name = parse_name(p);
+        }
+    }
     e->args = l.v;
     e->nargs = l.n;
     e->end = p->prev_end;
@@ -563,13 +651,35 @@ static expr *parse_unary(parser *p) {
     return e;
 }
 
+/* "->" and "->>" lex as "-" ">" and "-" ">>" written together: 1 or 2. */
+static int json_arrow(parser *p) {
+    if (p->t.type != TK_MINUS) return 0;
+    token t2 = peek2(p);
+    if (t2.pos != p->t.pos + 1 || (t2.type != TK_GT && t2.type != TK_SHR)) return 0;
+    return t2.type == TK_GT ? 1 : 2;
+}
+
 static expr *parse_concat(parser *p) {
     expr *e = parse_unary(p);
-    while (p->t.type == TK_CONCAT) {
-        advance(p);
-        e = binop(p, E_CONCAT, e, parse_unary(p));
+    for (int arrow;;) {
+        if (p->t.type == TK_CONCAT) {
+            advance(p);
+            e = binop(p, E_CONCAT, e, parse_unary(p));
+        } else if ((arrow = json_arrow(p))) { /* x -> p: the function "->"(x, p) */
+            advance(p);
+            advance(p);
+            expr *f = new_expr(p, E_FUNC, e->pos);
+            f->name = arrow == 1 ? "->" : "->>";
+            f->args = sqli_ar_alloc(p->a, sizeof(expr *) * 2);
+            f->args[0] = e;
+            f->args[1] = parse_unary(p);
+            f->nargs = 2;
+            f->end = p->prev_end;
+            e = f;
+        } else {
+            return e;
+        }
     }
-    return e;
 }
 
 static expr *parse_mul(parser *p) {
@@ -623,7 +733,34 @@ static expr *parse_cmp(parser *p) {
     }
 }
 
+/* "x IN name": x IN (SELECT * FROM name), name a table, view or CTE. */
+static expr *parse_in_table(parser *p, expr *l, int neg) {
+    query *s = sqli_ar_alloc(p->a, sizeof *s);
+    s->pos = p->t.pos;
+    s->cols = sqli_ar_alloc(p->a, sizeof *s->cols);
+    s->ncol = 1;
+    s->cols[0].e = new_expr(p, E_COL, p->t.pos);
+    s->cols[0].e->name = "*";
+    s->src = sqli_ar_alloc(p->a, sizeof *s->src);
+    s->nsrc = 1;
+    s->src[0].cur = -1;
+    s->src[0].pos = p->t.pos;
+    s->src[0].name = parse_name(p);
+    if (accept(p, TK_DOT)) {
+        if (!sqli_name_eq(s->src[0].name, "main"))
+            perr(p, s->pos, "unknown database %s", s->src[0].name);
+        s->src[0].name = parse_name(p);
+    }
+    expr *e = new_expr(p, E_IN_SEL, l->pos);
+    e->sub = s;
+    e->l = l;
+    if (neg) e->flags |= EF_NOT;
+    e->end = p->prev_end;
+    return e;
+}
+
 static expr *parse_in_rhs(parser *p, expr *l, int neg) {
+    if (p->t.type != TK_LP && at_name(p)) return parse_in_table(p, l, neg);
     expect(p, TK_LP);
     expr *e;
     if (is_kw(p, KW_SELECT) || is_kw(p, KW_VALUES) || is_kw(p, KW_WITH)) {
@@ -837,7 +974,11 @@ static void parse_rescols(parser *p, query *s) {
 
 static char *opt_alias(parser *p) {
     if (accept_kw(p, KW_AS)) return parse_name(p);
-    if (p->t.type == TK_ID) return parse_name(p);
+    if (p->t.type == TK_ID) {
+        token t2 = peek2(p); /* "FROM t WINDOW w AS (...)": WINDOW starts a clause */
+        if (is_word(p, "window") && t2.type == TK_ID) return NULL;
+        return parse_name(p);
+    }
     return NULL;
 }
 
@@ -854,8 +995,6 @@ static void parse_using(parser *p, srcitem *it) {
 static void parse_table_ref(parser *p, srcitem *it) {
     it->pos = p->t.pos;
     if (accept(p, TK_LP)) {
-        if (!(is_kw(p, KW_SELECT) || is_kw(p, KW_VALUES) || is_kw(p, KW_WITH)))
-            perr(p, p->t.pos, "parenthesized joins are not supported");
         enter(p);
         it->sub = parse_select(p);
         leave(p);
@@ -868,10 +1007,18 @@ static void parse_table_ref(parser *p, srcitem *it) {
         if (!sqli_name_eq(it->name, "main")) perr(p, it->pos, "unknown database %s", it->name);
         it->name = parse_name(p);
     }
-    it->alias = opt_alias(p);
-    if (is_kw(p, KW_INDEX) ||
-        (p->t.type == TK_ID && p->t.len == 7 && strncasecmp(p->t.z, "indexed", 7) == 0))
-        perr(p, p->t.pos, "INDEXED BY is not supported");
+    token t2 = peek2(p);
+    int indexed_next = p->t.type == TK_ID && p->t.len == 7 &&
+                       strncasecmp(p->t.z, "indexed", 7) == 0 && t2.type == TK_KEYWORD &&
+                       t2.kw == KW_BY;
+    if (!indexed_next) it->alias = opt_alias(p);
+    if (accept_word(p, "indexed")) {
+        expect_kw(p, KW_BY);
+        it->indexed_by = parse_name(p);
+    } else if (accept_kw(p, KW_NOT)) {
+        if (!accept_word(p, "indexed")) syntax_error(p);
+        it->not_indexed = 1;
+    }
 }
 
 /* Join operator before the next table; returns 0 at the end of the list. */
@@ -897,10 +1044,49 @@ static int parse_join_op(parser *p, srcitem *it) {
     return 1;
 }
 
-static void parse_from(parser *p, query *s) {
-    int cap = 0, jt = JT_INNER, nat = 0;
+static void parse_from_list(parser *p, query *s, int *cap, expr **group_on);
+
+/* "( join-clause )" in FROM, after an inner join or first: its items join
+ * the block's FROM list (inner joins associate), its ON becomes a WHERE
+ * term. */
+static void parse_join_group(parser *p, query *s, int *cap, int jt, int nat, expr **group_on) {
+    int pos = p->t.pos, first = s->nsrc;
+    if (jt == JT_LEFT || nat)
+        perr(p, pos, "a parenthesized join after a LEFT or NATURAL join is not supported");
+    expect(p, TK_LP);
+    enter(p);
+    parse_from_list(p, s, cap, group_on);
+    leave(p);
+    expect(p, TK_RP);
+    s->src[first].jointype = jt;
+    if (accept_kw(p, KW_ON)) {
+        if (first == 0) perr(p, p->prev_end, "a JOIN clause is required before ON");
+        expr *e = parse_expr(p);
+        *group_on = *group_on ? binop(p, E_AND, *group_on, e) : e;
+    } else if (is_kw(p, KW_USING)) {
+        perr(p, p->t.pos, "USING after a parenthesized join is not supported");
+    }
+}
+
+static int join_group_next(parser *p) {
+    if (p->t.type != TK_LP) return 0;
+    token t2 = peek2(p);
+    return !(t2.type == TK_KEYWORD &&
+             (t2.kw == KW_SELECT || t2.kw == KW_VALUES || t2.kw == KW_WITH));
+}
+
+static void parse_from_list(parser *p, query *s, int *cap, expr **group_on) {
+    int jt = JT_INNER, nat = 0;
     for (;;) {
-        s->src = grow(p, s->src, s->nsrc, &cap, sizeof *s->src);
+        if (join_group_next(p)) {
+            parse_join_group(p, s, cap, jt, nat, group_on);
+            srcitem op = {0};
+            if (!parse_join_op(p, &op)) return;
+            jt = op.jointype;
+            nat = op.natural;
+            continue;
+        }
+        s->src = grow(p, s->src, s->nsrc, cap, sizeof *s->src);
         srcitem *it = &s->src[s->nsrc++];
         memset(it, 0, sizeof *it);
         it->cur = -1;
@@ -921,6 +1107,14 @@ static void parse_from(parser *p, query *s) {
         jt = op.jointype;
         nat = op.natural;
     }
+}
+
+/* The FROM list; returns the ON terms of parenthesized joins (WHERE terms). */
+static expr *parse_from(parser *p, query *s) {
+    int cap = 0;
+    expr *group_on = NULL;
+    parse_from_list(p, s, &cap, &group_on);
+    return group_on;
 }
 
 static void parse_exprlist(parser *p, expr ***v, int *n) {
@@ -960,14 +1154,28 @@ static query *parse_core(parser *p) {
     else
         accept_kw(p, KW_ALL);
     parse_rescols(p, s);
-    if (accept_kw(p, KW_FROM)) parse_from(p, s);
+    expr *group_on = accept_kw(p, KW_FROM) ? parse_from(p, s) : NULL;
     if (accept_kw(p, KW_WHERE)) s->where = parse_expr(p);
+    if (group_on) s->where = s->where ? binop(p, E_AND, s->where, group_on) : group_on;
     if (accept_kw(p, KW_GROUP)) {
         expect_kw(p, KW_BY);
         parse_exprlist(p, &s->group, &s->ngroup);
     }
     if (accept_kw(p, KW_HAVING)) s->having = parse_expr(p);
     if (is_kw(p, KW_GROUP)) perr(p, p->t.pos, "GROUP BY must come before HAVING");
+    if (accept_word(p, "window")) {
+        int cap = 0;
+        do {
+            s->windows = grow(p, s->windows, s->nwindows, &cap, sizeof *s->windows);
+            int npos = p->t.pos;
+            char *nm = parse_name(p);
+            expect_kw(p, KW_AS);
+            windef *w = parse_window_spec(p);
+            w->name = nm;
+            w->pos = npos;
+            s->windows[s->nwindows++] = *w;
+        } while (accept(p, TK_COMMA));
+    }
     return s;
 }
 
@@ -996,9 +1204,39 @@ static void parse_order(parser *p, orderterm **out, int *nout) {
     *nout = n;
 }
 
+static char **parse_namelist(parser *p, int *n);
+
+/* After WITH: [RECURSIVE] name [(cols)] AS [[NOT] MATERIALIZED] (select), ... */
+static with_clause *parse_with(parser *p) {
+    with_clause *w = sqli_ar_alloc(p->a, sizeof *w);
+    w->recursive = accept_kw(p, KW_RECURSIVE);
+    int cap = 0;
+    do {
+        w->v = grow(p, w->v, w->n, &cap, sizeof *w->v);
+        cte *c = &w->v[w->n++];
+        memset(c, 0, sizeof *c);
+        c->pos = p->t.pos;
+        c->name = parse_name(p);
+        for (int i = 0; i < w->n - 1; i++)
+            if (sqli_name_eq(w->v[i].name, c->name))
+                perr(p, c->pos, "duplicate WITH table name: %s", c->name);
+        if (p->t.type == TK_LP) c->cols = parse_namelist(p, &c->ncols);
+        expect_kw(p, KW_AS);
+        if (accept_kw(p, KW_NOT)) {
+            if (!accept_word(p, "materialized")) syntax_error(p);
+        } else {
+            accept_word(p, "materialized");
+        }
+        expect(p, TK_LP);
+        c->body = parse_select(p);
+        expect(p, TK_RP);
+    } while (accept(p, TK_COMMA));
+    return w;
+}
+
 static query *parse_select(parser *p) {
     enter(p);
-    if (is_kw(p, KW_WITH)) perr(p, p->t.pos, "WITH (common table expressions) is not supported");
+    with_clause *with = accept_kw(p, KW_WITH) ? parse_with(p) : NULL;
     query *s = parse_core(p);
     for (;;) {
         int op = 0;
@@ -1030,6 +1268,7 @@ static query *parse_select(parser *p) {
             s->limit = parse_expr(p);
         }
     }
+    s->with = with;
     leave(p);
     return s;
 }
@@ -1141,9 +1380,11 @@ static void parse_update(parser *p, ast *a) {
     parse_sets(p, &a->sets, &a->nset);
     if (accept_kw(p, KW_FROM)) {
         query tmp = {0};
-        parse_from(p, &tmp);
+        expr *group_on = parse_from(p, &tmp);
         a->from = tmp.src;
         a->nfrom = tmp.nsrc;
+        if (group_on)
+            perr(p, group_on->pos, "a parenthesized join in UPDATE FROM is not supported");
     }
     if (accept_kw(p, KW_WHERE)) a->where = parse_expr(p);
     parse_returning(p, a);
@@ -1506,6 +1747,8 @@ static void parse_drop(parser *p, ast *a) {
         a->kind = ST_DROP_INDEX;
     else if (accept_kw(p, KW_TRIGGER))
         a->kind = ST_DROP_TRIGGER;
+    else if (accept_word(p, "view"))
+        a->kind = ST_DROP_VIEW;
     else
         syntax_error(p);
     if (accept_kw(p, KW_IF)) {
@@ -1596,9 +1839,39 @@ static void parse_pragma(parser *p, ast *a) {
     }
 }
 
+/* CREATE [TEMP] VIEW [IF NOT EXISTS] name [(cols)] AS select */
+static void parse_create_view(parser *p, ast *a) {
+    a->kind = ST_CREATE_VIEW;
+    if (accept_kw(p, KW_IF)) {
+        expect_kw(p, KW_NOT);
+        expect_kw(p, KW_EXISTS);
+        a->if_not_exists = 1;
+    }
+    a->name_pos = a->table_pos = p->t.pos;
+    a->name = parse_name(p);
+    if (accept(p, TK_DOT)) {
+        if (sqli_name_eq(a->name, "temp"))
+            a->temp = 1;
+        else if (!sqli_name_eq(a->name, "main"))
+            perr(p, a->name_pos, "unknown database %s", a->name);
+        a->name = parse_name(p);
+    }
+    a->table = a->name;
+    if (p->t.type == TK_LP) a->cols = parse_namelist(p, &a->ncols);
+    expect_kw(p, KW_AS);
+    int np = p->nparam;
+    a->sel = parse_select(p);
+    if (p->nparam != np) perr(p, a->pos, "parameters are not allowed in views");
+}
+
 static void parse_create(parser *p, ast *a) {
-    if (accept_kw(p, KW_TEMP) || accept_kw(p, KW_TEMPORARY))
-        perr(p, p->prev_end, "temporary tables are not supported");
+    int temp = accept_kw(p, KW_TEMP) || accept_kw(p, KW_TEMPORARY);
+    if (accept_word(p, "view")) {
+        a->temp = temp;
+        parse_create_view(p, a);
+        return;
+    }
+    if (temp) perr(p, p->prev_end, "temporary tables are not supported");
     if (accept_kw(p, KW_TABLE)) {
         parse_create_table(p, a);
     } else if (accept_kw(p, KW_UNIQUE)) {
@@ -1609,8 +1882,6 @@ static void parse_create(parser *p, ast *a) {
         parse_create_index(p, a);
     } else if (accept_kw(p, KW_TRIGGER)) {
         parse_create_trigger(p, a);
-    } else if (p->t.type == TK_ID && p->t.len == 4 && strncasecmp(p->t.z, "view", 4) == 0) {
-        perr(p, p->t.pos, "views are not supported");
     } else {
         syntax_error(p);
     }
@@ -1620,7 +1891,23 @@ static ast *parse_stmt_inner(parser *p) {
     ast *a = sqli_ar_alloc(p->a, sizeof *a);
     a->pos = p->t.pos;
     int kw = p->t.type == TK_KEYWORD ? p->t.kw : 0;
-    if (kw == KW_SELECT || kw == KW_VALUES || kw == KW_WITH) {
+    if (kw == KW_WITH) { /* WITH ... SELECT, or WITH ... INSERT / UPDATE / DELETE */
+        advance(p);
+        with_clause *w = parse_with(p);
+        kw = p->t.type == TK_KEYWORD ? p->t.kw : 0;
+        if (kw != KW_SELECT && kw != KW_VALUES && kw != KW_INSERT && kw != KW_REPLACE &&
+            kw != KW_UPDATE && kw != KW_DELETE)
+            syntax_error(p);
+        if (kw == KW_SELECT || kw == KW_VALUES) {
+            a->kind = ST_SELECT;
+            a->sel = parse_select(p);
+            a->sel->with = w;
+            a->end = p->prev_end;
+            return a;
+        }
+        a->with = w;
+    }
+    if (kw == KW_SELECT || kw == KW_VALUES) {
         a->kind = ST_SELECT;
         a->sel = parse_select(p);
     } else if (kw == KW_INSERT || kw == KW_REPLACE) {

@@ -118,7 +118,9 @@ static term *add_term(planctx *pc, expr *e, int on_item) {
     memset(t, 0, sizeof *t);
     t->e = e;
     t->on_item = on_item;
-    t->mask = expr_mask(pc, e);
+    /* a LEFT JOIN's ON term decides the match at its item, even one that
+     * names only earlier items: it must never filter those */
+    t->mask = expr_mask(pc, e) | (on_item >= 0 ? (mask_t)1 << on_item : 0);
     t->item[0] = t->item[1] = -1;
     return t;
 }
@@ -646,25 +648,43 @@ static void best_path(planctx *pc, int it, mask_t avail, double outer, path *bes
     srcitem *s = &pc->q->src[it];
     memset(best, 0, sizeof *best);
     best->lo = best->hi = best->in_at = -1;
-    if (s->sub || s->schema_vtab) {
-        best->access = s->sub ? ACC_EPHEM : ACC_SCHEMA;
-        best->nrow = s->sub ? 100 : 20;
+    if (s->sub || s->schema_vtab || s->cte_self) {
+        best->access = s->sub ? ACC_EPHEM : s->cte_self ? ACC_QUEUE : ACC_SCHEMA;
+        best->nrow = s->sub ? 100 : s->cte_self ? 1 : 20;
         best->cost = best->nrow;
         return;
     }
+    if (s->forced_idx) { /* INDEXED BY: that index, even for a full scan */
+        eval_index(pc, it, s->forced_idx, avail, best);
+        return;
+    }
     eval_index(pc, it, &s->tab->pk, avail, best);
-    for (index_t *x = s->tab->indexes; x; x = x->next) {
+    for (index_t *x = s->tab->indexes; x && !s->not_indexed; x = x->next) {
         if (!partial_ok(pc, it, x)) continue;
         path p;
         eval_index(pc, it, x, avail, &p);
         if (p.access == ACC_SCAN && !p.covering) continue;
         if (p.cost < best->cost) *best = p;
     }
-    if (best->neq == 0) {
+    if (best->neq == 0 && !s->not_indexed) { /* NOT INDEXED: no automatic index either */
         path h;
         hash_path(pc, it, avail, &h);
         if (h.hash && outer * h.cost + h.once < outer * best->cost) *best = h;
     }
+}
+
+/* The trees a FROM item may be read through (INDEXED BY / NOT INDEXED). */
+static int item_candidates(planctx *pc, int it, index_t **cands, int max) {
+    srcitem *s = &pc->q->src[it];
+    int nc = 0;
+    if (s->forced_idx) {
+        cands[nc++] = s->forced_idx;
+        return nc;
+    }
+    cands[nc++] = &s->tab->pk;
+    for (index_t *x = s->tab->indexes; x && nc < max && !s->not_indexed; x = x->next)
+        if (partial_ok(pc, it, x)) cands[nc++] = x;
+    return nc;
 }
 
 /* ---- join order -------------------------------------------------------------------------- */
@@ -869,7 +889,7 @@ static void explain_loop(compiler *c, planctx *pc, int it, path *p, loop *L) {
         sqli_strb_free(&b);
         return;
     }
-    if (p->access == ACC_EPHEM || p->access == ACC_SCHEMA) {
+    if (p->access == ACC_EPHEM || p->access == ACC_SCHEMA || p->access == ACC_QUEUE) {
         L->explain = sqli_ar_printf(c->a, "SCAN %s%s", nm, lj);
         return;
     }
@@ -997,6 +1017,9 @@ static int make_loops(compiler *c, planctx *pc, qplan *qp, order_search *os) {
         L->cost = p->cost;
         if (s->sub) {
             if (sqli_plan_query(c, s->sub, &L->sub) != SQL_OK) return SQL_ERROR;
+            /* the first loop is opened once per run of the block: no need to keep
+             * its rows, and a LIMIT can stop an endless recursive CTE */
+            L->stream = d == 0;
         }
         if (p->access == ACC_SEARCH) setup_keys(c, pc, it, p, L);
         if (p->access == ACC_HASH) setup_hash(c, pc, it, p, L);
@@ -1124,6 +1147,9 @@ static int plan_compound(compiler *c, query *q, qplan **out) {
         qp->kres[i] = q->order[i].rescol - 1;
     }
     qp->sort = q->norder > 0;
+    if (q->recursive)
+        for (int d = 0; d < qp->right->nloop; d++)
+            if (qp->right->loops[d].access == ACC_QUEUE) qp->rec_loop = &qp->right->loops[d];
     *out = q->plan = qp;
     return SQL_OK;
 }
@@ -1165,15 +1191,12 @@ static void choose_order(compiler *c, planctx *pc, qplan *qp, order_search *os) 
      * LIMIT, or when the sort would be large */
     int it0 = -1;
     for (int it = 0; it < pc->n; it++)
-        if (placeable(pc, it, 0) && !pc->q->src[it].sub && !pc->q->src[it].schema_vtab) {
+        if (placeable(pc, it, 0) && pc->q->src[it].tab && !pc->q->src[it].schema_vtab) {
             it0 = it;
             path best = {0};
             double bestc = INFINITY;
             index_t *cands[65];
-            int nc = 0;
-            cands[nc++] = &pc->q->src[it].tab->pk;
-            for (index_t *x = pc->q->src[it].tab->indexes; x && nc < 65; x = x->next)
-                if (partial_ok(pc, it, x)) cands[nc++] = x;
+            int nc = item_candidates(pc, it, cands, 65);
             for (int k = 0; k < nc; k++) {
                 path p;
                 eval_index(pc, it, cands[k], 0, &p);
@@ -1223,6 +1246,11 @@ static int plan_simple(compiler *c, query *q, qplan **out) {
     split(&pc, q->where, -1);
     order_search *os = xcalloc(1, sizeof *os);
     choose_order(c, &pc, qp, os);
+    for (int i = 0; i < q->nsrc; i++) /* sqlite3's answer to a forced index it cannot use */
+        if (q->src[i].forced_idx && !partial_ok(&pc, i, q->src[i].forced_idx)) {
+            xfree(os);
+            return sqli_comp_error(c, q->src[i].pos, "no query solution");
+        }
     int rc = make_loops(c, &pc, qp, os);
     xfree(os);
     if (rc != SQL_OK) return rc;
@@ -1231,6 +1259,8 @@ static int plan_simple(compiler *c, query *q, qplan **out) {
     qp->group = q->group;
     qp->naggs = q->naggs;
     qp->aggs = q->aggs;
+    qp->nwin = q->nwins;
+    qp->wins = q->wins;
     qp->distinct = q->distinct;
     qp->nlvl_curs = q->nsrc;
     qp->lvl_curs = sqli_ar_alloc(c->a, sizeof(int) * (size_t)(q->nsrc + 1));
@@ -1330,6 +1360,14 @@ void sqli_plan_explain(qplan *p, rowbuf *rb, int *id, int parent, int mode) {
         static const char *nm[] = {"", "UNION", "UNION ALL", "INTERSECT", "EXCEPT"};
         int me = ++*id;
         char buf[64];
+        if (p->rec_loop) { /* as sqlite3 shows a recursive CTE */
+            eqp_row(rb, me, parent, "SETUP", NULL, mode);
+            sqli_plan_explain(p->left, rb, id, me, mode);
+            int r = ++*id;
+            eqp_row(rb, r, parent, "RECURSIVE STEP", NULL, mode);
+            sqli_plan_explain(p->right, rb, id, r, mode);
+            return;
+        }
         snprintf(buf, sizeof buf, "COMPOUND QUERY");
         eqp_row(rb, me, parent, buf, NULL, mode);
         int l = ++*id;
@@ -1353,8 +1391,10 @@ void sqli_plan_explain(qplan *p, rowbuf *rb, int *id, int parent, int mode) {
         if (L->sub) {
             int me = ++*id;
             char buf[300];
-            snprintf(buf, sizeof buf, "MATERIALIZE %s",
-                     L->src->alias ? L->src->alias : "(subquery)");
+            snprintf(buf, sizeof buf, "%s %s", L->stream ? "CO-ROUTINE" : "MATERIALIZE",
+                     L->src->alias  ? L->src->alias
+                     : L->src->name ? L->src->name
+                                    : "(subquery)");
             eqp_row(rb, me, parent, buf, NULL, mode);
             sqli_plan_explain(L->sub, rb, id, me, mode);
         }
@@ -1362,6 +1402,9 @@ void sqli_plan_explain(qplan *p, rowbuf *rb, int *id, int parent, int mode) {
     }
     explain_block_subs(p, rb, id, parent, mode);
     if (p->eqp_group_temp) eqp_row(rb, ++*id, parent, "USE TEMP B-TREE FOR GROUP BY", NULL, mode);
+    for (int w = 0; w < p->nwin; w++)
+        if (p->wins[w]->win->npart || p->wins[w]->win->norder)
+            eqp_row(rb, ++*id, parent, "USE TEMP B-TREE FOR WINDOW", NULL, mode);
     if (p->eqp_distinct_temp)
         eqp_row(rb, ++*id, parent, "USE TEMP B-TREE FOR DISTINCT", NULL, mode);
     if (p->eqp_order_temp) eqp_row(rb, ++*id, parent, "USE TEMP B-TREE FOR ORDER BY", NULL, mode);

@@ -8,6 +8,7 @@
  *   foreign_key_list(t)       id, seq, table, from, to, on_update, on_delete, match
  *   integrity_check           "ok" or one row per problem found by sqli_store_check
  *   page_size, page_count     numbers
+ *   max_recursive_rows [= n]  rows a recursive CTE may produce (cte.c); 0 = no limit
  * Unknown pragmas do nothing, as in SQLite.
  *
  * Invariants:
@@ -200,6 +201,17 @@ int sqli_run_pragma(vm *v, sql_stmt *st, rowbuf *rb) {
             text(&r, "ok");
             add_row(rb, &r, 1);
         }
+        return SQL_OK;
+    }
+    if (sqli_name_eq(n, "max_recursive_rows")) {
+        if (a->pragma_val && a->pragma_val->op == E_LIT) {
+            sql_set_max_recursive_rows(db, sqli_val_int(&a->pragma_val->lit));
+            return SQL_OK;
+        }
+        if (a->pragma_arg || a->pragma_val)
+            return sqli_vm_error(v, SQL_ERROR, "max_recursive_rows takes a number");
+        val_set_int(&r, db->max_recursive_rows);
+        add_row(rb, &r, 1);
         return SQL_OK;
     }
     if (sqli_name_eq(n, "page_size")) {

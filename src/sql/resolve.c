@@ -131,6 +131,7 @@ int sqli_expr_is_const(const expr *e) {
     switch (e->op) {
     case E_COL:
     case E_AGG:
+    case E_WIN:
     case E_RAISE:
     case E_DEFAULT:
         return 0;
@@ -235,13 +236,17 @@ static int lookup_in_pseudo(compiler *c, expr *e, scope *sc) {
 
 static int alias_match(query *q, const expr *e);
 
-static int has_agg(const expr *e) {
+static int has_op(const expr *e, int op) {
     if (!e) return 0;
-    if (e->op == E_AGG) return 1;
-    if (has_agg(e->l) || has_agg(e->r)) return 1;
+    if (e->op == op) return 1;
+    if (has_op(e->l, op) || has_op(e->r, op)) return 1;
     for (int i = 0; i < e->nargs; i++)
-        if (has_agg(e->args[i])) return 1;
+        if (has_op(e->args[i], op)) return 1;
     return 0;
+}
+
+static int has_agg(const expr *e) {
+    return has_op(e, E_AGG);
 }
 
 /* A result column's alias used in WHERE, HAVING or an ORDER BY expression
@@ -253,6 +258,8 @@ static int lookup_alias(compiler *c, expr *e, scope *sc) {
     const expr *ae = sc->q->cols[k - 1].e;
     if (!sc->allow_agg && has_agg(ae))
         return sqli_comp_error(c, e->pos, "misuse of aliased aggregate %s", e->name), -1;
+    if (!sc->allow_win && has_op(ae, E_WIN))
+        return sqli_comp_error(c, e->pos, "misuse of aliased window function %s", e->name), -1;
     int pos = e->pos;
     *e = *ae;
     e->pos = pos;
@@ -296,9 +303,12 @@ static int add_agg(compiler *c, query *q, expr *e) {
 }
 
 static int resolve_func(compiler *c, expr *e, scope *sc) {
+    if (e->win) return sqli_win_resolve(c, e, sc);
     int known = 0;
     int nargs = (e->flags & EF_STAR) ? 0 : e->nargs;
     const func_def *f = sqli_func_find(e->name, nargs, &known);
+    if (!f && sqli_win_only(e->name))
+        return sqli_comp_error(c, e->pos, "misuse of window function %s()", e->name);
     if (!f) {
         if (known)
             return sqli_comp_error(c, e->pos, "wrong number of arguments to function %s()",
@@ -318,6 +328,8 @@ static int resolve_func(compiler *c, expr *e, scope *sc) {
         for (int i = 0; i < e->nargs; i++)
             if (sqli_resolve_expr(c, e->args[i], sc) != SQL_OK)
                 return sc->allow_agg = save, SQL_ERROR;
+        if (e->r && sqli_resolve_expr(c, e->r, sc) != SQL_OK)
+            return sc->allow_agg = save, SQL_ERROR;
         sc->allow_agg = save;
         e->op = E_AGG;
         e->owner = sc->q;
@@ -325,6 +337,9 @@ static int resolve_func(compiler *c, expr *e, scope *sc) {
     }
     if (e->flags & EF_DISTINCT)
         return sqli_comp_error(c, e->pos, "DISTINCT is only allowed in aggregate functions");
+    if (e->r)
+        return sqli_comp_error(c, e->pos, "FILTER may not be used with non-aggregate %s()",
+                               e->name);
     for (int i = 0; i < e->nargs; i++)
         if (sqli_resolve_expr(c, e->args[i], sc) != SQL_OK) return SQL_ERROR;
     return SQL_OK;
@@ -355,6 +370,7 @@ int sqli_resolve_expr(compiler *c, expr *e, scope *sc) {
     case E_FUNC:
         return resolve_func(c, e, sc);
     case E_AGG:
+    case E_WIN:
         return SQL_OK;
     case E_SUBQ:
     case E_EXISTS:
@@ -378,21 +394,101 @@ int sqli_resolve_expr(compiler *c, expr *e, scope *sc) {
 
 /* ---- FROM, '*', USING ------------------------------------------------------------------ */
 
+/* The column names of a derived table, a view or a CTE: the given list, or
+ * the result columns' names made unique as sqlite3 does ("a", "a:1"). */
+int sqli_derived_names(compiler *c, srcitem *it, const query *f, char **cols, int ncols,
+                       const view *w) {
+    it->ncol = f->ncol;
+    it->colnames = sqli_ar_alloc(c->a, sizeof(char *) * (size_t)(it->ncol + 1));
+    if (cols && ncols != f->ncol && w)
+        return sqli_comp_error(c, it->pos, "expected %d columns for '%s' but got %d", ncols,
+                               w->name, f->ncol);
+    if (cols && ncols != f->ncol)
+        return sqli_comp_error(c, it->pos, "table %s has %d values for %d columns", it->name,
+                               f->ncol, ncols);
+    for (int k = 0; k < it->ncol; k++) {
+        char *nm = cols ? cols[k] : f->cols[k].name;
+        for (unsigned cnt = 0;;) {
+            int j = 0;
+            while (j < k && !sqli_name_eq(it->colnames[j], nm)) j++;
+            if (j == k) break;
+            size_t n = strlen(nm);
+            while (n > 1 && nm[n - 1] >= '0' && nm[n - 1] <= '9') n--;
+            if (nm[n - 1] != ':' || n == 1) n = strlen(nm) + 1;
+            nm = sqli_ar_printf(c->a, "%.*s:%u", (int)n - 1, nm, ++cnt);
+        }
+        it->colnames[k] = nm;
+    }
+    return SQL_OK;
+}
+
+/* A derived table: q resolved on its own (it sees no outer columns). */
+int sqli_resolve_derived(compiler *c, srcitem *it, query *q, char **cols, int ncols,
+                         const view *w) {
+    it->sub = q;
+    if (sqli_resolve_query(c, q, NULL) != SQL_OK) return SQL_ERROR;
+    query *f = q;
+    while (f->op != SEL_SIMPLE) f = f->left;
+    if (sqli_derived_names(c, it, f, cols, ncols, w) != SQL_OK) return SQL_ERROR;
+    it->cur = sqli_comp_cursor(c, NULL, it->ncol);
+    return SQL_OK;
+}
+
+/* A view used in FROM: a fresh parse of its text, resolved as a derived
+ * table in its own name space (the statement's CTEs are not visible). */
+static int expand_view(compiler *c, srcitem *it, view *w) {
+    for (int i = 0; i < c->nviews; i++)
+        if (c->views[i] == w)
+            return sqli_comp_error(c, it->pos, "view %s is circularly defined", w->name);
+    if (c->nviews == (int)(sizeof c->views / sizeof c->views[0]))
+        return sqli_comp_error(c, it->pos, "views nested too deeply: %s", w->name);
+    int next, empty, errpos, np;
+    char **pn, *perr;
+    ast *a = sqli_parse_statement(c->a, w->sql, (int)strlen(w->sql), 0, &next, &empty, &perr,
+                                  &errpos, &np, &pn);
+    if (!a || a->kind != ST_CREATE_VIEW)
+        return sqli_comp_error(c, it->pos, "malformed view %s", w->name);
+    const char *save_sql = c->sql;
+    struct with_scope *save_with = c->with;
+    c->sql = w->sql;
+    c->with = NULL;
+    c->views[c->nviews++] = w;
+    struct cte_use *save_ctes = c->ctes;
+    c->ctes = NULL;
+    int rc = sqli_resolve_derived(c, it, a->sel, a->cols, a->ncols, w);
+    c->ctes = save_ctes;
+    c->nviews--;
+    c->sql = save_sql;
+    c->with = save_with;
+    if (rc != SQL_OK) c->errpos = it->pos; /* the view's text is not the statement's */
+    return rc;
+}
+
 static int resolve_from(compiler *c, query *q, scope *outer) {
     for (int i = 0; i < q->nsrc; i++) {
         srcitem *it = &q->src[i];
         if (it->sub) {
-            if (sqli_resolve_query(c, it->sub, NULL) != SQL_OK) return SQL_ERROR;
-            query *f = it->sub;
-            while (f->op != SEL_SIMPLE) f = f->left;
-            it->ncol = f->ncol;
-            it->colnames = sqli_ar_alloc(c->a, sizeof(char *) * (size_t)(it->ncol + 1));
-            for (int k = 0; k < it->ncol; k++) it->colnames[k] = f->cols[k].name;
-            it->cur = sqli_comp_cursor(c, NULL, it->ncol);
+            if (sqli_resolve_derived(c, it, it->sub, NULL, 0, NULL) != SQL_OK) return SQL_ERROR;
             continue;
         }
-        table *t = sqli_schema_table(c->sch, it->name);
-        if (!t) return sqli_comp_error(c, it->pos, "no such table: %s", it->name);
+        int r = sqli_cte_expand(c, q, it);
+        if (r < 0) return SQL_ERROR;
+        table *t = r ? NULL : sqli_schema_table(c->sch, it->name);
+        if (it->indexed_by) {
+            table *owner = NULL;
+            it->forced_idx = sqli_schema_index(c->sch, it->indexed_by, &owner);
+            if (!it->forced_idx || owner != t || !t)
+                return sqli_comp_error(c, it->pos, "no such index: %s", it->indexed_by);
+        }
+        if (r) continue;
+        view *w = t ? NULL : sqli_schema_view(c->sch, it->name);
+        if (w) {
+            if (expand_view(c, it, w) != SQL_OK) return SQL_ERROR;
+            continue;
+        }
+        if (!t)
+            return sqli_comp_error(c, it->pos, "no such table: %s%s", c->nviews ? "main." : "",
+                                   it->name);
         it->tab = t;
         it->ncol = t->ncol;
         it->schema_vtab = t->is_schema;
@@ -647,12 +743,14 @@ static int resolve_simple(compiler *c, query *q, scope *outer) {
         if (sqli_resolve_expr(c, q->src[i].on, &sc) != SQL_OK) return SQL_ERROR;
     /* the result columns first: WHERE, HAVING and ORDER BY may use their aliases */
     sc.allow_agg = 1;
+    sc.allow_win = 1;
     for (int i = 0; i < q->ncol; i++) {
         if (sqli_resolve_expr(c, q->cols[i].e, &sc) != SQL_OK) return SQL_ERROR;
         if (!q->cols[i].name)
             q->cols[i].name = q->cols[i].alias ? q->cols[i].alias : sqli_expr_name(c, q->cols[i].e);
     }
     sc.allow_agg = 0;
+    sc.allow_win = 0;
     sc.use_aliases = 1;
     if (sqli_resolve_expr(c, q->where, &sc) != SQL_OK) return SQL_ERROR;
     sc.use_aliases = 0;
@@ -660,6 +758,7 @@ static int resolve_simple(compiler *c, query *q, scope *outer) {
     sc.allow_agg = 1;
     sc.use_aliases = 1;
     if (sqli_resolve_expr(c, q->having, &sc) != SQL_OK) return SQL_ERROR;
+    sc.allow_win = 1;
     if (resolve_order(c, q, &sc) != SQL_OK) return SQL_ERROR;
     q->is_agg = q->naggs > 0 || q->ngroup > 0;
     if (q->having && !q->is_agg)
@@ -667,7 +766,18 @@ static int resolve_simple(compiler *c, query *q, scope *outer) {
     return SQL_OK;
 }
 
+static int resolve_query(compiler *c, query *q, scope *outer);
+
 int sqli_resolve_query(compiler *c, query *q, scope *outer) {
+    if (!q->with) return resolve_query(c, q, outer);
+    with_scope ws;
+    sqli_with_push(c, &ws, q->with);
+    int rc = resolve_query(c, q, outer);
+    c->with = ws.outer;
+    return rc;
+}
+
+static int resolve_query(compiler *c, query *q, scope *outer) {
     int rc;
     if (q->op != SEL_SIMPLE) {
         if (sqli_resolve_query(c, q->left, outer) != SQL_OK ||

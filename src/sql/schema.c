@@ -3,7 +3,7 @@
  * The catalog (STORE_CATALOG) holds one entry per object:
  *
  *   key:   keyenc(text type, text lower(name))      type: "index" | "stat" |
- *                                                          "table" | "trigger"
+ *                                                    "table" | "trigger" | "view"
  *   value: record [sql text, root page int, table name text]
  *
  * The SQL text is the CREATE statement as the user wrote it (ALTER TABLE
@@ -20,7 +20,7 @@
  * Invariants:
  *   1. Every table has a key (pk): its declared primary key, or a hidden
  *      integer rowid (rowid = 1, pk.cols[0] = -1). pk.tree == table tree.
- *   2. Names are unique case-insensitively across tables and across indexes;
+ *   2. Names are unique case-insensitively across tables, views and indexes;
  *      trigger names likewise.
  *   3. fkey.parent/pcols/pidx are resolved when the parent exists and its
  *      columns are its primary key or a unique index (else pidx == NULL and
@@ -79,6 +79,29 @@ int sqli_table_column(table *t, const char *name) {
         (sqli_name_eq(name, "rowid") || sqli_name_eq(name, "oid") || sqli_name_eq(name, "_rowid_")))
         return -1;
     return -2;
+}
+
+view *sqli_schema_view(schema *s, const char *name) {
+    for (view *w = s->views; w; w = w->next)
+        if (sqli_name_eq(w->name, name)) return w;
+    return NULL;
+}
+
+static int parse_def(schema *s, const char *sql, ast **out, char **err);
+
+int sqli_schema_add_view(schema *s, const char *sql, int temp, char **err) {
+    ast *a;
+    char *text = sqli_ar_strdup(&s->ar, sql);
+    int rc = parse_def(s, text, &a, err);
+    if (rc == SQL_OK && a->kind != ST_CREATE_VIEW) rc = SQL_CORRUPT;
+    if (rc != SQL_OK) return rc;
+    view *w = sqli_ar_alloc(&s->ar, sizeof *w), **pp = &s->views;
+    w->name = a->name;
+    w->sql = text;
+    w->temp = temp;
+    while (*pp) pp = &(*pp)->next;
+    *pp = w;
+    return SQL_OK;
 }
 
 static void add_table(schema *s, table *t) {
@@ -603,6 +626,10 @@ static int load_trigger(schema *s, catent *e, char **err) {
     return rc;
 }
 
+static int load_view(schema *s, catent *e, char **err) {
+    return sqli_schema_add_view(s, e->sql, 0, err);
+}
+
 static void load_stat(schema *s, catent *e) {
     table *t = sqli_schema_table(s, e->name);
     index_t *x = t && !t->is_schema ? &t->pk : sqli_schema_index(s, e->name, &t);
@@ -698,6 +725,7 @@ int sqli_schema_load(store_txn *txn, schema **out, char **err) {
     rc = load_kind(s, ents, n, "table", load_table, &e);
     if (rc == SQL_OK) rc = load_kind(s, ents, n, "index", load_index, &e);
     if (rc == SQL_OK) rc = load_kind(s, ents, n, "trigger", load_trigger, &e);
+    if (rc == SQL_OK) rc = load_kind(s, ents, n, "view", load_view, &e);
     if (rc == SQL_OK)
         for (int i = 0; i < n; i++)
             if (strcmp(ents[i].type, "stat") == 0) load_stat(s, &ents[i]);

@@ -353,6 +353,16 @@ void sql_set_change_hook(sql_db *db, sql_change_fn fn, void *ctx);
 typedef int (*sql_progress_fn)(void *ctx);
 void sql_set_progress_handler(sql_db *db, int n, sql_progress_fn fn, void *ctx);
 
+/* ---- recursive queries ---------------------------------------------------- */
+/* A recursive common table expression (WITH RECURSIVE) that has produced n
+ * rows and wants more fails with "recursive query stopped after N rows
+ * (PRAGMA max_recursive_rows)" instead of running on: SQL runs on the
+ * server's store thread. n <= 0 removes the limit. Also PRAGMA
+ * max_recursive_rows [= n]. Per connection. */
+#define SQL_DEFAULT_MAX_RECURSIVE_ROWS 1000000
+void sql_set_max_recursive_rows(sql_db *db, int64_t n);
+int64_t sql_max_recursive_rows(sql_db *db);
+
 /* Library version text ("larder-sql 1.0"). */
 const char *sql_version(void);
 

@@ -92,7 +92,7 @@ int sqli_name_eq(const char *a, const char *b); /* identifiers: ASCII case-insen
 struct sql_value {
     uint8_t type;  /* SQL_INTEGER ... SQL_DECIMAL */
     uint8_t owned; /* z is xmalloc'd */
-    int16_t scale; /* SQL_DECIMAL: digits after the point */
+    int16_t scale; /* SQL_DECIMAL: digits after the point; TEXT: JSON mark (json.c) */
     uint32_t n;    /* text/blob: bytes */
     union {
         int64_t i; /* INTEGER; DECIMAL: mantissa (value = i / 10^scale) */
@@ -133,6 +133,7 @@ static inline void val_set_dec(sql_value *v, int64_t m, int scale) {
 static inline void val_set_text_ref(sql_value *v, const char *z, size_t n) {
     v->type = SQL_TEXT;
     v->owned = 0;
+    v->scale = 0; /* for text: 0, or json.c's mark of JSON text */
     v->z = z;
     v->n = (uint32_t)n;
 }
@@ -364,13 +365,15 @@ enum expr_op {
     E_LIKE,    /* l LIKE r [ESCAPE args[0]] ; EF_GLOB for GLOB */
     E_CASE,    /* CASE [l] WHEN args[2i] THEN args[2i+1] ... ELSE r END */
     E_CAST,    /* CAST(l AS type) */
-    E_FUNC,    /* name(args) */
-    E_AGG,     /* aggregate call (after resolution): slot in its query */
+    E_FUNC,    /* name(args) [FILTER (WHERE r)] */
+    E_AGG,     /* aggregate call (after resolution): slot in its query; r: its FILTER */
     E_SUBQ,    /* scalar subquery */
     E_EXISTS,
     E_COLLATE, /* l COLLATE name */
     E_RAISE,   /* RAISE(ABORT|FAIL|ROLLBACK|IGNORE, msg) */
     E_DEFAULT, /* DEFAULT in VALUES or SET */
+    E_WIN,     /* window function call (after resolution): slot in its query's windows */
+    E_LIST,    /* args only: a window's PARTITION BY, ORDER BY and frame offsets */
 };
 
 #define EF_NOT 0x01      /* NOT IN / NOT LIKE / NOT BETWEEN */
@@ -407,7 +410,27 @@ struct expr {
     int cast_p, cast_s; /* E_CAST DECIMAL(p,s) */
     int correlated;     /* subquery refers to outer cursors */
     void *rt;           /* runtime cache (uncorrelated subquery results) */
+    struct windef *win; /* E_FUNC / E_WIN: OVER (...) */
 };
+
+/* OVER (...) or WINDOW name AS (...). Frames: ROWS/RANGE/GROUPS BETWEEN
+ * start AND end; without one, RANGE UNBOUNDED PRECEDING to CURRENT ROW (to
+ * UNBOUNDED FOLLOWING without ORDER BY). */
+enum { FR_ROWS = 1, FR_RANGE, FR_GROUPS };
+enum { FB_UNB_PREC = 1, FB_PREC, FB_CURRENT, FB_FOLL, FB_UNB_FOLL };
+typedef struct windef {
+    char *name; /* WINDOW name, or the name after OVER */
+    char *base; /* OVER (base ...) */
+    int pos;
+    expr **part;
+    int npart;
+    struct orderterm *order;
+    int norder;
+    int frame; /* 0: the default */
+    int start, end;
+    expr *start_n, *end_n;
+    int exclude; /* EXCLUDE: refused */
+} windef;
 
 /* A result column of a SELECT. */
 typedef struct rescol {
@@ -434,16 +457,36 @@ typedef struct srcitem {
     char **colnames;       /* subquery columns */
     int schema_vtab;       /* larder_schema */
     uint8_t *using_hidden; /* columns hidden from '*' (USING/NATURAL right side) */
+    int cte_self;          /* a recursive CTE's reference to itself: reads the current row */
+    char *indexed_by;      /* INDEXED BY name: the only index the planner may use */
+    int not_indexed;       /* NOT INDEXED: only the table's own key */
+    index_t *forced_idx;   /* resolved INDEXED BY */
 } srcitem;
 
-typedef struct orderterm {
+typedef struct orderterm orderterm;
+struct orderterm {
     expr *e;
     int desc;
     int nulls;  /* 0 default, 1 first, 2 last */
     int rescol; /* resolved: 1-based result column it refers to, 0 = expr */
-} orderterm;
+};
 
 enum sel_op { SEL_SIMPLE = 0, SEL_UNION, SEL_UNION_ALL, SEL_INTERSECT, SEL_EXCEPT };
+
+/* WITH: common table expressions. A CTE's body stays as parsed; each use in
+ * FROM resolves a copy of it (cte.c). */
+typedef struct cte {
+    char *name;
+    int pos;
+    char **cols; /* (cols) after the name, or NULL */
+    int ncols;
+    query *body;
+} cte;
+typedef struct with_clause {
+    cte *v;
+    int n;
+    int recursive; /* WITH RECURSIVE (a CTE may refer to itself with or without it) */
+} with_clause;
 
 struct query {
     int op;
@@ -463,6 +506,12 @@ struct query {
     expr ***values; /* VALUES rows (each ncol exprs) */
     int nvalues;
     int pos;
+    with_clause *with; /* WITH before this (compound) select */
+    int recursive;     /* a recursive CTE's body: left arm the setup, right arm the step */
+    windef *windows;   /* WINDOW clause */
+    int nwindows;
+    expr **wins; /* E_WIN nodes by slot (resolution) */
+    int nwins;
     /* resolution */
     int is_agg;
     expr **aggs; /* E_AGG nodes by slot */
@@ -564,6 +613,8 @@ enum stmt_kind {
     ST_PRAGMA,
     ST_ANALYZE,
     ST_EXPLAIN,
+    ST_CREATE_VIEW,
+    ST_DROP_VIEW,
 };
 
 enum conflict_alg { OE_DEFAULT = 0, OE_ABORT, OE_IGNORE, OE_REPLACE, OE_FAIL, OE_ROLLBACK };
@@ -624,6 +675,10 @@ typedef struct ast {
     /* EXPLAIN */
     struct ast *inner;
     int explain_qp; /* 1 EXPLAIN QUERY PLAN, 2 EXPLAIN ANALYZE (runs inner) */
+    /* CREATE VIEW: TEMP (name in name, column names in cols, body in sel) */
+    int temp;
+    /* WITH before INSERT / UPDATE / DELETE */
+    with_clause *with;
 } ast;
 
 /* Parse one statement from sql[pos..n). *next is where the next statement
@@ -704,6 +759,17 @@ struct trigger {
     trigger *next;
 };
 
+/* A view: its CREATE VIEW text, parsed afresh wherever it is used (each use
+ * resolves its own copy). TEMP views belong to the connection (sql_db) and
+ * are added to every schema it loads; they are never in the catalog. */
+typedef struct view view;
+struct view {
+    char *name;
+    char *sql;
+    int temp;
+    view *next;
+};
+
 struct table {
     char *name;
     char *sql;
@@ -738,9 +804,13 @@ typedef struct schema {
     int refs;
     table *schema_tab;
     table *stat_tab;
+    view *views;
 } schema;
 
 table *sqli_schema_table(schema *s, const char *name);
+view *sqli_schema_view(schema *s, const char *name);
+/* Add a view from its CREATE VIEW text (copied into the schema's arena). */
+int sqli_schema_add_view(schema *s, const char *sql, int temp, char **err);
 index_t *sqli_schema_index(schema *s, const char *name, table **owner);
 trigger *sqli_schema_trigger(schema *s, const char *name);
 /* Load the schema from the catalog through txn. */
@@ -751,7 +821,7 @@ int sqli_schema_build_table(schema *s, ast *a, const char *sql, store_tree tree,
                             char **err);
 int sqli_schema_build_index(schema *s, ast *a, const char *sql, store_tree tree, index_t **out,
                             char **err);
-/* The catalog entry: key ("table"|"index"|"trigger"|"stat", name). */
+/* The catalog entry: key ("table"|"index"|"trigger"|"view"|"stat", name). */
 void sqli_cat_key(keyenc_buf *k, const char *type, const char *name);
 
 /* ==== affinity of a declared type ========================================= */

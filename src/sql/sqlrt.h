@@ -35,7 +35,9 @@ enum agg_kind {
     AGG_AVG,
     AGG_MIN,
     AGG_MAX,
-    AGG_GROUP_CONCAT
+    AGG_GROUP_CONCAT,
+    AGG_JSON_ARRAY, /* json_group_array */
+    AGG_JSON_OBJECT /* json_group_object */
 };
 #define FN_VOLATILE 0x01 /* random(), now(), uuid7(): never constant-folded */
 struct func_def {
@@ -55,12 +57,13 @@ typedef struct agg_state {
     int dscale;
     int kind; /* 0 none yet, 1 int, 2 real, 3 decimal */
     int overflow;
+    int ioverflow;  /* an integer addition overflowed: sum() fails, as in SQLite */
     sql_value best; /* min/max (owned) */
     strb gc;        /* group_concat */
     bmap *distinct;
 } agg_state;
 int sqli_agg_step(vm *v, const expr *e, agg_state *s, sql_value *args, int nargs);
-void sqli_agg_final(const expr *e, agg_state *s, sql_value *out);
+int sqli_agg_final(vm *v, const expr *e, agg_state *s, sql_value *out); /* sum: integer overflow */
 void sqli_agg_reset(agg_state *s);
 
 /* ==== compiler ============================================================ */
@@ -83,6 +86,7 @@ typedef struct scope {
     pseudo_tab pseudo[3];
     int npseudo;
     int allow_agg;
+    int allow_win;   /* result columns and ORDER BY: window functions */
     int use_aliases; /* WHERE, HAVING, ORDER BY: names may be q's result aliases */
 } scope;
 
@@ -95,9 +99,38 @@ typedef struct compiler {
     int ncur, capcur;
     char *err;
     int errpos;
-    int nsubq;      /* subqueries numbered for EXPLAIN */
-    int in_trigger; /* compiling a trigger program: no subquery caching */
+    int nsubq;       /* subqueries numbered for EXPLAIN */
+    int in_trigger;  /* compiling a trigger program: no subquery caching */
+    view *views[32]; /* views being expanded, innermost last (circular definitions) */
+    int nviews;
+    struct with_scope *with; /* WITH clauses in scope, innermost first */
+    struct cte_use *ctes;    /* CTEs being expanded, innermost first */
 } compiler;
+
+/* cte.c: WITH clauses in scope, and the CTEs whose copies are being
+ * resolved (a name met again is a recursive reference or a cycle). */
+typedef struct with_scope {
+    with_clause *w;
+    struct with_scope *outer;
+} with_scope;
+typedef struct cte_use {
+    cte *def;
+    query *body;   /* the copy being resolved */
+    query *step;   /* its right arm, when the body can be "setup UNION [ALL] step" */
+    srcitem *self; /* the step's reference to the CTE, once met */
+    struct cte_use *outer;
+} cte_use;
+void sqli_with_push(compiler *c, with_scope *ws, with_clause *w);
+expr *sqli_expr_copy(arena *a, const expr *e);         /* deep, of a parsed expression */
+int sqli_win_resolve(compiler *c, expr *e, scope *sc); /* window.c: a call with OVER */
+/* it names a CTE in scope: resolve it as a derived table (or the recursive
+ * reference). 1 done, 0 no CTE of that name, -1 error. */
+int sqli_cte_expand(compiler *c, query *q, srcitem *it);
+/* resolve.c, for cte.c: a derived table's columns (the names given, or
+ * f's result names made unique) and its resolution; w: the view it is. */
+int sqli_derived_names(compiler *c, srcitem *it, const query *f, char **cols, int ncols,
+                       const view *w);
+int sqli_resolve_derived(compiler *c, srcitem *it, query *q, char **cols, int ncols, const view *w);
 
 int sqli_comp_error(compiler *c, int pos, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -130,8 +163,9 @@ int sqli_rowbuf_ncols(const rowbuf *b, size_t i);
 void sqli_rowbuf_clear(rowbuf *b);
 
 /* ACC_HASH: a hash table of the table's rows keyed by hcol, built on the
- * loop's first open, probed by eq on every open (plan.c, hash_path). */
-enum access { ACC_ONE = 1, ACC_SCAN, ACC_SEARCH, ACC_EPHEM, ACC_SCHEMA, ACC_HASH };
+ * loop's first open, probed by eq on every open (plan.c, hash_path).
+ * ACC_QUEUE: a recursive CTE's own name in its step (the row being expanded). */
+enum access { ACC_ONE = 1, ACC_SCAN, ACC_SEARCH, ACC_EPHEM, ACC_SCHEMA, ACC_HASH, ACC_QUEUE };
 
 struct loop {
     srcitem *src;
@@ -169,6 +203,7 @@ struct loop {
     int seeked;
     sql_value *eqv; /* evaluated eq values */
     sql_value lov, hiv;
+    int stream;  /* ACC_EPHEM as the first loop: sub's rows read as produced, not kept */
     rowbuf *mat; /* ACC_EPHEM / ACC_SCHEMA rows */
     int mat_done;
     int opened, exhausted, matched, null_done;
@@ -227,9 +262,23 @@ struct qplan {
     int started;
     int values_pos;
     group *cur_group;
-    bmap *rset;         /* INTERSECT / EXCEPT: rows of the right side */
-    sql_value *aggvals; /* the current group's aggregate results */
+    bmap *rset;          /* INTERSECT / EXCEPT: rows of the right side */
+    sql_value *aggvals;  /* the current group's aggregate results */
+    loop *rec_loop;      /* recursive CTE: the step's ACC_QUEUE loop */
+    struct cte_run *rec; /* recursive CTE: queue and seen rows (cte.c) */
+    int nwin;            /* window functions of the block (E_WIN by slot) */
+    expr **wins;
+    sql_value *winvals;  /* the current row's window values */
+    struct win_run *wrt; /* captured rows and results (window.c) */
 };
+/* window.c */
+int sqli_win_only(const char *name); /* row_number() & co.: only with OVER */
+int sqli_win_capture(vm *v, qplan *p);
+int sqli_win_prepare(vm *v, qplan *p); /* every output row into p->rb */
+void sqli_win_close(qplan *p);
+/* cte.c: the next row of a recursive CTE (p->q->recursive); its state. */
+int sqli_cte_next(vm *v, qplan *p);
+void sqli_cte_close(qplan *p);
 
 /* Planner entry points (plan.c). */
 int sqli_plan_query(compiler *c, query *q, qplan **out);
@@ -418,6 +467,9 @@ struct sql_db {
     int nactive;        /* statements running inside db->txn */
     void *fk_pending;   /* NO ACTION checks of the running statement */
     bmap *usage;        /* "table\0index" -> usage_stat (istat.c) */
+    char **temp_views;  /* CREATE TEMP VIEW texts (xmalloc'd), added to each loaded schema */
+    int ntemp_views;
+    int64_t max_recursive_rows; /* rows one recursive CTE may produce; 0 = no limit */
 };
 
 struct sql_stmt {
@@ -466,6 +518,7 @@ int sqli_schema_rows(vm *v, rowbuf *rb); /* ddl.c */
 int sqli_run_agg(vm *v, qplan *p);       /* agg.c */
 int sqli_agg_emit_row(vm *v, qplan *p);  /* exec.c: distinct + sort key + buffer */
 int sqli_q_block_next(vm *v, qplan *p);  /* exec.c */
+int sqli_emit_row(vm *v, qplan *p);      /* exec.c: result columns, DISTINCT, buffer */
 int sqli_func_table_sorted(void);        /* func.c: 1 when the table is sorted */
 /* datetime.c: the date and time functions of func.c's table */
 int sqli_f_now(vm *v, int argc, sql_value *a, sql_value *out);
@@ -474,6 +527,20 @@ int sqli_f_date(vm *v, int argc, sql_value *a, sql_value *out);
 int sqli_f_time(vm *v, int argc, sql_value *a, sql_value *out);
 int sqli_f_datetime(vm *v, int argc, sql_value *a, sql_value *out);
 int sqli_f_julianday(vm *v, int argc, sql_value *a, sql_value *out);
+/* json.c */
+int sqli_f_json(vm *v, int argc, sql_value *a, sql_value *out);
+int sqli_f_json_valid(vm *v, int argc, sql_value *a, sql_value *out);
+int sqli_f_json_type(vm *v, int argc, sql_value *a, sql_value *out);
+int sqli_f_json_array_length(vm *v, int argc, sql_value *a, sql_value *out);
+int sqli_f_json_extract(vm *v, int argc, sql_value *a, sql_value *out);
+int sqli_f_json_quote(vm *v, int argc, sql_value *a, sql_value *out);
+int sqli_f_json_array(vm *v, int argc, sql_value *a, sql_value *out);
+int sqli_f_json_object(vm *v, int argc, sql_value *a, sql_value *out);
+int sqli_f_json_arrow(vm *v, int argc, sql_value *a, sql_value *out);  /* x -> p */
+int sqli_f_json_arrow2(vm *v, int argc, sql_value *a, sql_value *out); /* x ->> p */
+/* For json_group_array/object (agg.c): x as JSON onto b; b as JSON text. */
+int sqli_json_append(vm *v, strb *b, const sql_value *x);
+void sqli_json_result(sql_value *out, strb *b);
 int sqli_f_unixepoch(vm *v, int argc, sql_value *a, sql_value *out);
 int sqli_f_strftime(vm *v, int argc, sql_value *a, sql_value *out);
 int sqli_f_current_timestamp(vm *v, int argc, sql_value *a, sql_value *out);

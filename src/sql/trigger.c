@@ -74,7 +74,9 @@ static int compile_trigger(vm *v, trigger *g, trigprog **out) {
     sc.pseudo[1].cur = tp->oldcur;
     sc.npseudo = 2;
     const char *save_sql = c->sql;
+    with_scope *save_with = c->with; /* the statement's CTEs are not the trigger's */
     c->sql = g->sql;
+    c->with = NULL;
     c->in_trigger = 1;
     int rc = SQL_OK;
     if (a->when) {
@@ -95,6 +97,7 @@ static int compile_trigger(vm *v, trigger *g, trigprog **out) {
     if (rc == SQL_OK) rc = compile_body(c, tp, a, &sc);
     c->in_trigger = 0;
     c->sql = save_sql;
+    c->with = save_with;
     if (rc != SQL_OK) {
         rc = sqli_vm_error(v, SQL_ERROR, "in trigger %s: %s", g->name, c->err ? c->err : "error");
         c->err = NULL;

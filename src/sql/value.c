@@ -47,6 +47,7 @@ static const int64_t pow10_tab[19] = {1LL,
 void sqli_val_set_text_own(sql_value *v, char *z, size_t n) {
     v->type = SQL_TEXT;
     v->owned = 1;
+    v->scale = 0; /* text carries no JSON mark (json.c) unless set after */
     v->z = z;
     v->n = (uint32_t)n;
 }

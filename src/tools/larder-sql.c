@@ -31,6 +31,7 @@
 #include "sql/sql.h"
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -111,6 +112,7 @@ typedef struct shell {
     char nullvalue[32];
     int nerr;
     const char *src_name;
+    int out_tty; /* stdout is a terminal; else each statement's output is flushed */
 } shell;
 
 static int run_sql(shell *sh, const char *sql, int lineno);
@@ -287,6 +289,33 @@ static void free_table(table_out *t) {
     free(t->types);
 }
 
+/* A real in JSON mode: every digit needed to read back the same double
+ * (%.17g), still written as a real ("1.0", "1.0e+20" as sqlite3's "%!" form
+ * does); infinities as sqlite3 writes them. */
+static void out_json_real(buf *o, double r) {
+    char z[48];
+    if (isinf(r)) {
+        badds(o, r < 0 ? "-1e999" : "1e999");
+        return;
+    }
+    if (isnan(r)) {
+        badds(o, "null");
+        return;
+    }
+    snprintf(z, sizeof z, "%.17g", r);
+    char *e = strchr(z, 'e');
+    if (strchr(z, '.')) {
+        badds(o, z);
+    } else if (e) {
+        badd(o, z, (size_t)(e - z));
+        badds(o, ".0");
+        badds(o, e);
+    } else {
+        badds(o, z);
+        badds(o, ".0");
+    }
+}
+
 /* Print one row in a streaming mode; first: the first row of the set. */
 static void print_row(shell *sh, sql_stmt *st, int first, buf *o) {
     int n = sql_column_count(st);
@@ -311,7 +340,9 @@ static void print_row(shell *sh, sql_stmt *st, int first, buf *o) {
             const char *v = sql_column_text(st, c);
             if (ty == SQL_NULL)
                 badds(o, "null");
-            else if (ty == SQL_INTEGER || ty == SQL_FLOAT || ty == SQL_DECIMAL)
+            else if (ty == SQL_FLOAT)
+                out_json_real(o, sql_column_double(st, c));
+            else if (ty == SQL_INTEGER || ty == SQL_DECIMAL)
                 badds(o, v);
             else
                 out_json_string(o, v);
@@ -497,6 +528,9 @@ static int run_sql(shell *sh, const char *sql, int lineno) {
         if (sh->timer)
             printf("Run Time: real %.3f user %.6f sys %.6f\n", now_real() - t0, cpu(0) - u0,
                    cpu(1) - s0);
+        /* a program reading our output through a pipe sees each result as
+         * soon as it is complete */
+        if (!sh->out_tty) fflush(stdout);
         for (const char *q = p; q < tail; q++)
             if (*q == '\n') lineno++;
         p = tail;
@@ -546,8 +580,9 @@ static void cmd_tables(shell *sh, const char *pat) {
     strlist l = {0};
     query_list(
         sh,
-        pat ? "SELECT name FROM larder_schema WHERE type='table' AND name LIKE ?1 ORDER BY name"
-            : "SELECT name FROM larder_schema WHERE type='table' ORDER BY name",
+        pat ? "SELECT name FROM larder_schema WHERE type IN ('table','view') AND name LIKE ?1 "
+              "ORDER BY name"
+            : "SELECT name FROM larder_schema WHERE type IN ('table','view') ORDER BY name",
         pat, &l);
     if (!l.n) return;
     size_t w = 0;
@@ -675,9 +710,10 @@ static void cmd_dump(shell *sh, const char *only) {
         dump_rows(sh, l.v[i], stdout);
     }
     sl_free(&l);
+    /* views after every table they may read, before triggers that may use them */
     query_list(sh,
-               "SELECT tbl_name, sql FROM larder_schema WHERE type IN ('index','trigger') AND sql "
-               "IS NOT NULL ORDER BY type, name",
+               "SELECT tbl_name, sql FROM larder_schema WHERE type IN ('view','index','trigger') "
+               "AND sql IS NOT NULL ORDER BY type = 'view' DESC, type, name",
                NULL, &l);
     for (int i = 0; i + 1 < l.n; i += 2)
         if (!only || strcasecmp(only, l.v[i]) == 0) printf("%s;\n", l.v[i + 1]);
@@ -749,8 +785,8 @@ static int cmd_backup(shell *sh, const char *dest) {
     }
     sl_free(&l);
     query_list(sh,
-               "SELECT sql FROM larder_schema WHERE type IN ('index','trigger') AND sql IS NOT "
-               "NULL ORDER BY type, name",
+               "SELECT sql FROM larder_schema WHERE type IN ('view','index','trigger') AND sql "
+               "IS NOT NULL ORDER BY type = 'view' DESC, type, name",
                NULL, &l);
     for (int i = 0; i < l.n && !err; i++)
         if (sql_exec(to, l.v[i], NULL, NULL) != SQL_OK) err = 1;
@@ -1408,6 +1444,7 @@ static void usage(void) {
 int main(int argc, char **argv) {
     shell sh = {0};
     strcpy(sh.sep, "|");
+    sh.out_tty = isatty(1);
     const char *cmds[16];
     int ncmd = 0, force_batch = 0, a = 1;
     for (; a < argc && argv[a][0] == '-'; a++) {

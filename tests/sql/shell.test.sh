@@ -192,6 +192,47 @@ printf '0\n' > "$T/e"
 same "each :memory: database starts empty" "$T/e" "$T/o"
 [ -z "$(ls -A "$T/mem")" ] && ok || bad "in-memory databases created files: $(ls -A "$T/mem")"
 
+# views in .tables, .schema and .dump (which sqlite3 loads back)
+printf 'CREATE TABLE t(x);\nINSERT INTO t VALUES (1), (2);\nCREATE VIEW v AS SELECT x * 2 AS y FROM t;\nCREATE INDEX tx ON t(x);\n' > "$T/views.sql"
+"$SH" "$T/v.db" < "$T/views.sql" > "$T/o" 2>&1
+sqlite3 "$T/vs.db" < "$T/views.sql" > /dev/null 2>&1
+"$SH" "$T/v.db" .tables > "$T/o" 2>&1
+sqlite3 "$T/vs.db" .tables > "$T/e" 2>&1
+same ".tables lists views" "$T/e" "$T/o"
+"$SH" "$T/v.db" .schema > "$T/o" 2>&1
+printf 'CREATE TABLE t(x);\nCREATE INDEX tx ON t(x);\nCREATE VIEW v AS SELECT x * 2 AS y FROM t;\n' > "$T/e"
+same ".schema shows views" "$T/e" "$T/o"
+"$SH" "$T/v.db" .dump > "$T/vdump.sql" 2>&1
+sqlite3 "$T/vfromdump.db" < "$T/vdump.sql" > "$T/o" 2>&1
+sqlite3 "$T/vfromdump.db" "SELECT * FROM v" >> "$T/o" 2>&1
+printf '2\n4\n' > "$T/e"
+same ".dump keeps views" "$T/e" "$T/o"
+"$SH" "$T/vcopy.db" < "$T/vdump.sql" > "$T/o" 2>&1
+"$SH" "$T/vcopy.db" "SELECT * FROM v" >> "$T/o" 2>&1
+same ".dump of views loads into larder-sql" "$T/e" "$T/o"
+"$SH" "$T/v.db" ".backup $T/vbackup.db" > "$T/o" 2>&1
+"$SH" "$T/vbackup.db" "SELECT * FROM v" >> "$T/o" 2>&1
+same ".backup keeps views" "$T/e" "$T/o"
+
+# JSON mode: reals with every digit a reader needs to get the same double back
+"$SH" -json "$T/a.db" "SELECT 0.1 AS a, 2.0 AS b, 1e20 AS c, 1.0 / 3 AS d, 9e999 AS e, -2.5e-7 AS f" > "$T/o" 2>&1
+printf '[{"a":0.10000000000000001,"b":2.0,"c":1.0e+20,"d":0.33333333333333331,"e":1e999,"f":-2.4999999999999999e-07}]\n' > "$T/e"
+same "json reals round-trip" "$T/e" "$T/o"
+
+# output through a pipe is flushed after each statement: a program driving
+# the shell sees a result before it sends the next statement
+mkfifo "$T/fifo"
+"$SH" "$T/a.db" < "$T/fifo" > "$T/piped" 2>&1 &
+shpid=$!
+exec 3> "$T/fifo"
+printf 'SELECT 40 + 2;\n' >&3
+i=0
+while [ $i -lt 50 ] && [ ! -s "$T/piped" ]; do sleep 0.1; i=$((i + 1)); done
+printf '42\n' > "$T/e"
+same "each statement's output is flushed to a pipe" "$T/e" "$T/piped"
+exec 3>&-
+wait $shpid
+
 rm -rf "$T"
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

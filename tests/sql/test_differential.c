@@ -3,12 +3,15 @@
  *
  * Each round makes 3 tables with random column types, random indexes (single,
  * composite, DESC, UNIQUE, partial; covering ones get INCLUDE columns on our
- * side only, SQLite has no INCLUDE), fills them with small values chosen to
- * collide (NULLs, equal ints and reals, numeric text, empty text), then runs
- * random queries (joins, LEFT JOIN, aggregates, GROUP BY/HAVING, DISTINCT,
- * compound SELECTs, IN/EXISTS/scalar subqueries, correlated ones, ORDER BY +
- * LIMIT) and random UPDATE/DELETE/INSERT statements on both engines, in
- * process (libsqlite3), and compares:
+ * side only, SQLite has no INCLUDE) and a view over each table, fills them
+ * with small values chosen to collide (NULLs, equal ints and reals, numeric
+ * text, empty text), then runs random queries (joins, LEFT JOIN with ON terms
+ * on one side only, views standing in for tables, aggregates (FILTER too),
+ * GROUP BY/HAVING,
+ * DISTINCT, compound SELECTs, IN/EXISTS/scalar subqueries, correlated ones,
+ * ORDER BY + LIMIT, window functions with frames, JSON functions, queries
+ * read through a CTE, recursive CTEs joined to a table) and random UPDATE/DELETE/INSERT statements
+ * on both engines, in process (libsqlite3), and compares:
  *   - results as sqlite3 prints them (order-insensitive without ORDER BY;
  *     ORDER BY lists end with every output column, so order is total);
  *   - errors: both fail or neither;
@@ -193,6 +196,8 @@ typedef struct qctx {
     int depth;
     int allow_agg;
     int outer_tab; /* for correlated subqueries, -1 */
+    int no_like;   /* LEFT JOIN ON terms and views: sqlite3 3.40 drops rows for
+                      "ipk LIKE 'a%'" on the right of a LEFT JOIN */
 } qctx;
 
 static void expr(sb *b, qctx *q, int bool_ctx);
@@ -224,6 +229,19 @@ static void scalar(sb *b, qctx *q) {
                                     "typeof", "ifnull",   "nullif", "lower"};
         int f = (int)rnd(8);
         q->depth++;
+        if (chance(15)) { /* JSON built from values, and read back */
+            static const char *js[] = {"json_array(%s, %s) ->> 1", "json_object('k', %s) -> 'k'",
+                                       "json_type(json_array(%s, %s), '$[0]')",
+                                       "json_extract(json_array(%s), '$[0]')", "json_quote(%s)"};
+            sb x = {0}, y = {0};
+            scalar(&x, q);
+            scalar(&y, q);
+            sb_addf(b, js[rnd(5)], x.p, y.p);
+            free(x.p);
+            free(y.p);
+            q->depth--;
+            return;
+        }
         sb_addf(b, "%s(", fns[f]);
         scalar(b, q);
         if (f == 1 || f == 5 || f == 6) {
@@ -251,7 +269,8 @@ static void subquery_pred(sb *b, qctx *q) {
     qctx sq = {.tabs = {ti},
                .ntab = 1,
                .depth = q->depth + 2,
-               .outer_tab = q->tabs[rnd((unsigned)q->ntab)]};
+               .outer_tab = q->tabs[rnd((unsigned)q->ntab)],
+               .no_like = q->no_like};
     if (sq.outer_tab == ti) sq.outer_tab = -1;
     if (chance(50)) {
         any_col(b, q);
@@ -313,7 +332,7 @@ static void expr(sb *b, qctx *q, int bool_ctx) {
         value(b, T_INT);
         return;
     }
-    if (r < 51) {
+    if (r < 51 && !q->no_like) {
         any_col(b, q);
         static const char *pats[] = {"'a%'", "'%b'", "'_'", "'%'", "'A%'", "'1%'"};
         sb_addf(b, " %sLIKE %s", chance(20) ? "NOT " : "", pats[rnd(6)]);
@@ -332,6 +351,83 @@ static void expr(sb *b, qctx *q, int bool_ctx) {
         value(b, (int)rnd(5));
     else
         scalar(b, q);
+}
+
+/* ---- views: vN has tN's columns (SELECT * over a random filter), so "vN AS
+ * tN" can stand wherever tN does ----------------------------------------------------------- */
+
+static void make_view(sb *ours, sb *lite, int ti) {
+    qctx q = {.tabs = {ti}, .ntab = 1, .depth = 1, .outer_tab = -1, .no_like = 1};
+    sb d = {0};
+    sb_addf(&d, "CREATE VIEW v%d AS SELECT %s* FROM %s", ti + 1, chance(20) ? "DISTINCT " : "",
+            tabs[ti].name);
+    if (chance(70)) {
+        sb_addf(&d, " WHERE ");
+        expr(&d, &q, 1);
+    }
+    sb_addf(ours, "%s;\n", d.p);
+    sb_addf(lite, "%s;\n", d.p);
+    free(d.p);
+}
+
+static void from_item(sb *b, int ti) {
+    if (chance(20))
+        sb_addf(b, "v%d AS %s", ti + 1, tabs[ti].name);
+    else
+        sb_addf(b, "%s", tabs[ti].name);
+}
+
+/* A window function call. Over one table its ORDER BY ends with the key, so
+ * the order is total and any function and frame is deterministic; over a
+ * join only functions that treat peers alike (rank, count, min, ...) with
+ * the default frame are. */
+static void window_call(sb *b, qctx *q) {
+    int ti = q->tabs[0], total = q->ntab == 1 && tabs[ti].pk_kind != 2;
+    tdef *t = &tabs[ti];
+    /* min/max are order-sensitive too: 10 and 10.0 are equal, the first wins */
+    static const char *peer_fns[] = {"rank()",    "dense_rank()",   "count(*)",
+                                     "count(%s)", "percent_rank()", "cume_dist()"};
+    static const char *any_fns[] = {"row_number()",     "sum(%s)",         "lag(%s)",
+                                    "lead(%s, 2, 0)",   "first_value(%s)", "last_value(%s)",
+                                    "nth_value(%s, 2)", "ntile(3)",        "avg(%s)",
+                                    "total(%s)",        "min(%s)",         "max(%s)"};
+    sb arg = {0};
+    column_ref(&arg, ti);
+    int ordered = chance(80), fn = -1;
+    if (!ordered) total = 0; /* without ORDER BY every row is a peer */
+    if (total && chance(60))
+        sb_addf(b, any_fns[fn = (int)rnd(12)], arg.p);
+    else
+        sb_addf(b, peer_fns[rnd(6)], arg.p);
+    /* sums of reals over a sliding frame: sqlite3 adds and subtracts as the
+     * frame moves, we add each frame's rows; the last bits differ */
+    int sums = fn == 1 || fn == 8 || fn == 9;
+    free(arg.p);
+    sb_addf(b, " OVER (");
+    if (chance(50)) {
+        sb_addf(b, "PARTITION BY ");
+        column_ref(b, q->tabs[rnd((unsigned)q->ntab)]);
+        sb_addf(b, " ");
+    }
+    if (ordered) {
+        sb_addf(b, "ORDER BY ");
+        column_ref(b, q->tabs[rnd((unsigned)q->ntab)]);
+        sb_addf(b, "%s", chance(30) ? " DESC" : "");
+        if (total) {
+            sb_addf(b, ", %s.%s", t->name, t->cols[0]);
+            if (t->pk_kind == 1) sb_addf(b, ", %s.%s", t->name, t->cols[1]);
+            static const char *frames[] = {"",
+                                           " ROWS UNBOUNDED PRECEDING",
+                                           " ROWS BETWEEN UNBOUNDED PRECEDING AND 1 FOLLOWING",
+                                           " ROWS BETWEEN 1 PRECEDING AND 1 FOLLOWING",
+                                           " ROWS 2 PRECEDING",
+                                           " ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING",
+                                           " GROUPS BETWEEN 1 PRECEDING AND CURRENT ROW",
+                                           " ROWS BETWEEN 2 FOLLOWING AND 3 FOLLOWING"};
+            sb_addf(b, "%s", frames[rnd(sums ? 3 : 8)]);
+        }
+    }
+    sb_addf(b, ")");
 }
 
 /* ---- queries
@@ -374,6 +470,11 @@ static int gen_select(sb *b, int *ordered) {
                 any_col(&c, &q);
             sb a = {0};
             sb_addf(&a, aggs[k], c.p);
+            if (chance(15)) {
+                sb_addf(&a, " FILTER (WHERE ");
+                expr(&a, &q, 1);
+                sb_addf(&a, ")");
+            }
             sb_addf(&cols, "%s%s", cols.n ? ", " : "", a.p);
             free(a.p);
             free(c.p);
@@ -382,7 +483,9 @@ static int gen_select(sb *b, int *ordered) {
     } else {
         for (int i = 0; i < ncol; i++) {
             sb c = {0};
-            if (chance(10) && q.depth == 0) {
+            if (chance(8)) {
+                window_call(&c, &q);
+            } else if (chance(10) && q.depth == 0) {
                 int ti = (int)rnd(3);
                 tdef *t = &tabs[ti];
                 sb_addf(&c, "(SELECT count(*) FROM %s WHERE %s.%s = ", t->name, t->name,
@@ -399,17 +502,36 @@ static int gen_select(sb *b, int *ordered) {
     sb_addf(b, "SELECT %s%s FROM ", distinct ? "DISTINCT " : "", cols.p);
     for (int i = 0; i < q.ntab; i++) {
         if (i == 0) {
-            sb_addf(b, "%s", tabs[q.tabs[i]].name);
+            from_item(b, q.tabs[i]);
             continue;
         }
         int kind = (int)rnd(3);
         if (kind == 0) {
-            sb_addf(b, ", %s", tabs[q.tabs[i]].name);
+            sb_addf(b, ", ");
+            from_item(b, q.tabs[i]);
         } else {
-            sb_addf(b, " %s %s ON ", kind == 1 ? "JOIN" : "LEFT JOIN", tabs[q.tabs[i]].name);
+            sb_addf(b, " %s ", kind == 1 ? "JOIN" : "LEFT JOIN");
+            from_item(b, q.tabs[i]);
+            sb_addf(b, " ON ");
+            /* ON terms naming only the tables to the left decide a LEFT
+             * JOIN's match; they never filter the left side */
+            qctx lq = {.tabs = {q.tabs[0], q.tabs[1]},
+                       .ntab = i,
+                       .depth = 2,
+                       .outer_tab = -1,
+                       .no_like = 1};
+            int one_sided = (int)rnd(10);
+            if (one_sided == 0) {
+                expr(b, &lq, 1);
+                continue;
+            }
             column_ref(b, q.tabs[i]);
             sb_addf(b, " = ");
             column_ref(b, q.tabs[rnd((unsigned)i)]);
+            if (one_sided < 3) {
+                sb_addf(b, " AND ");
+                expr(b, &lq, 1);
+            }
         }
     }
     if (chance(80)) {
@@ -439,7 +561,45 @@ static int gen_select(sb *b, int *ordered) {
     return ncol;
 }
 
+/* WITH: a random query read through a CTE, or a recursive counter joined
+ * to a table. */
+static void gen_cte_query(sb *b, int *ordered) {
+    if (chance(50)) {
+        sb inner = {0};
+        int o;
+        gen_select(&inner, &o);
+        sb_addf(b, "WITH w AS (%s) SELECT * FROM w%s", inner.p, chance(30) ? " AS x" : "");
+        free(inner.p);
+        *ordered = 0;
+        return;
+    }
+    int ti = (int)rnd(3);
+    qctx q = {.tabs = {ti}, .ntab = 1, .depth = 1, .outer_tab = -1};
+    int uni = chance(40), start = (int)rnd(4) - 1, step = 1 + (int)rnd(3), end = 3 + (int)rnd(12);
+    if (uni)
+        sb_addf(b, "WITH RECURSIVE r(n) AS (SELECT %d UNION SELECT (n + %d) %% %d FROM r) ", start,
+                step, end);
+    else
+        sb_addf(b,
+                "WITH RECURSIVE r(n) AS (SELECT %d UNION ALL SELECT n + %d FROM r WHERE n < %d) ",
+                start, step, end);
+    sb_addf(b, "SELECT r.n, ");
+    column_ref(b, ti);
+    sb_addf(b, " FROM r %s %s ON ", chance(50) ? "JOIN" : "LEFT JOIN", tabs[ti].name);
+    column_ref(b, ti);
+    sb_addf(b, " = r.n");
+    if (chance(50)) {
+        sb_addf(b, " WHERE ");
+        expr(b, &q, 1);
+    }
+    *ordered = 0;
+}
+
 static void gen_query(sb *b, int *ordered) {
+    if (chance(8)) {
+        gen_cte_query(b, ordered);
+        return;
+    }
     int ncol = gen_select(b, ordered);
     if (!*ordered && chance(10)) {
         static const char *ops[] = {"UNION", "UNION ALL", "INTERSECT", "EXCEPT"};
@@ -769,6 +929,7 @@ static void round_once(int queries) {
     sb d1 = {0}, d2 = {0};
     for (int i = 0; i < 3; i++) make_table(&d1, &d2, i);
     for (int i = 0; i < 3; i++) make_indexes(&d1, &d2, i);
+    for (int i = 0; i < 3; i++) make_view(&d1, &d2, i);
     rows a = {0}, b = {0};
     if (getenv("SQL_DIFF_VERBOSE"))
         fprintf(stderr, "-- schema (ours)\n%s-- schema (sqlite)\n%s", d1.p, d2.p);
@@ -875,6 +1036,7 @@ static void cli_round(int queries) {
     sb d1 = {0}, d2 = {0}, body = {0};
     for (int i = 0; i < 3; i++) make_table(&d1, &d2, i);
     for (int i = 0; i < 3; i++) make_indexes(&d1, &d2, i);
+    for (int i = 0; i < 3; i++) make_view(&d1, &d2, i);
     for (int ti = 0; ti < 3; ti++) {
         tdef *t = &tabs[ti];
         int n = 15 + (int)rnd(25);

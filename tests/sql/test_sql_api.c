@@ -400,6 +400,29 @@ TEST(progress_handler) {
     done(db);
 }
 
+/* A recursive CTE without an end stops at the connection's row limit; the
+ * progress handler can stop it sooner. */
+TEST(recursive_limit) {
+    sql_db *db = fresh();
+    const char *q = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
+                    "SELECT count(*) FROM c";
+    CHECK_EQ(sql_max_recursive_rows(db), SQL_DEFAULT_MAX_RECURSIVE_ROWS);
+    sql_set_max_recursive_rows(db, 5000);
+    CHECK_EQ(sql_exec(db, q, NULL, NULL), SQL_ERROR);
+    CHECK_STR(sql_errmsg(db),
+              "recursive query stopped after 5000 rows (PRAGMA max_recursive_rows)");
+    CHECK_STR(one(db, "PRAGMA max_recursive_rows"), "5000");
+    CHECK_STR(one(db, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
+                      "SELECT x FROM c LIMIT 1 OFFSET 4000"),
+              "4001");
+    sql_set_max_recursive_rows(db, 0);
+    int calls = 0;
+    sql_set_progress_handler(db, 1000, stop_after, &calls);
+    CHECK_EQ(sql_exec(db, q, NULL, NULL), SQL_INTERRUPT);
+    sql_set_progress_handler(db, 0, NULL, NULL);
+    done(db);
+}
+
 /* func.c's lookup is a binary search: its table must stay sorted by name
  * (a misplaced entry was unreachable: "no such function"). Internal. */
 int sqli_func_table_sorted(void);
@@ -541,5 +564,6 @@ int main(void) {
     RUN(values_and_reopen);
     RUN(function_table_sorted);
     RUN(progress_handler);
+    RUN(recursive_limit);
     return test_report();
 }

@@ -1,0 +1,684 @@
+/* sql/json.c — the JSON functions: json, json_valid, json_type,
+ * json_extract, json_array, json_object, json_array_length, json_quote, and
+ * the -> and ->> operators, as sqlite3 3.40 has them (RFC 8259 text, no
+ * JSON5).
+ *
+ * A text is parsed into a flat array of nodes in document order; a
+ * container's node counts the nodes of its whole subtree, so a sibling is
+ * found by skipping. Strings and numbers keep their text as written: json()
+ * minifies without rewriting them (as sqlite3 does).
+ *
+ * sqlite3 marks the text that JSON functions return (a "subtype") so that
+ * json_array and json_object embed it as JSON instead of quoting it. Here a
+ * TEXT value carries that mark in its scale field (unused by text), set only
+ * by this file; it lasts while the value is passed along, never in a table.
+ *
+ * Invariants:
+ *   1. nodes[i].n >= 1 is the size of i's subtree in nodes; an object's
+ *      children alternate key (a string node) and value.
+ *   2. Every function returns an owned or borrowed value in out, or fails
+ *      with sqlite3's message ("malformed JSON", "JSON path error near ...").
+ */
+#include "sql/sqlrt.h"
+#include "util/mem.h"
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define JSON_MARK (-12345) /* scale of a TEXT value that is JSON (see above) */
+
+enum { J_NULL, J_TRUE, J_FALSE, J_INT, J_REAL, J_STRING, J_ARRAY, J_OBJECT };
+static const char *const type_names[] = {"null", "true", "false", "integer",
+                                         "real", "text", "array", "object"};
+
+typedef struct jnode {
+    uint8_t type;
+    uint8_t escaped; /* J_STRING: has backslashes */
+    uint32_t n;      /* nodes in the subtree, itself included */
+    const char *z;   /* J_STRING: inside the quotes; numbers: their text */
+    uint32_t len;
+} jnode;
+
+typedef struct jparse {
+    const char *z;
+    size_t len, pos;
+    jnode *nodes;
+    size_t nn, cap;
+    int depth;
+} jparse;
+
+static size_t add_node(jparse *p, int type, const char *z, size_t len) {
+    if (p->nn == p->cap) {
+        p->cap = p->cap ? p->cap * 2 : 16;
+        p->nodes = xrealloc(p->nodes, sizeof *p->nodes * p->cap);
+    }
+    jnode *n = &p->nodes[p->nn];
+    n->type = (uint8_t)type;
+    n->escaped = 0;
+    n->n = 1;
+    n->z = z;
+    n->len = (uint32_t)len;
+    return p->nn++;
+}
+
+static void skip_ws(jparse *p) {
+    while (p->pos < p->len && (p->z[p->pos] == ' ' || p->z[p->pos] == '\t' ||
+                               p->z[p->pos] == '\n' || p->z[p->pos] == '\r'))
+        p->pos++;
+}
+
+static int parse_value(jparse *p);
+
+static int parse_string(jparse *p) {
+    size_t start = ++p->pos;
+    int esc = 0;
+    while (p->pos < p->len && p->z[p->pos] != '"') {
+        unsigned char c = (unsigned char)p->z[p->pos];
+        if (c < 0x20) return -1;
+        if (c == '\\') {
+            esc = 1;
+            p->pos++;
+            if (p->pos >= p->len) return -1;
+            c = (unsigned char)p->z[p->pos];
+            if (c == 'u') {
+                for (int k = 1; k <= 4; k++)
+                    if (p->pos + (size_t)k >= p->len || !isxdigit((unsigned char)p->z[p->pos + k]))
+                        return -1;
+                p->pos += 4;
+            } else if (!strchr("\"\\/bfnrt", c)) {
+                return -1;
+            }
+        }
+        p->pos++;
+    }
+    if (p->pos >= p->len) return -1;
+    size_t i = add_node(p, J_STRING, p->z + start, p->pos - start);
+    p->nodes[i].escaped = (uint8_t)esc;
+    p->pos++;
+    return 0;
+}
+
+static int parse_number(jparse *p) {
+    size_t s = p->pos;
+    int real = 0;
+    if (p->z[p->pos] == '-') p->pos++;
+    if (p->pos >= p->len || !isdigit((unsigned char)p->z[p->pos])) return -1;
+    if (p->z[p->pos] == '0' && p->pos + 1 < p->len && isdigit((unsigned char)p->z[p->pos + 1]))
+        return -1;
+    while (p->pos < p->len && isdigit((unsigned char)p->z[p->pos])) p->pos++;
+    if (p->pos < p->len && p->z[p->pos] == '.') {
+        real = 1;
+        p->pos++;
+        if (p->pos >= p->len || !isdigit((unsigned char)p->z[p->pos])) return -1;
+        while (p->pos < p->len && isdigit((unsigned char)p->z[p->pos])) p->pos++;
+    }
+    if (p->pos < p->len && (p->z[p->pos] == 'e' || p->z[p->pos] == 'E')) {
+        real = 1;
+        p->pos++;
+        if (p->pos < p->len && (p->z[p->pos] == '+' || p->z[p->pos] == '-')) p->pos++;
+        if (p->pos >= p->len || !isdigit((unsigned char)p->z[p->pos])) return -1;
+        while (p->pos < p->len && isdigit((unsigned char)p->z[p->pos])) p->pos++;
+    }
+    add_node(p, real ? J_REAL : J_INT, p->z + s, p->pos - s);
+    return 0;
+}
+
+static int parse_container(jparse *p, int obj) {
+    size_t me = add_node(p, obj ? J_OBJECT : J_ARRAY, NULL, 0);
+    if (++p->depth > 1000) return -1;
+    p->pos++;
+    skip_ws(p);
+    if (p->pos < p->len && p->z[p->pos] == (obj ? '}' : ']')) {
+        p->pos++;
+        p->depth--;
+        return 0;
+    }
+    for (;;) {
+        skip_ws(p);
+        if (obj) {
+            if (p->pos >= p->len || p->z[p->pos] != '"' || parse_string(p)) return -1;
+            skip_ws(p);
+            if (p->pos >= p->len || p->z[p->pos++] != ':') return -1;
+            skip_ws(p);
+        }
+        if (parse_value(p)) return -1;
+        skip_ws(p);
+        if (p->pos >= p->len) return -1;
+        char c = p->z[p->pos++];
+        if (c == ',') continue;
+        if (c != (obj ? '}' : ']')) return -1;
+        break;
+    }
+    p->nodes[me].n = (uint32_t)(p->nn - me);
+    p->depth--;
+    return 0;
+}
+
+static int word(jparse *p, const char *w, int type) {
+    size_t n = strlen(w);
+    if (p->len - p->pos < n || memcmp(p->z + p->pos, w, n) != 0) return -1;
+    p->pos += n;
+    add_node(p, type, NULL, 0);
+    return 0;
+}
+
+static int parse_value(jparse *p) {
+    skip_ws(p);
+    if (p->pos >= p->len) return -1;
+    switch (p->z[p->pos]) {
+    case '{':
+        return parse_container(p, 1);
+    case '[':
+        return parse_container(p, 0);
+    case '"':
+        return parse_string(p);
+    case 't':
+        return word(p, "true", J_TRUE);
+    case 'f':
+        return word(p, "false", J_FALSE);
+    case 'n':
+        return word(p, "null", J_NULL);
+    default:
+        return parse_number(p);
+    }
+}
+
+/* Parse v's text; 0 ok, -1 not JSON. */
+static int jparse_value(jparse *p, const sql_value *v) {
+    char buf[40];
+    size_t n;
+    memset(p, 0, sizeof *p);
+    if (v->type == SQL_NULL || v->type == SQL_BLOB) return -1;
+    p->z = sqli_val_text(v, buf, &n);
+    if (v->type != SQL_TEXT) { /* numbers: their text, kept in the node by copy */
+        p->z = xmemdup(p->z, n);
+        p->len = n;
+        int rc = parse_value(p);
+        return rc;
+    }
+    p->len = n;
+    if (parse_value(p)) return -1;
+    skip_ws(p);
+    return p->pos == p->len ? 0 : -1;
+}
+
+static void jparse_free(jparse *p, const sql_value *v) {
+    if (v->type != SQL_TEXT && v->type != SQL_NULL && v->type != SQL_BLOB) xfree((void *)p->z);
+    xfree(p->nodes);
+}
+
+/* ---- output --------------------------------------------------------------------------------- */
+
+static void render(const jparse *p, size_t i, strb *b) {
+    const jnode *n = &p->nodes[i];
+    switch (n->type) {
+    case J_NULL:
+        sqli_strb_adds(b, "null");
+        return;
+    case J_TRUE:
+        sqli_strb_adds(b, "true");
+        return;
+    case J_FALSE:
+        sqli_strb_adds(b, "false");
+        return;
+    case J_INT:
+    case J_REAL:
+        sqli_strb_add(b, n->z, n->len);
+        return;
+    case J_STRING:
+        sqli_strb_addc(b, '"');
+        sqli_strb_add(b, n->z, n->len);
+        sqli_strb_addc(b, '"');
+        return;
+    default: {
+        int obj = n->type == J_OBJECT, k = 0;
+        sqli_strb_addc(b, obj ? '{' : '[');
+        for (size_t c = i + 1; c < i + n->n; c += p->nodes[c].n, k++) {
+            if (k) sqli_strb_addc(b, obj && (k & 1) ? ':' : ',');
+            render(p, c, b);
+        }
+        sqli_strb_addc(b, obj ? '}' : ']');
+    }
+    }
+}
+
+static void utf8(strb *b, unsigned c) {
+    char o[4];
+    int n;
+    if (c < 0x80)
+        o[0] = (char)c, n = 1;
+    else if (c < 0x800)
+        o[0] = (char)(0xC0 | (c >> 6)), o[1] = (char)(0x80 | (c & 0x3F)), n = 2;
+    else if (c < 0x10000)
+        o[0] = (char)(0xE0 | (c >> 12)), o[1] = (char)(0x80 | ((c >> 6) & 0x3F)),
+        o[2] = (char)(0x80 | (c & 0x3F)), n = 3;
+    else
+        o[0] = (char)(0xF0 | (c >> 18)), o[1] = (char)(0x80 | ((c >> 12) & 0x3F)),
+        o[2] = (char)(0x80 | ((c >> 6) & 0x3F)), o[3] = (char)(0x80 | (c & 0x3F)), n = 4;
+    sqli_strb_add(b, o, (size_t)n);
+}
+
+static unsigned hex4(const char *z) {
+    char h[5] = {z[0], z[1], z[2], z[3], 0};
+    return (unsigned)strtoul(h, NULL, 16);
+}
+
+static void unescape(const jnode *n, strb *b) {
+    for (uint32_t i = 0; i < n->len; i++) {
+        char c = n->z[i];
+        if (c != '\\') {
+            sqli_strb_addc(b, c);
+            continue;
+        }
+        c = n->z[++i];
+        switch (c) {
+        case 'b':
+            sqli_strb_addc(b, '\b');
+            break;
+        case 'f':
+            sqli_strb_addc(b, '\f');
+            break;
+        case 'n':
+            sqli_strb_addc(b, '\n');
+            break;
+        case 'r':
+            sqli_strb_addc(b, '\r');
+            break;
+        case 't':
+            sqli_strb_addc(b, '\t');
+            break;
+        case 'u': {
+            unsigned u = hex4(n->z + i + 1);
+            i += 4;
+            if (u >= 0xD800 && u < 0xDC00 && i + 6 < n->len && n->z[i + 1] == '\\' &&
+                n->z[i + 2] == 'u') {
+                unsigned lo = hex4(n->z + i + 3);
+                if (lo >= 0xDC00 && lo < 0xE000) {
+                    u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
+                    i += 6;
+                }
+            }
+            utf8(b, u);
+            break;
+        }
+        default:
+            sqli_strb_addc(b, c);
+            break;
+        }
+    }
+}
+
+void sqli_json_result(sql_value *out, strb *b) {
+    size_t n = b->n;
+    sqli_val_set_text_own(out, b->p ? b->p : xstrdup(""), n);
+    b->p = NULL;
+    b->n = b->cap = 0;
+    out->scale = JSON_MARK;
+}
+
+/* The SQL value of node i: json_extract's and ->>'s answer. */
+static void node_value(const jparse *p, size_t i, sql_value *out) {
+    const jnode *n = &p->nodes[i];
+    strb b = {0};
+    switch (n->type) {
+    case J_NULL:
+        val_set_null(out);
+        return;
+    case J_TRUE:
+    case J_FALSE:
+        val_set_int(out, n->type == J_TRUE);
+        return;
+    case J_INT: {
+        int64_t iv;
+        double r;
+        int k = sqli_num_parse(n->z, n->len, &iv, &r);
+        if (k == 1)
+            val_set_int(out, iv);
+        else
+            val_set_real(out, r);
+        return;
+    }
+    case J_REAL: {
+        int64_t iv;
+        double r = 0;
+        sqli_num_parse(n->z, n->len, &iv, &r);
+        val_set_real(out, r);
+        return;
+    }
+    case J_STRING:
+        unescape(n, &b);
+        sqli_val_set_text_own(out, b.p ? b.p : xstrdup(""), b.n);
+        return;
+    default:
+        render(p, i, &b);
+        sqli_json_result(out, &b);
+    }
+}
+
+/* ---- paths ---------------------------------------------------------------------------------- */
+
+/* Follow path from the root; the node index, or -1 when absent, -2 bad path
+ * (*err_at: where). */
+static long follow(const jparse *p, const char *path, size_t plen, const char **err_at) {
+    if (plen == 0 || path[0] != '$') {
+        *err_at = path;
+        return -2;
+    }
+    size_t i = 0, k = 1;
+    while (k < plen) {
+        const jnode *n = &p->nodes[i];
+        if (path[k] == '.') {
+            const char *key;
+            size_t kl;
+            k++;
+            if (k < plen && path[k] == '"') {
+                size_t e = k + 1;
+                while (e < plen && path[e] != '"') e++;
+                if (e >= plen) {
+                    *err_at = path + k - 1;
+                    return -2;
+                }
+                key = path + k + 1;
+                kl = e - k - 1;
+                k = e + 1;
+            } else {
+                size_t e = k;
+                while (e < plen && path[e] != '.' && path[e] != '[') e++;
+                if (e == k) {
+                    *err_at = path + k - 1;
+                    return -2;
+                }
+                key = path + k;
+                kl = e - k;
+                k = e;
+            }
+            if (n->type != J_OBJECT) return -1;
+            long found = -1;
+            for (size_t c = i + 1; c < i + n->n; c += p->nodes[c].n) {
+                const jnode *kn = &p->nodes[c];
+                size_t v = c + kn->n;
+                if (kn->len == kl && memcmp(kn->z, key, kl) == 0) found = (long)v;
+                c = v;
+                if (found >= 0) break;
+            }
+            if (found < 0) return -1;
+            i = (size_t)found;
+        } else if (path[k] == '[') {
+            size_t e = k + 1;
+            int from_end = 0;
+            if (e < plen && path[e] == '#') {
+                from_end = 1;
+                e++;
+                if (e < plen && path[e] == '-') e++;
+            }
+            size_t ds = e;
+            while (e < plen && isdigit((unsigned char)path[e])) e++;
+            if (e >= plen || path[e] != ']' || (e == ds && !from_end)) {
+                *err_at = path + k;
+                return -2;
+            }
+            long idx = e > ds ? strtol(path + ds, NULL, 10) : 0;
+            k = e + 1;
+            if (n->type != J_ARRAY) return -1;
+            long cnt = 0;
+            for (size_t c = i + 1; c < i + n->n; c += p->nodes[c].n) cnt++;
+            if (from_end) idx = cnt - idx;
+            if (idx < 0 || idx >= cnt) return -1;
+            size_t c = i + 1;
+            for (long j = 0; j < idx; j++) c += p->nodes[c].n;
+            i = c;
+        } else {
+            *err_at = path + k;
+            return -2;
+        }
+    }
+    return (long)i;
+}
+
+static int path_error(vm *v, const char *at) {
+    return sqli_vm_error(v, SQL_ERROR, "JSON path error near '%s'", at);
+}
+
+/* Find path in the parsed text; *node = -1 when absent. */
+static int lookup(vm *v, const jparse *p, const sql_value *path, long *node) {
+    char buf[40];
+    size_t n;
+    const char *z = sqli_val_text(path, buf, &n);
+    char *copy = xmalloc(n + 1);
+    memcpy(copy, z, n);
+    copy[n] = 0;
+    const char *at = NULL;
+    *node = follow(p, copy, n, &at);
+    int rc = *node == -2 ? path_error(v, at) : SQL_OK;
+    xfree(copy);
+    return rc;
+}
+
+static int malformed(vm *v) {
+    return sqli_vm_error(v, SQL_ERROR, "malformed JSON");
+}
+
+/* ---- the functions -------------------------------------------------------------------------- */
+
+int sqli_f_json(vm *v, int argc, sql_value *a, sql_value *out) {
+    jparse p;
+    if (a[0].type == SQL_NULL) return val_set_null(out), SQL_OK;
+    if (jparse_value(&p, &a[0])) return jparse_free(&p, &a[0]), malformed(v);
+    strb b = {0};
+    render(&p, 0, &b);
+    sqli_json_result(out, &b);
+    jparse_free(&p, &a[0]);
+    (void)argc;
+    return SQL_OK;
+}
+
+int sqli_f_json_valid(vm *v, int argc, sql_value *a, sql_value *out) {
+    jparse p;
+    if (a[0].type == SQL_NULL) return val_set_null(out), SQL_OK;
+    val_set_int(out, jparse_value(&p, &a[0]) == 0);
+    jparse_free(&p, &a[0]);
+    (void)v, (void)argc;
+    return SQL_OK;
+}
+
+/* json_type(x[, path]) / json_array_length(x[, path]) / json_extract(x, path...) */
+static int with_node(vm *v, int argc, sql_value *a, sql_value *out, int what) {
+    jparse p;
+    if (a[0].type == SQL_NULL) return val_set_null(out), SQL_OK;
+    if (jparse_value(&p, &a[0])) return jparse_free(&p, &a[0]), malformed(v);
+    int rc = SQL_OK;
+    if (what == 2 && argc > 2) { /* several paths: an array of the answers */
+        strb b = {0};
+        sqli_strb_addc(&b, '[');
+        for (int k = 1; k < argc && rc == SQL_OK; k++) {
+            long node;
+            if (a[k].type == SQL_NULL) {
+                rc = SQL_OK;
+                sqli_strb_adds(&b, k > 1 ? ",null" : "null");
+                continue;
+            }
+            rc = lookup(v, &p, &a[k], &node);
+            if (k > 1) sqli_strb_addc(&b, ',');
+            if (rc == SQL_OK && node < 0) sqli_strb_adds(&b, "null");
+            if (rc == SQL_OK && node >= 0) render(&p, (size_t)node, &b);
+        }
+        sqli_strb_addc(&b, ']');
+        if (rc == SQL_OK) sqli_json_result(out, &b);
+        sqli_strb_free(&b);
+        jparse_free(&p, &a[0]);
+        return rc;
+    }
+    long node = 0;
+    if (argc > 1) {
+        if (a[1].type == SQL_NULL) {
+            jparse_free(&p, &a[0]);
+            return val_set_null(out), SQL_OK;
+        }
+        rc = lookup(v, &p, &a[1], &node);
+    }
+    if (rc == SQL_OK && node < 0) {
+        val_set_null(out);
+    } else if (rc == SQL_OK && what == 0) {
+        const char *t = type_names[p.nodes[node].type];
+        val_set_text_ref(out, t, strlen(t));
+    } else if (rc == SQL_OK && what == 1) {
+        int64_t cnt = 0;
+        const jnode *n = &p.nodes[node];
+        if (n->type == J_ARRAY)
+            for (size_t c = (size_t)node + 1; c < (size_t)node + n->n; c += p.nodes[c].n) cnt++;
+        val_set_int(out, cnt);
+    } else if (rc == SQL_OK) {
+        node_value(&p, (size_t)node, out);
+    }
+    jparse_free(&p, &a[0]);
+    return rc;
+}
+
+int sqli_f_json_type(vm *v, int argc, sql_value *a, sql_value *out) {
+    return with_node(v, argc, a, out, 0);
+}
+int sqli_f_json_array_length(vm *v, int argc, sql_value *a, sql_value *out) {
+    return with_node(v, argc, a, out, 1);
+}
+int sqli_f_json_extract(vm *v, int argc, sql_value *a, sql_value *out) {
+    return with_node(v, argc, a, out, 2);
+}
+
+static void quote_string(strb *b, const char *z, size_t n) {
+    sqli_strb_addc(b, '"');
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)z[i];
+        if (c == '"' || c == '\\') {
+            sqli_strb_addc(b, '\\');
+            sqli_strb_addc(b, (char)c);
+        } else if (c < 0x20) {
+            static const char *esc = "btnvfr";
+            if (c >= 8 && c <= 13 && c != 11)
+                sqli_strb_addf(b, "\\%c", esc[c - 8]);
+            else
+                sqli_strb_addf(b, "\\u%04x", c);
+        } else {
+            sqli_strb_addc(b, (char)c);
+        }
+    }
+    sqli_strb_addc(b, '"');
+}
+
+/* A SQL value as JSON (text from a JSON function goes in as JSON). */
+int sqli_json_append(vm *v, strb *b, const sql_value *x) {
+    char buf[40];
+    size_t n;
+    switch (x->type) {
+    case SQL_NULL:
+        sqli_strb_adds(b, "null");
+        return SQL_OK;
+    case SQL_BLOB:
+        return sqli_vm_error(v, SQL_ERROR, "JSON cannot hold BLOB values");
+    case SQL_TEXT:
+        if (x->scale == JSON_MARK) {
+            sqli_strb_add(b, x->z, x->n);
+            return SQL_OK;
+        }
+        quote_string(b, x->z, x->n);
+        return SQL_OK;
+    default: {
+        const char *t = sqli_val_text(x, buf, &n);
+        sqli_strb_add(b, t, n);
+        return SQL_OK;
+    }
+    }
+}
+
+int sqli_f_json_quote(vm *v, int argc, sql_value *a, sql_value *out) {
+    strb b = {0};
+    int rc = sqli_json_append(v, &b, &a[0]);
+    if (rc == SQL_OK) sqli_json_result(out, &b);
+    sqli_strb_free(&b);
+    (void)argc;
+    return rc;
+}
+
+int sqli_f_json_array(vm *v, int argc, sql_value *a, sql_value *out) {
+    strb b = {0};
+    int rc = SQL_OK;
+    sqli_strb_addc(&b, '[');
+    for (int i = 0; i < argc && rc == SQL_OK; i++) {
+        if (i) sqli_strb_addc(&b, ',');
+        rc = sqli_json_append(v, &b, &a[i]);
+    }
+    sqli_strb_addc(&b, ']');
+    if (rc == SQL_OK) sqli_json_result(out, &b);
+    sqli_strb_free(&b);
+    return rc;
+}
+
+int sqli_f_json_object(vm *v, int argc, sql_value *a, sql_value *out) {
+    if (argc & 1)
+        return sqli_vm_error(v, SQL_ERROR, "json_object() requires an even number of arguments");
+    strb b = {0};
+    int rc = SQL_OK;
+    sqli_strb_addc(&b, '{');
+    for (int i = 0; i < argc && rc == SQL_OK; i += 2) {
+        if (a[i].type != SQL_TEXT) {
+            rc = sqli_vm_error(v, SQL_ERROR, "json_object() labels must be TEXT");
+            break;
+        }
+        if (i) sqli_strb_addc(&b, ',');
+        quote_string(&b, a[i].z, a[i].n);
+        sqli_strb_addc(&b, ':');
+        rc = sqli_json_append(v, &b, &a[i + 1]);
+    }
+    sqli_strb_addc(&b, '}');
+    if (rc == SQL_OK) sqli_json_result(out, &b);
+    sqli_strb_free(&b);
+    return rc;
+}
+
+/* x -> p, x ->> p: p is a path, or a key ('a' means '$.a'), or an array
+ * index (1 means '$[1]'). -> answers JSON text, ->> an SQL value. */
+static int arrow(vm *v, sql_value *a, sql_value *out, int sql_value_wanted) {
+    sql_value path = a[1];
+    char *made = NULL;
+    if (a[0].type == SQL_NULL || a[1].type == SQL_NULL) return val_set_null(out), SQL_OK;
+    if (a[1].type == SQL_INTEGER) {
+        char buf[48];
+        snprintf(buf, sizeof buf, "$[%lld]", (long long)a[1].u.i);
+        made = xstrdup(buf);
+    } else if (a[1].type == SQL_TEXT && (a[1].n == 0 || a[1].z[0] != '$')) {
+        made = xmalloc(a[1].n + 3);
+        made[0] = '$';
+        made[1] = '.';
+        memcpy(made + 2, a[1].z, a[1].n);
+        made[a[1].n + 2] = 0;
+    }
+    if (made) val_set_text_ref(&path, made, strlen(made));
+    jparse p;
+    int rc = SQL_OK;
+    if (jparse_value(&p, &a[0])) {
+        rc = malformed(v);
+    } else {
+        long node;
+        rc = lookup(v, &p, &path, &node);
+        if (rc == SQL_OK && node < 0) {
+            val_set_null(out);
+        } else if (rc == SQL_OK && sql_value_wanted) {
+            node_value(&p, (size_t)node, out);
+        } else if (rc == SQL_OK) {
+            strb b = {0};
+            render(&p, (size_t)node, &b);
+            sqli_json_result(out, &b);
+        }
+    }
+    jparse_free(&p, &a[0]);
+    xfree(made);
+    return rc;
+}
+
+int sqli_f_json_arrow(vm *v, int argc, sql_value *a, sql_value *out) {
+    (void)argc;
+    return arrow(v, a, out, 0);
+}
+int sqli_f_json_arrow2(vm *v, int argc, sql_value *a, sql_value *out) {
+    (void)argc;
+    return arrow(v, a, out, 1);
+}

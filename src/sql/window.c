@@ -1,0 +1,729 @@
+/* sql/window.c — window functions: f(...) OVER (PARTITION BY ... ORDER BY
+ * ... frame), and the WINDOW clause.
+ *
+ * Resolution turns a call with OVER into an E_WIN node, numbered in its
+ * query block (q->wins); its PARTITION BY, ORDER BY terms and frame offsets
+ * hang below it in an E_LIST node (e->l), its FILTER in e->r, so that every
+ * walker over expressions (columns used, subqueries to plan) sees them.
+ *
+ * Execution (a block with windows is always materialized): every row the
+ * block produces after WHERE, GROUP BY and HAVING is captured — the values of
+ * the block's cursors, its aggregate values, and each window's inputs. Then,
+ * window by window, the rows are sorted by partition and order keys and the
+ * function computed over each row's frame. Last, each row is put back on the
+ * cursors (pseudo rows, as agg.c does for groups) and the result columns are
+ * evaluated, E_WIN reading the computed values; DISTINCT, ORDER BY and LIMIT
+ * follow as for any block. Without ORDER BY the rows come out in the order of
+ * the last window's sort, as in sqlite3.
+ *
+ * Invariants:
+ *   1. A window's frame for a row is [fs, fe) of sorted positions inside the
+ *      row's partition [ps, pe); an empty frame gives NULL (0 for count).
+ *   2. Window aggregates are sqli_agg_step/final over the frame's rows;
+ *      frames that start at the partition's start grow monotonically and are
+ *      stepped incrementally.
+ */
+#include "sql/sqlrt.h"
+#include "util/mem.h"
+#include <assert.h>
+#include <math.h>
+#include <stdlib.h>
+
+enum {
+    WF_AGG = 0,
+    WF_ROW_NUMBER,
+    WF_RANK,
+    WF_DENSE_RANK,
+    WF_PERCENT_RANK,
+    WF_CUME_DIST,
+    WF_NTILE,
+    WF_LAG,
+    WF_LEAD,
+    WF_FIRST_VALUE,
+    WF_LAST_VALUE,
+    WF_NTH_VALUE
+};
+
+static const struct {
+    const char *name;
+    int nmin, nmax, kind;
+} win_funcs[] = {
+    {"row_number", 0, 0, WF_ROW_NUMBER},
+    {"rank", 0, 0, WF_RANK},
+    {"dense_rank", 0, 0, WF_DENSE_RANK},
+    {"percent_rank", 0, 0, WF_PERCENT_RANK},
+    {"cume_dist", 0, 0, WF_CUME_DIST},
+    {"ntile", 1, 1, WF_NTILE},
+    {"lag", 1, 3, WF_LAG},
+    {"lead", 1, 3, WF_LEAD},
+    {"first_value", 1, 1, WF_FIRST_VALUE},
+    {"last_value", 1, 1, WF_LAST_VALUE},
+    {"nth_value", 2, 2, WF_NTH_VALUE},
+};
+
+int sqli_win_only(const char *name) {
+    for (size_t i = 0; i < sizeof win_funcs / sizeof win_funcs[0]; i++)
+        if (sqli_name_eq(win_funcs[i].name, name)) return 1;
+    return 0;
+}
+
+/* ---- resolution ----------------------------------------------------------------------------- */
+
+static windef *find_window(query *q, const char *name) {
+    for (int i = 0; q && i < q->nwindows; i++)
+        if (sqli_name_eq(q->windows[i].name, name)) return &q->windows[i];
+    return NULL;
+}
+
+/* The call's own window: a copy (a named window may serve several calls,
+ * and each resolves its own expressions), with OVER (base ...) merged. */
+static int window_of(compiler *c, expr *e, query *q, windef **out) {
+    windef *w = e->win, *r = sqli_ar_alloc(c->a, sizeof *r);
+    const windef *src = w;
+    if (w->name && !w->base && !w->npart && !w->norder && !w->frame) {
+        src = find_window(q, w->name);
+        if (!src) return sqli_comp_error(c, w->pos, "no such window: %s", w->name);
+    }
+    *r = *src;
+    if (w->base) {
+        const windef *b = find_window(q, w->base);
+        if (!b) return sqli_comp_error(c, w->pos, "no such window: %s", w->base);
+        if (w->npart)
+            return sqli_comp_error(c, w->pos, "cannot override PARTITION clause of window: %s",
+                                   w->base);
+        if (b->norder && w->norder)
+            return sqli_comp_error(c, w->pos, "cannot override ORDER BY clause of window: %s",
+                                   w->base);
+        if (b->frame)
+            return sqli_comp_error(c, w->pos, "cannot override frame specification of window: %s",
+                                   w->base);
+        r->part = b->part;
+        r->npart = b->npart;
+        if (!w->norder) r->order = b->order, r->norder = b->norder;
+    }
+    r->part = r->npart ? sqli_ar_alloc(c->a, sizeof(expr *) * (size_t)r->npart) : NULL;
+    for (int i = 0; i < r->npart; i++)
+        r->part[i] = sqli_expr_copy(c->a, (w->base ? find_window(q, w->base) : src)->part[i]);
+    orderterm *o = r->order;
+    r->order = r->norder ? sqli_ar_alloc(c->a, sizeof(orderterm) * (size_t)r->norder) : NULL;
+    for (int i = 0; i < r->norder; i++) {
+        r->order[i] = o[i];
+        r->order[i].e = sqli_expr_copy(c->a, o[i].e);
+    }
+    r->start_n = sqli_expr_copy(c->a, src->start_n);
+    r->end_n = sqli_expr_copy(c->a, src->end_n);
+    if (!r->frame) { /* the default frame */
+        r->frame = r->norder ? FR_RANGE : FR_ROWS;
+        r->start = FB_UNB_PREC;
+        r->end = r->norder ? FB_CURRENT : FB_UNB_FOLL;
+    }
+    *out = r;
+    return SQL_OK;
+}
+
+static int check_frame(compiler *c, const windef *w) {
+    int s = w->start, e = w->end;
+    if (s == FB_UNB_FOLL || e == FB_UNB_PREC || (s == FB_CURRENT && e == FB_PREC) ||
+        (s == FB_FOLL && (e == FB_PREC || e == FB_CURRENT)))
+        return sqli_comp_error(c, w->pos, "unsupported frame specification");
+    if (w->frame == FR_RANGE && (s == FB_PREC || s == FB_FOLL || e == FB_PREC || e == FB_FOLL) &&
+        w->norder != 1)
+        return sqli_comp_error(
+            c, w->pos, "RANGE with offset PRECEDING/FOLLOWING requires one ORDER BY expression");
+    return SQL_OK;
+}
+
+/* The E_LIST below an E_WIN: partition terms, order terms, frame offsets. */
+static expr *window_list(compiler *c, const windef *w) {
+    expr *l = sqli_ar_alloc(c->a, sizeof *l);
+    l->op = E_LIST;
+    l->cur = -1;
+    l->slot = -1;
+    l->args = sqli_ar_alloc(c->a, sizeof(expr *) * (size_t)(w->npart + w->norder + 3));
+    for (int i = 0; i < w->npart; i++) l->args[l->nargs++] = w->part[i];
+    for (int i = 0; i < w->norder; i++) l->args[l->nargs++] = w->order[i].e;
+    if (w->start_n) l->args[l->nargs++] = w->start_n;
+    if (w->end_n) l->args[l->nargs++] = w->end_n;
+    return l;
+}
+
+int sqli_win_resolve(compiler *c, expr *e, scope *sc) {
+    if (!sc || !sc->allow_win || !sc->q)
+        return sqli_comp_error(c, e->pos, "misuse of window function %s()", e->name);
+    int nargs = (e->flags & EF_STAR) ? 0 : e->nargs, kind = -1;
+    for (size_t i = 0; i < sizeof win_funcs / sizeof win_funcs[0]; i++)
+        if (sqli_name_eq(win_funcs[i].name, e->name)) {
+            if (nargs < win_funcs[i].nmin || nargs > win_funcs[i].nmax)
+                return sqli_comp_error(c, e->pos, "wrong number of arguments to function %s()",
+                                       e->name);
+            kind = win_funcs[i].kind;
+        }
+    if (kind < 0) {
+        int known = 0;
+        const func_def *f = sqli_func_find(e->name, nargs, &known);
+        if (!f && known)
+            return sqli_comp_error(c, e->pos, "wrong number of arguments to function %s()",
+                                   e->name);
+        if (!f) return sqli_comp_error(c, e->pos, "no such function: %s", e->name);
+        if (!f->agg)
+            return sqli_comp_error(c, e->pos, "%s() may not be used as a window function", e->name);
+        if ((e->flags & EF_STAR) && f->agg != AGG_COUNT_STAR)
+            return sqli_comp_error(c, e->pos, "wrong number of arguments to function %s()",
+                                   e->name);
+        e->fn = f;
+        kind = WF_AGG;
+    }
+    if (e->flags & EF_DISTINCT)
+        return sqli_comp_error(c, e->pos, "DISTINCT is not supported for window functions");
+    if (kind != WF_AGG && e->r)
+        return sqli_comp_error(c, e->pos,
+                               "FILTER clause may only be used with aggregate window "
+                               "functions");
+    windef *w = NULL;
+    if (window_of(c, e, sc->q, &w) != SQL_OK || check_frame(c, w) != SQL_OK) return SQL_ERROR;
+    e->win = w;
+    e->l = window_list(c, w);
+    int save = sc->allow_win;
+    sc->allow_win = 0;
+    int rc = SQL_OK;
+    for (int i = 0; i < e->nargs && rc == SQL_OK; i++) rc = sqli_resolve_expr(c, e->args[i], sc);
+    if (rc == SQL_OK) rc = sqli_resolve_expr(c, e->r, sc);
+    for (int i = 0; i < e->l->nargs && rc == SQL_OK; i++)
+        rc = sqli_resolve_expr(c, e->l->args[i], sc);
+    sc->allow_win = save;
+    if (rc != SQL_OK) return rc;
+    query *q = sc->q;
+    expr **v = sqli_ar_alloc(c->a, sizeof *v * (size_t)(q->nwins + 1));
+    if (q->nwins) memcpy(v, q->wins, sizeof *v * (size_t)q->nwins);
+    v[q->nwins] = e;
+    e->slot = q->nwins++;
+    q->wins = v;
+    e->op = E_WIN;
+    e->param = kind;
+    e->owner = q;
+    return SQL_OK;
+}
+
+/* ---- capture -------------------------------------------------------------------------------- */
+
+struct win_run {
+    rowbuf rows;
+    int ncap; /* cursor values per row */
+    int nwin;
+    int *inoff;     /* per window: offset of its inputs in a row */
+    sql_value *res; /* rows.n * nwin results (owned) */
+    size_t *order;  /* the emission order (last window's sort) */
+};
+
+static int win_inputs(const expr *e) {
+    return e->l->nargs + e->nargs + 1; /* list, args, filter truth */
+}
+
+static int cap_width(vm *v, qplan *p) {
+    int w = 0;
+    for (int i = 0; i < p->nlvl_curs; i++) w += sqli_vm_cursor(v, p->lvl_curs[i])->ncol + 1;
+    return w;
+}
+
+int sqli_win_capture(vm *v, qplan *p) {
+    struct win_run *r = p->wrt;
+    int n = r->ncap + p->naggs, rc = SQL_OK;
+    for (int w = 0; w < p->nwin; w++) n += win_inputs(p->wins[w]);
+    sql_value *vals = xcalloc((size_t)n + 1, sizeof *vals);
+    int o = 0;
+    for (int i = 0; i < p->nlvl_curs; i++) {
+        cursor *c = sqli_vm_cursor(v, p->lvl_curs[i]);
+        for (int col = 0; col <= c->ncol; col++)
+            val_ref(&vals[o++], sqli_cur_col(v, c, col == c->ncol ? -1 : col));
+    }
+    for (int i = 0; i < p->naggs; i++) val_ref(&vals[o++], &p->aggvals[i]);
+    int first_owned = o;
+    for (int w = 0; w < p->nwin && rc == SQL_OK; w++) {
+        const expr *e = p->wins[w];
+        for (int i = 0; i < e->l->nargs && rc == SQL_OK; i++)
+            rc = sqli_ex_eval(v, e->l->args[i], &vals[o++]);
+        for (int i = 0; i < e->nargs && rc == SQL_OK; i++)
+            rc = sqli_ex_eval(v, e->args[i], &vals[o++]);
+        int t = 1;
+        if (rc == SQL_OK && e->r) rc = sqli_ex_truth(v, e->r, &t);
+        val_set_int(&vals[o++], t == 1);
+    }
+    if (rc == SQL_OK) sqli_rowbuf_add(&r->rows, NULL, 0, vals, n);
+    for (int i = first_owned; i < o; i++) val_free(&vals[i]);
+    xfree(vals);
+    return rc;
+}
+
+/* ---- computing one window ----------------------------------------------------------------------
+ */
+
+typedef struct wkey {
+    uint8_t *k;
+    uint32_t klen, plen; /* key bytes; the partition's prefix of them */
+    size_t row;
+} wkey;
+
+static int wkey_cmp(const void *a, const void *b) {
+    const wkey *x = a, *y = b;
+    size_t n = x->klen < y->klen ? x->klen : y->klen;
+    int c = n ? memcmp(x->k, y->k, n) : 0;
+    if (c) return c;
+    if (x->klen != y->klen) return x->klen < y->klen ? -1 : 1;
+    return x->row < y->row ? -1 : x->row > y->row;
+}
+
+static const sql_value *row_vals(struct win_run *r, size_t row) {
+    const sql_value *vals;
+    sqli_rowbuf_row(&r->rows, row, &vals, NULL, NULL);
+    return vals;
+}
+
+static void kb_byte(keyenc_buf *b, uint8_t c) {
+    sqli_key_raw(b, &c, 1);
+}
+
+static wkey *sort_rows(struct win_run *r, const expr *e, int w) {
+    const windef *wd = e->win;
+    size_t n = r->rows.n;
+    wkey *keys = xcalloc(n ? n : 1, sizeof *keys);
+    keyenc_buf kb;
+    sqli_keyenc_init(&kb);
+    for (size_t i = 0; i < n; i++) {
+        const sql_value *in = row_vals(r, i) + r->inoff[w];
+        sqli_keyenc_reset(&kb);
+        for (int k = 0; k < wd->npart; k++)
+            sqli_key_add_coll(&kb, &in[k], 0, (wd->part[k]->flags & EF_NOCASE) != 0);
+        keys[i].plen = (uint32_t)kb.len;
+        for (int k = 0; k < wd->norder; k++) {
+            const sql_value *val = &in[wd->npart + k];
+            const orderterm *o = &wd->order[k];
+            int isnull = val->type == SQL_NULL;
+            if (o->nulls == 1 && o->desc) kb_byte(&kb, isnull ? 0 : 1);
+            if (o->nulls == 2 && !o->desc) kb_byte(&kb, isnull ? 1 : 0);
+            sqli_key_add_coll(&kb, val, o->desc, (o->e->flags & EF_NOCASE) != 0);
+        }
+        keys[i].klen = (uint32_t)kb.len;
+        keys[i].k = xmalloc(kb.len ? kb.len : 1);
+        if (kb.len) memcpy(keys[i].k, kb.p, kb.len);
+        keys[i].row = i;
+    }
+    sqli_keyenc_free(&kb);
+    qsort(keys, n, sizeof *keys, wkey_cmp);
+    return keys;
+}
+
+static int same_prefix(const wkey *a, const wkey *b, int whole) {
+    uint32_t la = whole ? a->klen : a->plen, lb = whole ? b->klen : b->plen;
+    return la == lb && (la == 0 || memcmp(a->k, b->k, la) == 0);
+}
+
+/* A frame offset: a non-negative integer (ROWS, GROUPS) or number (RANGE). */
+static int frame_offset(vm *v, const expr *x, int frame, int starting, double *out) {
+    if (!x) return SQL_OK;
+    sql_value n;
+    int rc = sqli_ex_eval(v, x, &n);
+    if (rc != SQL_OK) return rc;
+    int ok = val_is_num(&n) && sqli_val_real(&n) >= 0 &&
+             (frame == FR_RANGE ||
+              (n.type == SQL_INTEGER || sqli_val_real(&n) == floor(sqli_val_real(&n))));
+    *out = ok ? sqli_val_real(&n) : 0;
+    val_free(&n);
+    if (!ok)
+        return sqli_vm_error(v, SQL_ERROR, "frame %s offset must be a non-negative %s",
+                             starting ? "starting" : "ending",
+                             frame == FR_RANGE ? "number" : "integer");
+    return SQL_OK;
+}
+
+typedef struct part {
+    wkey *keys;
+    size_t ps, pe;  /* the partition, in sorted positions */
+    size_t *gs;     /* per position: start of its peer group */
+    size_t *ge;     /* per position: end of its peer group */
+    size_t *gno;    /* per position: peer group number in the partition */
+    size_t *gstart; /* per group number: its first position */
+    size_t ngroups;
+    size_t first_fs; /* the first frame's start: rows from there on have entered */
+} part;
+
+/* RANGE n PRECEDING/FOLLOWING: the first position (for a start) or one past
+ * the last (for an end) whose order value is within n of row i's. */
+static size_t range_bound(struct win_run *r, const expr *e, int w, const part *pt, size_t i,
+                          double n, int bound, int is_end) {
+    const windef *wd = e->win;
+    int col = r->inoff[w] + wd->npart, desc = wd->order[0].desc;
+    const sql_value *cv = &row_vals(r, pt->keys[i].row)[col];
+    if (cv->type == SQL_NULL || !val_is_num(cv)) return is_end ? pt->ge[i] : pt->gs[i];
+    double x = sqli_val_real(cv), lo, hi;
+    double d = bound == FB_PREC ? -n : n;
+    if (desc) d = -d;
+    if (is_end) {
+        hi = x + d;
+        size_t j = pt->ge[i];
+        while (j < pt->pe) {
+            const sql_value *y = &row_vals(r, pt->keys[j].row)[col];
+            if (y->type == SQL_NULL || !val_is_num(y)) break;
+            double yv = sqli_val_real(y);
+            if (desc ? yv < hi : yv > hi) break;
+            j++;
+        }
+        while (j > pt->ps) { /* and not past it, backwards */
+            const sql_value *y = &row_vals(r, pt->keys[j - 1].row)[col];
+            if (y->type == SQL_NULL || !val_is_num(y)) break;
+            double yv = sqli_val_real(y);
+            if (desc ? yv >= hi : yv <= hi) break;
+            j--;
+        }
+        return j;
+    }
+    lo = x + d;
+    size_t j = pt->gs[i];
+    while (j > pt->ps) {
+        const sql_value *y = &row_vals(r, pt->keys[j - 1].row)[col];
+        if (y->type == SQL_NULL || !val_is_num(y)) break;
+        double yv = sqli_val_real(y);
+        if (desc ? yv > lo : yv < lo) break;
+        j--;
+    }
+    while (j < pt->pe) {
+        const sql_value *y = &row_vals(r, pt->keys[j].row)[col];
+        if (y->type != SQL_NULL && val_is_num(y)) {
+            double yv = sqli_val_real(y);
+            if (desc ? yv <= lo : yv >= lo) break;
+        }
+        j++;
+    }
+    return j;
+}
+
+static size_t bound_pos(struct win_run *r, const expr *e, int w, const part *pt, size_t i,
+                        int bound, double n, int is_end) {
+    const windef *wd = e->win;
+    size_t ni = (size_t)n;
+    switch (bound) {
+    case FB_UNB_PREC:
+        return pt->ps;
+    case FB_UNB_FOLL:
+        return pt->pe;
+    case FB_CURRENT:
+        if (wd->frame == FR_ROWS) return is_end ? i + 1 : i;
+        return is_end ? pt->ge[i] : pt->gs[i];
+    default:
+        break;
+    }
+    if (wd->frame == FR_RANGE) return range_bound(r, e, w, pt, i, n, bound, is_end);
+    if (wd->frame == FR_ROWS) {
+        if (bound == FB_PREC) {
+            if (i - pt->ps < ni + (is_end ? 1 : 0)) return pt->ps;
+            return is_end ? i - ni + 1 : i - ni;
+        }
+        size_t t = i + ni + (is_end ? 1 : 0);
+        return t > pt->pe ? pt->pe : t;
+    }
+    /* GROUPS */
+    size_t g = pt->gno[i];
+    if (bound == FB_PREC) {
+        if (g < ni) return pt->ps;
+        size_t tg = g - ni;
+        return is_end ? (tg + 1 < pt->ngroups ? pt->gstart[tg + 1] : pt->pe) : pt->gstart[tg];
+    }
+    size_t tg = g + ni;
+    if (tg >= pt->ngroups) return pt->pe;
+    return is_end ? (tg + 1 < pt->ngroups ? pt->gstart[tg + 1] : pt->pe) : pt->gstart[tg];
+}
+
+/* The value of row i's argument k (an input of window w). */
+static const sql_value *arg_at(struct win_run *r, const expr *e, int w, const part *pt, size_t i,
+                               int k) {
+    return &row_vals(r, pt->keys[i].row)[r->inoff[w] + e->l->nargs + k];
+}
+
+static int filter_at(struct win_run *r, const expr *e, int w, const part *pt, size_t i) {
+    return row_vals(r, pt->keys[i].row)[r->inoff[w] + e->l->nargs + e->nargs].u.i != 0;
+}
+
+/* Would SQLite's sum() have seen a value that is no integer? */
+static int not_int(const sql_value *x) {
+    if (x->type == SQL_NULL || x->type == SQL_INTEGER) return 0;
+    if (x->type != SQL_TEXT && x->type != SQL_BLOB) return 1;
+    int64_t i;
+    double d;
+    return sqli_num_parse(x->z, x->n, &i, &d) != 1;
+}
+
+static int agg_frame(vm *v, struct win_run *r, const expr *e, int w, const part *pt, size_t fs,
+                     size_t fe, agg_state *st, size_t *done, sql_value *out) {
+    sql_value args[4];
+    int n = e->nargs < 4 ? e->nargs : 4, rc = SQL_OK;
+    if (fs != pt->ps || *done > fe || *done < fs) { /* not a growing frame: start over */
+        sqli_agg_reset(st);
+        *done = fs;
+    }
+    for (; *done < fe && rc == SQL_OK; (*done)++) {
+        if (!filter_at(r, e, w, pt, *done)) continue;
+        for (int k = 0; k < n; k++) val_ref(&args[k], arg_at(r, e, w, pt, *done, k));
+        rc = sqli_agg_step(v, e, st, args, n);
+    }
+    if (rc != SQL_OK) return rc;
+    sql_value tmp;
+    val_set_null(&tmp);
+    rc = sqli_agg_final(v, e, st, &tmp);
+    if (rc == SQL_OK) sqli_val_copy(out, &tmp);
+    /* SQLite slides its frame by adding and removing rows; its sum() stays
+     * a real once a non-integer entered the frame, even after it left */
+    if (rc == SQL_OK && out->type == SQL_INTEGER && e->fn->agg == AGG_SUM && fs != pt->ps)
+        for (size_t k = pt->first_fs; k < fe; k++)
+            if (filter_at(r, e, w, pt, k) && not_int(arg_at(r, e, w, pt, k, 0))) {
+                val_set_real(out, (double)out->u.i);
+                break;
+            }
+    if (fs != pt->ps) { /* the next frame will start over */
+        sqli_agg_reset(st);
+        *done = fs;
+    }
+    return rc;
+}
+
+static int value_fn(vm *v, struct win_run *r, const expr *e, int w, const part *pt, size_t i,
+                    size_t fs, size_t fe, sql_value *out) {
+    size_t np = pt->pe - pt->ps;
+    switch (e->param) {
+    case WF_ROW_NUMBER:
+        val_set_int(out, (int64_t)(i - pt->ps + 1));
+        return SQL_OK;
+    case WF_RANK:
+        val_set_int(out, (int64_t)(pt->gs[i] - pt->ps + 1));
+        return SQL_OK;
+    case WF_DENSE_RANK:
+        val_set_int(out, (int64_t)pt->gno[i] + 1);
+        return SQL_OK;
+    case WF_PERCENT_RANK:
+        val_set_real(out, np > 1 ? (double)(pt->gs[i] - pt->ps) / (double)(np - 1) : 0.0);
+        return SQL_OK;
+    case WF_CUME_DIST:
+        val_set_real(out, (double)(pt->ge[i] - pt->ps) / (double)np);
+        return SQL_OK;
+    case WF_NTILE: {
+        const sql_value *a = arg_at(r, e, w, pt, i, 0);
+        int64_t nt = sqli_val_int(a);
+        if (a->type == SQL_NULL || nt <= 0)
+            return sqli_vm_error(v, SQL_ERROR, "argument of ntile must be a positive integer");
+        int64_t size = (int64_t)np / nt, large = (int64_t)np % nt, k = (int64_t)(i - pt->ps);
+        int64_t b =
+            k < large * (size + 1) ? k / (size + 1) : (k - large * (size + 1)) / size + large;
+        val_set_int(out, b + 1);
+        return SQL_OK;
+    }
+    case WF_LAG:
+    case WF_LEAD: {
+        int64_t off = e->nargs > 1 ? sqli_val_int(arg_at(r, e, w, pt, i, 1)) : 1;
+        if (e->nargs > 1 && arg_at(r, e, w, pt, i, 1)->type == SQL_NULL) {
+            val_set_null(out);
+            return SQL_OK;
+        }
+        int64_t t = (int64_t)i + (e->param == WF_LAG ? -off : off);
+        if (t >= (int64_t)pt->ps && t < (int64_t)pt->pe)
+            sqli_val_copy(out, arg_at(r, e, w, pt, (size_t)t, 0));
+        else if (e->nargs > 2)
+            sqli_val_copy(out, arg_at(r, e, w, pt, i, 2));
+        else
+            val_set_null(out);
+        return SQL_OK;
+    }
+    case WF_FIRST_VALUE:
+    case WF_LAST_VALUE:
+    case WF_NTH_VALUE: {
+        size_t t = e->param == WF_FIRST_VALUE ? fs : fe - 1;
+        if (e->param == WF_NTH_VALUE) {
+            const sql_value *a = arg_at(r, e, w, pt, i, 1);
+            int64_t nth = sqli_val_int(a);
+            if (!val_is_num(a) || nth <= 0)
+                return sqli_vm_error(v, SQL_ERROR,
+                                     "second argument to nth_value must be a positive integer");
+            t = fs + (size_t)nth - 1;
+        }
+        if (fs < fe && t >= fs && t < fe)
+            sqli_val_copy(out, arg_at(r, e, w, pt, t, 0));
+        else
+            val_set_null(out);
+        return SQL_OK;
+    }
+    default:
+        return SQL_OK;
+    }
+}
+
+/* A frame that ends at the partition's end and whose start moves: taken
+ * from the last row backwards, the frame only grows (one pass, not one per
+ * row). Not for group_concat and the JSON aggregates, whose results depend on
+ * the order. */
+static int agg_suffixes(vm *v, struct win_run *r, const expr *e, int w, part *pt, double offs) {
+    agg_state st;
+    memset(&st, 0, sizeof st);
+    val_set_null(&st.best);
+    sql_value args[4];
+    int n = e->nargs < 4 ? e->nargs : 4, rc = SQL_OK, was_real = 0;
+    size_t lo = pt->pe;
+    pt->first_fs = bound_pos(r, e, w, pt, pt->ps, e->win->start, offs, 0);
+    for (size_t k = pt->first_fs; k < pt->pe && e->fn->agg == AGG_SUM; k++)
+        if (filter_at(r, e, w, pt, k) && not_int(arg_at(r, e, w, pt, k, 0))) was_real = 1;
+    for (size_t i = pt->pe; i-- > pt->ps && rc == SQL_OK;) {
+        size_t fs = bound_pos(r, e, w, pt, i, e->win->start, offs, 0);
+        while (lo > fs && rc == SQL_OK) {
+            lo--;
+            if (!filter_at(r, e, w, pt, lo)) continue;
+            for (int k = 0; k < n; k++) val_ref(&args[k], arg_at(r, e, w, pt, lo, k));
+            rc = sqli_agg_step(v, e, &st, args, n);
+        }
+        sql_value tmp, *res = &r->res[pt->keys[i].row * (size_t)r->nwin + (size_t)w];
+        val_set_null(&tmp);
+        if (rc == SQL_OK) rc = sqli_agg_final(v, e, &st, &tmp);
+        if (rc == SQL_OK) sqli_val_copy(res, &tmp);
+        if (res->type == SQL_INTEGER && e->fn->agg == AGG_SUM && was_real && fs != pt->ps)
+            val_set_real(res, (double)res->u.i);
+    }
+    sqli_agg_reset(&st);
+    return rc;
+}
+
+static int compute_partition(vm *v, struct win_run *r, const expr *e, int w, part *pt, double offs,
+                             double offe) {
+    const windef *wd = e->win;
+    size_t ng = 0;
+    for (size_t i = pt->ps; i < pt->pe;) { /* peer groups */
+        size_t j = i + 1;
+        while (j < pt->pe && same_prefix(&pt->keys[i], &pt->keys[j], 1)) j++;
+        pt->gstart[ng] = i;
+        for (size_t k = i; k < j; k++) pt->gs[k] = i, pt->ge[k] = j, pt->gno[k] = ng;
+        ng++;
+        i = j;
+    }
+    pt->ngroups = ng;
+    if (e->param == WF_AGG && wd->end == FB_UNB_FOLL && wd->start != FB_UNB_PREC &&
+        e->fn->agg != AGG_GROUP_CONCAT && e->fn->agg != AGG_JSON_ARRAY &&
+        e->fn->agg != AGG_JSON_OBJECT)
+        return agg_suffixes(v, r, e, w, pt, offs);
+    agg_state st;
+    memset(&st, 0, sizeof st);
+    val_set_null(&st.best);
+    size_t done = pt->ps;
+    int rc = SQL_OK;
+    for (size_t i = pt->ps; i < pt->pe && rc == SQL_OK; i++) {
+        size_t fs = bound_pos(r, e, w, pt, i, wd->start, offs, 0);
+        size_t fe = bound_pos(r, e, w, pt, i, wd->end, offe, 1);
+        if (fe < fs) fe = fs;
+        if (i == pt->ps) pt->first_fs = fs;
+        sql_value *res = &r->res[pt->keys[i].row * (size_t)r->nwin + (size_t)w];
+        if (e->param == WF_AGG)
+            rc = agg_frame(v, r, e, w, pt, fs, fe, &st, &done, res);
+        else
+            rc = value_fn(v, r, e, w, pt, i, fs, fe, res);
+    }
+    sqli_agg_reset(&st);
+    return rc;
+}
+
+static int compute_window(vm *v, qplan *p, int w) {
+    struct win_run *r = p->wrt;
+    const expr *e = p->wins[w];
+    double offs = 0, offe = 0;
+    int rc = frame_offset(v, e->win->start_n, e->win->frame, 1, &offs);
+    if (rc == SQL_OK) rc = frame_offset(v, e->win->end_n, e->win->frame, 0, &offe);
+    if (rc != SQL_OK) return rc;
+    size_t n = r->rows.n;
+    wkey *keys = sort_rows(r, e, w);
+    part pt = {.keys = keys};
+    pt.gs = xcalloc(n + 1, sizeof(size_t));
+    pt.ge = xcalloc(n + 1, sizeof(size_t));
+    pt.gno = xcalloc(n + 1, sizeof(size_t));
+    pt.gstart = xcalloc(n + 1, sizeof(size_t));
+    for (size_t i = 0; i < n && rc == SQL_OK;) {
+        size_t j = i + 1;
+        while (j < n && same_prefix(&keys[i], &keys[j], 0)) j++;
+        pt.ps = i;
+        pt.pe = j;
+        rc = compute_partition(v, r, e, w, &pt, offs, offe);
+        i = j;
+    }
+    for (size_t i = 0; i < n; i++) {
+        r->order[i] = keys[i].row;
+        xfree(keys[i].k);
+    }
+    xfree(keys);
+    xfree(pt.gs);
+    xfree(pt.ge);
+    xfree(pt.gno);
+    xfree(pt.gstart);
+    return rc;
+}
+
+/* ---- the block's output ---------------------------------------------------------------------- */
+
+static void set_row(vm *v, qplan *p, const sql_value *vals) {
+    int o = 0;
+    for (int i = 0; i < p->nlvl_curs; i++) {
+        cursor *c = sqli_vm_cursor(v, p->lvl_curs[i]);
+        c->pseudo = vals ? (sql_value *)&vals[o] : NULL;
+        o += c->ncol + 1;
+    }
+    for (int i = 0; vals && i < p->naggs; i++) val_ref(&p->aggvals[i], &vals[o + i]);
+}
+
+static void free_run(qplan *p) {
+    struct win_run *r = p->wrt;
+    if (!r) return;
+    for (size_t i = 0; r->res && i < r->rows.n * (size_t)p->nwin; i++) val_free(&r->res[i]);
+    xfree(r->res);
+    xfree(r->order);
+    xfree(r->inoff);
+    sqli_rowbuf_clear(&r->rows);
+    xfree(r);
+    p->wrt = NULL;
+}
+
+int sqli_win_prepare(vm *v, qplan *p) {
+    free_run(p);
+    struct win_run *r = xcalloc(1, sizeof *r);
+    p->wrt = r;
+    r->ncap = cap_width(v, p);
+    r->nwin = p->nwin;
+    r->inoff = xcalloc((size_t)p->nwin + 1, sizeof(int));
+    int off = r->ncap + p->naggs;
+    for (int w = 0; w < p->nwin; w++) {
+        r->inoff[w] = off;
+        off += win_inputs(p->wins[w]);
+    }
+    int rc;
+    if (p->agg) { /* each group comes to sqli_agg_emit_row, which captures it */
+        rc = sqli_run_agg(v, p);
+    } else {
+        while ((rc = sqli_q_block_next(v, p)) == SQL_ROW)
+            if ((rc = sqli_win_capture(v, p)) != SQL_OK) break;
+        if (rc == SQL_DONE) rc = SQL_OK;
+    }
+    size_t n = r->rows.n;
+    r->res = xcalloc(n * (size_t)p->nwin + 1, sizeof *r->res);
+    r->order = xcalloc(n + 1, sizeof(size_t));
+    for (size_t i = 0; i < n; i++) r->order[i] = i;
+    for (int w = 0; w < p->nwin && rc == SQL_OK; w++) rc = compute_window(v, p, w);
+    sql_value *saved_aggvals = p->aggvals;
+    if (p->naggs) p->aggvals = xcalloc((size_t)p->naggs, sizeof *p->aggvals);
+    for (size_t i = 0; i < n && rc == SQL_OK; i++) {
+        size_t row = r->order[i];
+        set_row(v, p, row_vals(r, row));
+        p->winvals = &r->res[row * (size_t)p->nwin];
+        rc = sqli_emit_row(v, p);
+    }
+    set_row(v, p, NULL);
+    p->winvals = NULL;
+    if (p->naggs) {
+        xfree(p->aggvals);
+        p->aggvals = saved_aggvals;
+    }
+    free_run(p);
+    return rc;
+}
+
+void sqli_win_close(qplan *p) {
+    free_run(p);
+}
