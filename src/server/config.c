@@ -10,6 +10,7 @@
  *  1. Parsing never changes a value unless the whole value is valid.
  *  2. CONFIG SET of several parameters is atomic: all apply or none (values
  *     are restored and apply hooks re-run on failure). */
+#include "kv/stream.h"
 #include "server/server.h"
 #include "server/conn.h"
 #include "server/hooks.h"
@@ -371,8 +372,8 @@ static config_row builtin_rows[] = {
     E("oom-score-adj", &compat_ints[11], "no", oom_enum),
     S("oom-score-adj-values", &compat_strs[4], "0 200 800"),
     M("maxmemory-clients", &compat_lls[1], "0", 0, LLONG_MAX),
-    I("stream-node-max-entries", &compat_lls[2], "100", 0, LLONG_MAX),
-    M("stream-node-max-bytes", &compat_lls[3], "4096", 0, LLONG_MAX),
+    I("stream-node-max-entries", &stream_node_max_entries, "100", 0, LLONG_MAX),
+    M("stream-node-max-bytes", &stream_node_max_bytes, "4096", 0, LLONG_MAX),
     I("hll-sparse-max-bytes", &compat_lls[4], "3000", 0, LLONG_MAX),
     B("replica-read-only", &compat_ints[12], "yes"),
     B("lua-replicate-commands", &compat_ints[13], "yes"),
