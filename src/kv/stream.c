@@ -670,8 +670,7 @@ stream_cg *stream_cg_find(const stream *s, const char *name, size_t len) {
 stream_cg *stream_cg_create(stream *s, const char *name, size_t len, const stream_id *id,
                             long long entries_read) {
     size_t i = cg_lower(s, name, len);
-    if (i < s->ngroups && !name_cmp(s->groups[i]->name, s->groups[i]->nlen, name, len))
-        return NULL;
+    if (i < s->ngroups && !name_cmp(s->groups[i]->name, s->groups[i]->nlen, name, len)) return NULL;
     stream_cg *g = xcalloc(1, sizeof(*g));
     g->name = xmemdup(name, len);
     g->nlen = len;
@@ -706,7 +705,8 @@ stream_consumer *stream_consumer_create(stream_cg *g, const char *name, size_t l
     c->seen_time = now;
     /* kept sorted by name: XINFO CONSUMERS lists them as Redis's rax does */
     size_t i = 0;
-    while (i < g->nconsumers && name_cmp(g->consumers[i]->name, g->consumers[i]->nlen, name, len) < 0)
+    while (i < g->nconsumers &&
+           name_cmp(g->consumers[i]->name, g->consumers[i]->nlen, name, len) < 0)
         i++;
     g->consumers = xrealloc(g->consumers, (g->nconsumers + 1) * sizeof(stream_consumer *));
     memmove(g->consumers + i + 1, g->consumers + i, (g->nconsumers - i) * sizeof(void *));

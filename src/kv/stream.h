@@ -37,8 +37,8 @@ extern long long stream_node_max_entries, stream_node_max_bytes;
 
 int stream_id_cmp(const stream_id *a, const stream_id *b);
 /* Parses "ms" or "ms-seq" (seq = missing_seq when absent). With seq_given
- * (not NULL) "ms-*" is accepted too: seq 0 and *seq_given 0, else 1. "-" and "+" are the minimum and maximum ids when
- * allow_special. 0 on success, -1 on a malformed id. */
+ * (not NULL) "ms-*" is accepted too: seq 0 and *seq_given 0, else 1. "-" and "+" are the minimum
+ * and maximum ids when allow_special. 0 on success, -1 on a malformed id. */
 int stream_id_parse(const char *s, size_t len, uint64_t missing_seq, int allow_special,
                     stream_id *out, int *seq_given);
 /* Writes "ms-seq" with a NUL; buf must hold STREAM_ID_STR bytes. Returns the length. */
@@ -68,7 +68,7 @@ typedef struct stream_pel {
 struct stream_consumer {
     char *name;
     size_t nlen;
-    int64_t seen_time;   /* last interaction (idle) */
+    int64_t seen_time; /* last interaction (idle) */
     stream_pel pel;
 };
 

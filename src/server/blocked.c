@@ -184,7 +184,8 @@ static void blocked_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents) {
     server_update_time();
     if (c->bstate.on_timeout)
         c->bstate.on_timeout(c);
-    else if (c->bstate.type == BLOCKED_LIST || c->bstate.type == BLOCKED_ZSET)
+    else if (c->bstate.type == BLOCKED_LIST || c->bstate.type == BLOCKED_ZSET ||
+             c->bstate.type == BLOCKED_STREAM)
         reply_null_array(c);
     unblock_client(c);
 }

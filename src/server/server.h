@@ -69,7 +69,7 @@ typedef struct server_state {
     client *current_client;
     client *executing_client;
     unsigned long blocked_clients;
-    unsigned long blocked_by_type[8];
+    unsigned long blocked_by_type[16];
     unsigned long tracking_clients;
     unsigned long pubsub_clients;
     unsigned long watching_clients;

@@ -95,7 +95,8 @@ TEST(random_model) {
             uint64_t removed = stream_trim(s, STREAM_TRIM_MINID, 0, &minid, 0, 0);
             uint64_t k = 0;
             for (int i = 0; i < mn; i++)
-                if (model[i].live && stream_id_cmp(&model[i].id, &minid) < 0) model[i].live = 0, k++;
+                if (model[i].live && stream_id_cmp(&model[i].id, &minid) < 0)
+                    model[i].live = 0, k++;
             CHECK_EQ(removed, k);
         } else {
             stream_id a = pick_id(), b = pick_id();
