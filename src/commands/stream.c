@@ -12,6 +12,7 @@
 #include "commands/commands.h"
 #include "kv/stream.h"
 #include "util/mem.h"
+#include "util/sbuf.h"
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1446,12 +1447,180 @@ static const char *stream_enc_name(const void *ptr, int enc) {
     return "stream";
 }
 
+/* DUMP/RESTORE payload:
+ *   last_id first_id max_deleted_id entries_added   (ids as two varints)
+ *   nentries { id nfields { flen f vlen v } }
+ *   ngroups { nlen name last_id entries_read+1 nconsumers { nlen name seen_time }
+ *             npel { id delivery_time delivery_count consumer-index } } */
+static void put_id(sbuf *out, const stream_id *id) {
+    sbuf_put_varint(out, id->ms);
+    sbuf_put_varint(out, id->seq);
+}
+
+static void put_str(sbuf *out, const char *p, size_t len) {
+    sbuf_put_varint(out, len);
+    sbuf_append(out, p, len);
+}
+
+static void stream_serialize(const void *ptr, int enc, sbuf *out) {
+    (void)enc;
+    const stream *s = ptr;
+    put_id(out, &s->last_id);
+    put_id(out, &s->first_id);
+    put_id(out, &s->max_deleted_id);
+    sbuf_put_varint(out, s->entries_added);
+    sbuf_put_varint(out, s->length);
+    stream_id lo = {0, 0}, hi = {UINT64_MAX, UINT64_MAX};
+    stream_iter it;
+    stream_iter_start(&it, s, &lo, &hi, 0);
+    while (stream_iter_next(&it)) {
+        put_id(out, &it.id);
+        sbuf_put_varint(out, it.nfields);
+        for (size_t i = 0; i < it.nfields * 2; i++) put_str(out, it.fv[i], it.fvlen[i]);
+    }
+    stream_iter_stop(&it);
+    sbuf_put_varint(out, s->ngroups);
+    for (size_t i = 0; i < s->ngroups; i++) {
+        const stream_cg *g = s->groups[i];
+        put_str(out, g->name, g->nlen);
+        put_id(out, &g->last_id);
+        sbuf_put_varint(out, (uint64_t)(g->entries_read + 1));
+        sbuf_put_varint(out, g->nconsumers);
+        for (size_t k = 0; k < g->nconsumers; k++) {
+            put_str(out, g->consumers[k]->name, g->consumers[k]->nlen);
+            sbuf_put_varint(out, (uint64_t)g->consumers[k]->seen_time);
+        }
+        sbuf_put_varint(out, g->pel.n);
+        for (size_t k = 0; k < g->pel.n; k++) {
+            const stream_nack *n = g->pel.v[k];
+            put_id(out, &n->id);
+            sbuf_put_varint(out, (uint64_t)n->delivery_time);
+            sbuf_put_varint(out, n->delivery_count);
+            size_t ci = 0;
+            while (g->consumers[ci] != n->consumer) ci++;
+            sbuf_put_varint(out, ci);
+        }
+    }
+}
+
+typedef struct rd {
+    const char *p, *end;
+    int bad;
+} rd;
+
+static uint64_t get_u(rd *r) {
+    uint64_t v = 0;
+    if (!r->bad && !varint_get(&r->p, r->end, &v)) r->bad = 1;
+    return v;
+}
+
+static stream_id get_id(rd *r) {
+    stream_id id;
+    id.ms = get_u(r);
+    id.seq = get_u(r);
+    return id;
+}
+
+static const char *get_str(rd *r, size_t *len) {
+    *len = (size_t)get_u(r);
+    if (r->bad || *len > (size_t)(r->end - r->p)) {
+        r->bad = 1;
+        return NULL;
+    }
+    const char *p = r->p;
+    r->p += *len;
+    return p;
+}
+
+static int read_entries(rd *r, stream *s) {
+    uint64_t n = get_u(r);
+    const char **fv = NULL;
+    size_t *fl = NULL, cap = 0;
+    for (uint64_t e = 0; e < n && !r->bad; e++) {
+        stream_id id = get_id(r);
+        uint64_t nf = get_u(r);
+        if (r->bad || nf == 0 || nf > (uint64_t)(r->end - r->p) ||
+            (s->length && stream_id_cmp(&id, &s->last_id) <= 0) || (!id.ms && !id.seq)) {
+            r->bad = 1;
+            break;
+        }
+        if (cap < nf * 2) {
+            cap = (size_t)nf * 2;
+            fv = xrealloc(fv, cap * sizeof(char *));
+            fl = xrealloc(fl, cap * sizeof(size_t));
+        }
+        for (size_t i = 0; i < nf * 2 && !r->bad; i++) fv[i] = get_str(r, &fl[i]);
+        if (!r->bad) stream_append(s, &id, (size_t)nf, fv, fl);
+    }
+    xfree(fv);
+    xfree(fl);
+    return r->bad ? ERR : OK;
+}
+
+static int read_group(rd *r, stream *s) {
+    size_t nlen;
+    const char *name = get_str(r, &nlen);
+    stream_id last = get_id(r);
+    long long er = (long long)get_u(r) - 1;
+    if (r->bad) return ERR;
+    stream_cg *g = stream_cg_create(s, name, nlen, &last, er);
+    if (!g) return ERR;
+    uint64_t nc = get_u(r);
+    for (uint64_t k = 0; k < nc && !r->bad; k++) {
+        const char *cn = get_str(r, &nlen);
+        int64_t seen = (int64_t)get_u(r);
+        if (r->bad || stream_consumer_find(g, cn, nlen)) return ERR;
+        stream_consumer_create(g, cn, nlen, seen);
+    }
+    uint64_t np = get_u(r);
+    stream_id prev = {0, 0};
+    for (uint64_t k = 0; k < np && !r->bad; k++) {
+        stream_id id = get_id(r);
+        int64_t when = (int64_t)get_u(r);
+        uint64_t count = get_u(r), ci = get_u(r);
+        if (r->bad || ci >= g->nconsumers || (k && stream_id_cmp(&id, &prev) <= 0)) return ERR;
+        prev = id;
+        stream_consumer *cons = NULL;
+        for (size_t i = 0; i < g->nconsumers; i++)
+            if (i == ci) cons = g->consumers[i];
+        stream_nack *n = stream_nack_new(&id, cons, when);
+        n->delivery_count = count;
+        stream_pel_insert(&g->pel, n);
+        stream_pel_insert(&cons->pel, n);
+    }
+    return r->bad ? ERR : OK;
+}
+
+static void *stream_deserialize(const char *p, size_t len, int *enc) {
+    rd r = {p, p + len, 0};
+    stream *s = stream_new();
+    stream_id last = get_id(&r), first = get_id(&r), maxdel = get_id(&r);
+    uint64_t added = get_u(&r);
+    if (r.bad || read_entries(&r, s) != OK) goto bad;
+    if (s->length && stream_id_cmp(&last, &s->last_id) < 0) goto bad;
+    s->last_id = last;
+    s->first_id = first;
+    s->max_deleted_id = maxdel;
+    s->entries_added = added;
+    uint64_t ng = get_u(&r);
+    for (uint64_t i = 0; i < ng; i++)
+        if (r.bad || read_group(&r, s) != OK) goto bad;
+    if (r.bad || r.p != r.end) goto bad;
+    *enc = 0;
+    return s;
+bad:
+    stream_free(s);
+    return NULL;
+}
+
 static const kobj_type_ops stream_ops = {
     .name = "stream",
     .free_value = stream_free_value,
     .dup_value = stream_dup_value,
     .mem_value = stream_mem_value,
     .enc_name = stream_enc_name,
+    .serialize = stream_serialize,
+    .deserialize = stream_deserialize,
 };
 
 __attribute__((constructor)) static void stream_register(void) {

@@ -385,6 +385,7 @@ static config_row builtin_rows[] = {
     I("active-defrag-cycle-min", &compat_ints[17], "1", 1, 99),
     B("rdb-del-sync-files", &compat_ints[18], "no"),
     B("sanitize-dump-payload", &compat_ints[19], "no"),
+    B("aof-use-rdb-preamble", &compat_ints[21], "yes"),
     {.name = NULL}};
 
 /* The built-in rows, then those other subsystems registered, ended by a row
