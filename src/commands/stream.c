@@ -333,6 +333,8 @@ void xadd_command(client *c) {
 
 void xtrim_command(client *c) {
     const resp_arg *key = &c->argv[1];
+    trim_args a;
+    if (parse_trim_or_reply(c, &a, 0) < 0) return;
     int err;
     kobj *o = lookup_write_typed(c, key, OBJ_STREAM, &err);
     if (err) return;
@@ -340,8 +342,6 @@ void xtrim_command(client *c) {
         reply_int(c, 0);
         return;
     }
-    trim_args a;
-    if (parse_trim_or_reply(c, &a, 0) < 0) return;
     uint64_t deleted = trim_by_args(stream_of(o), &a);
     if (deleted) {
         notify_keyspace_event(NOTIFY_STREAM, "xtrim", key->p, key->len, c->db->id);

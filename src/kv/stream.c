@@ -492,7 +492,6 @@ uint64_t stream_trim(stream *s, int strategy, uint64_t maxlen, const stream_id *
             s->length--;
             deleted++;
         }
-        assert(b->live);
         break;
     }
     if (deleted) update_first(s);

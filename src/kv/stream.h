@@ -20,7 +20,9 @@
  * Invariants:
  *  1. Block first ids strictly increase; entry ids strictly increase within
  *     and across blocks; every id <= last_id.
- *  2. length = the sum of live entries; a block with no live entry is freed.
+ *  2. length = the sum of live entries. XDEL frees a block whose last live
+ *     entry it deletes; an exact trim may leave one with none (as Redis keeps
+ *     such a listpack node), which the next trim removes whole.
  *  3. A consumer group's PEL and each consumer's PEL are sorted by id; every
  *     nack is in the group PEL and in exactly its consumer's PEL. */
 #ifndef LARDER_KV_STREAM_H

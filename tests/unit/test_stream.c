@@ -174,10 +174,36 @@ TEST(groups_and_pel) {
     stream_free(d);
 }
 
+/* An exact MINID trim can delete every live entry of a block whose last
+ * entry was already deleted: the block stays (Redis keeps the node) and
+ * reads, appends and the next trim go on. */
+TEST(trim_empties_block_with_deleted_tail) {
+    stream *s = stream_new();
+    const char *fv[2] = {"f", "v"};
+    size_t fl[2] = {1, 1};
+    for (uint64_t i = 1; i <= 3; i++) {
+        stream_id id = {i, 0};
+        stream_append(s, &id, 1, fv, fl);
+    }
+    stream_id three = {3, 0}, two5 = {2, 5};
+    CHECK_EQ(stream_delete(s, &three), 1);
+    CHECK_EQ(stream_trim(s, STREAM_TRIM_MINID, 0, &two5, 0, 0), 2);
+    CHECK_EQ(s->length, 0);
+    stream_id e;
+    CHECK(!stream_edge_id(s, 0, &e));
+    stream_id four = {4, 0};
+    stream_append(s, &four, 1, fv, fl);
+    CHECK(stream_edge_id(s, 0, &e) && e.ms == 4);
+    CHECK_EQ(stream_trim(s, STREAM_TRIM_MAXLEN, 0, NULL, 0, 0), 1);
+    CHECK_EQ(s->length, 0);
+    stream_free(s);
+}
+
 int main(void) {
     srand(13);
     RUN(ids);
     RUN(random_model);
     RUN(groups_and_pel);
+    RUN(trim_empties_block_with_deleted_tail);
     return test_report();
 }
