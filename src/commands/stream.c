@@ -505,8 +505,8 @@ static int parse_xread_or_reply(client *c, int xreadgroup, xread_args *a) {
         const resp_arg *o = &c->argv[i];
         if (arg_is(o, "BLOCK") && more) {
             if (server_in_script()) {
-                reply_errorf(c, "ERR %s command is not allowed with BLOCK option from scripts",
-                             xreadgroup ? "xreadgroup" : "xread");
+                reply_errorf(c, "ERR %.*s command is not allowed with BLOCK option from scripts",
+                             (int)c->argv[0].len, c->argv[0].p);
                 return ERR;
             }
             i++;

@@ -337,8 +337,8 @@ TEST(blocking_readers_match_redis) {
     }
     for (int i = 0; i <= NR; i++) {
         if (strcmp(got[0][i], got[1][i]) != 0)
-            fprintf(stderr, "reader %d (%s):\n  larder: %s\n  redis:  %s\n", i, i < NR ? readers[i] : "XPENDING bs g",
-                    got[0][i], got[1][i]);
+            fprintf(stderr, "reader %d (%s):\n  larder: %s\n  redis:  %s\n", i,
+                    i < NR ? readers[i] : "XPENDING bs g", got[0][i], got[1][i]);
         CHECK_STR(got[0][i], got[1][i]);
         free(got[0][i]);
         free(got[1][i]);
