@@ -41,6 +41,11 @@ TYPE_CASES = [
     ("ZADD", ["-t", "zadd"], [], "zadd"),
     ("ZRANGE 0 99", ["zrange", "bench:z", "0", "99"],
      [["ZADD", "bench:z"] + [x for i in range(100) for x in (str(i), "m%d" % i)]], "zrange"),
+    ("XADD (3 fields)", ["xadd", "bench:xs", "MAXLEN", "~", "100000", "*", "a", "1", "b", "2",
+                         "c", "3"], [], "xadd"),
+    ("XRANGE COUNT 100", ["xrange", "bench:xr", "-", "+", "COUNT", "100"],
+     [["XADD", "bench:xr", "%d-0" % (i + 1), "a", "1", "b", "2", "c", "3"] for i in range(100)],
+     "xrange"),
 ]
 
 

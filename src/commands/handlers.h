@@ -85,6 +85,15 @@ command_fn lpush_command, rpush_command, lpushx_command, rpushx_command, lpop_co
     brpop_command, blmove_command, brpoplpush_command, blmpop_command;
 command_getkeys_fn getkeys_lmpop, getkeys_blmpop;
 
+/* ---- stream.c ------------------------------------------------------------ */
+command_fn xadd_command, xlen_command, xrange_command, xrevrange_command, xdel_command,
+    xtrim_command, xsetid_command, xread_command, xreadgroup_command, xgroup_create_command,
+    xgroup_setid_command, xgroup_destroy_command, xgroup_createconsumer_command,
+    xgroup_delconsumer_command, xgroup_help_command, xack_command, xpending_command, xclaim_command,
+    xautoclaim_command, xinfo_consumers_command, xinfo_groups_command, xinfo_stream_command,
+    xinfo_help_command;
+command_getkeys_fn getkeys_xread;
+
 /* ---- zset.c -------------------------------------------------------------- */
 command_fn zadd_command, zincrby_command, zrem_command, zcard_command, zcount_command,
     zlexcount_command, zscore_command, zmscore_command, zrank_command, zrevrank_command,

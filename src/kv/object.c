@@ -189,7 +189,7 @@ void kobj_string_classify(kobj *o) {
 }
 
 const char *kobj_type_name(int type) {
-    static const char *names[] = {"string", "list", "set", "zset", "hash"};
+    static const char *names[] = {"string", "list", "set", "zset", "hash", "stream"};
     return type >= 0 && type < OBJ_TYPES ? names[type] : "none";
 }
 

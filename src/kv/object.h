@@ -35,7 +35,15 @@
 
 struct sbuf;
 
-enum obj_type { OBJ_STRING = 0, OBJ_LIST = 1, OBJ_SET = 2, OBJ_ZSET = 3, OBJ_HASH = 4, OBJ_TYPES };
+enum obj_type {
+    OBJ_STRING = 0,
+    OBJ_LIST = 1,
+    OBJ_SET = 2,
+    OBJ_ZSET = 3,
+    OBJ_HASH = 4,
+    OBJ_STREAM = 5,
+    OBJ_TYPES
+};
 
 /* String encodings, as OBJECT ENCODING names them (Redis's rules decide which). */
 enum { ENC_RAW = 0, ENC_INT = 1, ENC_EMBSTR = 2 };

@@ -139,10 +139,11 @@ enum {
     BLOCKED_NONE = 0,
     BLOCKED_LIST, /* BLPOP & co: woken by key readiness */
     BLOCKED_ZSET,
-    BLOCKED_SLEEP, /* DEBUG SLEEP-like waits, WAIT */
-    BLOCKED_PAUSE, /* CLIENT PAUSE */
-    BLOCKED_STORE, /* waiting for the store thread (persistence) */
-    BLOCKED_LOCK,  /* LOCK.ACQUIRE WAIT */
+    BLOCKED_STREAM, /* XREAD/XREADGROUP BLOCK */
+    BLOCKED_SLEEP,  /* DEBUG SLEEP-like waits, WAIT */
+    BLOCKED_PAUSE,  /* CLIENT PAUSE */
+    BLOCKED_STORE,  /* waiting for the store thread (persistence) */
+    BLOCKED_LOCK,   /* LOCK.ACQUIRE WAIT */
     BLOCKED_MODULE,
 };
 

@@ -177,14 +177,28 @@ void unblock_client(client *c) {
     }
 }
 
+/* Redis's updateStatsOnUnblock: a blocked command is counted once, when it
+ * is served or times out (call_command skips clients that stay blocked). */
+static void account_unblocked(client *c, long long errors_before) {
+    if (!c->bstate.cmd) return;
+    command_stats *st = &server.cmdstats[c->bstate.cmd->id];
+    st->calls++;
+    if (server.stat_total_error_replies > errors_before) st->failed_calls++;
+    server.stat_numcommands++;
+}
+
 static void blocked_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents) {
     (void)loop;
     (void)revents;
     client *c = t->data;
     server_update_time();
+    if (c->bstate.type == BLOCKED_LIST || c->bstate.type == BLOCKED_ZSET ||
+        c->bstate.type == BLOCKED_STREAM)
+        account_unblocked(c, server.stat_total_error_replies);
     if (c->bstate.on_timeout)
         c->bstate.on_timeout(c);
-    else if (c->bstate.type == BLOCKED_LIST || c->bstate.type == BLOCKED_ZSET)
+    else if (c->bstate.type == BLOCKED_LIST || c->bstate.type == BLOCKED_ZSET ||
+             c->bstate.type == BLOCKED_STREAM)
         reply_null_array(c);
     unblock_client(c);
 }
@@ -223,6 +237,25 @@ void blocked_key_deleted(db *d, const char *key, size_t len) {
     signal_key_as_ready(d, key, len);
 }
 
+/* A stream group reader must learn that its key is gone or changed type
+ * (Redis's signalDeletedKeyAsReady), so any write wakes the key's waiters
+ * while such readers exist; the others re-run and stay blocked. */
+void blocked_key_modified(db *d, const char *key, size_t len) {
+    if (server.blocked_by_type[BLOCKED_STREAM]) signal_key_as_ready(d, key, len);
+}
+
+void blocked_db_flushed(int dbid) {
+    if (!server.blocked_by_type[BLOCKED_STREAM]) return;
+    for (int i = 0; i < server.databases; i++) {
+        db *d = &server.dbs[i];
+        if ((dbid != -1 && i != dbid) || !d->blocking_keys) continue;
+        dict_iter it;
+        dict_iter_init(&it, d->blocking_keys);
+        waiters *w;
+        while ((w = dict_iter_next(&it))) signal_key_as_ready(d, w->key, w->klen);
+    }
+}
+
 /* Re-runs the blocked command of each waiter of one key, oldest first, for as
  * long as waiters are served. */
 static void serve_key(ready_key *r) {
@@ -249,6 +282,7 @@ static void serve_key(ready_key *r) {
         c->db = &server.dbs[b->dbid];
         reprocessing = 1;
         reblocked = 0;
+        long long errors_before = server.stat_total_error_replies;
         c->flags |= CLIENT_EXECUTING;
         call_command(c, b->cmd);
         c->flags &= ~(uint64_t)CLIENT_EXECUTING;
@@ -257,6 +291,7 @@ static void serve_key(ready_key *r) {
         int stay = reblocked;
         reblocked = 0;
         if (!stay) {
+            account_unblocked(c, errors_before);
             c->argc = argc;
             c->argv = argv;
             unblock_client(c); /* frees b->args: argv was restored first */

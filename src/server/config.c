@@ -10,6 +10,7 @@
  *  1. Parsing never changes a value unless the whole value is valid.
  *  2. CONFIG SET of several parameters is atomic: all apply or none (values
  *     are restored and apply hooks re-run on failure). */
+#include "kv/stream.h"
 #include "server/server.h"
 #include "server/conn.h"
 #include "server/hooks.h"
@@ -371,8 +372,8 @@ static config_row builtin_rows[] = {
     E("oom-score-adj", &compat_ints[11], "no", oom_enum),
     S("oom-score-adj-values", &compat_strs[4], "0 200 800"),
     M("maxmemory-clients", &compat_lls[1], "0", 0, LLONG_MAX),
-    I("stream-node-max-entries", &compat_lls[2], "100", 0, LLONG_MAX),
-    M("stream-node-max-bytes", &compat_lls[3], "4096", 0, LLONG_MAX),
+    I("stream-node-max-entries", &stream_node_max_entries, "100", 0, LLONG_MAX),
+    M("stream-node-max-bytes", &stream_node_max_bytes, "4096", 0, LLONG_MAX),
     I("hll-sparse-max-bytes", &compat_lls[4], "3000", 0, LLONG_MAX),
     B("replica-read-only", &compat_ints[12], "yes"),
     B("lua-replicate-commands", &compat_ints[13], "yes"),
@@ -384,6 +385,7 @@ static config_row builtin_rows[] = {
     I("active-defrag-cycle-min", &compat_ints[17], "1", 1, 99),
     B("rdb-del-sync-files", &compat_ints[18], "no"),
     B("sanitize-dump-payload", &compat_ints[19], "no"),
+    B("aof-use-rdb-preamble", &compat_ints[21], "yes"),
     {.name = NULL}};
 
 /* The built-in rows, then those other subsystems registered, ended by a row

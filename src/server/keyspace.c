@@ -122,11 +122,13 @@ void signal_modified_key(client *c, db *d, const char *key, size_t len) {
     watch_touch_key(d, key, len);
     tracking_invalidate_key(c, key, len);
     hooks.key_modified(c, d, key, len);
+    blocked_key_modified(d, key, len);
 }
 
 void signal_flushed_db(int dbid) {
     watch_touch_all_keys_in_db(dbid, -1);
     tracking_invalidate_all();
+    blocked_db_flushed(dbid);
 }
 
 static const char notify_class_chars[] = "g$lshzxetmdn";

@@ -71,7 +71,7 @@ typedef struct server_state {
     client *current_client;
     client *executing_client;
     unsigned long blocked_clients;
-    unsigned long blocked_by_type[8];
+    unsigned long blocked_by_type[16];
     unsigned long tracking_clients;
     unsigned long pubsub_clients;
     unsigned long watching_clients;
@@ -214,6 +214,10 @@ void invoke_pending_in_order(struct ev_loop *loop);
 void commands_init(void);
 void blocked_cron(void);
 void process_unblocked_clients(void);
+/* Any write of a key, and a flushed db (-1: all): wakes stream readers, so a
+ * group reader learns that its key is gone or changed type. */
+void blocked_key_modified(db *d, const char *key, size_t len);
+void blocked_db_flushed(int dbid);
 
 /* ---- after each command, and on writes (slowlog.c, tracking.c) ---------------------- */
 void slowlog_push_if_needed(client *c, const command *cmd, long long usec);
