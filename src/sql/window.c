@@ -469,6 +469,7 @@ static int agg_frame(vm *v, struct win_run *r, const expr *e, int w, const part 
     val_set_null(&tmp);
     rc = sqli_agg_final(v, e, st, &tmp);
     if (rc == SQL_OK) sqli_val_copy(out, &tmp);
+    val_free(&tmp); /* a JSON aggregate's final value owns its text */
     /* SQLite slides its frame by adding and removing rows; its sum() stays
      * a real once a non-integer entered the frame, even after it left */
     if (rc == SQL_OK && out->type == SQL_INTEGER && e->fn->agg == AGG_SUM && fs != pt->ps)
