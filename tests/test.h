@@ -9,8 +9,11 @@
 #ifndef LARDER_TEST_H
 #define LARDER_TEST_H
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <inttypes.h>
+#include <time.h>
+#include <unistd.h>
 
 /* Weak globals: a test program and its helper objects (the integration
  * harness) share one set of counters. */
@@ -64,5 +67,17 @@ __attribute__((weak)) const char *test_cur_name_ = "-";
 static inline int test_report(void) {
     printf("%d passed, %d failed\n", test_passed_, test_failed_);
     return test_failed_ ? 1 : 0;
+}
+/* A randomised test's seed: the env var's number, "time" for a fresh one each
+ * run (exploring), else def, so make test is repeatable. Printed so that any
+ * failure can be replayed. */
+static inline unsigned long long test_seed(const char *envname, unsigned long long def) {
+    const char *e = getenv(envname);
+    unsigned long long s =
+        !e                   ? def
+        : !strcmp(e, "time") ? (unsigned long long)time(NULL) ^ ((unsigned long long)getpid() << 20)
+                             : strtoull(e, NULL, 10);
+    printf("seed %s=%llu\n", envname, s);
+    return s;
 }
 #endif

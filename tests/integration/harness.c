@@ -280,13 +280,6 @@ unsigned long long trng_next(trng *r) {
     return r->s * 2685821657736338717ULL;
 }
 
-unsigned long long test_seed(const char *envname, unsigned long long def) {
-    const char *e = getenv(envname);
-    unsigned long long s = e ? strtoull(e, NULL, 10) : def;
-    printf("seed %s=%llu\n", envname, s);
-    return s;
-}
-
 /* ---- raw sockets with a RESP2/RESP3 reader ------------------------------------------ */
 
 int raw_send(int fd, const void *p, size_t len) {

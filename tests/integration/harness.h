@@ -72,6 +72,4 @@ unsigned long long trng_next(trng *r);
 static inline unsigned trng_below(trng *r, unsigned n) {
     return n ? (unsigned)(trng_next(r) % n) : 0;
 }
-/* Seed from env var (if set) else default; prints it so failures replay. */
-unsigned long long test_seed(const char *envname, unsigned long long def);
 #endif

@@ -1110,10 +1110,7 @@ TEST(cli_diff) {
 }
 
 TEST(differential) {
-    const char *s = getenv("SQL_DIFF_SEED");
-    uint64_t seed = !s                   ? 1207
-                    : !strcmp(s, "time") ? (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20)
-                                         : strtoull(s, NULL, 10);
+    uint64_t seed = test_seed("SQL_DIFF_SEED", 1207);
     printf("differential seed %llu (SQL_DIFF_SEED to repeat)\n", (unsigned long long)seed);
     rs = seed * 2654435761u + 1;
     int rounds = getenv("SQL_DIFF_ROUNDS") ? atoi(getenv("SQL_DIFF_ROUNDS")) : 30;

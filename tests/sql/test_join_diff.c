@@ -450,8 +450,7 @@ static void round_once(int queries) {
 }
 
 TEST(join_differential) {
-    const char *s = getenv("SQL_JOIN_SEED");
-    uint64_t seed = !s ? 1207 : !strcmp(s, "time") ? (uint64_t)time(NULL) : strtoull(s, NULL, 10);
+    uint64_t seed = test_seed("SQL_JOIN_SEED", 1207);
     int rounds = getenv("SQL_JOIN_ROUNDS") ? atoi(getenv("SQL_JOIN_ROUNDS")) : 50;
     int queries = getenv("SQL_JOIN_QUERIES") ? atoi(getenv("SQL_JOIN_QUERIES"))
                   : SANITIZED                ? 40
