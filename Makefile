@@ -253,10 +253,10 @@ FORMAT_FILES = $$(git ls-files '*.c' '*.h' 2>/dev/null || find src tests modules
 format:
 	clang-format -i $(FORMAT_FILES)
 format-check:
-	@clang-format --dry-run -Werror $(FORMAT_FILES) 2>&1 | grep -m 20 'error:' ; \
-	 if clang-format --dry-run -Werror $(FORMAT_FILES) >/dev/null 2>&1; then \
+	@if out=$$(clang-format --dry-run -Werror $(FORMAT_FILES) 2>&1); then \
 	   echo "format-check: every C file follows .clang-format"; \
-	 else echo "format-check: run 'make format' (files above differ from .clang-format)"; exit 1; fi
+	 else echo "$$out" | grep -m 20 'error:'; \
+	   echo "format-check: run 'make format' (files above differ from .clang-format)"; exit 1; fi
 
 # The include edges between src/ folders stay within the set at the top of
 # mk/depcheck.py; make test runs it.
