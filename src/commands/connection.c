@@ -146,6 +146,7 @@ void reset_command(client *c) {
     c->resp = 2;
     tracking_disable(c);
     pubsub_unsubscribe_all(c, 0);
+    monitor_remove(c);
     c->flags &= ~(uint64_t)(CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP | CLIENT_REPLY_SKIP_NEXT |
                             CLIENT_NO_EVICT | CLIENT_NO_TOUCH | CLIENT_PUBSUB);
     client_set_name(c, NULL, 0);

@@ -373,28 +373,45 @@ void object_help_command(client *c) {
 
 /* FUNCTION lives in scripting.c. */
 
-/* ---- LATENCY (no latency monitor: empty answers) ------------------------------------ */
+/* ---- MONITOR and LATENCY (server/monitor.c, server/latency.c) --------------------- */
+
+void monitor_command(client *c) {
+    if (c->flags & CLIENT_DENY_BLOCKING) {
+        /* it expects one reply per command: a stream of them would break it */
+        reply_error(c, "ERR MONITOR isn't allowed for DENY BLOCKING client");
+        return;
+    }
+    if (c->flags & CLIENT_MONITOR) return; /* as Redis: a second MONITOR gets no reply */
+    monitor_add(c);
+    reply_ok(c);
+}
 
 void latency_latest_command(client *c) {
-    reply_empty_array(c);
+    latency_reply_latest(c);
 }
 void latency_history_command(client *c) {
-    reply_empty_array(c);
+    latency_reply_history(c, c->argv[2].p);
 }
 void latency_reset_command(client *c) {
-    reply_int(c, 0);
+    reply_int(c, latency_reset(c->argc - 2, c->argv + 2));
 }
 void latency_graph_command(client *c) {
-    reply_errorf(c, "ERR No samples available for event '%s'", c->argv[2].p);
+    sbuf b = SBUF_INIT;
+    if (latency_graph(c->argv[2].p, &b) != OK)
+        reply_errorf(c, "ERR No samples available for event '%s'", c->argv[2].p);
+    else
+        reply_verbatim(c, b.p, b.len, "txt");
+    sbuf_free(&b);
 }
 void latency_histogram_command(client *c) {
-    reply_map(c, 0);
+    latency_reply_histogram(c, c->argc - 2, c->argv + 2);
 }
 
 void latency_doctor_command(client *c) {
-    const char *msg =
-        "Dave, no latency spike was observed during the lifetime of this instance, nice job! ;)";
-    reply_verbatim(c, msg, strlen(msg), "txt");
+    sbuf b = SBUF_INIT;
+    latency_doctor(&b);
+    reply_verbatim(c, b.p, b.len, "txt");
+    sbuf_free(&b);
 }
 
 void latency_help_command(client *c) {

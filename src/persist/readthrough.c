@@ -141,6 +141,7 @@ static void load_done(store_job *sj) {
     load_job *j = (load_job *)sj;
     pkey *k = pkey_find(j->key, j->klen);
     int64_t cost_ms = (sj->finished_us - sj->started_us) / 1000;
+    latency_add_sample_if_needed("store-load", cost_ms);
     if (!k) { /* cannot happen: a loading pkey is never freed */
         free_load(j);
         return;

@@ -172,7 +172,10 @@ void wb_before_sleep(void) {
         if (c) c->reply_after = last;
     }
     char *err = NULL;
-    if (journal_commit(&err) != 0) {
+    int64_t commit_start = clock_ustime();
+    int jrc = journal_commit(&err);
+    latency_add_sample_if_needed("journal-fsync", (clock_ustime() - commit_start) / 1000);
+    if (jrc != 0) {
         journal_failed(err);
         xfree(err);
     } else if (!ps.journal_ok && ntouch_clients == 0) {
@@ -377,6 +380,7 @@ void wb_fill_journal(void *ctx, journal_emit_fn emit) {
 static void batch_done(store_job *sj) {
     batch_job *b = (batch_job *)sj;
     ps.batch_in_flight = 0;
+    latency_add_sample_if_needed("write-behind-flush", (sj->finished_us - sj->started_us) / 1000);
     if (sj->rc != STORE_OK) {
         for (int i = 0; i < b->n; i++) {
             b->keys[i].k->in_flight = 0;

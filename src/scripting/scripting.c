@@ -286,15 +286,19 @@ static void eval_generic(client *c, int evalsha, int ro) {
 }
 
 void eval_command(client *c) {
+    monitor_feed(c, c->argc, c->argv); /* before the commands it runs */
     eval_generic(c, 0, 0);
 }
 void evalsha_command(client *c) {
+    monitor_feed(c, c->argc, c->argv); /* before the commands it runs */
     eval_generic(c, 1, 0);
 }
 void eval_ro_command(client *c) {
+    monitor_feed(c, c->argc, c->argv); /* before the commands it runs */
     eval_generic(c, 0, 1);
 }
 void evalsha_ro_command(client *c) {
+    monitor_feed(c, c->argc, c->argv); /* before the commands it runs */
     eval_generic(c, 1, 1);
 }
 
@@ -705,9 +709,11 @@ static void fcall_generic(client *c, int ro) {
 }
 
 void fcall_command(client *c) {
+    monitor_feed(c, c->argc, c->argv); /* before the commands it runs */
     fcall_generic(c, 0);
 }
 void fcall_ro_command(client *c) {
+    monitor_feed(c, c->argc, c->argv); /* before the commands it runs */
     fcall_generic(c, 1);
 }
 

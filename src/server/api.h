@@ -94,8 +94,10 @@ struct command {
 };
 
 /* Per-command statistics, indexed by command id. */
+typedef struct latency_hist latency_hist; /* server/latency.c */
 typedef struct command_stats {
     long long calls, usec, rejected_calls, failed_calls;
+    latency_hist *hist; /* durations, once the command has run with latency-tracking on */
 } command_stats;
 
 /* ---- clients ---------------------------------------------------------------- */
@@ -239,11 +241,12 @@ struct client {
     dict *tracking_prefixes;
 
     /* loop bookkeeping */
-    list_node node;       /* in server.clients */
-    list_node close_node; /* in server.clients_to_close */
-    void *user;           /* ACL user */
-    void *persist;        /* persistence layer per-client state */
-    void *script_caller;  /* Lua: the real client running the script */
+    list_node node;         /* in server.clients */
+    list_node close_node;   /* in server.clients_to_close */
+    list_node monitor_node; /* in server.monitors (CLIENT_MONITOR) */
+    void *user;             /* ACL user */
+    void *persist;          /* persistence layer per-client state */
+    void *script_caller;    /* Lua: the real client running the script */
 };
 
 /* ---- replies (networking.c) -------------------------------------------------- */
@@ -406,6 +409,23 @@ void watch_touch_expired_if_watched(db *d, const char *key, size_t len);
 void watch_key(client *c, const resp_arg *key);
 /* Has a key c watches expired since (which dirties the transaction)? */
 int watch_any_expired(client *c);
+
+/* ---- the latency monitor and MONITOR (latency.c, monitor.c) ------------------- */
+/* Records a sample of event (ms) when latency-monitor-threshold is set and
+ * reached. Events: command, fast-command, expire-cycle, eviction-cycle,
+ * store-load, write-behind-flush, journal-fsync, invalidation. */
+void latency_add_sample_if_needed(const char *event, long long ms);
+void latency_reply_latest(client *c);
+void latency_reply_history(client *c, const char *event);
+int latency_reset(int argc, const resp_arg *argv); /* no names: all; returns events reset */
+int latency_graph(const char *event, sbuf *out);   /* ERR: no samples for event */
+void latency_doctor(sbuf *out);
+void latency_reply_histogram(client *c, int argc, const resp_arg *argv);
+/* Makes c a monitor (MONITOR), or an ordinary client again (RESET, free). */
+void monitor_add(client *c);
+void monitor_remove(client *c);
+/* Shows a command to the monitors, as Redis's MONITOR prints it. */
+void monitor_feed(client *c, int argc, const resp_arg *argv);
 
 /* ---- logging ----------------------------------------------------------------- */
 enum { LL_DEBUG = 0, LL_VERBOSE, LL_NOTICE, LL_WARNING, LL_NOTHING };

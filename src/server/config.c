@@ -106,6 +106,44 @@ static void get_notify(sbuf *out) {
     sbuf_puts(out, buf);
 }
 
+/* "50 99 99.9": up to 16 percentiles in 0..100. */
+static int set_latency_pcts(const char *val, char **err) {
+    char *copy = xstrdup(val);
+    resp_arg *argv = NULL;
+    int cap = 0, argc = 0, rc = OK;
+    resp_split_args(copy, strlen(copy), &argv, &cap, &argc);
+    double v[16];
+    const char *why = NULL;
+    if (argc > 16) why = "Too many latency-tracking-info-percentiles parameters";
+    for (int i = 0; !why && i < argc; i++) {
+        char *end;
+        errno = 0;
+        v[i] = strtod(argv[i].p, &end);
+        if (*end || errno || end == argv[i].p)
+            why = "Invalid latency-tracking-info-percentiles parameters";
+        else if (v[i] < 0 || v[i] > 100)
+            why = "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]";
+    }
+    if (why) {
+        *err = xstrdup(why);
+        rc = ERR;
+    } else {
+        memcpy(server.latency_pcts, v, sizeof(double) * (size_t)argc);
+        server.latency_npcts = argc;
+    }
+    xfree(argv);
+    xfree(copy);
+    return rc;
+}
+
+static void get_latency_pcts(sbuf *out) {
+    for (int i = 0; i < server.latency_npcts; i++) {
+        char buf[64];
+        format_percentile(server.latency_pcts[i], buf, sizeof(buf));
+        sbuf_printf(out, "%s%s", i ? " " : "", buf);
+    }
+}
+
 /* "1gb", "100mb", "5k", "1024" -> bytes. */
 static int parse_memory(const char *s, unsigned long long *out) {
     size_t len = strlen(s), numlen = len;
@@ -351,7 +389,8 @@ static config_row builtin_rows[] = {
     B("set-proc-title", &server.set_proc_title, "yes"),
     B("crash-log-enabled", &server.crash_log_enabled, "yes"),
     E("enable-debug-command", &server.enable_debug_cmd, "yes", yesno_enum),
-    E("latency-tracking", &compat_ints[20], "no", yesno_enum),
+    E("latency-tracking", &server.latency_tracking, "yes", yesno_enum),
+    X("latency-tracking-info-percentiles", "50 99 99.9", set_latency_pcts, get_latency_pcts),
     X("save", "", set_save, get_save),
     /* accepted for compatibility with redis.conf files and test harnesses; no effect */
     E("appendonly", &compat_ints[0], "no", yesno_enum),
@@ -359,7 +398,7 @@ static config_row builtin_rows[] = {
     I("io-threads", &compat_ints[2], "1", 1, 128),
     B("io-threads-do-reads", &compat_ints[3], "no"),
     B("activerehashing", &compat_ints[4], "yes"),
-    I("latency-monitor-threshold", &compat_lls[0], "0", 0, LLONG_MAX),
+    I("latency-monitor-threshold", &server.latency_monitor_threshold, "0", 0, LLONG_MAX),
     B("activedefrag", &compat_ints[6], "no"),
     B("stop-writes-on-bgsave-error", &compat_ints[7], "yes"),
     B("rdbcompression", &compat_ints[8], "yes"),
@@ -392,6 +431,19 @@ static config_row builtin_rows[] = {
  * with a NULL name; nrows does not count that end row. */
 static config_row *rows = builtin_rows;
 static size_t nrows = sizeof(builtin_rows) / sizeof(builtin_rows[0]) - 1;
+
+/* Where the built-in rows end in rows[] (registered rows follow). */
+static const config_row *builtin_end(void) {
+    return rows + sizeof(builtin_rows) / sizeof(builtin_rows[0]) - 1;
+}
+
+/* Stands for a row CONFIG SET leaves as it is (set and applied as nothing). */
+static int set_nothing(const char *val, char **err) {
+    return OK;
+}
+static void get_nothing(sbuf *out) {}
+static config_row unchanged_row = {
+    .name = "", .type = CT_SPECIAL, .set = set_nothing, .get = get_nothing};
 
 void config_register(const config_directive *add) {
     size_t n = 0;
@@ -713,6 +765,14 @@ int config_set_many(int n, const resp_arg *names, const resp_arg *values, char *
                 rc = ERR;
                 goto done;
             }
+        row_get(rs[i], &old[i]);
+        /* Larder's own start-up directives (registered rows) accept their
+         * current value, so that CONFIG GET * output can be set back. */
+        if ((rs[i]->flags & CF_IMMUTABLE) && rs[i] >= builtin_end() &&
+            strcmp(old[i].p ? old[i].p : "", values[i].p) == 0) {
+            rs[i] = &unchanged_row;
+            continue;
+        }
         if (rs[i]->flags & CF_IMMUTABLE) {
             sbuf b = SBUF_INIT;
             sbuf_printf(&b,
@@ -723,7 +783,6 @@ int config_set_many(int n, const resp_arg *names, const resp_arg *values, char *
             rc = ERR;
             goto done;
         }
-        row_get(rs[i], &old[i]);
     }
     char *e = NULL;
     for (i = 0; i < n; i++) {

@@ -265,6 +265,7 @@ void process_command(client *c) {
     int sub_missing;
     const command *cmd = command_lookup(c->argv, c->argc, &sub_missing);
     c->cmd = cmd;
+    c->lastcmd = sub_missing ? NULL : cmd; /* CLIENT LIST's cmd= names the running command */
     if (!cmd) {
         reject_unknown(c);
         return;
@@ -342,7 +343,6 @@ void process_command(client *c) {
     server.clock_fresh = 1; /* call_command starts its timing from the reading above */
     call_command(c, cmd);
     server.clock_pinned = pinned;
-    c->lastcmd = cmd;
     /* As Redis: clients blocked on keys this command made ready are served
      * before the next command runs (the next one of a pipeline included). */
     if (server.ready_keys && !list_empty(&server.ready_list)) handle_clients_blocked_on_keys();
@@ -377,7 +377,14 @@ void call_command(client *c, const command *cmd) {
             errors_before = server.stat_error_checkpoint;
         if (server.stat_total_error_replies > errors_before) st->failed_calls++;
         server.stat_numcommands++;
+        if (server.latency_tracking) latency_hist_record(&st->hist, dur * 1000);
     }
+    if (server.latency_monitor_threshold)
+        latency_add_sample_if_needed((cmd->flag_bits & CMD_FAST) ? "fast-command" : "command",
+                                     dur / 1000);
+    /* A blocked command was shown when it first ran; admin commands never are. */
+    if (!(cmd->flag_bits & (CMD_SKIP_MONITOR | CMD_ADMIN)) && !blocked_is_reprocessing())
+        monitor_feed(c, c->argc, c->argv);
     server.stat_error_checkpoint = server.stat_total_error_replies;
     slowlog_push_if_needed(c, cmd, dur);
     tracking_after_command(c, cmd);

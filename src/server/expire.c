@@ -56,6 +56,7 @@ void active_expire_cycle(int fast) {
     }
     int64_t elapsed = clock_mono_us() - start;
     server.stat_expire_cycle_time_used += elapsed;
+    latency_add_sample_if_needed("expire-cycle", elapsed / 1000);
     double perc = sampled_total ? (double)expired_total * 100 / (double)sampled_total : 0;
     server.stat_expired_stale_perc =
         (long long)(perc * 0.05 + (double)server.stat_expired_stale_perc * 0.95);

@@ -75,6 +75,7 @@ void stats_reset(void) {
     server.stat_client_qbuf_limit_disconnections = server.stat_client_outbuf_limit_disconnections =
         0;
     server.stat_peak_memory = used_memory();
+    for (int i = 0; i < server.command_count; i++) latency_hist_free(&server.cmdstats[i].hist);
     memset(server.cmdstats, 0, sizeof(command_stats) * (size_t)server.command_count);
     if (server.errors) dict_clear(server.errors, free_err, NULL);
 }
@@ -318,6 +319,7 @@ static void sec_modules(sbuf *b) {
 }
 static void sec_latencystats(sbuf *b) {
     sbuf_puts(b, "# Latencystats\r\n");
+    latency_info(b);
 }
 
 typedef struct section {

@@ -157,6 +157,7 @@ void client_free(client *c) {
     multi_discard(c);
     pubsub_client_free(c);
     tracking_client_free(c);
+    monitor_remove(c);
     hooks.client_freed(c);
     if (c->flags & CLIENT_PENDING_WRITE)
         list_remove(&server.pending_writes, &c->pending_write_node);
@@ -667,7 +668,11 @@ void reply_set_deferred_set(client *c, void *h, long n) {
 
 /* ---- output buffer limits ---------------------------------------------------- */
 
+/* A monitor is held to the replica class's limits (Redis counts it as normal,
+ * whose default is no limit: a monitor that falls behind would grow without
+ * bound). */
 static int obuf_class(const client *c) {
+    if (c->flags & CLIENT_MONITOR) return OBUF_REPLICA;
     return (c->flags & CLIENT_PUBSUB) ? OBUF_PUBSUB : OBUF_NORMAL;
 }
 

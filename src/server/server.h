@@ -126,7 +126,11 @@ typedef struct server_state {
     int lfu_log_factor, lfu_decay_time;
     long long slowlog_log_slower_than;
     unsigned long slowlog_max_len;
-    long long latency_tracking;
+    int latency_tracking;
+    long long latency_monitor_threshold; /* ms; 0: the latency monitor is off */
+    double latency_pcts[16];             /* latency-tracking-info-percentiles */
+    int latency_npcts;
+    list_head monitors; /* clients in MONITOR mode (monitor_node) */
     int tracking_table_max_keys;
     long long busy_reply_threshold; /* lua-time-limit, ms */
     int set_proc_title;
@@ -226,4 +230,11 @@ void tracking_before_sleep(void);
 void tracking_after_command(client *c, const command *cmd);
 void tracking_client_free(client *c);
 void tracking_stats(long long *keys, long long *items, long long *prefixes);
+/* ---- latency.c ---------------------------------------------------------------- */
+/* Adds one duration (ns) to *h, allocating it on first use. */
+void latency_hist_record(latency_hist **h, int64_t ns);
+void latency_hist_free(latency_hist **h);
+void latency_info(sbuf *b); /* INFO latencystats lines */
+void format_percentile(double p, char *buf, size_t size);
+
 #endif
