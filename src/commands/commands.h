@@ -25,6 +25,9 @@ static inline void reply_string_value(client *c, const kobj *o) {
 /* DUMP/RESTORE's payload of a value (keys.c; DEBUG uses it too). */
 int dump_serialize(const kobj *o, sbuf *out);
 kobj *dump_deserialize(const char *key, size_t klen, const char *p, size_t len);
+/* Indexes the field expire times of the hash o, just added to d under its
+ * key (RENAME, MOVE, COPY, RESTORE): no-op for other values (hash.c). */
+void hash_adopt_field_ttls(db *d, kobj *o);
 
 /* Commands that need the store (sql.c, wb.c): is one configured? can the
  * client wait for it (not in MULTI or a script)? Each replies the error. */

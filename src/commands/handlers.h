@@ -67,6 +67,9 @@ command_fn publish_command, subscribe_command, unsubscribe_command, psubscribe_c
     pubsub_shardchannels_command, pubsub_shardnumsub_command;
 
 /* ---- hash.c -------------------------------------------------------------- */
+command_fn hexpire_command, hpexpire_command, hexpireat_command, hpexpireat_command, httl_command,
+    hpttl_command, hexpiretime_command, hpexpiretime_command, hpersist_command, hgetex_command,
+    hsetex_command, hgetdel_command;
 command_fn hset_command, hsetnx_command, hget_command, hmget_command, hmset_command, hdel_command,
     hexists_command, hlen_command, hstrlen_command, hkeys_command, hvals_command, hgetall_command,
     hincrby_command, hincrbyfloat_command, hrandfield_command, hscan_command;

@@ -216,6 +216,7 @@ static void rename_generic(client *c, int nx) {
     o = db_unlink(c->db, src->p, src->len);
     o = kobj_rekey(o, dst->p, dst->len);
     db_add(c->db, o);
+    hash_adopt_field_ttls(c->db, o);
     signal_modified_key(c, c->db, src->p, src->len);
     signal_modified_key(c, c->db, dst->p, dst->len);
     blocked_key_deleted(c->db, dst->p, dst->len);
@@ -268,6 +269,7 @@ void move_command(client *c) {
     }
     o = db_unlink(src, key->p, key->len);
     db_add(dst, o);
+    hash_adopt_field_ttls(dst, o);
     signal_modified_key(c, src, key->p, key->len);
     signal_modified_key(c, dst, key->p, key->len);
     signal_key_as_ready(dst, key->p, key->len);
@@ -312,6 +314,7 @@ void copy_command(client *c) {
         db_replace(dstdb, existing, n);
     else
         db_add(dstdb, n);
+    hash_adopt_field_ttls(dstdb, n);
     signal_modified_key(c, dstdb, dst->p, dst->len);
     signal_key_as_ready(dstdb, dst->p, dst->len);
     notify_keyspace_event(NOTIFY_GENERIC, "copy_to", dst->p, dst->len, dstdb->id);
@@ -473,6 +476,7 @@ void restore_command(client *c) {
         return;
     }
     db_add(c->db, o);
+    hash_adopt_field_ttls(c->db, o);
     if (ttl) o = db_set_expire(c->db, o, ttl);
     if (opt.freq >= 0 && kv_lfu_mode)
         o->lru = kv_lfu_minutes() << 8 | (uint32_t)opt.freq;

@@ -27,7 +27,13 @@ static void free_entry(void *ctx, void *e) {
     kobj_free(e);
 }
 
+static void free_plain(void *ctx, void *e) {
+    (void)ctx;
+    xfree(e);
+}
+
 void db_clear(db *d) {
+    if (d->field_expires) dict_clear(d->field_expires, free_plain, NULL);
     dict_clear(&d->expires, NULL, NULL);
     dict_clear(&d->keys, free_entry, NULL);
     d->avg_ttl = 0;
@@ -47,6 +53,9 @@ void db_swap_contents(db *a, db *b) {
     uint64_t c = a->expires_cursor;
     a->expires_cursor = b->expires_cursor;
     b->expires_cursor = c;
+    dict *fe = a->field_expires;
+    a->field_expires = b->field_expires;
+    b->field_expires = fe;
 }
 
 kobj *db_find(db *d, const char *key, size_t len) {

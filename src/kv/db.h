@@ -21,6 +21,10 @@ typedef struct db {
     int id;
     long long avg_ttl;
     uint64_t expires_cursor;
+    /* keys of hashes whose fields may carry expire times, each with the
+     * earliest of them or earlier (entries and their meaning are owned by
+     * the hash type, commands/hash.c); NULL until a field gets a TTL */
+    dict *field_expires;
     /* owned by the server (watched keys, blocked clients); NULL when unused */
     dict *watched_keys;
     dict *blocking_keys;
@@ -37,7 +41,19 @@ typedef struct kv_hooks {
     void (*on_expired)(db *d, kobj *o);
     void (*on_evicted)(db *d, kobj *o);
     void (*on_added)(db *d, kobj *o);
+    /* Active expiry of fields (hash field TTLs): one step over d's
+     * field_expires, examining about `samples` keys; returns the number of
+     * fields deleted. Registered by the hash type. */
+    size_t (*fields_expire_step)(db *d, size_t samples);
+    /* Has a field of o passed its expire time? Registered by the hash type. */
+    int (*fields_due)(db *d, kobj *o);
+    /* What field expiry may do to key, asked when a field is due:
+     * FIELDS_EXPIRE (delete the due fields), FIELDS_KEEP (not now: the key's
+     * newest value is not stored yet), FIELDS_DROP_KEY (the key is a copy of
+     * a stored row: it leaves whole, the row keeps the field). */
+    int (*fields_policy)(db *d, const char *key, size_t len);
 } kv_hooks;
+enum { FIELDS_EXPIRE = 0, FIELDS_KEEP = 1, FIELDS_DROP_KEY = 2 };
 extern kv_hooks kv_hook;
 
 void db_init(db *d, int id);

@@ -833,13 +833,21 @@ static int shape_ok_or_reply(client *c, const command *cmd, const mapping *m, in
         return ERR;
     }
     if (!want_hash) return OK;
-    /* field arguments: HSET/HMSET key f v [f v ...], HSETNX/HINCRBY/HINCRBYFLOAT key f ... */
+    /* field arguments: HSET/HMSET key f v [f v ...], HSETNX/HINCRBY/HINCRBYFLOAT key f ...,
+     * HSETEX key [options] FIELDS n f v [f v ...] */
     int step = (!strcmp(cmd->name, "hset") || !strcmp(cmd->name, "hmset")) ? 2 : 0;
-    int last = step ? c->argc - 1 : keyarg + 1;
-    if (strcmp(cmd->name, "hset") && strcmp(cmd->name, "hmset") && strcmp(cmd->name, "hsetnx") &&
-        strcmp(cmd->name, "hincrby") && strcmp(cmd->name, "hincrbyfloat"))
+    int first = keyarg + 1;
+    if (!strcmp(cmd->name, "hsetex")) {
+        while (first < c->argc && !arg_is(&c->argv[first], "fields")) first++;
+        first += 2; /* past FIELDS n (a malformed command gets HSETEX's own error) */
+        step = 2;
+    } else if (strcmp(cmd->name, "hset") && strcmp(cmd->name, "hmset") &&
+               strcmp(cmd->name, "hsetnx") && strcmp(cmd->name, "hincrby") &&
+               strcmp(cmd->name, "hincrbyfloat")) {
         return OK;
-    for (int i = keyarg + 1; i <= last && i < c->argc; i += step ? step : 1) {
+    }
+    int last = step ? c->argc - 1 : keyarg + 1;
+    for (int i = first; i <= last && i < c->argc; i += step ? step : 1) {
         const resp_arg *f = &c->argv[i];
         int ok = 0;
         for (int k = 0; k < m->ncols && !ok; k++)
@@ -888,6 +896,14 @@ int persist_allows_command(client *c, const command *cmd) {
             continue;
         }
         kobj *o = db_lookup(c->db, keys[i].p, keys[i].len, LOOKUP_NOTOUCH);
+        if (o && kv_hook.fields_due && kv_hook.fields_due(c->db, o) &&
+            !persist_key_pinned(c->db, keys[i].p, keys[i].len)) {
+            /* a field's expire time passed: the cached copy leaves whole (the
+             * row keeps the field) and the command sees the row afresh */
+            db_delete(c->db, keys[i].p, keys[i].len);
+            signal_modified_key(NULL, c->db, keys[i].p, keys[i].len);
+            o = NULL;
+        }
         /* a key this command already waited for (or waits for, named twice)
          * counted as its miss */
         pc = c->persist;
@@ -945,6 +961,14 @@ void persist_key_modified(client *c, db *d, const char *key, size_t klen) {
         return;
     }
     if (k) pkey_maybe_free(k);
+}
+
+int persist_key_mapped(db *d, const char *key, size_t klen) {
+    if (!ps.enabled || d->id != 0 || ps.maps.n == 0) return 0;
+    const char *pk;
+    size_t pklen;
+    const mapping *m = persist_match(d, key, klen, &pk, &pklen);
+    return m && m->mode != MODE_CACHE_ASIDE;
 }
 
 int persist_key_pinned(db *d, const char *key, size_t klen) {

@@ -54,6 +54,7 @@ void persist_register(void) {
         .after_command = persist_after_command,
         .key_modified = persist_key_modified,
         .key_pinned = persist_key_pinned,
+        .key_mapped = persist_key_mapped,
         .before_sleep = persist_before_sleep,
         .cron = persist_cron,
         .client_freed = persist_client_free,

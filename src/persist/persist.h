@@ -168,6 +168,7 @@ int persist_allows_command(client *c, const command *cmd);
 void persist_after_command(client *c, const command *cmd);
 void persist_key_modified(client *c, db *d, const char *key, size_t klen);
 int persist_key_pinned(db *d, const char *key, size_t klen);
+int persist_key_mapped(db *d, const char *key, size_t klen);
 void persist_before_sleep(void);
 void persist_cron(void);
 void persist_client_free(client *c);

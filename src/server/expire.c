@@ -53,6 +53,8 @@ void active_expire_cycle(int fast) {
             }
             if (sampled == 0 || expired * 100 <= sampled * (size_t)acceptable) break;
         }
+        if (d->field_expires && dict_size(d->field_expires) && kv_hook.fields_expire_step)
+            kv_hook.fields_expire_step(d, (size_t)keys_per_loop);
     }
     int64_t elapsed = clock_mono_us() - start;
     server.stat_expire_cycle_time_used += elapsed;

@@ -21,6 +21,7 @@ server_hooks hooks = {
     .after_command = after_nothing,
     .key_modified = key_nothing,
     .key_pinned = pinned_none,
+    .key_mapped = pinned_none,
     .before_sleep = nothing,
     .cron = nothing,
     .client_freed = client_nothing,
@@ -35,6 +36,7 @@ void hooks_set(const server_hooks *h) {
     TAKE(after_command);
     TAKE(key_modified);
     TAKE(key_pinned);
+    TAKE(key_mapped);
     TAKE(before_sleep);
     TAKE(cron);
     TAKE(client_freed);

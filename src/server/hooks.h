@@ -33,6 +33,9 @@ typedef struct server_hooks {
     void (*key_modified)(client *c, db *d, const char *key, size_t len);
     /* Must eviction skip this key? (its newest value is not stored yet) */
     int (*key_pinned)(db *d, const char *key, size_t len);
+    /* Is this key a cached copy of a stored row (a mapping that loads or
+     * stores)? Then it leaves the cache whole, never in part (field expiry). */
+    int (*key_mapped)(db *d, const char *key, size_t len);
     /* Each loop iteration, before replies are written. */
     void (*before_sleep)(void);
     /* Each server cron tick (hz). */

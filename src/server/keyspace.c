@@ -206,6 +206,11 @@ static void on_expired(db *d, kobj *o) {
     notify_keyspace_event(NOTIFY_EXPIRED, "expired", key, o->klen, d->id);
 }
 
+static int fields_policy(db *d, const char *key, size_t len) {
+    if (!hooks.key_mapped(d, key, len)) return FIELDS_EXPIRE;
+    return hooks.key_pinned(d, key, len) ? FIELDS_KEEP : FIELDS_DROP_KEY;
+}
+
 static void on_evicted(db *d, kobj *o) {
     server.stat_evictedkeys++;
     const char *key = kobj_key(o);
@@ -218,6 +223,7 @@ static void on_added(db *d, kobj *o) {
 }
 
 void keyspace_init(void) {
+    kv_hook.fields_policy = fields_policy;
     kv_hook.on_expired = on_expired;
     kv_hook.on_evicted = on_evicted;
     kv_hook.on_added = on_added;
