@@ -512,6 +512,10 @@ static const command *getkeys_target(client *c) {
         reply_error(c, "ERR Invalid command specified");
         return NULL;
     }
+    if (cmd->first_key <= 0 && !cmd->getkeys) {
+        reply_error(c, "ERR The command has no key arguments");
+        return NULL;
+    }
     int argc = c->argc - 2;
     if (cmd->arity > 0 ? argc != cmd->arity : argc < -cmd->arity) {
         reply_error(c, "ERR Invalid number of arguments specified for command");
@@ -526,9 +530,10 @@ static void getkeys_generic(client *c, int with_flags) {
     int keys[256];
     int n = command_keys(cmd, c->argc - 2, c->argv + 2, keys, 256);
     if (n == 0) {
-        reply_error(c, cmd->first_key > 0 || cmd->getkeys
-                           ? "ERR Invalid arguments specified for command"
-                           : "ERR The command has no key arguments");
+        if (cmd->flag_bits & CMD_NO_MANDATORY_KEYS)
+            reply_array(c, 0); /* EVAL "..." 0: a valid call without keys */
+        else
+            reply_error(c, "ERR Invalid arguments specified for command");
         return;
     }
     reply_array(c, n);

@@ -2,6 +2,7 @@
  * Larder-specific ones (fault injection for the store) are registered by
  * the persistence layer through debug_register(). */
 #include "commands/commands.h"
+#include "kv/quicklist.h"
 #include "server/hooks.h"
 #include "util/mem.h"
 #include <openssl/sha.h>
@@ -129,10 +130,21 @@ static void debug_object(client *c) {
     sbuf b = SBUF_INIT;
     dump_serialize(o, &b);
     char buf[512];
-    snprintf(buf, sizeof(buf),
-             "Value at:%p refcount:1 encoding:%s serializedlength:%zu lru:%u lru_seconds_idle:%llu",
-             (void *)o, kobj_enc_name(o), b.len, (unsigned)o->lru, kobj_idle_ms(o) / 1000);
+    int n = snprintf(buf, sizeof(buf),
+                     "Value at:%p refcount:1 encoding:%s serializedlength:%zu lru:%u "
+                     "lru_seconds_idle:%llu",
+                     (void *)o, kobj_enc_name(o), b.len, (unsigned)o->lru, kobj_idle_ms(o) / 1000);
     sbuf_free(&b);
+    if (o->type == OBJ_LIST && o->enc == ENC_QUICKLIST) { /* Redis's ql_* figures */
+        const quicklist *ql = kobj_ptr(o);
+        unsigned long sz = 0;
+        for (const ql_node *nd = ql->head; nd; nd = nd->next) sz += nd->sz;
+        snprintf(buf + n, sizeof(buf) - (size_t)n,
+                 " ql_nodes:%lu ql_avg_node:%.2f ql_listpack_max:%d ql_compressed:%d "
+                 "ql_uncompressed_size:%lu",
+                 ql->len, ql->len ? (double)ql->count / (double)ql->len : 0.0, ql->fill,
+                 ql->compress != 0, sz);
+    }
     reply_status(c, buf);
 }
 

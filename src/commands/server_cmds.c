@@ -242,29 +242,61 @@ void memory_usage_command(client *c) {
     reply_int(c, (long long)(kobj_mem(o, (size_t)samples) + sizeof(void *)));
 }
 
+static void stat_int(client *c, const char *name, long long v) {
+    reply_bulk_cstr(c, name);
+    reply_int(c, v);
+}
+static void stat_double(client *c, const char *name, double v) {
+    reply_bulk_cstr(c, name);
+    reply_double(c, v);
+}
+
+/* MEMORY STATS: Redis 7.0's fields, in its order (replication, cluster and
+ * AOF ones are 0: Larder has none of them). */
 void memory_stats_command(client *c) {
-    xmem_stats st;
-    xmem_get_stats(&st);
-    size_t used = used_memory();
-    long long keys = 0;
-    for (int i = 0; i < server_db_count(); i++) keys += (long long)db_size(server_db(i));
-    reply_map(c, 8);
-    reply_bulk_cstr(c, "peak.allocated");
-    reply_int(c, (long long)server_peak_memory());
-    reply_bulk_cstr(c, "total.allocated");
-    reply_int(c, (long long)used);
-    reply_bulk_cstr(c, "startup.allocated");
-    reply_int(c, 0);
-    reply_bulk_cstr(c, "keys.count");
-    reply_int(c, keys);
-    reply_bulk_cstr(c, "keys.bytes-per-key");
-    reply_int(c, keys ? (long long)(used / (size_t)keys) : 0);
-    reply_bulk_cstr(c, "allocator.allocated");
-    reply_int(c, (long long)st.allocated);
-    reply_bulk_cstr(c, "allocator.active");
-    reply_int(c, (long long)st.active);
-    reply_bulk_cstr(c, "allocator.resident");
-    reply_int(c, (long long)st.resident);
+    memory_report m;
+    memory_report_fill(&m);
+    size_t net = m.total > m.startup ? m.total - m.startup : 0;
+    reply_map(c, 27 + m.ndbs);
+    stat_int(c, "peak.allocated", (long long)m.peak);
+    stat_int(c, "total.allocated", (long long)m.total);
+    stat_int(c, "startup.allocated", (long long)m.startup);
+    stat_int(c, "replication.backlog", 0);
+    stat_int(c, "clients.slaves", 0);
+    stat_int(c, "clients.normal", (long long)m.clients_normal);
+    stat_int(c, "cluster.links", 0);
+    stat_int(c, "aof.buffer", 0);
+    stat_int(c, "lua.caches", (long long)m.lua_caches);
+    stat_int(c, "functions.caches", (long long)m.functions_caches);
+    for (int i = 0; i < m.ndbs; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "db.%d", m.db[i].id);
+        reply_bulk_cstr(c, name);
+        reply_map(c, 2);
+        stat_int(c, "overhead.hashtable.main", (long long)m.db[i].main);
+        stat_int(c, "overhead.hashtable.expires", (long long)m.db[i].expires);
+    }
+    stat_int(c, "overhead.total", (long long)m.overhead_total);
+    stat_int(c, "keys.count", m.keys);
+    stat_int(c, "keys.bytes-per-key", m.keys ? (long long)(net / (size_t)m.keys) : 0);
+    stat_int(c, "dataset.bytes", (long long)m.dataset);
+    stat_double(c, "dataset.percentage", net ? (double)m.dataset * 100 / (double)net : 0);
+    stat_double(c, "peak.percentage", m.peak ? (double)m.total * 100 / (double)m.peak : 0);
+    stat_int(c, "allocator.allocated", (long long)m.alloc_allocated);
+    stat_int(c, "allocator.active", (long long)m.alloc_active);
+    stat_int(c, "allocator.resident", (long long)m.alloc_resident);
+    stat_double(c, "allocator-fragmentation.ratio",
+                m.alloc_allocated ? (double)m.alloc_active / (double)m.alloc_allocated : 0);
+    stat_int(c, "allocator-fragmentation.bytes",
+             (long long)m.alloc_active - (long long)m.alloc_allocated);
+    stat_double(c, "allocator-rss.ratio",
+                m.alloc_active ? (double)m.alloc_resident / (double)m.alloc_active : 0);
+    stat_int(c, "allocator-rss.bytes", (long long)m.alloc_resident - (long long)m.alloc_active);
+    stat_double(c, "rss-overhead.ratio",
+                m.alloc_resident ? (double)m.rss / (double)m.alloc_resident : 0);
+    stat_int(c, "rss-overhead.bytes", (long long)m.rss - (long long)m.alloc_resident);
+    stat_double(c, "fragmentation", m.total ? (double)m.rss / (double)m.total : 0);
+    stat_int(c, "fragmentation.bytes", (long long)m.rss - (long long)m.total);
 }
 
 void memory_doctor_command(client *c) {

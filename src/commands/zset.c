@@ -1042,16 +1042,17 @@ void zset_for_each(const kobj *o, long start, int rev, zset_each_fn *fn, void *c
 
 /* ---- key positions ------------------------------------------------------------------------ */
 
-/* Keys counted by argv[numidx] and following it, then the destination if
- * any — Redis's genericGetKeys, atoi() and all: no keys when the count is
- * below 1 or larger than the arguments left. */
+/* The destination if any, then the keys counted by argv[numidx] and
+ * following it, in key-spec order as Redis 7.0's COMMAND GETKEYS gives them
+ * (atoi() and all: no keys when the count is below 1 or larger than the
+ * arguments left). */
 static int numkeys_keys(int argc, const resp_arg *argv, int numidx, int dest, int *keys, int max) {
     if (numidx >= argc) return 0;
     long n = (int)strtol(argv[numidx].p, NULL, 10);
     if (n < 1 || n > argc - numidx - 1) return 0;
     int k = 0;
-    for (long i = 0; i < n && k < max; i++) keys[k++] = numidx + 1 + (int)i;
     if (dest && k < max) keys[k++] = 1;
+    for (long i = 0; i < n && k < max; i++) keys[k++] = numidx + 1 + (int)i;
     return k;
 }
 

@@ -438,6 +438,22 @@ void server_log_raw(int level, const char *msg);
 /* Frees memory by the policy until under maxmemory; OK, or ERR if it cannot. */
 int evict_perform(void);
 size_t used_memory(void);
+/* Where the memory goes, as INFO memory and MEMORY STATS report it (Redis's
+ * getMemoryOverheadData): overheads are the server's own structures; the
+ * dataset is the rest. */
+typedef struct memory_report {
+    size_t peak, total, startup, rss;
+    size_t alloc_allocated, alloc_active, alloc_resident;
+    size_t clients_normal, lua_caches, functions_caches, overhead_total, dataset;
+    long long keys;
+    int ndbs; /* databases with keys (the first 16) */
+    struct {
+        int id;
+        size_t main, expires;
+    } db[16];
+    long long lua_vm, scripts_eval, nscripts, functions, nfunctions;
+} memory_report;
+void memory_report_fill(memory_report *m);
 int over_maxmemory(void);
 const char *maxmemory_policy_name(int p);
 

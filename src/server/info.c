@@ -152,54 +152,118 @@ static void sec_clients(sbuf *b) {
                 server.tracking_clients, server.blocked_clients);
 }
 
-static void sec_memory(sbuf *b) {
-    size_t used = used_memory(), rss = rss_bytes();
-    if (used > server.stat_peak_memory) server.stat_peak_memory = used;
+void memory_report_fill(memory_report *m) {
+    memset(m, 0, sizeof(*m));
+    m->total = used_memory();
+    if (m->total > server.stat_peak_memory) server.stat_peak_memory = m->total;
+    m->peak = server.stat_peak_memory;
+    m->startup = server.stat_startup_memory < m->total ? server.stat_startup_memory : m->total;
+    m->rss = rss_bytes();
     xmem_stats st;
     xmem_get_stats(&st);
-    char h1[32], h2[32], h3[32], h4[32], h5[32];
-    human_bytes(h1, sizeof(h1), used);
-    human_bytes(h2, sizeof(h2), rss);
-    human_bytes(h3, sizeof(h3), server.stat_peak_memory);
-    human_bytes(h4, sizeof(h4), server.maxmemory);
-    unsigned long long total =
+    m->alloc_allocated = st.allocated;
+    m->alloc_active = st.active;
+    m->alloc_resident = st.resident;
+    list_node *n;
+    list_for_each(n, &server.clients) {
+        client *c = list_entry(n, client, node);
+        m->clients_normal += xmem_usable(c) + c->qcap + c->reply_bytes;
+    }
+    scripting_info(&m->lua_vm, &m->scripts_eval, &m->nscripts, &m->functions, &m->nfunctions);
+    m->lua_caches = (size_t)m->scripts_eval;
+    m->functions_caches = (size_t)m->functions;
+    m->overhead_total = m->startup + m->clients_normal + m->lua_caches + m->functions_caches;
+    for (int i = 0; i < server.databases; i++) {
+        db *d = &server.dbs[i];
+        m->keys += (long long)db_size(d);
+        if (!db_size(d)) continue;
+        size_t main = dict_mem(&d->keys), exp = dict_mem(&d->expires);
+        m->overhead_total += main + exp;
+        if (m->ndbs < 16) {
+            m->db[m->ndbs].id = i;
+            m->db[m->ndbs].main = main;
+            m->db[m->ndbs].expires = exp;
+            m->ndbs++;
+        }
+    }
+    m->dataset = m->total > m->overhead_total ? m->total - m->overhead_total : 0;
+}
+
+static double ratio(size_t a, size_t b) {
+    return b ? (double)a / (double)b : 0;
+}
+
+static void sec_memory(sbuf *b) {
+    memory_report m;
+    memory_report_fill(&m);
+    char h[8][32];
+    unsigned long long total_mem =
         (unsigned long long)sysconf(_SC_PHYS_PAGES) * (unsigned long long)sysconf(_SC_PAGESIZE);
-    human_bytes(h5, sizeof(h5), total);
-    long long lua_mem, scripts_bytes, nscripts, func_mem, nfuncs;
-    scripting_info(&lua_mem, &scripts_bytes, &nscripts, &func_mem, &nfuncs);
+    human_bytes(h[0], sizeof(h[0]), m.total);
+    human_bytes(h[1], sizeof(h[1]), m.rss);
+    human_bytes(h[2], sizeof(h[2]), m.peak);
+    human_bytes(h[3], sizeof(h[3]), total_mem);
+    human_bytes(h[4], sizeof(h[4]), (size_t)m.lua_vm);
+    human_bytes(h[5], sizeof(h[5]), (size_t)m.lua_vm);
+    human_bytes(h[6], sizeof(h[6]), (size_t)(m.scripts_eval + m.functions));
+    human_bytes(h[7], sizeof(h[7]), server.maxmemory);
+    size_t net = m.total > m.startup ? m.total - m.startup : 0;
+    sbuf_printf(b,
+                "# Memory\r\nused_memory:%zu\r\nused_memory_human:%s\r\nused_memory_rss:%zu\r\n"
+                "used_memory_rss_human:%s\r\nused_memory_peak:%zu\r\nused_memory_peak_human:%s\r\n"
+                "used_memory_peak_perc:%.2f%%\r\nused_memory_overhead:%zu\r\n"
+                "used_memory_startup:%zu\r\nused_memory_dataset:%zu\r\n"
+                "used_memory_dataset_perc:%.2f%%\r\n",
+                m.total, h[0], m.rss, h[1], m.peak, h[2], ratio(m.total, m.peak) * 100,
+                m.overhead_total, m.startup, m.dataset, ratio(m.dataset, net) * 100);
+    sbuf_printf(b,
+                "allocator_allocated:%zu\r\nallocator_active:%zu\r\nallocator_resident:%zu\r\n"
+                "total_system_memory:%llu\r\ntotal_system_memory_human:%s\r\n",
+                m.alloc_allocated, m.alloc_active, m.alloc_resident, total_mem, h[3]);
+    /* one Lua VM runs both EVAL scripts and functions: it is counted as eval's */
+    sbuf_printf(b,
+                "used_memory_lua:%lld\r\nused_memory_vm_eval:%lld\r\nused_memory_lua_human:%s\r\n"
+                "used_memory_scripts_eval:%lld\r\nnumber_of_cached_scripts:%lld\r\n"
+                "number_of_functions:%lld\r\nnumber_of_libraries:%zu\r\n"
+                "used_memory_vm_functions:0\r\nused_memory_vm_total:%lld\r\n"
+                "used_memory_vm_total_human:%s\r\nused_memory_functions:%lld\r\n"
+                "used_memory_scripts:%lld\r\nused_memory_scripts_human:%s\r\n",
+                m.lua_vm, m.lua_vm, h[4], m.scripts_eval, m.nscripts, m.nfunctions,
+                function_library_count(), m.lua_vm, h[5], m.functions, m.scripts_eval + m.functions,
+                h[6]);
     sbuf_printf(
         b,
-        "# Memory\r\nused_memory:%zu\r\nused_memory_human:%s\r\nused_memory_rss:%zu\r\n"
-        "used_memory_rss_human:%s\r\nused_memory_peak:%zu\r\nused_memory_peak_human:%s\r\n"
-        "used_memory_peak_perc:%.2f%%\r\nused_memory_overhead:0\r\nused_memory_startup:0\r\n"
-        "used_memory_dataset:%zu\r\nused_memory_dataset_perc:100.00%%\r\n"
-        "allocator_allocated:%zu\r\nallocator_active:%zu\r\nallocator_resident:%zu\r\n"
-        "total_system_memory:%llu\r\ntotal_system_memory_human:%s\r\nused_memory_lua:%lld\r\n"
-        "used_memory_scripts:%lld\r\nnumber_of_cached_scripts:%lld\r\nmaxmemory:%llu\r\nmaxmemory_"
-        "human:%s\r\n"
-        "maxmemory_policy:%s\r\nallocator_frag_ratio:%.2f\r\nmem_fragmentation_ratio:%.2f\r\n"
-        "mem_not_counted_for_evict:0\r\nmem_clients_normal:0\r\nmem_allocator:%s\r\n"
+        "maxmemory:%llu\r\nmaxmemory_human:%s\r\nmaxmemory_policy:%s\r\n"
+        "allocator_frag_ratio:%.2f\r\nallocator_frag_bytes:%zu\r\nallocator_rss_ratio:%.2f\r\n"
+        "allocator_rss_bytes:%zu\r\nrss_overhead_ratio:%.2f\r\nrss_overhead_bytes:%lld\r\n"
+        "mem_fragmentation_ratio:%.2f\r\nmem_fragmentation_bytes:%lld\r\n"
+        "mem_not_counted_for_evict:0\r\nmem_replication_backlog:0\r\n"
+        "mem_total_replication_buffers:0\r\nmem_clients_slaves:0\r\nmem_clients_normal:%zu\r\n"
+        "mem_cluster_links:0\r\nmem_aof_buffer:0\r\nmem_allocator:%s\r\n"
         "active_defrag_running:0\r\nlazyfree_pending_objects:0\r\nlazyfreed_objects:0\r\n",
-        used, h1, rss, h2, server.stat_peak_memory, h3,
-        server.stat_peak_memory ? (double)used * 100 / (double)server.stat_peak_memory : 0.0, used,
-        st.allocated, st.active, st.resident, total, h5, lua_mem, scripts_bytes, nscripts,
-        server.maxmemory, h4, maxmemory_policy_name(server.maxmemory_policy),
-        st.allocated ? (double)st.active / (double)st.allocated : 1.0,
-        used ? (double)rss / (double)used : 1.0, xmem_allocator());
+        server.maxmemory, h[7], maxmemory_policy_name(server.maxmemory_policy),
+        ratio(m.alloc_active, m.alloc_allocated), m.alloc_active - m.alloc_allocated,
+        ratio(m.alloc_resident, m.alloc_active), m.alloc_resident - m.alloc_active,
+        ratio(m.rss, m.alloc_resident), (long long)m.rss - (long long)m.alloc_resident,
+        ratio(m.rss, m.total), (long long)m.rss - (long long)m.total, m.clients_normal,
+        xmem_allocator());
 }
 
 static void sec_persistence(sbuf *b) {
     sbuf_printf(
         b,
         "# Persistence\r\nloading:%d\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\n"
-        "rdb_changes_since_last_save:%lld\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:%"
-        "lld\r\n"
-        "rdb_last_bgsave_status:ok\r\nrdb_last_bgsave_time_sec:-1\r\nrdb_current_bgsave_time_sec:-"
-        "1\r\n"
-        "rdb_saves:0\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\n"
-        "aof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_"
-        "status:ok\r\n"
-        "aof_rewrites:0\r\naof_last_write_status:ok\r\nmodule_fork_in_progress:0\r\n",
+        "current_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\n"
+        "current_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\n"
+        "rdb_changes_since_last_save:%lld\r\nrdb_bgsave_in_progress:0\r\n"
+        "rdb_last_save_time:%lld\r\nrdb_last_bgsave_status:ok\r\n"
+        "rdb_last_bgsave_time_sec:-1\r\nrdb_current_bgsave_time_sec:-1\r\nrdb_saves:0\r\n"
+        "rdb_last_cow_size:0\r\nrdb_last_load_keys_expired:0\r\nrdb_last_load_keys_loaded:0\r\n"
+        "aof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\n"
+        "aof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\n"
+        "aof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_rewrites_consecutive_failures:0\r\n"
+        "aof_last_write_status:ok\r\naof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\n"
+        "module_fork_last_cow_size:0\r\n",
         server.loading, server.dirty, (long long)server.lastsave / 1000);
     run_exts("persistence", b);
 }
@@ -233,6 +297,7 @@ static void sec_stats(sbuf *b) {
         "dump_payload_sanitizations:0\r\ntotal_reads_processed:%lld\r\ntotal_writes_processed:%"
         "lld\r\n"
         "io_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\n"
+        "reply_buffer_shrinks:0\r\nreply_buffer_expands:0\r\n"
         "client_query_buffer_limit_disconnections:%lld\r\nclient_output_buffer_limit_"
         "disconnections:%lld\r\n",
         server.stat_numconnections, server.stat_numcommands, instantaneous(server.ops_sec_samples),

@@ -202,6 +202,7 @@ int server_rebind(char **err) {
     close_listeners();
     if (open_listeners(err) == OK) {
         remember_listen_config();
+        server.stat_startup_memory = used_memory();
         return OK;
     }
     /* restore the previous listeners */

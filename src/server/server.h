@@ -161,6 +161,7 @@ typedef struct server_state {
     long long stat_total_eviction_exceeded_time;
     long long stat_evictedclients;
     size_t stat_peak_memory;
+    size_t stat_startup_memory; /* used_memory() once started (Redis's initial_memory_usage) */
     long long stat_tracking_keys;
     dict *errors; /* error code -> count, INFO errorstats */
     int64_t stat_reset_ms;

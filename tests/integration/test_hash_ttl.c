@@ -21,8 +21,8 @@ static int await_event(redisContext *sub, const char *key) {
     for (;;) {
         redisReply *r;
         if (redisGetReply(sub, (void **)&r) != REDIS_OK) return 0;
-        int hit = r->type == REDIS_REPLY_ARRAY && r->elements == 4 &&
-                  !strcmp(r->element[3]->str, key);
+        int hit =
+            r->type == REDIS_REPLY_ARRAY && r->elements == 4 && !strcmp(r->element[3]->str, key);
         freeReplyObject(r);
         if (hit) return 1;
     }
@@ -88,10 +88,8 @@ TEST(bad_input) {
               "HEXPIRE str 10 FIELDS 1 f");
     CHECK_CMD(c, "-WRONGTYPE Operation against a key holding the wrong kind of value",
               "HTTL str FIELDS 1 f");
-    CHECK_CMD(c, "-ERR Parameter `numFields` should be greater than 0",
-              "HEXPIRE hb 10 FIELDS 0 f");
-    CHECK_CMD(c, "-ERR Parameter `numFields` should be greater than 0",
-              "HEXPIRE hb 10 FIELDS x f");
+    CHECK_CMD(c, "-ERR Parameter `numFields` should be greater than 0", "HEXPIRE hb 10 FIELDS 0 f");
+    CHECK_CMD(c, "-ERR Parameter `numFields` should be greater than 0", "HEXPIRE hb 10 FIELDS x f");
     CHECK_CMD(c, "-ERR The `numfields` parameter must match the number of arguments",
               "HEXPIRE hb 10 FIELDS 2 f");
     CHECK_CMD(c, "-ERR The `numfields` parameter must match the number of arguments",
@@ -124,7 +122,7 @@ TEST(overwrite_and_increment) {
     redisContext *c = srv_connect(&L);
     CHECK_CMD(c, ":2", "HSET ho a 1 n 5");
     CHECK_CMD(c, "[:1,:1]", "HEXPIRE ho 100 FIELDS 2 a n");
-    CHECK_CMD(c, ":0", "HSET ho a 2"); /* HSET overwrites the field: its TTL goes */
+    CHECK_CMD(c, ":0", "HSET ho a 2");    /* HSET overwrites the field: its TTL goes */
     CHECK_CMD(c, ":7", "HINCRBY ho n 2"); /* HINCRBY keeps it */
     CHECK_CMD(c, "[:-1,:100]", "HTTL ho FIELDS 2 a n");
     CHECK_CMD(c, "hashtable", "OBJECT ENCODING ho");
@@ -160,7 +158,7 @@ TEST(lazy_expiry) {
     redisContext *sub = subscriber(&L, "hexpired");
     CHECK_CMD(c, ":2", "HSET hl a 1 b 2");
     CHECK_CMD(c, "[:1]", "HPEXPIRE hl 20 FIELDS 1 a");
-    pk_sleep_ms(40); /* the field's time passes; nothing runs the active cycle */
+    pk_sleep_ms(40);               /* the field's time passes; nothing runs the active cycle */
     CHECK_CMD(c, ":1", "HLEN hl"); /* the due field went before HLEN counted */
     CHECK_CMD(c, "(nil)", "HGET hl a");
     CHECK_CMD(c, "[:-2]", "HTTL hl FIELDS 1 a");

@@ -1,0 +1,197 @@
+/* Introspection replies against Debian's redis-server 7.0: the INFO fields
+ * of every section (names and order, values where they are deterministic),
+ * MEMORY STATS's fields, DEBUG OBJECT's fields for a list, COMMAND GETKEYS
+ * on commands without mandatory keys, CONFIG GET of every setting name
+ * Redis has, and CLIENT LIST's cmd= for the running command.
+ *
+ * Fields that exist only in Larder (its persistence section, the
+ * query/output-buffer disconnection counters of Redis 7.4) are allowed; a
+ * field Redis prints that Larder lacks is a failure. */
+#include "harness.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static srv L, R;
+
+/* The field names of an INFO section, "name\n" each, in order. */
+static char *info_names(redisContext *c, const char *section) {
+    redisReply *r = redisCommand(c, "INFO %s", section);
+    size_t cap = 4096, len = 0;
+    char *out = calloc(1, cap);
+    if (!r || r->type != REDIS_REPLY_STRING) {
+        freeReplyObject(r);
+        return out;
+    }
+    char *save, *line = strtok_r(r->str, "\r\n", &save);
+    for (; line; line = strtok_r(NULL, "\r\n", &save)) {
+        char *colon = strchr(line, ':');
+        if (!colon || line[0] == '#') continue;
+        size_t n = (size_t)(colon - line);
+        if (len + n + 2 > cap) out = realloc(out, cap *= 2);
+        memcpy(out + len, line, n);
+        len += n;
+        out[len++] = '\n';
+        out[len] = 0;
+    }
+    freeReplyObject(r);
+    return out;
+}
+
+/* Every line of `want` appears in `have`, in the same relative order. */
+static int names_cover(const char *have, const char *want, const char *what) {
+    const char *h = have;
+    int ok = 1;
+    for (const char *w = want; *w;) {
+        size_t n = (size_t)(strchr(w, '\n') - w);
+        const char *at = h;
+        while (*at && !(strncmp(at, w, n + 1) == 0)) at = strchr(at, '\n') + 1;
+        if (!*at) {
+            fprintf(stderr, "%s: %.*s missing or out of order\n", what, (int)n, w);
+            ok = 0;
+        } else {
+            h = at + n + 1;
+        }
+        w += n + 1;
+    }
+    return ok;
+}
+
+TEST(info_fields_cover_redis) {
+    redisContext *l = srv_connect(&L), *r = srv_connect(&R);
+    static const char *const sections[] = {"server",      "clients",    "memory",
+                                           "persistence", "stats",      "replication",
+                                           "cpu",         "errorstats", "keyspace"};
+    for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
+        char *a = info_names(l, sections[i]), *b = info_names(r, sections[i]);
+        CHECK(names_cover(a, b, sections[i]));
+        free(a);
+        free(b);
+    }
+    redisFree(l);
+    redisFree(r);
+}
+
+static char *map_keys(redisContext *c, const char *cmd) {
+    redisReply *r = redisCommand(c, cmd);
+    char *out = calloc(1, 4096);
+    for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
+        strcat(out, r->element[i]->str);
+        strcat(out, " ");
+    }
+    freeReplyObject(r);
+    return out;
+}
+
+TEST(memory_stats_fields) {
+    redisContext *l = srv_connect(&L), *r = srv_connect(&R);
+    freeReplyObject(redisCommand(l, "SET k v"));
+    freeReplyObject(redisCommand(r, "SET k v"));
+    char *a = map_keys(l, "MEMORY STATS"), *b = map_keys(r, "MEMORY STATS");
+    CHECK_STR(a, b);
+    free(a);
+    free(b);
+    redisReply *x = redisCommand(l, "MEMORY STATS");
+    long long total = -1, overhead = -1, dataset = -1;
+    for (size_t i = 0; x && i + 1 < x->elements; i += 2) {
+        if (!strcmp(x->element[i]->str, "total.allocated")) total = x->element[i + 1]->integer;
+        if (!strcmp(x->element[i]->str, "overhead.total")) overhead = x->element[i + 1]->integer;
+        if (!strcmp(x->element[i]->str, "dataset.bytes")) dataset = x->element[i + 1]->integer;
+    }
+    CHECK(total > 0 && overhead > 0 && dataset >= 0 && overhead + dataset == total);
+    freeReplyObject(x);
+    redisFree(l);
+    redisFree(r);
+}
+
+/* DEBUG OBJECT's text after the address: fields up to the values that
+ * differ between two servers (lru, sizes). */
+static char *debug_object_fields(redisContext *c, const char *key) {
+    redisReply *r = redisCommand(c, "DEBUG OBJECT %s", key);
+    char *out = calloc(1, 1024);
+    if (r && r->type == REDIS_REPLY_STATUS) {
+        char *save, *tok = strtok_r(r->str, " ", &save);
+        for (; tok; tok = strtok_r(NULL, " ", &save)) {
+            char *colon = strchr(tok, ':');
+            if (colon) *colon = 0;
+            strcat(out, tok);
+            strcat(out, " ");
+        }
+    }
+    freeReplyObject(r);
+    return out;
+}
+
+TEST(debug_object_list) {
+    redisContext *l = srv_connect(&L), *r = srv_connect(&R);
+    freeReplyObject(redisCommand(l, "RPUSH dl a b c"));
+    freeReplyObject(redisCommand(r, "RPUSH dl a b c"));
+    char *a = debug_object_fields(l, "dl"), *b = debug_object_fields(r, "dl");
+    CHECK_STR(a, b);
+    free(a);
+    free(b);
+    char *s = cmd_str(l, "DEBUG OBJECT dl");
+    CHECK(s && strstr(s, "ql_nodes:1 ql_avg_node:3.00 ql_listpack_max:-2 ql_compressed:0"));
+    free(s);
+    redisFree(l);
+    redisFree(r);
+}
+
+TEST(getkeys_like_redis) {
+    redisContext *l = srv_connect(&L), *r = srv_connect(&R);
+    static const char *cmds[][8] = {
+        {"COMMAND", "GETKEYS", "EVAL", "return 1", "0", "k1", "k2", NULL},
+        {"COMMAND", "GETKEYS", "EVAL", "return 1", "2", "k1", "k2", NULL},
+        {"COMMAND", "GETKEYS", "FCALL", "f", "0", NULL},
+        {"COMMAND", "GETKEYS", "PING", "x", NULL},
+        {"COMMAND", "GETKEYS", "GET", NULL},
+        {"COMMAND", "GETKEYS", "NOSUCH", "x", NULL},
+        {"COMMAND", "GETKEYS", "MSET", "a", "1", "b", "2", NULL},
+        {"COMMAND", "GETKEYS", "ZUNIONSTORE", "d", "2", "a", "b", NULL},
+        {"COMMAND", "GETKEYSANDFLAGS", "EVAL", "return 1", "0", NULL},
+        {"COMMAND", "GETKEYS", "SORT", "s", "BY", "w*", "STORE", "dst", NULL},
+        {"COMMAND", "GETKEYS", "XREAD", "COUNT", "2", "STREAMS", "a", "b", NULL},
+        {"COMMAND", "GETKEYS", "LMPOP", "2", "a", "b", "LEFT", NULL},
+        {"COMMAND", "GETKEYS", "ZDIFFSTORE", "d", "2", "a", "b", NULL},
+        {"COMMAND", "GETKEYS", "SINTERCARD", "2", "a", "b", NULL},
+        {"COMMAND", "GETKEYS", "LMOVE", "a", "b", "LEFT", "RIGHT", NULL},
+        {"COMMAND", "GETKEYS", "RENAME", "a", "b", NULL},
+        {"COMMAND", "GETKEYS", "ZINTER", "0", "a", NULL},
+    };
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+        int argc = 0;
+        while (argc < 8 && cmds[i][argc]) argc++;
+        CHECK(diff_check(l, r, argc, (const char **)cmds[i], NULL));
+    }
+    redisFree(l);
+    redisFree(r);
+}
+
+TEST(client_list_names_the_running_command) {
+    redisContext *l = srv_connect(&L), *r = srv_connect(&R);
+    char *a = cmd_str(l, "CLIENT INFO"), *b = cmd_str(r, "CLIENT INFO");
+    CHECK(a && strstr(a, " cmd=client|info "));
+    CHECK(b && strstr(b, " cmd=client|info "));
+    free(a);
+    free(b);
+    redisFree(l);
+    redisFree(r);
+}
+
+int main(void) {
+    if (srv_start(&L, NULL) != 0) return 1;
+    const char *rx[] = {"--enable-debug-command", "yes", NULL};
+    if (srv_start_redis(&R, rx) != 0) {
+        fprintf(stderr, "redis-server unavailable\n");
+        srv_stop(&L);
+        return 1;
+    }
+    RUN(info_fields_cover_redis);
+    RUN(memory_stats_fields);
+    RUN(debug_object_list);
+    RUN(getkeys_like_redis);
+    RUN(client_list_names_the_running_command);
+    srv_stop(&L);
+    srv_stop(&R);
+    return test_report();
+}
