@@ -47,6 +47,9 @@ static const enum_name yesno_enum[] = {{"no", 0}, {"yes", 1}, {NULL, 0}};
 static int compat_ints[32];
 static long long compat_lls[16];
 static char *compat_strs[16];
+static int compat_more_ints[24];
+static long long compat_more_lls[31];
+static char *compat_more_strs[26];
 
 /* ---- special directives ------------------------------------------------------------ */
 
@@ -142,6 +145,38 @@ static void get_latency_pcts(sbuf *out) {
         format_percentile(server.latency_pcts[i], buf, sizeof(buf));
         sbuf_printf(out, "%s%s", i ? " " : "", buf);
     }
+}
+
+static char maxmemory_clients[32] = "0";
+static int parse_memory(const char *s, unsigned long long *out);
+
+/* maxmemory-clients: bytes, or a percentage of maxmemory ("10%"); kept as
+ * given (Larder does not evict clients). */
+static int set_maxmemory_clients(const char *val, char **err) {
+    size_t len = strlen(val);
+    unsigned long long v;
+    if (len > 1 && val[len - 1] == '%') {
+        if (!str_to_ull(val, len - 1, &v)) {
+            *err = xstrdup("argument must be a memory or percent value");
+            return ERR;
+        }
+        if (v > 100) {
+            *err = xstrdup("percentage argument must be less or equal to 100");
+            return ERR;
+        }
+    } else if (parse_memory(val, &v) != OK) {
+        *err = xstrdup("argument must be a memory or percent value");
+        return ERR;
+    }
+    if (val[len - 1] == '%')
+        snprintf(maxmemory_clients, sizeof(maxmemory_clients), "%s", val);
+    else
+        snprintf(maxmemory_clients, sizeof(maxmemory_clients), "%llu", v);
+    return OK;
+}
+
+static void get_maxmemory_clients(sbuf *out) {
+    sbuf_puts(out, maxmemory_clients);
 }
 
 /* "1gb", "100mb", "5k", "1024" -> bytes. */
@@ -291,6 +326,22 @@ static int apply_listen(char **err) {
     return server.loop ? server_rebind(err) : OK;
 }
 
+/* Port and bind changes answer with Redis's texts; the reason goes to the log. */
+static int apply_listen_as(char **err, const char *text) {
+    char *why = NULL;
+    if (apply_listen(&why) == OK) return OK;
+    server_log(LL_WARNING, "%s", why ? why : "listen failed");
+    xfree(why);
+    *err = xstrdup(text);
+    return ERR;
+}
+static int apply_port(char **err) {
+    return apply_listen_as(err, "Unable to listen on this port. Check server logs.");
+}
+static int apply_bind(char **err) {
+    return apply_listen_as(err, "Failed to bind to specified addresses.");
+}
+
 static int apply_tls(char **err) {
     if (!server.loop || !server.tls_port) return OK;
     return tls_configure(err);
@@ -410,7 +461,7 @@ static config_row builtin_rows[] = {
     B("jemalloc-bg-thread", &compat_ints[10], "yes"),
     E("oom-score-adj", &compat_ints[11], "no", oom_enum),
     S("oom-score-adj-values", &compat_strs[4], "0 200 800"),
-    M("maxmemory-clients", &compat_lls[1], "0", 0, LLONG_MAX),
+    X("maxmemory-clients", "0", set_maxmemory_clients, get_maxmemory_clients),
     I("stream-node-max-entries", &stream_node_max_entries, "100", 0, LLONG_MAX),
     M("stream-node-max-bytes", &stream_node_max_bytes, "4096", 0, LLONG_MAX),
     I("hll-sparse-max-bytes", &compat_lls[4], "3000", 0, LLONG_MAX),
@@ -418,6 +469,111 @@ static config_row builtin_rows[] = {
     B("lua-replicate-commands", &compat_ints[13], "yes"),
     B("cluster-enabled", &compat_ints[14], "no"),
     I("repl-backlog-size", &compat_lls[5], "1048576", 0, LLONG_MAX),
+    /* Redis 7.0's remaining settings (replication, cluster, AOF, defrag, TLS for
+     * replication, ...): accepted and shown, no effect; the last three are hidden
+     * (exact CONFIG GET only) as in Redis */
+    I("active-defrag-cycle-max", &compat_more_lls[0], "25", 0, LLONG_MAX),
+    M("active-defrag-ignore-bytes", &compat_more_lls[1], "104857600", 0, LLONG_MAX),
+    I("active-defrag-max-scan-fields", &compat_more_lls[2], "1000", 0, LLONG_MAX),
+    I("active-defrag-threshold-lower", &compat_more_lls[3], "10", 0, LLONG_MAX),
+    I("active-defrag-threshold-upper", &compat_more_lls[4], "100", 0, LLONG_MAX),
+    B("aof-disable-auto-gc", &compat_more_ints[0], "no"),
+    B("aof-load-truncated", &compat_more_ints[1], "yes"),
+    B("aof-rewrite-incremental-fsync", &compat_more_ints[2], "yes"),
+    B("aof-timestamp-enabled", &compat_more_ints[3], "no"),
+    S("aof_rewrite_cpulist", &compat_more_strs[0], NULL),
+    M("auto-aof-rewrite-min-size", &compat_more_lls[5], "67108864", 0, LLONG_MAX),
+    I("auto-aof-rewrite-percentage", &compat_more_lls[6], "100", 0, LLONG_MAX),
+    S("bgsave_cpulist", &compat_more_strs[1], NULL),
+    S("bind-source-addr", &compat_more_strs[2], NULL),
+    S("bio_cpulist", &compat_more_strs[3], NULL),
+    B("cluster-allow-pubsubshard-when-down", &compat_more_ints[4], "yes"),
+    B("cluster-allow-reads-when-down", &compat_more_ints[5], "no"),
+    B("cluster-allow-replica-migration", &compat_more_ints[6], "yes"),
+    I("cluster-announce-bus-port", &compat_more_lls[7], "0", 0, LLONG_MAX),
+    S("cluster-announce-hostname", &compat_more_strs[4], NULL),
+    S("cluster-announce-ip", &compat_more_strs[5], NULL),
+    I("cluster-announce-port", &compat_more_lls[8], "0", 0, LLONG_MAX),
+    I("cluster-announce-tls-port", &compat_more_lls[9], "0", 0, LLONG_MAX),
+    S("cluster-config-file", &compat_more_strs[6], "nodes.conf"),
+    M("cluster-link-sendbuf-limit", &compat_more_lls[10], "0", 0, LLONG_MAX),
+    I("cluster-migration-barrier", &compat_more_lls[11], "1", 0, LLONG_MAX),
+    I("cluster-node-timeout", &compat_more_lls[12], "15000", 0, LLONG_MAX),
+    I("cluster-port", &compat_more_lls[13], "0", 0, LLONG_MAX),
+    S("cluster-preferred-endpoint-type", &compat_more_strs[7], "ip"),
+    B("cluster-replica-no-failover", &compat_more_ints[7], "no"),
+    I("cluster-replica-validity-factor", &compat_more_lls[14], "10", 0, LLONG_MAX),
+    B("cluster-require-full-coverage", &compat_more_ints[8], "yes"),
+    B("crash-memcheck-enabled", &compat_more_ints[9], "yes"),
+    B("enable-module-command", &compat_more_ints[10], "no"),
+    B("enable-protected-configs", &compat_more_ints[11], "no"),
+    S("ignore-warnings", &compat_more_strs[8], NULL),
+    S("masterauth", &compat_more_strs[9], NULL),
+    S("masteruser", &compat_more_strs[10], NULL),
+    I("min-replicas-max-lag", &compat_more_lls[15], "10", 0, LLONG_MAX),
+    I("min-replicas-to-write", &compat_more_lls[16], "0", 0, LLONG_MAX),
+    B("no-appendfsync-on-rewrite", &compat_more_ints[12], "no"),
+    S("proc-title-template", &compat_more_strs[11], "{title} {listen-addr} {server-mode}"),
+    S("propagation-error-behavior", &compat_more_strs[12], "ignore"),
+    B("rdb-save-incremental-fsync", &compat_more_ints[13], "yes"),
+    I("repl-backlog-ttl", &compat_more_lls[17], "3600", 0, LLONG_MAX),
+    B("repl-disable-tcp-nodelay", &compat_more_ints[14], "no"),
+    S("repl-diskless-load", &compat_more_strs[13], "disabled"),
+    B("repl-diskless-sync", &compat_more_ints[15], "yes"),
+    I("repl-diskless-sync-delay", &compat_more_lls[18], "5", 0, LLONG_MAX),
+    I("repl-diskless-sync-max-replicas", &compat_more_lls[19], "0", 0, LLONG_MAX),
+    I("repl-ping-replica-period", &compat_more_lls[20], "10", 0, LLONG_MAX),
+    I("repl-timeout", &compat_more_lls[21], "60", 0, LLONG_MAX),
+    S("replica-announce-ip", &compat_more_strs[14], NULL),
+    I("replica-announce-port", &compat_more_lls[22], "0", 0, LLONG_MAX),
+    B("replica-announced", &compat_more_ints[16], "yes"),
+    B("replica-ignore-disk-write-errors", &compat_more_ints[17], "no"),
+    B("replica-ignore-maxmemory", &compat_more_ints[18], "yes"),
+    B("replica-lazy-flush", &compat_more_ints[19], "no"),
+    I("replica-priority", &compat_more_lls[23], "100", 0, LLONG_MAX),
+    B("replica-serve-stale-data", &compat_more_ints[20], "yes"),
+    S("replicaof", &compat_more_strs[15], NULL),
+    S("server_cpulist", &compat_more_strs[16], NULL),
+    S("shutdown-on-sigint", &compat_more_strs[17], "default"),
+    S("shutdown-on-sigterm", &compat_more_strs[18], "default"),
+    I("shutdown-timeout", &compat_more_lls[24], "10", 0, LLONG_MAX),
+    I("socket-mark-id", &compat_more_lls[25], "0", 0, LLONG_MAX),
+    S("syslog-facility", &compat_more_strs[19], "local0"),
+    S("syslog-ident", &compat_more_strs[20], "redis"),
+    S("tls-client-cert-file", &compat_more_strs[21], NULL),
+    S("tls-client-key-file", &compat_more_strs[22], NULL),
+    S("tls-client-key-file-pass", &compat_more_strs[23], NULL),
+    B("tls-cluster", &compat_more_ints[21], "no"),
+    S("tls-dh-params-file", &compat_more_strs[24], NULL),
+    S("tls-key-file-pass", &compat_more_strs[25], NULL),
+    B("tls-replication", &compat_more_ints[22], "no"),
+    I("tls-session-cache-size", &compat_more_lls[26], "20480", 0, LLONG_MAX),
+    I("tls-session-cache-timeout", &compat_more_lls[27], "300", 0, LLONG_MAX),
+    B("tls-session-caching", &compat_more_ints[23], "yes"),
+    {.name = "key-load-delay",
+     .type = CT_INT,
+     .ptr = &compat_more_lls[28],
+     .ptr_size = 8,
+     .def = "0",
+     .min = LLONG_MIN,
+     .max = LLONG_MAX,
+     .flags = CF_HIDDEN},
+    {.name = "rdb-key-save-delay",
+     .type = CT_INT,
+     .ptr = &compat_more_lls[29],
+     .ptr_size = 8,
+     .def = "0",
+     .min = LLONG_MIN,
+     .max = LLONG_MAX,
+     .flags = CF_HIDDEN},
+    {.name = "loading-process-events-interval-bytes",
+     .type = CT_INT,
+     .ptr = &compat_more_lls[30],
+     .ptr_size = 8,
+     .def = "2097152",
+     .min = 1024,
+     .max = LLONG_MAX,
+     .flags = CF_HIDDEN},
     B("disable-thp", &compat_ints[15], "yes"),
     B("supervised-compat", &compat_ints[16], "no"),
     S("supervised", &compat_strs[5], "no"),
@@ -466,6 +622,18 @@ static const struct {
                {"list-max-ziplist-size", "list-max-listpack-size"},
                {"lua-time-limit", "busy-reply-threshold"},
                {"slave-read-only", "replica-read-only"},
+               {"cluster-slave-no-failover", "cluster-replica-no-failover"},
+               {"cluster-slave-validity-factor", "cluster-replica-validity-factor"},
+               {"min-slaves-max-lag", "min-replicas-max-lag"},
+               {"min-slaves-to-write", "min-replicas-to-write"},
+               {"repl-ping-slave-period", "repl-ping-replica-period"},
+               {"slave-announce-ip", "replica-announce-ip"},
+               {"slave-announce-port", "replica-announce-port"},
+               {"slave-ignore-maxmemory", "replica-ignore-maxmemory"},
+               {"slave-lazy-flush", "replica-lazy-flush"},
+               {"slave-priority", "replica-priority"},
+               {"slave-serve-stale-data", "replica-serve-stale-data"},
+               {"slaveof", "replicaof"},
                {NULL, NULL}};
 
 static config_row *find_row(const char *name) {
@@ -580,9 +748,9 @@ static void attach_hooks(void) {
         if (!strcmp(r->name, "maxmemory")) r->apply = apply_maxmemory;
         if (!strcmp(r->name, "proto-max-bulk-len")) r->apply = apply_bulk_len;
         if (!strcmp(r->name, "hz")) r->apply = apply_hz;
-        if (!strcmp(r->name, "port") || !strcmp(r->name, "bind") || !strcmp(r->name, "tls-port") ||
-            !strcmp(r->name, "unixsocket"))
-            r->apply = apply_listen;
+        if (!strcmp(r->name, "port") || !strcmp(r->name, "tls-port")) r->apply = apply_port;
+        if (!strcmp(r->name, "bind")) r->apply = apply_bind;
+        if (!strcmp(r->name, "unixsocket")) r->apply = apply_listen;
         if (!strncmp(r->name, "tls-", 4) && strcmp(r->name, "tls-port") != 0) r->apply = apply_tls;
         if (!strcmp(r->name, "requirepass")) r->apply = apply_requirepass;
         if (!strcmp(r->name, "databases") || !strcmp(r->name, "daemonize") ||
@@ -709,34 +877,52 @@ int config_load_file(const char *path, char **err) {
 
 /* ---- CONFIG GET / SET ------------------------------------------------------------- */
 
+/* CONFIG GET as Redis 7.0: a name without glob characters is looked up
+ * (aliases and hidden settings included) and answered under the name asked;
+ * a pattern matches every visible setting and every alias by name. Each
+ * name appears once. */
+typedef struct get_hit {
+    const char *name;
+    const config_row *row;
+} get_hit;
+
+static void get_add(get_hit **hits, size_t *n, size_t *cap, const char *name, const config_row *r) {
+    for (size_t i = 0; i < *n; i++)
+        if (!strcasecmp((*hits)[i].name, name)) return;
+    if (*n == *cap) *hits = xrealloc(*hits, (*cap = *cap ? *cap * 2 : 64) * sizeof(get_hit));
+    (*hits)[(*n)++] = (get_hit){name, r};
+}
+
 void config_get_reply(client *c) {
-    void *h = reply_defer_len(c);
-    long n = 0;
-    unsigned char *seen = xcalloc(nrows + 1, 1);
+    get_hit *hits = NULL;
+    size_t n = 0, cap = 0;
     for (int j = 2; j < c->argc; j++) {
         const resp_arg *pat = &c->argv[j];
-        int i = 0;
-        for (config_row *r = rows; r->name; r++, i++) {
-            if (seen[i]) continue;
-            int match = glob_match(pat->p, pat->len, r->name, strlen(r->name), 1);
-            const char *alias_hit = NULL;
-            for (int k = 0; !match && aliases[k].alias; k++)
-                if (!strcmp(aliases[k].name, r->name) &&
-                    glob_match(pat->p, pat->len, aliases[k].alias, strlen(aliases[k].alias), 1) &&
-                    !strpbrk(pat->p, "*?["))
-                    alias_hit = aliases[k].alias;
-            if (!match && !alias_hit) continue;
-            seen[i] = 1;
-            sbuf v = SBUF_INIT;
-            row_get(r, &v);
-            reply_bulk_cstr(c, alias_hit ? alias_hit : r->name);
-            reply_bulk(c, v.p ? v.p : "", v.len);
-            sbuf_free(&v);
-            n++;
+        if (!strpbrk(pat->p, "*?[")) {
+            config_row *r = find_row(pat->p);
+            if (r) get_add(&hits, &n, &cap, pat->p, r);
+            continue;
+        }
+        for (config_row *r = rows; r->name; r++)
+            if (!(r->flags & CF_HIDDEN) &&
+                glob_match(pat->p, pat->len, r->name, strlen(r->name), 1))
+                get_add(&hits, &n, &cap, r->name, r);
+        for (int k = 0; aliases[k].alias; k++) {
+            config_row *r = find_row(aliases[k].name);
+            if (r && !(r->flags & CF_HIDDEN) &&
+                glob_match(pat->p, pat->len, aliases[k].alias, strlen(aliases[k].alias), 1))
+                get_add(&hits, &n, &cap, aliases[k].alias, r);
         }
     }
-    xfree(seen);
-    reply_set_deferred_map(c, h, n);
+    reply_map(c, (long)n);
+    for (size_t i = 0; i < n; i++) {
+        sbuf v = SBUF_INIT;
+        row_get(hits[i].row, &v);
+        reply_bulk_cstr(c, hits[i].name);
+        reply_bulk(c, v.p ? v.p : "", v.len);
+        sbuf_free(&v);
+    }
+    xfree(hits);
 }
 
 int config_set_many(int n, const resp_arg *names, const resp_arg *values, char **err) {
@@ -746,7 +932,7 @@ int config_set_many(int n, const resp_arg *names, const resp_arg *values, char *
     const char *bad = NULL;
     for (i = 0; i < n; i++) {
         rs[i] = find_row(names[i].p);
-        if (!rs[i] || (rs[i]->flags & CF_HIDDEN)) {
+        if (!rs[i]) {
             sbuf b = SBUF_INIT;
             sbuf_printf(&b, "ERR Unknown option or number of arguments for CONFIG SET - '%s'",
                         names[i].p);

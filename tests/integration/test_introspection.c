@@ -139,7 +139,7 @@ TEST(debug_object_list) {
 
 TEST(getkeys_like_redis) {
     redisContext *l = srv_connect(&L), *r = srv_connect(&R);
-    static const char *cmds[][8] = {
+    static const char *cmds[][10] = {
         {"COMMAND", "GETKEYS", "EVAL", "return 1", "0", "k1", "k2", NULL},
         {"COMMAND", "GETKEYS", "EVAL", "return 1", "2", "k1", "k2", NULL},
         {"COMMAND", "GETKEYS", "FCALL", "f", "0", NULL},
@@ -160,7 +160,7 @@ TEST(getkeys_like_redis) {
     };
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
         int argc = 0;
-        while (argc < 8 && cmds[i][argc]) argc++;
+        while (argc < 10 && cmds[i][argc]) argc++;
         CHECK(diff_check(l, r, argc, (const char **)cmds[i], NULL));
     }
     redisFree(l);
@@ -178,6 +178,43 @@ TEST(client_list_names_the_running_command) {
     redisFree(r);
 }
 
+/* CONFIG GET *: every name Redis lists (aliases included) is listed; hidden
+ * settings answer only by exact name; several names answer together. */
+TEST(config_get_names) {
+    redisContext *l = srv_connect(&L), *r = srv_connect(&R);
+    /* the acl* settings come with the ACL command */
+    redisReply *acl = redisCommand(l, "COMMAND INFO acl");
+    int have_acl = acl && acl->elements == 1 && acl->element[0]->type == REDIS_REPLY_ARRAY;
+    freeReplyObject(acl);
+    redisReply *a = redisCommand(l, "CONFIG GET *"), *b = redisCommand(r, "CONFIG GET *");
+    CHECK(a && b && a->type == REDIS_REPLY_ARRAY && b->type == REDIS_REPLY_ARRAY);
+    for (size_t i = 0; b && i + 1 < b->elements; i += 2) {
+        int found = !have_acl && !strncmp(b->element[i]->str, "acl", 3);
+        for (size_t j = 0; a && j + 1 < a->elements && !found; j += 2)
+            found = !strcmp(a->element[j]->str, b->element[i]->str);
+        if (!found) fprintf(stderr, "CONFIG GET * lacks %s\n", b->element[i]->str);
+        CHECK(found);
+    }
+    for (size_t j = 0; a && j + 1 < a->elements; j += 2)
+        CHECK(strcmp(a->element[j]->str, "key-load-delay") != 0);
+    freeReplyObject(a);
+    freeReplyObject(b);
+    CHECK_CMD(l, "[key-load-delay,0]", "CONFIG GET key-load-delay");
+    /* Redis answers in its dict's order: compare the pairs, not the order */
+    CHECK_CMD(l, "[slaveof,,replicaof,,maxmemory-policy,noeviction]",
+              "CONFIG GET slaveof replicaof maxmemory-policy");
+    redisReply *rb = redisCommand(r, "CONFIG GET slaveof replicaof maxmemory-policy");
+    CHECK(rb && rb->elements == 6);
+    freeReplyObject(rb);
+    CHECK_CMD(l, "+OK", "CONFIG SET maxmemory-clients 10%%");
+    CHECK_CMD(l, "[maxmemory-clients,10%]", "CONFIG GET maxmemory-clients");
+    static const char *pct[] = {"CONFIG", "SET", "maxmemory-clients", "101%"};
+    CHECK(diff_check(l, r, 4, pct, NULL));
+    CHECK_CMD(l, "+OK", "CONFIG SET maxmemory-clients 0");
+    redisFree(l);
+    redisFree(r);
+}
+
 int main(void) {
     if (srv_start(&L, NULL) != 0) return 1;
     const char *rx[] = {"--enable-debug-command", "yes", NULL};
@@ -191,6 +228,7 @@ int main(void) {
     RUN(debug_object_list);
     RUN(getkeys_like_redis);
     RUN(client_list_names_the_running_command);
+    RUN(config_get_names);
     srv_stop(&L);
     srv_stop(&R);
     return test_report();
