@@ -53,6 +53,7 @@ typedef struct persist_stats {
     long long wb_batches, wb_flushed_total, wb_retries, wb_deadletter;
     long long wt_commits, wt_jobs;
     long long invalidations;
+    long long loads_stale; /* loads not cached: an invalidation overtook them */
 } persist_stats;
 
 typedef struct pkey {
@@ -208,6 +209,12 @@ void wb_info(sbuf *b);
 void wb_fill_journal(void *ctx, journal_emit_fn emit);
 /* DEBUG JOURNAL-HOLD on|off (journal_hold). */
 void wb_debug_journal_hold(client *c);
+
+/* invalidate.c: following the store's change log */
+int inval_start(char **err);
+void inval_shutdown(void);
+void inval_info(sbuf *b);
+void inval_register(void);
 
 /* sqlcmd.c */
 void sql_invalidate_row(const char *table, const char *pktext, size_t pklen);
