@@ -18,7 +18,12 @@
  *  2. A key with a write-behind state not yet in the store (dirty, touched,
  *     in flight) or a write-through commit in flight is never dropped (no
  *     regression: the cache holds this sidecar's newer write; the store gets
- *     it later). Every other cached key of a changed row is dropped, and a
+ *     it later). A change read after a commit of ours is applied after that
+ *     commit's done() (storeq runs the watch after handing results over);
+ *     should a change still meet a batch in flight (DEBUG STORE-DELAY holds
+ *     answers back), the key is dropped once the batch is done unless a
+ *     newer write of ours is pending (inval_flushed): a few extra loads, never
+ *     a stale value. Every other cached key of a changed row is dropped, and a
  *     load in flight for it is not installed (pkey.version; readthrough.c
  *     loads it again).
  *  3. Where changes cannot be known (no position yet, the log pruned past
@@ -269,8 +274,22 @@ static void pos_save(void) {
     xfree(path);
 }
 
-static int pinned(const pkey *k) {
+static int pinned(pkey *k) {
+    if (k && k->in_flight) k->changed_in_flight = 1;
     return k && (k->dirty || k->touched || k->in_flight || k->locked);
+}
+
+void inval_flushed(pkey *k) {
+    if (!k->changed_in_flight) return;
+    k->changed_in_flight = 0;
+    if (k->dirty || k->touched) return; /* a newer write of ours goes to the store later */
+    db *d = server_db(0);
+    if (db_delete(d, k->key, k->klen)) {
+        signal_modified_key(NULL, d, k->key, k->klen);
+        ps.st.invalidations++;
+        lp.keys_dropped++;
+    }
+    k->version++;
 }
 
 /* Drops every cached key of table (NULL: of every mapped table) that is not

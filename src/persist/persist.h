@@ -73,8 +73,10 @@ typedef struct pkey {
     int dirty;
     int in_flight; /* part of the batch being written */
     int deadlettering;
-    sbuf state;       /* latest row state (mapping.h format) */
-    uint64_t version; /* bumps on every write */
+    int changed_in_flight; /* a change of its row arrived while its batch was
+                              in flight (invalidate.c, inval_flushed) */
+    sbuf state;            /* latest row state (mapping.h format) */
+    uint64_t version;      /* bumps on every write */
     uint64_t flushing_version;
     uint64_t first_unflushed; /* seq of the oldest record not in the store */
     uint64_t pending_first;   /* first record appended while in flight */
@@ -215,6 +217,9 @@ int inval_start(char **err);
 void inval_shutdown(void);
 void inval_info(sbuf *b);
 void inval_register(void);
+/* After k's batch: drops its cached value if its row changed meanwhile and
+ * k holds no newer write (the other change may have committed after k's). */
+void inval_flushed(pkey *k);
 
 /* sqlcmd.c */
 void sql_invalidate_row(const char *table, const char *pktext, size_t pklen);

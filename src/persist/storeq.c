@@ -207,13 +207,20 @@ static void *thread_main(void *arg) {
             run_group(group, n);
         else
             run_one(group[0]);
-        /* a steady stream of jobs does not starve the watch */
-        if (watch_running && clock_mono_us() / 1000 > watch_checked_ms) watch_poll(0);
         pthread_mutex_lock(&mu);
         busy = 0;
         for (int i = 0; i < n; i++) push_done(group[i]);
         ev_async_send(server_loop(), &wake);
         pthread_cond_broadcast(&idle_cv);
+        /* a steady stream of jobs does not starve the watch; it runs after
+         * the jobs' results are handed over, so what it posts comes after
+         * them (a change read after a commit is applied after that commit's
+         * done()) */
+        if (watch_running && clock_mono_us() / 1000 > watch_checked_ms) {
+            pthread_mutex_unlock(&mu);
+            watch_poll(0);
+            pthread_mutex_lock(&mu);
+        }
     }
     void *h = handle;
     handle = NULL;
