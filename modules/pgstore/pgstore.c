@@ -1590,8 +1590,9 @@ static void report_log_rows(handle *h, PGresult *res, int64_t horizon, store_log
 }
 
 static int m_log_read(void *hp, int64_t *pos, int *status, store_log_fn fn, void *ctx, char **err) {
-    static const char mark_sql[] = "SELECT txid_snapshot_xmin(txid_current_snapshot()), "
-                                   "coalesce((SELECT below FROM larder_changes_pruned), 0)";
+    static const char horizon_sql[] = "SELECT txid_snapshot_xmin(txid_current_snapshot()), "
+                                      "to_regclass('larder_changes_pruned') IS NOT NULL";
+    static const char mark_sql[] = "SELECT coalesce(max(below), 0) FROM larder_changes_pruned";
     static const char rows_sql[] =
         "SELECT l.id, l.xid, l.tbl, l.op, (extract(epoch FROM l.at) * 1000000)::int8, l.origin, "
         "u.v FROM larder_changes l LEFT JOIN LATERAL unnest(l.pkv) WITH ORDINALITY AS u(v, n) "
@@ -1606,14 +1607,28 @@ static int m_log_read(void *hp, int64_t *pos, int *status, store_log_fn fn, void
     }
     if ((rc = exec_cmd(h, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err)) != STORE_OK)
         return rc;
-    const char *name = stmt_for(h, mark_sql, &rc, err);
+    const char *name = stmt_for(h, horizon_sql, &rc, err);
     PGresult *res = name ? PQexecPrepared(h->conn, name, 0, NULL, NULL, NULL, 0) : NULL;
     if (!name || PQresultStatus(res) != PGRES_TUPLES_OK) {
         if (name) rc = result_error(h, res, err);
         goto fail;
     }
     int64_t horizon = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-    int64_t below = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+    int installed = PQgetvalue(res, 0, 1)[0] == 't';
+    PQclear(res);
+    if (!installed) { /* asked without an error in PostgreSQL's log every second */
+        *err = msgf("the change log is not installed (STORE.INVALIDATION INSTALL, or "
+                    "store-invalidation yes)");
+        rc = STORE_ERR_USER;
+        goto fail;
+    }
+    name = stmt_for(h, mark_sql, &rc, err);
+    res = name ? PQexecPrepared(h->conn, name, 0, NULL, NULL, NULL, 0) : NULL;
+    if (!name || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        if (name) rc = result_error(h, res, err);
+        goto fail;
+    }
+    int64_t below = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
     PQclear(res);
     if (*pos > 0 && (*pos < below || *pos > horizon)) {
         *status = STORE_LOG_GAP; /* pruned past it, or another database's position */

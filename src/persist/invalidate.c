@@ -295,6 +295,9 @@ void inval_flushed(pkey *k) {
 /* Drops every cached key of table (NULL: of every mapped table) that is not
  * pinned, and stops its loads in flight and negative entries from standing. */
 static void drop_table(const char *table) {
+    int mapped = table == NULL;
+    for (int i = 0; i < ps.maps.n && !mapped; i++) mapped = !strcasecmp(ps.maps.v[i]->name, table);
+    if (!mapped) return;
     db *d = server_db(0);
     sbuf keys = SBUF_INIT; /* klen:u32 key ... */
     dict_iter it;

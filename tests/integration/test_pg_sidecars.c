@@ -59,7 +59,7 @@ static void remove_jdir(void) {
 
 /* Starts sidecar i on its own journal (kept across restarts, with the
  * position file beside it); extra: more "--name", "value" pairs. */
-static int start_side(int i, const char *retention) {
+static int start_side_with(int i, const char *retention, const char *install) {
     char journal[128];
     snprintf(journal, sizeof(journal), "%s/side%d.journal", jdir, i);
     const char *argv[] = {"--loadmodule",
@@ -72,7 +72,7 @@ static int start_side(int i, const char *retention) {
                           "--write-behind-delay-ms",
                           "20",
                           "--store-invalidation",
-                          "yes",
+                          install,
                           "--store-invalidation-retention",
                           retention ? retention : "3600",
                           "--map",
@@ -93,6 +93,10 @@ static int start_side(int i, const char *retention) {
     if (srv_start(&side[i], argv) != 0) return -1;
     ctx[i] = srv_connect(&side[i]);
     return ctx[i] ? 0 : -1;
+}
+
+static int start_side(int i, const char *retention) {
+    return start_side_with(i, retention, "yes");
 }
 
 static void stop_side(int i) {
@@ -350,7 +354,8 @@ TEST(no_stale_set_when_a_change_overtakes_a_load) {
     /* B's load reads v1, then its answer is held back 300 ms... */
     CHECK_CMD(ctx[1], "+OK", "DEBUG STORE-DELAY 300");
     pk_send(b2, "HGET product:p4 name");
-    pk_sleep_ms(100); /* pacing: the load has read its row (loads_stale below proves it) */
+    CHECK(pk_wait_info_ge(ctx[1], "blocked_clients", 1, 2000) >= 1); /* its load is queued */
+    pk_sleep_ms(20); /* and has read its row (loads_stale below proves it) */
     /* ...while a change commits and is reported */
     sql("UPDATE products SET name = 'v2' WHERE sku = 'p4'");
     char *r = pk_recv_str(b2);
@@ -364,7 +369,8 @@ TEST(no_stale_set_when_a_change_overtakes_a_load) {
     CHECK_CMD(ctx[1], "+OK", "DEBUG STORE-DELAY 300");
     stale = pk_info(ctx[1], "loads_stale");
     pk_send(b2, "HGET product:p8 name");
-    pk_sleep_ms(100);
+    CHECK(pk_wait_info_ge(ctx[1], "blocked_clients", 1, 2000) >= 1);
+    pk_sleep_ms(20);
     CHECK_CMD(ctx[0], ":1", "SQL.EXEC %s", "UPDATE products SET name = 'w2' WHERE sku = 'p8'");
     r = pk_recv_str(b2);
     CHECK_STR(r, "w2");
@@ -454,12 +460,20 @@ int main(void) {
         test_failed_++;
         return test_report();
     }
-    for (int i = 0; i < N; i++)
-        if (start_side(i, NULL) != 0) {
+    /* C first, without installing: it waits for a log to follow; its
+     * STORE.INVALIDATION INSTALL installs it (A and B then install again) */
+    for (int i = N - 1; i >= 0; i--) {
+        if (start_side_with(i, NULL, i == 2 ? "no" : "yes") != 0) {
             fprintf(stderr, "cannot start sidecar %c\n", 'A' + i);
             test_failed_++;
             return test_report();
         }
+        if (i == 2) {
+            CHECK(wait_state(ctx[2], "not-installed", 3000));
+            CHECK_CMD(ctx[2], "+OK", "STORE.INVALIDATION INSTALL");
+            CHECK(wait_state(ctx[2], "listening", 3000));
+        }
+    }
     for (int i = 0; i < N; i++) CHECK(wait_state(ctx[i], "listening", 3000));
     RUN(write_behind_on_a_read_on_b_and_c);
     RUN(direct_writes_seen_by_all_within_the_goal);

@@ -630,6 +630,12 @@ TEST(invalidation_log_and_notify) {
     int (*install)(void *, int, const char *const *, char **) = M->log_install;
     CHECK(install != NULL);
     if (!install) return;
+    int64_t pos = 0;
+    int status;
+    char *e = NULL;
+    CHECK_EQ(M->log_read(H, &pos, &status, note_log, NULL, &e), STORE_ERR_USER);
+    CHECK(e && strstr(e, "not installed"));
+    M->free_error(e);
     exec_ok("CREATE TABLE inv (id int PRIMARY KEY, v text)");
     exec_ok("CREATE TABLE inv2 (b int, a text, v text, PRIMARY KEY (a, b))");
     const char *tables[] = {"inv", "inv2"};
