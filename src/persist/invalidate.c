@@ -45,7 +45,7 @@
 #include <string.h>
 
 #define READ_EVERY_MS 1000 /* the safety timer: a read even without a notice */
-#define RETRY_READ_MS 200  /* after a failed read */
+#define RETRY_READ_MS 20   /* after a failed read, doubling up to READ_EVERY_MS */
 #define LISTEN_BACKOFF_MAX_MS 2000
 #define SAVE_EVERY_MS 1000 /* the position file, at most this often */
 #define LAG_WINDOW 1024    /* lag samples kept for p50/p99 */
@@ -80,6 +80,7 @@ static struct {
     int64_t pos;
     int64_t listen_at_ms, listen_backoff_ms;
     int64_t read_at_ms, prune_at_ms;
+    int64_t read_backoff_ms;
     int need_read;
     int state; /* last state posted */
 } sth;
@@ -177,7 +178,10 @@ static void read_log(const store_module *m, void *h, int64_t now, log_batch **b)
         x->changes.len = before; /* nothing of a failed read is applied */
         x->n = n;
         note_error(b, m, err);
-        sth.read_at_ms = now + (rc == STORE_ERR_USER ? READ_EVERY_MS : RETRY_READ_MS);
+        sth.read_backoff_ms = sth.read_backoff_ms ? sth.read_backoff_ms * 2 : RETRY_READ_MS;
+        if (sth.read_backoff_ms > READ_EVERY_MS || rc == STORE_ERR_USER)
+            sth.read_backoff_ms = READ_EVERY_MS;
+        sth.read_at_ms = now + sth.read_backoff_ms;
         if (rc == STORE_ERR_USER) sth.state = IS_NOT_INSTALLED;
         return;
     }
@@ -186,6 +190,7 @@ static void read_log(const store_module *m, void *h, int64_t now, log_batch **b)
     x->read = 1;
     x->pos = sth.pos = pos;
     sth.need_read = 0;
+    sth.read_backoff_ms = 0;
     sth.read_at_ms = now + READ_EVERY_MS;
     if (sth.state == IS_NOT_INSTALLED) sth.state = IS_CATCHING_UP;
 }
