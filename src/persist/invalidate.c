@@ -81,6 +81,7 @@ static struct {
     int64_t listen_at_ms, listen_backoff_ms;
     int64_t read_at_ms, prune_at_ms;
     int64_t read_backoff_ms;
+    int listened; /* listened before: a new listen is a reconnect */
     int need_read;
     int state; /* last state posted */
 } sth;
@@ -156,7 +157,8 @@ static void keep_listening(const store_module *m, void *h, int readable, int64_t
         sth.fd = fd;
         sth.listen_backoff_ms = 0;
         sth.need_read = 1; /* what was committed while not listening */
-        batch_of(b)->reconnected = 1;
+        if (sth.listened) batch_of(b)->reconnected = 1;
+        sth.listened = 1;
         return;
     }
     note_error(b, m, err);
