@@ -20,12 +20,12 @@
  *     regression: the cache holds this sidecar's newer write; the store gets
  *     it later). A change read after a commit of ours is applied after that
  *     commit's done() (storeq runs the watch after handing results over);
- *     should a change still meet a batch in flight (DEBUG STORE-DELAY holds
- *     answers back), the key is dropped once the batch is done unless a
- *     newer write of ours is pending (inval_flushed): a few extra loads, never
- *     a stale value. Every other cached key of a changed row is dropped, and a
- *     load in flight for it is not installed (pkey.version; readthrough.c
- *     loads it again).
+ *     should a change still meet a batch or a write-through commit in
+ *     flight (DEBUG STORE-DELAY holds answers back), the key is dropped once
+ *     that write is done unless a newer write of ours is pending
+ *     (inval_flushed): a few extra loads, never a stale value. Every other
+ *     cached key of a changed row is dropped, and a load in flight for it is
+ *     not installed (pkey.version; readthrough.c loads it again).
  *  3. Where changes cannot be known (no position yet, the log pruned past
  *     it: STORE_LOG_GAP) every cached key of every mapped table is dropped;
  *     a TRUNCATE drops every cached key of its table.
@@ -282,7 +282,7 @@ static void pos_save(void) {
 }
 
 static int pinned(pkey *k) {
-    if (k && k->in_flight) k->changed_in_flight = 1;
+    if (k && (k->in_flight || k->locked)) k->changed_in_flight = 1;
     return k && (k->dirty || k->touched || k->in_flight || k->locked);
 }
 

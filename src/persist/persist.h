@@ -73,8 +73,9 @@ typedef struct pkey {
     int dirty;
     int in_flight; /* part of the batch being written */
     int deadlettering;
-    int changed_in_flight; /* a change of its row arrived while its batch was
-                              in flight (invalidate.c, inval_flushed) */
+    int changed_in_flight; /* a change of its row arrived while its batch or
+                              write-through commit was in flight
+                              (invalidate.c, inval_flushed) */
     sbuf state;            /* latest row state (mapping.h format) */
     uint64_t version;      /* bumps on every write */
     uint64_t flushing_version;
@@ -217,8 +218,9 @@ int inval_start(char **err);
 void inval_shutdown(void);
 void inval_info(sbuf *b);
 void inval_register(void);
-/* After k's batch: drops its cached value if its row changed meanwhile and
- * k holds no newer write (the other change may have committed after k's). */
+/* After k's batch or write-through commit: drops its cached value if its
+ * row changed meanwhile and k holds no newer write (the other change may
+ * have committed after k's). */
 void inval_flushed(pkey *k);
 
 /* sqlcmd.c */

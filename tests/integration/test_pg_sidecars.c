@@ -11,7 +11,8 @@
  *  - pg_terminate_backend of every sidecar session: reconnect, catch up,
  *    no missed invalidation;
  *  - no regression: a pending write-behind value is not replaced by an
- *    older change arriving meanwhile;
+ *    older change arriving meanwhile; a write-through or batch overtaken
+ *    by a later change is not left cached;
  *  - no stale set: a load whose row was read before a change that is
  *    reported while the load's answer is held back (DEBUG STORE-DELAY) is
  *    not cached; the client gets the new row;
@@ -33,7 +34,8 @@ static const char schema[] =
     "CREATE TABLE wb_deadletter (id bigint PRIMARY KEY, map text, key bytea, op text, "
     "  state bytea, error text, at bigint);"
     "CREATE TABLE users (id int PRIMARY KEY, name text, plan text);"
-    "CREATE TABLE products (sku text PRIMARY KEY, name text, price numeric(10,2));";
+    "CREATE TABLE products (sku text PRIMARY KEY, name text, price numeric(10,2));"
+    "CREATE TABLE accounts (id int PRIMARY KEY, owner text);";
 
 #define N 3
 static srv side[N];
@@ -87,6 +89,13 @@ static int start_side_with(int i, const char *retention, const char *install) {
                           "product:{sku}",
                           "mode",
                           "read-through",
+                          "ttl",
+                          "600",
+                          "--map",
+                          "accounts",
+                          "account:{id}",
+                          "mode",
+                          "write-through",
                           "ttl",
                           "600",
                           NULL};
@@ -345,6 +354,31 @@ TEST(no_regression_of_a_pending_write) {
     CHECK(await_all(ALL, "after", 2000, pk_now_ms(), "HGET %s name", "user:7") >= 0);
 }
 
+/* Write-through: a commit on A is seen by B and C; a change that commits
+ * after A's commit but is reported while A's answer is held back
+ * (DEBUG STORE-DELAY) does not leave A's older value cached. */
+TEST(write_through_across_sidecars) {
+    CHECK_CMD(ctx[1], "[]", "HGETALL account:1");
+    CHECK_CMD(ctx[0], ":1", "HSET account:1 owner ann");
+    CHECK(await_all(6, "ann", 2000, pk_now_ms(), "HGET %s owner", "account:1") >= 0);
+    redisContext *a2 = srv_connect(&side[0]);
+    CHECK(a2 != NULL);
+    if (!a2) return;
+    CHECK_CMD(ctx[0], "+OK", "DEBUG STORE-DELAY 300");
+    pk_send(a2, "HSET account:1 owner mine");
+    double end = pk_now_ms() + 2000;
+    while (strcmp(sql_value("SELECT owner FROM accounts WHERE id = 1"), "mine") != 0 &&
+           pk_now_ms() < end)
+        pk_sleep_ms(2);
+    sql("UPDATE accounts SET owner = 'after' WHERE id = 1"); /* commits after A's */
+    char *r = pk_recv_str(a2);
+    CHECK_STR(r, ":0");
+    free(r);
+    CHECK_CMD(ctx[0], "+OK", "DEBUG STORE-DELAY 0");
+    CHECK(await_all(ALL, "after", 2000, pk_now_ms(), "HGET %s owner", "account:1") >= 0);
+    redisFree(a2);
+}
+
 TEST(no_stale_set_when_a_change_overtakes_a_load) {
     sql("INSERT INTO products VALUES ('p4', 'v1', 1)");
     redisContext *b2 = srv_connect(&side[1]);
@@ -385,7 +419,7 @@ TEST(truncate_and_install_command) {
     CHECK_CMD(ctx[0], "+OK", "STORE.INVALIDATION INSTALL");
     CHECK_CMD(ctx[1], "+OK", "STORE.INVALIDATION INSTALL"); /* twice is safe */
     CHECK_STR(sql_value("SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'larder_changes%'"),
-              "4");
+              "6");
     CHECK_CMD(ctx[0], "-ERR usage: STORE.INVALIDATION INSTALL", "STORE.INVALIDATION BOGUS");
     CHECK_CMD(ctx[0], "-ERR usage: STORE.INVALIDATION INSTALL", "STORE.INVALIDATION INSTALL x");
     sql("INSERT INTO products VALUES ('p5', 'pan', 1), ('p6', 'pot', 2)");
@@ -480,6 +514,7 @@ int main(void) {
     RUN(restarted_sidecar_catches_up);
     RUN(terminated_connections_reconnect_and_catch_up);
     RUN(no_regression_of_a_pending_write);
+    RUN(write_through_across_sidecars);
     RUN(no_stale_set_when_a_change_overtakes_a_load);
     RUN(truncate_and_install_command);
     RUN(pruned_position_drops_every_mapped_key);
