@@ -1271,7 +1271,7 @@ static char *number_params(const char *sql) {
     return pg_strdup(sql);
 }
 
-/* Does this session see the invalidation log (pgstore_install_invalidation)?
+/* Does this session see the invalidation log (log_install)?
  * Asked once per session, and again every 10 s while it is absent (another
  * sidecar may install it). */
 static int log_exists(handle *h) {
