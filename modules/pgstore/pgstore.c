@@ -82,7 +82,7 @@
  * A read-only query runs in BEGIN READ ONLY ... COMMIT. Transaction
  * control (BEGIN, COMMIT, SAVEPOINT, ...) is refused: it would hold the
  * store's only session. `changes` is called only when the invalidation log
- * is installed (pgstore_install_invalidation): the write then runs in its
+ * is installed (log_install): the write then runs in its
  * own transaction and the log rows it wrote (by txid_current(): cascades
  * and other triggers' writes included) are reported before COMMIT. Without
  * the log it is not called: which rows an arbitrary statement changed is
@@ -100,6 +100,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define OID_BYTEA 17
 #define PIPELINE_CHUNK 256 /* rows sent before their results are read */
@@ -228,6 +229,14 @@ typedef struct handle {
     int has_log; /* larder_changes exists: -1 not known yet (per session) */
     long long log_checked_ms;
     int altered; /* get runs again after an ALTER TABLE (once) */
+    /* the change log (log_* entry points) */
+    char origin[24]; /* this handle's sessions' larder.origin: its own log rows */
+    char *conninfo;  /* for the listening connection */
+    PGconn *listen_conn;
+    int64_t read_pos; /* the *pos log_read returned last */
+    int64_t seen_id;  /* the highest log id log_read reported */
+    int64_t *early;   /* txids at or above the horizon already reported */
+    int nearly;
 } handle;
 
 static void drop_caches(handle *h) {
@@ -314,6 +323,22 @@ static int exec_cmd(handle *h, const char *sql, char **err) {
 static const char session_setup[] = "SET DateStyle = 'ISO, YMD'; SET TimeZone = 'UTC'; "
                                     "SET IntervalStyle = 'iso_8601'; SET bytea_output = 'hex'";
 
+/* this handle's origin tag on every session: the log records it (column
+ * origin), so a change a sidecar made itself is told apart from others' */
+static int set_origin(handle *h, PGconn *conn, char **err) {
+    char sql[80];
+    snprintf(sql, sizeof(sql), "SET larder.origin = '%s'", h->origin);
+    PGresult *res = PQexec(conn, sql);
+    if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+        PQclear(res);
+        return STORE_OK;
+    }
+    if (conn == h->conn) return result_error(h, res, err);
+    if (err) *err = msgf("%s", PQerrorMessage(conn));
+    PQclear(res);
+    return STORE_ERR_TRANSIENT;
+}
+
 static int after_connect(handle *h, char **err) {
     if (PQstatus(h->conn) != CONNECTION_OK) {
         *err = msgf("cannot connect to PostgreSQL: %s", PQerrorMessage(h->conn));
@@ -323,7 +348,8 @@ static int after_connect(handle *h, char **err) {
         *err = msgf("PostgreSQL: cannot set client_encoding UTF8: %s", PQerrorMessage(h->conn));
         return STORE_ERR_TRANSIENT;
     }
-    return exec_cmd(h, session_setup, err);
+    int rc = exec_cmd(h, session_setup, err);
+    return rc == STORE_OK ? set_origin(h, h->conn, err) : rc;
 }
 
 /* STORE_OK when the connection is usable; reconnects a lost one when the
@@ -364,15 +390,8 @@ static void ignore_notice(void *arg, const char *message) {
     (void)arg, (void)message;
 }
 
-static int m_open(int argc, const char *const *argv, void **out, char **err) {
-    /* the arguments before "store-path" joined by spaces: the server's
-     * configuration splits a quoted connection string at its spaces */
-    buf ci = {0};
-    for (int i = 0; i < argc && strcmp(argv[i], "store-path") != 0; i++) {
-        if (i) buf_puts(&ci, " ");
-        buf_puts(&ci, argv[i]);
-    }
-    const char *conninfo = ci.p ? ci.p : "";
+/* A new session (blocking, bounded by connect_timeout). */
+static PGconn *pg_connect(const char *conninfo) {
     /* connect_timeout first: the connection string, expanded at dbname's
      * place, overrides it */
     const char *keys[] = {"connect_timeout",
@@ -383,15 +402,35 @@ static int m_open(int argc, const char *const *argv, void **out, char **err) {
                           "dbname",
                           NULL};
     const char *vals[] = {"5", "larder", "30", "10", "3", conninfo, NULL};
+    PGconn *conn = PQconnectdbParams(keys, vals, 1);
+    if (!conn) abort(); /* libpq is out of memory */
+    PQsetNoticeProcessor(conn, ignore_notice, NULL);
+    return conn;
+}
+
+static int m_open(int argc, const char *const *argv, void **out, char **err) {
+    /* the arguments before "store-path" joined by spaces: the server's
+     * configuration splits a quoted connection string at its spaces */
+    buf ci = {0};
+    for (int i = 0; i < argc && strcmp(argv[i], "store-path") != 0; i++) {
+        if (i) buf_puts(&ci, " ");
+        buf_puts(&ci, argv[i]);
+    }
     handle *h = pg_alloc(sizeof(*h));
     h->has_log = -1;
-    h->conn = PQconnectdbParams(keys, vals, 1);
-    free(ci.p);
-    if (!h->conn) abort(); /* libpq is out of memory */
-    PQsetNoticeProcessor(h->conn, ignore_notice, NULL);
+    /* unique enough among the sessions of one database: time, pid, address */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    unsigned long long tag = ((unsigned long long)ts.tv_sec * 1000000007ULL) ^
+                             ((unsigned long long)ts.tv_nsec << 20) ^
+                             ((unsigned long long)getpid() << 40) ^ (unsigned long long)(size_t)h;
+    snprintf(h->origin, sizeof(h->origin), "%llx", tag);
+    h->conninfo = ci.p ? ci.p : pg_strdup("");
+    h->conn = pg_connect(h->conninfo);
     int rc = after_connect(h, err);
     if (rc != STORE_OK) {
         PQfinish(h->conn);
+        free(h->conninfo);
         free(h);
         return rc == STORE_ERR_TRANSIENT ? STORE_ERR_TRANSIENT : STORE_ERR_USER;
     }
@@ -404,6 +443,9 @@ static void m_close(void *hp) {
     if (!h) return;
     drop_caches(h);
     PQfinish(h->conn);
+    if (h->listen_conn) PQfinish(h->listen_conn);
+    free(h->conninfo);
+    free(h->early);
     free(h->last_conn_err);
     free(h);
 }
@@ -1229,7 +1271,7 @@ static char *number_params(const char *sql) {
     return pg_strdup(sql);
 }
 
-/* Does this session see the invalidation log (pgstore_install_invalidation)?
+/* Does this session see the invalidation log (log_install)?
  * Asked once per session, and again every 10 s while it is absent (another
  * sidecar may install it). */
 static int log_exists(handle *h) {
@@ -1348,32 +1390,46 @@ static int m_query(void *hp, const char *sql, int nargs, const store_value *args
     return STORE_OK;
 }
 
-/* ---- the invalidation log ------------------------------------------------------ */
+/* ---- the change log --------------------------------------------------------- */
 
 /* Why row triggers writing a log table plus NOTIFY, and not logical
  * decoding:
  *  - logical decoding needs wal_level=logical and a replication slot per
- *    sidecar (or one shared), which many managed PostgreSQL services do not
- *    give to an application role, and a slot left behind by a dead sidecar
- *    keeps WAL forever; triggers need only CREATE on the schema;
+ *    sidecar (or one shared), and the REPLICATION privilege, which many
+ *    managed PostgreSQL services do not give to an application role; a slot
+ *    left behind by a dead sidecar pins WAL until the disk fills. Triggers
+ *    need only CREATE on the schema;
  *  - the log table is a durable position: a sidecar remembers how far it
- *    applied and catches up after a disconnection or a restart
- *    (pgstore_changes_since, by transaction-id horizon: log ids come from
- *    a sequence, so a transaction that commits late can log a smaller id
- *    than one already seen); NOTIFY only wakes it (a missed notification
- *    loses nothing, and notifications are delivered at commit, so nothing
- *    uncommitted is seen);
+ *    applied and catches up after a disconnection or a restart (log_read,
+ *    by transaction-id horizon: log ids come from a sequence, so a
+ *    transaction that commits late can log a smaller id than one already
+ *    seen); NOTIFY only wakes it (a missed notification loses nothing, and
+ *    notifications are delivered at commit, so nothing uncommitted is seen);
+ *  - any sidecar can prune the log (log_prune, by age): no consumer
+ *    registry, and a sidecar that was away longer than the retention knows
+ *    it (STORE_LOG_GAP) and drops its cache instead of serving stale rows;
  *  - every writer is covered: a sidecar's batches, SQL.EXEC, psql, an ORM.
  * The cost is one extra row insert per changed row in the writer's
- * transaction; pruning the log (rows below every sidecar's position) is
- * left to its consumer. */
+ * transaction, and one NOTIFY per table per transaction (the payload is
+ * the table's name, so PostgreSQL folds a transaction's notifications for
+ * one table into one).
+ *
+ *   larder_changes         id bigserial, tbl, op I/U/D/T, pk jsonb {"col": v},
+ *                          at (clock_timestamp() of the change), pkv text[]
+ *                          (the key's values in key order), xid (the writing
+ *                          transaction), origin (its session's larder.origin)
+ *   larder_changes_pruned  one row: below, every txid under it may be pruned */
 static const char invalidation_sql[] =
     "SELECT pg_advisory_xact_lock(hashtext('larder_changes'));"
     "CREATE TABLE IF NOT EXISTS larder_changes (id bigserial PRIMARY KEY, tbl text NOT NULL, "
-    "  op char NOT NULL, pk jsonb NOT NULL, at timestamptz NOT NULL DEFAULT now());"
+    "  op char NOT NULL, pk jsonb NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp());"
     "ALTER TABLE larder_changes ADD COLUMN IF NOT EXISTS pkv text[], "
-    "  ADD COLUMN IF NOT EXISTS xid bigint DEFAULT txid_current();"
+    "  ADD COLUMN IF NOT EXISTS xid bigint DEFAULT txid_current(), "
+    "  ADD COLUMN IF NOT EXISTS origin text DEFAULT current_setting('larder.origin', true), "
+    "  ALTER COLUMN at SET DEFAULT clock_timestamp();"
     "CREATE INDEX IF NOT EXISTS larder_changes_xid ON larder_changes (xid);"
+    "CREATE TABLE IF NOT EXISTS larder_changes_pruned (one boolean PRIMARY KEY DEFAULT true "
+    "  CHECK (one), below bigint NOT NULL);"
     "CREATE OR REPLACE FUNCTION larder_log_change() RETURNS trigger LANGUAGE plpgsql AS $body$\n"
     "DECLARE\n"
     "  c text;\n"
@@ -1381,12 +1437,10 @@ static const char invalidation_sql[] =
     "  oldk jsonb := '{}';\n"
     "  newv text[] := '{}';\n"
     "  oldv text[] := '{}';\n"
-    "  logid bigint;\n"
     "BEGIN\n"
     "  IF TG_OP = 'TRUNCATE' THEN\n"
-    "    INSERT INTO larder_changes (tbl, op, pk) VALUES (TG_TABLE_NAME, 'T', '{}')\n"
-    "      RETURNING id INTO logid;\n"
-    "    PERFORM pg_notify('larder_changes', logid::text);\n"
+    "    INSERT INTO larder_changes (tbl, op, pk) VALUES (TG_TABLE_NAME, 'T', '{}');\n"
+    "    PERFORM pg_notify('larder_changes', TG_TABLE_NAME);\n"
     "    RETURN NULL;\n"
     "  END IF;\n"
     "  FOREACH c IN ARRAY TG_ARGV LOOP\n"
@@ -1400,16 +1454,13 @@ static const char invalidation_sql[] =
     "    END IF;\n"
     "  END LOOP;\n"
     "  IF TG_OP = 'UPDATE' AND oldk <> newk THEN\n"
-    "    INSERT INTO larder_changes (tbl, op, pk, pkv) VALUES (TG_TABLE_NAME, 'D', oldk, oldv)\n"
-    "      RETURNING id INTO logid;\n"
-    "    PERFORM pg_notify('larder_changes', logid::text);\n"
+    "    INSERT INTO larder_changes (tbl, op, pk, pkv) VALUES (TG_TABLE_NAME, 'D', oldk, oldv);\n"
     "  END IF;\n"
     "  INSERT INTO larder_changes (tbl, op, pk, pkv)\n"
     "    VALUES (TG_TABLE_NAME, left(TG_OP, 1), CASE WHEN TG_OP = 'DELETE' THEN oldk ELSE newk "
     "END,\n"
-    "            CASE WHEN TG_OP = 'DELETE' THEN oldv ELSE newv END)\n"
-    "    RETURNING id INTO logid;\n"
-    "  PERFORM pg_notify('larder_changes', logid::text);\n"
+    "            CASE WHEN TG_OP = 'DELETE' THEN oldv ELSE newv END);\n"
+    "  PERFORM pg_notify('larder_changes', TG_TABLE_NAME);\n"
     "  RETURN NULL;\n"
     "END\n"
     "$body$;";
@@ -1452,7 +1503,9 @@ static int install_table(handle *h, const char *table, buf *q, char **err) {
     return STORE_OK;
 }
 
-int pgstore_install_invalidation(void *hp, int ntables, const char *const *tables, char **err) {
+/* One transaction under an advisory lock: safe twice, and from several
+ * sidecars at once. */
+static int m_log_install(void *hp, int ntables, const char *const *tables, char **err) {
     handle *h = hp;
     int rc = ensure_conn(h, err);
     if (rc != STORE_OK) return rc;
@@ -1468,50 +1521,231 @@ int pgstore_install_invalidation(void *hp, int ntables, const char *const *table
     return rc;
 }
 
-/* The horizon is txid_snapshot_xmin: every transaction with a smaller txid
- * has ended, so its log rows are all visible now and none will appear
- * later. Reading up to it (not up to the highest log id, which a
- * transaction that commits late can undercut) is what makes catch-up miss
- * nothing; a long-running transaction holds the horizon back and delays
- * invalidations, never loses them. */
-int pgstore_changes_since(void *hp, int64_t *pos, store_change_fn fn, void *ctx, char **err) {
-    static const char horizon_sql[] = "SELECT txid_snapshot_xmin(txid_current_snapshot())";
-    static const char rows_sql[] =
-        "SELECT l.id, l.tbl, u.v FROM larder_changes l "
-        "LEFT JOIN LATERAL unnest(l.pkv) WITH ORDINALITY AS u(v, n) ON true "
-        "WHERE l.xid >= $1 AND l.xid < $2 ORDER BY l.id, u.n";
-    handle *h = hp;
-    int rc = ensure_conn(h, err);
-    if (rc != STORE_OK) return rc;
-    PGresult *res = PQexec(h->conn, horizon_sql);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) return result_error(h, res, err);
-    long long horizon = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-    PQclear(res);
-    if (*pos <= 0 || *pos >= horizon) { /* the first call starts from now */
-        if (*pos <= 0) *pos = horizon;
-        return STORE_OK;
-    }
-    const char *name = stmt_for(h, rows_sql, &rc, err);
-    if (!name) return rc;
-    char from[24], to[24];
-    snprintf(from, sizeof(from), "%lld", (long long)*pos);
-    snprintf(to, sizeof(to), "%lld", horizon);
-    const char *vals[2] = {from, to};
-    res = PQexecPrepared(h->conn, name, 2, vals, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) return result_error(h, res, err);
+/* ---- reading the log ----
+ * The position is a txid horizon: txid_snapshot_xmin of the read's
+ * snapshot. Every transaction with a smaller txid has ended, so its log
+ * rows are all visible now and none will appear later: reading [pos,
+ * horizon) and advancing pos to the horizon misses nothing, even when a
+ * transaction that took its log id early commits late. A long transaction
+ * holds the horizon back; so that it does not hold back invalidations too,
+ * rows of transactions at or above the horizon that are already committed
+ * (visible) are reported early, and their txids remembered (early[]) so
+ * that they are not reported again once the horizon passes them; rows
+ * already reported are not read again (id > seen_id). Past EARLY_MAX such
+ * transactions the rest wait for the horizon. The read runs in one
+ * REPEATABLE READ snapshot, so the horizon, the pruning mark and the rows
+ * agree. */
+#define EARLY_MAX 4096
+
+/* Is xid among early[from..to)? */
+static int early_in(const handle *h, int from, int to, int64_t xid) {
+    for (int i = from; i < to; i++)
+        if (h->early[i] == xid) return 1;
+    return 0;
+}
+
+static void early_add(handle *h, int64_t xid) {
+    if (!h->early) h->early = pg_alloc(sizeof(int64_t) * EARLY_MAX);
+    h->early[h->nearly++] = xid;
+}
+
+/* Forgets txids below the new horizon (they will not be read again). */
+static void early_trim(handle *h, int64_t horizon) {
+    int k = 0;
+    for (int i = 0; i < h->nearly; i++)
+        if (h->early[i] >= horizon) h->early[k++] = h->early[i];
+    h->nearly = k;
+}
+
+/* Reports the rows of res (id, xid, tbl, op, at_us, origin, value; a
+ * change's key values on consecutive rows). */
+static void report_log_rows(handle *h, PGresult *res, int64_t horizon, store_log_fn fn, void *ctx) {
     int nr = PQntuples(res);
+    int before = h->nearly; /* early[0..before): reported by earlier reads */
     for (int r = 0, end; r < nr; r = end) {
         store_value pk[16];
         int npk = 0;
         for (end = r; end < nr && !strcmp(PQgetvalue(res, end, 0), PQgetvalue(res, r, 0)); end++)
-            if (npk < 16 && !PQgetisnull(res, end, 2)) {
-                const char *v = PQgetvalue(res, end, 2);
+            if (npk < 16 && !PQgetisnull(res, end, 6)) {
+                const char *v = PQgetvalue(res, end, 6);
                 pk[npk++] = (store_value){SV_TEXT, 0, 0, v, strlen(v)};
             }
-        fn(ctx, PQgetvalue(res, r, 1), npk, pk);
+        int64_t id = strtoll(PQgetvalue(res, r, 0), NULL, 10);
+        int64_t xid = strtoll(PQgetvalue(res, r, 1), NULL, 10);
+        if (id > h->seen_id) h->seen_id = id;
+        if (early_in(h, 0, before, xid)) continue; /* reported early by an earlier read */
+        if (xid >= horizon && !early_in(h, before, h->nearly, xid)) { /* early, once */
+            if (h->nearly >= EARLY_MAX) continue; /* reported when the horizon passes */
+            early_add(h, xid);
+        }
+        const char *origin = PQgetvalue(res, r, 5);
+        store_change c = {.table = PQgetvalue(res, r, 2),
+                          .op = PQgetvalue(res, r, 3)[0],
+                          .npk = npk,
+                          .pk = pk,
+                          .at_us = strtoll(PQgetvalue(res, r, 4), NULL, 10),
+                          .own = !PQgetisnull(res, r, 5) && !strcmp(origin, h->origin)};
+        fn(ctx, &c);
+    }
+}
+
+static int m_log_read(void *hp, int64_t *pos, int *status, store_log_fn fn, void *ctx, char **err) {
+    static const char horizon_sql[] = "SELECT txid_snapshot_xmin(txid_current_snapshot()), "
+                                      "to_regclass('larder_changes_pruned') IS NOT NULL";
+    static const char mark_sql[] = "SELECT coalesce(max(below), 0) FROM larder_changes_pruned";
+    static const char rows_sql[] =
+        "SELECT l.id, l.xid, l.tbl, l.op, (extract(epoch FROM l.at) * 1000000)::int8, l.origin, "
+        "u.v FROM larder_changes l LEFT JOIN LATERAL unnest(l.pkv) WITH ORDINALITY AS u(v, n) "
+        "ON true WHERE l.xid >= $1 AND (l.xid < $2 OR l.id > $3) ORDER BY l.id, u.n";
+    handle *h = hp;
+    *status = STORE_LOG_CONTINUOUS;
+    int rc = ensure_conn(h, err);
+    if (rc != STORE_OK) return rc;
+    if (*pos != h->read_pos) { /* another reader's position: start afresh */
+        h->nearly = 0;
+        h->seen_id = 0;
+    }
+    if ((rc = exec_cmd(h, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err)) != STORE_OK)
+        return rc;
+    const char *name = stmt_for(h, horizon_sql, &rc, err);
+    PGresult *res = name ? PQexecPrepared(h->conn, name, 0, NULL, NULL, NULL, 0) : NULL;
+    if (!name || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        if (name) rc = result_error(h, res, err);
+        goto fail;
+    }
+    int64_t horizon = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    int installed = PQgetvalue(res, 0, 1)[0] == 't';
+    PQclear(res);
+    if (!installed) { /* asked without an error in PostgreSQL's log every second */
+        *err = msgf("the change log is not installed (STORE.INVALIDATION INSTALL, or "
+                    "store-invalidation yes)");
+        rc = STORE_ERR_USER;
+        goto fail;
+    }
+    name = stmt_for(h, mark_sql, &rc, err);
+    res = name ? PQexecPrepared(h->conn, name, 0, NULL, NULL, NULL, 0) : NULL;
+    if (!name || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        if (name) rc = result_error(h, res, err);
+        goto fail;
+    }
+    int64_t below = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    if (*pos > 0 && (*pos < below || *pos > horizon)) {
+        *status = STORE_LOG_GAP; /* pruned past it, or another database's position */
+        *pos = 0;
+    }
+    if (*pos <= 0) { /* from now on */
+        h->nearly = 0;
+        h->seen_id = 0;
+    } else {
+        name = stmt_for(h, rows_sql, &rc, err);
+        if (!name) goto fail;
+        char from[24], to[24], seen[24];
+        snprintf(from, sizeof(from), "%lld", (long long)*pos);
+        snprintf(to, sizeof(to), "%lld", (long long)horizon);
+        snprintf(seen, sizeof(seen), "%lld", (long long)h->seen_id);
+        const char *vals[3] = {from, to, seen};
+        res = PQexecPrepared(h->conn, name, 3, vals, NULL, NULL, 0);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+            rc = result_error(h, res, err);
+            goto fail;
+        }
+        report_log_rows(h, res, horizon, fn, ctx);
+        PQclear(res);
+    }
+    early_trim(h, horizon);
+    *pos = h->read_pos = horizon;
+    return exec_cmd(h, "COMMIT", err);
+fail:
+    if (!h->broken && PQtransactionStatus(h->conn) != PQTRANS_IDLE) exec_cmd(h, "ROLLBACK", NULL);
+    return rc;
+}
+
+/* ---- listening ---- */
+
+static int m_log_listen(void *hp, int *fd, char **err) {
+    handle *h = hp;
+    *fd = -1;
+    if (h->listen_conn && PQstatus(h->listen_conn) == CONNECTION_OK) {
+        *fd = PQsocket(h->listen_conn);
+        return STORE_OK;
+    }
+    if (h->listen_conn) PQfinish(h->listen_conn);
+    h->listen_conn = pg_connect(h->conninfo);
+    PGresult *res = NULL;
+    if (PQstatus(h->listen_conn) == CONNECTION_OK)
+        res = PQexec(h->listen_conn, "LISTEN " PGSTORE_CHANNEL);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        *err = msgf("cannot listen for changes: %s", PQerrorMessage(h->listen_conn));
+        PQclear(res);
+        PQfinish(h->listen_conn);
+        h->listen_conn = NULL;
+        return STORE_ERR_TRANSIENT;
     }
     PQclear(res);
-    *pos = horizon;
+    *fd = PQsocket(h->listen_conn);
+    return STORE_OK;
+}
+
+static int m_log_consume(void *hp, int *n, char **err) {
+    handle *h = hp;
+    *n = 0;
+    if (!h->listen_conn) {
+        *err = msgf("not listening");
+        return STORE_ERR_TRANSIENT;
+    }
+    int ok = PQconsumeInput(h->listen_conn);
+    PGnotify *note;
+    while ((note = PQnotifies(h->listen_conn)) != NULL) {
+        (*n)++;
+        PQfreemem(note);
+    }
+    if (!ok || PQstatus(h->listen_conn) != CONNECTION_OK) {
+        *err = msgf("listening connection lost: %s", PQerrorMessage(h->listen_conn));
+        PQfinish(h->listen_conn);
+        h->listen_conn = NULL;
+        return STORE_ERR_TRANSIENT;
+    }
+    return STORE_OK;
+}
+
+static void m_log_unlisten(void *hp) {
+    handle *h = hp;
+    if (h->listen_conn) PQfinish(h->listen_conn);
+    h->listen_conn = NULL;
+}
+
+/* Deletes, oldest transactions first and at most PRUNE_ROWS per call (on
+ * the xid index, no scan of the whole log), the entries older than the
+ * retention of transactions below the horizon (a running transaction's
+ * rows are never pruned before a reader saw them), and raises
+ * larder_changes_pruned.below above them: a reader whose position is below
+ * it has lost entries (STORE_LOG_GAP). */
+#define PRUNE_ROWS 10000
+static int m_log_prune(void *hp, int64_t retention_s, int64_t *deleted, char **err) {
+    static const char sql[] =
+        "WITH c AS (SELECT id FROM larder_changes "
+        "  WHERE xid < txid_snapshot_xmin(txid_current_snapshot()) ORDER BY xid LIMIT $2), "
+        "d AS (DELETE FROM larder_changes l USING c WHERE l.id = c.id "
+        "  AND l.at < clock_timestamp() - make_interval(secs => $1) RETURNING l.xid), "
+        "m AS (INSERT INTO larder_changes_pruned AS p (one, below) "
+        "  SELECT true, max(xid) + 1 FROM d HAVING count(*) > 0 "
+        "  ON CONFLICT (one) DO UPDATE SET below = greatest(p.below, excluded.below)) "
+        "SELECT count(*) FROM d";
+    handle *h = hp;
+    *deleted = 0;
+    int rc = ensure_conn(h, err);
+    if (rc != STORE_OK) return rc;
+    const char *name = stmt_for(h, sql, &rc, err);
+    if (!name) return rc;
+    char secs[24], lim[24];
+    snprintf(secs, sizeof(secs), "%lld", (long long)retention_s);
+    snprintf(lim, sizeof(lim), "%d", PRUNE_ROWS);
+    const char *vals[2] = {secs, lim};
+    PGresult *res = PQexecPrepared(h->conn, name, 2, vals, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) return result_error(h, res, err);
+    *deleted = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
     return STORE_OK;
 }
 
@@ -1526,6 +1760,12 @@ static const store_module module = {
     .get = m_get,
     .apply_batch = m_apply_batch,
     .query = m_query,
+    .log_install = m_log_install,
+    .log_read = m_log_read,
+    .log_listen = m_log_listen,
+    .log_consume = m_log_consume,
+    .log_unlisten = m_log_unlisten,
+    .log_prune = m_log_prune,
 };
 
 const store_module *larder_store_module(void) {

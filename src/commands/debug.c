@@ -56,7 +56,7 @@ static void debug_help(client *c) {
         "STORE-FAIL <n>",
         "    (Larder) Make the next n store operations fail.",
         "STORE-DELAY <ms>",
-        "    (Larder) Delay every store operation by ms.",
+        "    (Larder) Hold every store operation's answer back ms after it ran.",
         NULL};
     reply_help(c, "debug", help);
 }

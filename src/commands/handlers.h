@@ -118,8 +118,8 @@ command_fn eval_command, evalsha_command, eval_ro_command, evalsha_ro_command, f
 command_getkeys_fn getkeys_eval;
 
 /* ---- persistence commands ------------------------------------------------ */
-command_fn save_command, sql_query_command, sql_exec_command, wb_flush_command,
-    wb_deadletter_command, cache_get_command, cache_set_command;
+command_fn save_command, sql_query_command, sql_exec_command, store_invalidation_command,
+    wb_flush_command, wb_deadletter_command, cache_get_command, cache_set_command;
 
 /* ---- getkeys functions for commands with keys at computed positions ---------------- */
 command_getkeys_fn getkeys_sort, getkeys_numkeys_at1, getkeys_numkeys_at2, getkeys_lcs;

@@ -28,6 +28,16 @@ void sql_query_command(client *c) {
     persist_sql_submit(c, c->argv[1].p, c->argv[1].len, c->argc - 2, c->argv + 2, 1);
 }
 
+/* STORE.INVALIDATION INSTALL */
+void store_invalidation_command(client *c) {
+    if (!arg_is(&c->argv[1], "install") || c->argc != 2) {
+        reply_error(c, "ERR usage: STORE.INVALIDATION INSTALL");
+        return;
+    }
+    if (store_configured_or_reply(c) != OK || can_wait_or_reply(c) != OK) return;
+    persist_log_install(c);
+}
+
 void sql_exec_command(client *c) {
     if (store_configured_or_reply(c) != OK || can_wait_or_reply(c) != OK) return;
     persist_sql_submit(c, c->argv[1].p, c->argv[1].len, c->argc - 2, c->argv + 2, 0);

@@ -658,6 +658,7 @@ static void info_persistence(sbuf *b) {
     sbuf_printf(b, "store_enabled:%d\r\nstore_module:%s\r\nmaps:%d\r\nmap_change_pending:%d\r\n",
                 ps.enabled, ps.mod ? ps.mod->name : "", ps.maps.n, change != NULL);
     if (ps.enabled) wb_info(b);
+    if (ps.enabled) inval_info(b);
     sbuf_printf(b, "wt_commits:%lld\r\nwt_group_size_avg:%.2f\r\n", ps.st.wt_commits,
                 ps.st.wt_commits ? ps.wt_group_sum / (double)ps.st.wt_commits : 0.0);
     sbuf_printf(b, "store_transactions:%lld\r\nstore_transaction_jobs:%lld\r\n", s.transactions,
@@ -668,9 +669,9 @@ static void info_stats(sbuf *b) {
     sbuf_printf(
         b,
         "hits:%lld\r\nmisses:%lld\r\nloads:%lld\r\nloads_coalesced:%lld\r\nrefreshes_early:%lld\r\n"
-        "invalidations:%lld\r\n",
+        "invalidations:%lld\r\nloads_stale:%lld\r\n",
         ps.st.hits, ps.st.misses, ps.st.loads, ps.st.loads_coalesced, ps.st.refreshes_early,
-        ps.st.invalidations);
+        ps.st.invalidations, ps.st.loads_stale);
 }
 
 /* The module's first calls, on the store thread like all the others: its
@@ -761,7 +762,8 @@ int persist_start(char **err) {
             err) != OK)
         return ERR;
     if (ltok_start(err) != OK) return ERR;
-    return wb_start(err);
+    if (wb_start(err) != OK) return ERR;
+    return inval_start(err);
 }
 
 /* ---- hooks called by the server ---------------------------------------------------- */
@@ -1005,5 +1007,6 @@ void persist_shutdown(void) {
     ps.stopping = 1;
     wb_shutdown();
     storeq_stop();
+    inval_shutdown();
     journal_close();
 }

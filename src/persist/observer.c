@@ -63,4 +63,5 @@ void persist_register(void) {
     };
     hooks_set(&h);
     config_register(directives);
+    inval_register();
 }

@@ -53,6 +53,7 @@ typedef struct persist_stats {
     long long wb_batches, wb_flushed_total, wb_retries, wb_deadletter;
     long long wt_commits, wt_jobs;
     long long invalidations;
+    long long loads_stale; /* loads not cached: an invalidation overtook them */
 } persist_stats;
 
 typedef struct pkey {
@@ -72,8 +73,11 @@ typedef struct pkey {
     int dirty;
     int in_flight; /* part of the batch being written */
     int deadlettering;
-    sbuf state;       /* latest row state (mapping.h format) */
-    uint64_t version; /* bumps on every write */
+    int changed_in_flight; /* a change of its row arrived while its batch or
+                              write-through commit was in flight
+                              (invalidate.c, inval_flushed) */
+    sbuf state;            /* latest row state (mapping.h format) */
+    uint64_t version;      /* bumps on every write */
     uint64_t flushing_version;
     uint64_t first_unflushed; /* seq of the oldest record not in the store */
     uint64_t pending_first;   /* first record appended while in flight */
@@ -208,6 +212,16 @@ void wb_info(sbuf *b);
 void wb_fill_journal(void *ctx, journal_emit_fn emit);
 /* DEBUG JOURNAL-HOLD on|off (journal_hold). */
 void wb_debug_journal_hold(client *c);
+
+/* invalidate.c: following the store's change log */
+int inval_start(char **err);
+void inval_shutdown(void);
+void inval_info(sbuf *b);
+void inval_register(void);
+/* After k's batch or write-through commit: drops its cached value if its
+ * row changed meanwhile and k holds no newer write (the other change may
+ * have committed after k's). */
+void inval_flushed(pkey *k);
 
 /* sqlcmd.c */
 void sql_invalidate_row(const char *table, const char *pktext, size_t pklen);

@@ -32,4 +32,7 @@ void persist_wb_flush(client *c);
 void persist_deadletter_list(client *c, long long count);
 void persist_deadletter_retry(client *c, long long id);
 void persist_deadletter_drop(client *c, long long id);
+/* STORE.INVALIDATION INSTALL: installs the store's change log for the mapped
+ * tables (idempotent). */
+void persist_log_install(client *c);
 #endif

@@ -13,12 +13,20 @@
  *     other misses wait for it (loads_coalesced).
  *  2. A load's result is installed only if nobody wrote the key since the
  *     load started (pkey.version unchanged) and, for a miss, the key is still
- *     absent: a load never overwrites a newer write. */
+ *     absent: a load never overwrites a newer write.
+ *  3. No stale set: an invalidation of the key while its load is in flight
+ *     (the change log, SQL.EXEC's changes, a TRUNCATE: they bump
+ *     pkey.version too) means the row read may be older than the change.
+ *     It is not cached; a miss that waits for it loads again (at most
+ *     RELOAD_MAX times, then its clients get -BACKEND), a refresh just
+ *     leaves the key empty for the next read to load. */
 #include "persist/persist.h"
 #include "util/mem.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define RELOAD_MAX 8
 
 typedef struct load_job {
     store_job job;
@@ -28,6 +36,7 @@ typedef struct load_job {
     char *pk;
     size_t pklen;
     int refresh;
+    int attempt; /* loads of this miss before this one (invariant 3) */
     uint64_t version;
     /* the row, copied on the store thread */
     int found, ncols;
@@ -122,6 +131,25 @@ static void fail_waiters(list_head *waiters, const char *msg) {
     }
 }
 
+static void submit_load(pkey *k, const mapping *m, const char *pk, size_t pklen, int refresh,
+                        int attempt);
+
+/* The load of a miss read a row an invalidation may have overtaken: it
+ * loads again (invariant 3). 1 when it did. */
+static int reload_stale(pkey *k, load_job *j) {
+    if (k->dirty || k->touched || k->in_flight || k->locked || list_empty(&k->load_waiters))
+        return 0;
+    ps.st.loads_stale++;
+    if (j->attempt + 1 >= RELOAD_MAX) {
+        fail_waiters(&k->load_waiters, "the row changed during every load attempt; retry");
+        pkey_maybe_free(k);
+        return 1;
+    }
+    k->loading = 1;
+    submit_load(k, j->m, j->pk, j->pklen, 0, j->attempt + 1);
+    return 1;
+}
+
 /* Puts a loaded value in db 0 with the mapping's TTL and its load cost. */
 static void install(load_job *j, int64_t cost_ms) {
     db *d = server_db(0);
@@ -160,6 +188,10 @@ static void load_done(store_job *sj) {
         int untouched = k->version == j->version;
         kv_now_ms = server_mstime();
         int present = db_lookup(d, j->key, j->klen, LOOKUP_NOTOUCH) != NULL;
+        if (!untouched && miss && !present && reload_stale(k, j)) {
+            free_load(j);
+            return;
+        }
         if (untouched && j->found) {
             install(j, cost_ms);
         } else if (untouched && !j->found && !present && miss && pcfg.negative_ttl > 0) {
@@ -188,16 +220,6 @@ void rt_start_load(client *c, const mapping *m, const char *key, size_t klen, co
         return;
     }
     if (refresh && (k->loading || k->refreshing)) return;
-    load_job *j = xcalloc(1, sizeof(*j));
-    j->m = m;
-    j->key = xmemdup(key, klen);
-    j->klen = klen;
-    j->pk = xmemdup(pk, pklen);
-    j->pklen = pklen;
-    j->refresh = refresh;
-    j->version = k->version;
-    j->job.run = run_load;
-    j->job.done = load_done;
     if (refresh) {
         k->refreshing = 1;
         ps.st.refreshes_early++;
@@ -205,6 +227,22 @@ void rt_start_load(client *c, const mapping *m, const char *key, size_t klen, co
         k->loading = 1;
         wait_load(c, k);
     }
+    submit_load(k, m, pk, pklen, refresh, 0);
+}
+
+static void submit_load(pkey *k, const mapping *m, const char *pk, size_t pklen, int refresh,
+                        int attempt) {
+    load_job *j = xcalloc(1, sizeof(*j));
+    j->m = m;
+    j->key = xmemdup(k->key, k->klen);
+    j->klen = k->klen;
+    j->pk = xmemdup(pk, pklen);
+    j->pklen = pklen;
+    j->refresh = refresh;
+    j->attempt = attempt;
+    j->version = k->version;
+    j->job.run = run_load;
+    j->job.done = load_done;
     storeq_submit(&j->job);
 }
 

@@ -121,6 +121,7 @@ void sql_invalidate_row(const char *table, const char *pk, size_t pklen) {
         sbuf_append(&key, pk, pklen);
         sbuf_append(&key, m->suffix, m->slen);
         pkey *k = pkey_find(key.p, key.len);
+        if (k && (k->in_flight || k->locked)) k->changed_in_flight = 1;
         if (!(k && (k->dirty || k->touched || k->in_flight || k->locked))) {
             if (db_delete(d, key.p, key.len)) {
                 signal_modified_key(NULL, d, key.p, key.len);

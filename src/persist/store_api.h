@@ -28,7 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LARDER_STORE_API_VERSION 2 /* 2: store_op.unit, .on_refuse */
+#define LARDER_STORE_API_VERSION 3 /* 2: store_op.unit, .on_refuse; 3: the change log */
 
 enum { STORE_OK = 0, STORE_ERR_TRANSIENT = 1, STORE_ERR_PERMANENT = 2, STORE_ERR_USER = 3 };
 enum { SV_NULL = 0, SV_INT = 1, SV_REAL = 2, SV_TEXT = 3, SV_BLOB = 4 };
@@ -94,6 +94,26 @@ typedef struct store_op {
  * copies can be invalidated. */
 typedef void (*store_change_fn)(void *ctx, const char *table, int npk, const store_value *pk);
 
+/* One committed change read from a store's change log (log_read). */
+typedef struct store_change {
+    const char *table;
+    int op;                /* 'I', 'U', 'D', or 'T' (TRUNCATE: every row of table) */
+    int npk;               /* 0 for 'T' */
+    const store_value *pk; /* the primary-key values in key order */
+    int64_t at_us;         /* when the row changed (Unix microseconds), 0 if unknown */
+    int own;               /* made by this handle's own sessions (its cache already
+                              follows it) */
+} store_change;
+typedef void (*store_log_fn)(void *ctx, const store_change *c);
+
+/* What log_read found besides the changes. */
+enum {
+    STORE_LOG_CONTINUOUS = 0, /* every change since *pos was reported */
+    STORE_LOG_GAP = 1         /* some changes since *pos are gone (pruned, or *pos is
+                                 not a position of this store): the reader must treat
+                                 every row of every table as changed */
+};
+
 typedef struct store_module {
     int api_version; /* LARDER_STORE_API_VERSION */
     const char *name;
@@ -127,6 +147,41 @@ typedef struct store_module {
     int (*query)(void *h, const char *sql, int nargs, const store_value *args, int readonly,
                  store_sink *sink, store_change_fn changes, void *chctx, int64_t *affected,
                  char **err);
+
+    /* ---- the change log: invalidation across processes (optional) ----
+     * A store that other processes write to (several Larders on one
+     * database, psql, an application) keeps a log of committed row
+     * changes; each Larder reads it and drops the cached keys of changed
+     * rows. All six are NULL in a store only this process writes (the
+     * bundled sqlstore); a module provides all or none. Called on the
+     * store thread like the rest. */
+
+    /* Installs (or updates) the log for these tables: idempotent, safe from
+     * several processes at once. STORE_ERR_USER for a table that does not
+     * exist or has no primary key. */
+    int (*log_install)(void *h, int ntables, const char *const *tables, char **err);
+    /* Reports (fn) every change committed since *pos, in commit order, then
+     * advances *pos. *pos is a durable position (keep it across restarts
+     * and disconnections); 0 means "from now" (nothing reported, *pos set).
+     * *status: STORE_LOG_CONTINUOUS, or STORE_LOG_GAP (*pos is then reset to
+     * now). A change may be reported twice (across two calls); never
+     * missed. STORE_ERR_USER when the log is not installed. */
+    int (*log_read)(void *h, int64_t *pos, int *status, store_log_fn fn, void *ctx, char **err);
+    /* Starts listening for commits to the log on a connection of its own
+     * (reconnecting it if lost) and gives its socket in *fd, to poll for
+     * POLLIN; STORE_ERR_TRANSIENT when it cannot (*fd -1; retry later).
+     * Whatever was committed while not listening is found by log_read. */
+    int (*log_listen)(void *h, int *fd, char **err);
+    /* Reads what arrived on the listening socket (never blocks): *n gets
+     * the number of commit notices. STORE_ERR_TRANSIENT when the listening
+     * connection is lost (call log_listen again). */
+    int (*log_consume)(void *h, int *n, char **err);
+    /* Stops listening and closes that connection. */
+    void (*log_unlisten)(void *h);
+    /* Deletes log entries older than retention_s seconds (and no longer
+     * needed by a transaction still running); *deleted gets their number.
+     * A reader whose position falls before them gets STORE_LOG_GAP. */
+    int (*log_prune)(void *h, int64_t retention_s, int64_t *deleted, char **err);
 } store_module;
 
 typedef const store_module *(*store_module_entry_fn)(void);

@@ -3,22 +3,31 @@
 #include "server/api.h"
 #include "util/clock.h"
 #include "util/mem.h"
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 static const store_module *mod;
 static void *handle;
 static pthread_t thread;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static pthread_cond_t idle_cv = PTHREAD_COND_INITIALIZER;
 static store_job *todo_head, *todo_tail; /* loop -> thread */
 static store_job *done_head, *done_tail; /* thread -> loop */
 static long pending;                     /* submitted, done() not yet called */
 static int running, stopping, busy;
 static ev_async wake;
+static int evfd = -1;         /* wakes the store thread: a job, a watch change, stop */
+static storeq_watch_fn watch; /* under mu */
+static _Atomic int watch_kicked;
+/* the store thread's own */
+static int watch_fd = -1;
+static int64_t watch_deadline_ms, watch_checked_ms;
+static storeq_watch_fn watch_running;
 static _Atomic long inject_failures, inject_delay_ms;
 /* written by the store thread, read by INFO on the loop thread */
 static struct { _Atomic long long batches, batch_jobs, transactions; } stats;
@@ -30,12 +39,64 @@ void storeq_inject_delay(long ms) {
     atomic_store(&inject_delay_ms, ms);
 }
 
-static int injected(char **err) {
-    long ms = atomic_load(&inject_delay_ms);
-    if (ms > 0) {
-        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
-        nanosleep(&ts, NULL);
+static void wake_thread(void) {
+    uint64_t one = 1;
+    if (write(evfd, &one, sizeof(one)) < 0) { /* the counter is full: it is awake anyway */
     }
+}
+
+/* Waits up to timeout_ms (-1: forever) for a wake-up or the watch's
+ * descriptor, then runs the watch if it is due. Store thread, mu not held. */
+static void watch_poll(int timeout_ms) {
+    int64_t now = clock_mono_us() / 1000;
+    if (watch_running) {
+        int64_t left = watch_deadline_ms - now;
+        if (left < 0) left = 0;
+        if (timeout_ms < 0 || left < timeout_ms) timeout_ms = (int)(left > 60000 ? 60000 : left);
+    }
+    struct pollfd p[2] = {{evfd, POLLIN, 0}, {watch_fd, POLLIN, 0}};
+    int n = watch_running && watch_fd >= 0 ? 2 : 1;
+    if (poll(p, (nfds_t)n, timeout_ms) > 0 && (p[0].revents & POLLIN)) {
+        uint64_t v;
+        if (read(evfd, &v, sizeof(v)) < 0) { /* nothing to read: another wake-up took it */
+        }
+    }
+    if (!watch_running) return;
+    now = clock_mono_us() / 1000;
+    watch_checked_ms = now;
+    int readable = n == 2 && (p[1].revents & (POLLIN | POLLHUP | POLLERR));
+    if (readable || now >= watch_deadline_ms || atomic_exchange(&watch_kicked, 0))
+        watch_fd = watch_running(mod, handle, readable, &watch_deadline_ms);
+}
+
+/* DEBUG STORE-DELAY: holds the current job's answer back, the watch running. */
+static void injected_delay(void) {
+    long ms = atomic_load(&inject_delay_ms);
+    if (ms <= 0) return;
+    int64_t until = clock_mono_us() / 1000 + ms;
+    for (int64_t now; (now = clock_mono_us() / 1000) < until;) {
+        if (!watch_running) {
+            int64_t left = until - now;
+            struct timespec ts = {left / 1000, (left % 1000) * 1000000};
+            nanosleep(&ts, NULL);
+            continue;
+        }
+        int64_t left = until - now;
+        if (watch_deadline_ms > now && watch_deadline_ms - now < left)
+            left = watch_deadline_ms - now;
+        struct pollfd p = {watch_fd, POLLIN, 0};
+        int readable = watch_fd >= 0 && poll(&p, 1, (int)left) > 0;
+        if (watch_fd < 0) {
+            struct timespec ts = {left / 1000, (left % 1000) * 1000000};
+            nanosleep(&ts, NULL);
+        }
+        now = clock_mono_us() / 1000;
+        if (readable || now >= watch_deadline_ms || atomic_exchange(&watch_kicked, 0))
+            watch_fd = watch_running(mod, handle, readable, &watch_deadline_ms);
+    }
+}
+
+static int injected(char **err) {
     long n = atomic_load(&inject_failures);
     while (n > 0) {
         if (atomic_compare_exchange_weak(&inject_failures, &n, n - 1)) {
@@ -70,6 +131,7 @@ static void run_group(store_job **jobs, int n) {
         rc = STORE_ERR_TRANSIENT;
     else
         rc = mod->apply_batch(handle, all, total, &err);
+    injected_delay();
     /* the loop thread reads the refusals: copies in host memory, and the
      * module's own freed here, on the only thread that calls the module */
     for (k = 0; k < total; k++) {
@@ -105,13 +167,24 @@ static void run_one(store_job *j) {
         return;
     }
     j->run(j, mod, handle);
+    injected_delay();
 }
 
 static void *thread_main(void *arg) {
     (void)arg;
     pthread_mutex_lock(&mu);
     for (;;) {
-        while (!todo_head && !stopping) pthread_cond_wait(&cv, &mu);
+        if (watch != watch_running) { /* set or removed: due at once */
+            watch_running = watch;
+            watch_fd = -1;
+            watch_deadline_ms = 0;
+        }
+        if (!todo_head && !stopping) {
+            pthread_mutex_unlock(&mu);
+            watch_poll(-1);
+            pthread_mutex_lock(&mu);
+            continue;
+        }
         if (!todo_head && stopping) break;
         /* take a run of jobs: either one plain job, or consecutive group jobs */
         store_job *group[256];
@@ -139,12 +212,41 @@ static void *thread_main(void *arg) {
         for (int i = 0; i < n; i++) push_done(group[i]);
         ev_async_send(server_loop(), &wake);
         pthread_cond_broadcast(&idle_cv);
+        /* a steady stream of jobs does not starve the watch; it runs after
+         * the jobs' results are handed over, so what it posts comes after
+         * them (a change read after a commit is applied after that commit's
+         * done()) */
+        if (watch_running && clock_mono_us() / 1000 > watch_checked_ms) {
+            pthread_mutex_unlock(&mu);
+            watch_poll(0);
+            pthread_mutex_lock(&mu);
+        }
     }
     void *h = handle;
     handle = NULL;
     pthread_mutex_unlock(&mu);
     if (mod && h) mod->close(h); /* the module's last call, on its own thread */
     return NULL;
+}
+
+void storeq_set_watch(storeq_watch_fn fn) {
+    pthread_mutex_lock(&mu);
+    watch = fn;
+    pthread_mutex_unlock(&mu);
+    wake_thread();
+}
+
+void storeq_kick_watch(void) {
+    atomic_store(&watch_kicked, 1);
+    wake_thread();
+}
+
+void storeq_post(store_job *j) {
+    j->posted = 1;
+    pthread_mutex_lock(&mu);
+    push_done(j);
+    pthread_mutex_unlock(&mu);
+    ev_async_send(server_loop(), &wake);
 }
 
 /* Calls done() of completed jobs (loop thread). */
@@ -157,7 +259,7 @@ static void deliver(void) {
         if (!list) return;
         while (list) {
             store_job *next = list->next;
-            pending--;
+            if (!list->posted) pending--;
             list->done(list);
             list = next;
         }
@@ -175,6 +277,7 @@ static void wake_cb(struct ev_loop *loop, ev_async *w, int revents) {
 int storeq_start(void) {
     ev_async_init(&wake, wake_cb);
     ev_async_start(server_loop(), &wake);
+    if (evfd < 0 && (evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) return ERR;
     stopping = 0;
     if (pthread_create(&thread, NULL, thread_main, NULL) != 0) return ERR;
     pthread_setname_np(thread, "larder-store"); /* tells the threads apart in top and perf */
@@ -208,8 +311,8 @@ void storeq_submit(store_job *j) {
     else
         todo_head = j;
     todo_tail = j;
-    pthread_cond_signal(&cv);
     pthread_mutex_unlock(&mu);
+    wake_thread();
 }
 
 void storeq_drain(void) {
@@ -232,9 +335,10 @@ void storeq_stop(void) {
     storeq_drain();
     pthread_mutex_lock(&mu);
     stopping = 1;
-    pthread_cond_signal(&cv);
     pthread_mutex_unlock(&mu);
+    wake_thread();
     pthread_join(thread, NULL);
+    deliver(); /* what the watch posted last */
     ev_async_stop(server_loop(), &wake);
     running = 0;
 }

@@ -31,6 +31,7 @@ struct store_job {
     char *err; /* owned by the job once done (xfree) */
     int64_t queued_us, started_us, finished_us;
     int group_size; /* how many jobs shared the transaction */
+    int posted;     /* handed over by the store thread itself (storeq_post) */
     store_job *next;
 };
 
@@ -51,10 +52,26 @@ void storeq_drain(void);
 void storeq_wait_job(store_job *j);
 /* Stops the thread after the queue is empty and closes the module. */
 void storeq_stop(void);
-/* Jobs queued or running. */
+/* A watch: the store thread also runs fn between jobs (at most every
+ * millisecond) and while idle, whenever the file descriptor fn last
+ * returned is readable (POLLIN), its deadline (*deadline_ms, monotonic ms,
+ * set by fn) has passed, or storeq_kick_watch() asked; fn returns the
+ * descriptor to wait for next (-1: none). fn runs on the store thread and
+ * may call the module and storeq_post. DEBUG STORE-DELAY's delay keeps
+ * running it. NULL removes the watch. */
+typedef int (*storeq_watch_fn)(const store_module *m, void *h, int readable, int64_t *deadline_ms);
+void storeq_set_watch(storeq_watch_fn fn);
+void storeq_kick_watch(void);
+/* Store thread: hands j, finished, to the loop thread, whose done() runs
+ * there in order with the other jobs' (j was never submitted; storeq_drain
+ * does not wait for it). */
+void storeq_post(store_job *j);
 
 /* Fault injection (DEBUG STORE-FAIL n / STORE-DELAY ms): the next n module
- * calls fail with STORE_ERR_TRANSIENT; every call is delayed by ms. */
+ * calls fail with STORE_ERR_TRANSIENT; every job's answer is delayed by ms
+ * after its module call (the row of a load is read, then held back), while
+ * the watch keeps running: a change reported meanwhile overtakes the slow
+ * answer, as it would with a slow network or several connections. */
 void storeq_inject_failures(long n);
 void storeq_inject_delay(long ms);
 

@@ -424,6 +424,7 @@ static void batch_done(store_job *sj) {
             fifo_insert_ordered(k);
         }
         k->pending_first = 0;
+        inval_flushed(k);
         pkey_maybe_free(k);
     }
     free_batch(b);

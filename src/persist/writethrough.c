@@ -135,6 +135,7 @@ static void unlock_keys(wt_job *j) {
         pkey *k = pkey_find(j->keys[i].key, j->keys[i].klen);
         if (!k) continue;
         k->locked = 0;
+        inval_flushed(k);
         pkey_wake(k, &k->lock_waiters);
     }
 }

@@ -193,6 +193,53 @@ TEST(start_bad_module) {
     expect_start_error(a6, "is not a Larder journal");
 }
 
+/* The change-log directives and command with the bundled store, which
+ * keeps no log (only this server writes to it). */
+TEST(invalidation_without_a_change_log) {
+    const char *a1[] = {"--loadmodule",
+                        pk_module_path(),
+                        "--store-path",
+                        env.store,
+                        "--journal-path",
+                        env.journal,
+                        "--map",
+                        "users user:{id} mode read-through",
+                        "--store-invalidation",
+                        "yes",
+                        NULL};
+    expect_start_error(a1, "store-invalidation yes: the store module sqlstore keeps no change log");
+    const char *a2[] = {"--loadmodule", pk_module_path(), "--store-invalidation", "maybe", NULL};
+    expect_start_error(a2, "store-invalidation");
+    const char *a3[] = {"--loadmodule", pk_module_path(), "--store-invalidation-retention", "-1",
+                        NULL};
+    expect_start_error(a3, "store-invalidation-retention");
+    if (pk_start(&env, NULL) != 0) {
+        CHECK(0);
+        return;
+    }
+    redisContext *c = srv_connect(&env.s);
+    CHECK_CMD(c, "+OK", "CONFIG SET map %s", "users user:{id} mode read-through");
+    CHECK_CMD(c,
+              "-ERR the store module sqlstore keeps no change log (no other process writes to "
+              "its store)",
+              "STORE.INVALIDATION INSTALL");
+    CHECK_CMD(c, "-ERR usage: STORE.INVALIDATION INSTALL", "STORE.INVALIDATION REMOVE");
+    CHECK_CMD(c, "-ERR wrong number of arguments for 'store.invalidation' command",
+              "STORE.INVALIDATION");
+    char *r = cmd_str(c, "INFO persistence");
+    CHECK(r && strstr(r, "invalidation:off"));
+    free(r);
+    CHECK_CMD(c, "[store-invalidation,no]", "CONFIG GET store-invalidation");
+    r = cmd_str(c, "CONFIG SET store-invalidation yes");
+    CHECK(r && r[0] == '-');
+    free(r);
+    CHECK_CMD(c, "+OK", "CONFIG SET store-invalidation-retention 60");
+    CHECK_CMD(c, "[store-invalidation-retention,60]", "CONFIG GET store-invalidation-retention");
+    CHECK_CMD(c, "+OK", "CONFIG SET map %s", "");
+    redisFree(c);
+    pk_stop(&env);
+}
+
 /* CONFIG SET map: an error names the problem and leaves the old maps. */
 TEST(config_set_bad_maps) {
     if (pk_start(&env, NULL) != 0) {
@@ -325,6 +372,7 @@ int main(void) {
     RUN(start_bad_maps);
     RUN(start_bad_module);
     RUN(config_set_bad_maps);
+    RUN(invalidation_without_a_change_log);
     RUN(shape_checks);
     RUN(config_set_map_parks);
     pk_cleanup(&env);

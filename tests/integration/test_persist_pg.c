@@ -7,7 +7,6 @@
  * (wb_meta, wb_deadletter) included: the server's CREATE TABLE IF NOT EXISTS
  * for them names a BLOB type PostgreSQL does not have, so they must exist
  * before it starts (see README, "In front of PostgreSQL"). */
-#include "../../modules/pgstore/pgstore.h"
 #include "pgkit.h"
 #include "persist/store_api.h"
 #include "pkit.h"
@@ -42,21 +41,20 @@ static const char *module_path(void) {
     return path;
 }
 
-/* The invalidation log on the mapped tables, installed through the module
- * (the server has no setup command for it yet). 0 on success. */
+/* The invalidation log on the mapped tables, installed through the
+ * module's log_install (the server's STORE.INVALIDATION INSTALL does the
+ * same). 0 on success. */
 static int install_invalidation(void) {
     void *dl = dlopen(module_path(), RTLD_NOW | RTLD_LOCAL);
     store_module_entry_fn entry = dl ? (store_module_entry_fn)dlsym(dl, STORE_MODULE_ENTRY) : NULL;
-    typedef int (*install_fn)(void *, int, const char *const *, char **);
-    install_fn install = dl ? (install_fn)dlsym(dl, PGSTORE_INSTALL_INVALIDATION) : NULL;
     const store_module *m = entry ? entry() : NULL;
-    if (!m || !install) return -1;
+    if (!m || !m->log_install) return -1;
     const char *argv[] = {pg_conninfo()};
     const char *tables[] = {"products", "sessions", "accounts", "users"};
     void *h = NULL;
     char *err = NULL;
     int rc = m->open(1, argv, &h, &err);
-    if (rc == STORE_OK) rc = install(h, 4, tables, &err);
+    if (rc == STORE_OK) rc = m->log_install(h, 4, tables, &err);
     if (rc != STORE_OK) fprintf(stderr, "install_invalidation: %s\n", err ? err : "?");
     m->free_error(err);
     if (h) m->close(h);

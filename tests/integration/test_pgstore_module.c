@@ -8,6 +8,7 @@
 #include "test.h"
 #include <dlfcn.h>
 #include <libpq-fe.h>
+#include <poll.h>
 #include <sys/select.h>
 #include <limits.h>
 #include <stdio.h>
@@ -593,8 +594,16 @@ static void note_change(void *ctx, const char *table, int npk, const store_value
     if (l < sizeof(changes_seen) - 1) strcat(changes_seen, ";");
 }
 
+/* A log_read callback: "table:pk;" like note_change, "!" before an own change. */
+static void note_log(void *ctx, const store_change *c) {
+    if (c->own && strlen(changes_seen) < sizeof(changes_seen) - 1) strcat(changes_seen, "!");
+    note_change(ctx, c->table, c->npk, c->pk);
+    CHECK(c->at_us > 0);
+    CHECK(strchr("IUDT", c->op) != NULL);
+}
+
 /* Waits up to ms for notifications on conn; appends their payloads to out
- * as "id," and returns how many came. */
+ * as "payload," and returns how many came. */
 static int collect_notifications(PGconn *conn, int want, int ms, char *out, size_t outsz) {
     int got = 0;
     for (int waited = 0; got < want && waited < ms; waited += 50) {
@@ -618,10 +627,15 @@ static int collect_notifications(PGconn *conn, int want, int ms, char *out, size
 }
 
 TEST(invalidation_log_and_notify) {
-    typedef int (*install_fn)(void *, int, const char *const *, char **);
-    install_fn install = (install_fn)dlsym(DL, PGSTORE_INSTALL_INVALIDATION);
+    int (*install)(void *, int, const char *const *, char **) = M->log_install;
     CHECK(install != NULL);
     if (!install) return;
+    int64_t pos = 0;
+    int status;
+    char *e = NULL;
+    CHECK_EQ(M->log_read(H, &pos, &status, note_log, NULL, &e), STORE_ERR_USER);
+    CHECK(e && strstr(e, "not installed"));
+    M->free_error(e);
     exec_ok("CREATE TABLE inv (id int PRIMARY KEY, v text)");
     exec_ok("CREATE TABLE inv2 (b int, a text, v text, PRIMARY KEY (a, b))");
     const char *tables[] = {"inv", "inv2"};
@@ -667,13 +681,18 @@ TEST(invalidation_log_and_notify) {
               "T:inv|T:D|T:{\"id\": 1}\n"
               "T:inv2|T:I|T:{\"a\": \"x\", \"b\": 7}\n"
               "T:inv2|T:T|T:{}\n");
-    static text_sink ids;
-    q("SELECT string_agg(id::text, ',' ORDER BY id) || ',' FROM larder_changes", 1, &ids);
+    /* one notification per table per transaction (psql commits each
+     * statement), the table's name as payload */
     char got[512] = "";
-    CHECK_EQ(collect_notifications(listener, 8, 5000, got, sizeof(got)), 8);
-    char want[512];
-    snprintf(want, sizeof(want), "%.*s", (int)strcspn(ids.out + 2, "\n"), ids.out + 2);
-    CHECK_STR(got, want);
+    CHECK_EQ(collect_notifications(listener, 6, 5000, got, sizeof(got)), 6);
+    CHECK_STR(got, "inv,inv,inv,inv,inv2,inv2,");
+    /* a statement that changes many rows notifies once */
+    CHECK_EQ(pg_psql("INSERT INTO inv SELECT g, 'n' FROM generate_series(100, 199) g;"
+                     "DELETE FROM inv WHERE id >= 100;"),
+             0);
+    got[0] = 0;
+    CHECK_EQ(collect_notifications(listener, 3, 300, got, sizeof(got)), 2);
+    CHECK_STR(got, "inv,inv,");
     /* a sidecar's own batch is logged too, and a rolled-back one is not */
     static const char *key[] = {"id"}, *cols[] = {"v"};
     store_value k = tv("9"), v = tv("z");
@@ -681,8 +700,9 @@ TEST(invalidation_log_and_notify) {
     CHECK_EQ(batch(&op, 1), STORE_OK);
     got[0] = 0;
     CHECK_EQ(collect_notifications(listener, 1, 5000, got, sizeof(got)), 1);
-    CHECK_STR(rows_of("SELECT op, pk::text FROM larder_changes ORDER BY id DESC LIMIT 1"),
-              "T:I|T:{\"id\": 9}\n");
+    CHECK_STR(rows_of("SELECT op, pk::text, origin IS NOT NULL FROM larder_changes ORDER BY id "
+                      "DESC LIMIT 1"),
+              "T:I|T:{\"id\": 9}|T:t\n");
     PQfinish(listener);
     /* with the log, query reports the rows a write changed */
     changes_seen[0] = 0;
@@ -714,38 +734,143 @@ TEST(invalidation_log_and_notify) {
     err = NULL;
 }
 
-TEST(catch_up_misses_nothing) {
-    typedef int (*since_fn)(void *, int64_t *, store_change_fn, void *, char **);
-    since_fn since = (since_fn)dlsym(DL, PGSTORE_CHANGES_SINCE);
-    CHECK(since != NULL);
-    if (!since) return;
-    int64_t pos = 0;
+static int log_read(int64_t *pos, int *status) {
     char *err = NULL;
+    int rc = M->log_read(H, pos, status, note_log, NULL, &err);
+    if (err) fprintf(stderr, "  log_read: %s\n", err);
+    M->free_error(err);
+    return rc;
+}
+
+TEST(catch_up_misses_nothing) {
+    CHECK(M->log_read != NULL);
+    if (!M->log_read) return;
+    int64_t pos = 0;
+    int status = -1;
     changes_seen[0] = 0;
-    CHECK_EQ(since(H, &pos, note_change, NULL, &err), STORE_OK); /* from now on */
+    CHECK_EQ(log_read(&pos, &status), STORE_OK); /* from now on */
     CHECK(pos > 0);
+    CHECK_EQ(status, STORE_LOG_CONTINUOUS);
     CHECK_STR(changes_seen, "");
     CHECK_EQ(pg_psql("UPDATE inv SET v = 'w' WHERE id = 3; DELETE FROM inv WHERE id = 9;"
                      "TRUNCATE inv2;"),
              0);
-    CHECK_EQ(since(H, &pos, note_change, NULL, &err), STORE_OK);
+    CHECK_EQ(log_read(&pos, &status), STORE_OK);
     CHECK_STR(changes_seen, "inv:3;inv:9;inv2:;");
     changes_seen[0] = 0;
-    CHECK_EQ(since(H, &pos, note_change, NULL, &err), STORE_OK);
+    CHECK_EQ(log_read(&pos, &status), STORE_OK);
     CHECK_STR(changes_seen, "");
-    /* a transaction that took its log id first and commits last */
+    /* this handle's own writes are marked */
+    static const char *key[] = {"id"}, *cols[] = {"v"};
+    store_value k = tv("11"), v = tv("mine");
+    store_op op = {STORE_UPSERT, "inv", 1, key, &k, 1, cols, &v, NULL, 0, 0, 0, NULL};
+    CHECK_EQ(batch(&op, 1), STORE_OK);
+    CHECK_EQ(log_read(&pos, &status), STORE_OK);
+    CHECK_STR(changes_seen, "!inv:11;");
+    changes_seen[0] = 0;
+    /* a transaction that took its log id first and commits last: the one
+     * that commits meanwhile is reported at once (early, above the
+     * horizon the open one holds back), the slow one when it commits, and
+     * neither twice */
     PGconn *slow = PQconnectdb(pg_conninfo());
     PQclear(PQexec(slow, "BEGIN"));
     PGresult *r = PQexec(slow, "INSERT INTO inv VALUES (50, 'slow')");
     CHECK_EQ(PQresultStatus(r), PGRES_COMMAND_OK);
     PQclear(r);
+    int64_t held = pos;
     CHECK_EQ(pg_psql("UPDATE inv SET v = 'fast' WHERE id = 3"), 0);
-    CHECK_EQ(since(H, &pos, note_change, NULL, &err), STORE_OK);
-    CHECK_STR(changes_seen, ""); /* held back by the open transaction */
+    CHECK_EQ(log_read(&pos, &status), STORE_OK);
+    CHECK_STR(changes_seen, "inv:3;");
+    CHECK_EQ(pos, held); /* the horizon is held back */
+    changes_seen[0] = 0;
+    CHECK_EQ(log_read(&pos, &status), STORE_OK);
+    CHECK_STR(changes_seen, "");
     PQclear(PQexec(slow, "COMMIT"));
-    CHECK_EQ(since(H, &pos, note_change, NULL, &err), STORE_OK);
-    CHECK_STR(changes_seen, "inv:50;inv:3;");
+    CHECK_EQ(log_read(&pos, &status), STORE_OK);
+    CHECK_STR(changes_seen, "inv:50;");
+    CHECK(pos > held);
     PQfinish(slow);
+    /* a position from before it: everything since is reported again (a
+     * restarted reader), duplicates are harmless */
+    changes_seen[0] = 0;
+    int64_t old = held;
+    CHECK_EQ(log_read(&old, &status), STORE_OK);
+    CHECK(strstr(changes_seen, "inv:50;") != NULL);
+    CHECK_EQ(status, STORE_LOG_CONTINUOUS);
+    /* a position of another database (ahead of this one's horizon) */
+    int64_t bogus = pos + 1000000;
+    CHECK_EQ(log_read(&bogus, &status), STORE_OK);
+    CHECK_EQ(status, STORE_LOG_GAP);
+    CHECK(bogus > 0 && bogus <= pos + 10);
+}
+
+TEST(listen_consume_and_reconnect) {
+    int fd = -1, n = 0;
+    char *err = NULL;
+    CHECK_EQ(M->log_listen(H, &fd, &err), STORE_OK);
+    CHECK(fd >= 0);
+    CHECK_EQ(M->log_consume(H, &n, &err), STORE_OK);
+    CHECK_EQ(n, 0);
+    CHECK_EQ(pg_psql("UPDATE inv SET v = 'n1' WHERE id = 3"), 0);
+    struct pollfd p = {fd, POLLIN, 0};
+    CHECK_EQ(poll(&p, 1, 5000), 1);
+    for (int i = 0; i < 50 && n == 0; i++) {
+        CHECK_EQ(M->log_consume(H, &n, &err), STORE_OK);
+        if (!n) poll(&p, 1, 100);
+    }
+    CHECK_EQ(n, 1);
+    /* the listening session is terminated: consume says so, listen again */
+    CHECK_EQ(pg_psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                     "WHERE query LIKE 'LISTEN%'"),
+             0);
+    int rc = STORE_OK;
+    for (int i = 0; i < 50 && rc == STORE_OK; i++) {
+        poll(&p, 1, 100);
+        rc = M->log_consume(H, &n, &err);
+    }
+    CHECK_EQ(rc, STORE_ERR_TRANSIENT);
+    CHECK(err && strstr(err, "lost"));
+    M->free_error(err);
+    err = NULL;
+    CHECK_EQ(M->log_listen(H, &fd, &err), STORE_OK);
+    CHECK_EQ(pg_psql("UPDATE inv SET v = 'n2' WHERE id = 3"), 0);
+    p.fd = fd;
+    n = 0;
+    for (int i = 0; i < 50 && n == 0; i++) {
+        poll(&p, 1, 100);
+        CHECK_EQ(M->log_consume(H, &n, &err), STORE_OK);
+    }
+    CHECK_EQ(n, 1);
+    M->log_unlisten(H);
+    CHECK_EQ(M->log_consume(H, &n, &err), STORE_ERR_TRANSIENT);
+    M->free_error(err);
+}
+
+TEST(prune_by_age_and_gap) {
+    int64_t pos = 0, deleted = -1;
+    int status;
+    char *err = NULL;
+    changes_seen[0] = 0;
+    CHECK_EQ(log_read(&pos, &status), STORE_OK);
+    int64_t before = pos;
+    CHECK_EQ(pg_psql("UPDATE inv SET v = 'p1' WHERE id = 3"), 0);
+    /* nothing is older than an hour */
+    CHECK_EQ(M->log_prune(H, 3600, &deleted, &err), STORE_OK);
+    CHECK_EQ(deleted, 0);
+    CHECK_EQ(log_read(&pos, &status), STORE_OK);
+    CHECK_EQ(status, STORE_LOG_CONTINUOUS);
+    CHECK_STR(changes_seen, "inv:3;");
+    /* everything is older than 0 s: pruned; a reader still before it lost them */
+    CHECK_EQ(M->log_prune(H, 0, &deleted, &err), STORE_OK);
+    CHECK(deleted > 0);
+    CHECK_STR(rows_of("SELECT count(*) > 0 FROM larder_changes_pruned"), "T:t\n");
+    int64_t stale = before;
+    CHECK_EQ(log_read(&stale, &status), STORE_OK);
+    CHECK_EQ(status, STORE_LOG_GAP);
+    CHECK(stale >= pos);
+    /* a reader that had read them all goes on */
+    CHECK_EQ(log_read(&pos, &status), STORE_OK);
+    CHECK_EQ(status, STORE_LOG_CONTINUOUS);
     M->free_error(err);
 }
 
@@ -787,6 +912,8 @@ int main(void) {
     RUN(query_binds_parameters);
     RUN(invalidation_log_and_notify);
     RUN(catch_up_misses_nothing);
+    RUN(listen_consume_and_reconnect);
+    RUN(prune_by_age_and_gap);
     RUN(postgres_killed_then_back);
     M->close(H);
     pg_stop();
