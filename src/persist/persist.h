@@ -210,6 +210,10 @@ void wb_fill_journal(void *ctx, journal_emit_fn emit);
 void wb_debug_journal_hold(client *c);
 
 /* sqlcmd.c */
+/* Drops the cached keys of a changed row (pk: its key values in the table's
+ * key order) from every map of table; sql_invalidate_row: a one-column key
+ * given as text. */
+void sql_invalidate_pk(const char *table, int npk, const store_value *pk);
 void sql_invalidate_row(const char *table, const char *pktext, size_t pklen);
 
 /* store queries run synchronously during start-up */

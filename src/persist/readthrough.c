@@ -91,11 +91,16 @@ static void sink_row(void *ctx, int n, const store_value *vals) {
 
 static void run_load(store_job *sj, const store_module *mod, void *h) {
     load_job *j = (load_job *)sj;
-    store_value pk = {SV_TEXT, 0, 0, j->pk, j->pklen};
-    const char *keycol = j->m->keycol;
+    store_value pk[MAPPING_MAX_KEY];
     store_sink sink = {j, sink_columns, sink_row};
     char *err = NULL;
-    sj->rc = mod->get(h, j->m->name, 1, &keycol, &pk, &sink, &err);
+    if (mapping_split_pk(j->m, j->pk, j->pklen, pk) != OK) { /* mapping_match split it */
+        sj->rc = STORE_ERR_USER;
+        sj->err = xstrdup("the key does not split into the map's key columns");
+        return;
+    }
+    sj->rc =
+        mod->get(h, j->m->name, j->m->nkey, (const char *const *)j->m->keycols, pk, &sink, &err);
     if (err) {
         sj->err = xstrdup(err);
         mod->free_error(err);
