@@ -50,7 +50,7 @@ typedef struct persist_config {
 
 typedef struct persist_stats {
     long long hits, misses, loads, loads_coalesced, refreshes_early;
-    long long wb_batches, wb_flushed_total, wb_retries, wb_deadletter;
+    long long wb_batches, wb_flushed_total, wb_retries, wb_deadletter, wb_refused_dropped;
     long long wt_commits, wt_jobs;
     long long invalidations;
 } persist_stats;

@@ -377,6 +377,20 @@ void wb_fill_journal(void *ctx, journal_emit_fn emit) {
     }
 }
 
+/* The store refused k's latest state for good: the cache must not keep
+ * serving it. Only when no newer write is pending (the caller checks that
+ * k's version is the refused one): a later write stays and is written in
+ * its turn. The next read loads what the store holds. Returns 1 if an
+ * entry was dropped. */
+static int drop_refused_entry(pkey *k) {
+    db *d = server_db(0);
+    k->version++; /* nothing in flight may install the refused state again */
+    if (!db_delete(d, k->key, k->klen)) return 0;
+    signal_modified_key(NULL, d, k->key, k->klen);
+    ps.st.wb_refused_dropped++;
+    return 1;
+}
+
 static void batch_done(store_job *sj) {
     batch_job *b = (batch_job *)sj;
     ps.batch_in_flight = 0;
@@ -405,16 +419,19 @@ static void batch_done(store_job *sj) {
         pkey *k = b->keys[i].k;
         store_op *op = &sj->ops[i];
         k->in_flight = 0;
+        int latest = k->version == k->flushing_version; /* no write since the batch took it */
         if (op->status != STORE_OK) {
             /* refused for good: its dead letter went in with the batch */
             ps.st.wb_deadletter++;
-            server_log(LL_WARNING, "write-behind: key %.*s dead-lettered: %s", (int)k->klen, k->key,
+            int dropped = latest && drop_refused_entry(k);
+            server_log(LL_WARNING, "write-behind: key %.*s dead-lettered%s: %s", (int)k->klen,
+                       k->key, dropped ? " and dropped from the cache" : "",
                        op->error ? op->error : "row refused");
             xfree(op->error);
         } else {
             ps.st.wb_flushed_total++;
         }
-        if (k->version == k->flushing_version) {
+        if (latest) {
             mark_clean(k);
         } else if (k->pending_first) {
             /* written again meanwhile (a refused state is superseded too):
@@ -457,7 +474,10 @@ static void dl_done(store_job *sj) {
         ps.st.wb_deadletter++;
         server_log(LL_WARNING, "write-behind: key %.*s dead-lettered: %s", (int)k->klen, k->key,
                    j->text.p ? j->text.p : "");
-        if (k->version == j->version) mark_clean(k);
+        if (k->version == j->version) {
+            drop_refused_entry(k);
+            mark_clean(k);
+        }
         if (ps.dirty_count == 0 && !ps.batch_in_flight) all_flushed();
     }
     /* on failure the key stays dirty and the flusher tries the row again */
@@ -646,6 +666,7 @@ void wb_info(sbuf *b) {
                 pcfg.journal_fsync == JFSYNC_ALWAYS     ? "always"
                 : pcfg.journal_fsync == JFSYNC_EVERYSEC ? "everysec"
                                                         : "no");
+    sbuf_printf(b, "wb_refused_dropped:%lld\r\n", ps.st.wb_refused_dropped);
 }
 
 /* ---- WB.FLUSH ------------------------------------------------------------------------ */
