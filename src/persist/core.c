@@ -173,6 +173,8 @@ void pkey_maybe_free(pkey *k) {
         !list_empty(&k->lock_waiters))
         return;
     if (k->negative_until_ms > server_mstime()) return;
+    if (k->stale_served || (k->stale && k->stale_until_ms > server_mstime())) return;
+    rt_forget_stale(k);
     dict_remove(ps.pkeys, k->key, k->klen);
     sbuf_free(&k->state);
     xfree(k->key); /* the allocation holding k too */
@@ -186,6 +188,7 @@ static void forget_idle_keys(void) {
     while (ps.pkeys && (k = dict_random(ps.pkeys))) {
         size_t before = dict_size(ps.pkeys);
         k->negative_until_ms = 0;
+        rt_forget_stale(k);
         pkey_maybe_free(k);
         assert(dict_size(ps.pkeys) < before);
     }
@@ -668,9 +671,9 @@ static void info_stats(sbuf *b) {
     sbuf_printf(
         b,
         "hits:%lld\r\nmisses:%lld\r\nloads:%lld\r\nloads_coalesced:%lld\r\nrefreshes_early:%lld\r\n"
-        "invalidations:%lld\r\n",
+        "invalidations:%lld\r\nstale_if_error_hits:%lld\r\n",
         ps.st.hits, ps.st.misses, ps.st.loads, ps.st.loads_coalesced, ps.st.refreshes_early,
-        ps.st.invalidations);
+        ps.st.invalidations, ps.st.stale_if_error_hits);
 }
 
 /* The module's first calls, on the store thread like all the others: its
@@ -908,6 +911,13 @@ int persist_allows_command(client *c, const command *cmd) {
          * counted as its miss */
         pc = c->persist;
         int waited = pc && loaded_has(pc, keys[i].p, keys[i].len);
+        if (o && !waited && !write && rt_serving_stale(pkey_find(keys[i].p, keys[i].len))) {
+            /* a stale-if-error copy: each read tries the store first */
+            ps.st.misses++;
+            rt_start_load(c, m, keys[i].p, keys[i].len, pk, pklen, 0);
+            waits++;
+            continue;
+        }
         if (o) {
             if (!waited) {
                 ps.st.hits++;
@@ -955,6 +965,7 @@ void persist_key_modified(client *c, db *d, const char *key, size_t klen) {
     if (k) {
         k->negative_until_ms = 0;
         k->version++; /* any write: a load in flight must not install an older row */
+        rt_forget_stale(k);
     }
     if (m->mode == MODE_WRITE_BEHIND) {
         wb_key_written(k); /* touched: nothing to free this turn */
@@ -969,6 +980,15 @@ int persist_key_mapped(db *d, const char *key, size_t klen) {
     size_t pklen;
     const mapping *m = persist_match(d, key, klen, &pk, &pklen);
     return m && m->mode != MODE_CACHE_ASIDE;
+}
+
+void persist_key_expired(db *d, const kobj *o) {
+    const char *pk;
+    size_t pklen;
+    if (!ps.enabled || d->id != 0) return;
+    if (pcfg.stale_if_error <= 0 && !pkey_find(kobj_key(o), o->klen)) return;
+    const mapping *m = persist_match(d, kobj_key(o), o->klen, &pk, &pklen);
+    if (m && m->mode == MODE_READ_THROUGH) rt_key_expired(m, o);
 }
 
 int persist_key_pinned(db *d, const char *key, size_t klen) {
@@ -990,6 +1010,8 @@ static void sweep_negative_entries(void) {
         if (k && k->negative_until_ms && k->negative_until_ms <= server_mstime()) {
             k->negative_until_ms = 0;
             pkey_maybe_free(k);
+        } else if (k && k->stale && k->stale_until_ms <= server_mstime()) {
+            pkey_maybe_free(k); /* its stale copy is past its window */
         }
     }
 }

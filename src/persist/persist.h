@@ -44,6 +44,8 @@ typedef struct persist_config {
     int journal_fsync;
     long long wb_batch, wb_delay_ms, wb_max_pending;
     long long negative_ttl;
+    long long stale_if_error; /* seconds an expired read-through entry may be served
+                                 while the store fails; 0 = off */
     int on_delete;
     long long lease_ms;
 } persist_config;
@@ -53,6 +55,7 @@ typedef struct persist_stats {
     long long wb_batches, wb_flushed_total, wb_retries, wb_deadletter, wb_refused_dropped;
     long long wt_commits, wt_jobs;
     long long invalidations;
+    long long stale_if_error_hits;
 } persist_stats;
 
 typedef struct pkey {
@@ -81,6 +84,12 @@ typedef struct pkey {
     list_node dirty_node;   /* in wb.dirty, ordered by first_unflushed */
     list_node touched_node; /* in the keys touched this loop iteration */
     int touched;
+    /* stale-if-error (read-through): the entry as it expired, kept until
+     * stale_until_ms; stale_served: that copy is back in the db, served while
+     * loads fail (each read tries the store again first) */
+    kobj *stale;
+    int64_t stale_until_ms;
+    int stale_served;
     /* negative cache */
     int64_t negative_until_ms;
     int waking; /* pkey_wake() is re-running its waiters: not freed meanwhile */
@@ -167,6 +176,7 @@ int persist_start(char **err);
 int persist_allows_command(client *c, const command *cmd);
 void persist_after_command(client *c, const command *cmd);
 void persist_key_modified(client *c, db *d, const char *key, size_t klen);
+void persist_key_expired(db *d, const kobj *o);
 int persist_key_pinned(db *d, const char *key, size_t klen);
 int persist_key_mapped(db *d, const char *key, size_t klen);
 void persist_before_sleep(void);
@@ -187,6 +197,12 @@ void rt_start_load(client *c, const mapping *m, const char *key, size_t klen, co
                    size_t pklen, int refresh);
 void rt_on_hit(client *c, const mapping *m, kobj *o, const char *pk, size_t pklen);
 int rt_is_negative(pkey *k);
+/* stale-if-error: keeps an expired read-through entry (key_expired hook);
+ * forgets k's stale copy (a write, an invalidation); is k's entry a stale
+ * copy being served? */
+void rt_key_expired(const mapping *m, const kobj *o);
+void rt_forget_stale(pkey *k);
+int rt_serving_stale(const pkey *k);
 
 /* writethrough.c */
 int wt_before(client *c, const command *cmd, const resp_arg *keys, int nkeys);

@@ -133,6 +133,7 @@ static void invalidate_key(const char *key, size_t klen) {
     if (k) {
         k->version++; /* a load in flight must not install the old row */
         k->negative_until_ms = 0;
+        rt_forget_stale(k); /* the row changed: its old copy is no fallback */
         pkey_maybe_free(k);
     }
 }
