@@ -866,9 +866,10 @@ static int op_params(const store_op *op, const tcols *t, int override_col, const
     return op_params_at(op, t, override_col, override, p, 0, err);
 }
 
-/* Runs one row operation synchronously (the careful path). */
-static int run_op(handle *h, const store_op *op, int override_col, const char *override,
-                  char **err) {
+/* Runs one row operation synchronously (the careful path); sqlstate (if not
+ * NULL, 6 bytes) gets the SQLSTATE of a failure. */
+static int run_op_state(handle *h, const store_op *op, int override_col, const char *override,
+                        char **err, char *sqlstate) {
     buf q = {0};
     op_sql(h, op, &q);
     int rc;
@@ -889,7 +890,14 @@ static int run_op(handle *h, const store_op *op, int override_col, const char *o
         PQclear(res);
         return STORE_OK;
     }
+    const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    if (sqlstate) snprintf(sqlstate, 6, "%s", st ? st : "");
     return result_error(h, res, err);
+}
+
+static int run_op(handle *h, const store_op *op, int override_col, const char *override,
+                  char **err) {
+    return run_op_state(h, op, override_col, override, err, NULL);
 }
 
 /* ---- apply_batch: the fast path ------------------------------------------------- */
@@ -1130,6 +1138,55 @@ static int m_apply_batch(void *hp, store_op *ops, int n, char **err) {
     free(why);
     /* a row was refused: again, each unit under its own savepoint */
     return apply_careful(h, ops, n, err);
+}
+
+/* ---- check ------------------------------------------------------------------------ */
+
+/* Refused by the row's table alone: not_null_violation (23502),
+ * check_violation (23514), or a value its type cannot take (class 22).
+ * Unique (23505), foreign key (23503) and exclusion (23P01) depend on other
+ * rows: those the write itself meets. */
+static int schema_sqlstate(const char *st) {
+    return !strcmp(st, "23502") || !strcmp(st, "23514") || !strncmp(st, "22", 2);
+}
+
+/* store_api.h's check: BEGIN, each UPSERT under a savepoint rolled back
+ * after it, ROLLBACK. Nothing is committed: sequences a DEFAULT draws from
+ * advance (PostgreSQL never rolls them back), triggers run and are undone,
+ * and a row another transaction holds locked makes the check wait for it,
+ * as the write would. */
+static int m_check(void *hp, store_op *ops, int n, char **err) {
+    handle *h = hp;
+    for (int i = 0; i < n; i++) {
+        ops[i].status = STORE_OK;
+        ops[i].error = NULL;
+    }
+    int rc = ensure_conn(h, err);
+    if (rc != STORE_OK) return rc;
+    trim_stmts(h);
+    if (exec_cmd(h, "BEGIN", err) != STORE_OK) return STORE_ERR_TRANSIENT;
+    for (int i = 0; i < n && rc == STORE_OK; i++) {
+        if (ops[i].kind != STORE_UPSERT) continue;
+        if ((rc = exec_cmd(h, "SAVEPOINT larder_check", err)) != STORE_OK) break;
+        char st[6] = "", *why = NULL;
+        int orc = run_op_state(h, &ops[i], -1, NULL, &why, st);
+        if (orc == STORE_ERR_TRANSIENT) {
+            *err = why;
+            rc = orc;
+            break;
+        }
+        if (orc != STORE_OK && schema_sqlstate(st)) {
+            ops[i].status = STORE_ERR_PERMANENT;
+            ops[i].error = why;
+        } else {
+            free(why);
+        }
+        rc = exec_cmd(h, "ROLLBACK TO larder_check", err);
+    }
+    if (!h->broken) exec_cmd(h, "ROLLBACK", NULL);
+    if (rc == STORE_OK) return STORE_OK;
+    reset_status(ops, n);
+    return STORE_ERR_TRANSIENT;
 }
 
 /* ---- query ------------------------------------------------------------------------ */
@@ -1526,6 +1583,7 @@ static const store_module module = {
     .get = m_get,
     .apply_batch = m_apply_batch,
     .query = m_query,
+    .check = m_check,
 };
 
 const store_module *larder_store_module(void) {

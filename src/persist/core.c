@@ -23,6 +23,7 @@ persist_config pcfg = {.journal_fsync = JFSYNC_EVERYSEC,
                        .wb_delay_ms = 100,
                        .wb_max_pending = 1000000,
                        .negative_ttl = 60,
+                       .wb_check = 1,
                        .on_delete = ON_DELETE_ROW,
                        .lease_ms = 5000};
 persist_state ps;
@@ -168,8 +169,8 @@ pkey *pkey_get(const char *key, size_t klen, const mapping *m) {
 }
 
 void pkey_maybe_free(pkey *k) {
-    if (k->waking || k->loading || k->refreshing || k->locked || k->dirty || k->in_flight ||
-        k->deadlettering || k->touched || !list_empty(&k->load_waiters) ||
+    if (k->waking || k->loading || k->refreshing || k->locked || k->checking || k->dirty ||
+        k->in_flight || k->deadlettering || k->touched || !list_empty(&k->load_waiters) ||
         !list_empty(&k->lock_waiters))
         return;
     if (k->negative_until_ms > server_mstime()) return;
@@ -542,7 +543,7 @@ static int pkeys_idle(void) {
     pkey *k;
     int idle = 1;
     while (idle && (k = dict_iter_next(&it)))
-        idle = !(k->waking || k->loading || k->refreshing || k->locked || k->dirty ||
+        idle = !(k->waking || k->loading || k->refreshing || k->locked || k->checking || k->dirty ||
                  k->in_flight || k->deadlettering || k->touched || !list_empty(&k->load_waiters) ||
                  !list_empty(&k->lock_waiters));
     dict_iter_done(&it);
@@ -879,7 +880,7 @@ int persist_allows_command(client *c, const command *cmd) {
     if (c->db->id != 0 || ps.maps.n == 0) return 1;
     pclient *pc = c->persist;
     if (pc && !pc->rerun && pc->loaded) dict_clear(pc->loaded, free_loaded, NULL); /* new command */
-    int n = command_touch_keys(c, cmd), wt = 0, write = is_write(c, cmd), waits = 0;
+    int n = command_touch_keys(c, cmd), wt = 0, wb = 0, write = is_write(c, cmd), waits = 0;
     int exec = !strcmp(cmd->name, "exec");
     resp_arg *keys = touch_keys;
     kv_now_ms = server_mstime();
@@ -891,9 +892,11 @@ int persist_allows_command(client *c, const command *cmd) {
         const mapping *m = persist_match(c->db, keys[i].p, keys[i].len, &pk, &pklen);
         if (!m || m->mode == MODE_CACHE_ASIDE) continue;
         if (!exec && shape_ok_or_reply(c, cmd, m, touch_pos[i]) != OK) goto refused;
-        /* only write-through commits lock keys */
-        pkey *k = m->mode == MODE_WRITE_THROUGH ? pkey_find(keys[i].p, keys[i].len) : NULL;
-        if (k && k->locked) { /* a write-through commit is in flight on this key */
+        /* write-through commits and write-behind checks lock keys */
+        pkey *k = m->mode == MODE_WRITE_THROUGH || m->mode == MODE_WRITE_BEHIND
+                      ? pkey_find(keys[i].p, keys[i].len)
+                      : NULL;
+        if (k && k->locked) { /* a commit or check is in flight on this key */
             persist_wait_on(c, &k->lock_waiters);
             waits++;
             continue;
@@ -936,12 +939,15 @@ int persist_allows_command(client *c, const command *cmd) {
             goto refused;
         }
         if (write && m->mode == MODE_WRITE_THROUGH) wt = 1;
+        if (write && m->mode == MODE_WRITE_BEHIND) wb = 1;
     }
     if (waits) {
         persist_park(c);
         return 0;
     }
     if (wt && !wt_before(c, cmd, keys, n)) return 0;
+    /* a command that also writes write-through keys is checked by their commit only */
+    if (!wt && wb && pcfg.wb_check && ps.mod->check) wbc_before(c, cmd, keys, n);
     return 1;
 refused: /* loads started for it go on (as refreshes do), without it */
     wait_cancel_all(c);
@@ -951,6 +957,7 @@ refused: /* loads started for it go on (as refreshes do), without it */
 void persist_after_command(client *c, const command *cmd) {
     if (!ps.enabled) return;
     if (wt_active(c, cmd)) wt_after(c);
+    if (wbc_active(c, cmd)) wbc_after(c);
     if (change && !change->submitted && change->client_id == c->id) map_change_submit(c);
 }
 
@@ -968,7 +975,7 @@ void persist_key_modified(client *c, db *d, const char *key, size_t klen) {
         rt_forget_stale(k);
     }
     if (m->mode == MODE_WRITE_BEHIND) {
-        wb_key_written(k); /* touched: nothing to free this turn */
+        if (!wbc_defers(k)) wb_key_written(k); /* touched: nothing to free this turn */
         return;
     }
     if (k) pkey_maybe_free(k);

@@ -39,6 +39,7 @@ static config_directive directives[] = {
     CONFIG_INT("write-behind-batch", &pcfg.wb_batch, "10000", 1, 1000000),
     CONFIG_INT("write-behind-delay-ms", &pcfg.wb_delay_ms, "100", 0, 3600000),
     CONFIG_INT("write-behind-max-pending", &pcfg.wb_max_pending, "1000000", 1, LLONG_MAX),
+    CONFIG_BOOL("write-behind-check", &pcfg.wb_check, "yes"),
     CONFIG_INT("negative-ttl", &pcfg.negative_ttl, "60", 0, LLONG_MAX),
     CONFIG_INT("stale-if-error", &pcfg.stale_if_error, "0", 0, 100LL * 365 * 86400),
     CONFIG_ENUM("on-delete", &pcfg.on_delete, "row", ondelete_enum),

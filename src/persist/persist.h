@@ -44,6 +44,8 @@ typedef struct persist_config {
     int journal_fsync;
     long long wb_batch, wb_delay_ms, wb_max_pending;
     long long negative_ttl;
+    int wb_check;             /* write-behind-check: refuse what the table refuses
+                                 before the reply (wbcheck.c) */
     long long stale_if_error; /* seconds an expired read-through entry may be served
                                  while the store fails; 0 = off */
     int on_delete;
@@ -52,7 +54,8 @@ typedef struct persist_config {
 
 typedef struct persist_stats {
     long long hits, misses, loads, loads_coalesced, refreshes_early;
-    long long wb_batches, wb_flushed_total, wb_retries, wb_deadletter, wb_refused_dropped;
+    long long wb_batches, wb_flushed_total, wb_retries, wb_deadletter, wb_refused_dropped,
+        wb_refused_before_reply;
     long long wt_commits, wt_jobs;
     long long invalidations;
     long long stale_if_error_hits;
@@ -72,6 +75,7 @@ typedef struct pkey {
     int locked;
     list_head lock_waiters; /* of pwait */
     /* write-behind */
+    int checking; /* in the running command's check speculation (wbcheck.c) */
     int dirty;
     int in_flight; /* part of the batch being written */
     int deadlettering;
@@ -215,6 +219,9 @@ void wt_client_gone(client *c);
 int wb_start(char **err);
 /* A write-behind key was written by the running command (k from pkey_get). */
 void wb_key_written(pkey *k);
+/* The same for a write accepted later (wbcheck.c): c's replies wait for the
+ * journal record (c may be NULL: gone). */
+void wb_key_written_by(pkey *k, client *c);
 void wb_before_sleep(void);
 void wb_cron(void);
 void wb_shutdown(void);
@@ -224,6 +231,13 @@ void wb_info(sbuf *b);
 void wb_fill_journal(void *ctx, journal_emit_fn emit);
 /* DEBUG JOURNAL-HOLD on|off (journal_hold). */
 void wb_debug_journal_hold(client *c);
+
+/* wbcheck.c: a write-behind write checked by the store before its reply */
+void wbc_before(client *c, const command *cmd, const resp_arg *keys, int nkeys);
+void wbc_after(client *c);
+int wbc_active(client *c, const command *cmd);
+/* Is a write of k part of a check speculation (not recorded now)? */
+int wbc_defers(const pkey *k);
 
 /* sqlcmd.c */
 /* Drops the cached keys of a changed row (pk: its key values in the table's

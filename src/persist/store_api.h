@@ -28,7 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LARDER_STORE_API_VERSION 2 /* 2: store_op.unit, .on_refuse */
+#define LARDER_STORE_API_VERSION 3 /* 2: store_op.unit, .on_refuse; 3: check */
 
 enum { STORE_OK = 0, STORE_ERR_TRANSIENT = 1, STORE_ERR_PERMANENT = 2, STORE_ERR_USER = 3 };
 enum { SV_NULL = 0, SV_INT = 1, SV_REAL = 2, SV_TEXT = 3, SV_BLOB = 4 };
@@ -127,6 +127,17 @@ typedef struct store_module {
     int (*query)(void *h, const char *sql, int nargs, const store_value *args, int readonly,
                  store_sink *sink, store_change_fn changes, void *chctx, int64_t *affected,
                  char **err);
+
+    /* Optional (NULL: not offered). Checks UPSERT rows against what the
+     * table alone refuses (NOT NULL, CHECK, a value the column's type
+     * cannot take) without changing anything: the rows are applied in a
+     * transaction that is rolled back. A row so refused gets op->status
+     * STORE_ERR_PERMANENT and op->error; a row refused only because of other
+     * rows (UNIQUE, FOREIGN KEY) passes, as does every DELETE. Each row is
+     * checked alone (no unit). STORE_ERR_TRANSIENT: nothing could be checked
+     * (statuses are STORE_OK). Write-behind checks a write this way before
+     * its reply. */
+    int (*check)(void *h, store_op *ops, int n, char **err);
 } store_module;
 
 typedef const store_module *(*store_module_entry_fn)(void);

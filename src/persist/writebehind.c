@@ -85,12 +85,16 @@ int wb_over_limit(void) {
 /* ---- writes ------------------------------------------------------------------------- */
 
 void wb_key_written(pkey *k) {
+    client *c = server_executing_client();
+    if (c && c->script_caller) c = c->script_caller; /* a script's write: its caller's reply */
+    wb_key_written_by(k, c);
+}
+
+void wb_key_written_by(pkey *k, client *c) {
     if (!k->touched) {
         k->touched = 1;
         list_push_back(&ps.touched, &k->touched_node);
     }
-    client *c = server_executing_client();
-    if (c && c->script_caller) c = c->script_caller; /* a script's write: its caller's reply */
     if (c && c->fd >= 0) {
         if (ntouch_clients == cap_touch_clients) {
             cap_touch_clients = cap_touch_clients ? cap_touch_clients * 2 : 16;
@@ -666,7 +670,8 @@ void wb_info(sbuf *b) {
                 pcfg.journal_fsync == JFSYNC_ALWAYS     ? "always"
                 : pcfg.journal_fsync == JFSYNC_EVERYSEC ? "everysec"
                                                         : "no");
-    sbuf_printf(b, "wb_refused_dropped:%lld\r\n", ps.st.wb_refused_dropped);
+    sbuf_printf(b, "wb_refused_before_reply:%lld\r\nwb_refused_dropped:%lld\r\n",
+                ps.st.wb_refused_before_reply, ps.st.wb_refused_dropped);
 }
 
 /* ---- WB.FLUSH ------------------------------------------------------------------------ */
