@@ -200,6 +200,9 @@ int mapping_resolve(mapping *m, store_column *cols, int ncols, char **err) {
         if (k < 0)
             sbuf_printf(&b, "map %s: table %s has no column '%s' (from the pattern %s)", m->name,
                         m->name, m->keycols[i], m->pattern);
+        else if (!cols[k].pk && m->nkey == 1)
+            sbuf_printf(&b, "map %s: column %s.%s must be the table's whole primary key", m->name,
+                        m->name, m->keycols[i]);
         else if (!cols[k].pk)
             sbuf_printf(&b, "map %s: column %s.%s is not in the table's primary key", m->name,
                         m->name, m->keycols[i]);

@@ -117,10 +117,15 @@ static void restore(wbc_job *j) {
     }
 }
 
-/* Records the changed keys as written by c (journal and reply barrier). */
+/* Records the changed keys as written by c (journal and reply barrier). The
+ * version bumps again: a batch that took the key's older state while the
+ * check ran must not mark it clean. */
 static void accept(wbc_job *j, client *c) {
-    for (int i = 0; i < j->n; i++)
-        if (j->keys[i].changed) wb_key_written_by(j->keys[i].k, c);
+    for (int i = 0; i < j->n; i++) {
+        if (!j->keys[i].changed) continue;
+        j->keys[i].k->version++;
+        wb_key_written_by(j->keys[i].k, c);
+    }
 }
 
 static void release_keys(wbc_job *j) {
