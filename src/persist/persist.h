@@ -75,7 +75,8 @@ typedef struct pkey {
     int locked;
     list_head lock_waiters; /* of pwait */
     /* write-behind */
-    int checking; /* in the running command's check speculation (wbcheck.c) */
+    int checking;        /* in the running command's check speculation (wbcheck.c) */
+    int refused_pending; /* the store refused the state the check's snapshot holds */
     int dirty;
     int in_flight; /* part of the batch being written */
     int deadlettering;

@@ -104,7 +104,10 @@ static void restore(wbc_job *j) {
         wbc_key *w = &j->keys[i];
         pkey *k = w->k;
         kobj *o = db_find(d, k->key, k->klen);
-        if (w->snapshot) {
+        if (k->refused_pending) { /* the snapshot is a state the store refused */
+            k->refused_pending = 0;
+            if (o) db_delete(d, k->key, k->klen);
+        } else if (w->snapshot) {
             if (o)
                 db_replace(d, o, w->snapshot);
             else
@@ -122,6 +125,7 @@ static void restore(wbc_job *j) {
  * check ran must not mark it clean. */
 static void accept(wbc_job *j, client *c) {
     for (int i = 0; i < j->n; i++) {
+        j->keys[i].k->refused_pending = 0; /* a newer state replaces the refused one */
         if (!j->keys[i].changed) continue;
         j->keys[i].k->version++;
         wb_key_written_by(j->keys[i].k, c);

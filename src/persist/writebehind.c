@@ -424,10 +424,20 @@ static void batch_done(store_job *sj) {
         store_op *op = &sj->ops[i];
         k->in_flight = 0;
         int latest = k->version == k->flushing_version; /* no write since the batch took it */
-        if (op->status != STORE_OK) {
-            /* refused for good: its dead letter went in with the batch */
+        /* a newer state is recorded, or will be this turn */
+        int newer = k->pending_first != 0 || k->touched;
+        int refused = op->status != STORE_OK;
+        if (refused) {
+            /* refused for good: its dead letter went in with the batch; the
+             * entry goes too unless a newer write stays (a write that left
+             * the state as it was does not count). A write still checked
+             * by the store decides itself (wbcheck.c: refused_pending). */
             ps.st.wb_deadletter++;
-            int dropped = latest && drop_refused_entry(k);
+            int dropped = 0;
+            if (!newer && k->checking)
+                k->refused_pending = 1;
+            else if (!newer)
+                dropped = drop_refused_entry(k);
             server_log(LL_WARNING, "write-behind: key %.*s dead-lettered%s: %s", (int)k->klen,
                        k->key, dropped ? " and dropped from the cache" : "",
                        op->error ? op->error : "row refused");
@@ -435,7 +445,7 @@ static void batch_done(store_job *sj) {
         } else {
             ps.st.wb_flushed_total++;
         }
-        if (latest) {
+        if (latest || (refused && !newer)) {
             mark_clean(k);
         } else if (k->pending_first) {
             /* written again meanwhile (a refused state is superseded too):
