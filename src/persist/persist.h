@@ -16,7 +16,8 @@
  *                 transaction with other write-throughs queued meanwhile);
  *                 then the reply goes out — or, on a store error, the cache
  *                 is restored and the client gets -BACKEND;
- *   write-behind  the command runs; before its reply leaves (before-sleep)
+ *   write-behind  the command runs (its rows first checked by the store, its
+ *                 reply held meanwhile: wbcheck.c); before its reply leaves (before-sleep)
  *                 the key's new row state is appended to the journal (and
  *                 fsync'ed under `always`); a flusher writes batches of dirty
  *                 keys to the store in order, retrying with backoff, and
