@@ -57,11 +57,31 @@ int wbc_active(client *c, const command *cmd) {
     return cur && cur->client_id == c->id && cur->cmd == cmd;
 }
 
+/* Only the speculating client's own writes wait for the check (a script's
+ * calls run as the script's client, whose caller is the speculating one). */
 int wbc_defers(const pkey *k) {
-    return cur && k->checking;
+    if (!cur || !k->checking) return 0;
+    client *c = server_executing_client();
+    if (c && c->script_caller) c = c->script_caller;
+    return c && c->id == cur->client_id;
+}
+
+static void free_job(wbc_job *j);
+
+/* A speculation whose command never ran (a CLIENT PAUSE parked it after the
+ * check began: it runs again from the start later) is dropped. */
+static void abandon(wbc_job *j) {
+    client *c = client_by_id(j->client_id);
+    if (c) reply_hold(c, NULL);
+    for (int i = 0; i < j->n; i++) {
+        j->keys[i].k->checking = 0;
+        pkey_maybe_free(j->keys[i].k);
+    }
+    free_job(j);
 }
 
 void wbc_before(client *c, const command *cmd, const resp_arg *keys, int nkeys) {
+    if (cur) abandon(cur);
     wbc_job *j = xcalloc(1, sizeof(*j));
     j->client_id = c->id;
     j->cmd = cmd;

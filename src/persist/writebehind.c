@@ -280,7 +280,10 @@ static void start_batch(void) {
     list_node *n, *next;
     list_for_each_safe(n, next, &ps.dirty) {
         pkey *k = list_entry(n, pkey, dirty_node);
-        if ((size_t)b->n >= max || k->deadlettering || k->in_flight) {
+        /* a touched key's newest state is recorded at before-sleep: the
+         * state it holds now is older, and taking it would mark the key
+         * clean with the newer state unwritten */
+        if ((size_t)b->n >= max || k->deadlettering || k->in_flight || k->touched) {
             if (!wm) wm = k->first_unflushed; /* first dirty key not in the batch */
             if ((size_t)b->n >= max) break;
             continue;
