@@ -1150,11 +1150,55 @@ static int schema_sqlstate(const char *st) {
     return !strcmp(st, "23502") || !strcmp(st, "23514") || !strncmp(st, "22", 2);
 }
 
-/* store_api.h's check: BEGIN, each UPSERT under a savepoint rolled back
- * after it, ROLLBACK. Nothing is committed: sequences a DEFAULT draws from
- * advance (PostgreSQL never rolls them back), triggers run and are undone,
- * and a row another transaction holds locked makes the check wait for it,
- * as the write would. */
+/* The common case first: BEGIN, every UPSERT, ROLLBACK in one pipeline
+ * (one round trip). STORE_OK when every row went in (each passes);
+ * STORE_ERR_PERMANENT / USER when one was refused (the careful path finds
+ * which); STORE_ERR_TRANSIENT with *err. Leaves no transaction open. */
+static int check_pipelined(handle *h, store_op *ops, int n, char **err) {
+    const char **names = pg_alloc(sizeof(char *) * (size_t)(n + 2));
+    params *pa = pg_alloc(sizeof(params) * (size_t)(n + 2));
+    int rc = STORE_OK, nsend = 0;
+    buf q = {0};
+    if ((names[nsend] = stmt_for(h, "BEGIN", &rc, err))) params_init(&pa[nsend++], 0);
+    for (int i = 0; i < n && rc == STORE_OK; i++) {
+        if (ops[i].kind != STORE_UPSERT) continue;
+        const tcols *t = table_types(h, ops[i].table, &rc, err);
+        if (rc != STORE_OK) break;
+        buf_clear(&q);
+        op_sql(h, &ops[i], &q);
+        if (!(names[nsend] = stmt_for(h, q.p, &rc, err))) break;
+        rc = op_params(&ops[i], t, -1, NULL, &pa[nsend++], err);
+    }
+    free(q.p);
+    if (rc == STORE_OK && (names[nsend] = stmt_for(h, "ROLLBACK", &rc, err)))
+        params_init(&pa[nsend++], 0);
+    if (rc == STORE_OK && !PQenterPipelineMode(h->conn)) {
+        *err = msgf("PostgreSQL: cannot enter pipeline mode: %s", PQerrorMessage(h->conn));
+        conn_lost(h);
+        rc = STORE_ERR_TRANSIENT;
+    }
+    if (rc == STORE_OK) {
+        char *why = NULL;
+        rc = run_pipeline(h, names, pa, nsend, &why);
+        if (rc == STORE_ERR_TRANSIENT)
+            *err = why;
+        else
+            free(why);
+    }
+    /* a refused row left the transaction open and aborted */
+    if (!h->broken && PQtransactionStatus(h->conn) != PQTRANS_IDLE) exec_cmd(h, "ROLLBACK", NULL);
+    for (int i = 0; i < nsend; i++) params_free(&pa[i]);
+    free(pa);
+    free(names);
+    return rc;
+}
+
+/* store_api.h's check: the pipelined fast path; when a row is refused, again
+ * with BEGIN, each UPSERT under a savepoint rolled back after it, ROLLBACK.
+ * Nothing is committed: sequences a DEFAULT draws from advance (PostgreSQL
+ * never rolls them back), triggers run and are undone, and a row another
+ * transaction holds locked makes the check wait for it, as the write
+ * would. */
 static int m_check(void *hp, store_op *ops, int n, char **err) {
     handle *h = hp;
     for (int i = 0; i < n; i++) {
@@ -1164,6 +1208,14 @@ static int m_check(void *hp, store_op *ops, int n, char **err) {
     int rc = ensure_conn(h, err);
     if (rc != STORE_OK) return rc;
     trim_stmts(h);
+    char *why = NULL;
+    rc = check_pipelined(h, ops, n, &why);
+    if (rc == STORE_OK || rc == STORE_ERR_TRANSIENT) {
+        if (rc != STORE_OK) *err = why;
+        return rc;
+    }
+    free(why);
+    rc = STORE_OK;
     if (exec_cmd(h, "BEGIN", err) != STORE_OK) return STORE_ERR_TRANSIENT;
     for (int i = 0; i < n && rc == STORE_OK; i++) {
         if (ops[i].kind != STORE_UPSERT) continue;

@@ -505,15 +505,40 @@ static int schema_refusal(sql_db *db) {
            !strncmp(msg, "CHECK constraint failed", 23) || !strncmp(msg, "datatype mismatch", 17);
 }
 
-/* store_api.h's check: each UPSERT under a savepoint that is rolled back,
- * all in a transaction that is rolled back too. */
+/* The common case first: every UPSERT in one transaction, rolled back, no
+ * savepoints (each costs copies of the pages its row changes). SQL_OK when
+ * every row went in; else the engine's code. */
+static int check_all(handle *h, store_op *ops, int n) {
+    int rc = exec_simple(h, "BEGIN");
+    if (rc != SQL_OK) return rc;
+    sbuf q = SBUF_INIT;
+    const store_op *prev = NULL;
+    for (int i = 0; i < n && rc == SQL_OK; i++) {
+        if (ops[i].kind != STORE_UPSERT) continue;
+        rc = apply_op_sql(h, &ops[i], prev, &q, -1, NULL);
+        prev = &ops[i];
+    }
+    sbuf_free(&q);
+    int rb = exec_simple(h, "ROLLBACK");
+    return rc != SQL_OK ? rc : rb;
+}
+
+/* store_api.h's check: check_all; when a row is refused, again with each
+ * UPSERT under a savepoint that is rolled back, all in a transaction that
+ * is rolled back too. */
 static int m_check(void *hp, store_op *ops, int n, char **err) {
     handle *h = hp;
     for (int i = 0; i < n; i++) {
         ops[i].status = STORE_OK;
         ops[i].error = NULL;
     }
-    int rc = exec_simple(h, "BEGIN");
+    int rc = check_all(h, ops, n);
+    if (rc == SQL_OK) return STORE_OK;
+    if (classify(rc) != STORE_ERR_PERMANENT) {
+        *err = dup_err("", h->db);
+        return STORE_ERR_TRANSIENT;
+    }
+    rc = exec_simple(h, "BEGIN");
     if (rc != SQL_OK) {
         *err = dup_err("begin: ", h->db);
         return STORE_ERR_TRANSIENT;
