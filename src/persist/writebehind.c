@@ -398,6 +398,44 @@ static int drop_refused_entry(pkey *k) {
     return 1;
 }
 
+/* The outcome of a batch for one of its keys (op: its row). */
+static void key_batch_done(pkey *k, store_op *op) {
+    k->in_flight = 0;
+    int latest = k->version == k->flushing_version; /* no write since the batch took it */
+    /* a newer state is recorded, or will be this turn */
+    int newer = k->pending_first != 0 || k->touched;
+    int refused = op->status != STORE_OK;
+    if (refused) {
+        /* refused for good: its dead letter went in with the batch; the
+         * entry goes too unless a newer write stays (a write that left
+         * the state as it was does not count). A write still checked
+         * by the store decides itself (wbcheck.c: refused_pending). */
+        ps.st.wb_deadletter++;
+        int dropped = 0;
+        if (!newer && k->checking)
+            k->refused_pending = 1;
+        else if (!newer)
+            dropped = drop_refused_entry(k);
+        server_log(LL_WARNING, "write-behind: key %.*s dead-lettered%s: %s", (int)k->klen, k->key,
+                   dropped ? " and dropped from the cache" : "",
+                   op->error ? op->error : "row refused");
+        xfree(op->error);
+    } else {
+        ps.st.wb_flushed_total++;
+    }
+    if (latest || (refused && !newer)) {
+        mark_clean(k);
+    } else if (k->pending_first) {
+        /* written again meanwhile (a refused state is superseded too):
+         * the newer state goes in a later batch, in its journal order */
+        list_remove(&ps.dirty, &k->dirty_node);
+        k->first_unflushed = k->pending_first;
+        fifo_insert_ordered(k);
+    }
+    k->pending_first = 0;
+    pkey_maybe_free(k);
+}
+
 static void batch_done(store_job *sj) {
     batch_job *b = (batch_job *)sj;
     ps.batch_in_flight = 0;
@@ -422,44 +460,7 @@ static void batch_done(store_job *sj) {
     ps.retry_count = 0;
     ps.st.wb_batches++;
     ps.watermark = b->watermark;
-    for (int i = 0; i < b->n; i++) {
-        pkey *k = b->keys[i].k;
-        store_op *op = &sj->ops[i];
-        k->in_flight = 0;
-        int latest = k->version == k->flushing_version; /* no write since the batch took it */
-        /* a newer state is recorded, or will be this turn */
-        int newer = k->pending_first != 0 || k->touched;
-        int refused = op->status != STORE_OK;
-        if (refused) {
-            /* refused for good: its dead letter went in with the batch; the
-             * entry goes too unless a newer write stays (a write that left
-             * the state as it was does not count). A write still checked
-             * by the store decides itself (wbcheck.c: refused_pending). */
-            ps.st.wb_deadletter++;
-            int dropped = 0;
-            if (!newer && k->checking)
-                k->refused_pending = 1;
-            else if (!newer)
-                dropped = drop_refused_entry(k);
-            server_log(LL_WARNING, "write-behind: key %.*s dead-lettered%s: %s", (int)k->klen,
-                       k->key, dropped ? " and dropped from the cache" : "",
-                       op->error ? op->error : "row refused");
-            xfree(op->error);
-        } else {
-            ps.st.wb_flushed_total++;
-        }
-        if (latest || (refused && !newer)) {
-            mark_clean(k);
-        } else if (k->pending_first) {
-            /* written again meanwhile (a refused state is superseded too):
-             * the newer state goes in a later batch, in its journal order */
-            list_remove(&ps.dirty, &k->dirty_node);
-            k->first_unflushed = k->pending_first;
-            fifo_insert_ordered(k);
-        }
-        k->pending_first = 0;
-        pkey_maybe_free(k);
-    }
+    for (int i = 0; i < b->n; i++) key_batch_done(b->keys[i].k, &sj->ops[i]);
     free_batch(b);
     if (ps.dirty_count == 0)
         all_flushed();
