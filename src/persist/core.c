@@ -954,8 +954,20 @@ refused: /* loads started for it go on (as refreshes do), without it */
     return 0;
 }
 
+/* FLUSHALL / FLUSHDB of db 0 empties the cache: the stale-if-error copies
+ * of what it held go too (the idle pkeys left are freed by the sweep). */
+static void forget_stale_copies(void) {
+    dict_iter it;
+    dict_iter_init(&it, ps.pkeys);
+    pkey *k;
+    while ((k = dict_iter_next(&it))) rt_forget_stale(k);
+    dict_iter_done(&it);
+}
+
 void persist_after_command(client *c, const command *cmd) {
     if (!ps.enabled) return;
+    if (!strcmp(cmd->name, "flushall") || (!strcmp(cmd->name, "flushdb") && c->db->id == 0))
+        forget_stale_copies();
     if (wt_active(c, cmd)) wt_after(c);
     if (wbc_active(c, cmd)) wbc_after(c);
     if (change && !change->submitted && change->client_id == c->id) map_change_submit(c);
@@ -1017,8 +1029,8 @@ static void sweep_negative_entries(void) {
         if (k && k->negative_until_ms && k->negative_until_ms <= server_mstime()) {
             k->negative_until_ms = 0;
             pkey_maybe_free(k);
-        } else if (k && k->stale && k->stale_until_ms <= server_mstime()) {
-            pkey_maybe_free(k); /* its stale copy is past its window */
+        } else if (k) {
+            pkey_maybe_free(k); /* a stale copy past its window, or nothing left */
         }
     }
 }

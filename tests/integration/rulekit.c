@@ -170,6 +170,32 @@ void rk_stale_if_error(const rk_store *st) {
     hits = pk_info(c, "stale_if_error_hits");
     CHECK_CMD(c, "kettle", "HGET product:p1 name");
     CHECK_EQ(pk_info(c, "stale_if_error_hits"), hits);
+    /* FLUSHDB drops the kept copies with the cache: one kept by the active
+     * expiry (nobody read the key) is not served after it */
+    CHECK_CMD(c, "+OK", "CONFIG SET stale-if-error 5");
+    CHECK_CMD(c, "+OK", "WB.FLUSH");
+    CHECK_EQ(st->unreachable(c), 0);
+    redisReply *d = pk_cmd(c, "DBSIZE");
+    long long before = d && d->type == REDIS_REPLY_INTEGER ? d->integer : -1;
+    if (d) freeReplyObject(d);
+    CHECK_CMD(c, ":1", "PEXPIRE product:p1 1");
+    long long now = before;
+    end = pk_now_ms() + 5000;
+    while (now == before && pk_now_ms() < end) {
+        pk_sleep_ms(20); /* the active expiry cycle runs from the cron */
+        d = pk_cmd(c, "DBSIZE");
+        now = d && d->type == REDIS_REPLY_INTEGER ? d->integer : -1;
+        if (d) freeReplyObject(d);
+    }
+    CHECK_EQ(now, before - 1);
+    CHECK_CMD(c, "+OK", "FLUSHDB");
+    r = cmd_str(c, "HGET product:p1 name");
+    CHECK(r && !strncmp(r, "-BACKEND load failed", 20));
+    free(r);
+    CHECK_EQ(st->reachable(c), 0);
+    r = read_until(c, "kettle", 10000);
+    CHECK_STR(r, "kettle");
+    free(r);
     /* off (0): an expired entry is an error at once */
     CHECK_CMD(c, "+OK", "CONFIG SET stale-if-error 0");
     CHECK_CMD(c, ":1", "PEXPIRE product:p1 1");
