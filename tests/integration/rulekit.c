@@ -1,5 +1,6 @@
 /* tests/integration/rulekit — see rulekit.h. */
 #include "rulekit.h"
+#include "persist/store_api.h"
 #include "pkit.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -312,4 +313,93 @@ void rk_composite(const rk_store *st) {
     composite_write_through(c);
     composite_bad_maps(c);
     redisFree(c);
+}
+
+/* ---- the module's check, called directly ------------------------------------------------ */
+
+static void int_row(void *ctx, int n, const store_value *v) {
+    if (n > 0 && v[0].type == SV_INT) *(long long *)ctx = v[0].i;
+    if (n > 0 && v[0].type == SV_TEXT) *(long long *)ctx = atoll(v[0].p);
+}
+
+static long long query_int(const store_module *m, void *h, const char *sql) {
+    long long v = -1;
+    store_sink sink = {&v, NULL, int_row};
+    int64_t aff;
+    char *err = NULL;
+    if (m->query(h, sql, 0, NULL, 0, &sink, NULL, NULL, &aff, &err) != STORE_OK)
+        fprintf(stderr, "  %s: %s\n", sql, err ? err : "?");
+    m->free_error(err);
+    return v;
+}
+
+static store_value text(const char *s) {
+    return (store_value){SV_TEXT, 0, 0, s, strlen(s)};
+}
+
+void rk_module_check(const store_module *m, void *h) {
+    CHECK(m->check != NULL);
+    if (!m->check) return;
+    CHECK_EQ(query_int(m, h, "DELETE FROM users WHERE id >= 100"), -1);
+    CHECK_EQ(query_int(m, h, "INSERT INTO users (id, email, plan) VALUES (100, 'm@x', 'free')"),
+             -1);
+    static const char *keycol[] = {"id"};
+    static const char *cols2[] = {"email", "plan"}, *plan[] = {"plan"}, *email[] = {"email"};
+    store_value k[7] = {text("101"), text("102"), text("103"), text("104"),
+                        text("abc"), text("100"), text("100")};
+    store_value v0[] = {text("n@x"), text("free")}, v1[] = {text("o@x"), text("bogus")};
+    store_value v2[] = {text("free")}, v3[] = {text("m@x")}, v4[] = {text("p@x")};
+    store_value v6[] = {text("pro")};
+    store_op ops[7];
+    memset(ops, 0, sizeof(ops));
+    struct {
+        int kind, ncols;
+        const char **cols;
+        store_value *vals;
+        int want; /* STORE_OK or STORE_ERR_PERMANENT */
+    } rows[7] = {
+        {STORE_UPSERT, 2, cols2, v0, STORE_OK},            /* fine */
+        {STORE_UPSERT, 2, cols2, v1, STORE_ERR_PERMANENT}, /* CHECK */
+        {STORE_UPSERT, 1, plan, v2, STORE_ERR_PERMANENT},  /* NOT NULL (a new row) */
+        {STORE_UPSERT, 1, email, v3, STORE_OK},            /* UNIQUE: other rows */
+        {STORE_UPSERT, 1, email, v4, STORE_ERR_PERMANENT}, /* type */
+        {STORE_DELETE, 0, NULL, NULL, STORE_OK},           /* a delete */
+        {STORE_UPSERT, 1, plan, v6, STORE_OK},             /* an existing row keeps its email */
+    };
+    /* ... with the bundled store. PostgreSQL checks NOT NULL on the row an
+     * INSERT ... ON CONFLICT proposes before it finds the conflict: that
+     * upsert is refused when written too, so the check says so. */
+    if (!strcmp(m->name, "pgstore")) rows[6].want = STORE_ERR_PERMANENT;
+    for (int i = 0; i < 7; i++) {
+        ops[i] = (store_op){.kind = rows[i].kind,
+                            .table = "users",
+                            .nkey = 1,
+                            .keycols = keycol,
+                            .keyvals = &k[i],
+                            .ncols = rows[i].ncols,
+                            .cols = rows[i].cols,
+                            .vals = rows[i].vals};
+    }
+    char *err = NULL;
+    CHECK_EQ(m->check(h, ops, 7, &err), STORE_OK);
+    m->free_error(err);
+    for (int i = 0; i < 7; i++) {
+        if (ops[i].status != rows[i].want)
+            fprintf(stderr, "  row %d: status %d, want %d (%s)\n", i, ops[i].status, rows[i].want,
+                    ops[i].error ? ops[i].error : "");
+        CHECK_EQ(ops[i].status, rows[i].want);
+        CHECK((ops[i].error != NULL) == (rows[i].want != STORE_OK));
+        m->free_error(ops[i].error);
+    }
+    /* nothing was committed */
+    CHECK_EQ(query_int(m, h, "SELECT count(*) FROM users WHERE id >= 100"), 1);
+    CHECK_EQ(query_int(m, h, "SELECT count(*) FROM users WHERE id = 100 AND plan = 'free'"), 1);
+    /* every row fine: the fast path alone */
+    store_op fine[2] = {ops[0], ops[5]};
+    err = NULL;
+    CHECK_EQ(m->check(h, fine, 2, &err), STORE_OK);
+    m->free_error(err);
+    CHECK(fine[0].status == STORE_OK && fine[1].status == STORE_OK);
+    CHECK_EQ(query_int(m, h, "SELECT count(*) FROM users WHERE id >= 100"), 1);
+    CHECK_EQ(query_int(m, h, "DELETE FROM users WHERE id >= 100"), -1);
 }

@@ -56,6 +56,11 @@ void rk_refused_later(const rk_store *st);
 /* stale-if-error: the expired entry is served while the store is
  * unreachable, counted; after the window the error; then fresh again. */
 void rk_stale_if_error(const rk_store *st);
+/* The module's check entry point called directly (m, h: an open store
+ * with the tables): what the table alone refuses is marked, rows refused
+ * only by other rows (UNIQUE) and deletes pass, nothing is committed. */
+struct store_module;
+void rk_module_check(const struct store_module *m, void *h);
 /* Composite keys in every mode, separators inside values, keys that do
  * not match, SQL.EXEC invalidation, deletes. */
 void rk_composite(const rk_store *st);

@@ -1,10 +1,14 @@
 /* The consistency rules against the bundled store (rulekit.h): refused
  * rows, stale-if-error (the store made unreachable with DEBUG STORE-FAIL),
  * composite primary keys. test_pg_rules runs the same cases on PostgreSQL. */
+#include "persist/store_api.h"
 #include "pkit.h"
 #include "rulekit.h"
+#include <dlfcn.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static pk_env env;
 static rk_store st;
@@ -45,6 +49,31 @@ static int start(void) {
     return 0;
 }
 
+/* The module's check entry point, called directly on a store file of its own. */
+TEST(module_check) {
+    void *dl = dlopen(pk_module_path(), RTLD_NOW | RTLD_LOCAL);
+    store_module_entry_fn entry = dl ? (store_module_entry_fn)dlsym(dl, STORE_MODULE_ENTRY) : NULL;
+    const store_module *m = entry ? entry() : NULL;
+    CHECK(m != NULL);
+    if (!m) return;
+    char dir[] = "/tmp/larder-rkmod-XXXXXX", path[64];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof(path), "%s/check.db", dir);
+    const char *argv[] = {"store-path", path};
+    void *h = NULL;
+    char *err = NULL;
+    int64_t aff;
+    CHECK_EQ(m->open(2, argv, &h, &err), STORE_OK);
+    if (h && m->query(h, RK_SCHEMA_USERS, 0, NULL, 0, NULL, NULL, NULL, &aff, &err) == STORE_OK)
+        rk_module_check(m, h);
+    m->free_error(err);
+    if (h) m->close(h);
+    dlclose(dl);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    CHECK_EQ(system(cmd), 0);
+}
+
 TEST(refused_before_reply) {
     rk_refused_before_reply(&st);
 }
@@ -65,6 +94,7 @@ int main(void) {
         pk_cleanup(&env);
         return test_report();
     }
+    RUN(module_check);
     RUN(refused_before_reply);
     RUN(refused_later_dropped);
     RUN(stale_if_error);

@@ -66,6 +66,10 @@ static int start(void) {
              RK_SCHEMA_USERS, RK_SCHEMA_PRODUCTS, RK_SCHEMA_ENROLLMENTS, RK_SCHEMA_PAIRS,
              RK_SCHEMA_GRADES, RK_ROWS);
     if (pg_start() != 0 || pg_psql(schema) != 0 || install_invalidation() != 0) return -1;
+    return 0;
+}
+
+static int start_server(void) {
     const char *argv[2 * RK_NMAPS + 10];
     int n = 0;
     argv[n++] = "--loadmodule";
@@ -83,6 +87,43 @@ static int start(void) {
     return 0;
 }
 
+/* The module's check entry point, called directly; with PostgreSQL stopped
+ * it cannot check: transient, every row left as it was. */
+TEST(module_check) {
+    void *dl = dlopen(module_path(), RTLD_NOW | RTLD_LOCAL);
+    store_module_entry_fn entry = dl ? (store_module_entry_fn)dlsym(dl, STORE_MODULE_ENTRY) : NULL;
+    const store_module *m = entry ? entry() : NULL;
+    CHECK(m != NULL);
+    if (!m) return;
+    const char *argv[] = {pg_conninfo()};
+    void *h = NULL;
+    char *err = NULL;
+    CHECK_EQ(m->open(1, argv, &h, &err), STORE_OK);
+    m->free_error(err);
+    if (h) {
+        rk_module_check(m, h);
+        CHECK_EQ(pg_halt(), 0);
+        const char *keycol[] = {"id"}, *cols[] = {"plan"};
+        store_value key = {SV_TEXT, 0, 0, "1", 1}, val = {SV_TEXT, 0, 0, "bogus", 5};
+        store_op op = {.kind = STORE_UPSERT,
+                       .table = "users",
+                       .nkey = 1,
+                       .keycols = keycol,
+                       .keyvals = &key,
+                       .ncols = 1,
+                       .cols = cols,
+                       .vals = &val};
+        err = NULL;
+        CHECK_EQ(m->check(h, &op, 1, &err), STORE_ERR_TRANSIENT);
+        CHECK(err != NULL && op.status == STORE_OK && op.error == NULL);
+        fprintf(stderr, "  (PostgreSQL stopped: %s)\n", err ? err : "?");
+        m->free_error(err);
+        CHECK_EQ(pg_restart(), 0);
+        m->close(h);
+    }
+    dlclose(dl);
+}
+
 TEST(refused_before_reply) {
     rk_refused_before_reply(&st);
 }
@@ -98,7 +139,14 @@ TEST(composite_keys) {
 
 int main(void) {
     if (start() != 0) {
-        fprintf(stderr, "cannot start PostgreSQL and larder-server with pgstore\n");
+        fprintf(stderr, "cannot start PostgreSQL with the test schema\n");
+        test_failed_++;
+        pg_stop();
+        return test_report();
+    }
+    RUN(module_check);
+    if (start_server() != 0) {
+        fprintf(stderr, "cannot start larder-server with pgstore\n");
         test_failed_++;
         pg_stop();
         return test_report();
