@@ -908,9 +908,10 @@ static int op_params(const store_op *op, const tcols *t, int override_col, const
     return op_params_at(op, t, override_col, override, p, 0, err);
 }
 
-/* Runs one row operation synchronously (the careful path). */
-static int run_op(handle *h, const store_op *op, int override_col, const char *override,
-                  char **err) {
+/* Runs one row operation synchronously (the careful path); sqlstate (if not
+ * NULL, 6 bytes) gets the SQLSTATE of a failure. */
+static int run_op_state(handle *h, const store_op *op, int override_col, const char *override,
+                        char **err, char *sqlstate) {
     buf q = {0};
     op_sql(h, op, &q);
     int rc;
@@ -931,7 +932,14 @@ static int run_op(handle *h, const store_op *op, int override_col, const char *o
         PQclear(res);
         return STORE_OK;
     }
+    const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    if (sqlstate) snprintf(sqlstate, 6, "%s", st ? st : "");
     return result_error(h, res, err);
+}
+
+static int run_op(handle *h, const store_op *op, int override_col, const char *override,
+                  char **err) {
+    return run_op_state(h, op, override_col, override, err, NULL);
 }
 
 /* ---- apply_batch: the fast path ------------------------------------------------- */
@@ -1172,6 +1180,107 @@ static int m_apply_batch(void *hp, store_op *ops, int n, char **err) {
     free(why);
     /* a row was refused: again, each unit under its own savepoint */
     return apply_careful(h, ops, n, err);
+}
+
+/* ---- check ------------------------------------------------------------------------ */
+
+/* Refused by the row's table alone: not_null_violation (23502),
+ * check_violation (23514), or a value its type cannot take (class 22).
+ * Unique (23505), foreign key (23503) and exclusion (23P01) depend on other
+ * rows: those the write itself meets. */
+static int schema_sqlstate(const char *st) {
+    return !strcmp(st, "23502") || !strcmp(st, "23514") || !strncmp(st, "22", 2);
+}
+
+/* The common case first: BEGIN, every UPSERT, ROLLBACK in one pipeline
+ * (one round trip). STORE_OK when every row went in (each passes);
+ * STORE_ERR_PERMANENT / USER when one was refused (the careful path finds
+ * which); STORE_ERR_TRANSIENT with *err. Leaves no transaction open. */
+static int check_pipelined(handle *h, store_op *ops, int n, char **err) {
+    const char **names = pg_alloc(sizeof(char *) * (size_t)(n + 2));
+    params *pa = pg_alloc(sizeof(params) * (size_t)(n + 2));
+    int rc = STORE_OK, nsend = 0;
+    buf q = {0};
+    if ((names[nsend] = stmt_for(h, "BEGIN", &rc, err))) params_init(&pa[nsend++], 0);
+    for (int i = 0; i < n && rc == STORE_OK; i++) {
+        if (ops[i].kind != STORE_UPSERT) continue;
+        const tcols *t = table_types(h, ops[i].table, &rc, err);
+        if (rc != STORE_OK) break;
+        buf_clear(&q);
+        op_sql(h, &ops[i], &q);
+        if (!(names[nsend] = stmt_for(h, q.p, &rc, err))) break;
+        rc = op_params(&ops[i], t, -1, NULL, &pa[nsend++], err);
+    }
+    free(q.p);
+    if (rc == STORE_OK && (names[nsend] = stmt_for(h, "ROLLBACK", &rc, err)))
+        params_init(&pa[nsend++], 0);
+    if (rc == STORE_OK && !PQenterPipelineMode(h->conn)) {
+        *err = msgf("PostgreSQL: cannot enter pipeline mode: %s", PQerrorMessage(h->conn));
+        conn_lost(h);
+        rc = STORE_ERR_TRANSIENT;
+    }
+    if (rc == STORE_OK) {
+        char *why = NULL;
+        rc = run_pipeline(h, names, pa, nsend, &why);
+        if (rc == STORE_ERR_TRANSIENT)
+            *err = why;
+        else
+            free(why);
+    }
+    /* a refused row left the transaction open and aborted */
+    if (!h->broken && PQtransactionStatus(h->conn) != PQTRANS_IDLE) exec_cmd(h, "ROLLBACK", NULL);
+    for (int i = 0; i < nsend; i++) params_free(&pa[i]);
+    free(pa);
+    free(names);
+    return rc;
+}
+
+/* store_api.h's check: the pipelined fast path; when a row is refused, again
+ * with BEGIN, each UPSERT under a savepoint rolled back after it, ROLLBACK.
+ * Nothing is committed: sequences a DEFAULT draws from advance (PostgreSQL
+ * never rolls them back), triggers run and are undone, and a row another
+ * transaction holds locked makes the check wait for it, as the write
+ * would. */
+static int m_check(void *hp, store_op *ops, int n, char **err) {
+    handle *h = hp;
+    for (int i = 0; i < n; i++) {
+        ops[i].status = STORE_OK;
+        ops[i].error = NULL;
+    }
+    int rc = ensure_conn(h, err);
+    if (rc != STORE_OK) return rc;
+    trim_stmts(h);
+    char *why = NULL;
+    rc = check_pipelined(h, ops, n, &why);
+    if (rc == STORE_OK || rc == STORE_ERR_TRANSIENT) {
+        if (rc != STORE_OK) *err = why;
+        return rc;
+    }
+    free(why);
+    rc = STORE_OK;
+    if (exec_cmd(h, "BEGIN", err) != STORE_OK) return STORE_ERR_TRANSIENT;
+    for (int i = 0; i < n && rc == STORE_OK; i++) {
+        if (ops[i].kind != STORE_UPSERT) continue;
+        if ((rc = exec_cmd(h, "SAVEPOINT larder_check", err)) != STORE_OK) break;
+        char st[6] = "", *why = NULL;
+        int orc = run_op_state(h, &ops[i], -1, NULL, &why, st);
+        if (orc == STORE_ERR_TRANSIENT) {
+            *err = why;
+            rc = orc;
+            break;
+        }
+        if (orc != STORE_OK && schema_sqlstate(st)) {
+            ops[i].status = STORE_ERR_PERMANENT;
+            ops[i].error = why;
+        } else {
+            free(why);
+        }
+        rc = exec_cmd(h, "ROLLBACK TO larder_check", err);
+    }
+    if (!h->broken) exec_cmd(h, "ROLLBACK", NULL);
+    if (rc == STORE_OK) return STORE_OK;
+    reset_status(ops, n);
+    return STORE_ERR_TRANSIENT;
 }
 
 /* ---- query ------------------------------------------------------------------------ */
@@ -1766,6 +1875,7 @@ static const store_module module = {
     .log_consume = m_log_consume,
     .log_unlisten = m_log_unlisten,
     .log_prune = m_log_prune,
+    .check = m_check,
 };
 
 const store_module *larder_store_module(void) {

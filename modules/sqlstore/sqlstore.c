@@ -495,6 +495,79 @@ transient:
     return STORE_ERR_TRANSIENT;
 }
 
+/* Is the engine's last error one the row's table alone gives (NOT NULL,
+ * CHECK, a type), as opposed to one that depends on other rows (UNIQUE,
+ * FOREIGN KEY)? The engine has one code for every constraint, so its
+ * message (sqlite3's wording, stable) tells them apart. */
+static int schema_refusal(sql_db *db) {
+    const char *msg = sql_errmsg(db);
+    return !strncmp(msg, "NOT NULL constraint failed", 26) ||
+           !strncmp(msg, "CHECK constraint failed", 23) || !strncmp(msg, "datatype mismatch", 17);
+}
+
+/* The common case first: every UPSERT in one transaction, rolled back, no
+ * savepoints (each costs copies of the pages its row changes). SQL_OK when
+ * every row went in; else the engine's code. */
+static int check_all(handle *h, store_op *ops, int n) {
+    int rc = exec_simple(h, "BEGIN");
+    if (rc != SQL_OK) return rc;
+    sbuf q = SBUF_INIT;
+    const store_op *prev = NULL;
+    for (int i = 0; i < n && rc == SQL_OK; i++) {
+        if (ops[i].kind != STORE_UPSERT) continue;
+        rc = apply_op_sql(h, &ops[i], prev, &q, -1, NULL);
+        prev = &ops[i];
+    }
+    sbuf_free(&q);
+    int rb = exec_simple(h, "ROLLBACK");
+    return rc != SQL_OK ? rc : rb;
+}
+
+/* store_api.h's check: check_all; when a row is refused, again with each
+ * UPSERT under a savepoint that is rolled back, all in a transaction that
+ * is rolled back too. */
+static int m_check(void *hp, store_op *ops, int n, char **err) {
+    handle *h = hp;
+    for (int i = 0; i < n; i++) {
+        ops[i].status = STORE_OK;
+        ops[i].error = NULL;
+    }
+    int rc = check_all(h, ops, n);
+    if (rc == SQL_OK) return STORE_OK;
+    if (classify(rc) != STORE_ERR_PERMANENT) {
+        *err = dup_err("", h->db);
+        return STORE_ERR_TRANSIENT;
+    }
+    rc = exec_simple(h, "BEGIN");
+    if (rc != SQL_OK) {
+        *err = dup_err("begin: ", h->db);
+        return STORE_ERR_TRANSIENT;
+    }
+    for (int i = 0; i < n; i++) {
+        if (ops[i].kind != STORE_UPSERT) continue;
+        if ((rc = exec_simple(h, "SAVEPOINT larder_check")) != SQL_OK) goto transient;
+        rc = apply_op(h, &ops[i], -1, NULL);
+        if (rc != SQL_OK && classify(rc) != STORE_ERR_PERMANENT) goto transient;
+        if (rc != SQL_OK && schema_refusal(h->db)) {
+            ops[i].status = STORE_ERR_PERMANENT;
+            ops[i].error = dup_err("", h->db);
+        }
+        if ((rc = exec_simple(h, "ROLLBACK TO larder_check")) != SQL_OK) goto transient;
+        if ((rc = exec_simple(h, "RELEASE larder_check")) != SQL_OK) goto transient;
+    }
+    exec_simple(h, "ROLLBACK");
+    return STORE_OK;
+transient:
+    *err = dup_err("", h->db);
+    exec_simple(h, "ROLLBACK");
+    for (int i = 0; i < n; i++) {
+        xfree(ops[i].error);
+        ops[i].error = NULL;
+        ops[i].status = STORE_OK;
+    }
+    return STORE_ERR_TRANSIENT;
+}
+
 static void change_hook(void *ctx, int op, const char *table, int npk, const sql_value *const *pk) {
     (void)op;
     handle *h = ctx;
@@ -589,6 +662,7 @@ static const store_module module = {
     .get = m_get,
     .apply_batch = m_apply_batch,
     .query = m_query,
+    .check = m_check,
 };
 
 const store_module *larder_store_module(void) {

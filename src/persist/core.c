@@ -23,6 +23,7 @@ persist_config pcfg = {.journal_fsync = JFSYNC_EVERYSEC,
                        .wb_delay_ms = 100,
                        .wb_max_pending = 1000000,
                        .negative_ttl = 60,
+                       .wb_check = 1,
                        .on_delete = ON_DELETE_ROW,
                        .lease_ms = 5000};
 persist_state ps;
@@ -168,11 +169,13 @@ pkey *pkey_get(const char *key, size_t klen, const mapping *m) {
 }
 
 void pkey_maybe_free(pkey *k) {
-    if (k->waking || k->loading || k->refreshing || k->locked || k->dirty || k->in_flight ||
-        k->deadlettering || k->touched || !list_empty(&k->load_waiters) ||
+    if (k->waking || k->loading || k->refreshing || k->locked || k->checking || k->dirty ||
+        k->in_flight || k->deadlettering || k->touched || !list_empty(&k->load_waiters) ||
         !list_empty(&k->lock_waiters))
         return;
     if (k->negative_until_ms > server_mstime()) return;
+    if (k->stale_served || (k->stale && k->stale_until_ms > server_mstime())) return;
+    rt_forget_stale(k);
     dict_remove(ps.pkeys, k->key, k->klen);
     sbuf_free(&k->state);
     xfree(k->key); /* the allocation holding k too */
@@ -186,6 +189,7 @@ static void forget_idle_keys(void) {
     while (ps.pkeys && (k = dict_random(ps.pkeys))) {
         size_t before = dict_size(ps.pkeys);
         k->negative_until_ms = 0;
+        rt_forget_stale(k);
         pkey_maybe_free(k);
         assert(dict_size(ps.pkeys) < before);
     }
@@ -539,7 +543,7 @@ static int pkeys_idle(void) {
     pkey *k;
     int idle = 1;
     while (idle && (k = dict_iter_next(&it)))
-        idle = !(k->waking || k->loading || k->refreshing || k->locked || k->dirty ||
+        idle = !(k->waking || k->loading || k->refreshing || k->locked || k->checking || k->dirty ||
                  k->in_flight || k->deadlettering || k->touched || !list_empty(&k->load_waiters) ||
                  !list_empty(&k->lock_waiters));
     dict_iter_done(&it);
@@ -669,9 +673,9 @@ static void info_stats(sbuf *b) {
     sbuf_printf(
         b,
         "hits:%lld\r\nmisses:%lld\r\nloads:%lld\r\nloads_coalesced:%lld\r\nrefreshes_early:%lld\r\n"
-        "invalidations:%lld\r\nloads_stale:%lld\r\n",
+        "invalidations:%lld\r\nloads_stale:%lld\r\nstale_if_error_hits:%lld\r\n",
         ps.st.hits, ps.st.misses, ps.st.loads, ps.st.loads_coalesced, ps.st.refreshes_early,
-        ps.st.invalidations, ps.st.loads_stale);
+        ps.st.invalidations, ps.st.loads_stale, ps.st.stale_if_error_hits);
 }
 
 /* The module's first calls, on the store thread like all the others: its
@@ -878,7 +882,7 @@ int persist_allows_command(client *c, const command *cmd) {
     if (c->db->id != 0 || ps.maps.n == 0) return 1;
     pclient *pc = c->persist;
     if (pc && !pc->rerun && pc->loaded) dict_clear(pc->loaded, free_loaded, NULL); /* new command */
-    int n = command_touch_keys(c, cmd), wt = 0, write = is_write(c, cmd), waits = 0;
+    int n = command_touch_keys(c, cmd), wt = 0, wb = 0, write = is_write(c, cmd), waits = 0;
     int exec = !strcmp(cmd->name, "exec");
     resp_arg *keys = touch_keys;
     kv_now_ms = server_mstime();
@@ -890,9 +894,11 @@ int persist_allows_command(client *c, const command *cmd) {
         const mapping *m = persist_match(c->db, keys[i].p, keys[i].len, &pk, &pklen);
         if (!m || m->mode == MODE_CACHE_ASIDE) continue;
         if (!exec && shape_ok_or_reply(c, cmd, m, touch_pos[i]) != OK) goto refused;
-        /* only write-through commits lock keys */
-        pkey *k = m->mode == MODE_WRITE_THROUGH ? pkey_find(keys[i].p, keys[i].len) : NULL;
-        if (k && k->locked) { /* a write-through commit is in flight on this key */
+        /* write-through commits and write-behind checks lock keys */
+        pkey *k = m->mode == MODE_WRITE_THROUGH || m->mode == MODE_WRITE_BEHIND
+                      ? pkey_find(keys[i].p, keys[i].len)
+                      : NULL;
+        if (k && k->locked) { /* a commit or check is in flight on this key */
             persist_wait_on(c, &k->lock_waiters);
             waits++;
             continue;
@@ -910,6 +916,13 @@ int persist_allows_command(client *c, const command *cmd) {
          * counted as its miss */
         pc = c->persist;
         int waited = pc && loaded_has(pc, keys[i].p, keys[i].len);
+        if (o && !waited && !write && rt_serving_stale(pkey_find(keys[i].p, keys[i].len))) {
+            /* a stale-if-error copy: each read tries the store first */
+            ps.st.misses++;
+            rt_start_load(c, m, keys[i].p, keys[i].len, pk, pklen, 0);
+            waits++;
+            continue;
+        }
         if (o) {
             if (!waited) {
                 ps.st.hits++;
@@ -928,21 +941,37 @@ int persist_allows_command(client *c, const command *cmd) {
             goto refused;
         }
         if (write && m->mode == MODE_WRITE_THROUGH) wt = 1;
+        if (write && m->mode == MODE_WRITE_BEHIND) wb = 1;
     }
     if (waits) {
         persist_park(c);
         return 0;
     }
     if (wt && !wt_before(c, cmd, keys, n)) return 0;
+    /* a command that also writes write-through keys is checked by their commit only */
+    if (!wt && wb && pcfg.wb_check && ps.mod->check) wbc_before(c, cmd, keys, n);
     return 1;
 refused: /* loads started for it go on (as refreshes do), without it */
     wait_cancel_all(c);
     return 0;
 }
 
+/* FLUSHALL / FLUSHDB of db 0 empties the cache: the stale-if-error copies
+ * of what it held go too (the idle pkeys left are freed by the sweep). */
+static void forget_stale_copies(void) {
+    dict_iter it;
+    dict_iter_init(&it, ps.pkeys);
+    pkey *k;
+    while ((k = dict_iter_next(&it))) rt_forget_stale(k);
+    dict_iter_done(&it);
+}
+
 void persist_after_command(client *c, const command *cmd) {
     if (!ps.enabled) return;
+    if (!strcmp(cmd->name, "flushall") || (!strcmp(cmd->name, "flushdb") && c->db->id == 0))
+        forget_stale_copies();
     if (wt_active(c, cmd)) wt_after(c);
+    if (wbc_active(c, cmd)) wbc_after(c);
     if (change && !change->submitted && change->client_id == c->id) map_change_submit(c);
 }
 
@@ -957,9 +986,10 @@ void persist_key_modified(client *c, db *d, const char *key, size_t klen) {
     if (k) {
         k->negative_until_ms = 0;
         k->version++; /* any write: a load in flight must not install an older row */
+        rt_forget_stale(k);
     }
     if (m->mode == MODE_WRITE_BEHIND) {
-        wb_key_written(k); /* touched: nothing to free this turn */
+        if (!wbc_defers(k)) wb_key_written(k); /* touched: nothing to free this turn */
         return;
     }
     if (k) pkey_maybe_free(k);
@@ -971,6 +1001,15 @@ int persist_key_mapped(db *d, const char *key, size_t klen) {
     size_t pklen;
     const mapping *m = persist_match(d, key, klen, &pk, &pklen);
     return m && m->mode != MODE_CACHE_ASIDE;
+}
+
+void persist_key_expired(db *d, const kobj *o) {
+    const char *pk;
+    size_t pklen;
+    if (!ps.enabled || d->id != 0) return;
+    if (pcfg.stale_if_error <= 0 && !pkey_find(kobj_key(o), o->klen)) return;
+    const mapping *m = persist_match(d, kobj_key(o), o->klen, &pk, &pklen);
+    if (m && m->mode == MODE_READ_THROUGH) rt_key_expired(m, o);
 }
 
 int persist_key_pinned(db *d, const char *key, size_t klen) {
@@ -992,6 +1031,8 @@ static void sweep_negative_entries(void) {
         if (k && k->negative_until_ms && k->negative_until_ms <= server_mstime()) {
             k->negative_until_ms = 0;
             pkey_maybe_free(k);
+        } else if (k) {
+            pkey_maybe_free(k); /* a stale copy past its window, or nothing left */
         }
     }
 }

@@ -362,11 +362,11 @@ static size_t apply_change(const char *p, size_t off) {
     char table[256];
     snprintf(table, sizeof(table), "%.*s", (int)tl, p + off);
     off += tl;
-    const char *v = NULL;
-    uint32_t vl = 0;
+    store_value pk[MAPPING_MAX_KEY];
     for (int i = 0; i < npk; i++) {
+        uint32_t vl;
         memcpy(&vl, p + off, 4);
-        v = p + off + 4;
+        if (i < MAPPING_MAX_KEY) pk[i] = (store_value){SV_TEXT, 0, 0, p + off + 4, vl};
         off += 4 + vl;
     }
     if (own) {
@@ -377,8 +377,8 @@ static size_t apply_change(const char *p, size_t off) {
     long long before = ps.st.invalidations;
     if (op == 'T' || npk == 0)
         drop_table(table);
-    else if (npk == 1) /* mapped tables have one-column keys */
-        sql_invalidate_row(table, v, vl);
+    else if (npk <= MAPPING_MAX_KEY) /* the key's values in key order */
+        sql_invalidate_pk(table, npk, pk);
     lp.keys_dropped += ps.st.invalidations - before;
     note_lag(at);
     return off;

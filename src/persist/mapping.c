@@ -15,7 +15,10 @@ void mapping_free(mapping *m) {
     xfree(m->pattern);
     xfree(m->prefix);
     xfree(m->suffix);
-    xfree(m->keycol);
+    for (int i = 0; i < m->nkey; i++) {
+        xfree(m->keycols[i]);
+        xfree(m->seps[i]);
+    }
     xfree(m->column);
     for (int i = 0; i < m->ncols; i++) {
         xfree(m->cols[i].name);
@@ -39,16 +42,44 @@ static int fail(char **err, const char *fmt, const char *arg) {
     return ERR;
 }
 
+/* prefix {k0} sep0 {k1} sep1 ... {kn-1} suffix */
 static int parse_pattern(mapping *m, const char *pat, char **err) {
-    const char *open = strchr(pat, '{'), *close = open ? strchr(open, '}') : NULL;
-    if (!open || !close || close == open + 1 || strchr(close + 1, '{'))
-        return fail(err, "map pattern '%s' needs exactly one {column} placeholder", pat);
+    const char *open = strchr(pat, '{');
+    if (!open) return fail(err, "map pattern '%s' needs a {column} placeholder", pat);
     m->pattern = xstrdup(pat);
     m->prefix = xmemdup(pat, (size_t)(open - pat));
     m->plen = (size_t)(open - pat);
-    m->keycol = xmemdup(open + 1, (size_t)(close - open - 1));
-    m->suffix = xstrdup(close + 1);
-    m->slen = strlen(close + 1);
+    const char *p = open;
+    for (;;) {
+        const char *close = strchr(p, '}');
+        if (!close || close == p + 1 || memchr(p + 1, '{', (size_t)(close - p - 1)))
+            return fail(err, "map pattern '%s' has an unclosed or empty {column} placeholder", pat);
+        if (m->nkey == MAPPING_MAX_KEY)
+            return fail(err, "map pattern '%s' has more than 8 placeholders", pat);
+        m->keycols[m->nkey++] = xmemdup(p + 1, (size_t)(close - p - 1));
+        const char *next = strchr(close + 1, '{');
+        if (!next) {
+            if (strchr(close + 1, '}'))
+                return fail(err, "map pattern '%s' has a '}' outside a placeholder", pat);
+            m->suffix = xstrdup(close + 1);
+            m->slen = strlen(close + 1);
+            break;
+        }
+        if (next == close + 1)
+            return fail(err,
+                        "map pattern '%s': placeholders need literal text between them (where "
+                        "would one value end?)",
+                        pat);
+        m->seps[m->nkey - 1] = xmemdup(close + 1, (size_t)(next - close - 1));
+        m->seplens[m->nkey - 1] = (size_t)(next - close - 1);
+        if (memchr(close + 1, '}', (size_t)(next - close - 1)))
+            return fail(err, "map pattern '%s' has a '}' outside a placeholder", pat);
+        p = next;
+    }
+    for (int i = 0; i < m->nkey; i++)
+        for (int j = 0; j < i; j++)
+            if (!strcasecmp(m->keycols[i], m->keycols[j]))
+                return fail(err, "map pattern '%s' names a column twice", pat);
     return OK;
 }
 
@@ -115,15 +146,34 @@ void mapping_format(const mapping *m, sbuf *out) {
     if (m->beta != 1.0) sbuf_printf(out, " beta %g", m->beta);
 }
 
+int mapping_split_pk(const mapping *m, const char *pk, size_t pklen, store_value *vals) {
+    const char *p = pk, *end = pk + pklen;
+    for (int i = 0; i < m->nkey; i++) {
+        const char *stop = end;
+        if (i < m->nkey - 1) {
+            stop = memmem(p, (size_t)(end - p), m->seps[i], m->seplens[i]);
+            if (!stop) return ERR;
+        }
+        if (stop == p) return ERR; /* an empty value */
+        vals[i] = (store_value){SV_TEXT, 0, 0, p, (size_t)(stop - p)};
+        p = stop + (i < m->nkey - 1 ? m->seplens[i] : 0);
+    }
+    return OK;
+}
+
 const mapping *mapping_match(const mapping_set *s, const char *key, size_t klen, const char **pk,
                              size_t *pklen) {
     const mapping *best = NULL;
+    store_value vals[MAPPING_MAX_KEY];
     for (int i = 0; i < s->n; i++) {
         const mapping *m = s->v[i];
         if (klen <= m->plen + m->slen) continue; /* the key value is not empty */
         if (memcmp(key, m->prefix, m->plen) != 0) continue;
         if (m->slen && memcmp(key + klen - m->slen, m->suffix, m->slen) != 0) continue;
-        if (!best || m->plen + m->slen > best->plen + best->slen) best = m;
+        if (best && m->plen + m->slen <= best->plen + best->slen) continue;
+        if (m->nkey > 1 && mapping_split_pk(m, key + m->plen, klen - m->plen - m->slen, vals) != OK)
+            continue;
+        best = m;
     }
     if (best) {
         *pk = key + best->plen;
@@ -142,20 +192,33 @@ static int column_index(const mapping *m, const char *name, size_t len) {
 int mapping_resolve(mapping *m, store_column *cols, int ncols, char **err) {
     m->cols = cols;
     m->ncols = ncols;
-    int k = column_index(m, m->keycol, strlen(m->keycol));
     int npk = 0;
     for (int i = 0; i < ncols; i++) npk += cols[i].pk > 0;
     sbuf b = SBUF_INIT;
-    if (k < 0)
-        sbuf_printf(&b, "map %s: table %s has no column '%s' (from the pattern %s)", m->name,
-                    m->name, m->keycol, m->pattern);
-    else if (cols[k].pk != 1 || npk != 1)
+    for (int i = 0; i < m->nkey && !b.len; i++) {
+        int k = column_index(m, m->keycols[i], strlen(m->keycols[i]));
+        if (k < 0)
+            sbuf_printf(&b, "map %s: table %s has no column '%s' (from the pattern %s)", m->name,
+                        m->name, m->keycols[i], m->pattern);
+        else if (!cols[k].pk && m->nkey == 1)
+            sbuf_printf(&b, "map %s: column %s.%s must be the table's whole primary key", m->name,
+                        m->name, m->keycols[i]);
+        else if (!cols[k].pk)
+            sbuf_printf(&b, "map %s: column %s.%s is not in the table's primary key", m->name,
+                        m->name, m->keycols[i]);
+    }
+    if (b.len) {
+    } else if (npk != m->nkey && m->nkey == 1)
         sbuf_printf(&b, "map %s: column %s.%s must be the table's whole primary key", m->name,
-                    m->name, m->keycol);
+                    m->name, m->keycols[0]);
+    else if (npk != m->nkey)
+        sbuf_printf(&b,
+                    "map %s: the pattern %s names %d key columns; the table's primary key has %d",
+                    m->name, m->pattern, m->nkey, npk);
     else if (m->column && column_index(m, m->column, strlen(m->column)) < 0)
         sbuf_printf(&b, "map %s: table %s has no column '%s'", m->name, m->name, m->column);
-    else if (m->column && !strcasecmp(m->column, m->keycol))
-        sbuf_printf(&b, "map %s: the value column cannot be the key column %s", m->name, m->keycol);
+    else if (m->column && cols[column_index(m, m->column, strlen(m->column))].pk)
+        sbuf_printf(&b, "map %s: the value column cannot be the key column %s", m->name, m->column);
     else if (m->column) {
         int t = cols[column_index(m, m->column, strlen(m->column))].type;
         if (t == SV_INT || t == SV_REAL)
@@ -281,9 +344,9 @@ int mapping_state_to_op(const mapping *m, const char *pk, size_t pklen, const ch
     op->table = m->name;
     s->keycols = s->keycol_inl;
     s->keyvals = s->keyval_inl;
-    s->keycols[0] = m->keycol;
-    s->keyvals[0] = (store_value){SV_TEXT, 0, 0, pk, pklen};
-    op->nkey = 1;
+    if (mapping_split_pk(m, pk, pklen, s->keyvals) != OK) return ERR;
+    for (int i = 0; i < m->nkey; i++) s->keycols[i] = m->keycols[i];
+    op->nkey = m->nkey;
     op->keycols = s->keycols;
     op->keyvals = s->keyvals;
     if (mapping_state_is_delete(state, len)) {
@@ -326,6 +389,31 @@ int mapping_state_to_op(const mapping *m, const char *pk, size_t pklen, const ch
     op->cols = s->cols;
     op->vals = s->vals;
     return OK;
+}
+
+int mapping_key_from_pk(const mapping *m, int npk, const store_value *pk, sbuf *key) {
+    if (npk != m->nkey) return ERR;
+    sbuf_clear(key);
+    sbuf_append(key, m->prefix, m->plen);
+    sbuf t = SBUF_INIT;
+    int rc = OK;
+    for (int i = 0; i < m->nkey && rc == OK; i++) {
+        int k = column_index(m, m->keycols[i], strlen(m->keycols[i]));
+        int pos = k >= 0 ? m->cols[k].pk : 0;
+        if (pos < 1 || pos > npk || pk[pos - 1].type == SV_NULL) {
+            rc = ERR;
+            break;
+        }
+        sbuf_clear(&t);
+        store_value_text(&pk[pos - 1], &t);
+        /* a value holding its separator would split elsewhere: no key of m */
+        if (!t.len || (i < m->nkey - 1 && memmem(t.p, t.len, m->seps[i], m->seplens[i]))) rc = ERR;
+        sbuf_append(key, t.p ? t.p : "", t.len);
+        if (i < m->nkey - 1) sbuf_append(key, m->seps[i], m->seplens[i]);
+    }
+    sbuf_free(&t);
+    sbuf_append(key, m->suffix, m->slen);
+    return rc;
 }
 
 void mapping_op_free(op_scratch *s) {

@@ -4,9 +4,16 @@
  *   map users "user:{id}" mode write-behind ttl 3600
  *   map sessions "session:{id}" mode write-through column data ttl 900
  *
- * A key matches a mapping when it starts with the text before {col} and ends
- * with the text after it; the middle is the primary-key value (one-column
- * keys). A mapping with `column` maps a STRING key to that column; without,
+ * A key matches a mapping when it starts with the text before the first
+ * {col} and ends with the text after the last; the middle (the "key slice")
+ * holds the primary-key values. A pattern with several placeholders maps to a
+ * composite primary key ("enrollment:{student_id}:{course_id}"): the slice
+ * is split left to right, each value ending at the first occurrence of the
+ * literal text that follows its placeholder, so a value can never contain
+ * that text (the last value, which ends at the suffix, can). Every value is
+ * non-empty; a key whose slice does not split that way does not belong to
+ * the mapping. Two placeholders need literal text between them.
+ * A mapping with `column` maps a STRING key to that column; without,
  * a HASH key whose fields are the table's other columns (a field absent from
  * the hash is NULL in the row and vice versa). Mappings apply to database 0.
  *
@@ -20,6 +27,7 @@
 #include "persist/store_api.h"
 #include "util/sbuf.h"
 
+enum { MAPPING_MAX_KEY = 8 }; /* placeholders (primary-key columns) per pattern */
 enum { MODE_CACHE_ASIDE = 0, MODE_READ_THROUGH, MODE_WRITE_THROUGH, MODE_WRITE_BEHIND };
 
 typedef struct mapping {
@@ -27,7 +35,11 @@ typedef struct mapping {
     char *pattern;
     char *prefix, *suffix;
     size_t plen, slen;
-    char *keycol;
+    int nkey;                       /* placeholders: the primary-key columns */
+    char *keycols[MAPPING_MAX_KEY]; /* in pattern order */
+    char *seps[MAPPING_MAX_KEY];    /* seps[i]: the literal text after keycols[i]
+                                       (i < nkey - 1; never empty) */
+    size_t seplens[MAPPING_MAX_KEY];
     int mode;
     long long ttl; /* seconds, 0 = none */
     char *column;  /* string mapping's column; NULL for a hash mapping */
@@ -50,10 +62,20 @@ void mapping_set_free(mapping_set *s);
 /* One mapping's spec back as text (CONFIG GET / REWRITE). */
 void mapping_format(const mapping *m, sbuf *out);
 
-/* The mapping a key belongs to (longest prefix wins), with the key's primary
- * key value as a slice of key. NULL when unmapped. */
+/* The mapping a key belongs to (longest prefix + suffix wins), with the key
+ * slice (the primary-key values and the separators between them) as a slice
+ * of key. NULL when unmapped. */
 const mapping *mapping_match(const mapping_set *s, const char *key, size_t klen, const char **pk,
                              size_t *pklen);
+/* Splits a key slice into m->nkey values (SV_TEXT pointing into pk), in
+ * pattern order. ERR when it does not split (a value is empty or a
+ * separator is missing). */
+int mapping_split_pk(const mapping *m, const char *pk, size_t pklen, store_value *vals);
+/* The cache key of a row from its primary-key values in the table's key order
+ * (store_column.pk; as a store reports a changed row). ERR when the values
+ * cannot form a key of m (a count that differs, an empty value, a value that
+ * holds its separator): no such key can be cached. */
+int mapping_key_from_pk(const mapping *m, int npk, const store_value *pk, sbuf *key);
 /* Checks a mapping against its table's columns; sets m->cols (takes them). */
 int mapping_resolve(mapping *m, store_column *cols, int ncols, char **err);
 
@@ -74,11 +96,12 @@ typedef struct op_scratch {
     store_value *keyvals;
     const char **cols;
     store_value *vals;
-    const char *keycol_inl[1];
-    store_value keyval_inl[1];
+    const char *keycol_inl[MAPPING_MAX_KEY];
+    store_value keyval_inl[MAPPING_MAX_KEY];
     const char *cols_inl[SCRATCH_COLS];
     store_value vals_inl[SCRATCH_COLS];
 } op_scratch;
+/* ERR when the state is malformed or pk does not split (mapping_split_pk). */
 int mapping_state_to_op(const mapping *m, const char *pk, size_t pklen, const char *state,
                         size_t len, store_op *op, op_scratch *scratch);
 void mapping_op_free(op_scratch *scratch);

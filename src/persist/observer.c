@@ -39,7 +39,9 @@ static config_directive directives[] = {
     CONFIG_INT("write-behind-batch", &pcfg.wb_batch, "10000", 1, 1000000),
     CONFIG_INT("write-behind-delay-ms", &pcfg.wb_delay_ms, "100", 0, 3600000),
     CONFIG_INT("write-behind-max-pending", &pcfg.wb_max_pending, "1000000", 1, LLONG_MAX),
+    CONFIG_BOOL("write-behind-check", &pcfg.wb_check, "yes"),
     CONFIG_INT("negative-ttl", &pcfg.negative_ttl, "60", 0, LLONG_MAX),
+    CONFIG_INT("stale-if-error", &pcfg.stale_if_error, "0", 0, 100LL * 365 * 86400),
     CONFIG_ENUM("on-delete", &pcfg.on_delete, "row", ondelete_enum),
     CONFIG_SPECIAL("map", NULL, persist_config_set_maps, persist_config_get_maps),
     {.name = NULL}};
@@ -53,6 +55,7 @@ void persist_register(void) {
         .allow_command = persist_allows_command,
         .after_command = persist_after_command,
         .key_modified = persist_key_modified,
+        .key_expired = persist_key_expired,
         .key_pinned = persist_key_pinned,
         .key_mapped = persist_key_mapped,
         .before_sleep = persist_before_sleep,

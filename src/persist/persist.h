@@ -16,7 +16,8 @@
  *                 transaction with other write-throughs queued meanwhile);
  *                 then the reply goes out — or, on a store error, the cache
  *                 is restored and the client gets -BACKEND;
- *   write-behind  the command runs; before its reply leaves (before-sleep)
+ *   write-behind  the command runs (its rows first checked by the store, its
+ *                 reply held meanwhile: wbcheck.c); before its reply leaves (before-sleep)
  *                 the key's new row state is appended to the journal (and
  *                 fsync'ed under `always`); a flusher writes batches of dirty
  *                 keys to the store in order, retrying with backoff, and
@@ -44,16 +45,22 @@ typedef struct persist_config {
     int journal_fsync;
     long long wb_batch, wb_delay_ms, wb_max_pending;
     long long negative_ttl;
+    int wb_check;             /* write-behind-check: refuse what the table refuses
+                                 before the reply (wbcheck.c) */
+    long long stale_if_error; /* seconds an expired read-through entry may be served
+                                 while the store fails; 0 = off */
     int on_delete;
     long long lease_ms;
 } persist_config;
 
 typedef struct persist_stats {
     long long hits, misses, loads, loads_coalesced, refreshes_early;
-    long long wb_batches, wb_flushed_total, wb_retries, wb_deadletter;
+    long long wb_batches, wb_flushed_total, wb_retries, wb_deadletter, wb_refused_dropped,
+        wb_refused_before_reply;
     long long wt_commits, wt_jobs;
     long long invalidations;
     long long loads_stale; /* loads not cached: an invalidation overtook them */
+    long long stale_if_error_hits;
 } persist_stats;
 
 typedef struct pkey {
@@ -70,6 +77,8 @@ typedef struct pkey {
     int locked;
     list_head lock_waiters; /* of pwait */
     /* write-behind */
+    int checking;        /* in the running command's check speculation (wbcheck.c) */
+    int refused_pending; /* the store refused the state the check's snapshot holds */
     int dirty;
     int in_flight; /* part of the batch being written */
     int deadlettering;
@@ -85,6 +94,12 @@ typedef struct pkey {
     list_node dirty_node;   /* in wb.dirty, ordered by first_unflushed */
     list_node touched_node; /* in the keys touched this loop iteration */
     int touched;
+    /* stale-if-error (read-through): the entry as it expired, kept until
+     * stale_until_ms; stale_served: that copy is back in the db, served while
+     * loads fail (each read tries the store again first) */
+    kobj *stale;
+    int64_t stale_until_ms;
+    int stale_served;
     /* negative cache */
     int64_t negative_until_ms;
     int waking; /* pkey_wake() is re-running its waiters: not freed meanwhile */
@@ -171,6 +186,7 @@ int persist_start(char **err);
 int persist_allows_command(client *c, const command *cmd);
 void persist_after_command(client *c, const command *cmd);
 void persist_key_modified(client *c, db *d, const char *key, size_t klen);
+void persist_key_expired(db *d, const kobj *o);
 int persist_key_pinned(db *d, const char *key, size_t klen);
 int persist_key_mapped(db *d, const char *key, size_t klen);
 void persist_before_sleep(void);
@@ -191,6 +207,12 @@ void rt_start_load(client *c, const mapping *m, const char *key, size_t klen, co
                    size_t pklen, int refresh);
 void rt_on_hit(client *c, const mapping *m, kobj *o, const char *pk, size_t pklen);
 int rt_is_negative(pkey *k);
+/* stale-if-error: keeps an expired read-through entry (key_expired hook);
+ * forgets k's stale copy (a write, an invalidation); is k's entry a stale
+ * copy being served? */
+void rt_key_expired(const mapping *m, const kobj *o);
+void rt_forget_stale(pkey *k);
+int rt_serving_stale(const pkey *k);
 
 /* writethrough.c */
 int wt_before(client *c, const command *cmd, const resp_arg *keys, int nkeys);
@@ -203,6 +225,9 @@ void wt_client_gone(client *c);
 int wb_start(char **err);
 /* A write-behind key was written by the running command (k from pkey_get). */
 void wb_key_written(pkey *k);
+/* The same for a write accepted later (wbcheck.c): c's replies wait for the
+ * journal record (c may be NULL: gone). */
+void wb_key_written_by(pkey *k, client *c);
 void wb_before_sleep(void);
 void wb_cron(void);
 void wb_shutdown(void);
@@ -222,9 +247,17 @@ void inval_register(void);
  * row changed meanwhile and k holds no newer write (the other change may
  * have committed after k's). */
 void inval_flushed(pkey *k);
+/* wbcheck.c: a write-behind write checked by the store before its reply */
+void wbc_before(client *c, const command *cmd, const resp_arg *keys, int nkeys);
+void wbc_after(client *c);
+int wbc_active(client *c, const command *cmd);
+/* Is a write of k part of a check speculation (not recorded now)? */
+int wbc_defers(const pkey *k);
 
 /* sqlcmd.c */
-void sql_invalidate_row(const char *table, const char *pktext, size_t pklen);
+/* Drops the cached keys of a changed row (pk: its key values in the table's
+ * key order) from every map of table. */
+void sql_invalidate_pk(const char *table, int npk, const store_value *pk);
 
 /* store queries run synchronously during start-up */
 int persist_query_sync(const char *sql, int nargs, const store_value *args, char **err);

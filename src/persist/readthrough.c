@@ -19,7 +19,17 @@
  *     pkey.version too) means the row read may be older than the change.
  *     It is not cached; a miss that waits for it loads again (at most
  *     RELOAD_MAX times, then its clients get -BACKEND), a refresh just
- *     leaves the key empty for the next read to load. */
+ *     leaves the key empty for the next read to load.
+ *  4. stale-if-error: an entry of a read-through map that expires is kept
+ *     (pkey.stale, out of the db: every command sees the key missing) for
+ *     `stale-if-error` seconds past its expiry. Only a load that fails with a
+ *     transient error (the store unreachable) puts it back in the db, with
+ *     its window's end as expire time, and re-runs the waiting reads on it
+ *     (stale_if_error_hits). While it is there (pkey.stale_served) every read
+ *     tries the store again first; a load that succeeds replaces it (or
+ *     deletes it: the row is gone), a write or an invalidation ends it, and
+ *     at the end of the window it expires for good, so the next failing load
+ *     is an error again. */
 #include "persist/persist.h"
 #include "util/mem.h"
 #include <math.h>
@@ -100,11 +110,16 @@ static void sink_row(void *ctx, int n, const store_value *vals) {
 
 static void run_load(store_job *sj, const store_module *mod, void *h) {
     load_job *j = (load_job *)sj;
-    store_value pk = {SV_TEXT, 0, 0, j->pk, j->pklen};
-    const char *keycol = j->m->keycol;
+    store_value pk[MAPPING_MAX_KEY];
     store_sink sink = {j, sink_columns, sink_row};
     char *err = NULL;
-    sj->rc = mod->get(h, j->m->name, 1, &keycol, &pk, &sink, &err);
+    if (mapping_split_pk(j->m, j->pk, j->pklen, pk) != OK) { /* mapping_match split it */
+        sj->rc = STORE_ERR_USER;
+        sj->err = xstrdup("the key does not split into the map's key columns");
+        return;
+    }
+    sj->rc =
+        mod->get(h, j->m->name, j->m->nkey, (const char *const *)j->m->keycols, pk, &sink, &err);
     if (err) {
         sj->err = xstrdup(err);
         mod->free_error(err);
@@ -120,6 +135,48 @@ static void free_load(load_job *j) {
     xfree(j->pk);
     xfree(j->job.err);
     xfree(j);
+}
+
+int rt_serving_stale(const pkey *k) {
+    return k && k->stale_served;
+}
+
+void rt_forget_stale(pkey *k) {
+    kobj_free(k->stale);
+    k->stale = NULL;
+    k->stale_served = 0;
+}
+
+void rt_key_expired(const mapping *m, const kobj *o) {
+    pkey *k = pkey_find(kobj_key(o), o->klen);
+    if (k && k->stale_served) { /* the stale copy reached its window's end */
+        k->stale_served = 0;
+        pkey_maybe_free(k);
+        return;
+    }
+    if (pcfg.stale_if_error <= 0 || !(o->flags & KF_EXPIRE)) return;
+    int64_t until = kobj_expire(o) + pcfg.stale_if_error * 1000;
+    if (until <= server_mstime()) return;
+    k = pkey_get(kobj_key(o), o->klen, m);
+    kobj_free(k->stale);
+    k->stale = kobj_dup(o, kobj_key(o), o->klen);
+    k->stale_until_ms = until;
+}
+
+/* A load of k failed with a transient error: is there a stale copy to serve
+ * instead (invariant 3)? Puts it back in the db if it is not there yet. */
+static int serve_stale(pkey *k, const load_job *j) {
+    db *d = server_db(0);
+    kv_now_ms = server_mstime();
+    kobj *cur = db_lookup(d, k->key, k->klen, LOOKUP_NOTOUCH);
+    if (k->stale_served) return cur != NULL;
+    if (cur || !k->stale || k->stale_until_ms <= kv_now_ms || k->version != j->version) return 0;
+    kobj *o = k->stale;
+    k->stale = NULL;
+    db_add(d, o);
+    db_set_expire(d, o, k->stale_until_ms);
+    k->stale_served = 1;
+    return 1;
 }
 
 /* Wakes waiters with an error instead of re-running their commands. */
@@ -177,7 +234,12 @@ static void load_done(store_job *sj) {
     int miss = k->loading; /* a miss waits on this load (it may have joined a refresh) */
     k->refreshing = 0;
     k->loading = 0;
-    if (sj->rc != STORE_OK) {
+    if (sj->rc == STORE_ERR_TRANSIENT && pcfg.stale_if_error > 0 && serve_stale(k, j)) {
+        server_log(LL_VERBOSE, "read-through load of %.*s failed (%s): served stale", (int)j->klen,
+                   j->key, sj->err ? sj->err : "store error");
+        ps.st.stale_if_error_hits += (long long)k->load_waiters.len;
+        pkey_wake(k, &k->load_waiters);
+    } else if (sj->rc != STORE_OK) {
         server_log(LL_WARNING, "read-through load of %.*s failed: %s", (int)j->klen, j->key,
                    sj->err ? sj->err : "store error");
         fail_waiters(&k->load_waiters, sj->err);
@@ -187,6 +249,11 @@ static void load_done(store_job *sj) {
         db *d = server_db(0);
         int untouched = k->version == j->version;
         kv_now_ms = server_mstime();
+        if (k->stale_served && untouched && !j->found) { /* the row is gone: so is its copy */
+            db_delete(d, j->key, j->klen);
+            signal_modified_key(NULL, d, j->key, j->klen);
+        }
+        if (untouched) rt_forget_stale(k); /* the store answers again */
         int present = db_lookup(d, j->key, j->klen, LOOKUP_NOTOUCH) != NULL;
         if (!untouched && miss && !present && reload_stale(k, j)) {
             free_load(j);

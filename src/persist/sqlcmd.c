@@ -75,15 +75,24 @@ static void q_row(void *ctx, int n, const store_value *vals) {
     }
 }
 
+/* changes: per row  table\0 npk:u32 { type:u8 len:u32 text }  (the key's
+ * values in the table's key order, as text; type SV_NULL or SV_TEXT) */
 static void q_change(void *ctx, const char *table, int npk, const store_value *pk) {
     query_job *j = ctx;
-    if (npk != 1) return; /* mapped tables have one-column keys */
-    sbuf t = SBUF_INIT;
-    store_value_text(&pk[0], &t);
+    if (npk < 1 || npk > MAPPING_MAX_KEY) return; /* no map has such a key */
     sbuf_append(&j->changes, table, strlen(table) + 1);
-    uint32_t len = (uint32_t)t.len;
-    sbuf_append(&j->changes, &len, 4);
-    sbuf_append(&j->changes, t.p ? t.p : "", t.len);
+    uint32_t n = (uint32_t)npk;
+    sbuf_append(&j->changes, &n, 4);
+    sbuf t = SBUF_INIT;
+    for (int i = 0; i < npk; i++) {
+        sbuf_clear(&t);
+        store_value_text(&pk[i], &t);
+        uint8_t type = pk[i].type == SV_NULL ? SV_NULL : SV_TEXT;
+        uint32_t len = (uint32_t)t.len;
+        sbuf_append(&j->changes, &type, 1);
+        sbuf_append(&j->changes, &len, 4);
+        sbuf_append(&j->changes, t.p ? t.p : "", t.len);
+    }
     sbuf_free(&t);
     j->changes_n++;
 }
@@ -111,30 +120,36 @@ static void free_query(query_job *j) {
     xfree(j);
 }
 
-void sql_invalidate_row(const char *table, const char *pk, size_t pklen) {
+/* Drops the cached key (unless a write of it is pending) so the next read
+ * loads the row again. */
+static void invalidate_key(const char *key, size_t klen) {
     db *d = server_db(0);
+    pkey *k = pkey_find(key, klen);
+    /* a batch or commit in flight may hold an older state: inval_flushed
+     * decides once it is done */
+    if (k && (k->in_flight || k->locked)) k->changed_in_flight = 1;
+    if (k && (k->dirty || k->touched || k->in_flight || k->locked)) return;
+    if (db_delete(d, key, klen)) {
+        signal_modified_key(NULL, d, key, klen);
+        ps.st.invalidations++;
+    }
+    if (k) {
+        k->version++; /* a load in flight must not install the old row */
+        k->negative_until_ms = 0;
+        rt_forget_stale(k); /* the row changed: its old copy is no fallback */
+        pkey_maybe_free(k);
+    }
+}
+
+void sql_invalidate_pk(const char *table, int npk, const store_value *pk) {
+    sbuf key = SBUF_INIT;
     for (int i = 0; i < ps.maps.n; i++) {
         const mapping *m = ps.maps.v[i];
         if (strcasecmp(m->name, table) != 0) continue;
-        sbuf key = SBUF_INIT;
-        sbuf_append(&key, m->prefix, m->plen);
-        sbuf_append(&key, pk, pklen);
-        sbuf_append(&key, m->suffix, m->slen);
-        pkey *k = pkey_find(key.p, key.len);
-        if (k && (k->in_flight || k->locked)) k->changed_in_flight = 1;
-        if (!(k && (k->dirty || k->touched || k->in_flight || k->locked))) {
-            if (db_delete(d, key.p, key.len)) {
-                signal_modified_key(NULL, d, key.p, key.len);
-                ps.st.invalidations++;
-            }
-            if (k) {
-                k->version++; /* a load in flight must not install the old row */
-                k->negative_until_ms = 0;
-                pkey_maybe_free(k);
-            }
-        }
-        sbuf_free(&key);
+        /* a row whose values cannot form a key of m was never cached under it */
+        if (mapping_key_from_pk(m, npk, pk, &key) == OK) invalidate_key(key.p, key.len);
     }
+    sbuf_free(&key);
 }
 
 static void query_done(store_job *sj) {
@@ -144,11 +159,19 @@ static void query_done(store_job *sj) {
     for (int i = 0; i < j->changes_n && sj->rc == STORE_OK; i++) {
         const char *table = j->changes.p + off;
         off += strlen(table) + 1;
-        uint32_t len;
-        memcpy(&len, j->changes.p + off, 4);
+        uint32_t n;
+        memcpy(&n, j->changes.p + off, 4);
         off += 4;
-        sql_invalidate_row(table, j->changes.p + off, len);
-        off += len;
+        store_value pk[MAPPING_MAX_KEY];
+        for (uint32_t k = 0; k < n; k++) {
+            uint32_t len;
+            uint8_t type = (uint8_t)j->changes.p[off];
+            memcpy(&len, j->changes.p + off + 1, 4);
+            off += 5;
+            pk[k] = (store_value){type, 0, 0, j->changes.p + off, len};
+            off += len;
+        }
+        sql_invalidate_pk(table, (int)n, pk);
     }
     client *c = client_by_id(j->client_id);
     if (c && (c->flags & CLIENT_BLOCKED) && c->bstate.type == BLOCKED_STORE) {

@@ -28,7 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LARDER_STORE_API_VERSION 3 /* 2: store_op.unit, .on_refuse; 3: the change log */
+#define LARDER_STORE_API_VERSION 3 /* 2: store_op.unit, .on_refuse; 3: the change log, check */
 
 enum { STORE_OK = 0, STORE_ERR_TRANSIENT = 1, STORE_ERR_PERMANENT = 2, STORE_ERR_USER = 3 };
 enum { SV_NULL = 0, SV_INT = 1, SV_REAL = 2, SV_TEXT = 3, SV_BLOB = 4 };
@@ -182,6 +182,17 @@ typedef struct store_module {
      * needed by a transaction still running); *deleted gets their number.
      * A reader whose position falls before them gets STORE_LOG_GAP. */
     int (*log_prune)(void *h, int64_t retention_s, int64_t *deleted, char **err);
+
+    /* Optional (NULL: not offered). Checks UPSERT rows against what the
+     * table alone refuses (NOT NULL, CHECK, a value the column's type
+     * cannot take) without changing anything: the rows are applied in a
+     * transaction that is rolled back. A row so refused gets op->status
+     * STORE_ERR_PERMANENT and op->error; a row refused only because of other
+     * rows (UNIQUE, FOREIGN KEY) passes, as does every DELETE. Each row is
+     * checked alone (no unit). STORE_ERR_TRANSIENT: nothing could be checked
+     * (statuses are STORE_OK). Write-behind checks a write this way before
+     * its reply. */
+    int (*check)(void *h, store_op *ops, int n, char **err);
 } store_module;
 
 typedef const store_module *(*store_module_entry_fn)(void);

@@ -117,8 +117,10 @@ static void push_done(store_job *j) {
     done_tail = j;
 }
 
-/* Runs a group of batch jobs in one apply_batch call. */
+/* Runs a group of batch jobs in one apply_batch call (check jobs: in one
+ * check call). */
 static void run_group(store_job **jobs, int n) {
+    int check = jobs[0]->check;
     int total = 0;
     for (int i = 0; i < n; i++) total += jobs[i]->nops;
     store_op *all = xmalloc(sizeof(store_op) * (size_t)(total ? total : 1));
@@ -126,9 +128,11 @@ static void run_group(store_job **jobs, int n) {
     for (int i = 0; i < n; i++)
         for (int j = 0; j < jobs[i]->nops; j++) all[k++] = jobs[i]->ops[j];
     char *err = NULL;
-    int rc, fake = injected(&err);
+    int rc, fake = !check && injected(&err);
     if (fake)
         rc = STORE_ERR_TRANSIENT;
+    else if (check)
+        rc = mod->check(handle, all, total, &err);
     else
         rc = mod->apply_batch(handle, all, total, &err);
     injected_delay();
@@ -154,6 +158,7 @@ static void run_group(store_job **jobs, int n) {
             mod->free_error(err);
     }
     xfree(all);
+    if (check) return;
     atomic_fetch_add(&stats.transactions, 1);
     atomic_fetch_add(&stats.batches, 1);
     atomic_fetch_add(&stats.batch_jobs, n);
@@ -190,7 +195,9 @@ static void *thread_main(void *arg) {
         store_job *group[256];
         int n = 0;
         if (!todo_head->run && todo_head->group) {
-            while (todo_head && !todo_head->run && todo_head->group && n < 256) {
+            int check = todo_head->check;
+            while (todo_head && !todo_head->run && todo_head->group && todo_head->check == check &&
+                   n < 256) {
                 group[n++] = todo_head;
                 todo_head = todo_head->next;
             }

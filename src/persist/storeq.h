@@ -27,6 +27,9 @@ struct store_job {
     store_op *ops; /* row operations for apply_batch (run == NULL) */
     int nops;
     int group; /* may share a transaction with neighbouring group jobs */
+    int check; /* run == NULL: the ops are checked (module check), not applied;
+                  consecutive check jobs share one call; fault injection
+                  (DEBUG STORE-FAIL / STORE-DELAY) leaves them alone */
     int rc;
     char *err; /* owned by the job once done (xfree) */
     int64_t queued_us, started_us, finished_us;

@@ -85,12 +85,16 @@ int wb_over_limit(void) {
 /* ---- writes ------------------------------------------------------------------------- */
 
 void wb_key_written(pkey *k) {
+    client *c = server_executing_client();
+    if (c && c->script_caller) c = c->script_caller; /* a script's write: its caller's reply */
+    wb_key_written_by(k, c);
+}
+
+void wb_key_written_by(pkey *k, client *c) {
     if (!k->touched) {
         k->touched = 1;
         list_push_back(&ps.touched, &k->touched_node);
     }
-    client *c = server_executing_client();
-    if (c && c->script_caller) c = c->script_caller; /* a script's write: its caller's reply */
     if (c && c->fd >= 0) {
         if (ntouch_clients == cap_touch_clients) {
             cap_touch_clients = cap_touch_clients ? cap_touch_clients * 2 : 16;
@@ -276,7 +280,10 @@ static void start_batch(void) {
     list_node *n, *next;
     list_for_each_safe(n, next, &ps.dirty) {
         pkey *k = list_entry(n, pkey, dirty_node);
-        if ((size_t)b->n >= max || k->deadlettering || k->in_flight) {
+        /* a touched key's newest state is recorded at before-sleep: the
+         * state it holds now is older, and taking it would mark the key
+         * clean with the newer state unwritten */
+        if ((size_t)b->n >= max || k->deadlettering || k->in_flight || k->touched) {
             if (!wm) wm = k->first_unflushed; /* first dirty key not in the batch */
             if ((size_t)b->n >= max) break;
             continue;
@@ -377,6 +384,59 @@ void wb_fill_journal(void *ctx, journal_emit_fn emit) {
     }
 }
 
+/* The store refused k's latest state for good: the cache must not keep
+ * serving it. Only when no newer write is pending (the caller checks that
+ * k's version is the refused one): a later write stays and is written in
+ * its turn. The next read loads what the store holds. Returns 1 if an
+ * entry was dropped. */
+static int drop_refused_entry(pkey *k) {
+    db *d = server_db(0);
+    k->version++; /* nothing in flight may install the refused state again */
+    if (!db_delete(d, k->key, k->klen)) return 0;
+    signal_modified_key(NULL, d, k->key, k->klen);
+    ps.st.wb_refused_dropped++;
+    return 1;
+}
+
+/* The outcome of a batch for one of its keys (op: its row). */
+static void key_batch_done(pkey *k, store_op *op) {
+    k->in_flight = 0;
+    int latest = k->version == k->flushing_version; /* no write since the batch took it */
+    /* a newer state is recorded, or will be this turn */
+    int newer = k->pending_first != 0 || k->touched;
+    int refused = op->status != STORE_OK;
+    if (refused) {
+        /* refused for good: its dead letter went in with the batch; the
+         * entry goes too unless a newer write stays (a write that left
+         * the state as it was does not count). A write still checked
+         * by the store decides itself (wbcheck.c: refused_pending). */
+        ps.st.wb_deadletter++;
+        int dropped = 0;
+        if (!newer && k->checking)
+            k->refused_pending = 1;
+        else if (!newer)
+            dropped = drop_refused_entry(k);
+        server_log(LL_WARNING, "write-behind: key %.*s dead-lettered%s: %s", (int)k->klen, k->key,
+                   dropped ? " and dropped from the cache" : "",
+                   op->error ? op->error : "row refused");
+        xfree(op->error);
+    } else {
+        ps.st.wb_flushed_total++;
+    }
+    if (latest || (refused && !newer)) {
+        mark_clean(k);
+    } else if (k->pending_first) {
+        /* written again meanwhile (a refused state is superseded too):
+         * the newer state goes in a later batch, in its journal order */
+        list_remove(&ps.dirty, &k->dirty_node);
+        k->first_unflushed = k->pending_first;
+        fifo_insert_ordered(k);
+    }
+    k->pending_first = 0;
+    inval_flushed(k);
+    pkey_maybe_free(k);
+}
+
 static void batch_done(store_job *sj) {
     batch_job *b = (batch_job *)sj;
     ps.batch_in_flight = 0;
@@ -401,32 +461,7 @@ static void batch_done(store_job *sj) {
     ps.retry_count = 0;
     ps.st.wb_batches++;
     ps.watermark = b->watermark;
-    for (int i = 0; i < b->n; i++) {
-        pkey *k = b->keys[i].k;
-        store_op *op = &sj->ops[i];
-        k->in_flight = 0;
-        if (op->status != STORE_OK) {
-            /* refused for good: its dead letter went in with the batch */
-            ps.st.wb_deadletter++;
-            server_log(LL_WARNING, "write-behind: key %.*s dead-lettered: %s", (int)k->klen, k->key,
-                       op->error ? op->error : "row refused");
-            xfree(op->error);
-        } else {
-            ps.st.wb_flushed_total++;
-        }
-        if (k->version == k->flushing_version) {
-            mark_clean(k);
-        } else if (k->pending_first) {
-            /* written again meanwhile (a refused state is superseded too):
-             * the newer state goes in a later batch, in its journal order */
-            list_remove(&ps.dirty, &k->dirty_node);
-            k->first_unflushed = k->pending_first;
-            fifo_insert_ordered(k);
-        }
-        k->pending_first = 0;
-        inval_flushed(k);
-        pkey_maybe_free(k);
-    }
+    for (int i = 0; i < b->n; i++) key_batch_done(b->keys[i].k, &sj->ops[i]);
     free_batch(b);
     if (ps.dirty_count == 0)
         all_flushed();
@@ -458,7 +493,10 @@ static void dl_done(store_job *sj) {
         ps.st.wb_deadletter++;
         server_log(LL_WARNING, "write-behind: key %.*s dead-lettered: %s", (int)k->klen, k->key,
                    j->text.p ? j->text.p : "");
-        if (k->version == j->version) mark_clean(k);
+        if (k->version == j->version) {
+            drop_refused_entry(k);
+            mark_clean(k);
+        }
         if (ps.dirty_count == 0 && !ps.batch_in_flight) all_flushed();
     }
     /* on failure the key stays dirty and the flusher tries the row again */
@@ -647,6 +685,8 @@ void wb_info(sbuf *b) {
                 pcfg.journal_fsync == JFSYNC_ALWAYS     ? "always"
                 : pcfg.journal_fsync == JFSYNC_EVERYSEC ? "everysec"
                                                         : "no");
+    sbuf_printf(b, "wb_refused_before_reply:%lld\r\nwb_refused_dropped:%lld\r\n",
+                ps.st.wb_refused_before_reply, ps.st.wb_refused_dropped);
 }
 
 /* ---- WB.FLUSH ------------------------------------------------------------------------ */

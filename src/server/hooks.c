@@ -7,6 +7,7 @@ static int allow_all(client *c, const command *cmd) {
 }
 static void after_nothing(client *c, const command *cmd) {}
 static void key_nothing(client *c, db *d, const char *key, size_t len) {}
+static void expired_nothing(db *d, const kobj *o) {}
 static int pinned_none(db *d, const char *key, size_t len) {
     return 0;
 }
@@ -20,6 +21,7 @@ server_hooks hooks = {
     .allow_command = allow_all,
     .after_command = after_nothing,
     .key_modified = key_nothing,
+    .key_expired = expired_nothing,
     .key_pinned = pinned_none,
     .key_mapped = pinned_none,
     .before_sleep = nothing,
@@ -35,6 +37,7 @@ void hooks_set(const server_hooks *h) {
     TAKE(allow_command);
     TAKE(after_command);
     TAKE(key_modified);
+    TAKE(key_expired);
     TAKE(key_pinned);
     TAKE(key_mapped);
     TAKE(before_sleep);

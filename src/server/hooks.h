@@ -18,6 +18,7 @@
 typedef struct client client;
 typedef struct command command;
 typedef struct db db;
+typedef struct kobj kobj;
 
 typedef struct server_hooks {
     /* Before a client's command runs or is queued in MULTI (after the
@@ -31,6 +32,9 @@ typedef struct server_hooks {
     /* A key was written or deleted (signal_modified_key); c may be NULL
      * (expiry, eviction, the server's own changes). */
     void (*key_modified)(client *c, db *d, const char *key, size_t len);
+    /* An entry expired (lazily or by the active cycle): it has left the db and
+     * is freed after the call; the observer may keep a copy (stale-if-error). */
+    void (*key_expired)(db *d, const kobj *o);
     /* Must eviction skip this key? (its newest value is not stored yet) */
     int (*key_pinned)(db *d, const char *key, size_t len);
     /* Is this key a cached copy of a stored row (a mapping that loads or

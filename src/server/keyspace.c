@@ -204,6 +204,7 @@ static void on_expired(db *d, kobj *o) {
     watch_touch_key(d, key, o->klen);
     tracking_invalidate_key(NULL, key, o->klen);
     notify_keyspace_event(NOTIFY_EXPIRED, "expired", key, o->klen, d->id);
+    hooks.key_expired(d, o);
 }
 
 static int fields_policy(db *d, const char *key, size_t len) {

@@ -317,6 +317,14 @@ int pg_kill9(void) {
     return alive(pm) ? -1 : 0;
 }
 
+int pg_halt(void) {
+    if (!pg.up) return -1;
+    const char *argv[] = {"pg_ctl", "-D", pg.data, "-m", "fast", "-w", "stop", NULL};
+    if (run_pg(argv) != 0) return -1;
+    pg.up = 0;
+    return 0;
+}
+
 int pg_restart(void) {
     if (pg.up) return 0;
     return pg_ctl_start();

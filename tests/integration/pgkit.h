@@ -31,6 +31,9 @@ pid_t pg_postmaster_pid(void);
 /* kill -9 of the postmaster and of every server process, waits until they
  * are gone (a crash of the database host). 0 on success. */
 int pg_kill9(void);
+/* `pg_ctl stop -m fast`, keeping the folder (an orderly stop of the
+ * database); pg_restart() starts it again. 0 on success. */
+int pg_halt(void);
 /* Starts the server again on the same folder and port (crash recovery runs
  * if it was killed). 0 on success. */
 int pg_restart(void);

@@ -143,8 +143,10 @@ TEST(start_bad_maps) {
     WITH_MAP("users user:{id} mode write-through column nope", "table users has no column 'nope'");
     WITH_MAP("users user:{id} mode write-through column id",
              "the value column cannot be the key column");
-    WITH_MAP("users user:id mode read-through", "needs exactly one {column} placeholder");
-    WITH_MAP("users user:{id}:{x} mode read-through", "needs exactly one {column} placeholder");
+    WITH_MAP("users user:id mode read-through", "needs a {column} placeholder");
+    WITH_MAP("users user:{id}:{x} mode read-through", "table users has no column 'x'");
+    WITH_MAP("users user:{id}{x} mode read-through", "placeholders need literal text between them");
+    WITH_MAP("users user:{id:x mode read-through", "unclosed or empty {column} placeholder");
     WITH_MAP("users user:{id} mode sometimes", "unknown map mode 'sometimes'");
     WITH_MAP("users user:{id} ttl 5", "map users needs a mode");
     WITH_MAP("users user:{id} mode read-through ttl soon",
