@@ -803,9 +803,16 @@ static int apply_directive(int argc, resp_arg *argv, char **err) {
         *err = xstrdup("Bad directive or wrong number of arguments");
         return ERR;
     }
-    /* multi-argument values (bind, save, client-output-buffer-limit) are joined */
+    /* multi-argument values (bind, save, client-output-buffer-limit) are
+     * joined; for a setter that splits them again, quoted where needed */
     sbuf v = SBUF_INIT;
-    for (int i = 1; i < argc; i++) sbuf_printf(&v, "%s%s", i > 1 ? " " : "", argv[i].p);
+    for (int i = 1; i < argc; i++) {
+        if (i > 1) sbuf_puts(&v, " ");
+        if ((r->flags & CF_SPLITS_ARGS) && (!argv[i].p[0] || strpbrk(argv[i].p, " \t\"'\\\r\n")))
+            sbuf_append_repr(&v, argv[i].p, strlen(argv[i].p));
+        else
+            sbuf_puts(&v, argv[i].p);
+    }
     if (argc == 1 && r->type != CT_SPECIAL && r->type != CT_STRING) {
         sbuf_free(&v);
         *err = xstrdup("wrong number of arguments");

@@ -1,7 +1,8 @@
 /* tests/integration/pkit — helpers for the persistence tests.
  *
- * pk_start() runs larder-server with the bundled store module
- * ($LARDER_BUILD/modules/sqlstore.so, absolute), a store file and a journal in
+ * pk_start() runs larder-server with the store module under test
+ * ($LARDER_BUILD/modules/sqlstore.so, absolute, or pgstore.so: see pk_pg),
+ * a store file and a journal in
  * a data directory of the test's own (so a test can stop, kill and restart
  * the server on the same files); pk_cleanup() removes that directory.
  *
@@ -20,6 +21,21 @@ typedef struct pk_env {
     int running;
 } pk_env;
 
+/* The store under test: the bundled store, or with LARDER_TEST_STORE=pg
+ * pgstore in front of a real PostgreSQL (pgkit) that pk_start() starts once
+ * per test program; each new environment (first pk_start) gets an empty
+ * public schema, as a new store file is empty. The module is loaded as
+ * `loadmodule pgstore.so "<conninfo>"` (one quoted argument). The checks
+ * read the store back with SQL.QUERY, that is through the module. */
+int pk_pg(void);
+const char *pk_store_name(void); /* "sqlstore" or "pg" */
+/* Where the stores' SQL differs, the one place that chooses: the text for
+ * the store under test. */
+const char *pk_sql(const char *bundled, const char *pg);
+/* sql in the dialect of the store under test (caller frees): the bundled
+ * engine's type names PostgreSQL spells differently (BLOB, REAL) are
+ * rewritten. pk_exec applies it. */
+char *pk_dialect(const char *sql);
 /* Absolute path of the store module under test. */
 const char *pk_module_path(void);
 /* Nonzero when the binaries were built with ASan or TSan (LARDER_BUILD ends
