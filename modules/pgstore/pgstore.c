@@ -1321,6 +1321,12 @@ static int m_query(void *hp, const char *sql, int nargs, const store_value *args
     free(text);
     params_free(&p);
     ExecStatusType s = PQresultStatus(res);
+    if (s == PGRES_EMPTY_QUERY) { /* no statement, only blanks or ';': no message from libpq */
+        PQclear(res);
+        if (PQtransactionStatus(h->conn) != PQTRANS_IDLE) exec_cmd(h, "ROLLBACK", NULL);
+        *err = msgf("empty statement");
+        return STORE_ERR_USER;
+    }
     if (s != PGRES_TUPLES_OK && s != PGRES_COMMAND_OK) {
         const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
         int ro = readonly && st && !strcmp(st, "25006");

@@ -744,7 +744,7 @@ static int open_lanes(int argc, const char **argv, char **err) {
         }
         if (rc != STORE_OK) {
             sbuf b = SBUF_INIT;
-            sbuf_printf(&b, "store %s: %s", pcfg.store_path ? pcfg.store_path : "(module default)",
+            sbuf_printf(&b, "store %s: %s", pcfg.store_path ? pcfg.store_path : o.mod->name,
                         o.job.err ? o.job.err : "cannot open");
             xfree(o.job.err);
             *err = sbuf_take(&b, NULL);

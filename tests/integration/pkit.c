@@ -147,6 +147,21 @@ int pk_start(pk_env *e, const char *const *extra) {
     return rc;
 }
 
+int pk_store_args(const char **out, const pk_env *e) {
+    int n = 0;
+    out[n++] = "--loadmodule";
+    out[n++] = pk_module_path();
+    if (pk_pg()) {
+        out[n++] = "--store-conninfo";
+        out[n++] = pg_conninfo();
+    }
+    out[n++] = "--store-path";
+    out[n++] = e->store;
+    out[n++] = "--journal-path";
+    out[n++] = e->journal;
+    return n;
+}
+
 void pk_stop(pk_env *e) {
     if (e->running) srv_stop(&e->s);
     e->running = 0;

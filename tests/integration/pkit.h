@@ -32,6 +32,11 @@ const char *pk_store_name(void); /* "sqlstore" or "pg" */
 /* Where the stores' SQL differs, the one place that chooses: the text for
  * the store under test. */
 const char *pk_sql(const char *bundled, const char *pg);
+/* The stores' words for a row refused by a constraint (in both modules'
+ * -BACKEND and dead-letter messages). */
+#define PK_MSG_CHECK pk_sql("CHECK constraint failed", "violates check constraint")
+#define PK_MSG_UNIQUE pk_sql("UNIQUE constraint failed", "violates unique constraint")
+#define PK_MSG_FKEY pk_sql("FOREIGN KEY constraint failed", "violates foreign key constraint")
 /* sql in the dialect of the store under test (caller frees): the bundled
  * engine's type names PostgreSQL spells differently (BLOB, REAL) are
  * rewritten. pk_exec applies it. */
@@ -49,6 +54,11 @@ int pk_tsan(void);
  * --loadmodule, --store-path, --journal-path plus extra ("--name", "value",
  * ..., NULL). 0 on success. */
 int pk_start(pk_env *e, const char *const *extra);
+/* For a test that runs the server itself: the arguments that open e's store
+ * (--loadmodule PATH, with PostgreSQL --store-conninfo CONNINFO, the
+ * directive where pk_start passes a module argument; --store-path,
+ * --journal-path) into out; returns how many (at most 8). */
+int pk_store_args(const char **out, const pk_env *e);
 void pk_stop(pk_env *e);    /* SIGTERM: a clean shutdown (flushes) */
 void pk_kill(pk_env *e);    /* SIGKILL */
 void pk_cleanup(pk_env *e); /* stops the server if running, removes the data */
