@@ -235,6 +235,14 @@ static int info_field(const char *text, const char *field, char *out, size_t out
     return -1;
 }
 
+int pk_info_text(redisContext *c, const char *field, char *out, size_t outsz) {
+    char *t = info_text(c);
+    int rc = t ? info_field(t, field, out, outsz) : -1;
+    free(t);
+    if (rc != 0 && outsz) out[0] = '\0';
+    return rc;
+}
+
 long long pk_info(redisContext *c, const char *field) {
     char *t = info_text(c), v[64];
     long long x = -1;

@@ -72,6 +72,8 @@ void pk_send(redisContext *c, const char *fmt, ...);
 char *pk_recv_str(redisContext *c);
 /* A numeric field of INFO (all sections); -1 when absent or on error. */
 long long pk_info(redisContext *c, const char *field);
+/* A field of INFO as text into out ("" and -1 when absent). */
+int pk_info_text(redisContext *c, const char *field, char *out, size_t outsz);
 /* A field of INFO as a double (wt_group_size_avg); -1 when absent. */
 double pk_info_d(redisContext *c, const char *field);
 /* Polls INFO until field >= min or timeout_ms passes; returns the last value. */

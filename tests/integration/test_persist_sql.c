@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static redisContext *start(pk_env *e) {
@@ -336,6 +337,11 @@ TEST(info_fields) {
                                         "map_change_pending",
                                         "store_transactions",
                                         "store_transaction_jobs",
+                                        "store_connections",
+                                        "store_connection_state",
+                                        "store_reconnects",
+                                        "store_last_error",
+                                        "store_last_error_time",
                                         NULL};
     static const char *stats[] = {"hits", "misses", "loads", "loads_coalesced", "refreshes_early",
                                   NULL};
@@ -370,6 +376,43 @@ TEST(info_fields) {
     pk_cleanup(&e);
 }
 
+/* The store's connection in INFO, for either module: connected, no
+ * reconnects, no error; a failed call leaves its message and time. */
+TEST(info_store_connection) {
+    pk_env e;
+    memset(&e, 0, sizeof(e));
+    if (pk_start(&e, NULL) != 0) {
+        CHECK(0);
+        return;
+    }
+    redisContext *c = srv_connect(&e.s);
+    char v[300];
+    pk_info_text(c, "store_connection_state", v, sizeof(v));
+    CHECK_STR(v, "connected");
+    CHECK_EQ(pk_info(c, "store_connections"), 1);
+    CHECK_EQ(pk_info(c, "store_reconnects"), 0);
+    CHECK_EQ(pk_info_text(c, "store_last_error", v, sizeof(v)), 0);
+    CHECK_STR(v, "");
+    CHECK_EQ(pk_info(c, "store_last_error_time"), 0);
+    CHECK_CMD(c, "+OK", "DEBUG STORE-FAIL 1");
+    redisReply *r = pk_cmd(c, "SQL.QUERY %s", "SELECT 1");
+    CHECK(r && r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "BACKEND", 7));
+    if (r) freeReplyObject(r);
+    pk_info_text(c, "store_last_error", v, sizeof(v));
+    CHECK_STR(v, "injected store failure (DEBUG STORE-FAIL)");
+    long long at = pk_info(c, "store_last_error_time"), now = (long long)time(NULL);
+    CHECK(at >= now - 5 && at <= now + 1);
+    /* an error of the request is not the store's */
+    r = pk_cmd(c, "SQL.QUERY %s", "SELECT * FROM nope");
+    if (r) freeReplyObject(r);
+    pk_info_text(c, "store_last_error", v, sizeof(v));
+    CHECK_STR(v, "injected store failure (DEBUG STORE-FAIL)");
+    pk_info_text(c, "store_connection_state", v, sizeof(v));
+    CHECK_STR(v, "connected");
+    redisFree(c);
+    pk_cleanup(&e);
+}
+
 int main(void) {
     RUN(sql_bound_args_and_replies);
     RUN(sql_errors);
@@ -379,5 +422,6 @@ int main(void) {
     RUN(cache_leases);
     RUN(cache_xfetch_token);
     RUN(info_fields);
+    RUN(info_store_connection);
     return test_report();
 }
