@@ -115,9 +115,13 @@ static int pg_fresh_store(void) {
         if (pg_start() != 0) return -1;
         started = 1;
     }
-    if (pg_psql("DROP SCHEMA public CASCADE; CREATE SCHEMA public;") != 0) return -1;
+    /* open to every role, as before PostgreSQL 15: a test may connect as another */
+    if (pg_psql("DROP SCHEMA public CASCADE; CREATE SCHEMA public; "
+                "GRANT ALL ON SCHEMA public TO PUBLIC;") != 0)
+        return -1;
     pg_install(0, NULL); /* the log first: a session asks once whether it exists */
-    return 0;
+    return pg_psql("GRANT ALL ON ALL TABLES IN SCHEMA public TO PUBLIC; "
+                   "GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO PUBLIC;");
 }
 
 int pk_start(pk_env *e, const char *const *extra) {

@@ -159,6 +159,7 @@ TEST(start_bad_maps) {
 }
 
 TEST(start_bad_module) {
+    int n;
     const char *a1[] = {"--loadmodule", "/nonexistent/sqlstore.so", NULL};
     expect_start_error(a1, "loadmodule /nonexistent/sqlstore.so: ");
     /* a shared object that is not a store module */
@@ -187,12 +188,21 @@ TEST(start_bad_module) {
             a3b, "store pgstore: cannot connect to PostgreSQL: connection to server on socket "
                  "\"/nonexistent-dir/.s.PGSQL.1\" failed");
     }
+    /* a pool the module cannot have, or out of range */
+    const char *a7[16];
+    n = pk_store_args(a7, &env);
+    a7[n++] = "--store-connections";
+    a7[n++] = pk_pg() ? "17" : "2";
+    a7[n] = NULL;
+    expect_start_error(a7, pk_pg() ? "store-connections"
+                                   : "store-connections 2: the sqlstore "
+                                     "module takes at most 1");
     /* maps without a store */
     const char *a4[] = {"--map", "users user:{id} mode read-through", NULL};
     expect_start_error(a4, "map directives need a store");
     /* a journal that cannot be written, or is not a journal */
     const char *a5[16];
-    int n = pk_store_args(a5, &env);
+    n = pk_store_args(a5, &env);
     a5[n++] = "--journal-path"; /* the later one wins */
     a5[n++] = "/nonexistent-dir/j";
     a5[n] = NULL;
