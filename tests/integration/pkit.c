@@ -281,8 +281,19 @@ long long pk_wait_info_eq(redisContext *c, const char *field, long long want, in
  * triggers (pgstore_install_invalidation, called here through the module
  * in this process), so that SQL.EXEC's writes invalidate cached keys as
  * the bundled store's do. A table without a primary key is left alone. */
-static void pg_install(int n, const char *const *tables) {
+/* The module for this process: a sanitizer build's module cannot be loaded
+ * into a plain test program, so its sibling in the plain build/ stands in. */
+static void *open_module_here(void) {
     void *dl = dlopen(pk_module_path(), RTLD_NOW | RTLD_LOCAL);
+    const char *p = pk_module_path(), *b = strstr(p, "/build-");
+    if (dl || !b) return dl;
+    char plain[PATH_MAX];
+    snprintf(plain, sizeof(plain), "%.*s/build%s", (int)(b - p), p, strchr(b + 1, '/'));
+    return dlopen(plain, RTLD_NOW | RTLD_LOCAL);
+}
+
+static void pg_install(int n, const char *const *tables) {
+    void *dl = open_module_here();
     store_module_entry_fn entry = dl ? (store_module_entry_fn)dlsym(dl, STORE_MODULE_ENTRY) : NULL;
     typedef int (*install_fn)(void *, int, const char *const *, char **);
     install_fn install = dl ? (install_fn)dlsym(dl, PGSTORE_INSTALL_INVALIDATION) : NULL;
