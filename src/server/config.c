@@ -1036,6 +1036,15 @@ static void append_value(sbuf *b, const char *v) {
     }
 }
 
+/* A row that splits its value prints it as arguments already quoted where
+ * needed (loadmodule PATH "a b"): written as is, it splits the same way. */
+static void append_row_value(sbuf *b, const config_row *r, const char *v) {
+    if (r->flags & CF_SPLITS_ARGS)
+        sbuf_puts(b, v);
+    else
+        append_value(b, v);
+}
+
 static int row_is_default(const config_row *r) {
     sbuf v = SBUF_INIT;
     row_get(r, &v);
@@ -1061,7 +1070,7 @@ int config_rewrite(const char *path, char **err) {
                     sbuf v = SBUF_INIT;
                     row_get(r, &v);
                     sbuf_printf(&out, "%s ", r->name);
-                    append_value(&out, v.p ? v.p : "");
+                    append_row_value(&out, r, v.p ? v.p : "");
                     sbuf_puts(&out, "\n");
                     sbuf_free(&v);
                     continue;
@@ -1082,7 +1091,7 @@ int config_rewrite(const char *path, char **err) {
         sbuf v = SBUF_INIT;
         row_get(r, &v);
         sbuf_printf(&out, "%s ", r->name);
-        append_value(&out, v.p ? v.p : "");
+        append_row_value(&out, r, v.p ? v.p : "");
         sbuf_puts(&out, "\n");
         sbuf_free(&v);
     }

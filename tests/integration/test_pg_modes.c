@@ -99,6 +99,33 @@ TEST(quoted_loadmodule_argument) {
     snprintf(want, sizeof(want), "[loadmodule,%s \"%s\"]", pk_module_path(), pg_conninfo());
     CHECK_CMD(c, want, "CONFIG GET loadmodule");
     redisFree(c);
+    pk_stop(&e);
+    /* a configuration file with the quoted line; CONFIG REWRITE writes it back
+     * so that it splits the same way at the next start */
+    char conf[400], line[1200];
+    snprintf(conf, sizeof(conf), "%s/larder.conf", e.data);
+    FILE *f = fopen(conf, "w");
+    CHECK(f != NULL);
+    if (!f) return;
+    snprintf(line, sizeof(line), "loadmodule %s \"%s\"\n", pk_module_path(), pg_conninfo());
+    fprintf(f, "%sjournal-path %s\nstore-connections 2\n", line, e.journal);
+    fclose(f);
+    for (int round = 0; round < 2; round++) {
+        srv s;
+        CHECK_EQ(srv_start_conf(&s, conf, NULL), 0);
+        c = srv_connect(&s);
+        CHECK_CMD(c, want, "CONFIG GET loadmodule");
+        CHECK_CMD(c, "[[:1]]", "SQL.QUERY %s", "SELECT 1");
+        CHECK_CMD(c, "+OK", "CONFIG REWRITE");
+        redisFree(c);
+        srv_stop(&s);
+    }
+    f = fopen(conf, "r");
+    char text[4096] = "";
+    size_t n = f ? fread(text, 1, sizeof(text) - 1, f) : 0;
+    text[n] = '\0';
+    if (f) fclose(f);
+    CHECK(strstr(text, line) != NULL);
     pk_cleanup(&e);
 }
 
