@@ -4,10 +4,11 @@
  *   loadmodule build/modules/pgstore.so "host=db.internal dbname=app user=larder sslmode=require"
  *
  * The loadmodule arguments are a libpq connection string (key=value pairs,
- * as one argument or several, joined with spaces; or a postgresql:// URI);
+ * as one quoted argument or several, joined with spaces; or a postgresql://
+ * URI), followed by the value of `store-conninfo` when the conf sets it;
  * every libpq option passes through (sslmode, sslrootcert, ...). A value
- * that holds a space is best given in a URI (percent-encoded): the server's
- * configuration splits arguments at spaces even inside quotes.
+ * with a space is quoted inside the string, as libpq wants:
+ * "host=x password='a b'".
  * connect_timeout defaults to 5 seconds and TCP keepalives to 30 s idle,
  * 10 s between probes, 3 probes (a dead server is noticed even while a call
  * waits for its answer) unless the string sets them. A
@@ -219,6 +220,7 @@ typedef struct tcols {
 typedef struct handle {
     PGconn *conn;
     int broken; /* the connection is lost: reconnect before the next call */
+    long long reconnects;
     long long retry_at_ms;
     int backoff_ms;
     char *last_conn_err;
@@ -367,6 +369,7 @@ static int ensure_conn(handle *h, char **err) {
     char *why = NULL;
     int rc = after_connect(h, &why);
     if (rc == STORE_OK) {
+        h->reconnects++;
         h->broken = 0;
         h->backoff_ms = 0;
         h->retry_at_ms = 0;
@@ -409,11 +412,18 @@ static PGconn *pg_connect(const char *conninfo) {
 }
 
 static int m_open(int argc, const char *const *argv, void **out, char **err) {
-    /* the arguments before "store-path" joined by spaces: the server's
-     * configuration splits a quoted connection string at its spaces */
+    /* the arguments joined by spaces ("host=x" "dbname=y", or one quoted
+     * string), then store-conninfo's value; store-path is not ours */
     buf ci = {0};
-    for (int i = 0; i < argc && strcmp(argv[i], "store-path") != 0; i++) {
-        if (i) buf_puts(&ci, " ");
+    for (int i = 0; i < argc; i++) {
+        int pair =
+            i + 1 < argc && (!strcmp(argv[i], "store-path") || !strcmp(argv[i], "store-conninfo"));
+        if (pair && !strcmp(argv[i], "store-path")) {
+            i++;
+            continue;
+        }
+        if (pair) i++;
+        if (ci.len) buf_puts(&ci, " ");
         buf_puts(&ci, argv[i]);
     }
     handle *h = pg_alloc(sizeof(*h));
@@ -1462,6 +1472,12 @@ static int m_query(void *hp, const char *sql, int nargs, const store_value *args
     free(text);
     params_free(&p);
     ExecStatusType s = PQresultStatus(res);
+    if (s == PGRES_EMPTY_QUERY) { /* no statement, only blanks or ';': no message from libpq */
+        PQclear(res);
+        if (PQtransactionStatus(h->conn) != PQTRANS_IDLE) exec_cmd(h, "ROLLBACK", NULL);
+        *err = msgf("empty statement");
+        return STORE_ERR_USER;
+    }
     if (s != PGRES_TUPLES_OK && s != PGRES_COMMAND_OK) {
         const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
         int ro = readonly && st && !strcmp(st, "25006");
@@ -1858,6 +1874,22 @@ static int m_log_prune(void *hp, int64_t retention_s, int64_t *deleted, char **e
     return STORE_OK;
 }
 
+/* The server's own tables (wb_meta, wb_deadletter) in PostgreSQL's types. */
+static const char *m_column_type(int sv_type) {
+    return sv_type == SV_INT ? "bigint" : sv_type == SV_BLOB ? "bytea" : "text";
+}
+
+/* Reconnecting while the backoff grows; down once it reached its maximum
+ * (attempts have failed for about 2 s). */
+static void m_status(void *hp, store_status *st) {
+    handle *h = hp;
+    st->reconnects = h->reconnects;
+    if (!h->broken && PQstatus(h->conn) == CONNECTION_OK)
+        st->state = STORE_CONN_CONNECTED;
+    else
+        st->state = h->backoff_ms >= BACKOFF_MAX_MS ? STORE_CONN_DOWN : STORE_CONN_RECONNECTING;
+}
+
 static const store_module module = {
     .api_version = LARDER_STORE_API_VERSION,
     .name = "pgstore",
@@ -1876,6 +1908,9 @@ static const store_module module = {
     .log_unlisten = m_log_unlisten,
     .log_prune = m_log_prune,
     .check = m_check,
+    .max_handles = 0, /* one libpq connection per handle */
+    .column_type = m_column_type,
+    .status = m_status,
 };
 
 const store_module *larder_store_module(void) {

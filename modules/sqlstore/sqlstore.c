@@ -663,6 +663,12 @@ static const store_module module = {
     .apply_batch = m_apply_batch,
     .query = m_query,
     .check = m_check,
+    /* one handle per file: the engine's page cache and WAL index live in
+     * the handle, and its POSIX file lock does not keep a second open in
+     * the same process out */
+    .max_handles = 1,
+    .column_type = NULL, /* the server's default names are this engine's */
+    .status = NULL,      /* a file: always "connected" */
 };
 
 const store_module *larder_store_module(void) {

@@ -19,6 +19,7 @@
 #include <string.h>
 
 persist_config pcfg = {.journal_fsync = JFSYNC_EVERYSEC,
+                       .store_connections = 1,
                        .wb_batch = 10000,
                        .wb_delay_ms = 100,
                        .wb_max_pending = 1000000,
@@ -39,11 +40,11 @@ int persist_config_loadmodule(const char *val, char **err) {
     char *copy = xstrdup(val);
     resp_arg *argv = NULL;
     int cap = 0, argc = 0;
-    resp_split_args(copy, strlen(copy), &argv, &cap, &argc);
-    if (argc < 1) {
+    int split = resp_split_args(copy, strlen(copy), &argv, &cap, &argc);
+    if (split < 0 || argc < 1) {
         xfree(argv);
         xfree(copy);
-        *err = xstrdup("loadmodule needs a path");
+        *err = xstrdup(split < 0 ? "loadmodule: unbalanced quotes" : "loadmodule needs a path");
         return ERR;
     }
     xfree(pcfg.module_path);
@@ -60,8 +61,15 @@ int persist_config_loadmodule(const char *val, char **err) {
 
 void persist_config_get_loadmodule(sbuf *out) {
     if (!pcfg.module_path) return;
-    sbuf_puts(out, pcfg.module_path);
-    for (int i = 0; i < pcfg.module_argc; i++) sbuf_printf(out, " %s", pcfg.module_args[i]);
+    /* quoted where needed, so that CONFIG REWRITE writes a line that splits the same way */
+    for (int i = -1; i < pcfg.module_argc; i++) {
+        const char *a = i < 0 ? pcfg.module_path : pcfg.module_args[i];
+        if (i >= 0) sbuf_puts(out, " ");
+        if (!a[0] || strpbrk(a, " \t\"'\\\r\n"))
+            sbuf_append_repr(out, a, strlen(a));
+        else
+            sbuf_puts(out, a);
+    }
 }
 
 static int resolve_maps(mapping_set *set, char **err);
@@ -667,6 +675,13 @@ static void info_persistence(sbuf *b) {
                 ps.st.wt_commits ? ps.wt_group_sum / (double)ps.st.wt_commits : 0.0);
     sbuf_printf(b, "store_transactions:%lld\r\nstore_transaction_jobs:%lld\r\n", s.transactions,
                 s.batch_jobs);
+    if (!ps.enabled) return;
+    static const char *const states[] = {"connected", "reconnecting", "down"};
+    sbuf_printf(b,
+                "store_connections:%d\r\nstore_connection_state:%s\r\nstore_reconnects:%lld\r\n"
+                "store_last_error:%s\r\nstore_last_error_time:%lld\r\n",
+                s.lanes, states[s.conn_state >= 0 && s.conn_state <= 2 ? s.conn_state : 2],
+                s.reconnects, s.last_error, s.last_error_ms / 1000);
 }
 
 static void info_stats(sbuf *b) {
@@ -693,6 +708,62 @@ static void run_open(store_job *j, const store_module *none, void *h) {
     char *err = NULL;
     j->rc = m->open(o->argc, o->argv, &o->handle, &err);
     take_err(j, err, m);
+}
+
+/* Runs the open job on a lane and waits for it. */
+static int open_on_lane(open_job *o, int lane) {
+    o->job.run = run_open;
+    o->job.done = sync_done;
+    storeq_submit_lane(&o->job, lane);
+    storeq_drain();
+    return o->job.rc;
+}
+
+/* Starts the store threads and opens one handle on each (store-connections). */
+static int open_lanes(int argc, const char **argv, char **err) {
+    int n = (int)pcfg.store_connections;
+    if (storeq_start(n) != OK) {
+        *err = xstrdup("cannot start the store threads");
+        return ERR;
+    }
+    store_module_entry_fn entry = (store_module_entry_fn)dlsym(ps.dl, STORE_MODULE_ENTRY);
+    for (int i = 0; i < n; i++) {
+        open_job o = {.argc = argc, .argv = argv, .entry = entry};
+        int rc = open_on_lane(&o, i);
+        if (!o.mod) {
+            sbuf b = SBUF_INIT;
+            sbuf_printf(&b, "loadmodule %s: not a Larder store module (no %s with API version %d)",
+                        pcfg.module_path, STORE_MODULE_ENTRY, LARDER_STORE_API_VERSION);
+            *err = sbuf_take(&b, NULL);
+            return ERR;
+        }
+        ps.mod = o.mod;
+        if (i == 0 && o.mod->max_handles && n > o.mod->max_handles) {
+            sbuf b = SBUF_INIT;
+            sbuf_printf(&b, "store-connections %d: the %s module takes at most %d", n, o.mod->name,
+                        o.mod->max_handles);
+            *err = sbuf_take(&b, NULL);
+            if (rc == STORE_OK) storeq_set_module(0, o.mod, o.handle); /* closed at stop */
+            xfree(o.job.err);
+            return ERR;
+        }
+        if (rc != STORE_OK) {
+            sbuf b = SBUF_INIT;
+            sbuf_printf(&b, "store %s: %s", pcfg.store_path ? pcfg.store_path : o.mod->name,
+                        o.job.err ? o.job.err : "cannot open");
+            xfree(o.job.err);
+            *err = sbuf_take(&b, NULL);
+            return ERR;
+        }
+        storeq_set_module(i, o.mod, o.handle);
+    }
+    return OK;
+}
+
+const char *persist_column_type(int sv_type) {
+    const char *t = ps.mod && ps.mod->column_type ? ps.mod->column_type(sv_type) : NULL;
+    if (t) return t;
+    return sv_type == SV_INT ? "INTEGER" : sv_type == SV_BLOB ? "BLOB" : "TEXT";
 }
 
 /* Loads the module, opens the store, checks the mappings, replays the journal. */
@@ -723,51 +794,36 @@ int persist_start(char **err) {
         *err = sbuf_take(&b, NULL);
         return ERR;
     }
-    /* the module gets its loadmodule arguments, then store-path */
+    /* the module gets its loadmodule arguments, then store-path and store-conninfo */
     int argc = pcfg.module_argc;
-    const char **argv = xcalloc((size_t)argc + 3, sizeof(char *));
+    const char **argv = xcalloc((size_t)argc + 5, sizeof(char *));
     for (int i = 0; i < argc; i++) argv[i] = pcfg.module_args[i];
     if (pcfg.store_path) {
         argv[argc++] = "store-path";
         argv[argc++] = pcfg.store_path;
     }
-    if (storeq_start() != OK) {
-        *err = xstrdup("cannot start the store thread");
-        xfree(argv);
-        return ERR;
+    if (pcfg.store_conninfo) {
+        argv[argc++] = "store-conninfo";
+        argv[argc++] = pcfg.store_conninfo;
     }
-    open_job o = {.argc = argc,
-                  .argv = argv,
-                  .entry = (store_module_entry_fn)dlsym(ps.dl, STORE_MODULE_ENTRY)};
-    int rc = run_sync(&o.job, run_open);
+    int rc = open_lanes(argc, argv, err);
     xfree(argv);
-    if (!o.mod) {
-        sbuf b = SBUF_INIT;
-        sbuf_printf(&b, "loadmodule %s: not a Larder store module (no %s with API version %d)",
-                    pcfg.module_path, STORE_MODULE_ENTRY, LARDER_STORE_API_VERSION);
-        *err = sbuf_take(&b, NULL);
-        return ERR;
-    }
-    ps.mod = o.mod;
-    if (rc != STORE_OK) {
-        sbuf b = SBUF_INIT;
-        sbuf_printf(&b, "store %s: %s", pcfg.store_path ? pcfg.store_path : "(module default)",
-                    o.job.err ? o.job.err : "cannot open");
-        xfree(o.job.err);
-        *err = sbuf_take(&b, NULL);
-        return ERR;
-    }
-    storeq_set_module(o.mod, o.handle);
+    if (rc != OK) return ERR;
     ps.enabled = 1;
     if (resolve_maps(&ps.maps, err) != OK) return ERR;
     /* the store's own key/value table: write-behind's watermark, the lock-token ceiling */
-    if (persist_query_sync(
-            "CREATE TABLE IF NOT EXISTS wb_meta (name TEXT PRIMARY KEY, value INTEGER)", 0, NULL,
-            err) != OK)
-        return ERR;
+    sbuf ddl = SBUF_INIT;
+    sbuf_printf(&ddl, "CREATE TABLE IF NOT EXISTS wb_meta (name %s PRIMARY KEY, value %s)",
+                persist_column_type(SV_TEXT), persist_column_type(SV_INT));
+    rc = persist_query_sync(ddl.p, 0, NULL, err);
+    sbuf_free(&ddl);
+    if (rc != OK) return ERR;
     if (ltok_start(err) != OK) return ERR;
-    if (wb_start(err) != OK) return ERR;
-    return inval_start(err);
+    /* the change log's start waits for its jobs (storeq_drain): before the
+     * journal replay's batches are queued, or it would wait for the replay
+     * and the server would serve nothing, not even -LOADING, until done */
+    if (inval_start(err) != OK) return ERR;
+    return wb_start(err);
 }
 
 /* ---- hooks called by the server ---------------------------------------------------- */

@@ -41,6 +41,8 @@ typedef struct persist_config {
     char **module_args;
     int module_argc;
     char *store_path;
+    char *store_conninfo; /* passed to the module as "store-conninfo" VALUE */
+    long long store_connections;
     char *journal_path;
     int journal_fsync;
     long long wb_batch, wb_delay_ms, wb_max_pending;
@@ -263,6 +265,10 @@ void sql_invalidate_pk(const char *table, int npk, const store_value *pk);
 int persist_query_sync(const char *sql, int nargs, const store_value *args, char **err);
 /* The first column of the first row as an integer (0 when no row or not an integer). */
 int persist_query_int(const char *sql, int64_t *out, char **err);
+
+/* The store's SQL type for the server's own tables' columns of sv_type
+ * (store_module.column_type; the bundled engine's names without it). */
+const char *persist_column_type(int sv_type);
 
 /* locktokens.c: stores the fencing-token ceiling, raises the counter (start-up) */
 int ltok_start(char **err);

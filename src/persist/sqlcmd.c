@@ -217,7 +217,7 @@ static void submit_query(client *c, const char *sql, size_t sqllen, int nargs, c
     j->job.run = run_query_job;
     j->job.done = query_done;
     block_client(c, BLOCKED_STORE, 0);
-    storeq_submit(&j->job);
+    storeq_submit_statement(&j->job); /* not behind loads and commits (storeq.h, "Lanes") */
 }
 
 void persist_sql_submit(client *c, const char *sql, size_t len, int nargs, const resp_arg *args,

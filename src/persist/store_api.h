@@ -5,9 +5,11 @@
  *
  *     const store_module *larder_store_module(void);
  *
- * returning a static table of entry points. Larder calls them from ONE thread
- * only, the store thread (never the event loop), one call at a time, so a
- * module needs no locking of its own. The bundled module
+ * returning a static table of entry points. Larder calls a handle from ONE
+ * thread only, its store thread (never the event loop), one call at a time,
+ * so a module needs no locking of its own. With `store-connections N` Larder
+ * opens N handles, each used by its own store thread (max_handles caps N);
+ * handles share no state the module does not lock itself. The bundled module
  * (modules/sqlstore) adapts Larder's embedded SQL engine; a PostgreSQL module
  * implements the same table over libpq.
  *
@@ -28,7 +30,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LARDER_STORE_API_VERSION 3 /* 2: store_op.unit, .on_refuse; 3: the change log, check */
+#define LARDER_STORE_API_VERSION                                                                   \
+    3 /* 2: store_op.unit, .on_refuse; 3: the change log, check,                                   \
+        max_handles, column_type, status */
 
 enum { STORE_OK = 0, STORE_ERR_TRANSIENT = 1, STORE_ERR_PERMANENT = 2, STORE_ERR_USER = 3 };
 enum { SV_NULL = 0, SV_INT = 1, SV_REAL = 2, SV_TEXT = 3, SV_BLOB = 4 };
@@ -90,6 +94,13 @@ typedef struct store_op {
                     store job is done, a host copy: xfree) */
 } store_op;
 
+/* A handle's connection, for INFO (store_module.status). */
+enum { STORE_CONN_CONNECTED = 0, STORE_CONN_RECONNECTING = 1, STORE_CONN_DOWN = 2 };
+typedef struct store_status {
+    int state;            /* STORE_CONN_*: DOWN once reconnecting has failed for a while */
+    long long reconnects; /* connections re-established since open */
+} store_status;
+
 /* Called for each row a query changed (table, primary-key values), so cached
  * copies can be invalidated. */
 typedef void (*store_change_fn)(void *ctx, const char *table, int npk, const store_value *pk);
@@ -119,7 +130,8 @@ typedef struct store_module {
     const char *name;
 
     /* Opens the store. args are the loadmodule arguments followed by
-     * "store-path" and its value when configured. */
+     * "store-path" and its value, and "store-conninfo" and its value, when
+     * configured (a module ignores a pair it has no use for). */
     int (*open)(int argc, const char *const *argv, void **handle, char **err);
     void (*close)(void *h);
     void (*free_error)(char *err);
@@ -193,6 +205,17 @@ typedef struct store_module {
      * (statuses are STORE_OK). Write-behind checks a write this way before
      * its reply. */
     int (*check)(void *h, store_op *ops, int n, char **err);
+
+    /* How many handles open() may give at once in one process (Larder opens
+     * one per store thread, `store-connections`); 0: no limit. */
+    int max_handles;
+    /* Optional (NULL: INTEGER, TEXT, BLOB): the store's SQL type name for a
+     * column of the server's own tables (wb_meta, wb_deadletter) holding
+     * values of sv_type: SV_INT (64-bit), SV_TEXT, SV_BLOB. A static string. */
+    const char *(*column_type)(int sv_type);
+    /* Optional (NULL: always connected): the handle's connection state.
+     * Called on the handle's store thread, after each call. */
+    void (*status)(void *h, store_status *st);
 } store_module;
 
 typedef const store_module *(*store_module_entry_fn)(void);

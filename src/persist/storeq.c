@@ -6,31 +6,48 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
+typedef struct lane {
+    int idx;
+    void *handle;
+    pthread_t thread;
+    pthread_cond_t cv;                /* work for this lane, or stopping (lanes 1..; lane 0
+                                         waits in poll on evfd and the watch) */
+    store_job *todo_head, *todo_tail; /* loop -> thread */
+    int busy;
+    int started;
+    store_status st; /* the module's last report (status), under mu */
+} lane;
+
 static const store_module *mod;
-static void *handle;
-static pthread_t thread;
+static lane lanes[STOREQ_MAX_LANES];
+static int nlanes;
+static unsigned next_statement; /* round robin over the statement lanes */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t idle_cv = PTHREAD_COND_INITIALIZER;
-static store_job *todo_head, *todo_tail; /* loop -> thread */
-static store_job *done_head, *done_tail; /* thread -> loop */
+static store_job *done_head, *done_tail; /* threads -> loop */
 static long pending;                     /* submitted, done() not yet called */
-static int running, stopping, busy;
+static int running, stopping;
 static ev_async wake;
-static int evfd = -1;         /* wakes the store thread: a job, a watch change, stop */
+static _Atomic long inject_failures, inject_delay_ms;
+/* written by the store threads, read by INFO on the loop thread */
+static struct { _Atomic long long batches, batch_jobs, transactions; } stats;
+static char last_error[256]; /* the last transient failure, under mu */
+static long long last_error_ms;
+/* The watch runs on lane 0 (the lane of loads and commits, so that what it
+ * posts is ordered after their results). */
+static int evfd = -1;         /* wakes lane 0: a job, a watch change, stop */
 static storeq_watch_fn watch; /* under mu */
 static _Atomic int watch_kicked;
-/* the store thread's own */
+/* lane 0's own */
 static int watch_fd = -1;
 static int64_t watch_deadline_ms, watch_checked_ms;
 static storeq_watch_fn watch_running;
-static _Atomic long inject_failures, inject_delay_ms;
-/* written by the store thread, read by INFO on the loop thread */
-static struct { _Atomic long long batches, batch_jobs, transactions; } stats;
 
 void storeq_inject_failures(long n) {
     atomic_store(&inject_failures, n);
@@ -39,14 +56,14 @@ void storeq_inject_delay(long ms) {
     atomic_store(&inject_delay_ms, ms);
 }
 
-static void wake_thread(void) {
+static void wake_lane0(void) {
     uint64_t one = 1;
     if (write(evfd, &one, sizeof(one)) < 0) { /* the counter is full: it is awake anyway */
     }
 }
 
-/* Waits up to timeout_ms (-1: forever) for a wake-up or the watch's
- * descriptor, then runs the watch if it is due. Store thread, mu not held. */
+/* Lane 0 waits up to timeout_ms (-1: forever) for a wake-up or the watch's
+ * descriptor, then runs the watch if it is due. mu not held. */
 static void watch_poll(int timeout_ms) {
     int64_t now = clock_mono_us() / 1000;
     if (watch_running) {
@@ -66,22 +83,22 @@ static void watch_poll(int timeout_ms) {
     watch_checked_ms = now;
     int readable = n == 2 && (p[1].revents & (POLLIN | POLLHUP | POLLERR));
     if (readable || now >= watch_deadline_ms || atomic_exchange(&watch_kicked, 0))
-        watch_fd = watch_running(mod, handle, readable, &watch_deadline_ms);
+        watch_fd = watch_running(mod, lanes[0].handle, readable, &watch_deadline_ms);
 }
 
-/* DEBUG STORE-DELAY: holds the current job's answer back, the watch running. */
-static void injected_delay(void) {
+/* DEBUG STORE-DELAY: holds the current job's answer back (on lane 0 with
+ * the watch running, so changes are read meanwhile). */
+static void injected_delay(const lane *l) {
     long ms = atomic_load(&inject_delay_ms);
     if (ms <= 0) return;
     int64_t until = clock_mono_us() / 1000 + ms;
     for (int64_t now; (now = clock_mono_us() / 1000) < until;) {
-        if (!watch_running) {
-            int64_t left = until - now;
+        int64_t left = until - now;
+        if (l->idx != 0 || !watch_running) {
             struct timespec ts = {left / 1000, (left % 1000) * 1000000};
             nanosleep(&ts, NULL);
             continue;
         }
-        int64_t left = until - now;
         if (watch_deadline_ms > now && watch_deadline_ms - now < left)
             left = watch_deadline_ms - now;
         struct pollfd p = {watch_fd, POLLIN, 0};
@@ -92,7 +109,7 @@ static void injected_delay(void) {
         }
         now = clock_mono_us() / 1000;
         if (readable || now >= watch_deadline_ms || atomic_exchange(&watch_kicked, 0))
-            watch_fd = watch_running(mod, handle, readable, &watch_deadline_ms);
+            watch_fd = watch_running(mod, l->handle, readable, &watch_deadline_ms);
     }
 }
 
@@ -119,7 +136,7 @@ static void push_done(store_job *j) {
 
 /* Runs a group of batch jobs in one apply_batch call (check jobs: in one
  * check call). */
-static void run_group(store_job **jobs, int n) {
+static void run_group(lane *l, store_job **jobs, int n) {
     int check = jobs[0]->check;
     int total = 0;
     for (int i = 0; i < n; i++) total += jobs[i]->nops;
@@ -132,12 +149,12 @@ static void run_group(store_job **jobs, int n) {
     if (fake)
         rc = STORE_ERR_TRANSIENT;
     else if (check)
-        rc = mod->check(handle, all, total, &err);
+        rc = mod->check(l->handle, all, total, &err);
     else
-        rc = mod->apply_batch(handle, all, total, &err);
-    injected_delay();
+        rc = mod->apply_batch(l->handle, all, total, &err);
+    injected_delay(l);
     /* the loop thread reads the refusals: copies in host memory, and the
-     * module's own freed here, on the only thread that calls the module */
+     * module's own freed here, on the only thread that calls this handle */
     for (k = 0; k < total; k++) {
         if (!all[k].error) continue;
         char *copy = xstrdup(all[k].error);
@@ -164,58 +181,76 @@ static void run_group(store_job **jobs, int n) {
     atomic_fetch_add(&stats.batch_jobs, n);
 }
 
-static void run_one(store_job *j) {
+static void run_one(lane *l, store_job *j) {
     char *err = NULL;
     if (injected(&err)) {
         j->rc = STORE_ERR_TRANSIENT;
         j->err = err;
         return;
     }
-    j->run(j, mod, handle);
-    injected_delay();
+    j->run(j, mod, l->handle);
+    injected_delay(l);
+}
+
+/* After a run (mu held): the module's connection report and the last
+ * transient failure, for INFO. */
+static void note_health(lane *l, store_job *j, const store_status *st) {
+    if (st) l->st = *st;
+    if (j->rc != STORE_ERR_TRANSIENT || !j->err) return;
+    size_t n = 0;
+    for (const char *p = j->err; *p && n + 1 < sizeof(last_error); p++)
+        last_error[n++] = (*p == '\r' || *p == '\n') ? ' ' : *p; /* one INFO line */
+    last_error[n] = '\0';
+    last_error_ms = clock_mstime();
 }
 
 static void *thread_main(void *arg) {
-    (void)arg;
+    lane *l = arg;
     pthread_mutex_lock(&mu);
     for (;;) {
-        if (watch != watch_running) { /* set or removed: due at once */
+        if (l->idx == 0 && watch != watch_running) { /* set or removed: due at once */
             watch_running = watch;
             watch_fd = -1;
             watch_deadline_ms = 0;
         }
-        if (!todo_head && !stopping) {
+        if (l->idx == 0 && !l->todo_head && !stopping) {
             pthread_mutex_unlock(&mu);
             watch_poll(-1);
             pthread_mutex_lock(&mu);
             continue;
         }
-        if (!todo_head && stopping) break;
+        while (!l->todo_head && !stopping) pthread_cond_wait(&l->cv, &mu);
+        if (!l->todo_head && stopping) break;
         /* take a run of jobs: either one plain job, or consecutive group jobs */
         store_job *group[256];
         int n = 0;
-        if (!todo_head->run && todo_head->group) {
-            int check = todo_head->check;
-            while (todo_head && !todo_head->run && todo_head->group && todo_head->check == check &&
-                   n < 256) {
-                group[n++] = todo_head;
-                todo_head = todo_head->next;
+        group[n++] = l->todo_head;
+        l->todo_head = l->todo_head->next;
+        if (!group[0]->run && group[0]->group) {
+            int check = group[0]->check;
+            while (l->todo_head && !l->todo_head->run && l->todo_head->group &&
+                   l->todo_head->check == check && n < 256) {
+                group[n++] = l->todo_head;
+                l->todo_head = l->todo_head->next;
             }
-        } else {
-            group[n++] = todo_head;
-            todo_head = todo_head->next;
         }
-        if (!todo_head) todo_tail = NULL;
-        busy = 1;
+        if (!l->todo_head) l->todo_tail = NULL;
+        l->busy = 1;
         pthread_mutex_unlock(&mu);
         int64_t now = clock_ustime();
         for (int i = 0; i < n; i++) group[i]->started_us = now;
         if (!group[0]->run)
-            run_group(group, n);
+            run_group(l, group, n);
         else
-            run_one(group[0]);
+            run_one(l, group[0]);
+        store_status st = {0}, *stp = NULL;
+        if (mod && l->handle && mod->status) {
+            mod->status(l->handle, &st);
+            stp = &st;
+        }
         pthread_mutex_lock(&mu);
-        busy = 0;
+        l->busy = 0;
+        note_health(l, group[0], stp);
         for (int i = 0; i < n; i++) push_done(group[i]);
         ev_async_send(server_loop(), &wake);
         pthread_cond_broadcast(&idle_cv);
@@ -223,37 +258,17 @@ static void *thread_main(void *arg) {
          * the jobs' results are handed over, so what it posts comes after
          * them (a change read after a commit is applied after that commit's
          * done()) */
-        if (watch_running && clock_mono_us() / 1000 > watch_checked_ms) {
+        if (l->idx == 0 && watch_running && clock_mono_us() / 1000 > watch_checked_ms) {
             pthread_mutex_unlock(&mu);
             watch_poll(0);
             pthread_mutex_lock(&mu);
         }
     }
-    void *h = handle;
-    handle = NULL;
+    void *h = l->handle;
+    l->handle = NULL;
     pthread_mutex_unlock(&mu);
-    if (mod && h) mod->close(h); /* the module's last call, on its own thread */
+    if (mod && h) mod->close(h); /* the handle's last call, on its own thread */
     return NULL;
-}
-
-void storeq_set_watch(storeq_watch_fn fn) {
-    pthread_mutex_lock(&mu);
-    watch = fn;
-    pthread_mutex_unlock(&mu);
-    wake_thread();
-}
-
-void storeq_kick_watch(void) {
-    atomic_store(&watch_kicked, 1);
-    wake_thread();
-}
-
-void storeq_post(store_job *j) {
-    j->posted = 1;
-    pthread_mutex_lock(&mu);
-    push_done(j);
-    pthread_mutex_unlock(&mu);
-    ev_async_send(server_loop(), &wake);
 }
 
 /* Calls done() of completed jobs (loop thread). */
@@ -281,21 +296,37 @@ static void wake_cb(struct ev_loop *loop, ev_async *w, int revents) {
     deliver();
 }
 
-int storeq_start(void) {
+int storeq_start(int n) {
+    if (n < 1) n = 1;
+    if (n > STOREQ_MAX_LANES) n = STOREQ_MAX_LANES;
+    if (evfd < 0 && (evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) return ERR;
     ev_async_init(&wake, wake_cb);
     ev_async_start(server_loop(), &wake);
-    if (evfd < 0 && (evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) return ERR;
     stopping = 0;
-    if (pthread_create(&thread, NULL, thread_main, NULL) != 0) return ERR;
-    pthread_setname_np(thread, "larder-store"); /* tells the threads apart in top and perf */
-    running = 1;
-    return OK;
+    for (int i = 0; i < n; i++) {
+        lane *l = &lanes[i];
+        memset(l, 0, sizeof(*l));
+        l->idx = i;
+        pthread_cond_init(&l->cv, NULL);
+        if (pthread_create(&l->thread, NULL, thread_main, l) != 0) break;
+        l->started = 1;
+        char name[16];
+        snprintf(name, sizeof(name), i ? "larder-store%d" : "larder-store", i);
+        pthread_setname_np(l->thread, name); /* tells the threads apart in top and perf */
+        nlanes = i + 1;
+    }
+    running = nlanes > 0;
+    return nlanes == n ? OK : ERR;
 }
 
-void storeq_set_module(const store_module *m, void *h) {
+int storeq_lanes(void) {
+    return nlanes;
+}
+
+void storeq_set_module(int lane_idx, const store_module *m, void *h) {
     pthread_mutex_lock(&mu);
     mod = m;
-    handle = h;
+    lanes[lane_idx].handle = h;
     pthread_mutex_unlock(&mu);
 }
 
@@ -303,9 +334,20 @@ void storeq_get_stats(storeq_stats *s) {
     s->batches = atomic_load(&stats.batches);
     s->batch_jobs = atomic_load(&stats.batch_jobs);
     s->transactions = atomic_load(&stats.transactions);
+    pthread_mutex_lock(&mu);
+    s->lanes = nlanes;
+    s->conn_state = STORE_CONN_CONNECTED;
+    s->reconnects = 0;
+    for (int i = 0; i < nlanes; i++) {
+        if (lanes[i].st.state > s->conn_state) s->conn_state = lanes[i].st.state;
+        s->reconnects += lanes[i].st.reconnects;
+    }
+    snprintf(s->last_error, sizeof(s->last_error), "%s", last_error);
+    s->last_error_ms = last_error_ms;
+    pthread_mutex_unlock(&mu);
 }
 
-void storeq_submit(store_job *j) {
+static void submit_to(store_job *j, int lane_idx) {
     j->queued_us = clock_ustime();
     j->finished_us = 0;
     j->next = NULL;
@@ -313,13 +355,58 @@ void storeq_submit(store_job *j) {
     j->err = NULL;
     pending++;
     pthread_mutex_lock(&mu);
-    if (todo_tail)
-        todo_tail->next = j;
+    lane *l = &lanes[lane_idx];
+    if (l->todo_tail)
+        l->todo_tail->next = j;
     else
-        todo_head = j;
-    todo_tail = j;
+        l->todo_head = j;
+    l->todo_tail = j;
+    pthread_cond_signal(&l->cv);
     pthread_mutex_unlock(&mu);
-    wake_thread();
+    if (lane_idx == 0) wake_lane0();
+}
+
+void storeq_submit(store_job *j) {
+    submit_to(j, 0);
+}
+
+void storeq_submit_lane(store_job *j, int lane_idx) {
+    submit_to(j, lane_idx < nlanes ? lane_idx : 0);
+}
+
+/* An idle statement lane if there is one, else the next in turn. */
+void storeq_submit_statement(store_job *j) {
+    if (nlanes < 2) {
+        submit_to(j, 0);
+        return;
+    }
+    int pick = -1;
+    pthread_mutex_lock(&mu);
+    for (int i = 1; i < nlanes && pick < 0; i++)
+        if (!lanes[i].busy && !lanes[i].todo_head) pick = i;
+    pthread_mutex_unlock(&mu);
+    if (pick < 0) pick = 1 + (int)(next_statement++ % (unsigned)(nlanes - 1));
+    submit_to(j, pick);
+}
+
+void storeq_set_watch(storeq_watch_fn fn) {
+    pthread_mutex_lock(&mu);
+    watch = fn;
+    pthread_mutex_unlock(&mu);
+    wake_lane0();
+}
+
+void storeq_kick_watch(void) {
+    atomic_store(&watch_kicked, 1);
+    wake_lane0();
+}
+
+void storeq_post(store_job *j) {
+    j->posted = 1;
+    pthread_mutex_lock(&mu);
+    push_done(j);
+    pthread_mutex_unlock(&mu);
+    ev_async_send(server_loop(), &wake);
 }
 
 void storeq_drain(void) {
@@ -342,9 +429,11 @@ void storeq_stop(void) {
     storeq_drain();
     pthread_mutex_lock(&mu);
     stopping = 1;
+    for (int i = 0; i < nlanes; i++) pthread_cond_signal(&lanes[i].cv);
     pthread_mutex_unlock(&mu);
-    wake_thread();
-    pthread_join(thread, NULL);
+    wake_lane0();
+    for (int i = 0; i < nlanes; i++)
+        if (lanes[i].started) pthread_join(lanes[i].thread, NULL);
     deliver(); /* what the watch posted last */
     ev_async_stop(server_loop(), &wake);
     running = 0;

@@ -1,19 +1,37 @@
-/* persist/storeq — the store thread and its job queue.
+/* persist/storeq — the store threads ("lanes") and their job queues.
  *
- * The loop thread never waits on the store: it submits jobs; the store thread
- * runs them one at a time against the module and hands each back through a
- * completion queue, waking the loop with ev_async. A job's run() executes on
- * the store thread and may only touch the job and the module; done() runs
- * later on the loop thread.
+ * The loop thread never waits on the store: it submits jobs; a store thread
+ * runs them one at a time against its own module handle and hands each back
+ * through one completion queue, waking the loop with ev_async. A job's run()
+ * executes on a store thread and may only touch the job and that thread's
+ * handle; done() runs later on the loop thread.
+ *
+ * Lanes (`store-connections N`): lane 0 runs every job that reads or writes
+ * mapped rows — read-through loads, write-through and write-behind commits,
+ * the lock-token ceiling, start-up work; lanes 1..N-1 run SQL.QUERY and
+ * SQL.EXEC (storeq_submit_statement), an idle one first. Why this split and
+ * not loads spread over every lane, or async libpq inside the module:
+ *  - a slow statement (a report, pg_sleep) no longer holds up loads, which
+ *    is what a pool is for here; the statements are the only jobs whose
+ *    cost the application, not Larder, decides;
+ *  - loads and commits stay on one FIFO lane, so the per-key ordering the
+ *    layers above rely on (a load queued after a commit reads the commit; a
+ *    load in flight while a write lands is dropped by pkey.version) holds
+ *    exactly as with one thread: no cross-lane ordering to get wrong;
+ *  - a statement's writes reach the cache as invalidations (its done()
+ *    bumps the key's version), which already tolerate a load in flight on
+ *    another lane: the load is not installed;
+ *  - each lane is a plain blocking thread with its own handle: no module
+ *    change, and the bundled store (max_handles 1) keeps one lane.
  *
  * Group commit: consecutive queued jobs that carry row operations and are
  * marked `group` are applied in ONE module apply_batch call (one transaction,
  * one fsync); each job then sees its own rows' outcomes.
  *
  * Invariants:
- *  1. Jobs complete in submission order (one thread, FIFO queues), and their
- *     done() callbacks run in that order.
- *  2. The module is only called from the store thread (its errors and column
+ *  1. Jobs of one lane complete in submission order (one thread, FIFO
+ *     queue), and their done() callbacks run in that order.
+ *  2. A handle is only called from its lane's thread (its errors and column
  *     lists are copied there; it is closed there). */
 #ifndef LARDER_PERSIST_STOREQ_H
 #define LARDER_PERSIST_STOREQ_H
@@ -38,13 +56,19 @@ struct store_job {
     store_job *next;
 };
 
-/* Starts the thread, with no module yet: the first job (run() gets a NULL
- * module) finds and opens it. */
-int storeq_start(void);
-/* Sets the module and handle later jobs get (after the open job). */
-void storeq_set_module(const store_module *m, void *h);
-/* Queues a job (loop thread). */
+#define STOREQ_MAX_LANES 16
+/* Starts n lane threads (1..STOREQ_MAX_LANES), with no module yet: the
+ * first job of each lane (run() gets a NULL handle) opens it. ERR if a
+ * thread could not start. */
+int storeq_start(int n);
+int storeq_lanes(void);
+/* Sets the module and the handle a lane's later jobs get (after its open job). */
+void storeq_set_module(int lane, const store_module *m, void *h);
+/* Queues a job (loop thread): on lane 0, on a given lane, or on a statement
+ * lane (lane 0 when there is only one). */
 void storeq_submit(store_job *j);
+void storeq_submit_lane(store_job *j, int lane);
+void storeq_submit_statement(store_job *j);
 /* Waits until every submitted job has run and its done() was called; runs
  * done() callbacks itself. Start-up (before clients are served) and shutdown
  * only: at run time the loop never waits on the store. */
@@ -55,7 +79,7 @@ void storeq_drain(void);
 void storeq_wait_job(store_job *j);
 /* Stops the thread after the queue is empty and closes the module. */
 void storeq_stop(void);
-/* A watch: the store thread also runs fn between jobs (at most every
+/* A watch: the store thread of lane 0 (loads and commits) also runs fn between jobs (at most every
  * millisecond) and while idle, whenever the file descriptor fn last
  * returned is readable (POLLIN), its deadline (*deadline_ms, monotonic ms,
  * set by fn) has passed, or storeq_kick_watch() asked; fn returns the
@@ -81,6 +105,11 @@ void storeq_inject_delay(long ms);
 /* Statistics for INFO. */
 typedef struct storeq_stats {
     long long batches, batch_jobs, transactions;
+    int lanes;
+    int conn_state;          /* the worst lane's STORE_CONN_* */
+    long long reconnects;    /* over every lane */
+    char last_error[256];    /* the last transient failure of any job, "" if none */
+    long long last_error_ms; /* its wall-clock time, 0 if none */
 } storeq_stats;
 void storeq_get_stats(storeq_stats *s);
 #endif

@@ -608,11 +608,17 @@ void wb_debug_journal_hold(client *c) {
 
 int wb_start(char **err) {
     ps.journal_ok = 1;
-    if (persist_query_sync(
-            "CREATE TABLE IF NOT EXISTS wb_deadletter (id INTEGER PRIMARY KEY, map TEXT, "
-            "key BLOB, op TEXT, state BLOB, error TEXT, at INTEGER)",
-            0, NULL, err) != OK)
-        return ERR;
+    /* the store's own type names: PostgreSQL has bigint and bytea, no BLOB */
+    const char *ti = persist_column_type(SV_INT), *tt = persist_column_type(SV_TEXT),
+               *tb = persist_column_type(SV_BLOB);
+    sbuf ddl = SBUF_INIT;
+    sbuf_printf(&ddl,
+                "CREATE TABLE IF NOT EXISTS wb_deadletter (id %s PRIMARY KEY, map %s, key %s, "
+                "op %s, state %s, error %s, at %s)",
+                ti, tt, tb, tt, tb, tt, ti);
+    int rc = persist_query_sync(ddl.p, 0, NULL, err);
+    sbuf_free(&ddl);
+    if (rc != OK) return ERR;
     int64_t wm = 0, maxid = 0;
     if (persist_query_int("SELECT value FROM wb_meta WHERE name = 'wb_watermark'", &wm, err) != OK)
         return ERR;

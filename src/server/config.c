@@ -803,9 +803,16 @@ static int apply_directive(int argc, resp_arg *argv, char **err) {
         *err = xstrdup("Bad directive or wrong number of arguments");
         return ERR;
     }
-    /* multi-argument values (bind, save, client-output-buffer-limit) are joined */
+    /* multi-argument values (bind, save, client-output-buffer-limit) are
+     * joined; for a setter that splits them again, quoted where needed */
     sbuf v = SBUF_INIT;
-    for (int i = 1; i < argc; i++) sbuf_printf(&v, "%s%s", i > 1 ? " " : "", argv[i].p);
+    for (int i = 1; i < argc; i++) {
+        if (i > 1) sbuf_puts(&v, " ");
+        if ((r->flags & CF_SPLITS_ARGS) && (!argv[i].p[0] || strpbrk(argv[i].p, " \t\"'\\\r\n")))
+            sbuf_append_repr(&v, argv[i].p, strlen(argv[i].p));
+        else
+            sbuf_puts(&v, argv[i].p);
+    }
     if (argc == 1 && r->type != CT_SPECIAL && r->type != CT_STRING) {
         sbuf_free(&v);
         *err = xstrdup("wrong number of arguments");
@@ -1029,6 +1036,15 @@ static void append_value(sbuf *b, const char *v) {
     }
 }
 
+/* A row that splits its value prints it as arguments already quoted where
+ * needed (loadmodule PATH "a b"): written as is, it splits the same way. */
+static void append_row_value(sbuf *b, const config_row *r, const char *v) {
+    if (r->flags & CF_SPLITS_ARGS)
+        sbuf_puts(b, v);
+    else
+        append_value(b, v);
+}
+
 static int row_is_default(const config_row *r) {
     sbuf v = SBUF_INIT;
     row_get(r, &v);
@@ -1054,7 +1070,7 @@ int config_rewrite(const char *path, char **err) {
                     sbuf v = SBUF_INIT;
                     row_get(r, &v);
                     sbuf_printf(&out, "%s ", r->name);
-                    append_value(&out, v.p ? v.p : "");
+                    append_row_value(&out, r, v.p ? v.p : "");
                     sbuf_puts(&out, "\n");
                     sbuf_free(&v);
                     continue;
@@ -1075,7 +1091,7 @@ int config_rewrite(const char *path, char **err) {
         sbuf v = SBUF_INIT;
         row_get(r, &v);
         sbuf_printf(&out, "%s ", r->name);
-        append_value(&out, v.p ? v.p : "");
+        append_row_value(&out, r, v.p ? v.p : "");
         sbuf_puts(&out, "\n");
         sbuf_free(&v);
     }

@@ -63,7 +63,16 @@ void hooks_set(const server_hooks *h);
  * the file, --name value arguments and CONFIG SET into it, prints it for
  * CONFIG GET and REWRITE, and runs `apply` after a change. */
 enum { CT_BOOL, CT_INT, CT_MEM, CT_ENUM, CT_STRING, CT_SPECIAL };
-enum { CF_IMMUTABLE = 1, CF_HIDDEN = 2, CF_ALIAS_ONLY = 4, CF_EMPTY_IS_NULL = 8 };
+/* CF_SPLITS_ARGS: the setter splits its value into arguments again
+ * (resp_split_args), so a file line's or command line's arguments reach it
+ * quoted where needed ("a b" stays one argument) rather than joined bare. */
+enum {
+    CF_IMMUTABLE = 1,
+    CF_HIDDEN = 2,
+    CF_ALIAS_ONLY = 4,
+    CF_EMPTY_IS_NULL = 8,
+    CF_SPLITS_ARGS = 16
+};
 
 typedef struct enum_name {
     const char *name;

@@ -25,6 +25,8 @@ typedef struct srv {
 
 /* Extra args are "--name value" pairs, NULL-terminated. Returns 0 on success. */
 int srv_start(srv *s, const char *const *extra);
+/* The same with a configuration file (the server's CONFIG REWRITE target). */
+int srv_start_conf(srv *s, const char *conf, const char *const *extra);
 int srv_start_redis(srv *s, const char *const *extra);
 void srv_stop(srv *s);
 /* Sends SIGKILL (crash tests) and reaps. */

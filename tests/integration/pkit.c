@@ -1,5 +1,10 @@
 /* tests/integration/pkit — see pkit.h. */
 #include "pkit.h"
+#include "../../modules/pgstore/pgstore.h"
+#include "persist/store_api.h"
+#include "pgkit.h"
+#include <ctype.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -21,12 +26,68 @@ void pk_sleep_ms(int ms) {
     nanosleep(&ts, NULL);
 }
 
+int pk_pg(void) {
+    const char *s = getenv("LARDER_TEST_STORE");
+    return s && !strcmp(s, "pg");
+}
+
+const char *pk_store_name(void) {
+    return pk_pg() ? "pg" : "sqlstore";
+}
+
+const char *pk_sql(const char *bundled, const char *pg) {
+    return pk_pg() ? pg : bundled;
+}
+
+/* The bundled engine's type names that PostgreSQL spells differently: BLOB
+ * is bytea; REAL is 4 bytes there, 8 here (double precision). Whole words
+ * outside quotes only. */
+static char *to_pg_dialect(const char *sql) {
+    static const char *const from[] = {"BLOB", "REAL"};
+    static const char *const to[] = {"bytea", "double precision"};
+    size_t cap = strlen(sql) * 2 + 64, n = 0;
+    char *out = malloc(cap);
+    char quote = 0;
+    for (const char *p = sql; *p;) {
+        if (quote) {
+            if (*p == quote) quote = 0;
+            out[n++] = *p++;
+            continue;
+        }
+        if (*p == '\'' || *p == '"') {
+            quote = *p;
+            out[n++] = *p++;
+            continue;
+        }
+        int hit = -1;
+        for (int i = 0; i < 2 && hit < 0; i++) {
+            size_t l = strlen(from[i]);
+            if (!strncasecmp(p, from[i], l) && !isalnum((unsigned char)p[l]) && p[l] != '_' &&
+                (p == sql || (!isalnum((unsigned char)p[-1]) && p[-1] != '_')))
+                hit = i;
+        }
+        if (hit < 0) {
+            out[n++] = *p++;
+            continue;
+        }
+        n += (size_t)sprintf(out + n, "%s", to[hit]);
+        p += strlen(from[hit]);
+    }
+    out[n] = '\0';
+    return out;
+}
+
+char *pk_dialect(const char *sql) {
+    return pk_pg() ? to_pg_dialect(sql) : strdup(sql);
+}
+
 const char *pk_module_path(void) {
     static char path[PATH_MAX];
     if (path[0]) return path;
     const char *b = getenv("LARDER_BUILD");
     char rel[PATH_MAX];
-    snprintf(rel, sizeof(rel), "%s/modules/sqlstore.so", b && *b ? b : "build");
+    snprintf(rel, sizeof(rel), "%s/modules/%s.so", b && *b ? b : "build",
+             pk_pg() ? "pgstore" : "sqlstore");
     if (!realpath(rel, path)) snprintf(path, sizeof(path), "%s", rel);
     return path;
 }
@@ -43,17 +104,42 @@ int pk_tsan(void) {
     return b && strstr(b, "-tsan") != NULL;
 }
 
+static void pg_install(int n, const char *const *tables);
+
+/* PostgreSQL: one server for the test program (started on first use), and
+ * an empty public schema for every new environment, as a new store file is
+ * empty. */
+static int pg_fresh_store(void) {
+    static int started;
+    if (!started) {
+        if (pg_start() != 0) return -1;
+        started = 1;
+    }
+    /* open to every role, as before PostgreSQL 15: a test may connect as another */
+    if (pg_psql("DROP SCHEMA public CASCADE; CREATE SCHEMA public; "
+                "GRANT ALL ON SCHEMA public TO PUBLIC;") != 0)
+        return -1;
+    pg_install(0, NULL); /* the log first: a session asks once whether it exists */
+    return pg_psql("GRANT ALL ON ALL TABLES IN SCHEMA public TO PUBLIC; "
+                   "GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO PUBLIC;");
+}
+
 int pk_start(pk_env *e, const char *const *extra) {
     if (!e->data[0]) {
         snprintf(e->data, sizeof(e->data), "/tmp/larder-ptest-XXXXXX");
         if (!mkdtemp(e->data)) return -1;
         snprintf(e->store, sizeof(e->store), "%s/store.db", e->data);
         snprintf(e->journal, sizeof(e->journal), "%s/wb.journal", e->data);
+        if (pk_pg() && pg_fresh_store() != 0) {
+            fprintf(stderr, "pk_start: no PostgreSQL for LARDER_TEST_STORE=pg\n");
+            return -1;
+        }
     }
     const char *argv[64];
     int n = 0;
     argv[n++] = "--loadmodule";
     argv[n++] = pk_module_path();
+    if (pk_pg()) argv[n++] = pg_conninfo(); /* one argument with spaces: quoted on the way */
     argv[n++] = "--store-path";
     argv[n++] = e->store;
     argv[n++] = "--journal-path";
@@ -63,6 +149,21 @@ int pk_start(pk_env *e, const char *const *extra) {
     int rc = srv_start(&e->s, argv);
     e->running = rc == 0;
     return rc;
+}
+
+int pk_store_args(const char **out, const pk_env *e) {
+    int n = 0;
+    out[n++] = "--loadmodule";
+    out[n++] = pk_module_path();
+    if (pk_pg()) {
+        out[n++] = "--store-conninfo";
+        out[n++] = pg_conninfo();
+    }
+    out[n++] = "--store-path";
+    out[n++] = e->store;
+    out[n++] = "--journal-path";
+    out[n++] = e->journal;
+    return n;
 }
 
 void pk_stop(pk_env *e) {
@@ -138,6 +239,14 @@ static int info_field(const char *text, const char *field, char *out, size_t out
     return -1;
 }
 
+int pk_info_text(redisContext *c, const char *field, char *out, size_t outsz) {
+    char *t = info_text(c);
+    int rc = t ? info_field(t, field, out, outsz) : -1;
+    free(t);
+    if (rc != 0 && outsz) out[0] = '\0';
+    return rc;
+}
+
 long long pk_info(redisContext *c, const char *field) {
     char *t = info_text(c), v[64];
     long long x = -1;
@@ -168,12 +277,62 @@ long long pk_wait_info_eq(redisContext *c, const char *field, long long want, in
     return v;
 }
 
+/* PostgreSQL: a table created by a test gets the invalidation log's
+ * triggers (the module's log_install, called here through the module
+ * in this process), so that SQL.EXEC's writes invalidate cached keys as
+ * the bundled store's do. A table without a primary key is left alone. */
+/* The module for this process: a sanitizer build's module cannot be loaded
+ * into a plain test program, so its sibling in the plain build/ stands in. */
+static void *open_module_here(void) {
+    void *dl = dlopen(pk_module_path(), RTLD_NOW | RTLD_LOCAL);
+    const char *p = pk_module_path(), *b = strstr(p, "/build-");
+    if (dl || !b) return dl;
+    char plain[PATH_MAX];
+    snprintf(plain, sizeof(plain), "%.*s/build%s", (int)(b - p), p, strchr(b + 1, '/'));
+    return dlopen(plain, RTLD_NOW | RTLD_LOCAL);
+}
+
+static void pg_install(int n, const char *const *tables) {
+    void *dl = open_module_here();
+    store_module_entry_fn entry = dl ? (store_module_entry_fn)dlsym(dl, STORE_MODULE_ENTRY) : NULL;
+    const store_module *m = entry ? entry() : NULL;
+    if (m && m->log_install) {
+        const char *argv[] = {pg_conninfo()};
+        void *h = NULL;
+        char *err = NULL;
+        if (m->open(1, argv, &h, &err) == STORE_OK) m->log_install(h, n, tables, &err);
+        m->free_error(err);
+        if (h) m->close(h);
+    }
+    if (dl) dlclose(dl);
+}
+
+static void pg_track_table(const char *sql) {
+    const char *p = sql;
+    while (isspace((unsigned char)*p)) p++;
+    if (strncasecmp(p, "CREATE TABLE", 12) != 0) return;
+    p += 12;
+    while (isspace((unsigned char)*p)) p++;
+    if (!strncasecmp(p, "IF NOT EXISTS", 13)) p += 13;
+    while (isspace((unsigned char)*p)) p++;
+    char table[128];
+    size_t n = 0;
+    while ((isalnum((unsigned char)*p) || *p == '_') && n + 1 < sizeof(table)) table[n++] = *p++;
+    table[n] = '\0';
+    if (!n) return;
+    const char *tables[] = {table};
+    pg_install(1, tables);
+}
+
 void pk_exec(redisContext *c, const char *sql) {
-    redisReply *r = redisCommand(c, "SQL.EXEC %s", sql);
+    char *text = pk_dialect(sql);
+    redisReply *r = redisCommand(c, "SQL.EXEC %s", text);
     int ok = r && r->type != REDIS_REPLY_ERROR;
-    if (!ok) fprintf(stderr, "SQL.EXEC %s -> %s\n", sql, r ? r->str : "(lost)");
+    if (!ok) fprintf(stderr, "SQL.EXEC %s -> %s\n", text, r ? r->str : "(lost)");
     CHECK(ok);
     if (r) freeReplyObject(r);
+    if (ok && pk_pg()) pg_track_table(text);
+    free(text);
 }
 
 int pk_wait_serving(redisContext *c, int timeout_ms, int *loading_seen) {

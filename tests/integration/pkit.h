@@ -1,7 +1,8 @@
 /* tests/integration/pkit — helpers for the persistence tests.
  *
- * pk_start() runs larder-server with the bundled store module
- * ($LARDER_BUILD/modules/sqlstore.so, absolute), a store file and a journal in
+ * pk_start() runs larder-server with the store module under test
+ * ($LARDER_BUILD/modules/sqlstore.so, absolute, or pgstore.so: see pk_pg),
+ * a store file and a journal in
  * a data directory of the test's own (so a test can stop, kill and restart
  * the server on the same files); pk_cleanup() removes that directory.
  *
@@ -20,6 +21,26 @@ typedef struct pk_env {
     int running;
 } pk_env;
 
+/* The store under test: the bundled store, or with LARDER_TEST_STORE=pg
+ * pgstore in front of a real PostgreSQL (pgkit) that pk_start() starts once
+ * per test program; each new environment (first pk_start) gets an empty
+ * public schema, as a new store file is empty. The module is loaded as
+ * `loadmodule pgstore.so "<conninfo>"` (one quoted argument). The checks
+ * read the store back with SQL.QUERY, that is through the module. */
+int pk_pg(void);
+const char *pk_store_name(void); /* "sqlstore" or "pg" */
+/* Where the stores' SQL differs, the one place that chooses: the text for
+ * the store under test. */
+const char *pk_sql(const char *bundled, const char *pg);
+/* The stores' words for a row refused by a constraint (in both modules'
+ * -BACKEND and dead-letter messages). */
+#define PK_MSG_CHECK pk_sql("CHECK constraint failed", "violates check constraint")
+#define PK_MSG_UNIQUE pk_sql("UNIQUE constraint failed", "violates unique constraint")
+#define PK_MSG_FKEY pk_sql("FOREIGN KEY constraint failed", "violates foreign key constraint")
+/* sql in the dialect of the store under test (caller frees): the bundled
+ * engine's type names PostgreSQL spells differently (BLOB, REAL) are
+ * rewritten. pk_exec applies it. */
+char *pk_dialect(const char *sql);
 /* Absolute path of the store module under test. */
 const char *pk_module_path(void);
 /* Nonzero when the binaries were built with ASan or TSan (LARDER_BUILD ends
@@ -33,6 +54,11 @@ int pk_tsan(void);
  * --loadmodule, --store-path, --journal-path plus extra ("--name", "value",
  * ..., NULL). 0 on success. */
 int pk_start(pk_env *e, const char *const *extra);
+/* For a test that runs the server itself: the arguments that open e's store
+ * (--loadmodule PATH, with PostgreSQL --store-conninfo CONNINFO, the
+ * directive where pk_start passes a module argument; --store-path,
+ * --journal-path) into out; returns how many (at most 8). */
+int pk_store_args(const char **out, const pk_env *e);
 void pk_stop(pk_env *e);    /* SIGTERM: a clean shutdown (flushes) */
 void pk_kill(pk_env *e);    /* SIGKILL */
 void pk_cleanup(pk_env *e); /* stops the server if running, removes the data */
@@ -46,6 +72,8 @@ void pk_send(redisContext *c, const char *fmt, ...);
 char *pk_recv_str(redisContext *c);
 /* A numeric field of INFO (all sections); -1 when absent or on error. */
 long long pk_info(redisContext *c, const char *field);
+/* A field of INFO as text into out ("" and -1 when absent). */
+int pk_info_text(redisContext *c, const char *field, char *out, size_t outsz);
 /* A field of INFO as a double (wt_group_size_avg); -1 when absent. */
 double pk_info_d(redisContext *c, const char *field);
 /* Polls INFO until field >= min or timeout_ms passes; returns the last value. */

@@ -5,6 +5,7 @@
  * with one clear line; CONFIG SET errors must leave the mappings as they
  * were. */
 #include "pkit.h"
+#include "pgkit.h"
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -122,12 +123,13 @@ static void make_store(void) {
 }
 
 TEST(start_bad_maps) {
-    const char *base[] = {"--loadmodule", pk_module_path(), "--store-path",
-                          env.store,      "--journal-path", env.journal};
 #define WITH_MAP(spec, want)                                                                       \
     do {                                                                                           \
-        const char *a[] = {base[0], base[1], base[2], base[3], base[4],                            \
-                           base[5], "--map", spec,    NULL};                                       \
+        const char *a[16];                                                                         \
+        int n_ = pk_store_args(a, &env);                                                           \
+        a[n_++] = "--map";                                                                         \
+        a[n_++] = spec;                                                                            \
+        a[n_] = NULL;                                                                              \
         expect_start_error(a, want);                                                               \
     } while (0)
     WITH_MAP("nope nope:{id} mode read-through", "map nope: no such table: nope");
@@ -159,6 +161,7 @@ TEST(start_bad_maps) {
 }
 
 TEST(start_bad_module) {
+    int n;
     const char *a1[] = {"--loadmodule", "/nonexistent/sqlstore.so", NULL};
     expect_start_error(a1, "loadmodule /nonexistent/sqlstore.so: ");
     /* a shared object that is not a store module */
@@ -168,20 +171,43 @@ TEST(start_bad_module) {
     const char *a2[] = {"--loadmodule", libm, NULL};
     expect_start_error(a2, "not a Larder store module");
     /* a module whose store cannot open */
-    const char *a3[] = {"--loadmodule", pk_module_path(), "--store-path", "/nonexistent-dir/x.db",
-                        NULL};
-    expect_start_error(a3, "store /nonexistent-dir/x.db: cannot open");
+    if (!pk_pg()) {
+        const char *a3[] = {"--loadmodule", pk_module_path(), "--store-path",
+                            "/nonexistent-dir/x.db", NULL};
+        expect_start_error(a3, "store /nonexistent-dir/x.db: cannot open");
+    } else { /* TLS required from a server without it: libpq's reason, at start */
+        char ci[512];
+        /* over TCP: libpq does not use TLS on a Unix socket, whatever sslmode says */
+        snprintf(ci, sizeof(ci),
+                 "host=127.0.0.1 port=%d user=postgres dbname=postgres sslmode=require", pg_port());
+        const char *a3[] = {"--loadmodule", pk_module_path(), "--store-conninfo", ci, NULL};
+        expect_start_error(a3, "store pgstore: cannot connect to PostgreSQL: connection to server "
+                               "at \"127.0.0.1\"");
+        expect_start_error(a3, "failed: server does not support SSL, but SSL was required");
+        const char *a3b[] = {"--loadmodule", pk_module_path(), "--store-conninfo",
+                             "host=/nonexistent-dir port=1", NULL};
+        expect_start_error(
+            a3b, "store pgstore: cannot connect to PostgreSQL: connection to server on socket "
+                 "\"/nonexistent-dir/.s.PGSQL.1\" failed");
+    }
+    /* a pool the module cannot have, or out of range */
+    const char *a7[16];
+    n = pk_store_args(a7, &env);
+    a7[n++] = "--store-connections";
+    a7[n++] = pk_pg() ? "17" : "2";
+    a7[n] = NULL;
+    expect_start_error(a7, pk_pg() ? "store-connections"
+                                   : "store-connections 2: the sqlstore "
+                                     "module takes at most 1");
     /* maps without a store */
     const char *a4[] = {"--map", "users user:{id} mode read-through", NULL};
     expect_start_error(a4, "map directives need a store");
     /* a journal that cannot be written, or is not a journal */
-    const char *a5[] = {"--loadmodule",
-                        pk_module_path(),
-                        "--store-path",
-                        env.store,
-                        "--journal-path",
-                        "/nonexistent-dir/j",
-                        NULL};
+    const char *a5[16];
+    n = pk_store_args(a5, &env);
+    a5[n++] = "--journal-path"; /* the later one wins */
+    a5[n++] = "/nonexistent-dir/j";
+    a5[n] = NULL;
     expect_start_error(a5, "journal");
     char bad[400];
     snprintf(bad, sizeof(bad), "%s/bad.journal", env.data);
@@ -190,14 +216,18 @@ TEST(start_bad_module) {
         fputs("this is not a journal", f);
         fclose(f);
     }
-    const char *a6[] = {
-        "--loadmodule", pk_module_path(), "--store-path", env.store, "--journal-path", bad, NULL};
+    const char *a6[16];
+    n = pk_store_args(a6, &env);
+    a6[n++] = "--journal-path";
+    a6[n++] = bad;
+    a6[n] = NULL;
     expect_start_error(a6, "is not a Larder journal");
 }
 
 /* The change-log directives and command with the bundled store, which
  * keeps no log (only this server writes to it). */
 TEST(invalidation_without_a_change_log) {
+    if (pk_pg()) return; /* the bundled store's answers */
     const char *a1[] = {"--loadmodule",
                         pk_module_path(),
                         "--store-path",

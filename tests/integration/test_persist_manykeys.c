@@ -12,8 +12,10 @@
     "wt wt:{id} mode write-through column v; wb wb:{id} mode write-behind column v; "              \
     "rt rt:{id} mode read-through column v"
 
+/* fewer under sanitizers, and against PostgreSQL, where the closing check
+ * reads every key's row back with its own query over a socket */
 static int nkeys(void) {
-    return pk_sanitized() ? 3000 : 10000;
+    return pk_sanitized() || pk_pg() ? 3000 : 10000;
 }
 
 static redisContext *start(pk_env *e) {

@@ -3,10 +3,9 @@
  * SQL.EXEC with parameters, a write-through PostgreSQL refuses. Ends with
  * "store equals cache after WB.FLUSH" for every mapping.
  *
- * The tables are created in PostgreSQL first, the server's own tables
- * (wb_meta, wb_deadletter) included: the server's CREATE TABLE IF NOT EXISTS
- * for them names a BLOB type PostgreSQL does not have, so they must exist
- * before it starts (see README, "In front of PostgreSQL"). */
+ * The mapped tables are created in PostgreSQL first; the server creates its
+ * own (wb_meta, wb_deadletter) in PostgreSQL's types at start. */
+#include "../../modules/pgstore/pgstore.h"
 #include "pgkit.h"
 #include "persist/store_api.h"
 #include "pkit.h"
@@ -19,9 +18,6 @@
 #include <string.h>
 
 static const char schema[] =
-    "CREATE TABLE wb_meta (name text PRIMARY KEY, value bigint);"
-    "CREATE TABLE wb_deadletter (id bigint PRIMARY KEY, map text, key bytea, op text, "
-    "  state bytea, error text, at bigint);"
     "CREATE TABLE products (sku text PRIMARY KEY, name text, price numeric(10,2));"
     "INSERT INTO products VALUES ('p1', 'kettle', 24.50);"
     "CREATE TABLE sessions (id text PRIMARY KEY, data text);"

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static redisContext *start(pk_env *e) {
@@ -43,8 +44,11 @@ TEST(sql_bound_args_and_replies) {
     if (!c) return;
     const char *evil = "x'); DROP TABLE t; --";
     CHECK_CMD(c, ":1", "SQL.EXEC %s %s %s %s", "INSERT INTO t VALUES (?, ?, ?)", "1", evil, "1.5");
+    /* numbered parameters: ?N here, $N (typed where PostgreSQL cannot infer) there */
     CHECK_CMD(c, ":2", "SQL.EXEC %s %s %s",
-              "INSERT INTO t (id, v) VALUES (?1, ?2), (?1 + 1, ?2 || '!')", "2", "two");
+              pk_sql("INSERT INTO t (id, v) VALUES (?1, ?2), (?1 + 1, ?2 || '!')",
+                     "INSERT INTO t (id, v) VALUES ($1::int, $2), ($1::int + 1, $2::text || '!')"),
+              "2", "two");
     char want[128];
     snprintf(want, sizeof(want), "[[:1,%s,1.5]]", evil);
     CHECK_CMD(c, want, "SQL.QUERY %s %s", "SELECT id, v, r FROM t WHERE id = ?", "1");
@@ -69,27 +73,42 @@ TEST(sql_errors) {
     CHECK(r && r->type == REDIS_REPLY_ERROR);
     if (r && r->type == REDIS_REPLY_ERROR) {
         printf("syntax error reply: %s\n", r->str);
-        CHECK(!strncmp(r->str, "ERR near \"FORM\": syntax error", 29));
+        const char *want =
+            pk_sql("ERR near \"FORM\": syntax error", "ERR syntax error at or near \"FORM\"");
+        CHECK(!strncmp(r->str, want, strlen(want)));
     }
     if (r) freeReplyObject(r);
-    CHECK_CMD(c, "-ERR no such table: nope", "SQL.QUERY %s", "SELECT * FROM nope");
-    CHECK_CMD(c, "-ERR SQL.QUERY runs read-only statements only; use SQL.EXEC", "SQL.QUERY %s",
-              "INSERT INTO t VALUES (9, 'x', 0)");
-    CHECK_CMD(c, "-ERR SQL.QUERY runs read-only statements only; use SQL.EXEC", "SQL.QUERY %s",
-              "DELETE FROM t");
-    CHECK_CMD(c, "-ERR SQL.QUERY runs read-only statements only; use SQL.EXEC", "SQL.QUERY %s",
-              "DROP TABLE t");
+    CHECK_CMD(c, pk_sql("-ERR no such table: nope", "-ERR relation \"nope\" does not exist"),
+              "SQL.QUERY %s", "SELECT * FROM nope");
+    /* PostgreSQL's own reason follows in parentheses */
+    const char *ro = "-ERR SQL.QUERY runs read-only statements only; use SQL.EXEC";
+    char want[160];
+    snprintf(want, sizeof(want), "%s%s", ro,
+             pk_sql("", " (cannot execute INSERT in a read-only transaction)"));
+    CHECK_CMD(c, want, "SQL.QUERY %s", "INSERT INTO t VALUES (9, 'x', 0)");
+    snprintf(want, sizeof(want), "%s%s", ro,
+             pk_sql("", " (cannot execute DELETE in a read-only transaction)"));
+    CHECK_CMD(c, want, "SQL.QUERY %s", "DELETE FROM t");
+    snprintf(want, sizeof(want), "%s%s", ro,
+             pk_sql("", " (cannot execute DROP TABLE in a read-only transaction)"));
+    CHECK_CMD(c, want, "SQL.QUERY %s", "DROP TABLE t");
     CHECK_CMD(c, "[]", "SQL.QUERY %s", "SELECT * FROM t"); /* nothing happened */
-    CHECK_CMD(c, "-ERR 2 arguments given, the statement has 1 parameters", "SQL.QUERY %s %s %s",
-              "SELECT * FROM t WHERE id = ?", "1", "2");
-    CHECK_CMD(c, "-ERR send one statement at a time", "SQL.EXEC %s", "DELETE FROM t; DROP TABLE t");
+    CHECK_CMD(c,
+              pk_sql("-ERR 2 arguments given, the statement has 1 parameters",
+                     "-ERR bind message supplies 2 parameters, but prepared statement \"\" "
+                     "requires 1"),
+              "SQL.QUERY %s %s %s", "SELECT * FROM t WHERE id = ?", "1", "2");
+    CHECK_CMD(c,
+              pk_sql("-ERR send one statement at a time",
+                     "-ERR cannot insert multiple commands into a prepared statement"),
+              "SQL.EXEC %s", "DELETE FROM t; DROP TABLE t");
     r = pk_cmd(c, "SQL.EXEC %s", "BEGIN");
     CHECK(r && r->type == REDIS_REPLY_ERROR && strstr(r->str, "transaction control"));
     if (r) freeReplyObject(r);
     /* the store is not left inside a transaction: writes still commit */
     CHECK_CMD(c, ":1", "SQL.EXEC %s", "INSERT INTO t VALUES (5, 'five', 0)");
     r = pk_cmd(c, "SQL.EXEC %s", "INSERT INTO t VALUES (5, 'again', 0)");
-    CHECK(r && r->type == REDIS_REPLY_ERROR && strstr(r->str, "UNIQUE constraint failed") != NULL);
+    CHECK(r && r->type == REDIS_REPLY_ERROR && strstr(r->str, PK_MSG_UNIQUE) != NULL);
     if (r) freeReplyObject(r);
     CHECK_CMD(c, "-ERR empty statement", "SQL.EXEC %s", " ; ");
     CHECK_CMD(c, "-ERR wrong number of arguments for 'sql.query' command", "SQL.QUERY");
@@ -160,7 +179,7 @@ TEST(sql_exec_invalidation) {
     CHECK_CMD(c, "7", "HGET order:13 total");
     /* a failed statement invalidates nothing it did not change */
     redisReply *r = pk_cmd(c, "SQL.EXEC %s", "INSERT INTO orders VALUES (14, 99, 1)");
-    CHECK(r && r->type == REDIS_REPLY_ERROR && strstr(r->str, "FOREIGN KEY"));
+    CHECK(r && r->type == REDIS_REPLY_ERROR && strstr(r->str, PK_MSG_FKEY));
     if (r) freeReplyObject(r);
     finish(&e, c);
 }
@@ -318,6 +337,11 @@ TEST(info_fields) {
                                         "map_change_pending",
                                         "store_transactions",
                                         "store_transaction_jobs",
+                                        "store_connections",
+                                        "store_connection_state",
+                                        "store_reconnects",
+                                        "store_last_error",
+                                        "store_last_error_time",
                                         NULL};
     static const char *stats[] = {"hits", "misses", "loads", "loads_coalesced", "refreshes_early",
                                   NULL};
@@ -352,6 +376,43 @@ TEST(info_fields) {
     pk_cleanup(&e);
 }
 
+/* The store's connection in INFO, for either module: connected, no
+ * reconnects, no error; a failed call leaves its message and time. */
+TEST(info_store_connection) {
+    pk_env e;
+    memset(&e, 0, sizeof(e));
+    if (pk_start(&e, NULL) != 0) {
+        CHECK(0);
+        return;
+    }
+    redisContext *c = srv_connect(&e.s);
+    char v[300];
+    pk_info_text(c, "store_connection_state", v, sizeof(v));
+    CHECK_STR(v, "connected");
+    CHECK_EQ(pk_info(c, "store_connections"), 1);
+    CHECK_EQ(pk_info(c, "store_reconnects"), 0);
+    CHECK_EQ(pk_info_text(c, "store_last_error", v, sizeof(v)), 0);
+    CHECK_STR(v, "");
+    CHECK_EQ(pk_info(c, "store_last_error_time"), 0);
+    CHECK_CMD(c, "+OK", "DEBUG STORE-FAIL 1");
+    redisReply *r = pk_cmd(c, "SQL.QUERY %s", "SELECT 1");
+    CHECK(r && r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "BACKEND", 7));
+    if (r) freeReplyObject(r);
+    pk_info_text(c, "store_last_error", v, sizeof(v));
+    CHECK_STR(v, "injected store failure (DEBUG STORE-FAIL)");
+    long long at = pk_info(c, "store_last_error_time"), now = (long long)time(NULL);
+    CHECK(at >= now - 5 && at <= now + 1);
+    /* an error of the request is not the store's */
+    r = pk_cmd(c, "SQL.QUERY %s", "SELECT * FROM nope");
+    if (r) freeReplyObject(r);
+    pk_info_text(c, "store_last_error", v, sizeof(v));
+    CHECK_STR(v, "injected store failure (DEBUG STORE-FAIL)");
+    pk_info_text(c, "store_connection_state", v, sizeof(v));
+    CHECK_STR(v, "connected");
+    redisFree(c);
+    pk_cleanup(&e);
+}
+
 int main(void) {
     RUN(sql_bound_args_and_replies);
     RUN(sql_errors);
@@ -361,5 +422,6 @@ int main(void) {
     RUN(cache_leases);
     RUN(cache_xfetch_token);
     RUN(info_fields);
+    RUN(info_store_connection);
     return test_report();
 }

@@ -286,14 +286,14 @@ TEST(wb_dead_letters) {
         CHECK_STR(row->element[3]->str, "upsert");
         if (!strcmp(key, "user:2")) {
             id_check = row->element[0]->integer;
-            CHECK(strstr(err, "CHECK constraint failed") != NULL);
+            CHECK(strstr(err, PK_MSG_CHECK) != NULL);
             CHECK_STR(row->element[1]->str, "users");
         } else if (!strcmp(key, "user:3")) {
             id_unique = row->element[0]->integer;
-            CHECK(strstr(err, "UNIQUE constraint failed") != NULL);
+            CHECK(strstr(err, PK_MSG_UNIQUE) != NULL);
         } else if (!strcmp(key, "order:10")) {
             id_fk = row->element[0]->integer;
-            CHECK(strstr(err, "FOREIGN KEY constraint failed") != NULL);
+            CHECK(strstr(err, PK_MSG_FKEY) != NULL);
         }
     }
     if (r) freeReplyObject(r);
@@ -357,7 +357,7 @@ TEST(wb_refused_state_superseded) {
     redisReply *r = pk_cmd(c, "WB.DEADLETTER LIST");
     CHECK(r && r->type == REDIS_REPLY_ARRAY && r->elements == 1 && r->element[0]->elements == 6 &&
           !strcmp(r->element[0]->element[2]->str, "user:8") &&
-          strstr(r->element[0]->element[4]->str, "CHECK"));
+          strstr(r->element[0]->element[4]->str, PK_MSG_CHECK));
     if (r) freeReplyObject(r);
     /* the refused state itself, as a row of the table */
     CHECK_CMD(c, "[[users,user:8]]", "SQL.QUERY %s", "SELECT map, key FROM wb_deadletter");
