@@ -27,7 +27,7 @@ static struct {
     int port;
     char conninfo[400];
     char opts[400]; /* pg_set_options */
-    uid_t uid; /* the postgres user when we run as root, else ours */
+    uid_t uid;      /* the postgres user when we run as root, else ours */
     gid_t gid;
 } pg;
 
