@@ -55,7 +55,8 @@ static int wait_ready(srv *s, char *log, size_t logsz) {
     return -1;
 }
 
-static int start(srv *s, const char *bin, const char *const *extra, int is_redis) {
+static int start(srv *s, const char *bin, const char *conf, const char *const *extra,
+                 int is_redis) {
     for (int attempt = 0; attempt < 5; attempt++) {
         memset(s, 0, sizeof(*s));
         s->is_redis = is_redis;
@@ -69,6 +70,7 @@ static int start(srv *s, const char *bin, const char *const *extra, int is_redis
         char port[16];
         snprintf(port, sizeof(port), "%d", s->port);
         argv[argc++] = bin;
+        if (conf) argv[argc++] = conf;
         argv[argc++] = "--port";
         argv[argc++] = port;
         argv[argc++] = "--dir";
@@ -107,10 +109,14 @@ static int start(srv *s, const char *bin, const char *const *extra, int is_redis
 
 int srv_start(srv *s, const char *const *extra) {
     signal(SIGPIPE, SIG_IGN); /* tests write to sockets the server may close */
-    return start(s, larder_server_path(), extra, 0);
+    return start(s, larder_server_path(), NULL, extra, 0);
 }
 int srv_start_redis(srv *s, const char *const *extra) {
-    return start(s, "/usr/bin/redis-server", extra, 1);
+    return start(s, "/usr/bin/redis-server", NULL, extra, 1);
+}
+int srv_start_conf(srv *s, const char *conf, const char *const *extra) {
+    signal(SIGPIPE, SIG_IGN);
+    return start(s, larder_server_path(), conf, extra, 0);
 }
 
 static void cleanup(srv *s) {
