@@ -181,8 +181,8 @@ bench-store: $(B)/bench-store
 # medians and ratios, then the invalidation lag of direct writes. About a
 # minute; BENCH_PG_SECONDS / _ROUNDS / _CLIENTS / _LAG_SAMPLES change it.
 BENCH_PG_OBJ := $(call obj,tests/integration/harness.c tests/integration/pgkit.c tests/integration/pkit.c)
-$(B)/bench-pg: mk/bench-pg.c $(BENCH_PG_OBJ) modules/pgstore/pgstore.h src/persist/store_api.h
-	$(CC) $(CFLAGS) $(PQ_CFLAGS) -o $@ $< $(BENCH_PG_OBJ) $(LDFLAGS) -lhiredis $(PQ_LIBS) $(MALLOC_LIBS) -ldl -lm -lpthread
+$(B)/bench-pg: mk/bench-pg.c $(BENCH_PG_OBJ)
+	$(CC) $(CFLAGS) $(PQ_CFLAGS) -o $@ $< $(BENCH_PG_OBJ) $(LDFLAGS) -lhiredis $(PQ_LIBS) -lm
 
 bench-pg: deps-test all $(B)/bench-pg
 	@LARDER_BUILD=$(CURDIR)/$(B) LARDER_SERVER=$(CURDIR)/$(SERVER_BIN) $(B)/bench-pg
