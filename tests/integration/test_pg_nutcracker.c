@@ -161,7 +161,12 @@ static int start_proxy(void) {
     for (int i = 0; i < NSIDE; i++) fprintf(f, "   - 127.0.0.1:%d:1 side%d\n", side[i].port, i);
     fclose(f);
     const char *test[] = {"nutcracker", "-t", "-c", conf, NULL};
-    if (run(test, tlog) != 0) {
+    int rc = run(test, tlog);
+    if (rc == 127) {
+        fprintf(stderr, "no nutcracker: install Debian's nutcracker (mk/deps.sh test)\n");
+        return -1;
+    }
+    if (rc != 0) {
         fprintf(stderr, "nutcracker -t refused the configuration:\n");
         print_file(tlog);
         return -1;
