@@ -18,6 +18,8 @@
  *       INSERT ... ON CONFLICT DO UPDATE autocommit (prepared);   goal >= 10x
  *   (c) write-through HSET (group commit)          vs  the same autocommits;
  *                                                                goal >= 2x
+ *   (ref) GET of keys no mapping matches, to show what the read-through
+ *       hit of (a) adds;
  *   (d) invalidation lag of a direct UPDATE: after the UPDATE commits, a GET
  *       of the read-through key is repeated until the new value comes back;
  *       p50/p99 over LAG_SAMPLES updates.                  goal p99 < 100 ms
@@ -56,11 +58,21 @@
 #define WRITE_IDS 5000
 #define MAX_CLIENTS 200
 
-enum op { OP_GET, OP_WB_HSET, OP_WB_HSET_ALWAYS, OP_WT_HSET, OP_PG_SELECT, OP_PG_UPSERT, NOPS };
+enum op {
+    OP_GET,
+    OP_WB_HSET,
+    OP_WB_HSET_ALWAYS,
+    OP_WT_HSET,
+    OP_PG_SELECT,
+    OP_PG_UPSERT,
+    OP_PLAIN_GET,
+    NOPS
+};
 
-static const char *const op_label[] = {"GET kv (read-through hit)",  "HSET wb (write-behind)",
-                                       "HSET wb (wb, fsync always)", "HSET wt (write-through)",
-                                       "SELECT by pk (direct)",      "INSERT ON CONFLICT (direct)"};
+static const char *const op_label[] = {"GET kv (read-through hit)",   "HSET wb (write-behind)",
+                                       "HSET wb (wb, fsync always)",  "HSET wt (write-through)",
+                                       "SELECT by pk (direct)",       "INSERT ON CONFLICT (direct)",
+                                       "GET of an unmapped key (ref)"};
 
 static const char select_sql[] = "SELECT val FROM bench_kv WHERE id = $1";
 static const char upsert_sql[] = "INSERT INTO bench_direct (id, val) VALUES ($1, $2) "
@@ -181,14 +193,18 @@ static int send_resp(bconn *c, const char *fmt, ...) {
 
 static void send_op(bconn *c, enum op op) {
     char id[16], val[32];
-    unsigned n =
-        op == OP_GET || op == OP_PG_SELECT ? rnd_below(KV_ROWS) + 1 : rnd_below(WRITE_IDS) + 1;
+    unsigned n = op == OP_GET || op == OP_PG_SELECT || op == OP_PLAIN_GET
+                     ? rnd_below(KV_ROWS) + 1
+                     : rnd_below(WRITE_IDS) + 1;
     snprintf(id, sizeof(id), "%u", n);
     snprintf(val, sizeof(val), "v%u", rnd_below(1000000));
     int rc = 0;
     switch (op) {
     case OP_GET:
         rc = send_resp(c, "GET kv:%s", id);
+        break;
+    case OP_PLAIN_GET:
+        rc = send_resp(c, "GET plain:%s", id);
         break;
     case OP_WB_HSET:
     case OP_WB_HSET_ALWAYS:
@@ -251,7 +267,8 @@ static int read_op(bconn *c, enum op op, long *errors) {
     int done = 0;
     while (redisReaderGetReply(c->rd, &rv) == REDIS_OK && rv) {
         redisReply *r = rv;
-        int ok = op == OP_GET ? r->type == REDIS_REPLY_STRING : r->type == REDIS_REPLY_INTEGER;
+        int ok = op == OP_GET || op == OP_PLAIN_GET ? r->type == REDIS_REPLY_STRING
+                                                    : r->type == REDIS_REPLY_INTEGER;
         if (!ok) {
             (*errors)++;
             show_error(r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
@@ -524,6 +541,20 @@ static const char *goal_text(double ratio, double goal) {
     return ratio >= goal ? "met" : "NOT met";
 }
 
+/* plain:1..KV_ROWS, keys no mapping matches: the reference row shows what
+ * a GET costs this server without the persistence layer's part. */
+static int fill_plain(redisContext *c) {
+    for (int i = 1; i <= KV_ROWS; i++) redisAppendCommand(c, "SET plain:%d value-%d", i, i);
+    int bad = 0;
+    for (int i = 1; i <= KV_ROWS; i++) {
+        redisReply *r = NULL;
+        if (redisGetReply(c, (void **)&r) != REDIS_OK) return -1;
+        bad += r->type != REDIS_REPLY_STATUS;
+        freeReplyObject(r);
+    }
+    return bad ? -1 : 0;
+}
+
 /* The machine's load average (other work competing for the CPUs skews a
  * run: PostgreSQL's 50 backends then get a larger share than the server's
  * one loop thread), printed before and after the run. */
@@ -574,7 +605,7 @@ int main(void) {
     redisContext *ctl = srv_connect(&B.s);
     if (!ctl || warm_up(ctl, "GET", "kv:", KV_ROWS) != 0 ||
         warm_up(ctl, "HGETALL", "wb:", WRITE_IDS) != 0 ||
-        warm_up(ctl, "HGETALL", "wt:", WRITE_IDS) != 0) {
+        warm_up(ctl, "HGETALL", "wt:", WRITE_IDS) != 0 || fill_plain(ctl) != 0) {
         fprintf(stderr, "bench-pg: warming up the read-through keys failed\n");
         srv_stop(&B.s);
         return 1;
@@ -584,7 +615,7 @@ int main(void) {
            "everysec), and write-behind once more with journal-fsync always\n",
            B.clients, B.rounds, B.seconds);
     print_loadavg("before");
-    enum op order[] = {OP_GET,     OP_PG_SELECT, OP_WB_HSET, OP_WB_HSET_ALWAYS,
+    enum op order[] = {OP_GET,     OP_PLAIN_GET, OP_PG_SELECT, OP_WB_HSET, OP_WB_HSET_ALWAYS,
                        OP_WT_HSET, OP_PG_UPSERT};
     series s[NOPS] = {0};
     bconn cl[MAX_CLIENTS];
