@@ -4,6 +4,7 @@
 #   make run        install missing runtime packages (as root), build, start on conf/larder.conf
 #   make test       install missing test packages (as root), build, run every test
 #   make bench      redis-benchmark: Larder vs Redis side by side, ratios
+#   make bench-pg   Larder in front of PostgreSQL vs straight to PostgreSQL, ratios
 #   make compat     Redis's own test suite against larder-server -> redis-compat/COMPAT.md
 #   make install    binaries, store modules and a conf that finds them (PREFIX, DESTDIR)
 #   make SANITIZE=1 ...   the same with ASan+UBSan (objects in build-san/)
@@ -81,7 +82,7 @@ SQLT_SRC  := $(wildcard tests/sql/test_*.c tests/crash/test_*.c)
 SQLT_BINS := $(patsubst tests/%.c,$(B)/tests/%,$(SQLT_SRC))
 
 .SECONDARY:
-.PHONY: all deps deps-run deps-test run test test-tsan test-unit bench bench-store bench-sql fuzz-sql compat crash \
+.PHONY: all deps deps-run deps-test run test test-tsan test-unit bench bench-pg bench-store bench-sql fuzz-sql compat crash \
         clean install format format-check depcheck
 all: $(SERVER_BIN) $(TOOL_BINS) $(MODULE_SOS)
 
@@ -173,6 +174,18 @@ $(B)/bench-store: mk/bench-store.c $(LIB_SQL)
 
 bench-store: $(B)/bench-store
 	$(B)/bench-store
+
+# ---- in front of PostgreSQL: mk/bench-pg.c ------------------------------------------
+# bench-pg: read-through hits, write-behind and write-through against the same
+# work sent straight to a PostgreSQL it starts itself (pgkit), 50 clients,
+# medians and ratios, then the invalidation lag of direct writes. About a
+# minute; BENCH_PG_SECONDS / _ROUNDS / _CLIENTS / _LAG_SAMPLES change it.
+BENCH_PG_OBJ := $(call obj,tests/integration/harness.c tests/integration/pgkit.c tests/integration/pkit.c)
+$(B)/bench-pg: mk/bench-pg.c $(BENCH_PG_OBJ)
+	$(CC) $(CFLAGS) $(PQ_CFLAGS) -o $@ $< $(BENCH_PG_OBJ) $(LDFLAGS) -lhiredis $(PQ_LIBS) -lm
+
+bench-pg: deps-test all $(B)/bench-pg
+	@LARDER_BUILD=$(CURDIR)/$(B) LARDER_SERVER=$(CURDIR)/$(SERVER_BIN) $(B)/bench-pg
 
 # ---- the SQL engine's benchmark and fuzzer --------------------------------------
 # bench-sql: the same SQL workload on our engine and on libsqlite3, ratios.

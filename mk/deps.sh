@@ -12,7 +12,7 @@ set -e
 RUN_PKGS="gcc make pkg-config libev-dev libjemalloc-dev libssl-dev liblua5.1-0-dev lua-cjson-dev lua-bitop-dev
           libpq-dev redis-tools"
 TEST_PKGS="libhiredis-dev redis-tools redis-server tcl sqlite3 libsqlite3-dev python3 python3-redis
-           dpkg-dev xz-utils openssl procps clang-format postgresql"
+           dpkg-dev xz-utils openssl procps clang-format postgresql nutcracker"
 pkgs=$RUN_PKGS
 [ "$1" = "test" ] && pkgs="$RUN_PKGS $TEST_PKGS"
 

@@ -203,7 +203,9 @@ static int watch_run(const store_module *m, void *h, int readable, int64_t *dead
     log_batch *b = NULL;
     int was = sth.state;
     keep_listening(m, h, readable, now, &b);
-    if (sth.need_read || now >= sth.read_at_ms) read_log(m, h, now, &b);
+    /* a read that is due at once (a notice, a reconnect) waits out the
+     * backoff of a failed one: an unreachable store is not polled in a loop */
+    if ((sth.need_read && !sth.read_backoff_ms) || now >= sth.read_at_ms) read_log(m, h, now, &b);
     if (sth.state != IS_NOT_INSTALLED)
         sth.state = !sth.listening  ? IS_DISCONNECTED
                     : sth.need_read ? IS_CATCHING_UP

@@ -227,6 +227,11 @@ void wbc_after(client *c) {
                                 &j->job.ops[j->job.nops], &w->scratch) == OK)
             j->job.nops++;
     }
+    /* a store that is not connected cannot judge now: the batch will (a
+     * write-behind write must not wait for a store that is down) */
+    storeq_stats st;
+    storeq_get_stats(&st);
+    if (st.conn_state != STORE_CONN_CONNECTED) j->job.nops = 0;
     if (!j->job.nops) { /* nothing to ask the store: written as usual */
         accept(j, c);
         reply_raw(c, j->held.p, j->held.len);

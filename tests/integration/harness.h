@@ -28,6 +28,9 @@ int srv_start(srv *s, const char *const *extra);
 /* The same with a configuration file (the server's CONFIG REWRITE target). */
 int srv_start_conf(srv *s, const char *conf, const char *const *extra);
 int srv_start_redis(srv *s, const char *const *extra);
+/* larder-server with a configuration file (its first argument), then
+ * --port, --dir and extra, which override the file's. */
+int srv_start_conf(srv *s, const char *conf, const char *const *extra);
 void srv_stop(srv *s);
 /* Sends SIGKILL (crash tests) and reaps. */
 void srv_kill(srv *s);

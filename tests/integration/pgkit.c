@@ -26,7 +26,8 @@ static struct {
     char log[200];  /* dir/server.log: pg_ctl's and initdb's output */
     int port;
     char conninfo[400];
-    uid_t uid; /* the postgres user when we run as root, else ours */
+    char opts[400]; /* pg_set_options */
+    uid_t uid;      /* the postgres user when we run as root, else ours */
     gid_t gid;
 } pg;
 
@@ -139,12 +140,16 @@ pid_t pg_postmaster_pid(void) {
     return (pid_t)atol(line);
 }
 
+void pg_set_options(const char *opts) {
+    snprintf(pg.opts, sizeof(pg.opts), "%s", opts ? opts : "");
+}
+
 static int pg_ctl_start(void) {
-    char opts[400];
+    char opts[900];
     snprintf(opts, sizeof(opts),
              "-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off "
-             "-c max_connections=50",
-             pg.port, pg.dir);
+             "-c max_connections=50 %s",
+             pg.port, pg.dir, pg.opts);
     const char *argv[] = {"pg_ctl", "-D", pg.data, "-l", pg.log,  "-w",
                           "-t",     "60", "-o",    opts, "start", NULL};
     if (run_pg(argv) != 0) {

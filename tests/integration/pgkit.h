@@ -21,6 +21,10 @@
 
 /* Starts the server; 0 on success, -1 with the reason on stderr. */
 int pg_start(void);
+/* Extra postgres options ("-c name=value ...") for pg_start and pg_restart,
+ * after pgkit's own, so they override them (a benchmark turns fsync back
+ * on and allows more connections). Call before pg_start; NULL clears. */
+void pg_set_options(const char *opts);
 /* Stops it and removes its folder (idempotent). */
 void pg_stop(void);
 /* "host=<socket dir> port=<port> user=postgres dbname=postgres" */
