@@ -392,9 +392,21 @@ static windef *parse_window_spec(parser *p) {
             w->start = parse_frame_bound(p, &w->start_n);
             w->end = FB_CURRENT;
         }
-        if (accept_word(p, "exclude")) w->exclude = 1;
+        if (accept_word(p, "exclude")) {
+            if (accept_kw(p, KW_NO)) {
+                if (!accept_word(p, "others")) syntax_error(p);
+            } else if (accept_word(p, "current")) {
+                expect_kw(p, KW_ROW);
+                w->exclude = EX_CURRENT;
+            } else if (accept_kw(p, KW_GROUP)) {
+                w->exclude = EX_GROUP;
+            } else if (accept_word(p, "ties")) {
+                w->exclude = EX_TIES;
+            } else {
+                syntax_error(p);
+            }
+        }
     }
-    if (w->exclude) perr(p, p->prev_end, "EXCLUDE in a window frame is not supported");
     expect(p, TK_RP);
     return w;
 }

@@ -418,6 +418,7 @@ struct expr {
  * UNBOUNDED FOLLOWING without ORDER BY). */
 enum { FR_ROWS = 1, FR_RANGE, FR_GROUPS };
 enum { FB_UNB_PREC = 1, FB_PREC, FB_CURRENT, FB_FOLL, FB_UNB_FOLL };
+enum { EX_NONE = 0, EX_CURRENT, EX_GROUP, EX_TIES };
 typedef struct windef {
     char *name; /* WINDOW name, or the name after OVER */
     char *base; /* OVER (base ...) */
@@ -429,7 +430,7 @@ typedef struct windef {
     int frame; /* 0: the default */
     int start, end;
     expr *start_n, *end_n;
-    int exclude; /* EXCLUDE: refused */
+    int exclude; /* EX_*: EXCLUDE CURRENT ROW / GROUP / TIES, 0 for NO OTHERS */
 } windef;
 
 /* A result column of a SELECT. */
