@@ -538,6 +538,11 @@ int sqli_f_json_array(vm *v, int argc, sql_value *a, sql_value *out);
 int sqli_f_json_object(vm *v, int argc, sql_value *a, sql_value *out);
 int sqli_f_json_arrow(vm *v, int argc, sql_value *a, sql_value *out);  /* x -> p */
 int sqli_f_json_arrow2(vm *v, int argc, sql_value *a, sql_value *out); /* x ->> p */
+int sqli_f_json_set(vm *v, int argc, sql_value *a, sql_value *out);
+int sqli_f_json_insert(vm *v, int argc, sql_value *a, sql_value *out);
+int sqli_f_json_replace(vm *v, int argc, sql_value *a, sql_value *out);
+int sqli_f_json_remove(vm *v, int argc, sql_value *a, sql_value *out);
+int sqli_f_json_patch(vm *v, int argc, sql_value *a, sql_value *out);
 /* For json_group_array/object (agg.c): x as JSON onto b; b as JSON text. */
 int sqli_json_append(vm *v, strb *b, const sql_value *x);
 void sqli_json_result(sql_value *out, strb *b);
