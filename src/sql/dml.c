@@ -74,7 +74,8 @@ static int query_reads(const query *q, const table *t) {
     if (!q) return 0;
     if (q->op != SEL_SIMPLE) return query_reads(q->left, t) || query_reads(q->right, t);
     for (int i = 0; i < q->nsrc; i++)
-        if (q->src[i].tab == t || query_reads(q->src[i].sub, t) || expr_reads(q->src[i].on, t))
+        if (q->src[i].tab == t || query_reads(q->src[i].sub, t) || expr_reads(q->src[i].on, t) ||
+            expr_reads(q->src[i].fargs, t))
             return 1;
     for (int i = 0; i < q->ncol; i++)
         if (expr_reads(q->cols[i].e, t)) return 1;

@@ -463,6 +463,23 @@ static int hash_open(vm *v, loop *L, cursor *c) {
     return SQL_OK;
 }
 
+/* A table-valued function: its arguments now (they may read outer rows),
+ * then all its rows. */
+static int tvf_open(vm *v, loop *L) {
+    const expr *fa = L->src->fargs;
+    sql_value args[2];
+    int rc = SQL_OK, n = 0;
+    val_set_null(&args[0]);
+    val_set_null(&args[1]);
+    if (!L->mat) L->mat = xcalloc(1, sizeof *L->mat);
+    sqli_rowbuf_clear(L->mat);
+    for (; n < fa->nargs && rc == SQL_OK; n++) rc = sqli_ex_eval(v, fa->args[n], &args[n]);
+    if (rc == SQL_OK) rc = sqli_json_tvf_rows(v, L->src->tvf == TVF_JSON_TREE, args, n, L->mat);
+    val_free(&args[0]);
+    val_free(&args[1]);
+    return rc;
+}
+
 static int loop_open(vm *v, loop *L) {
     cursor *c = sqli_vm_cursor(v, L->cur);
     L->st_loops++;
@@ -482,6 +499,8 @@ static int loop_open(vm *v, loop *L) {
                                                      : sqli_schema_rows(v, L->mat);
     case ACC_HASH:
         return hash_open(v, L, c);
+    case ACC_FUNC:
+        return tvf_open(v, L);
     default:
         break;
     }
@@ -661,6 +680,7 @@ static int loop_step(vm *v, loop *L) {
         /* fall through */
     case ACC_SCHEMA:
     case ACC_QUEUE:
+    case ACC_FUNC:
         if (!L->mat || L->ephem_pos >= L->mat->n) {
             rc = SQL_DONE;
             break;

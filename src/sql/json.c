@@ -970,3 +970,162 @@ int sqli_f_json_patch(vm *v, int argc, sql_value *a, sql_value *out) {
     sqli_json_result(out, &b);
     return SQL_OK;
 }
+
+/* ---- json_each and json_tree ------------------------------------------------------------------
+ */
+
+/* The key of an object member as a path step: ".key" when it is a letter
+ * and letters or digits, else ."key" as written (sqlite3's rule). */
+static void path_step_key(strb *b, const jnode *label) {
+    int bare = label->len > 0 && isalpha((unsigned char)label->z[0]);
+    for (uint32_t k = 1; bare && k < label->len; k++) bare = isalnum((unsigned char)label->z[k]);
+    sqli_strb_addc(b, '.');
+    if (!bare) sqli_strb_addc(b, '"');
+    sqli_strb_add(b, label->z, label->len);
+    if (!bare) sqli_strb_addc(b, '"');
+}
+
+typedef struct tvf_run {
+    const jparse *p;
+    size_t *up; /* per node: its container (labels too) */
+    int tree;
+    size_t start;
+    const sql_value *json, *root;
+    rowbuf *rb;
+} tvf_run;
+
+/* The path from the document's root to node i, as json_tree writes it:
+ * sqlite3 3.40 counts array positions only inside the walked part, so an
+ * array above the start node shows position 0. */
+static void tree_path(const tvf_run *r, size_t i, strb *b) {
+    if (i == 0) {
+        sqli_strb_addc(b, '$');
+        return;
+    }
+    size_t u = r->up[i];
+    tree_path(r, u, b);
+    const jparse *p = r->p;
+    if (p->nodes[u].type == J_ARRAY) {
+        size_t k = 0;
+        int inside = u == r->start; /* is u in the walked part? */
+        for (size_t a = u; a != 0 && !inside; a = r->up[a]) inside = r->up[a] == r->start;
+        for (size_t c = u + 1; inside && c < i; c += p->nodes[c].n) k++;
+        sqli_strb_addf(b, "[%zu]", k);
+    } else {
+        path_step_key(b, &p->nodes[i - 1]);
+    }
+}
+
+/* One row for value node i; key: its label node, its array position, or
+ * NULL (-1 / -2); fullkey and path as text. */
+static void tvf_row(tvf_run *r, size_t i, long label, long pos, long parent, strb *fullkey,
+                    strb *path) {
+    const jparse *p = r->p;
+    sql_value row[TVF_NCOL];
+    strb kb = {0};
+    for (int k = 0; k < TVF_NCOL; k++) val_set_null(&row[k]);
+    if (label >= 0) {
+        unescape(&p->nodes[label], &kb);
+        val_set_text_ref(&row[0], kb.p ? kb.p : "", kb.n);
+    } else if (pos >= 0) {
+        val_set_int(&row[0], pos);
+    }
+    node_value(p, i, &row[1]);
+    const char *t = type_names[p->nodes[i].type];
+    val_set_text_ref(&row[2], t, strlen(t));
+    if (p->nodes[i].type != J_ARRAY && p->nodes[i].type != J_OBJECT) val_ref(&row[3], &row[1]);
+    val_set_int(&row[4], (int64_t)i);
+    if (parent >= 0) val_set_int(&row[5], parent);
+    val_set_text_ref(&row[6], sqli_strb_cstr(fullkey), fullkey->n);
+    val_set_text_ref(&row[7], sqli_strb_cstr(path), path->n);
+    val_ref(&row[8], r->json);
+    if (r->root)
+        val_ref(&row[9], r->root);
+    else
+        val_set_text_ref(&row[9], "$", 1);
+    sqli_rowbuf_add(r->rb, NULL, 0, row, TVF_NCOL);
+    val_free(&row[1]);
+    sqli_strb_free(&kb);
+}
+
+/* json_tree: node i and all below it, in document order. */
+static void tree_rows(tvf_run *r, size_t i, long label, long pos, long parent) {
+    const jparse *p = r->p;
+    strb fk = {0}, pa = {0};
+    tree_path(r, i, &fk);
+    tree_path(r, i == 0 ? 0 : r->up[i], &pa);
+    tvf_row(r, i, label, pos, parent, &fk, &pa);
+    sqli_strb_free(&fk);
+    sqli_strb_free(&pa);
+    const jnode *n = &p->nodes[i];
+    long k = 0;
+    if (n->type == J_OBJECT)
+        for (size_t c = i + 1; c < i + n->n; c += p->nodes[c].n + p->nodes[c + 1].n)
+            tree_rows(r, c + 1, (long)c, -1, (long)i);
+    if (n->type == J_ARRAY)
+        for (size_t c = i + 1; c < i + n->n; c += p->nodes[c].n) tree_rows(r, c, -1, k++, (long)i);
+}
+
+/* json_each: the members of node i (or i itself when it holds no members). */
+static void each_rows(tvf_run *r, size_t i, const char *root, size_t rlen) {
+    const jparse *p = r->p;
+    const jnode *n = &p->nodes[i];
+    strb fk = {0}, pa = {0};
+    sqli_strb_add(&pa, root, rlen);
+    if (n->type != J_OBJECT && n->type != J_ARRAY) {
+        sqli_strb_add(&fk, root, rlen);
+        tvf_row(r, i, -1, -1, -1, &fk, &pa);
+    }
+    long k = 0;
+    for (size_t c = i + 1; c < i + n->n && n->type == J_OBJECT; c += 1 + p->nodes[c + 1].n) {
+        fk.n = 0;
+        sqli_strb_add(&fk, root, rlen);
+        path_step_key(&fk, &p->nodes[c]);
+        tvf_row(r, c + 1, (long)c, -1, -1, &fk, &pa);
+    }
+    for (size_t c = i + 1; c < i + n->n && n->type == J_ARRAY; c += p->nodes[c].n, k++) {
+        fk.n = 0;
+        sqli_strb_add(&fk, root, rlen);
+        sqli_strb_addf(&fk, "[%ld]", k);
+        tvf_row(r, c, -1, k, -1, &fk, &pa);
+    }
+    sqli_strb_free(&fk);
+    sqli_strb_free(&pa);
+}
+
+static void fill_up(const jparse *p, size_t i, size_t *up) {
+    const jnode *n = &p->nodes[i];
+    if (n->type != J_OBJECT && n->type != J_ARRAY) return;
+    for (size_t c = i + 1; c < i + n->n; c += p->nodes[c].n) {
+        up[c] = i;
+        fill_up(p, c, up);
+    }
+}
+
+int sqli_json_tvf_rows(vm *v, int tree, const sql_value *args, int nargs, rowbuf *rb) {
+    if (nargs == 0 || args[0].type == SQL_NULL || (nargs > 1 && args[1].type == SQL_NULL))
+        return SQL_OK;
+    jparse p;
+    if (jparse_value(&p, &args[0])) return jparse_free(&p, &args[0]), malformed(v);
+    long node = 0;
+    int rc = nargs > 1 ? lookup(v, &p, &args[1], &node) : SQL_OK;
+    if (rc == SQL_OK && node >= 0) {
+        tvf_run r = {.p = &p, .tree = tree, .start = (size_t)node, .json = &args[0], .rb = rb};
+        r.root = nargs > 1 ? &args[1] : NULL;
+        r.up = xcalloc(p.nn + 1, sizeof *r.up);
+        fill_up(&p, 0, r.up);
+        if (tree) {
+            size_t s = (size_t)node, u = r.up[s];
+            long label = s > 0 && p.nodes[u].type == J_OBJECT ? (long)s - 1 : -1;
+            tree_rows(&r, s, label, -1, -1);
+        } else {
+            char buf[40];
+            size_t rl = 1;
+            const char *root = r.root ? sqli_val_text(r.root, buf, &rl) : "$";
+            each_rows(&r, (size_t)node, root, rl);
+        }
+        xfree(r.up);
+    }
+    jparse_free(&p, &args[0]);
+    return rc;
+}

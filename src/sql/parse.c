@@ -1019,10 +1019,23 @@ static void parse_table_ref(parser *p, srcitem *it) {
         if (!sqli_name_eq(it->name, "main")) perr(p, it->pos, "unknown database %s", it->name);
         it->name = parse_name(p);
     }
+    if (p->t.type == TK_LP) { /* a table-valued function: json_each(...), json_tree(...) */
+        it->fargs = new_expr(p, E_LIST, p->t.pos);
+        advance(p);
+        exprlist l = {0};
+        if (p->t.type != TK_RP) {
+            do el_push(p, &l, parse_expr(p));
+            while (accept(p, TK_COMMA));
+        }
+        expect(p, TK_RP);
+        it->fargs->args = l.v;
+        it->fargs->nargs = l.n;
+    }
     token t2 = peek2(p);
     int indexed_next = p->t.type == TK_ID && p->t.len == 7 &&
                        strncasecmp(p->t.z, "indexed", 7) == 0 && t2.type == TK_KEYWORD &&
                        t2.kw == KW_BY;
+    if (it->fargs && (indexed_next || is_kw(p, KW_NOT))) syntax_error(p);
     if (!indexed_next) it->alias = opt_alias(p);
     if (accept_word(p, "indexed")) {
         expect_kw(p, KW_BY);

@@ -464,9 +464,33 @@ static int expand_view(compiler *c, srcitem *it, view *w) {
     return rc;
 }
 
+/* json_each(...) / json_tree(...) in FROM: a pseudo table of TVF_NCOL
+ * columns whose rows json.c makes each time its loop opens. */
+static int resolve_tvf(compiler *c, srcitem *it) {
+    static const char *const names[TVF_NCOL] = {"key",    "value",   "type", "atom", "id",
+                                                "parent", "fullkey", "path", "json", "root"};
+    if (sqli_name_eq(it->name, "json_each"))
+        it->tvf = TVF_JSON_EACH;
+    else if (sqli_name_eq(it->name, "json_tree"))
+        it->tvf = TVF_JSON_TREE;
+    else
+        return sqli_comp_error(c, it->pos, "no such table: %s", it->name);
+    if (it->fargs->nargs > 2)
+        return sqli_comp_error(c, it->pos, "too many arguments on %s() - max 2", it->name);
+    it->ncol = TVF_NCOL;
+    it->colnames = sqli_ar_alloc(c->a, sizeof(char *) * TVF_NCOL);
+    for (int k = 0; k < TVF_NCOL; k++) it->colnames[k] = (char *)names[k];
+    it->cur = sqli_comp_cursor(c, NULL, TVF_NCOL);
+    return SQL_OK;
+}
+
 static int resolve_from(compiler *c, query *q, scope *outer) {
     for (int i = 0; i < q->nsrc; i++) {
         srcitem *it = &q->src[i];
+        if (it->fargs) {
+            if (resolve_tvf(c, it) != SQL_OK) return SQL_ERROR;
+            continue;
+        }
         if (it->sub) {
             if (sqli_resolve_derived(c, it, it->sub, NULL, 0, NULL) != SQL_OK) return SQL_ERROR;
             continue;
@@ -600,7 +624,7 @@ static int expand_stars(compiler *c, query *q) {
             srcitem *it = &q->src[k];
             if (e->tab && !item_matches(it, e->tab)) continue;
             any = 1;
-            for (int col = 0; col < it->ncol; col++) {
+            for (int col = 0; col < (it->tvf ? TVF_NVISIBLE : it->ncol); col++) {
                 if (!e->tab && it->using_hidden && it->using_hidden[col]) continue;
                 push_col(c, &v, &n, &cap, col_expr(c, it, col, e->pos), item_colname(it, col));
             }
@@ -738,6 +762,12 @@ static int resolve_simple(compiler *c, query *q, scope *outer) {
     sc.outer = outer;
     sc.q = q;
     sc.src = q->src;
+    sc.nsrc = q->nsrc;
+    for (int i = 0; i < q->nsrc; i++) { /* a function's arguments see the items before it */
+        sc.nsrc = i;
+        if (q->src[i].fargs && sqli_resolve_expr(c, q->src[i].fargs, &sc) != SQL_OK)
+            return SQL_ERROR;
+    }
     sc.nsrc = q->nsrc;
     for (int i = 0; i < q->nsrc; i++)
         if (sqli_resolve_expr(c, q->src[i].on, &sc) != SQL_OK) return SQL_ERROR;

@@ -462,7 +462,14 @@ typedef struct srcitem {
     char *indexed_by;      /* INDEXED BY name: the only index the planner may use */
     int not_indexed;       /* NOT INDEXED: only the table's own key */
     index_t *forced_idx;   /* resolved INDEXED BY */
+    expr *fargs;           /* name(args): a table-valued function's arguments (E_LIST) */
+    int tvf;               /* resolved: TVF_JSON_EACH or TVF_JSON_TREE */
 } srcitem;
+
+/* Table-valued functions and their columns (json.c); the last two hidden. */
+enum { TVF_JSON_EACH = 1, TVF_JSON_TREE };
+#define TVF_NCOL 10
+#define TVF_NVISIBLE 8
 
 typedef struct orderterm orderterm;
 struct orderterm {

@@ -165,7 +165,16 @@ void sqli_rowbuf_clear(rowbuf *b);
 /* ACC_HASH: a hash table of the table's rows keyed by hcol, built on the
  * loop's first open, probed by eq on every open (plan.c, hash_path).
  * ACC_QUEUE: a recursive CTE's own name in its step (the row being expanded). */
-enum access { ACC_ONE = 1, ACC_SCAN, ACC_SEARCH, ACC_EPHEM, ACC_SCHEMA, ACC_HASH, ACC_QUEUE };
+enum access {
+    ACC_ONE = 1,
+    ACC_SCAN,
+    ACC_SEARCH,
+    ACC_EPHEM,
+    ACC_SCHEMA,
+    ACC_HASH,
+    ACC_QUEUE,
+    ACC_FUNC /* json_each / json_tree: rows made from its arguments at each open */
+};
 
 struct loop {
     srcitem *src;
@@ -543,6 +552,9 @@ int sqli_f_json_insert(vm *v, int argc, sql_value *a, sql_value *out);
 int sqli_f_json_replace(vm *v, int argc, sql_value *a, sql_value *out);
 int sqli_f_json_remove(vm *v, int argc, sql_value *a, sql_value *out);
 int sqli_f_json_patch(vm *v, int argc, sql_value *a, sql_value *out);
+/* The rows of json_each (tree 0) or json_tree (tree 1) over args[0] (and
+ * the path args[1]), TVF_NCOL values each, into rb. */
+int sqli_json_tvf_rows(vm *v, int tree, const sql_value *args, int nargs, rowbuf *rb);
 /* For json_group_array/object (agg.c): x as JSON onto b; b as JSON text. */
 int sqli_json_append(vm *v, strb *b, const sql_value *x);
 void sqli_json_result(sql_value *out, strb *b);
