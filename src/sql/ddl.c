@@ -761,6 +761,55 @@ static int analyze(vm *v, ast *a) {
     return rc;
 }
 
+/* ---- REINDEX ----------------------------------------------------------------------------------
+ */
+
+/* Empty index x and build it again from its table's rows. */
+static int rebuild_index(vm *v, table *t, index_t *x) {
+    int src = sqli_store_tree_clear(v->txn, x->tree);
+    if (src != STORE_OK) return sqli_vm_store_error(v, src);
+    return fill_index(v, t, x);
+}
+
+static int index_uses_nocase(const table *t, const index_t *x) {
+    for (int k = 0; k < x->ncol; k++)
+        if (x->cols[k] >= 0 && t->cols[x->cols[k]].nocase) return 1;
+    return 0;
+}
+
+/* REINDEX: every index; REINDEX collation: the indexes using it (as in
+ * sqlite3, a collation name wins over a table of that name); REINDEX table:
+ * its indexes; REINDEX index. */
+static int reindex(vm *v, ast *a) {
+    schema *s = v->db->sch;
+    const char *nm = a->name;
+    int coll = !nm                          ? 0
+               : sqli_name_eq(nm, "binary") ? 1
+               : sqli_name_eq(nm, "nocase") ? 2
+               : sqli_name_eq(nm, "rtrim")  ? 3
+                                            : 0;
+    table *only = nm && !coll ? sqli_schema_table(s, nm) : NULL;
+    index_t *one = NULL;
+    table *owner = NULL;
+    if (nm && !coll && !only) {
+        one = sqli_schema_index(s, nm, &owner);
+        if (!one)
+            return sqli_vm_error(v, SQL_ERROR, "unable to identify the object to be reindexed");
+        return rebuild_index(v, owner, one);
+    }
+    int rc = SQL_OK;
+    for (int i = 0; i < s->ntab && rc == SQL_OK; i++) {
+        table *t = s->tabs[i];
+        if ((only && t != only) || t->is_schema) continue;
+        for (index_t *x = t->indexes; x && rc == SQL_OK; x = x->next) {
+            if (coll == 2 && !index_uses_nocase(t, x)) continue;
+            if (coll == 3) continue; /* no column is RTRIM */
+            rc = rebuild_index(v, t, x);
+        }
+    }
+    return rc;
+}
+
 int sqli_run_ddl(vm *v, sql_stmt *st) {
     ast *a = st->a;
     switch (a->kind) {
@@ -788,6 +837,8 @@ int sqli_run_ddl(vm *v, sql_stmt *st) {
         return alter_rename_column(v, st, a);
     case ST_ANALYZE:
         return analyze(v, a);
+    case ST_REINDEX:
+        return reindex(v, a);
     default:
         return sqli_vm_error(v, SQL_MISUSE, "not a schema statement");
     }

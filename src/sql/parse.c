@@ -1966,6 +1966,23 @@ static ast *parse_stmt_inner(parser *p) {
         advance(p);
         a->kind = ST_ANALYZE;
         if (at_name(p)) a->name = parse_name(p);
+    } else if (accept_word(p, "reindex")) {
+        a->kind = ST_REINDEX;
+        if (at_name(p)) {
+            a->name = parse_name(p);
+            if (accept(p, TK_DOT)) {
+                if (!sqli_name_eq(a->name, "main")) perr(p, a->pos, "unknown database %s", a->name);
+                a->name = parse_name(p);
+            }
+        }
+    } else if (accept_word(p, "vacuum")) {
+        a->kind = ST_VACUUM;
+        if (at_name(p)) {
+            int pos = p->t.pos;
+            a->name = parse_name(p);
+            if (!sqli_name_eq(a->name, "main")) perr(p, pos, "unknown database %s", a->name);
+        }
+        if (accept_kw(p, KW_INTO)) perr(p, p->prev_end, "VACUUM INTO is not supported");
     } else if (kw == KW_EXPLAIN) {
         advance(p);
         a->kind = ST_EXPLAIN;

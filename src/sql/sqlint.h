@@ -623,6 +623,8 @@ enum stmt_kind {
     ST_EXPLAIN,
     ST_CREATE_VIEW,
     ST_DROP_VIEW,
+    ST_REINDEX, /* REINDEX [[main.]name]: name in name */
+    ST_VACUUM,
 };
 
 enum conflict_alg { OE_DEFAULT = 0, OE_ABORT, OE_IGNORE, OE_REPLACE, OE_FAIL, OE_ROLLBACK };
