@@ -503,6 +503,7 @@ static int enter_txn(sql_stmt *st, int write) {
     if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
     st->own = write ? 2 : 1;
     if (write) db->txn = v->txn;
+    if (!write) db->active_reads++;
     return SQL_OK;
 }
 
@@ -542,7 +543,10 @@ static int leave_write(sql_stmt *st, int rc) {
 static void leave_read(sql_stmt *st) {
     vm *v = &st->v;
     release_store_cursors(v);
-    if (st->own == 1) sqli_store_abort(v->txn);
+    if (st->own == 1) {
+        sqli_store_abort(v->txn);
+        st->db->active_reads--;
+    }
     if (st->in_txn) st->db->nactive--;
     st->in_txn = 0;
     st->own = 0;
@@ -575,6 +579,10 @@ static int start_write(sql_stmt *st) {
     }
     rc = leave_write(st, rc);
     if (rc == SQL_OK && st->dml) st->db->changes = v->nchange;
+    if (rc == SQL_OK && st->kind == ST_VACUUM) { /* copy the new image back: the file shrinks */
+        int src = sqli_store_checkpoint(st->db->store);
+        if (src != STORE_OK) rc = sqli_vm_store_error(v, src);
+    }
     return rc;
 }
 

@@ -810,6 +810,125 @@ static int reindex(vm *v, ast *a) {
     return rc;
 }
 
+/* ---- VACUUM -----------------------------------------------------------------------------------
+ */
+
+/* VACUUM builds a compact copy of the database in a transient store (trees
+ * filled in key order, so pages are full and contiguous; tables before
+ * their indexes), with the catalog's root numbers rewritten, then makes the
+ * file that copy in the statement's write transaction
+ * (sqli_store_copy_from): one commit, as atomic and durable as any; the
+ * checkpoint after it (api.c) shrinks the file. */
+typedef struct vac_tree {
+    store_tree old, new_;
+    store_tree_info info;
+} vac_tree;
+typedef struct vac_list {
+    vac_tree *v;
+    int n, cap;
+} vac_list;
+
+static int vac_collect(void *arg, store_tree tree, const store_tree_info *info) {
+    vac_list *l = arg;
+    if (tree == STORE_CATALOG) return STORE_OK;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 16;
+        l->v = xrealloc(l->v, sizeof *l->v * (size_t)l->cap);
+    }
+    l->v[l->n++] = (vac_tree){tree, 0, *info};
+    return STORE_OK;
+}
+
+static store_tree vac_map(const vac_list *l, store_tree old) {
+    for (int i = 0; i < l->n; i++)
+        if (l->v[i].old == old) return l->v[i].new_;
+    return 0;
+}
+
+/* Copy every entry of tree from (in txn) to tree to (in w), in order. */
+static int vac_copy_tree(store_txn *txn, store_tree from, store_txn *w, store_tree to,
+                         const vac_list *remap) {
+    store_cursor *c;
+    int rc = sqli_store_cursor_open(txn, from, &c);
+    keyenc_buf rb;
+    sqli_keyenc_init(&rb);
+    for (rc = rc == STORE_OK ? sqli_store_cursor_seek(c, STORE_SEEK_FIRST, NULL, 0) : rc;
+         rc == STORE_OK; rc = sqli_store_cursor_next(c)) {
+        const void *k, *val;
+        size_t kl, vl;
+        if ((rc = sqli_store_cursor_key(c, &k, &kl)) != STORE_OK ||
+            (rc = sqli_store_cursor_value(c, &val, &vl)) != STORE_OK)
+            break;
+        if (remap) { /* the catalog: a table's or an index's root number */
+            size_t pos = 0;
+            sql_value type, vals[3];
+            int short_from;
+            val_set_null(&type);
+            if (sqli_key_get(k, kl, &pos, 0, &type) == 0 && type.type == SQL_TEXT &&
+                ((type.n == 5 && memcmp(type.z, "table", 5) == 0) ||
+                 (type.n == 5 && memcmp(type.z, "index", 5) == 0)) &&
+                sqli_rec_decode(val, vl, 3, vals, &short_from) == 0 &&
+                vals[1].type == SQL_INTEGER && vals[1].u.i > 0) {
+                val_set_int(&vals[1], vac_map(remap, (store_tree)vals[1].u.i));
+                sqli_rec_encode(&rb, vals, 3);
+                val = rb.p;
+                vl = rb.len;
+            }
+            val_free(&type);
+        }
+        rc = sqli_store_put(w, to, k, kl, val, vl, STORE_APPEND);
+        if (rc != STORE_OK) break;
+    }
+    sqli_keyenc_free(&rb);
+    if (c) sqli_store_cursor_close(c);
+    return rc == STORE_NOTFOUND ? STORE_OK : rc;
+}
+
+static int vac_build(vm *v, store_txn *w, vac_list *l) {
+    int rc = sqli_store_tree_foreach(v->txn, vac_collect, l);
+    for (int pass = 0; pass < 2 && rc == STORE_OK; pass++)
+        for (int i = 0; i < l->n && rc == STORE_OK; i++) {
+            vac_tree *t = &l->v[i];
+            if ((t->info.kind == STORE_TREE_INDEX) != pass) continue;
+            store_tree_info info = t->info;
+            if (pass) info.table = vac_map(l, info.table);
+            rc = sqli_store_tree_create(w, &info, &t->new_);
+            if (rc == STORE_OK) rc = vac_copy_tree(v->txn, t->old, w, t->new_, NULL);
+        }
+    if (rc == STORE_OK) rc = vac_copy_tree(v->txn, STORE_CATALOG, w, STORE_CATALOG, l);
+    for (int i = 0; i < STORE_META_SLOTS && rc == STORE_OK; i++) {
+        uint64_t m = 0;
+        rc = sqli_store_meta_get(v->txn, i, &m);
+        if (rc == STORE_OK) rc = sqli_store_meta_set(w, i, i == 0 ? m + 1 : m); /* the cookie */
+    }
+    return rc;
+}
+
+static int vacuum(vm *v) {
+    sql_db *db = v->db;
+    if (db->explicit_txn)
+        return sqli_vm_error(v, SQL_ERROR, "cannot VACUUM from within a transaction");
+    if (db->nactive > 0 || db->active_reads > 0)
+        return sqli_vm_error(v, SQL_ERROR, "cannot VACUUM - SQL statements in progress");
+    sqli_vm_close_row_cursors(v);
+    store_options o = {.flags = STORE_MEMORY, .page_size = sqli_store_page_size(db->store)};
+    store_db *tmp = NULL;
+    store_txn *w = NULL;
+    vac_list l = {0};
+    int rc = sqli_store_open("vacuum", &o, &tmp);
+    if (rc == STORE_OK) rc = sqli_store_begin(tmp, STORE_TXN_WRITE, &w);
+    if (rc == STORE_OK) rc = vac_build(v, w, &l);
+    if (w && rc == STORE_OK)
+        rc = sqli_store_commit(w);
+    else if (w)
+        sqli_store_abort(w);
+    if (rc == STORE_OK) rc = sqli_store_copy_from(v->txn, tmp);
+    if (tmp) sqli_store_close(tmp);
+    xfree(l.v);
+    if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
+    return sqli_db_reload_schema(db, v->txn);
+}
+
 int sqli_run_ddl(vm *v, sql_stmt *st) {
     ast *a = st->a;
     switch (a->kind) {
@@ -839,6 +958,8 @@ int sqli_run_ddl(vm *v, sql_stmt *st) {
         return analyze(v, a);
     case ST_REINDEX:
         return reindex(v, a);
+    case ST_VACUUM:
+        return vacuum(v);
     default:
         return sqli_vm_error(v, SQL_MISUSE, "not a schema statement");
     }
