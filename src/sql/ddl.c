@@ -491,6 +491,13 @@ static int drop_trigger(vm *v, ast *a) {
 /* ---- ALTER TABLE
  * -------------------------------------------------------------------------------------- */
 
+static ast *reparse(sql_stmt *st, const char *sql) {
+    int next, empty, errpos, np;
+    char **pn, *perr;
+    return sqli_parse_statement(&st->ar, sql, (int)strlen(sql), 0, &next, &empty, &perr, &errpos,
+                                &np, &pn);
+}
+
 static int alter_add(vm *v, sql_stmt *st, ast *a) {
     table *t = sqli_schema_table(v->db->sch, a->table);
     if (!t || t->is_schema) return sqli_vm_error(v, SQL_ERROR, "no such table: %s", a->table);
@@ -501,14 +508,18 @@ static int alter_add(vm *v, sql_stmt *st, ast *a) {
         return sqli_vm_error(v, SQL_ERROR, "Cannot add a column with non-constant default");
     if (cd->notnull && (!cd->dflt || (cd->dflt->op == E_LIT && cd->dflt->lit.type == SQL_NULL)))
         return sqli_vm_error(v, SQL_ERROR, "Cannot add a NOT NULL column with default value NULL");
+    /* the new definition goes after the last column's, before any table
+     * constraint (as sqlite3 does) */
     const char *old = t->sql;
-    const char *close = strrchr(old, ')');
-    if (!close) return sqli_vm_error(v, SQL_CORRUPT, "malformed CREATE TABLE for %s", t->name);
+    ast *oa = reparse(st, old);
+    if (!oa || oa->ncoldefs < 1)
+        return sqli_vm_error(v, SQL_CORRUPT, "malformed CREATE TABLE for %s", t->name);
+    int at = oa->coldefs[oa->ncoldefs - 1].text_end;
     strb b = {0};
-    sqli_strb_add(&b, old, (size_t)(close - old));
+    sqli_strb_add(&b, old, (size_t)at);
     sqli_strb_adds(&b, ", ");
     sqli_strb_add(&b, st->sql + cd->text_start, (size_t)(cd->text_end - cd->text_start));
-    sqli_strb_adds(&b, close);
+    sqli_strb_adds(&b, old + at);
     char *sql = sqli_ar_strdup(&st->ar, sqli_strb_cstr(&b));
     sqli_strb_free(&b);
     int next, empty, errpos, np;
@@ -567,13 +578,6 @@ static char *rename_tokens(arena *ar, const char *sql, const char *from, const c
     char *r = sqli_ar_strdup(ar, sqli_strb_cstr(&b));
     sqli_strb_free(&b);
     return r;
-}
-
-static ast *reparse(sql_stmt *st, const char *sql) {
-    int next, empty, errpos, np;
-    char **pn, *perr;
-    return sqli_parse_statement(&st->ar, sql, (int)strlen(sql), 0, &next, &empty, &perr, &errpos,
-                                &np, &pn);
 }
 
 static char *replace_at(arena *ar, const char *sql, int pos, const char *to) {
@@ -684,6 +688,148 @@ static int alter_rename_column(vm *v, sql_stmt *st, ast *a) {
                      t->name);
     }
     if (rc == SQL_OK) rc = bump_cookie(v);
+    return rc;
+}
+
+/* ---- ALTER TABLE DROP COLUMN ------------------------------------------------------------------
+ */
+
+static int expr_has_col(const expr *e, int col) {
+    if (!e) return 0;
+    if (e->op == E_COL && e->col == col) return 1;
+    if (expr_has_col(e->l, col) || expr_has_col(e->r, col)) return 1;
+    for (int i = 0; i < e->nargs; i++)
+        if (expr_has_col(e->args[i], col)) return 1;
+    return 0;
+}
+
+static int index_has(const index_t *x, int col) {
+    for (int k = 0; k < x->ncol; k++)
+        if (x->cols[k] == col) return 1;
+    for (int k = 0; k < x->ninc; k++)
+        if (x->inc[k] == col) return 1;
+    return expr_has_col(x->where, col);
+}
+
+/* The CREATE TABLE text without column col's definition. */
+static char *drop_coldef(sql_stmt *st, const char *sql, const ast *ta, int col) {
+    const coldef *cd = &ta->coldefs[col];
+    int from = col > 0 ? ta->coldefs[col - 1].text_end : cd->text_start;
+    int to = col > 0 ? cd->text_end : ta->coldefs[col + 1].text_start;
+    strb b = {0};
+    sqli_strb_add(&b, sql, (size_t)from);
+    sqli_strb_adds(&b, sql + to);
+    char *r = sqli_ar_strdup(&st->ar, sqli_strb_cstr(&b));
+    sqli_strb_free(&b);
+    return r;
+}
+
+/* Every row of t rewritten without its column col (a record shorter than
+ * that keeps its values: the columns it lacks take their defaults). */
+static int drop_col_rows(vm *v, table *t, int col) {
+    store_cursor *c;
+    int rc = sqli_store_cursor_open(v->txn, t->tree, &c), r = SQL_OK;
+    if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
+    sql_value *vals = xcalloc((size_t)t->ncol + 1, sizeof *vals);
+    for (rc = sqli_store_cursor_seek(c, STORE_SEEK_FIRST, NULL, 0); rc == STORE_OK && r == SQL_OK;
+         rc = sqli_store_cursor_next(c)) {
+        const void *val;
+        size_t vl;
+        sqli_store_cursor_value(c, &val, &vl);
+        int n = sqli_rec_count(val, vl), short_from;
+        if (n < 0 || n > t->ncol || sqli_rec_decode(val, vl, n, vals, &short_from) != 0) {
+            r = sqli_vm_error(v, SQL_CORRUPT, "malformed row in %s", t->name);
+            break;
+        }
+        if (col >= n) continue;
+        memmove(&vals[col], &vals[col + 1], sizeof *vals * (size_t)(n - col - 1));
+        keyenc_buf rec;
+        sqli_keyenc_init(&rec);
+        sqli_rec_encode(&rec, vals, n - 1);
+        rc = sqli_store_cursor_update(c, rec.p, rec.len);
+        sqli_keyenc_free(&rec);
+        if (rc != STORE_OK) break;
+    }
+    xfree(vals);
+    sqli_store_cursor_close(c);
+    if (r != SQL_OK) return r;
+    return rc == STORE_NOTFOUND ? SQL_OK : sqli_vm_store_error(v, rc);
+}
+
+/* Do the views and triggers of the new schema still compile? */
+static int drop_col_dependents(vm *v, sql_stmt *st) {
+    schema *s = v->db->sch;
+    compiler *c = &st->comp;
+    for (view *w = s->views; w; w = w->next) {
+        char *q = sqli_ar_printf(&st->ar, "SELECT * FROM \"%s\"", w->name);
+        ast *qa = reparse(st, q);
+        schema *save = c->sch;
+        const char *save_sql = c->sql;
+        c->sch = s;
+        c->sql = q;
+        int rc = qa ? sqli_resolve_query(c, qa->sel, NULL) : SQL_ERROR;
+        c->sch = save;
+        c->sql = save_sql;
+        if (rc != SQL_OK) {
+            rc = sqli_vm_error(v, SQL_ERROR, "error in view %s after drop column: %s", w->name,
+                               c->err ? c->err : "malformed view");
+            c->err = NULL;
+            return rc;
+        }
+    }
+    for (int i = 0; i < s->ntab; i++)
+        for (trigger *g = s->tabs[i]->triggers; g; g = g->next) {
+            if (sqli_trigger_check(v, g) == SQL_OK) continue;
+            const char *m = v->errmsg ? v->errmsg : "", *colon = strstr(m, ": ");
+            char *msg = xstrdup(colon ? colon + 2 : m);
+            xfree(v->errmsg);
+            v->errmsg = NULL;
+            int rc = sqli_vm_error(v, SQL_ERROR, "error in trigger %s after drop column: %s",
+                                   g->name, msg);
+            xfree(msg);
+            return rc;
+        }
+    return SQL_OK;
+}
+
+static int alter_drop_column(vm *v, sql_stmt *st, ast *a) {
+    schema *s = v->db->sch;
+    table *t = sqli_schema_table(s, a->table);
+    if (!t && sqli_schema_view(s, a->table))
+        return sqli_vm_error(v, SQL_ERROR, "cannot drop column from view \"%s\"", a->table);
+    if (!t) return sqli_vm_error(v, SQL_ERROR, "no such table: %s", a->table);
+    if (t->is_schema) return sqli_vm_error(v, SQL_ERROR, "table %s may not be altered", t->name);
+    int col = sqli_table_column(t, a->name);
+    if (col < 0) return sqli_vm_error(v, SQL_ERROR, "no such column: \"%s\"", a->name);
+    const char *cn = t->cols[col].name;
+    if (t->cols[col].pk)
+        return sqli_vm_error(v, SQL_ERROR, "cannot drop PRIMARY KEY column: \"%s\"", cn);
+    ast *ta = reparse(st, t->sql);
+    if (!ta || ta->ncoldefs != t->ncol)
+        return sqli_vm_error(v, SQL_CORRUPT, "malformed schema for %s", t->name);
+    if (ta->coldefs[col].unique) /* a table's UNIQUE (b, c) fails below, as in sqlite3 */
+        return sqli_vm_error(v, SQL_ERROR, "cannot drop UNIQUE column: \"%s\"", cn);
+    if (t->ncol == 1)
+        return sqli_vm_error(v, SQL_ERROR, "cannot drop column \"%s\": no other columns exist", cn);
+    char *sql = drop_coldef(st, t->sql, ta, col), *err = NULL;
+    ast *na = reparse(st, sql);
+    table *nt;
+    if (!na || sqli_schema_build_table(s, na, sql, t->tree, &nt, &err) != SQL_OK)
+        return sqli_vm_error(v, SQL_ERROR, "error in table %s after drop column: %s", t->name,
+                             err ? err : "malformed definition");
+    for (index_t *x = t->indexes; x; x = x->next) {
+        if (!index_has(x, col)) continue;
+        if (x->auto_made) /* a table constraint's index */
+            return sqli_vm_error(v, SQL_ERROR,
+                                 "error in table %s after drop column: no such column: %s", t->name,
+                                 cn);
+        return sqli_vm_error(
+            v, SQL_ERROR, "error in index %s after drop column: no such column: %s", x->name, cn);
+    }
+    int rc = drop_col_rows(v, t, col);
+    if (rc == SQL_OK) rc = cat_put(v, "table", t->name, sql, t->tree, t->name);
+    if (rc == SQL_OK) rc = bump_cookie(v);
+    if (rc == SQL_OK) rc = drop_col_dependents(v, st);
     return rc;
 }
 
@@ -954,6 +1100,8 @@ int sqli_run_ddl(vm *v, sql_stmt *st) {
         return alter_rename_table(v, st, a);
     case ST_ALTER_RENAME_COL:
         return alter_rename_column(v, st, a);
+    case ST_ALTER_DROP_COL:
+        return alter_drop_column(v, st, a);
     case ST_ANALYZE:
         return analyze(v, a);
     case ST_REINDEX:

@@ -1810,7 +1810,10 @@ static void parse_alter(parser *p, ast *a) {
             a->name2 = parse_name(p);
         }
     } else if (accept_kw(p, KW_DROP)) {
-        perr(p, p->prev_end, "ALTER TABLE DROP COLUMN is not supported");
+        accept_kw(p, KW_COLUMN);
+        a->kind = ST_ALTER_DROP_COL;
+        a->name_pos = p->t.pos;
+        a->name = parse_name(p);
     } else {
         syntax_error(p);
     }

@@ -224,10 +224,10 @@ static int lookup_in_pseudo(compiler *c, expr *e, scope *sc) {
         pseudo_tab *p = &sc->pseudo[i];
         if (e->tab ? !sqli_name_eq(p->name, e->tab) : !sqli_name_eq(p->name, "")) continue;
         int col = sqli_table_column(p->tab, e->name);
-        if (col < -1)
-            return sqli_comp_error(c, e->pos, "no such column: %s.%s",
-                                   e->tab ? e->tab : p->tab->name, e->name),
-                   -1;
+        if (col < -1 && e->tab)
+            return sqli_comp_error(c, e->pos, "no such column: %s.%s", e->tab, e->name), -1;
+        if (col < -1) /* sqlite3's words: the bare name */
+            return sqli_comp_error(c, e->pos, "no such column: %s", e->name), -1;
         set_col(e, p->cur, col, p->tab);
         return 1;
     }

@@ -623,7 +623,8 @@ enum stmt_kind {
     ST_EXPLAIN,
     ST_CREATE_VIEW,
     ST_DROP_VIEW,
-    ST_REINDEX, /* REINDEX [[main.]name]: name in name */
+    ST_REINDEX,        /* REINDEX [[main.]name]: name in name */
+    ST_ALTER_DROP_COL, /* ALTER TABLE table DROP [COLUMN] name */
     ST_VACUUM,
 };
 

@@ -440,6 +440,9 @@ int sqli_row_insert(vm *v, table *t, sql_value *row, int or_alg, int *skipped, i
 int sqli_row_delete(vm *v, table *t, const uint8_t *key, size_t klen);
 int sqli_row_update(vm *v, table *t, const uint8_t *key, size_t klen, sql_value *oldrow,
                     sql_value *newrow);
+/* Compile trigger g against the connection's current schema (ALTER TABLE's
+ * check that it still compiles): SQL_OK, or an error "in trigger NAME: ...". */
+int sqli_trigger_check(vm *v, trigger *g);
 int sqli_fire_triggers(vm *v, table *t, int event, int timing, const sql_value *oldrow,
                        const sql_value *newrow, const uint8_t *changed, int *ignore);
 int sqli_fk_child_check(vm *v, table *t, const sql_value *row, const uint8_t *changed);

@@ -109,6 +109,16 @@ static int compile_trigger(vm *v, trigger *g, trigprog **out) {
     return SQL_OK;
 }
 
+int sqli_trigger_check(vm *v, trigger *g) {
+    compiler *c = &v->st->comp;
+    schema *save = c->sch;
+    trigprog *tp;
+    c->sch = v->db->sch;
+    int rc = compile_trigger(v, g, &tp);
+    c->sch = save;
+    return rc;
+}
+
 static int run_body(vm *v, trigprog *tp) {
     int rc = SQL_OK;
     for (int i = 0; i < tp->nbody && rc == SQL_OK; i++) {
