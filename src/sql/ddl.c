@@ -498,6 +498,40 @@ static ast *reparse(sql_stmt *st, const char *sql) {
                                 &np, &pn);
 }
 
+/* ADD COLUMN of a generated column: every row gets its value (rows keep
+ * generated values, see dml.c). */
+static int fill_generated(vm *v, table *nt) {
+    store_cursor *c;
+    int rc = sqli_store_cursor_open(v->txn, nt->tree, &c), r = SQL_OK;
+    if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
+    sql_value *raw = xcalloc((size_t)nt->ncol + 1, sizeof *raw);
+    sql_value *row = xcalloc((size_t)nt->ncol + 1, sizeof *row);
+    for (rc = sqli_store_cursor_seek(c, STORE_SEEK_FIRST, NULL, 0); rc == STORE_OK && r == SQL_OK;
+         rc = sqli_store_cursor_next(c)) {
+        const void *val;
+        size_t vl;
+        sqli_store_cursor_value(c, &val, &vl);
+        if ((r = sqli_row_decode(v, nt, val, vl, raw)) != SQL_OK) break;
+        for (int i = 0; i < nt->ncol; i++) sqli_val_copy(&row[i], &raw[i]);
+        val_set_null(&row[nt->ncol]);
+        r = sqli_gen_compute(v, nt, row);
+        if (r == SQL_OK) {
+            keyenc_buf rec;
+            sqli_keyenc_init(&rec);
+            sqli_rec_encode(&rec, row, nt->ncol);
+            rc = sqli_store_cursor_update(c, rec.p, rec.len);
+            sqli_keyenc_free(&rec);
+        }
+        for (int i = 0; i <= nt->ncol; i++) val_free(&row[i]);
+        if (rc != STORE_OK) break;
+    }
+    xfree(raw);
+    xfree(row);
+    sqli_store_cursor_close(c);
+    if (r != SQL_OK) return r;
+    return rc == STORE_NOTFOUND ? SQL_OK : sqli_vm_store_error(v, rc);
+}
+
 static int alter_add(vm *v, sql_stmt *st, ast *a) {
     table *t = sqli_schema_table(v->db->sch, a->table);
     if (!t || t->is_schema) return sqli_vm_error(v, SQL_ERROR, "no such table: %s", a->table);
@@ -506,7 +540,9 @@ static int alter_add(vm *v, sql_stmt *st, ast *a) {
     if (cd->unique) return sqli_vm_error(v, SQL_ERROR, "Cannot add a UNIQUE column");
     if (cd->dflt && cd->dflt->op != E_LIT && !(cd->dflt->op == E_NEG && cd->dflt->l->op == E_LIT))
         return sqli_vm_error(v, SQL_ERROR, "Cannot add a column with non-constant default");
-    if (cd->notnull && (!cd->dflt || (cd->dflt->op == E_LIT && cd->dflt->lit.type == SQL_NULL)))
+    if (cd->gen && cd->gen_stored) return sqli_vm_error(v, SQL_ERROR, "cannot add a STORED column");
+    if (cd->notnull && !cd->gen &&
+        (!cd->dflt || (cd->dflt->op == E_LIT && cd->dflt->lit.type == SQL_NULL)))
         return sqli_vm_error(v, SQL_ERROR, "Cannot add a NOT NULL column with default value NULL");
     /* the new definition goes after the last column's, before any table
      * constraint (as sqlite3 does) */
@@ -529,7 +565,8 @@ static int alter_add(vm *v, sql_stmt *st, ast *a) {
     table *nt;
     if (!ta || sqli_schema_build_table(v->db->sch, ta, sql, t->tree, &nt, &err) != SQL_OK)
         return sqli_vm_error(v, SQL_ERROR, "%s", err ? err : perr ? perr : "bad column definition");
-    int rc = cat_put(v, "table", t->name, sql, t->tree, t->name);
+    int rc = cd->gen ? fill_generated(v, nt) : SQL_OK;
+    if (rc == SQL_OK) rc = cat_put(v, "table", t->name, sql, t->tree, t->name);
     if (rc == SQL_OK) rc = bump_cookie(v);
     return rc;
 }

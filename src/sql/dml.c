@@ -85,15 +85,21 @@ static int query_reads(const query *q, const table *t) {
     return expr_reads(q->where, t) || expr_reads(q->having, t);
 }
 
+/* Source value per table column (-1: its default). Without a column list
+ * the values go to the columns that are not generated, in order. */
 static int map_columns(compiler *c, ast *a, table *t, dmlplan *d, int *nsrc) {
     d->colmap = sqli_ar_alloc(c->a, sizeof(int) * (size_t)(t->ncol + 1));
-    for (int i = 0; i < t->ncol; i++) d->colmap[i] = a->ncols ? -1 : i;
-    *nsrc = a->ncols ? a->ncols : t->ncol;
+    int n = 0;
+    for (int i = 0; i < t->ncol; i++) d->colmap[i] = a->ncols || t->cols[i].gen ? -1 : n++;
+    *nsrc = a->ncols ? a->ncols : n;
     for (int k = 0; k < a->ncols; k++) {
         int col = sqli_table_column(t, a->cols[k]);
         if (col < 0)
             return sqli_comp_error(c, a->table_pos, "table %s has no column named %s", t->name,
                                    a->cols[k]);
+        if (t->cols[col].gen)
+            return sqli_comp_error(c, a->table_pos, "cannot INSERT into generated column \"%s\"",
+                                   t->cols[col].name);
         if (d->colmap[col] >= 0)
             return sqli_comp_error(c, a->table_pos, "column %s specified more than once",
                                    a->cols[k]);
@@ -158,6 +164,9 @@ static int compile_upsert(compiler *c, ast *a, table *t, dmlplan *d, scope *oute
         u->sets[i].colidx = sqli_table_column(t, u->sets[i].col);
         if (u->sets[i].colidx < 0)
             return sqli_comp_error(c, u->sets[i].pos, "no such column: %s", u->sets[i].col);
+        if (t->cols[u->sets[i].colidx].gen)
+            return sqli_comp_error(c, u->sets[i].pos, "cannot UPDATE generated column \"%s\"",
+                                   t->cols[u->sets[i].colidx].name);
         if (sqli_resolve_expr(c, u->sets[i].e, &sc) != SQL_OK) return SQL_ERROR;
     }
     return sqli_resolve_expr(c, u->where, &sc);
@@ -181,7 +190,7 @@ static int compile_insert(compiler *c, ast *a, scope *outer, dmlplan *d) {
                 return sqli_comp_error(c, a->sel->pos, "%d values for %d columns", f->ncol, nsrc);
             return sqli_comp_error(c, a->sel->pos,
                                    "table %s has %d columns but %d values were supplied", t->name,
-                                   t->ncol, f->ncol);
+                                   nsrc, f->ncol);
         }
         if (sqli_plan_query(c, a->sel, &d->src) != SQL_OK) return SQL_ERROR;
         d->src_reads_target = query_reads(a->sel, t);
@@ -263,6 +272,9 @@ static int compile_update(compiler *c, ast *a, scope *outer, dmlplan *d) {
         setitem *s = &a->sets[i];
         s->colidx = sqli_table_column(t, s->col);
         if (s->colidx < 0) return sqli_comp_error(c, s->pos, "no such column: %s", s->col);
+        if (t->cols[s->colidx].gen)
+            return sqli_comp_error(c, s->pos, "cannot UPDATE generated column \"%s\"",
+                                   t->cols[s->colidx].name);
         d->changed[s->colidx] = 1;
         if (sqli_resolve_expr(c, s->e, &sc) != SQL_OK) return SQL_ERROR;
     }
@@ -462,6 +474,64 @@ static int apply_types(vm *v, table *t, sql_value *row, const uint8_t *mask) {
         }
     }
     return SQL_OK;
+}
+
+/* ---- generated columns ---------------------------------------------------------------------
+ * Both STORED and VIRTUAL values are computed when a row is written and kept
+ * in the row: reads never evaluate, and VIRTUAL differs only in that ALTER
+ * TABLE ADD COLUMN takes it (ddl.c computes it for every existing row). */
+
+static int gen_column(vm *v, table *t, sql_value *row, int k, uint8_t *state);
+
+/* Compute first the generated columns that column k's expression e reads;
+ * one still being computed is a loop, named after k as sqlite3 does. */
+static int gen_deps(vm *v, table *t, sql_value *row, const expr *e, int k, uint8_t *state) {
+    if (!e) return SQL_OK;
+    if (e->op == E_COL && e->col >= 0 && e->col < t->ncol && t->cols[e->col].gen) {
+        if (state[e->col] == 1)
+            return sqli_vm_error(v, SQL_ERROR, "generated column loop on \"%s\"", t->cols[k].name);
+        return gen_column(v, t, row, e->col, state);
+    }
+    int rc = gen_deps(v, t, row, e->l, k, state);
+    if (rc == SQL_OK) rc = gen_deps(v, t, row, e->r, k, state);
+    for (int i = 0; i < e->nargs && rc == SQL_OK; i++)
+        rc = gen_deps(v, t, row, e->args[i], k, state);
+    return rc;
+}
+
+static int gen_column(vm *v, table *t, sql_value *row, int k, uint8_t *state) {
+    if (state[k] == 2) return SQL_OK;
+    state[k] = 1;
+    int rc = gen_deps(v, t, row, t->cols[k].gen, k, state);
+    sql_value x;
+    val_set_null(&x);
+    if (rc == SQL_OK) {
+        const sql_value *save = v->self;
+        v->self = row;
+        rc = sqli_ex_eval(v, t->cols[k].gen, &x);
+        v->self = save;
+    }
+    if (rc == SQL_OK) {
+        sqli_val_own(&x);
+        val_free(&row[k]);
+        row[k] = x;
+        uint8_t *mask = state + t->ncol; /* apply_types on column k alone */
+        memset(mask, 0, (size_t)t->ncol);
+        mask[k] = 1;
+        rc = apply_types(v, t, row, mask);
+    }
+    state[k] = 2;
+    return rc;
+}
+
+int sqli_gen_compute(vm *v, table *t, sql_value *row) {
+    if (!t->ngen) return SQL_OK;
+    uint8_t *state = xcalloc((size_t)t->ncol * 2 + 1, 1);
+    int rc = SQL_OK;
+    for (int k = 0; k < t->ncol && rc == SQL_OK; k++)
+        if (t->cols[k].gen) rc = gen_column(v, t, row, k, state);
+    xfree(state);
+    return rc;
 }
 
 static int check_row(vm *v, table *t, const sql_value *row, int or_alg, int *skip) {
@@ -764,7 +834,8 @@ static int put_row(vm *v, table *t, sql_value *row, idxkeys *ik, const keyenc_bu
 
 static int insert_checks(vm *v, table *t, sql_value *row, int or_alg, int *skip) {
     int rc;
-    if ((rc = apply_types(v, t, row, NULL)) != SQL_OK || (rc = assign_rowid(v, t, row)) != SQL_OK)
+    if ((rc = apply_types(v, t, row, NULL)) != SQL_OK ||
+        (rc = sqli_gen_compute(v, t, row)) != SQL_OK || (rc = assign_rowid(v, t, row)) != SQL_OK)
         return rc;
     if (t->triggers) {
         if ((rc = sqli_fire_triggers(v, t, ST_INSERT, 1, NULL, row, NULL, skip)) != SQL_OK || *skip)
@@ -1032,6 +1103,11 @@ static void update_bookkeeping(vm *v, table *t, const sql_value *oldrow, const s
 }
 
 static int update_prepare(vm *v, table *t, sql_value *oldrow, sql_value *newrow, uint8_t *changed) {
+    if (t->ngen) { /* the written columns' types first: generated ones read them */
+        int rc = apply_types(v, t, newrow, changed);
+        if (rc == SQL_OK) rc = sqli_gen_compute(v, t, newrow);
+        if (rc != SQL_OK) return rc;
+    }
     for (int i = 0; i < t->ncol; i++) {
         int diff = oldrow[i].type != newrow[i].type || sqli_val_cmp(&oldrow[i], &newrow[i]) != 0;
         if (oldrow[i].type == SQL_TEXT && newrow[i].type == SQL_TEXT)

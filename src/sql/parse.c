@@ -1512,6 +1512,18 @@ static void add_check(parser *p, coldef *c, expr *e, char *name) {
     c->nchecks++;
 }
 
+/* "AS (expr) [STORED | VIRTUAL]" of a generated column, after AS. */
+static void parse_generated(parser *p, coldef *c) {
+    c->gen_pos = p->t.pos;
+    expect(p, TK_LP);
+    c->gen = parse_expr(p);
+    expect(p, TK_RP);
+    if (accept_word(p, "stored"))
+        c->gen_stored = 1;
+    else
+        accept_word(p, "virtual");
+}
+
 static int parse_col_constraint(parser *p, coldef *c) {
     char *cname = NULL;
     if (accept_kw(p, KW_CONSTRAINT)) cname = parse_name(p);
@@ -1549,13 +1561,23 @@ static int parse_col_constraint(parser *p, coldef *c) {
         parse_references(p, &c->fk_table, &c->fk_cols, &c->fk_ncols, &c->fk_on_delete,
                          &c->fk_on_update);
     } else if (accept_kw(p, KW_GENERATED)) {
-        if (!accept_kw(p, KW_ALWAYS)) {
+        if (c->gen) syntax_error(p);
+        int always = accept_kw(p, KW_ALWAYS);
+        if (!always) {
             expect_kw(p, KW_BY);
             expect_kw(p, KW_DEFAULT);
         }
         expect_kw(p, KW_AS);
-        if (!accept_kw(p, KW_IDENTITY)) perr(p, p->t.pos, "generated columns are not supported");
-        c->identity = 1;
+        if (accept_kw(p, KW_IDENTITY)) {
+            c->identity = 1;
+        } else {
+            if (!always) syntax_error(p);
+            parse_generated(p, c);
+        }
+    } else if (is_kw(p, KW_AS)) {
+        if (c->gen) syntax_error(p);
+        advance(p);
+        parse_generated(p, c);
     } else {
         if (cname) syntax_error(p);
         return 0;

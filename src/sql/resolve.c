@@ -844,6 +844,35 @@ static int no_subqueries(compiler *c, const expr *e) {
     return SQL_OK;
 }
 
+/* A generated column's expression: sqlite3's words for what it may not hold. */
+static int gen_allowed(compiler *c, const expr *e) {
+    if (!e) return SQL_OK;
+    if (e->op == E_SUBQ || e->op == E_EXISTS || e->op == E_IN_SEL)
+        return sqli_comp_error(c, e->pos, "subqueries prohibited in generated columns");
+    if (e->op == E_FUNC && e->fn && (e->fn->flags & FN_VOLATILE))
+        return sqli_comp_error(c, e->pos,
+                               "non-deterministic functions prohibited in generated columns");
+    if (gen_allowed(c, e->l) || gen_allowed(c, e->r)) return SQL_ERROR;
+    for (int i = 0; i < e->nargs; i++)
+        if (gen_allowed(c, e->args[i])) return SQL_ERROR;
+    return SQL_OK;
+}
+
+int sqli_resolve_generated(arena *a, expr *e, table *t, char **err) {
+    compiler c = {0};
+    c.a = a;
+    if (gen_allowed(&c, e) != SQL_OK) {
+        *err = c.err;
+        return SQL_ERROR;
+    }
+    if (sqli_resolve_standalone(a, e, t, err) != SQL_OK) return SQL_ERROR;
+    if (gen_allowed(&c, e) != SQL_OK) { /* functions are known once resolved */
+        *err = c.err;
+        return SQL_ERROR;
+    }
+    return SQL_OK;
+}
+
 int sqli_resolve_standalone(arena *a, expr *e, table *t, char **err) {
     compiler c = {0};
     c.a = a;

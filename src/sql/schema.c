@@ -144,7 +144,15 @@ static int build_columns(schema *s, table *t, ast *a, char **err) {
         c->dflt_text = cd->dflt_text ? sqli_ar_strdup(&s->ar, cd->dflt_text) : NULL;
         if (cd->identity && c->aff != AFF_INTEGER)
             return fail(err, &s->ar, "an identity column must be an integer: %s", c->name);
+        if (cd->gen) {
+            if (cd->dflt) return fail(err, &s->ar, "cannot use DEFAULT on a generated column", "");
+            c->gen = cd->gen;
+            c->gen_stored = (uint8_t)cd->gen_stored;
+            t->ngen++;
+        }
     }
+    if (t->ngen == t->ncol)
+        return fail(err, &s->ar, "must have at least one non-generated column", "");
     return SQL_OK;
 }
 
@@ -198,6 +206,9 @@ static int build_pk(schema *s, table *t, ast *a, char **err) {
             pk->desc[k] = (uint8_t)pkc->descs[k];
         }
     }
+    for (int k = 0; k < pk->ncol; k++)
+        if (t->cols[pk->cols[k]].gen)
+            return fail(err, &s->ar, "generated columns cannot be part of the PRIMARY KEY", "");
     for (int k = 0; k < pk->ncol; k++) {
         column *c = &t->cols[pk->cols[k]];
         c->pk = (uint8_t)(k + 1);
@@ -366,6 +377,9 @@ static int resolve_table_exprs(schema *s, table *t, char **err) {
     }
     for (int k = 0; k < t->nchecks; k++)
         if (sqli_resolve_standalone(&s->ar, t->checks[k], t, err) != SQL_OK) return SQL_ERROR;
+    for (int i = 0; i < t->ncol; i++)
+        if (t->cols[i].gen && sqli_resolve_generated(&s->ar, t->cols[i].gen, t, err) != SQL_OK)
+            return SQL_ERROR;
     return SQL_OK;
 }
 

@@ -571,6 +571,9 @@ typedef struct coldef {
     int fk_on_delete, fk_on_update;
     char *fk_name;
     char *collate;
+    expr *gen;      /* GENERATED ALWAYS AS (gen) / AS (gen) */
+    int gen_stored; /* ... STORED (else VIRTUAL) */
+    int gen_pos;
     int text_start, text_end; /* span of the whole definition */
     int type_pos, type_end;   /* span of the type name */
 } coldef;
@@ -713,6 +716,8 @@ typedef struct column {
     int dflt_const; /* default is a literal (usable for ALTER ADD COLUMN rows) */
     sql_value dflt_val;
     int nocase;
+    expr *gen;          /* a generated column's expression (resolved on CUR_SELF), or NULL */
+    uint8_t gen_stored; /* STORED (VIRTUAL otherwise; both are kept in the row, see dml.c) */
 } column;
 
 /* An index, or a table's clustered key (is_pk). Index entries:
@@ -801,6 +806,7 @@ struct table {
     int64_t nrow_est; /* from ANALYZE, -1 if not analyzed */
     int is_schema;    /* a read-only system table: SYS_SCHEMA or SYS_STAT_INDEXES */
     int has_dflt_fn;  /* some DEFAULT is not a literal */
+    int ngen;         /* generated columns */
 };
 
 /* System tables (table.is_schema): larder_schema (the catalog, ddl.c) and

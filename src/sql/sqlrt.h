@@ -141,6 +141,9 @@ int sqli_resolve_query(compiler *c, query *q, scope *outer);
 int sqli_resolve_expr(compiler *c, expr *e, scope *sc);
 /* DEFAULT/CHECK/partial WHERE: columns of t (CUR_SELF), no subqueries. */
 int sqli_resolve_standalone(arena *a, expr *e, table *t, char **err);
+/* A generated column's expression: as standalone, and no subquery or
+ * non-deterministic function. */
+int sqli_resolve_generated(arena *a, expr *e, table *t, char **err);
 int sqli_expr_is_const(const expr *e);
 int sqli_expr_equal(const expr *a, const expr *b);
 /* Column name of an expression as a result column. */
@@ -437,6 +440,8 @@ int sqli_resolve_returning(compiler *c, table *t, int cur, const char *alias, re
 int sqli_table_has_triggers(table *t, int event);
 int sqli_run_dml(vm *v, dmlplan *d, rowbuf *returning);
 int sqli_row_insert(vm *v, table *t, sql_value *row, int or_alg, int *skipped, int64_t *rowid_out);
+/* Compute row's generated columns from its other values (dml.c). */
+int sqli_gen_compute(vm *v, table *t, sql_value *row);
 int sqli_row_delete(vm *v, table *t, const uint8_t *key, size_t klen);
 int sqli_row_update(vm *v, table *t, const uint8_t *key, size_t klen, sql_value *oldrow,
                     sql_value *newrow);
