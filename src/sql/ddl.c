@@ -25,6 +25,21 @@
 
 /* ---- catalog writes -------------------------------------------------------------------------- */
 
+/* The catalog a DDL statement writes: the temp store's for temp objects. */
+static store_txn *cat_txn(vm *v) {
+    return v->ddl_temp ? v->db->temp_txn : v->txn;
+}
+
+/* A new tree, in the temp store for temp objects (named root | TEMP_TREE);
+ * an index's info names its table by the table's own store number. */
+static int new_tree(vm *v, store_tree_info *info, store_tree *root) {
+    info->table = sqli_tree_id(info->table);
+    int rc = sqli_store_tree_create(cat_txn(v), info, root);
+    if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
+    if (v->ddl_temp) *root |= TEMP_TREE;
+    return SQL_OK;
+}
+
 static int cat_put(vm *v, const char *type, const char *name, const char *sql, int64_t root,
                    const char *tbl) {
     keyenc_buf k;
@@ -35,7 +50,7 @@ static int cat_put(vm *v, const char *type, const char *name, const char *sql, i
     val_set_int(&vals[1], root);
     val_set_text_ref(&vals[2], tbl, strlen(tbl));
     sqli_rec_encode(&v->rb, vals, 3);
-    int rc = sqli_store_put(v->txn, STORE_CATALOG, k.p, k.len, v->rb.p, v->rb.len, 0);
+    int rc = sqli_store_put(cat_txn(v), STORE_CATALOG, k.p, k.len, v->rb.p, v->rb.len, 0);
     sqli_keyenc_free(&k);
     return rc == STORE_OK ? SQL_OK : sqli_vm_store_error(v, rc);
 }
@@ -44,12 +59,14 @@ static int cat_del(vm *v, const char *type, const char *name) {
     keyenc_buf k;
     sqli_keyenc_init(&k);
     sqli_cat_key(&k, type, name);
-    int rc = sqli_store_del(v->txn, STORE_CATALOG, k.p, k.len);
+    int rc = sqli_store_del(cat_txn(v), STORE_CATALOG, k.p, k.len);
     sqli_keyenc_free(&k);
     return rc == STORE_OK || rc == STORE_NOTFOUND ? SQL_OK : sqli_vm_store_error(v, rc);
 }
 
 static int bump_cookie(vm *v) {
+    if (v->ddl_temp) /* the temp schema is the connection's own: no cookie to bump */
+        return sqli_db_reload_schema(v->db, v->txn);
     uint64_t c = 0;
     int rc = sqli_store_meta_get(v->txn, 0, &c);
     if (rc == STORE_OK) rc = sqli_store_meta_set(v->txn, 0, c + 1);
@@ -90,14 +107,14 @@ static char *stmt_text(sql_stmt *st, ast *a) {
 
 static int create_trees(vm *v, table *t, store_tree *root) {
     store_tree_info info = {.kind = STORE_TREE_TABLE};
-    int rc = sqli_store_tree_create(v->txn, &info, root);
-    if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
+    int rc = new_tree(v, &info, root);
+    if (rc != SQL_OK) return rc;
     for (index_t *x = t->indexes; x; x = x->next) {
         store_tree_info ii = {.kind = STORE_TREE_INDEX, .table = *root, .ncols = (uint32_t)x->ncol};
         store_tree it;
-        rc = sqli_store_tree_create(v->txn, &ii, &it);
-        if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
-        int r = cat_put(v, "index", x->name, "", it, t->name);
+        rc = new_tree(v, &ii, &it);
+        if (rc != SQL_OK) return rc;
+        int r = cat_put(v, "index", x->name, "", sqli_tree_id(it), t->name);
         if (r != SQL_OK) return r;
     }
     return SQL_OK;
@@ -108,6 +125,8 @@ static int create_table_as(vm *v, sql_stmt *st, ast *a);
 static int create_table(vm *v, sql_stmt *st, ast *a) {
     int taken;
     name_taken(v, a->table, &taken, "table");
+    if (v->ddl_temp) /* a temp table may shadow a main one */
+        taken = sqli_schema_table_db(v->db->sch, a->table, 2) ? 1 : 0;
     if (taken) {
         if (a->if_not_exists && taken == 1) return SQL_OK;
         return sqli_vm_error(v, SQL_ERROR, "%s %s already exists", taken_what(taken), a->table);
@@ -119,12 +138,12 @@ static int create_table(vm *v, sql_stmt *st, ast *a) {
     table *t;
     if (sqli_schema_build_table(v->db->sch, a, sql, 0, &t, &err) != SQL_OK)
         return sqli_vm_error(v, SQL_ERROR, "%s", err);
-    for (index_t *x = t->indexes; x; x = x->next)
+    for (index_t *x = t->indexes; x && !v->ddl_temp; x = x->next)
         if (sqli_schema_table(v->db->sch, x->name) || sqli_schema_index(v->db->sch, x->name, NULL))
             return sqli_vm_error(v, SQL_ERROR, "index %s already exists", x->name);
     store_tree root;
     rc = create_trees(v, t, &root);
-    if (rc == SQL_OK) rc = cat_put(v, "table", t->name, sql, root, t->name);
+    if (rc == SQL_OK) rc = cat_put(v, "table", t->name, sql, sqli_tree_id(root), t->name);
     if (rc == SQL_OK) rc = bump_cookie(v);
     return rc;
 }
@@ -209,7 +228,7 @@ static int same_prefix(const uint8_t *a, size_t al, const uint8_t *b, size_t bl,
 /* Every index key of the table's rows, with the INCLUDE values. */
 static int collect_index_keys(vm *v, table *t, index_t *x, rowbuf *keys) {
     store_cursor *c;
-    int rc = sqli_store_cursor_open(v->txn, t->tree, &c);
+    int rc = sqli_store_cursor_open(sqli_txn_for(v, t->tree), sqli_tree_id(t->tree), &c);
     if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
     sql_value *row = xcalloc((size_t)t->ncol + 1, sizeof *row);
     sql_value inc[64];
@@ -287,7 +306,8 @@ static int fill_index(vm *v, table *t, index_t *x) {
             sqli_rec_encode(&v->rb, inc, x->ninc < 64 ? x->ninc : 64);
         else if (nvals == 1)
             sqli_key_raw(&v->rb, inc[0].z, inc[0].n); /* short unique entry */
-        int src = sqli_store_put(v->txn, x->tree, k, kl, v->rb.p, v->rb.len, STORE_APPEND);
+        int src = sqli_store_put(sqli_txn_for(v, x->tree), sqli_tree_id(x->tree), k, kl, v->rb.p,
+                                 v->rb.len, STORE_APPEND);
         if (src != STORE_OK) rc = sqli_vm_store_error(v, src);
     }
     sqli_rowbuf_clear(&keys);
@@ -303,7 +323,7 @@ static int create_index(vm *v, sql_stmt *st, ast *a) {
     }
     int rc = reserved_name(v, a->name);
     if (rc != SQL_OK) return rc;
-    table *t = sqli_schema_table(v->db->sch, a->table);
+    table *t = sqli_schema_table_db(v->db->sch, a->table, a->dbq);
     if (!t && sqli_schema_view(v->db->sch, a->table))
         return sqli_vm_error(v, SQL_ERROR, "views may not be indexed");
     if (!t) return sqli_vm_error(v, SQL_ERROR, "no such table: %s", a->table);
@@ -317,10 +337,10 @@ static int create_index(vm *v, sql_stmt *st, ast *a) {
                             .table = t->tree,
                             .ncols = (uint32_t)x->ncol,
                             .flags = x->where ? STORE_INDEX_PARTIAL : 0};
-    rc = sqli_store_tree_create(v->txn, &info, &x->tree);
-    if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
+    rc = new_tree(v, &info, &x->tree);
+    if (rc != SQL_OK) return rc;
     rc = fill_index(v, t, x);
-    if (rc == SQL_OK) rc = cat_put(v, "index", x->name, sql, x->tree, t->name);
+    if (rc == SQL_OK) rc = cat_put(v, "index", x->name, sql, sqli_tree_id(x->tree), t->name);
     if (rc == SQL_OK) rc = bump_cookie(v);
     return rc;
 }
@@ -402,7 +422,7 @@ static int drop_view(vm *v, ast *a) {
 static int delete_all_rows(vm *v, table *t) {
     rowbuf keys = {0};
     store_cursor *c;
-    int rc = sqli_store_cursor_open(v->txn, t->tree, &c);
+    int rc = sqli_store_cursor_open(sqli_txn_for(v, t->tree), sqli_tree_id(t->tree), &c);
     if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
     for (rc = sqli_store_cursor_seek(c, STORE_SEEK_FIRST, NULL, 0); rc == STORE_OK;
          rc = sqli_store_cursor_next(c)) {
@@ -424,7 +444,7 @@ static int delete_all_rows(vm *v, table *t) {
 }
 
 static int drop_table(vm *v, ast *a) {
-    table *t = sqli_schema_table(v->db->sch, a->name);
+    table *t = sqli_schema_table_db(v->db->sch, a->name, a->dbq);
     if (!t && sqli_schema_view(v->db->sch, a->name))
         return sqli_vm_error(v, SQL_ERROR, "use DROP VIEW to delete view %s",
                              sqli_schema_view(v->db->sch, a->name)->name);
@@ -445,7 +465,7 @@ static int drop_table(vm *v, ast *a) {
         if (rc != SQL_OK) return rc;
     }
     for (index_t *x = t->indexes; x && rc == SQL_OK; x = x->next) {
-        int src = sqli_store_tree_drop(v->txn, x->tree);
+        int src = sqli_store_tree_drop(sqli_txn_for(v, x->tree), sqli_tree_id(x->tree));
         if (src != STORE_OK && src != STORE_NOTFOUND) rc = sqli_vm_store_error(v, src);
         if (rc == SQL_OK) rc = cat_del(v, "index", x->name);
         if (rc == SQL_OK) rc = cat_del(v, "stat", x->name);
@@ -453,7 +473,7 @@ static int drop_table(vm *v, ast *a) {
     for (trigger *g = t->triggers; g && rc == SQL_OK; g = g->next)
         rc = cat_del(v, "trigger", g->name);
     if (rc == SQL_OK) {
-        int src = sqli_store_tree_drop(v->txn, t->tree);
+        int src = sqli_store_tree_drop(sqli_txn_for(v, t->tree), sqli_tree_id(t->tree));
         if (src != STORE_OK && src != STORE_NOTFOUND) rc = sqli_vm_store_error(v, src);
     }
     if (rc == SQL_OK) rc = cat_del(v, "table", t->name);
@@ -471,7 +491,7 @@ static int drop_index(vm *v, ast *a) {
         return sqli_vm_error(
             v, SQL_ERROR,
             "index associated with UNIQUE or PRIMARY KEY constraint cannot be dropped");
-    int src = sqli_store_tree_drop(v->txn, x->tree), rc = SQL_OK;
+    int src = sqli_store_tree_drop(sqli_txn_for(v, x->tree), sqli_tree_id(x->tree)), rc = SQL_OK;
     if (src != STORE_OK && src != STORE_NOTFOUND) rc = sqli_vm_store_error(v, src);
     if (rc == SQL_OK) rc = cat_del(v, "index", x->name);
     if (rc == SQL_OK) rc = cat_del(v, "stat", x->name);
@@ -502,7 +522,8 @@ static ast *reparse(sql_stmt *st, const char *sql) {
  * generated values, see dml.c). */
 static int fill_generated(vm *v, table *nt) {
     store_cursor *c;
-    int rc = sqli_store_cursor_open(v->txn, nt->tree, &c), r = SQL_OK;
+    int rc = sqli_store_cursor_open(sqli_txn_for(v, nt->tree), sqli_tree_id(nt->tree), &c),
+        r = SQL_OK;
     if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
     sql_value *raw = xcalloc((size_t)nt->ncol + 1, sizeof *raw);
     sql_value *row = xcalloc((size_t)nt->ncol + 1, sizeof *row);
@@ -765,7 +786,8 @@ static char *drop_coldef(sql_stmt *st, const char *sql, const ast *ta, int col) 
  * that keeps its values: the columns it lacks take their defaults). */
 static int drop_col_rows(vm *v, table *t, int col) {
     store_cursor *c;
-    int rc = sqli_store_cursor_open(v->txn, t->tree, &c), r = SQL_OK;
+    int rc = sqli_store_cursor_open(sqli_txn_for(v, t->tree), sqli_tree_id(t->tree), &c),
+        r = SQL_OK;
     if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
     sql_value *vals = xcalloc((size_t)t->ncol + 1, sizeof *vals);
     for (rc = sqli_store_cursor_seek(c, STORE_SEEK_FIRST, NULL, 0); rc == STORE_OK && r == SQL_OK;
@@ -875,7 +897,7 @@ static int alter_drop_column(vm *v, sql_stmt *st, ast *a) {
 
 static int analyze_index(vm *v, index_t *x, const char *name) {
     store_cursor *c;
-    int rc = sqli_store_cursor_open(v->txn, x->tree, &c);
+    int rc = sqli_store_cursor_open(sqli_txn_for(v, x->tree), sqli_tree_id(x->tree), &c);
     if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
     int n = x->ncol;
     int64_t nrow = 0, *distinct = xcalloc((size_t)n + 1, sizeof *distinct);
@@ -930,6 +952,7 @@ static int analyze(vm *v, ast *a) {
         table *t = s->tabs[i];
         if (a->name && !sqli_name_eq(a->name, t->name)) continue;
         any = 1;
+        if (t->temp) continue; /* statistics are kept for the database's tables */
         rc = analyze_index(v, &t->pk, t->name);
         for (index_t *x = t->indexes; x && rc == SQL_OK; x = x->next)
             rc = analyze_index(v, x, x->name);
@@ -944,12 +967,14 @@ static int analyze(vm *v, ast *a) {
     return rc;
 }
 
+static int run_ddl(vm *v, sql_stmt *st);
+
 /* ---- REINDEX ----------------------------------------------------------------------------------
  */
 
 /* Empty index x and build it again from its table's rows. */
 static int rebuild_index(vm *v, table *t, index_t *x) {
-    int src = sqli_store_tree_clear(v->txn, x->tree);
+    int src = sqli_store_tree_clear(sqli_txn_for(v, x->tree), sqli_tree_id(x->tree));
     if (src != STORE_OK) return sqli_vm_store_error(v, src);
     return fill_index(v, t, x);
 }
@@ -1112,7 +1137,57 @@ static int vacuum(vm *v) {
     return sqli_db_reload_schema(db, v->txn);
 }
 
+/* Does the DDL statement work on the temp store? (Sets v->ddl_temp; -1 with
+ * an error for what temp tables do not take.) */
+static int ddl_on_temp(vm *v, ast *a) {
+    schema *s = v->db->sch;
+    table *t = NULL, *owner = NULL;
+    switch (a->kind) {
+    case ST_CREATE_TABLE:
+        if (!a->temp) return 0;
+        return sqli_temp_open(v) == SQL_OK ? 1 : -1;
+    case ST_CREATE_INDEX:
+        t = sqli_schema_table_db(s, a->table, a->dbq);
+        break;
+    case ST_DROP_TABLE:
+        t = sqli_schema_table_db(s, a->name, a->dbq);
+        break;
+    case ST_DROP_INDEX:
+        if (sqli_schema_index(s, a->name, &owner)) t = owner;
+        break;
+    case ST_CREATE_TRIGGER:
+        t = sqli_schema_table(s, a->table);
+        if (t && t->temp) {
+            sqli_vm_error(v, SQL_ERROR, "triggers on temporary tables are not supported");
+            return -1;
+        }
+        return 0;
+    case ST_ALTER_ADD:
+    case ST_ALTER_RENAME:
+    case ST_ALTER_RENAME_COL:
+    case ST_ALTER_DROP_COL:
+        t = sqli_schema_table_db(s, a->table, a->dbq);
+        if (t && t->temp) {
+            sqli_vm_error(v, SQL_ERROR, "ALTER TABLE of a temporary table is not supported");
+            return -1;
+        }
+        return 0;
+    default:
+        return 0;
+    }
+    return t && t->temp;
+}
+
 int sqli_run_ddl(vm *v, sql_stmt *st) {
+    int temp = ddl_on_temp(v, st->a);
+    if (temp < 0) return SQL_ERROR;
+    v->ddl_temp = temp;
+    int rc = run_ddl(v, st);
+    v->ddl_temp = 0;
+    return rc;
+}
+
+static int run_ddl(vm *v, sql_stmt *st) {
     ast *a = st->a;
     switch (a->kind) {
     case ST_CREATE_TABLE:

@@ -43,7 +43,7 @@ int sqli_table_has_triggers(table *t, int event) {
 }
 
 static table *dml_table(compiler *c, ast *a) {
-    table *t = sqli_schema_table(c->sch, a->table);
+    table *t = sqli_schema_table_db(c->sch, a->table, a->dbq);
     if (!t && sqli_schema_view(c->sch, a->table)) {
         sqli_comp_error(c, a->table_pos, "cannot modify %s because it is a view", a->table);
         return NULL;
@@ -597,7 +597,7 @@ static int unique_probe(vm *v, index_t *x, const sql_value *row, const uint8_t *
     }
     size_t plen = k->len;
     store_cursor *c;
-    int rc = sqli_store_cursor_open(v->txn, x->tree, &c);
+    int rc = sqli_store_cursor_open(sqli_txn_for(v, x->tree), sqli_tree_id(x->tree), &c);
     if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
     rc = sqli_store_cursor_seek(c, STORE_SEEK_GE, k->p, plen);
     while (rc == STORE_OK) {
@@ -634,7 +634,7 @@ static int unique_probe(vm *v, index_t *x, const sql_value *row, const uint8_t *
 
 static int next_rowid(vm *v, table *t, int64_t *out) {
     store_cursor *c;
-    int rc = sqli_store_cursor_open(v->txn, t->tree, &c);
+    int rc = sqli_store_cursor_open(sqli_txn_for(v, t->tree), sqli_tree_id(t->tree), &c);
     if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
     int desc = t->rowid ? 0 : t->pk.desc[0];
     rc = sqli_store_cursor_seek(c, desc ? STORE_SEEK_FIRST : STORE_SEEK_LAST, NULL, 0);
@@ -729,7 +729,8 @@ static int write_index_entries(vm *v, table *t, const sql_value *row, idxkeys *i
     for (index_t *x = t->indexes; x; x = x->next, i++) {
         if (!ik->member[i] || sqli_index_short_entry(x, row) != only_unique_short) continue;
         index_value(&v->rb, x, row, tkey, tklen);
-        int rc = sqli_store_put(v->txn, x->tree, ik->k[i].p, ik->k[i].len, v->rb.p, v->rb.len, 0);
+        int rc = sqli_store_put(sqli_txn_for(v, x->tree), sqli_tree_id(x->tree), ik->k[i].p,
+                                ik->k[i].len, v->rb.p, v->rb.len, 0);
         if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
         sqli_usage(v->db, x)->ent_ins++;
     }
@@ -741,7 +742,8 @@ static void unput_unique(vm *v, table *t, const sql_value *row, idxkeys *ik, int
     int i = 0;
     for (index_t *x = t->indexes; x && i < upto; x = x->next, i++)
         if (ik->member[i] && sqli_index_short_entry(x, row) &&
-            sqli_store_del(v->txn, x->tree, ik->k[i].p, ik->k[i].len) == STORE_OK)
+            sqli_store_del(sqli_txn_for(v, x->tree), sqli_tree_id(x->tree), ik->k[i].p,
+                           ik->k[i].len) == STORE_OK)
             sqli_usage(v->db, x)->ent_del++;
 }
 
@@ -749,7 +751,8 @@ static void unput_unique(vm *v, table *t, const sql_value *row, idxkeys *ik, int
 static int owner_of(vm *v, index_t *x, const keyenc_buf *k, keyenc_buf *out) {
     const void *val;
     size_t vl;
-    int rc = sqli_store_get(v->txn, x->tree, k->p, k->len, &val, &vl);
+    int rc =
+        sqli_store_get(sqli_txn_for(v, x->tree), sqli_tree_id(x->tree), k->p, k->len, &val, &vl);
     if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
     sqli_keyenc_reset(out);
     sqli_key_raw(out, val, vl);
@@ -767,8 +770,8 @@ static int unique_clash(vm *v, index_t *x, const sql_value *row, idxkeys *ik, in
         return unique_probe(v, x, row, NULL, 0, clash);
     }
     index_value(&v->rb, x, row, tkey, tklen);
-    int src = sqli_store_put(v->txn, x->tree, ik->k[i].p, ik->k[i].len, v->rb.p, v->rb.len,
-                             STORE_NOOVERWRITE);
+    int src = sqli_store_put(sqli_txn_for(v, x->tree), sqli_tree_id(x->tree), ik->k[i].p,
+                             ik->k[i].len, v->rb.p, v->rb.len, STORE_NOOVERWRITE);
     if (src == STORE_OK) return sqli_usage(v->db, x)->ent_ins++, SQL_OK;
     if (src != STORE_EXISTS) return sqli_vm_store_error(v, src);
     *clash = 1;
@@ -816,14 +819,14 @@ static int after_insert(vm *v, table *t, sql_value *row, const uint8_t *key, siz
 static int put_row(vm *v, table *t, sql_value *row, idxkeys *ik, const keyenc_buf *key, int or_alg,
                    int *skip) {
     sqli_rec_encode(&v->rb, row, t->ncol);
-    int src =
-        sqli_store_put(v->txn, t->tree, key->p, key->len, v->rb.p, v->rb.len, STORE_NOOVERWRITE);
+    int src = sqli_store_put(sqli_txn_for(v, t->tree), sqli_tree_id(t->tree), key->p, key->len,
+                             v->rb.p, v->rb.len, STORE_NOOVERWRITE);
     if (src == STORE_EXISTS && or_alg == OE_REPLACE) {
         int rc = sqli_row_delete(v, t, key->p, key->len);
         if (rc != SQL_OK) return rc;
         sqli_rec_encode(&v->rb, row, t->ncol);
-        src = sqli_store_put(v->txn, t->tree, key->p, key->len, v->rb.p, v->rb.len,
-                             STORE_NOOVERWRITE);
+        src = sqli_store_put(sqli_txn_for(v, t->tree), sqli_tree_id(t->tree), key->p, key->len,
+                             v->rb.p, v->rb.len, STORE_NOOVERWRITE);
     }
     if (src == STORE_OK) return SQL_OK;
     if (src != STORE_EXISTS) return sqli_vm_store_error(v, src);
@@ -887,7 +890,7 @@ static int row_cursor(vm *v, table *t, store_cursor **out) {
     int i = v->rowcur_next++ & 3;
     if (v->rowcur[i]) sqli_store_cursor_close(v->rowcur[i]);
     v->rowcur[i] = NULL;
-    int rc = sqli_store_cursor_open(v->txn, t->tree, &v->rowcur[i]);
+    int rc = sqli_store_cursor_open(sqli_txn_for(v, t->tree), sqli_tree_id(t->tree), &v->rowcur[i]);
     if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
     v->rowtree[i] = t->tree;
     return *out = v->rowcur[i], SQL_OK;
@@ -945,14 +948,16 @@ static int delete_entries(vm *v, table *t, const sql_value *row, const uint8_t *
     int rc = build_index_keys(v, t, row, key, klen, &ik), i = 0;
     for (index_t *x = t->indexes; x && rc == SQL_OK; x = x->next, i++) {
         if (!ik.member[i]) continue;
-        int src = sqli_store_del(v->txn, x->tree, ik.k[i].p, ik.k[i].len);
+        int src =
+            sqli_store_del(sqli_txn_for(v, x->tree), sqli_tree_id(x->tree), ik.k[i].p, ik.k[i].len);
         if (src != STORE_OK && src != STORE_NOTFOUND) rc = sqli_vm_store_error(v, src);
         if (src == STORE_OK) sqli_usage(v->db, x)->ent_del++;
     }
     store_cursor *c = NULL;
     if (rc == SQL_OK && at_cursor) rc = row_cursor(v, t, &c);
     if (rc == SQL_OK) {
-        int src = c ? sqli_store_cursor_delete(c) : sqli_store_del(v->txn, t->tree, key, klen);
+        int src = c ? sqli_store_cursor_delete(c)
+                    : sqli_store_del(sqli_txn_for(v, t->tree), sqli_tree_id(t->tree), key, klen);
         if (src != STORE_OK && src != STORE_NOTFOUND) rc = sqli_vm_store_error(v, src);
     }
     idxkeys_free(&ik);
@@ -1053,14 +1058,15 @@ static int update_indexes(vm *v, table *t, const sql_value *oldrow, const sql_va
         int same = !pkchanged && oi.member[i] && ni.member[i] && oi.k[i].len == ni.k[i].len &&
                    memcmp(oi.k[i].p, ni.k[i].p, oi.k[i].len) == 0;
         if (oi.member[i] && !same) {
-            int src = sqli_store_del(v->txn, x->tree, oi.k[i].p, oi.k[i].len);
+            int src = sqli_store_del(sqli_txn_for(v, x->tree), sqli_tree_id(x->tree), oi.k[i].p,
+                                     oi.k[i].len);
             if (src != STORE_OK && src != STORE_NOTFOUND) rc = sqli_vm_store_error(v, src);
             if (src == STORE_OK) sqli_usage(v->db, x)->ent_del++;
         }
         if (rc == SQL_OK && ni.member[i] && (!same || x->ninc)) {
             index_value(&v->rb, x, newrow, nk->p, nk->len);
-            int src =
-                sqli_store_put(v->txn, x->tree, ni.k[i].p, ni.k[i].len, v->rb.p, v->rb.len, 0);
+            int src = sqli_store_put(sqli_txn_for(v, x->tree), sqli_tree_id(x->tree), ni.k[i].p,
+                                     ni.k[i].len, v->rb.p, v->rb.len, 0);
             if (src != STORE_OK) rc = sqli_vm_store_error(v, src);
             if (src == STORE_OK) sqli_usage(v->db, x)->ent_ins++;
         }
@@ -1079,13 +1085,15 @@ static int write_updated_row(vm *v, table *t, const sql_value *newrow, const key
         store_cursor *c = open_row_cursor(v, t);
         int src = c && sqli_store_cursor_is_on(c, nk->p, nk->len)
                       ? sqli_store_cursor_update(c, v->rb.p, v->rb.len)
-                      : sqli_store_put(v->txn, t->tree, nk->p, nk->len, v->rb.p, v->rb.len, 0);
+                      : sqli_store_put(sqli_txn_for(v, t->tree), sqli_tree_id(t->tree), nk->p,
+                                       nk->len, v->rb.p, v->rb.len, 0);
         return src == STORE_OK ? SQL_OK : sqli_vm_store_error(v, src);
     }
-    int src =
-        sqli_store_put(v->txn, t->tree, nk->p, nk->len, v->rb.p, v->rb.len, STORE_NOOVERWRITE);
+    int src = sqli_store_put(sqli_txn_for(v, t->tree), sqli_tree_id(t->tree), nk->p, nk->len,
+                             v->rb.p, v->rb.len, STORE_NOOVERWRITE);
     if (src == STORE_EXISTS) return unique_error(v, t, &t->pk);
-    if (src == STORE_OK) src = sqli_store_del(v->txn, t->tree, ok->p, ok->len);
+    if (src == STORE_OK)
+        src = sqli_store_del(sqli_txn_for(v, t->tree), sqli_tree_id(t->tree), ok->p, ok->len);
     return src == STORE_OK ? SQL_OK : sqli_vm_store_error(v, src);
 }
 
@@ -1414,7 +1422,7 @@ static int try_truncate(vm *v, dmlplan *d, int *done) {
         v->db->hook)
         return SQL_OK;
     store_cursor *c;
-    int rc = sqli_store_cursor_open(v->txn, t->tree, &c);
+    int rc = sqli_store_cursor_open(sqli_txn_for(v, t->tree), sqli_tree_id(t->tree), &c);
     if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
     int64_t n = 0;
     for (rc = sqli_store_cursor_seek(c, STORE_SEEK_FIRST, NULL, 0); rc == STORE_OK;
@@ -1422,9 +1430,9 @@ static int try_truncate(vm *v, dmlplan *d, int *done) {
         n++;
     sqli_store_cursor_close(c);
     if (rc != STORE_NOTFOUND) return sqli_vm_store_error(v, rc);
-    rc = sqli_store_tree_clear(v->txn, t->tree);
+    rc = sqli_store_tree_clear(sqli_txn_for(v, t->tree), sqli_tree_id(t->tree));
     for (index_t *x = t->indexes; x && rc == STORE_OK; x = x->next)
-        rc = sqli_store_tree_clear(v->txn, x->tree);
+        rc = sqli_store_tree_clear(sqli_txn_for(v, x->tree), sqli_tree_id(x->tree));
     if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
     v->nchange += n;
     v->db->total_changes += n;

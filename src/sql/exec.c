@@ -378,7 +378,7 @@ static int ensure_store_cursor(vm *v, store_cursor **sc, store_tree *have, store
     if (*sc && *have == want) return SQL_OK;
     if (*sc) sqli_store_cursor_close(*sc);
     *sc = NULL;
-    int rc = sqli_store_cursor_open(v->txn, want, sc);
+    int rc = sqli_store_cursor_open(sqli_txn_for(v, want), sqli_tree_id(want), sc);
     if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
     *have = want;
     return SQL_OK;

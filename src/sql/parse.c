@@ -994,6 +994,20 @@ static char *opt_alias(parser *p) {
     return NULL;
 }
 
+/* name or db.name, db being main or temp: the name; *dbq 1 main, 2 temp. */
+static char *parse_qname(parser *p, int *dbq) {
+    int pos = p->t.pos;
+    char *n = parse_name(p);
+    if (!accept(p, TK_DOT)) return n;
+    if (sqli_name_eq(n, "main"))
+        *dbq = 1;
+    else if (sqli_name_eq(n, "temp"))
+        *dbq = 2;
+    else
+        perr(p, pos, "unknown database %s", n);
+    return parse_name(p);
+}
+
 static void parse_using(parser *p, srcitem *it) {
     expect(p, TK_LP);
     int cap = 0;
@@ -1015,9 +1029,11 @@ static void parse_table_ref(parser *p, srcitem *it) {
         return;
     }
     it->name = parse_name(p);
-    if (accept(p, TK_DOT)) {
-        if (!sqli_name_eq(it->name, "main")) perr(p, it->pos, "unknown database %s", it->name);
+    if (accept(p, TK_DOT)) { /* another database than main or temp: "no such table: x.t" */
+        char *db = it->name;
         it->name = parse_name(p);
+        it->dbq = sqli_name_eq(db, "main") ? 1 : sqli_name_eq(db, "temp") ? 2 : 3;
+        if (it->dbq == 3) it->name = sqli_ar_printf(p->a, "%s.%s", db, it->name);
     }
     if (p->t.type == TK_LP) { /* a table-valued function: json_each(...), json_tree(...) */
         it->fargs = new_expr(p, E_LIST, p->t.pos);
@@ -1374,8 +1390,7 @@ static void parse_insert(parser *p, ast *a, int replace) {
     a->or_alg = replace ? OE_REPLACE : parse_or_alg(p);
     expect_kw(p, KW_INTO);
     a->table_pos = p->t.pos;
-    a->table = parse_name(p);
-    if (accept(p, TK_DOT)) a->table = parse_name(p);
+    a->table = parse_qname(p, &a->dbq);
     if (accept_kw(p, KW_AS)) a->alias = parse_name(p);
     if (p->t.type == TK_LP) a->cols = parse_namelist(p, &a->ncols);
     if (accept_kw(p, KW_DEFAULT)) {
@@ -1395,8 +1410,7 @@ static void parse_update(parser *p, ast *a) {
     a->kind = ST_UPDATE;
     a->or_alg = parse_or_alg(p);
     a->table_pos = p->t.pos;
-    a->table = parse_name(p);
-    if (accept(p, TK_DOT)) a->table = parse_name(p);
+    a->table = parse_qname(p, &a->dbq);
     if (accept_kw(p, KW_AS))
         a->alias = parse_name(p);
     else if (p->t.type == TK_ID)
@@ -1419,8 +1433,7 @@ static void parse_delete(parser *p, ast *a) {
     a->kind = ST_DELETE;
     expect_kw(p, KW_FROM);
     a->table_pos = p->t.pos;
-    a->table = parse_name(p);
-    if (accept(p, TK_DOT)) a->table = parse_name(p);
+    a->table = parse_qname(p, &a->dbq);
     if (accept_kw(p, KW_AS))
         a->alias = parse_name(p);
     else if (p->t.type == TK_ID)
@@ -1657,8 +1670,7 @@ static void parse_create_table(parser *p, ast *a) {
         a->if_not_exists = 1;
     }
     a->table_pos = p->t.pos;
-    a->table = parse_name(p);
-    if (accept(p, TK_DOT)) a->table = parse_name(p);
+    a->table = parse_qname(p, &a->dbq);
     if (accept_kw(p, KW_AS)) {
         a->sel = parse_select(p);
         return;
@@ -1702,8 +1714,7 @@ static void parse_create_index(parser *p, ast *a) {
         a->if_not_exists = 1;
     }
     a->name_pos = p->t.pos;
-    a->name = parse_name(p);
-    if (accept(p, TK_DOT)) a->name = parse_name(p);
+    a->name = parse_qname(p, &a->dbq);
     expect_kw(p, KW_ON);
     a->table_pos = p->t.pos;
     a->table = parse_name(p);
@@ -1803,8 +1814,7 @@ static void parse_drop(parser *p, ast *a) {
         a->if_exists = 1;
     }
     a->name_pos = a->table_pos = p->t.pos;
-    a->name = parse_name(p);
-    if (accept(p, TK_DOT)) a->name = parse_name(p);
+    a->name = parse_qname(p, &a->dbq);
     a->table = a->name;
 }
 
@@ -1869,8 +1879,7 @@ static void parse_txn(parser *p, ast *a, int kw) {
 
 static void parse_pragma(parser *p, ast *a) {
     a->kind = ST_PRAGMA;
-    a->name = parse_name(p);
-    if (accept(p, TK_DOT)) a->name = parse_name(p);
+    a->name = parse_qname(p, &a->dbq);
     if (accept(p, TK_EQ)) {
         if (at_name(p) || is_kw(p, KW_ON) || is_kw(p, KW_DEFAULT)) {
             a->pragma_arg = dequote(p, &p->t);
@@ -1921,9 +1930,11 @@ static void parse_create(parser *p, ast *a) {
         parse_create_view(p, a);
         return;
     }
-    if (temp) perr(p, p->prev_end, "temporary tables are not supported");
+    if (temp && (is_kw(p, KW_INDEX) || is_kw(p, KW_UNIQUE))) syntax_error(p);
+    if (temp && is_kw(p, KW_TRIGGER)) perr(p, p->t.pos, "temporary triggers are not supported");
     if (accept_kw(p, KW_TABLE)) {
         parse_create_table(p, a);
+        if (temp || a->dbq == 2) a->temp = 1;
     } else if (accept_kw(p, KW_UNIQUE)) {
         expect_kw(p, KW_INDEX);
         a->unique = 1;

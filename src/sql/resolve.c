@@ -497,7 +497,7 @@ static int resolve_from(compiler *c, query *q, scope *outer) {
         }
         int r = sqli_cte_expand(c, q, it);
         if (r < 0) return SQL_ERROR;
-        table *t = r ? NULL : sqli_schema_table(c->sch, it->name);
+        table *t = r ? NULL : sqli_schema_table_db(c->sch, it->name, it->dbq);
         if (it->indexed_by) {
             table *owner = NULL;
             it->forced_idx = sqli_schema_index(c->sch, it->indexed_by, &owner);
@@ -511,7 +511,10 @@ static int resolve_from(compiler *c, query *q, scope *outer) {
             continue;
         }
         if (!t)
-            return sqli_comp_error(c, it->pos, "no such table: %s%s", c->nviews ? "main." : "",
+            return sqli_comp_error(c, it->pos, "no such table: %s%s",
+                                   it->dbq == 2                ? "temp."
+                                   : c->nviews || it->dbq == 1 ? "main."
+                                                               : "",
                                    it->name);
         it->tab = t;
         it->ncol = t->ncol;

@@ -45,14 +45,21 @@ void sqli_cat_key(keyenc_buf *k, const char *type, const char *name) {
     if (l != low) xfree(l);
 }
 
-table *sqli_schema_table(schema *s, const char *name) {
-    for (int i = 0; i < s->ntab; i++)
-        if (sqli_name_eq(s->tabs[i]->name, name)) return s->tabs[i];
+table *sqli_schema_table_db(schema *s, const char *name, int dbq) {
+    for (int pass = dbq == 1 ? 1 : 0; pass < (dbq == 2 ? 1 : 2); pass++) /* temp first */
+        for (int i = 0; i < s->ntab; i++)
+            if (s->tabs[i]->temp == !pass && sqli_name_eq(s->tabs[i]->name, name))
+                return s->tabs[i];
+    if (dbq == 2) return NULL;
     if (sqli_name_eq(name, "larder_schema") || sqli_name_eq(name, "sqlite_schema") ||
         sqli_name_eq(name, "sqlite_master"))
         return s->schema_tab;
     if (sqli_name_eq(name, "larder_stat_indexes")) return s->stat_tab;
     return NULL;
+}
+
+table *sqli_schema_table(schema *s, const char *name) {
+    return sqli_schema_table_db(s, name, 0);
 }
 
 index_t *sqli_schema_index(schema *s, const char *name, table **owner) {
@@ -577,6 +584,11 @@ static int load_table(schema *s, catent *e, char **err) {
     int rc = parse_def(s, e->sql, &a, err);
     if (rc == SQL_OK && a->kind != ST_CREATE_TABLE) rc = SQL_CORRUPT;
     if (rc == SQL_OK) rc = sqli_schema_build_table(s, a, e->sql, (store_tree)e->root, &t, err);
+    if (rc == SQL_OK && s->loading_temp) {
+        t->temp = 1;
+        t->tree |= TEMP_TREE;
+        t->pk.tree |= TEMP_TREE;
+    }
     if (rc == SQL_OK) add_table(s, t);
     return rc;
 }
@@ -591,7 +603,7 @@ static int load_index(schema *s, catent *e, char **err) {
     if (e->sql[0] == 0) { /* made from a UNIQUE constraint */
         for (index_t *x = t->indexes; x; x = x->next)
             if (x->auto_made && sqli_name_eq(x->name, e->name)) {
-                x->tree = (store_tree)e->root;
+                x->tree = (store_tree)e->root | (s->loading_temp ? TEMP_TREE : 0);
                 return SQL_OK;
             }
         *err = sqli_ar_printf(&s->ar, "malformed schema: unknown constraint index %s", e->name);
@@ -602,6 +614,7 @@ static int load_index(schema *s, catent *e, char **err) {
     int rc = parse_def(s, e->sql, &a, err);
     if (rc == SQL_OK && a->kind != ST_CREATE_INDEX) rc = SQL_CORRUPT;
     if (rc == SQL_OK) rc = sqli_schema_build_index(s, a, e->sql, (store_tree)e->root, &x, err);
+    if (rc == SQL_OK && s->loading_temp) x->tree |= TEMP_TREE;
     if (rc == SQL_OK) append_index(t, x);
     return rc;
 }
@@ -758,4 +771,25 @@ void sqli_schema_unref(schema *s) {
     if (!s || --s->refs > 0) return;
     sqli_ar_free(&s->ar);
     xfree(s);
+}
+
+int sqli_schema_load_temp(store_txn *txn, schema *s, char **err) {
+    catent *ents;
+    int n, rc = load_entries(txn, s, &ents, &n);
+    if (rc != STORE_OK) {
+        *err = xstrdup(sqli_store_strerror(rc));
+        return sqli_rc_from_store(rc);
+    }
+    char *e = NULL;
+    s->loading_temp = 1;
+    rc = load_kind(s, ents, n, "table", load_table, &e);
+    if (rc == SQL_OK) rc = load_kind(s, ents, n, "index", load_index, &e);
+    s->loading_temp = 0;
+    xfree(ents);
+    if (rc != SQL_OK) {
+        *err = xstrdup(e ? e : "malformed temp schema");
+        return rc;
+    }
+    sqli_schema_link(s);
+    return SQL_OK;
 }

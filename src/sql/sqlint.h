@@ -461,6 +461,7 @@ typedef struct srcitem {
     int cte_self;          /* a recursive CTE's reference to itself: reads the current row */
     char *indexed_by;      /* INDEXED BY name: the only index the planner may use */
     int not_indexed;       /* NOT INDEXED: only the table's own key */
+    int dbq;               /* main.name: 1, temp.name: 2, unqualified: 0 */
     index_t *forced_idx;   /* resolved INDEXED BY */
     expr *fargs;           /* name(args): a table-valued function's arguments (E_LIST) */
     int tvf;               /* resolved: TVF_JSON_EACH or TVF_JSON_TREE */
@@ -689,8 +690,10 @@ typedef struct ast {
     /* EXPLAIN */
     struct ast *inner;
     int explain_qp; /* 1 EXPLAIN QUERY PLAN, 2 EXPLAIN ANALYZE (runs inner) */
-    /* CREATE VIEW: TEMP (name in name, column names in cols, body in sel) */
+    /* CREATE VIEW: TEMP (name in name, column names in cols, body in sel);
+     * CREATE TEMP TABLE / CREATE TABLE temp.name */
     int temp;
+    int dbq; /* the table named main.x (1) or temp.x (2), 0 unqualified */
     /* WITH before INSERT / UPDATE / DELETE */
     with_clause *with;
 } ast;
@@ -807,7 +810,11 @@ struct table {
     int is_schema;    /* a read-only system table: SYS_SCHEMA or SYS_STAT_INDEXES */
     int has_dflt_fn;  /* some DEFAULT is not a literal */
     int ngen;         /* generated columns */
+    int temp;         /* in the connection's temp store (temp.c): its trees carry TEMP_TREE */
 };
+
+/* A tree of the connection's temp store is named root | TEMP_TREE (temp.c). */
+#define TEMP_TREE 0x80000000u
 
 /* System tables (table.is_schema): larder_schema (the catalog, ddl.c) and
  * larder_stat_indexes (index usage, istat.c). */
@@ -822,9 +829,15 @@ typedef struct schema {
     table *schema_tab;
     table *stat_tab;
     view *views;
+    int loading_temp; /* sqli_schema_load_temp is adding the temp store's objects */
 } schema;
 
+/* A table by name: a temp table first (it shadows a main one), then main. */
 table *sqli_schema_table(schema *s, const char *name);
+/* In one database: dbq 1 main, 2 temp (0: as sqli_schema_table). */
+table *sqli_schema_table_db(schema *s, const char *name, int dbq);
+/* Add the temp store's tables and indexes (catalog read through txn). */
+int sqli_schema_load_temp(store_txn *txn, schema *s, char **err);
 view *sqli_schema_view(schema *s, const char *name);
 /* Add a view from its CREATE VIEW text (copied into the schema's arena). */
 int sqli_schema_add_view(schema *s, const char *sql, int temp, char **err);

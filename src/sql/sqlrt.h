@@ -22,6 +22,19 @@ typedef struct dmlplan dmlplan;
 typedef struct trigprog trigprog;
 
 int sqli_rc_from_store(int store_rc);
+
+/* ---- the connection's temp store (temp.c) ---- */
+/* The transaction tree is read and written through: the temp store's for a
+ * TEMP_TREE tree, else the statement's. */
+store_txn *sqli_txn_for(vm *v, store_tree tree);
+static inline store_tree sqli_tree_id(store_tree t) {
+    return t & ~TEMP_TREE;
+}
+int sqli_temp_open(vm *v);                           /* the temp store, made on first use */
+int sqli_temp_savepoint(sql_db *db);                 /* its level, 0 when there is no temp store */
+void sqli_temp_end(sql_db *db, int level, int keep); /* release, or roll back and release */
+void sqli_temp_rollback_to(sql_db *db, int level);   /* keep it open */
+void sqli_temp_close(sql_db *db);
 int sqli_table_column(table *t, const char *name); /* -1 rowid, -2 none */
 void sqli_schema_link(schema *s);
 int sqli_schema_build_trigger(schema *s, ast *a, const char *sql, trigger **out, char **err);
@@ -325,6 +338,7 @@ struct cursor {
 typedef struct savepoint_ent {
     char *name;
     int level;
+    int temp_level; /* its savepoint in the temp store, 0 if that did not exist yet */
 } savepoint_ent;
 
 #define RC_IGNORE 1000 /* internal: RAISE(IGNORE) skips the row */
@@ -358,7 +372,8 @@ struct vm {
     int rowcur_next;
     void *fkpend; /* deferred NO ACTION checks (fkey.c) */
     int npend, cappend;
-    int analyze; /* EXPLAIN ANALYZE is running: loops time themselves */
+    int analyze;  /* EXPLAIN ANALYZE is running: loops time themselves */
+    int ddl_temp; /* the running DDL works on the temp store (ddl.c) */
 };
 
 /* ==== index usage statistics (istat.c) ==================================== */
@@ -487,6 +502,9 @@ struct sql_db {
     char **temp_views;  /* CREATE TEMP VIEW texts (xmalloc'd), added to each loaded schema */
     int ntemp_views;
     int64_t max_recursive_rows; /* rows one recursive CTE may produce; 0 = no limit */
+    store_db *temp_store;       /* temp tables (temp.c), NULL until the first */
+    store_txn *temp_txn;        /* its one write transaction, open as long as it */
+    int temp_base;              /* the temp savepoint of the open BEGIN, 0 if none */
 };
 
 struct sql_stmt {
@@ -513,6 +531,7 @@ struct sql_stmt {
     int running;
     int own;     /* 0 none, 1 own read txn, 2 own write txn */
     int splevel; /* statement savepoint inside db->txn, 0 if none */
+    int temp_sp; /* the statement's savepoint in the temp store, 0 if none */
     int in_txn;  /* counted in db->nactive */
     int nparam_alloc;
     int ntext;

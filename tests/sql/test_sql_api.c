@@ -6,6 +6,7 @@
 #include "sql/sql.h"
 #include "test.h"
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -524,6 +525,48 @@ TEST(vacuum_shrinks) {
     done(db);
 }
 
+/* Does the file (or its log) hold these bytes? */
+static int file_has(const char *p, const char *needle) {
+    FILE *f = fopen(p, "rb");
+    if (!f) return 0;
+    static char buf[1 << 22];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    return memmem(buf, n, needle, strlen(needle)) != NULL;
+}
+
+/* TEMP tables: nothing of them reaches the database file or its log, they
+ * are gone at close, a commit of the main database carries on around them. */
+TEST(temp_tables_stay_out) {
+    sql_db *db = fresh();
+    char wal[160];
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    CHECK_EQ(sql_exec(db,
+                      "CREATE TABLE m(id INTEGER PRIMARY KEY, v TEXT);"
+                      "INSERT INTO m VALUES (1, 'main-row-marker');"
+                      "CREATE TEMP TABLE t(id INTEGER PRIMARY KEY, v TEXT UNIQUE);"
+                      "CREATE INDEX tv ON t(v);"
+                      "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n "
+                      "WHERE x < 3000) INSERT INTO t SELECT x, 'temp-row-marker-' || x FROM n;"
+                      "INSERT INTO m SELECT id + 1, 'copied' FROM t WHERE id < 3;",
+                      NULL, NULL),
+             SQL_OK);
+    CHECK_STR(one(db, "SELECT count(*) FROM t WHERE v LIKE 'temp-row-marker-%'"), "3000");
+    CHECK_STR(one(db, "SELECT id FROM t WHERE v = 'temp-row-marker-2999'"), "2999");
+    CHECK_STR(one(db, "SELECT count(*) FROM m"), "3");
+    CHECK(file_has(path, "main-row-marker") || file_has(wal, "main-row-marker"));
+    CHECK(!file_has(path, "temp-row-marker") && !file_has(wal, "temp-row-marker"));
+    CHECK(!file_has(path, "CREATE TEMP") && !file_has(wal, "CREATE TEMP"));
+    CHECK_EQ(sql_close(db), SQL_OK);
+    CHECK(!file_has(path, "temp-row-marker"));
+    sql_options o = {.flags = SQL_OPEN_NOSYNC};
+    CHECK_EQ(sql_open(path, &o, &db), SQL_OK);
+    CHECK_STR(one(db, "SELECT count(*) FROM m"), "3");
+    CHECK_STR(one(db, "SELECT count(*) FROM t"), "ERROR");
+    CHECK_STR(one(db, "PRAGMA integrity_check"), "ok");
+    done(db);
+}
+
 /* A row being read stays valid while other statements of the connection
  * write (the server reads and updates in one transaction). */
 /* EXPLAIN ANALYZE: seven columns, times as non-negative reals, and a
@@ -605,6 +648,7 @@ TEST(read_while_writing) {
 int main(void) {
     RUN(read_while_writing);
     RUN(vacuum_shrinks);
+    RUN(temp_tables_stay_out);
     RUN(explain_analyze_columns);
     RUN(prepare_bind_step);
     RUN(errors_and_positions);
