@@ -98,8 +98,23 @@ static const char *taken_what(int taken) {
     return taken == 1 ? "table" : taken == 2 ? "index" : "view";
 }
 
+/* The statement's text, as the catalog keeps it: a temp table's without
+ * its TEMP word (the temp catalog holds temp objects only, as sqlite3's). */
 static char *stmt_text(sql_stmt *st, ast *a) {
-    return sqli_ar_strndup(&st->ar, st->sql + a->pos, (size_t)(a->end - a->pos));
+    char *s = sqli_ar_strndup(&st->ar, st->sql + a->pos, (size_t)(a->end - a->pos));
+    if (a->kind != ST_CREATE_TABLE || !a->temp) return s;
+    int n = (int)strlen(s), pos = 0;
+    token create = {0}, t = {0};
+    for (int k = 0; k < 2; k++) { /* CREATE, then TEMP / TEMPORARY */
+        do {
+            sqli_lex_token(s, n, pos, &t);
+            pos = t.pos + t.len;
+        } while (t.type == TK_SPACE && t.len > 0);
+        if (k == 0) create = t;
+    }
+    if (t.type != TK_KEYWORD || (t.kw != KW_TEMP && t.kw != KW_TEMPORARY)) return s;
+    while (pos < n && isspace((unsigned char)s[pos])) pos++;
+    return sqli_ar_printf(&st->ar, "%.*s %s", create.len, create.z, s + pos);
 }
 
 /* ---- CREATE TABLE -------------------------------------------------------------------------------
@@ -1228,9 +1243,11 @@ static int run_ddl(vm *v, sql_stmt *st) {
 /* ---- larder_schema
  * ------------------------------------------------------------------------------------ */
 
-int sqli_schema_rows(vm *v, rowbuf *rb) {
+int sqli_schema_rows(vm *v, rowbuf *rb, int temp) {
     store_cursor *c;
-    int rc = sqli_store_cursor_open(v->txn, STORE_CATALOG, &c);
+    if (temp && !v->db->temp_txn) return SQL_OK; /* no temp store yet: nothing in it */
+    int dbq = temp ? 2 : 1;
+    int rc = sqli_store_cursor_open(temp ? v->db->temp_txn : v->txn, STORE_CATALOG, &c);
     if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
     for (rc = sqli_store_cursor_seek(c, STORE_SEEK_FIRST, NULL, 0); rc == STORE_OK;
          rc = sqli_store_cursor_next(c)) {
@@ -1257,7 +1274,7 @@ int sqli_schema_rows(vm *v, rowbuf *rb) {
         snprintf(tn, sizeof tn, "%.*s", (int)name.n, name.z);
         val_free(&name);
         /* the catalog key holds the lower-cased name: show the real one */
-        if ((t = sqli_schema_table(v->db->sch, tn)) && !t->is_schema)
+        if ((t = sqli_schema_table_db(v->db->sch, tn, dbq)) && !t->is_schema)
             val_set_text_ref(&name, t->name, strlen(t->name));
         else if ((x = sqli_schema_index(v->db->sch, tn, NULL)))
             val_set_text_ref(&name, x->name, strlen(x->name));

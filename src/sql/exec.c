@@ -495,8 +495,8 @@ static int loop_open(vm *v, loop *L) {
     case ACC_SCHEMA:
         if (!L->mat) L->mat = xcalloc(1, sizeof *L->mat);
         sqli_rowbuf_clear(L->mat);
-        return L->tab->is_schema == SYS_STAT_INDEXES ? sqli_usage_rows(v, L->mat)
-                                                     : sqli_schema_rows(v, L->mat);
+        if (L->tab->is_schema == SYS_STAT_INDEXES) return sqli_usage_rows(v, L->mat);
+        return sqli_schema_rows(v, L->mat, L->tab->is_schema == SYS_TEMP_SCHEMA);
     case ACC_HASH:
         return hash_open(v, L, c);
     case ACC_FUNC:

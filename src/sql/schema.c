@@ -45,7 +45,7 @@ void sqli_cat_key(keyenc_buf *k, const char *type, const char *name) {
     if (l != low) xfree(l);
 }
 
-table *sqli_schema_table_db(schema *s, const char *name, int dbq) {
+static table *table_db(schema *s, const char *name, int dbq) {
     for (int pass = dbq == 1 ? 1 : 0; pass < (dbq == 2 ? 1 : 2); pass++) /* temp first */
         for (int i = 0; i < s->ntab; i++)
             if (s->tabs[i]->temp == !pass && sqli_name_eq(s->tabs[i]->name, name))
@@ -664,6 +664,22 @@ static void load_stat(schema *s, catent *e) {
     x->stat = sqli_ar_alloc(&s->ar, sizeof(int64_t) * (size_t)(x->ncol + 1));
     for (int k = 0; k <= x->ncol; k++) x->stat[k] = k < e->nstat ? sqli_val_int(&e->stat[k]) : 1;
     if (x->is_pk) t->nrow_est = x->stat[0];
+}
+
+static table *make_schema_table(schema *s);
+
+table *sqli_schema_table_db(schema *s, const char *name, int dbq) {
+    if (sqli_name_eq(name, "sqlite_temp_schema") || sqli_name_eq(name, "sqlite_temp_master") ||
+        (dbq == 2 && (sqli_name_eq(name, "larder_schema") || sqli_name_eq(name, "sqlite_schema") ||
+                      sqli_name_eq(name, "sqlite_master")))) {
+        if (!s->temp_schema_tab) {
+            s->temp_schema_tab = make_schema_table(s);
+            s->temp_schema_tab->name = "sqlite_temp_schema";
+            s->temp_schema_tab->is_schema = SYS_TEMP_SCHEMA;
+        }
+        return s->temp_schema_tab;
+    }
+    return table_db(s, name, dbq);
 }
 
 static table *make_schema_table(schema *s) {

@@ -818,7 +818,7 @@ struct table {
 
 /* System tables (table.is_schema): larder_schema (the catalog, ddl.c) and
  * larder_stat_indexes (index usage, istat.c). */
-enum { SYS_SCHEMA = 1, SYS_STAT_INDEXES };
+enum { SYS_SCHEMA = 1, SYS_STAT_INDEXES, SYS_TEMP_SCHEMA /* sqlite_temp_schema */ };
 
 typedef struct schema {
     arena ar;
@@ -829,7 +829,8 @@ typedef struct schema {
     table *schema_tab;
     table *stat_tab;
     view *views;
-    int loading_temp; /* sqli_schema_load_temp is adding the temp store's objects */
+    int loading_temp;       /* sqli_schema_load_temp is adding the temp store's objects */
+    table *temp_schema_tab; /* sqlite_temp_schema: the temp store's catalog */
 } schema;
 
 /* A table by name: a temp table first (it shadows a main one), then main. */

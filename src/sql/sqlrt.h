@@ -550,12 +550,12 @@ int sqli_db_reload_schema(sql_db *db, store_txn *txn);
 int sqli_run_ddl(vm *v, sql_stmt *st);
 int sqli_run_pragma(vm *v, sql_stmt *st, rowbuf *rb);
 int sqli_compile_pragma(sql_stmt *st);
-int sqli_schema_rows(vm *v, rowbuf *rb); /* ddl.c */
-int sqli_run_agg(vm *v, qplan *p);       /* agg.c */
-int sqli_agg_emit_row(vm *v, qplan *p);  /* exec.c: distinct + sort key + buffer */
-int sqli_q_block_next(vm *v, qplan *p);  /* exec.c */
-int sqli_emit_row(vm *v, qplan *p);      /* exec.c: result columns, DISTINCT, buffer */
-int sqli_func_table_sorted(void);        /* func.c: 1 when the table is sorted */
+int sqli_schema_rows(vm *v, rowbuf *rb, int temp); /* ddl.c: the main or the temp catalog */
+int sqli_run_agg(vm *v, qplan *p);                 /* agg.c */
+int sqli_agg_emit_row(vm *v, qplan *p);            /* exec.c: distinct + sort key + buffer */
+int sqli_q_block_next(vm *v, qplan *p);            /* exec.c */
+int sqli_emit_row(vm *v, qplan *p);                /* exec.c: result columns, DISTINCT, buffer */
+int sqli_func_table_sorted(void);                  /* func.c: 1 when the table is sorted */
 /* datetime.c: the date and time functions of func.c's table */
 int sqli_f_now(vm *v, int argc, sql_value *a, sql_value *out);
 int sqli_f_uuid7(vm *v, int argc, sql_value *a, sql_value *out);
