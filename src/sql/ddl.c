@@ -1170,13 +1170,14 @@ static int ddl_on_temp(vm *v, ast *a) {
     case ST_DROP_INDEX:
         if (sqli_schema_index(s, a->name, &owner)) t = owner;
         break;
-    case ST_CREATE_TRIGGER:
-        t = sqli_schema_table(s, a->table);
-        if (t && t->temp) {
-            sqli_vm_error(v, SQL_ERROR, "triggers on temporary tables are not supported");
-            return -1;
-        }
-        return 0;
+    case ST_CREATE_TRIGGER: /* TEMP TRIGGER, or a trigger on a temp table */
+        t = sqli_schema_table_db(s, a->table, a->dbq);
+        if (!a->temp && !(t && t->temp)) return 0;
+        return sqli_temp_open(v) == SQL_OK ? 1 : -1;
+    case ST_DROP_TRIGGER: {
+        trigger *g = sqli_schema_trigger(s, a->name);
+        return g && g->temp;
+    }
     case ST_ALTER_ADD:
     case ST_ALTER_RENAME:
     case ST_ALTER_RENAME_COL:

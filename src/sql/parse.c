@@ -1717,7 +1717,7 @@ static void parse_create_index(parser *p, ast *a) {
     a->name = parse_qname(p, &a->dbq);
     expect_kw(p, KW_ON);
     a->table_pos = p->t.pos;
-    a->table = parse_name(p);
+    a->table = parse_qname(p, &a->dbq);
     expect(p, TK_LP);
     int cap = 0;
     do {
@@ -1775,7 +1775,7 @@ static void parse_create_trigger(parser *p, ast *a) {
     }
     expect_kw(p, KW_ON);
     a->table_pos = p->t.pos;
-    a->table = parse_name(p);
+    a->table = parse_qname(p, &a->dbq);
     if (accept_kw(p, KW_FOR)) {
         expect_kw(p, KW_EACH);
         expect_kw(p, KW_ROW);
@@ -1931,7 +1931,6 @@ static void parse_create(parser *p, ast *a) {
         return;
     }
     if (temp && (is_kw(p, KW_INDEX) || is_kw(p, KW_UNIQUE))) syntax_error(p);
-    if (temp && is_kw(p, KW_TRIGGER)) perr(p, p->t.pos, "temporary triggers are not supported");
     if (accept_kw(p, KW_TABLE)) {
         parse_create_table(p, a);
         if (temp || a->dbq == 2) a->temp = 1;
@@ -1943,6 +1942,7 @@ static void parse_create(parser *p, ast *a) {
         parse_create_index(p, a);
     } else if (accept_kw(p, KW_TRIGGER)) {
         parse_create_trigger(p, a);
+        a->temp = temp;
     } else {
         syntax_error(p);
     }

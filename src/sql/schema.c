@@ -620,7 +620,7 @@ static int load_index(schema *s, catent *e, char **err) {
 }
 
 int sqli_schema_build_trigger(schema *s, ast *a, const char *sql, trigger **out, char **err) {
-    table *t = sqli_schema_table(s, a->table);
+    table *t = sqli_schema_table_db(s, a->table, a->dbq);
     if (!t || t->is_schema) return fail(err, &s->ar, "no such table: %s", a->table);
     trigger *g = sqli_ar_alloc(&s->ar, sizeof *g);
     g->name = sqli_ar_strdup(&s->ar, a->name);
@@ -646,6 +646,7 @@ static int load_trigger(schema *s, catent *e, char **err) {
     if (rc == SQL_OK && a->kind != ST_CREATE_TRIGGER) rc = SQL_CORRUPT;
     if (rc == SQL_OK) rc = sqli_schema_build_trigger(s, a, e->sql, &g, err);
     if (rc == SQL_OK) {
+        g->temp = s->loading_temp;
         trigger **pp = &g->tab->triggers;
         while (*pp) pp = &(*pp)->next;
         *pp = g;
@@ -800,6 +801,7 @@ int sqli_schema_load_temp(store_txn *txn, schema *s, char **err) {
     s->loading_temp = 1;
     rc = load_kind(s, ents, n, "table", load_table, &e);
     if (rc == SQL_OK) rc = load_kind(s, ents, n, "index", load_index, &e);
+    if (rc == SQL_OK) rc = load_kind(s, ents, n, "trigger", load_trigger, &e);
     s->loading_temp = 0;
     xfree(ents);
     if (rc != SQL_OK) {

@@ -775,6 +775,7 @@ struct trigger {
     int *of_cols;
     int nof_cols;
     ast *def; /* parsed CREATE TRIGGER (body, when) */
+    int temp; /* in the temp store's catalog (TEMP TRIGGER, or on a temp table) */
     trigger *next;
 };
 
