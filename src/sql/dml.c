@@ -43,7 +43,7 @@ int sqli_table_has_triggers(table *t, int event) {
 }
 
 static table *dml_table(compiler *c, ast *a) {
-    table *t = sqli_schema_table_db(c->sch, a->table, a->dbq);
+    table *t = sqli_schema_table_db(c->sch, a->table, a->dbq ? a->dbq : c->main_only ? 1 : 0);
     if (!t && sqli_schema_view(c->sch, a->table)) {
         sqli_comp_error(c, a->table_pos, "cannot modify %s because it is a view", a->table);
         return NULL;

@@ -454,8 +454,11 @@ static int expand_view(compiler *c, srcitem *it, view *w) {
     c->with = NULL;
     c->views[c->nviews++] = w;
     struct cte_use *save_ctes = c->ctes;
+    int save_main = c->main_only;
     c->ctes = NULL;
+    c->main_only = !w->temp; /* a view of the database sees none of the temp tables */
     int rc = sqli_resolve_derived(c, it, a->sel, a->cols, a->ncols, w);
+    c->main_only = save_main;
     c->ctes = save_ctes;
     c->nviews--;
     c->sql = save_sql;
@@ -497,7 +500,11 @@ static int resolve_from(compiler *c, query *q, scope *outer) {
         }
         int r = sqli_cte_expand(c, q, it);
         if (r < 0) return SQL_ERROR;
-        table *t = r ? NULL : sqli_schema_table_db(c->sch, it->name, it->dbq);
+        table *t = r ? NULL
+                     : sqli_schema_table_db(c->sch, it->name,
+                                            it->dbq        ? it->dbq
+                                            : c->main_only ? 1
+                                                           : 0);
         if (it->indexed_by) {
             table *owner = NULL;
             it->forced_idx = sqli_schema_index(c->sch, it->indexed_by, &owner);

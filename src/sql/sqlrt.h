@@ -118,6 +118,7 @@ typedef struct compiler {
     int nviews;
     struct with_scope *with; /* WITH clauses in scope, innermost first */
     struct cte_use *ctes;    /* CTEs being expanded, innermost first */
+    int main_only;           /* compiling a main view or trigger: names are main's, never temp's */
 } compiler;
 
 /* cte.c: WITH clauses in scope, and the CTEs whose copies are being
