@@ -1604,7 +1604,7 @@ static void parse_coldef(parser *p, coldef *c) {
     c->name = parse_name(p);
     c->type = "";
     c->type_pos = c->type_end = p->t.pos;
-    if (at_name(p)) {
+    if (at_name(p) && !is_kw(p, KW_GENERATED)) { /* "b GENERATED ALWAYS AS ...": no type */
         c->type = parse_typename(p);
         c->type_end = p->prev_end;
     }
