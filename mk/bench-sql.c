@@ -20,12 +20,20 @@
  *   8. the many-table case: 7 tables t1..t7 of 10 rows and 5 indexed
  *      integer columns, six filtered by IN lists, two joined by one
  *      equality; count(*) of the join, 5 runs
- *   9. 10,000 deletes of users by key, each cascading to its orders, in one
+ *   9. a window-function report: per city, users ranked by their order
+ *      total (rank, running sum, share of the city's total), 5 cities x 4
+ *  10. a recursive CTE: 50 chains of 2,000 steps hopping through user ids,
+ *      each step joined back to users
+ *  11. a view (orders of big amounts joined to their users) grouped by city,
+ *      10 runs
+ *  12. 10,000 deletes of users by key, each cascading to its orders, in one
  *      transaction
  * SQLite: WAL, synchronous=NORMAL, foreign_keys=ON, the same page cache
  * (BENCH_CACHE_MB, default 64) and 4 KiB pages. Ours: same cache; commits
  * are durable (fsync) — every phase commits once.
- * Environment: BENCH_N (users), BENCH_DIR (default /tmp).
+ * Environment: BENCH_N (users), BENCH_DIR (default /tmp), BENCH_PHASES (a
+ * comma list of phase numbers to time, say "9,10,11"; the loading phases
+ * 1, 2 and 6 run regardless, the others not listed are skipped).
  * The two engines run phase by phase in lockstep (SQLite's phase, then
  * ours), both databases open, so that load from other processes hits both
  * alike. Prints seconds per phase and ours/SQLite ratios; checks that both
@@ -73,8 +81,9 @@ static void email_of(long id, char *buf) {
     sprintf(buf, "user%ld.%lx@example.com", id, (unsigned long)(id * 2654435761u) & 0xFFFFF);
 }
 
-#define PHASES 9
-#define SHARED_FIRST 5 /* phases 5..7 run the same code on both engines (eng) */
+#define PHASES 12
+#define SHARED_FIRST 5 /* phases 5..10 run the same code on both engines (eng) */
+#define SHARED_LAST 10
 static const char *phase_name[PHASES] = {"insert 1M users (pk + unique + composite idx)",
                                          "insert 200k orders (fk + idx)",
                                          "100k point lookups by primary key",
@@ -83,6 +92,9 @@ static const char *phase_name[PHASES] = {"insert 1M users (pk + unique + composi
                                          "load products, order_items, small tables",
                                          "4-7 table joins, 4x10 runs",
                                          "7-table IN-list join (10-row tables), 5x",
+                                         "window report (rank, running sum), 20x",
+                                         "recursive CTE, 50 chains of 2000 steps",
+                                         "view of big orders x users by city, 10x",
                                          "10k deletes, ON DELETE CASCADE"};
 
 static const char *schema = "CREATE TABLE users(id INTEGER PRIMARY KEY, email TEXT NOT NULL "
@@ -515,12 +527,88 @@ static long long many_phase(eng *e) {
     return sum;
 }
 
+/* Users of one city ranked by their order total, with a running sum and
+ * their share of the city's total: a grouped subquery under three windows. */
+static const char *window_report =
+    "SELECT user_id, total, rank() OVER w, sum(total) OVER w, "
+    "total * 1000 / sum(total) OVER (PARTITION BY city) FROM "
+    "(SELECT u.city, o.user_id, sum(o.amount) AS total FROM orders o JOIN users u "
+    "ON u.id = o.user_id WHERE u.city BETWEEN ?1 AND ?1 + 2 GROUP BY o.user_id) "
+    "WINDOW w AS (PARTITION BY city ORDER BY total DESC, user_id)";
+
+static long long window_phase(eng *e) {
+    long long sum = 0;
+    void *st = e_prep(e, window_report);
+    for (long r = 0; r < 20; r++) {
+        long p[1] = {(r * 7) % 100};
+        sum += e_run(e, st, p, 1);
+    }
+    e_finalize(e, st);
+    return sum;
+}
+
+/* A chain of user ids, each the next by a fixed hop, read back from users. */
+static long long cte_phase(eng *e) {
+    char q[512];
+    snprintf(q, sizeof q,
+             "WITH RECURSIVE chain(n, id) AS (SELECT 1, ?1 UNION ALL "
+             "SELECT n + 1, (id * 7919 + 13) %% %ld + 1 FROM chain WHERE n < 2000) "
+             "SELECT count(*), sum(u.age), max(u.city) FROM chain JOIN users u ON u.id = chain.id",
+             N);
+    long long sum = 0;
+    void *st = e_prep(e, q);
+    for (long r = 0; r < 50; r++) {
+        long p[1] = {1 + (r * 104729) % N};
+        sum += e_run(e, st, p, 1);
+    }
+    e_finalize(e, st);
+    return sum;
+}
+
+static long long view_phase(eng *e) {
+    e_exec(e, "CREATE VIEW big_orders AS SELECT o.id, o.user_id, o.amount, u.city, u.age "
+              "FROM orders o JOIN users u ON u.id = o.user_id WHERE o.amount >= 900");
+    long long sum = 0;
+    void *st = e_prep(e, "SELECT city, count(*), sum(amount) FROM big_orders "
+                         "WHERE age >= ?1 GROUP BY city");
+    for (long r = 0; r < 10; r++) {
+        long p[1] = {18 + r * 5};
+        sum += e_run(e, st, p, 1);
+    }
+    e_finalize(e, st);
+    return sum;
+}
+
 static long long shared_phase(eng *e, int phase) {
-    if (phase == 5) {
+    switch (phase) {
+    case 5:
         load_shop(e);
         return 0;
+    case 6:
+        return shop_phase(e);
+    case 7:
+        return many_phase(e);
+    case 8:
+        return window_phase(e);
+    case 9:
+        return cte_phase(e);
+    default:
+        return view_phase(e);
     }
-    return phase == 6 ? shop_phase(e) : many_phase(e);
+}
+
+/* BENCH_PHASES: is phase p (0-based) to run? */
+static int phase_wanted(int p) {
+    const char *w = getenv("BENCH_PHASES");
+    if (!w || p == 0 || p == 1 || p == 5) return 1;
+    for (const char *s = w; *s;) {
+        char *end;
+        long n = strtol(s, &end, 10);
+        if (end == s) break;
+        if (n == p + 1) return 1;
+        s = *end ? end + 1 : end;
+    }
+    return 0;
 }
 
 static double cpu_now(void) {
@@ -546,11 +634,17 @@ int main(void) {
     lite_ctx lc;
     lite_open(&lc);
     ours_open(&oc);
+    int skipped[PHASES] = {0};
     for (int p = 0; p < PHASES; p++) {
         double t0 = now(), c0 = cpu_now();
         eng el = {.l = lc.db}, eo = {.o = oc.db};
-        int shared = p >= SHARED_FIRST && p < SHARED_FIRST + 3;
-        int ep = p > SHARED_FIRST + 2 ? p - 3 : p; /* the engines' own phase numbers */
+        int shared = p >= SHARED_FIRST && p <= SHARED_LAST;
+        /* the engines' own phase numbers */
+        int ep = p > SHARED_LAST ? p - (SHARED_LAST - SHARED_FIRST + 1) : p;
+        if (!phase_wanted(p)) {
+            skipped[p] = 1;
+            continue;
+        }
         lite.check[p] = shared ? shared_phase(&el, p) : lite_phase(&lc, ep);
         lite.t[p] = now() - t0;
         cpu_l[p] = cpu_now() - c0;
@@ -564,6 +658,10 @@ int main(void) {
     printf("%-48s %9s %9s %8s %10s\n", "phase", "larder s", "sqlite s", "ratio", "cpu ratio");
     int mismatch = 0;
     for (int i = 0; i < PHASES; i++) {
+        if (skipped[i]) {
+            printf("%-48s %9s %9s %8s %10s\n", phase_name[i], "-", "-", "-", "-");
+            continue;
+        }
         printf("%-48s %9.3f %9.3f %7.2fx %9.2fx%s\n", phase_name[i], ours.t[i], lite.t[i],
                ours.t[i] / lite.t[i], cpu_o[i] / cpu_l[i],
                ours.check[i] != lite.check[i] ? "  (RESULTS DIFFER)" : "");

@@ -171,6 +171,10 @@ int sqli_db_reload_schema(sql_db *db, store_txn *txn) {
     }
     rc = sqli_schema_load(txn, &s, &err);
     if (own) sqli_store_abort(txn);
+    if (rc == SQL_OK && db->temp_txn && sqli_schema_load_temp(db->temp_txn, s, &err) != SQL_OK) {
+        sqli_schema_unref(s);
+        rc = SQL_CORRUPT;
+    }
     for (int i = 0; rc == SQL_OK && i < db->ntemp_views; i++) {
         char *verr = NULL;
         if (sqli_schema_add_view(s, db->temp_views[i], 1, &verr) != SQL_OK) {
@@ -224,6 +228,7 @@ int sql_close(sql_db *db) {
         return sqli_db_error(db, SQL_BUSY, -1, "unable to close due to unfinalized statements");
     if (db->txn) sqli_store_abort(db->txn);
     db->txn = NULL;
+    sqli_temp_close(db);
     int rc = SQL_OK;
     if (db->store && sqli_store_close(db->store) != STORE_OK) rc = SQL_IOERR;
     sqli_schema_unref(db->sch);
@@ -488,6 +493,7 @@ static int enter_txn(sql_stmt *st, int write) {
     st->splevel = 0;
     if (write && (db->flags & SQL_OPEN_READONLY))
         return sqli_vm_error(v, SQL_READONLY, "attempt to write a readonly database");
+    st->temp_sp = write ? sqli_temp_savepoint(db) : 0;
     if (db->txn) {
         v->txn = db->txn;
         db->nactive++;
@@ -503,6 +509,7 @@ static int enter_txn(sql_stmt *st, int write) {
     if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
     st->own = write ? 2 : 1;
     if (write) db->txn = v->txn;
+    if (!write) db->active_reads++;
     return SQL_OK;
 }
 
@@ -511,6 +518,9 @@ static int leave_write(sql_stmt *st, int rc) {
     sql_db *db = st->db;
     vm *v = &st->v;
     release_store_cursors(v);
+    if (st->temp_sp && rc != SQL_OK) db->schema_changed = 1; /* a temp CREATE / DROP undone */
+    sqli_temp_end(db, st->temp_sp, rc == SQL_OK);
+    st->temp_sp = 0;
     if (st->own == 2) {
         int changed = db->schema_changed;
         if (rc == SQL_OK) {
@@ -542,7 +552,10 @@ static int leave_write(sql_stmt *st, int rc) {
 static void leave_read(sql_stmt *st) {
     vm *v = &st->v;
     release_store_cursors(v);
-    if (st->own == 1) sqli_store_abort(v->txn);
+    if (st->own == 1) {
+        sqli_store_abort(v->txn);
+        st->db->active_reads--;
+    }
     if (st->in_txn) st->db->nactive--;
     st->in_txn = 0;
     st->own = 0;
@@ -575,6 +588,10 @@ static int start_write(sql_stmt *st) {
     }
     rc = leave_write(st, rc);
     if (rc == SQL_OK && st->dml) st->db->changes = v->nchange;
+    if (rc == SQL_OK && st->kind == ST_VACUUM) { /* copy the new image back: the file shrinks */
+        int src = sqli_store_checkpoint(st->db->store);
+        if (src != STORE_OK) rc = sqli_vm_store_error(v, src);
+    }
     return rc;
 }
 
@@ -790,6 +807,8 @@ static int end_txn(sql_stmt *st, int commit) {
         return sqli_vm_error(v, SQL_BUSY, "cannot %s transaction - SQL statements in progress",
                              commit ? "commit" : "rollback");
     int rc = SQL_OK, changed = db->schema_changed;
+    sqli_temp_end(db, db->temp_base, commit);
+    db->temp_base = 0;
     if (commit) {
         int src = sqli_store_commit(db->txn);
         if (src != STORE_OK) rc = sqli_vm_store_error(v, src);
@@ -832,6 +851,7 @@ static int savepoint_stmt(sql_stmt *st) {
             db->sps = xrealloc(db->sps, sizeof *db->sps * (size_t)db->capsp);
         }
         db->sps[db->nsp].name = xstrdup(a->name);
+        db->sps[db->nsp].temp_level = sqli_temp_savepoint(db);
         db->sps[db->nsp++].level = level;
         return SQL_OK;
     }
@@ -839,8 +859,9 @@ static int savepoint_stmt(sql_stmt *st) {
     if (i < 0) return sqli_vm_error(v, SQL_ERROR, "no such savepoint: %s", a->name);
     if (db->nactive > 0)
         return sqli_vm_error(v, SQL_BUSY, "cannot release savepoint - SQL statements in progress");
-    int level = db->sps[i].level, rc = STORE_OK;
+    int level = db->sps[i].level, rc = STORE_OK, tlevel = db->sps[i].temp_level;
     if (a->kind == ST_RELEASE) {
+        sqli_temp_end(db, tlevel, 1);
         if (level) rc = sqli_store_release(db->txn, level);
         for (int k = i; k < db->nsp; k++) xfree(db->sps[k].name);
         db->nsp = i;
@@ -851,6 +872,7 @@ static int savepoint_stmt(sql_stmt *st) {
         }
         return SQL_OK;
     }
+    sqli_temp_rollback_to(db, tlevel ? tlevel : db->temp_base);
     if (level) rc = sqli_store_rollback_to(db->txn, level);
     for (int k = i + 1; k < db->nsp; k++) xfree(db->sps[k].name);
     db->nsp = i + 1;
@@ -871,6 +893,7 @@ static int sqli_run_txn_control(sql_stmt *st) {
             &db->txn);
         if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
         db->explicit_txn = 1;
+        db->temp_base = sqli_temp_savepoint(db);
         return SQL_OK;
     }
     case ST_COMMIT:

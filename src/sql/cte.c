@@ -73,6 +73,7 @@ static query *copy_query(arena *a, const query *q) {
         for (int i = 0; i < q->nsrc; i++) {
             n->src[i] = q->src[i];
             n->src[i].on = copy_expr(a, q->src[i].on);
+            n->src[i].fargs = copy_expr(a, q->src[i].fargs);
             n->src[i].sub = copy_query(a, q->src[i].sub);
         }
     }

@@ -25,6 +25,21 @@
 
 /* ---- catalog writes -------------------------------------------------------------------------- */
 
+/* The catalog a DDL statement writes: the temp store's for temp objects. */
+static store_txn *cat_txn(vm *v) {
+    return v->ddl_temp ? v->db->temp_txn : v->txn;
+}
+
+/* A new tree, in the temp store for temp objects (named root | TEMP_TREE);
+ * an index's info names its table by the table's own store number. */
+static int new_tree(vm *v, store_tree_info *info, store_tree *root) {
+    info->table = sqli_tree_id(info->table);
+    int rc = sqli_store_tree_create(cat_txn(v), info, root);
+    if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
+    if (v->ddl_temp) *root |= TEMP_TREE;
+    return SQL_OK;
+}
+
 static int cat_put(vm *v, const char *type, const char *name, const char *sql, int64_t root,
                    const char *tbl) {
     keyenc_buf k;
@@ -35,7 +50,7 @@ static int cat_put(vm *v, const char *type, const char *name, const char *sql, i
     val_set_int(&vals[1], root);
     val_set_text_ref(&vals[2], tbl, strlen(tbl));
     sqli_rec_encode(&v->rb, vals, 3);
-    int rc = sqli_store_put(v->txn, STORE_CATALOG, k.p, k.len, v->rb.p, v->rb.len, 0);
+    int rc = sqli_store_put(cat_txn(v), STORE_CATALOG, k.p, k.len, v->rb.p, v->rb.len, 0);
     sqli_keyenc_free(&k);
     return rc == STORE_OK ? SQL_OK : sqli_vm_store_error(v, rc);
 }
@@ -44,12 +59,14 @@ static int cat_del(vm *v, const char *type, const char *name) {
     keyenc_buf k;
     sqli_keyenc_init(&k);
     sqli_cat_key(&k, type, name);
-    int rc = sqli_store_del(v->txn, STORE_CATALOG, k.p, k.len);
+    int rc = sqli_store_del(cat_txn(v), STORE_CATALOG, k.p, k.len);
     sqli_keyenc_free(&k);
     return rc == STORE_OK || rc == STORE_NOTFOUND ? SQL_OK : sqli_vm_store_error(v, rc);
 }
 
 static int bump_cookie(vm *v) {
+    if (v->ddl_temp) /* the temp schema is the connection's own: no cookie to bump */
+        return sqli_db_reload_schema(v->db, v->txn);
     uint64_t c = 0;
     int rc = sqli_store_meta_get(v->txn, 0, &c);
     if (rc == STORE_OK) rc = sqli_store_meta_set(v->txn, 0, c + 1);
@@ -81,8 +98,23 @@ static const char *taken_what(int taken) {
     return taken == 1 ? "table" : taken == 2 ? "index" : "view";
 }
 
+/* The statement's text, as the catalog keeps it: a temp table's without
+ * its TEMP word (the temp catalog holds temp objects only, as sqlite3's). */
 static char *stmt_text(sql_stmt *st, ast *a) {
-    return sqli_ar_strndup(&st->ar, st->sql + a->pos, (size_t)(a->end - a->pos));
+    char *s = sqli_ar_strndup(&st->ar, st->sql + a->pos, (size_t)(a->end - a->pos));
+    if (a->kind != ST_CREATE_TABLE || !a->temp) return s;
+    int n = (int)strlen(s), pos = 0;
+    token create = {0}, t = {0};
+    for (int k = 0; k < 2; k++) { /* CREATE, then TEMP / TEMPORARY */
+        do {
+            sqli_lex_token(s, n, pos, &t);
+            pos = t.pos + t.len;
+        } while (t.type == TK_SPACE && t.len > 0);
+        if (k == 0) create = t;
+    }
+    if (t.type != TK_KEYWORD || (t.kw != KW_TEMP && t.kw != KW_TEMPORARY)) return s;
+    while (pos < n && isspace((unsigned char)s[pos])) pos++;
+    return sqli_ar_printf(&st->ar, "%.*s %s", create.len, create.z, s + pos);
 }
 
 /* ---- CREATE TABLE -------------------------------------------------------------------------------
@@ -90,14 +122,14 @@ static char *stmt_text(sql_stmt *st, ast *a) {
 
 static int create_trees(vm *v, table *t, store_tree *root) {
     store_tree_info info = {.kind = STORE_TREE_TABLE};
-    int rc = sqli_store_tree_create(v->txn, &info, root);
-    if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
+    int rc = new_tree(v, &info, root);
+    if (rc != SQL_OK) return rc;
     for (index_t *x = t->indexes; x; x = x->next) {
         store_tree_info ii = {.kind = STORE_TREE_INDEX, .table = *root, .ncols = (uint32_t)x->ncol};
         store_tree it;
-        rc = sqli_store_tree_create(v->txn, &ii, &it);
-        if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
-        int r = cat_put(v, "index", x->name, "", it, t->name);
+        rc = new_tree(v, &ii, &it);
+        if (rc != SQL_OK) return rc;
+        int r = cat_put(v, "index", x->name, "", sqli_tree_id(it), t->name);
         if (r != SQL_OK) return r;
     }
     return SQL_OK;
@@ -108,6 +140,8 @@ static int create_table_as(vm *v, sql_stmt *st, ast *a);
 static int create_table(vm *v, sql_stmt *st, ast *a) {
     int taken;
     name_taken(v, a->table, &taken, "table");
+    if (v->ddl_temp) /* a temp table may shadow a main one */
+        taken = sqli_schema_table_db(v->db->sch, a->table, 2) ? 1 : 0;
     if (taken) {
         if (a->if_not_exists && taken == 1) return SQL_OK;
         return sqli_vm_error(v, SQL_ERROR, "%s %s already exists", taken_what(taken), a->table);
@@ -119,12 +153,12 @@ static int create_table(vm *v, sql_stmt *st, ast *a) {
     table *t;
     if (sqli_schema_build_table(v->db->sch, a, sql, 0, &t, &err) != SQL_OK)
         return sqli_vm_error(v, SQL_ERROR, "%s", err);
-    for (index_t *x = t->indexes; x; x = x->next)
+    for (index_t *x = t->indexes; x && !v->ddl_temp; x = x->next)
         if (sqli_schema_table(v->db->sch, x->name) || sqli_schema_index(v->db->sch, x->name, NULL))
             return sqli_vm_error(v, SQL_ERROR, "index %s already exists", x->name);
     store_tree root;
     rc = create_trees(v, t, &root);
-    if (rc == SQL_OK) rc = cat_put(v, "table", t->name, sql, root, t->name);
+    if (rc == SQL_OK) rc = cat_put(v, "table", t->name, sql, sqli_tree_id(root), t->name);
     if (rc == SQL_OK) rc = bump_cookie(v);
     return rc;
 }
@@ -209,7 +243,7 @@ static int same_prefix(const uint8_t *a, size_t al, const uint8_t *b, size_t bl,
 /* Every index key of the table's rows, with the INCLUDE values. */
 static int collect_index_keys(vm *v, table *t, index_t *x, rowbuf *keys) {
     store_cursor *c;
-    int rc = sqli_store_cursor_open(v->txn, t->tree, &c);
+    int rc = sqli_store_cursor_open(sqli_txn_for(v, t->tree), sqli_tree_id(t->tree), &c);
     if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
     sql_value *row = xcalloc((size_t)t->ncol + 1, sizeof *row);
     sql_value inc[64];
@@ -287,7 +321,8 @@ static int fill_index(vm *v, table *t, index_t *x) {
             sqli_rec_encode(&v->rb, inc, x->ninc < 64 ? x->ninc : 64);
         else if (nvals == 1)
             sqli_key_raw(&v->rb, inc[0].z, inc[0].n); /* short unique entry */
-        int src = sqli_store_put(v->txn, x->tree, k, kl, v->rb.p, v->rb.len, STORE_APPEND);
+        int src = sqli_store_put(sqli_txn_for(v, x->tree), sqli_tree_id(x->tree), k, kl, v->rb.p,
+                                 v->rb.len, STORE_APPEND);
         if (src != STORE_OK) rc = sqli_vm_store_error(v, src);
     }
     sqli_rowbuf_clear(&keys);
@@ -303,7 +338,7 @@ static int create_index(vm *v, sql_stmt *st, ast *a) {
     }
     int rc = reserved_name(v, a->name);
     if (rc != SQL_OK) return rc;
-    table *t = sqli_schema_table(v->db->sch, a->table);
+    table *t = sqli_schema_table_db(v->db->sch, a->table, a->dbq);
     if (!t && sqli_schema_view(v->db->sch, a->table))
         return sqli_vm_error(v, SQL_ERROR, "views may not be indexed");
     if (!t) return sqli_vm_error(v, SQL_ERROR, "no such table: %s", a->table);
@@ -317,10 +352,10 @@ static int create_index(vm *v, sql_stmt *st, ast *a) {
                             .table = t->tree,
                             .ncols = (uint32_t)x->ncol,
                             .flags = x->where ? STORE_INDEX_PARTIAL : 0};
-    rc = sqli_store_tree_create(v->txn, &info, &x->tree);
-    if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
+    rc = new_tree(v, &info, &x->tree);
+    if (rc != SQL_OK) return rc;
     rc = fill_index(v, t, x);
-    if (rc == SQL_OK) rc = cat_put(v, "index", x->name, sql, x->tree, t->name);
+    if (rc == SQL_OK) rc = cat_put(v, "index", x->name, sql, sqli_tree_id(x->tree), t->name);
     if (rc == SQL_OK) rc = bump_cookie(v);
     return rc;
 }
@@ -402,7 +437,7 @@ static int drop_view(vm *v, ast *a) {
 static int delete_all_rows(vm *v, table *t) {
     rowbuf keys = {0};
     store_cursor *c;
-    int rc = sqli_store_cursor_open(v->txn, t->tree, &c);
+    int rc = sqli_store_cursor_open(sqli_txn_for(v, t->tree), sqli_tree_id(t->tree), &c);
     if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
     for (rc = sqli_store_cursor_seek(c, STORE_SEEK_FIRST, NULL, 0); rc == STORE_OK;
          rc = sqli_store_cursor_next(c)) {
@@ -424,7 +459,7 @@ static int delete_all_rows(vm *v, table *t) {
 }
 
 static int drop_table(vm *v, ast *a) {
-    table *t = sqli_schema_table(v->db->sch, a->name);
+    table *t = sqli_schema_table_db(v->db->sch, a->name, a->dbq);
     if (!t && sqli_schema_view(v->db->sch, a->name))
         return sqli_vm_error(v, SQL_ERROR, "use DROP VIEW to delete view %s",
                              sqli_schema_view(v->db->sch, a->name)->name);
@@ -445,7 +480,7 @@ static int drop_table(vm *v, ast *a) {
         if (rc != SQL_OK) return rc;
     }
     for (index_t *x = t->indexes; x && rc == SQL_OK; x = x->next) {
-        int src = sqli_store_tree_drop(v->txn, x->tree);
+        int src = sqli_store_tree_drop(sqli_txn_for(v, x->tree), sqli_tree_id(x->tree));
         if (src != STORE_OK && src != STORE_NOTFOUND) rc = sqli_vm_store_error(v, src);
         if (rc == SQL_OK) rc = cat_del(v, "index", x->name);
         if (rc == SQL_OK) rc = cat_del(v, "stat", x->name);
@@ -453,7 +488,7 @@ static int drop_table(vm *v, ast *a) {
     for (trigger *g = t->triggers; g && rc == SQL_OK; g = g->next)
         rc = cat_del(v, "trigger", g->name);
     if (rc == SQL_OK) {
-        int src = sqli_store_tree_drop(v->txn, t->tree);
+        int src = sqli_store_tree_drop(sqli_txn_for(v, t->tree), sqli_tree_id(t->tree));
         if (src != STORE_OK && src != STORE_NOTFOUND) rc = sqli_vm_store_error(v, src);
     }
     if (rc == SQL_OK) rc = cat_del(v, "table", t->name);
@@ -471,7 +506,7 @@ static int drop_index(vm *v, ast *a) {
         return sqli_vm_error(
             v, SQL_ERROR,
             "index associated with UNIQUE or PRIMARY KEY constraint cannot be dropped");
-    int src = sqli_store_tree_drop(v->txn, x->tree), rc = SQL_OK;
+    int src = sqli_store_tree_drop(sqli_txn_for(v, x->tree), sqli_tree_id(x->tree)), rc = SQL_OK;
     if (src != STORE_OK && src != STORE_NOTFOUND) rc = sqli_vm_store_error(v, src);
     if (rc == SQL_OK) rc = cat_del(v, "index", x->name);
     if (rc == SQL_OK) rc = cat_del(v, "stat", x->name);
@@ -491,6 +526,48 @@ static int drop_trigger(vm *v, ast *a) {
 /* ---- ALTER TABLE
  * -------------------------------------------------------------------------------------- */
 
+static ast *reparse(sql_stmt *st, const char *sql) {
+    int next, empty, errpos, np;
+    char **pn, *perr;
+    return sqli_parse_statement(&st->ar, sql, (int)strlen(sql), 0, &next, &empty, &perr, &errpos,
+                                &np, &pn);
+}
+
+/* ADD COLUMN of a generated column: every row gets its value (rows keep
+ * generated values, see dml.c). */
+static int fill_generated(vm *v, table *nt) {
+    store_cursor *c;
+    int rc = sqli_store_cursor_open(sqli_txn_for(v, nt->tree), sqli_tree_id(nt->tree), &c),
+        r = SQL_OK;
+    if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
+    sql_value *raw = xcalloc((size_t)nt->ncol + 1, sizeof *raw);
+    sql_value *row = xcalloc((size_t)nt->ncol + 1, sizeof *row);
+    for (rc = sqli_store_cursor_seek(c, STORE_SEEK_FIRST, NULL, 0); rc == STORE_OK && r == SQL_OK;
+         rc = sqli_store_cursor_next(c)) {
+        const void *val;
+        size_t vl;
+        sqli_store_cursor_value(c, &val, &vl);
+        if ((r = sqli_row_decode(v, nt, val, vl, raw)) != SQL_OK) break;
+        for (int i = 0; i < nt->ncol; i++) sqli_val_copy(&row[i], &raw[i]);
+        val_set_null(&row[nt->ncol]);
+        r = sqli_gen_compute(v, nt, row);
+        if (r == SQL_OK) {
+            keyenc_buf rec;
+            sqli_keyenc_init(&rec);
+            sqli_rec_encode(&rec, row, nt->ncol);
+            rc = sqli_store_cursor_update(c, rec.p, rec.len);
+            sqli_keyenc_free(&rec);
+        }
+        for (int i = 0; i <= nt->ncol; i++) val_free(&row[i]);
+        if (rc != STORE_OK) break;
+    }
+    xfree(raw);
+    xfree(row);
+    sqli_store_cursor_close(c);
+    if (r != SQL_OK) return r;
+    return rc == STORE_NOTFOUND ? SQL_OK : sqli_vm_store_error(v, rc);
+}
+
 static int alter_add(vm *v, sql_stmt *st, ast *a) {
     table *t = sqli_schema_table(v->db->sch, a->table);
     if (!t || t->is_schema) return sqli_vm_error(v, SQL_ERROR, "no such table: %s", a->table);
@@ -499,16 +576,22 @@ static int alter_add(vm *v, sql_stmt *st, ast *a) {
     if (cd->unique) return sqli_vm_error(v, SQL_ERROR, "Cannot add a UNIQUE column");
     if (cd->dflt && cd->dflt->op != E_LIT && !(cd->dflt->op == E_NEG && cd->dflt->l->op == E_LIT))
         return sqli_vm_error(v, SQL_ERROR, "Cannot add a column with non-constant default");
-    if (cd->notnull && (!cd->dflt || (cd->dflt->op == E_LIT && cd->dflt->lit.type == SQL_NULL)))
+    if (cd->gen && cd->gen_stored) return sqli_vm_error(v, SQL_ERROR, "cannot add a STORED column");
+    if (cd->notnull && !cd->gen &&
+        (!cd->dflt || (cd->dflt->op == E_LIT && cd->dflt->lit.type == SQL_NULL)))
         return sqli_vm_error(v, SQL_ERROR, "Cannot add a NOT NULL column with default value NULL");
+    /* the new definition goes after the last column's, before any table
+     * constraint (as sqlite3 does) */
     const char *old = t->sql;
-    const char *close = strrchr(old, ')');
-    if (!close) return sqli_vm_error(v, SQL_CORRUPT, "malformed CREATE TABLE for %s", t->name);
+    ast *oa = reparse(st, old);
+    if (!oa || oa->ncoldefs < 1)
+        return sqli_vm_error(v, SQL_CORRUPT, "malformed CREATE TABLE for %s", t->name);
+    int at = oa->coldefs[oa->ncoldefs - 1].text_end;
     strb b = {0};
-    sqli_strb_add(&b, old, (size_t)(close - old));
+    sqli_strb_add(&b, old, (size_t)at);
     sqli_strb_adds(&b, ", ");
     sqli_strb_add(&b, st->sql + cd->text_start, (size_t)(cd->text_end - cd->text_start));
-    sqli_strb_adds(&b, close);
+    sqli_strb_adds(&b, old + at);
     char *sql = sqli_ar_strdup(&st->ar, sqli_strb_cstr(&b));
     sqli_strb_free(&b);
     int next, empty, errpos, np;
@@ -518,7 +601,8 @@ static int alter_add(vm *v, sql_stmt *st, ast *a) {
     table *nt;
     if (!ta || sqli_schema_build_table(v->db->sch, ta, sql, t->tree, &nt, &err) != SQL_OK)
         return sqli_vm_error(v, SQL_ERROR, "%s", err ? err : perr ? perr : "bad column definition");
-    int rc = cat_put(v, "table", t->name, sql, t->tree, t->name);
+    int rc = cd->gen ? fill_generated(v, nt) : SQL_OK;
+    if (rc == SQL_OK) rc = cat_put(v, "table", t->name, sql, t->tree, t->name);
     if (rc == SQL_OK) rc = bump_cookie(v);
     return rc;
 }
@@ -567,13 +651,6 @@ static char *rename_tokens(arena *ar, const char *sql, const char *from, const c
     char *r = sqli_ar_strdup(ar, sqli_strb_cstr(&b));
     sqli_strb_free(&b);
     return r;
-}
-
-static ast *reparse(sql_stmt *st, const char *sql) {
-    int next, empty, errpos, np;
-    char **pn, *perr;
-    return sqli_parse_statement(&st->ar, sql, (int)strlen(sql), 0, &next, &empty, &perr, &errpos,
-                                &np, &pn);
 }
 
 static char *replace_at(arena *ar, const char *sql, int pos, const char *to) {
@@ -687,12 +764,155 @@ static int alter_rename_column(vm *v, sql_stmt *st, ast *a) {
     return rc;
 }
 
+/* ---- ALTER TABLE DROP COLUMN ------------------------------------------------------------------
+ */
+
+static int expr_has_col(const expr *e, int col) {
+    if (!e) return 0;
+    if (e->op == E_COL && e->col == col) return 1;
+    if (expr_has_col(e->l, col) || expr_has_col(e->r, col)) return 1;
+    for (int i = 0; i < e->nargs; i++)
+        if (expr_has_col(e->args[i], col)) return 1;
+    return 0;
+}
+
+static int index_has(const index_t *x, int col) {
+    for (int k = 0; k < x->ncol; k++)
+        if (x->cols[k] == col) return 1;
+    for (int k = 0; k < x->ninc; k++)
+        if (x->inc[k] == col) return 1;
+    return expr_has_col(x->where, col);
+}
+
+/* The CREATE TABLE text without column col's definition. */
+static char *drop_coldef(sql_stmt *st, const char *sql, const ast *ta, int col) {
+    const coldef *cd = &ta->coldefs[col];
+    int from = col > 0 ? ta->coldefs[col - 1].text_end : cd->text_start;
+    int to = col > 0 ? cd->text_end : ta->coldefs[col + 1].text_start;
+    strb b = {0};
+    sqli_strb_add(&b, sql, (size_t)from);
+    sqli_strb_adds(&b, sql + to);
+    char *r = sqli_ar_strdup(&st->ar, sqli_strb_cstr(&b));
+    sqli_strb_free(&b);
+    return r;
+}
+
+/* Every row of t rewritten without its column col (a record shorter than
+ * that keeps its values: the columns it lacks take their defaults). */
+static int drop_col_rows(vm *v, table *t, int col) {
+    store_cursor *c;
+    int rc = sqli_store_cursor_open(sqli_txn_for(v, t->tree), sqli_tree_id(t->tree), &c),
+        r = SQL_OK;
+    if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
+    sql_value *vals = xcalloc((size_t)t->ncol + 1, sizeof *vals);
+    for (rc = sqli_store_cursor_seek(c, STORE_SEEK_FIRST, NULL, 0); rc == STORE_OK && r == SQL_OK;
+         rc = sqli_store_cursor_next(c)) {
+        const void *val;
+        size_t vl;
+        sqli_store_cursor_value(c, &val, &vl);
+        int n = sqli_rec_count(val, vl), short_from;
+        if (n < 0 || n > t->ncol || sqli_rec_decode(val, vl, n, vals, &short_from) != 0) {
+            r = sqli_vm_error(v, SQL_CORRUPT, "malformed row in %s", t->name);
+            break;
+        }
+        if (col >= n) continue;
+        memmove(&vals[col], &vals[col + 1], sizeof *vals * (size_t)(n - col - 1));
+        keyenc_buf rec;
+        sqli_keyenc_init(&rec);
+        sqli_rec_encode(&rec, vals, n - 1);
+        rc = sqli_store_cursor_update(c, rec.p, rec.len);
+        sqli_keyenc_free(&rec);
+        if (rc != STORE_OK) break;
+    }
+    xfree(vals);
+    sqli_store_cursor_close(c);
+    if (r != SQL_OK) return r;
+    return rc == STORE_NOTFOUND ? SQL_OK : sqli_vm_store_error(v, rc);
+}
+
+/* Do the views and triggers of the new schema still compile? */
+static int drop_col_dependents(vm *v, sql_stmt *st) {
+    schema *s = v->db->sch;
+    compiler *c = &st->comp;
+    for (view *w = s->views; w; w = w->next) {
+        char *q = sqli_ar_printf(&st->ar, "SELECT * FROM \"%s\"", w->name);
+        ast *qa = reparse(st, q);
+        schema *save = c->sch;
+        const char *save_sql = c->sql;
+        c->sch = s;
+        c->sql = q;
+        int rc = qa ? sqli_resolve_query(c, qa->sel, NULL) : SQL_ERROR;
+        c->sch = save;
+        c->sql = save_sql;
+        if (rc != SQL_OK) {
+            rc = sqli_vm_error(v, SQL_ERROR, "error in view %s after drop column: %s", w->name,
+                               c->err ? c->err : "malformed view");
+            c->err = NULL;
+            return rc;
+        }
+    }
+    for (int i = 0; i < s->ntab; i++)
+        for (trigger *g = s->tabs[i]->triggers; g; g = g->next) {
+            if (sqli_trigger_check(v, g) == SQL_OK) continue;
+            const char *m = v->errmsg ? v->errmsg : "", *colon = strstr(m, ": ");
+            char *msg = xstrdup(colon ? colon + 2 : m);
+            xfree(v->errmsg);
+            v->errmsg = NULL;
+            int rc = sqli_vm_error(v, SQL_ERROR, "error in trigger %s after drop column: %s",
+                                   g->name, msg);
+            xfree(msg);
+            return rc;
+        }
+    return SQL_OK;
+}
+
+static int alter_drop_column(vm *v, sql_stmt *st, ast *a) {
+    schema *s = v->db->sch;
+    table *t = sqli_schema_table(s, a->table);
+    if (!t && sqli_schema_view(s, a->table))
+        return sqli_vm_error(v, SQL_ERROR, "cannot drop column from view \"%s\"", a->table);
+    if (!t) return sqli_vm_error(v, SQL_ERROR, "no such table: %s", a->table);
+    if (t->is_schema) return sqli_vm_error(v, SQL_ERROR, "table %s may not be altered", t->name);
+    int col = sqli_table_column(t, a->name);
+    if (col < 0) return sqli_vm_error(v, SQL_ERROR, "no such column: \"%s\"", a->name);
+    const char *cn = t->cols[col].name;
+    if (t->cols[col].pk)
+        return sqli_vm_error(v, SQL_ERROR, "cannot drop PRIMARY KEY column: \"%s\"", cn);
+    ast *ta = reparse(st, t->sql);
+    if (!ta || ta->ncoldefs != t->ncol)
+        return sqli_vm_error(v, SQL_CORRUPT, "malformed schema for %s", t->name);
+    if (ta->coldefs[col].unique) /* a table's UNIQUE (b, c) fails below, as in sqlite3 */
+        return sqli_vm_error(v, SQL_ERROR, "cannot drop UNIQUE column: \"%s\"", cn);
+    if (t->ncol == 1)
+        return sqli_vm_error(v, SQL_ERROR, "cannot drop column \"%s\": no other columns exist", cn);
+    char *sql = drop_coldef(st, t->sql, ta, col), *err = NULL;
+    ast *na = reparse(st, sql);
+    table *nt;
+    if (!na || sqli_schema_build_table(s, na, sql, t->tree, &nt, &err) != SQL_OK)
+        return sqli_vm_error(v, SQL_ERROR, "error in table %s after drop column: %s", t->name,
+                             err ? err : "malformed definition");
+    for (index_t *x = t->indexes; x; x = x->next) {
+        if (!index_has(x, col)) continue;
+        if (x->auto_made) /* a table constraint's index */
+            return sqli_vm_error(v, SQL_ERROR,
+                                 "error in table %s after drop column: no such column: %s", t->name,
+                                 cn);
+        return sqli_vm_error(
+            v, SQL_ERROR, "error in index %s after drop column: no such column: %s", x->name, cn);
+    }
+    int rc = drop_col_rows(v, t, col);
+    if (rc == SQL_OK) rc = cat_put(v, "table", t->name, sql, t->tree, t->name);
+    if (rc == SQL_OK) rc = bump_cookie(v);
+    if (rc == SQL_OK) rc = drop_col_dependents(v, st);
+    return rc;
+}
+
 /* ---- ANALYZE
  * ------------------------------------------------------------------------------------------ */
 
 static int analyze_index(vm *v, index_t *x, const char *name) {
     store_cursor *c;
-    int rc = sqli_store_cursor_open(v->txn, x->tree, &c);
+    int rc = sqli_store_cursor_open(sqli_txn_for(v, x->tree), sqli_tree_id(x->tree), &c);
     if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
     int n = x->ncol;
     int64_t nrow = 0, *distinct = xcalloc((size_t)n + 1, sizeof *distinct);
@@ -747,6 +967,7 @@ static int analyze(vm *v, ast *a) {
         table *t = s->tabs[i];
         if (a->name && !sqli_name_eq(a->name, t->name)) continue;
         any = 1;
+        if (t->temp) continue; /* statistics are kept for the database's tables */
         rc = analyze_index(v, &t->pk, t->name);
         for (index_t *x = t->indexes; x && rc == SQL_OK; x = x->next)
             rc = analyze_index(v, x, x->name);
@@ -761,7 +982,228 @@ static int analyze(vm *v, ast *a) {
     return rc;
 }
 
+static int run_ddl(vm *v, sql_stmt *st);
+
+/* ---- REINDEX ----------------------------------------------------------------------------------
+ */
+
+/* Empty index x and build it again from its table's rows. */
+static int rebuild_index(vm *v, table *t, index_t *x) {
+    int src = sqli_store_tree_clear(sqli_txn_for(v, x->tree), sqli_tree_id(x->tree));
+    if (src != STORE_OK) return sqli_vm_store_error(v, src);
+    return fill_index(v, t, x);
+}
+
+static int index_uses_nocase(const table *t, const index_t *x) {
+    for (int k = 0; k < x->ncol; k++)
+        if (x->cols[k] >= 0 && t->cols[x->cols[k]].nocase) return 1;
+    return 0;
+}
+
+/* REINDEX: every index; REINDEX collation: the indexes using it (as in
+ * sqlite3, a collation name wins over a table of that name); REINDEX table:
+ * its indexes; REINDEX index. */
+static int reindex(vm *v, ast *a) {
+    schema *s = v->db->sch;
+    const char *nm = a->name;
+    int coll = !nm                          ? 0
+               : sqli_name_eq(nm, "binary") ? 1
+               : sqli_name_eq(nm, "nocase") ? 2
+               : sqli_name_eq(nm, "rtrim")  ? 3
+                                            : 0;
+    table *only = nm && !coll ? sqli_schema_table(s, nm) : NULL;
+    index_t *one = NULL;
+    table *owner = NULL;
+    if (nm && !coll && !only) {
+        one = sqli_schema_index(s, nm, &owner);
+        if (!one)
+            return sqli_vm_error(v, SQL_ERROR, "unable to identify the object to be reindexed");
+        return rebuild_index(v, owner, one);
+    }
+    int rc = SQL_OK;
+    for (int i = 0; i < s->ntab && rc == SQL_OK; i++) {
+        table *t = s->tabs[i];
+        if ((only && t != only) || t->is_schema) continue;
+        for (index_t *x = t->indexes; x && rc == SQL_OK; x = x->next) {
+            if (coll == 2 && !index_uses_nocase(t, x)) continue;
+            if (coll == 3) continue; /* no column is RTRIM */
+            rc = rebuild_index(v, t, x);
+        }
+    }
+    return rc;
+}
+
+/* ---- VACUUM -----------------------------------------------------------------------------------
+ */
+
+/* VACUUM builds a compact copy of the database in a transient store (trees
+ * filled in key order, so pages are full and contiguous; tables before
+ * their indexes), with the catalog's root numbers rewritten, then makes the
+ * file that copy in the statement's write transaction
+ * (sqli_store_copy_from): one commit, as atomic and durable as any; the
+ * checkpoint after it (api.c) shrinks the file. */
+typedef struct vac_tree {
+    store_tree old, new_;
+    store_tree_info info;
+} vac_tree;
+typedef struct vac_list {
+    vac_tree *v;
+    int n, cap;
+} vac_list;
+
+static int vac_collect(void *arg, store_tree tree, const store_tree_info *info) {
+    vac_list *l = arg;
+    if (tree == STORE_CATALOG) return STORE_OK;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 16;
+        l->v = xrealloc(l->v, sizeof *l->v * (size_t)l->cap);
+    }
+    l->v[l->n++] = (vac_tree){tree, 0, *info};
+    return STORE_OK;
+}
+
+static store_tree vac_map(const vac_list *l, store_tree old) {
+    for (int i = 0; i < l->n; i++)
+        if (l->v[i].old == old) return l->v[i].new_;
+    return 0;
+}
+
+/* Copy every entry of tree from (in txn) to tree to (in w), in order. */
+static int vac_copy_tree(store_txn *txn, store_tree from, store_txn *w, store_tree to,
+                         const vac_list *remap) {
+    store_cursor *c;
+    int rc = sqli_store_cursor_open(txn, from, &c);
+    keyenc_buf rb;
+    sqli_keyenc_init(&rb);
+    for (rc = rc == STORE_OK ? sqli_store_cursor_seek(c, STORE_SEEK_FIRST, NULL, 0) : rc;
+         rc == STORE_OK; rc = sqli_store_cursor_next(c)) {
+        const void *k, *val;
+        size_t kl, vl;
+        if ((rc = sqli_store_cursor_key(c, &k, &kl)) != STORE_OK ||
+            (rc = sqli_store_cursor_value(c, &val, &vl)) != STORE_OK)
+            break;
+        if (remap) { /* the catalog: a table's or an index's root number */
+            size_t pos = 0;
+            sql_value type, vals[3];
+            int short_from;
+            val_set_null(&type);
+            if (sqli_key_get(k, kl, &pos, 0, &type) == 0 && type.type == SQL_TEXT &&
+                ((type.n == 5 && memcmp(type.z, "table", 5) == 0) ||
+                 (type.n == 5 && memcmp(type.z, "index", 5) == 0)) &&
+                sqli_rec_decode(val, vl, 3, vals, &short_from) == 0 &&
+                vals[1].type == SQL_INTEGER && vals[1].u.i > 0) {
+                val_set_int(&vals[1], vac_map(remap, (store_tree)vals[1].u.i));
+                sqli_rec_encode(&rb, vals, 3);
+                val = rb.p;
+                vl = rb.len;
+            }
+            val_free(&type);
+        }
+        rc = sqli_store_put(w, to, k, kl, val, vl, STORE_APPEND);
+        if (rc != STORE_OK) break;
+    }
+    sqli_keyenc_free(&rb);
+    if (c) sqli_store_cursor_close(c);
+    return rc == STORE_NOTFOUND ? STORE_OK : rc;
+}
+
+static int vac_build(vm *v, store_txn *w, vac_list *l) {
+    int rc = sqli_store_tree_foreach(v->txn, vac_collect, l);
+    for (int pass = 0; pass < 2 && rc == STORE_OK; pass++)
+        for (int i = 0; i < l->n && rc == STORE_OK; i++) {
+            vac_tree *t = &l->v[i];
+            if ((t->info.kind == STORE_TREE_INDEX) != pass) continue;
+            store_tree_info info = t->info;
+            if (pass) info.table = vac_map(l, info.table);
+            rc = sqli_store_tree_create(w, &info, &t->new_);
+            if (rc == STORE_OK) rc = vac_copy_tree(v->txn, t->old, w, t->new_, NULL);
+        }
+    if (rc == STORE_OK) rc = vac_copy_tree(v->txn, STORE_CATALOG, w, STORE_CATALOG, l);
+    for (int i = 0; i < STORE_META_SLOTS && rc == STORE_OK; i++) {
+        uint64_t m = 0;
+        rc = sqli_store_meta_get(v->txn, i, &m);
+        if (rc == STORE_OK) rc = sqli_store_meta_set(w, i, i == 0 ? m + 1 : m); /* the cookie */
+    }
+    return rc;
+}
+
+static int vacuum(vm *v) {
+    sql_db *db = v->db;
+    if (db->explicit_txn)
+        return sqli_vm_error(v, SQL_ERROR, "cannot VACUUM from within a transaction");
+    if (db->nactive > 0 || db->active_reads > 0)
+        return sqli_vm_error(v, SQL_ERROR, "cannot VACUUM - SQL statements in progress");
+    sqli_vm_close_row_cursors(v);
+    store_options o = {.flags = STORE_MEMORY, .page_size = sqli_store_page_size(db->store)};
+    store_db *tmp = NULL;
+    store_txn *w = NULL;
+    vac_list l = {0};
+    int rc = sqli_store_open("vacuum", &o, &tmp);
+    if (rc == STORE_OK) rc = sqli_store_begin(tmp, STORE_TXN_WRITE, &w);
+    if (rc == STORE_OK) rc = vac_build(v, w, &l);
+    if (w && rc == STORE_OK)
+        rc = sqli_store_commit(w);
+    else if (w)
+        sqli_store_abort(w);
+    if (rc == STORE_OK) rc = sqli_store_copy_from(v->txn, tmp);
+    if (tmp) sqli_store_close(tmp);
+    xfree(l.v);
+    if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
+    return sqli_db_reload_schema(db, v->txn);
+}
+
+/* Does the DDL statement work on the temp store? (Sets v->ddl_temp; -1 with
+ * an error for what temp tables do not take.) */
+static int ddl_on_temp(vm *v, ast *a) {
+    schema *s = v->db->sch;
+    table *t = NULL, *owner = NULL;
+    switch (a->kind) {
+    case ST_CREATE_TABLE:
+        if (!a->temp) return 0;
+        return sqli_temp_open(v) == SQL_OK ? 1 : -1;
+    case ST_CREATE_INDEX:
+        t = sqli_schema_table_db(s, a->table, a->dbq);
+        break;
+    case ST_DROP_TABLE:
+        t = sqli_schema_table_db(s, a->name, a->dbq);
+        break;
+    case ST_DROP_INDEX:
+        if (sqli_schema_index(s, a->name, &owner)) t = owner;
+        break;
+    case ST_CREATE_TRIGGER: /* TEMP TRIGGER, or a trigger on a temp table */
+        t = sqli_schema_table_db(s, a->table, a->dbq);
+        if (!a->temp && !(t && t->temp)) return 0;
+        return sqli_temp_open(v) == SQL_OK ? 1 : -1;
+    case ST_DROP_TRIGGER: {
+        trigger *g = sqli_schema_trigger(s, a->name);
+        return g && g->temp;
+    }
+    case ST_ALTER_ADD:
+    case ST_ALTER_RENAME:
+    case ST_ALTER_RENAME_COL:
+    case ST_ALTER_DROP_COL:
+        t = sqli_schema_table_db(s, a->table, a->dbq);
+        if (t && t->temp) {
+            sqli_vm_error(v, SQL_ERROR, "ALTER TABLE of a temporary table is not supported");
+            return -1;
+        }
+        return 0;
+    default:
+        return 0;
+    }
+    return t && t->temp;
+}
+
 int sqli_run_ddl(vm *v, sql_stmt *st) {
+    int temp = ddl_on_temp(v, st->a);
+    if (temp < 0) return SQL_ERROR;
+    v->ddl_temp = temp;
+    int rc = run_ddl(v, st);
+    v->ddl_temp = 0;
+    return rc;
+}
+
+static int run_ddl(vm *v, sql_stmt *st) {
     ast *a = st->a;
     switch (a->kind) {
     case ST_CREATE_TABLE:
@@ -786,8 +1228,14 @@ int sqli_run_ddl(vm *v, sql_stmt *st) {
         return alter_rename_table(v, st, a);
     case ST_ALTER_RENAME_COL:
         return alter_rename_column(v, st, a);
+    case ST_ALTER_DROP_COL:
+        return alter_drop_column(v, st, a);
     case ST_ANALYZE:
         return analyze(v, a);
+    case ST_REINDEX:
+        return reindex(v, a);
+    case ST_VACUUM:
+        return vacuum(v);
     default:
         return sqli_vm_error(v, SQL_MISUSE, "not a schema statement");
     }
@@ -796,9 +1244,11 @@ int sqli_run_ddl(vm *v, sql_stmt *st) {
 /* ---- larder_schema
  * ------------------------------------------------------------------------------------ */
 
-int sqli_schema_rows(vm *v, rowbuf *rb) {
+int sqli_schema_rows(vm *v, rowbuf *rb, int temp) {
     store_cursor *c;
-    int rc = sqli_store_cursor_open(v->txn, STORE_CATALOG, &c);
+    if (temp && !v->db->temp_txn) return SQL_OK; /* no temp store yet: nothing in it */
+    int dbq = temp ? 2 : 1;
+    int rc = sqli_store_cursor_open(temp ? v->db->temp_txn : v->txn, STORE_CATALOG, &c);
     if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
     for (rc = sqli_store_cursor_seek(c, STORE_SEEK_FIRST, NULL, 0); rc == STORE_OK;
          rc = sqli_store_cursor_next(c)) {
@@ -825,7 +1275,7 @@ int sqli_schema_rows(vm *v, rowbuf *rb) {
         snprintf(tn, sizeof tn, "%.*s", (int)name.n, name.z);
         val_free(&name);
         /* the catalog key holds the lower-cased name: show the real one */
-        if ((t = sqli_schema_table(v->db->sch, tn)) && !t->is_schema)
+        if ((t = sqli_schema_table_db(v->db->sch, tn, dbq)) && !t->is_schema)
             val_set_text_ref(&name, t->name, strlen(t->name));
         else if ((x = sqli_schema_index(v->db->sch, tn, NULL)))
             val_set_text_ref(&name, x->name, strlen(x->name));

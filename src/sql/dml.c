@@ -43,7 +43,7 @@ int sqli_table_has_triggers(table *t, int event) {
 }
 
 static table *dml_table(compiler *c, ast *a) {
-    table *t = sqli_schema_table(c->sch, a->table);
+    table *t = sqli_schema_table_db(c->sch, a->table, a->dbq ? a->dbq : c->main_only ? 1 : 0);
     if (!t && sqli_schema_view(c->sch, a->table)) {
         sqli_comp_error(c, a->table_pos, "cannot modify %s because it is a view", a->table);
         return NULL;
@@ -74,7 +74,8 @@ static int query_reads(const query *q, const table *t) {
     if (!q) return 0;
     if (q->op != SEL_SIMPLE) return query_reads(q->left, t) || query_reads(q->right, t);
     for (int i = 0; i < q->nsrc; i++)
-        if (q->src[i].tab == t || query_reads(q->src[i].sub, t) || expr_reads(q->src[i].on, t))
+        if (q->src[i].tab == t || query_reads(q->src[i].sub, t) || expr_reads(q->src[i].on, t) ||
+            expr_reads(q->src[i].fargs, t))
             return 1;
     for (int i = 0; i < q->ncol; i++)
         if (expr_reads(q->cols[i].e, t)) return 1;
@@ -84,15 +85,21 @@ static int query_reads(const query *q, const table *t) {
     return expr_reads(q->where, t) || expr_reads(q->having, t);
 }
 
+/* Source value per table column (-1: its default). Without a column list
+ * the values go to the columns that are not generated, in order. */
 static int map_columns(compiler *c, ast *a, table *t, dmlplan *d, int *nsrc) {
     d->colmap = sqli_ar_alloc(c->a, sizeof(int) * (size_t)(t->ncol + 1));
-    for (int i = 0; i < t->ncol; i++) d->colmap[i] = a->ncols ? -1 : i;
-    *nsrc = a->ncols ? a->ncols : t->ncol;
+    int n = 0;
+    for (int i = 0; i < t->ncol; i++) d->colmap[i] = a->ncols || t->cols[i].gen ? -1 : n++;
+    *nsrc = a->ncols ? a->ncols : n;
     for (int k = 0; k < a->ncols; k++) {
         int col = sqli_table_column(t, a->cols[k]);
         if (col < 0)
             return sqli_comp_error(c, a->table_pos, "table %s has no column named %s", t->name,
                                    a->cols[k]);
+        if (t->cols[col].gen)
+            return sqli_comp_error(c, a->table_pos, "cannot INSERT into generated column \"%s\"",
+                                   t->cols[col].name);
         if (d->colmap[col] >= 0)
             return sqli_comp_error(c, a->table_pos, "column %s specified more than once",
                                    a->cols[k]);
@@ -157,6 +164,9 @@ static int compile_upsert(compiler *c, ast *a, table *t, dmlplan *d, scope *oute
         u->sets[i].colidx = sqli_table_column(t, u->sets[i].col);
         if (u->sets[i].colidx < 0)
             return sqli_comp_error(c, u->sets[i].pos, "no such column: %s", u->sets[i].col);
+        if (t->cols[u->sets[i].colidx].gen)
+            return sqli_comp_error(c, u->sets[i].pos, "cannot UPDATE generated column \"%s\"",
+                                   t->cols[u->sets[i].colidx].name);
         if (sqli_resolve_expr(c, u->sets[i].e, &sc) != SQL_OK) return SQL_ERROR;
     }
     return sqli_resolve_expr(c, u->where, &sc);
@@ -180,7 +190,7 @@ static int compile_insert(compiler *c, ast *a, scope *outer, dmlplan *d) {
                 return sqli_comp_error(c, a->sel->pos, "%d values for %d columns", f->ncol, nsrc);
             return sqli_comp_error(c, a->sel->pos,
                                    "table %s has %d columns but %d values were supplied", t->name,
-                                   t->ncol, f->ncol);
+                                   nsrc, f->ncol);
         }
         if (sqli_plan_query(c, a->sel, &d->src) != SQL_OK) return SQL_ERROR;
         d->src_reads_target = query_reads(a->sel, t);
@@ -262,6 +272,9 @@ static int compile_update(compiler *c, ast *a, scope *outer, dmlplan *d) {
         setitem *s = &a->sets[i];
         s->colidx = sqli_table_column(t, s->col);
         if (s->colidx < 0) return sqli_comp_error(c, s->pos, "no such column: %s", s->col);
+        if (t->cols[s->colidx].gen)
+            return sqli_comp_error(c, s->pos, "cannot UPDATE generated column \"%s\"",
+                                   t->cols[s->colidx].name);
         d->changed[s->colidx] = 1;
         if (sqli_resolve_expr(c, s->e, &sc) != SQL_OK) return SQL_ERROR;
     }
@@ -463,6 +476,64 @@ static int apply_types(vm *v, table *t, sql_value *row, const uint8_t *mask) {
     return SQL_OK;
 }
 
+/* ---- generated columns ---------------------------------------------------------------------
+ * Both STORED and VIRTUAL values are computed when a row is written and kept
+ * in the row: reads never evaluate, and VIRTUAL differs only in that ALTER
+ * TABLE ADD COLUMN takes it (ddl.c computes it for every existing row). */
+
+static int gen_column(vm *v, table *t, sql_value *row, int k, uint8_t *state);
+
+/* Compute first the generated columns that column k's expression e reads;
+ * one still being computed is a loop, named after k as sqlite3 does. */
+static int gen_deps(vm *v, table *t, sql_value *row, const expr *e, int k, uint8_t *state) {
+    if (!e) return SQL_OK;
+    if (e->op == E_COL && e->col >= 0 && e->col < t->ncol && t->cols[e->col].gen) {
+        if (state[e->col] == 1)
+            return sqli_vm_error(v, SQL_ERROR, "generated column loop on \"%s\"", t->cols[k].name);
+        return gen_column(v, t, row, e->col, state);
+    }
+    int rc = gen_deps(v, t, row, e->l, k, state);
+    if (rc == SQL_OK) rc = gen_deps(v, t, row, e->r, k, state);
+    for (int i = 0; i < e->nargs && rc == SQL_OK; i++)
+        rc = gen_deps(v, t, row, e->args[i], k, state);
+    return rc;
+}
+
+static int gen_column(vm *v, table *t, sql_value *row, int k, uint8_t *state) {
+    if (state[k] == 2) return SQL_OK;
+    state[k] = 1;
+    int rc = gen_deps(v, t, row, t->cols[k].gen, k, state);
+    sql_value x;
+    val_set_null(&x);
+    if (rc == SQL_OK) {
+        const sql_value *save = v->self;
+        v->self = row;
+        rc = sqli_ex_eval(v, t->cols[k].gen, &x);
+        v->self = save;
+    }
+    if (rc == SQL_OK) {
+        sqli_val_own(&x);
+        val_free(&row[k]);
+        row[k] = x;
+        uint8_t *mask = state + t->ncol; /* apply_types on column k alone */
+        memset(mask, 0, (size_t)t->ncol);
+        mask[k] = 1;
+        rc = apply_types(v, t, row, mask);
+    }
+    state[k] = 2;
+    return rc;
+}
+
+int sqli_gen_compute(vm *v, table *t, sql_value *row) {
+    if (!t->ngen) return SQL_OK;
+    uint8_t *state = xcalloc((size_t)t->ncol * 2 + 1, 1);
+    int rc = SQL_OK;
+    for (int k = 0; k < t->ncol && rc == SQL_OK; k++)
+        if (t->cols[k].gen) rc = gen_column(v, t, row, k, state);
+    xfree(state);
+    return rc;
+}
+
 static int check_row(vm *v, table *t, const sql_value *row, int or_alg, int *skip) {
     for (int i = 0; i < t->ncol; i++)
         if (t->cols[i].notnull && row[i].type == SQL_NULL) {
@@ -526,7 +597,7 @@ static int unique_probe(vm *v, index_t *x, const sql_value *row, const uint8_t *
     }
     size_t plen = k->len;
     store_cursor *c;
-    int rc = sqli_store_cursor_open(v->txn, x->tree, &c);
+    int rc = sqli_store_cursor_open(sqli_txn_for(v, x->tree), sqli_tree_id(x->tree), &c);
     if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
     rc = sqli_store_cursor_seek(c, STORE_SEEK_GE, k->p, plen);
     while (rc == STORE_OK) {
@@ -563,7 +634,7 @@ static int unique_probe(vm *v, index_t *x, const sql_value *row, const uint8_t *
 
 static int next_rowid(vm *v, table *t, int64_t *out) {
     store_cursor *c;
-    int rc = sqli_store_cursor_open(v->txn, t->tree, &c);
+    int rc = sqli_store_cursor_open(sqli_txn_for(v, t->tree), sqli_tree_id(t->tree), &c);
     if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
     int desc = t->rowid ? 0 : t->pk.desc[0];
     rc = sqli_store_cursor_seek(c, desc ? STORE_SEEK_FIRST : STORE_SEEK_LAST, NULL, 0);
@@ -658,7 +729,8 @@ static int write_index_entries(vm *v, table *t, const sql_value *row, idxkeys *i
     for (index_t *x = t->indexes; x; x = x->next, i++) {
         if (!ik->member[i] || sqli_index_short_entry(x, row) != only_unique_short) continue;
         index_value(&v->rb, x, row, tkey, tklen);
-        int rc = sqli_store_put(v->txn, x->tree, ik->k[i].p, ik->k[i].len, v->rb.p, v->rb.len, 0);
+        int rc = sqli_store_put(sqli_txn_for(v, x->tree), sqli_tree_id(x->tree), ik->k[i].p,
+                                ik->k[i].len, v->rb.p, v->rb.len, 0);
         if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
         sqli_usage(v->db, x)->ent_ins++;
     }
@@ -670,7 +742,8 @@ static void unput_unique(vm *v, table *t, const sql_value *row, idxkeys *ik, int
     int i = 0;
     for (index_t *x = t->indexes; x && i < upto; x = x->next, i++)
         if (ik->member[i] && sqli_index_short_entry(x, row) &&
-            sqli_store_del(v->txn, x->tree, ik->k[i].p, ik->k[i].len) == STORE_OK)
+            sqli_store_del(sqli_txn_for(v, x->tree), sqli_tree_id(x->tree), ik->k[i].p,
+                           ik->k[i].len) == STORE_OK)
             sqli_usage(v->db, x)->ent_del++;
 }
 
@@ -678,7 +751,8 @@ static void unput_unique(vm *v, table *t, const sql_value *row, idxkeys *ik, int
 static int owner_of(vm *v, index_t *x, const keyenc_buf *k, keyenc_buf *out) {
     const void *val;
     size_t vl;
-    int rc = sqli_store_get(v->txn, x->tree, k->p, k->len, &val, &vl);
+    int rc =
+        sqli_store_get(sqli_txn_for(v, x->tree), sqli_tree_id(x->tree), k->p, k->len, &val, &vl);
     if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
     sqli_keyenc_reset(out);
     sqli_key_raw(out, val, vl);
@@ -696,8 +770,8 @@ static int unique_clash(vm *v, index_t *x, const sql_value *row, idxkeys *ik, in
         return unique_probe(v, x, row, NULL, 0, clash);
     }
     index_value(&v->rb, x, row, tkey, tklen);
-    int src = sqli_store_put(v->txn, x->tree, ik->k[i].p, ik->k[i].len, v->rb.p, v->rb.len,
-                             STORE_NOOVERWRITE);
+    int src = sqli_store_put(sqli_txn_for(v, x->tree), sqli_tree_id(x->tree), ik->k[i].p,
+                             ik->k[i].len, v->rb.p, v->rb.len, STORE_NOOVERWRITE);
     if (src == STORE_OK) return sqli_usage(v->db, x)->ent_ins++, SQL_OK;
     if (src != STORE_EXISTS) return sqli_vm_store_error(v, src);
     *clash = 1;
@@ -745,14 +819,14 @@ static int after_insert(vm *v, table *t, sql_value *row, const uint8_t *key, siz
 static int put_row(vm *v, table *t, sql_value *row, idxkeys *ik, const keyenc_buf *key, int or_alg,
                    int *skip) {
     sqli_rec_encode(&v->rb, row, t->ncol);
-    int src =
-        sqli_store_put(v->txn, t->tree, key->p, key->len, v->rb.p, v->rb.len, STORE_NOOVERWRITE);
+    int src = sqli_store_put(sqli_txn_for(v, t->tree), sqli_tree_id(t->tree), key->p, key->len,
+                             v->rb.p, v->rb.len, STORE_NOOVERWRITE);
     if (src == STORE_EXISTS && or_alg == OE_REPLACE) {
         int rc = sqli_row_delete(v, t, key->p, key->len);
         if (rc != SQL_OK) return rc;
         sqli_rec_encode(&v->rb, row, t->ncol);
-        src = sqli_store_put(v->txn, t->tree, key->p, key->len, v->rb.p, v->rb.len,
-                             STORE_NOOVERWRITE);
+        src = sqli_store_put(sqli_txn_for(v, t->tree), sqli_tree_id(t->tree), key->p, key->len,
+                             v->rb.p, v->rb.len, STORE_NOOVERWRITE);
     }
     if (src == STORE_OK) return SQL_OK;
     if (src != STORE_EXISTS) return sqli_vm_store_error(v, src);
@@ -763,7 +837,8 @@ static int put_row(vm *v, table *t, sql_value *row, idxkeys *ik, const keyenc_bu
 
 static int insert_checks(vm *v, table *t, sql_value *row, int or_alg, int *skip) {
     int rc;
-    if ((rc = apply_types(v, t, row, NULL)) != SQL_OK || (rc = assign_rowid(v, t, row)) != SQL_OK)
+    if ((rc = apply_types(v, t, row, NULL)) != SQL_OK ||
+        (rc = sqli_gen_compute(v, t, row)) != SQL_OK || (rc = assign_rowid(v, t, row)) != SQL_OK)
         return rc;
     if (t->triggers) {
         if ((rc = sqli_fire_triggers(v, t, ST_INSERT, 1, NULL, row, NULL, skip)) != SQL_OK || *skip)
@@ -815,7 +890,7 @@ static int row_cursor(vm *v, table *t, store_cursor **out) {
     int i = v->rowcur_next++ & 3;
     if (v->rowcur[i]) sqli_store_cursor_close(v->rowcur[i]);
     v->rowcur[i] = NULL;
-    int rc = sqli_store_cursor_open(v->txn, t->tree, &v->rowcur[i]);
+    int rc = sqli_store_cursor_open(sqli_txn_for(v, t->tree), sqli_tree_id(t->tree), &v->rowcur[i]);
     if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
     v->rowtree[i] = t->tree;
     return *out = v->rowcur[i], SQL_OK;
@@ -873,14 +948,16 @@ static int delete_entries(vm *v, table *t, const sql_value *row, const uint8_t *
     int rc = build_index_keys(v, t, row, key, klen, &ik), i = 0;
     for (index_t *x = t->indexes; x && rc == SQL_OK; x = x->next, i++) {
         if (!ik.member[i]) continue;
-        int src = sqli_store_del(v->txn, x->tree, ik.k[i].p, ik.k[i].len);
+        int src =
+            sqli_store_del(sqli_txn_for(v, x->tree), sqli_tree_id(x->tree), ik.k[i].p, ik.k[i].len);
         if (src != STORE_OK && src != STORE_NOTFOUND) rc = sqli_vm_store_error(v, src);
         if (src == STORE_OK) sqli_usage(v->db, x)->ent_del++;
     }
     store_cursor *c = NULL;
     if (rc == SQL_OK && at_cursor) rc = row_cursor(v, t, &c);
     if (rc == SQL_OK) {
-        int src = c ? sqli_store_cursor_delete(c) : sqli_store_del(v->txn, t->tree, key, klen);
+        int src = c ? sqli_store_cursor_delete(c)
+                    : sqli_store_del(sqli_txn_for(v, t->tree), sqli_tree_id(t->tree), key, klen);
         if (src != STORE_OK && src != STORE_NOTFOUND) rc = sqli_vm_store_error(v, src);
     }
     idxkeys_free(&ik);
@@ -981,14 +1058,15 @@ static int update_indexes(vm *v, table *t, const sql_value *oldrow, const sql_va
         int same = !pkchanged && oi.member[i] && ni.member[i] && oi.k[i].len == ni.k[i].len &&
                    memcmp(oi.k[i].p, ni.k[i].p, oi.k[i].len) == 0;
         if (oi.member[i] && !same) {
-            int src = sqli_store_del(v->txn, x->tree, oi.k[i].p, oi.k[i].len);
+            int src = sqli_store_del(sqli_txn_for(v, x->tree), sqli_tree_id(x->tree), oi.k[i].p,
+                                     oi.k[i].len);
             if (src != STORE_OK && src != STORE_NOTFOUND) rc = sqli_vm_store_error(v, src);
             if (src == STORE_OK) sqli_usage(v->db, x)->ent_del++;
         }
         if (rc == SQL_OK && ni.member[i] && (!same || x->ninc)) {
             index_value(&v->rb, x, newrow, nk->p, nk->len);
-            int src =
-                sqli_store_put(v->txn, x->tree, ni.k[i].p, ni.k[i].len, v->rb.p, v->rb.len, 0);
+            int src = sqli_store_put(sqli_txn_for(v, x->tree), sqli_tree_id(x->tree), ni.k[i].p,
+                                     ni.k[i].len, v->rb.p, v->rb.len, 0);
             if (src != STORE_OK) rc = sqli_vm_store_error(v, src);
             if (src == STORE_OK) sqli_usage(v->db, x)->ent_ins++;
         }
@@ -1007,13 +1085,15 @@ static int write_updated_row(vm *v, table *t, const sql_value *newrow, const key
         store_cursor *c = open_row_cursor(v, t);
         int src = c && sqli_store_cursor_is_on(c, nk->p, nk->len)
                       ? sqli_store_cursor_update(c, v->rb.p, v->rb.len)
-                      : sqli_store_put(v->txn, t->tree, nk->p, nk->len, v->rb.p, v->rb.len, 0);
+                      : sqli_store_put(sqli_txn_for(v, t->tree), sqli_tree_id(t->tree), nk->p,
+                                       nk->len, v->rb.p, v->rb.len, 0);
         return src == STORE_OK ? SQL_OK : sqli_vm_store_error(v, src);
     }
-    int src =
-        sqli_store_put(v->txn, t->tree, nk->p, nk->len, v->rb.p, v->rb.len, STORE_NOOVERWRITE);
+    int src = sqli_store_put(sqli_txn_for(v, t->tree), sqli_tree_id(t->tree), nk->p, nk->len,
+                             v->rb.p, v->rb.len, STORE_NOOVERWRITE);
     if (src == STORE_EXISTS) return unique_error(v, t, &t->pk);
-    if (src == STORE_OK) src = sqli_store_del(v->txn, t->tree, ok->p, ok->len);
+    if (src == STORE_OK)
+        src = sqli_store_del(sqli_txn_for(v, t->tree), sqli_tree_id(t->tree), ok->p, ok->len);
     return src == STORE_OK ? SQL_OK : sqli_vm_store_error(v, src);
 }
 
@@ -1031,6 +1111,11 @@ static void update_bookkeeping(vm *v, table *t, const sql_value *oldrow, const s
 }
 
 static int update_prepare(vm *v, table *t, sql_value *oldrow, sql_value *newrow, uint8_t *changed) {
+    if (t->ngen) { /* the written columns' types first: generated ones read them */
+        int rc = apply_types(v, t, newrow, changed);
+        if (rc == SQL_OK) rc = sqli_gen_compute(v, t, newrow);
+        if (rc != SQL_OK) return rc;
+    }
     for (int i = 0; i < t->ncol; i++) {
         int diff = oldrow[i].type != newrow[i].type || sqli_val_cmp(&oldrow[i], &newrow[i]) != 0;
         if (oldrow[i].type == SQL_TEXT && newrow[i].type == SQL_TEXT)
@@ -1337,7 +1422,7 @@ static int try_truncate(vm *v, dmlplan *d, int *done) {
         v->db->hook)
         return SQL_OK;
     store_cursor *c;
-    int rc = sqli_store_cursor_open(v->txn, t->tree, &c);
+    int rc = sqli_store_cursor_open(sqli_txn_for(v, t->tree), sqli_tree_id(t->tree), &c);
     if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
     int64_t n = 0;
     for (rc = sqli_store_cursor_seek(c, STORE_SEEK_FIRST, NULL, 0); rc == STORE_OK;
@@ -1345,9 +1430,9 @@ static int try_truncate(vm *v, dmlplan *d, int *done) {
         n++;
     sqli_store_cursor_close(c);
     if (rc != STORE_NOTFOUND) return sqli_vm_store_error(v, rc);
-    rc = sqli_store_tree_clear(v->txn, t->tree);
+    rc = sqli_store_tree_clear(sqli_txn_for(v, t->tree), sqli_tree_id(t->tree));
     for (index_t *x = t->indexes; x && rc == STORE_OK; x = x->next)
-        rc = sqli_store_tree_clear(v->txn, x->tree);
+        rc = sqli_store_tree_clear(sqli_txn_for(v, x->tree), sqli_tree_id(x->tree));
     if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
     v->nchange += n;
     v->db->total_changes += n;

@@ -378,7 +378,7 @@ static int ensure_store_cursor(vm *v, store_cursor **sc, store_tree *have, store
     if (*sc && *have == want) return SQL_OK;
     if (*sc) sqli_store_cursor_close(*sc);
     *sc = NULL;
-    int rc = sqli_store_cursor_open(v->txn, want, sc);
+    int rc = sqli_store_cursor_open(sqli_txn_for(v, want), sqli_tree_id(want), sc);
     if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
     *have = want;
     return SQL_OK;
@@ -463,6 +463,23 @@ static int hash_open(vm *v, loop *L, cursor *c) {
     return SQL_OK;
 }
 
+/* A table-valued function: its arguments now (they may read outer rows),
+ * then all its rows. */
+static int tvf_open(vm *v, loop *L) {
+    const expr *fa = L->src->fargs;
+    sql_value args[2];
+    int rc = SQL_OK, n = 0;
+    val_set_null(&args[0]);
+    val_set_null(&args[1]);
+    if (!L->mat) L->mat = xcalloc(1, sizeof *L->mat);
+    sqli_rowbuf_clear(L->mat);
+    for (; n < fa->nargs && rc == SQL_OK; n++) rc = sqli_ex_eval(v, fa->args[n], &args[n]);
+    if (rc == SQL_OK) rc = sqli_json_tvf_rows(v, L->src->tvf == TVF_JSON_TREE, args, n, L->mat);
+    val_free(&args[0]);
+    val_free(&args[1]);
+    return rc;
+}
+
 static int loop_open(vm *v, loop *L) {
     cursor *c = sqli_vm_cursor(v, L->cur);
     L->st_loops++;
@@ -478,10 +495,12 @@ static int loop_open(vm *v, loop *L) {
     case ACC_SCHEMA:
         if (!L->mat) L->mat = xcalloc(1, sizeof *L->mat);
         sqli_rowbuf_clear(L->mat);
-        return L->tab->is_schema == SYS_STAT_INDEXES ? sqli_usage_rows(v, L->mat)
-                                                     : sqli_schema_rows(v, L->mat);
+        if (L->tab->is_schema == SYS_STAT_INDEXES) return sqli_usage_rows(v, L->mat);
+        return sqli_schema_rows(v, L->mat, L->tab->is_schema == SYS_TEMP_SCHEMA);
     case ACC_HASH:
         return hash_open(v, L, c);
+    case ACC_FUNC:
+        return tvf_open(v, L);
     default:
         break;
     }
@@ -661,6 +680,7 @@ static int loop_step(vm *v, loop *L) {
         /* fall through */
     case ACC_SCHEMA:
     case ACC_QUEUE:
+    case ACC_FUNC:
         if (!L->mat || L->ephem_pos >= L->mat->n) {
             rc = SQL_DONE;
             break;

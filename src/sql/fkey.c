@@ -64,7 +64,8 @@ static int parent_exists(vm *v, fkey *f, const sql_value *vals, int *found) {
     if (x->is_pk) {
         const void *val;
         size_t vl;
-        int rc = sqli_store_get(v->txn, x->tree, k->p, k->len, &val, &vl);
+        int rc = sqli_store_get(sqli_txn_for(v, x->tree), sqli_tree_id(x->tree), k->p, k->len, &val,
+                                &vl);
         if (rc == STORE_OK)
             *found = 1;
         else if (rc != STORE_NOTFOUND)
@@ -72,7 +73,7 @@ static int parent_exists(vm *v, fkey *f, const sql_value *vals, int *found) {
         return SQL_OK;
     }
     store_cursor *c;
-    int rc = sqli_store_cursor_open(v->txn, x->tree, &c);
+    int rc = sqli_store_cursor_open(sqli_txn_for(v, x->tree), sqli_tree_id(x->tree), &c);
     if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
     rc = sqli_store_cursor_seek(c, STORE_SEEK_GE, k->p, k->len);
     if (rc == STORE_OK) {
@@ -175,7 +176,9 @@ static int find_children(vm *v, fkey *f, const sql_value *pvals, rowbuf *keys, i
                 if (x->cols[j] == f->ccols[m]) sqli_key_add(&k, &cv[m], x->desc[j]);
     store_cursor *c;
     sqli_usage_scan(v->db, x ? x : &ct->pk);
-    int rc = sqli_store_cursor_open(v->txn, x ? x->tree : ct->tree, &c), n = 0;
+    int rc = sqli_store_cursor_open(sqli_txn_for(v, x ? x->tree : ct->tree),
+                                    sqli_tree_id(x ? x->tree : ct->tree), &c),
+        n = 0;
     if (rc != STORE_OK) goto out;
     rc = x ? sqli_store_cursor_seek(c, STORE_SEEK_GE, k.p, k.len)
            : sqli_store_cursor_seek(c, STORE_SEEK_FIRST, NULL, 0);
@@ -282,7 +285,8 @@ static int apply_action(vm *v, fkey *f, int action, const uint8_t *key, size_t k
     if (action == FK_CASCADE && !newrow) return sqli_row_delete(v, ct, key, klen);
     const void *val;
     size_t vl;
-    int rc = sqli_store_get(v->txn, ct->tree, key, klen, &val, &vl);
+    int rc =
+        sqli_store_get(sqli_txn_for(v, ct->tree), sqli_tree_id(ct->tree), key, klen, &val, &vl);
     if (rc == STORE_NOTFOUND) return SQL_OK;
     if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
     sql_value *old = xcalloc((size_t)ct->ncol + 1, sizeof *old),

@@ -516,6 +516,56 @@ int sqli_pager_hdr_put(store_txn *txn, int off, uint32_t v) {
     return rc;
 }
 
+/* VACUUM's last step: the write transaction txn takes every page of src's
+ * committed state as its own, header included (page count, free list,
+ * meta slots), so the commit makes the file src's image, atomically and
+ * durably through the log like any commit; the checkpoint that copies it
+ * back cuts the main file to the new page count. */
+int sqli_store_copy_from(store_txn *txn, store_db *src) {
+    store_db *db = txn->db;
+    if (!txn->write || src->page_size != db->page_size)
+        return sqli_store_error(STORE_MISUSE, "store_copy_from: needs a write transaction and "
+                                              "the same page size");
+    store_txn *rt;
+    int rc = sqli_store_begin(src, STORE_TXN_READ, &rt);
+    if (rc != STORE_OK) return rc;
+    uint32_t n = 0, cur = txn->page_count;
+    rc = sqli_pager_hdr_get(rt, HDR_OFF_PAGECOUNT, &n);
+    /* no free list while pages are added at the end: page 1 comes last */
+    if (rc == STORE_OK) rc = sqli_pager_hdr_put(txn, HDR_OFF_FREETRUNK, 0);
+    if (rc == STORE_OK) rc = sqli_pager_hdr_put(txn, HDR_OFF_FREECOUNT, 0);
+    for (uint32_t pgno = 2; pgno <= n && rc == STORE_OK; pgno++) {
+        page *s = NULL, *d = NULL;
+        rc = sqli_pager_get(rt, pgno, &s);
+        if (rc == STORE_OK && pgno <= cur) {
+            rc = sqli_pager_get(txn, pgno, &d);
+            if (rc == STORE_OK) rc = sqli_pager_write(txn, &d);
+        } else if (rc == STORE_OK) {
+            rc = sqli_pager_alloc(txn, &d);
+            assert(rc != STORE_OK || d->pgno == pgno);
+        }
+        if (rc == STORE_OK) {
+            memcpy(d->data, s->data, db->page_size);
+            d->checked = 0;
+        }
+        sqli_pager_put(s);
+        sqli_pager_put(d);
+    }
+    page *s = NULL, *d = NULL;
+    if (rc == STORE_OK) rc = sqli_pager_get(rt, 1, &s);
+    if (rc == STORE_OK) rc = sqli_pager_get(txn, 1, &d);
+    if (rc == STORE_OK) rc = sqli_pager_write(txn, &d);
+    if (rc == STORE_OK) {
+        memcpy(d->data, s->data, db->page_size);
+        d->checked = 0;
+        txn->page_count = n;
+    }
+    sqli_pager_put(s);
+    sqli_pager_put(d);
+    sqli_store_abort(rt);
+    return sqli_pager_fail(txn, rc);
+}
+
 /* Free-list trunk page:  0 u8 type (4)  4 u32 entries  8 u32 next trunk
  *                        12 u32[] free page numbers */
 #define PT_FREETRUNK 4
@@ -736,8 +786,9 @@ static int checkpoint_locked(store_db *db) {
             i = j;
         }
         uint64_t size;
+        /* the file grows with the database, and shrinks after VACUUM */
         if (rc == STORE_OK && page_count && (rc = sqli_vfs_size(db->dbf, &size)) == STORE_OK &&
-            size < (uint64_t)page_count * ps)
+            size != (uint64_t)page_count * ps)
             rc = sqli_vfs_truncate(db->dbf, (uint64_t)page_count * ps);
         if (rc == STORE_OK && !(db->flags & STORE_NOSYNC)) rc = sqli_vfs_sync(db->dbf);
         if (rc != STORE_OK) goto fail;

@@ -392,9 +392,21 @@ static windef *parse_window_spec(parser *p) {
             w->start = parse_frame_bound(p, &w->start_n);
             w->end = FB_CURRENT;
         }
-        if (accept_word(p, "exclude")) w->exclude = 1;
+        if (accept_word(p, "exclude")) {
+            if (accept_kw(p, KW_NO)) {
+                if (!accept_word(p, "others")) syntax_error(p);
+            } else if (accept_word(p, "current")) {
+                expect_kw(p, KW_ROW);
+                w->exclude = EX_CURRENT;
+            } else if (accept_kw(p, KW_GROUP)) {
+                w->exclude = EX_GROUP;
+            } else if (accept_word(p, "ties")) {
+                w->exclude = EX_TIES;
+            } else {
+                syntax_error(p);
+            }
+        }
     }
-    if (w->exclude) perr(p, p->prev_end, "EXCLUDE in a window frame is not supported");
     expect(p, TK_RP);
     return w;
 }
@@ -982,6 +994,20 @@ static char *opt_alias(parser *p) {
     return NULL;
 }
 
+/* name or db.name, db being main or temp: the name; *dbq 1 main, 2 temp. */
+static char *parse_qname(parser *p, int *dbq) {
+    int pos = p->t.pos;
+    char *n = parse_name(p);
+    if (!accept(p, TK_DOT)) return n;
+    if (sqli_name_eq(n, "main"))
+        *dbq = 1;
+    else if (sqli_name_eq(n, "temp"))
+        *dbq = 2;
+    else
+        perr(p, pos, "unknown database %s", n);
+    return parse_name(p);
+}
+
 static void parse_using(parser *p, srcitem *it) {
     expect(p, TK_LP);
     int cap = 0;
@@ -1003,14 +1029,29 @@ static void parse_table_ref(parser *p, srcitem *it) {
         return;
     }
     it->name = parse_name(p);
-    if (accept(p, TK_DOT)) {
-        if (!sqli_name_eq(it->name, "main")) perr(p, it->pos, "unknown database %s", it->name);
+    if (accept(p, TK_DOT)) { /* another database than main or temp: "no such table: x.t" */
+        char *db = it->name;
         it->name = parse_name(p);
+        it->dbq = sqli_name_eq(db, "main") ? 1 : sqli_name_eq(db, "temp") ? 2 : 3;
+        if (it->dbq == 3) it->name = sqli_ar_printf(p->a, "%s.%s", db, it->name);
+    }
+    if (p->t.type == TK_LP) { /* a table-valued function: json_each(...), json_tree(...) */
+        it->fargs = new_expr(p, E_LIST, p->t.pos);
+        advance(p);
+        exprlist l = {0};
+        if (p->t.type != TK_RP) {
+            do el_push(p, &l, parse_expr(p));
+            while (accept(p, TK_COMMA));
+        }
+        expect(p, TK_RP);
+        it->fargs->args = l.v;
+        it->fargs->nargs = l.n;
     }
     token t2 = peek2(p);
     int indexed_next = p->t.type == TK_ID && p->t.len == 7 &&
                        strncasecmp(p->t.z, "indexed", 7) == 0 && t2.type == TK_KEYWORD &&
                        t2.kw == KW_BY;
+    if (it->fargs && (indexed_next || is_kw(p, KW_NOT))) syntax_error(p);
     if (!indexed_next) it->alias = opt_alias(p);
     if (accept_word(p, "indexed")) {
         expect_kw(p, KW_BY);
@@ -1349,8 +1390,7 @@ static void parse_insert(parser *p, ast *a, int replace) {
     a->or_alg = replace ? OE_REPLACE : parse_or_alg(p);
     expect_kw(p, KW_INTO);
     a->table_pos = p->t.pos;
-    a->table = parse_name(p);
-    if (accept(p, TK_DOT)) a->table = parse_name(p);
+    a->table = parse_qname(p, &a->dbq);
     if (accept_kw(p, KW_AS)) a->alias = parse_name(p);
     if (p->t.type == TK_LP) a->cols = parse_namelist(p, &a->ncols);
     if (accept_kw(p, KW_DEFAULT)) {
@@ -1370,8 +1410,7 @@ static void parse_update(parser *p, ast *a) {
     a->kind = ST_UPDATE;
     a->or_alg = parse_or_alg(p);
     a->table_pos = p->t.pos;
-    a->table = parse_name(p);
-    if (accept(p, TK_DOT)) a->table = parse_name(p);
+    a->table = parse_qname(p, &a->dbq);
     if (accept_kw(p, KW_AS))
         a->alias = parse_name(p);
     else if (p->t.type == TK_ID)
@@ -1394,8 +1433,7 @@ static void parse_delete(parser *p, ast *a) {
     a->kind = ST_DELETE;
     expect_kw(p, KW_FROM);
     a->table_pos = p->t.pos;
-    a->table = parse_name(p);
-    if (accept(p, TK_DOT)) a->table = parse_name(p);
+    a->table = parse_qname(p, &a->dbq);
     if (accept_kw(p, KW_AS))
         a->alias = parse_name(p);
     else if (p->t.type == TK_ID)
@@ -1487,6 +1525,18 @@ static void add_check(parser *p, coldef *c, expr *e, char *name) {
     c->nchecks++;
 }
 
+/* "AS (expr) [STORED | VIRTUAL]" of a generated column, after AS. */
+static void parse_generated(parser *p, coldef *c) {
+    c->gen_pos = p->t.pos;
+    expect(p, TK_LP);
+    c->gen = parse_expr(p);
+    expect(p, TK_RP);
+    if (accept_word(p, "stored"))
+        c->gen_stored = 1;
+    else
+        accept_word(p, "virtual");
+}
+
 static int parse_col_constraint(parser *p, coldef *c) {
     char *cname = NULL;
     if (accept_kw(p, KW_CONSTRAINT)) cname = parse_name(p);
@@ -1524,13 +1574,23 @@ static int parse_col_constraint(parser *p, coldef *c) {
         parse_references(p, &c->fk_table, &c->fk_cols, &c->fk_ncols, &c->fk_on_delete,
                          &c->fk_on_update);
     } else if (accept_kw(p, KW_GENERATED)) {
-        if (!accept_kw(p, KW_ALWAYS)) {
+        if (c->gen) syntax_error(p);
+        int always = accept_kw(p, KW_ALWAYS);
+        if (!always) {
             expect_kw(p, KW_BY);
             expect_kw(p, KW_DEFAULT);
         }
         expect_kw(p, KW_AS);
-        if (!accept_kw(p, KW_IDENTITY)) perr(p, p->t.pos, "generated columns are not supported");
-        c->identity = 1;
+        if (accept_kw(p, KW_IDENTITY)) {
+            c->identity = 1;
+        } else {
+            if (!always) syntax_error(p);
+            parse_generated(p, c);
+        }
+    } else if (is_kw(p, KW_AS)) {
+        if (c->gen) syntax_error(p);
+        advance(p);
+        parse_generated(p, c);
     } else {
         if (cname) syntax_error(p);
         return 0;
@@ -1544,7 +1604,7 @@ static void parse_coldef(parser *p, coldef *c) {
     c->name = parse_name(p);
     c->type = "";
     c->type_pos = c->type_end = p->t.pos;
-    if (at_name(p)) {
+    if (at_name(p) && !is_kw(p, KW_GENERATED)) { /* "b GENERATED ALWAYS AS ...": no type */
         c->type = parse_typename(p);
         c->type_end = p->prev_end;
     }
@@ -1610,8 +1670,7 @@ static void parse_create_table(parser *p, ast *a) {
         a->if_not_exists = 1;
     }
     a->table_pos = p->t.pos;
-    a->table = parse_name(p);
-    if (accept(p, TK_DOT)) a->table = parse_name(p);
+    a->table = parse_qname(p, &a->dbq);
     if (accept_kw(p, KW_AS)) {
         a->sel = parse_select(p);
         return;
@@ -1655,11 +1714,10 @@ static void parse_create_index(parser *p, ast *a) {
         a->if_not_exists = 1;
     }
     a->name_pos = p->t.pos;
-    a->name = parse_name(p);
-    if (accept(p, TK_DOT)) a->name = parse_name(p);
+    a->name = parse_qname(p, &a->dbq);
     expect_kw(p, KW_ON);
     a->table_pos = p->t.pos;
-    a->table = parse_name(p);
+    a->table = parse_qname(p, &a->dbq);
     expect(p, TK_LP);
     int cap = 0;
     do {
@@ -1717,7 +1775,7 @@ static void parse_create_trigger(parser *p, ast *a) {
     }
     expect_kw(p, KW_ON);
     a->table_pos = p->t.pos;
-    a->table = parse_name(p);
+    a->table = parse_qname(p, &a->dbq);
     if (accept_kw(p, KW_FOR)) {
         expect_kw(p, KW_EACH);
         expect_kw(p, KW_ROW);
@@ -1756,8 +1814,7 @@ static void parse_drop(parser *p, ast *a) {
         a->if_exists = 1;
     }
     a->name_pos = a->table_pos = p->t.pos;
-    a->name = parse_name(p);
-    if (accept(p, TK_DOT)) a->name = parse_name(p);
+    a->name = parse_qname(p, &a->dbq);
     a->table = a->name;
 }
 
@@ -1785,7 +1842,10 @@ static void parse_alter(parser *p, ast *a) {
             a->name2 = parse_name(p);
         }
     } else if (accept_kw(p, KW_DROP)) {
-        perr(p, p->prev_end, "ALTER TABLE DROP COLUMN is not supported");
+        accept_kw(p, KW_COLUMN);
+        a->kind = ST_ALTER_DROP_COL;
+        a->name_pos = p->t.pos;
+        a->name = parse_name(p);
     } else {
         syntax_error(p);
     }
@@ -1819,8 +1879,7 @@ static void parse_txn(parser *p, ast *a, int kw) {
 
 static void parse_pragma(parser *p, ast *a) {
     a->kind = ST_PRAGMA;
-    a->name = parse_name(p);
-    if (accept(p, TK_DOT)) a->name = parse_name(p);
+    a->name = parse_qname(p, &a->dbq);
     if (accept(p, TK_EQ)) {
         if (at_name(p) || is_kw(p, KW_ON) || is_kw(p, KW_DEFAULT)) {
             a->pragma_arg = dequote(p, &p->t);
@@ -1871,9 +1930,10 @@ static void parse_create(parser *p, ast *a) {
         parse_create_view(p, a);
         return;
     }
-    if (temp) perr(p, p->prev_end, "temporary tables are not supported");
+    if (temp && (is_kw(p, KW_INDEX) || is_kw(p, KW_UNIQUE))) syntax_error(p);
     if (accept_kw(p, KW_TABLE)) {
         parse_create_table(p, a);
+        if (temp || a->dbq == 2) a->temp = 1;
     } else if (accept_kw(p, KW_UNIQUE)) {
         expect_kw(p, KW_INDEX);
         a->unique = 1;
@@ -1882,6 +1942,7 @@ static void parse_create(parser *p, ast *a) {
         parse_create_index(p, a);
     } else if (accept_kw(p, KW_TRIGGER)) {
         parse_create_trigger(p, a);
+        a->temp = temp;
     } else {
         syntax_error(p);
     }
@@ -1941,6 +2002,23 @@ static ast *parse_stmt_inner(parser *p) {
         advance(p);
         a->kind = ST_ANALYZE;
         if (at_name(p)) a->name = parse_name(p);
+    } else if (accept_word(p, "reindex")) {
+        a->kind = ST_REINDEX;
+        if (at_name(p)) {
+            a->name = parse_name(p);
+            if (accept(p, TK_DOT)) {
+                if (!sqli_name_eq(a->name, "main")) perr(p, a->pos, "unknown database %s", a->name);
+                a->name = parse_name(p);
+            }
+        }
+    } else if (accept_word(p, "vacuum")) {
+        a->kind = ST_VACUUM;
+        if (at_name(p)) {
+            int pos = p->t.pos;
+            a->name = parse_name(p);
+            if (!sqli_name_eq(a->name, "main")) perr(p, pos, "unknown database %s", a->name);
+        }
+        if (accept_kw(p, KW_INTO)) perr(p, p->prev_end, "VACUUM INTO is not supported");
     } else if (kw == KW_EXPLAIN) {
         advance(p);
         a->kind = ST_EXPLAIN;

@@ -87,7 +87,8 @@ static mask_t query_mask(planctx *pc, const query *q) {
     if (q->values) return m;
     for (int i = 0; i < q->ncol; i++) m |= expr_mask(pc, q->cols[i].e);
     for (int i = 0; i < q->nsrc; i++)
-        m |= expr_mask(pc, q->src[i].on) | query_mask(pc, q->src[i].sub);
+        m |= expr_mask(pc, q->src[i].on) | query_mask(pc, q->src[i].sub) |
+             expr_mask(pc, q->src[i].fargs);
     m |= expr_mask(pc, q->where) | expr_mask(pc, q->having);
     for (int i = 0; i < q->ngroup; i++) m |= expr_mask(pc, q->group[i]);
     for (int i = 0; i < q->norder; i++) m |= expr_mask(pc, q->order[i].e);
@@ -272,6 +273,7 @@ static void mark_block(planctx *pc, const query *q, int skip_terms) {
     for (int i = 0; i < q->ncol; i++) mark_cols(pc, q->cols[i].e);
     for (int i = 0; i < q->nsrc; i++) {
         if (!skip_terms) mark_cols(pc, q->src[i].on);
+        mark_cols(pc, q->src[i].fargs);
         mark_block(pc, q->src[i].sub, 0);
     }
     if (!skip_terms) mark_cols(pc, q->where);
@@ -648,6 +650,11 @@ static void best_path(planctx *pc, int it, mask_t avail, double outer, path *bes
     srcitem *s = &pc->q->src[it];
     memset(best, 0, sizeof *best);
     best->lo = best->hi = best->in_at = -1;
+    if (s->tvf) {
+        best->access = ACC_FUNC;
+        best->nrow = best->cost = 25;
+        return;
+    }
     if (s->sub || s->schema_vtab || s->cte_self) {
         best->access = s->sub ? ACC_EPHEM : s->cte_self ? ACC_QUEUE : ACC_SCHEMA;
         best->nrow = s->sub ? 100 : s->cte_self ? 1 : 20;
@@ -700,6 +707,8 @@ typedef struct order_search {
 
 /* Can item it be placed after the set avail? */
 static int placeable(planctx *pc, int it, mask_t avail) {
+    /* a table-valued function after the items its arguments read */
+    if (pc->q->src[it].fargs && (expr_mask(pc, pc->q->src[it].fargs) & ~avail)) return 0;
     /* every LEFT JOIN item j: items before j in FROM come before it, items
      * after j come after it */
     for (int j = 0; j < pc->n; j++) {
@@ -893,6 +902,11 @@ static void explain_loop(compiler *c, planctx *pc, int it, path *p, loop *L) {
         L->explain = sqli_ar_printf(c->a, "SCAN %s%s", nm, lj);
         return;
     }
+    if (p->access == ACC_FUNC) { /* sqlite3's words: its idxNum, a bit per argument */
+        L->explain = sqli_ar_printf(c->a, "SCAN %s VIRTUAL TABLE INDEX %d:%s", nm,
+                                    (1 << s->fargs->nargs) - 1, lj);
+        return;
+    }
     index_t *x = p->idx;
     const char *kind = p->covering && !x->is_pk ? "COVERING INDEX" : "INDEX";
     if (p->access == ACC_SCAN) {
@@ -1084,7 +1098,7 @@ static int plan_block_subs(compiler *c, query *q) {
     for (int i = 0; i < q->ncol; i++)
         if (plan_expr_subs(c, q->cols[i].e)) return SQL_ERROR;
     for (int i = 0; i < q->nsrc; i++)
-        if (plan_expr_subs(c, q->src[i].on)) return SQL_ERROR;
+        if (plan_expr_subs(c, q->src[i].on) || plan_expr_subs(c, q->src[i].fargs)) return SQL_ERROR;
     if (plan_expr_subs(c, q->where) || plan_expr_subs(c, q->having) ||
         plan_expr_subs(c, q->limit) || plan_expr_subs(c, q->offset))
         return SQL_ERROR;
@@ -1182,7 +1196,8 @@ static void choose_order(compiler *c, planctx *pc, qplan *qp, order_search *os) 
         beam(os, pc->n <= 10 ? 12 : 1);
     query *q = pc->q;
     qp->sort = q->norder > 0;
-    if (q->norder == 0 || q->is_agg || pc->n == 0) return;
+    /* window functions hand their rows on in their own sort's order */
+    if (q->norder == 0 || q->is_agg || q->nwins || pc->n == 0) return;
     if (path_orders(pc, os->best_perm[0], &os->best_paths[0])) {
         qp->sort = 0;
         return;

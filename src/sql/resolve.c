@@ -224,10 +224,10 @@ static int lookup_in_pseudo(compiler *c, expr *e, scope *sc) {
         pseudo_tab *p = &sc->pseudo[i];
         if (e->tab ? !sqli_name_eq(p->name, e->tab) : !sqli_name_eq(p->name, "")) continue;
         int col = sqli_table_column(p->tab, e->name);
-        if (col < -1)
-            return sqli_comp_error(c, e->pos, "no such column: %s.%s",
-                                   e->tab ? e->tab : p->tab->name, e->name),
-                   -1;
+        if (col < -1 && e->tab)
+            return sqli_comp_error(c, e->pos, "no such column: %s.%s", e->tab, e->name), -1;
+        if (col < -1) /* sqlite3's words: the bare name */
+            return sqli_comp_error(c, e->pos, "no such column: %s", e->name), -1;
         set_col(e, p->cur, col, p->tab);
         return 1;
     }
@@ -454,8 +454,11 @@ static int expand_view(compiler *c, srcitem *it, view *w) {
     c->with = NULL;
     c->views[c->nviews++] = w;
     struct cte_use *save_ctes = c->ctes;
+    int save_main = c->main_only;
     c->ctes = NULL;
+    c->main_only = !w->temp; /* a view of the database sees none of the temp tables */
     int rc = sqli_resolve_derived(c, it, a->sel, a->cols, a->ncols, w);
+    c->main_only = save_main;
     c->ctes = save_ctes;
     c->nviews--;
     c->sql = save_sql;
@@ -464,16 +467,44 @@ static int expand_view(compiler *c, srcitem *it, view *w) {
     return rc;
 }
 
+/* json_each(...) / json_tree(...) in FROM: a pseudo table of TVF_NCOL
+ * columns whose rows json.c makes each time its loop opens. */
+static int resolve_tvf(compiler *c, srcitem *it) {
+    static const char *const names[TVF_NCOL] = {"key",    "value",   "type", "atom", "id",
+                                                "parent", "fullkey", "path", "json", "root"};
+    if (sqli_name_eq(it->name, "json_each"))
+        it->tvf = TVF_JSON_EACH;
+    else if (sqli_name_eq(it->name, "json_tree"))
+        it->tvf = TVF_JSON_TREE;
+    else
+        return sqli_comp_error(c, it->pos, "no such table: %s", it->name);
+    if (it->fargs->nargs > 2)
+        return sqli_comp_error(c, it->pos, "too many arguments on %s() - max 2", it->name);
+    it->ncol = TVF_NCOL;
+    it->colnames = sqli_ar_alloc(c->a, sizeof(char *) * TVF_NCOL);
+    for (int k = 0; k < TVF_NCOL; k++) it->colnames[k] = (char *)names[k];
+    it->cur = sqli_comp_cursor(c, NULL, TVF_NCOL);
+    return SQL_OK;
+}
+
 static int resolve_from(compiler *c, query *q, scope *outer) {
     for (int i = 0; i < q->nsrc; i++) {
         srcitem *it = &q->src[i];
+        if (it->fargs) {
+            if (resolve_tvf(c, it) != SQL_OK) return SQL_ERROR;
+            continue;
+        }
         if (it->sub) {
             if (sqli_resolve_derived(c, it, it->sub, NULL, 0, NULL) != SQL_OK) return SQL_ERROR;
             continue;
         }
         int r = sqli_cte_expand(c, q, it);
         if (r < 0) return SQL_ERROR;
-        table *t = r ? NULL : sqli_schema_table(c->sch, it->name);
+        table *t = r ? NULL
+                     : sqli_schema_table_db(c->sch, it->name,
+                                            it->dbq        ? it->dbq
+                                            : c->main_only ? 1
+                                                           : 0);
         if (it->indexed_by) {
             table *owner = NULL;
             it->forced_idx = sqli_schema_index(c->sch, it->indexed_by, &owner);
@@ -487,7 +518,10 @@ static int resolve_from(compiler *c, query *q, scope *outer) {
             continue;
         }
         if (!t)
-            return sqli_comp_error(c, it->pos, "no such table: %s%s", c->nviews ? "main." : "",
+            return sqli_comp_error(c, it->pos, "no such table: %s%s",
+                                   it->dbq == 2                ? "temp."
+                                   : c->nviews || it->dbq == 1 ? "main."
+                                                               : "",
                                    it->name);
         it->tab = t;
         it->ncol = t->ncol;
@@ -600,7 +634,7 @@ static int expand_stars(compiler *c, query *q) {
             srcitem *it = &q->src[k];
             if (e->tab && !item_matches(it, e->tab)) continue;
             any = 1;
-            for (int col = 0; col < it->ncol; col++) {
+            for (int col = 0; col < (it->tvf ? TVF_NVISIBLE : it->ncol); col++) {
                 if (!e->tab && it->using_hidden && it->using_hidden[col]) continue;
                 push_col(c, &v, &n, &cap, col_expr(c, it, col, e->pos), item_colname(it, col));
             }
@@ -739,6 +773,12 @@ static int resolve_simple(compiler *c, query *q, scope *outer) {
     sc.q = q;
     sc.src = q->src;
     sc.nsrc = q->nsrc;
+    for (int i = 0; i < q->nsrc; i++) { /* a function's arguments see the items before it */
+        sc.nsrc = i;
+        if (q->src[i].fargs && sqli_resolve_expr(c, q->src[i].fargs, &sc) != SQL_OK)
+            return SQL_ERROR;
+    }
+    sc.nsrc = q->nsrc;
     for (int i = 0; i < q->nsrc; i++)
         if (sqli_resolve_expr(c, q->src[i].on, &sc) != SQL_OK) return SQL_ERROR;
     /* the result columns first: WHERE, HAVING and ORDER BY may use their aliases */
@@ -811,6 +851,35 @@ static int no_subqueries(compiler *c, const expr *e) {
     if (no_subqueries(c, e->l) || no_subqueries(c, e->r)) return SQL_ERROR;
     for (int i = 0; i < e->nargs; i++)
         if (no_subqueries(c, e->args[i])) return SQL_ERROR;
+    return SQL_OK;
+}
+
+/* A generated column's expression: sqlite3's words for what it may not hold. */
+static int gen_allowed(compiler *c, const expr *e) {
+    if (!e) return SQL_OK;
+    if (e->op == E_SUBQ || e->op == E_EXISTS || e->op == E_IN_SEL)
+        return sqli_comp_error(c, e->pos, "subqueries prohibited in generated columns");
+    if (e->op == E_FUNC && e->fn && (e->fn->flags & FN_VOLATILE))
+        return sqli_comp_error(c, e->pos,
+                               "non-deterministic functions prohibited in generated columns");
+    if (gen_allowed(c, e->l) || gen_allowed(c, e->r)) return SQL_ERROR;
+    for (int i = 0; i < e->nargs; i++)
+        if (gen_allowed(c, e->args[i])) return SQL_ERROR;
+    return SQL_OK;
+}
+
+int sqli_resolve_generated(arena *a, expr *e, table *t, char **err) {
+    compiler c = {0};
+    c.a = a;
+    if (gen_allowed(&c, e) != SQL_OK) {
+        *err = c.err;
+        return SQL_ERROR;
+    }
+    if (sqli_resolve_standalone(a, e, t, err) != SQL_OK) return SQL_ERROR;
+    if (gen_allowed(&c, e) != SQL_OK) { /* functions are known once resolved */
+        *err = c.err;
+        return SQL_ERROR;
+    }
     return SQL_OK;
 }
 

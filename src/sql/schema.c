@@ -45,14 +45,21 @@ void sqli_cat_key(keyenc_buf *k, const char *type, const char *name) {
     if (l != low) xfree(l);
 }
 
-table *sqli_schema_table(schema *s, const char *name) {
-    for (int i = 0; i < s->ntab; i++)
-        if (sqli_name_eq(s->tabs[i]->name, name)) return s->tabs[i];
+static table *table_db(schema *s, const char *name, int dbq) {
+    for (int pass = dbq == 1 ? 1 : 0; pass < (dbq == 2 ? 1 : 2); pass++) /* temp first */
+        for (int i = 0; i < s->ntab; i++)
+            if (s->tabs[i]->temp == !pass && sqli_name_eq(s->tabs[i]->name, name))
+                return s->tabs[i];
+    if (dbq == 2) return NULL;
     if (sqli_name_eq(name, "larder_schema") || sqli_name_eq(name, "sqlite_schema") ||
         sqli_name_eq(name, "sqlite_master"))
         return s->schema_tab;
     if (sqli_name_eq(name, "larder_stat_indexes")) return s->stat_tab;
     return NULL;
+}
+
+table *sqli_schema_table(schema *s, const char *name) {
+    return sqli_schema_table_db(s, name, 0);
 }
 
 index_t *sqli_schema_index(schema *s, const char *name, table **owner) {
@@ -144,7 +151,15 @@ static int build_columns(schema *s, table *t, ast *a, char **err) {
         c->dflt_text = cd->dflt_text ? sqli_ar_strdup(&s->ar, cd->dflt_text) : NULL;
         if (cd->identity && c->aff != AFF_INTEGER)
             return fail(err, &s->ar, "an identity column must be an integer: %s", c->name);
+        if (cd->gen) {
+            if (cd->dflt) return fail(err, &s->ar, "cannot use DEFAULT on a generated column", "");
+            c->gen = cd->gen;
+            c->gen_stored = (uint8_t)cd->gen_stored;
+            t->ngen++;
+        }
     }
+    if (t->ngen == t->ncol)
+        return fail(err, &s->ar, "must have at least one non-generated column", "");
     return SQL_OK;
 }
 
@@ -198,6 +213,9 @@ static int build_pk(schema *s, table *t, ast *a, char **err) {
             pk->desc[k] = (uint8_t)pkc->descs[k];
         }
     }
+    for (int k = 0; k < pk->ncol; k++)
+        if (t->cols[pk->cols[k]].gen)
+            return fail(err, &s->ar, "generated columns cannot be part of the PRIMARY KEY", "");
     for (int k = 0; k < pk->ncol; k++) {
         column *c = &t->cols[pk->cols[k]];
         c->pk = (uint8_t)(k + 1);
@@ -366,6 +384,9 @@ static int resolve_table_exprs(schema *s, table *t, char **err) {
     }
     for (int k = 0; k < t->nchecks; k++)
         if (sqli_resolve_standalone(&s->ar, t->checks[k], t, err) != SQL_OK) return SQL_ERROR;
+    for (int i = 0; i < t->ncol; i++)
+        if (t->cols[i].gen && sqli_resolve_generated(&s->ar, t->cols[i].gen, t, err) != SQL_OK)
+            return SQL_ERROR;
     return SQL_OK;
 }
 
@@ -563,6 +584,11 @@ static int load_table(schema *s, catent *e, char **err) {
     int rc = parse_def(s, e->sql, &a, err);
     if (rc == SQL_OK && a->kind != ST_CREATE_TABLE) rc = SQL_CORRUPT;
     if (rc == SQL_OK) rc = sqli_schema_build_table(s, a, e->sql, (store_tree)e->root, &t, err);
+    if (rc == SQL_OK && s->loading_temp) {
+        t->temp = 1;
+        t->tree |= TEMP_TREE;
+        t->pk.tree |= TEMP_TREE;
+    }
     if (rc == SQL_OK) add_table(s, t);
     return rc;
 }
@@ -577,7 +603,7 @@ static int load_index(schema *s, catent *e, char **err) {
     if (e->sql[0] == 0) { /* made from a UNIQUE constraint */
         for (index_t *x = t->indexes; x; x = x->next)
             if (x->auto_made && sqli_name_eq(x->name, e->name)) {
-                x->tree = (store_tree)e->root;
+                x->tree = (store_tree)e->root | (s->loading_temp ? TEMP_TREE : 0);
                 return SQL_OK;
             }
         *err = sqli_ar_printf(&s->ar, "malformed schema: unknown constraint index %s", e->name);
@@ -588,12 +614,13 @@ static int load_index(schema *s, catent *e, char **err) {
     int rc = parse_def(s, e->sql, &a, err);
     if (rc == SQL_OK && a->kind != ST_CREATE_INDEX) rc = SQL_CORRUPT;
     if (rc == SQL_OK) rc = sqli_schema_build_index(s, a, e->sql, (store_tree)e->root, &x, err);
+    if (rc == SQL_OK && s->loading_temp) x->tree |= TEMP_TREE;
     if (rc == SQL_OK) append_index(t, x);
     return rc;
 }
 
 int sqli_schema_build_trigger(schema *s, ast *a, const char *sql, trigger **out, char **err) {
-    table *t = sqli_schema_table(s, a->table);
+    table *t = sqli_schema_table_db(s, a->table, a->dbq);
     if (!t || t->is_schema) return fail(err, &s->ar, "no such table: %s", a->table);
     trigger *g = sqli_ar_alloc(&s->ar, sizeof *g);
     g->name = sqli_ar_strdup(&s->ar, a->name);
@@ -619,6 +646,7 @@ static int load_trigger(schema *s, catent *e, char **err) {
     if (rc == SQL_OK && a->kind != ST_CREATE_TRIGGER) rc = SQL_CORRUPT;
     if (rc == SQL_OK) rc = sqli_schema_build_trigger(s, a, e->sql, &g, err);
     if (rc == SQL_OK) {
+        g->temp = s->loading_temp;
         trigger **pp = &g->tab->triggers;
         while (*pp) pp = &(*pp)->next;
         *pp = g;
@@ -637,6 +665,22 @@ static void load_stat(schema *s, catent *e) {
     x->stat = sqli_ar_alloc(&s->ar, sizeof(int64_t) * (size_t)(x->ncol + 1));
     for (int k = 0; k <= x->ncol; k++) x->stat[k] = k < e->nstat ? sqli_val_int(&e->stat[k]) : 1;
     if (x->is_pk) t->nrow_est = x->stat[0];
+}
+
+static table *make_schema_table(schema *s);
+
+table *sqli_schema_table_db(schema *s, const char *name, int dbq) {
+    if (sqli_name_eq(name, "sqlite_temp_schema") || sqli_name_eq(name, "sqlite_temp_master") ||
+        (dbq == 2 && (sqli_name_eq(name, "larder_schema") || sqli_name_eq(name, "sqlite_schema") ||
+                      sqli_name_eq(name, "sqlite_master")))) {
+        if (!s->temp_schema_tab) {
+            s->temp_schema_tab = make_schema_table(s);
+            s->temp_schema_tab->name = "sqlite_temp_schema";
+            s->temp_schema_tab->is_schema = SYS_TEMP_SCHEMA;
+        }
+        return s->temp_schema_tab;
+    }
+    return table_db(s, name, dbq);
 }
 
 static table *make_schema_table(schema *s) {
@@ -744,4 +788,26 @@ void sqli_schema_unref(schema *s) {
     if (!s || --s->refs > 0) return;
     sqli_ar_free(&s->ar);
     xfree(s);
+}
+
+int sqli_schema_load_temp(store_txn *txn, schema *s, char **err) {
+    catent *ents;
+    int n, rc = load_entries(txn, s, &ents, &n);
+    if (rc != STORE_OK) {
+        *err = xstrdup(sqli_store_strerror(rc));
+        return sqli_rc_from_store(rc);
+    }
+    char *e = NULL;
+    s->loading_temp = 1;
+    rc = load_kind(s, ents, n, "table", load_table, &e);
+    if (rc == SQL_OK) rc = load_kind(s, ents, n, "index", load_index, &e);
+    if (rc == SQL_OK) rc = load_kind(s, ents, n, "trigger", load_trigger, &e);
+    s->loading_temp = 0;
+    xfree(ents);
+    if (rc != SQL_OK) {
+        *err = xstrdup(e ? e : "malformed temp schema");
+        return rc;
+    }
+    sqli_schema_link(s);
+    return SQL_OK;
 }

@@ -418,6 +418,7 @@ struct expr {
  * UNBOUNDED FOLLOWING without ORDER BY). */
 enum { FR_ROWS = 1, FR_RANGE, FR_GROUPS };
 enum { FB_UNB_PREC = 1, FB_PREC, FB_CURRENT, FB_FOLL, FB_UNB_FOLL };
+enum { EX_NONE = 0, EX_CURRENT, EX_GROUP, EX_TIES };
 typedef struct windef {
     char *name; /* WINDOW name, or the name after OVER */
     char *base; /* OVER (base ...) */
@@ -429,7 +430,7 @@ typedef struct windef {
     int frame; /* 0: the default */
     int start, end;
     expr *start_n, *end_n;
-    int exclude; /* EXCLUDE: refused */
+    int exclude; /* EX_*: EXCLUDE CURRENT ROW / GROUP / TIES, 0 for NO OTHERS */
 } windef;
 
 /* A result column of a SELECT. */
@@ -460,8 +461,16 @@ typedef struct srcitem {
     int cte_self;          /* a recursive CTE's reference to itself: reads the current row */
     char *indexed_by;      /* INDEXED BY name: the only index the planner may use */
     int not_indexed;       /* NOT INDEXED: only the table's own key */
+    int dbq;               /* main.name: 1, temp.name: 2, unqualified: 0 */
     index_t *forced_idx;   /* resolved INDEXED BY */
+    expr *fargs;           /* name(args): a table-valued function's arguments (E_LIST) */
+    int tvf;               /* resolved: TVF_JSON_EACH or TVF_JSON_TREE */
 } srcitem;
+
+/* Table-valued functions and their columns (json.c); the last two hidden. */
+enum { TVF_JSON_EACH = 1, TVF_JSON_TREE };
+#define TVF_NCOL 10
+#define TVF_NVISIBLE 8
 
 typedef struct orderterm orderterm;
 struct orderterm {
@@ -563,6 +572,9 @@ typedef struct coldef {
     int fk_on_delete, fk_on_update;
     char *fk_name;
     char *collate;
+    expr *gen;      /* GENERATED ALWAYS AS (gen) / AS (gen) */
+    int gen_stored; /* ... STORED (else VIRTUAL) */
+    int gen_pos;
     int text_start, text_end; /* span of the whole definition */
     int type_pos, type_end;   /* span of the type name */
 } coldef;
@@ -615,6 +627,9 @@ enum stmt_kind {
     ST_EXPLAIN,
     ST_CREATE_VIEW,
     ST_DROP_VIEW,
+    ST_REINDEX,        /* REINDEX [[main.]name]: name in name */
+    ST_ALTER_DROP_COL, /* ALTER TABLE table DROP [COLUMN] name */
+    ST_VACUUM,
 };
 
 enum conflict_alg { OE_DEFAULT = 0, OE_ABORT, OE_IGNORE, OE_REPLACE, OE_FAIL, OE_ROLLBACK };
@@ -675,8 +690,10 @@ typedef struct ast {
     /* EXPLAIN */
     struct ast *inner;
     int explain_qp; /* 1 EXPLAIN QUERY PLAN, 2 EXPLAIN ANALYZE (runs inner) */
-    /* CREATE VIEW: TEMP (name in name, column names in cols, body in sel) */
+    /* CREATE VIEW: TEMP (name in name, column names in cols, body in sel);
+     * CREATE TEMP TABLE / CREATE TABLE temp.name */
     int temp;
+    int dbq; /* the table named main.x (1) or temp.x (2), 0 unqualified */
     /* WITH before INSERT / UPDATE / DELETE */
     with_clause *with;
 } ast;
@@ -702,6 +719,8 @@ typedef struct column {
     int dflt_const; /* default is a literal (usable for ALTER ADD COLUMN rows) */
     sql_value dflt_val;
     int nocase;
+    expr *gen;          /* a generated column's expression (resolved on CUR_SELF), or NULL */
+    uint8_t gen_stored; /* STORED (VIRTUAL otherwise; both are kept in the row, see dml.c) */
 } column;
 
 /* An index, or a table's clustered key (is_pk). Index entries:
@@ -756,6 +775,7 @@ struct trigger {
     int *of_cols;
     int nof_cols;
     ast *def; /* parsed CREATE TRIGGER (body, when) */
+    int temp; /* in the temp store's catalog (TEMP TRIGGER, or on a temp table) */
     trigger *next;
 };
 
@@ -790,11 +810,16 @@ struct table {
     int64_t nrow_est; /* from ANALYZE, -1 if not analyzed */
     int is_schema;    /* a read-only system table: SYS_SCHEMA or SYS_STAT_INDEXES */
     int has_dflt_fn;  /* some DEFAULT is not a literal */
+    int ngen;         /* generated columns */
+    int temp;         /* in the connection's temp store (temp.c): its trees carry TEMP_TREE */
 };
+
+/* A tree of the connection's temp store is named root | TEMP_TREE (temp.c). */
+#define TEMP_TREE 0x80000000u
 
 /* System tables (table.is_schema): larder_schema (the catalog, ddl.c) and
  * larder_stat_indexes (index usage, istat.c). */
-enum { SYS_SCHEMA = 1, SYS_STAT_INDEXES };
+enum { SYS_SCHEMA = 1, SYS_STAT_INDEXES, SYS_TEMP_SCHEMA /* sqlite_temp_schema */ };
 
 typedef struct schema {
     arena ar;
@@ -805,9 +830,16 @@ typedef struct schema {
     table *schema_tab;
     table *stat_tab;
     view *views;
+    int loading_temp;       /* sqli_schema_load_temp is adding the temp store's objects */
+    table *temp_schema_tab; /* sqlite_temp_schema: the temp store's catalog */
 } schema;
 
+/* A table by name: a temp table first (it shadows a main one), then main. */
 table *sqli_schema_table(schema *s, const char *name);
+/* In one database: dbq 1 main, 2 temp (0: as sqli_schema_table). */
+table *sqli_schema_table_db(schema *s, const char *name, int dbq);
+/* Add the temp store's tables and indexes (catalog read through txn). */
+int sqli_schema_load_temp(store_txn *txn, schema *s, char **err);
 view *sqli_schema_view(schema *s, const char *name);
 /* Add a view from its CREATE VIEW text (copied into the schema's arena). */
 int sqli_schema_add_view(schema *s, const char *sql, int temp, char **err);

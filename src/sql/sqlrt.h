@@ -22,6 +22,19 @@ typedef struct dmlplan dmlplan;
 typedef struct trigprog trigprog;
 
 int sqli_rc_from_store(int store_rc);
+
+/* ---- the connection's temp store (temp.c) ---- */
+/* The transaction tree is read and written through: the temp store's for a
+ * TEMP_TREE tree, else the statement's. */
+store_txn *sqli_txn_for(vm *v, store_tree tree);
+static inline store_tree sqli_tree_id(store_tree t) {
+    return t & ~TEMP_TREE;
+}
+int sqli_temp_open(vm *v);                           /* the temp store, made on first use */
+int sqli_temp_savepoint(sql_db *db);                 /* its level, 0 when there is no temp store */
+void sqli_temp_end(sql_db *db, int level, int keep); /* release, or roll back and release */
+void sqli_temp_rollback_to(sql_db *db, int level);   /* keep it open */
+void sqli_temp_close(sql_db *db);
 int sqli_table_column(table *t, const char *name); /* -1 rowid, -2 none */
 void sqli_schema_link(schema *s);
 int sqli_schema_build_trigger(schema *s, ast *a, const char *sql, trigger **out, char **err);
@@ -105,6 +118,7 @@ typedef struct compiler {
     int nviews;
     struct with_scope *with; /* WITH clauses in scope, innermost first */
     struct cte_use *ctes;    /* CTEs being expanded, innermost first */
+    int main_only;           /* compiling a main view or trigger: names are main's, never temp's */
 } compiler;
 
 /* cte.c: WITH clauses in scope, and the CTEs whose copies are being
@@ -141,6 +155,9 @@ int sqli_resolve_query(compiler *c, query *q, scope *outer);
 int sqli_resolve_expr(compiler *c, expr *e, scope *sc);
 /* DEFAULT/CHECK/partial WHERE: columns of t (CUR_SELF), no subqueries. */
 int sqli_resolve_standalone(arena *a, expr *e, table *t, char **err);
+/* A generated column's expression: as standalone, and no subquery or
+ * non-deterministic function. */
+int sqli_resolve_generated(arena *a, expr *e, table *t, char **err);
 int sqli_expr_is_const(const expr *e);
 int sqli_expr_equal(const expr *a, const expr *b);
 /* Column name of an expression as a result column. */
@@ -165,7 +182,16 @@ void sqli_rowbuf_clear(rowbuf *b);
 /* ACC_HASH: a hash table of the table's rows keyed by hcol, built on the
  * loop's first open, probed by eq on every open (plan.c, hash_path).
  * ACC_QUEUE: a recursive CTE's own name in its step (the row being expanded). */
-enum access { ACC_ONE = 1, ACC_SCAN, ACC_SEARCH, ACC_EPHEM, ACC_SCHEMA, ACC_HASH, ACC_QUEUE };
+enum access {
+    ACC_ONE = 1,
+    ACC_SCAN,
+    ACC_SEARCH,
+    ACC_EPHEM,
+    ACC_SCHEMA,
+    ACC_HASH,
+    ACC_QUEUE,
+    ACC_FUNC /* json_each / json_tree: rows made from its arguments at each open */
+};
 
 struct loop {
     srcitem *src;
@@ -313,6 +339,7 @@ struct cursor {
 typedef struct savepoint_ent {
     char *name;
     int level;
+    int temp_level; /* its savepoint in the temp store, 0 if that did not exist yet */
 } savepoint_ent;
 
 #define RC_IGNORE 1000 /* internal: RAISE(IGNORE) skips the row */
@@ -346,7 +373,8 @@ struct vm {
     int rowcur_next;
     void *fkpend; /* deferred NO ACTION checks (fkey.c) */
     int npend, cappend;
-    int analyze; /* EXPLAIN ANALYZE is running: loops time themselves */
+    int analyze;  /* EXPLAIN ANALYZE is running: loops time themselves */
+    int ddl_temp; /* the running DDL works on the temp store (ddl.c) */
 };
 
 /* ==== index usage statistics (istat.c) ==================================== */
@@ -428,9 +456,14 @@ int sqli_resolve_returning(compiler *c, table *t, int cur, const char *alias, re
 int sqli_table_has_triggers(table *t, int event);
 int sqli_run_dml(vm *v, dmlplan *d, rowbuf *returning);
 int sqli_row_insert(vm *v, table *t, sql_value *row, int or_alg, int *skipped, int64_t *rowid_out);
+/* Compute row's generated columns from its other values (dml.c). */
+int sqli_gen_compute(vm *v, table *t, sql_value *row);
 int sqli_row_delete(vm *v, table *t, const uint8_t *key, size_t klen);
 int sqli_row_update(vm *v, table *t, const uint8_t *key, size_t klen, sql_value *oldrow,
                     sql_value *newrow);
+/* Compile trigger g against the connection's current schema (ALTER TABLE's
+ * check that it still compiles): SQL_OK, or an error "in trigger NAME: ...". */
+int sqli_trigger_check(vm *v, trigger *g);
 int sqli_fire_triggers(vm *v, table *t, int event, int timing, const sql_value *oldrow,
                        const sql_value *newrow, const uint8_t *changed, int *ignore);
 int sqli_fk_child_check(vm *v, table *t, const sql_value *row, const uint8_t *changed);
@@ -470,6 +503,9 @@ struct sql_db {
     char **temp_views;  /* CREATE TEMP VIEW texts (xmalloc'd), added to each loaded schema */
     int ntemp_views;
     int64_t max_recursive_rows; /* rows one recursive CTE may produce; 0 = no limit */
+    store_db *temp_store;       /* temp tables (temp.c), NULL until the first */
+    store_txn *temp_txn;        /* its one write transaction, open as long as it */
+    int temp_base;              /* the temp savepoint of the open BEGIN, 0 if none */
 };
 
 struct sql_stmt {
@@ -496,6 +532,7 @@ struct sql_stmt {
     int running;
     int own;     /* 0 none, 1 own read txn, 2 own write txn */
     int splevel; /* statement savepoint inside db->txn, 0 if none */
+    int temp_sp; /* the statement's savepoint in the temp store, 0 if none */
     int in_txn;  /* counted in db->nactive */
     int nparam_alloc;
     int ntext;
@@ -514,12 +551,12 @@ int sqli_db_reload_schema(sql_db *db, store_txn *txn);
 int sqli_run_ddl(vm *v, sql_stmt *st);
 int sqli_run_pragma(vm *v, sql_stmt *st, rowbuf *rb);
 int sqli_compile_pragma(sql_stmt *st);
-int sqli_schema_rows(vm *v, rowbuf *rb); /* ddl.c */
-int sqli_run_agg(vm *v, qplan *p);       /* agg.c */
-int sqli_agg_emit_row(vm *v, qplan *p);  /* exec.c: distinct + sort key + buffer */
-int sqli_q_block_next(vm *v, qplan *p);  /* exec.c */
-int sqli_emit_row(vm *v, qplan *p);      /* exec.c: result columns, DISTINCT, buffer */
-int sqli_func_table_sorted(void);        /* func.c: 1 when the table is sorted */
+int sqli_schema_rows(vm *v, rowbuf *rb, int temp); /* ddl.c: the main or the temp catalog */
+int sqli_run_agg(vm *v, qplan *p);                 /* agg.c */
+int sqli_agg_emit_row(vm *v, qplan *p);            /* exec.c: distinct + sort key + buffer */
+int sqli_q_block_next(vm *v, qplan *p);            /* exec.c */
+int sqli_emit_row(vm *v, qplan *p);                /* exec.c: result columns, DISTINCT, buffer */
+int sqli_func_table_sorted(void);                  /* func.c: 1 when the table is sorted */
 /* datetime.c: the date and time functions of func.c's table */
 int sqli_f_now(vm *v, int argc, sql_value *a, sql_value *out);
 int sqli_f_uuid7(vm *v, int argc, sql_value *a, sql_value *out);
@@ -538,6 +575,14 @@ int sqli_f_json_array(vm *v, int argc, sql_value *a, sql_value *out);
 int sqli_f_json_object(vm *v, int argc, sql_value *a, sql_value *out);
 int sqli_f_json_arrow(vm *v, int argc, sql_value *a, sql_value *out);  /* x -> p */
 int sqli_f_json_arrow2(vm *v, int argc, sql_value *a, sql_value *out); /* x ->> p */
+int sqli_f_json_set(vm *v, int argc, sql_value *a, sql_value *out);
+int sqli_f_json_insert(vm *v, int argc, sql_value *a, sql_value *out);
+int sqli_f_json_replace(vm *v, int argc, sql_value *a, sql_value *out);
+int sqli_f_json_remove(vm *v, int argc, sql_value *a, sql_value *out);
+int sqli_f_json_patch(vm *v, int argc, sql_value *a, sql_value *out);
+/* The rows of json_each (tree 0) or json_tree (tree 1) over args[0] (and
+ * the path args[1]), TVF_NCOL values each, into rb. */
+int sqli_json_tvf_rows(vm *v, int tree, const sql_value *args, int nargs, rowbuf *rb);
 /* For json_group_array/object (agg.c): x as JSON onto b; b as JSON text. */
 int sqli_json_append(vm *v, strb *b, const sql_value *x);
 void sqli_json_result(sql_value *out, strb *b);

@@ -399,6 +399,17 @@ int sqli_store_cursor_is_on(const store_cursor *cur, const void *key, size_t kle
  * sqli_store_cursor_prev to the one before. */
 int sqli_store_cursor_delete(store_cursor *cur);
 
+/* ---- whole-file copy (VACUUM) ------------------------------------------- */
+
+/* Make the write transaction txn's database an exact copy of src's committed
+ * state (every page, the header with its page count, free list and meta
+ * slots); src must have the same page size and no write transaction of this
+ * thread. Cursors of txn must be closed. The commit is atomic and durable
+ * like any other; the checkpoint that copies it to the main file truncates
+ * the file to the new size. Errors: STORE_MISUSE (read transaction, page
+ * size), I/O errors. */
+int sqli_store_copy_from(store_txn *txn, store_db *src);
+
 /* ---- integrity ---------------------------------------------------------- */
 
 /* Result of sqli_store_check. Problems are reported through the callback (one

@@ -78,6 +78,8 @@ static int compile_trigger(vm *v, trigger *g, trigprog **out) {
     c->sql = g->sql;
     c->with = NULL;
     c->in_trigger = 1;
+    int save_main = c->main_only;
+    c->main_only = !g->temp; /* a trigger of the database sees none of the temp tables */
     int rc = SQL_OK;
     if (a->when) {
         tp->when = a->when;
@@ -96,6 +98,7 @@ static int compile_trigger(vm *v, trigger *g, trigprog **out) {
     }
     if (rc == SQL_OK) rc = compile_body(c, tp, a, &sc);
     c->in_trigger = 0;
+    c->main_only = save_main;
     c->sql = save_sql;
     c->with = save_with;
     if (rc != SQL_OK) {
@@ -107,6 +110,16 @@ static int compile_trigger(vm *v, trigger *g, trigprog **out) {
     st->trigs = tp;
     *out = tp;
     return SQL_OK;
+}
+
+int sqli_trigger_check(vm *v, trigger *g) {
+    compiler *c = &v->st->comp;
+    schema *save = c->sch;
+    trigprog *tp;
+    c->sch = v->db->sch;
+    int rc = compile_trigger(v, g, &tp);
+    c->sch = save;
+    return rc;
 }
 
 static int run_body(vm *v, trigprog *tp) {

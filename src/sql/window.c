@@ -21,7 +21,9 @@
  *      row's partition [ps, pe); an empty frame gives NULL (0 for count).
  *   2. Window aggregates are sqli_agg_step/final over the frame's rows;
  *      frames that start at the partition's start grow monotonically and are
- *      stepped incrementally.
+ *      stepped incrementally. EXCLUDE (CURRENT ROW, GROUP: the row's peers,
+ *      TIES: its peers but itself) leaves positions out of [fs, fe); such
+ *      frames are computed afresh for every row.
  */
 #include "sql/sqlrt.h"
 #include "util/mem.h"
@@ -485,6 +487,53 @@ static int agg_frame(vm *v, struct win_run *r, const expr *e, int w, const part 
     return rc;
 }
 
+/* Is position k of row i's frame left out by the window's EXCLUDE clause? */
+static int excluded(const windef *wd, const part *pt, size_t i, size_t k) {
+    switch (wd->exclude) {
+    case EX_CURRENT:
+        return k == i;
+    case EX_GROUP:
+        return k >= pt->gs[i] && k < pt->ge[i];
+    case EX_TIES:
+        return k != i && k >= pt->gs[i] && k < pt->ge[i];
+    default:
+        return 0;
+    }
+}
+
+/* The position of the nth (1-based) row of row i's frame [fs, fe) that
+ * EXCLUDE keeps, counted from the end when from_end; SIZE_MAX if none. */
+static size_t frame_nth(const windef *wd, const part *pt, size_t i, size_t fs, size_t fe,
+                        size_t nth, int from_end) {
+    for (size_t j = 0; j < fe - fs; j++) {
+        size_t k = from_end ? fe - 1 - j : fs + j;
+        if (!excluded(wd, pt, i, k) && --nth == 0) return k;
+    }
+    return SIZE_MAX;
+}
+
+/* An aggregate over row i's frame with EXCLUDE: computed afresh, as sqlite3
+ * does for such frames. */
+static int agg_excluding(vm *v, struct win_run *r, const expr *e, int w, const part *pt, size_t i,
+                         size_t fs, size_t fe, sql_value *out) {
+    agg_state st;
+    memset(&st, 0, sizeof st);
+    val_set_null(&st.best);
+    sql_value args[4], tmp;
+    int n = e->nargs < 4 ? e->nargs : 4, rc = SQL_OK;
+    for (size_t k = fs; k < fe && rc == SQL_OK; k++) {
+        if (excluded(e->win, pt, i, k) || !filter_at(r, e, w, pt, k)) continue;
+        for (int a = 0; a < n; a++) val_ref(&args[a], arg_at(r, e, w, pt, k, a));
+        rc = sqli_agg_step(v, e, &st, args, n);
+    }
+    val_set_null(&tmp);
+    if (rc == SQL_OK) rc = sqli_agg_final(v, e, &st, &tmp);
+    if (rc == SQL_OK) sqli_val_copy(out, &tmp);
+    val_free(&tmp);
+    sqli_agg_reset(&st);
+    return rc;
+}
+
 static int value_fn(vm *v, struct win_run *r, const expr *e, int w, const part *pt, size_t i,
                     size_t fs, size_t fe, sql_value *out) {
     size_t np = pt->pe - pt->ps;
@@ -534,16 +583,17 @@ static int value_fn(vm *v, struct win_run *r, const expr *e, int w, const part *
     case WF_FIRST_VALUE:
     case WF_LAST_VALUE:
     case WF_NTH_VALUE: {
-        size_t t = e->param == WF_FIRST_VALUE ? fs : fe - 1;
+        size_t nth = 1;
         if (e->param == WF_NTH_VALUE) {
             const sql_value *a = arg_at(r, e, w, pt, i, 1);
-            int64_t nth = sqli_val_int(a);
-            if (!val_is_num(a) || nth <= 0)
+            int64_t n = sqli_val_int(a);
+            if (!val_is_num(a) || n <= 0)
                 return sqli_vm_error(v, SQL_ERROR,
                                      "second argument to nth_value must be a positive integer");
-            t = fs + (size_t)nth - 1;
+            nth = (size_t)n;
         }
-        if (fs < fe && t >= fs && t < fe)
+        size_t t = frame_nth(e->win, pt, i, fs, fe, nth, e->param == WF_LAST_VALUE);
+        if (t != SIZE_MAX)
             sqli_val_copy(out, arg_at(r, e, w, pt, t, 0));
         else
             val_set_null(out);
@@ -600,7 +650,7 @@ static int compute_partition(vm *v, struct win_run *r, const expr *e, int w, par
         i = j;
     }
     pt->ngroups = ng;
-    if (e->param == WF_AGG && wd->end == FB_UNB_FOLL && wd->start != FB_UNB_PREC &&
+    if (e->param == WF_AGG && !wd->exclude && wd->end == FB_UNB_FOLL && wd->start != FB_UNB_PREC &&
         e->fn->agg != AGG_GROUP_CONCAT && e->fn->agg != AGG_JSON_ARRAY &&
         e->fn->agg != AGG_JSON_OBJECT)
         return agg_suffixes(v, r, e, w, pt, offs);
@@ -615,7 +665,9 @@ static int compute_partition(vm *v, struct win_run *r, const expr *e, int w, par
         if (fe < fs) fe = fs;
         if (i == pt->ps) pt->first_fs = fs;
         sql_value *res = &r->res[pt->keys[i].row * (size_t)r->nwin + (size_t)w];
-        if (e->param == WF_AGG)
+        if (e->param == WF_AGG && wd->exclude)
+            rc = agg_excluding(v, r, e, w, pt, i, fs, fe, res);
+        else if (e->param == WF_AGG)
             rc = agg_frame(v, r, e, w, pt, fs, fe, &st, &done, res);
         else
             rc = value_fn(v, r, e, w, pt, i, fs, fe, res);

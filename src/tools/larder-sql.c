@@ -14,7 +14,8 @@
  * Dot commands: .backup FILE, .bail on|off, .dump [TABLE], .echo on|off,
  * .headers on|off, .help, .import FILE TABLE, .indexes [TABLE],
  * .mode list|csv|column|box|json|tabs|line, .nullvalue TEXT, .quit, .read FILE,
- * .schema [TABLE], .separator SEP, .tables [PATTERN], .timer on|off.
+ * .schema [TABLE], .separator SEP, .tables [PATTERN] (temporary tables as
+ * temp.NAME, as sqlite3 lists them), .timer on|off.
  *
  * The shell uses only sql.h. The line editor is ours (no readline):
  * arrows, Home/End, ^A ^E ^K ^U ^W ^L ^D ^C, history in ~/.larder_sql_history.
@@ -581,8 +582,10 @@ static void cmd_tables(shell *sh, const char *pat) {
     query_list(
         sh,
         pat ? "SELECT name FROM larder_schema WHERE type IN ('table','view') AND name LIKE ?1 "
-              "ORDER BY name"
-            : "SELECT name FROM larder_schema WHERE type IN ('table','view') ORDER BY name",
+              "UNION ALL SELECT 'temp.' || name FROM sqlite_temp_schema WHERE type = 'table' "
+              "AND name LIKE ?1 ORDER BY 1"
+            : "SELECT name FROM larder_schema WHERE type IN ('table','view') UNION ALL "
+              "SELECT 'temp.' || name FROM sqlite_temp_schema WHERE type = 'table' ORDER BY 1",
         pat, &l);
     if (!l.n) return;
     size_t w = 0;
@@ -1012,7 +1015,7 @@ static void help(void) {
          ".read FILE              run the statements in FILE\n"
          ".schema [TABLE]         CREATE statements\n"
          ".separator SEP          column separator of list mode\n"
-         ".tables [PATTERN]       table names\n"
+         ".tables [PATTERN]       table names (temporary ones as temp.NAME)\n"
          ".timer on|off           time every statement");
 }
 

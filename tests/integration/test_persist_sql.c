@@ -65,6 +65,42 @@ TEST(sql_bound_args_and_replies) {
     finish(&e, c);
 }
 
+/* The SQL people write, over RESP: a CTE (recursive too), window functions, a
+ * view, json_each; errors come back as -ERR. */
+TEST(sql_cte_window_view) {
+    pk_env e;
+    redisContext *c = start(&e);
+    if (!c) return;
+    CHECK_CMD(c, ":4", "SQL.EXEC %s",
+              "INSERT INTO t VALUES (1, 'a', 1.5), (2, 'b', 2.5), (3, 'a', 4), (4, 'b', NULL)");
+    CHECK_CMD(c, "[[:1],[:2],[:3],[:4],[:5]]", "SQL.QUERY %s",
+              "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 5) "
+              "SELECT x FROM n");
+    CHECK_CMD(c, "[[a,:2],[b,:2]]", "SQL.QUERY %s",
+              "WITH c AS (SELECT v, count(*) AS k FROM t GROUP BY v) SELECT * FROM c ORDER BY v");
+    CHECK_CMD(c, "[[:1,:1,1.5],[:2,:1,2.5],[:3,:2,5.5],[:4,:2,2.5]]", "SQL.QUERY %s",
+              "SELECT id, row_number() OVER (PARTITION BY v ORDER BY id), "
+              "sum(r) OVER (PARTITION BY v ORDER BY id) FROM t ORDER BY id");
+    CHECK_CMD(c, "[[:1,(nil)],[:2,:1],[:3,:2],[:4,:3]]", "SQL.QUERY %s %s",
+              "SELECT id, lag(id, ?) OVER (ORDER BY id) FROM t ORDER BY id", "1");
+    /* DDL changes no rows: the count stays the last DML's, as sqlite3_changes() does */
+    CHECK_CMD(c, ":4", "SQL.EXEC %s", "CREATE VIEW va AS SELECT id, r FROM t WHERE v = 'a'");
+    CHECK_CMD(c, "[[:1,1.5],[:3,4]]", "SQL.QUERY %s", "SELECT * FROM va ORDER BY id");
+    CHECK_CMD(c, "[[:2]]", "SQL.QUERY %s", "SELECT count(*) FROM va JOIN t USING (id)");
+    CHECK_CMD(c, "[[:0,:1],[:1,b]]", "SQL.QUERY %s %s", "SELECT key, value FROM json_each(?)",
+              "[1,\"b\"]");
+    CHECK_CMD(c, "-ERR cannot modify va because it is a view", "SQL.EXEC %s", "DELETE FROM va");
+    CHECK_CMD(c, "-ERR no such window: w", "SQL.QUERY %s", "SELECT sum(r) OVER w FROM t");
+    CHECK_CMD(c, "-ERR recursive query stopped after 1000000 rows (PRAGMA max_recursive_rows)",
+              "SQL.QUERY %s",
+              "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n) "
+              "SELECT count(*) FROM n");
+    CHECK_CMD(c, "+PONG", "PING");
+    CHECK_CMD(c, ":4", "SQL.EXEC %s", "DROP VIEW va");
+    CHECK_CMD(c, "-ERR no such table: va", "SQL.QUERY %s", "SELECT * FROM va");
+    finish(&e, c);
+}
+
 TEST(sql_errors) {
     pk_env e;
     redisContext *c = start(&e);
@@ -415,6 +451,7 @@ TEST(info_store_connection) {
 
 int main(void) {
     RUN(sql_bound_args_and_replies);
+    RUN(sql_cte_window_view);
     RUN(sql_errors);
     RUN(sql_resp3_maps);
     RUN(sql_exec_invalidation);

@@ -6,6 +6,8 @@
 #include "sql/sql.h"
 #include "test.h"
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static char path[128];
@@ -470,6 +472,101 @@ TEST(values_and_reopen) {
     done(db);
 }
 
+static long file_size(const char *p) {
+    struct stat sb;
+    return stat(p, &sb) == 0 ? (long)sb.st_size : -1;
+}
+
+/* VACUUM: after deleting most rows the file shrinks; data, indexes,
+ * statistics and the schema survive it and a reopen; it refuses to run
+ * inside a transaction or while a statement is running. */
+TEST(vacuum_shrinks) {
+    sql_db *db = fresh();
+    CHECK_EQ(sql_exec(db,
+                      "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT, w INT UNIQUE);"
+                      "CREATE INDEX tv ON t(v);"
+                      "CREATE TABLE k(a TEXT PRIMARY KEY, b INT) WITHOUT ROWID;"
+                      "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n "
+                      "WHERE x < 20000) INSERT INTO t SELECT x, printf('%0200d', x), x FROM n;"
+                      "INSERT INTO k SELECT v, id FROM t WHERE id % 7 = 0; ANALYZE;",
+                      NULL, NULL),
+             SQL_OK);
+    CHECK_EQ(sql_exec(db, "DELETE FROM t WHERE id > 500; DELETE FROM k WHERE b > 500", NULL, NULL),
+             SQL_OK);
+    sql_close(db);
+    long before = file_size(path);
+    sql_options o = {.flags = SQL_OPEN_NOSYNC};
+    CHECK_EQ(sql_open(path, &o, &db), SQL_OK);
+    sql_stmt *st;
+    sql_prepare(db, "SELECT id FROM t", -1, &st, NULL);
+    CHECK_EQ(sql_step(st), SQL_ROW);
+    CHECK_EQ(sql_exec(db, "VACUUM", NULL, NULL), SQL_ERROR);
+    CHECK_STR(sql_errmsg(db), "cannot VACUUM - SQL statements in progress");
+    sql_finalize(st);
+    CHECK_EQ(sql_exec(db, "BEGIN; VACUUM", NULL, NULL), SQL_ERROR);
+    CHECK_STR(sql_errmsg(db), "cannot VACUUM from within a transaction");
+    CHECK_EQ(sql_exec(db, "ROLLBACK", NULL, NULL), SQL_OK);
+    CHECK_EQ(sql_exec(db, "VACUUM", NULL, NULL), SQL_OK);
+    long after = file_size(path);
+    CHECK(after > 0 && after * 10 < before);
+    CHECK_STR(one(db, "SELECT count(*) || ',' || sum(w) FROM t"), "500,125250");
+    CHECK_STR(one(db, "SELECT b FROM k WHERE a = printf('%0200d', 490)"), "490");
+    CHECK_STR(one(db, "SELECT id FROM t INDEXED BY tv WHERE v = printf('%0200d', 77)"), "77");
+    CHECK_STR(one(db, "SELECT count(*) FROM larder_stat_indexes WHERE stat IS NOT NULL"), "4");
+    CHECK_STR(one(db, "PRAGMA integrity_check"), "ok");
+    CHECK_EQ(sql_exec(db, "INSERT INTO t VALUES (20001, 'x', 20001)", NULL, NULL), SQL_OK);
+    CHECK_EQ(sql_exec(db, "INSERT INTO t VALUES (20002, 'y', 20001)", NULL, NULL), SQL_CONSTRAINT);
+    CHECK_EQ(sql_close(db), SQL_OK);
+    CHECK_EQ(sql_open(path, &o, &db), SQL_OK);
+    CHECK_STR(one(db, "SELECT count(*) FROM t"), "501");
+    CHECK_STR(one(db, "PRAGMA integrity_check"), "ok");
+    CHECK_EQ(sql_exec(db, "VACUUM", NULL, NULL), SQL_OK); /* twice: nothing to win */
+    CHECK_STR(one(db, "SELECT count(*) FROM k"), "71");
+    done(db);
+}
+
+/* Does the file (or its log) hold these bytes? */
+static int file_has(const char *p, const char *needle) {
+    FILE *f = fopen(p, "rb");
+    if (!f) return 0;
+    static char buf[1 << 22];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    return memmem(buf, n, needle, strlen(needle)) != NULL;
+}
+
+/* TEMP tables: nothing of them reaches the database file or its log, they
+ * are gone at close, a commit of the main database carries on around them. */
+TEST(temp_tables_stay_out) {
+    sql_db *db = fresh();
+    char wal[160];
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    CHECK_EQ(sql_exec(db,
+                      "CREATE TABLE m(id INTEGER PRIMARY KEY, v TEXT);"
+                      "INSERT INTO m VALUES (1, 'main-row-marker');"
+                      "CREATE TEMP TABLE t(id INTEGER PRIMARY KEY, v TEXT UNIQUE);"
+                      "CREATE INDEX tv ON t(v);"
+                      "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n "
+                      "WHERE x < 3000) INSERT INTO t SELECT x, 'temp-row-marker-' || x FROM n;"
+                      "INSERT INTO m SELECT id + 1, 'copied' FROM t WHERE id < 3;",
+                      NULL, NULL),
+             SQL_OK);
+    CHECK_STR(one(db, "SELECT count(*) FROM t WHERE v LIKE 'temp-row-marker-%'"), "3000");
+    CHECK_STR(one(db, "SELECT id FROM t WHERE v = 'temp-row-marker-2999'"), "2999");
+    CHECK_STR(one(db, "SELECT count(*) FROM m"), "3");
+    CHECK(file_has(path, "main-row-marker") || file_has(wal, "main-row-marker"));
+    CHECK(!file_has(path, "temp-row-marker") && !file_has(wal, "temp-row-marker"));
+    CHECK(!file_has(path, "CREATE TEMP") && !file_has(wal, "CREATE TEMP"));
+    CHECK_EQ(sql_close(db), SQL_OK);
+    CHECK(!file_has(path, "temp-row-marker"));
+    sql_options o = {.flags = SQL_OPEN_NOSYNC};
+    CHECK_EQ(sql_open(path, &o, &db), SQL_OK);
+    CHECK_STR(one(db, "SELECT count(*) FROM m"), "3");
+    CHECK_STR(one(db, "SELECT count(*) FROM t"), "ERROR");
+    CHECK_STR(one(db, "PRAGMA integrity_check"), "ok");
+    done(db);
+}
+
 /* A row being read stays valid while other statements of the connection
  * write (the server reads and updates in one transaction). */
 /* EXPLAIN ANALYZE: seven columns, times as non-negative reals, and a
@@ -550,6 +647,8 @@ TEST(read_while_writing) {
 
 int main(void) {
     RUN(read_while_writing);
+    RUN(vacuum_shrinks);
+    RUN(temp_tables_stay_out);
     RUN(explain_analyze_columns);
     RUN(prepare_bind_step);
     RUN(errors_and_positions);
