@@ -82,7 +82,8 @@ static int hll_make_dense(client *c, kobj **o) {
 /* Raises register `reg` to `count`: 1 when changed, 0 when not, -1 when the
  * HLL turned out malformed. Promotes a sparse HLL to dense when needed. */
 static int hll_set(client *c, kobj **o, long reg, int count) {
-    if (hll_bytes(*o)[4] == HLL_DENSE) return hll_dense_set(hll_bytes(*o) + HLL_HDR_SIZE, reg, count);
+    if (hll_bytes(*o)[4] == HLL_DENSE)
+        return hll_dense_set(hll_bytes(*o) + HLL_HDR_SIZE, reg, count);
     *o = hll_room(c, *o);
     size_t len = (*o)->vlen;
     long long max = server_type_limits()->hll_sparse_max_bytes;

@@ -144,8 +144,8 @@ static void move_cell(geo_hash *h, int d, int along_lon) {
 }
 
 void geohash_neighbors(const geo_hash *h, geo_hash out[8]) {
-    static const int dirs[8][2] = {{0, 1},  {0, -1}, {1, 0},  {-1, 0},
-                                   {1, 1},  {-1, 1}, {1, -1}, {-1, -1}};
+    static const int dirs[8][2] = {{0, 1}, {0, -1}, {1, 0},  {-1, 0},
+                                   {1, 1}, {-1, 1}, {1, -1}, {-1, -1}};
     for (int i = 0; i < 8; i++) {
         out[i] = *h;
         move_cell(&out[i], dirs[i][0], 1);
@@ -234,8 +234,8 @@ void geohash_search_boxes(geo_shape *s, geo_hash boxes[9]) {
     geohash_decode_wgs84(nb[N_SOUTH], &south);
     geohash_decode_wgs84(nb[N_EAST], &east);
     geohash_decode_wgs84(nb[N_WEST], &west);
-    int coarser = north.lat.max < max_lat || south.lat.min > min_lat ||
-                  east.lon.max < max_lon || west.lon.min > min_lon;
+    int coarser = north.lat.max < max_lat || south.lat.min > min_lat || east.lon.max < max_lon ||
+                  west.lon.min > min_lon;
     if (steps > 1 && coarser) {
         steps--;
         geohash_encode_wgs84(lon, lat, steps, &h);
