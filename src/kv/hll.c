@@ -1,7 +1,11 @@
 /* kv/hll — see hll.h for the format. The update rules of the sparse form
  * (how a run is split, which neighbouring VAL opcodes are merged) decide its
  * exact bytes, and GET shows those bytes: they follow Redis 7.0's so that
- * both servers hold byte-identical values after the same commands. */
+ * both servers hold byte-identical values after the same commands.
+ *
+ * Readers of a whole sparse value (to dense, count, merge) refuse it as soon
+ * as a run would pass register 16383, whatever the opcode: Redis 7.0.15 as
+ * Debian ships it carries that check (the fix of CVE-2025-32023). */
 #include "kv/hll.h"
 #include <math.h>
 #include <string.h>
@@ -39,6 +43,13 @@ static int op_zero_run(uint8_t *p, int len) {
 static long xzero_len(const uint8_t *p, const uint8_t *end) {
     long lo = p + 1 < end ? p[1] : 0;
     return (((long)(p[0] & 0x3f) << 8) | lo) + 1;
+}
+
+/* The registers an opcode covers. */
+static long op_run(const uint8_t *p, const uint8_t *end) {
+    if (OP_IS_ZERO(*p)) return ZERO_LEN(*p);
+    if (OP_IS_XZERO(*p)) return xzero_len(p, end);
+    return VAL_LEN(*p);
 }
 
 /* ---- hashing --------------------------------------------------------------------- */
@@ -256,19 +267,12 @@ int hll_sparse_to_dense(const uint8_t *sparse, size_t len, uint8_t *dense) {
     const uint8_t *p = sparse + HLL_HDR_SIZE, *end = sparse + len;
     long idx = 0;
     while (p < end) {
-        if (OP_IS_ZERO(*p)) {
-            idx += ZERO_LEN(*p);
-            p++;
-        } else if (OP_IS_XZERO(*p)) {
-            idx += xzero_len(p, end);
-            p += 2;
-        } else {
-            long run = VAL_LEN(*p);
-            int v = VAL_VALUE(*p);
-            if (run + idx > HLL_REGISTERS) break;
-            while (run--) hll_dense_put(regs, idx++, v);
-            p++;
-        }
+        long run = op_run(p, end);
+        if (run + idx > HLL_REGISTERS) return -1;
+        if (OP_IS_VAL(*p))
+            for (long k = 0; k < run; k++) hll_dense_put(regs, idx + k, VAL_VALUE(*p));
+        idx += run;
+        p += OP_IS_XZERO(*p) ? 2 : 1;
     }
     return idx == HLL_REGISTERS ? 0 : -1;
 }
@@ -315,20 +319,11 @@ static uint64_t estimate(const int *histo) {
 static int sparse_histo(const uint8_t *p, const uint8_t *end, int *histo) {
     long idx = 0;
     while (p < end) {
-        if (OP_IS_ZERO(*p)) {
-            histo[0] += ZERO_LEN(*p);
-            idx += ZERO_LEN(*p);
-            p++;
-        } else if (OP_IS_XZERO(*p)) {
-            long run = xzero_len(p, end);
-            histo[0] += (int)run;
-            idx += run;
-            p += 2;
-        } else {
-            histo[VAL_VALUE(*p)] += VAL_LEN(*p);
-            idx += VAL_LEN(*p);
-            p++;
-        }
+        long run = op_run(p, end);
+        if (run + idx > HLL_REGISTERS) return 0;
+        histo[OP_IS_VAL(*p) ? VAL_VALUE(*p) : 0] += (int)run;
+        idx += run;
+        p += OP_IS_XZERO(*p) ? 2 : 1;
     }
     return idx == HLL_REGISTERS;
 }
@@ -362,20 +357,13 @@ int hll_merge_into(uint8_t *max, const uint8_t *p, size_t len) {
     const uint8_t *q = p + HLL_HDR_SIZE, *end = p + len;
     long i = 0;
     while (q < end) {
-        if (OP_IS_ZERO(*q)) {
-            i += ZERO_LEN(*q);
-            q++;
-        } else if (OP_IS_XZERO(*q)) {
-            i += xzero_len(q, end);
-            q += 2;
-        } else {
-            long run = VAL_LEN(*q);
-            int v = VAL_VALUE(*q);
-            if (run + i > HLL_REGISTERS) break;
-            for (; run--; i++)
-                if (v > max[i]) max[i] = (uint8_t)v;
-            q++;
-        }
+        long run = op_run(q, end);
+        if (run + i > HLL_REGISTERS) return -1;
+        if (OP_IS_VAL(*q))
+            for (long k = 0; k < run; k++)
+                if (VAL_VALUE(*q) > max[i + k]) max[i + k] = (uint8_t)VAL_VALUE(*q);
+        i += run;
+        q += OP_IS_XZERO(*q) ? 2 : 1;
     }
     return i == HLL_REGISTERS ? 0 : -1;
 }

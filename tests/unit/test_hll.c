@@ -131,8 +131,7 @@ TEST(malformed_values_are_reported) {
     buf[17] = 0xff;
     CHECK(hll_sparse_set(buf, &(size_t){17}, 3000, 16200, 1) == HLL_SET_CORRUPT);
     CHECK(hll_sparse_set(buf, &(size_t){16}, 3000, 5, 1) == HLL_SET_CORRUPT);
-    /* a VAL run past the last register: counting finds it; a merge stops
-     * at the last register, as Redis's does */
+    /* a VAL run past the last register */
     len = 16;
     buf[len++] = 0x7f; /* XZERO:16384 */
     buf[len++] = 0xff;
@@ -140,7 +139,14 @@ TEST(malformed_values_are_reported) {
     invalid = 0;
     hll_count(buf, len, &invalid);
     CHECK(invalid);
-    CHECK(hll_merge_into(max, buf, len) == 0);
+    CHECK(hll_merge_into(max, buf, len) == -1);
+    CHECK(hll_sparse_to_dense(buf, len, dense) == -1);
+    /* a ZERO run past the last register */
+    buf[18] = 0x00; /* ZERO:1 */
+    invalid = 0;
+    hll_count(buf, len, &invalid);
+    CHECK(invalid);
+    CHECK(hll_merge_into(max, buf, len) == -1);
 }
 
 int main(void) {
