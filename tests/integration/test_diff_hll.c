@@ -127,16 +127,20 @@ static const char *E(gen *g, trng *r) {
     return b;
 }
 
-/* A corrupt copy of an HLL's bytes (v, n) in out; returns its length. */
+#define HLL_HDR 16
+
+/* A corrupt copy of an HLL's bytes (v, n >= HLL_HDR) in out (n + 1 bytes);
+ * returns its length. */
 static size_t corrupt(trng *r, const char *v, size_t n, char *out) {
     memcpy(out, v, n);
     switch (trng_below(r, 8)) {
     case 0:
     case 1: /* a byte of the registers */
-        if (n > 16) out[16 + trng_below(r, (unsigned)(n - 16))] = (char)trng_below(r, 256);
+        if (n > HLL_HDR)
+            out[HLL_HDR + trng_below(r, (unsigned)(n - HLL_HDR))] = (char)trng_below(r, 256);
         return n;
     case 2: /* cut short */
-        return n > 17 ? n - 1 - trng_below(r, 3) : n;
+        return n > HLL_HDR + 3 ? n - 1 - trng_below(r, 3) : n;
     case 3: /* grown by one opcode byte */
         out[n] = (char)trng_below(r, 256);
         return n + 1;
@@ -194,7 +198,10 @@ static int make_corrupt(both *b, trng *r) {
     static const char *src[] = {"h1", "h2", "h3"};
     size_t n;
     char *v = get_value(b, src[trng_below(r, 3)], 0, &n);
-    if (!v) return 1;
+    if (!v || n < HLL_HDR) { /* not an HLL (an APPEND made it): nothing to corrupt */
+        free(v);
+        return 1;
+    }
     char *c = malloc(n + 1);
     size_t cn = corrupt(r, v, n, c);
     int ok = set_both(b, "cor", c, cn);
