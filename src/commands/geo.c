@@ -445,7 +445,7 @@ static void georadius_generic(client *c, int src, int flags) {
         return;
     }
     size_t n = (q.count == 0 || pts.n < (size_t)q.count) ? pts.n : (size_t)q.count;
-    if (q.sort != SORT_NONE)
+    if (q.sort != SORT_NONE && pts.n > 1)
         qsort(pts.v, pts.n, sizeof(geo_point), q.sort == SORT_ASC ? by_dist_asc : by_dist_desc);
     if (q.store)
         store_points(c, flags, &q, pts.v, n);

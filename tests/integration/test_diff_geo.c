@@ -25,6 +25,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 typedef struct gen {
     int argc;
@@ -359,6 +361,25 @@ static int events_round(dpair *p, unsigned long long seed, int steps) {
     return 1;
 }
 
+/* The last lines larder-server wrote (after a failure: did it say why?). */
+static void print_server_tail(const srv *s) {
+    static char log[1 << 16];
+    int fl = fcntl(s->out_fd, F_GETFL);
+    fcntl(s->out_fd, F_SETFL, fl | O_NONBLOCK);
+    size_t used = 0;
+    ssize_t n;
+    while ((n = read(s->out_fd, log + used, sizeof(log) - 1 - used)) > 0) {
+        used += (size_t)n;
+        if (used > sizeof(log) / 2) { /* keep the tail */
+            memmove(log, log + used - 4096, 4096);
+            used = 4096;
+        }
+    }
+    log[used] = '\0';
+    fprintf(stderr, "--- larder-server output (tail):\n%s\n",
+            used > 3000 ? log + used - 3000 : log);
+}
+
 TEST(random_scripts_match_redis) {
     static const char *extra[] = {"--zset-max-listpack-entries", "8", NULL};
     srv a, b;
@@ -384,6 +405,7 @@ TEST(random_scripts_match_redis) {
         if (!raw_round(&l, &rd, s, steps)) failed++;
     }
     printf("%d rounds x %d steps, %ld replies compared\n", rounds, steps, compared);
+    if (failed) print_server_tail(&a);
     dk_close(&p);
     rc_close(&l);
     rc_close(&rd);
