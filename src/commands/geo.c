@@ -9,9 +9,11 @@
  * A search scans the score ranges of nine geohash cells (the centre's and
  * its neighbours', some left out), in that order and by ascending score
  * within a cell, keeping the points inside the shape; results are then
- * sorted by distance when asked (ASC/DESC, or COUNT without ANY) with a
- * stable sort, so points at equal distances keep their scan order. With
- * COUNT ANY the scan stops as soon as COUNT points were found. */
+ * sorted by distance when asked (ASC/DESC, or COUNT without ANY): all of
+ * them with a stable sort, so points at equal distances keep their scan
+ * order, or only the COUNT nearest with the partial quicksort Redis uses,
+ * whose order of equal distances this follows. With COUNT ANY the scan stops
+ * as soon as COUNT points were found. */
 #include "commands/commands.h"
 #include "commands/zset_int.h"
 #include "kv/geohash.h"
@@ -252,6 +254,86 @@ static int by_dist_asc(const void *a, const void *b) {
 static int by_dist_desc(const void *a, const void *b) {
     return -by_dist_asc(a, b);
 }
+/* The nearest COUNT of more points: Redis sorts only the first COUNT
+ * positions, with Bentley and McIlroy's quicksort ("Engineering a Sort
+ * Function", 1993: median of three, or of nine above 40 elements; a
+ * three-way partition that parks equal keys at both ends; insertion sort
+ * below 7 elements), recursing only into parts that overlap positions
+ * 0..last. Which of several points at the same distance come first depends
+ * on that algorithm, so it is followed step for step here. */
+typedef int geo_cmp_fn(const geo_point *, const geo_point *);
+
+static void point_swap(geo_point *a, geo_point *b) {
+    geo_point t = *a;
+    *a = *b;
+    *b = t;
+}
+static void point_vecswap(geo_point *a, geo_point *b, size_t n) {
+    for (size_t i = 0; i < n; i++) point_swap(&a[i], &b[i]);
+}
+static geo_point *median3(geo_point *a, geo_point *b, geo_point *c, geo_cmp_fn *cmp) {
+    if (cmp(a, b) < 0) return cmp(b, c) < 0 ? b : (cmp(a, c) < 0 ? c : a);
+    return cmp(b, c) > 0 ? b : (cmp(a, c) < 0 ? a : c);
+}
+
+/* Sorts v[0..n) (whose first element is at position base of the whole
+ * array) as far as positions 0..last need it. */
+static void partial_sort(geo_point *v, size_t n, size_t base, size_t last, geo_cmp_fn *cmp) {
+    for (;;) {
+        if (n < 7) {
+            for (size_t m = 1; m < n; m++)
+                for (size_t l = m; l > 0 && cmp(&v[l - 1], &v[l]) > 0; l--)
+                    point_swap(&v[l], &v[l - 1]);
+            return;
+        }
+        geo_point *pm = &v[n / 2];
+        if (n > 7) {
+            geo_point *pl = v, *pn = &v[n - 1];
+            if (n > 40) {
+                size_t d = n / 8;
+                pl = median3(pl, pl + d, pl + 2 * d, cmp);
+                pm = median3(pm - d, pm, pm + d, cmp);
+                pn = median3(pn - 2 * d, pn - d, pn, cmp);
+            }
+            pm = median3(pl, pm, pn, cmp);
+        }
+        point_swap(v, pm);
+        /* v[0] is the pivot; equal keys gather in [1, a) and (d, n) */
+        size_t a = 1, b = 1, c = n - 1, d = n - 1;
+        for (;;) {
+            int r;
+            while (b <= c && (r = cmp(&v[b], v)) <= 0) {
+                if (r == 0) point_swap(&v[a++], &v[b]);
+                b++;
+            }
+            while (b <= c && (r = cmp(&v[c], v)) >= 0) {
+                if (r == 0) point_swap(&v[c], &v[d--]);
+                c--;
+            }
+            if (b > c) break;
+            point_swap(&v[b++], &v[c--]);
+        }
+        size_t k = a < b - a ? a : b - a;
+        point_vecswap(v, &v[b - k], k);
+        k = d - c < n - d - 1 ? d - c : n - d - 1;
+        point_vecswap(&v[b], &v[n - k], k);
+        size_t left = b - a, right = d - c;
+        if (left > 1 && last >= base) partial_sort(v, left, base, last, cmp);
+        if (right <= 1) return;
+        v += n - right;
+        base += n - right;
+        n = right;
+        if (last < base) return;
+    }
+}
+
+static int point_asc(const geo_point *x, const geo_point *y) {
+    return by_dist_asc(x, y);
+}
+static int point_desc(const geo_point *x, const geo_point *y) {
+    return by_dist_desc(x, y);
+}
+
 static int by_score_member(const void *a, const void *b) {
     const zref *x = a, *y = b;
     if (x->score != y->score) return x->score < y->score ? -1 : 1;
@@ -445,8 +527,12 @@ static void georadius_generic(client *c, int src, int flags) {
         return;
     }
     size_t n = (q.count == 0 || pts.n < (size_t)q.count) ? pts.n : (size_t)q.count;
-    if (q.sort != SORT_NONE && pts.n > 1)
+    /* all of them: the C library's sort (a stable merge sort in glibc, as
+     * Redis's build uses); the nearest n only: Redis's partial quicksort */
+    if (q.sort != SORT_NONE && pts.n > 1 && n == pts.n)
         qsort(pts.v, pts.n, sizeof(geo_point), q.sort == SORT_ASC ? by_dist_asc : by_dist_desc);
+    else if (q.sort != SORT_NONE && pts.n > 1)
+        partial_sort(pts.v, pts.n, 0, n - 1, q.sort == SORT_ASC ? point_asc : point_desc);
     if (q.store)
         store_points(c, flags, &q, pts.v, n);
     else

@@ -13,10 +13,10 @@
  * or conflicting options, wrong types, sorted-set scores that are no
  * geohash.
  *
- * Points cluster around a few centres so that searches find some; their
- * coordinates are continuous random values, so no two points are at the
- * same distance from a centre (Redis orders ties of a COUNT search with a
- * partial quicksort of its own: see commands/geo.c).
+ * Points cluster around a few centres so that searches find some, and one
+ * in five sits on one of a few shared spots, so that many points are at the
+ * same distance from a centre: their order in a COUNT search is that of
+ * Redis's partial quicksort (see commands/geo.c).
  *
  *   DIFF_SEED=n DIFF_ROUNDS=n DIFF_STEPS=n   replay / lengthen */
 #include "diffkit.h"
@@ -75,6 +75,14 @@ static void point(gen *g, trng *r, int allow_bad) {
         int k = (int)trng_below(r, 11);
         push(g, bad[k][0]);
         push(g, bad[k][1]);
+        return;
+    }
+    if (trng_below(r, 5) == 0) { /* a shared spot */
+        static const char *spots[][2] = {
+            {"13.5", "38.5"}, {"13.6", "38.4"}, {"-122.4", "37.7"}, {"179.95", "-40.5"}};
+        int k = (int)trng_below(r, 4);
+        push(g, spots[k][0]);
+        push(g, spots[k][1]);
         return;
     }
     const double *c = centres[trng_below(r, 6)];
