@@ -559,20 +559,22 @@ void geosearchstore_command(client *c) {
     georadius_generic(c, 2, GEO_SEARCH | GEO_SEARCH_STORE);
 }
 
-/* Keys of GEORADIUS and GEORADIUSBYMEMBER: the source, and the last
- * STORE/STOREDIST destination (the one that wins). */
+/* Keys of GEORADIUS and GEORADIUSBYMEMBER as Redis's key specs find them: the
+ * source, then the key after the first STORE and the key after the first
+ * STOREDIST among the options (from argv[6], argv[5] for BYMEMBER). */
+static int keyword_key(int argc, const resp_arg *argv, int from, const char *kw) {
+    for (int i = from; i + 1 < argc; i++)
+        if (arg_is(&argv[i], kw)) return i + 1;
+    return -1;
+}
+
 int getkeys_georadius(const command *cmd, int argc, const resp_arg *argv, int *keys, int max) {
-    (void)cmd;
-    if (max < 2 || argc < 2) return 0;
-    int stored = -1;
-    for (int i = 5; i < argc; i++) {
-        if ((arg_is(&argv[i], "store") || arg_is(&argv[i], "storedist")) && i + 1 < argc) {
-            stored = i + 1;
-            i++;
-        }
-    }
-    keys[0] = 1;
-    if (stored < 0) return 1;
-    keys[1] = stored;
-    return 2;
+    if (max < 3 || argc < 2) return 0;
+    int from = strcmp(cmd->name, "georadius") == 0 ? 6 : 5, n = 0;
+    keys[n++] = 1;
+    int store = keyword_key(argc, argv, from, "store");
+    int dist = keyword_key(argc, argv, from, "storedist");
+    if (store > 0) keys[n++] = store;
+    if (dist > 0) keys[n++] = dist;
+    return n;
 }
