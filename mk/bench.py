@@ -46,6 +46,18 @@ TYPE_CASES = [
     ("XRANGE COUNT 100", ["xrange", "bench:xr", "-", "+", "COUNT", "100"],
      [["XADD", "bench:xr", "%d-0" % (i + 1), "a", "1", "b", "2", "c", "3"] for i in range(100)],
      "xrange"),
+    ("GEOADD", ["geoadd", "bench:geo", "13.361389", "38.115556", "m:__rand_int__"], [], "geoadd"),
+    ("GEOSEARCH 50 km", ["geosearch", "bench:geos", "FROMLONLAT", "13.36", "38.11", "BYRADIUS",
+                         "50", "km", "COUNT", "10", "ASC"],
+     [["GEOADD", "bench:geos"] + [x for i in range(1000) for x in
+                                  ("%.6f" % (12.36 + (i * 7919 % 1000) / 500.0),
+                                   "%.6f" % (37.11 + (i * 104729 % 1000) / 500.0), "p%d" % i)]],
+     "geosearch"),
+    ("PFADD", ["pfadd", "bench:hll", "e:__rand_int__"], [], "pfadd"),
+    ("PFCOUNT", ["pfcount", "bench:hllc"],
+     [["PFADD", "bench:hllc"] + ["e%d" % i for i in range(10000)]], "pfcount"),
+    ("PFCOUNT 2 keys", ["pfcount", "bench:hllc", "bench:hllc2"],
+     [["PFADD", "bench:hllc2"] + ["f%d" % i for i in range(10000)]], "pfcount"),
 ]
 # A case whose requests each do much more work than a SET runs fewer requests,
 # so that one round takes about as long as the others.

@@ -108,6 +108,13 @@ command_fn zadd_command, zincrby_command, zrem_command, zcard_command, zcount_co
     zdiffstore_command, zintercard_command, zscan_command;
 command_getkeys_fn getkeys_zset_numkeys_at1, getkeys_zset_store, getkeys_zset_bzmpop;
 
+/* ---- geo.c, hll.c ------------------------------------------------------- */
+command_fn geoadd_command, geodist_command, geohash_command, geopos_command, georadius_command,
+    georadius_ro_command, georadiusbymember_command, georadiusbymember_ro_command,
+    geosearch_command, geosearchstore_command;
+command_getkeys_fn getkeys_georadius;
+command_fn pfadd_command, pfcount_command, pfmerge_command, pfdebug_command, pfselftest_command;
+
 /* ---- scripting.c, lock.c ------------------------------------------------- */
 command_fn eval_command, evalsha_command, eval_ro_command, evalsha_ro_command, fcall_command,
     fcall_ro_command, script_load_command, script_exists_command, script_flush_command,

@@ -169,28 +169,21 @@ static int zadd_validate(client *c, int in, int elements) {
     return OK;
 }
 
-static void zadd_generic(client *c, int in) {
-    const resp_arg *key = &c->argv[1];
-    int ch = 0, first = zadd_options(c, &in, &ch);
-    int elements = c->argc - first;
-    if (zadd_validate(c, in, elements) != OK) return;
-    elements /= 2;
-    double stack[16], *scores = elements <= 16 ? stack : xmalloc(sizeof(double) * (size_t)elements);
+void zadd_apply(client *c, const resp_arg *key, int in, int ch, const double *scores,
+                const resp_arg *members, int stride, int n) {
     long long added = 0, updated = 0, processed = 0;
     double score = 0;
-    for (int k = 0; k < elements; k++)
-        if (arg_double_or_reply(c, &c->argv[first + 2 * k], &scores[k], NULL) != OK) goto done;
     int err;
     kobj *o = lookup_write_typed(c, key, OBJ_ZSET, &err);
-    if (err) goto done;
+    if (err) return;
     zset_limits lim = zset_cmd_limits();
     if (!o) {
         if (in & ZADD_XX) goto reply;
-        o = zset_new(key->p, key->len, zset_create_enc(c->argv[first + 1].len, &lim));
+        o = zset_new(key->p, key->len, zset_create_enc(members[0].len, &lim));
         db_add(c->db, o);
     }
-    for (int k = 0; k < elements; k++) {
-        const resp_arg *m = &c->argv[first + 2 * k + 1];
+    for (int k = 0; k < n; k++) {
+        const resp_arg *m = &members[k * stride];
         int out;
         double ns;
         if (!zset_add(o, scores[k], m->p, m->len, in, &out, &ns, &lim)) {
@@ -221,7 +214,18 @@ notify:
                               c->db->id);
         if (added) signal_key_as_ready(c->db, key->p, key->len);
     }
-done:
+}
+
+static void zadd_generic(client *c, int in) {
+    int ch = 0, first = zadd_options(c, &in, &ch);
+    int elements = c->argc - first;
+    if (zadd_validate(c, in, elements) != OK) return;
+    elements /= 2;
+    double stack[16], *scores = elements <= 16 ? stack : xmalloc(sizeof(double) * (size_t)elements);
+    int k = 0;
+    for (; k < elements; k++)
+        if (arg_double_or_reply(c, &c->argv[first + 2 * k], &scores[k], NULL) != OK) break;
+    if (k == elements) zadd_apply(c, &c->argv[1], in, ch, scores, &c->argv[first + 1], 2, elements);
     if (scores != stack) xfree(scores);
 }
 

@@ -271,6 +271,9 @@ void reply_set(client *c, long n);
 void reply_push(client *c, long n);
 void reply_attribute(client *c, long n);
 void reply_double(client *c, double d);
+/* A double given as its text (RESP3 ",text", RESP2 a bulk of it): GEO's
+ * coordinates, which Redis prints its own way. */
+void reply_double_text(client *c, const char *s, size_t len);
 void reply_bool(client *c, int v);
 void reply_bignum(client *c, const char *s, size_t len);
 void reply_verbatim(client *c, const char *s, size_t len, const char *ext);
@@ -551,6 +554,7 @@ typedef struct type_limits {
     long long set_max_intset_entries;
     long long zset_max_listpack_entries, zset_max_listpack_value;
     long long list_max_listpack_size, list_compress_depth;
+    long long hll_sparse_max_bytes; /* a sparse HyperLogLog above this turns dense */
 } type_limits;
 const type_limits *server_type_limits(void);
 unsigned long long server_maxmemory(void); /* 0: no limit */

@@ -14,6 +14,12 @@
 #define KEYS(f, l, s) .first_key = f, .last_key = l, .key_step = s
 #define K1 KEYS(1, 1, 1)
 #define DOC(grp, ver, sum, cx) .group = grp, .since = ver, .summary = sum, .complexity = cx
+#define GEO_RADIUS_COMPLEXITY                                                                      \
+    "O(N+log(M)) where N is the number of elements inside the bounding box of the circular area "  \
+    "delimited by center and radius and M is the number of items inside the index."
+#define GEO_SEARCH_COMPLEXITY                                                                      \
+    "O(N+log(M)) where N is the number of elements in the grid-aligned bounding box area around "  \
+    "the shape provided as the filter and M is the number of items inside the shape"
 #define END                                                                                        \
     { .name = NULL }
 
@@ -2695,6 +2701,164 @@ command command_table[] = {
          "O(1) for every call. O(N) for a complete iteration, including enough command calls for "
          "the cursor to return back to 0. N is the number of elements inside the collection."),
      .syntax = "key cursor [MATCH pattern] [COUNT count]"},
+
+    /* ---- geo (sorted sets of geohashes) -------------- */
+    {.name = "geoadd",
+     .proc = geoadd_command,
+     .arity = -5,
+     .flags = "write denyoom",
+     K1,
+     .acl = "@geo",
+     DOC("geo", "3.2.0",
+         "Add one or more geospatial items in the geospatial index represented using a sorted set",
+         "O(log(N)) for each item added, where N is the number of elements in the sorted set."),
+     .syntax = "key [NX | XX] [CH] longitude latitude member [longitude latitude member ...]"},
+    {.name = "geodist",
+     .proc = geodist_command,
+     .arity = -4,
+     .flags = "readonly",
+     K1,
+     .acl = "@geo",
+     DOC("geo", "3.2.0", "Returns the distance between two members of a geospatial index",
+         "O(log(N))"),
+     .syntax = "key member1 member2 [M | KM | FT | MI]"},
+    {.name = "geohash",
+     .proc = geohash_command,
+     .arity = -2,
+     .flags = "readonly",
+     K1,
+     .acl = "@geo",
+     DOC("geo", "3.2.0", "Returns members of a geospatial index as standard geohash strings",
+         "O(log(N)) for each member requested, where N is the number of elements in the sorted "
+         "set."),
+     .syntax = "key [member [member ...]]"},
+    {.name = "geopos",
+     .proc = geopos_command,
+     .arity = -2,
+     .flags = "readonly",
+     K1,
+     .acl = "@geo",
+     DOC("geo", "3.2.0", "Returns longitude and latitude of members of a geospatial index",
+         "O(N) where N is the number of members requested."),
+     .syntax = "key [member [member ...]]"},
+    {.name = "georadius",
+     .proc = georadius_command,
+     .arity = -6,
+     .flags = "write denyoom movablekeys",
+     K1,
+     .getkeys = getkeys_georadius,
+     .acl = "@geo",
+     DOC("geo", "3.2.0",
+         "Query a sorted set representing a geospatial index to fetch members matching a given "
+         "maximum distance from a point",
+         GEO_RADIUS_COMPLEXITY),
+     .syntax = "key longitude latitude radius (M | KM | FT | MI) [WITHCOORD] [WITHDIST] "
+               "[WITHHASH] [COUNT count [ANY]] [ASC | DESC] [STORE key] [STOREDIST key]"},
+    {.name = "georadius_ro",
+     .proc = georadius_ro_command,
+     .arity = -6,
+     .flags = "readonly",
+     K1,
+     .acl = "@geo",
+     DOC("geo", "3.2.10", "A read-only variant for GEORADIUS", GEO_RADIUS_COMPLEXITY),
+     .syntax = "key longitude latitude radius (M | KM | FT | MI) [WITHCOORD] [WITHDIST] "
+               "[WITHHASH] [COUNT count [ANY]] [ASC | DESC]"},
+    {.name = "georadiusbymember",
+     .proc = georadiusbymember_command,
+     .arity = -5,
+     .flags = "write denyoom movablekeys",
+     K1,
+     .getkeys = getkeys_georadius,
+     .acl = "@geo",
+     DOC("geo", "3.2.0",
+         "Query a sorted set representing a geospatial index to fetch members matching a given "
+         "maximum distance from a member",
+         GEO_RADIUS_COMPLEXITY),
+     .syntax = "key member radius (M | KM | FT | MI) [WITHCOORD] [WITHDIST] [WITHHASH] "
+               "[COUNT count [ANY]] [ASC | DESC] [STORE key] [STOREDIST key]"},
+    {.name = "georadiusbymember_ro",
+     .proc = georadiusbymember_ro_command,
+     .arity = -5,
+     .flags = "readonly",
+     K1,
+     .acl = "@geo",
+     DOC("geo", "3.2.10", "A read-only variant for GEORADIUSBYMEMBER", GEO_RADIUS_COMPLEXITY),
+     .syntax = "key member radius (M | KM | FT | MI) [WITHCOORD] [WITHDIST] [WITHHASH] "
+               "[COUNT count [ANY]] [ASC | DESC]"},
+    {.name = "geosearch",
+     .proc = geosearch_command,
+     .arity = -7,
+     .flags = "readonly",
+     K1,
+     .acl = "@geo",
+     DOC("geo", "6.2.0",
+         "Query a sorted set representing a geospatial index to fetch members inside an area of a "
+         "box or a circle.",
+         GEO_SEARCH_COMPLEXITY),
+     .syntax = "key (FROMMEMBER member | FROMLONLAT longitude latitude) (BYRADIUS radius (M | KM "
+               "| FT | MI) | BYBOX width height (M | KM | FT | MI)) [ASC | DESC] [COUNT count "
+               "[ANY]] [WITHCOORD] [WITHDIST] [WITHHASH]"},
+    {.name = "geosearchstore",
+     .proc = geosearchstore_command,
+     .arity = -8,
+     .flags = "write denyoom",
+     KEYS(1, 2, 1),
+     .acl = "@geo",
+     DOC("geo", "6.2.0",
+         "Query a sorted set representing a geospatial index to fetch members inside an area of a "
+         "box or a circle, and store the result in another key.",
+         GEO_SEARCH_COMPLEXITY),
+     .syntax = "destination source (FROMMEMBER member | FROMLONLAT longitude latitude) (BYRADIUS "
+               "radius (M | KM | FT | MI) | BYBOX width height (M | KM | FT | MI)) [ASC | DESC] "
+               "[COUNT count [ANY]] [STOREDIST]"},
+
+    /* ---- hyperloglog (string values in Redis's HLL format) -------------- */
+    {.name = "pfadd",
+     .proc = pfadd_command,
+     .arity = -2,
+     .flags = "write denyoom fast",
+     K1,
+     .acl = "@hyperloglog",
+     DOC("hyperloglog", "2.8.9", "Adds the specified elements to the specified HyperLogLog.",
+         "O(1) to add every element."),
+     .syntax = "key [element [element ...]]"},
+    {.name = "pfcount",
+     .proc = pfcount_command,
+     .arity = -2,
+     .flags = "readonly may_replicate",
+     KEYS(1, -1, 1),
+     .acl = "@hyperloglog",
+     DOC("hyperloglog", "2.8.9",
+         "Return the approximated cardinality of the set(s) observed by the HyperLogLog at "
+         "key(s).",
+         "O(1) with a very small average constant time when called with a single key. O(N) with N "
+         "being the number of keys, and much bigger constant times, when called with multiple "
+         "keys."),
+     .syntax = "key [key ...]"},
+    {.name = "pfmerge",
+     .proc = pfmerge_command,
+     .arity = -2,
+     .flags = "write denyoom",
+     KEYS(1, -1, 1),
+     .acl = "@hyperloglog",
+     DOC("hyperloglog", "2.8.9", "Merge N different HyperLogLogs into a single one.",
+         "O(N) to merge N HyperLogLogs, but with high constant times."),
+     .syntax = "destkey [sourcekey [sourcekey ...]]"},
+    {.name = "pfdebug",
+     .proc = pfdebug_command,
+     .arity = 3,
+     .flags = "write denyoom admin",
+     KEYS(2, 2, 1),
+     .acl = "@hyperloglog",
+     DOC("hyperloglog", "2.8.9", "Internal commands for debugging HyperLogLog values", "N/A"),
+     .syntax = "subcommand key"},
+    {.name = "pfselftest",
+     .proc = pfselftest_command,
+     .arity = 1,
+     .flags = "admin",
+     .acl = "@hyperloglog",
+     DOC("hyperloglog", "2.8.9", "An internal command for testing HyperLogLog values", "N/A"),
+     .syntax = ""},
 
     /* ---- scripting and locks -------------- */
     {.name = "eval",

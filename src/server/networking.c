@@ -568,6 +568,11 @@ void reply_double(client *c, double d) {
     reply_raw(c, buf, resp_enc_double(buf, c->resp, d));
 }
 
+void reply_double_text(client *c, const char *s, size_t len) {
+    char buf[RESP_DOUBLE_MAX];
+    reply_raw(c, buf, resp_enc_double_text(buf, c->resp, s, len));
+}
+
 void reply_bool(client *c, int v) {
     char buf[RESP_HDR_MAX];
     reply_raw(c, buf, resp_enc_bool(buf, c->resp, v));

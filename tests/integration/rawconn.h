@@ -77,8 +77,9 @@ static inline long reply_end(const char *p, size_t len, size_t off) {
     }
 }
 
-/* One reply as bytes (caller frees), "(lost)" when the connection closed. */
-static inline char *rc_read(rconn *c) {
+/* One reply as bytes (caller frees; NUL-terminated, *n its length: a
+ * reply may hold NUL bytes), "(lost)" when the connection closed. */
+static inline char *rc_read_n(rconn *c, size_t *n_out) {
     for (;;) {
         long end = reply_end(c->buf, c->len, 0);
         if (end > 0) {
@@ -87,6 +88,7 @@ static inline char *rc_read(rconn *c) {
             r[end] = '\0';
             memmove(c->buf, c->buf + end, c->len - (size_t)end);
             c->len -= (size_t)end;
+            *n_out = (size_t)end;
             return r;
         }
         if (c->len + 65536 > c->cap) {
@@ -94,14 +96,28 @@ static inline char *rc_read(rconn *c) {
             c->buf = realloc(c->buf, c->cap);
         }
         ssize_t n = read(c->fd, c->buf + c->len, c->cap - c->len);
-        if (n <= 0) return strdup("(lost)");
+        if (n <= 0) {
+            *n_out = 6;
+            return strdup("(lost)");
+        }
         c->len += (size_t)n;
     }
+}
+
+/* One reply as bytes (caller frees), "(lost)" when the connection closed. */
+static inline char *rc_read(rconn *c) {
+    size_t n;
+    return rc_read_n(c, &n);
 }
 
 static inline char *rc_cmd(rconn *c, int argc, const char **argv, const size_t *lens) {
     rc_send(c, argc, argv, lens);
     return rc_read(c);
+}
+
+static inline char *rc_cmd_n(rconn *c, int argc, const char **argv, const size_t *lens, size_t *n) {
+    rc_send(c, argc, argv, lens);
+    return rc_read_n(c, n);
 }
 
 static inline char *rc_cmdv(rconn *c, const char *a0, const char *a1, const char *a2,
