@@ -46,6 +46,10 @@ ssize_t conn_writev(struct client *c, const struct iovec *iov, int n) {
     return total;
 }
 
+int conn_write_wants_read(struct client *c) {
+    return c->tls && SSL_want_read((SSL *)c->tls);
+}
+
 int conn_has_buffered_input(struct client *c) {
     return c->tls && SSL_pending(c->tls) > 0;
 }
