@@ -13,8 +13,10 @@
  * of CONFIG SET parameters named like a password are written as "<redacted>".
  *
  * Writing: events are appended to a memory buffer and written with one
- * write() per event-loop turn (before the loop sleeps), so a command never
- * waits for the disk; a slow disk delays only that write. At most
+ * write() per event-loop turn (before the loop sleeps, and before that
+ * turn's replies are written: a client that got its reply finds its event in
+ * the file), so a command never waits for the disk on its own; a slow disk
+ * delays the turn by that one write (no fsync). At most
  * AUDIT_BUFFER_MAX bytes wait; events past that are dropped and counted. A
  * failed write (a full disk) drops what was buffered, counts it, and is
  * reported in INFO audit and in the server log; the server keeps serving.

@@ -234,8 +234,8 @@ static void before_sleep_cb(struct ev_loop *loop, ev_prepare *w, int revents) {
     hooks.before_sleep();
     if (server.active_expire_enabled) active_expire_cycle(1);
     tracking_before_sleep();
+    audit_flush(); /* an event is in the file before its command's reply leaves */
     flush_pending_writes();
-    audit_flush();
 }
 
 static void after_sleep_cb(struct ev_loop *loop, ev_check *w, int revents) {
