@@ -82,7 +82,7 @@ SQLT_SRC  := $(wildcard tests/sql/test_*.c tests/crash/test_*.c)
 SQLT_BINS := $(patsubst tests/%.c,$(B)/tests/%,$(SQLT_SRC))
 
 .SECONDARY:
-.PHONY: all deps deps-run deps-test run test test-tsan test-unit bench bench-pg bench-store bench-sql fuzz-sql compat crash \
+.PHONY: all deps deps-run deps-test run test test-tsan test-unit bench bench-pg bench-store bench-sql fuzz-sql fuzz-resp compat crash \
         clean install format format-check depcheck
 all: $(SERVER_BIN) $(TOOL_BINS) $(MODULE_SOS)
 
@@ -208,6 +208,33 @@ fuzz-sql: build-fuzz/fuzz_sql
 	build-fuzz/fuzz_sql -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 \
 	  -artifact_prefix=build-fuzz/ -dict=tests/fuzz/sql.dict build-fuzz/corpus tests/fuzz/seeds
 
+# fuzz-resp: libFuzzer on the RESP request parser (fuzz_resp) and on a
+# client's whole input path through the server objects built without main.c
+# (fuzz_client), both with ASan+UBSan (clang), FUZZ_RESP_SECONDS in all
+# (default 600, half each; mk/fuzz-resp.sh). Corpora persist in
+# build-fuzz/corpus-resp-*; every finding (crash, timeout, leak, oom) is
+# written to tests/fuzz/regress-resp/, which make test replays
+# (tests/unit/test_fuzz_resp_regress.c).
+FUZZ_RESP_SECONDS ?= 600
+FZ_FLAGS := -std=gnu11 -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+            -fno-sanitize-recover=undefined -D_GNU_SOURCE -DLARDER_NO_JEMALLOC -Isrc -Itests
+FZ_SERVER_SRC := $(filter-out $(SERVER_MAIN),$(SERVER_SRC)) $(RESP_SRC) $(UTIL_SRC)
+FZ_SERVER_OBJ := $(patsubst %.c,build-fuzz/obj/%.o,$(FZ_SERVER_SRC))
+build-fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(FZ_FLAGS) -fsanitize=fuzzer-no-link $(if $(findstring src/scripting/,$<),$(LUA_CFLAGS)) \
+	  -MMD -MP -c $< -o $@
+
+build-fuzz/fuzz_resp: tests/fuzz/fuzz_resp.c $(RESP_SRC) $(UTIL_SRC) $(wildcard src/resp/*.h)
+	@mkdir -p build-fuzz
+	clang $(FZ_FLAGS) -fsanitize=fuzzer -o $@ tests/fuzz/fuzz_resp.c $(RESP_SRC) $(UTIL_SRC) -lpthread -lm
+
+build-fuzz/fuzz_client: tests/fuzz/fuzz_client.c $(FZ_SERVER_OBJ)
+	clang $(FZ_FLAGS) -fsanitize=fuzzer -o $@ $^ $(filter-out -ljemalloc,$(SERVER_LIBS))
+
+fuzz-resp: build-fuzz/fuzz_resp build-fuzz/fuzz_client
+	@sh mk/fuzz-resp.sh $(FUZZ_RESP_SECONDS)
+
 crash: tests-build
 	STORE_CRASH_KILLS=2000 LARDER_BUILD=$(CURDIR)/$(B) $(B)/tests/crash/test_store_crash
 	PERSIST_CRASH_KILLS=1000 LARDER_BUILD=$(CURDIR)/$(B) LARDER_SERVER=$(CURDIR)/$(SERVER_BIN) \
@@ -280,3 +307,4 @@ clean:
 	rm -rf build build-san build-tsan build-fuzz
 
 -include $(shell find $(B)/obj $(B)/pic -name '*.d' 2>/dev/null)
+-include $(shell find build-fuzz/obj -name '*.d' 2>/dev/null)

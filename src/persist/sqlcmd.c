@@ -14,6 +14,7 @@
  * The reply is built on the store thread as RESP bytes in the client's
  * protocol, so no row data crosses threads twice. */
 #include "persist/persist.h"
+#include "server/audit.h"
 #include "util/mem.h"
 #include <stdio.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 typedef struct query_job {
     store_job job;
     uint64_t client_id;
+    char addr[64]; /* the client's, for the audit log */
     char *sql;
     int nargs;
     store_value *args;
@@ -174,6 +176,11 @@ static void query_done(store_job *sj) {
         sql_invalidate_pk(table, (int)n, pk);
     }
     client *c = client_by_id(j->client_id);
+    if (!j->readonly) {
+        const char *why = sj->rc == STORE_OK ? NULL : sj->err ? sj->err : "store error";
+        audit_sql(c, j->client_id, j->addr, j->sql, strlen(j->sql), j->nargs, sj->rc == STORE_OK,
+                  why);
+    }
     if (c && (c->flags & CLIENT_BLOCKED) && c->bstate.type == BLOCKED_STORE) {
         unblock_client(c);
         if (sj->rc != STORE_OK) {
@@ -197,6 +204,7 @@ static void submit_query(client *c, const char *sql, size_t sqllen, int nargs, c
                          int readonly) {
     query_job *j = xcalloc(1, sizeof(*j));
     j->client_id = c->id;
+    memcpy(j->addr, c->addr, sizeof j->addr);
     /* the arguments point into the client's buffer: copy them with the SQL */
     size_t bytes = sqllen + 1;
     for (int i = 0; i < nargs; i++) bytes += args[i].len + 1;

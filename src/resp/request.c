@@ -196,6 +196,8 @@ static int parse_multibulk(resp_req *r, char *buf, size_t len, size_t *used) {
         if (rc == -2) return fail(r, "Protocol error: too big mbulk count string");
         if (rc == 0) return RESP_REQ_MORE;
         if (rc < 0 || v > r->max_mbulk) return fail(r, "Protocol error: invalid multibulk length");
+        if (r->unauth && v > RESP_UNAUTH_MAX_MBULK)
+            return fail(r, "Protocol error: unauthenticated multibulk length");
         r->kind = '*';
         r->pos = end;
         r->mb_left = v > 0 ? v : 0;
@@ -214,6 +216,8 @@ static int parse_multibulk(resp_req *r, char *buf, size_t len, size_t *used) {
             }
             if (rc < 0 || v < 0 || v > r->max_bulk)
                 return fail(r, "Protocol error: invalid bulk length");
+            if (r->unauth && v > RESP_UNAUTH_MAX_BULK)
+                return fail(r, "Protocol error: unauthenticated bulk length");
             r->bulk_len = v;
             r->pos = end;
         }

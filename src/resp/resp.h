@@ -18,6 +18,11 @@
 
 #define RESP_INLINE_MAX (64 * 1024) /* longest inline request / count line */
 #define RESP_BIG_ARG (32 * 1024)    /* args this large get a buffer of their own size */
+/* Before a client has authenticated (resp_req.unauth), as Redis since the
+ * CVE-2021-32675 fix: a request of more arguments, or an argument longer,
+ * is a protocol error, so an unknown peer cannot make the server allocate. */
+#define RESP_UNAUTH_MAX_MBULK 10
+#define RESP_UNAUTH_MAX_BULK 16384
 
 typedef struct resp_arg {
     char *p; /* valid after RESP_REQ_DONE */
@@ -38,11 +43,14 @@ typedef struct resp_req {
     size_t pos;          /* parse position from the request start */
     long long max_bulk;  /* proto-max-bulk-len */
     long long max_mbulk; /* largest accepted "*N" (Redis: INT_MAX) */
+    int unauth;          /* the sender has not authenticated: RESP_UNAUTH_* limits apply */
     const char *err;     /* sticky error text, NULL when fine */
     char errbuf[64];
 } resp_req;
 
 void resp_req_init(resp_req *r, long long max_bulk);
+/* The caller sets r->unauth (0 or 1) before feeding a request; it is read
+ * when a count line is parsed. */
 void resp_req_free(resp_req *r);
 /* Forget the finished (or failed) request so the next one can be parsed. */
 void resp_req_reset(resp_req *r);

@@ -247,6 +247,9 @@ struct client {
     void *user;             /* ACL user */
     void *persist;          /* persistence layer per-client state */
     void *script_caller;    /* Lua: the real client running the script */
+    /* audit log (server/audit.c): denied events written, and those not */
+    unsigned audit_denied_logged;
+    unsigned long long audit_denied_unlogged;
 };
 
 /* ---- replies (networking.c) -------------------------------------------------- */

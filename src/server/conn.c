@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -46,6 +47,10 @@ ssize_t conn_writev(struct client *c, const struct iovec *iov, int n) {
     return total;
 }
 
+int conn_write_wants_read(struct client *c) {
+    return c->tls && SSL_want_read((SSL *)c->tls);
+}
+
 int conn_has_buffered_input(struct client *c) {
     return c->tls && SSL_pending(c->tls) > 0;
 }
@@ -72,28 +77,47 @@ int conn_tls_accept(struct client *c) {
     return OK;
 }
 
-static char *ssl_error_text(void) {
+/* The reason OpenSSL gave last (its queue is cleared before each use). */
+static char *ssl_error_text(const char *what) {
     char buf[256];
-    unsigned long e = ERR_get_error();
-    ERR_error_string_n(e, buf, sizeof(buf));
-    return xstrdup(buf);
+    unsigned long e = ERR_peek_last_error();
+    if (e)
+        ERR_error_string_n(e, buf, sizeof(buf));
+    else
+        snprintf(buf, sizeof buf, "unknown error");
+    ERR_clear_error();
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s: %s", what, buf);
+    return xstrdup(msg);
 }
 
+/* Builds a new context from the tls-* settings and swaps it in only when
+ * every file loaded: a bad certificate, key or CA file leaves the old
+ * context serving. Connections made before keep the context they started
+ * with (an SSL holds a reference to its SSL_CTX), so rotating certificates
+ * with CONFIG SET affects only new connections. */
 int tls_configure(char **err) {
+    const char *what = "TLS context";
     if (!server.tls_cert_file || !server.tls_key_file) {
         *err = xstrdup("tls-port needs tls-cert-file and tls-key-file");
         return ERR;
     }
+    ERR_clear_error();
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
     if (!ctx) goto fail;
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION);
     if (server.tls_prefer_server_ciphers) SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
+    what = "tls-cert-file";
     if (SSL_CTX_use_certificate_chain_file(ctx, server.tls_cert_file) <= 0) goto fail;
+    what = "tls-key-file";
     if (SSL_CTX_use_PrivateKey_file(ctx, server.tls_key_file, SSL_FILETYPE_PEM) <= 0) goto fail;
+    if (SSL_CTX_check_private_key(ctx) <= 0) goto fail;
+    what = "tls-ciphers";
     if (server.tls_ciphers && SSL_CTX_set_cipher_list(ctx, server.tls_ciphers) <= 0) goto fail;
     if (server.tls_ciphersuites && SSL_CTX_set_ciphersuites(ctx, server.tls_ciphersuites) <= 0)
         goto fail;
+    what = "tls-ca-cert-file";
     if (server.tls_ca_cert_file || server.tls_ca_cert_dir) {
         if (SSL_CTX_load_verify_locations(ctx, server.tls_ca_cert_file, server.tls_ca_cert_dir) <=
             0)
@@ -107,7 +131,7 @@ int tls_configure(char **err) {
     tls_ctx = ctx;
     return OK;
 fail:
-    *err = ssl_error_text();
+    *err = ssl_error_text(what);
     if (ctx) SSL_CTX_free(ctx);
     return ERR;
 }

@@ -12,6 +12,7 @@
  *     command sees one consistent "now" for every expiry decision. */
 #include "server/server.h"
 #include "server/hooks.h"
+#include "server/audit.h"
 #include "server/pubsub.h"
 #include "util/clock.h"
 #include "util/hash.h"
@@ -289,6 +290,7 @@ void process_command(client *c) {
         return;
     }
     if (!(c->flags & CLIENT_AUTHENTICATED) && !(cmd->flag_bits & CMD_NO_AUTH)) {
+        audit_denied(c, "NOAUTH Authentication required.");
         reject(c, cmd, "NOAUTH Authentication required.");
         return;
     }
@@ -363,7 +365,10 @@ void call_command(client *c, const command *cmd) {
     c->cmd = cmd;
     client *prev_exec = server.executing_client;
     server.executing_client = c;
+    int audited = audit_command_class(c, cmd);
     cmd->proc(c);
+    if (audited)
+        audit_command_done(c, cmd, audited, server.stat_total_error_replies > errors_before);
     server.executing_client = prev_exec;
     long long dur = clock_ustime() - start;
     command_stats *st = &server.cmdstats[cmd->id];

@@ -2,6 +2,7 @@
  * ioredis parse them: `loading:0` must be there), stats and errorstats. */
 #include "server/server.h"
 #include "server/hooks.h"
+#include "server/audit.h"
 #include "server/pubsub.h"
 #include "util/clock.h"
 #include "util/hash.h"
@@ -45,6 +46,7 @@ static const dict_type err_type = {hash_bytes, err_key, NULL};
 
 void stats_record_error(const char *msg) {
     server.stat_total_error_replies++;
+    audit_note_error(msg);
     size_t n = strcspn(msg, " \r\n");
     if (n > 64) n = 64;
     if (!server.errors) server.errors = dict_new(&err_type);
@@ -406,6 +408,7 @@ static const section sections[] = {{"server", sec_server, 1, 1},
                                    {"latencystats", sec_latencystats, 0, 1},
                                    {"cluster", sec_cluster, 1, 1},
                                    {"keyspace", sec_keyspace, 1, 1},
+                                   {"audit", audit_info, 0, 1},
                                    {NULL, NULL, 0, 0}};
 
 void info_build(sbuf *b, int argc, const resp_arg *argv) {

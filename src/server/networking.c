@@ -19,6 +19,7 @@
 #include "server/hooks.h"
 #include "server/pubsub.h"
 #include "server/conn.h"
+#include "server/audit.h"
 #include "util/clock.h"
 #include "util/mem.h"
 #include <errno.h>
@@ -36,8 +37,14 @@
 
 #define QBUF_CHUNK (16 * 1024)
 #define REPLY_BLOCK (16 * 1024)
+/* Replies queued for a client that has not authenticated (requirepass set,
+ * no AUTH yet) above this close it, whatever client-output-buffer-limit
+ * says: all it can get is errors, and it must not make the server hold
+ * memory for a peer that never reads. */
+#define UNAUTH_OBUF_LIMIT (64 * 1024)
 
 static void read_cb(struct ev_loop *loop, ev_io *w, int revents);
+static inline void mark_pending(client *c);
 static void defer_input(client *c);
 static uint64_t *deferred; /* ids of clients read, not yet served (invoke_pending_in_order) */
 static size_t ndeferred, cap_deferred;
@@ -159,6 +166,7 @@ void client_free(client *c) {
     tracking_client_free(c);
     monitor_remove(c);
     hooks.client_freed(c);
+    audit_client_freed(c);
     if (c->flags & CLIENT_PENDING_WRITE)
         list_remove(&server.pending_writes, &c->pending_write_node);
     if (list_linked(&c->barrier_node)) list_remove(&server.reply_barred, &c->barrier_node);
@@ -217,6 +225,53 @@ static void configure_socket(int fd, int tcp) {
     }
 }
 
+/* Has the default user no password (protected mode applies)? */
+static int default_user_nopass(void) {
+    return !server.requirepass;
+}
+
+/* Redis 7.0's loopback test: only these two addresses (not 127.0.0.0/8)
+ * and the unix socket count as local. */
+static int client_is_local(const client *c) {
+    if (c->flags & CLIENT_UNIX_SOCKET) return 1;
+    return !strncmp(c->addr, "127.0.0.1:", 10) || !strncmp(c->addr, "[::1]:", 6);
+}
+
+static const char protected_mode_text[] =
+    "-DENIED Redis is running in protected mode because protected mode is enabled and no "
+    "password is set for the default user. In this mode connections are only accepted from the "
+    "loopback interface. If you want to connect from external computers to Redis you may adopt "
+    "one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG "
+    "SET protected-mode no' from the loopback interface by connecting to Redis from the same host "
+    "the server is running, however MAKE SURE Redis is not publicly accessible from internet if "
+    "you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just "
+    "disable the protected mode by editing the Redis configuration file, and setting the "
+    "protected mode option to 'no', and then restarting the server. 3) If you started the server "
+    "manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an "
+    "authentication password for the default user. NOTE: You only need to do one of the above "
+    "things in order for the server to start accepting connections from the outside.\r\n";
+
+/* Protected mode, as Redis 7.0: while it is on and the default user has no
+ * password, a client from anywhere but loopback gets the -DENIED text and
+ * is closed (Redis checks neither bind nor port). A plain socket gets the
+ * text at once; a TLS one once the text can go through the handshake, and
+ * it runs no command meanwhile. Returns 1 when c was denied. */
+static int protected_mode_denies(client *c) {
+    if (!server.protected_mode || !default_user_nopass() || client_is_local(c)) return 0;
+    server.stat_rejected_conn++;
+    audit_denied(c, "protected mode: not a loopback client and no password is set");
+    if (!c->tls) {
+        if (write(c->fd, protected_mode_text, sizeof(protected_mode_text) - 1) < 0) {
+            /* best effort, as Redis */
+        }
+        client_free(c);
+        return 1;
+    }
+    reply_raw(c, protected_mode_text, sizeof(protected_mode_text) - 1);
+    c->flags |= CLIENT_CLOSE_AFTER_REPLY;
+    return 1;
+}
+
 void accept_connection(int lfd, int tcp, int tls) {
     for (int i = 0; i < 1000; i++) {
         int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -237,11 +292,12 @@ void accept_connection(int lfd, int tcp, int tls) {
         }
         configure_socket(fd, tcp);
         client *c = client_create(fd, 0);
-        server.stat_numconnections++;
         if (tls && conn_tls_accept(c) != OK) {
             client_free(c);
             continue;
         }
+        if (protected_mode_denies(c)) continue;
+        server.stat_numconnections++;
     }
 }
 
@@ -260,6 +316,7 @@ static void compact_query_buffer(client *c) {
 
 static void protocol_error(client *c) {
     reply_errorf(c, "ERR %s", c->req.err);
+    if (c->req.unauth) audit_denied(c, c->req.err);
     server_log(LL_VERBOSE, "Protocol error (%s) from client: id=%llu addr=%s", c->req.err,
                (unsigned long long)c->id, c->addr);
     c->flags |= CLIENT_CLOSE_AFTER_REPLY | CLIENT_PROTOCOL_ERROR;
@@ -271,6 +328,7 @@ static void process_input(client *c) {
     while (c->qpos < c->qlen) {
         if (c->flags & (CLIENT_BLOCKED | CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP)) break;
         size_t used = 0;
+        c->req.unauth = !(c->flags & CLIENT_AUTHENTICATED);
         int rc = resp_req_parse(&c->req, c->qbuf + c->qpos, c->qlen - c->qpos, &used);
         if (rc == RESP_REQ_MORE) break;
         if (rc == RESP_REQ_ERR) {
@@ -318,6 +376,8 @@ static void read_cb(struct ev_loop *loop, ev_io *w, int revents) {
     if (need >= RESP_BIG_ARG) readlen = need;
     grow_qbuf(c, readlen);
     ssize_t n = conn_read(c, c->qbuf + c->qlen, c->qcap - c->qlen);
+    /* a TLS write that waited for the peer (the handshake) may go now */
+    if (c->tls && c->reply_bytes) mark_pending(c);
     if (n == 0) {
         client_free(c);
         return;
@@ -457,7 +517,7 @@ void reply_raw(client *c, const void *p, size_t len) {
     b->used += len;
     c->reply_bytes += len;
     mark_pending(c);
-    if (c->reply_bytes > 64 * 1024) obuf_limit_check(c);
+    if (c->reply_bytes > 64 * 1024 || !(c->flags & CLIENT_AUTHENTICATED)) obuf_limit_check(c);
 }
 
 static inline void reply_hdr(client *c, int type, long long n) {
@@ -685,6 +745,7 @@ static void obuf_limit_check(client *c) {
     if (c->fd < 0 || (c->flags & CLIENT_CLOSE_ASAP)) return;
     const obuf_limit *l = &server.obuf_limits[obuf_class(c)];
     int hard = l->hard && c->reply_bytes >= l->hard;
+    if (!(c->flags & CLIENT_AUTHENTICATED) && c->reply_bytes > UNAUTH_OBUF_LIMIT) hard = 1;
     int soft = 0;
     if (l->soft && c->reply_bytes >= l->soft) {
         if (!c->obuf_soft_limit_since_ms)
@@ -813,6 +874,10 @@ static int write_client(client *c) {
             client_free(c);
             return ERR;
         }
+    } else if (conn_write_wants_read(c)) {
+        /* TLS needs the peer's bytes first: the read watcher retries the
+         * write (a write watcher would fire at once, again and again) */
+        if (ev_is_active(&c->wio)) ev_io_stop(server.loop, &c->wio);
     } else if (!ev_is_active(&c->wio)) {
         ev_io_start(server.loop, &c->wio);
     }

@@ -9,6 +9,7 @@
 #include "server/server.h"
 #include "server/hooks.h"
 #include "server/conn.h"
+#include "server/audit.h"
 #include "util/clock.h"
 #include "util/hash.h"
 #include "util/mem.h"
@@ -233,6 +234,7 @@ static void before_sleep_cb(struct ev_loop *loop, ev_prepare *w, int revents) {
     hooks.before_sleep();
     if (server.active_expire_enabled) active_expire_cycle(1);
     tracking_before_sleep();
+    audit_flush(); /* an event is in the file before its command's reply leaves */
     flush_pending_writes();
 }
 
@@ -289,12 +291,22 @@ static void cron_cb(struct ev_loop *loop, ev_timer *w, int revents) {
     }
 }
 
+static const char *shutdown_signal; /* the signal that stops the server, if one did */
+
 static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents) {
     (void)revents;
-    server_log(LL_WARNING, "Received %s scheduling shutdown...",
-               w->signum == SIGINT ? "SIGINT" : "SIGTERM");
+    shutdown_signal = w->signum == SIGINT ? "SIGINT" : "SIGTERM";
+    server_log(LL_WARNING, "Received %s scheduling shutdown...", shutdown_signal);
     server.shutdown_asap = 1;
     ev_break(loop, EVBREAK_ALL);
+}
+
+/* SIGHUP: logrotate moved the audit log away; write a new one. */
+static void sighup_cb(struct ev_loop *loop, ev_signal *w, int revents) {
+    (void)loop;
+    (void)w;
+    (void)revents;
+    audit_reopen();
 }
 
 /* ---- start / stop ------------------------------------------------------------------- */
@@ -331,6 +343,7 @@ void server_preinit(void) {
     list_init(&server.blocked_timeouts);
     list_init(&server.paused_clients);
     list_init(&server.slowlog);
+    audit_register_config();
     config_apply_defaults();
 }
 
@@ -361,6 +374,7 @@ int server_init(char **err) {
     for (int i = 0; i < server.databases; i++) db_init(&server.dbs[i], i);
     commands_init();
     keyspace_init();
+    if (audit_start(err) != OK) return ERR;
     if (open_listeners(err) != OK) return ERR;
     remember_listen_config();
     ev_timer_init(&server.cron_w, cron_cb, 1.0 / server.hz, 1.0 / server.hz);
@@ -373,6 +387,8 @@ int server_init(char **err) {
     ev_signal_start(server.loop, &server.sigterm_w);
     ev_signal_init(&server.sigint_w, signal_cb, SIGINT);
     ev_signal_start(server.loop, &server.sigint_w);
+    ev_signal_init(&server.sighup_w, sighup_cb, SIGHUP);
+    ev_signal_start(server.loop, &server.sighup_w);
     if (server.pidfile && server.pidfile[0]) {
         FILE *f = fopen(server.pidfile, "w");
         if (f) {
@@ -393,6 +409,7 @@ void server_shutdown(void) {
     close_listeners();
     if (server.unixsocket && server.unixsocket[0]) unlink(server.unixsocket);
     if (server.pidfile && server.pidfile[0]) unlink(server.pidfile);
+    audit_shutdown(shutdown_signal ? shutdown_signal : "SHUTDOWN");
     server_log(LL_WARNING, "Larder is now ready to exit, bye bye...");
 }
 

@@ -55,7 +55,7 @@ typedef struct server_state {
     ev_timer cron_w;
     ev_prepare before_sleep_w;
     ev_check after_sleep_w;
-    ev_signal sigterm_w, sigint_w;
+    ev_signal sigterm_w, sigint_w, sighup_w;
     void *tls_ctx;
 
     /* clients */

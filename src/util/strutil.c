@@ -202,14 +202,24 @@ static int token_match(const char *p, const char *pend, int c, int nocase, const
 
 /* Iterative matching with one backtrack point (the last '*'): every token other
  * than '*' consumes exactly one byte, so retrying from the last star is enough
- * and the worst case is O(len(pat) * len(s)) instead of exponential. */
+ * and the worst case is O(len(pat) * len(s)) instead of exponential; nothing
+ * recurses, so no pattern can exhaust the stack.
+ *
+ * Redis (7.0.15 with the CVE-2024-31228 fix) matches recursively, one level
+ * per '*' run that is followed by more pattern, and answers "no match" past
+ * GLOB_MAX_NESTING levels. Every match must pass each such run once, in
+ * order, so the same answer here is: the run number GLOB_MAX_NESTING + 1 is
+ * never crossed. A trailing run, or one reached with the string used up,
+ * does not count (Redis does not recurse for those either). */
 int glob_match(const char *pat, size_t plen, const char *str, size_t slen, int nocase) {
     const char *p = pat, *pend = pat + plen, *s = str, *send = str + slen;
     const char *star_p = NULL, *star_s = NULL;
+    int nesting = 0;
     while (s < send) {
         if (p < pend && *p == '*') {
             while (p < pend && *p == '*') p++;
             if (p == pend) return 1;
+            if (++nesting > GLOB_MAX_NESTING) return 0;
             star_p = p;
             star_s = s;
             continue;

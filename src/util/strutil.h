@@ -32,7 +32,10 @@ int double_to_str_human(char *buf, size_t size, double d);
  * trimmed ("%.17Lf" humanized). Returns 0 when d is not finite. */
 int ldouble_to_str(char *buf, size_t size, long double d);
 
-/* Glob match with Redis semantics: * ? [abc] [^a-z] and \ escapes. */
+/* Glob match with Redis semantics: * ? [abc] [^a-z] and \ escapes. Linear
+ * memory, no recursion; a pattern with more than GLOB_MAX_NESTING runs of '*'
+ * followed by more pattern matches nothing (as Redis's nesting limit). */
+#define GLOB_MAX_NESTING 1000
 int glob_match(const char *pat, size_t plen, const char *s, size_t slen, int nocase);
 
 /* ASCII case-insensitive compare of a counted string to a C string. */
