@@ -1130,6 +1130,11 @@ void acl_init(void) {
     recompute_fast_user();
 }
 
+acl_user *acl_client_user(client *c) {
+    if ((c->flags & CLIENT_FAKE) && c->script_caller) return ((client *)c->script_caller)->user;
+    return c->user;
+}
+
 int acl_default_nopass(void) {
     return (default_user->flags & U_NOPASS) != 0;
 }
@@ -1299,7 +1304,7 @@ void acl_log_denial(client *c, int reason, int ctx, const char *object, size_t o
     e->reason = reason;
     e->ctx = ctx;
     e->object = dupn(object, olen);
-    client *real = (c->flags & CLIENT_FAKE) && c->script_caller ? c->script_caller : c;
+    client *real = (c->flags & CLIENT_FAKE) && c->script_caller ? (client *)c->script_caller : c;
     e->username = xstrdup(username ? username : acl_user_name(c->user));
     sbuf ci = SBUF_INIT;
     client_info_string(&ci, real);

@@ -54,6 +54,8 @@ acl_user *acl_default_user(void);
 acl_user *acl_user_find(const char *name, size_t len);
 const char *acl_user_name(const acl_user *u);
 
+/* The user whose rights c's commands use (a script's: its caller's). */
+acl_user *acl_client_user(client *c);
 /* Does the default user need no password (nopass)? */
 int acl_default_nopass(void);
 /* Does c still have to authenticate before running commands? */
