@@ -1399,7 +1399,10 @@ int acl_config_user_line(int argc, char **argv, char **err) {
     acl_user *fake = user_new("", 0);
     for (int j = 0; j < n; j++)
         if (user_set(fake, ops[j], strlen(ops[j])) != OK && errno != ENOENT) {
-            sbuf_printf(&e, "Error in user declaration '%s': %s", ops[j], set_error_text());
+            /* Redis 7.0 names the word at the rule's index in the whole line
+             * ("user", name, rules...), not the rule itself: the same here */
+            const char *word = j == 0 ? "user" : j - 1 < argc ? argv[j - 1] : ops[j];
+            sbuf_printf(&e, "Error in user declaration '%s': %s", word, set_error_text());
             *err = sbuf_take(&e, NULL);
             user_free(fake);
             free_words(ops, n);

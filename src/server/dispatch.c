@@ -114,7 +114,9 @@ static uint64_t derive_acl(const command *c) {
         s += n;
     }
     if (c->flag_bits & CMD_WRITE) add_cat(&bits, "write");
-    if (c->flag_bits & CMD_READONLY) add_cat(&bits, "read");
+    /* as Redis: scripting commands are not @read even when read-only */
+    if ((c->flag_bits & CMD_READONLY) && !(bits & (1ULL << acl_category_bit("scripting", 9))))
+        add_cat(&bits, "read");
     if (c->flag_bits & CMD_ADMIN) {
         add_cat(&bits, "admin");
         add_cat(&bits, "dangerous");
