@@ -575,7 +575,7 @@ static int sql_rule(acl_user *u, const char *op, size_t len) {
 static int user_set(acl_user *u, const char *op, size_t len);
 
 static int user_reset(acl_user *u) {
-    static const char *const ops[] = {"resetpass", "resetkeys",        "resetchannels", "off",
+    static const char *const ops[] = {"resetpass", "resetkeys",        "resetchannels",  "off",
                                       "resetsql",  "sanitize-payload", "clearselectors", "-@all"};
     for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
         user_set(u, ops[i], strlen(ops[i]));
@@ -780,7 +780,8 @@ static char *describe_commands(const selector *s) {
     if (b.len) b.p[--b.len] = 0;
     /* as Redis: a mismatch here would be a security hole, better to stop */
     int mismatch = 0;
-    for (int id = 0; id < server.command_count; id++) mismatch |= get_bit(fake, id) != get_bit(s, id);
+    for (int id = 0; id < server.command_count; id++)
+        mismatch |= get_bit(fake, id) != get_bit(s, id);
     if (mismatch) {
         server_log(LL_WARNING, "CRITICAL ERROR: User ACLs don't match final bitmap: '%s'", b.p);
         abort();

@@ -150,8 +150,7 @@ static int bitfield_keys(int argc, const resp_arg *argv, keyref *out, int max) {
             break;
         }
     }
-    return add_key(out, 0, max, 1,
-                   readonly ? KS_RO | KS_ACCESS : KS_RW | KS_ACCESS | KS_UPDATE);
+    return add_key(out, 0, max, 1, readonly ? KS_RO | KS_ACCESS : KS_RW | KS_ACCESS | KS_UPDATE);
 }
 
 int keyspecs_keys(const command *cmd, int argc, const resp_arg *argv, keyref *out, int max) {

@@ -220,4 +220,4 @@
     {"zunion", KS_RO | KS_ACCESS, KS_BS_INDEX, 1, NULL, KS_FK_KEYNUM, 0, 1, 1},
     {"zunionstore", KS_OW | KS_UPDATE, KS_BS_INDEX, 1, NULL, KS_FK_RANGE, 0, 1, 0},
     {"zunionstore", KS_RO | KS_ACCESS, KS_BS_INDEX, 2, NULL, KS_FK_KEYNUM, 0, 1, 1},
-/* clang-format on */
+    /* clang-format on */

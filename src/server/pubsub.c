@@ -371,8 +371,8 @@ void pubsub_for_each_channel(int kind, void (*fn)(void *ctx, const char *name, s
     dict_iter_done(&it);
 }
 
-void pubsub_client_for_each(client *c, int kind, void (*fn)(void *ctx, const char *name, size_t len),
-                            void *ctx) {
+void pubsub_client_for_each(client *c, int kind,
+                            void (*fn)(void *ctx, const char *name, size_t len), void *ctx) {
     dict *d = *client_dict(c, kind);
     if (!d) return;
     dict_iter it;

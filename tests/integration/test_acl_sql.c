@@ -90,15 +90,15 @@ TEST(reporting_user_reads_orders_only) {
     denied(c, "SQL.QUERY", "SELECT * FROM big_orders", NOREAD("users"), "users", "reporting");
     denied(c, "SQL.EXEC", "INSERT INTO orders VALUES (2, 1, 5)", NOWRITE("orders"), "orders",
            "reporting");
-    denied(c, "SQL.EXEC", "UPDATE orders SET total = 0", NOWRITE("orders"), "orders",
-           "reporting");
+    denied(c, "SQL.EXEC", "UPDATE orders SET total = 0", NOWRITE("orders"), "orders", "reporting");
     denied(c, "SQL.EXEC", "DELETE FROM orders", NOWRITE("orders"), "orders", "reporting");
     denied(c, "SQL.EXEC", "CREATE TABLE t2 (x INTEGER)", NODDL, "t2", "reporting");
     denied(c, "SQL.EXEC", "DROP TABLE orders", NODDL, "orders", "reporting");
     /* nothing was written */
     CHECK_CMD(adm, "[[:1]]", "SQL.QUERY %s", "SELECT count(*) FROM orders");
     /* a CTE named like an allowed table is still its body */
-    CHECK_CMD(c, "[[:1]]", "SQL.QUERY %s", "WITH o AS (SELECT * FROM orders) SELECT count(*) FROM o");
+    CHECK_CMD(c, "[[:1]]", "SQL.QUERY %s",
+              "WITH o AS (SELECT * FROM orders) SELECT count(*) FROM o");
     /* errors of the statement itself still come first */
     CHECK_CMD(c, "-ERR no such table: nope", "SQL.QUERY %s", "SELECT * FROM nope");
     /* the counters: SQL denials count as key denials */
@@ -114,7 +114,8 @@ TEST(writer_and_ddl_rights) {
     if (!c) return;
     CHECK_CMD(c, ":1", "SQL.EXEC %s", "INSERT INTO orders VALUES (2, 1, 5)");
     CHECK_CMD(c, ":1", "SQL.EXEC %s", "UPDATE orders SET total = 6 WHERE id = 2");
-    CHECK_CMD(c, ":1", "SQL.EXEC %s", "INSERT INTO audit SELECT id, total FROM orders WHERE id = 2");
+    CHECK_CMD(c, ":1", "SQL.EXEC %s",
+              "INSERT INTO audit SELECT id, total FROM orders WHERE id = 2");
     denied(c, "SQL.QUERY", "SELECT * FROM audit", NOREAD("audit"), "audit", "writer");
     /* INSERT ... SELECT reads its source */
     CHECK_CMD(c, ":1", "SQL.EXEC %s", "INSERT INTO audit SELECT id, 0 FROM users WHERE id = 1");
@@ -154,8 +155,8 @@ TEST(rules_in_getuser_list_and_bad_input) {
             found = 1;
     CHECK(found);
     if (r) freeReplyObject(r);
-    static const char *const bad[] = {"%sql:", "%sql:R", "%sql:R~", "%sql:X~t", "%sql:RR~t",
-                                      "%sql:~t", "%sql:dd", NULL};
+    static const char *const bad[] = {"%sql:",     "%sql:R",  "%sql:R~", "%sql:X~t",
+                                      "%sql:RR~t", "%sql:~t", "%sql:dd", NULL};
     for (int i = 0; bad[i]; i++) {
         char want[128];
         snprintf(want, sizeof(want), "-ERR Error in ACL SETUSER modifier '%s': Syntax error",

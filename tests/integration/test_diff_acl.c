@@ -60,8 +60,7 @@ static void normalise(redisReply *x, int mode) {
     if ((mode & N_RULES) && (x->type == REDIS_REPLY_STRING || x->type == REDIS_REPLY_STATUS) &&
         x->str && x->len == strlen(x->str))
         sort_rule_runs(x->str, x->len);
-    if (x->type != REDIS_REPLY_ARRAY)
-        return;
+    if (x->type != REDIS_REPLY_ARRAY) return;
     for (size_t i = 0; i < x->elements; i++) {
         redisReply *e = x->element[i];
         if ((mode & N_LOG) && i + 1 < x->elements && e->type == REDIS_REPLY_STRING &&
@@ -91,8 +90,8 @@ static int cmpv(redisContext *ca, redisContext *cb, int mode, const char *fmt, v
     int same = strcmp(sa, sb) == 0;
     if (!same) {
         test_cur_failed_++;
-        fprintf(stderr, "[%s] MISMATCH for '%s'\n  larder: %s\n  redis:  %s\n", test_cur_name_,
-                fmt, sa, sb);
+        fprintf(stderr, "[%s] MISMATCH for '%s'\n  larder: %s\n  redis:  %s\n", test_cur_name_, fmt,
+                sa, sb);
     }
     free(sa);
     free(sb);
@@ -164,22 +163,27 @@ TEST(setuser_getuser_list) {
         "ACL SETUSER g %%R~r* %%W~w* %%RW~rw* %%R~x %%W~x", "ACL GETUSER g",
         "ACL SETUSER h resetchannels &ch1 &ch2 allchannels", "ACL GETUSER h",
         "ACL SETUSER i on nopass +@all -@slow ~*", "ACL SETUSER j reset", "ACL GETUSER j",
-        "ACL SETUSER k +@all -client|kill", "ACL GETUSER k", "ACL SETUSER l -@all +client +@keyspace",
-        "ACL GETUSER l", "ACL SETUSER m on #" /* a hash of "x" */
+        "ACL SETUSER k +@all -client|kill", "ACL GETUSER k",
+        "ACL SETUSER l -@all +client +@keyspace", "ACL GETUSER l",
+        "ACL SETUSER m on #" /* a hash of "x" */
         "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881 >y <y",
-        "ACL GETUSER m", "ACL SETUSER m !2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881",
+        "ACL GETUSER m",
+        "ACL SETUSER m !2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881",
         "ACL GETUSER m", "ACL SETUSER m resetpass nopass", "ACL GETUSER m",
-        "ACL SETUSER n +@all -@all +@string -append allcommands nocommands +get allkeys resetkeys ~a",
+        "ACL SETUSER n +@all -@all +@string -append allcommands nocommands +get allkeys resetkeys "
+        "~a",
         "ACL GETUSER n", "ACL SETUSER o -@all +@hash +@set -sadd +@write -@write", "ACL GETUSER o",
-        "ACL SETUSER p skip-sanitize-payload sanitize-payload off on", "ACL GETUSER p",
-        "ACL LIST", "ACL USERS", "ACL GETUSER nobody", "ACL DELUSER alice bob nobody",
-        "ACL DELUSER default", "ACL DELUSER default alice", "ACL USERS", "ACL LIST",
+        "ACL SETUSER p skip-sanitize-payload sanitize-payload off on", "ACL GETUSER p", "ACL LIST",
+        "ACL USERS", "ACL GETUSER nobody", "ACL DELUSER alice bob nobody", "ACL DELUSER default",
+        "ACL DELUSER default alice", "ACL USERS", "ACL LIST",
         /* bad input */
         "ACL SETUSER bad +nosuchcmd", "ACL SETUSER bad -nosuchcmd", "ACL SETUSER bad +@nocat",
         "ACL SETUSER bad foo", "ACL SETUSER bad ~* ~x", "ACL SETUSER bad allkeys %%R~x",
         "ACL SETUSER bad &* &x", "ACL SETUSER bad #abc", "ACL SETUSER bad #ABCDEF",
-        "ACL SETUSER bad <nope", "ACL SETUSER bad !00000000000000000000000000000000000000000000000000"
-        "00000000000000", "ACL SETUSER bad %%X~x", "ACL SETUSER bad %%RR~x", "ACL SETUSER bad %%R",
+        "ACL SETUSER bad <nope",
+        "ACL SETUSER bad !00000000000000000000000000000000000000000000000000"
+        "00000000000000",
+        "ACL SETUSER bad %%X~x", "ACL SETUSER bad %%RR~x", "ACL SETUSER bad %%R",
         "ACL SETUSER bad +get|", "ACL SETUSER bad +config|get|x", "ACL SETUSER bad +config|nope",
         "ACL SETUSER bad -get|x", "ACL SETUSER bad on +get foo", "ACL GETUSER bad", "ACL SETUSER",
         "ACL GETUSER", "ACL GETUSER a b", "ACL DELUSER", "ACL USERS x", "ACL LIST x",
@@ -221,8 +225,9 @@ TEST(dryrun) {
         "ACL DRYRUN dr LPUSH write 1", "ACL DRYRUN dr LMOVE rw1 rw2 LEFT RIGHT",
         "ACL DRYRUN dr LMOVE read write LEFT RIGHT", "ACL DRYRUN dr SORT read STORE write",
         "ACL DRYRUN dr SORT read STORE read", "ACL DRYRUN dr SORT write STORE write",
-        "ACL DRYRUN dr EVAL x 1 rw1", "ACL DRYRUN dr EVAL x 1 read", "ACL DRYRUN dr EVAL_RO x 1 read",
-        "ACL DRYRUN dr EVAL x 0 read", "ACL DRYRUN dr EVAL x -1 read", "ACL DRYRUN dr EVAL x 3 rw rw",
+        "ACL DRYRUN dr EVAL x 1 rw1", "ACL DRYRUN dr EVAL x 1 read",
+        "ACL DRYRUN dr EVAL_RO x 1 read", "ACL DRYRUN dr EVAL x 0 read",
+        "ACL DRYRUN dr EVAL x -1 read", "ACL DRYRUN dr EVAL x 3 rw rw",
         "ACL DRYRUN dr HEXISTS nothing f", "ACL DRYRUN dr HEXISTS write f",
         "ACL DRYRUN dr SINTERCARD 2 write read", "ACL DRYRUN dr ZCOUNT write 0 1",
         "ACL DRYRUN dr TYPE read", "ACL DRYRUN dr EXISTS write", "ACL DRYRUN dr MSET rw1 1 write 2",
@@ -233,10 +238,10 @@ TEST(dryrun) {
         "ACL DRYRUN dr PUBLISH chan m", "ACL DRYRUN dr PUBLISH other m",
         "ACL DRYRUN dr SUBSCRIBE chan other", "ACL DRYRUN dr PSUBSCRIBE chan",
         "ACL DRYRUN dr PSUBSCRIBE ch*", "ACL DRYRUN dr UNSUBSCRIBE other",
-        "ACL DRYRUN dr SPUBLISH other m", "ACL DRYRUN dr SSUBSCRIBE chan",
-        "ACL DRYRUN dr2 GET k", "ACL DRYRUN dr2 GET x", "ACL DRYRUN dr2 SET w1 v",
-        "ACL DRYRUN dr2 SET k v", "ACL DRYRUN dr2 MGET k o1", "ACL DRYRUN dr2 MGET o1 k x",
-        "ACL DRYRUN dr2 DEL k", "ACL DRYRUN dr2 CONFIG GET x", "ACL DRYRUN dr2 AUTH x",
+        "ACL DRYRUN dr SPUBLISH other m", "ACL DRYRUN dr SSUBSCRIBE chan", "ACL DRYRUN dr2 GET k",
+        "ACL DRYRUN dr2 GET x", "ACL DRYRUN dr2 SET w1 v", "ACL DRYRUN dr2 SET k v",
+        "ACL DRYRUN dr2 MGET k o1", "ACL DRYRUN dr2 MGET o1 k x", "ACL DRYRUN dr2 DEL k",
+        "ACL DRYRUN dr2 CONFIG GET x", "ACL DRYRUN dr2 AUTH x",
         /* bad input */
         "ACL DRYRUN nobody GET x", "ACL DRYRUN dr nocmd x", "ACL DRYRUN dr SET v",
         "ACL DRYRUN dr CONFIG NOPE", "ACL DRYRUN dr CONFIG", "ACL DRYRUN dr", "ACL DRYRUN dr GET",
@@ -271,8 +276,8 @@ TEST(cat_categories) {
                     if (!strcmp(other->element[j]->str, name)) in_other = 1;
                 if (known && !in_other) {
                     test_cur_failed_++;
-                    fprintf(stderr, "[cat] '%s' is in @%s on %s only\n", name,
-                            cl->element[c]->str, side ? "redis" : "larder");
+                    fprintf(stderr, "[cat] '%s' is in @%s on %s only\n", name, cl->element[c]->str,
+                            side ? "redis" : "larder");
                 }
             }
         }
@@ -292,27 +297,13 @@ TEST(auth_and_denials) {
              "+multi +exec +eval +incr");
     redisContext *la, *ra;
     connect_pair(&la, &ra);
-    static const char *const cmds[] = {"AUTH alice bad",
-                                       "AUTH nobody p1",
-                                       "AUTH a b c",
-                                       "AUTH p1",
-                                       "AUTH alice p1",
-                                       "ACL WHOAMI",
-                                       "GET k:1",
-                                       "GET other",
-                                       "SET k:1 v",
-                                       "DEL k:1",
-                                       "PUBLISH chan m",
-                                       "PUBLISH zz m",
-                                       "ACL USERS",
-                                       "MULTI",
-                                       "GET zz",
-                                       "DEL k:1",
-                                       "GET k:1",
-                                       "EXEC",
-                                       "MULTI",
-                                       "GET k:1",
-                                       NULL};
+    static const char *const cmds[] = {"AUTH alice bad", "AUTH nobody p1", "AUTH a b c",
+                                       "AUTH p1",        "AUTH alice p1",  "ACL WHOAMI",
+                                       "GET k:1",        "GET other",      "SET k:1 v",
+                                       "DEL k:1",        "PUBLISH chan m", "PUBLISH zz m",
+                                       "ACL USERS",      "MULTI",          "GET zz",
+                                       "DEL k:1",        "GET k:1",        "EXEC",
+                                       "MULTI",          "GET k:1",        NULL};
     for (int i = 0; cmds[i]; i++) {
         cmp2(la, ra, N_NONE, cmds[i]);
         if (!strcmp(cmds[i], "ACL USERS")) { /* scripts: denials in context lua */
@@ -417,7 +408,8 @@ TEST(deluser_and_revoked_subscribers) {
     cmp(N_NONE, "ACL SETUSER sub resetchannels &news &foo:* &extra"); /* a superset: kept */
     cmp(N_NONE, "PUBLISH news hello");
     redisReply *m1, *m2;
-    CHECK(redisGetReply(ls, (void **)&m1) == REDIS_OK && redisGetReply(rs, (void **)&m2) == REDIS_OK);
+    CHECK(redisGetReply(ls, (void **)&m1) == REDIS_OK &&
+          redisGetReply(rs, (void **)&m2) == REDIS_OK);
     char *s1 = reply_str(m1), *s2 = reply_str(m2);
     CHECK_STR(s1, s2);
     free(s1);
@@ -427,7 +419,8 @@ TEST(deluser_and_revoked_subscribers) {
     cmp(N_NONE, "ACL SETUSER sub resetchannels &foo:*"); /* news revoked */
     check_closed(ls, rs);
     cmp(N_NONE, "PUBLISH foo:1 hello");
-    CHECK(redisGetReply(lk, (void **)&m1) == REDIS_OK && redisGetReply(rk, (void **)&m2) == REDIS_OK);
+    CHECK(redisGetReply(lk, (void **)&m1) == REDIS_OK &&
+          redisGetReply(rk, (void **)&m2) == REDIS_OK);
     s1 = reply_str(m1);
     s2 = reply_str(m2);
     CHECK_STR(s1, s2);
@@ -586,10 +579,25 @@ TEST(startup_errors) {
 
 TEST(config_user_lines) {
     srv l2, r2;
-    const char *const extra[] = {"--user",  "alice", "on",     ">pw",   "~*",
-                                 "+@all",   "(+get", "~x)",    "--user", "default",
-                                 "on",      "nopass", "~*",    "&*",     "+@all",
-                                 "-flushall", "--acl-pubsub-default", "allchannels", NULL};
+    const char *const extra[] = {"--user",
+                                 "alice",
+                                 "on",
+                                 ">pw",
+                                 "~*",
+                                 "+@all",
+                                 "(+get",
+                                 "~x)",
+                                 "--user",
+                                 "default",
+                                 "on",
+                                 "nopass",
+                                 "~*",
+                                 "&*",
+                                 "+@all",
+                                 "-flushall",
+                                 "--acl-pubsub-default",
+                                 "allchannels",
+                                 NULL};
     CHECK(srv_start(&l2, extra) == 0);
     CHECK(srv_start_redis(&r2, extra) == 0);
     redisContext *a = srv_connect(&l2), *b = srv_connect(&r2);

@@ -576,13 +576,14 @@ static int stop_at_second(void *ctx, const char *t, int flags) {
 
 TEST(statement_tables) {
     sql_db *db = fresh();
-    sql_exec(db,
-             "CREATE TABLE users(id INTEGER PRIMARY KEY, name TEXT);"
-             "CREATE TABLE orders(id INTEGER PRIMARY KEY, uid INT, total INT);"
-             "CREATE TABLE audit(id INT, n INT);"
-             "CREATE VIEW v AS SELECT o.id, u.name FROM orders o JOIN users u ON u.id = o.uid;"
-             "CREATE TRIGGER t_ai AFTER INSERT ON orders BEGIN INSERT INTO audit VALUES (1, 1); END",
-             NULL, NULL);
+    sql_exec(
+        db,
+        "CREATE TABLE users(id INTEGER PRIMARY KEY, name TEXT);"
+        "CREATE TABLE orders(id INTEGER PRIMARY KEY, uid INT, total INT);"
+        "CREATE TABLE audit(id INT, n INT);"
+        "CREATE VIEW v AS SELECT o.id, u.name FROM orders o JOIN users u ON u.id = o.uid;"
+        "CREATE TRIGGER t_ai AFTER INSERT ON orders BEGIN INSERT INTO audit VALUES (1, 1); END",
+        NULL, NULL);
     CHECK_STR(tables_of(db, "SELECT * FROM orders"), "orders:R");
     CHECK_STR(tables_of(db, "SELECT * FROM orders o JOIN users u ON u.id = o.uid"),
               "orders:R users:R");
@@ -594,8 +595,7 @@ TEST(statement_tables) {
     CHECK_STR(tables_of(db, "SELECT * FROM v"), "orders:R users:R");
     CHECK_STR(tables_of(db, "SELECT 1 UNION SELECT id FROM audit"), "audit:R");
     CHECK_STR(tables_of(db, "INSERT INTO orders VALUES (1, 1, 1)"), "orders:W");
-    CHECK_STR(tables_of(db, "INSERT INTO audit SELECT id, total FROM orders"),
-              "audit:W orders:R");
+    CHECK_STR(tables_of(db, "INSERT INTO audit SELECT id, total FROM orders"), "audit:W orders:R");
     CHECK_STR(tables_of(db, "UPDATE orders SET total = (SELECT count(*) FROM users)"),
               "orders:W users:R");
     CHECK_STR(tables_of(db, "DELETE FROM orders WHERE uid = 3"), "orders:W");
