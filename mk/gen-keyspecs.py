@@ -49,7 +49,7 @@ def main():
     print("/* clang-format off */")
     for r in rows:
         print(r[1])
-    print("/* clang-format on */")
+    print("    /* clang-format on */")
 
 
 main()
