@@ -457,7 +457,7 @@ static void user_copy(acl_user *dst, const acl_user *src) {
     dst->flags = src->flags;
     dst->npass = src->npass;
     dst->pass = xmalloc(sizeof(*dst->pass) * (size_t)(src->npass ? src->npass : 1));
-    memcpy(dst->pass, src->pass, sizeof(*dst->pass) * (size_t)src->npass);
+    if (src->npass) memcpy(dst->pass, src->pass, sizeof(*dst->pass) * (size_t)src->npass);
     dst->nsel = src->nsel;
     dst->sel = xmalloc(sizeof(selector *) * (size_t)src->nsel);
     for (int i = 0; i < src->nsel; i++) dst->sel[i] = selector_copy(src->sel[i]);
