@@ -157,7 +157,7 @@ TEST(setuser_getuser_list) {
     static const char *const cmds[] = {
         "ACL WHOAMI", "ACL USERS", "ACL LIST", "ACL SETUSER alice", "ACL GETUSER alice",
         "ACL SETUSER alice on >pass1 ~cached:* +get +set", "ACL GETUSER alice",
-        "ACL SETUSER bob on nopass +@all -@dangerous ~*", "ACL SETUSER carol +@read +@hash -hget",
+        "ACL SETUSER bob on nopass +@all -@dangerous ~*", "ACL SETUSER carol +@read +@list -lindex",
         "ACL GETUSER carol", "ACL SETUSER dave +@all -flushdb -debug", "ACL GETUSER dave",
         "ACL SETUSER frank +select|0 +client|id", "ACL GETUSER frank",
         "ACL SETUSER g %%R~r* %%W~w* %%RW~rw* %%R~x %%W~x", "ACL GETUSER g",
@@ -172,7 +172,7 @@ TEST(setuser_getuser_list) {
         "ACL GETUSER m", "ACL SETUSER m resetpass nopass", "ACL GETUSER m",
         "ACL SETUSER n +@all -@all +@string -append allcommands nocommands +get allkeys resetkeys "
         "~a",
-        "ACL GETUSER n", "ACL SETUSER o -@all +@hash +@set -sadd +@write -@write", "ACL GETUSER o",
+        "ACL GETUSER n", "ACL SETUSER o -@all +@list +@set -sadd +@write -@write", "ACL GETUSER o",
         "ACL SETUSER p skip-sanitize-payload sanitize-payload off on", "ACL GETUSER p", "ACL LIST",
         "ACL USERS", "ACL GETUSER nobody", "ACL DELUSER alice bob nobody", "ACL DELUSER default",
         "ACL DELUSER default alice", "ACL USERS", "ACL LIST",
