@@ -190,6 +190,11 @@ extern server_state server;
 /* ---- expiry ----------------------------------------------------------------- */
 void active_expire_cycle(int fast);
 
+/* Is argument i of this command a secret (AUTH, HELLO AUTH, ACL SETUSER's
+ * rules, MIGRATE's AUTH): shown as "(redacted)" by MONITOR and SLOWLOG
+ * (monitor.c). */
+int command_arg_redacted(int argc, const resp_arg *argv, int i);
+
 /* ---- key specs (keyspecs.c) ---------------------------------------------------- */
 /* How a command touches a key (Redis's key-spec flags). */
 enum {
