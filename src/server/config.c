@@ -432,7 +432,11 @@ static config_row builtin_rows[] = {
     S("aclfile", &acl_filename, ""),
     E("acl-pubsub-default", &acl_pubsub_default, "resetchannels", pubsub_default_enum),
     I("acllog-max-len", &acllog_max_len, "128", 0, LLONG_MAX),
-    {.name = "user", .type = CT_SPECIAL, .set = set_user, .get = get_user, .flags = CF_HIDDEN},
+    {.name = "user",
+     .type = CT_SPECIAL,
+     .set = set_user,
+     .get = get_user,
+     .flags = CF_HIDDEN | CF_FILE_ONLY},
     X("notify-keyspace-events", "", set_notify, get_notify),
     I("active-expire-effort", &server.active_expire_effort, "1", 1, 10),
     B("lazyfree-lazy-eviction", &server.lazyfree_lazy_eviction, "no"),
@@ -927,7 +931,7 @@ void config_get_reply(client *c) {
         const resp_arg *pat = &c->argv[j];
         if (!strpbrk(pat->p, "*?[")) {
             config_row *r = find_row(pat->p);
-            if (r) get_add(&hits, &n, &cap, pat->p, r);
+            if (r && !(r->flags & CF_FILE_ONLY)) get_add(&hits, &n, &cap, pat->p, r);
             continue;
         }
         for (config_row *r = rows; r->name; r++)
@@ -959,6 +963,7 @@ int config_set_many(int n, const resp_arg *names, const resp_arg *values, char *
     const char *bad = NULL;
     for (i = 0; i < n; i++) {
         rs[i] = find_row(names[i].p);
+        if (rs[i] && (rs[i]->flags & CF_FILE_ONLY)) rs[i] = NULL;
         if (!rs[i]) {
             sbuf b = SBUF_INIT;
             sbuf_printf(&b, "ERR Unknown option or number of arguments for CONFIG SET - '%s'",

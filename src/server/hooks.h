@@ -59,7 +59,15 @@ void hooks_set(const server_hooks *h);
  * the file, --name value arguments and CONFIG SET into it, prints it for
  * CONFIG GET and REWRITE, and runs `apply` after a change. */
 enum { CT_BOOL, CT_INT, CT_MEM, CT_ENUM, CT_STRING, CT_SPECIAL };
-enum { CF_IMMUTABLE = 1, CF_HIDDEN = 2, CF_ALIAS_ONLY = 4, CF_EMPTY_IS_NULL = 8 };
+/* CF_FILE_ONLY: a directive of the configuration file (and command line)
+ * only, unknown to CONFIG GET/SET (`user`). */
+enum {
+    CF_IMMUTABLE = 1,
+    CF_HIDDEN = 2,
+    CF_ALIAS_ONLY = 4,
+    CF_EMPTY_IS_NULL = 8,
+    CF_FILE_ONLY = 16
+};
 
 typedef struct enum_name {
     const char *name;

@@ -613,6 +613,10 @@ TEST(config_user_lines) {
         cmp2(a, b, N_RULES, "ACL SETUSER newbie2");
         cmp2(a, b, N_RULES, "ACL LIST");
         cmp2(a, b, N_NONE, "CONFIG SET acl-pubsub-default nope");
+        cmp2(a, b, N_NONE, "CONFIG GET user");
+        cmp2(a, b, N_NONE, "CONFIG SET user %s", "x on");
+        cmp2(a, b, N_NONE, "CONFIG GET aclfile");
+        cmp2(a, b, N_NONE, "CONFIG GET acllog-max-len");
     }
     if (a) redisFree(a);
     if (b) redisFree(b);
