@@ -1570,6 +1570,9 @@ int acl_load_at_startup(char **err) {
             "redis.conf, but not both.");
         return ERR;
     }
+    /* requirepass of the configuration first: `user default` lines and the
+     * aclfile then override it, as in Redis */
+    if (server.requirepass && server.requirepass[0]) acl_set_default_password(server.requirepass);
     if (load_conf_users(err) != OK) return ERR;
     if (acl_filename && acl_filename[0]) {
         char *e = acl_load_file(acl_filename);

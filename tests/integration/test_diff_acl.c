@@ -624,6 +624,27 @@ TEST(config_user_lines) {
     srv_stop(&r2);
 }
 
+TEST(requirepass_at_start) {
+    srv l2, r2;
+    const char *const extra[] = {"--requirepass", "foobar", NULL};
+    CHECK(srv_start(&l2, extra) == 0);
+    CHECK(srv_start_redis(&r2, extra) == 0);
+    redisContext *a = srv_connect(&l2), *b = srv_connect(&r2);
+    if (a && b) {
+        cmp2(a, b, N_NONE, "GET x");
+        cmp2(a, b, N_NONE, "AUTH wrong");
+        cmp2(a, b, N_NONE, "AUTH default wrong");
+        cmp2(a, b, N_NONE, "HELLO 2");
+        cmp2(a, b, N_NONE, "AUTH foobar");
+        cmp2(a, b, N_RULES, "ACL LIST");
+        cmp2(a, b, N_NONE, "ACL WHOAMI");
+    }
+    if (a) redisFree(a);
+    if (b) redisFree(b);
+    srv_stop(&l2);
+    srv_stop(&r2);
+}
+
 int main(void) {
     snprintf(acldir, sizeof(acldir), "/tmp/larder-acl-XXXXXX");
     if (!mkdtemp(acldir)) return 1;
@@ -647,6 +668,7 @@ int main(void) {
     RUN(aclfile);
     RUN(startup_errors);
     RUN(config_user_lines);
+    RUN(requirepass_at_start);
     redisFree(l);
     redisFree(r);
     srv_stop(&L);
