@@ -395,6 +395,15 @@ TEST(deluser_and_revoked_subscribers) {
     check_closed(la, ra);
     redisFree(la);
     redisFree(ra);
+    /* CLIENT KILL USER */
+    run_both("ACL SETUSER kz on nopass +@all ~* &*");
+    connect_pair(&la, &ra);
+    cmp2(la, ra, N_NONE, "AUTH kz x");
+    cmp(N_NONE, "CLIENT KILL USER nobody");
+    cmp(N_NONE, "CLIENT KILL USER kz");
+    check_closed(la, ra);
+    redisFree(la);
+    redisFree(ra);
     /* subscribers whose channel permission is revoked are disconnected */
     run_both("ACL SETUSER sub on nopass +@all ~* resetchannels &news &foo:*");
     redisContext *ls, *rs, *lk, *rk;
