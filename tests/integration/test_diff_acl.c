@@ -660,8 +660,12 @@ int main(void) {
     snprintf(aclpath, sizeof(aclpath), "%s/users.acl", acldir);
     write_file(aclpath, "user default on nopass ~* &* +@all\n");
     const char *const extra[] = {"--aclfile", aclpath, NULL};
+    char rm[128];
+    snprintf(rm, sizeof(rm), "rm -rf '%s'", acldir);
     if (srv_start(&L, extra) != 0 || srv_start_redis(&R, extra) != 0) {
         fprintf(stderr, "servers did not start\n");
+        srv_stop(&L);
+        if (system(rm) != 0) fprintf(stderr, "could not remove %s\n", acldir);
         return 1;
     }
     l = srv_connect(&L);
@@ -682,8 +686,6 @@ int main(void) {
     redisFree(r);
     srv_stop(&L);
     srv_stop(&R);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", acldir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", acldir);
+    if (system(rm) != 0) fprintf(stderr, "could not remove %s\n", acldir);
     return test_report();
 }
