@@ -29,13 +29,16 @@ ALLOWED = {
     # the composition root: wires persistence in as the server's observer
     "server/main.c": ["persist/persist_api.h"],
     # handlers.h: the signatures the command table expects; hooks.h: to
-    # register DEBUG subcommands and INFO lines
-    "commands": ["server/api.h", "server/hooks.h", "commands/handlers.h", "kv", "resp",
-                 "persist/persist_api.h", "util"],
-    "scripting": ["server/api.h", "server/hooks.h", "commands/handlers.h", "kv", "resp",
-                  "persist/persist_api.h", "util"],
+    # register DEBUG subcommands and INFO lines; acl.h: users and permission
+    # checks (the ACL family, AUTH, scripts' calls, SORT BY/GET, the SQL
+    # table rules checked on the store thread)
+    "commands": ["server/api.h", "server/hooks.h", "server/acl.h", "commands/handlers.h", "kv",
+                 "resp", "persist/persist_api.h", "util"],
+    "scripting": ["server/api.h", "server/hooks.h", "server/acl.h", "commands/handlers.h", "kv",
+                  "resp", "persist/persist_api.h", "util"],
     # server/audit.h: SQL.EXEC's audit event once the store has run it
-    "persist": ["server/api.h", "server/hooks.h", "server/audit.h", "kv", "resp", "util",
+    "persist": ["server/api.h", "server/hooks.h", "server/acl.h", "server/audit.h", "kv", "resp",
+                "util",
                 "persist/store_api.h"],
     # a module is built from its own folder: the engine and the store API
     # (util's allocator is the one every part of the program shares)

@@ -651,6 +651,26 @@ static int m_query(void *hp, const char *sql, int nargs, const store_value *args
     return classify(rc) == STORE_ERR_PERMANENT ? STORE_ERR_USER : STORE_ERR_TRANSIENT;
 }
 
+/* The engine's own account of a statement's tables (sql_stmt_tables); its
+ * flags are the store API's. */
+_Static_assert(SQL_TABLE_READ == STORE_TABLE_READ && SQL_TABLE_WRITE == STORE_TABLE_WRITE &&
+                   SQL_TABLE_DDL == STORE_TABLE_DDL,
+               "the engine's table flags are the store API's");
+
+static int m_tables(void *hp, const char *sql, store_table_fn fn, void *ctx, char **err) {
+    handle *h = hp;
+    sql_stmt *st = NULL;
+    int rc = sql_prepare(h->db, sql, -1, &st, NULL);
+    if (rc != SQL_OK) {
+        *err = dup_err("", h->db);
+        return STORE_ERR_USER;
+    }
+    if (!st) return STORE_OK;
+    rc = sql_stmt_tables(st, fn, ctx);
+    sql_finalize(st);
+    return rc;
+}
+
 static const store_module module = {
     .api_version = LARDER_STORE_API_VERSION,
     .name = "sqlstore",
@@ -669,6 +689,7 @@ static const store_module module = {
     .max_handles = 1,
     .column_type = NULL, /* the server's default names are this engine's */
     .status = NULL,      /* a file: always "connected" */
+    .tables = m_tables,
 };
 
 const store_module *larder_store_module(void) {

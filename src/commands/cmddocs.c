@@ -528,7 +528,9 @@ static void getkeys_generic(client *c, int with_flags) {
     const command *cmd = getkeys_target(c);
     if (!cmd) return;
     int keys[256];
-    int n = command_keys(cmd, c->argc - 2, c->argv + 2, keys, 256);
+    const char *flags[256];
+    int n = with_flags ? command_keys_and_flags(cmd, c->argc - 2, c->argv + 2, keys, flags, 256)
+                       : command_keys(cmd, c->argc - 2, c->argv + 2, keys, 256);
     if (n == 0) {
         if (cmd->flag_bits & CMD_NO_MANDATORY_KEYS)
             reply_array(c, 0); /* EVAL "..." 0: a valid call without keys */
@@ -542,9 +544,16 @@ static void getkeys_generic(client *c, int with_flags) {
         if (with_flags) {
             reply_array(c, 2);
             reply_bulk(c, k->p, k->len);
-            reply_set(c, 2);
-            reply_status(c, (cmd->flag_bits & CMD_WRITE) ? "RW" : "RO");
-            reply_status(c, "access");
+            int nf = 1;
+            for (const char *p = flags[i]; *p; p++) nf += *p == ' ';
+            reply_set(c, nf);
+            for (const char *p = flags[i]; *p;) {
+                size_t len = strcspn(p, " ");
+                char word[32];
+                snprintf(word, sizeof(word), "%.*s", (int)len, p);
+                reply_status(c, word);
+                p += len + (p[len] == ' ');
+            }
         } else {
             reply_bulk(c, k->p, k->len);
         }

@@ -1,8 +1,8 @@
 /* commands/connection — PING ECHO SELECT QUIT RESET HELLO AUTH and CLIENT *. */
 #include "commands/commands.h"
+#include "server/acl.h"
 #include "util/mem.h"
 #include <limits.h>
-#include <openssl/crypto.h>
 #include <string.h>
 
 void ping_command(client *c) {
@@ -44,30 +44,22 @@ void quit_command(client *c) {
     c->flags |= CLIENT_CLOSE_AFTER_REPLY;
 }
 
-static int check_password(const char *user, size_t ulen, const char *pass, size_t plen) {
-    if (ulen != 7 || memcmp(user, "default", 7) != 0) return 0;
-    if (!server_requirepass()) return 1; /* nopass default user */
-    size_t n = strlen(server_requirepass());
-    return n == plen && CRYPTO_memcmp(server_requirepass(), pass, n) == 0;
-}
-
 void auth_command(client *c) {
     if (c->argc > 3) {
         reply_error(c, ERR_SYNTAX);
         return;
     }
-    const resp_arg *user = c->argc == 3 ? &c->argv[1] : NULL, *pass = &c->argv[c->argc - 1];
-    if (!user && !server_requirepass()) {
+    resp_arg def = {"default", 7, 0};
+    const resp_arg *user = c->argc == 3 ? &c->argv[1] : &def, *pass = &c->argv[c->argc - 1];
+    if (c->argc == 2 && acl_default_nopass()) {
         reply_error(c, "ERR AUTH <password> called without any password configured for the default "
                        "user. Are you sure your configuration is correct?");
         return;
     }
-    if (check_password(user ? user->p : "default", user ? user->len : 7, pass->p, pass->len)) {
-        c->flags |= CLIENT_AUTHENTICATED;
+    if (acl_authenticate(c, user, pass) == OK)
         reply_ok(c);
-    } else {
+    else
         reply_error(c, "WRONGPASS invalid username-password pair or user is disabled.");
-    }
 }
 
 static int valid_client_name(const resp_arg *a) {
@@ -100,12 +92,10 @@ void hello_command(client *c) {
     for (int j = next; j < c->argc; j++) {
         int more = c->argc - 1 - j;
         if (arg_is(&c->argv[j], "auth") && more >= 2) {
-            if (!check_password(c->argv[j + 1].p, c->argv[j + 1].len, c->argv[j + 2].p,
-                                c->argv[j + 2].len)) {
+            if (acl_authenticate(c, &c->argv[j + 1], &c->argv[j + 2]) != OK) {
                 reply_error(c, "WRONGPASS invalid username-password pair or user is disabled.");
                 return;
             }
-            c->flags |= CLIENT_AUTHENTICATED;
             j += 2;
         } else if (arg_is(&c->argv[j], "setname") && more) {
             if (setname_or_reply(c, &c->argv[j + 1]) != OK) return;
@@ -115,7 +105,7 @@ void hello_command(client *c) {
             return;
         }
     }
-    if (!(c->flags & CLIENT_AUTHENTICATED)) {
+    if (acl_auth_required(c)) {
         reply_error(c, "NOAUTH HELLO must be called with the client already authenticated, "
                        "otherwise the HELLO AUTH <user> <pass> option can be used to authenticate "
                        "the client and select the RESP protocol version at the same time");
@@ -150,7 +140,7 @@ void reset_command(client *c) {
     c->flags &= ~(uint64_t)(CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP | CLIENT_REPLY_SKIP_NEXT |
                             CLIENT_NO_EVICT | CLIENT_NO_TOUCH | CLIENT_PUBSUB);
     client_set_name(c, NULL, 0);
-    if (server_requirepass()) c->flags &= ~(uint64_t)CLIENT_AUTHENTICATED;
+    acl_client_init(c);
     reply_status(c, "RESET");
 }
 
@@ -357,7 +347,7 @@ void client_info_string(sbuf *b, client *c) {
                 "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=%d "
                 "psub=%d ssub=%d multi=%d qbuf=%zu qbuf-free=%zu argv-mem=%zu multi-mem=%zu "
                 "rbs=%zu rbp=%zu obl=%zu oll=%zu omem=%zu tot-mem=%zu events=%s cmd=%s "
-                "user=default redir=%lld resp=%d lib-name=%s lib-ver=%s",
+                "user=%s redir=%lld resp=%d lib-name=%s lib-ver=%s",
                 (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "", age,
                 idle, flags, c->db->id, c->pubsub_channels ? (int)dict_size(c->pubsub_channels) : 0,
                 c->pubsub_patterns ? (int)dict_size(c->pubsub_patterns) : 0,
@@ -365,7 +355,7 @@ void client_info_string(sbuf *b, client *c) {
                 (c->flags & CLIENT_MULTI) ? c->mcount : -1, c->qlen, c->qcap - c->qlen, argv_mem,
                 multi_mem, c->rhead ? c->rhead->size : (size_t)0, c->qpeak,
                 c->rhead ? c->rhead->used : (size_t)0, oll, obuf, tot, events,
-                c->lastcmd ? c->lastcmd->fullname : "NULL",
+                c->lastcmd ? c->lastcmd->fullname : "NULL", acl_user_name(c->user),
                 (c->flags & CLIENT_TRACKING) ? (long long)c->tracking_redirect : -1LL, c->resp,
                 c->lib_name ? c->lib_name : "", c->lib_ver ? c->lib_ver : "");
 }
@@ -374,6 +364,7 @@ typedef struct kill_filter {
     const char *addr, *laddr;
     int type, skipme;
     uint64_t id;
+    acl_user *user;
 } kill_filter;
 
 static int kill_parse(client *c, kill_filter *f) {
@@ -407,7 +398,7 @@ static int kill_parse(client *c, kill_filter *f) {
         } else if (arg_is(o, "laddr")) {
             f->laddr = v->p;
         } else if (arg_is(o, "user")) {
-            if (!arg_is(v, "default")) {
+            if (!(f->user = acl_user_find(v->p, v->len))) {
                 reply_errorf(c, "ERR No such user '%s'", v->p);
                 return ERR;
             }
@@ -440,6 +431,7 @@ void client_kill_command(client *c) {
         if (f.laddr && strcmp(o->laddr, f.laddr) != 0) continue;
         if (f.type != -1 && client_type_of(o) != f.type) continue;
         if (f.id && o->id != f.id) continue;
+        if (f.user && o->user != f.user) continue;
         if (o == c && f.skipme) continue;
         if (o == c)
             close_self = 1;

@@ -12,6 +12,11 @@ command_fn ping_command, echo_command, select_command, quit_command, reset_comma
     client_no_evict_command, client_pause_command, client_unpause_command, client_reply_command,
     client_unblock_command, client_help_command, client_no_touch_command;
 
+/* ---- acl.c --------------------------------------------------------------- */
+command_fn acl_cat_command, acl_deluser_command, acl_dryrun_command, acl_genpass_command,
+    acl_getuser_command, acl_help_command, acl_list_command, acl_load_command, acl_log_command,
+    acl_save_command, acl_setuser_command, acl_users_command, acl_whoami_command;
+
 /* ---- tracking.c ---------------------------------------------------------- */
 command_fn client_tracking_command, client_caching_command, client_getredir_command,
     client_trackinginfo_command;

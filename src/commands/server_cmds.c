@@ -45,6 +45,14 @@ void time_command(client *c) {
     reply_bulk_ll(c, us % 1000000);
 }
 
+/* READONLY / READWRITE: cluster replica reads; without cluster support, Redis's error. */
+void readonly_command(client *c) {
+    reply_error(c, "ERR This instance has cluster support disabled");
+}
+void readwrite_command(client *c) {
+    reply_error(c, "ERR This instance has cluster support disabled");
+}
+
 void lastsave_command(client *c) {
     reply_int(c, server_lastsave() / 1000);
 }

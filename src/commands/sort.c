@@ -15,6 +15,7 @@
  * BY with a LIMIT uses the same partial quicksort as Redis, so ties come out
  * in the same order there too. */
 #include "commands/commands.h"
+#include "server/acl.h"
 #include "kv/quicklist.h"
 #include "util/mem.h"
 #include <errno.h>
@@ -251,6 +252,15 @@ typedef struct sort_args {
     int ngets;
 } sort_args;
 
+/* BY and GET patterns read keys the key specs cannot name: as in Redis they
+ * need read access to every key. */
+static int pattern_allowed_or_reply(client *c, const char *opt) {
+    acl_user *u = acl_client_user(c);
+    if (acl_unrestricted_key_access(u, c->cmd, c->argc, c->argv, ACL_KEY_READ)) return OK;
+    reply_errorf(c, "ERR %s option of SORT denied due to insufficient ACL permissions.", opt);
+    return ERR;
+}
+
 static int sort_parse(client *c, int readonly, sort_args *a) {
     memset(a, 0, sizeof(*a));
     a->limit_count = -1;
@@ -273,8 +283,12 @@ static int sort_parse(client *c, int readonly, sort_args *a) {
             a->storekey = &c->argv[++j];
         } else if (arg_is(x, "by") && left >= 1) {
             a->sortby = &c->argv[++j];
-            if (!strchr(a->sortby->p, '*')) a->dontsort = 1; /* a constant: no sorting */
+            if (!strchr(a->sortby->p, '*'))
+                a->dontsort = 1; /* a constant: no sorting */
+            else if (pattern_allowed_or_reply(c, "BY") != OK)
+                return ERR;
         } else if (arg_is(x, "get") && left >= 1) {
+            if (pattern_allowed_or_reply(c, "GET") != OK) return ERR;
             a->gets[a->ngets++] = &c->argv[++j];
         } else {
             reply_error(c, ERR_SYNTAX);

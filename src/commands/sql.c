@@ -9,6 +9,7 @@
  * waits; rows a write changes invalidate the cached keys of mapped tables. */
 #include "commands/commands.h"
 #include "persist/persist_api.h"
+#include "server/acl.h"
 
 int store_configured_or_reply(client *c) {
     if (persist_enabled()) return OK;
@@ -25,7 +26,8 @@ int can_wait_or_reply(client *c) {
 
 void sql_query_command(client *c) {
     if (store_configured_or_reply(c) != OK || can_wait_or_reply(c) != OK) return;
-    persist_sql_submit(c, c->argv[1].p, c->argv[1].len, c->argc - 2, c->argv + 2, 1);
+    persist_sql_submit(c, c->argv[1].p, c->argv[1].len, c->argc - 2, c->argv + 2, 1,
+                       acl_sql_rules_copy(acl_client_user(c)));
 }
 
 /* STORE.INVALIDATION INSTALL */
@@ -40,5 +42,6 @@ void store_invalidation_command(client *c) {
 
 void sql_exec_command(client *c) {
     if (store_configured_or_reply(c) != OK || can_wait_or_reply(c) != OK) return;
-    persist_sql_submit(c, c->argv[1].p, c->argv[1].len, c->argc - 2, c->argv + 2, 0);
+    persist_sql_submit(c, c->argv[1].p, c->argv[1].len, c->argc - 2, c->argv + 2, 0,
+                       acl_sql_rules_copy(acl_client_user(c)));
 }

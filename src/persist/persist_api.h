@@ -22,9 +22,13 @@ int persist_enabled(void);
 
 /* Runs sql with args bound to its ? parameters (copied: they may point into
  * c's query buffer); readonly refuses statements that write. Rows come back
- * as arrays (RESP3: maps), a write without rows as the count it changed. */
+ * as arrays (RESP3: maps), a write without rows as the count it changed.
+ * rules (taken over; NULL: none): the user's ACL SQL table rules, checked
+ * on the store thread against the tables the statement touches before it
+ * runs; a denial replies -NOPERM and is logged in ACL LOG. */
+struct acl_sql_rules;
 void persist_sql_submit(client *c, const char *sql, size_t len, int nargs, const resp_arg *args,
-                        int readonly);
+                        int readonly, struct acl_sql_rules *rules);
 /* WB.FLUSH: replies once every pending write-behind key is in the store. */
 void persist_wb_flush(client *c);
 /* WB.DEADLETTER: the first count entries; writing entry id (0: all) again;

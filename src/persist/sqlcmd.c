@@ -15,6 +15,7 @@
  * protocol, so no row data crosses threads twice. */
 #include "persist/persist.h"
 #include "server/audit.h"
+#include "server/acl.h"
 #include "util/mem.h"
 #include <stdio.h>
 #include <string.h>
@@ -34,7 +35,12 @@ typedef struct query_job {
     int64_t affected;
     sbuf changes; /* table\0 pklen:u32 pk ... */
     int changes_n;
+    acl_sql_rules *rules; /* the user's SQL table rules, NULL: unrestricted */
+    int denied;           /* 0, or the access refused (ACL_KEY_READ/WRITE, or DENY_DDL) */
+    char *denied_table;
 } query_job;
+
+enum { DENY_DDL = 4, DENY_UNKNOWN = 8 };
 
 static void enc_value(sbuf *b, const store_value *v, int resp) {
     switch (v->type) {
@@ -99,8 +105,45 @@ static void q_change(void *ctx, const char *table, int npk, const store_value *p
     j->changes_n++;
 }
 
+/* A table the statement touches, against the user's rules (store thread). */
+static int check_table(void *ctx, const char *table, int flags) {
+    query_job *j = ctx;
+    int ddl = (flags & STORE_TABLE_DDL) != 0;
+    int access = ((flags & STORE_TABLE_READ) ? ACL_KEY_READ : 0) |
+                 ((flags & STORE_TABLE_WRITE) ? ACL_KEY_WRITE : 0);
+    if (acl_sql_rules_allow(j->rules, table, access, ddl)) return 0;
+    /* name the right that is missing: DDL, else write, else read */
+    if (ddl)
+        j->denied = DENY_DDL;
+    else if ((access & ACL_KEY_WRITE) && acl_sql_rules_allow(j->rules, table, ACL_KEY_READ, 0))
+        j->denied = ACL_KEY_WRITE;
+    else
+        j->denied = (access & ACL_KEY_READ) ? ACL_KEY_READ : ACL_KEY_WRITE;
+    j->denied_table = xstrdup(table);
+    return 1;
+}
+
+/* Checks the statement's tables before it runs; 0 when it may run. */
+static int check_tables(query_job *j, const store_module *m, void *h) {
+    if (!j->rules) return 0;
+    if (!m->tables) {
+        j->denied = DENY_UNKNOWN;
+        j->denied_table = xstrdup("");
+        return 1;
+    }
+    char *err = NULL;
+    int rc = m->tables(h, j->sql, check_table, j, &err);
+    if (err) {
+        j->job.err = xstrdup(err);
+        m->free_error(err);
+    }
+    if (rc == STORE_ERR_USER) j->job.rc = STORE_ERR_USER;
+    return j->denied || rc == STORE_ERR_USER;
+}
+
 static void run_query_job(store_job *sj, const store_module *m, void *h) {
     query_job *j = (query_job *)sj;
+    if (check_tables(j, m, h)) return;
     store_sink sink = {j, q_columns, q_row};
     char *err = NULL;
     sj->rc =
@@ -119,7 +162,24 @@ static void free_query(query_job *j) {
     sbuf_free(&j->rows);
     sbuf_free(&j->changes);
     xfree(j->job.err);
+    acl_sql_rules_free(j->rules);
+    xfree(j->denied_table);
     xfree(j);
+}
+
+/* -NOPERM for a statement the user's SQL table rules refuse, and its ACL
+ * LOG entry (reason "table", the table as the object). */
+static void reply_sql_denied(client *c, query_job *j) {
+    const char *t = j->denied_table;
+    acl_log_denial(c, ACL_DENIED_SQL, ACL_CTX_TOPLEVEL, t, strlen(t), NULL);
+    if (j->denied == DENY_UNKNOWN)
+        reply_error(c, "NOPERM this user may run SQL on named tables only, and the store module "
+                       "cannot report the tables of a statement");
+    else if (j->denied == DENY_DDL)
+        reply_error(c, "NOPERM this user has no permissions to change the schema");
+    else
+        reply_errorf(c, "NOPERM this user has no permissions to %s the '%s' table",
+                     j->denied == ACL_KEY_WRITE ? "write" : "read", t);
 }
 
 /* Drops the cached key (unless a write of it is pending) so the next read
@@ -183,7 +243,9 @@ static void query_done(store_job *sj) {
     }
     if (c && (c->flags & CLIENT_BLOCKED) && c->bstate.type == BLOCKED_STORE) {
         unblock_client(c);
-        if (sj->rc != STORE_OK) {
+        if (j->denied) {
+            reply_sql_denied(c, j);
+        } else if (sj->rc != STORE_OK) {
             const char *msg = sj->err ? sj->err : "store error";
             if (sj->rc == STORE_ERR_USER || sj->rc == STORE_ERR_PERMANENT)
                 reply_errorf(c, "ERR %s", msg);
@@ -201,10 +263,11 @@ static void query_done(store_job *sj) {
 
 /* Queues a query for c and parks c until it is done. */
 static void submit_query(client *c, const char *sql, size_t sqllen, int nargs, const resp_arg *args,
-                         int readonly) {
+                         int readonly, acl_sql_rules *rules) {
     query_job *j = xcalloc(1, sizeof(*j));
     j->client_id = c->id;
     memcpy(j->addr, c->addr, sizeof j->addr);
+    j->rules = rules;
     /* the arguments point into the client's buffer: copy them with the SQL */
     size_t bytes = sqllen + 1;
     for (int i = 0; i < nargs; i++) bytes += args[i].len + 1;
@@ -229,8 +292,8 @@ static void submit_query(client *c, const char *sql, size_t sqllen, int nargs, c
 }
 
 void persist_sql_submit(client *c, const char *sql, size_t len, int nargs, const resp_arg *args,
-                        int readonly) {
-    submit_query(c, sql, len, nargs, args, readonly);
+                        int readonly, acl_sql_rules *rules) {
+    submit_query(c, sql, len, nargs, args, readonly, rules);
 }
 
 /* ---- WB.DEADLETTER ------------------------------------------------------------------- */
@@ -359,7 +422,7 @@ void persist_deadletter_list(client *c, long long count) {
     resp_arg arg = {n, strlen(n), 0};
     static const char q[] =
         "SELECT id, map, key, op, error, at FROM wb_deadletter ORDER BY id LIMIT ?";
-    submit_query(c, q, sizeof(q) - 1, 1, &arg, 1);
+    submit_query(c, q, sizeof(q) - 1, 1, &arg, 1, NULL);
 }
 
 void persist_deadletter_retry(client *c, long long id) {
@@ -375,12 +438,12 @@ void persist_deadletter_retry(client *c, long long id) {
 void persist_deadletter_drop(client *c, long long id) {
     if (!id) {
         static const char q[] = "DELETE FROM wb_deadletter";
-        submit_query(c, q, sizeof(q) - 1, 0, NULL, 0);
+        submit_query(c, q, sizeof(q) - 1, 0, NULL, 0, NULL);
         return;
     }
     char n[32];
     snprintf(n, sizeof(n), "%lld", id);
     resp_arg arg = {n, strlen(n), 0};
     static const char q[] = "DELETE FROM wb_deadletter WHERE id = ?";
-    submit_query(c, q, sizeof(q) - 1, 1, &arg, 0);
+    submit_query(c, q, sizeof(q) - 1, 1, &arg, 0, NULL);
 }

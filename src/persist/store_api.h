@@ -32,7 +32,7 @@
 
 #define LARDER_STORE_API_VERSION                                                                   \
     3 /* 2: store_op.unit, .on_refuse; 3: the change log, check,                                   \
-        max_handles, column_type, status */
+        max_handles, column_type, status, tables */
 
 enum { STORE_OK = 0, STORE_ERR_TRANSIENT = 1, STORE_ERR_PERMANENT = 2, STORE_ERR_USER = 3 };
 enum { SV_NULL = 0, SV_INT = 1, SV_REAL = 2, SV_TEXT = 3, SV_BLOB = 4 };
@@ -125,6 +125,11 @@ enum {
                                  every row of every table as changed */
 };
 
+/* Receives the tables a statement touches (store_module.tables); nonzero
+ * stops the walk. */
+enum { STORE_TABLE_READ = 1, STORE_TABLE_WRITE = 2, STORE_TABLE_DDL = 4 };
+typedef int (*store_table_fn)(void *ctx, const char *table, int flags);
+
 typedef struct store_module {
     int api_version; /* LARDER_STORE_API_VERSION */
     const char *name;
@@ -216,6 +221,13 @@ typedef struct store_module {
     /* Optional (NULL: always connected): the handle's connection state.
      * Called on the handle's store thread, after each call. */
     void (*status)(void *h, store_status *st);
+
+    /* Optional (NULL: the store cannot tell). Prepares sql without running
+     * it and reports each table it reads or writes, and whether it changes
+     * the schema (STORE_TABLE_DDL, first), to fn: what ACL SQL table rules
+     * are checked against. Returns fn's nonzero value if it stopped the
+     * walk, STORE_OK, or STORE_ERR_USER when sql does not prepare. */
+    int (*tables)(void *h, const char *sql, store_table_fn fn, void *ctx, char **err);
 } store_module;
 
 typedef const store_module *(*store_module_entry_fn)(void);

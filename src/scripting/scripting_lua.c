@@ -31,6 +31,7 @@
  *  3. No C function here leaves the Lua stack unbalanced on return paths
  *     that do not raise. */
 #include "scripting/scripting.h"
+#include "server/acl.h"
 #include "resp/reply.h"
 #include "util/clock.h"
 #include "util/mem.h"
@@ -443,6 +444,27 @@ static const char *script_check_command(script_run *run, const command *cmd, int
     return NULL;
 }
 
+/* The caller's ACL rights over a command a script calls (Redis's
+ * scriptVerifyACL): NULL if allowed; a denial is logged with context lua. */
+static const char *script_check_acl(script_run *run, const command *cmd, int argc,
+                                    const resp_arg *argv) {
+    if (!run->caller) return NULL;
+    switch (acl_check_client(run->caller, cmd, argc, argv, ACL_CTX_LUA)) {
+    case ACL_OK:
+        return NULL;
+    case ACL_DENIED_CMD:
+        return "The user executing the script can't run this command or subcommand";
+    case ACL_DENIED_KEY:
+        return "The user executing the script can't access at least one of the keys mentioned "
+               "in the command arguments";
+    case ACL_DENIED_CHANNEL:
+        return "The user executing the script can't publish to the channel mentioned in the "
+               "command";
+    default:
+        return "The user executing the script lacking the permissions for the command";
+    }
+}
+
 /* Argument vector for the fake client, one reusable allocation. */
 static resp_arg *cmd_argv;
 static int cmd_argv_cap;
@@ -553,6 +575,7 @@ static int redis_generic_call(lua_State *L, int raise) {
     int sub_missing;
     const command *cmd = command_lookup(cmd_argv, argc, &sub_missing);
     const char *err = script_check_command(run, cmd, argc, sub_missing);
+    if (!err) err = script_check_acl(run, cmd, argc, cmd_argv);
     if (err) {
         reject_in_script(cmd && !sub_missing ? cmd : NULL, err);
         push_error(L, err);
@@ -719,7 +742,10 @@ static int l_acl_check_cmd(lua_State *L) {
         push_error(L, "Invalid command passed to redis.acl_check_cmd()");
         return lua_error(L);
     }
-    lua_pushboolean(L, 1); /* no ACL users in Larder yet: the default user may run all */
+    int pos;
+    client *caller = script_current->caller;
+    lua_pushboolean(L, !caller ||
+                           acl_check_command(caller->user, cmd, argc, cmd_argv, &pos) == ACL_OK);
     return 1;
 }
 

@@ -360,6 +360,11 @@ void process_command(client *c);
 /* Executes the handler and accounts for it (used by EXEC and scripts too). */
 void call_command(client *c, const command *cmd);
 int command_keys(const command *cmd, int argc, const resp_arg *argv, int *keys, int max);
+/* The keys with how the command touches each (Redis's key specs): positions
+ * in pos, the flags' names ("RW", "access", "delete", ...) as one
+ * space-separated string per key in names (static strings). Returns the count. */
+int command_keys_and_flags(const command *cmd, int argc, const resp_arg *argv, int *pos,
+                           const char **names, int max);
 client *client_create(int fd, int flags);
 void client_free(client *c);
 void client_close_async(client *c);

@@ -8,6 +8,7 @@
  *     reached the file; the next successful write is preceded by one
  *     "audit" line that reports them.
  *  4. Nothing here stops the server or replies to a client. */
+#include "server/acl.h"
 #include "server/audit.h"
 #include "server/hooks.h"
 #include "server/server.h"
@@ -45,11 +46,10 @@ static const char *class_name(int bit) {
     return "audit";
 }
 
-/* The user a client acts as. The one place that names it: with ACL users
- * this returns the client's user name. */
+/* The user a client acts as (a script's: its caller's). */
 static const char *client_user(const client *c) {
-    (void)c;
-    return "default";
+    acl_user *u = c ? acl_client_user((client *)c) : NULL;
+    return u ? acl_user_name(u) : "default";
 }
 
 int audit_wants(int classes) {

@@ -10,6 +10,7 @@
  *     server.cmdstats[id] are its statistics.
  *  2. kv_now_ms is set once per call_command, before the handler runs, so a
  *     command sees one consistent "now" for every expiry decision. */
+#include "server/acl.h"
 #include "server/server.h"
 #include "server/hooks.h"
 #include "server/audit.h"
@@ -114,7 +115,9 @@ static uint64_t derive_acl(const command *c) {
         s += n;
     }
     if (c->flag_bits & CMD_WRITE) add_cat(&bits, "write");
-    if (c->flag_bits & CMD_READONLY) add_cat(&bits, "read");
+    /* as Redis: scripting commands are not @read even when read-only */
+    if ((c->flag_bits & CMD_READONLY) && !(bits & (1ULL << acl_category_bit("scripting", 9))))
+        add_cat(&bits, "read");
     if (c->flag_bits & CMD_ADMIN) {
         add_cat(&bits, "admin");
         add_cat(&bits, "dangerous");
@@ -289,7 +292,8 @@ void process_command(client *c) {
         reject(c, cmd, msg);
         return;
     }
-    if (!(c->flags & CLIENT_AUTHENTICATED) && !(cmd->flag_bits & CMD_NO_AUTH)) {
+    if (!(c->flags & CLIENT_AUTHENTICATED) && !(cmd->flag_bits & CMD_NO_AUTH) &&
+        acl_auth_required(c)) {
         audit_denied(c, "NOAUTH Authentication required.");
         reject(c, cmd, "NOAUTH Authentication required.");
         return;
@@ -297,6 +301,15 @@ void process_command(client *c) {
     if ((c->flags & CLIENT_MULTI) && (cmd->flag_bits & CMD_NO_MULTI)) {
         reject(c, cmd, "ERR Command not allowed inside a transaction");
         return;
+    }
+    if (c->user != acl_fast_user) { /* the default user with every right skips this */
+        int ctx = (c->flags & CLIENT_MULTI) ? ACL_CTX_MULTI : ACL_CTX_TOPLEVEL;
+        int r = acl_check_client(c, cmd, c->argc, c->argv, ctx);
+        if (r != ACL_OK) {
+            char buf[256];
+            reject(c, cmd, acl_denied_text(r, cmd, buf, sizeof(buf)));
+            return;
+        }
     }
     int is_exec = cmd->proc && strcmp(cmd->name, "exec") == 0;
     if (server.maxmemory && !server.in_script) {

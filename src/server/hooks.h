@@ -66,12 +66,15 @@ enum { CT_BOOL, CT_INT, CT_MEM, CT_ENUM, CT_STRING, CT_SPECIAL };
 /* CF_SPLITS_ARGS: the setter splits its value into arguments again
  * (resp_split_args), so a file line's or command line's arguments reach it
  * quoted where needed ("a b" stays one argument) rather than joined bare. */
+/* CF_FILE_ONLY: a directive of the configuration file (and command line)
+ * only, unknown to CONFIG GET/SET (`user`). */
 enum {
     CF_IMMUTABLE = 1,
     CF_HIDDEN = 2,
     CF_ALIAS_ONLY = 4,
     CF_EMPTY_IS_NULL = 8,
-    CF_SPLITS_ARGS = 16
+    CF_SPLITS_ARGS = 16,
+    CF_FILE_ONLY = 32
 };
 
 typedef struct enum_name {

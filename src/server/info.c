@@ -1,5 +1,6 @@
 /* server/info — INFO sections with Redis's field names (clients such as
  * ioredis parse them: `loading:0` must be there), stats and errorstats. */
+#include "server/acl.h"
 #include "server/server.h"
 #include "server/hooks.h"
 #include "server/audit.h"
@@ -80,6 +81,7 @@ void stats_reset(void) {
     for (int i = 0; i < server.command_count; i++) latency_hist_free(&server.cmdstats[i].hist);
     memset(server.cmdstats, 0, sizeof(command_stats) * (size_t)server.command_count);
     if (server.errors) dict_clear(server.errors, free_err, NULL);
+    acl_stats_reset();
 }
 
 /* ---- helpers -------------------------------------------------------------------- */
@@ -313,6 +315,7 @@ static void sec_stats(sbuf *b) {
         server.stat_unexpected_error_replies, server.stat_total_error_replies, server.stat_io_reads,
         server.stat_io_writes, server.stat_client_qbuf_limit_disconnections,
         server.stat_client_outbuf_limit_disconnections);
+    acl_info(b);
     run_exts("stats", b);
 }
 

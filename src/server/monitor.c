@@ -5,7 +5,8 @@
  *
  * "[db lua]" for a command a script ran, "[db unix:PATH]" for a client on
  * the unix socket. Arguments that carry secrets (AUTH's, HELLO's AUTH pair,
- * MIGRATE's AUTH/AUTH2) are shown as "(redacted)". Who feeds: call_command
+ * ACL SETUSER's rules, MIGRATE's AUTH/AUTH2) are shown as "(redacted)", here
+ * and in SLOWLOG. Who feeds: call_command
  * after a command ran (not for admin or skip_monitor commands, nor for a
  * blocked command's re-run), the script commands before they run (so that a
  * script's commands follow it), and EXEC when it aborts. */
@@ -29,10 +30,10 @@ void monitor_remove(client *c) {
     c->flags &= ~(uint64_t)CLIENT_MONITOR;
 }
 
-/* Is argument i of this command a secret? */
-static int redacted(int argc, const resp_arg *argv, int i) {
+int command_arg_redacted(int argc, const resp_arg *argv, int i) {
     if (i == 0) return 0;
     if (arg_is(&argv[0], "auth")) return 1;
+    if (arg_is(&argv[0], "acl") && argc > 1 && arg_is(&argv[1], "setuser") && i >= 2) return 1;
     if (arg_is(&argv[0], "hello")) {
         for (int j = 2; j + 2 < argc; j++)
             if (arg_is(&argv[j], "auth") && (i == j + 1 || i == j + 2)) return 1;
@@ -62,7 +63,7 @@ void monitor_feed(client *c, int argc, const resp_arg *argv) {
         sbuf_printf(&b, "[%d %s] ", dbid, c->addr);
     for (int i = 0; i < argc; i++) {
         if (i) sbuf_puts(&b, " ");
-        if (redacted(argc, argv, i))
+        if (command_arg_redacted(argc, argv, i))
             sbuf_puts(&b, "\"(redacted)\"");
         else
             sbuf_append_repr(&b, argv[i].p, argv[i].len);

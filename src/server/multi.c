@@ -10,6 +10,7 @@
  * Invariants:
  *  1. A watched_key is in its client's list and in its key's list, or in none.
  *  2. A key's entry exists in db->watched_keys iff its list is not empty. */
+#include "server/acl.h"
 #include "server/server.h"
 #include "util/hash.h"
 #include "util/mem.h"
@@ -173,6 +174,19 @@ int watch_any_expired(client *c) {
     return 0;
 }
 
+static const char *exec_denied_reason(int r) {
+    switch (r) {
+    case ACL_DENIED_CMD:
+        return "no permission to execute the command or subcommand";
+    case ACL_DENIED_KEY:
+        return "no permission to touch the specified keys";
+    case ACL_DENIED_CHANNEL:
+        return "no permission to access one of the channels used as arguments";
+    default:
+        return "no permission";
+    }
+}
+
 void multi_exec(client *c) {
     uint64_t old = c->flags;
     c->flags |= CLIENT_DENY_BLOCKING;
@@ -190,6 +204,18 @@ void multi_exec(client *c) {
     for (int i = 0; i < n; i++) {
         c->argc = q[i].args.argc;
         c->argv = q[i].args.argv;
+        /* the rules may have changed since the command was queued */
+        if (c->user != acl_fast_user) {
+            int r = acl_check_client(c, q[i].cmd, c->argc, c->argv, ACL_CTX_MULTI);
+            if (r != ACL_OK) {
+                reply_errorf(c,
+                             "NOPERM ACLs rules changed between the moment the transaction was "
+                             "accumulated and the EXEC call. This command is no longer allowed "
+                             "for the following reason: %s",
+                             exec_denied_reason(r));
+                continue;
+            }
+        }
         call_command(c, q[i].cmd);
     }
     for (int i = 0; i < n; i++) client_free_argv_copy(&q[i].args);

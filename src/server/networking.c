@@ -15,6 +15,7 @@
  *  2. c->qpos <= c->qlen <= c->qcap; bytes before qpos are consumed.
  *  3. CLIENT_PENDING_WRITE <=> c is on server.pending_writes.
  *  4. reply_bytes is the sum over blocks of (used) minus sentlen. */
+#include "server/acl.h"
 #include "server/server.h"
 #include "server/hooks.h"
 #include "server/pubsub.h"
@@ -88,7 +89,8 @@ client *client_create(int fd, int flags) {
     c->ctime_ms = c->last_interaction_ms = server.mstime;
     resp_req_init(&c->req, server.proto_max_bulk_len);
     list_init(&c->watched);
-    if (!server.requirepass) c->flags |= CLIENT_AUTHENTICATED;
+    acl_client_init(c);
+    if (flags & CLIENT_AUTHENTICATED) c->flags |= CLIENT_AUTHENTICATED; /* fake clients */
     if (fd >= 0) {
         int is_unix;
         fd_to_addr(fd, 0, c->addr, sizeof(c->addr), &is_unix);
@@ -227,7 +229,7 @@ static void configure_socket(int fd, int tcp) {
 
 /* Has the default user no password (protected mode applies)? */
 static int default_user_nopass(void) {
-    return !server.requirepass;
+    return acl_default_nopass();
 }
 
 /* Redis 7.0's loopback test: only these two addresses (not 127.0.0.0/8)

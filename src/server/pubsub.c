@@ -370,3 +370,14 @@ void pubsub_for_each_channel(int kind, void (*fn)(void *ctx, const char *name, s
     while ((ch = dict_iter_next(&it))) fn(ctx, ch->name, ch->len);
     dict_iter_done(&it);
 }
+
+void pubsub_client_for_each(client *c, int kind,
+                            void (*fn)(void *ctx, const char *name, size_t len), void *ctx) {
+    dict *d = *client_dict(c, kind);
+    if (!d) return;
+    dict_iter it;
+    dict_iter_init(&it, d);
+    sub_link *l;
+    while ((l = dict_iter_next(&it))) fn(ctx, l->ch->name, l->ch->len);
+    dict_iter_done(&it);
+}

@@ -33,6 +33,9 @@ long long pubsub_shard_channel_count(void);
  * return early without building channel names. */
 int pubsub_idle(void);
 void pubsub_client_free(client *c);
+/* Each channel (or pattern, shard channel) c is subscribed to. */
+void pubsub_client_for_each(client *c, int kind,
+                            void (*fn)(void *ctx, const char *name, size_t len), void *ctx);
 /* May cmd run in c's current (RESP2 subscribed) context? */
 int pubsub_context_allows(const command *cmd);
 #endif

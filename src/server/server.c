@@ -6,6 +6,7 @@
  * unblocked clients and ready keys, runs the fast expiry cycle and writes all
  * pending replies; an ev_check (runs right after it wakes) refreshes the
  * cached clock. SIGTERM/SIGINT break the loop for a clean shutdown. */
+#include "server/acl.h"
 #include "server/server.h"
 #include "server/hooks.h"
 #include "server/conn.h"
@@ -344,6 +345,10 @@ void server_preinit(void) {
     list_init(&server.paused_clients);
     list_init(&server.slowlog);
     audit_register_config();
+    /* the command table and the default user before the configuration: `user`
+     * lines and requirepass act on them */
+    commands_init();
+    acl_init();
     config_apply_defaults();
 }
 
@@ -372,7 +377,7 @@ int server_init(char **err) {
     server.clients_by_id = dict_new(&clients_by_id_type);
     server.dbs = xcalloc((size_t)server.databases, sizeof(db));
     for (int i = 0; i < server.databases; i++) db_init(&server.dbs[i], i);
-    commands_init();
+    if (acl_load_at_startup(err) != OK) return ERR;
     keyspace_init();
     if (audit_start(err) != OK) return ERR;
     if (open_listeners(err) != OK) return ERR;

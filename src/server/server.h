@@ -190,6 +190,37 @@ extern server_state server;
 /* ---- expiry ----------------------------------------------------------------- */
 void active_expire_cycle(int fast);
 
+/* Is argument i of this command a secret (AUTH, HELLO AUTH, ACL SETUSER's
+ * rules, MIGRATE's AUTH): shown as "(redacted)" by MONITOR and SLOWLOG
+ * (monitor.c). */
+int command_arg_redacted(int argc, const resp_arg *argv, int i);
+
+/* ---- key specs (keyspecs.c) ---------------------------------------------------- */
+/* How a command touches a key (Redis's key-spec flags). */
+enum {
+    KS_RO = 1 << 0,
+    KS_RW = 1 << 1,
+    KS_OW = 1 << 2,
+    KS_RM = 1 << 3,
+    KS_ACCESS = 1 << 4,
+    KS_UPDATE = 1 << 5,
+    KS_INSERT = 1 << 6,
+    KS_DELETE = 1 << 7,
+    KS_NOT_KEY = 1 << 8,
+    KS_INCOMPLETE = 1 << 9,
+    KS_VARIABLE_FLAGS = 1 << 10,
+};
+typedef struct keyref {
+    int pos, flags; /* argument index, KS_* */
+} keyref;
+/* After commands_init. */
+void keyspecs_init(void);
+/* The keys of a command with their flags; fills up to max and returns the
+ * count (which may exceed max: call again with room for all). */
+int keyspecs_keys(const command *cmd, int argc, const resp_arg *argv, keyref *out, int max);
+/* May the command name keys at all? */
+int keyspecs_has_keys(const command *cmd);
+
 /* ---- config.c ---------------------------------------------------------------- */
 int config_load_file(const char *path, char **err);
 int config_load_string(const char *text, const char *origin, char **err);

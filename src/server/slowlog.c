@@ -24,7 +24,10 @@ void slowlog_push_if_needed(client *c, const command *cmd, long long usec) {
     resp_arg tmp[SLOWLOG_MAX_ARGC];
     char more[64], cut[SLOWLOG_MAX_ARGC][SLOWLOG_MAX_ARGLEN + 48];
     for (int i = 0; i < argc; i++) {
-        if (argc != c->argc && i == argc - 1) {
+        if (command_arg_redacted(c->argc, c->argv, i)) {
+            tmp[i].p = "(redacted)";
+            tmp[i].len = 10;
+        } else if (argc != c->argc && i == argc - 1) {
             int n = snprintf(more, sizeof(more), "... (%d more arguments)", c->argc - argc + 1);
             tmp[i].p = more;
             tmp[i].len = (size_t)n;

@@ -27,6 +27,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
 #include <time.h>
 
 const char *sql_version(void) {
@@ -369,7 +370,60 @@ static int compile(sql_stmt *st) {
     return SQL_OK;
 }
 
+void sqli_note_table(compiler *c, const char *name, int flags) {
+    if (c->in_trigger) return;
+    for (int i = 0; i < c->ntabs; i++)
+        if (c->tabs[i].name == name || strcasecmp(c->tabs[i].name, name) == 0) {
+            c->tabs[i].flags |= flags;
+            return;
+        }
+    if (c->ntabs == c->captabs) {
+        c->captabs = c->captabs ? c->captabs * 2 : 4;
+        c->tabs = xrealloc(c->tabs, sizeof(tabref) * (size_t)c->captabs);
+    }
+    c->tabs[c->ntabs++] = (tabref){name, flags};
+}
+
+static int is_ddl(int kind) {
+    switch (kind) {
+    case ST_CREATE_TABLE:
+    case ST_CREATE_INDEX:
+    case ST_CREATE_TRIGGER:
+    case ST_DROP_TABLE:
+    case ST_DROP_INDEX:
+    case ST_DROP_TRIGGER:
+    case ST_ALTER_ADD:
+    case ST_ALTER_RENAME:
+    case ST_ALTER_RENAME_COL:
+    case ST_CREATE_VIEW:
+    case ST_DROP_VIEW:
+    case ST_PRAGMA:
+    case ST_ANALYZE:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int sql_stmt_tables(sql_stmt *st, sql_table_fn fn, void *ctx) {
+    if (!st || !st->a) return 0;
+    if (is_ddl(st->kind)) {
+        const char *name = st->a->table ? st->a->table : st->a->name ? st->a->name : "";
+        if (st->kind == ST_PRAGMA || st->kind == ST_ANALYZE) name = "";
+        int rc = fn(ctx, name, SQL_TABLE_DDL);
+        if (rc) return rc;
+    }
+    for (int i = 0; i < st->comp.ntabs; i++) {
+        int rc = fn(ctx, st->comp.tabs[i].name, st->comp.tabs[i].flags);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
 static void stmt_free_compiled(sql_stmt *st) {
+    xfree(st->comp.tabs);
+    st->comp.tabs = NULL;
+    st->comp.ntabs = st->comp.captabs = 0;
     sqli_vm_close_cursors(&st->v);
     xfree(st->v.curs);
     st->v.curs = NULL;

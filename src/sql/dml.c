@@ -56,6 +56,7 @@ static table *dml_table(compiler *c, ast *a) {
         sqli_comp_error(c, a->table_pos, "table %s may not be modified", t->name);
         return NULL;
     }
+    sqli_note_table(c, t->name, SQL_TABLE_WRITE);
     return t;
 }
 

@@ -527,6 +527,7 @@ static int resolve_from(compiler *c, query *q, scope *outer) {
         it->ncol = t->ncol;
         it->schema_vtab = t->is_schema;
         it->cur = sqli_comp_cursor(c, t, t->ncol);
+        sqli_note_table(c, t->name, SQL_TABLE_READ);
     }
     (void)outer;
     return SQL_OK;

@@ -236,6 +236,22 @@ const char *sql_stmt_sql(sql_stmt *stmt);
 /* Nonzero when the statement never writes (SELECT, EXPLAIN, read PRAGMAs). */
 int sql_stmt_readonly(sql_stmt *stmt);
 
+/* The tables a prepared statement touches, for access control: fn is called
+ * once per base table with the union of
+ *   SQL_TABLE_READ   rows are read (FROM, JOIN, subqueries, CTE bodies, and
+ *                    the tables under a view: the view itself is not named)
+ *   SQL_TABLE_WRITE  rows are inserted, updated or deleted (the DML target)
+ * and, first, once with SQL_TABLE_DDL for a statement that changes the
+ * schema or settings (CREATE/DROP/ALTER, PRAGMA and ANALYZE with name "").
+ * Not named: tables written by triggers or by ON DELETE/UPDATE actions of
+ * foreign keys. A nonzero return from fn stops the walk and is returned;
+ * else 0. The names are valid until the statement is finalized. */
+#define SQL_TABLE_READ 1
+#define SQL_TABLE_WRITE 2
+#define SQL_TABLE_DDL 4
+typedef int (*sql_table_fn)(void *ctx, const char *table, int flags);
+int sql_stmt_tables(sql_stmt *stmt, sql_table_fn fn, void *ctx);
+
 /* Nonzero when sql ends with a complete statement (a ';' outside strings,
  * comments and trigger bodies): what an interactive shell asks before it
  * runs the text it has read so far. */

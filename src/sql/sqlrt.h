@@ -119,7 +119,19 @@ typedef struct compiler {
     struct with_scope *with; /* WITH clauses in scope, innermost first */
     struct cte_use *ctes;    /* CTEs being expanded, innermost first */
     int main_only;           /* compiling a main view or trigger: names are main's, never temp's */
+    struct tabref *tabs;     /* base tables the statement reads / writes (xmalloc'd) */
+    int ntabs, captabs;
 } compiler;
+
+/* A base table the compiled statement touches (sql_stmt_tables); the name
+ * is the schema's. */
+typedef struct tabref {
+    const char *name;
+    int flags; /* SQL_TABLE_READ | SQL_TABLE_WRITE */
+} tabref;
+/* Notes that the statement being compiled reads or writes table name
+ * (triggers compiled at run time are not noted). */
+void sqli_note_table(compiler *c, const char *name, int flags);
 
 /* cte.c: WITH clauses in scope, and the CTEs whose copies are being
  * resolved (a name met again is a recursive reference or a cycle). */

@@ -139,7 +139,7 @@ TEST(debug_object_list) {
 
 TEST(getkeys_like_redis) {
     redisContext *l = srv_connect(&L), *r = srv_connect(&R);
-    static const char *cmds[][10] = {
+    static const char *cmds[][12] = {
         {"COMMAND", "GETKEYS", "EVAL", "return 1", "0", "k1", "k2", NULL},
         {"COMMAND", "GETKEYS", "EVAL", "return 1", "2", "k1", "k2", NULL},
         {"COMMAND", "GETKEYS", "FCALL", "f", "0", NULL},
@@ -157,10 +157,19 @@ TEST(getkeys_like_redis) {
         {"COMMAND", "GETKEYS", "LMOVE", "a", "b", "LEFT", "RIGHT", NULL},
         {"COMMAND", "GETKEYS", "RENAME", "a", "b", NULL},
         {"COMMAND", "GETKEYS", "ZINTER", "0", "a", NULL},
+        {"COMMAND", "GETKEYSANDFLAGS", "LMOVE", "a", "b", "LEFT", "LEFT", NULL},
+        {"COMMAND", "GETKEYSANDFLAGS", "SET", "k", "v", "GET", NULL},
+        {"COMMAND", "GETKEYSANDFLAGS", "SET", "k", "v", NULL},
+        {"COMMAND", "GETKEYSANDFLAGS", "DEL", "a", "b", NULL},
+        {"COMMAND", "GETKEYSANDFLAGS", "ZUNIONSTORE", "d", "2", "a", "b", NULL},
+        {"COMMAND", "GETKEYSANDFLAGS", "SORT", "s", "BY", "w*", "STORE", "dst", NULL},
+        {"COMMAND", "GETKEYSANDFLAGS", "COPY", "a", "b", NULL},
+        {"COMMAND", "GETKEYSANDFLAGS", "GEOSEARCHSTORE", "d", "s", "FROMLONLAT", "0", "0",
+         "BYRADIUS", "1", "km"},
     };
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
         int argc = 0;
-        while (argc < 10 && cmds[i][argc]) argc++;
+        while (argc < 12 && cmds[i][argc]) argc++;
         CHECK(diff_check(l, r, argc, (const char **)cmds[i], NULL));
     }
     redisFree(l);

@@ -258,6 +258,32 @@ TEST(sql_commands) {
     redisFree(c);
 }
 
+/* ACL SQL table rules: pgstore cannot report a statement's tables, so a
+ * user restricted to named tables gets -NOPERM for every statement (and the
+ * refusal is in ACL LOG); a user without SQL rules is not affected. */
+TEST(sql_table_rules_refused) {
+    redisContext *c = srv_connect(&s), *u = srv_connect(&s);
+    CHECK(c && u);
+    if (!c || !u) return;
+    const char *argv[] = {"ACL", "SETUSER", "rep", "on", ">pw", "+sql.query", "%sql:R~products"};
+    redisReply *x = redisCommandArgv(c, 7, argv, NULL);
+    CHECK(x && x->type == REDIS_REPLY_STATUS);
+    if (x) freeReplyObject(x);
+    CHECK_CMD(u, "+OK", "AUTH rep pw");
+    CHECK_CMD(u,
+              "-NOPERM this user may run SQL on named tables only, and the store module cannot "
+              "report the tables of a statement",
+              "SQL.QUERY %s", "SELECT count(*) FROM products");
+    char *log = cmd_str(c, "ACL LOG 1");
+    CHECK(log && strstr(log, "table") && strstr(log, "rep"));
+    free(log);
+    CHECK_CMD(c, "+OK", "ACL SETUSER rep resetsql");
+    CHECK_CMD(u, "[[:3]]", "SQL.QUERY %s", "SELECT count(*) FROM products");
+    CHECK_CMD(c, ":1", "ACL DELUSER rep");
+    redisFree(c);
+    redisFree(u);
+}
+
 /* Lock tokens: the ceiling is kept in PostgreSQL (wb_meta). */
 TEST(lock_token_ceiling) {
     redisContext *c = srv_connect(&s);
@@ -402,6 +428,7 @@ int main(void) {
     RUN(write_behind);
     RUN(cache_aside);
     RUN(sql_commands);
+    RUN(sql_table_rules_refused);
     RUN(sql_exec_invalidates);
     RUN(lock_token_ceiling);
     RUN(postgres_restart_under_write_behind);

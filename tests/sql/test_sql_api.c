@@ -645,7 +645,83 @@ TEST(read_while_writing) {
     done(db);
 }
 
+/* sql_stmt_tables of q as "name:flags name:flags ..." (R, W, D), or "ERROR". */
+typedef struct tab_log {
+    char s[512];
+} tab_log;
+static int note_tab(void *ctx, const char *t, int flags) {
+    tab_log *l = ctx;
+    size_t n = strlen(l->s);
+    snprintf(l->s + n, sizeof l->s - n, "%s%s:%s%s%s", n ? " " : "", t,
+             (flags & SQL_TABLE_READ) ? "R" : "", (flags & SQL_TABLE_WRITE) ? "W" : "",
+             (flags & SQL_TABLE_DDL) ? "D" : "");
+    return 0;
+}
+static const char *tables_of(sql_db *db, const char *q) {
+    static tab_log l;
+    l.s[0] = 0;
+    sql_stmt *st;
+    if (sql_prepare(db, q, -1, &st, NULL) != SQL_OK || !st) return "ERROR";
+    sql_stmt_tables(st, note_tab, &l);
+    sql_finalize(st);
+    return l.s;
+}
+static int stop_at_second(void *ctx, const char *t, int flags) {
+    (void)t, (void)flags;
+    return ++*(int *)ctx == 2 ? 7 : 0;
+}
+
+TEST(statement_tables) {
+    sql_db *db = fresh();
+    sql_exec(
+        db,
+        "CREATE TABLE users(id INTEGER PRIMARY KEY, name TEXT);"
+        "CREATE TABLE orders(id INTEGER PRIMARY KEY, uid INT, total INT);"
+        "CREATE TABLE audit(id INT, n INT);"
+        "CREATE VIEW v AS SELECT o.id, u.name FROM orders o JOIN users u ON u.id = o.uid;"
+        "CREATE TRIGGER t_ai AFTER INSERT ON orders BEGIN INSERT INTO audit VALUES (1, 1); END",
+        NULL, NULL);
+    CHECK_STR(tables_of(db, "SELECT * FROM orders"), "orders:R");
+    CHECK_STR(tables_of(db, "SELECT * FROM orders o JOIN users u ON u.id = o.uid"),
+              "orders:R users:R");
+    CHECK_STR(tables_of(db, "SELECT * FROM orders WHERE uid IN (SELECT id FROM users)"),
+              "orders:R users:R");
+    CHECK_STR(tables_of(db, "SELECT (SELECT max(n) FROM audit), 1"), "audit:R");
+    CHECK_STR(tables_of(db, "WITH x AS (SELECT * FROM users) SELECT * FROM x, orders"),
+              "users:R orders:R");
+    CHECK_STR(tables_of(db, "SELECT * FROM v"), "orders:R users:R");
+    CHECK_STR(tables_of(db, "SELECT 1 UNION SELECT id FROM audit"), "audit:R");
+    CHECK_STR(tables_of(db, "INSERT INTO orders VALUES (1, 1, 1)"), "orders:W");
+    CHECK_STR(tables_of(db, "INSERT INTO audit SELECT id, total FROM orders"), "audit:W orders:R");
+    CHECK_STR(tables_of(db, "UPDATE orders SET total = (SELECT count(*) FROM users)"),
+              "orders:W users:R");
+    CHECK_STR(tables_of(db, "DELETE FROM orders WHERE uid = 3"), "orders:W");
+    CHECK_STR(tables_of(db, "INSERT INTO audit SELECT * FROM audit"), "audit:RW");
+    CHECK_STR(tables_of(db, "EXPLAIN QUERY PLAN SELECT * FROM users"), "users:R");
+    CHECK_STR(tables_of(db, "CREATE TABLE t2(x)"), "t2:D");
+    CHECK_STR(tables_of(db, "CREATE INDEX i1 ON orders(total)"), "orders:D");
+    CHECK_STR(tables_of(db, "DROP TABLE audit"), "audit:D");
+    CHECK_STR(tables_of(db, "PRAGMA foreign_keys"), ":D");
+    CHECK_STR(tables_of(db, "SELECT 1"), "");
+    CHECK_STR(tables_of(db, "BEGIN"), "");
+    /* a nonzero return stops the walk and is returned */
+    sql_stmt *st;
+    CHECK_EQ(sql_prepare(db, "SELECT * FROM orders, users, audit", -1, &st, NULL), SQL_OK);
+    int calls = 0;
+    CHECK_EQ(sql_stmt_tables(st, stop_at_second, &calls), 7);
+    CHECK_EQ(calls, 2);
+    /* recompiled after a schema change: the list is built again */
+    sql_exec(db, "ALTER TABLE audit ADD COLUMN z INT", NULL, NULL);
+    CHECK_EQ(sql_step(st), SQL_DONE);
+    calls = 0;
+    CHECK_EQ(sql_stmt_tables(st, stop_at_second, &calls), 7);
+    sql_finalize(st);
+    CHECK_EQ(sql_stmt_tables(NULL, stop_at_second, &calls), 0);
+    done(db);
+}
+
 int main(void) {
+    RUN(statement_tables);
     RUN(read_while_writing);
     RUN(vacuum_shrinks);
     RUN(temp_tables_stay_out);

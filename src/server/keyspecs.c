@@ -1,0 +1,211 @@
+/* server/keyspecs — which arguments of a command are keys, and how the command
+ * touches each one (read, insert, update, delete), as Redis 7.0's key specs
+ * say. ACL key patterns with %R~ / %W~ are checked against these flags.
+ *
+ * The specs are Redis's own (keyspecs_table.h, generated from its command
+ * JSON by mk/gen-keyspecs.py); the search follows Redis's
+ * getKeysUsingKeySpecs. Commands whose specs are incomplete or whose flags
+ * depend on the arguments (SORT, SET, BITFIELD) have their own extractors,
+ * as in Redis. Commands without specs (Larder's own) use the command table's
+ * key positions: a write command reads and updates its keys, any other reads
+ * them.
+ *
+ * Invariants:
+ *  1. A returned position is < argc and >= 1.
+ *  2. A spec whose keyword or key count does not fit the arguments makes the
+ *     whole search yield no key (the command reports the syntax error). */
+#include "server/server.h"
+#include "util/mem.h"
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+enum { KS_BS_UNKNOWN, KS_BS_INDEX, KS_BS_KEYWORD };
+enum { KS_FK_UNKNOWN, KS_FK_RANGE, KS_FK_KEYNUM };
+
+typedef struct keyspec {
+    const char *cmd;
+    int flags;
+    int bs;
+    int bs_pos;
+    const char *kw;
+    int fk;
+    int a, b, c; /* range: lastkey, step, limit; keynum: keynumidx, firstkey, step */
+} keyspec;
+
+static const keyspec specs[] = {
+#include "server/keyspecs_table.h"
+};
+#define NSPECS ((int)(sizeof(specs) / sizeof(specs[0])))
+
+/* per command id: first row in specs and row count (-1: none) */
+static int *first_row, *row_count;
+
+void keyspecs_init(void) {
+    int n = server.command_count;
+    first_row = xmalloc(sizeof(int) * (size_t)n);
+    row_count = xcalloc((size_t)n, sizeof(int));
+    for (int i = 0; i < n; i++) first_row[i] = -1;
+    for (int i = 0; i < NSPECS;) {
+        int j = i;
+        while (j < NSPECS && strcmp(specs[j].cmd, specs[i].cmd) == 0) j++;
+        const command *cmd = command_lookup_name(specs[i].cmd, strlen(specs[i].cmd));
+        if (cmd) {
+            first_row[cmd->id] = i;
+            row_count[cmd->id] = j - i;
+        }
+        i = j;
+    }
+}
+
+static int add_key(keyref *out, int n, int max, int pos, int flags) {
+    if (n < max) out[n] = (keyref){pos, flags};
+    return n + 1;
+}
+
+/* Redis's getKeysUsingKeySpecs: -1 when a spec cannot be followed. */
+static int by_specs(const command *cmd, int argc, const resp_arg *argv, keyref *out, int max) {
+    int n = 0;
+    for (int s = first_row[cmd->id]; s < first_row[cmd->id] + row_count[cmd->id]; s++) {
+        const keyspec *k = &specs[s];
+        if (k->flags & KS_NOT_KEY) continue;
+        int first = 0, last, step;
+        if (k->bs == KS_BS_INDEX) {
+            first = k->bs_pos;
+        } else if (k->bs == KS_BS_KEYWORD) {
+            int start = k->bs_pos > 0 ? k->bs_pos : argc + k->bs_pos;
+            int end = k->bs_pos > 0 ? argc - 1 : 1;
+            for (int i = start; i != end; i = start <= end ? i + 1 : i - 1) {
+                if (i >= argc || i < 1) break;
+                if (strcasecmp(argv[i].p, k->kw) == 0) {
+                    first = i + 1;
+                    break;
+                }
+            }
+            if (!first) continue;
+        } else {
+            return -1;
+        }
+        if (k->fk == KS_FK_RANGE) {
+            step = k->b;
+            if (k->a >= 0)
+                last = first + k->a;
+            else if (!k->c)
+                last = argc + k->a;
+            else
+                last = first + ((argc - first) / k->c + k->a);
+        } else if (k->fk == KS_FK_KEYNUM) {
+            step = k->c;
+            if (first + k->a >= argc) return -1;
+            char *e;
+            long long nk = strtoll(argv[first + k->a].p, &e, 10);
+            if (*e || argv[first + k->a].len == 0 || nk < 0) return -1;
+            first += k->b;
+            last = first + (int)nk - 1;
+        } else {
+            return -1;
+        }
+        if (last >= argc || last < first || first >= argc) return -1;
+        for (int i = first; i <= last; i += step) n = add_key(out, n, max, i, k->flags);
+        if (k->flags & KS_INCOMPLETE) return -1;
+    }
+    return n;
+}
+
+static int sort_keys(int argc, const resp_arg *argv, keyref *out, int max) {
+    int n = add_key(out, 0, max, 1, KS_RO | KS_ACCESS), store = 0;
+    for (int i = 2; i < argc; i++) {
+        if (arg_is(&argv[i], "limit"))
+            i += 2;
+        else if (arg_is(&argv[i], "get") || arg_is(&argv[i], "by"))
+            i += 1;
+        else if (arg_is(&argv[i], "store") && i + 1 < argc)
+            store = i + 1; /* the last STORE wins, as in SORT */
+    }
+    if (store) n = add_key(out, n, max, store, KS_OW | KS_UPDATE);
+    return n;
+}
+
+static int set_keys(int argc, const resp_arg *argv, keyref *out, int max) {
+    for (int i = 3; i < argc; i++)
+        if (argv[i].len == 3 && strcasecmp(argv[i].p, "get") == 0)
+            return add_key(out, 0, max, 1, KS_RW | KS_ACCESS | KS_UPDATE);
+    return add_key(out, 0, max, 1, KS_OW | KS_UPDATE);
+}
+
+static int bitfield_keys(int argc, const resp_arg *argv, keyref *out, int max) {
+    int readonly = 1;
+    for (int i = 2; i < argc; i++) {
+        int rem = argc - i - 1;
+        if (arg_is(&argv[i], "get") && rem >= 2) {
+            i += 2;
+        } else if ((arg_is(&argv[i], "set") || arg_is(&argv[i], "incrby")) && rem >= 3) {
+            readonly = 0;
+            break;
+        } else if (arg_is(&argv[i], "overflow") && rem >= 1) {
+            i += 1;
+        } else {
+            readonly = 0; /* a syntax error: assume a write, as Redis does */
+            break;
+        }
+    }
+    return add_key(out, 0, max, 1, readonly ? KS_RO | KS_ACCESS : KS_RW | KS_ACCESS | KS_UPDATE);
+}
+
+int keyspecs_keys(const command *cmd, int argc, const resp_arg *argv, keyref *out, int max) {
+    const char *f = cmd->fullname;
+    if (strcmp(f, "sort") == 0) return sort_keys(argc, argv, out, max);
+    if (strcmp(f, "set") == 0) return set_keys(argc, argv, out, max);
+    if (strcmp(f, "bitfield") == 0) return bitfield_keys(argc, argv, out, max);
+    if (first_row[cmd->id] >= 0) {
+        int n = by_specs(cmd, argc, argv, out, max);
+        return n < 0 ? 0 : n;
+    }
+    int pos[256];
+    int n = command_keys(cmd, argc, argv, pos, 256);
+    int flags = (cmd->flag_bits & CMD_WRITE) ? KS_RW | KS_ACCESS | KS_UPDATE : KS_RO | KS_ACCESS;
+    int m = 0;
+    for (int i = 0; i < n; i++) m = add_key(out, m, max, pos[i], flags);
+    return m;
+}
+
+int keyspecs_has_keys(const command *cmd) {
+    return first_row[cmd->id] >= 0 || cmd->first_key > 0 || cmd->getkeys;
+}
+
+int command_keys_and_flags(const command *cmd, int argc, const resp_arg *argv, int *pos,
+                           const char **names, int max) {
+    /* every combination Redis's key specs use, named in Redis's order */
+    static const struct {
+        int bit;
+        const char *name;
+    } order[] = {{KS_RO, "RO"},
+                 {KS_RW, "RW"},
+                 {KS_OW, "OW"},
+                 {KS_RM, "RM"},
+                 {KS_ACCESS, "access"},
+                 {KS_UPDATE, "update"},
+                 {KS_INSERT, "insert"},
+                 {KS_DELETE, "delete"},
+                 {KS_NOT_KEY, "not_key"},
+                 {KS_INCOMPLETE, "incomplete"},
+                 {KS_VARIABLE_FLAGS, "variable_flags"}};
+    static char *cache[1 << 11];
+    keyref refs[256];
+    int n = keyspecs_keys(cmd, argc, argv, refs, 256);
+    if (n > 256) n = 256;
+    if (n > max) n = max;
+    for (int i = 0; i < n; i++) {
+        int f = refs[i].flags & ((1 << 11) - 1);
+        if (!cache[f]) {
+            sbuf b = SBUF_INIT;
+            for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++)
+                if (f & order[k].bit) sbuf_printf(&b, "%s%s", b.len ? " " : "", order[k].name);
+            cache[f] = sbuf_take(&b, NULL);
+        }
+        pos[i] = refs[i].pos;
+        names[i] = cache[f];
+    }
+    return n;
+}
