@@ -527,15 +527,18 @@ static const command *getkeys_target(client *c) {
 static void getkeys_generic(client *c, int with_flags) {
     const command *cmd = getkeys_target(c);
     if (!cmd) return;
-    int keys[256];
-    const char *flags[256];
-    int n = with_flags ? command_keys_and_flags(cmd, c->argc - 2, c->argv + 2, keys, flags, 256)
-                       : command_keys(cmd, c->argc - 2, c->argv + 2, keys, 256);
+    int max = c->argc; /* a command has fewer keys than arguments */
+    int *keys = xmalloc(sizeof(int) * (size_t)max);
+    const char **flags = xmalloc(sizeof(char *) * (size_t)max);
+    int n = with_flags ? command_keys_and_flags(cmd, c->argc - 2, c->argv + 2, keys, flags, max)
+                       : command_keys(cmd, c->argc - 2, c->argv + 2, keys, max);
     if (n == 0) {
         if (cmd->flag_bits & CMD_NO_MANDATORY_KEYS)
             reply_array(c, 0); /* EVAL "..." 0: a valid call without keys */
         else
             reply_error(c, "ERR Invalid arguments specified for command");
+        xfree(keys);
+        xfree(flags);
         return;
     }
     reply_array(c, n);
@@ -558,6 +561,8 @@ static void getkeys_generic(client *c, int with_flags) {
             reply_bulk(c, k->p, k->len);
         }
     }
+    xfree(keys);
+    xfree(flags);
 }
 
 void command_getkeys_command(client *c) {

@@ -500,12 +500,15 @@ void client_unblock_command(client *c) {
     client *t = client_by_id((uint64_t)id);
     int type = t ? t->bstate.type : BLOCKED_NONE;
     if (t && (t->flags & CLIENT_BLOCKED) && type != BLOCKED_PAUSE && type != BLOCKED_STORE) {
+        long long errors_before = server_error_replies();
         if (as_error)
             reply_error(t, "UNBLOCKED client unblocked via CLIENT UNBLOCK");
         else if (t->bstate.on_timeout)
             t->bstate.on_timeout(t);
         else
             reply_null_array(t);
+        if (type == BLOCKED_LIST || type == BLOCKED_ZSET || type == BLOCKED_STREAM)
+            blocked_account(t, errors_before, 0);
         unblock_client(t);
         reply_int(c, 1);
     } else {

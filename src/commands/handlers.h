@@ -134,5 +134,7 @@ command_fn save_command, sql_query_command, sql_exec_command, store_invalidation
     wb_flush_command, wb_deadletter_command, cache_get_command, cache_set_command;
 
 /* ---- getkeys functions for commands with keys at computed positions ---------------- */
-command_getkeys_fn getkeys_sort, getkeys_numkeys_at1, getkeys_numkeys_at2, getkeys_lcs;
+command_getkeys_fn getkeys_sort, getkeys_numkeys_at1, getkeys_numkeys_at2, getkeys_lcs,
+    getkeys_migrate;
+command_fn migrate_command;
 #endif

@@ -624,3 +624,32 @@ void persist_command(client *c) {
     server_add_dirty(1);
     reply_int(c, 1);
 }
+
+/* ---- MIGRATE: known (its keys, for ACL and COMMAND GETKEYS), refused ----------- */
+
+/* Redis's migrateGetKeys: the key at 3, or with an empty one there, the keys
+ * after KEYS (AUTH's and AUTH2's arguments are skipped, not read as KEYS). */
+int getkeys_migrate(const command *cmd, int argc, const resp_arg *argv, int *keys, int max) {
+    (void)cmd;
+    int first = 3, num = 1;
+    for (int i = 6; i < argc; i++) {
+        if (arg_is(&argv[i], "keys")) {
+            if (argv[3].len == 0) {
+                first = i + 1;
+                num = argc - first;
+            }
+            break;
+        }
+        if (arg_is(&argv[i], "auth"))
+            i += 1;
+        else if (arg_is(&argv[i], "auth2"))
+            i += 2;
+    }
+    int n = 0;
+    for (int i = 0; i < num && n < max && first + i < argc; i++) keys[n++] = first + i;
+    return n;
+}
+
+void migrate_command(client *c) {
+    reply_error(c, "ERR MIGRATE is not supported: Larder has no cluster and no replication");
+}

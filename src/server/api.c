@@ -124,3 +124,7 @@ void server_request_shutdown(void) {
     server.shutdown_asap = 1;
     ev_break(server.loop, EVBREAK_ALL);
 }
+
+long long server_error_replies(void) {
+    return server.stat_total_error_replies;
+}

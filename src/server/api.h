@@ -390,6 +390,11 @@ void block_for_keys(client *c, int type, const resp_arg *keys, int nkeys, int64_
 void block_client(client *c, int type, int64_t timeout_ms);
 /* Ends the wait; the reply (if any) has been added by the caller. */
 void unblock_client(client *c);
+/* Counts a blocked command that ends now (served after usec of work, timed
+ * out, or unblocked by CLIENT UNBLOCK) in its command's statistics: a call,
+ * failed when errors were replied since errors_before, and its latency. */
+void blocked_account(client *c, long long errors_before, long long usec);
+long long server_error_replies(void); /* error replies so far (INFO total_error_replies) */
 /* Handles keys signalled ready: re-runs the blocked commands of waiting
  * clients in FIFO order while the key can serve them. */
 void handle_clients_blocked_on_keys(void);

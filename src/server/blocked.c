@@ -14,6 +14,7 @@
  *     (db->blocking_keys), in arrival order, exactly once per distinct key.
  *  3. A ready key is in server.ready_list at most once (server.ready_keys). */
 #include "server/server.h"
+#include "util/clock.h"
 #include "util/hash.h"
 #include "util/mem.h"
 #include <assert.h>
@@ -179,12 +180,14 @@ void unblock_client(client *c) {
 
 /* Redis's updateStatsOnUnblock: a blocked command is counted once, when it
  * is served or times out (call_command skips clients that stay blocked). */
-static void account_unblocked(client *c, long long errors_before) {
+void blocked_account(client *c, long long errors_before, long long usec) {
     if (!c->bstate.cmd) return;
     command_stats *st = &server.cmdstats[c->bstate.cmd->id];
     st->calls++;
+    st->usec += usec;
     if (server.stat_total_error_replies > errors_before) st->failed_calls++;
     server.stat_numcommands++;
+    if (server.latency_tracking) latency_hist_record(&st->hist, usec * 1000);
 }
 
 static void blocked_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents) {
@@ -194,7 +197,7 @@ static void blocked_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents) {
     server_update_time();
     if (c->bstate.type == BLOCKED_LIST || c->bstate.type == BLOCKED_ZSET ||
         c->bstate.type == BLOCKED_STREAM)
-        account_unblocked(c, server.stat_total_error_replies);
+        blocked_account(c, server.stat_total_error_replies, 0);
     if (c->bstate.on_timeout)
         c->bstate.on_timeout(c);
     else if (c->bstate.type == BLOCKED_LIST || c->bstate.type == BLOCKED_ZSET ||
@@ -283,6 +286,7 @@ static void serve_key(ready_key *r) {
         reprocessing = 1;
         reblocked = 0;
         long long errors_before = server.stat_total_error_replies;
+        int64_t t0 = clock_ustime();
         c->flags |= CLIENT_EXECUTING;
         call_command(c, b->cmd);
         c->flags &= ~(uint64_t)CLIENT_EXECUTING;
@@ -291,7 +295,7 @@ static void serve_key(ready_key *r) {
         int stay = reblocked;
         reblocked = 0;
         if (!stay) {
-            account_unblocked(c, errors_before);
+            blocked_account(c, errors_before, clock_ustime() - t0);
             c->argc = argc;
             c->argv = argv;
             unblock_client(c); /* frees b->args: argv was restored first */

@@ -1403,6 +1403,17 @@ command command_table[] = {
          "O(N) worst case for collections, where N is the number of nested items. O(1) for string "
          "values."),
      .syntax = "source destination [DB destination-db] [REPLACE]"},
+    {.name = "migrate",
+     .proc = migrate_command,
+     .arity = -6,
+     .flags = "write movablekeys",
+     .getkeys = getkeys_migrate,
+     .acl = "@keyspace @dangerous",
+     DOC("generic", "2.6.0", "Atomically transfers a key from one Redis instance to another.",
+         "This command actually executes a DUMP+DEL in the source instance, and a RESTORE in "
+         "the target instance."),
+     .syntax = "host port key | \"\" destination-db timeout [COPY] [REPLACE] [AUTH password | "
+               "AUTH2 username password] [KEYS key [key ...]]"},
     {.name = "move",
      .proc = move_command,
      .arity = 3,

@@ -158,6 +158,11 @@ int keyspecs_keys(const command *cmd, int argc, const resp_arg *argv, keyref *ou
     if (strcmp(f, "sort") == 0) return sort_keys(argc, argv, out, max);
     if (strcmp(f, "set") == 0) return set_keys(argc, argv, out, max);
     if (strcmp(f, "bitfield") == 0) return bitfield_keys(argc, argv, out, max);
+    if (strcmp(f, "migrate") == 0) { /* incomplete specs: its key finder, as Redis */
+        int pos[256], n = command_keys(cmd, argc, argv, pos, 256), m = 0;
+        for (int i = 0; i < n; i++) m = add_key(out, m, max, pos[i], KS_RW | KS_ACCESS | KS_DELETE);
+        return m;
+    }
     if (first_row[cmd->id] >= 0) {
         int n = by_specs(cmd, argc, argv, out, max);
         return n < 0 ? 0 : n;
@@ -192,9 +197,8 @@ int command_keys_and_flags(const command *cmd, int argc, const resp_arg *argv, i
                  {KS_INCOMPLETE, "incomplete"},
                  {KS_VARIABLE_FLAGS, "variable_flags"}};
     static char *cache[1 << 11];
-    keyref refs[256];
-    int n = keyspecs_keys(cmd, argc, argv, refs, 256);
-    if (n > 256) n = 256;
+    keyref *refs = xmalloc(sizeof(keyref) * (size_t)(max > 0 ? max : 1));
+    int n = keyspecs_keys(cmd, argc, argv, refs, max);
     if (n > max) n = max;
     for (int i = 0; i < n; i++) {
         int f = refs[i].flags & ((1 << 11) - 1);
@@ -207,5 +211,6 @@ int command_keys_and_flags(const command *cmd, int argc, const resp_arg *argv, i
         pos[i] = refs[i].pos;
         names[i] = cache[f];
     }
+    xfree(refs);
     return n;
 }

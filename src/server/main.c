@@ -108,10 +108,15 @@ int main(int argc, char **argv) {
     char *err = NULL;
     if (server_init(&err) != OK) {
         fprintf(stderr, "larder: %s\n", err); /* one line, on stderr */
+        /* and Redis's words on the log: supervisors and Redis's test suite
+         * look for them to pick another port */
+        if (!strncmp(err, "Could not create server TCP listening socket", 44))
+            server_log(LL_WARNING, "Failed listening on port %d (TCP), aborting.", server.port);
         return 1;
     }
-    server_log(LL_NOTICE, "Larder %s (Redis %s compatible) starting, pid=%d, port=%d",
-               LARDER_OWN_VERSION, LARDER_VERSION, (int)getpid(), server.port);
+    /* " PID: n" as Redis's banner has it (its test suite waits for it) */
+    server_log(LL_NOTICE, "Larder %s (Redis %s compatible) starting, port=%d, PID: %d",
+               LARDER_OWN_VERSION, LARDER_VERSION, server.port, (int)getpid());
     if (hooks.start(&err) != OK) {
         server_log(LL_WARNING, "%s", err);
         fprintf(stderr, "larder: %s\n", err);
