@@ -265,7 +265,11 @@ test-tsan:
 test-unit: tests-build
 	@B=$(B) sh tests/run-all unit
 
-bench: deps-test all
+# the open-loop load generator of make bench (hiredis async + libev)
+$(B)/loadgen: mk/loadgen.c src/util/hdr.c src/util/hdr.h
+	$(CC) $(CFLAGS) -o $@ mk/loadgen.c src/util/hdr.c -lhiredis -lev -lm
+
+bench: deps-test all $(B)/loadgen
 	@LARDER_BUILD=$(CURDIR)/$(B) /usr/bin/python3 mk/bench.py
 
 compat: deps-test all

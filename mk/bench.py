@@ -73,12 +73,13 @@ def free_port():
 
 
 class Server:
-    def __init__(self, name, argv):
+    def __init__(self, name, argv, cwd_in_dir=False):
         self.name = name
         self.dir = tempfile.mkdtemp(prefix="larder-bench-")
         self.port = free_port()
         self.proc = subprocess.Popen(argv + ["--port", str(self.port), "--dir", self.dir],
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     cwd=self.dir if cwd_in_dir else None)
         for line in self.proc.stdout:
             if "Ready to accept connections" in line:
                 break
@@ -123,7 +124,7 @@ def resp(*args):
     return "*%d\r\n" % len(args) + "".join("$%d\r\n%s\r\n" % (len(a), a) for a in args)
 
 
-def memory_per_key(srv, n, hashes=False, stream=False):
+def memory_per_key(srv, n, hashes=False, stream=False, ttl=False):
     """Bytes per key after loading n keys: 16-byte string values, or small
     hashes of three fields (listpack in both servers); with stream, bytes per
     entry of one stream of n entries of three small fields."""
@@ -133,6 +134,8 @@ def memory_per_key(srv, n, hashes=False, stream=False):
     if stream:
         payload = "".join(resp("XADD", "bench:mem", "*", "name", "n%07d" % i, "age",
                                str(i % 90), "city", "c%04d" % (i % 5000)) for i in range(n))
+    elif ttl:
+        payload = "".join(resp("SET", "key:%012d" % i, "%016d" % i, "EX", "3600") for i in range(n))
     elif hashes:
         payload = "".join(resp("HSET", "user:%012d" % i, "name", "n%07d" % i, "age", str(i % 90),
                                "city", "c%04d" % (i % 5000)) for i in range(n))
@@ -143,6 +146,91 @@ def memory_per_key(srv, n, hashes=False, stream=False):
     after = srv.info("used_memory")
     rss_after = srv.info("used_memory_rss")
     return (after - before) / n, (rss_after - rss_before) / n
+
+
+def tracking_cost(larder):
+    """GET and SET with latency-tracking on (the default) and off, same server."""
+    for name, args in (("GET", ["-t", "get"]), ("SET", ["-t", "set"])):
+        for pipeline in (1, 16):
+            on, off = [], []
+            for _ in range(ROUNDS):
+                for setting, out in (("yes", on), ("no", off)):
+                    larder.cli("config", "set", "latency-tracking", setting)
+                    out.append(bench(larder, args, pipeline, REQUESTS)[0])
+            larder.cli("config", "set", "latency-tracking", "yes")
+            a, b = statistics.median(on), statistics.median(off)
+            print("latency-tracking cost, %s -P %d: on %.0f rps, off %.0f rps, on/off %.2fx" % (
+                name, pipeline, a, b, a / b if b else 0), flush=True)
+
+
+LOADGEN = os.path.join(BUILD, "loadgen")
+LOADGEN_SECONDS = os.environ.get("BENCH_LOADGEN_SECONDS", "3")
+
+
+def loadgen(port, rate, test, prefix="key:"):
+    out = subprocess.run([LOADGEN, "-p", str(port), "-r", "%d" % max(rate, 1), "-d", LOADGEN_SECONDS,
+                          "-t", test, "-c", str(CLIENTS), "-K", prefix],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True).stdout
+    f = dict(kv.split("=", 1) for kv in out.split() if "=" in kv)
+    return [float(f.get(k, 0)) for k in ("p50_us", "p99_us", "p999_us", "max_us", "achieved")]
+
+
+def open_loop_rows(title, lsrv_port, rsrv_port, lmax, rmax, test, lprefix="key:"):
+    met = True
+    for pct in (25, 50, 75):
+        l = loadgen(lsrv_port, lmax * pct / 100, test, lprefix)
+        r = loadgen(rsrv_port, rmax * pct / 100, test)
+        ok = l[2] <= r[2]
+        met = met and ok
+        print("%-22s %3d%% %9.0f %9.0f | larder p50 %7.0f p99 %7.0f p99.9 %7.0f max %7.0f | redis p50 %7.0f p99 %7.0f p99.9 %7.0f max %7.0f | p99.9 %5.2fx %s" % (
+            title, pct, l[4], r[4], l[0], l[1], l[2], l[3], r[0], r[1], r[2], r[3],
+            l[2] / r[2] if r[2] else 0, "met" if ok else "not met"), flush=True)
+    return met
+
+
+def open_loop(larder, redis, maxrate):
+    """Latency under load (mk/loadgen): fixed-rate GET/SET at 25/50/75% of
+    each server's own -P 1 maximum (from the table above), latencies from
+    each request's due time (coordinated omission corrected; both sides
+    carry the generator's 1 ms tick). Goal: Larder's p99.9 <= Redis's."""
+    if not os.access(LOADGEN, os.X_OK):
+        print("open-loop latency: build/loadgen missing (make bench builds it)")
+        return
+    print("open-loop latency (us), %s s per point, %d connections; rates achieved larder | redis" % (
+        LOADGEN_SECONDS, CLIENTS))
+    for name, test in (("GET", "get"), ("SET", "set")):
+        lmax, rmax = maxrate.get((name, 1), (0, 0))
+        if lmax and rmax:
+            open_loop_rows(name, larder.port, redis.port, lmax, rmax, test)
+    wb = write_behind_server()
+    if not wb:
+        return
+    try:
+        lmax = bench_port(wb.port, ["hset", "user:__rand_int__", "name", "x"])
+        rmax = bench(redis, ["-t", "hset"], 1, REQUESTS)[0]
+        open_loop_rows("write-behind HSET", wb.port, redis.port, lmax, rmax, "hset", "user:")
+    finally:
+        wb.stop()
+
+
+def bench_port(port, args):
+    class P:
+        pass
+    p = P()
+    p.port = port
+    return bench(p, args, 1, REQUESTS)[0]
+
+
+def write_behind_server():
+    """A Larder with the bundled store and users user:{id} written behind."""
+    module = os.path.join(BUILD, "modules", "sqlstore.so")
+    if not os.path.exists(module):
+        return None
+    srv = Server("larder-wb", [LARDER, "--loadmodule", module, "--store-path", "wb.db",
+                               "--journal-path", "wb.journal"], cwd_in_dir=True)
+    srv.cli("sql.exec", "CREATE TABLE users (id TEXT PRIMARY KEY, name TEXT)")
+    srv.cli("config", "set", "map", "users user:{id} mode write-behind")
+    return srv
 
 
 def preload(srv, cmds):
@@ -164,6 +252,7 @@ def main():
     print("%-16s %3s %14s %14s %7s   %9s %9s %7s" % ("case", "-P", "larder rps", "redis rps", "ratio",
                                                     "l p99 ms", "r p99 ms", "ratio"))
     ratios = []
+    maxrate = {}
     try:
         for name, args, pre in cases:
             preload(larder, pre)
@@ -180,6 +269,7 @@ def main():
                 rp = statistics.median(r[1] for r in res["redis"])
                 ratio = lr / rr if rr else 0
                 ratios.append(ratio)
+                maxrate[(name, pipeline)] = (lr, rr)
                 print("%-16s %3d %14.0f %14.0f %6.2fx   %9.3f %9.3f %6.2fx" % (
                     name, pipeline, lr, rr, ratio, lp, rp, lp / rp if rp else 0), flush=True)
         n = int(os.environ.get("BENCH_MEMKEYS", "1000000"))
@@ -192,6 +282,12 @@ def main():
             rm, rrss = memory_per_key(redis, n, hashes=True)
             print("memory per key, %d hashes x 3 small fields: larder %.1f B (rss %.1f), redis %.1f B (rss %.1f), ratio %.2fx" % (
                 n, lm, lrss, rm, rrss, lm / rm if rm else 0))
+        lm, lrss = memory_per_key(larder, n, ttl=True)
+        rm, rrss = memory_per_key(redis, n, ttl=True)
+        print("memory per key, %d keys with a TTL (SET k v EX 3600): larder %.1f B (rss %.1f), redis %.1f B (rss %.1f), ratio %.2fx (goal <= 0.60)" % (
+            n, lm, lrss, rm, rrss, lm / rm if rm else 0))
+        tracking_cost(larder)
+        open_loop(larder, redis, maxrate)
         if has_command(larder, "xadd"):
             lm, lrss = memory_per_key(larder, n, stream=True)
             rm, rrss = memory_per_key(redis, n, stream=True)

@@ -7,21 +7,15 @@
  * all-time maximum. A sample is taken only when latency-monitor-threshold is
  * set and the operation took at least that many milliseconds, as in Redis.
  *
- * Histograms: each command (subcommands apart) owns, once it has run, an
- * HDR-style histogram of its durations in nanoseconds from 1 ns to 1 s:
+ * Histograms: each command (subcommands apart) owns, once it has run, a
+ * util/hdr histogram of its durations in nanoseconds, 1 ns to 1 s (the two
+ * significant digits Redis's hdr_histogram keeps), allocated on the
+ * command's first call.
  *
- *   index 0..255          the value itself (exact below 256 ns)
- *   index 128*(k+1) + m   values [m << k, (m+1) << k) for m in 128..255, k >= 1
- *
- * so every recorded value is within 1/128 (under 1%) of its bucket's bounds,
- * the two significant digits Redis's hdr_histogram keeps. 3,072 counters per
- * command, allocated on the command's first call.
- *
- * Invariants:
- *   1. Every sample of an event has time > 0; an empty slot has time 0.
- *   2. hist_total(h) equals the sum of h's counters. */
+ * Invariant: every sample of an event has time > 0; an empty slot has time 0. */
 #include "server/server.h"
 #include "util/clock.h"
+#include "util/hdr.h"
 #include "util/mem.h"
 #include <math.h>
 #include <stdio.h>
@@ -31,8 +25,6 @@
 #define LATENCY_TS_LEN 160
 #define LATENCY_MAX_EVENTS 32
 #define LATENCY_GRAPH_COLS 80
-#define HIST_MAX_NS 1000000000LL
-#define HIST_BUCKETS 3072
 
 typedef struct latency_sample {
     int64_t time;     /* unix seconds */
@@ -50,8 +42,7 @@ static latency_event *events[LATENCY_MAX_EVENTS];
 static int nevents;
 
 struct latency_hist {
-    uint64_t total;
-    uint64_t counts[HIST_BUCKETS];
+    hdr h;
 };
 
 /* ---- the latency monitor ------------------------------------------------------ */
@@ -257,26 +248,12 @@ void latency_doctor(sbuf *out) {
 
 /* ---- histograms ---------------------------------------------------------------- */
 
-static int hist_index(int64_t ns) {
-    if (ns < 1) ns = 1;
-    if (ns > HIST_MAX_NS) ns = HIST_MAX_NS;
-    if (ns < 256) return (int)ns;
-    int k = 63 - __builtin_clzll((unsigned long long)ns) - 7;
-    return 128 * (k + 1) + (int)((ns >> k) - 128);
-}
-
-/* The highest value that falls into bucket idx. */
-static int64_t hist_upper(int idx) {
-    if (idx < 256) return idx;
-    int k = idx / 128 - 1;
-    int64_t m = idx % 128 + 128;
-    return ((m + 1) << k) - 1;
-}
+/* Redis's histograms span 1 ns .. 1 s: longer commands count as 1 s. */
+#define HIST_MAX_NS 1000000000LL
 
 void latency_hist_record(latency_hist **hp, int64_t ns) {
     if (!*hp) *hp = xcalloc(1, sizeof(latency_hist));
-    (*hp)->counts[hist_index(ns)]++;
-    (*hp)->total++;
+    hdr_record(&(*hp)->h, ns < 1 ? 1 : ns > HIST_MAX_NS ? HIST_MAX_NS : ns);
 }
 
 void latency_hist_free(latency_hist **hp) {
@@ -285,22 +262,7 @@ void latency_hist_free(latency_hist **hp) {
 }
 
 static uint64_t latency_hist_total(const latency_hist *h) {
-    return h ? h->total : 0;
-}
-
-/* The value (ns) at or below which pct percent of the recorded values lie
- * (the bucket's highest value, as hdr_value_at_percentile). */
-static int64_t latency_hist_percentile(const latency_hist *h, double pct) {
-    if (!h || !h->total) return 0;
-    if (pct > 100) pct = 100;
-    uint64_t want = (uint64_t)ceil(pct / 100.0 * (double)h->total);
-    if (want == 0) want = 1;
-    uint64_t seen = 0;
-    for (int i = 0; i < HIST_BUCKETS; i++) {
-        seen += h->counts[i];
-        if (seen >= want) return hist_upper(i);
-    }
-    return HIST_MAX_NS;
+    return h ? h->h.total : 0;
 }
 
 /* LATENCY HISTOGRAM's per-command map: calls, and the cumulative count at
@@ -314,8 +276,8 @@ static void latency_hist_reply(client *c, const latency_hist *h) {
     int n = 0;
     uint64_t cum = 0, prev = 0;
     int i = 0;
-    for (int64_t bound = 1024; h && cum < h->total && n < 64; bound *= 2) {
-        for (; i < HIST_BUCKETS && hist_upper(i) < bound; i++) cum += h->counts[i];
+    for (int64_t bound = 1024; h && cum < h->h.total && n < 64; bound *= 2) {
+        for (; i < HDR_BUCKETS && hdr_bucket_upper(i) < bound; i++) cum += h->h.counts[i];
         if (cum > prev) {
             bounds[n] = bound / 1024;
             cums[n++] = (long long)cum;
@@ -376,7 +338,7 @@ void latency_info(sbuf *b) {
             char p[64];
             format_percentile(server.latency_pcts[j], p, sizeof(p));
             sbuf_printf(b, "%sp%s=%.3f", j ? "," : "", p,
-                        (double)latency_hist_percentile(h, server.latency_pcts[j]) / 1000.0);
+                        (double)hdr_percentile(&h->h, server.latency_pcts[j]) / 1000.0);
         }
         sbuf_puts(b, "\r\n");
     }
