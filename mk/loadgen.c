@@ -105,15 +105,32 @@ int main(int argc, char **argv) {
     int ch;
     while ((ch = getopt(argc, argv, "h:p:c:r:d:t:k:K:")) != -1) {
         switch (ch) {
-        case 'h': opt.host = optarg; break;
-        case 'p': opt.port = atoi(optarg); break;
-        case 'c': opt.conns = atoi(optarg); break;
-        case 'r': opt.rate = atof(optarg); break;
-        case 'd': opt.seconds = atof(optarg); break;
-        case 't': opt.test = optarg; break;
-        case 'k': opt.keyspace = atoi(optarg); break;
-        case 'K': opt.prefix = optarg; break;
-        default: usage();
+        case 'h':
+            opt.host = optarg;
+            break;
+        case 'p':
+            opt.port = atoi(optarg);
+            break;
+        case 'c':
+            opt.conns = atoi(optarg);
+            break;
+        case 'r':
+            opt.rate = atof(optarg);
+            break;
+        case 'd':
+            opt.seconds = atof(optarg);
+            break;
+        case 't':
+            opt.test = optarg;
+            break;
+        case 'k':
+            opt.keyspace = atoi(optarg);
+            break;
+        case 'K':
+            opt.prefix = optarg;
+            break;
+        default:
+            usage();
         }
     }
     if (opt.conns < 1 || opt.rate <= 0 || opt.seconds <= 0 || opt.keyspace < 1) usage();

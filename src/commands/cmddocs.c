@@ -512,7 +512,7 @@ static const command *getkeys_target(client *c) {
         reply_error(c, "ERR Invalid command specified");
         return NULL;
     }
-    if (cmd->first_key <= 0 && !cmd->getkeys) {
+    if (!command_has_keys(cmd)) {
         reply_error(c, "ERR The command has no key arguments");
         return NULL;
     }
@@ -530,8 +530,7 @@ static void getkeys_generic(client *c, int with_flags) {
     int max = c->argc; /* a command has fewer keys than arguments */
     int *keys = xmalloc(sizeof(int) * (size_t)max);
     const char **flags = xmalloc(sizeof(char *) * (size_t)max);
-    int n = with_flags ? command_keys_and_flags(cmd, c->argc - 2, c->argv + 2, keys, flags, max)
-                       : command_keys(cmd, c->argc - 2, c->argv + 2, keys, max);
+    int n = command_keys_and_flags(cmd, c->argc - 2, c->argv + 2, keys, flags, max);
     if (n == 0) {
         if (cmd->flag_bits & CMD_NO_MANDATORY_KEYS)
             reply_array(c, 0); /* EVAL "..." 0: a valid call without keys */

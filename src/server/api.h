@@ -365,6 +365,8 @@ int command_keys(const command *cmd, int argc, const resp_arg *argv, int *keys, 
  * space-separated string per key in names (static strings). Returns the count. */
 int command_keys_and_flags(const command *cmd, int argc, const resp_arg *argv, int *pos,
                            const char **names, int max);
+/* Does the command name keys at all (Redis's doesCommandHaveKeys)? */
+int command_has_keys(const command *cmd);
 client *client_create(int fd, int flags);
 void client_free(client *c);
 void client_close_async(client *c);

@@ -156,6 +156,8 @@ static int bitfield_keys(int argc, const resp_arg *argv, keyref *out, int max) {
 int keyspecs_keys(const command *cmd, int argc, const resp_arg *argv, keyref *out, int max) {
     const char *f = cmd->fullname;
     if (strcmp(f, "sort") == 0) return sort_keys(argc, argv, out, max);
+    if (strcmp(f, "sort_ro") == 0)
+        return add_key(out, 0, max, 1, KS_RO | KS_ACCESS); /* sortROGetKeys */
     if (strcmp(f, "set") == 0) return set_keys(argc, argv, out, max);
     if (strcmp(f, "bitfield") == 0) return bitfield_keys(argc, argv, out, max);
     if (strcmp(f, "migrate") == 0) { /* incomplete specs: its key finder, as Redis */
@@ -165,7 +167,10 @@ int keyspecs_keys(const command *cmd, int argc, const resp_arg *argv, keyref *ou
     }
     if (first_row[cmd->id] >= 0) {
         int n = by_specs(cmd, argc, argv, out, max);
-        return n < 0 ? 0 : n;
+        if (n >= 0) return n;
+        if (!cmd->getkeys) return 0;
+        /* specs that cannot be followed (incomplete, unknown): the command's
+         * own key finder, as Redis falls back to its getkeys_proc */
     }
     int pos[256];
     int n = command_keys(cmd, argc, argv, pos, 256);
@@ -213,4 +218,12 @@ int command_keys_and_flags(const command *cmd, int argc, const resp_arg *argv, i
     }
     xfree(refs);
     return n;
+}
+
+int command_has_keys(const command *cmd) {
+    if (cmd->getkeys) return 1;
+    if (first_row[cmd->id] < 0) return cmd->first_key > 0;
+    for (int s = first_row[cmd->id]; s < first_row[cmd->id] + row_count[cmd->id]; s++)
+        if (!(specs[s].flags & KS_NOT_KEY)) return 1;
+    return 0; /* channels only (SSUBSCRIBE, SPUBLISH): no key, as Redis says */
 }

@@ -187,6 +187,44 @@ TEST(client_list_names_the_running_command) {
     redisFree(r);
 }
 
+/* Random argument lists for every command both servers have: COMMAND
+ * GETKEYS and GETKEYSANDFLAGS must answer alike (keys, their flags, and the
+ * errors for arguments that name no keys). */
+TEST(getkeys_random_like_redis) {
+    redisContext *l = srv_connect(&L), *r = srv_connect(&R);
+    redisReply *lc = redisCommand(l, "COMMAND LIST"), *rc = redisCommand(r, "COMMAND LIST");
+    static const char *pool[] = {
+        "k1",   "k2", "k3",    "0",       "1",         "2",     "3",     "-1",         "STORE",
+        "KEYS", "BY", "GET",   "STREAMS", "FIELDS",    "COUNT", "LEFT",  "RIGHT",      "WEIGHTS",
+        "EX",   "10", "MATCH", "*",       "STOREDIST", "AUTH",  "LIMIT", "FROMMEMBER", "BYBOX"};
+    trng rng;
+    trng_seed(&rng, (unsigned long long)test_seed("GETKEYS_SEED", 1207));
+    int compared = 0, mismatches = 0;
+    for (size_t i = 0; rc && lc && i < rc->elements; i++) {
+        const char *name = rc->element[i]->str;
+        if (strchr(name, '|')) continue; /* containers' subcommands: by their own names */
+        int both = 0;
+        for (size_t j = 0; j < lc->elements && !both; j++)
+            both = !strcmp(lc->element[j]->str, name);
+        if (!both) continue;
+        for (int round = 0; round < 6; round++) {
+            const char *argv[12] = {"COMMAND", round & 1 ? "GETKEYSANDFLAGS" : "GETKEYS", name};
+            int argc = 3 + (int)trng_below(&rng, 8);
+            for (int a = 3; a < argc; a++)
+                argv[a] = pool[trng_below(&rng, sizeof(pool) / sizeof(pool[0]))];
+            compared++;
+            if (!diff_check(l, r, argc, argv, NULL)) mismatches++;
+        }
+    }
+    printf("COMMAND GETKEYS/GETKEYSANDFLAGS: %d random calls compared, %d mismatches\n", compared,
+           mismatches);
+    CHECK(compared > 500);
+    freeReplyObject(lc);
+    freeReplyObject(rc);
+    redisFree(l);
+    redisFree(r);
+}
+
 /* CONFIG GET *: every name Redis lists (aliases included) is listed; hidden
  * settings answer only by exact name; several names answer together. */
 TEST(config_get_names) {
@@ -238,6 +276,7 @@ int main(void) {
     RUN(getkeys_like_redis);
     RUN(client_list_names_the_running_command);
     RUN(config_get_names);
+    RUN(getkeys_random_like_redis);
     srv_stop(&L);
     srv_stop(&R);
     return test_report();
