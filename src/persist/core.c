@@ -823,7 +823,9 @@ int persist_start(char **err) {
      * journal replay's batches are queued, or it would wait for the replay
      * and the server would serve nothing, not even -LOADING, until done */
     if (inval_start(err) != OK) return ERR;
-    return wb_start(err);
+    if (wb_start(err) != OK) return ERR;
+    /* after the replay's batches are queued: they complete after the reset entry */
+    return changes_start(err);
 }
 
 /* ---- hooks called by the server ---------------------------------------------------- */

@@ -83,12 +83,14 @@ static void q_row(void *ctx, int n, const store_value *vals) {
     }
 }
 
-/* changes: per row  table\0 npk:u32 { type:u8 len:u32 text }  (the key's
- * values in the table's key order, as text; type SV_NULL or SV_TEXT) */
-static void q_change(void *ctx, const char *table, int npk, const store_value *pk) {
+/* changes: per row  table\0 op:u8 npk:u32 { type:u8 len:u32 text }  (the
+ * key's values in the table's key order, as text; type SV_NULL or SV_TEXT) */
+static void q_change(void *ctx, const char *table, int op, int npk, const store_value *pk) {
     query_job *j = ctx;
     if (npk < 1 || npk > MAPPING_MAX_KEY) return; /* no map has such a key */
     sbuf_append(&j->changes, table, strlen(table) + 1);
+    uint8_t o = (uint8_t)op;
+    sbuf_append(&j->changes, &o, 1);
     uint32_t n = (uint32_t)npk;
     sbuf_append(&j->changes, &n, 4);
     sbuf t = SBUF_INIT;
@@ -214,13 +216,21 @@ void sql_invalidate_pk(const char *table, int npk, const store_value *pk) {
     sbuf_free(&key);
 }
 
+/* A store's change op as the change stream names it ("upsert": the store
+ * did not say). */
+static const char *change_op(int op) {
+    return op == 'I' ? "insert" : op == 'U' ? "update" : op == 'D' ? "delete" : "upsert";
+}
+
 static void query_done(store_job *sj) {
     query_job *j = (query_job *)sj;
     /* invalidate first: the client may read right after its reply */
     size_t off = 0;
+    uint64_t seq = sj->rc == STORE_OK && j->changes_n && changes_on() ? changes_commit() : 0;
     for (int i = 0; i < j->changes_n && sj->rc == STORE_OK; i++) {
         const char *table = j->changes.p + off;
         off += strlen(table) + 1;
+        uint8_t op = (uint8_t)j->changes.p[off++];
         uint32_t n;
         memcpy(&n, j->changes.p + off, 4);
         off += 4;
@@ -234,6 +244,7 @@ static void query_done(store_job *sj) {
             off += len;
         }
         sql_invalidate_pk(table, (int)n, pk);
+        if (seq) changes_row_pk(seq, table, change_op(op), (int)n, pk);
     }
     client *c = client_by_id(j->client_id);
     if (!j->readonly) {
