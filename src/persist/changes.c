@@ -43,6 +43,10 @@ static uint64_t commit_seq;
 static int warned; /* the key is unusable (another type, mapped): logged once */
 static int started;
 
+int changes_configured(void) {
+    return cfg_key != NULL;
+}
+
 int changes_on(void) {
     return cfg_key != NULL && started;
 }
@@ -194,6 +198,10 @@ static int set_directive(const char *val, char **err) {
         }
     } else if (argc == 1 && argv[0].len == 0) {
         argc = 0;
+    } else if (argc && mapping_match(&ps.maps, argv[0].p, argv[0].len, &(const char *){NULL},
+                                     &(size_t){0})) {
+        *err = xstrdup("changes-stream: the key belongs to a map; name a key no map matches");
+        rc = ERR;
     }
     if (rc == OK) {
         int same =

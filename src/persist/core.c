@@ -780,6 +780,11 @@ int persist_start(char **err) {
     ps.pkeys = dict_new(&pkey_type);
     config_loading_maps = 0;
     if (!pcfg.module_path) {
+        if (changes_configured()) {
+            *err = xstrdup("changes-stream needs a store: add `loadmodule` (and `store-path`) to "
+                           "the configuration");
+            return ERR;
+        }
         if (ps.maps.n) {
             *err = xstrdup("map directives need a store: add `loadmodule` (and `store-path`) to "
                            "the configuration");

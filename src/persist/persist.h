@@ -265,6 +265,8 @@ void sql_invalidate_pk(const char *table, int npk, const store_value *pk);
 void changes_register(void);
 /* After the store opened: checks the key, appends the reset entry. */
 int changes_start(char **err);
+/* Is a stream key configured? */
+int changes_configured(void);
 /* Is the stream on (configured, and the layer started)? */
 int changes_on(void);
 /* A new commit's seq: the entries of one commit share it. */

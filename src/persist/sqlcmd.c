@@ -316,7 +316,7 @@ typedef struct retry_job {
     uint64_t client_id;
     long long only_id; /* 0 = all */
     long ok, failed;
-    sbuf keys; /* keys written again: klen:u32 key ... */
+    sbuf keys; /* keys written again: kind:u8 klen:u32 key ... (each its own commit) */
 } retry_job;
 
 typedef struct retry_row {
@@ -372,7 +372,9 @@ static void retry_one(retry_job *j, retry_row *r, const store_module *m, void *h
     m->query(h, "DELETE FROM wb_deadletter WHERE id = ?", 1, &id, 0, NULL, NULL, NULL, &aff, &e);
     if (e) m->free_error(e);
     j->ok++;
+    uint8_t kind = (uint8_t)op.kind;
     uint32_t kl = (uint32_t)r->key.len;
+    sbuf_append(&j->keys, &kind, 1);
     sbuf_append(&j->keys, &kl, 4);
     sbuf_append(&j->keys, r->key.p, r->key.len);
 }
@@ -405,13 +407,21 @@ static void run_retry(store_job *sj, const store_module *m, void *h) {
 static void retry_done(store_job *sj) {
     retry_job *j = (retry_job *)sj;
     db *d = server_db(0);
-    for (size_t off = 0; off + 4 <= j->keys.len;) {
+    for (size_t off = 0; off + 5 <= j->keys.len;) {
+        uint8_t kind = (uint8_t)j->keys.p[off];
         uint32_t kl;
-        memcpy(&kl, j->keys.p + off, 4);
-        off += 4;
-        pkey *k = pkey_find(j->keys.p + off, kl);
-        if (!(k && (k->dirty || k->touched || k->in_flight)) && db_delete(d, j->keys.p + off, kl))
-            signal_modified_key(NULL, d, j->keys.p + off, kl);
+        memcpy(&kl, j->keys.p + off + 1, 4);
+        off += 5;
+        const char *key = j->keys.p + off;
+        pkey *k = pkey_find(key, kl);
+        if (!(k && (k->dirty || k->touched || k->in_flight)) && db_delete(d, key, kl))
+            signal_modified_key(NULL, d, key, kl);
+        const char *pk;
+        size_t pklen;
+        const mapping *m = changes_on() ? mapping_match(&ps.maps, key, kl, &pk, &pklen) : NULL;
+        if (m)
+            changes_row(changes_commit(), m->name, kind == STORE_DELETE ? "delete" : "upsert", pk,
+                        pklen, key, kl);
         off += kl;
     }
     client *c = client_by_id(j->client_id);

@@ -41,8 +41,8 @@ static redisContext *start(pk_env *e, const char *changes, const char *const *mo
     pk_exec(c, "CREATE TABLE sessions (id TEXT PRIMARY KEY, data TEXT)");
     pk_exec(c, "CREATE TABLE accounts (id INTEGER PRIMARY KEY, owner TEXT NOT NULL, balance "
                "INTEGER CHECK (balance >= 0))");
-    pk_exec(c, "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT, age INTEGER CHECK (age >= "
-               "0))");
+    pk_exec(c, "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT UNIQUE, age INTEGER CHECK "
+               "(age >= 0))");
     pk_exec(c, "CREATE TABLE grades (student TEXT, course TEXT, mark INTEGER, PRIMARY KEY "
                "(student, course))");
     pk_exec(c, "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)"); /* not mapped */
@@ -189,9 +189,16 @@ TEST(cs_write_behind) {
     CHECK_CMD(c, ":0", "HSET user:2 age 41");
     CHECK_CMD(c, "+OK", "WB.FLUSH");
     CHECK_STR(since_str(c, "changes", last), "upsert users 2 user:2");
+    /* refused by UNIQUE (user:1 is ann): dead-lettered, no entry ... */
+    CHECK_CMD(c, ":2", "HSET user:5 name ann age 1");
+    CHECK_CMD(c, "+OK", "WB.FLUSH");
+    CHECK_STR(since_str(c, "changes", last), "");
     CHECK_CMD(c, ":1", "DEL user:1");
     CHECK_CMD(c, "+OK", "WB.FLUSH");
     CHECK_STR(since_str(c, "changes", last), "delete users 1 user:1");
+    /* ... until WB.DEADLETTER RETRY writes it (user:3 is refused again) */
+    CHECK_CMD(c, ":1", "WB.DEADLETTER RETRY ALL");
+    CHECK_STR(since_str(c, "changes", last), "upsert users 5 user:5");
     CHECK_CMD(c, ":1", "WB.DEADLETTER DROP ALL");
     finish(&e, c);
 }
@@ -379,6 +386,9 @@ TEST(cs_config_errors) {
     if (r) freeReplyObject(r);
     r = pk_cmd(c, "CONFIG SET changes-stream %s", "a MAXLEN x");
     CHECK(r && r->type == REDIS_REPLY_ERROR);
+    if (r) freeReplyObject(r);
+    r = pk_cmd(c, "CONFIG SET changes-stream %s", "session:log");
+    CHECK(r && r->type == REDIS_REPLY_ERROR && strstr(r->str, "belongs to a map"));
     if (r) freeReplyObject(r);
     CHECK_CMD(c, "[changes-stream,changes]", "CONFIG GET changes-stream");
     /* a new key at run time starts with its own reset entry */
