@@ -293,6 +293,37 @@ TEST(cs_exactly_once_in_order) {
     finish(&e, c);
 }
 
+/* A restart loses the stream; the new one starts with its reset entry, and
+ * the rows the journal replay writes follow it. */
+TEST(cs_restart_reset_then_replay) {
+    pk_env e;
+    redisContext *c = start(&e, "changes", NULL);
+    if (!c) return;
+    CHECK_CMD(c, ":2", "HSET user:1 name ann age 30");
+    CHECK_CMD(c, ":2", "HSET user:2 name bob age 40");
+    redisFree(c);
+    pk_kill(&e); /* before any batch: the rows are in the journal only */
+    const char *args[] = {"--changes-stream", "changes", "--map",
+                          "users user:{id} mode write-behind", NULL};
+    if (pk_start(&e, args) != 0) {
+        CHECK(0);
+        pk_cleanup(&e);
+        return;
+    }
+    c = srv_connect(&e.s);
+    CHECK_EQ(pk_wait_serving(c, 10000, NULL), 0);
+    CHECK_CMD(c, "+OK", "WB.FLUSH");
+    ent v[8];
+    char last[64] = "0-0";
+    CHECK_EQ(since(c, "changes", last, v, 8), 3);
+    CHECK_STR(v[0].op, "reset");
+    CHECK_STR(v[1].key, "user:1");
+    CHECK_STR(v[2].key, "user:2");
+    CHECK_EQ(v[1].seq, 1);
+    redisFree(c);
+    pk_cleanup(&e);
+}
+
 /* MAXLEN trims approximately (whole blocks, as XADD MAXLEN ~ does). */
 TEST(cs_maxlen) {
     pk_env e;
@@ -417,6 +448,7 @@ int main(void) {
     RUN(cs_write_behind);
     RUN(cs_sql_exec);
     RUN(cs_exactly_once_in_order);
+    RUN(cs_restart_reset_then_replay);
     RUN(cs_maxlen);
     RUN(cs_wakes_readers);
     RUN(cs_consumer_crash_claims);
