@@ -1409,9 +1409,9 @@ static int log_exists(handle *h) {
 /* Reports to changes every row the current transaction logged (the rows a
  * statement changed, its cascades and triggers included). */
 static int report_changes(handle *h, store_change_fn changes, void *chctx, char **err) {
-    static const char sql[] =
-        "SELECT l.id, l.tbl, u.v FROM larder_changes l, unnest(l.pkv) WITH ORDINALITY AS u(v, n) "
-        "WHERE l.xid = txid_current() ORDER BY l.id, u.n";
+    static const char sql[] = "SELECT l.id, l.tbl, u.v, l.op FROM larder_changes l, unnest(l.pkv) "
+                              "WITH ORDINALITY AS u(v, n) "
+                              "WHERE l.xid = txid_current() ORDER BY l.id, u.n";
     int rc;
     const char *name = stmt_for(h, sql, &rc, err);
     if (!name) return rc;
@@ -1427,7 +1427,7 @@ static int report_changes(handle *h, store_change_fn changes, void *chctx, char 
                 pk[npk++] = PQgetisnull(res, end, 2) ? (store_value){SV_NULL, 0, 0, NULL, 0}
                                                      : (store_value){SV_TEXT, 0, 0, v, strlen(v)};
             }
-        changes(chctx, PQgetvalue(res, r, 1), npk, pk);
+        changes(chctx, PQgetvalue(res, r, 1), PQgetvalue(res, r, 3)[0], npk, pk);
     }
     PQclear(res);
     return STORE_OK;

@@ -569,7 +569,6 @@ transient:
 }
 
 static void change_hook(void *ctx, int op, const char *table, int npk, const sql_value *const *pk) {
-    (void)op;
     handle *h = ctx;
     if (!h->changes) return;
     store_value vals[8];
@@ -590,7 +589,8 @@ static void change_hook(void *ctx, int op, const char *table, int npk, const sql
             vals[i].len = (size_t)sql_value_bytes(pk[i]);
         }
     }
-    h->changes(h->changes_ctx, table, n, vals);
+    int sop = op == SQL_CHANGE_INSERT ? 'I' : op == SQL_CHANGE_UPDATE ? 'U' : 'D';
+    h->changes(h->changes_ctx, table, sop, n, vals);
 }
 
 static int m_query(void *hp, const char *sql, int nargs, const store_value *args, int readonly,

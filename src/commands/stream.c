@@ -240,8 +240,7 @@ static int parse_trim_or_reply(client *c, trim_args *a, int xadd) {
             return -1;
         }
     } else {
-        a->limit = a->approx ? 100 * stream_node_max_entries : 0;
-        if (a->approx && (a->limit <= 0 || a->limit > 1000000)) a->limit = 10000;
+        a->limit = a->approx ? (long long)stream_default_approx_limit() : 0;
     }
     return i;
 }
@@ -263,14 +262,8 @@ static int next_add_id(const stream *s, const trim_args *a, stream_id *id) {
         } else {
             *id = a->id;
         }
-    } else {
-        uint64_t ms = (uint64_t)server_mstime();
-        if (ms > s->last_id.ms) {
-            *id = (stream_id){ms, 0};
-        } else {
-            *id = s->last_id;
-            stream_id_incr(id);
-        }
+    } else if (stream_next_auto_id(s, (uint64_t)server_mstime(), id) != 0) {
+        return ERR;
     }
     return stream_id_cmp(id, &s->last_id) > 0 ? OK : ERR;
 }

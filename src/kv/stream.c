@@ -114,6 +114,20 @@ int stream_id_incr(stream_id *id) {
     return 0;
 }
 
+int stream_next_auto_id(const stream *s, uint64_t now_ms, stream_id *id) {
+    if (now_ms > s->last_id.ms) {
+        *id = (stream_id){now_ms, 0};
+        return 0;
+    }
+    *id = s->last_id;
+    return stream_id_incr(id);
+}
+
+uint64_t stream_default_approx_limit(void) {
+    long long limit = 100 * stream_node_max_entries;
+    return limit <= 0 || limit > 1000000 ? 10000 : (uint64_t)limit;
+}
+
 int stream_id_decr(stream_id *id) {
     if (id->seq == 0) {
         if (id->ms == 0) return -1;

@@ -111,6 +111,13 @@ enum { STREAM_TRIM_MAXLEN = 1, STREAM_TRIM_MINID = 2 };
  * bounds the entries removed, whole blocks only. Returns entries removed. */
 uint64_t stream_trim(stream *s, int strategy, uint64_t maxlen, const stream_id *minid, int approx,
                      uint64_t limit);
+/* The id an XADD with "*" appends with at now_ms (streamAppendItem's rule):
+ * now_ms-0 when now_ms is past last_id's ms, else last_id + 1. -1 when
+ * last_id is the largest id (the stream is exhausted). */
+int stream_next_auto_id(const stream *s, uint64_t now_ms, stream_id *id);
+/* The LIMIT of an approximate trim (MAXLEN ~ / MINID ~) given none:
+ * 100 * stream-node-max-entries, 10000 when that is 0 or above 1000000. */
+uint64_t stream_default_approx_limit(void);
 
 /* Iterates live entries with start <= id <= end, ascending or descending. */
 typedef struct stream_iter {

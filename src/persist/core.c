@@ -780,6 +780,11 @@ int persist_start(char **err) {
     ps.pkeys = dict_new(&pkey_type);
     config_loading_maps = 0;
     if (!pcfg.module_path) {
+        if (changes_configured()) {
+            *err = xstrdup("changes-stream needs a store: add `loadmodule` (and `store-path`) to "
+                           "the configuration");
+            return ERR;
+        }
         if (ps.maps.n) {
             *err = xstrdup("map directives need a store: add `loadmodule` (and `store-path`) to "
                            "the configuration");
@@ -823,7 +828,9 @@ int persist_start(char **err) {
      * journal replay's batches are queued, or it would wait for the replay
      * and the server would serve nothing, not even -LOADING, until done */
     if (inval_start(err) != OK) return ERR;
-    return wb_start(err);
+    if (wb_start(err) != OK) return ERR;
+    /* after the replay's batches are queued: they complete after the reset entry */
+    return changes_start(err);
 }
 
 /* ---- hooks called by the server ---------------------------------------------------- */

@@ -351,8 +351,9 @@ static void note_lag(int64_t at_us) {
     lp.lag_us[lp.nlag++ % LAG_WINDOW] = lag;
 }
 
-/* One change: op own npk at tlen table {vlen value}; returns the next offset. */
-static size_t apply_change(const char *p, size_t off) {
+/* One change: op own npk at tlen table {vlen value}; returns the next offset.
+ * seq: the change stream's seq for the read that brought it (0: none). */
+static size_t apply_change(const char *p, size_t off, uint64_t *seq) {
     uint8_t op = (uint8_t)p[off], own = (uint8_t)p[off + 1];
     uint16_t npk;
     int64_t at;
@@ -381,6 +382,17 @@ static size_t apply_change(const char *p, size_t off) {
         drop_table(table);
     else if (npk <= MAPPING_MAX_KEY) /* the key's values in key order */
         sql_invalidate_pk(table, npk, pk);
+    if (changes_on()) {
+        if (!*seq) *seq = changes_commit();
+        if (op == 'T' || npk == 0)
+            changes_truncate(*seq, table);
+        else if (npk <= MAPPING_MAX_KEY)
+            changes_row_pk(*seq, table,
+                           op == 'I'   ? "insert"
+                           : op == 'U' ? "update"
+                                       : "delete",
+                           npk, pk);
+    }
     lp.keys_dropped += ps.st.invalidations - before;
     note_lag(at);
     return off;
@@ -411,8 +423,12 @@ static void log_applied(store_job *j) {
                        "past it, or another database); every mapped key is dropped",
                        (long long)(lp.pos > 0 ? lp.pos : lp.saved_pos));
         drop_table(NULL);
+        /* the changes in the gap are unknown: the stream says so too */
+        if (lp.pos > 0 || lp.saved_pos > 0) changes_reset();
     }
-    for (size_t off = 0; off < b->changes.len && ps.enabled;) off = apply_change(b->changes.p, off);
+    uint64_t seq = 0;
+    for (size_t off = 0; off < b->changes.len && ps.enabled;)
+        off = apply_change(b->changes.p, off, &seq);
     if (b->read) lp.pos = b->pos;
     lp.state = b->state;
     lp.pruned += b->pruned;

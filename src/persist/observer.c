@@ -79,4 +79,5 @@ void persist_register(void) {
     hooks_set(&h);
     config_register(directives);
     inval_register();
+    changes_register();
 }

@@ -261,6 +261,30 @@ int wbc_defers(const pkey *k);
  * key order) from every map of table. */
 void sql_invalidate_pk(const char *table, int npk, const store_value *pk);
 
+/* changes.c: the store's committed row changes as a stream (changes-stream) */
+void changes_register(void);
+/* After the store opened: checks the key, appends the reset entry. */
+int changes_start(char **err);
+/* Is a stream key configured? */
+int changes_configured(void);
+/* Is the stream on (configured, and the layer started)? */
+int changes_on(void);
+/* A new commit's seq: the entries of one commit share it. */
+uint64_t changes_commit(void);
+/* One changed row: op "insert", "update", "delete" or "upsert"; pk the key
+ * slice (values joined as the key pattern joins them), key the cache key. */
+void changes_row(uint64_t seq, const char *table, const char *op, const char *pk, size_t pklen,
+                 const char *key, size_t klen);
+/* The same for a row given by its key values in the table's key order (as a
+ * store reports a change): pk and key from the table's first map they fit. */
+void changes_row_pk(uint64_t seq, const char *table, const char *op, int npk,
+                    const store_value *pk);
+/* Every row of table changed (TRUNCATE). */
+void changes_truncate(uint64_t seq, const char *table);
+/* A "reset" entry: changes before it may be missing (a gap in the store's
+ * change log). */
+void changes_reset(void);
+
 /* store queries run synchronously during start-up */
 int persist_query_sync(const char *sql, int nargs, const store_value *args, char **err);
 /* The first column of the first row as an integer (0 when no row or not an integer). */

@@ -83,12 +83,14 @@ static void q_row(void *ctx, int n, const store_value *vals) {
     }
 }
 
-/* changes: per row  table\0 npk:u32 { type:u8 len:u32 text }  (the key's
- * values in the table's key order, as text; type SV_NULL or SV_TEXT) */
-static void q_change(void *ctx, const char *table, int npk, const store_value *pk) {
+/* changes: per row  table\0 op:u8 npk:u32 { type:u8 len:u32 text }  (the
+ * key's values in the table's key order, as text; type SV_NULL or SV_TEXT) */
+static void q_change(void *ctx, const char *table, int op, int npk, const store_value *pk) {
     query_job *j = ctx;
     if (npk < 1 || npk > MAPPING_MAX_KEY) return; /* no map has such a key */
     sbuf_append(&j->changes, table, strlen(table) + 1);
+    uint8_t o = (uint8_t)op;
+    sbuf_append(&j->changes, &o, 1);
     uint32_t n = (uint32_t)npk;
     sbuf_append(&j->changes, &n, 4);
     sbuf t = SBUF_INIT;
@@ -214,13 +216,21 @@ void sql_invalidate_pk(const char *table, int npk, const store_value *pk) {
     sbuf_free(&key);
 }
 
+/* A store's change op as the change stream names it ("upsert": the store
+ * did not say). */
+static const char *change_op(int op) {
+    return op == 'I' ? "insert" : op == 'U' ? "update" : op == 'D' ? "delete" : "upsert";
+}
+
 static void query_done(store_job *sj) {
     query_job *j = (query_job *)sj;
     /* invalidate first: the client may read right after its reply */
     size_t off = 0;
+    uint64_t seq = sj->rc == STORE_OK && j->changes_n && changes_on() ? changes_commit() : 0;
     for (int i = 0; i < j->changes_n && sj->rc == STORE_OK; i++) {
         const char *table = j->changes.p + off;
         off += strlen(table) + 1;
+        uint8_t op = (uint8_t)j->changes.p[off++];
         uint32_t n;
         memcpy(&n, j->changes.p + off, 4);
         off += 4;
@@ -234,6 +244,7 @@ static void query_done(store_job *sj) {
             off += len;
         }
         sql_invalidate_pk(table, (int)n, pk);
+        if (seq) changes_row_pk(seq, table, change_op(op), (int)n, pk);
     }
     client *c = client_by_id(j->client_id);
     if (!j->readonly) {
@@ -305,7 +316,7 @@ typedef struct retry_job {
     uint64_t client_id;
     long long only_id; /* 0 = all */
     long ok, failed;
-    sbuf keys; /* keys written again: klen:u32 key ... */
+    sbuf keys; /* keys written again: kind:u8 klen:u32 key ... (each its own commit) */
 } retry_job;
 
 typedef struct retry_row {
@@ -361,7 +372,9 @@ static void retry_one(retry_job *j, retry_row *r, const store_module *m, void *h
     m->query(h, "DELETE FROM wb_deadletter WHERE id = ?", 1, &id, 0, NULL, NULL, NULL, &aff, &e);
     if (e) m->free_error(e);
     j->ok++;
+    uint8_t kind = (uint8_t)op.kind;
     uint32_t kl = (uint32_t)r->key.len;
+    sbuf_append(&j->keys, &kind, 1);
     sbuf_append(&j->keys, &kl, 4);
     sbuf_append(&j->keys, r->key.p, r->key.len);
 }
@@ -394,13 +407,21 @@ static void run_retry(store_job *sj, const store_module *m, void *h) {
 static void retry_done(store_job *sj) {
     retry_job *j = (retry_job *)sj;
     db *d = server_db(0);
-    for (size_t off = 0; off + 4 <= j->keys.len;) {
+    for (size_t off = 0; off + 5 <= j->keys.len;) {
+        uint8_t kind = (uint8_t)j->keys.p[off];
         uint32_t kl;
-        memcpy(&kl, j->keys.p + off, 4);
-        off += 4;
-        pkey *k = pkey_find(j->keys.p + off, kl);
-        if (!(k && (k->dirty || k->touched || k->in_flight)) && db_delete(d, j->keys.p + off, kl))
-            signal_modified_key(NULL, d, j->keys.p + off, kl);
+        memcpy(&kl, j->keys.p + off + 1, 4);
+        off += 5;
+        const char *key = j->keys.p + off;
+        pkey *k = pkey_find(key, kl);
+        if (!(k && (k->dirty || k->touched || k->in_flight)) && db_delete(d, key, kl))
+            signal_modified_key(NULL, d, key, kl);
+        const char *pk;
+        size_t pklen;
+        const mapping *m = changes_on() ? mapping_match(&ps.maps, key, kl, &pk, &pklen) : NULL;
+        if (m)
+            changes_row(changes_commit(), m->name, kind == STORE_DELETE ? "delete" : "upsert", pk,
+                        pklen, key, kl);
         off += kl;
     }
     client *c = client_by_id(j->client_id);

@@ -31,8 +31,8 @@
 #include <stdint.h>
 
 #define LARDER_STORE_API_VERSION                                                                   \
-    3 /* 2: store_op.unit, .on_refuse; 3: the change log, check,                                   \
-        max_handles, column_type, status, tables */
+    4 /* 2: store_op.unit, .on_refuse; 3: the change log, check,                                   \
+        max_handles, column_type, status, tables; 4: store_change_fn's op */
 
 enum { STORE_OK = 0, STORE_ERR_TRANSIENT = 1, STORE_ERR_PERMANENT = 2, STORE_ERR_USER = 3 };
 enum { SV_NULL = 0, SV_INT = 1, SV_REAL = 2, SV_TEXT = 3, SV_BLOB = 4 };
@@ -101,9 +101,11 @@ typedef struct store_status {
     long long reconnects; /* connections re-established since open */
 } store_status;
 
-/* Called for each row a query changed (table, primary-key values), so cached
- * copies can be invalidated. */
-typedef void (*store_change_fn)(void *ctx, const char *table, int npk, const store_value *pk);
+/* Called for each row a query changed (table, 'I'nsert / 'U'pdate / 'D'elete,
+ * or 0 when the module cannot tell, primary-key values), so cached copies can
+ * be invalidated and the change stream can name the change. */
+typedef void (*store_change_fn)(void *ctx, const char *table, int op, int npk,
+                                const store_value *pk);
 
 /* One committed change read from a store's change log (log_read). */
 typedef struct store_change {

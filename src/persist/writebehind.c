@@ -437,6 +437,21 @@ static void key_batch_done(pkey *k, store_op *op) {
     pkey_maybe_free(k);
 }
 
+/* The batch's committed rows into the change stream; a row refused (and
+ * dead-lettered) is not a change of its table. */
+static void note_changes(batch_job *b) {
+    if (!changes_on()) return;
+    uint64_t seq = 0;
+    for (int i = 0; i < b->n; i++) {
+        const store_op *op = &b->job.ops[i];
+        if (op->status != STORE_OK) continue;
+        if (!seq) seq = changes_commit();
+        pkey *k = b->keys[i].k;
+        changes_row(seq, k->map->name, op->kind == STORE_DELETE ? "delete" : "upsert",
+                    k->key + k->map->plen, k->klen - k->map->plen - k->map->slen, k->key, k->klen);
+    }
+}
+
 static void batch_done(store_job *sj) {
     batch_job *b = (batch_job *)sj;
     ps.batch_in_flight = 0;
@@ -461,6 +476,7 @@ static void batch_done(store_job *sj) {
     ps.retry_count = 0;
     ps.st.wb_batches++;
     ps.watermark = b->watermark;
+    note_changes(b);
     for (int i = 0; i < b->n; i++) key_batch_done(b->keys[i].k, &sj->ops[i]);
     free_batch(b);
     if (ps.dirty_count == 0)

@@ -28,6 +28,7 @@ typedef struct wt_key {
     kobj *snapshot; /* the entry before the command (a copy), NULL if absent */
     sbuf state;
     op_scratch scratch;
+    int has_op, opi; /* its row's op in job.ops, if it changed */
 } wt_key;
 
 typedef struct wt_job {
@@ -140,6 +141,19 @@ static void unlock_keys(wt_job *j) {
     }
 }
 
+/* The committed rows into the change stream (an upsert does not say whether
+ * the row existed: "upsert"). */
+static void note_changes(wt_job *j) {
+    if (!changes_on()) return;
+    uint64_t seq = changes_commit();
+    for (int i = 0; i < j->n; i++) {
+        wt_key *w = &j->keys[i];
+        if (!w->has_op) continue;
+        const char *op = j->job.ops[w->opi].kind == STORE_DELETE ? "delete" : "upsert";
+        changes_row(seq, w->m->name, op, w->pk, w->pklen, w->key, w->klen);
+    }
+}
+
 static void wt_done(store_job *sj) {
     wt_job *j = (wt_job *)sj;
     client *c = j->c;
@@ -154,6 +168,7 @@ static void wt_done(store_job *sj) {
         restore(j);
         if (c) persist_reply_backend_error(c, "write-through failed", failure);
     } else {
+        note_changes(j);
         if (c) reply_raw(c, j->held.p, j->held.len);
         ps.st.wt_commits++;
         ps.wt_group_sum += sj->group_size;
@@ -190,7 +205,8 @@ void wt_after(client *c) {
         }
         mapping_state_to_op(w->m, w->pk, w->pklen, w->state.p, w->state.len,
                             &j->job.ops[j->job.nops], &w->scratch);
-        j->job.nops++;
+        w->has_op = 1;
+        w->opi = j->job.nops++;
         changed = 1;
     }
     if (err) {

@@ -584,7 +584,8 @@ TEST(postgres_killed_then_back) {
 
 static char changes_seen[256];
 
-static void note_change(void *ctx, const char *table, int npk, const store_value *pk) {
+static void note_change(void *ctx, const char *table, int op, int npk, const store_value *pk) {
+    CHECK(op && strchr("IUDT", op) != NULL); /* the module names every change */
     (void)ctx;
     size_t l = strlen(changes_seen);
     l += (size_t)snprintf(changes_seen + l, sizeof(changes_seen) - l, "%s:", table);
@@ -597,7 +598,7 @@ static void note_change(void *ctx, const char *table, int npk, const store_value
 /* A log_read callback: "table:pk;" like note_change, "!" before an own change. */
 static void note_log(void *ctx, const store_change *c) {
     if (c->own && strlen(changes_seen) < sizeof(changes_seen) - 1) strcat(changes_seen, "!");
-    note_change(ctx, c->table, c->npk, c->pk);
+    note_change(ctx, c->table, c->op, c->npk, c->pk);
     CHECK(c->at_us > 0);
     CHECK(strchr("IUDT", c->op) != NULL);
 }

@@ -199,9 +199,39 @@ TEST(trim_empties_block_with_deleted_tail) {
     stream_free(s);
 }
 
+/* XADD "*": now-0 past the last id's ms, else last + 1; none after the largest. */
+TEST(auto_ids_and_approx_limit) {
+    stream *s = stream_new();
+    stream_id id;
+    CHECK_EQ(stream_next_auto_id(s, 5, &id), 0);
+    CHECK(id.ms == 5 && id.seq == 0);
+    s->last_id = (stream_id){9, 3};
+    CHECK_EQ(stream_next_auto_id(s, 5, &id), 0); /* the clock went back */
+    CHECK(id.ms == 9 && id.seq == 4);
+    CHECK_EQ(stream_next_auto_id(s, 9, &id), 0);
+    CHECK(id.ms == 9 && id.seq == 4);
+    s->last_id = (stream_id){9, UINT64_MAX};
+    CHECK_EQ(stream_next_auto_id(s, 9, &id), 0);
+    CHECK(id.ms == 10 && id.seq == 0);
+    s->last_id = (stream_id){UINT64_MAX, UINT64_MAX};
+    CHECK_EQ(stream_next_auto_id(s, 9, &id), -1);
+    stream_free(s);
+    long long saved = stream_node_max_entries;
+    stream_node_max_entries = 100;
+    CHECK_EQ(stream_default_approx_limit(), 10000);
+    stream_node_max_entries = 7;
+    CHECK_EQ(stream_default_approx_limit(), 700);
+    stream_node_max_entries = 0;
+    CHECK_EQ(stream_default_approx_limit(), 10000);
+    stream_node_max_entries = 20000;
+    CHECK_EQ(stream_default_approx_limit(), 10000);
+    stream_node_max_entries = saved;
+}
+
 int main(void) {
     srand(13);
     RUN(ids);
+    RUN(auto_ids_and_approx_limit);
     RUN(random_model);
     RUN(groups_and_pel);
     RUN(trim_empties_block_with_deleted_tail);
