@@ -349,6 +349,7 @@ static void note_lag(int64_t at_us) {
     if (lag < 0) lag = 0; /* the two clocks disagree */
     lp.last_lag_us = lag;
     lp.lag_us[lp.nlag++ % LAG_WINDOW] = lag;
+    latency_add_sample_if_needed("invalidation", lag / 1000); /* the latency monitor's event */
 }
 
 /* One change: op own npk at tlen table {vlen value}; returns the next offset.
