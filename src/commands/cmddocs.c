@@ -349,45 +349,6 @@ static const char *const flag_out[] = {
     "skip_slowlog", "fast",       "no_auth",           "may_replicate",   "no_multi",
     "movablekeys",  "allow_busy", "no_mandatory_keys", "no_async_loading"};
 
-static void reply_key_specs(client *c, const command *cmd) {
-    if (cmd->first_key <= 0) {
-        reply_empty_array(c);
-        return;
-    }
-    reply_array(c, 1);
-    reply_map(c, 3);
-    reply_bulk_cstr(c, "flags");
-    int w = (cmd->flag_bits & CMD_WRITE) != 0;
-    if (cmd->flag_bits & CMD_PUBSUB) { /* shard channels: keys for routing only */
-        reply_set(c, 1);
-        reply_status(c, "not_key");
-    } else {
-        reply_set(c, 2);
-        reply_status(c, w ? "RW" : "RO");
-        reply_status(c, "access");
-    }
-    reply_bulk_cstr(c, "begin_search");
-    reply_map(c, 2);
-    reply_bulk_cstr(c, "type");
-    reply_bulk_cstr(c, "index");
-    reply_bulk_cstr(c, "spec");
-    reply_map(c, 1);
-    reply_bulk_cstr(c, "index");
-    reply_int(c, cmd->first_key);
-    reply_bulk_cstr(c, "find_keys");
-    reply_map(c, 2);
-    reply_bulk_cstr(c, "type");
-    reply_bulk_cstr(c, "range");
-    reply_bulk_cstr(c, "spec");
-    reply_map(c, 3);
-    reply_bulk_cstr(c, "lastkey");
-    reply_int(c, cmd->last_key < 0 ? cmd->last_key : cmd->last_key - cmd->first_key);
-    reply_bulk_cstr(c, "keystep");
-    reply_int(c, cmd->key_step ? cmd->key_step : 1);
-    reply_bulk_cstr(c, "limit");
-    reply_int(c, 0);
-}
-
 static void reply_command_info(client *c, const command *cmd) {
     reply_array(c, 10);
     reply_bulk_cstr(c, cmd->fullname);
@@ -412,7 +373,7 @@ static void reply_command_info(client *c, const command *cmd) {
         reply_status(c, buf);
     }
     reply_set(c, 0); /* tips */
-    reply_key_specs(c, cmd);
+    command_reply_key_specs(c, cmd);
     int nsub = subcommand_count(cmd);
     reply_array(c, nsub);
     for (const command *s = cmd->subcommands; s && s->name; s++) reply_command_info(c, s);

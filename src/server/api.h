@@ -367,6 +367,8 @@ int command_keys_and_flags(const command *cmd, int argc, const resp_arg *argv, i
                            const char **names, int max);
 /* Does the command name keys at all (Redis's doesCommandHaveKeys)? */
 int command_has_keys(const command *cmd);
+/* COMMAND INFO's and COMMAND DOCS' key specs of cmd (Redis's own where it has them). */
+void command_reply_key_specs(client *c, const command *cmd);
 client *client_create(int fd, int flags);
 void client_free(client *c);
 void client_close_async(client *c);

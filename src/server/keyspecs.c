@@ -32,6 +32,7 @@ typedef struct keyspec {
     const char *kw;
     int fk;
     int a, b, c; /* range: lastkey, step, limit; keynum: keynumidx, firstkey, step */
+    const char *notes;
 } keyspec;
 
 static const keyspec specs[] = {
@@ -226,4 +227,100 @@ int command_has_keys(const command *cmd) {
     for (int s = first_row[cmd->id]; s < first_row[cmd->id] + row_count[cmd->id]; s++)
         if (!(specs[s].flags & KS_NOT_KEY)) return 1;
     return 0; /* channels only (SSUBSCRIBE, SPUBLISH): no key, as Redis says */
+}
+
+/* The flag names of a spec, in Redis's order. */
+static int reply_spec_flags(client *c, int flags) {
+    static const struct {
+        int bit;
+        const char *name;
+    } order[] = {{KS_RO, "RO"},           {KS_RW, "RW"},         {KS_OW, "OW"},
+                 {KS_RM, "RM"},           {KS_ACCESS, "access"}, {KS_UPDATE, "update"},
+                 {KS_INSERT, "insert"},   {KS_DELETE, "delete"}, {KS_NOT_KEY, "not_key"},
+                 {KS_INCOMPLETE, "incomplete"}, {KS_VARIABLE_FLAGS, "variable_flags"}};
+    int n = 0;
+    for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++) n += (flags & order[k].bit) != 0;
+    reply_set(c, n);
+    for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++)
+        if (flags & order[k].bit) reply_status(c, order[k].name);
+    return n;
+}
+
+static void reply_search(client *c, const char *what, const char *type) {
+    reply_bulk_cstr(c, what);
+    reply_map(c, 2);
+    reply_bulk_cstr(c, "type");
+    reply_bulk_cstr(c, type);
+    reply_bulk_cstr(c, "spec");
+}
+
+static void reply_int_field(client *c, const char *name, long long v) {
+    reply_bulk_cstr(c, name);
+    reply_int(c, v);
+}
+
+/* One spec as COMMAND INFO and COMMAND DOCS show it. */
+static void reply_spec(client *c, const keyspec *k) {
+    reply_map(c, k->notes ? 4 : 3);
+    if (k->notes) {
+        reply_bulk_cstr(c, "notes");
+        reply_bulk_cstr(c, k->notes);
+    }
+    reply_bulk_cstr(c, "flags");
+    reply_spec_flags(c, k->flags);
+    if (k->bs == KS_BS_INDEX) {
+        reply_search(c, "begin_search", "index");
+        reply_map(c, 1);
+        reply_int_field(c, "index", k->bs_pos);
+    } else if (k->bs == KS_BS_KEYWORD) {
+        reply_search(c, "begin_search", "keyword");
+        reply_map(c, 2);
+        reply_bulk_cstr(c, "keyword");
+        reply_bulk_cstr(c, k->kw);
+        reply_int_field(c, "startfrom", k->bs_pos);
+    } else {
+        reply_search(c, "begin_search", "unknown");
+        reply_map(c, 0);
+    }
+    if (k->fk == KS_FK_RANGE) {
+        reply_search(c, "find_keys", "range");
+        reply_map(c, 3);
+        reply_int_field(c, "lastkey", k->a);
+        reply_int_field(c, "keystep", k->b);
+        reply_int_field(c, "limit", k->c);
+    } else if (k->fk == KS_FK_KEYNUM) {
+        reply_search(c, "find_keys", "keynum");
+        reply_map(c, 3);
+        reply_int_field(c, "keynumidx", k->a);
+        reply_int_field(c, "firstkey", k->b);
+        reply_int_field(c, "keystep", k->c);
+    } else {
+        reply_search(c, "find_keys", "unknown");
+        reply_map(c, 0);
+    }
+}
+
+void command_reply_key_specs(client *c, const command *cmd) {
+    int first = first_row[cmd->id];
+    if (first >= 0) {
+        reply_array(c, row_count[cmd->id]);
+        for (int s = first; s < first + row_count[cmd->id]; s++) reply_spec(c, &specs[s]);
+        return;
+    }
+    if (cmd->first_key <= 0) { /* Larder's own commands: from the table's key positions */
+        reply_array(c, 0);
+        return;
+    }
+    keyspec k = {cmd->name,
+                 (cmd->flag_bits & CMD_WRITE) ? KS_RW | KS_ACCESS | KS_UPDATE : KS_RO | KS_ACCESS,
+                 KS_BS_INDEX,
+                 cmd->first_key,
+                 NULL,
+                 KS_FK_RANGE,
+                 cmd->last_key < 0 ? cmd->last_key : cmd->last_key - cmd->first_key,
+                 cmd->key_step ? cmd->key_step : 1,
+                 0,
+                 NULL};
+    reply_array(c, 1);
+    reply_spec(c, &k);
 }
