@@ -225,6 +225,37 @@ TEST(getkeys_random_like_redis) {
     redisFree(r);
 }
 
+/* COMMAND INFO's key specs (its 9th field) are Redis's, for every command
+ * both servers have. */
+TEST(key_specs_like_redis) {
+    redisContext *l = srv_connect(&L), *r = srv_connect(&R);
+    redisReply *rc = redisCommand(r, "COMMAND LIST");
+    int compared = 0;
+    for (size_t i = 0; rc && i < rc->elements; i++) {
+        const char *name = rc->element[i]->str;
+        redisReply *a = redisCommand(l, "COMMAND INFO %s", name);
+        redisReply *b = redisCommand(r, "COMMAND INFO %s", name);
+        if (a && b && a->elements == 1 && a->element[0]->type == REDIS_REPLY_ARRAY &&
+            a->element[0]->elements >= 9 && b->element[0]->elements >= 9) {
+            char *x = reply_str(a->element[0]->element[8]),
+                 *y = reply_str(b->element[0]->element[8]);
+            if (strcmp(x, y) != 0)
+                fprintf(stderr, "key specs of %s\n  larder: %s\n  redis:  %s\n", name, x, y);
+            CHECK_STR(x, y);
+            free(x);
+            free(y);
+            compared++;
+        }
+        freeReplyObject(a);
+        freeReplyObject(b);
+    }
+    printf("key specs of %d commands compared\n", compared);
+    CHECK(compared > 150);
+    freeReplyObject(rc);
+    redisFree(l);
+    redisFree(r);
+}
+
 /* CONFIG GET *: every name Redis lists (aliases included) is listed; hidden
  * settings answer only by exact name; several names answer together. */
 TEST(config_get_names) {
@@ -277,6 +308,7 @@ int main(void) {
     RUN(client_list_names_the_running_command);
     RUN(config_get_names);
     RUN(getkeys_random_like_redis);
+    RUN(key_specs_like_redis);
     srv_stop(&L);
     srv_stop(&R);
     return test_report();
