@@ -266,8 +266,9 @@ test-unit: tests-build
 	@B=$(B) sh tests/run-all unit
 
 # the open-loop load generator of make bench (hiredis async + libev)
-$(B)/loadgen: mk/loadgen.c src/util/hdr.c src/util/hdr.h
-	$(CC) $(CFLAGS) -o $@ mk/loadgen.c src/util/hdr.c -lhiredis -lev -lm
+$(B)/loadgen: mk/loadgen.c src/util/hdr.c src/util/hdr.h src/util/mem.c
+	$(CC) $(CFLAGS) -DLARDER_NO_JEMALLOC -o $@ mk/loadgen.c src/util/hdr.c src/util/mem.c -lhiredis \
+	  -lev -lm -lpthread
 
 bench: deps-test all $(B)/loadgen
 	@LARDER_BUILD=$(CURDIR)/$(B) /usr/bin/python3 mk/bench.py

@@ -34,7 +34,7 @@ static struct {
 } opt = {"127.0.0.1", 6379, 50, 100000, 1000, 5, "get", "key:"};
 
 static redisAsyncContext **ctx;
-static hdr hist;
+static hdr *hist;
 static uint64_t sent, done, errors, next_i;
 static int64_t start_ns;
 static int sending = 1;
@@ -52,7 +52,7 @@ static void on_reply(redisAsyncContext *c, void *r, void *priv) {
     int64_t due = (int64_t)(intptr_t)priv;
     redisReply *reply = r;
     if (!reply || reply->type == REDIS_REPLY_ERROR) errors++;
-    hdr_record(&hist, now_ns() - due);
+    hdr_record(hist, now_ns() - due);
     done++;
 }
 
@@ -135,6 +135,7 @@ int main(int argc, char **argv) {
     }
     if (opt.conns < 1 || opt.rate <= 0 || opt.seconds <= 0 || opt.keyspace < 1) usage();
     struct ev_loop *loop = EV_DEFAULT;
+    hist = hdr_new((int64_t)1 << 36); /* up to 68 s */
     ctx = calloc((size_t)opt.conns, sizeof(*ctx));
     for (int i = 0; i < opt.conns; i++) {
         ctx[i] = redisAsyncConnect(opt.host, opt.port);
@@ -154,8 +155,8 @@ int main(int argc, char **argv) {
     printf("rate=%.0f sent=%llu done=%llu achieved=%.0f p50_us=%.1f p99_us=%.1f p999_us=%.1f "
            "max_us=%.1f errors=%llu\n",
            opt.rate, (unsigned long long)sent, (unsigned long long)done, (double)done / secs,
-           hdr_percentile(&hist, 50) / 1000.0, hdr_percentile(&hist, 99) / 1000.0,
-           hdr_percentile(&hist, 99.9) / 1000.0, (double)hist.max / 1000.0,
+           hdr_percentile(hist, 50) / 1000.0, hdr_percentile(hist, 99) / 1000.0,
+           hdr_percentile(hist, 99.9) / 1000.0, (double)hist->max / 1000.0,
            (unsigned long long)errors);
     for (int i = 0; i < opt.conns; i++) redisAsyncFree(ctx[i]);
     free(ctx);

@@ -234,10 +234,17 @@ static int reply_spec_flags(client *c, int flags) {
     static const struct {
         int bit;
         const char *name;
-    } order[] = {{KS_RO, "RO"},           {KS_RW, "RW"},         {KS_OW, "OW"},
-                 {KS_RM, "RM"},           {KS_ACCESS, "access"}, {KS_UPDATE, "update"},
-                 {KS_INSERT, "insert"},   {KS_DELETE, "delete"}, {KS_NOT_KEY, "not_key"},
-                 {KS_INCOMPLETE, "incomplete"}, {KS_VARIABLE_FLAGS, "variable_flags"}};
+    } order[] = {{KS_RO, "RO"},
+                 {KS_RW, "RW"},
+                 {KS_OW, "OW"},
+                 {KS_RM, "RM"},
+                 {KS_ACCESS, "access"},
+                 {KS_UPDATE, "update"},
+                 {KS_INSERT, "insert"},
+                 {KS_DELETE, "delete"},
+                 {KS_NOT_KEY, "not_key"},
+                 {KS_INCOMPLETE, "incomplete"},
+                 {KS_VARIABLE_FLAGS, "variable_flags"}};
     int n = 0;
     for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++) n += (flags & order[k].bit) != 0;
     reply_set(c, n);

@@ -42,7 +42,7 @@ static latency_event *events[LATENCY_MAX_EVENTS];
 static int nevents;
 
 struct latency_hist {
-    hdr h;
+    hdr *h;
 };
 
 /* ---- the latency monitor ------------------------------------------------------ */
@@ -252,17 +252,21 @@ void latency_doctor(sbuf *out) {
 #define HIST_MAX_NS 1000000000LL
 
 void latency_hist_record(latency_hist **hp, int64_t ns) {
-    if (!*hp) *hp = xcalloc(1, sizeof(latency_hist));
-    hdr_record(&(*hp)->h, ns < 1 ? 1 : ns > HIST_MAX_NS ? HIST_MAX_NS : ns);
+    if (!*hp) {
+        *hp = xmalloc(sizeof(latency_hist));
+        (*hp)->h = hdr_new(HIST_MAX_NS);
+    }
+    hdr_record((*hp)->h, ns < 1 ? 1 : ns);
 }
 
 void latency_hist_free(latency_hist **hp) {
+    if (*hp) xfree((*hp)->h);
     xfree(*hp);
     *hp = NULL;
 }
 
 static uint64_t latency_hist_total(const latency_hist *h) {
-    return h ? h->h.total : 0;
+    return h ? h->h->total : 0;
 }
 
 /* LATENCY HISTOGRAM's per-command map: calls, and the cumulative count at
@@ -276,8 +280,8 @@ static void latency_hist_reply(client *c, const latency_hist *h) {
     int n = 0;
     uint64_t cum = 0, prev = 0;
     int i = 0;
-    for (int64_t bound = 1024; h && cum < h->h.total && n < 64; bound *= 2) {
-        for (; i < HDR_BUCKETS && hdr_bucket_upper(i) < bound; i++) cum += h->h.counts[i];
+    for (int64_t bound = 1024; h && cum < h->h->total && n < 64; bound *= 2) {
+        for (; i < h->h->nbuckets && hdr_bucket_upper(i) < bound; i++) cum += h->h->counts[i];
         if (cum > prev) {
             bounds[n] = bound / 1024;
             cums[n++] = (long long)cum;
@@ -338,7 +342,7 @@ void latency_info(sbuf *b) {
             char p[64];
             format_percentile(server.latency_pcts[j], p, sizeof(p));
             sbuf_printf(b, "%sp%s=%.3f", j ? "," : "", p,
-                        (double)hdr_percentile(&h->h, server.latency_pcts[j]) / 1000.0);
+                        (double)hdr_percentile(h->h, server.latency_pcts[j]) / 1000.0);
         }
         sbuf_puts(b, "\r\n");
     }
