@@ -185,23 +185,25 @@ int keyspecs_has_keys(const command *cmd) {
     return first_row[cmd->id] >= 0 || cmd->first_key > 0 || cmd->getkeys;
 }
 
+/* The key-spec flags' names, in the order Redis prints them. */
+static const struct {
+    int bit;
+    const char *name;
+} flag_names[] = {{KS_RO, "RO"},
+                  {KS_RW, "RW"},
+                  {KS_OW, "OW"},
+                  {KS_RM, "RM"},
+                  {KS_ACCESS, "access"},
+                  {KS_UPDATE, "update"},
+                  {KS_INSERT, "insert"},
+                  {KS_DELETE, "delete"},
+                  {KS_NOT_KEY, "not_key"},
+                  {KS_INCOMPLETE, "incomplete"},
+                  {KS_VARIABLE_FLAGS, "variable_flags"}};
+#define NFLAG_NAMES (sizeof(flag_names) / sizeof(flag_names[0]))
+
 int command_keys_and_flags(const command *cmd, int argc, const resp_arg *argv, int *pos,
                            const char **names, int max) {
-    /* every combination Redis's key specs use, named in Redis's order */
-    static const struct {
-        int bit;
-        const char *name;
-    } order[] = {{KS_RO, "RO"},
-                 {KS_RW, "RW"},
-                 {KS_OW, "OW"},
-                 {KS_RM, "RM"},
-                 {KS_ACCESS, "access"},
-                 {KS_UPDATE, "update"},
-                 {KS_INSERT, "insert"},
-                 {KS_DELETE, "delete"},
-                 {KS_NOT_KEY, "not_key"},
-                 {KS_INCOMPLETE, "incomplete"},
-                 {KS_VARIABLE_FLAGS, "variable_flags"}};
     static char *cache[1 << 11];
     keyref *refs = xmalloc(sizeof(keyref) * (size_t)(max > 0 ? max : 1));
     int n = keyspecs_keys(cmd, argc, argv, refs, max);
@@ -210,8 +212,9 @@ int command_keys_and_flags(const command *cmd, int argc, const resp_arg *argv, i
         int f = refs[i].flags & ((1 << 11) - 1);
         if (!cache[f]) {
             sbuf b = SBUF_INIT;
-            for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++)
-                if (f & order[k].bit) sbuf_printf(&b, "%s%s", b.len ? " " : "", order[k].name);
+            for (size_t k = 0; k < NFLAG_NAMES; k++)
+                if (f & flag_names[k].bit)
+                    sbuf_printf(&b, "%s%s", b.len ? " " : "", flag_names[k].name);
             cache[f] = sbuf_take(&b, NULL);
         }
         pos[i] = refs[i].pos;
@@ -231,25 +234,11 @@ int command_has_keys(const command *cmd) {
 
 /* The flag names of a spec, in Redis's order. */
 static int reply_spec_flags(client *c, int flags) {
-    static const struct {
-        int bit;
-        const char *name;
-    } order[] = {{KS_RO, "RO"},
-                 {KS_RW, "RW"},
-                 {KS_OW, "OW"},
-                 {KS_RM, "RM"},
-                 {KS_ACCESS, "access"},
-                 {KS_UPDATE, "update"},
-                 {KS_INSERT, "insert"},
-                 {KS_DELETE, "delete"},
-                 {KS_NOT_KEY, "not_key"},
-                 {KS_INCOMPLETE, "incomplete"},
-                 {KS_VARIABLE_FLAGS, "variable_flags"}};
     int n = 0;
-    for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++) n += (flags & order[k].bit) != 0;
+    for (size_t k = 0; k < NFLAG_NAMES; k++) n += (flags & flag_names[k].bit) != 0;
     reply_set(c, n);
-    for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++)
-        if (flags & order[k].bit) reply_status(c, order[k].name);
+    for (size_t k = 0; k < NFLAG_NAMES; k++)
+        if (flags & flag_names[k].bit) reply_status(c, flag_names[k].name);
     return n;
 }
 
