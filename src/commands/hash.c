@@ -1341,6 +1341,11 @@ void hpexpireat_command(client *c) {
     hexpire_generic(c, 1, 1);
 }
 
+/* Field f's entry when o can hold expire times (NULL: it has none). */
+static hfield *ttl_entry(kobj *o, const resp_arg *f) {
+    return hash_has_ttls(o) ? dict_find(kobj_ptr(o), f->p, f->len) : NULL;
+}
+
 /* HTTL / HPTTL / HEXPIRETIME / HPEXPIRETIME key FIELDS n f... */
 static void httl_generic(client *c, int ms, int absolute) {
     long long n;
@@ -1356,7 +1361,7 @@ static void httl_generic(client *c, int ms, int absolute) {
             reply_int(c, HFE_NO_FIELD);
             continue;
         }
-        hfield *h = hash_has_ttls(o) ? dict_find(kobj_ptr(o), f->p, f->len) : NULL;
+        hfield *h = ttl_entry(o, f);
         int64_t t = h ? hf_expire(h) : -1;
         if (t < 0)
             reply_int(c, HFE_NO_TTL);
@@ -1396,7 +1401,7 @@ void hpersist_command(client *c) {
             reply_int(c, HFE_NO_FIELD);
             continue;
         }
-        hfield *h = hash_has_ttls(o) ? dict_find(kobj_ptr(o), f->p, f->len) : NULL;
+        hfield *h = ttl_entry(o, f);
         if (!h || hf_expire(h) < 0) {
             reply_int(c, HFE_NO_TTL);
             continue;
@@ -1486,7 +1491,7 @@ void hgetex_command(client *c) {
         reply_hval(c, &v);
         if (!have) continue;
         if (when < 0) { /* PERSIST */
-            hfield *h = hash_has_ttls(o) ? dict_find(kobj_ptr(o), f->p, f->len) : NULL;
+            hfield *h = ttl_entry(o, f);
             if (h && hf_expire(h) >= 0) {
                 hfield_set_expire(o, h, -1);
                 changed++;
