@@ -1154,11 +1154,12 @@ void acl_client_init(client *c) {
         c->flags &= ~(uint64_t)CLIENT_AUTHENTICATED;
 }
 
-void acl_set_default_password(const char *pass) {
+void acl_set_default_password(const char *pass, size_t len) {
     user_set(default_user, "resetpass", 9);
     if (pass) {
         sbuf b = SBUF_INIT;
-        sbuf_printf(&b, ">%s", pass);
+        sbuf_puts(&b, ">");
+        sbuf_append(&b, pass, len);
         user_set(default_user, b.p, b.len);
         sbuf_free(&b);
     } else {
@@ -1580,7 +1581,7 @@ int acl_load_at_startup(char **err) {
     }
     /* requirepass of the configuration first: `user default` lines and the
      * aclfile then override it, as in Redis */
-    if (server.requirepass && server.requirepass[0]) acl_set_default_password(server.requirepass);
+    if (server.requirepass) acl_set_default_password(server.requirepass, server.requirepass_len);
     if (load_conf_users(err) != OK) return ERR;
     if (acl_filename && acl_filename[0]) {
         char *e = acl_load_file(acl_filename);

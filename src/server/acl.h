@@ -66,7 +66,7 @@ void acl_client_init(client *c);
  * ACL LOG and counted; the caller replies -WRONGPASS). */
 int acl_authenticate(client *c, const resp_arg *user, const resp_arg *pass);
 /* requirepass changed: the default user's password follows (NULL: nopass). */
-void acl_set_default_password(const char *pass);
+void acl_set_default_password(const char *pass, size_t len);
 
 /* May u run cmd with these arguments? ACL_OK or the denial, with *pos the
  * argument index of the key or channel refused. */

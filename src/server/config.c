@@ -348,13 +348,22 @@ static int apply_tls(char **err) {
     return tls_configure(err);
 }
 
+/* requirepass holds any bytes ("abc\x00def" is a password of 7 bytes);
+ * empty means none. */
+static int set_requirepass(const char *val, size_t len, char **err) {
+    (void)err;
+    xfree(server.requirepass);
+    server.requirepass = len ? xmemdup(val, len) : NULL;
+    server.requirepass_len = len;
+    return OK;
+}
+static void get_requirepass(sbuf *out) {
+    if (server.requirepass) sbuf_append(out, server.requirepass, server.requirepass_len);
+}
 static int apply_requirepass(char **err) {
     (void)err;
-    if (server.requirepass && !server.requirepass[0]) {
-        xfree(server.requirepass);
-        server.requirepass = NULL;
-    }
-    acl_set_default_password(server.requirepass); /* the default user follows it */
+    acl_set_default_password(server.requirepass,
+                             server.requirepass_len); /* the default user follows it */
     return OK;
 }
 
@@ -428,7 +437,10 @@ static config_row builtin_rows[] = {
       get_obuf_limit),
     I("hz", &server.config_hz, "10", 0, INT_MAX),
     B("dynamic-hz", &server.dynamic_hz, "yes"),
-    S("requirepass", &server.requirepass, NULL),
+    {.name = "requirepass",
+     .type = CT_SPECIAL,
+     .set_bytes = set_requirepass,
+     .get = get_requirepass},
     S("aclfile", &acl_filename, ""),
     E("acl-pubsub-default", &acl_pubsub_default, "resetchannels", pubsub_default_enum),
     I("acllog-max-len", &acllog_max_len, "128", 0, LLONG_MAX),
@@ -706,7 +718,7 @@ static void row_get(const config_row *r, sbuf *out) {
 }
 
 /* Parses val into the row's storage. The old value is untouched on error. */
-static int row_set(config_row *r, const char *val, char **err) {
+static int row_set(config_row *r, const char *val, size_t len, char **err) {
     switch (r->type) {
     case CT_BOOL:
         if (strcasecmp(val, "yes") == 0)
@@ -766,7 +778,7 @@ static int row_set(config_row *r, const char *val, char **err) {
         return OK;
     }
     case CT_SPECIAL:
-        return r->set(val, err);
+        return r->set_bytes ? r->set_bytes(val, len, err) : r->set(val, err);
     }
     return ERR;
 }
@@ -800,7 +812,7 @@ void config_apply_defaults(void) {
         char *err = NULL;
         if ((r->type == CT_STRING || r->type == CT_SPECIAL) && !r->def) continue;
         if (!strcmp(r->name, "dir")) continue;
-        if (row_set(r, r->def ? r->def : "", &err) != OK) {
+        if (row_set(r, r->def ? r->def : "", r->def ? strlen(r->def) : 0, &err) != OK) {
             fprintf(stderr, "config default for %s invalid: %s\n", r->name, err);
             xfree(err);
         }
@@ -842,14 +854,14 @@ static int apply_directive(int argc, resp_arg *argv, char **err) {
         if ((r->flags & CF_SPLITS_ARGS) && (!argv[i].p[0] || strpbrk(argv[i].p, " \t\"'\\\r\n")))
             sbuf_append_repr(&v, argv[i].p, strlen(argv[i].p));
         else
-            sbuf_puts(&v, argv[i].p);
+            sbuf_append(&v, argv[i].p, argv[i].len);
     }
     if (argc == 1 && r->type != CT_SPECIAL && r->type != CT_STRING) {
         sbuf_free(&v);
         *err = xstrdup("wrong number of arguments");
         return ERR;
     }
-    int rc = row_set(r, v.p ? v.p : "", err);
+    int rc = row_set(r, v.p ? v.p : "", v.len, err);
     sbuf_free(&v);
     return rc;
 }
@@ -1011,7 +1023,7 @@ int config_set_many(int n, const resp_arg *names, const resp_arg *values, char *
     }
     char *e = NULL;
     for (i = 0; i < n; i++) {
-        if (row_set(rs[i], values[i].p, &e) != OK) {
+        if (row_set(rs[i], values[i].p, values[i].len, &e) != OK) {
             failed_at = i;
             bad = names[i].p;
             break;
@@ -1031,7 +1043,7 @@ int config_set_many(int n, const resp_arg *names, const resp_arg *values, char *
         int upto = failed_at < n ? failed_at : n;
         for (int k = 0; k < upto; k++) {
             char *ignore = NULL;
-            row_set(rs[k], old[k].p ? old[k].p : "", &ignore);
+            row_set(rs[k], old[k].p ? old[k].p : "", old[k].len, &ignore);
             xfree(ignore);
         }
         for (int k = 0; k < upto; k++) {
@@ -1056,8 +1068,10 @@ done:
 /* ---- CONFIG REWRITE ------------------------------------------------------------------- */
 
 /* Quotes a value for the config file when it needs quoting. */
-static void append_value(sbuf *b, const char *v) {
-    if (!*v || strpbrk(v, " \t\"'\\\r\n")) {
+static void append_value(sbuf *b, const char *v, size_t len) {
+    if (strlen(v) != len) { /* a NUL byte inside (requirepass) */
+        sbuf_append_repr(b, v, len);
+    } else if (!*v || strpbrk(v, " \t\"'\\\r\n")) {
         if (!strchr(v, '"') && !strchr(v, '\\') && !strpbrk(v, "\r\n") && *v && !strchr(v, '\'')) {
             sbuf_puts(b, v); /* multi-word values (bind, save) stay as words */
         } else {
@@ -1070,11 +1084,11 @@ static void append_value(sbuf *b, const char *v) {
 
 /* A row that splits its value prints it as arguments already quoted where
  * needed (loadmodule PATH "a b"): written as is, it splits the same way. */
-static void append_row_value(sbuf *b, const config_row *r, const char *v) {
+static void append_row_value(sbuf *b, const config_row *r, const char *v, size_t len) {
     if (r->flags & CF_SPLITS_ARGS)
         sbuf_puts(b, v);
     else
-        append_value(b, v);
+        append_value(b, v, len);
 }
 
 static int row_is_default(const config_row *r) {
@@ -1103,7 +1117,7 @@ int config_rewrite(const char *path, char **err) {
                     sbuf v = SBUF_INIT;
                     row_get(r, &v);
                     sbuf_printf(&out, "%s ", r->name);
-                    append_row_value(&out, r, v.p ? v.p : "");
+                    append_row_value(&out, r, v.p ? v.p : "", v.len);
                     sbuf_puts(&out, "\n");
                     sbuf_free(&v);
                     continue;
@@ -1125,7 +1139,7 @@ int config_rewrite(const char *path, char **err) {
         sbuf v = SBUF_INIT;
         row_get(r, &v);
         sbuf_printf(&out, "%s ", r->name);
-        append_row_value(&out, r, v.p ? v.p : "");
+        append_row_value(&out, r, v.p ? v.p : "", v.len);
         sbuf_puts(&out, "\n");
         sbuf_free(&v);
     }

@@ -93,6 +93,9 @@ typedef struct config_directive {
     /* CT_SPECIAL: parse text into the live value / print it */
     int (*set)(const char *val, char **err);
     void (*get)(sbuf *out);
+    /* CT_SPECIAL whose value may hold any byte, NUL included (requirepass):
+     * called instead of set with the value's length */
+    int (*set_bytes)(const char *val, size_t len, char **err);
     int (*apply)(char **err); /* after a change; ERR rolls the change back */
 } config_directive;
 

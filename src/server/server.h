@@ -117,7 +117,8 @@ typedef struct server_state {
     int daemonize;
     char *pidfile;
     char *dir;
-    char *requirepass;
+    char *requirepass; /* NULL: none; may hold NUL bytes (requirepass_len) */
+    size_t requirepass_len;
     int notify_keyspace_events;
     int active_expire_enabled;
     int active_expire_effort;

@@ -261,6 +261,59 @@ TEST(authenticated_client_that_never_reads) {
     srv_stop(&lx);
 }
 
+/* ---- requirepass with any bytes ------------------------------------------------------------ */
+
+/* requirepass "abc\x00def" is seven bytes, as in Redis: a prefix is refused,
+ * CONFIG GET gives the bytes back, and CONFIG REWRITE writes a line that a
+ * restart reads back to the same password. */
+TEST(requirepass_holds_a_nul_byte) {
+    char conf[] = "/tmp/larder-binpass-XXXXXX";
+    int cfd = mkstemp(conf);
+    CHECK(cfd >= 0);
+    close(cfd);
+    srv lx;
+    CHECK(srv_start_conf(&lx, conf, NULL) == 0);
+    redisContext *c = srv_connect(&lx);
+    const char pw[] = "abc\0def";
+    redisReply *r = redisCommand(c, "CONFIG SET requirepass %b", pw, sizeof pw - 1);
+    CHECK(r && r->type == REDIS_REPLY_STATUS);
+    freeReplyObject(r);
+    r = redisCommand(c, "CONFIG GET requirepass");
+    CHECK(r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[1]->len == 7 &&
+          memcmp(r->element[1]->str, pw, 7) == 0);
+    freeReplyObject(r);
+    CHECK_CMD(c, "+OK", "CONFIG REWRITE");
+    redisContext *d = srv_connect(&lx);
+    char *s = cmd_str(d, "AUTH abc");
+    CHECK(strncmp(s, "-WRONGPASS", 10) == 0);
+    free(s);
+    r = redisCommand(d, "AUTH %b", pw, sizeof pw - 1);
+    CHECK(r && r->type == REDIS_REPLY_STATUS && strcmp(r->str, "OK") == 0);
+    freeReplyObject(r);
+    redisFree(d);
+    redisFree(c);
+    srv_stop(&lx);
+    /* the rewritten file holds the password whole */
+    CHECK(srv_start_conf(&lx, conf, NULL) == 0);
+    c = srv_connect(&lx);
+    s = cmd_str(c, "PING");
+    CHECK(strncmp(s, "-NOAUTH", 7) == 0);
+    free(s);
+    s = cmd_str(c, "AUTH abc");
+    CHECK(strncmp(s, "-WRONGPASS", 10) == 0);
+    free(s);
+    r = redisCommand(c, "AUTH %b", pw, sizeof pw - 1);
+    CHECK(r && r->type == REDIS_REPLY_STATUS && strcmp(r->str, "OK") == 0);
+    freeReplyObject(r);
+    CHECK_CMD(c, "+OK", "CONFIG SET requirepass %s", "");
+    redisFree(c);
+    c = srv_connect(&lx);
+    CHECK_CMD(c, "+PONG", "PING");
+    redisFree(c);
+    srv_stop(&lx);
+    unlink(conf);
+}
+
 /* ---- glob patterns ------------------------------------------------------------------------ */
 
 static char *repeat(const char *unit, int n) {
@@ -342,5 +395,6 @@ int main(void) {
     RUN(unauthenticated_client_that_never_reads);
     RUN(authenticated_client_that_never_reads);
     RUN(glob_long_patterns_like_redis);
+    RUN(requirepass_holds_a_nul_byte);
     return test_report();
 }
