@@ -372,7 +372,7 @@ static void reply_command_info(client *c, const command *cmd) {
         snprintf(buf, sizeof(buf), "@%s", acl_category_names[i]);
         reply_status(c, buf);
     }
-    reply_set(c, 0); /* tips */
+    command_reply_tips(c, cmd);
     command_reply_key_specs(c, cmd);
     int nsub = subcommand_count(cmd);
     reply_array(c, nsub);

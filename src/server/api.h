@@ -369,6 +369,7 @@ int command_keys_and_flags(const command *cmd, int argc, const resp_arg *argv, i
 int command_has_keys(const command *cmd);
 /* COMMAND INFO's and COMMAND DOCS' key specs of cmd (Redis's own where it has them). */
 void command_reply_key_specs(client *c, const command *cmd);
+void command_reply_tips(client *c, const command *cmd); /* COMMAND INFO's tips, as Redis's */
 client *client_create(int fd, int flags);
 void client_free(client *c);
 void client_close_async(client *c);

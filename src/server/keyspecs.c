@@ -40,24 +40,50 @@ static const keyspec specs[] = {
 };
 #define NSPECS ((int)(sizeof(specs) / sizeof(specs[0])))
 
-/* per command id: first row in specs and row count (-1: none) */
-static int *first_row, *row_count;
+/* COMMAND INFO's tips, Redis's own (cmdtips_table.h, from the same JSON) */
+typedef struct cmdtip {
+    const char *cmd, *tip;
+} cmdtip;
 
-void keyspecs_init(void) {
+static const cmdtip tips[] = {
+#include "server/cmdtips_table.h"
+};
+#define NTIPS ((int)(sizeof(tips) / sizeof(tips[0])))
+
+/* per command id: first row in specs and row count (-1: none); likewise in tips */
+static int *first_row, *row_count;
+static int *first_tip, *tip_count;
+
+/* Rows sorted by command name (each row's first member): the first row and
+ * the count of each command's group, by command id. */
+static void index_groups(const void *rows, size_t stride, int nrows, int **first, int **count) {
     int n = server.command_count;
-    first_row = xmalloc(sizeof(int) * (size_t)n);
-    row_count = xcalloc((size_t)n, sizeof(int));
-    for (int i = 0; i < n; i++) first_row[i] = -1;
-    for (int i = 0; i < NSPECS;) {
+    *first = xmalloc(sizeof(int) * (size_t)n);
+    *count = xcalloc((size_t)n, sizeof(int));
+    for (int i = 0; i < n; i++) (*first)[i] = -1;
+#define ROW_NAME(k) (*(const char *const *)((const char *)rows + (size_t)(k)*stride))
+    for (int i = 0; i < nrows;) {
         int j = i;
-        while (j < NSPECS && strcmp(specs[j].cmd, specs[i].cmd) == 0) j++;
-        const command *cmd = command_lookup_name(specs[i].cmd, strlen(specs[i].cmd));
+        while (j < nrows && strcmp(ROW_NAME(j), ROW_NAME(i)) == 0) j++;
+        const command *cmd = command_lookup_name(ROW_NAME(i), strlen(ROW_NAME(i)));
         if (cmd) {
-            first_row[cmd->id] = i;
-            row_count[cmd->id] = j - i;
+            (*first)[cmd->id] = i;
+            (*count)[cmd->id] = j - i;
         }
         i = j;
     }
+#undef ROW_NAME
+}
+
+void keyspecs_init(void) {
+    index_groups(specs, sizeof(specs[0]), NSPECS, &first_row, &row_count);
+    index_groups(tips, sizeof(tips[0]), NTIPS, &first_tip, &tip_count);
+}
+
+void command_reply_tips(client *c, const command *cmd) {
+    reply_set(c, tip_count[cmd->id]);
+    for (int t = 0; t < tip_count[cmd->id]; t++)
+        reply_bulk_cstr(c, tips[first_tip[cmd->id] + t].tip);
 }
 
 static int add_key(keyref *out, int n, int max, int pos, int flags) {

@@ -225,8 +225,8 @@ TEST(getkeys_random_like_redis) {
     redisFree(r);
 }
 
-/* COMMAND INFO's key specs (its 9th field) are Redis's, for every command
- * both servers have. */
+/* COMMAND INFO's tips and key specs (its 8th and 9th fields) are Redis's, for
+ * every command both servers have. */
 TEST(key_specs_like_redis) {
     redisContext *l = srv_connect(&L), *r = srv_connect(&R);
     redisReply *rc = redisCommand(r, "COMMAND LIST");
@@ -237,19 +237,22 @@ TEST(key_specs_like_redis) {
         redisReply *b = redisCommand(r, "COMMAND INFO %s", name);
         if (a && b && a->elements == 1 && a->element[0]->type == REDIS_REPLY_ARRAY &&
             a->element[0]->elements >= 9 && b->element[0]->elements >= 9) {
-            char *x = reply_str(a->element[0]->element[8]),
-                 *y = reply_str(b->element[0]->element[8]);
-            if (strcmp(x, y) != 0)
-                fprintf(stderr, "key specs of %s\n  larder: %s\n  redis:  %s\n", name, x, y);
-            CHECK_STR(x, y);
-            free(x);
-            free(y);
+            for (int f = 7; f <= 8; f++) {
+                char *x = reply_str(a->element[0]->element[f]),
+                     *y = reply_str(b->element[0]->element[f]);
+                if (strcmp(x, y) != 0)
+                    fprintf(stderr, "%s of %s\n  larder: %s\n  redis:  %s\n",
+                            f == 7 ? "tips" : "key specs", name, x, y);
+                CHECK_STR(x, y);
+                free(x);
+                free(y);
+            }
             compared++;
         }
         freeReplyObject(a);
         freeReplyObject(b);
     }
-    printf("key specs of %d commands compared\n", compared);
+    printf("tips and key specs of %d commands compared\n", compared);
     CHECK(compared > 150);
     freeReplyObject(rc);
     redisFree(l);
