@@ -514,12 +514,30 @@ static void trim_stmts(handle *h) {
 
 /* Columns in order: name, declared type, base type name, not null, position
  * in the primary key (1-based, 0 if none), base type oid. A domain counts as
- * its base type. */
+ * its base type. Then what the write-behind check needs (check_class):
+ * has a default (DEFAULT, identity, generated), is generated, the type's
+ * kind (typtype of the base), a domain constraint (NOT NULL or CHECK), the
+ * type modifier (varchar's length, numeric's precision and scale), and the
+ * table's own rules: a CHECK constraint, a trigger on INSERT or UPDATE other
+ * than the change log's (log_install), a rewrite rule, row-level security,
+ * or a relation that is not a plain table (a partitioned table refuses a row
+ * no partition takes; a view). */
 static const char describe_sql[] =
     "SELECT a.attname, format_type(a.atttypid, a.atttypmod), coalesce(b.typname, t.typname), "
     "a.attnotnull, coalesce((SELECT k.n FROM pg_index i, unnest(i.indkey) WITH ORDINALITY "
     "AS k(att, n) WHERE i.indrelid = a.attrelid AND i.indisprimary AND k.att = a.attnum), 0), "
-    "coalesce(b.oid, t.oid) "
+    "coalesce(b.oid, t.oid), "
+    "a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '', a.attgenerated <> '', "
+    "coalesce(b.typtype, t.typtype), "
+    "t.typtype = 'd' AND (t.typnotnull OR EXISTS (SELECT 1 FROM pg_constraint dc "
+    "WHERE dc.contypid = t.oid)), "
+    "CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END, "
+    "EXISTS (SELECT 1 FROM pg_constraint cc WHERE cc.conrelid = a.attrelid AND cc.contype = 'c') "
+    "OR EXISTS (SELECT 1 FROM pg_trigger tg WHERE tg.tgrelid = a.attrelid AND NOT tg.tgisinternal "
+    "AND tg.tgtype & 20 <> 0 AND tg.tgname <> 'larder_changes_row') "
+    "OR EXISTS (SELECT 1 FROM pg_rewrite rw WHERE rw.ev_class = a.attrelid "
+    "AND rw.rulename <> '_RETURN') "
+    "OR (SELECT r.relkind <> 'r' OR r.relrowsecurity FROM pg_class r WHERE r.oid = a.attrelid) "
     "FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
     "LEFT JOIN pg_type b ON b.oid = t.typbasetype AND t.typtype = 'd' "
     "WHERE a.attrelid = to_regclass(quote_ident($1)) AND a.attnum > 0 AND NOT a.attisdropped "
@@ -584,6 +602,39 @@ static int is_bytea(const tcols *t, const char *col) {
     return 0;
 }
 
+/* What Larder may judge of a column's values itself (store_api.h), from
+ * describe_sql's row r: the types whose input it parses the way PostgreSQL
+ * does, at least for the forms it takes or refuses (the rest it sends). */
+static void check_class(store_column *c, PGresult *res, int r) {
+    const char *typ = PQgetvalue(res, r, 2);
+    int typmod = atoi(PQgetvalue(res, r, 10));
+    c->check = STORE_CHECK_VALUE;
+    if (PQgetvalue(res, r, 11)[0] == 't' || PQgetvalue(res, r, 9)[0] == 't') {
+        c->check = STORE_CHECK_ROW;
+    } else if (PQgetvalue(res, r, 7)[0] == 't' || PQgetvalue(res, r, 8)[0] != 'b') {
+        return; /* generated (PostgreSQL refuses a value), enum, range, composite */
+    } else if (!strcmp(typ, "int2") || !strcmp(typ, "int4") || !strcmp(typ, "int8")) {
+        c->check = STORE_CHECK_INT;
+        c->check_arg = typ[3] - '0';
+    } else if (!strcmp(typ, "numeric")) {
+        int p = typmod >= 4 ? ((typmod - 4) >> 16) & 0xffff : 0;
+        int sc = typmod >= 4 ? (typmod - 4) & 0xffff : 0;
+        if (sc > p) return; /* a negative scale (PostgreSQL 15): the store judges */
+        c->check = STORE_CHECK_NUMERIC;
+        c->check_arg = p;
+        c->check_arg2 = sc;
+    } else if (!strcmp(typ, "bool")) {
+        c->check = STORE_CHECK_BOOL;
+    } else if (!strcmp(typ, "uuid")) {
+        c->check = STORE_CHECK_UUID;
+    } else if (!strcmp(typ, "text") || !strcmp(typ, "varchar") || !strcmp(typ, "bpchar")) {
+        c->check = STORE_CHECK_TEXT;
+        c->check_arg = typmod >= 4 ? typmod - 4 : 0;
+    } else if (!strcmp(typ, "bytea")) {
+        c->check = STORE_CHECK_ANY; /* bound in binary: any bytes */
+    }
+}
+
 static int m_describe(void *hp, const char *table, store_column **out, int *n, char **err) {
     handle *h = hp;
     int rc = ensure_conn(h, err);
@@ -603,6 +654,8 @@ static int m_describe(void *hp, const char *table, store_column **out, int *n, c
         c[i].type = sv_type_of(PQgetvalue(res, i, 2));
         c[i].notnull = PQgetvalue(res, i, 3)[0] == 't';
         c[i].pk = atoi(PQgetvalue(res, i, 4));
+        c[i].dflt = PQgetvalue(res, i, 6)[0] == 't';
+        check_class(&c[i], res, i);
     }
     PQclear(res);
     *out = c;

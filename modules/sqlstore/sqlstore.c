@@ -219,6 +219,21 @@ static int run_rows(sql_stmt *st, store_sink *sink) {
     return rc == SQL_DONE ? SQL_OK : rc;
 }
 
+/* What Larder may judge of the column's values itself (store_api.h): the
+ * engine refuses only a value the integer primary key cannot take (not an
+ * integer); a DECIMAL, DATE, TIMESTAMP or BOOLEAN value it parses its own
+ * way (the store judges those); every other column keeps any value. */
+static void check_class(store_column *c, const sql_column_info *ci) {
+    if (ci->rules)
+        c->check = STORE_CHECK_ROW;
+    else if (ci->strict == 1)
+        c->check = STORE_CHECK_INT, c->check_arg = 8;
+    else if (ci->strict)
+        c->check = STORE_CHECK_VALUE;
+    else
+        c->check = STORE_CHECK_ANY;
+}
+
 static int m_describe(void *hp, const char *table, store_column **out, int *n, char **err) {
     handle *h = hp;
     sql_column_info *cols = NULL;
@@ -251,6 +266,9 @@ static int m_describe(void *hp, const char *table, store_column **out, int *n, c
         }
         c[i].pk = cols[i].pk;
         c[i].notnull = cols[i].notnull;
+        c[i].dflt = cols[i].dflt != NULL;
+        c[i].notnull_kept = cols[i].notnull; /* an upsert checks the row it writes */
+        check_class(&c[i], &cols[i]);
     }
     sql_free(cols);
     *out = c;

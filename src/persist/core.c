@@ -1103,6 +1103,7 @@ static void sweep_negative_entries(void) {
 void persist_cron(void) {
     if (!ps.enabled) return;
     wb_cron();
+    wbc_cron();
     sweep_negative_entries();
 }
 

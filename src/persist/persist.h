@@ -59,6 +59,7 @@ typedef struct persist_stats {
     long long hits, misses, loads, loads_coalesced, refreshes_early;
     long long wb_batches, wb_flushed_total, wb_retries, wb_deadletter, wb_refused_dropped,
         wb_refused_before_reply;
+    long long wb_check_local, wb_check_store; /* rows judged by wbcheck.c itself / by the store */
     long long wt_commits, wt_jobs;
     long long invalidations;
     long long loads_stale; /* loads not cached: an invalidation overtook them */
@@ -255,6 +256,13 @@ void wbc_after(client *c);
 int wbc_active(client *c, const command *cmd);
 /* Is a write of k part of a check speculation (not recorded now)? */
 int wbc_defers(const pkey *k);
+/* Reads the used tables' descriptions again when due (persist_cron). */
+void wbc_cron(void);
+/* table's schema (NULL: any table's) may have changed: the store judges its
+ * rows until its description is read again. */
+void wbc_schema_changed(const char *table);
+/* Does the statement change the schema (ALTER, CREATE, DROP)? */
+int wbc_is_ddl(const char *sql);
 
 /* sqlcmd.c */
 /* Drops the cached keys of a changed row (pk: its key values in the table's

@@ -247,6 +247,7 @@ static void query_done(store_job *sj) {
         if (seq) changes_row_pk(seq, table, change_op(op), (int)n, pk);
     }
     client *c = client_by_id(j->client_id);
+    if (!j->readonly && wbc_is_ddl(j->sql)) wbc_schema_changed(NULL);
     if (!j->readonly) {
         const char *why = sj->rc == STORE_OK ? NULL : sj->err ? sj->err : "store error";
         audit_sql(c, j->client_id, j->addr, j->sql, strlen(j->sql), j->nargs, sj->rc == STORE_OK,

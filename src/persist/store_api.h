@@ -31,8 +31,9 @@
 #include <stdint.h>
 
 #define LARDER_STORE_API_VERSION                                                                   \
-    4 /* 2: store_op.unit, .on_refuse; 3: the change log, check,                                   \
-        max_handles, column_type, status, tables; 4: store_change_fn's op */
+    5 /* 2: store_op.unit, .on_refuse; 3: the change log, check,                                   \
+        max_handles, column_type, status, tables; 4: store_change_fn's op;                         \
+        5: store_column.check, check_arg, check_arg2, dflt */
 
 enum { STORE_OK = 0, STORE_ERR_TRANSIENT = 1, STORE_ERR_PERMANENT = 2, STORE_ERR_USER = 3 };
 enum { SV_NULL = 0, SV_INT = 1, SV_REAL = 2, SV_TEXT = 3, SV_BLOB = 4 };
@@ -45,6 +46,43 @@ typedef struct store_value {
     size_t len;
 } store_value;
 
+/* How Larder may judge a value of a column itself, without asking the store
+ * (store_column.check). Write-behind refuses before the reply what a row's
+ * table alone refuses (NOT NULL, CHECK, type); it judges a row itself when
+ * every column of the table allows it, and asks the store (check) for the
+ * rest. A module says only what its store really does: Larder refuses a
+ * value only when the store would, and asks whenever it cannot be sure.
+ *   STORE_CHECK_ROW      the store judges every row of the table (a CHECK
+ *                        constraint, a trigger, a rule, a domain with a
+ *                        constraint...); on any column it covers the whole
+ *                        table. 0: what a module that says nothing gives.
+ *   STORE_CHECK_VALUE    the store judges each non-NULL value (a type Larder
+ *                        does not parse: enum, date, json, array, ...).
+ *   STORE_CHECK_ANY      every value is taken (text, a column with affinity).
+ *   STORE_CHECK_INT      a decimal integer of check_arg bytes (2, 4, 8):
+ *                        "[+-]digits" in range is taken, a value whose first
+ *                        character (after blanks and a sign) is not a digit,
+ *                        or digits out of range, refused; other forms ("0x1f",
+ *                        "1_000", " 7 ", "7.0") go to the store.
+ *   STORE_CHECK_NUMERIC  a decimal number with at most check_arg digits, of
+ *                        which check_arg2 after the point (0, 0: unlimited):
+ *                        PostgreSQL's numeric(p, s).
+ *   STORE_CHECK_BOOL     PostgreSQL's boolean input (t, true, yes, on, 1, ...).
+ *   STORE_CHECK_UUID     PostgreSQL's uuid input.
+ *   STORE_CHECK_TEXT     PostgreSQL's text: UTF-8 without NUL, at most
+ *                        check_arg characters (0: unlimited; characters past
+ *                        the limit may be blanks, they are cut). */
+enum {
+    STORE_CHECK_ROW = 0,
+    STORE_CHECK_VALUE = 1,
+    STORE_CHECK_ANY = 2,
+    STORE_CHECK_INT = 3,
+    STORE_CHECK_NUMERIC = 4,
+    STORE_CHECK_BOOL = 5,
+    STORE_CHECK_UUID = 6,
+    STORE_CHECK_TEXT = 7
+};
+
 /* A column of a mapped table, as the store declares it. */
 typedef struct store_column {
     char *name;
@@ -52,6 +90,16 @@ typedef struct store_column {
     int type;       /* SV_INT, SV_REAL, SV_TEXT, SV_BLOB, or SV_NULL for "any" */
     int pk;         /* 1-based position in the primary key, 0 if not in it */
     int notnull;
+    int dflt;  /* a new row without a value gets one (DEFAULT, identity,
+                  generated, serial) */
+    int notnull_kept; /* NOT NULL, and an UPSERT that leaves the column out
+                         keeps an existing row's value (the bundled engine
+                         checks the row it writes); 0: the store checks the
+                         new row it proposes, before finding the conflict
+                         (PostgreSQL), so leaving it out is refused even when
+                         the row exists */
+    int check; /* STORE_CHECK_* (above) */
+    int check_arg, check_arg2;
 } store_column;
 
 /* Receives result rows. columns() is called once before the first row. */

@@ -411,6 +411,7 @@ static void key_batch_done(pkey *k, store_op *op) {
          * the state as it was does not count). A write still checked
          * by the store decides itself (wbcheck.c: refused_pending). */
         ps.st.wb_deadletter++;
+        wbc_schema_changed(k->map->name); /* its description may be behind the store's */
         int dropped = 0;
         if (!newer && k->checking)
             k->refused_pending = 1;
@@ -709,6 +710,8 @@ void wb_info(sbuf *b) {
                                                         : "no");
     sbuf_printf(b, "wb_refused_before_reply:%lld\r\nwb_refused_dropped:%lld\r\n",
                 ps.st.wb_refused_before_reply, ps.st.wb_refused_dropped);
+    sbuf_printf(b, "wb_check_local:%lld\r\nwb_check_store:%lld\r\n", ps.st.wb_check_local,
+                ps.st.wb_check_store);
 }
 
 /* ---- WB.FLUSH ------------------------------------------------------------------------ */

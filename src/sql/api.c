@@ -1235,6 +1235,12 @@ int sql_table_columns(sql_db *db, const char *name, sql_column_info **cols, int 
                                                                          : SQL_NULL;
         ci[i].notnull = c->notnull;
         ci[i].pk = c->pk;
+        ci[i].strict = i == t->ipk ? 1
+                       : c->kind == KIND_DECIMAL || c->kind == KIND_TIMESTAMP ||
+                               c->kind == KIND_DATE || c->kind == KIND_BOOL
+                           ? 2
+                           : 0;
+        ci[i].rules = t->nchecks > 0 || t->triggers != NULL || t->ngen > 0;
     }
     *cols = ci;
     *ncols = t->ncol;

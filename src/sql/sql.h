@@ -331,6 +331,13 @@ typedef struct sql_column_info {
     int notnull;          /* NOT NULL (primary key columns included) */
     int pk;               /* 1-based position in the primary key, 0 if not */
     const char *dflt;     /* DEFAULT expression as written, NULL if none */
+    int strict;           /* a value the column cannot take is refused (not
+                             kept as given): 1 for the integer primary key
+                             (an integer), 2 for DECIMAL, DATE, TIMESTAMP and
+                             BOOLEAN columns; 0 otherwise (affinity) */
+    int rules;            /* the table has a CHECK constraint, a trigger or a
+                             generated column: a row may be refused or
+                             changed by more than its columns' types */
 } sql_column_info;
 
 /* The columns of table, in declaration order. *cols is one allocation (the

@@ -12,8 +12,9 @@ const char *const rk_maps[] = {
     "enrollments enrollment:{student_id}:{course_id} mode write-behind ttl 3600",
     "pairs pair:{b}/{a} mode read-through ttl 600",
     "grades grade:{course}:{term} mode write-through ttl 600",
+    "members member:{id} mode write-behind ttl 3600",
 };
-const char *const rk_tables[] = {"users", "products", "enrollments", "pairs", "grades"};
+const char *const rk_tables[] = {"users", "products", "enrollments", "pairs", "grades", "members"};
 
 static int is_pg(const rk_store *st) {
     return !strcmp(st->name, "pgstore");
@@ -67,6 +68,92 @@ void rk_refused_before_reply(const rk_store *st) {
     CHECK_CMD(c, "+OK", "CONFIG SET write-behind-check yes");
     CHECK_CMD(c, ":1", "WB.DEADLETTER DROP ALL");
     PK_CHECK_MAP(c, "users", "user:", "id", NULL, "email,plan");
+    redisFree(c);
+}
+
+/* The server judges members' rows: counted as local checks, none sent. */
+#define CHECK_LOCAL(c, local, sent)                                                                \
+    do {                                                                                           \
+        CHECK_EQ(pk_info(c, "wb_check_local"), (local));                                           \
+        CHECK_EQ(pk_info(c, "wb_check_store"), (sent));                                            \
+    } while (0)
+
+void rk_refused_locally(const rk_store *st) {
+    redisContext *c = srv_connect(st->s), *f = srv_connect(st->s);
+    CHECK(c && f);
+    if (!c || !f) return;
+    int pg = is_pg(st);
+    long long local = pk_info(c, "wb_check_local"), sent = pk_info(c, "wb_check_store");
+    long long refused = pk_info(c, "wb_refused_before_reply");
+    CHECK_CMD(c, ":2", "HSET member:1 email a@x age 30");
+    CHECK_LOCAL(c, local + 1, sent);
+    /* the keys' misses are loaded first (no row: a negative entry each) */
+    CHECK_CMD(c, "(nil)", "HGET member:2 email");
+    CHECK_CMD(c, "(nil)", "HGET member:abc email");
+    CHECK_CMD(c, "(nil)", "HGET member:3 email");
+    /* the store thread is held by a batch for 1 s */
+    CHECK_CMD(c, "+OK", "DEBUG STORE-DELAY 1000");
+    pk_send(f, "WB.FLUSH");
+    CHECK(pk_wait_info_ge(c, "blocked_clients", 1, 3000) >= 1);
+    double t0 = pk_now_ms();
+    CHECK_ERR_PREFIX(c, "BACKEND write-behind refused: NOT NULL constraint failed: members.email",
+                     "HSET member:2 age 5");
+    CHECK_ERR_PREFIX(c, "BACKEND write-behind refused: invalid input for members.id",
+                     "HSET member:abc email b@x");
+    CHECK_CMD(c, ":0", "HSET member:1 age 31");
+    CHECK_CMD(c, ":1", "HSET member:3 email c@x"); /* joined: its DEFAULT */
+    int n = 4;
+    if (pg) {
+        CHECK_ERR_PREFIX(c, "BACKEND write-behind refused: invalid input for members.age",
+                         "HSET member:1 age abc");
+        CHECK_ERR_PREFIX(c, "BACKEND write-behind refused: value out of range for members.age",
+                         "HSET member:1 age 3000000000");
+        CHECK_ERR_PREFIX(c, "BACKEND write-behind refused: value too long for members.code",
+                         "HSET member:1 code abcde");
+        CHECK_ERR_PREFIX(c, "BACKEND write-behind refused: invalid input for members.active",
+                         "HSET member:1 active maybe");
+        CHECK_CMD(c, ":2", "HSET member:1 code %s active t", "abcd  "); /* blanks past 4: cut */
+        CHECK_CMD(c, ":0", "HSET member:1 code abcd");
+        n += 6;
+    }
+    double took = pk_now_ms() - t0;
+    fprintf(stderr, "  (%d writes judged in %.0f ms while the store thread was held)\n", n, took);
+    CHECK(took < 500);
+    CHECK_EQ(pk_info(c, "blocked_clients"), 1); /* the batch is still held */
+    CHECK_LOCAL(c, local + 1 + n, sent);
+    CHECK_EQ(pk_info(c, "wb_refused_before_reply"), refused + (pg ? 6 : 2));
+    CHECK_CMD(c, "+OK", "DEBUG STORE-DELAY 0");
+    char *r = pk_recv_str(f);
+    CHECK_STR(r, "+OK");
+    free(r);
+    CHECK_CMD(c, ":0", "EXISTS member:2");
+    CHECK_CMD(c, ":0", "EXISTS member:abc");
+    CHECK_CMD(c, "31", "HGET member:1 age");
+    /* a schema change made through SQL.EXEC: the store judges the table's
+     * rows until its description is read again */
+    if (pg) {
+        pk_exec(c, "ALTER TABLE members ADD CONSTRAINT members_age CHECK (age >= 0)");
+        CHECK_ERR_PREFIX(c, "BACKEND write-behind refused: new row for relation \"members\"",
+                         "HSET member:1 age -1");
+        CHECK_LOCAL(c, local + 1 + n, sent + 1);
+        pk_exec(c, "ALTER TABLE members DROP CONSTRAINT members_age");
+    } else {
+        pk_exec(c, "CREATE TRIGGER members_t AFTER INSERT ON members BEGIN SELECT 1; END");
+        CHECK_CMD(c, ":0", "HSET member:1 age 32");
+        CHECK_LOCAL(c, local + 1 + n, sent + 1);
+        pk_exec(c, "DROP TRIGGER members_t");
+    }
+    /* read again (within a cron tick or two): judged here once more */
+    long long before = pk_info(c, "wb_check_local");
+    double end = pk_now_ms() + 3000;
+    for (int age = 40; pk_info(c, "wb_check_local") == before && pk_now_ms() < end; age++) {
+        char *x = cmd_str(c, "HSET member:1 age %d", age);
+        free(x);
+        pk_sleep_ms(20); /* pacing: the description comes back on the store thread */
+    }
+    CHECK(pk_info(c, "wb_check_local") > before);
+    PK_CHECK_MAP(c, "members", "member:", "id", NULL, "email,age,code,active");
+    redisFree(f);
     redisFree(c);
 }
 
@@ -402,4 +489,45 @@ void rk_module_check(const store_module *m, void *h) {
     CHECK(fine[0].status == STORE_OK && fine[1].status == STORE_OK);
     CHECK_EQ(query_int(m, h, "SELECT count(*) FROM users WHERE id >= 100"), 1);
     CHECK_EQ(query_int(m, h, "DELETE FROM users WHERE id >= 100"), -1);
+}
+
+/* ---- describe ------------------------------------------------------------------ */
+
+static const store_column *find_col(const store_column *cols, int n, const char *name) {
+    for (int i = 0; i < n; i++)
+        if (!strcmp(cols[i].name, name)) return &cols[i];
+    return NULL;
+}
+
+void rk_module_describe(const store_module *m, void *h) {
+    int pg = !strcmp(m->name, "pgstore");
+    store_column *cols = NULL;
+    int n = 0;
+    char *err = NULL;
+    CHECK_EQ(m->describe(h, "members", &cols, &n, &err), STORE_OK);
+    m->free_error(err);
+    const store_column *id = find_col(cols, n, "id"), *email = find_col(cols, n, "email");
+    const store_column *age = find_col(cols, n, "age"), *code = find_col(cols, n, "code");
+    const store_column *active = find_col(cols, n, "active"), *joined = find_col(cols, n, "joined");
+    CHECK(id && email && age && code && active && joined);
+    if (id && email && age && code && active && joined) {
+        CHECK_EQ(id->check, STORE_CHECK_INT);
+        CHECK_EQ(id->check_arg, pg ? 4 : 8);
+        CHECK_EQ(email->check, pg ? STORE_CHECK_TEXT : STORE_CHECK_ANY);
+        CHECK(email->notnull && !email->dflt);
+        CHECK_EQ(email->notnull_kept, pg ? 0 : 1);
+        CHECK_EQ(age->check, pg ? STORE_CHECK_INT : STORE_CHECK_ANY);
+        CHECK_EQ(code->check, pg ? STORE_CHECK_TEXT : STORE_CHECK_ANY);
+        if (pg) CHECK_EQ(code->check_arg, 4);
+        CHECK_EQ(active->check, pg ? STORE_CHECK_BOOL : STORE_CHECK_VALUE);
+        CHECK(joined->notnull && joined->dflt);
+    }
+    m->free_columns(cols, n);
+    /* a CHECK constraint: the store judges every row */
+    CHECK_EQ(m->describe(h, "users", &cols, &n, &err), STORE_OK);
+    m->free_error(err);
+    int row = n > 0;
+    for (int i = 0; i < n; i++) row &= cols[i].check == STORE_CHECK_ROW;
+    CHECK(row);
+    m->free_columns(cols, n);
 }

@@ -14,6 +14,10 @@
  *   pairs       (a text, b integer, v text, PRIMARY KEY (a, b))
  *   grades      (course text, term integer, score integer,
  *                PRIMARY KEY (course, term))
+ *   members     (id integer PRIMARY KEY, email text NOT NULL, age integer,
+ *                code varchar(4), active boolean,
+ *                joined text NOT NULL DEFAULT 'today'): no CHECK, so the
+ *                server judges its write-behind rows itself
  * Maps: RK_MAPS. */
 #ifndef LARDER_TEST_RULEKIT_H
 #define LARDER_TEST_RULEKIT_H
@@ -29,13 +33,16 @@
 #define RK_SCHEMA_PAIRS "CREATE TABLE pairs (a text, b integer, v text, PRIMARY KEY (a, b))"
 #define RK_SCHEMA_GRADES                                                                           \
     "CREATE TABLE grades (course text, term integer, score integer, PRIMARY KEY (course, term))"
+#define RK_SCHEMA_MEMBERS                                                                          \
+    "CREATE TABLE members (id integer PRIMARY KEY, email text NOT NULL, age integer, "             \
+    "code varchar(4), active boolean, joined text NOT NULL DEFAULT 'today')"
 #define RK_ROWS "INSERT INTO products VALUES ('p1', 'kettle')"
 
 /* The maps, one spec each (a --map value, or joined with "; " for CONFIG SET). */
 extern const char *const rk_maps[];
 /* The mapped tables (for an invalidation setup). */
 extern const char *const rk_tables[];
-enum { RK_NMAPS = 5 };
+enum { RK_NMAPS = 6 };
 
 /* The store under test. */
 typedef struct rk_store {
@@ -50,6 +57,13 @@ typedef struct rk_store {
 /* A write-behind write the table alone refuses gets -BACKEND before the
  * reply, the cache unchanged, nothing in the store or the dead letter. */
 void rk_refused_before_reply(const rk_store *st);
+/* A table without CHECK (members): its write-behind rows are judged by the
+ * server itself, with no store round trip — NOT NULL and the key's type on
+ * both stores, the other columns' types on PostgreSQL — refused and
+ * accepted at once while the store thread is held by a slow batch; after
+ * SQL.EXEC changes the schema the store judges until the table is read
+ * again. */
+void rk_refused_locally(const rk_store *st);
 /* A row refused later (UNIQUE) goes to the dead letter and its entry is
  * dropped; a newer write pending meanwhile stays and is written. */
 void rk_refused_later(const rk_store *st);
@@ -61,6 +75,9 @@ void rk_stale_if_error(const rk_store *st);
  * only by other rows (UNIQUE) and deletes pass, nothing is committed. */
 struct store_module;
 void rk_module_check(const struct store_module *m, void *h);
+/* The module's describe of members and users (open store, both tables):
+ * what it lets the server judge (store_column.check). */
+void rk_module_describe(const struct store_module *m, void *h);
 /* Composite keys in every mode, separators inside values, keys that do
  * not match, SQL.EXEC invalidation, deletes. */
 void rk_composite(const rk_store *st);

@@ -34,7 +34,8 @@ static int start(void) {
     redisContext *c = srv_connect(&env.s);
     if (!c) return -1;
     const char *ddl[] = {RK_SCHEMA_USERS, RK_SCHEMA_PRODUCTS, RK_SCHEMA_ENROLLMENTS,
-                         RK_SCHEMA_PAIRS, RK_SCHEMA_GRADES,   RK_ROWS};
+                         RK_SCHEMA_PAIRS, RK_SCHEMA_GRADES,   RK_SCHEMA_MEMBERS,
+                         RK_ROWS};
     for (size_t i = 0; i < sizeof(ddl) / sizeof(ddl[0]); i++) pk_exec(c, ddl[i]);
     {
         char maps[1024] = "";
@@ -68,6 +69,8 @@ TEST(module_check) {
     CHECK_EQ(m->open(2, argv, &h, &err), STORE_OK);
     if (h && m->query(h, RK_SCHEMA_USERS, 0, NULL, 0, NULL, NULL, NULL, &aff, &err) == STORE_OK)
         rk_module_check(m, h);
+    if (h && m->query(h, RK_SCHEMA_MEMBERS, 0, NULL, 0, NULL, NULL, NULL, &aff, &err) == STORE_OK)
+        rk_module_describe(m, h);
     m->free_error(err);
     if (h) m->close(h);
     dlclose(dl);
@@ -78,6 +81,9 @@ TEST(module_check) {
 
 TEST(refused_before_reply) {
     rk_refused_before_reply(&st);
+}
+TEST(refused_locally) {
+    rk_refused_locally(&st);
 }
 TEST(refused_later_dropped) {
     rk_refused_later(&st);
@@ -98,6 +104,7 @@ int main(void) {
     }
     RUN(module_check);
     RUN(refused_before_reply);
+    RUN(refused_locally);
     RUN(refused_later_dropped);
     RUN(stale_if_error);
     RUN(composite_keys);

@@ -60,9 +60,9 @@ static int start(void) {
              "CREATE TABLE wb_meta (name text PRIMARY KEY, value bigint);"
              "CREATE TABLE wb_deadletter (id bigint PRIMARY KEY, map text, key bytea, op text, "
              "  state bytea, error text, at bigint);"
-             "%s; %s; %s; %s; %s; %s;",
+             "%s; %s; %s; %s; %s; %s; %s;",
              RK_SCHEMA_USERS, RK_SCHEMA_PRODUCTS, RK_SCHEMA_ENROLLMENTS, RK_SCHEMA_PAIRS,
-             RK_SCHEMA_GRADES, RK_ROWS);
+             RK_SCHEMA_GRADES, RK_SCHEMA_MEMBERS, RK_ROWS);
     if (pg_start() != 0 || pg_psql(schema) != 0 || install_invalidation() != 0) return -1;
     return 0;
 }
@@ -100,6 +100,7 @@ TEST(module_check) {
     m->free_error(err);
     if (h) {
         rk_module_check(m, h);
+        rk_module_describe(m, h);
         CHECK_EQ(pg_halt(), 0);
         const char *keycol[] = {"id"}, *cols[] = {"plan"};
         store_value key = {SV_TEXT, 0, 0, "1", 1}, val = {SV_TEXT, 0, 0, "bogus", 5};
@@ -124,6 +125,9 @@ TEST(module_check) {
 
 TEST(refused_before_reply) {
     rk_refused_before_reply(&st);
+}
+TEST(refused_locally) {
+    rk_refused_locally(&st);
 }
 TEST(refused_later_dropped) {
     rk_refused_later(&st);
@@ -150,6 +154,7 @@ int main(void) {
         return test_report();
     }
     RUN(refused_before_reply);
+    RUN(refused_locally);
     RUN(refused_later_dropped);
     RUN(stale_if_error);
     RUN(composite_keys);
