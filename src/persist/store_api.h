@@ -90,15 +90,15 @@ typedef struct store_column {
     int type;       /* SV_INT, SV_REAL, SV_TEXT, SV_BLOB, or SV_NULL for "any" */
     int pk;         /* 1-based position in the primary key, 0 if not in it */
     int notnull;
-    int dflt;  /* a new row without a value gets one (DEFAULT, identity,
-                  generated, serial) */
+    int dflt;         /* a new row without a value gets one (DEFAULT, identity,
+                         generated, serial) */
     int notnull_kept; /* NOT NULL, and an UPSERT that leaves the column out
                          keeps an existing row's value (the bundled engine
                          checks the row it writes); 0: the store checks the
                          new row it proposes, before finding the conflict
                          (PostgreSQL), so leaving it out is refused even when
                          the row exists */
-    int check; /* STORE_CHECK_* (above) */
+    int check;        /* STORE_CHECK_* (above) */
     int check_arg, check_arg2;
 } store_column;
 
