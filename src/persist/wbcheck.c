@@ -2,27 +2,45 @@
  * NULL, CHECK, a value the column's type cannot take) is refused before its
  * reply, with -BACKEND and the cache unchanged.
  *
- * The store module decides (store_module.check): it applies the rows in a
- * transaction it rolls back, so the table's own rules — CHECK expressions
- * in its dialect, types, defaults, triggers — are the ones that judge, and
- * Larder re-implements none of them. Refusals that depend on other rows
- * (UNIQUE, FOREIGN KEY) pass here: they are met when the batch is written,
- * and go to the dead letter (writebehind.c drops the cache entry then).
+ * Who judges. Most rows are judged here, from the table's description
+ * (store_api.h, store_column.check): a NOT NULL column the row leaves out,
+ * and each value against its column's type as the module declares it
+ * (integers and their ranges, numeric(p,s), boolean, uuid, varchar(n) and
+ * text's encoding on PostgreSQL; the integer primary key on the bundled
+ * store). A verdict here is exact or not given: a value in a form this
+ * file does not parse for sure ("0x1f", " 7", a date, json, an enum) goes
+ * to the store. The store module judges (store_module.check: it applies the
+ * rows in a transaction it rolls back) the rows of a table with rules only
+ * it can evaluate — a CHECK constraint, a trigger, a rule, a domain with a
+ * constraint (STORE_CHECK_ROW) — and those values. Refusals that depend on
+ * other rows (UNIQUE, FOREIGN KEY) pass here: they are met when the batch
+ * is written, and go to the dead letter (writebehind.c drops the cache
+ * entry then).
+ *
+ * Descriptions are kept per table, first taken from the mapping's (read at
+ * start or CONFIG SET map), read again on the store thread every REFRESH_MS
+ * while writes use them, after an SQL.EXEC that changes the schema (the
+ * store judges the table's rows until then) and after one of the table's
+ * rows was dead-lettered (a description behind the store's lets a refusal
+ * through). A schema change made by another program reaches the check
+ * within REFRESH_MS; a row it lets through meanwhile is dead-lettered.
  *
  * The command runs speculatively, as a write-through does (writethrough.c):
  * its write-behind keys are snapshotted and its reply held; afterwards the
- * keys whose row changed are locked (other commands on them wait) and their
- * rows go to the store thread as one check job (consecutive check jobs share
- * one module call). Accepted — or not checkable because the store is
+ * rows are judged here; when the store must judge some of them, the keys
+ * are locked (other commands on them wait) and those rows go to the store
+ * thread as one check job (consecutive check jobs share one module call).
+ * Accepted — or not checkable because the store is
  * unreachable: the write is then accepted and the store judges it when the
  * batch is written — the keys are recorded as written (journal, dirty FIFO:
  * writebehind.c) and the held reply follows the journal as usual. Refused:
  * the snapshots are put back and the client gets -BACKEND. Nothing of a
  * refused write reaches the journal.
  *
- * Cost: a write-behind write waits for one store-thread round trip (with
- * PostgreSQL, a few network round trips) before its reply, and behind a
- * batch being written; `write-behind-check no` turns it off.
+ * Cost: a row judged here costs a copy of its key's entry and a parse of its
+ * values; a row the store judges waits for one store-thread round trip
+ * (with PostgreSQL, a network round trip) before its reply, and behind a
+ * batch being written; `write-behind-check no` turns both off.
  *
  * Invariants:
  *  1. At most one speculation is active (commands run one at a time); while
