@@ -813,14 +813,9 @@ static int get_after_alter(handle *h, const char *table, int nkey, const char *c
     return rc;
 }
 
-static int m_get(void *hp, const char *table, int nkey, const char *const *keycols,
-                 const store_value *keyvals, store_sink *sink, char **err) {
-    handle *h = hp;
-    int rc = ensure_conn(h, err);
-    if (rc != STORE_OK) return rc;
-    trim_stmts(h);
-    const tcols *t = table_types(h, table, &rc, err);
-    if (rc != STORE_OK) return rc;
+/* The prepared SELECT of a row by its primary key (NULL with *rc, *err). */
+static const char *get_stmt(handle *h, const char *table, int nkey, const char *const *keycols,
+                            int *rc, char **err) {
     buf q = {0};
     buf_puts(&q, "SELECT * FROM ");
     quote_ident(h, &q, table);
@@ -829,9 +824,22 @@ static int m_get(void *hp, const char *table, int nkey, const char *const *keyco
         quote_ident(h, &q, keycols[i]);
         buf_printf(&q, " = $%d", i + 1);
     }
-    const char *name = stmt_for(h, q.p, &rc, err);
+    const char *name = stmt_for(h, q.p, rc, err);
     free(q.p);
-    if (!name) return rc == STORE_ERR_PERMANENT ? STORE_ERR_USER : rc;
+    if (!name && *rc == STORE_ERR_PERMANENT) *rc = STORE_ERR_USER;
+    return name;
+}
+
+static int m_get(void *hp, const char *table, int nkey, const char *const *keycols,
+                 const store_value *keyvals, store_sink *sink, char **err) {
+    handle *h = hp;
+    int rc = ensure_conn(h, err);
+    if (rc != STORE_OK) return rc;
+    trim_stmts(h);
+    const tcols *t = table_types(h, table, &rc, err);
+    if (rc != STORE_OK) return rc;
+    const char *name = get_stmt(h, table, nkey, keycols, &rc, err);
+    if (!name) return rc;
     params p;
     params_init(&p, nkey);
     for (int i = 0; i < nkey && rc == STORE_OK; i++)
@@ -858,6 +866,101 @@ static int m_get(void *hp, const char *table, int nkey, const char *const *keyco
     }
     rc = result_error(h, res, err);
     return rc == STORE_ERR_PERMANENT ? STORE_ERR_USER : rc;
+}
+
+/* ---- get_many ----------------------------------------------------------------------- */
+
+/* Reads the result of one pipelined SELECT and its Sync: the row to sink;
+ * a key its column's type cannot take (class 22) has none; a SELECT the
+ * table changed under (0A000, ALTER TABLE) sets *again. STORE_OK or the
+ * class of the failure (*err). */
+static int read_get(handle *h, store_sink *sink, int *again, char **err) {
+    PGresult *res = PQgetResult(h->conn);
+    int rc = STORE_OK;
+    if (!res) {
+        conn_lost(h);
+        h->broken = 1;
+        *err = msgf("PostgreSQL connection lost: %s", PQerrorMessage(h->conn));
+        return STORE_ERR_TRANSIENT;
+    }
+    const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+        if (PQntuples(res) > 0) send_rows(res, sink);
+        PQclear(res);
+    } else if (st && !strncmp(st, "22", 2)) {
+        PQclear(res); /* the key is not a value of the column's type */
+    } else if (st && !strcmp(st, "0A000")) {
+        PQclear(res);
+        *again = 1;
+    } else {
+        rc = result_error(h, res, err);
+        if (rc == STORE_ERR_PERMANENT) rc = STORE_ERR_USER;
+    }
+    while ((res = PQgetResult(h->conn)) != NULL) PQclear(res); /* the query's end */
+    res = PQgetResult(h->conn);
+    if (PQresultStatus(res) != PGRES_PIPELINE_SYNC && rc == STORE_OK) {
+        h->broken = 1;
+        *err = msgf("PostgreSQL: out of step in a pipelined read: %s", PQerrorMessage(h->conn));
+        rc = STORE_ERR_TRANSIENT;
+    }
+    PQclear(res);
+    return rc;
+}
+
+/* store_api.h's get_many: the SELECT of get for every key in one pipeline,
+ * each followed by its own Sync (its own implicit transaction), so a key
+ * that fails alone (a type error) leaves the others be; one round trip per
+ * PIPELINE_CHUNK keys. A key whose SELECT met an ALTER TABLE is read again
+ * with get, which prepares it anew. */
+static int m_get_many(void *hp, const char *table, int nkey, const char *const *keycols, int n,
+                      const store_value *keyvals, store_sink *sinks, char **err) {
+    handle *h = hp;
+    int rc = ensure_conn(h, err);
+    if (rc != STORE_OK || n == 0) return rc;
+    trim_stmts(h);
+    const tcols *t = table_types(h, table, &rc, err);
+    if (rc != STORE_OK) return rc;
+    const char *name = get_stmt(h, table, nkey, keycols, &rc, err);
+    if (!name) return rc;
+    params *pa = pg_alloc(sizeof(params) * (size_t)n);
+    int *sent = pg_alloc(sizeof(int) * (size_t)n), *again = pg_alloc(sizeof(int) * (size_t)n);
+    int nsent = 0, nread = 0;
+    if (!PQenterPipelineMode(h->conn)) {
+        *err = msgf("PostgreSQL: cannot enter pipeline mode: %s", PQerrorMessage(h->conn));
+        conn_lost(h);
+        rc = STORE_ERR_TRANSIENT;
+    }
+    for (int i = 0; i < n && rc == STORE_OK; i++) {
+        params *p = &pa[i];
+        params_init(p, nkey);
+        int bad = 0; /* a key PostgreSQL text cannot hold is in no row */
+        for (int k = 0; k < nkey && !bad; k++)
+            bad =
+                param_set(p, k, &keyvals[i * nkey + k], is_bytea(t, keycols[k]), NULL) != STORE_OK;
+        if (bad) continue;
+        if (!PQsendQueryPrepared(h->conn, name, nkey, p->v, p->len, p->fmt, 0) ||
+            !PQpipelineSync(h->conn)) {
+            conn_lost(h);
+            h->broken = 1;
+            *err = msgf("PostgreSQL: %s", PQerrorMessage(h->conn));
+            rc = STORE_ERR_TRANSIENT;
+            break;
+        }
+        sent[nsent++] = i;
+        for (; rc == STORE_OK && nsent - nread >= PIPELINE_CHUNK; nread++)
+            rc = read_get(h, &sinks[sent[nread]], &again[sent[nread]], err);
+    }
+    for (; rc == STORE_OK && nread < nsent; nread++)
+        rc = read_get(h, &sinks[sent[nread]], &again[sent[nread]], err);
+    if (!PQexitPipelineMode(h->conn)) h->broken = 1; /* out of step: start afresh */
+    for (int i = 0; i < n && rc == STORE_OK; i++)
+        if (again[i]) rc = m_get(h, table, nkey, keycols, &keyvals[i * nkey], &sinks[i], err);
+    for (int i = 0; i < n; i++)
+        if (pa[i].v) params_free(&pa[i]);
+    free(pa);
+    free(sent);
+    free(again);
+    return rc;
 }
 
 /* ---- row operations ------------------------------------------------------------- */
@@ -1964,6 +2067,7 @@ static const store_module module = {
     .max_handles = 0, /* one libpq connection per handle */
     .column_type = m_column_type,
     .status = m_status,
+    .get_many = m_get_many,
 };
 
 const store_module *larder_store_module(void) {

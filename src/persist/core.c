@@ -691,6 +691,8 @@ static void info_stats(sbuf *b) {
         "invalidations:%lld\r\nloads_stale:%lld\r\nstale_if_error_hits:%lld\r\n",
         ps.st.hits, ps.st.misses, ps.st.loads, ps.st.loads_coalesced, ps.st.refreshes_early,
         ps.st.invalidations, ps.st.loads_stale, ps.st.stale_if_error_hits);
+    sbuf_printf(b, "loads_batched:%lld\r\nload_batches:%lld\r\n", ps.st.loads_batched,
+                ps.st.load_batches);
 }
 
 /* The module's first calls, on the store thread like all the others: its
@@ -934,8 +936,19 @@ static int shape_ok_or_reply(client *c, const command *cmd, const mapping *m, in
     return OK;
 }
 
+static int allows_command(client *c, const command *cmd);
+
+/* The store jobs a command starts (its keys' loads, its commit) reach the
+ * store thread together (storeq_hold): an MGET's misses are one batch. */
 int persist_allows_command(client *c, const command *cmd) {
     if (!ps.enabled) return 1;
+    storeq_hold(1);
+    int ok = allows_command(c, cmd);
+    storeq_hold(0);
+    return ok;
+}
+
+static int allows_command(client *c, const command *cmd) {
     if ((c->flags & CLIENT_MULTI) && strcmp(cmd->name, "exec") != 0) return 1; /* only queued */
     if (waits_for_map_change(c, cmd)) {
         persist_wait_on(c, &ps.map_waiters);

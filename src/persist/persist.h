@@ -57,6 +57,7 @@ typedef struct persist_config {
 
 typedef struct persist_stats {
     long long hits, misses, loads, loads_coalesced, refreshes_early;
+    long long loads_batched, load_batches; /* keys read by a get_many of several, and those calls */
     long long wb_batches, wb_flushed_total, wb_retries, wb_deadletter, wb_refused_dropped,
         wb_refused_before_reply;
     long long wb_check_local, wb_check_store; /* rows judged by wbcheck.c itself / by the store */

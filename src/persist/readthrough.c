@@ -48,6 +48,8 @@ typedef struct load_job {
     int refresh;
     int attempt; /* loads of this miss before this one (invariant 3) */
     uint64_t version;
+    int batch; /* keys read by the module call that read this one (get_many) */
+    int batch_first;
     /* the row, copied on the store thread */
     int found, ncols;
     char **names;
@@ -124,6 +126,64 @@ static void run_load(store_job *sj, const store_module *mod, void *h) {
         sj->err = xstrdup(err);
         mod->free_error(err);
     }
+}
+
+/* The loads of one table in one get_many call (store thread). */
+static void load_batch(load_job **js, int n, const store_module *mod, void *h) {
+    const mapping *m = js[0]->m;
+    store_value *keys = xcalloc((size_t)n * (size_t)m->nkey, sizeof(store_value));
+    store_sink *sinks = xcalloc((size_t)n, sizeof(store_sink));
+    load_job **asked = xcalloc((size_t)n, sizeof(load_job *));
+    int nasked = 0;
+    for (int i = 0; i < n; i++) {
+        if (mapping_split_pk(m, js[i]->pk, js[i]->pklen, &keys[nasked * m->nkey]) != OK) {
+            js[i]->job.rc = STORE_ERR_USER;
+            js[i]->job.err = xstrdup("the key does not split into the map's key columns");
+            continue;
+        }
+        sinks[nasked] = (store_sink){js[i], sink_columns, sink_row};
+        asked[nasked++] = js[i];
+    }
+    char *err = NULL;
+    int rc = mod->get_many(h, m->name, m->nkey, (const char *const *)m->keycols, nasked, keys,
+                           sinks, &err);
+    for (int i = 0; i < nasked; i++) {
+        asked[i]->job.rc = rc;
+        asked[i]->job.err = err ? xstrdup(err) : NULL;
+        asked[i]->batch = nasked;
+        asked[i]->batch_first = i == 0;
+    }
+    if (err) mod->free_error(err);
+    xfree(asked);
+    xfree(sinks);
+    xfree(keys);
+}
+
+/* Loads queued one after another (storeq's run_many): with the module's
+ * get_many, the keys of each table are read in one call (one round trip
+ * with PostgreSQL) — an MGET's misses, or the misses of many clients that
+ * queued while the store thread was busy; else one get each. Only the
+ * order of the done() callbacks matters to the loop thread, and storeq
+ * keeps it. */
+static void run_loads(store_job **jobs, int n, const store_module *mod, void *h) {
+    load_job **js = xcalloc((size_t)n, sizeof(load_job *));
+    char *taken = xcalloc((size_t)n, 1);
+    for (int i = 0; i < n; i++) {
+        if (taken[i]) continue;
+        load_job *first = (load_job *)jobs[i];
+        int k = 0;
+        for (int x = i; x < n; x++) {
+            if (taken[x] || ((load_job *)jobs[x])->m != first->m) continue;
+            taken[x] = 1;
+            js[k++] = (load_job *)jobs[x];
+        }
+        if (k == 1 || !mod->get_many)
+            for (int x = 0; x < k; x++) run_load(&js[x]->job, mod, h);
+        else
+            load_batch(js, k, mod, h);
+    }
+    xfree(taken);
+    xfree(js);
 }
 
 static void free_load(load_job *j) {
@@ -231,6 +291,10 @@ static void load_done(store_job *sj) {
         free_load(j);
         return;
     }
+    if (j->batch > 1) {
+        ps.st.loads_batched++;
+        ps.st.load_batches += j->batch_first;
+    }
     int miss = k->loading; /* a miss waits on this load (it may have joined a refresh) */
     k->refreshing = 0;
     k->loading = 0;
@@ -309,6 +373,7 @@ static void submit_load(pkey *k, const mapping *m, const char *pk, size_t pklen,
     j->attempt = attempt;
     j->version = k->version;
     j->job.run = run_load;
+    j->job.run_many = run_loads;
     j->job.done = load_done;
     storeq_submit(&j->job);
 }

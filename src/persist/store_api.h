@@ -33,7 +33,7 @@
 #define LARDER_STORE_API_VERSION                                                                   \
     5 /* 2: store_op.unit, .on_refuse; 3: the change log, check,                                   \
         max_handles, column_type, status, tables; 4: store_change_fn's op;                         \
-        5: store_column.check, check_arg, check_arg2, dflt */
+        5: store_column.check, check_arg, check_arg2, dflt, notnull_kept; get_many */
 
 enum { STORE_OK = 0, STORE_ERR_TRANSIENT = 1, STORE_ERR_PERMANENT = 2, STORE_ERR_USER = 3 };
 enum { SV_NULL = 0, SV_INT = 1, SV_REAL = 2, SV_TEXT = 3, SV_BLOB = 4 };
@@ -278,6 +278,16 @@ typedef struct store_module {
      * are checked against. Returns fn's nonzero value if it stopped the
      * walk, STORE_OK, or STORE_ERR_USER when sql does not prepare. */
     int (*tables)(void *h, const char *sql, store_table_fn fn, void *ctx, char **err);
+
+    /* Optional (NULL: get is called for each key). Reads the rows of n
+     * primary keys of one table at once (PostgreSQL: one round trip): key
+     * i's values are keyvals[i * nkey .. i * nkey + nkey - 1] and its row,
+     * if there is one, goes to sinks[i], as get would send it. A key that
+     * cannot be a value of its column's type has no row. A failure returns
+     * its class for all: the sinks may have been given rows by then (the
+     * caller drops them). */
+    int (*get_many)(void *h, const char *table, int nkey, const char *const *keycols, int n,
+                    const store_value *keyvals, store_sink *sinks, char **err);
 } store_module;
 
 typedef const store_module *(*store_module_entry_fn)(void);

@@ -183,12 +183,32 @@ static void run_group(lane *l, store_job **jobs, int n) {
 
 static void run_one(lane *l, store_job *j) {
     char *err = NULL;
+    if (j->upkeep) {
+        j->run(j, mod, l->handle);
+        return;
+    }
     if (injected(&err)) {
         j->rc = STORE_ERR_TRANSIENT;
         j->err = err;
         return;
     }
     j->run(j, mod, l->handle);
+    injected_delay(l);
+}
+
+/* Jobs with one run_many function in one call (each fails alone when a
+ * failure is injected: DEBUG STORE-FAIL counts module calls). */
+static void run_many(lane *l, store_job **jobs, int n) {
+    char *err = NULL;
+    if (injected(&err)) {
+        for (int i = 0; i < n; i++) {
+            jobs[i]->rc = STORE_ERR_TRANSIENT;
+            jobs[i]->err = xstrdup(err);
+        }
+        xfree(err);
+        return;
+    }
+    jobs[0]->run_many(jobs, n, mod, l->handle);
     injected_delay(l);
 }
 
@@ -226,7 +246,12 @@ static void *thread_main(void *arg) {
         int n = 0;
         group[n++] = l->todo_head;
         l->todo_head = l->todo_head->next;
-        if (!group[0]->run && group[0]->group) {
+        if (group[0]->run && group[0]->run_many) {
+            while (l->todo_head && l->todo_head->run_many == group[0]->run_many && n < 256) {
+                group[n++] = l->todo_head;
+                l->todo_head = l->todo_head->next;
+            }
+        } else if (!group[0]->run && group[0]->group) {
             int check = group[0]->check;
             while (l->todo_head && !l->todo_head->run && l->todo_head->group &&
                    l->todo_head->check == check && n < 256) {
@@ -241,6 +266,8 @@ static void *thread_main(void *arg) {
         for (int i = 0; i < n; i++) group[i]->started_us = now;
         if (!group[0]->run)
             run_group(l, group, n);
+        else if (group[0]->run_many)
+            run_many(l, group, n);
         else
             run_one(l, group[0]);
         store_status st = {0}, *stp = NULL;
@@ -347,6 +374,24 @@ void storeq_get_stats(storeq_stats *s) {
     pthread_mutex_unlock(&mu);
 }
 
+/* Jobs for lane 0 held back by storeq_hold (loop thread only). */
+static store_job *held_head, *held_tail;
+static int holding;
+
+/* Appends the jobs head..tail to a lane's queue and wakes it. */
+static void enqueue(store_job *head, store_job *tail, int lane_idx) {
+    pthread_mutex_lock(&mu);
+    lane *l = &lanes[lane_idx];
+    if (l->todo_tail)
+        l->todo_tail->next = head;
+    else
+        l->todo_head = head;
+    l->todo_tail = tail;
+    pthread_cond_signal(&l->cv);
+    pthread_mutex_unlock(&mu);
+    if (lane_idx == 0) wake_lane0();
+}
+
 static void submit_to(store_job *j, int lane_idx) {
     j->queued_us = clock_ustime();
     j->finished_us = 0;
@@ -354,16 +399,23 @@ static void submit_to(store_job *j, int lane_idx) {
     j->rc = STORE_OK;
     j->err = NULL;
     pending++;
-    pthread_mutex_lock(&mu);
-    lane *l = &lanes[lane_idx];
-    if (l->todo_tail)
-        l->todo_tail->next = j;
-    else
-        l->todo_head = j;
-    l->todo_tail = j;
-    pthread_cond_signal(&l->cv);
-    pthread_mutex_unlock(&mu);
-    if (lane_idx == 0) wake_lane0();
+    if (holding && lane_idx == 0) {
+        if (held_tail)
+            held_tail->next = j;
+        else
+            held_head = j;
+        held_tail = j;
+        return;
+    }
+    enqueue(j, j, lane_idx);
+}
+
+void storeq_hold(int on) {
+    holding = on;
+    if (on || !held_head) return;
+    store_job *h = held_head, *t = held_tail;
+    held_head = held_tail = NULL;
+    enqueue(h, t, 0);
 }
 
 void storeq_submit(store_job *j) {
@@ -410,6 +462,7 @@ void storeq_post(store_job *j) {
 }
 
 void storeq_drain(void) {
+    storeq_hold(0);
     while (pending > 0) {
         pthread_mutex_lock(&mu);
         while (!done_head) pthread_cond_wait(&idle_cv, &mu);

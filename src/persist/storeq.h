@@ -41,13 +41,20 @@
 typedef struct store_job store_job;
 struct store_job {
     void (*run)(store_job *j, const store_module *m, void *h); /* store thread (NULL: batch ops) */
-    void (*done)(store_job *j);                                /* loop thread */
-    store_op *ops; /* row operations for apply_batch (run == NULL) */
+    /* optional, with run: consecutive queued jobs with the same run_many are
+     * run together by one call (n >= 1; read-through loads: one module call
+     * for many keys); each job's rc and err are set as run() would */
+    void (*run_many)(store_job **jobs, int n, const store_module *m, void *h);
+    void (*done)(store_job *j); /* loop thread */
+    store_op *ops;              /* row operations for apply_batch (run == NULL) */
     int nops;
     int group; /* may share a transaction with neighbouring group jobs */
     int check; /* run == NULL: the ops are checked (module check), not applied;
                   consecutive check jobs share one call; fault injection
                   (DEBUG STORE-FAIL / STORE-DELAY) leaves them alone */
+    int upkeep; /* run: the server's own upkeep (the write-behind check reading
+                   a table's description again): fault injection leaves it
+                   alone, so an injected failure meets the job a test aims at */
     int rc;
     char *err; /* owned by the job once done (xfree) */
     int64_t queued_us, started_us, finished_us;
@@ -69,6 +76,11 @@ void storeq_set_module(int lane, const store_module *m, void *h);
 void storeq_submit(store_job *j);
 void storeq_submit_lane(store_job *j, int lane);
 void storeq_submit_statement(store_job *j);
+/* on = 1: jobs submitted to lane 0 are held back (loop thread) until
+ * storeq_hold(0) hands them over at once, so a command's loads reach the
+ * store thread together (one run_many call: an MGET's misses in one
+ * round trip) rather than the first alone while the others are queued. */
+void storeq_hold(int on);
 /* Waits until every submitted job has run and its done() was called; runs
  * done() callbacks itself. Start-up (before clients are served) and shutdown
  * only: at run time the loop never waits on the store. */

@@ -606,6 +606,7 @@ void wbc_cron(void) {
     if (!j) return;
     j->job.run = run_describe;
     j->job.done = describe_done;
+    j->job.upkeep = 1;
     storeq_submit(&j->job);
 }
 
