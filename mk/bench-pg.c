@@ -36,7 +36,8 @@
  * the flusher's work does not land in the next case's round.
  *
  * Environment: BENCH_PG_SECONDS (2), BENCH_PG_ROUNDS (3), BENCH_PG_CLIENTS
- * (50), BENCH_PG_LAG_SAMPLES (200). LARDER_BUILD and LARDER_SERVER name the
+ * (50), BENCH_PG_LAG_SAMPLES (200), BENCH_PG_ONLY (b: only case (b)'s two
+ * sides, to iterate or profile). LARDER_BUILD and LARDER_SERVER name the
  * build under test (the Makefile sets them). Exit status 0 when the run
  * completed (goals not met are reported, not failed). */
 #include "integration/harness.h"
@@ -617,11 +618,21 @@ int main(void) {
     print_loadavg("before");
     enum op order[] = {OP_GET,     OP_PLAIN_GET, OP_PG_SELECT, OP_WB_HSET, OP_WB_HSET_ALWAYS,
                        OP_WT_HSET, OP_PG_UPSERT};
+    /* BENCH_PG_ONLY=b: only (b)'s two sides, and no (d) (a short run to
+     * profile or iterate on write-behind) */
+    const char *only = getenv("BENCH_PG_ONLY");
+    int only_b = only && !strcmp(only, "b");
+    size_t norder = sizeof(order) / sizeof(order[0]);
+    if (only_b) {
+        order[0] = OP_WB_HSET;
+        order[1] = OP_PG_UPSERT;
+        norder = 2;
+    }
     series s[NOPS] = {0};
     bconn cl[MAX_CLIENTS];
     int failed = 0;
     for (int round = 0; round < B.rounds && !failed; round++) {
-        for (size_t k = 0; k < sizeof(order) / sizeof(order[0]) && !failed; k++) {
+        for (size_t k = 0; k < norder && !failed; k++) {
             enum op op = order[k];
             result r = {0};
             int opened = 0;
@@ -667,9 +678,11 @@ int main(void) {
     fflush(stdout);
     char line[512];
     int met;
-    run_lag(ctl, line, sizeof(line), &met);
-    printf("%s\n", line);
-    print_info_lag(ctl);
+    if (!only_b) {
+        run_lag(ctl, line, sizeof(line), &met);
+        printf("%s\n", line);
+        print_info_lag(ctl);
+    }
     print_loadavg("after");
     redisFree(ctl);
     srv_stop(&B.s);
