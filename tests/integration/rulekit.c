@@ -91,8 +91,11 @@ void rk_refused_locally(const rk_store *st) {
     CHECK_CMD(c, "(nil)", "HGET member:2 email");
     CHECK_CMD(c, "(nil)", "HGET member:abc email");
     CHECK_CMD(c, "(nil)", "HGET member:3 email");
-    /* the store thread is held by a batch for 1 s */
+    /* the store thread is held by a batch for 1 s (member:1 dirty again: the
+     * flusher's timer may have written it meanwhile) */
     CHECK_CMD(c, "+OK", "DEBUG STORE-DELAY 1000");
+    CHECK_CMD(c, ":0", "HSET member:1 age 29");
+    local = pk_info(c, "wb_check_local");
     pk_send(f, "WB.FLUSH");
     CHECK(pk_wait_info_ge(c, "blocked_clients", 1, 3000) >= 1);
     double t0 = pk_now_ms();
@@ -120,7 +123,7 @@ void rk_refused_locally(const rk_store *st) {
     fprintf(stderr, "  (%d writes judged in %.0f ms while the store thread was held)\n", n, took);
     CHECK(took < 500);
     CHECK_EQ(pk_info(c, "blocked_clients"), 1); /* the batch is still held */
-    CHECK_LOCAL(c, local + 1 + n, sent);
+    CHECK_LOCAL(c, local + n, sent);
     CHECK_EQ(pk_info(c, "wb_refused_before_reply"), refused + (pg ? 6 : 2));
     CHECK_CMD(c, "+OK", "DEBUG STORE-DELAY 0");
     char *r = pk_recv_str(f);
@@ -135,12 +138,12 @@ void rk_refused_locally(const rk_store *st) {
         pk_exec(c, "ALTER TABLE members ADD CONSTRAINT members_age CHECK (age >= 0)");
         CHECK_ERR_PREFIX(c, "BACKEND write-behind refused: new row for relation \"members\"",
                          "HSET member:1 age -1");
-        CHECK_LOCAL(c, local + 1 + n, sent + 1);
+        CHECK_LOCAL(c, local + n, sent + 1);
         pk_exec(c, "ALTER TABLE members DROP CONSTRAINT members_age");
     } else {
         pk_exec(c, "CREATE TRIGGER members_t AFTER INSERT ON members BEGIN SELECT 1; END");
         CHECK_CMD(c, ":0", "HSET member:1 age 32");
-        CHECK_LOCAL(c, local + 1 + n, sent + 1);
+        CHECK_LOCAL(c, local + n, sent + 1);
         pk_exec(c, "DROP TRIGGER members_t");
     }
     /* read again (within a cron tick or two): judged here once more */
