@@ -48,10 +48,10 @@ struct store_job {
     void (*done)(store_job *j); /* loop thread */
     store_op *ops;              /* row operations for apply_batch (run == NULL) */
     int nops;
-    int group; /* may share a transaction with neighbouring group jobs */
-    int check; /* run == NULL: the ops are checked (module check), not applied;
-                  consecutive check jobs share one call; fault injection
-                  (DEBUG STORE-FAIL / STORE-DELAY) leaves them alone */
+    int group;  /* may share a transaction with neighbouring group jobs */
+    int check;  /* run == NULL: the ops are checked (module check), not applied;
+                   consecutive check jobs share one call; fault injection
+                   (DEBUG STORE-FAIL / STORE-DELAY) leaves them alone */
     int upkeep; /* run: the server's own upkeep (the write-behind check reading
                    a table's description again): fault injection leaves it
                    alone, so an injected failure meets the job a test aims at */
