@@ -410,12 +410,16 @@ static void submit_to(store_job *j, int lane_idx) {
     enqueue(j, j, lane_idx);
 }
 
-void storeq_hold(int on) {
-    holding = on;
-    if (on || !held_head) return;
+static void hand_over(void) {
+    if (!held_head) return;
     store_job *h = held_head, *t = held_tail;
     held_head = held_tail = NULL;
     enqueue(h, t, 0);
+}
+
+void storeq_hold(int on) {
+    holding += on ? 1 : -1; /* nested (a script's commands): the outermost hands over */
+    if (holding <= 0) hand_over();
 }
 
 void storeq_submit(store_job *j) {
@@ -462,7 +466,7 @@ void storeq_post(store_job *j) {
 }
 
 void storeq_drain(void) {
-    storeq_hold(0);
+    hand_over();
     while (pending > 0) {
         pthread_mutex_lock(&mu);
         while (!done_head) pthread_cond_wait(&idle_cv, &mu);

@@ -76,8 +76,8 @@ void storeq_set_module(int lane, const store_module *m, void *h);
 void storeq_submit(store_job *j);
 void storeq_submit_lane(store_job *j, int lane);
 void storeq_submit_statement(store_job *j);
-/* on = 1: jobs submitted to lane 0 are held back (loop thread) until
- * storeq_hold(0) hands them over at once, so a command's loads reach the
+/* on = 1: jobs submitted to lane 0 are held back (loop thread) until the
+ * matching storeq_hold(0) hands them over at once (calls nest), so a command's loads reach the
  * store thread together (one run_many call: an MGET's misses in one
  * round trip) rather than the first alone while the others are queued. */
 void storeq_hold(int on);
