@@ -251,6 +251,7 @@ static int m_describe(void *hp, const char *table, store_column **out, int *n, c
         }
         c[i].pk = cols[i].pk;
         c[i].notnull = cols[i].notnull;
+        c[i].takes_text = cols[i].takes_text;
     }
     sql_free(cols);
     *out = c;

@@ -77,11 +77,20 @@ static void forget_idle_keys(void);
 static int map_change_begin(mapping_set *set, char **err);
 static int command_touch_keys(client *c, const command *cmd);
 
+static uint64_t maps_gen; /* bumps when the maps are replaced */
+static int sql_running;   /* SQL.EXEC statements submitted and not done */
+
+static void clear_check_free(void) {
+    for (int i = 0; i < ps.maps.n; i++) ps.maps.v[i]->check_free = 0;
+}
+
 static void replace_maps(mapping_set *set) {
     forget_idle_keys();
     mapping_set_free(&ps.maps);
     ps.maps = *set;
     for (int i = 0; i < ps.maps.n; i++) ps.maps.v[i]->index = i;
+    maps_gen++;
+    if (sql_running) clear_check_free(); /* described before a statement ended */
 }
 
 /* "spec; spec; ..." (CONFIG SET) or one spec per `map` line (file). */
@@ -484,6 +493,79 @@ static int resolve_maps(mapping_set *set, char **err) {
         if (mapping_resolve(m, s.cols, s.ncols, err) != OK) return ERR;
     }
     return OK;
+}
+
+/* ---- schema changes and the write-behind check ------------------------------------------
+ * mapping.check_free comes from the tables as last described. An SQL.EXEC
+ * statement may change a schema (CREATE TRIGGER, ALTER TABLE ... CHECK), so
+ * from its submission every write-behind write is checked again; once no
+ * statement is under way, one job describes the mapped tables afresh and
+ * sets check_free from that, unless a statement started or the maps were
+ * replaced meanwhile (then the next end describes them again). */
+static uint64_t sql_epoch; /* bumps when a statement is submitted */
+
+typedef struct redescribe_job {
+    store_job job;
+    uint64_t epoch, gen;
+    int n;
+    char **tables, **columns; /* per map: its table, its string column or NULL */
+    int *check_free;
+} redescribe_job;
+
+static void run_redescribe(store_job *sj, const store_module *m, void *h) {
+    redescribe_job *j = (redescribe_job *)sj;
+    for (int i = 0; i < j->n; i++) {
+        store_column *cols = NULL;
+        int ncols = 0;
+        char *err = NULL;
+        if (m->describe(h, j->tables[i], &cols, &ncols, &err) != STORE_OK) {
+            if (err) m->free_error(err);
+            continue; /* the table is gone or unreadable: keep checking */
+        }
+        mapping tmp = {.column = j->columns[i], .cols = cols, .ncols = ncols};
+        j->check_free[i] = mapping_rows_unrefusable(&tmp);
+        m->free_columns(cols, ncols);
+    }
+}
+
+static void redescribe_done(store_job *sj) {
+    redescribe_job *j = (redescribe_job *)sj;
+    if (sj->rc == STORE_OK && j->epoch == sql_epoch && j->gen == maps_gen && !sql_running)
+        for (int i = 0; i < j->n && i < ps.maps.n; i++) ps.maps.v[i]->check_free = j->check_free[i];
+    for (int i = 0; i < j->n; i++) {
+        xfree(j->tables[i]);
+        xfree(j->columns[i]);
+    }
+    xfree(j->tables);
+    xfree(j->columns);
+    xfree(j->check_free);
+    xfree(j->job.err);
+    xfree(j);
+}
+
+void persist_sql_begins(void) {
+    sql_running++;
+    sql_epoch++;
+    clear_check_free();
+}
+
+void persist_sql_ends(void) {
+    assert(sql_running > 0);
+    if (--sql_running || !ps.maps.n || ps.stopping) return;
+    redescribe_job *j = xcalloc(1, sizeof(*j));
+    j->epoch = sql_epoch;
+    j->gen = maps_gen;
+    j->n = ps.maps.n;
+    j->tables = xcalloc((size_t)j->n, sizeof(char *));
+    j->columns = xcalloc((size_t)j->n, sizeof(char *));
+    j->check_free = xcalloc((size_t)j->n, sizeof(int));
+    for (int i = 0; i < j->n; i++) {
+        j->tables[i] = xstrdup(ps.maps.v[i]->name);
+        j->columns[i] = ps.maps.v[i]->column ? xstrdup(ps.maps.v[i]->column) : NULL;
+    }
+    j->job.run = run_redescribe;
+    j->job.done = redescribe_done;
+    storeq_submit(&j->job);
 }
 
 /* ---- CONFIG SET map -------------------------------------------------------------------- */
@@ -945,7 +1027,7 @@ int persist_allows_command(client *c, const command *cmd) {
     if (c->db->id != 0 || ps.maps.n == 0) return 1;
     pclient *pc = c->persist;
     if (pc && !pc->rerun && pc->loaded) dict_clear(pc->loaded, free_loaded, NULL); /* new command */
-    int n = command_touch_keys(c, cmd), wt = 0, wb = 0, write = is_write(c, cmd), waits = 0;
+    int n = command_touch_keys(c, cmd), wt = 0, wb_check = 0, write = is_write(c, cmd), waits = 0;
     int exec = !strcmp(cmd->name, "exec");
     resp_arg *keys = touch_keys;
     kv_now_ms = server_mstime();
@@ -1004,15 +1086,19 @@ int persist_allows_command(client *c, const command *cmd) {
             goto refused;
         }
         if (write && m->mode == MODE_WRITE_THROUGH) wt = 1;
-        if (write && m->mode == MODE_WRITE_BEHIND) wb = 1;
+        if (write && m->mode == MODE_WRITE_BEHIND && !m->check_free) wb_check = 1;
     }
     if (waits) {
         persist_park(c);
         return 0;
     }
     if (wt && !wt_before(c, cmd, keys, n)) return 0;
-    /* a command that also writes write-through keys is checked by their commit only */
-    if (!wt && wb && pcfg.wb_check && ps.mod->check) wbc_before(c, cmd, keys, n);
+    /* a command that also writes write-through keys is checked by their commit
+     * only; rows no table rule can refuse (mapping.check_free) are not checked */
+    if (!wt && wb_check && pcfg.wb_check && ps.mod->check) {
+        ps.st.wb_checked_before_reply++;
+        wbc_before(c, cmd, keys, n);
+    }
     return 1;
 refused: /* loads started for it go on (as refreshes do), without it */
     wait_cancel_all(c);

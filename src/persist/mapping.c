@@ -233,7 +233,21 @@ int mapping_resolve(mapping *m, store_column *cols, int ncols, char **err) {
         return ERR;
     }
     sbuf_free(&b);
+    m->check_free = mapping_rows_unrefusable(m);
     return OK;
+}
+
+int mapping_rows_unrefusable(const mapping *m) {
+    for (int i = 0; i < m->ncols; i++) {
+        const store_column *c = &m->cols[i];
+        if (!c->takes_text) return 0;
+        /* a hash map leaves a column NULL when its field is absent; a string
+         * map writes its own column only (the others are NULL in a new row) */
+        int always_set = c->pk || (m->column && strlen(m->column) == strlen(c->name) &&
+                                   !strcasecmp(m->column, c->name));
+        if (c->notnull && !always_set) return 0;
+    }
+    return m->ncols > 0;
 }
 
 /* ---- states ------------------------------------------------------------------------- */

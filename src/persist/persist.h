@@ -58,7 +58,7 @@ typedef struct persist_config {
 typedef struct persist_stats {
     long long hits, misses, loads, loads_coalesced, refreshes_early;
     long long wb_batches, wb_flushed_total, wb_retries, wb_deadletter, wb_refused_dropped,
-        wb_refused_before_reply;
+        wb_refused_before_reply, wb_checked_before_reply;
     long long wt_commits, wt_jobs;
     long long invalidations;
     long long loads_stale; /* loads not cached: an invalidation overtook them */
@@ -284,6 +284,12 @@ void changes_truncate(uint64_t seq, const char *table);
 /* A "reset" entry: changes before it may be missing (a gap in the store's
  * change log). */
 void changes_reset(void);
+
+/* core.c: an SQL.EXEC statement is submitted / is done: the schema may
+ * change meanwhile, so write-behind writes are checked until the mapped
+ * tables are described again (mapping.check_free). */
+void persist_sql_begins(void);
+void persist_sql_ends(void);
 
 /* store queries run synchronously during start-up */
 int persist_query_sync(const char *sql, int nargs, const store_value *args, char **err);

@@ -31,8 +31,9 @@
 #include <stdint.h>
 
 #define LARDER_STORE_API_VERSION                                                                   \
-    4 /* 2: store_op.unit, .on_refuse; 3: the change log, check,                                   \
-        max_handles, column_type, status, tables; 4: store_change_fn's op */
+    5 /* 2: store_op.unit, .on_refuse; 3: the change log, check,                                   \
+        max_handles, column_type, status, tables; 4: store_change_fn's op;                         \
+        5: store_column.takes_text */
 
 enum { STORE_OK = 0, STORE_ERR_TRANSIENT = 1, STORE_ERR_PERMANENT = 2, STORE_ERR_USER = 3 };
 enum { SV_NULL = 0, SV_INT = 1, SV_REAL = 2, SV_TEXT = 3, SV_BLOB = 4 };
@@ -52,6 +53,13 @@ typedef struct store_column {
     int type;       /* SV_INT, SV_REAL, SV_TEXT, SV_BLOB, or SV_NULL for "any" */
     int pk;         /* 1-based position in the primary key, 0 if not in it */
     int notnull;
+    /* 1 when the module guarantees that the table alone never refuses a row
+     * write for this column's value if it is any TEXT (or NULL, when not
+     * notnull): the table has no CHECK constraint, trigger or generated
+     * column, and the column's type converts no text (a store that cannot
+     * tell leaves 0). Write-behind skips its check (wbcheck.c) for a map
+     * whose rows can then never be refused: mapping.h, check_free. */
+    int takes_text;
 } store_column;
 
 /* Receives result rows. columns() is called once before the first row. */

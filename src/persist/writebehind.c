@@ -707,8 +707,11 @@ void wb_info(sbuf *b) {
                 pcfg.journal_fsync == JFSYNC_ALWAYS     ? "always"
                 : pcfg.journal_fsync == JFSYNC_EVERYSEC ? "everysec"
                                                         : "no");
-    sbuf_printf(b, "wb_refused_before_reply:%lld\r\nwb_refused_dropped:%lld\r\n",
-                ps.st.wb_refused_before_reply, ps.st.wb_refused_dropped);
+    sbuf_printf(b,
+                "wb_checked_before_reply:%lld\r\nwb_refused_before_reply:%lld\r\n"
+                "wb_refused_dropped:%lld\r\n",
+                ps.st.wb_checked_before_reply, ps.st.wb_refused_before_reply,
+                ps.st.wb_refused_dropped);
 }
 
 /* ---- WB.FLUSH ------------------------------------------------------------------------ */

@@ -331,6 +331,12 @@ typedef struct sql_column_info {
     int notnull;          /* NOT NULL (primary key columns included) */
     int pk;               /* 1-based position in the primary key, 0 if not */
     const char *dflt;     /* DEFAULT expression as written, NULL if none */
+    int takes_text;       /* 1: an INSERT or UPDATE of any TEXT value (or NULL,
+                             unless notnull) in this column is never refused by
+                             the table alone: it has no CHECK constraint, no
+                             trigger and no generated column, and the column's
+                             type converts no text (not the integer key,
+                             DECIMAL, DATE, TIMESTAMP or BOOLEAN) */
 } sql_column_info;
 
 /* The columns of table, in declaration order. *cols is one allocation (the
