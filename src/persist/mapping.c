@@ -354,10 +354,13 @@ int mapping_state_from_entry(const mapping *m, const kobj *o, sbuf *state, char 
 int mapping_state_to_op(const mapping *m, const char *pk, size_t pklen, const char *state,
                         size_t len, store_op *op, op_scratch *s) {
     memset(op, 0, sizeof(*op));
-    memset(s, 0, sizeof(*s));
+    /* only the pointers: the inline arrays are written before they are read
+     * (a batch fills thousands of these, see writebehind.c start_batch) */
     op->table = m->name;
     s->keycols = s->keycol_inl;
     s->keyvals = s->keyval_inl;
+    s->cols = s->cols_inl;
+    s->vals = s->vals_inl;
     if (mapping_split_pk(m, pk, pklen, s->keyvals) != OK) return ERR;
     for (int i = 0; i < m->nkey; i++) s->keycols[i] = m->keycols[i];
     op->nkey = m->nkey;
@@ -370,10 +373,7 @@ int mapping_state_to_op(const mapping *m, const char *pk, size_t pklen, const ch
     if (len < 5 || state[0] != 'R') return ERR;
     uint32_t n = get_u32(state + 1);
     op->kind = STORE_UPSERT;
-    if (n <= SCRATCH_COLS) {
-        s->cols = s->cols_inl;
-        s->vals = s->vals_inl;
-    } else {
+    if (n > SCRATCH_COLS) {
         s->cols = xcalloc(n, sizeof(char *));
         s->vals = xcalloc(n, sizeof(store_value));
     }
@@ -433,7 +433,8 @@ int mapping_key_from_pk(const mapping *m, int npk, const store_value *pk, sbuf *
 void mapping_op_free(op_scratch *s) {
     if (s->cols != s->cols_inl) xfree(s->cols);
     if (s->vals != s->vals_inl) xfree(s->vals);
-    memset(s, 0, sizeof(*s));
+    s->cols = s->cols_inl;
+    s->vals = s->vals_inl;
 }
 
 void store_value_text(const store_value *v, sbuf *out) {
