@@ -1061,7 +1061,8 @@ int persist_allows_command(client *c, const command *cmd) {
          * counted as its miss */
         pc = c->persist;
         int waited = pc && loaded_has(pc, keys[i].p, keys[i].len);
-        if (o && !waited && !write && rt_serving_stale(pkey_find(keys[i].p, keys[i].len))) {
+        if (o && !waited && !write && ps.stale_served &&
+            rt_serving_stale(pkey_find(keys[i].p, keys[i].len))) {
             /* a stale-if-error copy: each read tries the store first */
             ps.st.misses++;
             rt_start_load(c, m, keys[i].p, keys[i].len, pk, pklen, 0);

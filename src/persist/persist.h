@@ -147,6 +147,7 @@ typedef struct persist_state {
     list_head map_waiters;   /* commands waiting for a CONFIG SET map */
     uint64_t watermark;
     long long next_deadletter_id;
+    long stale_served; /* keys whose stale-if-error copy is being served */
     int journal_ok;
     persist_stats st;
     double wt_group_sum;
