@@ -970,15 +970,40 @@ static int is_write(client *c, const command *cmd) {
  * string (one column). Commands that would store another type, or hash
  * fields that are not columns, are refused before they run — the store
  * could never take them. */
-static int shape_ok_or_reply(client *c, const command *cmd, const mapping *m, int keyarg) {
+enum { SHAPE_ANY = 1, SHAPE_HASH, SHAPE_STRING, SHAPE_OTHER };
+
+static int shape_of_group(const command *cmd) {
     const char *g = cmd->group ? cmd->group : "";
-    int writes = (cmd->flag_bits & CMD_WRITE) != 0;
-    if (!writes || !strcmp(g, "generic") || !strcmp(g, "server") || !strcmp(g, "connection") ||
-        !strcmp(g, "transactions") || !strcmp(g, "scripting") || !strcmp(g, "larder"))
-        return OK;
+    if (!(cmd->flag_bits & CMD_WRITE) || !strcmp(g, "generic") || !strcmp(g, "server") ||
+        !strcmp(g, "connection") || !strcmp(g, "transactions") || !strcmp(g, "scripting") ||
+        !strcmp(g, "larder"))
+        return SHAPE_ANY;
+    if (!strcmp(g, "hash")) return SHAPE_HASH;
+    if (!strcmp(g, "string") || !strcmp(g, "bitmap")) return SHAPE_STRING;
+    return SHAPE_OTHER;
+}
+
+/* What a command may write to a mapped key, from its group: a small cache
+ * by command (the commands' table does not move), so that a write to a
+ * mapped key does not compare group names every time. */
+static int command_shape(const command *cmd) {
+    static struct {
+        const command *cmd;
+        int shape;
+    } cache[64];
+    size_t i = ((uintptr_t)cmd >> 4) & 63;
+    if (cache[i].cmd != cmd) {
+        cache[i].cmd = cmd;
+        cache[i].shape = shape_of_group(cmd);
+    }
+    return cache[i].shape;
+}
+
+static int shape_ok_or_reply(client *c, const command *cmd, const mapping *m, int keyarg) {
+    int shape = command_shape(cmd);
+    if (shape == SHAPE_ANY) return OK;
     int want_hash = m->column == NULL;
-    if ((want_hash && strcmp(g, "hash") != 0) ||
-        (!want_hash && strcmp(g, "string") != 0 && strcmp(g, "bitmap") != 0)) {
+    if ((want_hash && shape != SHAPE_HASH) || (!want_hash && shape != SHAPE_STRING)) {
         reply_errorf(c, "WRONGTYPE keys of map %s hold %s; '%s' cannot write them", m->name,
                      want_hash ? "hashes" : "strings", cmd->fullname);
         return ERR;
