@@ -932,8 +932,16 @@ static void touch_reserve(int n) {
     touch_pos = xrealloc(touch_pos, sizeof(int) * (size_t)touch_cap);
 }
 
+/* Is cmd EXEC? A pointer comparison (the commands' table does not move):
+ * every command to a mapped key asks, several times. */
+static int is_exec(const command *cmd) {
+    static const command *exec_cmd;
+    if (!exec_cmd) exec_cmd = command_lookup_name("exec", 4);
+    return cmd == exec_cmd;
+}
+
 static int command_touch_keys(client *c, const command *cmd) {
-    if (strcmp(cmd->name, "exec") != 0) {
+    if (!is_exec(cmd)) {
         touch_reserve(c->argc);
         int n = command_keys(cmd, c->argc, c->argv, touch_pos, c->argc);
         for (int j = 0; j < n; j++) touch_keys[j] = c->argv[touch_pos[j]];
@@ -960,7 +968,7 @@ static int writes(const command *cmd) {
 
 static int is_write(client *c, const command *cmd) {
     if (writes(cmd)) return 1;
-    if (!strcmp(cmd->name, "exec"))
+    if (is_exec(cmd))
         for (int i = 0; i < c->mcount; i++)
             if (writes(c->mqueue[i].cmd)) return 1;
     return 0;
@@ -1043,7 +1051,7 @@ static int shape_ok_or_reply(client *c, const command *cmd, const mapping *m, in
 
 int persist_allows_command(client *c, const command *cmd) {
     if (!ps.enabled) return 1;
-    if ((c->flags & CLIENT_MULTI) && strcmp(cmd->name, "exec") != 0) return 1; /* only queued */
+    if ((c->flags & CLIENT_MULTI) && !is_exec(cmd)) return 1; /* only queued */
     if (waits_for_map_change(c, cmd)) {
         persist_wait_on(c, &ps.map_waiters);
         persist_park(c);
@@ -1053,7 +1061,7 @@ int persist_allows_command(client *c, const command *cmd) {
     pclient *pc = c->persist;
     if (pc && !pc->rerun && pc->loaded) dict_clear(pc->loaded, free_loaded, NULL); /* new command */
     int n = command_touch_keys(c, cmd), wt = 0, wb_check = 0, write = is_write(c, cmd), waits = 0;
-    int exec = !strcmp(cmd->name, "exec");
+    int exec = is_exec(cmd);
     resp_arg *keys = touch_keys;
     kv_now_ms = server_mstime();
     /* Every key is looked at before the client parks: it waits for all its
@@ -1143,7 +1151,8 @@ static void forget_stale_copies(void) {
 
 void persist_after_command(client *c, const command *cmd) {
     if (!ps.enabled) return;
-    if (!strcmp(cmd->name, "flushall") || (!strcmp(cmd->name, "flushdb") && c->db->id == 0))
+    if ((cmd->flag_bits & CMD_WRITE) &&
+        (!strcmp(cmd->name, "flushall") || (!strcmp(cmd->name, "flushdb") && c->db->id == 0)))
         forget_stale_copies();
     if (wt_active(c, cmd)) wt_after(c);
     if (wbc_active(c, cmd)) wbc_after(c);
