@@ -274,10 +274,17 @@ typedef struct state_builder {
 
 static void add_pair(state_builder *sb, const char *col, size_t clen, const char *val,
                      size_t vlen) {
-    put_u32(sb->out, (uint32_t)clen);
-    sbuf_append(sb->out, col, clen);
-    put_u32(sb->out, (uint32_t)vlen);
-    sbuf_append(sb->out, val, vlen);
+    /* one reservation: this runs for every write-behind write */
+    sbuf *b = sb->out;
+    uint32_t cl = (uint32_t)clen, vl = (uint32_t)vlen;
+    sbuf_reserve(b, 8 + clen + vlen);
+    char *p = b->p + b->len;
+    memcpy(p, &cl, 4);
+    memcpy(p + 4, col, clen);
+    memcpy(p + 4 + clen, &vl, 4);
+    if (vlen) memcpy(p + 8 + clen, val, vlen);
+    b->len += 8 + clen + vlen;
+    b->p[b->len] = '\0';
     sb->count++;
 }
 

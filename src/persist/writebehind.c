@@ -96,6 +96,11 @@ void wb_key_written_by(pkey *k, client *c) {
         list_push_back(&ps.touched, &k->touched_node);
     }
     if (c && c->fd >= 0) {
+        /* a pipeline's writes come one after another: its client once */
+        if (ntouch_clients && touch_clients[ntouch_clients - 1] == c->id) {
+            c->reply_after = journal_next_seq();
+            return;
+        }
         if (ntouch_clients == cap_touch_clients) {
             cap_touch_clients = cap_touch_clients ? cap_touch_clients * 2 : 16;
             touch_clients = xrealloc(touch_clients, sizeof(uint64_t) * cap_touch_clients);
