@@ -13,6 +13,7 @@
 #include "util/mem.h"
 #include "util/hash.h"
 #include <assert.h>
+#include <ctype.h>
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -497,11 +498,12 @@ static int resolve_maps(mapping_set *set, char **err) {
 
 /* ---- schema changes and the write-behind check ------------------------------------------
  * mapping.check_free comes from the tables as last described. An SQL.EXEC
- * statement may change a schema (CREATE TRIGGER, ALTER TABLE ... CHECK), so
- * from its submission every write-behind write is checked again; once no
- * statement is under way, one job describes the mapped tables afresh and
- * sets check_free from that, unless a statement started or the maps were
- * replaced meanwhile (then the next end describes them again). */
+ * statement that may change a schema (its text names CREATE, DROP or ALTER:
+ * CREATE TRIGGER, ALTER TABLE ... CHECK) makes every write-behind write
+ * checked again from its submission; once no such statement is under way,
+ * one job describes the mapped tables afresh and sets check_free from that,
+ * unless such a statement started or the maps were replaced meanwhile (then
+ * the next end describes them again). */
 static uint64_t sql_epoch; /* bumps when a statement is submitted */
 
 typedef struct redescribe_job {
@@ -541,6 +543,20 @@ static void redescribe_done(store_job *sj) {
     xfree(j->check_free);
     xfree(j->job.err);
     xfree(j);
+}
+
+int persist_sql_may_change_schema(const char *sql, size_t len) {
+    /* every statement that changes a schema names one of these words (a
+     * value or identifier that holds one only costs a description) */
+    static const char *const words[] = {"create", "drop", "alter"};
+    for (size_t i = 0; i < len; i++) {
+        if (i && (isalnum((unsigned char)sql[i - 1]) || sql[i - 1] == '_')) continue;
+        for (int w = 0; w < 3; w++) {
+            size_t n = strlen(words[w]);
+            if (len - i >= n && !strncasecmp(sql + i, words[w], n)) return 1;
+        }
+    }
+    return 0;
 }
 
 void persist_sql_begins(void) {

@@ -286,9 +286,11 @@ void changes_truncate(uint64_t seq, const char *table);
  * change log). */
 void changes_reset(void);
 
-/* core.c: an SQL.EXEC statement is submitted / is done: the schema may
- * change meanwhile, so write-behind writes are checked until the mapped
- * tables are described again (mapping.check_free). */
+/* core.c: may the statement change a schema (its text names CREATE, DROP
+ * or ALTER)? Such a statement is submitted / is done: write-behind writes are
+ * checked meanwhile, until the mapped tables are described again
+ * (mapping.check_free). */
+int persist_sql_may_change_schema(const char *sql, size_t len);
 void persist_sql_begins(void);
 void persist_sql_ends(void);
 

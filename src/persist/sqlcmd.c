@@ -28,6 +28,7 @@ typedef struct query_job {
     int nargs;
     store_value *args;
     int readonly, resp;
+    int schema; /* may change a schema (persist_sql_begins was called) */
     int ncols, has_rows;
     char **names;
     long nrows;
@@ -224,7 +225,7 @@ static const char *change_op(int op) {
 
 static void query_done(store_job *sj) {
     query_job *j = (query_job *)sj;
-    if (!j->readonly) persist_sql_ends();
+    if (j->schema) persist_sql_ends();
     /* invalidate first: the client may read right after its reply */
     size_t off = 0;
     uint64_t seq = sj->rc == STORE_OK && j->changes_n && changes_on() ? changes_commit() : 0;
@@ -300,7 +301,8 @@ static void submit_query(client *c, const char *sql, size_t sqllen, int nargs, c
     j->job.run = run_query_job;
     j->job.done = query_done;
     block_client(c, BLOCKED_STORE, 0);
-    if (!readonly) persist_sql_begins();
+    j->schema = !readonly && persist_sql_may_change_schema(j->sql, sqllen);
+    if (j->schema) persist_sql_begins();
     storeq_submit_statement(&j->job); /* not behind loads and commits (storeq.h, "Lanes") */
 }
 
