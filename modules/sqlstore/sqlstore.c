@@ -269,6 +269,7 @@ static int m_describe(void *hp, const char *table, store_column **out, int *n, c
         c[i].dflt = cols[i].dflt != NULL;
         c[i].notnull_kept = cols[i].notnull; /* an upsert checks the row it writes */
         check_class(&c[i], &cols[i]);
+        c[i].takes_text = cols[i].takes_text;
     }
     sql_free(cols);
     *out = c;

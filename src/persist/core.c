@@ -13,6 +13,7 @@
 #include "util/mem.h"
 #include "util/hash.h"
 #include <assert.h>
+#include <ctype.h>
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,11 +78,20 @@ static void forget_idle_keys(void);
 static int map_change_begin(mapping_set *set, char **err);
 static int command_touch_keys(client *c, const command *cmd);
 
+static uint64_t maps_gen; /* bumps when the maps are replaced */
+static int sql_running;   /* SQL.EXEC statements submitted and not done */
+
+static void clear_check_free(void) {
+    for (int i = 0; i < ps.maps.n; i++) ps.maps.v[i]->check_free = 0;
+}
+
 static void replace_maps(mapping_set *set) {
     forget_idle_keys();
     mapping_set_free(&ps.maps);
     ps.maps = *set;
     for (int i = 0; i < ps.maps.n; i++) ps.maps.v[i]->index = i;
+    maps_gen++;
+    if (sql_running) clear_check_free(); /* described before a statement ended */
 }
 
 /* "spec; spec; ..." (CONFIG SET) or one spec per `map` line (file). */
@@ -486,6 +496,94 @@ static int resolve_maps(mapping_set *set, char **err) {
     return OK;
 }
 
+/* ---- schema changes and the write-behind check ------------------------------------------
+ * mapping.check_free comes from the tables as last described. An SQL.EXEC
+ * statement that may change a schema (its text names CREATE, DROP or ALTER:
+ * CREATE TRIGGER, ALTER TABLE ... CHECK) makes every write-behind write
+ * checked again from its submission; once no such statement is under way,
+ * one job describes the mapped tables afresh and sets check_free from that,
+ * unless such a statement started or the maps were replaced meanwhile (then
+ * the next end describes them again). */
+static uint64_t sql_epoch; /* bumps when a statement is submitted */
+
+typedef struct redescribe_job {
+    store_job job;
+    uint64_t epoch, gen;
+    int n;
+    char **tables, **columns; /* per map: its table, its string column or NULL */
+    int *check_free;
+} redescribe_job;
+
+static void run_redescribe(store_job *sj, const store_module *m, void *h) {
+    redescribe_job *j = (redescribe_job *)sj;
+    for (int i = 0; i < j->n; i++) {
+        store_column *cols = NULL;
+        int ncols = 0;
+        char *err = NULL;
+        if (m->describe(h, j->tables[i], &cols, &ncols, &err) != STORE_OK) {
+            if (err) m->free_error(err);
+            continue; /* the table is gone or unreadable: keep checking */
+        }
+        mapping tmp = {.column = j->columns[i], .cols = cols, .ncols = ncols};
+        j->check_free[i] = mapping_rows_unrefusable(&tmp);
+        m->free_columns(cols, ncols);
+    }
+}
+
+static void redescribe_done(store_job *sj) {
+    redescribe_job *j = (redescribe_job *)sj;
+    if (sj->rc == STORE_OK && j->epoch == sql_epoch && j->gen == maps_gen && !sql_running)
+        for (int i = 0; i < j->n && i < ps.maps.n; i++) ps.maps.v[i]->check_free = j->check_free[i];
+    for (int i = 0; i < j->n; i++) {
+        xfree(j->tables[i]);
+        xfree(j->columns[i]);
+    }
+    xfree(j->tables);
+    xfree(j->columns);
+    xfree(j->check_free);
+    xfree(j->job.err);
+    xfree(j);
+}
+
+int persist_sql_may_change_schema(const char *sql, size_t len) {
+    /* every statement that changes a schema names one of these words (a
+     * value or identifier that holds one only costs a description) */
+    static const char *const words[] = {"create", "drop", "alter"};
+    for (size_t i = 0; i < len; i++) {
+        if (i && (isalnum((unsigned char)sql[i - 1]) || sql[i - 1] == '_')) continue;
+        for (int w = 0; w < 3; w++) {
+            size_t n = strlen(words[w]);
+            if (len - i >= n && !strncasecmp(sql + i, words[w], n)) return 1;
+        }
+    }
+    return 0;
+}
+
+void persist_sql_begins(void) {
+    sql_running++;
+    sql_epoch++;
+    clear_check_free();
+}
+
+void persist_sql_ends(void) {
+    assert(sql_running > 0);
+    if (--sql_running || !ps.maps.n || ps.stopping) return;
+    redescribe_job *j = xcalloc(1, sizeof(*j));
+    j->epoch = sql_epoch;
+    j->gen = maps_gen;
+    j->n = ps.maps.n;
+    j->tables = xcalloc((size_t)j->n, sizeof(char *));
+    j->columns = xcalloc((size_t)j->n, sizeof(char *));
+    j->check_free = xcalloc((size_t)j->n, sizeof(int));
+    for (int i = 0; i < j->n; i++) {
+        j->tables[i] = xstrdup(ps.maps.v[i]->name);
+        j->columns[i] = ps.maps.v[i]->column ? xstrdup(ps.maps.v[i]->column) : NULL;
+    }
+    j->job.run = run_redescribe;
+    j->job.done = redescribe_done;
+    storeq_submit(&j->job);
+}
+
 /* ---- CONFIG SET map -------------------------------------------------------------------- */
 
 /* A CONFIG SET map under way. Its client's reply is held and the client
@@ -852,8 +950,16 @@ static void touch_reserve(int n) {
     touch_pos = xrealloc(touch_pos, sizeof(int) * (size_t)touch_cap);
 }
 
+/* Is cmd EXEC? A pointer comparison (the commands' table does not move):
+ * every command to a mapped key asks, several times. */
+static int is_exec(const command *cmd) {
+    static const command *exec_cmd;
+    if (!exec_cmd) exec_cmd = command_lookup_name("exec", 4);
+    return cmd == exec_cmd;
+}
+
 static int command_touch_keys(client *c, const command *cmd) {
-    if (strcmp(cmd->name, "exec") != 0) {
+    if (!is_exec(cmd)) {
         touch_reserve(c->argc);
         int n = command_keys(cmd, c->argc, c->argv, touch_pos, c->argc);
         for (int j = 0; j < n; j++) touch_keys[j] = c->argv[touch_pos[j]];
@@ -880,7 +986,7 @@ static int writes(const command *cmd) {
 
 static int is_write(client *c, const command *cmd) {
     if (writes(cmd)) return 1;
-    if (!strcmp(cmd->name, "exec"))
+    if (is_exec(cmd))
         for (int i = 0; i < c->mcount; i++)
             if (writes(c->mqueue[i].cmd)) return 1;
     return 0;
@@ -890,15 +996,40 @@ static int is_write(client *c, const command *cmd) {
  * string (one column). Commands that would store another type, or hash
  * fields that are not columns, are refused before they run — the store
  * could never take them. */
-static int shape_ok_or_reply(client *c, const command *cmd, const mapping *m, int keyarg) {
+enum { SHAPE_ANY = 1, SHAPE_HASH, SHAPE_STRING, SHAPE_OTHER };
+
+static int shape_of_group(const command *cmd) {
     const char *g = cmd->group ? cmd->group : "";
-    int writes = (cmd->flag_bits & CMD_WRITE) != 0;
-    if (!writes || !strcmp(g, "generic") || !strcmp(g, "server") || !strcmp(g, "connection") ||
-        !strcmp(g, "transactions") || !strcmp(g, "scripting") || !strcmp(g, "larder"))
-        return OK;
+    if (!(cmd->flag_bits & CMD_WRITE) || !strcmp(g, "generic") || !strcmp(g, "server") ||
+        !strcmp(g, "connection") || !strcmp(g, "transactions") || !strcmp(g, "scripting") ||
+        !strcmp(g, "larder"))
+        return SHAPE_ANY;
+    if (!strcmp(g, "hash")) return SHAPE_HASH;
+    if (!strcmp(g, "string") || !strcmp(g, "bitmap")) return SHAPE_STRING;
+    return SHAPE_OTHER;
+}
+
+/* What a command may write to a mapped key, from its group: a small cache
+ * by command (the commands' table does not move), so that a write to a
+ * mapped key does not compare group names every time. */
+static int command_shape(const command *cmd) {
+    static struct {
+        const command *cmd;
+        int shape;
+    } cache[64];
+    size_t i = ((uintptr_t)cmd >> 4) & 63;
+    if (cache[i].cmd != cmd) {
+        cache[i].cmd = cmd;
+        cache[i].shape = shape_of_group(cmd);
+    }
+    return cache[i].shape;
+}
+
+static int shape_ok_or_reply(client *c, const command *cmd, const mapping *m, int keyarg) {
+    int shape = command_shape(cmd);
+    if (shape == SHAPE_ANY) return OK;
     int want_hash = m->column == NULL;
-    if ((want_hash && strcmp(g, "hash") != 0) ||
-        (!want_hash && strcmp(g, "string") != 0 && strcmp(g, "bitmap") != 0)) {
+    if ((want_hash && shape != SHAPE_HASH) || (!want_hash && shape != SHAPE_STRING)) {
         reply_errorf(c, "WRONGTYPE keys of map %s hold %s; '%s' cannot write them", m->name,
                      want_hash ? "hashes" : "strings", cmd->fullname);
         return ERR;
@@ -949,7 +1080,7 @@ int persist_allows_command(client *c, const command *cmd) {
 }
 
 static int allows_command(client *c, const command *cmd) {
-    if ((c->flags & CLIENT_MULTI) && strcmp(cmd->name, "exec") != 0) return 1; /* only queued */
+    if ((c->flags & CLIENT_MULTI) && !is_exec(cmd)) return 1; /* only queued */
     if (waits_for_map_change(c, cmd)) {
         persist_wait_on(c, &ps.map_waiters);
         persist_park(c);
@@ -958,8 +1089,8 @@ static int allows_command(client *c, const command *cmd) {
     if (c->db->id != 0 || ps.maps.n == 0) return 1;
     pclient *pc = c->persist;
     if (pc && !pc->rerun && pc->loaded) dict_clear(pc->loaded, free_loaded, NULL); /* new command */
-    int n = command_touch_keys(c, cmd), wt = 0, wb = 0, write = is_write(c, cmd), waits = 0;
-    int exec = !strcmp(cmd->name, "exec");
+    int n = command_touch_keys(c, cmd), wt = 0, wb_check = 0, write = is_write(c, cmd), waits = 0;
+    int exec = is_exec(cmd);
     resp_arg *keys = touch_keys;
     kv_now_ms = server_mstime();
     /* Every key is looked at before the client parks: it waits for all its
@@ -992,7 +1123,8 @@ static int allows_command(client *c, const command *cmd) {
          * counted as its miss */
         pc = c->persist;
         int waited = pc && loaded_has(pc, keys[i].p, keys[i].len);
-        if (o && !waited && !write && rt_serving_stale(pkey_find(keys[i].p, keys[i].len))) {
+        if (o && !waited && !write && ps.stale_served &&
+            rt_serving_stale(pkey_find(keys[i].p, keys[i].len))) {
             /* a stale-if-error copy: each read tries the store first */
             ps.st.misses++;
             rt_start_load(c, m, keys[i].p, keys[i].len, pk, pklen, 0);
@@ -1017,15 +1149,19 @@ static int allows_command(client *c, const command *cmd) {
             goto refused;
         }
         if (write && m->mode == MODE_WRITE_THROUGH) wt = 1;
-        if (write && m->mode == MODE_WRITE_BEHIND) wb = 1;
+        if (write && m->mode == MODE_WRITE_BEHIND && !m->check_free) wb_check = 1;
     }
     if (waits) {
         persist_park(c);
         return 0;
     }
     if (wt && !wt_before(c, cmd, keys, n)) return 0;
-    /* a command that also writes write-through keys is checked by their commit only */
-    if (!wt && wb && pcfg.wb_check && ps.mod->check) wbc_before(c, cmd, keys, n);
+    /* a command that also writes write-through keys is checked by their commit
+     * only; rows no table rule can refuse (mapping.check_free) are not checked */
+    if (!wt && wb_check && pcfg.wb_check && ps.mod->check) {
+        ps.st.wb_checked_before_reply++;
+        wbc_before(c, cmd, keys, n);
+    }
     return 1;
 refused: /* loads started for it go on (as refreshes do), without it */
     wait_cancel_all(c);
@@ -1044,7 +1180,8 @@ static void forget_stale_copies(void) {
 
 void persist_after_command(client *c, const command *cmd) {
     if (!ps.enabled) return;
-    if (!strcmp(cmd->name, "flushall") || (!strcmp(cmd->name, "flushdb") && c->db->id == 0))
+    if ((cmd->flag_bits & CMD_WRITE) &&
+        (!strcmp(cmd->name, "flushall") || (!strcmp(cmd->name, "flushdb") && c->db->id == 0)))
         forget_stale_copies();
     if (wt_active(c, cmd)) wt_after(c);
     if (wbc_active(c, cmd)) wbc_after(c);

@@ -224,23 +224,26 @@ void journal_close(void) {
     sbuf_free(&pending);
 }
 
+/* One record at the end of b: one reservation, the fields copied in place
+ * (it runs for every write-behind write, on the loop thread). */
 static void encode(sbuf *b, uint64_t seq, const char *map, size_t mlen, const char *key,
                    size_t klen, const char *state, size_t slen) {
     uint32_t len = (uint32_t)(8 + 2 + mlen + 4 + klen + slen);
-    size_t at = b->len;
-    sbuf_append(b, &len, 4);
-    uint64_t zero = 0;
-    sbuf_append(b, &zero, 8);
-    sbuf_append(b, &seq, 8);
+    sbuf_reserve(b, 12 + (size_t)len);
+    char *r = b->p + b->len, *q = r + 12;
     uint16_t ml = (uint16_t)mlen;
     uint32_t kl = (uint32_t)klen;
-    sbuf_append(b, &ml, 2);
-    sbuf_append(b, map, mlen);
-    sbuf_append(b, &kl, 4);
-    sbuf_append(b, key, klen);
-    sbuf_append(b, state, slen);
-    uint64_t crc = crc64(0, b->p + at + 12, len);
-    memcpy(b->p + at + 4, &crc, 8);
+    memcpy(r, &len, 4);
+    memcpy(q, &seq, 8);
+    memcpy(q + 8, &ml, 2);
+    memcpy(q + 10, map, mlen);
+    memcpy(q + 10 + mlen, &kl, 4);
+    memcpy(q + 14 + mlen, key, klen);
+    if (slen) memcpy(q + 14 + mlen + klen, state, slen);
+    uint64_t crc = crc64(0, q, len);
+    memcpy(r + 4, &crc, 8);
+    b->len += 12 + (size_t)len;
+    b->p[b->len] = '\0'; /* as sbuf_append leaves it */
 }
 
 uint64_t journal_append(const char *map, size_t mlen, const char *key, size_t klen,

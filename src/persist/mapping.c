@@ -233,7 +233,21 @@ int mapping_resolve(mapping *m, store_column *cols, int ncols, char **err) {
         return ERR;
     }
     sbuf_free(&b);
+    m->check_free = mapping_rows_unrefusable(m);
     return OK;
+}
+
+int mapping_rows_unrefusable(const mapping *m) {
+    for (int i = 0; i < m->ncols; i++) {
+        const store_column *c = &m->cols[i];
+        if (!c->takes_text) return 0;
+        /* a hash map leaves a column NULL when its field is absent; a string
+         * map writes its own column only (the others are NULL in a new row) */
+        int always_set = c->pk || (m->column && strlen(m->column) == strlen(c->name) &&
+                                   !strcasecmp(m->column, c->name));
+        if (c->notnull && !always_set) return 0;
+    }
+    return m->ncols > 0;
 }
 
 /* ---- states ------------------------------------------------------------------------- */
@@ -260,10 +274,17 @@ typedef struct state_builder {
 
 static void add_pair(state_builder *sb, const char *col, size_t clen, const char *val,
                      size_t vlen) {
-    put_u32(sb->out, (uint32_t)clen);
-    sbuf_append(sb->out, col, clen);
-    put_u32(sb->out, (uint32_t)vlen);
-    sbuf_append(sb->out, val, vlen);
+    /* one reservation: this runs for every write-behind write */
+    sbuf *b = sb->out;
+    uint32_t cl = (uint32_t)clen, vl = (uint32_t)vlen;
+    sbuf_reserve(b, 8 + clen + vlen);
+    char *p = b->p + b->len;
+    memcpy(p, &cl, 4);
+    memcpy(p + 4, col, clen);
+    memcpy(p + 4 + clen, &vl, 4);
+    if (vlen) memcpy(p + 8 + clen, val, vlen);
+    b->len += 8 + clen + vlen;
+    b->p[b->len] = '\0';
     sb->count++;
 }
 
@@ -340,10 +361,13 @@ int mapping_state_from_entry(const mapping *m, const kobj *o, sbuf *state, char 
 int mapping_state_to_op(const mapping *m, const char *pk, size_t pklen, const char *state,
                         size_t len, store_op *op, op_scratch *s) {
     memset(op, 0, sizeof(*op));
-    memset(s, 0, sizeof(*s));
+    /* only the pointers: the inline arrays are written before they are read
+     * (a batch fills thousands of these, see writebehind.c start_batch) */
     op->table = m->name;
     s->keycols = s->keycol_inl;
     s->keyvals = s->keyval_inl;
+    s->cols = s->cols_inl;
+    s->vals = s->vals_inl;
     if (mapping_split_pk(m, pk, pklen, s->keyvals) != OK) return ERR;
     for (int i = 0; i < m->nkey; i++) s->keycols[i] = m->keycols[i];
     op->nkey = m->nkey;
@@ -356,10 +380,7 @@ int mapping_state_to_op(const mapping *m, const char *pk, size_t pklen, const ch
     if (len < 5 || state[0] != 'R') return ERR;
     uint32_t n = get_u32(state + 1);
     op->kind = STORE_UPSERT;
-    if (n <= SCRATCH_COLS) {
-        s->cols = s->cols_inl;
-        s->vals = s->vals_inl;
-    } else {
+    if (n > SCRATCH_COLS) {
         s->cols = xcalloc(n, sizeof(char *));
         s->vals = xcalloc(n, sizeof(store_value));
     }
@@ -419,7 +440,8 @@ int mapping_key_from_pk(const mapping *m, int npk, const store_value *pk, sbuf *
 void mapping_op_free(op_scratch *s) {
     if (s->cols != s->cols_inl) xfree(s->cols);
     if (s->vals != s->vals_inl) xfree(s->vals);
-    memset(s, 0, sizeof(*s));
+    s->cols = s->cols_inl;
+    s->vals = s->vals_inl;
 }
 
 void store_value_text(const store_value *v, sbuf *out) {

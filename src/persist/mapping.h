@@ -48,6 +48,10 @@ typedef struct mapping {
     /* resolved against the store */
     store_column *cols;
     int ncols;
+    int check_free; /* no row write of this map can be refused by its table
+                       alone (mapping_rows_unrefusable): write-behind writes
+                       skip the store's check; cleared while the schema may
+                       have changed (core.c) */
 } mapping;
 
 typedef struct mapping_set {
@@ -76,8 +80,15 @@ int mapping_split_pk(const mapping *m, const char *pk, size_t pklen, store_value
  * cannot form a key of m (a count that differs, an empty value, a value that
  * holds its separator): no such key can be cached. */
 int mapping_key_from_pk(const mapping *m, int npk, const store_value *pk, sbuf *key);
-/* Checks a mapping against its table's columns; sets m->cols (takes them). */
+/* Checks a mapping against its table's columns; sets m->cols (takes them)
+ * and m->check_free. */
 int mapping_resolve(mapping *m, store_column *cols, int ncols, char **err);
+/* Can no row m writes be refused by its table alone? Every column takes any
+ * text (store_column.takes_text: the module says so), and every NOT NULL
+ * column is always written with a value (a key column, a string map's own
+ * column). A map's rows hold TEXT values only (key slices, string values,
+ * hash fields) or NULL for an absent hash field. */
+int mapping_rows_unrefusable(const mapping *m);
 
 /* ---- row states --------------------------------------------------------------------- */
 /* state := 'D' (delete)  |  'R' count:u32 { clen:u32 col vlen:u32 value | vlen = 0xFFFFFFFF for

@@ -59,7 +59,7 @@ typedef struct persist_stats {
     long long hits, misses, loads, loads_coalesced, refreshes_early;
     long long loads_batched, load_batches; /* keys read by a get_many of several, and those calls */
     long long wb_batches, wb_flushed_total, wb_retries, wb_deadletter, wb_refused_dropped,
-        wb_refused_before_reply;
+        wb_refused_before_reply, wb_checked_before_reply;
     long long wb_check_local, wb_check_store; /* rows judged by wbcheck.c itself / by the store */
     long long wt_commits, wt_jobs;
     long long invalidations;
@@ -149,6 +149,7 @@ typedef struct persist_state {
     list_head map_waiters;   /* commands waiting for a CONFIG SET map */
     uint64_t watermark;
     long long next_deadletter_id;
+    long stale_served; /* keys whose stale-if-error copy is being served */
     int journal_ok;
     persist_stats st;
     double wt_group_sum;
@@ -263,7 +264,6 @@ void wbc_cron(void);
  * rows until its description is read again. */
 void wbc_schema_changed(const char *table);
 /* Does the statement change the schema (ALTER, CREATE, DROP)? */
-int wbc_is_ddl(const char *sql);
 
 /* sqlcmd.c */
 /* Drops the cached keys of a changed row (pk: its key values in the table's
@@ -293,6 +293,14 @@ void changes_truncate(uint64_t seq, const char *table);
 /* A "reset" entry: changes before it may be missing (a gap in the store's
  * change log). */
 void changes_reset(void);
+
+/* core.c: may the statement change a schema (its text names CREATE, DROP
+ * or ALTER)? Such a statement is submitted / is done: write-behind writes are
+ * checked meanwhile, until the mapped tables are described again
+ * (mapping.check_free). */
+int persist_sql_may_change_schema(const char *sql, size_t len);
+void persist_sql_begins(void);
+void persist_sql_ends(void);
 
 /* store queries run synchronously during start-up */
 int persist_query_sync(const char *sql, int nargs, const store_value *args, char **err);

@@ -201,16 +201,24 @@ int rt_serving_stale(const pkey *k) {
     return k && k->stale_served;
 }
 
+/* ps.stale_served counts the keys with stale_served set: a hit looks for its
+ * pkey only while there is one (core.c). */
+static void set_stale_served(pkey *k, int on) {
+    if (k->stale_served == on) return;
+    k->stale_served = on;
+    ps.stale_served += on ? 1 : -1;
+}
+
 void rt_forget_stale(pkey *k) {
     kobj_free(k->stale);
     k->stale = NULL;
-    k->stale_served = 0;
+    set_stale_served(k, 0);
 }
 
 void rt_key_expired(const mapping *m, const kobj *o) {
     pkey *k = pkey_find(kobj_key(o), o->klen);
     if (k && k->stale_served) { /* the stale copy reached its window's end */
-        k->stale_served = 0;
+        set_stale_served(k, 0);
         pkey_maybe_free(k);
         return;
     }
@@ -235,7 +243,7 @@ static int serve_stale(pkey *k, const load_job *j) {
     k->stale = NULL;
     db_add(d, o);
     db_set_expire(d, o, k->stale_until_ms);
-    k->stale_served = 1;
+    set_stale_served(k, 1);
     return 1;
 }
 

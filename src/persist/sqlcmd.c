@@ -28,6 +28,7 @@ typedef struct query_job {
     int nargs;
     store_value *args;
     int readonly, resp;
+    int schema; /* may change a schema (persist_sql_begins was called) */
     int ncols, has_rows;
     char **names;
     long nrows;
@@ -224,6 +225,7 @@ static const char *change_op(int op) {
 
 static void query_done(store_job *sj) {
     query_job *j = (query_job *)sj;
+    if (j->schema) persist_sql_ends();
     /* invalidate first: the client may read right after its reply */
     size_t off = 0;
     uint64_t seq = sj->rc == STORE_OK && j->changes_n && changes_on() ? changes_commit() : 0;
@@ -247,7 +249,7 @@ static void query_done(store_job *sj) {
         if (seq) changes_row_pk(seq, table, change_op(op), (int)n, pk);
     }
     client *c = client_by_id(j->client_id);
-    if (!j->readonly && wbc_is_ddl(j->sql)) wbc_schema_changed(NULL);
+    if (j->schema) wbc_schema_changed(NULL);
     if (!j->readonly) {
         const char *why = sj->rc == STORE_OK ? NULL : sj->err ? sj->err : "store error";
         audit_sql(c, j->client_id, j->addr, j->sql, strlen(j->sql), j->nargs, sj->rc == STORE_OK,
@@ -300,6 +302,8 @@ static void submit_query(client *c, const char *sql, size_t sqllen, int nargs, c
     j->job.run = run_query_job;
     j->job.done = query_done;
     block_client(c, BLOCKED_STORE, 0);
+    j->schema = !readonly && persist_sql_may_change_schema(j->sql, sqllen);
+    if (j->schema) persist_sql_begins();
     storeq_submit_statement(&j->job); /* not behind loads and commits (storeq.h, "Lanes") */
 }
 

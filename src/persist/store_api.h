@@ -33,7 +33,8 @@
 #define LARDER_STORE_API_VERSION                                                                   \
     5 /* 2: store_op.unit, .on_refuse; 3: the change log, check,                                   \
         max_handles, column_type, status, tables; 4: store_change_fn's op;                         \
-        5: store_column.check, check_arg, check_arg2, dflt, notnull_kept; get_many */
+        5: store_column.check, check_arg, check_arg2, dflt, notnull_kept,                          \
+        takes_text; get_many */
 
 enum { STORE_OK = 0, STORE_ERR_TRANSIENT = 1, STORE_ERR_PERMANENT = 2, STORE_ERR_USER = 3 };
 enum { SV_NULL = 0, SV_INT = 1, SV_REAL = 2, SV_TEXT = 3, SV_BLOB = 4 };
@@ -100,6 +101,13 @@ typedef struct store_column {
                          the row exists */
     int check;        /* STORE_CHECK_* (above) */
     int check_arg, check_arg2;
+    /* 1 when the module guarantees that the table alone never refuses a row
+     * write for this column's value if it is any TEXT (or NULL, when not
+     * notnull): the table has no CHECK constraint, trigger or generated
+     * column, and the column's type converts no text (a store that cannot
+     * tell leaves 0). Write-behind skips its check (wbcheck.c) for a map
+     * whose rows can then never be refused: mapping.h, check_free. */
+    int takes_text;
 } store_column;
 
 /* Receives result rows. columns() is called once before the first row. */

@@ -621,29 +621,6 @@ void wbc_schema_changed(const char *table) {
     }
 }
 
-/* Does a statement change the schema? Its first word tells (comments
- * aside): ALTER, CREATE, DROP, COMMENT, TRUNCATE is not one. */
-int wbc_is_ddl(const char *sql) {
-    const char *p = sql;
-    for (;;) {
-        while (is_blank(*p)) p++;
-        if (p[0] == '-' && p[1] == '-') {
-            while (*p && *p != '\n') p++;
-        } else if (p[0] == '/' && p[1] == '*') {
-            const char *e = strstr(p + 2, "*/");
-            p = e ? e + 2 : p + strlen(p);
-        } else {
-            break;
-        }
-    }
-    const char *const words[] = {"alter", "create", "drop"};
-    for (int w = 0; w < 3; w++) {
-        size_t l = strlen(words[w]);
-        if (!strncasecmp(p, words[w], l) && !isalnum((unsigned char)p[l]) && p[l] != '_') return 1;
-    }
-    return 0;
-}
-
 /* The command's outcome decided here, without the store: accepted, or
  * refused (why). */
 static void decide_now(wbc_job *j, client *c, const char *why) {

@@ -1216,8 +1216,12 @@ int sql_table_columns(sql_db *db, const char *name, sql_column_info **cols, int 
                  (t->cols[i].dflt_text ? strlen(t->cols[i].dflt_text) + 1 : 0);
     sql_column_info *ci = xcalloc(1, bytes ? bytes : 1);
     char *p = (char *)(ci + t->ncol);
+    int table_rules = t->nchecks > 0 || t->triggers != NULL || t->ngen > 0;
     for (int i = 0; i < t->ncol; i++) {
         column *c = &t->cols[i];
+        ci[i].takes_text = !table_rules && i != t->ipk && c->kind != KIND_DECIMAL &&
+                           c->kind != KIND_TIMESTAMP && c->kind != KIND_DATE &&
+                           c->kind != KIND_BOOL;
         ci[i].name = strcpy(p, c->name);
         p += strlen(c->name) + 1;
         ci[i].decltype = strcpy(p, c->decl);

@@ -338,6 +338,12 @@ typedef struct sql_column_info {
     int rules;            /* the table has a CHECK constraint, a trigger or a
                              generated column: a row may be refused or
                              changed by more than its columns' types */
+    int takes_text;       /* 1: an INSERT or UPDATE of any TEXT value (or NULL,
+                             unless notnull) in this column is never refused by
+                             the table alone: it has no CHECK constraint, no
+                             trigger and no generated column, and the column's
+                             type converts no text (not the integer key,
+                             DECIMAL, DATE, TIMESTAMP or BOOLEAN) */
 } sql_column_info;
 
 /* The columns of table, in declaration order. *cols is one allocation (the

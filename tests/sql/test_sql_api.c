@@ -323,6 +323,30 @@ TEST(table_columns) {
     CHECK_EQ(c[6].type, SQL_FLOAT);
     CHECK_STR(c[7].decltype, "");
     CHECK(c[7].dflt == NULL);
+    /* takes_text: the integer key, DECIMAL, TIMESTAMP and BOOLEAN convert text */
+    static const int takes[8] = {0, 1, 0, 0, 0, 1, 1, 1};
+    for (int i = 0; i < 8; i++) CHECK_EQ(c[i].takes_text, takes[i]);
+    sql_free(c);
+    /* a CHECK, a trigger or a generated column: no column takes any text */
+    static const char *const ruled[] = {
+        "CREATE TABLE r1(id TEXT PRIMARY KEY, v TEXT CHECK (v <> 'x'))",
+        "CREATE TABLE r2(id TEXT PRIMARY KEY, v TEXT, CHECK (length(v) < 9))",
+        "CREATE TABLE r3(id TEXT PRIMARY KEY, v TEXT, g TEXT AS (upper(v)))",
+        "CREATE TABLE r4(id TEXT PRIMARY KEY, v TEXT); CREATE TRIGGER r4t BEFORE INSERT ON r4 "
+        "BEGIN SELECT 1; END",
+    };
+    for (int k = 0; k < 4; k++) {
+        CHECK_EQ(sql_exec(db, ruled[k], NULL, NULL), SQL_OK);
+        char name[3] = {'r', (char)('1' + k), 0};
+        CHECK_EQ(sql_table_columns(db, name, &c, &n), SQL_OK);
+        for (int i = 0; i < n; i++) CHECK_EQ(c[i].takes_text, 0);
+        sql_free(c);
+    }
+    CHECK_EQ(sql_exec(db, "CREATE TABLE plain(id TEXT PRIMARY KEY, v TEXT NOT NULL, i INTEGER)",
+                      NULL, NULL),
+             SQL_OK);
+    CHECK_EQ(sql_table_columns(db, "plain", &c, &n), SQL_OK);
+    for (int i = 0; i < n; i++) CHECK_EQ(c[i].takes_text, 1);
     sql_free(c);
     CHECK_EQ(sql_table_columns(db, "nope", &c, &n), SQL_ERROR);
     CHECK(c == NULL);
