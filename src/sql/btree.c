@@ -1634,7 +1634,7 @@ int sqli_store_tree_create(store_txn *txn, const store_tree_info *info, store_tr
     if (txn->err) return txn->err;
     if (!txn->write) return sqli_store_error(STORE_READONLY, "create a tree in a read transaction");
     if (!info) info = &def;
-    if (info->kind < STORE_TREE_TABLE || info->kind > STORE_TREE_OTHER)
+    if (info->kind < STORE_TREE_TABLE || info->kind > STORE_TREE_FTS)
         return sqli_store_error(STORE_MISUSE, "bad tree kind %d", (int)info->kind);
     page *p;
     int rc = sqli_pager_alloc(txn, &p);

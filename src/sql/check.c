@@ -12,7 +12,11 @@
  *      pages;
  *   5. the free list holds as many pages as the header says;
  *   6. every index entry names a row of its table, and (unless partial) the
- *      index and the table have as many entries.
+ *      index and the table have as many entries;
+ *   7. a full-text index (fts.c's layout) has one row entry per row of its
+ *      table and none for another row, every posting names a row of the
+ *      table, and its totals equal the sums of the row entries and of the
+ *      postings (rows, and tokens per column).
  * A problem is reported and the check continues where the structure allows
  * (a bad node is not descended into). It never modifies anything.
  */
@@ -267,6 +271,108 @@ static void check_index(checker *k, tree_ent *ix) {
     sqli_store_cursor_close(c);
 }
 
+static uint64_t fts_varint(const uint8_t *p, size_t n, size_t *i, int *bad) {
+    uint64_t v = 0;
+    for (int s = 0; s < 64; s += 7) {
+        if (*i >= n) return *bad = 1, 0;
+        uint8_t b = p[(*i)++];
+        v |= (uint64_t)(b & 0x7F) << s;
+        if (!(b & 0x80)) return v;
+    }
+    return *bad = 1, 0;
+}
+
+/* One entry of a full-text index: add its counts to post (postings, per
+ * column), docs (row entries, per column; docs[ncols] counts the rows) or
+ * tot (the totals entry). *tk / *tklen: the table key it names (or NULL). */
+static int fts_entry(const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
+                     uint32_t ncols, uint64_t *post, uint64_t *docs, uint64_t *tot, int *ntot,
+                     const uint8_t **tk, size_t *tklen) {
+    size_t i = 0, p = 1;
+    int bad = 0;
+    *tk = NULL;
+    if (klen >= 1 && key[0] == 1) {
+        while (p < klen && key[p]) p++;
+        if (p >= klen) return -1;
+        *tk = key + p + 1, *tklen = klen - p - 1;
+        while (i < vlen && !bad) {
+            uint64_t col = fts_varint(val, vlen, &i, &bad), n = fts_varint(val, vlen, &i, &bad);
+            for (uint64_t q = 0; q < n && !bad && q <= vlen; q++) fts_varint(val, vlen, &i, &bad);
+            if (col >= ncols) return -1;
+            post[col] += n;
+        }
+    } else if (klen >= 1 && key[0] == 2) {
+        *tk = key + 1, *tklen = klen - 1;
+        for (uint32_t c = 0; c < ncols; c++) docs[c] += fts_varint(val, vlen, &i, &bad);
+        docs[ncols]++;
+    } else if (klen == 1 && key[0] == 3) {
+        for (uint32_t c = 0; c <= ncols; c++) tot[c] = fts_varint(val, vlen, &i, &bad);
+        (*ntot)++;
+    } else {
+        return -1;
+    }
+    return bad ? -1 : 0;
+}
+
+static void check_fts(checker *k, tree_ent *ix) {
+    tree_ent *tab = find_tree(k, ix->info.table);
+    if (!tab || tab->info.kind != STORE_TREE_TABLE) {
+        report(k, "full-text index %u refers to tree %u, which is not a table", ix->root,
+               ix->info.table);
+        return;
+    }
+    uint32_t nc = ix->info.ncols;
+    uint64_t *post = xcalloc((size_t)nc + 1, 8), *docs = xcalloc((size_t)nc + 1, 8),
+             *tot = xcalloc((size_t)nc + 1, 8);
+    int ntot = 0, bad = 0;
+    store_cursor *c;
+    int rc = sqli_store_cursor_open(k->txn, ix->root, &c);
+    if (rc == STORE_OK) rc = sqli_store_cursor_seek(c, STORE_SEEK_FIRST, NULL, 0);
+    while (rc == STORE_OK && bad < 10) {
+        const void *key, *val, *row;
+        size_t klen, vlen, rlen, tklen = 0;
+        const uint8_t *tk;
+        if ((rc = sqli_store_cursor_key(c, &key, &klen)) != STORE_OK ||
+            (rc = sqli_store_cursor_value(c, &val, &vlen)) != STORE_OK)
+            break;
+        if (fts_entry(key, klen, val, vlen, nc, post, docs, tot, &ntot, &tk, &tklen) != 0) {
+            report(k, "full-text index %u: a malformed entry", ix->root);
+            bad++;
+        } else if (tk) {
+            int g = sqli_store_get(k->txn, tab->root, tk, tklen, &row, &rlen);
+            if (g == STORE_NOTFOUND) {
+                report(k, "full-text index %u: an entry names a row missing from table %u",
+                       ix->root, tab->root);
+                bad++;
+            } else if (g != STORE_OK) {
+                rc = g;
+                break;
+            }
+        }
+        rc = sqli_store_cursor_next(c);
+    }
+    if (rc != STORE_OK && rc != STORE_NOTFOUND && !k->rc) k->rc = rc;
+    if (rc == STORE_OK || rc == STORE_NOTFOUND) sqli_store_cursor_close(c);
+    if (!bad && !k->rc) {
+        if (docs[nc] != tab->entries)
+            report(k, "full-text index %u has %llu rows, its table %u has %llu", ix->root,
+                   (unsigned long long)docs[nc], tab->root, (unsigned long long)tab->entries);
+        if (ntot != 1 || tot[0] != docs[nc])
+            report(k, "full-text index %u: its totals count %llu rows, it holds %llu", ix->root,
+                   (unsigned long long)tot[0], (unsigned long long)docs[nc]);
+        for (uint32_t i = 0; i < nc; i++)
+            if (post[i] != docs[i] || tot[i + 1] != docs[i])
+                report(k,
+                       "full-text index %u, column %u: %llu postings, rows count %llu tokens, "
+                       "totals %llu",
+                       ix->root, i, (unsigned long long)post[i], (unsigned long long)docs[i],
+                       (unsigned long long)tot[i + 1]);
+    }
+    xfree(post);
+    xfree(docs);
+    xfree(tot);
+}
+
 int sqli_store_check(store_txn *txn, store_check_report *r,
                      void (*problem)(void *arg, const char *msg), void *arg) {
     checker k;
@@ -313,7 +419,10 @@ int sqli_store_check(store_txn *txn, store_check_report *r,
         if (lost) report(&k, "%u pages are used by nothing (the first is page %u)", lost, first);
     }
     for (uint32_t i = 0; i < k.ntrees && !k.rc; i++)
-        if (k.trees[i].info.kind == STORE_TREE_INDEX) check_index(&k, &k.trees[i]);
+        if (k.trees[i].info.kind == STORE_TREE_INDEX)
+            check_index(&k, &k.trees[i]);
+        else if (k.trees[i].info.kind == STORE_TREE_FTS)
+            check_fts(&k, &k.trees[i]);
     xfree(k.seen);
     xfree(k.trees);
     return k.rc;

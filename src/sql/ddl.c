@@ -16,6 +16,7 @@
  *   2. A stored CREATE text always parses back into the object it describes
  *      (ALTER TABLE edits it token by token and re-validates it).
  */
+#include "sql/fts.h"
 #include "sql/sqlrt.h"
 #include "util/mem.h"
 #include <assert.h>
@@ -348,13 +349,13 @@ static int create_index(vm *v, sql_stmt *st, ast *a) {
     if (sqli_schema_build_index(v->db->sch, a, sql, 0, &x, &err) != SQL_OK)
         return sqli_vm_error(v, SQL_ERROR, "%s", err);
     /* the WHERE was parsed from the statement: offsets are relative to it */
-    store_tree_info info = {.kind = STORE_TREE_INDEX,
+    store_tree_info info = {.kind = a->fulltext ? STORE_TREE_FTS : STORE_TREE_INDEX,
                             .table = t->tree,
                             .ncols = (uint32_t)x->ncol,
                             .flags = x->where ? STORE_INDEX_PARTIAL : 0};
     rc = new_tree(v, &info, &x->tree);
     if (rc != SQL_OK) return rc;
-    rc = fill_index(v, t, x);
+    rc = a->fulltext ? sqli_fts_fill(v, t, x) : fill_index(v, t, x);
     if (rc == SQL_OK) rc = cat_put(v, "index", x->name, sql, sqli_tree_id(x->tree), t->name);
     if (rc == SQL_OK) rc = bump_cookie(v);
     return rc;
@@ -479,12 +480,13 @@ static int drop_table(vm *v, ast *a) {
         if (rc == SQL_OK) rc = sqli_fk_deferred_check(v);
         if (rc != SQL_OK) return rc;
     }
-    for (index_t *x = t->indexes; x && rc == SQL_OK; x = x->next) {
-        int src = sqli_store_tree_drop(sqli_txn_for(v, x->tree), sqli_tree_id(x->tree));
-        if (src != STORE_OK && src != STORE_NOTFOUND) rc = sqli_vm_store_error(v, src);
-        if (rc == SQL_OK) rc = cat_del(v, "index", x->name);
-        if (rc == SQL_OK) rc = cat_del(v, "stat", x->name);
-    }
+    for (int pass = 0; pass < 2; pass++)
+        for (index_t *x = pass ? t->fts : t->indexes; x && rc == SQL_OK; x = x->next) {
+            int src = sqli_store_tree_drop(sqli_txn_for(v, x->tree), sqli_tree_id(x->tree));
+            if (src != STORE_OK && src != STORE_NOTFOUND) rc = sqli_vm_store_error(v, src);
+            if (rc == SQL_OK) rc = cat_del(v, "index", x->name);
+            if (rc == SQL_OK) rc = cat_del(v, "stat", x->name);
+        }
     for (trigger *g = t->triggers; g && rc == SQL_OK; g = g->next)
         rc = cat_del(v, "trigger", g->name);
     if (rc == SQL_OK) {
@@ -1112,7 +1114,8 @@ static int vac_build(vm *v, store_txn *w, vac_list *l) {
     for (int pass = 0; pass < 2 && rc == STORE_OK; pass++)
         for (int i = 0; i < l->n && rc == STORE_OK; i++) {
             vac_tree *t = &l->v[i];
-            if ((t->info.kind == STORE_TREE_INDEX) != pass) continue;
+            int of_table = t->info.kind == STORE_TREE_INDEX || t->info.kind == STORE_TREE_FTS;
+            if (of_table != pass) continue;
             store_tree_info info = t->info;
             if (pass) info.table = vac_map(l, info.table);
             rc = sqli_store_tree_create(w, &info, &t->new_);

@@ -27,6 +27,7 @@
  *      under a statement savepoint).
  *   3. Values kept across writes are owned copies (writes move page bytes).
  */
+#include "sql/fts.h"
 #include "sql/sqlrt.h"
 #include "util/mem.h"
 #include <assert.h>
@@ -867,6 +868,7 @@ int sqli_row_insert(vm *v, table *t, sql_value *row, int or_alg, int *skipped, i
     if (rc == SQL_OK) rc = put_unique_entries(v, t, row, &ik, key.p, key.len, or_alg, &skip);
     if (rc == SQL_OK && !skip) rc = put_row(v, t, row, &ik, &key, or_alg, &skip);
     if (rc == SQL_OK && !skip) rc = write_index_entries(v, t, row, &ik, key.p, key.len, 0);
+    if (rc == SQL_OK && !skip && t->fts) rc = sqli_fts_row_insert(v, t, row, key.p, key.len);
     if (rc == SQL_OK && !skip && rowid_out) *rowid_out = t->rowid ? row[t->ncol].u.i : 0;
     if (rc == SQL_OK && !skip) rc = after_insert(v, t, row, key.p, key.len);
     *skipped = skip;
@@ -947,6 +949,7 @@ static int delete_entries(vm *v, table *t, const sql_value *row, const uint8_t *
     idxkeys ik;
     idxkeys_init(&ik, count_indexes(t));
     int rc = build_index_keys(v, t, row, key, klen, &ik), i = 0;
+    if (rc == SQL_OK && t->fts) rc = sqli_fts_row_delete(v, t, row, key, klen);
     for (index_t *x = t->indexes; x && rc == SQL_OK; x = x->next, i++) {
         if (!ik.member[i]) continue;
         int src =
@@ -1053,6 +1056,10 @@ static int update_indexes(vm *v, table *t, const sql_value *oldrow, const sql_va
     idxkeys_init(&ni, n);
     int rc = build_index_keys(v, t, oldrow, ok->p, ok->len, &oi);
     if (rc == SQL_OK) rc = build_index_keys(v, t, newrow, nk->p, nk->len, &ni);
+    if (rc == SQL_OK && t->fts && sqli_fts_cols_changed(t->fts, changed, pkchanged)) {
+        rc = sqli_fts_row_delete(v, t, oldrow, ok->p, ok->len);
+        if (rc == SQL_OK) rc = sqli_fts_row_insert(v, t, newrow, nk->p, nk->len);
+    }
     int i = 0;
     for (index_t *x = t->indexes; x && rc == SQL_OK; x = x->next, i++) {
         if (!cols_changed(x, changed, pkchanged)) continue;
@@ -1435,6 +1442,11 @@ static int try_truncate(vm *v, dmlplan *d, int *done) {
     for (index_t *x = t->indexes; x && rc == STORE_OK; x = x->next)
         rc = sqli_store_tree_clear(sqli_txn_for(v, x->tree), sqli_tree_id(x->tree));
     if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
+    for (index_t *x = t->fts; x && rc == STORE_OK; x = x->next) { /* an empty index: its totals */
+        rc = sqli_store_tree_clear(sqli_txn_for(v, x->tree), sqli_tree_id(x->tree));
+        if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
+        if ((rc = sqli_fts_fill(v, t, x)) != SQL_OK) return rc;
+    }
     v->nchange += n;
     v->db->total_changes += n;
     sqli_usage(v->db, &t->pk)->rows_del += n;

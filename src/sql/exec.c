@@ -23,6 +23,7 @@
  *   4. A query block's output values (p->out) are owned by the block or
  *      borrowed from its row buffer; they are released before the next row.
  */
+#include "sql/fts.h"
 #include "sql/sqlrt.h"
 #include "util/mem.h"
 #include <assert.h>
@@ -501,6 +502,8 @@ static int loop_open(vm *v, loop *L) {
         return hash_open(v, L, c);
     case ACC_FUNC:
         return tvf_open(v, L);
+    case ACC_FTS:
+        return sqli_fts_open(v, L, c);
     default:
         break;
     }
@@ -710,6 +713,9 @@ static int loop_step(vm *v, loop *L) {
         }
         rc = SQL_ROW;
         break;
+    case ACC_FTS:
+        rc = sqli_fts_step(v, L, c);
+        break;
     default:
         rc = tree_step(v, L, c);
         break;
@@ -903,6 +909,7 @@ void sqli_q_close(vm *v, qplan *p) {
         sqli_keyenc_free(&L->k_hi);
         cursor *c = v->curs && L->cur < v->ncur ? v->curs[L->cur] : NULL;
         if (c) c->pseudo = NULL, c->state = ROW_NONE;
+        if (L->fts) sqli_fts_close(v, L);
         if (L->sub) sqli_q_close(v, L->sub);
     }
     if (p->rset) {

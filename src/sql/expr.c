@@ -17,6 +17,7 @@
  *      (its result or IN-set is cached in the vm); a correlated one runs per
  *      evaluation.
  */
+#include "sql/fts.h"
 #include "sql/sqlrt.h"
 #include "util/mem.h"
 #include <assert.h>
@@ -687,6 +688,7 @@ static int eval_scalar_sub(vm *v, const expr *e, sql_value *out) {
  * ------------------------------------------------------------------------ */
 
 static int eval_func(vm *v, const expr *e, sql_value *out) {
+    if (e->fn->flags & FN_FTS) return sqli_fts_eval(v, e, out);
     sql_value small[8],
         *args = e->nargs <= 8 ? small : xmalloc(sizeof(sql_value) * (size_t)e->nargs);
     int rc = SQL_OK, n = 0;

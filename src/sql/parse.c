@@ -846,6 +846,20 @@ static expr *parse_between(parser *p, expr *l, int neg) {
     return e;
 }
 
+static expr *parse_match(parser *p, expr *l) {
+    int pos = p->t.pos;
+    advance(p);
+    expr *e = new_expr(p, E_FUNC, pos);
+    e->name = sqli_ar_strdup(p->a, "match");
+    e->args = sqli_ar_alloc(p->a, sizeof(expr *) * 2);
+    e->args[0] = l;
+    e->args[1] = parse_cmp(p);
+    e->nargs = 2;
+    e->pos = l->pos;
+    e->end = p->prev_end;
+    return e;
+}
+
 static expr *parse_eq(parser *p) {
     expr *e = parse_cmp(p);
     for (;;) {
@@ -853,6 +867,10 @@ static expr *parse_eq(parser *p) {
             int op = p->t.type == TK_EQ ? E_EQ : E_NE;
             advance(p);
             e = binop(p, op, e, parse_cmp(p));
+            continue;
+        }
+        if (p->t.type == TK_ID && p->t.len == 5 && strncasecmp(p->t.z, "match", 5) == 0) {
+            e = parse_match(p, e); /* x MATCH q: the full-text function match(x, q) */
             continue;
         }
         if (p->t.type != TK_KEYWORD) return e;
@@ -1939,6 +1957,10 @@ static void parse_create(parser *p, ast *a) {
         a->unique = 1;
         parse_create_index(p, a);
     } else if (accept_kw(p, KW_INDEX)) {
+        parse_create_index(p, a);
+    } else if (!temp && accept_word(p, "fulltext")) { /* CREATE FULLTEXT INDEX (fts.c) */
+        expect_kw(p, KW_INDEX);
+        a->fulltext = 1;
         parse_create_index(p, a);
     } else if (accept_kw(p, KW_TRIGGER)) {
         parse_create_trigger(p, a);

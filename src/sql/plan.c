@@ -36,6 +36,7 @@
  *      filters of the first loop where all its items are known, or the
  *      block's constant filters.
  */
+#include "sql/fts.h"
 #include "sql/sqlrt.h"
 #include "util/mem.h"
 #include <assert.h>
@@ -485,10 +486,11 @@ typedef struct path {
     int in_at;  /* eq position fed by an IN list, -1 */
     int covering;
     int reverse;
-    int hash;    /* ACC_HASH: eqterm[0..neq) are the hash key's terms */
-    double nrow; /* rows per open */
-    double cost; /* per open */
-    double once; /* paid once per statement (building a hash table) */
+    int hash;     /* ACC_HASH: eqterm[0..neq) are the hash key's terms */
+    double nrow;  /* rows per open */
+    double cost;  /* per open */
+    double once;  /* paid once per statement (building a hash table) */
+    int fts_term; /* ACC_FTS: the MATCH term */
 } path;
 
 static double table_rows(table *t) {
@@ -644,6 +646,26 @@ static void hash_path(planctx *pc, int it, mask_t avail, path *p) {
     p->once = 3 * n;
 }
 
+/* A MATCH term on item it whose query is known after avail: the item's rows
+ * are the ones its full-text index finds (always taken: MATCH is never a
+ * filter, see fts.c). A guess of 100 rows. */
+static int fts_path(planctx *pc, int it, mask_t avail, path *p) {
+    srcitem *s = &pc->q->src[it];
+    for (int i = 0; i < pc->nt; i++) {
+        term *t = &pc->t[i];
+        if (!sqli_fts_match_of(t->e, s->cur) || (expr_mask(pc, t->e->args[1]) & ~avail) ||
+            (s->jointype == JT_LEFT && t->on_item != it))
+            continue;
+        p->access = ACC_FTS;
+        p->idx = s->tab->fts;
+        p->fts_term = i;
+        p->nrow = 100;
+        p->cost = 100 + log2(table_rows(s->tab));
+        return 1;
+    }
+    return 0;
+}
+
 /* The cheapest way to loop over item it after the items in avail, when the
  * loop opens `outer` times. */
 static void best_path(planctx *pc, int it, mask_t avail, double outer, path *best) {
@@ -661,6 +683,7 @@ static void best_path(planctx *pc, int it, mask_t avail, double outer, path *bes
         best->cost = best->nrow;
         return;
     }
+    if (s->tab->fts && fts_path(pc, it, avail, best)) return;
     if (s->forced_idx) { /* INDEXED BY: that index, even for a full scan */
         eval_index(pc, it, s->forced_idx, avail, best);
         return;
@@ -819,7 +842,7 @@ static int key_col(planctx *pc, const expr *e, int it) {
 static int path_orders(planctx *pc, int it, path *p) {
     query *q = pc->q;
     index_t *x = p->idx;
-    if (!x || p->in_at >= 0 || p->hash || q->norder == 0) return 0;
+    if (!x || p->in_at >= 0 || p->hash || p->access == ACC_FTS || q->norder == 0) return 0;
     int kcols[64], kdesc[64], nk = 0;
     for (int k = 0; k < x->ncol && nk < 64; k++) kcols[nk] = x->cols[k], kdesc[nk++] = x->desc[k];
     if (!x->is_pk)
@@ -900,6 +923,11 @@ static void explain_loop(compiler *c, planctx *pc, int it, path *p, loop *L) {
     }
     if (p->access == ACC_EPHEM || p->access == ACC_SCHEMA || p->access == ACC_QUEUE) {
         L->explain = sqli_ar_printf(c->a, "SCAN %s%s", nm, lj);
+        return;
+    }
+    if (p->access == ACC_FTS) {
+        L->explain = sqli_ar_printf(c->a, "SEARCH %s USING FULLTEXT INDEX %s (MATCH)%s", nm,
+                                    p->idx->name, lj);
         return;
     }
     if (p->access == ACC_FUNC) { /* sqlite3's words: its idxNum, a bit per argument */
@@ -1036,6 +1064,10 @@ static int make_loops(compiler *c, planctx *pc, qplan *qp, order_search *os) {
             L->stream = d == 0;
         }
         if (p->access == ACC_SEARCH) setup_keys(c, pc, it, p, L);
+        if (p->access == ACC_FTS) {
+            L->fts_match = pc->t[p->fts_term].e;
+            pc->t[p->fts_term].used = 1;
+        }
         if (p->access == ACC_HASH) setup_hash(c, pc, it, p, L);
         /* terms the partial index guarantees are not checked: a covering
          * loop may not even have their columns */

@@ -14,6 +14,7 @@
  *      query that owns them, never nested.
  *   3. A query's result columns are final (no '*') and named.
  */
+#include "sql/fts.h"
 #include "sql/sqlrt.h"
 #include "util/mem.h"
 #include <assert.h>
@@ -303,6 +304,7 @@ static int add_agg(compiler *c, query *q, expr *e) {
 }
 
 static int resolve_func(compiler *c, expr *e, scope *sc) {
+    if (sqli_fts_is_func(e->name)) return sqli_fts_resolve(c, e, sc);
     if (e->win) return sqli_win_resolve(c, e, sc);
     int known = 0;
     int nargs = (e->flags & EF_STAR) ? 0 : e->nargs;

@@ -64,11 +64,12 @@ table *sqli_schema_table(schema *s, const char *name) {
 
 index_t *sqli_schema_index(schema *s, const char *name, table **owner) {
     for (int i = 0; i < s->ntab; i++)
-        for (index_t *x = s->tabs[i]->indexes; x; x = x->next)
-            if (sqli_name_eq(x->name, name)) {
-                if (owner) *owner = s->tabs[i];
-                return x;
-            }
+        for (int pass = 0; pass < 2; pass++)
+            for (index_t *x = pass ? s->tabs[i]->fts : s->tabs[i]->indexes; x; x = x->next)
+                if (sqli_name_eq(x->name, name)) {
+                    if (owner) *owner = s->tabs[i];
+                    return x;
+                }
     return NULL;
 }
 
@@ -435,6 +436,19 @@ int sqli_schema_build_index(schema *s, ast *a, const char *sql, store_tree tree,
         if (c < 0) return fail(err, &s->ar, "no such column: %s", a->include[k]);
         x->inc[k] = c;
     }
+    if (a->fulltext) { /* fts.c: text columns, one full-text index per table */
+        if (a->unique || a->ninclude || a->iwhere)
+            return fail(err, &s->ar, "a full-text index takes no %s", "UNIQUE, INCLUDE or WHERE");
+        if (t->fts && t->fts != x)
+            return fail(err, &s->ar, "table %s already has a full-text index", t->name);
+        if (x->ncol > 64)
+            return fail(err, &s->ar, "a full-text index has at most %s columns", "64");
+        for (int k = 0; k < x->ncol; k++) {
+            if (x->cols[k] < 0)
+                return fail(err, &s->ar, "a full-text index holds columns, not the %s", "rowid");
+            if (x->desc[k]) return fail(err, &s->ar, "a full-text index has no %s columns", "DESC");
+        }
+    }
     if (a->iwhere) {
         x->where = a->iwhere;
         x->where_text = sqli_ar_strndup(&s->ar, sql + a->iwhere->pos,
@@ -615,7 +629,10 @@ static int load_index(schema *s, catent *e, char **err) {
     if (rc == SQL_OK && a->kind != ST_CREATE_INDEX) rc = SQL_CORRUPT;
     if (rc == SQL_OK) rc = sqli_schema_build_index(s, a, e->sql, (store_tree)e->root, &x, err);
     if (rc == SQL_OK && s->loading_temp) x->tree |= TEMP_TREE;
-    if (rc == SQL_OK) append_index(t, x);
+    if (rc == SQL_OK && a->fulltext)
+        t->fts = x;
+    else if (rc == SQL_OK)
+        append_index(t, x);
     return rc;
 }
 

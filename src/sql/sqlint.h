@@ -671,6 +671,7 @@ typedef struct ast {
     int name_pos;
     char *name2; /* RENAME COLUMN: new name */
     int unique;
+    int fulltext; /* CREATE FULLTEXT INDEX */
     idxcol *icols;
     int nicols;
     char **include;
@@ -812,6 +813,7 @@ struct table {
     int has_dflt_fn;  /* some DEFAULT is not a literal */
     int ngen;         /* generated columns */
     int temp;         /* in the connection's temp store (temp.c): its trees carry TEMP_TREE */
+    index_t *fts;     /* its full-text index (fts.c), kept apart from indexes; NULL if none */
 };
 
 /* A tree of the connection's temp store is named root | TEMP_TREE (temp.c). */

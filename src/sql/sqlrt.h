@@ -53,6 +53,7 @@ enum agg_kind {
     AGG_JSON_OBJECT /* json_group_object */
 };
 #define FN_VOLATILE 0x01 /* random(), now(), uuid7(): never constant-folded */
+#define FN_FTS 0x02      /* match(), bm25(), highlight(), snippet(): run by fts.c */
 struct func_def {
     const char *name;
     int nmin, nmax; /* argument count range; nmax -1 = any */
@@ -202,7 +203,8 @@ enum access {
     ACC_SCHEMA,
     ACC_HASH,
     ACC_QUEUE,
-    ACC_FUNC /* json_each / json_tree: rows made from its arguments at each open */
+    ACC_FUNC, /* json_each / json_tree: rows made from its arguments at each open */
+    ACC_FTS   /* the rows a full-text query finds (fts.c), by fts_match */
 };
 
 struct loop {
@@ -253,8 +255,10 @@ struct loop {
     /* EXPLAIN ANALYZE: opens, rows passing the filters, time spent in this
      * loop (nanoseconds, counted only while vm.analyze) */
     uint64_t st_loops, st_rows, st_ns;
-    bmap *hmap;    /* ACC_HASH: key -> 1 + first row in mat */
-    size_t *hnext; /* ACC_HASH: per row in mat, 1 + next row of the same key, 0 */
+    bmap *hmap;          /* ACC_HASH: key -> 1 + first row in mat */
+    size_t *hnext;       /* ACC_HASH: per row in mat, 1 + next row of the same key, 0 */
+    expr *fts_match;     /* ACC_FTS: the MATCH term it runs */
+    struct fts_run *fts; /* ACC_FTS: the query's rows (fts.c) */
 };
 
 typedef struct group group;
@@ -346,6 +350,7 @@ struct cursor {
     keyenc_buf kb;     /* copy of the table key when reading through an index */
     sql_value *pseudo; /* ROW_READY rows set from outside */
     int norowid;       /* pseudo rows of a derived table or larder_schema: ncol values, no rowid */
+    struct fts_run *fts; /* the full-text query that found the row (bm25 & co.), or NULL */
 };
 
 typedef struct savepoint_ent {

@@ -276,6 +276,8 @@ typedef enum store_tree_kind {
     STORE_TREE_TABLE = 1, /* a table: key = encoded primary key, value = row */
     STORE_TREE_INDEX = 2, /* a secondary index of a table (see store_tree_info) */
     STORE_TREE_OTHER = 3, /* anything else: no cross-checks */
+    STORE_TREE_FTS = 4,   /* a full-text index of a table (sql/fts.c): table and ncols as
+                             for an index; the checker verifies its rows and counts */
 } store_tree_kind;
 
 #define STORE_INDEX_PARTIAL                                                                        \
