@@ -19,13 +19,15 @@
  * symbols, general punctuation, arrows, math and technical symbols, box
  * drawing, dingbats, CJK punctuation, emoji, U+FFFD). Invalid UTF-8 bytes
  * are separators. Each token is case-folded and stripped of diacritics:
- *   - ASCII A-Z -> a-z;
+ *   - ASCII A-Z -> a-z; the micro sign U+00B5 -> Greek mu U+03BC;
  *   - Latin-1 Supplement and Latin Extended-A (U+00C0..U+017F): upper to
  *     lower case, and every letter whose canonical decomposition is an ASCII
  *     letter plus marks to that letter (e.g. É é Ě ě -> e, Ç -> c, Ÿ -> y,
  *     ſ -> s); letters without one keep their lower-case form (æ ð ø þ ß đ
  *     ħ ı ĳ ŀ ł ŋ œ ŧ);
- *   - combining diacritical marks U+0300..U+036F are dropped from tokens;
+ *   - the combining marks unicode61 calls diacritics (most of U+0300..U+0331,
+ *     see is_diacritic) belong to the token and are dropped from it; the
+ *     rest of U+0300..U+036F separate tokens;
  *   - every other code point is kept as it is (no folding of Greek,
  *     Cyrillic, ...).
  * This is what sqlite3's unicode61 tokenizer (remove_diacritics 1) does for
@@ -52,9 +54,10 @@
  *   or   := and ("OR" and)*
  *   and  := not ("AND" not)*
  *   not  := seq ("NOT" seq)*
- *   seq  := item item*                      implicit AND, tightest
- *   item := "(" or ")" | colset ":" item | phrase ["*"]
- *   colset := name | "{" name* "}"
+ *   seq  := group | item item*              implicit AND of phrases, tightest
+ *   group := [colset ":"] "(" or ")"
+ *   item := colset ":" item | phrase ["*"]
+ *   colset := ["-"] (name | "{" name* "}")  "-": every other column
  *   phrase := bareword | '"' chars, "" for a quote '"'
  * A bareword is a run of ASCII letters, digits, '_' and bytes >= 0x80;
  * AND/OR/NOT are operators only in upper case. The phrase's text is
@@ -104,6 +107,14 @@ static int put_utf8(char *out, int32_t c) {
     return 4;
 }
 
+/* sqlite3's unicode61 counts these combining marks (U+0300..U+0331) as
+ * diacritics: part of a token, and removed by folding. The other combining
+ * marks of the block separate tokens, as other non-letters do. */
+static int is_diacritic(int32_t c) {
+    if (c < 0x300 || c > 0x331) return 0;
+    return c < 0x320 ? (0x08029FDFu >> (c - 0x300)) & 1 : (0x000361F8u >> (c - 0x320)) & 1;
+}
+
 static int is_separator(int32_t c) {
     if (c < 0x80)
         return !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'));
@@ -111,6 +122,7 @@ static int is_separator(int32_t c) {
         return !(c == 0xAA || c == 0xB2 || c == 0xB3 || c == 0xB5 || c == 0xB9 || c == 0xBA ||
                  (c >= 0xBC && c <= 0xBE));
     if (c == 0xD7 || c == 0xF7) return 1;
+    if (c >= 0x300 && c <= 0x36F) return !is_diacritic(c);
     return (c >= 0x2000 && c <= 0x206F) || (c >= 0x20A0 && c <= 0x20CF) ||
            (c >= 0x2190 && c <= 0x23FF) || (c >= 0x2500 && c <= 0x27BF) ||
            (c >= 0x3000 && c <= 0x3003) || (c >= 0xFE30 && c <= 0xFE4F) || c == 0xFFFD ||
@@ -127,7 +139,7 @@ static const char latin_base[] =
              /* 100 */ "aaaaaaccccccccdd"
              /* 110 */ "\0\0eeeeeeeeeegggg"
              /* 120 */ "gggghh\0\0iiiiiiii"
-             /* 130 */ "i\0\0\0jjkk\0llllll"
+             /* 130 */ "i\0\0\0jjkk\0llllll\0"
              /* 140 */ "\0\0\0nnnnnn\0\0\0oooo"
              /* 150 */ "oo\0\0rrrrrrssssss"
              /* 160 */ "sstttt\0\0uuuuuuuu"
@@ -135,6 +147,7 @@ static const char latin_base[] =
 
 static int32_t fold(int32_t c) {
     if (c < 0x80) return c >= 'A' && c <= 'Z' ? c + 32 : c;
+    if (c == 0xB5) return 0x3BC; /* micro sign -> Greek mu (Unicode case folding) */
     if (c >= 0xC0 && c <= 0x17F) {
         char b = latin_base[c - 0xC0];
         if (b) return b;
@@ -159,7 +172,7 @@ void sqli_fts_tokenize(const char *z0, size_t n, fts_token_fn fn, void *arg) {
         int len = 0;
         size_t end = i;
         for (;;) {
-            if (!(c >= 0x300 && c <= 0x36F)) {
+            if (!is_diacritic(c)) {
                 char buf[4];
                 int k = put_utf8(buf, fold(c));
                 if (len + k <= FTS_MAX_TOKEN) memcpy(tok + len, buf, (size_t)k), len += k;
@@ -460,7 +473,9 @@ int sqli_fts_fill(vm *v, table *t, index_t *x) {
 
 /* ---- queries: parsing -------------------------------------------------------------------- */
 
-enum { Q_PHRASE = 1, Q_AND, Q_OR, Q_NOT };
+/* Q_EMPTY: a phrase without tokens ('""'); FTS5 leaves it out of the
+ * expression, so it drops out of AND, OR and NOT, and alone matches nothing. */
+enum { Q_PHRASE = 1, Q_AND, Q_OR, Q_NOT, Q_EMPTY };
 
 typedef struct fdoc { /* a row where a phrase occurs */
     const uint8_t *key;
@@ -502,6 +517,8 @@ struct fts_run {
     size_t nrows, pos;
     const uint8_t *key; /* current row */
     size_t klen;
+    uint8_t *live;   /* per phrase: it counts in the current row (row_live) */
+    size_t live_row; /* 1 + the row live[] is for, 0 none */
     double nrow, avgdl;
     store_cursor *tc; /* on the table */
     const char *qtext;
@@ -592,7 +609,7 @@ static qnode *new_phrase(qparser *p, const char *text, size_t n, uint64_t colmas
     ptoks pt = {r, ph, 0};
     sqli_fts_tokenize(text, n, phrase_tok, &pt);
     qnode *q = sqli_ar_alloc(&r->ar, sizeof *q);
-    q->op = Q_PHRASE;
+    q->op = ph->ntok ? Q_PHRASE : Q_EMPTY;
     q->ph = r->nph++;
     return q;
 }
@@ -629,6 +646,14 @@ static qnode *q_item(qparser *p, uint64_t colmask) {
         p->depth--;
         return p->err ? NULL : q;
     }
+    int negate = 0;
+    if (c == '-') { /* - cols : item: every column but those */
+        p->i++;
+        qspace(p);
+        c = p->i < p->n ? p->z[p->i] : 0;
+        negate = 1;
+        if (c != '{' && !bareword_char((unsigned char)c)) return qsyntax(p), NULL;
+    }
     if (c == '{') { /* {a b ...} : item */
         p->i++;
         uint64_t m = 0;
@@ -645,7 +670,7 @@ static qnode *q_item(qparser *p, uint64_t colmask) {
         qspace(p);
         if (p->i >= p->n || p->z[p->i] != ':') return qsyntax(p), NULL;
         p->i++;
-        return q_item(p, colmask & m);
+        return q_item(p, colmask & (negate ? ~m : m));
     }
     if (c == '"') {
         strb b = {0};
@@ -683,14 +708,19 @@ static qnode *q_item(qparser *p, uint64_t colmask) {
         return qsyntax(p), NULL;
     }
     size_t s = p->i;
+    if (qkeyword(p, "AND") || qkeyword(p, "OR") || qkeyword(p, "NOT")) { /* an operator here */
+        p->i = s;
+        return qsyntax(p), NULL;
+    }
     while (p->i < p->n && bareword_char((unsigned char)p->z[p->i])) p->i++;
     size_t e = p->i;
     qspace(p);
     if (p->i < p->n && p->z[p->i] == ':') { /* column filter */
         p->i++;
         uint64_t m = q_colset(p, p->z + s, e - s);
-        return p->err ? NULL : q_item(p, colmask & m);
+        return p->err ? NULL : q_item(p, colmask & (negate ? ~m : m));
     }
+    if (negate) return qsyntax(p), NULL;
     qnode *q = new_phrase(p, p->z + s, e - s, colmask);
     if (p->i < p->n && p->z[p->i] == '*') p->i++, p->r->ph[q->ph].prefix = 1;
     return q;
@@ -718,9 +748,36 @@ static int item_starts(qparser *p) {
     return !op;
 }
 
+/* Is the item here a group, "(...)" or "cols : (...)"? Groups are never
+ * joined by the implicit AND (FTS5's grammar: only phrases are). */
+static int group_starts(qparser *p) {
+    size_t i = p->i;
+    while (i < p->n && p->z[i] == ' ') i++;
+    if (i < p->n && p->z[i] == '-') i++;
+    if (i < p->n && p->z[i] == '{') {
+        while (i < p->n && p->z[i] != '}') i++;
+        i++;
+    } else {
+        while (i < p->n && bareword_char((unsigned char)p->z[i])) i++;
+    }
+    while (i < p->n && p->z[i] == ' ') i++;
+    if (i < p->n && p->z[i] == ':') {
+        i++;
+        while (i < p->n && p->z[i] == ' ') i++;
+    } else {
+        i = p->i;
+        while (i < p->n && p->z[i] == ' ') i++;
+    }
+    return i < p->n && p->z[i] == '(';
+}
+
 static qnode *q_seq(qparser *p, uint64_t colmask) {
+    if (group_starts(p)) return q_item(p, colmask);
     qnode *q = q_item(p, colmask);
-    while (q && !p->err && item_starts(p)) q = bin(p, Q_AND, q, q_item(p, colmask));
+    while (q && !p->err && item_starts(p)) {
+        if (group_starts(p)) return qsyntax(p), NULL;
+        q = bin(p, Q_AND, q, q_item(p, colmask));
+    }
     return q;
 }
 
@@ -958,6 +1015,9 @@ static kset combine(int op, kset a, kset b) {
 }
 
 static kset eval_node(fts_run *r, qnode *q) {
+    if (q->op == Q_EMPTY) return (kset){xmalloc(sizeof(kref)), 0};
+    if (q->l && q->l->op == Q_EMPTY) return eval_node(r, q->r);
+    if (q->r && q->r->op == Q_EMPTY) return eval_node(r, q->l);
     if (q->op == Q_PHRASE) {
         phrase *ph = &r->ph[q->ph];
         kset s = {xmalloc(sizeof(kref) * (ph->ndocs + 1)), ph->ndocs};
@@ -1149,8 +1209,41 @@ int sqli_fts_resolve(compiler *c, expr *e, scope *sc) {
     return SQL_OK;
 }
 
-/* The current row's phrase counts (weighted per column) and total tokens. */
-static double phrase_freq(fts_run *r, phrase *ph, const double *w, int nw) {
+static size_t phrase_doc(fts_run *r, const phrase *ph);
+
+/* Which phrases count in the current row (bm25's frequencies, highlights)?
+ * FTS5's rule (fts5ExprCheckPoslists): those present, except under an AND
+ * or a NOT that fails in this row, even when the row matches through an OR
+ * above it. Returns whether q holds; clears the phrases of a failing node. */
+static void clear_live(fts_run *r, qnode *q) {
+    if (q->op == Q_PHRASE || q->op == Q_EMPTY)
+        r->live[q->ph] = 0;
+    else
+        clear_live(r, q->l), clear_live(r, q->r);
+}
+
+static int check_live(fts_run *r, qnode *q) {
+    if (q->op == Q_PHRASE)
+        return r->live[q->ph] = phrase_doc(r, &r->ph[q->ph]) < r->ph[q->ph].ndocs;
+    if (q->op == Q_EMPTY) return 0;
+    if (q->l->op == Q_EMPTY) return check_live(r, q->r);
+    if (q->r->op == Q_EMPTY) return check_live(r, q->l);
+    int a = check_live(r, q->l), b = check_live(r, q->r);
+    int ok = q->op == Q_AND ? a && b : q->op == Q_OR ? a || b : a && !b;
+    if (!ok) clear_live(r, q);
+    return ok;
+}
+
+static void row_live(fts_run *r) {
+    if (r->live_row == r->pos) return;
+    if (!r->live) r->live = sqli_ar_alloc(&r->ar, (size_t)r->nph + 1);
+    memset(r->live, 0, (size_t)r->nph + 1);
+    check_live(r, r->root);
+    r->live_row = r->pos;
+}
+
+/* The current row's entry in ph's rows, ph->ndocs if none. */
+static size_t phrase_doc(fts_run *r, const phrase *ph) {
     size_t lo = 0, hi = ph->ndocs;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
@@ -1160,7 +1253,16 @@ static double phrase_freq(fts_run *r, phrase *ph, const double *w, int nw) {
             hi = mid;
     }
     if (lo >= ph->ndocs || keycmp(ph->docs[lo].key, ph->docs[lo].klen, r->key, r->klen) != 0)
-        return 0;
+        return ph->ndocs;
+    return lo;
+}
+
+/* The current row's count of phrase p (weighted per column by w). */
+static double phrase_freq(fts_run *r, int p, const double *w, int nw) {
+    phrase *ph = &r->ph[p];
+    row_live(r);
+    size_t lo = r->live[p] ? phrase_doc(r, ph) : ph->ndocs;
+    if (lo >= ph->ndocs) return 0;
     double f = 0;
     for (int k = 0; k < r->x->ncol; k++) {
         uint32_t n = ph->docs[lo].cfreq[k];
@@ -1196,7 +1298,7 @@ static int f_bm25(vm *v, fts_run *r, int argc, sql_value *w, sql_value *out) {
     int rc = row_tokens_total(v, r, &D);
     if (rc != SQL_OK) return rc;
     for (int i = 0; i < r->nph; i++) {
-        double f = phrase_freq(r, &r->ph[i], wt, nw);
+        double f = phrase_freq(r, i, wt, nw);
         score += r->ph[i].idf * ((f * (k1 + 1.0)) / (f + k1 * (1 - b + b * D / r->avgdl)));
     }
     val_set_real(out, -1.0 * score);
@@ -1257,7 +1359,7 @@ static void find_spans(fts_run *r, int k, const coltoks *t, int *hl, int *hits) 
     for (int i = 0; i < t->n; i++) {
         for (int p = 0; p < r->nph; p++) {
             const phrase *ph = &r->ph[p];
-            if (!((ph->colmask >> k) & 1) || phrase_freq(r, (phrase *)ph, NULL, 0) == 0 ||
+            if (!((ph->colmask >> k) & 1) || phrase_freq(r, p, NULL, 0) == 0 ||
                 !phrase_at(ph, t, i))
                 continue;
             if (hits) hits[i] |= 1 << (p < 30 ? p : 30);
