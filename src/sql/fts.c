@@ -1353,7 +1353,7 @@ static int phrase_at(const phrase *ph, const coltoks *t, int i) {
 /* Highlighted spans of column k: hl[i] = last token of the span starting at
  * token i, or -1. Spans of overlapping phrase matches merge (FTS5's rule);
  * only phrases that occur in this row count. */
-static void find_spans(fts_run *r, int k, const coltoks *t, int *hl, int *hits) {
+static void find_spans(fts_run *r, int k, const coltoks *t, int *hl, int *hits, int *hend) {
     for (int i = 0; i < t->n; i++) hl[i] = -1;
     int span_s = -1, span_e = -1;
     for (int i = 0; i < t->n; i++) {
@@ -1362,8 +1362,9 @@ static void find_spans(fts_run *r, int k, const coltoks *t, int *hl, int *hits) 
             if (!((ph->colmask >> k) & 1) || phrase_freq(r, p, NULL, 0) == 0 ||
                 !phrase_at(ph, t, i))
                 continue;
-            if (hits) hits[i] |= 1 << (p < 30 ? p : 30);
             int e = i + ph->ntok - 1;
+            if (hits) hits[i] |= 1 << (p < 30 ? p : 30);
+            if (hend && e > hend[i]) hend[i] = e;
             if (span_s >= 0 && i <= span_e) {
                 if (e > span_e) span_e = e;
             } else {
@@ -1417,7 +1418,7 @@ static int f_highlight(vm *v, const expr *e, fts_run *r, sql_value *a, sql_value
         coltoks t = {.ar = &ar};
         sqli_fts_tokenize(z, n, col_tok, &t);
         int *hl = xmalloc(sizeof(int) * (size_t)(t.n + 1));
-        find_spans(r, k, &t, hl, NULL);
+        find_spans(r, k, &t, hl, NULL, NULL);
         strb b = {0};
         emit_range(&b, z, 0, (int)n, hl, &t, 0, t.n - 1, open, close);
         sqli_val_set_text_copy(out, b.p ? b.p : "", b.n);
@@ -1455,15 +1456,28 @@ static int f_snippet(vm *v, const expr *e, fts_run *r, sql_value *a, sql_value *
         coltoks t = {.ar = &ar};
         sqli_fts_tokenize(z, n, col_tok, &t);
         int *hits = xcalloc((size_t)t.n + 1, sizeof(int)),
+            *hend = xcalloc((size_t)t.n + 1, sizeof(int)),
             *hl = xmalloc(sizeof(int) * (size_t)(t.n + 1));
-        find_spans(r, k, &t, hl, hits);
-        for (int s = 0; s == 0 || s + nt <= t.n; s++) {
-            int mask = 0, cnt = 0;
-            for (int i = s; i < s + nt && i < t.n; i++) mask |= hits[i], cnt += hits[i] != 0;
-            int score = __builtin_popcount((unsigned)mask) * 1000 + cnt;
-            if (score > best_score) best_score = score, best_col = k, best_start = s;
+        find_spans(r, k, &t, hl, hits, hend);
+        for (int s = 0; s < t.n; s++) { /* windows starting at the row's start or a hit */
+            if (s > 0 && !hits[s]) continue;
+            int mask = 0, cnt = 0, first = -1, last = -1;
+            for (int i = s; i < s + nt && i < t.n; i++) {
+                if (!hits[i]) continue;
+                mask |= hits[i], cnt++;
+                if (first < 0) first = i;
+                if (hend[i] > last) last = hend[i];
+            }
+            int score = __builtin_popcount((unsigned)mask) * 1000 + cnt, at = s;
+            if (first >= 0) { /* FTS5's placement: the hits in the middle of the window */
+                at = first - ((int)nt - (last + 1 - first)) / 2;
+                if (at + nt > t.n) at = t.n - (int)nt;
+                if (at < 0) at = 0;
+            }
+            if (score > best_score) best_score = score, best_col = k, best_start = at;
         }
         xfree(hits);
+        xfree(hend);
         xfree(hl);
         coltoks_free(&t);
         sqli_ar_free(&ar);
@@ -1475,7 +1489,7 @@ static int f_snippet(vm *v, const expr *e, fts_run *r, sql_value *a, sql_value *
         coltoks t = {.ar = &ar};
         sqli_fts_tokenize(z, n, col_tok, &t);
         int *hl = xmalloc(sizeof(int) * (size_t)(t.n + 1));
-        find_spans(r, best_col, &t, hl, NULL);
+        find_spans(r, best_col, &t, hl, NULL, NULL);
         strb b = {0};
         int last = best_start + (int)nt - 1 < t.n - 1 ? best_start + (int)nt - 1 : t.n - 1;
         int from = best_start > 0 ? t.start[best_start] : 0;
