@@ -15,6 +15,7 @@
 #include "test.h"
 #include "sql/fts.h"
 #include "sql/sql.h"
+#include "sql/store.h"
 #include <math.h>
 #include <sqlite3.h>
 
@@ -515,11 +516,67 @@ TEST(malformed_queries) {
     free(bodies);
 }
 
+/* larder-check's checks of a full-text index (sqli_store_check) find a
+ * posting removed behind the engine's back, and a row entry removed. */
+static int find_fts_tree(void *arg, store_tree tree, const store_tree_info *info) {
+    if (info->kind == STORE_TREE_FTS) *(store_tree *)arg = tree;
+    return 0;
+}
+static void count_problem(void *arg, const char *msg) {
+    (*(int *)arg)++;
+}
+
+static int damage_and_check(const char *file, int which) {
+    store_db *s;
+    store_txn *txn;
+    store_options so = {0};
+    store_tree tree = 0;
+    if (sqli_store_open(file, &so, &s) != STORE_OK) return -1;
+    sqli_store_begin(s, STORE_TXN_WRITE, &txn);
+    sqli_store_tree_foreach(txn, find_fts_tree, &tree);
+    store_cursor *c;
+    sqli_store_cursor_open(txn, tree, &c);
+    uint8_t pfx = (uint8_t)which;
+    int rc = which ? sqli_store_cursor_seek(c, STORE_SEEK_PREFIX, &pfx, 1) : STORE_OK;
+    if (rc == STORE_OK && which) rc = sqli_store_cursor_delete(c);
+    sqli_store_cursor_close(c);
+    store_check_report r;
+    int problems = 0;
+    if (rc == STORE_OK) sqli_store_check(txn, &r, count_problem, &problems);
+    sqli_store_abort(txn);
+    sqli_store_close(s);
+    return rc == STORE_OK ? problems : -1;
+}
+
+TEST(check_finds_damage) {
+    char file[] = "/tmp/larder-fts-check-XXXXXX";
+    int fd = mkstemp(file);
+    close(fd);
+    unlink(file);
+    sql_db *db;
+    sql_options o = {.flags = SQL_OPEN_CREATE};
+    CHECK(sql_open(file, &o, &db) == SQL_OK);
+    CHECK(exec_ok(db, "CREATE TABLE t(id INTEGER PRIMARY KEY, a TEXT, b TEXT);"
+                      "INSERT INTO t VALUES (1, 'one two', 'three'), (2, 'two', NULL);"
+                      "CREATE FULLTEXT INDEX t_fts ON t(a, b);"
+                      "INSERT INTO t VALUES (3, 'four', 'five six')"));
+    CHECK(sql_close(db) == SQL_OK);
+    CHECK_EQ(damage_and_check(file, 0), 0); /* nothing removed: no problem */
+    CHECK(damage_and_check(file, 1) > 0);   /* a posting */
+    CHECK(damage_and_check(file, 2) > 0);   /* a row entry */
+    CHECK(damage_and_check(file, 3) > 0);   /* the totals */
+    char wal[64];
+    snprintf(wal, sizeof wal, "%s-wal", file);
+    unlink(file);
+    unlink(wal);
+}
+
 int main(void) {
     rs = test_seed("FTS_SEED", 16);
     RUN(tokenizer_matches_unicode61);
     RUN(corpus_differential);
     RUN(corpus_after_changes);
     RUN(malformed_queries);
+    RUN(check_finds_damage);
     return test_report();
 }
