@@ -28,10 +28,15 @@
  *      10 runs
  *  12. 10,000 deletes of users by key, each cascading to its orders, in one
  *      transaction
+ *  13. full-text: 20,000 generated documents (title + body, 20-120 words
+ *      of a 5,000-word Zipf vocabulary) into a table with a full-text index
+ *      (ours: CREATE FULLTEXT INDEX; SQLite: an FTS5 table), one transaction
+ *  14. 1,000 full-text searches (terms, AND, OR, NOT, phrases, prefixes):
+ *      the count of matching rows, and the top 10 by bm25()
  * SQLite: WAL, synchronous=NORMAL, foreign_keys=ON, the same page cache
  * (BENCH_CACHE_MB, default 64) and 4 KiB pages. Ours: same cache; commits
  * are durable (fsync) — every phase commits once.
- * Environment: BENCH_N (users), BENCH_DIR (default /tmp), BENCH_PHASES (a
+ * Environment: BENCH_N (users), BENCH_FTS_DOCS, BENCH_DIR (default /tmp), BENCH_PHASES (a
  * comma list of phase numbers to time, say "9,10,11"; the loading phases
  * 1, 2 and 6 run regardless, the others not listed are skipped).
  * The two engines run phase by phase in lockstep (SQLite's phase, then
@@ -81,7 +86,8 @@ static void email_of(long id, char *buf) {
     sprintf(buf, "user%ld.%lx@example.com", id, (unsigned long)(id * 2654435761u) & 0xFFFFF);
 }
 
-#define PHASES 12
+#define PHASES 14
+#define FTS_FIRST 12   /* phases 13 and 14: full-text (fts_phase) */
 #define SHARED_FIRST 5 /* phases 5..10 run the same code on both engines (eng) */
 #define SHARED_LAST 10
 static const char *phase_name[PHASES] = {"insert 1M users (pk + unique + composite idx)",
@@ -95,7 +101,9 @@ static const char *phase_name[PHASES] = {"insert 1M users (pk + unique + composi
                                          "window report (rank, running sum), 20x",
                                          "recursive CTE, 50 chains of 2000 steps",
                                          "view of big orders x users by city, 10x",
-                                         "10k deletes, ON DELETE CASCADE"};
+                                         "10k deletes, ON DELETE CASCADE",
+                                         "full-text: index 20k documents",
+                                         "full-text: 1k searches, count + bm25 top 10"};
 
 static const char *schema = "CREATE TABLE users(id INTEGER PRIMARY KEY, email TEXT NOT NULL "
                             "UNIQUE, name TEXT, city INT, age INT);"
@@ -597,10 +605,150 @@ static long long shared_phase(eng *e, int phase) {
     }
 }
 
+/* ---- full-text search: ours against FTS5 ------------------------------------------------------
+ */
+
+static long FTS_DOCS = 20000, FTS_QUERIES = 1000;
+static uint64_t fts_rs;
+static uint64_t fts_rnd(void) {
+    fts_rs ^= fts_rs << 13;
+    fts_rs ^= fts_rs >> 7;
+    fts_rs ^= fts_rs << 17;
+    return fts_rs;
+}
+
+/* Word w of the vocabulary: distinct syllable strings. */
+static void fts_word(long w, char *out) {
+    static const char *syl[] = {"ka", "lo",  "mi",  "ne",  "ru",  "sa", "ti",  "vo",  "ze",  "pa",
+                                "qu", "bre", "dan", "fil", "gor", "hu", "jin", "xel", "wyn", "ost"};
+    sprintf(out, "%s%s%s", syl[w % 20], syl[(w / 20) % 20], w >= 400 ? syl[(w / 400) % 20] : "");
+    if (w >= 8000) sprintf(out + strlen(out), "%ld", w / 8000);
+}
+
+static long fts_pick(void) { /* Zipf-like over 5,000 words */
+    double u = (double)(fts_rnd() % 1000000) / 1e6;
+    return (long)(5000 * u * u * u);
+}
+
+static void fts_text(char *out, int nw) {
+    char w[32];
+    size_t n = 0;
+    for (int i = 0; i < nw; i++) {
+        fts_word(fts_pick(), w);
+        n += (size_t)sprintf(out + n, "%s%s", i ? (fts_rnd() % 8 ? " " : ", ") : "", w);
+    }
+    out[n] = 0;
+}
+
+static void fts_query(char *q) {
+    char a[32], b[32];
+    fts_word(100 + (long)(fts_rnd() % 2000), a); /* some hundreds of rows each */
+    fts_word(100 + (long)(fts_rnd() % 2000), b);
+    switch (fts_rnd() % 6) {
+    case 0:
+        sprintf(q, "%s", a);
+        break;
+    case 1:
+        sprintf(q, "%s %s", a, b);
+        break;
+    case 2:
+        sprintf(q, "%s OR %s", a, b);
+        break;
+    case 3:
+        sprintf(q, "%s NOT %s", a, b);
+        break;
+    case 4:
+        sprintf(q, "\"%s %s\"", a, b);
+        break;
+    default:
+        sprintf(q, "%.3s* %s", a, b);
+        break;
+    }
+}
+
+static long long fts_load(eng *e) {
+    char title[400], body[2000];
+    fts_rs = 0x5EED5EEDull;
+    e_exec(e, e->o ? "CREATE TABLE docs(id INTEGER PRIMARY KEY, title TEXT, body TEXT);"
+                     "CREATE FULLTEXT INDEX docs_fts ON docs(title, body)"
+                   : "CREATE VIRTUAL TABLE docs USING fts5(title, body)");
+    e_exec(e, "BEGIN");
+    void *st = e_prep(e, e->o ? "INSERT INTO docs(id, title, body) VALUES (?1, ?2, ?3)"
+                              : "INSERT INTO docs(rowid, title, body) VALUES (?1, ?2, ?3)");
+    for (long i = 1; i <= FTS_DOCS; i++) {
+        fts_text(title, 3 + (int)(fts_rnd() % 6));
+        fts_text(body, 20 + (int)(fts_rnd() % 100));
+        if (e->o) {
+            sql_db *db = e->o;
+            sql_bind_int64(st, 1, i);
+            sql_bind_text(st, 2, title, -1);
+            sql_bind_text(st, 3, body, -1);
+            OK(sql_step(st));
+            sql_reset(st);
+        } else {
+            sqlite3 *db = e->l;
+            sqlite3_bind_int64(st, 1, i);
+            sqlite3_bind_text(st, 2, title, -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, 3, body, -1, SQLITE_STATIC);
+            LOK(sqlite3_step(st));
+            sqlite3_reset(st);
+        }
+    }
+    e_finalize(e, st);
+    e_exec(e, "COMMIT");
+    return FTS_DOCS;
+}
+
+/* Rows of a statement with one text parameter: count (or the first
+ * column's value when count_col). */
+static long long fts_run(eng *e, void *st, const char *q, int count_col) {
+    long long n = 0;
+    if (e->o) {
+        sql_db *db = e->o;
+        int rc;
+        sql_bind_text(st, 1, q, -1);
+        while ((rc = sql_step(st)) == SQL_ROW) n += count_col ? sql_column_int64(st, 0) : 1;
+        OK(rc);
+        sql_reset(st);
+    } else {
+        sqlite3 *db = e->l;
+        int rc;
+        sqlite3_bind_text(st, 1, q, -1, SQLITE_STATIC);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+            n += count_col ? sqlite3_column_int64(st, 0) : 1;
+        LOK(rc);
+        sqlite3_reset(st);
+    }
+    return n;
+}
+
+static long long fts_search(eng *e) {
+    char q[100];
+    long long sum = 0;
+    fts_rs = 0xF75F75ull;
+    void *cnt = e_prep(e, "SELECT count(*) FROM docs WHERE docs MATCH ?1");
+    void *top =
+        e_prep(e, e->o ? "SELECT id FROM docs WHERE docs MATCH ?1 ORDER BY bm25(docs) LIMIT 10"
+                       : "SELECT rowid FROM docs WHERE docs MATCH ?1 ORDER BY bm25(docs) LIMIT 10");
+    for (long i = 0; i < FTS_QUERIES; i++) {
+        fts_query(q);
+        sum += fts_run(e, cnt, q, 1) * 100 + fts_run(e, top, q, 0);
+    }
+    e_finalize(e, cnt);
+    e_finalize(e, top);
+    return sum;
+}
+
+static long long fts_phase(eng *e, int phase) {
+    return phase == FTS_FIRST ? fts_load(e) : fts_search(e);
+}
+
 /* BENCH_PHASES: is phase p (0-based) to run? */
+static int phase_wanted(int p);
 static int phase_wanted(int p) {
     const char *w = getenv("BENCH_PHASES");
     if (!w || p == 0 || p == 1 || p == 5) return 1;
+    if (p == FTS_FIRST && phase_wanted(FTS_FIRST + 1)) return 1; /* the documents to search */
     for (const char *s = w; *s;) {
         char *end;
         long n = strtol(s, &end, 10);
@@ -621,6 +769,7 @@ int main(void) {
     if (getenv("BENCH_N")) N = atol(getenv("BENCH_N"));
     if (getenv("BENCH_DIR")) snprintf(dir, sizeof dir, "%s", getenv("BENCH_DIR"));
     if (getenv("BENCH_CACHE_MB")) cache_mb = (size_t)atol(getenv("BENCH_CACHE_MB"));
+    if (getenv("BENCH_FTS_DOCS")) FTS_DOCS = atol(getenv("BENCH_FTS_DOCS"));
     if (LOOKUPS > N) LOOKUPS = N;
     if (DELETES > N / 2) DELETES = N / 2;
     make_perm(N);
@@ -638,18 +787,22 @@ int main(void) {
     for (int p = 0; p < PHASES; p++) {
         double t0 = now(), c0 = cpu_now();
         eng el = {.l = lc.db}, eo = {.o = oc.db};
-        int shared = p >= SHARED_FIRST && p <= SHARED_LAST;
+        int shared = p >= SHARED_FIRST && p <= SHARED_LAST, fts = p >= FTS_FIRST;
         /* the engines' own phase numbers */
         int ep = p > SHARED_LAST ? p - (SHARED_LAST - SHARED_FIRST + 1) : p;
         if (!phase_wanted(p)) {
             skipped[p] = 1;
             continue;
         }
-        lite.check[p] = shared ? shared_phase(&el, p) : lite_phase(&lc, ep);
+        lite.check[p] = fts      ? fts_phase(&el, p)
+                        : shared ? shared_phase(&el, p)
+                                 : lite_phase(&lc, ep);
         lite.t[p] = now() - t0;
         cpu_l[p] = cpu_now() - c0;
         t0 = now(), c0 = cpu_now();
-        ours.check[p] = shared ? shared_phase(&eo, p) : ours_phase(&oc, ep);
+        ours.check[p] = fts      ? fts_phase(&eo, p)
+                        : shared ? shared_phase(&eo, p)
+                                 : ours_phase(&oc, ep);
         ours.t[p] = now() - t0;
         cpu_o[p] = cpu_now() - c0;
     }
