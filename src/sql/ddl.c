@@ -682,14 +682,15 @@ static int alter_rename_table(vm *v, sql_stmt *st, ast *a) {
     sql = rename_tokens(&st->ar, sql, t->name, a->name, NULL, 0, KW_REFERENCES, 0);
     rc = cat_del(v, "table", t->name);
     if (rc == SQL_OK) rc = cat_put(v, "table", a->name, sql, t->tree, a->name);
-    for (index_t *x = t->indexes; x && rc == SQL_OK; x = x->next) {
-        char *isql = x->sql;
-        if (*isql) {
-            ast *ia = reparse(st, isql);
-            if (ia) isql = replace_at(&st->ar, isql, ia->table_pos, a->name);
+    for (int pass = 0; pass < 2; pass++)
+        for (index_t *x = pass ? t->fts : t->indexes; x && rc == SQL_OK; x = x->next) {
+            char *isql = x->sql;
+            if (*isql) {
+                ast *ia = reparse(st, isql);
+                if (ia) isql = replace_at(&st->ar, isql, ia->table_pos, a->name);
+            }
+            rc = cat_put(v, "index", x->name, isql, x->tree, a->name);
         }
-        rc = cat_put(v, "index", x->name, isql, x->tree, a->name);
-    }
     /* triggers name the table in their header and may use it in their
      * bodies (any trigger): rewrite those names, not the trigger's own */
     for (int i = 0; i < s->ntab && rc == SQL_OK; i++)
@@ -753,7 +754,10 @@ static int alter_rename_column(vm *v, sql_stmt *st, ast *a) {
         return sqli_vm_error(v, SQL_ERROR, "cannot rename column: %s",
                              err ? err : "bad definition");
     int rc = cat_put(v, "table", t->name, sql, t->tree, t->name);
-    for (index_t *x = t->indexes; x && rc == SQL_OK; x = x->next) {
+    for (index_t *x = t->indexes ? t->indexes : t->fts; x && rc == SQL_OK; x = x->next ? x->next
+                                                                               : x == t->fts
+                                                                                   ? NULL
+                                                                                   : t->fts) {
         if (!*x->sql) continue;
         ast *ia = reparse(st, x->sql);
         if (!ia) continue;
@@ -893,7 +897,9 @@ static int alter_drop_column(vm *v, sql_stmt *st, ast *a) {
     if (!na || sqli_schema_build_table(s, na, sql, t->tree, &nt, &err) != SQL_OK)
         return sqli_vm_error(v, SQL_ERROR, "error in table %s after drop column: %s", t->name,
                              err ? err : "malformed definition");
-    for (index_t *x = t->indexes; x; x = x->next) {
+    for (index_t *x = t->indexes ? t->indexes : t->fts; x; x = x->next       ? x->next
+                                                               : x == t->fts ? NULL
+                                                                             : t->fts) {
         if (!index_has(x, col)) continue;
         if (x->auto_made) /* a table constraint's index */
             return sqli_vm_error(v, SQL_ERROR,
@@ -978,7 +984,7 @@ static int analyze(vm *v, ast *a) {
         table *t;
         index_t *x = sqli_schema_index(s, a->name, &t);
         if (!x) return sqli_vm_error(v, SQL_ERROR, "no such table or index: %s", a->name);
-        rc = analyze_index(v, x, x->name);
+        if (x != t->fts) rc = analyze_index(v, x, x->name); /* the planner keeps none for it */
     }
     if (rc == SQL_OK) rc = bump_cookie(v);
     return rc;
@@ -993,7 +999,7 @@ static int run_ddl(vm *v, sql_stmt *st);
 static int rebuild_index(vm *v, table *t, index_t *x) {
     int src = sqli_store_tree_clear(sqli_txn_for(v, x->tree), sqli_tree_id(x->tree));
     if (src != STORE_OK) return sqli_vm_store_error(v, src);
-    return fill_index(v, t, x);
+    return x == t->fts ? sqli_fts_fill(v, t, x) : fill_index(v, t, x);
 }
 
 static int index_uses_nocase(const table *t, const index_t *x) {
