@@ -183,6 +183,7 @@ int sqli_cur_load_key(vm *v, cursor *c) {
 
 const sql_value *sqli_cur_col(vm *v, cursor *c, int col) {
     if (c->pseudo) return col < 0 && c->norowid ? &null_value : &c->pseudo[col < 0 ? c->ncol : col];
+    if (c->state == ROW_FTS && sqli_fts_load_row(v, c) != SQL_OK) return &null_value;
     if (c->state == ROW_LAZY) {
         cur_release_vals(c);
         if (sqli_row_decode(v, c->tab, c->rec, c->reclen, c->vals) != SQL_OK) return &null_value;

@@ -814,7 +814,8 @@ typedef struct tdoc { /* a token's occurrences in one row */
     const uint8_t *key;
     uint32_t klen;
     uint32_t npos;
-    uint64_t *pos; /* col << 32 | position, ascending */
+    uint64_t *pos;   /* col << 32 | position, ascending (NULL when counting only) */
+    uint32_t *cfreq; /* counting only: occurrences per index column */
 } tdoc;
 
 static int u64cmp(const void *a, const void *b) {
@@ -828,9 +829,20 @@ static int tdoc_cmp(const void *a, const void *b) {
 }
 
 /* Decode a postings value into positions. */
-static int decode_postings(fts_run *r, const uint8_t *val, size_t vl, tdoc *d) {
+static int decode_postings(fts_run *r, const uint8_t *val, size_t vl, tdoc *d, int counts) {
     size_t i = 0, n = 0;
     int bad = 0;
+    if (counts) { /* occurrences per column only: skip the positions */
+        d->cfreq = sqli_ar_alloc(&r->ar, sizeof *d->cfreq * (size_t)r->x->ncol);
+        d->pos = NULL;
+        while (i < vl && !bad) {
+            uint64_t col = get_varint(val, vl, &i, &bad), cnt = get_varint(val, vl, &i, &bad);
+            if (bad || cnt > vl || col >= (uint64_t)r->x->ncol) return -1;
+            d->cfreq[col] += (uint32_t)cnt;
+            for (uint64_t k = 0; k < cnt && !bad; k++) get_varint(val, vl, &i, &bad);
+        }
+        return bad ? -1 : 0;
+    }
     uint64_t cap = 8, *pos = sqli_ar_alloc(&r->ar, sizeof *pos * cap);
     while (i < vl && !bad) {
         uint64_t col = get_varint(val, vl, &i, &bad), cnt = get_varint(val, vl, &i, &bad), p = 0;
@@ -851,7 +863,7 @@ static int decode_postings(fts_run *r, const uint8_t *val, size_t vl, tdoc *d) {
 }
 
 /* Every row holding token tok (or a token starting with it), by key. */
-static int token_docs(vm *v, fts_run *r, const char *tok, int n, int prefix, tdoc **out,
+static int token_docs(vm *v, fts_run *r, const char *tok, int n, int prefix, int counts, tdoc **out,
                       size_t *nout) {
     keyenc_buf k;
     sqli_keyenc_init(&k);
@@ -883,7 +895,7 @@ static int token_docs(vm *v, fts_run *r, const char *tok, int n, int prefix, tdo
         if (nd == cap) d = xrealloc(d, sizeof *d * (cap = cap ? cap * 2 : 64));
         d[nd].klen = (uint32_t)(kl - i - 1);
         d[nd].key = (const uint8_t *)sqli_ar_strndup(&r->ar, (const char *)key + i + 1, d[nd].klen);
-        if (decode_postings(r, vp, vl, &d[nd]) != 0) {
+        if (decode_postings(r, vp, vl, &d[nd], counts) != 0) {
             rc = sqli_vm_error(v, SQL_CORRUPT, "malformed full-text index %s", r->x->name);
             break;
         }
@@ -899,7 +911,10 @@ static int token_docs(vm *v, fts_run *r, const char *tok, int n, int prefix, tdo
         for (size_t i = 0; i < nd;) {
             size_t j = i + 1, tot = d[i].npos;
             while (j < nd && tdoc_cmp(&d[i], &d[j]) == 0) tot += d[j++].npos;
-            if (j > i + 1) {
+            if (j > i + 1 && counts) {
+                for (size_t q = i + 1; q < j; q++)
+                    for (int c = 0; c < r->x->ncol; c++) d[i].cfreq[c] += d[q].cfreq[c];
+            } else if (j > i + 1) {
                 uint64_t *pos = sqli_ar_alloc(&r->ar, sizeof *pos * tot);
                 size_t m = 0;
                 for (size_t q = i; q < j; q++)
@@ -938,9 +953,20 @@ static int eval_phrase(vm *v, fts_run *r, phrase *ph) {
     size_t *nl = xcalloc((size_t)ph->ntok, sizeof *nl), *at = xcalloc((size_t)ph->ntok, sizeof *at);
     int rc = SQL_OK;
     for (int t = 0; t < ph->ntok && rc == SQL_OK; t++)
-        rc = token_docs(v, r, ph->tok[t], ph->tlen[t], ph->prefix && t == ph->ntok - 1, &lists[t],
-                        &nl[t]);
-    size_t cap = 0;
+        rc = token_docs(v, r, ph->tok[t], ph->tlen[t], ph->prefix && t == ph->ntok - 1,
+                        ph->ntok == 1, &lists[t], &nl[t]);
+    size_t cap = rc == SQL_OK ? nl[0] : 0;
+    if (cap) ph->docs = sqli_ar_alloc(&r->ar, sizeof *ph->docs * cap);
+    for (size_t i = 0; rc == SQL_OK && ph->ntok == 1 && i < nl[0]; i++) { /* one term: counts */
+        tdoc *d = &lists[0][i];
+        uint32_t tot = 0;
+        for (int c = 0; c < ncol; c++) {
+            if (!((ph->colmask >> c) & 1)) d->cfreq[c] = 0;
+            tot += d->cfreq[c];
+        }
+        if (tot) ph->docs[ph->ndocs++] = (fdoc){d->key, d->klen, d->cfreq};
+    }
+    if (ph->ntok == 1) at[0] = nl[0];
     while (rc == SQL_OK && at[0] < nl[0]) {
         /* align every list on the first list's row */
         tdoc *d0 = &lists[0][at[0]];
@@ -965,14 +991,7 @@ static int eval_phrase(vm *v, fts_run *r, phrase *ph) {
                 cf[col]++;
                 tot++;
             }
-            if (tot) {
-                if (ph->ndocs == cap) {
-                    fdoc *nd = sqli_ar_alloc(&r->ar, sizeof *nd * (cap = cap ? cap * 2 : 64));
-                    if (ph->ndocs) memcpy(nd, ph->docs, sizeof *nd * ph->ndocs);
-                    ph->docs = nd;
-                }
-                ph->docs[ph->ndocs++] = (fdoc){d0->key, d0->klen, cf};
-            }
+            if (tot) ph->docs[ph->ndocs++] = (fdoc){d0->key, d0->klen, cf};
         }
         at[0]++;
     }
@@ -1117,23 +1136,31 @@ int sqli_fts_step(vm *v, loop *L, cursor *c) {
     fts_run *r = L->fts;
     if (!r || r->pos >= r->nrows) return SQL_DONE;
     kref *k = &r->rows[r->pos++];
-    int src = sqli_store_cursor_seek(r->tc, STORE_SEEK_EQ, k->key, k->klen);
-    const void *val;
-    size_t vl;
-    if (src == STORE_OK) src = sqli_store_cursor_value(r->tc, &val, &vl);
-    if (src == STORE_NOTFOUND)
-        return sqli_vm_error(v, SQL_CORRUPT, "full-text index %s names a missing row", r->x->name);
-    if (src != STORE_OK) return store_err(v, src);
     sqli_usage(v->db, r->x)->rows_read++;
     c->key = k->key;
     c->klen = k->klen;
-    c->rec = val;
-    c->reclen = vl;
-    c->state = ROW_LAZY;
+    c->state = ROW_FTS;
     c->fts = r;
     r->key = k->key;
     r->klen = k->klen;
     return SQL_ROW;
+}
+
+int sqli_fts_load_row(vm *v, cursor *c) {
+    fts_run *r = c->fts;
+    const void *val;
+    size_t vl;
+    int src = sqli_store_cursor_seek(r->tc, STORE_SEEK_EQ, c->key, c->klen);
+    if (src == STORE_OK) src = sqli_store_cursor_value(r->tc, &val, &vl);
+    if (src == STORE_NOTFOUND) {
+        c->state = ROW_NONE;
+        return sqli_vm_error(v, SQL_CORRUPT, "full-text index %s names a missing row", r->x->name);
+    }
+    if (src != STORE_OK) return c->state = ROW_NONE, store_err(v, src);
+    c->rec = val;
+    c->reclen = vl;
+    c->state = ROW_LAZY;
+    return SQL_OK;
 }
 
 void sqli_fts_close(vm *v, loop *L) {

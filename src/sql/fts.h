@@ -30,6 +30,7 @@ index_t *sqli_fts_match_of(const expr *e, int cur);
 int sqli_fts_open(vm *v, loop *L, cursor *c);
 int sqli_fts_step(vm *v, loop *L, cursor *c); /* SQL_ROW, SQL_DONE or an error */
 void sqli_fts_close(vm *v, loop *L);
+int sqli_fts_load_row(vm *v, cursor *c); /* ROW_FTS -> ROW_LAZY: read the row by its key */
 
 /* Index maintenance (dml.c, ddl.c): every full-text index of t. */
 int sqli_fts_row_insert(vm *v, table *t, const sql_value *row, const uint8_t *key, size_t klen);

@@ -333,7 +333,9 @@ void sqli_plan_explain(qplan *p, rowbuf *rb, int *id, int parent, int mode);
 void sqli_explain_dml(dmlplan *d, rowbuf *rb, int *id, int mode);
 
 /* ==== runtime ============================================================= */
-enum { ROW_NONE = 0, ROW_LAZY, ROW_READY, ROW_NULL };
+/* ROW_FTS: a full-text loop's row, known by its key; the record is read on
+ * first use (sqli_fts_load_row), so count(*) reads no row. */
+enum { ROW_NONE = 0, ROW_LAZY, ROW_READY, ROW_NULL, ROW_FTS };
 
 struct cursor {
     table *tab;
