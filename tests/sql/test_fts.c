@@ -389,7 +389,7 @@ static int run_queries(int n) {
 
 TEST(corpus_differential) {
     int nd = getenv("FTS_DOCS") ? atoi(getenv("FTS_DOCS")) : 10000;
-    int nqry = getenv("FTS_QUERIES") ? atoi(getenv("FTS_QUERIES")) : 1200;
+    int nqry = getenv("FTS_QUERIES") ? atoi(getenv("FTS_QUERIES")) : 1000;
     make_words();
     ndocs = nd;
     titles = calloc((size_t)nd, sizeof *titles);
