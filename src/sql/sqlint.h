@@ -17,6 +17,7 @@
  *   ddl.c       CREATE / DROP / ALTER / ANALYZE, the rows of larder_schema
  *   pragma.c    PRAGMA, EXPLAIN of DML
  *   istat.c     index usage statistics, the larder_stat_indexes table
+ *   fts.c       full-text indexes: tokenizer, upkeep, MATCH, bm25 (fts.h)
  *   agg.c       GROUP BY and aggregate states
  *   api.c       sql.h: connections, statements, transactions
  *
