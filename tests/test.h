@@ -5,7 +5,9 @@
  *
  * A test passes when none of its CHECKs failed. test_report() prints the
  * closing line "N passed, N failed" that tests/run-all adds up, and returns the
- * process exit status (non-zero on any failure). */
+ * process exit status (non-zero on any failure). With TEST_ONLY set to a
+ * comma-separated list of test names, RUN runs only those (to repeat one
+ * case of a binary: TEST_ONLY=name ./build/tests/...). */
 #ifndef LARDER_TEST_H
 #define LARDER_TEST_H
 #include <stdio.h>
@@ -51,8 +53,19 @@ __attribute__((weak)) const char *test_cur_name_ = "-";
         }                                                                                          \
     } while (0)
 
+/* Is the test named name selected by TEST_ONLY (unset or empty: all are)? */
+static inline int test_selected_(const char *name) {
+    const char *only = getenv("TEST_ONLY");
+    if (!only || !*only) return 1;
+    size_t n = strlen(name);
+    for (const char *p = only; (p = strstr(p, name)) != NULL; p += n)
+        if ((p == only || p[-1] == ',') && (p[n] == '\0' || p[n] == ',')) return 1;
+    return 0;
+}
+
 #define RUN(name)                                                                                  \
     do {                                                                                           \
+        if (!test_selected_(#name)) break;                                                         \
         test_cur_name_ = #name;                                                                    \
         test_cur_failed_ = 0;                                                                      \
         name();                                                                                    \
