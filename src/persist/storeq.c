@@ -181,6 +181,9 @@ static void run_group(lane *l, store_job **jobs, int n) {
     atomic_fetch_add(&stats.batch_jobs, n);
 }
 
+/* An injected failure is held back by STORE-DELAY like any answer (as
+ * run_group's is): a failing store is not a fast one, and a load failed at
+ * once would be over before the misses meant to join it arrive. */
 static void run_one(lane *l, store_job *j) {
     char *err = NULL;
     if (j->upkeep) {
@@ -190,9 +193,9 @@ static void run_one(lane *l, store_job *j) {
     if (injected(&err)) {
         j->rc = STORE_ERR_TRANSIENT;
         j->err = err;
-        return;
+    } else {
+        j->run(j, mod, l->handle);
     }
-    j->run(j, mod, l->handle);
     injected_delay(l);
 }
 

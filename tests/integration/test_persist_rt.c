@@ -151,7 +151,10 @@ TEST(rt_invalidation_by_sql_exec) {
 }
 
 /* A failed load answers -BACKEND to the client and to every waiter that
- * joined it; nothing is cached; the next read loads again. */
+ * joined it; nothing is cached; the next read loads again. The injected
+ * failure is held back by STORE-DELAY like any answer, so every miss joins
+ * the one load (a failure answered at once let late misses start a second
+ * load, which succeeded). */
 TEST(rt_load_failure_all_waiters) {
     pk_env e;
     redisContext *c = start(&e, NULL, NULL);
@@ -162,6 +165,7 @@ TEST(rt_load_failure_all_waiters) {
     CHECK_CMD(c, "+OK", "DEBUG STORE-DELAY 300");
     CHECK_CMD(c, "+OK", "DEBUG STORE-FAIL 1");
     long long coal = pk_info(c, "loads_coalesced"), loads = pk_info(c, "loads");
+    double t0 = pk_now_ms();
     for (int i = 0; i < N; i++) redisAppendCommand(w[i], "HGET product:p2 name");
     for (int i = 0; i < N; i++) redisBufferWrite(w[i], &(int){0});
     int backend = 0;
@@ -175,6 +179,7 @@ TEST(rt_load_failure_all_waiters) {
         if (r) freeReplyObject(r);
     }
     CHECK_EQ(backend, N);
+    CHECK(pk_now_ms() - t0 >= 290); /* the failure waited out the delay */
     CHECK_EQ(pk_info(c, "loads_coalesced"), coal + N - 1);
     CHECK_EQ(pk_info(c, "loads"), loads); /* a failed load is not a load */
     CHECK_CMD(c, "+OK", "DEBUG STORE-DELAY 0");
