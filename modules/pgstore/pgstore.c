@@ -30,6 +30,12 @@
  *     a row is refused for good is the batch run again the careful way:
  *     BEGIN, a SAVEPOINT per row (per unit), ROLLBACK TO for a refused one
  *     and its on_refuse op (the dead letter) in its place, COMMIT.
+ *     An UPSERT statement ends in RETURNING (xmax = 0): true for a row it
+ *     inserted, false for one it updated (the update's row lock leaves
+ *     the new version's xmax set), one result row per VALUES row in their
+ *     order; that is store_op.change. ON CONFLICT DO NOTHING (a table of
+ *     key columns only) returns nothing for an existing row, so its rows
+ *     go one per statement.
  *  4. A lost connection makes the failing call return STORE_ERR_TRANSIENT;
  *     the next call reconnects (PQreset). Failed attempts are spaced by an
  *     exponential backoff (50 ms doubling, at most 1 s); a call made before
@@ -1005,11 +1011,7 @@ static void op_sql_rows(handle *h, const store_op *op, int rows, buf *q) {
         if (i) buf_puts(q, ", ");
         quote_ident(h, q, op->keycols[i]);
     }
-    if (op->ncols == 0) {
-        buf_puts(q, ") DO NOTHING");
-        return;
-    }
-    buf_puts(q, ") DO UPDATE SET ");
+    buf_puts(q, op->ncols ? ") DO UPDATE SET " : ") DO NOTHING");
     for (int i = 0; i < op->ncols; i++) {
         if (i) buf_puts(q, ", ");
         quote_ident(h, q, op->cols[i]);
@@ -1020,6 +1022,19 @@ static void op_sql_rows(handle *h, const store_op *op, int rows, buf *q) {
             quote_ident(h, q, op->cols[i]);
         }
     }
+    buf_puts(q, " RETURNING (xmax = 0)"); /* store_op.change (invariant 3) */
+}
+
+/* An UPSERT statement's RETURNING rows into its rows' change (invariant 3).
+ * A count that does not match leaves them 0 (the store cannot tell). */
+static void note_upserts(const PGresult *res, store_op *ops, int rows) {
+    int n = PQntuples(res);
+    if (n == 0 && rows == 1 && ops[0].ncols == 0) { /* DO NOTHING: the row existed */
+        ops[0].change = 'U';
+        return;
+    }
+    for (int r = 0; n == rows && r < rows; r++)
+        ops[r].change = PQgetvalue(res, r, 0)[0] == 't' ? 'I' : 'U';
 }
 
 static void op_sql(handle *h, const store_op *op, buf *q) {
@@ -1075,9 +1090,10 @@ static int op_params(const store_op *op, const tcols *t, int override_col, const
 }
 
 /* Runs one row operation synchronously (the careful path); sqlstate (if not
- * NULL, 6 bytes) gets the SQLSTATE of a failure. */
+ * NULL, 6 bytes) gets the SQLSTATE of a failure; note (if not NULL) gets the
+ * row's change. */
 static int run_op_state(handle *h, const store_op *op, int override_col, const char *override,
-                        char **err, char *sqlstate) {
+                        char **err, char *sqlstate, store_op *note) {
     buf q = {0};
     op_sql(h, op, &q);
     int rc;
@@ -1094,7 +1110,10 @@ static int run_op_state(handle *h, const store_op *op, int override_col, const c
     }
     PGresult *res = PQexecPrepared(h->conn, name, p.n, p.v, p.len, p.fmt, 0);
     params_free(&p);
-    if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+    ExecStatusType s = PQresultStatus(res);
+    if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK) {
+        if (note) note->change = op->kind == STORE_DELETE ? 'D' : 0;
+        if (note && s == PGRES_TUPLES_OK) note_upserts(res, note, 1);
         PQclear(res);
         return STORE_OK;
     }
@@ -1105,15 +1124,17 @@ static int run_op_state(handle *h, const store_op *op, int override_col, const c
 
 static int run_op(handle *h, const store_op *op, int override_col, const char *override,
                   char **err) {
-    return run_op_state(h, op, override_col, override, err, NULL);
+    return run_op_state(h, op, override_col, override, err, NULL, NULL);
 }
 
 /* ---- apply_batch: the fast path ------------------------------------------------- */
 
 typedef struct pipe_state {
-    int rc;       /* STORE_OK or the class of the first error */
-    char *err;    /* its message */
-    int received; /* results read so far */
+    int rc;        /* STORE_OK or the class of the first error */
+    char *err;     /* its message */
+    int received;  /* results read so far */
+    store_op *ops; /* apply_batch's rows (NULL: a check), ... */
+    const int *at; /* ... statement i's being ops[at[i]] up to ops[at[i + 1]] */
 } pipe_state;
 
 /* Reads the results of the queries sent up to index upto (exclusive). */
@@ -1133,6 +1154,8 @@ static void read_results(handle *h, pipe_state *ps, int upto) {
         if (s == PGRES_FATAL_ERROR && ps->rc == STORE_OK) {
             ps->rc = result_error(h, res, &ps->err);
         } else {
+            const int *at = ps->at ? ps->at + ps->received : NULL;
+            if (s == PGRES_TUPLES_OK && at) note_upserts(res, ps->ops + at[0], at[1] - at[0]);
             PQclear(res);
         }
         while ((res = PQgetResult(h->conn)) != NULL) PQclear(res); /* the query's end */
@@ -1148,9 +1171,10 @@ static void read_results(handle *h, pipe_state *ps, int upto) {
 }
 
 /* Sends the prepared rows in pipeline mode (entered by the caller) and
- * reads their results; the Sync commits. */
-static int run_pipeline(handle *h, const char *const *names, const params *pa, int n, char **err) {
-    pipe_state ps = {STORE_OK, NULL, 0};
+ * reads their results; the Sync commits. ops and at: as in pipe_state. */
+static int run_pipeline(handle *h, const char *const *names, const params *pa, int n, store_op *ops,
+                        const int *at, char **err) {
+    pipe_state ps = {STORE_OK, NULL, 0, ops, at};
     int sent = 0;
     for (int i = 0; i < n && ps.rc == STORE_OK; i++) {
         const params *p = &pa[i];
@@ -1200,7 +1224,7 @@ static int run_pipeline(handle *h, const char *const *names, const params *pa, i
  * PostgreSQL (21000); the careful path then applies the rows one by one. */
 #define ROWS_PER_STATEMENT 64
 static int statement_rows(const store_op *ops, int i, int n) {
-    if (ops[i].kind != STORE_UPSERT) return 1;
+    if (ops[i].kind != STORE_UPSERT || ops[i].ncols == 0) return 1; /* DO NOTHING: invariant 3 */
     int run = 1;
     while (run < ROWS_PER_STATEMENT && i + run < n && same_shape(&ops[i + run], &ops[i])) run++;
     int per_row = op_nparams(&ops[i]);
@@ -1219,6 +1243,7 @@ static int apply_pipelined(handle *h, store_op *ops, int n, char **err) {
      * each other (then up to ROWS_PER_STATEMENT share one) */
     const char **names = pg_alloc(sizeof(char *) * (size_t)n);
     params *pa = pg_alloc(sizeof(params) * (size_t)n);
+    int *at = pg_alloc(sizeof(int) * (size_t)(n + 1));
     buf q = {0};
     int rc = STORE_OK, nsend = 0;
     /* prepare and bind everything first: once the pipeline runs, a row that
@@ -1231,6 +1256,8 @@ static int apply_pipelined(handle *h, store_op *ops, int n, char **err) {
         op_sql_rows(h, &ops[i], rows, &q);
         names[nsend] = stmt_for(h, q.p, &rc, err);
         if (!names[nsend]) break;
+        at[nsend] = i;
+        at[nsend + 1] = i + rows;
         params *p = &pa[nsend++];
         int per_row = op_nparams(&ops[i]);
         params_init(p, per_row * rows);
@@ -1243,8 +1270,10 @@ static int apply_pipelined(handle *h, store_op *ops, int n, char **err) {
         conn_lost(h);
         rc = STORE_ERR_TRANSIENT;
     }
-    if (rc == STORE_OK) rc = run_pipeline(h, names, pa, nsend, err);
+    for (int i = 0; i < n; i++) ops[i].change = ops[i].kind == STORE_DELETE ? 'D' : 0;
+    if (rc == STORE_OK) rc = run_pipeline(h, names, pa, nsend, ops, at, err);
     for (int i = 0; i < nsend; i++) params_free(&pa[i]);
+    free(at);
     free(pa);
     free(names);
     return rc;
@@ -1260,7 +1289,7 @@ static int apply_unit(handle *h, store_op *ops, int i, int end, char **err) {
     int refused = -1, rc = STORE_OK;
     char *why = NULL;
     for (int k = i; k < end && refused < 0; k++) {
-        rc = run_op(h, &ops[k], -1, NULL, &why);
+        rc = run_op_state(h, &ops[k], -1, NULL, &why, NULL, &ops[k]);
         if (rc == STORE_OK) continue;
         if (rc == STORE_ERR_TRANSIENT) {
             *err = why;
@@ -1387,7 +1416,7 @@ static int check_pipelined(handle *h, store_op *ops, int n, char **err) {
     }
     if (rc == STORE_OK) {
         char *why = NULL;
-        rc = run_pipeline(h, names, pa, nsend, &why);
+        rc = run_pipeline(h, names, pa, nsend, NULL, NULL, &why);
         if (rc == STORE_ERR_TRANSIENT)
             *err = why;
         else
@@ -1429,7 +1458,7 @@ static int m_check(void *hp, store_op *ops, int n, char **err) {
         if (ops[i].kind != STORE_UPSERT) continue;
         if ((rc = exec_cmd(h, "SAVEPOINT larder_check", err)) != STORE_OK) break;
         char st[6] = "", *why = NULL;
-        int orc = run_op_state(h, &ops[i], -1, NULL, &why, st);
+        int orc = run_op_state(h, &ops[i], -1, NULL, &why, st, NULL);
         if (orc == STORE_ERR_TRANSIENT) {
             *err = why;
             rc = orc;

@@ -14,7 +14,14 @@
  * back and run again with each row (unit) in a savepoint: SAVEPOINT / the
  * row's statements / RELEASE, or ROLLBACK TO for the refused one (that row
  * alone is refused, permanently). An I/O error, a full disk or
- * a busy file rolls back the whole batch and is reported as transient. */
+ * a busy file rolls back the whole batch and is reported as transient.
+ *
+ * Each row's store_op.change comes from the engine's change hook, set for
+ * the batch: the first change of the row's table that the row's statement
+ * reports is the row itself (INSERT for a new row; ON CONFLICT DO UPDATE
+ * reports UPDATE), since cascades and AFTER triggers follow it. A row
+ * whose statement reports nothing existed (DO NOTHING of a table with key
+ * columns only). */
 #include "persist/store_api.h"
 #include "sql/sql.h"
 #include "util/mem.h"
@@ -22,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 typedef struct cached_stmt {
     char *sql;
@@ -35,6 +43,7 @@ typedef struct handle {
     int nstmts;
     store_change_fn changes;
     void *changes_ctx;
+    store_op *row; /* apply_batch: the row op running (batch_hook notes its change) */
 } handle;
 
 static char *dup_err(const char *prefix, sql_db *db) {
@@ -420,6 +429,26 @@ static int apply_op_sql(handle *h, const store_op *op, const store_op *prev, sbu
     return rc == SQL_DONE ? SQL_OK : rc;
 }
 
+/* apply_batch's change hook: notes the running row's change (file header). */
+static void batch_hook(void *ctx, int op, const char *table, int npk, const sql_value *const *pk) {
+    (void)npk;
+    (void)pk;
+    handle *h = ctx;
+    if (!h->row || h->row->change || strcasecmp(table, h->row->table) != 0) return;
+    h->row->change = op == SQL_CHANGE_INSERT ? 'I' : op == SQL_CHANGE_UPDATE ? 'U' : 'D';
+}
+
+/* apply_op_sql for a row of the batch (not a dead letter), noting its
+ * change; q and prev as there. */
+static int apply_row(handle *h, store_op *op, const store_op *prev, sbuf *q) {
+    op->change = 0;
+    h->row = op;
+    int rc = apply_op_sql(h, op, prev, q, -1, NULL);
+    h->row = NULL;
+    if (rc == SQL_OK && !op->change) op->change = op->kind == STORE_DELETE ? 'D' : 'U';
+    return rc;
+}
+
 static int apply_op(handle *h, const store_op *op, int override_col, const char *override) {
     sbuf q = SBUF_INIT;
     int rc = apply_op_sql(h, op, NULL, &q, override_col, override);
@@ -442,7 +471,7 @@ static int apply_all_or_nothing(handle *h, store_op *ops, int n, char **err) {
     for (int i = 0; i < n; i++) {
         ops[i].status = STORE_OK;
         ops[i].error = NULL;
-        if ((rc = apply_op_sql(h, &ops[i], i ? &ops[i - 1] : NULL, &q, -1, NULL)) != SQL_OK) break;
+        if ((rc = apply_row(h, &ops[i], i ? &ops[i - 1] : NULL, &q)) != SQL_OK) break;
     }
     sbuf_free(&q);
     if (rc == SQL_OK && (rc = exec_simple(h, "COMMIT")) == SQL_OK) return STORE_OK;
@@ -452,14 +481,12 @@ static int apply_all_or_nothing(handle *h, store_op *ops, int n, char **err) {
     return kind;
 }
 
-/* Rows of one unit (store_op.unit) share a savepoint: a refused row undoes
- * its unit, whose rows all get its error. */
-static int m_apply_batch(void *hp, store_op *ops, int n, char **err) {
-    handle *h = hp;
-    int rc = apply_all_or_nothing(h, ops, n, err);
-    if (rc != STORE_ERR_PERMANENT) return rc;
-    /* a row was refused: again, each unit under its own savepoint */
-    rc = exec_simple(h, "BEGIN");
+/* After a row was refused: the batch again, each unit (store_op.unit)
+ * under its own savepoint; a refused row undoes its unit, whose rows all
+ * get its error. */
+static int apply_careful(handle *h, store_op *ops, int n, char **err) {
+    sbuf q = SBUF_INIT;
+    int rc = exec_simple(h, "BEGIN");
     if (rc != SQL_OK) {
         *err = dup_err("begin: ", h->db);
         return STORE_ERR_TRANSIENT;
@@ -474,7 +501,7 @@ static int m_apply_batch(void *hp, store_op *ops, int n, char **err) {
         if ((rc = exec_simple(h, "SAVEPOINT larder_row")) != SQL_OK) goto transient;
         int refused = -1;
         for (int k = i; k < end && refused < 0; k++) {
-            rc = apply_op(h, &ops[k], -1, NULL);
+            rc = apply_row(h, &ops[k], NULL, &q);
             if (rc == SQL_OK) continue;
             if (classify(rc) != STORE_ERR_PERMANENT) goto transient;
             refused = k;
@@ -487,6 +514,7 @@ static int m_apply_batch(void *hp, store_op *ops, int n, char **err) {
         for (int k = i; k < end; k++) {
             ops[k].status = STORE_ERR_PERMANENT;
             ops[k].error = k == refused ? why : xstrdup(why);
+            ops[k].change = 0;
         }
         if ((rc = exec_simple(h, "ROLLBACK TO larder_row")) != SQL_OK) goto transient;
         if (end == i + 1 && ops[i].on_refuse) {
@@ -502,8 +530,10 @@ static int m_apply_batch(void *hp, store_op *ops, int n, char **err) {
         if ((rc = exec_simple(h, "RELEASE larder_row")) != SQL_OK) goto transient;
     }
     if ((rc = exec_simple(h, "COMMIT")) != SQL_OK) goto transient;
+    sbuf_free(&q);
     return STORE_OK;
 transient:
+    sbuf_free(&q);
     *err = dup_err("", h->db);
     exec_simple(h, "ROLLBACK");
     for (int i = 0; i < n; i++) {
@@ -512,6 +542,15 @@ transient:
         ops[i].status = STORE_OK;
     }
     return STORE_ERR_TRANSIENT;
+}
+
+static int m_apply_batch(void *hp, store_op *ops, int n, char **err) {
+    handle *h = hp;
+    sql_set_change_hook(h->db, batch_hook, h);
+    int rc = apply_all_or_nothing(h, ops, n, err);
+    if (rc == STORE_ERR_PERMANENT) rc = apply_careful(h, ops, n, err);
+    sql_set_change_hook(h->db, NULL, NULL);
+    return rc;
 }
 
 /* Is the engine's last error one the row's table alone gives (NOT NULL,

@@ -9,9 +9,11 @@
  * touched. Each entry has the fields
  *
  *   table  the mapped table
- *   op     insert | update | delete (the store said which), upsert (a cache
- *          write: the store wrote the row whether or not it existed),
- *          truncate (every row of table; pk and key empty), reset (below)
+ *   op     insert | update | delete, as the store reported the row's change
+ *          (a cache write's UPSERT: whether the row existed before it,
+ *          store_op.change); upsert only from a store module that cannot
+ *          tell; truncate (every row of table; pk and key empty), reset
+ *          (below)
  *   pk     the row's key values joined as the map's key pattern joins them
  *          (the key without its prefix and suffix)
  *   key    the cache key of the row (of the table's first map the values fit)
@@ -53,6 +55,18 @@ int changes_on(void) {
 
 uint64_t changes_commit(void) {
     return ++commit_seq;
+}
+
+int changes_op(const store_op *op) {
+    return op->change ? op->change : op->kind == STORE_DELETE ? 'D' : 0;
+}
+
+static const char *op_name(int op) {
+    return op == 'I'   ? "insert"
+           : op == 'U' ? "update"
+           : op == 'D'
+               ? "delete"
+               : "upsert"; /* written whether or not the row existed: the store cannot tell */
 }
 
 /* The stream to append to, created when absent; NULL (logged once) when the
@@ -109,15 +123,15 @@ static void append(const char *table, const char *op, const char *pk, size_t pkl
     signal_key_as_ready(d, cfg_key, cfg_klen);
 }
 
-void changes_row(uint64_t seq, const char *table, const char *op, const char *pk, size_t pklen,
+void changes_row(uint64_t seq, const char *table, int op, const char *pk, size_t pklen,
                  const char *key, size_t klen) {
     if (!changes_on()) return;
-    append(table, op, pk ? pk : "", pk ? pklen : 0, key ? key : "", key ? klen : 0, seq);
+    append(table, op_name(op), pk ? pk : "", pk ? pklen : 0, key ? key : "", key ? klen : 0, seq);
 }
 
-void changes_row_pk(uint64_t seq, const char *table, const char *op, int npk,
-                    const store_value *pk) {
+void changes_row_pk(uint64_t seq, const char *table, int opc, int npk, const store_value *pk) {
     if (!changes_on()) return;
+    const char *op = op_name(opc);
     sbuf key = SBUF_INIT;
     for (int i = 0; i < ps.maps.n; i++) {
         const mapping *m = ps.maps.v[i];

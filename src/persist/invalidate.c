@@ -388,11 +388,7 @@ static size_t apply_change(const char *p, size_t off, uint64_t *seq) {
         if (op == 'T' || npk == 0)
             changes_truncate(*seq, table);
         else if (npk <= MAPPING_MAX_KEY)
-            changes_row_pk(*seq, table,
-                           op == 'I'   ? "insert"
-                           : op == 'U' ? "update"
-                                       : "delete",
-                           npk, pk);
+            changes_row_pk(*seq, table, op == 'I' || op == 'U' ? op : 'D', npk, pk);
     }
     lp.keys_dropped += ps.st.invalidations - before;
     note_lag(at);

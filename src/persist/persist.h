@@ -280,14 +280,17 @@ int changes_configured(void);
 int changes_on(void);
 /* A new commit's seq: the entries of one commit share it. */
 uint64_t changes_commit(void);
-/* One changed row: op "insert", "update", "delete" or "upsert"; pk the key
+/* A committed row op's change as the stream names it: its store_op.change,
+ * or for a store that cannot tell, 'D' for a DELETE and 0 for an UPSERT. */
+int changes_op(const store_op *op);
+/* One changed row: op 'I'nsert, 'U'pdate, 'D'elete (store_api.h's codes)
+ * or 0 (an UPSERT the store could not tell apart: "upsert"); pk the key
  * slice (values joined as the key pattern joins them), key the cache key. */
-void changes_row(uint64_t seq, const char *table, const char *op, const char *pk, size_t pklen,
+void changes_row(uint64_t seq, const char *table, int op, const char *pk, size_t pklen,
                  const char *key, size_t klen);
 /* The same for a row given by its key values in the table's key order (as a
  * store reports a change): pk and key from the table's first map they fit. */
-void changes_row_pk(uint64_t seq, const char *table, const char *op, int npk,
-                    const store_value *pk);
+void changes_row_pk(uint64_t seq, const char *table, int op, int npk, const store_value *pk);
 /* Every row of table changed (TRUNCATE). */
 void changes_truncate(uint64_t seq, const char *table);
 /* A "reset" entry: changes before it may be missing (a gap in the store's

@@ -217,12 +217,6 @@ void sql_invalidate_pk(const char *table, int npk, const store_value *pk) {
     sbuf_free(&key);
 }
 
-/* A store's change op as the change stream names it ("upsert": the store
- * did not say). */
-static const char *change_op(int op) {
-    return op == 'I' ? "insert" : op == 'U' ? "update" : op == 'D' ? "delete" : "upsert";
-}
-
 static void query_done(store_job *sj) {
     query_job *j = (query_job *)sj;
     if (j->schema) persist_sql_ends();
@@ -246,7 +240,7 @@ static void query_done(store_job *sj) {
             off += len;
         }
         sql_invalidate_pk(table, (int)n, pk);
-        if (seq) changes_row_pk(seq, table, change_op(op), (int)n, pk);
+        if (seq) changes_row_pk(seq, table, op, (int)n, pk);
     }
     client *c = client_by_id(j->client_id);
     if (j->schema) wbc_schema_changed(NULL);
@@ -321,7 +315,8 @@ typedef struct retry_job {
     uint64_t client_id;
     long long only_id; /* 0 = all */
     long ok, failed;
-    sbuf keys; /* keys written again: kind:u8 klen:u32 key ... (each its own commit) */
+    sbuf keys; /* keys written again: change:u8 (changes_op) klen:u32 key ... (each its own
+                  commit) */
 } retry_job;
 
 typedef struct retry_row {
@@ -377,9 +372,9 @@ static void retry_one(retry_job *j, retry_row *r, const store_module *m, void *h
     m->query(h, "DELETE FROM wb_deadletter WHERE id = ?", 1, &id, 0, NULL, NULL, NULL, &aff, &e);
     if (e) m->free_error(e);
     j->ok++;
-    uint8_t kind = (uint8_t)op.kind;
+    uint8_t change = (uint8_t)changes_op(&op);
     uint32_t kl = (uint32_t)r->key.len;
-    sbuf_append(&j->keys, &kind, 1);
+    sbuf_append(&j->keys, &change, 1);
     sbuf_append(&j->keys, &kl, 4);
     sbuf_append(&j->keys, r->key.p, r->key.len);
 }
@@ -413,7 +408,7 @@ static void retry_done(store_job *sj) {
     retry_job *j = (retry_job *)sj;
     db *d = server_db(0);
     for (size_t off = 0; off + 5 <= j->keys.len;) {
-        uint8_t kind = (uint8_t)j->keys.p[off];
+        uint8_t change = (uint8_t)j->keys.p[off];
         uint32_t kl;
         memcpy(&kl, j->keys.p + off + 1, 4);
         off += 5;
@@ -424,9 +419,7 @@ static void retry_done(store_job *sj) {
         const char *pk;
         size_t pklen;
         const mapping *m = changes_on() ? mapping_match(&ps.maps, key, kl, &pk, &pklen) : NULL;
-        if (m)
-            changes_row(changes_commit(), m->name, kind == STORE_DELETE ? "delete" : "upsert", pk,
-                        pklen, key, kl);
+        if (m) changes_row(changes_commit(), m->name, change, pk, pklen, key, kl);
         off += kl;
     }
     client *c = client_by_id(j->client_id);

@@ -31,10 +31,10 @@
 #include <stdint.h>
 
 #define LARDER_STORE_API_VERSION                                                                   \
-    5 /* 2: store_op.unit, .on_refuse; 3: the change log, check,                                   \
+    6 /* 2: store_op.unit, .on_refuse; 3: the change log, check,                                   \
         max_handles, column_type, status, tables; 4: store_change_fn's op;                         \
         5: store_column.check, check_arg, check_arg2, dflt, notnull_kept,                          \
-        takes_text; get_many */
+        takes_text; get_many; 6: store_op.change */
 
 enum { STORE_OK = 0, STORE_ERR_TRANSIENT = 1, STORE_ERR_PERMANENT = 2, STORE_ERR_USER = 3 };
 enum { SV_NULL = 0, SV_INT = 1, SV_REAL = 2, SV_TEXT = 3, SV_BLOB = 4 };
@@ -148,6 +148,11 @@ typedef struct store_op {
     int status;  /* STORE_OK or STORE_ERR_PERMANENT for this row */
     char *error; /* message for a refused row (free with free_error; once a
                     store job is done, a host copy: xfree) */
+    int change;  /* for a row applied (status STORE_OK): 'I' the UPSERT
+                    inserted it (no row had its key), 'U' it wrote over an
+                    existing row (also when no column changed), 'D' a DELETE;
+                    0 when the store cannot tell. The change stream names the
+                    row's change by it */
 } store_op;
 
 /* A handle's connection, for INFO (store_module.status). */
@@ -211,7 +216,7 @@ typedef struct store_module {
     /* Applies ops in ONE transaction, durable when it returns STORE_OK.
      * A row refused for good (constraint) gets op->status PERMANENT and is
      * left out, with the other rows of its unit (see store_op.unit); the
-     * others commit. A transient failure returns
+     * others commit, each with op->change set. A transient failure returns
      * STORE_ERR_TRANSIENT with nothing applied. */
     int (*apply_batch)(void *h, store_op *ops, int n, char **err);
 

@@ -454,8 +454,8 @@ static void note_changes(batch_job *b) {
         if (op->status != STORE_OK) continue;
         if (!seq) seq = changes_commit();
         pkey *k = b->keys[i].k;
-        changes_row(seq, k->map->name, op->kind == STORE_DELETE ? "delete" : "upsert",
-                    k->key + k->map->plen, k->klen - k->map->plen - k->map->slen, k->key, k->klen);
+        changes_row(seq, k->map->name, changes_op(op), k->key + k->map->plen,
+                    k->klen - k->map->plen - k->map->slen, k->key, k->klen);
     }
 }
 

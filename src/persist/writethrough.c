@@ -141,16 +141,16 @@ static void unlock_keys(wt_job *j) {
     }
 }
 
-/* The committed rows into the change stream (an upsert does not say whether
- * the row existed: "upsert"). */
+/* The committed rows into the change stream, each as the store reported it
+ * (insert, update or delete). */
 static void note_changes(wt_job *j) {
     if (!changes_on()) return;
     uint64_t seq = changes_commit();
     for (int i = 0; i < j->n; i++) {
         wt_key *w = &j->keys[i];
         if (!w->has_op) continue;
-        const char *op = j->job.ops[w->opi].kind == STORE_DELETE ? "delete" : "upsert";
-        changes_row(seq, w->m->name, op, w->pk, w->pklen, w->key, w->klen);
+        changes_row(seq, w->m->name, changes_op(&j->job.ops[w->opi]), w->pk, w->pklen, w->key,
+                    w->klen);
     }
 }
 

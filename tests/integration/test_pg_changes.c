@@ -1,9 +1,10 @@
 /* The change stream in front of a real PostgreSQL (pgkit): changes another
  * program commits (libpq, as psql would) reach the stream once the change
  * log reader sees them, with the op PostgreSQL logged (insert, update,
- * delete, truncate); the sidecar's own commits (a write-through, SQL.EXEC)
- * appear exactly once, not again when the log reports them. Waiting is by
- * polling the stream with a deadline. */
+ * delete, truncate); the sidecar's own commits (a write-through, a
+ * write-behind batch, SQL.EXEC) appear exactly once, not again when the log
+ * reports them, a cache write as insert or update as the row existed
+ * before it. Waiting is by polling the stream with a deadline. */
 #include "harness.h"
 #include "pgkit.h"
 #include "pkit.h"
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 static const char schema[] = "CREATE TABLE accounts (id int PRIMARY KEY, owner text);"
+                             "CREATE TABLE notes (id int PRIMARY KEY, body text, n int);"
                              "CREATE TABLE grades (student text, course text, mark int, "
                              "  PRIMARY KEY (student, course));";
 
@@ -112,7 +114,10 @@ TEST(own_commits_appear_once) {
     CHECK_CMD(c, ":1", "HSET account:2 owner cy");
     char got[512];
     since(got, sizeof(got)); /* in the stream with the reply */
-    CHECK_STR(got, "upsert accounts 2 account:2");
+    CHECK_STR(got, "insert accounts 2 account:2");
+    CHECK_CMD(c, ":0", "HSET account:2 owner cyd");
+    since(got, sizeof(got));
+    CHECK_STR(got, "update accounts 2 account:2");
     CHECK_CMD(c, ":1", "SQL.EXEC %s", "UPDATE accounts SET owner = 'dee' WHERE id = 2");
     since(got, sizeof(got));
     CHECK_STR(got, "update accounts 2 account:2");
@@ -122,6 +127,33 @@ TEST(own_commits_appear_once) {
     /* the change log reports them too (own): not appended again */
     expect_then_fence("", "INSERT INTO accounts VALUES (101, 'fence')",
                       "insert accounts 101 account:101");
+}
+
+/* A write-behind batch (rows of one shape share a statement: new and
+ * existing rows interleaved) names each row's op; a row psql wrote and the
+ * cache never held is an update. */
+TEST(write_behind_batch_names_the_op) {
+    sql("INSERT INTO notes VALUES (2, 'by psql', 0)");
+    expect_then_fence("insert notes 2 note:2", "INSERT INTO accounts VALUES (103, 'fence')",
+                      "insert accounts 103 account:103");
+    for (int i = 1; i <= 40; i++) CHECK_CMD(c, "+OK", "HMSET note:%d body b%d n %d", i, i, i);
+    CHECK_CMD(c, "+OK", "WB.FLUSH");
+    char want[2048] = "", got[2048];
+    size_t l = 0;
+    for (int i = 1; i <= 40; i++)
+        l += (size_t)snprintf(want + l, sizeof(want) - l, "%s%s notes %d note:%d", i > 1 ? ";" : "",
+                              i == 2 ? "update" : "insert", i, i);
+    since(got, sizeof(got));
+    CHECK_STR(got, want);
+    for (int i = 1; i <= 40; i += 13) CHECK_CMD(c, ":0", "HSET note:%d n -%d", i, i);
+    CHECK_CMD(c, ":1", "DEL note:3");
+    CHECK_CMD(c, "+OK", "WB.FLUSH");
+    since(got, sizeof(got));
+    CHECK_STR(got, "update notes 1 note:1;update notes 14 note:14;update notes 27 note:27;update "
+                   "notes 40 note:40;delete notes 3 note:3");
+    /* the change log reports the batches too (own): not appended again */
+    expect_then_fence("", "INSERT INTO accounts VALUES (104, 'fence')",
+                      "insert accounts 104 account:104");
 }
 
 TEST(truncate_is_one_entry) {
@@ -165,6 +197,13 @@ int main(void) {
                           "grade:{student}:{course}",
                           "mode",
                           "cache-aside",
+                          "--map",
+                          "notes",
+                          "note:{id}",
+                          "mode",
+                          "write-behind",
+                          "--write-behind-delay-ms",
+                          "100000",
                           NULL};
     if (srv_start(&side, argv) != 0 || !(c = srv_connect(&side))) {
         fprintf(stderr, "cannot start the sidecar\n");
@@ -177,6 +216,7 @@ int main(void) {
     CHECK_STR(got, "reset   ");
     RUN(external_writes_carry_their_op);
     RUN(own_commits_appear_once);
+    RUN(write_behind_batch_names_the_op);
     RUN(truncate_is_one_entry);
     redisFree(c);
     srv_stop(&side);

@@ -233,7 +233,7 @@ TEST(every_type_round_trips) {
                           tv("1.5"),
                           tv("ab")};
     store_value k1 = tv("1");
-    store_op op = {STORE_UPSERT, "types", 1, key, &k1, 13, cols, vals, NULL, 0, 0, 0, NULL};
+    store_op op = {STORE_UPSERT, "types", 1, key, &k1, 13, cols, vals, NULL, 0, 0, 0, NULL, 0};
     CHECK_EQ(batch(&op, 1), STORE_OK);
     CHECK_EQ(op.status, STORE_OK);
     text_sink t;
@@ -287,7 +287,7 @@ TEST(every_type_round_trips) {
     CHECK_EQ(get_row("types", "id", tv("2"), &t), STORE_OK);
     CHECK_STR(t.out, "I:2|I:-3|I:2147483647|T:-0.01|N|N|N|N|N|N|N|B:|R:0.25|N\n");
     /* delete; a missing row; a key that is no integer at all */
-    store_op del = {STORE_DELETE, "types", 1, key, &k2, 0, NULL, NULL, NULL, 0, 0, 0, NULL};
+    store_op del = {STORE_DELETE, "types", 1, key, &k2, 0, NULL, NULL, NULL, 0, 0, 0, NULL, 0};
     CHECK_EQ(batch(&del, 1), STORE_OK);
     CHECK_EQ(get_row("types", "id", tv("2"), &t), STORE_OK);
     CHECK_EQ(t.rows, 0);
@@ -316,8 +316,8 @@ TEST(big_batch_pipelined) {
         snprintf(vb[i], sizeof(vb[i]), "v%d", i);
         keys[i] = tv(kb[i]);
         vals[i] = tv(vb[i]);
-        ops[i] = (store_op){STORE_UPSERT, "kv", 1, key, &keys[i], 1,   cols,
-                            &vals[i],     NULL, 0, 0,   0,        NULL};
+        ops[i] = (store_op){STORE_UPSERT, "kv", 1, key, &keys[i], 1,    cols,
+                            &vals[i],     NULL, 0, 0,   0,        NULL, 0};
     }
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -336,12 +336,78 @@ TEST(big_batch_pipelined) {
     store_value dupk[4] = {tv("dup"), tv("dup"), tv("dup2"), tv("dup3")};
     store_op dup[4];
     for (int i = 0; i < 4; i++)
-        dup[i] = (store_op){STORE_UPSERT, "kv", 1, key, &dupk[i], 1,   cols,
-                            &dupv[i],     NULL, 0, 0,   0,        NULL};
+        dup[i] = (store_op){STORE_UPSERT, "kv", 1, key, &dupk[i], 1,    cols,
+                            &dupv[i],     NULL, 0, 0,   0,        NULL, 0};
     CHECK_EQ(batch(dup, 4), STORE_OK);
     for (int i = 0; i < 4; i++) CHECK_EQ(dup[i].status, STORE_OK);
     CHECK_STR(rows_of("SELECT k, v FROM kv WHERE k LIKE 'dup%' ORDER BY k"),
               "T:dup|T:second\nT:dup2|T:other\nT:dup3|T:third\n");
+}
+
+/* How many rows of ops[0..n) have a change other than want(i) (printing the
+ * first). */
+static int wrong_changes(const store_op *ops, int n, int (*want)(int i)) {
+    int wrong = 0;
+    for (int i = 0; i < n; i++) {
+        if (ops[i].status != STORE_OK || ops[i].change == want(i)) continue;
+        if (!wrong++)
+            fprintf(stderr, "  row %d: change '%c', expected '%c'\n", i,
+                    ops[i].change ? ops[i].change : '0', want(i));
+    }
+    return wrong;
+}
+
+static int first_pass(int i) {
+    return i == 50 ? 'D' : i % 3 == 0 ? 'U' : 'I';
+}
+
+static int second_pass(int i) {
+    return i == 50 ? 'I' : 'U';
+}
+
+/* store_op.change: 'I' for a row an UPSERT inserted, 'U' for one it wrote
+ * over, 'D' for a DELETE; with new and existing rows interleaved in
+ * multi-row statements (64, 16, 4, 1 rows of one shape), in the careful
+ * path (a refused row in the batch), and for a table of key columns only
+ * (ON CONFLICT DO NOTHING). */
+TEST(upsert_reports_insert_or_update) {
+    exec_ok("CREATE TABLE chg (k int PRIMARY KEY, v text CHECK (v <> 'bad'))");
+    exec_ok("INSERT INTO chg SELECT g, 'old' FROM generate_series(0, 99, 3) g");
+    enum { N = 100 };
+    static store_op ops[N];
+    static store_value keys[N], vals[N];
+    static char kb[N][8];
+    static const char *key[] = {"k"}, *cols[] = {"v"};
+    for (int i = 0; i < N; i++) {
+        snprintf(kb[i], sizeof(kb[i]), "%d", i);
+        keys[i] = tv(kb[i]);
+        vals[i] = tv("new");
+        ops[i] = (store_op){STORE_UPSERT, "chg", 1, key, &keys[i], 1,    cols,
+                            &vals[i],     NULL,  0, 0,   0,        NULL, 0};
+    }
+    ops[50].kind = STORE_DELETE; /* of a row that is not there */
+    CHECK_EQ(batch(ops, N), STORE_OK);
+    CHECK_EQ(wrong_changes(ops, N, first_pass), 0);
+    CHECK_STR(rows_of("SELECT count(*) FROM chg WHERE v = 'new'"), "I:99\n");
+    /* the careful path: row 7 refused, the others written over */
+    ops[50].kind = STORE_UPSERT;
+    vals[7] = tv("bad");
+    CHECK_EQ(batch(ops, N), STORE_OK);
+    CHECK_EQ(ops[7].status, STORE_ERR_PERMANENT);
+    CHECK_EQ(wrong_changes(ops, N, second_pass), 0);
+    free_op_errors(ops, N);
+    /* key columns only: DO NOTHING for an existing row, which it existed */
+    exec_ok("CREATE TABLE tag (k int PRIMARY KEY)");
+    exec_ok("INSERT INTO tag VALUES (3)");
+    store_value tk[4] = {tv("1"), tv("3"), tv("2"), tv("1")};
+    store_op tags[4];
+    for (int i = 0; i < 4; i++)
+        tags[i] =
+            (store_op){STORE_UPSERT, "tag", 1, key, &tk[i], 0, NULL, NULL, NULL, 0, 0, 0, NULL, 0};
+    CHECK_EQ(batch(tags, 4), STORE_OK);
+    const char want[] = "IUIU";
+    for (int i = 0; i < 4; i++) CHECK_EQ(tags[i].change, want[i]);
+    CHECK_STR(rows_of("SELECT k FROM tag ORDER BY k"), "I:1\nI:2\nI:3\n");
 }
 
 static const char refuse_ddl[] =
@@ -375,10 +441,10 @@ TEST(refused_rows_go_to_the_dead_letter) {
         dkeys[i] = iv(100 + i);
         dvals[i][0] = tv("child");
         dvals[i][1] = tv("placeholder");
-        dl[i] = (store_op){STORE_UPSERT, "dead", 1, key, &dkeys[i], 2,   dcols,
-                           dvals[i],     NULL,   0, 0,   0,         NULL};
-        ops[i] = (store_op){STORE_UPSERT, "child", 1, key, &keys[i], 4,   cols,
-                            vals[i],      &dl[i],  1, 0,   0,        NULL};
+        dl[i] = (store_op){STORE_UPSERT, "dead", 1, key, &dkeys[i], 2,    dcols,
+                           dvals[i],     NULL,   0, 0,   0,         NULL, 0};
+        ops[i] = (store_op){STORE_UPSERT, "child", 1, key, &keys[i], 4,    cols,
+                            vals[i],      &dl[i],  1, 0,   0,        NULL, 0};
     }
     CHECK_EQ(batch(ops, N), STORE_OK);
     int want[N] = {STORE_OK,
@@ -421,8 +487,8 @@ TEST(a_unit_commits_whole_or_not_at_all) {
                            {tv("1"), tv("u22"), tv("1"), tv("n22")}};
     store_op ops[3];
     for (int i = 0; i < 3; i++)
-        ops[i] = (store_op){STORE_UPSERT, "child", 1, key,           &k[i], 4,   cols,
-                            v[i],         NULL,    0, i < 2 ? 5 : 0, 0,     NULL};
+        ops[i] = (store_op){STORE_UPSERT, "child", 1, key,           &k[i], 4,    cols,
+                            v[i],         NULL,    0, i < 2 ? 5 : 0, 0,     NULL, 0};
     CHECK_EQ(batch(ops, 3), STORE_OK);
     CHECK_EQ(ops[0].status, STORE_ERR_PERMANENT);
     CHECK_EQ(ops[1].status, STORE_ERR_PERMANENT);
@@ -440,11 +506,11 @@ TEST(refused_dead_letter_fails_the_batch) {
     store_value v[2][4] = {{tv("1"), tv("u30"), tv("1"), tv("n30")},
                            {tv("1"), tv("u31"), tv("-1"), tv("n31")}};
     store_value dk = iv(200), dv[2] = {tv("child"), tv("x")};
-    store_op dl = {STORE_UPSERT, "dead", 1, key, &dk, 2, dcols, dv, NULL, 0, 0, 0, NULL};
+    store_op dl = {STORE_UPSERT, "dead", 1, key, &dk, 2, dcols, dv, NULL, 0, 0, 0, NULL, 0};
     store_op ops[2];
     for (int i = 0; i < 2; i++)
         ops[i] =
-            (store_op){STORE_UPSERT, "child", 1, key, &k[i], 4, cols, v[i], &dl, 1, 0, 0, NULL};
+            (store_op){STORE_UPSERT, "child", 1, key, &k[i], 4, cols, v[i], &dl, 1, 0, 0, NULL, 0};
     char *err = NULL;
     CHECK_EQ(M->apply_batch(H, ops, 2, &err), STORE_ERR_TRANSIENT);
     CHECK(err && strstr(err, "dead letter refused"));
@@ -458,7 +524,7 @@ TEST(refused_dead_letter_fails_the_batch) {
 TEST(composite_key) {
     static const char *key[] = {"student", "course"}, *cols[] = {"grade"};
     store_value k[2] = {iv(7), tv("101")}, g = tv("A");
-    store_op op = {STORE_UPSERT, "enroll", 2, key, k, 1, cols, &g, NULL, 0, 0, 0, NULL};
+    store_op op = {STORE_UPSERT, "enroll", 2, key, k, 1, cols, &g, NULL, 0, 0, 0, NULL, 0};
     CHECK_EQ(batch(&op, 1), STORE_OK);
     text_sink t;
     store_sink s = sink_of(&t);
@@ -547,7 +613,7 @@ TEST(query_binds_parameters) {
 TEST(postgres_killed_then_back) {
     static const char *key[] = {"k"}, *cols[] = {"v"};
     store_value k = tv("crash"), v = tv("during");
-    store_op op = {STORE_UPSERT, "kv", 1, key, &k, 1, cols, &v, NULL, 0, 0, 0, NULL};
+    store_op op = {STORE_UPSERT, "kv", 1, key, &k, 1, cols, &v, NULL, 0, 0, 0, NULL, 0};
     text_sink t;
     CHECK_EQ(get_row("kv", "k", tv("k1"), &t), STORE_OK); /* prepared before the crash */
     CHECK_EQ(pg_kill9(), 0);
@@ -697,7 +763,7 @@ TEST(invalidation_log_and_notify) {
     /* a sidecar's own batch is logged too, and a rolled-back one is not */
     static const char *key[] = {"id"}, *cols[] = {"v"};
     store_value k = tv("9"), v = tv("z");
-    store_op op = {STORE_UPSERT, "inv", 1, key, &k, 1, cols, &v, NULL, 0, 0, 0, NULL};
+    store_op op = {STORE_UPSERT, "inv", 1, key, &k, 1, cols, &v, NULL, 0, 0, 0, NULL, 0};
     CHECK_EQ(batch(&op, 1), STORE_OK);
     got[0] = 0;
     CHECK_EQ(collect_notifications(listener, 1, 5000, got, sizeof(got)), 1);
@@ -764,7 +830,7 @@ TEST(catch_up_misses_nothing) {
     /* this handle's own writes are marked */
     static const char *key[] = {"id"}, *cols[] = {"v"};
     store_value k = tv("11"), v = tv("mine");
-    store_op op = {STORE_UPSERT, "inv", 1, key, &k, 1, cols, &v, NULL, 0, 0, 0, NULL};
+    store_op op = {STORE_UPSERT, "inv", 1, key, &k, 1, cols, &v, NULL, 0, 0, 0, NULL, 0};
     CHECK_EQ(batch(&op, 1), STORE_OK);
     CHECK_EQ(log_read(&pos, &status), STORE_OK);
     CHECK_STR(changes_seen, "!inv:11;");
@@ -906,6 +972,7 @@ int main(void) {
     RUN(describe_every_type);
     RUN(every_type_round_trips);
     RUN(big_batch_pipelined);
+    RUN(upsert_reports_insert_or_update);
     RUN(refused_rows_go_to_the_dead_letter);
     RUN(a_unit_commits_whole_or_not_at_all);
     RUN(refused_dead_letter_fails_the_batch);
