@@ -521,10 +521,9 @@ static int parse_xread_or_reply(client *c, int xreadgroup, xread_args *a) {
             a->streams_arg = i + 1;
             a->nstreams = c->argc - a->streams_arg;
             if (a->nstreams % 2) {
-                reply_errorf(c,
-                             "ERR Unbalanced '%s' list of streams: for each stream key an ID or "
-                             "'%c' must be specified.",
-                             xreadgroup ? "xreadgroup" : "xread", xreadgroup ? '>' : '$');
+                /* Redis 7.0's text, XREADGROUP's included */
+                reply_error(c, "ERR Unbalanced XREAD list of streams: for each stream key an ID "
+                               "or '$' must be specified.");
                 return ERR;
             }
             a->nstreams /= 2;

@@ -6,7 +6,8 @@
  * internals, so XLEN/XRANGE/XINFO GROUPS stand in for it. A second test blocks
  * several readers (XREAD $, XREADGROUP >, with and without COUNT) on both
  * servers and compares what each gets when entries arrive, when its group is
- * destroyed and when its key is deleted. */
+ * destroyed, when its key is deleted or becomes another type, when CLIENT
+ * UNBLOCK (TIMEOUT or ERROR) ends its wait and when its timeout passes. */
 #include "diffkit.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -275,6 +276,98 @@ TEST(random_scripts_match_redis) {
     srv_stop(&b);
 }
 
+/* Bad input: each command's error (or reply) as Redis 7.0 gives it. */
+TEST(bad_input_matches_redis) {
+    static const char *const cmds[] = {
+        "XREAD STREAMS s0",
+        "XREAD COUNT 1 STREAMS s0 s1 0",
+        "XREADGROUP GROUP g alice STREAMS s0",
+        "XREADGROUP GROUP g alice STREAMS s0 s1 >",
+        "XREAD BLOCK -1 STREAMS s0 0",
+        "XREAD BLOCK x STREAMS s0 0",
+        "XREAD COUNT x STREAMS s0 0",
+        "XREAD GROUP g a STREAMS s0 0",
+        "XREAD STREAMS s0 bad",
+        "XREAD STREAMS s0 >",
+        "XREADGROUP STREAMS s0 >",
+        "XREADGROUP GROUP nog alice STREAMS s0 >",
+        "XREADGROUP GROUP g alice STREAMS s0 $",
+        "XREADGROUP GROUP g alice STREAMS nokey >",
+        "XADD s0 1-1 f",
+        "XADD s0 0-0 f v",
+        "XADD s0 1-1 f v",
+        "XADD s0 abc f v",
+        "XADD s0 MAXLEN -1 * f v",
+        "XADD s0 MAXLEN = x * f v",
+        "XADD s0 LIMIT 10 * f v",
+        "XADD s0 MAXLEN 10 MINID 1 * f v",
+        "XADD str * f v",
+        "XTRIM s0",
+        "XTRIM s0 FOO 1",
+        "XTRIM s0 MAXLEN = 1 LIMIT 10",
+        "XRANGE s0 x +",
+        "XRANGE s0 (- +",
+        "XRANGE s0 - + COUNT x",
+        "XDEL s0 bad",
+        "XLEN str",
+        "XGROUP CREATE nokey g $",
+        "XGROUP CREATE s0 g $",
+        "XGROUP CREATE s0 g bad",
+        "XGROUP CREATE s0 g2 $ ENTRIESREAD -5",
+        "XGROUP CREATECONSUMER s0 nog c",
+        "XGROUP SETID s0 nog $",
+        "XGROUP DESTROY s0 nog",
+        "XGROUP FOO s0",
+        "XACK s0 g bad",
+        "XPENDING s0 nog",
+        "XPENDING s0 g - + x",
+        "XPENDING s0 g IDLE x - + 10",
+        "XCLAIM s0 g c x 1-1",
+        "XCLAIM s0 g c 0 bad",
+        "XCLAIM s0 g c 0 1-1 IDLE x",
+        "XCLAIM s0 nog c 0 1-1",
+        "XAUTOCLAIM s0 g c 0 0-0 COUNT 0",
+        "XAUTOCLAIM s0 g c 0 bad",
+        "XAUTOCLAIM s0 nog c 0 0-0",
+        "XSETID s0 0-1",
+        "XSETID s0 5-0 ENTRIESADDED 0",
+        "XSETID s0 5-0 MAXDELETEDID 9-0",
+        "XSETID nokey 1-1",
+        "XINFO STREAM nokey",
+        "XINFO GROUPS str",
+        "XINFO CONSUMERS s0 nog",
+        "XINFO FOO s0",
+        "XINFO STREAM s0 FULL COUNT x",
+    };
+    srv a, b;
+    CHECK(srv_start(&a, NULL) == 0);
+    CHECK(srv_start_redis(&b, NULL) == 0);
+    dpair p;
+    CHECK(dk_open(&p, &a, &b) == 0);
+    static const char *const setup[] = {"SET str x", "XADD s0 1-1 f v", "XADD s0 2-1 g w",
+                                        "XGROUP CREATE s0 g 0"};
+    for (size_t i = 0; i < sizeof(setup) / sizeof(setup[0]); i++) {
+        freeReplyObject(redisCommand(p.l, setup[i]));
+        freeReplyObject(redisCommand(p.r, setup[i]));
+    }
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]) && p.l && p.r; i++) {
+        char buf[128], *argv[16], *save = NULL;
+        size_t lens[16];
+        int argc = 0;
+        snprintf(buf, sizeof(buf), "%s", cmds[i]);
+        for (char *t = strtok_r(buf, " ", &save); t && argc < 16; t = strtok_r(NULL, " ", &save)) {
+            argv[argc] = t;
+            lens[argc++] = strlen(t);
+        }
+        p.where = cmds[i];
+        dk_check(&p, argc, (const char **)argv, lens, 0);
+    }
+    CHECK_EQ(p.mismatches, 0);
+    dk_close(&p);
+    srv_stop(&a);
+    srv_stop(&b);
+}
+
 static long blocked_clients(redisContext *c) {
     redisReply *r = redisCommand(c, "INFO clients");
     long n = -1;
@@ -298,7 +391,12 @@ TEST(blocking_readers_match_redis) {
         "XREADGROUP GROUP g2 carol BLOCK 0 STREAMS bs >",
         "XREADGROUP GROUP g dave BLOCK 0 STREAMS gone >",
         "XREAD BLOCK 50 STREAMS nothing $",
+        "XREADGROUP GROUP tg erin BLOCK 0 STREAMS typed >", /* SET typed: no longer a stream */
+        "XREAD BLOCK 0 STREAMS typed2 $",                   /* SET, then a new stream */
+        "XREAD BLOCK 0 STREAMS ub $",                       /* CLIENT UNBLOCK */
+        "XREADGROUP GROUP g frank BLOCK 0 STREAMS ub >",    /* CLIENT UNBLOCK ... ERROR */
     };
+    enum { UB_TIMEOUT = 9, UB_ERROR = 10 }; /* the readers CLIENT UNBLOCK ends */
     enum { NR = sizeof(readers) / sizeof(readers[0]) };
     srv a, b;
     CHECK(srv_start(&a, NULL) == 0);
@@ -311,9 +409,16 @@ TEST(blocking_readers_match_redis) {
         freeReplyObject(redisCommand(w, "XGROUP CREATE bs g $"));
         freeReplyObject(redisCommand(w, "XGROUP CREATE bs g2 $"));
         freeReplyObject(redisCommand(w, "XGROUP CREATE gone g $ MKSTREAM"));
+        freeReplyObject(redisCommand(w, "XGROUP CREATE typed tg $ MKSTREAM"));
+        freeReplyObject(redisCommand(w, "XADD typed2 1-1 f v"));
+        freeReplyObject(redisCommand(w, "XGROUP CREATE ub g $ MKSTREAM"));
         redisContext *rc[NR];
+        long long id[NR];
         for (int i = 0; i < NR; i++) {
             rc[i] = srv_connect(ss[s]);
+            redisReply *r = redisCommand(rc[i], "CLIENT ID");
+            id[i] = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+            if (r) freeReplyObject(r);
             redisAppendCommand(rc[i], readers[i]);
             int done = 0;
             while (!done) redisBufferWrite(rc[i], &done);
@@ -323,6 +428,16 @@ TEST(blocking_readers_match_redis) {
         freeReplyObject(redisCommand(w, "XADD bs 2-2 b 2"));
         freeReplyObject(redisCommand(w, "XGROUP DESTROY bs g2"));
         freeReplyObject(redisCommand(w, "DEL gone"));
+        freeReplyObject(redisCommand(w, "SET typed x"));
+        freeReplyObject(redisCommand(w, "SET typed2 x"));
+        freeReplyObject(redisCommand(w, "DEL typed2"));
+        freeReplyObject(redisCommand(w, "XADD typed2 2-1 g w"));
+        redisReply *u = redisCommand(w, "CLIENT UNBLOCK %lld", id[UB_TIMEOUT]);
+        CHECK(u && u->type == REDIS_REPLY_INTEGER && u->integer == 1);
+        if (u) freeReplyObject(u);
+        u = redisCommand(w, "CLIENT UNBLOCK %lld ERROR", id[UB_ERROR]);
+        CHECK(u && u->type == REDIS_REPLY_INTEGER && u->integer == 1);
+        if (u) freeReplyObject(u);
         for (int i = 0; i < NR; i++) {
             redisReply *rep = NULL;
             redisGetReply(rc[i], (void **)&rep);
@@ -350,5 +465,6 @@ TEST(blocking_readers_match_redis) {
 int main(void) {
     RUN(random_scripts_match_redis);
     RUN(blocking_readers_match_redis);
+    RUN(bad_input_matches_redis);
     return test_report();
 }
