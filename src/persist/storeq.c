@@ -181,9 +181,10 @@ static void run_group(lane *l, store_job **jobs, int n) {
     atomic_fetch_add(&stats.batch_jobs, n);
 }
 
-/* An injected failure is held back by STORE-DELAY like any answer (as
- * run_group's is): a failing store is not a fast one, and a load failed at
- * once would be over before the misses meant to join it arrive. */
+/* An injected failure is held back by STORE-DELAY like any answer (here,
+ * in run_many and in run_group): a failing store is not a fast one, and a
+ * load failed at once would be over before the misses meant to join it
+ * arrive. */
 static void run_one(lane *l, store_job *j) {
     char *err = NULL;
     if (j->upkeep) {
@@ -200,7 +201,8 @@ static void run_one(lane *l, store_job *j) {
 }
 
 /* Jobs with one run_many function in one call (each fails alone when a
- * failure is injected: DEBUG STORE-FAIL counts module calls). */
+ * failure is injected: DEBUG STORE-FAIL counts module calls; the failure is
+ * held back as run_one's is). */
 static void run_many(lane *l, store_job **jobs, int n) {
     char *err = NULL;
     if (injected(&err)) {
@@ -209,9 +211,9 @@ static void run_many(lane *l, store_job **jobs, int n) {
             jobs[i]->err = xstrdup(err);
         }
         xfree(err);
-        return;
+    } else {
+        jobs[0]->run_many(jobs, n, mod, l->handle);
     }
-    jobs[0]->run_many(jobs, n, mod, l->handle);
     injected_delay(l);
 }
 
