@@ -15,6 +15,7 @@
 #include "server/server.h"
 #include "server/conn.h"
 #include "server/hooks.h"
+#include "server/uring.h"
 #include "util/mem.h"
 #include <ctype.h>
 #include <errno.h>
@@ -43,6 +44,8 @@ static const enum_name tls_auth_enum[] = {{"no", 0}, {"yes", 1}, {"optional", 2}
 static const enum_name oom_enum[] = {
     {"no", 0}, {"yes", 1}, {"relative", 1}, {"absolute", 2}, {NULL, 0}};
 static const enum_name yesno_enum[] = {{"no", 0}, {"yes", 1}, {NULL, 0}};
+static const enum_name io_engine_enum[] = {
+    {"auto", IO_ENGINE_AUTO}, {"uring", IO_ENGINE_URING}, {"epoll", IO_ENGINE_EPOLL}, {NULL, 0}};
 
 /* Values of directives accepted for compatibility but without effect here. */
 static int compat_ints[32];
@@ -485,6 +488,7 @@ static config_row builtin_rows[] = {
     B("crash-log-enabled", &server.crash_log_enabled, "yes"),
     E("enable-debug-command", &server.enable_debug_cmd, "yes", yesno_enum),
     E("latency-tracking", &server.latency_tracking, "yes", yesno_enum),
+    E("io-engine", &server.io_engine, "auto", io_engine_enum),
     X("latency-tracking-info-percentiles", "50 99 99.9", set_latency_pcts, get_latency_pcts),
     X("save", "", set_save, get_save),
     /* accepted for compatibility with redis.conf files and test harnesses; no effect */
@@ -800,8 +804,9 @@ static void attach_hooks(void) {
             !strcmp(r->name, "unixsocketperm") || !strcmp(r->name, "logfile") ||
             !strcmp(r->name, "syslog-enabled") || !strcmp(r->name, "tcp-backlog") ||
             !strcmp(r->name, "pidfile") || !strcmp(r->name, "io-threads") ||
-            !strcmp(r->name, "cluster-enabled") || !strcmp(r->name, "supervised") ||
-            !strcmp(r->name, "enable-debug-command") || !strcmp(r->name, "aclfile"))
+            !strcmp(r->name, "io-engine") || !strcmp(r->name, "cluster-enabled") ||
+            !strcmp(r->name, "supervised") || !strcmp(r->name, "enable-debug-command") ||
+            !strcmp(r->name, "aclfile"))
             r->flags |= CF_IMMUTABLE;
     }
 }
