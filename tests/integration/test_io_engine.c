@@ -288,7 +288,7 @@ TEST(output_buffer_limit_while_a_send_waits) {
     CHECK(r && r->type == REDIS_REPLY_INTEGER && r->integer == 1048576);
     if (r) freeReplyObject(r);
     int fd = srv_raw_socket(&s);
-    char *many = malloc(64 * 20);
+    char *many = malloc(64 * 32);
     size_t n = 0;
     for (int i = 0; i < 64; i++) n += (size_t)sprintf(many + n, "*2\r\n$3\r\nGET\r\n$1\r\nw\r\n");
     CHECK(raw_send(fd, many, n) == 0);
