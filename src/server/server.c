@@ -253,7 +253,8 @@ static void before_sleep_cb(struct ev_loop *loop, ev_prepare *w, int revents) {
     (void)w;
     (void)revents;
     before_sleep_work();
-    for (int round = 1; round < URING_ROUNDS && uring_turn() > 0; round++) before_sleep_work();
+    for (int round = 1; round < URING_ROUNDS && !server.shutdown_asap && uring_turn() > 0; round++)
+        before_sleep_work();
     uring_submit(); /* the last round's replies */
 }
 
