@@ -43,7 +43,7 @@ LUA_CFLAGS := $(shell pkg-config --cflags lua5.1 2>/dev/null)
 # cjson and bit for scripts: Debian's static archives (lua-cjson-dev, lua-bitop-dev),
 # linked in so the server needs no extra runtime package.
 LUA_LIBS   := -l:liblua5.1-cjson.a -l:liblua5.1-bitop.a $(shell pkg-config --libs lua5.1 2>/dev/null)
-SERVER_LIBS := -lev -lssl -lcrypto $(LUA_LIBS) $(MALLOC_LIBS) -lpthread -lm -ldl
+SERVER_LIBS := -lev -luring -lssl -lcrypto $(LUA_LIBS) $(MALLOC_LIBS) -lpthread -lm -ldl
 TOOL_LIBS   := $(MALLOC_LIBS) -lpthread -lm
 
 UTIL_SRC   := $(wildcard src/util/*.c)

@@ -9,7 +9,7 @@
 # a temporary policy-rc.d denies every service start during the install.
 set -e
 # redis-tools is in RUN_PKGS: README's tour uses redis-cli right after make run.
-RUN_PKGS="gcc make pkg-config libev-dev libjemalloc-dev libssl-dev liblua5.1-0-dev lua-cjson-dev lua-bitop-dev
+RUN_PKGS="gcc make pkg-config libev-dev liburing-dev libjemalloc-dev libssl-dev liblua5.1-0-dev lua-cjson-dev lua-bitop-dev
           libpq-dev redis-tools"
 TEST_PKGS="libhiredis-dev redis-tools redis-server tcl sqlite3 libsqlite3-dev python3 python3-redis
            dpkg-dev xz-utils openssl procps clang-format postgresql nutcracker"

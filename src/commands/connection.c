@@ -332,6 +332,7 @@ void client_info_string(sbuf *b, client *c) {
     *e = '\0';
     size_t obuf = 0, oll = 0;
     for (reply_block *r = c->rhead; r; r = r->next) {
+        if (!r->used) continue; /* the block kept for the next reply (Redis's static buffer) */
         obuf += r->size;
         oll++;
     }

@@ -189,6 +189,7 @@ struct client {
     int fd;
     void *tls; /* SSL* when a TLS connection */
     ev_io rio, wio;
+    void *uring; /* server/uring's state when the ring carries its bytes */
     uint64_t flags;
     int resp; /* 2 or 3 */
     db *db;

@@ -1,7 +1,10 @@
 /* server/busy — serving other clients while a slow script runs: its
  * interrupt hook calls server_serve_while_busy() now and then, so accepts,
- * reads (commands other than the allowed ones get -BUSY) and writes go on. */
+ * reads (commands other than the allowed ones get -BUSY) and writes go on.
+ * Clients on the io_uring path are served by handling the ring's completions
+ * (the caller's own bytes wait in its stash, server/uring.c). */
 #include "server/server.h"
+#include "server/uring.h"
 #include "util/mem.h"
 #include <poll.h>
 
@@ -66,5 +69,10 @@ static void busy_poll_fds(client *caller) {
 void server_serve_while_busy(client *caller) {
     int was = input_defer_pause();
     busy_poll_fds(caller);
+    if (uring_active()) {
+        uring_turn();
+        flush_pending_writes();
+        uring_submit();
+    }
     input_defer_resume(was);
 }

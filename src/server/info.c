@@ -5,6 +5,7 @@
 #include "server/hooks.h"
 #include "server/audit.h"
 #include "server/pubsub.h"
+#include "server/uring.h"
 #include "util/clock.h"
 #include "util/hash.h"
 #include "util/mem.h"
@@ -131,12 +132,13 @@ static void sec_server(sbuf *b) {
         "no\r\n"
         "run_id:%s\r\ntcp_port:%d\r\nserver_time_usec:%lld\r\nuptime_in_seconds:%lld\r\n"
         "uptime_in_days:%lld\r\nhz:%d\r\nconfigured_hz:%d\r\nlru_clock:%u\r\nexecutable:%s\r\n"
-        "config_file:%s\r\nio_threads_active:0\r\n",
+        "config_file:%s\r\nio_threads_active:0\r\nio_engine:%s\r\n",
         LARDER_VERSION, LARDER_OWN_VERSION, u.sysname, u.release, u.machine,
         ev_backend(server.loop) == EVBACKEND_EPOLL ? "epoll" : "other", __GNUC__, __GNUC_MINOR__,
         __GNUC_PATCHLEVEL__, (int)server.pid, server.runid, server.port, (long long)clock_ustime(),
         (long long)up, (long long)(up / 86400), server.hz, server.config_hz, kv_lru_clock,
-        server.executable ? server.executable : "", server.configfile ? server.configfile : "");
+        server.executable ? server.executable : "", server.configfile ? server.configfile : "",
+        uring_engine_name());
 }
 
 static void sec_clients(sbuf *b) {

@@ -9,6 +9,11 @@
  * all of them just before the loop polls again — so a pipeline's replies leave
  * in one writev(), and a client that cannot take more gets a write watcher.
  *
+ * The bytes move by one of two paths: libev watchers with read()/writev()
+ * (epoll; TLS always), or io_uring (server/uring.c) for plain sockets, where
+ * a completion hands input to client_input() and a finished send comes back
+ * through client_write_done(); what happens to the bytes is the same.
+ *
  * Invariants:
  *  1. A client is never freed while its own command runs (CLIENT_EXECUTING):
  *     it is closed asynchronously instead (server.clients_to_close).
@@ -21,6 +26,7 @@
 #include "server/pubsub.h"
 #include "server/conn.h"
 #include "server/audit.h"
+#include "server/uring.h"
 #include "util/clock.h"
 #include "util/mem.h"
 #include <errno.h>
@@ -114,6 +120,10 @@ client *client_by_id(uint64_t id) {
 }
 
 static void free_reply_blocks(client *c) {
+    if (uring_sending(c)) { /* a send in flight reads them: freed when it completes */
+        uring_adopt_blocks(c, c->rhead);
+        c->rhead = NULL;
+    }
     reply_block *b = c->rhead;
     while (b) {
         reply_block *n = b->next;
@@ -176,6 +186,7 @@ void client_free(client *c) {
     if (c->fd >= 0) {
         ev_io_stop(server.loop, &c->rio);
         ev_io_stop(server.loop, &c->wio);
+        uring_detach(c);
         conn_close(c);
         list_remove(&server.clients, &c->node);
         dict_remove(server.clients_by_id, &c->id, sizeof(c->id));
@@ -299,6 +310,7 @@ void accept_connection(int lfd, int tcp, int tls) {
             continue;
         }
         if (protected_mode_denies(c)) continue;
+        uring_attach(c);
         server.stat_numconnections++;
     }
 }
@@ -368,15 +380,40 @@ static void grow_qbuf(client *c, size_t need) {
     c->qcap = cap;
 }
 
+/* Accounts n bytes just appended to c's query buffer. Closes c past the
+ * query buffer limit: ERR when it did. */
+static int input_arrived(client *c, size_t n) {
+    c->qlen += n;
+    c->net_in += (unsigned long long)n;
+    server.stat_net_input_bytes += (long long)n;
+    server.stat_io_reads++;
+    c->last_interaction_ms = server.mstime;
+    if (c->qlen - c->qpos > c->qpeak) c->qpeak = c->qlen - c->qpos;
+    if (server.client_max_querybuf_len && c->qlen - c->qpos > server.client_max_querybuf_len) {
+        server_log(LL_WARNING,
+                   "Closing client that reached max query buffer length: id=%llu addr=%s (qbuf "
+                   "initial bytes: %.32s)",
+                   (unsigned long long)c->id, c->addr, c->qbuf + c->qpos);
+        server.stat_client_qbuf_limit_disconnections++;
+        client_free(c);
+        return ERR;
+    }
+    return OK;
+}
+
+/* Room for the next read: a big bulk argument gets a buffer sized once. */
+static size_t input_room(client *c, size_t atleast) {
+    size_t need = resp_req_need(&c->req, c->qlen - c->qpos);
+    size_t room = need >= RESP_BIG_ARG && need > atleast ? need : atleast;
+    grow_qbuf(c, room);
+    return room;
+}
+
 static void read_cb(struct ev_loop *loop, ev_io *w, int revents) {
     (void)loop;
     (void)revents;
     client *c = w->data;
-    size_t readlen = QBUF_CHUNK;
-    /* A big bulk argument: read it whole into a buffer sized once. */
-    size_t need = resp_req_need(&c->req, c->qlen - c->qpos);
-    if (need >= RESP_BIG_ARG) readlen = need;
-    grow_qbuf(c, readlen);
+    input_room(c, QBUF_CHUNK);
     ssize_t n = conn_read(c, c->qbuf + c->qlen, c->qcap - c->qlen);
     /* a TLS write that waited for the peer (the handshake) may go now */
     if (c->tls && c->reply_bytes) mark_pending(c);
@@ -390,27 +427,22 @@ static void read_cb(struct ev_loop *loop, ev_io *w, int revents) {
         client_free(c);
         return;
     }
-    c->qlen += (size_t)n;
-    c->net_in += (unsigned long long)n;
-    server.stat_net_input_bytes += n;
-    server.stat_io_reads++;
-    c->last_interaction_ms = server.mstime;
-    if (c->qlen - c->qpos > c->qpeak) c->qpeak = c->qlen - c->qpos;
-    if (server.client_max_querybuf_len && c->qlen - c->qpos > server.client_max_querybuf_len) {
-        server_log(LL_WARNING,
-                   "Closing client that reached max query buffer length: id=%llu addr=%s (qbuf "
-                   "initial bytes: %.32s)",
-                   (unsigned long long)c->id, c->addr, c->qbuf + c->qpos);
-        server.stat_client_qbuf_limit_disconnections++;
-        client_free(c);
-        return;
-    }
+    if (input_arrived(c, (size_t)n) != OK) return;
     if (deferring) {
         defer_input(c);
         return;
     }
     process_input(c);
     if (conn_has_buffered_input(c)) ev_feed_event(server.loop, &c->rio, EV_READ);
+}
+
+/* Bytes the ring received for c: served at once, in the order the
+ * completions came (the order of arrival), so they are not deferred. */
+void client_input(client *c, const char *p, size_t n) {
+    input_room(c, n);
+    memcpy(c->qbuf + c->qlen, p, n);
+    if (input_arrived(c, n) != OK) return;
+    process_input(c);
 }
 
 /* Order of serving. libev runs the callbacks of one poll newest first, while
@@ -811,24 +843,102 @@ void reply_barrier_release(client *c) {
     mark_pending(c);
 }
 
+/* Fills iov with c's unsent reply bytes (at most max vectors); *total is
+ * their sum. 0 when only empty blocks are left. */
+static int reply_iov(client *c, struct iovec *iov, int max, size_t *total) {
+    int n = 0;
+    size_t off = c->sentlen;
+    *total = 0;
+    for (reply_block *b = c->rhead; b && n < max; b = b->next) {
+        if (b->used > off) {
+            iov[n].iov_base = b->buf + off;
+            iov[n].iov_len = b->used - off;
+            *total += b->used - off;
+            n++;
+        }
+        off = 0;
+    }
+    return n;
+}
+
+/* Drops the first w bytes of c's replies, which the socket took. */
+static void reply_consume(client *c, size_t w) {
+    server.stat_net_output_bytes += (long long)w;
+    server.stat_io_writes++;
+    c->net_out += (unsigned long long)w;
+    size_t left = w;
+    while (c->rhead && left) {
+        reply_block *h = c->rhead;
+        size_t avail = h->used - c->sentlen;
+        if (left < avail) {
+            c->sentlen += left;
+            c->reply_bytes -= left;
+            break;
+        }
+        left -= avail;
+        c->reply_bytes -= avail;
+        c->rhead = h->next;
+        if (!c->rhead) c->rtail = NULL;
+        c->sentlen = 0;
+        if (!c->rhead && h->size == REPLY_BLOCK && !c->rtail) {
+            /* keep one block for the next reply: avoids malloc per reply */
+            h->used = 0;
+            h->next = NULL;
+            c->rhead = c->rtail = h;
+            break;
+        }
+        xfree(h);
+    }
+}
+
+/* Everything queued is out: a client waiting for that closes. Returns ERR if
+ * the client was freed. */
+static int replies_all_sent(client *c) {
+    c->obuf_soft_limit_since_ms = 0;
+    if (ev_is_active(&c->wio)) ev_io_stop(server.loop, &c->wio);
+    if (c->flags & CLIENT_CLOSE_AFTER_REPLY) {
+        client_free(c);
+        return ERR;
+    }
+    return OK;
+}
+
+/* The ring path: one send in flight at a time; its completion
+ * (client_write_done) queues the rest. */
+static int write_client_uring(client *c) {
+    if (uring_sending(c)) return OK;
+    struct iovec iov[16];
+    size_t total;
+    int n = reply_iov(c, iov, 16, &total);
+    if (n == 0) {
+        free_reply_blocks(c);
+        return replies_all_sent(c);
+    }
+    uring_send(c, iov, n, total);
+    return OK;
+}
+
+void client_write_done(client *c, ssize_t w, int err) {
+    if (w < 0) {
+        server_log(LL_VERBOSE, "Error writing to client: %s", strerror(err));
+        client_free(c);
+        return;
+    }
+    reply_consume(c, (size_t)w);
+    if (c->reply_bytes == 0)
+        replies_all_sent(c);
+    else
+        mark_pending(c); /* the rest goes with this turn's other replies */
+}
+
 /* Writes as much as the socket takes. Returns ERR if the client was freed. */
 static int write_client(client *c) {
     if (reply_barred(c)) return OK;
+    if (c->uring) return write_client_uring(c);
     while (c->rhead) {
         struct iovec iov[64];
-        int n = 0;
-        size_t total = 0;
-        reply_block *b = c->rhead;
-        size_t off = c->sentlen;
-        for (; b && n < 64; b = b->next) {
-            if (b->used > off) {
-                iov[n].iov_base = b->buf + off;
-                iov[n].iov_len = b->used - off;
-                total += b->used - off;
-                n++;
-            }
-            off = 0;
-        }
+        size_t total;
+        int n = reply_iov(c, iov, 64, &total);
         if (n == 0) { /* only empty blocks left */
             free_reply_blocks(c);
             break;
@@ -840,43 +950,11 @@ static int write_client(client *c) {
             client_free(c);
             return ERR;
         }
-        server.stat_net_output_bytes += w;
-        server.stat_io_writes++;
-        c->net_out += (unsigned long long)w;
-        size_t left = (size_t)w;
-        while (c->rhead && left) {
-            reply_block *h = c->rhead;
-            size_t avail = h->used - c->sentlen;
-            if (left < avail) {
-                c->sentlen += left;
-                c->reply_bytes -= left;
-                left = 0;
-                break;
-            }
-            left -= avail;
-            c->reply_bytes -= avail;
-            c->rhead = h->next;
-            if (!c->rhead) c->rtail = NULL;
-            c->sentlen = 0;
-            if (!c->rhead && h->size == REPLY_BLOCK && !c->rtail) {
-                /* keep one block for the next reply: avoids malloc per reply */
-                h->used = 0;
-                h->next = NULL;
-                c->rhead = c->rtail = h;
-                break;
-            }
-            xfree(h);
-        }
+        reply_consume(c, (size_t)w);
         if ((size_t)w < total) break;
     }
-    if (c->reply_bytes == 0) {
-        c->obuf_soft_limit_since_ms = 0;
-        if (ev_is_active(&c->wio)) ev_io_stop(server.loop, &c->wio);
-        if (c->flags & CLIENT_CLOSE_AFTER_REPLY) {
-            client_free(c);
-            return ERR;
-        }
-    } else if (conn_write_wants_read(c)) {
+    if (c->reply_bytes == 0) return replies_all_sent(c);
+    if (conn_write_wants_read(c)) {
         /* TLS needs the peer's bytes first: the read watcher retries the
          * write (a write watcher would fire at once, again and again) */
         if (ev_is_active(&c->wio)) ev_io_stop(server.loop, &c->wio);

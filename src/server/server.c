@@ -5,12 +5,19 @@
  * ev_timer at `hz`; an ev_prepare (runs just before the loop blocks) serves
  * unblocked clients and ready keys, runs the fast expiry cycle and writes all
  * pending replies; an ev_check (runs right after it wakes) refreshes the
- * cached clock. SIGTERM/SIGINT break the loop for a clean shutdown. */
+ * cached clock. SIGTERM/SIGINT break the loop for a clean shutdown.
+ *
+ * With the io_uring engine (server/uring.c) plain clients' bytes go through
+ * the ring: before-sleep ends by submitting every queued send in one
+ * io_uring_enter and handling the completions that came meanwhile; while
+ * completions keep coming it runs again, up to URING_ROUNDS times, before
+ * the loop polls. */
 #include "server/acl.h"
 #include "server/server.h"
 #include "server/hooks.h"
 #include "server/conn.h"
 #include "server/audit.h"
+#include "server/uring.h"
 #include "util/clock.h"
 #include "util/hash.h"
 #include "util/mem.h"
@@ -224,10 +231,12 @@ int server_rebind(char **err) {
 
 /* ---- loop hooks ------------------------------------------------------------------- */
 
-static void before_sleep_cb(struct ev_loop *loop, ev_prepare *w, int revents) {
-    (void)loop;
-    (void)w;
-    (void)revents;
+/* Rounds of before-sleep one loop turn may run while the ring keeps
+ * delivering: enough to save most epoll_waits under load, few enough that
+ * timers, listeners and the store thread's results wait little. */
+#define URING_ROUNDS 8
+
+static void before_sleep_work(void) {
     server_update_time();
     handle_clients_blocked_on_keys();
     process_unblocked_clients();
@@ -237,6 +246,16 @@ static void before_sleep_cb(struct ev_loop *loop, ev_prepare *w, int revents) {
     tracking_before_sleep();
     audit_flush(); /* an event is in the file before its command's reply leaves */
     flush_pending_writes();
+}
+
+static void before_sleep_cb(struct ev_loop *loop, ev_prepare *w, int revents) {
+    (void)loop;
+    (void)w;
+    (void)revents;
+    before_sleep_work();
+    for (int round = 1; round < URING_ROUNDS && !server.shutdown_asap && uring_turn() > 0; round++)
+        before_sleep_work();
+    uring_submit(); /* the last round's replies */
 }
 
 static void after_sleep_cb(struct ev_loop *loop, ev_check *w, int revents) {
@@ -378,6 +397,14 @@ int server_init(char **err) {
     server.dbs = xcalloc((size_t)server.databases, sizeof(db));
     for (int i = 0; i < server.databases; i++) db_init(&server.dbs[i], i);
     if (acl_load_at_startup(err) != OK) return ERR;
+    char *why = NULL;
+    if (uring_setup(server.io_engine, &why, err) != OK) return ERR;
+    if (why) {
+        server_log(LL_WARNING, "I/O engine: epoll (%s)", why);
+        xfree(why);
+    } else {
+        server_log(LL_NOTICE, "I/O engine: %s", uring_engine_name());
+    }
     keyspace_init();
     if (audit_start(err) != OK) return ERR;
     if (open_listeners(err) != OK) return ERR;
@@ -411,6 +438,7 @@ void server_run(void) {
 void server_shutdown(void) {
     hooks.shutdown();
     flush_pending_writes();
+    uring_submit(); /* replies queued for the ring go out too */
     close_listeners();
     if (server.unixsocket && server.unixsocket[0]) unlink(server.unixsocket);
     if (server.pidfile && server.pidfile[0]) unlink(server.pidfile);

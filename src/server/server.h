@@ -137,6 +137,7 @@ typedef struct server_state {
     int set_proc_title;
     int crash_log_enabled;
     int enable_debug_cmd;
+    int io_engine;      /* io-engine: IO_ENGINE_* (server/uring.h) */
     type_limits limits; /* the data types' encoding thresholds */
     /* TLS */
     char *tls_cert_file, *tls_key_file, *tls_ca_cert_file, *tls_ca_cert_dir;
@@ -246,6 +247,10 @@ int pause_should_wait(client *c, const command *cmd);
 void clients_cron(void);
 void accept_connection(int lfd, int tcp, int tls);
 void flush_pending_writes(void);
+/* The io_uring path's two ends (server/uring.c): bytes received for c, and a
+ * send of c's replies finished (w bytes, or w < 0 with errno err). */
+void client_input(client *c, const char *p, size_t n);
+void client_write_done(client *c, ssize_t w, int err);
 /* libev's invoke-pending hook: serves the clients a poll read in arrival order. */
 void invoke_pending_in_order(struct ev_loop *loop);
 void commands_init(void);
