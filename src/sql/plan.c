@@ -726,6 +726,7 @@ typedef struct order_search {
     path paths[64], best_paths[64];
     double best_cost;
     int must_before[64]; /* index of an item that must come before (LEFT JOIN barrier) */
+    int found;           /* an order that places every item was found */
 } order_search;
 
 /* Can item it be placed after the set avail? */
@@ -747,6 +748,7 @@ static void search(order_search *os, int depth, mask_t avail, double rows, doubl
     planctx *pc = os->pc;
     if (cost >= os->best_cost) return;
     if (depth == os->n) {
+        os->found = 1;
         os->best_cost = cost;
         memcpy(os->best_perm, os->perm, sizeof(int) * (size_t)os->n);
         memcpy(os->best_paths, os->paths, sizeof(path) * (size_t)os->n);
@@ -814,6 +816,7 @@ static void beam(order_search *os, int width) {
         nb = nn < width ? nn : width;
         memcpy(cur, next, sizeof *cur * (size_t)nb);
     }
+    os->found = nb > 0;
     /* replay the winner to get its paths */
     mask_t avail = 0;
     double rows = 1;
@@ -1293,6 +1296,10 @@ static int plan_simple(compiler *c, query *q, qplan **out) {
     split(&pc, q->where, -1);
     order_search *os = xcalloc(1, sizeof *os);
     choose_order(c, &pc, qp, os);
+    if (pc.n && !os->found) { /* a function's arguments need items that cannot come first */
+        xfree(os);
+        return sqli_comp_error(c, q->pos, "no query solution");
+    }
     for (int i = 0; i < q->nsrc; i++) /* sqlite3's answer to a forced index it cannot use */
         if (q->src[i].forced_idx && !partial_ok(&pc, i, q->src[i].forced_idx)) {
             xfree(os);
