@@ -912,7 +912,7 @@ static char *explain_constraints(compiler *c, planctx *pc, int it, path *p) {
 
 static void explain_loop(compiler *c, planctx *pc, int it, path *p, loop *L) {
     srcitem *s = &pc->q->src[it];
-    const char *nm = s->alias ? s->alias : s->name;
+    const char *nm = s->alias ? s->alias : s->name ? s->name : "(subquery)";
     const char *lj = s->jointype == JT_LEFT ? " LEFT-JOIN" : "";
     if (p->access == ACC_HASH) { /* SQLite's words for its transient lookup structure */
         strb b = {0};
@@ -1456,8 +1456,8 @@ void sqli_plan_explain(qplan *p, rowbuf *rb, int *id, int parent, int mode) {
     }
     explain_block_subs(p, rb, id, parent, mode);
     if (p->eqp_group_temp) eqp_row(rb, ++*id, parent, "USE TEMP B-TREE FOR GROUP BY", NULL, mode);
-    for (int w = 0; w < p->nwin; w++)
-        if (p->wins[w]->win->npart || p->wins[w]->win->norder)
+    for (int w = 0; w < p->nwin; w++) /* one sort serves windows that sort alike */
+        if (sqli_win_sorts(p->wins, w))
             eqp_row(rb, ++*id, parent, "USE TEMP B-TREE FOR WINDOW", NULL, mode);
     if (p->eqp_distinct_temp)
         eqp_row(rb, ++*id, parent, "USE TEMP B-TREE FOR DISTINCT", NULL, mode);
