@@ -1196,12 +1196,15 @@ static int vac_build(vm *v, store_txn *w, vac_list *l) {
     return rc;
 }
 
-static int vacuum(vm *v) {
+/* VACUUM [main | temp]: temp tables live in memory, so VACUUM temp has
+ * nothing to compact (sqlite3's checks still apply). */
+static int vacuum(vm *v, int temp) {
     sql_db *db = v->db;
     if (db->explicit_txn)
         return sqli_vm_error(v, SQL_ERROR, "cannot VACUUM from within a transaction");
     if (db->nactive > 0 || db->active_reads > 0)
         return sqli_vm_error(v, SQL_ERROR, "cannot VACUUM - SQL statements in progress");
+    if (temp) return SQL_OK;
     sqli_vm_close_row_cursors(v);
     store_options o = {.flags = STORE_MEMORY, .page_size = sqli_store_page_size(db->store)};
     store_db *tmp = NULL;
@@ -1300,7 +1303,7 @@ static int run_ddl(vm *v, sql_stmt *st) {
     case ST_REINDEX:
         return reindex(v, a);
     case ST_VACUUM:
-        return vacuum(v);
+        return vacuum(v, a->temp);
     default:
         return sqli_vm_error(v, SQL_MISUSE, "not a schema statement");
     }

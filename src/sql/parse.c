@@ -2042,7 +2042,9 @@ static ast *parse_stmt_inner(parser *p) {
         if (at_name(p)) {
             int pos = p->t.pos;
             a->name = parse_name(p);
-            if (!sqli_name_eq(a->name, "main")) perr(p, pos, "unknown database %s", a->name);
+            a->temp = sqli_name_eq(a->name, "temp");
+            if (!a->temp && !sqli_name_eq(a->name, "main"))
+                perr(p, pos, "unknown database %s", a->name);
         }
         if (accept_kw(p, KW_INTO)) perr(p, p->prev_end, "VACUUM INTO is not supported");
     } else if (kw == KW_EXPLAIN) {
