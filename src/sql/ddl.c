@@ -713,6 +713,33 @@ static int rename_taken(schema *s, const table *t, const char *name) {
     return sqli_schema_index(s, name, &o) && !o->temp;
 }
 
+/* The views that name table t name it by to (quoted) instead: the
+ * database's for a main table, the connection's TEMP views (which may name
+ * tables of either) for both. */
+static int rename_in_views(vm *v, sql_stmt *st, const table *t, const char *to) {
+    sql_db *db = v->db;
+    int rc = SQL_OK;
+    for (view *w = db->sch->views; w && rc == SQL_OK; w = w->next) {
+        if (t->temp && !w->temp) continue;
+        ast *wa = reparse(st, w->sql);
+        span skip = {wa ? wa->name_pos : 0, wa ? wa->name_pos + 1 : 0};
+        char *wsql = rename_tokens(&st->ar, w->sql, t->name, to, &skip, wa ? 1 : 0, 0,
+                                   RT_KEEP_CALLS | RT_RAW);
+        if (strcmp(wsql, w->sql) == 0) continue;
+        if (!w->temp) {
+            rc = cat_put_in(v, 0, "view", w->name, wsql, 0, w->name);
+            continue;
+        }
+        for (int i = 0; i < db->ntemp_views; i++)
+            if (strcmp(db->temp_views[i], w->sql) == 0) {
+                xfree(db->temp_views[i]);
+                db->temp_views[i] = xstrdup(wsql);
+                break;
+            }
+    }
+    return rc;
+}
+
 /* RENAME TO: the new name goes into the table's text (quoted, as sqlite3
  * writes it), its indexes', the triggers that name it and the REFERENCES of
  * the tables of its database; each object stays in its own catalog. */
@@ -761,6 +788,7 @@ static int alter_rename_table(vm *v, sql_stmt *st, ast *a) {
                 rc = cat_put_in(v, g->temp, "trigger", g->name, gsql, 0,
                                 g->tab == t ? a->name : g->tab->name);
         }
+    rc = rc == SQL_OK ? rename_in_views(v, st, t, quoted) : rc;
     for (int i = 0; i < s->ntab && rc == SQL_OK; i++) { /* REFERENCES old in other tables */
         table *o = s->tabs[i];
         if (o == t || o->temp != t->temp) continue;
