@@ -141,12 +141,28 @@ int sqli_bt_node_sane(const uint8_t *d, uint32_t usable) {
     uint32_t n = get16(d + 2), content = get16(d + 4), frag = get16(d + 6);
     if (NODE_HDR + 2 * n > content || content > usable || frag > usable) return -1;
     if (d[0] == PT_INTERIOR && get32(d + 8) == 0) return -1;
-    uint32_t used = 0;
+    uint32_t used = 0, maxl = bt_max_local(usable), maxk = bt_max_key(usable);
+    int leaf = d[0] == PT_LEAF;
     for (uint32_t i = 0; i < n; i++) {
         uint32_t off = get16(d + NODE_HDR + 2 * i);
-        bt_cell c;
         if (off < content || off >= usable) return -1;
-        if (!parse_at(d, usable, off, d[0] == PT_LEAF, &c)) return -1;
+        /* the common cells, checked as parse_at would, without its call:
+         * one-byte lengths, and a leaf's value kept whole in the cell */
+        if (leaf && off + 2 <= usable && d[off] < 0x80 && d[off + 1] < 0x80 &&
+            2u + d[off] + d[off + 1] <= maxl && d[off] <= maxk) {
+            uint32_t size = 2u + d[off] + d[off + 1];
+            if (off + size > usable) return -1;
+            used += size;
+            continue;
+        }
+        if (!leaf && off + 5 <= usable && d[off + 4] < 0x80 && d[off + 4] <= maxk) {
+            uint32_t size = 5u + d[off + 4];
+            if (get32(d + off) == 0 || off + size > usable) return -1;
+            used += size;
+            continue;
+        }
+        bt_cell c;
+        if (!parse_at(d, usable, off, leaf, &c)) return -1;
         used += c.size;
     }
     if (used + frag > usable - content) return -1;

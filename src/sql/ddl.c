@@ -99,23 +99,27 @@ static const char *taken_what(int taken) {
     return taken == 1 ? "table" : taken == 2 ? "index" : "view";
 }
 
-/* The statement's text, as the catalog keeps it: a temp table's without
- * its TEMP word (the temp catalog holds temp objects only, as sqlite3's). */
+/* The statement's text, as the catalog keeps it. A table's is "CREATE TABLE "
+ * and the text from its unqualified name on, as sqlite3 writes it: no TEMP
+ * word, no IF NOT EXISTS, no database name (the temp catalog holds temp
+ * objects only). */
 static char *stmt_text(sql_stmt *st, ast *a) {
-    char *s = sqli_ar_strndup(&st->ar, st->sql + a->pos, (size_t)(a->end - a->pos));
-    if (a->kind != ST_CREATE_TABLE || !a->temp) return s;
-    int n = (int)strlen(s), pos = 0;
-    token create = {0}, t = {0};
-    for (int k = 0; k < 2; k++) { /* CREATE, then TEMP / TEMPORARY */
-        do {
-            sqli_lex_token(s, n, pos, &t);
-            pos = t.pos + t.len;
-        } while (t.type == TK_SPACE && t.len > 0);
-        if (k == 0) create = t;
-    }
-    if (t.type != TK_KEYWORD || (t.kw != KW_TEMP && t.kw != KW_TEMPORARY)) return s;
-    while (pos < n && isspace((unsigned char)s[pos])) pos++;
-    return sqli_ar_printf(&st->ar, "%.*s %s", create.len, create.z, s + pos);
+    if (a->kind == ST_CREATE_TABLE)
+        return sqli_ar_printf(&st->ar, "CREATE TABLE %.*s", a->end - a->table_pos,
+                              st->sql + a->table_pos);
+    return sqli_ar_strndup(&st->ar, st->sql + a->pos, (size_t)(a->end - a->pos));
+}
+
+/* An index's or trigger's text as the catalog keeps it (sqlite3's form, as
+ * for tables). Not the text the statement's own AST was parsed from: its
+ * offsets are relative to the statement. */
+static char *catalog_text(sql_stmt *st, ast *a) {
+    const char *what = a->kind == ST_CREATE_TRIGGER ? "TRIGGER"
+                       : a->fulltext                ? "FULLTEXT INDEX"
+                       : a->unique                  ? "UNIQUE INDEX"
+                                                    : "INDEX";
+    return sqli_ar_printf(&st->ar, "CREATE %s %.*s", what, a->end - a->name_pos,
+                          st->sql + a->name_pos);
 }
 
 /* ---- CREATE TABLE -------------------------------------------------------------------------------
@@ -356,7 +360,8 @@ static int create_index(vm *v, sql_stmt *st, ast *a) {
     rc = new_tree(v, &info, &x->tree);
     if (rc != SQL_OK) return rc;
     rc = a->fulltext ? sqli_fts_fill(v, t, x) : fill_index(v, t, x);
-    if (rc == SQL_OK) rc = cat_put(v, "index", x->name, sql, sqli_tree_id(x->tree), t->name);
+    if (rc == SQL_OK)
+        rc = cat_put(v, "index", x->name, catalog_text(st, a), sqli_tree_id(x->tree), t->name);
     if (rc == SQL_OK) rc = bump_cookie(v);
     return rc;
 }
@@ -377,7 +382,7 @@ static int create_trigger(vm *v, sql_stmt *st, ast *a) {
         return sqli_vm_error(v, SQL_ERROR, "%s", err);
     if (g->tab->is_schema)
         return sqli_vm_error(v, SQL_ERROR, "cannot create trigger on system table");
-    rc = cat_put(v, "trigger", g->name, sql, 0, g->tab->name);
+    rc = cat_put(v, "trigger", g->name, catalog_text(st, a), 0, g->tab->name);
     if (rc == SQL_OK) rc = bump_cookie(v);
     return rc;
 }
@@ -570,9 +575,15 @@ static int fill_generated(vm *v, table *nt) {
     return rc == STORE_NOTFOUND ? SQL_OK : sqli_vm_store_error(v, rc);
 }
 
+/* The table a statement names is missing: named as it was written. */
+static int no_such_table(vm *v, const ast *a) {
+    const char *db = a->dbq == 1 ? "main." : a->dbq == 2 ? "temp." : "";
+    return sqli_vm_error(v, SQL_ERROR, "no such table: %s%s", db, a->table);
+}
+
 static int alter_add(vm *v, sql_stmt *st, ast *a) {
-    table *t = sqli_schema_table(v->db->sch, a->table);
-    if (!t || t->is_schema) return sqli_vm_error(v, SQL_ERROR, "no such table: %s", a->table);
+    table *t = sqli_schema_table_db(v->db->sch, a->table, a->dbq);
+    if (!t || t->is_schema) return no_such_table(v, a);
     coldef *cd = &a->coldefs[0];
     if (cd->pk) return sqli_vm_error(v, SQL_ERROR, "Cannot add a PRIMARY KEY column");
     if (cd->unique) return sqli_vm_error(v, SQL_ERROR, "Cannot add a UNIQUE column");
@@ -604,20 +615,25 @@ static int alter_add(vm *v, sql_stmt *st, ast *a) {
     if (!ta || sqli_schema_build_table(v->db->sch, ta, sql, t->tree, &nt, &err) != SQL_OK)
         return sqli_vm_error(v, SQL_ERROR, "%s", err ? err : perr ? perr : "bad column definition");
     int rc = cd->gen ? fill_generated(v, nt) : SQL_OK;
-    if (rc == SQL_OK) rc = cat_put(v, "table", t->name, sql, t->tree, t->name);
+    if (rc == SQL_OK) rc = cat_put(v, "table", t->name, sql, sqli_tree_id(t->tree), t->name);
     if (rc == SQL_OK) rc = bump_cookie(v);
     return rc;
 }
 
 /* Replace identifier tokens equal to from (case-insensitive) by to, except
  * tokens whose offset is in skip[0..nskip) ranges; with only_after_kw set,
- * only tokens right after that keyword. */
+ * only tokens right after that keyword. Flags: RT_KEEP_CALLS leaves a name
+ * followed by "(" alone; RT_RAW writes to as it is (else as an identifier,
+ * quoted when it must be). */
 typedef struct span {
     int a, b;
 } span;
 
+enum { RT_KEEP_CALLS = 1, RT_RAW = 2 };
+
 static char *rename_tokens(arena *ar, const char *sql, const char *from, const char *to,
-                           const span *skip, int nskip, int only_after_kw, int keep_calls) {
+                           const span *skip, int nskip, int only_after_kw, int flags) {
+    int keep_calls = flags & RT_KEEP_CALLS;
     strb b = {0};
     int n = (int)strlen(sql), pos = 0, prev_kw = 0;
     token t;
@@ -643,7 +659,9 @@ static char *rename_tokens(arena *ar, const char *sql, const char *from, const c
                 if (nx.type == TK_LP) hit = 0;
             }
         }
-        if (hit)
+        if (hit && (flags & RT_RAW))
+            sqli_strb_adds(&b, to);
+        else if (hit)
             sqli_strb_ident(&b, to);
         else
             sqli_strb_add(&b, t.z, (size_t)len);
@@ -655,41 +673,108 @@ static char *rename_tokens(arena *ar, const char *sql, const char *from, const c
     return r;
 }
 
-static char *replace_at(arena *ar, const char *sql, int pos, const char *to) {
+/* sql with the token at pos replaced by to (as it is, when raw; else as an
+ * identifier, quoted when it must be). */
+static char *replace_at(arena *ar, const char *sql, int pos, const char *to, int raw) {
     token t;
     sqli_lex_token(sql, (int)strlen(sql), pos, &t);
     strb b = {0};
     sqli_strb_add(&b, sql, (size_t)pos);
-    sqli_strb_ident(&b, to);
+    if (raw)
+        sqli_strb_adds(&b, to);
+    else
+        sqli_strb_ident(&b, to);
     sqli_strb_adds(&b, sql + pos + t.len);
     char *r = sqli_ar_strdup(ar, sqli_strb_cstr(&b));
     sqli_strb_free(&b);
     return r;
 }
 
+/* cat_put into the catalog that holds an object: the temp store's for a
+ * temp one, whichever catalog the running statement writes. */
+static int cat_put_in(vm *v, int temp, const char *type, const char *name, const char *sql,
+                      int64_t root, const char *tbl) {
+    int save = v->ddl_temp;
+    v->ddl_temp = temp;
+    int rc = cat_put(v, type, name, sql, root, tbl);
+    v->ddl_temp = save;
+    return rc;
+}
+
+/* Is name taken by another table or index of t's database (a temp table may
+ * take a main table's name, and the reverse)? */
+static int rename_taken(schema *s, const table *t, const char *name) {
+    table *o = NULL;
+    if (t->temp) {
+        if (sqli_schema_table_db(s, name, 2)) return 1;
+        return sqli_schema_index(s, name, &o) && o->temp;
+    }
+    if (sqli_schema_table_db(s, name, 1)) return 1;
+    return sqli_schema_index(s, name, &o) && !o->temp;
+}
+
+/* The views that name table t name it by to (quoted) instead: the
+ * database's for a main table, the connection's TEMP views (which may name
+ * tables of either) for both. */
+static int rename_in_views(vm *v, sql_stmt *st, const table *t, const char *to) {
+    sql_db *db = v->db;
+    int rc = SQL_OK;
+    for (view *w = db->sch->views; w && rc == SQL_OK; w = w->next) {
+        if (t->temp && !w->temp) continue;
+        ast *wa = reparse(st, w->sql);
+        span skip = {wa ? wa->name_pos : 0, wa ? wa->name_pos + 1 : 0};
+        char *wsql = rename_tokens(&st->ar, w->sql, t->name, to, &skip, wa ? 1 : 0, 0,
+                                   RT_KEEP_CALLS | RT_RAW);
+        if (strcmp(wsql, w->sql) == 0) continue;
+        if (!w->temp) {
+            rc = cat_put_in(v, 0, "view", w->name, wsql, 0, w->name);
+            continue;
+        }
+        for (int i = 0; i < db->ntemp_views; i++)
+            if (strcmp(db->temp_views[i], w->sql) == 0) {
+                xfree(db->temp_views[i]);
+                db->temp_views[i] = xstrdup(wsql);
+                break;
+            }
+    }
+    return rc;
+}
+
+/* RENAME TO: the new name goes into the table's text (quoted, as sqlite3
+ * writes it), its indexes', the triggers that name it and the REFERENCES of
+ * the tables of its database; each object stays in its own catalog. */
 static int alter_rename_table(vm *v, sql_stmt *st, ast *a) {
     schema *s = v->db->sch;
-    table *t = sqli_schema_table(s, a->table);
-    if (!t || t->is_schema) return sqli_vm_error(v, SQL_ERROR, "no such table: %s", a->table);
-    if (sqli_schema_table(s, a->name) || sqli_schema_index(s, a->name, NULL))
+    table *t = sqli_schema_table_db(s, a->table, a->dbq);
+    if (!t || t->is_schema) return no_such_table(v, a);
+    if (rename_taken(s, t, a->name))
         return sqli_vm_error(v, SQL_ERROR,
                              "there is already another table or index with this name: %s", a->name);
     int rc = reserved_name(v, a->name);
     if (rc != SQL_OK) return rc;
     ast *ta = reparse(st, t->sql);
     if (!ta) return sqli_vm_error(v, SQL_CORRUPT, "malformed schema for %s", t->name);
-    char *sql = replace_at(&st->ar, t->sql, ta->table_pos, a->name);
-    sql = rename_tokens(&st->ar, sql, t->name, a->name, NULL, 0, KW_REFERENCES, 0);
+    strb qb = {0};
+    sqli_strb_addc(&qb, '"');
+    for (const char *c = a->name; *c; c++) {
+        if (*c == '"') sqli_strb_addc(&qb, '"');
+        sqli_strb_addc(&qb, *c);
+    }
+    sqli_strb_addc(&qb, '"');
+    char *quoted = sqli_ar_strdup(&st->ar, sqli_strb_cstr(&qb));
+    sqli_strb_free(&qb);
+    char *sql = replace_at(&st->ar, t->sql, ta->table_pos, quoted, 1);
+    sql = rename_tokens(&st->ar, sql, t->name, quoted, NULL, 0, KW_REFERENCES, RT_RAW);
     rc = cat_del(v, "table", t->name);
-    if (rc == SQL_OK) rc = cat_put(v, "table", a->name, sql, t->tree, a->name);
+    if (rc == SQL_OK) rc = cat_put(v, "table", a->name, sql, sqli_tree_id(t->tree), a->name);
     for (int pass = 0; pass < 2; pass++)
         for (index_t *x = pass ? t->fts : t->indexes; x && rc == SQL_OK; x = x->next) {
             char *isql = x->sql;
             if (*isql) {
                 ast *ia = reparse(st, isql);
-                if (ia) isql = replace_at(&st->ar, isql, ia->table_pos, a->name);
+                if (ia) isql = replace_at(&st->ar, isql, ia->table_pos, quoted, 1);
             }
-            rc = cat_put(v, "index", x->name, isql, x->tree, a->name);
+            rc = cat_put(v, "index", x->name, isql, sqli_tree_id(x->tree), a->name);
         }
     /* triggers name the table in their header and may use it in their
      * bodies (any trigger): rewrite those names, not the trigger's own */
@@ -697,20 +782,23 @@ static int alter_rename_table(vm *v, sql_stmt *st, ast *a) {
         for (trigger *g = s->tabs[i]->triggers; g && rc == SQL_OK; g = g->next) {
             ast *ga = reparse(st, g->sql);
             span skip = {ga ? ga->name_pos : 0, ga ? ga->name_pos + 1 : 0};
-            char *gsql = rename_tokens(&st->ar, g->sql, t->name, a->name, &skip, ga ? 1 : 0, 0, 1);
+            char *gsql = rename_tokens(&st->ar, g->sql, t->name, quoted, &skip, ga ? 1 : 0, 0,
+                                       RT_KEEP_CALLS | RT_RAW);
             if (strcmp(gsql, g->sql) != 0 || g->tab == t)
-                rc = cat_put(v, "trigger", g->name, gsql, 0, g->tab == t ? a->name : g->tab->name);
+                rc = cat_put_in(v, g->temp, "trigger", g->name, gsql, 0,
+                                g->tab == t ? a->name : g->tab->name);
         }
+    rc = rc == SQL_OK ? rename_in_views(v, st, t, quoted) : rc;
     for (int i = 0; i < s->ntab && rc == SQL_OK; i++) { /* REFERENCES old in other tables */
         table *o = s->tabs[i];
-        if (o == t) continue;
+        if (o == t || o->temp != t->temp) continue;
         int refs = 0;
         for (int k = 0; k < o->nfk; k++) refs |= sqli_name_eq(o->fks[k].ptab, t->name);
         if (refs)
-            rc =
-                cat_put(v, "table", o->name,
-                        rename_tokens(&st->ar, o->sql, t->name, a->name, NULL, 0, KW_REFERENCES, 0),
-                        o->tree, o->name);
+            rc = cat_put(
+                v, "table", o->name,
+                rename_tokens(&st->ar, o->sql, t->name, quoted, NULL, 0, KW_REFERENCES, RT_RAW),
+                sqli_tree_id(o->tree), o->name);
     }
     if (rc == SQL_OK && t->pk.stat) {
         rc = cat_del(v, "stat", t->name);
@@ -721,7 +809,7 @@ static int alter_rename_table(vm *v, sql_stmt *st, ast *a) {
         keyenc_buf key;
         sqli_keyenc_init(&key);
         sqli_cat_key(&key, "stat", a->name);
-        if (rc == SQL_OK && sqli_store_put(v->txn, STORE_CATALOG, key.p, key.len, v->rb.p,
+        if (rc == SQL_OK && sqli_store_put(cat_txn(v), STORE_CATALOG, key.p, key.len, v->rb.p,
                                            v->rb.len, 0) != STORE_OK)
             rc = SQL_IOERR;
         sqli_keyenc_free(&key);
@@ -732,8 +820,8 @@ static int alter_rename_table(vm *v, sql_stmt *st, ast *a) {
 
 static int alter_rename_column(vm *v, sql_stmt *st, ast *a) {
     schema *s = v->db->sch;
-    table *t = sqli_schema_table(s, a->table);
-    if (!t || t->is_schema) return sqli_vm_error(v, SQL_ERROR, "no such table: %s", a->table);
+    table *t = sqli_schema_table_db(s, a->table, a->dbq);
+    if (!t || t->is_schema) return no_such_table(v, a);
     int col = sqli_table_column(t, a->name);
     if (col < 0) return sqli_vm_error(v, SQL_ERROR, "no such column: \"%s\"", a->name);
     if (sqli_table_column(t, a->name2) >= 0)
@@ -746,14 +834,14 @@ static int alter_rename_column(vm *v, sql_stmt *st, ast *a) {
     sk[nsk++] = (span){ta->table_pos, ta->table_pos + 1};
     for (int i = 0; i < ta->ncoldefs; i++)
         sk[nsk++] = (span){ta->coldefs[i].type_pos, ta->coldefs[i].type_end};
-    char *sql = rename_tokens(&st->ar, t->sql, a->name, a->name2, sk, nsk, 0, 1);
+    char *sql = rename_tokens(&st->ar, t->sql, a->name, a->name2, sk, nsk, 0, RT_KEEP_CALLS);
     char *err = NULL;
     table *nt;
     ast *na = reparse(st, sql);
     if (!na || sqli_schema_build_table(s, na, sql, t->tree, &nt, &err) != SQL_OK)
         return sqli_vm_error(v, SQL_ERROR, "cannot rename column: %s",
                              err ? err : "bad definition");
-    int rc = cat_put(v, "table", t->name, sql, t->tree, t->name);
+    int rc = cat_put(v, "table", t->name, sql, sqli_tree_id(t->tree), t->name);
     for (index_t *x = t->indexes ? t->indexes : t->fts; x && rc == SQL_OK; x = x->next ? x->next
                                                                                : x == t->fts
                                                                                    ? NULL
@@ -763,8 +851,8 @@ static int alter_rename_column(vm *v, sql_stmt *st, ast *a) {
         if (!ia) continue;
         span isk[2] = {{ia->name_pos, ia->name_pos + 1}, {ia->table_pos, ia->table_pos + 1}};
         rc = cat_put(v, "index", x->name,
-                     rename_tokens(&st->ar, x->sql, a->name, a->name2, isk, 2, 0, 1), x->tree,
-                     t->name);
+                     rename_tokens(&st->ar, x->sql, a->name, a->name2, isk, 2, 0, RT_KEEP_CALLS),
+                     sqli_tree_id(x->tree), t->name);
     }
     if (rc == SQL_OK) rc = bump_cookie(v);
     return rc;
@@ -874,10 +962,10 @@ static int drop_col_dependents(vm *v, sql_stmt *st) {
 
 static int alter_drop_column(vm *v, sql_stmt *st, ast *a) {
     schema *s = v->db->sch;
-    table *t = sqli_schema_table(s, a->table);
+    table *t = sqli_schema_table_db(s, a->table, a->dbq);
     if (!t && sqli_schema_view(s, a->table))
         return sqli_vm_error(v, SQL_ERROR, "cannot drop column from view \"%s\"", a->table);
-    if (!t) return sqli_vm_error(v, SQL_ERROR, "no such table: %s", a->table);
+    if (!t) return no_such_table(v, a);
     if (t->is_schema) return sqli_vm_error(v, SQL_ERROR, "table %s may not be altered", t->name);
     int col = sqli_table_column(t, a->name);
     if (col < 0) return sqli_vm_error(v, SQL_ERROR, "no such column: \"%s\"", a->name);
@@ -909,7 +997,7 @@ static int alter_drop_column(vm *v, sql_stmt *st, ast *a) {
             v, SQL_ERROR, "error in index %s after drop column: no such column: %s", x->name, cn);
     }
     int rc = drop_col_rows(v, t, col);
-    if (rc == SQL_OK) rc = cat_put(v, "table", t->name, sql, t->tree, t->name);
+    if (rc == SQL_OK) rc = cat_put(v, "table", t->name, sql, sqli_tree_id(t->tree), t->name);
     if (rc == SQL_OK) rc = bump_cookie(v);
     if (rc == SQL_OK) rc = drop_col_dependents(v, st);
     return rc;
@@ -1136,12 +1224,15 @@ static int vac_build(vm *v, store_txn *w, vac_list *l) {
     return rc;
 }
 
-static int vacuum(vm *v) {
+/* VACUUM [main | temp]: temp tables live in memory, so VACUUM temp has
+ * nothing to compact (sqlite3's checks still apply). */
+static int vacuum(vm *v, int temp) {
     sql_db *db = v->db;
     if (db->explicit_txn)
         return sqli_vm_error(v, SQL_ERROR, "cannot VACUUM from within a transaction");
     if (db->nactive > 0 || db->active_reads > 0)
         return sqli_vm_error(v, SQL_ERROR, "cannot VACUUM - SQL statements in progress");
+    if (temp) return SQL_OK;
     sqli_vm_close_row_cursors(v);
     store_options o = {.flags = STORE_MEMORY, .page_size = sqli_store_page_size(db->store)};
     store_db *tmp = NULL;
@@ -1192,11 +1283,7 @@ static int ddl_on_temp(vm *v, ast *a) {
     case ST_ALTER_RENAME_COL:
     case ST_ALTER_DROP_COL:
         t = sqli_schema_table_db(s, a->table, a->dbq);
-        if (t && t->temp) {
-            sqli_vm_error(v, SQL_ERROR, "ALTER TABLE of a temporary table is not supported");
-            return -1;
-        }
-        return 0;
+        break;
     default:
         return 0;
     }
@@ -1244,7 +1331,7 @@ static int run_ddl(vm *v, sql_stmt *st) {
     case ST_REINDEX:
         return reindex(v, a);
     case ST_VACUUM:
-        return vacuum(v);
+        return vacuum(v, a->temp);
     default:
         return sqli_vm_error(v, SQL_MISUSE, "not a schema statement");
     }

@@ -171,6 +171,7 @@ static int int_arith(int op, int64_t a, int64_t b, sql_value *out) {
 }
 
 static int arith(int op, const sql_value *x, const sql_value *y, sql_value *out) {
+    if (x->type == SQL_INTEGER && y->type == SQL_INTEGER) return int_arith(op, x->u.i, y->u.i, out);
     if (x->type == SQL_NULL || y->type == SQL_NULL) return val_set_null(out), SQL_OK;
     sql_value a, b;
     to_numeric(x, &a);
@@ -283,7 +284,11 @@ static void compare(int op, const expr *l, const expr *r, const sql_value *a, co
         return;
     }
     if (anull || bnull) return val_set_null(out);
-    int c = sqli_ex_cmp_values(a, b, sqli_cmp_affinity(l, r), is_nocase(l, r)), t;
+    int aff = sqli_cmp_affinity(l, r), c, t;
+    if (a->type == SQL_INTEGER && b->type == SQL_INTEGER && aff != AFF_TEXT)
+        c = a->u.i < b->u.i ? -1 : a->u.i > b->u.i; /* no affinity changes two integers */
+    else
+        c = sqli_ex_cmp_values(a, b, aff, is_nocase(l, r));
     switch (op) {
     case E_EQ:
         t = c == 0;

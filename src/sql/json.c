@@ -187,12 +187,21 @@ static int parse_value(jparse *p) {
     }
 }
 
-/* Parse v's text; 0 ok, -1 not JSON. */
+/* Parse v's text; 0 ok, -1 not JSON. A BLOB is read as text, up to its
+ * first NUL byte, as sqlite3 3.40 reads it. */
 static int jparse_value(jparse *p, const sql_value *v) {
     char buf[40];
     size_t n;
     memset(p, 0, sizeof *p);
-    if (v->type == SQL_NULL || v->type == SQL_BLOB) return -1;
+    if (v->type == SQL_NULL) return -1;
+    if (v->type == SQL_BLOB) {
+        const char *nul = v->n ? memchr(v->z, 0, v->n) : NULL;
+        p->len = nul ? (size_t)(nul - v->z) : v->n;
+        p->z = xmemdup(v->n ? v->z : "", p->len);
+        if (parse_value(p)) return -1;
+        skip_ws(p);
+        return p->pos == p->len ? 0 : -1;
+    }
     p->z = sqli_val_text(v, buf, &n);
     if (v->type != SQL_TEXT) { /* numbers: their text, kept in the node by copy */
         p->z = xmemdup(p->z, n);
@@ -200,14 +209,15 @@ static int jparse_value(jparse *p, const sql_value *v) {
         int rc = parse_value(p);
         return rc;
     }
-    p->len = n;
+    const char *nul = n ? memchr(p->z, 0, n) : NULL; /* sqlite3 reads text as a C string */
+    p->len = nul ? (size_t)(nul - p->z) : n;
     if (parse_value(p)) return -1;
     skip_ws(p);
     return p->pos == p->len ? 0 : -1;
 }
 
 static void jparse_free(jparse *p, const sql_value *v) {
-    if (v->type != SQL_TEXT && v->type != SQL_NULL && v->type != SQL_BLOB) xfree((void *)p->z);
+    if (v->type != SQL_TEXT && v->type != SQL_NULL) xfree((void *)p->z);
     xfree(p->nodes);
 }
 
@@ -1043,6 +1053,7 @@ static void tvf_row(tvf_run *r, size_t i, long label, long pos, long parent, str
         val_ref(&row[9], r->root);
     else
         val_set_text_ref(&row[9], "$", 1);
+    val_set_int(&row[TVF_ROWID], (int64_t)r->rb->n);
     sqli_rowbuf_add(r->rb, NULL, 0, row, TVF_NCOL);
     val_free(&row[1]);
     sqli_strb_free(&kb);
@@ -1115,8 +1126,11 @@ int sqli_json_tvf_rows(vm *v, int tree, const sql_value *args, int nargs, rowbuf
         r.up = xcalloc(p.nn + 1, sizeof *r.up);
         fill_up(&p, 0, r.up);
         if (tree) {
+            /* the start's key: its label when it is a container in an
+             * object; NULL for a scalar or an array member (sqlite3 3.40) */
             size_t s = (size_t)node, u = r.up[s];
-            long label = s > 0 && p.nodes[u].type == J_OBJECT ? (long)s - 1 : -1;
+            int container = p.nodes[s].type == J_OBJECT || p.nodes[s].type == J_ARRAY;
+            long label = s > 0 && container && p.nodes[u].type == J_OBJECT ? (long)s - 1 : -1;
             tree_rows(&r, s, label, -1, -1);
         } else {
             char buf[40];

@@ -1012,9 +1012,11 @@ static char *opt_alias(parser *p) {
     return NULL;
 }
 
-/* name or db.name, db being main or temp: the name; *dbq 1 main, 2 temp. */
-static char *parse_qname(parser *p, int *dbq) {
+/* name or db.name, db being main or temp: the name; *dbq 1 main, 2 temp;
+ * *name_pos (if given) the offset of the name's token. */
+static char *parse_qname_at(parser *p, int *dbq, int *name_pos) {
     int pos = p->t.pos;
+    if (name_pos) *name_pos = pos;
     char *n = parse_name(p);
     if (!accept(p, TK_DOT)) return n;
     if (sqli_name_eq(n, "main"))
@@ -1023,7 +1025,12 @@ static char *parse_qname(parser *p, int *dbq) {
         *dbq = 2;
     else
         perr(p, pos, "unknown database %s", n);
+    if (name_pos) *name_pos = p->t.pos;
     return parse_name(p);
+}
+
+static char *parse_qname(parser *p, int *dbq) {
+    return parse_qname_at(p, dbq, NULL);
 }
 
 static void parse_using(parser *p, srcitem *it) {
@@ -1687,8 +1694,7 @@ static void parse_create_table(parser *p, ast *a) {
         expect_kw(p, KW_EXISTS);
         a->if_not_exists = 1;
     }
-    a->table_pos = p->t.pos;
-    a->table = parse_qname(p, &a->dbq);
+    a->table = parse_qname_at(p, &a->dbq, &a->table_pos);
     if (accept_kw(p, KW_AS)) {
         a->sel = parse_select(p);
         return;
@@ -1731,8 +1737,7 @@ static void parse_create_index(parser *p, ast *a) {
         expect_kw(p, KW_EXISTS);
         a->if_not_exists = 1;
     }
-    a->name_pos = p->t.pos;
-    a->name = parse_qname(p, &a->dbq);
+    a->name = parse_qname_at(p, &a->dbq, &a->name_pos);
     expect_kw(p, KW_ON);
     a->table_pos = p->t.pos;
     a->table = parse_qname(p, &a->dbq);
@@ -1838,8 +1843,7 @@ static void parse_drop(parser *p, ast *a) {
 
 static void parse_alter(parser *p, ast *a) {
     expect_kw(p, KW_TABLE);
-    a->table_pos = p->t.pos;
-    a->table = parse_name(p);
+    a->table = parse_qname_at(p, &a->dbq, &a->table_pos);
     if (accept_kw(p, KW_ADD)) {
         accept_kw(p, KW_COLUMN);
         a->kind = ST_ALTER_ADD;
@@ -2038,7 +2042,9 @@ static ast *parse_stmt_inner(parser *p) {
         if (at_name(p)) {
             int pos = p->t.pos;
             a->name = parse_name(p);
-            if (!sqli_name_eq(a->name, "main")) perr(p, pos, "unknown database %s", a->name);
+            a->temp = sqli_name_eq(a->name, "temp");
+            if (!a->temp && !sqli_name_eq(a->name, "main"))
+                perr(p, pos, "unknown database %s", a->name);
         }
         if (accept_kw(p, KW_INTO)) perr(p, p->prev_end, "VACUUM INTO is not supported");
     } else if (kw == KW_EXPLAIN) {

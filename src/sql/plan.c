@@ -726,6 +726,7 @@ typedef struct order_search {
     path paths[64], best_paths[64];
     double best_cost;
     int must_before[64]; /* index of an item that must come before (LEFT JOIN barrier) */
+    int found;           /* an order that places every item was found */
 } order_search;
 
 /* Can item it be placed after the set avail? */
@@ -747,6 +748,7 @@ static void search(order_search *os, int depth, mask_t avail, double rows, doubl
     planctx *pc = os->pc;
     if (cost >= os->best_cost) return;
     if (depth == os->n) {
+        os->found = 1;
         os->best_cost = cost;
         memcpy(os->best_perm, os->perm, sizeof(int) * (size_t)os->n);
         memcpy(os->best_paths, os->paths, sizeof(path) * (size_t)os->n);
@@ -814,6 +816,7 @@ static void beam(order_search *os, int width) {
         nb = nn < width ? nn : width;
         memcpy(cur, next, sizeof *cur * (size_t)nb);
     }
+    os->found = nb > 0;
     /* replay the winner to get its paths */
     mask_t avail = 0;
     double rows = 1;
@@ -909,7 +912,7 @@ static char *explain_constraints(compiler *c, planctx *pc, int it, path *p) {
 
 static void explain_loop(compiler *c, planctx *pc, int it, path *p, loop *L) {
     srcitem *s = &pc->q->src[it];
-    const char *nm = s->alias ? s->alias : s->name;
+    const char *nm = s->alias ? s->alias : s->name ? s->name : "(subquery)";
     const char *lj = s->jointype == JT_LEFT ? " LEFT-JOIN" : "";
     if (p->access == ACC_HASH) { /* SQLite's words for its transient lookup structure */
         strb b = {0};
@@ -1293,6 +1296,10 @@ static int plan_simple(compiler *c, query *q, qplan **out) {
     split(&pc, q->where, -1);
     order_search *os = xcalloc(1, sizeof *os);
     choose_order(c, &pc, qp, os);
+    if (pc.n && !os->found) { /* a function's arguments need items that cannot come first */
+        xfree(os);
+        return sqli_comp_error(c, q->pos, "no query solution");
+    }
     for (int i = 0; i < q->nsrc; i++) /* sqlite3's answer to a forced index it cannot use */
         if (q->src[i].forced_idx && !partial_ok(&pc, i, q->src[i].forced_idx)) {
             xfree(os);
@@ -1449,8 +1456,8 @@ void sqli_plan_explain(qplan *p, rowbuf *rb, int *id, int parent, int mode) {
     }
     explain_block_subs(p, rb, id, parent, mode);
     if (p->eqp_group_temp) eqp_row(rb, ++*id, parent, "USE TEMP B-TREE FOR GROUP BY", NULL, mode);
-    for (int w = 0; w < p->nwin; w++)
-        if (p->wins[w]->win->npart || p->wins[w]->win->norder)
+    for (int w = 0; w < p->nwin; w++) /* one sort serves windows that sort alike */
+        if (sqli_win_sorts(p->wins, w))
             eqp_row(rb, ++*id, parent, "USE TEMP B-TREE FOR WINDOW", NULL, mode);
     if (p->eqp_distinct_temp)
         eqp_row(rb, ++*id, parent, "USE TEMP B-TREE FOR DISTINCT", NULL, mode);

@@ -175,6 +175,7 @@ static int item_column(const srcitem *it, const char *name) {
     if (it->tab) return sqli_table_column(it->tab, name);
     for (int i = 0; i < it->ncol; i++)
         if (sqli_name_eq(it->colnames[i], name)) return i;
+    if (it->tvf && (sqli_name_eq(name, "oid") || sqli_name_eq(name, "_rowid_"))) return TVF_ROWID;
     return -2;
 }
 
@@ -472,8 +473,8 @@ static int expand_view(compiler *c, srcitem *it, view *w) {
 /* json_each(...) / json_tree(...) in FROM: a pseudo table of TVF_NCOL
  * columns whose rows json.c makes each time its loop opens. */
 static int resolve_tvf(compiler *c, srcitem *it) {
-    static const char *const names[TVF_NCOL] = {"key",    "value",   "type", "atom", "id",
-                                                "parent", "fullkey", "path", "json", "root"};
+    static const char *const names[TVF_NCOL] = {
+        "key", "value", "type", "atom", "id", "parent", "fullkey", "path", "json", "root", "rowid"};
     if (sqli_name_eq(it->name, "json_each"))
         it->tvf = TVF_JSON_EACH;
     else if (sqli_name_eq(it->name, "json_tree"))
@@ -776,12 +777,11 @@ static int resolve_simple(compiler *c, query *q, scope *outer) {
     sc.q = q;
     sc.src = q->src;
     sc.nsrc = q->nsrc;
-    for (int i = 0; i < q->nsrc; i++) { /* a function's arguments see the items before it */
-        sc.nsrc = i;
+    /* a function's arguments may name any item of FROM, as in sqlite3; the
+     * planner puts the function after the items they read */
+    for (int i = 0; i < q->nsrc; i++)
         if (q->src[i].fargs && sqli_resolve_expr(c, q->src[i].fargs, &sc) != SQL_OK)
             return SQL_ERROR;
-    }
-    sc.nsrc = q->nsrc;
     for (int i = 0; i < q->nsrc; i++)
         if (sqli_resolve_expr(c, q->src[i].on, &sc) != SQL_OK) return SQL_ERROR;
     /* the result columns first: WHERE, HAVING and ORDER BY may use their aliases */

@@ -468,10 +468,12 @@ typedef struct srcitem {
     int tvf;               /* resolved: TVF_JSON_EACH or TVF_JSON_TREE */
 } srcitem;
 
-/* Table-valued functions and their columns (json.c); the last two hidden. */
+/* Table-valued functions and their columns (json.c); the last three hidden:
+ * json, root and the rowid (the row's number in the call's output, from 0). */
 enum { TVF_JSON_EACH = 1, TVF_JSON_TREE };
-#define TVF_NCOL 10
+#define TVF_NCOL 11
 #define TVF_NVISIBLE 8
+#define TVF_ROWID 10
 
 typedef struct orderterm orderterm;
 struct orderterm {

@@ -315,6 +315,9 @@ struct qplan {
 };
 /* window.c */
 int sqli_win_only(const char *name); /* row_number() & co.: only with OVER */
+/* Does window w of wins sort rows (the first of the windows that sort alike:
+ * one sort serves them all)? */
+int sqli_win_sorts(expr *const *wins, int w);
 int sqli_win_capture(vm *v, qplan *p);
 int sqli_win_prepare(vm *v, qplan *p); /* every output row into p->rb */
 void sqli_win_close(qplan *p);

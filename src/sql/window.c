@@ -13,8 +13,10 @@
  * function computed over each row's frame. Last, each row is put back on the
  * cursors (pseudo rows, as agg.c does for groups) and the result columns are
  * evaluated, E_WIN reading the computed values; DISTINCT, ORDER BY and LIMIT
- * follow as for any block. Without ORDER BY the rows come out in the order of
- * the last window's sort, as in sqlite3.
+ * follow as for any block. Windows that sort alike (the same PARTITION BY and
+ * ORDER BY) share one sort. Without ORDER BY the rows come out in the order
+ * of the first window's sort, as sqlite3's outermost level gives them (rows
+ * that tie there in the order they were produced).
  *
  * Invariants:
  *   1. A window's frame for a row is [fs, fe) of sorted positions inside the
@@ -215,6 +217,8 @@ struct win_run {
     int *inoff;     /* per window: offset of its inputs in a row */
     sql_value *res; /* rows.n * nwin results (owned) */
     size_t *order;  /* the emission order (last window's sort) */
+    sql_value *cap; /* a row being captured: width values */
+    int width;
 };
 
 static int win_inputs(const expr *e) {
@@ -229,9 +233,9 @@ static int cap_width(vm *v, qplan *p) {
 
 int sqli_win_capture(vm *v, qplan *p) {
     struct win_run *r = p->wrt;
-    int n = r->ncap + p->naggs, rc = SQL_OK;
-    for (int w = 0; w < p->nwin; w++) n += win_inputs(p->wins[w]);
-    sql_value *vals = xcalloc((size_t)n + 1, sizeof *vals);
+    int n = r->width, rc = SQL_OK;
+    sql_value *vals = r->cap;
+    memset(vals, 0, sizeof *vals * (size_t)n);
     int o = 0;
     for (int i = 0; i < p->nlvl_curs; i++) {
         cursor *c = sqli_vm_cursor(v, p->lvl_curs[i]);
@@ -252,26 +256,34 @@ int sqli_win_capture(vm *v, qplan *p) {
     }
     if (rc == SQL_OK) sqli_rowbuf_add(&r->rows, NULL, 0, vals, n);
     for (int i = first_owned; i < o; i++) val_free(&vals[i]);
-    xfree(vals);
     return rc;
 }
 
 /* ---- computing one window ----------------------------------------------------------------------
  */
 
+/* A row's sort key for one window: bytes [off, off + klen) of the sort's
+ * key buffer, the partition's prefix of them plen bytes. */
 typedef struct wkey {
-    uint8_t *k;
-    uint32_t klen, plen; /* key bytes; the partition's prefix of them */
-    size_t row;
+    uint32_t off, klen, plen;
+    uint32_t row, seq; /* the row; its place in the order the rows came in */
 } wkey;
 
-static int wkey_cmp(const void *a, const void *b) {
+/* The rows sorted for a window; kept for the next window when it sorts alike. */
+typedef struct wsort {
+    wkey *keys;
+    keyenc_buf kb;  /* every row's key, one after the other */
+    const expr *by; /* the window whose PARTITION BY / ORDER BY made it */
+} wsort;
+
+static int wkey_cmp(const void *a, const void *b, void *arg) {
     const wkey *x = a, *y = b;
+    const uint8_t *base = arg;
     size_t n = x->klen < y->klen ? x->klen : y->klen;
-    int c = n ? memcmp(x->k, y->k, n) : 0;
+    int c = n ? memcmp(base + x->off, base + y->off, n) : 0;
     if (c) return c;
     if (x->klen != y->klen) return x->klen < y->klen ? -1 : 1;
-    return x->row < y->row ? -1 : x->row > y->row;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
 static const sql_value *row_vals(struct win_run *r, size_t row) {
@@ -284,39 +296,73 @@ static void kb_byte(keyenc_buf *b, uint8_t c) {
     sqli_key_raw(b, &c, 1);
 }
 
-static wkey *sort_rows(struct win_run *r, const expr *e, int w) {
+static int same_sort(const windef *a, const windef *b) {
+    if (a->npart != b->npart || a->norder != b->norder) return 0;
+    for (int i = 0; i < a->npart; i++)
+        if (!sqli_expr_equal(a->part[i], b->part[i])) return 0;
+    for (int i = 0; i < a->norder; i++) {
+        const orderterm *x = &a->order[i], *y = &b->order[i];
+        if (x->desc != y->desc || x->nulls != y->nulls || !sqli_expr_equal(x->e, y->e)) return 0;
+    }
+    return 1;
+}
+
+/* The first window of wins[0..w] that sorts as window w does. */
+static int sort_leader(expr *const *wins, int w) {
+    int u = 0;
+    while (u < w && !same_sort(wins[u]->win, wins[w]->win)) u++;
+    return u;
+}
+
+int sqli_win_sorts(expr *const *wins, int w) {
+    return (wins[w]->win->npart || wins[w]->win->norder) && sort_leader(wins, w) == w;
+}
+
+static void wsort_free(wsort *s) {
+    xfree(s->keys);
+    s->keys = NULL;
+    sqli_keyenc_free(&s->kb);
+    s->by = NULL;
+}
+
+/* Sort the rows by window w's partition and order keys (its inputs), unless
+ * s already holds them sorted so. Rows that tie keep the order they came in
+ * (r->order: the previous sort's), as sqlite3's sorter keeps the order of
+ * the level below. */
+static void sort_rows(struct win_run *r, const expr *e, int w, wsort *s) {
     const windef *wd = e->win;
     size_t n = r->rows.n;
-    wkey *keys = xcalloc(n ? n : 1, sizeof *keys);
-    keyenc_buf kb;
-    sqli_keyenc_init(&kb);
+    if (s->by && same_sort(s->by->win, wd)) return;
+    wsort_free(s);
+    s->by = e;
+    s->keys = xcalloc(n ? n : 1, sizeof *s->keys);
+    keyenc_buf *kb = &s->kb;
+    sqli_keyenc_init(kb);
+    for (size_t i = 0; i < n; i++) s->keys[r->order[i]].seq = (uint32_t)i;
     for (size_t i = 0; i < n; i++) {
         const sql_value *in = row_vals(r, i) + r->inoff[w];
-        sqli_keyenc_reset(&kb);
+        size_t start = kb->len;
         for (int k = 0; k < wd->npart; k++)
-            sqli_key_add_coll(&kb, &in[k], 0, (wd->part[k]->flags & EF_NOCASE) != 0);
-        keys[i].plen = (uint32_t)kb.len;
+            sqli_key_add_coll(kb, &in[k], 0, (wd->part[k]->flags & EF_NOCASE) != 0);
+        s->keys[i].plen = (uint32_t)(kb->len - start);
         for (int k = 0; k < wd->norder; k++) {
             const sql_value *val = &in[wd->npart + k];
             const orderterm *o = &wd->order[k];
             int isnull = val->type == SQL_NULL;
-            if (o->nulls == 1 && o->desc) kb_byte(&kb, isnull ? 0 : 1);
-            if (o->nulls == 2 && !o->desc) kb_byte(&kb, isnull ? 1 : 0);
-            sqli_key_add_coll(&kb, val, o->desc, (o->e->flags & EF_NOCASE) != 0);
+            if (o->nulls == 1 && o->desc) kb_byte(kb, isnull ? 0 : 1);
+            if (o->nulls == 2 && !o->desc) kb_byte(kb, isnull ? 1 : 0);
+            sqli_key_add_coll(kb, val, o->desc, (o->e->flags & EF_NOCASE) != 0);
         }
-        keys[i].klen = (uint32_t)kb.len;
-        keys[i].k = xmalloc(kb.len ? kb.len : 1);
-        if (kb.len) memcpy(keys[i].k, kb.p, kb.len);
-        keys[i].row = i;
+        s->keys[i].off = (uint32_t)start;
+        s->keys[i].klen = (uint32_t)(kb->len - start);
+        s->keys[i].row = (uint32_t)i;
     }
-    sqli_keyenc_free(&kb);
-    qsort(keys, n, sizeof *keys, wkey_cmp);
-    return keys;
+    qsort_r(s->keys, n, sizeof *s->keys, wkey_cmp, kb->p);
 }
 
-static int same_prefix(const wkey *a, const wkey *b, int whole) {
+static int same_prefix(const uint8_t *base, const wkey *a, const wkey *b, int whole) {
     uint32_t la = whole ? a->klen : a->plen, lb = whole ? b->klen : b->plen;
-    return la == lb && (la == 0 || memcmp(a->k, b->k, la) == 0);
+    return la == lb && (la == 0 || memcmp(base + a->off, base + b->off, la) == 0);
 }
 
 /* A frame offset: a non-negative integer (ROWS, GROUPS) or number (RANGE). */
@@ -338,12 +384,13 @@ static int frame_offset(vm *v, const expr *x, int frame, int starting, double *o
 }
 
 typedef struct part {
-    wkey *keys;
-    size_t ps, pe;  /* the partition, in sorted positions */
-    size_t *gs;     /* per position: start of its peer group */
-    size_t *ge;     /* per position: end of its peer group */
-    size_t *gno;    /* per position: peer group number in the partition */
-    size_t *gstart; /* per group number: its first position */
+    const wkey *keys;
+    const uint8_t *kbase; /* the keys' bytes */
+    size_t ps, pe;        /* the partition, in sorted positions */
+    size_t *gs;           /* per position: start of its peer group */
+    size_t *ge;           /* per position: end of its peer group */
+    size_t *gno;          /* per position: peer group number in the partition */
+    size_t *gstart;       /* per group number: its first position */
     size_t ngroups;
     size_t first_fs; /* the first frame's start: rows from there on have entered */
 } part;
@@ -643,7 +690,7 @@ static int compute_partition(vm *v, struct win_run *r, const expr *e, int w, par
     size_t ng = 0;
     for (size_t i = pt->ps; i < pt->pe;) { /* peer groups */
         size_t j = i + 1;
-        while (j < pt->pe && same_prefix(&pt->keys[i], &pt->keys[j], 1)) j++;
+        while (j < pt->pe && same_prefix(pt->kbase, &pt->keys[i], &pt->keys[j], 1)) j++;
         pt->gstart[ng] = i;
         for (size_t k = i; k < j; k++) pt->gs[k] = i, pt->ge[k] = j, pt->gno[k] = ng;
         ng++;
@@ -676,7 +723,7 @@ static int compute_partition(vm *v, struct win_run *r, const expr *e, int w, par
     return rc;
 }
 
-static int compute_window(vm *v, qplan *p, int w) {
+static int compute_window(vm *v, qplan *p, int w, wsort *s) {
     struct win_run *r = p->wrt;
     const expr *e = p->wins[w];
     double offs = 0, offe = 0;
@@ -684,25 +731,22 @@ static int compute_window(vm *v, qplan *p, int w) {
     if (rc == SQL_OK) rc = frame_offset(v, e->win->end_n, e->win->frame, 0, &offe);
     if (rc != SQL_OK) return rc;
     size_t n = r->rows.n;
-    wkey *keys = sort_rows(r, e, w);
-    part pt = {.keys = keys};
+    sort_rows(r, e, w, s);
+    const wkey *keys = s->keys;
+    part pt = {.keys = keys, .kbase = s->kb.p};
     pt.gs = xcalloc(n + 1, sizeof(size_t));
     pt.ge = xcalloc(n + 1, sizeof(size_t));
     pt.gno = xcalloc(n + 1, sizeof(size_t));
     pt.gstart = xcalloc(n + 1, sizeof(size_t));
     for (size_t i = 0; i < n && rc == SQL_OK;) {
         size_t j = i + 1;
-        while (j < n && same_prefix(&keys[i], &keys[j], 0)) j++;
+        while (j < n && same_prefix(pt.kbase, &keys[i], &keys[j], 0)) j++;
         pt.ps = i;
         pt.pe = j;
         rc = compute_partition(v, r, e, w, &pt, offs, offe);
         i = j;
     }
-    for (size_t i = 0; i < n; i++) {
-        r->order[i] = keys[i].row;
-        xfree(keys[i].k);
-    }
-    xfree(keys);
+    for (size_t i = 0; i < n; i++) r->order[i] = keys[i].row;
     xfree(pt.gs);
     xfree(pt.ge);
     xfree(pt.gno);
@@ -729,6 +773,7 @@ static void free_run(qplan *p) {
     xfree(r->res);
     xfree(r->order);
     xfree(r->inoff);
+    xfree(r->cap);
     sqli_rowbuf_clear(&r->rows);
     xfree(r);
     p->wrt = NULL;
@@ -746,6 +791,8 @@ int sqli_win_prepare(vm *v, qplan *p) {
         r->inoff[w] = off;
         off += win_inputs(p->wins[w]);
     }
+    r->width = off;
+    r->cap = xcalloc((size_t)off + 1, sizeof *r->cap);
     int rc;
     if (p->agg) { /* each group comes to sqli_agg_emit_row, which captures it */
         rc = sqli_run_agg(v, p);
@@ -758,7 +805,16 @@ int sqli_win_prepare(vm *v, qplan *p) {
     r->res = xcalloc(n * (size_t)p->nwin + 1, sizeof *r->res);
     r->order = xcalloc(n + 1, sizeof(size_t));
     for (size_t i = 0; i < n; i++) r->order[i] = i;
-    for (int w = 0; w < p->nwin && rc == SQL_OK; w++) rc = compute_window(v, p, w);
+    /* windows that sort alike share a sort; the groups of them go from the
+     * last to the first window's, whose order the rows come out in, as
+     * sqlite3 nests them */
+    wsort ws = {0};
+    for (int lead = p->nwin - 1; lead >= 0 && rc == SQL_OK; lead--) {
+        if (sort_leader(p->wins, lead) != lead) continue;
+        for (int w = lead; w < p->nwin && rc == SQL_OK; w++)
+            if (w == lead || sort_leader(p->wins, w) == lead) rc = compute_window(v, p, w, &ws);
+    }
+    wsort_free(&ws);
     sql_value *saved_aggvals = p->aggvals;
     if (p->naggs) p->aggvals = xcalloc((size_t)p->naggs, sizeof *p->aggvals);
     for (size_t i = 0; i < n && rc == SQL_OK; i++) {

@@ -2,6 +2,7 @@
  * the persistence layer. Every test ends with "store equals cache
  * after WB.FLUSH". */
 #include "pkit.h"
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +100,38 @@ TEST(sql_cte_window_view) {
     CHECK_CMD(c, "+PONG", "PING");
     CHECK_CMD(c, ":4", "SQL.EXEC %s", "DROP VIEW va");
     CHECK_CMD(c, "-ERR no such table: va", "SQL.QUERY %s", "SELECT * FROM va");
+    finish(&e, c);
+}
+
+/* A recursive CTE that does not end runs on the store thread: while it runs,
+ * the loop serves every other client (its own reply waits), and it stops at
+ * PRAGMA max_recursive_rows with a clear error. */
+TEST(sql_runaway_cte_leaves_server_responsive) {
+    if (pk_pg()) return; /* the bundled engine's limit */
+    pk_env e;
+    redisContext *c = start(&e);
+    if (!c) return;
+    redisContext *a = srv_connect(&e.s);
+    if (!a) {
+        finish(&e, c);
+        return;
+    }
+    /* a few seconds of work on the store thread */
+    freeReplyObject(pk_cmd(c, "SQL.EXEC %s", "PRAGMA max_recursive_rows = 3000000"));
+    CHECK_CMD(c, "[[:3000000]]", "SQL.QUERY %s", "PRAGMA max_recursive_rows");
+    pk_send(
+        a, "SQL.QUERY %s",
+        "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n) SELECT count(*) FROM n");
+    CHECK_CMD(c, "+PONG", "PING");
+    CHECK_CMD(c, "+OK", "SET plain %s", "v");
+    CHECK_CMD(c, "v", "GET plain");
+    struct pollfd p = {a->fd, POLLIN, 0};
+    CHECK_EQ(poll(&p, 1, 0), 0); /* the CTE is still running */
+    char *s = pk_recv_str(a);
+    CHECK_STR(s, "-ERR recursive query stopped after 3000000 rows (PRAGMA max_recursive_rows)");
+    free(s);
+    CHECK_CMD(c, "[[:1]]", "SQL.QUERY %s", "SELECT 1"); /* the store thread is free again */
+    redisFree(a);
     finish(&e, c);
 }
 
@@ -453,6 +486,7 @@ TEST(info_store_connection) {
 int main(void) {
     RUN(sql_bound_args_and_replies);
     RUN(sql_cte_window_view);
+    RUN(sql_runaway_cte_leaves_server_responsive);
     RUN(sql_errors);
     RUN(sql_resp3_maps);
     RUN(sql_exec_invalidation);

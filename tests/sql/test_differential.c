@@ -25,7 +25,7 @@
  * statement to replay it in both shells.
  *
  * Environment: SQL_DIFF_SEED (a number, or "time"; default 1207), SQL_DIFF_ROUNDS (default 30),
- * SQL_DIFF_QUERIES per round (default 260; a tenth under sanitizers),
+ * SQL_DIFF_QUERIES per round (default 1700; 80 under sanitizers),
  * SQL_DIFF_VERBOSE=1 prints every statement.
  */
 #include "sql/sql.h"
