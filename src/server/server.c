@@ -278,9 +278,7 @@ static void cron_cb(struct ev_loop *loop, ev_timer *w, int revents) {
     for (int i = 0; i < server.databases; i++) {
         db *d = &server.dbs[i];
         dict_maybe_shrink(&d->keys);
-        dict_maybe_shrink(&d->expires);
-        while (clock_mono_us() - rehash_start < 1000 &&
-               (dict_rehash_steps(&d->keys, 100) | dict_rehash_steps(&d->expires, 100)))
+        while (clock_mono_us() - rehash_start < 1000 && dict_rehash_steps(&d->keys, 100))
             ;
     }
     if (server.maxmemory) evict_perform();
