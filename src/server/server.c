@@ -253,6 +253,7 @@ static void before_sleep_cb(struct ev_loop *loop, ev_prepare *w, int revents) {
     tracking_before_sleep();
     audit_flush(); /* an event is in the file before its command's reply leaves */
     flush_pending_writes();
+    server.clock_carried = 0; /* no reading from before the sleep serves after it */
 }
 
 static void after_sleep_cb(struct ev_loop *loop, ev_check *w, int revents) {
