@@ -2,6 +2,7 @@
 #include "kv/db.h"
 #include "util/mem.h"
 #include <assert.h>
+#include <stdlib.h>
 
 int64_t kv_now_ms;
 kv_hooks kv_hook;
@@ -14,9 +15,66 @@ static const void *kobj_dict_key(const void *e, size_t *len) {
 
 static const dict_type db_dict_type = {dict_hash_bytes, kobj_dict_key, NULL};
 
+/* ---- the expire set (invariant 2) ----------------------------------------------- */
+
+static void expset_add(expire_set *s, kobj *o) {
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 16;
+        s->v = xrealloc(s->v, s->cap * sizeof(kobj *));
+    }
+    assert(s->n < UINT32_MAX);
+    kobj_set_expire_pos(o, (uint32_t)s->n);
+    s->v[s->n++] = o;
+}
+
+/* The last entry takes o's place; the array shrinks by half when a quarter
+ * of it is used. */
+static void expset_remove(expire_set *s, const kobj *o) {
+    uint32_t pos = kobj_expire_pos(o);
+    assert(pos < s->n && s->v[pos] == o);
+    kobj *last = s->v[--s->n];
+    s->v[pos] = last;
+    kobj_set_expire_pos(last, pos);
+    if (s->cap > 16 && s->n < s->cap / 4) {
+        s->cap /= 2;
+        s->v = xrealloc(s->v, s->cap * sizeof(kobj *));
+    }
+}
+
+/* n has o's key and expire block (kobj_relayout copies it). */
+static void expset_replace(expire_set *s, const kobj *o, kobj *n) {
+    uint32_t pos = kobj_expire_pos(o);
+    assert(pos < s->n && s->v[pos] == o);
+    kobj_set_expire_pos(n, pos);
+    s->v[pos] = n;
+}
+
+static void expset_clear(expire_set *s) {
+    xfree(s->v);
+    s->v = NULL;
+    s->n = s->cap = 0;
+}
+
+static size_t random_index(size_t n) {
+    return ((size_t)random() << 31 ^ (size_t)random()) % n;
+}
+
+size_t db_expires_sample(db *d, kobj **out, size_t n) {
+    const expire_set *s = &d->expires;
+    if (n > s->n) n = s->n;
+    if (!n) return 0;
+    size_t at = random_index(s->n);
+    for (size_t i = 0; i < n; i++) out[i] = s->v[(at + i) % s->n];
+    return n;
+}
+
+kobj *db_expires_random(db *d) {
+    return d->expires.n ? d->expires.v[random_index(d->expires.n)] : NULL;
+}
+
 void db_init(db *d, int id) {
     dict_init(&d->keys, &db_dict_type);
-    dict_init(&d->expires, &db_dict_type);
+    d->expires = (expire_set){NULL, 0, 0};
     d->id = id;
     d->avg_ttl = 0;
     d->expires_cursor = 0;
@@ -34,7 +92,7 @@ static void free_plain(void *ctx, void *e) {
 
 void db_clear(db *d) {
     if (d->field_expires) dict_clear(d->field_expires, free_plain, NULL);
-    dict_clear(&d->expires, NULL, NULL);
+    expset_clear(&d->expires);
     dict_clear(&d->keys, free_entry, NULL);
     d->avg_ttl = 0;
     d->expires_cursor = 0;
@@ -44,9 +102,9 @@ void db_swap_contents(db *a, db *b) {
     dict t = a->keys;
     a->keys = b->keys;
     b->keys = t;
-    t = a->expires;
+    expire_set e = a->expires;
     a->expires = b->expires;
-    b->expires = t;
+    b->expires = e;
     long long ttl = a->avg_ttl;
     a->avg_ttl = b->avg_ttl;
     b->avg_ttl = ttl;
@@ -65,7 +123,7 @@ kobj *db_find(db *d, const char *key, size_t len) {
 /* The hook runs after the entry left the dicts (so observers see the key
  * gone, as Redis's watchers do) but before it is freed (so it can read it). */
 static void expire_entry(db *d, kobj *o) {
-    dict_remove(&d->expires, kobj_key(o), o->klen);
+    expset_remove(&d->expires, o);
     dict_remove(&d->keys, kobj_key(o), o->klen);
     if (kv_hook.on_expired) kv_hook.on_expired(d, o);
     kobj_free(o);
@@ -89,13 +147,13 @@ kobj *db_lookup_h(db *d, const char *key, size_t len, int flags, uint64_t *h) {
 
 void db_add(db *d, kobj *o) {
     dict_add(&d->keys, o);
-    if (o->flags & KF_EXPIRE) dict_add(&d->expires, o);
+    if (o->flags & KF_EXPIRE) expset_add(&d->expires, o);
     if (kv_hook.on_added) kv_hook.on_added(d, o);
 }
 
 void db_add_h(db *d, kobj *o, uint64_t h) {
     dict_add_h(&d->keys, o, h);
-    if (o->flags & KF_EXPIRE) dict_add_h(&d->expires, o, h);
+    if (o->flags & KF_EXPIRE) expset_add(&d->expires, o);
     if (kv_hook.on_added) kv_hook.on_added(d, o);
 }
 
@@ -104,11 +162,11 @@ static void repoint(db *d, kobj *old, kobj *n) {
     dict_replace(&d->keys, old, n);
     int had = (old->flags & KF_EXPIRE) != 0, has = (n->flags & KF_EXPIRE) != 0;
     if (had && has)
-        dict_replace(&d->expires, old, n);
+        expset_replace(&d->expires, old, n);
     else if (had)
-        dict_remove(&d->expires, kobj_key(old), old->klen);
+        expset_remove(&d->expires, old);
     else if (has)
-        dict_add(&d->expires, n);
+        expset_add(&d->expires, n);
 }
 
 kobj *db_replace(db *d, kobj *old, kobj *n) {
@@ -119,7 +177,7 @@ kobj *db_replace(db *d, kobj *old, kobj *n) {
 
 kobj *db_unlink(db *d, const char *key, size_t len) {
     kobj *o = dict_remove(&d->keys, key, len);
-    if (o && (o->flags & KF_EXPIRE)) dict_remove(&d->expires, key, len);
+    if (o && (o->flags & KF_EXPIRE)) expset_remove(&d->expires, o);
     return o;
 }
 
@@ -190,10 +248,19 @@ kobj *db_set_string_value(db *d, kobj *o, const char *val, size_t vlen) {
     return o;
 }
 
+/* Walks the expire set downwards from expires_cursor, so that every entry is
+ * examined once per pass: a removal moves the last entry (already passed)
+ * into the hole, and entries added meanwhile wait for the next pass. */
 size_t db_active_expire_step(db *d, size_t samples, size_t *expired) {
     kobj *pick[64];
+    expire_set *s = &d->expires;
     if (samples > 64) samples = 64;
-    size_t n = dict_sample(&d->expires, (void **)pick, samples);
+    if (samples > s->n) samples = s->n;
+    size_t n = 0;
+    for (; n < samples; n++) {
+        if (d->expires_cursor == 0 || d->expires_cursor > s->n) d->expires_cursor = s->n;
+        pick[n] = s->v[--d->expires_cursor];
+    }
     for (size_t i = 0; i < n; i++) {
         if (kobj_is_expired(pick[i])) {
             expire_entry(d, pick[i]);

@@ -5,9 +5,18 @@
  * db_unlink() hands ownership back. Every function that may move an entry
  * (object.h, invariant 2) returns its new address.
  *
+ * The entries with an expire time are also listed in an expire set: an
+ * array of entry pointers in no order, where each entry keeps its own
+ * position (kobj_expire_pos). Active expiry and the volatile eviction
+ * policies only sample it, and the keyspace dict answers every lookup, so
+ * a second hash table keyed by name (Redis's expires dict) would cost a
+ * slot share of ~17 bytes per key at its load factor for nothing; the set
+ * costs one pointer per key (plus growth slack) and 4 bytes in the entry.
+ *
  * Invariants:
  *  1. An entry is in `expires` exactly when it has KF_EXPIRE.
- *  2. Both dicts hold the same pointer for an entry.
+ *  2. The keys dict and the expire set hold the same pointer for an entry,
+ *     and expires.v[kobj_expire_pos(o)] == o for every o in the set.
  *  3. db_lookup never returns an entry whose expire time has passed
  *     (expired means now > expire, as in Redis). */
 #ifndef LARDER_KV_DB_H
@@ -15,9 +24,14 @@
 #include "kv/dict.h"
 #include "kv/object.h"
 
+typedef struct expire_set {
+    kobj **v;
+    size_t n, cap;
+} expire_set;
+
 typedef struct db {
     dict keys;
-    dict expires;
+    expire_set expires;
     int id;
     long long avg_ttl;
     uint64_t expires_cursor;
@@ -66,8 +80,17 @@ static inline size_t db_size(const db *d) {
     return dict_size(&d->keys);
 }
 static inline size_t db_expires_size(const db *d) {
-    return dict_size(&d->expires);
+    return d->expires.n;
 }
+/* Bytes of the expire set's array (MEMORY STATS, INFO). */
+static inline size_t db_expires_mem(const db *d) {
+    return d->expires.cap * sizeof(kobj *);
+}
+/* Up to n entries with an expire time, consecutive from a random spot
+ * (eviction's sampling); returns the count. */
+size_t db_expires_sample(db *d, kobj **out, size_t n);
+/* A uniformly chosen entry with an expire time, NULL if there is none. */
+kobj *db_expires_random(db *d);
 
 static inline int kobj_is_expired(const kobj *o) {
     return (o->flags & KF_EXPIRE) && kobj_expire(o) < kv_now_ms;

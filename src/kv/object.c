@@ -34,7 +34,7 @@ void kobj_init_access(kobj *o) {
 kobj *kobj_new_string_ex(const char *key, size_t klen, const char *val, size_t vlen, size_t cap,
                          int64_t expire) {
     if (cap < vlen) cap = vlen;
-    size_t extra = expire >= 0 ? 8 : 0;
+    size_t extra = expire >= 0 ? KOBJ_EXPIRE_SIZE : 0;
     kobj *o = alloc_entry(extra, klen, cap);
     o->type = OBJ_STRING;
     o->vlen = (uint32_t)vlen;
@@ -109,16 +109,20 @@ kobj *kobj_relayout(kobj *o, int with_expire, int with_meta, size_t vcap) {
     size_t vsize = kobj_val_size(o);
     if (!kobj_is_inline(o)) vcap = sizeof(void *);
     if (vcap < vsize) vcap = vsize;
-    size_t extra = (with_expire ? 8 : 0) + (with_meta ? 8 : 0);
+    size_t extra = (with_expire ? KOBJ_EXPIRE_SIZE : 0) + (with_meta ? 8 : 0);
     kobj *n = alloc_entry(extra, o->klen, vcap);
     memcpy(n, o, sizeof(kobj));
     n->flags = (uint8_t)((o->flags & ~(KF_EXPIRE | KF_META)) | (with_expire ? KF_EXPIRE : 0) |
                          (with_meta ? KF_META : 0));
     char *d = n->data;
     if (with_expire) {
-        int64_t t = kobj_expire(o);
-        memcpy(d, &t, 8);
-        d += 8;
+        /* the whole block: time and expire-set position (the db layer sets
+         * the position of an entry that had none) */
+        if (o->flags & KF_EXPIRE)
+            memcpy(d, o->data, KOBJ_EXPIRE_SIZE);
+        else
+            memset(d, 0xff, KOBJ_EXPIRE_SIZE);
+        d += KOBJ_EXPIRE_SIZE;
     }
     if (with_meta) {
         kobj_meta m = {0, 0};

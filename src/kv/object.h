@@ -3,7 +3,8 @@
  *   0        4    5    6    8         12        16
  *   +--------+----+----+----+---------+---------+--------------------------------------+
  *   |lru:24  |type|enc |pad |  klen   |  vlen   | [expire ms: i64]  if KF_EXPIRE        |
- *   |flags:8 |    |    |    |         |         | [meta: 8 bytes]   if KF_META          |
+ *   |flags:8 |    |    |    |         |         | [expire pos: u32] if KF_EXPIRE        |
+ *   |        |    |    |    |         |         | [meta: 8 bytes]   if KF_META          |
  *   |        |    |    |    |         |         | key bytes (klen)                      |
  *   |        |    |    |    |         |         | value bytes (vlen) if OBJ_STRING,     |
  *   |        |    |    |    |         |         | else a void* to the type's structure  |
@@ -80,8 +81,12 @@ typedef struct kobj_meta {
     uint32_t aux;      /* owner-defined (mapping index, lease state) */
 } kobj_meta;
 
+/* The expire block: the expire time (ms) and the entry's position in its
+ * db's expire set (kv/db.h), which the db layer keeps; 12 bytes, so that the
+ * expire set needs no hash table of its own. */
+#define KOBJ_EXPIRE_SIZE 12
 static inline size_t kobj_extra(const kobj *o) {
-    return ((o->flags & KF_EXPIRE) ? 8 : 0) + ((o->flags & KF_META) ? 8 : 0);
+    return ((o->flags & KF_EXPIRE) ? KOBJ_EXPIRE_SIZE : 0) + ((o->flags & KF_META) ? 8 : 0);
 }
 static inline char *kobj_key(const kobj *o) {
     return (char *)o->data + kobj_extra(o);
@@ -98,8 +103,19 @@ static inline int64_t kobj_expire(const kobj *o) {
 static inline void kobj_set_expire_field(kobj *o, int64_t when) {
     memcpy(o->data, &when, 8);
 }
+/* Position in the db's expire set (KF_EXPIRE entries only; owned by kv/db). */
+static inline uint32_t kobj_expire_pos(const kobj *o) {
+    uint32_t p;
+    memcpy(&p, o->data + 8, 4);
+    return p;
+}
+static inline void kobj_set_expire_pos(kobj *o, uint32_t pos) {
+    memcpy(o->data + 8, &pos, 4);
+}
 static inline kobj_meta *kobj_meta_of(kobj *o) {
-    return (o->flags & KF_META) ? (kobj_meta *)(o->data + ((o->flags & KF_EXPIRE) ? 8 : 0)) : NULL;
+    return (o->flags & KF_META)
+               ? (kobj_meta *)(o->data + ((o->flags & KF_EXPIRE) ? KOBJ_EXPIRE_SIZE : 0))
+               : NULL;
 }
 static inline void *kobj_ptr(const kobj *o) {
     void *p;

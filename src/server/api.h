@@ -91,6 +91,7 @@ struct command {
     const command *parent;
     char *fullname; /* "config|get" */
     int id;
+    uint32_t name_len; /* strlen(name): command lookup compares without strlen */
 };
 
 /* Per-command statistics, indexed by command id. */

@@ -25,7 +25,7 @@
 
 static const void *cmd_key(const void *e, size_t *len) {
     const command *c = e;
-    *len = strlen(c->name);
+    *len = c->name_len;
     return c->name;
 }
 static const dict_type cmd_dict_type = {hash_bytes_fast, cmd_key,
@@ -33,6 +33,7 @@ static const dict_type cmd_dict_type = {hash_bytes_fast, cmd_key,
 
 /* Subcommand lookup tables, one per parent (indexed by parent id). */
 static dict **subcmd_dicts;
+static const command *exec_cmd; /* EXEC's row (process_command tests for it) */
 
 static const struct {
     const char *name;
@@ -131,6 +132,7 @@ static uint64_t derive_acl(const command *c) {
 
 static void register_cmd(command *c, const command *parent, int *next_id) {
     c->flag_bits = parse_flags(c->flags);
+    c->name_len = (uint32_t)strlen(c->name);
     c->parent = parent;
     c->id = (*next_id)++;
     if (parent) {
@@ -169,13 +171,17 @@ void commands_init(void) {
         }
     }
     server.command_count = next_id;
+    exec_cmd = dict_find(server.commands, "exec", 4);
     server.cmdstats = xcalloc((size_t)next_id, sizeof(command_stats));
 }
 
 static const command *lookup_in(dict *d, const char *name, size_t len) {
     char buf[64];
     if (len >= sizeof(buf)) return NULL;
-    for (size_t i = 0; i < len; i++) buf[i] = (char)tolower((unsigned char)name[i]);
+    for (size_t i = 0; i < len; i++) { /* ASCII only, as Redis's strcasecmp in C locale */
+        unsigned char ch = (unsigned char)name[i];
+        buf[i] = (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
+    }
     return dict_find(d, buf, len);
 }
 
@@ -251,13 +257,38 @@ static void reject_unknown(client *c) {
     sbuf_free(&args);
 }
 
+/* p (len bytes, any case) equals the lowercase name; ASCII case folding,
+ * as the table lookup. */
+static int same_name(const char *p, const char *lower, size_t len) {
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)p[i];
+        if ((ch >= 'A' && ch <= 'Z' ? ch + 32 : ch) != (unsigned char)lower[i]) return 0;
+    }
+    return 1;
+}
+
+/* The client's previous command again (a pipeline repeats one command: the
+ * table lookup lowercases and hashes the name, 6% of GET at depth 16), else
+ * the table's answer. Only a top-level command without subcommands. */
+static const command *lookup_repeated(client *c, int *sub_missing) {
+    const command *last = c->lastcmd;
+    if (last && !last->parent && !last->subcommands && c->argv[0].len == last->name_len &&
+        same_name(c->argv[0].p, last->name, last->name_len)) {
+        *sub_missing = 0;
+        return last;
+    }
+    return command_lookup(c->argv, c->argc, sub_missing);
+}
+
 static int arity_ok(const command *cmd, int argc) {
     return cmd->arity > 0 ? argc == cmd->arity : argc >= -cmd->arity;
 }
 
 void process_command(client *c) {
     /* Security: HTTP-looking requests are cross-protocol attacks. */
-    if (arg_is(&c->argv[0], "host:") || arg_is(&c->argv[0], "post")) {
+    size_t len0 = c->argv[0].len;
+    if ((len0 == 5 && same_name(c->argv[0].p, "host:", 5)) ||
+        (len0 == 4 && same_name(c->argv[0].p, "post", 4))) {
         server_log(
             LL_WARNING,
             "Possible SECURITY ATTACK detected. It looks like somebody is sending POST or Host: "
@@ -267,7 +298,7 @@ void process_command(client *c) {
         return;
     }
     int sub_missing;
-    const command *cmd = command_lookup(c->argv, c->argc, &sub_missing);
+    const command *cmd = lookup_repeated(c, &sub_missing);
     c->cmd = cmd;
     c->lastcmd = sub_missing ? NULL : cmd; /* CLIENT LIST's cmd= names the running command */
     if (!cmd) {
@@ -311,8 +342,9 @@ void process_command(client *c) {
             return;
         }
     }
-    int is_exec = cmd->proc && strcmp(cmd->name, "exec") == 0;
+    int is_exec = cmd == exec_cmd;
     if (server.maxmemory && !server.in_script) {
+        server.clock_carried = 0; /* eviction may take a while: read the clock again */
         int oom = evict_perform() == ERR;
         int denyoom = (cmd->flag_bits & CMD_DENYOOM) != 0;
         if (is_exec && (c->flags & CLIENT_MULTI)) {
@@ -344,7 +376,7 @@ void process_command(client *c) {
     /* One "now" for the persistence check and the command: a read-through
      * key the check found alive (a hit, so no load) must not expire before
      * the handler reads it, or the client would get nil for an existing row. */
-    server_update_time();
+    server_command_time();
     if (!hooks.allow_command(c, cmd)) return; /* replied or parked it */
     if ((c->flags & CLIENT_MULTI) && !is_exec && strcmp(cmd->name, "discard") != 0 &&
         strcmp(cmd->name, "multi") != 0 && strcmp(cmd->name, "watch") != 0 &&
@@ -358,9 +390,17 @@ void process_command(client *c) {
     server.clock_fresh = 1; /* call_command starts its timing from the reading above */
     call_command(c, cmd);
     server.clock_pinned = pinned;
+    if (!pinned) { /* the next command of this loop turn may start from the end reading */
+        server.ustime = server.last_call_end_us;
+        server.mstime = server.ustime / 1000;
+        server.clock_carried = 1;
+    }
     /* As Redis: clients blocked on keys this command made ready are served
      * before the next command runs (the next one of a pipeline included). */
-    if (server.ready_keys && !list_empty(&server.ready_list)) handle_clients_blocked_on_keys();
+    if (server.ready_keys && !list_empty(&server.ready_list)) {
+        handle_clients_blocked_on_keys();
+        server.clock_carried = 0; /* their commands ran after the carried reading */
+    }
 }
 
 void call_command(client *c, const command *cmd) {
@@ -383,7 +423,8 @@ void call_command(client *c, const command *cmd) {
     if (audited)
         audit_command_done(c, cmd, audited, server.stat_total_error_replies > errors_before);
     server.executing_client = prev_exec;
-    long long dur = clock_ustime() - start;
+    server.last_call_end_us = clock_ustime();
+    long long dur = server.last_call_end_us - start;
     command_stats *st = &server.cmdstats[cmd->id];
     /* EXEC and blocked commands account on their own terms, like Redis. */
     if (!(c->flags & CLIENT_BLOCKED) || c->bstate.type == BLOCKED_STORE) {

@@ -106,8 +106,8 @@ static void pool_populate(void) {
     size_t n = (size_t)server.maxmemory_samples;
     for (int i = 0; i < server.databases; i++) {
         db *d = &server.dbs[i];
-        dict *src = volatile_policy() ? &d->expires : &d->keys;
-        size_t got = dict_sample(src, (void **)sample, n);
+        size_t got = volatile_policy() ? db_expires_sample(d, sample, n)
+                                       : dict_sample(&d->keys, (void **)sample, n);
         for (size_t k = 0; k < got; k++) pool_insert(i, sample[k]);
     }
 }
@@ -120,9 +120,9 @@ static int pick_victim(int *dbid, char *out, size_t *klen) {
         for (int tries = 0; tries < server.databases; tries++) {
             int i = (next_db++) % server.databases;
             db *d = &server.dbs[i];
-            dict *src = p == MAXMEMORY_VOLATILE_RANDOM ? &d->expires : &d->keys;
-            for (int k = 0; k < 16 && dict_size(src); k++) {
-                kobj *o = dict_random(src);
+            int vol = p == MAXMEMORY_VOLATILE_RANDOM;
+            for (int k = 0; k < 16 && (vol ? db_expires_size(d) : db_size(d)); k++) {
+                kobj *o = vol ? db_expires_random(d) : dict_random(&d->keys);
                 if (o && !pinned(i, o) && o->klen <= POOL_KEY_MAX) {
                     *dbid = i;
                     *klen = o->klen;

@@ -183,7 +183,7 @@ void memory_report_fill(memory_report *m) {
         db *d = &server.dbs[i];
         m->keys += (long long)db_size(d);
         if (!db_size(d)) continue;
-        size_t main = dict_mem(&d->keys), exp = dict_mem(&d->expires);
+        size_t main = dict_mem(&d->keys), exp = db_expires_mem(d);
         m->overhead_total += main + exp;
         if (m->ndbs < 16) {
             m->db[m->ndbs].id = i;

@@ -41,6 +41,10 @@ typedef struct server_state {
     int64_t ustime;
     int clock_pinned; /* process_command fixed "now" for this command: call_command keeps it */
     int clock_fresh;  /* server.ustime was read just now by process_command (not yet used) */
+    /* server.ustime is the end reading of the command that ran last in this
+     * loop turn (server_command_time uses it instead of a new reading) */
+    int clock_carried;
+    int64_t last_call_end_us; /* call_command's end reading */
     char runid[41];
 
     /* listeners */
@@ -233,6 +237,8 @@ void server_preinit(void);
 int server_init(char **err);
 void server_run(void);
 void server_shutdown(void);
+/* A command's start time: the previous command's end reading in this loop turn, else the clock. */
+void server_command_time(void);
 /* "on port 6379, unix socket ..." for the ready line; buf holds the text. */
 const char *server_listen_summary(char *buf, size_t size);
 /* Closes and reopens the listeners after bind/port changes. */
