@@ -634,6 +634,8 @@ static int tree_step(vm *v, loop *L, cursor *c) {
                          ? sqli_store_cursor_seek(c->sc, STORE_SEEK_LT, L->k_hi.p, L->k_hi.len)
                          : sqli_store_cursor_seek(c->sc, STORE_SEEK_LAST, NULL, 0);
             }
+        } else if (L->onerow) {
+            rc = STORE_NOTFOUND; /* the key's one row was delivered: no step to look further */
         } else {
             rc = L->reverse ? sqli_store_cursor_prev(c->sc) : sqli_store_cursor_next(c->sc);
         }
