@@ -408,7 +408,8 @@ static int node_search(const uint8_t *d, int leaf, const uint8_t *k, size_t klen
  * follow one another mostly share most of it:
  *   - a key between the first and the last key of that leaf can only be in
  *     that leaf (keys are unique): the leaf alone is searched, so lookups in
- *     key order (a join probing a table's key) skip the descent;
+ *     key order (a join probing a table's key) skip the descent, and one that
+ *     lands on the entry after the cursor's is found without a search;
  *   - otherwise the descent starts from the pinned root, and every level
  *     whose child is the page already pinned there keeps it: only the pages
  *     below the point where the paths part are fetched from the pager. */
@@ -418,6 +419,18 @@ static int moveto(store_cursor *cur, const uint8_t *k, size_t klen, int upper, i
         const uint8_t *d = cur_leaf(cur);
         int n = bt_ncells(d);
         uint32_t fl, ll;
+        int i = cur->idx[cur->depth - 1];
+        if (i + 1 < n) { /* the very next entry: a probe one key further */
+            const uint8_t *a = cell_key(d, 1, i, &fl), *b = cell_key(d, 1, i + 1, &ll);
+            int ca = keycmp(a, fl, k, klen), cb;
+            if ((upper ? ca <= 0 : ca < 0) &&
+                ((cb = keycmp(b, ll, k, klen)) > 0 || (!upper && cb == 0))) {
+                cur->state = CUR_NONE;
+                cur->idx[cur->depth - 1] = i + 1;
+                *exact = !upper && cb == 0;
+                return STORE_OK;
+            }
+        }
         if (n > 0) {
             const uint8_t *f = cell_key(d, 1, 0, &fl), *l = cell_key(d, 1, n - 1, &ll);
             if (keycmp(f, fl, k, klen) <= 0 && keycmp(k, klen, l, ll) <= 0) {
