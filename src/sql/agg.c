@@ -337,7 +337,12 @@ static int emit_group(vm *v, qplan *p, group *g) {
 static int collect(vm *v, qplan *p, bmap *groups, group ***list, size_t *n) {
     size_t cap = 0;
     int rc;
+    group *only = NULL; /* no GROUP BY: every row goes to one group, found without a key */
     while ((rc = sqli_q_block_next(v, p)) == SQL_ROW) {
+        if (only) {
+            if ((rc = step_aggs(v, p, only)) != SQL_OK) return rc;
+            continue;
+        }
         if ((rc = group_key(v, p, &v->kb)) != SQL_OK) return rc;
         int added;
         bmap_ent *e = sqli_bmap_get(groups, v->kb.p, v->kb.len, 1, &added);
@@ -347,6 +352,7 @@ static int collect(vm *v, qplan *p, bmap *groups, group ***list, size_t *n) {
                 *list = xrealloc(*list, sizeof **list * cap);
             }
             e->v = (*list)[(*n)++] = new_group(v, p, v->kb.p, v->kb.len, 1);
+            if (p->ngroup == 0) only = e->v;
         }
         if ((rc = step_aggs(v, p, e->v)) != SQL_OK) return rc;
     }

@@ -169,10 +169,19 @@ int sqli_bt_node_sane(const uint8_t *d, uint32_t usable) {
     return 0;
 }
 
+/* Keys compare as byte strings. Searches compare short keys (an encoded
+ * integer is 9 bytes): eight bytes at a time as big-endian words, without a
+ * call to memcmp. */
 static inline int keycmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen) {
-    size_t n = alen < blen ? alen : blen;
-    int c = memcmp(a, b, n);
-    if (c) return c;
+    size_t n = alen < blen ? alen : blen, i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x, y;
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        if (x != y) return __builtin_bswap64(x) < __builtin_bswap64(y) ? -1 : 1;
+    }
+    for (; i < n; i++)
+        if (a[i] != b[i]) return a[i] < b[i] ? -1 : 1;
     return alen < blen ? -1 : alen > blen;
 }
 
@@ -411,15 +420,33 @@ static int node_search(const uint8_t *d, int leaf, const uint8_t *k, size_t klen
 }
 
 /* Descend to the leaf where k belongs; leaf idx = lower/upper bound.
- * A key between the first and the last key of the leaf a valid cursor
- * stands on can only be in that leaf (keys are unique), and the cursor's
- * stack is the path to it: that leaf alone is searched. Lookups in key
- * order (a join probing a table's key) then skip the descent. */
+ * A valid cursor's stack is the path to its leaf, pinned, and seeks that
+ * follow one another mostly share most of it:
+ *   - a key between the first and the last key of that leaf can only be in
+ *     that leaf (keys are unique): the leaf alone is searched, so lookups in
+ *     key order (a join probing a table's key) skip the descent, and one that
+ *     lands on the entry after the cursor's is found without a search;
+ *   - otherwise the descent starts from the pinned root, and every level
+ *     whose child is the page already pinned there keeps it: only the pages
+ *     below the point where the paths part are fetched from the pager. */
 static int moveto(store_cursor *cur, const uint8_t *k, size_t klen, int upper, int *exact) {
+    int keep = 0; /* levels of the old path still pinned and usable */
     if (cur->state == CUR_VALID && cur->depth > 0 && cur_leaf(cur)[0] == PT_LEAF) {
         const uint8_t *d = cur_leaf(cur);
         int n = bt_ncells(d);
         uint32_t fl, ll;
+        int i = cur->idx[cur->depth - 1];
+        if (i + 1 < n) { /* the very next entry: a probe one key further */
+            const uint8_t *a = cell_key(d, 1, i, &fl), *b = cell_key(d, 1, i + 1, &ll);
+            int ca = keycmp(a, fl, k, klen), cb;
+            if ((upper ? ca <= 0 : ca < 0) &&
+                ((cb = keycmp(b, ll, k, klen)) > 0 || (!upper && cb == 0))) {
+                cur->state = CUR_NONE;
+                cur->idx[cur->depth - 1] = i + 1;
+                *exact = !upper && cb == 0;
+                return STORE_OK;
+            }
+        }
         if (n > 0) {
             const uint8_t *f = cell_key(d, 1, 0, &fl), *l = cell_key(d, 1, n - 1, &ll);
             if (keycmp(f, fl, k, klen) <= 0 && keycmp(k, klen, l, ll) <= 0) {
@@ -428,21 +455,31 @@ static int moveto(store_cursor *cur, const uint8_t *k, size_t klen, int upper, i
                 return STORE_OK;
             }
         }
+        keep = cur->depth;
     }
-    release_stack(cur);
     cur->state = CUR_NONE;
-    int rc = push(cur, cur->root, 0);
     *exact = 0;
-    while (rc == STORE_OK) {
-        const uint8_t *d = cur->pg[cur->depth - 1]->data;
+    int rc = STORE_OK;
+    if (!keep) {
+        release_stack(cur);
+        rc = push(cur, cur->root, 0);
+    }
+    assert(rc != STORE_OK || cur->pg[0]->pgno == cur->root);
+    for (int l = 0; rc == STORE_OK; l++) {
+        const uint8_t *d = cur->pg[l]->data;
         if (d[0] == PT_LEAF) {
-            cur->idx[cur->depth - 1] = node_search(d, 1, k, klen, upper, exact);
+            assert(cur->depth == l + 1);
+            cur->idx[l] = node_search(d, 1, k, klen, upper, exact);
             return STORE_OK;
         }
         int e;
         int i = node_search(d, 0, k, klen, 1, &e);
-        cur->idx[cur->depth - 1] = i;
-        rc = push(cur, bt_child(d, cur->txn->db->usable, i), 0);
+        uint32_t child = bt_child(d, cur->txn->db->usable, i);
+        cur->idx[l] = i;
+        if (l + 1 < keep && cur->pg[l + 1]->pgno == child) continue;
+        keep = 0;
+        while (cur->depth > l + 1) sqli_pager_put(cur->pg[--cur->depth]);
+        rc = push(cur, child, 0);
     }
     release_stack(cur);
     return rc;

@@ -214,8 +214,9 @@ static void build_bounds(loop *L) {
             L->in_term && k == L->in_term - 1 ? &L->in_vals[L->in_pos] : &L->eqv[k];
         sqli_key_add(&L->k_lo, val, x->desc[k]);
     }
-    kb_copy(&L->k_hi, &L->k_lo);
     L->has_hi = 0;
+    if (L->onerow) return; /* sought with STORE_SEEK_EQ: no upper bound */
+    kb_copy(&L->k_hi, &L->k_lo);
     if (!L->lo && !L->hi) {
         if (L->neq > 0) kb_byte(&L->k_hi, 0xFF), L->has_hi = 1;
         return;
@@ -625,6 +626,16 @@ static int tree_step(vm *v, loop *L, cursor *c) {
         int rc;
         if (!L->seeked) {
             L->seeked = 1;
+            if (L->onerow) { /* k_lo is the whole key */
+                rc = sqli_store_cursor_seek(c->sc, STORE_SEEK_EQ, L->k_lo.p, L->k_lo.len);
+                if (rc == STORE_OK) {
+                    sqli_usage(v->db, L->idx)->rows_read++;
+                    return load_entry(v, L, c) == SQL_OK ? SQL_ROW : SQL_ERROR;
+                }
+                if (rc != STORE_NOTFOUND) return sqli_vm_store_error(v, rc);
+                if (!next_in_value(v, L)) return SQL_DONE;
+                continue;
+            }
             if (!L->reverse) {
                 rc = L->k_lo.len
                          ? sqli_store_cursor_seek(c->sc, STORE_SEEK_GE, L->k_lo.p, L->k_lo.len)
@@ -634,6 +645,8 @@ static int tree_step(vm *v, loop *L, cursor *c) {
                          ? sqli_store_cursor_seek(c->sc, STORE_SEEK_LT, L->k_hi.p, L->k_hi.len)
                          : sqli_store_cursor_seek(c->sc, STORE_SEEK_LAST, NULL, 0);
             }
+        } else if (L->onerow) {
+            rc = STORE_NOTFOUND; /* the key's one row was delivered: no step to look further */
         } else {
             rc = L->reverse ? sqli_store_cursor_prev(c->sc) : sqli_store_cursor_next(c->sc);
         }

@@ -1071,6 +1071,7 @@ static int make_loops(compiler *c, planctx *pc, qplan *qp, order_search *os) {
             L->fts_match = pc->t[p->fts_term].e;
             pc->t[p->fts_term].used = 1;
         }
+        L->onerow = p->access == ACC_SEARCH && p->idx->is_pk && p->neq == p->idx->ncol;
         if (p->access == ACC_HASH) setup_hash(c, pc, it, p, L);
         /* terms the partial index guarantees are not checked: a covering
          * loop may not even have their columns */
