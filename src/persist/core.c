@@ -186,6 +186,18 @@ pkey *pkey_get(const char *key, size_t klen, const mapping *m) {
     return k;
 }
 
+void pkey_lock(pkey *k) {
+    if (k->locked) return;
+    k->locked = 1;
+    ps.locked_keys++;
+}
+
+void pkey_unlock(pkey *k) {
+    if (!k->locked) return;
+    k->locked = 0;
+    ps.locked_keys--;
+}
+
 void pkey_maybe_free(pkey *k) {
     if (k->waking || k->loading || k->refreshing || k->locked || k->checking || k->dirty ||
         k->in_flight || k->deadlettering || k->touched || !list_empty(&k->load_waiters) ||
@@ -1101,8 +1113,9 @@ static int allows_command(client *c, const command *cmd) {
         const mapping *m = persist_match(c->db, keys[i].p, keys[i].len, &pk, &pklen);
         if (!m || m->mode == MODE_CACHE_ASIDE) continue;
         if (!exec && shape_ok_or_reply(c, cmd, m, touch_pos[i]) != OK) goto refused;
-        /* write-through commits and write-behind checks lock keys */
-        pkey *k = m->mode == MODE_WRITE_THROUGH || m->mode == MODE_WRITE_BEHIND
+        /* write-through commits and write-behind checks lock keys (none
+         * locked, the usual case: no lookup) */
+        pkey *k = ps.locked_keys && (m->mode == MODE_WRITE_THROUGH || m->mode == MODE_WRITE_BEHIND)
                       ? pkey_find(keys[i].p, keys[i].len)
                       : NULL;
         if (k && k->locked) { /* a commit or check is in flight on this key */

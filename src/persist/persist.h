@@ -150,6 +150,7 @@ typedef struct persist_state {
     uint64_t watermark;
     long long next_deadletter_id;
     long stale_served; /* keys whose stale-if-error copy is being served */
+    long locked_keys;  /* pkeys with locked set (pkey_lock) */
     int journal_ok;
     persist_stats st;
     double wt_group_sum;
@@ -162,6 +163,10 @@ extern persist_state ps;
 pkey *pkey_get(const char *key, size_t klen, const mapping *m);
 pkey *pkey_find(const char *key, size_t klen);
 void pkey_maybe_free(pkey *k);
+/* Sets / clears k->locked, counting locked keys: while none is, a command
+ * does not look its keys up in pkeys to see whether it must wait. */
+void pkey_lock(pkey *k);
+void pkey_unlock(pkey *k);
 const mapping *persist_match(const db *d, const char *key, size_t klen, const char **pk,
                              size_t *pklen);
 /* Parks c, which waits on one or more lists (persist_wait_on): its command

@@ -179,7 +179,7 @@ static void release_keys(wbc_job *j) {
         pkey *k = j->keys[i].k;
         k->checking = 0;
         if (k->locked) {
-            k->locked = 0;
+            pkey_unlock(k);
             pkey_wake(k, &k->lock_waiters);
         } else {
             pkey_maybe_free(k);
@@ -675,7 +675,7 @@ void wbc_after(client *c) {
         return;
     }
     sbuf_free(&why);
-    for (int i = 0; i < j->n; i++) j->keys[i].k->locked = 1;
+    for (int i = 0; i < j->n; i++) pkey_lock(j->keys[i].k);
     j->job.group = 1;
     j->job.check = 1;
     j->job.done = check_done;

@@ -55,6 +55,25 @@ static void fifo_insert_ordered(pkey *k) {
     ps.dirty.len++;
 }
 
+/* Puts v[0..n) (unlinked, sorted by first_unflushed) back in the FIFO in
+ * one walk from the tail: keys a batch took that were written again while
+ * it was in flight. One fifo_insert_ordered() each walked past every key
+ * dirtied meanwhile, once per key: quadratic in the batch size. */
+static void fifo_insert_sorted(pkey **v, size_t n) {
+    list_node *at = ps.dirty.n.prev;
+    for (size_t i = n; i-- > 0;) {
+        pkey *k = v[i];
+        while (at != &ps.dirty.n &&
+               list_entry(at, pkey, dirty_node)->first_unflushed > k->first_unflushed)
+            at = at->prev;
+        k->dirty_node.prev = at;
+        k->dirty_node.next = at->next;
+        at->next->prev = &k->dirty_node;
+        at->next = &k->dirty_node;
+        ps.dirty.len++;
+    }
+}
+
 static void reply_flush_waiters(const char *error);
 static void maybe_compact_journal(void);
 
@@ -404,8 +423,10 @@ static int drop_refused_entry(pkey *k) {
     return 1;
 }
 
-/* The outcome of a batch for one of its keys (op: its row). */
-static void key_batch_done(pkey *k, store_op *op) {
+/* The outcome of a batch for one of its keys (op: its row). A key written
+ * again meanwhile stays where it is in the FIFO and is added to *requeue:
+ * the caller moves those to their new places together. */
+static void key_batch_done(pkey *k, store_op *op, pkey **requeue, size_t *nrequeue) {
     k->in_flight = 0;
     int latest = k->version == k->flushing_version; /* no write since the batch took it */
     /* a newer state is recorded, or will be this turn */
@@ -435,9 +456,8 @@ static void key_batch_done(pkey *k, store_op *op) {
     } else if (k->pending_first) {
         /* written again meanwhile (a refused state is superseded too):
          * the newer state goes in a later batch, in its journal order */
-        list_remove(&ps.dirty, &k->dirty_node);
         k->first_unflushed = k->pending_first;
-        fifo_insert_ordered(k);
+        requeue[(*nrequeue)++] = k;
     }
     k->pending_first = 0;
     inval_flushed(k);
@@ -457,6 +477,20 @@ static void note_changes(batch_job *b) {
         changes_row(seq, k->map->name, changes_op(op), k->key + k->map->plen,
                     k->klen - k->map->plen - k->map->slen, k->key, k->klen);
     }
+}
+
+static int by_first_unflushed(const void *a, const void *b) {
+    uint64_t x = (*(pkey *const *)a)->first_unflushed, y = (*(pkey *const *)b)->first_unflushed;
+    return x < y ? -1 : x > y;
+}
+
+/* Moves the keys key_batch_done() set aside to their places by their new
+ * first_unflushed (still dirty: pkey_maybe_free kept them). */
+static void requeue_keys(pkey **v, size_t n) {
+    if (!n) return;
+    for (size_t i = 0; i < n; i++) list_remove(&ps.dirty, &v[i]->dirty_node);
+    qsort(v, n, sizeof(pkey *), by_first_unflushed);
+    fifo_insert_sorted(v, n);
 }
 
 static void batch_done(store_job *sj) {
@@ -484,7 +518,16 @@ static void batch_done(store_job *sj) {
     ps.st.wb_batches++;
     ps.watermark = b->watermark;
     note_changes(b);
-    for (int i = 0; i < b->n; i++) key_batch_done(b->keys[i].k, &sj->ops[i]);
+    /* b->n <= pool_cap: the requeue array is as big as the batch pool */
+    static pkey **requeue;
+    static size_t requeue_cap;
+    if (requeue_cap < pool_cap) {
+        requeue = xrealloc(requeue, pool_cap * sizeof(pkey *));
+        requeue_cap = pool_cap;
+    }
+    size_t nrequeue = 0;
+    for (int i = 0; i < b->n; i++) key_batch_done(b->keys[i].k, &sj->ops[i], requeue, &nrequeue);
+    requeue_keys(requeue, nrequeue);
     free_batch(b);
     if (ps.dirty_count == 0)
         all_flushed();

@@ -135,7 +135,7 @@ static void unlock_keys(wt_job *j) {
     for (int i = 0; i < j->n; i++) {
         pkey *k = pkey_find(j->keys[i].key, j->keys[i].klen);
         if (!k) continue;
-        k->locked = 0;
+        pkey_unlock(k);
         inval_flushed(k);
         pkey_wake(k, &k->lock_waiters);
     }
@@ -227,7 +227,7 @@ void wt_after(client *c) {
     if (++next_unit <= 0) next_unit = 1;
     for (int i = 0; i < j->job.nops; i++) j->job.ops[i].unit = next_unit;
     for (int i = 0; i < j->n; i++)
-        pkey_get(j->keys[i].key, j->keys[i].klen, j->keys[i].m)->locked = 1;
+        pkey_lock(pkey_get(j->keys[i].key, j->keys[i].klen, j->keys[i].m));
     j->job.group = 1;
     j->job.done = wt_done;
     list_push_back(&inflight, &j->node);

@@ -10,7 +10,31 @@
 #include <jemalloc/jemalloc.h>
 #endif
 
-static _Atomic size_t used_bytes;
+/* The count is kept per thread and summed on read: the loop thread and the
+ * store thread allocate all the time, and one shared counter bounced its
+ * cache line between them on every allocation. A thread takes a slot at its
+ * first allocation; a slot can go negative (memory freed by another thread
+ * than the one that allocated it), the sum cannot. Past MEM_SLOTS threads
+ * slots are shared, which is why the adds stay atomic (uncontended: cheap). */
+enum { MEM_SLOTS = 16 };
+typedef struct mem_slot {
+    _Alignas(64) _Atomic long long n;
+} mem_slot;
+static mem_slot slots[MEM_SLOTS];
+static _Atomic unsigned slots_taken;
+static _Thread_local _Atomic long long *my_slot;
+
+static _Atomic long long *slot_take(void) {
+    unsigned i = atomic_fetch_add_explicit(&slots_taken, 1, memory_order_relaxed);
+    my_slot = &slots[i % MEM_SLOTS].n;
+    return my_slot;
+}
+
+static inline void count(long long delta) {
+    _Atomic long long *s = my_slot;
+    if (__builtin_expect(s == NULL, 0)) s = slot_take();
+    atomic_fetch_add_explicit(s, delta, memory_order_relaxed);
+}
 
 static void oom(size_t n) {
     fprintf(stderr, "larder: out of memory allocating %zu bytes\n", n);
@@ -19,11 +43,11 @@ static void oom(size_t n) {
 }
 
 static inline void count_add(void *p) {
-    atomic_fetch_add_explicit(&used_bytes, malloc_usable_size(p), memory_order_relaxed);
+    count((long long)malloc_usable_size(p));
 }
 
 static inline void count_sub(void *p) {
-    atomic_fetch_sub_explicit(&used_bytes, malloc_usable_size(p), memory_order_relaxed);
+    count(-(long long)malloc_usable_size(p));
 }
 
 void *xmalloc(size_t n) {
@@ -45,11 +69,7 @@ void *xrealloc(void *p, size_t n) {
     size_t old = malloc_usable_size(p);
     void *q = realloc(p, n ? n : 1);
     if (!q) oom(n);
-    size_t now = malloc_usable_size(q);
-    if (now >= old)
-        atomic_fetch_add_explicit(&used_bytes, now - old, memory_order_relaxed);
-    else
-        atomic_fetch_sub_explicit(&used_bytes, old - now, memory_order_relaxed);
+    count((long long)malloc_usable_size(q) - (long long)old);
     return q;
 }
 
@@ -75,7 +95,10 @@ size_t xmem_usable(const void *p) {
 }
 
 size_t xmem_used(void) {
-    return atomic_load_explicit(&used_bytes, memory_order_relaxed);
+    long long sum = 0;
+    for (int i = 0; i < MEM_SLOTS; i++)
+        sum += atomic_load_explicit(&slots[i].n, memory_order_relaxed);
+    return sum > 0 ? (size_t)sum : 0; /* a racing read may see a free before its malloc */
 }
 
 #ifndef LARDER_NO_JEMALLOC

@@ -8,7 +8,8 @@
  * that ASan can see every allocation.
  *
  * Ownership: the caller owns what x*alloc returns and gives it back with
- * xfree(). xfree(NULL) is a no-op. Thread-safe: the counter is atomic. */
+ * xfree(). xfree(NULL) is a no-op. Thread-safe: each thread counts in a slot of its own
+ * (mem.c), xmem_used() sums them. */
 #ifndef LARDER_UTIL_MEM_H
 #define LARDER_UTIL_MEM_H
 #include <stddef.h>
