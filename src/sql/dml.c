@@ -253,6 +253,23 @@ static int is_one_row(qplan *p) {
            !L->idx->where;
 }
 
+static int cols_changed(index_t *x, const uint8_t *changed, int pkchanged);
+
+/* Whether an UPDATE may change its rows in the order its scan finds them.
+ * The order decides which row of a transient duplicate hits a UNIQUE index
+ * first, so it follows SQLite's: rows in scan order ("one pass") only when
+ * no trigger, REPLACE or key change is involved and the scan walks the table or an index the UPDATE
+ * leaves alone; otherwise rows in table-key order (rowid or primary key). Foreign keys are checked
+ * when the statement runs (sqli_run_dml). */
+static int update_in_scan_order(table *t, dmlplan *d) {
+    loop *L = &d->scan->loops[0];
+    if (sqli_table_has_triggers(t, ST_UPDATE) || d->or_alg == OE_REPLACE) return 0;
+    for (int i = 0; i < t->pk.ncol; i++)
+        if (t->pk.cols[i] >= 0 && d->changed[t->pk.cols[i]]) return 0;
+    if (L->access != ACC_SCAN && L->access != ACC_SEARCH) return 0;
+    return L->idx == &t->pk || !cols_changed(L->idx, d->changed, 0);
+}
+
 static int compile_update(compiler *c, ast *a, scope *outer, dmlplan *d) {
     table *t = d->tab;
     if (a->nfrom) return sqli_comp_error(c, a->pos, "UPDATE ... FROM is not supported");
@@ -287,6 +304,7 @@ static int compile_update(compiler *c, ast *a, scope *outer, dmlplan *d) {
     if (sqli_plan_dml_scan(c, t, d->cur, a->where, &d->scan) != SQL_OK) return SQL_ERROR;
     d->one_row = is_one_row(d->scan);
     d->need_sp = !d->one_row || sqli_table_has_triggers(t, ST_UPDATE) || !fk_actions_safe(t, 0);
+    d->key_order = !update_in_scan_order(t, d);
     return SQL_OK;
 }
 
@@ -1491,6 +1509,9 @@ int sqli_run_dml(vm *v, dmlplan *d, rowbuf *rb) {
     rowbuf keys = {0};
     v->or_alg = d->or_alg;
     rc = collect_keys(v, d, &keys);
+    if (rc == SQL_OK && d->kind == ST_UPDATE &&
+        (d->key_order || (v->db->fk_enabled && (d->tab->nfk || d->tab->refs))))
+        sqli_rowbuf_sort(&keys);
     for (size_t i = 0; i < keys.n && rc == SQL_OK; i++) {
         const uint8_t *k;
         size_t kl;

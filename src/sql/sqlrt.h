@@ -467,6 +467,7 @@ struct dmlplan {
     /* UPDATE / DELETE */
     qplan *scan;
     int one_row;
+    int key_order; /* UPDATE: change rows in table-key order, not scan order (dml.c) */
     /* RETURNING */
     int nret;
     expr **ret;
