@@ -253,21 +253,35 @@ static int is_one_row(qplan *p) {
            !L->idx->where;
 }
 
-static int cols_changed(index_t *x, const uint8_t *changed, int pkchanged);
+/* Whether a partial index predicate reads a column the UPDATE sets. */
+static int where_reads_changed(const expr *e, const uint8_t *changed) {
+    if (!e) return 0;
+    if (e->op == E_COL && e->col >= 0 && changed[e->col]) return 1;
+    if (where_reads_changed(e->l, changed) || where_reads_changed(e->r, changed)) return 1;
+    for (int i = 0; i < e->nargs; i++)
+        if (where_reads_changed(e->args[i], changed)) return 1;
+    return 0;
+}
 
 /* Whether an UPDATE may change its rows in the order its scan finds them.
  * The order decides which row of a transient duplicate hits a UNIQUE index
  * first, so it follows SQLite's: rows in scan order ("one pass") only when
- * no trigger, REPLACE or key change is involved and the scan walks the table or an index the UPDATE
- * leaves alone; otherwise rows in table-key order (rowid or primary key). Foreign keys are checked
- * when the statement runs (sqli_run_dml). */
+ * no trigger, REPLACE or key change is involved and the scan walks the table
+ * or an index whose key columns and predicate the UPDATE leaves alone
+ * (INCLUDE columns do not count: SQLite has none); otherwise rows in
+ * table-key order (rowid or primary key). Foreign keys are checked when the
+ * statement runs (sqli_run_dml). */
 static int update_in_scan_order(table *t, dmlplan *d) {
     loop *L = &d->scan->loops[0];
     if (sqli_table_has_triggers(t, ST_UPDATE) || d->or_alg == OE_REPLACE) return 0;
     for (int i = 0; i < t->pk.ncol; i++)
         if (t->pk.cols[i] >= 0 && d->changed[t->pk.cols[i]]) return 0;
     if (L->access != ACC_SCAN && L->access != ACC_SEARCH) return 0;
-    return L->idx == &t->pk || !cols_changed(L->idx, d->changed, 0);
+    index_t *x = L->idx;
+    if (x == &t->pk) return 1;
+    for (int i = 0; i < x->ncol; i++)
+        if (x->cols[i] >= 0 && d->changed[x->cols[i]]) return 0;
+    return !where_reads_changed(x->where, d->changed);
 }
 
 static int compile_update(compiler *c, ast *a, scope *outer, dmlplan *d) {
