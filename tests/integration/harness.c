@@ -146,6 +146,21 @@ void srv_stop(srv *s) {
     cleanup(s);
 }
 
+int srv_wait_exit(srv *s) {
+    if (s->pid <= 0) return -1;
+    int st;
+    for (int i = 0; i < 100; i++) { /* up to 10 s */
+        if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
+            cleanup(s);
+            return st;
+        }
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    srv_kill(s);
+    return -1;
+}
+
 void srv_kill(srv *s) {
     if (s->pid <= 0) return;
     kill(s->pid, SIGKILL);

@@ -32,6 +32,9 @@ int srv_start_redis(srv *s, const char *const *extra);
  * --port, --dir and extra, which override the file's. */
 int srv_start_conf(srv *s, const char *conf, const char *const *extra);
 void srv_stop(srv *s);
+/* Waits up to 10 s for the server to exit by itself (SHUTDOWN) and reaps it:
+ * its wait status, or -1 (it did not exit: killed). */
+int srv_wait_exit(srv *s);
 /* Sends SIGKILL (crash tests) and reaps. */
 void srv_kill(srv *s);
 redisContext *srv_connect(const srv *s);

@@ -396,6 +396,25 @@ TEST(unix_socket_pubsub_and_monitor) {
     usrv_stop(&u);
 }
 
+/* SHUTDOWN from a client that closes right after sending it: the peer's
+ * close can be handled in the same loop turn as the command (the io_uring
+ * path frees a client as its close arrives); the server must still exit
+ * cleanly. SHUTDOWN once marked its client for closing without queueing it,
+ * and freeing it then crashed (one run in ten under load). */
+TEST(shutdown_then_close_exits_cleanly) {
+    for (int round = 0; round < 10; round++) {
+        srv lx;
+        CHECK(srv_start(&lx, NULL) == 0);
+        int fd = srv_raw_socket(&lx);
+        CHECK(fd >= 0);
+        raw_send(fd, "SET k v\r\nSHUTDOWN NOSAVE\r\n", 26);
+        shutdown(fd, SHUT_WR);
+        int st = srv_wait_exit(&lx);
+        close(fd);
+        CHECK(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    }
+}
+
 int main(void) {
     const char *e = getenv("LARDER_IO_ENGINE");
     suite_engine = e && *e ? strdup(e) : NULL;
@@ -409,5 +428,6 @@ int main(void) {
     RUN(errors_and_kills_close);
     RUN(busy_script_caller_sends_meanwhile);
     RUN(unix_socket_pubsub_and_monitor);
+    RUN(shutdown_then_close_exits_cleanly);
     return test_report();
 }
