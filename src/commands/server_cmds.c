@@ -135,11 +135,10 @@ void shutdown_command(client *c) {
     }
     server_log(LL_WARNING, "User requested shutdown...");
     server_request_shutdown();
-    /* No reply on success: the connection closes, as with Redis. Through
-     * client_close_async, which links the client in clients_to_close: a
-     * flag set alone made client_free unlink a node never linked (the
-     * io_uring path frees a client as soon as its peer's close arrives). */
-    client_close_async(c);
+    /* No reply on success, and the connection stays open until the process
+     * exits (after the write-behind flush), as with Redis: the client is
+     * marked, not queued for closing (client_free knows such a client). */
+    c->flags |= CLIENT_CLOSE_ASAP;
 }
 
 void wait_command(client *c) {

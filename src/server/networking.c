@@ -182,7 +182,8 @@ void client_free(client *c) {
     if (c->flags & CLIENT_PENDING_WRITE)
         list_remove(&server.pending_writes, &c->pending_write_node);
     if (list_linked(&c->barrier_node)) list_remove(&server.reply_barred, &c->barrier_node);
-    if (c->flags & CLIENT_CLOSE_ASAP) list_remove(&server.clients_to_close, &c->close_node);
+    /* SHUTDOWN's client is marked but not queued: its peer may close first */
+    if (list_linked(&c->close_node)) list_remove(&server.clients_to_close, &c->close_node);
     if (c->fd >= 0) {
         ev_io_stop(server.loop, &c->rio);
         ev_io_stop(server.loop, &c->wio);
