@@ -21,6 +21,7 @@
  * (a bad node is not descended into). It never modifies anything.
  */
 #include "sql/btree.h"
+#include "sql/fts.h"
 #include "sql/keyenc.h"
 #include "util/mem.h"
 #include <stdarg.h>
@@ -271,17 +272,6 @@ static void check_index(checker *k, tree_ent *ix) {
     sqli_store_cursor_close(c);
 }
 
-static uint64_t fts_varint(const uint8_t *p, size_t n, size_t *i, int *bad) {
-    uint64_t v = 0;
-    for (int s = 0; s < 64; s += 7) {
-        if (*i >= n) return *bad = 1, 0;
-        uint8_t b = p[(*i)++];
-        v |= (uint64_t)(b & 0x7F) << s;
-        if (!(b & 0x80)) return v;
-    }
-    return *bad = 1, 0;
-}
-
 /* One entry of a full-text index: add its counts to post (postings, per
  * column), docs (row entries, per column; docs[ncols] counts the rows) or
  * tot (the totals entry). *tk / *tklen: the table key it names (or NULL). */
@@ -296,17 +286,19 @@ static int fts_entry(const uint8_t *key, size_t klen, const uint8_t *val, size_t
         if (p >= klen) return -1;
         *tk = key + p + 1, *tklen = klen - p - 1;
         while (i < vlen && !bad) {
-            uint64_t col = fts_varint(val, vlen, &i, &bad), n = fts_varint(val, vlen, &i, &bad);
-            for (uint64_t q = 0; q < n && !bad && q <= vlen; q++) fts_varint(val, vlen, &i, &bad);
+            uint64_t col = sqli_fts_varint(val, vlen, &i, &bad),
+                     n = sqli_fts_varint(val, vlen, &i, &bad);
+            for (uint64_t q = 0; q < n && !bad && q <= vlen; q++)
+                sqli_fts_varint(val, vlen, &i, &bad);
             if (col >= ncols) return -1;
             post[col] += n;
         }
     } else if (klen >= 1 && key[0] == 2) {
         *tk = key + 1, *tklen = klen - 1;
-        for (uint32_t c = 0; c < ncols; c++) docs[c] += fts_varint(val, vlen, &i, &bad);
+        for (uint32_t c = 0; c < ncols; c++) docs[c] += sqli_fts_varint(val, vlen, &i, &bad);
         docs[ncols]++;
     } else if (klen == 1 && key[0] == 3) {
-        for (uint32_t c = 0; c <= ncols; c++) tot[c] = fts_varint(val, vlen, &i, &bad);
+        for (uint32_t c = 0; c <= ncols; c++) tot[c] = sqli_fts_varint(val, vlen, &i, &bad);
         (*ntot)++;
     } else {
         return -1;

@@ -66,6 +66,7 @@
  */
 #include "sql/fts.h"
 #include "util/mem.h"
+#include "util/sbuf.h"
 #include <assert.h>
 #include <math.h>
 #include <stdio.h>
@@ -204,16 +205,12 @@ static void put_varint(keyenc_buf *b, uint64_t v) {
     sqli_key_raw(b, t, (size_t)n);
 }
 
-/* Read a varint at p[*i]; 0 past the end or on a malformed one (*bad set). */
-static uint64_t get_varint(const uint8_t *p, size_t n, size_t *i, int *bad) {
-    uint64_t v = 0;
-    for (int s = 0; s < 64; s += 7) {
-        if (*i >= n) return *bad = 1, 0;
-        uint8_t b = p[(*i)++];
-        v |= (uint64_t)(b & 0x7F) << s;
-        if (!(b & 0x80)) return v;
-    }
-    return *bad = 1, 0;
+uint64_t sqli_fts_varint(const uint8_t *p, size_t n, size_t *i, int *bad) {
+    const char *q = (const char *)p + *i;
+    uint64_t v;
+    if (!varint_get(&q, (const char *)p + n, &v)) return *bad = 1, 0;
+    *i = (size_t)(q - (const char *)p);
+    return v;
 }
 
 static int keycmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn) {
@@ -318,7 +315,7 @@ static int update_totals(vm *v, index_t *x, const uint64_t *colsize, int dir) {
     int src = sqli_store_get(txn, tree, &tk, 1, &val, &vl), bad = 0;
     if (src == STORE_OK) {
         size_t i = 0;
-        for (int k = 0; k <= x->ncol; k++) tot[k] = get_varint(val, vl, &i, &bad);
+        for (int k = 0; k <= x->ncol; k++) tot[k] = sqli_fts_varint(val, vl, &i, &bad);
     } else if (src != STORE_NOTFOUND) {
         xfree(tot);
         return store_err(v, src);
@@ -836,16 +833,18 @@ static int decode_postings(fts_run *r, const uint8_t *val, size_t vl, tdoc *d, i
         d->cfreq = sqli_ar_alloc(&r->ar, sizeof *d->cfreq * (size_t)r->x->ncol);
         d->pos = NULL;
         while (i < vl && !bad) {
-            uint64_t col = get_varint(val, vl, &i, &bad), cnt = get_varint(val, vl, &i, &bad);
+            uint64_t col = sqli_fts_varint(val, vl, &i, &bad),
+                     cnt = sqli_fts_varint(val, vl, &i, &bad);
             if (bad || cnt > vl || col >= (uint64_t)r->x->ncol) return -1;
             d->cfreq[col] += (uint32_t)cnt;
-            for (uint64_t k = 0; k < cnt && !bad; k++) get_varint(val, vl, &i, &bad);
+            for (uint64_t k = 0; k < cnt && !bad; k++) sqli_fts_varint(val, vl, &i, &bad);
         }
         return bad ? -1 : 0;
     }
     uint64_t cap = 8, *pos = sqli_ar_alloc(&r->ar, sizeof *pos * cap);
     while (i < vl && !bad) {
-        uint64_t col = get_varint(val, vl, &i, &bad), cnt = get_varint(val, vl, &i, &bad), p = 0;
+        uint64_t col = sqli_fts_varint(val, vl, &i, &bad), cnt = sqli_fts_varint(val, vl, &i, &bad),
+                 p = 0;
         if (bad || cnt > vl) return -1;
         if (n + cnt > cap) {
             uint64_t *np = sqli_ar_alloc(&r->ar, sizeof *np * (cap = (n + cnt) * 2));
@@ -853,7 +852,7 @@ static int decode_postings(fts_run *r, const uint8_t *val, size_t vl, tdoc *d, i
             pos = np;
         }
         for (uint64_t k = 0; k < cnt && !bad; k++) {
-            p += get_varint(val, vl, &i, &bad);
+            p += sqli_fts_varint(val, vl, &i, &bad);
             pos[n++] = col << 32 | (p & 0xFFFFFFFFu);
         }
     }
@@ -1057,8 +1056,8 @@ static int read_totals(vm *v, fts_run *r) {
         bad = 0;
     if (src == STORE_NOTFOUND) return SQL_OK;
     if (src != STORE_OK) return store_err(v, src);
-    uint64_t rows = get_varint(val, vl, &i, &bad), tokens = 0;
-    for (int k = 0; k < r->x->ncol; k++) tokens += get_varint(val, vl, &i, &bad);
+    uint64_t rows = sqli_fts_varint(val, vl, &i, &bad), tokens = 0;
+    for (int k = 0; k < r->x->ncol; k++) tokens += sqli_fts_varint(val, vl, &i, &bad);
     if (bad)
         return sqli_vm_error(v, SQL_CORRUPT, "malformed totals in full-text index %s", r->x->name);
     r->nrow = (double)rows;
@@ -1310,7 +1309,8 @@ static int row_tokens_total(vm *v, fts_run *r, double *D) {
     sqli_keyenc_free(&k);
     if (src != STORE_OK && src != STORE_NOTFOUND) return store_err(v, src);
     uint64_t tot = 0;
-    for (int c = 0; src == STORE_OK && c < r->x->ncol; c++) tot += get_varint(val, vl, &i, &bad);
+    for (int c = 0; src == STORE_OK && c < r->x->ncol; c++)
+        tot += sqli_fts_varint(val, vl, &i, &bad);
     *D = (double)tot;
     return SQL_OK;
 }

@@ -21,6 +21,10 @@ void sqli_fts_tokenize(const char *z, size_t n, fts_token_fn fn, void *arg);
 
 /* match(), bm25(), snippet(), highlight(): names the resolver hands to fts.c. */
 int sqli_fts_is_func(const char *name);
+/* The varint at p[*i] of a posting or totals record (util's LEB128
+ * varint_get), *i moved past it; 0 with *bad set past the end or when
+ * malformed. larder-check's walk of the index reads them with it too. */
+uint64_t sqli_fts_varint(const uint8_t *p, size_t n, size_t *i, int *bad);
 int sqli_fts_resolve(compiler *c, expr *e, scope *sc);
 int sqli_fts_eval(vm *v, const expr *e, sql_value *out);
 /* Is e a MATCH term on cursor cur? Its full-text index (NULL if not). */
