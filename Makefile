@@ -252,18 +252,18 @@ test: deps-test
 	@$(MAKE) --no-print-directory -j$$(nproc) tests-build
 	@if [ "$(SANITIZE)" = 0 ]; then \
 	   $(MAKE) --no-print-directory -j$$(nproc) SANITIZE=thread all && \
-	   B=$(B) TSAN_BUILD=build-tsan sh tests/run-all; \
-	 else B=$(B) sh tests/run-all; fi
+	   B=$(B) TSAN_BUILD=build-tsan bash tests/run-all; \
+	 else B=$(B) bash tests/run-all; fi
 
 # The store thread, the journal's fsync thread and the loop share state: the
 # persistence and lock tests run against a ThreadSanitizer server and its
 # store module (build-tsan/), driven by the test programs of this build.
 test-tsan:
 	@$(MAKE) --no-print-directory SANITIZE=thread all
-	@B=$(B) TSAN_BUILD=build-tsan sh tests/run-all tsan
+	@B=$(B) TSAN_BUILD=build-tsan bash tests/run-all tsan
 
 test-unit: tests-build
-	@B=$(B) sh tests/run-all unit
+	@B=$(B) bash tests/run-all unit
 
 # the open-loop load generator of make bench (hiredis async + libev)
 $(B)/loadgen: mk/loadgen.c src/util/hdr.c src/util/hdr.h src/util/mem.c
