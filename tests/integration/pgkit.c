@@ -281,6 +281,16 @@ int pg_port(void) {
     return pg.port;
 }
 
+const char *pg_module_path(void) {
+    static char path[PATH_MAX];
+    if (path[0]) return path;
+    const char *b = getenv("LARDER_BUILD");
+    char rel[PATH_MAX];
+    snprintf(rel, sizeof(rel), "%s/modules/pgstore.so", b && *b ? b : "build");
+    if (!realpath(rel, path)) snprintf(path, sizeof(path), "%s", rel);
+    return path;
+}
+
 /* The pids whose parent is pm (the postmaster's children). */
 static int children_of(pid_t pm, pid_t *out, int max) {
     DIR *d = opendir("/proc");

@@ -30,6 +30,8 @@ void pg_stop(void);
 /* "host=<socket dir> port=<port> user=postgres dbname=postgres" */
 const char *pg_conninfo(void);
 int pg_port(void);
+/* The absolute path of $LARDER_BUILD/modules/pgstore.so (build/ without it). */
+const char *pg_module_path(void);
 /* The postmaster's pid (from postmaster.pid), or -1. */
 pid_t pg_postmaster_pid(void);
 /* kill -9 of the postmaster and of every server process, waits until they

@@ -28,20 +28,11 @@ static const char schema[] =
     "  seen timestamptz);"
     "CREATE TABLE notes (id text PRIMARY KEY, body text);";
 
-static const char *module_path(void) {
-    static char path[PATH_MAX];
-    const char *b = getenv("LARDER_BUILD");
-    char rel[PATH_MAX];
-    snprintf(rel, sizeof(rel), "%s/modules/pgstore.so", b && *b ? b : "build");
-    if (!realpath(rel, path)) snprintf(path, sizeof(path), "%s", rel);
-    return path;
-}
-
 /* The invalidation log on the mapped tables, installed through the
  * module's log_install (the server's STORE.INVALIDATION INSTALL does the
  * same). 0 on success. */
 static int install_invalidation(void) {
-    void *dl = dlopen(module_path(), RTLD_NOW | RTLD_LOCAL);
+    void *dl = dlopen(pg_module_path(), RTLD_NOW | RTLD_LOCAL);
     store_module_entry_fn entry = dl ? (store_module_entry_fn)dlsym(dl, STORE_MODULE_ENTRY) : NULL;
     const store_module *m = entry ? entry() : NULL;
     if (!m || !m->log_install) return -1;
@@ -75,7 +66,7 @@ static redisContext *start_server(void) {
         snprintf(journal, sizeof(journal), "%s/wb.journal", jdir);
     }
     const char *argv[] = {"--loadmodule",
-                          module_path(),
+                          pg_module_path(),
                           pg_conninfo(),
                           "--journal-path",
                           journal,

@@ -27,15 +27,6 @@ static PGconn *db;
 static char jdir[64] = "/tmp/larder-pgchanges-XXXXXX";
 static char last[64] = "0-0";
 
-static const char *module_path(void) {
-    static char path[PATH_MAX];
-    const char *b = getenv("LARDER_BUILD");
-    char rel[PATH_MAX];
-    snprintf(rel, sizeof(rel), "%s/modules/pgstore.so", b && *b ? b : "build");
-    if (!realpath(rel, path)) snprintf(path, sizeof(path), "%s", rel);
-    return path;
-}
-
 static void remove_jdir(void) {
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", jdir);
@@ -179,7 +170,7 @@ int main(void) {
     char journal[128];
     snprintf(journal, sizeof(journal), "%s/side.journal", jdir);
     const char *argv[] = {"--loadmodule",
-                          module_path(),
+                          pg_module_path(),
                           pg_conninfo(),
                           "--journal-path",
                           journal,

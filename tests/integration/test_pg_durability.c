@@ -40,15 +40,6 @@ static const char schema[] =
     "  state bytea, error text, at bigint);"
     "CREATE TABLE items (id int PRIMARY KEY, val text NOT NULL);";
 
-static const char *module_path(void) {
-    static char path[PATH_MAX];
-    const char *b = getenv("LARDER_BUILD");
-    char rel[PATH_MAX];
-    snprintf(rel, sizeof(rel), "%s/modules/pgstore.so", b && *b ? b : "build");
-    if (!realpath(rel, path)) snprintf(path, sizeof(path), "%s", rel);
-    return path;
-}
-
 static char tmpdir[64] = "/tmp/larder-pgdur-XXXXXX";
 
 static void remove_tmpdir(void) {
@@ -70,7 +61,7 @@ static int sidecar_start(sidecar *sc, const char *name) {
     char app[64];
     snprintf(app, sizeof(app), "application_name=%s", name);
     const char *argv[] = {"--loadmodule",
-                          module_path(),
+                          pg_module_path(),
                           pg_conninfo(),
                           app,
                           "--journal-path",

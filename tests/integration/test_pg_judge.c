@@ -33,15 +33,6 @@ static const char schema[] = "CREATE TABLE wb_meta (name text PRIMARY KEY, value
 static srv s;
 static PGconn *pg;
 
-static const char *module_path(void) {
-    static char path[PATH_MAX];
-    const char *b = getenv("LARDER_BUILD");
-    char rel[PATH_MAX];
-    snprintf(rel, sizeof(rel), "%s/modules/pgstore.so", b && *b ? b : "build");
-    if (!realpath(rel, path)) snprintf(path, sizeof(path), "%s", rel);
-    return path;
-}
-
 /* Does PostgreSQL take v as the column's value (an INSERT, rolled back)? */
 static int pg_takes(const char *col, const char *v, int len) {
     char sql[128];
@@ -175,7 +166,7 @@ static int start(void) {
     pg = PQconnectdb(pg_conninfo());
     if (PQstatus(pg) != CONNECTION_OK) return -1;
     const char *argv[] = {"--loadmodule",
-                          module_path(),
+                          pg_module_path(),
                           pg_conninfo(),
                           "--map",
                           "judged j:{id} mode write-behind ttl 600",

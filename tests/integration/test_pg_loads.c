@@ -40,15 +40,6 @@ static const char schema[] =
 static srv s;
 static PGconn *pg;
 
-static const char *module_path(void) {
-    static char path[PATH_MAX];
-    const char *b = getenv("LARDER_BUILD");
-    char rel[PATH_MAX];
-    snprintf(rel, sizeof(rel), "%s/modules/pgstore.so", b && *b ? b : "build");
-    if (!realpath(rel, path)) snprintf(path, sizeof(path), "%s", rel);
-    return path;
-}
-
 /* How many times PostgreSQL ran the SELECT of a row of table by its key. */
 static long long selects_of(const char *table) {
     char pattern[128];
@@ -70,7 +61,7 @@ static int start(void) {
     pg = PQconnectdb(pg_conninfo());
     if (PQstatus(pg) != CONNECTION_OK) return -1;
     const char *argv[] = {"--loadmodule",
-                          module_path(),
+                          pg_module_path(),
                           pg_conninfo(),
                           "--map",
                           "kv kv:{id} mode read-through column val ttl 600",

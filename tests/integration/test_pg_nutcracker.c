@@ -46,15 +46,6 @@ static srv side[NSIDE];
 static pid_t proxy_pid = -1;
 static int proxy_port;
 
-static const char *module_path(void) {
-    static char path[PATH_MAX];
-    const char *b = getenv("LARDER_BUILD");
-    char rel[PATH_MAX];
-    snprintf(rel, sizeof(rel), "%s/modules/pgstore.so", b && *b ? b : "build");
-    if (!realpath(rel, path)) snprintf(path, sizeof(path), "%s", rel);
-    return path;
-}
-
 static int free_port(void) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in sa = {0};
@@ -87,7 +78,7 @@ static int start_sidecars(void) {
         snprintf(journal, sizeof(journal), "%s/side%d.journal", tmpdir, i);
         snprintf(app, sizeof(app), "application_name=side%d", i);
         const char *argv[] = {"--loadmodule",
-                              module_path(),
+                              pg_module_path(),
                               pg_conninfo(),
                               app,
                               "--journal-path",

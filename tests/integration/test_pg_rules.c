@@ -16,19 +16,10 @@
 static srv s;
 static rk_store st;
 
-static const char *module_path(void) {
-    static char path[PATH_MAX];
-    const char *b = getenv("LARDER_BUILD");
-    char rel[PATH_MAX];
-    snprintf(rel, sizeof(rel), "%s/modules/pgstore.so", b && *b ? b : "build");
-    if (!realpath(rel, path)) snprintf(path, sizeof(path), "%s", rel);
-    return path;
-}
-
 /* The invalidation log on the mapped tables (SQL.EXEC reports the keys it
  * changed from it), installed through the module. 0 on success. */
 static int install_invalidation(void) {
-    void *dl = dlopen(module_path(), RTLD_NOW | RTLD_LOCAL);
+    void *dl = dlopen(pg_module_path(), RTLD_NOW | RTLD_LOCAL);
     store_module_entry_fn entry = dl ? (store_module_entry_fn)dlsym(dl, STORE_MODULE_ENTRY) : NULL;
     const store_module *m = entry ? entry() : NULL;
     if (!m || !m->log_install) return -1;
@@ -71,7 +62,7 @@ static int start_server(void) {
     const char *argv[2 * RK_NMAPS + 10];
     int n = 0;
     argv[n++] = "--loadmodule";
-    argv[n++] = module_path();
+    argv[n++] = pg_module_path();
     argv[n++] = pg_conninfo();
     argv[n++] = "--write-behind-delay-ms";
     argv[n++] = "50";
@@ -88,7 +79,7 @@ static int start_server(void) {
 /* The module's check entry point, called directly; with PostgreSQL stopped
  * it cannot check: transient, every row left as it was. */
 TEST(module_check) {
-    void *dl = dlopen(module_path(), RTLD_NOW | RTLD_LOCAL);
+    void *dl = dlopen(pg_module_path(), RTLD_NOW | RTLD_LOCAL);
     store_module_entry_fn entry = dl ? (store_module_entry_fn)dlsym(dl, STORE_MODULE_ENTRY) : NULL;
     const store_module *m = entry ? entry() : NULL;
     CHECK(m != NULL);

@@ -44,15 +44,6 @@ static char jdir[64] = "/tmp/larder-pgside-XXXXXX";
 static PGconn *db; /* "psql": another program writing to the database */
 static int lag_goal_ms = 100;
 
-static const char *module_path(void) {
-    static char path[PATH_MAX];
-    const char *b = getenv("LARDER_BUILD");
-    char rel[PATH_MAX];
-    snprintf(rel, sizeof(rel), "%s/modules/pgstore.so", b && *b ? b : "build");
-    if (!realpath(rel, path)) snprintf(path, sizeof(path), "%s", rel);
-    return path;
-}
-
 static void remove_jdir(void) {
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", jdir);
@@ -65,7 +56,7 @@ static int start_side_with(int i, const char *retention, const char *install) {
     char journal[128];
     snprintf(journal, sizeof(journal), "%s/side%d.journal", jdir, i);
     const char *argv[] = {"--loadmodule",
-                          module_path(),
+                          pg_module_path(),
                           pg_conninfo(),
                           "--journal-path",
                           journal,

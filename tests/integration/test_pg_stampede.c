@@ -50,15 +50,6 @@ static const char schema[] =
     "GRANT USAGE, CREATE ON SCHEMA public TO larder;"
     "GRANT ALL ON ALL TABLES IN SCHEMA public TO larder;";
 
-static const char *module_path(void) {
-    static char path[PATH_MAX];
-    const char *b = getenv("LARDER_BUILD");
-    char rel[PATH_MAX];
-    snprintf(rel, sizeof(rel), "%s/modules/pgstore.so", b && *b ? b : "build");
-    if (!realpath(rel, path)) snprintf(path, sizeof(path), "%s", rel);
-    return path;
-}
-
 static srv side[NSIDE];
 
 static const char *app_name(int i) {
@@ -71,10 +62,21 @@ static int start_sidecars(const char *beta) {
     for (int i = 0; i < NSIDE; i++) {
         char app[64];
         snprintf(app, sizeof(app), "application_name=%s", app_name(i));
-        const char *argv[] = {
-            "--loadmodule", module_path(), pg_conninfo(), "user=larder", app,
-            "--map",        "hot",         "hot:{sku}",   "mode",        "read-through",
-            "ttl",          "1",           "beta",        beta,          NULL};
+        const char *argv[] = {"--loadmodule",
+                              pg_module_path(),
+                              pg_conninfo(),
+                              "user=larder",
+                              app,
+                              "--map",
+                              "hot",
+                              "hot:{sku}",
+                              "mode",
+                              "read-through",
+                              "ttl",
+                              "1",
+                              "beta",
+                              beta,
+                              NULL};
         if (srv_start(&side[i], argv) != 0) return -1;
     }
     return 0;
