@@ -227,7 +227,10 @@ static int watch_run(const store_module *m, void *h, int readable, int64_t *dead
     }
     *deadline_ms = sth.read_at_ms;
     if (!sth.listening && sth.listen_at_ms < *deadline_ms) *deadline_ms = sth.listen_at_ms;
-    if (keep > 0 && sth.prune_at_ms < *deadline_ms) *deadline_ms = sth.prune_at_ms;
+    /* no pruning before the log is installed: its due time would stay in
+     * the past and the store thread would poll without sleeping */
+    if (keep > 0 && sth.state != IS_NOT_INSTALLED && sth.prune_at_ms < *deadline_ms)
+        *deadline_ms = sth.prune_at_ms;
     return sth.listening ? sth.fd : -1;
 }
 

@@ -470,6 +470,40 @@ TEST(pruned_position_drops_every_mapped_key) {
     CHECK_EQ(pk_info(ctx[1], "invalidation_full_drops"), drops_a);
 }
 
+/* CPU seconds the store thread ("larder-store", lane 0) of the server pid
+ * has used; -1 when it cannot be read. */
+static double store_thread_cpu(pid_t pid) {
+    char path[128], buf[512];
+    for (int tid = pid + 1; tid < pid + 64; tid++) {
+        snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, tid);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = 0;
+        if (!strstr(buf, "(larder-store)")) continue;
+        const char *p = strrchr(buf, ')');
+        unsigned long ut, st;
+        if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+            return -1;
+        return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+    }
+    return -1;
+}
+
+/* A sidecar waiting for a change log to be installed sleeps between its
+ * checks: its store thread (where the watch runs) stays idle (it once
+ * polled without sleeping, the pruning's due time being left in the past). */
+static void store_thread_idle_while_not_installed(void) {
+    double before = store_thread_cpu(side[2].pid);
+    CHECK(before >= 0);
+    double end = pk_now_ms() + 1000;
+    while (pk_now_ms() < end) usleep(50000); /* a span of idleness to measure, not a wait */
+    double used = store_thread_cpu(side[2].pid) - before;
+    if (used >= 0.1) fprintf(stderr, "  store thread used %.2f s of 1 s idle\n", used);
+    CHECK(used < 0.1);
+}
+
 int main(void) {
     if (pg_start() != 0 || pg_psql(schema) != 0) {
         fprintf(stderr, "cannot start PostgreSQL with the test schema\n");
@@ -495,6 +529,7 @@ int main(void) {
         }
         if (i == 2) {
             CHECK(wait_state(ctx[2], "not-installed", 3000));
+            RUN(store_thread_idle_while_not_installed);
             CHECK_CMD(ctx[2], "+OK", "STORE.INVALIDATION INSTALL");
             CHECK(wait_state(ctx[2], "listening", 3000));
         }
