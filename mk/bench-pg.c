@@ -36,8 +36,8 @@
  * the flusher's work does not land in the next case's round.
  *
  * Environment: BENCH_PG_SECONDS (2), BENCH_PG_ROUNDS (3), BENCH_PG_CLIENTS
- * (50), BENCH_PG_LAG_SAMPLES (200), BENCH_PG_ONLY (b: only case (b)'s two
- * sides, to iterate or profile). LARDER_BUILD and LARDER_SERVER name the
+ * (50), BENCH_PG_LAG_SAMPLES (200), BENCH_PG_ONLY (b, c or bc: only those
+ * cases' sides, to iterate or profile). LARDER_BUILD and LARDER_SERVER name the
  * build under test (the Makefile sets them). Exit status 0 when the run
  * completed (goals not met are reported, not failed). */
 #include "integration/harness.h"
@@ -49,10 +49,12 @@
 #include <limits.h>
 #include <poll.h>
 #include <sys/epoll.h>
+#include <dirent.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #define KV_ROWS 10000
@@ -115,12 +117,22 @@ static double quantile(double *v, long n, double q) {
     return v[i];
 }
 
+/* CPU seconds by where they were spent (see cpu_sample). */
+enum { CPU_CLIENT, CPU_LOOP, CPU_STORE, CPU_PG, NCPU };
+static const char *const cpu_label[] = {"client", "server loop", "server store", "PostgreSQL"};
+
+typedef struct cpu_snap {
+    double s[NCPU];
+} cpu_snap;
+
 /* One round of one case. */
 typedef struct result {
     double ops_s; /* completed, correct operations per second */
     double p50_ms, p99_ms;
     long errors; /* error replies (-BUSY included) and wrong values */
     double drain_ms;
+    long ops;     /* completed in the round */
+    cpu_snap cpu; /* CPU seconds spent meanwhile (a write-behind round: with its drain) */
 } result;
 
 static struct {
@@ -330,11 +342,68 @@ static int run_round(bconn *cl, enum op op, result *res) {
     }
     close(ep);
     res->ops_s = (double)ok / B.seconds;
+    res->ops = ok;
     res->p50_ms = quantile(l.v, l.n, 0.50);
     res->p99_ms = quantile(l.v, l.n, 0.99);
     res->errors = errors;
     free(l.v);
     return rc;
+}
+
+/* ---- CPU per operation ------------------------------------------------------------ */
+
+/* CPU seconds used so far by this process (the client), larder-server's
+ * loop thread, its other threads (store lanes), and PostgreSQL (the
+ * postmaster and its children: backends, WAL writer, ...). Sampled after a
+ * round's connections are open and before they close, so that a side's
+ * CPU per operation counts what its operations cost all three processes,
+ * which share the same CPUs: on a busy machine the throughput ratio moves
+ * with the load, CPU per operation much less. */
+/* utime + stime of a /proc stat file in seconds; ppid (if not NULL) too. */
+static double stat_cpu(const char *path, pid_t *ppid) {
+    char buf[1024];
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+    if (!p) return 0;
+    char state;
+    int pp;
+    unsigned long ut = 0, st = 0;
+    if (sscanf(p + 2, "%c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &state, &pp, &ut, &st) !=
+        4)
+        return 0;
+    if (ppid) *ppid = pp;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static void cpu_sample(cpu_snap *c) {
+    memset(c, 0, sizeof(*c));
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    c->s[CPU_CLIENT] = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+                       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "/proc/%d/task", (int)B.s.pid);
+    DIR *d = opendir(path);
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+        snprintf(path, sizeof(path), "/proc/%d/task/%s/stat", (int)B.s.pid, e->d_name);
+        c->s[atoi(e->d_name) == B.s.pid ? CPU_LOOP : CPU_STORE] += stat_cpu(path, NULL);
+    }
+    if (d) closedir(d);
+    pid_t pm = pg_postmaster_pid();
+    d = opendir("/proc");
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+        pid_t pp = 0;
+        snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+        double t = stat_cpu(path, &pp);
+        if (atoi(e->d_name) == pm || pp == pm) c->s[CPU_PG] += t;
+    }
+    if (d) closedir(d);
 }
 
 /* ---- set-up ------------------------------------------------------------------------ */
@@ -521,6 +590,8 @@ static double env_num(const char *name, double def) {
 typedef struct series {
     double ops[16], p50[16], p99[16], drain[16];
     long errors;
+    long nops;    /* over all rounds */
+    cpu_snap cpu; /* over all rounds */
 } series;
 
 static void add(series *s, int round, const result *r) {
@@ -529,6 +600,21 @@ static void add(series *s, int round, const result *r) {
     s->p99[round] = r->p99_ms;
     s->drain[round] = r->drain_ms;
     s->errors += r->errors;
+    s->nops += r->ops;
+    for (int k = 0; k < NCPU; k++) s->cpu.s[k] += r->cpu.s[k];
+}
+
+/* CPU microseconds per operation, by process, over all rounds. */
+static void print_cpu_row(const char *label, const series *s) {
+    if (!s->nops) return;
+    double total = 0;
+    printf("  %-30s", label);
+    for (int k = 0; k < NCPU; k++) {
+        double us = s->cpu.s[k] * 1e6 / (double)s->nops;
+        total += us;
+        printf(" %12.1f", us);
+    }
+    printf(" %12.1f\n", total);
 }
 
 static void print_row(const char *label, series *s, int n) {
@@ -618,15 +704,16 @@ int main(void) {
     print_loadavg("before");
     enum op order[] = {OP_GET,     OP_PLAIN_GET, OP_PG_SELECT, OP_WB_HSET, OP_WB_HSET_ALWAYS,
                        OP_WT_HSET, OP_PG_UPSERT};
-    /* BENCH_PG_ONLY=b: only (b)'s two sides, and no (d) (a short run to
-     * profile or iterate on write-behind) */
+    /* BENCH_PG_ONLY=b, c or bc: only those cases' sides, and no (d) (a
+     * short run to profile or iterate on writes) */
     const char *only = getenv("BENCH_PG_ONLY");
-    int only_b = only && !strcmp(only, "b");
+    int only_b = only && *only; /* any selection: no (d) */
     size_t norder = sizeof(order) / sizeof(order[0]);
     if (only_b) {
-        order[0] = OP_WB_HSET;
-        order[1] = OP_PG_UPSERT;
-        norder = 2;
+        norder = 0;
+        if (strchr(only, 'b')) order[norder++] = OP_WB_HSET;
+        if (strchr(only, 'c')) order[norder++] = OP_WT_HSET;
+        order[norder++] = OP_PG_UPSERT;
     }
     series s[NOPS] = {0};
     bconn cl[MAX_CLIENTS];
@@ -638,7 +725,10 @@ int main(void) {
             int opened = 0;
             if (op == OP_WB_HSET_ALWAYS) failed = set_fsync(ctl, "always");
             while (opened < B.clients && open_conn(&cl[opened], op) == 0) opened++;
+            cpu_snap c0, c1;
+            cpu_sample(&c0);
             failed = opened < B.clients || run_round(cl, op, &r) != 0;
+            cpu_sample(&c1); /* before the direct side's backends exit */
             for (int i = 0; i < opened; i++) close_conn(&cl[i]);
             if (op == OP_WB_HSET_ALWAYS) failed |= set_fsync(ctl, "everysec");
             if (!failed && (op == OP_WB_HSET || op == OP_WB_HSET_ALWAYS)) {
@@ -647,7 +737,9 @@ int main(void) {
                 failed = !f || f->type != REDIS_REPLY_STATUS;
                 if (f) freeReplyObject(f);
                 r.drain_ms = pk_now_ms() - t;
+                cpu_sample(&c1); /* the drain is part of the writes' cost */
             }
+            for (int k2 = 0; k2 < NCPU; k2++) r.cpu.s[k2] = c1.s[k2] - c0.s[k2];
             add(&s[op], round, &r);
         }
     }
@@ -668,6 +760,10 @@ int main(void) {
            drain, wb * B.seconds / (B.seconds + drain / 1000.0));
     printf("  write-through group size (INFO wt_group_size_avg): %.2f\n",
            pk_info_d(ctl, "wt_group_size_avg"));
+    printf("\n  CPU per operation (us, all rounds)");
+    for (int k = 0; k < NCPU; k++) printf(" %12s", cpu_label[k]);
+    printf(" %12s\n", "total");
+    for (int op = 0; op < NOPS; op++) print_cpu_row(op_label[op], &s[op]);
     printf("\n(a) read-through GET hit vs direct SELECT:  %8.2fx\n", sel > 0 ? get / sel : 0);
     double rb = up > 0 ? wb / up : 0, rc = up > 0 ? wt / up : 0;
     printf("(b) write-behind HSET vs direct autocommit: %8.2fx   goal >= 10x: %s\n", rb,
