@@ -50,11 +50,12 @@
 #include <poll.h>
 #include <sys/epoll.h>
 #include <dirent.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #define KV_ROWS 10000
@@ -138,6 +139,7 @@ typedef struct result {
 static struct {
     srv s;
     char jdir[64];
+    char sock[100]; /* the server's Unix socket (the clients' way in) */
     int clients;
     double seconds;
     int rounds;
@@ -177,8 +179,15 @@ static int open_conn(bconn *c, enum op op) {
         c->fd = PQsocket(c->pg);
         return 0;
     }
-    c->fd = srv_raw_socket(&B.s);
-    if (c->fd < 0) return -1;
+    /* a Unix socket, as libpq's connections to PostgreSQL on the other side */
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    snprintf(a.sun_path, sizeof(a.sun_path), "%s", B.sock);
+    c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        fprintf(stderr, "bench-pg: connect to %s: %s\n", B.sock, strerror(errno));
+        if (c->fd >= 0) close(c->fd);
+        return -1;
+    }
     fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
     c->rd = redisReaderCreate();
     return 0;
@@ -193,39 +202,69 @@ static void close_conn(bconn *c) {
     memset(c, 0, sizeof(*c));
 }
 
-static int send_resp(bconn *c, const char *fmt, ...) {
-    char *cmd;
-    va_list ap;
-    va_start(ap, fmt);
-    int len = redisvFormatCommand(&cmd, fmt, ap);
-    va_end(ap);
-    int rc = len > 0 ? raw_send(c->fd, cmd, (size_t)len) : -1;
-    redisFreeCommand(cmd);
-    return rc;
+/* Decimal digits of v at p; returns the end. */
+static char *put_uint(char *p, unsigned v) {
+    char tmp[12];
+    int n = 0;
+    do tmp[n++] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    while (n) *p++ = tmp[--n];
+    return p;
+}
+
+/* Sends a command as a RESP array of argc bulk strings, formatted on the
+ * stack (the client's own cost is kept small: it shares the CPUs with what
+ * it measures). */
+static int send_resp(bconn *c, int argc, const char *const *argv) {
+    char cmd[256], *p = cmd;
+    *p++ = '*';
+    p = put_uint(p, (unsigned)argc);
+    for (int i = 0; i < argc; i++) {
+        size_t len = strlen(argv[i]);
+        *p++ = '\r', *p++ = '\n', *p++ = '$';
+        p = put_uint(p, (unsigned)len);
+        *p++ = '\r', *p++ = '\n';
+        memcpy(p, argv[i], len);
+        p += len;
+    }
+    *p++ = '\r', *p++ = '\n';
+    return raw_send(c->fd, cmd, (size_t)(p - cmd));
 }
 
 static void send_op(bconn *c, enum op op) {
-    char id[16], val[32];
+    /* the same key and value text for both sides (id: the key without its
+     * prefix) */
+    static const char *const prefix[NOPS] = {[OP_GET] = "kv:",
+                                             [OP_PLAIN_GET] = "plain:",
+                                             [OP_WB_HSET] = "wb:",
+                                             [OP_WB_HSET_ALWAYS] = "wb:",
+                                             [OP_WT_HSET] = "wt:"};
+    char key[32], val[16];
     unsigned n = op == OP_GET || op == OP_PG_SELECT || op == OP_PLAIN_GET
                      ? rnd_below(KV_ROWS) + 1
                      : rnd_below(WRITE_IDS) + 1;
-    snprintf(id, sizeof(id), "%u", n);
-    snprintf(val, sizeof(val), "v%u", rnd_below(1000000));
+    const char *pre = prefix[op] ? prefix[op] : "";
+    size_t plen = strlen(pre);
+    memcpy(key, pre, plen);
+    *put_uint(key + plen, n) = 0;
+    const char *id = key + plen;
+    val[0] = 'v';
+    *put_uint(val + 1, rnd_below(1000000)) = 0;
     int rc = 0;
     switch (op) {
     case OP_GET:
-        rc = send_resp(c, "GET kv:%s", id);
+    case OP_PLAIN_GET: {
+        const char *argv[] = {"GET", key};
+        rc = send_resp(c, 2, argv);
         break;
-    case OP_PLAIN_GET:
-        rc = send_resp(c, "GET plain:%s", id);
-        break;
+    }
     case OP_WB_HSET:
     case OP_WB_HSET_ALWAYS:
-        rc = send_resp(c, "HSET wb:%s val %s", id, val);
+    case OP_WT_HSET: {
+        const char *argv[] = {"HSET", key, "val", val};
+        rc = send_resp(c, 4, argv);
         break;
-    case OP_WT_HSET:
-        rc = send_resp(c, "HSET wt:%s val %s", id, val);
-        break;
+    }
     case OP_PG_SELECT: {
         const char *p[1] = {id};
         rc = PQsendQueryPrepared(c->pg, "q", 1, p, NULL, NULL, 0) ? 0 : -1;
@@ -359,8 +398,9 @@ static int run_round(bconn *cl, enum op op, result *res) {
  * CPU per operation counts what its operations cost all three processes,
  * which share the same CPUs: on a busy machine the throughput ratio moves
  * with the load, CPU per operation much less. */
-/* utime + stime of a /proc stat file in seconds; ppid (if not NULL) too. */
-static double stat_cpu(const char *path, pid_t *ppid) {
+/* utime + stime of a /proc stat file in seconds (with children: plus the
+ * reaped children's); ppid (if not NULL) too. */
+static double stat_cpu(const char *path, pid_t *ppid, int children) {
     char buf[1024];
     FILE *f = fopen(path, "r");
     if (!f) return 0;
@@ -372,11 +412,13 @@ static double stat_cpu(const char *path, pid_t *ppid) {
     char state;
     int pp;
     unsigned long ut = 0, st = 0;
-    if (sscanf(p + 2, "%c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &state, &pp, &ut, &st) !=
-        4)
+    long cut = 0, cst = 0;
+    if (sscanf(p + 2, "%c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %ld %ld", &state, &pp, &ut,
+               &st, &cut, &cst) != 6)
         return 0;
     if (ppid) *ppid = pp;
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+    if (!children) cut = cst = 0;
+    return (double)(ut + st + (unsigned long)(cut + cst)) / (double)sysconf(_SC_CLK_TCK);
 }
 
 static void cpu_sample(cpu_snap *c) {
@@ -391,7 +433,7 @@ static void cpu_sample(cpu_snap *c) {
     for (struct dirent *e; d && (e = readdir(d));) {
         if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
         snprintf(path, sizeof(path), "/proc/%d/task/%s/stat", (int)B.s.pid, e->d_name);
-        c->s[atoi(e->d_name) == B.s.pid ? CPU_LOOP : CPU_STORE] += stat_cpu(path, NULL);
+        c->s[atoi(e->d_name) == B.s.pid ? CPU_LOOP : CPU_STORE] += stat_cpu(path, NULL, 0);
     }
     if (d) closedir(d);
     pid_t pm = pg_postmaster_pid();
@@ -400,8 +442,9 @@ static void cpu_sample(cpu_snap *c) {
         if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
         pid_t pp = 0;
         snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
-        double t = stat_cpu(path, &pp);
-        if (atoi(e->d_name) == pm || pp == pm) c->s[CPU_PG] += t;
+        int is_pm = atoi(e->d_name) == pm;
+        double t = stat_cpu(path, &pp, is_pm); /* a backend that exited: the postmaster's */
+        if (is_pm || pp == pm) c->s[CPU_PG] += t;
     }
     if (d) closedir(d);
 }
@@ -435,12 +478,15 @@ static int start_larder(void) {
     static char journal[128];
     if (!mkdtemp(B.jdir)) return -1;
     snprintf(journal, sizeof(journal), "%s/wb.journal", B.jdir);
+    snprintf(B.sock, sizeof(B.sock), "%s/larder.sock", B.jdir);
     const char *argv[] = {"--loadmodule",
                           module_path(),
                           pg_conninfo(),
                           "application_name=larder-bench",
                           "--journal-path",
                           journal,
+                          "--unixsocket",
+                          B.sock,
                           "--write-behind-max-pending",
                           "1000000",
                           "--map",
