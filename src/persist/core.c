@@ -1246,6 +1246,7 @@ int persist_key_pinned(db *d, const char *key, size_t klen) {
 
 void persist_before_sleep(void) {
     if (ps.enabled) wb_before_sleep();
+    storeq_turn_end(); /* this turn's commits, together */
 }
 
 /* Negative entries are kept in pkeys until something touches the key again:

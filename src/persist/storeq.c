@@ -382,6 +382,16 @@ void storeq_get_stats(storeq_stats *s) {
 /* Jobs for lane 0 held back by storeq_hold (loop thread only). */
 static store_job *held_head, *held_tail;
 static int holding;
+/* Group jobs of this loop turn, held until storeq_turn_end (loop thread). */
+static store_job *turn_head, *turn_tail;
+
+static void append(store_job **head, store_job **tail, store_job *h, store_job *t) {
+    if (*tail)
+        (*tail)->next = h;
+    else
+        *head = h;
+    *tail = t;
+}
 
 /* Appends the jobs head..tail to a lane's queue and wakes it. */
 static void enqueue(store_job *head, store_job *tail, int lane_idx) {
@@ -404,12 +414,20 @@ static void submit_to(store_job *j, int lane_idx) {
     j->rc = STORE_OK;
     j->err = NULL;
     pending++;
-    if (holding && lane_idx == 0) {
-        if (held_tail)
-            held_tail->next = j;
+    if (lane_idx == 0 && j->group) {
+        append(&turn_head, &turn_tail, j, j);
+        return;
+    }
+    if (lane_idx == 0 && turn_head) { /* the turn's group jobs go first */
+        store_job *h = turn_head, *t = turn_tail;
+        turn_head = turn_tail = NULL;
+        if (holding)
+            append(&held_head, &held_tail, h, t);
         else
-            held_head = j;
-        held_tail = j;
+            enqueue(h, t, 0);
+    }
+    if (holding && lane_idx == 0) {
+        append(&held_head, &held_tail, j, j);
         return;
     }
     enqueue(j, j, lane_idx);
@@ -420,6 +438,16 @@ static void hand_over(void) {
     store_job *h = held_head, *t = held_tail;
     held_head = held_tail = NULL;
     enqueue(h, t, 0);
+}
+
+void storeq_turn_end(void) {
+    if (!turn_head) return;
+    store_job *h = turn_head, *t = turn_tail;
+    turn_head = turn_tail = NULL;
+    if (holding) /* inside a command (not at before-sleep): after its held jobs */
+        append(&held_head, &held_tail, h, t);
+    else
+        enqueue(h, t, 0);
 }
 
 void storeq_hold(int on) {
@@ -471,6 +499,7 @@ void storeq_post(store_job *j) {
 }
 
 void storeq_drain(void) {
+    storeq_turn_end();
     hand_over();
     while (pending > 0) {
         pthread_mutex_lock(&mu);

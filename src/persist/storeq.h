@@ -81,6 +81,14 @@ void storeq_submit_statement(store_job *j);
  * store thread together (one run_many call: an MGET's misses in one
  * round trip) rather than the first alone while the others are queued. */
 void storeq_hold(int on);
+/* Group jobs (write-through commits, write-behind checks) submitted to lane 0
+ * during a loop turn are held until storeq_turn_end() (before-sleep) hands
+ * them over at once: the turn's commits share one transaction and one
+ * fsync, rather than the first going alone because the store thread woke at
+ * once on the other CPU (and the lane is woken once per turn, not per
+ * job). A job submitted to lane 0 that is not a group job hands the held
+ * ones over first (lane 0 keeps the submission order). */
+void storeq_turn_end(void);
 /* Waits until every submitted job has run and its done() was called; runs
  * done() callbacks itself. Start-up (before clients are served) and shutdown
  * only: at run time the loop never waits on the store. */
