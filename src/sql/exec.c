@@ -568,6 +568,12 @@ static int load_covering(vm *v, loop *L, cursor *c, const uint8_t *k, size_t kl,
 
 /* Fill the cursor from the entry under c->sc. */
 static int load_entry(vm *v, loop *L, cursor *c) {
+    if (L->nocols) { /* nothing to decode, not even the table key: the row only counts */
+        c->key = NULL;
+        c->klen = 0;
+        c->state = ROW_READY;
+        return SQL_OK;
+    }
     const void *k, *val;
     size_t kl, vl;
     int rc = sqli_store_cursor_key(c->sc, &k, &kl);
@@ -591,10 +597,6 @@ static int load_entry(vm *v, loop *L, cursor *c) {
     if (c->klen == 0) { /* a unique index's short entry: the table key is the value */
         c->key = val;
         c->klen = vl;
-    }
-    if (L->nocols) { /* nothing to decode: the row only counts */
-        c->state = ROW_READY;
-        return SQL_OK;
     }
     if (!L->covering) {
         rc = sqli_store_cursor_seek(c->tc, STORE_SEEK_EQ, c->key, c->klen);

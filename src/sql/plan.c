@@ -309,13 +309,6 @@ static int col_used(planctx *pc, int it, int col) {
     return (pc->used_cols[it][col / 64] >> (col % 64)) & 1;
 }
 
-/* Does the query read any column of item it (the rowid included)? */
-static int item_cols_used(planctx *pc, int it) {
-    for (int w = 0; w <= pc->colsz[it] / 64; w++)
-        if (pc->used_cols[it][w]) return 1;
-    return 0;
-}
-
 static int expr_uses_col(planctx *pc, const expr *e, int it, int col) {
     if (!e) return 0;
     if (e->op == E_COL)
@@ -1074,6 +1067,22 @@ static void push_filter(compiler *c, expr ***v, int *n, expr *e) {
     *v = nv;
 }
 
+/* Does the loop over item it by path p hand on any column of it? Not when
+ * its columns appear only in the terms p seeks by (the index delivers
+ * exactly the rows they select): then a covering loop only counts rows and
+ * need not decode its entries. */
+static int loop_reads_cols(planctx *pc, int it, const path *p) {
+    for (int w = 0; w <= pc->colsz[it] / 64; w++)
+        if (pc->other_cols[it][w]) return 1;
+    for (int i = 0; i < pc->nt; i++) {
+        if (!(pc->t[i].mask & ((mask_t)1 << it))) continue;
+        int key = p->lo == i || p->hi == i;
+        for (int k = 0; k < p->neq; k++) key |= p->eqterm[k] == i;
+        if (!key) return 1;
+    }
+    return 0;
+}
+
 static int make_loops(compiler *c, planctx *pc, qplan *qp, order_search *os) {
     qp->nloop = pc->n;
     qp->loops = sqli_ar_alloc(c->a, sizeof(loop) * (size_t)pc->n);
@@ -1089,7 +1098,8 @@ static int make_loops(compiler *c, planctx *pc, qplan *qp, order_search *os) {
         L->access = p->access;
         L->idx = p->idx;
         L->covering = p->covering;
-        L->nocols = p->covering && !p->idx->is_pk && !item_cols_used(pc, it);
+        L->nocols = p->covering && !p->idx->is_pk && p->access != ACC_HASH &&
+                    p->access != ACC_FTS && !loop_reads_cols(pc, it, p);
         L->reverse = p->reverse;
         L->left = s->jointype == JT_LEFT;
         L->nrow = p->nrow;

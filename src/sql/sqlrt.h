@@ -215,7 +215,7 @@ struct loop {
     int access;
     index_t *idx; /* ACC_SCAN/ACC_SEARCH: tree walked (&tab->pk or an index) */
     int covering;
-    int nocols; /* covering, and the query reads no column of it (count(*)) */
+    int nocols; /* covering, and no column of it is read beyond the terms it seeks by */
     int onerow; /* ACC_SEARCH with every primary key column bound: one row at most per key */
     int neq;
     expr **eq; /* values for the first neq key columns */
