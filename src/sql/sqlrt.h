@@ -241,6 +241,7 @@ struct loop {
     /* runtime */
     keyenc_buf k_lo, k_hi;
     int has_hi;
+    int hi_block; /* the upper bound is k_lo FF, checked as a prefix (k_hi not built) */
     int seeked;
     sql_value *eqv; /* evaluated eq values */
     sql_value lov, hiv;
