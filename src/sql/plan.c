@@ -515,10 +515,12 @@ static void estimate_rows(planctx *pc) {
             pc->nrow[i] = (double)(t->nrow_est > 0 ? t->nrow_est : 1);
             continue;
         }
-        if (pc->n < 2 || t->is_schema || t->temp || !db || !db->store) continue;
-        if (!txn && sqli_store_begin(db->store, STORE_TXN_READ, &own) == STORE_OK) txn = own;
+        if (pc->n < 2 || t->is_schema || !db || !db->store) continue;
+        if (!txn && !t->temp && sqli_store_begin(db->store, STORE_TXN_READ, &own) == STORE_OK)
+            txn = own;
+        store_txn *tt = t->temp ? db->temp_txn : txn; /* temp.c: the temp store's own */
         uint64_t n;
-        if (txn && sqli_store_tree_estimate(txn, t->tree, &n) == STORE_OK)
+        if (tt && sqli_store_tree_estimate(tt, sqli_tree_id(t->tree), &n) == STORE_OK)
             pc->nrow[i] = (double)n < EST_MIN_ROWS ? EST_MIN_ROWS : (double)n;
     }
     if (own) sqli_store_abort(own);
