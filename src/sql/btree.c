@@ -1719,6 +1719,32 @@ int sqli_store_tree_get_info(store_txn *txn, store_tree tree, store_tree_info *i
     return rc;
 }
 
+int sqli_store_tree_estimate(store_txn *txn, store_tree tree, uint64_t *nentries) {
+    *nentries = 0;
+    if (txn->err) return txn->err;
+    int rc = check_root(txn, tree);
+    double n = 1;
+    for (uint32_t pgno = tree, depth = 0; rc == STORE_OK; depth++) {
+        page *p;
+        if (depth > BT_MAX_DEPTH)
+            return sqli_store_error(STORE_CORRUPT, "%s: tree too deep at page %u", txn->db->path,
+                                    pgno);
+        rc = get_node(txn, pgno, &p);
+        if (rc != STORE_OK) break;
+        int cells = bt_ncells(p->data);
+        if (p->data[0] == PT_LEAF) {
+            sqli_pager_put(p);
+            n *= cells;
+            *nentries = n > 1e18 ? (uint64_t)1e18 : (uint64_t)n;
+            return STORE_OK;
+        }
+        n *= cells + 1;
+        pgno = bt_child(p->data, txn->db->usable, cells / 2);
+        sqli_pager_put(p);
+    }
+    return rc;
+}
+
 /* Free every page below (and, if self, including) pgno. */
 static int free_subtree(store_txn *txn, uint32_t pgno, int self, int depth) {
     uint32_t usable = txn->db->usable;

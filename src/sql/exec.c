@@ -214,13 +214,20 @@ static void build_bounds(loop *L) {
             L->in_term && k == L->in_term - 1 ? &L->in_vals[L->in_pos] : &L->eqv[k];
         sqli_key_add(&L->k_lo, val, x->desc[k]);
     }
-    L->has_hi = 0;
+    L->has_hi = L->hi_block = 0;
     if (L->onerow) return; /* sought with STORE_SEEK_EQ: no upper bound */
-    kb_copy(&L->k_hi, &L->k_lo);
     if (!L->lo && !L->hi) {
-        if (L->neq > 0) kb_byte(&L->k_hi, 0xFF), L->has_hi = 1;
+        if (L->neq == 0) return;
+        L->has_hi = 1;
+        if (!L->reverse) { /* P FF, checked as "within P's block" (past_hi) */
+            L->hi_block = 1;
+            return;
+        }
+        kb_copy(&L->k_hi, &L->k_lo);
+        kb_byte(&L->k_hi, 0xFF);
         return;
     }
+    kb_copy(&L->k_hi, &L->k_lo);
     int desc = x->desc[L->neq];
     sql_value nullv = {.type = SQL_NULL};
     const sql_value *lov = L->lo ? &L->lov : &nullv, *hiv = L->hi ? &L->hiv : NULL;
@@ -246,6 +253,18 @@ static int keycmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn) {
     int c = n ? memcmp(a, b, n) : 0;
     if (c) return c;
     return an < bn ? -1 : an > bn;
+}
+
+/* Is key k at or past the loop's upper bound? With hi_block the bound is
+ * k_lo FF, the end of the block of keys that start with the prefix k_lo: a
+ * key from the forward search for k_lo (so >= k_lo) is below it exactly
+ * when it starts with k_lo and does not continue with FF (a fraction's mark,
+ * keyenc.h), which is cheaper to check than building the bound. */
+static int past_hi(const loop *L, const uint8_t *k, size_t kl) {
+    if (!L->has_hi) return 0;
+    if (!L->hi_block) return keycmp(k, kl, L->k_hi.p, L->k_hi.len) >= 0;
+    size_t n = L->k_lo.len;
+    return kl < n || memcmp(k, L->k_lo.p, n) != 0 || (kl > n && k[n] == 0xFF);
 }
 
 static int eval_key_value(vm *v, const expr *e, int aff, int is, sql_value *out, int *empty) {
@@ -568,6 +587,12 @@ static int load_covering(vm *v, loop *L, cursor *c, const uint8_t *k, size_t kl,
 
 /* Fill the cursor from the entry under c->sc. */
 static int load_entry(vm *v, loop *L, cursor *c) {
+    if (L->nocols) { /* nothing to decode, not even the table key: the row only counts */
+        c->key = NULL;
+        c->klen = 0;
+        c->state = ROW_READY;
+        return SQL_OK;
+    }
     const void *k, *val;
     size_t kl, vl;
     int rc = sqli_store_cursor_key(c->sc, &k, &kl);
@@ -591,10 +616,6 @@ static int load_entry(vm *v, loop *L, cursor *c) {
     if (c->klen == 0) { /* a unique index's short entry: the table key is the value */
         c->key = val;
         c->klen = vl;
-    }
-    if (L->nocols) { /* nothing to decode: the row only counts */
-        c->state = ROW_READY;
-        return SQL_OK;
     }
     if (!L->covering) {
         rc = sqli_store_cursor_seek(c->tc, STORE_SEEK_EQ, c->key, c->klen);
@@ -656,7 +677,7 @@ static int tree_step(vm *v, loop *L, cursor *c) {
             rc = sqli_store_cursor_key(c->sc, &k, &kl);
             if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
             int out = L->reverse ? (L->k_lo.len && keycmp(k, kl, L->k_lo.p, L->k_lo.len) < 0)
-                                 : (L->has_hi && keycmp(k, kl, L->k_hi.p, L->k_hi.len) >= 0);
+                                 : past_hi(L, k, kl);
             if (!out) {
                 sqli_usage(v->db, L->idx)->rows_read++;
                 return load_entry(v, L, c) == SQL_OK ? SQL_ROW : SQL_ERROR;

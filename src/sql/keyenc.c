@@ -91,13 +91,12 @@ static void put_be64(keyenc_buf *b, uint64_t v) {
 
 static void put_int_raw(keyenc_buf *b, int64_t v) {
     uint64_t m = v < 0 ? ~(uint64_t)v : (uint64_t)v;
-    int n = 0;
-    while (n < 8 && (m >> (8 * n)) != 0) n++;
-    if (v < 0 && n == 0) n = 1; /* -1 .. -256 need one byte */
-    put_byte(b, (uint8_t)(v < 0 ? TAG_ZERO - n : TAG_ZERO + n));
-    uint8_t *p = reserve(b, (size_t)n);
-    for (int i = 0; i < n; i++) p[i] = (uint8_t)((uint64_t)v >> (8 * (n - 1 - i)));
-    b->len += (size_t)n;
+    int n = m ? (64 - __builtin_clzll(m) + 7) / 8 : 0; /* bytes of m without leading zeros */
+    if (v < 0 && n == 0) n = 1;                        /* -1 .. -256 need one byte */
+    uint8_t *p = reserve(b, (size_t)n + 1);
+    p[0] = (uint8_t)(v < 0 ? TAG_ZERO - n : TAG_ZERO + n);
+    for (int i = 0; i < n; i++) p[1 + i] = (uint8_t)((uint64_t)v >> (8 * (n - 1 - i)));
+    b->len += (size_t)n + 1;
 }
 
 void sqli_keyenc_null(keyenc_buf *b, int desc) {

@@ -20,8 +20,9 @@
  *   - otherwise a full scan.
  * Costs follow a simple model: a seek costs log2(rows); every visited row
  * costs 1, plus a table lookup (log2) when the index does not cover. Row
- * counts come from ANALYZE (stat entries) or defaults (1,000,000 rows per
- * table, 10 rows per distinct index prefix, 1 for a unique key). A plan whose
+ * counts come from ANALYZE (stat entries) or defaults: in a join, a table's
+ * size read from its B-tree (estimate_rows), else 1,000,000 rows; 10 rows
+ * per distinct index prefix, 1 for a unique key. A plan whose
  * first loop already delivers the ORDER BY order skips the sort; with a
  * LIMIT that is worth a lot, and the two are compared.
  *
@@ -67,6 +68,7 @@ typedef struct planctx {
     uint64_t **used_cols;  /* per item: bitmap of columns the query reads (bit 63: more) */
     uint64_t **other_cols; /* the same, leaving out this block's WHERE/ON terms */
     int *colsz;
+    double *nrow; /* per item: rows its table holds, as table_rows estimates them */
 } planctx;
 
 /* ---- masks and term splitting ------------------------------------------------------ */
@@ -307,13 +309,6 @@ static int col_used(planctx *pc, int it, int col) {
     return (pc->used_cols[it][col / 64] >> (col % 64)) & 1;
 }
 
-/* Does the query read any column of item it (the rowid included)? */
-static int item_cols_used(planctx *pc, int it) {
-    for (int w = 0; w <= pc->colsz[it] / 64; w++)
-        if (pc->used_cols[it][w]) return 1;
-    return 0;
-}
-
 static int expr_uses_col(planctx *pc, const expr *e, int it, int col) {
     if (!e) return 0;
     if (e->op == E_COL)
@@ -493,8 +488,42 @@ typedef struct path {
     int fts_term; /* ACC_FTS: the MATCH term */
 } path;
 
-static double table_rows(table *t) {
-    return t->nrow_est >= 0 ? (double)(t->nrow_est > 0 ? t->nrow_est : 1) : 1000000.0;
+static double table_rows(planctx *pc, int it) {
+    return pc->nrow[it];
+}
+
+/* Below this many rows a table's size read from its B-tree counts as this
+ * many: a statement prepared while a table is empty or nearly so (a server
+ * caches its statements from the start) must still find its indexes worth
+ * using once the table fills up. PostgreSQL's planner has the same floor
+ * (ten pages) for tables it has not analyzed. */
+#define EST_MIN_ROWS 1000.0
+
+/* Rows per FROM item: ANALYZE's count when there is one; else, in a join,
+ * a count read from the table's B-tree (a path from the root to one leaf,
+ * see sqli_store_tree_estimate), so that a small table is recognised as
+ * small and a selective loop over it goes first; else a million. */
+static void estimate_rows(planctx *pc) {
+    sql_db *db = pc->c->db;
+    store_txn *own = NULL, *txn = db ? db->txn : NULL;
+    pc->nrow = sqli_ar_alloc(pc->c->a, sizeof(double) * (size_t)(pc->n + 1));
+    for (int i = 0; i < pc->n; i++) {
+        table *t = pc->q->src[i].tab;
+        pc->nrow[i] = 1000000.0;
+        if (!t) continue;
+        if (t->nrow_est >= 0) {
+            pc->nrow[i] = (double)(t->nrow_est > 0 ? t->nrow_est : 1);
+            continue;
+        }
+        if (pc->n < 2 || t->is_schema || !db || !db->store) continue;
+        if (!txn && !t->temp && sqli_store_begin(db->store, STORE_TXN_READ, &own) == STORE_OK)
+            txn = own;
+        store_txn *tt = t->temp ? db->temp_txn : txn; /* temp.c: the temp store's own */
+        uint64_t n;
+        if (tt && sqli_store_tree_estimate(tt, sqli_tree_id(t->tree), &n) == STORE_OK)
+            pc->nrow[i] = (double)n < EST_MIN_ROWS ? EST_MIN_ROWS : (double)n;
+    }
+    if (own) sqli_store_abort(own);
 }
 
 static double eq_rows(index_t *x, int neq, double nrow) {
@@ -552,7 +581,7 @@ static void eval_index(planctx *pc, int it, index_t *x, mask_t avail, path *p) {
     /* cost units: one step of a cursor. A seek descends a few levels: about
      * five steps for a million rows. A table scan also decodes and filters
      * every row (factor 2); a covering index scan reads narrower entries. */
-    double n = table_rows(s->tab), seek = 1 + log2(n + 1) / 5;
+    double n = table_rows(pc, it), seek = 1 + log2(n + 1) / 5;
     memset(p, 0, sizeof *p);
     p->idx = x;
     p->lo = p->hi = p->in_at = -1;
@@ -635,7 +664,7 @@ static void hash_path(planctx *pc, int it, mask_t avail, path *p) {
         }
     }
     if (p->neq == 0) return;
-    double n = table_rows(s->tab), rows = n;
+    double n = table_rows(pc, it), rows = n;
     for (int k = 0; k < p->neq; k++) rows *= 0.1;
     p->idx = &s->tab->pk;
     p->hash = 1;
@@ -660,7 +689,7 @@ static int fts_path(planctx *pc, int it, mask_t avail, path *p) {
         p->idx = s->tab->fts;
         p->fts_term = i;
         p->nrow = 100;
-        p->cost = 100 + log2(table_rows(s->tab));
+        p->cost = 100 + log2(table_rows(pc, it));
         return 1;
     }
     return 0;
@@ -1040,6 +1069,22 @@ static void push_filter(compiler *c, expr ***v, int *n, expr *e) {
     *v = nv;
 }
 
+/* Does the loop over item it by path p hand on any column of it? Not when
+ * its columns appear only in the terms p seeks by (the index delivers
+ * exactly the rows they select): then a covering loop only counts rows and
+ * need not decode its entries. */
+static int loop_reads_cols(planctx *pc, int it, const path *p) {
+    for (int w = 0; w <= pc->colsz[it] / 64; w++)
+        if (pc->other_cols[it][w]) return 1;
+    for (int i = 0; i < pc->nt; i++) {
+        if (!(pc->t[i].mask & ((mask_t)1 << it))) continue;
+        int key = p->lo == i || p->hi == i;
+        for (int k = 0; k < p->neq; k++) key |= p->eqterm[k] == i;
+        if (!key) return 1;
+    }
+    return 0;
+}
+
 static int make_loops(compiler *c, planctx *pc, qplan *qp, order_search *os) {
     qp->nloop = pc->n;
     qp->loops = sqli_ar_alloc(c->a, sizeof(loop) * (size_t)pc->n);
@@ -1055,7 +1100,8 @@ static int make_loops(compiler *c, planctx *pc, qplan *qp, order_search *os) {
         L->access = p->access;
         L->idx = p->idx;
         L->covering = p->covering;
-        L->nocols = p->covering && !p->idx->is_pk && !item_cols_used(pc, it);
+        L->nocols = p->covering && !p->idx->is_pk && p->access != ACC_HASH &&
+                    p->access != ACC_FTS && !loop_reads_cols(pc, it, p);
         L->reverse = p->reverse;
         L->left = s->jointype == JT_LEFT;
         L->nrow = p->nrow;
@@ -1292,6 +1338,7 @@ static int plan_simple(compiler *c, query *q, qplan **out) {
     pc.q = q;
     pc.n = q->nsrc;
     init_colmaps(c, &pc);
+    estimate_rows(&pc);
     for (int i = 0; i < q->nsrc; i++)
         split(&pc, q->src[i].on, q->src[i].jointype == JT_LEFT ? i : -1);
     split(&pc, q->where, -1);

@@ -215,7 +215,7 @@ struct loop {
     int access;
     index_t *idx; /* ACC_SCAN/ACC_SEARCH: tree walked (&tab->pk or an index) */
     int covering;
-    int nocols; /* covering, and the query reads no column of it (count(*)) */
+    int nocols; /* covering, and no column of it is read beyond the terms it seeks by */
     int onerow; /* ACC_SEARCH with every primary key column bound: one row at most per key */
     int neq;
     expr **eq; /* values for the first neq key columns */
@@ -241,6 +241,7 @@ struct loop {
     /* runtime */
     keyenc_buf k_lo, k_hi;
     int has_hi;
+    int hi_block; /* the upper bound is k_lo FF, checked as a prefix (k_hi not built) */
     int seeked;
     sql_value *eqv; /* evaluated eq values */
     sql_value lov, hiv;

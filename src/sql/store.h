@@ -333,6 +333,13 @@ int sqli_store_tree_foreach(store_txn *txn,
 int sqli_store_get(store_txn *txn, store_tree tree, const void *key, size_t klen, const void **val,
                    size_t *vlen);
 
+/* A rough count of a tree's entries, for the query planner: the product of
+ * the fan-outs met on one path from the root to a leaf (the middle child at
+ * each level), without reading the rest of the tree. Within a small factor of
+ * the truth for a tree of evenly filled pages; 0 for an empty tree.
+ * Errors: STORE_NOTFOUND (no such tree), STORE_CORRUPT, STORE_IOERR. */
+int sqli_store_tree_estimate(store_txn *txn, store_tree tree, uint64_t *nentries);
+
 /* Insert or replace. Errors: STORE_EXISTS (NOOVERWRITE), STORE_TOOBIG,
  * STORE_MISUSE (read transaction; APPEND out of order), STORE_FULL, STORE_IOERR. */
 int sqli_store_put(store_txn *txn, store_tree tree, const void *key, size_t klen, const void *val,

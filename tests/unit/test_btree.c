@@ -635,6 +635,43 @@ TEST(bulk_load_is_dense) {
     sqli_store_close(db);
 }
 
+/* sqli_store_tree_estimate: 0 for an empty tree, a small tree counted
+ * exactly (one leaf), a big one filled in random order within a factor of
+ * two; an unknown tree is STORE_NOTFOUND. */
+TEST(tree_estimate) {
+    store_db *db = fresh(64 << 20, 0);
+    store_txn *t;
+    store_tree tree;
+    keyenc_buf b;
+    sqli_keyenc_init(&b);
+    uint64_t est = 99;
+    CHECK_EQ(sqli_store_begin(db, STORE_TXN_WRITE, &t), STORE_OK);
+    CHECK_EQ(sqli_store_tree_create(t, NULL, &tree), STORE_OK);
+    CHECK_EQ(sqli_store_tree_estimate(t, tree, &est), STORE_OK);
+    CHECK_EQ(est, 0);
+    const int n = SAN ? 20000 : 100000;
+    for (int i = 0; i < n; i++) {
+        ikey(&b, (int)(rnd() % 100000000));
+        if (sqli_store_put(t, tree, b.p, b.len, "value", 5, 0) != STORE_OK) {
+            CHECK(0);
+            break;
+        }
+        if (i == 9) {
+            CHECK_EQ(sqli_store_tree_estimate(t, tree, &est), STORE_OK);
+            CHECK_EQ(est, 10);
+        }
+    }
+    CHECK_EQ(sqli_store_commit(t), STORE_OK);
+    CHECK_EQ(sqli_store_begin(db, STORE_TXN_READ, &t), STORE_OK);
+    CHECK_EQ(sqli_store_tree_estimate(t, tree, &est), STORE_OK);
+    printf("tree estimate: %llu for %d entries\n", (unsigned long long)est, n);
+    CHECK(est > (uint64_t)n / 2 && est < (uint64_t)n * 2);
+    CHECK_EQ(sqli_store_tree_estimate(t, 0x7ffffff0u, &est), STORE_NOTFOUND);
+    sqli_store_abort(t);
+    sqli_keyenc_free(&b);
+    sqli_store_close(db);
+}
+
 TEST(large_values_and_limits) {
     store_db *db = fresh(1 << 20, 0); /* a 1 MiB cache, values larger than it */
     store_txn *t;
@@ -854,6 +891,7 @@ int main(void) {
     RUN(cursor_prefix);
     RUN(cursor_delete_and_update);
     RUN(bulk_load_is_dense);
+    RUN(tree_estimate);
     RUN(large_values_and_limits);
     RUN(trees_drop_clear_meta);
     RUN(page_layout);
