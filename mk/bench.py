@@ -7,9 +7,25 @@ each server, alternating, ROUNDS times; the table shows medians and the
 Larder/Redis ratio (throughput: higher is better for Larder when > 1;
 p99 latency and memory: lower is better when < 1).
 
+Every goal of the performance issue is printed with its ratio and marked
+met or not, and the run ends with a summary (N goals met of M, the list not
+met): each case at -P 1 (>= 1.2x Redis with p99 <= Redis's), each case at
+-P 16 (>= 1.3x), memory per key with a TTL (<= 0.6x), the open-loop p99.9
+points (<= Redis's) and the persistence goals that mk/bench-extra.d/persist
+marks.
+
   BENCH_ROUNDS=3 BENCH_REQUESTS=200000 make bench
+
+BENCH_CASES picks parts (comma-separated, case-insensitive, default all): a
+case of the table by its name or its first word (set, get, mset, zrange,
+pfcount, ...), and the sections memory, tracking, openloop, extra (the
+mk/bench-extra.d scripts). BENCH_PIPELINES picks depths (default 1,16).
+For a quick look at two cases:
+  flock /work/notes/bench.lock env BENCH_CASES=set,get BENCH_PIPELINES=1 \
+      BENCH_ROUNDS=2 BENCH_REQUESTS=50000 make bench
 """
 import os
+import re
 import shutil
 import socket
 import statistics
@@ -24,6 +40,42 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "200000"))
 CLIENTS = 50
 KEYSPACE = 100000
+PICK = set(t.strip().lower() for t in os.environ.get("BENCH_CASES", "").split(",") if t.strip())
+PIPELINES = [int(t) for t in os.environ.get("BENCH_PIPELINES", "1,16").split(",") if t.strip()]
+GOAL_P1 = 1.2  # throughput at -P 1, with p99 <= Redis's
+GOAL_P16 = 1.3  # throughput at -P 16
+GOAL_TTL_MEMORY = 0.6  # bytes per key with a TTL
+
+
+def picked(name):
+    """True when BENCH_CASES is unset or names this case or section."""
+    n = name.lower()
+    return not PICK or n in PICK or n.split()[0] in PICK
+
+
+class Goals:
+    """Every goal checked in this run: (what, ratio text, met)."""
+
+    def __init__(self):
+        self.rows = []
+
+    def add(self, what, ratio, met):
+        self.rows.append((what, ratio, met))
+        return met
+
+    def summary(self):
+        if not self.rows:
+            print("goals: none checked in this run")
+            return
+        missed = [r for r in self.rows if not r[2]]
+        print("goals: %d met of %d" % (len(self.rows) - len(missed), len(self.rows)))
+        if missed:
+            print("not met:")
+            for what, ratio, _ in missed:
+                print("  %-48s %s" % (what, ratio))
+
+
+GOALS = Goals()
 
 # name, redis-benchmark test args, preload commands (run once per server)
 CASES = [
@@ -180,7 +232,8 @@ def open_loop_rows(title, lsrv_port, rsrv_port, lmax, rmax, test, lprefix="key:"
     for pct in (25, 50, 75):
         l = loadgen(lsrv_port, lmax * pct / 100, test, lprefix)
         r = loadgen(rsrv_port, rmax * pct / 100, test)
-        ok = l[2] <= r[2]
+        ok = GOALS.add("open-loop %s %d%% p99.9 <= redis" % (title, pct),
+                       "%.2fx" % (l[2] / r[2] if r[2] else 0), l[2] <= r[2])
         met = met and ok
         print("%-22s %3d%% %9.0f %9.0f | larder p50 %7.0f p99 %7.0f p99.9 %7.0f max %7.0f | redis p50 %7.0f p99 %7.0f p99.9 %7.0f max %7.0f | p99.9 %5.2fx %s" % (
             title, pct, l[4], r[4], l[0], l[1], l[2], l[3], r[0], r[1], r[2], r[3],
@@ -238,14 +291,88 @@ def preload(srv, cmds):
         srv.cli(*c)
 
 
+def table_row(larder, redis, name, args, pre, ratios, maxrate):
+    """One case at each depth: medians of ROUNDS alternating runs, and its goal."""
+    preload(larder, pre)
+    preload(redis, pre)
+    for pipeline in PIPELINES:
+        res = {"larder": [], "redis": []}
+        for _ in range(ROUNDS):
+            for srv in (larder, redis):  # alternate
+                res[srv.name].append(bench(srv, args, pipeline,
+                                           REQUESTS // REQUEST_SHARE.get(name, 1)))
+        lr = statistics.median(r[0] for r in res["larder"])
+        rr = statistics.median(r[0] for r in res["redis"])
+        lp = statistics.median(r[1] for r in res["larder"])
+        rp = statistics.median(r[1] for r in res["redis"])
+        ratio = lr / rr if rr else 0
+        ratios.append(ratio)
+        maxrate[(name, pipeline)] = (lr, rr)
+        if pipeline == 1:
+            met = GOALS.add("%s -P 1 >= %.1fx, p99 <= redis" % (name, GOAL_P1),
+                            "%.2fx, p99 %.2fx" % (ratio, lp / rp if rp else 0),
+                            ratio >= GOAL_P1 and lp <= rp)
+        elif pipeline == 16:
+            met = GOALS.add("%s -P 16 >= %.1fx" % (name, GOAL_P16), "%.2fx" % ratio,
+                            ratio >= GOAL_P16)
+        else:
+            met = None
+        print("%-16s %3d %14.0f %14.0f %6.2fx   %9.3f %9.3f %6.2fx   %s" % (
+            name, pipeline, lr, rr, ratio, lp, rp, lp / rp if rp else 0,
+            "" if met is None else "met" if met else "not met"), flush=True)
+
+
+def memory(larder, redis):
+    n = int(os.environ.get("BENCH_MEMKEYS", "1000000"))
+    lm, lrss = memory_per_key(larder, n)
+    rm, rrss = memory_per_key(redis, n)
+    print("memory per key, %d keys x 16-byte values: larder %.1f B (rss %.1f), redis %.1f B (rss %.1f), ratio %.2fx" % (
+        n, lm, lrss, rm, rrss, lm / rm if rm else 0))
+    if has_command(larder, "hset"):
+        lm, lrss = memory_per_key(larder, n, hashes=True)
+        rm, rrss = memory_per_key(redis, n, hashes=True)
+        print("memory per key, %d hashes x 3 small fields: larder %.1f B (rss %.1f), redis %.1f B (rss %.1f), ratio %.2fx" % (
+            n, lm, lrss, rm, rrss, lm / rm if rm else 0))
+    lm, lrss = memory_per_key(larder, n, ttl=True)
+    rm, rrss = memory_per_key(redis, n, ttl=True)
+    ratio = lm / rm if rm else 0
+    met = GOALS.add("memory per key with a TTL <= %.1fx" % GOAL_TTL_MEMORY, "%.2fx" % ratio,
+                    0 < ratio <= GOAL_TTL_MEMORY)
+    print("memory per key, %d keys with a TTL (SET k v EX 3600): larder %.1f B (rss %.1f), redis %.1f B (rss %.1f), ratio %.2fx (goal <= %.2f, %s)" % (
+        n, lm, lrss, rm, rrss, ratio, GOAL_TTL_MEMORY, "met" if met else "not met"))
+
+
+# A goal line of an extra script: "  <what>  <N> rps vs ...: <R>x (goal ..., met|not met)..."
+EXTRA_GOAL = re.compile(r"^\s*(?P<what>.*?)\s+\d+ rps vs .*?: (?P<ratio>[\d.]+x) \(goal (?P<goal>[^,]*),"
+                        r".*?(?P<mark>not met|met)\)")
+
+
+def extra_scripts(larder, redis):
+    """Runs mk/bench-extra.d/*, passing their output through; the lines they
+    mark met or not count as goals of this run."""
+    extra = os.path.join(ROOT, "mk", "bench-extra.d")
+    if not os.path.isdir(extra):
+        return
+    for f in sorted(os.listdir(extra)):
+        p = subprocess.Popen([os.path.join(extra, f), str(larder.port), str(redis.port)],
+                             stdout=subprocess.PIPE, text=True)
+        for line in p.stdout:
+            print(line, end="", flush=True)
+            m = EXTRA_GOAL.match(line)
+            if m:
+                GOALS.add("%s %s" % (m.group("what"), m.group("goal")), m.group("ratio"),
+                          m.group("mark") == "met")
+        p.wait()
+
+
 def main():
     if not os.access(LARDER, os.X_OK):
         sys.exit("bench: build larder-server first (make)")
     larder = Server("larder", [LARDER])
     redis = Server("redis", ["redis-server", "--save", "", "--appendonly", "no"])
-    cases = list(CASES)
+    cases = [c for c in CASES if picked(c[0])]
     for name, args, pre, probe in TYPE_CASES:
-        if has_command(larder, probe):
+        if picked(name) and has_command(larder, probe):
             cases.append((name, args, pre))
     print("redis-benchmark: %d clients, %d requests, %d random keys, %d rounds (medians)" % (
         CLIENTS, REQUESTS, KEYSPACE, ROUNDS))
@@ -255,52 +382,27 @@ def main():
     maxrate = {}
     try:
         for name, args, pre in cases:
-            preload(larder, pre)
-            preload(redis, pre)
-            for pipeline in (1, 16):
-                res = {"larder": [], "redis": []}
-                for _ in range(ROUNDS):
-                    for srv in (larder, redis):  # alternate
-                        res[srv.name].append(bench(srv, args, pipeline,
-                                                   REQUESTS // REQUEST_SHARE.get(name, 1)))
-                lr = statistics.median(r[0] for r in res["larder"])
-                rr = statistics.median(r[0] for r in res["redis"])
-                lp = statistics.median(r[1] for r in res["larder"])
-                rp = statistics.median(r[1] for r in res["redis"])
-                ratio = lr / rr if rr else 0
-                ratios.append(ratio)
-                maxrate[(name, pipeline)] = (lr, rr)
-                print("%-16s %3d %14.0f %14.0f %6.2fx   %9.3f %9.3f %6.2fx" % (
-                    name, pipeline, lr, rr, ratio, lp, rp, lp / rp if rp else 0), flush=True)
-        n = int(os.environ.get("BENCH_MEMKEYS", "1000000"))
-        lm, lrss = memory_per_key(larder, n)
-        rm, rrss = memory_per_key(redis, n)
-        print("memory per key, %d keys x 16-byte values: larder %.1f B (rss %.1f), redis %.1f B (rss %.1f), ratio %.2fx" % (
-            n, lm, lrss, rm, rrss, lm / rm if rm else 0))
-        if has_command(larder, "hset"):
-            lm, lrss = memory_per_key(larder, n, hashes=True)
-            rm, rrss = memory_per_key(redis, n, hashes=True)
-            print("memory per key, %d hashes x 3 small fields: larder %.1f B (rss %.1f), redis %.1f B (rss %.1f), ratio %.2fx" % (
-                n, lm, lrss, rm, rrss, lm / rm if rm else 0))
-        lm, lrss = memory_per_key(larder, n, ttl=True)
-        rm, rrss = memory_per_key(redis, n, ttl=True)
-        print("memory per key, %d keys with a TTL (SET k v EX 3600): larder %.1f B (rss %.1f), redis %.1f B (rss %.1f), ratio %.2fx (goal <= 0.60)" % (
-            n, lm, lrss, rm, rrss, lm / rm if rm else 0))
-        tracking_cost(larder)
-        open_loop(larder, redis, maxrate)
-        if has_command(larder, "xadd"):
+            table_row(larder, redis, name, args, pre, ratios, maxrate)
+        if picked("memory"):
+            memory(larder, redis)
+        if picked("tracking"):
+            tracking_cost(larder)
+        if picked("openloop"):
+            open_loop(larder, redis, maxrate)
+        if picked("memory") and has_command(larder, "xadd"):
+            n = int(os.environ.get("BENCH_MEMKEYS", "1000000"))
             lm, lrss = memory_per_key(larder, n, stream=True)
             rm, rrss = memory_per_key(redis, n, stream=True)
             print("memory per entry, one stream of %d entries x 3 small fields: larder %.1f B (rss %.1f), redis %.1f B (rss %.1f), ratio %.2fx" % (
                 n, lm, lrss, rm, rrss, lm / rm if rm else 0))
-        extra = os.path.join(ROOT, "mk", "bench-extra.d")
-        if os.path.isdir(extra):
-            for f in sorted(os.listdir(extra)):
-                subprocess.run([os.path.join(extra, f), str(larder.port), str(redis.port)])
+        if picked("extra"):
+            extra_scripts(larder, redis)
     finally:
         larder.stop()
         redis.stop()
-    print("throughput ratio: median %.2fx, min %.2fx" % (statistics.median(ratios), min(ratios)))
+    if ratios:
+        print("throughput ratio: median %.2fx, min %.2fx" % (statistics.median(ratios), min(ratios)))
+    GOALS.summary()
 
 
 if __name__ == "__main__":
