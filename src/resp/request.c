@@ -233,9 +233,68 @@ static int parse_multibulk(resp_req *r, char *buf, size_t len, size_t *used) {
     return RESP_REQ_DONE;
 }
 
+/* A count after its type byte at *pp: 1-18 digits, no leading zero, then
+ * \r\n. Advances *pp past the line; -1 when the line is anything else. */
+static inline long long fast_count(char **pp, const char *e) {
+    char *p = *pp, *digits = p;
+    const char *lim = e - digits > 18 ? digits + 18 : e;
+    long long n = 0;
+    unsigned d;
+    while (p < lim && (d = (unsigned char)*p - '0') <= 9) {
+        n = n * 10 + d;
+        p++;
+    }
+    if (p == digits || e - p < 2 || memcmp(p, "\r\n", 2) != 0 ||
+        (digits[0] == '0' && p - digits > 1))
+        return -1;
+    *pp = p + 2;
+    return n;
+}
+
+/* The common case in one pass: a whole multibulk request of up to
+ * FAST_MAX_ARGS arguments already in buf, every count in the canonical
+ * form and within the limits. Anything else (a partial request, an error
+ * to report, an odd count) returns RESP_REQ_MORE having changed nothing the
+ * general parser reads, and the general parser takes it from the start. */
+#define FAST_MAX_ARGS 64
+static int parse_multibulk_whole(resp_req *r, char *buf, size_t len, size_t *used) {
+    const char *e = buf + len;
+    char *p = buf + 1;
+    long long n = fast_count(&p, e);
+    if (n <= 0 || n > FAST_MAX_ARGS || n > r->max_mbulk || (r->unauth && n > RESP_UNAUTH_MAX_MBULK))
+        return RESP_REQ_MORE;
+    if (r->argv_cap < n) {
+        int cap = r->argv_cap ? r->argv_cap : 8;
+        while (cap < n) cap *= 2;
+        r->argv = xrealloc(r->argv, sizeof(resp_arg) * (size_t)cap);
+        r->argv_cap = cap;
+    }
+    long long max_bulk =
+        r->unauth && r->max_bulk > RESP_UNAUTH_MAX_BULK ? RESP_UNAUTH_MAX_BULK : r->max_bulk;
+    for (long long i = 0; i < n; i++) {
+        if (p >= e || *p != '$') return RESP_REQ_MORE;
+        p++;
+        long long v = fast_count(&p, e);
+        if (v < 0 || v > max_bulk || e - p < v + 2) return RESP_REQ_MORE;
+        resp_arg *a = &r->argv[i];
+        a->p = p;
+        a->len = (size_t)v;
+        a->off = (size_t)(p - buf);
+        p[v] = '\0'; /* the '\r' becomes the terminator, as push_arg's caller does */
+        p += v + 2;
+    }
+    r->argc = (int)n;
+    r->kind = '*';
+    r->pos = (size_t)(p - buf);
+    *used = r->pos;
+    return RESP_REQ_DONE;
+}
+
 int resp_req_parse(resp_req *r, char *buf, size_t len, size_t *used) {
     if (r->err) return RESP_REQ_ERR;
     if (len == 0) return RESP_REQ_MORE;
+    if (r->kind == 0 && buf[0] == '*' && parse_multibulk_whole(r, buf, len, used) == RESP_REQ_DONE)
+        return RESP_REQ_DONE;
     if (r->kind == 'i' || (r->kind == 0 && buf[0] != '*')) return parse_inline(r, buf, len, used);
     return parse_multibulk(r, buf, len, used);
 }

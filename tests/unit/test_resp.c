@@ -159,6 +159,66 @@ TEST(split_args_quote_inside_word) {
     xfree(argv);
 }
 
+/* A whole request in the buffer takes the one-pass path; byte by byte the
+ * general one. Both must agree on every request and every error. */
+static void same_both_ways(const char *in, size_t len) {
+    char whole[4096], bytes[4096];
+    const char *ew, *eb;
+    parse_all(in, len, 1, 0, whole, sizeof(whole), &ew);
+    parse_all(in, len, 1, 2, bytes, sizeof(bytes), &eb);
+    CHECK_STR(whole, bytes);
+    CHECK_STR(ew ? ew : "", eb ? eb : "");
+}
+
+TEST(whole_request_path_agrees) {
+    const char *cases[] = {
+        "*2\r\n$3\r\nGET\r\n$3\r\nkey\r\n*1\r\n$4\r\nPING\r\n",
+        "*2\r\n$3\r\nGET\r\n$03\r\nkey\r\n", /* non-canonical length */
+        "*02\r\n$3\r\nGET\r\n$3\r\nkey\r\n", /* non-canonical count */
+        "*2\r\n$3\r\nGET\r\n+3\r\nkey\r\n",  /* not a bulk */
+        "*2\r\n$1\r\nab\r\n$3\r\nkey\r\n",   /* a bulk longer than it says */
+        "*1\r\n$0\r\n\r\n",                  /* empty argument */
+        "*-1\r\n*1\r\n$4\r\nPING\r\n",       /* null multibulk */
+        "*1\r\n$-1\r\n",
+        "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1234567890123456789\r\n",
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        same_both_ways(cases[i], strlen(cases[i]));
+    /* more arguments than the first argv holds, and more than the one-pass limit */
+    for (int n = 7; n <= 70; n += 9) {
+        char req[2048];
+        size_t o = (size_t)snprintf(req, sizeof(req), "*%d\r\n", n);
+        for (int i = 0; i < n; i++)
+            o += (size_t)snprintf(req + o, sizeof(req) - o, "$2\r\na%c\r\n", 'A' + i % 26);
+        same_both_ways(req, o);
+    }
+}
+
+TEST(whole_request_unauth_limits) {
+    resp_req r;
+    resp_req_init(&r, 512LL * 1024 * 1024);
+    size_t used;
+    char buf[32768];
+    size_t o = (size_t)snprintf(buf, sizeof(buf), "*11\r\n");
+    for (int i = 0; i < 11; i++) o += (size_t)snprintf(buf + o, sizeof(buf) - o, "$1\r\nx\r\n");
+    r.unauth = 1;
+    CHECK_EQ(resp_req_parse(&r, buf, o, &used), RESP_REQ_ERR);
+    CHECK_STR(r.err, "Protocol error: unauthenticated multibulk length");
+    resp_req_reset(&r);
+    o = (size_t)snprintf(buf, sizeof(buf), "*1\r\n$16385\r\n");
+    memset(buf + o, 'x', 16385);
+    memcpy(buf + o + 16385, "\r\n", 2);
+    o += 16387;
+    CHECK_EQ(resp_req_parse(&r, buf, o, &used), RESP_REQ_ERR);
+    CHECK_STR(r.err, "Protocol error: unauthenticated bulk length");
+    resp_req_reset(&r);
+    r.unauth = 0;
+    CHECK_EQ(resp_req_parse(&r, buf, o, &used), RESP_REQ_DONE);
+    CHECK_EQ(used, o);
+    CHECK_EQ(r.argv[0].len, 16385);
+    resp_req_free(&r);
+}
+
 int main(void) {
     RUN(whole_buffer);
     RUN(byte_by_byte);
@@ -166,6 +226,8 @@ int main(void) {
     RUN(protocol_errors);
     RUN(oversize_lines);
     RUN(bulk_limit_and_need);
+    RUN(whole_request_path_agrees);
+    RUN(whole_request_unauth_limits);
     RUN(split_args_quotes);
     RUN(split_args_quote_inside_word);
     return test_report();
