@@ -7,6 +7,11 @@ each server, alternating, ROUNDS times; the table shows medians and the
 Larder/Redis ratio (throughput: higher is better for Larder when > 1;
 p99 latency and memory: lower is better when < 1).
 
+Each row also shows CPU microseconds per request: the server's (Larder's,
+Redis's, their ratio) and redis-benchmark's own against each server. The
+client shares the machine's cores; where its CPU per request exceeds the
+server's, the client, not the server, bounds the throughput of that row.
+
 Every goal of the performance issue is printed with its ratio and marked
 met or not, and the run ends with a summary (N goals met of M, the list not
 met): each case at -P 1 (>= 1.2x Redis with p99 <= Redis's), each case at
@@ -40,6 +45,7 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "200000"))
 CLIENTS = 50
 KEYSPACE = 100000
+CLK_TCK = os.sysconf("SC_CLK_TCK")
 PICK = set(t.strip().lower() for t in os.environ.get("BENCH_CASES", "").split(",") if t.strip())
 PIPELINES = [int(t) for t in os.environ.get("BENCH_PIPELINES", "1,16").split(",") if t.strip()]
 GOAL_P1 = 1.2  # throughput at -P 1, with p99 <= Redis's
@@ -158,18 +164,34 @@ def has_command(srv, name):
     return "(empty array)" not in srv.cli("command", "info", name) and srv.cli("command", "info", name).strip() not in ("", "(nil)")
 
 
+def cpu_seconds(pid):
+    """User + system CPU seconds of a process so far (all its threads)."""
+    try:
+        f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(f[11]) + int(f[12])) / CLK_TCK
+
+
 def bench(srv, args, pipeline, requests):
+    """One redis-benchmark run: (rps, p99 ms, the server's CPU microseconds
+    per request, redis-benchmark's CPU microseconds per request)."""
     cmd = ["redis-benchmark", "-p", str(srv.port), "-c", str(CLIENTS), "-n", str(requests),
            "-r", str(KEYSPACE), "-P", str(pipeline), "--csv", "-q"] + args
+    proc = getattr(srv, "proc", None)
+    s0, c0 = cpu_seconds(proc.pid) if proc else 0.0, os.times()
     out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout
+    s1, c1 = cpu_seconds(proc.pid) if proc else 0.0, os.times()
+    scpu = (s1 - s0) * 1e6 / requests
+    ccpu = ((c1.children_user - c0.children_user) + (c1.children_system - c0.children_system)) * 1e6 / requests
     for line in out.splitlines():
         parts = [p.strip('"') for p in line.split(",")]
         if parts and parts[0] != "test" and len(parts) >= 7:
             try:
-                return float(parts[1]), float(parts[6])  # rps, p99 ms
+                return float(parts[1]), float(parts[6]), scpu, ccpu  # rps, p99 ms
             except ValueError:
                 continue
-    return 0.0, 0.0
+    return 0.0, 0.0, scpu, ccpu
 
 
 def resp(*args):
@@ -305,6 +327,7 @@ def table_row(larder, redis, name, args, pre, ratios, maxrate):
         rr = statistics.median(r[0] for r in res["redis"])
         lp = statistics.median(r[1] for r in res["larder"])
         rp = statistics.median(r[1] for r in res["redis"])
+        cpu = [statistics.median(r[i] for r in res[s]) for s in ("larder", "redis") for i in (2, 3)]
         ratio = lr / rr if rr else 0
         ratios.append(ratio)
         maxrate[(name, pipeline)] = (lr, rr)
@@ -317,9 +340,10 @@ def table_row(larder, redis, name, args, pre, ratios, maxrate):
                             ratio >= GOAL_P16)
         else:
             met = None
-        print("%-16s %3d %14.0f %14.0f %6.2fx   %9.3f %9.3f %6.2fx   %s" % (
+        print("%-16s %3d %14.0f %14.0f %6.2fx   %9.3f %9.3f %6.2fx   %-7s   %5.2f %5.2f %5.2fx   %5.2f %5.2f" % (
             name, pipeline, lr, rr, ratio, lp, rp, lp / rp if rp else 0,
-            "" if met is None else "met" if met else "not met"), flush=True)
+            "" if met is None else "met" if met else "not met", cpu[0], cpu[2],
+            cpu[0] / cpu[2] if cpu[2] else 0, cpu[1], cpu[3]), flush=True)
 
 
 def memory(larder, redis):
@@ -376,8 +400,11 @@ def main():
             cases.append((name, args, pre))
     print("redis-benchmark: %d clients, %d requests, %d random keys, %d rounds (medians)" % (
         CLIENTS, REQUESTS, KEYSPACE, ROUNDS))
-    print("%-16s %3s %14s %14s %7s   %9s %9s %7s" % ("case", "-P", "larder rps", "redis rps", "ratio",
-                                                    "l p99 ms", "r p99 ms", "ratio"))
+    print("CPU microseconds per request (from /proc and rusage): the server's (larder, redis, ratio) and\n"
+          "redis-benchmark's against each; where the client's is the larger, the client bounds the run")
+    print("%-16s %3s %14s %14s %7s   %9s %9s %7s   %-7s   %5s %5s %6s   %5s %5s" % (
+        "case", "-P", "larder rps", "redis rps", "ratio", "l p99 ms", "r p99 ms", "ratio", "goal",
+        "l srv", "r srv", "ratio", "cl@l", "cl@r"))
     ratios = []
     maxrate = {}
     try:
