@@ -206,7 +206,7 @@ void pkey_maybe_free(pkey *k) {
     if (k->negative_until_ms > server_mstime()) return;
     if (k->stale_served || (k->stale && k->stale_until_ms > server_mstime())) return;
     rt_forget_stale(k);
-    dict_remove(ps.pkeys, k->key, k->klen);
+    dict_remove_h(ps.pkeys, k->key, k->klen, k->hash);
     sbuf_free(&k->state);
     xfree(k->key); /* the allocation holding k too */
 }
@@ -890,6 +890,9 @@ int persist_start(char **err) {
     list_init(&ps.flush_waiters);
     list_init(&ps.map_waiters);
     ps.pkeys = dict_new(&pkey_type);
+    /* it fills with a batch's worth of write-behind keys and empties as the
+     * batches commit, over and over: its table is kept (256 KB once grown) */
+    dict_keep_slots(ps.pkeys, 32768);
     config_loading_maps = 0;
     if (!pcfg.module_path) {
         if (changes_configured()) {
