@@ -563,9 +563,9 @@ static void batch_done(store_job *sj) {
         all_flushed();
     else
         maybe_compact_journal();
-    if (ps.dirty_count &&
-        (ps.dirty_count >= pcfg.wb_batch || !list_empty(&ps.flush_waiters) || replaying))
-        start_batch();
+    /* the next batch at once when one is due (wb_cron's rules): the oldest
+     * key waited its delay while this one was written */
+    wb_cron();
 }
 
 /* ---- dead letters ------------------------------------------------------------------- */
