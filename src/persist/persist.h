@@ -164,6 +164,8 @@ extern persist_state ps;
 
 /* core.c */
 pkey *pkey_get(const char *key, size_t klen, const mapping *m);
+/* The same with the key's hash known (hash_bytes of the key). */
+pkey *pkey_get_hashed(const char *key, size_t klen, const mapping *m, uint64_t h);
 pkey *pkey_find(const char *key, size_t klen);
 void pkey_maybe_free(pkey *k);
 /* Sets / clears k->locked, counting locked keys: while none is, a command
