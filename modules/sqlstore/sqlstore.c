@@ -404,16 +404,26 @@ static int same_shape(const store_op *a, const store_op *b) {
 
 /* Runs one row operation; with override (col >= 0) that column's value is
  * replaced by the text given (a dead letter's error). q holds the statement
- * text of prev (NULL: none yet) and is rebuilt when op's differs. */
+ * text of prev (NULL: none yet) and is rebuilt when op's differs. reuse
+ * (NULL: none) holds prev's statement when it is cached: a row of the same
+ * shape takes it without looking its text up (a batch's rows mostly share
+ * one statement, and the lookup compared its text once per row). */
 static int apply_op_sql(handle *h, const store_op *op, const store_op *prev, sbuf *q,
-                        int override_col, const char *override) {
-    if (!prev || !same_shape(op, prev)) {
-        sbuf_clear(q);
-        op_sql(op, q);
+                        int override_col, const char *override, sql_stmt **reuse) {
+    int rc, same = prev && same_shape(op, prev);
+    sql_stmt *st;
+    if (same && reuse && *reuse) {
+        st = *reuse;
+        sql_reset(st);
+        sql_clear_bindings(st);
+    } else {
+        if (!same) {
+            sbuf_clear(q);
+            op_sql(op, q);
+        }
+        st = prepare(h, q->p, &rc);
+        if (!st) return rc;
     }
-    int rc;
-    sql_stmt *st = prepare(h, q->p, &rc);
-    if (!st) return rc;
     int k = 1;
     for (int i = 0; i < op->nkey; i++) bind(st, k++, &op->keyvals[i]);
     if (op->kind == STORE_UPSERT)
@@ -425,7 +435,12 @@ static int apply_op_sql(handle *h, const store_op *op, const store_op *prev, sbu
             if (op->vals[i].type != SV_NULL) bind(st, k++, &op->vals[i]);
         }
     rc = sql_step(st);
-    done_with(h, st);
+    int keep = cached(h, st);
+    if (keep)
+        sql_reset(st);
+    else
+        sql_finalize(st);
+    if (reuse) *reuse = keep ? st : NULL;
     return rc == SQL_DONE ? SQL_OK : rc;
 }
 
@@ -440,10 +455,10 @@ static void batch_hook(void *ctx, int op, const char *table, int npk, const sql_
 
 /* apply_op_sql for a row of the batch (not a dead letter), noting its
  * change; q and prev as there. */
-static int apply_row(handle *h, store_op *op, const store_op *prev, sbuf *q) {
+static int apply_row(handle *h, store_op *op, const store_op *prev, sbuf *q, sql_stmt **reuse) {
     op->change = 0;
     h->row = op;
-    int rc = apply_op_sql(h, op, prev, q, -1, NULL);
+    int rc = apply_op_sql(h, op, prev, q, -1, NULL, reuse);
     h->row = NULL;
     if (rc == SQL_OK && !op->change) op->change = op->kind == STORE_DELETE ? 'D' : 'U';
     return rc;
@@ -451,7 +466,7 @@ static int apply_row(handle *h, store_op *op, const store_op *prev, sbuf *q) {
 
 static int apply_op(handle *h, const store_op *op, int override_col, const char *override) {
     sbuf q = SBUF_INIT;
-    int rc = apply_op_sql(h, op, NULL, &q, override_col, override);
+    int rc = apply_op_sql(h, op, NULL, &q, override_col, override, NULL);
     sbuf_free(&q);
     return rc;
 }
@@ -468,10 +483,11 @@ static int apply_all_or_nothing(handle *h, store_op *ops, int n, char **err) {
         return STORE_ERR_TRANSIENT;
     }
     sbuf q = SBUF_INIT;
+    sql_stmt *reuse = NULL;
     for (int i = 0; i < n; i++) {
         ops[i].status = STORE_OK;
         ops[i].error = NULL;
-        if ((rc = apply_row(h, &ops[i], i ? &ops[i - 1] : NULL, &q)) != SQL_OK) break;
+        if ((rc = apply_row(h, &ops[i], i ? &ops[i - 1] : NULL, &q, &reuse)) != SQL_OK) break;
     }
     sbuf_free(&q);
     if (rc == SQL_OK && (rc = exec_simple(h, "COMMIT")) == SQL_OK) return STORE_OK;
@@ -501,7 +517,7 @@ static int apply_careful(handle *h, store_op *ops, int n, char **err) {
         if ((rc = exec_simple(h, "SAVEPOINT larder_row")) != SQL_OK) goto transient;
         int refused = -1;
         for (int k = i; k < end && refused < 0; k++) {
-            rc = apply_row(h, &ops[k], NULL, &q);
+            rc = apply_row(h, &ops[k], NULL, &q, NULL);
             if (rc == SQL_OK) continue;
             if (classify(rc) != STORE_ERR_PERMANENT) goto transient;
             refused = k;
@@ -573,7 +589,7 @@ static int check_all(handle *h, store_op *ops, int n) {
     const store_op *prev = NULL;
     for (int i = 0; i < n && rc == SQL_OK; i++) {
         if (ops[i].kind != STORE_UPSERT) continue;
-        rc = apply_op_sql(h, &ops[i], prev, &q, -1, NULL);
+        rc = apply_op_sql(h, &ops[i], prev, &q, -1, NULL, NULL);
         prev = &ops[i];
     }
     sbuf_free(&q);

@@ -120,6 +120,10 @@ kobj *db_find(db *d, const char *key, size_t len) {
     return dict_find(&d->keys, key, len);
 }
 
+kobj *db_find_hashed(db *d, const char *key, size_t len, uint64_t h) {
+    return dict_find_hashed(&d->keys, key, len, h);
+}
+
 /* The hook runs after the entry left the dicts (so observers see the key
  * gone, as Redis's watchers do) but before it is freed (so it can read it). */
 static void expire_entry(db *d, kobj *o) {

@@ -98,6 +98,8 @@ static inline int kobj_is_expired(const kobj *o) {
 
 /* The entry for key without any expiry logic (may be logically expired). */
 kobj *db_find(db *d, const char *key, size_t len);
+/* The same with the key's hash already known (dict_hash_bytes of the key). */
+kobj *db_find_hashed(db *d, const char *key, size_t len, uint64_t h);
 
 enum { LOOKUP_NONE = 0, LOOKUP_NOTOUCH = 1 };
 /* The live entry for key or NULL; an expired entry is deleted and reported

@@ -211,6 +211,10 @@ void *dict_find(dict *d, const void *key, size_t len) {
 void *dict_find_h(dict *d, const void *key, size_t len, uint64_t *hout) {
     uint64_t h = d->type->hash(key, len);
     *hout = h;
+    return dict_find_hashed(d, key, len, h);
+}
+
+void *dict_find_hashed(dict *d, const void *key, size_t len, uint64_t h) {
     if (dict_size(d) == 0) return NULL;
     step(d);
     for (int i = 0; i < 1 + d->rehashing; i++) {
@@ -244,8 +248,12 @@ void dict_add_h(dict *d, void *entry, uint64_t h) {
 
 void *dict_remove(dict *d, const void *key, size_t len) {
     if (dict_size(d) == 0) return NULL;
+    return dict_remove_h(d, key, len, d->type->hash(key, len));
+}
+
+void *dict_remove_h(dict *d, const void *key, size_t len, uint64_t h) {
+    if (dict_size(d) == 0) return NULL;
     step(d);
-    uint64_t h = d->type->hash(key, len);
     for (int i = 0; i < 1 + d->rehashing; i++) {
         long at = table_find(d, &d->t[i], h, key, len);
         if (at >= 0) {
@@ -273,15 +281,23 @@ void dict_replace(dict *d, const void *old, void *repl) {
     assert(!"dict_replace: entry not found");
 }
 
+void dict_keep_slots(dict *d, size_t n) {
+    assert(n >= 2 && (n & (n - 1)) == 0);
+    d->keep_log2 = (unsigned char)__builtin_ctzll(n);
+}
+
 void dict_maybe_shrink(dict *d) {
     if (d->rehashing || d->iterators) return;
-    size_t size = table_size(&d->t[0]);
-    if (size <= MIN_SIZE) return;
-    if (d->t[0].used == 0) {
+    size_t size = table_size(&d->t[0]), keep = d->keep_log2 ? (size_t)1 << d->keep_log2 : 0;
+    if (size <= MIN_SIZE || size <= keep) return;
+    if (d->t[0].used == 0 && !keep) {
         table_free(&d->t[0]);
         return;
     }
-    if (d->t[0].used * 8 < size) start_resize(d, pow2_at_least(d->t[0].used * 2));
+    if (d->t[0].used * 8 < size) {
+        size_t want = pow2_at_least(d->t[0].used * 2);
+        start_resize(d, want > keep ? want : keep);
+    }
 }
 
 void *dict_random(dict *d) {

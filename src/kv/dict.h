@@ -56,8 +56,9 @@ typedef struct dict {
     size_t rehash_start; /* an empty slot of t[0] where the resize walk began */
     size_t rehash_pos;   /* next slot of t[0] to examine */
     size_t rehash_left;  /* slots of t[0] still to walk; 0 when not resizing */
-    int rehashing;
-    int iterators; /* live iterators: resizing steps pause while > 0 */
+    unsigned char rehashing;
+    unsigned char keep_log2; /* dict_keep_slots: 0, or log2 of the slots kept */
+    int iterators;           /* live iterators: resizing steps pause while > 0 */
 } dict;
 
 dict *dict_new(const dict_type *type);
@@ -75,12 +76,22 @@ size_t dict_mem(const dict *d);
 void *dict_find(dict *d, const void *key, size_t len);
 /* The same, also giving the key's hash for a following dict_add_h. */
 void *dict_find_h(dict *d, const void *key, size_t len, uint64_t *h);
+/* dict_find with the key's hash already known (kept by the caller). */
+void *dict_find_hashed(dict *d, const void *key, size_t len, uint64_t h);
 /* dict_add with the entry's key hash already known (from dict_find_h). */
 void dict_add_h(dict *d, void *entry, uint64_t h);
 /* Adds an entry whose key is not present (the caller checked with dict_find). */
 void dict_add(dict *d, void *entry);
 /* Removes the entry with this key and returns it (not freed), or NULL. */
 void *dict_remove(dict *d, const void *key, size_t len);
+/* The same with the key's hash already known (kept in the entry). */
+void *dict_remove_h(dict *d, const void *key, size_t len, uint64_t h);
+/* Once grown, the table does not shrink below n slots (a power of two, at
+ * least 2) and
+ * is kept when the dict empties: for a dict that fills and empties over and
+ * over (the write-behind keys, once per batch), which would otherwise regrow
+ * from the smallest table each time. */
+void dict_keep_slots(dict *d, size_t n);
 /* The entry `old` (present) is replaced by `repl`, which has the same key. */
 void dict_replace(dict *d, const void *old, void *repl);
 /* Makes room for n entries without further resizes (may start a resize). */

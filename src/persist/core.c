@@ -167,8 +167,11 @@ pkey *pkey_find(const char *key, size_t klen) {
 }
 
 pkey *pkey_get(const char *key, size_t klen, const mapping *m) {
-    uint64_t h;
-    pkey *k = dict_find_h(ps.pkeys, key, klen, &h); /* h: the key's hash, for the add */
+    return pkey_get_hashed(key, klen, m, hash_bytes(key, klen));
+}
+
+pkey *pkey_get_hashed(const char *key, size_t klen, const mapping *m, uint64_t h) {
+    pkey *k = dict_find_hashed(ps.pkeys, key, klen, h);
     if (k) return k;
     /* one allocation, the key bytes just before the struct: a lookup that
      * compares the key and then reads the state touches one place */
@@ -206,7 +209,7 @@ void pkey_maybe_free(pkey *k) {
     if (k->negative_until_ms > server_mstime()) return;
     if (k->stale_served || (k->stale && k->stale_until_ms > server_mstime())) return;
     rt_forget_stale(k);
-    dict_remove(ps.pkeys, k->key, k->klen);
+    dict_remove_h(ps.pkeys, k->key, k->klen, k->hash);
     sbuf_free(&k->state);
     xfree(k->key); /* the allocation holding k too */
 }
@@ -223,6 +226,30 @@ static void forget_idle_keys(void) {
         pkey_maybe_free(k);
         assert(dict_size(ps.pkeys) < before);
     }
+}
+
+/* The last write-behind key persist_allows_command let through, its map
+ * and its hash (the db's and pkeys' hash alike): the command's
+ * persist_key_modified of that key, the usual case, takes them from here
+ * instead of matching and hashing the key again. */
+enum { LAST_MATCH_MAX = 64 };
+static struct {
+    char key[LAST_MATCH_MAX];
+    size_t klen;
+    uint64_t hash, gen;
+    const mapping *m;
+} last_match;
+
+static void remember_match(const char *key, size_t klen, const mapping *m, uint64_t h) {
+    if (klen > LAST_MATCH_MAX) {
+        last_match.m = NULL;
+        return;
+    }
+    memcpy(last_match.key, key, klen);
+    last_match.klen = klen;
+    last_match.hash = h;
+    last_match.gen = maps_gen;
+    last_match.m = m;
 }
 
 const mapping *persist_match(const db *d, const char *key, size_t klen, const char **pk,
@@ -890,6 +917,9 @@ int persist_start(char **err) {
     list_init(&ps.flush_waiters);
     list_init(&ps.map_waiters);
     ps.pkeys = dict_new(&pkey_type);
+    /* it fills with a batch's worth of write-behind keys and empties as the
+     * batches commit, over and over: its table is kept (256 KB once grown) */
+    dict_keep_slots(ps.pkeys, 32768);
     config_loading_maps = 0;
     if (!pcfg.module_path) {
         if (changes_configured()) {
@@ -1123,7 +1153,9 @@ static int allows_command(client *c, const command *cmd) {
             waits++;
             continue;
         }
-        kobj *o = db_lookup(c->db, keys[i].p, keys[i].len, LOOKUP_NOTOUCH);
+        uint64_t h;
+        kobj *o = db_lookup_h(c->db, keys[i].p, keys[i].len, LOOKUP_NOTOUCH, &h);
+        if (m->mode == MODE_WRITE_BEHIND) remember_match(keys[i].p, keys[i].len, m, h);
         if (o && kv_hook.fields_due && kv_hook.fields_due(c->db, o) &&
             !persist_key_pinned(c->db, keys[i].p, keys[i].len)) {
             /* a field's expire time passed: the cached copy leaves whole (the
@@ -1201,24 +1233,38 @@ void persist_after_command(client *c, const command *cmd) {
     if (change && !change->submitted && change->client_id == c->id) map_change_submit(c);
 }
 
+/* A write of a write-behind key (k from pkey_get). */
+static void wb_key_modified(pkey *k) {
+    k->negative_until_ms = 0;
+    k->version++; /* any write: a load in flight must not install an older row */
+    rt_forget_stale(k);
+    if (!wbc_defers(k)) wb_key_written(k); /* touched: nothing to free this turn */
+}
+
 void persist_key_modified(client *c, db *d, const char *key, size_t klen) {
     if (!ps.enabled || !c) return;
+    if (last_match.m && last_match.gen == maps_gen && last_match.klen == klen && d->id == 0 &&
+        !memcmp(last_match.key, key, klen)) {
+        pkey *k = pkey_get_hashed(key, klen, last_match.m, last_match.hash);
+        wb_key_modified(k);
+        return;
+    }
     const char *pk;
     size_t pklen;
     const mapping *m = persist_match(d, key, klen, &pk, &pklen);
     if (!m) return;
-    /* write-behind keeps state for every written key: one lookup finds or makes it */
-    pkey *k = m->mode == MODE_WRITE_BEHIND ? pkey_get(key, klen, m) : pkey_find(key, klen);
+    if (m->mode == MODE_WRITE_BEHIND) {
+        /* write-behind keeps state for every written key: one lookup finds or makes it */
+        wb_key_modified(pkey_get(key, klen, m));
+        return;
+    }
+    pkey *k = pkey_find(key, klen);
     if (k) {
         k->negative_until_ms = 0;
         k->version++; /* any write: a load in flight must not install an older row */
         rt_forget_stale(k);
+        pkey_maybe_free(k);
     }
-    if (m->mode == MODE_WRITE_BEHIND) {
-        if (!wbc_defers(k)) wb_key_written(k); /* touched: nothing to free this turn */
-        return;
-    }
-    if (k) pkey_maybe_free(k);
 }
 
 int persist_key_mapped(db *d, const char *key, size_t klen) {

@@ -90,13 +90,16 @@ typedef struct pkey {
                               write-through commit was in flight
                               (invalidate.c, inval_flushed) */
     sbuf state;            /* latest row state (mapping.h format) */
+    int state_lent;        /* the batch in flight reads state's buffer (writebehind.c
+                              start_batch): it is not written until the batch is done */
     uint64_t version;      /* bumps on every write */
     uint64_t flushing_version;
     uint64_t first_unflushed; /* seq of the oldest record not in the store */
     uint64_t pending_first;   /* first record appended while in flight */
-    int64_t dirty_since_ms;
-    list_node dirty_node;   /* in wb.dirty, ordered by first_unflushed */
-    list_node touched_node; /* in the keys touched this loop iteration */
+    int64_t dirty_since_ms;   /* when the record first_unflushed was appended */
+    int64_t pending_since_ms; /* when the record pending_first was appended */
+    list_node dirty_node;     /* in wb.dirty, ordered by first_unflushed */
+    list_node touched_node;   /* in the keys touched this loop iteration */
     int touched;
     /* stale-if-error (read-through): the entry as it expired, kept until
      * stale_until_ms; stale_served: that copy is back in the db, served while
@@ -161,6 +164,8 @@ extern persist_state ps;
 
 /* core.c */
 pkey *pkey_get(const char *key, size_t klen, const mapping *m);
+/* The same with the key's hash known (hash_bytes of the key). */
+pkey *pkey_get_hashed(const char *key, size_t klen, const mapping *m, uint64_t h);
 pkey *pkey_find(const char *key, size_t klen);
 void pkey_maybe_free(pkey *k);
 /* Sets / clears k->locked, counting locked keys: while none is, a command

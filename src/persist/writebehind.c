@@ -26,10 +26,15 @@
  *  3. A dirty key is never evicted and its reads never go to the store.
  *  4. A write is acknowledged only after its journal record is written (and
  *     fsync'ed under `always`); if that fails the writer is disconnected
- *     without a reply and further write-behind writes get -BACKEND. */
+ *     without a reply and further write-behind writes get -BACKEND.
+ *  5. A batch's rows point into their keys' state buffers (pkey.state_lent),
+ *     not copies: while lent, a buffer is never written or freed; a newer
+ *     state gets a buffer of its own and the lent one is retired, freed when
+ *     the batch is done. */
 #include "persist/persist.h"
 #include "util/clock.h"
 #include "util/mem.h"
+#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,12 +137,37 @@ void wb_key_written_by(pkey *k, client *c) {
     }
 }
 
-/* Records a state for k (journal + FIFO). */
-static void record_state(pkey *k, const char *state, size_t len) {
-    if (k->dirty && k->state.len == len && !memcmp(k->state.p, state, len)) return; /* no change */
-    uint64_t seq = journal_append(k->map->name, strlen(k->map->name), k->key, k->klen, state, len);
-    sbuf_clear(&k->state);
-    sbuf_append(&k->state, state, len);
+/* State buffers lent to the batch in flight and replaced meanwhile
+ * (invariant 5): freed when it is done. */
+static sbuf *retired;
+static size_t nretired, cap_retired;
+
+static void free_retired(void) {
+    for (size_t i = 0; i < nretired; i++) sbuf_free(&retired[i]);
+    nretired = 0;
+}
+
+/* Records the state in *state for k (journal + FIFO). The buffers are
+ * swapped, not copied: *state gets k's previous one back, or an empty one
+ * when the previous one is lent to the batch in flight. */
+static void record_state(pkey *k, sbuf *state) {
+    const char *p = state->p ? state->p : "";
+    size_t len = state->len;
+    if (k->dirty && k->state.len == len && !memcmp(k->state.p, p, len)) return; /* no change */
+    uint64_t seq = journal_append(k->map->name, strlen(k->map->name), k->key, k->klen, p, len);
+    sbuf old = k->state;
+    k->state = *state;
+    if (k->state_lent) {
+        if (nretired == cap_retired) {
+            cap_retired = cap_retired ? cap_retired * 2 : 64;
+            retired = xrealloc(retired, cap_retired * sizeof(sbuf));
+        }
+        retired[nretired++] = old;
+        k->state_lent = 0;
+        *state = (sbuf)SBUF_INIT;
+    } else {
+        *state = old;
+    }
     if (!k->dirty) {
         k->dirty = 1;
         k->first_unflushed = seq;
@@ -146,6 +176,7 @@ static void record_state(pkey *k, const char *state, size_t len) {
         ps.dirty_count++;
     } else if (k->in_flight && !k->pending_first) {
         k->pending_first = seq;
+        k->pending_since_ms = server_mstime();
     }
 }
 
@@ -176,7 +207,7 @@ void wb_before_sleep(void) {
         pkey *k = list_entry(n, pkey, touched_node);
         list_remove(&ps.touched, n);
         k->touched = 0;
-        kobj *o = db_find(d, k->key, k->klen);
+        kobj *o = db_find_hashed(d, k->key, k->klen, k->hash); /* pkeys and the db hash alike */
         if (o && kobj_is_expired(o)) o = NULL;
         char *err = NULL;
         if (!o && pcfg.on_delete == ON_DELETE_CACHE) {
@@ -185,7 +216,7 @@ void wb_before_sleep(void) {
             deadletter(k, state.p ? state.p : "", state.len, err);
             xfree(err);
         } else {
-            record_state(k, state.p, state.len);
+            record_state(k, &state);
         }
         pkey_maybe_free(k);
     }
@@ -229,8 +260,8 @@ typedef struct dl_row {
     store_op op;
 } dl_row;
 
-static void dl_row_init(dl_row *d, const pkey *k, const char *state, size_t slen,
-                        const char *error) {
+static void dl_row_init(dl_row *d, const pkey *k, const char *state, size_t slen, const char *error,
+                        int64_t now) {
     int del = mapping_state_is_delete(state, slen);
     d->id = (store_value){SV_INT, ps.next_deadletter_id++, 0, NULL, 0};
     d->vals[0] = (store_value){SV_TEXT, 0, 0, k->map->name, strlen(k->map->name)};
@@ -238,7 +269,7 @@ static void dl_row_init(dl_row *d, const pkey *k, const char *state, size_t slen
     d->vals[2] = (store_value){SV_TEXT, 0, 0, del ? "delete" : "upsert", 6};
     d->vals[3] = (store_value){SV_BLOB, 0, 0, state, slen};
     d->vals[4] = (store_value){SV_TEXT, 0, 0, error ? error : "", error ? strlen(error) : 0};
-    d->vals[5] = (store_value){SV_INT, server_mstime(), 0, NULL, 0};
+    d->vals[5] = (store_value){SV_INT, now, 0, NULL, 0};
     d->op = (store_op){.kind = STORE_UPSERT,
                        .table = "wb_deadletter",
                        .nkey = 1,
@@ -249,11 +280,10 @@ static void dl_row_init(dl_row *d, const pkey *k, const char *state, size_t slen
                        .vals = d->vals};
 }
 
-/* One key of a batch. The state is a copy: the key may be written again
- * while the store thread reads the batch. */
+/* One key of a batch. Its row points into the key's state buffer, lent
+ * to the batch (invariant 5). */
 typedef struct batch_key {
     pkey *k;
-    sbuf state;
     op_scratch scratch;
     dl_row dl; /* applied in the row's place, same transaction, if refused */
 } batch_key;
@@ -278,10 +308,8 @@ static store_op *pool_ops;
 static size_t pool_cap;
 
 static void free_batch(batch_job *b) {
-    for (int i = 0; i < b->n; i++) {
-        mapping_op_free(&b->keys[i].scratch);
-        sbuf_free(&b->keys[i].state);
-    }
+    for (int i = 0; i < b->n; i++) mapping_op_free(&b->keys[i].scratch);
+    free_retired();
     xfree(b->job.err);
     xfree(b);
 }
@@ -301,6 +329,7 @@ static void start_batch(void) {
     b->keys = pool_keys;
     b->job.ops = pool_ops;
     uint64_t wm = 0;
+    int64_t now = server_mstime();
     list_node *n, *next;
     list_for_each_safe(n, next, &ps.dirty) {
         pkey *k = list_entry(n, pkey, dirty_node);
@@ -313,23 +342,21 @@ static void start_batch(void) {
             continue;
         }
         batch_key *bk = &b->keys[b->n];
-        bk->state = (sbuf)SBUF_INIT;
-        sbuf_append(&bk->state, k->state.p, k->state.len);
         const char *pk = k->key + k->map->plen;
         size_t pklen = k->klen - k->map->plen - k->map->slen;
+        const char *st = k->state.p ? k->state.p : "";
         store_op *op = &b->job.ops[b->job.nops];
-        if (mapping_state_to_op(k->map, pk, pklen, bk->state.p, bk->state.len, op, &bk->scratch) !=
-            OK) {
+        if (mapping_state_to_op(k->map, pk, pklen, st, k->state.len, op, &bk->scratch) != OK) {
             /* a journaled state the mapping cannot write (its columns changed
              * between runs): set aside, never dropped */
             if (!wm) wm = k->first_unflushed;
             mapping_op_free(&bk->scratch);
-            sbuf_free(&bk->state);
-            deadletter(k, k->state.p, k->state.len, "the state does not fit the map's columns");
+            deadletter(k, st, k->state.len, "the state does not fit the map's columns");
             continue;
         }
         bk->k = k;
-        dl_row_init(&bk->dl, k, bk->state.p, bk->state.len, NULL);
+        k->state_lent = 1;
+        dl_row_init(&bk->dl, k, st, k->state.len, NULL, now);
         op->on_refuse = &bk->dl.op;
         op->on_refuse_col = DL_ERROR_COL;
         k->in_flight = 1;
@@ -428,6 +455,7 @@ static int drop_refused_entry(pkey *k) {
  * the caller moves those to their new places together. */
 static void key_batch_done(pkey *k, store_op *op, pkey **requeue, size_t *nrequeue) {
     k->in_flight = 0;
+    k->state_lent = 0;
     int latest = k->version == k->flushing_version; /* no write since the batch took it */
     /* a newer state is recorded, or will be this turn */
     int newer = k->pending_first != 0 || k->touched;
@@ -457,6 +485,7 @@ static void key_batch_done(pkey *k, store_op *op, pkey **requeue, size_t *nreque
         /* written again meanwhile (a refused state is superseded too):
          * the newer state goes in a later batch, in its journal order */
         k->first_unflushed = k->pending_first;
+        k->dirty_since_ms = k->pending_since_ms; /* the lag is that write's age */
         requeue[(*nrequeue)++] = k;
     }
     k->pending_first = 0;
@@ -500,6 +529,7 @@ static void batch_done(store_job *sj) {
     if (sj->rc != STORE_OK) {
         for (int i = 0; i < b->n; i++) {
             b->keys[i].k->in_flight = 0;
+            b->keys[i].k->state_lent = 0;
             b->keys[i].k->pending_first = 0;
         }
         ps.retry_count++;
@@ -533,9 +563,9 @@ static void batch_done(store_job *sj) {
         all_flushed();
     else
         maybe_compact_journal();
-    if (ps.dirty_count &&
-        (ps.dirty_count >= pcfg.wb_batch || !list_empty(&ps.flush_waiters) || replaying))
-        start_batch();
+    /* the next batch at once when one is due (wb_cron's rules): the oldest
+     * key waited its delay while this one was written */
+    wb_cron();
 }
 
 /* ---- dead letters ------------------------------------------------------------------- */
@@ -593,7 +623,8 @@ static void deadletter(pkey *k, const char *state, size_t slen, const char *erro
     k->deadlettering = 1;
     sbuf_append(&j->state, state, slen);
     sbuf_printf(&j->text, "%s", error ? error : "");
-    dl_row_init(&j->row, k, j->state.p ? j->state.p : "", j->state.len, j->text.p ? j->text.p : "");
+    dl_row_init(&j->row, k, j->state.p ? j->state.p : "", j->state.len, j->text.p ? j->text.p : "",
+                server_mstime());
     j->job.ops = xcalloc(1, sizeof(store_op));
     j->job.ops[0] = j->row.op;
     j->job.nops = 1;
@@ -641,6 +672,7 @@ static void replay_record(void *ctx, uint64_t seq, const char *map, size_t mlen,
         return;
     }
     pkey *k = pkey_get(key, klen, m);
+    assert(!k->state_lent); /* no batch runs during the replay's reading */
     sbuf_clear(&k->state);
     sbuf_append(&k->state, state, slen);
     if (!k->dirty) {

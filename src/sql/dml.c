@@ -723,10 +723,17 @@ static int count_indexes(table *t) {
     return n;
 }
 
+/* A table without indexes allocates nothing (every row written pays for
+ * this: a write-behind batch writes thousands). */
 static void idxkeys_init(idxkeys *ik, int n) {
     ik->n = n;
-    ik->k = xcalloc((size_t)(n ? n : 1), sizeof *ik->k);
-    ik->member = xcalloc((size_t)(n ? n : 1), sizeof(int));
+    if (n == 0) {
+        ik->k = NULL;
+        ik->member = NULL;
+        return;
+    }
+    ik->k = xcalloc((size_t)n, sizeof *ik->k);
+    ik->member = xcalloc((size_t)n, sizeof(int));
     for (int i = 0; i < n; i++) sqli_keyenc_init(&ik->k[i]);
 }
 

@@ -177,11 +177,52 @@ TEST(random_and_sample) {
     dict_free(d, free_ent, NULL);
 }
 
+/* A dict told to keep its table (dict_keep_slots) fills and empties over
+ * and over without shrinking below that size or freeing the table; a
+ * larger one still shrinks back to it. Lookups and removals with the hash
+ * given find what the plain ones find. */
+TEST(keep_slots_and_hashed_ops) {
+    dict *d = dict_new(&TYPE);
+    dict_keep_slots(d, 1024);
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < 600; i++) dict_add(d, mk(i));
+        while (dict_rehash_steps(d, 1 << 20)) {
+        }
+        CHECK(dict_mem(d) >= 1024 * sizeof(uintptr_t));
+        for (int i = 0; i < 600; i++) {
+            char k[16];
+            size_t len = (size_t)snprintf(k, sizeof(k), "k%d", i);
+            uint64_t h = dict_hash_bytes(k, len);
+            ent *e = dict_find_hashed(d, k, len, h);
+            CHECK(e && e->id == i);
+            CHECK(dict_remove_h(d, k, len, h) == e);
+            CHECK(dict_find_hashed(d, k, len, h) == NULL);
+            xfree(e);
+        }
+        CHECK_EQ(dict_size(d), 0);
+        while (dict_rehash_steps(d, 1 << 20)) {
+        }
+        CHECK_EQ(dict_mem(d), 1024 * sizeof(uintptr_t)); /* kept, not freed */
+    }
+    /* grown past the kept size, it shrinks back to it, not below */
+    for (int i = 0; i < 5000; i++) dict_add(d, mk(i));
+    for (int i = 0; i < 5000; i++) {
+        char k[16];
+        size_t len = (size_t)snprintf(k, sizeof(k), "k%d", i);
+        xfree(dict_remove(d, k, len));
+    }
+    while (dict_rehash_steps(d, 1 << 20)) {
+    }
+    CHECK_EQ(dict_mem(d), 1024 * sizeof(uintptr_t));
+    dict_free(d, free_ent, NULL);
+}
+
 int main(void) {
     RUN(random_ops_match_model);
     RUN(scan_guarantee_across_resizes);
     RUN(scan_while_shrinking);
     RUN(iterate_and_delete);
     RUN(random_and_sample);
+    RUN(keep_slots_and_hashed_ops);
     return test_report();
 }
