@@ -78,6 +78,7 @@ void db_init(db *d, int id) {
     d->id = id;
     d->avg_ttl = 0;
     d->expires_cursor = 0;
+    d->memo = NULL;
 }
 
 static void free_entry(void *ctx, void *e) {
@@ -94,11 +95,13 @@ void db_clear(db *d) {
     if (d->field_expires) dict_clear(d->field_expires, free_plain, NULL);
     expset_clear(&d->expires);
     dict_clear(&d->keys, free_entry, NULL);
+    d->memo = NULL;
     d->avg_ttl = 0;
     d->expires_cursor = 0;
 }
 
 void db_swap_contents(db *a, db *b) {
+    a->memo = b->memo = NULL;
     dict t = a->keys;
     a->keys = b->keys;
     b->keys = t;
@@ -123,26 +126,49 @@ kobj *db_find(db *d, const char *key, size_t len) {
 /* The hook runs after the entry left the dicts (so observers see the key
  * gone, as Redis's watchers do) but before it is freed (so it can read it). */
 static void expire_entry(db *d, kobj *o) {
+    d->memo = NULL;
     expset_remove(&d->expires, o);
     dict_remove(&d->keys, kobj_key(o), o->klen);
     if (kv_hook.on_expired) kv_hook.on_expired(d, o);
     kobj_free(o);
 }
 
+/* The found entry o, alive (else expired now: NULL), touched per flags. */
+static kobj *live_entry(db *d, kobj *o, int flags) {
+    if (kobj_is_expired(o)) {
+        expire_entry(d, o);
+        return NULL;
+    }
+    if (!(flags & LOOKUP_NOTOUCH)) kobj_touch(o);
+    if (flags & LOOKUP_MEMO) d->memo = o;
+    return o;
+}
+
+/* Are the len bytes at a and b equal? Keys of 8 to 16 bytes (the usual
+ * ones) in two word compares that overlap, without a call. */
+static inline int same_bytes(const char *a, const char *b, size_t len) {
+    if (len < 8 || len > 16) return memcmp(a, b, len) == 0;
+    uint64_t a0, a1, b0, b1;
+    memcpy(&a0, a, 8);
+    memcpy(&b0, b, 8);
+    memcpy(&a1, a + len - 8, 8);
+    memcpy(&b1, b + len - 8, 8);
+    return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+}
+
 kobj *db_lookup(db *d, const char *key, size_t len, int flags) {
+    kobj *m = d->memo;
+    if (m) { /* invariant 4: m is in keys; if its key is this one, it is the entry */
+        d->memo = NULL;
+        if (m->klen == len && same_bytes(kobj_key(m), key, len)) return live_entry(d, m, flags);
+    }
     uint64_t h;
     return db_lookup_h(d, key, len, flags, &h);
 }
 
 kobj *db_lookup_h(db *d, const char *key, size_t len, int flags, uint64_t *h) {
     kobj *o = dict_find_h(&d->keys, key, len, h);
-    if (!o) return NULL;
-    if (kobj_is_expired(o)) {
-        expire_entry(d, o);
-        return NULL;
-    }
-    if (!(flags & LOOKUP_NOTOUCH)) kobj_touch(o);
-    return o;
+    return o ? live_entry(d, o, flags) : NULL;
 }
 
 void db_add(db *d, kobj *o) {
@@ -159,6 +185,7 @@ void db_add_h(db *d, kobj *o, uint64_t h) {
 
 /* Re-points the dicts from old to n (same key) without freeing anything. */
 static void repoint(db *d, kobj *old, kobj *n) {
+    d->memo = NULL;
     dict_replace(&d->keys, old, n);
     int had = (old->flags & KF_EXPIRE) != 0, has = (n->flags & KF_EXPIRE) != 0;
     if (had && has)
@@ -176,6 +203,7 @@ kobj *db_replace(db *d, kobj *old, kobj *n) {
 }
 
 kobj *db_unlink(db *d, const char *key, size_t len) {
+    d->memo = NULL;
     kobj *o = dict_remove(&d->keys, key, len);
     if (o && (o->flags & KF_EXPIRE)) expset_remove(&d->expires, o);
     return o;
