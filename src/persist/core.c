@@ -1263,12 +1263,15 @@ static void forget_stale_copies(void) {
 
 void persist_after_command(client *c, const command *cmd) {
     if (!ps.enabled) return;
+    if (change && !change->submitted && change->client_id == c->id) map_change_submit(c);
+    /* write-through commits and write-behind checks start only for commands
+     * that write (allows_command: is_write): a read is done here */
+    if (!writes(cmd) && !is_exec(cmd)) return;
     if ((cmd->flag_bits & CMD_WRITE) &&
         (!strcmp(cmd->name, "flushall") || (!strcmp(cmd->name, "flushdb") && c->db->id == 0)))
         forget_stale_copies();
     if (wt_active(c, cmd)) wt_after(c);
     if (wbc_active(c, cmd)) wbc_after(c);
-    if (change && !change->submitted && change->client_id == c->id) map_change_submit(c);
 }
 
 void persist_key_modified(client *c, db *d, const char *key, size_t klen) {
