@@ -144,16 +144,20 @@ static kobj *live_entry(db *d, kobj *o, int flags) {
     return o;
 }
 
-/* Are the len bytes at a and b equal? Keys of 8 to 16 bytes (the usual
- * ones) in two word compares that overlap, without a call. */
+static inline uint64_t word_diff(const char *a, const char *b) {
+    uint64_t x, y;
+    memcpy(&x, a, 8);
+    memcpy(&y, b, 8);
+    return x ^ y;
+}
+
+/* Are the len bytes at a and b equal? Keys of 8 to 32 bytes (the usual
+ * ones) in word compares that may overlap, without a call. */
 static inline int same_bytes(const char *a, const char *b, size_t len) {
-    if (len < 8 || len > 16) return memcmp(a, b, len) == 0;
-    uint64_t a0, a1, b0, b1;
-    memcpy(&a0, a, 8);
-    memcpy(&b0, b, 8);
-    memcpy(&a1, a + len - 8, 8);
-    memcpy(&b1, b + len - 8, 8);
-    return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+    if (len < 8 || len > 32) return memcmp(a, b, len) == 0;
+    uint64_t d = word_diff(a, b) | word_diff(a + len - 8, b + len - 8);
+    if (len > 16) d |= word_diff(a + 8, b + 8) | word_diff(a + len - 16, b + len - 16);
+    return d == 0;
 }
 
 kobj *db_lookup(db *d, const char *key, size_t len, int flags) {

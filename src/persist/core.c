@@ -1155,7 +1155,7 @@ static int one_key_read(client *c, const command *cmd) {
     /* a write-through commit or write-behind check may hold the key */
     if (ps.locked_keys && m->mode != MODE_READ_THROUGH) return -1;
     if (!o) return rt_needs_load(c, cmd, m, key->p, key->len) ? -1 : 1;
-    if (kv_hook.fields_due && kv_hook.fields_due(c->db, o)) return -1;
+    if (o->type == OBJ_HASH && kv_hook.fields_due && kv_hook.fields_due(c->db, o)) return -1;
     ps.st.hits++;
     if (m->beta > 0 && (o->flags & KF_EXPIRE)) rt_on_hit(c, m, o); /* XFetch may refresh */
     return 1;

@@ -36,6 +36,23 @@ TEST(memo_hands_on_entry) {
     db_lookup(&d, "key:000000000001", 16, LOOKUP_MEMO);
     CHECK(is_val(db_lookup(&d, "key:000000000002", 16, 0), "b"));
     CHECK(d.memo == NULL);
+    /* keys of 1 to 40 bytes that differ in one byte, anywhere */
+    char k1[40], k2[40];
+    for (size_t len = 1; len <= 40; len++) {
+        for (size_t at = 0; at < len; at++) {
+            memset(k1, 'a', len);
+            memcpy(k2, k1, len);
+            k2[at] = 'b';
+            db_add(&d, kobj_new_string(k1, len, "one", 3, 3));
+            db_add(&d, kobj_new_string(k2, len, "two", 3, 3));
+            db_lookup(&d, k1, len, LOOKUP_MEMO);
+            CHECK(is_val(db_lookup(&d, k2, len, 0), "two"));
+            db_lookup(&d, k2, len, LOOKUP_MEMO);
+            CHECK(is_val(db_lookup(&d, k1, len, 0), "one"));
+            db_delete(&d, k1, len);
+            db_delete(&d, k2, len);
+        }
+    }
     /* a key that is a prefix of the memo's */
     db_lookup(&d, "key:000000000001", 16, LOOKUP_MEMO);
     CHECK(db_lookup(&d, "key:00000000000", 15, 0) == NULL);
