@@ -78,6 +78,7 @@ void db_init(db *d, int id) {
     d->id = id;
     d->avg_ttl = 0;
     d->expires_cursor = 0;
+    d->memo = NULL;
 }
 
 static void free_entry(void *ctx, void *e) {
@@ -94,11 +95,13 @@ void db_clear(db *d) {
     if (d->field_expires) dict_clear(d->field_expires, free_plain, NULL);
     expset_clear(&d->expires);
     dict_clear(&d->keys, free_entry, NULL);
+    d->memo = NULL;
     d->avg_ttl = 0;
     d->expires_cursor = 0;
 }
 
 void db_swap_contents(db *a, db *b) {
+    a->memo = b->memo = NULL;
     dict t = a->keys;
     a->keys = b->keys;
     b->keys = t;
@@ -127,26 +130,53 @@ kobj *db_find_hashed(db *d, const char *key, size_t len, uint64_t h) {
 /* The hook runs after the entry left the dicts (so observers see the key
  * gone, as Redis's watchers do) but before it is freed (so it can read it). */
 static void expire_entry(db *d, kobj *o) {
+    d->memo = NULL;
     expset_remove(&d->expires, o);
     dict_remove(&d->keys, kobj_key(o), o->klen);
     if (kv_hook.on_expired) kv_hook.on_expired(d, o);
     kobj_free(o);
 }
 
+/* The found entry o, alive (else expired now: NULL), touched per flags. */
+static kobj *live_entry(db *d, kobj *o, int flags) {
+    if (kobj_is_expired(o)) {
+        expire_entry(d, o);
+        return NULL;
+    }
+    if (!(flags & LOOKUP_NOTOUCH)) kobj_touch(o);
+    if (flags & LOOKUP_MEMO) d->memo = o;
+    return o;
+}
+
+static inline uint64_t word_diff(const char *a, const char *b) {
+    uint64_t x, y;
+    memcpy(&x, a, 8);
+    memcpy(&y, b, 8);
+    return x ^ y;
+}
+
+/* Are the len bytes at a and b equal? Keys of 8 to 32 bytes (the usual
+ * ones) in word compares that may overlap, without a call. */
+static inline int same_bytes(const char *a, const char *b, size_t len) {
+    if (len < 8 || len > 32) return memcmp(a, b, len) == 0;
+    uint64_t d = word_diff(a, b) | word_diff(a + len - 8, b + len - 8);
+    if (len > 16) d |= word_diff(a + 8, b + 8) | word_diff(a + len - 16, b + len - 16);
+    return d == 0;
+}
+
 kobj *db_lookup(db *d, const char *key, size_t len, int flags) {
+    kobj *m = d->memo;
+    if (m) { /* invariant 4: m is in keys; if its key is this one, it is the entry */
+        d->memo = NULL;
+        if (m->klen == len && same_bytes(kobj_key(m), key, len)) return live_entry(d, m, flags);
+    }
     uint64_t h;
     return db_lookup_h(d, key, len, flags, &h);
 }
 
 kobj *db_lookup_h(db *d, const char *key, size_t len, int flags, uint64_t *h) {
     kobj *o = dict_find_h(&d->keys, key, len, h);
-    if (!o) return NULL;
-    if (kobj_is_expired(o)) {
-        expire_entry(d, o);
-        return NULL;
-    }
-    if (!(flags & LOOKUP_NOTOUCH)) kobj_touch(o);
-    return o;
+    return o ? live_entry(d, o, flags) : NULL;
 }
 
 void db_add(db *d, kobj *o) {
@@ -163,6 +193,7 @@ void db_add_h(db *d, kobj *o, uint64_t h) {
 
 /* Re-points the dicts from old to n (same key) without freeing anything. */
 static void repoint(db *d, kobj *old, kobj *n) {
+    d->memo = NULL;
     dict_replace(&d->keys, old, n);
     int had = (old->flags & KF_EXPIRE) != 0, has = (n->flags & KF_EXPIRE) != 0;
     if (had && has)
@@ -180,6 +211,7 @@ kobj *db_replace(db *d, kobj *old, kobj *n) {
 }
 
 kobj *db_unlink(db *d, const char *key, size_t len) {
+    d->memo = NULL;
     kobj *o = dict_remove(&d->keys, key, len);
     if (o && (o->flags & KF_EXPIRE)) expset_remove(&d->expires, o);
     return o;

@@ -18,7 +18,11 @@
  *  2. The keys dict and the expire set hold the same pointer for an entry,
  *     and expires.v[kobj_expire_pos(o)] == o for every o in the set.
  *  3. db_lookup never returns an entry whose expire time has passed
- *     (expired means now > expire, as in Redis). */
+ *     (expired means now > expire, as in Redis).
+ *  4. `memo`, when set, is an entry in `keys`: every removal or replacement
+ *     of an entry (and a clear or swap of the db) unsets it. So a lookup of
+ *     the memo's own key may take it without hashing: the dict would find
+ *     the same entry. */
 #ifndef LARDER_KV_DB_H
 #define LARDER_KV_DB_H
 #include "kv/dict.h"
@@ -42,6 +46,8 @@ typedef struct db {
     /* owned by the server (watched keys, blocked clients); NULL when unused */
     dict *watched_keys;
     dict *blocking_keys;
+    /* the entry a LOOKUP_MEMO lookup found, for the next db_lookup (invariant 4) */
+    kobj *memo;
 } db;
 
 /* The time every expiry decision uses: the server sets it to the start time of
@@ -101,9 +107,13 @@ kobj *db_find(db *d, const char *key, size_t len);
 /* The same with the key's hash already known (dict_hash_bytes of the key). */
 kobj *db_find_hashed(db *d, const char *key, size_t len, uint64_t h);
 
-enum { LOOKUP_NONE = 0, LOOKUP_NOTOUCH = 1 };
+enum { LOOKUP_NONE = 0, LOOKUP_NOTOUCH = 1, LOOKUP_MEMO = 2 };
 /* The live entry for key or NULL; an expired entry is deleted and reported
- * to kv_hook.on_expired. Updates LRU/LFU unless LOOKUP_NOTOUCH. */
+ * to kv_hook.on_expired. Updates LRU/LFU unless LOOKUP_NOTOUCH.
+ * LOOKUP_MEMO remembers the entry found, so that the next db_lookup, if it
+ * is of the same key, skips the hash lookup: a check made before a command
+ * runs (persistence's) and the command's own lookup then cost one. Any
+ * db_lookup takes the memo off (used or not). */
 kobj *db_lookup(db *d, const char *key, size_t len, int flags);
 
 /* db_lookup that also gives the key's hash, for a following db_add_h. */

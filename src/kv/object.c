@@ -143,6 +143,7 @@ kobj *kobj_rekey(kobj *o, const char *key, size_t klen) {
     kobj *n = alloc_entry(extra, klen, vsize);
     memcpy(n, o, sizeof(kobj));
     n->klen = (uint32_t)klen;
+    n->tag = 0; /* a fact about the old name */
     memcpy(n->data, o->data, extra);
     memcpy(n->data + extra, key, klen);
     memcpy(n->data + extra + klen, kobj_val(o), kobj_val_size(o));

@@ -2,7 +2,7 @@
  *
  *   0        4    5    6    8         12        16
  *   +--------+----+----+----+---------+---------+--------------------------------------+
- *   |lru:24  |type|enc |pad |  klen   |  vlen   | [expire ms: i64]  if KF_EXPIRE        |
+ *   |lru:24  |type|enc |tag |  klen   |  vlen   | [expire ms: i64]  if KF_EXPIRE        |
  *   |flags:8 |    |    |    |         |         | [expire pos: u32] if KF_EXPIRE        |
  *   |        |    |    |    |         |         | [meta: 8 bytes]   if KF_META          |
  *   |        |    |    |    |         |         | key bytes (klen)                      |
@@ -69,7 +69,10 @@ typedef struct kobj {
     uint32_t flags : 8;
     uint8_t type;
     uint8_t enc;
-    uint16_t pad;
+    /* Owned by the persistence layer (it caches which mapping the key
+     * belongs to): 0 in a new entry and when the key changes (kobj_rekey),
+     * kept when the entry moves. A fact about the key's name only. */
+    uint16_t tag;
     uint32_t klen;
     uint32_t vlen; /* string length (OBJ_STRING only) */
     char data[];

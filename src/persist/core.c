@@ -81,6 +81,38 @@ static int command_touch_keys(client *c, const command *cmd);
 static uint64_t maps_gen; /* bumps when the maps are replaced */
 static int sql_running;   /* SQL.EXEC statements submitted and not done */
 
+/* An entry's tag (kobj.tag) caches which map its key belongs to, so that a
+ * hit matches no pattern: the maps' generation (tag_gen, 1..255) in the high
+ * byte, the map's index + 1 in the low byte (0: no map). A tag of another
+ * generation is stale and recomputed. When tag_gen wraps, every tag is
+ * cleared first, so an old tag never passes for a new one; entries outside
+ * the dbs (stale-if-error copies, write-through snapshots) are gone by then
+ * (the maps are replaced only when every pkey is idle) or carry no tag
+ * (kobj_dup makes new entries). */
+static unsigned tag_gen = 1;
+
+static void clear_tags(void) {
+    for (int i = 0; i < server_db_count(); i++) {
+        dict_iter it;
+        dict_iter_init(&it, &server_db(i)->keys);
+        for (kobj *o; (o = dict_iter_next(&it));) o->tag = 0;
+        dict_iter_done(&it);
+    }
+}
+
+/* The map of o's key (db 0), from its tag or matched and then tagged. */
+static const mapping *entry_map(kobj *o) {
+    if ((o->tag >> 8) == tag_gen) {
+        unsigned i = o->tag & 0xff;
+        return i ? ps.maps.v[i - 1] : NULL;
+    }
+    const char *pk;
+    size_t pklen;
+    const mapping *m = mapping_match(&ps.maps, kobj_key(o), o->klen, &pk, &pklen);
+    if (!m || m->index < 255) o->tag = (uint16_t)(tag_gen << 8 | (m ? (unsigned)m->index + 1 : 0));
+    return m;
+}
+
 static void clear_check_free(void) {
     for (int i = 0; i < ps.maps.n; i++) ps.maps.v[i]->check_free = 0;
 }
@@ -91,6 +123,10 @@ static void replace_maps(mapping_set *set) {
     ps.maps = *set;
     for (int i = 0; i < ps.maps.n; i++) ps.maps.v[i]->index = i;
     maps_gen++;
+    if (++tag_gen > 255) {
+        clear_tags();
+        tag_gen = 1;
+    }
     if (sql_running) clear_check_free(); /* described before a statement ended */
 }
 
@@ -1110,19 +1146,52 @@ static int shape_ok_or_reply(client *c, const command *cmd, const mapping *m, in
 }
 
 static int allows_command(client *c, const command *cmd);
+static int one_key_read(client *c, const command *cmd);
 
 /* The store jobs a command starts (its keys' loads, its commit) reach the
  * store thread together (storeq_hold): an MGET's misses are one batch. */
 int persist_allows_command(client *c, const command *cmd) {
     if (!ps.enabled) return 1;
+    if ((c->flags & CLIENT_MULTI) && !is_exec(cmd)) return 1; /* only queued */
+    if (!change && c->db->id == 0 && ps.maps.n) {
+        int ok = one_key_read(c, cmd);
+        if (ok >= 0) return ok;
+    }
     storeq_hold(1);
     int ok = allows_command(c, cmd);
     storeq_hold(0);
     return ok;
 }
 
+/* A read of one key (GET, HGETALL, ...) that hits, or that needs nothing
+ * from the store (no map loads the key, or a negative entry stands): what
+ * allows_command decides, found with one hash lookup and no pattern match —
+ * the entry's tag names its map, and LOOKUP_MEMO hands the entry on to the
+ * command's own lookup. -1 for everything else (a load, a lock to wait for,
+ * a due hash field, a stale-if-error copy, a re-run, a write): the general
+ * path decides. It starts no store job but an XFetch refresh (one job, so
+ * nothing to hold back). */
+static int one_key_read(client *c, const command *cmd) {
+    if (writes(cmd) || cmd->getkeys || cmd->first_key != 1 || cmd->last_key != 1 || c->argc < 2)
+        return -1;
+    if (ps.stale_served || (c->persist && ((pclient *)c->persist)->rerun)) return -1;
+    const resp_arg *key = &c->argv[1];
+    kv_now_ms = server_mstime();
+    kobj *o = db_lookup(c->db, key->p, key->len, LOOKUP_NOTOUCH | LOOKUP_MEMO);
+    const char *pk;
+    size_t pklen;
+    const mapping *m = o ? entry_map(o) : mapping_match(&ps.maps, key->p, key->len, &pk, &pklen);
+    if (!m || m->mode == MODE_CACHE_ASIDE) return 1;
+    /* a write-through commit or write-behind check may hold the key */
+    if (ps.locked_keys && m->mode != MODE_READ_THROUGH) return -1;
+    if (!o) return rt_needs_load(c, cmd, m, key->p, key->len) ? -1 : 1;
+    if (o->type == OBJ_HASH && kv_hook.fields_due && kv_hook.fields_due(c->db, o)) return -1;
+    ps.st.hits++;
+    if (m->beta > 0 && (o->flags & KF_EXPIRE)) rt_on_hit(c, m, o); /* XFetch may refresh */
+    return 1;
+}
+
 static int allows_command(client *c, const command *cmd) {
-    if ((c->flags & CLIENT_MULTI) && !is_exec(cmd)) return 1; /* only queued */
     if (waits_for_map_change(c, cmd)) {
         persist_wait_on(c, &ps.map_waiters);
         persist_park(c);
@@ -1154,7 +1223,8 @@ static int allows_command(client *c, const command *cmd) {
             continue;
         }
         uint64_t h;
-        kobj *o = db_lookup_h(c->db, keys[i].p, keys[i].len, LOOKUP_NOTOUCH, &h);
+        /* memo: a one-key command's own lookup takes this entry unhashed */
+        kobj *o = db_lookup_h(c->db, keys[i].p, keys[i].len, LOOKUP_NOTOUCH | LOOKUP_MEMO, &h);
         if (m->mode == MODE_WRITE_BEHIND) remember_match(keys[i].p, keys[i].len, m, h);
         if (o && kv_hook.fields_due && kv_hook.fields_due(c->db, o) &&
             !persist_key_pinned(c->db, keys[i].p, keys[i].len)) {
@@ -1179,7 +1249,7 @@ static int allows_command(client *c, const command *cmd) {
         if (o) {
             if (!waited) {
                 ps.st.hits++;
-                rt_on_hit(c, m, o, pk, pklen);
+                rt_on_hit(c, m, o);
             }
         } else if (!waited && rt_needs_load(c, cmd, m, keys[i].p, keys[i].len)) {
             ps.st.misses++;
@@ -1225,12 +1295,15 @@ static void forget_stale_copies(void) {
 
 void persist_after_command(client *c, const command *cmd) {
     if (!ps.enabled) return;
+    if (change && !change->submitted && change->client_id == c->id) map_change_submit(c);
+    /* write-through commits and write-behind checks start only for commands
+     * that write (allows_command: is_write): a read is done here */
+    if (!writes(cmd) && !is_exec(cmd)) return;
     if ((cmd->flag_bits & CMD_WRITE) &&
         (!strcmp(cmd->name, "flushall") || (!strcmp(cmd->name, "flushdb") && c->db->id == 0)))
         forget_stale_copies();
     if (wt_active(c, cmd)) wt_after(c);
     if (wbc_active(c, cmd)) wbc_after(c);
-    if (change && !change->submitted && change->client_id == c->id) map_change_submit(c);
 }
 
 /* A write of a write-behind key (k from pkey_get). */

@@ -220,7 +220,8 @@ int rt_needs_load(client *c, const command *cmd, const mapping *m, const char *k
  * list, and the caller parks c (persist_park). */
 void rt_start_load(client *c, const mapping *m, const char *key, size_t klen, const char *pk,
                    size_t pklen, int refresh);
-void rt_on_hit(client *c, const mapping *m, kobj *o, const char *pk, size_t pklen);
+/* A hit of o (key of map m): may start an XFetch refresh. */
+void rt_on_hit(client *c, const mapping *m, kobj *o);
 int rt_is_negative(pkey *k);
 /* stale-if-error: keeps an expired read-through entry (key_expired hook);
  * forgets k's stale copy (a write, an invalidation); is k's entry a stale

@@ -386,12 +386,14 @@ static void submit_load(pkey *k, const mapping *m, const char *pk, size_t pklen,
     storeq_submit(&j->job);
 }
 
-void rt_on_hit(client *c, const mapping *m, kobj *o, const char *pk, size_t pklen) {
+void rt_on_hit(client *c, const mapping *m, kobj *o) {
     if (m->beta <= 0 || !(o->flags & KF_EXPIRE)) return;
     kobj_meta *meta = kobj_meta_of(o);
     if (!meta || !meta->delta_ms) return;
     double r = ((double)random() + 1.0) / ((double)RAND_MAX + 2.0); /* (0,1) */
     double gap = (double)meta->delta_ms * m->beta * -log(r);
-    if ((double)server_mstime() + gap >= (double)kobj_expire(o))
-        rt_start_load(c, m, kobj_key(o), o->klen, pk, pklen, 1);
+    if ((double)server_mstime() + gap < (double)kobj_expire(o)) return;
+    /* the key slice, as mapping_match gives it */
+    const char *key = kobj_key(o);
+    rt_start_load(c, m, key, o->klen, key + m->plen, o->klen - m->plen - m->slen, 1);
 }
