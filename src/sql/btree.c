@@ -357,7 +357,8 @@ static const uint8_t *cur_key(const store_cursor *cur, uint32_t *klen) {
     return cell_key(cur_leaf(cur), 1, cur->idx[cur->depth - 1], klen);
 }
 
-/* Save position as (current key, gap) and drop pins. */
+/* Save position as (current key, gap) and drop pins (a missed
+ * STORE_SEEK_EQ's kept path too: the tree is about to change under it). */
 static void cursor_save(store_cursor *cur, int gap) {
     if (cur->state == CUR_VALID) {
         uint32_t kl;
@@ -366,6 +367,8 @@ static void cursor_save(store_cursor *cur, int gap) {
         release_stack(cur);
         cur->state = CUR_SAVED;
         cur->gap = gap;
+    } else if (cur->depth > 0) {
+        release_stack(cur);
     }
 }
 
@@ -431,7 +434,17 @@ static int node_search(const uint8_t *d, int leaf, const uint8_t *k, size_t klen
  *     below the point where the paths part are fetched from the pager. */
 static int moveto(store_cursor *cur, const uint8_t *k, size_t klen, int upper, int *exact) {
     int keep = 0; /* levels of the old path still pinned and usable */
-    if (cur->state == CUR_VALID && cur->depth > 0 && cur_leaf(cur)[0] == PT_LEAF) {
+    if (cur->state == CUR_SAVED && cur->depth > 0) {
+        /* a missed STORE_SEEK_EQ kept its path (do_seek): the same key again
+         * (an upsert's insert after its conflict check) needs no search */
+        assert(cur->gap == GAP_BEFORE && cur_leaf(cur)[0] == PT_LEAF);
+        if (!upper && klen == cur->sklen && memcmp(k, cur->skey, klen) == 0) {
+            cur->state = CUR_NONE;
+            *exact = 0;
+            return STORE_OK;
+        }
+        keep = cur->depth;
+    } else if (cur->state == CUR_VALID && cur->depth > 0 && cur_leaf(cur)[0] == PT_LEAF) {
         const uint8_t *d = cur_leaf(cur);
         int n = bt_ncells(d);
         uint32_t fl, ll;
@@ -588,8 +601,16 @@ static int do_seek(store_cursor *cur, store_seek op, const uint8_t *k, size_t kl
         return settle(cur, rc, NULL, 0, 0, op == STORE_SEEK_FIRST);
     case STORE_SEEK_EQ:
         rc = moveto(cur, k, klen, 0, &exact);
-        if (rc == STORE_OK && !exact) rc = STORE_NOTFOUND;
         if (rc == STORE_OK) rc = check_leaf(cur);
+        if (rc == STORE_OK && !exact) {
+            /* a miss keeps its path pinned, the leaf index on where the key
+             * would go: a put of this key (moveto) starts there. The first
+             * change to the tree drops it (cursor_save). */
+            save_key(cur, k, klen);
+            cur->state = CUR_SAVED;
+            cur->gap = GAP_BEFORE;
+            return STORE_NOTFOUND;
+        }
         return settle(cur, rc, k, klen, GAP_BEFORE, 1);
     case STORE_SEEK_GE:
     case STORE_SEEK_PREFIX:

@@ -855,19 +855,34 @@ static int after_insert(vm *v, table *t, sql_value *row, const uint8_t *key, siz
     return t->triggers ? sqli_fire_triggers(v, t, ST_INSERT, 2, NULL, row, NULL, &ignore) : SQL_OK;
 }
 
+/* t's row cursor if the vm has one open, else NULL. */
+static store_cursor *open_row_cursor(vm *v, table *t) {
+    for (int i = 0; i < 4; i++)
+        if (v->rowcur[i] && v->rowtree[i] == t->tree) return v->rowcur[i];
+    return NULL;
+}
+
+/* Put v->rb under key in t, refusing an existing key. Through t's row
+ * cursor when one is open: an upsert's conflict check that missed left it
+ * where the key goes, so the put does not search the tree again. */
+static int put_new_row(vm *v, table *t, const keyenc_buf *key) {
+    store_cursor *c = open_row_cursor(v, t);
+    return c ? sqli_store_cursor_put(c, key->p, key->len, v->rb.p, v->rb.len, STORE_NOOVERWRITE)
+             : sqli_store_put(sqli_txn_for(v, t->tree), sqli_tree_id(t->tree), key->p, key->len,
+                              v->rb.p, v->rb.len, STORE_NOOVERWRITE);
+}
+
 /* The table write of an insert, after its unique entries: refuses an
  * existing key (IGNORE skips, REPLACE deletes the old row first). */
 static int put_row(vm *v, table *t, sql_value *row, idxkeys *ik, const keyenc_buf *key, int or_alg,
                    int *skip) {
     sqli_rec_encode(&v->rb, row, t->ncol);
-    int src = sqli_store_put(sqli_txn_for(v, t->tree), sqli_tree_id(t->tree), key->p, key->len,
-                             v->rb.p, v->rb.len, STORE_NOOVERWRITE);
+    int src = put_new_row(v, t, key);
     if (src == STORE_EXISTS && or_alg == OE_REPLACE) {
         int rc = sqli_row_delete(v, t, key->p, key->len);
         if (rc != SQL_OK) return rc;
         sqli_rec_encode(&v->rb, row, t->ncol);
-        src = sqli_store_put(sqli_txn_for(v, t->tree), sqli_tree_id(t->tree), key->p, key->len,
-                             v->rb.p, v->rb.len, STORE_NOOVERWRITE);
+        src = put_new_row(v, t, key);
     }
     if (src == STORE_OK) return SQL_OK;
     if (src != STORE_EXISTS) return sqli_vm_store_error(v, src);
@@ -918,13 +933,6 @@ int sqli_row_insert(vm *v, table *t, sql_value *row, int or_alg, int *skipped, i
 
 /* ---- reading a row by key
  * -------------------------------------------------------------------------- */
-
-/* t's row cursor if the vm has one open, else NULL. */
-static store_cursor *open_row_cursor(vm *v, table *t) {
-    for (int i = 0; i < 4; i++)
-        if (v->rowcur[i] && v->rowtree[i] == t->tree) return v->rowcur[i];
-    return NULL;
-}
 
 /* A cursor on table t for reading (and deleting) rows by key. */
 static int row_cursor(vm *v, table *t, store_cursor **out) {

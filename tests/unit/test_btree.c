@@ -385,6 +385,91 @@ TEST(cursor_seeks_in_a_row) {
     sqli_store_close(db);
 }
 
+/* A STORE_SEEK_EQ that misses keeps its path (btree.c, do_seek): a put of
+ * that key through the same cursor, of another key, a change by another
+ * cursor (splits included) or a step in between must all still give the
+ * model's tree. Keys 0..29999; the tree starts with the multiples of 3. */
+TEST(put_after_missed_seek) {
+    store_db *db = fresh(0, 0);
+    store_txn *t;
+    CHECK_EQ(sqli_store_begin(db, STORE_TXN_WRITE, &t), STORE_OK);
+    store_tree tree;
+    CHECK_EQ(sqli_store_tree_create(t, NULL, &tree), STORE_OK);
+    enum { N = 30000 };
+    static char in[N];
+    keyenc_buf b;
+    sqli_keyenc_init(&b);
+    for (int i = 0; i < N; i += 3) {
+        ikey(&b, i);
+        sqli_store_put(t, tree, b.p, b.len, &i, sizeof i, 0);
+        in[i] = 1;
+    }
+    store_cursor *c, *o;
+    CHECK_EQ(sqli_store_cursor_open(t, tree, &c), STORE_OK);
+    CHECK_EQ(sqli_store_cursor_open(t, tree, &o), STORE_OK);
+    rs = seed ^ 0x9A7;
+    int bad = 0;
+    for (int i = 0; i < 40000 && bad < 5; i++) {
+        int64_t k = (int64_t)(rnd() % N);
+        ikey(&b, k);
+        int rc = sqli_store_cursor_seek(c, STORE_SEEK_EQ, b.p, b.len);
+        if ((rc == STORE_OK) != in[k]) bad++;
+        if (rc != STORE_NOTFOUND) continue;
+        int64_t put = k;
+        switch (rnd() % 5) {
+        case 0: { /* another cursor changes the tree first (long values split pages) */
+            int64_t k2 = (int64_t)(rnd() % N);
+            char val[300] = {0};
+            ikey(&b, k2);
+            if (sqli_store_cursor_put(o, b.p, b.len, val, 1 + rnd() % sizeof val, 0) != STORE_OK)
+                bad++;
+            in[k2] = 1;
+            break;
+        }
+        case 1: /* a different key through the same cursor */
+            put = (int64_t)(rnd() % N);
+            break;
+        case 2: /* a step from the gap, then the put */
+            rc = sqli_store_cursor_next(c);
+            if (rc != STORE_OK && rc != STORE_NOTFOUND) bad++;
+            break;
+        case 3: /* a delete elsewhere (merges) */
+            for (int64_t d = (int64_t)(rnd() % N); d < N; d++)
+                if (in[d] && d != k) {
+                    ikey(&b, d);
+                    if (sqli_store_del(t, tree, b.p, b.len) != STORE_OK) bad++;
+                    in[d] = 0;
+                    break;
+                }
+            break;
+        default: /* the upsert's case: the same key at once */
+            break;
+        }
+        ikey(&b, put);
+        rc = sqli_store_cursor_put(c, b.p, b.len, &put, sizeof put, STORE_NOOVERWRITE);
+        if (rc != (in[put] ? STORE_EXISTS : STORE_OK)) bad++;
+        in[put] = 1;
+        if (cur_int(c) != put) bad++; /* on the entry (a split leaves it saved there) */
+    }
+    int64_t n = 0, want = 0, prev = -1;
+    for (int i = 0; i < N; i++) want += in[i];
+    for (int rc = sqli_store_cursor_seek(c, STORE_SEEK_FIRST, NULL, 0); rc == STORE_OK;
+         rc = sqli_store_cursor_next(c)) {
+        int64_t k = cur_int(c);
+        if (k <= prev || !in[k]) bad++;
+        prev = k;
+        n++;
+    }
+    CHECK_EQ(bad, 0);
+    CHECK_EQ(n, want);
+    sqli_store_cursor_close(c);
+    sqli_store_cursor_close(o);
+    sqli_keyenc_free(&b);
+    CHECK_EQ(sqli_store_commit(t), STORE_OK);
+    CHECK_EQ(check_db(db), 0);
+    sqli_store_close(db);
+}
+
 TEST(cursor_seeks) {
     store_db *db = fresh(0, 0);
     store_txn *t;
@@ -888,6 +973,7 @@ int main(void) {
     snprintf(path, sizeof path, "%s/t.db", dir);
     RUN(cursor_seeks);
     RUN(cursor_seeks_in_a_row);
+    RUN(put_after_missed_seek);
     RUN(cursor_prefix);
     RUN(cursor_delete_and_update);
     RUN(bulk_load_is_dense);
