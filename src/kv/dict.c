@@ -10,16 +10,30 @@
 #define PTR_MASK ((((uintptr_t)1) << TAG_SHIFT) - 1)
 #define MIN_SIZE 4
 
+/* LeakSanitizer follows only plain pointers: under AddressSanitizer the slots
+ * carry no hash bits, so every entry stays reachable through its table and a
+ * leak is still a leak. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SLOT_TAGS 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SLOT_TAGS 0
+#endif
+#endif
+#ifndef SLOT_TAGS
+#define SLOT_TAGS 1
+#endif
+
+static inline uintptr_t slot_tag(uint64_t h) {
+    return SLOT_TAGS ? (uintptr_t)(h >> TAG_SHIFT) << TAG_SHIFT : 0;
+}
 static inline uintptr_t make_slot(void *e, uint64_t h) {
     uintptr_t p = (uintptr_t)e;
     assert(p && (p & ~PTR_MASK) == 0); /* invariant 5 */
-    return p | ((uintptr_t)(h >> TAG_SHIFT) << TAG_SHIFT);
+    return p | slot_tag(h);
 }
 static inline void *slot_ptr(uintptr_t s) {
     return (void *)(s & PTR_MASK);
-}
-static inline uintptr_t slot_tag(uint64_t h) {
-    return (uintptr_t)(h >> TAG_SHIFT) << TAG_SHIFT;
 }
 
 uint64_t dict_hash_bytes(const void *key, size_t len) {

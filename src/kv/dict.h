@@ -5,7 +5,8 @@
  * entry through dict_type.entry_key, so one allocation can hold key and value
  * together (the keyspace does exactly that). 16 bits of the hash ride in the
  * unused top bits of each slot pointer, so a probe rarely touches an entry
- * that does not match.
+ * that does not match (not in an AddressSanitizer build, whose LeakSanitizer
+ * must see plain pointers to find the entries).
  *
  * Growth is incremental, as in Redis: while a resize is under way two tables
  * exist and every operation moves one cluster (a run of full slots between

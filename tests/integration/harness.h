@@ -31,8 +31,10 @@ int srv_start_redis(srv *s, const char *const *extra);
 /* larder-server with a configuration file (its first argument), then
  * --port, --dir and extra, which override the file's. */
 int srv_start_conf(srv *s, const char *conf, const char *const *extra);
+/* srv_stop: SIGTERM, then up to 10 s (60 s for an AddressSanitizer build's
+ * server, whose leak check runs at exit) before SIGKILL, which it reports. */
 void srv_stop(srv *s);
-/* Waits up to 10 s for the server to exit by itself (SHUTDOWN) and reaps it:
+/* Waits as long for the server to exit by itself (SHUTDOWN) and reaps it:
  * its wait status, or -1 (it did not exit: killed). */
 int srv_wait_exit(srv *s);
 /* Sends SIGKILL (crash tests) and reaps. */

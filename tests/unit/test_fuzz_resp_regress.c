@@ -19,16 +19,6 @@
 #define LIMIT_S 5
 #endif
 
-/* Under make SANITIZE=1: the keyspace's tables keep 16 hash bits in the top
- * of each entry pointer (src/kv/dict.h), which LeakSanitizer cannot follow,
- * so every key and error-count entry left at exit would be reported as
- * leaked; the fuzzer's whole-path target runs without leak checks too.
- * (ASan reads this function; other builds ignore it.) */
-const char *__asan_default_options(void);
-const char *__asan_default_options(void) {
-    return "detect_leaks=0";
-}
-
 static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
