@@ -112,6 +112,7 @@ int main(int argc, char **argv) {
          * look for them to pick another port */
         if (!strncmp(err, "Could not create server TCP listening socket", 44))
             server_log(LL_WARNING, "Failed listening on port %d (TCP), aborting.", server.port);
+        xfree(err);
         return 1;
     }
     /* " PID: n" as Redis's banner has it (its test suite waits for it) */
@@ -120,6 +121,7 @@ int main(int argc, char **argv) {
     if (hooks.start(&err) != OK) {
         server_log(LL_WARNING, "%s", err);
         fprintf(stderr, "larder: %s\n", err);
+        xfree(err);
         return 1;
     }
     char what[64];
