@@ -62,6 +62,16 @@ char *reply_str(const redisReply *r);
         free(got_);                                                                                \
     } while (0)
 
+/* CHECK that a raw socket's reply equals expected: to an inline command, or
+ * the next reply (cmd NULL). */
+#define CHECK_RAW(fd, cmd, expected)                                                               \
+    do {                                                                                           \
+        const char *cmd_ = (cmd);                                                                  \
+        char *got_ = cmd_ ? raw_cmd_str(fd, cmd_) : raw_reply_str(fd);                             \
+        CHECK_STR(got_, expected);                                                                 \
+        free(got_);                                                                                \
+    } while (0)
+
 /* Sends argv to both and CHECKs identical replies; returns 1 if equal. */
 int diff_check(redisContext *a, redisContext *b, int argc, const char **argv, const size_t *lens);
 
