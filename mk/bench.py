@@ -119,7 +119,7 @@ TYPE_CASES = [
 ]
 # A case whose requests each do much more work than a SET runs fewer requests,
 # so that one round takes about as long as the others.
-REQUEST_SHARE = {"XRANGE COUNT 100": 10}
+REQUEST_SHARE = {"XRANGE COUNT 100": 10, "PFCOUNT 2 keys": 20, "GEOSEARCH 50 km": 5}
 
 
 def free_port():
