@@ -664,6 +664,7 @@ static void print_cpu_row(const char *label, const series *s) {
 }
 
 static void print_row(const char *label, series *s, int n) {
+    if (!s->nops) return; /* a case BENCH_PG_ONLY left out */
     printf("  %-30s %10.0f ops/s   p50 %6.2f ms  p99 %7.2f ms", label, median(s->ops, n),
            median(s->p50, n), median(s->p99, n));
     if (s->errors) printf("   (%ld errors)", s->errors);
@@ -802,22 +803,28 @@ int main(void) {
     double drain = median(s[OP_WB_HSET].drain, n);
     printf("\n");
     for (int op = 0; op < NOPS; op++) print_row(op_label[op], &s[op], n);
-    printf("  write-behind drain (WB.FLUSH after a round): median %.0f ms; HSETs durable in "
-           "PostgreSQL incl. drain: %.0f/s\n",
-           drain, wb * B.seconds / (B.seconds + drain / 1000.0));
+    if (s[OP_WB_HSET].nops)
+        printf("  write-behind drain (WB.FLUSH after a round): median %.0f ms; HSETs durable in "
+               "PostgreSQL incl. drain: %.0f/s\n",
+               drain, wb * B.seconds / (B.seconds + drain / 1000.0));
     printf("  write-through group size (INFO wt_group_size_avg): %.2f\n",
            pk_info_d(ctl, "wt_group_size_avg"));
     printf("\n  CPU per operation (us, all rounds)");
     for (int k = 0; k < NCPU; k++) printf(" %12s", cpu_label[k]);
     printf(" %12s\n", "total");
     for (int op = 0; op < NOPS; op++) print_cpu_row(op_label[op], &s[op]);
-    printf("\n(a) read-through GET hit vs direct SELECT:  %8.2fx\n", sel > 0 ? get / sel : 0);
+    printf("\n");
+    if (reads)
+        printf("(a) read-through GET hit vs direct SELECT:  %8.2fx\n", sel > 0 ? get / sel : 0);
     double rb = up > 0 ? wb / up : 0, rc = up > 0 ? wt / up : 0;
-    printf("(b) write-behind HSET vs direct autocommit: %8.2fx   goal >= 10x: %s\n", rb,
-           goal_text(rb, 10));
-    printf("    the same, journal-fsync always:        %8.2fx\n", up > 0 ? wba / up : 0);
-    printf("(c) write-through HSET vs direct autocommit: %7.2fx   goal >= 2x:  %s\n", rc,
-           goal_text(rc, 2));
+    if (s[OP_WB_HSET].nops)
+        printf("(b) write-behind HSET vs direct autocommit: %8.2fx   goal >= 10x: %s\n", rb,
+               goal_text(rb, 10));
+    if (wba > 0)
+        printf("    the same, journal-fsync always:        %8.2fx\n", up > 0 ? wba / up : 0);
+    if (s[OP_WT_HSET].nops)
+        printf("(c) write-through HSET vs direct autocommit: %7.2fx   goal >= 2x:  %s\n", rc,
+               goal_text(rc, 2));
     fflush(stdout);
     char line[512];
     int met;
