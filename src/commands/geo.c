@@ -215,7 +215,7 @@ static void scan_cell(const kobj *o, geo_hash cell, const geo_shape *s, geo_poin
     for (zset_iter_at_score(&it, o, &r, 0); zset_iter_valid(&it); zset_iter_next(&it)) {
         double score = zset_iter_score(&it), xy[2], dist = 0;
         if (!zrange_lte_max(score, &r)) break;
-        if (geohash_shape_contains(s, score, xy, &dist)) {
+        if (geohash_shape_may_contain(s, score) && geohash_shape_contains(s, score, xy, &dist)) {
             if (out->n == out->cap) {
                 out->cap = out->cap ? out->cap * 2 : 8;
                 out->v = xrealloc(out->v, out->cap * sizeof(geo_point));

@@ -207,10 +207,73 @@ static void bounding_box(const geo_shape *s, double b[4]) {
     b[3] = lat + lat_delta;
 }
 
+/* The cell number (of 2^26 over the range) of a coordinate, for a bound of
+ * the prefilter: two cells beyond the one holding it, outwards (`dir` -1 for
+ * a lower bound, +1 for an upper one), clamped to the numbers that exist. */
+static uint64_t bound_cell(double deg, const geo_range *r, int dir) {
+    double c = floor((deg - r->min) / (r->max - r->min) * (double)(1 << GEO_STEP_MAX)) + 2 * dir;
+    if (!(c > 0)) return 0; /* NaN too: nothing is left out */
+    if (c >= (double)UINT32_MAX) return spread32(UINT32_MAX);
+    return spread32((uint32_t)c);
+}
+
+/* Fills shape->cells. A point at angular distance d from the centre differs
+ * from it by at most d in latitude; on a sphere a cap of angular radius d
+ * around latitude phi spans asin(sin d / cos phi) of longitude, when it
+ * reaches no pole. A box takes the latitude band of its height; its width is
+ * measured along the point's own parallel, whose cosine is smallest at the
+ * band's edge nearer a pole. The angles are widened by 1e-9 of themselves
+ * (the formulas round at about 1e-16) and every bound by two cells; a span
+ * that crosses the antimeridian (where the haversine wraps) or comes near a
+ * pole, or an angle too large for these bounds, leaves that coordinate
+ * unfiltered. Near the antipode of a circle's centre the haversine's sine
+ * squared can round above 1, and its NaN distance counts as inside: points
+ * within 1e-5 radians of the antipode's latitude always get the exact test. */
+static void prefilter_cells(geo_shape *s) {
+    double lon = s->xy[0], lat = s->xy[1];
+    uint64_t *c = s->cells;
+    c[0] = c[1] = 0;
+    c[2] = c[3] = ~0ULL;
+    int circle = s->type == GEO_SHAPE_CIRCLE;
+    s->antipode[0] = 1;
+    s->antipode[1] = 0; /* empty */
+    if (circle) {
+        double band = rad_to_deg(1e-5);
+        s->antipode[0] = bound_cell(-lat - band, &lat_wgs84, -1);
+        s->antipode[1] = bound_cell(-lat + band, &lat_wgs84, 1);
+    }
+    double half_h = circle ? s->radius : s->height / 2;
+    double half_w = circle ? s->radius : s->width / 2;
+    double dlat = half_h * s->conversion / EARTH_RADIUS_M;
+    dlat = dlat * (1 + 1e-9) + 1e-12;
+    if (!(dlat < 1.0)) return; /* a third of the globe or more (or NaN) */
+    double dlat_deg = rad_to_deg(dlat);
+    c[1] = bound_cell(lat - dlat_deg, &lat_wgs84, -1);
+    c[3] = bound_cell(lat + dlat_deg, &lat_wgs84, 1);
+    double polar = fabs(lat) + dlat_deg;
+    if (polar > 80.0) return;
+    double q;
+    if (circle) {
+        q = sin(dlat) / cos(deg_to_rad(lat)); /* dlat here bounds the angular radius */
+    } else {
+        double w = half_w * s->conversion / EARTH_RADIUS_M / 2;
+        if (!(w < 1.0)) return;
+        q = sin(w * (1 + 1e-9) + 1e-12) / cos(deg_to_rad(polar));
+    }
+    if (!(q < 0.9)) return;
+    /* circle: the span is asin(q); box: sin(span/2) <= q */
+    double dlon = circle ? asin(q) : 2 * asin(q);
+    double dlon_deg = rad_to_deg(dlon * (1 + 1e-9) + 1e-12);
+    if (lon - dlon_deg <= GEO_LON_MIN || lon + dlon_deg >= GEO_LON_MAX) return;
+    c[0] = bound_cell(lon - dlon_deg, &lon_wgs84, -1) << 1;
+    c[2] = bound_cell(lon + dlon_deg, &lon_wgs84, 1) << 1;
+}
+
 enum { N_NORTH, N_SOUTH, N_EAST, N_WEST, N_NE, N_NW, N_SE, N_SW };
 
 void geohash_search_boxes(geo_shape *s, geo_hash boxes[9]) {
     bounding_box(s, s->bounds);
+    prefilter_cells(s);
     double min_lon = s->bounds[0], min_lat = s->bounds[1];
     double max_lon = s->bounds[2], max_lat = s->bounds[3];
     double lon = s->xy[0], lat = s->xy[1];

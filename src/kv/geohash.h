@@ -79,12 +79,30 @@ typedef struct geo_shape {
     double radius;
     double width, height;
     double bounds[4]; /* min lon, min lat, max lon, max lat (set by geohash_search_boxes) */
+    /* set by geohash_search_boxes for geohash_shape_may_contain: the 26-step
+     * cell numbers a point inside can have (min lon, min lat, max lon, max
+     * lat), and the latitude cells near the centre's antipode (min, max),
+     * each spread over its coordinate's bits of a score (longitude odd,
+     * latitude even), where they compare as the plain numbers do */
+    uint64_t cells[4], antipode[2];
 } geo_shape;
 
 /* The cells to scan for a search, in the order Redis scans them (centre,
  * then the neighbours in geohash_neighbors' order); a cell left out is the
  * "none" hash. Fills shape->bounds. */
 void geohash_search_boxes(geo_shape *shape, geo_hash boxes[9]);
+/* A cheap first test on a stored score's cell numbers, with no floating
+ * point: 0 only when geohash_shape_contains would surely say no (the cell
+ * lies outside the shape's latitude band or longitude span, widened by a
+ * margin far above the rounding of the distance formulas), so that the
+ * exact test runs only for the points near the shape. */
+static inline int geohash_shape_may_contain(const geo_shape *s, double score) {
+    uint64_t bits = (uint64_t)score;
+    uint64_t lat = bits & 0x5555555555555555ULL, lon = bits & 0xaaaaaaaaaaaaaaaaULL;
+    if (lat >= s->cells[1] && lat <= s->cells[3] && lon >= s->cells[0] && lon <= s->cells[2])
+        return 1;
+    return lat >= s->antipode[0] && lat <= s->antipode[1];
+}
 /* Is the point of a stored score inside the shape? Then 1, with its position
  * in xy and its distance from the centre in metres. */
 int geohash_shape_contains(const geo_shape *shape, double score, double xy[2], double *dist);

@@ -5,6 +5,7 @@
 #include "kv/geohash.h"
 #include "test.h"
 #include <math.h>
+#include <stdio.h>
 
 static uint64_t score_of(double lon, double lat) {
     geo_hash h;
@@ -139,6 +140,83 @@ TEST(search_cells_cover_the_shape) {
     CHECK(!geohash_shape_contains(&box, catania, xy, &dist));
 }
 
+/* A small deterministic generator for the property test below. */
+static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
+static double rnd(void) {
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (double)(rng_state >> 11) / (double)(1ULL << 53);
+}
+static double rnd_in(double lo, double hi) {
+    return lo + (hi - lo) * rnd();
+}
+
+/* The point at angular distance d (radians) and bearing t from (lon, lat). */
+static void destination(double lon, double lat, double d, double t, double *olon, double *olat) {
+    double p1 = lat * M_PI / 180, l1 = lon * M_PI / 180;
+    double p2 = asin(sin(p1) * cos(d) + cos(p1) * sin(d) * cos(t));
+    double l2 = l1 + atan2(sin(t) * sin(d) * cos(p1), cos(d) - sin(p1) * sin(p2));
+    *olat = p2 * 180 / M_PI;
+    *olon = remainder(l2 * 180 / M_PI, 360.0);
+}
+
+/* The cheap cell test never turns away a point the exact test takes: random
+ * circles and boxes (near the poles and the antimeridian too, radii from
+ * centimetres to half the globe), with points on and around their edges, the
+ * antipode and anywhere. */
+TEST(prefilter_never_drops_a_match) {
+    static const double units[] = {1, 1000, 0.3048, 1609.34};
+    long inside = 0, dropped = 0, wrong = 0;
+    for (int trial = 0; trial < 4000; trial++) {
+        geo_shape s = {.type = rnd() < 0.5 ? GEO_SHAPE_CIRCLE : GEO_SHAPE_BOX};
+        int where = trial % 4;
+        s.xy[0] = where == 1 ? rnd_in(170, 180) * (rnd() < 0.5 ? -1 : 1) : rnd_in(-180, 180);
+        s.xy[1] = where == 2 ? rnd_in(75, 85) * (rnd() < 0.5 ? -1 : 1) : rnd_in(-85, 85);
+        s.conversion = units[trial % 4];
+        double metres = exp(rnd_in(log(0.01), log(2e7)));
+        s.radius = metres / s.conversion;
+        s.width = s.radius * rnd_in(0.2, 2.5);
+        s.height = s.radius * rnd_in(0.2, 2.5);
+        geo_hash cells[9];
+        geohash_search_boxes(&s, cells);
+        double reach =
+            (s.type == GEO_SHAPE_CIRCLE ? metres : hypot(s.width, s.height) / 2 * s.conversion) /
+            6372797.560856;
+        for (int i = 0; i < 60; i++) {
+            double lon, lat;
+            if (i == 0) {
+                lon = remainder(s.xy[0] + 180, 360.0);
+                lat = -s.xy[1];
+            } else if (i < 5) {
+                lon = rnd_in(-180, 180);
+                lat = rnd_in(-85, 85);
+            } else {
+                double d = i < 30 ? reach * rnd_in(0.999999, 1.000001) : reach * rnd_in(0, 1.5);
+                destination(s.xy[0], s.xy[1], d, rnd_in(0, 2 * M_PI), &lon, &lat);
+            }
+            geo_hash h;
+            if (!geohash_encode_wgs84(lon, lat, GEO_STEP_MAX, &h)) continue;
+            double score = (double)geohash_align52(h), xy[2], dist;
+            int in = geohash_shape_contains(&s, score, xy, &dist);
+            int may = geohash_shape_may_contain(&s, score);
+            inside += in;
+            dropped += !may;
+            if (in && !may) {
+                wrong++;
+                fprintf(stderr,
+                        "dropped: type %d centre %.9f,%.9f r %.9g w %.9g h %.9g point %.9f,%.9f\n",
+                        s.type, s.xy[0], s.xy[1], s.radius * s.conversion, s.width, s.height, lon,
+                        lat);
+            }
+        }
+    }
+    CHECK(wrong == 0);
+    CHECK(inside > 10000);  /* the edges were exercised... */
+    CHECK(dropped > 10000); /* ...and the filter did turn points away */
+    printf("  prefilter: %ld inside, %ld turned away\n", inside, dropped);
+}
+
 int main(void) {
     RUN(scores_match_redis);
     RUN(positions_match_redis);
@@ -147,5 +225,6 @@ int main(void) {
     RUN(text_formats);
     RUN(neighbors_wrap_within_step);
     RUN(search_cells_cover_the_shape);
+    RUN(prefilter_never_drops_a_match);
     return test_report();
 }
