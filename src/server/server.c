@@ -38,7 +38,7 @@ server_state server;
 
 void server_update_time(void) {
     server.clock_carried = 0;
-    server.ustime = clock_ustime();
+    server.ustime = clock_fast_sync(); /* and the counter call_command reads after it */
     server.mstime = server.ustime / 1000;
     if (!server.in_script) kv_now_ms = server.mstime; /* scripts see their start time */
 }
