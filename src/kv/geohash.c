@@ -159,15 +159,22 @@ double geohash_lat_distance(double lat1, double lat2) {
     return EARTH_RADIUS_M * fabs(deg_to_rad(lat2) - deg_to_rad(lat1));
 }
 
-double geohash_distance(double lon1, double lat1, double lon2, double lat2) {
+/* The haversine, with cos1 the cosine of lat1 in radians (NAN: computed here);
+ * the same operations in the same order either way. */
+static double distance_cos1(double lon1, double lat1, double lon2, double lat2, double cos1) {
     double lon1r = deg_to_rad(lon1), lon2r = deg_to_rad(lon2);
     double v = sin((lon2r - lon1r) / 2);
     /* same meridian: the haversine reduces to the latitude difference */
     if (v == 0.0) return geohash_lat_distance(lat1, lat2);
     double lat1r = deg_to_rad(lat1), lat2r = deg_to_rad(lat2);
     double u = sin((lat2r - lat1r) / 2);
-    double a = u * u + cos(lat1r) * cos(lat2r) * v * v;
+    if (isnan(cos1)) cos1 = cos(lat1r);
+    double a = u * u + cos1 * cos(lat2r) * v * v;
     return 2.0 * EARTH_RADIUS_M * asin(sqrt(a));
+}
+
+double geohash_distance(double lon1, double lat1, double lon2, double lat2) {
+    return distance_cos1(lon1, lat1, lon2, lat2, NAN);
 }
 
 /* ---- searches --------------------------------------------------------------------- */
@@ -274,6 +281,8 @@ enum { N_NORTH, N_SOUTH, N_EAST, N_WEST, N_NE, N_NW, N_SE, N_SW };
 void geohash_search_boxes(geo_shape *s, geo_hash boxes[9]) {
     bounding_box(s, s->bounds);
     prefilter_cells(s);
+    s->cos_lat = cos(deg_to_rad(s->xy[1])); /* the same for every distance from the centre */
+    s->prepared = 1;
     double min_lon = s->bounds[0], min_lat = s->bounds[1];
     double max_lon = s->bounds[2], max_lat = s->bounds[3];
     double lon = s->xy[0], lat = s->xy[1];
@@ -320,15 +329,16 @@ void geohash_search_boxes(geo_shape *s, geo_hash boxes[9]) {
 
 int geohash_shape_contains(const geo_shape *s, double score, double xy[2], double *dist) {
     if (!geohash_decode_score(score, xy)) return 0;
+    double cos1 = s->prepared ? s->cos_lat : NAN;
     if (s->type == GEO_SHAPE_CIRCLE) {
-        *dist = geohash_distance(s->xy[0], s->xy[1], xy[0], xy[1]);
+        *dist = distance_cos1(s->xy[0], s->xy[1], xy[0], xy[1], cos1);
         return !(*dist > s->radius * s->conversion); /* a NaN distance is inside */
     }
     double width = s->width * s->conversion, height = s->height * s->conversion;
     /* the cheaper latitude test first */
     if (geohash_lat_distance(xy[1], s->xy[1]) > height / 2) return 0;
     if (geohash_distance(xy[0], xy[1], s->xy[0], xy[1]) > width / 2) return 0;
-    *dist = geohash_distance(s->xy[0], s->xy[1], xy[0], xy[1]);
+    *dist = distance_cos1(s->xy[0], s->xy[1], xy[0], xy[1], cos1);
     return 1;
 }
 

@@ -85,6 +85,8 @@ typedef struct geo_shape {
      * each spread over its coordinate's bits of a score (longitude odd,
      * latitude even), where they compare as the plain numbers do */
     uint64_t cells[4], antipode[2];
+    double cos_lat; /* cosine of the centre's latitude in radians, when `prepared` */
+    int prepared;
 } geo_shape;
 
 /* The cells to scan for a search, in the order Redis scans them (centre,
