@@ -203,8 +203,11 @@ void pfmerge_command(client *c) {
         reply_error(c, ERR_INVALID_HLL);
         goto done;
     }
-    for (long j = 0; j < HLL_REGISTERS; j++)
-        if (max[j]) hll_set(c, &o, j, max[j]);
+    if (hll_bytes(o)[4] == HLL_DENSE) /* max covers dest's own registers too */
+        hll_dense_from_raw(hll_bytes(o) + HLL_HDR_SIZE, max);
+    else
+        for (long j = 0; j < HLL_REGISTERS; j++)
+            if (max[j]) hll_set(c, &o, j, max[j]);
     hll_cache_invalidate(hll_bytes(o));
     signal_modified_key(c, c->db, dest->p, dest->len);
     notify_keyspace_event(NOTIFY_STRING, "pfadd", dest->p, dest->len, c->db->id);

@@ -146,6 +146,58 @@ int hll_dense_set(uint8_t *regs, long i, int count) {
     return 1;
 }
 
+/* Eight registers at a time: six bytes of dense registers (48 bits) hold
+ * registers 8k..8k+7, and a raw array holds one register a byte. A 64-bit
+ * word carries the eight raw bytes, byte j (from the least significant) for
+ * register 8k+j, whatever the machine's byte order. */
+
+static inline uint64_t load_le64(const uint8_t *p) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    return v;
+}
+
+static inline void store_le64(uint8_t *p, uint64_t v) {
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    memcpy(p, &v, 8);
+}
+
+/* The eight registers packed in regs[0..6), one a byte. Reads exactly six
+ * bytes: the last group ends the value. */
+static inline uint64_t dense_unpack8(const uint8_t *regs) {
+    uint64_t x = (uint64_t)regs[0] | (uint64_t)regs[1] << 8 | (uint64_t)regs[2] << 16 |
+                 (uint64_t)regs[3] << 24 | (uint64_t)regs[4] << 32 | (uint64_t)regs[5] << 40;
+    /* two groups of four registers (24 bits) into the two 32-bit halves, then
+     * two registers into each 16-bit quarter, then one into each byte */
+    x = (x & 0xffffffULL) | (x & 0xffffff000000ULL) << 8;
+    x = (x & 0x00000fff00000fffULL) | (x & 0x00fff00000fff000ULL) << 4;
+    x = (x & 0x003f003f003f003fULL) | (x & 0x0fc00fc00fc00fc0ULL) << 2;
+    return x;
+}
+
+/* The reverse of dense_unpack8: eight registers (each at most 63, one a
+ * byte of w) packed into regs[0..6). */
+static inline void dense_pack8(uint8_t *regs, uint64_t w) {
+    w = (w & 0x003f003f003f003fULL) | (w & 0x3f003f003f003f00ULL) >> 2;
+    w = (w & 0x00000fff00000fffULL) | (w & 0x0fff00000fff0000ULL) >> 4;
+    w = (w & 0xffffffULL) | (w & 0x00ffffff00000000ULL) >> 8;
+    for (int b = 0; b < 6; b++) regs[b] = (uint8_t)(w >> (8 * b));
+}
+
+/* Byte-wise maximum of two words whose bytes are all below 128: (a | 0x80)
+ * - b cannot borrow across a byte, and its top bit says a >= b. */
+static inline uint64_t bytes_max(uint64_t a, uint64_t b) {
+    const uint64_t top = 0x8080808080808080ULL;
+    uint64_t ge = (((a | top) - b) & top) >> 7;
+    uint64_t keep_a = ge * 0xff;
+    return (a & keep_a) | (b & ~keep_a);
+}
+
 /* ---- sparse updates ---------------------------------------------------------------- */
 
 /* The opcode covering register `index`: its position (*at), the first
@@ -328,11 +380,31 @@ static int sparse_histo(const uint8_t *p, const uint8_t *end, int *histo) {
     return idx == HLL_REGISTERS;
 }
 
+/* Adds eight registers, one a byte (each at most 63), to the histogram.
+ * Four histograms take turns so that runs of equal registers do not wait on
+ * the same counter; histo_sum() adds them up. */
+static inline void histo_add8(int (*h)[64], uint64_t w) {
+    h[0][w & HLL_REGISTER_MAX]++;
+    h[1][(w >> 8) & HLL_REGISTER_MAX]++;
+    h[2][(w >> 16) & HLL_REGISTER_MAX]++;
+    h[3][(w >> 24) & HLL_REGISTER_MAX]++;
+    h[0][(w >> 32) & HLL_REGISTER_MAX]++;
+    h[1][(w >> 40) & HLL_REGISTER_MAX]++;
+    h[2][(w >> 48) & HLL_REGISTER_MAX]++;
+    h[3][(w >> 56) & HLL_REGISTER_MAX]++;
+}
+
+static void histo_sum(int (*h)[64], int *histo) {
+    for (int j = 0; j < 64; j++) histo[j] = h[0][j] + h[1][j] + h[2][j] + h[3][j];
+}
+
 uint64_t hll_count(const uint8_t *p, size_t len, int *invalid) {
     int histo[64] = {0};
     if (p[4] == HLL_DENSE) {
+        int h[4][64] = {{0}};
         const uint8_t *regs = p + HLL_HDR_SIZE;
-        for (long i = 0; i < HLL_REGISTERS; i++) histo[hll_dense_get(regs, i)]++;
+        for (long i = 0; i < HLL_REGISTERS; i += 8, regs += 6) histo_add8(h, dense_unpack8(regs));
+        histo_sum(h, histo);
     } else if (!sparse_histo(p + HLL_HDR_SIZE, p + len, histo) && invalid) {
         *invalid = 1;
     }
@@ -340,18 +412,17 @@ uint64_t hll_count(const uint8_t *p, size_t len, int *invalid) {
 }
 
 uint64_t hll_count_raw(const uint8_t *regs) {
-    int histo[256] = {0};
-    for (long i = 0; i < HLL_REGISTERS; i++) histo[regs[i]]++;
+    int h[4][64] = {{0}}, histo[64] = {0};
+    for (long i = 0; i < HLL_REGISTERS; i += 8) histo_add8(h, load_le64(regs + i));
+    histo_sum(h, histo);
     return estimate(histo);
 }
 
 int hll_merge_into(uint8_t *max, const uint8_t *p, size_t len) {
     if (p[4] == HLL_DENSE) {
         const uint8_t *regs = p + HLL_HDR_SIZE;
-        for (long i = 0; i < HLL_REGISTERS; i++) {
-            int v = hll_dense_get(regs, i);
-            if (v > max[i]) max[i] = (uint8_t)v;
-        }
+        for (long i = 0; i < HLL_REGISTERS; i += 8, regs += 6)
+            store_le64(max + i, bytes_max(load_le64(max + i), dense_unpack8(regs)));
         return 0;
     }
     const uint8_t *q = p + HLL_HDR_SIZE, *end = p + len;
@@ -366,6 +437,10 @@ int hll_merge_into(uint8_t *max, const uint8_t *p, size_t len) {
         q += OP_IS_XZERO(*q) ? 2 : 1;
     }
     return i == HLL_REGISTERS ? 0 : -1;
+}
+
+void hll_dense_from_raw(uint8_t *regs, const uint8_t *raw) {
+    for (long i = 0; i < HLL_REGISTERS; i += 8, regs += 6) dense_pack8(regs, load_le64(raw + i));
 }
 
 void hll_sparse_decode(const uint8_t *p, size_t len, sbuf *out) {

@@ -87,11 +87,16 @@ int hll_sparse_to_dense(const uint8_t *sparse, size_t len, uint8_t *dense);
 /* The estimated cardinality of a valid HLL; *invalid is set (when given)
  * for a malformed sparse one. */
 uint64_t hll_count(const uint8_t *p, size_t len, int *invalid);
-/* The same for 16384 registers of one byte each (a merge result). */
+/* The same for 16384 registers of one byte each, each at most 63 (a merge
+ * result). */
 uint64_t hll_count_raw(const uint8_t *regs);
 /* max[i] = MAX(max[i], register i) over a valid HLL; -1 when it is a
- * malformed sparse one. */
+ * malformed sparse one. max holds 16384 registers, one a byte, each at most
+ * 63 (zeroed, or filled by earlier merges). */
 int hll_merge_into(uint8_t *max, const uint8_t *p, size_t len);
+/* Writes 16384 raw registers (one a byte, each at most 63) as the dense
+ * registers regs (the 12288 bytes after the header). */
+void hll_dense_from_raw(uint8_t *regs, const uint8_t *raw);
 /* Appends PFDEBUG DECODE's text of a sparse HLL to out: its opcodes as
  * "Z:n" (XZERO), "z:n" (ZERO) and "v:value,n" (VAL), one space apart. */
 void hll_sparse_decode(const uint8_t *p, size_t len, sbuf *out);

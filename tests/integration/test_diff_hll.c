@@ -423,8 +423,93 @@ TEST(error_texts_and_counts) {
     srv_stop(&a);
 }
 
+/* Runs the command given as words (space-separated) on both. */
+static int check_words(both *b, const char *words) {
+    static char buf[256];
+    gen g = {.argc = 0};
+    snprintf(buf, sizeof(buf), "%s", words);
+    for (char *t = strtok(buf, " "); t; t = strtok(NULL, " ")) push(&g, t);
+    return check(b, &g);
+}
+
+/* PFADDs n elements "<prefix><i>" to key on both, 300 a command. */
+static int add_many(both *b, const char *key, const char *prefix, int n) {
+    int ok = 1;
+    for (int i = 0; i < n && ok;) {
+        gen g = {.argc = 0};
+        push(&g, "PFADD");
+        push(&g, key);
+        for (; i < n && g.argc < 302; i++) {
+            snprintf(g.bufs[g.nb], 24, "%s%d", prefix, i);
+            push(&g, g.bufs[g.nb++]);
+        }
+        ok = check(b, &g);
+    }
+    return ok;
+}
+
+/* Unions of dense HLLs with many registers set (what PFCOUNT of several keys
+ * and PFMERGE read eight registers at a time), mixed with sparse ones, an
+ * empty and a missing key, and a dense value of random registers up to 63
+ * SET from outside: counts and merged bytes must match Redis's. */
+TEST(dense_unions_match_redis) {
+    srv a, c;
+    CHECK(srv_start(&a, NULL) == 0);
+    CHECK(srv_start_redis(&c, NULL) == 0);
+    rconn l, rd;
+    CHECK(rc_open(&l, &a) == 0 && rc_open(&rd, &c) == 0);
+    both b = {.l = &l, .r = &rd, .where = "dense unions"};
+    CHECK(add_many(&b, "d1", "e", 10000));
+    CHECK(add_many(&b, "d2", "f", 20000));
+    CHECK(add_many(&b, "d3", "e", 3000)); /* overlaps d1 */
+    CHECK(add_many(&b, "s1", "g", 150));
+    CHECK(add_many(&b, "s2", "e", 40));
+    CHECK(check_words(&b, "PFADD empty"));
+    static char rnd[16 + 12288];
+    memset(rnd, 0, 16);
+    memcpy(rnd, "HYLL", 4);
+    trng r;
+    trng_seed(&r, 17);
+    for (size_t i = 16; i < sizeof(rnd); i++) rnd[i] = (char)trng_below(&r, 256);
+    CHECK(set_both(&b, "rnd", rnd, sizeof(rnd)));
+    static const char *cmds[] = {
+        "PFDEBUG ENCODING d1",
+        "PFDEBUG ENCODING s1",
+        "PFCOUNT d1 d2",
+        "PFCOUNT d2 d1",
+        "PFCOUNT d1 d3",
+        "PFCOUNT d1 s1",
+        "PFCOUNT s1 s2",
+        "PFCOUNT s2 d2 s1 d1 none empty",
+        "PFCOUNT rnd d1",
+        "PFCOUNT d1 rnd",
+        "PFCOUNT rnd",
+        "PFCOUNT d1",
+        "PFMERGE m1 d1 s1",
+        "GET m1",
+        "PFMERGE d3 d1 d2",
+        "GET d3",
+        "PFCOUNT d3",
+        "PFMERGE s2 s1",
+        "GET s2",
+        "PFMERGE s1 d1",
+        "GET s1",
+        "PFMERGE rnd d2",
+        "GET rnd",
+        "PFCOUNT rnd s2",
+        "PFMERGE none2 none empty",
+        "GET none2",
+    };
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) CHECK(check_words(&b, cmds[i]));
+    rc_close(&l);
+    rc_close(&rd);
+    srv_stop(&a);
+    srv_stop(&c);
+}
+
 int main(void) {
     RUN(error_texts_and_counts);
     RUN(random_scripts_match_redis);
+    RUN(dense_unions_match_redis);
     return test_report();
 }

@@ -149,6 +149,46 @@ TEST(malformed_values_are_reported) {
     CHECK(hll_merge_into(max, buf, len) == -1);
 }
 
+/* The eight-at-a-time paths (merge, count, packing a raw array) agree with
+ * the one-register accessors, on random registers 0..63 and random earlier
+ * merge results. */
+TEST(eight_at_a_time_matches_one_at_a_time) {
+    static uint8_t dense[HLL_DENSE_SIZE], max[HLL_REGISTERS], want[HLL_REGISTERS];
+    static uint8_t raw[HLL_REGISTERS], packed[HLL_DENSE_SIZE - HLL_HDR_SIZE];
+    uint8_t *regs = dense + HLL_HDR_SIZE;
+    uint32_t x = 12345;
+    for (int round = 0; round < 20; round++) {
+        memset(dense, 0, sizeof(dense));
+        memcpy(dense, "HYLL", 4);
+        int top = round < 10 ? 64 : 8; /* also mostly-equal registers */
+        for (long i = 0; i < HLL_REGISTERS; i++) {
+            x = x * 1103515245u + 12345u;
+            hll_dense_put(regs, i, (int)((x >> 16) % (uint32_t)top));
+            x = x * 1103515245u + 12345u;
+            max[i] = (uint8_t)(round % 5 == 0 ? 0 : (x >> 16) % (uint32_t)top);
+            int v = hll_dense_get(regs, i);
+            want[i] = (uint8_t)(v > max[i] ? v : max[i]);
+        }
+        CHECK(hll_merge_into(max, dense, HLL_DENSE_SIZE) == 0);
+        CHECK(memcmp(max, want, sizeof(max)) == 0);
+        /* the dense count equals the raw count of its own registers */
+        for (long i = 0; i < HLL_REGISTERS; i++) raw[i] = (uint8_t)hll_dense_get(regs, i);
+        CHECK_EQ(hll_count(dense, HLL_DENSE_SIZE, NULL), hll_count_raw(raw));
+        /* packing a raw array gives back the registers it came from */
+        memset(packed, 0xa5, sizeof(packed));
+        hll_dense_from_raw(packed, want);
+        for (long i = 0; i < HLL_REGISTERS; i++) CHECK_EQ(hll_dense_get(packed, i), want[i]);
+    }
+    /* the last register, alone at the top of the last byte */
+    memset(regs, 0, HLL_DENSE_SIZE - HLL_HDR_SIZE);
+    hll_dense_put(regs, HLL_REGISTERS - 1, 63);
+    memset(max, 0, sizeof(max));
+    CHECK(hll_merge_into(max, dense, HLL_DENSE_SIZE) == 0);
+    CHECK_EQ(max[HLL_REGISTERS - 1], 63);
+    CHECK_EQ(max[HLL_REGISTERS - 2], 0);
+    CHECK_EQ(regs[HLL_DENSE_SIZE - HLL_HDR_SIZE - 1], 0xfc);
+}
+
 int main(void) {
     RUN(bytes_match_redis);
     RUN(sparse_and_dense_agree);
@@ -156,5 +196,6 @@ int main(void) {
     RUN(registers_pack_six_bits);
     RUN(cache_bytes);
     RUN(malformed_values_are_reported);
+    RUN(eight_at_a_time_matches_one_at_a_time);
     return test_report();
 }
