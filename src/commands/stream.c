@@ -19,6 +19,7 @@
 
 #define ERR_INVALID_ID "ERR Invalid stream ID specified as stream command argument"
 #define XREAD_BLOCKED_DEFAULT_COUNT 1000
+#define ENTRY_BUF 1024 /* entries encoded up to this size are written at once */
 
 static stream *stream_of(kobj *o) {
     return kobj_ptr(o);
@@ -67,11 +68,27 @@ static int parse_range_or_reply(client *c, const resp_arg *s, const resp_arg *e,
     return OK;
 }
 
+/* An entry as [id, [f, v, ...]]. A small one (the usual) is encoded into
+ * one buffer and written with one reply_raw: ranges reply many entries,
+ * and each write to the client's output has a fixed cost. */
 static void reply_entry_fields(client *c, const stream_iter *it) {
-    reply_array(c, 2);
-    reply_id(c, &it->id);
-    reply_array(c, (long)it->nfields * 2);
-    for (size_t i = 0; i < it->nfields * 2; i++) reply_bulk(c, it->fv[i], it->fvlen[i]);
+    size_t items = it->nfields * 2;
+    size_t need = 2 * RESP_HDR_MAX + RESP_HDR_MAX + STREAM_ID_STR + RESP_END_LEN;
+    for (size_t i = 0; i < items && need <= ENTRY_BUF; i++)
+        need += RESP_HDR_MAX + it->fvlen[i] + RESP_END_LEN;
+    if (need > ENTRY_BUF) {
+        reply_array(c, 2);
+        reply_id(c, &it->id);
+        reply_array(c, (long)items);
+        for (size_t i = 0; i < items; i++) reply_bulk(c, it->fv[i], it->fvlen[i]);
+        return;
+    }
+    char buf[ENTRY_BUF], id[STREAM_ID_STR];
+    size_t n = resp_enc_agg(buf, c->resp, RESP_ARRAY, 2);
+    n += resp_enc_bulk(buf + n, id, stream_id_format(&it->id, id));
+    n += resp_enc_agg(buf + n, c->resp, RESP_ARRAY, (long long)items);
+    for (size_t i = 0; i < items; i++) n += resp_enc_bulk(buf + n, it->fv[i], it->fvlen[i]);
+    reply_raw(c, buf, n);
 }
 
 /* One entry as [id, [f, v, ...]]; 0 if it is not in the stream. */

@@ -1,6 +1,7 @@
 /* kv/stream — see stream.h for the block layout and the invariants. */
 #include "kv/stream.h"
 #include "util/mem.h"
+#include "util/strutil.h"
 #include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -84,23 +85,10 @@ int stream_id_parse(const char *s, size_t len, uint64_t missing_seq, int allow_s
     return 0;
 }
 
-static size_t fmt_u64(uint64_t v, char *buf) {
-    char tmp[24];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (size_t i = 0; i < n; i++) buf[i] = tmp[n - 1 - i];
-    return n;
-}
-
 size_t stream_id_format(const stream_id *id, char *buf) {
-    size_t n = fmt_u64(id->ms, buf);
+    size_t n = (size_t)ull_to_str(buf, id->ms);
     buf[n++] = '-';
-    n += fmt_u64(id->seq, buf + n);
-    buf[n] = 0;
-    return n;
+    return n + (size_t)ull_to_str(buf + n, id->seq);
 }
 
 int stream_id_incr(stream_id *id) {

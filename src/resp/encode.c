@@ -6,6 +6,12 @@
 
 static size_t prefixed(char *dst, char type, long long v) {
     dst[0] = type;
+    if (v >= 0 && v < 10) { /* most lengths and counts: no conversion */
+        dst[1] = (char)('0' + v);
+        dst[2] = '\r';
+        dst[3] = '\n';
+        return 4;
+    }
     size_t n = 1 + (size_t)ll_to_str(dst + 1, v);
     dst[n++] = '\r';
     dst[n++] = '\n';

@@ -42,15 +42,41 @@ int str_to_ll(const char *s, size_t len, long long *out) {
     return 1;
 }
 
+/* The number of decimal digits of v. */
+static int ull_digits(unsigned long long v) {
+    int n = 1;
+    for (;;) {
+        if (v < 10) return n;
+        if (v < 100) return n + 1;
+        if (v < 1000) return n + 2;
+        if (v < 10000) return n + 3;
+        v /= 10000;
+        n += 4;
+    }
+}
+
+/* Written from the last digit back, two at a time from a table of the
+ * hundred pairs "00".."99": replies write a length or a number for almost
+ * every item. */
 int ull_to_str(char *dst, unsigned long long v) {
-    char tmp[LONG_STR_SIZE];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (int i = 0; i < n; i++) dst[i] = tmp[n - 1 - i];
+    static const char pairs[] = "00010203040506070809101112131415161718192021222324"
+                                "25262728293031323334353637383940414243444546474849"
+                                "50515253545556575859606162636465666768697071727374"
+                                "75767778798081828384858687888990919293949596979899";
+    int n = ull_digits(v), i = n;
     dst[n] = '\0';
+    while (v >= 100) {
+        unsigned r = (unsigned)(v % 100) * 2;
+        v /= 100;
+        dst[--i] = pairs[r + 1];
+        dst[--i] = pairs[r];
+    }
+    if (v >= 10) {
+        dst[1] = pairs[v * 2 + 1];
+        dst[0] = pairs[v * 2];
+    } else {
+        dst[0] = (char)('0' + v);
+    }
     return n;
 }
 

@@ -9,6 +9,7 @@
  * destroyed, when its key is deleted or becomes another type, when CLIENT
  * UNBLOCK (TIMEOUT or ERROR) ends its wait and when its timeout passes. */
 #include "diffkit.h"
+#include "rawconn.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -462,9 +463,103 @@ TEST(blocking_readers_match_redis) {
     srv_stop(&b);
 }
 
+/* Runs argv on both raw connections; 1 when the replies match byte for byte. */
+static int raw_same(rconn *l, rconn *r, int argc, const char **argv, const size_t *lens) {
+    size_t nx, ny;
+    char *x = rc_cmd_n(l, argc, argv, lens, &nx);
+    char *y = rc_cmd_n(r, argc, argv, lens, &ny);
+    int same = x && y && nx == ny && memcmp(x, y, nx) == 0;
+    if (!same) {
+        fprintf(stderr, "DIFF on:");
+        for (int i = 0; i < argc && i < 8; i++)
+            fprintf(stderr, " '%.*s'", (int)(lens[i] > 40 ? 40 : lens[i]), argv[i]);
+        fprintf(stderr, "\n  larder (%zu bytes): %.300s\n  redis  (%zu bytes): %.300s\n", nx,
+                x ? x : "", ny, y ? y : "");
+    }
+    free(x);
+    free(y);
+    return same;
+}
+
+static int raw_words(rconn *l, rconn *r, const char *words) {
+    char buf[256];
+    const char *argv[16];
+    size_t lens[16];
+    int argc = 0;
+    snprintf(buf, sizeof(buf), "%s", words);
+    for (char *t = strtok(buf, " "); t && argc < 16; t = strtok(NULL, " ")) {
+        argv[argc] = t;
+        lens[argc++] = strlen(t);
+    }
+    return raw_same(l, r, argc, argv, lens);
+}
+
+/* Ranges over many entries, byte for byte in RESP2 and RESP3 (what XRANGE
+ * and XREAD write an entry at a time): entries of one to twelve fields,
+ * empty values, values of 9, 10 and 100 bytes and one past the size written
+ * at once (2000 bytes), ids with 1 to 20 digits, deleted entries, COUNT,
+ * exclusive bounds and reverse ranges. */
+TEST(long_ranges_match_redis_bytes) {
+    srv a, b;
+    CHECK(srv_start(&a, NULL) == 0);
+    CHECK(srv_start_redis(&b, NULL) == 0);
+    rconn l, r;
+    CHECK(rc_open(&l, &a) == 0 && rc_open(&r, &b) == 0);
+    static char big[2001];
+    memset(big, 'x', 2000);
+    static const size_t vlens[] = {0, 1, 9, 10, 100, 2000};
+    for (int i = 0; i < 240; i++) {
+        const char *argv[32];
+        size_t lens[32];
+        char id[48];
+        int argc = 0;
+        argv[argc++] = "XADD";
+        argv[argc++] = "s";
+        snprintf(id, sizeof(id), "%d-%d", 1 + i / 3, i % 3 ? i : 0);
+        if (i == 239) snprintf(id, sizeof(id), "18446744073709551615-18446744073709551615");
+        argv[argc++] = id;
+        int nf = 1 + i % 12;
+        for (int f = 0; f < nf; f++) {
+            static const char *names[] = {"a", "b", "c", "field", "",  "12",
+                                          "d", "e", "f", "g",     "h", "i"};
+            argv[argc++] = names[f];
+            argv[argc++] = big;
+            lens[argc - 1] = vlens[(i + f) % 6 == 5 && i % 7 ? 4 : (i + f) % 6];
+        }
+        for (int k = 0; k < argc; k++)
+            if (k < 3 || (k - 3) % 2 == 0) lens[k] = strlen(argv[k]);
+        CHECK(raw_same(&l, &r, argc, argv, lens));
+    }
+    static const char *reads[] = {
+        "XDEL s 5-5 7-7 8-8 40-0 70-208",
+        "XRANGE s - + COUNT 100",
+        "XRANGE s - +",
+        "XREVRANGE s + - COUNT 100",
+        "XRANGE s (5-4 (9-0 COUNT 7",
+        "XRANGE s (1-0 + COUNT 1",
+        "XREVRANGE s (80-0 (70-0",
+        "XRANGE s 18446744073709551615 +",
+        "XRANGE s 3 3",
+        "XREAD COUNT 50 STREAMS s 20-0",
+        "XADD t 1-1 a 1 b 2 c 3",
+        "XREAD COUNT 5 STREAMS s t 79-0 0",
+    };
+    for (int proto = 2; proto <= 3; proto++) {
+        free(rc_cmdv(&l, "HELLO", proto == 2 ? "2" : "3", NULL, NULL));
+        free(rc_cmdv(&r, "HELLO", proto == 2 ? "2" : "3", NULL, NULL));
+        for (size_t i = 0; i < sizeof(reads) / sizeof(reads[0]); i++)
+            CHECK(raw_words(&l, &r, reads[i]));
+    }
+    rc_close(&l);
+    rc_close(&r);
+    srv_stop(&a);
+    srv_stop(&b);
+}
+
 int main(void) {
     RUN(random_scripts_match_redis);
     RUN(blocking_readers_match_redis);
     RUN(bad_input_matches_redis);
+    RUN(long_ranges_match_redis_bytes);
     return test_report();
 }

@@ -6,6 +6,7 @@
 #include "resp/reply.h"
 #include "test.h"
 #include "util/mem.h"
+#include "util/strutil.h"
 #include <math.h>
 #include <stdlib.h>
 
@@ -164,11 +165,39 @@ TEST(read_back) {
     }
 }
 
+/* Numbers at every digit count and both ends of the range, against
+ * snprintf: lengths and counts go through the same conversion. */
+TEST(numbers_every_width) {
+    char want[32], got[LONG_STR_SIZE];
+    for (int d = 1; d <= 19; d++) {
+        long long v = 1;
+        for (int k = 1; k < d; k++) v *= 10;
+        long long top = d < 19 ? v * 9 + (v - 1) : v; /* the largest of d digits */
+        long long vals[] = {v - 1, v, v + 1, top, -v, -(v - 1)};
+        for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+            snprintf(want, sizeof(want), "%lld", vals[i]);
+            CHECK_EQ(ll_to_str(got, vals[i]), (int)strlen(want));
+            CHECK_STR(got, want);
+            snprintf(want, sizeof(want), ":%lld\r\n", vals[i]);
+            CHECK_STR(S(resp_enc_int(out, vals[i])), want);
+        }
+    }
+    CHECK_EQ(ull_to_str(got, 18446744073709551615ULL), 20);
+    CHECK_STR(got, "18446744073709551615");
+    CHECK_EQ(ll_to_str(got, 9223372036854775807LL), 19);
+    CHECK_STR(got, "9223372036854775807");
+    CHECK_STR(S(resp_enc_bulk_hdr(out, 9)), "$9\r\n");
+    CHECK_STR(S(resp_enc_bulk_hdr(out, 10)), "$10\r\n");
+    CHECK_STR(S(resp_enc_agg(out, 2, RESP_ARRAY, -1)), "*-1\r\n");
+    CHECK_STR(S(resp_enc_agg(out, 2, RESP_ARRAY, 0)), "*0\r\n");
+}
+
 int main(void) {
     RUN(scalars);
     RUN(by_protocol);
     RUN(heads_fit);
     RUN(sbuf_layer);
     RUN(read_back);
+    RUN(numbers_every_width);
     return test_report();
 }
