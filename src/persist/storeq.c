@@ -41,6 +41,11 @@ static char last_error[256]; /* the last transient failure, under mu */
 static long long last_error_ms;
 /* The watch runs on lane 0 (the lane of loads and commits, so that what it
  * posts is ordered after their results). */
+/* batches waiting for their fsync (sync_main), under mu */
+static store_job *sync_head, *sync_tail;
+static pthread_cond_t sync_cv = PTHREAD_COND_INITIALIZER;
+static pthread_t sync_thread;
+static int sync_started;
 static int evfd = -1;         /* wakes lane 0: a job, a watch change, stop */
 static storeq_watch_fn watch; /* under mu */
 static _Atomic int watch_kicked;
@@ -150,8 +155,11 @@ static void run_group(lane *l, store_job **jobs, int n) {
         rc = STORE_ERR_TRANSIENT;
     else if (check)
         rc = mod->check(l->handle, all, total, &err);
+    else if (n == 1 && jobs[0]->nosync && mod->apply_batch_nosync && mod->sync)
+        rc = mod->apply_batch_nosync(l->handle, all, total, &jobs[0]->sync_token, &err);
     else
         rc = mod->apply_batch(l->handle, all, total, &err);
+    if (rc != STORE_OK) jobs[0]->sync_token = 0;
     injected_delay(l);
     /* the loop thread reads the refusals: copies in host memory, and the
      * module's own freed here, on the only thread that calls this handle */
@@ -283,7 +291,17 @@ static void *thread_main(void *arg) {
         pthread_mutex_lock(&mu);
         l->busy = 0;
         note_health(l, group[0], stp);
-        for (int i = 0; i < n; i++) push_done(group[i]);
+        if (n == 1 && group[0]->sync_token) { /* its fsync on the sync thread */
+            group[0]->next = NULL;
+            if (sync_tail)
+                sync_tail->next = group[0];
+            else
+                sync_head = group[0];
+            sync_tail = group[0];
+            pthread_cond_signal(&sync_cv);
+        } else {
+            for (int i = 0; i < n; i++) push_done(group[i]);
+        }
         ev_async_send(server_loop(), &wake);
         pthread_cond_broadcast(&idle_cv);
         /* a steady stream of jobs does not starve the watch; it runs after
@@ -300,6 +318,37 @@ static void *thread_main(void *arg) {
     l->handle = NULL;
     pthread_mutex_unlock(&mu);
     if (mod && h) mod->close(h); /* the handle's last call, on its own thread */
+    return NULL;
+}
+
+/* The sync thread: waits for the durability of batches applied with
+ * apply_batch_nosync (store_job.nosync), in their order, then hands them
+ * back. It calls only the module's sync, which is safe beside lane 0. */
+static void *sync_main(void *arg) {
+    (void)arg;
+    pthread_mutex_lock(&mu);
+    for (;;) {
+        while (!sync_head && !stopping) pthread_cond_wait(&sync_cv, &mu);
+        if (!sync_head) break;
+        store_job *j = sync_head;
+        sync_head = j->next;
+        if (!sync_head) sync_tail = NULL;
+        void *h = lanes[0].handle;
+        pthread_mutex_unlock(&mu);
+        char *err = NULL;
+        if (mod->sync(h, j->sync_token, &err) != STORE_OK) {
+            j->rc = STORE_ERR_TRANSIENT;
+            xfree(j->err);
+            j->err = xstrdup(err ? err : "store sync failed");
+            if (err) mod->free_error(err);
+        }
+        j->sync_token = 0;
+        pthread_mutex_lock(&mu);
+        push_done(j);
+        ev_async_send(server_loop(), &wake);
+        pthread_cond_broadcast(&idle_cv);
+    }
+    pthread_mutex_unlock(&mu);
     return NULL;
 }
 
@@ -348,7 +397,11 @@ int storeq_start(int n) {
         nlanes = i + 1;
     }
     running = nlanes > 0;
-    return nlanes == n ? OK : ERR;
+    if (!sync_started && pthread_create(&sync_thread, NULL, sync_main, NULL) == 0) {
+        pthread_setname_np(sync_thread, "larder-stsync");
+        sync_started = 1;
+    }
+    return nlanes == n && sync_started ? OK : ERR;
 }
 
 int storeq_lanes(void) {
@@ -521,8 +574,11 @@ void storeq_stop(void) {
     pthread_mutex_lock(&mu);
     stopping = 1;
     for (int i = 0; i < nlanes; i++) pthread_cond_signal(&lanes[i].cv);
+    pthread_cond_signal(&sync_cv);
     pthread_mutex_unlock(&mu);
     wake_lane0();
+    if (sync_started) pthread_join(sync_thread, NULL);
+    sync_started = 0;
     for (int i = 0; i < nlanes; i++)
         if (lanes[i].started) pthread_join(lanes[i].thread, NULL);
     deliver(); /* what the watch posted last */

@@ -55,6 +55,11 @@ struct store_job {
     int upkeep; /* run: the server's own upkeep (the write-behind check reading
                    a table's description again): fault injection leaves it
                    alone, so an injected failure meets the job a test aims at */
+    int nosync; /* run == NULL, not check: apply with the module's apply_batch_nosync
+                   when it has one, the fsync then waited for on the sync thread,
+                   so that the lane goes on meanwhile (write-behind batches: no
+                   load waits behind their fsync); done() once durable */
+    uint64_t sync_token;
     int rc;
     char *err; /* owned by the job once done (xfree) */
     int64_t queued_us, started_us, finished_us;
