@@ -39,13 +39,15 @@ static _Atomic long inject_failures, inject_delay_ms;
 static struct { _Atomic long long batches, batch_jobs, transactions; } stats;
 static char last_error[256]; /* the last transient failure, under mu */
 static long long last_error_ms;
-/* The watch runs on lane 0 (the lane of loads and commits, so that what it
- * posts is ordered after their results). */
-/* batches waiting for their fsync (sync_main), under mu */
+/* nosync batches waiting for their fsync (sync_main), under mu */
 static store_job *sync_head, *sync_tail;
+static long sync_pending; /* queued or being synced, under mu */
+static int sync_held;     /* DEBUG STORE-SYNC-HOLD, under mu */
 static pthread_cond_t sync_cv = PTHREAD_COND_INITIALIZER;
 static pthread_t sync_thread;
 static int sync_started;
+/* The watch runs on lane 0 (the lane of loads and commits, so that what it
+ * posts is ordered after their results). */
 static int evfd = -1;         /* wakes lane 0: a job, a watch change, stop */
 static storeq_watch_fn watch; /* under mu */
 static _Atomic int watch_kicked;
@@ -298,6 +300,7 @@ static void *thread_main(void *arg) {
             else
                 sync_head = group[0];
             sync_tail = group[0];
+            sync_pending++;
             pthread_cond_signal(&sync_cv);
         } else {
             for (int i = 0; i < n; i++) push_done(group[i]);
@@ -328,22 +331,29 @@ static void *sync_main(void *arg) {
     (void)arg;
     pthread_mutex_lock(&mu);
     for (;;) {
-        while (!sync_head && !stopping) pthread_cond_wait(&sync_cv, &mu);
+        /* storeq_stop comes after storeq_drain: nothing is queued then */
+        while ((!sync_head || sync_held) && !stopping) pthread_cond_wait(&sync_cv, &mu);
         if (!sync_head) break;
         store_job *j = sync_head;
         sync_head = j->next;
         if (!sync_head) sync_tail = NULL;
+        /* lane 0's handle: lane 0 closes it only after this thread ended */
         void *h = lanes[0].handle;
+        const store_module *m = mod;
         pthread_mutex_unlock(&mu);
         char *err = NULL;
-        if (mod->sync(h, j->sync_token, &err) != STORE_OK) {
+        if (m->sync(h, j->sync_token, &err) != STORE_OK) {
+            /* outcome unknown: the batch is retried (its rows are upserts
+             * of the keys' latest states), its watermark not trusted */
             j->rc = STORE_ERR_TRANSIENT;
             xfree(j->err);
             j->err = xstrdup(err ? err : "store sync failed");
-            if (err) mod->free_error(err);
+            if (err) m->free_error(err);
         }
         j->sync_token = 0;
         pthread_mutex_lock(&mu);
+        sync_pending--;
+        note_health(&lanes[0], j, NULL);
         push_done(j);
         ev_async_send(server_loop(), &wake);
         pthread_cond_broadcast(&idle_cv);
@@ -421,6 +431,7 @@ void storeq_get_stats(storeq_stats *s) {
     s->transactions = atomic_load(&stats.transactions);
     pthread_mutex_lock(&mu);
     s->lanes = nlanes;
+    s->syncs_pending = sync_pending;
     s->conn_state = STORE_CONN_CONNECTED;
     s->reconnects = 0;
     for (int i = 0; i < nlanes; i++) {
@@ -466,6 +477,7 @@ static void submit_to(store_job *j, int lane_idx) {
     j->next = NULL;
     j->rc = STORE_OK;
     j->err = NULL;
+    j->sync_token = 0;
     pending++;
     if (lane_idx == 0 && j->group) {
         append(&turn_head, &turn_tail, j, j);
@@ -551,7 +563,15 @@ void storeq_post(store_job *j) {
     ev_async_send(server_loop(), &wake);
 }
 
+void storeq_hold_sync(int on) {
+    pthread_mutex_lock(&mu);
+    sync_held = on;
+    pthread_cond_signal(&sync_cv);
+    pthread_mutex_unlock(&mu);
+}
+
 void storeq_drain(void) {
+    storeq_hold_sync(0); /* a held fsync would be waited for forever */
     storeq_turn_end();
     hand_over();
     while (pending > 0) {

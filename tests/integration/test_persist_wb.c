@@ -584,6 +584,77 @@ TEST(wb_restart_replays_journal) {
     finish(&e, c);
 }
 
+/* The bundled store: a batch's fsync runs on the sync thread, so a load
+ * queued behind the batch does not wait for it (DEBUG STORE-SYNC-HOLD holds
+ * the fsync); the batch is not reported flushed before its fsync (WB.FLUSH
+ * waits, the keys stay pending), and a kill -9 meanwhile loses nothing. */
+TEST(wb_load_not_behind_batch_fsync) {
+    if (pk_pg()) return; /* pgstore commits in one call: nothing to hold */
+    pk_env e;
+    redisContext *c = start(&e, NULL);
+    if (!c) return;
+    redisContext *f = srv_connect(&e.s);
+    CHECK_CMD(c, "-ERR DEBUG STORE-SYNC-HOLD on|off", "DEBUG STORE-SYNC-HOLD maybe");
+    CHECK_CMD(c, "-ERR DEBUG STORE-SYNC-HOLD on|off", "DEBUG STORE-SYNC-HOLD");
+    pk_exec(c, "INSERT INTO kv VALUES ('pre', 'stored'), ('pre2', 'stored2')");
+    CHECK_CMD(c, "+OK", "DEBUG STORE-SYNC-HOLD on");
+    enum { N = 2000 };
+    for (int i = 0; i < N; i++) pk_send(c, "SET kv:h%d v%d", i, i);
+    int ok = 0;
+    for (int i = 0; i < N; i++) {
+        char *r = pk_recv_str(c);
+        ok += !strcmp(r, "+OK");
+        free(r);
+    }
+    CHECK_EQ(ok, N);
+    CHECK_CMD(c, ":1", "HSET user:1 name ann");
+    long long batches = pk_info(c, "wb_batches");
+    pk_send(f, "WB.FLUSH");
+    /* applied, its fsync held */
+    CHECK_EQ(pk_wait_info_ge(c, "store_syncs_pending", 1, 10000), 1);
+    /* a load behind it completes meanwhile */
+    CHECK_CMD(c, "stored", "GET kv:pre");
+    CHECK_EQ(pk_info(c, "store_syncs_pending"), 1);
+    /* not flushed until durable: nothing reported, nothing shown to readers */
+    CHECK_EQ(pk_info(c, "wb_pending"), N + 1);
+    CHECK_EQ(pk_info(c, "wb_batches"), batches);
+    CHECK_EQ(pk_info(c, "blocked_clients"), 1);
+    CHECK_EQ(query_count(c, "SELECT count(*) FROM kv"), 2);
+    CHECK_CMD(c, "+OK", "DEBUG STORE-SYNC-HOLD off");
+    char *r = pk_recv_str(f);
+    CHECK_STR(r, "+OK");
+    free(r);
+    CHECK_EQ(pk_info(c, "store_syncs_pending"), 0);
+    CHECK_EQ(pk_info(c, "wb_pending"), 0);
+    CHECK_EQ(query_count(c, "SELECT count(*) FROM kv"), N + 2);
+    /* a kill -9 while a batch's fsync is held: every acknowledged write is
+     * back after the restart (the journal was kept) */
+    CHECK_CMD(c, "+OK", "DEBUG STORE-SYNC-HOLD on");
+    for (int i = 0; i < N; i++) pk_send(c, "SET kv:h%d w%d", i, i);
+    ok = 0;
+    for (int i = 0; i < N; i++) {
+        r = pk_recv_str(c);
+        ok += !strcmp(r, "+OK");
+        free(r);
+    }
+    CHECK_EQ(ok, N);
+    CHECK_CMD(c, ":0", "HSET user:1 name bob");
+    pk_send(f, "WB.FLUSH");
+    CHECK_EQ(pk_wait_info_ge(c, "store_syncs_pending", 1, 10000), 1);
+    CHECK_CMD(c, "stored2", "GET kv:pre2");
+    redisFree(f);
+    redisFree(c);
+    pk_kill(&e);
+    c = start_args(&e, NULL, 0);
+    if (!c) return;
+    CHECK_EQ(pk_wait_serving(c, 60000, NULL), 0);
+    CHECK_EQ(pk_info(c, "wb_pending"), 0);
+    CHECK_EQ(query_count(c, "SELECT count(*) FROM kv WHERE v LIKE 'w%'"), N);
+    CHECK_CMD(c, "[[w1999]]", "SQL.QUERY %s", "SELECT v FROM kv WHERE id = 'h1999'");
+    CHECK_CMD(c, "[[bob]]", "SQL.QUERY %s", "SELECT name FROM users WHERE id = 1");
+    finish(&e, c);
+}
+
 /* Mappings cannot change under pending writes; a key written in the same
  * loop turn as CONFIG SET map, or a negative entry from before it, must not
  * keep the old (freed) mapping. */
@@ -705,6 +776,7 @@ int main(void) {
     RUN(wb_shutdown_flushes);
     RUN(wb_shutdown_with_parked_write);
     RUN(wb_restart_replays_journal);
+    RUN(wb_load_not_behind_batch_fsync);
     RUN(wb_config_set_map_with_pending);
     RUN(wb_reply_waits_for_journal_commit);
     RUN(wb_reply_waits_during_busy_script);
