@@ -141,6 +141,68 @@ static void push_done(store_job *j) {
     done_tail = j;
 }
 
+static void run_many(lane *l, store_job **jobs, int n);
+
+/* Between two chunks of a nosync batch: the loads at the head of lane l's
+ * queue (queued after the batch, before anything else still queued) run
+ * now, ahead of the batch's other chunks (storeq.h). */
+static void serve_loads(lane *l) {
+    store_job *group[256];
+    int n = 0;
+    pthread_mutex_lock(&mu);
+    while (l->todo_head && l->todo_head->run && l->todo_head->run_many && n < 256 &&
+           (n == 0 || l->todo_head->run_many == group[0]->run_many)) {
+        group[n++] = l->todo_head;
+        l->todo_head = l->todo_head->next;
+    }
+    if (!l->todo_head) l->todo_tail = NULL;
+    pthread_mutex_unlock(&mu);
+    if (!n) return;
+    int64_t now = clock_ustime();
+    for (int i = 0; i < n; i++) group[i]->started_us = now;
+    run_many(l, group, n);
+    pthread_mutex_lock(&mu);
+    for (int i = 0; i < n; i++) push_done(group[i]);
+    ev_async_send(server_loop(), &wake);
+    pthread_cond_broadcast(&idle_cv);
+    pthread_mutex_unlock(&mu);
+}
+
+/* A nosync batch, STOREQ_CHUNK rows per transaction, the queued loads
+ * served between them; *token gets what the sync thread waits for. A
+ * transient failure after a chunk was committed leaves the job STORE_OK
+ * with the ops not applied marked STORE_ERR_TRANSIENT (*partial set). */
+static int apply_chunked(lane *l, store_op *all, int total, uint64_t *token, char **err,
+                         int *err_ours) {
+    int at = 0, rc = STORE_OK;
+    *token = 0;
+    while (at < total) {
+        int m = total - at > STOREQ_CHUNK ? STOREQ_CHUNK : total - at;
+        uint64_t t = 0;
+        if (at && injected(err)) { /* a failure between chunks (DEBUG STORE-FAIL) */
+            *err_ours = 1;
+            rc = STORE_ERR_TRANSIENT;
+            break;
+        }
+        rc = mod->apply_batch_nosync(l->handle, all + at, m, &t, err);
+        if (rc != STORE_OK) break; /* the module rolled the chunk back, its ops cleared */
+        if (t > *token) *token = t;
+        atomic_fetch_add(&stats.transactions, 1);
+        at += m;
+        if (at == total) break;
+        injected_delay(l); /* each chunk is a store call (the last: run_group's) */
+        serve_loads(l);
+    }
+    if (rc == STORE_OK || at == 0) return rc;
+    /* the committed chunks stand (and need their fsync); the rest is retried */
+    for (int k = at; k < total; k++) {
+        all[k].status = STORE_ERR_TRANSIENT;
+        all[k].error = NULL;
+        all[k].change = 0;
+    }
+    return STORE_OK;
+}
+
 /* Runs a group of batch jobs in one apply_batch call (check jobs: in one
  * check call). */
 static void run_group(lane *l, store_job **jobs, int n) {
@@ -152,15 +214,17 @@ static void run_group(lane *l, store_job **jobs, int n) {
     for (int i = 0; i < n; i++)
         for (int j = 0; j < jobs[i]->nops; j++) all[k++] = jobs[i]->ops[j];
     char *err = NULL;
-    int rc, fake = !check && injected(&err);
-    if (fake)
+    int rc, fake = !check && injected(&err), err_ours = fake, chunked = 0;
+    if (fake) {
         rc = STORE_ERR_TRANSIENT;
-    else if (check)
+    } else if (check) {
         rc = mod->check(l->handle, all, total, &err);
-    else if (n == 1 && jobs[0]->nosync && mod->apply_batch_nosync && mod->sync)
-        rc = mod->apply_batch_nosync(l->handle, all, total, &jobs[0]->sync_token, &err);
-    else
+    } else if (n == 1 && jobs[0]->nosync && mod->apply_batch_nosync && mod->sync) {
+        chunked = 1;
+        rc = apply_chunked(l, all, total, &jobs[0]->sync_token, &err, &err_ours);
+    } else {
         rc = mod->apply_batch(l->handle, all, total, &err);
+    }
     if (rc != STORE_OK) jobs[0]->sync_token = 0;
     injected_delay(l);
     /* the loop thread reads the refusals: copies in host memory, and the
@@ -179,14 +243,14 @@ static void run_group(lane *l, store_job **jobs, int n) {
         jobs[i]->group_size = n;
     }
     if (err) {
-        if (fake)
+        if (err_ours)
             xfree(err);
         else
             mod->free_error(err);
     }
     xfree(all);
     if (check) return;
-    atomic_fetch_add(&stats.transactions, 1);
+    if (!chunked) atomic_fetch_add(&stats.transactions, 1);
     atomic_fetch_add(&stats.batches, 1);
     atomic_fetch_add(&stats.batch_jobs, n);
 }

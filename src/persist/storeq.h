@@ -39,6 +39,14 @@
  * in flight: its keys stay dirty until done(), and a dirty key is never
  * read from the store (writebehind.c, invariant 3). A write-through
  * commit's own fsync covers the batch's frames too (group commit).
+ * Such a batch is also applied STOREQ_CHUNK rows per transaction, the
+ * loads at the head of the queue run between two chunks (they overtake
+ * the rest of the batch, as above): a load waits for one chunk's writes,
+ * not for a 10,000-row batch. A transient failure after the first chunk
+ * leaves the job STORE_OK, with the committed chunks' ops as the module
+ * reported them and the later ops' status STORE_ERR_TRANSIENT (not
+ * applied; err says why): the caller retries those. The batch's last op
+ * (write-behind's watermark) is thus stored only when every chunk was.
  *
  * Invariants:
  *  1. Jobs of one lane complete in submission order (one thread, FIFO
@@ -84,6 +92,9 @@ struct store_job {
     store_job *next;
 };
 
+/* Rows per transaction of a nosync batch: between two, the loads queued
+ * meanwhile run (a load waits for one chunk, not for the whole batch). */
+#define STOREQ_CHUNK 128
 #define STOREQ_MAX_LANES 16
 /* Starts n lane threads (1..STOREQ_MAX_LANES), with no module yet: the
  * first job of each lane (run() gets a NULL handle) opens it. ERR if a
