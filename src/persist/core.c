@@ -22,6 +22,7 @@
 persist_config pcfg = {.journal_fsync = JFSYNC_EVERYSEC,
                        .store_connections = 1,
                        .wb_batch = 10000,
+                       .wb_chunk = 128,
                        .wb_delay_ms = 100,
                        .wb_max_pending = 1000000,
                        .negative_ttl = 60,

@@ -168,16 +168,17 @@ static void serve_loads(lane *l) {
     pthread_mutex_unlock(&mu);
 }
 
-/* A nosync batch, STOREQ_CHUNK rows per transaction, the queued loads
+/* A nosync batch, `chunk` rows per transaction (0: one), the queued loads
  * served between them; *token gets what the sync thread waits for. A
  * transient failure after a chunk was committed leaves the job STORE_OK
  * with the ops not applied marked STORE_ERR_TRANSIENT (*partial set). */
-static int apply_chunked(lane *l, store_op *all, int total, uint64_t *token, char **err,
+static int apply_chunked(lane *l, store_op *all, int total, int chunk, uint64_t *token, char **err,
                          int *err_ours) {
     int at = 0, rc = STORE_OK;
+    if (chunk <= 0) chunk = total;
     *token = 0;
     while (at < total) {
-        int m = total - at > STOREQ_CHUNK ? STOREQ_CHUNK : total - at;
+        int m = total - at > chunk ? chunk : total - at;
         uint64_t t = 0;
         if (at && injected(err)) { /* a failure between chunks (DEBUG STORE-FAIL) */
             *err_ours = 1;
@@ -221,7 +222,7 @@ static void run_group(lane *l, store_job **jobs, int n) {
         rc = mod->check(l->handle, all, total, &err);
     } else if (n == 1 && jobs[0]->nosync && mod->apply_batch_nosync && mod->sync) {
         chunked = 1;
-        rc = apply_chunked(l, all, total, &jobs[0]->sync_token, &err, &err_ours);
+        rc = apply_chunked(l, all, total, jobs[0]->chunk, &jobs[0]->sync_token, &err, &err_ours);
     } else {
         rc = mod->apply_batch(l->handle, all, total, &err);
     }

@@ -39,7 +39,7 @@
  * in flight: its keys stay dirty until done(), and a dirty key is never
  * read from the store (writebehind.c, invariant 3). A write-through
  * commit's own fsync covers the batch's frames too (group commit).
- * Such a batch is also applied STOREQ_CHUNK rows per transaction, the
+ * Such a batch is also applied `chunk` rows per transaction, the
  * loads at the head of the queue run between two chunks (they overtake
  * the rest of the batch, as above): a load waits for one chunk's writes,
  * not for a 10,000-row batch. A transient failure after the first chunk
@@ -83,6 +83,7 @@ struct store_job {
                             for on the sync thread, so that the lane goes on meanwhile
                             (write-behind batches: no load waits behind their fsync);
                             done() once durable (see above) */
+    int chunk;           /* nosync: rows per transaction (0: all in one) */
     uint64_t sync_token; /* storeq's own: what the sync thread waits for */
     int rc;
     char *err; /* owned by the job once done (xfree) */
@@ -92,9 +93,6 @@ struct store_job {
     store_job *next;
 };
 
-/* Rows per transaction of a nosync batch: between two, the loads queued
- * meanwhile run (a load waits for one chunk, not for the whole batch). */
-#define STOREQ_CHUNK 128
 #define STOREQ_MAX_LANES 16
 /* Starts n lane threads (1..STOREQ_MAX_LANES), with no module yet: the
  * first job of each lane (run() gets a NULL handle) opens it. ERR if a

@@ -390,6 +390,7 @@ static void start_batch(void) {
     /* its fsync off lane 0: a read-through load queued behind the batch
      * waits for its writes only (done() still comes once it is durable) */
     b->job.nosync = 1;
+    b->job.chunk = (int)pcfg.wb_chunk;
     ps.batch_in_flight = 1;
     storeq_submit(&b->job);
 }

@@ -655,7 +655,8 @@ TEST(wb_load_not_behind_batch_fsync) {
     finish(&e, c);
 }
 
-/* The bundled store applies a big batch 128 rows per transaction and runs
+/* The bundled store applies a big batch 128 rows per transaction
+ * (write-behind-chunk) and runs
  * the loads queued meanwhile between two (DEBUG STORE-DELAY holds each
  * chunk's answer; STORE-SYNC-HOLD keeps the batch from finishing): a load
  * is answered while the batch is still being applied. A failure after the
@@ -715,6 +716,17 @@ TEST(wb_big_batch_in_chunks) {
     CHECK_CMD(c, "+OK", "DEBUG STORE-DELAY 0");
     CHECK_CMD(c, "+OK", "WB.FLUSH");
     CHECK_EQ(query_count(c, "SELECT count(*) FROM kv WHERE v LIKE 'w%'"), N);
+    /* write-behind-chunk 0: one transaction */
+    redisReply *bad = pk_cmd(c, "CONFIG SET write-behind-chunk -1");
+    CHECK(bad && bad->type == REDIS_REPLY_ERROR);
+    if (bad) freeReplyObject(bad);
+    CHECK_CMD(c, "+OK", "CONFIG SET write-behind-chunk 0");
+    for (int i = 0; i < N; i++) pk_send(c, "SET kv:c%d x%d", i, i);
+    for (int i = 0; i < N; i++) free(pk_recv_str(c));
+    tx = pk_info(c, "store_transactions");
+    CHECK_CMD(c, "+OK", "WB.FLUSH");
+    CHECK_EQ(pk_info(c, "store_transactions") - tx, 1);
+    CHECK_EQ(query_count(c, "SELECT count(*) FROM kv WHERE v LIKE 'x%'"), N);
     redisFree(f);
     finish(&e, c);
 }
