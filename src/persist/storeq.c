@@ -171,7 +171,8 @@ static void serve_loads(lane *l) {
 /* A nosync batch, `chunk` rows per transaction (0: one), the queued loads
  * served between them; *token gets what the sync thread waits for. A
  * transient failure after a chunk was committed leaves the job STORE_OK
- * with the ops not applied marked STORE_ERR_TRANSIENT (*partial set). */
+ * with the ops not applied marked STORE_ERR_TRANSIENT. *err_ours: *err is
+ * storeq's (xfree), not the module's. */
 static int apply_chunked(lane *l, store_op *all, int total, int chunk, uint64_t *token, char **err,
                          int *err_ours) {
     int at = 0, rc = STORE_OK;

@@ -549,7 +549,13 @@ static void batch_done(store_job *sj) {
     ps.batch_in_flight = 0;
     latency_add_sample_if_needed("write-behind-flush", (sj->finished_us - sj->started_us) / 1000);
     if (sj->rc != STORE_OK) {
-        for (int i = 0; i < b->n; i++) key_not_written(b->keys[i].k);
+        for (int i = 0; i < b->n; i++) {
+            key_not_written(b->keys[i].k);
+            /* a failed fsync comes after the rows' outcomes (refusals'
+             * texts included): all retried */
+            xfree(sj->ops[i].error);
+            sj->ops[i].error = NULL;
+        }
         back_off();
         server_log(LL_WARNING, "write-behind batch of %d keys failed (%s); retry %d in %lld ms",
                    b->n, sj->err ? sj->err : "store error", ps.retry_count,
