@@ -569,6 +569,25 @@ static int m_apply_batch(void *hp, store_op *ops, int n, char **err) {
     return rc;
 }
 
+/* apply_batch, its fsync left to m_sync (store_api.h). */
+static int m_apply_batch_nosync(void *hp, store_op *ops, int n, uint64_t *token, char **err) {
+    handle *h = hp;
+    sql_defer_durable(h->db, 1);
+    int rc = m_apply_batch(hp, ops, n, err);
+    sql_defer_durable(h->db, 0);
+    *token = sql_take_durable_target(h->db);
+    return rc;
+}
+
+/* Touches only the engine's shared, locked state: safe beside the handle's
+ * own thread. */
+static int m_sync(void *hp, uint64_t token, char **err) {
+    handle *h = hp;
+    if (sql_wait_durable(h->db, (uint32_t)token) == SQL_OK) return STORE_OK;
+    *err = xstrdup("fsync of the store's log failed; commit outcome unknown");
+    return STORE_ERR_TRANSIENT;
+}
+
 /* Is the engine's last error one the row's table alone gives (NOT NULL,
  * CHECK, a type), as opposed to one that depends on other rows (UNIQUE,
  * FOREIGN KEY)? The engine has one code for every constraint, so its
@@ -755,6 +774,8 @@ static const store_module module = {
     .free_columns = m_free_columns,
     .get = m_get,
     .apply_batch = m_apply_batch,
+    .apply_batch_nosync = m_apply_batch_nosync,
+    .sync = m_sync,
     .query = m_query,
     .check = m_check,
     /* one handle per file: the engine's page cache and WAL index live in

@@ -22,6 +22,7 @@
 persist_config pcfg = {.journal_fsync = JFSYNC_EVERYSEC,
                        .store_connections = 1,
                        .wb_batch = 10000,
+                       .wb_chunk = 128,
                        .wb_delay_ms = 100,
                        .wb_max_pending = 1000000,
                        .negative_ttl = 60,
@@ -837,6 +838,17 @@ static void debug_store_delay(client *c) {
     reply_ok(c);
 }
 
+/* DEBUG STORE-SYNC-HOLD on|off (storeq_hold_sync). */
+static void debug_store_sync_hold(client *c) {
+    int on = c->argc == 3 && arg_is(&c->argv[2], "on");
+    if (c->argc != 3 || (!on && !arg_is(&c->argv[2], "off"))) {
+        reply_error(c, "ERR DEBUG STORE-SYNC-HOLD on|off");
+        return;
+    }
+    storeq_hold_sync(on);
+    reply_ok(c);
+}
+
 static void info_persistence(sbuf *b) {
     storeq_stats s;
     storeq_get_stats(&s);
@@ -846,8 +858,10 @@ static void info_persistence(sbuf *b) {
     if (ps.enabled) inval_info(b);
     sbuf_printf(b, "wt_commits:%lld\r\nwt_group_size_avg:%.2f\r\n", ps.st.wt_commits,
                 ps.st.wt_commits ? ps.wt_group_sum / (double)ps.st.wt_commits : 0.0);
-    sbuf_printf(b, "store_transactions:%lld\r\nstore_transaction_jobs:%lld\r\n", s.transactions,
-                s.batch_jobs);
+    sbuf_printf(b,
+                "store_transactions:%lld\r\nstore_transaction_jobs:%lld\r\n"
+                "store_syncs_pending:%ld\r\n",
+                s.transactions, s.batch_jobs, s.syncs_pending);
     if (!ps.enabled) return;
     static const char *const states[] = {"connected", "reconnecting", "down"};
     sbuf_printf(b,
@@ -946,6 +960,7 @@ int persist_start(char **err) {
     debug_register("store-fail", debug_store_fail);
     debug_register("store-delay", debug_store_delay);
     debug_register("journal-hold", wb_debug_journal_hold);
+    debug_register("store-sync-hold", debug_store_sync_hold);
     info_register("persistence", info_persistence);
     info_register("stats", info_stats);
     list_init(&ps.touched);

@@ -49,6 +49,7 @@ static config_directive directives[] = {
      .enums = fsync_enum,
      .apply = apply_fsync},
     CONFIG_INT("write-behind-batch", &pcfg.wb_batch, "10000", 1, 1000000),
+    CONFIG_INT("write-behind-chunk", &pcfg.wb_chunk, "128", 0, 1000000),
     CONFIG_INT("write-behind-delay-ms", &pcfg.wb_delay_ms, "100", 0, 3600000),
     CONFIG_INT("write-behind-max-pending", &pcfg.wb_max_pending, "1000000", 1, LLONG_MAX),
     CONFIG_BOOL("write-behind-check", &pcfg.wb_check, "yes"),

@@ -46,6 +46,7 @@ typedef struct persist_config {
     char *journal_path;
     int journal_fsync;
     long long wb_batch, wb_delay_ms, wb_max_pending;
+    long long wb_chunk; /* write-behind-chunk: rows per store transaction of a batch */
     long long negative_ttl;
     int wb_check;             /* write-behind-check: refuse what the table refuses
                                  before the reply (wbcheck.c) */

@@ -295,6 +295,8 @@ static void load_done(store_job *sj) {
     pkey *k = pkey_find(j->key, j->klen);
     int64_t cost_ms = (sj->finished_us - sj->started_us) / 1000;
     latency_add_sample_if_needed("store-load", cost_ms);
+    /* its wait in lane 0's queue (behind a batch, say) */
+    latency_add_sample_if_needed("store-load-wait", (sj->started_us - sj->queued_us) / 1000);
     if (!k) { /* cannot happen: a loading pkey is never freed */
         free_load(j);
         return;

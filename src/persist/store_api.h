@@ -220,6 +220,14 @@ typedef struct store_module {
      * STORE_ERR_TRANSIENT with nothing applied. */
     int (*apply_batch)(void *h, store_op *ops, int n, char **err);
 
+    /* Optional: apply_batch that returns before the transaction is durable
+     * (written, not yet fsync'ed; others read it once durable), *token
+     * naming what sync must wait for (0: nothing). sync may run on any
+     * thread while the handle's own thread goes on with other calls: a
+     * write-behind batch's fsync then holds up no read-through load. */
+    int (*apply_batch_nosync)(void *h, store_op *ops, int n, uint64_t *token, char **err);
+    int (*sync)(void *h, uint64_t token, char **err);
+
     /* Runs one statement with bound arguments (text values; the store applies
      * column affinity). readonly: refuse writes (STORE_ERR_USER). Rows go to
      * sink; changed rows are reported to changes (if not NULL); *affected gets

@@ -39,6 +39,13 @@ static _Atomic long inject_failures, inject_delay_ms;
 static struct { _Atomic long long batches, batch_jobs, transactions; } stats;
 static char last_error[256]; /* the last transient failure, under mu */
 static long long last_error_ms;
+/* nosync batches waiting for their fsync (sync_main), under mu */
+static store_job *sync_head, *sync_tail;
+static long sync_pending; /* queued or being synced, under mu */
+static int sync_held;     /* DEBUG STORE-SYNC-HOLD, under mu */
+static pthread_cond_t sync_cv = PTHREAD_COND_INITIALIZER;
+static pthread_t sync_thread;
+static int sync_started;
 /* The watch runs on lane 0 (the lane of loads and commits, so that what it
  * posts is ordered after their results). */
 static int evfd = -1;         /* wakes lane 0: a job, a watch change, stop */
@@ -134,6 +141,70 @@ static void push_done(store_job *j) {
     done_tail = j;
 }
 
+static void run_many(lane *l, store_job **jobs, int n);
+
+/* Between two chunks of a nosync batch: the loads at the head of lane l's
+ * queue (queued after the batch, before anything else still queued) run
+ * now, ahead of the batch's other chunks (storeq.h). */
+static void serve_loads(lane *l) {
+    store_job *group[256];
+    int n = 0;
+    pthread_mutex_lock(&mu);
+    while (l->todo_head && l->todo_head->run && l->todo_head->run_many && n < 256 &&
+           (n == 0 || l->todo_head->run_many == group[0]->run_many)) {
+        group[n++] = l->todo_head;
+        l->todo_head = l->todo_head->next;
+    }
+    if (!l->todo_head) l->todo_tail = NULL;
+    pthread_mutex_unlock(&mu);
+    if (!n) return;
+    int64_t now = clock_ustime();
+    for (int i = 0; i < n; i++) group[i]->started_us = now;
+    run_many(l, group, n);
+    pthread_mutex_lock(&mu);
+    for (int i = 0; i < n; i++) push_done(group[i]);
+    ev_async_send(server_loop(), &wake);
+    pthread_cond_broadcast(&idle_cv);
+    pthread_mutex_unlock(&mu);
+}
+
+/* A nosync batch, `chunk` rows per transaction (0: one), the queued loads
+ * served between them; *token gets what the sync thread waits for. A
+ * transient failure after a chunk was committed leaves the job STORE_OK
+ * with the ops not applied marked STORE_ERR_TRANSIENT. *err_ours: *err is
+ * storeq's (xfree), not the module's. */
+static int apply_chunked(lane *l, store_op *all, int total, int chunk, uint64_t *token, char **err,
+                         int *err_ours) {
+    int at = 0, rc = STORE_OK;
+    if (chunk <= 0) chunk = total;
+    *token = 0;
+    while (at < total) {
+        int m = total - at > chunk ? chunk : total - at;
+        uint64_t t = 0;
+        if (at && injected(err)) { /* a failure between chunks (DEBUG STORE-FAIL) */
+            *err_ours = 1;
+            rc = STORE_ERR_TRANSIENT;
+            break;
+        }
+        rc = mod->apply_batch_nosync(l->handle, all + at, m, &t, err);
+        if (rc != STORE_OK) break; /* the module rolled the chunk back, its ops cleared */
+        if (t > *token) *token = t;
+        atomic_fetch_add(&stats.transactions, 1);
+        at += m;
+        if (at == total) break;
+        injected_delay(l); /* each chunk is a store call (the last: run_group's) */
+        serve_loads(l);
+    }
+    if (rc == STORE_OK || at == 0) return rc;
+    /* the committed chunks stand (and need their fsync); the rest is retried */
+    for (int k = at; k < total; k++) {
+        all[k].status = STORE_ERR_TRANSIENT;
+        all[k].error = NULL;
+        all[k].change = 0;
+    }
+    return STORE_OK;
+}
+
 /* Runs a group of batch jobs in one apply_batch call (check jobs: in one
  * check call). */
 static void run_group(lane *l, store_job **jobs, int n) {
@@ -145,13 +216,18 @@ static void run_group(lane *l, store_job **jobs, int n) {
     for (int i = 0; i < n; i++)
         for (int j = 0; j < jobs[i]->nops; j++) all[k++] = jobs[i]->ops[j];
     char *err = NULL;
-    int rc, fake = !check && injected(&err);
-    if (fake)
+    int rc, fake = !check && injected(&err), err_ours = fake, chunked = 0;
+    if (fake) {
         rc = STORE_ERR_TRANSIENT;
-    else if (check)
+    } else if (check) {
         rc = mod->check(l->handle, all, total, &err);
-    else
+    } else if (n == 1 && jobs[0]->nosync && mod->apply_batch_nosync && mod->sync) {
+        chunked = 1;
+        rc = apply_chunked(l, all, total, jobs[0]->chunk, &jobs[0]->sync_token, &err, &err_ours);
+    } else {
         rc = mod->apply_batch(l->handle, all, total, &err);
+    }
+    if (rc != STORE_OK) jobs[0]->sync_token = 0;
     injected_delay(l);
     /* the loop thread reads the refusals: copies in host memory, and the
      * module's own freed here, on the only thread that calls this handle */
@@ -169,14 +245,14 @@ static void run_group(lane *l, store_job **jobs, int n) {
         jobs[i]->group_size = n;
     }
     if (err) {
-        if (fake)
+        if (err_ours)
             xfree(err);
         else
             mod->free_error(err);
     }
     xfree(all);
     if (check) return;
-    atomic_fetch_add(&stats.transactions, 1);
+    if (!chunked) atomic_fetch_add(&stats.transactions, 1);
     atomic_fetch_add(&stats.batches, 1);
     atomic_fetch_add(&stats.batch_jobs, n);
 }
@@ -283,7 +359,18 @@ static void *thread_main(void *arg) {
         pthread_mutex_lock(&mu);
         l->busy = 0;
         note_health(l, group[0], stp);
-        for (int i = 0; i < n; i++) push_done(group[i]);
+        if (n == 1 && group[0]->sync_token) { /* its fsync on the sync thread */
+            group[0]->next = NULL;
+            if (sync_tail)
+                sync_tail->next = group[0];
+            else
+                sync_head = group[0];
+            sync_tail = group[0];
+            sync_pending++;
+            pthread_cond_signal(&sync_cv);
+        } else {
+            for (int i = 0; i < n; i++) push_done(group[i]);
+        }
         ev_async_send(server_loop(), &wake);
         pthread_cond_broadcast(&idle_cv);
         /* a steady stream of jobs does not starve the watch; it runs after
@@ -300,6 +387,44 @@ static void *thread_main(void *arg) {
     l->handle = NULL;
     pthread_mutex_unlock(&mu);
     if (mod && h) mod->close(h); /* the handle's last call, on its own thread */
+    return NULL;
+}
+
+/* The sync thread: waits for the durability of batches applied with
+ * apply_batch_nosync (store_job.nosync), in their order, then hands them
+ * back. It calls only the module's sync, which is safe beside lane 0. */
+static void *sync_main(void *arg) {
+    (void)arg;
+    pthread_mutex_lock(&mu);
+    for (;;) {
+        /* storeq_stop comes after storeq_drain: nothing is queued then */
+        while ((!sync_head || sync_held) && !stopping) pthread_cond_wait(&sync_cv, &mu);
+        if (!sync_head) break;
+        store_job *j = sync_head;
+        sync_head = j->next;
+        if (!sync_head) sync_tail = NULL;
+        /* lane 0's handle: lane 0 closes it only after this thread ended */
+        void *h = lanes[0].handle;
+        const store_module *m = mod;
+        pthread_mutex_unlock(&mu);
+        char *err = NULL;
+        if (m->sync(h, j->sync_token, &err) != STORE_OK) {
+            /* outcome unknown: the batch is retried (its rows are upserts
+             * of the keys' latest states), its watermark not trusted */
+            j->rc = STORE_ERR_TRANSIENT;
+            xfree(j->err);
+            j->err = xstrdup(err ? err : "store sync failed");
+            if (err) m->free_error(err);
+        }
+        j->sync_token = 0;
+        pthread_mutex_lock(&mu);
+        sync_pending--;
+        note_health(&lanes[0], j, NULL);
+        push_done(j);
+        ev_async_send(server_loop(), &wake);
+        pthread_cond_broadcast(&idle_cv);
+    }
+    pthread_mutex_unlock(&mu);
     return NULL;
 }
 
@@ -348,7 +473,11 @@ int storeq_start(int n) {
         nlanes = i + 1;
     }
     running = nlanes > 0;
-    return nlanes == n ? OK : ERR;
+    if (!sync_started && pthread_create(&sync_thread, NULL, sync_main, NULL) == 0) {
+        pthread_setname_np(sync_thread, "larder-stsync");
+        sync_started = 1;
+    }
+    return nlanes == n && sync_started ? OK : ERR;
 }
 
 int storeq_lanes(void) {
@@ -368,6 +497,7 @@ void storeq_get_stats(storeq_stats *s) {
     s->transactions = atomic_load(&stats.transactions);
     pthread_mutex_lock(&mu);
     s->lanes = nlanes;
+    s->syncs_pending = sync_pending;
     s->conn_state = STORE_CONN_CONNECTED;
     s->reconnects = 0;
     for (int i = 0; i < nlanes; i++) {
@@ -413,6 +543,7 @@ static void submit_to(store_job *j, int lane_idx) {
     j->next = NULL;
     j->rc = STORE_OK;
     j->err = NULL;
+    j->sync_token = 0;
     pending++;
     if (lane_idx == 0 && j->group) {
         append(&turn_head, &turn_tail, j, j);
@@ -498,7 +629,15 @@ void storeq_post(store_job *j) {
     ev_async_send(server_loop(), &wake);
 }
 
+void storeq_hold_sync(int on) {
+    pthread_mutex_lock(&mu);
+    sync_held = on;
+    pthread_cond_signal(&sync_cv);
+    pthread_mutex_unlock(&mu);
+}
+
 void storeq_drain(void) {
+    storeq_hold_sync(0); /* a held fsync would be waited for forever */
     storeq_turn_end();
     hand_over();
     while (pending > 0) {
@@ -521,8 +660,11 @@ void storeq_stop(void) {
     pthread_mutex_lock(&mu);
     stopping = 1;
     for (int i = 0; i < nlanes; i++) pthread_cond_signal(&lanes[i].cv);
+    pthread_cond_signal(&sync_cv);
     pthread_mutex_unlock(&mu);
     wake_lane0();
+    if (sync_started) pthread_join(sync_thread, NULL);
+    sync_started = 0;
     for (int i = 0; i < nlanes; i++)
         if (lanes[i].started) pthread_join(lanes[i].thread, NULL);
     deliver(); /* what the watch posted last */

@@ -28,9 +28,32 @@
  * marked `group` are applied in ONE module apply_batch call (one transaction,
  * one fsync); each job then sees its own rows' outcomes.
  *
+ * Write-behind batches (store_job.nosync) with a module that has
+ * apply_batch_nosync: lane 0 writes the transaction and goes on; the sync
+ * thread ("larder-stsync") waits for its fsync and only then hands the
+ * batch back. A load queued behind a batch thus waits for its writes, not
+ * for its fsync (5-25 ms on a plain disk). What this gives up, and why it
+ * is safe: the batch's done() may come after that of jobs queued after it,
+ * and those jobs read the store as it was before the batch (the bundled
+ * store shows a commit once it is durable). No load reads a key of a batch
+ * in flight: its keys stay dirty until done(), and a dirty key is never
+ * read from the store (writebehind.c, invariant 3). A write-through
+ * commit's own fsync covers the batch's frames too (group commit).
+ * Such a batch is also applied `chunk` rows per transaction, the
+ * loads at the head of the queue run between two chunks (they overtake
+ * the rest of the batch, as above): a load waits for one chunk's writes,
+ * not for a 10,000-row batch. A transient failure after the first chunk
+ * leaves the job STORE_OK, with the committed chunks' ops as the module
+ * reported them and the later ops' status STORE_ERR_TRANSIENT (not
+ * applied; err says why): the caller retries those. The batch's last op
+ * (write-behind's watermark) is thus stored only when every chunk was.
+ *
  * Invariants:
  *  1. Jobs of one lane complete in submission order (one thread, FIFO
- *     queue), and their done() callbacks run in that order.
+ *     queue), and their done() callbacks run in that order; except a nosync
+ *     batch, whose done() waits for its fsync (and comes after the done()
+ *     of jobs run meanwhile). Nosync batches keep their order among
+ *     themselves.
  *  2. A handle is only called from its lane's thread (its errors and column
  *     lists are copied there; it is closed there). */
 #ifndef LARDER_PERSIST_STOREQ_H
@@ -48,13 +71,20 @@ struct store_job {
     void (*done)(store_job *j); /* loop thread */
     store_op *ops;              /* row operations for apply_batch (run == NULL) */
     int nops;
-    int group;  /* may share a transaction with neighbouring group jobs */
-    int check;  /* run == NULL: the ops are checked (module check), not applied;
-                   consecutive check jobs share one call; fault injection
-                   (DEBUG STORE-FAIL / STORE-DELAY) leaves them alone */
-    int upkeep; /* run: the server's own upkeep (the write-behind check reading
-                   a table's description again): fault injection leaves it
-                   alone, so an injected failure meets the job a test aims at */
+    int group;           /* may share a transaction with neighbouring group jobs */
+    int check;           /* run == NULL: the ops are checked (module check), not applied;
+                            consecutive check jobs share one call; fault injection
+                            (DEBUG STORE-FAIL / STORE-DELAY) leaves them alone */
+    int upkeep;          /* run: the server's own upkeep (the write-behind check reading
+                            a table's description again): fault injection leaves it
+                            alone, so an injected failure meets the job a test aims at */
+    int nosync;          /* run == NULL, not check, not group: apply with the module's
+                            apply_batch_nosync when it has one, the fsync then waited
+                            for on the sync thread, so that the lane goes on meanwhile
+                            (write-behind batches: no load waits behind their fsync);
+                            done() once durable (see above) */
+    int chunk;           /* nosync: rows per transaction (0: all in one) */
+    uint64_t sync_token; /* storeq's own: what the sync thread waits for */
     int rc;
     char *err; /* owned by the job once done (xfree) */
     int64_t queued_us, started_us, finished_us;
@@ -121,10 +151,15 @@ void storeq_post(store_job *j);
  * answer, as it would with a slow network or several connections. */
 void storeq_inject_failures(long n);
 void storeq_inject_delay(long ms);
+/* DEBUG STORE-SYNC-HOLD on|off: the sync thread holds nosync batches,
+ * applied but not yet fsync'ed, until off (storeq_drain lifts it), so a
+ * test sees lane 0 go on meanwhile and the batch not reported flushed. */
+void storeq_hold_sync(int on);
 
 /* Statistics for INFO. */
 typedef struct storeq_stats {
     long long batches, batch_jobs, transactions;
+    long syncs_pending; /* nosync batches applied, their fsync not yet done */
     int lanes;
     int conn_state;          /* the worst lane's STORE_CONN_* */
     long long reconnects;    /* over every lane */

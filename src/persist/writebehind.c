@@ -387,6 +387,10 @@ static void start_batch(void) {
     op->cols = &b->meta_col;
     op->vals = &b->meta_val;
     b->job.done = batch_done;
+    /* its fsync off lane 0: a read-through load queued behind the batch
+     * waits for its writes only (done() still comes once it is durable) */
+    b->job.nosync = 1;
+    b->job.chunk = (int)pcfg.wb_chunk;
     ps.batch_in_flight = 1;
     storeq_submit(&b->job);
 }
@@ -522,31 +526,66 @@ static void requeue_keys(pkey **v, size_t n) {
     fifo_insert_sorted(v, n);
 }
 
+/* A key the batch did not write: still dirty, at its place in the FIFO. */
+static void key_not_written(pkey *k) {
+    k->in_flight = 0;
+    k->state_lent = 0;
+    k->pending_first = 0;
+}
+
+/* After a transient failure (all of the batch, or its later chunks):
+ * the next try waits, with exponential backoff. */
+static void back_off(void) {
+    ps.retry_count++;
+    ps.st.wb_retries++;
+    double backoff = 100.0 * pow(2.0, ps.retry_count - 1);
+    if (backoff > 30000) backoff = 30000;
+    backoff *= 0.75 + 0.5 * ((double)random() / RAND_MAX); /* jitter */
+    ps.retry_until_ms = server_mstime() + (int64_t)backoff;
+}
+
 static void batch_done(store_job *sj) {
     batch_job *b = (batch_job *)sj;
     ps.batch_in_flight = 0;
     latency_add_sample_if_needed("write-behind-flush", (sj->finished_us - sj->started_us) / 1000);
     if (sj->rc != STORE_OK) {
         for (int i = 0; i < b->n; i++) {
-            b->keys[i].k->in_flight = 0;
-            b->keys[i].k->state_lent = 0;
-            b->keys[i].k->pending_first = 0;
+            key_not_written(b->keys[i].k);
+            /* a failed fsync comes after the rows' outcomes (refusals'
+             * texts included): all retried */
+            xfree(sj->ops[i].error);
+            sj->ops[i].error = NULL;
         }
-        ps.retry_count++;
-        ps.st.wb_retries++;
-        double backoff = 100.0 * pow(2.0, ps.retry_count - 1);
-        if (backoff > 30000) backoff = 30000;
-        backoff *= 0.75 + 0.5 * ((double)random() / RAND_MAX); /* jitter */
-        ps.retry_until_ms = server_mstime() + (int64_t)backoff;
-        server_log(LL_WARNING, "write-behind batch of %d keys failed (%s); retry %d in %.0f ms",
-                   b->n, sj->err ? sj->err : "store error", ps.retry_count, backoff);
+        back_off();
+        server_log(LL_WARNING, "write-behind batch of %d keys failed (%s); retry %d in %lld ms",
+                   b->n, sj->err ? sj->err : "store error", ps.retry_count,
+                   (long long)(ps.retry_until_ms - server_mstime()));
         reply_flush_waiters(sj->err ? sj->err : "store error");
         free_batch(b);
         return;
     }
-    ps.retry_count = 0;
+    /* the store applies a big batch in chunks (storeq.h): a transient
+     * failure after the first leaves the rest unwritten, the watermark
+     * (the last op) with them */
+    int unwritten = 0;
+    for (int i = 0; i < b->n; i++) {
+        if (sj->ops[i].status != STORE_ERR_TRANSIENT) continue;
+        key_not_written(b->keys[i].k);
+        b->keys[i].k = NULL;
+        unwritten++;
+    }
     ps.st.wb_batches++;
-    ps.watermark = b->watermark;
+    if (unwritten) {
+        back_off();
+        server_log(LL_WARNING,
+                   "write-behind batch of %d keys: %d not written (%s); retry %d in %lld ms", b->n,
+                   unwritten, sj->err ? sj->err : "store error", ps.retry_count,
+                   (long long)(ps.retry_until_ms - server_mstime()));
+        reply_flush_waiters(sj->err ? sj->err : "store error");
+    } else {
+        ps.retry_count = 0;
+    }
+    if (sj->ops[b->n].status == STORE_OK) ps.watermark = b->watermark;
     note_changes(b);
     /* b->n <= pool_cap: the requeue array is as big as the batch pool */
     static pkey **requeue;
@@ -556,7 +595,8 @@ static void batch_done(store_job *sj) {
         requeue_cap = pool_cap;
     }
     size_t nrequeue = 0;
-    for (int i = 0; i < b->n; i++) key_batch_done(b->keys[i].k, &sj->ops[i], requeue, &nrequeue);
+    for (int i = 0; i < b->n; i++)
+        if (b->keys[i].k) key_batch_done(b->keys[i].k, &sj->ops[i], requeue, &nrequeue);
     requeue_keys(requeue, nrequeue);
     free_batch(b);
     if (ps.dirty_count == 0)

@@ -567,6 +567,31 @@ static int enter_txn(sql_stmt *st, int write) {
     return SQL_OK;
 }
 
+/* Commits db->txn: durable on return, or under sql_defer_durable written
+ * only, with the frame to wait for noted. */
+static int commit_store(sql_db *db) {
+    if (!db->defer_durable) return sqli_store_commit(db->txn);
+    uint32_t t = 0;
+    int rc = sqli_store_commit_nowait(db->txn, &t);
+    if (t > db->durable_target) db->durable_target = t;
+    return rc;
+}
+
+void sql_defer_durable(sql_db *db, int on) {
+    db->defer_durable = on;
+}
+
+uint32_t sql_take_durable_target(sql_db *db) {
+    uint32_t t = db->durable_target;
+    db->durable_target = 0;
+    return t;
+}
+
+int sql_wait_durable(sql_db *db, uint32_t target) {
+    int rc = sqli_store_wait_durable(db->store, target);
+    return rc == STORE_OK ? SQL_OK : SQL_IOERR;
+}
+
 /* End a write statement: keep (commit / release) or undo. */
 static int leave_write(sql_stmt *st, int rc) {
     sql_db *db = st->db;
@@ -578,7 +603,7 @@ static int leave_write(sql_stmt *st, int rc) {
     if (st->own == 2) {
         int changed = db->schema_changed;
         if (rc == SQL_OK) {
-            int src = sqli_store_commit(db->txn);
+            int src = commit_store(db);
             if (src != STORE_OK) rc = sqli_vm_store_error(v, src);
         } else {
             sqli_store_abort(db->txn);
@@ -864,7 +889,7 @@ static int end_txn(sql_stmt *st, int commit) {
     sqli_temp_end(db, db->temp_base, commit);
     db->temp_base = 0;
     if (commit) {
-        int src = sqli_store_commit(db->txn);
+        int src = commit_store(db);
         if (src != STORE_OK) rc = sqli_vm_store_error(v, src);
     } else {
         sqli_store_abort(db->txn);

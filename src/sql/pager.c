@@ -988,7 +988,9 @@ static int wait_durable(store_db *db, uint32_t target) {
     return rc;
 }
 
-int sqli_store_commit(store_txn *txn) {
+/* durable_target NULL: returns once durable; else the frame to wait for
+ * (sqli_store_wait_durable) goes there. */
+static int commit_txn(store_txn *txn, uint32_t *durable_target) {
     if (!txn) return sqli_store_error(STORE_MISUSE, "store_commit: no transaction");
     if (!txn->write) {
         sqli_store_abort(txn);
@@ -1017,7 +1019,25 @@ int sqli_store_commit(store_txn *txn) {
     pthread_mutex_unlock(&db->writer_mu);
     txn_free(txn);
     atomic_fetch_add(&db->st_commits, 1);
-    rc = wait_durable(db, target);
+    if (durable_target) {
+        *durable_target = target;
+        return STORE_OK;
+    }
+    return sqli_store_wait_durable(db, target);
+}
+
+int sqli_store_commit(store_txn *txn) {
+    return commit_txn(txn, NULL);
+}
+
+int sqli_store_commit_nowait(store_txn *txn, uint32_t *target) {
+    *target = 0;
+    return commit_txn(txn, target);
+}
+
+int sqli_store_wait_durable(store_db *db, uint32_t target) {
+    if (!target) return STORE_OK;
+    int rc = wait_durable(db, target);
     if (rc == STORE_OK && db->wal.n >= db->autockpt && pthread_mutex_trylock(&db->writer_mu) == 0) {
         int crc = checkpoint_locked(db);
         (void)crc; /* the commit is durable; a failed checkpoint is retried later */

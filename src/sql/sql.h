@@ -371,6 +371,16 @@ typedef void (*sql_change_fn)(void *ctx, int op, const char *table, int npk,
                               const sql_value *const *pk);
 void sql_set_change_hook(sql_db *db, sql_change_fn fn, void *ctx);
 
+/* ---- deferred durability ------------------------------------------------- */
+/* on: COMMIT returns once the transaction is written, before its fsync
+ * (other connections see it only once durable); sql_take_durable_target
+ * gives (and forgets) what the last such commits need, 0 if nothing, and
+ * sql_wait_durable waits for it — from any thread, while the connection
+ * goes on working. Until then the commits may be lost in a crash. */
+void sql_defer_durable(sql_db *db, int on);
+uint32_t sql_take_durable_target(sql_db *db);
+int sql_wait_durable(sql_db *db, uint32_t target);
+
 /* ---- progress handler ---------------------------------------------------- */
 /* Calls fn(ctx) once every n rows that running statements visit (rows read
  * by scans and searches, before filtering; so a join that finds nothing still

@@ -505,8 +505,10 @@ struct sql_db {
     char *path;
     unsigned flags;
     schema *sch;
-    store_txn *txn;   /* the open write transaction */
-    int explicit_txn; /* BEGIN ... */
+    store_txn *txn;          /* the open write transaction */
+    int defer_durable;       /* sql_defer_durable: COMMIT does not wait for the fsync */
+    uint32_t durable_target; /* ... the frame to wait for (sql_wait_durable) */
+    int explicit_txn;        /* BEGIN ... */
     savepoint_ent *sps;
     int nsp, capsp;
     int errcode;

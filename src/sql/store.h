@@ -245,6 +245,15 @@ int sqli_store_begin(store_db *db, unsigned flags, store_txn **txnp);
  * A read transaction just ends (same as sqli_store_abort). */
 int sqli_store_commit(store_txn *txn);
 
+/* sqli_store_commit without the wait: the frames are written and the writer
+ * lock released; *target gets what sqli_store_wait_durable waits for (0:
+ * nothing written). Readers see the commit once it is durable. */
+int sqli_store_commit_nowait(store_txn *txn, uint32_t *target);
+
+/* Waits until the frame a commit_nowait gave is durable (fsync'ing if no one
+ * else is); any thread, while others use the database. */
+int sqli_store_wait_durable(store_db *db, uint32_t target);
+
 /* Roll back and free the transaction and its remaining cursors. */
 void sqli_store_abort(store_txn *txn);
 

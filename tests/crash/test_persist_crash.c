@@ -261,13 +261,16 @@ static void verify_all(redisContext *c, double kill_ms, verdict *v) {
 static const char *const MAP_ARGS[] = {"--map", "hk h:{id} mode write-behind ttl 3600", "--map",
                                        "sk s:{id} mode write-behind column v ttl 3600"};
 
-static redisContext *restart(pk_env *e, const char *fsync, const char *delay, const char *batch) {
+static redisContext *restart(pk_env *e, const char *fsync, const char *delay, const char *batch,
+                             const char *chunk) {
     const char *args[] = {"--journal-fsync",
                           fsync,
                           "--write-behind-delay-ms",
                           delay,
                           "--write-behind-batch",
                           batch,
+                          "--write-behind-chunk",
+                          chunk,
                           MAP_ARGS[0],
                           MAP_ARGS[1],
                           MAP_ARGS[2],
@@ -301,13 +304,16 @@ static void run_mode(const char *fsync, int kills, trng *rng, totals *t) {
     pk_exec(c, "CREATE TABLE sk (id TEXT PRIMARY KEY, v TEXT)");
     redisFree(c);
     pk_stop(&e);
-    static const char *const delays[] = {"1", "5", "20", "100"}, *const batches[] = {"4", "64",
-                                                                                     "1000"};
+    static const char *const delays[] = {"1", "5", "20", "100"},
+                             *const batches[] = {"4", "64", "1000"},
+                             *const chunks[] = {"0", "7", "128"};
     long long errors = 0;
     char last_error[128] = "";
     while (t->kills < kills) {
         const char *delay = delays[trng_below(rng, 4)], *batch = batches[trng_below(rng, 3)];
-        c = restart(&e, fsync, delay, batch);
+        /* a batch in several transactions (the bundled store) */
+        const char *chunk = chunks[trng_below(rng, 3)];
+        c = restart(&e, fsync, delay, batch, chunk);
         if (!c || pk_wait_serving(c, 20000, NULL) != 0) {
             CHECK(0);
             break;
@@ -333,7 +339,7 @@ static void run_mode(const char *fsync, int kills, trng *rng, totals *t) {
         }
         redisFree(c);
         if (trng_below(rng, 4) == 0) { /* kill it again during its replay */
-            redisContext *rc = restart(&e, fsync, delay, batch);
+            redisContext *rc = restart(&e, fsync, delay, batch, chunk);
             if (!rc) {
                 CHECK(0);
                 break;
@@ -344,7 +350,7 @@ static void run_mode(const char *fsync, int kills, trng *rng, totals *t) {
             t->kills++;
             t->replay_kills++;
         }
-        c = restart(&e, fsync, delay, batch);
+        c = restart(&e, fsync, delay, batch, chunk);
         if (!c || pk_wait_serving(c, 20000, NULL) != 0) {
             CHECK(0);
             break;
@@ -356,7 +362,7 @@ static void run_mode(const char *fsync, int kills, trng *rng, totals *t) {
     CHECK_EQ(errors, 0);
     if (errors) fprintf(stderr, "%lld error replies, the last: %s\n", errors, last_error);
     /* a clean stop after the last round keeps everything too */
-    c = restart(&e, fsync, "5", "64");
+    c = restart(&e, fsync, "5", "64", "128");
     if (c && pk_wait_serving(c, 20000, NULL) == 0) {
         for (int cl = 0; cl < NCLIENTS; cl++) /* load every key into the cache */
             for (int i = 0; i < NKEYS; i++) {

@@ -584,6 +584,153 @@ TEST(wb_restart_replays_journal) {
     finish(&e, c);
 }
 
+/* The bundled store: a batch's fsync runs on the sync thread, so a load
+ * queued behind the batch does not wait for it (DEBUG STORE-SYNC-HOLD holds
+ * the fsync); the batch is not reported flushed before its fsync (WB.FLUSH
+ * waits, the keys stay pending), and a kill -9 meanwhile loses nothing. */
+TEST(wb_load_not_behind_batch_fsync) {
+    if (pk_pg()) return; /* pgstore commits in one call: nothing to hold */
+    pk_env e;
+    redisContext *c = start(&e, NULL);
+    if (!c) return;
+    redisContext *f = srv_connect(&e.s);
+    CHECK_CMD(c, "-ERR DEBUG STORE-SYNC-HOLD on|off", "DEBUG STORE-SYNC-HOLD maybe");
+    CHECK_CMD(c, "-ERR DEBUG STORE-SYNC-HOLD on|off", "DEBUG STORE-SYNC-HOLD");
+    pk_exec(c, "INSERT INTO kv VALUES ('pre', 'stored'), ('pre2', 'stored2')");
+    CHECK_CMD(c, "+OK", "DEBUG STORE-SYNC-HOLD on");
+    enum { N = 2000 };
+    for (int i = 0; i < N; i++) pk_send(c, "SET kv:h%d v%d", i, i);
+    int ok = 0;
+    for (int i = 0; i < N; i++) {
+        char *r = pk_recv_str(c);
+        ok += !strcmp(r, "+OK");
+        free(r);
+    }
+    CHECK_EQ(ok, N);
+    CHECK_CMD(c, ":1", "HSET user:1 name ann");
+    long long batches = pk_info(c, "wb_batches");
+    pk_send(f, "WB.FLUSH");
+    /* applied, its fsync held */
+    CHECK_EQ(pk_wait_info_ge(c, "store_syncs_pending", 1, 10000), 1);
+    /* a load behind it completes meanwhile */
+    CHECK_CMD(c, "stored", "GET kv:pre");
+    CHECK_EQ(pk_info(c, "store_syncs_pending"), 1);
+    /* not flushed until durable: nothing reported, nothing shown to readers */
+    CHECK_EQ(pk_info(c, "wb_pending"), N + 1);
+    CHECK_EQ(pk_info(c, "wb_batches"), batches);
+    CHECK_EQ(pk_info(c, "blocked_clients"), 1);
+    CHECK_EQ(query_count(c, "SELECT count(*) FROM kv"), 2);
+    CHECK_CMD(c, "+OK", "DEBUG STORE-SYNC-HOLD off");
+    char *r = pk_recv_str(f);
+    CHECK_STR(r, "+OK");
+    free(r);
+    CHECK_EQ(pk_info(c, "store_syncs_pending"), 0);
+    CHECK_EQ(pk_info(c, "wb_pending"), 0);
+    CHECK_EQ(query_count(c, "SELECT count(*) FROM kv"), N + 2);
+    /* a kill -9 while a batch's fsync is held: every acknowledged write is
+     * back after the restart (the journal was kept) */
+    CHECK_CMD(c, "+OK", "DEBUG STORE-SYNC-HOLD on");
+    for (int i = 0; i < N; i++) pk_send(c, "SET kv:h%d w%d", i, i);
+    ok = 0;
+    for (int i = 0; i < N; i++) {
+        r = pk_recv_str(c);
+        ok += !strcmp(r, "+OK");
+        free(r);
+    }
+    CHECK_EQ(ok, N);
+    CHECK_CMD(c, ":0", "HSET user:1 name bob");
+    pk_send(f, "WB.FLUSH");
+    CHECK_EQ(pk_wait_info_ge(c, "store_syncs_pending", 1, 10000), 1);
+    CHECK_CMD(c, "stored2", "GET kv:pre2");
+    redisFree(f);
+    redisFree(c);
+    pk_kill(&e);
+    c = start_args(&e, NULL, 0);
+    if (!c) return;
+    CHECK_EQ(pk_wait_serving(c, 60000, NULL), 0);
+    CHECK_EQ(pk_info(c, "wb_pending"), 0);
+    CHECK_EQ(query_count(c, "SELECT count(*) FROM kv WHERE v LIKE 'w%'"), N);
+    CHECK_CMD(c, "[[w1999]]", "SQL.QUERY %s", "SELECT v FROM kv WHERE id = 'h1999'");
+    CHECK_CMD(c, "[[bob]]", "SQL.QUERY %s", "SELECT name FROM users WHERE id = 1");
+    finish(&e, c);
+}
+
+/* The bundled store applies a big batch 128 rows per transaction
+ * (write-behind-chunk) and runs
+ * the loads queued meanwhile between two (DEBUG STORE-DELAY holds each
+ * chunk's answer; STORE-SYNC-HOLD keeps the batch from finishing): a load
+ * is answered while the batch is still being applied. A failure after the
+ * first chunk leaves the rest dirty, retried; nothing is lost. */
+TEST(wb_big_batch_in_chunks) {
+    if (pk_pg()) return; /* pgstore: one transaction per batch */
+    pk_env e;
+    redisContext *c = start(&e, NULL);
+    if (!c) return;
+    redisContext *f = srv_connect(&e.s);
+    pk_exec(c, "INSERT INTO kv VALUES ('pre', 'stored')");
+    enum { N = 1000 };
+    for (int i = 0; i < N; i++) pk_send(c, "SET kv:c%d v%d", i, i);
+    int ok = 0;
+    for (int i = 0; i < N; i++) {
+        char *r = pk_recv_str(c);
+        ok += !strcmp(r, "+OK");
+        free(r);
+    }
+    CHECK_EQ(ok, N);
+    long long tx = pk_info(c, "store_transactions");
+    CHECK_CMD(c, "+OK", "DEBUG STORE-SYNC-HOLD on");
+    CHECK_CMD(c, "+OK", "DEBUG STORE-DELAY 150");
+    pk_send(f, "WB.FLUSH");
+    CHECK(pk_wait_info_ge(c, "blocked_clients", 1, 5000) >= 1);
+    CHECK_CMD(c, "stored", "GET kv:pre");
+    /* answered before the batch's last chunk was applied */
+    CHECK_EQ(pk_info(c, "store_syncs_pending"), 0);
+    CHECK(pk_info(c, "store_transactions") - tx < (N + 1 + 127) / 128);
+    CHECK_EQ(pk_wait_info_ge(c, "store_syncs_pending", 1, 30000), 1);
+    CHECK_CMD(c, "+OK", "DEBUG STORE-DELAY 0");
+    CHECK_CMD(c, "+OK", "DEBUG STORE-SYNC-HOLD off");
+    char *r = pk_recv_str(f);
+    CHECK_STR(r, "+OK");
+    free(r);
+    CHECK_EQ(pk_info(c, "store_transactions") - tx, (N + 1 + 127) / 128);
+    CHECK_EQ(query_count(c, "SELECT count(*) FROM kv"), N + 1);
+    /* a failure after the first chunk: its rows stay, the others are retried */
+    for (int i = 0; i < N; i++) pk_send(c, "SET kv:c%d w%d", i, i);
+    for (int i = 0; i < N; i++) free(pk_recv_str(c));
+    long long retries = pk_info(c, "wb_retries");
+    tx = pk_info(c, "store_transactions");
+    CHECK_CMD(c, "+OK", "DEBUG STORE-DELAY 150");
+    pk_send(f, "WB.FLUSH");
+    /* the first chunk committed: the failure strikes a later one */
+    CHECK(pk_wait_info_ge(c, "store_transactions", tx + 1, 10000) >= tx + 1);
+    CHECK_CMD(c, "+OK", "DEBUG STORE-FAIL 1");
+    r = pk_recv_str(f);
+    CHECK(r && !strncmp(r, "-BACKEND write-behind flush failed: injected", 44));
+    free(r);
+    CHECK_EQ(pk_info(c, "wb_retries"), retries + 1);
+    long long pending = pk_info(c, "wb_pending");
+    int written = query_count(c, "SELECT count(*) FROM kv WHERE v LIKE 'w%'");
+    printf("a failure between chunks: %d rows written, %lld keys pending\n", written, pending);
+    CHECK(written >= 128 && written < N && written % 128 == 0);
+    CHECK_EQ(pending, N - written);
+    CHECK_CMD(c, "+OK", "DEBUG STORE-DELAY 0");
+    CHECK_CMD(c, "+OK", "WB.FLUSH");
+    CHECK_EQ(query_count(c, "SELECT count(*) FROM kv WHERE v LIKE 'w%'"), N);
+    /* write-behind-chunk 0: one transaction */
+    redisReply *bad = pk_cmd(c, "CONFIG SET write-behind-chunk -1");
+    CHECK(bad && bad->type == REDIS_REPLY_ERROR);
+    if (bad) freeReplyObject(bad);
+    CHECK_CMD(c, "+OK", "CONFIG SET write-behind-chunk 0");
+    for (int i = 0; i < N; i++) pk_send(c, "SET kv:c%d x%d", i, i);
+    for (int i = 0; i < N; i++) free(pk_recv_str(c));
+    tx = pk_info(c, "store_transactions");
+    CHECK_CMD(c, "+OK", "WB.FLUSH");
+    CHECK_EQ(pk_info(c, "store_transactions") - tx, 1);
+    CHECK_EQ(query_count(c, "SELECT count(*) FROM kv WHERE v LIKE 'x%'"), N);
+    redisFree(f);
+    finish(&e, c);
+}
+
 /* Mappings cannot change under pending writes; a key written in the same
  * loop turn as CONFIG SET map, or a negative entry from before it, must not
  * keep the old (freed) mapping. */
@@ -705,6 +852,8 @@ int main(void) {
     RUN(wb_shutdown_flushes);
     RUN(wb_shutdown_with_parked_write);
     RUN(wb_restart_replays_journal);
+    RUN(wb_load_not_behind_batch_fsync);
+    RUN(wb_big_batch_in_chunks);
     RUN(wb_config_set_map_with_pending);
     RUN(wb_reply_waits_for_journal_commit);
     RUN(wb_reply_waits_during_busy_script);

@@ -744,9 +744,40 @@ TEST(statement_tables) {
     done(db);
 }
 
+/* sql_defer_durable: COMMIT returns once written; readers (this connection's
+ * too) see the commits once sql_wait_durable made them durable; a writer
+ * builds on them at once. */
+TEST(deferred_durability) {
+    sql_db *db = fresh();
+    CHECK_EQ(sql_exec(db, "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)", NULL, NULL), SQL_OK);
+    CHECK_EQ(sql_take_durable_target(db), 0);
+    sql_defer_durable(db, 1);
+    CHECK_EQ(sql_exec(db, "INSERT INTO t VALUES (1, 'a')", NULL, NULL), SQL_OK);
+    CHECK_EQ(sql_exec(db, "BEGIN; INSERT INTO t VALUES (2, 'b'); COMMIT", NULL, NULL), SQL_OK);
+    sql_defer_durable(db, 0);
+    uint32_t target = sql_take_durable_target(db);
+    CHECK(target > 0);
+    CHECK_EQ(sql_take_durable_target(db), 0); /* taken */
+    CHECK_STR(one(db, "SELECT count(*) FROM t"), "0");
+    CHECK_EQ(sql_wait_durable(db, target), SQL_OK);
+    CHECK_STR(one(db, "SELECT count(*) FROM t"), "2");
+    /* again, and a plain commit on top: its wait covers the deferred one */
+    sql_defer_durable(db, 1);
+    CHECK_EQ(sql_exec(db, "INSERT INTO t VALUES (3, 'c')", NULL, NULL), SQL_OK);
+    sql_defer_durable(db, 0);
+    target = sql_take_durable_target(db);
+    CHECK_STR(one(db, "SELECT count(*) FROM t"), "2");
+    CHECK_EQ(sql_exec(db, "INSERT INTO t VALUES (4, 'd')", NULL, NULL), SQL_OK);
+    CHECK_STR(one(db, "SELECT group_concat(v, '') FROM t"), "abcd");
+    CHECK_EQ(sql_wait_durable(db, target), SQL_OK); /* already durable */
+    CHECK_EQ(sql_wait_durable(db, 0), SQL_OK);      /* nothing to wait for */
+    done(db);
+}
+
 int main(void) {
     RUN(statement_tables);
     RUN(read_while_writing);
+    RUN(deferred_durability);
     RUN(vacuum_shrinks);
     RUN(temp_tables_stay_out);
     RUN(explain_analyze_columns);
