@@ -1018,6 +1018,24 @@ int sql_bind_text(sql_stmt *st, int i, const char *z, int n) {
     return SQL_OK;
 }
 
+int sql_bind_text_ref(sql_stmt *st, int i, const char *z, int n) {
+    sql_value *s = NULL;
+    int rc = bind_slot(st, i, &s);
+    if (rc != SQL_OK) return rc;
+    if (!z) return val_set_null(s), SQL_OK;
+    val_set_text_ref(s, z, n < 0 ? strlen(z) : (size_t)n);
+    return SQL_OK;
+}
+
+int sql_bind_blob_ref(sql_stmt *st, int i, const void *p, int n) {
+    sql_value *s = NULL;
+    int rc = bind_slot(st, i, &s);
+    if (rc != SQL_OK) return rc;
+    if (!p) return val_set_null(s), SQL_OK;
+    val_set_blob_ref(s, p, (size_t)(n < 0 ? 0 : n));
+    return SQL_OK;
+}
+
 int sql_bind_blob(sql_stmt *st, int i, const void *p, int n) {
     sql_value *s = NULL;
     int rc = bind_slot(st, i, &s);

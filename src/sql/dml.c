@@ -1352,7 +1352,19 @@ static int insert_one(vm *v, dmlplan *d, sql_value *row, rowbuf *rb) {
     return rc;
 }
 
-/* Build the table row from one source row. */
+/* Does x borrow the bytes of a bound parameter? Those stay put until the
+ * statement's step ends (no write moves them, invariant 3 holds), so the
+ * insert row may borrow them too. */
+static int borrows_param(const vm *v, const sql_value *x) {
+    if (x->owned || (x->type != SQL_TEXT && x->type != SQL_BLOB)) return 0;
+    for (int i = 0; i < v->nparam; i++)
+        if (v->params[i].z == x->z && v->params[i].type == x->type && x->z) return 1;
+    return 0;
+}
+
+/* Build the table row from one source row. A value that is a bound
+ * parameter's is borrowed (a write-behind batch binds every row's values:
+ * a copy each cost an allocation and a free). */
 static int build_insert_row(vm *v, dmlplan *d, const sql_value *src, expr **src_exprs,
                             sql_value *row) {
     table *t = d->tab;
@@ -1362,6 +1374,9 @@ static int build_insert_row(vm *v, dmlplan *d, const sql_value *src, expr **src_
         int rc;
         if (k < 0 || !src || (src_exprs && src_exprs[k]->op == E_DEFAULT)) {
             rc = column_default(v, t, i, &row[i]);
+        } else if (borrows_param(v, &src[k])) {
+            val_ref(&row[i], &src[k]);
+            rc = SQL_OK;
         } else {
             sqli_val_copy(&row[i], &src[k]);
             rc = SQL_OK;

@@ -278,6 +278,12 @@ int sql_bind_double(sql_stmt *stmt, int i, double v);
 /* Text: n bytes, or up to the NUL if n < 0. Copied. */
 int sql_bind_text(sql_stmt *stmt, int i, const char *s, int n);
 int sql_bind_blob(sql_stmt *stmt, int i, const void *p, int n);
+/* As sql_bind_text / sql_bind_blob, without the copy: the n bytes at s (p)
+ * must stay valid and unchanged until this parameter is bound again, the
+ * bindings are cleared or the statement is finalized (a loop that binds and
+ * steps one row after another saves an allocation per value). */
+int sql_bind_text_ref(sql_stmt *stmt, int i, const char *s, int n);
+int sql_bind_blob_ref(sql_stmt *stmt, int i, const void *p, int n);
 int sql_bind_value(sql_stmt *stmt, int i, const sql_value *v);
 int sql_clear_bindings(sql_stmt *stmt);
 
