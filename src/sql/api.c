@@ -829,6 +829,7 @@ int sql_finalize(sql_stmt *st) {
     sqli_vm_subcache_clear(&st->v);
     sqli_fk_pending_clear(&st->v);
     xfree(st->v.fkpend);
+    xfree(st->v.spare_row);
     xfree(st->v.errmsg);
     sqli_keyenc_free(&st->v.kb);
     sqli_keyenc_free(&st->v.kb2);

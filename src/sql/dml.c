@@ -1387,15 +1387,36 @@ static int build_insert_row(vm *v, dmlplan *d, const sql_value *src, expr **src_
     return SQL_OK;
 }
 
+/* run_insert's row array: the statement's spare one when it fits (a
+ * statement run once per row, as a write-behind batch runs its upsert,
+ * then allocates it once), else a new one. A trigger's insert into the
+ * same table while the spare is taken gets a new one. */
+static sql_value *take_insert_row(vm *v, table *t) {
+    sql_value *r = v->spare_row;
+    if (!r || v->spare_row_n != t->ncol + 1) return new_row(t);
+    v->spare_row = NULL;
+    return r;
+}
+
+static void give_insert_row(vm *v, sql_value *row, int n) {
+    for (int i = 0; i < n; i++) val_free(&row[i]);
+    if (v->spare_row) {
+        xfree(row);
+        return;
+    }
+    v->spare_row = row;
+    v->spare_row_n = n;
+}
+
 static int run_insert(vm *v, dmlplan *d, rowbuf *rb) {
     table *t = d->tab;
-    sql_value *row = new_row(t);
+    sql_value *row = take_insert_row(v, t);
     int rc = SQL_OK;
     v->or_alg = d->or_alg;
     if (d->default_values) {
         rc = build_insert_row(v, d, NULL, NULL, row);
         if (rc == SQL_OK) rc = insert_one(v, d, row, rb);
-        free_row(row, t->ncol + 1);
+        give_insert_row(v, row, t->ncol + 1);
         return rc;
     }
     qplan *p = d->src;
@@ -1423,7 +1444,7 @@ static int run_insert(vm *v, dmlplan *d, rowbuf *rb) {
 done:
     sqli_q_close(v, p);
     sqli_rowbuf_clear(&mat);
-    free_row(row, t->ncol + 1);
+    give_insert_row(v, row, t->ncol + 1);
     return rc;
 }
 
