@@ -565,7 +565,7 @@ transient:
 
 static int m_apply_batch(void *hp, store_op *ops, int n, char **err) {
     handle *h = hp;
-    sql_set_change_hook(h->db, batch_hook, h);
+    sql_set_change_hook_nokey(h->db, batch_hook, h); /* it needs no key */
     int rc = apply_all_or_nothing(h, ops, n, err);
     if (rc == STORE_ERR_PERMANENT) rc = apply_careful(h, ops, n, err);
     sql_set_change_hook(h->db, NULL, NULL);

@@ -259,6 +259,11 @@ int sql_in_transaction(sql_db *db) {
 void sql_set_change_hook(sql_db *db, sql_change_fn fn, void *ctx) {
     db->hook = fn;
     db->hook_ctx = ctx;
+    db->hook_nokey = 0;
+}
+void sql_set_change_hook_nokey(sql_db *db, sql_change_fn fn, void *ctx) {
+    sql_set_change_hook(db, fn, ctx);
+    db->hook_nokey = 1;
 }
 void sql_set_max_recursive_rows(sql_db *db, int64_t n) {
     db->max_recursive_rows = n > 0 ? n : 0;

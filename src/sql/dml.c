@@ -445,6 +445,10 @@ void sqli_report_change(vm *v, table *t, int op, const sql_value *row, const uin
     sql_db *db = v->db;
     if (!db->hook) return;
     (void)row;
+    if (db->hook_nokey) {
+        db->hook(db->hook_ctx, op, t->name, 0, NULL);
+        return;
+    }
     sql_value vals[64];
     const sql_value *ptrs[64] = {0};
     int n = 0;

@@ -376,6 +376,9 @@ void sql_free(void *p);
 typedef void (*sql_change_fn)(void *ctx, int op, const char *table, int npk,
                               const sql_value *const *pk);
 void sql_set_change_hook(sql_db *db, sql_change_fn fn, void *ctx);
+/* As sql_set_change_hook, for a hook that needs only op and table: it is
+ * called with npk 0 and pk NULL, and no key is decoded for it. */
+void sql_set_change_hook_nokey(sql_db *db, sql_change_fn fn, void *ctx);
 
 /* ---- progress handler ---------------------------------------------------- */
 /* Calls fn(ctx) once every n rows that running statements visit (rows read

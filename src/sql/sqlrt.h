@@ -519,6 +519,7 @@ struct sql_db {
     int64_t changes, total_changes, last_insert_id;
     sql_change_fn hook;
     void *hook_ctx;
+    int hook_nokey;           /* sql_set_change_hook_nokey: no key values decoded */
     sql_progress_fn progress; /* sql_set_progress_handler */
     void *progress_ctx;
     int progress_n, progress_left;

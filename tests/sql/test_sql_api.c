@@ -293,6 +293,17 @@ TEST(change_hook) {
     int nw = (int)(sizeof want / sizeof want[0]);
     CHECK_EQ(log.n, nw);
     for (int i = 0; i < nw && i < log.n; i++) CHECK_STR(log.lines[i], want[i]);
+    /* the key-less hook: op and table only; sql_set_change_hook makes a
+     * later hook get keys again */
+    hook_log log2 = {0};
+    sql_set_change_hook_nokey(db, on_change, &log2);
+    sql_exec(db, "INSERT INTO u VALUES (7, 'g'); DELETE FROM u WHERE id = 7", NULL, NULL);
+    sql_set_change_hook(db, on_change, &log2);
+    sql_exec(db, "INSERT INTO u VALUES (8, 'h')", NULL, NULL);
+    sql_set_change_hook(db, NULL, NULL);
+    const char *want2[] = {"I u", "D u", "I u 8"};
+    CHECK_EQ(log2.n, 3);
+    for (int i = 0; i < 3 && i < log2.n; i++) CHECK_STR(log2.lines[i], want2[i]);
     done(db);
 }
 
