@@ -149,6 +149,9 @@ static void done_with(handle *h, sql_stmt *st) {
         sql_finalize(st);
 }
 
+/* Binds without copying: every caller's values outlive its statement's
+ * steps, and a cached statement's bindings are cleared (prepare, the
+ * reuse in apply_op_sql) before it runs again. */
 static int bind(sql_stmt *st, int i, const store_value *v) {
     switch (v->type) {
     case SV_NULL:
@@ -158,9 +161,9 @@ static int bind(sql_stmt *st, int i, const store_value *v) {
     case SV_REAL:
         return sql_bind_double(st, i, v->d);
     case SV_BLOB:
-        return sql_bind_blob(st, i, v->p, (int)v->len);
+        return sql_bind_blob_ref(st, i, v->p, (int)v->len);
     default:
-        return sql_bind_text(st, i, v->p ? v->p : "", (int)v->len);
+        return sql_bind_text_ref(st, i, v->p ? v->p : "", (int)v->len);
     }
 }
 
@@ -429,7 +432,7 @@ static int apply_op_sql(handle *h, const store_op *op, const store_op *prev, sbu
     if (op->kind == STORE_UPSERT)
         for (int i = 0; i < op->ncols; i++) {
             if (i == override_col) {
-                sql_bind_text(st, k++, override, (int)strlen(override));
+                sql_bind_text_ref(st, k++, override, (int)strlen(override));
                 continue;
             }
             if (op->vals[i].type != SV_NULL) bind(st, k++, &op->vals[i]);
@@ -562,7 +565,7 @@ transient:
 
 static int m_apply_batch(void *hp, store_op *ops, int n, char **err) {
     handle *h = hp;
-    sql_set_change_hook(h->db, batch_hook, h);
+    sql_set_change_hook_nokey(h->db, batch_hook, h); /* it needs no key */
     int rc = apply_all_or_nothing(h, ops, n, err);
     if (rc == STORE_ERR_PERMANENT) rc = apply_careful(h, ops, n, err);
     sql_set_change_hook(h->db, NULL, NULL);

@@ -79,6 +79,7 @@ void db_init(db *d, int id) {
     d->avg_ttl = 0;
     d->expires_cursor = 0;
     d->memo = NULL;
+    d->memo_klen = 0;
 }
 
 static void free_entry(void *ctx, void *e) {
@@ -175,7 +176,24 @@ kobj *db_lookup(db *d, const char *key, size_t len, int flags) {
 }
 
 kobj *db_lookup_h(db *d, const char *key, size_t len, int flags, uint64_t *h) {
-    kobj *o = dict_find_h(&d->keys, key, len, h);
+    kobj *o;
+    if (d->memo_klen == len + 1 && same_bytes(d->memo_key, key, len)) {
+        if (!(flags & LOOKUP_MEMO)) d->memo_klen = 0;
+        *h = d->memo_h;
+        kobj *m = d->memo;
+        d->memo = NULL;
+        /* invariant 4: the memo, if its key is this one, is the entry */
+        if (m && m->klen == len && same_bytes(kobj_key(m), key, len))
+            return live_entry(d, m, flags);
+        o = dict_find_hashed(&d->keys, key, len, *h);
+    } else {
+        o = dict_find_h(&d->keys, key, len, h);
+        if ((flags & LOOKUP_MEMO) && len <= DB_MEMO_KEY) {
+            memcpy(d->memo_key, key, len);
+            d->memo_klen = (uint32_t)len + 1;
+            d->memo_h = *h;
+        }
+    }
     return o ? live_entry(d, o, flags) : NULL;
 }
 

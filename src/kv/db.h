@@ -48,7 +48,15 @@ typedef struct db {
     dict *blocking_keys;
     /* the entry a LOOKUP_MEMO lookup found, for the next db_lookup (invariant 4) */
     kobj *memo;
+    /* the key of the last LOOKUP_MEMO lookup (up to DB_MEMO_KEY bytes; hit or
+     * miss) and its hash, for the next db_lookup_h: a key's hash never
+     * changes, so it needs no invalidation. memo_klen is its length + 1, 0
+     * for none. */
+    uint64_t memo_h;
+    uint32_t memo_klen;
+    char memo_key[48];
 } db;
+#define DB_MEMO_KEY 48
 
 /* The time every expiry decision uses: the server sets it to the start time of
  * the command being run (so a command sees one consistent "now"). */
@@ -116,7 +124,9 @@ enum { LOOKUP_NONE = 0, LOOKUP_NOTOUCH = 1, LOOKUP_MEMO = 2 };
  * db_lookup takes the memo off (used or not). */
 kobj *db_lookup(db *d, const char *key, size_t len, int flags);
 
-/* db_lookup that also gives the key's hash, for a following db_add_h. */
+/* db_lookup that also gives the key's hash, for a following db_add_h. After
+ * a LOOKUP_MEMO lookup of the same key (a write's persistence check, then
+ * the command) it neither hashes nor, on a hit, searches again. */
 kobj *db_lookup_h(db *d, const char *key, size_t len, int flags, uint64_t *h);
 /* Adds an entry whose key is absent (reported to kv_hook.on_added). */
 void db_add(db *d, kobj *o);

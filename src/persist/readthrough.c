@@ -62,10 +62,33 @@ int rt_is_negative(pkey *k) {
 }
 
 /* Commands that replace a value whole do not need the old one loaded. */
+/* What a command is to rt_needs_load, from its name: a small cache by
+ * command (the commands' table does not move), so that every write to a
+ * mapped key does not compare names. */
+enum { CMD_KIND_OTHER = 1, CMD_KIND_OVERWRITES, CMD_KIND_SET, CMD_KIND_EXEC };
+
+static int command_kind(const command *cmd) {
+    static struct {
+        const command *cmd;
+        int kind;
+    } cache[64];
+    size_t i = ((uintptr_t)cmd >> 4) & 63;
+    if (cache[i].cmd != cmd) {
+        const char *n = cmd->name;
+        cache[i].cmd = cmd;
+        cache[i].kind = !strcmp(n, "setex") || !strcmp(n, "psetex") || !strcmp(n, "mset")
+                            ? CMD_KIND_OVERWRITES
+                        : !strcmp(n, "set")  ? CMD_KIND_SET
+                        : !strcmp(n, "exec") ? CMD_KIND_EXEC
+                                             : CMD_KIND_OTHER;
+    }
+    return cache[i].kind;
+}
+
 static int overwrites(client *c, const command *cmd) {
-    const char *n = cmd->name;
-    if (!strcmp(n, "setex") || !strcmp(n, "psetex") || !strcmp(n, "mset")) return 1;
-    if (!strcmp(n, "set")) {
+    int kind = command_kind(cmd);
+    if (kind == CMD_KIND_OVERWRITES) return 1;
+    if (kind == CMD_KIND_SET) {
         for (int i = 3; i < c->argc; i++)
             if (arg_is(&c->argv[i], "nx") || arg_is(&c->argv[i], "xx") ||
                 arg_is(&c->argv[i], "get") || arg_is(&c->argv[i], "keepttl"))
@@ -77,7 +100,7 @@ static int overwrites(client *c, const command *cmd) {
 
 int rt_needs_load(client *c, const command *cmd, const mapping *m, const char *key, size_t klen) {
     (void)m;
-    int exec = !strcmp(cmd->name, "exec");
+    int exec = command_kind(cmd) == CMD_KIND_EXEC;
     if (!exec && overwrites(c, cmd)) return 0; /* the cheap test first */
     pkey *k = pkey_find(key, klen);
     /* a dirty key's truth is the cache (deleted included): never the store */

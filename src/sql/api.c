@@ -259,6 +259,11 @@ int sql_in_transaction(sql_db *db) {
 void sql_set_change_hook(sql_db *db, sql_change_fn fn, void *ctx) {
     db->hook = fn;
     db->hook_ctx = ctx;
+    db->hook_nokey = 0;
+}
+void sql_set_change_hook_nokey(sql_db *db, sql_change_fn fn, void *ctx) {
+    sql_set_change_hook(db, fn, ctx);
+    db->hook_nokey = 1;
 }
 void sql_set_max_recursive_rows(sql_db *db, int64_t n) {
     db->max_recursive_rows = n > 0 ? n : 0;
@@ -854,6 +859,7 @@ int sql_finalize(sql_stmt *st) {
     sqli_vm_subcache_clear(&st->v);
     sqli_fk_pending_clear(&st->v);
     xfree(st->v.fkpend);
+    xfree(st->v.spare_row);
     xfree(st->v.errmsg);
     sqli_keyenc_free(&st->v.kb);
     sqli_keyenc_free(&st->v.kb2);
@@ -1040,6 +1046,24 @@ int sql_bind_text(sql_stmt *st, int i, const char *z, int n) {
     if (rc != SQL_OK) return rc;
     if (!z) return val_set_null(s), SQL_OK;
     sqli_val_set_text_copy(s, z, n < 0 ? strlen(z) : (size_t)n);
+    return SQL_OK;
+}
+
+int sql_bind_text_ref(sql_stmt *st, int i, const char *z, int n) {
+    sql_value *s = NULL;
+    int rc = bind_slot(st, i, &s);
+    if (rc != SQL_OK) return rc;
+    if (!z) return val_set_null(s), SQL_OK;
+    val_set_text_ref(s, z, n < 0 ? strlen(z) : (size_t)n);
+    return SQL_OK;
+}
+
+int sql_bind_blob_ref(sql_stmt *st, int i, const void *p, int n) {
+    sql_value *s = NULL;
+    int rc = bind_slot(st, i, &s);
+    if (rc != SQL_OK) return rc;
+    if (!p) return val_set_null(s), SQL_OK;
+    val_set_blob_ref(s, p, (size_t)(n < 0 ? 0 : n));
     return SQL_OK;
 }
 

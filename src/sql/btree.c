@@ -1555,7 +1555,8 @@ int sqli_store_cursor_open(store_txn *txn, store_tree tree, store_cursor **curp)
     if (txn->err) return txn->err;
     int rc = check_root(txn, tree);
     if (rc != STORE_OK) return rc;
-    store_cursor *c = xmalloc(sizeof *c);
+    store_cursor *c = txn->spare ? txn->spare : xmalloc(sizeof *c);
+    txn->spare = NULL;
     cursor_init(c, txn, tree);
     c->linked = 1;
     c->next = txn->cursors;
@@ -1574,11 +1575,16 @@ void sqli_store_cursor_close(store_cursor *c) {
         txn->cursors = c->next;
     if (c->next) c->next->prev = c->prev;
     cursor_fini(c);
-    xfree(c);
+    if (txn->spare)
+        xfree(c);
+    else
+        txn->spare = c;
 }
 
 static void cursors_free(store_txn *txn) {
     while (txn->cursors) sqli_store_cursor_close(txn->cursors);
+    xfree(txn->spare);
+    txn->spare = NULL;
 }
 
 /* ---- point operations ------------------------------------------------------------- */

@@ -445,6 +445,10 @@ void sqli_report_change(vm *v, table *t, int op, const sql_value *row, const uin
     sql_db *db = v->db;
     if (!db->hook) return;
     (void)row;
+    if (db->hook_nokey) {
+        db->hook(db->hook_ctx, op, t->name, 0, NULL);
+        return;
+    }
     sql_value vals[64];
     const sql_value *ptrs[64] = {0};
     int n = 0;
@@ -1352,7 +1356,19 @@ static int insert_one(vm *v, dmlplan *d, sql_value *row, rowbuf *rb) {
     return rc;
 }
 
-/* Build the table row from one source row. */
+/* Does x borrow the bytes of a bound parameter? Those stay put until the
+ * statement's step ends (no write moves them, invariant 3 holds), so the
+ * insert row may borrow them too. */
+static int borrows_param(const vm *v, const sql_value *x) {
+    if (x->owned || (x->type != SQL_TEXT && x->type != SQL_BLOB)) return 0;
+    for (int i = 0; i < v->nparam; i++)
+        if (v->params[i].z == x->z && v->params[i].type == x->type && x->z) return 1;
+    return 0;
+}
+
+/* Build the table row from one source row. A value that is a bound
+ * parameter's is borrowed (a write-behind batch binds every row's values:
+ * a copy each cost an allocation and a free). */
 static int build_insert_row(vm *v, dmlplan *d, const sql_value *src, expr **src_exprs,
                             sql_value *row) {
     table *t = d->tab;
@@ -1362,6 +1378,9 @@ static int build_insert_row(vm *v, dmlplan *d, const sql_value *src, expr **src_
         int rc;
         if (k < 0 || !src || (src_exprs && src_exprs[k]->op == E_DEFAULT)) {
             rc = column_default(v, t, i, &row[i]);
+        } else if (borrows_param(v, &src[k])) {
+            val_ref(&row[i], &src[k]);
+            rc = SQL_OK;
         } else {
             sqli_val_copy(&row[i], &src[k]);
             rc = SQL_OK;
@@ -1372,15 +1391,36 @@ static int build_insert_row(vm *v, dmlplan *d, const sql_value *src, expr **src_
     return SQL_OK;
 }
 
+/* run_insert's row array: the statement's spare one when it fits (a
+ * statement run once per row, as a write-behind batch runs its upsert,
+ * then allocates it once), else a new one. A trigger's insert into the
+ * same table while the spare is taken gets a new one. */
+static sql_value *take_insert_row(vm *v, table *t) {
+    sql_value *r = v->spare_row;
+    if (!r || v->spare_row_n != t->ncol + 1) return new_row(t);
+    v->spare_row = NULL;
+    return r;
+}
+
+static void give_insert_row(vm *v, sql_value *row, int n) {
+    for (int i = 0; i < n; i++) val_free(&row[i]);
+    if (v->spare_row) {
+        xfree(row);
+        return;
+    }
+    v->spare_row = row;
+    v->spare_row_n = n;
+}
+
 static int run_insert(vm *v, dmlplan *d, rowbuf *rb) {
     table *t = d->tab;
-    sql_value *row = new_row(t);
+    sql_value *row = take_insert_row(v, t);
     int rc = SQL_OK;
     v->or_alg = d->or_alg;
     if (d->default_values) {
         rc = build_insert_row(v, d, NULL, NULL, row);
         if (rc == SQL_OK) rc = insert_one(v, d, row, rb);
-        free_row(row, t->ncol + 1);
+        give_insert_row(v, row, t->ncol + 1);
         return rc;
     }
     qplan *p = d->src;
@@ -1408,7 +1448,7 @@ static int run_insert(vm *v, dmlplan *d, rowbuf *rb) {
 done:
     sqli_q_close(v, p);
     sqli_rowbuf_clear(&mat);
-    free_row(row, t->ncol + 1);
+    give_insert_row(v, row, t->ncol + 1);
     return rc;
 }
 

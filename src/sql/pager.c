@@ -838,6 +838,7 @@ static void txn_free(store_txn *txn) {
         sqli_u32map_free(&txn->sp[i].map);
     }
     xfree(txn->sp);
+    xfree(txn->spare); /* a cursor closed after txn_ending */
     xfree(txn->scratch);
     xfree(txn->getbuf);
     xfree(txn);

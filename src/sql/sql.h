@@ -278,6 +278,12 @@ int sql_bind_double(sql_stmt *stmt, int i, double v);
 /* Text: n bytes, or up to the NUL if n < 0. Copied. */
 int sql_bind_text(sql_stmt *stmt, int i, const char *s, int n);
 int sql_bind_blob(sql_stmt *stmt, int i, const void *p, int n);
+/* As sql_bind_text / sql_bind_blob, without the copy: the n bytes at s (p)
+ * must stay valid and unchanged until this parameter is bound again, the
+ * bindings are cleared or the statement is finalized (a loop that binds and
+ * steps one row after another saves an allocation per value). */
+int sql_bind_text_ref(sql_stmt *stmt, int i, const char *s, int n);
+int sql_bind_blob_ref(sql_stmt *stmt, int i, const void *p, int n);
 int sql_bind_value(sql_stmt *stmt, int i, const sql_value *v);
 int sql_clear_bindings(sql_stmt *stmt);
 
@@ -370,6 +376,9 @@ void sql_free(void *p);
 typedef void (*sql_change_fn)(void *ctx, int op, const char *table, int npk,
                               const sql_value *const *pk);
 void sql_set_change_hook(sql_db *db, sql_change_fn fn, void *ctx);
+/* As sql_set_change_hook, for a hook that needs only op and table: it is
+ * called with npk 0 and pk NULL, and no key is decoded for it. */
+void sql_set_change_hook_nokey(sql_db *db, sql_change_fn fn, void *ctx);
 
 /* ---- deferred durability ------------------------------------------------- */
 /* on: COMMIT returns once the transaction is written, before its fsync

@@ -393,6 +393,10 @@ struct vm {
     vm_subcache subc;
     int64_t now; /* statement time (microseconds since 1970), 0 until first asked (datetime.c) */
     store_cursor *rowcur[4]; /* cursors on tables for row reads and deletes */
+    /* an insert's row array (spare_row_n values, all NULL), kept for the
+     * statement's next run (dml.c run_insert); freed by sql_finalize */
+    sql_value *spare_row;
+    int spare_row_n;
     store_tree rowtree[4];
     int rowcur_next;
     void *fkpend; /* deferred NO ACTION checks (fkey.c) */
@@ -517,6 +521,7 @@ struct sql_db {
     int64_t changes, total_changes, last_insert_id;
     sql_change_fn hook;
     void *hook_ctx;
+    int hook_nokey;           /* sql_set_change_hook_nokey: no key values decoded */
     sql_progress_fn progress; /* sql_set_progress_handler */
     void *progress_ctx;
     int progress_n, progress_left;

@@ -155,6 +155,10 @@ struct store_txn {
     uint32_t page_count;      /* the database's size in this transaction's view */
     store_txn *rnext, *rprev; /* readers list (db->mu) */
     struct store_cursor *cursors;
+    /* the last closed cursor's memory, for the next open (a statement run
+     * row after row opens and closes its row cursor each time); freed when
+     * the transaction ends */
+    struct store_cursor *spare;
     /* writer only */
     u32map dirty; /* pgno -> page */
     uint32_t ndirty;

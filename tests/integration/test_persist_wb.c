@@ -836,9 +836,65 @@ TEST(wb_reply_waits_during_busy_script) {
     finish(&e, c);
 }
 
+/* Pipelines many writes (one reply each, checked for errors). */
+static void pipeline_cmds(redisContext *c, const char *fmt, int from, int to, int step) {
+    int n = 0;
+    for (int i = from; i < to; i += step, n++) redisAppendCommand(c, fmt, i, i);
+    for (int i = 0; i < n; i++) {
+        redisReply *r = NULL;
+        if (redisGetReply(c, (void **)&r) != REDIS_OK || !r) {
+            CHECK(0);
+            return;
+        }
+        CHECK(r->type != REDIS_REPLY_ERROR);
+        freeReplyObject(r);
+    }
+}
+
+/* The loop's quick path for one-key writes, and per-key state recycled
+ * from flushed keys: rounds of writes over the same keys (new values,
+ * deletes, a key deleted and set again in one pipeline, keys longer than
+ * the recycled entries hold), each flushed, end with store equal to cache;
+ * a refused shape and an INCR of a flushed key take the same path. */
+TEST(wb_keys_reused_across_batches) {
+    pk_env e;
+    const char *args[] = {"--write-behind-batch", "300", NULL};
+    redisContext *c = start(&e, args);
+    if (!c) return;
+    enum { N = 2000 };
+    pipeline_cmds(c, "SET kv:k%d v%d", 0, N, 1);
+    CHECK_CMD(c, "+OK", "WB.FLUSH");
+    CHECK_EQ(query_count(c, "SELECT count(*) FROM kv"), N);
+    pipeline_cmds(c, "SET kv:k%d w%d", 0, N, 2);
+    pipeline_cmds(c, "DEL kv:k%d", 1, N, 4); /* the format's second %d is unused */
+    pipeline_cmds(c, "DEL kv:k%d", 0, N, 10);
+    pipeline_cmds(c, "SET kv:k%d again%d", 0, N, 20);
+    pipeline_cmds(c, "SET kv:long-key-beyond-the-recycled-room-%040d v%d", 0, 50, 1);
+    CHECK_CMD(c, "+OK", "WB.FLUSH");
+    CHECK_EQ(query_count(c, "SELECT count(*) FROM kv WHERE v LIKE 'w%'"), N / 2 - N / 10);
+    CHECK_EQ(query_count(c, "SELECT count(*) FROM kv WHERE v LIKE 'again%'"), N / 20);
+    CHECK_EQ(query_count(c, "SELECT count(*) FROM kv WHERE id LIKE 'long-key%'"), 50);
+    /* a mapped string key takes no list, through the quick path too */
+    redisReply *r = pk_cmd(c, "LPUSH kv:k2 x");
+    CHECK(r && r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "WRONGTYPE", 9));
+    if (r) freeReplyObject(r);
+    CHECK_EQ(pk_info(c, "wb_pending"), 0);
+    CHECK_CMD(c, "+OK", "SET kv:n 41");
+    CHECK_CMD(c, "+OK", "WB.FLUSH");
+    CHECK_CMD(c, ":42", "INCR kv:n");
+    CHECK_CMD(c, "+OK", "WB.FLUSH");
+    CHECK_CMD(c, "[[42]]", "SQL.QUERY %s", "SELECT v FROM kv WHERE id = 'n'");
+    /* and once more over recycled state: every key a new value */
+    pipeline_cmds(c, "SET kv:k%d z%d", 0, N, 1);
+    CHECK_CMD(c, "+OK", "WB.FLUSH");
+    CHECK_EQ(query_count(c, "SELECT count(*) FROM kv WHERE v LIKE 'z%'"), N);
+    finish(&e, c);
+}
+
 int main(void) {
     RUN(wb_write_then_flush);
     RUN(wb_coalescing);
+    RUN(wb_keys_reused_across_batches);
     RUN(wb_per_key_order);
     RUN(wb_lag_counts_from_the_write_in_flight);
     RUN(wb_on_delete);
