@@ -677,7 +677,16 @@ TEST(wb_big_batch_in_chunks) {
         free(r);
     }
     CHECK_EQ(ok, N);
+    /* no load has run yet: the batch is one transaction */
     long long tx = pk_info(c, "store_transactions");
+    CHECK_CMD(c, "+OK", "WB.FLUSH");
+    CHECK_EQ(pk_info(c, "store_transactions") - tx, 1);
+    CHECK_EQ(query_count(c, "SELECT count(*) FROM kv"), N + 1);
+    /* loads arrive (this one finds no row): batches go in chunks */
+    CHECK_CMD(c, "(nil)", "GET kv:absent1");
+    for (int i = 0; i < N; i++) pk_send(c, "SET kv:c%d u%d", i, i);
+    for (int i = 0; i < N; i++) free(pk_recv_str(c));
+    tx = pk_info(c, "store_transactions");
     CHECK_CMD(c, "+OK", "DEBUG STORE-SYNC-HOLD on");
     CHECK_CMD(c, "+OK", "DEBUG STORE-DELAY 150");
     pk_send(f, "WB.FLUSH");
@@ -698,6 +707,7 @@ TEST(wb_big_batch_in_chunks) {
     for (int i = 0; i < N; i++) pk_send(c, "SET kv:c%d w%d", i, i);
     for (int i = 0; i < N; i++) free(pk_recv_str(c));
     long long retries = pk_info(c, "wb_retries");
+    CHECK_CMD(c, "(nil)", "GET kv:absent2");
     tx = pk_info(c, "store_transactions");
     CHECK_CMD(c, "+OK", "DEBUG STORE-DELAY 150");
     pk_send(f, "WB.FLUSH");
