@@ -1091,7 +1091,7 @@ static void touch_reserve(int n) {
 
 /* Is cmd EXEC? A pointer comparison (the commands' table does not move):
  * every command to a mapped key asks, several times. */
-static int is_exec(const command *cmd) {
+int is_exec(const command *cmd) {
     static const command *exec_cmd;
     if (!exec_cmd) exec_cmd = command_lookup_name("exec", 4);
     return cmd == exec_cmd;

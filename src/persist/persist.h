@@ -169,6 +169,8 @@ pkey *pkey_get(const char *key, size_t klen, const mapping *m);
 pkey *pkey_get_hashed(const char *key, size_t klen, const mapping *m, uint64_t h);
 pkey *pkey_find(const char *key, size_t klen);
 void pkey_maybe_free(pkey *k);
+/* cmd is EXEC (by its table entry: no name compare) */
+int is_exec(const command *cmd);
 /* Sets / clears k->locked, counting locked keys: while none is, a command
  * does not look its keys up in pkeys to see whether it must wait. */
 void pkey_lock(pkey *k);

@@ -61,34 +61,19 @@ int rt_is_negative(pkey *k) {
     return k && k->negative_until_ms > server_mstime();
 }
 
-/* Commands that replace a value whole do not need the old one loaded. */
-/* What a command is to rt_needs_load, from its name: a small cache by
- * command (the commands' table does not move), so that every write to a
- * mapped key does not compare names. */
-enum { CMD_KIND_OTHER = 1, CMD_KIND_OVERWRITES, CMD_KIND_SET, CMD_KIND_EXEC };
-
-static int command_kind(const command *cmd) {
-    static struct {
-        const command *cmd;
-        int kind;
-    } cache[64];
-    size_t i = ((uintptr_t)cmd >> 4) & 63;
-    if (cache[i].cmd != cmd) {
-        const char *n = cmd->name;
-        cache[i].cmd = cmd;
-        cache[i].kind = !strcmp(n, "setex") || !strcmp(n, "psetex") || !strcmp(n, "mset")
-                            ? CMD_KIND_OVERWRITES
-                        : !strcmp(n, "set")  ? CMD_KIND_SET
-                        : !strcmp(n, "exec") ? CMD_KIND_EXEC
-                                             : CMD_KIND_OTHER;
-    }
-    return cache[i].kind;
-}
-
+/* Commands that replace a value whole do not need the old one loaded. They
+ * are known by their table entries, looked up once (as is_exec's), so that
+ * a write to a mapped key compares no names. */
 static int overwrites(client *c, const command *cmd) {
-    int kind = command_kind(cmd);
-    if (kind == CMD_KIND_OVERWRITES) return 1;
-    if (kind == CMD_KIND_SET) {
+    static const command *set, *setex, *psetex, *mset;
+    if (!set) {
+        set = command_lookup_name("set", 3);
+        setex = command_lookup_name("setex", 5);
+        psetex = command_lookup_name("psetex", 6);
+        mset = command_lookup_name("mset", 4);
+    }
+    if (cmd == setex || cmd == psetex || cmd == mset) return 1;
+    if (cmd == set) {
         for (int i = 3; i < c->argc; i++)
             if (arg_is(&c->argv[i], "nx") || arg_is(&c->argv[i], "xx") ||
                 arg_is(&c->argv[i], "get") || arg_is(&c->argv[i], "keepttl"))
@@ -100,8 +85,7 @@ static int overwrites(client *c, const command *cmd) {
 
 int rt_needs_load(client *c, const command *cmd, const mapping *m, const char *key, size_t klen) {
     (void)m;
-    int exec = command_kind(cmd) == CMD_KIND_EXEC;
-    if (!exec && overwrites(c, cmd)) return 0; /* the cheap test first */
+    if (!is_exec(cmd) && overwrites(c, cmd)) return 0; /* the cheap test first */
     pkey *k = pkey_find(key, klen);
     /* a dirty key's truth is the cache (deleted included): never the store */
     if (k && (k->dirty || k->touched || k->in_flight || k->deadlettering)) return 0;
