@@ -144,19 +144,26 @@ static void push_done(store_job *j) {
 
 static void run_many(lane *l, store_job **jobs, int n);
 
-/* Between two chunks of a nosync batch: the loads at the head of lane l's
- * queue (queued after the batch, before anything else still queued) run
- * now, ahead of the batch's other chunks (storeq.h). */
-static void serve_loads(lane *l) {
-    store_job *group[256];
-    int n = 0;
-    pthread_mutex_lock(&mu);
+/* Moves the jobs at the head of lane l's queue that share group[0]'s
+ * run_many (with n == 0: the first's, if it has one) into group after its
+ * n, up to 256 in all (mu held); the new count. */
+static int take_loads(lane *l, store_job **group, int n) {
     while (l->todo_head && l->todo_head->run && l->todo_head->run_many && n < 256 &&
            (n == 0 || l->todo_head->run_many == group[0]->run_many)) {
         group[n++] = l->todo_head;
         l->todo_head = l->todo_head->next;
     }
     if (!l->todo_head) l->todo_tail = NULL;
+    return n;
+}
+
+/* Between two chunks of a nosync batch: the loads at the head of lane l's
+ * queue (queued after the batch, before anything else still queued) run
+ * now, ahead of the batch's other chunks (storeq.h). */
+static void serve_loads(lane *l) {
+    store_job *group[256];
+    pthread_mutex_lock(&mu);
+    int n = take_loads(l, group, 0);
     pthread_mutex_unlock(&mu);
     if (!n) return;
     int64_t now = clock_ustime();
@@ -179,10 +186,10 @@ static void serve_loads(lane *l) {
  * in the last LOADS_RECENT_US: each transaction rewrites the store pages its
  * rows touch, and a 10,000-row batch of random keys in 128-row chunks
  * rewrote about four times the pages (the write-behind bench's flush lag
- * went from 65 ms to 1.2 s). A
- * transient failure after a chunk was committed leaves the job STORE_OK
- * with the ops not applied marked STORE_ERR_TRANSIENT. *err_ours: *err is
- * storeq's (xfree), not the module's. */
+ * went from 65 ms to 1.2 s). A transient failure after a chunk was
+ * committed leaves the job STORE_OK with the ops not applied marked
+ * STORE_ERR_TRANSIENT. *err_ours: *err is storeq's (xfree), not the
+ * module's. */
 static int apply_chunked(lane *l, store_op *all, int total, int chunk, uint64_t *token, char **err,
                          int *err_ours) {
     int at = 0, rc = STORE_OK;
@@ -339,10 +346,7 @@ static void *thread_main(void *arg) {
         group[n++] = l->todo_head;
         l->todo_head = l->todo_head->next;
         if (group[0]->run && group[0]->run_many) {
-            while (l->todo_head && l->todo_head->run_many == group[0]->run_many && n < 256) {
-                group[n++] = l->todo_head;
-                l->todo_head = l->todo_head->next;
-            }
+            n = take_loads(l, group, n);
         } else if (!group[0]->run && group[0]->group) {
             int check = group[0]->check;
             while (l->todo_head && !l->todo_head->run && l->todo_head->group &&

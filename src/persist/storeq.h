@@ -43,10 +43,12 @@
  * also applied `chunk` rows per transaction, the loads at the head of the
  * queue run between two chunks (they overtake the rest of the batch, as
  * above): a load waits for one chunk's writes, not for a 10,000-row batch.
- * Otherwise it is one transaction (fewer store pages rewritten). A transient failure after the
- * first chunk leaves the job STORE_OK, with the committed chunks' ops as the module reported them
- * and the later ops' status STORE_ERR_TRANSIENT (not applied; err says why): the caller retries
- * those. The batch's last op (write-behind's watermark) is thus stored only when every chunk was.
+ * Otherwise it is one transaction (fewer store pages rewritten). A
+ * transient failure after the first chunk leaves the job STORE_OK, with the
+ * committed chunks' ops as the module reported them and the later ops'
+ * status STORE_ERR_TRANSIENT (not applied; err says why): the caller
+ * retries those. The batch's last op (write-behind's watermark) is thus
+ * stored only when every chunk was.
  *
  * Invariants:
  *  1. Jobs of one lane complete in submission order (one thread, FIFO
