@@ -1040,40 +1040,36 @@ int sql_bind_double(sql_stmt *st, int i, double x) {
     return rc;
 }
 
+/* Binds n bytes at p (text: up to the NUL if n < 0) as text or a blob,
+ * copied, or (ref) borrowed. NULL p binds NULL. */
+static int bind_bytes(sql_stmt *st, int i, const void *p, int n, int text, int ref) {
+    sql_value *s = NULL;
+    int rc = bind_slot(st, i, &s);
+    if (rc != SQL_OK) return rc;
+    if (!p) return val_set_null(s), SQL_OK;
+    size_t len = n >= 0 ? (size_t)n : text ? strlen(p) : 0;
+    if (text && ref)
+        val_set_text_ref(s, p, len);
+    else if (text)
+        sqli_val_set_text_copy(s, p, len);
+    else if (ref)
+        val_set_blob_ref(s, p, len);
+    else
+        sqli_val_set_blob_own(s, xmemdup(p, len), len);
+    return SQL_OK;
+}
+
 int sql_bind_text(sql_stmt *st, int i, const char *z, int n) {
-    sql_value *s = NULL;
-    int rc = bind_slot(st, i, &s);
-    if (rc != SQL_OK) return rc;
-    if (!z) return val_set_null(s), SQL_OK;
-    sqli_val_set_text_copy(s, z, n < 0 ? strlen(z) : (size_t)n);
-    return SQL_OK;
+    return bind_bytes(st, i, z, n, 1, 0);
 }
-
 int sql_bind_text_ref(sql_stmt *st, int i, const char *z, int n) {
-    sql_value *s = NULL;
-    int rc = bind_slot(st, i, &s);
-    if (rc != SQL_OK) return rc;
-    if (!z) return val_set_null(s), SQL_OK;
-    val_set_text_ref(s, z, n < 0 ? strlen(z) : (size_t)n);
-    return SQL_OK;
+    return bind_bytes(st, i, z, n, 1, 1);
 }
-
-int sql_bind_blob_ref(sql_stmt *st, int i, const void *p, int n) {
-    sql_value *s = NULL;
-    int rc = bind_slot(st, i, &s);
-    if (rc != SQL_OK) return rc;
-    if (!p) return val_set_null(s), SQL_OK;
-    val_set_blob_ref(s, p, (size_t)(n < 0 ? 0 : n));
-    return SQL_OK;
-}
-
 int sql_bind_blob(sql_stmt *st, int i, const void *p, int n) {
-    sql_value *s = NULL;
-    int rc = bind_slot(st, i, &s);
-    if (rc != SQL_OK) return rc;
-    if (!p) return val_set_null(s), SQL_OK;
-    sqli_val_set_blob_own(s, xmemdup(p, (size_t)(n < 0 ? 0 : n)), (size_t)(n < 0 ? 0 : n));
-    return SQL_OK;
+    return bind_bytes(st, i, p, n, 0, 0);
+}
+int sql_bind_blob_ref(sql_stmt *st, int i, const void *p, int n) {
+    return bind_bytes(st, i, p, n, 0, 1);
 }
 
 int sql_bind_value(sql_stmt *st, int i, const sql_value *x) {
