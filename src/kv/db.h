@@ -33,6 +33,8 @@ typedef struct expire_set {
     size_t n, cap;
 } expire_set;
 
+#define DB_MEMO_KEY 48 /* the longest key db_lookup_h remembers (db.memo_key) */
+
 typedef struct db {
     dict keys;
     expire_set expires;
@@ -54,9 +56,8 @@ typedef struct db {
      * for none. */
     uint64_t memo_h;
     uint32_t memo_klen;
-    char memo_key[48];
+    char memo_key[DB_MEMO_KEY];
 } db;
-#define DB_MEMO_KEY 48
 
 /* The time every expiry decision uses: the server sets it to the start time of
  * the command being run (so a command sees one consistent "now"). */

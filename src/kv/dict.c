@@ -13,14 +13,9 @@
 /* LeakSanitizer follows only plain pointers: under AddressSanitizer the slots
  * carry no hash bits, so every entry stays reachable through its table and a
  * leak is still a leak. */
-#if defined(__SANITIZE_ADDRESS__)
+#ifdef MEM_ASAN
 #define SLOT_TAGS 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SLOT_TAGS 0
-#endif
-#endif
-#ifndef SLOT_TAGS
+#else
 #define SLOT_TAGS 1
 #endif
 

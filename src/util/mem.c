@@ -169,13 +169,6 @@ void xmem_purge(void) {
 }
 #endif
 
-#if defined(__SANITIZE_ADDRESS__) /* gcc */
-#define MEM_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) /* clang */
-#define MEM_ASAN 1
-#endif
-#endif
 #ifdef MEM_ASAN
 /* LeakSanitizer's defaults for every program of an AddressSanitizer build
  * (it calls this at start; other builds never do). use_unaligned: a
