@@ -65,6 +65,19 @@ static redisContext *start(pk_env *e, const char *const *extra) {
     return start_args(e, extra, 1);
 }
 
+/* SET kv:<key>i <val>i for i in [0, n), pipelined: the number of +OK
+ * replies. */
+static int set_kv_many(redisContext *c, const char *key, const char *val, int n) {
+    for (int i = 0; i < n; i++) pk_send(c, "SET kv:%s%d %s%d", key, i, val, i);
+    int ok = 0;
+    for (int i = 0; i < n; i++) {
+        char *r = pk_recv_str(c);
+        ok += !strcmp(r, "+OK");
+        free(r);
+    }
+    return ok;
+}
+
 static void check_all(redisContext *c) {
     PK_CHECK_MAP(c, "users", "user:", "id", NULL, USER_COLS);
     PK_CHECK_MAP(c, "orders", "order:", "id", NULL, ORDER_COLS);
@@ -551,14 +564,7 @@ TEST(wb_restart_replays_journal) {
     redisContext *c = start(&e, big);
     if (!c) return;
     enum { N = 1500 };
-    for (int i = 0; i < N; i++) pk_send(c, "SET kv:j%d v%d", i, i);
-    int ok = 0;
-    for (int i = 0; i < N; i++) {
-        char *s = pk_recv_str(c);
-        ok += !strcmp(s, "+OK");
-        free(s);
-    }
-    CHECK_EQ(ok, N);
+    CHECK_EQ(set_kv_many(c, "j", "v", N), N);
     CHECK_CMD(c, ":3", "HSET user:5 name eve email e@x age 9");
     CHECK_CMD(c, ":1", "DEL kv:j7");
     CHECK_EQ(pk_info(c, "wb_pending"), N + 1);
@@ -599,14 +605,7 @@ TEST(wb_load_not_behind_batch_fsync) {
     pk_exec(c, "INSERT INTO kv VALUES ('pre', 'stored'), ('pre2', 'stored2')");
     CHECK_CMD(c, "+OK", "DEBUG STORE-SYNC-HOLD on");
     enum { N = 2000 };
-    for (int i = 0; i < N; i++) pk_send(c, "SET kv:h%d v%d", i, i);
-    int ok = 0;
-    for (int i = 0; i < N; i++) {
-        char *r = pk_recv_str(c);
-        ok += !strcmp(r, "+OK");
-        free(r);
-    }
-    CHECK_EQ(ok, N);
+    CHECK_EQ(set_kv_many(c, "h", "v", N), N);
     CHECK_CMD(c, ":1", "HSET user:1 name ann");
     long long batches = pk_info(c, "wb_batches");
     pk_send(f, "WB.FLUSH");
@@ -630,14 +629,7 @@ TEST(wb_load_not_behind_batch_fsync) {
     /* a kill -9 while a batch's fsync is held: every acknowledged write is
      * back after the restart (the journal was kept) */
     CHECK_CMD(c, "+OK", "DEBUG STORE-SYNC-HOLD on");
-    for (int i = 0; i < N; i++) pk_send(c, "SET kv:h%d w%d", i, i);
-    ok = 0;
-    for (int i = 0; i < N; i++) {
-        r = pk_recv_str(c);
-        ok += !strcmp(r, "+OK");
-        free(r);
-    }
-    CHECK_EQ(ok, N);
+    CHECK_EQ(set_kv_many(c, "h", "w", N), N);
     CHECK_CMD(c, ":0", "HSET user:1 name bob");
     pk_send(f, "WB.FLUSH");
     CHECK_EQ(pk_wait_info_ge(c, "store_syncs_pending", 1, 10000), 1);
@@ -669,14 +661,7 @@ TEST(wb_big_batch_in_chunks) {
     redisContext *f = srv_connect(&e.s);
     pk_exec(c, "INSERT INTO kv VALUES ('pre', 'stored')");
     enum { N = 1000 };
-    for (int i = 0; i < N; i++) pk_send(c, "SET kv:c%d v%d", i, i);
-    int ok = 0;
-    for (int i = 0; i < N; i++) {
-        char *r = pk_recv_str(c);
-        ok += !strcmp(r, "+OK");
-        free(r);
-    }
-    CHECK_EQ(ok, N);
+    CHECK_EQ(set_kv_many(c, "c", "v", N), N);
     /* no load has run yet: the batch is one transaction */
     long long tx = pk_info(c, "store_transactions");
     CHECK_CMD(c, "+OK", "WB.FLUSH");
@@ -684,8 +669,7 @@ TEST(wb_big_batch_in_chunks) {
     CHECK_EQ(query_count(c, "SELECT count(*) FROM kv"), N + 1);
     /* loads arrive (this one finds no row): batches go in chunks */
     CHECK_CMD(c, "(nil)", "GET kv:absent1");
-    for (int i = 0; i < N; i++) pk_send(c, "SET kv:c%d u%d", i, i);
-    for (int i = 0; i < N; i++) free(pk_recv_str(c));
+    CHECK_EQ(set_kv_many(c, "c", "u", N), N);
     tx = pk_info(c, "store_transactions");
     CHECK_CMD(c, "+OK", "DEBUG STORE-SYNC-HOLD on");
     CHECK_CMD(c, "+OK", "DEBUG STORE-DELAY 150");
@@ -704,8 +688,7 @@ TEST(wb_big_batch_in_chunks) {
     CHECK_EQ(pk_info(c, "store_transactions") - tx, (N + 1 + 127) / 128);
     CHECK_EQ(query_count(c, "SELECT count(*) FROM kv"), N + 1);
     /* a failure after the first chunk: its rows stay, the others are retried */
-    for (int i = 0; i < N; i++) pk_send(c, "SET kv:c%d w%d", i, i);
-    for (int i = 0; i < N; i++) free(pk_recv_str(c));
+    CHECK_EQ(set_kv_many(c, "c", "w", N), N);
     long long retries = pk_info(c, "wb_retries");
     CHECK_CMD(c, "(nil)", "GET kv:absent2");
     tx = pk_info(c, "store_transactions");
@@ -731,8 +714,7 @@ TEST(wb_big_batch_in_chunks) {
     CHECK(bad && bad->type == REDIS_REPLY_ERROR);
     if (bad) freeReplyObject(bad);
     CHECK_CMD(c, "+OK", "CONFIG SET write-behind-chunk 0");
-    for (int i = 0; i < N; i++) pk_send(c, "SET kv:c%d x%d", i, i);
-    for (int i = 0; i < N; i++) free(pk_recv_str(c));
+    CHECK_EQ(set_kv_many(c, "c", "x", N), N);
     tx = pk_info(c, "store_transactions");
     CHECK_CMD(c, "+OK", "WB.FLUSH");
     CHECK_EQ(pk_info(c, "store_transactions") - tx, 1);
