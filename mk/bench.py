@@ -83,6 +83,13 @@ class Goals:
 
 GOALS = Goals()
 
+# LPOP pops a list as long as all its runs' requests (every reply an element,
+# not the nil of an empty list); filled by a script in pushes of 1,000.
+LPOP_FILL = REQUESTS * ROUNDS * len(PIPELINES)
+FILL_LIST = ("local t = {} for i = 1, 1000 do t[i] = 'xxx' end "
+             "for n = 1, tonumber(ARGV[1]), 1000 do redis.call('RPUSH', KEYS[1], unpack(t)) end "
+             "return redis.call('LLEN', KEYS[1])")
+
 # name, redis-benchmark test args, preload commands (run once per server)
 CASES = [
     ("SET", ["-t", "set"], []),
@@ -93,7 +100,8 @@ CASES = [
 # Cases other subsystems add when their types exist (probed with COMMAND INFO).
 TYPE_CASES = [
     ("LPUSH", ["-t", "lpush"], [], "lpush"),
-    ("LPOP", ["-t", "lpop"], [["DEL", "mylist"]] + [["RPUSH", "mylist"] + ["x"] * 1000] * 0, "lpop"),
+    ("LPOP", ["-t", "lpop"], [["DEL", "mylist"], ["EVAL", FILL_LIST, "1", "mylist", str(LPOP_FILL)]],
+     "lpop"),
     ("SADD", ["-t", "sadd"], [], "sadd"),
     ("HSET", ["-t", "hset"], [], "hset"),
     ("ZADD", ["-t", "zadd"], [], "zadd"),
