@@ -1267,13 +1267,22 @@ static int one_key_wb_write(client *c, const command *cmd) {
     pclient *pc = c->persist;
     if (pc && pc->rerun) return -1;
     const resp_arg *key = &c->argv[1];
-    const char *pk;
-    size_t pklen;
-    const mapping *m = mapping_match(&ps.maps, key->p, key->len, &pk, &pklen);
-    if (!m || m->mode != MODE_WRITE_BEHIND || !m->check_free) return -1;
     kv_now_ms = server_mstime();
+    /* a live entry's tag names its map (no pattern match); the look does
+     * not expire anything: a key of no map is the command's to expire */
     uint64_t h;
-    kobj *o = db_lookup_h(c->db, key->p, key->len, LOOKUP_NOTOUCH | LOOKUP_MEMO, &h);
+    kobj *o = db_find_memo(c->db, key->p, key->len, &h);
+    const mapping *m;
+    if (o && !kobj_is_expired(o)) {
+        m = entry_map(o);
+    } else {
+        const char *pk;
+        size_t pklen;
+        m = mapping_match(&ps.maps, key->p, key->len, &pk, &pklen);
+    }
+    if (!m || m->mode != MODE_WRITE_BEHIND || !m->check_free) return -1;
+    /* as the general path's lookup (the memo's: no hashing, no search) */
+    o = db_lookup_h(c->db, key->p, key->len, LOOKUP_NOTOUCH | LOOKUP_MEMO, &h);
     if (o ? o->type == OBJ_HASH && kv_hook.fields_due && kv_hook.fields_due(c->db, o)
           : rt_needs_load(c, cmd, m, key->p, key->len))
         return -1;
