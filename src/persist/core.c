@@ -1273,7 +1273,8 @@ static int one_key_wb_write(client *c, const command *cmd) {
     uint64_t h;
     kobj *o = db_find_memo(c->db, key->p, key->len, &h);
     const mapping *m;
-    if (o && !kobj_is_expired(o)) {
+    int live = o && !kobj_is_expired(o);
+    if (live) {
         m = entry_map(o);
     } else {
         const char *pk;
@@ -1286,8 +1287,10 @@ static int one_key_wb_write(client *c, const command *cmd) {
         return 1;
     }
     if (m->mode != MODE_WRITE_BEHIND || !m->check_free) return -1;
-    /* as the general path's lookup (the memo's: no hashing, no search) */
-    o = db_lookup_h(c->db, key->p, key->len, LOOKUP_NOTOUCH | LOOKUP_MEMO, &h);
+    /* the general path's lookup (LOOKUP_NOTOUCH | LOOKUP_MEMO) would give
+     * a live entry as found, with the memo as set: only an expired one
+     * needs it (it deletes the entry) */
+    if (o && !live) o = db_lookup_h(c->db, key->p, key->len, LOOKUP_NOTOUCH | LOOKUP_MEMO, &h);
     if (o ? o->type == OBJ_HASH && kv_hook.fields_due && kv_hook.fields_due(c->db, o)
           : rt_needs_load(c, cmd, m, key->p, key->len))
         return -1;
