@@ -119,6 +119,7 @@ mapping *mapping_parse(int argc, char **argv, char **err) {
         } else if (!strcasecmp(opt, "column")) {
             xfree(m->column);
             m->column = xstrdup(val);
+            m->column_len = strlen(val);
         } else if (!strcasecmp(opt, "beta")) {
             if (!str_to_double(val, strlen(val), &m->beta) || m->beta < 0) {
                 fail(err, "map beta '%s' is not a non-negative number", val);
@@ -316,8 +317,9 @@ int mapping_state_from_entry(const mapping *m, const kobj *o, sbuf *state, char 
         }
         /* this runs for every write-behind write: one reservation, the
          * bytes written in place (as the general path below lays them out) */
-        uint32_t one = 1, cl = (uint32_t)strlen(m->column), vl = o->vlen;
-        sbuf_reserve(state, 13 + (size_t)cl + vl);
+        uint32_t one = 1, cl = (uint32_t)m->column_len, vl = o->vlen;
+        size_t need = 13 + (size_t)cl + vl;
+        if (need + 1 > state->cap) sbuf_reserve(state, need); /* len is 0 */
         char *p = state->p;
         p[0] = 'R';
         memcpy(p + 1, &one, 4);
@@ -325,8 +327,8 @@ int mapping_state_from_entry(const mapping *m, const kobj *o, sbuf *state, char 
         memcpy(p + 9, m->column, cl);
         memcpy(p + 9 + cl, &vl, 4);
         if (vl) memcpy(p + 13 + cl, kobj_val(o), vl);
-        state->len = 13 + (size_t)cl + vl;
-        p[state->len] = '\0';
+        state->len = need;
+        p[need] = '\0';
         return OK;
     }
     sbuf_append(state, "R", 1);
