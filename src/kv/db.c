@@ -197,6 +197,26 @@ kobj *db_lookup_h(db *d, const char *key, size_t len, int flags, uint64_t *h) {
     return o ? live_entry(d, o, flags) : NULL;
 }
 
+kobj *db_find_memo(db *d, const char *key, size_t len, uint64_t *h) {
+    kobj *o;
+    if (d->memo_klen == len + 1 && same_bytes(d->memo_key, key, len)) {
+        *h = d->memo_h;
+        kobj *m = d->memo;
+        /* invariant 4: the memo, if its key is this one, is the entry */
+        if (m && m->klen == len && same_bytes(kobj_key(m), key, len)) return m;
+        o = dict_find_hashed(&d->keys, key, len, *h);
+    } else {
+        o = dict_find_h(&d->keys, key, len, h);
+        if (len <= DB_MEMO_KEY) {
+            memcpy(d->memo_key, key, len);
+            d->memo_klen = (uint32_t)len + 1;
+            d->memo_h = *h;
+        }
+    }
+    d->memo = o; /* in keys (invariant 4), or none */
+    return o;
+}
+
 void db_add(db *d, kobj *o) {
     dict_add(&d->keys, o);
     if (o->flags & KF_EXPIRE) expset_add(&d->expires, o);

@@ -129,6 +129,11 @@ kobj *db_lookup(db *d, const char *key, size_t len, int flags);
  * a LOOKUP_MEMO lookup of the same key (a write's persistence check, then
  * the command) it neither hashes nor, on a hit, searches again. */
 kobj *db_lookup_h(db *d, const char *key, size_t len, int flags, uint64_t *h);
+/* db_find_hashed's entry (logically expired or not: nothing is deleted or
+ * touched), hashed once and remembered as a LOOKUP_MEMO lookup remembers
+ * it: the next db_lookup of the key takes it unhashed and applies expiry
+ * then. Gives the key's hash. */
+kobj *db_find_memo(db *d, const char *key, size_t len, uint64_t *h);
 /* Adds an entry whose key is absent (reported to kv_hook.on_added). */
 void db_add(db *d, kobj *o);
 /* db_add with the key's hash from db_lookup_h (saves hashing the key again). */

@@ -312,22 +312,22 @@ static void forget_idle_keys(void) {
 }
 
 /* The last write-behind key persist_allows_command let through, its map
- * and its hash (the db's and pkeys' hash alike): the command's
- * persist_key_modified of that key, the usual case, takes them from here
- * instead of matching and hashing the key again. */
+ * and its hash (the db's and pkeys' hash alike), or the last written key of
+ * no map (m NULL): the command's persist_key_modified of that key, the
+ * usual case, takes them from here instead of matching and hashing the key
+ * again. */
 enum { LAST_MATCH_MAX = 64 };
 static struct {
     char key[LAST_MATCH_MAX];
     size_t klen;
     uint64_t hash, gen;
     const mapping *m;
+    int valid;
 } last_match;
 
 static void remember_match(const char *key, size_t klen, const mapping *m, uint64_t h) {
-    if (klen > LAST_MATCH_MAX) {
-        last_match.m = NULL;
-        return;
-    }
+    last_match.valid = klen <= LAST_MATCH_MAX;
+    if (!last_match.valid) return;
     memcpy(last_match.key, key, klen);
     last_match.klen = klen;
     last_match.hash = h;
@@ -1267,13 +1267,30 @@ static int one_key_wb_write(client *c, const command *cmd) {
     pclient *pc = c->persist;
     if (pc && pc->rerun) return -1;
     const resp_arg *key = &c->argv[1];
-    const char *pk;
-    size_t pklen;
-    const mapping *m = mapping_match(&ps.maps, key->p, key->len, &pk, &pklen);
-    if (!m || m->mode != MODE_WRITE_BEHIND || !m->check_free) return -1;
     kv_now_ms = server_mstime();
+    /* a live entry's tag names its map (no pattern match); the look does
+     * not expire anything: a key of no map is the command's to expire */
     uint64_t h;
-    kobj *o = db_lookup_h(c->db, key->p, key->len, LOOKUP_NOTOUCH | LOOKUP_MEMO, &h);
+    kobj *o = db_find_memo(c->db, key->p, key->len, &h);
+    const mapping *m;
+    int live = o && !kobj_is_expired(o);
+    if (live) {
+        m = entry_map(o);
+    } else {
+        const char *pk;
+        size_t pklen;
+        m = mapping_match(&ps.maps, key->p, key->len, &pk, &pklen);
+    }
+    if (!m) { /* what the general path decides for a key of no map */
+        if (pc && pc->loaded) dict_clear(pc->loaded, free_loaded, NULL); /* new command */
+        remember_match(key->p, key->len, NULL, h);
+        return 1;
+    }
+    if (m->mode != MODE_WRITE_BEHIND || !m->check_free) return -1;
+    /* the general path's lookup (LOOKUP_NOTOUCH | LOOKUP_MEMO) would give
+     * a live entry as found, with the memo as set: only an expired one
+     * needs it (it deletes the entry) */
+    if (o && !live) o = db_lookup_h(c->db, key->p, key->len, LOOKUP_NOTOUCH | LOOKUP_MEMO, &h);
     if (o ? o->type == OBJ_HASH && kv_hook.fields_due && kv_hook.fields_due(c->db, o)
           : rt_needs_load(c, cmd, m, key->p, key->len))
         return -1;
@@ -1421,8 +1438,9 @@ static void wb_key_modified(pkey *k) {
 
 void persist_key_modified(client *c, db *d, const char *key, size_t klen) {
     if (!ps.enabled || !c) return;
-    if (last_match.m && last_match.gen == maps_gen && last_match.klen == klen && d->id == 0 &&
+    if (last_match.valid && last_match.gen == maps_gen && last_match.klen == klen && d->id == 0 &&
         !memcmp(last_match.key, key, klen)) {
+        if (!last_match.m) return; /* a key of no map */
         pkey *k = pkey_get_hashed(key, klen, last_match.m, last_match.hash);
         wb_key_modified(k);
         return;

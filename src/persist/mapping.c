@@ -119,6 +119,7 @@ mapping *mapping_parse(int argc, char **argv, char **err) {
         } else if (!strcasecmp(opt, "column")) {
             xfree(m->column);
             m->column = xstrdup(val);
+            m->column_len = strlen(val);
         } else if (!strcasecmp(opt, "beta")) {
             if (!str_to_double(val, strlen(val), &m->beta) || m->beta < 0) {
                 fail(err, "map beta '%s' is not a non-negative number", val);
@@ -309,49 +310,62 @@ int mapping_state_from_entry(const mapping *m, const kobj *o, sbuf *state, char 
         sbuf_append(state, "D", 1);
         return OK;
     }
-    sbuf_append(state, "R", 1);
-    size_t count_at = state->len;
-    put_u32(state, 0);
-    state_builder sb = {m, state, 0, NULL};
     if (m->column) {
         if (o->type != OBJ_STRING) {
             *err = xstrdup("WRONGTYPE map of a string key holds another type");
             return ERR;
         }
-        add_pair(&sb, m->column, strlen(m->column), kobj_val(o), o->vlen);
-    } else {
-        if (o->type != OBJ_HASH) {
-            *err = xstrdup("WRONGTYPE map of a hash key holds another type");
-            return ERR;
+        /* this runs for every write-behind write: one reservation, the
+         * bytes written in place (as the general path below lays them out) */
+        uint32_t one = 1, cl = (uint32_t)m->column_len, vl = o->vlen;
+        size_t need = 13 + (size_t)cl + vl;
+        if (need + 1 > state->cap) sbuf_reserve(state, need); /* len is 0 */
+        char *p = state->p;
+        p[0] = 'R';
+        memcpy(p + 1, &one, 4);
+        memcpy(p + 5, &cl, 4);
+        memcpy(p + 9, m->column, cl);
+        memcpy(p + 9 + cl, &vl, 4);
+        if (vl) memcpy(p + 13 + cl, kobj_val(o), vl);
+        state->len = need;
+        p[need] = '\0';
+        return OK;
+    }
+    sbuf_append(state, "R", 1);
+    size_t count_at = state->len;
+    put_u32(state, 0);
+    state_builder sb = {m, state, 0, NULL};
+    if (o->type != OBJ_HASH) {
+        *err = xstrdup("WRONGTYPE map of a hash key holds another type");
+        return ERR;
+    }
+    hash_for_each_field(o, hash_field_cb, &sb);
+    if (sb.err) {
+        *err = sb.err;
+        return ERR;
+    }
+    /* A nullable column absent from the hash is marked absent (NULL): a new
+     * row takes the column's DEFAULT, an existing one gets NULL (the field
+     * was deleted). NOT NULL columns absent from the hash are left out:
+     * the row keeps its value (or DEFAULT). */
+    for (int i = 0; i < m->ncols; i++) {
+        if (m->cols[i].pk || m->cols[i].notnull) continue;
+        int present = 0;
+        size_t off = count_at + 4;
+        for (uint32_t k = 0; k < sb.count && !present; k++) {
+            uint32_t cl = get_u32(state->p + off);
+            present =
+                cl == strlen(m->cols[i].name) && !memcmp(state->p + off + 4, m->cols[i].name, cl);
+            off += 4 + cl;
+            /* an absent column's length is UINT32_MAX and no bytes follow */
+            uint32_t vl = get_u32(state->p + off);
+            off += 4 + (vl == UINT32_MAX ? 0 : (size_t)vl);
         }
-        hash_for_each_field(o, hash_field_cb, &sb);
-        if (sb.err) {
-            *err = sb.err;
-            return ERR;
-        }
-        /* A nullable column absent from the hash is marked absent (NULL): a new
-         * row takes the column's DEFAULT, an existing one gets NULL (the field
-         * was deleted). NOT NULL columns absent from the hash are left out:
-         * the row keeps its value (or DEFAULT). */
-        for (int i = 0; i < m->ncols; i++) {
-            if (m->cols[i].pk || m->cols[i].notnull) continue;
-            int present = 0;
-            size_t off = count_at + 4;
-            for (uint32_t k = 0; k < sb.count && !present; k++) {
-                uint32_t cl = get_u32(state->p + off);
-                present = cl == strlen(m->cols[i].name) &&
-                          !memcmp(state->p + off + 4, m->cols[i].name, cl);
-                off += 4 + cl;
-                /* an absent column's length is UINT32_MAX and no bytes follow */
-                uint32_t vl = get_u32(state->p + off);
-                off += 4 + (vl == UINT32_MAX ? 0 : (size_t)vl);
-            }
-            if (!present) {
-                put_u32(state, (uint32_t)strlen(m->cols[i].name));
-                sbuf_puts(state, m->cols[i].name);
-                put_u32(state, UINT32_MAX);
-                sb.count++;
-            }
+        if (!present) {
+            put_u32(state, (uint32_t)strlen(m->cols[i].name));
+            sbuf_puts(state, m->cols[i].name);
+            put_u32(state, UINT32_MAX);
+            sb.count++;
         }
     }
     memcpy(state->p + count_at, &sb.count, 4);

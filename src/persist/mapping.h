@@ -41,10 +41,11 @@ typedef struct mapping {
                                        (i < nkey - 1; never empty) */
     size_t seplens[MAPPING_MAX_KEY];
     int mode;
-    long long ttl; /* seconds, 0 = none */
-    char *column;  /* string mapping's column; NULL for a hash mapping */
-    double beta;   /* XFetch factor; 0 disables early refresh */
-    int index;     /* position in the mapping list */
+    long long ttl;     /* seconds, 0 = none */
+    char *column;      /* string mapping's column; NULL for a hash mapping */
+    size_t column_len; /* strlen(column) */
+    double beta;       /* XFetch factor; 0 disables early refresh */
+    int index;         /* position in the mapping list */
     /* resolved against the store */
     store_column *cols;
     int ncols;

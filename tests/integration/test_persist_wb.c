@@ -883,6 +883,53 @@ TEST(wb_keys_reused_across_batches) {
     finish(&e, c);
 }
 
+/* A write's map comes from its entry's tag, and a key of no map is
+ * remembered as such for the write's own key-modified hook: both are
+ * facts of one set of maps. A key written while no map covered it is
+ * write-behind once a map does; an expired entry of a write-behind key
+ * and one of a key of no map are overwritten as absent. */
+TEST(wb_map_of_written_entry) {
+    pk_env e;
+    redisContext *c = start(&e, NULL);
+    if (!c) return;
+    pk_exec(c, "CREATE TABLE IF NOT EXISTS kv2 (id TEXT PRIMARY KEY, v TEXT)");
+    CHECK_CMD(c, "+OK", "SET other:1 a"); /* no map: nothing pending */
+    CHECK_CMD(c, "+OK", "SET other:1 a2");
+    CHECK_EQ(pk_info(c, "wb_pending"), 0);
+    char maps2[512];
+    snprintf(maps2, sizeof maps2, "%s; kv2 other:{id} mode write-behind column v", MAPS);
+    CHECK_CMD(c, "+OK", "CONFIG SET map %s", maps2);
+    CHECK_CMD(c, "+OK", "SET other:1 b"); /* the entry's tag is of the old maps */
+    CHECK_EQ(pk_info(c, "wb_pending"), 1);
+    CHECK_CMD(c, "+OK", "WB.FLUSH");
+    CHECK_CMD(c, "[[b]]", "SQL.QUERY %s", "SELECT v FROM kv2 WHERE id = '1'");
+    CHECK_CMD(c, "+OK", "CONFIG SET map %s", MAPS); /* and back: no map again */
+    CHECK_CMD(c, "+OK", "SET other:1 c");
+    CHECK_EQ(pk_info(c, "wb_pending"), 0);
+    CHECK_CMD(c, "[[b]]", "SQL.QUERY %s", "SELECT v FROM kv2 WHERE id = '1'");
+    /* expired entries, left in place (no active expiry) */
+    CHECK_CMD(c, "+OK", "DEBUG SET-ACTIVE-EXPIRE 0");
+    CHECK_CMD(c, "+OK", "SET kv:e 1 PX 1");
+    CHECK_CMD(c, "+OK", "SET plain:e 1 PX 1");
+    CHECK_CMD(c, "+OK", "WB.FLUSH");
+    CHECK_CMD(c, "+OK", "DEBUG SLEEP 0.01");
+    /* expired: kv:e's row is loaded again (a miss), plain:e is absent */
+    CHECK_CMD(c, "(nil)", "SET kv:e 2 NX");
+    CHECK_CMD(c, "1", "GET kv:e");
+    CHECK_CMD(c, ":-1", "PTTL kv:e");
+    CHECK_CMD(c, "+OK", "SET kv:e 3 PX 1");
+    CHECK_CMD(c, "+OK", "DEBUG SLEEP 0.01");
+    CHECK_CMD(c, "+OK", "SET kv:e 2"); /* over the expired entry */
+    CHECK_CMD(c, "+OK", "SET plain:e 2 NX");
+    CHECK_CMD(c, "+OK", "WB.FLUSH");
+    CHECK_CMD(c, "[[2]]", "SQL.QUERY %s", "SELECT v FROM kv WHERE id = 'e'");
+    CHECK_CMD(c, "2", "GET kv:e");
+    CHECK_CMD(c, ":-1", "PTTL kv:e");
+    CHECK_CMD(c, "2", "GET plain:e");
+    CHECK_CMD(c, ":-1", "PTTL plain:e");
+    finish(&e, c);
+}
+
 int main(void) {
     RUN(wb_write_then_flush);
     RUN(wb_coalescing);
@@ -905,5 +952,6 @@ int main(void) {
     RUN(wb_config_set_map_with_pending);
     RUN(wb_reply_waits_for_journal_commit);
     RUN(wb_reply_waits_during_busy_script);
+    RUN(wb_map_of_written_entry);
     return test_report();
 }
