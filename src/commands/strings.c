@@ -98,9 +98,10 @@ static kobj *set_string_key_at(client *c, const resp_arg *key, const char *val, 
     db *d = c->db;
     if (keepttl && old && expire < 0) expire = kobj_expire(old);
     kobj *o;
+    size_t cap = 0; /* the old entry's room, asked once (malloc_usable_size is no field) */
     if (old && old->type == OBJ_STRING && !(old->flags & KF_META) &&
-        ((old->flags & KF_EXPIRE) != 0) == (expire >= 0) && kobj_str_capacity(old) >= vlen &&
-        (vlen >= kobj_str_capacity(old) / 2 || kobj_str_capacity(old) <= 64)) {
+        ((old->flags & KF_EXPIRE) != 0) == (expire >= 0) &&
+        (cap = kobj_str_capacity(old)) >= vlen && (vlen >= cap / 2 || cap <= 64)) {
         o = old; /* overwrite in place */
         memcpy(kobj_val(o), val, vlen);
         o->vlen = (uint32_t)vlen;
