@@ -1382,23 +1382,35 @@ static int drop_entry(store_cursor *cur) {
     return rc;
 }
 
+/* A new value of the entry at the cursor with the old one's size, both all
+ * local, overwrites it in place (*done = 1): the cell keeps its place and
+ * the cursor its path. */
+static int overwrite_in_place(store_cursor *cur, const uint8_t *v, size_t vlen, int *done) {
+    store_txn *txn = cur->txn;
+    int L = cur->depth - 1;
+    bt_cell old;
+    cur_cell(cur, &old);
+    *done = 0;
+    if (old.ovfl || old.vlen != vlen || sqli_bt_leaf_local(txn->db->usable, old.klen, vlen) != vlen)
+        return STORE_OK;
+    size_t off = (size_t)(old.val - cur_leaf(cur)); /* the page may be copied for writing */
+    int rc = sqli_pager_write(txn, &cur->pg[L]);
+    if (rc != STORE_OK) return rc;
+    memcpy(cur->pg[L]->data + off, v, vlen);
+    cur->state = CUR_VALID;
+    *done = 1;
+    return STORE_OK;
+}
+
 static int put_at(store_cursor *cur, const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen,
                   int exact) {
     store_txn *txn = cur->txn;
-    uint32_t usable = txn->db->usable, len;
+    uint32_t len;
     uint8_t *cell = txn->scratch + txn->db->page_size; /* scratch page 2: cell */
     int rc = STORE_OK, split = 0, L = cur->depth - 1;
     if (exact) {
-        bt_cell old;
-        cur_cell(cur, &old);
-        if (!old.ovfl && sqli_bt_leaf_local(usable, klen, vlen) == vlen && old.vlen == vlen) {
-            /* Same size, all local: overwrite in place. */
-            if ((rc = sqli_pager_write(txn, &cur->pg[L])) != STORE_OK) return rc;
-            cur_cell(cur, &old);
-            memcpy((uint8_t *)old.val, v, vlen);
-            cur->state = CUR_VALID;
-            return STORE_OK;
-        }
+        int done;
+        if ((rc = overwrite_in_place(cur, v, vlen, &done)) != STORE_OK || done) return rc;
         if ((rc = drop_entry(cur)) != STORE_OK) return rc;
     }
     if ((rc = build_leaf_cell(txn, k, klen, v, vlen, cell, &len)) != STORE_OK) return rc;
@@ -1487,12 +1499,17 @@ int sqli_store_cursor_update(store_cursor *cur, const void *val, size_t vlen) {
     if (vlen > STORE_MAX_VALUE)
         return sqli_store_error(STORE_TOOBIG, "value of %zu bytes exceeds the limit", vlen);
     cursors_save(cur->txn, cur->root, cur);
-    uint32_t kl;
-    const uint8_t *k = cur_key(cur, &kl);
-    save_key(cur, k, kl); /* the cell moves during the update */
-    int ph = cur->has_prefix;
-    rc = put_at(cur, cur->skey, kl, val ? val : (const void *)"", vlen, 1);
-    cur->has_prefix = ph;
+    if (!val) val = "";
+    int done;
+    rc = overwrite_in_place(cur, val, vlen, &done);
+    if (rc == STORE_OK && !done) {
+        uint32_t kl;
+        const uint8_t *k = cur_key(cur, &kl);
+        save_key(cur, k, kl); /* the cell moves during the update */
+        int ph = cur->has_prefix;
+        rc = put_at(cur, cur->skey, kl, val, vlen, 1);
+        cur->has_prefix = ph;
+    }
     if (rc != STORE_OK) {
         release_stack(cur);
         cur->state = CUR_NONE;
