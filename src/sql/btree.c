@@ -434,7 +434,9 @@ static int node_search(const uint8_t *d, int leaf, const uint8_t *k, size_t klen
  *     below the point where the paths part are fetched from the pager. */
 static int moveto(store_cursor *cur, const uint8_t *k, size_t klen, int upper, int *exact) {
     int keep = 0; /* levels of the old path still pinned and usable */
-    if (cur->state == CUR_SAVED && cur->depth > 0) {
+    if (cur->state == CUR_NONE && cur->depth == 1) {
+        keep = 1; /* a new cursor's root (sqli_store_cursor_open) */
+    } else if (cur->state == CUR_SAVED && cur->depth > 0) {
         /* a missed STORE_SEEK_EQ kept its path (do_seek): the same key again
          * (an upsert's insert after its conflict check) needs no search */
         assert(cur->gap == GAP_BEFORE && cur_leaf(cur)[0] == PT_LEAF);
@@ -1543,13 +1545,19 @@ int sqli_store_cursor_delete(store_cursor *cur) {
 
 /* ---- cursor lifetime --------------------------------------------------------------- */
 
-static int check_root(store_txn *txn, store_tree root) {
+/* Is root a tree's root page? On success *pinned (NULL: not wanted) is the
+ * page, pinned; else it is released. */
+static int check_root(store_txn *txn, store_tree root, page **pinned) {
     page *p;
     int rc = get_node(txn, root, &p);
     if (rc == STORE_CORRUPT)
         return sqli_store_error(STORE_NOTFOUND, "no tree %u (page %u is not a tree root)", root,
                                 root);
-    if (rc == STORE_OK) sqli_pager_put(p);
+    if (rc != STORE_OK) return rc;
+    if (pinned)
+        *pinned = p;
+    else
+        sqli_pager_put(p);
     return rc;
 }
 
@@ -1566,15 +1574,20 @@ static void cursor_fini(store_cursor *c) {
     xfree(c->vbuf);
 }
 
+/* A new cursor keeps the root it checked pinned (state CUR_NONE, depth 1):
+ * its first seek starts from it without fetching it again (moveto). */
 int sqli_store_cursor_open(store_txn *txn, store_tree tree, store_cursor **curp) {
     *curp = NULL;
     if (!txn) return sqli_store_error(STORE_MISUSE, "no transaction");
     if (txn->err) return txn->err;
-    int rc = check_root(txn, tree);
+    page *root = NULL;
+    int rc = check_root(txn, tree, &root);
     if (rc != STORE_OK) return rc;
     store_cursor *c = txn->spare ? txn->spare : xmalloc(sizeof *c);
     txn->spare = NULL;
     cursor_init(c, txn, tree);
+    c->pg[0] = root;
+    c->depth = 1;
     c->linked = 1;
     c->next = txn->cursors;
     if (txn->cursors) txn->cursors->prev = c;
@@ -1766,7 +1779,7 @@ int sqli_store_tree_get_info(store_txn *txn, store_tree tree, store_tree_info *i
 int sqli_store_tree_estimate(store_txn *txn, store_tree tree, uint64_t *nentries) {
     *nentries = 0;
     if (txn->err) return txn->err;
-    int rc = check_root(txn, tree);
+    int rc = check_root(txn, tree, NULL);
     double n = 1;
     for (uint32_t pgno = tree, depth = 0; rc == STORE_OK; depth++) {
         page *p;
