@@ -737,8 +737,31 @@ int sqli_store_cursor_key(store_cursor *cur, const void **key, size_t *klen) {
     return STORE_OK;
 }
 
+/* The cell the cursor stands on, parsed without parse_at's bounds checks:
+ * its leaf passed sqli_bt_node_sane (invariant 3), as for cell_size_fast. */
 static void cur_cell(store_cursor *cur, bt_cell *c) {
-    sqli_bt_parse(cur_leaf(cur), cur->txn->db->usable, cur->idx[cur->depth - 1], c);
+    const uint8_t *d = cur_leaf(cur);
+    const uint8_t *p = d + get16(d + NODE_HDR + 2 * cur->idx[cur->depth - 1]), *start = p;
+    uint32_t kl = 0, vl = 0;
+    int sh = 0;
+    assert(d[0] == PT_LEAF);
+    do kl |= (uint32_t)(*p & 0x7F) << sh, sh += 7;
+    while (*p++ & 0x80);
+    sh = 0;
+    do vl |= (uint32_t)(*p & 0x7F) << sh, sh += 7;
+    while (*p++ & 0x80);
+    memset(c, 0, sizeof *c);
+    c->key = p;
+    c->klen = kl;
+    c->vlen = vl;
+    c->val = p + kl;
+    c->vlocal = sqli_bt_leaf_local(cur->txn->db->usable, kl, vl);
+    p += kl + c->vlocal;
+    if (c->vlocal < vl) {
+        c->ovfl = get32(p);
+        p += 4;
+    }
+    c->size = (uint32_t)(p - start);
 }
 
 /* Copy n bytes of an overflowing value from offset off (>= local part). */

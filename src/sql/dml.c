@@ -1285,7 +1285,8 @@ int sqli_row_update(vm *v, table *t, const uint8_t *key, size_t klen, sql_value 
         (rc = sqli_fk_parent_actions(v, t, oldrow, newrow, 1)) != SQL_OK)
         goto done;
     if ((rc = write_updated_row(v, t, newrow, &ok, &nk, pkchanged)) != SQL_OK) goto done;
-    if ((rc = update_indexes(v, t, oldrow, newrow, changed, pkchanged, &ok, &nk)) != SQL_OK)
+    if ((t->indexes || t->fts) &&
+        (rc = update_indexes(v, t, oldrow, newrow, changed, pkchanged, &ok, &nk)) != SQL_OK)
         goto done;
     update_bookkeeping(v, t, oldrow, newrow, &ok, &nk, pkchanged);
     if (v->db->fk_enabled && t->refs &&
