@@ -1892,6 +1892,7 @@ int sqli_store_tree_drop(store_txn *txn, store_tree tree) {
     if (rc != STORE_OK) return rc;
     uint8_t k[4];
     dir_key(k, tree);
+    cursors_save(txn, tree, NULL); /* no cursor keeps a page of it pinned */
     rc = free_subtree(txn, tree, 1, 0);
     if (rc == STORE_OK) rc = sqli_store_del(txn, DIR_ROOT, k, 4);
     return sqli_pager_fail(txn, rc);
