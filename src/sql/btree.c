@@ -434,7 +434,9 @@ static int node_search(const uint8_t *d, int leaf, const uint8_t *k, size_t klen
  *     below the point where the paths part are fetched from the pager. */
 static int moveto(store_cursor *cur, const uint8_t *k, size_t klen, int upper, int *exact) {
     int keep = 0; /* levels of the old path still pinned and usable */
-    if (cur->state == CUR_SAVED && cur->depth > 0) {
+    if (cur->state == CUR_NONE && cur->depth == 1) {
+        keep = 1; /* a new cursor's root (sqli_store_cursor_open) */
+    } else if (cur->state == CUR_SAVED && cur->depth > 0) {
         /* a missed STORE_SEEK_EQ kept its path (do_seek): the same key again
          * (an upsert's insert after its conflict check) needs no search */
         assert(cur->gap == GAP_BEFORE && cur_leaf(cur)[0] == PT_LEAF);
@@ -735,8 +737,31 @@ int sqli_store_cursor_key(store_cursor *cur, const void **key, size_t *klen) {
     return STORE_OK;
 }
 
+/* The cell the cursor stands on, parsed without parse_at's bounds checks:
+ * its leaf passed sqli_bt_node_sane (invariant 3), as for cell_size_fast. */
 static void cur_cell(store_cursor *cur, bt_cell *c) {
-    sqli_bt_parse(cur_leaf(cur), cur->txn->db->usable, cur->idx[cur->depth - 1], c);
+    const uint8_t *d = cur_leaf(cur);
+    const uint8_t *p = d + get16(d + NODE_HDR + 2 * cur->idx[cur->depth - 1]), *start = p;
+    uint32_t kl = 0, vl = 0;
+    int sh = 0;
+    assert(d[0] == PT_LEAF);
+    do kl |= (uint32_t)(*p & 0x7F) << sh, sh += 7;
+    while (*p++ & 0x80);
+    sh = 0;
+    do vl |= (uint32_t)(*p & 0x7F) << sh, sh += 7;
+    while (*p++ & 0x80);
+    memset(c, 0, sizeof *c);
+    c->key = p;
+    c->klen = kl;
+    c->vlen = vl;
+    c->val = p + kl;
+    c->vlocal = sqli_bt_leaf_local(cur->txn->db->usable, kl, vl);
+    p += kl + c->vlocal;
+    if (c->vlocal < vl) {
+        c->ovfl = get32(p);
+        p += 4;
+    }
+    c->size = (uint32_t)(p - start);
 }
 
 /* Copy n bytes of an overflowing value from offset off (>= local part). */
@@ -1382,23 +1407,35 @@ static int drop_entry(store_cursor *cur) {
     return rc;
 }
 
+/* A new value of the entry at the cursor with the old one's size, both all
+ * local, overwrites it in place (*done = 1): the cell keeps its place and
+ * the cursor its path. */
+static int overwrite_in_place(store_cursor *cur, const uint8_t *v, size_t vlen, int *done) {
+    store_txn *txn = cur->txn;
+    int L = cur->depth - 1;
+    bt_cell old;
+    cur_cell(cur, &old);
+    *done = 0;
+    if (old.ovfl || old.vlen != vlen || sqli_bt_leaf_local(txn->db->usable, old.klen, vlen) != vlen)
+        return STORE_OK;
+    size_t off = (size_t)(old.val - cur_leaf(cur)); /* the page may be copied for writing */
+    int rc = sqli_pager_write(txn, &cur->pg[L]);
+    if (rc != STORE_OK) return rc;
+    memcpy(cur->pg[L]->data + off, v, vlen);
+    cur->state = CUR_VALID;
+    *done = 1;
+    return STORE_OK;
+}
+
 static int put_at(store_cursor *cur, const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen,
                   int exact) {
     store_txn *txn = cur->txn;
-    uint32_t usable = txn->db->usable, len;
+    uint32_t len;
     uint8_t *cell = txn->scratch + txn->db->page_size; /* scratch page 2: cell */
     int rc = STORE_OK, split = 0, L = cur->depth - 1;
     if (exact) {
-        bt_cell old;
-        cur_cell(cur, &old);
-        if (!old.ovfl && sqli_bt_leaf_local(usable, klen, vlen) == vlen && old.vlen == vlen) {
-            /* Same size, all local: overwrite in place. */
-            if ((rc = sqli_pager_write(txn, &cur->pg[L])) != STORE_OK) return rc;
-            cur_cell(cur, &old);
-            memcpy((uint8_t *)old.val, v, vlen);
-            cur->state = CUR_VALID;
-            return STORE_OK;
-        }
+        int done;
+        if ((rc = overwrite_in_place(cur, v, vlen, &done)) != STORE_OK || done) return rc;
         if ((rc = drop_entry(cur)) != STORE_OK) return rc;
     }
     if ((rc = build_leaf_cell(txn, k, klen, v, vlen, cell, &len)) != STORE_OK) return rc;
@@ -1487,12 +1524,17 @@ int sqli_store_cursor_update(store_cursor *cur, const void *val, size_t vlen) {
     if (vlen > STORE_MAX_VALUE)
         return sqli_store_error(STORE_TOOBIG, "value of %zu bytes exceeds the limit", vlen);
     cursors_save(cur->txn, cur->root, cur);
-    uint32_t kl;
-    const uint8_t *k = cur_key(cur, &kl);
-    save_key(cur, k, kl); /* the cell moves during the update */
-    int ph = cur->has_prefix;
-    rc = put_at(cur, cur->skey, kl, val ? val : (const void *)"", vlen, 1);
-    cur->has_prefix = ph;
+    if (!val) val = "";
+    int done;
+    rc = overwrite_in_place(cur, val, vlen, &done);
+    if (rc == STORE_OK && !done) {
+        uint32_t kl;
+        const uint8_t *k = cur_key(cur, &kl);
+        save_key(cur, k, kl); /* the cell moves during the update */
+        int ph = cur->has_prefix;
+        rc = put_at(cur, cur->skey, kl, val, vlen, 1);
+        cur->has_prefix = ph;
+    }
     if (rc != STORE_OK) {
         release_stack(cur);
         cur->state = CUR_NONE;
@@ -1526,13 +1568,19 @@ int sqli_store_cursor_delete(store_cursor *cur) {
 
 /* ---- cursor lifetime --------------------------------------------------------------- */
 
-static int check_root(store_txn *txn, store_tree root) {
+/* Is root a tree's root page? On success *pinned (NULL: not wanted) is the
+ * page, pinned; else it is released. */
+static int check_root(store_txn *txn, store_tree root, page **pinned) {
     page *p;
     int rc = get_node(txn, root, &p);
     if (rc == STORE_CORRUPT)
         return sqli_store_error(STORE_NOTFOUND, "no tree %u (page %u is not a tree root)", root,
                                 root);
-    if (rc == STORE_OK) sqli_pager_put(p);
+    if (rc != STORE_OK) return rc;
+    if (pinned)
+        *pinned = p;
+    else
+        sqli_pager_put(p);
     return rc;
 }
 
@@ -1549,15 +1597,20 @@ static void cursor_fini(store_cursor *c) {
     xfree(c->vbuf);
 }
 
+/* A new cursor keeps the root it checked pinned (state CUR_NONE, depth 1):
+ * its first seek starts from it without fetching it again (moveto). */
 int sqli_store_cursor_open(store_txn *txn, store_tree tree, store_cursor **curp) {
     *curp = NULL;
     if (!txn) return sqli_store_error(STORE_MISUSE, "no transaction");
     if (txn->err) return txn->err;
-    int rc = check_root(txn, tree);
+    page *root = NULL;
+    int rc = check_root(txn, tree, &root);
     if (rc != STORE_OK) return rc;
     store_cursor *c = txn->spare ? txn->spare : xmalloc(sizeof *c);
     txn->spare = NULL;
     cursor_init(c, txn, tree);
+    c->pg[0] = root;
+    c->depth = 1;
     c->linked = 1;
     c->next = txn->cursors;
     if (txn->cursors) txn->cursors->prev = c;
@@ -1749,7 +1802,7 @@ int sqli_store_tree_get_info(store_txn *txn, store_tree tree, store_tree_info *i
 int sqli_store_tree_estimate(store_txn *txn, store_tree tree, uint64_t *nentries) {
     *nentries = 0;
     if (txn->err) return txn->err;
-    int rc = check_root(txn, tree);
+    int rc = check_root(txn, tree, NULL);
     double n = 1;
     for (uint32_t pgno = tree, depth = 0; rc == STORE_OK; depth++) {
         page *p;
@@ -1839,6 +1892,7 @@ int sqli_store_tree_drop(store_txn *txn, store_tree tree) {
     if (rc != STORE_OK) return rc;
     uint8_t k[4];
     dir_key(k, tree);
+    cursors_save(txn, tree, NULL); /* no cursor keeps a page of it pinned */
     rc = free_subtree(txn, tree, 1, 0);
     if (rc == STORE_OK) rc = sqli_store_del(txn, DIR_ROOT, k, 4);
     return sqli_pager_fail(txn, rc);

@@ -950,12 +950,12 @@ static int row_cursor(vm *v, table *t, store_cursor **out) {
     return *out = v->rowcur[i], SQL_OK;
 }
 
-/* Read the row with this table key into an owned array (ncol + 1); the row
- * cursor of t is left on it. A cursor already on the row (an upsert's
- * conflict check) is not moved: no second search. */
-static int read_row(vm *v, table *t, const uint8_t *key, size_t klen, sql_value *row, int *found) {
-    const void *val;
-    size_t vl;
+/* Put t's row cursor on the row with this table key (*found = 0: none).
+ * A cursor already on the row (an upsert's conflict check) is not moved: no
+ * second search. On a hit, *val and *vl give the record (valid until the
+ * tree changes or the cursor moves). */
+static int locate_row(vm *v, table *t, const uint8_t *key, size_t klen, const void **val,
+                      size_t *vl, int *found) {
     store_cursor *c;
     *found = 0;
     int rc = row_cursor(v, t, &c);
@@ -964,17 +964,64 @@ static int read_row(vm *v, table *t, const uint8_t *key, size_t klen, sql_value 
              ? STORE_OK
              : sqli_store_cursor_seek(c, STORE_SEEK_EQ, key, klen);
     if (rc == STORE_NOTFOUND) return SQL_OK;
-    if (rc == STORE_OK) rc = sqli_store_cursor_value(c, &val, &vl);
+    if (rc == STORE_OK) rc = sqli_store_cursor_value(c, val, vl);
     if (rc != STORE_OK) return sqli_vm_store_error(v, rc);
-    if ((rc = sqli_row_decode(v, t, val, vl, row)) != SQL_OK) return rc;
+    *found = 1;
+    return SQL_OK;
+}
+
+/* Decode record rec of t into row (ncol + 1 values borrowing rec's bytes). */
+static int decode_row(vm *v, table *t, const uint8_t *key, size_t klen, const void *rec, size_t vl,
+                      sql_value *row) {
+    int rc = sqli_row_decode(v, t, rec, vl, row);
+    if (rc != SQL_OK) return rc;
     val_set_null(&row[t->ncol]);
     if (t->rowid) {
         size_t pos = 0;
         sqli_key_get(key, klen, &pos, 0, &row[t->ncol]);
     }
-    for (int i = 0; i <= t->ncol; i++) sqli_val_own(&row[i]);
-    *found = 1;
     return SQL_OK;
+}
+
+/* Read the row with this table key into an owned array (ncol + 1); the row
+ * cursor of t is left on it. */
+static int read_row(vm *v, table *t, const uint8_t *key, size_t klen, sql_value *row, int *found) {
+    const void *val;
+    size_t vl;
+    int rc = locate_row(v, t, key, klen, &val, &vl, found);
+    if (rc != SQL_OK || !*found) return rc;
+    if ((rc = decode_row(v, t, key, klen, val, vl, row)) != SQL_OK) return *found = 0, rc;
+    for (int i = 0; i <= t->ncol; i++) sqli_val_own(&row[i]);
+    return SQL_OK;
+}
+
+/* A copy of a row's record that the decoded row borrows from: the record
+ * itself lives in the page, which the row's update rewrites while the old
+ * row is still read (triggers, index entries). One copy of the record
+ * replaces an allocation per text or blob value. */
+typedef struct rec_copy {
+    uint8_t *p;
+    uint8_t small[256];
+} rec_copy;
+
+/* read_row, the values borrowing rc's copy of the record (rec_copy_free
+ * after the last use of row; row's values need no val_free). */
+static int read_row_copy(vm *v, table *t, const uint8_t *key, size_t klen, sql_value *row,
+                         rec_copy *cp, int *found) {
+    const void *val;
+    size_t vl;
+    cp->p = cp->small;
+    int rc = locate_row(v, t, key, klen, &val, &vl, found);
+    if (rc != SQL_OK || !*found) return rc;
+    if (vl > sizeof cp->small) cp->p = xmalloc(vl);
+    memcpy(cp->p, val, vl);
+    if ((rc = decode_row(v, t, key, klen, cp->p, vl, row)) != SQL_OK) *found = 0;
+    return rc;
+}
+
+static void rec_copy_free(rec_copy *cp) {
+    if (cp->p != cp->small) xfree(cp->p);
+    cp->p = cp->small;
 }
 
 static void free_row(sql_value *row, int n) {
@@ -1176,10 +1223,9 @@ static int update_prepare(vm *v, table *t, sql_value *oldrow, sql_value *newrow,
         if (rc != SQL_OK) return rc;
     }
     for (int i = 0; i < t->ncol; i++) {
+        if (changed[i]) continue;
         int diff = oldrow[i].type != newrow[i].type || sqli_val_cmp(&oldrow[i], &newrow[i]) != 0;
-        if (oldrow[i].type == SQL_TEXT && newrow[i].type == SQL_TEXT)
-            diff = sqli_val_cmp(&oldrow[i], &newrow[i]) != 0;
-        changed[i] = (uint8_t)(changed[i] || diff);
+        changed[i] = (uint8_t)diff;
     }
     int rc = apply_types(v, t, newrow, changed);
     if (rc == SQL_OK && t->ipk >= 0 && changed[t->ipk]) {
@@ -1194,13 +1240,23 @@ static int update_prepare(vm *v, table *t, sql_value *oldrow, sql_value *newrow,
     return rc;
 }
 
+/* Is a primary key column of t (a table keyed by its primary key) among
+ * the changed ones? */
+static int pk_cols_changed(const table *t, const uint8_t *changed) {
+    for (int i = 0; i < t->pk.ncol; i++)
+        if (t->pk.cols[i] < 0 || changed[t->pk.cols[i]]) return 1;
+    return 0;
+}
+
 int sqli_row_update(vm *v, table *t, const uint8_t *key, size_t klen, sql_value *oldrow,
                     sql_value *newrow) {
     if (++v->depth > SQL_MAX_TRIGGER_DEPTH) {
         v->depth--;
         return sqli_vm_error(v, SQL_ERROR, "too many levels of trigger recursion");
     }
-    uint8_t *changed = xcalloc((size_t)t->ncol + 1, 1);
+    uint8_t small[64];
+    uint8_t *changed = t->ncol + 1 <= (int)sizeof small ? small : xmalloc((size_t)t->ncol + 1);
+    memset(changed, 0, (size_t)t->ncol + 1);
     keyenc_buf ok, nk;
     sqli_keyenc_init(&ok);
     sqli_keyenc_init(&nk);
@@ -1212,7 +1268,10 @@ int sqli_row_update(vm *v, table *t, const uint8_t *key, size_t klen, sql_value 
     if ((rc = check_row(v, t, newrow, v->or_alg, &skip)) != SQL_OK || skip) goto done;
     if (v->db->fk_enabled && t->nfk && (rc = sqli_fk_child_check(v, t, newrow, changed)) != SQL_OK)
         goto done;
-    sqli_key_for_table(v, &nk, t, newrow, t->rowid ? newrow[t->ncol].u.i : 0);
+    if (t->rowid || pk_cols_changed(t, changed))
+        sqli_key_for_table(v, &nk, t, newrow, t->rowid ? newrow[t->ncol].u.i : 0);
+    else /* the same values give the same key */
+        sqli_key_raw(&nk, ok.p, ok.len);
     int pkchanged = nk.len != ok.len || memcmp(nk.p, ok.p, ok.len) != 0;
     if (pkchanged && nk.len > sqli_store_max_key(v->db->store)) {
         rc = sqli_vm_error(v, SQL_TOOBIG, "primary key of %s too large", t->name);
@@ -1226,7 +1285,8 @@ int sqli_row_update(vm *v, table *t, const uint8_t *key, size_t klen, sql_value 
         (rc = sqli_fk_parent_actions(v, t, oldrow, newrow, 1)) != SQL_OK)
         goto done;
     if ((rc = write_updated_row(v, t, newrow, &ok, &nk, pkchanged)) != SQL_OK) goto done;
-    if ((rc = update_indexes(v, t, oldrow, newrow, changed, pkchanged, &ok, &nk)) != SQL_OK)
+    if ((t->indexes || t->fts) &&
+        (rc = update_indexes(v, t, oldrow, newrow, changed, pkchanged, &ok, &nk)) != SQL_OK)
         goto done;
     update_bookkeeping(v, t, oldrow, newrow, &ok, &nk, pkchanged);
     if (v->db->fk_enabled && t->refs &&
@@ -1237,7 +1297,7 @@ done:
     v->depth--;
     sqli_keyenc_free(&ok);
     sqli_keyenc_free(&nk);
-    xfree(changed);
+    if (changed != small) xfree(changed);
     return rc;
 }
 
@@ -1304,23 +1364,42 @@ static int upsert_conflict(vm *v, dmlplan *d, sql_value *row, keyenc_buf *key, i
     return SQL_OK;
 }
 
+/* Does x borrow the bytes of a value of row (n values)? */
+static int borrows_from(const sql_value *x, const sql_value *row, int n) {
+    if (x->owned || (x->type != SQL_TEXT && x->type != SQL_BLOB)) return 0;
+    for (int i = 0; i < n; i++)
+        if (row[i].z == x->z && row[i].type == x->type) return 1;
+    return 0;
+}
+
+/* The old row borrows a copy of its record (read_row_copy) and the new row
+ * borrows from the old and the proposed rows, which outlive the update: no
+ * value is copied unless an expression made it. Tables of up to
+ * UPSERT_STACK_COLS columns keep both rows on the stack. */
+#define UPSERT_STACK_COLS 16
+
 static int do_upsert_update(vm *v, dmlplan *d, sql_value *proposed, keyenc_buf *key, rowbuf *rb) {
     table *t = d->tab;
-    sql_value *old = new_row(t), *nw = new_row(t);
-    int found, rc = read_row(v, t, key->p, key->len, old, &found);
+    int n = t->ncol + 1;
+    sql_value stack[2 * (UPSERT_STACK_COLS + 1)];
+    sql_value *old = n <= UPSERT_STACK_COLS + 1 ? stack : xmalloc(2 * (size_t)n * sizeof *old);
+    sql_value *nw = old + n;
+    for (int i = 0; i < 2 * n; i++) val_set_null(&old[i]);
+    rec_copy cp;
+    int found, rc = read_row_copy(v, t, key->p, key->len, old, &cp, &found);
     if (rc != SQL_OK || !found) goto done;
     cursor *ec = sqli_vm_cursor(v, d->ecur), *xc = sqli_vm_cursor(v, d->xcur);
     ec->pseudo = old;
     xc->pseudo = proposed;
     int t1 = 1;
     if (d->up->where) rc = sqli_ex_truth(v, d->up->where, &t1);
-    for (int i = 0; i <= t->ncol; i++) sqli_val_copy(&nw[i], &old[i]);
+    for (int i = 0; i < n; i++) val_ref(&nw[i], &old[i]);
     for (int i = 0; rc == SQL_OK && t1 == 1 && i < d->up->nset; i++) {
         setitem *s = &d->up->sets[i];
         sql_value x;
         rc = sqli_ex_eval(v, s->e, &x);
         if (rc != SQL_OK) break;
-        sqli_val_own(&x);
+        if (!borrows_from(&x, proposed, n) && !borrows_from(&x, old, n)) sqli_val_own(&x);
         val_free(&nw[s->colidx]);
         nw[s->colidx] = x;
     }
@@ -1330,8 +1409,9 @@ static int do_upsert_update(vm *v, dmlplan *d, sql_value *proposed, keyenc_buf *
         if (rc == SQL_OK) rc = returning_row(v, d, nw, rb);
     }
 done:
-    free_row(old, t->ncol + 1);
-    free_row(nw, t->ncol + 1);
+    for (int i = 0; i < 2 * n; i++) val_free(&old[i]);
+    rec_copy_free(&cp);
+    if (old != stack) xfree(old);
     return rc;
 }
 
@@ -1412,6 +1492,35 @@ static void give_insert_row(vm *v, sql_value *row, int n) {
     v->spare_row_n = n;
 }
 
+/* Is the insert's source a plain VALUES list (no ORDER BY, LIMIT, DISTINCT,
+ * compound, CTE or window; nothing reading the target)? Then insert_values
+ * takes its rows without the query machinery: a write-behind batch runs a
+ * one-row VALUES statement per row, and opening, stepping and closing the
+ * query cost more than evaluating its values. */
+static int values_direct(const vm *v, const dmlplan *d) {
+    const qplan *p = d->src;
+    return p && p->values_rows > 0 && p->op == SEL_SIMPLE && !p->agg && !p->sort && !p->distinct &&
+           !p->limit && !p->offset && !p->nwin && !p->rec_loop && !p->rec && !d->src_reads_target &&
+           !v->analyze;
+}
+
+/* The rows of a VALUES source (values_direct) as sqli_q_next gives them:
+ * each row's values in the plan's output array, DEFAULT left NULL. */
+static int insert_values(vm *v, dmlplan *d, sql_value *row, rowbuf *rb) {
+    qplan *p = d->src;
+    int rc = SQL_OK;
+    for (int r = 0; r < p->values_rows && rc == SQL_OK; r++) {
+        expr **exprs = p->q->values[r];
+        for (int k = 0; k < p->ncol; k++) val_free(&p->out[k]);
+        for (int k = 0; k < p->ncol && rc == SQL_OK; k++)
+            if (exprs[k]->op != E_DEFAULT) rc = sqli_ex_eval(v, exprs[k], &p->out[k]);
+        if (rc == SQL_OK) rc = build_insert_row(v, d, p->out, exprs, row);
+        if (rc == SQL_OK) rc = insert_one(v, d, row, rb);
+    }
+    for (int k = 0; k < p->ncol; k++) val_free(&p->out[k]);
+    return rc;
+}
+
 static int run_insert(vm *v, dmlplan *d, rowbuf *rb) {
     table *t = d->tab;
     sql_value *row = take_insert_row(v, t);
@@ -1424,6 +1533,11 @@ static int run_insert(vm *v, dmlplan *d, rowbuf *rb) {
         return rc;
     }
     qplan *p = d->src;
+    if (values_direct(v, d)) {
+        rc = insert_values(v, d, row, rb);
+        give_insert_row(v, row, t->ncol + 1);
+        return rc;
+    }
     rowbuf mat = {0};
     if ((rc = sqli_q_open(v, p)) != SQL_OK) goto done;
     if (d->src_reads_target) { /* read everything before the first write */

@@ -140,9 +140,17 @@ static void put_escaped(keyenc_buf *b, uint8_t tag, const void *s, size_t n, int
     put_byte(b, tag);
     uint8_t *p = reserve(b, n * 2 + 2);
     size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        p[o++] = in[i];
-        if (in[i] == 0) p[o++] = 0xFF;
+    for (size_t i = 0; i < n;) { /* runs without a 00 byte are copied whole */
+        const uint8_t *z = memchr(in + i, 0, n - i);
+        size_t run = z ? (size_t)(z - (in + i)) : n - i;
+        memcpy(p + o, in + i, run);
+        o += run;
+        i += run;
+        if (z) {
+            p[o++] = 0x00;
+            p[o++] = 0xFF;
+            i++;
+        }
     }
     if (term) {
         p[o++] = 0x00;
