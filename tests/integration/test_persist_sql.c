@@ -367,14 +367,16 @@ TEST(cache_xfetch_token) {
         if (r) freeReplyObject(r);
     }
     /* close to expiry with a costly value: XFetch hands out one token, the
-     * value is still served */
+     * value is still served. Early when delta * beta * -ln(U) reaches the
+     * 300 ms left: with BETA 100 one run in about 330 drew no token (U >
+     * 0.997); with BETA 1000000 one in about three million. */
     CHECK_CMD(c, "+OK", "CACHE.SET k2 v PX 300 DELTA 1000");
-    redisReply *r = pk_cmd(c, "CACHE.GET k2 BETA 100");
+    redisReply *r = pk_cmd(c, "CACHE.GET k2 BETA 1000000");
     char *tok = token_of(r);
     CHECK(tok != NULL && r->element[0]->type == REDIS_REPLY_STRING &&
           !strcmp(r->element[0]->str, "v"));
     if (r) freeReplyObject(r);
-    r = pk_cmd(c, "CACHE.GET k2 BETA 100");
+    r = pk_cmd(c, "CACHE.GET k2 BETA 1000000");
     CHECK(r && r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
           r->element[2]->type == REDIS_REPLY_NIL);
     if (r) freeReplyObject(r);
