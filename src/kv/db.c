@@ -175,44 +175,36 @@ kobj *db_lookup(db *d, const char *key, size_t len, int flags) {
     return db_lookup_h(d, key, len, flags, &h);
 }
 
-kobj *db_lookup_h(db *d, const char *key, size_t len, int flags, uint64_t *h) {
-    kobj *o;
+/* The entry of key, logically expired or not, and its hash (*h): the memo
+ * when its key is this one, taken off either way. remember: the key and
+ * hash stay remembered for the next lookup (LOOKUP_MEMO); else a
+ * remembered key of this one is forgotten. */
+static kobj *find_entry(db *d, const char *key, size_t len, int remember, uint64_t *h) {
     if (d->memo_klen == len + 1 && same_bytes(d->memo_key, key, len)) {
-        if (!(flags & LOOKUP_MEMO)) d->memo_klen = 0;
+        if (!remember) d->memo_klen = 0;
         *h = d->memo_h;
         kobj *m = d->memo;
         d->memo = NULL;
         /* invariant 4: the memo, if its key is this one, is the entry */
-        if (m && m->klen == len && same_bytes(kobj_key(m), key, len))
-            return live_entry(d, m, flags);
-        o = dict_find_hashed(&d->keys, key, len, *h);
-    } else {
-        o = dict_find_h(&d->keys, key, len, h);
-        if ((flags & LOOKUP_MEMO) && len <= DB_MEMO_KEY) {
-            memcpy(d->memo_key, key, len);
-            d->memo_klen = (uint32_t)len + 1;
-            d->memo_h = *h;
-        }
+        if (m && m->klen == len && same_bytes(kobj_key(m), key, len)) return m;
+        return dict_find_hashed(&d->keys, key, len, *h);
     }
+    kobj *o = dict_find_h(&d->keys, key, len, h);
+    if (remember && len <= DB_MEMO_KEY) {
+        memcpy(d->memo_key, key, len);
+        d->memo_klen = (uint32_t)len + 1;
+        d->memo_h = *h;
+    }
+    return o;
+}
+
+kobj *db_lookup_h(db *d, const char *key, size_t len, int flags, uint64_t *h) {
+    kobj *o = find_entry(d, key, len, (flags & LOOKUP_MEMO) != 0, h);
     return o ? live_entry(d, o, flags) : NULL;
 }
 
 kobj *db_find_memo(db *d, const char *key, size_t len, uint64_t *h) {
-    kobj *o;
-    if (d->memo_klen == len + 1 && same_bytes(d->memo_key, key, len)) {
-        *h = d->memo_h;
-        kobj *m = d->memo;
-        /* invariant 4: the memo, if its key is this one, is the entry */
-        if (m && m->klen == len && same_bytes(kobj_key(m), key, len)) return m;
-        o = dict_find_hashed(&d->keys, key, len, *h);
-    } else {
-        o = dict_find_h(&d->keys, key, len, h);
-        if (len <= DB_MEMO_KEY) {
-            memcpy(d->memo_key, key, len);
-            d->memo_klen = (uint32_t)len + 1;
-            d->memo_h = *h;
-        }
-    }
+    kobj *o = find_entry(d, key, len, 1, h);
     d->memo = o; /* in keys (invariant 4), or none */
     return o;
 }
