@@ -273,19 +273,23 @@ typedef struct state_builder {
     char *err;
 } state_builder;
 
+/* One column's pair of a state at p (the layout in mapping.h): returns its end. */
+static char *put_pair(char *p, const char *col, uint32_t clen, const char *val, uint32_t vlen) {
+    memcpy(p, &clen, 4);
+    memcpy(p + 4, col, clen);
+    memcpy(p + 4 + clen, &vlen, 4);
+    if (vlen) memcpy(p + 8 + clen, val, vlen);
+    return p + 8 + clen + vlen;
+}
+
 static void add_pair(state_builder *sb, const char *col, size_t clen, const char *val,
                      size_t vlen) {
     /* one reservation: this runs for every write-behind write */
     sbuf *b = sb->out;
-    uint32_t cl = (uint32_t)clen, vl = (uint32_t)vlen;
     sbuf_reserve(b, 8 + clen + vlen);
-    char *p = b->p + b->len;
-    memcpy(p, &cl, 4);
-    memcpy(p + 4, col, clen);
-    memcpy(p + 4 + clen, &vl, 4);
-    if (vlen) memcpy(p + 8 + clen, val, vlen);
-    b->len += 8 + clen + vlen;
-    b->p[b->len] = '\0';
+    char *end = put_pair(b->p + b->len, col, (uint32_t)clen, val, (uint32_t)vlen);
+    b->len = (size_t)(end - b->p);
+    *end = '\0';
     sb->count++;
 }
 
@@ -315,20 +319,16 @@ int mapping_state_from_entry(const mapping *m, const kobj *o, sbuf *state, char 
             *err = xstrdup("WRONGTYPE map of a string key holds another type");
             return ERR;
         }
-        /* this runs for every write-behind write: one reservation, the
-         * bytes written in place (as the general path below lays them out) */
-        uint32_t one = 1, cl = (uint32_t)m->column_len, vl = o->vlen;
-        size_t need = 13 + (size_t)cl + vl;
-        if (need + 1 > state->cap) sbuf_reserve(state, need); /* len is 0 */
+        /* this runs for every write-behind write: one reservation for
+         * the tag, the count of one and the pair */
+        uint32_t one = 1;
+        sbuf_reserve(state, 5 + 8 + m->column_len + o->vlen); /* len is 0 */
         char *p = state->p;
         p[0] = 'R';
         memcpy(p + 1, &one, 4);
-        memcpy(p + 5, &cl, 4);
-        memcpy(p + 9, m->column, cl);
-        memcpy(p + 9 + cl, &vl, 4);
-        if (vl) memcpy(p + 13 + cl, kobj_val(o), vl);
-        state->len = need;
-        p[need] = '\0';
+        char *end = put_pair(p + 5, m->column, (uint32_t)m->column_len, kobj_val(o), o->vlen);
+        state->len = (size_t)(end - p);
+        *end = '\0';
         return OK;
     }
     sbuf_append(state, "R", 1);

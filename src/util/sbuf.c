@@ -4,8 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-void sbuf_reserve(sbuf *b, size_t extra) {
-    if (b->len + extra + 1 <= b->cap) return;
+void sbuf_grow(sbuf *b, size_t extra) {
     size_t cap = b->cap ? b->cap * 2 : 64;
     while (cap < b->len + extra + 1) cap *= 2;
     b->p = xrealloc(b->p, cap);

@@ -13,7 +13,13 @@ typedef struct sbuf {
 
 #define SBUF_INIT                                                                                  \
     { NULL, 0, 0 }
-void sbuf_reserve(sbuf *b, size_t extra);
+/* sbuf_reserve's growth, out of line. */
+void sbuf_grow(sbuf *b, size_t extra);
+/* Room for extra more bytes and the NUL: the check inline (a state or a
+ * reply built for every request asks), the growth a call. */
+static inline void sbuf_reserve(sbuf *b, size_t extra) {
+    if (b->len + extra + 1 > b->cap) sbuf_grow(b, extra);
+}
 void sbuf_append(sbuf *b, const void *p, size_t len);
 /* Unsigned LEB128 varints (the DUMP payloads of the collection types). */
 void sbuf_put_varint(sbuf *b, uint64_t v);
