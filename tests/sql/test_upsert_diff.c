@@ -35,9 +35,9 @@
  * UPSERT_DIFF_ROUNDS (default 12), UPSERT_DIFF_STMTS per round (default 1500).
  */
 #include "sql/sql.h"
+#include "util/sbuf.h"
 #include "test.h"
 #include <sqlite3.h>
-#include <stdarg.h>
 
 static uint64_t rs;
 static unsigned rnd(unsigned n) {
@@ -45,36 +45,6 @@ static unsigned rnd(unsigned n) {
     rs ^= rs >> 7;
     rs ^= rs << 17;
     return n ? (unsigned)(rs % n) : 0;
-}
-
-/* ---- a growable string ---- */
-typedef struct str {
-    char *p;
-    size_t n, cap;
-} str;
-
-static void s_add(str *s, const char *p, size_t n) {
-    if (s->n + n + 1 > s->cap) {
-        s->cap = (s->n + n + 1) * 2;
-        s->p = realloc(s->p, s->cap);
-    }
-    memcpy(s->p + s->n, p, n);
-    s->n += n;
-    s->p[s->n] = 0;
-}
-
-static void s_addf(str *s, const char *fmt, ...) {
-    char buf[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    s_add(s, buf, (size_t)n);
-}
-
-static void s_clear(str *s) {
-    s->n = 0;
-    if (s->p) s->p[0] = 0;
 }
 
 /* ---- parameters of one statement run ---- */
@@ -283,32 +253,32 @@ static void close_engines(engines *e) {
 }
 
 /* A row of the result as text: values separated by '|', NULL as "NULL". */
-static void ours_row(sql_stmt *st, str *out) {
+static void ours_row(sql_stmt *st, sbuf *out) {
     for (int c = 0; c < sql_column_count(st); c++) {
-        if (c) s_add(out, "|", 1);
+        if (c) sbuf_append(out, "|", 1);
         if (sql_column_type(st, c) == SQL_NULL)
-            s_add(out, "NULL", 4);
+            sbuf_append(out, "NULL", 4);
         else
-            s_add(out, sql_column_text(st, c), (size_t)sql_column_bytes(st, c));
+            sbuf_append(out, sql_column_text(st, c), (size_t)sql_column_bytes(st, c));
     }
-    s_add(out, "\n", 1);
+    sbuf_append(out, "\n", 1);
 }
 
-static void lite_row(sqlite3_stmt *st, str *out) {
+static void lite_row(sqlite3_stmt *st, sbuf *out) {
     for (int c = 0; c < sqlite3_column_count(st); c++) {
-        if (c) s_add(out, "|", 1);
+        if (c) sbuf_append(out, "|", 1);
         if (sqlite3_column_type(st, c) == SQLITE_NULL)
-            s_add(out, "NULL", 4);
+            sbuf_append(out, "NULL", 4);
         else
-            s_add(out, (const char *)sqlite3_column_text(st, c),
-                  (size_t)sqlite3_column_bytes(st, c));
+            sbuf_append(out, (const char *)sqlite3_column_text(st, c),
+                        (size_t)sqlite3_column_bytes(st, c));
     }
-    s_add(out, "\n", 1);
+    sbuf_append(out, "\n", 1);
 }
 
 /* Run statement s with ps on both; the outcome (rows, or "error: msg") into
  * the two strings. */
-static int run_both(engines *e, int s, const param *ps, int np, str *oo, str *lo) {
+static int run_both(engines *e, int s, const param *ps, int np, sbuf *oo, sbuf *lo) {
     sql_stmt *os = e->os[s];
     sqlite3_stmt *ls = e->ls[s];
     sql_reset(os);
@@ -327,28 +297,28 @@ static int run_both(engines *e, int s, const param *ps, int np, str *oo, str *lo
             sqlite3_bind_null(ls, i + 1);
         }
     }
-    s_clear(oo);
-    s_clear(lo);
+    sbuf_clear(oo);
+    sbuf_clear(lo);
     int rc, ok_o, ok_l;
     while ((rc = sql_step(os)) == SQL_ROW) ours_row(os, oo);
     ok_o = rc == SQL_DONE;
-    if (!ok_o) s_addf(oo, "error: %s", sql_errmsg(e->o));
+    if (!ok_o) sbuf_printf(oo, "error: %s", sql_errmsg(e->o));
     while ((rc = sqlite3_step(ls)) == SQLITE_ROW) lite_row(ls, lo);
     ok_l = rc == SQLITE_DONE;
-    if (!ok_l) s_addf(lo, "error: %s", sqlite3_errmsg(e->l));
+    if (!ok_l) sbuf_printf(lo, "error: %s", sqlite3_errmsg(e->l));
     sql_reset(os);
     sqlite3_reset(ls);
     return ok_o;
 }
 
-static void dump_ours(sql_db *db, const char *q, str *out) {
+static void dump_ours(sql_db *db, const char *q, sbuf *out) {
     sql_stmt *st;
     CHECK_EQ(sql_prepare(db, q, -1, &st, NULL), SQL_OK);
     while (sql_step(st) == SQL_ROW) ours_row(st, out);
     sql_finalize(st);
 }
 
-static void dump_lite(sqlite3 *db, const char *q, str *out) {
+static void dump_lite(sqlite3 *db, const char *q, sbuf *out) {
     sqlite3_stmt *st;
     CHECK_EQ(sqlite3_prepare_v2(db, q, -1, &st, NULL), SQLITE_OK);
     while (sqlite3_step(st) == SQLITE_ROW) lite_row(st, out);
@@ -362,21 +332,21 @@ static const char *dumps[] = {
 };
 
 static int compare_tables(engines *e, const char *when) {
-    str a = {0}, b = {0};
+    sbuf a = SBUF_INIT, b = SBUF_INIT;
     int same = 1;
     for (int i = 0; i < 3; i++) {
-        s_clear(&a);
-        s_clear(&b);
+        sbuf_clear(&a);
+        sbuf_clear(&b);
         dump_ours(e->o, dumps[i], &a);
         dump_lite(e->l, dumps[i], &b);
-        if (a.n != b.n || (a.n && memcmp(a.p, b.p, a.n) != 0)) {
-            fprintf(stderr, "%s: %s differs (ours %zu bytes, sqlite %zu)\n", when, dumps[i], a.n,
-                    b.n);
+        if (a.len != b.len || (a.len && memcmp(a.p, b.p, a.len) != 0)) {
+            fprintf(stderr, "%s: %s differs (ours %zu bytes, sqlite %zu)\n", when, dumps[i], a.len,
+                    b.len);
             same = 0;
         }
     }
-    free(a.p);
-    free(b.p);
+    sbuf_free(&a);
+    sbuf_free(&b);
     CHECK(same);
     return same;
 }
@@ -396,7 +366,7 @@ static int nstmts = 1500, stmt_mismatch, hook_mismatch, table_mismatch, errors_s
 static void one_round(const char *dir, int round) {
     engines e = {0};
     open_engines(&e, dir, round);
-    str oo = {0}, lo = {0};
+    sbuf oo = SBUF_INIT, lo = SBUF_INIT;
     int in_txn = 0, in_sp = 0;
     for (int i = 0; i < nstmts; i++) {
         unsigned c = rnd(100);
@@ -427,13 +397,13 @@ static void one_round(const char *dir, int round) {
         int had = s == S_KV ? lite_has_kv(&e, &ps[0]) : 0;
         e.hook_op = 0;
         int ok = run_both(&e, s, ps, np, &oo, &lo);
-        if (oo.n != lo.n || (oo.n && strcmp(oo.p, lo.p) != 0)) {
+        if (oo.len != lo.len || (oo.len && strcmp(oo.p, lo.p) != 0)) {
             if (stmt_mismatch++ < 5)
                 fprintf(stderr, "round %d stmt %d (%s):\n  ours:   %.300s\n  sqlite: %.300s\n",
                         round, i, stmt_sql[s], oo.p ? oo.p : "", lo.p ? lo.p : "");
         }
         if (!ok) errors_seen++;
-        if (oo.n && strncmp(oo.p, "error", 5) != 0) rows_seen++;
+        if (oo.len && strncmp(oo.p, "error", 5) != 0) rows_seen++;
         if (s == S_KV && ok && e.hook_op != (had ? SQL_CHANGE_UPDATE : SQL_CHANGE_INSERT) &&
             hook_mismatch++ < 5)
             fprintf(stderr, "round %d stmt %d: kv hook reported %d, the key %s\n", round, i,
@@ -443,8 +413,8 @@ static void one_round(const char *dir, int round) {
     if (in_txn) both_exec(&e, "COMMIT");
     if (!compare_tables(&e, "end of round")) table_mismatch++;
     CHECK(e.hook_calls > 0);
-    free(oo.p);
-    free(lo.p);
+    sbuf_free(&oo);
+    sbuf_free(&lo);
     close_engines(&e);
 }
 
