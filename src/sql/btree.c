@@ -136,6 +136,34 @@ void sqli_bt_parse(const uint8_t *d, uint32_t usable, int i, bt_cell *c) {
     (void)ok;
 }
 
+/* Leaf cell i of d, parsed without parse_at's bounds checks: d passed
+ * sqli_bt_node_sane (invariant 3). A cell that fits whole needs no
+ * sqli_bt_leaf_local (its first test, with the header read here). */
+static inline void leaf_cell_fast(const uint8_t *d, uint32_t usable, int i, bt_cell *c) {
+    const uint8_t *p = d + get16(d + NODE_HDR + 2 * i), *start = p;
+    uint32_t kl = 0, vl = 0;
+    int sh = 0;
+    do kl |= (uint32_t)(*p & 0x7F) << sh, sh += 7;
+    while (*p++ & 0x80);
+    sh = 0;
+    do vl |= (uint32_t)(*p & 0x7F) << sh, sh += 7;
+    while (*p++ & 0x80);
+    uint32_t h = (uint32_t)(p - start);
+    c->key = p;
+    c->klen = kl;
+    c->vlen = vl;
+    c->val = p + kl;
+    c->vlocal = h + kl + vl <= bt_max_local(usable) ? vl : sqli_bt_leaf_local(usable, kl, vl);
+    c->ovfl = 0;
+    c->child = 0;
+    p += kl + c->vlocal;
+    if (c->vlocal < vl) {
+        c->ovfl = get32(p);
+        p += 4;
+    }
+    c->size = (uint32_t)(p - start);
+}
+
 int sqli_bt_node_sane(const uint8_t *d, uint32_t usable) {
     if (d[0] != PT_LEAF && d[0] != PT_INTERIOR) return -1;
     uint32_t n = get16(d + 2), content = get16(d + 4), frag = get16(d + 6);
@@ -737,31 +765,11 @@ int sqli_store_cursor_key(store_cursor *cur, const void **key, size_t *klen) {
     return STORE_OK;
 }
 
-/* The cell the cursor stands on, parsed without parse_at's bounds checks:
- * its leaf passed sqli_bt_node_sane (invariant 3), as for cell_size_fast. */
+/* The cell the cursor stands on (leaf_cell_fast: its leaf passed the
+ * sanity check). */
 static void cur_cell(store_cursor *cur, bt_cell *c) {
-    const uint8_t *d = cur_leaf(cur);
-    const uint8_t *p = d + get16(d + NODE_HDR + 2 * cur->idx[cur->depth - 1]), *start = p;
-    uint32_t kl = 0, vl = 0;
-    int sh = 0;
-    assert(d[0] == PT_LEAF);
-    do kl |= (uint32_t)(*p & 0x7F) << sh, sh += 7;
-    while (*p++ & 0x80);
-    sh = 0;
-    do vl |= (uint32_t)(*p & 0x7F) << sh, sh += 7;
-    while (*p++ & 0x80);
-    memset(c, 0, sizeof *c);
-    c->key = p;
-    c->klen = kl;
-    c->vlen = vl;
-    c->val = p + kl;
-    c->vlocal = sqli_bt_leaf_local(cur->txn->db->usable, kl, vl);
-    p += kl + c->vlocal;
-    if (c->vlocal < vl) {
-        c->ovfl = get32(p);
-        p += 4;
-    }
-    c->size = (uint32_t)(p - start);
+    assert(cur_leaf(cur)[0] == PT_LEAF);
+    leaf_cell_fast(cur_leaf(cur), cur->txn->db->usable, cur->idx[cur->depth - 1], c);
 }
 
 /* Copy n bytes of an overflowing value from offset off (>= local part). */
@@ -995,19 +1003,17 @@ static int choose_parts(const cellref *c, int n, int parts, uint32_t cap, int *k
 
 /* Size of cell i of a sane node, without the bounds checks of parse_at. */
 static uint32_t cell_size_fast(const uint8_t *d, uint32_t usable, int i) {
-    const uint8_t *p = d + get16(d + NODE_HDR + 2 * i), *q = p;
-    uint32_t kl = 0, vl = 0;
+    if (d[0] == PT_LEAF) {
+        bt_cell c;
+        leaf_cell_fast(d, usable, i, &c);
+        return c.size;
+    }
+    const uint8_t *p = d + get16(d + NODE_HDR + 2 * i), *q = p + 4;
+    uint32_t kl = 0;
     int sh = 0;
-    if (d[0] != PT_LEAF) q += 4;
     do kl |= (uint32_t)(*q & 0x7F) << sh, sh += 7;
     while (*q++ & 0x80);
-    if (d[0] != PT_LEAF) return (uint32_t)(q - p) + kl;
-    sh = 0;
-    do vl |= (uint32_t)(*q & 0x7F) << sh, sh += 7;
-    while (*q++ & 0x80);
-    uint32_t h = (uint32_t)(q - p);
-    if (h + kl + vl <= bt_max_local(usable)) return h + kl + vl;
-    return h + kl + sqli_bt_leaf_local(usable, kl, vl) + 4;
+    return (uint32_t)(q - p) + kl;
 }
 
 /* Copy the cells of node d into t (stable memory) as refs, inserting extra
