@@ -1510,11 +1510,8 @@ static int insert_values(vm *v, dmlplan *d, sql_value *row, rowbuf *rb) {
     qplan *p = d->src;
     int rc = SQL_OK;
     for (int r = 0; r < p->values_rows && rc == SQL_OK; r++) {
-        expr **exprs = p->q->values[r];
-        for (int k = 0; k < p->ncol; k++) val_free(&p->out[k]);
-        for (int k = 0; k < p->ncol && rc == SQL_OK; k++)
-            if (exprs[k]->op != E_DEFAULT) rc = sqli_ex_eval(v, exprs[k], &p->out[k]);
-        if (rc == SQL_OK) rc = build_insert_row(v, d, p->out, exprs, row);
+        rc = sqli_q_values_row(v, p, r);
+        if (rc == SQL_OK) rc = build_insert_row(v, d, p->out, p->q->values[r], row);
         if (rc == SQL_OK) rc = insert_one(v, d, row, rb);
     }
     for (int k = 0; k < p->ncol; k++) val_free(&p->out[k]);

@@ -960,18 +960,23 @@ void sqli_q_close(vm *v, qplan *p) {
     }
 }
 
+int sqli_q_values_row(vm *v, qplan *p, int r) {
+    expr **row = p->q->values[r];
+    free_out(p);
+    for (int k = 0; k < p->ncol; k++) {
+        if (row[k]->op == E_DEFAULT) continue; /* INSERT supplies the column default */
+        int rc = sqli_ex_eval(v, row[k], &p->out[k]);
+        if (rc != SQL_OK) return rc;
+    }
+    return SQL_OK;
+}
+
 /* The next input row of a simple block (VALUES, no FROM, or loops). */
 static int block_next(vm *v, qplan *p) {
     if (p->values_rows) {
         if (p->values_pos >= p->values_rows) return SQL_DONE;
-        expr **row = p->q->values[p->values_pos++];
-        free_out(p);
-        for (int k = 0; k < p->ncol; k++) {
-            if (row[k]->op == E_DEFAULT) continue; /* INSERT supplies the column default */
-            int rc = sqli_ex_eval(v, row[k], &p->out[k]);
-            if (rc != SQL_OK) return rc;
-        }
-        return SQL_ROW;
+        int rc = sqli_q_values_row(v, p, p->values_pos++);
+        return rc == SQL_OK ? SQL_ROW : rc;
     }
     if (p->nloop == 0) {
         if (p->started) return SQL_DONE;

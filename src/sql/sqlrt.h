@@ -432,6 +432,8 @@ const sql_value *sqli_cur_col(vm *v, cursor *c, int col);
 int sqli_cur_load_key(vm *v, cursor *c); /* make the current row's table key available */
 int sqli_q_open(vm *v, qplan *p);
 int sqli_q_next(vm *v, qplan *p); /* SQL_ROW (p->out), SQL_DONE or an error */
+/* VALUES row r of p's block into p->out (DEFAULT left NULL): SQL_OK or an error. */
+int sqli_q_values_row(vm *v, qplan *p, int r);
 void sqli_q_close(vm *v, qplan *p);
 int sqli_nl_next(vm *v, qplan *p);
 int sqli_q_exact_pk(vm *v, qplan *p, keyenc_buf *out, int *empty, int *rc);
