@@ -295,7 +295,17 @@ int glob_match(const char *pat, size_t plen, const char *str, size_t slen, int n
     return p == pend;
 }
 
+/* ASCII case folding, as strncasecmp's in the C locale the server runs
+ * in, without its call and a strlen: option words are compared with this
+ * for every argument that might be one (ZADD's scores, SET's EX...). */
 int str_eq_nocase(const char *s, size_t len, const char *cstr) {
-    size_t n = strlen(cstr);
-    return n == len && strncasecmp(s, cstr, len) == 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char a = (unsigned char)s[i], b = (unsigned char)cstr[i];
+        if (a == b) {
+            if (!b) return 0; /* a NUL in s where cstr ends */
+            continue;
+        }
+        if ((a | 0x20) != (b | 0x20) || (b | 0x20) < 'a' || (b | 0x20) > 'z') return 0;
+    }
+    return cstr[len] == '\0';
 }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* What str_to_double must answer: strtod's value when strtod takes the whole
  * text, is not NaN and does not overflow or underflow to zero. */
@@ -121,8 +122,52 @@ TEST(random_texts_match_strtod) {
     CHECK(fast > 10000); /* the fast path was exercised */
 }
 
+/* str_eq_nocase against strlen + strncasecmp (the C locale's ASCII
+ * folding), on words and their case variants, prefixes, extensions and
+ * neighbours of letters in ASCII ('@' and '`', '[' and '{'). */
+TEST(eq_nocase_matches_strncasecmp) {
+    static const char *const words[] = {"ex", "px", "nx", "xx", "incr", "withscores", "@",
+                                        "`",  "[",  "{",  "a1", "",     "Z",          "keepttl"};
+    uint64_t rs = test_seed("STRUTIL_SEED", 1207) * 0x9E3779B97F4A7C15ull + 3;
+    static const char alphabet[] = "exEXpPnNiIcCrR@`[{ 1aAzZ";
+    char s[16];
+    int ok = 1;
+    for (int n = 0; n < 200000 && ok; n++) {
+        rs ^= rs << 13;
+        rs ^= rs >> 7;
+        rs ^= rs << 17;
+        const char *w = words[rs % (sizeof(words) / sizeof(words[0]))];
+        size_t len = strlen(w);
+        memcpy(s, w, len);
+        uint64_t r = rs >> 8;
+        switch (r % 4) {
+        case 0: /* a case variant */
+            for (size_t i = 0; i < len; i++)
+                if ((r >> (i + 2)) & 1) s[i] ^= 0x20;
+            break;
+        case 1: /* shorter */
+            if (len) len--;
+            break;
+        case 2: /* longer */
+            s[len++] = alphabet[(r >> 3) % (sizeof(alphabet) - 1)];
+            break;
+        default: /* one byte changed */
+            if (len) s[(r >> 3) % len] = alphabet[(r >> 9) % (sizeof(alphabet) - 1)];
+        }
+        int want = strlen(w) == len && strncasecmp(s, w, len) == 0;
+        if (str_eq_nocase(s, len, w) != want) {
+            printf("  \"%.*s\" vs \"%s\": ours %d, strncasecmp %d\n", (int)len, s, w, !want, want);
+            ok = 0;
+        }
+    }
+    CHECK(ok);
+    CHECK(!str_eq_nocase("ex\0", 3, "ex")); /* a NUL in the text is not the word's end */
+    CHECK(str_eq_nocase("WithScores", 10, "withscores"));
+}
+
 int main(void) {
     RUN(plain_decimals_match_strtod);
     RUN(random_texts_match_strtod);
+    RUN(eq_nocase_matches_strncasecmp);
     return test_report();
 }
