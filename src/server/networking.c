@@ -530,6 +530,14 @@ void reply_hold(client *c, sbuf *buf) {
     hold_buf = buf;
 }
 
+/* n bytes were added to c's last reply block. */
+static inline void reply_wrote(client *c, size_t n) {
+    c->rtail->used += n;
+    c->reply_bytes += n;
+    mark_pending(c);
+    if (c->reply_bytes > 64 * 1024 || !(c->flags & CLIENT_AUTHENTICATED)) obuf_limit_check(c);
+}
+
 void reply_raw(client *c, const void *p, size_t len) {
     if (!len || (c->flags & (CLIENT_CLOSE_ASAP | CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP))) return;
     if (c == hold_client) {
@@ -549,10 +557,19 @@ void reply_raw(client *c, const void *p, size_t len) {
         b = new_block(c, len);
     }
     memcpy(b->buf + b->used, p, len);
-    b->used += len;
-    c->reply_bytes += len;
-    mark_pending(c);
-    if (c->reply_bytes > 64 * 1024 || !(c->flags & CLIENT_AUTHENTICATED)) obuf_limit_check(c);
+    reply_wrote(c, len);
+}
+
+/* Room for n bytes at the end of c's last reply block, for a reply encoded
+ * in place (no stack copy first); NULL when there is none, or when the
+ * reply goes elsewhere (held, off, skipped): reply_raw's path then. The
+ * caller accounts for what it wrote with reply_wrote. */
+static inline char *reply_room(client *c, size_t n) {
+    reply_block *b = c->rtail;
+    if (!b || b->size - b->used < n || c == hold_client ||
+        (c->flags & (CLIENT_CLOSE_ASAP | CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP)))
+        return NULL;
+    return b->buf + b->used;
 }
 
 static inline void reply_hdr(client *c, int type, long long n) {
@@ -613,7 +630,15 @@ static void reply_payload(client *c, char *head, size_t h, const void *p, size_t
 }
 
 void reply_bulk(client *c, const void *p, size_t len) {
-    char buf[RESP_HDR_MAX + 64 + RESP_END_LEN];
+    char buf[RESP_HDR_MAX + 64 + RESP_END_LEN], *w;
+    /* an array's elements, mostly: straight into the block */
+    if (len <= 64 && (w = reply_room(c, sizeof(buf)))) {
+        size_t h = resp_enc_bulk_hdr(w, len);
+        memcpy(w + h, p, len);
+        memcpy(w + h + len, RESP_END, RESP_END_LEN);
+        reply_wrote(c, h + len + RESP_END_LEN);
+        return;
+    }
     reply_payload(c, buf, resp_enc_bulk_hdr(buf, len), p, len);
 }
 
