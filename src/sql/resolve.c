@@ -268,10 +268,40 @@ static int lookup_alias(compiler *c, expr *e, scope *sc) {
     return 1;
 }
 
+/* Position of a token to rewrite for ALTER TABLE RENAME COLUMN (once). */
+void sqli_rename_note(compiler *c, int pos) {
+    for (int i = 0; i < c->rn_n; i++)
+        if (c->rn_pos[i] == pos) return;
+    if (c->rn_n == c->rn_cap) {
+        c->rn_cap = c->rn_cap ? c->rn_cap * 2 : 8;
+        int *v = sqli_ar_alloc(c->a, sizeof(int) * (size_t)c->rn_cap);
+        if (c->rn_n) memcpy(v, c->rn_pos, sizeof(int) * (size_t)c->rn_n);
+        c->rn_pos = v;
+    }
+    c->rn_pos[c->rn_n++] = pos;
+}
+
+/* A column reference resolved to the column being renamed, in the text
+ * being rewritten: its name token (the last name in its span, which may
+ * hold a qualifier and parentheses) is noted. */
+static void note_rename(compiler *c, const expr *e) {
+    if (!c->rn_tab || e->table != c->rn_tab || c->sql != c->rn_sql ||
+        !sqli_name_eq(e->name, c->rn_name))
+        return;
+    int n = (int)strlen(c->sql), at = -1;
+    token t;
+    for (int pos = e->pos; pos < e->end && pos < n; pos += t.len ? t.len : 1) {
+        sqli_lex_token(c->sql, n, pos, &t);
+        if (t.type == TK_ID || (t.type == TK_KEYWORD && !sqli_kw_reserved(t.kw))) at = pos;
+    }
+    if (at >= 0) sqli_rename_note(c, at);
+}
+
 static int resolve_column(compiler *c, expr *e, scope *sc) {
     for (scope *s = sc; s; s = s->outer) {
         int r = lookup_in_items(c, e, s);
         if (r == 0) r = lookup_in_pseudo(c, e, s);
+        if (r > 0) note_rename(c, e);
         if (r == 0) r = lookup_alias(c, e, s);
         if (r < 0) return SQL_ERROR;
         if (r == 0) continue;
