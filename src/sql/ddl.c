@@ -728,111 +728,6 @@ static int rename_taken(schema *s, const table *t, const char *name) {
     return sqli_schema_index(s, name, &o) && !o->temp;
 }
 
-/* The views that name table t name it by to (quoted) instead: the
- * database's for a main table, the connection's TEMP views (which may name
- * tables of either) for both. */
-static int rename_in_views(vm *v, sql_stmt *st, const table *t, const char *to) {
-    sql_db *db = v->db;
-    int rc = SQL_OK;
-    for (view *w = db->sch->views; w && rc == SQL_OK; w = w->next) {
-        if (t->temp && !w->temp) continue;
-        ast *wa = reparse(st, w->sql);
-        span skip = {wa ? wa->name_pos : 0, wa ? wa->name_pos + 1 : 0};
-        char *wsql = rename_tokens(&st->ar, w->sql, t->name, to, &skip, wa ? 1 : 0, 0,
-                                   RT_KEEP_CALLS | RT_RAW);
-        if (strcmp(wsql, w->sql) == 0) continue;
-        if (!w->temp) {
-            rc = cat_put_in(v, 0, "view", w->name, wsql, 0, w->name);
-            continue;
-        }
-        for (int i = 0; i < db->ntemp_views; i++)
-            if (strcmp(db->temp_views[i], w->sql) == 0) {
-                xfree(db->temp_views[i]);
-                db->temp_views[i] = xstrdup(wsql);
-                break;
-            }
-    }
-    return rc;
-}
-
-/* RENAME TO: the new name goes into the table's text (quoted, as sqlite3
- * writes it), its indexes', the triggers that name it and the REFERENCES of
- * the tables of its database; each object stays in its own catalog. */
-static int alter_rename_table(vm *v, sql_stmt *st, ast *a) {
-    schema *s = v->db->sch;
-    table *t = sqli_schema_table_db(s, a->table, a->dbq);
-    if (!t || t->is_schema) return no_such_table(v, a);
-    if (rename_taken(s, t, a->name))
-        return sqli_vm_error(v, SQL_ERROR,
-                             "there is already another table or index with this name: %s", a->name);
-    int rc = reserved_name(v, a->name);
-    if (rc != SQL_OK) return rc;
-    ast *ta = reparse(st, t->sql);
-    if (!ta) return sqli_vm_error(v, SQL_CORRUPT, "malformed schema for %s", t->name);
-    strb qb = {0};
-    sqli_strb_addc(&qb, '"');
-    for (const char *c = a->name; *c; c++) {
-        if (*c == '"') sqli_strb_addc(&qb, '"');
-        sqli_strb_addc(&qb, *c);
-    }
-    sqli_strb_addc(&qb, '"');
-    char *quoted = sqli_ar_strdup(&st->ar, sqli_strb_cstr(&qb));
-    sqli_strb_free(&qb);
-    char *sql = replace_at(&st->ar, t->sql, ta->table_pos, quoted, 1);
-    sql = rename_tokens(&st->ar, sql, t->name, quoted, NULL, 0, KW_REFERENCES, RT_RAW);
-    rc = cat_del(v, "table", t->name);
-    if (rc == SQL_OK) rc = cat_put(v, "table", a->name, sql, sqli_tree_id(t->tree), a->name);
-    for (int pass = 0; pass < 2; pass++)
-        for (index_t *x = pass ? t->fts : t->indexes; x && rc == SQL_OK; x = x->next) {
-            char *isql = x->sql;
-            if (*isql) {
-                ast *ia = reparse(st, isql);
-                if (ia) isql = replace_at(&st->ar, isql, ia->table_pos, quoted, 1);
-            }
-            rc = cat_put(v, "index", x->name, isql, sqli_tree_id(x->tree), a->name);
-        }
-    /* triggers name the table in their header and may use it in their
-     * bodies (any trigger): rewrite those names, not the trigger's own */
-    for (int i = 0; i < s->ntab && rc == SQL_OK; i++)
-        for (trigger *g = s->tabs[i]->triggers; g && rc == SQL_OK; g = g->next) {
-            ast *ga = reparse(st, g->sql);
-            span skip = {ga ? ga->name_pos : 0, ga ? ga->name_pos + 1 : 0};
-            char *gsql = rename_tokens(&st->ar, g->sql, t->name, quoted, &skip, ga ? 1 : 0, 0,
-                                       RT_KEEP_CALLS | RT_RAW);
-            if (strcmp(gsql, g->sql) != 0 || g->tab == t)
-                rc = cat_put_in(v, g->temp, "trigger", g->name, gsql, 0,
-                                g->tab == t ? a->name : g->tab->name);
-        }
-    rc = rc == SQL_OK ? rename_in_views(v, st, t, quoted) : rc;
-    for (int i = 0; i < s->ntab && rc == SQL_OK; i++) { /* REFERENCES old in other tables */
-        table *o = s->tabs[i];
-        if (o == t || o->temp != t->temp) continue;
-        int refs = 0;
-        for (int k = 0; k < o->nfk; k++) refs |= sqli_name_eq(o->fks[k].ptab, t->name);
-        if (refs)
-            rc = cat_put(
-                v, "table", o->name,
-                rename_tokens(&st->ar, o->sql, t->name, quoted, NULL, 0, KW_REFERENCES, RT_RAW),
-                sqli_tree_id(o->tree), o->name);
-    }
-    if (rc == SQL_OK && t->pk.stat) {
-        rc = cat_del(v, "stat", t->name);
-        sql_value vals[66];
-        int n = t->pk.ncol + 1 < 66 ? t->pk.ncol + 1 : 66;
-        for (int k = 0; k < n; k++) val_set_int(&vals[k], t->pk.stat[k]);
-        sqli_rec_encode(&v->rb, vals, n);
-        keyenc_buf key;
-        sqli_keyenc_init(&key);
-        sqli_cat_key(&key, "stat", a->name);
-        if (rc == SQL_OK && sqli_store_put(cat_txn(v), STORE_CATALOG, key.p, key.len, v->rb.p,
-                                           v->rb.len, 0) != STORE_OK)
-            rc = SQL_IOERR;
-        sqli_keyenc_free(&key);
-    }
-    if (rc == SQL_OK) rc = bump_cookie(v);
-    return rc;
-}
-
 /* ---- ALTER TABLE RENAME COLUMN ------------------------------------------------------------------
  *
  * As in sqlite3, the column's new name goes wherever the schema refers to
@@ -1046,6 +941,142 @@ static int put_view(vm *v, view *w, const char *sql) {
     return SQL_OK;
 }
 
+/* The views and triggers within t's reach (a temp table's: the temp ones),
+ * resolved before the change with the compiler noting the references to
+ * t's column from (or to t itself, from NULL): their new texts, to in
+ * place of those names, in *vout / *gout (in schema order; NULL where
+ * unchanged). One that does not compile fails with sqlite3's message. */
+static int renamed_dependents(vm *v, sql_stmt *st, table *t, const char *from, const char *to,
+                              int quote, char ***vout, char ***gout) {
+    schema *s = v->db->sch;
+    compiler *c = &st->comp;
+    int nview = 0, ntrig = 0;
+    for (view *w = s->views; w; w = w->next) nview++;
+    for (int i = 0; i < s->ntab; i++)
+        for (trigger *g = s->tabs[i]->triggers; g; g = g->next) ntrig++;
+    char **vsql = sqli_ar_alloc(&st->ar, sizeof(char *) * (size_t)(nview + ntrig + 1));
+    char **gsql = vsql + nview;
+    memset(vsql, 0, sizeof(char *) * (size_t)(nview + ntrig + 1));
+    *vout = vsql;
+    *gout = gsql;
+    int rc = SQL_OK, k = 0;
+    c->rn_tab = t;
+    c->rn_name = from;
+    for (view *w = s->views; w && rc == SQL_OK; w = w->next, k++)
+        if (!t->temp || w->temp) rc = renamed_view(v, st, w, to, quote, &vsql[k]);
+    k = 0;
+    for (int i = 0; i < s->ntab && rc == SQL_OK; i++)
+        for (trigger *g = s->tabs[i]->triggers; g && rc == SQL_OK; g = g->next, k++) {
+            if (t->temp && !g->temp) continue;
+            c->rn_sql = g->sql;
+            c->rn_n = 0;
+            ast *ga = reparse(st, g->sql);
+            if (!ga || sqli_trigger_check(v, g) != SQL_OK) {
+                char *msg = trigger_check_msg(v);
+                rc = sqli_vm_error(v, SQL_ERROR, "error in trigger %s: %s", g->name, msg);
+                xfree(msg);
+                break;
+            }
+            if (from) {
+                note_trigger_names(c, s, g, ga, t, from);
+            } else {
+                if (g->tab == t) sqli_rename_note(c, sqli_qname_last(g->sql, ga->table_pos));
+                for (int j = 0; j < ga->nbody; j++) {
+                    const ast *b = ga->body[j];
+                    if (b->kind == ST_SELECT || !b->table) continue;
+                    int dbq = b->dbq ? b->dbq : g->temp ? 0 : 1;
+                    if (sqli_schema_table_db(s, b->table, dbq) == t)
+                        sqli_rename_note(c, sqli_qname_last(g->sql, b->table_pos));
+                }
+            }
+            if (c->rn_n) gsql[k] = rewrite_noted(c, g->sql, to, quote);
+        }
+    c->rn_tab = NULL;
+    c->rn_name = NULL;
+    c->rn_sql = NULL;
+    return rc;
+}
+
+/* RENAME TO: the new name goes into the table's text (quoted, as sqlite3
+ * writes it), its indexes', the views and triggers that use it (found by
+ * resolving them, as for RENAME COLUMN) and the REFERENCES of the tables of
+ * its database; each object stays in its own catalog. */
+static int alter_rename_table(vm *v, sql_stmt *st, ast *a) {
+    schema *s = v->db->sch;
+    table *t = sqli_schema_table_db(s, a->table, a->dbq);
+    if (!t || t->is_schema) return no_such_table(v, a);
+    if (rename_taken(s, t, a->name))
+        return sqli_vm_error(v, SQL_ERROR,
+                             "there is already another table or index with this name: %s", a->name);
+    int rc = reserved_name(v, a->name);
+    if (rc != SQL_OK) return rc;
+    ast *ta = reparse(st, t->sql);
+    if (!ta) return sqli_vm_error(v, SQL_CORRUPT, "malformed schema for %s", t->name);
+    char **vsql, **gsql;
+    rc = renamed_dependents(v, st, t, NULL, a->name, 1, &vsql, &gsql);
+    if (rc != SQL_OK) return rc;
+    strb qb = {0};
+    sqli_strb_addc(&qb, '"');
+    for (const char *c = a->name; *c; c++) {
+        if (*c == '"') sqli_strb_addc(&qb, '"');
+        sqli_strb_addc(&qb, *c);
+    }
+    sqli_strb_addc(&qb, '"');
+    char *quoted = sqli_ar_strdup(&st->ar, sqli_strb_cstr(&qb));
+    sqli_strb_free(&qb);
+    char *sql = replace_at(&st->ar, t->sql, ta->table_pos, quoted, 1);
+    sql = rename_tokens(&st->ar, sql, t->name, quoted, NULL, 0, KW_REFERENCES, RT_RAW);
+    rc = cat_del(v, "table", t->name);
+    if (rc == SQL_OK) rc = cat_put(v, "table", a->name, sql, sqli_tree_id(t->tree), a->name);
+    for (int pass = 0; pass < 2; pass++)
+        for (index_t *x = pass ? t->fts : t->indexes; x && rc == SQL_OK; x = x->next) {
+            char *isql = x->sql;
+            if (*isql) {
+                ast *ia = reparse(st, isql);
+                if (ia) isql = replace_at(&st->ar, isql, ia->table_pos, quoted, 1);
+            }
+            rc = cat_put(v, "index", x->name, isql, sqli_tree_id(x->tree), a->name);
+        }
+    /* the triggers on it or using it and the views using it */
+    int k = 0;
+    for (int i = 0; i < s->ntab && rc == SQL_OK; i++)
+        for (trigger *g = s->tabs[i]->triggers; g && rc == SQL_OK; g = g->next, k++)
+            if (gsql[k] || g->tab == t)
+                rc = cat_put_in(v, g->temp, "trigger", g->name, gsql[k] ? gsql[k] : g->sql, 0,
+                                g->tab == t ? a->name : g->tab->name);
+    k = 0;
+    for (view *w = s->views; w && rc == SQL_OK; w = w->next, k++)
+        if (vsql[k]) rc = put_view(v, w, vsql[k]);
+    for (int i = 0; i < s->ntab && rc == SQL_OK; i++) { /* REFERENCES old in other tables */
+        table *o = s->tabs[i];
+        if (o == t || o->temp != t->temp) continue;
+        int refs = 0;
+        for (int k = 0; k < o->nfk; k++) refs |= sqli_name_eq(o->fks[k].ptab, t->name);
+        if (refs)
+            rc = cat_put(
+                v, "table", o->name,
+                rename_tokens(&st->ar, o->sql, t->name, quoted, NULL, 0, KW_REFERENCES, RT_RAW),
+                sqli_tree_id(o->tree), o->name);
+    }
+    if (rc == SQL_OK && t->pk.stat) {
+        rc = cat_del(v, "stat", t->name);
+        sql_value vals[66];
+        int n = t->pk.ncol + 1 < 66 ? t->pk.ncol + 1 : 66;
+        for (int k = 0; k < n; k++) val_set_int(&vals[k], t->pk.stat[k]);
+        sqli_rec_encode(&v->rb, vals, n);
+        keyenc_buf key;
+        sqli_keyenc_init(&key);
+        sqli_cat_key(&key, "stat", a->name);
+        if (rc == SQL_OK && sqli_store_put(cat_txn(v), STORE_CATALOG, key.p, key.len, v->rb.p,
+                                           v->rb.len, 0) != STORE_OK)
+            rc = SQL_IOERR;
+        sqli_keyenc_free(&key);
+    }
+    if (rc == SQL_OK) rc = bump_cookie(v);
+    if (rc == SQL_OK) rc = check_dependents(v, st, "rename");
+    return rc;
+}
+
 static int alter_rename_column(vm *v, sql_stmt *st, ast *a) {
     schema *s = v->db->sch;
     table *t = sqli_schema_table_db(s, a->table, a->dbq);
@@ -1068,38 +1099,8 @@ static int alter_rename_column(vm *v, sql_stmt *st, ast *a) {
         if (k0.type != TK_SPACE) quote = k0.z[0] == '"' || k0.z[0] == '`' || k0.z[0] == '[';
     }
     int rtq = quote ? RT_QUOTE : 0;
-    /* the views and triggers, resolved while the column has its old name */
-    compiler *c = &st->comp;
-    int nview = 0, ntrig = 0;
-    for (view *w = s->views; w; w = w->next) nview++;
-    for (int i = 0; i < s->ntab; i++)
-        for (trigger *g = s->tabs[i]->triggers; g; g = g->next) ntrig++;
-    char **vsql = sqli_ar_alloc(&st->ar, sizeof(char *) * (size_t)(nview + ntrig + 1));
-    char **gsql = vsql + nview;
-    int rc = SQL_OK, k = 0;
-    c->rn_tab = t;
-    c->rn_name = from;
-    for (view *w = s->views; w && rc == SQL_OK; w = w->next, k++)
-        if (!t->temp || w->temp) rc = renamed_view(v, st, w, a->name2, quote, &vsql[k]);
-    k = 0;
-    for (int i = 0; i < s->ntab && rc == SQL_OK; i++)
-        for (trigger *g = s->tabs[i]->triggers; g && rc == SQL_OK; g = g->next, k++) {
-            gsql[k] = NULL;
-            if (t->temp && !g->temp) continue;
-            c->rn_sql = g->sql;
-            c->rn_n = 0;
-            ast *ga = reparse(st, g->sql);
-            if (!ga || sqli_trigger_check(v, g) != SQL_OK) {
-                char *msg = trigger_check_msg(v);
-                rc = sqli_vm_error(v, SQL_ERROR, "error in trigger %s: %s", g->name, msg);
-                xfree(msg);
-                break;
-            }
-            note_trigger_names(c, s, g, ga, t, from);
-            if (c->rn_n) gsql[k] = rewrite_noted(c, g->sql, a->name2, quote);
-        }
-    c->rn_tab = NULL;
-    c->rn_sql = NULL;
+    char **vsql, **gsql;
+    int rc = renamed_dependents(v, st, t, from, a->name2, quote, &vsql, &gsql);
     if (rc != SQL_OK) return rc;
     /* the table's text: every name of the column but the table's name, the
      * type names and the lists of REFERENCES other tables */
@@ -1150,7 +1151,7 @@ static int alter_rename_column(vm *v, sql_stmt *st, ast *a) {
         if (strcmp(osql, o->sql) != 0)
             rc = cat_put(v, "table", o->name, osql, sqli_tree_id(o->tree), o->name);
     }
-    k = 0;
+    int k = 0;
     for (view *w = s->views; w && rc == SQL_OK; w = w->next, k++)
         if (vsql[k]) rc = put_view(v, w, vsql[k]);
     k = 0;
