@@ -1087,8 +1087,11 @@ static int alter_rename_column(vm *v, sql_stmt *st, ast *a) {
     int col = sqli_table_column(t, a->name);
     if (col < 0) return sqli_vm_error(v, SQL_ERROR, "no such column: \"%s\"", a->name);
     const char *from = t->cols[col].name;
-    if (sqli_table_column(t, a->name2) >= 0 && !sqli_name_eq(a->name2, from))
-        return sqli_vm_error(v, SQL_ERROR, "duplicate column name: %s", a->name2);
+    int dup = sqli_table_column(t, a->name2);
+    if (dup >= 0 && dup != col) /* sqlite3's words, the existing column's name */
+        return sqli_vm_error(v, SQL_ERROR,
+                             "error in table %s after rename: duplicate column name: %s", t->name,
+                             t->cols[dup].name);
     ast *ta = reparse(st, t->sql);
     if (!ta) return sqli_vm_error(v, SQL_CORRUPT, "malformed schema for %s", t->name);
     /* a new name written quoted is written quoted everywhere (sqlite3) */
