@@ -624,12 +624,27 @@ static int alter_add(vm *v, sql_stmt *st, ast *a) {
  * tokens whose offset is in skip[0..nskip) ranges; with only_after_kw set,
  * only tokens right after that keyword. Flags: RT_KEEP_CALLS leaves a name
  * followed by "(" alone; RT_RAW writes to as it is (else as an identifier,
- * quoted when it must be). */
+ * quoted when it must be, or when the old name was or RT_QUOTE is set). */
 typedef struct span {
     int a, b;
 } span;
 
-enum { RT_KEEP_CALLS = 1, RT_RAW = 2 };
+enum { RT_KEEP_CALLS = 1, RT_RAW = 2, RT_QUOTE = 4 };
+
+/* A new name in place of an old one: quoted when the old one was (as
+ * sqlite3 rewrites), else only when it must be. */
+static void add_name(strb *b, const char *name, int quoted) {
+    if (!quoted) {
+        sqli_strb_ident(b, name);
+        return;
+    }
+    sqli_strb_addc(b, '"');
+    for (const char *c = name; *c; c++) {
+        if (*c == '"') sqli_strb_addc(b, '"');
+        sqli_strb_addc(b, *c);
+    }
+    sqli_strb_addc(b, '"');
+}
 
 static char *rename_tokens(arena *ar, const char *sql, const char *from, const char *to,
                            const span *skip, int nskip, int only_after_kw, int flags) {
@@ -662,7 +677,7 @@ static char *rename_tokens(arena *ar, const char *sql, const char *from, const c
         if (hit && (flags & RT_RAW))
             sqli_strb_adds(&b, to);
         else if (hit)
-            sqli_strb_ident(&b, to);
+            add_name(&b, to, (flags & RT_QUOTE) || t.z[0] == '"' || t.z[0] == '`' || t.z[0] == '[');
         else
             sqli_strb_add(&b, t.z, (size_t)len);
         if (t.type != TK_SPACE) prev_kw = t.type == TK_KEYWORD ? t.kw : 0;
@@ -713,36 +728,279 @@ static int rename_taken(schema *s, const table *t, const char *name) {
     return sqli_schema_index(s, name, &o) && !o->temp;
 }
 
-/* The views that name table t name it by to (quoted) instead: the
- * database's for a main table, the connection's TEMP views (which may name
- * tables of either) for both. */
-static int rename_in_views(vm *v, sql_stmt *st, const table *t, const char *to) {
-    sql_db *db = v->db;
-    int rc = SQL_OK;
-    for (view *w = db->sch->views; w && rc == SQL_OK; w = w->next) {
-        if (t->temp && !w->temp) continue;
-        ast *wa = reparse(st, w->sql);
-        span skip = {wa ? wa->name_pos : 0, wa ? wa->name_pos + 1 : 0};
-        char *wsql = rename_tokens(&st->ar, w->sql, t->name, to, &skip, wa ? 1 : 0, 0,
-                                   RT_KEEP_CALLS | RT_RAW);
-        if (strcmp(wsql, w->sql) == 0) continue;
-        if (!w->temp) {
-            rc = cat_put_in(v, 0, "view", w->name, wsql, 0, w->name);
+/* ---- ALTER TABLE RENAME COLUMN ------------------------------------------------------------------
+ *
+ * As in sqlite3, the column's new name goes wherever the schema refers to
+ * it: the table's text, its indexes', the REFERENCES t(col) lists of the
+ * tables of its database, and the views and triggers that use it. Names in
+ * views and triggers are found by resolving them (compiler rn_*: the
+ * references that resolve to the column), so that another table's column
+ * of that name, a string literal or a result alias stays as it is. A view
+ * or trigger that does not compile before the rename, or no longer does
+ * after it, fails the statement with sqlite3's words. */
+
+static int is_name_tok(const token *t) {
+    return t->type == TK_ID || (t->type == TK_KEYWORD && !sqli_kw_reserved(t->kw));
+}
+
+static int tok_name_eq(arena *ar, const token *t, const char *name) {
+    int q = t->z[0] == '"' || t->z[0] == '`' || t->z[0] == '[';
+    return sqli_name_eq(sqli_ar_strndup(ar, t->z + q, (size_t)(t->len - 2 * q)), name);
+}
+
+/* Note the name tokens equal to name in sql from pos on: the first after
+ * an opening parenthesis up to its closing one (lp set), else the last one
+ * before the token of type stop. */
+static void note_names(compiler *c, const char *sql, int pos, int lp, int stop, const char *name) {
+    int n = (int)strlen(sql), in = !lp, last = -1;
+    token t;
+    for (; pos < n; pos += t.len ? t.len : 1) {
+        sqli_lex_token(sql, n, pos, &t);
+        if (lp && !in) {
+            in = t.type == TK_LP;
             continue;
         }
-        for (int i = 0; i < db->ntemp_views; i++)
-            if (strcmp(db->temp_views[i], w->sql) == 0) {
-                xfree(db->temp_views[i]);
-                db->temp_views[i] = xstrdup(wsql);
+        if (t.type == stop) break;
+        if (!is_name_tok(&t) || !tok_name_eq(c->a, &t, name)) continue;
+        if (lp)
+            sqli_rename_note(c, pos);
+        else
+            last = pos;
+    }
+    if (last >= 0) sqli_rename_note(c, last);
+}
+
+/* sql with the name tokens at c->rn_pos[] replaced by to (quoted when
+ * the old name was, or quote is set). */
+static char *rewrite_noted(compiler *c, const char *sql, const char *to, int quote) {
+    strb b = {0};
+    int n = (int)strlen(sql), pos = 0;
+    for (;;) {
+        int next = n;
+        for (int i = 0; i < c->rn_n; i++)
+            if (c->rn_pos[i] >= pos && c->rn_pos[i] < next) next = c->rn_pos[i];
+        sqli_strb_add(&b, sql + pos, (size_t)(next - pos));
+        if (next >= n) break;
+        token t;
+        sqli_lex_token(sql, n, next, &t);
+        add_name(&b, to, quote || t.z[0] == '"' || t.z[0] == '`' || t.z[0] == '[');
+        pos = next + (t.len ? t.len : 1);
+    }
+    char *r = sqli_ar_strdup(c->a, sqli_strb_cstr(&b));
+    sqli_strb_free(&b);
+    return r;
+}
+
+/* The positions of the parenthesized column lists after REFERENCES name
+ * in sql: those naming table tname (self set) or the others. */
+static span *ref_lists(arena *ar, const char *sql, const char *tname, int self, int *nout) {
+    int n = (int)strlen(sql), pos = 0, cap = 0, state = 0, nsp = 0;
+    span *v = NULL;
+    token t;
+    for (; pos < n; pos += t.len ? t.len : 1) {
+        sqli_lex_token(sql, n, pos, &t);
+        if (t.type == TK_SPACE) continue;
+        if (state == 0) { /* looking for REFERENCES */
+            state = t.type == TK_KEYWORD && t.kw == KW_REFERENCES;
+        } else if (state == 1) { /* the parent's name */
+            state = is_name_tok(&t) && tok_name_eq(ar, &t, tname) == self ? 2 : 0;
+        } else if (state == 2) { /* its column list, if any */
+            if (t.type != TK_LP) {
+                state = 0;
+                continue;
+            }
+            if (nsp == cap) {
+                cap = cap ? cap * 2 : 4;
+                span *w = sqli_ar_alloc(ar, sizeof *w * (size_t)cap);
+                if (nsp) memcpy(w, v, sizeof *w * (size_t)nsp);
+                v = w;
+            }
+            v[nsp++] = (span){pos, n};
+            state = 3;
+        } else if (t.type == TK_RP) {
+            v[nsp - 1].b = pos;
+            state = 0;
+        }
+    }
+    *nout = nsp;
+    return v;
+}
+
+/* The names in a trigger's text that are not expressions: UPDATE OF, and
+ * the column lists and SET targets of its statements that write t. */
+static void note_trigger_names(compiler *c, schema *s, trigger *g, const ast *ga, table *t,
+                               const char *name) {
+    if (g->tab == t && g->event == ST_UPDATE && g->nof_cols) {
+        int n = (int)strlen(g->sql), pos = 0, of = 0;
+        token k;
+        for (; pos < n; pos += k.len ? k.len : 1) {
+            sqli_lex_token(g->sql, n, pos, &k);
+            if (k.type == TK_KEYWORD && k.kw == KW_ON && of) break;
+            if (k.type == TK_KEYWORD && k.kw == KW_OF)
+                of = 1;
+            else if (of && is_name_tok(&k) && tok_name_eq(c->a, &k, name))
+                sqli_rename_note(c, pos);
+        }
+    }
+    for (int i = 0; i < ga->nbody; i++) {
+        const ast *b = ga->body[i];
+        if ((b->kind != ST_INSERT && b->kind != ST_UPDATE) || !b->table) continue;
+        if (sqli_schema_table_db(s, b->table, b->dbq ? b->dbq : g->temp ? 0 : 1) != t) continue;
+        if (b->ncols) note_names(c, g->sql, b->table_pos, 1, TK_RP, name);
+        for (int k = 0; k < b->nset; k++)
+            if (sqli_name_eq(b->sets[k].col, name))
+                note_names(c, g->sql, b->sets[k].pos, 0, TK_EQ, name);
+        if (!b->up) continue;
+        if (b->up->ncols) note_names(c, g->sql, b->up->pos, 1, TK_RP, name);
+        for (int k = 0; k < b->up->nset; k++)
+            if (sqli_name_eq(b->up->sets[k].col, name))
+                note_names(c, g->sql, b->up->sets[k].pos, 0, TK_EQ, name);
+    }
+}
+
+/* Resolve view w (with the compiler noting renames when rn_tab is set). */
+static int check_view(vm *v, sql_stmt *st, view *w) {
+    compiler *c = &st->comp;
+    strb qb = {0};
+    sqli_strb_adds(&qb, "SELECT * FROM ");
+    if (w->temp) sqli_strb_adds(&qb, "temp.");
+    sqli_strb_ident(&qb, w->name);
+    char *q = sqli_ar_strdup(&st->ar, sqli_strb_cstr(&qb));
+    sqli_strb_free(&qb);
+    ast *qa = reparse(st, q);
+    schema *save = c->sch;
+    const char *save_sql = c->sql;
+    c->sch = v->db->sch;
+    c->sql = q;
+    int rc = qa ? sqli_resolve_query(c, qa->sel, NULL) : SQL_ERROR;
+    c->sch = save;
+    c->sql = save_sql;
+    return rc;
+}
+
+/* The message of a failed sqli_trigger_check, without its "in trigger
+ * name: " (xmalloc'd; v's message cleared). */
+static char *trigger_check_msg(vm *v) {
+    const char *m = v->errmsg ? v->errmsg : "", *colon = strstr(m, ": ");
+    char *msg = xstrdup(colon ? colon + 2 : m);
+    xfree(v->errmsg);
+    v->errmsg = NULL;
+    return msg;
+}
+
+/* Do the views and triggers of the new schema still compile? what: the
+ * statement, in the message ("drop column", "rename"). */
+static int check_dependents(vm *v, sql_stmt *st, const char *what) {
+    schema *s = v->db->sch;
+    compiler *c = &st->comp;
+    for (view *w = s->views; w; w = w->next) {
+        if (check_view(v, st, w) == SQL_OK) continue;
+        int rc = sqli_vm_error(v, SQL_ERROR, "error in view %s after %s: %s", w->name, what,
+                               c->err ? c->err : "malformed view");
+        c->err = NULL;
+        return rc;
+    }
+    for (int i = 0; i < s->ntab; i++)
+        for (trigger *g = s->tabs[i]->triggers; g; g = g->next) {
+            if (sqli_trigger_check(v, g) == SQL_OK) continue;
+            char *msg = trigger_check_msg(v);
+            int rc =
+                sqli_vm_error(v, SQL_ERROR, "error in trigger %s after %s: %s", g->name, what, msg);
+            xfree(msg);
+            return rc;
+        }
+    return SQL_OK;
+}
+
+/* The new text of a view that names the column being renamed (NULL if it
+ * does not): resolved before the change, its references noted. */
+static int renamed_view(vm *v, sql_stmt *st, view *w, const char *to, int quote, char **out) {
+    compiler *c = &st->comp;
+    *out = NULL;
+    c->rn_sql = w->sql;
+    c->rn_n = 0;
+    if (check_view(v, st, w) != SQL_OK) {
+        int rc = sqli_vm_error(v, SQL_ERROR, "error in view %s: %s", w->name,
+                               c->err ? c->err : "malformed view");
+        c->err = NULL;
+        return rc;
+    }
+    if (c->rn_n) *out = rewrite_noted(c, w->sql, to, quote);
+    return SQL_OK;
+}
+
+static int put_view(vm *v, view *w, const char *sql) {
+    sql_db *db = v->db;
+    if (!w->temp) return cat_put_in(v, 0, "view", w->name, sql, 0, w->name);
+    for (int i = 0; i < db->ntemp_views; i++)
+        if (strcmp(db->temp_views[i], w->sql) == 0) {
+            xfree(db->temp_views[i]);
+            db->temp_views[i] = xstrdup(sql);
+            break;
+        }
+    return SQL_OK;
+}
+
+/* The views and triggers within t's reach (a temp table's: the temp ones),
+ * resolved before the change with the compiler noting the references to
+ * t's column from (or to t itself, from NULL): their new texts, to in
+ * place of those names, in *vout / *gout (in schema order; NULL where
+ * unchanged). One that does not compile fails with sqlite3's message. */
+static int renamed_dependents(vm *v, sql_stmt *st, table *t, const char *from, const char *to,
+                              int quote, char ***vout, char ***gout) {
+    schema *s = v->db->sch;
+    compiler *c = &st->comp;
+    int nview = 0, ntrig = 0;
+    for (view *w = s->views; w; w = w->next) nview++;
+    for (int i = 0; i < s->ntab; i++)
+        for (trigger *g = s->tabs[i]->triggers; g; g = g->next) ntrig++;
+    char **vsql = sqli_ar_alloc(&st->ar, sizeof(char *) * (size_t)(nview + ntrig + 1));
+    char **gsql = vsql + nview;
+    memset(vsql, 0, sizeof(char *) * (size_t)(nview + ntrig + 1));
+    *vout = vsql;
+    *gout = gsql;
+    int rc = SQL_OK, k = 0;
+    c->rn_tab = t;
+    c->rn_name = from;
+    for (view *w = s->views; w && rc == SQL_OK; w = w->next, k++)
+        if (!t->temp || w->temp) rc = renamed_view(v, st, w, to, quote, &vsql[k]);
+    k = 0;
+    for (int i = 0; i < s->ntab && rc == SQL_OK; i++)
+        for (trigger *g = s->tabs[i]->triggers; g && rc == SQL_OK; g = g->next, k++) {
+            if (t->temp && !g->temp) continue;
+            c->rn_sql = g->sql;
+            c->rn_n = 0;
+            ast *ga = reparse(st, g->sql);
+            if (!ga || sqli_trigger_check(v, g) != SQL_OK) {
+                char *msg = trigger_check_msg(v);
+                rc = sqli_vm_error(v, SQL_ERROR, "error in trigger %s: %s", g->name, msg);
+                xfree(msg);
                 break;
             }
-    }
+            if (from) {
+                note_trigger_names(c, s, g, ga, t, from);
+            } else {
+                if (g->tab == t) sqli_rename_note(c, sqli_qname_last(g->sql, ga->table_pos));
+                for (int j = 0; j < ga->nbody; j++) {
+                    const ast *b = ga->body[j];
+                    if (b->kind == ST_SELECT || !b->table) continue;
+                    int dbq = b->dbq ? b->dbq : g->temp ? 0 : 1;
+                    if (sqli_schema_table_db(s, b->table, dbq) == t)
+                        sqli_rename_note(c, sqli_qname_last(g->sql, b->table_pos));
+                }
+            }
+            if (c->rn_n) gsql[k] = rewrite_noted(c, g->sql, to, quote);
+        }
+    c->rn_tab = NULL;
+    c->rn_name = NULL;
+    c->rn_sql = NULL;
     return rc;
 }
 
 /* RENAME TO: the new name goes into the table's text (quoted, as sqlite3
- * writes it), its indexes', the triggers that name it and the REFERENCES of
- * the tables of its database; each object stays in its own catalog. */
+ * writes it), its indexes', the views and triggers that use it (found by
+ * resolving them, as for RENAME COLUMN) and the REFERENCES of the tables of
+ * its database; each object stays in its own catalog. */
 static int alter_rename_table(vm *v, sql_stmt *st, ast *a) {
     schema *s = v->db->sch;
     table *t = sqli_schema_table_db(s, a->table, a->dbq);
@@ -754,6 +1012,9 @@ static int alter_rename_table(vm *v, sql_stmt *st, ast *a) {
     if (rc != SQL_OK) return rc;
     ast *ta = reparse(st, t->sql);
     if (!ta) return sqli_vm_error(v, SQL_CORRUPT, "malformed schema for %s", t->name);
+    char **vsql, **gsql;
+    rc = renamed_dependents(v, st, t, NULL, a->name, 1, &vsql, &gsql);
+    if (rc != SQL_OK) return rc;
     strb qb = {0};
     sqli_strb_addc(&qb, '"');
     for (const char *c = a->name; *c; c++) {
@@ -776,19 +1037,16 @@ static int alter_rename_table(vm *v, sql_stmt *st, ast *a) {
             }
             rc = cat_put(v, "index", x->name, isql, sqli_tree_id(x->tree), a->name);
         }
-    /* triggers name the table in their header and may use it in their
-     * bodies (any trigger): rewrite those names, not the trigger's own */
+    /* the triggers on it or using it and the views using it */
+    int k = 0;
     for (int i = 0; i < s->ntab && rc == SQL_OK; i++)
-        for (trigger *g = s->tabs[i]->triggers; g && rc == SQL_OK; g = g->next) {
-            ast *ga = reparse(st, g->sql);
-            span skip = {ga ? ga->name_pos : 0, ga ? ga->name_pos + 1 : 0};
-            char *gsql = rename_tokens(&st->ar, g->sql, t->name, quoted, &skip, ga ? 1 : 0, 0,
-                                       RT_KEEP_CALLS | RT_RAW);
-            if (strcmp(gsql, g->sql) != 0 || g->tab == t)
-                rc = cat_put_in(v, g->temp, "trigger", g->name, gsql, 0,
+        for (trigger *g = s->tabs[i]->triggers; g && rc == SQL_OK; g = g->next, k++)
+            if (gsql[k] || g->tab == t)
+                rc = cat_put_in(v, g->temp, "trigger", g->name, gsql[k] ? gsql[k] : g->sql, 0,
                                 g->tab == t ? a->name : g->tab->name);
-        }
-    rc = rc == SQL_OK ? rename_in_views(v, st, t, quoted) : rc;
+    k = 0;
+    for (view *w = s->views; w && rc == SQL_OK; w = w->next, k++)
+        if (vsql[k]) rc = put_view(v, w, vsql[k]);
     for (int i = 0; i < s->ntab && rc == SQL_OK; i++) { /* REFERENCES old in other tables */
         table *o = s->tabs[i];
         if (o == t || o->temp != t->temp) continue;
@@ -815,33 +1073,56 @@ static int alter_rename_table(vm *v, sql_stmt *st, ast *a) {
         sqli_keyenc_free(&key);
     }
     if (rc == SQL_OK) rc = bump_cookie(v);
+    if (rc == SQL_OK) rc = check_dependents(v, st, "rename");
     return rc;
 }
 
 static int alter_rename_column(vm *v, sql_stmt *st, ast *a) {
     schema *s = v->db->sch;
     table *t = sqli_schema_table_db(s, a->table, a->dbq);
-    if (!t || t->is_schema) return no_such_table(v, a);
+    if (!t && sqli_schema_view(s, a->table))
+        return sqli_vm_error(v, SQL_ERROR, "cannot rename columns of view \"%s\"", a->table);
+    if (!t) return no_such_table(v, a);
+    if (t->is_schema) return sqli_vm_error(v, SQL_ERROR, "table %s may not be altered", t->name);
     int col = sqli_table_column(t, a->name);
     if (col < 0) return sqli_vm_error(v, SQL_ERROR, "no such column: \"%s\"", a->name);
-    if (sqli_table_column(t, a->name2) >= 0)
-        return sqli_vm_error(v, SQL_ERROR, "duplicate column name: %s", a->name2);
+    const char *from = t->cols[col].name;
+    int dup = sqli_table_column(t, a->name2);
+    if (dup >= 0 && dup != col) /* sqlite3's words, the existing column's name */
+        return sqli_vm_error(v, SQL_ERROR,
+                             "error in table %s after rename: duplicate column name: %s", t->name,
+                             t->cols[dup].name);
     ast *ta = reparse(st, t->sql);
     if (!ta) return sqli_vm_error(v, SQL_CORRUPT, "malformed schema for %s", t->name);
-    /* skip the table name, type names and the table names after REFERENCES */
-    span *sk = sqli_ar_alloc(&st->ar, sizeof(span) * (size_t)(ta->ncoldefs + 2));
+    /* a new name written quoted is written quoted everywhere (sqlite3) */
+    int quote = 0, n = (int)strlen(st->sql);
+    token k0;
+    for (int pos = a->pos; pos < a->end && pos < n; pos += k0.len ? k0.len : 1) {
+        sqli_lex_token(st->sql, n, pos, &k0);
+        if (k0.type != TK_SPACE) quote = k0.z[0] == '"' || k0.z[0] == '`' || k0.z[0] == '[';
+    }
+    int rtq = quote ? RT_QUOTE : 0;
+    char **vsql, **gsql;
+    int rc = renamed_dependents(v, st, t, from, a->name2, quote, &vsql, &gsql);
+    if (rc != SQL_OK) return rc;
+    /* the table's text: every name of the column but the table's name, the
+     * type names and the lists of REFERENCES other tables */
+    int nref;
+    span *refs = ref_lists(&st->ar, t->sql, t->name, 0, &nref);
+    span *sk = sqli_ar_alloc(&st->ar, sizeof(span) * (size_t)(ta->ncoldefs + nref + 2));
     int nsk = 0;
     sk[nsk++] = (span){ta->table_pos, ta->table_pos + 1};
     for (int i = 0; i < ta->ncoldefs; i++)
         sk[nsk++] = (span){ta->coldefs[i].type_pos, ta->coldefs[i].type_end};
-    char *sql = rename_tokens(&st->ar, t->sql, a->name, a->name2, sk, nsk, 0, RT_KEEP_CALLS);
+    for (int i = 0; i < nref; i++) sk[nsk++] = refs[i];
+    char *sql = rename_tokens(&st->ar, t->sql, from, a->name2, sk, nsk, 0, RT_KEEP_CALLS | rtq);
     char *err = NULL;
     table *nt;
     ast *na = reparse(st, sql);
     if (!na || sqli_schema_build_table(s, na, sql, t->tree, &nt, &err) != SQL_OK)
-        return sqli_vm_error(v, SQL_ERROR, "cannot rename column: %s",
+        return sqli_vm_error(v, SQL_ERROR, "error in table %s after rename: %s", t->name,
                              err ? err : "bad definition");
-    int rc = cat_put(v, "table", t->name, sql, sqli_tree_id(t->tree), t->name);
+    rc = cat_put(v, "table", t->name, sql, sqli_tree_id(t->tree), t->name);
     for (index_t *x = t->indexes ? t->indexes : t->fts; x && rc == SQL_OK; x = x->next ? x->next
                                                                                : x == t->fts
                                                                                    ? NULL
@@ -851,10 +1132,37 @@ static int alter_rename_column(vm *v, sql_stmt *st, ast *a) {
         if (!ia) continue;
         span isk[2] = {{ia->name_pos, ia->name_pos + 1}, {ia->table_pos, ia->table_pos + 1}};
         rc = cat_put(v, "index", x->name,
-                     rename_tokens(&st->ar, x->sql, a->name, a->name2, isk, 2, 0, RT_KEEP_CALLS),
+                     rename_tokens(&st->ar, x->sql, from, a->name2, isk, 2, 0, RT_KEEP_CALLS | rtq),
                      sqli_tree_id(x->tree), t->name);
     }
+    /* REFERENCES t(col) in the other tables of its database */
+    for (int i = 0; i < s->ntab && rc == SQL_OK; i++) {
+        table *o = s->tabs[i];
+        if (o == t || o->temp != t->temp || o->is_schema) continue;
+        int no;
+        span *ol = ref_lists(&st->ar, o->sql, t->name, 1, &no);
+        if (!no) continue;
+        span *osk = sqli_ar_alloc(&st->ar, sizeof(span) * (size_t)(no + 1));
+        int nosk = 0, at = 0;
+        for (int j = 0; j < no; j++) { /* everything but those lists */
+            osk[nosk++] = (span){at, ol[j].a};
+            at = ol[j].b;
+        }
+        osk[nosk++] = (span){at, (int)strlen(o->sql) + 1};
+        char *osql =
+            rename_tokens(&st->ar, o->sql, from, a->name2, osk, nosk, 0, RT_KEEP_CALLS | rtq);
+        if (strcmp(osql, o->sql) != 0)
+            rc = cat_put(v, "table", o->name, osql, sqli_tree_id(o->tree), o->name);
+    }
+    int k = 0;
+    for (view *w = s->views; w && rc == SQL_OK; w = w->next, k++)
+        if (vsql[k]) rc = put_view(v, w, vsql[k]);
+    k = 0;
+    for (int i = 0; i < s->ntab && rc == SQL_OK; i++)
+        for (trigger *g = s->tabs[i]->triggers; g && rc == SQL_OK; g = g->next, k++)
+            if (gsql[k]) rc = cat_put_in(v, g->temp, "trigger", g->name, gsql[k], 0, g->tab->name);
     if (rc == SQL_OK) rc = bump_cookie(v);
+    if (rc == SQL_OK) rc = check_dependents(v, st, "rename");
     return rc;
 }
 
@@ -924,42 +1232,6 @@ static int drop_col_rows(vm *v, table *t, int col) {
     return rc == STORE_NOTFOUND ? SQL_OK : sqli_vm_store_error(v, rc);
 }
 
-/* Do the views and triggers of the new schema still compile? */
-static int drop_col_dependents(vm *v, sql_stmt *st) {
-    schema *s = v->db->sch;
-    compiler *c = &st->comp;
-    for (view *w = s->views; w; w = w->next) {
-        char *q = sqli_ar_printf(&st->ar, "SELECT * FROM \"%s\"", w->name);
-        ast *qa = reparse(st, q);
-        schema *save = c->sch;
-        const char *save_sql = c->sql;
-        c->sch = s;
-        c->sql = q;
-        int rc = qa ? sqli_resolve_query(c, qa->sel, NULL) : SQL_ERROR;
-        c->sch = save;
-        c->sql = save_sql;
-        if (rc != SQL_OK) {
-            rc = sqli_vm_error(v, SQL_ERROR, "error in view %s after drop column: %s", w->name,
-                               c->err ? c->err : "malformed view");
-            c->err = NULL;
-            return rc;
-        }
-    }
-    for (int i = 0; i < s->ntab; i++)
-        for (trigger *g = s->tabs[i]->triggers; g; g = g->next) {
-            if (sqli_trigger_check(v, g) == SQL_OK) continue;
-            const char *m = v->errmsg ? v->errmsg : "", *colon = strstr(m, ": ");
-            char *msg = xstrdup(colon ? colon + 2 : m);
-            xfree(v->errmsg);
-            v->errmsg = NULL;
-            int rc = sqli_vm_error(v, SQL_ERROR, "error in trigger %s after drop column: %s",
-                                   g->name, msg);
-            xfree(msg);
-            return rc;
-        }
-    return SQL_OK;
-}
-
 static int alter_drop_column(vm *v, sql_stmt *st, ast *a) {
     schema *s = v->db->sch;
     table *t = sqli_schema_table_db(s, a->table, a->dbq);
@@ -999,7 +1271,7 @@ static int alter_drop_column(vm *v, sql_stmt *st, ast *a) {
     int rc = drop_col_rows(v, t, col);
     if (rc == SQL_OK) rc = cat_put(v, "table", t->name, sql, sqli_tree_id(t->tree), t->name);
     if (rc == SQL_OK) rc = bump_cookie(v);
-    if (rc == SQL_OK) rc = drop_col_dependents(v, st);
+    if (rc == SQL_OK) rc = check_dependents(v, st, "drop column");
     return rc;
 }
 

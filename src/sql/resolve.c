@@ -268,10 +268,70 @@ static int lookup_alias(compiler *c, expr *e, scope *sc) {
     return 1;
 }
 
+/* Position of a token to rewrite for ALTER TABLE RENAME COLUMN (once). */
+void sqli_rename_note(compiler *c, int pos) {
+    for (int i = 0; i < c->rn_n; i++)
+        if (c->rn_pos[i] == pos) return;
+    if (c->rn_n == c->rn_cap) {
+        c->rn_cap = c->rn_cap ? c->rn_cap * 2 : 8;
+        int *v = sqli_ar_alloc(c->a, sizeof(int) * (size_t)c->rn_cap);
+        if (c->rn_n) memcpy(v, c->rn_pos, sizeof(int) * (size_t)c->rn_n);
+        c->rn_pos = v;
+    }
+    c->rn_pos[c->rn_n++] = pos;
+}
+
+static int is_name(const token *t) {
+    return t->type == TK_ID || (t->type == TK_KEYWORD && !sqli_kw_reserved(t->kw));
+}
+
+int sqli_qname_last(const char *sql, int pos) {
+    int n = (int)strlen(sql);
+    token t;
+    sqli_lex_token(sql, n, pos, &t);
+    for (int p = pos + (t.len ? t.len : 1);;) {
+        while (p < n && (sqli_lex_token(sql, n, p, &t), t.type == TK_SPACE)) p += t.len ? t.len : 1;
+        if (p >= n || t.type != TK_DOT) return pos;
+        p += t.len;
+        while (p < n && (sqli_lex_token(sql, n, p, &t), t.type == TK_SPACE)) p += t.len ? t.len : 1;
+        if (p >= n || !is_name(&t)) return pos;
+        pos = p;
+        p += t.len;
+    }
+}
+
+/* Is the compiler noting the references to a table being renamed (RENAME
+ * TO: rn_tab without rn_name), in the text it is resolving? */
+static int renaming_table(const compiler *c, const table *t) {
+    return t && c->rn_tab == t && !c->rn_name && c->sql == c->rn_sql;
+}
+
+/* A column reference resolved to the column being renamed, in the text
+ * being rewritten: its name token (the last name in its span, which may
+ * hold a qualifier and parentheses) is noted. For RENAME TO, a qualifier
+ * that names the table (the name before the last). */
+static void note_rename(compiler *c, const expr *e) {
+    if (!c->rn_tab || e->table != c->rn_tab || c->sql != c->rn_sql) return;
+    if (c->rn_name ? !sqli_name_eq(e->name, c->rn_name)
+                   : !e->tab || !sqli_name_eq(e->tab, c->rn_tab->name))
+        return;
+    int n = (int)strlen(c->sql), at = -1, before = -1;
+    token t;
+    for (int pos = e->pos; pos < e->end && pos < n; pos += t.len ? t.len : 1) {
+        sqli_lex_token(c->sql, n, pos, &t);
+        if (!is_name(&t)) continue;
+        before = at;
+        at = pos;
+    }
+    if (!c->rn_name) at = before;
+    if (at >= 0) sqli_rename_note(c, at);
+}
+
 static int resolve_column(compiler *c, expr *e, scope *sc) {
     for (scope *s = sc; s; s = s->outer) {
         int r = lookup_in_items(c, e, s);
         if (r == 0) r = lookup_in_pseudo(c, e, s);
+        if (r > 0) note_rename(c, e);
         if (r == 0) r = lookup_alias(c, e, s);
         if (r < 0) return SQL_ERROR;
         if (r == 0) continue;
@@ -527,6 +587,7 @@ static int resolve_from(compiler *c, query *q, scope *outer) {
                                                                : "",
                                    it->name);
         it->tab = t;
+        if (renaming_table(c, t)) sqli_rename_note(c, sqli_qname_last(c->sql, it->pos));
         it->ncol = t->ncol;
         it->schema_vtab = t->is_schema;
         it->cur = sqli_comp_cursor(c, t, t->ncol);
@@ -637,6 +698,7 @@ static int expand_stars(compiler *c, query *q) {
         for (int k = 0; k < q->nsrc; k++) {
             srcitem *it = &q->src[k];
             if (e->tab && !item_matches(it, e->tab)) continue;
+            if (e->tab && !it->alias && renaming_table(c, it->tab)) sqli_rename_note(c, e->tab_pos);
             any = 1;
             for (int col = 0; col < (it->tvf ? TVF_NVISIBLE : it->ncol); col++) {
                 if (!e->tab && it->using_hidden && it->using_hidden[col]) continue;

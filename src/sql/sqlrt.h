@@ -122,6 +122,14 @@ typedef struct compiler {
     int main_only;           /* compiling a main view or trigger: names are main's, never temp's */
     struct tabref *tabs;     /* base tables the statement reads / writes (xmalloc'd) */
     int ntabs, captabs;
+    /* ALTER TABLE RENAME COLUMN: the references to column rn_name of rn_tab
+     * that resolution meets in the text rn_sql (not in a view it expands)
+     * are noted, as the positions of their name tokens; RENAME TO (rn_name
+     * NULL): the names of table rn_tab (FROM items, qualifiers) */
+    table *rn_tab;
+    const char *rn_name, *rn_sql;
+    int *rn_pos;
+    int rn_n, rn_cap;
 } compiler;
 
 /* A base table the compiled statement touches (sql_stmt_tables); the name
@@ -165,6 +173,10 @@ int sqli_comp_cursor(compiler *c, table *tab, int ncol);
 
 /* resolve.c */
 int sqli_resolve_query(compiler *c, query *q, scope *outer);
+/* ALTER TABLE RENAME COLUMN: note the token at pos for rewriting (compiler rn_*). */
+void sqli_rename_note(compiler *c, int pos);
+/* The position of the last name of the qualified name (main.t) at pos. */
+int sqli_qname_last(const char *sql, int pos);
 int sqli_resolve_expr(compiler *c, expr *e, scope *sc);
 /* DEFAULT/CHECK/partial WHERE: columns of t (CUR_SELF), no subqueries. */
 int sqli_resolve_standalone(arena *a, expr *e, table *t, char **err);
