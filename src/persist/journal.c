@@ -11,7 +11,27 @@
  *     are committed (written, and fsync'ed under `always`); replies wait for
  *     it (journal_committed_seq).
  *  5. fd changes only under syncer_mu, and the syncer uses it only under
- *     syncer_mu: it never syncs a descriptor being closed or reused. */
+ *     syncer_mu: it never syncs a descriptor being closed or reused.
+ *  6. journal_truncate() cuts the file on the loop thread and leaves its
+ *     fsync to the syncer (sync_now), which runs it at once (within its
+ *     second if it was busy), whatever the policy. Why a truncation not yet durable at a crash is
+ * safe:
+ *     - it runs only when every record is in the store and the store's
+ *       watermark W, stored with the last batch, is durable (a batch's done()
+ *       comes after its commit's fsync; a write-behind key stays dirty until
+ *       then). The file the crash leaves is then at worst the whole old
+ *       journal: the state of a crash just before the call, which replay
+ *       already handles. It skips records below W; a record at or above W
+ *       is the latest record of its key in the file (a key's every state is
+ *       journaled, and replay keeps each key's last record), so it writes
+ *       that key's latest acknowledged state again, never an older one over
+ *       a newer row;
+ *     - records appended after the cut keep their guarantee: under `always`
+ *       journal_commit()'s fdatasync must make the file's new contents
+ *       durable, its length included, so it carries the cut with them; under
+ *       `everysec` the syncer's fdatasync does the same within the second the
+ *       policy allows; seqs go on rising across the cut, so no older record
+ *       can follow a newer one in the file. */
 #include "persist/journal.h"
 #include "util/crc64.h"
 #include "util/mem.h"
@@ -42,6 +62,7 @@ static _Atomic int unsynced;
 static pthread_t syncer;
 static int syncer_running;
 static _Atomic int syncer_stop;
+static _Atomic int sync_now; /* journal_truncate: fsync at once (invariant 6) */
 
 static int errtext(char **err, const char *what) {
     sbuf b = SBUF_INIT;
@@ -145,11 +166,16 @@ static void *syncer_main(void *arg) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         ts.tv_sec += 1;
-        while (!atomic_load(&syncer_stop) &&
+        while (!atomic_load(&syncer_stop) && !atomic_load(&sync_now) &&
                pthread_cond_timedwait(&syncer_cv, &syncer_mu, &ts) == 0) {
         }
         if (atomic_load(&syncer_stop)) break;
-        if (atomic_exchange(&unsynced, 0) && fd >= 0) fdatasync(fd);
+        if (atomic_exchange(&sync_now, 0)) {
+            atomic_store(&unsynced, 0); /* fsync covers what fdatasync would */
+            if (fd >= 0) fsync(fd);
+        } else if (atomic_exchange(&unsynced, 0) && fd >= 0) {
+            fdatasync(fd);
+        }
     }
     pthread_mutex_unlock(&syncer_mu);
     return NULL;
@@ -286,8 +312,22 @@ void journal_hold(int on) {
 int journal_truncate(char **err) {
     if (fd < 0) return 0;
     if (pending.len) return 0; /* records not yet written belong to live keys */
-    if (ftruncate(fd, HDR) != 0 || fsync(fd) != 0) return errtext(err, "truncate");
+    /* the cut here (appends go on right after it); its fsync on the syncer
+     * (invariant 6) */
+    if (ftruncate(fd, HDR) != 0) return errtext(err, "truncate");
     size_bytes = HDR;
+    if (syncer_running) {
+        /* never waits for the syncer: it holds syncer_mu through an fsync;
+         * then it sees sync_now before it waits again, or at worst (it had
+         * just looked) after its second */
+        atomic_store(&sync_now, 1);
+        if (pthread_mutex_trylock(&syncer_mu) == 0) {
+            pthread_cond_signal(&syncer_cv);
+            pthread_mutex_unlock(&syncer_mu);
+        }
+    } else if (fsync(fd) != 0) {
+        return errtext(err, "truncate");
+    }
     return 0;
 }
 
@@ -297,6 +337,13 @@ static void rewrite_emit(const char *map, size_t mlen, const char *key, size_t k
     encode(rewrite_buf, seq, map, mlen, key, klen, state, slen);
 }
 
+/* Its fsync stays on the loop thread: the rename must follow the new file's
+ * fsync (a crash after a rename of a file not yet durable could leave an
+ * empty journal, acknowledged records lost), and the records appended to the
+ * old file between the fill and a rename on another thread would have to be
+ * copied over and fsync'ed again before it. It runs only when the journal
+ * passed 64 MB and holds four times the live states (writebehind.c,
+ * maybe_compact_journal): rare, its cost spread over that many writes. */
 int journal_rewrite(void (*fill)(void *ctx, journal_emit_fn emit), void *ctx, char **err) {
     if (fd < 0) return 0;
     sbuf b = SBUF_INIT;
