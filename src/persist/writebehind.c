@@ -346,7 +346,7 @@ static void free_batch(batch_job *b, int from) {
  * its keys not yet processed keep their in-flight state. */
 #define WB_SLICE_KEYS 256
 static int slice_keys = WB_SLICE_KEYS; /* DEBUG WB-SLICE */
-static int outcomes_held;              /* DEBUG WB-SLICE hold */
+static int slices_held;                /* DEBUG WB-SLICE hold */
 static int all_at_once;                /* wb_shutdown: no client waits */
 static ev_idle more_work;              /* a slice remains: the loop must not sleep */
 
@@ -715,13 +715,16 @@ static void batch_done(store_job *sj) {
 }
 
 /* One slice of batch work, once per loop turn (the before-sleep hook). */
-static void wb_batch_step(void) {
-    if (finishing && !outcomes_held)
+static void batch_slice(void) {
+    if (finishing)
         finish_slice((size_t)slice_keys);
     else if (building)
         build_slice((size_t)slice_keys);
-    if ((!building && !finishing) || (finishing && outcomes_held))
-        ev_idle_stop(server_loop(), &more_work);
+}
+
+static void wb_batch_step(void) {
+    if (!slices_held) batch_slice();
+    if ((!building && !finishing) || slices_held) ev_idle_stop(server_loop(), &more_work);
 }
 
 static void more_work_cb(struct ev_loop *loop, ev_idle *w, int revents) {
@@ -969,18 +972,28 @@ void wb_info(sbuf *b) {
                 finishing ? finishing->n - finishing->done : 0);
 }
 
-/* DEBUG WB-SLICE <keys>|hold|release: the keys of one slice of batch work
- * (WB_SLICE_KEYS by default); hold stops processing a finished batch's
- * outcomes before its next slice (the batch stays in flight), release goes
- * on. */
+/* DEBUG WB-SLICE <keys>|hold|step|release: the keys of one slice of batch
+ * work (WB_SLICE_KEYS by default); hold stops building a batch and
+ * processing a finished one's outcomes before the next slice (a batch whose
+ * outcomes wait stays in flight), step runs one slice meanwhile, release
+ * goes on. */
 void wb_debug_slice(client *c) {
     if (c->argc != 3) {
-        reply_error(c, "ERR DEBUG WB-SLICE <keys>|hold|release");
+        reply_error(c, "ERR DEBUG WB-SLICE <keys>|hold|step|release");
+        return;
+    }
+    if (arg_is(&c->argv[2], "step")) {
+        if (!building && !finishing) {
+            reply_error(c, "ERR no write-behind batch is being built or finished");
+            return;
+        }
+        batch_slice();
+        reply_ok(c);
         return;
     }
     if (arg_is(&c->argv[2], "hold") || arg_is(&c->argv[2], "release")) {
-        outcomes_held = arg_is(&c->argv[2], "hold");
-        if (!outcomes_held && finishing) ev_idle_start(server_loop(), &more_work);
+        slices_held = arg_is(&c->argv[2], "hold");
+        if (!slices_held && (building || finishing)) ev_idle_start(server_loop(), &more_work);
         reply_ok(c);
         return;
     }
