@@ -22,7 +22,10 @@
  *
  * Invariants:
  *  1. A key is in the dirty FIFO iff pkey.dirty, ordered by first_unflushed.
- *  2. At most one batch is in flight; its keys have in_flight set.
+ *  2. At most one batch is being built or in flight; its keys have in_flight
+ *     set. It is built, and its outcomes processed, a slice of keys per loop
+ *     turn (see "batch work in slices"); it is in flight from its
+ *     submission until its last outcome is processed.
  *  3. A dirty key is never evicted and its reads never go to the store.
  *  4. A write is acknowledged only after its journal record is written (and
  *     fsync'ed under `always`); if that fails the writer is disconnected

@@ -962,16 +962,19 @@ TEST(wb_slices_write_whole_batch) {
     /* a client is served between two slices: with one key a slice, INFO
      * sees the outcomes half processed */
     CHECK_CMD(c, "+OK", "DEBUG WB-SLICE 1");
-    enum { M = 3000 };
+    enum { M = 10000 };
     CHECK_EQ(set_kv_many(c, "t", "v", M), M);
     redisContext *f = srv_connect(&e.s);
     pk_send(f, "WB.FLUSH");
-    int between = 0;
-    for (int i = 0; i < 200000 && !between; i++) {
+    int between = 0, polls = 0, full = 0;
+    for (; polls < 200000 && !between; polls++) {
         long long left = pk_info(c, "wb_batch_outcomes_left");
         between = left > 0 && left < M;
+        full += left == M;
         if (!left && !pk_info(c, "wb_pending")) break;
     }
+    printf("outcomes of %d keys, one a slice: %d polls, %d saw all left, half done seen: %d\n", M,
+           polls, full, between);
     CHECK(between);
     char *fr = pk_recv_str(f);
     CHECK_STR(fr, "+OK");
