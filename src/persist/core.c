@@ -1006,6 +1006,7 @@ int persist_start(char **err) {
     debug_register("store-fail", debug_store_fail);
     debug_register("store-delay", debug_store_delay);
     debug_register("journal-hold", wb_debug_journal_hold);
+    debug_register("wb-slice", wb_debug_slice);
     debug_register("store-sync-hold", debug_store_sync_hold);
     info_register("persistence", info_persistence);
     info_register("stats", info_stats);

@@ -11,7 +11,35 @@
  *     are committed (written, and fsync'ed under `always`); replies wait for
  *     it (journal_committed_seq).
  *  5. fd changes only under syncer_mu, and the syncer uses it only under
- *     syncer_mu: it never syncs a descriptor being closed or reused. */
+ *     syncer_mu: it never syncs a descriptor being closed or reused.
+ *  6. journal_truncate() never blocks the loop on the disk: cutting a file
+ *     in place frees its blocks (0.3 ms of CPU for 2 MB, 10 ms wall for
+ *     10 MB already synced, measured on ext4 here) and wants an fsync. The
+ *     syncer keeps a spare ready: an empty journal (header only, fsync'ed)
+ *     at <journal>.spare; the truncation renames it over the journal and
+ *     appends go on in it, while the syncer closes the old file (freeing
+ *     its blocks), fsyncs the directory and prepares the next spare. While
+ *     the syncer is busy (it holds syncer_mu) the truncation waits for the
+ *     next chance; with no spare ready (at start, or it could not be made)
+ *     the file is cut in place and its fsync left to the syncer. Why a
+ *     truncation or a rename not yet durable at a crash is safe:
+ *     - it runs only when every record is in the store and the store's
+ *       watermark W, stored with the last batch, is durable (a batch's done()
+ *       comes after its commit's fsync; a write-behind key stays dirty until
+ *       then). The file the crash leaves is then at worst the whole old
+ *       journal: the state of a crash just before the call, which replay
+ *       already handles. It skips records below W; a record at or above W
+ *       is a state of its key no older than the store's row (a key's every
+ *       state is journaled, in seq order, and replay keeps each key's last
+ *       record), so it writes that key's latest acknowledged state again,
+ *       never an older one over a newer row;
+ *     - records appended after the truncation keep their guarantee: after a
+ *       rename the directory is fsync'ed before they count as durable (by
+ *       journal_commit under `always`, by the syncer before its fdatasync
+ *       under `everysec`); after a cut in place fdatasync must make the
+ *       file's new contents durable, its length included, so it carries the
+ *       cut with them. Seqs go on rising across a truncation, so no older
+ *       record can follow a newer one. */
 #include "persist/journal.h"
 #include "util/crc64.h"
 #include "util/mem.h"
@@ -42,6 +70,12 @@ static _Atomic int unsynced;
 static pthread_t syncer;
 static int syncer_running;
 static _Atomic int syncer_stop;
+static _Atomic int sync_now; /* journal_truncate: the syncer's work at once (invariant 6) */
+/* invariant 6; under syncer_mu: */
+static char *spare_path, *dir_path;
+static int spare_fd = -1;        /* an empty journal ready to replace this one */
+static int retired_fd = -1;      /* the journal it replaced, for the syncer to close */
+static _Atomic int dir_unsynced; /* a rename over the journal not yet durable */
 
 static int errtext(char **err, const char *what) {
     sbuf b = SBUF_INIT;
@@ -138,18 +172,53 @@ int journal_replay(const char *path, journal_record_fn fn, void *ctx, uint64_t *
 static pthread_mutex_t syncer_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t syncer_cv;
 
+static int write_header(int f);
+
+/* The journal's directory: a rename in it made durable. */
+static int sync_dir(void) {
+    int d = open(dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (d < 0) return -1;
+    int rc = fsync(d);
+    close(d);
+    return rc;
+}
+
+/* The syncer's upkeep after a truncation (invariant 6), under syncer_mu. */
+static void syncer_upkeep(void) {
+    if (retired_fd >= 0) {
+        close(retired_fd);
+        retired_fd = -1;
+    }
+    if (atomic_load(&dir_unsynced) && sync_dir() == 0) atomic_store(&dir_unsynced, 0);
+    if (spare_fd < 0 && spare_path) {
+        int f = open(spare_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+        if (f >= 0 && (write_header(f) != 0 || fdatasync(f) != 0)) {
+            close(f);
+            f = -1;
+        }
+        spare_fd = f;
+    }
+}
+
 static void *syncer_main(void *arg) {
     (void)arg;
     pthread_mutex_lock(&syncer_mu);
+    syncer_upkeep(); /* the first spare */
     while (!atomic_load(&syncer_stop)) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         ts.tv_sec += 1;
-        while (!atomic_load(&syncer_stop) &&
+        while (!atomic_load(&syncer_stop) && !atomic_load(&sync_now) &&
                pthread_cond_timedwait(&syncer_cv, &syncer_mu, &ts) == 0) {
         }
         if (atomic_load(&syncer_stop)) break;
-        if (atomic_exchange(&unsynced, 0) && fd >= 0) fdatasync(fd);
+        syncer_upkeep(); /* before the fdatasync: a rename first */
+        if (atomic_exchange(&sync_now, 0)) {
+            atomic_store(&unsynced, 0); /* fsync covers what fdatasync would */
+            if (fd >= 0) fsync(fd);
+        } else if (atomic_exchange(&unsynced, 0) && fd >= 0) {
+            fdatasync(fd);
+        }
     }
     pthread_mutex_unlock(&syncer_mu);
     return NULL;
@@ -182,6 +251,17 @@ int journal_open(const char *path, int fsync_policy, uint64_t seq, char **err) {
     written_seq = committed_seq = seq - 1;
     policy = fsync_policy;
     if (!syncer_running) {
+        sbuf sp = SBUF_INIT, dp = SBUF_INIT;
+        sbuf_printf(&sp, "%s.spare", path);
+        const char *slash = strrchr(path, '/');
+        if (slash)
+            sbuf_append(&dp, path, slash == path ? 1 : (size_t)(slash - path));
+        else
+            sbuf_puts(&dp, ".");
+        xfree(spare_path);
+        xfree(dir_path);
+        spare_path = sbuf_take(&sp, NULL);
+        dir_path = sbuf_take(&dp, NULL);
         atomic_store(&syncer_stop, 0);
         pthread_condattr_t ca;
         pthread_condattr_init(&ca);
@@ -215,6 +295,14 @@ void journal_close(void) {
         pthread_cond_destroy(&syncer_cv);
         syncer_running = 0;
     }
+    if (retired_fd >= 0) close(retired_fd);
+    retired_fd = -1;
+    if (spare_fd >= 0) {
+        close(spare_fd);
+        unlink(spare_path);
+    }
+    spare_fd = -1;
+    if (atomic_exchange(&dir_unsynced, 0)) sync_dir();
     if (fd >= 0) {
         fsync(fd);
         close(fd);
@@ -253,7 +341,15 @@ uint64_t journal_append(const char *map, size_t mlen, const char *key, size_t kl
     return seq;
 }
 
+static uint64_t deferred_at; /* a truncation the busy syncer put off: next_seq then */
+static int swap_in_spare(void);
+
 int journal_commit(char **err) {
+    if (deferred_at) { /* again, unless a record came since (it is live) */
+        int swapped = deferred_at == next_seq && !pending.len ? swap_in_spare() : -1;
+        if (swapped == 1) size_bytes = HDR;
+        if (swapped != 0) deferred_at = 0; /* done, void, or no spare: the next one */
+    }
     if (pending.len) {
         if (fd < 0) {
             *err = xstrdup("journal is not open");
@@ -268,6 +364,11 @@ int journal_commit(char **err) {
     if (policy == JFSYNC_ALWAYS) {
         if (held) return 0;
         if (fdatasync(fd) != 0) return errtext(err, "fsync");
+        /* a truncation's rename, once (invariant 6) */
+        if (atomic_load(&dir_unsynced)) {
+            if (sync_dir() != 0) return errtext(err, "fsync");
+            atomic_store(&dir_unsynced, 0);
+        }
     } else if (policy == JFSYNC_EVERYSEC) {
         atomic_store(&unsynced, 1);
     }
@@ -283,11 +384,49 @@ void journal_hold(int on) {
     held = on;
 }
 
+/* Renames the spare over the journal (invariant 6): 1 done; 0 when the
+ * syncer holds syncer_mu (it is syncing or closing the last journal: never
+ * waited for, the truncation waits for the next chance); -1 when no spare
+ * is ready. */
+static int swap_in_spare(void) {
+    if (!syncer_running) return -1;
+    if (pthread_mutex_trylock(&syncer_mu) != 0) return 0;
+    int rc = -1;
+    if (retired_fd >= 0) {
+        rc = 0;
+    } else if (spare_fd >= 0 && rename(spare_path, jpath) == 0) {
+        retired_fd = fd;
+        fd = spare_fd;
+        spare_fd = -1;
+        atomic_store(&dir_unsynced, 1);
+        atomic_store(&sync_now, 1);
+        pthread_cond_signal(&syncer_cv);
+        rc = 1;
+    }
+    pthread_mutex_unlock(&syncer_mu);
+    return rc;
+}
+
 int journal_truncate(char **err) {
     if (fd < 0) return 0;
     if (pending.len) return 0; /* records not yet written belong to live keys */
-    if (ftruncate(fd, HDR) != 0 || fsync(fd) != 0) return errtext(err, "truncate");
+    int swapped = swap_in_spare();
+    if (swapped == 1) size_bytes = HDR;
+    if (swapped == 0) deferred_at = next_seq; /* journal_commit() tries again */
+    if (swapped >= 0) return 0;
+    /* no spare ready (at start, or it could not be made): cut in place,
+     * appends go on right after it; its fsync on the syncer */
+    if (ftruncate(fd, HDR) != 0) return errtext(err, "truncate");
     size_bytes = HDR;
+    if (syncer_running) {
+        atomic_store(&sync_now, 1);
+        if (pthread_mutex_trylock(&syncer_mu) == 0) { /* else it sees sync_now before it waits */
+            pthread_cond_signal(&syncer_cv);
+            pthread_mutex_unlock(&syncer_mu);
+        }
+    } else if (fsync(fd) != 0) {
+        return errtext(err, "truncate");
+    }
     return 0;
 }
 
@@ -297,6 +436,13 @@ static void rewrite_emit(const char *map, size_t mlen, const char *key, size_t k
     encode(rewrite_buf, seq, map, mlen, key, klen, state, slen);
 }
 
+/* Its fsync stays on the loop thread: the rename must follow the new file's
+ * fsync (a crash after a rename of a file not yet durable could leave an
+ * empty journal, acknowledged records lost), and the records appended to the
+ * old file between the fill and a rename on another thread would have to be
+ * copied over and fsync'ed again before it. It runs only when the journal
+ * passed 64 MB and holds four times the live states (writebehind.c,
+ * maybe_compact_journal): rare, its cost spread over that many writes. */
 int journal_rewrite(void (*fill)(void *ctx, journal_emit_fn emit), void *ctx, char **err) {
     if (fd < 0) return 0;
     sbuf b = SBUF_INIT;

@@ -62,6 +62,7 @@ typedef struct persist_stats {
     long long wb_batches, wb_flushed_total, wb_retries, wb_deadletter, wb_refused_dropped,
         wb_refused_before_reply, wb_checked_before_reply;
     long long wb_check_local, wb_check_store; /* rows judged by wbcheck.c itself / by the store */
+    long long wb_batch_slices;                /* loop turns' slices of batch work (writebehind.c) */
     long long wt_commits, wt_jobs;
     long long invalidations;
     long long loads_stale; /* loads not cached: an invalidation overtook them */
@@ -256,6 +257,7 @@ void wb_info(sbuf *b);
 void wb_fill_journal(void *ctx, journal_emit_fn emit);
 /* DEBUG JOURNAL-HOLD on|off (journal_hold). */
 void wb_debug_journal_hold(client *c);
+void wb_debug_slice(client *c);
 
 /* invalidate.c: following the store's change log */
 int inval_start(char **err);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #define USER_COLS "name,email,age"
@@ -930,6 +931,282 @@ TEST(wb_map_of_written_entry) {
     finish(&e, c);
 }
 
+/* ---- batch work in slices (DEBUG WB-SLICE) ---- */
+
+/* A batch bigger than one slice is built and finished over many loop turns,
+ * at most one slice a turn, and written whole. */
+TEST(wb_slices_write_whole_batch) {
+    pk_env e;
+    redisContext *c = start(&e, NULL);
+    if (!c) return;
+    CHECK_CMD(c, "-ERR DEBUG WB-SLICE <keys>|hold|step|release", "DEBUG WB-SLICE");
+    CHECK_CMD(c, "-ERR keys per slice must be between 1 and 2147483647", "DEBUG WB-SLICE 0");
+    redisReply *r = pk_cmd(c, "DEBUG WB-SLICE many");
+    CHECK(r && r->type == REDIS_REPLY_ERROR);
+    if (r) freeReplyObject(r);
+    CHECK_CMD(c, "-ERR no write-behind batch is being built or finished", "DEBUG WB-SLICE step");
+    CHECK_CMD(c, "+OK", "DEBUG WB-SLICE 7");
+    enum { N = 500 };
+    CHECK_EQ(set_kv_many(c, "s", "v", N), N);
+    for (int i = 0; i < 20; i++) CHECK_CMD(c, ":2", "HSET user:%d name n%d age %d", i, i, i);
+    long long s0 = pk_info(c, "wb_batch_slices"), b0 = pk_info(c, "wb_batches");
+    CHECK_CMD(c, "+OK", "WB.FLUSH");
+    long long ds = pk_info(c, "wb_batch_slices") - s0;
+    printf("%d keys in slices of 7: one batch, %lld slices\n", N + 20, ds);
+    CHECK_EQ(pk_info(c, "wb_batches") - b0, 1);
+    /* built and finished 7 keys a slice at most: both phases take 75 */
+    CHECK(ds >= 2 * ((N + 20 + 6) / 7));
+    CHECK_EQ(pk_info(c, "wb_batch_outcomes_left"), 0);
+    CHECK_EQ(pk_info(c, "wb_pending"), 0);
+    CHECK_EQ(query_count(c, "SELECT count(*) FROM kv"), N);
+    CHECK_EQ(query_count(c, "SELECT count(*) FROM users"), 20);
+    /* a client is served between two slices: with one key a slice, INFO
+     * sees the outcomes half processed */
+    CHECK_CMD(c, "+OK", "DEBUG WB-SLICE 1");
+    enum { M = 10000 };
+    CHECK_EQ(set_kv_many(c, "t", "v", M), M);
+    redisContext *f = srv_connect(&e.s);
+    pk_send(f, "WB.FLUSH");
+    int between = 0, polls = 0, full = 0;
+    for (; polls < 200000 && !between; polls++) {
+        long long left = pk_info(c, "wb_batch_outcomes_left");
+        between = left > 0 && left < M;
+        full += left == M;
+        if (!left && !pk_info(c, "wb_pending")) break;
+    }
+    printf("outcomes of %d keys, one a slice: %d polls, %d saw all left, half done seen: %d\n", M,
+           polls, full, between);
+    CHECK(between);
+    char *fr = pk_recv_str(f);
+    CHECK_STR(fr, "+OK");
+    free(fr);
+    redisFree(f);
+    CHECK_EQ(query_count(c, "SELECT count(*) FROM kv"), N + M);
+    CHECK_CMD(c, "+OK", "DEBUG WB-SLICE 256");
+    finish(&e, c);
+}
+
+/* Writes to keys of a batch whose outcomes are half processed: a key
+ * already processed is dirty again as usual, one not yet processed is
+ * still in flight; both end with their newest state in the store. */
+TEST(wb_slices_write_during_outcomes) {
+    pk_env e;
+    redisContext *c = start(&e, NULL);
+    if (!c) return;
+    redisContext *f = srv_connect(&e.s);
+    CHECK_CMD(c, "+OK", "DEBUG WB-SLICE 4");
+    CHECK_CMD(c, "+OK", "DEBUG WB-SLICE hold");
+    enum { N = 40 };
+    CHECK_EQ(set_kv_many(c, "o", "v", N), N);
+    CHECK_CMD(c, ":2", "HSET user:1 name ann age 3");
+    pk_send(f, "WB.FLUSH");
+    CHECK_EQ(pk_wait_info_ge(c, "blocked_clients", 1, 5000), 1);
+    /* the build, one slice a step: 41 keys, 4 a slice */
+    for (int i = 0; i < (N + 1 + 3) / 4; i++) CHECK_CMD(c, "+OK", "DEBUG WB-SLICE step");
+    CHECK_EQ(pk_wait_info_eq(c, "wb_batch_outcomes_left", N + 1, 10000), N + 1);
+    CHECK_CMD(c, "+OK", "DEBUG WB-SLICE step"); /* kv:o0..o3 processed */
+    CHECK_EQ(pk_info(c, "wb_batch_outcomes_left"), N - 3);
+    CHECK_EQ(pk_info(c, "wb_pending"), N - 3);
+    CHECK_CMD(c, "+OK", "SET kv:o1 new1");   /* processed: dirty again */
+    CHECK_CMD(c, "+OK", "SET kv:o30 new30"); /* not yet: in flight */
+    CHECK_CMD(c, "+OK", "SET kv:o31 v31");   /* the same state: no change */
+    CHECK_CMD(c, ":1", "DEL kv:o32");
+    CHECK_CMD(c, ":1", "HSET user:1 email a@x");
+    CHECK_EQ(pk_info(c, "wb_batch_outcomes_left"), N - 3);
+    CHECK_EQ(pk_info(c, "blocked_clients"), 1);
+    CHECK_CMD(c, "+OK", "DEBUG WB-SLICE release");
+    char *r = pk_recv_str(f);
+    CHECK_STR(r, "+OK");
+    free(r);
+    CHECK_EQ(pk_info(c, "wb_pending"), 0);
+    CHECK_CMD(c, "[[new1]]", "SQL.QUERY %s", "SELECT v FROM kv WHERE id = 'o1'");
+    CHECK_CMD(c, "[[new30]]", "SQL.QUERY %s", "SELECT v FROM kv WHERE id = 'o30'");
+    CHECK_CMD(c, "[[v31]]", "SQL.QUERY %s", "SELECT v FROM kv WHERE id = 'o31'");
+    CHECK_CMD(c, "[]", "SQL.QUERY %s", "SELECT v FROM kv WHERE id = 'o32'");
+    CHECK_CMD(c, "[[ann,a@x,:3]]", "SQL.QUERY %s",
+              "SELECT name, email, age FROM users WHERE id = 1");
+    CHECK_EQ(query_count(c, "SELECT count(*) FROM kv"), N - 1);
+    redisFree(f);
+    finish(&e, c);
+}
+
+/* A key written again while its batch is still being built: the batch
+ * holds its older state, so the batch's watermark must not pass the newer
+ * record; a kill -9 before the next batch loses nothing. */
+TEST(wb_slices_write_during_build_then_kill) {
+    pk_env e;
+    redisContext *c = start(&e, NULL);
+    if (!c) return;
+    redisContext *f = srv_connect(&e.s);
+    CHECK_CMD(c, "+OK", "DEBUG WB-SLICE 2");
+    CHECK_CMD(c, "+OK", "DEBUG WB-SLICE hold");
+    enum { N = 20 };
+    CHECK_EQ(set_kv_many(c, "b", "v", N), N);
+    pk_send(f, "WB.FLUSH");
+    CHECK_EQ(pk_wait_info_ge(c, "blocked_clients", 1, 5000), 1);
+    CHECK_CMD(c, "+OK", "DEBUG WB-SLICE step"); /* kv:b0, kv:b1 taken */
+    CHECK_CMD(c, "+OK", "SET kv:b0 newer");
+    CHECK_CMD(c, "+OK", "SET kv:b25 added"); /* a key dirtied during the build */
+    /* the batch was N keys when its build began: kv:b25 is left out */
+    for (int i = 1; i < N / 2; i++) CHECK_CMD(c, "+OK", "DEBUG WB-SLICE step");
+    /* written and committed; its outcomes held: the next batch has not run */
+    CHECK_EQ(pk_wait_info_eq(c, "wb_batch_outcomes_left", N, 10000), N);
+    CHECK_CMD(c, "[[v0]]", "SQL.QUERY %s", "SELECT v FROM kv WHERE id = 'b0'");
+    redisFree(f);
+    redisFree(c);
+    pk_kill(&e);
+    c = start_args(&e, NULL, 0);
+    if (!c) return;
+    CHECK_EQ(pk_wait_serving(c, 60000, NULL), 0);
+    CHECK_EQ(pk_info(c, "wb_pending"), 0);
+    CHECK_CMD(c, "[[newer]]", "SQL.QUERY %s", "SELECT v FROM kv WHERE id = 'b0'");
+    CHECK_CMD(c, "[[added]]", "SQL.QUERY %s", "SELECT v FROM kv WHERE id = 'b25'");
+    CHECK_EQ(query_count(c, "SELECT count(*) FROM kv"), N + 1);
+    finish(&e, c);
+}
+
+/* A transient store failure of a batch finished in slices: every key is
+ * retried, nothing lost; a failure after the first chunk (bundled store)
+ * leaves the unwritten keys dirty, processed slice by slice. */
+TEST(wb_slices_transient_failure) {
+    pk_env e;
+    redisContext *c = start(&e, NULL);
+    if (!c) return;
+    CHECK_CMD(c, "+OK", "DEBUG WB-SLICE 5");
+    enum { N = 300 };
+    CHECK_EQ(set_kv_many(c, "f", "v", N), N);
+    long long retries = pk_info(c, "wb_retries");
+    CHECK_CMD(c, "+OK", "DEBUG STORE-FAIL 1");
+    redisReply *r = pk_cmd(c, "WB.FLUSH");
+    CHECK(r && r->type == REDIS_REPLY_ERROR &&
+          !strncmp(r->str, "BACKEND write-behind flush failed", 33));
+    if (r) freeReplyObject(r);
+    CHECK_EQ(pk_info(c, "wb_retries"), retries + 1);
+    CHECK_EQ(pk_info(c, "wb_pending"), N);
+    CHECK_EQ(query_count(c, "SELECT count(*) FROM kv"), 0);
+    CHECK_CMD(c, "+OK", "WB.FLUSH");
+    CHECK_EQ(query_count(c, "SELECT count(*) FROM kv"), N);
+    if (!pk_pg()) { /* pgstore: one transaction per batch */
+        redisContext *f = srv_connect(&e.s);
+        CHECK_CMD(c, "(nil)", "GET kv:absent"); /* a load: batches go in chunks */
+        CHECK_EQ(set_kv_many(c, "f", "w", N), N);
+        long long tx = pk_info(c, "store_transactions");
+        CHECK_CMD(c, "+OK", "DEBUG STORE-DELAY 150");
+        pk_send(f, "WB.FLUSH");
+        CHECK(pk_wait_info_ge(c, "store_transactions", tx + 1, 10000) >= tx + 1);
+        CHECK_CMD(c, "+OK", "DEBUG STORE-FAIL 1");
+        char *s = pk_recv_str(f);
+        CHECK(s && !strncmp(s, "-BACKEND write-behind flush failed: injected", 44));
+        free(s);
+        long long pending = pk_info(c, "wb_pending");
+        int written = query_count(c, "SELECT count(*) FROM kv WHERE v LIKE 'w%'");
+        CHECK(written >= 128 && written < N);
+        CHECK_EQ(pending, N - written);
+        CHECK_CMD(c, "+OK", "DEBUG STORE-DELAY 0");
+        CHECK_CMD(c, "+OK", "WB.FLUSH");
+        CHECK_EQ(query_count(c, "SELECT count(*) FROM kv WHERE v LIKE 'w%'"), N);
+        redisFree(f);
+    }
+    finish(&e, c);
+}
+
+/* SIGTERM while a batch is half built, and while one is half finished:
+ * the shutdown completes them and flushes the rest; the restart finds
+ * everything in the store. */
+TEST(wb_slices_shutdown_mid_batch) {
+    pk_env e;
+    redisContext *c = start(&e, NULL);
+    if (!c) return;
+    redisContext *f = srv_connect(&e.s);
+    CHECK_CMD(c, "+OK", "DEBUG WB-SLICE 3");
+    CHECK_CMD(c, "+OK", "DEBUG WB-SLICE hold");
+    enum { N = 60 };
+    CHECK_EQ(set_kv_many(c, "p", "v", N), N);
+    pk_send(f, "WB.FLUSH");
+    CHECK_EQ(pk_wait_info_ge(c, "blocked_clients", 1, 5000), 1);
+    for (int i = 0; i < N / 3; i++) CHECK_CMD(c, "+OK", "DEBUG WB-SLICE step");
+    CHECK_EQ(pk_wait_info_eq(c, "wb_batch_outcomes_left", N, 10000), N);
+    CHECK_CMD(c, "+OK", "DEBUG WB-SLICE step");
+    CHECK_CMD(c, "+OK", "SET kv:p0 new0");   /* processed */
+    CHECK_CMD(c, "+OK", "SET kv:p59 new59"); /* not yet */
+    CHECK_CMD(c, "+OK", "SET kv:p99 new99"); /* not in the batch */
+    redisFree(f);
+    redisFree(c);
+    pk_stop(&e);
+    c = start_args(&e, NULL, 0);
+    if (!c) return;
+    CHECK_EQ(pk_info(c, "loading"), 0);
+    CHECK_EQ(pk_info(c, "wb_pending"), 0);
+    CHECK_EQ(query_count(c, "SELECT count(*) FROM kv"), N + 1);
+    CHECK_CMD(c, "[[new0]]", "SQL.QUERY %s", "SELECT v FROM kv WHERE id = 'p0'");
+    CHECK_CMD(c, "[[new59]]", "SQL.QUERY %s", "SELECT v FROM kv WHERE id = 'p59'");
+    CHECK_CMD(c, "[[new99]]", "SQL.QUERY %s", "SELECT v FROM kv WHERE id = 'p99'");
+    /* and half built */
+    f = srv_connect(&e.s);
+    CHECK_CMD(c, "+OK", "DEBUG WB-SLICE 3");
+    CHECK_CMD(c, "+OK", "DEBUG WB-SLICE hold");
+    CHECK_EQ(set_kv_many(c, "p", "w", N), N);
+    pk_send(f, "WB.FLUSH");
+    CHECK_EQ(pk_wait_info_ge(c, "blocked_clients", 1, 5000), 1);
+    for (int i = 0; i < 5; i++) CHECK_CMD(c, "+OK", "DEBUG WB-SLICE step");
+    CHECK_CMD(c, "+OK", "SET kv:p1 new1"); /* taken */
+    redisFree(f);
+    redisFree(c);
+    pk_stop(&e);
+    c = start_args(&e, NULL, 0);
+    if (!c) return;
+    CHECK_EQ(pk_info(c, "wb_pending"), 0);
+    CHECK_EQ(query_count(c, "SELECT count(*) FROM kv WHERE v LIKE 'w%'"), N - 1);
+    CHECK_CMD(c, "[[new1]]", "SQL.QUERY %s", "SELECT v FROM kv WHERE id = 'p1'");
+    finish(&e, c);
+}
+
+/* Bytes of a file, -1 when absent. */
+static long long file_size(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 ? (long long)st.st_size : -1;
+}
+
+/* Once every key is in the store the journal is emptied by renaming the
+ * spare over it (journal.c, invariant 6), again and again; writes after each
+ * time survive a kill -9, and a clean stop removes the spare. */
+TEST(wb_journal_emptied_by_spare) {
+    pk_env e;
+    redisContext *c = start(&e, NULL);
+    if (!c) return;
+    char spare[sizeof e.journal + 8];
+    snprintf(spare, sizeof spare, "%s.spare", e.journal);
+    for (int round = 0; round < 3; round++) {
+        CHECK_EQ(set_kv_many(c, "j", (const char *[]){"u", "v", "w"}[round], 2000), 2000);
+        long long jsize = file_size(e.journal);
+        CHECK(jsize > 4096);
+        if (jsize <= 4096) printf("round %d: journal of %lld bytes\n", round, jsize);
+        CHECK_CMD(c, "+OK", "WB.FLUSH");
+        CHECK_EQ(pk_info(c, "journal_bytes"), 8);
+        CHECK(file_size(e.journal) >= 8 && file_size(e.journal) < 4096);
+        /* the syncer makes the next spare */
+        for (int i = 0; i < 200 && file_size(spare) != 8; i++) pk_sleep_ms(10);
+        CHECK_EQ(file_size(spare), 8);
+    }
+    CHECK_CMD(c, "+OK", "SET kv:after x");
+    CHECK_CMD(c, ":2", "HSET user:9 name ned age 4");
+    CHECK(file_size(e.journal) > 8);
+    redisFree(c);
+    pk_kill(&e);
+    c = start_args(&e, NULL, 0);
+    if (!c) return;
+    CHECK_EQ(pk_wait_serving(c, 60000, NULL), 0);
+    CHECK_EQ(pk_info(c, "wb_pending"), 0);
+    CHECK_CMD(c, "[[x]]", "SQL.QUERY %s", "SELECT v FROM kv WHERE id = 'after'");
+    CHECK_CMD(c, "[[ned,:4]]", "SQL.QUERY %s", "SELECT name, age FROM users WHERE id = 9");
+    CHECK_EQ(query_count(c, "SELECT count(*) FROM kv WHERE v LIKE 'w%'"), 2000);
+    check_all(c);
+    redisFree(c);
+    pk_stop(&e);
+    CHECK_EQ(file_size(spare), -1);
+    pk_cleanup(&e);
+}
+
 int main(void) {
     RUN(wb_write_then_flush);
     RUN(wb_coalescing);
@@ -953,5 +1230,11 @@ int main(void) {
     RUN(wb_reply_waits_for_journal_commit);
     RUN(wb_reply_waits_during_busy_script);
     RUN(wb_map_of_written_entry);
+    RUN(wb_slices_write_whole_batch);
+    RUN(wb_slices_write_during_outcomes);
+    RUN(wb_slices_write_during_build_then_kill);
+    RUN(wb_slices_transient_failure);
+    RUN(wb_slices_shutdown_mid_batch);
+    RUN(wb_journal_emptied_by_spare);
     return test_report();
 }
