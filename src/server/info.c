@@ -142,11 +142,10 @@ static void sec_server(sbuf *b) {
 }
 
 static void sec_clients(sbuf *b) {
-    size_t maxin = 0, maxout = 0;
+    size_t maxin = clients_recent_max_input(), maxout = 0;
     list_node *n;
     list_for_each(n, &server.clients) {
         client *c = list_entry(n, client, node);
-        if (c->qpeak > maxin) maxin = c->qpeak;
         if (c->reply_bytes > maxout) maxout = c->reply_bytes;
     }
     sbuf_printf(b,

@@ -1010,8 +1010,57 @@ void flush_pending_writes(void) {
     free_clients_to_close();
 }
 
+/* Each cron tick, as Redis's clientsCronResizeQueryBuffer (which visits
+ * every client each tick when there are few): a query buffer more than
+ * twice as big as the most input it held since the last tick (and over
+ * 32 KB, with more than 4 KB free) shrinks to that peak, never below what
+ * it holds or what a big argument being read needs, so one big request
+ * does not leave a busy client a big buffer for good. The peak starts
+ * again from what the buffer holds. */
+static void fit_query_buffer(client *c) {
+    size_t held = c->qlen - c->qpos;
+    if (c->qbuf && c->qcap - c->qlen > 4096 && c->qcap > 32 * 1024 && c->qcap / 2 > c->qpeak) {
+        size_t fit = c->qlen > c->qpeak ? c->qlen : c->qpeak;
+        size_t need = resp_req_need(&c->req, held);
+        if (need >= RESP_BIG_ARG && c->qlen + need > fit) fit = c->qlen + need;
+        if (fit == 0) {
+            xfree(c->qbuf);
+            c->qbuf = NULL;
+        } else {
+            c->qbuf = xrealloc(c->qbuf, fit + 1);
+        }
+        c->qcap = fit;
+    }
+    c->qpeak = held;
+}
+
+/* The largest query buffer peak of each of the last 8 seconds (Redis's
+ * CLIENTS_PEAK_MEM_USAGE_SLOTS), for INFO's client_recent_max_input_buffer:
+ * the per-client peaks start again every tick. */
+enum { PEAK_SLOTS = 8 };
+static size_t in_peak[PEAK_SLOTS];
+static int64_t in_peak_sec;
+
+size_t clients_recent_max_input(void) {
+    size_t m = 0;
+    for (int i = 0; i < PEAK_SLOTS; i++)
+        if (in_peak[i] > m) m = in_peak[i];
+    list_node *n;
+    list_for_each(n, &server.clients) {
+        client *c = list_entry(n, client, node);
+        if (c->qpeak > m) m = c->qpeak;
+    }
+    return m;
+}
+
 /* Closes idle clients (timeout) and shrinks idle query buffers. */
 void clients_cron(void) {
+    int64_t sec = server.mstime / 1000;
+    if (sec != in_peak_sec) {
+        in_peak_sec = sec;
+        in_peak[sec % PEAK_SLOTS] = 0;
+    }
+    size_t *peak = &in_peak[sec % PEAK_SLOTS];
     list_node *n, *t;
     list_for_each_safe(n, t, &server.clients) {
         client *c = list_entry(n, client, node);
@@ -1027,6 +1076,8 @@ void clients_cron(void) {
             c->qbuf = NULL;
             c->qcap = 0;
         }
+        if (c->qpeak > *peak) *peak = c->qpeak;
+        fit_query_buffer(c);
         if (c->rhead && c->reply_bytes == 0 && idle > 2000) free_reply_blocks(c);
         if (c->reply_bytes) obuf_limit_check(c);
     }

@@ -251,6 +251,9 @@ int pause_should_wait(client *c, const command *cmd);
 
 /* ---- the loop's own entry points (networking.c, cmdtable.c, blocked.c) ---------- */
 void clients_cron(void);
+/* INFO's client_recent_max_input_buffer: the largest query buffer peak of
+ * the last 8 seconds. */
+size_t clients_recent_max_input(void);
 void accept_connection(int lfd, int tcp, int tls);
 void flush_pending_writes(void);
 /* The io_uring path's two ends (server/uring.c): bytes received for c, and a
