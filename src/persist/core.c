@@ -21,6 +21,7 @@
 
 persist_config pcfg = {.journal_fsync = JFSYNC_EVERYSEC,
                        .store_connections = 1,
+                       .store_batch_priority = STOREQ_PRIO_IDLE,
                        .wb_batch = 10000,
                        .wb_chunk = 128,
                        .wb_delay_ms = 100,
@@ -895,6 +896,10 @@ static void debug_store_sync_hold(client *c) {
     reply_ok(c);
 }
 
+static const char *batch_prio_name(int p) {
+    return p == STOREQ_PRIO_IDLE ? "idle" : p == STOREQ_PRIO_BATCH ? "batch" : "normal";
+}
+
 static void info_persistence(sbuf *b) {
     storeq_stats s;
     storeq_get_stats(&s);
@@ -912,9 +917,11 @@ static void info_persistence(sbuf *b) {
     static const char *const states[] = {"connected", "reconnecting", "down"};
     sbuf_printf(b,
                 "store_connections:%d\r\nstore_connection_state:%s\r\nstore_reconnects:%lld\r\n"
-                "store_last_error:%s\r\nstore_last_error_time:%lld\r\n",
+                "store_last_error:%s\r\nstore_last_error_time:%lld\r\n"
+                "store_batch_priority:%s\r\nstore_batches_raised:%lld\r\n",
                 s.lanes, states[s.conn_state >= 0 && s.conn_state <= 2 ? s.conn_state : 2],
-                s.reconnects, s.last_error, s.last_error_ms / 1000);
+                s.reconnects, s.last_error, s.last_error_ms / 1000,
+                batch_prio_name(storeq_batch_priority()), s.batches_raised);
 }
 
 static void info_stats(sbuf *b) {
@@ -954,13 +961,26 @@ static int open_on_lane(open_job *o, int lane) {
     return o->job.rc;
 }
 
+static void log_batch_priority(void) {
+    int eff = storeq_batch_priority();
+    if (pcfg.store_batch_priority == STOREQ_PRIO_IDLE && eff != STOREQ_PRIO_IDLE)
+        server_log(LL_WARNING,
+                   "store-batch-priority idle: a thread cannot leave SCHED_IDLE here (no "
+                   "CAP_SYS_NICE, RLIMIT_NICE below 20): write-behind batches run at SCHED_BATCH");
+    else
+        server_log(LL_NOTICE, "write-behind batches run at store-batch-priority %s",
+                   batch_prio_name(eff));
+}
+
 /* Starts the store threads and opens one handle on each (store-connections). */
 static int open_lanes(int argc, const char **argv, char **err) {
     int n = (int)pcfg.store_connections;
+    storeq_set_batch_priority(pcfg.store_batch_priority);
     if (storeq_start(n) != OK) {
         *err = xstrdup("cannot start the store threads");
         return ERR;
     }
+    log_batch_priority();
     store_module_entry_fn entry = (store_module_entry_fn)dlsym(ps.dl, STORE_MODULE_ENTRY);
     for (int i = 0; i < n; i++) {
         open_job o = {.argc = argc, .argv = argv, .entry = entry};

@@ -11,6 +11,16 @@ static const enum_name fsync_enum[] = {
 static const enum_name ondelete_enum[] = {
     {"row", ON_DELETE_ROW}, {"cache", ON_DELETE_CACHE}, {NULL, 0}};
 
+static const enum_name batch_prio_enum[] = {{"normal", STOREQ_PRIO_NORMAL},
+                                            {"batch", STOREQ_PRIO_BATCH},
+                                            {"idle", STOREQ_PRIO_IDLE},
+                                            {NULL, 0}};
+
+static int apply_batch_prio(char **err) {
+    storeq_set_batch_priority(pcfg.store_batch_priority);
+    return OK;
+}
+
 static int apply_fsync(char **err) {
     persist_config_fsync_changed();
     return OK;
@@ -37,6 +47,12 @@ static config_directive directives[] = {
      .def = "1",
      .min = 1,
      .max = STOREQ_MAX_LANES},
+    {.name = "store-batch-priority",
+     .type = CT_ENUM,
+     .ptr = &pcfg.store_batch_priority,
+     .def = "idle",
+     .enums = batch_prio_enum,
+     .apply = apply_batch_prio},
     {.name = "journal-path",
      .type = CT_STRING,
      .flags = CF_IMMUTABLE,

@@ -43,6 +43,7 @@ typedef struct persist_config {
     char *store_path;
     char *store_conninfo; /* passed to the module as "store-conninfo" VALUE */
     long long store_connections;
+    int store_batch_priority; /* STOREQ_PRIO_*: the CPU priority of write-behind batches */
     char *journal_path;
     int journal_fsync;
     long long wb_batch, wb_delay_ms, wb_max_pending;

@@ -5,6 +5,7 @@
 #include "util/mem.h"
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -56,6 +57,79 @@ static _Atomic int watch_kicked;
 static int watch_fd = -1;
 static int64_t watch_deadline_ms, watch_checked_ms;
 static storeq_watch_fn watch_running;
+
+/* ---- the priority of write-behind batches (storeq.h) ------------------------- */
+
+static _Atomic int batch_prio_want = STOREQ_PRIO_IDLE; /* store-batch-priority */
+static int idle_permitted = -1;                        /* the probe's answer; -1: not yet */
+static _Atomic int batch_urgent;                       /* the batch in flight is late */
+static _Atomic pid_t lane0_tid;                        /* lane 0's thread, for the loop's raise */
+static _Atomic long long batches_raised;
+static int lane0_policy = SCHED_OTHER; /* lane 0's own view of its policy */
+
+static int effective_prio(int want) {
+    return want == STOREQ_PRIO_IDLE && idle_permitted != 1 ? STOREQ_PRIO_BATCH : want;
+}
+
+static int set_policy(pid_t tid, int policy) {
+    struct sched_param p = {0};
+    return sched_setscheduler(tid, policy, &p);
+}
+
+/* Can a thread of this process go back from SCHED_IDLE to SCHED_OTHER? Not
+ * without CAP_SYS_NICE or an RLIMIT_NICE that permits its nice value (the
+ * kernel's can_nice). Asked of a thread of its own: a thread that got stuck
+ * at SCHED_IDLE is thrown away. */
+static void *probe_main(void *arg) {
+    (void)arg;
+    if (set_policy(0, SCHED_IDLE) != 0) return NULL;
+    return set_policy(0, SCHED_OTHER) == 0 ? (void *)1 : NULL;
+}
+
+static void probe_idle(void) {
+    pthread_t t;
+    void *ok = NULL;
+    if (pthread_create(&t, NULL, probe_main, NULL) != 0) {
+        idle_permitted = 0;
+        return;
+    }
+    pthread_join(t, &ok);
+    idle_permitted = ok != NULL;
+}
+
+/* Lane 0's thread: its policy for what it runs next (a batch: low = 1). A
+ * late batch runs at SCHED_OTHER: lowered, the thread reads the urgent flag
+ * again, as storeq_urge_batch sets the flag before it raises the thread (one
+ * of the two raises it whichever came first). */
+static void batch_prio(int low) {
+    int policy = SCHED_OTHER;
+    if (low && !atomic_load(&batch_urgent)) {
+        int p = effective_prio(atomic_load(&batch_prio_want));
+        policy = p == STOREQ_PRIO_IDLE    ? SCHED_IDLE
+                 : p == STOREQ_PRIO_BATCH ? SCHED_BATCH
+                                          : SCHED_OTHER;
+    }
+    if (policy == lane0_policy) return;
+    if (set_policy(0, policy) != 0) return; /* not permitted after all: left as it was */
+    lane0_policy = policy;
+    if (policy != SCHED_OTHER && atomic_load(&batch_urgent) && set_policy(0, SCHED_OTHER) == 0)
+        lane0_policy = SCHED_OTHER;
+}
+
+void storeq_urge_batch(void) {
+    if (atomic_exchange(&batch_urgent, 1)) return;
+    atomic_fetch_add(&batches_raised, 1);
+    pid_t tid = atomic_load(&lane0_tid);
+    if (tid > 0) set_policy(tid, SCHED_OTHER); /* lane 0 then sees it is not what it set */
+}
+
+void storeq_set_batch_priority(int prio) {
+    atomic_store(&batch_prio_want, prio);
+}
+
+int storeq_batch_priority(void) {
+    return effective_prio(atomic_load(&batch_prio_want));
+}
 
 void storeq_inject_failures(long n) {
     atomic_store(&inject_failures, n);
@@ -168,7 +242,9 @@ static void serve_loads(lane *l) {
     if (!n) return;
     int64_t now = clock_ustime();
     for (int i = 0; i < n; i++) group[i]->started_us = now;
+    batch_prio(0); /* a client waits for these */
     run_many(l, group, n);
+    batch_prio(1);
     pthread_mutex_lock(&mu);
     for (int i = 0; i < n; i++) push_done(group[i]);
     ev_async_send(server_loop(), &wake);
@@ -234,6 +310,8 @@ static void run_group(lane *l, store_job **jobs, int n) {
         for (int j = 0; j < jobs[i]->nops; j++) all[k++] = jobs[i]->ops[j];
     char *err = NULL;
     int rc, fake = !check && injected(&err), err_ours = fake, chunked = 0;
+    int low = !check && !fake && n == 1 && jobs[0]->nosync; /* write-behind: in the background */
+    if (low) batch_prio(1);
     if (fake) {
         rc = STORE_ERR_TRANSIENT;
     } else if (check) {
@@ -246,6 +324,7 @@ static void run_group(lane *l, store_job **jobs, int n) {
     }
     if (rc != STORE_OK) jobs[0]->sync_token = 0;
     injected_delay(l);
+    if (low) batch_prio(0);
     /* the loop thread reads the refusals: copies in host memory, and the
      * module's own freed here, on the only thread that calls this handle */
     for (k = 0; k < total; k++) {
@@ -325,6 +404,7 @@ static void note_health(lane *l, store_job *j, const store_status *st) {
 
 static void *thread_main(void *arg) {
     lane *l = arg;
+    if (l->idx == 0) atomic_store(&lane0_tid, gettid());
     pthread_mutex_lock(&mu);
     for (;;) {
         if (l->idx == 0 && watch != watch_running) { /* set or removed: due at once */
@@ -472,6 +552,7 @@ int storeq_start(int n) {
     if (n < 1) n = 1;
     if (n > STOREQ_MAX_LANES) n = STOREQ_MAX_LANES;
     if (evfd < 0 && (evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) return ERR;
+    if (idle_permitted < 0) probe_idle();
     ev_async_init(&wake, wake_cb);
     ev_async_start(server_loop(), &wake);
     stopping = 0;
@@ -510,6 +591,7 @@ void storeq_get_stats(storeq_stats *s) {
     s->batches = atomic_load(&stats.batches);
     s->batch_jobs = atomic_load(&stats.batch_jobs);
     s->transactions = atomic_load(&stats.transactions);
+    s->batches_raised = atomic_load(&batches_raised);
     pthread_mutex_lock(&mu);
     s->lanes = nlanes;
     s->syncs_pending = sync_pending;
@@ -560,6 +642,7 @@ static void submit_to(store_job *j, int lane_idx) {
     j->err = NULL;
     j->sync_token = 0;
     pending++;
+    if (j->nosync) atomic_store(&batch_urgent, 0); /* not late (yet) */
     if (lane_idx == 0 && j->group) {
         append(&turn_head, &turn_tail, j, j);
         return;

@@ -50,6 +50,20 @@
  * retries those. The batch's last op (write-behind's watermark) is thus
  * stored only when every chunk was.
  *
+ * Priority: a write-behind batch (a nosync job) is applied at background
+ * CPU priority (`store-batch-priority`: SCHED_IDLE by default), everything
+ * else at SCHED_OTHER, as a client waits for it (loads, also those served
+ * between a batch's chunks; statements, write-through commits, checks).
+ * Applying a batch costs milliseconds of CPU; at normal priority the
+ * thread preempted the loop thread on its wake-up and held the clients
+ * woken on its CPU behind it, while the other CPU sat idle. A batch
+ * that is late (storeq_urge_batch) goes back to SCHED_OTHER: an idle
+ * thread gets next to no CPU while the loop saturates the machine, and
+ * the flush lag would grow without bound. Leaving SCHED_IDLE needs
+ * CAP_SYS_NICE or an RLIMIT_NICE that allows nice 0; storeq_start probes
+ * for it, and without it `idle` means SCHED_BATCH (no wake-up preemption;
+ * leaving it needs no privilege).
+ *
  * Invariants:
  *  1. Jobs of one lane complete in submission order (one thread, FIFO
  *     queue), and their done() callbacks run in that order; except a nosync
@@ -158,10 +172,23 @@ void storeq_inject_delay(long ms);
  * test sees lane 0 go on meanwhile and the batch not reported flushed. */
 void storeq_hold_sync(int on);
 
+/* store-batch-priority: the scheduling policy of write-behind batches. */
+enum { STOREQ_PRIO_NORMAL = 0, STOREQ_PRIO_BATCH = 1, STOREQ_PRIO_IDLE = 2 };
+/* Sets the wanted policy (any time; from the next batch on). */
+void storeq_set_batch_priority(int prio);
+/* The policy batches get: the wanted one, with IDLE as BATCH when a thread
+ * could not leave SCHED_IDLE by itself (known after storeq_start). */
+int storeq_batch_priority(void);
+/* Loop thread: the write-behind batch in flight is late; it runs on at
+ * SCHED_OTHER until the next nosync job is submitted (counted in
+ * storeq_stats.batches_raised, once per batch). */
+void storeq_urge_batch(void);
+
 /* Statistics for INFO. */
 typedef struct storeq_stats {
     long long batches, batch_jobs, transactions;
-    long syncs_pending; /* nosync batches applied, their fsync not yet done */
+    long long batches_raised; /* batches made urgent by storeq_urge_batch */
+    long syncs_pending;       /* nosync batches applied, their fsync not yet done */
     int lanes;
     int conn_state;          /* the worst lane's STORE_CONN_* */
     long long reconnects;    /* over every lane */
