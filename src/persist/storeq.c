@@ -117,6 +117,7 @@ static void batch_prio(int low) {
 }
 
 void storeq_urge_batch(void) {
+    if (storeq_batch_priority() == STOREQ_PRIO_NORMAL) return; /* nothing to raise */
     if (atomic_exchange(&batch_urgent, 1)) return;
     atomic_fetch_add(&batches_raised, 1);
     pid_t tid = atomic_load(&lane0_tid);

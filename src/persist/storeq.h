@@ -181,7 +181,8 @@ void storeq_set_batch_priority(int prio);
 int storeq_batch_priority(void);
 /* Loop thread: the write-behind batch in flight is late; it runs on at
  * SCHED_OTHER until the next nosync job is submitted (counted in
- * storeq_stats.batches_raised, once per batch). */
+ * storeq_stats.batches_raised, once per batch; nothing under
+ * STOREQ_PRIO_NORMAL). */
 void storeq_urge_batch(void);
 
 /* Statistics for INFO. */
