@@ -129,6 +129,43 @@ out:
     if (c) finish(&e, c);
 }
 
+/* A batch applied in chunks (a load ran in the last second): the load that
+ * arrives while a chunk is held runs between two chunks at SCHED_OTHER, and
+ * the next chunk goes back to the batch's policy. */
+TEST(prio_load_between_chunks_normal) {
+    if (pk_pg()) { /* pgstore applies a batch in one transaction: no chunks */
+        printf("prio_load_between_chunks_normal: skipped with pgstore\n");
+        return;
+    }
+    pk_env e;
+    const char *more[] = {"--write-behind-chunk", "2", NULL};
+    redisContext *c = start(&e, "100000", more), *w = c ? srv_connect(&e.s) : NULL;
+    if (!w) goto out;
+    int low = low_policy(c);
+    pid_t tid = store_tid(e.s.pid);
+    CHECK(tid > 0);
+    pk_exec(c, "INSERT INTO rt VALUES ('2', 'two')");
+    CHECK_CMD(c, "one", "GET rt:1"); /* a load: the next batch is split */
+    for (int i = 0; i < 5; i++) CHECK_CMD(c, "+OK", "SET kv:c%d %d", i, i);
+    CHECK_CMD(c, "+OK", "DEBUG STORE-DELAY %d", HOLD_MS);
+    pk_send(w, "WB.FLUSH");
+    CHECK_EQ(wait_policy(tid, low, HOLD_MS / 2), low); /* the first chunk */
+    pk_send(c, "GET rt:2");
+    CHECK_EQ(wait_policy(tid, SCHED_OTHER, HOLD_MS * 2), SCHED_OTHER); /* the load */
+    char *r = pk_recv_str(c);
+    CHECK_STR(r, "two");
+    free(r);
+    CHECK_EQ(pk_info(c, "wb_batches"), 0); /* the load overtook the batch's other chunks */
+    CHECK_EQ(wait_policy(tid, low, HOLD_MS / 2), low); /* the next chunk */
+    CHECK_CMD(c, "+OK", "DEBUG STORE-DELAY 0");
+    r = pk_recv_str(w);
+    CHECK_STR(r, "+OK");
+    free(r);
+    redisFree(w);
+out:
+    if (c) finish(&e, c);
+}
+
 /* A batch held longer than write-behind-delay-ms + 250 ms is late: the
  * loop raises the thread to SCHED_OTHER while the batch is still on it. */
 TEST(prio_late_batch_raised) {
@@ -254,6 +291,7 @@ TEST(prio_fallback_batch_without_privilege) {
 
 int main(void) {
     RUN(prio_batch_idle_load_normal);
+    RUN(prio_load_between_chunks_normal);
     RUN(prio_late_batch_raised);
     RUN(prio_normal_leaves_batches_normal);
     RUN(prio_fallback_batch_without_privilege);
