@@ -617,11 +617,17 @@ void reply_int(client *c, long long v) {
 }
 
 /* A payload after its head: copied with the head when small, else in place. */
+/* A short payload and the end after the h bytes of its head at w: the
+ * whole reply's length. */
+static inline size_t put_payload(char *w, size_t h, const void *p, size_t len) {
+    memcpy(w + h, p, len);
+    memcpy(w + h + len, RESP_END, RESP_END_LEN);
+    return h + len + RESP_END_LEN;
+}
+
 static void reply_payload(client *c, char *head, size_t h, const void *p, size_t len) {
     if (len <= 64) { /* head has room for 64 bytes and the end */
-        memcpy(head + h, p, len);
-        memcpy(head + h + len, RESP_END, RESP_END_LEN);
-        reply_raw(c, head, h + len + RESP_END_LEN);
+        reply_raw(c, head, put_payload(head, h, p, len));
         return;
     }
     reply_raw(c, head, h);
@@ -633,10 +639,7 @@ void reply_bulk(client *c, const void *p, size_t len) {
     char buf[RESP_HDR_MAX + 64 + RESP_END_LEN], *w;
     /* an array's elements, mostly: straight into the block */
     if (len <= 64 && (w = reply_room(c, sizeof(buf)))) {
-        size_t h = resp_enc_bulk_hdr(w, len);
-        memcpy(w + h, p, len);
-        memcpy(w + h + len, RESP_END, RESP_END_LEN);
-        reply_wrote(c, h + len + RESP_END_LEN);
+        reply_wrote(c, put_payload(w, resp_enc_bulk_hdr(w, len), p, len));
         return;
     }
     reply_payload(c, buf, resp_enc_bulk_hdr(buf, len), p, len);
