@@ -933,6 +933,18 @@ TEST(wb_map_of_written_entry) {
 
 /* ---- batch work in slices (DEBUG WB-SLICE) ---- */
 
+/* Batch work held at `slice` keys per slice, n keys kv:<prefix>0.. written
+ * with values <val>0.., and f waiting in WB.FLUSH for the batch it starts
+ * (nothing of it built yet). */
+static void hold_flush(redisContext *c, redisContext *f, int slice, const char *prefix,
+                       const char *val, int n) {
+    CHECK_CMD(c, "+OK", "DEBUG WB-SLICE %d", slice);
+    CHECK_CMD(c, "+OK", "DEBUG WB-SLICE hold");
+    CHECK_EQ(set_kv_many(c, prefix, val, n), n);
+    pk_send(f, "WB.FLUSH");
+    CHECK_EQ(pk_wait_info_ge(c, "blocked_clients", 1, 5000), 1);
+}
+
 /* A batch bigger than one slice is built and finished over many loop turns,
  * at most one slice a turn, and written whole. */
 TEST(wb_slices_write_whole_batch) {
@@ -1038,12 +1050,8 @@ TEST(wb_slices_write_during_build_then_kill) {
     redisContext *c = start(&e, NULL);
     if (!c) return;
     redisContext *f = srv_connect(&e.s);
-    CHECK_CMD(c, "+OK", "DEBUG WB-SLICE 2");
-    CHECK_CMD(c, "+OK", "DEBUG WB-SLICE hold");
     enum { N = 20 };
-    CHECK_EQ(set_kv_many(c, "b", "v", N), N);
-    pk_send(f, "WB.FLUSH");
-    CHECK_EQ(pk_wait_info_ge(c, "blocked_clients", 1, 5000), 1);
+    hold_flush(c, f, 2, "b", "v", N);
     CHECK_CMD(c, "+OK", "DEBUG WB-SLICE step"); /* kv:b0, kv:b1 taken */
     CHECK_CMD(c, "+OK", "SET kv:b0 newer");
     CHECK_CMD(c, "+OK", "SET kv:b25 added"); /* a key dirtied during the build */
@@ -1118,12 +1126,8 @@ TEST(wb_slices_shutdown_mid_batch) {
     redisContext *c = start(&e, NULL);
     if (!c) return;
     redisContext *f = srv_connect(&e.s);
-    CHECK_CMD(c, "+OK", "DEBUG WB-SLICE 3");
-    CHECK_CMD(c, "+OK", "DEBUG WB-SLICE hold");
     enum { N = 60 };
-    CHECK_EQ(set_kv_many(c, "p", "v", N), N);
-    pk_send(f, "WB.FLUSH");
-    CHECK_EQ(pk_wait_info_ge(c, "blocked_clients", 1, 5000), 1);
+    hold_flush(c, f, 3, "p", "v", N);
     for (int i = 0; i < N / 3; i++) CHECK_CMD(c, "+OK", "DEBUG WB-SLICE step");
     CHECK_EQ(pk_wait_info_eq(c, "wb_batch_outcomes_left", N, 10000), N);
     CHECK_CMD(c, "+OK", "DEBUG WB-SLICE step");
@@ -1143,11 +1147,7 @@ TEST(wb_slices_shutdown_mid_batch) {
     CHECK_CMD(c, "[[new99]]", "SQL.QUERY %s", "SELECT v FROM kv WHERE id = 'p99'");
     /* and half built */
     f = srv_connect(&e.s);
-    CHECK_CMD(c, "+OK", "DEBUG WB-SLICE 3");
-    CHECK_CMD(c, "+OK", "DEBUG WB-SLICE hold");
-    CHECK_EQ(set_kv_many(c, "p", "w", N), N);
-    pk_send(f, "WB.FLUSH");
-    CHECK_EQ(pk_wait_info_ge(c, "blocked_clients", 1, 5000), 1);
+    hold_flush(c, f, 3, "p", "w", N);
     for (int i = 0; i < 5; i++) CHECK_CMD(c, "+OK", "DEBUG WB-SLICE step");
     CHECK_CMD(c, "+OK", "SET kv:p1 new1"); /* taken */
     redisFree(f);
