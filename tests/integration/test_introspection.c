@@ -166,6 +166,14 @@ TEST(getkeys_like_redis) {
         {"COMMAND", "GETKEYSANDFLAGS", "COPY", "a", "b", NULL},
         {"COMMAND", "GETKEYSANDFLAGS", "GEOSEARCHSTORE", "d", "s", "FROMLONLAT", "0", "0",
          "BYRADIUS", "1", "km"},
+        {"COMMAND", "GETKEYS", "MIGRATE", "h", "1", "", "0", "1", "AUTH", "KEYS", "a", NULL},
+        {"COMMAND", "GETKEYS", "MIGRATE", "h", "1", "", "0", "1", "KEYS", "a", "b", NULL},
+        {"COMMAND", "GETKEYS", "MIGRATE", "h", "1", "k", "0", "1", "KEYS", "a", "b", NULL},
+        {"COMMAND", "GETKEYS", "MIGRATE", "h", "1", "k", "0", "1", NULL},
+        {"COMMAND", "GETKEYS", "MIGRATE", "h", "1", "k", "0", "1", "X", "KEYS", NULL},
+        {"COMMAND", "GETKEYS", "MIGRATE", "h", "1", "", "0", "1", "KEYS", NULL},
+        {"COMMAND", "GETKEYS", "MIGRATE", "h", "1", "k", "0", "KEYS", "a", "b", NULL},
+        {"COMMAND", "GETKEYS", "MIGRATE", "KEYS", "3", "k", "x", "2", "KEYS", NULL},
     };
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
         int argc = 0;
