@@ -627,17 +627,14 @@ void persist_command(client *c) {
 
 /* ---- MIGRATE: known (its keys, for ACL and COMMAND GETKEYS), refused ----------- */
 
-/* As Redis finds them: its key specs first, and where the second spec finds
- * its keyword (KEYS, searched backwards from the last argument but one down
- * to the second), its migrateGetKeys instead. That takes the key at 3, or
- * with an empty one there, the keys after KEYS (AUTH's and AUTH2's arguments
- * are skipped, not read as KEYS); KEYS after a key that is not empty names no
- * key at all. */
+/* Redis's migrateGetKeys (where its incomplete key specs stop short, see
+ * keyspecs_keys): the key at 3, or with an empty one there, the keys after
+ * KEYS (AUTH's and AUTH2's arguments are skipped, not read as KEYS); KEYS
+ * after a key that is not empty names no key at all. */
 int getkeys_migrate(const command *cmd, int argc, const resp_arg *argv, int *keys, int max) {
     (void)cmd;
-    int first = 3, num = 1, keyword = 0;
-    for (int i = argc - 2; i >= 2 && !keyword; i--) keyword = arg_is(&argv[i], "keys");
-    for (int i = 6; keyword && i < argc; i++) {
+    int first = 3, num = 1;
+    for (int i = 6; i < argc; i++) {
         if (arg_is(&argv[i], "keys")) {
             if (argv[3].len != 0) return 0;
             first = i + 1;

@@ -187,11 +187,6 @@ int keyspecs_keys(const command *cmd, int argc, const resp_arg *argv, keyref *ou
         return add_key(out, 0, max, 1, KS_RO | KS_ACCESS); /* sortROGetKeys */
     if (strcmp(f, "set") == 0) return set_keys(argc, argv, out, max);
     if (strcmp(f, "bitfield") == 0) return bitfield_keys(argc, argv, out, max);
-    if (strcmp(f, "migrate") == 0) { /* incomplete specs: its key finder, as Redis */
-        int pos[256], n = command_keys(cmd, argc, argv, pos, 256), m = 0;
-        for (int i = 0; i < n; i++) m = add_key(out, m, max, pos[i], KS_RW | KS_ACCESS | KS_DELETE);
-        return m;
-    }
     if (first_row[cmd->id] >= 0) {
         int n = by_specs(cmd, argc, argv, out, max);
         if (n >= 0) return n;
@@ -201,7 +196,9 @@ int keyspecs_keys(const command *cmd, int argc, const resp_arg *argv, keyref *ou
     }
     int pos[256];
     int n = command_keys(cmd, argc, argv, pos, 256);
-    int flags = (cmd->flag_bits & CMD_WRITE) ? KS_RW | KS_ACCESS | KS_UPDATE : KS_RO | KS_ACCESS;
+    int flags = strcmp(f, "migrate") == 0      ? KS_RW | KS_ACCESS | KS_DELETE /* its finder's */
+                : (cmd->flag_bits & CMD_WRITE) ? KS_RW | KS_ACCESS | KS_UPDATE
+                                               : KS_RO | KS_ACCESS;
     int m = 0;
     for (int i = 0; i < n; i++) m = add_key(out, m, max, pos[i], flags);
     return m;
